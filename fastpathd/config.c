@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: MIT
+/*
+ * config.c - fastpathd configuration.
+ *
+ * One table describes every field (section, key, type, bounds), so the file
+ * parser, the command-line overrides and the error messages can never
+ * disagree about names.  Files are INI, parsed by DPDK's rte_cfgfile.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <arpa/inet.h>
+#include <rte_cfgfile.h>
+
+#include "config.h"
+
+enum field_type { FT_U32, FT_BOOL, FT_STR, FT_IPV4, FT_CIDR, FT_POW2 };
+
+struct field {
+	const char *section;
+	const char *key;
+	enum field_type type;
+	size_t off;
+	size_t size;        /* FT_STR: buffer size; ints: sizeof field */
+	uint64_t min, max;  /* integer bounds */
+	const char *help;
+};
+
+#define F(sec, key, type, member, lo, hi, help) \
+	{ sec, key, type, offsetof(struct bp_config, member), \
+	  sizeof(((struct bp_config *)0)->member), lo, hi, help }
+
+static const struct field fields[] = {
+	F("port", "device", FT_STR, port_dev, 0, 0, "DPDK device: PCI address (0000:03:00.0) or vdev (net_af_packet0,iface=eth1)"),
+	F("port", "ip", FT_CIDR, ip, 0, 0, "address/prefix, e.g. 198.18.0.1/24"),
+	F("port", "gateway", FT_IPV4, gateway, 0, 0, "default gateway address"),
+	F("port", "mtu", FT_U32, mtu, 576, 9000, "IP MTU"),
+	F("eal", "no_huge", FT_BOOL, no_huge, 0, 1, "run without hugepages"),
+	F("eal", "mem_mb", FT_U32, mem_mb, 64, 1u << 20, "DPDK memory in MiB"),
+	F("eal", "file_prefix", FT_STR, file_prefix, 0, 0, "DPDK runtime file prefix (unique per instance)"),
+	F("eal", "lcores", FT_STR, lcores, 0, 0, "DPDK lcore list"),
+	F("daemon", "socket", FT_STR, socket_path, 0, 0, "control socket path"),
+	F("daemon", "max_flows", FT_U32, max_flows, 16, 1u << 22, "connections across all apps"),
+	F("apps", "max_flows", FT_U32, app_max_flows, 4, 1u << 20, "connections per app"),
+	F("apps", "rx_buf", FT_POW2, rx_buf_size, 4096, 1u << 30, "per-connection receive buffer bytes (power of two)"),
+	F("apps", "tx_buf", FT_POW2, tx_buf_size, 4096, 1u << 30, "per-connection transmit buffer bytes (power of two)"),
+	F("apps", "queue_entries", FT_POW2, queue_entries, 64, 1u << 20, "entries per app queue (power of two)"),
+	F("tcp", "min_rto_ms", FT_U32, min_rto_ms, 1, 60000, "minimum retransmission timeout"),
+	F("tcp", "max_rto_ms", FT_U32, max_rto_ms, 10, 600000, "maximum retransmission timeout"),
+	F("tcp", "syn_retries", FT_U32, syn_retries, 1, 32, "SYN retransmissions before ETIMEDOUT"),
+	F("tcp", "max_retries", FT_U32, max_retries, 1, 64, "data retransmissions before ETIMEDOUT"),
+	F("tcp", "time_wait_ms", FT_U32, time_wait_ms, 0, 240000, "TIME_WAIT duration"),
+	F("tcp", "init_cwnd", FT_U32, init_cwnd_segs, 1, 1024, "initial congestion window in segments"),
+	F("tcp", "cc", FT_STR, cc, 0, 0, "congestion control algorithm"),
+	F("fastpath", "rx_burst", FT_U32, rx_burst, 1, 512, "max packets per receive burst"),
+	F("fastpath", "idle_poll_us", FT_U32, idle_poll_us, 0, 1000000, "busy-poll time before blocking"),
+	F("fastpath", "mbufs", FT_U32, mbufs, 1024, 1u << 22, "packet buffers in the pool"),
+	F("log", "verbose", FT_BOOL, verbose, 0, 1, "verbose logging"),
+};
+
+void config_defaults(struct bp_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mtu = 1500;
+	c->no_huge = false;
+	c->mem_mb = 512;
+	snprintf(c->file_prefix, sizeof(c->file_prefix), "fastpathd");
+	snprintf(c->lcores, sizeof(c->lcores), "0");
+	snprintf(c->socket_path, sizeof(c->socket_path), "/run/bypass/fastpathd.sock");
+	c->max_flows = 16384;
+	c->app_max_flows = 1024;
+	c->rx_buf_size = 256 * 1024;
+	c->tx_buf_size = 256 * 1024;
+	c->queue_entries = 4096;
+	c->min_rto_ms = 10;
+	c->max_rto_ms = 60000;
+	c->syn_retries = 6;
+	c->max_retries = 15;
+	c->time_wait_ms = 2000;
+	c->init_cwnd_segs = 10;
+	snprintf(c->cc, sizeof(c->cc), "newreno");
+	c->rx_burst = 32;
+	c->idle_poll_us = 100;
+	c->mbufs = 16383;
+}
+
+static const struct field *field_find(const char *section, const char *key)
+{
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (!strcmp(fields[i].section, section) && !strcmp(fields[i].key, key))
+			return &fields[i];
+	return NULL;
+}
+
+static int parse_ipv4(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return -1;
+	*out = a.s_addr;
+	return 0;
+}
+
+static int field_set(struct bp_config *c, const struct field *f, const char *val,
+		     char *err, size_t errlen)
+{
+	void *dst = (char *)c + f->off;
+	char *end;
+
+	switch (f->type) {
+	case FT_STR:
+		if (strlen(val) >= f->size) {
+			snprintf(err, errlen, "[%s] %s: value too long (max %zu characters)",
+				 f->section, f->key, f->size - 1);
+			return -1;
+		}
+		strcpy(dst, val);
+		return 0;
+	case FT_BOOL:
+		if (!strcmp(val, "1") || !strcasecmp(val, "true") || !strcasecmp(val, "yes")) {
+			*(bool *)dst = true;
+		} else if (!strcmp(val, "0") || !strcasecmp(val, "false") || !strcasecmp(val, "no")) {
+			*(bool *)dst = false;
+		} else {
+			snprintf(err, errlen, "[%s] %s: '%s' is not a boolean (use true or false)",
+				 f->section, f->key, val);
+			return -1;
+		}
+		return 0;
+	case FT_U32:
+	case FT_POW2: {
+		errno = 0;
+		unsigned long long v = strtoull(val, &end, 0);
+		if (errno || end == val || *end || val[0] == '-') {
+			snprintf(err, errlen, "[%s] %s: '%s' is not a number (%s)", f->section, f->key,
+				 val, f->help);
+			return -1;
+		}
+		if (v < f->min || v > f->max) {
+			snprintf(err, errlen, "[%s] %s: %llu is out of range %llu..%llu (%s)",
+				 f->section, f->key, v, (unsigned long long)f->min,
+				 (unsigned long long)f->max, f->help);
+			return -1;
+		}
+		if (f->type == FT_POW2 && (v & (v - 1))) {
+			snprintf(err, errlen, "[%s] %s: %llu must be a power of two", f->section,
+				 f->key, v);
+			return -1;
+		}
+		if (f->size == sizeof(uint16_t))
+			*(uint16_t *)dst = (uint16_t)v;
+		else
+			*(uint32_t *)dst = (uint32_t)v;
+		return 0;
+	}
+	case FT_IPV4:
+		if (parse_ipv4(val, dst)) {
+			snprintf(err, errlen, "[%s] %s: '%s' is not an IPv4 address", f->section,
+				 f->key, val);
+			return -1;
+		}
+		return 0;
+	case FT_CIDR: {
+		char buf[64];
+		snprintf(buf, sizeof(buf), "%s", val);
+		char *slash = strchr(buf, '/');
+		long plen = 24;
+		if (slash) {
+			*slash = 0;
+			plen = strtol(slash + 1, &end, 10);
+			if (end == slash + 1 || *end || plen < 1 || plen > 32) {
+				snprintf(err, errlen, "[%s] %s: '%s' has a bad prefix length (want 1..32)",
+					 f->section, f->key, val);
+				return -1;
+			}
+		}
+		if (parse_ipv4(buf, &c->ip)) {
+			snprintf(err, errlen, "[%s] %s: '%s' is not an IPv4 address (%s)",
+				 f->section, f->key, val, f->help);
+			return -1;
+		}
+		c->prefix_len = (uint8_t)plen;
+		return 0;
+	}
+	}
+	return -1;
+}
+
+int config_set(struct bp_config *c, const char *section, const char *key, const char *val,
+	       char *err, size_t errlen)
+{
+	const struct field *f = field_find(section, key);
+	if (!f) {
+		snprintf(err, errlen, "[%s] %s: unknown field (see fastpathd --help-config)",
+			 section, key);
+		return -1;
+	}
+	return field_set(c, f, val, err, errlen);
+}
+
+int config_load_file(struct bp_config *c, const char *path, char *err, size_t errlen)
+{
+	struct rte_cfgfile *cf = rte_cfgfile_load(path, 0);
+	if (!cf) {
+		snprintf(err, errlen, "%s: cannot read or parse config file (%s); "
+			 "check the path and INI syntax", path, strerror(errno ? errno : EINVAL));
+		return -1;
+	}
+	int rc = 0;
+	int nsec = rte_cfgfile_num_sections(cf, NULL, 0);
+	char (*names)[CFG_NAME_LEN] = calloc(nsec > 0 ? nsec : 1, sizeof(*names));
+	char *ptrs[256];
+	for (int i = 0; i < nsec && i < 256; i++)
+		ptrs[i] = names[i];
+	rte_cfgfile_sections(cf, ptrs, nsec < 256 ? nsec : 256);
+	for (int i = 0; i < nsec && i < 256 && !rc; i++) {
+		int n = rte_cfgfile_section_num_entries(cf, names[i]);
+		struct rte_cfgfile_entry *ents = calloc(n > 0 ? n : 1, sizeof(*ents));
+		rte_cfgfile_section_entries(cf, names[i], ents, n);
+		for (int j = 0; j < n && !rc; j++) {
+			char e2[512];
+			if (config_set(c, names[i], ents[j].name, ents[j].value, e2, sizeof(e2))) {
+				snprintf(err, errlen, "%s: %s", path, e2);
+				rc = -1;
+			}
+		}
+		free(ents);
+	}
+	free(names);
+	rte_cfgfile_close(cf);
+	return rc;
+}
+
+int config_validate(const struct bp_config *c, char *err, size_t errlen)
+{
+	if (!c->port_dev[0]) {
+		snprintf(err, errlen, "[port] device: not set; give --port DEV or set it in the "
+			 "config file (e.g. net_af_packet0,iface=eth1 or a PCI address)");
+		return -1;
+	}
+	if (!c->ip) {
+		snprintf(err, errlen, "[port] ip: not set; give --ip A.B.C.D/N or set it in the "
+			 "config file");
+		return -1;
+	}
+	if (c->app_max_flows > c->max_flows) {
+		snprintf(err, errlen, "[apps] max_flows: %u exceeds [daemon] max_flows %u",
+			 c->app_max_flows, c->max_flows);
+		return -1;
+	}
+	if (c->min_rto_ms > c->max_rto_ms) {
+		snprintf(err, errlen, "[tcp] min_rto_ms: %u exceeds max_rto_ms %u",
+			 c->min_rto_ms, c->max_rto_ms);
+		return -1;
+	}
+	if (strcmp(c->cc, "newreno")) {
+		snprintf(err, errlen, "[tcp] cc: '%s' is not available (available: newreno)", c->cc);
+		return -1;
+	}
+	return 0;
+}
+
+/** config_print_fields - list every field for --help-config. */
+void config_print_fields(FILE *out)
+{
+	const char *sec = "";
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (strcmp(sec, fields[i].section)) {
+			sec = fields[i].section;
+			fprintf(out, "[%s]\n", sec);
+		}
+		fprintf(out, "  %-14s %s\n", fields[i].key, fields[i].help);
+	}
+}

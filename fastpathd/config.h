@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* config.h - fastpathd configuration: INI file plus command-line overrides. */
+#ifndef FP_CONFIG_H
+#define FP_CONFIG_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CFG_STR 256
+
+struct bp_config {
+	/* [port] */
+	char port_dev[CFG_STR];     /* DPDK device: PCI address or vdev string */
+	uint32_t ip;                /* network order */
+	uint8_t prefix_len;
+	uint32_t gateway;           /* network order, 0 = none */
+	uint16_t mtu;
+	/* [eal] */
+	bool no_huge;
+	uint32_t mem_mb;
+	char file_prefix[64];
+	char lcores[64];            /* e.g. "0" or "0-1" */
+	/* [daemon] */
+	char socket_path[CFG_STR];
+	uint32_t max_flows;         /* daemon-wide */
+	/* [apps] per-app region geometry */
+	uint32_t app_max_flows;
+	uint32_t rx_buf_size;       /* power of two */
+	uint32_t tx_buf_size;
+	uint32_t queue_entries;     /* per app queue, power of two */
+	/* [tcp] */
+	uint32_t min_rto_ms;
+	uint32_t max_rto_ms;
+	uint32_t syn_retries;
+	uint32_t max_retries;       /* data retransmissions before ETIMEDOUT */
+	uint32_t time_wait_ms;
+	uint32_t init_cwnd_segs;
+	char cc[32];                /* congestion control: "newreno" */
+	uint8_t wscale;             /* our window scale shift */
+	/* [fastpath] */
+	uint32_t rx_burst;
+	uint32_t idle_poll_us;      /* busy-poll this long after the last work, then block */
+	uint32_t mbufs;
+	/* [log] */
+	bool verbose;
+};
+
+/** config_defaults - fill @c with the built-in defaults. */
+void config_defaults(struct bp_config *c);
+
+/**
+ * config_load_file - merge an INI file into @c.
+ * @err: on failure, names the file, section and field and what is wrong.
+ * Return: 0 or -1.
+ */
+int config_load_file(struct bp_config *c, const char *path, char *err, size_t errlen);
+
+/**
+ * config_set - set one field by "section.key" name from a string, with the
+ * same validation as the file (used for command-line overrides).
+ */
+int config_set(struct bp_config *c, const char *section, const char *key, const char *val,
+	       char *err, size_t errlen);
+
+/** config_validate - cross-field checks (e.g. ip set, sizes powers of two). */
+int config_validate(const struct bp_config *c, char *err, size_t errlen);
+
+/** config_print_fields - list every field and its meaning (--help-config). */
+void config_print_fields(FILE *out);
+
+#endif

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dataplane.h - state shared by the fastpath and slowpath threads of
+ * fastpathd, and the message protocol between them.
+ *
+ * Threading invariants (also in fastpathd/NOTES.md):
+ *  - The fastpath thread owns the NIC queues, the flow hash and every
+ *    "fp-owned" field of struct fp_flow.  The slowpath never writes them.
+ *  - The slowpath owns flow lifetime (allocation, install, removal), app
+ *    lifetime, ARP, timers and congestion control.  It changes fastpath
+ *    state only by messages on dp->to_fp, except the "sp-owned" fields
+ *    (cwnd, rate) which it stores atomically.
+ *  - Counters the slowpath reads (acked bytes, rtt samples...) are written
+ *    by the fastpath with relaxed atomic stores.
+ */
+#ifndef FP_DATAPLANE_H
+#define FP_DATAPLANE_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <rte_ether.h>
+#include <rte_ring.h>
+#include <rte_mempool.h>
+#include <rte_hash.h>
+
+#include "bypass/shm_abi.h"
+#include "config.h"
+
+#define DP_MAX_APPS 64
+#define DP_INVALID_FLOW UINT32_MAX
+
+/* ------------------------------------------------------------ flow state */
+
+/* fp_flow.flags */
+#define FPF_ACTIVE        (1u << 0) /* installed in the fastpath hash */
+#define FPF_RX_FIN        (1u << 1) /* peer FIN received in order */
+#define FPF_TX_FIN_REQ    (1u << 2) /* app shut down writing: FIN after data */
+#define FPF_TX_FIN_SENT   (1u << 3)
+#define FPF_TX_FIN_ACKED  (1u << 4)
+#define FPF_RESET         (1u << 5) /* RST received or sent: no more I/O */
+#define FPF_IN_RECOVERY   (1u << 6) /* fast recovery until recover_seq acked */
+#define FPF_ECN           (1u << 7) /* ECN negotiated */
+
+/**
+ * struct fp_flow - per-connection fast-path state.
+ *
+ * Sequence space: all byte positions are kept as 64-bit totals from the
+ * first data byte (so they never wrap); the 32-bit wire values are
+ * tx_isn + 1 + pos and rx_isn + 1 + pos.
+ */
+struct fp_flow {
+	/* --- identity (set at install, read-only afterwards) --- */
+	uint32_t local_ip, remote_ip;       /* network order */
+	uint16_t local_port, remote_port;   /* host order */
+	struct rte_ether_addr remote_mac;
+	uint8_t snd_wscale;                 /* shift applied to the peer's window */
+	uint8_t rcv_wscale;                 /* shift applied to our advertised window */
+	uint16_t mss;                       /* max payload per segment we send */
+	uint16_t app_id;
+	uint32_t slot, gen;                 /* slot in the app region */
+	uint32_t flow_id;
+	struct bp_flow_shm *shm;            /* the slot's shared counters */
+
+	/* --- receive side (fp-owned) --- */
+	uint32_t rx_isn;                    /* peer's ISN */
+	uint32_t rx_size;
+	uint8_t *rx_base;                   /* daemon mapping of the rx ring */
+	uint64_t rx_pos;                    /* in-order bytes received == shm rx_written */
+	uint64_t rx_consumed;               /* last validated app rx_consumed */
+	uint64_t ooo_start, ooo_len;        /* one held out-of-order interval (positions) */
+	uint64_t rx_adv_edge;               /* right window edge last advertised */
+
+	/* --- transmit side (fp-owned) --- */
+	uint32_t tx_isn;
+	uint32_t tx_size;
+	uint8_t *tx_base;
+	uint64_t tx_acked;                  /* == shm tx_acked */
+	uint64_t tx_sent;                   /* next position to send (snd_nxt) */
+	uint64_t tx_max_sent;               /* highest position ever sent */
+	uint64_t tx_written;                /* last validated app tx_written */
+	uint64_t tx_fin_pos;                /* FIN position when FPF_TX_FIN_REQ */
+	uint64_t recover_pos;               /* NewReno recovery point */
+	uint32_t peer_wnd;                  /* bytes, scaled */
+	uint16_t dupacks;
+	uint16_t pad0;
+
+	/* --- policy (sp-owned, atomic) --- */
+	uint32_t cwnd;                      /* congestion window, bytes */
+	uint32_t flags;                     /* FPF_*; fp-owned except at install */
+
+	/* --- counters for the slowpath (fp writes relaxed) --- */
+	uint64_t cnt_acked;                 /* bytes newly acked, total */
+	uint64_t cnt_ecn_acked;             /* bytes acked with ECE set */
+	uint32_t cnt_fast_retx;             /* fast retransmits entered */
+	uint32_t rtt_us;                    /* latest RTT sample, 0 = none */
+	uint32_t srtt_us, rttvar_us;        /* RFC 6298 estimator, fp-owned */
+	uint32_t pend;                      /* fp-private FPP_* work bits */
+	uint64_t last_progress_tsc;         /* last time snd_una moved or data sent from idle */
+	uint64_t rtt_pos;                   /* position whose ack is being timed */
+	uint64_t rtt_tsc;                   /* when it was sent; 0 = nothing timed */
+} __rte_cache_aligned;
+
+/* --------------------------------------------------------------- apps */
+
+/**
+ * struct dp_app - daemon-side record of an attached app.  Sizes and offsets
+ * are private copies: the region header is app-writable and never re-read.
+ */
+struct dp_app {
+	uint16_t app_id;
+	bool in_use;
+	char name[64];
+	int conn_fd;            /* Unix socket; EOF means the app died */
+	int memfd;
+	uint8_t *base;          /* daemon mapping of the region */
+	uint64_t region_size;
+	uint32_t max_flows;
+	uint32_t rx_buf_size, tx_buf_size;
+	uint64_t buffers_off;
+	struct bp_region_hdr *hdr;
+	struct bp_flow_shm *flows;
+	int wake_fd;            /* app's eventfd: daemon writes to wake it */
+	int sp_doorbell_fd;     /* app writes after a ctrl request */
+	/* queue views: ctrlq/sp_evq used by the slowpath thread only,
+	 * dataq/fp_evq by the fastpath thread only */
+	struct bp_queue_view ctrlq, dataq, sp_evq, fp_evq;
+	uint32_t *slot_flow;    /* slot -> flow id (DP_INVALID_FLOW if none); sp-owned */
+	uint32_t *fp_slot_flow; /* the fastpath's own copy, changed by FLOW_ADD/DEL */
+	bool fp_kick_pending;   /* fp-private: wake the app at the end of this round */
+	uint32_t slots_used;
+	uint64_t bad_entries;   /* malformed queue entries rejected */
+	void *sp_priv;          /* slowpath bookkeeping (libev watchers) */
+};
+
+/* where slot @slot's rx ring starts (tx ring follows), from private copies */
+static inline uint64_t dp_app_slot_rx_off(const struct dp_app *app, uint32_t slot)
+{
+	return app->buffers_off + (uint64_t)slot * ((uint64_t)app->rx_buf_size + app->tx_buf_size);
+}
+
+/* ----------------------------------------------- fp <-> sp messages */
+
+enum dp_msg_type {
+	/* slowpath -> fastpath */
+	DPM_TX_PKT = 1,     /* ptr: mbuf to transmit as is */
+	DPM_FLOW_ADD,       /* flow_id: install dp->flows[flow_id] in the hash */
+	DPM_FLOW_DEL,       /* flow_id: remove; arg 1 = send RST first */
+	DPM_FLOW_RETX,      /* flow_id: RTO fired: go back to snd_una (or probe) */
+	DPM_FLOW_SHUTWR,    /* flow_id: send FIN after the buffered data */
+	DPM_APP_ADD,        /* ptr: struct dp_app *, start polling its data queue */
+	DPM_APP_DEL,        /* ptr: struct dp_app *, stop polling; answer APP_DEL_DONE */
+	DPM_RX_REINJECT,    /* ptr: mbuf that raced a FLOW_ADD; process it as received */
+	/* fastpath -> slowpath */
+	DPM_RX_PKT,         /* ptr: mbuf the fastpath does not handle (SYN, ARP reply, ...) */
+	DPM_FLOW_FIN_RCVD,  /* flow_id */
+	DPM_FLOW_FIN_ACKED, /* flow_id */
+	DPM_FLOW_RST_RCVD,  /* flow_id */
+	DPM_FLOW_DEL_DONE,  /* flow_id: fastpath forgot it; slot may be freed */
+	DPM_APP_DEL_DONE,   /* ptr: struct dp_app * no longer referenced by fp */
+	DPM_FLOW_BAD_APP,   /* flow_id: app wrote an invalid counter; reset it */
+};
+
+struct dp_msg {
+	uint16_t type;
+	uint16_t arg;
+	uint32_t flow_id;
+	void *ptr;
+};
+
+/* --------------------------------------------------------- statistics */
+
+enum dp_counter {
+	DPC_RX_PKTS, DPC_TX_PKTS, DPC_RX_BYTES, DPC_TX_BYTES,
+	DPC_RX_DROP_BAD,      /* failed validation (per-reason in pkt verdicts) */
+	DPC_RX_DROP_NOFLOW,   /* not ours */
+	DPC_RX_OOO,           /* out-of-order segments held */
+	DPC_RX_OOO_DROP,      /* out-of-order segments we could not hold */
+	DPC_RX_DUP,           /* fully duplicate segments */
+	DPC_TX_RETX,          /* segments retransmitted */
+	DPC_FAST_RETX,
+	DPC_ARP_REPLIES, DPC_ICMP_ECHO,
+	DPC_APP_BAD_ENTRY,    /* malformed doorbell / ctrl entries */
+	DPC_EVQ_OVERFLOW,
+	DPC_TX_NOMBUF, DPC_TX_FULL,
+	DPC_MAX,
+};
+
+/**
+ * struct dataplane - the one global context of fastpathd.
+ */
+struct dataplane {
+	struct bp_config cfg;
+	uint16_t port_id;
+	struct rte_ether_addr mac;
+	uint32_t ip, netmask, gateway;      /* network order */
+	struct rte_mempool *pool;
+	struct rte_ring *to_fp, *to_sp;     /* dp_msg rings */
+	int fp_kick_fd;                     /* eventfd: wakes a sleeping fastpath */
+	int sp_kick_fd;                     /* eventfd: wakes the slowpath */
+	struct fp_flow *flows;              /* [cfg.max_flows] */
+	struct dp_app apps[DP_MAX_APPS];
+	volatile int stop;
+	uint32_t fp_sleeping;               /* fastpath is (about to be) blocked */
+	uint64_t tsc_hz;
+	uint64_t fp_counters[DPC_MAX];      /* fastpath-written */
+	uint64_t sp_counters[DPC_MAX];      /* slowpath-written */
+	uint64_t drop_reason[16];           /* per pkt_verdict */
+	void *fp_priv, *sp_priv;
+};
+
+extern struct dataplane *g_dp;
+
+const char *dp_counter_name(enum dp_counter c);
+
+/* send a message; on a full ring the caller keeps ownership of ptr */
+int dp_send_to_fp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr);
+int dp_send_to_sp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr);
+
+#endif

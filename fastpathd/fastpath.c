@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fastpath.c - the run-to-completion loop.
+ *
+ * One round: receive a burst and process every frame to completion, run
+ * the per-flow work the burst produced (one ACK per flow, data the opened
+ * windows allow, app events), apply slowpath messages, take app doorbells,
+ * flush the transmit batch.  The burst size adapts by itself: a busy port
+ * returns full bursts, an idle one returns few.
+ *
+ * When nothing happened for idle_poll_us, the thread blocks: on the port's
+ * rx interrupt where the PMD has one, else in short timed sleeps that grow
+ * while idle; apps and the slowpath wake it through an eventfd.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+#include <rte_ethdev.h>
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+
+#include "fastpath.h"
+
+#define MAX_BURST 256
+#define SLEEP_MIN_US 20
+#define SLEEP_MAX_US 1000
+
+struct dataplane *g_dp;
+
+void fp_tx_flush(struct fp_ctx *fp)
+{
+	uint16_t sent = 0;
+	for (int tries = 0; sent < fp->ntx && tries < 64; tries++)
+		sent += rte_eth_tx_burst(fp->dp->port_id, 0, fp->tx + sent, fp->ntx - sent);
+	fp->dp->fp_counters[DPC_TX_PKTS] += sent;
+	if (sent < fp->ntx) {
+		fp->dp->fp_counters[DPC_TX_FULL] += fp->ntx - sent;
+		rte_pktmbuf_free_bulk(fp->tx + sent, fp->ntx - sent);
+	}
+	fp->ntx = 0;
+}
+
+void fp_tx_enqueue(struct fp_ctx *fp, struct rte_mbuf *m)
+{
+	if (fp->ntx == FP_TX_BATCH)
+		fp_tx_flush(fp);
+	fp->tx[fp->ntx++] = m;
+}
+
+/* the work a burst collected for one flow: data, then a bare ACK only if
+ * no data segment carried it, then app events */
+static void run_flow(struct fp_ctx *fp, struct fp_flow *f)
+{
+	uint32_t pend = f->pend;
+	if (pend & FPP_OUTPUT)
+		tcp_output(fp, f);
+	if (f->pend & FPP_ACK)
+		tcp_send_ack(fp, f);
+	fp_apps_post_events(fp, f, pend);
+	f->pend = 0;
+}
+
+void fp_touch(struct fp_ctx *fp, struct fp_flow *f, uint32_t bits)
+{
+	if (!(f->pend & FPP_TOUCHED)) {
+		if (fp->ntouched == FP_MAX_TOUCHED) { /* list full: do it now */
+			f->pend |= bits;
+			run_flow(fp, f);
+			return;
+		}
+		fp->touched[fp->ntouched++] = f->flow_id;
+		f->pend |= FPP_TOUCHED;
+	}
+	f->pend |= bits;
+}
+
+void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr)
+{
+	if (dp_send_to_sp(fp->dp, type, flow_id, 0, ptr)) {
+		fp->dp->fp_counters[DPC_RX_DROP_NOFLOW]++;
+		if (ptr && (type == DPM_RX_PKT))
+			rte_pktmbuf_free(ptr);
+		return;
+	}
+	fp->sp_kick_pending = true;
+}
+
+static void run_touched(struct fp_ctx *fp)
+{
+	for (uint32_t i = 0; i < fp->ntouched; i++)
+		run_flow(fp, &fp->dp->flows[fp->touched[i]]);
+	fp->ntouched = 0;
+}
+
+static void rx_frame(struct fp_ctx *fp, struct rte_mbuf *m)
+{
+	struct dataplane *dp = fp->dp;
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint16_t len = rte_pktmbuf_data_len(m);
+
+	if (m->nb_segs > 1 && rte_pktmbuf_linearize(m)) {
+		dp->fp_counters[DPC_RX_DROP_BAD]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	switch (pkt_classify(frame, len)) {
+	case PKT_ETHTYPE_ARP:
+		fp_handle_arp(fp, m);
+		return;
+	case PKT_PROTO_ICMP:
+		fp_handle_icmp(fp, m);
+		return;
+	case PKT_PROTO_TCP:
+		break;
+	default:
+		dp->fp_counters[DPC_RX_DROP_NOFLOW]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+
+	struct pkt_tcp p;
+	bool hw_ok = (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
+		     (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+	enum pkt_verdict v = pkt_parse_tcp(frame, len, !hw_ok, &p);
+	if (v != PKT_OK || p.daddr != dp->ip) {
+		if (v != PKT_OK) {
+			dp->fp_counters[DPC_RX_DROP_BAD]++;
+			dp->drop_reason[v]++;
+		} else {
+			dp->fp_counters[DPC_RX_DROP_NOFLOW]++;
+		}
+		rte_pktmbuf_free(m);
+		return;
+	}
+	struct fp_flow *f = flow_table_lookup(fp, p.saddr, p.daddr, p.sport, p.dport);
+	if (!f || ((p.flags & TCPF_SYN) && !(p.flags & TCPF_ACK))) {
+		/* handshakes, strays and new SYNs reusing a TIME_WAIT tuple */
+		fp_to_sp(fp, DPM_RX_PKT, 0, m);
+		return;
+	}
+	tcp_input(fp, f, &p);
+	rte_pktmbuf_free(m);
+}
+
+static void handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
+{
+	struct dataplane *dp = fp->dp;
+	struct fp_flow *f = msg->flow_id < dp->cfg.max_flows ? &dp->flows[msg->flow_id] : NULL;
+
+	switch (msg->type) {
+	case DPM_TX_PKT:
+		fp_tx_enqueue(fp, msg->ptr);
+		break;
+	case DPM_RX_REINJECT:
+		rx_frame(fp, msg->ptr);
+		break;
+	case DPM_FLOW_ADD: {
+		struct dp_app *app = &dp->apps[f->app_id];
+		if (flow_table_add(fp, f) < 0) {
+			fp_to_sp(fp, DPM_FLOW_RST_RCVD, f->flow_id, NULL);
+			break;
+		}
+		f->flags |= FPF_ACTIVE;
+		app->fp_slot_flow[f->slot] = f->flow_id;
+		fp_touch(fp, f, FPP_OUTPUT);
+		break;
+	}
+	case DPM_FLOW_DEL:
+		if (f->flags & FPF_ACTIVE) {
+			if (msg->arg && !(f->flags & FPF_RESET))
+				tcp_send_rst(fp, f);
+			flow_table_del(fp, f);
+			struct dp_app *app = &dp->apps[f->app_id];
+			if (app->fp_slot_flow && app->fp_slot_flow[f->slot] == f->flow_id)
+				app->fp_slot_flow[f->slot] = DP_INVALID_FLOW;
+		}
+		f->flags = FPF_RESET; /* inactive; late touches do nothing */
+		f->pend = 0;
+		fp_to_sp(fp, DPM_FLOW_DEL_DONE, msg->flow_id, NULL);
+		break;
+	case DPM_FLOW_RETX:
+		if (f->flags & FPF_ACTIVE)
+			tcp_timeout(fp, f);
+		break;
+	case DPM_FLOW_SHUTWR:
+		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_TX_FIN_REQ)) {
+			fp_flow_validate_tx(fp, f);
+			f->tx_fin_pos = f->tx_written;
+			f->flags |= FPF_TX_FIN_REQ;
+			fp_touch(fp, f, FPP_OUTPUT);
+		}
+		break;
+	case DPM_APP_ADD:
+		fp_app_add(fp, msg->ptr);
+		break;
+	case DPM_APP_DEL:
+		fp_app_del(fp, msg->ptr);
+		fp_to_sp(fp, DPM_APP_DEL_DONE, 0, msg->ptr);
+		break;
+	default:
+		break;
+	}
+}
+
+static unsigned poll_messages(struct fp_ctx *fp)
+{
+	struct dp_msg msgs[32];
+	unsigned n = rte_ring_dequeue_burst_elem(fp->dp->to_fp, msgs, sizeof(msgs[0]), 32, NULL);
+	for (unsigned i = 0; i < n; i++)
+		handle_msg(fp, &msgs[i]);
+	return n;
+}
+
+static unsigned poll_port(struct fp_ctx *fp)
+{
+	struct rte_mbuf *pkts[MAX_BURST];
+	uint16_t n = rte_eth_rx_burst(fp->dp->port_id, 0, pkts, fp->dp->cfg.rx_burst);
+	for (uint16_t i = 0; i < n; i++) {
+		fp->dp->fp_counters[DPC_RX_PKTS]++;
+		rx_frame(fp, pkts[i]);
+	}
+	return n;
+}
+
+static void kick_slowpath(struct fp_ctx *fp)
+{
+	if (!fp->sp_kick_pending)
+		return;
+	fp->sp_kick_pending = false;
+	uint64_t one = 1;
+	if (write(fp->dp->sp_kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		fp->dp->fp_counters[DPC_EVQ_OVERFLOW]++;
+}
+
+/*
+ * Block until something may have arrived.  The sleeping flag is published
+ * before the final check, and every producer checks it after publishing
+ * its work, so a wakeup is never lost (the classic eventfd handshake).
+ */
+static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
+{
+	struct dataplane *dp = fp->dp;
+	__atomic_store_n(&dp->fp_sleeping, 1, __ATOMIC_SEQ_CST);
+	fp_apps_set_sleeping(fp, 1);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+	if (rte_ring_count(dp->to_fp) == 0 && !fp_apps_have_work(fp) && !dp->stop) {
+		struct pollfd pfd[2] = {
+			{ .fd = dp->fp_kick_fd, .events = POLLIN },
+			{ .fd = fp->rx_intr_fd, .events = POLLIN },
+		};
+		int nfds = 1;
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)sleep_us * 1000 };
+		if (fp->rx_intr_fd >= 0 && rte_eth_dev_rx_intr_enable(dp->port_id, 0) == 0) {
+			nfds = 2;
+			ts.tv_nsec = 100 * 1000 * 1000; /* interrupt-driven: wake for timers only */
+		}
+		ppoll(pfd, nfds, &ts, NULL);
+		if (nfds == 2) {
+			rte_eth_dev_rx_intr_disable(dp->port_id, 0);
+			if (pfd[1].revents & POLLIN) {
+				uint64_t v;
+				if (read(fp->rx_intr_fd, &v, sizeof(v)) < 0)
+					v = 0;
+			}
+		}
+		if (pfd[0].revents & POLLIN) {
+			uint64_t v;
+			if (read(dp->fp_kick_fd, &v, sizeof(v)) < 0)
+				v = 0;
+		}
+	}
+	fp_apps_set_sleeping(fp, 0);
+	__atomic_store_n(&dp->fp_sleeping, 0, __ATOMIC_RELEASE);
+}
+
+/**
+ * fp_run - the fastpath thread body; returns when dp->stop is set.
+ */
+int fp_run(struct dataplane *dp)
+{
+	struct fp_ctx *fp = rte_zmalloc("fp_ctx", sizeof(*fp), RTE_CACHE_LINE_SIZE);
+	if (!fp)
+		return -ENOMEM;
+	fp->dp = dp;
+	fp->rx_intr_fd = -1;
+	dp->fp_priv = fp;
+	if (flow_table_init(fp))
+		return -ENOMEM;
+	int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(dp->port_id, 0);
+	if (fd >= 0)
+		fp->rx_intr_fd = fd;
+
+	uint64_t idle_cycles = dp->tsc_hz / 1000000 * dp->cfg.idle_poll_us;
+	uint64_t last_work = rte_rdtsc();
+	uint32_t sleep_us = SLEEP_MIN_US;
+
+	while (!dp->stop) {
+		fp->now = rte_rdtsc();
+		unsigned work = poll_port(fp);
+		work += poll_messages(fp);
+		fp_apps_poll(fp);
+		work += fp->ntouched;
+		run_touched(fp);
+		fp_tx_flush(fp);
+		fp_apps_kick(fp);
+		kick_slowpath(fp);
+
+		if (work) {
+			last_work = fp->now;
+			sleep_us = SLEEP_MIN_US;
+			continue;
+		}
+		if (fp->now - last_work < idle_cycles) {
+			rte_pause();
+			continue;
+		}
+		fp_block(fp, sleep_us);
+		if (sleep_us < SLEEP_MAX_US)
+			sleep_us *= 2;
+	}
+	return 0;
+}
+
+int dp_send_to_fp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr)
+{
+	struct dp_msg m = { .type = type, .arg = arg, .flow_id = flow_id, .ptr = ptr };
+	if (rte_ring_mp_enqueue_elem(dp->to_fp, &m, sizeof(m)))
+		return -1;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&dp->fp_sleeping, __ATOMIC_ACQUIRE)) {
+		uint64_t one = 1;
+		if (write(dp->fp_kick_fd, &one, sizeof(one)) < 0)
+			return 0; /* eventfd saturated: the fastpath is awake anyway */
+	}
+	return 0;
+}
+
+int dp_send_to_sp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr)
+{
+	struct dp_msg m = { .type = type, .arg = arg, .flow_id = flow_id, .ptr = ptr };
+	return rte_ring_mp_enqueue_elem(dp->to_sp, &m, sizeof(m)) ? -1 : 0;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fastpath.h - private interfaces of the fastpath thread (run-to-completion
+ * loop, TCP input/output for established flows, app doorbells and events).
+ */
+#ifndef FP_FASTPATH_H
+#define FP_FASTPATH_H
+
+#include <rte_mbuf.h>
+#include "dataplane.h"
+#include "pkt.h"
+
+#define FP_TX_BATCH 64
+#define FP_MAX_TOUCHED 1024
+
+/* fp_flow.pend: work collected during a receive burst, done at its end */
+#define FPP_TOUCHED  (1u << 0)
+#define FPP_ACK      (1u << 1) /* send an ACK unless data goes out anyway */
+#define FPP_OUTPUT   (1u << 2) /* window or app data changed: try to send */
+#define FPP_EV_RX    (1u << 3)
+#define FPP_EV_TX    (1u << 4)
+
+struct fp_ctx {
+	struct dataplane *dp;
+	struct rte_hash *hash;
+	struct rte_mbuf *tx[FP_TX_BATCH];
+	uint16_t ntx;
+	uint16_t ip_id;
+	uint32_t touched[FP_MAX_TOUCHED];
+	uint32_t ntouched;
+	struct dp_app *apps[DP_MAX_APPS];
+	uint32_t napps;
+	uint64_t now;               /* tsc at the start of this round */
+	bool sp_kick_pending;
+	int rx_intr_fd;             /* -1 if the port has no rx interrupts */
+};
+
+/* fastpath.c */
+int fp_run(struct dataplane *dp);
+void fp_tx_enqueue(struct fp_ctx *fp, struct rte_mbuf *m);
+void fp_tx_flush(struct fp_ctx *fp);
+void fp_touch(struct fp_ctx *fp, struct fp_flow *f, uint32_t bits);
+void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr);
+
+/* tcp_in.c */
+void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p);
+
+/* tcp_out.c */
+void tcp_output(struct fp_ctx *fp, struct fp_flow *f);
+void tcp_send_ack(struct fp_ctx *fp, struct fp_flow *f);
+void tcp_send_rst(struct fp_ctx *fp, struct fp_flow *f);
+void tcp_retransmit_segment(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos);
+void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f);
+uint32_t tcp_rcv_nxt(const struct fp_flow *f);
+void tcp_refresh_rx_consumed(struct fp_ctx *fp, struct fp_flow *f);
+void tcp_window_update(struct fp_ctx *fp, struct fp_flow *f);
+
+/* fp_apps.c */
+void fp_apps_poll(struct fp_ctx *fp);
+void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend);
+void fp_apps_kick(struct fp_ctx *fp);
+void fp_apps_set_sleeping(struct fp_ctx *fp, uint32_t sleeping);
+bool fp_apps_have_work(struct fp_ctx *fp);
+int fp_app_add(struct fp_ctx *fp, struct dp_app *app);
+void fp_app_del(struct fp_ctx *fp, struct dp_app *app);
+int fp_flow_validate_tx(struct fp_ctx *fp, struct fp_flow *f);
+
+/* fp_arp_icmp.c */
+void fp_handle_arp(struct fp_ctx *fp, struct rte_mbuf *m);
+void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m);
+
+/* flow_table.c */
+int flow_table_init(struct fp_ctx *fp);
+int flow_table_add(struct fp_ctx *fp, struct fp_flow *f);
+void flow_table_del(struct fp_ctx *fp, struct fp_flow *f);
+struct fp_flow *flow_table_lookup(struct fp_ctx *fp, uint32_t raddr, uint32_t laddr,
+				  uint16_t rport, uint16_t lport);
+
+static inline uint64_t ring_pos_mask(uint32_t size) { return (uint64_t)size - 1; }
+
+#endif

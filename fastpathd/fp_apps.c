@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fp_apps.c - the fastpath's side of the app regions: doorbells in,
+ * readiness events out, and eventfd wakeups for apps that sleep.
+ *
+ * Every doorbell is validated against the fastpath's own slot table and
+ * the slot generation, so a buggy or hostile app can only name its own
+ * live flows, and only its own counters are ever read.
+ */
+#include <unistd.h>
+#include <rte_cycles.h>
+
+#include "fastpath.h"
+
+#define DOORBELLS_PER_APP 64
+
+int fp_app_add(struct fp_ctx *fp, struct dp_app *app)
+{
+	if (fp->napps >= DP_MAX_APPS)
+		return -1;
+	fp->apps[fp->napps++] = app;
+	return 0;
+}
+
+void fp_app_del(struct fp_ctx *fp, struct dp_app *app)
+{
+	for (uint32_t i = 0; i < fp->napps; i++) {
+		if (fp->apps[i] == app) {
+			fp->apps[i] = fp->apps[--fp->napps];
+			break;
+		}
+	}
+}
+
+/**
+ * fp_flow_validate_tx - pick up tx_written from the app.  It may only grow,
+ * and never past what the ring can hold beyond the acknowledged bytes.
+ * Return: 0, or -1 if the app wrote garbage (the flow gets reset).
+ */
+int fp_flow_validate_tx(struct fp_ctx *fp, struct fp_flow *f)
+{
+	uint64_t w = __atomic_load_n(&f->shm->tx_written, __ATOMIC_ACQUIRE);
+	if (w < f->tx_written || w - f->tx_acked > f->tx_size) {
+		fp->dp->fp_counters[DPC_APP_BAD_ENTRY]++;
+		fp_to_sp(fp, DPM_FLOW_BAD_APP, f->flow_id, NULL);
+		return -1;
+	}
+	if (!(f->flags & FPF_TX_FIN_REQ))
+		f->tx_written = w;
+	return 0;
+}
+
+static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_doorbell *db)
+{
+	struct dataplane *dp = fp->dp;
+	uint32_t id = db->slot < app->max_flows ? app->fp_slot_flow[db->slot] : DP_INVALID_FLOW;
+	struct fp_flow *f = id < dp->cfg.max_flows ? &dp->flows[id] : NULL;
+
+	if (!f || !(f->flags & FPF_ACTIVE) || f->gen != db->gen || f->app_id != app->app_id) {
+		/* stale (flow closed meanwhile) or forged: harmless, counted */
+		app->bad_entries++;
+		dp->fp_counters[DPC_APP_BAD_ENTRY]++;
+		return;
+	}
+	switch (db->op) {
+	case BP_DB_TX:
+		if (!fp_flow_validate_tx(fp, f))
+			fp_touch(fp, f, FPP_OUTPUT);
+		break;
+	case BP_DB_RX:
+		tcp_window_update(fp, f);
+		break;
+	default:
+		app->bad_entries++;
+		dp->fp_counters[DPC_APP_BAD_ENTRY]++;
+	}
+}
+
+void fp_apps_poll(struct fp_ctx *fp)
+{
+	struct bp_doorbell db;
+	for (uint32_t i = 0; i < fp->napps; i++) {
+		struct dp_app *app = fp->apps[i];
+		for (int n = 0; n < DOORBELLS_PER_APP && !bp_queue_pop(&app->dataq, &db); n++)
+			doorbell(fp, app, &db);
+	}
+}
+
+bool fp_apps_have_work(struct fp_ctx *fp)
+{
+	for (uint32_t i = 0; i < fp->napps; i++)
+		if (!bp_queue_empty(&fp->apps[i]->dataq))
+			return true;
+	return false;
+}
+
+static void post(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f, uint16_t type)
+{
+	struct bp_event ev = { .type = type, .slot = f->slot, .gen = f->gen };
+	if (bp_queue_push(&app->fp_evq, &ev)) {
+		/* the app is behind: it rescans every slot when it sees this */
+		__atomic_store_n(&app->hdr->evq_overflow, 1, __ATOMIC_RELEASE);
+		fp->dp->fp_counters[DPC_EVQ_OVERFLOW]++;
+	}
+	app->fp_kick_pending = true;
+}
+
+void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend)
+{
+	struct dp_app *app = &fp->dp->apps[f->app_id];
+	if (pend & FPP_EV_RX)
+		post(fp, app, f, BP_EV_RX);
+	if (pend & FPP_EV_TX)
+		post(fp, app, f, BP_EV_TX);
+}
+
+/* wake apps that got events and are blocked in bp_wait() */
+void fp_apps_kick(struct fp_ctx *fp)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (uint32_t i = 0; i < fp->napps; i++) {
+		struct dp_app *app = fp->apps[i];
+		if (!app->fp_kick_pending)
+			continue;
+		app->fp_kick_pending = false;
+		if (__atomic_load_n(&app->hdr->app_sleeping, __ATOMIC_ACQUIRE)) {
+			uint64_t one = 1;
+			if (write(app->wake_fd, &one, sizeof(one)) < 0)
+				fp->dp->fp_counters[DPC_EVQ_OVERFLOW]++;
+		}
+	}
+}
+
+void fp_apps_set_sleeping(struct fp_ctx *fp, uint32_t sleeping)
+{
+	for (uint32_t i = 0; i < fp->napps; i++)
+		__atomic_store_n(&fp->apps[i]->hdr->fp_sleeping, sleeping, __ATOMIC_RELEASE);
+}

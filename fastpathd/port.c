@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+/*
+ * port.c - EAL arguments from the config, and bring-up of the one DPDK
+ * port fastpathd owns: PCI NICs and virtual devices (af_packet, af_xdp,
+ * tap, memif ...) are handled the same way.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include "port.h"
+
+#define RX_DESC 1024
+#define TX_DESC 1024
+
+/* "0000:03:00.0" or "03:00.0" */
+static bool looks_like_pci(const char *s)
+{
+	unsigned a, b, c, d;
+	char tail;
+	return sscanf(s, "%x:%x:%x.%x%c", &a, &b, &c, &d, &tail) == 4 ||
+	       sscanf(s, "%x:%x.%x%c", &a, &b, &c, &tail) == 3;
+}
+
+int port_eal_args(const struct bp_config *c, char *storage, size_t storage_len, char **argv,
+		  int max_args)
+{
+	int argc = 0;
+	size_t used = 0;
+#define ADD(...) do { \
+		int n_ = snprintf(storage + used, storage_len - used, __VA_ARGS__); \
+		if (n_ < 0 || (size_t)n_ >= storage_len - used || argc >= max_args - 1) \
+			return -1; \
+		argv[argc++] = storage + used; \
+		used += (size_t)n_ + 1; \
+	} while (0)
+
+	ADD("fastpathd");
+	ADD("-l");
+	ADD("%s", c->lcores);
+	/* leave no files behind in /var/run/dpdk or hugetlbfs */
+	if (c->no_huge) {
+		ADD("--no-huge");
+		ADD("--no-shconf");
+		ADD("--file-prefix=%s", c->file_prefix);
+	} else {
+		ADD("--in-memory");
+	}
+	ADD("-m");
+	ADD("%u", c->mem_mb);
+	if (!c->verbose)
+		ADD("--log-level=*:warning");
+	if (looks_like_pci(c->port_dev)) {
+		ADD("-a");
+		ADD("%s", c->port_dev);
+	} else {
+		ADD("--no-pci");
+		ADD("--vdev=%s", c->port_dev);
+	}
+	argv[argc] = NULL;
+	return argc;
+#undef ADD
+}
+
+static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errlen)
+{
+	uint16_t port = dp->port_id;
+	struct rte_eth_conf conf = { 0 };
+	uint16_t nrx = RX_DESC, ntx = TX_DESC;
+	int rc;
+
+	conf.intr_conf.rxq = rx_intr ? 1 : 0;
+	rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (rc) {
+		snprintf(err, errlen, "configuring port %s failed: %s", dp->cfg.port_dev,
+			 rte_strerror(-rc));
+		return rc;
+	}
+	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
+	int sock = rte_eth_dev_socket_id(port);
+	if (sock < 0)
+		sock = (int)rte_socket_id();
+	rc = rte_eth_rx_queue_setup(port, 0, nrx, (unsigned)sock, NULL, dp->pool);
+	if (!rc)
+		rc = rte_eth_tx_queue_setup(port, 0, ntx, (unsigned)sock, NULL);
+	if (rc) {
+		snprintf(err, errlen, "queue setup on %s failed: %s", dp->cfg.port_dev,
+			 rte_strerror(-rc));
+		return rc;
+	}
+	rc = rte_eth_dev_start(port);
+	if (rc) {
+		snprintf(err, errlen, "starting port %s failed: %s", dp->cfg.port_dev,
+			 rte_strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+int port_init(struct dataplane *dp, char *err, size_t errlen)
+{
+	uint16_t port, found = RTE_MAX_ETHPORTS;
+	RTE_ETH_FOREACH_DEV(port) {
+		found = port;
+		break;
+	}
+	if (found == RTE_MAX_ETHPORTS) {
+		snprintf(err, errlen, "no DPDK port came up for device '%s': check the device "
+			 "string (e.g. net_af_packet0,iface=eth1), that the interface exists in "
+			 "this network namespace, or that the PCI NIC is bound to vfio-pci",
+			 dp->cfg.port_dev);
+		return -1;
+	}
+	dp->port_id = found;
+
+	unsigned nmbufs = dp->cfg.mbufs;
+	dp->pool = rte_pktmbuf_pool_create("fp_mbufs", nmbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					   (int)rte_socket_id());
+	if (!dp->pool) {
+		snprintf(err, errlen, "cannot allocate %u packet buffers: %s; raise [eal] mem_mb "
+			 "or lower [fastpath] mbufs", nmbufs, rte_strerror(rte_errno));
+		return -1;
+	}
+
+	/* prefer an interrupt-capable setup so an idle daemon can block on the
+	 * NIC; fall back to timed sleeps for PMDs without rx interrupts */
+	char err2[256];
+	if (configure(dp, true, err2, sizeof(err2))) {
+		rte_eth_dev_stop(dp->port_id);
+		if (configure(dp, false, err, errlen))
+			return -1;
+	}
+	rte_eth_macaddr_get(dp->port_id, &dp->mac);
+	if (dp->cfg.mtu != 1500)
+		rte_eth_dev_set_mtu(dp->port_id, dp->cfg.mtu);
+	return 0;
+}
+
+void port_fini(struct dataplane *dp)
+{
+	rte_eth_dev_stop(dp->port_id);
+	rte_eth_dev_close(dp->port_id);
+}

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+/* stats.c - names of the daemon counters, as bypassctl shows them. */
+#include "dataplane.h"
+
+static const char *const names[DPC_MAX] = {
+	[DPC_RX_PKTS] = "rx_packets",
+	[DPC_TX_PKTS] = "tx_packets",
+	[DPC_RX_BYTES] = "rx_payload_bytes",
+	[DPC_TX_BYTES] = "tx_payload_bytes",
+	[DPC_RX_DROP_BAD] = "rx_dropped_invalid",
+	[DPC_RX_DROP_NOFLOW] = "rx_dropped_no_flow",
+	[DPC_RX_OOO] = "rx_out_of_order",
+	[DPC_RX_OOO_DROP] = "rx_out_of_order_dropped",
+	[DPC_RX_DUP] = "rx_duplicate",
+	[DPC_TX_RETX] = "tx_retransmits",
+	[DPC_FAST_RETX] = "fast_retransmits",
+	[DPC_ARP_REPLIES] = "arp_replies",
+	[DPC_ICMP_ECHO] = "icmp_echo_replies",
+	[DPC_APP_BAD_ENTRY] = "app_bad_queue_entries",
+	[DPC_EVQ_OVERFLOW] = "event_queue_overflows",
+	[DPC_TX_NOMBUF] = "tx_no_mbuf",
+	[DPC_TX_FULL] = "tx_queue_full_drops",
+};
+
+const char *dp_counter_name(enum dp_counter c)
+{
+	return c < DPC_MAX && names[c] ? names[c] : "unknown";
+}

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tcp_in.c - segment processing for established flows: ACKs (window,
+ * RTT, duplicate ACKs, fast retransmit, NewReno partial ACKs), in-order
+ * payload straight into the app's receive ring, one held out-of-order
+ * interval, FIN and RST.  Handshakes never get here: a segment without an
+ * installed flow goes to the slowpath.
+ */
+#include <rte_cycles.h>
+
+#include "fastpath.h"
+#include "ring_copy.h"
+#include "seq.h"
+
+/* RFC 6298 smoothing, in microseconds */
+static void rtt_sample(struct fp_flow *f, uint32_t us)
+{
+	if (!us)
+		us = 1;
+	if (!f->srtt_us) {
+		f->srtt_us = us;
+		f->rttvar_us = us / 2;
+	} else {
+		uint32_t diff = f->srtt_us > us ? f->srtt_us - us : us - f->srtt_us;
+		f->rttvar_us = (3 * f->rttvar_us + diff) / 4;
+		f->srtt_us = (7 * f->srtt_us + us) / 8;
+	}
+	__atomic_store_n(&f->rtt_us, us, __ATOMIC_RELAXED);
+}
+
+static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
+{
+	uint32_t una_seq = f->tx_isn + 1 + (uint32_t)f->tx_acked;
+	int32_t d = seq_diff(p->ack, una_seq);
+	bool fin_out = (f->flags & FPF_TX_FIN_SENT) != 0;
+	uint64_t max_ack = f->tx_max_sent + (fin_out ? 1 : 0);
+	uint32_t new_wnd = (uint32_t)p->wnd << f->snd_wscale;
+
+	if (d < 0)
+		return; /* old ACK: carries nothing we can trust about the window */
+	uint64_t ack_pos = f->tx_acked + (uint32_t)d;
+	if (ack_pos > max_ack)
+		return; /* acks data we never sent: ignore (RFC 793: send ACK) */
+
+	if (ack_pos == f->tx_acked) {
+		bool outstanding = f->tx_sent > f->tx_acked || (fin_out && !(f->flags & FPF_TX_FIN_ACKED));
+		if (p->payload_len == 0 && !(p->flags & (TCPF_SYN | TCPF_FIN)) &&
+		    new_wnd == f->peer_wnd && outstanding) {
+			if (++f->dupacks == 3 && !(f->flags & FPF_IN_RECOVERY)) {
+				f->flags |= FPF_IN_RECOVERY;
+				f->recover_pos = f->tx_max_sent;
+				__atomic_store_n(&f->cnt_fast_retx, f->cnt_fast_retx + 1, __ATOMIC_RELAXED);
+				fp->dp->fp_counters[DPC_FAST_RETX]++;
+				tcp_retransmit_segment(fp, f, f->tx_acked);
+			}
+		}
+		if (new_wnd != f->peer_wnd) {
+			f->peer_wnd = new_wnd;
+			fp_touch(fp, f, FPP_OUTPUT);
+		}
+		return;
+	}
+
+	/* new data acknowledged */
+	uint64_t data_acked_to = ack_pos > f->tx_max_sent ? f->tx_max_sent : ack_pos;
+	uint64_t newly = data_acked_to - f->tx_acked;
+	if (fin_out && ack_pos == f->tx_fin_pos + 1 && !(f->flags & FPF_TX_FIN_ACKED)) {
+		f->flags |= FPF_TX_FIN_ACKED;
+		fp_to_sp(fp, DPM_FLOW_FIN_ACKED, f->flow_id, NULL);
+	}
+	f->tx_acked = data_acked_to;
+	if (f->tx_sent < f->tx_acked) /* ack beyond a go-back-N rewind */
+		f->tx_sent = f->tx_acked;
+	f->dupacks = 0;
+	f->peer_wnd = new_wnd;
+	f->last_progress_tsc = fp->now;
+	__atomic_store_n(&f->cnt_acked, f->cnt_acked + newly, __ATOMIC_RELAXED);
+	if (p->flags & TCPF_ECE)
+		__atomic_store_n(&f->cnt_ecn_acked, f->cnt_ecn_acked + newly, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->shm->tx_acked, f->tx_acked, __ATOMIC_RELEASE);
+
+	if (f->rtt_tsc && ack_pos >= f->rtt_pos) {
+		rtt_sample(f, (uint32_t)((fp->now - f->rtt_tsc) * 1000000 / fp->dp->tsc_hz));
+		f->rtt_tsc = 0;
+	}
+	if (f->flags & FPF_IN_RECOVERY) {
+		if (ack_pos >= f->recover_pos)
+			f->flags &= ~FPF_IN_RECOVERY;
+		else /* NewReno partial ACK: the next hole is lost too */
+			tcp_retransmit_segment(fp, f, f->tx_acked);
+	}
+	fp_touch(fp, f, FPP_OUTPUT | FPP_EV_TX);
+}
+
+/* in-order data reached the held interval: absorb what it already holds */
+static void ooo_merge(struct fp_flow *f)
+{
+	if (!f->ooo_len || f->rx_pos < f->ooo_start)
+		return;
+	uint64_t end = f->ooo_start + f->ooo_len;
+	if (end > f->rx_pos)
+		f->rx_pos = end;
+	f->ooo_len = 0;
+}
+
+/* keep [pos, pos+len) if it is the held interval or touches it */
+static bool ooo_hold(struct fp_flow *f, uint64_t pos, uint32_t len)
+{
+	if (!f->ooo_len) {
+		f->ooo_start = pos;
+		f->ooo_len = len;
+		return true;
+	}
+	uint64_t end = f->ooo_start + f->ooo_len;
+	if (pos > end || pos + len < f->ooo_start)
+		return false;
+	uint64_t nstart = pos < f->ooo_start ? pos : f->ooo_start;
+	uint64_t nend = pos + len > end ? pos + len : end;
+	f->ooo_start = nstart;
+	f->ooo_len = nend - nstart;
+	return true;
+}
+
+static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
+{
+	struct dataplane *dp = fp->dp;
+	const uint8_t *data = p->payload;
+	uint32_t len = p->payload_len;
+	uint32_t rcv_nxt = tcp_rcv_nxt(f);
+	int32_t off = seq_diff(p->seq, rcv_nxt);
+	bool fin = (p->flags & TCPF_FIN) != 0;
+
+	if (f->flags & FPF_RX_FIN) {
+		/* anything after the peer's FIN is a retransmission: re-ACK it */
+		if (len || fin)
+			fp_touch(fp, f, FPP_ACK);
+		return;
+	}
+	if (off < 0) {
+		if ((uint32_t)-off >= len) {
+			if (len || fin) {
+				dp->fp_counters[DPC_RX_DUP]++;
+				/* a duplicate may mean our ACK was lost: answer now */
+				tcp_send_ack(fp, f);
+			}
+			if (!(fin && (uint32_t)-off == len))
+				return;
+			len = 0; /* only the FIN is new */
+		} else {
+			data += -off;
+			len -= (uint32_t)-off;
+		}
+		off = 0;
+	}
+
+	tcp_refresh_rx_consumed(fp, f);
+	uint64_t limit = f->rx_consumed + f->rx_size; /* first position with no room */
+	uint64_t pos = f->rx_pos + (uint32_t)off;
+	bool whole = true;
+	if (pos >= limit) {
+		len = 0;
+		whole = false;
+	} else if (pos + len > limit) {
+		len = (uint32_t)(limit - pos);
+		whole = false;
+	}
+
+	if (off == 0) {
+		if (len) {
+			ring_copy_in(f->rx_base, f->rx_size, pos, data, len);
+			f->rx_pos += len;
+			ooo_merge(f);
+			__atomic_store_n(&f->shm->rx_written, f->rx_pos, __ATOMIC_RELEASE);
+			dp->fp_counters[DPC_RX_BYTES] += len;
+			fp_touch(fp, f, FPP_ACK | FPP_EV_RX);
+		}
+		if (fin && whole && f->rx_pos == pos + len) {
+			f->flags |= FPF_RX_FIN;
+			__atomic_fetch_or(&f->shm->flags, BP_FF_PEER_FIN, __ATOMIC_RELEASE);
+			fp_to_sp(fp, DPM_FLOW_FIN_RCVD, f->flow_id, NULL);
+			fp_touch(fp, f, FPP_EV_RX);
+			tcp_send_ack(fp, f);
+		} else if (!whole) {
+			tcp_send_ack(fp, f); /* tell the peer the window it overran */
+		}
+		return;
+	}
+
+	/* out of order: hold it if it fits the one interval, and send a
+	 * duplicate ACK at once so the sender can fast-retransmit */
+	if (len && ooo_hold(f, pos, len)) {
+		ring_copy_in(f->rx_base, f->rx_size, pos, data, len);
+		dp->fp_counters[DPC_RX_OOO]++;
+	} else if (len) {
+		dp->fp_counters[DPC_RX_OOO_DROP]++;
+	}
+	tcp_send_ack(fp, f);
+}
+
+/**
+ * tcp_input - process one validated segment for an installed flow.
+ */
+void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
+{
+	if (f->flags & FPF_RESET)
+		return;
+	if (p->flags & TCPF_RST) {
+		/* RFC 5961: only an RST inside the receive window counts */
+		uint32_t wnd = (uint32_t)(f->rx_adv_edge - f->rx_pos);
+		if (seq_in_window(p->seq, tcp_rcv_nxt(f), wnd ? wnd : 1)) {
+			f->flags |= FPF_RESET;
+			__atomic_fetch_or(&f->shm->flags, BP_FF_RESET, __ATOMIC_RELEASE);
+			fp_to_sp(fp, DPM_FLOW_RST_RCVD, f->flow_id, NULL);
+			fp_touch(fp, f, FPP_EV_RX | FPP_EV_TX);
+		}
+		return;
+	}
+	if (p->flags & TCPF_SYN) {
+		/* retransmitted SYN-ACK: our handshake ACK was lost */
+		tcp_send_ack(fp, f);
+		return;
+	}
+	if (!(p->flags & TCPF_ACK))
+		return;
+	ack_input(fp, f, p);
+	if (p->payload_len || (p->flags & TCPF_FIN))
+		data_input(fp, f, p);
+}

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bypass.h - libbypass, the application API of the bypass dataplane.
+ *
+ * An app attaches to fastpathd once (Unix socket), receives a shared memory
+ * region and a few eventfds, and from then on talks to the daemon only
+ * through shared-memory queues and per-flow ring buffers.
+ *
+ * Conventions: functions returning int/ssize_t return >= 0 on success and a
+ * negative errno on failure (-EAGAIN: would block, -ECONNRESET, -EPIPE ...).
+ * Handles are small non-negative integers scoped to one bp_ctx.
+ *
+ * Threading: a bp_ctx may be used from several threads; calls on one ctx
+ * are serialised by an internal lock.  bp_wait() drops the lock while it
+ * sleeps.
+ */
+#ifndef BYPASS_BYPASS_H
+#define BYPASS_BYPASS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BP_DEFAULT_SOCKET "/run/bypass/fastpathd.sock"
+#define BP_SOCKET_ENV "BYPASS_SOCKET"
+
+struct bp_ctx;
+
+/**
+ * struct bp_attach_opts - optional attach parameters (may be NULL).
+ * @socket_path: daemon control socket; NULL: $BYPASS_SOCKET, then
+ *               BP_DEFAULT_SOCKET.
+ * @app_name: shown by the daemon in logs and stats.
+ * @tenant: tenant name from the daemon config (NULL: "default").
+ */
+struct bp_attach_opts {
+	const char *socket_path;
+	const char *app_name;
+	const char *tenant;
+};
+
+/**
+ * bp_attach - connect to fastpathd and map this app's region.
+ * @opts: options, or NULL for defaults.
+ * @err: on failure, a human-readable reason with what to do next
+ *       (e.g. how to start the daemon); may be NULL.
+ * @errlen: size of @err.
+ *
+ * Return: a context, or NULL with errno set.
+ */
+struct bp_ctx *bp_attach(const struct bp_attach_opts *opts, char *err, size_t errlen);
+
+/**
+ * bp_detach - close every flow of the context and release it.  The daemon
+ * resets flows that are still open.
+ */
+void bp_detach(struct bp_ctx *ctx);
+
+/** bp_local_ip - the daemon's IPv4 address (network byte order). */
+uint32_t bp_local_ip(const struct bp_ctx *ctx);
+
+/**
+ * bp_listen - open a listening endpoint.
+ * @ip: local address (network order) or 0 for the daemon's address.
+ * @port: port (host order), or 0 to let the daemon pick one.
+ * @backlog: max established connections not yet accepted.
+ *
+ * Return: listener handle, -EADDRINUSE, -EACCES (port outside tenant
+ * range), -ENOBUFS (no free slot) ...
+ */
+int bp_listen(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog);
+
+/**
+ * bp_accept - take one established connection from a listener.
+ * Return: flow handle or -EAGAIN if none is pending.
+ */
+int bp_accept(struct bp_ctx *ctx, int listener);
+
+/**
+ * bp_connect - start an active open to @ip:@port (network/host order).
+ *
+ * Returns as soon as the daemon has accepted the request; completion is
+ * reported by bp_connect_status().  Return: flow handle or -errno.
+ */
+int bp_connect(struct bp_ctx *ctx, uint32_t ip, uint16_t port);
+
+/**
+ * bp_connect_status - 0 once established, -EINPROGRESS while the handshake
+ * runs, else the failure (-ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH).
+ */
+int bp_connect_status(struct bp_ctx *ctx, int h);
+
+/**
+ * bp_send - copy up to @len bytes into the flow's transmit buffer.
+ * Return: bytes queued (possibly short), -EAGAIN when the buffer is full,
+ * -EPIPE after shutdown, -ECONNRESET after a reset.
+ */
+ssize_t bp_send(struct bp_ctx *ctx, int h, const void *buf, size_t len);
+
+/**
+ * bp_recv - copy up to @len received bytes out of the flow.
+ * Return: bytes read, 0 at end of stream (peer FIN), -EAGAIN when nothing
+ * is buffered, -ECONNRESET after a reset.
+ */
+ssize_t bp_recv(struct bp_ctx *ctx, int h, void *buf, size_t len);
+
+/** bp_shutdown - stop sending (SHUT_WR): the daemon sends FIN after the data. */
+int bp_shutdown(struct bp_ctx *ctx, int h);
+
+/** bp_close - release the handle; unsent data is still delivered, then FIN. */
+int bp_close(struct bp_ctx *ctx, int h);
+
+/** bp_abort - release the handle and reset the connection (RST). */
+int bp_abort(struct bp_ctx *ctx, int h);
+
+/* readiness bits for bp_ready() */
+#define BP_READABLE  0x1u /* data, EOF, a pending accept, or an error */
+#define BP_WRITABLE  0x2u /* tx space, or an error */
+#define BP_HUP       0x4u /* peer closed (FIN) or connection gone */
+#define BP_ERROR     0x8u /* reset / failed connect */
+
+/** bp_ready - current readiness bits of a handle (never blocks). */
+unsigned bp_ready(struct bp_ctx *ctx, int h);
+
+/**
+ * bp_wait - block until the daemon signals anything for this context, or
+ * @timeout_ms passes (-1: forever, 0: just process pending events).
+ * Blocks on an eventfd; never spins.
+ * Return: 1 if woken by an event, 0 on timeout, -errno on failure.
+ */
+int bp_wait(struct bp_ctx *ctx, int timeout_ms);
+
+/**
+ * bp_wait_fd - an fd that becomes readable when bp_wait() would return;
+ * for integrating with poll/epoll loops (call bp_wait(ctx, 0) after).
+ */
+int bp_wait_fd(const struct bp_ctx *ctx);
+
+/** struct bp_flow_info - addresses of a flow (network order ip, host order port). */
+struct bp_flow_info {
+	uint32_t local_ip;
+	uint32_t remote_ip;
+	uint16_t local_port;
+	uint16_t remote_port;
+};
+
+int bp_flow_info(struct bp_ctx *ctx, int h, struct bp_flow_info *info);
+
+/** bp_rx_avail / bp_tx_space - buffered bytes to read, free bytes to write. */
+size_t bp_rx_avail(struct bp_ctx *ctx, int h);
+size_t bp_tx_space(struct bp_ctx *ctx, int h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BYPASS_BYPASS_H */

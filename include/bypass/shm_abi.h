@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shm_abi.h - the whole shared-memory ABI between fastpathd and an app.
+ *
+ * Every byte an application and the daemon share is described here and
+ * nowhere else.  Bump BP_ABI_VERSION on any layout change; the attach
+ * handshake refuses mismatched versions with a message naming both.
+ *
+ * Region layout (one memfd per attached app, mapped by both sides; the
+ * region holds only that app's queues and buffers, so no app can ever see
+ * another tenant's bytes):
+ *
+ *   [bp_region_hdr]        offsets of everything below, daemon-written once
+ *   [ctrl queue]           app -> slowpath   control requests (bp_ctrl_req)
+ *   [data queue]           app -> fastpath   doorbells        (bp_doorbell)
+ *   [slowpath event queue] slowpath -> app   replies/accepts  (bp_event)
+ *   [fastpath event queue] fastpath -> app   rx/tx readiness  (bp_event)
+ *   [bp_flow_shm x max_flows]  per-slot counters, one writer per cache line
+ *   [buffers x max_flows]      rx ring then tx ring of each slot
+ *
+ * Ownership rules (see client-lib/NOTES.md for the full list):
+ *  - each queue is single-producer/single-consumer; the producer owns
+ *    `head`, the consumer owns `tail`, each on its own cache line;
+ *  - in bp_flow_shm the daemon writes the first cache line, the app the
+ *    second; the daemon treats every app-written value as hostile and
+ *    validates it before use.
+ */
+#ifndef BYPASS_SHM_ABI_H
+#define BYPASS_SHM_ABI_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <assert.h>
+
+#define BP_ABI_VERSION 1u
+#define BP_REGION_MAGIC 0x7079627970617373ull /* "ssapybyp" */
+#define BP_CACHELINE 64
+
+#define BP_ALIGNED __attribute__((aligned(BP_CACHELINE)))
+
+/* ---------------------------------------------------------------- queues */
+
+/**
+ * struct bp_queue - header of a single-producer single-consumer ring.
+ * @head: entries ever produced (written by the producer only).
+ * @tail: entries ever consumed (written by the consumer only).
+ * @size: number of entries, a power of two (daemon-written, read-only).
+ * @elem_size: bytes per entry (daemon-written, read-only).
+ *
+ * Entries follow the header.  Entry i lives at slot (i & (size - 1)).
+ */
+struct bp_queue {
+	uint64_t head BP_ALIGNED;
+	uint64_t tail BP_ALIGNED;
+	uint32_t size BP_ALIGNED;
+	uint32_t elem_size;
+	uint8_t pad[BP_CACHELINE - 8];
+};
+static_assert(sizeof(struct bp_queue) == 3 * BP_CACHELINE, "bp_queue layout");
+
+/* ------------------------------------------------ app -> slowpath control */
+
+enum bp_ctrl_op {
+	BP_CTRL_LISTEN = 1,   /* ip, port, backlog -> BP_EV_REPLY with slot */
+	BP_CTRL_CONNECT = 2,  /* ip, port -> BP_EV_REPLY with slot, then state */
+	BP_CTRL_SHUTDOWN = 3, /* slot, gen: no more data from the app (FIN) */
+	BP_CTRL_CLOSE = 4,    /* slot, gen: app forgets the slot */
+	BP_CTRL_ABORT = 5,    /* slot, gen: send RST, drop everything */
+};
+
+/**
+ * struct bp_ctrl_req - a control request from the app.
+ * @op: enum bp_ctrl_op.
+ * @req_id: echoed in the BP_EV_REPLY event so the app can match it.
+ * @slot: flow slot the request is about (SHUTDOWN/CLOSE/ABORT).
+ * @gen: generation of @slot the app believes it holds; stale ones are
+ *       ignored so a late close can never hit a reused slot.
+ * @ip: IPv4 address, network byte order (LISTEN: 0 = any).
+ * @port: TCP port, host byte order (LISTEN: 0 = pick one).
+ * @backlog: LISTEN only.
+ */
+struct bp_ctrl_req {
+	uint16_t op;
+	uint16_t port;
+	uint32_t req_id;
+	uint32_t slot;
+	uint32_t gen;
+	uint32_t ip;
+	uint32_t backlog;
+	uint32_t reserved[10];
+};
+static_assert(sizeof(struct bp_ctrl_req) == 64, "bp_ctrl_req layout");
+
+/* ---------------------------------------------------- app -> fastpath data */
+
+enum bp_doorbell_op {
+	BP_DB_TX = 1, /* tx_written advanced: send what the window allows */
+	BP_DB_RX = 2, /* rx_consumed advanced: the receive window opened */
+};
+
+/**
+ * struct bp_doorbell - a data-path notification; all data travels in the
+ * per-slot buffers, the doorbell only names the slot.
+ */
+struct bp_doorbell {
+	uint16_t op;
+	uint16_t reserved;
+	uint32_t slot;
+	uint32_t gen;
+	uint32_t reserved2;
+};
+static_assert(sizeof(struct bp_doorbell) == 16, "bp_doorbell layout");
+
+/* -------------------------------------------------- daemon -> app events */
+
+enum bp_event_type {
+	BP_EV_REPLY = 1,     /* answer to a ctrl request: req_id, status, slot */
+	BP_EV_ACCEPT = 2,    /* slot became an established child of @aux */
+	BP_EV_CONNECTED = 3, /* active open finished: status 0 or -errno */
+	BP_EV_RX = 4,        /* data (or FIN) arrived on slot */
+	BP_EV_TX = 5,        /* tx space was freed on slot */
+	BP_EV_CLOSED = 6,    /* flow is gone: status 0 or -errno (reset ...) */
+	BP_EV_FREED = 7,     /* daemon released slot; handle may be reused */
+};
+
+/**
+ * struct bp_event - readiness hint.  The authoritative state is always in
+ * bp_flow_shm; events only say where to look, so an app that missed some
+ * (queue overflow) recovers by rescanning its slots.
+ * @type: enum bp_event_type.
+ * @status: 0 or a negative errno.
+ * @slot: flow slot.
+ * @gen: generation of @slot when the event was posted.
+ * @req_id: BP_EV_REPLY: the request answered.
+ * @aux: BP_EV_ACCEPT: the listener slot.
+ */
+struct bp_event {
+	uint16_t type;
+	int16_t status;
+	uint32_t slot;
+	uint32_t gen;
+	uint32_t req_id;
+	uint32_t aux;
+	uint32_t reserved[3];
+};
+static_assert(sizeof(struct bp_event) == 32, "bp_event layout");
+
+/* ------------------------------------------------------ per-slot state */
+
+enum bp_flow_state {
+	BP_FS_FREE = 0,
+	BP_FS_LISTEN = 1,
+	BP_FS_CONNECTING = 2,
+	BP_FS_ESTABLISHED = 3,
+	BP_FS_CLOSED = 4,  /* torn down; err says why (0 = orderly) */
+};
+
+/* flags in bp_flow_shm.flags (daemon-written) */
+#define BP_FF_PEER_FIN   (1u << 0) /* peer sent FIN: rx ends at rx_written */
+#define BP_FF_RESET      (1u << 1) /* connection reset; err holds the errno */
+#define BP_FF_TX_CLOSED  (1u << 2) /* our FIN was sent; no more tx */
+
+/**
+ * struct bp_flow_shm - one flow slot.  Counters are 64-bit byte totals
+ * since the slot was allocated, so wraparound never happens in practice
+ * and "free space" is plain subtraction.
+ *
+ * Daemon-written line:
+ * @rx_written: bytes placed into the rx ring (readable: rx_written - rx_consumed).
+ * @tx_acked: bytes acknowledged by the peer (free tx space: tx_size - (tx_written - tx_acked)).
+ * @state: enum bp_flow_state.
+ * @flags: BP_FF_*.
+ * @gen: bumped every time the daemon (re)allocates the slot.
+ * @err: positive errno once the flow failed (ECONNREFUSED, ECONNRESET, ETIMEDOUT ...).
+ * (Ring placement is fixed per slot: bp_slot_rx_off()/bp_slot_tx_off().)
+ * @local_ip, @remote_ip: network byte order.  @local_port, @remote_port: host order.
+ * @listen_pending: listener only: children delivered via BP_EV_ACCEPT.
+ *
+ * App-written line:
+ * @rx_consumed: bytes the app has read out of the rx ring.
+ * @tx_written: bytes the app has written into the tx ring.
+ * @accepted: listener only: children the app has taken (frees backlog).
+ */
+struct bp_flow_shm {
+	/* daemon-written */
+	uint64_t rx_written BP_ALIGNED;
+	uint64_t tx_acked;
+	uint32_t state;
+	uint32_t flags;
+	uint32_t gen;
+	uint32_t err;
+	uint32_t local_ip;
+	uint32_t remote_ip;
+	uint16_t local_port;
+	uint16_t remote_port;
+	uint32_t listen_pending;
+	/* app-written */
+	uint64_t rx_consumed BP_ALIGNED;
+	uint64_t tx_written;
+	uint32_t accepted;
+	uint32_t reserved[11];
+};
+static_assert(sizeof(struct bp_flow_shm) == 2 * BP_CACHELINE, "bp_flow_shm layout");
+static_assert(offsetof(struct bp_flow_shm, rx_consumed) == BP_CACHELINE,
+	      "app-written fields must start on their own cache line");
+
+/* ------------------------------------------------------- region header */
+
+/**
+ * struct bp_region_hdr - start of every app region.  Everything except the
+ * two sleep words is written by the daemon before the region is handed over
+ * and never changes.
+ * @app_sleeping: app sets it to 1 before blocking on its eventfd and
+ *                re-checks its queues; the daemon kicks the eventfd when set.
+ * @fp_sleeping: fastpath sets it before blocking; the app then writes the
+ *               fastpath kick eventfd after posting a doorbell.
+ * @evq_overflow: daemon sets it when an event could not be queued; the app
+ *                clears it and rescans all slots.
+ */
+struct bp_region_hdr {
+	uint64_t magic;
+	uint32_t abi_version;
+	uint32_t app_id;
+	uint64_t region_size;
+	uint32_t max_flows;
+	uint32_t local_ip;     /* the daemon's address, network order */
+	uint64_t ctrlq_off;    /* struct bp_queue + entries */
+	uint64_t dataq_off;
+	uint64_t sp_evq_off;
+	uint64_t fp_evq_off;
+	uint64_t flows_off;    /* struct bp_flow_shm[max_flows] */
+	uint64_t buffers_off;
+	uint32_t rx_buf_size;
+	uint32_t tx_buf_size;
+	uint32_t app_sleeping BP_ALIGNED;
+	uint32_t evq_overflow;
+	uint32_t fp_sleeping BP_ALIGNED;
+	uint32_t sp_sleeping;
+};
+static_assert(sizeof(struct bp_region_hdr) == 4 * BP_CACHELINE, "bp_region_hdr layout");
+
+/* Rings of slot s: rx ring then tx ring, sizes are powers of two. */
+static inline uint64_t bp_slot_rx_off(const struct bp_region_hdr *h, uint32_t slot)
+{
+	return h->buffers_off + (uint64_t)slot * ((uint64_t)h->rx_buf_size + h->tx_buf_size);
+}
+
+static inline uint64_t bp_slot_tx_off(const struct bp_region_hdr *h, uint32_t slot)
+{
+	return bp_slot_rx_off(h, slot) + h->rx_buf_size;
+}
+
+/* ---------------------------------------------------- queue operations */
+
+/**
+ * struct bp_queue_view - one side's private handle on a shared queue.
+ * @q: the shared header.
+ * @ents: first entry.
+ * @mask: size - 1, copied at setup: the shared @size is never re-read, so a
+ *        peer scribbling on it cannot steer our writes out of bounds.
+ * @elem_size: bytes per entry, copied at setup for the same reason.
+ * @own: our private index (head when producing, tail when consuming); the
+ *       shared copy is only ever published, never read back.
+ */
+struct bp_queue_view {
+	struct bp_queue *q;
+	uint8_t *ents;
+	uint32_t mask;
+	uint32_t elem_size;
+	uint64_t own;
+};
+
+static inline void bp_queue_view_init(struct bp_queue_view *v, struct bp_queue *q,
+				      uint32_t size, uint32_t elem_size, int producer)
+{
+	v->q = q;
+	v->ents = (uint8_t *)(q + 1);
+	v->mask = size - 1;
+	v->elem_size = elem_size;
+	v->own = producer ? q->head : q->tail;
+}
+
+/**
+ * bp_queue_push - copy one entry in as the producer.
+ *
+ * A hostile consumer can only make the queue look full (tail behind or
+ * ahead of head both read as "no room"), never make us overwrite memory.
+ * Return: 0 on success, -1 if the queue is full.
+ */
+static inline int bp_queue_push(struct bp_queue_view *v, const void *elem)
+{
+	uint64_t tail = __atomic_load_n(&v->q->tail, __ATOMIC_ACQUIRE);
+	if (v->own - tail > v->mask)
+		return -1;
+	__builtin_memcpy(v->ents + (size_t)(v->own & v->mask) * v->elem_size, elem, v->elem_size);
+	v->own++;
+	__atomic_store_n(&v->q->head, v->own, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/**
+ * bp_queue_pop - copy one entry out as the consumer.
+ *
+ * A hostile producer may publish any head; we never read more than one
+ * queue's worth ahead, so at worst it replays stale entries, which every
+ * consumer validates anyway.
+ * Return: 0 on success, -1 if the queue is empty.
+ */
+static inline int bp_queue_pop(struct bp_queue_view *v, void *elem)
+{
+	uint64_t head = __atomic_load_n(&v->q->head, __ATOMIC_ACQUIRE);
+	if (head == v->own)
+		return -1;
+	if (head - v->own > (uint64_t)v->mask + 1) /* producer lied: resync */
+		v->own = head - ((uint64_t)v->mask + 1);
+	__builtin_memcpy(elem, v->ents + (size_t)(v->own & v->mask) * v->elem_size, v->elem_size);
+	v->own++;
+	__atomic_store_n(&v->q->tail, v->own, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static inline int bp_queue_empty(const struct bp_queue_view *v)
+{
+	return __atomic_load_n(&v->q->head, __ATOMIC_ACQUIRE) == v->own;
+}
+
+static inline size_t bp_queue_bytes(uint32_t entries, uint32_t elem_size)
+{
+	return sizeof(struct bp_queue) + (size_t)entries * elem_size;
+}
+
+#endif /* BYPASS_SHM_ABI_H */

@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: MIT
+/*
+ * attach.c - the control socket: app attach/detach, the app's shared
+ * region, its control queue, and status for bypassctl.
+ *
+ * An app's region is a sealed memfd: the app can write into it but never
+ * shrink it, so the daemon can never take SIGBUS from a hostile app, and
+ * the region holds only that app's own queues and buffers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <rte_cycles.h>
+#include <rte_ether.h>
+
+#include "sp_internal.h"
+#include "ctl_wire.h"
+
+#define CTRL_PER_ROUND 256
+
+static uint64_t align_page(uint64_t v) { return (v + 4095) & ~4095ull; }
+
+/* ------------------------------------------------------------- region */
+
+static int region_create(struct dataplane *dp, struct dp_app *app, char *err, size_t errlen)
+{
+	const struct bp_config *c = &dp->cfg;
+	uint32_t qn = c->queue_entries;
+	uint64_t off = align_page(sizeof(struct bp_region_hdr));
+	uint64_t ctrlq_off = off;
+	off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_ctrl_req)));
+	uint64_t dataq_off = off;
+	off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_doorbell)));
+	uint64_t sp_evq_off = off;
+	off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_event)));
+	uint64_t fp_evq_off = off;
+	off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_event)));
+	uint64_t flows_off = off;
+	off = align_page(off + (uint64_t)c->app_max_flows * sizeof(struct bp_flow_shm));
+	uint64_t buffers_off = off;
+	off += (uint64_t)c->app_max_flows * (c->rx_buf_size + c->tx_buf_size);
+
+	char name[32];
+	snprintf(name, sizeof(name), "bypass-app-%u", app->app_id);
+	app->memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (app->memfd < 0 || ftruncate(app->memfd, (off_t)off) ||
+	    fcntl(app->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		snprintf(err, errlen, "cannot create a %llu-byte app region: %s",
+			 (unsigned long long)off, strerror(errno));
+		return -ENOMEM;
+	}
+	app->base = mmap(NULL, off, PROT_READ | PROT_WRITE, MAP_SHARED, app->memfd, 0);
+	if (app->base == MAP_FAILED) {
+		app->base = NULL;
+		snprintf(err, errlen, "cannot map the app region: %s", strerror(errno));
+		return -ENOMEM;
+	}
+	app->region_size = off;
+	app->max_flows = c->app_max_flows;
+	app->rx_buf_size = c->rx_buf_size;
+	app->tx_buf_size = c->tx_buf_size;
+
+	struct bp_region_hdr *h = (struct bp_region_hdr *)app->base;
+	*h = (struct bp_region_hdr){
+		.magic = BP_REGION_MAGIC,
+		.abi_version = BP_ABI_VERSION,
+		.app_id = app->app_id,
+		.region_size = off,
+		.max_flows = c->app_max_flows,
+		.local_ip = dp->ip,
+		.ctrlq_off = ctrlq_off, .dataq_off = dataq_off,
+		.sp_evq_off = sp_evq_off, .fp_evq_off = fp_evq_off,
+		.flows_off = flows_off, .buffers_off = buffers_off,
+		.rx_buf_size = c->rx_buf_size, .tx_buf_size = c->tx_buf_size,
+	};
+	app->hdr = h;
+	app->buffers_off = buffers_off;
+	app->flows = (struct bp_flow_shm *)(app->base + flows_off);
+
+	struct { uint64_t off; uint32_t esz; struct bp_queue_view *v; int producer; } qs[] = {
+		{ ctrlq_off, sizeof(struct bp_ctrl_req), &app->ctrlq, 0 },
+		{ dataq_off, sizeof(struct bp_doorbell), &app->dataq, 0 },
+		{ sp_evq_off, sizeof(struct bp_event), &app->sp_evq, 1 },
+		{ fp_evq_off, sizeof(struct bp_event), &app->fp_evq, 1 },
+	};
+	for (unsigned i = 0; i < 4; i++) {
+		struct bp_queue *q = (struct bp_queue *)(app->base + qs[i].off);
+		q->size = qn;
+		q->elem_size = qs[i].esz;
+		bp_queue_view_init(qs[i].v, q, qn, qs[i].esz, qs[i].producer);
+	}
+	return 0;
+}
+
+/* give a freed slot's buffer pages back to the kernel */
+static void slot_reclaim(struct dp_app *app, uint32_t slot)
+{
+	uint64_t off = dp_app_slot_rx_off(app, slot);
+	fallocate(app->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+		  (off_t)app->rx_buf_size + app->tx_buf_size);
+}
+
+int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot)
+{
+	struct sp_app *sa = app->sp_priv;
+	if (!sa->nfree)
+		return -ENOBUFS;
+	uint32_t s = sa->free_slots[--sa->nfree];
+	struct bp_flow_shm *fs = &app->flows[s];
+	uint32_t gen = fs->gen + 1;
+	memset(fs, 0, sizeof(*fs));
+	fs->gen = gen;
+	app->slots_used++;
+	*slot = s;
+	return 0;
+}
+
+void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot)
+{
+	struct sp_app *sa = app->sp_priv;
+	if (sa->dying)
+		return;
+	uint32_t gen = app->flows[slot].gen;
+	app->flows[slot].state = BP_FS_FREE;
+	app->slot_flow[slot] = DP_INVALID_FLOW;
+	slot_reclaim(app, slot);
+	sa->free_slots[sa->nfree++] = slot;
+	app->slots_used--;
+	sp_app_post(sp, app, BP_EV_FREED, 0, slot, gen, 0, 0);
+}
+
+void sp_app_post(struct sp *sp, struct dp_app *app, uint16_t type, int16_t status, uint32_t slot,
+		 uint32_t gen, uint32_t req_id, uint32_t aux)
+{
+	struct sp_app *sa = app->sp_priv;
+	if (sa->dying)
+		return;
+	struct bp_event ev = { .type = type, .status = status, .slot = slot, .gen = gen,
+			       .req_id = req_id, .aux = aux };
+	if (bp_queue_push(&app->sp_evq, &ev)) {
+		__atomic_store_n(&app->hdr->evq_overflow, 1, __ATOMIC_RELEASE);
+		sp->dp->sp_counters[DPC_EVQ_OVERFLOW]++;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&app->hdr->app_sleeping, __ATOMIC_ACQUIRE)) {
+		uint64_t one = 1;
+		if (write(app->wake_fd, &one, sizeof(one)) < 0)
+			sp->dp->sp_counters[DPC_EVQ_OVERFLOW]++;
+	}
+}
+
+/* -------------------------------------------------------- ctrl queue */
+
+static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl_req *r)
+{
+	uint32_t slot = 0;
+	int rc;
+	switch (r->op) {
+	case BP_CTRL_LISTEN:
+		rc = sp_conn_listen(sp, app, r->ip, r->port, r->backlog, &slot);
+		break;
+	case BP_CTRL_CONNECT:
+		rc = sp_conn_connect(sp, app, r->ip, r->port, &slot);
+		break;
+	case BP_CTRL_SHUTDOWN:
+	case BP_CTRL_CLOSE:
+	case BP_CTRL_ABORT:
+		if (r->slot >= app->max_flows) {
+			app->bad_entries++;
+			sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
+			return;
+		}
+		sp_conn_ctrl(sp, app, r->op, r->slot, r->gen);
+		return;
+	default:
+		app->bad_entries++;
+		sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
+		rc = -EINVAL;
+		break;
+	}
+	sp_app_post(sp, app, BP_EV_REPLY, (int16_t)rc, rc ? 0 : slot,
+		    rc ? 0 : app->flows[slot].gen, r->req_id, 0);
+}
+
+static void on_doorbell(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct dp_app *app = w->data;
+	struct sp *sp = ((struct sp_app *)app->sp_priv)->sp;
+	uint64_t v;
+	if (read(app->sp_doorbell_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	sp->now = rte_rdtsc();
+	struct bp_ctrl_req r;
+	for (int n = 0; n < CTRL_PER_ROUND && !bp_queue_pop(&app->ctrlq, &r); n++)
+		ctrl_request(sp, app, &r);
+	if (!bp_queue_empty(&app->ctrlq)) /* more than one round's worth: come back */
+		ev_feed_event(loop, w, EV_READ);
+}
+
+/* -------------------------------------------------------- app lifecycle */
+
+static void app_release(struct sp *sp, struct dp_app *app)
+{
+	struct sp_app *sa = app->sp_priv;
+	if (sa) {
+		ev_io_stop(sp->loop, &sa->conn_w);
+		ev_io_stop(sp->loop, &sa->doorbell_w);
+		free(sa->free_slots);
+		free(sa);
+	}
+	if (app->base)
+		munmap(app->base, app->region_size);
+	int fds[] = { app->memfd, app->wake_fd, app->sp_doorbell_fd, app->conn_fd };
+	for (unsigned i = 0; i < 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(app->slot_flow);
+	free(app->fp_slot_flow);
+	memset(app, 0, sizeof(*app));
+}
+
+/* the fastpath let go of the app (APP_DEL_DONE): free everything */
+void sp_app_flow_gone(struct sp *sp, struct dp_app *app)
+{
+	fprintf(stderr, "fastpathd: app %u (%s) detached, %llu bad queue entries\n",
+		app->app_id, app->name, (unsigned long long)app->bad_entries);
+	app_release(sp, app);
+	sp->napps--;
+}
+
+static void app_detach(struct sp *sp, struct dp_app *app)
+{
+	struct sp_app *sa = app->sp_priv;
+	if (sa->dying)
+		return;
+	ev_io_stop(sp->loop, &sa->conn_w);
+	ev_io_stop(sp->loop, &sa->doorbell_w);
+	/* reset its flows first: the DELs reach the fastpath before APP_DEL */
+	sp_conn_app_gone(sp, app);
+	sa->dying = true;
+	sp_send_fp(sp, DPM_APP_DEL, 0, 0, app);
+}
+
+static void reply_error(int fd, int status, const char *msg)
+{
+	Bypass__AttachReply rep = BYPASS__ATTACH_REPLY__INIT;
+	rep.status = status;
+	rep.error = (char *)msg;
+	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
+	m.msg_case = BYPASS__CTL_MSG__MSG_ATTACH_REPLY;
+	m.attach_reply = &rep;
+	ctl_send(fd, &m, NULL, 0);
+}
+
+static void on_app_conn(struct ev_loop *loop, ev_io *w, int revents);
+
+static void attach(struct sp *sp, int fd, const Bypass__AttachRequest *req)
+{
+	struct dataplane *dp = sp->dp;
+	char err[256];
+	if (req->abi_version != BP_ABI_VERSION) {
+		snprintf(err, sizeof(err), "ABI mismatch: app built for shared-memory ABI v%u, "
+			 "fastpathd speaks v%u; rebuild the app against this libbypass",
+			 req->abi_version, BP_ABI_VERSION);
+		reply_error(fd, EPROTO, err);
+		close(fd);
+		return;
+	}
+	struct dp_app *app = NULL;
+	for (uint16_t i = 0; i < DP_MAX_APPS; i++) {
+		if (!dp->apps[i].in_use) {
+			app = &dp->apps[i];
+			app->app_id = i;
+			break;
+		}
+	}
+	if (!app) {
+		snprintf(err, sizeof(err), "fastpathd already serves %d apps; detach one first",
+			 DP_MAX_APPS);
+		reply_error(fd, EUSERS, err);
+		close(fd);
+		return;
+	}
+	uint16_t id = app->app_id;
+	memset(app, 0, sizeof(*app));
+	app->app_id = id;
+	app->in_use = true;
+	app->conn_fd = fd;
+	app->memfd = app->wake_fd = app->sp_doorbell_fd = -1;
+	snprintf(app->name, sizeof(app->name), "%s", req->app_name ? req->app_name : "app");
+
+	struct sp_app *sa = calloc(1, sizeof(*sa));
+	app->sp_priv = sa;
+	if (sa)
+		sa->sp = sp;
+	int rc = -ENOMEM;
+	snprintf(err, sizeof(err), "out of memory");
+	if (!sa || region_create(dp, app, err, sizeof(err)))
+		goto fail;
+	app->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	app->sp_doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	sa->free_slots = malloc(app->max_flows * sizeof(uint32_t));
+	app->slot_flow = malloc(app->max_flows * sizeof(uint32_t));
+	app->fp_slot_flow = malloc(app->max_flows * sizeof(uint32_t));
+	if (app->wake_fd < 0 || app->sp_doorbell_fd < 0 || !sa->free_slots || !app->slot_flow ||
+	    !app->fp_slot_flow)
+		goto fail;
+	for (uint32_t i = 0; i < app->max_flows; i++) {
+		sa->free_slots[i] = app->max_flows - 1 - i; /* hand out low slots first */
+		app->slot_flow[i] = app->fp_slot_flow[i] = DP_INVALID_FLOW;
+	}
+	sa->nfree = app->max_flows;
+
+	Bypass__AttachReply rep = BYPASS__ATTACH_REPLY__INIT;
+	rep.status = 0;
+	rep.has_app_id = 1;
+	rep.app_id = app->app_id;
+	rep.has_region_size = 1;
+	rep.region_size = app->region_size;
+	rep.has_abi_version = 1;
+	rep.abi_version = BP_ABI_VERSION;
+	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
+	m.msg_case = BYPASS__CTL_MSG__MSG_ATTACH_REPLY;
+	m.attach_reply = &rep;
+	int fds[4] = { app->memfd, app->wake_fd, app->sp_doorbell_fd, dp->fp_kick_fd };
+	rc = ctl_send(fd, &m, fds, 4);
+	if (rc) {
+		snprintf(err, sizeof(err), "sending the attach reply failed");
+		goto fail;
+	}
+	sa->conn_w.data = sp;
+	ev_io_init(&sa->conn_w, on_app_conn, fd, EV_READ);
+	ev_io_start(sp->loop, &sa->conn_w);
+	ev_io_init(&sa->doorbell_w, on_doorbell, app->sp_doorbell_fd, EV_READ);
+	sa->doorbell_w.data = app;
+	ev_io_start(sp->loop, &sa->doorbell_w);
+	sp_send_fp(sp, DPM_APP_ADD, 0, 0, app);
+	sp->napps++;
+	if (dp->cfg.verbose)
+		fprintf(stderr, "fastpathd: app %u (%s) attached\n", app->app_id, app->name);
+	return;
+fail:
+	reply_error(fd, -rc > 0 ? -rc : ENOMEM, err);
+	app_release(sp, app); /* closes fd too */
+}
+
+static void add_counter(Bypass__Counter **arr, Bypass__Counter *store, size_t *n, const char *name,
+			uint64_t v)
+{
+	Bypass__Counter c = BYPASS__COUNTER__INIT;
+	store[*n] = c;
+	store[*n].name = (char *)name;
+	store[*n].value = v;
+	arr[*n] = &store[*n];
+	(*n)++;
+}
+
+static void status(struct sp *sp, int fd)
+{
+	struct dataplane *dp = sp->dp;
+	char ip[32];
+	inet_ntop(AF_INET, &dp->ip, ip, INET_ADDRSTRLEN);
+	snprintf(ip + strlen(ip), 4, "/%u", dp->cfg.prefix_len);
+	Bypass__StatusReply rep = BYPASS__STATUS_REPLY__INIT;
+	rep.version = (char *)BYPASS_VERSION;
+	rep.port = dp->cfg.port_dev;
+	rep.local_ip = ip;
+	rep.has_apps = rep.has_flows = 1;
+	rep.apps = sp->napps;
+	rep.flows = sp->nconns;
+	Bypass__Counter store[2 * DPC_MAX + PKT_VERDICT_MAX];
+	Bypass__Counter *arr[2 * DPC_MAX + PKT_VERDICT_MAX];
+	size_t n = 0;
+	for (int i = 0; i < DPC_MAX; i++)
+		add_counter(arr, store, &n, dp_counter_name(i),
+			    __atomic_load_n(&dp->fp_counters[i], __ATOMIC_RELAXED) + dp->sp_counters[i]);
+	for (int v = 1; v < PKT_VERDICT_MAX; v++)
+		add_counter(arr, store, &n, pkt_verdict_name(v),
+			    __atomic_load_n(&dp->drop_reason[v], __ATOMIC_RELAXED));
+	rep.n_counters = n;
+	rep.counters = arr;
+	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
+	m.msg_case = BYPASS__CTL_MSG__MSG_STATUS_REPLY;
+	m.status_reply = &rep;
+	ctl_send(fd, &m, NULL, 0);
+}
+
+/* one request on a not-yet-attached connection */
+static void on_client(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sp *sp = ((ev_io *)w)->data;
+	int fd = w->fd;
+	Bypass__CtlMsg *m = NULL;
+	int fds[CTL_MAX_FDS], nfds = 0;
+	ev_io_stop(loop, w);
+	free(w);
+	if (ctl_recv(fd, &m, fds, &nfds, CTL_MAX_FDS)) {
+		close(fd);
+		return;
+	}
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	sp->now = rte_rdtsc();
+	if (m->msg_case == BYPASS__CTL_MSG__MSG_ATTACH_REQ) {
+		attach(sp, fd, m->attach_req);
+	} else if (m->msg_case == BYPASS__CTL_MSG__MSG_STATUS_REQ) {
+		status(sp, fd);
+		close(fd);
+	} else {
+		close(fd);
+	}
+	bypass__ctl_msg__free_unpacked(m, NULL);
+}
+
+/* traffic on an attached app's socket: EOF means the app is gone */
+static void on_app_conn(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sp *sp = w->data;
+	struct dp_app *app = NULL;
+	for (int i = 0; i < DP_MAX_APPS; i++)
+		if (sp->dp->apps[i].in_use && sp->dp->apps[i].conn_fd == w->fd)
+			app = &sp->dp->apps[i];
+	if (!app)
+		return;
+	Bypass__CtlMsg *m = NULL;
+	int fds[CTL_MAX_FDS], nfds = 0;
+	if (ctl_recv(w->fd, &m, fds, &nfds, CTL_MAX_FDS)) {
+		sp->now = rte_rdtsc();
+		app_detach(sp, app);
+		return;
+	}
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (m->msg_case == BYPASS__CTL_MSG__MSG_STATUS_REQ)
+		status(sp, w->fd);
+	bypass__ctl_msg__free_unpacked(m, NULL);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sp *sp = w->data;
+	int fd = accept4(sp->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* a client that stalls mid-frame must not stall the slowpath */
+	struct timeval tv = { .tv_sec = 1 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ev_io *cw = malloc(sizeof(*cw));
+	if (!cw) {
+		close(fd);
+		return;
+	}
+	ev_io_init(cw, on_client, fd, EV_READ);
+	cw->data = sp;
+	ev_io_start(loop, cw);
+}
+
+static int mkdir_parent(const char *path)
+{
+	char dir[CFG_STR];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int sp_attach_init(struct sp *sp, char *err, size_t errlen)
+{
+	const char *path = sp->dp->cfg.socket_path;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "[daemon] socket: path '%s' is too long (max %zu)", path,
+			 sizeof(sa.sun_path) - 1);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	if (mkdir_parent(path)) {
+		snprintf(err, errlen, "cannot create the directory of socket %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	sp->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	/* a live daemon answers on the socket; a stale file from a crash doesn't */
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(probe);
+		snprintf(err, errlen, "another fastpathd is already serving %s; stop it or give "
+			 "this one another --socket", path);
+		return -1;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	if (sp->listen_fd < 0 || bind(sp->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(sp->listen_fd, 128)) {
+		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+		return -1;
+	}
+	chmod(path, 0660);
+	ev_io_init(&sp->listen_w, on_accept, sp->listen_fd, EV_READ);
+	sp->listen_w.data = sp;
+	ev_io_start(sp->loop, &sp->listen_w);
+	return 0;
+}
+
+void sp_attach_fini(struct sp *sp)
+{
+	for (int i = 0; i < DP_MAX_APPS; i++)
+		if (sp->dp->apps[i].in_use)
+			app_release(sp, &sp->dp->apps[i]);
+	if (sp->listen_fd >= 0) {
+		close(sp->listen_fd);
+		unlink(sp->dp->cfg.socket_path);
+	}
+}

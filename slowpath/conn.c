@@ -1,0 +1,771 @@
+// SPDX-License-Identifier: MIT
+/*
+ * conn.c - connection lifetime in the slowpath: listen, passive and active
+ * open, installation into the fastpath, orderly close (FIN both ways,
+ * TIME_WAIT), resets, and the per-tick retransmission timer and congestion
+ * control of every established flow.
+ *
+ * A flow id indexes both dp->flows (fastpath state) and sp->conns (ours).
+ * The id is reused only after the fastpath confirmed it forgot the flow
+ * (DPM_FLOW_DEL_DONE); the app's slot only after that and the app's close.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+#include <rte_cycles.h>
+#include <rte_jhash.h>
+#include <rte_lcore.h>
+#include <rte_random.h>
+
+#include "sp_internal.h"
+
+#define SYN_RTO_MS 250
+#define ARP_RETRY_MS 250
+#define ARP_TRIES 4
+#define INIT_RTO_MS 200
+#define FIN_TIMEOUT_MS 60000
+#define EPHEMERAL_LO 32768
+#define EPHEMERAL_HI 60999
+
+struct conn_key {
+	uint32_t raddr, laddr;
+	uint16_t rport, lport;
+} __attribute__((packed));
+
+int sp_conn_init(struct sp *sp)
+{
+	uint32_t n = sp->dp->cfg.max_flows;
+	char name[RTE_HASH_NAMESIZE];
+	snprintf(name, sizeof(name), "conns_%u", (unsigned)getpid());
+	struct rte_hash_parameters hp = {
+		.name = name,
+		.entries = n * 2,
+		.key_len = sizeof(struct conn_key),
+		.hash_func = rte_jhash,
+		.socket_id = (int)rte_socket_id(),
+	};
+	sp->conn_hash = rte_hash_create(&hp);
+	sp->conns = calloc(n, sizeof(*sp->conns));
+	sp->free_ids = malloc(n * sizeof(uint32_t));
+	sp->active = malloc(n * sizeof(uint32_t));
+	if (!sp->conn_hash || !sp->conns || !sp->free_ids || !sp->active)
+		return -1;
+	for (uint32_t i = 0; i < n; i++)
+		sp->free_ids[i] = n - 1 - i;
+	sp->nfree_ids = n;
+	sp->next_ephemeral = (uint16_t)(EPHEMERAL_LO + rte_rand() % (EPHEMERAL_HI - EPHEMERAL_LO));
+	return 0;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void key_of(struct conn_key *k, const struct sp_conn *c)
+{
+	k->raddr = c->remote_ip;
+	k->laddr = c->local_ip;
+	k->rport = c->remote_port;
+	k->lport = c->local_port;
+}
+
+static struct sp_conn *conn_lookup(struct sp *sp, uint32_t raddr, uint32_t laddr, uint16_t rport,
+				   uint16_t lport, uint32_t *id)
+{
+	struct conn_key k = { raddr, laddr, rport, lport };
+	void *data;
+	if (rte_hash_lookup_data(sp->conn_hash, &k, &data) < 0)
+		return NULL;
+	*id = (uint32_t)(uintptr_t)data;
+	return &sp->conns[*id];
+}
+
+static struct sp_conn *conn_new(struct sp *sp, uint32_t *id)
+{
+	if (!sp->nfree_ids)
+		return NULL;
+	*id = sp->free_ids[--sp->nfree_ids];
+	struct sp_conn *c = &sp->conns[*id];
+	memset(c, 0, sizeof(*c));
+	c->listener_slot = UINT32_MAX;
+	c->peer_wscale = -1;
+	c->active_idx = sp->nconns;
+	sp->active[sp->nconns++] = *id;
+	return c;
+}
+
+static void conn_hash_add(struct sp *sp, struct sp_conn *c, uint32_t id)
+{
+	struct conn_key k;
+	key_of(&k, c);
+	rte_hash_add_key_data(sp->conn_hash, &k, (void *)(uintptr_t)id);
+}
+
+/* forget a conn entirely (the fastpath no longer has it) */
+static void conn_free(struct sp *sp, struct sp_conn *c, uint32_t id)
+{
+	struct conn_key k;
+	key_of(&k, c);
+	rte_hash_del_key(sp->conn_hash, &k);
+	uint32_t last = sp->active[--sp->nconns];
+	sp->active[c->active_idx] = last;
+	sp->conns[last].active_idx = c->active_idx;
+	c->state = SPS_FREE;
+	sp->free_ids[sp->nfree_ids++] = id;
+}
+
+static struct dp_app *app_of(struct sp *sp, const struct sp_conn *c)
+{
+	return &sp->dp->apps[c->app_id];
+}
+
+static struct sp_listener *listener_of_port(struct sp *sp, uint16_t port)
+{
+	uint16_t i = sp->listener_by_port[port];
+	return i ? &sp->listeners[i - 1] : NULL;
+}
+
+/* the app's view of a slot after its connection ended */
+static void slot_closed(struct sp *sp, struct sp_conn *c, int err)
+{
+	struct dp_app *app = app_of(sp, c);
+	struct bp_flow_shm *fs = &app->flows[c->slot];
+	if (c->flags & SPC_NOTIFIED)
+		return;
+	c->flags |= SPC_NOTIFIED;
+	fs->err = (uint32_t)err;
+	if (err)
+		__atomic_fetch_or(&fs->flags, BP_FF_RESET, __ATOMIC_RELEASE);
+	__atomic_store_n(&fs->state, BP_FS_CLOSED, __ATOMIC_RELEASE);
+	sp_app_post(sp, app, BP_EV_CLOSED, (int16_t)-err, c->slot, fs->gen, 0, 0);
+}
+
+/* a conn that never reached the fastpath is over */
+static void handshake_fail(struct sp *sp, struct sp_conn *c, uint32_t id, int err)
+{
+	struct dp_app *app = app_of(sp, c);
+	if (c->listener_slot != UINT32_MAX) {
+		struct sp_listener *l = listener_of_port(sp, c->local_port);
+		if (l && l->half_open)
+			l->half_open--;
+		sp_slot_free(sp, app, c->slot); /* the app never saw this child */
+	} else if (c->flags & SPC_APP_CLOSED) {
+		sp_slot_free(sp, app, c->slot);
+	} else {
+		struct bp_flow_shm *fs = &app->flows[c->slot];
+		app->slot_flow[c->slot] = DP_INVALID_FLOW;
+		sp_app_post(sp, app, BP_EV_CONNECTED, (int16_t)-err, c->slot, fs->gen, 0, 0);
+		slot_closed(sp, c, err);
+	}
+	conn_free(sp, c, id);
+}
+
+/* ask the fastpath to drop an installed flow */
+static void conn_delete(struct sp *sp, struct sp_conn *c, uint32_t id, bool rst)
+{
+	if (c->state == SPS_DELETING)
+		return;
+	c->state = SPS_DELETING;
+	c->deadline = 0;
+	sp_send_fp(sp, DPM_FLOW_DEL, id, rst ? 1 : 0, NULL);
+}
+
+static uint32_t conn_rto_ms(struct sp *sp, const struct fp_flow *f, uint8_t backoff)
+{
+	const struct bp_config *cfg = &sp->dp->cfg;
+	uint32_t srtt = __atomic_load_n(&f->srtt_us, __ATOMIC_RELAXED);
+	uint32_t var = __atomic_load_n(&f->rttvar_us, __ATOMIC_RELAXED);
+	uint64_t ms = srtt ? (srtt + 4ull * var + 999) / 1000 : INIT_RTO_MS;
+	if (ms < cfg->min_rto_ms)
+		ms = cfg->min_rto_ms;
+	ms <<= backoff > 16 ? 16 : backoff;
+	if (ms > cfg->max_rto_ms)
+		ms = cfg->max_rto_ms;
+	return (uint32_t)ms;
+}
+
+/* ------------------------------------------------------------ install */
+
+static void establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t peer_wnd,
+		      bool send_ack)
+{
+	struct dataplane *dp = sp->dp;
+	struct dp_app *app = app_of(sp, c);
+	struct fp_flow *f = &dp->flows[id];
+	struct bp_flow_shm *fs = &app->flows[c->slot];
+	bool ws = c->peer_wscale >= 0;
+
+	memset(f, 0, sizeof(*f));
+	f->flow_id = id;
+	f->local_ip = c->local_ip;
+	f->remote_ip = c->remote_ip;
+	f->local_port = c->local_port;
+	f->remote_port = c->remote_port;
+	f->remote_mac = c->mac;
+	f->snd_wscale = ws ? (uint8_t)c->peer_wscale : 0;
+	f->rcv_wscale = ws ? sp_rcv_wscale(dp) : 0;
+	uint32_t mss = dp->cfg.mtu - 40;
+	f->mss = (uint16_t)(c->peer_mss && c->peer_mss < mss ? c->peer_mss : mss);
+	f->app_id = c->app_id;
+	f->slot = c->slot;
+	f->gen = fs->gen;
+	f->shm = fs;
+	f->rx_isn = c->irs;
+	f->rx_size = app->rx_buf_size;
+	f->rx_base = app->base + dp_app_slot_rx_off(app, c->slot);
+	f->tx_isn = c->iss;
+	f->tx_size = app->tx_buf_size;
+	f->tx_base = f->rx_base + app->rx_buf_size;
+	f->peer_wnd = peer_wnd; /* windows in SYNs are never scaled */
+	f->rx_adv_edge = dp->cfg.rx_buf_size > 0xffff ? 0xffff : dp->cfg.rx_buf_size;
+	sp->cc->init(&c->cc, f->mss, dp->cfg.init_cwnd_segs);
+	f->cwnd = c->cc.cwnd;
+	f->last_progress_tsc = sp->now;
+
+	fs->local_ip = c->local_ip;
+	fs->remote_ip = c->remote_ip;
+	fs->local_port = c->local_port;
+	fs->remote_port = c->remote_port;
+	__atomic_store_n(&fs->state, BP_FS_ESTABLISHED, __ATOMIC_RELEASE);
+
+	app->slot_flow[c->slot] = id;
+	c->state = SPS_ESTABLISHED;
+	c->deadline = 0;
+	c->retries = 0;
+	c->seen_progress = f->last_progress_tsc;
+	c->rto_start = sp->now;
+	sp_send_fp(sp, DPM_FLOW_ADD, id, send_ack, NULL);
+}
+
+/* ------------------------------------------------------------ listen */
+
+static uint16_t pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport)
+{
+	for (int i = 0; i <= EPHEMERAL_HI - EPHEMERAL_LO; i++) {
+		uint16_t p = sp->next_ephemeral++;
+		if (sp->next_ephemeral > EPHEMERAL_HI)
+			sp->next_ephemeral = EPHEMERAL_LO;
+		uint32_t id;
+		if (listener_of_port(sp, p))
+			continue;
+		if (raddr && conn_lookup(sp, raddr, sp->dp->ip, rport, p, &id))
+			continue;
+		return p;
+	}
+	return 0;
+}
+
+int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port, uint32_t backlog,
+		   uint32_t *slot_out)
+{
+	if (ip && ip != sp->dp->ip)
+		return -EADDRNOTAVAIL;
+	if (!port && !(port = pick_ephemeral(sp, 0, 0)))
+		return -EADDRINUSE;
+	if (listener_of_port(sp, port))
+		return -EADDRINUSE;
+	struct sp_listener *l = NULL;
+	uint16_t idx;
+	for (idx = 0; idx < SP_MAX_LISTENERS; idx++) {
+		if (!sp->listeners[idx].in_use) {
+			l = &sp->listeners[idx];
+			break;
+		}
+	}
+	if (!l)
+		return -ENOBUFS;
+	uint32_t slot;
+	int rc = sp_slot_alloc(sp, app, &slot);
+	if (rc)
+		return rc;
+	*l = (struct sp_listener){
+		.in_use = true, .app_id = app->app_id, .port = port, .slot = slot,
+		.backlog = backlog ? (backlog > 65535 ? 65535 : backlog) : 128,
+	};
+	sp->listener_by_port[port] = idx + 1;
+	struct bp_flow_shm *fs = &app->flows[slot];
+	fs->local_ip = sp->dp->ip;
+	fs->local_port = port;
+	__atomic_store_n(&fs->state, BP_FS_LISTEN, __ATOMIC_RELEASE);
+	*slot_out = slot;
+	return 0;
+}
+
+static void listener_close(struct sp *sp, struct dp_app *app, struct sp_listener *l)
+{
+	sp->listener_by_port[l->port] = 0;
+	l->in_use = false;
+	/* half-open children die with it; established ones belong to the app */
+	for (uint32_t i = 0; i < sp->nconns;) {
+		uint32_t id = sp->active[i];
+		struct sp_conn *c = &sp->conns[id];
+		if (c->state == SPS_SYN_RCVD && c->app_id == l->app_id && c->local_port == l->port) {
+			handshake_fail(sp, c, id, ECONNABORTED);
+			continue; /* conn_free moved another id into slot i */
+		}
+		i++;
+	}
+	sp_slot_free(sp, app, l->slot);
+}
+
+/* ------------------------------------------------------------ connect */
+
+static void send_syn_or_arp(struct sp *sp, struct sp_conn *c)
+{
+	const struct rte_ether_addr *mac = sp_arp_lookup(sp, c->next_hop);
+	if (mac) {
+		c->mac = *mac;
+		c->state = SPS_SYN_SENT;
+		c->retries = 0;
+		c->deadline = sp->now + sp_ms_to_tsc(sp, SYN_RTO_MS);
+		sp_send_syn(sp, c, &c->mac, false);
+	} else {
+		c->state = SPS_ARP_WAIT;
+		c->deadline = sp->now + sp_ms_to_tsc(sp, ARP_RETRY_MS);
+		sp_arp_request(sp, c->next_hop);
+	}
+}
+
+int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port,
+		    uint32_t *slot_out)
+{
+	if (!ip || !port)
+		return -EINVAL;
+	uint32_t nh = sp_next_hop(sp, ip);
+	if (!nh)
+		return -ENETUNREACH;
+	uint16_t lport = pick_ephemeral(sp, ip, port);
+	if (!lport)
+		return -EADDRNOTAVAIL;
+	uint32_t slot, id;
+	int rc = sp_slot_alloc(sp, app, &slot);
+	if (rc)
+		return rc;
+	struct sp_conn *c = conn_new(sp, &id);
+	if (!c) {
+		sp_slot_free(sp, app, slot);
+		return -ENOBUFS;
+	}
+	c->app_id = app->app_id;
+	c->slot = slot;
+	c->local_ip = sp->dp->ip;
+	c->remote_ip = ip;
+	c->local_port = lport;
+	c->remote_port = port;
+	c->iss = (uint32_t)rte_rand();
+	c->next_hop = nh;
+	conn_hash_add(sp, c, id);
+	app->slot_flow[slot] = id;
+
+	struct bp_flow_shm *fs = &app->flows[slot];
+	fs->local_ip = c->local_ip;
+	fs->remote_ip = ip;
+	fs->local_port = lport;
+	fs->remote_port = port;
+	__atomic_store_n(&fs->state, BP_FS_CONNECTING, __ATOMIC_RELEASE);
+	send_syn_or_arp(sp, c);
+	*slot_out = slot;
+	return 0;
+}
+
+void sp_conn_arp_resolved(struct sp *sp, uint32_t ip)
+{
+	for (uint32_t i = 0; i < sp->nconns; i++) {
+		struct sp_conn *c = &sp->conns[sp->active[i]];
+		if (c->state == SPS_ARP_WAIT && c->next_hop == ip)
+			send_syn_or_arp(sp, c);
+	}
+}
+
+/* ------------------------------------------------------------ input */
+
+static void passive_open(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
+{
+	struct sp_listener *l = listener_of_port(sp, p->dport);
+	if (!l) {
+		sp_send_rst_reply(sp, p); /* connection refused */
+		return;
+	}
+	struct dp_app *app = &sp->dp->apps[l->app_id];
+	uint32_t accepted = __atomic_load_n(&app->flows[l->slot].accepted, __ATOMIC_ACQUIRE);
+	uint32_t waiting = l->delivered - accepted; /* wraps harmlessly */
+	if (waiting > l->delivered)
+		waiting = 0; /* the app claims more accepts than we delivered */
+	if (l->half_open + waiting >= l->backlog)
+		return; /* backlog full: drop, the peer retries the SYN */
+
+	uint32_t slot, id;
+	if (sp_slot_alloc(sp, app, &slot))
+		return;
+	struct sp_conn *c = conn_new(sp, &id);
+	if (!c) {
+		sp_slot_free(sp, app, slot);
+		return;
+	}
+	c->app_id = l->app_id;
+	c->slot = slot;
+	c->listener_slot = l->slot;
+	c->local_ip = p->daddr;
+	c->remote_ip = p->saddr;
+	c->local_port = p->dport;
+	c->remote_port = p->sport;
+	c->irs = p->seq;
+	c->iss = (uint32_t)rte_rand();
+	c->peer_mss = p->opts.mss ? p->opts.mss : 536;
+	c->peer_wscale = p->opts.wscale;
+	memcpy(c->mac.addr_bytes, p->src_mac, 6);
+	c->state = SPS_SYN_RCVD;
+	c->deadline = sp->now + sp_ms_to_tsc(sp, SYN_RTO_MS);
+	conn_hash_add(sp, c, id);
+	l->half_open++;
+	sp_send_syn(sp, c, &c->mac, true);
+}
+
+static void syn_sent_input(struct sp *sp, struct sp_conn *c, uint32_t id, const struct pkt_tcp *p)
+{
+	bool ack_ok = (p->flags & TCPF_ACK) && p->ack == c->iss + 1;
+	if ((p->flags & TCPF_ACK) && !ack_ok) {
+		sp_send_rst_reply(sp, p);
+		return;
+	}
+	if (p->flags & TCPF_RST) {
+		if (ack_ok)
+			handshake_fail(sp, c, id, ECONNREFUSED);
+		return;
+	}
+	if ((p->flags & TCPF_SYN) && ack_ok) {
+		c->irs = p->seq;
+		c->peer_mss = p->opts.mss ? p->opts.mss : 536;
+		c->peer_wscale = p->opts.wscale;
+		memcpy(c->mac.addr_bytes, p->src_mac, 6);
+		establish(sp, c, id, p->wnd, true);
+		struct dp_app *app = app_of(sp, c);
+		sp_app_post(sp, app, BP_EV_CONNECTED, 0, c->slot, app->flows[c->slot].gen, 0, 0);
+	}
+}
+
+/* returns true if @m was handed on to the fastpath */
+static bool syn_rcvd_input(struct sp *sp, struct sp_conn *c, uint32_t id, struct rte_mbuf *m,
+			   const struct pkt_tcp *p)
+{
+	if (p->flags & TCPF_RST) {
+		handshake_fail(sp, c, id, ECONNRESET);
+		return false;
+	}
+	if ((p->flags & TCPF_SYN) && !(p->flags & TCPF_ACK)) {
+		sp_send_syn(sp, c, &c->mac, true); /* our SYN-ACK was lost */
+		return false;
+	}
+	if (!(p->flags & TCPF_ACK) || p->ack != c->iss + 1) {
+		sp_send_rst_reply(sp, p);
+		return false;
+	}
+	struct sp_listener *l = listener_of_port(sp, c->local_port);
+	establish(sp, c, id, (uint16_t)0, false);
+	/* this ACK's window is scaled already */
+	sp->dp->flows[id].peer_wnd = (uint32_t)p->wnd << sp->dp->flows[id].snd_wscale;
+	struct dp_app *app = app_of(sp, c);
+	if (l) {
+		l->half_open--;
+		l->delivered++;
+		app->flows[l->slot].listen_pending = l->delivered;
+	}
+	sp_app_post(sp, app, BP_EV_ACCEPT, 0, c->slot, app->flows[c->slot].gen, 0, c->listener_slot);
+	if (p->payload_len || (p->flags & TCPF_FIN)) {
+		sp_send_fp(sp, DPM_RX_REINJECT, 0, 0, m);
+		return true;
+	}
+	return false;
+}
+
+void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
+{
+	uint32_t id;
+	struct sp_conn *c = conn_lookup(sp, p->saddr, p->daddr, p->sport, p->dport, &id);
+	bool pure_syn = (p->flags & TCPF_SYN) && !(p->flags & (TCPF_ACK | TCPF_RST));
+	bool passed = false;
+
+	if (c && c->state == SPS_TIME_WAIT && pure_syn &&
+	    (int32_t)(p->seq - (c->irs + 1)) > 0) {
+		/* RFC 1122: a new incarnation may reuse a TIME_WAIT tuple */
+		struct conn_key k;
+		key_of(&k, c);
+		rte_hash_del_key(sp->conn_hash, &k);
+		conn_delete(sp, c, id, false);
+		c = NULL;
+	}
+	if (!c) {
+		if (pure_syn)
+			passive_open(sp, m, p);
+		else if (!(p->flags & TCPF_RST))
+			sp_send_rst_reply(sp, p);
+	} else {
+		switch (c->state) {
+		case SPS_SYN_SENT:
+			syn_sent_input(sp, c, id, p);
+			break;
+		case SPS_SYN_RCVD:
+			passed = syn_rcvd_input(sp, c, id, m, p);
+			break;
+		case SPS_ESTABLISHED:
+		case SPS_TIME_WAIT:
+			/* raced the FLOW_ADD: the fastpath handles it now */
+			if (!pure_syn) {
+				sp_send_fp(sp, DPM_RX_REINJECT, 0, 0, m);
+				passed = true;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (!passed)
+		rte_pktmbuf_free(m);
+}
+
+/* ------------------------------------------------------------ close */
+
+static void check_closed(struct sp *sp, struct sp_conn *c, uint32_t id)
+{
+	if (c->state != SPS_ESTABLISHED ||
+	    (c->flags & (SPC_FIN_RCVD | SPC_FIN_ACKED)) != (SPC_FIN_RCVD | SPC_FIN_ACKED))
+		return;
+	slot_closed(sp, c, 0);
+	if ((c->flags & SPC_CLOSED_FIRST) && sp->dp->cfg.time_wait_ms) {
+		c->state = SPS_TIME_WAIT; /* the fastpath keeps ACKing a resent FIN */
+		c->deadline = sp->now + sp_ms_to_tsc(sp, sp->dp->cfg.time_wait_ms);
+	} else {
+		conn_delete(sp, c, id, false);
+	}
+}
+
+static void conn_reset(struct sp *sp, struct sp_conn *c, uint32_t id, int err, bool send_rst)
+{
+	slot_closed(sp, c, err);
+	conn_delete(sp, c, id, send_rst);
+}
+
+void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen)
+{
+	struct bp_flow_shm *fs = &app->flows[slot];
+	if (fs->gen != gen || fs->state == BP_FS_FREE) {
+		app->bad_entries++; /* stale or forged: nothing to do */
+		return;
+	}
+	if (fs->state == BP_FS_LISTEN) {
+		if (op == BP_CTRL_CLOSE || op == BP_CTRL_ABORT) {
+			for (int i = 0; i < SP_MAX_LISTENERS; i++) {
+				struct sp_listener *l = &sp->listeners[i];
+				if (l->in_use && l->app_id == app->app_id && l->slot == slot) {
+					listener_close(sp, app, l);
+					break;
+				}
+			}
+		}
+		return;
+	}
+	uint32_t id = app->slot_flow[slot];
+	if (id == DP_INVALID_FLOW) {
+		/* the connection is already gone; closing frees the slot */
+		if (op != BP_CTRL_SHUTDOWN)
+			sp_slot_free(sp, app, slot);
+		return;
+	}
+	struct sp_conn *c = &sp->conns[id];
+	switch (op) {
+	case BP_CTRL_SHUTDOWN:
+		if (c->state == SPS_ESTABLISHED && !(c->flags & SPC_APP_SHUT)) {
+			c->flags |= SPC_APP_SHUT;
+			sp_send_fp(sp, DPM_FLOW_SHUTWR, id, 0, NULL);
+		}
+		break;
+	case BP_CTRL_CLOSE:
+	case BP_CTRL_ABORT:
+		c->flags |= SPC_APP_CLOSED;
+		if (c->state == SPS_ARP_WAIT || c->state == SPS_SYN_SENT) {
+			handshake_fail(sp, c, id, ECONNABORTED);
+		} else if (c->state == SPS_ESTABLISHED) {
+			bool unread = __atomic_load_n(&fs->rx_written, __ATOMIC_ACQUIRE) !=
+				      __atomic_load_n(&fs->rx_consumed, __ATOMIC_ACQUIRE);
+			if (op == BP_CTRL_ABORT || unread) {
+				/* like Linux: closing with unread data resets */
+				conn_reset(sp, c, id, ECONNABORTED, true);
+			} else {
+				if (!(c->flags & SPC_APP_SHUT)) {
+					c->flags |= SPC_APP_SHUT;
+					sp_send_fp(sp, DPM_FLOW_SHUTWR, id, 0, NULL);
+				}
+				c->deadline = sp->now + sp_ms_to_tsc(sp, FIN_TIMEOUT_MS);
+			}
+		}
+		break;
+	}
+}
+
+void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t id)
+{
+	if (id >= sp->dp->cfg.max_flows)
+		return;
+	struct sp_conn *c = &sp->conns[id];
+	if (c->state == SPS_FREE)
+		return;
+	switch (type) {
+	case DPM_FLOW_FIN_RCVD:
+		c->flags |= SPC_FIN_RCVD;
+		check_closed(sp, c, id);
+		break;
+	case DPM_FLOW_FIN_ACKED:
+		if (!(c->flags & SPC_FIN_RCVD))
+			c->flags |= SPC_CLOSED_FIRST;
+		c->flags |= SPC_FIN_ACKED;
+		check_closed(sp, c, id);
+		break;
+	case DPM_FLOW_RST_RCVD:
+		if (c->state == SPS_ESTABLISHED || c->state == SPS_TIME_WAIT)
+			conn_reset(sp, c, id, c->state == SPS_TIME_WAIT ? 0 : ECONNRESET, false);
+		break;
+	case DPM_FLOW_BAD_APP:
+		if (c->state == SPS_ESTABLISHED)
+			conn_reset(sp, c, id, EPROTO, true);
+		break;
+	case DPM_FLOW_DEL_DONE: {
+		struct dp_app *app = app_of(sp, c);
+		app->slot_flow[c->slot] = DP_INVALID_FLOW;
+		if (c->flags & SPC_APP_CLOSED)
+			sp_slot_free(sp, app, c->slot);
+		else
+			slot_closed(sp, c, 0);
+		conn_free(sp, c, id);
+		break;
+	}
+	}
+}
+
+void sp_conn_app_gone(struct sp *sp, struct dp_app *app)
+{
+	for (uint32_t i = 0; i < sp->nconns;) {
+		uint32_t id = sp->active[i];
+		struct sp_conn *c = &sp->conns[id];
+		if (c->app_id != app->app_id) {
+			i++;
+			continue;
+		}
+		c->flags |= SPC_APP_CLOSED | SPC_NOTIFIED;
+		if (c->state == SPS_ESTABLISHED || c->state == SPS_TIME_WAIT) {
+			conn_delete(sp, c, id, c->state == SPS_ESTABLISHED);
+		} else if (c->state != SPS_DELETING) {
+			conn_free(sp, c, id);
+			continue;
+		}
+		i++;
+	}
+	for (int i = 0; i < SP_MAX_LISTENERS; i++) {
+		struct sp_listener *l = &sp->listeners[i];
+		if (l->in_use && l->app_id == app->app_id) {
+			sp->listener_by_port[l->port] = 0;
+			l->in_use = false;
+		}
+	}
+}
+
+/* ------------------------------------------------------------ timers */
+
+static void handshake_timer(struct sp *sp, struct sp_conn *c, uint32_t id)
+{
+	const struct bp_config *cfg = &sp->dp->cfg;
+	switch (c->state) {
+	case SPS_ARP_WAIT:
+		if (++c->retries >= ARP_TRIES) {
+			handshake_fail(sp, c, id, EHOSTUNREACH);
+			return;
+		}
+		sp_arp_request(sp, c->next_hop);
+		c->deadline = sp->now + sp_ms_to_tsc(sp, ARP_RETRY_MS);
+		break;
+	case SPS_SYN_SENT:
+	case SPS_SYN_RCVD:
+		if (++c->retries > cfg->syn_retries) {
+			handshake_fail(sp, c, id, ETIMEDOUT);
+			return;
+		}
+		sp_send_syn(sp, c, &c->mac, c->state == SPS_SYN_RCVD);
+		c->deadline = sp->now + sp_ms_to_tsc(sp, (uint64_t)SYN_RTO_MS << c->retries);
+		break;
+	case SPS_TIME_WAIT:
+		conn_delete(sp, c, id, false);
+		break;
+	case SPS_ESTABLISHED: /* FIN_WAIT_2 timeout after the app closed */
+		if (!(c->flags & SPC_FIN_RCVD))
+			conn_reset(sp, c, id, ETIMEDOUT, true);
+		else
+			c->deadline = 0;
+		break;
+	}
+}
+
+/* congestion control and the retransmission timer of one flow */
+static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
+{
+	struct fp_flow *f = &sp->dp->flows[id];
+	uint32_t fflags = __atomic_load_n(&f->flags, __ATOMIC_RELAXED);
+	if (fflags & FPF_RESET)
+		return;
+	uint64_t acked_total = __atomic_load_n(&f->cnt_acked, __ATOMIC_RELAXED);
+	uint64_t acked = __atomic_load_n(&f->tx_acked, __ATOMIC_RELAXED);
+	uint64_t sent = __atomic_load_n(&f->tx_max_sent, __ATOMIC_RELAXED);
+	uint64_t inflight = sent > acked ? sent - acked : 0;
+	uint32_t fr = __atomic_load_n(&f->cnt_fast_retx, __ATOMIC_RELAXED);
+
+	if (fr != c->cc_fast_retx_seen) {
+		c->cc_fast_retx_seen = fr;
+		sp->cc->on_fast_retx(&c->cc, inflight);
+	}
+	if (acked_total != c->cc_acked_seen) {
+		uint64_t ecn = 0;
+		sp->cc->on_ack(&c->cc, acked_total - c->cc_acked_seen, ecn,
+			       __atomic_load_n(&f->rtt_us, __ATOMIC_RELAXED));
+		c->cc_acked_seen = acked_total;
+	}
+
+	uint64_t progress = __atomic_load_n(&f->last_progress_tsc, __ATOMIC_RELAXED);
+	if (progress != c->seen_progress) {
+		c->seen_progress = progress;
+		c->retries = 0;
+	}
+	bool fin_out = (fflags & FPF_TX_FIN_SENT) && !(fflags & FPF_TX_FIN_ACKED);
+	uint64_t written = __atomic_load_n(&f->tx_written, __ATOMIC_RELAXED);
+	uint64_t next = __atomic_load_n(&f->tx_sent, __ATOMIC_RELAXED);
+	bool window_stall = __atomic_load_n(&f->peer_wnd, __ATOMIC_RELAXED) == 0 && written > next;
+	if (inflight || fin_out || window_stall) {
+		uint64_t start = progress > c->rto_start ? progress : c->rto_start;
+		uint64_t rto = sp_ms_to_tsc(sp, conn_rto_ms(sp, f, c->retries));
+		if (sp->now - start > rto) {
+			if (c->retries >= sp->dp->cfg.max_retries) {
+				conn_reset(sp, c, id, ETIMEDOUT, true);
+				return;
+			}
+			if (inflight)
+				sp->cc->on_timeout(&c->cc, inflight);
+			c->retries++;
+			c->rto_start = sp->now;
+			__atomic_store_n(&f->cwnd, c->cc.cwnd, __ATOMIC_RELAXED);
+			sp_send_fp(sp, DPM_FLOW_RETX, id, 0, NULL);
+			return;
+		}
+	}
+	__atomic_store_n(&f->cwnd, c->cc.cwnd, __ATOMIC_RELAXED);
+}
+
+void sp_conn_tick(struct sp *sp)
+{
+	for (uint32_t i = 0; i < sp->nconns;) {
+		uint32_t id = sp->active[i];
+		struct sp_conn *c = &sp->conns[id];
+		uint32_t before = sp->nconns;
+		if (c->deadline && sp->now >= c->deadline)
+			handshake_timer(sp, c, id);
+		if (sp->nconns == before && sp->active[i] == id && c->state == SPS_ESTABLISHED)
+			established_tick(sp, c, id);
+		if (sp->nconns == before)
+			i++;
+	}
+}

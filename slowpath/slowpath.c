@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+/*
+ * slowpath.c - the slowpath thread: a libev loop over the control socket,
+ * app doorbells, the fastpath's message ring and a timer tick.
+ *
+ * The tick is 1 ms while any connection exists (retransmission timers,
+ * congestion control, handshake and TIME_WAIT deadlines) and 100 ms when
+ * the daemon is empty, so an idle daemon costs nothing measurable.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+
+#include "slowpath.h"
+#include "sp_internal.h"
+
+#define TICK_BUSY 0.001
+#define TICK_IDLE 0.1
+
+static pthread_t sp_thread;
+
+uint64_t sp_ms_to_tsc(struct sp *sp, uint64_t ms)
+{
+	return ms * sp->dp->tsc_hz / 1000;
+}
+
+void sp_send_fp(struct sp *sp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr)
+{
+	/* the fastpath drains this ring every round; a full ring means it is
+	 * wedged, and waiting is the only way not to lose the message */
+	for (int i = 0; dp_send_to_fp(sp->dp, type, flow_id, arg, ptr); i++) {
+		if (i == 100000) {
+			fprintf(stderr, "fastpathd: slowpath: fastpath ring full, message %u lost\n",
+				type);
+			if (type == DPM_TX_PKT)
+				rte_pktmbuf_free(ptr);
+			return;
+		}
+		usleep(10);
+	}
+}
+
+void sp_tx_mbuf(struct sp *sp, struct rte_mbuf *m)
+{
+	sp_send_fp(sp, DPM_TX_PKT, 0, 0, m);
+	sp->dp->sp_counters[DPC_TX_PKTS]++;
+}
+
+static void rx_packet(struct sp *sp, struct rte_mbuf *m)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint16_t len = rte_pktmbuf_data_len(m);
+	if (pkt_classify(frame, len) == PKT_ETHTYPE_ARP) {
+		sp_arp_rx(sp, m);
+		return;
+	}
+	/* the fastpath validated it already (checksums included) */
+	struct pkt_tcp p;
+	if (pkt_parse_tcp(frame, len, false, &p) != PKT_OK) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	sp_conn_rx(sp, m, &p);
+}
+
+static void drain_fastpath(struct sp *sp)
+{
+	struct dp_msg msgs[64];
+	unsigned n;
+	do {
+		n = rte_ring_dequeue_burst_elem(sp->dp->to_sp, msgs, sizeof(msgs[0]), 64, NULL);
+		sp->now = rte_rdtsc();
+		for (unsigned i = 0; i < n; i++) {
+			struct dp_msg *m = &msgs[i];
+			switch (m->type) {
+			case DPM_RX_PKT:
+				rx_packet(sp, m->ptr);
+				break;
+			case DPM_APP_DEL_DONE:
+				sp_app_flow_gone(sp, m->ptr);
+				break;
+			default:
+				sp_conn_fp_event(sp, m->type, m->flow_id);
+				break;
+			}
+		}
+	} while (n == 64);
+}
+
+static void on_kick(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sp *sp = w->data;
+	uint64_t v;
+	if (read(sp->dp->sp_kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	drain_fastpath(sp);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sp *sp = w->data;
+	sp->now = rte_rdtsc();
+	drain_fastpath(sp); /* never act on timers with stale news */
+	sp_conn_tick(sp);
+	double want = sp->nconns ? TICK_BUSY : TICK_IDLE;
+	if (w->repeat != want) {
+		w->repeat = want;
+		ev_timer_again(loop, w);
+	}
+}
+
+static void on_stop(struct ev_loop *loop, ev_async *w, int revents)
+{
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void *sp_main(void *arg)
+{
+	struct sp *sp = arg;
+	ev_run(sp->loop, 0);
+	return NULL;
+}
+
+int sp_start(struct dataplane *dp, char *err, size_t errlen)
+{
+	struct sp *sp = rte_zmalloc("sp", sizeof(*sp), RTE_CACHE_LINE_SIZE);
+	if (!sp) {
+		snprintf(err, errlen, "out of memory for the slowpath");
+		return -1;
+	}
+	sp->dp = dp;
+	dp->sp_priv = sp;
+	sp->now = rte_rdtsc();
+	sp->cc = cc_find(dp->cfg.cc);
+	sp->loop = ev_loop_new(EVFLAG_AUTO);
+	if (!sp->loop || sp_conn_init(sp)) {
+		snprintf(err, errlen, "cannot set up the slowpath for %u flows; lower [daemon] "
+			 "max_flows", dp->cfg.max_flows);
+		return -1;
+	}
+	if (sp_attach_init(sp, err, errlen))
+		return -1;
+
+	ev_io_init(&sp->kick_w, on_kick, dp->sp_kick_fd, EV_READ);
+	sp->kick_w.data = sp;
+	ev_io_start(sp->loop, &sp->kick_w);
+	ev_timer_init(&sp->tick_w, on_tick, TICK_IDLE, TICK_IDLE);
+	sp->tick_w.data = sp;
+	ev_timer_start(sp->loop, &sp->tick_w);
+	ev_async_init(&sp->stop_w, on_stop);
+	ev_async_start(sp->loop, &sp->stop_w);
+
+	if (pthread_create(&sp_thread, NULL, sp_main, sp)) {
+		snprintf(err, errlen, "cannot start the slowpath thread");
+		return -1;
+	}
+	pthread_setname_np(sp_thread, "slowpath");
+	return 0;
+}
+
+void sp_stop(struct dataplane *dp)
+{
+	struct sp *sp = dp->sp_priv;
+	if (!sp)
+		return;
+	ev_async_send(sp->loop, &sp->stop_w);
+	pthread_join(sp_thread, NULL);
+	sp_attach_fini(sp);
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * slowpath.h - the slowpath thread's public face inside fastpathd.
+ */
+#ifndef SP_SLOWPATH_H
+#define SP_SLOWPATH_H
+
+#include <stddef.h>
+#include "dataplane.h"
+
+/**
+ * sp_start - bind the control socket and start the slowpath thread.
+ * @err: names the socket path and what to do (e.g. another daemon running).
+ * Return: 0 or -1.
+ */
+int sp_start(struct dataplane *dp, char *err, size_t errlen);
+
+/** sp_stop - reset every flow, detach every app, join the thread. */
+void sp_stop(struct dataplane *dp);
+
+#endif

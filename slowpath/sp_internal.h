@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sp_internal.h - slowpath-private state: connections through their whole
+ * life (handshake, established, teardown, TIME_WAIT), listeners, the
+ * neighbour cache, attached apps, congestion control.
+ *
+ * Everything here is touched by the slowpath thread only.
+ */
+#ifndef SP_INTERNAL_H
+#define SP_INTERNAL_H
+
+#include <ev.h>
+#include <rte_hash.h>
+#include <rte_mbuf.h>
+
+#include "dataplane.h"
+#include "pkt.h"
+#include "cc.h"
+
+enum sp_state {
+	SPS_FREE = 0,
+	SPS_ARP_WAIT,     /* active open waiting for the next hop's MAC */
+	SPS_SYN_SENT,
+	SPS_SYN_RCVD,
+	SPS_ESTABLISHED,  /* installed in the fastpath (includes closing states) */
+	SPS_TIME_WAIT,
+	SPS_DELETING,     /* FLOW_DEL sent, waiting for DEL_DONE */
+};
+
+/* sp_conn.flags */
+#define SPC_APP_SHUT     (1u << 0) /* app asked for FIN */
+#define SPC_APP_CLOSED   (1u << 1) /* app released the slot */
+#define SPC_FIN_RCVD     (1u << 2)
+#define SPC_FIN_ACKED    (1u << 3)
+#define SPC_CLOSED_FIRST (1u << 4) /* our FIN was acked before the peer's FIN came */
+#define SPC_NOTIFIED     (1u << 5) /* app told the flow is closed */
+
+struct sp_conn {
+	uint8_t state;
+	uint8_t retries;
+	uint16_t app_id;
+	uint32_t flags;
+	uint32_t slot;
+	uint32_t listener_slot;       /* passive opens; UINT32_MAX otherwise */
+	uint32_t local_ip, remote_ip; /* network order */
+	uint16_t local_port, remote_port;
+	uint32_t iss, irs;
+	uint16_t peer_mss;
+	int8_t peer_wscale;
+	uint8_t ecn;
+	uint32_t next_hop;
+	uint32_t active_idx;          /* position in sp->active */
+	struct rte_ether_addr mac;    /* peer (or next hop) MAC */
+	uint64_t deadline;            /* tsc; 0 = no timer (handshake, TIME_WAIT, fin timeout) */
+	uint32_t rto_ms;
+	uint64_t rto_start;           /* tsc of the last retransmission */
+	uint64_t seen_progress;       /* last fp last_progress_tsc we saw */
+	struct cc_state cc;
+	uint64_t cc_acked_seen;
+	uint32_t cc_fast_retx_seen;
+};
+
+struct sp_listener {
+	bool in_use;
+	uint16_t app_id;
+	uint16_t port;
+	uint32_t slot;
+	uint32_t backlog;
+	uint32_t half_open;
+	uint32_t delivered;           /* children posted with BP_EV_ACCEPT */
+};
+
+#define SP_MAX_LISTENERS 1024
+#define SP_ARP_SIZE 256
+
+struct sp_arp_entry {
+	uint32_t ip;
+	struct rte_ether_addr mac;
+	bool valid;
+	uint64_t updated;
+};
+
+/* per-app slowpath bookkeeping (dp_app.sp_priv) */
+struct sp_app {
+	struct sp *sp;
+	ev_io conn_w;                 /* Unix socket: EOF = app died */
+	ev_io doorbell_w;             /* ctrl queue doorbell */
+	uint32_t *free_slots;         /* stack of free slot numbers */
+	uint32_t nfree;
+	uint32_t flows_live;          /* flows still installed or being deleted */
+	bool dying;
+};
+
+struct sp {
+	struct dataplane *dp;
+	struct ev_loop *loop;
+	ev_io listen_w;
+	ev_io kick_w;                 /* dp->sp_kick_fd */
+	ev_timer tick_w;
+	ev_async stop_w;
+	int listen_fd;
+	struct rte_hash *conn_hash;   /* 4-tuple -> flow id, every conn in any state */
+	struct sp_conn *conns;        /* [max_flows], indexed like dp->flows */
+	uint32_t *free_ids;
+	uint32_t nfree_ids;
+	uint32_t *active;             /* ids of every conn not SPS_FREE */
+	struct sp_listener listeners[SP_MAX_LISTENERS];
+	uint16_t listener_by_port[65536]; /* listener index + 1, 0 = none */
+	struct sp_arp_entry arp[SP_ARP_SIZE];
+	uint16_t next_ephemeral;
+	uint16_t ip_id;
+	const struct cc_ops *cc;
+	uint64_t now;
+	uint32_t napps;
+	uint32_t nconns;
+};
+
+/* slowpath.c */
+void sp_send_fp(struct sp *sp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr);
+void sp_tx_mbuf(struct sp *sp, struct rte_mbuf *m);
+uint64_t sp_ms_to_tsc(struct sp *sp, uint64_t ms);
+
+/* attach.c */
+int sp_attach_init(struct sp *sp, char *err, size_t errlen);
+void sp_attach_fini(struct sp *sp);
+void sp_app_post(struct sp *sp, struct dp_app *app, uint16_t type, int16_t status, uint32_t slot,
+		 uint32_t gen, uint32_t req_id, uint32_t aux);
+int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot);
+void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot);
+void sp_app_flow_gone(struct sp *sp, struct dp_app *app);
+
+/* conn.c */
+int sp_conn_init(struct sp *sp);
+void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p);
+int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port, uint32_t backlog,
+		   uint32_t *slot_out);
+int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port,
+		    uint32_t *slot_out);
+void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen);
+void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t flow_id);
+void sp_conn_tick(struct sp *sp);
+void sp_conn_app_gone(struct sp *sp, struct dp_app *app);
+void sp_conn_arp_resolved(struct sp *sp, uint32_t ip);
+
+/* tcp_ctl.c: segments the slowpath sends itself */
+void sp_send_syn(struct sp *sp, struct sp_conn *c, const struct rte_ether_addr *dst, bool ack);
+void sp_send_rst_reply(struct sp *sp, const struct pkt_tcp *p);
+uint8_t sp_rcv_wscale(const struct dataplane *dp);
+
+/* arp.c */
+void sp_arp_rx(struct sp *sp, struct rte_mbuf *m);
+const struct rte_ether_addr *sp_arp_lookup(struct sp *sp, uint32_t ip);
+void sp_arp_learn(struct sp *sp, uint32_t ip, const uint8_t *mac);
+void sp_arp_request(struct sp *sp, uint32_t ip);
+uint32_t sp_next_hop(struct sp *sp, uint32_t dst);
+
+#endif
