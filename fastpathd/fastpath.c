@@ -19,6 +19,7 @@
 #include <rte_ethdev.h>
 #include <rte_cycles.h>
 #include <rte_malloc.h>
+#include <rte_log.h>
 
 #include "fastpath.h"
 
@@ -163,7 +164,8 @@ static void handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 		}
 		f->flags |= FPF_ACTIVE;
 		app->fp_slot_flow[f->slot] = f->flow_id;
-		fp_touch(fp, f, FPP_OUTPUT);
+		/* arg: active open, the handshake's final ACK is ours to send */
+		fp_touch(fp, f, FPP_OUTPUT | (msg->arg ? FPP_ACK : 0));
 		break;
 	}
 	case DPM_FLOW_DEL:
@@ -288,7 +290,11 @@ int fp_run(struct dataplane *dp)
 	dp->fp_priv = fp;
 	if (flow_table_init(fp))
 		return -ENOMEM;
+	/* PMDs without rx interrupts complain here; that is expected */
+	uint32_t level = rte_log_get_global_level();
+	rte_log_set_global_level(RTE_LOG_EMERG);
 	int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(dp->port_id, 0);
+	rte_log_set_global_level(level);
 	if (fd >= 0)
 		fp->rx_intr_fd = fd;
 

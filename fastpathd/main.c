@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <sys/eventfd.h>
 #include <rte_eal.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -132,29 +131,6 @@ static int parse_args(int argc, char **argv, struct bp_config *c)
 	return 0;
 }
 
-static int dp_setup(struct dataplane *dp, char *err, size_t errlen)
-{
-	dp->tsc_hz = rte_get_tsc_hz();
-	dp->ip = dp->cfg.ip;
-	dp->netmask = htonl(dp->cfg.prefix_len ? ~0u << (32 - dp->cfg.prefix_len) : 0);
-	dp->gateway = dp->cfg.gateway;
-	dp->fp_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	dp->sp_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	dp->flows = calloc(dp->cfg.max_flows, sizeof(*dp->flows));
-	dp->to_fp = rte_ring_create_elem("to_fp", sizeof(struct dp_msg), 16384, SOCKET_ID_ANY,
-					 RING_F_SC_DEQ);
-	dp->to_sp = rte_ring_create_elem("to_sp", sizeof(struct dp_msg), 16384, SOCKET_ID_ANY,
-					 RING_F_SC_DEQ);
-	if (dp->fp_kick_fd < 0 || dp->sp_kick_fd < 0 || !dp->flows || !dp->to_fp || !dp->to_sp) {
-		snprintf(err, errlen, "out of memory setting up %u flows; lower [daemon] max_flows",
-			 dp->cfg.max_flows);
-		return -1;
-	}
-	for (uint32_t i = 0; i < dp->cfg.max_flows; i++)
-		dp->flows[i].flow_id = i;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static struct dataplane dp;
@@ -173,7 +149,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	g_dp = &dp;
-	if (dp_setup(&dp, err, sizeof(err)) || port_init(&dp, err, sizeof(err))) {
+	if (dp_init(&dp, err, sizeof(err)) || port_init(&dp, err, sizeof(err))) {
 		fprintf(stderr, "fastpathd: %s\n", err);
 		rte_eal_cleanup();
 		return 1;

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * harness.h - packetdrill-style TCP scenarios against the real daemon.
+ *
+ * The real fastpath and slowpath run in this process on a DPDK ring port
+ * (rte_eth_from_rings): the test is the wire.  It injects hand-built
+ * segments from a scripted peer and expects exact segments back, while an
+ * app drives the other end through the real libbypass over the real
+ * control socket and shared memory.  Criterion runs each test in its own
+ * process, so each gets a fresh EAL and daemon.
+ */
+#ifndef TEST_HARNESS_H
+#define TEST_HARNESS_H
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_eth_ring.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_cycles.h>
+
+#include "bypass/bypass.h"
+#include "dataplane.h"
+#include "fastpath.h"
+#include "pkt.h"
+#include "port.h"
+#include "slowpath.h"
+
+struct harness {
+	struct dataplane dp;
+	struct rte_ring *rx, *tx;   /* rx: towards the daemon; tx: from it */
+	pthread_t fp_thread;
+	struct bp_ctx *app;
+	uint8_t peer_mac[6];
+	uint32_t peer_ip, our_ip;
+	uint16_t peer_port;
+	uint16_t our_port;          /* the daemon-side port the peer talks to */
+	uint16_t ip_id;
+	uint8_t our_mac[6];
+};
+
+static struct harness H;
+
+static void *h_fastpath(void *arg)
+{
+	fp_run(&H.dp);
+	return NULL;
+}
+
+/* start the daemon on a ring port with @tweak applied to the defaults */
+static void h_start_with(void (*tweak)(struct bp_config *c))
+{
+	char prefix[64], mem[16];
+	snprintf(prefix, sizeof(prefix), "--file-prefix=scn%d", getpid());
+	snprintf(mem, sizeof(mem), "256");
+	char *argv[] = { "scenario", "-l", "0", "--no-huge", "--no-shconf", "-m", mem, "--no-pci",
+			 prefix, "--log-level=*:error", NULL };
+	cr_assert_geq(rte_eal_init(10, argv), 0, "EAL init failed");
+
+	H.rx = rte_ring_create("h_rx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	H.tx = rte_ring_create("h_tx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	cr_assert(H.rx && H.tx);
+	cr_assert_geq(rte_eth_from_rings("h_port", &H.rx, 1, &H.tx, 1, 0), 0);
+
+	struct bp_config *c = &H.dp.cfg;
+	char err[512];
+	config_defaults(c);
+	snprintf(c->port_dev, sizeof(c->port_dev), "net_ring_h_port");
+	cr_assert_eq(config_set(c, "port", "ip", "198.18.0.1/24", err, sizeof(err)), 0);
+	snprintf(c->socket_path, sizeof(c->socket_path), "/tmp/bypass-scn-%d.sock", getpid());
+	c->max_flows = 256;
+	c->app_max_flows = 64;
+	c->rx_buf_size = 65536;
+	c->tx_buf_size = 65536;
+	c->queue_entries = 256;
+	c->mbufs = 4095;
+	c->time_wait_ms = 200;
+	if (tweak)
+		tweak(c);
+	cr_assert_eq(config_validate(c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(dp_init(&H.dp, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(port_init(&H.dp, err, sizeof(err)), 0, "%s", err);
+	g_dp = &H.dp;
+	cr_assert_eq(sp_start(&H.dp, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pthread_create(&H.fp_thread, NULL, h_fastpath, NULL), 0);
+
+	memcpy(H.our_mac, H.dp.mac.addr_bytes, 6);
+	const uint8_t pm[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 };
+	memcpy(H.peer_mac, pm, 6);
+	inet_pton(AF_INET, "198.18.0.2", &H.peer_ip);
+	H.our_ip = H.dp.ip;
+	H.peer_port = 40000;
+
+	struct bp_attach_opts o = { .socket_path = c->socket_path, .app_name = "scenario" };
+	H.app = bp_attach(&o, err, sizeof(err));
+	cr_assert(H.app, "attach failed: %s", err);
+}
+
+static void h_start(void) { h_start_with(NULL); }
+
+static void h_stop(void)
+{
+	if (H.app)
+		bp_detach(H.app);
+	H.dp.stop = 1;
+	uint64_t one = 1;
+	ssize_t r = write(H.dp.fp_kick_fd, &one, sizeof(one));
+	(void)r;
+	pthread_join(H.fp_thread, NULL);
+	sp_stop(&H.dp);
+}
+
+/* ---------------------------------------------------------- the wire */
+
+struct seg {
+	uint8_t flags;
+	uint32_t seq, ack;
+	uint16_t wnd;
+	const void *data;
+	uint32_t len;
+	uint16_t mss;     /* SYN options */
+	int8_t wscale;
+	bool bad_csum;
+};
+
+static void h_inject(const struct seg *s)
+{
+	struct tcp_hdr_spec h = {
+		.src_mac = H.peer_mac, .dst_mac = H.our_mac,
+		.saddr = H.peer_ip, .daddr = H.our_ip,
+		.sport = H.peer_port, .dport = H.our_port,
+		.seq = s->seq, .ack = s->ack, .wnd = s->wnd, .flags = s->flags,
+		.ip_id = H.ip_id++, .opt_mss = s->mss, .opt_wscale = s->wscale,
+	};
+	if (!s->mss && !(s->flags & TCPF_SYN))
+		h.opt_wscale = -1;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(H.dp.pool);
+	cr_assert(m);
+	size_t hl = pkt_tcp_hdr_len(&h);
+	uint8_t *buf = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(hl + s->len < 60 ? 60 : hl + s->len));
+	memset(buf, 0, hl + s->len < 60 ? 60 : hl + s->len);
+	if (s->len)
+		memcpy(buf + hl, s->data, s->len);
+	pkt_write_tcp(buf, &h, s->len);
+	if (s->bad_csum)
+		buf[PKT_ETH_LEN + PKT_IP_MIN + 16] ^= 0x5a;
+	cr_assert_eq(rte_ring_enqueue(H.rx, m), 0);
+	uint64_t one = 1;
+	ssize_t r = write(H.dp.fp_kick_fd, &one, sizeof(one)); /* ring ports have no interrupt */
+	(void)r;
+}
+
+static uint8_t h_last_frame[2048];
+
+/* next TCP segment the daemon sent, within @ms; ARP is answered or skipped */
+static bool h_next_tcp(struct pkt_tcp *out, int ms)
+{
+	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() / 1000 * (uint64_t)ms;
+	while (rte_rdtsc() < end) {
+		struct rte_mbuf *m;
+		if (rte_ring_dequeue(H.tx, (void **)&m)) {
+			usleep(100);
+			continue;
+		}
+		uint16_t len = rte_pktmbuf_data_len(m);
+		memcpy(h_last_frame, rte_pktmbuf_mtod(m, void *), len < 2048 ? len : 2048);
+		rte_pktmbuf_free(m);
+		if (pkt_classify(h_last_frame, len) != PKT_PROTO_TCP)
+			continue;
+		cr_assert_eq(pkt_parse_tcp(h_last_frame, len, true, out), PKT_OK,
+			     "daemon sent an invalid segment");
+		return true;
+	}
+	return false;
+}
+
+/* next frame of any kind (for ARP scenarios) */
+static int h_next_frame(uint8_t *buf, int ms)
+{
+	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() / 1000 * (uint64_t)ms;
+	while (rte_rdtsc() < end) {
+		struct rte_mbuf *m;
+		if (rte_ring_dequeue(H.tx, (void **)&m)) {
+			usleep(100);
+			continue;
+		}
+		int len = rte_pktmbuf_data_len(m);
+		memcpy(buf, rte_pktmbuf_mtod(m, void *), len);
+		rte_pktmbuf_free(m);
+		return len;
+	}
+	return 0;
+}
+
+static void h_inject_raw(const uint8_t *frame, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(H.dp.pool);
+	uint8_t *buf = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+	memcpy(buf, frame, len);
+	cr_assert_eq(rte_ring_enqueue(H.rx, m), 0);
+	uint64_t one = 1;
+	ssize_t r = write(H.dp.fp_kick_fd, &one, sizeof(one));
+	(void)r;
+}
+
+#define EXPECT_SEG(p, ms) cr_assert(h_next_tcp(&(p), (ms)), "expected a segment within %d ms", (ms))
+
+static void expect_no_segment(int ms)
+{
+	struct pkt_tcp p;
+	cr_assert_not(h_next_tcp(&p, ms), "unexpected segment flags=0x%x seq=%u ack=%u len=%u",
+		      p.flags, p.seq, p.ack, p.payload_len);
+}
+
+/* wait until @cond holds, pumping the app's events; fail after @ms */
+#define WAIT_FOR(cond, ms) do { \
+		uint64_t end_ = rte_rdtsc() + rte_get_tsc_hz() / 1000 * (uint64_t)(ms); \
+		while (!(cond)) { \
+			cr_assert(rte_rdtsc() < end_, "timed out waiting for " #cond); \
+			bp_wait(H.app, 5); \
+		} \
+	} while (0)
+
+#endif

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Scripted TCP conformance scenarios: inject these segments, expect those.
+ * See harness.h for the setup (real daemon, ring port, real libbypass).
+ */
+#include <errno.h>
+#include "harness.h"
+
+#define PEER_ISN 1000000u
+
+static void tiny_rx_buf(struct bp_config *c) { c->rx_buf_size = 4096; }
+static void start_tiny_rx(void) { h_start_with(tiny_rx_buf); }
+
+static void ack_seg(uint32_t seq, uint32_t ack, uint16_t wnd)
+{
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = seq, .ack = ack, .wnd = wnd });
+}
+
+static void data_seg(uint32_t seq, uint32_t ack, const char *data, uint32_t len)
+{
+	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = seq, .ack = ack, .wnd = 65535,
+				.data = data, .len = len });
+}
+
+/* listen, run the three-way handshake as the peer, accept */
+static int open_passive(uint16_t port, int8_t wscale, uint16_t final_wnd, uint32_t *iss)
+{
+	int l = bp_listen(H.app, 0, port, 16);
+	cr_assert_geq(l, 0, "listen: %d", l);
+	H.our_port = port;
+	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = PEER_ISN, .wnd = 65535, .mss = 1460,
+				.wscale = wscale });
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK, "want SYN-ACK, got 0x%x", p.flags);
+	cr_assert_eq(p.ack, PEER_ISN + 1);
+	cr_assert_eq(p.opts.mss, 1460);
+	if (wscale < 0)
+		cr_assert_eq(p.opts.wscale, -1, "window scale offered to a peer that did not");
+	else
+		cr_assert_geq(p.opts.wscale, 0);
+	cr_assert_not(p.opts.sack_ok);
+	*iss = p.seq;
+	ack_seg(PEER_ISN + 1, p.seq + 1, final_wnd);
+	int h = -1;
+	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
+	return h;
+}
+
+TestSuite(tcp, .init = h_start, .fini = h_stop, .timeout = 30);
+
+Test(tcp, handshake_data_both_ways)
+{
+	uint32_t iss;
+	int h = open_passive(8080, 0, 65535, &iss);
+	struct bp_flow_info fi;
+	cr_assert_eq(bp_flow_info(H.app, h, &fi), 0);
+	cr_assert_eq(fi.remote_port, H.peer_port);
+	cr_assert_eq(fi.remote_ip, H.peer_ip);
+
+	data_seg(PEER_ISN + 1, iss + 1, "hello", 5);
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags, TCPF_ACK);
+	cr_assert_eq(p.ack, PEER_ISN + 6);
+	cr_assert_eq(p.payload_len, 0);
+	cr_assert_gt(p.wnd, 0);
+
+	char buf[16];
+	WAIT_FOR(bp_rx_avail(H.app, h) == 5, 1000);
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 5);
+	cr_assert_arr_eq(buf, "hello", 5);
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), -EAGAIN);
+
+	cr_assert_eq(bp_send(H.app, h, "world", 5), 5);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & (TCPF_ACK | TCPF_SYN | TCPF_FIN), TCPF_ACK);
+	cr_assert_eq(p.seq, iss + 1);
+	cr_assert_eq(p.ack, PEER_ISN + 6);
+	cr_assert_eq(p.payload_len, 5);
+	cr_assert_arr_eq(p.payload, "world", 5);
+	ack_seg(PEER_ISN + 6, iss + 6, 65535);
+	WAIT_FOR(bp_tx_space(H.app, h) == H.dp.cfg.tx_buf_size, 1000);
+}
+
+Test(tcp, out_of_order_held_and_merged)
+{
+	uint32_t iss;
+	int h = open_passive(8081, 0, 65535, &iss);
+	data_seg(PEER_ISN + 6, iss + 1, "BBBBB", 5);
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 1, "out-of-order data must produce a duplicate ACK");
+	data_seg(PEER_ISN + 11, iss + 1, "CCCCC", 5); /* extends the held interval */
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 1);
+	cr_assert_eq(bp_rx_avail(H.app, h), 0);
+
+	data_seg(PEER_ISN + 1, iss + 1, "AAAAA", 5);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 16, "the hole filled: ACK must cover the held data");
+	char buf[32];
+	WAIT_FOR(bp_rx_avail(H.app, h) == 15, 1000);
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 15);
+	cr_assert_arr_eq(buf, "AAAAABBBBBCCCCC", 15);
+}
+
+Test(tcp, duplicate_segment_acked_not_delivered_twice)
+{
+	uint32_t iss;
+	int h = open_passive(8082, 0, 65535, &iss);
+	struct pkt_tcp p;
+	data_seg(PEER_ISN + 1, iss + 1, "hello", 5);
+	EXPECT_SEG(p, 1000);
+	data_seg(PEER_ISN + 1, iss + 1, "hello", 5);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 6);
+	/* overlapping retransmission carrying two new bytes */
+	data_seg(PEER_ISN + 4, iss + 1, "lo!!", 4);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 8);
+	char buf[16];
+	WAIT_FOR(bp_rx_avail(H.app, h) == 7, 1000);
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 7);
+	cr_assert_arr_eq(buf, "hello!!", 7);
+}
+
+Test(tcp, three_dupacks_fast_retransmit)
+{
+	uint32_t iss;
+	int h = open_passive(8083, 0, 65535, &iss);
+	static char data[4000];
+	for (unsigned i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + i % 26);
+	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
+	struct pkt_tcp p;
+	uint32_t total = 0;
+	while (total < sizeof(data)) {
+		EXPECT_SEG(p, 1000);
+		cr_assert_eq(p.seq, iss + 1 + total);
+		cr_assert_leq(p.payload_len, 1460);
+		cr_assert_arr_eq(p.payload, data + total, p.payload_len);
+		total += p.payload_len;
+	}
+	for (int i = 0; i < 3; i++)
+		ack_seg(PEER_ISN + 1, iss + 1, 65535);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, iss + 1, "third duplicate ACK must retransmit snd_una");
+	cr_assert_eq(p.payload_len, 1460);
+	cr_assert_arr_eq(p.payload, data, 1460);
+	ack_seg(PEER_ISN + 1, iss + 1 + sizeof(data), 65535);
+	expect_no_segment(100);
+	WAIT_FOR(bp_tx_space(H.app, h) == H.dp.cfg.tx_buf_size, 1000);
+}
+
+Test(tcp, rst_in_window_resets_out_of_window_ignored)
+{
+	uint32_t iss;
+	int h = open_passive(8084, 0, 65535, &iss);
+	h_inject(&(struct seg){ .flags = TCPF_RST, .seq = PEER_ISN + 1 + 1000000 });
+	usleep(50000);
+	char buf[8];
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), -EAGAIN, "blind RST must be ignored");
+	h_inject(&(struct seg){ .flags = TCPF_RST, .seq = PEER_ISN + 1 });
+	WAIT_FOR(bp_recv(H.app, h, buf, sizeof(buf)) == -ECONNRESET, 1000);
+	cr_assert_eq(bp_send(H.app, h, "x", 1), -ECONNRESET);
+}
+
+Test(tcp, peer_closes_first)
+{
+	uint32_t iss;
+	int h = open_passive(8085, 0, 65535, &iss);
+	h_inject(&(struct seg){ .flags = TCPF_FIN | TCPF_ACK, .seq = PEER_ISN + 1, .ack = iss + 1,
+				.wnd = 65535 });
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 2, "FIN must be acknowledged");
+	char buf[8];
+	WAIT_FOR(bp_recv(H.app, h, buf, sizeof(buf)) == 0, 1000);
+	cr_assert_eq(bp_close(H.app, h), 0);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & TCPF_FIN, TCPF_FIN);
+	cr_assert_eq(p.seq, iss + 1);
+	ack_seg(PEER_ISN + 2, iss + 2, 65535);
+	/* LAST_ACK done: the connection is gone, a stray segment is reset */
+	usleep(100000);
+	ack_seg(PEER_ISN + 2, iss + 2, 65535);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & TCPF_RST, TCPF_RST);
+}
+
+Test(tcp, we_close_first_time_wait)
+{
+	uint32_t iss;
+	int h = open_passive(8086, 0, 65535, &iss);
+	cr_assert_eq(bp_send(H.app, h, "bye", 3), 3);
+	cr_assert_eq(bp_shutdown(H.app, h), 0);
+	struct pkt_tcp p;
+	uint32_t got = 0;
+	bool fin = false;
+	while (!fin) { /* data then FIN, possibly in one segment */
+		EXPECT_SEG(p, 1000);
+		got += p.payload_len;
+		fin = p.flags & TCPF_FIN;
+	}
+	cr_assert_eq(got, 3);
+	cr_assert_eq(p.seq + p.payload_len, iss + 4, "FIN after the data");
+	cr_assert_eq(bp_send(H.app, h, "x", 1), -EPIPE);
+	ack_seg(PEER_ISN + 1, iss + 5, 65535);
+	h_inject(&(struct seg){ .flags = TCPF_FIN | TCPF_ACK, .seq = PEER_ISN + 1, .ack = iss + 5,
+				.wnd = 65535 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 2);
+	char buf[4];
+	WAIT_FOR(bp_recv(H.app, h, buf, sizeof(buf)) == 0, 1000);
+	/* TIME_WAIT (200 ms here): a retransmitted FIN is ACKed again */
+	h_inject(&(struct seg){ .flags = TCPF_FIN | TCPF_ACK, .seq = PEER_ISN + 1, .ack = iss + 5,
+				.wnd = 65535 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & (TCPF_RST | TCPF_ACK), TCPF_ACK);
+	cr_assert_eq(p.ack, PEER_ISN + 2);
+	usleep(400000);
+	h_inject(&(struct seg){ .flags = TCPF_FIN | TCPF_ACK, .seq = PEER_ISN + 1, .ack = iss + 5,
+				.wnd = 65535 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & TCPF_RST, TCPF_RST, "after TIME_WAIT the tuple is free");
+	bp_close(H.app, h);
+}
+
+Test(tcp, peer_zero_window_then_probe_then_open)
+{
+	uint32_t iss;
+	int h = open_passive(8087, 0, 0, &iss);
+	cr_assert_eq(bp_send(H.app, h, "0123456789", 10), 10);
+	expect_no_segment(50);
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 2000); /* persist timer: a window probe */
+	cr_assert_eq(p.payload_len, 0);
+	cr_assert_eq(p.seq, iss, "probe uses an already-acknowledged sequence number");
+	ack_seg(PEER_ISN + 1, iss + 1, 65535);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, iss + 1);
+	cr_assert_eq(p.payload_len, 10);
+}
+
+TestSuite(tcp_small_buf, .init = start_tiny_rx, .fini = h_stop, .timeout = 30);
+
+Test(tcp_small_buf, our_zero_window_and_update)
+{
+	uint32_t iss;
+	int h = open_passive(8088, -1, 65535, &iss);
+	static char data[4096];
+	memset(data, 'z', sizeof(data));
+	struct pkt_tcp p;
+	uint32_t off = 0;
+	while (off < sizeof(data)) {
+		uint32_t n = sizeof(data) - off > 1460 ? 1460 : sizeof(data) - off;
+		data_seg(PEER_ISN + 1 + off, iss + 1, data + off, n);
+		off += n;
+		EXPECT_SEG(p, 1000);
+	}
+	cr_assert_eq(p.ack, PEER_ISN + 1 + 4096);
+	cr_assert_eq(p.wnd, 0, "a full receive buffer must advertise a zero window");
+	data_seg(PEER_ISN + 1 + 4096, iss + 1, "!", 1); /* beyond the window: dropped */
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 1 + 4096);
+	cr_assert_eq(p.wnd, 0);
+
+	static char buf[4096];
+	WAIT_FOR(bp_rx_avail(H.app, h) == 4096, 1000);
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 4096);
+	EXPECT_SEG(p, 1000);
+	cr_assert_gt(p.wnd, 1460, "reading must open the window");
+}
+
+static int connect_until_syn(uint16_t port, struct pkt_tcp *syn)
+{
+	int h = bp_connect(H.app, H.peer_ip, port);
+	cr_assert_geq(h, 0, "connect: %d", h);
+	cr_assert_eq(bp_connect_status(H.app, h), -EINPROGRESS);
+	uint8_t frame[2048];
+	int len = h_next_frame(frame, 1000);
+	struct pkt_arp a;
+	cr_assert(len > 0 && pkt_arp_parse(frame, (size_t)len, &a), "expected an ARP request");
+	cr_assert_eq(a.op, PKT_ARP_REQUEST);
+	cr_assert_eq(a.tpa, H.peer_ip);
+	uint8_t reply[PKT_ARP_FRAME_LEN];
+	pkt_arp_write(reply, PKT_ARP_REPLY, H.peer_mac, H.peer_ip, H.our_mac, H.our_ip);
+	h_inject_raw(reply, sizeof(reply));
+	EXPECT_SEG(*syn, 1000);
+	cr_assert_eq(syn->flags, TCPF_SYN);
+	cr_assert_eq(syn->dport, port);
+	cr_assert_eq(syn->opts.mss, 1460);
+	cr_assert_geq(syn->opts.wscale, 0);
+	H.peer_port = port;
+	H.our_port = syn->sport;
+	return h;
+}
+
+Test(tcp, active_open_via_arp)
+{
+	struct pkt_tcp syn, p;
+	int h = connect_until_syn(80, &syn);
+	h_inject(&(struct seg){ .flags = TCPF_SYN | TCPF_ACK, .seq = PEER_ISN, .ack = syn.seq + 1,
+				.wnd = 65535, .mss = 1400, .wscale = 2 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags, TCPF_ACK);
+	cr_assert_eq(p.ack, PEER_ISN + 1);
+	WAIT_FOR(bp_connect_status(H.app, h) == 0, 1000);
+	static char data[3000];
+	memset(data, 'q', sizeof(data));
+	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.payload_len, 1400, "the peer's MSS must be honoured");
+}
+
+Test(tcp, active_open_refused)
+{
+	struct pkt_tcp syn;
+	int h = connect_until_syn(81, &syn);
+	h_inject(&(struct seg){ .flags = TCPF_RST | TCPF_ACK, .seq = 0, .ack = syn.seq + 1 });
+	WAIT_FOR(bp_connect_status(H.app, h) == -ECONNREFUSED, 1000);
+}
+
+Test(tcp, bad_checksum_dropped_and_counted)
+{
+	uint32_t iss;
+	int h = open_passive(8089, 0, 65535, &iss);
+	uint64_t before = H.dp.fp_counters[DPC_RX_DROP_BAD];
+	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = PEER_ISN + 1, .ack = iss + 1,
+				.wnd = 65535, .data = "evil", .len = 4, .bad_csum = true });
+	expect_no_segment(100);
+	cr_assert_eq(bp_rx_avail(H.app, h), 0);
+	cr_assert_eq(H.dp.fp_counters[DPC_RX_DROP_BAD], before + 1);
+	cr_assert_eq(H.dp.drop_reason[PKT_BAD_TCP_CSUM], 1);
+}
+
+Test(tcp, closed_port_refuses_with_rst)
+{
+	H.our_port = 9999;
+	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = PEER_ISN, .wnd = 65535, .mss = 1460 });
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags, TCPF_RST | TCPF_ACK);
+	cr_assert_eq(p.ack, PEER_ISN + 1);
+}
+
+Test(tcp, listen_port_in_use)
+{
+	cr_assert_geq(bp_listen(H.app, 0, 7000, 8), 0);
+	cr_assert_eq(bp_listen(H.app, 0, 7000, 8), -EADDRINUSE);
+}
