@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: MIT
+/*
+ * attach.c - the attach handshake with fastpathd, validation of the
+ * shared region it hands us, and detach.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "bp_internal.h"
+#include "ctl_wire.h"
+
+/* A daemon that accepts the connection but never answers must not hang
+ * the app forever. */
+#define BP_ATTACH_TIMEOUT_S 10
+
+enum { FD_REGION, FD_WAKE, FD_SP_DOORBELL, FD_FP_KICK, FD_COUNT };
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static bool pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* Does [off, off + len) lie inside a region of @size bytes? */
+static bool in_region(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
+static int check_queue(const uint8_t *base, uint64_t size, uint64_t off, uint32_t elem,
+		       const char *name, char *err, size_t errlen)
+{
+	const struct bp_queue *q;
+
+	if (off % BP_CACHELINE || !in_region(off, sizeof(*q), size)) {
+		set_err(err, errlen, "fastpathd region is malformed: %s queue offset %llu",
+			name, (unsigned long long)off);
+		return -1;
+	}
+	q = (const struct bp_queue *)(base + off);
+	if (!pow2(q->size) || q->size < 2 || q->size > (1u << 24) || q->elem_size != elem ||
+	    !in_region(off, bp_queue_bytes(q->size, q->elem_size), size)) {
+		set_err(err, errlen,
+			"fastpathd region is malformed: %s queue size %u elem %u (expected %u)",
+			name, q->size, q->elem_size, elem);
+		return -1;
+	}
+	return 0;
+}
+
+/* Everything we will ever index with must be proven in bounds here. */
+static int check_region(const uint8_t *base, uint64_t size, char *err, size_t errlen)
+{
+	const struct bp_region_hdr *h = (const struct bp_region_hdr *)base;
+	uint64_t per_slot;
+
+	if (size < sizeof(*h)) {
+		set_err(err, errlen, "fastpathd region too small (%llu bytes)",
+			(unsigned long long)size);
+		return -1;
+	}
+	if (h->magic != BP_REGION_MAGIC) {
+		set_err(err, errlen, "fastpathd region has a bad magic number (0x%llx); "
+			"is the socket really fastpathd's?", (unsigned long long)h->magic);
+		return -1;
+	}
+	if (h->abi_version != BP_ABI_VERSION) {
+		set_err(err, errlen,
+			"ABI mismatch: fastpathd uses shared-memory ABI version %u but this "
+			"libbypass was built for version %u; rebuild the app against the "
+			"daemon's libbypass (or run a matching fastpathd)",
+			h->abi_version, BP_ABI_VERSION);
+		return -2;
+	}
+	if (h->region_size != size) {
+		set_err(err, errlen, "fastpathd region size mismatch: header says %llu, "
+			"attach reply %llu", (unsigned long long)h->region_size,
+			(unsigned long long)size);
+		return -1;
+	}
+	if (check_queue(base, size, h->ctrlq_off, sizeof(struct bp_ctrl_req), "ctrl", err, errlen) ||
+	    check_queue(base, size, h->dataq_off, sizeof(struct bp_doorbell), "data", err, errlen) ||
+	    check_queue(base, size, h->sp_evq_off, sizeof(struct bp_event), "slowpath event",
+			err, errlen) ||
+	    check_queue(base, size, h->fp_evq_off, sizeof(struct bp_event), "fastpath event",
+			err, errlen))
+		return -1;
+	per_slot = (uint64_t)h->rx_buf_size + h->tx_buf_size;
+	if (!h->max_flows || h->max_flows > (1u << 20) || h->flows_off % BP_CACHELINE ||
+	    !in_region(h->flows_off, (uint64_t)h->max_flows * sizeof(struct bp_flow_shm), size) ||
+	    !pow2(h->rx_buf_size) || !pow2(h->tx_buf_size) ||
+	    !in_region(h->buffers_off, per_slot * h->max_flows, size)) {
+		set_err(err, errlen, "fastpathd region is malformed: %u flows, rx %u tx %u bytes",
+			h->max_flows, h->rx_buf_size, h->tx_buf_size);
+		return -1;
+	}
+	return 0;
+}
+
+static void init_ctx(struct bp_ctx *ctx, uint8_t *base, uint64_t size)
+{
+	struct bp_region_hdr *h = (struct bp_region_hdr *)base;
+	struct bp_queue *q;
+
+	ctx->base = base;
+	ctx->region_size = size;
+	ctx->hdr = h;
+	ctx->max_flows = h->max_flows;
+	ctx->rx_size = h->rx_buf_size;
+	ctx->tx_size = h->tx_buf_size;
+	ctx->flows = (struct bp_flow_shm *)(base + h->flows_off);
+	ctx->buffers_off = h->buffers_off;
+	ctx->local_ip = h->local_ip;
+	/* Sizes are read once, here, after check_region() vetted them. */
+	q = (struct bp_queue *)(base + h->ctrlq_off);
+	bp_queue_view_init(&ctx->ctrlq, q, q->size, q->elem_size, 1);
+	q = (struct bp_queue *)(base + h->dataq_off);
+	bp_queue_view_init(&ctx->dataq, q, q->size, q->elem_size, 1);
+	q = (struct bp_queue *)(base + h->sp_evq_off);
+	bp_queue_view_init(&ctx->sp_evq, q, q->size, q->elem_size, 0);
+	q = (struct bp_queue *)(base + h->fp_evq_off);
+	bp_queue_view_init(&ctx->fp_evq, q, q->size, q->elem_size, 0);
+	for (uint32_t i = 0; i < ctx->max_flows; i++)
+		ctx->slots[i].q_head = ctx->slots[i].q_tail = ctx->slots[i].q_next = -1;
+}
+
+static void set_timeout(int fd, int secs)
+{
+	struct timeval tv = { .tv_sec = secs };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int handshake(int sock, const struct bp_attach_opts *opts, const char *path,
+		     Bypass__CtlMsg **reply, int *fds, char *err, size_t errlen)
+{
+	Bypass__AttachRequest req = BYPASS__ATTACH_REQUEST__INIT;
+	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
+	Bypass__AttachReply *rep;
+	int nfds = 0, r;
+
+	req.abi_version = BP_ABI_VERSION;
+	req.app_name = (char *)(opts && opts->app_name ? opts->app_name
+					: program_invocation_short_name);
+	req.tenant = (char *)(opts && opts->tenant ? opts->tenant : "default");
+	m.msg_case = BYPASS__CTL_MSG__MSG_ATTACH_REQ;
+	m.attach_req = &req;
+
+	r = ctl_send(sock, &m, NULL, 0);
+	if (r) {
+		set_err(err, errlen, "attach request to fastpathd at %s failed: %s",
+			path, strerror(-r));
+		return r;
+	}
+	r = ctl_recv(sock, reply, fds, &nfds, FD_COUNT);
+	if (r == -EAGAIN || r == -ETIMEDOUT) {
+		set_err(err, errlen, "fastpathd at %s did not answer the attach request "
+			"within %d s (is it stuck? check its log)", path, BP_ATTACH_TIMEOUT_S);
+		return -ETIMEDOUT;
+	}
+	if (r == -ECONNRESET) {
+		set_err(err, errlen, "fastpathd at %s closed the connection during attach "
+			"(check its log)", path);
+		return r;
+	}
+	if (r) {
+		set_err(err, errlen, "bad attach reply from fastpathd at %s: %s",
+			path, strerror(-r));
+		return r;
+	}
+	r = -EPROTO;
+	if ((*reply)->msg_case != BYPASS__CTL_MSG__MSG_ATTACH_REPLY) {
+		set_err(err, errlen, "fastpathd at %s sent an unexpected message "
+			"instead of an attach reply", path);
+		goto fail;
+	}
+	rep = (*reply)->attach_reply;
+	if (rep->status) {
+		set_err(err, errlen, "fastpathd refused to attach: %s",
+			rep->error && *rep->error ? rep->error : strerror(abs(rep->status)));
+		r = -abs(rep->status);
+		goto fail;
+	}
+	if (rep->has_abi_version && rep->abi_version != BP_ABI_VERSION) {
+		set_err(err, errlen,
+			"ABI mismatch: fastpathd uses shared-memory ABI version %u but this "
+			"libbypass was built for version %u; rebuild the app against the "
+			"daemon's libbypass (or run a matching fastpathd)",
+			rep->abi_version, BP_ABI_VERSION);
+		goto fail;
+	}
+	if (nfds != FD_COUNT) {
+		set_err(err, errlen, "attach reply from fastpathd carried %d file "
+			"descriptors, expected %d", nfds, FD_COUNT);
+		goto fail;
+	}
+	return 0;
+fail:
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	bypass__ctl_msg__free_unpacked(*reply, NULL);
+	*reply = NULL;
+	return r;
+}
+
+static int map_region(struct bp_ctx *ctx, int memfd, uint64_t size, char *err, size_t errlen)
+{
+	struct stat st;
+	void *base;
+	int r;
+
+	if (fstat(memfd, &st) || (uint64_t)st.st_size < size || !size ||
+	    size > (uint64_t)SIZE_MAX / 2) {
+		set_err(err, errlen, "fastpathd region descriptor is unusable "
+			"(size %llu)", (unsigned long long)size);
+		return -EPROTO;
+	}
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (base == MAP_FAILED) {
+		r = -errno;
+		set_err(err, errlen, "cannot map the fastpathd region (%llu bytes): %s",
+			(unsigned long long)size, strerror(-r));
+		return r;
+	}
+	r = check_region(base, size, err, errlen);
+	if (r) {
+		munmap(base, size);
+		return -EPROTO;
+	}
+	ctx->slots = calloc(((struct bp_region_hdr *)base)->max_flows, sizeof(*ctx->slots));
+	if (!ctx->slots) {
+		munmap(base, size);
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	init_ctx(ctx, base, size);
+	return 0;
+}
+
+static int init_sync(struct bp_ctx *ctx)
+{
+	pthread_condattr_t ca;
+	int r;
+
+	r = pthread_mutex_init(&ctx->lock, NULL);
+	if (r)
+		return -r;
+	pthread_condattr_init(&ca);
+	/* Timed waits must not jump with the wall clock. */
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	r = pthread_cond_init(&ctx->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (r) {
+		pthread_mutex_destroy(&ctx->lock);
+		return -r;
+	}
+	return 0;
+}
+
+BP_API struct bp_ctx *bp_attach(const struct bp_attach_opts *opts, char *err, size_t errlen)
+{
+	const char *path = ctl_socket_path(opts ? opts->socket_path : NULL);
+	Bypass__CtlMsg *reply = NULL;
+	struct bp_ctx *ctx;
+	int fds[FD_COUNT];
+	uint64_t size;
+	int sock, r;
+
+	set_err(err, errlen, "no error");
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx) {
+		set_err(err, errlen, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	r = init_sync(ctx);
+	if (r) {
+		set_err(err, errlen, "pthread init: %s", strerror(-r));
+		free(ctx);
+		errno = -r;
+		return NULL;
+	}
+	sock = ctl_client_connect(path, err, errlen);
+	if (sock < 0) {
+		r = sock;
+		goto fail_sync;
+	}
+	set_timeout(sock, BP_ATTACH_TIMEOUT_S);
+	r = handshake(sock, opts, path, &reply, fds, err, errlen);
+	if (r)
+		goto fail_sock;
+
+	size = reply->attach_reply->has_region_size ? reply->attach_reply->region_size : 0;
+	if (!size) {
+		struct stat st;
+
+		if (!fstat(fds[FD_REGION], &st))
+			size = (uint64_t)st.st_size;
+	}
+	bypass__ctl_msg__free_unpacked(reply, NULL);
+	r = map_region(ctx, fds[FD_REGION], size, err, errlen);
+	close(fds[FD_REGION]); /* the mapping keeps the memory alive */
+	if (r) {
+		close(fds[FD_WAKE]);
+		close(fds[FD_SP_DOORBELL]);
+		close(fds[FD_FP_KICK]);
+		goto fail_sock;
+	}
+	/* The socket stays open but idle: its EOF is how the daemon learns
+	 * that we died.  No more timeouts on it. */
+	set_timeout(sock, 0);
+	ctx->sock_fd = sock;
+	ctx->wake_fd = fds[FD_WAKE];
+	ctx->sp_db_fd = fds[FD_SP_DOORBELL];
+	ctx->fp_kick_fd = fds[FD_FP_KICK];
+	/* bp_wait() resets the wake fd by reading until it would block. */
+	fcntl(ctx->wake_fd, F_SETFL, fcntl(ctx->wake_fd, F_GETFL) | O_NONBLOCK);
+	set_err(err, errlen, "no error");
+	return ctx;
+
+fail_sock:
+	close(sock);
+fail_sync:
+	pthread_cond_destroy(&ctx->cond);
+	pthread_mutex_destroy(&ctx->lock);
+	free(ctx);
+	errno = -r;
+	return NULL;
+}
+
+static bool ctrlq_consumed(struct bp_ctx *ctx)
+{
+	return __atomic_load_n(&ctx->ctrlq.q->tail, __ATOMIC_ACQUIRE) == ctx->ctrlq.own;
+}
+
+/* Give every handle back, then let the slowpath take the requests before
+ * it sees our socket close, so closed flows still end with a FIN. */
+static void close_all(struct bp_ctx *ctx)
+{
+	uint64_t deadline = bpi_now_ms() + BP_DETACH_DRAIN_MS;
+
+	for (uint32_t i = 0; i < ctx->max_flows && !ctx->dead; i++) {
+		struct bp_slot *s = &ctx->slots[i];
+		struct bp_ctrl_req req = { .slot = i, .gen = s->gen };
+		uint64_t now = bpi_now_ms();
+
+		if (s->kind == BPS_NONE)
+			continue;
+		req.op = s->kind == BPS_PENDING ? BP_CTRL_ABORT : BP_CTRL_CLOSE;
+		if (now >= deadline ||
+		    bpi_ctrl_push(ctx, &req, (int)(deadline - now)))
+			break;
+		s->kind = BPS_NONE;
+	}
+	while (!ctx->dead && !ctrlq_consumed(ctx) && bpi_now_ms() < deadline)
+		if (bpi_wait_locked(ctx, 1, true) < 0)
+			break;
+}
+
+BP_API void bp_detach(struct bp_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	bpi_lock(ctx);
+	close_all(ctx);
+	bpi_unlock(ctx);
+	munmap(ctx->base, ctx->region_size);
+	close(ctx->sock_fd);
+	close(ctx->wake_fd);
+	close(ctx->sp_db_fd);
+	close(ctx->fp_kick_fd);
+	free(ctx->slots);
+	pthread_cond_destroy(&ctx->cond);
+	pthread_mutex_destroy(&ctx->lock);
+	free(ctx);
+}
+
+BP_API uint32_t bp_local_ip(const struct bp_ctx *ctx)
+{
+	return ctx ? ctx->local_ip : 0;
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bp_internal.h - libbypass private state shared by its source files.
+ *
+ * Invariants (see NOTES.md):
+ *  - every field of struct bp_ctx below the lock is protected by it;
+ *    only bpi_wait_locked() drops it, and only around poll();
+ *  - sizes and offsets of the region are private copies validated once
+ *    at attach: the shared header is never trusted again;
+ *  - the app-written counters of a flow are mirrored in struct bp_slot and
+ *    only ever stored to shared memory, never read back from it.
+ */
+#ifndef BP_INTERNAL_H
+#define BP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bypass/bypass.h"
+#include "bypass/shm_abi.h"
+
+#define BP_API __attribute__((visibility("default")))
+
+/* How long listen/connect wait for the daemon's reply. */
+#define BP_REPLY_TIMEOUT_MS 5000
+/* How long a control request may wait for room in the ctrl queue. */
+#define BP_CTRL_PUSH_TIMEOUT_MS 5000
+/* How long bp_detach() waits for the slowpath to take its CLOSEs. */
+#define BP_DETACH_DRAIN_MS 1000
+
+enum bps_kind {
+	BPS_NONE = 0,    /* not ours (or released by the app) */
+	BPS_PENDING,     /* accepted child, still queued on its listener */
+	BPS_LISTEN,      /* listener handle */
+	BPS_FLOW,        /* connection handle */
+};
+
+/**
+ * struct bp_slot - the app's private view of one flow slot.
+ * @kind: enum bps_kind.
+ * @seen: @gen is meaningful (we once held this slot at that generation).
+ * @shut_wr: the app called bp_shutdown().
+ * @gen: generation of the slot we hold (or last held).
+ * @rx_consumed: mirror of the app-written shm counter.
+ * @tx_written: mirror of the app-written shm counter.
+ * @accepted: listener: mirror of the app-written shm counter.
+ * @ip: listener: requested local address (0 = any).
+ * @port: listener: local port.
+ * @q_head: listener: first queued child slot, -1 if none.
+ * @q_tail: listener: last queued child slot.
+ * @q_len: listener: number of queued children.
+ * @q_next: pending child: next child on the same listener, -1 if last.
+ */
+struct bp_slot {
+	uint8_t kind;
+	uint8_t seen;
+	uint8_t shut_wr;
+	uint32_t gen;
+	uint64_t rx_consumed;
+	uint64_t tx_written;
+	uint32_t accepted;
+	uint32_t ip;
+	uint16_t port;
+	int32_t q_head, q_tail;
+	uint32_t q_len;
+	int32_t q_next;
+};
+
+/**
+ * struct bp_waiter - a control request waiting for its BP_EV_REPLY; lives
+ * on the requesting thread's stack, linked into bp_ctx.waiters.
+ */
+struct bp_waiter {
+	struct bp_waiter *next;
+	uint32_t req_id;
+	uint16_t op;
+	bool done;
+	struct bp_event ev;
+};
+
+struct bp_ctx {
+	/* immutable after attach: read without the lock */
+	int sock_fd;            /* control socket; its EOF tells either side the other died */
+	int wake_fd;            /* daemon -> app eventfd (non-blocking) */
+	int sp_db_fd;           /* app -> slowpath doorbell eventfd */
+	int fp_kick_fd;         /* app -> sleeping fastpath eventfd */
+	uint8_t *base;
+	size_t region_size;
+	struct bp_region_hdr *hdr;
+	struct bp_flow_shm *flows;
+	uint32_t max_flows;
+	uint32_t rx_size, tx_size;
+	uint64_t buffers_off;
+	uint32_t local_ip;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;    /* followers wait here while one thread polls */
+	struct bp_queue_view ctrlq, dataq, sp_evq, fp_evq;
+	struct bp_slot *slots;  /* [max_flows] */
+	struct bp_waiter *waiters;
+	uint32_t next_req_id;
+	uint32_t unreported;    /* events drained outside the app's bp_wait() */
+	uint64_t wake_epoch;    /* bumped each time a poller returns */
+	bool polling;           /* a thread sleeps in poll() on wake_fd */
+	bool armed;             /* app uses bp_wait_fd(): keep app_sleeping set */
+	bool dead;              /* the daemon closed the control socket */
+};
+
+static inline void bpi_lock(struct bp_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+}
+
+static inline void bpi_unlock(struct bp_ctx *ctx)
+{
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+/* Resolve a handle the app holds; NULL means -EBADF. */
+static inline struct bp_slot *bpi_lookup(struct bp_ctx *ctx, int h)
+{
+	struct bp_slot *s;
+
+	if (h < 0 || (uint32_t)h >= ctx->max_flows)
+		return NULL;
+	s = &ctx->slots[h];
+	if (s->kind != BPS_LISTEN && s->kind != BPS_FLOW)
+		return NULL;
+	return s;
+}
+
+static inline uint8_t *bpi_rx_ring(const struct bp_ctx *ctx, uint32_t slot)
+{
+	return ctx->base + ctx->buffers_off +
+	       (uint64_t)slot * ((uint64_t)ctx->rx_size + ctx->tx_size);
+}
+
+static inline uint8_t *bpi_tx_ring(const struct bp_ctx *ctx, uint32_t slot)
+{
+	return bpi_rx_ring(ctx, slot) + ctx->rx_size;
+}
+
+/* Write 1 to an eventfd; failures only mean the counter is already huge. */
+void bpi_kick(int efd);
+
+uint64_t bpi_now_ms(void);
+
+/* Take ownership of a slot the daemon handed us (reply or accept). */
+void bpi_adopt(struct bp_ctx *ctx, uint32_t slot, uint32_t gen, enum bps_kind kind);
+
+/* Drain both event queues (and rescan after an overflow); returns events handled. */
+int bpi_drain(struct bp_ctx *ctx);
+
+/*
+ * Wait with the lock held (it is dropped around poll()).  @internal: the
+ * library waits on its own behalf, so the app's bp_wait_fd() contract must
+ * survive it.  Returns 1 woken, 0 timeout, -errno.
+ */
+int bpi_wait_locked(struct bp_ctx *ctx, int timeout_ms, bool internal);
+
+/* Queue a control request and ring the slowpath; waits for room. */
+int bpi_ctrl_push(struct bp_ctx *ctx, const struct bp_ctrl_req *req, int timeout_ms);
+
+/* Best-effort ABORT of a slot we do not want (never waits). */
+void bpi_ctrl_abort_now(struct bp_ctx *ctx, uint32_t slot, uint32_t gen);
+
+/* Event handlers living next to the state they change. */
+void bpi_on_reply(struct bp_ctx *ctx, const struct bp_event *ev);
+void bpi_on_accept(struct bp_ctx *ctx, uint32_t listener, uint32_t child, uint32_t gen);
+void bpi_rescan(struct bp_ctx *ctx);
+
+#endif /* BP_INTERNAL_H */

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+/*
+ * events.c - draining the daemon's event queues and sleeping on the wake
+ * eventfd without losing a wakeup.
+ *
+ * The sleep protocol pairs with the daemon's: we publish app_sleeping = 1,
+ * issue a full fence and look at the queues once more; the daemon pushes
+ * an event, issues a full fence and reads app_sleeping.  One of the two
+ * always sees the other, so an event is either found by our re-check or
+ * followed by a write to the wake eventfd.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bp_internal.h"
+
+/* Re-check rounds while arming; events still arriving after that were
+ * published while app_sleeping was set, so they come with a kick. */
+#define BP_ARM_ROUNDS 4
+
+void bpi_kick(int efd)
+{
+	uint64_t one = 1;
+	ssize_t r;
+
+	do {
+		r = write(efd, &one, sizeof(one));
+	} while (r < 0 && errno == EINTR);
+}
+
+uint64_t bpi_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void handle_event(struct bp_ctx *ctx, const struct bp_event *ev)
+{
+	if (ev->slot >= ctx->max_flows)
+		return;
+	switch (ev->type) {
+	case BP_EV_REPLY:
+		bpi_on_reply(ctx, ev);
+		break;
+	case BP_EV_ACCEPT:
+		bpi_on_accept(ctx, ev->aux, ev->slot, ev->gen);
+		break;
+	default:
+		/*
+		 * RX/TX/CONNECTED/CLOSED/FREED only say "look at this slot";
+		 * bp_ready() and friends read the state from bp_flow_shm, so
+		 * consuming the event is all there is to do.
+		 */
+		break;
+	}
+}
+
+static bool events_pending(struct bp_ctx *ctx)
+{
+	return !bp_queue_empty(&ctx->sp_evq) || !bp_queue_empty(&ctx->fp_evq) ||
+	       __atomic_load_n(&ctx->hdr->evq_overflow, __ATOMIC_ACQUIRE);
+}
+
+int bpi_drain(struct bp_ctx *ctx)
+{
+	/* Bounded so a daemon that keeps posting cannot trap us here. */
+	uint64_t budget = (uint64_t)ctx->sp_evq.mask + ctx->fp_evq.mask + 2;
+	struct bp_event ev;
+	int n = 0;
+
+	while (budget--) {
+		if (bp_queue_pop(&ctx->sp_evq, &ev) && bp_queue_pop(&ctx->fp_evq, &ev))
+			break;
+		handle_event(ctx, &ev);
+		n++;
+	}
+	/* Only after draining: a rescan must see the replies and accepts
+	 * that did make it into the queues, so it adopts nothing twice. */
+	if (__atomic_load_n(&ctx->hdr->evq_overflow, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&ctx->hdr->evq_overflow, 0, __ATOMIC_SEQ_CST);
+		bpi_rescan(ctx);
+		n++;
+	}
+	ctx->unreported += n;
+	/* What we just consumed may be what the poll()ing thread waits for,
+	 * and its kick may be gone with it: wake it to look again. */
+	if (n && ctx->polling)
+		bpi_kick(ctx->wake_fd);
+	return n;
+}
+
+static void reset_wake(struct bp_ctx *ctx)
+{
+	uint64_t v;
+
+	/* Loop: an EFD_SEMAPHORE eventfd hands out one unit per read. */
+	while (read(ctx->wake_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+		;
+}
+
+/* Publish app_sleeping and catch whatever was posted before the daemon
+ * could see it.  Returns events handled meanwhile. */
+static int arm(struct bp_ctx *ctx)
+{
+	int n = 0;
+
+	for (int i = 0; i < BP_ARM_ROUNDS; i++) {
+		__atomic_store_n(&ctx->hdr->app_sleeping, 1, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!events_pending(ctx))
+			break;
+		n += bpi_drain(ctx);
+	}
+	return n;
+}
+
+/* Drain whatever the control socket says; only EOF or an error matters. */
+static void check_socket(struct bp_ctx *ctx)
+{
+	char buf[256];
+	ssize_t r;
+
+	for (;;) {
+		r = recv(ctx->sock_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r > 0)
+			continue; /* nothing is expected after attach: ignore */
+		if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			ctx->dead = true;
+		if (r < 0 && errno == EINTR)
+			continue;
+		return;
+	}
+}
+
+static int timedwait_follower(struct bp_ctx *ctx, int timeout_ms)
+{
+	uint64_t epoch = ctx->wake_epoch;
+	struct timespec ts;
+
+	if (timeout_ms >= 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += timeout_ms / 1000;
+		ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+	}
+	while (epoch == ctx->wake_epoch && ctx->polling) {
+		int r = timeout_ms < 0 ? pthread_cond_wait(&ctx->cond, &ctx->lock)
+				       : pthread_cond_timedwait(&ctx->cond, &ctx->lock, &ts);
+		if (r == ETIMEDOUT)
+			break;
+	}
+	return epoch != ctx->wake_epoch;
+}
+
+/*
+ * The one thread that sleeps in poll() (the "leader"); everyone else waits
+ * on ctx->cond and is woken when the leader has drained the queues.
+ */
+static int leader_sleep(struct bp_ctx *ctx, int timeout_ms, int *poll_err)
+{
+	struct pollfd p[2] = {
+		{ .fd = ctx->wake_fd, .events = POLLIN },
+		{ .fd = ctx->sock_fd, .events = POLLRDHUP },
+	};
+	int r;
+
+	ctx->polling = true;
+	bpi_unlock(ctx);
+	r = poll(p, 2, timeout_ms);
+	*poll_err = r < 0 ? errno : 0;
+	bpi_lock(ctx);
+	ctx->polling = false;
+	if (r > 0 && p[1].revents)
+		check_socket(ctx);
+	ctx->wake_epoch++;
+	pthread_cond_broadcast(&ctx->cond);
+	return r > 0 && (p[0].revents & POLLIN);
+}
+
+int bpi_wait_locked(struct bp_ctx *ctx, int timeout_ms, bool internal)
+{
+	int n, woke = 0, poll_err = 0;
+
+	if (ctx->dead)
+		return -ECONNRESET;
+	if (!internal)
+		ctx->armed = timeout_ms == 0;
+
+	n = bpi_drain(ctx);
+	if (timeout_ms == 0) {
+		/*
+		 * bp_wait_fd() mode: leave app_sleeping set so that the next
+		 * event makes the fd readable while the app sits in its own
+		 * poll().  The fd is reset before arming, never after, or a
+		 * kick for an event we did not see could be swallowed.  If
+		 * another thread sleeps on the fd, it owns both.
+		 */
+		if (!ctx->polling) {
+			reset_wake(ctx);
+			n += arm(ctx);
+		}
+		goto out;
+	}
+	if (n || (!internal && ctx->unreported))
+		goto out;
+
+	if (ctx->polling) {
+		woke = timedwait_follower(ctx, timeout_ms);
+		n = bpi_drain(ctx);
+		goto out;
+	}
+
+	reset_wake(ctx);
+	n = arm(ctx);
+	if (!n) {
+		woke = leader_sleep(ctx, timeout_ms, &poll_err);
+		reset_wake(ctx);
+	}
+	if (ctx->armed) {
+		/* An internal wait may have swallowed kicks meant for the
+		 * app's own poll(): hand it one back. */
+		bpi_kick(ctx->wake_fd);
+	} else {
+		__atomic_store_n(&ctx->hdr->app_sleeping, 0, __ATOMIC_RELAXED);
+	}
+	n += bpi_drain(ctx);
+	if (ctx->dead)
+		return -ECONNRESET;
+	if (poll_err == EINTR && !internal && !n)
+		return -EINTR;
+	if (poll_err && poll_err != EINTR)
+		return -poll_err;
+out:
+	if (internal)
+		return n || woke;
+	woke = woke || n || ctx->unreported;
+	ctx->unreported = 0;
+	return woke ? 1 : 0;
+}
+
+BP_API int bp_wait(struct bp_ctx *ctx, int timeout_ms)
+{
+	int r;
+
+	if (!ctx)
+		return -EINVAL;
+	bpi_lock(ctx);
+	r = bpi_wait_locked(ctx, timeout_ms < 0 ? -1 : timeout_ms, false);
+	bpi_unlock(ctx);
+	return r;
+}
+
+BP_API int bp_wait_fd(const struct bp_ctx *ctx)
+{
+	return ctx ? ctx->wake_fd : -EINVAL;
+}

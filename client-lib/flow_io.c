@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT
+/*
+ * flow_io.c - moving bytes through a flow's rx/tx rings, doorbells to the
+ * fastpath, and readiness.
+ *
+ * Each ring counter has exactly one writer: the app stores tx_written and
+ * rx_consumed (release, after the bytes), the daemon stores rx_written and
+ * tx_acked (release, after the bytes).  Free space is plain subtraction of
+ * 64-bit totals; a peer value that makes no sense is treated as "no room"
+ * or "no data", never trusted as a length.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <string.h>
+
+#include "bp_internal.h"
+
+static int push_doorbell(struct bp_ctx *ctx, uint16_t op, uint32_t slot, uint32_t gen)
+{
+	struct bp_doorbell db = { .op = op, .slot = slot, .gen = gen };
+
+	while (bp_queue_push(&ctx->dataq, &db)) {
+		int r;
+
+		/*
+		 * Dropping the doorbell could strand bytes in the ring, so
+		 * make sure the fastpath is awake and come back shortly; it
+		 * does not tell us when it frees room.
+		 */
+		bpi_kick(ctx->fp_kick_fd);
+		r = bpi_wait_locked(ctx, 1, true);
+		if (r < 0)
+			return r;
+	}
+	/* Pairs with the fastpath's fence between setting fp_sleeping and
+	 * its last look at the queue before it blocks. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&ctx->hdr->fp_sleeping, __ATOMIC_RELAXED))
+		bpi_kick(ctx->fp_kick_fd);
+	return 0;
+}
+
+/* Copy @len bytes into ring @ring of @size at stream position @pos. */
+static void ring_put(uint8_t *ring, uint32_t size, uint64_t pos, const uint8_t *src, size_t len)
+{
+	size_t off = (size_t)(pos & (size - 1));
+	size_t first = size - off < len ? size - off : len;
+
+	memcpy(ring + off, src, first);
+	memcpy(ring, src + first, len - first);
+}
+
+static void ring_get(const uint8_t *ring, uint32_t size, uint64_t pos, uint8_t *dst, size_t len)
+{
+	size_t off = (size_t)(pos & (size - 1));
+	size_t first = size - off < len ? size - off : len;
+
+	memcpy(dst, ring + off, first);
+	memcpy(dst + first, ring, len - first);
+}
+
+static uint64_t tx_free(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f)
+{
+	uint64_t acked = __atomic_load_n(&f->tx_acked, __ATOMIC_ACQUIRE);
+	uint64_t inflight = s->tx_written - acked;
+
+	return inflight > ctx->tx_size ? 0 : ctx->tx_size - inflight;
+}
+
+/* Bytes readable; a daemon claiming more than the ring holds gets none. */
+static uint64_t rx_avail(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f)
+{
+	uint64_t written = __atomic_load_n(&f->rx_written, __ATOMIC_ACQUIRE);
+	uint64_t avail = written - s->rx_consumed;
+
+	return avail > ctx->rx_size ? 0 : avail;
+}
+
+static int flow_error(uint32_t err, int dflt)
+{
+	return err ? -(int)(err & 0xfff) : dflt;
+}
+
+BP_API ssize_t bp_send(struct bp_ctx *ctx, int h, const void *buf, size_t len)
+{
+	struct bp_flow_shm *f;
+	struct bp_slot *s;
+	uint32_t state, flags;
+	uint64_t room;
+	ssize_t r;
+
+	if (!ctx)
+		return -EINVAL;
+	bpi_lock(ctx);
+	s = bpi_lookup(ctx, h);
+	if (!s) {
+		r = -EBADF;
+		goto out;
+	}
+	if (s->kind != BPS_FLOW) {
+		r = -ENOTCONN;
+		goto out;
+	}
+	f = &ctx->flows[h];
+	flags = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
+	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+	if (flags & BP_FF_RESET) {
+		r = flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), -ECONNRESET);
+		goto out;
+	}
+	if (s->shut_wr || (flags & BP_FF_TX_CLOSED)) {
+		r = -EPIPE;
+		goto out;
+	}
+	if (state == BP_FS_CLOSED) {
+		r = flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), -EPIPE);
+		goto out;
+	}
+	if (ctx->dead) {
+		r = -ECONNRESET;
+		goto out;
+	}
+	/* Before the handshake completes the fastpath has no flow to send
+	 * on: report "would block" and let bp_ready() say when. */
+	if (state != BP_FS_ESTABLISHED) {
+		r = state == BP_FS_CONNECTING ? -EAGAIN : -ENOTCONN;
+		goto out;
+	}
+	if (!len) {
+		r = 0;
+		goto out;
+	}
+	room = tx_free(ctx, s, f);
+	if (!room) {
+		r = -EAGAIN;
+		goto out;
+	}
+	if (len > room)
+		len = (size_t)room;
+	ring_put(bpi_tx_ring(ctx, (uint32_t)h), ctx->tx_size, s->tx_written, buf, len);
+	s->tx_written += len;
+	__atomic_store_n(&f->tx_written, s->tx_written, __ATOMIC_RELEASE);
+	r = push_doorbell(ctx, BP_DB_TX, (uint32_t)h, s->gen);
+	if (!r)
+		r = (ssize_t)len;
+out:
+	bpi_unlock(ctx);
+	return r;
+}
+
+BP_API ssize_t bp_recv(struct bp_ctx *ctx, int h, void *buf, size_t len)
+{
+	struct bp_flow_shm *f;
+	struct bp_slot *s;
+	uint32_t state, flags;
+	uint64_t avail, half;
+	ssize_t r;
+
+	if (!ctx)
+		return -EINVAL;
+	bpi_lock(ctx);
+	s = bpi_lookup(ctx, h);
+	if (!s) {
+		r = -EBADF;
+		goto out;
+	}
+	if (s->kind != BPS_FLOW) {
+		r = -ENOTCONN;
+		goto out;
+	}
+	f = &ctx->flows[h];
+	/* Flags first: the daemon publishes PEER_FIN after the final
+	 * rx_written, so a FIN seen here means the data count is final. */
+	flags = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
+	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+	if (flags & BP_FF_RESET) {
+		/* As with kernel TCP, a reset discards what was not read. */
+		r = flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), -ECONNRESET);
+		goto out;
+	}
+	avail = rx_avail(ctx, s, f);
+	if (!avail) {
+		if (flags & BP_FF_PEER_FIN)
+			r = 0;
+		else if (state == BP_FS_CLOSED)
+			r = flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), 0);
+		else if (ctx->dead)
+			r = -ECONNRESET;
+		else
+			r = -EAGAIN;
+		goto out;
+	}
+	if (!len) {
+		r = 0;
+		goto out;
+	}
+	if (len > avail)
+		len = (size_t)avail;
+	ring_get(bpi_rx_ring(ctx, (uint32_t)h), ctx->rx_size, s->rx_consumed, buf, len);
+	s->rx_consumed += len;
+	__atomic_store_n(&f->rx_consumed, s->rx_consumed, __ATOMIC_RELEASE);
+	r = (ssize_t)len;
+	/*
+	 * The fastpath reads rx_consumed whenever it sends an ACK, so a
+	 * doorbell is only needed when the window had mostly closed (the
+	 * peer may be waiting for an update) and this read reopened it past
+	 * half: one doorbell per refill, not per read.
+	 */
+	half = ctx->rx_size / 2;
+	if (ctx->rx_size - avail < half && ctx->rx_size - (avail - len) >= half)
+		push_doorbell(ctx, BP_DB_RX, (uint32_t)h, s->gen);
+out:
+	bpi_unlock(ctx);
+	return r;
+}
+
+BP_API unsigned bp_ready(struct bp_ctx *ctx, int h)
+{
+	struct bp_flow_shm *f;
+	struct bp_slot *s;
+	uint32_t state, flags;
+	unsigned m = 0;
+
+	if (!ctx)
+		return BP_ERROR;
+	bpi_lock(ctx);
+	s = bpi_lookup(ctx, h);
+	if (!s) {
+		m = BP_ERROR;
+		goto out;
+	}
+	f = &ctx->flows[h];
+	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+	if (s->kind == BPS_LISTEN) {
+		if (!s->q_len)
+			bpi_drain(ctx);
+		if (s->q_len)
+			m |= BP_READABLE;
+		if (state == BP_FS_CLOSED || ctx->dead)
+			m |= BP_ERROR | BP_HUP;
+		goto out;
+	}
+	flags = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
+	if ((flags & BP_FF_RESET) || ctx->dead ||
+	    (state == BP_FS_CLOSED && __atomic_load_n(&f->err, __ATOMIC_RELAXED))) {
+		m = BP_READABLE | BP_WRITABLE | BP_HUP | BP_ERROR;
+		goto out;
+	}
+	if (state == BP_FS_CONNECTING)
+		goto out;
+	if (rx_avail(ctx, s, f) || (flags & BP_FF_PEER_FIN) || state == BP_FS_CLOSED)
+		m |= BP_READABLE;
+	if ((flags & BP_FF_PEER_FIN) || state == BP_FS_CLOSED)
+		m |= BP_HUP;
+	if (state == BP_FS_ESTABLISHED && !s->shut_wr && !(flags & BP_FF_TX_CLOSED) &&
+	    tx_free(ctx, s, f))
+		m |= BP_WRITABLE;
+out:
+	bpi_unlock(ctx);
+	return m;
+}
+
+BP_API int bp_flow_info(struct bp_ctx *ctx, int h, struct bp_flow_info *info)
+{
+	struct bp_flow_shm *f;
+	int r = 0;
+
+	if (!ctx || !info)
+		return -EINVAL;
+	bpi_lock(ctx);
+	if (!bpi_lookup(ctx, h)) {
+		r = -EBADF;
+	} else {
+		f = &ctx->flows[h];
+		info->local_ip = __atomic_load_n(&f->local_ip, __ATOMIC_RELAXED);
+		info->remote_ip = __atomic_load_n(&f->remote_ip, __ATOMIC_RELAXED);
+		info->local_port = __atomic_load_n(&f->local_port, __ATOMIC_RELAXED);
+		info->remote_port = __atomic_load_n(&f->remote_port, __ATOMIC_RELAXED);
+	}
+	bpi_unlock(ctx);
+	return r;
+}
+
+BP_API size_t bp_rx_avail(struct bp_ctx *ctx, int h)
+{
+	struct bp_slot *s;
+	size_t n = 0;
+
+	if (!ctx)
+		return 0;
+	bpi_lock(ctx);
+	s = bpi_lookup(ctx, h);
+	if (s && s->kind == BPS_FLOW)
+		n = (size_t)rx_avail(ctx, s, &ctx->flows[h]);
+	bpi_unlock(ctx);
+	return n;
+}
+
+BP_API size_t bp_tx_space(struct bp_ctx *ctx, int h)
+{
+	struct bp_slot *s;
+	size_t n = 0;
+
+	if (!ctx)
+		return 0;
+	bpi_lock(ctx);
+	s = bpi_lookup(ctx, h);
+	if (s && s->kind == BPS_FLOW)
+		n = (size_t)tx_free(ctx, s, &ctx->flows[h]);
+	bpi_unlock(ctx);
+	return n;
+}

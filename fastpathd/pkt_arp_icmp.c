@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pkt_arp_icmp.c - the two non-TCP protocols the daemon must speak to be
+ * reachable at all: ARP (so peers can find our MAC) and ICMP echo (so
+ * operators can ping the dataplane address).
+ *
+ * Pure byte-buffer code like pkt.c, for the same reason: unit tests run
+ * without DPDK.
+ */
+#include <string.h>
+
+#include "pkt.h"
+
+#define ARP_HTYPE_ETHER 1
+#define ARP_HDR_LEN 28
+
+#define ICMP_ECHO_REPLY 0
+#define ICMP_ECHO_REQUEST 8
+#define ICMP_HDR_LEN 8
+
+static const uint8_t bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+/**
+ * pkt_arp_parse - validate an Ethernet/IPv4 ARP frame and extract it.
+ * @f: frame bytes starting at the Ethernet header.
+ * @len: frame length.
+ * @out: filled on success.
+ *
+ * Only the hardware/protocol type and length fields are checked; whether
+ * the request is for us is the caller's decision.
+ *
+ * Return: false if not ARP for Ethernet/IPv4 or truncated.
+ */
+bool pkt_arp_parse(const uint8_t *f, size_t len, struct pkt_arp *out)
+{
+	const uint8_t *a = f + PKT_ETH_LEN;
+
+	if (len < PKT_ETH_LEN + ARP_HDR_LEN)
+		return false;
+	if (rd16(f + 12) != PKT_ETHTYPE_ARP)
+		return false;
+	if (rd16(a) != ARP_HTYPE_ETHER || rd16(a + 2) != PKT_ETHTYPE_IPV4 ||
+	    a[4] != 6 || a[5] != 4)
+		return false;
+
+	out->op = rd16(a + 6);
+	memcpy(out->sha, a + 8, 6);
+	memcpy(&out->spa, a + 14, 4);
+	memcpy(out->tha, a + 18, 6);
+	memcpy(&out->tpa, a + 24, 4);
+	return true;
+}
+
+/**
+ * pkt_arp_write - build an ARP request or reply.
+ * @buf: at least PKT_ARP_FRAME_LEN bytes.
+ * @op: PKT_ARP_REQUEST or PKT_ARP_REPLY.
+ * @src_mac: our MAC (Ethernet source and ARP sender).
+ * @src_ip: our address, network order.
+ * @dst_mac: target MAC; for requests may be NULL (target unknown).
+ * @dst_ip: target address, network order.
+ *
+ * The frame is zero-padded to the Ethernet minimum so no stale buffer
+ * bytes leak onto the wire even if the driver does not pad.
+ *
+ * Return: PKT_ARP_FRAME_LEN.
+ */
+size_t pkt_arp_write(uint8_t *buf, uint16_t op, const uint8_t *src_mac, uint32_t src_ip,
+		     const uint8_t *dst_mac, uint32_t dst_ip)
+{
+	static const uint8_t zero_mac[6];
+	uint8_t *a = buf + PKT_ETH_LEN;
+	const uint8_t *tha = dst_mac ? dst_mac : zero_mac;
+
+	memset(buf, 0, PKT_ARP_FRAME_LEN);
+	memcpy(buf, op == PKT_ARP_REQUEST || !dst_mac ? bcast_mac : dst_mac, 6);
+	memcpy(buf + 6, src_mac, 6);
+	wr16(buf + 12, PKT_ETHTYPE_ARP);
+
+	wr16(a, ARP_HTYPE_ETHER);
+	wr16(a + 2, PKT_ETHTYPE_IPV4);
+	a[4] = 6;
+	a[5] = 4;
+	wr16(a + 6, op);
+	memcpy(a + 8, src_mac, 6);
+	memcpy(a + 14, &src_ip, 4);
+	memcpy(a + 18, tha, 6);
+	memcpy(a + 24, &dst_ip, 4);
+	return PKT_ARP_FRAME_LEN;
+}
+
+/**
+ * pkt_icmp_echo_reply - answer an ICMP echo request.
+ * @buf: reply frame; may be the same buffer as @req (in-place reply).
+ * @cap: bytes available at @buf.
+ * @req: the request frame starting at the Ethernet header.
+ * @req_len: request frame length (may include Ethernet padding).
+ * @my_mac: our MAC, the reply's Ethernet source.
+ *
+ * The reply carries no IP options even if the request did: echoing options
+ * like record-route back unprocessed would be wrong, and dropping them is
+ * what RFC 1122 permits.  Identifier, sequence and data are echoed.
+ *
+ * Return: reply length, or 0 if @req is not a valid echo request or the
+ * reply does not fit in @cap.
+ */
+size_t pkt_icmp_echo_reply(uint8_t *buf, size_t cap, const uint8_t *req, size_t req_len,
+			   const uint8_t *my_mac)
+{
+	const uint8_t *ip = req + PKT_ETH_LEN;
+	const uint8_t *icmp;
+	uint8_t peer_mac[6];
+	uint32_t saddr, daddr;
+	uint8_t tos;
+	uint16_t id, csum;
+	size_t ihl, tot, icmp_len, out_len;
+	uint8_t *oip, *oicmp;
+
+	if (req_len < PKT_ETH_LEN + PKT_IP_MIN || rd16(req + 12) != PKT_ETHTYPE_IPV4)
+		return 0;
+	ihl = (size_t)(ip[0] & 0x0f) * 4;
+	tot = rd16(ip + 2);
+	if ((ip[0] >> 4) != 4 || ihl < PKT_IP_MIN || tot < ihl + ICMP_HDR_LEN ||
+	    tot > req_len - PKT_ETH_LEN)
+		return 0;
+	if (ip[9] != PKT_PROTO_ICMP || (rd16(ip + 6) & 0x3fff))
+		return 0;       /* MF or offset: fragments are not reassembled */
+	if (csum_fold(csum_partial(ip, ihl, 0)) != 0)
+		return 0;
+
+	icmp = ip + ihl;
+	icmp_len = tot - ihl;
+	if (icmp[0] != ICMP_ECHO_REQUEST || icmp[1] != 0)
+		return 0;
+	if (csum_fold(csum_partial(icmp, icmp_len, 0)) != 0)
+		return 0;
+
+	out_len = PKT_ETH_LEN + PKT_IP_MIN + icmp_len;
+	if (out_len > cap)
+		return 0;
+
+	/* save everything we need before an in-place reply overwrites it */
+	memcpy(peer_mac, req + 6, 6);
+	memcpy(&saddr, ip + 12, 4);
+	memcpy(&daddr, ip + 16, 4);
+	tos = ip[1];
+	id = rd16(ip + 4);
+
+	oip = buf + PKT_ETH_LEN;
+	oicmp = oip + PKT_IP_MIN;
+	memmove(oicmp, icmp, icmp_len);
+
+	memcpy(buf, peer_mac, 6);
+	memcpy(buf + 6, my_mac, 6);
+	wr16(buf + 12, PKT_ETHTYPE_IPV4);
+
+	oip[0] = 0x45;
+	oip[1] = tos;
+	wr16(oip + 2, (uint16_t)(PKT_IP_MIN + icmp_len));
+	wr16(oip + 4, id);
+	wr16(oip + 6, 0);
+	oip[8] = 64;
+	oip[9] = PKT_PROTO_ICMP;
+	oip[10] = oip[11] = 0;
+	memcpy(oip + 12, &daddr, 4);
+	memcpy(oip + 16, &saddr, 4);
+	csum = csum_fold(csum_partial(oip, PKT_IP_MIN, 0));
+	memcpy(oip + 10, &csum, 2);
+
+	oicmp[0] = ICMP_ECHO_REPLY;
+	oicmp[1] = 0;
+	oicmp[2] = oicmp[3] = 0;
+	csum = csum_fold(csum_partial(oicmp, icmp_len, 0));
+	memcpy(oicmp + 2, &csum, 2);
+	return out_len;
+}

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_config.c - fastpathd configuration: defaults, INI files, command-line
+ * overrides and cross-field validation.
+ *
+ * An operator only ever sees the error string, so every failure case checks
+ * that the message names the section and field (and the file, if any).
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static char err[512];
+
+#define assert_err_names(...) do {                                          \
+	const char *want_[] = { __VA_ARGS__ };                               \
+	for (size_t i_ = 0; i_ < sizeof(want_) / sizeof(want_[0]); i_++)     \
+		cr_assert_not_null(strstr(err, want_[i_]),                   \
+				   "error '%s' does not mention '%s'", err, want_[i_]); \
+} while (0)
+
+static void set_ok(struct bp_config *c, const char *sec, const char *key, const char *val)
+{
+	err[0] = 0;
+	cr_assert_eq(config_set(c, sec, key, val, err, sizeof(err)), 0,
+		     "[%s] %s = %s rejected: %s", sec, key, val, err);
+}
+
+static void set_bad(struct bp_config *c, const char *sec, const char *key, const char *val)
+{
+	char field[96];
+
+	err[0] = 0;
+	cr_assert_eq(config_set(c, sec, key, val, err, sizeof(err)), -1,
+		     "[%s] %s = '%s' accepted", sec, key, val);
+	snprintf(field, sizeof(field), "[%s] %s", sec, key);
+	assert_err_names(field);
+}
+
+/* a usable config: defaults plus the two fields that have none */
+static void minimal(struct bp_config *c)
+{
+	config_defaults(c);
+	set_ok(c, "port", "device", "net_tap0");
+	set_ok(c, "port", "ip", "198.18.0.1/24");
+}
+
+/* Write @text to a fresh temp file; the caller unlinks @path. */
+static void write_tmp(char *path, size_t len, const char *text)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(path, len, "/tmp/bypass_cfg_XXXXXX");
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* ------------------------------------------------------------- defaults */
+
+Test(config, defaults_sane)
+{
+	struct bp_config c;
+
+	memset(&c, 0x5a, sizeof(c));
+	config_defaults(&c);
+	cr_assert_eq(c.port_dev[0], 0);
+	cr_assert_eq(c.ip, 0);
+	cr_assert_eq(c.mtu, 1500);
+	cr_assert_eq(c.rx_buf_size & (c.rx_buf_size - 1), 0);
+	cr_assert_eq(c.tx_buf_size & (c.tx_buf_size - 1), 0);
+	cr_assert_eq(c.queue_entries & (c.queue_entries - 1), 0);
+	cr_assert_leq(c.min_rto_ms, c.max_rto_ms);
+	cr_assert_leq(c.app_max_flows, c.max_flows);
+	cr_assert_str_eq(c.cc, "newreno");
+	cr_assert_neq(c.socket_path[0], 0);
+}
+
+Test(config, defaults_need_device_and_ip)
+{
+	struct bp_config c;
+
+	config_defaults(&c);
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	assert_err_names("[port] device");
+	set_ok(&c, "port", "device", "net_tap0");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	assert_err_names("[port] ip");
+	set_ok(&c, "port", "ip", "10.1.2.3/16");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s", err);
+}
+
+/* ------------------------------------------------------------ config_set */
+
+Test(config, set_integers_and_bounds)
+{
+	struct bp_config c;
+
+	minimal(&c);
+	set_ok(&c, "port", "mtu", "9000");
+	cr_assert_eq(c.mtu, 9000);
+	set_ok(&c, "port", "mtu", "576");
+	cr_assert_eq(c.mtu, 576);
+	set_bad(&c, "port", "mtu", "575");
+	assert_err_names("575", "576..9000");
+	set_bad(&c, "port", "mtu", "9001");
+	set_bad(&c, "port", "mtu", "70000"); /* would truncate into a uint16 */
+	cr_assert_eq(c.mtu, 576, "rejected values must not be stored");
+	set_bad(&c, "port", "mtu", "15OO");
+	assert_err_names("not a number");
+	set_bad(&c, "port", "mtu", "");
+	set_bad(&c, "tcp", "syn_retries", "-1");
+	set_bad(&c, "tcp", "syn_retries", "99999999999999999999999");
+	set_ok(&c, "tcp", "time_wait_ms", "0");
+	cr_assert_eq(c.time_wait_ms, 0);
+	set_ok(&c, "fastpath", "rx_burst", "64");
+	cr_assert_eq(c.rx_burst, 64);
+}
+
+Test(config, set_u16_does_not_clobber_neighbours)
+{
+	struct bp_config c;
+	uint32_t gw, mem;
+
+	minimal(&c);
+	set_ok(&c, "port", "gateway", "198.18.0.254");
+	gw = c.gateway;
+	mem = c.mem_mb;
+	set_ok(&c, "port", "mtu", "8999");
+	cr_assert_eq(c.mtu, 8999);
+	cr_assert_eq(c.gateway, gw);
+	cr_assert_eq(c.mem_mb, mem);
+}
+
+Test(config, set_power_of_two)
+{
+	struct bp_config c;
+
+	minimal(&c);
+	set_ok(&c, "apps", "rx_buf", "65536");
+	cr_assert_eq(c.rx_buf_size, 65536);
+	set_bad(&c, "apps", "rx_buf", "65537");
+	assert_err_names("power of two");
+	set_bad(&c, "apps", "tx_buf", "12288");
+	set_bad(&c, "apps", "queue_entries", "100");
+	set_bad(&c, "apps", "queue_entries", "0");
+	set_bad(&c, "apps", "rx_buf", "2048"); /* a power of two, but too small */
+	cr_assert_eq(c.rx_buf_size, 65536);
+}
+
+Test(config, set_bool)
+{
+	struct bp_config c;
+
+	minimal(&c);
+	set_ok(&c, "eal", "no_huge", "true");
+	cr_assert(c.no_huge);
+	set_ok(&c, "eal", "no_huge", "0");
+	cr_assert_not(c.no_huge);
+	set_ok(&c, "log", "verbose", "YES");
+	cr_assert(c.verbose);
+	set_bad(&c, "log", "verbose", "maybe");
+	assert_err_names("maybe");
+	cr_assert(c.verbose);
+}
+
+Test(config, set_addresses)
+{
+	struct bp_config c;
+
+	minimal(&c);
+	set_ok(&c, "port", "ip", "192.0.2.7/28");
+	cr_assert_eq(c.ip, htonl(0xc0000207));
+	cr_assert_eq(c.prefix_len, 28);
+	set_ok(&c, "port", "ip", "192.0.2.8/32");
+	cr_assert_eq(c.prefix_len, 32);
+	set_bad(&c, "port", "ip", "192.0.2.7/33");
+	set_bad(&c, "port", "ip", "192.0.2.7/0");
+	set_bad(&c, "port", "ip", "192.0.2.7/");
+	set_bad(&c, "port", "ip", "192.0.2.7/2x");
+	set_bad(&c, "port", "ip", "192.0.2/24");
+	set_bad(&c, "port", "ip", "host.example/24");
+	cr_assert_eq(c.ip, htonl(0xc0000208), "a rejected address must not stick");
+	cr_assert_eq(c.prefix_len, 32);
+	set_ok(&c, "port", "gateway", "192.0.2.1");
+	cr_assert_eq(c.gateway, htonl(0xc0000201));
+	set_bad(&c, "port", "gateway", "192.0.2.256");
+	set_bad(&c, "port", "gateway", "192.0.2.1/24");
+}
+
+Test(config, set_strings)
+{
+	struct bp_config c;
+	char longv[CFG_STR + 10];
+
+	minimal(&c);
+	set_ok(&c, "daemon", "socket", "/tmp/x.sock");
+	cr_assert_str_eq(c.socket_path, "/tmp/x.sock");
+	memset(longv, 'a', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = 0;
+	set_bad(&c, "daemon", "socket", longv);
+	assert_err_names("too long");
+	cr_assert_str_eq(c.socket_path, "/tmp/x.sock");
+	/* exactly the buffer size minus the NUL still fits */
+	longv[sizeof(c.file_prefix) - 1] = 0;
+	set_ok(&c, "eal", "file_prefix", longv);
+	longv[sizeof(c.file_prefix) - 1] = 'a';
+	longv[sizeof(c.file_prefix)] = 0;
+	set_bad(&c, "eal", "file_prefix", longv);
+}
+
+Test(config, unknown_field_named)
+{
+	struct bp_config c;
+
+	minimal(&c);
+	set_bad(&c, "tcp", "rto_min", "5");
+	set_bad(&c, "nosuch", "mtu", "1500");
+	/* a key that exists, but in another section */
+	set_bad(&c, "tcp", "mtu", "1500");
+}
+
+/* --------------------------------------------------------- validation */
+
+Test(config, validate_cross_field)
+{
+	struct bp_config c;
+
+	minimal(&c);
+	set_ok(&c, "daemon", "max_flows", "1000");
+	set_ok(&c, "apps", "max_flows", "1001");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	assert_err_names("[apps] max_flows", "[daemon] max_flows");
+	set_ok(&c, "apps", "max_flows", "1000");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s", err);
+
+	set_ok(&c, "tcp", "min_rto_ms", "500");
+	set_ok(&c, "tcp", "max_rto_ms", "499");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	assert_err_names("[tcp] min_rto_ms", "max_rto_ms");
+	set_ok(&c, "tcp", "max_rto_ms", "500");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s", err);
+
+	set_ok(&c, "tcp", "cc", "cubic");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	assert_err_names("[tcp] cc", "cubic");
+}
+
+/* --------------------------------------------------------------- files */
+
+Test(config, load_file)
+{
+	struct bp_config c;
+	char path[64];
+
+	write_tmp(path, sizeof(path),
+		  "; fastpathd test config\n"
+		  "[port]\n"
+		  "device = net_af_packet0,iface=eth1\n"
+		  "ip = 10.9.8.7/20\n"
+		  "mtu = 4000\n"
+		  "[apps]\n"
+		  "rx_buf = 1048576\n"
+		  "[tcp]\n"
+		  "min_rto_ms = 20\n"
+		  "[log]\n"
+		  "verbose = true\n");
+	config_defaults(&c);
+	err[0] = 0;
+	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), 0, "%s", err);
+	unlink(path);
+	cr_assert_str_eq(c.port_dev, "net_af_packet0,iface=eth1");
+	cr_assert_eq(c.ip, htonl(0x0a090807));
+	cr_assert_eq(c.prefix_len, 20);
+	cr_assert_eq(c.mtu, 4000);
+	cr_assert_eq(c.rx_buf_size, 1048576);
+	cr_assert_eq(c.min_rto_ms, 20);
+	cr_assert(c.verbose);
+	/* untouched fields keep their defaults */
+	cr_assert_eq(c.tx_buf_size, 256 * 1024);
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(config, file_then_override)
+{
+	struct bp_config c;
+	char path[64];
+
+	write_tmp(path, sizeof(path), "[port]\nmtu = 4000\n");
+	config_defaults(&c);
+	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), 0, "%s", err);
+	unlink(path);
+	set_ok(&c, "port", "mtu", "1400"); /* command line wins: applied last */
+	cr_assert_eq(c.mtu, 1400);
+}
+
+Test(config, file_bad_value_names_file_and_field)
+{
+	struct bp_config c;
+	char path[64];
+
+	write_tmp(path, sizeof(path), "[port]\nmtu = 1500\n[apps]\ntx_buf = 5000\n");
+	config_defaults(&c);
+	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+	unlink(path);
+	assert_err_names(path, "[apps] tx_buf", "power of two");
+}
+
+Test(config, file_unknown_key_names_file_and_field)
+{
+	struct bp_config c;
+	char path[64];
+
+	write_tmp(path, sizeof(path), "[tcp]\nmin_rto_ms = 5\nfrobnicate = 1\n");
+	config_defaults(&c);
+	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+	unlink(path);
+	assert_err_names(path, "[tcp] frobnicate", "unknown");
+}
+
+Test(config, missing_file_named)
+{
+	struct bp_config c;
+
+	config_defaults(&c);
+	cr_assert_eq(config_load_file(&c, "/nonexistent/bypass.ini", err, sizeof(err)), -1);
+	assert_err_names("/nonexistent/bypass.ini");
+}
+
+Test(config, empty_file_is_fine)
+{
+	struct bp_config c, d;
+	char path[64];
+
+	write_tmp(path, sizeof(path), "");
+	config_defaults(&c);
+	config_defaults(&d);
+	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), 0, "%s", err);
+	unlink(path);
+	cr_assert(memcmp(&c, &d, sizeof(c)) == 0, "an empty file changed the config");
+}
