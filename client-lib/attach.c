@@ -49,38 +49,58 @@ static bool in_region(uint64_t off, uint64_t len, uint64_t size)
 	return off <= size && len <= size - off;
 }
 
-static int check_queue(const uint8_t *base, uint64_t size, uint64_t off, uint32_t elem,
-		       const char *name, char *err, size_t errlen)
+/* Queues in header order, with the entry size each must have. */
+enum { Q_CTRL, Q_DATA, Q_SP_EV, Q_FP_EV, Q_COUNT };
+
+static const uint32_t q_elem[Q_COUNT] = {
+	sizeof(struct bp_ctrl_req), sizeof(struct bp_doorbell),
+	sizeof(struct bp_event), sizeof(struct bp_event),
+};
+static const char *const q_name[Q_COUNT] = { "ctrl", "data", "slowpath event", "fastpath event" };
+
+static uint64_t q_off(const struct bp_region_hdr *h, int i)
 {
+	const uint64_t offs[Q_COUNT] = { h->ctrlq_off, h->dataq_off, h->sp_evq_off, h->fp_evq_off };
+
+	return offs[i];
+}
+
+/* Read a queue's geometry exactly once into @entries and vet it. */
+static int check_queue(const uint8_t *base, uint64_t size, const struct bp_region_hdr *h, int i,
+		       uint32_t *entries, char *err, size_t errlen)
+{
+	uint64_t off = q_off(h, i);
 	const struct bp_queue *q;
+	uint32_t n, elem;
 
 	if (off % BP_CACHELINE || !in_region(off, sizeof(*q), size)) {
 		set_err(err, errlen, "fastpathd region is malformed: %s queue offset %llu",
-			name, (unsigned long long)off);
+			q_name[i], (unsigned long long)off);
 		return -1;
 	}
 	q = (const struct bp_queue *)(base + off);
-	if (!pow2(q->size) || q->size < 2 || q->size > (1u << 24) || q->elem_size != elem ||
-	    !in_region(off, bp_queue_bytes(q->size, q->elem_size), size)) {
+	n = __atomic_load_n(&q->size, __ATOMIC_RELAXED);
+	elem = __atomic_load_n(&q->elem_size, __ATOMIC_RELAXED);
+	if (!pow2(n) || n < 2 || n > (1u << 24) || elem != q_elem[i] ||
+	    !in_region(off, bp_queue_bytes(n, elem), size)) {
 		set_err(err, errlen,
 			"fastpathd region is malformed: %s queue size %u elem %u (expected %u)",
-			name, q->size, q->elem_size, elem);
+			q_name[i], n, elem, q_elem[i]);
 		return -1;
 	}
+	*entries = n;
 	return 0;
 }
 
-/* Everything we will ever index with must be proven in bounds here. */
-static int check_region(const uint8_t *base, uint64_t size, char *err, size_t errlen)
+/*
+ * Everything we will ever index with must be proven in bounds here.  @h is
+ * our private copy of the header: the shared one could change under us.
+ */
+static int check_region(const uint8_t *base, uint64_t size, const struct bp_region_hdr *h,
+			uint32_t entries[Q_COUNT], char *err, size_t errlen)
 {
-	const struct bp_region_hdr *h = (const struct bp_region_hdr *)base;
 	uint64_t per_slot;
 
-	if (size < sizeof(*h)) {
-		set_err(err, errlen, "fastpathd region too small (%llu bytes)",
-			(unsigned long long)size);
-		return -1;
-	}
 	if (h->magic != BP_REGION_MAGIC) {
 		set_err(err, errlen, "fastpathd region has a bad magic number (0x%llx); "
 			"is the socket really fastpathd's?", (unsigned long long)h->magic);
@@ -92,7 +112,7 @@ static int check_region(const uint8_t *base, uint64_t size, char *err, size_t er
 			"libbypass was built for version %u; rebuild the app against the "
 			"daemon's libbypass (or run a matching fastpathd)",
 			h->abi_version, BP_ABI_VERSION);
-		return -2;
+		return -1;
 	}
 	if (h->region_size != size) {
 		set_err(err, errlen, "fastpathd region size mismatch: header says %llu, "
@@ -100,13 +120,9 @@ static int check_region(const uint8_t *base, uint64_t size, char *err, size_t er
 			(unsigned long long)size);
 		return -1;
 	}
-	if (check_queue(base, size, h->ctrlq_off, sizeof(struct bp_ctrl_req), "ctrl", err, errlen) ||
-	    check_queue(base, size, h->dataq_off, sizeof(struct bp_doorbell), "data", err, errlen) ||
-	    check_queue(base, size, h->sp_evq_off, sizeof(struct bp_event), "slowpath event",
-			err, errlen) ||
-	    check_queue(base, size, h->fp_evq_off, sizeof(struct bp_event), "fastpath event",
-			err, errlen))
-		return -1;
+	for (int i = 0; i < Q_COUNT; i++)
+		if (check_queue(base, size, h, i, &entries[i], err, errlen))
+			return -1;
 	per_slot = (uint64_t)h->rx_buf_size + h->tx_buf_size;
 	if (!h->max_flows || h->max_flows > (1u << 20) || h->flows_off % BP_CACHELINE ||
 	    !in_region(h->flows_off, (uint64_t)h->max_flows * sizeof(struct bp_flow_shm), size) ||
@@ -119,29 +135,25 @@ static int check_region(const uint8_t *base, uint64_t size, char *err, size_t er
 	return 0;
 }
 
-static void init_ctx(struct bp_ctx *ctx, uint8_t *base, uint64_t size)
+static void init_ctx(struct bp_ctx *ctx, uint8_t *base, uint64_t size,
+		     const struct bp_region_hdr *h, const uint32_t entries[Q_COUNT])
 {
-	struct bp_region_hdr *h = (struct bp_region_hdr *)base;
-	struct bp_queue *q;
+	struct bp_queue_view *views[Q_COUNT] = { &ctx->ctrlq, &ctx->dataq, &ctx->sp_evq,
+						 &ctx->fp_evq };
 
 	ctx->base = base;
 	ctx->region_size = size;
-	ctx->hdr = h;
+	ctx->hdr = (struct bp_region_hdr *)base;
 	ctx->max_flows = h->max_flows;
 	ctx->rx_size = h->rx_buf_size;
 	ctx->tx_size = h->tx_buf_size;
 	ctx->flows = (struct bp_flow_shm *)(base + h->flows_off);
 	ctx->buffers_off = h->buffers_off;
 	ctx->local_ip = h->local_ip;
-	/* Sizes are read once, here, after check_region() vetted them. */
-	q = (struct bp_queue *)(base + h->ctrlq_off);
-	bp_queue_view_init(&ctx->ctrlq, q, q->size, q->elem_size, 1);
-	q = (struct bp_queue *)(base + h->dataq_off);
-	bp_queue_view_init(&ctx->dataq, q, q->size, q->elem_size, 1);
-	q = (struct bp_queue *)(base + h->sp_evq_off);
-	bp_queue_view_init(&ctx->sp_evq, q, q->size, q->elem_size, 0);
-	q = (struct bp_queue *)(base + h->fp_evq_off);
-	bp_queue_view_init(&ctx->fp_evq, q, q->size, q->elem_size, 0);
+	/* we produce the ctrl and data queues, and consume the event queues */
+	for (int i = 0; i < Q_COUNT; i++)
+		bp_queue_view_init(views[i], (struct bp_queue *)(base + q_off(h, i)),
+				   entries[i], q_elem[i], i == Q_CTRL || i == Q_DATA);
 	for (uint32_t i = 0; i < ctx->max_flows; i++)
 		ctx->slots[i].q_head = ctx->slots[i].q_tail = ctx->slots[i].q_next = -1;
 }
@@ -228,11 +240,13 @@ fail:
 
 static int map_region(struct bp_ctx *ctx, int memfd, uint64_t size, char *err, size_t errlen)
 {
+	uint32_t entries[Q_COUNT];
+	struct bp_region_hdr h;
 	struct stat st;
 	void *base;
 	int r;
 
-	if (fstat(memfd, &st) || (uint64_t)st.st_size < size || !size ||
+	if (fstat(memfd, &st) || (uint64_t)st.st_size < size || size < sizeof(h) ||
 	    size > (uint64_t)SIZE_MAX / 2) {
 		set_err(err, errlen, "fastpathd region descriptor is unusable "
 			"(size %llu)", (unsigned long long)size);
@@ -245,18 +259,18 @@ static int map_region(struct bp_ctx *ctx, int memfd, uint64_t size, char *err, s
 			(unsigned long long)size, strerror(-r));
 		return r;
 	}
-	r = check_region(base, size, err, errlen);
-	if (r) {
+	memcpy(&h, base, sizeof(h));
+	if (check_region(base, size, &h, entries, err, errlen)) {
 		munmap(base, size);
 		return -EPROTO;
 	}
-	ctx->slots = calloc(((struct bp_region_hdr *)base)->max_flows, sizeof(*ctx->slots));
+	ctx->slots = calloc(h.max_flows, sizeof(*ctx->slots));
 	if (!ctx->slots) {
 		munmap(base, size);
 		set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	init_ctx(ctx, base, size);
+	init_ctx(ctx, base, size, &h, entries);
 	return 0;
 }
 
@@ -351,13 +365,46 @@ fail_sync:
 	return NULL;
 }
 
+/*
+ * Has a flow the app closed gracefully finished as far as we can tell?
+ * Our bytes must be acknowledged; if the peer's FIN is in, only the ack of
+ * ours is missing (one round trip) and the daemon will report CLOSED.  A
+ * peer that keeps its side open is not worth waiting for.
+ */
+static bool linger_done(struct bp_ctx *ctx, uint32_t i)
+{
+	struct bp_flow_shm *f = &ctx->flows[i];
+	struct bp_slot *s = &ctx->slots[i];
+	uint32_t state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+	uint32_t flags = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
+
+	if (s->kind != BPS_NONE || !s->lingering ||
+	    __atomic_load_n(&f->gen, __ATOMIC_RELAXED) != s->gen ||
+	    state != BP_FS_ESTABLISHED || (flags & BP_FF_RESET))
+		return true;
+	if (__atomic_load_n(&f->tx_acked, __ATOMIC_ACQUIRE) != s->tx_written)
+		return false;
+	return !(flags & BP_FF_PEER_FIN);
+}
+
+static bool lingering(struct bp_ctx *ctx)
+{
+	for (uint32_t i = 0; i < ctx->max_flows; i++)
+		if (!linger_done(ctx, i))
+			return true;
+	return false;
+}
+
 static bool ctrlq_consumed(struct bp_ctx *ctx)
 {
 	return __atomic_load_n(&ctx->ctrlq.q->tail, __ATOMIC_ACQUIRE) == ctx->ctrlq.own;
 }
 
-/* Give every handle back, then let the slowpath take the requests before
- * it sees our socket close, so closed flows still end with a FIN. */
+/*
+ * Give every handle back, let the slowpath take the requests, and give
+ * gracefully closed flows a bounded chance to deliver their last bytes and
+ * FIN before our socket's EOF makes the daemon reset what is left.
+ */
 static void close_all(struct bp_ctx *ctx)
 {
 	uint64_t deadline = bpi_now_ms() + BP_DETACH_DRAIN_MS;
@@ -373,11 +420,20 @@ static void close_all(struct bp_ctx *ctx)
 		if (now >= deadline ||
 		    bpi_ctrl_push(ctx, &req, (int)(deadline - now)))
 			break;
+		s->lingering = s->kind == BPS_FLOW;
 		s->kind = BPS_NONE;
 	}
 	while (!ctx->dead && !ctrlq_consumed(ctx) && bpi_now_ms() < deadline)
 		if (bpi_wait_locked(ctx, 1, true) < 0)
-			break;
+			return;
+	deadline = bpi_now_ms() + BP_DETACH_LINGER_MS;
+	while (!ctx->dead && lingering(ctx)) {
+		uint64_t now = bpi_now_ms();
+
+		/* TX and CLOSED events wake us; the cap covers the rest */
+		if (now >= deadline || bpi_wait_locked(ctx, (int)(deadline - now), true) < 0)
+			return;
+	}
 }
 
 BP_API void bp_detach(struct bp_ctx *ctx)

@@ -28,6 +28,8 @@
 #define BP_CTRL_PUSH_TIMEOUT_MS 5000
 /* How long bp_detach() waits for the slowpath to take its CLOSEs. */
 #define BP_DETACH_DRAIN_MS 1000
+/* How long bp_detach() then waits for gracefully closed flows to finish. */
+#define BP_DETACH_LINGER_MS 3000
 
 enum bps_kind {
 	BPS_NONE = 0,    /* not ours (or released by the app) */
@@ -41,6 +43,8 @@ enum bps_kind {
  * @kind: enum bps_kind.
  * @seen: @gen is meaningful (we once held this slot at that generation).
  * @shut_wr: the app called bp_shutdown().
+ * @lingering: the app closed this flow gracefully; bp_detach() waits for
+ *             it to finish (see NOTES.md) while @gen still matches.
  * @gen: generation of the slot we hold (or last held).
  * @rx_consumed: mirror of the app-written shm counter.
  * @tx_written: mirror of the app-written shm counter.
@@ -56,6 +60,7 @@ struct bp_slot {
 	uint8_t kind;
 	uint8_t seen;
 	uint8_t shut_wr;
+	uint8_t lingering;
 	uint32_t gen;
 	uint64_t rx_consumed;
 	uint64_t tx_written;

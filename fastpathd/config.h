@@ -38,7 +38,6 @@ struct bp_config {
 	uint32_t time_wait_ms;
 	uint32_t init_cwnd_segs;
 	char cc[32];                /* congestion control: "newreno" */
-	uint8_t wscale;             /* our window scale shift */
 	/* [fastpath] */
 	uint32_t rx_burst;
 	uint32_t idle_poll_us;      /* busy-poll this long after the last work, then block */

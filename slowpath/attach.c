@@ -191,6 +191,13 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 		    rc ? 0 : app->flows[slot].gen, r->req_id, 0);
 }
 
+static void drain_ctrl(struct sp *sp, struct dp_app *app)
+{
+	struct bp_ctrl_req r;
+	for (int n = 0; n < CTRL_PER_ROUND && !bp_queue_pop(&app->ctrlq, &r); n++)
+		ctrl_request(sp, app, &r);
+}
+
 static void on_doorbell(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct dp_app *app = w->data;
@@ -199,9 +206,7 @@ static void on_doorbell(struct ev_loop *loop, ev_io *w, int revents)
 	if (read(app->sp_doorbell_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
 	sp->now = rte_rdtsc();
-	struct bp_ctrl_req r;
-	for (int n = 0; n < CTRL_PER_ROUND && !bp_queue_pop(&app->ctrlq, &r); n++)
-		ctrl_request(sp, app, &r);
+	drain_ctrl(sp, app);
 	if (!bp_queue_empty(&app->ctrlq)) /* more than one round's worth: come back */
 		ev_feed_event(loop, w, EV_READ);
 }
@@ -237,6 +242,16 @@ void sp_app_flow_gone(struct sp *sp, struct dp_app *app)
 	sp->napps--;
 }
 
+/* a dying app's flow finished: once none is left, let the fastpath go */
+void sp_app_flow_done(struct sp *sp, struct dp_app *app)
+{
+	struct sp_app *sa = app->sp_priv;
+	if (!sa || !sa->dying || !sa->flows_live)
+		return;
+	if (--sa->flows_live == 0)
+		sp_send_fp(sp, DPM_APP_DEL, 0, 0, app);
+}
+
 static void app_detach(struct sp *sp, struct dp_app *app)
 {
 	struct sp_app *sa = app->sp_priv;
@@ -244,10 +259,12 @@ static void app_detach(struct sp *sp, struct dp_app *app)
 		return;
 	ev_io_stop(sp->loop, &sa->conn_w);
 	ev_io_stop(sp->loop, &sa->doorbell_w);
-	/* reset its flows first: the DELs reach the fastpath before APP_DEL */
-	sp_conn_app_gone(sp, app);
+	/* closes it queued just before exiting are orderly closes, not crashes */
+	drain_ctrl(sp, app);
+	sa->flows_live = sp_conn_app_gone(sp, app);
 	sa->dying = true;
-	sp_send_fp(sp, DPM_APP_DEL, 0, 0, app);
+	if (!sa->flows_live) /* else the last FLOW_DEL_DONE sends it */
+		sp_send_fp(sp, DPM_APP_DEL, 0, 0, app);
 }
 
 static void reply_error(int fd, int status, const char *msg)

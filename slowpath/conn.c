@@ -635,13 +635,21 @@ void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t id)
 		else
 			slot_closed(sp, c, 0);
 		conn_free(sp, c, id);
+		sp_app_flow_done(sp, app);
 		break;
 	}
 	}
 }
 
-void sp_conn_app_gone(struct sp *sp, struct dp_app *app)
+/**
+ * sp_conn_app_gone - the app died or detached.  Flows it still held open
+ * are reset; flows it had closed finish their orderly close (their unacked
+ * tail still lives in the region, which stays mapped until they are gone).
+ * Return: how many flows will still report FLOW_DEL_DONE.
+ */
+uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app)
 {
+	uint32_t live = 0;
 	for (uint32_t i = 0; i < sp->nconns;) {
 		uint32_t id = sp->active[i];
 		struct sp_conn *c = &sp->conns[id];
@@ -649,13 +657,16 @@ void sp_conn_app_gone(struct sp *sp, struct dp_app *app)
 			i++;
 			continue;
 		}
+		bool graceful = (c->flags & SPC_APP_CLOSED) || c->state == SPS_TIME_WAIT;
 		c->flags |= SPC_APP_CLOSED | SPC_NOTIFIED;
-		if (c->state == SPS_ESTABLISHED || c->state == SPS_TIME_WAIT) {
-			conn_delete(sp, c, id, c->state == SPS_ESTABLISHED);
-		} else if (c->state != SPS_DELETING) {
-			conn_free(sp, c, id);
+		if (c->state == SPS_ESTABLISHED && !graceful) {
+			conn_delete(sp, c, id, true);
+		} else if (c->state != SPS_ESTABLISHED && c->state != SPS_TIME_WAIT &&
+			   c->state != SPS_DELETING) {
+			conn_free(sp, c, id); /* never reached the fastpath */
 			continue;
 		}
+		live++;
 		i++;
 	}
 	for (int i = 0; i < SP_MAX_LISTENERS; i++) {
@@ -665,6 +676,7 @@ void sp_conn_app_gone(struct sp *sp, struct dp_app *app)
 			l->in_use = false;
 		}
 	}
+	return live;
 }
 
 /* ------------------------------------------------------------ timers */

@@ -87,7 +87,7 @@ struct sp_app {
 	ev_io doorbell_w;             /* ctrl queue doorbell */
 	uint32_t *free_slots;         /* stack of free slot numbers */
 	uint32_t nfree;
-	uint32_t flows_live;          /* flows still installed or being deleted */
+	uint32_t flows_live;          /* dying app: flows not yet FLOW_DEL_DONE */
 	bool dying;
 };
 
@@ -128,6 +128,7 @@ void sp_app_post(struct sp *sp, struct dp_app *app, uint16_t type, int16_t statu
 int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot);
 void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot);
 void sp_app_flow_gone(struct sp *sp, struct dp_app *app);
+void sp_app_flow_done(struct sp *sp, struct dp_app *app);
 
 /* conn.c */
 int sp_conn_init(struct sp *sp);
@@ -139,7 +140,7 @@ int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t por
 void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen);
 void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t flow_id);
 void sp_conn_tick(struct sp *sp);
-void sp_conn_app_gone(struct sp *sp, struct dp_app *app);
+uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app);
 void sp_conn_arp_resolved(struct sp *sp, uint32_t ip);
 
 /* tcp_ctl.c: segments the slowpath sends itself */

@@ -135,8 +135,10 @@ unsigned bp_ready(struct bp_ctx *ctx, int h);
 int bp_wait(struct bp_ctx *ctx, int timeout_ms);
 
 /**
- * bp_wait_fd - an fd that becomes readable when bp_wait() would return;
- * for integrating with poll/epoll loops (call bp_wait(ctx, 0) after).
+ * bp_wait_fd - an fd that becomes readable when bp_wait() would return,
+ * for integrating with poll/epoll loops.  Call bp_wait(ctx, 0) before
+ * blocking on it (that arms the wakeup) and again after it fires (that
+ * drains the events): loop { bp_wait(ctx, 0); do work; poll(fd); }.
  */
 int bp_wait_fd(const struct bp_ctx *ctx);
 

@@ -49,6 +49,8 @@ struct fk_cfg {
 	enum fk_connect_mode connect_mode;
 	bool clear_sleeping_on_kick;
 	bool loopback;            /* pump bytes between connected flows */
+	bool reset_all_on_exit;   /* like fastpathd: app EOF resets even closed flows */
+	bool corrupt_region;      /* hand out a data queue with a bogus entry size */
 	uint32_t local_ip;        /* network order */
 };
 
@@ -137,6 +139,8 @@ static int fk_make_region(struct fk_daemon *d, struct fk_app *a)
 		q->size = (uint32_t)qe;
 		q->elem_size = elems[i];
 	}
+	if (c->corrupt_region)
+		((struct bp_queue *)(a->base + h.dataq_off))->elem_size = 8;
 	a->flows = (struct bp_flow_shm *)(a->base + h.flows_off);
 	a->max_flows = c->max_flows;
 	a->rx_size = c->rx_size;
@@ -438,7 +442,7 @@ static void fk_app_gone(struct fk_daemon *d, struct fk_app *a)
 
 		if (!p->used)
 			continue;
-		if (p->closing && p->peer_app >= 0) {
+		if (p->closing && p->peer_app >= 0 && !d->cfg.reset_all_on_exit) {
 			busy = true;
 			continue;
 		}

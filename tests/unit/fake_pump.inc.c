@@ -48,6 +48,12 @@ static int fk_pump_one(struct fk_daemon *d, struct fk_app *a, uint32_t s)
 	uint64_t avail = written - p->tx_acked;
 	int progress = 0;
 
+	if (p->closing && p->fin_sent) {
+		if (p->peer_app >= 0)
+			d->apps[p->peer_app].fl[p->peer_slot].peer_app = -1;
+		fk_free_slot(d, a, s);
+		return 1;
+	}
 	if (f->state != BP_FS_ESTABLISHED)
 		return 0;
 	if (avail > a->tx_size) {
@@ -92,10 +98,10 @@ static int fk_pump_one(struct fk_daemon *d, struct fk_app *a, uint32_t s)
 		}
 		progress = 1;
 	}
-	if (p->closing && p->fin_sent) {
-		if (p->peer_app >= 0)
-			d->apps[p->peer_app].fl[p->peer_slot].peer_app = -1;
-		fk_free_slot(d, a, s);
+	/* both FINs exchanged (and, here, instantly acked): orderly close */
+	if (p->fin_sent && (f->flags & BP_FF_PEER_FIN)) {
+		__atomic_store_n(&f->state, BP_FS_CLOSED, __ATOMIC_RELEASE);
+		fk_post(d, a, false, BP_EV_CLOSED, s, 0, 0, 0);
 		progress = 1;
 	}
 	return progress;

@@ -160,6 +160,18 @@ Test(attach, abi_mismatch_in_reply_names_both, .fini = teardown)
 	cr_assert(strstr(errbuf, "version 1"), "%s", errbuf);
 }
 
+Test(attach, malformed_region_is_refused, .fini = teardown)
+{
+	struct fk_cfg c;
+
+	fk_default_cfg(&c);
+	c.corrupt_region = true;
+	fk = fk_start(&c);
+	cr_assert_null(attach_fk(fk));
+	cr_assert(strstr(errbuf, "malformed") && strstr(errbuf, "data queue"), "%s", errbuf);
+	cr_assert_eq(errno, EPROTO);
+}
+
 Test(attach, refusal_passes_daemon_text, .fini = teardown)
 {
 	struct fk_cfg c;

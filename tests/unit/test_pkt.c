@@ -191,16 +191,6 @@ Test(pkt_parse, ethernet_padding_is_not_payload)
 	cr_assert_eq(t.payload_len, 0);
 }
 
-Test(pkt_parse, payload_exactly_fills_frame)
-{
-	uint8_t f[256];
-	size_t len = mk_plain(f, "abc");
-	struct pkt_tcp t;
-
-	cr_assert_eq(pkt_parse_tcp(f, len, true, &t), PKT_OK);
-	cr_assert_eq(t.payload_len, 3);
-}
-
 /* ---------------------------------------------------- parse: rejection */
 
 Test(pkt_parse, truncated_ethernet)

@@ -1,0 +1,145 @@
+# shellcheck shell=bash
+# deploy/lib.sh - shared by the demo and the integration tests.
+#
+# A topology is two network namespaces joined by a veth pair:
+#   <name>_dp    the bypass host: its veth end has no kernel IP; fastpathd
+#                owns it through DPDK (net_af_packet)
+#   <name>_peer  a Linux host: real kernel TCP stack, 198.18.<idx>.2/24
+# fastpathd answers as 198.18.<idx>.1.  Nothing leaves these namespaces.
+#
+# Every process started here is recorded by PID and stopped by PID in
+# bp_cleanup, which callers install as an EXIT trap.
+
+BP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BP_BUILD=${BYPASS_BUILD_DIR:-$BP_ROOT/build}
+BP_PIDS=()
+BP_TOPOS=()
+BP_TMP=""
+
+bp_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+bp_die() { bp_log "FAIL: $*"; exit 1; }
+
+bp_need_root() {
+	[ "$(id -u)" -eq 0 ] || bp_die "needs root (network namespaces, DPDK): run with sudo"
+}
+
+bp_tmpdir() {
+	[ -n "$BP_TMP" ] || BP_TMP=$(mktemp -d /tmp/bypass-XXXXXX)
+	echo "$BP_TMP"
+}
+
+# bp_topo_up NAME IDX: create the namespaces and veth; sets BP_NS_DP,
+# BP_NS_PEER, BP_DEV, BP_IP (fastpathd) and BP_PEER_IP.
+bp_topo_up() {
+	local name=$1 idx=$2
+	BP_NS_DP=${name}_dp
+	BP_NS_PEER=${name}_peer
+	BP_DEV=${name}0
+	BP_PEER_DEV=${name}1
+	BP_IP=198.18.$idx.1
+	BP_PEER_IP=198.18.$idx.2
+	bp_topo_down "$name"
+	BP_TOPOS+=("$name")
+	ip netns add "$BP_NS_DP"
+	ip netns add "$BP_NS_PEER"
+	ip link add "$BP_DEV" type veth peer name "$BP_PEER_DEV"
+	ip link set "$BP_DEV" netns "$BP_NS_DP"
+	ip link set "$BP_PEER_DEV" netns "$BP_NS_PEER"
+	local ns dev
+	for pair in "$BP_NS_DP:$BP_DEV" "$BP_NS_PEER:$BP_PEER_DEV"; do
+		ns=${pair%%:*}
+		dev=${pair##*:}
+		ip netns exec "$ns" ip link set lo up
+		ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1"
+		ip netns exec "$ns" ip link set "$dev" up
+		# veth would otherwise hand af_packet frames with unfinished
+		# checksums (tx offload) and 64 KiB super-frames (TSO/GSO)
+		ip netns exec "$ns" ethtool -K "$dev" tx off rx off tso off gso off gro off \
+			>/dev/null 2>&1 || bp_die "ethtool -K $dev failed (apt-get install ethtool)"
+	done
+	ip netns exec "$BP_NS_PEER" ip addr add "$BP_PEER_IP/24" dev "$BP_PEER_DEV"
+}
+
+bp_topo_down() {
+	local name=$1
+	ip netns del "${name}_dp" 2>/dev/null || true
+	ip netns del "${name}_peer" 2>/dev/null || true
+	ip link del "${name}0" 2>/dev/null || true
+}
+
+# run a command on the Linux host
+bp_peer() { ip netns exec "$BP_NS_PEER" "$@"; }
+
+# bp_start_fastpathd [extra args]: start fastpathd in the dp namespace and
+# wait until it is ready; sets BP_FP_PID and exports BYPASS_SOCKET.
+bp_start_fastpathd() {
+	local dir
+	dir=$(bp_tmpdir)
+	BP_FP_LOG=$dir/fastpathd.log
+	export BYPASS_SOCKET=$dir/fastpathd.sock
+	ip netns exec "$BP_NS_DP" "$BP_BUILD/fastpathd/fastpathd" \
+		--port "net_af_packet0,iface=$BP_DEV" --ip "$BP_IP/24" \
+		--no-huge --mem 512 --socket "$BYPASS_SOCKET" "$@" >"$BP_FP_LOG" 2>&1 &
+	BP_FP_PID=$!
+	BP_PIDS+=("$BP_FP_PID")
+	local i
+	for i in $(seq 300); do
+		grep -q "ready" "$BP_FP_LOG" 2>/dev/null && return 0
+		kill -0 "$BP_FP_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$BP_FP_LOG" >&2
+	bp_die "fastpathd did not become ready"
+}
+
+# bp_bg CMD...: start a background process we will stop later; sets BP_LAST_PID
+bp_bg() {
+	"$@" &
+	BP_LAST_PID=$!
+	BP_PIDS+=("$BP_LAST_PID")
+}
+
+bp_stop_pid() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
+}
+
+# wait until TCP port $2 on $1 accepts (seen from the Linux host)
+bp_wait_port() {
+	local host=$1 port=$2 i
+	for i in $(seq 100); do
+		bp_peer timeout 1 bash -c "echo -n > /dev/tcp/$host/$port" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	bp_die "nothing listening on $host:$port"
+}
+
+# wait until a bypass app prints "listening" into its log
+bp_wait_listening() {
+	local log=$1 i
+	for i in $(seq 100); do
+		grep -q "listening" "$log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	cat "$log" >&2
+	bp_die "app never started listening (log above)"
+}
+
+bp_cleanup() {
+	local rc=$? i
+	set +e # cleanup must run to the end whatever fails
+	for ((i = ${#BP_PIDS[@]} - 1; i >= 0; i--)); do
+		bp_stop_pid "${BP_PIDS[$i]}"
+	done
+	for t in "${BP_TOPOS[@]}"; do
+		bp_topo_down "$t"
+	done
+	[ -n "$BP_TMP" ] && rm -rf "$BP_TMP"
+	return $rc
+}

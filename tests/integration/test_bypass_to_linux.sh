@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# 256 MiB from a bypass app (bpcat) into the Linux TCP stack (socat): byte-exact.
+set -euo pipefail
+source "$(dirname "$0")/../../deploy/lib.sh"
+bp_need_root
+trap bp_cleanup EXIT
+bp_topo_up bpib2l 12
+bp_start_fastpathd
+dir=$(bp_tmpdir)
+head -c 256M /dev/urandom >"$dir/in"
+want=$(sha256sum <"$dir/in" | cut -d' ' -f1)
+
+bp_bg bp_peer timeout 300 socat -u TCP-LISTEN:6001,reuseaddr "OPEN:$dir/out,creat,trunc"
+sink=$BP_LAST_PID
+bp_peer bash -c 'for i in $(seq 100); do ss -ltn | grep -q ":6001 " && exit 0; sleep 0.1; done; exit 1' ||
+	bp_die "socat did not start listening"
+start=$(date +%s.%N)
+timeout 300 "$BP_BUILD/client-lib/bpcat" -v "$BP_PEER_IP" 6001 <"$dir/in" || bp_die "bpcat failed"
+wait "$sink" || bp_die "socat failed"
+end=$(date +%s.%N)
+got=$(sha256sum <"$dir/out" | cut -d' ' -f1)
+[ "$got" = "$want" ] || bp_die "sha256 differs: sent $want received $got ($(stat -c %s "$dir/out") bytes)"
+echo "PASS: 256 MiB bypass -> Linux, sha256 $want, $(echo "256 / ($end - $start)" | bc -l | cut -c1-6) MiB/s"

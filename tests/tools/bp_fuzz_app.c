@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bp_fuzz_app - a deliberately misbehaving app for the error-path tests.
+ *
+ * It attaches like any app, accepts one real connection from the Linux
+ * peer, then writes garbage everywhere the daemon reads from its region:
+ * forged doorbells and control requests, an impossible tx counter, a
+ * backwards rx counter, bogus queue indices and header fields.  The daemon
+ * must reset only this app's flow (EPROTO), count the garbage, and keep
+ * serving.  Exit 0 when the flow was reset as expected.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bp_internal.h"
+
+static void usage(void)
+{
+	printf("usage: bp_fuzz_app [-p PORT]\n"
+	       "Accepts one connection on PORT (default 7300), then corrupts its own shared\n"
+	       "region to check that fastpathd rejects it.  Uses $BYPASS_SOCKET.\n");
+}
+
+int main(int argc, char **argv)
+{
+	int port = 7300;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage();
+			return 0;
+		}
+		if (!strcmp(argv[i], "-p") && i + 1 < argc)
+			port = atoi(argv[++i]);
+	}
+	char err[512];
+	struct bp_attach_opts o = { .app_name = "fuzz" };
+	struct bp_ctx *ctx = bp_attach(&o, err, sizeof(err));
+	if (!ctx) {
+		fprintf(stderr, "bp_fuzz_app: %s\n", err);
+		return 1;
+	}
+	int l = bp_listen(ctx, 0, (uint16_t)port, 4);
+	if (l < 0) {
+		fprintf(stderr, "bp_fuzz_app: listen: %s\n", strerror(-l));
+		return 1;
+	}
+	printf("bp_fuzz_app: listening on port %d\n", port);
+	fflush(stdout);
+	int h = -EAGAIN;
+	for (int i = 0; i < 2000 && h < 0; i++) {
+		bp_wait(ctx, 10);
+		h = bp_accept(ctx, l);
+	}
+	if (h < 0) {
+		fprintf(stderr, "bp_fuzz_app: no connection arrived\n");
+		return 1;
+	}
+	struct bp_flow_shm *fs = &ctx->flows[h];
+	uint32_t gen = fs->gen;
+	srand(42);
+
+	/* 1. forged doorbells: random ops, slots beyond the region, wrong gens */
+	for (int i = 0; i < 5000; i++) {
+		struct bp_doorbell db = { .op = (uint16_t)(rand() % 5), .slot = (uint32_t)rand(),
+					  .gen = (uint32_t)rand() };
+		if (i % 3 == 0)
+			db.slot = (uint32_t)h; /* right slot, wrong gen */
+		bp_queue_push(&ctx->dataq, &db);
+		if (i % 256 == 0)
+			bpi_kick(ctx->fp_kick_fd);
+	}
+	/* 2. forged control requests */
+	for (int i = 0; i < 2000; i++) {
+		struct bp_ctrl_req r = { .op = (uint16_t)(rand() % 9), .slot = (uint32_t)rand(),
+					 .gen = (uint32_t)rand(), .port = 0, .ip = (uint32_t)rand() };
+		if (r.op == BP_CTRL_LISTEN || r.op == BP_CTRL_CONNECT)
+			r.op = 77;
+		if (bp_queue_push(&ctx->ctrlq, &r))
+			break;
+	}
+	bpi_kick(ctx->sp_db_fd);
+	/* 3. queue headers: a huge head and a shrunken size must not steer the daemon */
+	__atomic_store_n(&ctx->dataq.q->head, ctx->dataq.own + (1ull << 40), __ATOMIC_RELEASE);
+	ctx->dataq.q->size = 1u << 30;
+	ctx->hdr->rx_buf_size = 1u << 31;
+	ctx->hdr->buffers_off = ~0ull;
+	bpi_kick(ctx->fp_kick_fd);
+	usleep(200000);
+	/* 4. an impossible tx counter on a live flow, then a doorbell for it */
+	ctx->dataq.q->size = (uint32_t)ctx->dataq.mask + 1;
+	__atomic_store_n(&fs->tx_written, fs->tx_acked + 10ull * ctx->tx_size, __ATOMIC_RELEASE);
+	ctx->dataq.own = __atomic_load_n(&ctx->dataq.q->head, __ATOMIC_ACQUIRE);
+	struct bp_doorbell db = { .op = BP_DB_TX, .slot = (uint32_t)h, .gen = gen };
+	for (int i = 0; i < 4; i++)
+		bp_queue_push(&ctx->dataq, &db);
+	bpi_kick(ctx->fp_kick_fd);
+
+	for (int i = 0; i < 300; i++) {
+		if (__atomic_load_n(&fs->state, __ATOMIC_ACQUIRE) == BP_FS_CLOSED)
+			break;
+		usleep(10000);
+	}
+	uint32_t state = fs->state, e = fs->err;
+	printf("bp_fuzz_app: flow state %u err %u (%s)\n", state, e, strerror((int)e));
+	if (state != BP_FS_CLOSED || e != EPROTO) {
+		fprintf(stderr, "bp_fuzz_app: daemon did not reset the flow with EPROTO\n");
+		return 1;
+	}
+	printf("bp_fuzz_app: daemon rejected the garbage and reset only this flow\n");
+	return 0;
+}
