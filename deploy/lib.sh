@@ -137,6 +137,12 @@ bp_cleanup() {
 	for ((i = ${#BP_PIDS[@]} - 1; i >= 0; i--)); do
 		bp_stop_pid "${BP_PIDS[$i]}"
 	done
+	# a sanitizer build of the daemon reports at exit: that is a failure
+	if [ -n "${BP_FP_LOG:-}" ] && grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$BP_FP_LOG"; then
+		echo "fastpathd sanitizer report:" >&2
+		grep -A25 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$BP_FP_LOG" | head -60 >&2
+		rc=1
+	fi
 	for t in "${BP_TOPOS[@]}"; do
 		bp_topo_down "$t"
 	done

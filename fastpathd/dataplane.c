@@ -2,6 +2,7 @@
 /* dataplane.c - setup of the state shared by the fastpath and slowpath. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/eventfd.h>
 #include <rte_cycles.h>
@@ -36,3 +37,14 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 	return 0;
 }
 
+
+/** dp_fini - undo dp_init() once both threads have stopped. */
+void dp_fini(struct dataplane *dp)
+{
+	close(dp->fp_kick_fd);
+	close(dp->sp_kick_fd);
+	free(dp->flows);
+	dp->flows = NULL;
+	rte_ring_free(dp->to_fp);
+	rte_ring_free(dp->to_sp);
+}

@@ -212,6 +212,7 @@ extern struct dataplane *g_dp;
 
 const char *dp_counter_name(enum dp_counter c);
 int dp_init(struct dataplane *dp, char *err, size_t errlen);
+void dp_fini(struct dataplane *dp);
 
 /* send a message; on a full ring the caller keeps ownership of ptr */
 int dp_send_to_fp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr);

@@ -326,6 +326,10 @@ int fp_run(struct dataplane *dp)
 		if (sleep_us < SLEEP_MAX_US)
 			sleep_us *= 2;
 	}
+	fp_tx_flush(fp);
+	rte_hash_free(fp->hash);
+	dp->fp_priv = NULL;
+	rte_free(fp);
 	return 0;
 }
 

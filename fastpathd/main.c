@@ -179,6 +179,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	sp_stop(&dp);
 	port_fini(&dp);
+	dp_fini(&dp);
 	rte_eal_cleanup();
 	return rc ? 1 : 0;
 }

@@ -205,6 +205,10 @@ void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
 	if (f->flags & FPF_RESET)
 		return;
 	if (p->flags & TCPF_RST) {
+		/* both FINs done: nothing left to lose, and RFC 1337 says an RST
+		 * must not cut TIME_WAIT short (nor the app's unread data) */
+		if ((f->flags & (FPF_RX_FIN | FPF_TX_FIN_ACKED)) == (FPF_RX_FIN | FPF_TX_FIN_ACKED))
+			return;
 		/* RFC 5961: only an RST inside the receive window counts */
 		uint32_t wnd = (uint32_t)(f->rx_adv_edge - f->rx_pos);
 		if (seq_in_window(p->seq, tcp_rcv_nxt(f), wnd ? wnd : 1)) {

@@ -128,6 +128,10 @@ void tcp_send_rst(struct fp_ctx *fp, struct fp_flow *f)
  */
 void tcp_window_update(struct fp_ctx *fp, struct fp_flow *f)
 {
+	/* after the peer's FIN no data can come: an update is only a stray
+	 * segment, which a peer that already closed answers with RST */
+	if (f->flags & FPF_RX_FIN)
+		return;
 	uint64_t old_edge = f->rx_adv_edge;
 	tcp_refresh_rx_consumed(fp, f);
 	uint64_t free = f->rx_size - (f->rx_pos - f->rx_consumed);

@@ -386,7 +386,8 @@ static void status(struct sp *sp, int fd)
 	struct dataplane *dp = sp->dp;
 	char ip[32];
 	inet_ntop(AF_INET, &dp->ip, ip, INET_ADDRSTRLEN);
-	snprintf(ip + strlen(ip), 4, "/%u", dp->cfg.prefix_len);
+	size_t iplen = strlen(ip);
+	snprintf(ip + iplen, sizeof(ip) - iplen, "/%u", dp->cfg.prefix_len);
 	Bypass__StatusReply rep = BYPASS__STATUS_REPLY__INIT;
 	rep.version = (char *)BYPASS_VERSION;
 	rep.port = dp->cfg.port_dev;

@@ -58,6 +58,14 @@ int sp_conn_init(struct sp *sp)
 	return 0;
 }
 
+void sp_conn_fini(struct sp *sp)
+{
+	rte_hash_free(sp->conn_hash);
+	free(sp->conns);
+	free(sp->free_ids);
+	free(sp->active);
+}
+
 /* ------------------------------------------------------------ helpers */
 
 static void key_of(struct conn_key *k, const struct sp_conn *c)

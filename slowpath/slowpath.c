@@ -170,4 +170,8 @@ void sp_stop(struct dataplane *dp)
 	ev_async_send(sp->loop, &sp->stop_w);
 	pthread_join(sp_thread, NULL);
 	sp_attach_fini(sp);
+	sp_conn_fini(sp);
+	ev_loop_destroy(sp->loop);
+	dp->sp_priv = NULL;
+	rte_free(sp);
 }

@@ -132,6 +132,7 @@ void sp_app_flow_done(struct sp *sp, struct dp_app *app);
 
 /* conn.c */
 int sp_conn_init(struct sp *sp);
+void sp_conn_fini(struct sp *sp);
 void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p);
 int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port, uint32_t backlog,
 		   uint32_t *slot_out);

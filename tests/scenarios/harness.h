@@ -114,6 +114,9 @@ static void h_stop(void)
 	(void)r;
 	pthread_join(H.fp_thread, NULL);
 	sp_stop(&H.dp);
+	port_fini(&H.dp);
+	dp_fini(&H.dp);
+	rte_eal_cleanup();
 }
 
 /* ---------------------------------------------------------- the wire */

@@ -350,3 +350,28 @@ Test(tcp, listen_port_in_use)
 	cr_assert_geq(bp_listen(H.app, 0, 7000, 8), 0);
 	cr_assert_eq(bp_listen(H.app, 0, 7000, 8), -EADDRINUSE);
 }
+
+Test(tcp, rst_in_time_wait_keeps_unread_data)
+{
+	uint32_t iss;
+	int h = open_passive(8090, 0, 65535, &iss);
+	cr_assert_eq(bp_shutdown(H.app, h), 0); /* we close first: TIME_WAIT follows */
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & TCPF_FIN, TCPF_FIN);
+	ack_seg(PEER_ISN + 1, iss + 2, 65535);
+	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH | TCPF_FIN, .seq = PEER_ISN + 1,
+				.ack = iss + 2, .wnd = 65535, .data = "tail", .len = 4 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 6);
+	usleep(50000);
+	/* the peer is gone and answers a stray segment with RST: the bytes
+	 * we already acknowledged must still reach the app (RFC 1337) */
+	h_inject(&(struct seg){ .flags = TCPF_RST, .seq = PEER_ISN + 6 });
+	usleep(50000);
+	char buf[8];
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 4);
+	cr_assert_arr_eq(buf, "tail", 4);
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 0);
+	expect_no_segment(50); /* and no window update after the peer's FIN */
+}

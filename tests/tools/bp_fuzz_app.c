@@ -110,5 +110,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("bp_fuzz_app: daemon rejected the garbage and reset only this flow\n");
+	bp_detach(ctx);
 	return 0;
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Build or remove a two-host test topology by hand:
+#   topology.sh up NAME INDEX    namespaces NAME_dp / NAME_peer, veth NAME0/NAME1,
+#                                Linux peer 198.18.INDEX.2/24, bypass 198.18.INDEX.1
+#   topology.sh down NAME
+# Then e.g.: ip netns exec NAME_dp fastpathd --port net_af_packet0,iface=NAME0 \
+#                --ip 198.18.INDEX.1/24 --no-huge
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+case "${1:-}" in
+up)
+	[ $# -eq 3 ] || { echo "usage: $0 up NAME INDEX(0-255)" >&2; exit 2; }
+	bp_need_root
+	bp_topo_up "$2" "$3"
+	echo "NS_DP=$BP_NS_DP NS_PEER=$BP_NS_PEER DP_DEV=$BP_DEV BYPASS_IP=$BP_IP PEER_IP=$BP_PEER_IP"
+	;;
+down)
+	[ $# -eq 2 ] || { echo "usage: $0 down NAME" >&2; exit 2; }
+	bp_need_root
+	bp_topo_down "$2"
+	;;
+-h | --help)
+	sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+	;;
+*)
+	echo "usage: $0 up NAME INDEX | down NAME | --help" >&2
+	exit 2
+	;;
+esac

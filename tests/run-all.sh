@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The whole bypass test suite:
+#   1. unit, scripted TCP scenario and integration tests (real DPDK port,
+#      real Linux TCP peer in a network namespace) on a normal build;
+#   2. all of them again on an ASan+UBSan build (the daemon's own sanitizer
+#      reports fail the integration tests).
+#   sudo ./tests/run-all.sh
+# Set BYPASS_ASAN_INTEGRATION=0 to run only unit and scenario tests under ASan.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+[ "$(id -u)" -eq 0 ] || { echo "run-all: needs root for namespaces and DPDK: sudo $0" >&2; exit 1; }
+bash deploy/install-deps.sh || exit 1
+JOBS=$(nproc)
+passed=0
+failed=0
+
+# run_ctest BUILD_DIR [ctest args]: adds to the pass/fail totals
+run_ctest() {
+	local dir=$1 log
+	shift
+	log=$(mktemp)
+	ctest --test-dir "$dir" --output-on-failure "$@" 2>&1 | tee "$log"
+	local line total fail
+	line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -1)
+	rm -f "$log"
+	if [ -z "$line" ]; then
+		echo "run-all: ctest in $dir produced no summary" >&2
+		failed=$((failed + 1))
+		return
+	fi
+	fail=$(echo "$line" | sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/')
+	total=$(echo "$line" | sed -E 's/.* out of ([0-9]+).*/\1/')
+	passed=$((passed + total - fail))
+	failed=$((failed + fail))
+}
+
+build() {
+	local dir=$1
+	shift
+	echo "== configure and build $dir ($*)"
+	cmake -S . -B "$dir" "$@" >"$dir.cmake.log" 2>&1 || { cat "$dir.cmake.log"; return 1; }
+	cmake --build "$dir" -j"$JOBS" 2>&1 | grep -E "error|warning" || true
+	[ "${PIPESTATUS[0]}" -eq 0 ]
+}
+
+if build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+	echo "== tests: unit, scenario, integration"
+	run_ctest build
+else
+	echo "run-all: build failed" >&2
+	failed=$((failed + 1))
+fi
+
+if build build-asan -DCMAKE_BUILD_TYPE=Debug -DBYPASS_SANITIZE=ON; then
+	echo "== tests under ASan+UBSan"
+	labels='unit|scenario|integration'
+	[ "${BYPASS_ASAN_INTEGRATION:-1}" = 0 ] && labels='unit|scenario'
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp \
+		run_ctest build-asan -L "$labels"
+else
+	echo "run-all: sanitizer build failed" >&2
+	failed=$((failed + 1))
+fi
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
