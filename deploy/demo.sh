@@ -4,6 +4,7 @@
 # on libbypass, drive them with the Linux TCP stack, report, clean up.
 #   sudo ./deploy/demo.sh
 set -euo pipefail
+case "${1:-}" in -h | --help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 [ "$(id -u)" -eq 0 ] || { echo "demo: needs root for namespaces and DPDK: sudo $0" >&2; exit 1; }

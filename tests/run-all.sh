@@ -7,6 +7,7 @@
 #   sudo ./tests/run-all.sh
 # Set BYPASS_ASAN_INTEGRATION=0 to run only unit and scenario tests under ASan.
 set -uo pipefail
+case "${1:-}" in -h | --help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 [ "$(id -u)" -eq 0 ] || { echo "run-all: needs root for namespaces and DPDK: sudo $0" >&2; exit 1; }
