@@ -4,9 +4,6 @@
  *
  *   bypassctl [--socket PATH] status
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>

@@ -3,9 +3,6 @@
  * attach.c - the attach handshake with fastpathd, validation of the
  * shared region it hands us, and detach.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>

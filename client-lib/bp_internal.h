@@ -135,6 +135,22 @@ static inline struct bp_slot *bpi_lookup(struct bp_ctx *ctx, int h)
 	return s;
 }
 
+/*
+ * Resolve a handle that must be a connection.
+ * Return: 0 with *out set, -EBADF (no such handle) or @not_flow (a listener).
+ */
+static inline int bpi_lookup_flow(struct bp_ctx *ctx, int h, int not_flow, struct bp_slot **out)
+{
+	struct bp_slot *s = bpi_lookup(ctx, h);
+
+	if (!s)
+		return -EBADF;
+	if (s->kind != BPS_FLOW)
+		return not_flow;
+	*out = s;
+	return 0;
+}
+
 static inline uint8_t *bpi_rx_ring(const struct bp_ctx *ctx, uint32_t slot)
 {
 	return ctx->base + ctx->buffers_off +

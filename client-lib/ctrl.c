@@ -3,9 +3,6 @@
  * ctrl.c - control requests to the slowpath and the handle lifecycle:
  * listen, connect, accept, shutdown, close, abort.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <string.h>
 
@@ -275,15 +272,9 @@ BP_API int bp_connect_status(struct bp_ctx *ctx, int h)
 	if (!ctx)
 		return -EINVAL;
 	bpi_lock(ctx);
-	s = bpi_lookup(ctx, h);
-	if (!s) {
-		r = -EBADF;
+	r = bpi_lookup_flow(ctx, h, -EINVAL, &s);
+	if (r)
 		goto out;
-	}
-	if (s->kind != BPS_FLOW) {
-		r = -EINVAL;
-		goto out;
-	}
 	f = &ctx->flows[h];
 	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
 	err = __atomic_load_n(&f->err, __ATOMIC_RELAXED);

@@ -9,9 +9,6 @@
  * always sees the other, so an event is either found by our re-check or
  * followed by a write to the wake eventfd.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <poll.h>
 #include <string.h>

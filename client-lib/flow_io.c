@@ -9,9 +9,6 @@
  * 64-bit totals; a peer value that makes no sense is treated as "no room"
  * or "no data", never trusted as a length.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <string.h>
 
@@ -94,15 +91,9 @@ BP_API ssize_t bp_send(struct bp_ctx *ctx, int h, const void *buf, size_t len)
 	if (!ctx)
 		return -EINVAL;
 	bpi_lock(ctx);
-	s = bpi_lookup(ctx, h);
-	if (!s) {
-		r = -EBADF;
+	r = bpi_lookup_flow(ctx, h, -ENOTCONN, &s);
+	if (r)
 		goto out;
-	}
-	if (s->kind != BPS_FLOW) {
-		r = -ENOTCONN;
-		goto out;
-	}
 	f = &ctx->flows[h];
 	flags = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
 	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
@@ -161,15 +152,9 @@ BP_API ssize_t bp_recv(struct bp_ctx *ctx, int h, void *buf, size_t len)
 	if (!ctx)
 		return -EINVAL;
 	bpi_lock(ctx);
-	s = bpi_lookup(ctx, h);
-	if (!s) {
-		r = -EBADF;
+	r = bpi_lookup_flow(ctx, h, -ENOTCONN, &s);
+	if (r)
 		goto out;
-	}
-	if (s->kind != BPS_FLOW) {
-		r = -ENOTCONN;
-		goto out;
-	}
 	f = &ctx->flows[h];
 	/* Flags first: the daemon publishes PEER_FIN after the final
 	 * rx_written, so a FIN seen here means the data count is final. */

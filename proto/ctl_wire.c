@@ -3,9 +3,6 @@
  * ctl_wire.c - length-prefixed CtlMsg frames over a Unix stream socket,
  * with descriptor passing.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -8,9 +8,6 @@
  * bounded turn (flush what is pending, read more).  A connection whose
  * peer closed is closed once everything it sent has been echoed.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>

@@ -10,9 +10,6 @@
  * without keep-alive) closes after the response.  One thread, one event
  * loop, bounded work per connection per pass.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>

@@ -8,9 +8,6 @@
  * One thread, one poll(): stdin and the library's wake fd.  On stdin EOF
  * we half-close and keep reading until the peer's FIN, like `nc -N`.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>

@@ -12,9 +12,6 @@
  *
  * One big lock serialises everything the fake does; it is test code.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>

@@ -2,9 +2,6 @@
 /*
  * test_client_lib.c - libbypass against an in-process fake fastpathd.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <criterion/criterion.h>
 
 #include "fake_daemon.inc.c"
