@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 	char storage[2048];
 	char *eal_argv[32];
 	int eal_argc = port_eal_args(&dp.cfg, storage, sizeof(storage), eal_argv, 32);
-	if (eal_argc < 0 || rte_eal_init(eal_argc, eal_argv) < 0) {
+	if (eal_argc < 0 || port_eal_init(eal_argc, eal_argv) < 0) {
 		fprintf(stderr, "fastpathd: DPDK EAL init failed for device '%s': %s\n"
 			"  try --no-huge (no hugepages reserved?), run as root, and check the device "
 			"string\n", dp.cfg.port_dev, rte_strerror(rte_errno));

@@ -5,6 +5,9 @@
  * tap, memif ...) are handled the same way.
  */
 #include <ctype.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <rte_eal.h>
@@ -145,4 +148,27 @@ void port_fini(struct dataplane *dp)
 {
 	rte_eth_dev_stop(dp->port_id);
 	rte_eth_dev_close(dp->port_id);
+}
+
+static char runtime_dir[PATH_MAX];
+
+/* runs after DPDK's own exit handlers (registered later, run earlier),
+ * once the telemetry socket is gone and the directory is empty */
+static void remove_runtime_dir(void)
+{
+	if (runtime_dir[0])
+		rmdir(runtime_dir);
+}
+
+/**
+ * port_eal_init - rte_eal_init() that leaves no runtime directory behind
+ * in /var/run/dpdk when the process exits.
+ */
+int port_eal_init(int argc, char **argv)
+{
+	atexit(remove_runtime_dir);
+	int rc = rte_eal_init(argc, argv);
+	if (rc >= 0)
+		snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
+	return rc;
 }

@@ -61,7 +61,7 @@ static void h_start_with(void (*tweak)(struct bp_config *c))
 	snprintf(mem, sizeof(mem), "256");
 	char *argv[] = { "scenario", "-l", "0", "--no-huge", "--no-shconf", "-m", mem, "--no-pci",
 			 prefix, "--log-level=*:error", NULL };
-	cr_assert_geq(rte_eal_init(10, argv), 0, "EAL init failed");
+	cr_assert_geq(port_eal_init(10, argv), 0, "EAL init failed");
 
 	H.rx = rte_ring_create("h_rx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	H.tx = rte_ring_create("h_tx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
