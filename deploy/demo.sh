@@ -20,7 +20,8 @@ bp_topo_up bpdemo 100
 echo "== topology: Linux host $BP_PEER_IP (netns $BP_NS_PEER) <-veth-> fastpathd $BP_IP (netns $BP_NS_DP, DPDK net_af_packet on $BP_DEV)"
 bp_start_fastpathd
 grep ready "$BP_FP_LOG"
-dir=$(bp_tmpdir)
+bp_make_tmp
+dir=$BP_TMP
 BIN=$BP_BUILD/client-lib
 
 echo "== ping from Linux to fastpathd"

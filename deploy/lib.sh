@@ -23,9 +23,10 @@ bp_need_root() {
 	[ "$(id -u)" -eq 0 ] || bp_die "needs root (network namespaces, DPDK): run with sudo"
 }
 
-bp_tmpdir() {
+# bp_make_tmp: create BP_TMP (removed by bp_cleanup).  Call it directly, not
+# in $(...): a subshell's assignment would never reach the cleanup.
+bp_make_tmp() {
 	[ -n "$BP_TMP" ] || BP_TMP=$(mktemp -d /tmp/bypass-XXXXXX)
-	echo "$BP_TMP"
 }
 
 # bp_topo_up NAME IDX: create the namespaces and veth; sets BP_NS_DP,
@@ -73,10 +74,9 @@ bp_peer() { ip netns exec "$BP_NS_PEER" "$@"; }
 # bp_start_fastpathd [extra args]: start fastpathd in the dp namespace and
 # wait until it is ready; sets BP_FP_PID and exports BYPASS_SOCKET.
 bp_start_fastpathd() {
-	local dir
-	dir=$(bp_tmpdir)
-	BP_FP_LOG=$dir/fastpathd.log
-	export BYPASS_SOCKET=$dir/fastpathd.sock
+	bp_make_tmp
+	BP_FP_LOG=$BP_TMP/fastpathd.log
+	export BYPASS_SOCKET=$BP_TMP/fastpathd.sock
 	ip netns exec "$BP_NS_DP" "$BP_BUILD/fastpathd/fastpathd" \
 		--port "net_af_packet0,iface=$BP_DEV" --ip "$BP_IP/24" \
 		--no-huge --mem 512 --socket "$BYPASS_SOCKET" "$@" >"$BP_FP_LOG" 2>&1 &

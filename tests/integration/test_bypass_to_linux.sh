@@ -6,7 +6,8 @@ bp_need_root
 trap bp_cleanup EXIT
 bp_topo_up bpib2l 12
 bp_start_fastpathd
-dir=$(bp_tmpdir)
+bp_make_tmp
+dir=$BP_TMP
 head -c 256M /dev/urandom >"$dir/in"
 want=$(sha256sum <"$dir/in" | cut -d' ' -f1)
 

@@ -6,7 +6,8 @@ bp_need_root
 trap bp_cleanup EXIT
 bp_topo_up bpiconc 13
 bp_start_fastpathd
-dir=$(bp_tmpdir)
+bp_make_tmp
+dir=$BP_TMP
 bp_bg "$BP_BUILD/client-lib/bp_echo" -p 7 >"$dir/echo.log" 2>&1
 bp_wait_listening "$dir/echo.log"
 bp_peer timeout 120 python3 "$(dirname "$0")/echo_clients.py" "$BP_IP" 7 100 65536 ||

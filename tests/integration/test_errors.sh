@@ -9,7 +9,8 @@ set -euo pipefail
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
 trap bp_cleanup EXIT
-dir=$(bp_tmpdir)
+bp_make_tmp
+dir=$BP_TMP
 BIN=$BP_BUILD/client-lib
 
 # no daemon

@@ -6,7 +6,8 @@ bp_need_root
 trap bp_cleanup EXIT
 bp_topo_up bpihttp 14
 bp_start_fastpathd
-dir=$(bp_tmpdir)
+bp_make_tmp
+dir=$BP_TMP
 bp_bg "$BP_BUILD/client-lib/bp_httpd" -p 80 >"$dir/httpd.log" 2>&1
 bp_wait_listening "$dir/httpd.log"
 
