@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shim.h - the LD_PRELOAD socket shim's private state.
+ *
+ * A socket becomes a bypass socket when it listens on, or connects to, an
+ * address the configuration selects; until then it is an ordinary kernel
+ * socket.  At conversion the kernel socket is replaced, under the same fd
+ * number, by a placeholder eventfd: the number stays reserved and valid for
+ * fcntl(), and every call we interpose looks the number up in the fd table.
+ * Everything not in the table goes to libc untouched.
+ */
+#ifndef BYPASS_SHIM_H
+#define BYPASS_SHIM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/poll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <signal.h>
+
+#include "bypass/bypass.h"
+
+#define SHIM_MAX_FD 65536
+
+/* a bypass socket; several fds may share one after dup() */
+struct shim_sock {
+	int refs;
+	int h;                 /* libbypass handle */
+	bool listener;
+	bool nonblock;
+	bool shut_rd;
+	bool connect_reported; /* SO_ERROR / EINPROGRESS completion seen */
+	uint32_t ip;           /* listener: bound address (network order) */
+	uint16_t port;         /* listener: bound port */
+	int rcvbuf, sndbuf, nodelay, keepalive, reuseaddr;
+};
+
+/* address recorded by bind() on a socket that is still a kernel socket */
+struct shim_bound {
+	bool valid;
+	uint32_t ip;
+	uint16_t port;
+};
+
+/* the libc functions we wrap */
+struct shim_real {
+	int (*socket)(int, int, int);
+	int (*bind)(int, const struct sockaddr *, socklen_t);
+	int (*listen)(int, int);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*close)(int);
+	int (*shutdown)(int, int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
+	int (*setsockopt)(int, int, int, const void *, socklen_t);
+	int (*fcntl)(int, int, ...);
+	int (*ioctl)(int, unsigned long, ...);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*poll)(struct pollfd *, nfds_t, int);
+	int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+	int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *,
+		       const sigset_t *);
+	int (*epoll_create)(int);
+	int (*epoll_create1)(int);
+	int (*epoll_ctl)(int, int, int, struct epoll_event *);
+	int (*epoll_wait)(int, struct epoll_event *, int, int);
+	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+	ssize_t (*sendfile)(int, int, off_t *, size_t);
+};
+
+extern struct shim_real real;
+
+/* shim_core.c */
+void shim_init(void);
+struct bp_ctx *shim_ctx(void);
+bool shim_listen_selected(uint32_t ip, uint16_t port);
+bool shim_connect_selected(uint32_t ip);
+struct shim_sock *shim_get(int fd);
+int shim_install(int fd, struct shim_sock *s, int cloexec);
+void shim_put(int fd);
+void shim_alias(int newfd, struct shim_sock *s);
+struct shim_bound *shim_bound(int fd);
+int shim_wait(struct shim_sock *s, int timeout_ms);
+unsigned shim_ready(struct shim_sock *s);
+int shim_errno(int neg);
+
+/* shim_poll.c */
+short shim_poll_bits(unsigned r, short events);
+
+/* shim_epoll.c */
+bool shim_is_epoll(int fd);
+void shim_epoll_forget(int epfd);
+void shim_epoll_fd_closed(int fd);
+
+#endif

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shim_core.c - the shim's fd table, configuration, and the one libbypass
+ * context of the process (attached on the first bypass socket).
+ *
+ * Configuration (environment):
+ *   BYPASS_SHIM_LISTEN   ports whose listening sockets use bypass:
+ *                        "all" (default) or "6379,80,8000-8100"
+ *   BYPASS_SHIM_CONNECT  destinations that connect() through bypass:
+ *                        "all" (default: every non-loopback address) or
+ *                        CIDRs "198.18.0.0/15,10.1.0.0/16"
+ *   BYPASS_SOCKET        fastpathd's control socket
+ * Loopback addresses always stay on the kernel.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+
+#include "shim.h"
+
+struct shim_real real;
+
+static struct shim_sock *table[SHIM_MAX_FD];
+static struct shim_bound bound[SHIM_MAX_FD];
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bp_ctx *ctx;
+static bool attach_failed;
+
+#define MAX_RULES 32
+static struct { uint16_t lo, hi; } listen_rules[MAX_RULES];
+static int n_listen_rules = -1;      /* -1: all */
+static struct { uint32_t net, mask; } connect_rules[MAX_RULES];
+static int n_connect_rules = -1;     /* -1: all */
+
+#define LOAD(name) real.name = dlsym(RTLD_NEXT, #name)
+
+static void parse_listen(const char *v)
+{
+	if (!v || !*v || !strcmp(v, "all"))
+		return;
+	n_listen_rules = 0;
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *save, *tok = strtok_r(buf, ",", &save); tok && n_listen_rules < MAX_RULES;
+	     tok = strtok_r(NULL, ",", &save)) {
+		unsigned lo, hi;
+		int n = sscanf(tok, "%u-%u", &lo, &hi);
+		if (n == 1)
+			hi = lo;
+		if (n < 1 || lo > 65535 || hi > 65535 || lo > hi) {
+			fprintf(stderr, "bypass-shim: BYPASS_SHIM_LISTEN: bad entry '%s' "
+				"(want ports or ranges like 80,8000-8100, or all)\n", tok);
+			continue;
+		}
+		listen_rules[n_listen_rules].lo = (uint16_t)lo;
+		listen_rules[n_listen_rules++].hi = (uint16_t)hi;
+	}
+}
+
+static void parse_connect(const char *v)
+{
+	if (!v || !*v || !strcmp(v, "all"))
+		return;
+	n_connect_rules = 0;
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *save, *tok = strtok_r(buf, ",", &save); tok && n_connect_rules < MAX_RULES;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *slash = strchr(tok, '/');
+		int plen = 32;
+		if (slash) {
+			*slash = 0;
+			plen = atoi(slash + 1);
+		}
+		struct in_addr a;
+		if (inet_pton(AF_INET, tok, &a) != 1 || plen < 0 || plen > 32) {
+			fprintf(stderr, "bypass-shim: BYPASS_SHIM_CONNECT: bad entry '%s' "
+				"(want CIDRs like 198.18.0.0/15, or all)\n", tok);
+			continue;
+		}
+		uint32_t mask = plen ? htonl(~0u << (32 - plen)) : 0;
+		connect_rules[n_connect_rules].net = a.s_addr & mask;
+		connect_rules[n_connect_rules++].mask = mask;
+	}
+}
+
+__attribute__((constructor)) void shim_init(void)
+{
+	if (real.socket)
+		return;
+	LOAD(socket); LOAD(bind); LOAD(listen); LOAD(accept); LOAD(accept4);
+	LOAD(connect); LOAD(close); LOAD(shutdown); LOAD(read); LOAD(write);
+	LOAD(readv); LOAD(writev); LOAD(send); LOAD(recv); LOAD(sendto);
+	LOAD(recvfrom); LOAD(sendmsg); LOAD(recvmsg); LOAD(getsockname);
+	LOAD(getpeername); LOAD(getsockopt); LOAD(setsockopt); LOAD(fcntl);
+	LOAD(ioctl); LOAD(dup); LOAD(dup2); LOAD(dup3); LOAD(poll); LOAD(ppoll);
+	LOAD(select); LOAD(pselect); LOAD(epoll_create); LOAD(epoll_create1);
+	LOAD(epoll_ctl); LOAD(epoll_wait); LOAD(epoll_pwait); LOAD(sendfile);
+	parse_listen(getenv("BYPASS_SHIM_LISTEN"));
+	parse_connect(getenv("BYPASS_SHIM_CONNECT"));
+}
+
+static bool is_loopback(uint32_t ip)
+{
+	return (ntohl(ip) >> 24) == 127;
+}
+
+bool shim_listen_selected(uint32_t ip, uint16_t port)
+{
+	if (is_loopback(ip))
+		return false;
+	if (n_listen_rules < 0)
+		return true;
+	for (int i = 0; i < n_listen_rules; i++)
+		if (port >= listen_rules[i].lo && port <= listen_rules[i].hi)
+			return true;
+	return false;
+}
+
+bool shim_connect_selected(uint32_t ip)
+{
+	if (is_loopback(ip) || ip == 0)
+		return false;
+	if (n_connect_rules < 0)
+		return true;
+	for (int i = 0; i < n_connect_rules; i++)
+		if ((ip & connect_rules[i].mask) == connect_rules[i].net)
+			return true;
+	return false;
+}
+
+/**
+ * shim_ctx - the process's libbypass context, attached on first use.
+ * A failure is reported once on stderr (the message says how to start the
+ * daemon) and every later conversion fails with ENETDOWN.
+ */
+struct bp_ctx *shim_ctx(void)
+{
+	struct bp_ctx *c = __atomic_load_n(&ctx, __ATOMIC_ACQUIRE);
+	if (c)
+		return c;
+	pthread_mutex_lock(&ctx_lock);
+	if (!ctx && !attach_failed) {
+		char err[512];
+		extern char *program_invocation_short_name;
+		struct bp_attach_opts o = { .app_name = program_invocation_short_name };
+		c = bp_attach(&o, err, sizeof(err));
+		if (c) {
+			__atomic_store_n(&ctx, c, __ATOMIC_RELEASE);
+		} else {
+			attach_failed = true;
+			fprintf(stderr, "bypass-shim: %s\n", err);
+		}
+	}
+	c = ctx;
+	pthread_mutex_unlock(&ctx_lock);
+	return c;
+}
+
+struct shim_sock *shim_get(int fd)
+{
+	if (fd < 0 || fd >= SHIM_MAX_FD)
+		return NULL;
+	return __atomic_load_n(&table[fd], __ATOMIC_ACQUIRE);
+}
+
+struct shim_bound *shim_bound(int fd)
+{
+	return fd >= 0 && fd < SHIM_MAX_FD ? &bound[fd] : NULL;
+}
+
+/**
+ * shim_install - make @fd a bypass socket.  The kernel object behind @fd
+ * (a socket, or nothing) is replaced by a fresh eventfd placeholder so the
+ * number stays allocated to us.  Return: 0 or -1 with errno.
+ */
+int shim_install(int fd, struct shim_sock *s, int cloexec)
+{
+	if (fd >= SHIM_MAX_FD) {
+		errno = EMFILE;
+		return -1;
+	}
+	int ph = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ph < 0)
+		return -1;
+	if (ph != fd) {
+		if (real.dup3(ph, fd, cloexec ? O_CLOEXEC : 0) < 0) {
+			int e = errno;
+			real.close(ph);
+			errno = e;
+			return -1;
+		}
+		real.close(ph);
+	} else if (!cloexec) {
+		real.fcntl(fd, F_SETFD, 0);
+	}
+	pthread_mutex_lock(&table_lock);
+	s->refs++;
+	bound[fd].valid = false;
+	__atomic_store_n(&table[fd], s, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&table_lock);
+	return 0;
+}
+
+/* @fd no longer names its bypass socket; the last name closes the flow */
+void shim_put(int fd)
+{
+	pthread_mutex_lock(&table_lock);
+	struct shim_sock *s = table[fd];
+	__atomic_store_n(&table[fd], NULL, __ATOMIC_RELEASE);
+	bool last = s && --s->refs == 0;
+	pthread_mutex_unlock(&table_lock);
+	if (last) {
+		bp_close(ctx, s->h);
+		free(s);
+	}
+}
+
+/* share @oldfd's socket under @newfd (dup family) */
+void shim_alias(int newfd, struct shim_sock *s)
+{
+	pthread_mutex_lock(&table_lock);
+	s->refs++;
+	__atomic_store_n(&table[newfd], s, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&table_lock);
+}
+
+/* block until the daemon signals anything, or the timeout passes */
+int shim_wait(struct shim_sock *s, int timeout_ms)
+{
+	int r = bp_wait(ctx, timeout_ms);
+	if (r == -EINTR) {
+		errno = EINTR;
+		return -1;
+	}
+	return 0;
+}
+
+unsigned shim_ready(struct shim_sock *s)
+{
+	return bp_ready(ctx, s->h);
+}
+
+/* set errno from a negative libbypass result; returns -1 */
+int shim_errno(int neg)
+{
+	errno = -neg;
+	return -1;
+}

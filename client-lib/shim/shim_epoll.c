@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shim_epoll.c - epoll over a mix of bypass and kernel fds.
+ *
+ * Kernel fds live in the real epoll instance.  Bypass fds are kept in a
+ * side list per epoll fd, and libbypass's wake eventfd is added to the real
+ * instance under a magic tag: epoll_wait() first scans the side list, and
+ * when nothing is ready blocks in the kernel until either a kernel fd or
+ * the daemon wakes it.
+ *
+ * Edge-triggered entries report again only when the daemon moved the
+ * flow's monotonic counters (bytes received, bytes acknowledged, flags,
+ * connections delivered), which is exactly "new data / new space arrived".
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "shim.h"
+#include "bp_internal.h"
+
+#define WAKE_TAG 0xb7a55e11b7a55e11ull
+
+struct ep_ent {
+	int fd;
+	struct shim_sock *s;
+	uint32_t events;
+	epoll_data_t data;
+	bool disabled;          /* EPOLLONESHOT fired */
+	uint64_t seen_rx, seen_tx;
+	uint32_t seen_flags;
+};
+
+struct ep {
+	int epfd;
+	pthread_mutex_t lock;
+	struct ep_ent *ents;
+	int n, cap;
+	bool wake_added;
+	struct ep *next;
+};
+
+static struct ep *eps[SHIM_MAX_FD];
+static struct ep *ep_list;
+static pthread_mutex_t eps_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool shim_is_epoll(int fd)
+{
+	return fd >= 0 && fd < SHIM_MAX_FD && __atomic_load_n(&eps[fd], __ATOMIC_ACQUIRE);
+}
+
+static struct ep *ep_get(int epfd, bool create)
+{
+	if (epfd < 0 || epfd >= SHIM_MAX_FD)
+		return NULL;
+	struct ep *ep = __atomic_load_n(&eps[epfd], __ATOMIC_ACQUIRE);
+	if (ep || !create)
+		return ep;
+	pthread_mutex_lock(&eps_lock);
+	if (!eps[epfd] && (ep = calloc(1, sizeof(*ep)))) {
+		ep->epfd = epfd;
+		pthread_mutex_init(&ep->lock, NULL);
+		ep->next = ep_list;
+		ep_list = ep;
+		__atomic_store_n(&eps[epfd], ep, __ATOMIC_RELEASE);
+	}
+	ep = eps[epfd];
+	pthread_mutex_unlock(&eps_lock);
+	return ep;
+}
+
+void shim_epoll_forget(int epfd)
+{
+	pthread_mutex_lock(&eps_lock);
+	struct ep *ep = eps[epfd];
+	__atomic_store_n(&eps[epfd], NULL, __ATOMIC_RELEASE);
+	for (struct ep **pp = &ep_list; ep && *pp; pp = &(*pp)->next) {
+		if (*pp == ep) {
+			*pp = ep->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&eps_lock);
+	if (ep) {
+		free(ep->ents);
+		free(ep);
+	}
+}
+
+static int ent_find(struct ep *ep, int fd)
+{
+	for (int i = 0; i < ep->n; i++)
+		if (ep->ents[i].fd == fd)
+			return i;
+	return -1;
+}
+
+/* a closed fd leaves every epoll set, as in the kernel */
+void shim_epoll_fd_closed(int fd)
+{
+	pthread_mutex_lock(&eps_lock);
+	for (struct ep *ep = ep_list; ep; ep = ep->next) {
+		pthread_mutex_lock(&ep->lock);
+		int i = ent_find(ep, fd);
+		if (i >= 0)
+			ep->ents[i] = ep->ents[--ep->n];
+		pthread_mutex_unlock(&ep->lock);
+	}
+	pthread_mutex_unlock(&eps_lock);
+}
+
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	if (!s)
+		return real.epoll_ctl(epfd, op, fd, ev);
+	struct ep *ep = ep_get(epfd, op == EPOLL_CTL_ADD);
+	if (!ep) {
+		errno = op == EPOLL_CTL_ADD ? ENOMEM : ENOENT;
+		return -1;
+	}
+	struct bp_ctx *c = shim_ctx();
+	int rc = 0;
+	pthread_mutex_lock(&ep->lock);
+	int i = ent_find(ep, fd);
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		if (i >= 0) {
+			errno = EEXIST;
+			rc = -1;
+			break;
+		}
+		if (ep->n == ep->cap) {
+			int cap = ep->cap ? 2 * ep->cap : 16;
+			struct ep_ent *n = realloc(ep->ents, (size_t)cap * sizeof(*n));
+			if (!n) {
+				errno = ENOMEM;
+				rc = -1;
+				break;
+			}
+			ep->ents = n;
+			ep->cap = cap;
+		}
+		i = ep->n++;
+		/* fall through */
+	case EPOLL_CTL_MOD:
+		if (i < 0 || !ev) {
+			errno = ev ? ENOENT : EFAULT;
+			rc = -1;
+			break;
+		}
+		ep->ents[i] = (struct ep_ent){ .fd = fd, .s = s, .events = ev->events,
+					       .data = ev->data, .seen_rx = UINT64_MAX,
+					       .seen_tx = UINT64_MAX, .seen_flags = UINT32_MAX };
+		break;
+	case EPOLL_CTL_DEL:
+		if (i < 0) {
+			errno = ENOENT;
+			rc = -1;
+			break;
+		}
+		ep->ents[i] = ep->ents[--ep->n];
+		break;
+	default:
+		errno = EINVAL;
+		rc = -1;
+	}
+	if (!rc && !ep->wake_added) {
+		struct epoll_event we = { .events = EPOLLIN, .data.u64 = WAKE_TAG };
+		if (real.epoll_ctl(epfd, EPOLL_CTL_ADD, bp_wait_fd(c), &we) == 0 || errno == EEXIST)
+			ep->wake_added = true;
+	}
+	pthread_mutex_unlock(&ep->lock);
+	return rc;
+}
+
+/* bypass entries that are ready; edge-triggered ones only on news */
+static int scan(struct ep *ep, struct bp_ctx *c, struct epoll_event *out, int max)
+{
+	int n = 0;
+	pthread_mutex_lock(&ep->lock);
+	for (int i = 0; i < ep->n && n < max; i++) {
+		struct ep_ent *e = &ep->ents[i];
+		if (e->disabled)
+			continue;
+		uint32_t bits = (uint16_t)shim_poll_bits(shim_ready(e->s), (short)e->events);
+		if (!bits)
+			continue;
+		if (e->events & EPOLLET) {
+			struct bp_flow_shm *f = &c->flows[e->s->h];
+			uint64_t rx = e->s->listener ? __atomic_load_n(&f->listen_pending, __ATOMIC_ACQUIRE)
+						     : __atomic_load_n(&f->rx_written, __ATOMIC_ACQUIRE);
+			uint64_t tx = __atomic_load_n(&f->tx_acked, __ATOMIC_ACQUIRE);
+			uint32_t fl = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE) |
+				      __atomic_load_n(&f->state, __ATOMIC_ACQUIRE) << 8;
+			bool news = fl != e->seen_flags || ((bits & EPOLLIN) && rx != e->seen_rx) ||
+				    ((bits & EPOLLOUT) && tx != e->seen_tx);
+			e->seen_rx = rx;
+			e->seen_tx = tx;
+			e->seen_flags = fl;
+			if (!news)
+				continue;
+		}
+		if (e->events & EPOLLONESHOT)
+			e->disabled = true;
+		out[n].events = bits;
+		out[n].data = e->data;
+		n++;
+	}
+	int total = ep->n;
+	pthread_mutex_unlock(&ep->lock);
+	return total ? n : -1;
+}
+
+static int ep_wait(int epfd, struct epoll_event *evs, int max, int timeout, const sigset_t *mask)
+{
+	struct ep *ep = ep_get(epfd, false);
+	if (!ep || max <= 0)
+		return real.epoll_pwait(epfd, evs, max, timeout, mask);
+	struct bp_ctx *c = shim_ctx();
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		bp_wait(c, 0); /* take pending events, arm the wake fd */
+		int n = scan(ep, c, evs, max);
+		if (n < 0) /* no bypass fds (any more): plain kernel epoll */
+			return real.epoll_pwait(epfd, evs, max, timeout, mask);
+		int left = timeout;
+		if (timeout > 0) {
+			struct timespec t1;
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			long el = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+			left = el >= timeout ? 0 : timeout - (int)el;
+		}
+		if (n)
+			left = 0;
+		int kn = n < max ? real.epoll_pwait(epfd, evs + n, max - n, left, mask) : 0;
+		if (kn < 0)
+			return n ? n : -1;
+		bool woke = false;
+		int out = n;
+		for (int i = n; i < n + kn; i++) {
+			if (evs[i].data.u64 == WAKE_TAG)
+				woke = true;
+			else
+				evs[out++] = evs[i];
+		}
+		if (out || !left || !woke)
+			return out;
+	}
+}
+
+int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
+{
+	shim_init();
+	return ep_wait(epfd, evs, max, timeout, NULL);
+}
+
+int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const sigset_t *mask)
+{
+	shim_init();
+	return ep_wait(epfd, evs, max, timeout, mask);
+}

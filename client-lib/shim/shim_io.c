@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shim_io.c - data calls on bypass sockets, with kernel semantics: blocking
+ * sockets block (on libbypass's eventfd, never spinning) until at least one
+ * byte moves; a blocking send moves everything; EPIPE raises SIGPIPE unless
+ * MSG_NOSIGNAL.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/sendfile.h>
+
+#include "shim.h"
+
+static ssize_t sock_send(struct shim_sock *s, const void *buf, size_t len, int flags)
+{
+	struct bp_ctx *c = shim_ctx();
+	bool nonblock = s->nonblock || (flags & MSG_DONTWAIT);
+	size_t done = 0;
+
+	if (s->listener) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	while (done < len) {
+		ssize_t n = bp_send(c, s->h, (const char *)buf + done, len - done);
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n == -EAGAIN || n == 0) {
+			if (nonblock)
+				break;
+			if (shim_wait(s, -1))
+				break;
+			continue;
+		}
+		if (done)
+			break; /* report the bytes that went; the error comes next call */
+		if (n == -EPIPE && !(flags & MSG_NOSIGNAL))
+			raise(SIGPIPE);
+		return shim_errno((int)n);
+	}
+	if (!done && len) {
+		errno = errno == EINTR ? EINTR : EAGAIN;
+		return -1;
+	}
+	return (ssize_t)done;
+}
+
+static ssize_t sock_recv(struct shim_sock *s, void *buf, size_t len, int flags)
+{
+	struct bp_ctx *c = shim_ctx();
+	bool nonblock = s->nonblock || (flags & MSG_DONTWAIT);
+	size_t done = 0;
+
+	if (s->listener) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (flags & MSG_PEEK) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (s->shut_rd)
+		return 0;
+	for (;;) {
+		ssize_t n = bp_recv(c, s->h, (char *)buf + done, len - done);
+		if (n > 0) {
+			done += (size_t)n;
+			if (!(flags & MSG_WAITALL) || done == len)
+				return (ssize_t)done;
+			continue;
+		}
+		if (n == 0 || done) /* end of stream, or a partial MSG_WAITALL */
+			return (ssize_t)done;
+		if (n != -EAGAIN)
+			return shim_errno((int)n);
+		if (nonblock) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (shim_wait(s, -1))
+			return -1;
+	}
+}
+
+ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	return s ? sock_send(s, buf, len, flags) : real.send(fd, buf, len, flags);
+}
+
+ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	return s ? sock_recv(s, buf, len, flags) : real.recv(fd, buf, len, flags);
+}
+
+ssize_t read(int fd, void *buf, size_t len)
+{
+	struct shim_sock *s = shim_get(fd);
+	if (!real.read)
+		shim_init();
+	return s ? sock_recv(s, buf, len, 0) : real.read(fd, buf, len);
+}
+
+ssize_t write(int fd, const void *buf, size_t len)
+{
+	struct shim_sock *s = shim_get(fd);
+	if (!real.write)
+		shim_init();
+	return s ? sock_send(s, buf, len, 0) : real.write(fd, buf, len);
+}
+
+ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *a,
+	       socklen_t al)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	return s ? sock_send(s, buf, len, flags) : real.sendto(fd, buf, len, flags, a, al);
+}
+
+ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *a, socklen_t *al)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	if (!s)
+		return real.recvfrom(fd, buf, len, flags, a, al);
+	if (a && al)
+		getpeername(fd, a, al);
+	return sock_recv(s, buf, len, flags);
+}
+
+/* gather/scatter through a bounce buffer: one library call per operation,
+ * so a vectored write is as atomic as a plain one */
+static ssize_t sock_sendv(struct shim_sock *s, const struct iovec *iov, int cnt, int flags)
+{
+	size_t total = 0;
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	if (cnt == 1)
+		return sock_send(s, iov[0].iov_base, iov[0].iov_len, flags);
+	if (!total)
+		return 0;
+	char stackbuf[16384];
+	char *buf = total <= sizeof(stackbuf) ? stackbuf : malloc(total);
+	if (!buf) {
+		errno = ENOMEM;
+		return -1;
+	}
+	size_t off = 0;
+	for (int i = 0; i < cnt; i++) {
+		memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	ssize_t r = sock_send(s, buf, total, flags);
+	if (buf != stackbuf)
+		free(buf);
+	return r;
+}
+
+static ssize_t sock_recvv(struct shim_sock *s, const struct iovec *iov, int cnt, int flags)
+{
+	if (cnt == 1)
+		return sock_recv(s, iov[0].iov_base, iov[0].iov_len, flags);
+	size_t total = 0;
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	char stackbuf[16384];
+	char *buf = total <= sizeof(stackbuf) ? stackbuf : malloc(total);
+	if (!buf) {
+		errno = ENOMEM;
+		return -1;
+	}
+	ssize_t r = sock_recv(s, buf, total, flags);
+	size_t off = 0;
+	for (int i = 0; r > 0 && i < cnt && off < (size_t)r; i++) {
+		size_t n = iov[i].iov_len < (size_t)r - off ? iov[i].iov_len : (size_t)r - off;
+		memcpy(iov[i].iov_base, buf + off, n);
+		off += n;
+	}
+	if (buf != stackbuf)
+		free(buf);
+	return r;
+}
+
+ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	return s ? sock_recvv(s, iov, cnt, 0) : real.readv(fd, iov, cnt);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	return s ? sock_sendv(s, iov, cnt, 0) : real.writev(fd, iov, cnt);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	return s ? sock_sendv(s, m->msg_iov, (int)m->msg_iovlen, flags) : real.sendmsg(fd, m, flags);
+}
+
+ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	if (!s)
+		return real.recvmsg(fd, m, flags);
+	m->msg_controllen = 0;
+	m->msg_flags = 0;
+	if (m->msg_name && m->msg_namelen)
+		getpeername(fd, m->msg_name, &m->msg_namelen);
+	return sock_recvv(s, m->msg_iov, (int)m->msg_iovlen, flags);
+}
+
+ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(out_fd);
+	if (!s)
+		return real.sendfile(out_fd, in_fd, offset, count);
+	char buf[65536];
+	size_t want = count < sizeof(buf) ? count : sizeof(buf);
+	ssize_t n = offset ? pread(in_fd, buf, want, *offset) : real.read(in_fd, buf, want);
+	if (n <= 0)
+		return n;
+	ssize_t w = sock_send(s, buf, (size_t)n, 0);
+	if (w > 0) {
+		if (offset)
+			*offset += w;
+		else if (w < n)
+			lseek(in_fd, w - n, SEEK_CUR); /* give back what did not go */
+	}
+	return w;
+}

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shim_sock.c - socket lifecycle: bind, listen, accept, connect, close,
+ * shutdown, names, options, fcntl/ioctl, dup.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+
+#include "shim.h"
+
+/* an AF_INET stream socket the kernel owns, or not */
+static bool inet_stream(int fd)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+	if (real.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &l) || v != AF_INET)
+		return false;
+	l = sizeof(v);
+	return !real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l) && v == SOCK_STREAM;
+}
+
+static void fill_addr(struct sockaddr *addr, socklen_t *len, uint32_t ip, uint16_t port)
+{
+	if (!addr || !len)
+		return;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
+				   .sin_addr.s_addr = ip };
+	memcpy(addr, &sin, *len < sizeof(sin) ? *len : sizeof(sin));
+	*len = sizeof(sin);
+}
+
+static struct shim_sock *sock_new(int h)
+{
+	struct shim_sock *s = calloc(1, sizeof(*s));
+	if (s) {
+		s->h = h;
+		s->nodelay = 1;
+	}
+	return s;
+}
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	shim_init();
+	/* the bypass address is not a kernel address here: remember a
+	 * non-loopback bind and apply it at listen() */
+	if (addr && len >= sizeof(struct sockaddr_in) && addr->sa_family == AF_INET &&
+	    inet_stream(fd)) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
+		if (shim_listen_selected(sin->sin_addr.s_addr, ntohs(sin->sin_port))) {
+			struct shim_bound *b = shim_bound(fd);
+			if (b) {
+				b->valid = true;
+				b->ip = sin->sin_addr.s_addr;
+				b->port = ntohs(sin->sin_port);
+				return 0;
+			}
+		}
+	}
+	return real.bind(fd, addr, len);
+}
+
+int listen(int fd, int backlog)
+{
+	shim_init();
+	struct shim_bound *b = shim_bound(fd);
+	if (shim_get(fd))
+		return 0; /* already listening through bypass */
+	if (!b || !b->valid)
+		return real.listen(fd, backlog);
+	struct bp_ctx *c = shim_ctx();
+	if (!c) {
+		errno = ENETDOWN;
+		return -1;
+	}
+	uint32_t ip = b->ip == htonl(INADDR_ANY) ? 0 : b->ip;
+	int h = bp_listen(c, ip, b->port, backlog > 0 ? backlog : 128);
+	if (h < 0)
+		return shim_errno(h);
+	struct shim_sock *s = sock_new(h);
+	if (!s) {
+		bp_close(c, h);
+		errno = ENOMEM;
+		return -1;
+	}
+	s->listener = true;
+	s->ip = ip ? ip : bp_local_ip(c);
+	s->port = b->port;
+	struct bp_flow_info fi;
+	if (!b->port && !bp_flow_info(c, h, &fi))
+		s->port = fi.local_port;
+	s->nonblock = (real.fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+	int cloexec = real.fcntl(fd, F_GETFD) & FD_CLOEXEC;
+	if (shim_install(fd, s, cloexec)) {
+		int e = errno;
+		bp_close(c, h);
+		free(s);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct shim_sock *l = shim_get(fd);
+	if (!l)
+		return flags ? real.accept4(fd, addr, len, flags) : real.accept(fd, addr, len);
+	if (!l->listener) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct bp_ctx *c = shim_ctx();
+	int h;
+	while ((h = bp_accept(c, l->h)) == -EAGAIN) {
+		if (l->nonblock) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (shim_wait(l, -1))
+			return -1;
+	}
+	if (h < 0)
+		return shim_errno(h);
+	struct shim_sock *s = sock_new(h);
+	int nfd = s ? eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
+	if (nfd < 0 || shim_install(nfd, s, flags & SOCK_CLOEXEC)) {
+		int e = s ? errno : ENOMEM;
+		bp_abort(c, h);
+		free(s);
+		if (nfd >= 0)
+			real.close(nfd);
+		errno = e;
+		return -1;
+	}
+	s->nonblock = (flags & SOCK_NONBLOCK) != 0;
+	struct bp_flow_info fi;
+	if (!bp_flow_info(c, h, &fi))
+		fill_addr(addr, len, fi.remote_ip, fi.remote_port);
+	return nfd;
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	shim_init();
+	return do_accept(fd, addr, len, 0);
+}
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	shim_init();
+	return do_accept(fd, addr, len, flags);
+}
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	if (s) {
+		/* a second connect() on a non-blocking socket: report progress */
+		int st = bp_connect_status(shim_ctx(), s->h);
+		if (st == -EINPROGRESS) {
+			errno = EALREADY;
+			return -1;
+		}
+		if (st == 0) {
+			errno = EISCONN;
+			return -1;
+		}
+		return shim_errno(st);
+	}
+	if (!addr || len < sizeof(struct sockaddr_in) || addr->sa_family != AF_INET ||
+	    !inet_stream(fd))
+		return real.connect(fd, addr, len);
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
+	if (!shim_connect_selected(sin->sin_addr.s_addr))
+		return real.connect(fd, addr, len);
+	struct bp_ctx *c = shim_ctx();
+	if (!c) {
+		errno = ENETDOWN;
+		return -1;
+	}
+	int h = bp_connect(c, sin->sin_addr.s_addr, ntohs(sin->sin_port));
+	if (h < 0)
+		return shim_errno(h);
+	s = sock_new(h);
+	if (!s) {
+		bp_abort(c, h);
+		errno = ENOMEM;
+		return -1;
+	}
+	s->nonblock = (real.fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+	if (shim_install(fd, s, real.fcntl(fd, F_GETFD) & FD_CLOEXEC)) {
+		int e = errno;
+		bp_abort(c, h);
+		free(s);
+		errno = e;
+		return -1;
+	}
+	if (s->nonblock) {
+		errno = EINPROGRESS;
+		return -1;
+	}
+	int st;
+	while ((st = bp_connect_status(c, s->h)) == -EINPROGRESS)
+		if (shim_wait(s, 100))
+			return -1;
+	s->connect_reported = true;
+	return st ? shim_errno(st) : 0;
+}
+
+int close(int fd)
+{
+	shim_init();
+	if (shim_is_epoll(fd))
+		shim_epoll_forget(fd);
+	if (shim_get(fd)) {
+		shim_epoll_fd_closed(fd);
+		shim_put(fd);
+	} else {
+		struct shim_bound *b = shim_bound(fd);
+		if (b)
+			b->valid = false;
+	}
+	return real.close(fd);
+}
+
+int shutdown(int fd, int how)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	if (!s)
+		return real.shutdown(fd, how);
+	if (s->listener)
+		return 0;
+	if (how == SHUT_RD || how == SHUT_RDWR)
+		s->shut_rd = true;
+	if (how == SHUT_WR || how == SHUT_RDWR) {
+		int r = bp_shutdown(shim_ctx(), s->h);
+		if (r < 0 && r != -EPIPE)
+			return shim_errno(r);
+	}
+	return 0;
+}
+
+int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	struct shim_bound *b = shim_bound(fd);
+	if (!s) {
+		if (b && b->valid) {
+			fill_addr(addr, len, b->ip, b->port);
+			return 0;
+		}
+		return real.getsockname(fd, addr, len);
+	}
+	if (s->listener) {
+		fill_addr(addr, len, s->ip, s->port);
+		return 0;
+	}
+	struct bp_flow_info fi;
+	int r = bp_flow_info(shim_ctx(), s->h, &fi);
+	if (r < 0)
+		return shim_errno(r);
+	fill_addr(addr, len, fi.local_ip, fi.local_port);
+	return 0;
+}
+
+int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	if (!s)
+		return real.getpeername(fd, addr, len);
+	struct bp_flow_info fi;
+	if (s->listener || bp_flow_info(shim_ctx(), s->h, &fi) < 0 ||
+	    bp_connect_status(shim_ctx(), s->h) != 0) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	fill_addr(addr, len, fi.remote_ip, fi.remote_port);
+	return 0;
+}
+
+static int *opt_slot(struct shim_sock *s, int level, int name)
+{
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_RCVBUF: return &s->rcvbuf;
+		case SO_SNDBUF: return &s->sndbuf;
+		case SO_KEEPALIVE: return &s->keepalive;
+		case SO_REUSEADDR: return &s->reuseaddr;
+		}
+	} else if (level == IPPROTO_TCP && name == TCP_NODELAY) {
+		return &s->nodelay;
+	}
+	return NULL;
+}
+
+int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	if (!s)
+		return real.getsockopt(fd, level, name, val, len);
+	if (!val || !len || *len < sizeof(int)) {
+		errno = EINVAL;
+		return -1;
+	}
+	int v = 0;
+	int *slot = opt_slot(s, level, name);
+	if (slot) {
+		v = *slot;
+		if (!v && level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF))
+			v = (int)(name == SO_RCVBUF ? bp_rx_avail(shim_ctx(), s->h) +
+					bp_tx_space(shim_ctx(), s->h) : bp_tx_space(shim_ctx(), s->h));
+	} else if (level == SOL_SOCKET && name == SO_ERROR) {
+		int st = s->listener ? 0 : bp_connect_status(shim_ctx(), s->h);
+		v = st == -EINPROGRESS ? 0 : -st;
+	} else if (level == SOL_SOCKET && name == SO_TYPE) {
+		v = SOCK_STREAM;
+	} else if (level == SOL_SOCKET && name == SO_DOMAIN) {
+		v = AF_INET;
+	} else if (level == SOL_SOCKET && name == SO_ACCEPTCONN) {
+		v = s->listener;
+	}
+	memcpy(val, &v, sizeof(v));
+	*len = sizeof(v);
+	return 0;
+}
+
+int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	shim_init();
+	struct shim_sock *s = shim_get(fd);
+	if (!s)
+		return real.setsockopt(fd, level, name, val, len);
+	int *slot = opt_slot(s, level, name);
+	if (slot && val && len >= sizeof(int))
+		memcpy(slot, val, sizeof(int));
+	return 0; /* other options have no bypass meaning: accepted, ignored */
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+	shim_init();
+	va_list ap;
+	va_start(ap, cmd);
+	long arg = va_arg(ap, long);
+	va_end(ap);
+	struct shim_sock *s = shim_get(fd);
+	int r = real.fcntl(fd, cmd, arg);
+	if (s && cmd == F_SETFL && r == 0)
+		s->nonblock = (arg & O_NONBLOCK) != 0;
+	return r;
+}
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	shim_init();
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	struct shim_sock *s = shim_get(fd);
+	if (s && req == FIONREAD) {
+		*(int *)arg = (int)bp_rx_avail(shim_ctx(), s->h);
+		return 0;
+	}
+	if (s && req == FIONBIO)
+		s->nonblock = *(int *)arg != 0;
+	return real.ioctl(fd, req, arg);
+}
+
+int dup(int fd)
+{
+	shim_init();
+	int n = real.dup(fd);
+	struct shim_sock *s = shim_get(fd);
+	if (n >= 0 && s)
+		shim_alias(n, s);
+	return n;
+}
+
+static int dup_onto(int oldfd, int newfd, int flags, bool is_dup3)
+{
+	if (oldfd == newfd)
+		return is_dup3 ? (errno = EINVAL, -1) : real.dup2(oldfd, newfd);
+	struct shim_sock *s = shim_get(oldfd);
+	if (shim_get(newfd))
+		shim_put(newfd); /* dup2 closes what newfd named */
+	int n = is_dup3 ? real.dup3(oldfd, newfd, flags) : real.dup2(oldfd, newfd);
+	if (n >= 0 && s)
+		shim_alias(n, s);
+	return n;
+}
+
+int dup2(int oldfd, int newfd)
+{
+	shim_init();
+	return dup_onto(oldfd, newfd, 0, false);
+}
+
+int dup3(int oldfd, int newfd, int flags)
+{
+	shim_init();
+	return dup_onto(oldfd, newfd, flags, true);
+}
