@@ -455,3 +455,19 @@ BP_API uint32_t bp_local_ip(const struct bp_ctx *ctx)
 {
 	return ctx ? ctx->local_ip : 0;
 }
+
+/**
+ * bp_forget_after_fork - in a fork()ed child: drop the parent's context
+ * without touching its flows.  Only the child's copies of the descriptors
+ * and mapping go away; the parent keeps working, and the daemon still sees
+ * the parent's socket close when the parent dies.  Async-signal-safe calls
+ * only (it runs in an atfork handler); the struct itself is leaked.
+ */
+void bp_forget_after_fork(struct bp_ctx *ctx)
+{
+	munmap(ctx->base, ctx->region_size);
+	close(ctx->sock_fd);
+	close(ctx->wake_fd);
+	close(ctx->sp_db_fd);
+	close(ctx->fp_kick_fd);
+}

@@ -165,6 +165,9 @@ static inline uint8_t *bpi_tx_ring(const struct bp_ctx *ctx, uint32_t slot)
 /* Write 1 to an eventfd; failures only mean the counter is already huge. */
 void bpi_kick(int efd);
 
+/* in a fork()ed child, let go of the parent's context (see attach.c) */
+void bp_forget_after_fork(struct bp_ctx *ctx);
+
 uint64_t bpi_now_ms(void);
 
 /* Take ownership of a slot the daemon handed us (reply or accept). */

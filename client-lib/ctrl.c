@@ -216,9 +216,16 @@ static int ctrl_call(struct bp_ctx *ctx, struct bp_ctrl_req *req, struct bp_even
 
 BP_API int bp_listen(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog)
 {
+	return bp_listen_flags(ctx, ip, port, backlog, 0);
+}
+
+BP_API int bp_listen_flags(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog,
+			   unsigned flags)
+{
 	struct bp_ctrl_req req = {
 		.op = BP_CTRL_LISTEN, .ip = ip, .port = port,
 		.backlog = backlog > 0 ? (uint32_t)backlog : 1,
+		.flags = flags,
 	};
 	struct bp_event ev;
 	struct bp_slot *s;

@@ -166,7 +166,7 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 	int rc;
 	switch (r->op) {
 	case BP_CTRL_LISTEN:
-		rc = sp_conn_listen(sp, app, r->ip, r->port, r->backlog, &slot);
+		rc = sp_conn_listen(sp, app, r->ip, r->port, r->backlog, r->flags, &slot);
 		break;
 	case BP_CTRL_CONNECT:
 		rc = sp_conn_connect(sp, app, r->ip, r->port, &slot);

@@ -126,10 +126,33 @@ static struct dp_app *app_of(struct sp *sp, const struct sp_conn *c)
 	return &sp->dp->apps[c->app_id];
 }
 
+/* the first listener on @port (more follow through ->next if shared) */
 static struct sp_listener *listener_of_port(struct sp *sp, uint16_t port)
 {
 	uint16_t i = sp->listener_by_port[port];
 	return i ? &sp->listeners[i - 1] : NULL;
+}
+
+/* the listener a passive conn came through, if it still exists */
+static struct sp_listener *listener_of_conn(struct sp *sp, const struct sp_conn *c)
+{
+	if (!c->listener)
+		return NULL;
+	struct sp_listener *l = &sp->listeners[c->listener - 1];
+	return l->in_use && l->app_id == c->app_id && l->slot == c->listener_slot ? l : NULL;
+}
+
+static void listener_unlink(struct sp *sp, struct sp_listener *l)
+{
+	uint16_t self = (uint16_t)(l - sp->listeners) + 1;
+	for (uint16_t *pp = &sp->listener_by_port[l->port]; *pp;
+	     pp = &sp->listeners[*pp - 1].next) {
+		if (*pp == self) {
+			*pp = l->next;
+			break;
+		}
+	}
+	l->in_use = false;
 }
 
 /* the app's view of a slot after its connection ended */
@@ -152,7 +175,7 @@ static void handshake_fail(struct sp *sp, struct sp_conn *c, uint32_t id, int er
 {
 	struct dp_app *app = app_of(sp, c);
 	if (c->listener_slot != UINT32_MAX) {
-		struct sp_listener *l = listener_of_port(sp, c->local_port);
+		struct sp_listener *l = listener_of_conn(sp, c);
 		if (l && l->half_open)
 			l->half_open--;
 		sp_slot_free(sp, app, c->slot); /* the app never saw this child */
@@ -263,14 +286,16 @@ static uint16_t pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport)
 }
 
 int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port, uint32_t backlog,
-		   uint32_t *slot_out)
+		   uint32_t flags, uint32_t *slot_out)
 {
+	bool shared = flags & BP_LISTEN_SHARED;
 	if (ip && ip != sp->dp->ip)
 		return -EADDRNOTAVAIL;
 	if (!port && !(port = pick_ephemeral(sp, 0, 0)))
 		return -EADDRINUSE;
-	if (listener_of_port(sp, port))
-		return -EADDRINUSE;
+	struct sp_listener *head = listener_of_port(sp, port);
+	if (head && !(shared && head->shared))
+		return -EADDRINUSE; /* every listener on a port must agree to share */
 	struct sp_listener *l = NULL;
 	uint16_t idx;
 	for (idx = 0; idx < SP_MAX_LISTENERS; idx++) {
@@ -286,8 +311,9 @@ int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port
 	if (rc)
 		return rc;
 	*l = (struct sp_listener){
-		.in_use = true, .app_id = app->app_id, .port = port, .slot = slot,
-		.backlog = backlog ? (backlog > 65535 ? 65535 : backlog) : 128,
+		.in_use = true, .shared = shared, .app_id = app->app_id, .port = port,
+		.slot = slot, .backlog = backlog ? (backlog > 65535 ? 65535 : backlog) : 128,
+		.next = sp->listener_by_port[port],
 	};
 	sp->listener_by_port[port] = idx + 1;
 	struct bp_flow_shm *fs = &app->flows[slot];
@@ -300,13 +326,13 @@ int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port
 
 static void listener_close(struct sp *sp, struct dp_app *app, struct sp_listener *l)
 {
-	sp->listener_by_port[l->port] = 0;
-	l->in_use = false;
+	listener_unlink(sp, l);
 	/* half-open children die with it; established ones belong to the app */
 	for (uint32_t i = 0; i < sp->nconns;) {
 		uint32_t id = sp->active[i];
 		struct sp_conn *c = &sp->conns[id];
-		if (c->state == SPS_SYN_RCVD && c->app_id == l->app_id && c->local_port == l->port) {
+		if (c->state == SPS_SYN_RCVD && c->app_id == l->app_id &&
+		    c->listener_slot == l->slot && c->local_port == l->port) {
 			handshake_fail(sp, c, id, ECONNABORTED);
 			continue; /* conn_free moved another id into slot i */
 		}
@@ -386,20 +412,37 @@ void sp_conn_arp_resolved(struct sp *sp, uint32_t ip)
 
 /* ------------------------------------------------------------ input */
 
-static void passive_open(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
+/* connections a listener holds that its app has not accepted yet */
+static uint32_t listener_load(struct sp *sp, const struct sp_listener *l)
 {
-	struct sp_listener *l = listener_of_port(sp, p->dport);
-	if (!l) {
-		sp_send_rst_reply(sp, p); /* connection refused */
-		return;
-	}
 	struct dp_app *app = &sp->dp->apps[l->app_id];
 	uint32_t accepted = __atomic_load_n(&app->flows[l->slot].accepted, __ATOMIC_ACQUIRE);
 	uint32_t waiting = l->delivered - accepted; /* wraps harmlessly */
 	if (waiting > l->delivered)
 		waiting = 0; /* the app claims more accepts than we delivered */
-	if (l->half_open + waiting >= l->backlog)
-		return; /* backlog full: drop, the peer retries the SYN */
+	return l->half_open + waiting;
+}
+
+static void passive_open(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
+{
+	struct sp_listener *l = NULL;
+	uint32_t best = UINT32_MAX;
+	if (!listener_of_port(sp, p->dport)) {
+		sp_send_rst_reply(sp, p); /* connection refused */
+		return;
+	}
+	/* shared port: the least-loaded listener, i.e. the idlest worker */
+	for (uint16_t i = sp->listener_by_port[p->dport]; i; i = sp->listeners[i - 1].next) {
+		struct sp_listener *cand = &sp->listeners[i - 1];
+		uint32_t load = listener_load(sp, cand);
+		if (load < cand->backlog && load < best) {
+			best = load;
+			l = cand;
+		}
+	}
+	if (!l)
+		return; /* every backlog full: drop, the peer retries the SYN */
+	struct dp_app *app = &sp->dp->apps[l->app_id];
 
 	uint32_t slot, id;
 	if (sp_slot_alloc(sp, app, &slot))
@@ -412,6 +455,7 @@ static void passive_open(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp
 	c->app_id = l->app_id;
 	c->slot = slot;
 	c->listener_slot = l->slot;
+	c->listener = (uint16_t)(l - sp->listeners) + 1;
 	c->local_ip = p->daddr;
 	c->remote_ip = p->saddr;
 	c->local_port = p->dport;
@@ -467,7 +511,7 @@ static bool syn_rcvd_input(struct sp *sp, struct sp_conn *c, uint32_t id, struct
 		sp_send_rst_reply(sp, p);
 		return false;
 	}
-	struct sp_listener *l = listener_of_port(sp, c->local_port);
+	struct sp_listener *l = listener_of_conn(sp, c);
 	establish(sp, c, id, (uint16_t)0, false);
 	/* this ACK's window is scaled already */
 	sp->dp->flows[id].peer_wnd = (uint32_t)p->wnd << sp->dp->flows[id].snd_wscale;
@@ -679,10 +723,8 @@ uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app)
 	}
 	for (int i = 0; i < SP_MAX_LISTENERS; i++) {
 		struct sp_listener *l = &sp->listeners[i];
-		if (l->in_use && l->app_id == app->app_id) {
-			sp->listener_by_port[l->port] = 0;
-			l->in_use = false;
-		}
+		if (l->in_use && l->app_id == app->app_id)
+			listener_unlink(sp, l);
 	}
 	return live;
 }

@@ -42,6 +42,7 @@ struct sp_conn {
 	uint32_t flags;
 	uint32_t slot;
 	uint32_t listener_slot;       /* passive opens; UINT32_MAX otherwise */
+	uint16_t listener;            /* passive opens: listener index + 1 */
 	uint32_t local_ip, remote_ip; /* network order */
 	uint16_t local_port, remote_port;
 	uint32_t iss, irs;
@@ -62,6 +63,8 @@ struct sp_conn {
 
 struct sp_listener {
 	bool in_use;
+	bool shared;                  /* BP_LISTEN_SHARED */
+	uint16_t next;                /* next listener on the port: index + 1, 0 = none */
 	uint16_t app_id;
 	uint16_t port;
 	uint32_t slot;
@@ -135,7 +138,7 @@ int sp_conn_init(struct sp *sp);
 void sp_conn_fini(struct sp *sp);
 void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p);
 int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port, uint32_t backlog,
-		   uint32_t *slot_out);
+		   uint32_t flags, uint32_t *slot_out);
 int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port,
 		    uint32_t *slot_out);
 void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen);

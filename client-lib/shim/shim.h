@@ -42,6 +42,8 @@ struct shim_sock {
 /* address recorded by bind() on a socket that is still a kernel socket */
 struct shim_bound {
 	bool valid;
+	bool listening;        /* listen() called: convert on first accept/poll */
+	int backlog;
 	uint32_t ip;
 	uint16_t port;
 };
@@ -96,6 +98,7 @@ struct bp_ctx *shim_ctx(void);
 bool shim_listen_selected(uint32_t ip, uint16_t port);
 bool shim_connect_selected(uint32_t ip);
 struct shim_sock *shim_get(int fd);
+struct shim_sock *shim_get_active(int fd);
 int shim_install(int fd, struct shim_sock *s, int cloexec);
 void shim_put(int fd);
 void shim_alias(int newfd, struct shim_sock *s);

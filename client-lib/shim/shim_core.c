@@ -23,6 +23,7 @@
 #include <sys/eventfd.h>
 
 #include "shim.h"
+#include "bp_internal.h"
 
 struct shim_real real;
 
@@ -91,6 +92,29 @@ static void parse_connect(const char *v)
 	}
 }
 
+/*
+ * fork(): the child must not share the parent's context (its queues are
+ * single-producer, and the parent's death must still close the control
+ * socket).  The child drops it and attaches on its own when it first needs
+ * bypass; sockets the parent had already converted are unusable in the
+ * child (EBADF), pending listeners convert in the child as usual.
+ */
+static void after_fork_child(void)
+{
+	struct bp_ctx *c = ctx;
+	if (!c)
+		return;
+	bp_forget_after_fork(c);
+	ctx = NULL;
+	attach_failed = false;
+	for (int fd = 0; fd < SHIM_MAX_FD; fd++)
+		if (table[fd])
+			table[fd]->h = -1;
+}
+
+/* nm -D tells the test suite this build supports fork() */
+__attribute__((visibility("default"))) const int bypass_shim_fork_support = 1;
+
 __attribute__((constructor)) void shim_init(void)
 {
 	if (real.socket)
@@ -103,6 +127,7 @@ __attribute__((constructor)) void shim_init(void)
 	LOAD(ioctl); LOAD(dup); LOAD(dup2); LOAD(dup3); LOAD(poll); LOAD(ppoll);
 	LOAD(select); LOAD(pselect); LOAD(epoll_create); LOAD(epoll_create1);
 	LOAD(epoll_ctl); LOAD(epoll_wait); LOAD(epoll_pwait); LOAD(sendfile);
+	pthread_atfork(NULL, NULL, after_fork_child);
 	parse_listen(getenv("BYPASS_SHIM_LISTEN"));
 	parse_connect(getenv("BYPASS_SHIM_CONNECT"));
 }
@@ -171,6 +196,23 @@ struct shim_sock *shim_get(int fd)
 	return __atomic_load_n(&table[fd], __ATOMIC_ACQUIRE);
 }
 
+struct shim_sock *shim_listen_now(int fd, struct shim_bound *b);
+
+/* like shim_get(), but a pending listener becomes a bypass one now */
+struct shim_sock *shim_get_active(int fd)
+{
+	struct shim_sock *s = shim_get(fd);
+	if (s || fd < 0 || fd >= SHIM_MAX_FD || !bound[fd].listening)
+		return s;
+	static pthread_mutex_t convert_lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&convert_lock); /* one conversion per fd */
+	s = shim_get(fd);
+	if (!s && bound[fd].listening)
+		s = shim_listen_now(fd, &bound[fd]);
+	pthread_mutex_unlock(&convert_lock);
+	return s;
+}
+
 struct shim_bound *shim_bound(int fd)
 {
 	return fd >= 0 && fd < SHIM_MAX_FD ? &bound[fd] : NULL;
@@ -204,6 +246,7 @@ int shim_install(int fd, struct shim_sock *s, int cloexec)
 	pthread_mutex_lock(&table_lock);
 	s->refs++;
 	bound[fd].valid = false;
+	bound[fd].listening = false;
 	__atomic_store_n(&table[fd], s, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&table_lock);
 	return 0;

@@ -113,7 +113,7 @@ void shim_epoll_fd_closed(int fd)
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s = shim_get_active(fd);
 	if (!s)
 		return real.epoll_ctl(epfd, op, fd, ev);
 	struct ep *ep = ep_get(epfd, op == EPOLL_CTL_ADD);

@@ -40,7 +40,7 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const si
 {
 	nfds_t nbp = 0;
 	for (nfds_t i = 0; i < n; i++)
-		if (shim_get(fds[i].fd))
+		if (shim_get_active(fds[i].fd))
 			nbp++;
 	if (!nbp) {
 		if (timeout_ns < 0)

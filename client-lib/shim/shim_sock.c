@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 
 #include "shim.h"
+#include "bypass/shm_abi.h"
 
 /* an AF_INET stream socket the kernel owns, or not */
 static bool inet_stream(int fd)
@@ -68,6 +69,12 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	return real.bind(fd, addr, len);
 }
 
+/*
+ * A listener is converted lazily, on the first accept/poll/epoll in the
+ * process that does it: a pre-fork server (nginx) listens in its master and
+ * accepts in its workers, so each worker gets its own daemon-side listener
+ * on the shared port and the master, which never accepts, gets none.
+ */
 int listen(int fd, int backlog)
 {
 	shim_init();
@@ -76,20 +83,28 @@ int listen(int fd, int backlog)
 		return 0; /* already listening through bypass */
 	if (!b || !b->valid)
 		return real.listen(fd, backlog);
+	b->listening = true;
+	b->backlog = backlog > 0 ? backlog : 128;
+	return 0;
+}
+
+/* turn a pending listener into a bypass listener in this process */
+struct shim_sock *shim_listen_now(int fd, struct shim_bound *b)
+{
 	struct bp_ctx *c = shim_ctx();
-	if (!c) {
-		errno = ENETDOWN;
-		return -1;
-	}
+	if (!c)
+		return NULL;
 	uint32_t ip = b->ip == htonl(INADDR_ANY) ? 0 : b->ip;
-	int h = bp_listen(c, ip, b->port, backlog > 0 ? backlog : 128);
-	if (h < 0)
-		return shim_errno(h);
+	int h = bp_listen_flags(c, ip, b->port, b->backlog, BP_LISTEN_SHARED);
+	if (h < 0) {
+		errno = -h;
+		return NULL;
+	}
 	struct shim_sock *s = sock_new(h);
 	if (!s) {
 		bp_close(c, h);
 		errno = ENOMEM;
-		return -1;
+		return NULL;
 	}
 	s->listener = true;
 	s->ip = ip ? ip : bp_local_ip(c);
@@ -104,14 +119,17 @@ int listen(int fd, int backlog)
 		bp_close(c, h);
 		free(s);
 		errno = e;
-		return -1;
+		return NULL;
 	}
-	return 0;
+	return s;
 }
 
 static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	struct shim_sock *l = shim_get(fd);
+	struct shim_bound *b = shim_bound(fd);
+	struct shim_sock *l = shim_get_active(fd);
+	if (!l && b && b->listening)
+		return -1; /* conversion failed; errno set */
 	if (!l)
 		return flags ? real.accept4(fd, addr, len, flags) : real.accept(fd, addr, len);
 	if (!l->listener) {

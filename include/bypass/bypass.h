@@ -75,6 +75,14 @@ uint32_t bp_local_ip(const struct bp_ctx *ctx);
 int bp_listen(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog);
 
 /**
+ * bp_listen_flags - bp_listen() with BP_LISTEN_SHARED (from shm_abi.h):
+ * like SO_REUSEPORT, listeners that all set it share the port, and each
+ * connection goes to the listener with the fewest waiting (pre-fork
+ * servers: one listener per worker process).
+ */
+int bp_listen_flags(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog, unsigned flags);
+
+/**
  * bp_accept - take one established connection from a listener.
  * Return: flow handle or -EAGAIN if none is pending.
  */

@@ -78,6 +78,7 @@ enum bp_ctrl_op {
  * @ip: IPv4 address, network byte order (LISTEN: 0 = any).
  * @port: TCP port, host byte order (LISTEN: 0 = pick one).
  * @backlog: LISTEN only.
+ * @flags: LISTEN only: BP_LISTEN_SHARED.
  */
 struct bp_ctrl_req {
 	uint16_t op;
@@ -87,8 +88,13 @@ struct bp_ctrl_req {
 	uint32_t gen;
 	uint32_t ip;
 	uint32_t backlog;
-	uint32_t reserved[10];
+	uint32_t flags;
+	uint32_t reserved[9];
 };
+
+/* several listeners (of any apps) may share the port if all set this; each
+ * new connection goes to the one with the fewest connections waiting */
+#define BP_LISTEN_SHARED 1u
 static_assert(sizeof(struct bp_ctrl_req) == 64, "bp_ctrl_req layout");
 
 /* ---------------------------------------------------- app -> fastpath data */
