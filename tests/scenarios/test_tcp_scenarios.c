@@ -375,3 +375,30 @@ Test(tcp, rst_in_time_wait_keeps_unread_data)
 	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 0);
 	expect_no_segment(50); /* and no window update after the peer's FIN */
 }
+
+Test(tcp, shared_listeners_split_connections)
+{
+	int a = bp_listen_flags(H.app, 0, 8091, 8, BP_LISTEN_SHARED);
+	int b = bp_listen_flags(H.app, 0, 8091, 8, BP_LISTEN_SHARED);
+	cr_assert_geq(a, 0);
+	cr_assert_geq(b, 0);
+	cr_assert_eq(bp_listen(H.app, 0, 8091, 8), -EADDRINUSE, "a private listener may not join");
+	cr_assert_geq(bp_listen_flags(H.app, 0, 7001, 8, 0), 0);
+	cr_assert_eq(bp_listen_flags(H.app, 0, 7001, 8, BP_LISTEN_SHARED), -EADDRINUSE,
+		     "a shared listener may not join a private one");
+	H.our_port = 8091;
+	/* two handshakes; nobody accepts in between, so the second one goes
+	 * to the other (now less loaded) listener */
+	for (int i = 0; i < 2; i++) {
+		H.peer_port = (uint16_t)(41000 + i);
+		h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = PEER_ISN, .wnd = 65535, .mss = 1460 });
+		struct pkt_tcp p;
+		EXPECT_SEG(p, 1000);
+		cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK);
+		ack_seg(PEER_ISN + 1, p.seq + 1, 65535);
+	}
+	int ha = -1, hb = -1;
+	WAIT_FOR((ha >= 0 || (ha = bp_accept(H.app, a)) >= 0) &&
+		 (hb >= 0 || (hb = bp_accept(H.app, b)) >= 0), 1000);
+	cr_assert_neq(ha, hb);
+}
