@@ -41,6 +41,7 @@ static const struct field fields[] = {
 	F("eal", "file_prefix", FT_STR, file_prefix, 0, 0, "DPDK runtime file prefix (unique per instance)"),
 	F("eal", "lcores", FT_STR, lcores, 0, 0, "DPDK lcore list"),
 	F("daemon", "socket", FT_STR, socket_path, 0, 0, "control socket path"),
+	F("daemon", "socket_mode", FT_U32, socket_mode, 0, 0777, "control socket permissions, octal (0660: root and its group; 0666: every local user)"),
 	F("daemon", "max_flows", FT_U32, max_flows, 16, 1u << 22, "connections across all apps"),
 	F("apps", "max_flows", FT_U32, app_max_flows, 4, 1u << 20, "connections per app"),
 	F("apps", "rx_buf", FT_POW2, rx_buf_size, 4096, 1u << 30, "per-connection receive buffer bytes (power of two)"),
@@ -68,6 +69,7 @@ void config_defaults(struct bp_config *c)
 	snprintf(c->file_prefix, sizeof(c->file_prefix), "fastpathd");
 	snprintf(c->lcores, sizeof(c->lcores), "0");
 	snprintf(c->socket_path, sizeof(c->socket_path), "/run/bypass/fastpathd.sock");
+	c->socket_mode = 0660;
 	c->max_flows = 16384;
 	c->app_max_flows = 1024;
 	c->rx_buf_size = 256 * 1024;

@@ -24,6 +24,7 @@ struct bp_config {
 	char lcores[64];            /* e.g. "0" or "0-1" */
 	/* [daemon] */
 	char socket_path[CFG_STR];
+	uint32_t socket_mode;       /* permissions of the control socket */
 	uint32_t max_flows;         /* daemon-wide */
 	/* [apps] per-app region geometry */
 	uint32_t app_max_flows;

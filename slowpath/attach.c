@@ -528,7 +528,7 @@ int sp_attach_init(struct sp *sp, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
 		return -1;
 	}
-	chmod(path, 0660);
+	chmod(path, sp->dp->cfg.socket_mode);
 	ev_io_init(&sp->listen_w, on_accept, sp->listen_fd, EV_READ);
 	sp->listen_w.data = sp;
 	ev_io_start(sp->loop, &sp->listen_w);

@@ -110,6 +110,14 @@ int shim_errno(int neg);
 /* shim_poll.c */
 short shim_poll_bits(unsigned r, short events);
 
+/* shim_wake.c */
+int shim_thread_efd(void);
+void shim_waiter_enter(void);
+void shim_waiter_leave(void);
+int shim_pump(struct bp_ctx *c);
+void shim_fanout(void);
+void shim_wake_after_fork(void);
+
 /* shim_epoll.c */
 bool shim_is_epoll(int fd);
 void shim_epoll_forget(int epfd);

@@ -33,6 +33,7 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct bp_ctx *ctx;
 static bool attach_failed;
+static char socket_path[256]; /* captured at load: servers may clear environ */
 
 #define MAX_RULES 32
 static struct { uint16_t lo, hi; } listen_rules[MAX_RULES];
@@ -101,6 +102,7 @@ static void parse_connect(const char *v)
  */
 static void after_fork_child(void)
 {
+	shim_wake_after_fork();
 	struct bp_ctx *c = ctx;
 	if (!c)
 		return;
@@ -128,6 +130,9 @@ __attribute__((constructor)) void shim_init(void)
 	LOAD(select); LOAD(pselect); LOAD(epoll_create); LOAD(epoll_create1);
 	LOAD(epoll_ctl); LOAD(epoll_wait); LOAD(epoll_pwait); LOAD(sendfile);
 	pthread_atfork(NULL, NULL, after_fork_child);
+	const char *sock = getenv(BP_SOCKET_ENV);
+	if (sock)
+		snprintf(socket_path, sizeof(socket_path), "%s", sock);
 	parse_listen(getenv("BYPASS_SHIM_LISTEN"));
 	parse_connect(getenv("BYPASS_SHIM_CONNECT"));
 }
@@ -175,7 +180,8 @@ struct bp_ctx *shim_ctx(void)
 	if (!ctx && !attach_failed) {
 		char err[512];
 		extern char *program_invocation_short_name;
-		struct bp_attach_opts o = { .app_name = program_invocation_short_name };
+		struct bp_attach_opts o = { .app_name = program_invocation_short_name,
+					    .socket_path = socket_path[0] ? socket_path : NULL };
 		c = bp_attach(&o, err, sizeof(err));
 		if (c) {
 			__atomic_store_n(&ctx, c, __ATOMIC_RELEASE);
@@ -279,6 +285,8 @@ void shim_alias(int newfd, struct shim_sock *s)
 int shim_wait(struct shim_sock *s, int timeout_ms)
 {
 	int r = bp_wait(ctx, timeout_ms);
+	if (r > 0)
+		shim_fanout(); /* the events may concern threads in poll/epoll */
 	if (r == -EINTR) {
 		errno = EINTR;
 		return -1;

@@ -21,6 +21,8 @@
 #include "bp_internal.h"
 
 #define WAKE_TAG 0xb7a55e11b7a55e11ull
+#define THREAD_TAG 0xb7a55e1200000000ull /* | the thread's eventfd */
+#define MAX_THREAD_FDS 64
 
 struct ep_ent {
 	int fd;
@@ -38,6 +40,8 @@ struct ep {
 	struct ep_ent *ents;
 	int n, cap;
 	bool wake_added;
+	int thread_fds[MAX_THREAD_FDS]; /* waiting threads' eventfds added so far */
+	int n_thread_fds;
 	struct ep *next;
 };
 
@@ -214,19 +218,51 @@ static int scan(struct ep *ep, struct bp_ctx *c, struct epoll_event *out, int ma
 	return total ? n : -1;
 }
 
+static int ep_wait_loop(struct ep *ep, struct bp_ctx *c, struct epoll_event *evs, int max,
+			int timeout, const sigset_t *mask);
+
+/* make sure this thread's own wake eventfd is in the kernel epoll set */
+static void add_thread_fd(struct ep *ep)
+{
+	int efd = shim_thread_efd();
+	if (efd < 0)
+		return;
+	pthread_mutex_lock(&ep->lock);
+	int i;
+	for (i = 0; i < ep->n_thread_fds && ep->thread_fds[i] != efd; i++)
+		;
+	if (i == ep->n_thread_fds && i < MAX_THREAD_FDS) {
+		struct epoll_event te = { .events = EPOLLIN, .data.u64 = THREAD_TAG | (uint32_t)efd };
+		if (real.epoll_ctl(ep->epfd, EPOLL_CTL_ADD, efd, &te) == 0 || errno == EEXIST)
+			ep->thread_fds[ep->n_thread_fds++] = efd;
+	}
+	pthread_mutex_unlock(&ep->lock);
+}
+
 static int ep_wait(int epfd, struct epoll_event *evs, int max, int timeout, const sigset_t *mask)
 {
 	struct ep *ep = ep_get(epfd, false);
 	if (!ep || max <= 0)
 		return real.epoll_pwait(epfd, evs, max, timeout, mask);
 	struct bp_ctx *c = shim_ctx();
+	add_thread_fd(ep);
+	shim_waiter_enter();
+	int ret = ep_wait_loop(ep, c, evs, max, timeout, mask);
+	shim_waiter_leave();
+	return ret;
+}
+
+static int ep_wait_loop(struct ep *ep, struct bp_ctx *c, struct epoll_event *evs, int max,
+			int timeout, const sigset_t *mask)
+{
+	int epfd = ep->epfd;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		bp_wait(c, 0); /* take pending events, arm the wake fd */
+		shim_pump(c); /* take pending events, arm the wake fd */
 		int n = scan(ep, c, evs, max);
-		if (n < 0) /* no bypass fds (any more): plain kernel epoll */
-			return real.epoll_pwait(epfd, evs, max, timeout, mask);
+		if (n < 0) /* no bypass fds left; our wake fds still need filtering */
+			n = 0;
 		int left = timeout;
 		if (timeout > 0) {
 			struct timespec t1;
@@ -242,10 +278,18 @@ static int ep_wait(int epfd, struct epoll_event *evs, int max, int timeout, cons
 		bool woke = false;
 		int out = n;
 		for (int i = n; i < n + kn; i++) {
-			if (evs[i].data.u64 == WAKE_TAG)
+			if (evs[i].data.u64 == WAKE_TAG) {
 				woke = true;
-			else
+			} else if ((evs[i].data.u64 & ~0xffffffffull) == THREAD_TAG) {
+				woke = true;
+				if ((int)(uint32_t)evs[i].data.u64 == shim_thread_efd()) {
+					uint64_t v;
+					ssize_t r = real.read(shim_thread_efd(), &v, sizeof(v));
+					(void)r;
+				}
+			} else {
 				evs[out++] = evs[i];
+			}
 		}
 		if (out || !left || !woke)
 			return out;

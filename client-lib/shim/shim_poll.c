@@ -49,7 +49,7 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const si
 		return real.ppoll(fds, n, &ts, mask);
 	}
 	struct bp_ctx *c = shim_ctx();
-	struct pollfd stack[64], *k = n + 1 <= 64 ? stack : malloc((n + 1) * sizeof(*k));
+	struct pollfd stack[64], *k = n + 2 <= 64 ? stack : malloc((n + 2) * sizeof(*k));
 	nfds_t *map = malloc(n * sizeof(*map) + 1);
 	if (!k || !map) {
 		if (k != stack)
@@ -60,8 +60,9 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const si
 	}
 	int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
 	int ret;
+	shim_waiter_enter();
 	for (;;) {
-		bp_wait(c, 0); /* take pending events, arm the wake fd */
+		shim_pump(c); /* take pending events, arm the wake fd */
 		int ready = 0;
 		nfds_t nk = 0;
 		for (nfds_t i = 0; i < n; i++) {
@@ -79,8 +80,9 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const si
 		if (ready || left == 0 || (deadline >= 0 && left < 0))
 			left = 0;
 		k[nk] = (struct pollfd){ .fd = bp_wait_fd(c), .events = POLLIN };
+		k[nk + 1] = (struct pollfd){ .fd = shim_thread_efd(), .events = POLLIN };
 		struct timespec ts = { left / 1000000000, left % 1000000000 };
-		int kr = real.ppoll(k, nk + 1, left < 0 ? NULL : &ts, mask);
+		int kr = real.ppoll(k, nk + 2, left < 0 ? NULL : &ts, mask);
 		if (kr < 0) {
 			ret = ready ? ready : -1;
 			break;
@@ -89,12 +91,18 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const si
 			fds[map[j]].revents = k[j].revents;
 			ready += k[j].revents != 0;
 		}
-		if (ready || !left || !(k[nk].revents & POLLIN)) {
+		if (k[nk + 1].revents & POLLIN) {
+			uint64_t v;
+			ssize_t rr = real.read(k[nk + 1].fd, &v, sizeof(v));
+			(void)rr;
+		}
+		if (ready || !left || !((k[nk].revents | k[nk + 1].revents) & POLLIN)) {
 			ret = ready;
 			break;
 		}
 		/* only the daemon woke us: look at the bypass fds again */
 	}
+	shim_waiter_leave();
 	if (k != stack)
 		free(k);
 	free(map);

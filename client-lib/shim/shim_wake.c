@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shim_wake.c - wakeups for several threads waiting at once.
+ *
+ * The daemon kicks one eventfd per process.  If every waiting thread slept
+ * on it, the first to wake would drain the events and reset it, and a
+ * thread whose connection just became readable could sleep on.  So each
+ * waiting thread also sleeps on an eventfd of its own, registered here
+ * while it waits; whoever consumes daemon events kicks all the others.
+ * A thread only ever resets its own eventfd, so no wakeup can be lost:
+ * a thread registers before it looks at readiness, and readiness lives in
+ * shared memory, not in the events.
+ */
+#include <errno.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+
+#include "shim.h"
+
+#define MAX_WAITERS 1024
+
+static __thread int my_efd = -1;
+static __thread int my_depth;
+static int waiters[MAX_WAITERS];
+static int nwaiters;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+int shim_thread_efd(void)
+{
+	if (my_efd < 0)
+		my_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return my_efd;
+}
+
+void shim_waiter_enter(void)
+{
+	int efd = shim_thread_efd();
+	if (efd < 0 || my_depth++)
+		return;
+	pthread_mutex_lock(&lock);
+	if (nwaiters < MAX_WAITERS)
+		waiters[nwaiters++] = efd;
+	pthread_mutex_unlock(&lock);
+}
+
+void shim_waiter_leave(void)
+{
+	if (my_efd < 0 || --my_depth)
+		return;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < nwaiters; i++) {
+		if (waiters[i] == my_efd) {
+			waiters[i] = waiters[--nwaiters];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	uint64_t v;
+	ssize_t r = real.read(my_efd, &v, sizeof(v)); /* reset for next time */
+	(void)r;
+}
+
+/**
+ * shim_pump - take the daemon's pending events (and arm its wakeup); if
+ * there were any, other waiting threads may be the ones they concern.
+ */
+void shim_fanout(void)
+{
+	uint64_t one = 1;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < nwaiters; i++) {
+		if (waiters[i] != my_efd) {
+			ssize_t w = real.write(waiters[i], &one, sizeof(one));
+			(void)w;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+int shim_pump(struct bp_ctx *c)
+{
+	int r = bp_wait(c, 0);
+	if (r > 0)
+		shim_fanout();
+	return r;
+}
+
+/* the child of fork() has one thread and none of the parent's waiters */
+void shim_wake_after_fork(void)
+{
+	if (my_efd >= 0)
+		real.close(my_efd);
+	my_efd = -1;
+	my_depth = 0;
+	nwaiters = 0;
+	pthread_mutex_init(&lock, NULL);
+}
