@@ -9,6 +9,7 @@ PKGS=(
 	libdpdk-dev dpdk libnuma-dev libev-dev libprotobuf-c-dev protobuf-c-compiler
 	libcriterion-dev
 	iproute2 ethtool iputils-ping netcat-openbsd socat curl python3 procps bc
+	redis-server redis-tools memcached nginx-light wrk
 )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -21,5 +22,16 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# redis, memcached and nginx are test subjects, not services of this host:
+# keep their packages from starting system daemons (Debian's policy-rc.d)
+added_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	added_policy=1
+fi
+rc=0
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+[ "$added_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+[ "$rc" -eq 0 ] || { echo "install-deps: apt-get install failed ($rc)" >&2; exit "$rc"; }
 echo "install-deps: done"

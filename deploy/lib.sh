@@ -92,21 +92,27 @@ bp_start_fastpathd() {
 	bp_die "fastpathd did not become ready"
 }
 
-# bp_bg CMD...: start a background process we will stop later; sets BP_LAST_PID
+# bp_bg CMD...: start a background job we will stop later; sets BP_LAST_PID.
+# The job gets its own process group (monitor mode while spawning), so
+# stopping it also stops whatever it started (ip netns exec, shell functions).
 bp_bg() {
+	set -m
 	"$@" &
 	BP_LAST_PID=$!
+	set +m
 	BP_PIDS+=("$BP_LAST_PID")
 }
 
+# stop a job we started: its process group if it leads one, else the PID
 bp_stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
+	local pid=$1 i target=$1
+	[ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$pid" ] && target=-$pid
+	kill -TERM -- "$target" 2>/dev/null || return 0
 	for i in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+		kill -0 -- "$target" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
 		sleep 0.1
 	done
-	kill -KILL "$pid" 2>/dev/null
+	kill -KILL -- "$target" 2>/dev/null
 	wait "$pid" 2>/dev/null || true
 }
 
