@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The bypass demo: build, bring up a two-host topology (network namespaces +
 # veth), start fastpathd on a DPDK port, serve HTTP and bulk data from apps
-# on libbypass, drive them with the Linux TCP stack, report, clean up.
+# on libbypass and redis-server through the socket shim, drive them with the
+# Linux TCP stack and real tools, report, clean up.
 #   sudo ./deploy/demo.sh
 set -euo pipefail
 case "${1:-}" in -h | --help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;; esac
@@ -46,6 +47,16 @@ if [ "$(sha256sum <"$dir/in")" = "$(sha256sum <"$dir/out")" ]; then
 else
 	echo "  sha256 DIFFERS" && exit 1
 fi
+
+echo "== redis-server, unmodified, over bypass through the LD_PRELOAD shim"
+bp_bg ip netns exec "$BP_NS_DP" env LD_PRELOAD="$BIN/libbypass-shim.so" BYPASS_SOCKET="$BYPASS_SOCKET" \
+	redis-server --bind 0.0.0.0 --port 6379 --save '' --appendonly no --protected-mode no \
+	--daemonize no --dir "$dir" >"$dir/redis.log" 2>&1
+bp_wait_port "$BP_IP" 6379
+for p in 1 16; do
+	bp_peer timeout 120 redis-benchmark -h "$BP_IP" -q -n 20000 -P "$p" -t set,get 2>&1 |
+		tr '\r' '\n' | grep "requests per second" | sed "s/^/  pipeline $p: /"
+done
 
 echo "== bypassctl status"
 "$BP_BUILD/cli/bypassctl" status | grep -E "version|port|local_ip|apps|flows|rx_packets|tx_packets|rx_payload|tx_payload|retransmit|dropped" | sed 's/^/  /'

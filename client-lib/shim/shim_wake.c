@@ -47,6 +47,7 @@ void shim_waiter_leave(void)
 {
 	if (my_efd < 0 || --my_depth)
 		return;
+	int saved = errno; /* the caller's result (EINTR ...) must survive */
 	pthread_mutex_lock(&lock);
 	for (int i = 0; i < nwaiters; i++) {
 		if (waiters[i] == my_efd) {
@@ -58,6 +59,7 @@ void shim_waiter_leave(void)
 	uint64_t v;
 	ssize_t r = real.read(my_efd, &v, sizeof(v)); /* reset for next time */
 	(void)r;
+	errno = saved;
 }
 
 /**
