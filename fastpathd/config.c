@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <rte_cfgfile.h>
 
@@ -66,7 +67,8 @@ void config_defaults(struct bp_config *c)
 	c->mtu = 1500;
 	c->no_huge = false;
 	c->mem_mb = 512;
-	snprintf(c->file_prefix, sizeof(c->file_prefix), "fastpathd");
+	/* unique per process, so several daemons can share a host */
+	snprintf(c->file_prefix, sizeof(c->file_prefix), "fastpathd-%d", (int)getpid());
 	snprintf(c->lcores, sizeof(c->lcores), "0");
 	snprintf(c->socket_path, sizeof(c->socket_path), "/run/bypass/fastpathd.sock");
 	c->socket_mode = 0660;

@@ -144,8 +144,9 @@ int main(int argc, char **argv)
 	int eal_argc = port_eal_args(&dp.cfg, storage, sizeof(storage), eal_argv, 32);
 	if (eal_argc < 0 || port_eal_init(eal_argc, eal_argv) < 0) {
 		fprintf(stderr, "fastpathd: DPDK EAL init failed for device '%s': %s\n"
-			"  try --no-huge (no hugepages reserved?), run as root, and check the device "
-			"string\n", dp.cfg.port_dev, rte_strerror(rte_errno));
+			"  try --no-huge (no hugepages reserved?), run as root, check the device "
+			"string, and give each daemon its own [eal] file_prefix\n",
+			dp.cfg.port_dev, rte_strerror(rte_errno));
 		return 1;
 	}
 	g_dp = &dp;
