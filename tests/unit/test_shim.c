@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_shim.c - the socket shim's fd table, poll/epoll emulation and errno
+ * paths, in one process.
+ *
+ * This test binary links the shim itself, so its own socket(), read(),
+ * epoll_wait() ... are the shim's.  A fake fastpathd in loopback mode
+ * (fake_daemon.inc.c) connects flows of this process to each other, so a
+ * client and a server socket talk through the real shim and libbypass code
+ * with no network.
+ */
+#include <criterion/criterion.h>
+
+#include "fake_daemon.inc.c"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include "shim.h"
+
+static struct fk_daemon *fk;
+#define BYPASS_IP "198.18.0.1"
+
+static void setup(void)
+{
+	struct fk_cfg c;
+	fk_default_cfg(&c);
+	c.loopback = true;
+	c.rx_size = c.tx_size = 65536;
+	inet_pton(AF_INET, BYPASS_IP, &c.local_ip);
+	fk = fk_start(&c);
+	setenv("BYPASS_SOCKET", fk->path, 1);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void teardown(void)
+{
+	fk_stop(fk);
+}
+
+TestSuite(shim, .init = setup, .fini = teardown, .timeout = 20);
+
+static struct sockaddr_in addr_of(const char *ip, uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return a;
+}
+
+/* a listener starts taking connections when its process first polls or
+ * accepts on it (see shim_sock.c): do that, as every server does */
+static void start_listening(int l)
+{
+	struct pollfd pf = { .fd = l, .events = POLLIN };
+	cr_assert_eq(poll(&pf, 1, 0), 0);
+	cr_assert(shim_get(l), "polling a bypass listener must convert it");
+}
+
+/* a connected pair through the shim: *srv accepted, *cli connected */
+static void pair(uint16_t port, int *srv, int *cli)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = addr_of(BYPASS_IP, port);
+	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(l, 8), 0);
+	start_listening(l);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0, "connect: %s",
+		     strerror(errno));
+	int s = accept(l, NULL, NULL);
+	cr_assert_geq(s, 0, "accept: %s", strerror(errno));
+	cr_assert_eq(close(l), 0);
+	*srv = s;
+	*cli = c;
+}
+
+Test(shim, fd_numbers_survive_conversion_and_data_flows)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = addr_of(BYPASS_IP, 7000);
+	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(l, 8), 0);
+	struct sockaddr_in got;
+	socklen_t gl = sizeof(got);
+	cr_assert_eq(getsockname(l, (struct sockaddr *)&got, &gl), 0);
+	cr_assert_eq(ntohs(got.sin_port), 7000);
+	cr_assert_null(shim_get(l), "not converted before the first poll/accept");
+	start_listening(l);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	int cfd = c;
+	cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert(shim_get(cfd), "the connected fd must now be a bypass socket");
+	int s = accept(l, NULL, NULL);
+	cr_assert(shim_get(l) && shim_get(s));
+
+	cr_assert_eq(write(c, "hello", 5), 5);
+	char buf[16] = { 0 };
+	cr_assert_eq(read(s, buf, sizeof(buf)), 5);
+	cr_assert_str_eq(buf, "hello");
+	struct iovec iov[2] = { { "ab", 2 }, { "cde", 3 } };
+	cr_assert_eq(writev(s, iov, 2), 5);
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(recv(c, buf, sizeof(buf), 0), 5);
+	cr_assert_str_eq(buf, "abcde");
+
+	close(c);
+	cr_assert_null(shim_get(cfd), "close must release the table entry");
+	close(s);
+	close(l);
+}
+
+Test(shim, loopback_and_unix_sockets_stay_on_the_kernel)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = addr_of("127.0.0.1", 0);
+	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(l, 1), 0);
+	cr_assert_null(shim_get(l));
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_null(shim_get(p[0]));
+	close(l);
+	close(p[0]);
+	close(p[1]);
+}
+
+Test(shim, errno_paths)
+{
+	int s, c;
+	pair(7001, &s, &c);
+	/* nothing to read on a non-blocking socket */
+	cr_assert_eq(fcntl(s, F_SETFL, O_NONBLOCK), 0);
+	char buf[8];
+	errno = 0;
+	cr_assert_eq(read(s, buf, sizeof(buf)), -1);
+	cr_assert_eq(errno, EAGAIN);
+	errno = 0;
+	cr_assert_eq(recv(c, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	cr_assert_eq(errno, EAGAIN);
+	/* writing after shutdown: EPIPE, and no SIGPIPE with MSG_NOSIGNAL */
+	cr_assert_eq(shutdown(c, SHUT_WR), 0);
+	errno = 0;
+	cr_assert_eq(send(c, "x", 1, MSG_NOSIGNAL), -1);
+	cr_assert_eq(errno, EPIPE);
+	/* refused: nobody listens there */
+	int r = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = addr_of(BYPASS_IP, 7999);
+	errno = 0;
+	cr_assert_eq(connect(r, (struct sockaddr *)&a, sizeof(a)), -1);
+	cr_assert_eq(errno, ECONNREFUSED);
+	/* a non-blocking listener with nothing pending */
+	int l1 = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	a = addr_of(BYPASS_IP, 7002);
+	cr_assert_eq(bind(l1, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(l1, 1), 0);
+	errno = 0;
+	cr_assert_eq(accept4(l1, NULL, NULL, SOCK_NONBLOCK), -1);
+	cr_assert_eq(errno, EAGAIN);
+	close(r);
+	close(l1);
+	close(s);
+	close(c);
+}
+
+Test(shim, epoll_mixes_kernel_and_bypass_fds)
+{
+	int s, c, p[2];
+	pair(7003, &s, &c);
+	cr_assert_eq(pipe(p), 0);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 1 };
+	cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+	ev.data.u64 = 2;
+	cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev), 0);
+	cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), -1);
+	cr_assert_eq(errno, EEXIST);
+
+	struct epoll_event out[4];
+	cr_assert_eq(epoll_wait(ep, out, 4, 50), 0, "nothing is ready yet");
+	cr_assert_eq(write(c, "ping", 4), 4);
+	int n = epoll_wait(ep, out, 4, 2000);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(out[0].data.u64, 1);
+	cr_assert(out[0].events & EPOLLIN);
+	char buf[8];
+	cr_assert_eq(read(s, buf, sizeof(buf)), 4);
+	cr_assert_eq(write(p[1], "k", 1), 1);
+	n = epoll_wait(ep, out, 4, 2000);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(out[0].data.u64, 2, "the kernel fd must come through too");
+	cr_assert_eq(read(p[0], buf, 1), 1);
+
+	/* edge-triggered: one report per arrival, not per wait */
+	ev = (struct epoll_event){ .events = EPOLLIN | EPOLLET, .data.u64 = 3 };
+	cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev), 0);
+	cr_assert_eq(write(c, "a", 1), 1);
+	cr_assert_eq(epoll_wait(ep, out, 4, 2000), 1);
+	cr_assert_eq(epoll_wait(ep, out, 4, 100), 0, "ET must not repeat without news");
+	cr_assert_eq(write(c, "b", 1), 1);
+	cr_assert_eq(epoll_wait(ep, out, 4, 2000), 1, "new data must be reported again");
+	cr_assert_eq(ioctl(s, FIONREAD, &n), 0);
+	cr_assert_eq(n, 2);
+
+	/* closing the fd removes it from the set */
+	close(s);
+	cr_assert_eq(write(c, "c", 1), 1);
+	cr_assert_eq(epoll_wait(ep, out, 4, 100), 0);
+	close(ep);
+	close(c);
+	close(p[0]);
+	close(p[1]);
+}
+
+Test(shim, poll_and_select_mix)
+{
+	int s, c, p[2];
+	pair(7004, &s, &c);
+	cr_assert_eq(pipe(p), 0);
+	struct pollfd pf[2] = { { .fd = s, .events = POLLIN }, { .fd = p[0], .events = POLLIN } };
+	cr_assert_eq(poll(pf, 2, 50), 0);
+	cr_assert_eq(write(c, "x", 1), 1);
+	cr_assert_eq(poll(pf, 2, 2000), 1);
+	cr_assert(pf[0].revents & POLLIN);
+	cr_assert_eq(pf[1].revents, 0);
+
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(s, &r);
+	FD_SET(p[0], &r);
+	struct timeval tv = { 2, 0 };
+	cr_assert_eq(select((s > p[0] ? s : p[0]) + 1, &r, NULL, NULL, &tv), 1);
+	cr_assert(FD_ISSET(s, &r));
+	cr_assert_not(FD_ISSET(p[0], &r));
+	/* a connected socket with room is writable */
+	struct pollfd w = { .fd = c, .events = POLLOUT };
+	cr_assert_eq(poll(&w, 1, 0), 1);
+	cr_assert(w.revents & POLLOUT);
+	close(s);
+	close(c);
+	close(p[0]);
+	close(p[1]);
+}
+
+Test(shim, dup_shares_the_socket)
+{
+	int s, c;
+	pair(7005, &s, &c);
+	int d = dup(s);
+	cr_assert_geq(d, 0);
+	cr_assert_eq(shim_get(d), shim_get(s));
+	close(s);
+	cr_assert_eq(write(c, "still", 5), 5);
+	char buf[8] = { 0 };
+	cr_assert_eq(read(d, buf, sizeof(buf)), 5, "the dup keeps the connection open");
+	int e = dup2(c, 200);
+	cr_assert_eq(e, 200);
+	cr_assert_eq(shim_get(200), shim_get(c));
+	close(200);
+	close(d);
+	close(c);
+}
