@@ -159,31 +159,7 @@ static void h_inject(const struct seg *s)
 	(void)r;
 }
 
-static uint8_t h_last_frame[2048];
-
-/* next TCP segment the daemon sent, within @ms; ARP is answered or skipped */
-static bool h_next_tcp(struct pkt_tcp *out, int ms)
-{
-	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() / 1000 * (uint64_t)ms;
-	while (rte_rdtsc() < end) {
-		struct rte_mbuf *m;
-		if (rte_ring_dequeue(H.tx, (void **)&m)) {
-			usleep(100);
-			continue;
-		}
-		uint16_t len = rte_pktmbuf_data_len(m);
-		memcpy(h_last_frame, rte_pktmbuf_mtod(m, void *), len < 2048 ? len : 2048);
-		rte_pktmbuf_free(m);
-		if (pkt_classify(h_last_frame, len) != PKT_PROTO_TCP)
-			continue;
-		cr_assert_eq(pkt_parse_tcp(h_last_frame, len, true, out), PKT_OK,
-			     "daemon sent an invalid segment");
-		return true;
-	}
-	return false;
-}
-
-/* next frame of any kind (for ARP scenarios) */
+/* next frame of any kind within @ms, copied into @buf; 0 if none came */
 static int h_next_frame(uint8_t *buf, int ms)
 {
 	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() / 1000 * (uint64_t)ms;
@@ -194,11 +170,33 @@ static int h_next_frame(uint8_t *buf, int ms)
 			continue;
 		}
 		int len = rte_pktmbuf_data_len(m);
-		memcpy(buf, rte_pktmbuf_mtod(m, void *), len);
+		memcpy(buf, rte_pktmbuf_mtod(m, void *), len < 2048 ? len : 2048);
 		rte_pktmbuf_free(m);
-		return len;
+		return len < 2048 ? len : 2048;
 	}
 	return 0;
+}
+
+static uint8_t h_last_frame[2048];
+
+/* next TCP segment the daemon sent within @ms, skipping ARP and the like;
+ * @out points into h_last_frame until the next call */
+static bool h_next_tcp(struct pkt_tcp *out, int ms)
+{
+	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() / 1000 * (uint64_t)ms;
+	uint64_t now;
+	while ((now = rte_rdtsc()) < end) {
+		int left = (int)((end - now) * 1000 / rte_get_tsc_hz()) + 1;
+		int len = h_next_frame(h_last_frame, left);
+		if (!len)
+			return false;
+		if (pkt_classify(h_last_frame, (size_t)len) != PKT_PROTO_TCP)
+			continue;
+		cr_assert_eq(pkt_parse_tcp(h_last_frame, (size_t)len, true, out), PKT_OK,
+			     "daemon sent an invalid segment");
+		return true;
+	}
+	return false;
 }
 
 static void h_inject_raw(const uint8_t *frame, size_t len)
