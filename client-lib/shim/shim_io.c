@@ -243,3 +243,31 @@ ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 	}
 	return w;
 }
+
+/* the 64-bit-offset and _FORTIFY_SOURCE entry points of the same calls */
+ssize_t sendfile64(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	return sendfile(out_fd, in_fd, offset, count);
+}
+
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	if (len > buflen)
+		abort(); /* what glibc's checker does on overflow */
+	return read(fd, buf, len);
+}
+
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	if (len > buflen)
+		abort();
+	return recv(fd, buf, len, flags);
+}
+
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+		       struct sockaddr *a, socklen_t *al)
+{
+	if (len > buflen)
+		abort();
+	return recvfrom(fd, buf, len, flags, a, al);
+}

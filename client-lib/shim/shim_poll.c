@@ -186,3 +186,11 @@ int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts
 	return mixed_select(nfds, r, w, e,
 			    ts ? (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec : -1, mask);
 }
+
+/* _FORTIFY_SOURCE builds (memcached) call this instead of poll() */
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		abort();
+	return poll(fds, n, timeout);
+}

@@ -433,3 +433,13 @@ int dup3(int oldfd, int newfd, int flags)
 	shim_init();
 	return dup_onto(oldfd, newfd, flags, true);
 }
+
+/* programs built with _FILE_OFFSET_BITS=64 (redis, nginx) call fcntl64 */
+int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	long arg = va_arg(ap, long);
+	va_end(ap);
+	return fcntl(fd, cmd, arg);
+}
