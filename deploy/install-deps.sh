@@ -8,9 +8,23 @@ PKGS=(
 	build-essential cmake pkg-config
 	libdpdk-dev dpdk libnuma-dev libev-dev libprotobuf-c-dev protobuf-c-compiler
 	libcriterion-dev
-	iproute2 ethtool iputils-ping netcat-openbsd socat curl python3 procps bc
-	redis-server redis-tools memcached nginx-light wrk
+	# libdpdk-dev's own -dev dependencies, named so a trimmed mirror fails early
+	libbsd-dev libpcap-dev libelf-dev libbpf-dev libxdp-dev
+	iproute2 ethtool iputils-ping netcat-openbsd socat curl python3 procps bc util-linux
+	kmod iperf3 # modprobe vfio-pci for a real NIC; iperf3 for measuring by hand
+	# real programs the socket-shim tests run over bypass, and their load tools
+	redis-server redis-tools memcached nginx-light wrk libmemcached-tools
 )
+# package -> the system service its postinst starts (and enables)
+declare -A SERVICE=([redis-server]=redis-server [memcached]=memcached [nginx-light]=nginx)
+# service -> pidfiles its init script writes, and the process name behind them
+declare -A PIDFILES=(
+	[redis-server]="/run/redis/redis-server.pid"
+	[memcached]="/run/memcached/memcached.pid /run/memcached.pid"
+	[nginx]="/run/nginx.pid"
+)
+declare -A COMM=([redis-server]=redis-server [memcached]=memcached [nginx]=nginx)
+
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,9 +36,28 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+
+# a package this system's sources do not have is skipped with a warning (the
+# build or the test that needs it then says what is missing)
+avail=()
+for p in "${missing[@]}"; do
+	policy=$(apt-cache policy "$p" 2>/dev/null || true)
+	if grep -q 'Candidate: [^(]' <<<"$policy"; then
+		avail+=("$p")
+	else
+		echo "install-deps: warning: no package $p in the apt sources, skipping it" >&2
+	fi
+done
+missing=(${avail[@]+"${avail[@]}"})
+[ ${#missing[@]} -gt 0 ] || { echo "install-deps: nothing installable"; exit 0; }
+
 # redis, memcached and nginx are test subjects, not services of this host:
-# keep their packages from starting system daemons (Debian's policy-rc.d)
+# keep their packages from starting system daemons while they install
+# (Debian's policy-rc.d: exit 101 = action forbidden).  Ours only, and
+# removed however this script ends.
 added_policy=0
+remove_policy() { [ "$added_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d; added_policy=0; }
+trap remove_policy EXIT
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 	chmod +x /usr/sbin/policy-rc.d
@@ -32,6 +65,41 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 rc=0
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
-[ "$added_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+remove_policy
 [ "$rc" -eq 0 ] || { echo "install-deps: apt-get install failed ($rc)" >&2; exit "$rc"; }
+
+# stop_pidfile SERVICE: stop what the package's init script started, by
+# the PID in its pidfile, and only if that PID is still that program
+stop_pidfile() {
+	local svc=$1 f pid
+	for f in ${PIDFILES[$svc]}; do
+		[ -s "$f" ] || continue
+		pid=$(tr -dc '0-9' <"$f")
+		[ -n "$pid" ] || continue
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "${COMM[$svc]}" ] || continue
+		echo "install-deps: stopping $svc (pid $pid, started by its package)"
+		kill -TERM "$pid" 2>/dev/null || continue
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+		rm -f "$f"
+	done
+}
+
+# The packages we just installed also enabled their services.  If a service
+# started anyway (a policy-rc.d that was already there allowed it): under
+# systemd, disable and stop it; without systemd (containers), stop the
+# daemon its postinst started.
+for p in "${missing[@]}"; do
+	svc=${SERVICE[$p]:-}
+	[ -n "$svc" ] || continue
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+		systemctl disable --now "$svc" >/dev/null 2>&1 ||
+			echo "install-deps: warning: could not disable $svc" >&2
+	else
+		stop_pidfile "$svc"
+	fi
+done
 echo "install-deps: done"

@@ -14,6 +14,7 @@ BP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BP_BUILD=${BYPASS_BUILD_DIR:-$BP_ROOT/build}
 BP_PIDS=()
 BP_TOPOS=()
+BP_RM_LOCKS=() # lock files of one-off (NAME+PID) topologies, removed at cleanup
 BP_TMP=""
 
 bp_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -29,10 +30,51 @@ bp_make_tmp() {
 	[ -n "$BP_TMP" ] || BP_TMP=$(mktemp -d /tmp/bypass-XXXXXX)
 }
 
+# bp_topo_busy NAME: a live run (or a person) is using this topology:
+# processes inside one of its namespaces
+bp_topo_busy() {
+	local ns
+	for ns in "${1}_dp" "${1}_peer"; do
+		[ -n "$(ip netns pids "$ns" 2>/dev/null)" ] && return 0
+	done
+	return 1
+}
+
+# bp_topo_lock NAME: hold NAME's lock for the rest of this script (and its
+# children); fails at once if another live run holds it
+bp_topo_lock() {
+	local dir=/run/lock fd
+	[ -d "$dir" ] || dir=${TMPDIR:-/tmp}
+	BP_LOCK_FILE=$dir/bypass-topo-$1.lock
+	exec {fd}>"$BP_LOCK_FILE" || return 1
+	flock -n "$fd" && return 0
+	exec {fd}>&-
+	return 1
+}
+
 # bp_topo_up NAME IDX: create the namespaces and veth; sets BP_NS_DP,
-# BP_NS_PEER, BP_DEV, BP_IP (fastpathd) and BP_PEER_IP.
+# BP_NS_PEER, BP_DEV, BP_IP (fastpathd) and BP_PEER_IP.  A stale topology
+# of the same name (a run that was SIGKILLed) is removed first.  If a live
+# run is using NAME, this one takes a name of its own (NAME cut to 7
+# characters + its PID; the subnet can stay, each topology is isolated), so
+# tests can run side by side; with BP_TOPO_STRICT=1 it fails instead.
+# NAME: at most 14 characters (the veth names are NAME0 and NAME1).
 bp_topo_up() {
 	local name=$1 idx=$2
+	[[ $name =~ ^[A-Za-z][A-Za-z0-9_]{0,13}$ ]] || bp_die "topology name '$name': 1-14 letters, digits, _"
+	if ! [[ $idx =~ ^[0-9]+$ ]] || [ "$idx" -gt 255 ]; then
+		bp_die "topology index '$idx': 0-255"
+	fi
+	if ! bp_topo_lock "$name" || bp_topo_busy "$name"; then
+		[ "${BP_TOPO_STRICT:-0}" = 1 ] &&
+			bp_die "topology $name is in use (processes: $({ ip netns pids "${name}_dp"; ip netns pids "${name}_peer"; } 2>/dev/null | xargs));" \
+				"stop them or 'topology.sh down $name'"
+		local alt=${name:0:7}$$
+		bp_log "topology $name is in use by another run; using $alt"
+		name=$alt
+		{ bp_topo_lock "$name" && ! bp_topo_busy "$name"; } || bp_die "topology $name is in use too"
+		BP_RM_LOCKS+=("$BP_LOCK_FILE")
+	fi
 	BP_NS_DP=${name}_dp
 	BP_NS_PEER=${name}_peer
 	BP_DEV=${name}0
@@ -46,13 +88,13 @@ bp_topo_up() {
 	ip link add "$BP_DEV" type veth peer name "$BP_PEER_DEV"
 	ip link set "$BP_DEV" netns "$BP_NS_DP"
 	ip link set "$BP_PEER_DEV" netns "$BP_NS_PEER"
-	local ns dev
+	local ns dev pair
 	for pair in "$BP_NS_DP:$BP_DEV" "$BP_NS_PEER:$BP_PEER_DEV"; do
 		ns=${pair%%:*}
 		dev=${pair##*:}
 		ip netns exec "$ns" ip link set lo up
 		ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1"
-		ip netns exec "$ns" ip link set "$dev" up
+		ip netns exec "$ns" ip link set "$dev" mtu 1500 up
 		# veth would otherwise hand af_packet frames with unfinished
 		# checksums (tx offload) and 64 KiB super-frames (TSO/GSO)
 		ip netns exec "$ns" ethtool -K "$dev" tx off rx off tso off gso off gro off \
@@ -61,8 +103,12 @@ bp_topo_up() {
 	ip netns exec "$BP_NS_PEER" ip addr add "$BP_PEER_IP/24" dev "$BP_PEER_DEV"
 }
 
+# bp_topo_down NAME: remove NAME's namespaces and veth; idempotent.
 bp_topo_down() {
-	local name=$1
+	local name=$1 pids
+	pids=$(ip netns pids "${name}_dp" 2>/dev/null; ip netns pids "${name}_peer" 2>/dev/null || true)
+	[ -z "$pids" ] || bp_log "warning: processes still in topology $name ($(echo "$pids" | xargs));" \
+		"its namespaces live on until they exit"
 	ip netns del "${name}_dp" 2>/dev/null || true
 	ip netns del "${name}_peer" 2>/dev/null || true
 	ip link del "${name}0" 2>/dev/null || true
@@ -71,25 +117,51 @@ bp_topo_down() {
 # run a command on the Linux host
 bp_peer() { ip netns exec "$BP_NS_PEER" "$@"; }
 
-# bp_start_fastpathd [extra args]: start fastpathd in the dp namespace and
-# wait until it is ready; sets BP_FP_PID and exports BYPASS_SOCKET.
+# bp_start_fastpathd: start fastpathd in the dp namespace (extra options in
+# the array BP_FP_ARGS, memory in BP_FP_MEM, default 512 MB) and
+# wait (30 s at most) until it prints "ready" and its control socket exists;
+# sets BP_FP_PID and BP_FP_LOG, exports BYPASS_SOCKET.  Its log is printed if
+# it does not come up.  (fastpathd picks a DPDK file prefix of its own,
+# fastpathd-PID, so daemons side by side do not collide.)
 bp_start_fastpathd() {
 	bp_make_tmp
 	BP_FP_LOG=$BP_TMP/fastpathd.log
 	export BYPASS_SOCKET=$BP_TMP/fastpathd.sock
-	ip netns exec "$BP_NS_DP" "$BP_BUILD/fastpathd/fastpathd" \
+	[ -x "$BP_BUILD/fastpathd/fastpathd" ] ||
+		bp_die "no $BP_BUILD/fastpathd/fastpathd: build first (cmake -S . -B build && cmake --build build), or set BYPASS_BUILD_DIR"
+	# if this script is SIGKILLed (no cleanup), the daemon gets SIGTERM
+	local reaper=()
+	command -v setpriv >/dev/null && reaper=(setpriv --pdeathsig TERM)
+	ip netns exec "$BP_NS_DP" ${reaper[@]+"${reaper[@]}"} "$BP_BUILD/fastpathd/fastpathd" \
 		--port "net_af_packet0,iface=$BP_DEV" --ip "$BP_IP/24" \
-		--no-huge --mem 512 --socket "$BYPASS_SOCKET" "$@" >"$BP_FP_LOG" 2>&1 &
+		--no-huge --mem "${BP_FP_MEM:-512}" --socket "$BYPASS_SOCKET" ${BP_FP_ARGS[@]+"${BP_FP_ARGS[@]}"} >"$BP_FP_LOG" 2>&1 &
 	BP_FP_PID=$!
 	BP_PIDS+=("$BP_FP_PID")
 	local i
 	for i in $(seq 300); do
-		grep -q "ready" "$BP_FP_LOG" 2>/dev/null && return 0
+		grep -q "fastpathd: ready" "$BP_FP_LOG" 2>/dev/null && [ -S "$BYPASS_SOCKET" ] && return 0
 		kill -0 "$BP_FP_PID" 2>/dev/null || break
 		sleep 0.1
 	done
+	echo "---- fastpathd log ($BP_FP_LOG)" >&2
 	cat "$BP_FP_LOG" >&2
-	bp_die "fastpathd did not become ready"
+	kill -0 "$BP_FP_PID" 2>/dev/null && bp_die "fastpathd not ready after 30 s"
+	local st=0
+	wait "$BP_FP_PID" || st=$?
+	BP_FP_PID=""
+	bp_die "fastpathd exited with status $st before it was ready"
+}
+
+# bp_stop_fastpathd: SIGTERM, wait, SIGKILL after 10 s.  Fails (returns 1)
+# unless the daemon shut down cleanly, with status 0.
+bp_stop_fastpathd() {
+	[ -n "${BP_FP_PID:-}" ] || return 0
+	bp_stop_pid "$BP_FP_PID"
+	BP_FP_PID=""
+	[ "$BP_STOP_STATUS" -eq 0 ] && return 0
+	bp_log "fastpathd did not shut down cleanly: exit status $BP_STOP_STATUS; its log ends:"
+	tail -20 "$BP_FP_LOG" >&2
+	return 1
 }
 
 # bp_bg CMD...: start a background job we will stop later; sets BP_LAST_PID.
@@ -103,17 +175,24 @@ bp_bg() {
 	BP_PIDS+=("$BP_LAST_PID")
 }
 
-# stop a job we started: its process group if it leads one, else the PID
+# bp_stop_pid PID: stop a job we started, its process group if it leads
+# one, else the PID: SIGTERM, then SIGKILL after 10 s.  Sets BP_STOP_STATUS
+# to its exit status (as `wait` gives it; 0 for a job already reaped).
 bp_stop_pid() {
 	local pid=$1 i target=$1
+	BP_STOP_STATUS=0
 	[ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$pid" ] && target=-$pid
-	kill -TERM -- "$target" 2>/dev/null || return 0
-	for i in $(seq 100); do
-		kill -0 -- "$target" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-		sleep 0.1
-	done
-	kill -KILL -- "$target" 2>/dev/null
-	wait "$pid" 2>/dev/null || true
+	if kill -TERM -- "$target" 2>/dev/null; then
+		for i in $(seq 100); do
+			kill -0 -- "$target" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 -- "$target" 2>/dev/null; then
+			bp_log "pid $pid still running 10 s after SIGTERM: SIGKILL"
+			kill -KILL -- "$target" 2>/dev/null
+		fi
+	fi
+	wait "$pid" 2>/dev/null || BP_STOP_STATUS=$?
 }
 
 # wait until TCP port $2 on $1 accepts (seen from the Linux host)
@@ -124,6 +203,17 @@ bp_wait_port() {
 		sleep 0.1
 	done
 	bp_die "nothing listening on $host:$port"
+}
+
+# bp_wait_peer_listen PORT: wait (10 s) until a Linux program in the peer
+# namespace listens on TCP PORT
+bp_wait_peer_listen() {
+	local i
+	for i in $(seq 100); do
+		bp_peer ss -Hltn "sport = :$1" 2>/dev/null | grep -q . && return 0
+		sleep 0.1
+	done
+	bp_die "nothing listens on port $1 in $BP_NS_PEER"
 }
 
 # wait until a bypass app prints "listening" into its log
@@ -137,12 +227,23 @@ bp_wait_listening() {
 	bp_die "app never started listening (log above)"
 }
 
+# bp_cleanup: install with `trap bp_cleanup EXIT` (only so: it ends with
+# `exit`, which is what makes its verdict the script's exit status).  Stops every job started
+# here (newest first, so apps go before the daemon), removes the topologies
+# and the temp dir.  Turns a passing run into a failure if fastpathd did not
+# shut down cleanly or its sanitizers reported anything.
 bp_cleanup() {
-	local rc=$? i
+	local rc=$? i pid t
 	set +e # cleanup must run to the end whatever fails
 	for ((i = ${#BP_PIDS[@]} - 1; i >= 0; i--)); do
-		bp_stop_pid "${BP_PIDS[$i]}"
+		pid=${BP_PIDS[$i]}
+		if [ "$pid" = "${BP_FP_PID:-}" ]; then
+			bp_stop_fastpathd || rc=1
+		else
+			bp_stop_pid "$pid"
+		fi
 	done
+	BP_PIDS=()
 	# a sanitizer build of the daemon reports at exit: that is a failure
 	if [ -n "${BP_FP_LOG:-}" ] && grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$BP_FP_LOG"; then
 		echo "fastpathd sanitizer report:" >&2
@@ -152,6 +253,9 @@ bp_cleanup() {
 	for t in "${BP_TOPOS[@]}"; do
 		bp_topo_down "$t"
 	done
+	BP_TOPOS=()
+	rm -f ${BP_RM_LOCKS[@]+"${BP_RM_LOCKS[@]}"}
 	[ -n "$BP_TMP" ] && rm -rf "$BP_TMP"
-	return $rc
+	BP_TMP=""
+	exit "$rc"
 }

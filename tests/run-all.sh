@@ -10,7 +10,7 @@
 set -uo pipefail
 case "${1:-}" in -h | --help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
 [ "$(id -u)" -eq 0 ] || { echo "run-all: needs root for namespaces and DPDK: sudo $0" >&2; exit 1; }
 bash deploy/install-deps.sh || exit 1
 JOBS=$(nproc)
@@ -37,13 +37,19 @@ run_ctest() {
 	failed=$((failed + fail))
 }
 
+# build DIR [cmake args]: configure and build; prints compiler diagnostics
 build() {
-	local dir=$1
+	local dir=$1 rc=0
 	shift
 	echo "== configure and build $dir ($*)"
 	cmake -S . -B "$dir" "$@" >"$dir.cmake.log" 2>&1 || { cat "$dir.cmake.log"; return 1; }
-	cmake --build "$dir" -j"$JOBS" 2>&1 | grep -E "error|warning" || true
-	[ "${PIPESTATUS[0]}" -eq 0 ]
+	cmake --build "$dir" -j"$JOBS" >"$dir/build.log" 2>&1 || rc=$?
+	grep -E "error|warning" "$dir/build.log"
+	if [ "$rc" -ne 0 ]; then
+		tail -20 "$dir/build.log"
+		echo "run-all: building $dir failed (status $rc), log: $dir/build.log" >&2
+	fi
+	return "$rc"
 }
 
 if build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then

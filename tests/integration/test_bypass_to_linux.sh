@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 256 MiB from a bypass app (bpcat) into the Linux TCP stack (socat): byte-exact.
 set -euo pipefail
+# shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
 trap bp_cleanup EXIT
@@ -13,8 +14,7 @@ want=$(sha256sum <"$dir/in" | cut -d' ' -f1)
 
 bp_bg bp_peer timeout 300 socat -u TCP-LISTEN:6001,reuseaddr "OPEN:$dir/out,creat,trunc"
 sink=$BP_LAST_PID
-bp_peer bash -c 'for i in $(seq 100); do ss -ltn | grep -q ":6001 " && exit 0; sleep 0.1; done; exit 1' ||
-	bp_die "socat did not start listening"
+bp_wait_peer_listen 6001
 start=$(date +%s.%N)
 timeout 300 "$BP_BUILD/client-lib/bpcat" -v "$BP_PEER_IP" 6001 <"$dir/in" || bp_die "bpcat failed"
 wait "$sink" || bp_die "socat failed"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 100 concurrent Linux TCP connections to a bypass echo server.
 set -euo pipefail
+# shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
 trap bp_cleanup EXIT

@@ -6,6 +6,7 @@
 #  - an app SIGKILLed mid-transfer: its peer is reset, the daemon lives on
 #  - garbage in an app's queues: rejected, counted, daemon keeps serving
 set -euo pipefail
+# shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
 trap bp_cleanup EXIT
@@ -17,8 +18,9 @@ BIN=$BP_BUILD/client-lib
 if BYPASS_SOCKET=$dir/nothing.sock "$BIN/bpcat" 198.18.0.2 1 </dev/null 2>"$dir/err"; then
 	bp_die "bpcat succeeded without a daemon"
 fi
-grep -q "fastpathd" "$dir/err" && grep -qi "start" "$dir/err" ||
+if ! grep -q "fastpathd" "$dir/err" || ! grep -qi "start" "$dir/err"; then
 	bp_die "no-daemon message does not say how to start it: $(cat "$dir/err")"
+fi
 echo "ok: no daemon -> $(head -1 "$dir/err")"
 
 # bad config

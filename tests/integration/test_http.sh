@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # curl (Linux) against bp_httpd (bypass): a 10 MiB body and 200 keep-alive requests.
 set -euo pipefail
+# shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
 trap bp_cleanup EXIT
@@ -16,9 +17,9 @@ want=$(python3 -c "import sys,hashlib; print(hashlib.sha256(bytes(97 + i % 26 fo
 got=$(bp_peer timeout 60 curl -sf "http://$BP_IP/bytes/$n" | sha256sum | cut -d' ' -f1)
 [ "$got" = "$want" ] || bp_die "10 MiB body differs: $got != $want"
 
-urls=()
-for _ in $(seq 200); do urls+=("http://$BP_IP/bytes/1000"); done
-codes=$(bp_peer timeout 60 curl -s $(printf -- '-o /dev/null %s ' "${urls[@]}") -w '%{http_code} %{num_connects}\n')
+args=()
+for _ in $(seq 200); do args+=(-o /dev/null "http://$BP_IP/bytes/1000"); done
+codes=$(bp_peer timeout 60 curl -s "${args[@]}" -w '%{http_code} %{num_connects}\n')
 ok=$(echo "$codes" | grep -c '^200 ' || true)
 conns=$(echo "$codes" | awk '{s += $2} END {print s}')
 [ "$ok" -eq 200 ] || bp_die "only $ok of 200 keep-alive requests returned 200"

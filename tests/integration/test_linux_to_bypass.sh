@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 256 MiB from the Linux TCP stack (nc) into a bypass app (bpcat): byte-exact.
 set -euo pipefail
+# shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
 trap bp_cleanup EXIT

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ICMP echo and ARP against fastpathd, from the Linux host.
 set -euo pipefail
+# shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
 trap bp_cleanup EXIT
