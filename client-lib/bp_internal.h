@@ -173,6 +173,12 @@ uint64_t bpi_now_ms(void);
 /* Take ownership of a slot the daemon handed us (reply or accept). */
 void bpi_adopt(struct bp_ctx *ctx, uint32_t slot, uint32_t gen, enum bps_kind kind);
 
+/* Take over a slot the daemon filled for us with a moved flow (BP_CTRL_ADOPT). */
+void bpi_adopt_moved(struct bp_ctx *ctx, uint32_t slot, uint32_t gen);
+
+/* Send a request that is answered by BP_EV_REPLY and wait for it (lock held). */
+int bpi_ctrl_call(struct bp_ctx *ctx, struct bp_ctrl_req *req, struct bp_event *reply);
+
 /* Drain both event queues (and rescan after an overflow); returns events handled. */
 int bpi_drain(struct bp_ctx *ctx);
 

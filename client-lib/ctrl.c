@@ -69,7 +69,9 @@ void bpi_on_reply(struct bp_ctx *ctx, const struct bp_event *ev)
 		w->done = true;
 		/* Adopt right here, so no rescan can mistake the slot for an
 		 * accepted child before the waiter runs. */
-		if (ev->status >= 0)
+		if (ev->status >= 0 && w->op == BP_CTRL_ADOPT)
+			bpi_adopt_moved(ctx, ev->slot, ev->gen);
+		else if (ev->status >= 0)
 			bpi_adopt(ctx, ev->slot, ev->gen,
 				  w->op == BP_CTRL_LISTEN ? BPS_LISTEN : BPS_FLOW);
 		return;
@@ -174,8 +176,8 @@ void bpi_rescan(struct bp_ctx *ctx)
 	}
 }
 
-/* Send a LISTEN/CONNECT and wait for its BP_EV_REPLY. */
-static int ctrl_call(struct bp_ctx *ctx, struct bp_ctrl_req *req, struct bp_event *reply)
+/* Send a LISTEN/CONNECT/ADOPT and wait for its BP_EV_REPLY. */
+int bpi_ctrl_call(struct bp_ctx *ctx, struct bp_ctrl_req *req, struct bp_event *reply)
 {
 	struct bp_waiter w = { .op = req->op };
 	struct bp_waiter **pp;
@@ -234,7 +236,7 @@ BP_API int bp_listen_flags(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int b
 	if (!ctx)
 		return -EINVAL;
 	bpi_lock(ctx);
-	r = ctrl_call(ctx, &req, &ev);
+	r = bpi_ctrl_call(ctx, &req, &ev);
 	if (r)
 		goto out;
 	if (ev.status < 0) {
@@ -262,7 +264,7 @@ BP_API int bp_connect(struct bp_ctx *ctx, uint32_t ip, uint16_t port)
 	if (!ctx)
 		return -EINVAL;
 	bpi_lock(ctx);
-	r = ctrl_call(ctx, &req, &ev);
+	r = bpi_ctrl_call(ctx, &req, &ev);
 	if (!r)
 		r = ev.status < 0 ? ev.status : (int)ev.slot;
 	bpi_unlock(ctx);
@@ -384,6 +386,19 @@ static int release(struct bp_ctx *ctx, int h, uint16_t op)
 	if (!s) {
 		bpi_unlock(ctx);
 		return -EBADF;
+	}
+	if (s->kind == BPS_FLOW && (__atomic_load_n(&ctx->flows[h].flags, __ATOMIC_ACQUIRE) &
+				    BP_FF_MOVED)) {
+		/* a fork relative took the flow over: we only drop our hold */
+		struct bp_ctrl_req rel = { .op = BP_CTRL_RELEASE,
+					   .key = ctx->flows[h].handoff_key };
+
+		r = bpi_ctrl_push(ctx, &rel, BP_CTRL_PUSH_TIMEOUT_MS);
+		if (r) {
+			bpi_unlock(ctx);
+			return r;
+		}
+		op = BP_CTRL_CLOSE;
 	}
 	r = simple_req(ctx, op, (uint32_t)h, s->gen);
 	if (r) {

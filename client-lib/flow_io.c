@@ -97,6 +97,10 @@ BP_API ssize_t bp_send(struct bp_ctx *ctx, int h, const void *buf, size_t len)
 	f = &ctx->flows[h];
 	flags = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
 	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+	if (flags & BP_FF_MOVED) {
+		r = -ESTALE;
+		goto out;
+	}
 	if (flags & BP_FF_RESET) {
 		r = flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), -ECONNRESET);
 		goto out;
@@ -141,7 +145,7 @@ out:
 	return r;
 }
 
-BP_API ssize_t bp_recv(struct bp_ctx *ctx, int h, void *buf, size_t len)
+static ssize_t recv_common(struct bp_ctx *ctx, int h, void *buf, size_t len, bool peek)
 {
 	struct bp_flow_shm *f;
 	struct bp_slot *s;
@@ -160,6 +164,10 @@ BP_API ssize_t bp_recv(struct bp_ctx *ctx, int h, void *buf, size_t len)
 	 * rx_written, so a FIN seen here means the data count is final. */
 	flags = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
 	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+	if (flags & BP_FF_MOVED) {
+		r = -ESTALE;
+		goto out;
+	}
 	if (flags & BP_FF_RESET) {
 		/* As with kernel TCP, a reset discards what was not read. */
 		r = flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), -ECONNRESET);
@@ -184,6 +192,10 @@ BP_API ssize_t bp_recv(struct bp_ctx *ctx, int h, void *buf, size_t len)
 	if (len > avail)
 		len = (size_t)avail;
 	ring_get(bpi_rx_ring(ctx, (uint32_t)h), ctx->rx_size, s->rx_consumed, buf, len);
+	if (peek) {
+		r = (ssize_t)len;
+		goto out;
+	}
 	s->rx_consumed += len;
 	__atomic_store_n(&f->rx_consumed, s->rx_consumed, __ATOMIC_RELEASE);
 	r = (ssize_t)len;
@@ -199,6 +211,16 @@ BP_API ssize_t bp_recv(struct bp_ctx *ctx, int h, void *buf, size_t len)
 out:
 	bpi_unlock(ctx);
 	return r;
+}
+
+BP_API ssize_t bp_recv(struct bp_ctx *ctx, int h, void *buf, size_t len)
+{
+	return recv_common(ctx, h, buf, len, false);
+}
+
+BP_API ssize_t bp_peek(struct bp_ctx *ctx, int h, void *buf, size_t len)
+{
+	return recv_common(ctx, h, buf, len, true);
 }
 
 BP_API unsigned bp_ready(struct bp_ctx *ctx, int h)
@@ -228,6 +250,8 @@ BP_API unsigned bp_ready(struct bp_ctx *ctx, int h)
 		goto out;
 	}
 	flags = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
+	if (flags & BP_FF_MOVED)
+		goto out; /* another process reads it now: nothing to report here */
 	if ((flags & BP_FF_RESET) || ctx->dead ||
 	    (state == BP_FS_CLOSED && __atomic_load_n(&f->err, __ATOMIC_RELAXED))) {
 		m = BP_READABLE | BP_WRITABLE | BP_HUP | BP_ERROR;

@@ -150,6 +150,7 @@ enum dp_msg_type {
 	DPM_APP_ADD,        /* ptr: struct dp_app *, start polling its data queue */
 	DPM_APP_DEL,        /* ptr: struct dp_app *, stop polling; answer APP_DEL_DONE */
 	DPM_RX_REINJECT,    /* ptr: mbuf that raced a FLOW_ADD; process it as received */
+	DPM_FLOW_MOVE,      /* flow_id, ptr: struct dp_move: hand the flow to another app */
 	/* fastpath -> slowpath */
 	DPM_RX_PKT,         /* ptr: mbuf the fastpath does not handle (SYN, ARP reply, ...) */
 	DPM_FLOW_FIN_RCVD,  /* flow_id */
@@ -158,6 +159,23 @@ enum dp_msg_type {
 	DPM_FLOW_DEL_DONE,  /* flow_id: fastpath forgot it; slot may be freed */
 	DPM_APP_DEL_DONE,   /* ptr: struct dp_app * no longer referenced by fp */
 	DPM_FLOW_BAD_APP,   /* flow_id: app wrote an invalid counter; reset it */
+	DPM_FLOW_MOVE_DONE, /* flow_id, ptr: the struct dp_move back, status set */
+};
+
+/**
+ * struct dp_move - one flow changing owner (a fork()ed child adopting it).
+ * The slowpath allocates @slot in @to and fills everything but @status;
+ * the fastpath copies the rings and counters over, switches the flow to
+ * the new slot and returns the struct.  Sizes must match: both slots come
+ * from the same daemon configuration.
+ */
+struct dp_move {
+	struct dp_app *to;
+	uint32_t slot, gen;       /* the new slot in @to */
+	uint32_t req_id;          /* the adopter's BP_CTRL_ADOPT, answered at the end */
+	uint16_t from_app;
+	uint32_t from_slot;
+	int status;               /* 0 or -errno, set by the fastpath */
 };
 
 struct dp_msg {

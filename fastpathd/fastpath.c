@@ -193,6 +193,13 @@ static void handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 			fp_touch(fp, f, FPP_OUTPUT);
 		}
 		break;
+	case DPM_FLOW_MOVE:
+		if (f)
+			fp_flow_move(fp, f, msg->ptr);
+		else
+			((struct dp_move *)msg->ptr)->status = -EINVAL;
+		fp_to_sp(fp, DPM_FLOW_MOVE_DONE, msg->flow_id, msg->ptr);
+		break;
 	case DPM_APP_ADD:
 		fp_app_add(fp, msg->ptr);
 		break;

@@ -64,6 +64,7 @@ bool fp_apps_have_work(struct fp_ctx *fp);
 int fp_app_add(struct fp_ctx *fp, struct dp_app *app);
 void fp_app_del(struct fp_ctx *fp, struct dp_app *app);
 int fp_flow_validate_tx(struct fp_ctx *fp, struct fp_flow *f);
+void fp_flow_move(struct fp_ctx *fp, struct fp_flow *f, struct dp_move *mv);
 
 /* fp_arp_icmp.c */
 void fp_handle_arp(struct fp_ctx *fp, struct rte_mbuf *m);

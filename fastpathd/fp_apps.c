@@ -7,6 +7,8 @@
  * the slot generation, so a buggy or hostile app can only name its own
  * live flows, and only its own counters are ever read.
  */
+#include <errno.h>
+#include <string.h>
 #include <unistd.h>
 #include <rte_cycles.h>
 
@@ -48,6 +50,63 @@ int fp_flow_validate_tx(struct fp_ctx *fp, struct fp_flow *f)
 	if (!(f->flags & FPF_TX_FIN_REQ))
 		f->tx_written = w;
 	return 0;
+}
+
+/**
+ * fp_flow_move - hand flow @f to the slot described by @mv (a fork child
+ * adopting it).  The rings are copied whole, so every byte position keeps
+ * its place (positions are ring offsets modulo the size) and nothing the
+ * old owner wrote, nor anything still unacknowledged or held out of order,
+ * is lost.  Sets mv->status; the caller returns @mv to the slowpath.
+ */
+void fp_flow_move(struct fp_ctx *fp, struct fp_flow *f, struct dp_move *mv)
+{
+	struct dataplane *dp = fp->dp;
+	struct dp_app *to = mv->to, *from = &dp->apps[f->app_id];
+
+	if (!(f->flags & FPF_ACTIVE) || (f->flags & FPF_RESET)) {
+		mv->status = -ENOTCONN;
+		return;
+	}
+	if (to->rx_buf_size != f->rx_size || to->tx_buf_size != f->tx_size) {
+		mv->status = -EXDEV;
+		return;
+	}
+	/* the old owner's last reads and writes count */
+	uint64_t c = __atomic_load_n(&f->shm->rx_consumed, __ATOMIC_ACQUIRE);
+	if (c >= f->rx_consumed && c <= f->rx_pos)
+		f->rx_consumed = c;
+	fp_flow_validate_tx(fp, f);
+
+	uint8_t *rx = to->base + dp_app_slot_rx_off(to, mv->slot);
+	memcpy(rx, f->rx_base, f->rx_size);
+	memcpy(rx + f->rx_size, f->tx_base, f->tx_size);
+
+	struct bp_flow_shm *os = f->shm, *ns = &to->flows[mv->slot];
+	ns->rx_written = f->rx_pos;
+	ns->tx_acked = f->tx_acked;
+	ns->flags = __atomic_load_n(&os->flags, __ATOMIC_ACQUIRE);
+	ns->err = os->err;
+	ns->local_ip = f->local_ip;
+	ns->remote_ip = f->remote_ip;
+	ns->local_port = f->local_port;
+	ns->remote_port = f->remote_port;
+	ns->rx_consumed = f->rx_consumed;
+	ns->tx_written = f->tx_written;
+	__atomic_store_n(&ns->state, BP_FS_ESTABLISHED, __ATOMIC_RELEASE);
+
+	if (from->fp_slot_flow && from->fp_slot_flow[f->slot] == f->flow_id)
+		from->fp_slot_flow[f->slot] = DP_INVALID_FLOW;
+	to->fp_slot_flow[mv->slot] = f->flow_id;
+	f->app_id = to->app_id;
+	f->slot = mv->slot;
+	f->gen = mv->gen;
+	f->shm = ns;
+	f->rx_base = rx;
+	f->tx_base = rx + f->rx_size;
+	mv->status = 0;
+	/* send what the old owner left unsent, and let the adopter look */
+	fp_touch(fp, f, FPP_OUTPUT | FPP_EV_RX | FPP_EV_TX);
 }
 
 static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_doorbell *db)

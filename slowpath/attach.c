@@ -171,6 +171,19 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 	case BP_CTRL_CONNECT:
 		rc = sp_conn_connect(sp, app, r->ip, r->port, &slot);
 		break;
+	case BP_CTRL_FORKED:
+		sp_handoff_forked(sp, app, (int32_t)r->pid);
+		return;
+	case BP_CTRL_RELEASE:
+		sp_handoff_release(sp, app, r->key);
+		return;
+	case BP_CTRL_ADOPT:
+		rc = sp_handoff_adopt(sp, app, r->key, r->req_id, &slot);
+		if (rc == 0)
+			return; /* answered when the fastpath has moved it */
+		if (rc == 1)
+			rc = 0;
+		break;
 	case BP_CTRL_SHUTDOWN:
 	case BP_CTRL_CLOSE:
 	case BP_CTRL_ABORT:
@@ -261,8 +274,10 @@ static void app_detach(struct sp *sp, struct dp_app *app)
 	ev_io_stop(sp->loop, &sa->doorbell_w);
 	/* closes it queued just before exiting are orderly closes, not crashes */
 	drain_ctrl(sp, app);
-	sa->flows_live = sp_conn_app_gone(sp, app);
+	/* moves into this app still in flight end in its region too */
+	sa->flows_live = sp_conn_app_gone(sp, app) + sa->moves_in;
 	sa->dying = true;
+	sp_handoff_pid_gone(sp, sa->pid);
 	if (!sa->flows_live) /* else the last FLOW_DEL_DONE sends it */
 		sp_send_fp(sp, DPM_APP_DEL, 0, 0, app);
 }
@@ -317,8 +332,14 @@ static void attach(struct sp *sp, int fd, const Bypass__AttachRequest *req)
 
 	struct sp_app *sa = calloc(1, sizeof(*sa));
 	app->sp_priv = sa;
-	if (sa)
+	if (sa) {
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
 		sa->sp = sp;
+		/* who forks whom is tracked by pid (handoff.c) */
+		if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen))
+			sa->pid = cred.pid;
+	}
 	int rc = -ENOMEM;
 	snprintf(err, sizeof(err), "out of memory");
 	if (!sa || region_create(dp, app, err, sizeof(err)))

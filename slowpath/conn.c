@@ -126,6 +126,11 @@ static struct dp_app *app_of(struct sp *sp, const struct sp_conn *c)
 	return &sp->dp->apps[c->app_id];
 }
 
+struct dp_app *sp_conn_app(struct sp *sp, const struct sp_conn *c)
+{
+	return app_of(sp, c);
+}
+
 /* the first listener on @port (more follow through ->next if shared) */
 static struct sp_listener *listener_of_port(struct sp *sp, uint16_t port)
 {
@@ -256,6 +261,7 @@ static void establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t pe
 	fs->remote_ip = c->remote_ip;
 	fs->local_port = c->local_port;
 	fs->remote_port = c->remote_port;
+	sp_handoff_new_key(c, fs);
 	__atomic_store_n(&fs->state, BP_FS_ESTABLISHED, __ATOMIC_RELEASE);
 
 	app->slot_flow[c->slot] = id;
@@ -632,24 +638,40 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 		break;
 	case BP_CTRL_CLOSE:
 	case BP_CTRL_ABORT:
-		c->flags |= SPC_APP_CLOSED;
-		if (c->state == SPS_ARP_WAIT || c->state == SPS_SYN_SENT) {
-			handshake_fail(sp, c, id, ECONNABORTED);
-		} else if (c->state == SPS_ESTABLISHED) {
-			bool unread = __atomic_load_n(&fs->rx_written, __ATOMIC_ACQUIRE) !=
-				      __atomic_load_n(&fs->rx_consumed, __ATOMIC_ACQUIRE);
-			if (op == BP_CTRL_ABORT || unread) {
-				/* like Linux: closing with unread data resets */
-				conn_reset(sp, c, id, ECONNABORTED, true);
-			} else {
-				if (!(c->flags & SPC_APP_SHUT)) {
-					c->flags |= SPC_APP_SHUT;
-					sp_send_fp(sp, DPM_FLOW_SHUTWR, id, 0, NULL);
-				}
-				c->deadline = sp->now + sp_ms_to_tsc(sp, FIN_TIMEOUT_MS);
-			}
-		}
+		/* like the last close() of a socket: only once no other
+		 * process (a fork child) still holds the flow */
+		if (sp_handoff_owner_releases(sp, c))
+			break;
+		sp_conn_close_owned(sp, c, id, op == BP_CTRL_ABORT);
 		break;
+	}
+}
+
+/**
+ * sp_conn_close_owned - the last holder let go of the flow: close it as
+ * its owner app (FIN after the buffered data, or RST if @abort or unread
+ * data is left, like Linux).
+ */
+void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abort)
+{
+	struct bp_flow_shm *fs = &app_of(sp, c)->flows[c->slot];
+	c->flags |= SPC_APP_CLOSED;
+	c->flags &= ~SPC_ORPHAN;
+	if (c->state == SPS_ARP_WAIT || c->state == SPS_SYN_SENT) {
+		handshake_fail(sp, c, id, ECONNABORTED);
+	} else if (c->state == SPS_ESTABLISHED) {
+		bool unread = __atomic_load_n(&fs->rx_written, __ATOMIC_ACQUIRE) !=
+			      __atomic_load_n(&fs->rx_consumed, __ATOMIC_ACQUIRE);
+		if (abort || unread) {
+			/* like Linux: closing with unread data resets */
+			conn_reset(sp, c, id, ECONNABORTED, true);
+		} else {
+			if (!(c->flags & SPC_APP_SHUT)) {
+				c->flags |= SPC_APP_SHUT;
+				sp_send_fp(sp, DPM_FLOW_SHUTWR, id, 0, NULL);
+			}
+			c->deadline = sp->now + sp_ms_to_tsc(sp, FIN_TIMEOUT_MS);
+		}
 	}
 }
 
@@ -694,6 +716,33 @@ void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t id)
 }
 
 /**
+ * sp_conn_app_gone_one - conn @id's owner app died or detached.  If a fork
+ * child still holds the flow it lives on as an orphan (its region stays
+ * mapped until the child adopts it); else it is reset, or finishes its
+ * orderly close if the app had closed it.
+ * Return: true if the conn still lives (it will report FLOW_DEL_DONE or
+ * move away), false if it was freed on the spot.
+ */
+bool sp_conn_app_gone_one(struct sp *sp, struct sp_conn *c, uint32_t id)
+{
+	if (!(c->flags & SPC_APP_CLOSED) && c->state == SPS_ESTABLISHED &&
+	    (c->nholders || (c->flags & (SPC_ORPHAN | SPC_MOVING)))) {
+		c->flags |= SPC_ORPHAN;
+		return true;
+	}
+	bool graceful = (c->flags & SPC_APP_CLOSED) || c->state == SPS_TIME_WAIT;
+	c->flags |= SPC_APP_CLOSED | SPC_NOTIFIED;
+	if (c->state == SPS_ESTABLISHED && !graceful) {
+		conn_delete(sp, c, id, true);
+	} else if (c->state != SPS_ESTABLISHED && c->state != SPS_TIME_WAIT &&
+		   c->state != SPS_DELETING) {
+		conn_free(sp, c, id); /* never reached the fastpath */
+		return false;
+	}
+	return true;
+}
+
+/**
  * sp_conn_app_gone - the app died or detached.  Flows it still held open
  * are reset; flows it had closed finish their orderly close (their unacked
  * tail still lives in the region, which stays mapped until they are gone).
@@ -709,15 +758,8 @@ uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app)
 			i++;
 			continue;
 		}
-		bool graceful = (c->flags & SPC_APP_CLOSED) || c->state == SPS_TIME_WAIT;
-		c->flags |= SPC_APP_CLOSED | SPC_NOTIFIED;
-		if (c->state == SPS_ESTABLISHED && !graceful) {
-			conn_delete(sp, c, id, true);
-		} else if (c->state != SPS_ESTABLISHED && c->state != SPS_TIME_WAIT &&
-			   c->state != SPS_DELETING) {
-			conn_free(sp, c, id); /* never reached the fastpath */
-			continue;
-		}
+		if (!sp_conn_app_gone_one(sp, c, id))
+			continue; /* freed: sp->active[i] is another conn now */
 		live++;
 		i++;
 	}

@@ -83,6 +83,9 @@ static void drain_fastpath(struct sp *sp)
 			case DPM_APP_DEL_DONE:
 				sp_app_flow_gone(sp, m->ptr);
 				break;
+			case DPM_FLOW_MOVE_DONE:
+				sp_handoff_move_done(sp, m->ptr, m->flow_id);
+				break;
 			default:
 				sp_conn_fp_event(sp, m->type, m->flow_id);
 				break;
@@ -169,6 +172,7 @@ void sp_stop(struct dataplane *dp)
 		return;
 	ev_async_send(sp->loop, &sp->stop_w);
 	pthread_join(sp_thread, NULL);
+	sp_handoff_fini(sp);
 	sp_attach_fini(sp);
 	sp_conn_fini(sp);
 	ev_loop_destroy(sp->loop);

@@ -34,6 +34,12 @@ enum sp_state {
 #define SPC_FIN_ACKED    (1u << 3)
 #define SPC_CLOSED_FIRST (1u << 4) /* our FIN was acked before the peer's FIN came */
 #define SPC_NOTIFIED     (1u << 5) /* app told the flow is closed */
+#define SPC_ORPHAN       (1u << 6) /* owner closed its slot, other processes
+				    * still hold the flow (see handoff.c) */
+#define SPC_MOVING       (1u << 7) /* a DPM_FLOW_MOVE is in flight */
+
+/* processes besides the owner that may still use one flow (fork children) */
+#define SP_MAX_HOLDERS 8
 
 struct sp_conn {
 	uint8_t state;
@@ -59,6 +65,9 @@ struct sp_conn {
 	struct cc_state cc;
 	uint64_t cc_acked_seen;
 	uint32_t cc_fast_retx_seen;
+	uint8_t nholders;
+	int32_t holders[SP_MAX_HOLDERS]; /* pids; the owner app is not listed */
+	uint64_t key;                 /* handoff key, also in the slot */
 };
 
 struct sp_listener {
@@ -91,8 +100,12 @@ struct sp_app {
 	uint32_t *free_slots;         /* stack of free slot numbers */
 	uint32_t nfree;
 	uint32_t flows_live;          /* dying app: flows not yet FLOW_DEL_DONE */
+	uint32_t moves_in;            /* DPM_FLOW_MOVEs into this app in flight */
+	int32_t pid;                  /* SO_PEERCRED at attach (0 if unknown) */
 	bool dying;
 };
+
+struct sp_pidwatch;
 
 struct sp {
 	struct dataplane *dp;
@@ -113,6 +126,7 @@ struct sp {
 	uint16_t next_ephemeral;
 	uint16_t ip_id;
 	const struct cc_ops *cc;
+	struct sp_pidwatch *pidwatch; /* fork children that hold flows */
 	uint64_t now;
 	uint32_t napps;
 	uint32_t nconns;
@@ -145,6 +159,20 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t flow_id);
 void sp_conn_tick(struct sp *sp);
 uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app);
+bool sp_conn_app_gone_one(struct sp *sp, struct sp_conn *c, uint32_t id);
+void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abort);
+struct dp_app *sp_conn_app(struct sp *sp, const struct sp_conn *c);
+
+/* handoff.c: flows shared between processes after fork() */
+void sp_handoff_new_key(struct sp_conn *c, struct bp_flow_shm *fs);
+bool sp_handoff_owner_releases(struct sp *sp, struct sp_conn *c);
+void sp_handoff_forked(struct sp *sp, struct dp_app *app, int32_t pid);
+int sp_handoff_adopt(struct sp *sp, struct dp_app *app, uint64_t key, uint32_t req_id,
+		     uint32_t *slot_out);
+void sp_handoff_release(struct sp *sp, struct dp_app *app, uint64_t key);
+void sp_handoff_move_done(struct sp *sp, struct dp_move *mv, uint32_t id);
+void sp_handoff_pid_gone(struct sp *sp, int32_t pid);
+void sp_handoff_fini(struct sp *sp);
 void sp_conn_arp_resolved(struct sp *sp, uint32_t ip);
 
 /* tcp_ctl.c: segments the slowpath sends itself */

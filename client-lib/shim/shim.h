@@ -36,7 +36,12 @@ struct shim_sock {
 	bool connect_reported; /* SO_ERROR / EINPROGRESS completion seen */
 	uint32_t ip;           /* listener: bound address (network order) */
 	uint16_t port;         /* listener: bound port */
+	int backlog;           /* listener: as given to listen() */
+	uint64_t key;          /* connection inherited over fork(), not yet
+				* adopted (h < 0): its handoff key, 0 = gone */
 	int rcvbuf, sndbuf, nodelay, keepalive, reuseaddr;
+	int rcvtimeo_ms, sndtimeo_ms; /* SO_RCVTIMEO/SO_SNDTIMEO, 0 = forever */
+	struct linger linger;  /* {1, 0}: the last close() resets (RST) */
 };
 
 /* address recorded by bind() on a socket that is still a kernel socket */
@@ -88,6 +93,7 @@ struct shim_real {
 	int (*epoll_wait)(int, struct epoll_event *, int, int);
 	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
 	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	pid_t (*fork)(void);
 };
 
 extern struct shim_real real;
@@ -98,14 +104,18 @@ struct bp_ctx *shim_ctx(void);
 bool shim_listen_selected(uint32_t ip, uint16_t port);
 bool shim_connect_selected(uint32_t ip);
 struct shim_sock *shim_get(int fd);
+struct shim_sock *shim_peek(int fd);
 struct shim_sock *shim_get_active(int fd);
 int shim_install(int fd, struct shim_sock *s, int cloexec);
 void shim_put(int fd);
 void shim_alias(int newfd, struct shim_sock *s);
 struct shim_bound *shim_bound(int fd);
 int shim_wait(struct shim_sock *s, int timeout_ms);
+int shim_wait_until(struct shim_sock *s, uint64_t deadline_ms);
+uint64_t shim_deadline(int timeo_ms);
 unsigned shim_ready(struct shim_sock *s);
 int shim_errno(int neg);
+int shim_moved(struct shim_sock *s);
 
 /* shim_poll.c */
 short shim_poll_bits(unsigned r, short events);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -97,8 +98,13 @@ static void parse_connect(const char *v)
  * fork(): the child must not share the parent's context (its queues are
  * single-producer, and the parent's death must still close the control
  * socket).  The child drops it and attaches on its own when it first needs
- * bypass; sockets the parent had already converted are unusable in the
- * child (EBADF), pending listeners convert in the child as usual.
+ * bypass.  What it inherited stays usable, as with kernel sockets:
+ *  - a listener becomes pending again and converts in the child on first
+ *    accept/poll (a shared daemon-side listener on the same port);
+ *  - a connection keeps its handoff key and is adopted (moved into the
+ *    child's region, buffered bytes included) on first use, see
+ *    shim_get().  The parent reports the child (fork() below) so the
+ *    daemon keeps the connection open while the child holds it.
  */
 static void after_fork_child(void)
 {
@@ -106,12 +112,36 @@ static void after_fork_child(void)
 	struct bp_ctx *c = ctx;
 	if (!c)
 		return;
+	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
+		struct shim_sock *s = table[fd];
+		if (!s)
+			continue;
+		if (s->listener) {
+			bound[fd] = (struct shim_bound){ .valid = true, .listening = true,
+							 .backlog = s->backlog, .ip = s->ip,
+							 .port = s->port };
+			table[fd] = NULL; /* the struct leaks: other fds may share it */
+		} else if (s->h >= 0) {
+			uint64_t key = 0;
+			bp_flow_key(c, s->h, &key);
+			s->key = key;
+			s->h = -1;
+		}
+	}
 	bp_forget_after_fork(c);
 	ctx = NULL;
 	attach_failed = false;
-	for (int fd = 0; fd < SHIM_MAX_FD; fd++)
-		if (table[fd])
-			table[fd]->h = -1;
+}
+
+/* the daemon must learn about the child before we can close anything */
+pid_t fork(void)
+{
+	shim_init();
+	pid_t pid = real.fork();
+	struct bp_ctx *c = __atomic_load_n(&ctx, __ATOMIC_ACQUIRE);
+	if (pid > 0 && c)
+		bp_forked(c, pid);
+	return pid;
 }
 
 /* nm -D tells the test suite this build supports fork() */
@@ -129,6 +159,7 @@ __attribute__((constructor)) void shim_init(void)
 	LOAD(ioctl); LOAD(dup); LOAD(dup2); LOAD(dup3); LOAD(poll); LOAD(ppoll);
 	LOAD(select); LOAD(pselect); LOAD(epoll_create); LOAD(epoll_create1);
 	LOAD(epoll_ctl); LOAD(epoll_wait); LOAD(epoll_pwait); LOAD(sendfile);
+	LOAD(fork);
 	pthread_atfork(NULL, NULL, after_fork_child);
 	const char *sock = getenv(BP_SOCKET_ENV);
 	if (sock)
@@ -195,11 +226,59 @@ struct bp_ctx *shim_ctx(void)
 	return c;
 }
 
-struct shim_sock *shim_get(int fd)
+/* an inherited connection is used for the first time: take it over */
+static void adopt_inherited(struct shim_sock *s)
+{
+	static pthread_mutex_t adopt_lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&adopt_lock);
+	if (s->h < 0 && s->key) {
+		struct bp_ctx *c = shim_ctx();
+		int h = c ? bp_adopt(c, s->key) : -ENETDOWN;
+		if (h >= 0)
+			s->h = h;
+		else
+			s->key = 0; /* gone meanwhile: the fd now reports errors */
+	}
+	pthread_mutex_unlock(&adopt_lock);
+}
+
+/* the table entry as is: for close() and dup(), which must not adopt */
+struct shim_sock *shim_peek(int fd)
 {
 	if (fd < 0 || fd >= SHIM_MAX_FD)
 		return NULL;
 	return __atomic_load_n(&table[fd], __ATOMIC_ACQUIRE);
+}
+
+struct shim_sock *shim_get(int fd)
+{
+	if (fd < 0 || fd >= SHIM_MAX_FD)
+		return NULL;
+	struct shim_sock *s = __atomic_load_n(&table[fd], __ATOMIC_ACQUIRE);
+	if (s && s->h < 0 && s->key)
+		adopt_inherited(s);
+	return s;
+}
+
+/**
+ * shim_moved - a call on @s returned -ESTALE: a fork relative adopted the
+ * connection.  Take it back (this process uses it again), like two
+ * processes sharing a kernel socket.  Return: 0 to retry, or -errno.
+ */
+int shim_moved(struct shim_sock *s)
+{
+	struct bp_ctx *c = shim_ctx();
+	uint64_t key;
+	int old = s->h;
+	int r = bp_flow_key(c, old, &key);
+	if (r)
+		return r;
+	r = bp_adopt(c, key);
+	if (r < 0)
+		return r;
+	s->h = r;
+	bp_close(c, old); /* the stale name; our hold moved to the new one */
+	return 0;
 }
 
 struct shim_sock *shim_listen_now(int fd, struct shim_bound *b);
@@ -267,7 +346,13 @@ void shim_put(int fd)
 	bool last = s && --s->refs == 0;
 	pthread_mutex_unlock(&table_lock);
 	if (last) {
-		bp_close(ctx, s->h);
+		if (s->h >= 0 && s->linger.l_onoff && !s->linger.l_linger)
+			bp_abort(ctx, s->h); /* SO_LINGER {1, 0}: reset, drop buffers */
+		else if (s->h >= 0)
+			bp_close(ctx, s->h);
+		else if (s->key && ctx)
+			bp_release(ctx, s->key); /* inherited, never used here */
+		/* not attached at all: the daemon drops our hold when we exit */
 		free(s);
 	}
 }
@@ -292,6 +377,35 @@ int shim_wait(struct shim_sock *s, int timeout_ms)
 		return -1;
 	}
 	return 0;
+}
+
+/* when a blocking call with timeout @timeo_ms (0 = none) must give up */
+uint64_t shim_deadline(int timeo_ms)
+{
+	if (timeo_ms <= 0)
+		return UINT64_MAX;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + (uint64_t)timeo_ms;
+}
+
+/*
+ * Block like shim_wait() until @deadline_ms (CLOCK_MONOTONIC; UINT64_MAX =
+ * none).  Return: 0 to look again, -1 with errno EAGAIN (SO_RCVTIMEO or
+ * SO_SNDTIMEO ran out, as the kernel reports it) or EINTR.
+ */
+int shim_wait_until(struct shim_sock *s, uint64_t deadline_ms)
+{
+	if (deadline_ms == UINT64_MAX)
+		return shim_wait(s, -1);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (now >= deadline_ms) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return shim_wait(s, (int)(deadline_ms - now));
 }
 
 unsigned shim_ready(struct shim_sock *s)

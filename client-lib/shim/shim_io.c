@@ -19,7 +19,12 @@ static ssize_t sock_send(struct shim_sock *s, const void *buf, size_t len, int f
 	struct bp_ctx *c = shim_ctx();
 	bool nonblock = s->nonblock || (flags & MSG_DONTWAIT);
 	size_t done = 0;
+	uint64_t deadline = UINT64_MAX;
 
+	if (s->h < 0) { /* inherited over fork(), and gone before we used it */
+		errno = ECONNRESET;
+		return -1;
+	}
 	if (s->listener) {
 		errno = ENOTCONN;
 		return -1;
@@ -33,10 +38,14 @@ static ssize_t sock_send(struct shim_sock *s, const void *buf, size_t len, int f
 		if (n == -EAGAIN || n == 0) {
 			if (nonblock)
 				break;
-			if (shim_wait(s, -1))
+			if (deadline == UINT64_MAX)
+				deadline = shim_deadline(s->sndtimeo_ms);
+			if (shim_wait_until(s, deadline))
 				break;
 			continue;
 		}
+		if (n == -ESTALE && !shim_moved(s))
+			continue;
 		if (done)
 			break; /* report the bytes that went; the error comes next call */
 		if (n == -EPIPE && !(flags & MSG_NOSIGNAL))
@@ -55,25 +64,31 @@ static ssize_t sock_recv(struct shim_sock *s, void *buf, size_t len, int flags)
 	struct bp_ctx *c = shim_ctx();
 	bool nonblock = s->nonblock || (flags & MSG_DONTWAIT);
 	size_t done = 0;
+	uint64_t deadline = UINT64_MAX;
 
-	if (s->listener) {
-		errno = ENOTCONN;
+	if (s->h < 0) { /* inherited over fork(), and gone before we used it */
+		errno = ECONNRESET;
 		return -1;
 	}
-	if (flags & MSG_PEEK) {
-		errno = EOPNOTSUPP;
+	if (s->listener) {
+		errno = ENOTCONN;
 		return -1;
 	}
 	if (s->shut_rd)
 		return 0;
 	for (;;) {
-		ssize_t n = bp_recv(c, s->h, (char *)buf + done, len - done);
+		ssize_t n = (flags & MSG_PEEK) ? bp_peek(c, s->h, buf, len)
+					       : bp_recv(c, s->h, (char *)buf + done, len - done);
+		if (n > 0 && (flags & MSG_PEEK))
+			return n;
 		if (n > 0) {
 			done += (size_t)n;
 			if (!(flags & MSG_WAITALL) || done == len)
 				return (ssize_t)done;
 			continue;
 		}
+		if (n == -ESTALE && !shim_moved(s))
+			continue;
 		if (n == 0 || done) /* end of stream, or a partial MSG_WAITALL */
 			return (ssize_t)done;
 		if (n != -EAGAIN)
@@ -82,7 +97,9 @@ static ssize_t sock_recv(struct shim_sock *s, void *buf, size_t len, int flags)
 			errno = EAGAIN;
 			return -1;
 		}
-		if (shim_wait(s, -1))
+		if (deadline == UINT64_MAX)
+			deadline = shim_deadline(s->rcvtimeo_ms);
+		if (shim_wait_until(s, deadline))
 			return -1;
 	}
 }

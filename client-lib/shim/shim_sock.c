@@ -109,6 +109,7 @@ struct shim_sock *shim_listen_now(int fd, struct shim_bound *b)
 	s->listener = true;
 	s->ip = ip ? ip : bp_local_ip(c);
 	s->port = b->port;
+	s->backlog = b->backlog;
 	struct bp_flow_info fi;
 	if (!b->port && !bp_flow_info(c, h, &fi))
 		s->port = fi.local_port;
@@ -240,7 +241,7 @@ int close(int fd)
 	shim_init();
 	if (shim_is_epoll(fd))
 		shim_epoll_forget(fd);
-	if (shim_get(fd)) {
+	if (shim_peek(fd)) { /* peek: closing an inherited socket must not adopt it */
 		shim_epoll_fd_closed(fd);
 		shim_put(fd);
 	} else {
@@ -330,6 +331,26 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	struct shim_sock *s = shim_get(fd);
 	if (!s)
 		return real.getsockopt(fd, level, name, val, len);
+	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+		int ms = name == SO_RCVTIMEO ? s->rcvtimeo_ms : s->sndtimeo_ms;
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+		if (!val || !len || *len < sizeof(tv)) {
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(val, &tv, sizeof(tv));
+		*len = sizeof(tv);
+		return 0;
+	}
+	if (level == SOL_SOCKET && name == SO_LINGER) {
+		if (!val || !len || *len < sizeof(struct linger)) {
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(val, &s->linger, sizeof(s->linger));
+		*len = sizeof(s->linger);
+		return 0;
+	}
 	if (!val || !len || *len < sizeof(int)) {
 		errno = EINVAL;
 		return -1;
@@ -362,6 +383,30 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	struct shim_sock *s = shim_get(fd);
 	if (!s)
 		return real.setsockopt(fd, level, name, val, len);
+	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+		struct timeval tv;
+		if (!val || len < sizeof(tv)) {
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(&tv, val, sizeof(tv));
+		if (tv.tv_usec < 0 || tv.tv_usec >= 1000000 || tv.tv_sec < 0) {
+			errno = EDOM;
+			return -1;
+		}
+		long long ms = (long long)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+		*(name == SO_RCVTIMEO ? &s->rcvtimeo_ms : &s->sndtimeo_ms) =
+			ms > INT32_MAX ? INT32_MAX : (int)ms;
+		return 0;
+	}
+	if (level == SOL_SOCKET && name == SO_LINGER) {
+		if (!val || len < sizeof(struct linger)) {
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(&s->linger, val, sizeof(s->linger));
+		return 0;
+	}
 	int *slot = opt_slot(s, level, name);
 	if (slot && val && len >= sizeof(int))
 		memcpy(slot, val, sizeof(int));
@@ -375,7 +420,7 @@ int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	long arg = va_arg(ap, long);
 	va_end(ap);
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s = shim_peek(fd);
 	int r = real.fcntl(fd, cmd, arg);
 	if (s && cmd == F_SETFL && r == 0)
 		s->nonblock = (arg & O_NONBLOCK) != 0;
@@ -403,7 +448,7 @@ int dup(int fd)
 {
 	shim_init();
 	int n = real.dup(fd);
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s = shim_peek(fd);
 	if (n >= 0 && s)
 		shim_alias(n, s);
 	return n;
@@ -413,8 +458,8 @@ static int dup_onto(int oldfd, int newfd, int flags, bool is_dup3)
 {
 	if (oldfd == newfd)
 		return is_dup3 ? (errno = EINVAL, -1) : real.dup2(oldfd, newfd);
-	struct shim_sock *s = shim_get(oldfd);
-	if (shim_get(newfd))
+	struct shim_sock *s = shim_peek(oldfd);
+	if (shim_peek(newfd))
 		shim_put(newfd); /* dup2 closes what newfd named */
 	int n = is_dup3 ? real.dup3(oldfd, newfd, flags) : real.dup2(oldfd, newfd);
 	if (n >= 0 && s)

@@ -116,6 +116,9 @@ ssize_t bp_send(struct bp_ctx *ctx, int h, const void *buf, size_t len);
  */
 ssize_t bp_recv(struct bp_ctx *ctx, int h, void *buf, size_t len);
 
+/** bp_peek - like bp_recv(), but the bytes stay in the buffer (MSG_PEEK). */
+ssize_t bp_peek(struct bp_ctx *ctx, int h, void *buf, size_t len);
+
 /** bp_shutdown - stop sending (SHUT_WR): the daemon sends FIN after the data. */
 int bp_shutdown(struct bp_ctx *ctx, int h);
 
@@ -163,6 +166,21 @@ int bp_flow_info(struct bp_ctx *ctx, int h, struct bp_flow_info *info);
 /** bp_rx_avail / bp_tx_space - buffered bytes to read, free bytes to write. */
 size_t bp_rx_avail(struct bp_ctx *ctx, int h);
 size_t bp_tx_space(struct bp_ctx *ctx, int h);
+
+/*
+ * Connections across fork().  A child of a process that holds connections
+ * may keep using them, as with kernel sockets: the parent calls
+ * bp_forked(ctx, pid) after fork(); the child (with its own bp_attach())
+ * takes a connection over with bp_adopt(key) on first use, or drops it
+ * with bp_release(key).  The key comes from bp_flow_key(), read in the
+ * parent's context before the child attaches.  A connection closes when
+ * its last holder closes it (or exits).  Handles of a moved connection
+ * return -ESTALE; bp_close() on them only drops the hold.
+ */
+int bp_flow_key(struct bp_ctx *ctx, int h, uint64_t *key);
+int bp_forked(struct bp_ctx *ctx, pid_t child);
+int bp_adopt(struct bp_ctx *ctx, uint64_t key);
+int bp_release(struct bp_ctx *ctx, uint64_t key);
 
 #ifdef __cplusplus
 }

@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <assert.h>
 
-#define BP_ABI_VERSION 1u
+#define BP_ABI_VERSION 2u
 #define BP_REGION_MAGIC 0x7079627970617373ull /* "ssapybyp" */
 #define BP_CACHELINE 64
 
@@ -66,6 +66,9 @@ enum bp_ctrl_op {
 	BP_CTRL_SHUTDOWN = 3, /* slot, gen: no more data from the app (FIN) */
 	BP_CTRL_CLOSE = 4,    /* slot, gen: app forgets the slot */
 	BP_CTRL_ABORT = 5,    /* slot, gen: send RST, drop everything */
+	BP_CTRL_FORKED = 6,   /* pid: that child now holds every flow we hold */
+	BP_CTRL_ADOPT = 7,    /* key: move a flow we hold into this app -> REPLY */
+	BP_CTRL_RELEASE = 8,  /* key: this process no longer holds the flow */
 };
 
 /**
@@ -79,6 +82,8 @@ enum bp_ctrl_op {
  * @port: TCP port, host byte order (LISTEN: 0 = pick one).
  * @backlog: LISTEN only.
  * @flags: LISTEN only: BP_LISTEN_SHARED.
+ * @pid: FORKED only: the child's process id.
+ * @key: ADOPT/RELEASE: the flow's handoff key (bp_flow_shm.handoff_key).
  */
 struct bp_ctrl_req {
 	uint16_t op;
@@ -89,13 +94,16 @@ struct bp_ctrl_req {
 	uint32_t ip;
 	uint32_t backlog;
 	uint32_t flags;
-	uint32_t reserved[9];
+	uint32_t pid;
+	uint64_t key;
+	uint32_t reserved[6];
 };
 
 /* several listeners (of any apps) may share the port if all set this; each
  * new connection goes to the one with the fewest connections waiting */
 #define BP_LISTEN_SHARED 1u
 static_assert(sizeof(struct bp_ctrl_req) == 64, "bp_ctrl_req layout");
+static_assert(offsetof(struct bp_ctrl_req, key) % 8 == 0, "bp_ctrl_req key alignment");
 
 /* ---------------------------------------------------- app -> fastpath data */
 
@@ -165,6 +173,8 @@ enum bp_flow_state {
 #define BP_FF_PEER_FIN   (1u << 0) /* peer sent FIN: rx ends at rx_written */
 #define BP_FF_RESET      (1u << 1) /* connection reset; err holds the errno */
 #define BP_FF_TX_CLOSED  (1u << 2) /* our FIN was sent; no more tx */
+#define BP_FF_MOVED      (1u << 3) /* another process adopted the flow; this
+				    * slot is a stale name for it (state CLOSED) */
 
 /**
  * struct bp_flow_shm - one flow slot.  Counters are 64-bit byte totals
@@ -181,6 +191,9 @@ enum bp_flow_state {
  * (Ring placement is fixed per slot: bp_slot_rx_off()/bp_slot_tx_off().)
  * @local_ip, @remote_ip: network byte order.  @local_port, @remote_port: host order.
  * @listen_pending: listener only: children delivered via BP_EV_ACCEPT.
+ * @handoff_key: connections only: a random secret naming the flow.  Only
+ *               processes that can read this slot know it; a fork()ed child
+ *               presents it (BP_CTRL_ADOPT) to take the flow over.
  *
  * App-written line:
  * @rx_consumed: bytes the app has read out of the rx ring.
@@ -200,6 +213,7 @@ struct bp_flow_shm {
 	uint16_t local_port;
 	uint16_t remote_port;
 	uint32_t listen_pending;
+	uint64_t handoff_key;
 	/* app-written */
 	uint64_t rx_consumed BP_ALIGNED;
 	uint64_t tx_written;

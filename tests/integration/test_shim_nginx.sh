@@ -27,6 +27,8 @@ http {
   fastcgi_temp_path $dir/fcgi;
   uwsgi_temp_path $dir/uwsgi;
   scgi_temp_path $dir/scgi;
+  sendfile on;     # Debian's default nginx.conf: the shim must handle sendfile()
+  tcp_nopush on;
   server { listen 80; root $dir/www; }
 }
 CONF

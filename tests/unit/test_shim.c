@@ -272,3 +272,62 @@ Test(shim, dup_shares_the_socket)
 	close(d);
 	close(c);
 }
+
+Test(shim, msg_peek_leaves_the_bytes)
+{
+	int s, c;
+	pair(7010, &s, &c);
+	cr_assert_eq(write(c, "peekaboo", 8), 8);
+	char buf[16] = { 0 };
+	cr_assert_eq(recv(s, buf, 4, MSG_PEEK), 4);
+	cr_assert_str_eq(buf, "peek");
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(recv(s, buf, sizeof(buf), MSG_PEEK), 8);
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(read(s, buf, sizeof(buf)), 8, "peeked bytes must still be readable");
+	cr_assert_str_eq(buf, "peekaboo");
+	close(c);
+	close(s);
+}
+
+Test(shim, so_rcvtimeo_bounds_a_blocking_read)
+{
+	int s, c;
+	pair(7011, &s, &c);
+	struct timeval tv = { 0, 150000 }, got;
+	socklen_t gl = sizeof(got);
+	cr_assert_eq(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	cr_assert_eq(getsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &got, &gl), 0);
+	cr_assert(got.tv_sec == 0 && got.tv_usec == 150000);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	char b;
+	cr_assert_eq(read(s, &b, 1), -1, "nothing to read: the timeout must end the wait");
+	cr_assert_eq(errno, EAGAIN);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_geq(ms, 140, "returned after %ld ms, before the timeout", ms);
+	tv.tv_usec = 2000000;
+	cr_assert_eq(setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), -1);
+	cr_assert_eq(errno, EDOM);
+	close(c);
+	close(s);
+}
+
+Test(shim, so_linger_zero_resets_on_close)
+{
+	int s, c;
+	pair(7012, &s, &c);
+	struct linger lg = { 1, 0 }, got;
+	socklen_t gl = sizeof(got);
+	cr_assert_eq(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	cr_assert_eq(getsockopt(c, SOL_SOCKET, SO_LINGER, &got, &gl), 0);
+	cr_assert(got.l_onoff == 1 && got.l_linger == 0);
+	cr_assert_eq(close(c), 0);
+	char b;
+	struct pollfd pf = { .fd = s, .events = POLLIN };
+	cr_assert_eq(poll(&pf, 1, 2000), 1);
+	cr_assert_eq(read(s, &b, 1), -1, "an abortive close must not look like EOF");
+	cr_assert_eq(errno, ECONNRESET);
+	close(s);
+}

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+/*
+ * handoff.c - connections that outlive fork(): the public calls a program
+ * (or the socket shim) uses so a child can keep using a connection its
+ * parent opened.  The daemon side and the full rules are in
+ * slowpath/handoff.c; in short, the parent reports each child with
+ * bp_forked(), the child takes a flow over with bp_adopt() on first use and
+ * lets go of one it never used with bp_release().
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "bp_internal.h"
+
+/* an adopt racing another process's adopt of the same flow is retried */
+#define ADOPT_TRIES 50
+
+void bpi_adopt_moved(struct bp_ctx *ctx, uint32_t slot, uint32_t gen)
+{
+	struct bp_slot *s = &ctx->slots[slot];
+	struct bp_flow_shm *f = &ctx->flows[slot];
+
+	memset(s, 0, sizeof(*s));
+	s->kind = BPS_FLOW;
+	s->seen = 1;
+	s->gen = gen;
+	s->q_head = s->q_tail = s->q_next = -1;
+	/* the daemon carried the previous owner's counters over: continue
+	 * from them (the only time the app reads its own line back) */
+	s->rx_consumed = __atomic_load_n(&f->rx_consumed, __ATOMIC_ACQUIRE);
+	s->tx_written = __atomic_load_n(&f->tx_written, __ATOMIC_ACQUIRE);
+}
+
+/**
+ * bp_flow_key - the handoff key of connection @h (see bp_adopt()).
+ * Takes no lock, so it may run in a fork() child handler.
+ * Return: 0 with *@key set, -EBADF, or -ENOTCONN (not a live connection).
+ */
+BP_API int bp_flow_key(struct bp_ctx *ctx, int h, uint64_t *key)
+{
+	if (!ctx || h < 0 || (uint32_t)h >= ctx->max_flows)
+		return -EBADF;
+	if (ctx->slots[h].kind != BPS_FLOW)
+		return -EBADF;
+	*key = __atomic_load_n(&ctx->flows[h].handoff_key, __ATOMIC_ACQUIRE);
+	return *key ? 0 : -ENOTCONN;
+}
+
+/**
+ * bp_forked - tell the daemon this process fork()ed @child: the child now
+ * holds every connection this process holds, so none of them closes before
+ * the child has closed (bp_release()) or adopted it, or exited.
+ */
+BP_API int bp_forked(struct bp_ctx *ctx, pid_t child)
+{
+	struct bp_ctrl_req req = { .op = BP_CTRL_FORKED, .pid = (uint32_t)child };
+	int r;
+
+	if (!ctx || child <= 0)
+		return -EINVAL;
+	bpi_lock(ctx);
+	r = bpi_ctrl_push(ctx, &req, BP_CTRL_PUSH_TIMEOUT_MS);
+	bpi_unlock(ctx);
+	return r;
+}
+
+/**
+ * bp_adopt - move the connection named by @key into this process.  Its
+ * unread and unsent bytes come along; the previous holder's handle reads
+ * as moved (-ESTALE) from then on.
+ * Return: the new handle, or -ENOTCONN (the connection is gone), -errno.
+ */
+BP_API int bp_adopt(struct bp_ctx *ctx, uint64_t key)
+{
+	struct bp_ctrl_req req = { .op = BP_CTRL_ADOPT, .key = key };
+	struct bp_event ev;
+	int r = -EAGAIN;
+
+	if (!ctx || !key)
+		return -EINVAL;
+	for (int i = 0; i < ADOPT_TRIES && r == -EAGAIN; i++) {
+		if (i) {
+			struct timespec ts = { 0, 1000000 };
+
+			nanosleep(&ts, NULL);
+		}
+		bpi_lock(ctx);
+		r = bpi_ctrl_call(ctx, &req, &ev);
+		if (!r)
+			r = ev.status < 0 ? ev.status : (int)ev.slot;
+		bpi_unlock(ctx);
+	}
+	return r;
+}
+
+/**
+ * bp_release - this process drops its hold on the connection named by @key
+ * without having adopted it (a fork child closing an inherited socket).
+ */
+BP_API int bp_release(struct bp_ctx *ctx, uint64_t key)
+{
+	struct bp_ctrl_req req = { .op = BP_CTRL_RELEASE, .key = key };
+	int r;
+
+	if (!ctx || !key)
+		return -EINVAL;
+	bpi_lock(ctx);
+	r = bpi_ctrl_push(ctx, &req, BP_CTRL_PUSH_TIMEOUT_MS);
+	bpi_unlock(ctx);
+	return r;
+}
