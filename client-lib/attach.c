@@ -301,12 +301,20 @@ BP_API struct bp_ctx *bp_attach(const struct bp_attach_opts *opts, char *err, si
 	int sock, r;
 
 	set_err(err, errlen, "no error");
+	if (opts && opts->cc && strlen(opts->cc) >= sizeof(ctx->cc)) {
+		set_err(err, errlen, "congestion control name '%s' is too long "
+			"(fastpathd --help-config lists [tcp] cc values)", opts->cc);
+		errno = EINVAL;
+		return NULL;
+	}
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx) {
 		set_err(err, errlen, "out of memory");
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (opts && opts->cc)
+		strncpy(ctx->cc, opts->cc, sizeof(ctx->cc));
 	r = init_sync(ctx);
 	if (r) {
 		set_err(err, errlen, "pthread init: %s", strerror(-r));

@@ -98,6 +98,7 @@ struct bp_ctx {
 	uint32_t rx_size, tx_size;
 	uint64_t buffers_off;
 	uint32_t local_ip;
+	char cc[16];            /* bp_attach_opts.cc, NUL-padded ("" = daemon default) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;    /* followers wait here while one thread polls */

@@ -216,6 +216,19 @@ int bpi_ctrl_call(struct bp_ctx *ctx, struct bp_ctrl_req *req, struct bp_event *
 	return r;
 }
 
+/* name the algorithm in @req: @cc, else the context's default */
+static int set_cc(struct bp_ctx *ctx, struct bp_ctrl_req *req, const char *cc)
+{
+	if (!cc) {
+		memcpy(req->cc, ctx->cc, sizeof(req->cc));
+		return 0;
+	}
+	if (strlen(cc) >= sizeof(req->cc))
+		return -EINVAL;
+	strncpy(req->cc, cc, sizeof(req->cc));
+	return 0;
+}
+
 BP_API int bp_listen(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog)
 {
 	return bp_listen_flags(ctx, ip, port, backlog, 0);
@@ -235,6 +248,7 @@ BP_API int bp_listen_flags(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int b
 
 	if (!ctx)
 		return -EINVAL;
+	set_cc(ctx, &req, NULL);
 	bpi_lock(ctx);
 	r = bpi_ctrl_call(ctx, &req, &ev);
 	if (r)
@@ -257,12 +271,20 @@ out:
 
 BP_API int bp_connect(struct bp_ctx *ctx, uint32_t ip, uint16_t port)
 {
+	return bp_connect_cc(ctx, ip, port, NULL);
+}
+
+BP_API int bp_connect_cc(struct bp_ctx *ctx, uint32_t ip, uint16_t port, const char *cc)
+{
 	struct bp_ctrl_req req = { .op = BP_CTRL_CONNECT, .ip = ip, .port = port };
 	struct bp_event ev;
 	int r;
 
 	if (!ctx)
 		return -EINVAL;
+	r = set_cc(ctx, &req, cc);
+	if (r)
+		return r;
 	bpi_lock(ctx);
 	r = bpi_ctrl_call(ctx, &req, &ev);
 	if (!r)

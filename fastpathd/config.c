@@ -15,6 +15,7 @@
 #include <rte_cfgfile.h>
 
 #include "config.h"
+#include "cc.h"
 
 enum field_type { FT_U32, FT_BOOL, FT_STR, FT_IPV4, FT_CIDR, FT_POW2 };
 
@@ -54,7 +55,11 @@ static const struct field fields[] = {
 	F("tcp", "max_retries", FT_U32, max_retries, 1, 64, "data retransmissions before ETIMEDOUT"),
 	F("tcp", "time_wait_ms", FT_U32, time_wait_ms, 0, 240000, "TIME_WAIT duration"),
 	F("tcp", "init_cwnd", FT_U32, init_cwnd_segs, 1, 1024, "initial congestion window in segments"),
-	F("tcp", "cc", FT_STR, cc, 0, 0, "congestion control algorithm"),
+	F("tcp", "cc", FT_STR, cc, 0, 0, "congestion control: newreno, cubic, dctcp, timely"),
+	F("tcp", "ecn", FT_BOOL, ecn, 0, 1, "ask for ECN on every active open (dctcp always asks; peers' requests are always accepted)"),
+	F("tcp", "keepalive_idle_ms", FT_U32, keepalive_idle_ms, 100, 1u << 31, "SO_KEEPALIVE: idle time before the first probe"),
+	F("tcp", "keepalive_intvl_ms", FT_U32, keepalive_intvl_ms, 100, 1u << 31, "SO_KEEPALIVE: time between probes"),
+	F("tcp", "keepalive_probes", FT_U32, keepalive_probes, 1, 100, "SO_KEEPALIVE: unanswered probes before the connection fails"),
 	F("fastpath", "rx_burst", FT_U32, rx_burst, 1, 512, "max packets per receive burst"),
 	F("fastpath", "idle_poll_us", FT_U32, idle_poll_us, 0, 1000000, "busy-poll time before blocking"),
 	F("fastpath", "mbufs", FT_U32, mbufs, 1024, 1u << 22, "packet buffers in the pool"),
@@ -83,6 +88,9 @@ void config_defaults(struct bp_config *c)
 	c->max_retries = 15;
 	c->time_wait_ms = 2000;
 	c->init_cwnd_segs = 10;
+	c->keepalive_idle_ms = 7200000; /* Linux's defaults: 2 h, 75 s, 9 */
+	c->keepalive_intvl_ms = 75000;
+	c->keepalive_probes = 9;
 	snprintf(c->cc, sizeof(c->cc), "newreno");
 	c->rx_burst = 32;
 	c->idle_poll_us = 100;
@@ -258,8 +266,11 @@ int config_validate(const struct bp_config *c, char *err, size_t errlen)
 			 c->min_rto_ms, c->max_rto_ms);
 		return -1;
 	}
-	if (strcmp(c->cc, "newreno")) {
-		snprintf(err, errlen, "[tcp] cc: '%s' is not available (available: newreno)", c->cc);
+	if (!cc_find(c->cc)) {
+		char names[128];
+
+		snprintf(err, errlen, "[tcp] cc: '%s' is not available (available: %s)", c->cc,
+			 cc_names(names, sizeof(names)));
 		return -1;
 	}
 	return 0;

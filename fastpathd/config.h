@@ -39,6 +39,10 @@ struct bp_config {
 	uint32_t time_wait_ms;
 	uint32_t init_cwnd_segs;
 	char cc[32];                /* congestion control: "newreno" */
+	bool ecn;                   /* ask for ECN on every active open */
+	uint32_t keepalive_idle_ms; /* SO_KEEPALIVE flows: probe after this idle time */
+	uint32_t keepalive_intvl_ms;
+	uint32_t keepalive_probes;  /* unanswered probes before ETIMEDOUT */
 	/* [fastpath] */
 	uint32_t rx_burst;
 	uint32_t idle_poll_us;      /* busy-poll this long after the last work, then block */

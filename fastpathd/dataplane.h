@@ -39,7 +39,19 @@
 #define FPF_TX_FIN_ACKED  (1u << 4)
 #define FPF_RESET         (1u << 5) /* RST received or sent: no more I/O */
 #define FPF_IN_RECOVERY   (1u << 6) /* fast recovery until recover_seq acked */
-#define FPF_ECN           (1u << 7) /* ECN negotiated */
+#define FPF_ECN           (1u << 7) /* ECN negotiated: data goes out ECT(0) */
+#define FPF_SACK          (1u << 8) /* SACK permitted both ways */
+#define FPF_ECE_PENDING   (1u << 9) /* receiver: echo ECE on our ACKs */
+#define FPF_CWR_PENDING   (1u << 10) /* sender: set CWR on the next data */
+#define FPF_PACE_WAIT     (1u << 11) /* on the fastpath's pacing list */
+
+#define FP_OOO_MAX 8   /* out-of-order intervals a receiver holds */
+#define FP_SACK_MAX 8  /* SACKed intervals a sender remembers */
+
+/* [start, end) in 64-bit stream positions */
+struct fp_range {
+	uint64_t start, end;
+};
 
 /**
  * struct fp_flow - per-connection fast-path state.
@@ -67,7 +79,9 @@ struct fp_flow {
 	uint8_t *rx_base;                   /* daemon mapping of the rx ring */
 	uint64_t rx_pos;                    /* in-order bytes received == shm rx_written */
 	uint64_t rx_consumed;               /* last validated app rx_consumed */
-	uint64_t ooo_start, ooo_len;        /* one held out-of-order interval (positions) */
+	struct fp_range ooo[FP_OOO_MAX];    /* held out-of-order data, sorted, disjoint */
+	uint8_t ooo_n;
+	uint8_t ooo_recent;                 /* index of the interval last grown (first SACK block) */
 	uint64_t rx_adv_edge;               /* right window edge last advertised */
 
 	/* --- transmit side (fp-owned) --- */
@@ -82,10 +96,18 @@ struct fp_flow {
 	uint64_t recover_pos;               /* NewReno recovery point */
 	uint32_t peer_wnd;                  /* bytes, scaled */
 	uint16_t dupacks;
-	uint16_t pad0;
+	uint8_t sacked_n;
+	uint8_t pad0;
+	struct fp_range sacked[FP_SACK_MAX]; /* peer's SACK scoreboard above tx_acked, sorted */
+	uint64_t sacked_bytes;
+	uint64_t sack_high;                 /* highest SACKed position (0 = none) */
+	uint64_t retx_next;                 /* recovery: next hole position to resend */
+	uint64_t pace_next_tsc;             /* pacing: earliest time of the next segment */
+	uint64_t last_rx_tsc;               /* any segment from the peer (keepalive) */
 
 	/* --- policy (sp-owned, atomic) --- */
 	uint32_t cwnd;                      /* congestion window, bytes */
+	uint64_t pacing_bps;                /* bits per second, 0 = unpaced */
 	uint32_t flags;                     /* FPF_*; fp-owned except at install */
 
 	/* --- counters for the slowpath (fp writes relaxed) --- */

@@ -76,6 +76,39 @@ void fp_touch(struct fp_ctx *fp, struct fp_flow *f, uint32_t bits)
 	f->pend |= bits;
 }
 
+/* @f may send again at f->pace_next_tsc: remember to come back */
+void fp_pace_later(struct fp_ctx *fp, struct fp_flow *f)
+{
+	if (f->flags & FPF_PACE_WAIT)
+		return;
+	f->flags |= FPF_PACE_WAIT;
+	fp->paced[fp->npaced++] = f->flow_id; /* at most one entry per flow */
+}
+
+/*
+ * Resume paced flows whose time has come.  Return: the tsc of the earliest
+ * one still waiting (UINT64_MAX if none), so the loop never sleeps past it.
+ */
+static uint64_t run_paced(struct fp_ctx *fp)
+{
+	uint64_t next = UINT64_MAX;
+	for (uint32_t i = 0; i < fp->npaced;) {
+		struct fp_flow *f = &fp->dp->flows[fp->paced[i]];
+		if (!(f->flags & FPF_ACTIVE) || f->pace_next_tsc <= fp->now ||
+		    !__atomic_load_n(&f->pacing_bps, __ATOMIC_RELAXED)) {
+			f->flags &= ~FPF_PACE_WAIT;
+			fp->paced[i] = fp->paced[--fp->npaced];
+			if (f->flags & FPF_ACTIVE)
+				fp_touch(fp, f, FPP_OUTPUT);
+			continue;
+		}
+		if (f->pace_next_tsc < next)
+			next = f->pace_next_tsc;
+		i++;
+	}
+	return next;
+}
+
 void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr)
 {
 	if (dp_send_to_sp(fp->dp, type, flow_id, 0, ptr)) {
@@ -176,6 +209,14 @@ static void handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 			struct dp_app *app = &dp->apps[f->app_id];
 			if (app->fp_slot_flow && app->fp_slot_flow[f->slot] == f->flow_id)
 				app->fp_slot_flow[f->slot] = DP_INVALID_FLOW;
+		}
+		if (f->flags & FPF_PACE_WAIT) { /* the id may be reused: no stale entry */
+			for (uint32_t i = 0; i < fp->npaced; i++) {
+				if (fp->paced[i] == f->flow_id) {
+					fp->paced[i] = fp->paced[--fp->npaced];
+					break;
+				}
+			}
 		}
 		f->flags = FPF_RESET; /* inactive; late touches do nothing */
 		f->pend = 0;
@@ -295,7 +336,8 @@ int fp_run(struct dataplane *dp)
 	fp->dp = dp;
 	fp->rx_intr_fd = -1;
 	dp->fp_priv = fp;
-	if (flow_table_init(fp))
+	fp->paced = rte_zmalloc("fp_paced", sizeof(uint32_t) * dp->cfg.max_flows, 0);
+	if (!fp->paced || flow_table_init(fp))
 		return -ENOMEM;
 	/* PMDs without rx interrupts complain here; that is expected */
 	uint32_t level = rte_log_get_global_level();
@@ -314,6 +356,7 @@ int fp_run(struct dataplane *dp)
 		unsigned work = poll_port(fp);
 		work += poll_messages(fp);
 		fp_apps_poll(fp);
+		uint64_t paced_due = fp->npaced ? run_paced(fp) : UINT64_MAX;
 		work += fp->ntouched;
 		run_touched(fp);
 		fp_tx_flush(fp);
@@ -325,9 +368,14 @@ int fp_run(struct dataplane *dp)
 			sleep_us = SLEEP_MIN_US;
 			continue;
 		}
-		if (fp->now - last_work < idle_cycles) {
-			rte_pause();
+		if (fp->now - last_work < idle_cycles || paced_due - fp->now < idle_cycles) {
+			rte_pause(); /* a paced segment is due soon: no sleep is that short */
 			continue;
+		}
+		if (paced_due != UINT64_MAX) {
+			uint64_t us = (paced_due - fp->now) * 1000000 / dp->tsc_hz;
+			if (us < sleep_us)
+				sleep_us = (uint32_t)us;
 		}
 		fp_block(fp, sleep_us);
 		if (sleep_us < SLEEP_MAX_US)
@@ -335,6 +383,7 @@ int fp_run(struct dataplane *dp)
 	}
 	fp_tx_flush(fp);
 	rte_hash_free(fp->hash);
+	rte_free(fp->paced);
 	dp->fp_priv = NULL;
 	rte_free(fp);
 	return 0;

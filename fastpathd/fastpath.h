@@ -33,6 +33,8 @@ struct fp_ctx {
 	uint64_t now;               /* tsc at the start of this round */
 	bool sp_kick_pending;
 	int rx_intr_fd;             /* -1 if the port has no rx interrupts */
+	uint32_t *paced;            /* flows waiting for their pacing time */
+	uint32_t npaced;
 };
 
 /* fastpath.c */
@@ -41,6 +43,7 @@ void fp_tx_enqueue(struct fp_ctx *fp, struct rte_mbuf *m);
 void fp_tx_flush(struct fp_ctx *fp);
 void fp_touch(struct fp_ctx *fp, struct fp_flow *f, uint32_t bits);
 void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr);
+void fp_pace_later(struct fp_ctx *fp, struct fp_flow *f);
 
 /* tcp_in.c */
 void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p);

@@ -25,6 +25,7 @@
 #define TCPOPT_MSS 2
 #define TCPOPT_WS 3
 #define TCPOPT_SACK_OK 4
+#define TCPOPT_SACK 5
 #define TCPOPT_TS 8
 
 /* RFC 7323 2.3: larger shifts must be treated as 14 */
@@ -257,6 +258,19 @@ bool pkt_parse_tcp_opts(const uint8_t *opt, size_t len, struct tcp_opts *out)
 			if (olen == 2)
 				out->sack_ok = true;
 			break;
+		case TCPOPT_SACK:
+			if (olen >= 10 && (olen - 2) % 8 == 0) {
+				uint8_t n = (uint8_t)((olen - 2) / 8);
+
+				if (n > TCP_MAX_SACK)
+					n = TCP_MAX_SACK;
+				for (uint8_t b = 0; b < n; b++) {
+					out->sack[b][0] = rd32(opt + i + 2 + 8 * b);
+					out->sack[b][1] = rd32(opt + i + 6 + 8 * b);
+				}
+				out->sack_n = n;
+			}
+			break;
 		case TCPOPT_TS:
 			if (olen == 10) {
 				out->ts_present = true;
@@ -393,7 +407,9 @@ static size_t tcp_opts_len(const struct tcp_hdr_spec *s)
 		n += 4;                 /* NOP, kind 3, len 3, shift */
 	if (s->opt_sack_ok)
 		n += 4;                 /* NOP, NOP, kind 4, len 2 */
-	return n;
+	if (s->sack_n)
+		n += 4 + 8u * (s->sack_n > TCP_SACK_SEND ? TCP_SACK_SEND : s->sack_n);
+	return n;                       /* NOP, NOP, kind 5, len, blocks */
 }
 
 /**
@@ -401,7 +417,7 @@ static size_t tcp_opts_len(const struct tcp_hdr_spec *s)
  * @s: the segment description; only the option fields matter.
  *
  * Each option is padded with NOPs to 4 bytes, so the TCP header is always
- * a multiple of 4 and at most PKT_TCP_MIN + 12.
+ * a multiple of 4 and at most PKT_TCP_MIN + 28 (three SACK blocks).
  *
  * Return: total header length; the payload starts at this offset.
  */
@@ -430,6 +446,19 @@ static void write_tcp_opts(uint8_t *p, const struct tcp_hdr_spec *s)
 		p[1] = TCPOPT_NOP;
 		p[2] = TCPOPT_SACK_OK;
 		p[3] = 2;
+		p += 4;
+	}
+	if (s->sack_n) {
+		uint8_t n = s->sack_n > TCP_SACK_SEND ? TCP_SACK_SEND : s->sack_n;
+
+		p[0] = TCPOPT_NOP;
+		p[1] = TCPOPT_NOP;
+		p[2] = TCPOPT_SACK;
+		p[3] = (uint8_t)(2 + 8 * n);
+		for (uint8_t b = 0; b < n; b++) {
+			wr32(p + 4 + 8 * b, s->sack[b][0]);
+			wr32(p + 8 + 8 * b, s->sack[b][1]);
+		}
 	}
 }
 

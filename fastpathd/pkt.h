@@ -50,15 +50,21 @@ const char *pkt_verdict_name(enum pkt_verdict v);
  * @mss: 0 if absent.
  * @wscale: window-scale shift, or -1 if absent.
  * @sack_ok: SACK-permitted seen.
+ * @sack_n, @sack: SACK blocks (RFC 2018), in the order the peer sent them.
  * @ts_present, @ts_val, @ts_ecr: timestamps option.
  */
+#define TCP_MAX_SACK 4       /* blocks in one option (40 option bytes) */
+#define TCP_SACK_SEND 3      /* blocks we send: room for the NOP padding */
+
 struct tcp_opts {
 	uint16_t mss;
 	int8_t wscale;
 	bool sack_ok;
 	bool ts_present;
+	uint8_t sack_n;                     /* SACK blocks present */
 	uint32_t ts_val;
 	uint32_t ts_ecr;
+	uint32_t sack[TCP_MAX_SACK][2];     /* [left, right) sequence numbers */
 };
 
 /**
@@ -122,9 +128,12 @@ struct tcp_hdr_spec {
 	uint16_t opt_mss;
 	int8_t opt_wscale;
 	bool opt_sack_ok;
+	/* SACK blocks (ACKs of an established flow); never with the above */
+	uint8_t sack_n;
+	uint32_t sack[TCP_SACK_SEND][2];
 };
 
-#define PKT_TCP_HDRS_MAX (PKT_ETH_LEN + PKT_IP_MIN + PKT_TCP_MIN + 12)
+#define PKT_TCP_HDRS_MAX (PKT_ETH_LEN + PKT_IP_MIN + PKT_TCP_MIN + 28)
 
 /**
  * pkt_tcp_hdr_len - Ethernet + IPv4 + TCP header bytes pkt_write_tcp() will

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * tcp_in.c - segment processing for established flows: ACKs (window,
- * RTT, duplicate ACKs, fast retransmit, NewReno partial ACKs), in-order
- * payload straight into the app's receive ring, one held out-of-order
- * interval, FIN and RST.  Handshakes never get here: a segment without an
+ * RTT, duplicate ACKs, SACK scoreboard, fast retransmit/recovery, ECN
+ * echoes), in-order payload straight into the app's receive ring, up to
+ * FP_OOO_MAX held out-of-order intervals (reported back as SACK blocks),
+ * FIN and RST.  Handshakes never get here: a segment without an
  * installed flow goes to the slowpath.
  */
+#include <string.h>
 #include <rte_cycles.h>
 
 #include "fastpath.h"
@@ -28,6 +30,98 @@ static void rtt_sample(struct fp_flow *f, uint32_t us)
 	__atomic_store_n(&f->rtt_us, us, __ATOMIC_RELAXED);
 }
 
+/* recompute the totals after the scoreboard changed */
+static void sack_totals(struct fp_flow *f)
+{
+	uint64_t bytes = 0;
+	for (unsigned i = 0; i < f->sacked_n; i++)
+		bytes += f->sacked[i].end - f->sacked[i].start;
+	f->sacked_bytes = bytes;
+	f->sack_high = f->sacked_n ? f->sacked[f->sacked_n - 1].end : 0;
+}
+
+/* add [start, end) to the sorted, disjoint scoreboard (dropped if full) */
+static void sack_add(struct fp_flow *f, uint64_t start, uint64_t end)
+{
+	unsigned i = 0;
+	while (i < f->sacked_n && f->sacked[i].end < start)
+		i++;
+	if (i == f->sacked_n || f->sacked[i].start > end) {
+		if (f->sacked_n == FP_SACK_MAX)
+			return; /* only costs a needless retransmission */
+		memmove(f->sacked + i + 1, f->sacked + i, (f->sacked_n - i) * sizeof(f->sacked[0]));
+		f->sacked[i] = (struct fp_range){ start, end };
+		f->sacked_n++;
+		return;
+	}
+	struct fp_range *r = &f->sacked[i];
+	if (start < r->start)
+		r->start = start;
+	if (end > r->end)
+		r->end = end;
+	unsigned j = i + 1;
+	while (j < f->sacked_n && f->sacked[j].start <= r->end) {
+		if (f->sacked[j].end > r->end)
+			r->end = f->sacked[j].end;
+		j++;
+	}
+	memmove(f->sacked + i + 1, f->sacked + j, (f->sacked_n - j) * sizeof(f->sacked[0]));
+	f->sacked_n -= (uint8_t)(j - i - 1);
+}
+
+/* forget what the cumulative ACK now covers */
+static void sack_trim(struct fp_flow *f)
+{
+	unsigned n = 0;
+	while (n < f->sacked_n && f->sacked[n].end <= f->tx_acked)
+		n++;
+	if (n) {
+		memmove(f->sacked, f->sacked + n, (f->sacked_n - n) * sizeof(f->sacked[0]));
+		f->sacked_n -= (uint8_t)n;
+	}
+	if (f->sacked_n && f->sacked[0].start < f->tx_acked)
+		f->sacked[0].start = f->tx_acked;
+}
+
+/*
+ * The peer's SACK blocks, relative to the (already advanced) cumulative
+ * ACK.  Blocks below it (D-SACK) or beyond what we sent are ignored: a
+ * lying peer can at worst make us skip resending bytes it claims to hold,
+ * which only hurts its own connection.
+ */
+static void sack_input(struct fp_flow *f, const struct pkt_tcp *p)
+{
+	uint32_t una_seq = f->tx_isn + 1 + (uint32_t)f->tx_acked;
+	for (unsigned b = 0; b < p->opts.sack_n; b++) {
+		int32_t l = seq_diff(p->opts.sack[b][0], una_seq);
+		int32_t r = seq_diff(p->opts.sack[b][1], una_seq);
+		if (l < 0 || r <= l || f->tx_acked + (uint32_t)r > f->tx_max_sent)
+			continue;
+		sack_add(f, f->tx_acked + (uint32_t)l, f->tx_acked + (uint32_t)r);
+	}
+	sack_trim(f);
+	sack_totals(f);
+}
+
+/* loss detected (dup ACKs or SACKed bytes past the threshold) */
+static void enter_recovery(struct fp_ctx *fp, struct fp_flow *f)
+{
+	f->flags |= FPF_IN_RECOVERY;
+	f->recover_pos = f->tx_max_sent;
+	f->retx_next = f->tx_acked;
+	__atomic_store_n(&f->cnt_fast_retx, f->cnt_fast_retx + 1, __ATOMIC_RELAXED);
+	fp->dp->fp_counters[DPC_FAST_RETX]++;
+	if (f->flags & FPF_SACK)
+		fp_touch(fp, f, FPP_OUTPUT); /* tcp_output resends the holes */
+	else
+		tcp_retransmit_segment(fp, f, f->tx_acked);
+}
+
+static bool sack_says_lost(const struct fp_flow *f)
+{
+	return (f->flags & FPF_SACK) && f->sacked_bytes >= 3ull * f->mss;
+}
+
 static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
 {
 	uint32_t una_seq = f->tx_isn + 1 + (uint32_t)f->tx_acked;
@@ -42,17 +136,21 @@ static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 	if (ack_pos > max_ack)
 		return; /* acks data we never sent: ignore (RFC 793: send ACK) */
 
+	if ((p->flags & TCPF_ECE) && (f->flags & FPF_ECN))
+		f->flags |= FPF_CWR_PENDING; /* the receiver latches ECE until it sees CWR */
+
 	if (ack_pos == f->tx_acked) {
-		bool outstanding = f->tx_sent > f->tx_acked || (fin_out && !(f->flags & FPF_TX_FIN_ACKED));
+		bool outstanding = f->tx_max_sent > f->tx_acked ||
+				   (fin_out && !(f->flags & FPF_TX_FIN_ACKED));
+		if (p->opts.sack_n && (f->flags & FPF_SACK) && outstanding) {
+			sack_input(f, p);
+			if (f->flags & FPF_IN_RECOVERY)
+				fp_touch(fp, f, FPP_OUTPUT); /* pipe shrank: more may go */
+		}
 		if (p->payload_len == 0 && !(p->flags & (TCPF_SYN | TCPF_FIN)) &&
 		    new_wnd == f->peer_wnd && outstanding) {
-			if (++f->dupacks == 3 && !(f->flags & FPF_IN_RECOVERY)) {
-				f->flags |= FPF_IN_RECOVERY;
-				f->recover_pos = f->tx_max_sent;
-				__atomic_store_n(&f->cnt_fast_retx, f->cnt_fast_retx + 1, __ATOMIC_RELAXED);
-				fp->dp->fp_counters[DPC_FAST_RETX]++;
-				tcp_retransmit_segment(fp, f, f->tx_acked);
-			}
+			if ((++f->dupacks == 3 || sack_says_lost(f)) && !(f->flags & FPF_IN_RECOVERY))
+				enter_recovery(fp, f);
 		}
 		if (new_wnd != f->peer_wnd) {
 			f->peer_wnd = new_wnd;
@@ -83,41 +181,75 @@ static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 		rtt_sample(f, (uint32_t)((fp->now - f->rtt_tsc) * 1000000 / fp->dp->tsc_hz));
 		f->rtt_tsc = 0;
 	}
+	if (f->flags & FPF_SACK) {
+		sack_input(f, p); /* trims what the cumulative ACK covers, too */
+		if (f->retx_next < f->tx_acked)
+			f->retx_next = f->tx_acked;
+	}
 	if (f->flags & FPF_IN_RECOVERY) {
 		if (ack_pos >= f->recover_pos)
 			f->flags &= ~FPF_IN_RECOVERY;
-		else /* NewReno partial ACK: the next hole is lost too */
+		else if (!(f->flags & FPF_SACK)) /* NewReno partial ACK: the next hole is lost too */
 			tcp_retransmit_segment(fp, f, f->tx_acked);
+	} else if (sack_says_lost(f)) {
+		enter_recovery(fp, f);
 	}
 	fp_touch(fp, f, FPP_OUTPUT | FPP_EV_TX);
 }
 
-/* in-order data reached the held interval: absorb what it already holds */
+/* in-order data reached held intervals: absorb what they already hold */
 static void ooo_merge(struct fp_flow *f)
 {
-	if (!f->ooo_len || f->rx_pos < f->ooo_start)
+	unsigned n = 0;
+	while (n < f->ooo_n && f->ooo[n].start <= f->rx_pos) {
+		if (f->ooo[n].end > f->rx_pos)
+			f->rx_pos = f->ooo[n].end;
+		n++;
+	}
+	if (!n)
 		return;
-	uint64_t end = f->ooo_start + f->ooo_len;
-	if (end > f->rx_pos)
-		f->rx_pos = end;
-	f->ooo_len = 0;
+	memmove(f->ooo, f->ooo + n, (f->ooo_n - n) * sizeof(f->ooo[0]));
+	f->ooo_n -= (uint8_t)n;
+	f->ooo_recent = 0;
 }
 
-/* keep [pos, pos+len) if it is the held interval or touches it */
-static bool ooo_hold(struct fp_flow *f, uint64_t pos, uint32_t len)
+/**
+ * ooo_hold - remember that [pos, end) now sits in the receive ring.
+ * Intervals stay sorted and disjoint; touching ones merge.  With every
+ * interval in use, a segment that merges with none is dropped (the sender
+ * resends it), so the bookkeeping is bounded.
+ * Return: true if the bytes are kept.
+ */
+static bool ooo_hold(struct fp_flow *f, uint64_t pos, uint64_t end)
 {
-	if (!f->ooo_len) {
-		f->ooo_start = pos;
-		f->ooo_len = len;
+	unsigned i = 0;
+	while (i < f->ooo_n && f->ooo[i].end < pos)
+		i++;
+	if (i == f->ooo_n || f->ooo[i].start > end) {
+		/* disjoint from everything: a new interval at i */
+		if (f->ooo_n == FP_OOO_MAX)
+			return false;
+		memmove(f->ooo + i + 1, f->ooo + i, (f->ooo_n - i) * sizeof(f->ooo[0]));
+		f->ooo[i] = (struct fp_range){ pos, end };
+		f->ooo_n++;
+		f->ooo_recent = (uint8_t)i;
 		return true;
 	}
-	uint64_t end = f->ooo_start + f->ooo_len;
-	if (pos > end || pos + len < f->ooo_start)
-		return false;
-	uint64_t nstart = pos < f->ooo_start ? pos : f->ooo_start;
-	uint64_t nend = pos + len > end ? pos + len : end;
-	f->ooo_start = nstart;
-	f->ooo_len = nend - nstart;
+	/* overlaps or touches ooo[i]; swallow the ones it now reaches */
+	struct fp_range *r = &f->ooo[i];
+	if (pos < r->start)
+		r->start = pos;
+	if (end > r->end)
+		r->end = end;
+	unsigned j = i + 1;
+	while (j < f->ooo_n && f->ooo[j].start <= r->end) {
+		if (f->ooo[j].end > r->end)
+			r->end = f->ooo[j].end;
+		j++;
+	}
+	memmove(f->ooo + i + 1, f->ooo + j, (f->ooo_n - j) * sizeof(f->ooo[0]));
+	f->ooo_n -= (uint8_t)(j - i - 1);
+	f->ooo_recent = (uint8_t)i;
 	return true;
 }
 
@@ -188,7 +320,7 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 
 	/* out of order: hold it if it fits the one interval, and send a
 	 * duplicate ACK at once so the sender can fast-retransmit */
-	if (len && ooo_hold(f, pos, len)) {
+	if (len && ooo_hold(f, pos, pos + len)) {
 		ring_copy_in(f->rx_base, f->rx_size, pos, data, len);
 		dp->fp_counters[DPC_RX_OOO]++;
 	} else if (len) {
@@ -226,6 +358,16 @@ void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
 	}
 	if (!(p->flags & TCPF_ACK))
 		return;
+	f->last_rx_tsc = fp->now;
+	if ((f->flags & FPF_ECN) && (p->payload_len || (p->flags & TCPF_FIN))) {
+		/* RFC 3168 receiver: echo ECE from a CE mark until CWR */
+		if (p->flags & TCPF_CWR)
+			f->flags &= ~FPF_ECE_PENDING;
+		if (p->ecn == 3) {
+			f->flags |= FPF_ECE_PENDING;
+			fp_touch(fp, f, FPP_ACK);
+		}
+	}
 	ack_input(fp, f, p);
 	if (p->payload_len || (p->flags & TCPF_FIN))
 		data_input(fp, f, p);

@@ -74,6 +74,30 @@ static struct rte_mbuf *seg_alloc(struct fp_ctx *fp, uint32_t total, uint8_t **b
 	return m;
 }
 
+/*
+ * Report held out-of-order data: the interval that grew last first (RFC
+ * 2018), then the others from the lowest.  A data segment carries them
+ * only if they fit in the MSS-sized frame; the immediate ACK that every
+ * out-of-order arrival triggers always has room.
+ */
+static void add_sack_blocks(const struct fp_flow *f, struct tcp_hdr_spec *s, uint32_t len)
+{
+	unsigned n = f->ooo_n < TCP_SACK_SEND ? f->ooo_n : TCP_SACK_SEND;
+	if (len && len + 4 + 8 * n > f->mss)
+		return;
+	unsigned order[TCP_SACK_SEND], k = 0;
+	order[k++] = f->ooo_recent < f->ooo_n ? f->ooo_recent : 0;
+	for (unsigned i = 0; i < f->ooo_n && k < n; i++)
+		if (i != order[0])
+			order[k++] = i;
+	for (unsigned b = 0; b < k; b++) {
+		const struct fp_range *r = &f->ooo[order[b]];
+		s->sack[b][0] = f->rx_isn + 1 + (uint32_t)r->start;
+		s->sack[b][1] = f->rx_isn + 1 + (uint32_t)r->end;
+	}
+	s->sack_n = (uint8_t)k;
+}
+
 /* build and queue one segment carrying [pos, pos + len) of the tx ring */
 static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint64_t pos,
 			uint32_t len, uint8_t flags)
@@ -95,6 +119,18 @@ static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint
 		s.flags |= TCPF_ACK;
 		s.ack = tcp_rcv_nxt(f);
 		s.wnd = rx_window(f);
+		if (f->flags & FPF_ECE_PENDING)
+			s.flags |= TCPF_ECE;
+		if ((f->flags & FPF_ECN) && len && pos >= f->tx_max_sent) {
+			/* new data only: RFC 3168 keeps retransmissions Not-ECT */
+			s.ecn = 2; /* ECT(0) */
+			if (f->flags & FPF_CWR_PENDING) {
+				s.flags |= TCPF_CWR;
+				f->flags &= ~FPF_CWR_PENDING;
+			}
+		}
+		if ((f->flags & FPF_SACK) && f->ooo_n)
+			add_sack_blocks(f, &s, len);
 	} else if (flags & TCPF_ACK) {
 		s.ack = tcp_rcv_nxt(f);
 	}
@@ -140,52 +176,162 @@ void tcp_window_update(struct fp_ctx *fp, struct fp_flow *f)
 		fp_touch(fp, f, FPP_ACK);
 }
 
-static uint32_t send_window(const struct fp_flow *f)
+/* SACKed bytes inside [from, to) */
+static uint64_t sacked_within(const struct fp_flow *f, uint64_t from, uint64_t to)
 {
-	uint32_t cwnd = __atomic_load_n(&f->cwnd, __ATOMIC_RELAXED);
-	return f->peer_wnd < cwnd ? f->peer_wnd : cwnd;
+	uint64_t n = 0;
+	for (unsigned i = 0; i < f->sacked_n; i++) {
+		uint64_t a = f->sacked[i].start > from ? f->sacked[i].start : from;
+		uint64_t b = f->sacked[i].end < to ? f->sacked[i].end : to;
+		if (b > a)
+			n += b - a;
+	}
+	return n;
+}
+
+/*
+ * Bytes believed to be in the network (RFC 6675's "pipe", simplified):
+ * everything sent and not acknowledged, minus what the peer SACKed, and in
+ * recovery minus the holes below the highest SACK that we have not resent
+ * yet (presumed lost).
+ */
+static uint64_t pipe_bytes(const struct fp_flow *f)
+{
+	if (!f->sacked_n || f->tx_sent < f->tx_max_sent)
+		return f->tx_sent - f->tx_acked;
+	uint64_t pipe = f->tx_max_sent - f->tx_acked - f->sacked_bytes;
+	if (f->flags & FPF_IN_RECOVERY) {
+		uint64_t from = f->retx_next > f->tx_acked ? f->retx_next : f->tx_acked;
+		if (from < f->sack_high) {
+			uint64_t lost = f->sack_high - from - sacked_within(f, from, f->sack_high);
+			pipe = pipe > lost ? pipe - lost : 0;
+		}
+	}
+	return pipe;
+}
+
+/* the first unSACKed range at or after @from, below the highest SACK */
+static bool next_hole(const struct fp_flow *f, uint64_t from, uint64_t *start, uint64_t *len)
+{
+	for (unsigned i = 0; i < f->sacked_n; i++) {
+		const struct fp_range *r = &f->sacked[i];
+		if (r->end <= from)
+			continue;
+		if (r->start > from) {
+			*start = from;
+			*len = r->start - from < f->mss ? r->start - from : f->mss;
+			return true;
+		}
+		from = r->end;
+	}
+	return false;
+}
+
+/* pacing: when may the segment after this one of @bytes leave */
+static void pace_account(struct fp_ctx *fp, struct fp_flow *f, uint64_t bytes)
+{
+	uint64_t rate = __atomic_load_n(&f->pacing_bps, __ATOMIC_RELAXED);
+	if (!rate)
+		return;
+	uint64_t start = f->pace_next_tsc > fp->now ? f->pace_next_tsc : fp->now;
+	/* wire bytes: headers and Ethernet framing count against the rate */
+	f->pace_next_tsc = start + (bytes + 78) * 8 * fp->dp->tsc_hz / rate;
+}
+
+static int send_data(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos, uint64_t len)
+{
+	uint8_t flags = TCPF_PSH;
+	bool with_fin = (f->flags & FPF_TX_FIN_REQ) && pos + len == f->tx_fin_pos &&
+			len < f->mss; /* piggyback FIN only on a short last segment */
+	if (with_fin)
+		flags |= TCPF_FIN;
+	if (send_segment(fp, f, tx_seq(f, pos), pos, (uint32_t)len, flags))
+		return -1;
+	pace_account(fp, f, len);
+	if (with_fin)
+		f->flags |= FPF_TX_FIN_SENT;
+	return 0;
 }
 
 /**
- * tcp_output - send as much buffered app data as the peer's receive window
- * and the congestion window allow, then a FIN if the app shut down and
+ * tcp_output - send what the windows allow: first, in SACK recovery, the
+ * holes the peer reported; then buffered app data (skipping SACKed ranges
+ * when resending after a timeout); then a FIN if the app shut down and
  * everything before it is out.  Segments go out as soon as they have data
- * (no Nagle): the app controls batching through its writes.
+ * (no Nagle): the app controls batching through its writes.  A paced flow
+ * stops when its next departure time is in the future and is resumed by
+ * the fastpath loop.
  */
 void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 {
 	if (f->flags & FPF_RESET)
 		return;
 	uint64_t end = (f->flags & FPF_TX_FIN_REQ) ? f->tx_fin_pos : f->tx_written;
-	uint32_t wnd = send_window(f);
+	uint64_t cwnd = __atomic_load_n(&f->cwnd, __ATOMIC_RELAXED);
+	uint64_t wnd_edge = f->tx_acked + f->peer_wnd; /* the peer's receive window */
 
-	while (f->tx_sent < end) {
-		uint64_t inflight = f->tx_sent - f->tx_acked;
-		if (inflight >= wnd)
+	for (;;) {
+		if (f->pace_next_tsc > fp->now && __atomic_load_n(&f->pacing_bps, __ATOMIC_RELAXED)) {
+			fp_pace_later(fp, f);
+			return;
+		}
+		uint64_t pipe = pipe_bytes(f);
+		if (pipe >= cwnd)
 			break;
-		uint64_t len = end - f->tx_sent;
+		uint64_t room = cwnd - pipe, hs, hl;
+
+		if ((f->flags & FPF_IN_RECOVERY) && f->tx_sent == f->tx_max_sent &&
+		    next_hole(f, f->retx_next > f->tx_acked ? f->retx_next : f->tx_acked, &hs, &hl)) {
+			if (hl > room && room < f->mss)
+				break;
+			if (hl > room)
+				hl = room;
+			if (send_data(fp, f, hs, hl))
+				return;
+			f->retx_next = hs + hl;
+			f->rtt_tsc = 0; /* Karn */
+			fp->dp->fp_counters[DPC_TX_RETX]++;
+			continue;
+		}
+
+		if (f->tx_sent >= end || f->tx_sent >= wnd_edge)
+			break;
+		uint64_t limit = end < wnd_edge ? end : wnd_edge;
+		if (f->tx_sent < f->tx_max_sent) {
+			/* resending after a timeout: the peer holds the SACKed parts */
+			bool skipped = false;
+			for (unsigned i = 0; i < f->sacked_n; i++) {
+				const struct fp_range *r = &f->sacked[i];
+				if (r->start <= f->tx_sent && f->tx_sent < r->end) {
+					f->tx_sent = r->end;
+					skipped = true;
+				} else if (r->start > f->tx_sent && r->start < limit) {
+					limit = r->start;
+					break;
+				}
+			}
+			if (skipped)
+				continue;
+		}
+		uint64_t len = limit - f->tx_sent;
 		if (len > f->mss)
 			len = f->mss;
-		if (len > wnd - inflight)
-			len = wnd - inflight;
-		uint8_t flags = TCPF_PSH;
-		bool with_fin = (f->flags & FPF_TX_FIN_REQ) && f->tx_sent + len == f->tx_fin_pos &&
-				len < f->mss; /* piggyback FIN only on a short last segment */
-		if (with_fin)
-			flags |= TCPF_FIN;
-		if (send_segment(fp, f, tx_seq(f, f->tx_sent), f->tx_sent, (uint32_t)len, flags))
+		if (len > room)
+			len = room;
+		bool resend = f->tx_sent < f->tx_max_sent;
+		if (send_data(fp, f, f->tx_sent, len))
 			return;
-		if (inflight == 0)
+		if (pipe == 0)
 			f->last_progress_tsc = fp->now;
-		if (!f->rtt_tsc && f->tx_sent >= f->tx_max_sent) {
+		if (resend)
+			fp->dp->fp_counters[DPC_TX_RETX]++;
+		if (!f->rtt_tsc && !resend) {
 			f->rtt_pos = f->tx_sent + len;
 			f->rtt_tsc = fp->now;
 		}
 		f->tx_sent += len;
 		if (f->tx_sent > f->tx_max_sent)
 			f->tx_max_sent = f->tx_sent;
-		if (with_fin)
-			f->flags |= FPF_TX_FIN_SENT;
 	}
 	if ((f->flags & (FPF_TX_FIN_REQ | FPF_TX_FIN_SENT)) == FPF_TX_FIN_REQ &&
 	    f->tx_sent == f->tx_fin_pos) {
@@ -229,6 +375,11 @@ void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
 	bool fin_out = (f->flags & FPF_TX_FIN_SENT) && !(f->flags & FPF_TX_FIN_ACKED);
 	if (f->tx_sent > f->tx_acked || fin_out) {
 		f->tx_sent = f->tx_acked;
+		/* RFC 6675 section 5.1: after a timeout the scoreboard is not
+		 * trusted (the receiver may have reneged); resend everything */
+		f->sacked_n = 0;
+		f->sacked_bytes = 0;
+		f->sack_high = 0;
 		if (fin_out)
 			f->flags &= ~FPF_TX_FIN_SENT;
 		f->flags &= ~FPF_IN_RECOVERY;

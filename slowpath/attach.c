@@ -160,16 +160,34 @@ void sp_app_post(struct sp *sp, struct dp_app *app, uint16_t type, int16_t statu
 
 /* -------------------------------------------------------- ctrl queue */
 
+/* the algorithm a LISTEN/CONNECT names: NULL = default, else must exist */
+static int requested_cc(const struct bp_ctrl_req *r, const struct cc_ops **out)
+{
+	char name[sizeof(r->cc) + 1];
+	memcpy(name, r->cc, sizeof(r->cc));
+	name[sizeof(r->cc)] = 0; /* app-written: never trust a terminator */
+	*out = NULL;
+	if (!name[0])
+		return 0;
+	*out = cc_find(name);
+	return *out ? 0 : -EINVAL;
+}
+
 static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl_req *r)
 {
 	uint32_t slot = 0;
+	const struct cc_ops *cc;
 	int rc;
 	switch (r->op) {
 	case BP_CTRL_LISTEN:
-		rc = sp_conn_listen(sp, app, r->ip, r->port, r->backlog, r->flags, &slot);
+		rc = requested_cc(r, &cc);
+		if (!rc)
+			rc = sp_conn_listen(sp, app, r->ip, r->port, r->backlog, r->flags, cc, &slot);
 		break;
 	case BP_CTRL_CONNECT:
-		rc = sp_conn_connect(sp, app, r->ip, r->port, &slot);
+		rc = requested_cc(r, &cc);
+		if (!rc)
+			rc = sp_conn_connect(sp, app, r->ip, r->port, cc, &slot);
 		break;
 	case BP_CTRL_FORKED:
 		sp_handoff_forked(sp, app, (int32_t)r->pid);

@@ -96,6 +96,7 @@ static struct sp_conn *conn_new(struct sp *sp, uint32_t *id)
 	memset(c, 0, sizeof(*c));
 	c->listener_slot = UINT32_MAX;
 	c->peer_wscale = -1;
+	c->cc_ops = sp->cc;
 	c->active_idx = sp->nconns;
 	sp->active[sp->nconns++] = *id;
 	return c;
@@ -252,9 +253,14 @@ static void establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t pe
 	f->tx_size = app->tx_buf_size;
 	f->tx_base = f->rx_base + app->rx_buf_size;
 	f->peer_wnd = peer_wnd; /* windows in SYNs are never scaled */
+	if (c->peer_sack)
+		f->flags |= FPF_SACK;
+	if (c->ecn)
+		f->flags |= FPF_ECN;
 	f->rx_adv_edge = dp->cfg.rx_buf_size > 0xffff ? 0xffff : dp->cfg.rx_buf_size;
-	sp->cc->init(&c->cc, f->mss, dp->cfg.init_cwnd_segs);
+	c->cc_ops->init(&c->cc, f->mss, dp->cfg.init_cwnd_segs);
 	f->cwnd = c->cc.cwnd;
+	f->pacing_bps = c->cc.rate_bps;
 	f->last_progress_tsc = sp->now;
 
 	fs->local_ip = c->local_ip;
@@ -292,7 +298,7 @@ static uint16_t pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport)
 }
 
 int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port, uint32_t backlog,
-		   uint32_t flags, uint32_t *slot_out)
+		   uint32_t flags, const struct cc_ops *cc, uint32_t *slot_out)
 {
 	bool shared = flags & BP_LISTEN_SHARED;
 	if (ip && ip != sp->dp->ip)
@@ -320,6 +326,7 @@ int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port
 		.in_use = true, .shared = shared, .app_id = app->app_id, .port = port,
 		.slot = slot, .backlog = backlog ? (backlog > 65535 ? 65535 : backlog) : 128,
 		.next = sp->listener_by_port[port],
+		.cc = cc,
 	};
 	sp->listener_by_port[port] = idx + 1;
 	struct bp_flow_shm *fs = &app->flows[slot];
@@ -366,7 +373,7 @@ static void send_syn_or_arp(struct sp *sp, struct sp_conn *c)
 }
 
 int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port,
-		    uint32_t *slot_out)
+		    const struct cc_ops *cc, uint32_t *slot_out)
 {
 	if (!ip || !port)
 		return -EINVAL;
@@ -393,6 +400,9 @@ int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t por
 	c->remote_port = port;
 	c->iss = (uint32_t)rte_rand();
 	c->next_hop = nh;
+	if (cc)
+		c->cc_ops = cc;
+	c->ecn_requested = c->cc_ops->wants_ecn || sp->dp->cfg.ecn;
 	conn_hash_add(sp, c, id);
 	app->slot_flow[slot] = id;
 
@@ -462,6 +472,8 @@ static void passive_open(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp
 	c->slot = slot;
 	c->listener_slot = l->slot;
 	c->listener = (uint16_t)(l - sp->listeners) + 1;
+	if (l->cc)
+		c->cc_ops = l->cc;
 	c->local_ip = p->daddr;
 	c->remote_ip = p->saddr;
 	c->local_port = p->dport;
@@ -470,6 +482,9 @@ static void passive_open(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp
 	c->iss = (uint32_t)rte_rand();
 	c->peer_mss = p->opts.mss ? p->opts.mss : 536;
 	c->peer_wscale = p->opts.wscale;
+	c->peer_sack = p->opts.sack_ok;
+	/* RFC 3168: an ECN-setup SYN has ECE and CWR; we always accept */
+	c->ecn = (p->flags & (TCPF_ECE | TCPF_CWR)) == (TCPF_ECE | TCPF_CWR);
 	memcpy(c->mac.addr_bytes, p->src_mac, 6);
 	c->state = SPS_SYN_RCVD;
 	c->deadline = sp->now + sp_ms_to_tsc(sp, SYN_RTO_MS);
@@ -494,6 +509,9 @@ static void syn_sent_input(struct sp *sp, struct sp_conn *c, uint32_t id, const 
 		c->irs = p->seq;
 		c->peer_mss = p->opts.mss ? p->opts.mss : 536;
 		c->peer_wscale = p->opts.wscale;
+		c->peer_sack = p->opts.sack_ok;
+		/* an ECN-setup SYN-ACK has ECE without CWR */
+		c->ecn = c->ecn_requested && (p->flags & (TCPF_ECE | TCPF_CWR)) == TCPF_ECE;
 		memcpy(c->mac.addr_bytes, p->src_mac, 6);
 		establish(sp, c, id, p->wnd, true);
 		struct dp_app *app = app_of(sp, c);
@@ -819,15 +837,35 @@ static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 	uint64_t inflight = sent > acked ? sent - acked : 0;
 	uint32_t fr = __atomic_load_n(&f->cnt_fast_retx, __ATOMIC_RELAXED);
 
+	/* split so the microsecond clock cannot overflow, however long the host has been up */
+	uint64_t hz = sp->dp->tsc_hz;
+	uint64_t now_us = sp->now / hz * 1000000 + sp->now % hz * 1000000 / hz;
+
 	if (fr != c->cc_fast_retx_seen) {
 		c->cc_fast_retx_seen = fr;
-		sp->cc->on_fast_retx(&c->cc, inflight);
+		c->cc_ops->on_fast_retx(&c->cc, inflight, now_us);
+		c->ecn_react_after = acked_total + inflight;
 	}
 	if (acked_total != c->cc_acked_seen) {
-		uint64_t ecn = 0;
-		sp->cc->on_ack(&c->cc, acked_total - c->cc_acked_seen, ecn,
-			       __atomic_load_n(&f->rtt_us, __ATOMIC_RELAXED));
+		uint64_t ecn_total = __atomic_load_n(&f->cnt_ecn_acked, __ATOMIC_RELAXED);
+		if (ecn_total != c->cc.ecn_seen && !c->cc_ops->wants_ecn &&
+		    acked_total >= c->ecn_react_after) {
+			/* RFC 3168 for loss-based algorithms: a mark counts as a
+			 * loss, at most once per window of data */
+			c->cc_ops->on_fast_retx(&c->cc, inflight, now_us);
+			c->ecn_react_after = acked_total + inflight;
+		}
+		struct cc_ack_sample a = {
+			.acked = acked_total - c->cc_acked_seen,
+			.ecn_acked = ecn_total - c->cc.ecn_seen,
+			.inflight = inflight,
+			.now_us = now_us,
+			.rtt_us = __atomic_load_n(&f->rtt_us, __ATOMIC_RELAXED),
+			.srtt_us = __atomic_load_n(&f->srtt_us, __ATOMIC_RELAXED),
+		};
+		c->cc_ops->on_ack(&c->cc, &a);
 		c->cc_acked_seen = acked_total;
+		c->cc.ecn_seen = ecn_total;
 	}
 
 	uint64_t progress = __atomic_load_n(&f->last_progress_tsc, __ATOMIC_RELAXED);
@@ -848,7 +886,7 @@ static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 				return;
 			}
 			if (inflight)
-				sp->cc->on_timeout(&c->cc, inflight);
+				c->cc_ops->on_timeout(&c->cc, inflight, now_us);
 			c->retries++;
 			c->rto_start = sp->now;
 			__atomic_store_n(&f->cwnd, c->cc.cwnd, __ATOMIC_RELAXED);
@@ -857,6 +895,7 @@ static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 		}
 	}
 	__atomic_store_n(&f->cwnd, c->cc.cwnd, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->pacing_bps, c->cc.rate_bps, __ATOMIC_RELAXED);
 }
 
 void sp_conn_tick(struct sp *sp)

@@ -62,6 +62,10 @@ struct sp_conn {
 	uint32_t rto_ms;
 	uint64_t rto_start;           /* tsc of the last retransmission */
 	uint64_t seen_progress;       /* last fp last_progress_tsc we saw */
+	const struct cc_ops *cc_ops;  /* this flow's algorithm ([tcp] cc, or per flow) */
+	bool peer_sack;               /* SACK-permitted in the peer's SYN */
+	bool ecn_requested;           /* active open: our SYN asked for ECN */
+	uint64_t ecn_react_after;     /* classic ECN: no second cut before this ack total */
 	struct cc_state cc;
 	uint64_t cc_acked_seen;
 	uint32_t cc_fast_retx_seen;
@@ -80,6 +84,7 @@ struct sp_listener {
 	uint32_t backlog;
 	uint32_t half_open;
 	uint32_t delivered;           /* children posted with BP_EV_ACCEPT */
+	const struct cc_ops *cc;      /* children's congestion control */
 };
 
 #define SP_MAX_LISTENERS 1024
@@ -152,9 +157,9 @@ int sp_conn_init(struct sp *sp);
 void sp_conn_fini(struct sp *sp);
 void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p);
 int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port, uint32_t backlog,
-		   uint32_t flags, uint32_t *slot_out);
+		   uint32_t flags, const struct cc_ops *cc, uint32_t *slot_out);
 int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port,
-		    uint32_t *slot_out);
+		    const struct cc_ops *cc, uint32_t *slot_out);
 void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen);
 void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t flow_id);
 void sp_conn_tick(struct sp *sp);

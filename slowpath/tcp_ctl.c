@@ -50,7 +50,12 @@ void sp_send_syn(struct sp *sp, struct sp_conn *c, const struct rte_ether_addr *
 		.flags = TCPF_SYN | (ack ? TCPF_ACK : 0),
 		.opt_mss = (uint16_t)(dp->cfg.mtu - 40),
 		.opt_wscale = ws ? (int8_t)sp_rcv_wscale(dp) : -1,
+		.opt_sack_ok = !ack || c->peer_sack,
 	};
+	if (ack && c->ecn)
+		s.flags |= TCPF_ECE;
+	else if (!ack && c->ecn_requested)
+		s.flags |= TCPF_ECE | TCPF_CWR;
 	send_hdr(sp, &s);
 }
 

@@ -51,6 +51,7 @@ struct shim_bound {
 	int backlog;
 	uint32_t ip;
 	uint16_t port;
+	char cc[16];           /* TCP_CONGESTION set before connect(), "" = default */
 };
 
 /* the libc functions we wrap */

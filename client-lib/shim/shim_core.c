@@ -10,6 +10,10 @@
  *                        "all" (default: every non-loopback address) or
  *                        CIDRs "198.18.0.0/15,10.1.0.0/16"
  *   BYPASS_SOCKET        fastpathd's control socket
+ *   BYPASS_CC            congestion control of every flow (cubic, dctcp,
+ *                        timely, newreno; default: the daemon's [tcp] cc);
+ *                        setsockopt(TCP_CONGESTION) before connect() picks
+ *                        one per socket
  * Loopback addresses always stay on the kernel.
  */
 #include <dlfcn.h>
@@ -35,6 +39,7 @@ static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct bp_ctx *ctx;
 static bool attach_failed;
 static char socket_path[256]; /* captured at load: servers may clear environ */
+static char cc_name[16];      /* BYPASS_CC, captured likewise */
 
 #define MAX_RULES 32
 static struct { uint16_t lo, hi; } listen_rules[MAX_RULES];
@@ -164,6 +169,9 @@ __attribute__((constructor)) void shim_init(void)
 	const char *sock = getenv(BP_SOCKET_ENV);
 	if (sock)
 		snprintf(socket_path, sizeof(socket_path), "%s", sock);
+	const char *cc = getenv("BYPASS_CC");
+	if (cc)
+		snprintf(cc_name, sizeof(cc_name), "%s", cc);
 	parse_listen(getenv("BYPASS_SHIM_LISTEN"));
 	parse_connect(getenv("BYPASS_SHIM_CONNECT"));
 }
@@ -212,6 +220,7 @@ struct bp_ctx *shim_ctx(void)
 		char err[512];
 		extern char *program_invocation_short_name;
 		struct bp_attach_opts o = { .app_name = program_invocation_short_name,
+					    .cc = cc_name[0] ? cc_name : NULL,
 					    .socket_path = socket_path[0] ? socket_path : NULL };
 		c = bp_attach(&o, err, sizeof(err));
 		if (c) {

@@ -207,7 +207,9 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		errno = ENETDOWN;
 		return -1;
 	}
-	int h = bp_connect(c, sin->sin_addr.s_addr, ntohs(sin->sin_port));
+	struct shim_bound *b = shim_bound(fd);
+	int h = bp_connect_cc(c, sin->sin_addr.s_addr, ntohs(sin->sin_port),
+			      b && b->cc[0] ? b->cc : NULL);
 	if (h < 0)
 		return shim_errno(h);
 	s = sock_new(h);
@@ -246,8 +248,10 @@ int close(int fd)
 		shim_put(fd);
 	} else {
 		struct shim_bound *b = shim_bound(fd);
-		if (b)
+		if (b) {
 			b->valid = false;
+			b->cc[0] = 0;
+		}
 	}
 	return real.close(fd);
 }
@@ -381,6 +385,21 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	shim_init();
 	struct shim_sock *s = shim_get(fd);
+	if (!s && level == IPPROTO_TCP && name == TCP_CONGESTION && val && inet_stream(fd)) {
+		/* the kernel may not know bypass's algorithms (dctcp, timely):
+		 * remember the name for connect(); the daemon rejects unknown
+		 * ones there with EINVAL */
+		struct shim_bound *b = shim_bound(fd);
+		size_t n = strnlen(val, len);
+		if (!b || n >= sizeof(b->cc)) {
+			errno = n >= sizeof(b->cc) ? EINVAL : EBADF;
+			return -1;
+		}
+		memset(b->cc, 0, sizeof(b->cc));
+		memcpy(b->cc, val, n);
+		real.setsockopt(fd, level, name, val, len); /* for kernel paths; may fail */
+		return 0;
+	}
 	if (!s)
 		return real.setsockopt(fd, level, name, val, len);
 	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {

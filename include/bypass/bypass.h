@@ -36,11 +36,15 @@ struct bp_ctx;
  *               BP_DEFAULT_SOCKET.
  * @app_name: shown by the daemon in logs and stats.
  * @tenant: tenant name from the daemon config (NULL: "default").
+ * @cc: congestion control for every flow of this context ("cubic",
+ *      "dctcp", "timely", "newreno"; NULL: the daemon's [tcp] cc).  An
+ *      unknown name makes listen/connect fail with -EINVAL.
  */
 struct bp_attach_opts {
 	const char *socket_path;
 	const char *app_name;
 	const char *tenant;
+	const char *cc;
 };
 
 /**
@@ -95,6 +99,12 @@ int bp_accept(struct bp_ctx *ctx, int listener);
  * reported by bp_connect_status().  Return: flow handle or -errno.
  */
 int bp_connect(struct bp_ctx *ctx, uint32_t ip, uint16_t port);
+
+/**
+ * bp_connect_cc - bp_connect() with this flow's congestion control named
+ * (overrides bp_attach_opts.cc; NULL = the context's default).
+ */
+int bp_connect_cc(struct bp_ctx *ctx, uint32_t ip, uint16_t port, const char *cc);
 
 /**
  * bp_connect_status - 0 once established, -EINPROGRESS while the handshake

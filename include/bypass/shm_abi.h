@@ -84,6 +84,9 @@ enum bp_ctrl_op {
  * @flags: LISTEN only: BP_LISTEN_SHARED.
  * @pid: FORKED only: the child's process id.
  * @key: ADOPT/RELEASE: the flow's handoff key (bp_flow_shm.handoff_key).
+ * @cc: CONNECT/LISTEN: congestion control for the flow(s), NUL-padded
+ *      ("dctcp"); all zero = the daemon's default.  Unknown names fail the
+ *      request with EINVAL.
  */
 struct bp_ctrl_req {
 	uint16_t op;
@@ -96,7 +99,8 @@ struct bp_ctrl_req {
 	uint32_t flags;
 	uint32_t pid;
 	uint64_t key;
-	uint32_t reserved[6];
+	char cc[16];
+	uint32_t reserved[2];
 };
 
 /* several listeners (of any apps) may share the port if all set this; each

@@ -130,6 +130,10 @@ struct seg {
 	uint16_t mss;     /* SYN options */
 	int8_t wscale;
 	bool bad_csum;
+	bool sack_ok;     /* SYN: SACK-permitted */
+	uint8_t ecn;      /* IP ECN bits (3 = CE) */
+	uint8_t sack_n;   /* SACK blocks on an ACK */
+	uint32_t sack[TCP_SACK_SEND][2];
 };
 
 static void h_inject(const struct seg *s)
@@ -140,7 +144,9 @@ static void h_inject(const struct seg *s)
 		.sport = H.peer_port, .dport = H.our_port,
 		.seq = s->seq, .ack = s->ack, .wnd = s->wnd, .flags = s->flags,
 		.ip_id = H.ip_id++, .opt_mss = s->mss, .opt_wscale = s->wscale,
+		.opt_sack_ok = s->sack_ok, .ecn = s->ecn, .sack_n = s->sack_n,
 	};
+	memcpy(h.sack, s->sack, sizeof(h.sack));
 	if (!s->mss && !(s->flags & TCPF_SYN))
 		h.opt_wscale = -1;
 	struct rte_mbuf *m = rte_pktmbuf_alloc(H.dp.pool);
@@ -199,7 +205,7 @@ static bool h_next_tcp(struct pkt_tcp *out, int ms)
 	return false;
 }
 
-static void h_inject_raw(const uint8_t *frame, size_t len)
+static __attribute__((unused)) void h_inject_raw(const uint8_t *frame, size_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(H.dp.pool);
 	uint8_t *buf = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);

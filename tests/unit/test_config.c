@@ -250,9 +250,15 @@ Test(config, validate_cross_field)
 	set_ok(&c, "tcp", "max_rto_ms", "500");
 	cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s", err);
 
-	set_ok(&c, "tcp", "cc", "cubic");
+	/* every registered algorithm passes; a bad name's error lists them */
+	const char *algs[] = { "newreno", "cubic", "dctcp", "timely" };
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		set_ok(&c, "tcp", "cc", algs[i]);
+		cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s: %s", algs[i], err);
+	}
+	set_ok(&c, "tcp", "cc", "vegas");
 	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
-	assert_err_names("[tcp] cc", "cubic");
+	assert_err_names("[tcp] cc", "vegas", "newreno", "cubic", "dctcp", "timely");
 }
 
 /* --------------------------------------------------------------- files */

@@ -624,9 +624,50 @@ Test(pkt_write, hdr_len)
 	cr_assert_eq(pkt_tcp_hdr_len(&s), 62);
 	s.opt_sack_ok = true;
 	cr_assert_eq(pkt_tcp_hdr_len(&s), 66);
-	cr_assert_eq(pkt_tcp_hdr_len(&s), PKT_TCP_HDRS_MAX);
 	s.opt_mss = 0;
 	cr_assert_eq(pkt_tcp_hdr_len(&s), 62);
+	struct tcp_hdr_spec a = spec_base();
+	a.sack_n = TCP_SACK_SEND;
+	cr_assert_eq(pkt_tcp_hdr_len(&a), 54 + 4 + 8 * TCP_SACK_SEND);
+	cr_assert_eq(pkt_tcp_hdr_len(&a), PKT_TCP_HDRS_MAX);
+}
+
+/* SACK blocks written into an ACK come back out of the parser unchanged */
+Test(pkt_write, sack_blocks_round_trip)
+{
+	uint8_t buf[256];
+	for (uint8_t n = 1; n <= TCP_SACK_SEND; n++) {
+		struct tcp_hdr_spec s = spec_base();
+		s.sack_n = n;
+		for (uint8_t b = 0; b < n; b++) {
+			s.sack[b][0] = 0xfffff000u + 3000u * b; /* crosses the wrap */
+			s.sack[b][1] = s.sack[b][0] + 1448;
+		}
+		size_t len = pkt_tcp_hdr_len(&s);
+		memset(buf, 0, sizeof(buf));
+		pkt_write_tcp(buf, &s, 0);
+		struct pkt_tcp p;
+		cr_assert_eq(pkt_parse_tcp(buf, len < 60 ? 60 : len, true, &p), PKT_OK);
+		cr_assert_eq(p.opts.sack_n, n);
+		for (uint8_t b = 0; b < n; b++) {
+			cr_assert_eq(p.opts.sack[b][0], s.sack[b][0]);
+			cr_assert_eq(p.opts.sack[b][1], s.sack[b][1]);
+		}
+	}
+}
+
+/* a SACK option whose length is not 2 + 8k carries no blocks */
+Test(pkt_parse, sack_bad_length_ignored)
+{
+	const uint8_t opt[] = { 5, 9, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0 }; /* then NOP NOP EOL */
+	struct tcp_opts o;
+	cr_assert(pkt_parse_tcp_opts(opt, sizeof(opt), &o));
+	cr_assert_eq(o.sack_n, 0);
+	const uint8_t four[] = { 5, 34, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4,
+				 0, 0, 0, 5, 0, 0, 0, 6, 0, 0, 0, 7, 0, 0, 0, 8 };
+	cr_assert(pkt_parse_tcp_opts(four, sizeof(four), &o));
+	cr_assert_eq(o.sack_n, 4);
+	cr_assert_eq(o.sack[3][1], 8);
 }
 
 Test(pkt_write, bare_ack_roundtrip)

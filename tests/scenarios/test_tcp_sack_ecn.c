@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Scripted scenarios for SACK (RFC 2018/6675) and ECN (RFC 3168), both
+ * directions: the peer's SACK blocks steer our retransmissions, our ACKs
+ * report what we hold out of order, and CE marks are echoed until CWR.
+ */
+#include <errno.h>
+#include "harness.h"
+
+#define PEER_ISN 5000000u
+
+TestSuite(sack_ecn, .init = h_start, .fini = h_stop, .timeout = 30);
+
+static void ack_sack(uint32_t ack, uint8_t n, const uint32_t (*blocks)[2])
+{
+	struct seg s = { .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = ack, .wnd = 65535,
+			 .sack_n = n };
+	memcpy(s.sack, blocks, n * sizeof(blocks[0]));
+	h_inject(&s);
+}
+
+static void data_seg(uint32_t seq, uint32_t ack, const char *data, uint32_t len, uint8_t flags,
+		     uint8_t ecn)
+{
+	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH | flags, .seq = seq, .ack = ack,
+				.wnd = 65535, .data = data, .len = len, .ecn = ecn });
+}
+
+/* handshake as the peer with SACK-permitted (and an ECN-setup SYN if @ecn) */
+static int open_passive(uint16_t port, bool ecn, uint32_t *iss)
+{
+	int l = bp_listen(H.app, 0, port, 16);
+	cr_assert_geq(l, 0);
+	H.our_port = port;
+	h_inject(&(struct seg){ .flags = TCPF_SYN | (ecn ? TCPF_ECE | TCPF_CWR : 0),
+				.seq = PEER_ISN, .wnd = 65535, .mss = 1460, .wscale = 0,
+				.sack_ok = true });
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & (TCPF_SYN | TCPF_ACK), TCPF_SYN | TCPF_ACK);
+	cr_assert(p.opts.sack_ok, "a SACK-permitted SYN must get SACK-permitted back");
+	if (ecn)
+		cr_assert_eq(p.flags & (TCPF_ECE | TCPF_CWR), TCPF_ECE, "ECN-setup SYN-ACK: ECE, no CWR");
+	else
+		cr_assert_eq(p.flags & (TCPF_ECE | TCPF_CWR), 0);
+	*iss = p.seq;
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = p.seq + 1,
+				.wnd = 65535 });
+	int h = -1;
+	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
+	return h;
+}
+
+/* the peer lost segments 2 and 4 of 6: only those are resent, then new data */
+Test(sack_ecn, sack_blocks_steer_retransmission)
+{
+	uint32_t iss;
+	int h = open_passive(9001, false, &iss);
+	enum { MSS = 1460, NSEG = 6 };
+	static char data[MSS * NSEG + 100];
+	for (unsigned i = 0; i < sizeof(data); i++)
+		data[i] = (char)('A' + i % 23);
+	/* send 6 full segments now, the tail later */
+	cr_assert_eq(bp_send(H.app, h, data, MSS * NSEG), MSS * NSEG);
+	struct pkt_tcp p;
+	for (int i = 0; i < NSEG; i++) {
+		EXPECT_SEG(p, 1000);
+		cr_assert_eq(p.seq, iss + 1 + (uint32_t)(i * MSS));
+		cr_assert_eq(p.payload_len, MSS);
+	}
+	uint32_t base = iss + 1;
+	/* cumulative ACK of seg 1; SACKs for 3, then 3 and 5-6 */
+	uint32_t b1[][2] = { { base + 2 * MSS, base + 3 * MSS } };
+	ack_sack(base + MSS, 1, b1);
+	uint32_t b2[][2] = { { base + 4 * MSS, base + 6 * MSS }, { base + 2 * MSS, base + 3 * MSS } };
+	ack_sack(base + MSS, 2, b2);
+	ack_sack(base + MSS, 2, b2); /* 3 MSS SACKed: loss is certain */
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, base + MSS, "first hole (segment 2) resent, got seq +%u", p.seq - base);
+	cr_assert_eq(p.payload_len, MSS);
+	cr_assert_arr_eq(p.payload, data + MSS, MSS);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, base + 3 * MSS, "then the second hole (segment 4), not SACKed data: +%u",
+		     p.seq - base);
+	cr_assert_arr_eq(p.payload, data + 3 * MSS, MSS);
+	expect_no_segment(50); /* nothing SACKed goes out again */
+	/* everything arrived: new data flows */
+	ack_sack(base + NSEG * MSS, 0, NULL);
+	cr_assert_eq(bp_send(H.app, h, data + NSEG * MSS, 100), 100);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, base + NSEG * MSS);
+	cr_assert_eq(p.payload_len, 100);
+}
+
+/* out-of-order arrivals are reported as SACK blocks, newest first */
+Test(sack_ecn, receiver_reports_held_data)
+{
+	uint32_t iss;
+	int h = open_passive(9002, false, &iss);
+	struct pkt_tcp p;
+	uint32_t s0 = PEER_ISN + 1;
+	data_seg(s0 + 10, iss + 1, "bbbbbbbbbb", 10, 0, 0);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, s0);
+	cr_assert_eq(p.opts.sack_n, 1);
+	cr_assert(p.opts.sack[0][0] == s0 + 10 && p.opts.sack[0][1] == s0 + 20);
+	data_seg(s0 + 30, iss + 1, "dddddddddd", 10, 0, 0);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.opts.sack_n, 2);
+	cr_assert(p.opts.sack[0][0] == s0 + 30 && p.opts.sack[0][1] == s0 + 40,
+		  "the newest block comes first");
+	cr_assert(p.opts.sack[1][0] == s0 + 10 && p.opts.sack[1][1] == s0 + 20);
+	data_seg(s0 + 20, iss + 1, "cccccccccc", 10, 0, 0); /* joins both */
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.opts.sack_n, 1);
+	cr_assert(p.opts.sack[0][0] == s0 + 10 && p.opts.sack[0][1] == s0 + 40);
+	data_seg(s0, iss + 1, "aaaaaaaaaa", 10, 0, 0);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, s0 + 40, "the hole filled: all held data acknowledged");
+	cr_assert_eq(p.opts.sack_n, 0);
+	char buf[64];
+	WAIT_FOR(bp_rx_avail(H.app, h) == 40, 1000);
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 40);
+	cr_assert_arr_eq(buf, "aaaaaaaaaabbbbbbbbbbccccccccccdddddddddd", 40);
+}
+
+/* more disjoint holes than we track: the excess is dropped, never corrupt */
+Test(sack_ecn, too_many_holes_drop_not_corrupt)
+{
+	uint32_t iss;
+	int h = open_passive(9003, false, &iss);
+	struct pkt_tcp p;
+	uint32_t s0 = PEER_ISN + 1;
+	char seg[4];
+	for (int i = 0; i < 12; i++) { /* segments 1, 3, 5 ... 23: holes between */
+		memset(seg, 'a' + 2 * i + 1, sizeof(seg));
+		data_seg(s0 + 4 * (2 * i + 1), iss + 1, seg, 4, 0, 0);
+		EXPECT_SEG(p, 1000);
+		cr_assert_eq(p.ack, s0);
+	}
+	cr_assert_geq(H.dp.fp_counters[DPC_RX_OOO_DROP], 1);
+	for (int i = 0; i < 25; i++) { /* the peer resends everything in order */
+		memset(seg, 'a' + i, sizeof(seg));
+		data_seg(s0 + 4 * i, iss + 1, seg, 4, 0, 0);
+	}
+	WAIT_FOR(bp_rx_avail(H.app, h) == 100, 1000);
+	char buf[128];
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 100);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(buf[i], 'a' + i / 4, "byte %d", i);
+}
+
+/* ECN: CE is echoed with ECE until the sender's CWR; our data is ECT(0) */
+Test(sack_ecn, ecn_echo_until_cwr)
+{
+	uint32_t iss;
+	int h = open_passive(9004, true, &iss);
+	struct pkt_tcp p;
+	uint32_t s0 = PEER_ISN + 1;
+	data_seg(s0, iss + 1, "aaaa", 4, 0, 2); /* ECT(0), not marked */
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & TCPF_ECE, 0);
+	data_seg(s0 + 4, iss + 1, "bbbb", 4, 0, 3); /* CE */
+	EXPECT_SEG(p, 1000);
+	cr_assert(p.flags & TCPF_ECE, "a CE mark must be echoed");
+	data_seg(s0 + 8, iss + 1, "cccc", 4, 0, 2);
+	EXPECT_SEG(p, 1000);
+	cr_assert(p.flags & TCPF_ECE, "ECE stays until the sender says CWR");
+	data_seg(s0 + 12, iss + 1, "dddd", 4, TCPF_CWR, 2);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & TCPF_ECE, 0, "CWR ends the echo");
+
+	cr_assert_eq(bp_send(H.app, h, "xyz", 3), 3);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.payload_len, 3);
+	cr_assert_eq(p.ecn, 2, "new data goes out ECT(0)");
+	/* the peer echoes ECE: our next new data carries CWR */
+	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_ECE, .seq = s0 + 16, .ack = iss + 4,
+				.wnd = 65535 });
+	cr_assert_eq(bp_send(H.app, h, "uvw", 3), 3);
+	EXPECT_SEG(p, 1000);
+	cr_assert(p.flags & TCPF_CWR, "the first data after ECE must carry CWR");
+	cr_assert_eq(bp_send(H.app, h, "rst", 3), 3);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & TCPF_CWR, 0, "CWR only once per ECE");
+}
+
+/* without an ECN-setup SYN nothing is marked ECT */
+Test(sack_ecn, no_ecn_without_negotiation)
+{
+	uint32_t iss;
+	int h = open_passive(9005, false, &iss);
+	struct pkt_tcp p;
+	cr_assert_eq(bp_send(H.app, h, "xyz", 3), 3);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ecn, 0);
+	data_seg(PEER_ISN + 1, iss + 4, "aaaa", 4, 0, 3);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & TCPF_ECE, 0, "no ECE on a flow that did not negotiate ECN");
+}
