@@ -394,6 +394,25 @@ BP_API int bp_shutdown(struct bp_ctx *ctx, int h)
 	return r;
 }
 
+BP_API int bp_keepalive(struct bp_ctx *ctx, int h, bool on)
+{
+	struct bp_slot *s;
+	int r;
+
+	if (!ctx)
+		return -EINVAL;
+	bpi_lock(ctx);
+	r = bpi_lookup_flow(ctx, h, -EOPNOTSUPP, &s);
+	if (!r) {
+		struct bp_ctrl_req req = { .op = BP_CTRL_KEEPALIVE, .slot = (uint32_t)h,
+					   .gen = s->gen, .flags = on };
+
+		r = bpi_ctrl_push(ctx, &req, BP_CTRL_PUSH_TIMEOUT_MS);
+	}
+	bpi_unlock(ctx);
+	return r;
+}
+
 /* CLOSE or ABORT: after this the handle is gone on our side. */
 static int release(struct bp_ctx *ctx, int h, uint16_t op)
 {

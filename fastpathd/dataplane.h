@@ -173,6 +173,7 @@ enum dp_msg_type {
 	DPM_APP_DEL,        /* ptr: struct dp_app *, stop polling; answer APP_DEL_DONE */
 	DPM_RX_REINJECT,    /* ptr: mbuf that raced a FLOW_ADD; process it as received */
 	DPM_FLOW_MOVE,      /* flow_id, ptr: struct dp_move: hand the flow to another app */
+	DPM_FLOW_PROBE,     /* flow_id: send a keepalive probe (an old sequence number) */
 	/* fastpath -> slowpath */
 	DPM_RX_PKT,         /* ptr: mbuf the fastpath does not handle (SYN, ARP reply, ...) */
 	DPM_FLOW_FIN_RCVD,  /* flow_id */

@@ -226,6 +226,10 @@ static void handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 		if (f->flags & FPF_ACTIVE)
 			tcp_timeout(fp, f);
 		break;
+	case DPM_FLOW_PROBE:
+		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_RESET))
+			tcp_send_probe(fp, f);
+		break;
 	case DPM_FLOW_SHUTWR:
 		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_TX_FIN_REQ)) {
 			fp_flow_validate_tx(fp, f);

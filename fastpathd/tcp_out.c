@@ -152,6 +152,15 @@ void tcp_send_ack(struct fp_ctx *fp, struct fp_flow *f)
 	send_segment(fp, f, tx_seq(f, f->tx_sent) + ((f->flags & FPF_TX_FIN_SENT) ? 1 : 0), 0, 0, 0);
 }
 
+/**
+ * tcp_send_probe - a segment one byte below snd_nxt, which any live peer
+ * must answer with an ACK (keepalive, zero-window probe).
+ */
+void tcp_send_probe(struct fp_ctx *fp, struct fp_flow *f)
+{
+	send_segment(fp, f, tx_seq(f, f->tx_sent) - 1, 0, 0, 0);
+}
+
 void tcp_send_rst(struct fp_ctx *fp, struct fp_flow *f)
 {
 	send_segment(fp, f, tx_seq(f, f->tx_sent), 0, 0, TCPF_RST | TCPF_ACK);
@@ -398,7 +407,7 @@ void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
 	if (f->peer_wnd == 0 && end > f->tx_sent) {
 		/* zero-window probe: an old sequence number forces the peer to
 		 * answer with its current window */
-		send_segment(fp, f, tx_seq(f, f->tx_sent) - 1, 0, 0, 0);
+		tcp_send_probe(fp, f);
 		f->last_progress_tsc = fp->now;
 	}
 }

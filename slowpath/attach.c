@@ -202,6 +202,7 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 		if (rc == 1)
 			rc = 0;
 		break;
+	case BP_CTRL_KEEPALIVE:
 	case BP_CTRL_SHUTDOWN:
 	case BP_CTRL_CLOSE:
 	case BP_CTRL_ABORT:
@@ -210,7 +211,7 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 			sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
 			return;
 		}
-		sp_conn_ctrl(sp, app, r->op, r->slot, r->gen);
+		sp_conn_ctrl(sp, app, r->op, r->slot, r->gen, r->flags);
 		return;
 	default:
 		app->bad_entries++;

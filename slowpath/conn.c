@@ -620,7 +620,8 @@ static void conn_reset(struct sp *sp, struct sp_conn *c, uint32_t id, int err, b
 	conn_delete(sp, c, id, send_rst);
 }
 
-void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen)
+void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen,
+		  uint32_t flags)
 {
 	struct bp_flow_shm *fs = &app->flows[slot];
 	if (fs->gen != gen || fs->state == BP_FS_FREE) {
@@ -642,12 +643,21 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 	uint32_t id = app->slot_flow[slot];
 	if (id == DP_INVALID_FLOW) {
 		/* the connection is already gone; closing frees the slot */
-		if (op != BP_CTRL_SHUTDOWN)
+		if (op == BP_CTRL_CLOSE || op == BP_CTRL_ABORT)
 			sp_slot_free(sp, app, slot);
 		return;
 	}
 	struct sp_conn *c = &sp->conns[id];
 	switch (op) {
+	case BP_CTRL_KEEPALIVE:
+		if (flags) {
+			c->flags |= SPC_KEEPALIVE;
+			c->ka_probes = 0;
+			c->ka_next = 0; /* armed from the next tick */
+		} else {
+			c->flags &= ~SPC_KEEPALIVE;
+		}
+		break;
 	case BP_CTRL_SHUTDOWN:
 		if (c->state == SPS_ESTABLISHED && !(c->flags & SPC_APP_SHUT)) {
 			c->flags |= SPC_APP_SHUT;
@@ -825,6 +835,36 @@ static void handshake_timer(struct sp *sp, struct sp_conn *c, uint32_t id)
 }
 
 /* congestion control and the retransmission timer of one flow */
+/*
+ * SO_KEEPALIVE on an idle flow: after keepalive_idle_ms without hearing
+ * from the peer, probe every keepalive_intvl_ms; any segment from the peer
+ * (its ACK of a probe) starts over; keepalive_probes unanswered probes
+ * fail the flow with ETIMEDOUT, as on Linux.
+ * Return: true if the flow was reset.
+ */
+static bool keepalive_tick(struct sp *sp, struct sp_conn *c, uint32_t id, struct fp_flow *f)
+{
+	const struct bp_config *cfg = &sp->dp->cfg;
+	uint64_t rx = __atomic_load_n(&f->last_rx_tsc, __ATOMIC_RELAXED);
+	if (rx != c->ka_seen_rx || !c->ka_next) {
+		uint64_t from = rx > c->ka_seen_rx && c->ka_next ? rx : sp->now;
+		c->ka_seen_rx = rx;
+		c->ka_probes = 0;
+		c->ka_next = from + sp_ms_to_tsc(sp, cfg->keepalive_idle_ms);
+		return false;
+	}
+	if (sp->now < c->ka_next)
+		return false;
+	if (c->ka_probes >= cfg->keepalive_probes) {
+		conn_reset(sp, c, id, ETIMEDOUT, true);
+		return true;
+	}
+	c->ka_probes++;
+	c->ka_next = sp->now + sp_ms_to_tsc(sp, cfg->keepalive_intvl_ms);
+	sp_send_fp(sp, DPM_FLOW_PROBE, id, 0, NULL);
+	return false;
+}
+
 static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 {
 	struct fp_flow *f = &sp->dp->flows[id];
@@ -894,6 +934,8 @@ static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 			return;
 		}
 	}
+	if ((c->flags & SPC_KEEPALIVE) && !inflight && !fin_out && keepalive_tick(sp, c, id, f))
+		return;
 	__atomic_store_n(&f->cwnd, c->cc.cwnd, __ATOMIC_RELAXED);
 	__atomic_store_n(&f->pacing_bps, c->cc.rate_bps, __ATOMIC_RELAXED);
 }

@@ -37,6 +37,7 @@ enum sp_state {
 #define SPC_ORPHAN       (1u << 6) /* owner closed its slot, other processes
 				    * still hold the flow (see handoff.c) */
 #define SPC_MOVING       (1u << 7) /* a DPM_FLOW_MOVE is in flight */
+#define SPC_KEEPALIVE    (1u << 8) /* SO_KEEPALIVE: probe an idle peer */
 
 /* processes besides the owner that may still use one flow (fork children) */
 #define SP_MAX_HOLDERS 8
@@ -66,6 +67,9 @@ struct sp_conn {
 	bool peer_sack;               /* SACK-permitted in the peer's SYN */
 	bool ecn_requested;           /* active open: our SYN asked for ECN */
 	uint64_t ecn_react_after;     /* classic ECN: no second cut before this ack total */
+	uint64_t ka_seen_rx;          /* keepalive: fp last_rx_tsc at the last look */
+	uint64_t ka_next;             /* keepalive: tsc of the next probe */
+	uint32_t ka_probes;           /* keepalive: probes sent without an answer */
 	struct cc_state cc;
 	uint64_t cc_acked_seen;
 	uint32_t cc_fast_retx_seen;
@@ -160,7 +164,8 @@ int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port
 		   uint32_t flags, const struct cc_ops *cc, uint32_t *slot_out);
 int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port,
 		    const struct cc_ops *cc, uint32_t *slot_out);
-void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen);
+void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen,
+		  uint32_t flags);
 void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t flow_id);
 void sp_conn_tick(struct sp *sp);
 uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app);

@@ -38,6 +38,22 @@ static void fill_addr(struct sockaddr *addr, socklen_t *len, uint32_t ip, uint16
 	*len = sizeof(sin);
 }
 
+/* options set on the kernel socket before it became a bypass one */
+static void inherit_kernel_opts(int fd, struct shim_sock *s)
+{
+	struct timeval tv;
+	socklen_t l = sizeof(s->keepalive);
+	real.getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &s->keepalive, &l);
+	l = sizeof(tv);
+	if (!real.getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &l))
+		s->rcvtimeo_ms = (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+	l = sizeof(tv);
+	if (!real.getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &l))
+		s->sndtimeo_ms = (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+	l = sizeof(s->linger);
+	real.getsockopt(fd, SOL_SOCKET, SO_LINGER, &s->linger, &l);
+}
+
 static struct shim_sock *sock_new(int h)
 {
 	struct shim_sock *s = calloc(1, sizeof(*s));
@@ -218,6 +234,9 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		errno = ENOMEM;
 		return -1;
 	}
+	inherit_kernel_opts(fd, s);
+	if (s->keepalive)
+		bp_keepalive(c, h, true);
 	s->nonblock = (real.fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
 	if (shim_install(fd, s, real.fcntl(fd, F_GETFD) & FD_CLOEXEC)) {
 		int e = errno;
@@ -429,6 +448,8 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	int *slot = opt_slot(s, level, name);
 	if (slot && val && len >= sizeof(int))
 		memcpy(slot, val, sizeof(int));
+	if (slot == &s->keepalive && !s->listener && s->h >= 0)
+		bp_keepalive(shim_ctx(), s->h, s->keepalive != 0);
 	return 0; /* other options have no bypass meaning: accepted, ignored */
 }
 

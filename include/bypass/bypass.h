@@ -17,6 +17,7 @@
 #ifndef BYPASS_BYPASS_H
 #define BYPASS_BYPASS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -188,6 +189,13 @@ size_t bp_tx_space(struct bp_ctx *ctx, int h);
  * return -ESTALE; bp_close() on them only drops the hold.
  */
 int bp_flow_key(struct bp_ctx *ctx, int h, uint64_t *key);
+
+/**
+ * bp_keepalive - SO_KEEPALIVE for connection @h: probe a peer that stays
+ * silent ([tcp] keepalive_* in the daemon config set the timing); a dead
+ * peer fails the flow with -ETIMEDOUT.
+ */
+int bp_keepalive(struct bp_ctx *ctx, int h, bool on);
 int bp_forked(struct bp_ctx *ctx, pid_t child);
 int bp_adopt(struct bp_ctx *ctx, uint64_t key);
 int bp_release(struct bp_ctx *ctx, uint64_t key);

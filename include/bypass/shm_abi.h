@@ -69,6 +69,7 @@ enum bp_ctrl_op {
 	BP_CTRL_FORKED = 6,   /* pid: that child now holds every flow we hold */
 	BP_CTRL_ADOPT = 7,    /* key: move a flow we hold into this app -> REPLY */
 	BP_CTRL_RELEASE = 8,  /* key: this process no longer holds the flow */
+	BP_CTRL_KEEPALIVE = 9, /* slot, gen, flags 1/0: probe an idle peer (SO_KEEPALIVE) */
 };
 
 /**
