@@ -371,4 +371,9 @@ void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
 	ack_input(fp, f, p);
 	if (p->payload_len || (p->flags & TCPF_FIN))
 		data_input(fp, f, p);
+	else if (seq_diff(p->seq, tcp_rcv_nxt(f)) < 0)
+		/* a bare segment below rcv_nxt is a window or keepalive probe
+		 * (RFC 793/1122): answer, or a peer whose window update was
+		 * lost waits forever */
+		fp_touch(fp, f, FPP_ACK);
 }

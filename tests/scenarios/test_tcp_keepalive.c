@@ -61,3 +61,19 @@ Test(keepalive, probes_then_times_out)
 	char b;
 	WAIT_FOR(bp_recv(H.app, h, &b, 1) == -ETIMEDOUT, 1000);
 }
+
+/* the peer's window/keepalive probe (a bare segment at rcv_nxt - 1) is
+ * answered: a peer whose window update got lost must not wait forever */
+Test(keepalive, peer_probe_is_answered)
+{
+	uint32_t iss;
+	open_passive(9102, &iss);
+	struct pkt_tcp p;
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = PEER_ISN, .ack = iss + 1, .wnd = 65535 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 1);
+	cr_assert_gt(p.wnd, 0, "the answer carries the open window");
+	/* an ordinary pure ACK (seq = rcv_nxt) must not be answered: no ACK loop */
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = iss + 1, .wnd = 65535 });
+	expect_no_segment(100);
+}
