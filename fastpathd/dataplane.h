@@ -45,8 +45,8 @@
 #define FPF_CWR_PENDING   (1u << 10) /* sender: set CWR on the next data */
 #define FPF_PACE_WAIT     (1u << 11) /* on the fastpath's pacing list */
 
-#define FP_OOO_MAX 8   /* out-of-order intervals a receiver holds */
-#define FP_SACK_MAX 8  /* SACKed intervals a sender remembers */
+#define FP_OOO_MAX 16  /* out-of-order intervals a receiver holds */
+#define FP_SACK_MAX 16 /* SACKed intervals a sender remembers */
 
 /* [start, end) in 64-bit stream positions */
 struct fp_range {

@@ -132,22 +132,23 @@ Test(sack_ecn, too_many_holes_drop_not_corrupt)
 	struct pkt_tcp p;
 	uint32_t s0 = PEER_ISN + 1;
 	char seg[4];
-	for (int i = 0; i < 12; i++) { /* segments 1, 3, 5 ... 23: holes between */
-		memset(seg, 'a' + 2 * i + 1, sizeof(seg));
+	enum { HELD = FP_OOO_MAX + 4, TOTAL = 2 * HELD + 1 };
+	for (int i = 0; i < HELD; i++) { /* segments 1, 3, 5 ...: holes between */
+		memset(seg, 'A' + 2 * i + 1, sizeof(seg));
 		data_seg(s0 + 4 * (2 * i + 1), iss + 1, seg, 4, 0, 0);
 		EXPECT_SEG(p, 1000);
 		cr_assert_eq(p.ack, s0);
 	}
 	cr_assert_geq(H.dp.fp_counters[DPC_RX_OOO_DROP], 1);
-	for (int i = 0; i < 25; i++) { /* the peer resends everything in order */
-		memset(seg, 'a' + i, sizeof(seg));
+	for (int i = 0; i < TOTAL; i++) { /* the peer resends everything in order */
+		memset(seg, 'A' + i, sizeof(seg));
 		data_seg(s0 + 4 * i, iss + 1, seg, 4, 0, 0);
 	}
-	WAIT_FOR(bp_rx_avail(H.app, h) == 100, 1000);
-	char buf[128];
-	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 100);
-	for (int i = 0; i < 100; i++)
-		cr_assert_eq(buf[i], 'a' + i / 4, "byte %d", i);
+	WAIT_FOR(bp_rx_avail(H.app, h) == 4 * TOTAL, 1000);
+	char buf[4 * TOTAL + 16];
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 4 * TOTAL);
+	for (int i = 0; i < 4 * TOTAL; i++)
+		cr_assert_eq(buf[i], 'A' + i / 4, "byte %d", i);
 }
 
 /* ECN: CE is echoed with ECE until the sender's CWR; our data is ECT(0) */

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Congestion control through a real bottleneck (bp_impair: RATE, a FIFO of
+# QUEUE packets, ECN CE-marking above MARK packets), bypass senders against
+# Linux receivers:
+#  - 2 and 8 bypass flows under DCTCP and under CUBIC converge to fair
+#    shares (Jain's index >= 0.9 over the second half of each run) and keep
+#    the link busy;
+#  - DCTCP keeps the bottleneck queue shorter than CUBIC does;
+#  - one bypass flow and one Linux flow (CUBIC both) share the bottleneck,
+#    neither starves (each >= 25% of the link).
+set -euo pipefail
+source "$(dirname "$0")/impair_lib.sh"
+bp_need_root
+imp_traps
+RATE_MBIT=${BP_CC_RATE_MBIT:-200}
+SECS=${BP_CC_SECONDS:-12}
+QUEUE=300
+MARK=30
+imp_topo_up bpicc 25
+bp_start_fastpathd
+bp_make_tmp
+dir=$BP_TMP
+sink=$(dirname "$0")/flow_sink.py
+flows=$BP_BUILD/tests/bp_flows
+[ -x "$flows" ] || bp_die "not built: $flows"
+# the Linux sender runs CUBIC without ECN, like a WAN peer (per socket:
+# a namespace may only pick from the host's allowed list)
+imp_lx sysctl -qw net.ipv4.tcp_ecn=0
+bp_peer sysctl -qw net.ipv4.tcp_ecn=2 # answer ECN-setup SYNs
+port=7100
+
+# run_sink N OUT: start the receiver for N flows on the next port
+run_sink() {
+	port=$((port + 1))
+	bp_bg bp_peer python3 "$sink" "$port" "$1" "$SECS" "$2" >>"$dir/sink.log"
+	SINK_PID=$BP_LAST_PID
+	bp_wait_peer_listen "$port"
+}
+
+# report FILE LABEL: "jain=J util=U min_share=M" from the sink's JSON
+report() {
+	python3 - "$1" "$RATE_MBIT" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); rate = float(sys.argv[2]) * 1e6
+x = [f["late"] * 8 / d["seconds_late"] for f in d["flows"]]
+jain = sum(x) ** 2 / (len(x) * sum(v * v for v in x)) if any(x) else 0
+print("flows=%d jain=%.3f util=%.2f min_share=%.2f mbit=%s" % (
+    len(x), jain, sum(x) / rate, min(x) / rate, ",".join("%.0f" % (v / 1e6) for v in x)))
+PY
+}
+
+# share CC N: N bypass flows with CC through the bottleneck; prints the
+# report line followed by the queue's average occupancy
+share() {
+	local cc=$1 n=$2 out=$dir/$1-$2.json line
+	imp_start --seed 7 --a2b-rate "${RATE_MBIT}mbit" --a2b-queue-pkts "$QUEUE" \
+		--a2b-ecn-mark-pkts "$MARK" --stats-file "$dir/$cc-$n.stats"
+	run_sink "$n" "$out"
+	"$flows" --socket "$BYPASS_SOCKET" --to "$BP_PEER_IP:$port" --conns "$n" --cc "$cc" \
+		--seconds "$((SECS + 1))" >"$dir/$cc-$n.flows" || bp_die "bp_flows ($cc x $n) failed"
+	wait "$SINK_PID" || bp_die "flow sink failed ($cc x $n)"
+	imp_stop
+	line="$(report "$out") avg_queue=$(imp_stat a2b avg_queue_pkts "$dir/$cc-$n.stats") ce=$(imp_stat a2b ce_marked "$dir/$cc-$n.stats") drops=$(imp_stat a2b dropped_queue "$dir/$cc-$n.stats")"
+	echo "$line"
+}
+
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+
+declare -A QUEUE_AVG
+for cc in dctcp cubic; do
+	for n in 2 8; do
+		line=$(share "$cc" "$n")
+		echo "$cc x $n: $line"
+		ge "$(field jain "$line")" 0.9 || bp_die "$cc x $n: unfair shares ($line)"
+		ge "$(field util "$line")" 0.7 || bp_die "$cc x $n: bottleneck underused ($line)"
+		QUEUE_AVG[$cc-$n]=$(field avg_queue "$line")
+		if [ "$cc" = dctcp ]; then
+			ge "$(field ce "$line")" 1 || bp_die "dctcp x $n: no CE marks, ECN not in use ($line)"
+		fi
+	done
+done
+for n in 2 8; do
+	ge "${QUEUE_AVG[cubic-$n]}" "$(awk -v d="${QUEUE_AVG[dctcp-$n]}" 'BEGIN { print d * 1.5 }')" ||
+		bp_die "x $n: DCTCP's queue (${QUEUE_AVG[dctcp-$n]}) is not clearly shorter than CUBIC's (${QUEUE_AVG[cubic-$n]})"
+	echo "ok: $n flows: average queue DCTCP ${QUEUE_AVG[dctcp-$n]} packets, CUBIC ${QUEUE_AVG[cubic-$n]}"
+done
+
+# a bypass flow and a Linux flow through the same bottleneck
+imp_start --seed 8 --a2b-rate "${RATE_MBIT}mbit" --a2b-queue-pkts "$QUEUE" --stats-file "$dir/mix.stats"
+run_sink 2 "$dir/mix.json"
+bp_bg imp_lx timeout "$((SECS + 5))" python3 -c "
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b'cubic')
+s.connect(('$BP_PEER_IP', $port))
+buf, end = bytes(65536), time.monotonic() + $SECS + 1
+while time.monotonic() < end:
+    s.send(buf)
+"
+lx_pid=$BP_LAST_PID
+"$flows" --socket "$BYPASS_SOCKET" --to "$BP_PEER_IP:$port" --conns 1 --cc cubic \
+	--seconds "$((SECS + 1))" >"$dir/mix.flows" || bp_die "bp_flows (mix) failed"
+wait "$SINK_PID" || bp_die "flow sink failed (mix)"
+bp_stop_pid "$lx_pid"
+imp_stop
+line=$(report "$dir/mix.json")
+echo "bypass + linux: $line"
+ge "$(field min_share "$line")" 0.25 || bp_die "a flow got less than 25% of the link ($line)"
+echo "PASS: fair shares under DCTCP and CUBIC, shorter queues with DCTCP, bypass and Linux coexist"
