@@ -11,6 +11,8 @@
  *                          whatever its trend;
  *   rtt > T_high           multiplicative decrease by beta * (1 - T_high/rtt):
  *                          the queue is too long, whatever its trend;
+ *   (both thresholds count from the flow's minimum RTT, so they bound the
+ *   queueing delay even where the base RTT alone exceeds T_high);
  *   in between             follow the gradient, an EWMA of successive RTT
  *                          differences divided by the minimum RTT:
  *                          gradient <= 0 adds delta (5 * delta once the
@@ -122,10 +124,15 @@ static void timely_on_ack(struct cc_state *s, const struct cc_ack_sample *a)
 	int64_t gradient = p->rtt_diff * (1 << (TIMELY_FP_SHIFT - TIMELY_DIFF_SHIFT)) /
 			   (int64_t)p->min_rtt_us;
 
-	if (rtt < TIMELY_T_LOW_US) {
+	/* thresholds on queueing delay above the path's own RTT, so a path
+	 * whose base RTT already exceeds T_high (a software switch, a VM)
+	 * is not read as permanently congested */
+	uint32_t t_low = p->min_rtt_us + TIMELY_T_LOW_US;
+	uint32_t t_high = p->min_rtt_us + TIMELY_T_HIGH_US;
+	if (rtt < t_low) {
 		s->rate_bps = clamp_rate(s->rate_bps + TIMELY_DELTA_BPS);
-	} else if (rtt > TIMELY_T_HIGH_US) {
-		uint64_t over = ((uint64_t)(rtt - TIMELY_T_HIGH_US) << TIMELY_FP_SHIFT) / rtt;
+	} else if (rtt > t_high) {
+		uint64_t over = ((uint64_t)(rtt - t_high) << TIMELY_FP_SHIFT) / rtt;
 
 		p->neg_count = 0;
 		timely_decrease(s, over * TIMELY_BETA_FP >> TIMELY_FP_SHIFT);

@@ -6,6 +6,7 @@
 #    shares (Jain's index >= 0.9 over the second half of each run) and keep
 #    the link busy;
 #  - DCTCP keeps the bottleneck queue shorter than CUBIC does;
+#  - TIMELY's paced flows share fairly too;
 #  - one bypass flow and one Linux flow (CUBIC both) share the bottleneck,
 #    neither starves (each >= 25% of the link).
 set -euo pipefail
@@ -80,6 +81,12 @@ for cc in dctcp cubic; do
 		fi
 	done
 done
+# TIMELY (paced, RTT-gradient): fair, and the pacer keeps the queue short;
+# on this software path its RTT noise keeps it well below the link rate
+line=$(share timely 2)
+echo "timely x 2: $line"
+ge "$(field jain "$line")" 0.9 || bp_die "timely x 2: unfair shares ($line)"
+ge "$(field util "$line")" 0.05 || bp_die "timely x 2: flows starved ($line)"
 for n in 2 8; do
 	ge "${QUEUE_AVG[cubic-$n]}" "$(awk -v d="${QUEUE_AVG[dctcp-$n]}" 'BEGIN { print d * 1.5 }')" ||
 		bp_die "x $n: DCTCP's queue (${QUEUE_AVG[dctcp-$n]}) is not clearly shorter than CUBIC's (${QUEUE_AVG[cubic-$n]})"

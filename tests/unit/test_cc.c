@@ -388,11 +388,14 @@ Test(timely, above_t_high_decreases)
 {
 	const struct cc_ops *ops = &cc_timely;
 	struct cc_state s = fresh(ops, 10);
+	/* an uncongested sample first: the path's base RTT is 10 us */
+	ack(ops, &s, 1000, 0, 10000, 1000, 10);
 	uint64_t r = s.rate_bps;
 
-	/* 1000 us against T_high 500 us: rate * (1 - 0.8 * 0.5) each update */
+	/* 1020 us against T_high 500 us above the 10 us base: the excess is
+	 * half the RTT, so rate * (1 - 0.8 * 0.5) each update */
 	for (int i = 1; i <= 3; i++) {
-		ack(ops, &s, 1000, 0, 10000, (uint64_t)i * 1000, 1000);
+		ack(ops, &s, 1000, 0, 10000, (uint64_t)(i + 1) * 2000, 1020);
 		cr_assert(ratio(s.rate_bps, r) > 0.599 && ratio(s.rate_bps, r) < 0.601,
 			  "update %d: %llu -> %llu", i, (unsigned long long)r,
 			  (unsigned long long)s.rate_bps);
