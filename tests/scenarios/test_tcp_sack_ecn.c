@@ -15,7 +15,8 @@ static void ack_sack(uint32_t ack, uint8_t n, const uint32_t (*blocks)[2])
 {
 	struct seg s = { .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = ack, .wnd = 65535,
 			 .sack_n = n };
-	memcpy(s.sack, blocks, n * sizeof(blocks[0]));
+	if (n)
+		memcpy(s.sack, blocks, n * sizeof(blocks[0]));
 	h_inject(&s);
 }
 
