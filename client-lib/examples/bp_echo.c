@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "bypass/bypass.h"
+#include "server_common.h"
 
 #define BUF_SIZE (64 * 1024)
 /* buffers a connection may echo per turn, for fairness */
@@ -138,83 +139,18 @@ static void accept_all(struct bp_ctx *ctx, int l, struct conn *conns, int max, i
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "port", required_argument, NULL, 'p' },
-		{ "source", required_argument, NULL, 's' },
-		{ "max-conns", required_argument, NULL, 'm' },
-		{ "socket", required_argument, NULL, 'S' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct bp_attach_opts ao = { .app_name = "bp_echo" };
-	struct sigaction sa = { .sa_handler = on_signal };
-	long port = -1, max = 1024;
+	struct server_opts o;
 	struct conn *conns;
 	struct bp_ctx *ctx;
-	struct in_addr a = { 0 };
-	char err[512], ipbuf[INET_ADDRSTRLEN];
-	bool quiet = false;
-	int c, l, n = 0, timeout = IDLE_WAIT_MS;
+	int l, n = 0, timeout = IDLE_WAIT_MS;
+	int rc = server_parse(argc, argv, "bp_echo", usage, &o);
 
-	while ((c = getopt_long(argc, argv, "p:s:m:qh", opts, NULL)) != -1) {
-		char *end;
-
-		switch (c) {
-		case 'p':
-			port = strtol(optarg, &end, 10);
-			if (*end || port < 0 || port > 65535)
-				port = -2;
-			break;
-		case 's':
-			if (inet_pton(AF_INET, optarg, &a) != 1) {
-				fprintf(stderr, "bp_echo: invalid address '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'm':
-			max = strtol(optarg, &end, 10);
-			if (*end || max < 1 || max > 1000000) {
-				fprintf(stderr, "bp_echo: invalid --max-conns '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'S': ao.socket_path = optarg; break;
-		case 'q': quiet = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (port < 0 || optind != argc) {
-		fprintf(stderr, "bp_echo: %s\n", port == -2 ? "invalid port" : "need -p PORT");
-		usage(stderr);
-		return 2;
-	}
-	/* no SA_RESTART: the signal must cut bp_wait() short */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	ctx = bp_attach(&ao, err, sizeof(err));
-	if (!ctx) {
-		fprintf(stderr, "bp_echo: %s\n", err);
+	if (rc >= 0)
+		return rc;
+	long max = o.max_conns;
+	ctx = server_start("bp_echo", &o, on_signal, &l);
+	if (!ctx)
 		return 1;
-	}
-	l = bp_listen(ctx, a.s_addr, (uint16_t)port, max < 128 ? (int)max : 128);
-	if (l < 0) {
-		fprintf(stderr, "bp_echo: listen on port %ld: %s\n", port, strerror(-l));
-		bp_detach(ctx);
-		return 1;
-	}
-	if (!quiet) {
-		struct bp_flow_info fi = { 0 };
-		uint32_t ip = a.s_addr ? a.s_addr : bp_local_ip(ctx);
-
-		bp_flow_info(ctx, l, &fi);
-		fprintf(stderr, "bp_echo: listening on %s:%u\n",
-			inet_ntop(AF_INET, &ip, ipbuf, sizeof(ipbuf)),
-			fi.local_port ? fi.local_port : (unsigned)port);
-	}
 	conns = calloc((size_t)max, sizeof(*conns));
 	if (!conns) {
 		fprintf(stderr, "bp_echo: out of memory\n");
