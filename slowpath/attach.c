@@ -101,6 +101,15 @@ static int region_create(struct dataplane *dp, struct dp_app *app, char *err, si
 	return 0;
 }
 
+/*
+ * Freed slots stay warm: the free list is a stack, so the slots freed last
+ * are reused first with their pages still mapped (a connection-per-request
+ * client would otherwise pay a hole punch and a page fault per buffer page
+ * on every connection).  Only slots that sink deeper than this into the
+ * stack give their pages back, which bounds an idle app's resident buffers.
+ */
+#define WARM_SLOTS 64
+
 /* give a freed slot's buffer pages back to the kernel */
 static void slot_reclaim(struct dp_app *app, uint32_t slot)
 {
@@ -132,8 +141,9 @@ void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot)
 	uint32_t gen = app->flows[slot].gen;
 	app->flows[slot].state = BP_FS_FREE;
 	app->slot_flow[slot] = DP_INVALID_FLOW;
-	slot_reclaim(app, slot);
 	sa->free_slots[sa->nfree++] = slot;
+	if (sa->nfree > WARM_SLOTS) /* the slot that just went cold */
+		slot_reclaim(app, sa->free_slots[sa->nfree - 1 - WARM_SLOTS]);
 	app->slots_used--;
 	sp_app_post(sp, app, BP_EV_FREED, 0, slot, gen, 0, 0);
 }
