@@ -14,6 +14,8 @@ PKGS=(
 	kmod iperf3 # modprobe vfio-pci for a real NIC; iperf3 for measuring by hand
 	# real programs the socket-shim tests run over bypass, and their load tools
 	redis-server redis-tools memcached nginx-light wrk libmemcached-tools
+	# bench/run.sh: plots and the profiles in its report; tcpdump for debugging by hand
+	gnuplot-nox linux-perf tcpdump
 )
 # package -> the system service its postinst starts (and enables)
 declare -A SERVICE=([redis-server]=redis-server [memcached]=memcached [nginx-light]=nginx)

@@ -44,6 +44,7 @@
 #define FPF_ECE_PENDING   (1u << 9) /* receiver: echo ECE on our ACKs */
 #define FPF_CWR_PENDING   (1u << 10) /* sender: set CWR on the next data */
 #define FPF_PACE_WAIT     (1u << 11) /* on the fastpath's pacing list */
+#define FPF_DETACHED      (1u << 12) /* TIME_WAIT without an app slot (FLOW_DETACH) */
 
 #define FP_OOO_MAX 16  /* out-of-order intervals a receiver holds */
 #define FP_SACK_MAX 16 /* SACKed intervals a sender remembers */
@@ -174,6 +175,7 @@ enum dp_msg_type {
 	DPM_RX_REINJECT,    /* ptr: mbuf that raced a FLOW_ADD; process it as received */
 	DPM_FLOW_MOVE,      /* flow_id, ptr: struct dp_move: hand the flow to another app */
 	DPM_FLOW_PROBE,     /* flow_id: send a keepalive probe (an old sequence number) */
+	DPM_FLOW_DETACH,    /* flow_id: TIME_WAIT: stop using the app's slot; answer DETACH_DONE */
 	/* fastpath -> slowpath */
 	DPM_RX_PKT,         /* ptr: mbuf the fastpath does not handle (SYN, ARP reply, ...) */
 	DPM_FLOW_FIN_RCVD,  /* flow_id */
@@ -183,6 +185,7 @@ enum dp_msg_type {
 	DPM_APP_DEL_DONE,   /* ptr: struct dp_app * no longer referenced by fp */
 	DPM_FLOW_BAD_APP,   /* flow_id: app wrote an invalid counter; reset it */
 	DPM_FLOW_MOVE_DONE, /* flow_id, ptr: the struct dp_move back, status set */
+	DPM_FLOW_DETACH_DONE, /* flow_id: the app slot is no longer referenced */
 };
 
 /**

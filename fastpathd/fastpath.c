@@ -226,6 +226,19 @@ static void handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 		if (f->flags & FPF_ACTIVE)
 			tcp_timeout(fp, f);
 		break;
+	case DPM_FLOW_DETACH:
+		if (f->flags & FPF_ACTIVE) {
+			/* TIME_WAIT only re-ACKs a resent FIN: no ring, no counters
+			 * the app could see, no events; its slot can be reused */
+			struct dp_app *app = &dp->apps[f->app_id];
+			if (app->fp_slot_flow && app->fp_slot_flow[f->slot] == f->flow_id)
+				app->fp_slot_flow[f->slot] = DP_INVALID_FLOW;
+			f->shm = &fp->detached_shm;
+			f->rx_base = f->tx_base = NULL;
+			f->flags |= FPF_DETACHED;
+		}
+		fp_to_sp(fp, DPM_FLOW_DETACH_DONE, msg->flow_id, NULL);
+		break;
 	case DPM_FLOW_PROBE:
 		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_RESET))
 			tcp_send_probe(fp, f);

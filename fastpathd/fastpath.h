@@ -35,6 +35,7 @@ struct fp_ctx {
 	int rx_intr_fd;             /* -1 if the port has no rx interrupts */
 	uint32_t *paced;            /* flows waiting for their pacing time */
 	uint32_t npaced;
+	struct bp_flow_shm detached_shm; /* what detached TIME_WAIT flows write to */
 };
 
 /* fastpath.c */

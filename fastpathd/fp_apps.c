@@ -41,6 +41,8 @@ void fp_app_del(struct fp_ctx *fp, struct dp_app *app)
  */
 int fp_flow_validate_tx(struct fp_ctx *fp, struct fp_flow *f)
 {
+	if (f->flags & FPF_DETACHED)
+		return 0;
 	uint64_t w = __atomic_load_n(&f->shm->tx_written, __ATOMIC_ACQUIRE);
 	if (w < f->tx_written || w - f->tx_acked > f->tx_size) {
 		fp->dp->fp_counters[DPC_APP_BAD_ENTRY]++;
@@ -166,6 +168,8 @@ static void post(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f, uint1
 
 void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend)
 {
+	if (f->flags & FPF_DETACHED)
+		return; /* its app closed it and may even be gone */
 	struct dp_app *app = &fp->dp->apps[f->app_id];
 	if (pend & FPP_EV_RX)
 		post(fp, app, f, BP_EV_RX);
@@ -176,6 +180,11 @@ void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend)
 /* wake apps that got events and are blocked in bp_wait() */
 void fp_apps_kick(struct fp_ctx *fp)
 {
+	bool any = false;
+	for (uint32_t i = 0; i < fp->napps && !any; i++)
+		any = fp->apps[i]->fp_kick_pending;
+	if (!any)
+		return; /* the common idle round: no fence */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (uint32_t i = 0; i < fp->napps; i++) {
 		struct dp_app *app = fp->apps[i];

@@ -113,8 +113,13 @@ static void conn_hash_add(struct sp *sp, struct sp_conn *c, uint32_t id)
 static void conn_free(struct sp *sp, struct sp_conn *c, uint32_t id)
 {
 	struct conn_key k;
+	void *data;
 	key_of(&k, c);
-	rte_hash_del_key(sp->conn_hash, &k);
+	/* a new incarnation may own the tuple by now (SYN in TIME_WAIT): only
+	 * our own entry goes */
+	if (rte_hash_lookup_data(sp->conn_hash, &k, &data) >= 0 &&
+	    (uint32_t)(uintptr_t)data == id)
+		rte_hash_del_key(sp->conn_hash, &k);
 	uint32_t last = sp->active[--sp->nconns];
 	sp->active[c->active_idx] = last;
 	sp->conns[last].active_idx = c->active_idx;
@@ -166,8 +171,8 @@ static void slot_closed(struct sp *sp, struct sp_conn *c, int err)
 {
 	struct dp_app *app = app_of(sp, c);
 	struct bp_flow_shm *fs = &app->flows[c->slot];
-	if (c->flags & SPC_NOTIFIED)
-		return;
+	if (c->flags & (SPC_NOTIFIED | SPC_DETACHED))
+		return; /* told already, or the slot belongs to someone else now */
 	c->flags |= SPC_NOTIFIED;
 	fs->err = (uint32_t)err;
 	if (err)
@@ -609,6 +614,14 @@ static void check_closed(struct sp *sp, struct sp_conn *c, uint32_t id)
 	if ((c->flags & SPC_CLOSED_FIRST) && sp->dp->cfg.time_wait_ms) {
 		c->state = SPS_TIME_WAIT; /* the fastpath keeps ACKing a resent FIN */
 		c->deadline = sp->now + sp_ms_to_tsc(sp, sp->dp->cfg.time_wait_ms);
+		struct sp_app *sa = app_of(sp, c)->sp_priv;
+		if ((c->flags & SPC_APP_CLOSED) && !sa->dying) {
+			/* the app is done with it: its slot must not wait out
+			 * TIME_WAIT too, or a server that closes first runs out
+			 * of slots at (slots / time_wait) connections a second */
+			c->flags |= SPC_DETACHED;
+			sp_send_fp(sp, DPM_FLOW_DETACH, id, 0, NULL);
+		}
 	} else {
 		conn_delete(sp, c, id, false);
 	}
@@ -729,8 +742,18 @@ void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t id)
 		if (c->state == SPS_ESTABLISHED)
 			conn_reset(sp, c, id, EPROTO, true);
 		break;
+	case DPM_FLOW_DETACH_DONE: {
+		struct dp_app *app = app_of(sp, c);
+		app->slot_flow[c->slot] = DP_INVALID_FLOW;
+		sp_slot_free(sp, app, c->slot);
+		break;
+	}
 	case DPM_FLOW_DEL_DONE: {
 		struct dp_app *app = app_of(sp, c);
+		if (c->flags & SPC_DETACHED) {
+			conn_free(sp, c, id); /* its slot went back at DETACH_DONE */
+			break;
+		}
 		app->slot_flow[c->slot] = DP_INVALID_FLOW;
 		if (c->flags & SPC_APP_CLOSED)
 			sp_slot_free(sp, app, c->slot);
@@ -782,8 +805,8 @@ uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app)
 	for (uint32_t i = 0; i < sp->nconns;) {
 		uint32_t id = sp->active[i];
 		struct sp_conn *c = &sp->conns[id];
-		if (c->app_id != app->app_id) {
-			i++;
+		if (c->app_id != app->app_id || (c->flags & SPC_DETACHED)) {
+			i++; /* detached: references nothing of the app */
 			continue;
 		}
 		if (!sp_conn_app_gone_one(sp, c, id))

@@ -46,8 +46,7 @@ void sp_send_fp(struct sp *sp, uint16_t type, uint32_t flow_id, uint16_t arg, vo
 
 void sp_tx_mbuf(struct sp *sp, struct rte_mbuf *m)
 {
-	sp_send_fp(sp, DPM_TX_PKT, 0, 0, m);
-	sp->dp->sp_counters[DPC_TX_PKTS]++;
+	sp_send_fp(sp, DPM_TX_PKT, 0, 0, m); /* counted in tx_packets when the fastpath sends it */
 }
 
 static void rx_packet(struct sp *sp, struct rte_mbuf *m)

@@ -38,6 +38,7 @@ enum sp_state {
 				    * still hold the flow (see handoff.c) */
 #define SPC_MOVING       (1u << 7) /* a DPM_FLOW_MOVE is in flight */
 #define SPC_KEEPALIVE    (1u << 8) /* SO_KEEPALIVE: probe an idle peer */
+#define SPC_DETACHED     (1u << 9) /* TIME_WAIT gave the app slot back */
 
 /* processes besides the owner that may still use one flow (fork children) */
 #define SP_MAX_HOLDERS 8

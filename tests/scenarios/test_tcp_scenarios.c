@@ -402,3 +402,43 @@ Test(tcp, shared_listeners_split_connections)
 		 (hb >= 0 || (hb = bp_accept(H.app, b)) >= 0), 1000);
 	cr_assert_neq(ha, hb);
 }
+
+/* RFC 1122: a SYN with a higher sequence number reuses a TIME_WAIT tuple;
+ * the old incarnation's teardown must not take the new one with it (the
+ * new flow keeps working after the old one is deleted).  The app closes
+ * first, so TIME_WAIT also gives the app's slot back at once. */
+Test(tcp, syn_reuses_time_wait_tuple)
+{
+	uint32_t iss;
+	int l = -1;
+	int h = open_passive(8095, 0, 65535, &iss);
+	cr_assert_eq(bp_close(H.app, h), 0);
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert(p.flags & TCPF_FIN);
+	h_inject(&(struct seg){ .flags = TCPF_FIN | TCPF_ACK, .seq = PEER_ISN + 1, .ack = iss + 2,
+				.wnd = 65535 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 2); /* now in TIME_WAIT */
+	WAIT_FOR(H.app && H.dp.apps[0].slots_used == 1, 1000); /* only the listener */
+
+	uint32_t isn2 = PEER_ISN + 100000;
+	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = isn2, .wnd = 65535, .mss = 1460,
+				.wscale = 0 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & (TCPF_SYN | TCPF_ACK), TCPF_SYN | TCPF_ACK, "new incarnation accepted");
+	uint32_t iss2 = p.seq;
+	usleep(50000); /* the old incarnation's deletion completes meanwhile */
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = isn2 + 1, .ack = iss2 + 1, .wnd = 65535 });
+	l = 0; /* the listener is slot 0 of this app */
+	int h2 = -1;
+	WAIT_FOR((h2 = bp_accept(H.app, l)) >= 0, 1000);
+	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = isn2 + 1, .ack = iss2 + 1,
+				.wnd = 65535, .data = "again", .len = 5 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & TCPF_RST, 0, "the new connection must not be reset");
+	cr_assert_eq(p.ack, isn2 + 6);
+	char buf[8];
+	WAIT_FOR(bp_rx_avail(H.app, h2) == 5, 1000);
+	cr_assert_eq(bp_recv(H.app, h2, buf, sizeof(buf)), 5);
+}
