@@ -14,6 +14,9 @@ source "$(dirname "$0")/impair_lib.sh"
 bp_need_root
 imp_traps
 RATE_MBIT=${BP_CC_RATE_MBIT:-200}
+# 0: report shares and queues but do not judge them (the sanitizer pass runs
+# an -O0 instrumented daemon, whose timing says nothing about the algorithms)
+STRICT=${BP_CC_STRICT:-1}
 SECS=${BP_CC_SECONDS:-12}
 QUEUE=300
 MARK=30
@@ -66,7 +69,7 @@ share() {
 }
 
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+ge() { [ "$STRICT" = 0 ] || awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 
 declare -A QUEUE_AVG
 for cc in dctcp cubic; do
