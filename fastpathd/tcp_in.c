@@ -40,33 +40,42 @@ static void sack_totals(struct fp_flow *f)
 	f->sack_high = f->sacked_n ? f->sacked[f->sacked_n - 1].end : 0;
 }
 
-/* add [start, end) to the sorted, disjoint scoreboard (dropped if full) */
-static void sack_add(struct fp_flow *f, uint64_t start, uint64_t end)
+/**
+ * range_insert - add [start, end) to @set, @n sorted disjoint ranges of at
+ * most @max; touching ranges merge.  The receiver's held data and the
+ * sender's SACK scoreboard both use it.
+ * Return: index of the range now holding [start, end), or -1 if it is
+ * disjoint from every range and the set is full (nothing changed).
+ */
+static int range_insert(struct fp_range *set, uint8_t *n, unsigned max, uint64_t start,
+			uint64_t end)
 {
 	unsigned i = 0;
-	while (i < f->sacked_n && f->sacked[i].end < start)
+	while (i < *n && set[i].end < start)
 		i++;
-	if (i == f->sacked_n || f->sacked[i].start > end) {
-		if (f->sacked_n == FP_SACK_MAX)
-			return; /* only costs a needless retransmission */
-		memmove(f->sacked + i + 1, f->sacked + i, (f->sacked_n - i) * sizeof(f->sacked[0]));
-		f->sacked[i] = (struct fp_range){ start, end };
-		f->sacked_n++;
-		return;
+	if (i == *n || set[i].start > end) {
+		if (*n == max)
+			return -1;
+		memmove(set + i + 1, set + i, (*n - i) * sizeof(set[0]));
+		set[i] = (struct fp_range){ start, end };
+		(*n)++;
+		return (int)i;
 	}
-	struct fp_range *r = &f->sacked[i];
+	/* overlaps or touches set[i]: swallow the ones it now reaches */
+	struct fp_range *r = &set[i];
 	if (start < r->start)
 		r->start = start;
 	if (end > r->end)
 		r->end = end;
 	unsigned j = i + 1;
-	while (j < f->sacked_n && f->sacked[j].start <= r->end) {
-		if (f->sacked[j].end > r->end)
-			r->end = f->sacked[j].end;
+	while (j < *n && set[j].start <= r->end) {
+		if (set[j].end > r->end)
+			r->end = set[j].end;
 		j++;
 	}
-	memmove(f->sacked + i + 1, f->sacked + j, (f->sacked_n - j) * sizeof(f->sacked[0]));
-	f->sacked_n -= (uint8_t)(j - i - 1);
+	memmove(set + i + 1, set + j, (*n - j) * sizeof(set[0]));
+	*n -= (uint8_t)(j - i - 1);
+	return (int)i;
 }
 
 /* forget what the cumulative ACK now covers */
@@ -97,7 +106,9 @@ static void sack_input(struct fp_flow *f, const struct pkt_tcp *p)
 		int32_t r = seq_diff(p->opts.sack[b][1], una_seq);
 		if (l < 0 || r <= l || f->tx_acked + (uint32_t)r > f->tx_max_sent)
 			continue;
-		sack_add(f, f->tx_acked + (uint32_t)l, f->tx_acked + (uint32_t)r);
+		/* a full scoreboard only costs a needless retransmission */
+		range_insert(f->sacked, &f->sacked_n, FP_SACK_MAX, f->tx_acked + (uint32_t)l,
+			     f->tx_acked + (uint32_t)r);
 	}
 	sack_trim(f);
 	sack_totals(f);
@@ -222,33 +233,9 @@ static void ooo_merge(struct fp_flow *f)
  */
 static bool ooo_hold(struct fp_flow *f, uint64_t pos, uint64_t end)
 {
-	unsigned i = 0;
-	while (i < f->ooo_n && f->ooo[i].end < pos)
-		i++;
-	if (i == f->ooo_n || f->ooo[i].start > end) {
-		/* disjoint from everything: a new interval at i */
-		if (f->ooo_n == FP_OOO_MAX)
-			return false;
-		memmove(f->ooo + i + 1, f->ooo + i, (f->ooo_n - i) * sizeof(f->ooo[0]));
-		f->ooo[i] = (struct fp_range){ pos, end };
-		f->ooo_n++;
-		f->ooo_recent = (uint8_t)i;
-		return true;
-	}
-	/* overlaps or touches ooo[i]; swallow the ones it now reaches */
-	struct fp_range *r = &f->ooo[i];
-	if (pos < r->start)
-		r->start = pos;
-	if (end > r->end)
-		r->end = end;
-	unsigned j = i + 1;
-	while (j < f->ooo_n && f->ooo[j].start <= r->end) {
-		if (f->ooo[j].end > r->end)
-			r->end = f->ooo[j].end;
-		j++;
-	}
-	memmove(f->ooo + i + 1, f->ooo + j, (f->ooo_n - j) * sizeof(f->ooo[0]));
-	f->ooo_n -= (uint8_t)(j - i - 1);
+	int i = range_insert(f->ooo, &f->ooo_n, FP_OOO_MAX, pos, end);
+	if (i < 0)
+		return false;
 	f->ooo_recent = (uint8_t)i;
 	return true;
 }
