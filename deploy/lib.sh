@@ -118,7 +118,8 @@ bp_topo_down() {
 bp_peer() { ip netns exec "$BP_NS_PEER" "$@"; }
 
 # bp_start_fastpathd: start fastpathd in the dp namespace (extra options in
-# the array BP_FP_ARGS, memory in BP_FP_MEM, default 512 MB) and
+# the array BP_FP_ARGS, memory in BP_FP_MEM, default 512 MB, the DPDK port in
+# BP_FP_PORT, default net_af_packet on the topology's veth) and
 # wait (30 s at most) until it prints "ready" and its control socket exists;
 # sets BP_FP_PID and BP_FP_LOG, exports BYPASS_SOCKET.  Its log is printed if
 # it does not come up.  (fastpathd picks a DPDK file prefix of its own,
@@ -133,7 +134,7 @@ bp_start_fastpathd() {
 	local reaper=()
 	command -v setpriv >/dev/null && reaper=(setpriv --pdeathsig TERM)
 	ip netns exec "$BP_NS_DP" ${reaper[@]+"${reaper[@]}"} "$BP_BUILD/fastpathd/fastpathd" \
-		--port "net_af_packet0,iface=$BP_DEV" --ip "$BP_IP/24" \
+		--port "${BP_FP_PORT:-net_af_packet0,iface=$BP_DEV}" --ip "$BP_IP/24" \
 		--no-huge --mem "${BP_FP_MEM:-512}" --socket "$BYPASS_SOCKET" ${BP_FP_ARGS[@]+"${BP_FP_ARGS[@]}"} >"$BP_FP_LOG" 2>&1 &
 	BP_FP_PID=$!
 	BP_PIDS+=("$BP_FP_PID")

@@ -15,6 +15,7 @@
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 
 #include "port.h"
 
@@ -105,6 +106,55 @@ static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errle
 	return 0;
 }
 
+/*
+ * Virtual ports never DMA, so their buffers need not be IOVA-contiguous:
+ * packing them back to back (instead of one per 4 KiB page under
+ * --no-huge, or with gaps at each hugepage's end) also keeps the whole
+ * pool inside the UMEM area net_af_xdp derives from the pool's size.
+ * Without that, buffers past the computed end become invalid descriptors,
+ * and the kernel stops at the first one: transmit stalls for good.
+ */
+static struct rte_mempool *create_pool(struct dataplane *dp, char *err, size_t errlen)
+{
+	const char *name = "fp_mbufs";
+	unsigned n = dp->cfg.mbufs, cache = 256;
+	uint16_t room = RTE_MBUF_DEFAULT_BUF_SIZE;
+	int socket = (int)rte_socket_id();
+	struct rte_mempool *mp;
+
+	if (looks_like_pci(dp->cfg.port_dev)) {
+		mp = rte_pktmbuf_pool_create(name, n, cache, 0, room, socket);
+	} else {
+		struct rte_pktmbuf_pool_private priv = { .mbuf_data_room_size = room };
+		mp = rte_mempool_create_empty(name, n, sizeof(struct rte_mbuf) + room, cache,
+					      sizeof(priv), socket, RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+		if (mp && rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL)) {
+			rte_mempool_free(mp);
+			mp = NULL;
+		}
+		if (mp) {
+			rte_pktmbuf_pool_init(mp, &priv);
+			if (rte_mempool_populate_default(mp) < 0) {
+				rte_mempool_free(mp);
+				mp = NULL;
+				rte_errno = ENOMEM;
+			}
+		}
+		if (mp)
+			rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+	}
+	if (!mp) {
+		snprintf(err, errlen, "cannot allocate %u packet buffers: %s; raise [eal] mem_mb "
+			 "or lower [fastpath] mbufs", n, rte_strerror(rte_errno));
+		return NULL;
+	}
+	if (dp->cfg.verbose)
+		fprintf(stderr, "fastpathd: %u packet buffers of %u bytes in %u memory chunk(s), "
+			"IOVA as %s\n", mp->size, mp->elt_size + mp->header_size + mp->trailer_size,
+			mp->nb_mem_chunks, rte_eal_iova_mode() == RTE_IOVA_VA ? "VA" : "PA");
+	return mp;
+}
+
 int port_init(struct dataplane *dp, char *err, size_t errlen)
 {
 	uint16_t port, found = RTE_MAX_ETHPORTS;
@@ -121,14 +171,9 @@ int port_init(struct dataplane *dp, char *err, size_t errlen)
 	}
 	dp->port_id = found;
 
-	unsigned nmbufs = dp->cfg.mbufs;
-	dp->pool = rte_pktmbuf_pool_create("fp_mbufs", nmbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					   (int)rte_socket_id());
-	if (!dp->pool) {
-		snprintf(err, errlen, "cannot allocate %u packet buffers: %s; raise [eal] mem_mb "
-			 "or lower [fastpath] mbufs", nmbufs, rte_strerror(rte_errno));
+	dp->pool = create_pool(dp, err, errlen);
+	if (!dp->pool)
 		return -1;
-	}
 
 	/* prefer an interrupt-capable setup so an idle daemon can block on the
 	 * NIC; fall back to timed sleeps for PMDs without rx interrupts */

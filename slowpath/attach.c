@@ -21,6 +21,8 @@
 #include <sys/un.h>
 #include <rte_cycles.h>
 #include <rte_ether.h>
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
 
 #include "sp_internal.h"
 #include "ctl_wire.h"
@@ -445,8 +447,8 @@ static void status(struct sp *sp, int fd)
 	rep.has_apps = rep.has_flows = 1;
 	rep.apps = sp->napps;
 	rep.flows = sp->nconns;
-	Bypass__Counter store[2 * DPC_MAX + PKT_VERDICT_MAX];
-	Bypass__Counter *arr[2 * DPC_MAX + PKT_VERDICT_MAX];
+	Bypass__Counter store[2 * DPC_MAX + PKT_VERDICT_MAX + 8];
+	Bypass__Counter *arr[2 * DPC_MAX + PKT_VERDICT_MAX + 8];
 	size_t n = 0;
 	for (int i = 0; i < DPC_MAX; i++)
 		add_counter(arr, store, &n, dp_counter_name(i),
@@ -454,6 +456,19 @@ static void status(struct sp *sp, int fd)
 	for (int v = 1; v < PKT_VERDICT_MAX; v++)
 		add_counter(arr, store, &n, pkt_verdict_name(v),
 			    __atomic_load_n(&dp->drop_reason[v], __ATOMIC_RELAXED));
+	/* gauges and the PMD's own counters: a pool running dry or a port
+	 * that misses frames shows here before it shows as stalled flows */
+	if (dp->pool) {
+		add_counter(arr, store, &n, "mbufs_total", dp->pool->size);
+		add_counter(arr, store, &n, "mbufs_available", rte_mempool_avail_count(dp->pool));
+	}
+	struct rte_eth_stats es;
+	if (dp->pool && rte_eth_stats_get(dp->port_id, &es) == 0) {
+		add_counter(arr, store, &n, "port_rx_missed", es.imissed);
+		add_counter(arr, store, &n, "port_rx_errors", es.ierrors);
+		add_counter(arr, store, &n, "port_rx_no_mbuf", es.rx_nombuf);
+		add_counter(arr, store, &n, "port_tx_errors", es.oerrors);
+	}
 	rep.n_counters = n;
 	rep.counters = arr;
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
