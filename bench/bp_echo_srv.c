@@ -11,8 +11,8 @@
  *   BASE+2   one-shot: the first read is echoed, then the server closes
  *            (connection-rate test: connect, one request, close)
  * Both stacks run the same per-connection logic; only the I/O calls and
- * the wait differ (epoll for Linux, bp_wait + a scan for bypass, which
- * does not say which handle is ready).
+ * the wait differ (epoll for Linux, bp_poll for bypass: both name the
+ * connections that are ready).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,7 +47,8 @@ struct conn {
 	uint64_t count;         /* sink: bytes received */
 	bool close_after;       /* close once pend is flushed */
 	bool out_armed;         /* linux: waiting for EPOLLOUT */
-	unsigned idx;           /* bypass: position in the scan array */
+	bool busy;              /* bypass: on the busy list (input left after its turn) */
+	bool dead;              /* bypass: closed while on the busy list */
 };
 
 struct srv;
@@ -63,8 +64,10 @@ struct srv {
 	struct bp_ctx *ctx;
 	int epfd;
 	int lis[3];
-	struct conn **conns;    /* bypass: every open connection */
-	unsigned nconns;
+	struct conn **byh;      /* bypass: handle -> connection */
+	struct conn **busy;     /* bypass: served again without waiting */
+	struct conn **busy_next;
+	unsigned nconns, nbusy;
 	uint8_t scratch[SCRATCH];
 	uint64_t accepted, bytes_in, bytes_out;
 };
@@ -360,49 +363,80 @@ static int lx_run(struct srv *s, uint16_t base)
 
 /* ---------------------------------------------------------------- bypass */
 
-static void bx_add(struct srv *s, struct conn *c)
+/*
+ * bp_poll() names the handles with news (edge-triggered); a connection
+ * that used up its turn with input left is kept on the busy list and
+ * served again after the next poll, which then does not block.
+ */
+static void bx_serve(struct srv *s, struct conn *c)
 {
-	c->idx = s->nconns;
-	s->conns[s->nconns++] = c;
+	int r = serve(s, c);
+
+	if (r < 0) {
+		s->byh[c->h] = NULL;
+		s->nconns--;
+		if (c->busy)
+			c->dead = true; /* freed when the busy list passes it */
+		else
+			conn_free(c);
+		return;
+	}
+	if (r > 0 && !c->busy) {
+		c->busy = true;
+		s->busy[s->nbusy++] = c;
+	}
 }
 
-static void bx_del(struct srv *s, struct conn *c)
+static void bx_accept(struct srv *s, enum kind k)
 {
-	struct conn *last = s->conns[--s->nconns];
+	for (;;) {
+		int h = bp_accept(s->ctx, s->lis[k]);
+		struct conn *c;
 
-	last->idx = c->idx;
-	s->conns[c->idx] = last;
-	conn_free(c);
-}
-
-static void bx_accept(struct srv *s)
-{
-	for (int k = 0; k < 3; k++) {
-		for (;;) {
-			int h = bp_accept(s->ctx, s->lis[k]);
-			struct conn *c;
-
-			if (h < 0)
-				break;
-			c = s->nconns < MAX_CONNS ? conn_new(h, (enum kind)k) : NULL;
-			if (!c) {
-				bp_abort(s->ctx, h);
-				continue;
-			}
-			bx_add(s, c);
-			s->accepted++;
+		if (h < 0)
+			return;
+		c = s->nconns < MAX_CONNS && h < MAX_CONNS ? conn_new(h, k) : NULL;
+		if (!c) {
+			bp_abort(s->ctx, h);
+			continue;
 		}
+		s->byh[h] = c;
+		s->nconns++;
+		s->accepted++;
+		/* bp_poll() reports the new handle by itself */
+	}
+}
+
+/* one pass over the connections that still had input after their turn */
+static void bx_run_busy(struct srv *s)
+{
+	struct conn **list = s->busy;
+	unsigned n = s->nbusy;
+
+	s->busy = s->busy_next; /* serving may queue them again */
+	s->busy_next = list;
+	s->nbusy = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct conn *c = list[i];
+
+		c->busy = false;
+		if (c->dead)
+			conn_free(c);
+		else
+			bx_serve(s, c);
 	}
 }
 
 static int bx_run(struct srv *s, uint16_t base, const char *sock)
 {
 	struct bp_attach_opts ao = { .socket_path = sock, .app_name = "bp_echo_srv" };
+	struct bp_pollev evs[256];
 	char err[512];
-	int timeout = IDLE_WAIT_MS;
 
-	s->conns = calloc(MAX_CONNS, sizeof(*s->conns));
-	if (!s->conns)
+	s->byh = calloc(MAX_CONNS, sizeof(*s->byh));
+	s->busy = calloc(MAX_CONNS, sizeof(*s->busy));
+	s->busy_next = calloc(MAX_CONNS, sizeof(*s->busy_next));
+	if (!s->byh || !s->busy || !s->busy_next)
 		return -ENOMEM;
 	s->ctx = bp_attach(&ao, err, sizeof(err));
 	if (!s->ctx) {
@@ -420,29 +454,27 @@ static int bx_run(struct srv *s, uint16_t base, const char *sock)
 	fprintf(stderr, "bp_echo_srv: bypass stack listening on ports %u-%u\n", base, base + 2);
 
 	while (!stop) {
-		int r = bp_wait(s->ctx, timeout);
+		int n = bp_poll(s->ctx, evs, 256, s->nbusy ? 0 : IDLE_WAIT_MS);
 
-		if (r < 0 && r != -EINTR) {
-			fprintf(stderr, "bp_echo_srv: lost fastpathd: %s\n", strerror(-r));
-			return r;
+		if (n < 0 && n != -EINTR) {
+			fprintf(stderr, "bp_echo_srv: lost fastpathd: %s\n", strerror(-n));
+			return n;
 		}
-		bx_accept(s);
-		timeout = IDLE_WAIT_MS;
-		for (unsigned i = 0; i < s->nconns;) {
-			struct conn *c = s->conns[i];
+		for (int i = 0; i < n; i++) {
+			int h = evs[i].h, k;
 
-			r = serve(s, c);
-			if (r < 0) {
-				bx_del(s, c); /* moves the last one here: same i again */
-				continue;
-			}
-			if (r > 0)
-				timeout = 0; /* out of turn, not out of work */
-			i++;
+			for (k = 0; k < 3 && s->lis[k] != h; k++)
+				;
+			if (k < 3)
+				bx_accept(s, (enum kind)k);
+			else if (h < MAX_CONNS && s->byh[h])
+				bx_serve(s, s->byh[h]);
 		}
+		bx_run_busy(s);
 	}
-	for (unsigned i = 0; i < s->nconns; i++)
-		bp_abort(s->ctx, s->conns[i]->h);
+	for (unsigned h = 0; h < MAX_CONNS; h++)
+		if (s->byh[h])
+			bp_abort(s->ctx, (int)h);
 	bp_detach(s->ctx);
 	return 0;
 }

@@ -23,8 +23,9 @@
  * every CPU, at the start and the end of the window.
  *
  * One thread.  Linux: non-blocking sockets and level-triggered epoll.
- * bypass: bp_wait() and then a look at every connection, since libbypass
- * does not say which handle an event was for.
+ * bypass: bp_poll(), which names the handles with news (edge-triggered);
+ * connections that still had work after their turn go on a busy list and
+ * get another turn without waiting.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,6 +47,7 @@
 #define IOBUF (64 * 1024)
 #define TURN_ROUNDS 8
 #define MAX_CONNS 100000
+#define MAX_HANDLES (1 << 20)   /* bypass handles are slot numbers, below max_flows */
 #define MAX_DEPTH 1024
 #define MAX_PIDS 16
 #define MAX_CPUS 64
@@ -69,6 +71,7 @@ struct conn {
 	unsigned ts_head, ts_n;
 	uint8_t reply[8];       /* bulk: the sink's count */
 	unsigned reply_n;
+	bool busy;              /* bypass: on the busy list */
 };
 
 struct load;
@@ -100,6 +103,9 @@ struct load {
 	struct bp_ctx *ctx;
 	int epfd;
 	struct conn *c;
+	struct conn **byh;      /* bypass: handle -> connection */
+	struct conn **busy, **busy_next;
+	unsigned nbusy;
 	long nopen, nconnecting, started;
 	bool running;           /* requests are being issued */
 	bool stopping;          /* bulk: the window is over, half-close */
@@ -219,7 +225,12 @@ static int bx_connect(struct load *l, struct conn *c)
 
 	if (h < 0)
 		return h;
+	if (h >= MAX_HANDLES) {
+		bp_abort(l->ctx, h);
+		return -EMFILE;
+	}
 	c->h = h;
+	l->byh[h] = c;
 	return 0;
 }
 
@@ -245,6 +256,7 @@ static int bx_shutdown(struct load *l, struct conn *c)
 
 static void bx_close(struct load *l, struct conn *c, bool reset)
 {
+	l->byh[c->h] = NULL;
 	if (reset)
 		bp_abort(l->ctx, c->h);
 	else
@@ -479,6 +491,15 @@ static void open_more(struct load *l, uint64_t now)
 	}
 }
 
+/* bypass: one turn of @c; back on the busy list if it has more to do */
+static void bx_turn(struct load *l, struct conn *c, uint64_t now)
+{
+	if (service(l, c, now) && !c->busy && c->state != CS_FREE) {
+		c->busy = true;
+		l->busy[l->nbusy++] = c;
+	}
+}
+
 /* wait for something, up to @ms; then service what may be ready */
 static int poll_once(struct load *l, int ms)
 {
@@ -493,14 +514,35 @@ static int poll_once(struct load *l, int ms)
 			service(l, evs[i].data.ptr, bench_now_ns());
 		return 0; /* level-triggered: epoll reports leftovers again */
 	}
-	if (bp_wait(l->ctx, ms) < 0 && !interrupted)
+	struct bp_pollev evs[512];
+	int n = bp_poll(l->ctx, evs, 512, l->nbusy ? 0 : ms);
+
+	if (n < 0 && n != -EINTR && !interrupted) {
+		fprintf(stderr, "bp_load: bp_poll: %s\n", strerror(-n));
 		return -1;
-	for (long i = 0; i < l->conns; i++) {
-		/* a fresh clock now and then: a long scan must not age the samples */
+	}
+	for (int i = 0; i < n; i++) {
+		struct conn *c = evs[i].h < MAX_HANDLES ? l->byh[evs[i].h] : NULL;
+
+		/* a fresh clock now and then: a long batch must not age the samples */
 		if (!(i & 15))
 			now = bench_now_ns();
-		more |= service(l, &l->c[i], now);
+		if (c)
+			bx_turn(l, c, now);
 	}
+	struct conn **list = l->busy;
+	unsigned nb = l->nbusy;
+
+	l->busy = l->busy_next; /* a turn may put them back */
+	l->busy_next = list;
+	l->nbusy = 0;
+	for (unsigned i = 0; i < nb; i++) {
+		if (!(i & 15))
+			now = bench_now_ns();
+		list[i]->busy = false;
+		bx_turn(l, list[i], now);
+	}
+	more = l->nbusy != 0;
 	return more;
 }
 
@@ -862,6 +904,13 @@ int main(int argc, char **argv)
 		l.ctx = bp_attach(&ao, err, sizeof(err));
 		if (!l.ctx) {
 			fprintf(stderr, "bp_load: %s\n", err);
+			return 1;
+		}
+		l.byh = calloc(MAX_HANDLES, sizeof(*l.byh));
+		l.busy = calloc((size_t)l.conns, sizeof(*l.busy));
+		l.busy_next = calloc((size_t)l.conns, sizeof(*l.busy_next));
+		if (!l.byh || !l.busy || !l.busy_next) {
+			fprintf(stderr, "bp_load: out of memory\n");
 			return 1;
 		}
 	}

@@ -368,13 +368,13 @@ def causes(res, out, meta, P):
     P("")
     fp, app = share("bypass-pp64", cs, "fastpathd"), share("bypass-pp64", cs, "bp_echo_srv")
     lat_b, lat_l = res.stat("pp64", "bypass", "lat_p50_us"), res.stat("pp64", "linux", "lat_p50_us")
-    P("* **Latency: a round trip crosses two daemons, and each app wakeup competes with "
-      "a polling daemon.** bp_load -> doorbell -> client fastpathd -> memif -> server "
-      "fastpathd -> event + eventfd write -> bp_echo_srv wakes, and the same back: two "
-      "eventfd wakeups through the scheduler per round trip, as many as Linux has, plus "
-      "two daemon passes. Each daemon shares its CPU with its app and busy-polls "
-      "`idle_poll_us` (100 us) after every packet, so the app it just woke waits for the "
-      "scheduler to preempt the daemon (or for the poll window to end)"
+    P("* **Latency: a round trip crosses two daemons, and every app wakeup is a context "
+      "switch on a CPU its daemon polls on.** bp_load -> doorbell -> client fastpathd -> "
+      "memif -> server fastpathd -> event + eventfd write -> bp_echo_srv wakes, and the "
+      "same back: two eventfd wakeups per round trip, as many as Linux has, plus two daemon "
+      "passes. The daemon yields its CPU right after waking an app (`sched_yield()` in "
+      "`fp_run`), so the app no longer waits out the `idle_poll_us` window, but each "
+      "wakeup still costs two context switches on a CPU shared with a busy-polling daemon"
       + (f": during ping-pong fastpathd took {pct(fp)} of the server CPU and "
          f"bp_echo_srv {pct(app)}" if fp is not None else "")
       + (f"; p50 {lat_b['median']:.0f} us against Linux {lat_l['median']:.0f} us." if lat_b and lat_l else ".")
@@ -390,9 +390,6 @@ def causes(res, out, meta, P):
       "eventfd per wakeup; the daemon side a second copy (ring <-> mbuf) and memif's own "
       "copy in and out of its shared region. 5x per core needs the daemon on a core of "
       "its own, serving many apps, with apps that do not sleep.")
-    P("* **`fp_apps_kick()` issues a full memory fence on every loop iteration**, even when "
-      "no app has a pending kick (`fp_apps_kick` in the profiles, next to `fp_run`); "
-      "checking `fp_kick_pending` first would make the poll loop cheaper.")
     idle_srv = share("bypass-cps", cs, "idle")
     idle_cli = share("bypass-cps", cc, "idle") or 0.0
     cli_sp, cli_fp, cli_app = (share("bypass-cps", cc, c) for c in ("slowpath", "fastpathd", "bp_load"))
@@ -406,8 +403,8 @@ def causes(res, out, meta, P):
       + (f". In cps the client CPU went to slowpath {pct(cli_sp)}, fastpathd {pct(cli_fp)}, "
          f"bp_load {pct(cli_app)} ({pct(idle_cli)} idle), while the server CPU was "
          f"{pct(idle_srv)} idle" if cli_sp is not None else "")
-      + ". Each new connection also faults in fresh ring pages, and each freed slot "
-      "is returned with `fallocate(PUNCH_HOLE)` on the slowpath (visible as `fallocate64`).")
+      + ". Slots beyond the 64 an app keeps warm are returned with `fallocate(PUNCH_HOLE)` "
+      "on the slowpath and fault their ring pages in again when reused.")
     bb, bl = res.stat("bulk", "bypass", "goodput_mbit"), res.stat("bulk", "linux", "goodput_mbit")
     P("* **Bulk: frame size and copies.** Linux on a veth with offloads moves 64 KiB "
       "TSO/GRO super-frames and copies twice (user -> skb, skb -> user); bypass moves "
@@ -418,9 +415,17 @@ def causes(res, out, meta, P):
       "offloads (the PMD needs finished checksums and MTU frames) and an XDP redirect per "
       "frame; it is a kernel path on both ends, so it can only show the server side's "
       "cost, not kernel bypass.")
-    P("* **Scaling:** `bp_wait()` does not say which handle is ready, so bp_echo_srv and "
-      "bp_load look at every connection after each wakeup (O(N) per wakeup, each call "
-      "taking the context lock); compare the echo1000 and echo10000 rows.")
+    e1, e10k = res.stat("echo1000", "bypass", "lat_p99_us"), res.stat("echo10000", "bypass", "lat_p99_us")
+    P("* **10,000 connections: throughput holds, the tail does not.** Apps learn which "
+      "handles are ready from `bp_poll()` (no scan), and a port that cannot take a burst "
+      "keeps frames in the daemon's transmit backlog while flows above 1,024 queued frames "
+      "stop sending until it drains (`tx_queue_full_deferred` in `bypassctl-*.txt`). "
+      "What is left is queueing: 10,000 requests at once wait in the backlog, the memif "
+      "ring and the peer daemon's turn on a shared CPU for longer than the 10 ms minimum "
+      "retransmission timeout, so some segments are resent needlessly (`tx_retransmits`, "
+      "`rx_duplicate`) and their flows back off"
+      + (f": p99 {e10k['median'] / 1000:,.0f} ms at 10,000 connections against "
+         f"{e1['median'] / 1000:,.0f} ms at 1,000." if e1 and e10k else "."))
     P("")
 
 

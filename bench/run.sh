@@ -56,10 +56,10 @@ fi
 
 if [ "$QUICK" = 1 ]; then
 	: "${RUNS:=1}" "${DURATION:=1}" "${WARMUP:=0.3}"
-	: "${WORKLOADS:=pp64,pp1k,echo16,echo100,echo256,echo1000,bulk,cps}"
+	: "${WORKLOADS:=pp64,pp1k,echo1,echo16,echo100,echo256,echo1000,bulk,cps}"
 else
 	: "${RUNS:=5}" "${DURATION:=3}" "${WARMUP:=1}"
-	: "${WORKLOADS:=pp64,pp1k,echo16,echo100,echo256,echo1000,echo10000,bulk,cps}"
+	: "${WORKLOADS:=pp64,pp1k,echo1,echo16,echo100,echo256,echo1000,echo10000,bulk,cps}"
 fi
 [[ $RUNS =~ ^[0-9]+$ ]] && [ "$RUNS" -ge 1 ] && [ "$RUNS" -le 100 ] || { echo "run.sh: --runs 1..100" >&2; exit 2; }
 [[ $DURATION =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: bad --duration" >&2; exit 2; }
@@ -103,20 +103,12 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # ------------------------------------------------------------------ build
 BUILD_DIR=${BENCH_BUILD_DIR:-$ROOT/build-bench}
-if grep -Eq '^[[:space:]]*add_subdirectory\([[:space:]]*bench[[:space:]]*\)' "$ROOT/CMakeLists.txt"; then
-	TOOLS=$BUILD_DIR/bench
-else
-	TOOLS=$BUILD_DIR/bench-standalone # top level does not build bench/ yet
-fi
+TOOLS=$BUILD_DIR/bench
 if [ "$BUILD" = 1 ]; then
 	log "building Release into $BUILD_DIR (log: $OUT/build.log)"
 	{
 		cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DBYPASS_TESTS=OFF &&
-			cmake --build "$BUILD_DIR" -j"$NCPU" &&
-			if [ "$TOOLS" = "$BUILD_DIR/bench-standalone" ]; then
-				cmake -S "$ROOT/bench" -B "$TOOLS" -DBYPASS_BUILD_DIR="$BUILD_DIR" \
-					-DCMAKE_BUILD_TYPE=Release && cmake --build "$TOOLS" -j"$NCPU"
-			fi
+			cmake --build "$BUILD_DIR" -j"$NCPU"
 	} >"$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log" >&2; echo "run.sh: build failed" >&2; exit 1; }
 fi
 FP=$BUILD_DIR/fastpathd/fastpathd

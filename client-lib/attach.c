@@ -262,7 +262,10 @@ static int map_region(struct bp_ctx *ctx, int memfd, uint64_t size, char *err, s
 		return -EPROTO;
 	}
 	ctx->slots = calloc(h.max_flows, sizeof(*ctx->slots));
-	if (!ctx->slots) {
+	ctx->news = calloc(h.max_flows, sizeof(*ctx->news));
+	if (!ctx->slots || !ctx->news) {
+		free(ctx->slots);
+		free(ctx->news);
 		munmap(base, size);
 		set_err(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -454,6 +457,7 @@ BP_API void bp_detach(struct bp_ctx *ctx)
 	close(ctx->sp_db_fd);
 	close(ctx->fp_kick_fd);
 	free(ctx->slots);
+	free(ctx->news);
 	pthread_cond_destroy(&ctx->cond);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);

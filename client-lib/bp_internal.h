@@ -45,6 +45,7 @@ enum bps_kind {
  * @shut_wr: the app called bp_shutdown().
  * @lingering: the app closed this flow gracefully; bp_detach() waits for
  *             it to finish (see NOTES.md) while @gen still matches.
+ * @news: the slot is on bp_ctx.news, waiting to be reported by bp_poll().
  * @gen: generation of the slot we hold (or last held).
  * @rx_consumed: mirror of the app-written shm counter.
  * @tx_written: mirror of the app-written shm counter.
@@ -61,6 +62,7 @@ struct bp_slot {
 	uint8_t seen;
 	uint8_t shut_wr;
 	uint8_t lingering;
+	uint8_t news;
 	uint32_t gen;
 	uint64_t rx_consumed;
 	uint64_t tx_written;
@@ -107,11 +109,22 @@ struct bp_ctx {
 	struct bp_waiter *waiters;
 	uint32_t next_req_id;
 	uint32_t unreported;    /* events drained outside the app's bp_wait() */
+	uint32_t *news;         /* ring [max_flows]: slots with events bp_poll() has not reported */
+	uint32_t news_head, news_count; /* a slot is on it at most once (bp_slot.news) */
 	uint64_t wake_epoch;    /* bumped each time a poller returns */
 	bool polling;           /* a thread sleeps in poll() on wake_fd */
 	bool armed;             /* app uses bp_wait_fd(): keep app_sleeping set */
 	bool dead;              /* the daemon closed the control socket */
 };
+
+/* Note that slot @i had an event: bp_poll() reports it once. */
+static inline void bpi_news(struct bp_ctx *ctx, uint32_t i)
+{
+	if (i >= ctx->max_flows || ctx->slots[i].news)
+		return;
+	ctx->slots[i].news = 1;
+	ctx->news[(ctx->news_head + ctx->news_count++) % ctx->max_flows] = i;
+}
 
 static inline void bpi_lock(struct bp_ctx *ctx)
 {
@@ -182,6 +195,7 @@ int bpi_ctrl_call(struct bp_ctx *ctx, struct bp_ctrl_req *req, struct bp_event *
 
 /* Drain both event queues (and rescan after an overflow); returns events handled. */
 int bpi_drain(struct bp_ctx *ctx);
+unsigned bpi_ready_locked(struct bp_ctx *ctx, int h);
 
 /*
  * Wait with the lock held (it is dropped around poll()).  @internal: the

@@ -47,7 +47,10 @@ void bpi_adopt(struct bp_ctx *ctx, uint32_t slot, uint32_t gen, enum bps_kind ki
 	struct bp_slot *s = &ctx->slots[slot];
 	struct bp_flow_shm *f = &ctx->flows[slot];
 
+	uint8_t news = s->news; /* it may still be on the news ring */
+
 	memset(s, 0, sizeof(*s));
+	s->news = news;
 	s->kind = kind;
 	s->seen = 1;
 	s->gen = gen;
@@ -173,6 +176,7 @@ void bpi_rescan(struct bp_ctx *ctx)
 			continue;
 		bpi_adopt(ctx, i, gen, BPS_PENDING);
 		fifo_append(ctx, (uint32_t)l, i);
+		bpi_news(ctx, (uint32_t)l);
 	}
 }
 
@@ -358,6 +362,7 @@ BP_API int bp_accept(struct bp_ctx *ctx, int listener)
 	l->q_len--;
 	c->q_next = -1;
 	c->kind = BPS_FLOW;
+	bpi_news(ctx, (uint32_t)child); /* data may have come before the accept */
 	/* Tells the daemon a backlog place is free again. */
 	l->accepted++;
 	__atomic_store_n(&ctx->flows[listener].accepted, l->accepted, __ATOMIC_RELEASE);

@@ -50,15 +50,25 @@ static void handle_event(struct bp_ctx *ctx, const struct bp_event *ev)
 		break;
 	case BP_EV_ACCEPT:
 		bpi_on_accept(ctx, ev->aux, ev->slot, ev->gen);
+		bpi_news(ctx, ev->aux);
 		break;
 	default:
 		/*
 		 * RX/TX/CONNECTED/CLOSED/FREED only say "look at this slot";
 		 * bp_ready() and friends read the state from bp_flow_shm, so
-		 * consuming the event is all there is to do.
+		 * noting the slot for bp_poll() is all there is to do.
 		 */
+		bpi_news(ctx, ev->slot);
 		break;
 	}
+}
+
+/* Events were lost: every handle may have news. */
+static void all_news(struct bp_ctx *ctx)
+{
+	for (uint32_t i = 0; i < ctx->max_flows; i++)
+		if (ctx->slots[i].kind == BPS_FLOW || ctx->slots[i].kind == BPS_LISTEN)
+			bpi_news(ctx, i);
 }
 
 static bool events_pending(struct bp_ctx *ctx)
@@ -85,6 +95,7 @@ int bpi_drain(struct bp_ctx *ctx)
 	if (__atomic_load_n(&ctx->hdr->evq_overflow, __ATOMIC_ACQUIRE)) {
 		__atomic_store_n(&ctx->hdr->evq_overflow, 0, __ATOMIC_SEQ_CST);
 		bpi_rescan(ctx);
+		all_news(ctx);
 		n++;
 	}
 	ctx->unreported += n;
@@ -262,4 +273,65 @@ BP_API int bp_wait(struct bp_ctx *ctx, int timeout_ms)
 BP_API int bp_wait_fd(const struct bp_ctx *ctx)
 {
 	return ctx ? ctx->wake_fd : -EINVAL;
+}
+
+/* Move up to @max reported handles off the news ring into @evs. */
+static int collect_news(struct bp_ctx *ctx, struct bp_pollev *evs, int max)
+{
+	int n = 0;
+
+	while (n < max && ctx->news_count) {
+		uint32_t i = ctx->news[ctx->news_head];
+		unsigned m;
+
+		ctx->news_head = (ctx->news_head + 1) % ctx->max_flows;
+		ctx->news_count--;
+		ctx->slots[i].news = 0;
+		if (ctx->slots[i].kind != BPS_FLOW && ctx->slots[i].kind != BPS_LISTEN)
+			continue; /* closed by the app, or a child not yet accepted */
+		m = bpi_ready_locked(ctx, (int)i);
+		if (!m)
+			continue;
+		evs[n].h = (int)i;
+		evs[n].ready = m;
+		n++;
+	}
+	return n;
+}
+
+BP_API int bp_poll(struct bp_ctx *ctx, struct bp_pollev *evs, int max, int timeout_ms)
+{
+	uint64_t deadline = 0;
+	int n, r;
+
+	if (!ctx || !evs || max <= 0)
+		return -EINVAL;
+	if (timeout_ms > 0)
+		deadline = bpi_now_ms() + (uint64_t)timeout_ms;
+	bpi_lock(ctx);
+	for (;;) {
+		bpi_drain(ctx);
+		n = collect_news(ctx, evs, max);
+		if (n || timeout_ms == 0)
+			break;
+		if (ctx->dead) {
+			n = -ECONNRESET;
+			break;
+		}
+		int left = -1;
+		if (timeout_ms > 0) {
+			uint64_t now = bpi_now_ms();
+			if (now >= deadline)
+				break;
+			left = (int)(deadline - now);
+		}
+		r = bpi_wait_locked(ctx, left, false);
+		if (r < 0 && (r != -ECONNRESET || !ctx->news_count)) {
+			n = r;
+			break;
+		}
+	}
+	ctx->unreported = 0;
+	bpi_unlock(ctx);
+	return n;
 }

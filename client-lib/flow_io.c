@@ -223,21 +223,17 @@ BP_API ssize_t bp_peek(struct bp_ctx *ctx, int h, void *buf, size_t len)
 	return recv_common(ctx, h, buf, len, true);
 }
 
-BP_API unsigned bp_ready(struct bp_ctx *ctx, int h)
+/* bp_ready() with the lock held (bp_poll() reports many at once). */
+unsigned bpi_ready_locked(struct bp_ctx *ctx, int h)
 {
 	struct bp_flow_shm *f;
 	struct bp_slot *s;
 	uint32_t state, flags;
 	unsigned m = 0;
 
-	if (!ctx)
-		return BP_ERROR;
-	bpi_lock(ctx);
 	s = bpi_lookup(ctx, h);
-	if (!s) {
-		m = BP_ERROR;
-		goto out;
-	}
+	if (!s)
+		return BP_ERROR;
 	f = &ctx->flows[h];
 	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
 	if (s->kind == BPS_LISTEN) {
@@ -247,18 +243,16 @@ BP_API unsigned bp_ready(struct bp_ctx *ctx, int h)
 			m |= BP_READABLE;
 		if (state == BP_FS_CLOSED || ctx->dead)
 			m |= BP_ERROR | BP_HUP;
-		goto out;
+		return m;
 	}
 	flags = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
 	if (flags & BP_FF_MOVED)
-		goto out; /* another process reads it now: nothing to report here */
+		return 0; /* another process reads it now: nothing to report here */
 	if ((flags & BP_FF_RESET) || ctx->dead ||
-	    (state == BP_FS_CLOSED && __atomic_load_n(&f->err, __ATOMIC_RELAXED))) {
-		m = BP_READABLE | BP_WRITABLE | BP_HUP | BP_ERROR;
-		goto out;
-	}
+	    (state == BP_FS_CLOSED && __atomic_load_n(&f->err, __ATOMIC_RELAXED)))
+		return BP_READABLE | BP_WRITABLE | BP_HUP | BP_ERROR;
 	if (state == BP_FS_CONNECTING)
-		goto out;
+		return 0;
 	if (rx_avail(ctx, s, f) || (flags & BP_FF_PEER_FIN) || state == BP_FS_CLOSED)
 		m |= BP_READABLE;
 	if ((flags & BP_FF_PEER_FIN) || state == BP_FS_CLOSED)
@@ -266,7 +260,17 @@ BP_API unsigned bp_ready(struct bp_ctx *ctx, int h)
 	if (state == BP_FS_ESTABLISHED && !s->shut_wr && !(flags & BP_FF_TX_CLOSED) &&
 	    tx_free(ctx, s, f))
 		m |= BP_WRITABLE;
-out:
+	return m;
+}
+
+BP_API unsigned bp_ready(struct bp_ctx *ctx, int h)
+{
+	unsigned m;
+
+	if (!ctx)
+		return BP_ERROR;
+	bpi_lock(ctx);
+	m = bpi_ready_locked(ctx, h);
 	bpi_unlock(ctx);
 	return m;
 }

@@ -21,7 +21,10 @@ void bpi_adopt_moved(struct bp_ctx *ctx, uint32_t slot, uint32_t gen)
 	struct bp_slot *s = &ctx->slots[slot];
 	struct bp_flow_shm *f = &ctx->flows[slot];
 
+	uint8_t news = s->news; /* it may still be on the news ring */
+
 	memset(s, 0, sizeof(*s));
+	s->news = news;
 	s->kind = BPS_FLOW;
 	s->seen = 1;
 	s->gen = gen;
@@ -30,6 +33,7 @@ void bpi_adopt_moved(struct bp_ctx *ctx, uint32_t slot, uint32_t gen)
 	 * from them (the only time the app reads its own line back) */
 	s->rx_consumed = __atomic_load_n(&f->rx_consumed, __ATOMIC_ACQUIRE);
 	s->tx_written = __atomic_load_n(&f->tx_written, __ATOMIC_ACQUIRE);
+	bpi_news(ctx, slot); /* unread data came along */
 }
 
 /**

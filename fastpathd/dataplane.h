@@ -45,6 +45,7 @@
 #define FPF_CWR_PENDING   (1u << 10) /* sender: set CWR on the next data */
 #define FPF_PACE_WAIT     (1u << 11) /* on the fastpath's pacing list */
 #define FPF_DETACHED      (1u << 12) /* TIME_WAIT without an app slot (FLOW_DETACH) */
+#define FPF_TX_BLOCKED    (1u << 13) /* on the fastpath's list of flows waiting for the port */
 
 #define FP_OOO_MAX 16  /* out-of-order intervals a receiver holds */
 #define FP_SACK_MAX 16 /* SACKed intervals a sender remembers */
@@ -225,7 +226,7 @@ enum dp_counter {
 	DPC_ARP_REPLIES, DPC_ICMP_ECHO,
 	DPC_APP_BAD_ENTRY,    /* malformed doorbell / ctrl entries */
 	DPC_EVQ_OVERFLOW,
-	DPC_TX_NOMBUF, DPC_TX_FULL,
+	DPC_TX_NOMBUF, DPC_TX_FULL, DPC_TX_DEFERRED,
 	DPC_MAX,
 };
 

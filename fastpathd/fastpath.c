@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 #include <rte_ethdev.h>
@@ -29,15 +30,47 @@
 
 struct dataplane *g_dp;
 
+/* Send what the backlog holds, oldest first.  Return: frames sent. */
+static uint32_t tx_backlog(struct fp_ctx *fp)
+{
+	uint32_t sent_total = 0;
+	while (fp->bl_count) {
+		uint32_t run = RTE_MIN(fp->bl_count, FP_TX_BACKLOG - fp->bl_head);
+		uint16_t n = rte_eth_tx_burst(fp->dp->port_id, 0, fp->backlog + fp->bl_head,
+					      (uint16_t)RTE_MIN(run, UINT16_MAX));
+		fp->bl_head = (fp->bl_head + n) % FP_TX_BACKLOG;
+		fp->bl_count -= n;
+		sent_total += n;
+		if (n < run)
+			break;
+	}
+	fp->dp->fp_counters[DPC_TX_PKTS] += sent_total;
+	return sent_total;
+}
+
+/*
+ * Hand the batch to the port.  Frames it cannot take now wait in the
+ * backlog instead of being dropped: a dropped segment costs its flow a
+ * retransmission timeout, and a burst from thousands of flows easily
+ * outruns one ring.  Only a full backlog drops (and counts) frames.
+ */
 void fp_tx_flush(struct fp_ctx *fp)
 {
 	uint16_t sent = 0;
-	for (int tries = 0; sent < fp->ntx && tries < 64; tries++)
-		sent += rte_eth_tx_burst(fp->dp->port_id, 0, fp->tx + sent, fp->ntx - sent);
+	if (fp->bl_count)
+		tx_backlog(fp);
+	if (!fp->bl_count) /* never overtake older frames */
+		for (int tries = 0; sent < fp->ntx && tries < 4; tries++)
+			sent += rte_eth_tx_burst(fp->dp->port_id, 0, fp->tx + sent, fp->ntx - sent);
 	fp->dp->fp_counters[DPC_TX_PKTS] += sent;
-	if (sent < fp->ntx) {
-		fp->dp->fp_counters[DPC_TX_FULL] += fp->ntx - sent;
-		rte_pktmbuf_free_bulk(fp->tx + sent, fp->ntx - sent);
+	for (uint16_t i = sent; i < fp->ntx; i++) {
+		if (fp->bl_count == FP_TX_BACKLOG) {
+			fp->dp->fp_counters[DPC_TX_FULL] += fp->ntx - i;
+			rte_pktmbuf_free_bulk(fp->tx + i, fp->ntx - i);
+			break;
+		}
+		fp->backlog[(fp->bl_head + fp->bl_count++) % FP_TX_BACKLOG] = fp->tx[i];
+		fp->dp->fp_counters[DPC_TX_DEFERRED]++;
 	}
 	fp->ntx = 0;
 }
@@ -83,6 +116,73 @@ void fp_pace_later(struct fp_ctx *fp, struct fp_flow *f)
 		return;
 	f->flags |= FPF_PACE_WAIT;
 	fp->paced[fp->npaced++] = f->flow_id; /* at most one entry per flow */
+}
+
+/**
+ * fp_tx_wait - should @f hold its data back because the port is backed up?
+ * If so, it is remembered and touched again once the backlog has drained.
+ */
+bool fp_tx_wait(struct fp_ctx *fp, struct fp_flow *f)
+{
+	if (fp->bl_count < FP_TX_BACKLOG_HIGH)
+		return false;
+	if (!(f->flags & FPF_TX_BLOCKED)) {
+		uint32_t max = fp->dp->cfg.max_flows;
+		f->flags |= FPF_TX_BLOCKED;
+		/* a ring, at most one entry per flow: first blocked, first resumed */
+		fp->blocked[(fp->blocked_head + fp->nblocked++) % max] = f->flow_id;
+	}
+	return true;
+}
+
+/* Let blocked flows send again, oldest first, while the port keeps up: a
+ * flow that blocks anew (fp_touch() may run it at once) queues at the end. */
+static void run_blocked(struct fp_ctx *fp)
+{
+	uint32_t max = fp->dp->cfg.max_flows;
+	while (fp->nblocked && fp->bl_count < FP_TX_BACKLOG_HIGH) {
+		struct fp_flow *f = &fp->dp->flows[fp->blocked[fp->blocked_head]];
+		fp->blocked_head = (fp->blocked_head + 1) % max;
+		fp->nblocked--;
+		f->flags &= ~FPF_TX_BLOCKED;
+		if (f->flags & FPF_ACTIVE)
+			fp_touch(fp, f, FPP_OUTPUT);
+	}
+}
+
+static void unlist(uint32_t *list, uint32_t *n, uint32_t flow_id)
+{
+	for (uint32_t i = 0; i < *n; i++) {
+		if (list[i] == flow_id) {
+			list[i] = list[--*n];
+			return;
+		}
+	}
+}
+
+/* drop @flow_id from the blocked ring, keeping the others in order */
+static void unlist_blocked(struct fp_ctx *fp, uint32_t flow_id)
+{
+	uint32_t max = fp->dp->cfg.max_flows, j = 0;
+	for (uint32_t i = 0; i < fp->nblocked; i++) {
+		uint32_t id = fp->blocked[(fp->blocked_head + i) % max];
+		if (id != flow_id)
+			fp->blocked[(fp->blocked_head + j++) % max] = id;
+	}
+	fp->nblocked = j;
+}
+
+/**
+ * fp_flow_unlist - take a flow that is going away off the pacing and
+ * blocked lists, so a reused flow id never inherits a stale entry.
+ */
+void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f)
+{
+	if (f->flags & FPF_PACE_WAIT)
+		unlist(fp->paced, &fp->npaced, f->flow_id);
+	if (f->flags & FPF_TX_BLOCKED)
+		unlist_blocked(fp, f->flow_id);
+	f->flags &= ~(FPF_PACE_WAIT | FPF_TX_BLOCKED);
 }
 
 /*
@@ -210,14 +310,7 @@ static void handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 			if (app->fp_slot_flow && app->fp_slot_flow[f->slot] == f->flow_id)
 				app->fp_slot_flow[f->slot] = DP_INVALID_FLOW;
 		}
-		if (f->flags & FPF_PACE_WAIT) { /* the id may be reused: no stale entry */
-			for (uint32_t i = 0; i < fp->npaced; i++) {
-				if (fp->paced[i] == f->flow_id) {
-					fp->paced[i] = fp->paced[--fp->npaced];
-					break;
-				}
-			}
-		}
+		fp_flow_unlist(fp, f); /* the id may be reused: no stale entry */
 		f->flags = FPF_RESET; /* inactive; late touches do nothing */
 		f->pend = 0;
 		fp_to_sp(fp, DPM_FLOW_DEL_DONE, msg->flow_id, NULL);
@@ -354,7 +447,9 @@ int fp_run(struct dataplane *dp)
 	fp->rx_intr_fd = -1;
 	dp->fp_priv = fp;
 	fp->paced = rte_zmalloc("fp_paced", sizeof(uint32_t) * dp->cfg.max_flows, 0);
-	if (!fp->paced || flow_table_init(fp))
+	fp->blocked = rte_zmalloc("fp_blocked", sizeof(uint32_t) * dp->cfg.max_flows, 0);
+	fp->backlog = rte_zmalloc("fp_tx_backlog", sizeof(*fp->backlog) * FP_TX_BACKLOG, 0);
+	if (!fp->paced || !fp->blocked || !fp->backlog || flow_table_init(fp))
 		return -ENOMEM;
 	/* PMDs without rx interrupts complain here; that is expected */
 	uint32_t level = rte_log_get_global_level();
@@ -376,9 +471,26 @@ int fp_run(struct dataplane *dp)
 		uint64_t paced_due = fp->npaced ? run_paced(fp) : UINT64_MAX;
 		work += fp->ntouched;
 		run_touched(fp);
+		uint32_t backlog_before = fp->bl_count;
 		fp_tx_flush(fp);
-		fp_apps_kick(fp);
+		unsigned woken = fp_apps_kick(fp);
 		kick_slowpath(fp);
+		/* an app we just woke often waits for this very CPU (a daemon
+		 * sharing cores with its apps): let it run now instead of after
+		 * the idle poll; on a dedicated core this returns at once */
+		if (woken)
+			sched_yield();
+		if (fp->nblocked && fp->bl_count <= FP_TX_BACKLOG_HIGH / 4)
+			run_blocked(fp);
+		if (fp->bl_count) {
+			/* the port is backed up: retry soon, never sleep on it */
+			if (fp->bl_count < backlog_before)
+				work++;
+			else if (!work)
+				sched_yield();
+			last_work = fp->now;
+			continue;
+		}
 
 		if (work) {
 			last_work = fp->now;
@@ -399,7 +511,14 @@ int fp_run(struct dataplane *dp)
 			sleep_us *= 2;
 	}
 	fp_tx_flush(fp);
+	while (fp->bl_count) {
+		rte_pktmbuf_free(fp->backlog[fp->bl_head]);
+		fp->bl_head = (fp->bl_head + 1) % FP_TX_BACKLOG;
+		fp->bl_count--;
+	}
 	rte_hash_free(fp->hash);
+	rte_free(fp->backlog);
+	rte_free(fp->blocked);
 	rte_free(fp->paced);
 	dp->fp_priv = NULL;
 	rte_free(fp);

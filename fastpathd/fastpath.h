@@ -11,6 +11,13 @@
 #include "pkt.h"
 
 #define FP_TX_BATCH 64
+/* frames the port refused (its queue full: the peer is slow to drain a
+ * memif ring, the kernel an XDP ring); sent first, in order, next round */
+#define FP_TX_BACKLOG 8192
+/* above this, flows stop sending data until the backlog is down to a
+ * quarter (local backpressure, as Linux's TSQ): dropping instead would
+ * cost each flow a timeout and feed a retransmission storm */
+#define FP_TX_BACKLOG_HIGH 1024
 #define FP_MAX_TOUCHED 1024
 
 /* fp_flow.pend: work collected during a receive burst, done at its end */
@@ -25,6 +32,8 @@ struct fp_ctx {
 	struct rte_hash *hash;
 	struct rte_mbuf *tx[FP_TX_BATCH];
 	uint16_t ntx;
+	uint32_t bl_head, bl_count;  /* backlog ring */
+	struct rte_mbuf **backlog;   /* [FP_TX_BACKLOG] */
 	uint16_t ip_id;
 	uint32_t touched[FP_MAX_TOUCHED];
 	uint32_t ntouched;
@@ -35,6 +44,8 @@ struct fp_ctx {
 	int rx_intr_fd;             /* -1 if the port has no rx interrupts */
 	uint32_t *paced;            /* flows waiting for their pacing time */
 	uint32_t npaced;
+	uint32_t *blocked;          /* ring: flows waiting for the tx backlog to drain */
+	uint32_t blocked_head, nblocked;
 	struct bp_flow_shm detached_shm; /* what detached TIME_WAIT flows write to */
 };
 
@@ -45,6 +56,8 @@ void fp_tx_flush(struct fp_ctx *fp);
 void fp_touch(struct fp_ctx *fp, struct fp_flow *f, uint32_t bits);
 void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr);
 void fp_pace_later(struct fp_ctx *fp, struct fp_flow *f);
+bool fp_tx_wait(struct fp_ctx *fp, struct fp_flow *f);
+void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f);
 
 /* tcp_in.c */
 void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p);
@@ -63,7 +76,7 @@ void tcp_window_update(struct fp_ctx *fp, struct fp_flow *f);
 /* fp_apps.c */
 void fp_apps_poll(struct fp_ctx *fp);
 void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend);
-void fp_apps_kick(struct fp_ctx *fp);
+unsigned fp_apps_kick(struct fp_ctx *fp);
 void fp_apps_set_sleeping(struct fp_ctx *fp, uint32_t sleeping);
 bool fp_apps_have_work(struct fp_ctx *fp);
 int fp_app_add(struct fp_ctx *fp, struct dp_app *app);

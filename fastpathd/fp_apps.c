@@ -178,13 +178,14 @@ void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend)
 }
 
 /* wake apps that got events and are blocked in bp_wait() */
-void fp_apps_kick(struct fp_ctx *fp)
+unsigned fp_apps_kick(struct fp_ctx *fp)
 {
 	bool any = false;
+	unsigned woken = 0;
 	for (uint32_t i = 0; i < fp->napps && !any; i++)
 		any = fp->apps[i]->fp_kick_pending;
 	if (!any)
-		return; /* the common idle round: no fence */
+		return 0; /* the common idle round: no fence */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (uint32_t i = 0; i < fp->napps; i++) {
 		struct dp_app *app = fp->apps[i];
@@ -195,8 +196,11 @@ void fp_apps_kick(struct fp_ctx *fp)
 			uint64_t one = 1;
 			if (write(app->wake_fd, &one, sizeof(one)) < 0)
 				fp->dp->fp_counters[DPC_EVQ_OVERFLOW]++;
+			else
+				woken++;
 		}
 	}
+	return woken;
 }
 
 void fp_apps_set_sleeping(struct fp_ctx *fp, uint32_t sleeping)

@@ -20,6 +20,7 @@ static const char *const names[DPC_MAX] = {
 	[DPC_EVQ_OVERFLOW] = "event_queue_overflows",
 	[DPC_TX_NOMBUF] = "tx_no_mbuf",
 	[DPC_TX_FULL] = "tx_queue_full_drops",
+	[DPC_TX_DEFERRED] = "tx_queue_full_deferred",
 };
 
 const char *dp_counter_name(enum dp_counter c)

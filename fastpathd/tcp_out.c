@@ -282,6 +282,8 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 	uint64_t wnd_edge = f->tx_acked + f->peer_wnd; /* the peer's receive window */
 
 	for (;;) {
+		if (fp_tx_wait(fp, f))
+			return;
 		if (f->pace_next_tsc > fp->now && __atomic_load_n(&f->pacing_bps, __ATOMIC_RELAXED)) {
 			fp_pace_later(fp, f);
 			return;

@@ -157,6 +157,32 @@ unsigned bp_ready(struct bp_ctx *ctx, int h);
 int bp_wait(struct bp_ctx *ctx, int timeout_ms);
 
 /**
+ * struct bp_pollev - a handle reported by bp_poll().
+ * @h: the handle.
+ * @ready: its bp_ready() bits when it was reported.
+ */
+struct bp_pollev {
+	int h;
+	unsigned ready;
+};
+
+/**
+ * bp_poll - the handles that had news, epoll-style, so an app with
+ * thousands of connections never scans them all.  Drains the daemon's
+ * events, then reports each handle that got one since it was last
+ * reported (once, however many it got), oldest first, with its current
+ * readiness; waits up to @timeout_ms (-1: forever, 0: not at all) if
+ * none has.  Edge-triggered, as EPOLLET: keep reading (sending, accepting)
+ * until -EAGAIN, or the handle is not reported again until the next
+ * event.  Accepted and adopted handles are reported once by themselves;
+ * handles whose readiness is empty again (or that the app closed) are
+ * skipped.  bp_ready() and bp_wait() keep working alongside.
+ * Return: number of entries written to @evs (at most @max), 0 on timeout,
+ * -EINVAL, -ECONNRESET (the daemon is gone), -EINTR.
+ */
+int bp_poll(struct bp_ctx *ctx, struct bp_pollev *evs, int max, int timeout_ms);
+
+/**
  * bp_wait_fd - an fd that becomes readable when bp_wait() would return,
  * for integrating with poll/epoll loops.  Call bp_wait(ctx, 0) before
  * blocking on it (that arms the wakeup) and again after it fires (that

@@ -455,6 +455,105 @@ Test(flows, abort_sends_abort)
 	cr_assert_eq(bp_send(ctx, h, "x", 1), -EBADF);
 }
 
+/* ------------------------------------------------------------- poll */
+
+Test(flows, poll_reports_each_handle_once_oldest_first)
+{
+	struct bp_pollev ev[8];
+	int a = connected(), b = connected();
+
+	bp_poll(ctx, ev, 8, 0); /* the CONNECTED news */
+	fk_rx(fk, (uint32_t)b, "x", 1);
+	fk_rx(fk, (uint32_t)a, "y", 1);
+	fk_rx(fk, (uint32_t)b, "z", 1);
+	cr_assert_eq(bp_poll(ctx, ev, 8, 1000), 2);
+	cr_assert_eq(ev[0].h, b);
+	cr_assert_eq(ev[1].h, a);
+	cr_assert(ev[0].ready & BP_READABLE);
+	cr_assert(ev[1].ready & BP_READABLE);
+	/* edge-triggered: unread data is not news */
+	cr_assert_eq(bp_poll(ctx, ev, 8, 0), 0);
+	fk_rx(fk, (uint32_t)a, "w", 1);
+	cr_assert_eq(bp_poll(ctx, ev, 8, 1000), 1);
+	cr_assert_eq(ev[0].h, a);
+}
+
+Test(flows, poll_max_leaves_the_rest_for_next_call)
+{
+	struct bp_pollev ev[1];
+	int a = connected(), b = connected();
+
+	while (bp_poll(ctx, ev, 1, 0) > 0)
+		;
+	fk_rx(fk, (uint32_t)a, "x", 1);
+	fk_rx(fk, (uint32_t)b, "y", 1);
+	cr_assert_eq(bp_poll(ctx, ev, 1, 1000), 1);
+	cr_assert_eq(ev[0].h, a);
+	cr_assert_eq(bp_poll(ctx, ev, 1, 0), 1);
+	cr_assert_eq(ev[0].h, b);
+	cr_assert_eq(bp_poll(ctx, ev, 1, 0), 0);
+}
+
+Test(flows, poll_skips_closed_handles)
+{
+	struct bp_pollev ev[8];
+	int a = connected(), b = connected();
+
+	bp_poll(ctx, ev, 8, 0);
+	fk_rx(fk, (uint32_t)a, "x", 1);
+	fk_rx(fk, (uint32_t)b, "y", 1);
+	bp_wait(ctx, 0);
+	cr_assert_eq(bp_close(ctx, a), 0);
+	cr_assert_eq(bp_poll(ctx, ev, 8, 0), 1);
+	cr_assert_eq(ev[0].h, b);
+}
+
+Test(flows, poll_reports_accepted_child_with_early_data)
+{
+	struct bp_pollev ev[8];
+	char buf[8];
+	int l = bp_listen(ctx, 0, 9002, 8), c;
+
+	cr_assert(l >= 0);
+	c = fk_new_child(fk, (uint32_t)l, false);
+	fk_rx(fk, (uint32_t)c, "early", 5); /* before the app accepts */
+	cr_assert_eq(bp_poll(ctx, ev, 8, 1000), 1);
+	cr_assert_eq(ev[0].h, l);
+	cr_assert(ev[0].ready & BP_READABLE);
+	cr_assert_eq(bp_accept(ctx, l), c);
+	cr_assert_eq(bp_poll(ctx, ev, 8, 0), 1);
+	cr_assert_eq(ev[0].h, c);
+	cr_assert(ev[0].ready & BP_READABLE);
+	cr_assert_eq(bp_recv(ctx, c, buf, sizeof(buf)), 5);
+}
+
+Test(flows, poll_after_lost_events_reports_every_handle)
+{
+	struct bp_pollev ev[8];
+	int a = connected(), b = connected(), l = bp_listen(ctx, 0, 9003, 8), c;
+
+	cr_assert(l >= 0);
+	bp_poll(ctx, ev, 8, 0);
+	c = fk_new_child(fk, (uint32_t)l, true); /* the event queue "overflowed" */
+	int n = bp_poll(ctx, ev, 8, 1000), seen = 0;
+	for (int i = 0; i < n; i++)
+		seen |= (ev[i].h == a) << 0 | (ev[i].h == b) << 1 | (ev[i].h == l) << 2;
+	cr_assert_eq(seen, 7, "reported %d handles, mask %x", n, seen);
+	cr_assert_eq(bp_accept(ctx, l), c);
+}
+
+Test(flows, poll_timeout_does_not_spin)
+{
+	struct bp_pollev ev[4];
+	uint64_t t0 = now_ms(), c0 = cpu_ms();
+
+	cr_assert_eq(bp_poll(ctx, ev, 4, 200), 0);
+	cr_assert_geq(now_ms() - t0, 190);
+	cr_assert_leq(cpu_ms() - c0, 50, "bp_poll burned CPU while waiting");
+	cr_assert_eq(bp_poll(ctx, NULL, 4, 0), -EINVAL);
+	cr_assert_eq(bp_poll(ctx, ev, 0, 0), -EINVAL);
+}
+
 /* ------------------------------------------------------------- wait */
 
 Test(flows, wait_timeout_does_not_spin)
