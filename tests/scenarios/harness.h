@@ -46,6 +46,9 @@ struct harness {
 };
 
 static struct harness H;
+/* frames the port's transmit ring holds (a power of two; one slot stays
+ * free): a test may shrink it before starting to fill it up */
+static unsigned h_tx_ring_size = 4096;
 
 static void *h_fastpath(void *arg)
 {
@@ -64,7 +67,7 @@ static void h_start_with(void (*tweak)(struct bp_config *c))
 	cr_assert_geq(port_eal_init(10, argv), 0, "EAL init failed");
 
 	H.rx = rte_ring_create("h_rx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	H.tx = rte_ring_create("h_tx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	H.tx = rte_ring_create("h_tx", h_tx_ring_size, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	cr_assert(H.rx && H.tx);
 	cr_assert_geq(rte_eth_from_rings("h_port", &H.rx, 1, &H.tx, 1, 0), 0);
 

@@ -442,3 +442,58 @@ Test(tcp, syn_reuses_time_wait_tuple)
 	WAIT_FOR(bp_rx_avail(H.app, h2) == 5, 1000);
 	cr_assert_eq(bp_recv(H.app, h2, buf, sizeof(buf)), 5);
 }
+
+/* ------------------------------------------------ a port that backs up */
+
+static void patient_rto(struct bp_config *c) { c->min_rto_ms = 5000; }
+static void start_tiny_port(void)
+{
+	h_tx_ring_size = 16;
+	h_start_with(patient_rto);
+}
+
+TestSuite(tcp_tiny_port, .init = start_tiny_port, .fini = h_stop, .timeout = 30);
+
+/* A port whose queue is full takes nothing for a while: the frames wait in
+ * the daemon, in order, instead of being dropped (and resent a timeout
+ * later). */
+Test(tcp_tiny_port, full_tx_queue_defers_instead_of_dropping)
+{
+	enum { MSS = 1460, SEGS = 44 }; /* 64,240 bytes: within the 64 KiB tx ring */
+	static char data[SEGS * MSS];
+	uint32_t iss;
+	int h = open_passive(8090, 7, 65535, &iss);
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)(i * 7 + i / MSS);
+	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
+	/* the first window goes out; ACK it segment by segment without
+	 * taking anything off the 15-frame ring, so slow start doubles */
+	WAIT_FOR(rte_ring_count(H.tx) > 0, 1000);
+	usleep(20000);
+	for (uint32_t a = 1; a <= 10; a++)
+		ack_seg(PEER_ISN + 1, iss + 1 + a * MSS, 65535);
+	WAIT_FOR(__atomic_load_n(&H.dp.fp_counters[DPC_TX_DEFERRED], __ATOMIC_RELAXED) > 0, 2000);
+
+	/* now drain: every byte exactly once, in order, no gap */
+	uint32_t next = iss + 1, end = iss + 1 + (uint32_t)sizeof(data);
+	uint64_t deadline = rte_rdtsc() + rte_get_tsc_hz() * 10;
+	while (next != end) {
+		struct pkt_tcp p;
+		cr_assert(rte_rdtsc() < deadline, "stalled at %u of %u bytes", next - iss - 1,
+			  (unsigned)sizeof(data));
+		if (!h_next_tcp(&p, 50)) {
+			ack_seg(PEER_ISN + 1, next, 65535); /* open the window further */
+			continue;
+		}
+		if (!p.payload_len)
+			continue;
+		cr_assert_eq(p.seq, next, "gap or resend: got seq +%u, want +%u", p.seq - iss - 1,
+			     next - iss - 1);
+		cr_assert_arr_eq(p.payload, data + (next - iss - 1), p.payload_len);
+		next += p.payload_len;
+	}
+	ack_seg(PEER_ISN + 1, end, 65535);
+	cr_assert_eq(H.dp.fp_counters[DPC_TX_FULL], 0, "frames were dropped");
+	cr_assert_eq(H.dp.fp_counters[DPC_TX_RETX], 0, "segments were resent");
+}
