@@ -420,10 +420,11 @@ def causes(res, out, meta, P):
       "handles are ready from `bp_poll()` (no scan), and a port that cannot take a burst "
       "keeps frames in the daemon's transmit backlog while flows above 1,024 queued frames "
       "stop sending until it drains (`tx_queue_full_deferred` in `bypassctl-*.txt`). "
-      "What is left is queueing: 10,000 requests at once wait in the backlog, the memif "
-      "ring and the peer daemon's turn on a shared CPU for longer than the 10 ms minimum "
-      "retransmission timeout, so some segments are resent needlessly (`tx_retransmits`, "
-      "`rx_duplicate`) and their flows back off"
+      "What is left is the tail: when both an app and its daemon have work, they share "
+      "the CPU in scheduler slices of milliseconds, and a request caught behind a few "
+      "slices on each side, plus the backlog and the memif ring, waits tens of "
+      "milliseconds; a segment whose ACK waits longer than the retransmission floor is "
+      "resent needlessly (`tx_retransmits`, `rx_duplicate` in `bypassctl-*.txt`)"
       + (f": p99 {e10k['median'] / 1000:,.0f} ms at 10,000 connections against "
          f"{e1['median'] / 1000:,.0f} ms at 1,000." if e1 and e10k else "."))
     P("")
@@ -533,7 +534,9 @@ def main():
       f"Linux veth offloads in (a): {meta.get('linux_offloads', '?')}; in (c) they are off "
       f"(the PMD needs finished checksums and MTU-sized frames). PMD in (c): "
       f"{meta.get('pmd_lx2bp', '?')}. fastpathd config: `fastpathd.ini` (max_flows 32768, "
-      f"16384 per app, default 256 KiB rings, idle_poll_us default 100), `--no-huge`.")
+      f"16384 per app, default 256 KiB rings, idle_poll_us default 100, min_rto_ms 200 "
+      f"as Linux's TCP_RTO_MIN: with the daemon's 10 ms default, ACKs that wait out a "
+      f"scheduler slice on these shared CPUs cause needless resends), `--no-huge`.")
     P("")
     P("Workloads (bp_load against bp_echo_srv, both single-threaded): `ppN` one connection, "
       "one request of N bytes at a time; `echoN` N connections, one 64 B request in flight "

@@ -192,6 +192,7 @@ void bpi_adopt_moved(struct bp_ctx *ctx, uint32_t slot, uint32_t gen);
 
 /* Send a request that is answered by BP_EV_REPLY and wait for it (lock held). */
 int bpi_ctrl_call(struct bp_ctx *ctx, struct bp_ctrl_req *req, struct bp_event *reply);
+int bpi_call_slot(struct bp_ctx *ctx, struct bp_ctrl_req *req);
 
 /* Drain both event queues (and rescan after an overflow); returns events handled. */
 int bpi_drain(struct bp_ctx *ctx);

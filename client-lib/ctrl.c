@@ -220,6 +220,21 @@ int bpi_ctrl_call(struct bp_ctx *ctx, struct bp_ctrl_req *req, struct bp_event *
 	return r;
 }
 
+/* bpi_ctrl_call() under the lock for a request answered with a slot:
+ * Return: the new handle, or -errno (the call's or the daemon's). */
+int bpi_call_slot(struct bp_ctx *ctx, struct bp_ctrl_req *req)
+{
+	struct bp_event ev;
+	int r;
+
+	bpi_lock(ctx);
+	r = bpi_ctrl_call(ctx, req, &ev);
+	if (!r)
+		r = ev.status < 0 ? ev.status : (int)ev.slot;
+	bpi_unlock(ctx);
+	return r;
+}
+
 /* name the algorithm in @req: @cc, else the context's default */
 static int set_cc(struct bp_ctx *ctx, struct bp_ctrl_req *req, const char *cc)
 {
@@ -281,7 +296,6 @@ BP_API int bp_connect(struct bp_ctx *ctx, uint32_t ip, uint16_t port)
 BP_API int bp_connect_cc(struct bp_ctx *ctx, uint32_t ip, uint16_t port, const char *cc)
 {
 	struct bp_ctrl_req req = { .op = BP_CTRL_CONNECT, .ip = ip, .port = port };
-	struct bp_event ev;
 	int r;
 
 	if (!ctx)
@@ -289,12 +303,7 @@ BP_API int bp_connect_cc(struct bp_ctx *ctx, uint32_t ip, uint16_t port, const c
 	r = set_cc(ctx, &req, cc);
 	if (r)
 		return r;
-	bpi_lock(ctx);
-	r = bpi_ctrl_call(ctx, &req, &ev);
-	if (!r)
-		r = ev.status < 0 ? ev.status : (int)ev.slot;
-	bpi_unlock(ctx);
-	return r;
+	return bpi_call_slot(ctx, &req);
 }
 
 BP_API int bp_connect_status(struct bp_ctx *ctx, int h)

@@ -78,7 +78,6 @@ BP_API int bp_forked(struct bp_ctx *ctx, pid_t child)
 BP_API int bp_adopt(struct bp_ctx *ctx, uint64_t key)
 {
 	struct bp_ctrl_req req = { .op = BP_CTRL_ADOPT, .key = key };
-	struct bp_event ev;
 	int r = -EAGAIN;
 
 	if (!ctx || !key)
@@ -89,11 +88,7 @@ BP_API int bp_adopt(struct bp_ctx *ctx, uint64_t key)
 
 			nanosleep(&ts, NULL);
 		}
-		bpi_lock(ctx);
-		r = bpi_ctrl_call(ctx, &req, &ev);
-		if (!r)
-			r = ev.status < 0 ? ev.status : (int)ev.slot;
-		bpi_unlock(ctx);
+		r = bpi_call_slot(ctx, &req);
 	}
 	return r;
 }

@@ -228,14 +228,10 @@ bp_wait_listening() {
 	bp_die "app never started listening (log above)"
 }
 
-# bp_cleanup: install with `trap bp_cleanup EXIT` (only so: it ends with
-# `exit`, which is what makes its verdict the script's exit status).  Stops every job started
-# here (newest first, so apps go before the daemon), removes the topologies
-# and the temp dir.  Turns a passing run into a failure if fastpathd did not
-# shut down cleanly or its sanitizers reported anything.
-bp_cleanup() {
-	local rc=$? i pid t
-	set +e # cleanup must run to the end whatever fails
+# bp_stop_all: stop every process bp_bg and bp_start_fastpathd started,
+# newest first; fails (returns 1) if fastpathd did not shut down cleanly.
+bp_stop_all() {
+	local rc=0 i pid
 	for ((i = ${#BP_PIDS[@]} - 1; i >= 0; i--)); do
 		pid=${BP_PIDS[$i]}
 		if [ "$pid" = "${BP_FP_PID:-}" ]; then
@@ -245,6 +241,18 @@ bp_cleanup() {
 		fi
 	done
 	BP_PIDS=()
+	return "$rc"
+}
+
+# bp_cleanup: install with `trap bp_cleanup EXIT` (only so: it ends with
+# `exit`, which is what makes its verdict the script's exit status).  Stops every job started
+# here (newest first, so apps go before the daemon), removes the topologies
+# and the temp dir.  Turns a passing run into a failure if fastpathd did not
+# shut down cleanly or its sanitizers reported anything.
+bp_cleanup() {
+	local rc=$? t
+	set +e # cleanup must run to the end whatever fails
+	bp_stop_all || rc=1
 	# a sanitizer build of the daemon reports at exit: that is a failure
 	if [ -n "${BP_FP_LOG:-}" ] && grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$BP_FP_LOG"; then
 		echo "fastpathd sanitizer report:" >&2

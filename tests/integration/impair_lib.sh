@@ -294,17 +294,9 @@ imp_traps() {
 # fails the run on a sanitizer report from bp_impair, deletes the
 # namespaces, then runs bp_cleanup for the rest (and the exit status).
 imp_cleanup() {
-	local rc=$? i pid t
+	local rc=$? t
 	set +e
-	for ((i = ${#BP_PIDS[@]} - 1; i >= 0; i--)); do
-		pid=${BP_PIDS[$i]}
-		if [ "$pid" = "${BP_FP_PID:-}" ]; then
-			bp_stop_fastpathd || rc=1
-		else
-			bp_stop_pid "$pid"
-		fi
-	done
-	BP_PIDS=()
+	bp_stop_all || rc=1
 	if [ -n "$IMP_PID" ]; then
 		IMP_PID=""
 		imp_sanitizer_check "$IMP_LOG" || rc=1
