@@ -483,10 +483,9 @@ int fp_run(struct dataplane *dp)
 		if (fp->nblocked && fp->bl_count <= FP_TX_BACKLOG_HIGH / 4)
 			run_blocked(fp);
 		if (fp->bl_count) {
-			/* the port is backed up: retry soon, never sleep on it */
-			if (fp->bl_count < backlog_before)
-				work++;
-			else if (!work)
+			/* the port is backed up: retry soon, never sleep on it,
+			 * and give the CPU away while it makes no progress */
+			if (!work && fp->bl_count >= backlog_before)
 				sched_yield();
 			last_work = fp->now;
 			continue;
