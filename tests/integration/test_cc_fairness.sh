@@ -84,11 +84,15 @@ for cc in dctcp cubic; do
 		fi
 	done
 done
-# TIMELY (paced, RTT-gradient): fair, and the pacer keeps the queue short;
-# on this software path its RTT noise keeps it well below the link rate
+# TIMELY (paced, RTT-gradient): the pacer keeps the queue short; on this
+# software path its RTT noise keeps it well below the link rate.  TIMELY has
+# no unique fixed point (Zhu et al., SIGCOMM 2016: "ECN or Delay"), so two
+# flows settle at some split, not always an even one (Jain 0.80-1.00 here
+# over 15 s): the bar is that neither flow crowds the other out (0.7 is
+# about a 4:1 split)
 line=$(share timely 2)
 echo "timely x 2: $line"
-ge "$(field jain "$line")" 0.9 || bp_die "timely x 2: unfair shares ($line)"
+ge "$(field jain "$line")" 0.7 || bp_die "timely x 2: one flow crowds the other out ($line)"
 ge "$(field util "$line")" 0.05 || bp_die "timely x 2: flows starved ($line)"
 for n in 2 8; do
 	ge "${QUEUE_AVG[cubic-$n]}" "$(awk -v d="${QUEUE_AVG[dctcp-$n]}" 'BEGIN { print d * 1.5 }')" ||
