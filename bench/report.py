@@ -156,9 +156,10 @@ class Results:
     def stat(self, w, s, m):
         return stats(self.values(w, s, m))
 
-    def ratio(self, w, s, m, base="linux"):
-        a = self.runs.get((w, s), {})
-        b = self.runs.get((w, base), {})
+    def _per_run_ratio(self, top, bottom, m):
+        """stats of top/bottom for metric m, paired run by run"""
+        a = self.runs.get(top, {})
+        b = self.runs.get(bottom, {})
         vals = []
         for run, d in a.items():
             x, y = d.get(m), b.get(run, {}).get(m)
@@ -166,15 +167,11 @@ class Results:
                 vals.append(x / y)
         return stats(vals)
 
+    def ratio(self, w, s, m, base="linux"):
+        return self._per_run_ratio((w, s), (w, base), m)
+
     def scale(self, s, m, w_hi="echo10000", w_lo="echo100"):
-        a = self.runs.get((w_hi, s), {})
-        b = self.runs.get((w_lo, s), {})
-        vals = []
-        for run, d in a.items():
-            x, y = d.get(m), b.get(run, {}).get(m)
-            if x is not None and y:
-                vals.append(x / y)
-        return stats(vals)
+        return self._per_run_ratio((w_hi, s), (w_lo, s), m)
 
 
 def echo_points(res):

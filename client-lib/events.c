@@ -67,7 +67,7 @@ static void handle_event(struct bp_ctx *ctx, const struct bp_event *ev)
 static void all_news(struct bp_ctx *ctx)
 {
 	for (uint32_t i = 0; i < ctx->max_flows; i++)
-		if (ctx->slots[i].kind == BPS_FLOW || ctx->slots[i].kind == BPS_LISTEN)
+		if (bpi_lookup(ctx, (int)i))
 			bpi_news(ctx, i);
 }
 
@@ -287,7 +287,7 @@ static int collect_news(struct bp_ctx *ctx, struct bp_pollev *evs, int max)
 		ctx->news_head = (ctx->news_head + 1) % ctx->max_flows;
 		ctx->news_count--;
 		ctx->slots[i].news = 0;
-		if (ctx->slots[i].kind != BPS_FLOW && ctx->slots[i].kind != BPS_LISTEN)
+		if (!bpi_lookup(ctx, (int)i))
 			continue; /* closed by the app, or a child not yet accepted */
 		m = bpi_ready_locked(ctx, (int)i);
 		if (!m)
