@@ -16,6 +16,11 @@ PKGS=(
 	redis-server redis-tools memcached nginx-light wrk libmemcached-tools
 	# bench/run.sh: plots and the profiles in its report; tcpdump for debugging by hand
 	gnuplot-nox linux-perf tcpdump
+	# hostile-peer tests: crafted packets, the peer kernel's own RSTs
+	# dropped, a second real uid, the stuck-close mix (ab)
+	python3-scapy iptables passwd apache2-utils
+	# fuzzers (tests/fuzz): clang's libFuzzer and sanitizer runtimes
+	clang libclang-rt-14-dev llvm
 )
 # package -> the system service its postinst starts (and enables)
 declare -A SERVICE=([redis-server]=redis-server [memcached]=memcached [nginx-light]=nginx)

@@ -235,6 +235,23 @@ fail:
 	return ret;
 }
 
+int ctl_frame_decode(const uint8_t *buf, size_t len, Bypass__CtlMsg **out, size_t *consumed)
+{
+	*out = NULL;
+	*consumed = 4;
+	if (len < 4)
+		return -EAGAIN;
+	uint32_t flen = buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16 |
+			(uint32_t)buf[3] << 24;
+	if (flen > CTL_MAX_FRAME)
+		return -EMSGSIZE;
+	*consumed = 4 + (size_t)flen;
+	if (len < 4 + (size_t)flen)
+		return -EAGAIN;
+	*out = bypass__ctl_msg__unpack(NULL, flen, buf + 4);
+	return *out ? 0 : -EBADMSG;
+}
+
 const char *ctl_socket_path(const char *override)
 {
 	const char *env;

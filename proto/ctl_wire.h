@@ -11,6 +11,7 @@
 #define BYPASS_CTL_WIRE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bypass_ctl.pb-c.h"
 
@@ -48,6 +49,21 @@ int ctl_send(int fd, const Bypass__CtlMsg *m, const int *fds, int nfds);
  * CTL_MAX_FRAME, -EBADMSG if it does not decode, or another -errno.
  */
 int ctl_recv(int fd, Bypass__CtlMsg **out, int *fds, int *nfds, int maxfds);
+
+/**
+ * ctl_frame_decode - decode one frame from bytes already read off the
+ * stream, without touching any socket (a non-blocking reader's buffer).
+ * @buf: the bytes received so far, starting at a frame boundary.
+ * @len: how many.
+ * @out: on success, the decoded message; free it with
+ *       bypass__ctl_msg__free_unpacked(*out, NULL).
+ * @consumed: on success, the frame's size (header included); on -EAGAIN,
+ *            the total the frame needs, once its header is in (else 4).
+ *
+ * Return: 0, -EAGAIN if the frame is not complete yet, -EMSGSIZE for a
+ * frame over CTL_MAX_FRAME, -EBADMSG if it does not decode.
+ */
+int ctl_frame_decode(const uint8_t *buf, size_t len, Bypass__CtlMsg **out, size_t *consumed);
 
 /**
  * ctl_socket_path - the control socket a client should use.

@@ -20,7 +20,6 @@
 
 #include "sp_internal.h"
 
-#define SYN_RTO_MS 250
 #define ARP_RETRY_MS 250
 #define ARP_TRIES 4
 #define INIT_RTO_MS 200
@@ -87,7 +86,7 @@ static struct sp_conn *conn_lookup(struct sp *sp, uint32_t raddr, uint32_t laddr
 	return &sp->conns[*id];
 }
 
-static struct sp_conn *conn_new(struct sp *sp, uint32_t *id)
+struct sp_conn *sp_conn_new(struct sp *sp, uint32_t *id)
 {
 	if (!sp->nfree_ids)
 		return NULL;
@@ -102,7 +101,7 @@ static struct sp_conn *conn_new(struct sp *sp, uint32_t *id)
 	return c;
 }
 
-static void conn_hash_add(struct sp *sp, struct sp_conn *c, uint32_t id)
+void sp_conn_hash_add(struct sp *sp, struct sp_conn *c, uint32_t id)
 {
 	struct conn_key k;
 	key_of(&k, c);
@@ -127,49 +126,15 @@ static void conn_free(struct sp *sp, struct sp_conn *c, uint32_t id)
 	sp->free_ids[sp->nfree_ids++] = id;
 }
 
-static struct dp_app *app_of(struct sp *sp, const struct sp_conn *c)
-{
-	return &sp->dp->apps[c->app_id];
-}
-
 struct dp_app *sp_conn_app(struct sp *sp, const struct sp_conn *c)
 {
-	return app_of(sp, c);
-}
-
-/* the first listener on @port (more follow through ->next if shared) */
-static struct sp_listener *listener_of_port(struct sp *sp, uint16_t port)
-{
-	uint16_t i = sp->listener_by_port[port];
-	return i ? &sp->listeners[i - 1] : NULL;
-}
-
-/* the listener a passive conn came through, if it still exists */
-static struct sp_listener *listener_of_conn(struct sp *sp, const struct sp_conn *c)
-{
-	if (!c->listener)
-		return NULL;
-	struct sp_listener *l = &sp->listeners[c->listener - 1];
-	return l->in_use && l->app_id == c->app_id && l->slot == c->listener_slot ? l : NULL;
-}
-
-static void listener_unlink(struct sp *sp, struct sp_listener *l)
-{
-	uint16_t self = (uint16_t)(l - sp->listeners) + 1;
-	for (uint16_t *pp = &sp->listener_by_port[l->port]; *pp;
-	     pp = &sp->listeners[*pp - 1].next) {
-		if (*pp == self) {
-			*pp = l->next;
-			break;
-		}
-	}
-	l->in_use = false;
+	return &sp->dp->apps[c->app_id];
 }
 
 /* the app's view of a slot after its connection ended */
 static void slot_closed(struct sp *sp, struct sp_conn *c, int err)
 {
-	struct dp_app *app = app_of(sp, c);
+	struct dp_app *app = sp_conn_app(sp, c);
 	struct bp_flow_shm *fs = &app->flows[c->slot];
 	if (c->flags & (SPC_NOTIFIED | SPC_DETACHED))
 		return; /* told already, or the slot belongs to someone else now */
@@ -182,11 +147,11 @@ static void slot_closed(struct sp *sp, struct sp_conn *c, int err)
 }
 
 /* a conn that never reached the fastpath is over */
-static void handshake_fail(struct sp *sp, struct sp_conn *c, uint32_t id, int err)
+void sp_conn_handshake_fail(struct sp *sp, struct sp_conn *c, uint32_t id, int err)
 {
-	struct dp_app *app = app_of(sp, c);
+	struct dp_app *app = sp_conn_app(sp, c);
 	if (c->listener_slot != UINT32_MAX) {
-		struct sp_listener *l = listener_of_conn(sp, c);
+		struct sp_listener *l = sp_listener_of_conn(sp, c);
 		if (l && l->half_open)
 			l->half_open--;
 		sp_slot_free(sp, app, c->slot); /* the app never saw this child */
@@ -227,11 +192,11 @@ static uint32_t conn_rto_ms(struct sp *sp, const struct fp_flow *f, uint8_t back
 
 /* ------------------------------------------------------------ install */
 
-static void establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t peer_wnd,
+void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t peer_wnd,
 		      bool send_ack)
 {
 	struct dataplane *dp = sp->dp;
-	struct dp_app *app = app_of(sp, c);
+	struct dp_app *app = sp_conn_app(sp, c);
 	struct fp_flow *f = &dp->flows[id];
 	struct bp_flow_shm *fs = &app->flows[c->slot];
 	bool ws = c->peer_wscale >= 0;
@@ -286,77 +251,20 @@ static void establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t pe
 
 /* ------------------------------------------------------------ listen */
 
-static uint16_t pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport)
+uint16_t sp_conn_pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport)
 {
 	for (int i = 0; i <= EPHEMERAL_HI - EPHEMERAL_LO; i++) {
 		uint16_t p = sp->next_ephemeral++;
 		if (sp->next_ephemeral > EPHEMERAL_HI)
 			sp->next_ephemeral = EPHEMERAL_LO;
 		uint32_t id;
-		if (listener_of_port(sp, p))
+		if (sp_listener_of_port(sp, p))
 			continue;
 		if (raddr && conn_lookup(sp, raddr, sp->dp->ip, rport, p, &id))
 			continue;
 		return p;
 	}
 	return 0;
-}
-
-int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port, uint32_t backlog,
-		   uint32_t flags, const struct cc_ops *cc, uint32_t *slot_out)
-{
-	bool shared = flags & BP_LISTEN_SHARED;
-	if (ip && ip != sp->dp->ip)
-		return -EADDRNOTAVAIL;
-	if (!port && !(port = pick_ephemeral(sp, 0, 0)))
-		return -EADDRINUSE;
-	struct sp_listener *head = listener_of_port(sp, port);
-	if (head && !(shared && head->shared))
-		return -EADDRINUSE; /* every listener on a port must agree to share */
-	struct sp_listener *l = NULL;
-	uint16_t idx;
-	for (idx = 0; idx < SP_MAX_LISTENERS; idx++) {
-		if (!sp->listeners[idx].in_use) {
-			l = &sp->listeners[idx];
-			break;
-		}
-	}
-	if (!l)
-		return -ENOBUFS;
-	uint32_t slot;
-	int rc = sp_slot_alloc(sp, app, &slot);
-	if (rc)
-		return rc;
-	*l = (struct sp_listener){
-		.in_use = true, .shared = shared, .app_id = app->app_id, .port = port,
-		.slot = slot, .backlog = backlog ? (backlog > 65535 ? 65535 : backlog) : 128,
-		.next = sp->listener_by_port[port],
-		.cc = cc,
-	};
-	sp->listener_by_port[port] = idx + 1;
-	struct bp_flow_shm *fs = &app->flows[slot];
-	fs->local_ip = sp->dp->ip;
-	fs->local_port = port;
-	__atomic_store_n(&fs->state, BP_FS_LISTEN, __ATOMIC_RELEASE);
-	*slot_out = slot;
-	return 0;
-}
-
-static void listener_close(struct sp *sp, struct dp_app *app, struct sp_listener *l)
-{
-	listener_unlink(sp, l);
-	/* half-open children die with it; established ones belong to the app */
-	for (uint32_t i = 0; i < sp->nconns;) {
-		uint32_t id = sp->active[i];
-		struct sp_conn *c = &sp->conns[id];
-		if (c->state == SPS_SYN_RCVD && c->app_id == l->app_id &&
-		    c->listener_slot == l->slot && c->local_port == l->port) {
-			handshake_fail(sp, c, id, ECONNABORTED);
-			continue; /* conn_free moved another id into slot i */
-		}
-		i++;
-	}
-	sp_slot_free(sp, app, l->slot);
 }
 
 /* ------------------------------------------------------------ connect */
@@ -385,14 +293,14 @@ int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t por
 	uint32_t nh = sp_next_hop(sp, ip);
 	if (!nh)
 		return -ENETUNREACH;
-	uint16_t lport = pick_ephemeral(sp, ip, port);
+	uint16_t lport = sp_conn_pick_ephemeral(sp, ip, port);
 	if (!lport)
 		return -EADDRNOTAVAIL;
 	uint32_t slot, id;
 	int rc = sp_slot_alloc(sp, app, &slot);
 	if (rc)
 		return rc;
-	struct sp_conn *c = conn_new(sp, &id);
+	struct sp_conn *c = sp_conn_new(sp, &id);
 	if (!c) {
 		sp_slot_free(sp, app, slot);
 		return -ENOBUFS;
@@ -408,7 +316,7 @@ int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t por
 	if (cc)
 		c->cc_ops = cc;
 	c->ecn_requested = c->cc_ops->wants_ecn || sp->dp->cfg.ecn;
-	conn_hash_add(sp, c, id);
+	sp_conn_hash_add(sp, c, id);
 	app->slot_flow[slot] = id;
 
 	struct bp_flow_shm *fs = &app->flows[slot];
@@ -433,71 +341,6 @@ void sp_conn_arp_resolved(struct sp *sp, uint32_t ip)
 
 /* ------------------------------------------------------------ input */
 
-/* connections a listener holds that its app has not accepted yet */
-static uint32_t listener_load(struct sp *sp, const struct sp_listener *l)
-{
-	struct dp_app *app = &sp->dp->apps[l->app_id];
-	uint32_t accepted = __atomic_load_n(&app->flows[l->slot].accepted, __ATOMIC_ACQUIRE);
-	uint32_t waiting = l->delivered - accepted; /* wraps harmlessly */
-	if (waiting > l->delivered)
-		waiting = 0; /* the app claims more accepts than we delivered */
-	return l->half_open + waiting;
-}
-
-static void passive_open(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
-{
-	struct sp_listener *l = NULL;
-	uint32_t best = UINT32_MAX;
-	if (!listener_of_port(sp, p->dport)) {
-		sp_send_rst_reply(sp, p); /* connection refused */
-		return;
-	}
-	/* shared port: the least-loaded listener, i.e. the idlest worker */
-	for (uint16_t i = sp->listener_by_port[p->dport]; i; i = sp->listeners[i - 1].next) {
-		struct sp_listener *cand = &sp->listeners[i - 1];
-		uint32_t load = listener_load(sp, cand);
-		if (load < cand->backlog && load < best) {
-			best = load;
-			l = cand;
-		}
-	}
-	if (!l)
-		return; /* every backlog full: drop, the peer retries the SYN */
-	struct dp_app *app = &sp->dp->apps[l->app_id];
-
-	uint32_t slot, id;
-	if (sp_slot_alloc(sp, app, &slot))
-		return;
-	struct sp_conn *c = conn_new(sp, &id);
-	if (!c) {
-		sp_slot_free(sp, app, slot);
-		return;
-	}
-	c->app_id = l->app_id;
-	c->slot = slot;
-	c->listener_slot = l->slot;
-	c->listener = (uint16_t)(l - sp->listeners) + 1;
-	if (l->cc)
-		c->cc_ops = l->cc;
-	c->local_ip = p->daddr;
-	c->remote_ip = p->saddr;
-	c->local_port = p->dport;
-	c->remote_port = p->sport;
-	c->irs = p->seq;
-	c->iss = (uint32_t)rte_rand();
-	c->peer_mss = p->opts.mss ? p->opts.mss : 536;
-	c->peer_wscale = p->opts.wscale;
-	c->peer_sack = p->opts.sack_ok;
-	/* RFC 3168: an ECN-setup SYN has ECE and CWR; we always accept */
-	c->ecn = (p->flags & (TCPF_ECE | TCPF_CWR)) == (TCPF_ECE | TCPF_CWR);
-	memcpy(c->mac.addr_bytes, p->src_mac, 6);
-	c->state = SPS_SYN_RCVD;
-	c->deadline = sp->now + sp_ms_to_tsc(sp, SYN_RTO_MS);
-	conn_hash_add(sp, c, id);
-	l->half_open++;
-	sp_send_syn(sp, c, &c->mac, true);
-}
-
 static void syn_sent_input(struct sp *sp, struct sp_conn *c, uint32_t id, const struct pkt_tcp *p)
 {
 	bool ack_ok = (p->flags & TCPF_ACK) && p->ack == c->iss + 1;
@@ -507,7 +350,7 @@ static void syn_sent_input(struct sp *sp, struct sp_conn *c, uint32_t id, const 
 	}
 	if (p->flags & TCPF_RST) {
 		if (ack_ok)
-			handshake_fail(sp, c, id, ECONNREFUSED);
+			sp_conn_handshake_fail(sp, c, id, ECONNREFUSED);
 		return;
 	}
 	if ((p->flags & TCPF_SYN) && ack_ok) {
@@ -518,44 +361,10 @@ static void syn_sent_input(struct sp *sp, struct sp_conn *c, uint32_t id, const 
 		/* an ECN-setup SYN-ACK has ECE without CWR */
 		c->ecn = c->ecn_requested && (p->flags & (TCPF_ECE | TCPF_CWR)) == TCPF_ECE;
 		memcpy(c->mac.addr_bytes, p->src_mac, 6);
-		establish(sp, c, id, p->wnd, true);
-		struct dp_app *app = app_of(sp, c);
+		sp_conn_establish(sp, c, id, p->wnd, true);
+		struct dp_app *app = sp_conn_app(sp, c);
 		sp_app_post(sp, app, BP_EV_CONNECTED, 0, c->slot, app->flows[c->slot].gen, 0, 0);
 	}
-}
-
-/* returns true if @m was handed on to the fastpath */
-static bool syn_rcvd_input(struct sp *sp, struct sp_conn *c, uint32_t id, struct rte_mbuf *m,
-			   const struct pkt_tcp *p)
-{
-	if (p->flags & TCPF_RST) {
-		handshake_fail(sp, c, id, ECONNRESET);
-		return false;
-	}
-	if ((p->flags & TCPF_SYN) && !(p->flags & TCPF_ACK)) {
-		sp_send_syn(sp, c, &c->mac, true); /* our SYN-ACK was lost */
-		return false;
-	}
-	if (!(p->flags & TCPF_ACK) || p->ack != c->iss + 1) {
-		sp_send_rst_reply(sp, p);
-		return false;
-	}
-	struct sp_listener *l = listener_of_conn(sp, c);
-	establish(sp, c, id, (uint16_t)0, false);
-	/* this ACK's window is scaled already */
-	sp->dp->flows[id].peer_wnd = (uint32_t)p->wnd << sp->dp->flows[id].snd_wscale;
-	struct dp_app *app = app_of(sp, c);
-	if (l) {
-		l->half_open--;
-		l->delivered++;
-		app->flows[l->slot].listen_pending = l->delivered;
-	}
-	sp_app_post(sp, app, BP_EV_ACCEPT, 0, c->slot, app->flows[c->slot].gen, 0, c->listener_slot);
-	if (p->payload_len || (p->flags & TCPF_FIN)) {
-		sp_send_fp(sp, DPM_RX_REINJECT, 0, 0, m);
-		return true;
-	}
-	return false;
 }
 
 void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
@@ -576,7 +385,7 @@ void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
 	}
 	if (!c) {
 		if (pure_syn)
-			passive_open(sp, m, p);
+			sp_listen_passive_open(sp, m, p);
 		else if (!(p->flags & TCPF_RST))
 			sp_send_rst_reply(sp, p);
 	} else {
@@ -585,7 +394,7 @@ void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
 			syn_sent_input(sp, c, id, p);
 			break;
 		case SPS_SYN_RCVD:
-			passed = syn_rcvd_input(sp, c, id, m, p);
+			passed = sp_listen_syn_rcvd_input(sp, c, id, m, p);
 			break;
 		case SPS_ESTABLISHED:
 		case SPS_TIME_WAIT:
@@ -614,7 +423,7 @@ static void check_closed(struct sp *sp, struct sp_conn *c, uint32_t id)
 	if ((c->flags & SPC_CLOSED_FIRST) && sp->dp->cfg.time_wait_ms) {
 		c->state = SPS_TIME_WAIT; /* the fastpath keeps ACKing a resent FIN */
 		c->deadline = sp->now + sp_ms_to_tsc(sp, sp->dp->cfg.time_wait_ms);
-		struct sp_app *sa = app_of(sp, c)->sp_priv;
+		struct sp_app *sa = sp_conn_app(sp, c)->sp_priv;
 		if ((c->flags & SPC_APP_CLOSED) && !sa->dying) {
 			/* the app is done with it: its slot must not wait out
 			 * TIME_WAIT too, or a server that closes first runs out
@@ -646,7 +455,7 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 			for (int i = 0; i < SP_MAX_LISTENERS; i++) {
 				struct sp_listener *l = &sp->listeners[i];
 				if (l->in_use && l->app_id == app->app_id && l->slot == slot) {
-					listener_close(sp, app, l);
+					sp_listener_close(sp, app, l);
 					break;
 				}
 			}
@@ -695,11 +504,11 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
  */
 void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abort)
 {
-	struct bp_flow_shm *fs = &app_of(sp, c)->flows[c->slot];
+	struct bp_flow_shm *fs = &sp_conn_app(sp, c)->flows[c->slot];
 	c->flags |= SPC_APP_CLOSED;
 	c->flags &= ~SPC_ORPHAN;
 	if (c->state == SPS_ARP_WAIT || c->state == SPS_SYN_SENT) {
-		handshake_fail(sp, c, id, ECONNABORTED);
+		sp_conn_handshake_fail(sp, c, id, ECONNABORTED);
 	} else if (c->state == SPS_ESTABLISHED) {
 		bool unread = __atomic_load_n(&fs->rx_written, __ATOMIC_ACQUIRE) !=
 			      __atomic_load_n(&fs->rx_consumed, __ATOMIC_ACQUIRE);
@@ -743,13 +552,13 @@ void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t id)
 			conn_reset(sp, c, id, EPROTO, true);
 		break;
 	case DPM_FLOW_DETACH_DONE: {
-		struct dp_app *app = app_of(sp, c);
+		struct dp_app *app = sp_conn_app(sp, c);
 		app->slot_flow[c->slot] = DP_INVALID_FLOW;
 		sp_slot_free(sp, app, c->slot);
 		break;
 	}
 	case DPM_FLOW_DEL_DONE: {
-		struct dp_app *app = app_of(sp, c);
+		struct dp_app *app = sp_conn_app(sp, c);
 		if (c->flags & SPC_DETACHED) {
 			conn_free(sp, c, id); /* its slot went back at DETACH_DONE */
 			break;
@@ -817,7 +626,7 @@ uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app)
 	for (int i = 0; i < SP_MAX_LISTENERS; i++) {
 		struct sp_listener *l = &sp->listeners[i];
 		if (l->in_use && l->app_id == app->app_id)
-			listener_unlink(sp, l);
+			sp_listener_unlink(sp, l);
 	}
 	return live;
 }
@@ -830,7 +639,7 @@ static void handshake_timer(struct sp *sp, struct sp_conn *c, uint32_t id)
 	switch (c->state) {
 	case SPS_ARP_WAIT:
 		if (++c->retries >= ARP_TRIES) {
-			handshake_fail(sp, c, id, EHOSTUNREACH);
+			sp_conn_handshake_fail(sp, c, id, EHOSTUNREACH);
 			return;
 		}
 		sp_arp_request(sp, c->next_hop);
@@ -839,7 +648,7 @@ static void handshake_timer(struct sp *sp, struct sp_conn *c, uint32_t id)
 	case SPS_SYN_SENT:
 	case SPS_SYN_RCVD:
 		if (++c->retries > cfg->syn_retries) {
-			handshake_fail(sp, c, id, ETIMEDOUT);
+			sp_conn_handshake_fail(sp, c, id, ETIMEDOUT);
 			return;
 		}
 		sp_send_syn(sp, c, &c->mac, c->state == SPS_SYN_RCVD);

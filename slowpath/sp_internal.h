@@ -157,12 +157,18 @@ void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot);
 void sp_app_flow_gone(struct sp *sp, struct dp_app *app);
 void sp_app_flow_done(struct sp *sp, struct dp_app *app);
 
+#define SYN_RTO_MS 250 /* first SYN / SYN-ACK retransmission timeout */
+
 /* conn.c */
 int sp_conn_init(struct sp *sp);
+struct sp_conn *sp_conn_new(struct sp *sp, uint32_t *id);
+void sp_conn_hash_add(struct sp *sp, struct sp_conn *c, uint32_t id);
+void sp_conn_handshake_fail(struct sp *sp, struct sp_conn *c, uint32_t id, int err);
+void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t peer_wnd,
+		       bool send_ack);
+uint16_t sp_conn_pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport);
 void sp_conn_fini(struct sp *sp);
 void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p);
-int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port, uint32_t backlog,
-		   uint32_t flags, const struct cc_ops *cc, uint32_t *slot_out);
 int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port,
 		    const struct cc_ops *cc, uint32_t *slot_out);
 void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen,
@@ -173,6 +179,17 @@ uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app);
 bool sp_conn_app_gone_one(struct sp *sp, struct sp_conn *c, uint32_t id);
 void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abort);
 struct dp_app *sp_conn_app(struct sp *sp, const struct sp_conn *c);
+
+/* listen.c: listeners and the passive open */
+int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port, uint32_t backlog,
+		   uint32_t flags, const struct cc_ops *cc, uint32_t *slot_out);
+struct sp_listener *sp_listener_of_port(struct sp *sp, uint16_t port);
+struct sp_listener *sp_listener_of_conn(struct sp *sp, const struct sp_conn *c);
+void sp_listener_unlink(struct sp *sp, struct sp_listener *l);
+void sp_listener_close(struct sp *sp, struct dp_app *app, struct sp_listener *l);
+void sp_listen_passive_open(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p);
+bool sp_listen_syn_rcvd_input(struct sp *sp, struct sp_conn *c, uint32_t id, struct rte_mbuf *m,
+			      const struct pkt_tcp *p);
 
 /* handoff.c: flows shared between processes after fork() */
 void sp_handoff_new_key(struct sp_conn *c, struct bp_flow_shm *fs);

@@ -42,7 +42,8 @@ build() {
 	local dir=$1 rc=0
 	shift
 	echo "== configure and build $dir ($*)"
-	cmake -S . -B "$dir" "$@" >"$dir.cmake.log" 2>&1 || { cat "$dir.cmake.log"; return 1; }
+	mkdir -p "$dir"
+	cmake -S . -B "$dir" "$@" >"$dir/cmake.log" 2>&1 || { cat "$dir/cmake.log"; return 1; }
 	cmake --build "$dir" -j"$JOBS" >"$dir/build.log" 2>&1 || rc=$?
 	grep -E "error|warning" "$dir/build.log"
 	if [ "$rc" -ne 0 ]; then
