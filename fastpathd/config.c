@@ -60,6 +60,10 @@ static const struct field fields[] = {
 	F("tcp", "keepalive_idle_ms", FT_U32, keepalive_idle_ms, 100, 1u << 31, "SO_KEEPALIVE: idle time before the first probe"),
 	F("tcp", "keepalive_intvl_ms", FT_U32, keepalive_intvl_ms, 100, 1u << 31, "SO_KEEPALIVE: time between probes"),
 	F("tcp", "keepalive_probes", FT_U32, keepalive_probes, 1, 100, "SO_KEEPALIVE: unanswered probes before the connection fails"),
+	F("tcp", "challenge_ack_limit", FT_U32, challenge_ack_limit, 0, 1u << 30, "RFC 5961 challenge ACKs per second, all flows (randomised around it; 0 = no global limit)"),
+	F("tcp", "invalid_ratelimit_ms", FT_U32, invalid_ratelimit_ms, 0, 60000, "per flow: at most one challenge / out-of-window ACK this often"),
+	F("tcp", "max_half_open", FT_U32, max_half_open, 16, 1u << 20, "half-open connections (SYN received), all listeners; never take flows or app slots"),
+	F("tcp", "syncookies", FT_BOOL, syncookies, 0, 1, "answer with a SYN cookie when a listener's half-open queue or max_half_open is full"),
 	F("fastpath", "rx_burst", FT_U32, rx_burst, 1, 512, "max packets per receive burst"),
 	F("fastpath", "idle_poll_us", FT_U32, idle_poll_us, 0, 1000000, "busy-poll time before blocking"),
 	F("fastpath", "mbufs", FT_U32, mbufs, 1024, 1u << 22, "packet buffers in the pool"),
@@ -91,6 +95,10 @@ void config_defaults(struct bp_config *c)
 	c->keepalive_idle_ms = 7200000; /* Linux's defaults: 2 h, 75 s, 9 */
 	c->keepalive_intvl_ms = 75000;
 	c->keepalive_probes = 9;
+	c->challenge_ack_limit = 1000; /* Linux's before 6.0 */
+	c->invalid_ratelimit_ms = 500; /* Linux's tcp_invalid_ratelimit */
+	c->max_half_open = 4096;
+	c->syncookies = true;
 	snprintf(c->cc, sizeof(c->cc), "newreno");
 	c->rx_burst = 32;
 	c->idle_poll_us = 100;

@@ -43,6 +43,10 @@ struct bp_config {
 	uint32_t keepalive_idle_ms; /* SO_KEEPALIVE flows: probe after this idle time */
 	uint32_t keepalive_intvl_ms;
 	uint32_t keepalive_probes;  /* unanswered probes before ETIMEDOUT */
+	uint32_t challenge_ack_limit; /* RFC 5961 challenge ACKs a second, 0 = unlimited */
+	uint32_t invalid_ratelimit_ms; /* per flow, between challenge/out-of-window ACKs */
+	uint32_t max_half_open;     /* SYN queue entries, all listeners */
+	bool syncookies;            /* cookies when a SYN queue is full */
 	/* [fastpath] */
 	uint32_t rx_burst;
 	uint32_t idle_poll_us;      /* busy-poll this long after the last work, then block */

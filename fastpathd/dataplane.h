@@ -122,6 +122,10 @@ struct fp_flow {
 	uint64_t last_progress_tsc;         /* last time snd_una moved or data sent from idle */
 	uint64_t rtt_pos;                   /* position whose ack is being timed */
 	uint64_t rtt_tsc;                   /* when it was sent; 0 = nothing timed */
+
+	/* --- RFC 5961 (fp-owned) --- */
+	uint32_t peer_wnd_max;              /* largest window the peer offered (MAX.SND.WND) */
+	uint64_t oow_ack_tsc;               /* last challenge / out-of-window ACK sent */
 } __rte_cache_aligned;
 
 /* --------------------------------------------------------------- apps */
@@ -227,6 +231,11 @@ enum dp_counter {
 	DPC_APP_BAD_ENTRY,    /* malformed doorbell / ctrl entries */
 	DPC_EVQ_OVERFLOW,
 	DPC_TX_NOMBUF, DPC_TX_FULL, DPC_TX_DEFERRED,
+	DPC_CHALLENGE_ACK,    /* RFC 5961 challenge ACKs (and ACKs to unacceptable ACKs) */
+	DPC_SYN_COOKIE_SENT,  /* SYN-ACKs carrying a cookie (half-open queue full) */
+	DPC_SYN_COOKIE_OK,    /* connections a valid cookie created */
+	DPC_SYN_COOKIE_BAD,   /* ACKs with a forged or expired cookie */
+	DPC_SYN_DROPPED,      /* SYNs dropped: bogus source, every backlog full */
 	DPC_MAX,
 };
 

@@ -227,7 +227,13 @@ static void run_touched(struct fp_ctx *fp)
 	fp->ntouched = 0;
 }
 
-static void rx_frame(struct fp_ctx *fp, struct rte_mbuf *m)
+/*
+ * @from_sp: the slowpath looked at this frame already (it raced a FLOW_ADD,
+ * or it is a SYN on a synchronized flow that tcp_input() must answer with a
+ * challenge ACK): never hand it back, or a SYN would bounce between the
+ * threads forever.
+ */
+static void rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 {
 	struct dataplane *dp = fp->dp;
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -268,7 +274,11 @@ static void rx_frame(struct fp_ctx *fp, struct rte_mbuf *m)
 		return;
 	}
 	struct fp_flow *f = flow_table_lookup(fp, p.saddr, p.daddr, p.sport, p.dport);
-	if (!f || ((p.flags & TCPF_SYN) && !(p.flags & TCPF_ACK))) {
+	if (!f && from_sp) {
+		rte_pktmbuf_free(m); /* the flow went away meanwhile */
+		return;
+	}
+	if (!f || (!from_sp && (p.flags & TCPF_SYN) && !(p.flags & TCPF_ACK))) {
 		/* handshakes, strays and new SYNs reusing a TIME_WAIT tuple */
 		fp_to_sp(fp, DPM_RX_PKT, 0, m);
 		return;
@@ -287,7 +297,7 @@ static void handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 		fp_tx_enqueue(fp, msg->ptr);
 		break;
 	case DPM_RX_REINJECT:
-		rx_frame(fp, msg->ptr);
+		rx_frame(fp, msg->ptr, true);
 		break;
 	case DPM_FLOW_ADD: {
 		struct dp_app *app = &dp->apps[f->app_id];
@@ -378,7 +388,7 @@ static unsigned poll_port(struct fp_ctx *fp)
 	uint16_t n = rte_eth_rx_burst(fp->dp->port_id, 0, pkts, fp->dp->cfg.rx_burst);
 	for (uint16_t i = 0; i < n; i++) {
 		fp->dp->fp_counters[DPC_RX_PKTS]++;
-		rx_frame(fp, pkts[i]);
+		rx_frame(fp, pkts[i], false);
 	}
 	return n;
 }

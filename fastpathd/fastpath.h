@@ -47,6 +47,10 @@ struct fp_ctx {
 	uint32_t *blocked;          /* ring: flows waiting for the tx backlog to drain */
 	uint32_t blocked_head, nblocked;
 	struct bp_flow_shm detached_shm; /* what detached TIME_WAIT flows write to */
+	/* RFC 5961 challenge ACKs: the global per-second budget (tcp_in.c) */
+	uint64_t chack_sec_start;   /* tsc the current second began */
+	uint32_t chack_count;       /* challenge ACKs sent in it */
+	uint32_t chack_quota;       /* this second's randomised limit */
 };
 
 /* fastpath.c */

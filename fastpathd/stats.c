@@ -21,6 +21,11 @@ static const char *const names[DPC_MAX] = {
 	[DPC_TX_NOMBUF] = "tx_no_mbuf",
 	[DPC_TX_FULL] = "tx_queue_full_drops",
 	[DPC_TX_DEFERRED] = "tx_queue_full_deferred",
+	[DPC_CHALLENGE_ACK] = "tcp_challenge_acks",
+	[DPC_SYN_COOKIE_SENT] = "syn_cookies_sent",
+	[DPC_SYN_COOKIE_OK] = "syn_cookies_valid",
+	[DPC_SYN_COOKIE_BAD] = "syn_cookies_invalid",
+	[DPC_SYN_DROPPED] = "syn_dropped",
 };
 
 const char *dp_counter_name(enum dp_counter c)

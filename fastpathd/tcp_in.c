@@ -9,6 +9,7 @@
  */
 #include <string.h>
 #include <rte_cycles.h>
+#include <rte_random.h>
 
 #include "fastpath.h"
 #include "ring_copy.h"
@@ -133,19 +134,70 @@ static bool sack_says_lost(const struct fp_flow *f)
 	return (f->flags & FPF_SACK) && f->sacked_bytes >= 3ull * f->mss;
 }
 
-static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
+/**
+ * challenge_ack - RFC 5961's challenge ACK, also RFC 793's ACK to a
+ * segment whose ACK is unacceptable.  Rate-limited as Linux does: at most
+ * one per flow per [tcp] invalid_ratelimit_ms (tcp_invalid_ratelimit), and
+ * at most about [tcp] challenge_ack_limit a second over all flows
+ * (tcp_challenge_ack_limit).  The global quota is drawn at random each
+ * second from [limit/2, 3*limit/2), so an off-path attacker cannot count
+ * our challenge ACKs to learn whether a guessed 4-tuple exists
+ * (CVE-2016-5696).
+ */
+static void challenge_ack(struct fp_ctx *fp, struct fp_flow *f)
+{
+	const struct bp_config *cfg = &fp->dp->cfg;
+	uint64_t hz = fp->dp->tsc_hz;
+	if (f->oow_ack_tsc && fp->now - f->oow_ack_tsc < hz / 1000 * cfg->invalid_ratelimit_ms)
+		return;
+	if (cfg->challenge_ack_limit) {
+		if (!fp->chack_sec_start || fp->now - fp->chack_sec_start >= hz) {
+			uint32_t lim = cfg->challenge_ack_limit;
+			fp->chack_sec_start = fp->now;
+			fp->chack_count = 0;
+			fp->chack_quota = lim / 2 + (uint32_t)rte_rand_max(lim) + 1;
+		}
+		if (fp->chack_count >= fp->chack_quota)
+			return;
+		fp->chack_count++;
+	}
+	f->oow_ack_tsc = fp->now;
+	fp->dp->fp_counters[DPC_CHALLENGE_ACK]++;
+	tcp_send_ack(fp, f);
+}
+
+/*
+ * RFC 5961 section 5: an ACK is acceptable in
+ * [SND.UNA - MAX.SND.WND, SND.NXT].  One beyond what we sent, or older
+ * than any window the peer could still be acknowledging, is a blind
+ * injection (or a confused peer): the whole segment goes, payload too.
+ */
+static bool ack_acceptable(const struct fp_flow *f, const struct pkt_tcp *p)
 {
 	uint32_t una_seq = f->tx_isn + 1 + (uint32_t)f->tx_acked;
 	int32_t d = seq_diff(p->ack, una_seq);
 	bool fin_out = (f->flags & FPF_TX_FIN_SENT) != 0;
 	uint64_t max_ack = f->tx_max_sent + (fin_out ? 1 : 0);
+	if (d >= 0)
+		return f->tx_acked + (uint32_t)d <= max_ack;
+	/* the window in the SYN is unscaled, and the first ACKs may lower
+	 * it: never bound tighter than 64 KiB */
+	uint32_t max_wnd = f->peer_wnd_max > 0xffff ? f->peer_wnd_max : 0xffff;
+	return (uint32_t)-d <= max_wnd;
+}
+
+static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
+{
+	uint32_t una_seq = f->tx_isn + 1 + (uint32_t)f->tx_acked;
+	int32_t d = seq_diff(p->ack, una_seq);
+	bool fin_out = (f->flags & FPF_TX_FIN_SENT) != 0;
 	uint32_t new_wnd = (uint32_t)p->wnd << f->snd_wscale;
 
 	if (d < 0)
 		return; /* old ACK: carries nothing we can trust about the window */
-	uint64_t ack_pos = f->tx_acked + (uint32_t)d;
-	if (ack_pos > max_ack)
-		return; /* acks data we never sent: ignore (RFC 793: send ACK) */
+	uint64_t ack_pos = f->tx_acked + (uint32_t)d; /* <= SND.NXT: ack_acceptable() */
+	if (new_wnd > f->peer_wnd_max)
+		f->peer_wnd_max = new_wnd;
 
 	if ((p->flags & TCPF_ECE) && (f->flags & FPF_ECN))
 		f->flags |= FPF_CWR_PENDING; /* the receiver latches ECE until it sees CWR */
@@ -316,6 +368,33 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 	tcp_send_ack(fp, f);
 }
 
+/*
+ * RFC 5961 section 3 for an RST on a synchronized flow: exactly at
+ * RCV.NXT it resets; elsewhere in the receive window it only earns a
+ * challenge ACK (a peer that really lost the connection answers that with
+ * an RST at RCV.NXT); outside the window it is dropped silently.
+ */
+static void rst_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
+{
+	/* both FINs done: nothing left to lose, and RFC 1337 says an RST
+	 * must not cut TIME_WAIT short (nor the app's unread data) */
+	if ((f->flags & (FPF_RX_FIN | FPF_TX_FIN_ACKED)) == (FPF_RX_FIN | FPF_TX_FIN_ACKED))
+		return;
+	uint32_t rcv_nxt = tcp_rcv_nxt(f);
+	uint32_t wnd = (uint32_t)(f->rx_adv_edge - f->rx_pos);
+	/* after the peer's FIN, some stacks reset at the FIN's own sequence
+	 * number (Linux accepts it too, tcp_reset_check()) */
+	bool exact = p->seq == rcv_nxt || ((f->flags & FPF_RX_FIN) && p->seq == rcv_nxt - 1);
+	if (exact) {
+		f->flags |= FPF_RESET;
+		__atomic_fetch_or(&f->shm->flags, BP_FF_RESET, __ATOMIC_RELEASE);
+		fp_to_sp(fp, DPM_FLOW_RST_RCVD, f->flow_id, NULL);
+		fp_touch(fp, f, FPP_EV_RX | FPP_EV_TX);
+	} else if (seq_in_window(p->seq, rcv_nxt, wnd ? wnd : 1)) {
+		challenge_ack(fp, f);
+	}
+}
+
 /**
  * tcp_input - process one validated segment for an installed flow.
  */
@@ -324,27 +403,23 @@ void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
 	if (f->flags & FPF_RESET)
 		return;
 	if (p->flags & TCPF_RST) {
-		/* both FINs done: nothing left to lose, and RFC 1337 says an RST
-		 * must not cut TIME_WAIT short (nor the app's unread data) */
-		if ((f->flags & (FPF_RX_FIN | FPF_TX_FIN_ACKED)) == (FPF_RX_FIN | FPF_TX_FIN_ACKED))
-			return;
-		/* RFC 5961: only an RST inside the receive window counts */
-		uint32_t wnd = (uint32_t)(f->rx_adv_edge - f->rx_pos);
-		if (seq_in_window(p->seq, tcp_rcv_nxt(f), wnd ? wnd : 1)) {
-			f->flags |= FPF_RESET;
-			__atomic_fetch_or(&f->shm->flags, BP_FF_RESET, __ATOMIC_RELEASE);
-			fp_to_sp(fp, DPM_FLOW_RST_RCVD, f->flow_id, NULL);
-			fp_touch(fp, f, FPP_EV_RX | FPP_EV_TX);
-		}
+		rst_input(fp, f, p);
 		return;
 	}
 	if (p->flags & TCPF_SYN) {
-		/* retransmitted SYN-ACK: our handshake ACK was lost */
-		tcp_send_ack(fp, f);
+		/* RFC 5961 section 4: a SYN on a synchronized flow, in the
+		 * window or not, never resets it.  The challenge ACK makes a
+		 * peer that restarted send an RST at RCV.NXT, and answers a
+		 * retransmitted SYN-ACK whose handshake ACK was lost. */
+		challenge_ack(fp, f);
 		return;
 	}
 	if (!(p->flags & TCPF_ACK))
 		return;
+	if (!ack_acceptable(f, p)) {
+		challenge_ack(fp, f); /* RFC 5961 section 5.2: ACK, then drop */
+		return;
+	}
 	f->last_rx_tsc = fp->now;
 	if ((f->flags & FPF_ECN) && (p->payload_len || (p->flags & TCPF_FIN))) {
 		/* RFC 3168 receiver: echo ECE from a CE mark until CWR */

@@ -211,7 +211,11 @@ void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t p
 	f->snd_wscale = ws ? (uint8_t)c->peer_wscale : 0;
 	f->rcv_wscale = ws ? sp_rcv_wscale(dp) : 0;
 	uint32_t mss = dp->cfg.mtu - 40;
-	f->mss = (uint16_t)(c->peer_mss && c->peer_mss < mss ? c->peer_mss : mss);
+	/* a tiny peer MSS makes us send a segment per byte or two (CVE-2019-11479):
+	 * never below SP_MIN_SND_MSS, 48 bytes as Linux's tcp_min_snd_mss, which
+	 * no real path needs to undercut (IPv4 guarantees 68-byte datagrams) */
+	uint32_t peer = c->peer_mss < SP_MIN_SND_MSS ? SP_MIN_SND_MSS : c->peer_mss;
+	f->mss = (uint16_t)(peer < mss ? peer : mss);
 	f->app_id = c->app_id;
 	f->slot = c->slot;
 	f->gen = fs->gen;
@@ -384,25 +388,18 @@ void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
 		c = NULL;
 	}
 	if (!c) {
-		if (pure_syn)
-			sp_listen_passive_open(sp, m, p);
-		else if (!(p->flags & TCPF_RST))
-			sp_send_rst_reply(sp, p);
+		passed = sp_synq_rx(sp, m, p); /* SYN, half-open, cookie or stray */
 	} else {
 		switch (c->state) {
 		case SPS_SYN_SENT:
 			syn_sent_input(sp, c, id, p);
 			break;
-		case SPS_SYN_RCVD:
-			passed = sp_listen_syn_rcvd_input(sp, c, id, m, p);
-			break;
 		case SPS_ESTABLISHED:
 		case SPS_TIME_WAIT:
-			/* raced the FLOW_ADD: the fastpath handles it now */
-			if (!pure_syn) {
-				sp_send_fp(sp, DPM_RX_REINJECT, 0, 0, m);
-				passed = true;
-			}
+			/* raced the FLOW_ADD: the fastpath handles it now; a SYN
+			 * gets its RFC 5961 challenge ACK there, never a reset */
+			sp_send_fp(sp, DPM_RX_REINJECT, 0, 0, m);
+			passed = true;
 			break;
 		default:
 			break;

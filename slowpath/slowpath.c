@@ -108,7 +108,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	sp->now = rte_rdtsc();
 	drain_fastpath(sp); /* never act on timers with stale news */
 	sp_conn_tick(sp);
-	double want = sp->nconns ? TICK_BUSY : TICK_IDLE;
+	sp_synq_tick(sp);
+	double want = sp->nconns || sp_synq_count(sp) ? TICK_BUSY : TICK_IDLE;
 	if (w->repeat != want) {
 		w->repeat = want;
 		ev_timer_again(loop, w);
@@ -139,7 +140,7 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 	sp->now = rte_rdtsc();
 	sp->cc = cc_find(dp->cfg.cc);
 	sp->loop = ev_loop_new(EVFLAG_AUTO);
-	if (!sp->loop || sp_conn_init(sp)) {
+	if (!sp->loop || sp_conn_init(sp) || sp_synq_init(sp)) {
 		snprintf(err, errlen, "cannot set up the slowpath for %u flows; lower [daemon] "
 			 "max_flows", dp->cfg.max_flows);
 		return -1;
@@ -174,6 +175,7 @@ void sp_stop(struct dataplane *dp)
 	sp_handoff_fini(sp);
 	sp_attach_fini(sp);
 	sp_conn_fini(sp);
+	sp_synq_fini(sp);
 	ev_loop_destroy(sp->loop);
 	dp->sp_priv = NULL;
 	rte_free(sp);

@@ -116,6 +116,22 @@ struct sp_app {
 };
 
 struct sp_pidwatch;
+struct sp_synq;
+
+/* the smallest peer MSS we send with (Linux's tcp_min_snd_mss, see conn.c) */
+#define SP_MIN_SND_MSS 48
+
+/* a half-open passive connection: what the SYN told us (synq.c) */
+struct sp_hs {
+	uint32_t local_ip, remote_ip;     /* network order */
+	uint16_t local_port, remote_port;
+	uint32_t iss, irs;
+	uint16_t peer_mss;
+	int8_t peer_wscale;
+	bool peer_sack;
+	bool ecn;
+	struct rte_ether_addr mac;        /* the SYN's source MAC: no ARP for spoofers */
+};
 
 struct sp {
 	struct dataplane *dp;
@@ -137,6 +153,7 @@ struct sp {
 	uint16_t ip_id;
 	const struct cc_ops *cc;
 	struct sp_pidwatch *pidwatch; /* fork children that hold flows */
+	struct sp_synq *synq;         /* half-open connections and SYN cookies */
 	uint64_t now;
 	uint32_t napps;
 	uint32_t nconns;
@@ -187,9 +204,15 @@ struct sp_listener *sp_listener_of_port(struct sp *sp, uint16_t port);
 struct sp_listener *sp_listener_of_conn(struct sp *sp, const struct sp_conn *c);
 void sp_listener_unlink(struct sp *sp, struct sp_listener *l);
 void sp_listener_close(struct sp *sp, struct dp_app *app, struct sp_listener *l);
-void sp_listen_passive_open(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p);
-bool sp_listen_syn_rcvd_input(struct sp *sp, struct sp_conn *c, uint32_t id, struct rte_mbuf *m,
-			      const struct pkt_tcp *p);
+uint32_t sp_listener_waiting(struct sp *sp, const struct sp_listener *l);
+
+/* synq.c: the passive open (SYN queue, SYN cookies, the final ACK) */
+int sp_synq_init(struct sp *sp);
+void sp_synq_fini(struct sp *sp);
+bool sp_synq_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p);
+void sp_synq_tick(struct sp *sp);
+uint32_t sp_synq_count(const struct sp *sp);
+void sp_synq_purge_listener(struct sp *sp, const struct sp_listener *l);
 
 /* handoff.c: flows shared between processes after fork() */
 void sp_handoff_new_key(struct sp_conn *c, struct bp_flow_shm *fs);
@@ -206,6 +229,8 @@ void sp_conn_arp_resolved(struct sp *sp, uint32_t ip);
 /* tcp_ctl.c: segments the slowpath sends itself */
 void sp_send_syn(struct sp *sp, struct sp_conn *c, const struct rte_ether_addr *dst, bool ack);
 void sp_send_rst_reply(struct sp *sp, const struct pkt_tcp *p);
+void sp_send_synack_hs(struct sp *sp, const struct sp_hs *hs);
+void sp_send_ack_hs(struct sp *sp, const struct sp_hs *hs);
 uint8_t sp_rcv_wscale(const struct dataplane *dp);
 
 /* arp.c */

@@ -59,6 +59,37 @@ void sp_send_syn(struct sp *sp, struct sp_conn *c, const struct rte_ether_addr *
 	send_hdr(sp, &s);
 }
 
+/* the SYN-ACK of a half-open connection that has no sp_conn (synq.c) */
+void sp_send_synack_hs(struct sp *sp, const struct sp_hs *hs)
+{
+	struct sp_conn c = {
+		.local_ip = hs->local_ip, .remote_ip = hs->remote_ip,
+		.local_port = hs->local_port, .remote_port = hs->remote_port,
+		.iss = hs->iss, .irs = hs->irs, .peer_wscale = hs->peer_wscale,
+		.peer_sack = hs->peer_sack, .ecn = hs->ecn,
+	};
+	sp_send_syn(sp, &c, &hs->mac, true);
+}
+
+/* SYN_RCVD's ACK <SEQ=ISS+1><ACK=IRS+1>: RFC 5961's challenge ACK there */
+void sp_send_ack_hs(struct sp *sp, const struct sp_hs *hs)
+{
+	struct dataplane *dp = sp->dp;
+	uint32_t wnd = dp->cfg.rx_buf_size > 0xffff ? 0xffff : dp->cfg.rx_buf_size;
+	struct tcp_hdr_spec s = {
+		.src_mac = dp->mac.addr_bytes,
+		.dst_mac = hs->mac.addr_bytes,
+		.saddr = hs->local_ip, .daddr = hs->remote_ip,
+		.sport = hs->local_port, .dport = hs->remote_port,
+		.seq = hs->iss + 1, .ack = hs->irs + 1,
+		.wnd = (uint16_t)(hs->peer_wscale >= 0 ? wnd >> sp_rcv_wscale(dp) : wnd),
+		.flags = TCPF_ACK,
+		.opt_wscale = -1,
+	};
+	send_hdr(sp, &s);
+	dp->sp_counters[DPC_CHALLENGE_ACK]++;
+}
+
 /* RFC 793 reset generation for a segment that matches nothing */
 void sp_send_rst_reply(struct sp *sp, const struct pkt_tcp *p)
 {

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: MIT
+/*
+ * synq.c - the passive open, built to survive SYN floods.
+ *
+ * A SYN takes no flow id and no app slot: it gets an entry in the SYN
+ * queue, a table of [tcp] max_half_open entries allocated once at start
+ * (so a flood cannot grow the daemon), with its own keyed hash.  The flow
+ * id and the app's slot are taken only when the final ACK completes the
+ * handshake, and only if the listener's accept queue has room.
+ *
+ * When the listener already holds `backlog` half-open connections, or the
+ * whole table is full, the SYN is answered with a SYN cookie
+ * (syncookie.c) and forgotten; a valid cookie in a final ACK creates the
+ * connection as if it had waited in the queue.  SYNs from addresses that
+ * cannot be a peer (zero, broadcast, multicast, loopback, our own, a
+ * multicast source MAC) get nothing.  Replies go to the SYN's source MAC,
+ * so spoofed sources never make us ARP.
+ *
+ * In SYN_RCVD, RFC 5961 applies too: an RST resets only at exactly
+ * RCV.NXT; in the window it earns a challenge ACK, outside it nothing; a
+ * SYN other than a retransmission of the first earns a challenge ACK.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/random.h>
+#include <rte_jhash.h>
+#include <rte_random.h>
+
+#include "sp_internal.h"
+#include "seq.h"
+#include "syncookie.h"
+
+#define SYNQ_SCAN_MS 10     /* how often half-open timers are looked at */
+#define SYNQ_PRESSURE_RETRIES 2 /* SYN-ACK resends when a queue is half full */
+
+struct synq_entry {
+	struct sp_hs hs;
+	uint32_t next;        /* hash chain, or the free list: index + 1, 0 = end */
+	uint16_t listener;    /* listener index + 1; 0 = entry free */
+	uint8_t retries;
+	uint64_t deadline;    /* tsc of the next SYN-ACK retransmission */
+};
+
+struct sp_synq {
+	uint32_t size, used;
+	uint32_t mask;                /* buckets - 1 */
+	uint32_t *bucket;             /* chain heads: index + 1 */
+	struct synq_entry *e;         /* [size] */
+	uint32_t free_head;           /* index + 1 */
+	uint32_t seed;                /* hash seed: chains an attacker cannot aim at */
+	uint64_t next_scan;
+	struct syncookie_key key;
+	uint64_t cookie_sent_tsc;     /* last cookie SYN-ACK, 0 = never */
+};
+
+static void secret(void *buf, size_t len)
+{
+	/* the kernel's CSPRNG; rte_rand() may be seeded from the TSC alone */
+	if (getrandom(buf, len, GRND_NONBLOCK) == (ssize_t)len)
+		return;
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t r = rte_rand();
+		memcpy((uint8_t *)buf + i, &r, len - i < 8 ? len - i : 8);
+	}
+}
+
+int sp_synq_init(struct sp *sp)
+{
+	struct sp_synq *q = calloc(1, sizeof(*q));
+	if (!q)
+		return -1;
+	sp->synq = q;
+	q->size = sp->dp->cfg.max_half_open;
+	uint32_t nb = 16;
+	while (nb < q->size)
+		nb <<= 1;
+	q->mask = nb - 1;
+	q->bucket = calloc(nb, sizeof(*q->bucket));
+	q->e = calloc(q->size, sizeof(*q->e));
+	if (!q->bucket || !q->e)
+		return -1;
+	for (uint32_t i = 0; i < q->size; i++)
+		q->e[i].next = i + 2 <= q->size ? i + 2 : 0;
+	q->free_head = 1;
+	secret(&q->key, sizeof(q->key));
+	secret(&q->seed, sizeof(q->seed));
+	return 0;
+}
+
+void sp_synq_fini(struct sp *sp)
+{
+	struct sp_synq *q = sp->synq;
+	if (!q)
+		return;
+	free(q->bucket);
+	free(q->e);
+	free(q);
+	sp->synq = NULL;
+}
+
+uint32_t sp_synq_count(const struct sp *sp)
+{
+	return sp->synq ? sp->synq->used : 0;
+}
+
+static uint32_t *chain_of(struct sp_synq *q, uint32_t raddr, uint32_t laddr, uint16_t rport,
+			  uint16_t lport)
+{
+	uint32_t h = rte_jhash_3words(raddr, laddr, (uint32_t)rport << 16 | lport, q->seed);
+	return &q->bucket[h & q->mask];
+}
+
+/* the entry for @p's tuple: its index, or -1 */
+static int32_t synq_lookup(struct sp_synq *q, const struct pkt_tcp *p)
+{
+	for (uint32_t i = *chain_of(q, p->saddr, p->daddr, p->sport, p->dport); i;
+	     i = q->e[i - 1].next) {
+		const struct sp_hs *hs = &q->e[i - 1].hs;
+		if (hs->remote_ip == p->saddr && hs->local_ip == p->daddr &&
+		    hs->remote_port == p->sport && hs->local_port == p->dport)
+			return (int32_t)(i - 1);
+	}
+	return -1;
+}
+
+static void synq_remove(struct sp *sp, uint32_t idx)
+{
+	struct sp_synq *q = sp->synq;
+	struct synq_entry *e = &q->e[idx];
+	const struct sp_hs *hs = &e->hs;
+	for (uint32_t *pp = chain_of(q, hs->remote_ip, hs->local_ip, hs->remote_port,
+				     hs->local_port); *pp; pp = &q->e[*pp - 1].next) {
+		if (*pp == idx + 1) {
+			*pp = e->next;
+			break;
+		}
+	}
+	struct sp_listener *l = &sp->listeners[e->listener - 1];
+	if (l->half_open)
+		l->half_open--;
+	e->listener = 0;
+	e->next = q->free_head;
+	q->free_head = idx + 1;
+	q->used--;
+}
+
+void sp_synq_purge_listener(struct sp *sp, const struct sp_listener *l)
+{
+	struct sp_synq *q = sp->synq;
+	uint16_t self = (uint16_t)(l - sp->listeners) + 1;
+	for (uint32_t i = 0; q && q->used && i < q->size; i++)
+		if (q->e[i].listener == self)
+			synq_remove(sp, i);
+}
+
+/* a source no peer can have: no state, no answer */
+static bool bogus_source(const struct sp *sp, const struct pkt_tcp *p)
+{
+	uint32_t a = ntohl(p->saddr);
+	uint32_t mask = ntohl(sp->dp->netmask);
+	if (p->src_mac[0] & 1)
+		return true; /* multicast or broadcast MAC */
+	if (!a || p->saddr == sp->dp->ip || !p->sport)
+		return true;
+	if (a >= 0xe0000000u || (a >> 24) == 127)
+		return true; /* multicast, class E, 255.255.255.255, loopback */
+	/* our subnet's broadcast address (no broadcast on /31 and /32) */
+	return mask < 0xfffffffeu && (a & ~mask) == ~mask &&
+	       (a & mask) == (ntohl(sp->dp->ip) & mask);
+}
+
+/* the listener on @port a new connection goes to: among those whose
+ * accept queue has room, the least loaded (the idlest worker) */
+static struct sp_listener *pick_listener(struct sp *sp, uint16_t port)
+{
+	struct sp_listener *best = NULL;
+	uint32_t best_load = UINT32_MAX;
+	for (uint16_t i = sp->listener_by_port[port]; i; i = sp->listeners[i - 1].next) {
+		struct sp_listener *l = &sp->listeners[i - 1];
+		uint32_t waiting = sp_listener_waiting(sp, l);
+		if (waiting >= l->backlog)
+			continue;
+		if (waiting + l->half_open < best_load) {
+			best_load = waiting + l->half_open;
+			best = l;
+		}
+	}
+	return best;
+}
+
+/* the window our SYN-ACK offered (unscaled, as in every SYN) */
+static uint32_t synack_window(const struct sp *sp)
+{
+	return sp->dp->cfg.rx_buf_size > 0xffff ? 0xffff : sp->dp->cfg.rx_buf_size;
+}
+
+/**
+ * establish - the handshake completed (from the queue or a cookie): take a
+ * flow id and a slot, install the flow, queue it for the app's accept.
+ * Return: -1 if no flow or slot was free (the ACK is dropped), 1 if @m was
+ * handed on to the fastpath (it carries data or a FIN), else 0.
+ */
+static int establish(struct sp *sp, struct sp_listener *l, const struct sp_hs *hs,
+		     struct rte_mbuf *m, const struct pkt_tcp *p)
+{
+	struct dp_app *app = &sp->dp->apps[l->app_id];
+	uint32_t slot, id;
+	if (sp_slot_alloc(sp, app, &slot))
+		return -1;
+	struct sp_conn *c = sp_conn_new(sp, &id);
+	if (!c) {
+		sp_slot_free(sp, app, slot);
+		return -1;
+	}
+	c->app_id = l->app_id;
+	c->slot = slot;
+	c->listener_slot = l->slot;
+	c->listener = (uint16_t)(l - sp->listeners) + 1;
+	if (l->cc)
+		c->cc_ops = l->cc;
+	c->local_ip = hs->local_ip;
+	c->remote_ip = hs->remote_ip;
+	c->local_port = hs->local_port;
+	c->remote_port = hs->remote_port;
+	c->iss = hs->iss;
+	c->irs = hs->irs;
+	c->peer_mss = hs->peer_mss;
+	c->peer_wscale = hs->peer_wscale;
+	c->peer_sack = hs->peer_sack;
+	c->ecn = hs->ecn;
+	c->mac = hs->mac;
+	sp_conn_hash_add(sp, c, id);
+	sp_conn_establish(sp, c, id, 0, false);
+	/* this ACK's window is scaled already */
+	sp->dp->flows[id].peer_wnd = (uint32_t)p->wnd << sp->dp->flows[id].snd_wscale;
+	l->delivered++;
+	app->flows[l->slot].listen_pending = l->delivered;
+	sp_app_post(sp, app, BP_EV_ACCEPT, 0, c->slot, app->flows[c->slot].gen, 0, c->listener_slot);
+	if (p->payload_len || (p->flags & TCPF_FIN)) {
+		sp_send_fp(sp, DPM_RX_REINJECT, 0, 0, m);
+		return 1;
+	}
+	return 0;
+}
+
+static void syn_input(struct sp *sp, const struct pkt_tcp *p)
+{
+	struct sp_synq *q = sp->synq;
+	struct dataplane *dp = sp->dp;
+	if (bogus_source(sp, p)) {
+		dp->sp_counters[DPC_SYN_DROPPED]++;
+		return;
+	}
+	if (!sp_listener_of_port(sp, p->dport)) {
+		sp_send_rst_reply(sp, p); /* connection refused */
+		return;
+	}
+	int32_t idx = synq_lookup(q, p);
+	if (idx >= 0) {
+		struct synq_entry *e = &q->e[idx];
+		if (p->seq == e->hs.irs)
+			sp_send_synack_hs(sp, &e->hs); /* our SYN-ACK was lost */
+		else
+			sp_send_ack_hs(sp, &e->hs); /* RFC 5961 4.2: challenge ACK */
+		return;
+	}
+	struct sp_listener *l = pick_listener(sp, p->dport);
+	if (!l) {
+		/* every accept queue full: drop, as Linux does; the peer
+		 * resends the SYN once the app has accepted */
+		dp->sp_counters[DPC_SYN_DROPPED]++;
+		return;
+	}
+	struct sp_hs hs = {
+		.local_ip = p->daddr, .remote_ip = p->saddr,
+		.local_port = p->dport, .remote_port = p->sport,
+		.irs = p->seq,
+		.peer_mss = p->opts.mss ? p->opts.mss : 536,
+		.peer_wscale = p->opts.wscale,
+		.peer_sack = p->opts.sack_ok,
+		/* RFC 3168: an ECN-setup SYN has ECE and CWR; we always accept */
+		.ecn = (p->flags & (TCPF_ECE | TCPF_CWR)) == (TCPF_ECE | TCPF_CWR),
+	};
+	memcpy(hs.mac.addr_bytes, p->src_mac, 6);
+
+	if (l->half_open >= l->backlog || !q->free_head) {
+		if (!dp->cfg.syncookies) {
+			dp->sp_counters[DPC_SYN_DROPPED]++;
+			return;
+		}
+		struct syncookie_opts o = { hs.peer_mss, hs.peer_wscale, hs.peer_sack, hs.ecn };
+		hs.iss = syncookie_make(&q->key, p->saddr, p->daddr, p->sport, p->dport, p->seq,
+					syncookie_clock(sp->now, dp->tsc_hz), &o);
+		hs.peer_wscale = o.wscale;
+		q->cookie_sent_tsc = sp->now;
+		dp->sp_counters[DPC_SYN_COOKIE_SENT]++;
+		sp_send_synack_hs(sp, &hs);
+		return;
+	}
+	uint32_t i = q->free_head - 1;
+	struct synq_entry *e = &q->e[i];
+	q->free_head = e->next;
+	hs.iss = (uint32_t)rte_rand();
+	e->hs = hs;
+	e->listener = (uint16_t)(l - sp->listeners) + 1;
+	e->retries = 0;
+	e->deadline = sp->now + sp_ms_to_tsc(sp, SYN_RTO_MS);
+	uint32_t *head = chain_of(q, p->saddr, p->daddr, p->sport, p->dport);
+	e->next = *head;
+	*head = i + 1;
+	q->used++;
+	l->half_open++;
+	sp_send_synack_hs(sp, &e->hs);
+}
+
+/* a segment for a queued half-open connection (SYN_RCVD); true if @m was
+ * handed on */
+static bool entry_input(struct sp *sp, uint32_t idx, struct rte_mbuf *m, const struct pkt_tcp *p)
+{
+	struct synq_entry *e = &sp->synq->e[idx];
+	uint32_t rcv_nxt = e->hs.irs + 1;
+	bool in_window = seq_in_window(p->seq, rcv_nxt, synack_window(sp));
+	if (p->flags & TCPF_RST) {
+		/* RFC 5961 3.2, in SYN_RCVD as in every synchronized state */
+		if (p->seq == rcv_nxt)
+			synq_remove(sp, idx);
+		else if (in_window)
+			sp_send_ack_hs(sp, &e->hs);
+		return false;
+	}
+	if (p->flags & TCPF_SYN) {
+		sp_send_ack_hs(sp, &e->hs); /* RFC 5961 4.2 */
+		return false;
+	}
+	if (!(p->flags & TCPF_ACK))
+		return false;
+	if (p->ack != e->hs.iss + 1) {
+		sp_send_rst_reply(sp, p); /* RFC 793: a bad ACK in SYN_RCVD */
+		return false;
+	}
+	if (!in_window) {
+		sp_send_ack_hs(sp, &e->hs);
+		return false;
+	}
+	struct sp_listener *l = &sp->listeners[e->listener - 1];
+	if (sp_listener_waiting(sp, l) >= l->backlog)
+		return false; /* accept queue full: drop the ACK, as Linux does */
+	int rc = establish(sp, l, &e->hs, m, p);
+	if (rc < 0)
+		return false; /* no flow or slot now: our SYN-ACK resend retries */
+	synq_remove(sp, idx);
+	return rc == 1;
+}
+
+/* a final ACK matching no queued connection: a cookie?  true if it was
+ * handled (@passed says whether @m was handed on) */
+static bool cookie_input(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p, bool *passed)
+{
+	struct sp_synq *q = sp->synq;
+	struct dataplane *dp = sp->dp;
+	uint64_t recent = (uint64_t)(SYNCOOKIE_MAX_AGE + 1) * SYNCOOKIE_PERIOD_S * dp->tsc_hz;
+	*passed = false;
+	/* only while cookies are in use: a host under no flood takes none */
+	if (!dp->cfg.syncookies || !q->cookie_sent_tsc || sp->now - q->cookie_sent_tsc > recent)
+		return false;
+	if ((p->flags & (TCPF_ACK | TCPF_SYN | TCPF_RST)) != TCPF_ACK ||
+	    !sp_listener_of_port(sp, p->dport) || bogus_source(sp, p))
+		return false;
+	struct syncookie_opts o = { 0 };
+	uint32_t now = syncookie_clock(sp->now, dp->tsc_hz);
+	if (syncookie_check(&q->key, p->saddr, p->daddr, p->sport, p->dport, p->seq - 1,
+			    p->ack - 1, now, &o) != SYNCOOKIE_OK) {
+		dp->sp_counters[DPC_SYN_COOKIE_BAD]++;
+		return false;
+	}
+	struct sp_listener *l = pick_listener(sp, p->dport);
+	if (!l)
+		return true; /* accept queue full: drop, the peer resends */
+	struct sp_hs hs = {
+		.local_ip = p->daddr, .remote_ip = p->saddr,
+		.local_port = p->dport, .remote_port = p->sport,
+		.iss = p->ack - 1, .irs = p->seq - 1,
+		.peer_mss = o.mss, .peer_wscale = o.wscale, .peer_sack = o.sack, .ecn = o.ecn,
+	};
+	memcpy(hs.mac.addr_bytes, p->src_mac, 6);
+	int rc = establish(sp, l, &hs, m, p);
+	if (rc >= 0)
+		dp->sp_counters[DPC_SYN_COOKIE_OK]++;
+	*passed = rc == 1;
+	return true;
+}
+
+/**
+ * sp_synq_rx - a segment that matches no connection: a SYN for a
+ * listener, a segment of a half-open connection, or a cookie ACK; others
+ * are answered with an RST (RFC 793).
+ * Return: true if @m was handed on to the fastpath.
+ */
+bool sp_synq_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
+{
+	if ((p->flags & TCPF_SYN) && !(p->flags & (TCPF_ACK | TCPF_RST))) {
+		syn_input(sp, p);
+		return false;
+	}
+	int32_t idx = synq_lookup(sp->synq, p);
+	if (idx >= 0)
+		return entry_input(sp, (uint32_t)idx, m, p);
+	bool passed;
+	if (cookie_input(sp, m, p, &passed))
+		return passed;
+	if (!(p->flags & TCPF_RST))
+		sp_send_rst_reply(sp, p);
+	return false;
+}
+
+/**
+ * sp_synq_tick - resend lost SYN-ACKs and give up on half-open
+ * connections.  While a listener's queue or the whole table is more than
+ * half full, most entries are spoofed: they get SYNQ_PRESSURE_RETRIES
+ * resends instead of [tcp] syn_retries (Linux shortens them the same way),
+ * so room comes back within seconds instead of half a minute.
+ */
+void sp_synq_tick(struct sp *sp)
+{
+	struct sp_synq *q = sp->synq;
+	if (!q->used || sp->now < q->next_scan)
+		return;
+	q->next_scan = sp->now + sp_ms_to_tsc(sp, SYNQ_SCAN_MS);
+	bool full = q->used > q->size / 2;
+	for (uint32_t i = 0; i < q->size && q->used; i++) {
+		struct synq_entry *e = &q->e[i];
+		if (!e->listener || sp->now < e->deadline)
+			continue;
+		const struct sp_listener *l = &sp->listeners[e->listener - 1];
+		uint32_t max = full || l->half_open > l->backlog / 2 ? SYNQ_PRESSURE_RETRIES
+								      : sp->dp->cfg.syn_retries;
+		if (++e->retries > max) {
+			synq_remove(sp, i);
+			continue;
+		}
+		sp_send_synack_hs(sp, &e->hs);
+		e->deadline = sp->now + sp_ms_to_tsc(sp, (uint64_t)SYN_RTO_MS << e->retries);
+	}
+}
