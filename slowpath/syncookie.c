@@ -4,7 +4,7 @@
  *
  * The 32-bit ISN is
  *
- *   H(k, 0, tuple) + irs + (t << 24) + ((H(k, t, tuple) + data) & 0xffffff)
+ *   H(k, 0, tuple) + irs + (t << 24) + ((H(k, t, tuple, irs) + data) & 0xffffff)
  *
  * with H SipHash-2-4 under a key drawn at start, t a clock that ticks
  * every SYNCOOKIE_PERIOD_S seconds and data the handshake's options.  To
@@ -47,15 +47,15 @@ static const uint16_t mss_table[8] = { 48, 536, 1220, 1300, 1400, 1440, 1460, 89
 		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
 	} while (0)
 
-/* SipHash-2-4 of two 64-bit words (16 bytes of input) */
-static uint64_t siphash_2u64(const struct syncookie_key *key, uint64_t a, uint64_t b)
+/* SipHash-2-4 of three 64-bit words (24 bytes of input) */
+static uint64_t siphash_3u64(const struct syncookie_key *key, uint64_t a, uint64_t b, uint64_t c)
 {
 	uint64_t v0 = 0x736f6d6570736575ull ^ key->k[0];
 	uint64_t v1 = 0x646f72616e646f6dull ^ key->k[1];
 	uint64_t v2 = 0x6c7967656e657261ull ^ key->k[0];
 	uint64_t v3 = 0x7465646279746573ull ^ key->k[1];
-	uint64_t m[3] = { a, b, (uint64_t)16 << 56 };
-	for (int i = 0; i < 3; i++) {
+	uint64_t m[4] = { a, b, c, (uint64_t)24 << 56 };
+	for (int i = 0; i < 4; i++) {
 		v3 ^= m[i];
 		SIPROUND;
 		SIPROUND;
@@ -69,12 +69,17 @@ static uint64_t siphash_2u64(const struct syncookie_key *key, uint64_t a, uint64
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
+/*
+ * The second hash also covers the peer's ISN (Linux's does not): there
+ * the ISN is only added in, so an ACK whose seq is off by a few would
+ * still pass with different options.
+ */
 static uint32_t cookie_hash(const struct syncookie_key *key, uint32_t saddr, uint32_t daddr,
-			    uint16_t sport, uint16_t dport, uint32_t count)
+			    uint16_t sport, uint16_t dport, uint32_t count, uint32_t irs)
 {
 	uint64_t a = (uint64_t)saddr << 32 | daddr;
 	uint64_t b = (uint64_t)sport << 48 | (uint64_t)dport << 32 | count;
-	return (uint32_t)siphash_2u64(key, a, b);
+	return (uint32_t)siphash_3u64(key, a, b, irs);
 }
 
 uint32_t syncookie_make(const struct syncookie_key *key, uint32_t saddr, uint32_t daddr,
@@ -91,8 +96,8 @@ uint32_t syncookie_make(const struct syncookie_key *key, uint32_t saddr, uint32_
 	unsigned ws = o->wscale < 0 ? 15u : (unsigned)o->wscale;
 	uint32_t data = mi | ws << 3 | (o->sack ? 1u << 7 : 0) | (o->ecn ? 1u << 8 : 0);
 
-	return cookie_hash(key, saddr, daddr, sport, dport, 0) + irs + (now << 24) +
-	       ((cookie_hash(key, saddr, daddr, sport, dport, now) + data) & 0xffffff);
+	return cookie_hash(key, saddr, daddr, sport, dport, 0, 0) + irs + (now << 24) +
+	       ((cookie_hash(key, saddr, daddr, sport, dport, now, irs) + data) & 0xffffff);
 }
 
 enum syncookie_verdict syncookie_check(const struct syncookie_key *key, uint32_t saddr,
@@ -100,12 +105,12 @@ enum syncookie_verdict syncookie_check(const struct syncookie_key *key, uint32_t
 				       uint32_t irs, uint32_t cookie, uint32_t now,
 				       struct syncookie_opts *o)
 {
-	uint32_t c = cookie - cookie_hash(key, saddr, daddr, sport, dport, 0) - irs;
+	uint32_t c = cookie - cookie_hash(key, saddr, daddr, sport, dport, 0, 0) - irs;
 	uint32_t age = (now - (c >> 24)) & 0xff;
 	/* the age is only as trustworthy as the hash below: an aged-out
 	 * cookie is still checked, so "expired" means "ours, but old" */
 	uint32_t made = now - age;
-	uint32_t data = (c - cookie_hash(key, saddr, daddr, sport, dport, made)) & 0xffffff;
+	uint32_t data = (c - cookie_hash(key, saddr, daddr, sport, dport, made, irs)) & 0xffffff;
 	if (data >= 512)
 		return SYNCOOKIE_FORGED;
 	if (age > SYNCOOKIE_MAX_AGE)
