@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# RFC 5961 against a real Linux client and crafted packets: scapy, on the
+# Linux peer, injects into a live connection to bp_echo (libbypass) an
+# in-window RST off rcv_nxt, a SYN, and data whose ACK covers bytes never
+# sent (and one far too old).  Each must get a challenge ACK, never an RST;
+# the connection must still echo both ways and the injected bytes must
+# never reach the app (tests/integration/rfc5961_probe.py).
+set -euo pipefail
+# shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
+source "$(dirname "$0")/../../deploy/lib.sh"
+bp_need_root
+trap bp_cleanup EXIT
+/usr/bin/python3 -c 'import scapy.all' 2>/dev/null ||
+	bp_die "needs python3-scapy (bash deploy/install-deps.sh)"
+bp_topo_up bprfc5961 61
+bp_start_fastpathd
+bp_make_tmp
+dir=$BP_TMP
+
+bp_bg "$BP_BUILD/client-lib/bp_echo" -p 7001 2>"$dir/echo.log"
+bp_wait_listening "$dir/echo.log"
+before=$("$BP_BUILD/cli/bypassctl" status 2>/dev/null | awk '/tcp_challenge_acks/ {print $2}')
+bp_peer timeout 60 /usr/bin/python3 "$(dirname "$0")/rfc5961_probe.py" "$BP_PEER_DEV" "$BP_IP" 7001 ||
+	{ "$BP_BUILD/cli/bypassctl" status >&2 || true; bp_die "RFC 5961 probes (output above)"; }
+after=$("$BP_BUILD/cli/bypassctl" status 2>/dev/null | awk '/tcp_challenge_acks/ {print $2}')
+bp_log "daemon counted $((${after:-0} - ${before:-0})) challenge ACKs"
+[ "$((${after:-0} - ${before:-0}))" -ge 4 ] || bp_die "bypassctl status shows fewer than 4 challenge ACKs"
+echo "PASS: RFC 5961 probes from a Linux peer"
