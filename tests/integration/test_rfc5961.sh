@@ -25,4 +25,17 @@ bp_peer timeout 60 /usr/bin/python3 "$(dirname "$0")/rfc5961_probe.py" "$BP_PEER
 after=$("$BP_BUILD/cli/bypassctl" status 2>/dev/null | awk '/tcp_challenge_acks/ {print $2}')
 bp_log "daemon counted $((${after:-0} - ${before:-0})) challenge ACKs"
 [ "$((${after:-0} - ${before:-0}))" -ge 4 ] || bp_die "bypassctl status shows fewer than 4 challenge ACKs"
+
+# the same probes against a Linux server, for comparison (reported only):
+# a second topology whose "bypass" side is a plain kernel stack
+bp_topo_up bprfclinux 64
+ip netns exec "$BP_NS_DP" ip addr add "$BP_IP/24" dev "$BP_DEV"
+bp_bg ip netns exec "$BP_NS_DP" timeout 60 socat TCP-LISTEN:7001,reuseaddr,fork EXEC:cat
+for _ in $(seq 50); do
+	ip netns exec "$BP_NS_DP" ss -Hltn "sport = :7001" | grep -q . && break
+	sleep 0.1
+done
+bp_log "the same probes against Linux (for comparison, not checked):"
+bp_peer timeout 60 /usr/bin/python3 "$(dirname "$0")/rfc5961_probe.py" "$BP_PEER_DEV" "$BP_IP" 7001 \
+	--report >&2 || bp_log "Linux: the probe run failed (see above)"
 echo "PASS: RFC 5961 probes from a Linux peer"
