@@ -383,8 +383,11 @@ static void rst_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 	uint32_t rcv_nxt = tcp_rcv_nxt(f);
 	uint32_t wnd = (uint32_t)(f->rx_adv_edge - f->rx_pos);
 	/* after the peer's FIN, some stacks reset at the FIN's own sequence
-	 * number (Linux accepts it too, tcp_reset_check()) */
-	bool exact = p->seq == rcv_nxt || ((f->flags & FPF_RX_FIN) && p->seq == rcv_nxt - 1);
+	 * number (Linux accepts it too, tcp_reset_check()); with data held
+	 * out of order, the peer's next sequence number is past it (Linux:
+	 * the highest SACK block's right edge) */
+	bool exact = p->seq == rcv_nxt || ((f->flags & FPF_RX_FIN) && p->seq == rcv_nxt - 1) ||
+		     (f->ooo_n && p->seq == f->rx_isn + 1 + (uint32_t)f->ooo[f->ooo_n - 1].end);
 	if (exact) {
 		f->flags |= FPF_RESET;
 		__atomic_fetch_or(&f->shm->flags, BP_FF_RESET, __ATOMIC_RELEASE);

@@ -98,6 +98,19 @@ Test(rfc5961, rst_in_window_off_rcv_nxt_gets_challenge_ack)
 	WAIT_FOR(bp_recv(H.app, h, buf, sizeof(buf)) == -ECONNRESET, 1000);
 }
 
+Test(rfc5961, rst_at_right_edge_of_held_data_resets)
+{
+	uint32_t iss;
+	int h = open_passive(9008, 1460, &iss);
+	data_seg(PEER_ISN + 11, iss + 1, "later", 5); /* held out of order: 10..15 */
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 1);
+	h_inject(&(struct seg){ .flags = TCPF_RST, .seq = PEER_ISN + 16 });
+	char buf[8];
+	WAIT_FOR(bp_recv(H.app, h, buf, sizeof(buf)) == -ECONNRESET, 1000);
+}
+
 Test(rfc5961, rst_outside_window_silently_dropped)
 {
 	uint32_t iss;
