@@ -211,9 +211,10 @@ void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t p
 	f->snd_wscale = ws ? (uint8_t)c->peer_wscale : 0;
 	f->rcv_wscale = ws ? sp_rcv_wscale(dp) : 0;
 	uint32_t mss = dp->cfg.mtu - 40;
-	/* a tiny peer MSS makes us send a segment per byte or two (CVE-2019-11479):
-	 * never below SP_MIN_SND_MSS, 48 bytes as Linux's tcp_min_snd_mss, which
-	 * no real path needs to undercut (IPv4 guarantees 68-byte datagrams) */
+	/* a tiny peer MSS would cost a 54-byte frame per payload byte
+	 * (CVE-2019-11479): never below SP_MIN_SND_MSS, 48 bytes, Linux's
+	 * tcp_min_snd_mss; only a path under IPv4's minimum MTU (68 bytes,
+	 * less a 20-byte IP header) would need less, so no real peer loses */
 	uint32_t peer = c->peer_mss < SP_MIN_SND_MSS ? SP_MIN_SND_MSS : c->peer_mss;
 	f->mss = (uint16_t)(peer < mss ? peer : mss);
 	f->app_id = c->app_id;
