@@ -41,6 +41,7 @@ struct synq_entry {
 	uint16_t listener;    /* listener index + 1; 0 = entry free */
 	uint8_t retries;
 	uint64_t deadline;    /* tsc of the next SYN-ACK retransmission */
+	uint64_t oow_ack_tsc; /* last challenge ACK it sent */
 };
 
 struct sp_synq {
@@ -53,6 +54,8 @@ struct sp_synq {
 	uint64_t next_scan;
 	struct syncookie_key key;
 	uint64_t cookie_sent_tsc;     /* last cookie SYN-ACK, 0 = never */
+	uint64_t chack_sec_start;     /* challenge ACK budget, as the fastpath's */
+	uint32_t chack_count, chack_quota;
 };
 
 static void secret(void *buf, size_t len)
@@ -190,6 +193,33 @@ static struct sp_listener *pick_listener(struct sp *sp, uint16_t port)
 	return best;
 }
 
+/*
+ * RFC 5961's challenge ACK in SYN_RCVD, rate-limited as on established
+ * flows (fastpathd/tcp_in.c): once per entry per [tcp] invalid_ratelimit_ms,
+ * about [tcp] challenge_ack_limit a second in all (the slowpath's own
+ * budget, randomised the same way).
+ */
+static void challenge_ack(struct sp *sp, struct synq_entry *e)
+{
+	struct sp_synq *q = sp->synq;
+	const struct bp_config *cfg = &sp->dp->cfg;
+	if (e->oow_ack_tsc && sp->now - e->oow_ack_tsc < sp_ms_to_tsc(sp, cfg->invalid_ratelimit_ms))
+		return;
+	if (cfg->challenge_ack_limit) {
+		if (!q->chack_sec_start || sp->now - q->chack_sec_start >= sp->dp->tsc_hz) {
+			uint32_t lim = cfg->challenge_ack_limit;
+			q->chack_sec_start = sp->now;
+			q->chack_count = 0;
+			q->chack_quota = lim / 2 + (uint32_t)rte_rand_max(lim) + 1;
+		}
+		if (q->chack_count >= q->chack_quota)
+			return;
+		q->chack_count++;
+	}
+	e->oow_ack_tsc = sp->now;
+	sp_send_ack_hs(sp, &e->hs);
+}
+
 /* the window our SYN-ACK offered (unscaled, as in every SYN) */
 static uint32_t synack_window(const struct sp *sp)
 {
@@ -263,7 +293,7 @@ static void syn_input(struct sp *sp, const struct pkt_tcp *p)
 		if (p->seq == e->hs.irs)
 			sp_send_synack_hs(sp, &e->hs); /* our SYN-ACK was lost */
 		else
-			sp_send_ack_hs(sp, &e->hs); /* RFC 5961 4.2: challenge ACK */
+			challenge_ack(sp, e); /* RFC 5961 4.2 */
 		return;
 	}
 	struct sp_listener *l = pick_listener(sp, p->dport);
@@ -306,6 +336,7 @@ static void syn_input(struct sp *sp, const struct pkt_tcp *p)
 	e->hs = hs;
 	e->listener = (uint16_t)(l - sp->listeners) + 1;
 	e->retries = 0;
+	e->oow_ack_tsc = 0;
 	e->deadline = sp->now + sp_ms_to_tsc(sp, SYN_RTO_MS);
 	uint32_t *head = chain_of(q, p->saddr, p->daddr, p->sport, p->dport);
 	e->next = *head;
@@ -327,11 +358,11 @@ static bool entry_input(struct sp *sp, uint32_t idx, struct rte_mbuf *m, const s
 		if (p->seq == rcv_nxt)
 			synq_remove(sp, idx);
 		else if (in_window)
-			sp_send_ack_hs(sp, &e->hs);
+			challenge_ack(sp, e);
 		return false;
 	}
 	if (p->flags & TCPF_SYN) {
-		sp_send_ack_hs(sp, &e->hs); /* RFC 5961 4.2 */
+		challenge_ack(sp, e); /* RFC 5961 4.2 */
 		return false;
 	}
 	if (!(p->flags & TCPF_ACK))
@@ -341,7 +372,7 @@ static bool entry_input(struct sp *sp, uint32_t idx, struct rte_mbuf *m, const s
 		return false;
 	}
 	if (!in_window) {
-		sp_send_ack_hs(sp, &e->hs);
+		challenge_ack(sp, e);
 		return false;
 	}
 	struct sp_listener *l = &sp->listeners[e->listener - 1];
