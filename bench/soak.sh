@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # the loop_* and sampler functions run through bp_bg
 # bench/soak.sh - a mixed load on one fastpathd (net_af_packet), for a long
 # time, then a look at what it left behind (issue 10, item 11).
 #
@@ -23,15 +24,18 @@
 #
 # usage: sudo bench/soak.sh [--minutes N | --seconds N] [--sample S]
 #          [--settle S] [--out DIR] [--topo NAME IDX] [--retx-pct P] [--no-mem-target]
+#          [--fp-config INI] [--no-runs-target]
+# --no-mem-target, --no-runs-target: report memory growth and failed runs
+# (a server that stops answering still fails) without judging them; for
+# short runs on a busy machine (tests/integration/test_shim_stuck_close.sh).
 # Uses $BYPASS_BUILD_DIR (default build/).  Results: DIR (default
 # bench/results/soak-<timestamp>/): samples.csv, runs.csv, summary.txt.
 set -euo pipefail
-# shellcheck disable=SC2317 # the loop_* functions run through bp_bg
 SOAK_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=tests/integration/shim_lib.sh
 source "$SOAK_ROOT/tests/integration/shim_lib.sh"
 
-duration=1800 sample=10 settle=20 out="" topo=bpsoak idx=61 retx_pct=1 mem_target=1
+duration=1800 sample=10 settle=20 out="" topo=bpsoak idx=61 retx_pct=1 mem_target=1 runs_target=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--minutes) duration=$(($2 * 60)); shift 2 ;;
@@ -42,7 +46,9 @@ while [ $# -gt 0 ]; do
 	--topo) topo=$2 idx=$3; shift 3 ;;
 	--retx-pct) retx_pct=$2; shift 2 ;;
 	--no-mem-target) mem_target=0; shift ;;
-	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	--fp-config) BP_FP_ARGS=(--config "$2"); shift 2 ;;
+	--no-runs-target) runs_target=0; shift ;;
+	-h | --help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) bp_die "unknown option '$1' (see $0 --help)" ;;
 	esac
 done
@@ -238,6 +244,7 @@ for pid in "${loops[@]}"; do # every run is bounded (120 s at most)
 done
 load_s=$((SECONDS - start))
 read -r pkts1 retx1 < <(status tx_packets tx_retransmits | paste -sd' ')
+"$CTL" --socket "$BYPASS_SOCKET" status >"$out/status_after_load.txt" 2>&1 || true
 bp_stop_pid "$sampler_pid"
 
 # the servers still answer?
@@ -256,6 +263,7 @@ read -r pkts2 retx2 < <(status tx_packets tx_retransmits | paste -sd' ')
 sleep 10
 read -r pkts3 retx3 flows_left < <(status tx_packets tx_retransmits flows | paste -sd' ')
 snapshot $((SECONDS - start)) settled >>"$out/samples.csv"
+"$CTL" --socket "$BYPASS_SOCKET" status >"$out/status_settled.txt" 2>&1 || true
 IFS=, read -r p_estab p_lastack p_closing p_finwait p_tw p_closewait p_synsent < <(peer_states)
 bp_peer ss -Htan | grep -v TIME-WAIT | head -20 >"$out/peer_left.txt" || true
 
@@ -290,6 +298,7 @@ nsamples=$(grep -c ',load,' "$out/samples.csv" || true)
 		if (n % step == 1 || step == 1) series = series sprintf(" %d:%.0f", $1, mb)
 	} END {
 		if (!n) { print "  no samples"; exit }
+		if (!maxa) { printf "  start %.1f, last %.1f (a run shorter than the %d s warm-up: no verdict)\n", first, last, warm; exit }
 		printf "  start %.1f, after warm-up (%d s) %.1f, max after warm-up %.1f, last %.1f\n", first, warm, w, maxa, last
 		printf "  series (s:MB):%s\n", series
 		g = maxa - w; if (g < 0) g = 0; pct = w ? g * 100 / w : 0
@@ -299,8 +308,9 @@ nsamples=$(grep -c ',load,' "$out/samples.csv" || true)
 
 # ------------------------------------------------------------ verdict
 fail=0
-failed_runs=$(awk -F, 'NR > 1 && $3 == 0' "$out/runs.csv" | wc -l)
-[ "$failed_runs" -eq 0 ] || { echo "MISSED: $failed_runs failed runs"; fail=1; }
+failed_runs=$(awk -F, 'NR > 1 && $3 == 0 && $2 != "health"' "$out/runs.csv" | wc -l)
+[ "$failed_runs" -eq 0 ] || [ "$runs_target" = 0 ] || { echo "MISSED: $failed_runs failed runs"; fail=1; }
+[ -z "$alive" ] || { echo "MISSED: no answer from$alive after the load"; fail=1; }
 left=$((p_estab + p_lastack + p_closing + p_finwait + p_closewait + p_synsent))
 [ "$left" -eq 0 ] || { echo "MISSED: $left peer connections left (see $out/peer_left.txt)"; fail=1; }
 [ "$flows_left" -eq 0 ] || { echo "MISSED: $flows_left daemon flows left"; fail=1; }
