@@ -363,6 +363,8 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 			return;
 		if (f->tx_sent == f->tx_acked)
 			f->last_progress_tsc = fp->now;
+		if (f->flags & FPF_TX_FIN_RESEND)
+			fp->dp->fp_counters[DPC_TX_RETX]++;
 		f->flags |= FPF_TX_FIN_SENT;
 		f->flags &= ~FPF_TX_FIN_RESEND;
 	}
@@ -373,8 +375,9 @@ void tcp_retransmit_segment(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos)
 {
 	uint64_t end = f->tx_max_sent;
 	if (pos >= end) {
-		if ((f->flags & FPF_TX_FIN_SENT) && !(f->flags & FPF_TX_FIN_ACKED))
-			send_segment(fp, f, tx_seq(f, f->tx_fin_pos), 0, 0, TCPF_FIN);
+		if ((f->flags & FPF_TX_FIN_SENT) && !(f->flags & FPF_TX_FIN_ACKED) &&
+		    !send_segment(fp, f, tx_seq(f, f->tx_fin_pos), 0, 0, TCPF_FIN))
+			fp->dp->fp_counters[DPC_TX_RETX]++;
 		return;
 	}
 	uint64_t len = end - pos;
@@ -412,7 +415,8 @@ void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
 		f->flags &= ~FPF_IN_RECOVERY;
 		f->dupacks = 0;
 		f->rtt_tsc = 0;
-		fp->dp->fp_counters[DPC_TX_RETX]++;
+		/* tx_retransmits counts segments: tcp_output() counts each one
+		 * it resends (a timeout used to count once more) */
 		uint32_t wnd_saved = f->peer_wnd;
 		if (f->peer_wnd < f->mss) /* a lost window update must not stall recovery */
 			f->peer_wnd = f->mss;

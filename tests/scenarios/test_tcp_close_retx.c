@@ -97,6 +97,7 @@ static void expect_backoff_then_rst(uint32_t seq, bool fin)
 {
 	struct pkt_tcp p;
 	uint64_t t[4];
+	uint64_t retx0 = __atomic_load_n(&H.dp.fp_counters[DPC_TX_RETX], __ATOMIC_RELAXED);
 	t[0] = now_ms();
 	for (int i = 1; i < 4; i++) {
 		EXPECT_SEG(p, 2000);
@@ -105,6 +106,9 @@ static void expect_backoff_then_rst(uint32_t seq, bool fin)
 		cr_assert_eq(!!(p.flags & TCPF_FIN), fin, "retransmission %d: flags 0x%x", i, p.flags);
 		cr_assert_not(p.flags & TCPF_RST, "RST before max_retries");
 	}
+	/* tx_retransmits counts segments, once each */
+	uint64_t retx = __atomic_load_n(&H.dp.fp_counters[DPC_TX_RETX], __ATOMIC_RELAXED) - retx0;
+	cr_assert_eq(retx, 3, "3 segments resent, tx_retransmits grew by %llu", (unsigned long long)retx);
 	uint64_t g1 = t[2] - t[1], g2 = t[3] - t[2];
 	cr_assert_geq(g2, g1 * 3 / 2, "no backoff: %llu ms then %llu ms", (unsigned long long)g1,
 		      (unsigned long long)g2);
