@@ -20,7 +20,8 @@
 # Targets (exit status 1 if one is missed): no failed run, no connection
 # left after TIME_WAIT (peer: anything but TIME-WAIT; daemon: any flow),
 # retransmissions under 1% of packets sent, no retransmission once idle,
-# PSS flat after warm-up (growth under 5% or 4 MB).
+# PSS flat after warm-up (the mean of the last third of the samples at most
+# 5% or 4 MB above that of the first third).
 #
 # usage: sudo bench/soak.sh [--minutes N | --seconds N] [--sample S]
 #          [--settle S] [--out DIR] [--topo NAME IDX] [--retx-pct P] [--no-mem-target]
@@ -154,7 +155,7 @@ loop_wrk() {
 		o=$(bp_peer timeout 60 wrk -t2 -c32 -d10s "http://$BP_IP/100k.bin" 2>&1) || rc=$?
 		if [ "$rc" -ne 0 ] || grep -qE "Socket errors|Non-2xx" <<<"$o" ||
 			! grep -qE "^ *[1-9][0-9]* requests in" <<<"$o"; then
-			record wrk 0 "rc $rc: $(grep -E 'Socket errors|Non-2xx|requests in' <<<"$o" | tr '\n' ' ')"
+			record wrk 0 "rc $rc: $(grep -E 'Latency|Socket errors|Non-2xx|requests in' <<<"$o" | tr -s ' \n' ' ')"
 		else
 			record wrk 1 "$(sed -nE 's/^ *([0-9]+) requests in.*/\1 requests/p' <<<"$o")"
 		fi
@@ -267,6 +268,14 @@ snapshot $((SECONDS - start)) settled >>"$out/samples.csv"
 IFS=, read -r p_estab p_lastack p_closing p_finwait p_tw p_closewait p_synsent < <(peer_states)
 bp_peer ss -Htan | grep -v TIME-WAIT | head -20 >"$out/peer_left.txt" || true
 
+# mem_trend: mean PSS (kB) of the first and of the last third of the load
+# samples after warm-up; a leak moves the second, a transient peak does not
+mem_trend() {
+	awk -F, -v warm="$warm" 'NR > 1 && $2 == "load" && $1 > warm { v[n++] = $3 }
+		END { if (n < 3) exit; k = int(n / 3)
+			for (i = 0; i < k; i++) { a += v[i]; b += v[n - 1 - i] }
+			print a / k, b / k }' "$out/samples.csv"
+}
 retx_ppm=$(( (retx1 - retx0) * 1000000 / (pkts1 - pkts0 > 0 ? pkts1 - pkts0 : 1) ))
 warm=$((duration / 10 > 60 ? duration / 10 : 60))
 nsamples=$(grep -c ',load,' "$out/samples.csv" || true)
@@ -301,9 +310,8 @@ nsamples=$(grep -c ',load,' "$out/samples.csv" || true)
 		if (!maxa) { printf "  start %.1f, last %.1f (a run shorter than the %d s warm-up: no verdict)\n", first, last, warm; exit }
 		printf "  start %.1f, after warm-up (%d s) %.1f, max after warm-up %.1f, last %.1f\n", first, warm, w, maxa, last
 		printf "  series (s:MB):%s\n", series
-		g = maxa - w; if (g < 0) g = 0; pct = w ? g * 100 / w : 0
-		printf "  growth after warm-up: %.1f MB (%.1f%%)\n", g, pct
 	}' "$out/samples.csv" | fold -w 120 -s
+	mem_trend | awk '{printf "  trend after warm-up: mean of the first third %.1f MB, of the last third %.1f MB: %+.1f MB (%+.1f%%)\n", $1 / 1024, $2 / 1024, ($2 - $1) / 1024, $1 ? ($2 - $1) * 100 / $1 : 0}'
 } | tee "$out/summary.txt"
 
 # ------------------------------------------------------------ verdict
@@ -317,9 +325,7 @@ left=$((p_estab + p_lastack + p_closing + p_finwait + p_closewait + p_synsent))
 [ "$retx_ppm" -lt $((retx_pct * 10000)) ] || { echo "MISSED: retransmissions over $retx_pct% of packets"; fail=1; }
 [ $((retx3 - retx2)) -eq 0 ] || { echo "MISSED: $((retx3 - retx2)) retransmissions with no load"; fail=1; }
 if [ "$mem_target" = 1 ]; then
-	awk -F, -v warm="$warm" 'NR > 1 && $2 == "load" {
-		if ($1 <= warm) w = $3; if ($1 > warm && $3 > m) m = $3 }
-		END { exit !(w && m - w > 4096 && (m - w) * 20 > w) }' "$out/samples.csv" &&
+	mem_trend | awk '{ exit !($1 && $2 - $1 > 4096 && ($2 - $1) * 20 > $1) }' &&
 		{ echo "MISSED: PSS grew after warm-up"; fail=1; }
 fi
 [ "$fail" -eq 0 ] && echo "soak: every target met" | tee -a "$out/summary.txt"
