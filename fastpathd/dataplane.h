@@ -35,7 +35,7 @@
 #define FPF_ACTIVE        (1u << 0) /* installed in the fastpath hash */
 #define FPF_RX_FIN        (1u << 1) /* peer FIN received in order */
 #define FPF_TX_FIN_REQ    (1u << 2) /* app shut down writing: FIN after data */
-#define FPF_TX_FIN_SENT   (1u << 3)
+#define FPF_TX_FIN_SENT   (1u << 3) /* FIN sent at least once: it is part of snd_max */
 #define FPF_TX_FIN_ACKED  (1u << 4)
 #define FPF_RESET         (1u << 5) /* RST received or sent: no more I/O */
 #define FPF_IN_RECOVERY   (1u << 6) /* fast recovery until recover_seq acked */
@@ -46,6 +46,7 @@
 #define FPF_PACE_WAIT     (1u << 11) /* on the fastpath's pacing list */
 #define FPF_DETACHED      (1u << 12) /* TIME_WAIT without an app slot (FLOW_DETACH) */
 #define FPF_TX_BLOCKED    (1u << 13) /* on the fastpath's list of flows waiting for the port */
+#define FPF_TX_FIN_RESEND (1u << 14) /* a timeout rewound past the FIN: send it again */
 
 #define FP_OOO_MAX 16  /* out-of-order intervals a receiver holds */
 #define FP_SACK_MAX 16 /* SACKed intervals a sender remembers */

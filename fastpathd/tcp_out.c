@@ -149,9 +149,17 @@ static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint
 	return 0;
 }
 
+/* snd_max: a bare ACK or RST carries the highest sequence number ever
+ * sent.  After a timeout rewound tx_sent, an older one is below the peer's
+ * window and the peer drops the segment, ACK (of its FIN) and all. */
+static uint32_t snd_max(const struct fp_flow *f)
+{
+	return tx_seq(f, f->tx_max_sent) + ((f->flags & FPF_TX_FIN_SENT) ? 1 : 0);
+}
+
 void tcp_send_ack(struct fp_ctx *fp, struct fp_flow *f)
 {
-	send_segment(fp, f, tx_seq(f, f->tx_sent) + ((f->flags & FPF_TX_FIN_SENT) ? 1 : 0), 0, 0, 0);
+	send_segment(fp, f, snd_max(f), 0, 0, 0);
 }
 
 /**
@@ -165,7 +173,7 @@ void tcp_send_probe(struct fp_ctx *fp, struct fp_flow *f)
 
 void tcp_send_rst(struct fp_ctx *fp, struct fp_flow *f)
 {
-	send_segment(fp, f, tx_seq(f, f->tx_sent), 0, 0, TCPF_RST | TCPF_ACK);
+	send_segment(fp, f, snd_max(f), 0, 0, TCPF_RST | TCPF_ACK);
 }
 
 /**
@@ -259,8 +267,10 @@ static int send_data(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos, uint64_
 	if (send_segment(fp, f, tx_seq(f, pos), pos, (uint32_t)len, flags))
 		return -1;
 	pace_account(fp, f, len);
-	if (with_fin)
+	if (with_fin) {
 		f->flags |= FPF_TX_FIN_SENT;
+		f->flags &= ~FPF_TX_FIN_RESEND;
+	}
 	return 0;
 }
 
@@ -346,13 +356,17 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 		if (f->tx_sent > f->tx_max_sent)
 			f->tx_max_sent = f->tx_sent;
 	}
-	if ((f->flags & (FPF_TX_FIN_REQ | FPF_TX_FIN_SENT)) == FPF_TX_FIN_REQ &&
+	bool fin_due = !(f->flags & FPF_TX_FIN_SENT) || (f->flags & FPF_TX_FIN_RESEND);
+	if ((f->flags & (FPF_TX_FIN_REQ | FPF_TX_FIN_ACKED)) == FPF_TX_FIN_REQ && fin_due &&
 	    f->tx_sent == f->tx_fin_pos) {
 		if (send_segment(fp, f, tx_seq(f, f->tx_fin_pos), 0, 0, TCPF_FIN))
 			return;
 		if (f->tx_sent == f->tx_acked)
 			f->last_progress_tsc = fp->now;
+		if (f->flags & FPF_TX_FIN_RESEND)
+			fp->dp->fp_counters[DPC_TX_RETX]++;
 		f->flags |= FPF_TX_FIN_SENT;
+		f->flags &= ~FPF_TX_FIN_RESEND;
 	}
 }
 
@@ -361,8 +375,9 @@ void tcp_retransmit_segment(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos)
 {
 	uint64_t end = f->tx_max_sent;
 	if (pos >= end) {
-		if ((f->flags & FPF_TX_FIN_SENT) && !(f->flags & FPF_TX_FIN_ACKED))
-			send_segment(fp, f, tx_seq(f, f->tx_fin_pos), 0, 0, TCPF_FIN);
+		if ((f->flags & FPF_TX_FIN_SENT) && !(f->flags & FPF_TX_FIN_ACKED) &&
+		    !send_segment(fp, f, tx_seq(f, f->tx_fin_pos), 0, 0, TCPF_FIN))
+			fp->dp->fp_counters[DPC_TX_RETX]++;
 		return;
 	}
 	uint64_t len = end - pos;
@@ -393,12 +408,15 @@ void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
 		f->sacked_n = 0;
 		f->sacked_bytes = 0;
 		f->sack_high = 0;
+		/* the FIN stays part of snd_max (FIN_SENT), so an ACK of it
+		 * still counts while the data before it is resent */
 		if (fin_out)
-			f->flags &= ~FPF_TX_FIN_SENT;
+			f->flags |= FPF_TX_FIN_RESEND;
 		f->flags &= ~FPF_IN_RECOVERY;
 		f->dupacks = 0;
 		f->rtt_tsc = 0;
-		fp->dp->fp_counters[DPC_TX_RETX]++;
+		/* tx_retransmits counts segments: tcp_output() counts each one
+		 * it resends (a timeout used to count once more) */
 		uint32_t wnd_saved = f->peer_wnd;
 		if (f->peer_wnd < f->mss) /* a lost window update must not stall recovery */
 			f->peer_wnd = f->mss;

@@ -249,7 +249,7 @@ void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t p
 	c->state = SPS_ESTABLISHED;
 	c->deadline = 0;
 	c->retries = 0;
-	c->seen_progress = f->last_progress_tsc;
+	c->rto_seen_rx = 0;
 	c->rto_start = sp->now;
 	sp_send_fp(sp, DPM_FLOW_ADD, id, send_ack, NULL);
 }
@@ -711,6 +711,7 @@ static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 	uint64_t hz = sp->dp->tsc_hz;
 	uint64_t now_us = sp->now / hz * 1000000 + sp->now % hz * 1000000 / hz;
 
+	bool acked_new = acked_total != c->cc_acked_seen;
 	if (fr != c->cc_fast_retx_seen) {
 		c->cc_fast_retx_seen = fr;
 		c->cc_ops->on_fast_retx(&c->cc, inflight, now_us);
@@ -738,11 +739,13 @@ static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 		c->cc.ecn_seen = ecn_total;
 	}
 
-	uint64_t progress = __atomic_load_n(&f->last_progress_tsc, __ATOMIC_RELAXED);
-	if (progress != c->seen_progress) {
-		c->seen_progress = progress;
+	/* only newly acknowledged data ends the backoff: the fastpath also
+	 * moves last_progress_tsc when it (re)sends, which restarts the timer
+	 * but must not reset the count, or an unanswered FIN or segment is
+	 * resent every min RTO forever */
+	if (acked_new)
 		c->retries = 0;
-	}
+	uint64_t progress = __atomic_load_n(&f->last_progress_tsc, __ATOMIC_RELAXED);
 	bool fin_out = (fflags & FPF_TX_FIN_SENT) && !(fflags & FPF_TX_FIN_ACKED);
 	uint64_t written = __atomic_load_n(&f->tx_written, __ATOMIC_RELAXED);
 	uint64_t next = __atomic_load_n(&f->tx_sent, __ATOMIC_RELAXED);
@@ -751,13 +754,19 @@ static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 		uint64_t start = progress > c->rto_start ? progress : c->rto_start;
 		uint64_t rto = sp_ms_to_tsc(sp, conn_rto_ms(sp, f, c->retries));
 		if (sp->now - start > rto) {
-			if (c->retries >= sp->dp->cfg.max_retries) {
+			/* a peer that answers our window probes keeps the flow
+			 * alive (as on Linux); the probes still back off */
+			uint64_t rx = __atomic_load_n(&f->last_rx_tsc, __ATOMIC_RELAXED);
+			bool answered = !inflight && !fin_out && rx != c->rto_seen_rx;
+			c->rto_seen_rx = rx;
+			if (c->retries >= sp->dp->cfg.max_retries && !answered) {
 				conn_reset(sp, c, id, ETIMEDOUT, true);
 				return;
 			}
 			if (inflight)
 				c->cc_ops->on_timeout(&c->cc, inflight, now_us);
-			c->retries++;
+			if (c->retries < sp->dp->cfg.max_retries)
+				c->retries++;
 			c->rto_start = sp->now;
 			__atomic_store_n(&f->cwnd, c->cc.cwnd, __ATOMIC_RELAXED);
 			sp_send_fp(sp, DPM_FLOW_RETX, id, 0, NULL);

@@ -63,7 +63,7 @@ struct sp_conn {
 	uint64_t deadline;            /* tsc; 0 = no timer (handshake, TIME_WAIT, fin timeout) */
 	uint32_t rto_ms;
 	uint64_t rto_start;           /* tsc of the last retransmission */
-	uint64_t seen_progress;       /* last fp last_progress_tsc we saw */
+	uint64_t rto_seen_rx;         /* fp last_rx_tsc at the last timeout (window probes answered?) */
 	const struct cc_ops *cc_ops;  /* this flow's algorithm ([tcp] cc, or per flow) */
 	bool peer_sack;               /* SACK-permitted in the peer's SYN */
 	bool ecn_requested;           /* active open: our SYN asked for ECN */
