@@ -44,7 +44,6 @@ round() {
 				bp_die "$1: python sender ${who#py:} ($sz bytes) failed: $(tail -3 "$BP_TMP/sender.log")"
 		fi
 		cl_check "$1, $who" "$sz"
-		[ -z "${CL_TIMING:-}" ] || bp_log "$who $sz done"
 	done
 	! grep -q "bypass-shim:" "$BP_TMP/sender.log" || bp_die "the shim reported errors: $(grep -m3 bypass-shim: "$BP_TMP/sender.log")"
 }
