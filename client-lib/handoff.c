@@ -109,3 +109,29 @@ BP_API int bp_release(struct bp_ctx *ctx, uint64_t key)
 	bpi_unlock(ctx);
 	return r;
 }
+
+/**
+ * bp_exec_hold - this process is about to exec() and its next program
+ * image keeps the connection named by @key (@keep), or the exec failed and
+ * it does not (!@keep).  The daemon keeps the process (by pid) holding the
+ * connection when this image's context goes away at exec; the next image
+ * takes it over with bp_adopt(@key).  See slowpath/exec_hold.c.
+ */
+BP_API int bp_exec_hold(struct bp_ctx *ctx, uint64_t key, bool keep)
+{
+	struct bp_ctrl_req req = { .op = BP_CTRL_EXEC_HOLD, .key = key, .flags = keep };
+	int r;
+
+	if (!ctx || !key)
+		return -EINVAL;
+	bpi_lock(ctx);
+	r = bpi_ctrl_push(ctx, &req, BP_CTRL_PUSH_TIMEOUT_MS);
+	/* the daemon must have it before the next image asks to adopt:
+	 * wait (1 s at most) until the slowpath has taken the request */
+	for (int i = 0; !r && keep && i < 1000 &&
+	     __atomic_load_n(&ctx->ctrlq.q->tail, __ATOMIC_ACQUIRE) != ctx->ctrlq.own; i++)
+		if (bpi_wait_locked(ctx, 1, true) < 0)
+			break;
+	bpi_unlock(ctx);
+	return r;
+}

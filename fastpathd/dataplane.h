@@ -47,6 +47,8 @@
 #define FPF_DETACHED      (1u << 12) /* TIME_WAIT without an app slot (FLOW_DETACH) */
 #define FPF_TX_BLOCKED    (1u << 13) /* on the fastpath's list of flows waiting for the port */
 #define FPF_TX_FIN_RESEND (1u << 14) /* a timeout rewound past the FIN: send it again */
+#define FPF_RX_CLOSED     (1u << 15) /* no process will read again (closed, or its app
+				      * exited): new data from the peer resets, as on Linux */
 
 #define FP_OOO_MAX 16  /* out-of-order intervals a receiver holds */
 #define FP_SACK_MAX 16 /* SACKed intervals a sender remembers */
@@ -175,7 +177,8 @@ enum dp_msg_type {
 	DPM_FLOW_ADD,       /* flow_id: install dp->flows[flow_id] in the hash */
 	DPM_FLOW_DEL,       /* flow_id: remove; arg 1 = send RST first */
 	DPM_FLOW_RETX,      /* flow_id: RTO fired: go back to snd_una (or probe) */
-	DPM_FLOW_SHUTWR,    /* flow_id: send FIN after the buffered data */
+	DPM_FLOW_SHUTWR,    /* flow_id: send FIN after the buffered data; arg 1 = the
+			     * last holder closed it: unread or later data resets */
 	DPM_APP_ADD,        /* ptr: struct dp_app *, start polling its data queue */
 	DPM_APP_DEL,        /* ptr: struct dp_app *, stop polling; answer APP_DEL_DONE */
 	DPM_RX_REINJECT,    /* ptr: mbuf that raced a FLOW_ADD; process it as received */

@@ -348,11 +348,15 @@ static void handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 		break;
 	case DPM_FLOW_SHUTWR:
 		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_TX_FIN_REQ)) {
+			/* every byte the app wrote before it asked: the ring
+			 * counter, not the doorbells still queued behind us */
 			fp_flow_validate_tx(fp, f);
 			f->tx_fin_pos = f->tx_written;
 			f->flags |= FPF_TX_FIN_REQ;
 			fp_touch(fp, f, FPP_OUTPUT);
 		}
+		if (msg->arg && (f->flags & FPF_ACTIVE))
+			tcp_rx_closed(fp, f);
 		break;
 	case DPM_FLOW_MOVE:
 		if (f)

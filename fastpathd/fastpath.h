@@ -65,6 +65,7 @@ void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f);
 
 /* tcp_in.c */
 void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p);
+void tcp_rx_closed(struct fp_ctx *fp, struct fp_flow *f);
 
 /* tcp_out.c */
 void tcp_output(struct fp_ctx *fp, struct fp_flow *f);

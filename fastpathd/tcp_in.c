@@ -292,6 +292,36 @@ static bool ooo_hold(struct fp_flow *f, uint64_t pos, uint64_t end)
 	return true;
 }
 
+/*
+ * Data that no process will ever read: reset, as Linux does when a socket
+ * is closed with unread data (tcp_close) or when data arrives after the
+ * close (TCPAbortOnData).  The slowpath ends the flow as if the peer had
+ * reset it.
+ */
+static void abort_unread(struct fp_ctx *fp, struct fp_flow *f)
+{
+	tcp_send_rst(fp, f);
+	f->flags |= FPF_RESET;
+	__atomic_fetch_or(&f->shm->flags, BP_FF_RESET, __ATOMIC_RELEASE);
+	fp_to_sp(fp, DPM_FLOW_RST_RCVD, f->flow_id, NULL);
+}
+
+/**
+ * tcp_rx_closed - the last process holding @f closed it (or exited): from
+ * now on, received data has no reader.  Data already unread resets the
+ * connection at once (the slowpath checked too, but bytes may have landed
+ * since); data arriving later resets it then.
+ */
+void tcp_rx_closed(struct fp_ctx *fp, struct fp_flow *f)
+{
+	if (f->flags & FPF_RESET)
+		return;
+	f->flags |= FPF_RX_CLOSED;
+	tcp_refresh_rx_consumed(fp, f);
+	if (f->rx_pos != f->rx_consumed)
+		abort_unread(fp, f);
+}
+
 static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
 {
 	struct dataplane *dp = fp->dp;
@@ -322,6 +352,10 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 			len -= (uint32_t)-off;
 		}
 		off = 0;
+	}
+	if (len && (f->flags & FPF_RX_CLOSED)) {
+		abort_unread(fp, f); /* new data after the last close */
+		return;
 	}
 
 	tcp_refresh_rx_consumed(fp, f);

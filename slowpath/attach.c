@@ -207,6 +207,9 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 	case BP_CTRL_RELEASE:
 		sp_handoff_release(sp, app, r->key);
 		return;
+	case BP_CTRL_EXEC_HOLD:
+		sp_exec_hold(sp, app, r->key, r->flags != 0);
+		return;
 	case BP_CTRL_ADOPT:
 		rc = sp_handoff_adopt(sp, app, r->key, r->req_id, &slot);
 		if (rc == 0)

@@ -514,10 +514,10 @@ void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abo
 			/* like Linux: closing with unread data resets */
 			conn_reset(sp, c, id, ECONNABORTED, true);
 		} else {
-			if (!(c->flags & SPC_APP_SHUT)) {
-				c->flags |= SPC_APP_SHUT;
-				sp_send_fp(sp, DPM_FLOW_SHUTWR, id, 0, NULL);
-			}
+			/* FIN after the buffered data (if shutdown() has not
+			 * asked already); arg 1: nobody reads any more */
+			c->flags |= SPC_APP_SHUT;
+			sp_send_fp(sp, DPM_FLOW_SHUTWR, id, 1, NULL);
 			c->deadline = sp->now + sp_ms_to_tsc(sp, FIN_TIMEOUT_MS);
 		}
 	}
@@ -576,8 +576,10 @@ void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t id)
 /**
  * sp_conn_app_gone_one - conn @id's owner app died or detached.  If a fork
  * child still holds the flow it lives on as an orphan (its region stays
- * mapped until the child adopts it); else it is reset, or finishes its
- * orderly close if the app had closed it.
+ * mapped until the child adopts it).  Else the exit closes it, as the
+ * kernel closes the sockets of a process that exits: the bytes the app
+ * wrote still go out, then the FIN (the region stays mapped until the flow
+ * is gone); unread received data resets it instead, as on Linux.
  * Return: true if the conn still lives (it will report FLOW_DEL_DONE or
  * move away), false if it was freed on the spot.
  */
@@ -588,12 +590,13 @@ bool sp_conn_app_gone_one(struct sp *sp, struct sp_conn *c, uint32_t id)
 		c->flags |= SPC_ORPHAN;
 		return true;
 	}
-	bool graceful = (c->flags & SPC_APP_CLOSED) || c->state == SPS_TIME_WAIT;
-	c->flags |= SPC_APP_CLOSED | SPC_NOTIFIED;
-	if (c->state == SPS_ESTABLISHED && !graceful) {
-		conn_delete(sp, c, id, true);
-	} else if (c->state != SPS_ESTABLISHED && c->state != SPS_TIME_WAIT &&
-		   c->state != SPS_DELETING) {
+	bool closing = !(c->flags & SPC_APP_CLOSED) && c->state == SPS_ESTABLISHED;
+	c->flags |= SPC_NOTIFIED; /* nobody is left to tell */
+	if (closing)
+		sp_conn_close_owned(sp, c, id, false);
+	c->flags |= SPC_APP_CLOSED;
+	if (c->state != SPS_ESTABLISHED && c->state != SPS_TIME_WAIT &&
+	    c->state != SPS_DELETING) {
 		conn_free(sp, c, id); /* never reached the fastpath */
 		return false;
 	}
@@ -601,9 +604,9 @@ bool sp_conn_app_gone_one(struct sp *sp, struct sp_conn *c, uint32_t id)
 }
 
 /**
- * sp_conn_app_gone - the app died or detached.  Flows it still held open
- * are reset; flows it had closed finish their orderly close (their unacked
- * tail still lives in the region, which stays mapped until they are gone).
+ * sp_conn_app_gone - the app died or detached.  Its flows close as its
+ * sockets would at exit (sp_conn_app_gone_one); their unacked tail still
+ * lives in the region, which stays mapped until they are gone.
  * Return: how many flows will still report FLOW_DEL_DONE.
  */
 uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app)

@@ -76,6 +76,16 @@ static bool drop_holder(struct sp_conn *c, int32_t pid)
 	return false;
 }
 
+bool sp_handoff_add_holder(struct sp_conn *c, int32_t pid)
+{
+	return add_holder(c, pid);
+}
+
+bool sp_handoff_drop_holder(struct sp_conn *c, int32_t pid)
+{
+	return drop_holder(c, pid);
+}
+
 static int32_t app_pid(const struct dp_app *app)
 {
 	const struct sp_app *sa = app->sp_priv;
@@ -120,6 +130,7 @@ static void on_pid_exit(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct sp_pidwatch *pw = w->data;
 	struct sp *sp = pw->sp;
+	sp_exec_pid_exited(sp, pw->pid); /* gone for real, whatever it exec()ed */
 	sp_handoff_pid_gone(sp, pw->pid); /* frees pw */
 }
 
@@ -137,7 +148,7 @@ static void unwatch(struct sp *sp, struct sp_pidwatch *pw)
 }
 
 /* learn when @pid exits; false if it already has (or cannot be watched) */
-static bool watch_pid(struct sp *sp, int32_t pid)
+bool sp_handoff_watch_pid(struct sp *sp, int32_t pid)
 {
 	for (struct sp_pidwatch *pw = sp->pidwatch; pw; pw = pw->next)
 		if (pw->pid == pid)
@@ -182,7 +193,7 @@ void sp_handoff_forked(struct sp *sp, struct dp_app *app, int32_t pid)
 		else
 			sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++; /* too many holders */
 	}
-	if (added && !watch_pid(sp, pid))
+	if (added && !sp_handoff_watch_pid(sp, pid))
 		sp_handoff_pid_gone(sp, pid); /* it exited already */
 }
 
@@ -272,6 +283,7 @@ void sp_handoff_move_done(struct sp *sp, struct dp_move *mv, uint32_t id)
 	c->flags &= ~SPC_ORPHAN;
 	to->slot_flow[mv->slot] = id;
 	drop_holder(c, app_pid(to));
+	sp_exec_adopted(c, app_pid(to));
 	if (c->flags & SPC_NOTIFIED) {
 		/* reset while it moved: the new slot must say so too */
 		c->flags &= ~SPC_NOTIFIED;
@@ -306,7 +318,10 @@ void sp_handoff_release(struct sp *sp, struct dp_app *app, uint64_t key)
  */
 void sp_handoff_pid_gone(struct sp *sp, int32_t pid)
 {
-	for (struct sp_pidwatch *pw = sp->pidwatch; pw; pw = pw->next) {
+	/* an image that exec()ed a successor: the process lives on and
+	 * still holds what it kept across the exec (and is still watched) */
+	bool exec = sp_exec_pending(sp, pid);
+	for (struct sp_pidwatch *pw = sp->pidwatch; pw && !exec; pw = pw->next) {
 		if (pw->pid == pid) {
 			unwatch(sp, pw);
 			break;
@@ -318,6 +333,8 @@ void sp_handoff_pid_gone(struct sp *sp, int32_t pid)
 	for (uint32_t i = 0; i < sp->nconns; i++) {
 		uint32_t id = sp->active[i];
 		struct sp_conn *c = &sp->conns[id];
+		if (sp_exec_kept(c, pid))
+			continue;
 		if (drop_holder(c, pid) && (c->flags & SPC_ORPHAN) && !c->nholders) {
 			uint32_t before = sp->nconns;
 			maybe_close_orphan(sp, c, id);

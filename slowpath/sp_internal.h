@@ -77,6 +77,9 @@ struct sp_conn {
 	uint8_t nholders;
 	int32_t holders[SP_MAX_HOLDERS]; /* pids; the owner app is not listed */
 	uint64_t key;                 /* handoff key, also in the slot */
+	int32_t exec_pid;             /* this process keeps the flow across its
+				       * exec() (exec_hold.c), 0 = none */
+	bool exec_added;              /* ... and was made a holder for it */
 };
 
 struct sp_listener {
@@ -224,6 +227,16 @@ void sp_handoff_release(struct sp *sp, struct dp_app *app, uint64_t key);
 void sp_handoff_move_done(struct sp *sp, struct dp_move *mv, uint32_t id);
 void sp_handoff_pid_gone(struct sp *sp, int32_t pid);
 void sp_handoff_fini(struct sp *sp);
+bool sp_handoff_watch_pid(struct sp *sp, int32_t pid);
+bool sp_handoff_add_holder(struct sp_conn *c, int32_t pid);
+bool sp_handoff_drop_holder(struct sp_conn *c, int32_t pid);
+
+/* exec_hold.c: flows kept across exec() */
+void sp_exec_hold(struct sp *sp, struct dp_app *app, uint64_t key, bool keep);
+bool sp_exec_kept(const struct sp_conn *c, int32_t pid);
+bool sp_exec_pending(struct sp *sp, int32_t pid);
+void sp_exec_pid_exited(struct sp *sp, int32_t pid);
+void sp_exec_adopted(struct sp_conn *c, int32_t pid);
 void sp_conn_arp_resolved(struct sp *sp, uint32_t ip);
 
 /* tcp_ctl.c: segments the slowpath sends itself */

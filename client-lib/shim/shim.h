@@ -118,6 +118,11 @@ unsigned shim_ready(struct shim_sock *s);
 int shim_errno(int neg);
 int shim_moved(struct shim_sock *s);
 
+struct bp_ctx *shim_ctx_attached(void);
+
+/* shim_exec.c */
+void shim_exec_inherit(void);
+
 /* shim_poll.c */
 short shim_poll_bits(unsigned r, short events);
 

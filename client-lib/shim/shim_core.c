@@ -174,6 +174,7 @@ __attribute__((constructor)) void shim_init(void)
 		snprintf(cc_name, sizeof(cc_name), "%s", cc);
 	parse_listen(getenv("BYPASS_SHIM_LISTEN"));
 	parse_connect(getenv("BYPASS_SHIM_CONNECT"));
+	shim_exec_inherit(); /* sockets an earlier image kept across exec() */
 }
 
 static bool is_loopback(uint32_t ip)
@@ -233,6 +234,12 @@ struct bp_ctx *shim_ctx(void)
 	c = ctx;
 	pthread_mutex_unlock(&ctx_lock);
 	return c;
+}
+
+/* the context if this image has attached already (never attaches) */
+struct bp_ctx *shim_ctx_attached(void)
+{
+	return __atomic_load_n(&ctx, __ATOMIC_ACQUIRE);
 }
 
 /* an inherited connection is used for the first time: take it over */

@@ -268,7 +268,10 @@ int close(int fd)
 	} else {
 		struct shim_bound *b = shim_bound(fd);
 		if (b) {
+			/* a pending listener too (a fork child closing the one
+			 * it inherited): the number's next owner is not one */
 			b->valid = false;
+			b->listening = false;
 			b->cc[0] = 0;
 		}
 	}
@@ -499,8 +502,11 @@ static int dup_onto(int oldfd, int newfd, int flags, bool is_dup3)
 	if (oldfd == newfd)
 		return is_dup3 ? (errno = EINVAL, -1) : real.dup2(oldfd, newfd);
 	struct shim_sock *s = shim_peek(oldfd);
+	struct shim_bound *nb = shim_bound(newfd);
 	if (shim_peek(newfd))
 		shim_put(newfd); /* dup2 closes what newfd named */
+	else if (nb)
+		nb->valid = nb->listening = false;
 	int n = is_dup3 ? real.dup3(oldfd, newfd, flags) : real.dup2(oldfd, newfd);
 	if (n >= 0 && s)
 		shim_alias(n, s);

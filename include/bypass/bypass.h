@@ -225,6 +225,8 @@ int bp_keepalive(struct bp_ctx *ctx, int h, bool on);
 int bp_forked(struct bp_ctx *ctx, pid_t child);
 int bp_adopt(struct bp_ctx *ctx, uint64_t key);
 int bp_release(struct bp_ctx *ctx, uint64_t key);
+/* exec(): the next program image keeps connection @key (or, !keep, the exec failed) */
+int bp_exec_hold(struct bp_ctx *ctx, uint64_t key, bool keep);
 
 #ifdef __cplusplus
 }

@@ -70,6 +70,9 @@ enum bp_ctrl_op {
 	BP_CTRL_ADOPT = 7,    /* key: move a flow we hold into this app -> REPLY */
 	BP_CTRL_RELEASE = 8,  /* key: this process no longer holds the flow */
 	BP_CTRL_KEEPALIVE = 9, /* slot, gen, flags 1/0: probe an idle peer (SO_KEEPALIVE) */
+	BP_CTRL_EXEC_HOLD = 16, /* key, flags 1/0: this process is about to exec() and
+				 * keeps the flow in its next image (1), or the exec
+				 * failed (0); see slowpath/exec_hold.c */
 };
 
 /**
@@ -84,7 +87,7 @@ enum bp_ctrl_op {
  * @backlog: LISTEN only.
  * @flags: LISTEN only: BP_LISTEN_SHARED.
  * @pid: FORKED only: the child's process id.
- * @key: ADOPT/RELEASE: the flow's handoff key (bp_flow_shm.handoff_key).
+ * @key: ADOPT/RELEASE/EXEC_HOLD: the flow's handoff key (bp_flow_shm.handoff_key).
  * @cc: CONNECT/LISTEN: congestion control for the flow(s), NUL-padded
  *      ("dctcp"); all zero = the daemon's default.  Unknown names fail the
  *      request with EINVAL.

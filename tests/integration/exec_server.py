@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Servers that hand each connection to a program they exec (run under the
+shim by test_shim_exec.sh):
+  inetd PORT   accept, fork; the child dup2()s the socket onto stdin and
+               stdout, closes the rest and execs `cat`
+  popen PORT   accept; subprocess.Popen(echo child, pass_fds=[fd]); the
+               parent closes its copy and reaps the child
+  child FD     (the program popen execs) echo everything on socket FD until
+               EOF, then close it"""
+import os, socket, subprocess, sys
+
+def serve(port, handle):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(16)
+    print("listening", flush=True)
+    while True:
+        c, _ = ls.accept()
+        handle(ls, c)
+
+def inetd(ls, c):
+    pid = os.fork()
+    if pid == 0:
+        ls.close()
+        os.dup2(c.fileno(), 0)
+        os.dup2(c.fileno(), 1)
+        c.close()
+        os.execvp("cat", ["cat"])
+    c.close()
+    while True:  # reap what has exited, never block
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+
+children = []
+def popen(ls, c):
+    p = subprocess.Popen([sys.executable, __file__, "child", str(c.fileno())],
+                         pass_fds=[c.fileno()])
+    c.close()
+    children.append(p)
+    for q in children[:]:
+        if q.poll() is not None:
+            children.remove(q)
+
+def child(fd):
+    s = socket.socket(fileno=fd)
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        s.sendall(b)
+    s.close()
+
+mode = sys.argv[1]
+if mode == "child":
+    child(int(sys.argv[2]))
+else:
+    serve(int(sys.argv[2]), {"inetd": inetd, "popen": popen}[mode])
