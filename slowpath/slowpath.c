@@ -108,6 +108,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	sp->now = rte_rdtsc();
 	drain_fastpath(sp); /* never act on timers with stale news */
 	sp_conn_tick(sp);
+	sp_handoff_tick(sp);
 	double want = sp->nconns ? TICK_BUSY : TICK_IDLE;
 	if (w->repeat != want) {
 		w->repeat = want;

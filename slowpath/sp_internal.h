@@ -76,7 +76,9 @@ struct sp_conn {
 	uint32_t cc_fast_retx_seen;
 	uint8_t nholders;
 	int32_t holders[SP_MAX_HOLDERS]; /* pids; the owner app is not listed */
-	uint64_t key;                 /* handoff key, also in the slot */
+	uint64_t holder_keys[SP_MAX_HOLDERS]; /* the key each holder was given */
+	uint64_t key;                 /* handoff key, also in the slot; new at every move */
+	uint64_t orphan_since;        /* tsc when SPC_ORPHAN was set */
 };
 
 struct sp_listener {
@@ -90,6 +92,11 @@ struct sp_listener {
 	uint32_t half_open;
 	uint32_t delivered;           /* children posted with BP_EV_ACCEPT */
 	const struct cc_ops *cc;      /* children's congestion control */
+	int proof_fd;                 /* shared: the kernel object every sharer
+				       * holds (kept open so its inode stays
+				       * unique), -1 = none (see listen_owner.c) */
+	uint64_t proof_dev, proof_ino;
+	uint32_t uid;                 /* of the app that listens */
 };
 
 #define SP_MAX_LISTENERS 1024
@@ -112,6 +119,7 @@ struct sp_app {
 	uint32_t flows_live;          /* dying app: flows not yet FLOW_DEL_DONE */
 	uint32_t moves_in;            /* DPM_FLOW_MOVEs into this app in flight */
 	int32_t pid;                  /* SO_PEERCRED at attach (0 if unknown) */
+	uint32_t uid;                 /* SO_PEERCRED at attach: who owns its flows */
 	bool dying;
 };
 
@@ -137,6 +145,7 @@ struct sp {
 	uint16_t ip_id;
 	const struct cc_ops *cc;
 	struct sp_pidwatch *pidwatch; /* fork children that hold flows */
+	uint64_t orphan_scan;         /* tsc of the next orphan lifetime check */
 	uint64_t now;
 	uint32_t napps;
 	uint32_t nconns;
@@ -183,6 +192,9 @@ struct dp_app *sp_conn_app(struct sp *sp, const struct sp_conn *c);
 /* listen.c: listeners and the passive open */
 int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port, uint32_t backlog,
 		   uint32_t flags, const struct cc_ops *cc, uint32_t *slot_out);
+int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port,
+		      uint32_t backlog, uint32_t flags, const struct cc_ops *cc, int proof_fd,
+		      uint32_t *slot_out);
 struct sp_listener *sp_listener_of_port(struct sp *sp, uint16_t port);
 struct sp_listener *sp_listener_of_conn(struct sp *sp, const struct sp_conn *c);
 void sp_listener_unlink(struct sp *sp, struct sp_listener *l);
@@ -201,6 +213,16 @@ void sp_handoff_release(struct sp *sp, struct dp_app *app, uint64_t key);
 void sp_handoff_move_done(struct sp *sp, struct dp_move *mv, uint32_t id);
 void sp_handoff_pid_gone(struct sp *sp, int32_t pid);
 void sp_handoff_fini(struct sp *sp);
+void sp_handoff_tick(struct sp *sp);
+
+/* listen_owner.c: who may join a shared listener */
+int sp_listen_check_join(struct sp *sp, struct dp_app *app, uint16_t port, bool shared,
+			 int proof_fd);
+void sp_listen_set_proof(struct sp *sp, struct dp_app *app, struct sp_listener *l, int proof_fd);
+void sp_listen_drop_proof(struct sp_listener *l);
+void sp_listen_ctl(struct sp *sp, struct dp_app *app, const uint8_t *req, size_t len,
+		   const int *fds, int nfds);
+
 void sp_conn_arp_resolved(struct sp *sp, uint32_t ip);
 
 /* tcp_ctl.c: segments the slowpath sends itself */
