@@ -32,7 +32,7 @@ status_flows() { "$BP_BUILD/cli/bypassctl" status | awk '/^ *flows/ {print $2; e
 cat >"$dir/fp.conf" <<EOF
 [apps]
 max_orphans = 4
-orphan_timeout_ms = 6000
+orphan_timeout_ms = 15000
 [tcp]
 time_wait_ms = 100
 EOF
@@ -65,7 +65,7 @@ peer_estab() { bp_peer ss -Htn state established "( sport = :7401 )" | wc -l; }
 
 # ---------------------------------------------------------------- (a)
 bp_log "(a) shared listeners"
-"$TOOL" listen 7402 20 30 "$dir/grant.sock" >"$dir/owner.log" 2>&1 &
+"$TOOL" listen 7402 20 60 "$dir/grant.sock" >"$dir/owner.log" 2>&1 &
 owner=$!
 BP_PIDS+=("$owner")
 for i in $(seq 100); do [ -S "$dir/grant.sock" ] && break; sleep 0.1; done
@@ -110,17 +110,18 @@ echo "  owner accepted $n of 20"
 [ "$n" = 20 ] || bp_die "the owner received $n of 20 new connections"
 echo "ok: (a) another uid cannot join; the owner gets 20 of 20"
 # fork-shared workers of one uid still share a port (native libbypass)
-"$TOOL" prefork 7404 2 6 >"$dir/prefork.log" 2>&1 &
+"$TOOL" prefork 7404 2 20 60 >"$dir/prefork.log" 2>&1 &
 pf=$!
-for i in $(seq 100); do grep -q listening "$dir/prefork.log" && break; sleep 0.1; done
-sleep 1
+for i in $(seq 300); do grep -q listening "$dir/prefork.log" && break; sleep 0.1; done
+grep -q "listening on 7404: 2 workers" "$dir/prefork.log" ||
+	bp_die "the prefork workers did not both listen: $(cat "$dir/prefork.log")"
 bp_peer python3 -c '
 import socket, sys, time
 cs = []
 for i in range(20):
     cs.append(socket.create_connection((sys.argv[1], 7404), timeout=5)); time.sleep(0.02)
 time.sleep(1)
-' "$BP_IP" || bp_die "the Linux clients could not connect to the prefork workers"
+' "$BP_IP" || bp_die "the Linux clients could not connect to the prefork workers: $(cat "$dir/prefork.log")"
 wait "$pf" || bp_die "prefork workers failed: $(cat "$dir/prefork.log")"
 cat "$dir/prefork.log"
 total=$(awk '/accepted/ {s += $4} END {print s + 0}' "$dir/prefork.log")
@@ -144,7 +145,8 @@ mid=$(($(peer_estab) - before))
 [ "$mid" = 50 ] || bp_die "forked-test: $mid of its 50 flows established"
 wait "$rep" || bp_die "forked-test failed: $(cat "$dir/forked.log")"
 left=""
-for i in $(seq 30); do # 3 s: well before orphan_timeout_ms could free them
+end=$((${EPOCHREALTIME/./} + 5000000)) # 5 s, well before orphan_timeout_ms (15 s)
+while [ "${EPOCHREALTIME/./}" -lt "$end" ]; do
 	left=$(peer_estab)
 	[ "$left" -le "$before" ] && break
 	sleep 0.1
@@ -165,13 +167,17 @@ n1=$(($(peer_estab) - before))
 echo "  10 flows, owner gone, child $holder holds them: $n1 still established (bound 4)"
 [ "$n1" -le 4 ] || bp_die "$n1 orphans of one uid live on; [apps] max_orphans is 4"
 [ "$n1" -ge 1 ] || bp_die "no orphan lived: the fork child's hold was not honoured"
-for i in $(seq 100); do
+t0=${EPOCHREALTIME/./}
+end=$((t0 + 40000000))
+while [ "${EPOCHREALTIME/./}" -lt "$end" ]; do
 	n2=$(($(peer_estab) - before))
 	[ "$n2" -le 0 ] && break
-	sleep 0.1
+	sleep 0.2
 done
+took=$(((${EPOCHREALTIME/./} - t0) / 1000000))
 kill -0 "$holder" 2>/dev/null || bp_die "the holding child exited early"
-echo "  after orphan_timeout_ms (6 s) with the holder alive: $n2 established"
+echo "  orphan_timeout_ms is 15 s: with the holder alive, $n2 established after $took s more"
 [ "$n2" -le 0 ] || bp_die "orphans outlived [apps] orphan_timeout_ms"
+[ "$took" -ge 8 ] || bp_die "orphans closed after $took s, long before orphan_timeout_ms"
 echo "ok: (d) orphans bounded in number and lifetime"
 echo "PASS: connections belong to their owner"

@@ -15,9 +15,10 @@
  *       or a share socket of its own; "join refused: ..." exits 3
  *   bp_owner raw-join PORT
  *       a BP_LISTEN_SHARED through the shared-memory queue (no descriptor)
- *   bp_owner prefork PORT WORKERS SECONDS
+ *   bp_owner prefork PORT WORKERS COUNT SECONDS
  *       a parent makes the share socket, forks WORKERS that each attach and
- *       join; prints each worker's accepted count
+ *       join, and accept until they took COUNT in all; prints "listening"
+ *       once all listen, then each worker's count
  *   bp_owner adopt-test IP PORT UID GID
  *       owner/holder/key rules for BP_CTRL_ADOPT against an echo peer
  *   bp_owner try-adopt KEY            (hex) exit 0 adopted, 3 refused
@@ -39,6 +40,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -209,16 +211,20 @@ static int cmd_raw_join(int argc, char **argv)
 
 static int cmd_prefork(int argc, char **argv)
 {
-	if (argc < 3)
+	if (argc < 4)
 		return 2;
 	uint16_t port = (uint16_t)atoi(argv[0]);
-	int workers = atoi(argv[1]);
-	double secs = atof(argv[2]);
-	if (bp_share_fd(port) < 0)
+	int workers = atoi(argv[1]), count = atoi(argv[2]);
+	double secs = atof(argv[3]);
+	if (bp_share_fd(port) < 0 || workers < 1 || workers > 16)
+		return 2;
+	/* how many workers listen, how many connections they took in all */
+	int *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED)
 		return 2;
 	pid_t pids[16];
 	int fds[16];
-	for (int i = 0; i < workers && i < 16; i++) {
+	for (int i = 0; i < workers; i++) {
 		int p[2];
 		if (pipe(p))
 			return 2;
@@ -231,19 +237,32 @@ static int cmd_prefork(int argc, char **argv)
 				dprintf(p[1], "worker %d: listen: %s\n", i, strerror(-l));
 				_exit(1);
 			}
-			if (i == 0)
-				printf("listening on %u\n", port);
-			fflush(stdout);
-			dprintf(p[1], "worker %d accepted %d\n", i,
-				accept_loop(c, l, 1 << 30, secs, -1, -1));
+			__atomic_fetch_add(&shared[0], 1, __ATOMIC_SEQ_CST);
+			int n = 0;
+			double end = now_s() + secs;
+			while (__atomic_load_n(&shared[1], __ATOMIC_SEQ_CST) < count && now_s() < end) {
+				int h = bp_accept(c, l);
+				if (h >= 0) {
+					n++;
+					__atomic_fetch_add(&shared[1], 1, __ATOMIC_SEQ_CST);
+					bp_close(c, h);
+				} else {
+					bp_wait(c, 20);
+				}
+			}
+			dprintf(p[1], "worker %d accepted %d\n", i, n);
 			bp_detach(c);
 			_exit(0);
 		}
 		close(p[1]);
 		fds[i] = p[0];
 	}
+	double end = now_s() + secs;
+	while (__atomic_load_n(&shared[0], __ATOMIC_SEQ_CST) < workers && now_s() < end)
+		usleep(10000);
+	printf("listening on %u: %d workers\n", port, __atomic_load_n(&shared[0], __ATOMIC_SEQ_CST));
 	int rc = 0;
-	for (int i = 0; i < workers && i < 16; i++) {
+	for (int i = 0; i < workers; i++) {
 		char buf[256];
 		ssize_t n = read(fds[i], buf, sizeof(buf) - 1);
 		buf[n > 0 ? n : 0] = 0;
