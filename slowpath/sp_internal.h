@@ -125,6 +125,9 @@ struct sp_app {
 
 struct sp_pidwatch;
 
+/* stopping the daemon (stop.c) */
+enum sp_stop_phase { SP_STOP_NONE = 0, SP_STOP_DRAIN, SP_STOP_RST, SP_STOP_DONE };
+
 struct sp {
 	struct dataplane *dp;
 	struct ev_loop *loop;
@@ -132,6 +135,9 @@ struct sp {
 	ev_io kick_w;                 /* dp->sp_kick_fd */
 	ev_timer tick_w;
 	ev_async stop_w;
+	ev_async drain_w;             /* SIGTERM: close every connection, then stop */
+	uint8_t stop_phase;           /* enum sp_stop_phase */
+	uint64_t stop_deadline;       /* tsc: end of the current stop phase */
 	int listen_fd;
 	struct rte_hash *conn_hash;   /* 4-tuple -> flow id, every conn in any state */
 	struct sp_conn *conns;        /* [max_flows], indexed like dp->flows */
@@ -214,6 +220,10 @@ void sp_handoff_move_done(struct sp *sp, struct dp_move *mv, uint32_t id);
 void sp_handoff_pid_gone(struct sp *sp, int32_t pid);
 void sp_handoff_fini(struct sp *sp);
 void sp_handoff_tick(struct sp *sp);
+
+/* stop.c: closing every connection when the daemon stops */
+void sp_stop_begin(struct sp *sp);
+void sp_stop_tick(struct sp *sp);
 
 /* listen_owner.c: who may join a shared listener */
 int sp_listen_check_join(struct sp *sp, struct dp_app *app, uint16_t port, bool shared,
