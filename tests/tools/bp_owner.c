@@ -185,6 +185,7 @@ static int cmd_join(int argc, char **argv)
 	int l = bp_listen_share(c, 0, port, 128, share);
 	if (l < 0) {
 		printf("join refused: %s\n", strerror(-l));
+		bp_detach(c);
 		return 3;
 	}
 	printf("joined %u\n", port);
@@ -202,6 +203,7 @@ static int cmd_raw_join(int argc, char **argv)
 	int l = bpi_listen(c, 0, (uint16_t)atoi(argv[0]), 16, BP_LISTEN_SHARED, -1);
 	if (l < 0) {
 		printf("join refused: %s\n", strerror(-l));
+		bp_detach(c);
 		return 3;
 	}
 	printf("joined through the queue\n");
