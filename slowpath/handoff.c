@@ -281,8 +281,8 @@ void sp_handoff_forked(struct sp *sp, struct dp_app *app, int32_t pid)
 			continue;
 		bool owner = c->app_id == app->app_id && !(c->flags & SPC_ORPHAN);
 		int h = holder_index(c, self);
-		if (!owner && h < 0)
-			continue;
+		if ((!owner && h < 0) || app_pid(sp_conn_app(sp, c)) == pid)
+			continue; /* not ours, or the child adopted it before this report */
 		/* the child knows what its parent knew at the fork */
 		if (add_holder(c, pid, owner ? c->key : c->holder_keys[h]))
 			added = true;
