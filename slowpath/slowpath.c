@@ -161,8 +161,15 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 			 "max_flows", dp->cfg.max_flows);
 		return -1;
 	}
-	if (sp_attach_init(sp, err, errlen))
+	if (sp_attach_init(sp, err, errlen)) {
+		/* e.g. another daemon serves the socket: leave it alone (no
+		 * sp_attach_fini, which would unlink its socket), free ours */
+		sp_conn_fini(sp);
+		ev_loop_destroy(sp->loop);
+		dp->sp_priv = NULL;
+		rte_free(sp);
 		return -1;
+	}
 
 	ev_io_init(&sp->kick_w, on_kick, dp->sp_kick_fd, EV_READ);
 	sp->kick_w.data = sp;

@@ -90,6 +90,8 @@ if ip netns exec "$BP_NS_DP" "$BP_BUILD/fastpathd/fastpathd" --port "net_af_pack
 	bp_die "a second fastpathd started on a live daemon's socket"
 fi
 grep -q "already serving" "$dir/second.log" || bp_die "no clear refusal: $(tail -3 "$dir/second.log")"
+grep -qE "Sanitizer|runtime error" "$dir/second.log" &&
+	bp_die "the refused daemon's sanitizer report: $(grep -A8 -E "Sanitizer|runtime error" "$dir/second.log")"
 echo "ok: a second daemon on a live socket: $(grep "already serving" "$dir/second.log")"
 [ -S "$BYPASS_SOCKET" ] || bp_die "the refused daemon removed the live daemon's socket"
 

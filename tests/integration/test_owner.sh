@@ -82,7 +82,7 @@ echo "  root through the queue, no descriptor: $out"
 # the shim, as uid B: its own kernel socket is not the owner's (not under a
 # sanitizer build: an ASan shim cannot be preloaded into python)
 shim_ok=1
-ldd "$SHIM" 2>/dev/null | grep -q libasan && shim_ok=0
+case "$(ldd "$SHIM" 2>/dev/null)" in *libasan*) shim_ok=0 ;; esac
 [ "$shim_ok" = 1 ] || echo "  (sanitizer build: the shim part is skipped)"
 [ "$shim_ok" = 1 ] && as_b env LD_PRELOAD="$SHIM" BYPASS_SOCKET="$BYPASS_SOCKET" timeout 20 python3 -c '
 import socket, sys
