@@ -215,7 +215,8 @@ static bool watch_pid(struct sp *sp, int32_t pid, int fd)
  * Open a pidfd for @pid if it is a live child of @parent running as @uid.
  * The pidfd comes first and is checked again after reading /proc, so the
  * answer is about that very process even if its pid is reused meanwhile.
- * Return: the pidfd, or -1.
+ * Return: the pidfd, -1 if @pid is gone (or unusable), -2 if it is some
+ * other process.
  */
 static int child_pidfd(int32_t pid, int32_t parent, uint32_t uid)
 {
@@ -251,8 +252,9 @@ static int child_pidfd(int32_t pid, int32_t parent, uint32_t uid)
 	if (ok && poll(&pfd, 1, 0) != 0)
 		ok = false; /* exited: what /proc said may be about a new process */
 	if (!ok) {
+		bool gone = poll(&pfd, 1, 0) != 0;
 		close(fd);
-		return -1;
+		return gone ? -1 : -2;
 	}
 	return fd;
 }
@@ -269,11 +271,11 @@ void sp_handoff_forked(struct sp *sp, struct dp_app *app, int32_t pid)
 	bool added = false;
 	int fd = child_pidfd(pid, self, app_uid(app));
 	if (fd < 0) {
-		if (pid > 0 && pid != self) { /* not a child, or gone already */
+		if (fd == -2 || pid <= 1) { /* a live process, but not its child */
 			app->bad_entries++;
 			sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
 		}
-		return;
+		return; /* (a child that is gone already holds nothing) */
 	}
 	for (uint32_t i = 0; i < sp->nconns; i++) {
 		struct sp_conn *c = &sp->conns[sp->active[i]];
