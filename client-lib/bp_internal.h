@@ -192,6 +192,12 @@ void bpi_adopt_moved(struct bp_ctx *ctx, uint32_t slot, uint32_t gen);
 
 /* Send a request that is answered by BP_EV_REPLY and wait for it (lock held). */
 int bpi_ctrl_call(struct bp_ctx *ctx, struct bp_ctrl_req *req, struct bp_event *reply);
+int bpi_ctrl_call_fd(struct bp_ctx *ctx, struct bp_ctrl_req *req, struct bp_event *reply,
+		     int share_fd);
+int bpi_listen(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog, unsigned flags,
+	       int share_fd);
+/* listen_share.c: send a shared LISTEN with its descriptor (lock held) */
+int bpi_send_shared_listen(struct bp_ctx *ctx, const struct bp_ctrl_req *req, int share_fd);
 int bpi_call_slot(struct bp_ctx *ctx, struct bp_ctrl_req *req);
 
 /* Drain both event queues (and rescan after an overflow); returns events handled. */

@@ -183,6 +183,14 @@ void bpi_rescan(struct bp_ctx *ctx)
 /* Send a LISTEN/CONNECT/ADOPT and wait for its BP_EV_REPLY. */
 int bpi_ctrl_call(struct bp_ctx *ctx, struct bp_ctrl_req *req, struct bp_event *reply)
 {
+	return bpi_ctrl_call_fd(ctx, req, reply, -1);
+}
+
+/* bpi_ctrl_call(); with @share_fd >= 0 the request goes on the control
+ * socket with that descriptor attached (a shared LISTEN, listen_share.c) */
+int bpi_ctrl_call_fd(struct bp_ctx *ctx, struct bp_ctrl_req *req, struct bp_event *reply,
+		     int share_fd)
+{
 	struct bp_waiter w = { .op = req->op };
 	struct bp_waiter **pp;
 	uint64_t deadline;
@@ -194,7 +202,8 @@ int bpi_ctrl_call(struct bp_ctx *ctx, struct bp_ctrl_req *req, struct bp_event *
 	w.next = ctx->waiters;
 	ctx->waiters = &w;
 
-	r = bpi_ctrl_push(ctx, req, BP_CTRL_PUSH_TIMEOUT_MS);
+	r = share_fd >= 0 ? bpi_send_shared_listen(ctx, req, share_fd)
+			  : bpi_ctrl_push(ctx, req, BP_CTRL_PUSH_TIMEOUT_MS);
 	deadline = bpi_now_ms() + BP_REPLY_TIMEOUT_MS;
 	while (!r && !w.done) {
 		uint64_t now = bpi_now_ms();
@@ -256,6 +265,15 @@ BP_API int bp_listen(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog
 BP_API int bp_listen_flags(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog,
 			   unsigned flags)
 {
+	if (flags & BP_LISTEN_SHARED)
+		return bp_listen_share(ctx, ip, port, backlog, -1);
+	return bpi_listen(ctx, ip, port, backlog, flags, -1);
+}
+
+/* a LISTEN; @share_fd >= 0: shared, proven by that descriptor */
+int bpi_listen(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog, unsigned flags,
+	       int share_fd)
+{
 	struct bp_ctrl_req req = {
 		.op = BP_CTRL_LISTEN, .ip = ip, .port = port,
 		.backlog = backlog > 0 ? (uint32_t)backlog : 1,
@@ -269,7 +287,7 @@ BP_API int bp_listen_flags(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int b
 		return -EINVAL;
 	set_cc(ctx, &req, NULL);
 	bpi_lock(ctx);
-	r = bpi_ctrl_call(ctx, &req, &ev);
+	r = bpi_ctrl_call_fd(ctx, &req, &ev, share_fd);
 	if (r)
 		goto out;
 	if (ev.status < 0) {

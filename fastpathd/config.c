@@ -45,10 +45,13 @@ static const struct field fields[] = {
 	F("daemon", "socket", FT_STR, socket_path, 0, 0, "control socket path"),
 	F("daemon", "socket_mode", FT_U32, socket_mode, 0, 0777, "control socket permissions, octal (0660: root and its group; 0666: every local user)"),
 	F("daemon", "max_flows", FT_U32, max_flows, 16, 1u << 22, "connections across all apps"),
+	F("daemon", "stop_drain_ms", FT_U32, stop_drain_ms, 0, 60000, "on SIGTERM: live connections get this long to finish an orderly close (FIN), then the rest are reset (0: reset at once)"),
 	F("apps", "max_flows", FT_U32, app_max_flows, 4, 1u << 20, "connections per app"),
 	F("apps", "rx_buf", FT_POW2, rx_buf_size, 4096, 1u << 30, "per-connection receive buffer bytes (power of two)"),
 	F("apps", "tx_buf", FT_POW2, tx_buf_size, 4096, 1u << 30, "per-connection transmit buffer bytes (power of two)"),
 	F("apps", "queue_entries", FT_POW2, queue_entries, 64, 1u << 20, "entries per app queue (power of two)"),
+	F("apps", "max_orphans", FT_U32, max_orphans, 0, 1u << 22, "per uid: connections whose owner closed or exited while a fork child still holds them; beyond this they close"),
+	F("apps", "orphan_timeout_ms", FT_U32, orphan_timeout_ms, 100, 1u << 31, "an orphaned connection no holder adopts is reset after this"),
 	F("tcp", "min_rto_ms", FT_U32, min_rto_ms, 1, 60000, "minimum retransmission timeout"),
 	F("tcp", "max_rto_ms", FT_U32, max_rto_ms, 10, 600000, "maximum retransmission timeout"),
 	F("tcp", "syn_retries", FT_U32, syn_retries, 1, 32, "SYN retransmissions before ETIMEDOUT"),
@@ -83,6 +86,9 @@ void config_defaults(struct bp_config *c)
 	c->socket_mode = 0660;
 	c->max_flows = 16384;
 	c->app_max_flows = 1024;
+	c->stop_drain_ms = 1000;
+	c->max_orphans = 1024;
+	c->orphan_timeout_ms = 600000;
 	c->rx_buf_size = 256 * 1024;
 	c->tx_buf_size = 256 * 1024;
 	c->queue_entries = 4096;

@@ -26,11 +26,14 @@ struct bp_config {
 	char socket_path[CFG_STR];
 	uint32_t socket_mode;       /* permissions of the control socket */
 	uint32_t max_flows;         /* daemon-wide */
+	uint32_t stop_drain_ms;     /* SIGTERM: orderly closes may finish this long, then RST */
 	/* [apps] per-app region geometry */
 	uint32_t app_max_flows;
 	uint32_t rx_buf_size;       /* power of two */
 	uint32_t tx_buf_size;
 	uint32_t queue_entries;     /* per app queue, power of two */
+	uint32_t max_orphans;       /* per uid: flows held only by fork children */
+	uint32_t orphan_timeout_ms; /* an orphan nobody adopts is reset after this */
 	/* [tcp] */
 	uint32_t min_rto_ms;
 	uint32_t max_rto_ms;

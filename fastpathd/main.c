@@ -20,6 +20,7 @@
 #include "fastpath.h"
 #include "port.h"
 #include "slowpath.h"
+#include "stale.h"
 
 static void usage(FILE *out)
 {
@@ -53,9 +54,21 @@ static void usage(FILE *out)
 
 static struct dataplane *sig_dp;
 
+static volatile sig_atomic_t stop_requested;
+
+/*
+ * The first SIGTERM/SIGINT asks the slowpath to close every connection
+ * ([daemon] stop_drain_ms, then RST; slowpath/stop.c), which then ends the
+ * fastpath loop; a second one stops at once.
+ */
 static void on_signal(int sig)
 {
 	(void)sig;
+	if (sig_dp && !stop_requested) {
+		stop_requested = 1;
+		if (sp_stop_request(sig_dp) == 0)
+			return;
+	}
 	if (sig_dp) {
 		sig_dp->stop = 1;
 		uint64_t one = 1;
@@ -139,6 +152,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &dp.cfg))
 		return 2;
 
+	fp_clean_stale_runtime(); /* a SIGKILLed daemon's DPDK files */
 	char storage[2048];
 	char *eal_argv[32];
 	int eal_argc = port_eal_args(&dp.cfg, storage, sizeof(storage), eal_argv, 32);

@@ -371,8 +371,11 @@ static void attach(struct sp *sp, int fd, const Bypass__AttachRequest *req)
 		socklen_t clen = sizeof(cred);
 		sa->sp = sp;
 		/* who forks whom is tracked by pid (handoff.c) */
-		if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen))
+		sa->uid = UINT32_MAX; /* unknown: matches nobody (handoff.c, listen_owner.c) */
+		if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen)) {
 			sa->pid = cred.pid;
+			sa->uid = cred.uid; /* whose flows these are */
+		}
 	}
 	int rc = -ENOMEM;
 	snprintf(err, sizeof(err), "out of memory");
@@ -523,6 +526,13 @@ static void on_app_conn(struct ev_loop *loop, ev_io *w, int revents)
 		sp->now = rte_rdtsc();
 		app_detach(sp, app);
 		return;
+	}
+	if (m->msg_case == BYPASS__CTL_MSG__MSG_LISTEN_SHARED) {
+		/* listen_owner.c; what the app queued before it comes first */
+		sp->now = rte_rdtsc();
+		drain_ctrl(sp, app);
+		sp_listen_ctl(sp, app, m->listen_shared->req.data, m->listen_shared->req.len, fds,
+			      nfds);
 	}
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);

@@ -585,11 +585,8 @@ void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t id)
  */
 bool sp_conn_app_gone_one(struct sp *sp, struct sp_conn *c, uint32_t id)
 {
-	if (!(c->flags & SPC_APP_CLOSED) && c->state == SPS_ESTABLISHED &&
-	    (c->nholders || (c->flags & (SPC_ORPHAN | SPC_MOVING)))) {
-		c->flags |= SPC_ORPHAN;
-		return true;
-	}
+	if (!(c->flags & SPC_APP_CLOSED) && sp_handoff_owner_releases(sp, c))
+		return true; /* a fork child holds it: an orphan (bounded, handoff.c) */
 	bool closing = !(c->flags & SPC_APP_CLOSED) && c->state == SPS_ESTABLISHED;
 	c->flags |= SPC_NOTIFIED; /* nobody is left to tell */
 	if (closing)

@@ -39,6 +39,7 @@ void sp_listener_unlink(struct sp *sp, struct sp_listener *l)
 	}
 	sp_synq_purge_listener(sp, l); /* its half-open connections die with it */
 	l->in_use = false;
+	sp_listen_drop_proof(l);
 }
 
 /* ------------------------------------------------------------ listen */
@@ -46,14 +47,26 @@ void sp_listener_unlink(struct sp *sp, struct sp_listener *l)
 int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port, uint32_t backlog,
 		   uint32_t flags, const struct cc_ops *cc, uint32_t *slot_out)
 {
+	return sp_conn_listen_fd(sp, app, ip, port, backlog, flags, cc, -1, slot_out);
+}
+
+/**
+ * sp_conn_listen_fd - open a listener; a shared one may join the port's
+ * other listeners only with @proof_fd, a descriptor of the same kernel
+ * object they presented, and the same uid (listen_owner.c).
+ */
+int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port,
+		      uint32_t backlog, uint32_t flags, const struct cc_ops *cc, int proof_fd,
+		      uint32_t *slot_out)
+{
 	bool shared = flags & BP_LISTEN_SHARED;
 	if (ip && ip != sp->dp->ip)
 		return -EADDRNOTAVAIL;
 	if (!port && !(port = sp_conn_pick_ephemeral(sp, 0, 0)))
 		return -EADDRINUSE;
-	struct sp_listener *head = sp_listener_of_port(sp, port);
-	if (head && !(shared && head->shared))
-		return -EADDRINUSE; /* every listener on a port must agree to share */
+	int jrc = sp_listen_check_join(sp, app, port, shared, proof_fd);
+	if (jrc)
+		return jrc;
 	struct sp_listener *l = NULL;
 	uint16_t idx;
 	for (idx = 0; idx < SP_MAX_LISTENERS; idx++) {
@@ -74,6 +87,7 @@ int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port
 		.next = sp->listener_by_port[port],
 		.cc = cc,
 	};
+	sp_listen_set_proof(sp, app, l, proof_fd);
 	sp->listener_by_port[port] = idx + 1;
 	struct bp_flow_shm *fs = &app->flows[slot];
 	fs->local_ip = sp->dp->ip;

@@ -109,6 +109,9 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	drain_fastpath(sp); /* never act on timers with stale news */
 	sp_conn_tick(sp);
 	sp_synq_tick(sp);
+	sp_handoff_tick(sp);
+	if (sp->stop_phase)
+		sp_stop_tick(sp);
 	double want = sp->nconns || sp_synq_count(sp) ? TICK_BUSY : TICK_IDLE;
 	if (w->repeat != want) {
 		w->repeat = want;
@@ -119,6 +122,20 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_stop(struct ev_loop *loop, ev_async *w, int revents)
 {
 	ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_drain(struct ev_loop *loop, ev_async *w, int revents)
+{
+	sp_stop_begin(w->data);
+}
+
+int sp_stop_request(struct dataplane *dp)
+{
+	struct sp *sp = __atomic_load_n(&dp->sp_priv, __ATOMIC_ACQUIRE);
+	if (!sp || !sp->drain_w.data)
+		return -1;
+	ev_async_send(sp->loop, &sp->drain_w); /* async-signal-safe (libev) */
+	return 0;
 }
 
 static void *sp_main(void *arg)
@@ -145,8 +162,15 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 			 "max_flows", dp->cfg.max_flows);
 		return -1;
 	}
-	if (sp_attach_init(sp, err, errlen))
+	if (sp_attach_init(sp, err, errlen)) {
+		/* e.g. another daemon serves the socket: leave it alone (no
+		 * sp_attach_fini, which would unlink its socket), free ours */
+		sp_conn_fini(sp);
+		ev_loop_destroy(sp->loop);
+		dp->sp_priv = NULL;
+		rte_free(sp);
 		return -1;
+	}
 
 	ev_io_init(&sp->kick_w, on_kick, dp->sp_kick_fd, EV_READ);
 	sp->kick_w.data = sp;
@@ -156,6 +180,9 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 	ev_timer_start(sp->loop, &sp->tick_w);
 	ev_async_init(&sp->stop_w, on_stop);
 	ev_async_start(sp->loop, &sp->stop_w);
+	ev_async_init(&sp->drain_w, on_drain);
+	ev_async_start(sp->loop, &sp->drain_w);
+	__atomic_store_n(&sp->drain_w.data, sp, __ATOMIC_RELEASE);
 
 	if (pthread_create(&sp_thread, NULL, sp_main, sp)) {
 		snprintf(err, errlen, "cannot start the slowpath thread");

@@ -15,6 +15,14 @@
  */
 int sp_start(struct dataplane *dp, char *err, size_t errlen);
 
+/**
+ * sp_stop_request - begin stopping the daemon: the slowpath closes every
+ * connection ([daemon] stop_drain_ms for orderly closes, then RST) and
+ * then sets dp->stop, which ends fp_run().  Async-signal-safe.
+ * Return: 0, or -1 if there is no slowpath yet (stop at once).
+ */
+int sp_stop_request(struct dataplane *dp);
+
 /** sp_stop - reset every flow, detach every app, join the thread. */
 void sp_stop(struct dataplane *dp);
 

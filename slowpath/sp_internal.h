@@ -76,7 +76,9 @@ struct sp_conn {
 	uint32_t cc_fast_retx_seen;
 	uint8_t nholders;
 	int32_t holders[SP_MAX_HOLDERS]; /* pids; the owner app is not listed */
-	uint64_t key;                 /* handoff key, also in the slot */
+	uint64_t holder_keys[SP_MAX_HOLDERS]; /* the key each holder was given */
+	uint64_t key;                 /* handoff key, also in the slot; new at every move */
+	uint64_t orphan_since;        /* tsc when SPC_ORPHAN was set */
 	int32_t exec_pid;             /* this process keeps the flow across its
 				       * exec() (exec_hold.c), 0 = none */
 	bool exec_added;              /* ... and was made a holder for it */
@@ -93,6 +95,11 @@ struct sp_listener {
 	uint32_t half_open;
 	uint32_t delivered;           /* children posted with BP_EV_ACCEPT */
 	const struct cc_ops *cc;      /* children's congestion control */
+	int proof_fd;                 /* shared: the kernel object every sharer
+				       * holds (kept open so its inode stays
+				       * unique), -1 = none (see listen_owner.c) */
+	uint64_t proof_dev, proof_ino;
+	uint32_t uid;                 /* of the app that listens */
 };
 
 #define SP_MAX_LISTENERS 1024
@@ -115,6 +122,7 @@ struct sp_app {
 	uint32_t flows_live;          /* dying app: flows not yet FLOW_DEL_DONE */
 	uint32_t moves_in;            /* DPM_FLOW_MOVEs into this app in flight */
 	int32_t pid;                  /* SO_PEERCRED at attach (0 if unknown) */
+	uint32_t uid;                 /* SO_PEERCRED at attach: who owns its flows */
 	bool dying;
 };
 
@@ -136,6 +144,9 @@ struct sp_hs {
 	struct rte_ether_addr mac;        /* the SYN's source MAC: no ARP for spoofers */
 };
 
+/* stopping the daemon (stop.c) */
+enum sp_stop_phase { SP_STOP_NONE = 0, SP_STOP_DRAIN, SP_STOP_RST, SP_STOP_DONE };
+
 struct sp {
 	struct dataplane *dp;
 	struct ev_loop *loop;
@@ -143,6 +154,9 @@ struct sp {
 	ev_io kick_w;                 /* dp->sp_kick_fd */
 	ev_timer tick_w;
 	ev_async stop_w;
+	ev_async drain_w;             /* SIGTERM: close every connection, then stop */
+	uint8_t stop_phase;           /* enum sp_stop_phase */
+	uint64_t stop_deadline;       /* tsc: end of the current stop phase */
 	int listen_fd;
 	struct rte_hash *conn_hash;   /* 4-tuple -> flow id, every conn in any state */
 	struct sp_conn *conns;        /* [max_flows], indexed like dp->flows */
@@ -157,6 +171,7 @@ struct sp {
 	const struct cc_ops *cc;
 	struct sp_pidwatch *pidwatch; /* fork children that hold flows */
 	struct sp_synq *synq;         /* half-open connections and SYN cookies */
+	uint64_t orphan_scan;         /* tsc of the next orphan lifetime check */
 	uint64_t now;
 	uint32_t napps;
 	uint32_t nconns;
@@ -203,6 +218,9 @@ struct dp_app *sp_conn_app(struct sp *sp, const struct sp_conn *c);
 /* listen.c: listeners and the passive open */
 int sp_conn_listen(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port, uint32_t backlog,
 		   uint32_t flags, const struct cc_ops *cc, uint32_t *slot_out);
+int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port,
+		      uint32_t backlog, uint32_t flags, const struct cc_ops *cc, int proof_fd,
+		      uint32_t *slot_out);
 struct sp_listener *sp_listener_of_port(struct sp *sp, uint16_t port);
 struct sp_listener *sp_listener_of_conn(struct sp *sp, const struct sp_conn *c);
 void sp_listener_unlink(struct sp *sp, struct sp_listener *l);
@@ -237,6 +255,21 @@ bool sp_exec_kept(const struct sp_conn *c, int32_t pid);
 bool sp_exec_pending(struct sp *sp, int32_t pid);
 void sp_exec_pid_exited(struct sp *sp, int32_t pid);
 void sp_exec_adopted(struct sp_conn *c, int32_t pid);
+
+void sp_handoff_tick(struct sp *sp);
+
+/* stop.c: closing every connection when the daemon stops */
+void sp_stop_begin(struct sp *sp);
+void sp_stop_tick(struct sp *sp);
+
+/* listen_owner.c: who may join a shared listener */
+int sp_listen_check_join(struct sp *sp, struct dp_app *app, uint16_t port, bool shared,
+			 int proof_fd);
+void sp_listen_set_proof(struct sp *sp, struct dp_app *app, struct sp_listener *l, int proof_fd);
+void sp_listen_drop_proof(struct sp_listener *l);
+void sp_listen_ctl(struct sp *sp, struct dp_app *app, const uint8_t *req, size_t len,
+		   const int *fds, int nfds);
+
 void sp_conn_arp_resolved(struct sp *sp, uint32_t ip);
 
 /* tcp_ctl.c: segments the slowpath sends itself */

@@ -37,6 +37,9 @@ struct shim_sock {
 	uint32_t ip;           /* listener: bound address (network order) */
 	uint16_t port;         /* listener: bound port */
 	int backlog;           /* listener: as given to listen() */
+	int ksock;             /* listener: the program's kernel socket, kept
+				* open to prove to the daemon that a fork
+				* relative shares it (-1: none) */
 	uint64_t key;          /* connection inherited over fork(), not yet
 				* adopted (h < 0): its handoff key, 0 = gone */
 	int rcvbuf, sndbuf, nodelay, keepalive, reuseaddr;
@@ -51,6 +54,8 @@ struct shim_bound {
 	int backlog;
 	uint32_t ip;
 	uint16_t port;
+	int ksock1;            /* listening: the kernel socket kept after a
+				* conversion, + 1 (0: the fd itself is it) */
 	char cc[16];           /* TCP_CONGESTION set before connect(), "" = default */
 };
 

@@ -122,15 +122,26 @@ static void after_fork_child(void)
 		if (!s)
 			continue;
 		if (s->listener) {
+			/* each name gets its own copy of the kernel socket: the
+			 * daemon's proof that we share it (see shim_listen_now) */
+			int k = s->ksock >= 0 ? real.fcntl(s->ksock, F_DUPFD_CLOEXEC, 3) : -1;
 			bound[fd] = (struct shim_bound){ .valid = true, .listening = true,
 							 .backlog = s->backlog, .ip = s->ip,
-							 .port = s->port };
-			table[fd] = NULL; /* the struct leaks: other fds may share it */
+							 .port = s->port, .ksock1 = k + 1 };
 		} else if (s->h >= 0) {
 			uint64_t key = 0;
 			bp_flow_key(c, s->h, &key);
 			s->key = key;
 			s->h = -1;
+		}
+	}
+	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
+		struct shim_sock *s = table[fd];
+		if (s && s->listener) {
+			if (s->ksock >= 0)
+				real.close(s->ksock);
+			s->ksock = -1;
+			table[fd] = NULL; /* the struct leaks: other fds may share it */
 		}
 	}
 	bp_forget_after_fork(c);
@@ -369,6 +380,8 @@ void shim_put(int fd)
 		else if (s->key && ctx)
 			bp_release(ctx, s->key); /* inherited, never used here */
 		/* not attached at all: the daemon drops our hold when we exit */
+		if (s->ksock >= 0)
+			real.close(s->ksock);
 		free(s);
 	}
 }

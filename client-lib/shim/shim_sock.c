@@ -59,6 +59,7 @@ static struct shim_sock *sock_new(int h)
 	struct shim_sock *s = calloc(1, sizeof(*s));
 	if (s) {
 		s->h = h;
+		s->ksock = -1;
 		s->nodelay = 1;
 	}
 	return s;
@@ -111,17 +112,23 @@ struct shim_sock *shim_listen_now(int fd, struct shim_bound *b)
 	if (!c)
 		return NULL;
 	uint32_t ip = b->ip == htonl(INADDR_ANY) ? 0 : b->ip;
-	int h = bp_listen_flags(c, ip, b->port, b->backlog, BP_LISTEN_SHARED);
-	if (h < 0) {
-		errno = -h;
+	/* the kernel socket every process sharing this listener inherited:
+	 * the daemon lets only its holders (of our uid) join the port */
+	int ksock = b->ksock1 ? b->ksock1 - 1 : real.fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (ksock < 0)
 		return NULL;
-	}
-	struct shim_sock *s = sock_new(h);
+	int h = bp_listen_share(c, ip, b->port, b->backlog, ksock);
+	struct shim_sock *s = h >= 0 ? sock_new(h) : NULL;
 	if (!s) {
-		bp_close(c, h);
-		errno = ENOMEM;
+		if (h >= 0)
+			bp_close(c, h);
+		if (!b->ksock1)
+			real.close(ksock); /* fd itself still is the kernel socket */
+		errno = h < 0 ? -h : ENOMEM;
 		return NULL;
 	}
+	b->ksock1 = 0;
+	s->ksock = ksock;
 	s->listener = true;
 	s->ip = ip ? ip : bp_local_ip(c);
 	s->port = b->port;
@@ -273,6 +280,9 @@ int close(int fd)
 			b->valid = false;
 			b->listening = false;
 			b->cc[0] = 0;
+			if (b->ksock1) /* an inherited listener never converted here */
+				real.close(b->ksock1 - 1);
+			b->ksock1 = 0;
 		}
 	}
 	return real.close(fd);

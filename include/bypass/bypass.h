@@ -88,6 +88,32 @@ int bp_listen(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog);
 int bp_listen_flags(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog, unsigned flags);
 
 /**
+ * bp_listen_share - a shared listener (BP_LISTEN_SHARED) on @port, joined
+ * by proving possession of @share_fd: any kernel descriptor (a socket, a
+ * pipe, a memfd ...) the first listener on the port presented too.  Only
+ * processes of the same uid holding that same kernel object (inherited
+ * through fork(), or passed with SCM_RIGHTS) may join, so other users'
+ * processes cannot take a share of the port's connections.
+ * @share_fd: -1 = the process's own share socket for @port: created by the
+ *            first shared listen on @port in this process (or an ancestor
+ *            before fork()), inherited by fork() children.  A pre-fork
+ *            server whose parent does not listen itself calls
+ *            bp_share_fd(@port) before forking its workers.
+ *
+ * bp_listen_flags(..., BP_LISTEN_SHARED) is bp_listen_share(..., -1).
+ * Return: listener handle, -EADDRINUSE (the port is another group's),
+ * -errno.
+ */
+int bp_listen_share(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog, int share_fd);
+
+/**
+ * bp_share_fd - the process's share socket for @port (see
+ * bp_listen_share()), created now if it has none.  Needs no context.
+ * Return: the descriptor (owned by libbypass; do not close it), or -errno.
+ */
+int bp_share_fd(uint16_t port);
+
+/**
  * bp_accept - take one established connection from a listener.
  * Return: flow handle or -EAGAIN if none is pending.
  */

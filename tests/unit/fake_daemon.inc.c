@@ -492,10 +492,25 @@ static void *fk_sp_main(void *arg)
 			if (!p[i].revents || !a->in_use || a->conn < 0)
 				continue;
 			if (p[i].fd == a->conn) {
-				char b;
+				Bypass__CtlMsg *m = NULL;
+				int fds[CTL_MAX_FDS], nfds = 0;
 
-				if (recv(a->conn, &b, 1, MSG_DONTWAIT) <= 0)
+				/* a shared LISTEN comes on the socket, with a
+				 * descriptor (slowpath/listen_owner.c) */
+				if (ctl_recv(a->conn, &m, fds, &nfds, CTL_MAX_FDS)) {
 					fk_app_gone(d, a);
+					continue;
+				}
+				for (int f = 0; f < nfds; f++)
+					close(fds[f]);
+				if (m->msg_case == BYPASS__CTL_MSG__MSG_LISTEN_SHARED &&
+				    m->listen_shared->req.len == sizeof(r)) {
+					while (!bp_queue_pop(&a->ctrlq, &r)) /* in order */
+						fk_ctrl(d, a, &r);
+					memcpy(&r, m->listen_shared->req.data, sizeof(r));
+					fk_ctrl(d, a, &r);
+				}
+				bypass__ctl_msg__free_unpacked(m, NULL);
 				continue;
 			}
 			if (read(a->sp_db_fd, &v, 8) == 8)
