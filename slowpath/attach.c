@@ -26,6 +26,7 @@
 
 #include "sp_internal.h"
 #include "ctl_wire.h"
+#include "log_esc.h"
 
 #define CTRL_PER_ROUND 256
 
@@ -280,8 +281,11 @@ static void app_release(struct sp *sp, struct dp_app *app)
 /* the fastpath let go of the app (APP_DEL_DONE): free everything */
 void sp_app_flow_gone(struct sp *sp, struct dp_app *app)
 {
+	char name[LOG_ESC_SIZE(sizeof(app->name))];
+
 	fprintf(stderr, "fastpathd: app %u (%s) detached, %llu bad queue entries\n",
-		app->app_id, app->name, (unsigned long long)app->bad_entries);
+		app->app_id, log_esc(name, sizeof(name), app->name),
+		(unsigned long long)app->bad_entries);
 	app_release(sp, app);
 	sp->napps--;
 }
@@ -414,8 +418,12 @@ static void attach(struct sp *sp, int fd, const Bypass__AttachRequest *req)
 	ev_io_start(sp->loop, &sa->doorbell_w);
 	sp_send_fp(sp, DPM_APP_ADD, 0, 0, app);
 	sp->napps++;
-	if (dp->cfg.verbose)
-		fprintf(stderr, "fastpathd: app %u (%s) attached\n", app->app_id, app->name);
+	if (dp->cfg.verbose) {
+		char name[LOG_ESC_SIZE(sizeof(app->name))];
+
+		fprintf(stderr, "fastpathd: app %u (%s) attached\n", app->app_id,
+			log_esc(name, sizeof(name), app->name));
+	}
 	return;
 fail:
 	reply_error(fd, -rc > 0 ? -rc : ENOMEM, err);
