@@ -105,22 +105,24 @@ struct sp_arp_entry {
 /* per-app slowpath bookkeeping (dp_app.sp_priv) */
 struct sp_app {
 	struct sp *sp;
-	ev_io conn_w;                 /* Unix socket: EOF = app died */
+	struct ctl_conn *conn;        /* control connection (ctl_sock.c): its end = app died */
 	ev_io doorbell_w;             /* ctrl queue doorbell */
 	uint32_t *free_slots;         /* stack of free slot numbers */
 	uint32_t nfree;
 	uint32_t flows_live;          /* dying app: flows not yet FLOW_DEL_DONE */
 	uint32_t moves_in;            /* DPM_FLOW_MOVEs into this app in flight */
 	int32_t pid;                  /* SO_PEERCRED at attach (0 if unknown) */
+	uint32_t uid;                 /* SO_PEERCRED at attach */
 	bool dying;
 };
 
 struct sp_pidwatch;
+struct sp_ctl;
 
 struct sp {
 	struct dataplane *dp;
 	struct ev_loop *loop;
-	ev_io listen_w;
+	struct sp_ctl *ctl;           /* control-socket connections (ctl_sock.c) */
 	ev_io kick_w;                 /* dp->sp_kick_fd */
 	ev_timer tick_w;
 	ev_async stop_w;
