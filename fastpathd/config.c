@@ -4,7 +4,8 @@
  *
  * One table describes every field (section, key, type, bounds), so the file
  * parser, the command-line overrides and the error messages can never
- * disagree about names.  Files are INI, parsed by DPDK's rte_cfgfile.
+ * disagree about names.  Files are INI, parsed here (not by rte_cfgfile)
+ * so that every syntax error can name its line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +13,11 @@
 #include <errno.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <rte_cfgfile.h>
 
 #include "config.h"
 #include "cc.h"
 
-enum field_type { FT_U32, FT_BOOL, FT_STR, FT_IPV4, FT_CIDR, FT_POW2 };
+enum field_type { FT_U32, FT_BOOL, FT_STR, FT_IPV4, FT_CIDR, FT_POW2, FT_MODE };
 
 struct field {
 	const char *section;
@@ -37,13 +37,13 @@ static const struct field fields[] = {
 	F("port", "device", FT_STR, port_dev, 0, 0, "DPDK device: PCI address (0000:03:00.0) or vdev (net_af_packet0,iface=eth1)"),
 	F("port", "ip", FT_CIDR, ip, 0, 0, "address/prefix, e.g. 198.18.0.1/24"),
 	F("port", "gateway", FT_IPV4, gateway, 0, 0, "default gateway address"),
-	F("port", "mtu", FT_U32, mtu, 576, 9000, "IP MTU"),
+	F("port", "mtu", FT_U32, mtu, 576, BP_MAX_MTU, "IP MTU; a frame must fit one packet buffer (2048 bytes of data)"),
 	F("eal", "no_huge", FT_BOOL, no_huge, 0, 1, "run without hugepages"),
 	F("eal", "mem_mb", FT_U32, mem_mb, 64, 1u << 20, "DPDK memory in MiB"),
 	F("eal", "file_prefix", FT_STR, file_prefix, 0, 0, "DPDK runtime file prefix (unique per instance)"),
 	F("eal", "lcores", FT_STR, lcores, 0, 0, "DPDK lcore list"),
 	F("daemon", "socket", FT_STR, socket_path, 0, 0, "control socket path"),
-	F("daemon", "socket_mode", FT_U32, socket_mode, 0, 0777, "control socket permissions, octal (0660: root and its group; 0666: every local user)"),
+	F("daemon", "socket_mode", FT_MODE, socket_mode, 0, 0777, "control socket permissions, octal (0660: root and its group; 0666: every local user)"),
 	F("daemon", "max_flows", FT_U32, max_flows, 16, 1u << 22, "connections across all apps"),
 	F("daemon", "stop_drain_ms", FT_U32, stop_drain_ms, 0, 60000, "on SIGTERM: live connections get this long to finish an orderly close (FIN), then the rest are reset (0: reset at once)"),
 	F("apps", "max_flows", FT_U32, app_max_flows, 4, 1u << 20, "connections per app"),
@@ -180,6 +180,27 @@ static int field_set(struct bp_config *c, const struct field *f, const char *val
 			*(uint32_t *)dst = (uint32_t)v;
 		return 0;
 	}
+	case FT_MODE: {
+		/* permissions are octal, as for chmod: 400, 0400 and 0o400 all
+		 * mean r-------- (strtoul base 0 would read 400 as decimal) */
+		const char *d = val;
+		unsigned long v = 0;
+		if (d[0] == '0' && (d[1] == 'o' || d[1] == 'O'))
+			d += 2;
+		if (!*d || strspn(d, "01234567") != strlen(d) || strlen(d) > 11) {
+			snprintf(err, errlen, "[%s] %s: '%s' is not an octal mode (give e.g. 0660; "
+				 "digits 0-7 only)", f->section, f->key, val);
+			return -1;
+		}
+		v = strtoul(d, NULL, 8);
+		if (v > f->max) {
+			snprintf(err, errlen, "[%s] %s: %#lo is out of range 0..0777 (%s)",
+				 f->section, f->key, v, f->help);
+			return -1;
+		}
+		*(uint32_t *)dst = (uint32_t)v;
+		return 0;
+	}
 	case FT_IPV4:
 		if (parse_ipv4(val, dst)) {
 			snprintf(err, errlen, "[%s] %s: '%s' is not an IPv4 address", f->section,
@@ -225,36 +246,87 @@ int config_set(struct bp_config *c, const char *section, const char *key, const 
 	return field_set(c, f, val, err, errlen);
 }
 
-int config_load_file(struct bp_config *c, const char *path, char *err, size_t errlen)
+/* strip leading and trailing blanks in place */
+static char *trim(char *s)
 {
-	struct rte_cfgfile *cf = rte_cfgfile_load(path, 0);
-	if (!cf) {
-		snprintf(err, errlen, "%s: cannot read or parse config file (%s); "
-			 "check the path and INI syntax", path, strerror(errno ? errno : EINVAL));
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+		s[--n] = 0;
+	return s;
+}
+
+/*
+ * One line of an INI file: blank, a comment (';' anywhere, '#' at the
+ * start), "[section]" or "key = value" inside a section.
+ */
+static int config_line(struct bp_config *c, char *line, char *section, size_t seclen,
+		       char *err, size_t errlen)
+{
+	char *semi = strchr(line, ';');
+	if (semi)
+		*semi = 0;
+	char *s = trim(line);
+	if (!*s || *s == '#')
+		return 0;
+	if (*s == '[') {
+		char *close = strchr(s, ']');
+		if (!close || *trim(close + 1)) {
+			snprintf(err, errlen, "'%s' is not a section header (write [name])", s);
+			return -1;
+		}
+		*close = 0;
+		char *name = trim(s + 1);
+		if (!*name || strlen(name) >= seclen) {
+			snprintf(err, errlen, "'[%s]' is not a valid section name", name);
+			return -1;
+		}
+		strcpy(section, name);
+		return 0;
+	}
+	char *eq = strchr(s, '=');
+	if (!eq) {
+		snprintf(err, errlen, "'%s' is not 'key = value'", s);
 		return -1;
 	}
-	int rc = 0;
-	int nsec = rte_cfgfile_num_sections(cf, NULL, 0);
-	char (*names)[CFG_NAME_LEN] = calloc(nsec > 0 ? nsec : 1, sizeof(*names));
-	char *ptrs[256];
-	for (int i = 0; i < nsec && i < 256; i++)
-		ptrs[i] = names[i];
-	rte_cfgfile_sections(cf, ptrs, nsec < 256 ? nsec : 256);
-	for (int i = 0; i < nsec && i < 256 && !rc; i++) {
-		int n = rte_cfgfile_section_num_entries(cf, names[i]);
-		struct rte_cfgfile_entry *ents = calloc(n > 0 ? n : 1, sizeof(*ents));
-		rte_cfgfile_section_entries(cf, names[i], ents, n);
-		for (int j = 0; j < n && !rc; j++) {
-			char e2[512];
-			if (config_set(c, names[i], ents[j].name, ents[j].value, e2, sizeof(e2))) {
-				snprintf(err, errlen, "%s: %s", path, e2);
-				rc = -1;
-			}
-		}
-		free(ents);
+	*eq = 0;
+	char *key = trim(s), *val = trim(eq + 1);
+	if (!section[0]) {
+		snprintf(err, errlen, "'%s' is outside any section: put it under its "
+			 "[section] header (see fastpathd --help-config)", key);
+		return -1;
 	}
-	free(names);
-	rte_cfgfile_close(cf);
+	return config_set(c, section, key, val, err, errlen);
+}
+
+int config_load_file(struct bp_config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot read config file (%s); check the path",
+			 path, strerror(errno));
+		return -1;
+	}
+	char line[1024], section[64] = "", e2[512];
+	unsigned lineno = 0;
+	int rc = 0;
+	while (!rc && fgets(line, sizeof(line), f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errlen, "%s:%u: line longer than %zu characters", path, lineno,
+				 sizeof(line) - 2);
+			rc = -1;
+		} else if (config_line(c, line, section, sizeof(section), e2, sizeof(e2))) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, e2);
+			rc = -1;
+		}
+	}
+	if (!rc && ferror(f)) {
+		snprintf(err, errlen, "%s: read error (%s)", path, strerror(errno));
+		rc = -1;
+	}
+	fclose(f);
 	return rc;
 }
 

@@ -10,6 +10,14 @@
 
 #define CFG_STR 256
 
+/*
+ * Packet buffers hold 2048 bytes of frame (RTE_MBUF_DEFAULT_DATAROOM, see
+ * port.c) and a segment is never chained, so an IP MTU above this would
+ * make frames the pool cannot carry.
+ */
+#define BP_MBUF_DATA_ROOM 2048
+#define BP_MAX_MTU (BP_MBUF_DATA_ROOM - 14) /* minus the Ethernet header */
+
 struct bp_config {
 	/* [port] */
 	char port_dev[CFG_STR];     /* DPDK device: PCI address or vdev string */

@@ -118,7 +118,8 @@ static struct rte_mempool *create_pool(struct dataplane *dp, char *err, size_t e
 {
 	const char *name = "fp_mbufs";
 	unsigned n = dp->cfg.mbufs, cache = 256;
-	uint16_t room = RTE_MBUF_DEFAULT_BUF_SIZE;
+	/* [port] mtu is capped so that every frame fits one buffer */
+	uint16_t room = RTE_PKTMBUF_HEADROOM + BP_MBUF_DATA_ROOM;
 	int socket = (int)rte_socket_id();
 	struct rte_mempool *mp;
 

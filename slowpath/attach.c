@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * attach.c - the control socket: app attach/detach, the app's shared
- * region, its control queue, and status for bypassctl.
+ * attach.c - what control-socket requests do (ctl_sock.c moves the bytes):
+ * app attach/detach, the app's shared region, its control queue, and
+ * status for bypassctl.
  *
  * An app's region is a sealed memfd: the app can write into it but never
  * shrink it, so the daemon can never take SIGBUS from a hostile app, and
@@ -26,6 +27,8 @@
 
 #include "sp_internal.h"
 #include "ctl_wire.h"
+#include "ctl_sock.h"
+#include "log_esc.h"
 
 #define CTRL_PER_ROUND 256
 
@@ -264,15 +267,16 @@ static void app_release(struct sp *sp, struct dp_app *app)
 {
 	struct sp_app *sa = app->sp_priv;
 	if (sa) {
-		ev_io_stop(sp->loop, &sa->conn_w);
+		if (sa->conn)
+			sp_ctl_free(sa->conn);
 		ev_io_stop(sp->loop, &sa->doorbell_w);
 		free(sa->free_slots);
 		free(sa);
 	}
 	if (app->base)
 		munmap(app->base, app->region_size);
-	int fds[] = { app->memfd, app->wake_fd, app->sp_doorbell_fd, app->conn_fd };
-	for (unsigned i = 0; i < 4; i++)
+	int fds[] = { app->memfd, app->wake_fd, app->sp_doorbell_fd };
+	for (unsigned i = 0; i < 3; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	free(app->slot_flow);
@@ -283,8 +287,11 @@ static void app_release(struct sp *sp, struct dp_app *app)
 /* the fastpath let go of the app (APP_DEL_DONE): free everything */
 void sp_app_flow_gone(struct sp *sp, struct dp_app *app)
 {
+	char name[LOG_ESC_SIZE(sizeof(app->name))];
+
 	fprintf(stderr, "fastpathd: app %u (%s) detached, %llu bad queue entries\n",
-		app->app_id, app->name, (unsigned long long)app->bad_entries);
+		app->app_id, log_esc(name, sizeof(name), app->name),
+		(unsigned long long)app->bad_entries);
 	app_release(sp, app);
 	sp->napps--;
 }
@@ -299,12 +306,25 @@ void sp_app_flow_done(struct sp *sp, struct dp_app *app)
 		sp_send_fp(sp, DPM_APP_DEL, 0, 0, app);
 }
 
-static void app_detach(struct sp *sp, struct dp_app *app)
+/**
+ * sp_ctl_listen_shared - an attached app asks to listen on, or join, a
+ * shared port, with the kernel socket that proves it may (listen_owner.c).
+ * What the app queued before it comes first.
+ */
+void sp_ctl_listen_shared(struct sp *sp, struct dp_app *app, const Bypass__CtlMsg *m,
+			  const int *fds, int nfds)
+{
+	drain_ctrl(sp, app);
+	sp_listen_ctl(sp, app, m->listen_shared->req.data, m->listen_shared->req.len, fds, nfds);
+}
+
+/* the app's control connection ended (ctl_sock.c frees it): the app is gone */
+void sp_ctl_app_gone(struct sp *sp, struct dp_app *app)
 {
 	struct sp_app *sa = app->sp_priv;
+	sa->conn = NULL;
 	if (sa->dying)
 		return;
-	ev_io_stop(sp->loop, &sa->conn_w);
 	ev_io_stop(sp->loop, &sa->doorbell_w);
 	/* closes it queued just before exiting are orderly closes, not crashes */
 	drain_ctrl(sp, app);
@@ -316,7 +336,7 @@ static void app_detach(struct sp *sp, struct dp_app *app)
 		sp_send_fp(sp, DPM_APP_DEL, 0, 0, app);
 }
 
-static void reply_error(int fd, int status, const char *msg)
+static void reply_error(struct ctl_conn *cc, int status, const char *msg)
 {
 	Bypass__AttachReply rep = BYPASS__ATTACH_REPLY__INIT;
 	rep.status = status;
@@ -324,12 +344,11 @@ static void reply_error(int fd, int status, const char *msg)
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
 	m.msg_case = BYPASS__CTL_MSG__MSG_ATTACH_REPLY;
 	m.attach_reply = &rep;
-	ctl_send(fd, &m, NULL, 0);
+	sp_ctl_send(cc, &m, NULL, 0);
+	sp_ctl_close_when_sent(cc);
 }
 
-static void on_app_conn(struct ev_loop *loop, ev_io *w, int revents);
-
-static void attach(struct sp *sp, int fd, const Bypass__AttachRequest *req)
+void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachRequest *req)
 {
 	struct dataplane *dp = sp->dp;
 	char err[256];
@@ -337,8 +356,7 @@ static void attach(struct sp *sp, int fd, const Bypass__AttachRequest *req)
 		snprintf(err, sizeof(err), "ABI mismatch: app built for shared-memory ABI v%u, "
 			 "fastpathd speaks v%u; rebuild the app against this libbypass",
 			 req->abi_version, BP_ABI_VERSION);
-		reply_error(fd, EPROTO, err);
-		close(fd);
+		reply_error(cc, EPROTO, err);
 		return;
 	}
 	struct dp_app *app = NULL;
@@ -352,30 +370,24 @@ static void attach(struct sp *sp, int fd, const Bypass__AttachRequest *req)
 	if (!app) {
 		snprintf(err, sizeof(err), "fastpathd already serves %d apps; detach one first",
 			 DP_MAX_APPS);
-		reply_error(fd, EUSERS, err);
-		close(fd);
+		reply_error(cc, EUSERS, err);
 		return;
 	}
 	uint16_t id = app->app_id;
 	memset(app, 0, sizeof(*app));
 	app->app_id = id;
 	app->in_use = true;
-	app->conn_fd = fd;
+	app->conn_fd = cc->fd; /* owned by cc */
 	app->memfd = app->wake_fd = app->sp_doorbell_fd = -1;
 	snprintf(app->name, sizeof(app->name), "%s", req->app_name ? req->app_name : "app");
 
 	struct sp_app *sa = calloc(1, sizeof(*sa));
 	app->sp_priv = sa;
 	if (sa) {
-		struct ucred cred;
-		socklen_t clen = sizeof(cred);
 		sa->sp = sp;
-		/* who forks whom is tracked by pid (handoff.c) */
-		sa->uid = UINT32_MAX; /* unknown: matches nobody (handoff.c, listen_owner.c) */
-		if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen)) {
-			sa->pid = cred.pid;
-			sa->uid = cred.uid; /* whose flows these are */
-		}
+		/* who forks whom is tracked by pid (handoff.c); SO_PEERCRED */
+		sa->pid = cc->pid;
+		sa->uid = cc->uid;
 	}
 	int rc = -ENOMEM;
 	snprintf(err, sizeof(err), "out of memory");
@@ -407,25 +419,28 @@ static void attach(struct sp *sp, int fd, const Bypass__AttachRequest *req)
 	m.msg_case = BYPASS__CTL_MSG__MSG_ATTACH_REPLY;
 	m.attach_reply = &rep;
 	int fds[4] = { app->memfd, app->wake_fd, app->sp_doorbell_fd, dp->fp_kick_fd };
-	rc = ctl_send(fd, &m, fds, 4);
-	if (rc) {
-		snprintf(err, sizeof(err), "sending the attach reply failed");
-		goto fail;
+	rc = sp_ctl_send(cc, &m, fds, 4);
+	if (rc) { /* the connection is closing already: no error reply */
+		app_release(sp, app);
+		return;
 	}
-	sa->conn_w.data = sp;
-	ev_io_init(&sa->conn_w, on_app_conn, fd, EV_READ);
-	ev_io_start(sp->loop, &sa->conn_w);
+	sa->conn = cc;
+	sp_ctl_attached(cc, app);
 	ev_io_init(&sa->doorbell_w, on_doorbell, app->sp_doorbell_fd, EV_READ);
 	sa->doorbell_w.data = app;
 	ev_io_start(sp->loop, &sa->doorbell_w);
 	sp_send_fp(sp, DPM_APP_ADD, 0, 0, app);
 	sp->napps++;
-	if (dp->cfg.verbose)
-		fprintf(stderr, "fastpathd: app %u (%s) attached\n", app->app_id, app->name);
+	if (dp->cfg.verbose) {
+		char name[LOG_ESC_SIZE(sizeof(app->name))];
+
+		fprintf(stderr, "fastpathd: app %u (%s) attached\n", app->app_id,
+			log_esc(name, sizeof(name), app->name));
+	}
 	return;
 fail:
-	reply_error(fd, -rc > 0 ? -rc : ENOMEM, err);
-	app_release(sp, app); /* closes fd too */
+	reply_error(cc, -rc > 0 ? -rc : ENOMEM, err);
+	app_release(sp, app); /* cc is not the app's yet: it stays to send the error */
 }
 
 static void add_counter(Bypass__Counter **arr, Bypass__Counter *store, size_t *n, const char *name,
@@ -439,7 +454,7 @@ static void add_counter(Bypass__Counter **arr, Bypass__Counter *store, size_t *n
 	(*n)++;
 }
 
-static void status(struct sp *sp, int fd)
+void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
 {
 	struct dataplane *dp = sp->dp;
 	char ip[32];
@@ -453,8 +468,8 @@ static void status(struct sp *sp, int fd)
 	rep.has_apps = rep.has_flows = 1;
 	rep.apps = sp->napps;
 	rep.flows = sp->nconns;
-	Bypass__Counter store[2 * DPC_MAX + PKT_VERDICT_MAX + 8];
-	Bypass__Counter *arr[2 * DPC_MAX + PKT_VERDICT_MAX + 8];
+	Bypass__Counter store[2 * DPC_MAX + PKT_VERDICT_MAX + 16];
+	Bypass__Counter *arr[2 * DPC_MAX + PKT_VERDICT_MAX + 16];
 	size_t n = 0;
 	for (int i = 0; i < DPC_MAX; i++)
 		add_counter(arr, store, &n, dp_counter_name(i),
@@ -475,90 +490,23 @@ static void status(struct sp *sp, int fd)
 		add_counter(arr, store, &n, "port_rx_no_mbuf", es.rx_nombuf);
 		add_counter(arr, store, &n, "port_tx_errors", es.oerrors);
 	}
+	/* control-socket clients: what the limits of ctl_sock.c turned away */
+	struct ctl_stats cs;
+	sp_ctl_get_stats(sp, &cs);
+	add_counter(arr, store, &n, "ctl_pending", cs.pending);
+	add_counter(arr, store, &n, "ctl_accepted", cs.accepted);
+	add_counter(arr, store, &n, "ctl_evicted", cs.evicted);
+	add_counter(arr, store, &n, "ctl_frame_timeouts", cs.frame_timeouts);
+	add_counter(arr, store, &n, "ctl_idle_timeouts", cs.idle_timeouts);
+	add_counter(arr, store, &n, "ctl_slow_readers", cs.slow_readers);
+	add_counter(arr, store, &n, "ctl_bad_frames", cs.bad_frames);
+	add_counter(arr, store, &n, "ctl_accept_errors", cs.accept_errors);
 	rep.n_counters = n;
 	rep.counters = arr;
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
 	m.msg_case = BYPASS__CTL_MSG__MSG_STATUS_REPLY;
 	m.status_reply = &rep;
-	ctl_send(fd, &m, NULL, 0);
-}
-
-/* one request on a not-yet-attached connection */
-static void on_client(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct sp *sp = ((ev_io *)w)->data;
-	int fd = w->fd;
-	Bypass__CtlMsg *m = NULL;
-	int fds[CTL_MAX_FDS], nfds = 0;
-	ev_io_stop(loop, w);
-	free(w);
-	if (ctl_recv(fd, &m, fds, &nfds, CTL_MAX_FDS)) {
-		close(fd);
-		return;
-	}
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
-	sp->now = rte_rdtsc();
-	if (m->msg_case == BYPASS__CTL_MSG__MSG_ATTACH_REQ) {
-		attach(sp, fd, m->attach_req);
-	} else if (m->msg_case == BYPASS__CTL_MSG__MSG_STATUS_REQ) {
-		status(sp, fd);
-		close(fd);
-	} else {
-		close(fd);
-	}
-	bypass__ctl_msg__free_unpacked(m, NULL);
-}
-
-/* traffic on an attached app's socket: EOF means the app is gone */
-static void on_app_conn(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct sp *sp = w->data;
-	struct dp_app *app = NULL;
-	for (int i = 0; i < DP_MAX_APPS; i++)
-		if (sp->dp->apps[i].in_use && sp->dp->apps[i].conn_fd == w->fd)
-			app = &sp->dp->apps[i];
-	if (!app)
-		return;
-	Bypass__CtlMsg *m = NULL;
-	int fds[CTL_MAX_FDS], nfds = 0;
-	if (ctl_recv(w->fd, &m, fds, &nfds, CTL_MAX_FDS)) {
-		sp->now = rte_rdtsc();
-		app_detach(sp, app);
-		return;
-	}
-	if (m->msg_case == BYPASS__CTL_MSG__MSG_LISTEN_SHARED) {
-		/* listen_owner.c; what the app queued before it comes first */
-		sp->now = rte_rdtsc();
-		drain_ctrl(sp, app);
-		sp_listen_ctl(sp, app, m->listen_shared->req.data, m->listen_shared->req.len, fds,
-			      nfds);
-	}
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
-	if (m->msg_case == BYPASS__CTL_MSG__MSG_STATUS_REQ)
-		status(sp, w->fd);
-	bypass__ctl_msg__free_unpacked(m, NULL);
-}
-
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct sp *sp = w->data;
-	int fd = accept4(sp->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	/* a client that stalls mid-frame must not stall the slowpath */
-	struct timeval tv = { .tv_sec = 1 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	ev_io *cw = malloc(sizeof(*cw));
-	if (!cw) {
-		close(fd);
-		return;
-	}
-	ev_io_init(cw, on_client, fd, EV_READ);
-	cw->data = sp;
-	ev_io_start(loop, cw);
+	sp_ctl_send(cc, &m, NULL, 0);
 }
 
 static int mkdir_parent(const char *path)
@@ -602,15 +550,12 @@ int sp_attach_init(struct sp *sp, char *err, size_t errlen)
 		close(probe);
 	unlink(path);
 	if (sp->listen_fd < 0 || bind(sp->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(sp->listen_fd, 128)) {
+	    listen(sp->listen_fd, 1024)) {
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
 		return -1;
 	}
 	chmod(path, sp->dp->cfg.socket_mode);
-	ev_io_init(&sp->listen_w, on_accept, sp->listen_fd, EV_READ);
-	sp->listen_w.data = sp;
-	ev_io_start(sp->loop, &sp->listen_w);
-	return 0;
+	return sp_ctl_start(sp, sp->listen_fd, err, errlen);
 }
 
 void sp_attach_fini(struct sp *sp)
@@ -618,6 +563,7 @@ void sp_attach_fini(struct sp *sp)
 	for (int i = 0; i < DP_MAX_APPS; i++)
 		if (sp->dp->apps[i].in_use)
 			app_release(sp, &sp->dp->apps[i]);
+	sp_ctl_stop(sp);
 	if (sp->listen_fd >= 0) {
 		close(sp->listen_fd);
 		unlink(sp->dp->cfg.socket_path);

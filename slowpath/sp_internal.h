@@ -115,7 +115,7 @@ struct sp_arp_entry {
 /* per-app slowpath bookkeeping (dp_app.sp_priv) */
 struct sp_app {
 	struct sp *sp;
-	ev_io conn_w;                 /* Unix socket: EOF = app died */
+	struct ctl_conn *conn;        /* control connection (ctl_sock.c): its end = app died */
 	ev_io doorbell_w;             /* ctrl queue doorbell */
 	uint32_t *free_slots;         /* stack of free slot numbers */
 	uint32_t nfree;
@@ -146,11 +146,12 @@ struct sp_hs {
 
 /* stopping the daemon (stop.c) */
 enum sp_stop_phase { SP_STOP_NONE = 0, SP_STOP_DRAIN, SP_STOP_RST, SP_STOP_DONE };
+struct sp_ctl;
 
 struct sp {
 	struct dataplane *dp;
 	struct ev_loop *loop;
-	ev_io listen_w;
+	struct sp_ctl *ctl;           /* control-socket connections (ctl_sock.c) */
 	ev_io kick_w;                 /* dp->sp_kick_fd */
 	ev_timer tick_w;
 	ev_async stop_w;

@@ -106,12 +106,12 @@ Test(config, set_integers_and_bounds)
 	struct bp_config c;
 
 	minimal(&c);
-	set_ok(&c, "port", "mtu", "9000");
-	cr_assert_eq(c.mtu, 9000);
+	set_ok(&c, "port", "mtu", "2000");
+	cr_assert_eq(c.mtu, 2000);
 	set_ok(&c, "port", "mtu", "576");
 	cr_assert_eq(c.mtu, 576);
 	set_bad(&c, "port", "mtu", "575");
-	assert_err_names("575", "576..9000");
+	assert_err_names("575", "576..2034");
 	set_bad(&c, "port", "mtu", "9001");
 	set_bad(&c, "port", "mtu", "70000"); /* would truncate into a uint16 */
 	cr_assert_eq(c.mtu, 576, "rejected values must not be stored");
@@ -135,10 +135,62 @@ Test(config, set_u16_does_not_clobber_neighbours)
 	set_ok(&c, "port", "gateway", "198.18.0.254");
 	gw = c.gateway;
 	mem = c.mem_mb;
-	set_ok(&c, "port", "mtu", "8999");
-	cr_assert_eq(c.mtu, 8999);
+	set_ok(&c, "port", "mtu", "1999");
+	cr_assert_eq(c.mtu, 1999);
 	cr_assert_eq(c.gateway, gw);
 	cr_assert_eq(c.mem_mb, mem);
+}
+
+/*
+ * A frame is one packet buffer (2048 bytes of data, never chained): an MTU
+ * whose frames do not fit would break segmentation, so it is refused.
+ */
+Test(config, mtu_fits_a_packet_buffer)
+{
+	struct bp_config c;
+
+	minimal(&c);
+	set_ok(&c, "port", "mtu", "2034"); /* 2034 + 14-byte Ethernet header = 2048 */
+	cr_assert_eq(c.mtu, 2034);
+	cr_assert_leq(c.mtu + 14, BP_MBUF_DATA_ROOM);
+	set_bad(&c, "port", "mtu", "2035");
+	assert_err_names("2035", "packet buffer");
+	set_bad(&c, "port", "mtu", "9000");
+	set_bad(&c, "port", "mtu", "4000");
+	cr_assert_eq(c.mtu, 2034);
+}
+
+/* permissions are octal like chmod's, whatever prefix the operator uses */
+Test(config, socket_mode_is_octal)
+{
+	struct bp_config c;
+
+	minimal(&c);
+	set_ok(&c, "daemon", "socket_mode", "400");
+	cr_assert_eq(c.socket_mode, 0400, "400 read as %#o", c.socket_mode);
+	set_ok(&c, "daemon", "socket_mode", "0660");
+	cr_assert_eq(c.socket_mode, 0660);
+	set_ok(&c, "daemon", "socket_mode", "0o640");
+	cr_assert_eq(c.socket_mode, 0640);
+	set_ok(&c, "daemon", "socket_mode", "0O600");
+	cr_assert_eq(c.socket_mode, 0600);
+	set_ok(&c, "daemon", "socket_mode", "666");
+	cr_assert_eq(c.socket_mode, 0666);
+	set_ok(&c, "daemon", "socket_mode", "0");
+	cr_assert_eq(c.socket_mode, 0);
+	set_ok(&c, "daemon", "socket_mode", "0777");
+	cr_assert_eq(c.socket_mode, 0777);
+	set_bad(&c, "daemon", "socket_mode", "0680");
+	assert_err_names("0680", "octal");
+	set_bad(&c, "daemon", "socket_mode", "9");
+	set_bad(&c, "daemon", "socket_mode", "0x1ff");
+	set_bad(&c, "daemon", "socket_mode", "0o");
+	set_bad(&c, "daemon", "socket_mode", "");
+	set_bad(&c, "daemon", "socket_mode", "-1");
+	set_bad(&c, "daemon", "socket_mode", "rw-rw----");
+	set_bad(&c, "daemon", "socket_mode", "1777"); /* no sticky/setuid bits */
+	set_bad(&c, "daemon", "socket_mode", "0777777777777");
+	cr_assert_eq(c.socket_mode, 0777, "rejected values must not be stored");
 }
 
 Test(config, set_power_of_two)
@@ -273,7 +325,7 @@ Test(config, load_file)
 		  "[port]\n"
 		  "device = net_af_packet0,iface=eth1\n"
 		  "ip = 10.9.8.7/20\n"
-		  "mtu = 4000\n"
+		  "mtu = 2000\n"
 		  "[apps]\n"
 		  "rx_buf = 1048576\n"
 		  "[tcp]\n"
@@ -287,7 +339,7 @@ Test(config, load_file)
 	cr_assert_str_eq(c.port_dev, "net_af_packet0,iface=eth1");
 	cr_assert_eq(c.ip, htonl(0x0a090807));
 	cr_assert_eq(c.prefix_len, 20);
-	cr_assert_eq(c.mtu, 4000);
+	cr_assert_eq(c.mtu, 2000);
 	cr_assert_eq(c.rx_buf_size, 1048576);
 	cr_assert_eq(c.min_rto_ms, 20);
 	cr_assert(c.verbose);
@@ -301,7 +353,7 @@ Test(config, file_then_override)
 	struct bp_config c;
 	char path[64];
 
-	write_tmp(path, sizeof(path), "[port]\nmtu = 4000\n");
+	write_tmp(path, sizeof(path), "[port]\nmtu = 2000\n");
 	config_defaults(&c);
 	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), 0, "%s", err);
 	unlink(path);
@@ -331,6 +383,61 @@ Test(config, file_unknown_key_names_file_and_field)
 	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), -1);
 	unlink(path);
 	assert_err_names(path, "[tcp] frobnicate", "unknown");
+}
+
+Test(config, file_socket_mode_octal)
+{
+	struct bp_config c;
+	char path[64];
+
+	write_tmp(path, sizeof(path), "[daemon]\nsocket_mode = 400\n");
+	config_defaults(&c);
+	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), 0, "%s", err);
+	unlink(path);
+	cr_assert_eq(c.socket_mode, 0400, "socket_mode = 400 became %#o", c.socket_mode);
+}
+
+/* a key above the first header belongs to no section: name its line */
+Test(config, file_line_outside_section_names_line)
+{
+	struct bp_config c;
+	char path[64], want[80];
+
+	write_tmp(path, sizeof(path), "; comment\n\nmtu = 1500\n[port]\nmtu = 1400\n");
+	config_defaults(&c);
+	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+	unlink(path);
+	snprintf(want, sizeof(want), "%s:3:", path);
+	assert_err_names(want, "mtu", "outside any section");
+	cr_assert_eq(c.mtu, 1500, "nothing after the bad line may be applied");
+}
+
+Test(config, file_syntax_errors_name_line)
+{
+	struct bp_config c;
+	char path[64], want[80];
+
+	write_tmp(path, sizeof(path), "[port]\nmtu = 1400\n[tcp\n");
+	config_defaults(&c);
+	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+	unlink(path);
+	snprintf(want, sizeof(want), "%s:3:", path);
+	assert_err_names(want, "section");
+
+	write_tmp(path, sizeof(path), "[port]\n  # note\nmtu 1400\n");
+	config_defaults(&c);
+	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+	unlink(path);
+	snprintf(want, sizeof(want), "%s:3:", path);
+	assert_err_names(want, "key = value");
+
+	/* a bad value names the line as well as the field */
+	write_tmp(path, sizeof(path), "[port]\n\n[apps]\ntx_buf = 5000 ; comment\n");
+	config_defaults(&c);
+	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+	unlink(path);
+	snprintf(want, sizeof(want), "%s:4:", path);
+	assert_err_names(want, "[apps] tx_buf", "5000");
 }
 
 Test(config, missing_file_named)

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl_sock.h - connections on fastpathd's control socket, served by the
+ * slowpath thread without ever blocking on a client.
+ *
+ * Every connection is non-blocking, with its own input buffer (frames are
+ * decoded by ctl_frame_decode() once whole) and a bounded output buffer.
+ * A frame must arrive whole within CTL_FRAME_TIMEOUT_S of its first byte;
+ * a connection that has not attached is closed after CTL_IDLE_TIMEOUT_S
+ * without a request, and at most CTL_MAX_PENDING of them (CTL_MAX_PENDING_UID
+ * per uid) exist at once: a new one evicts the oldest of its uid, or of the
+ * uid holding the most.  A client that does not read its replies is
+ * dropped once CTL_MAX_OUT bytes wait for it.
+ */
+#ifndef SP_CTL_SOCK_H
+#define SP_CTL_SOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <ev.h>
+
+#include "ctl_wire.h"
+
+#define CTL_FRAME_TIMEOUT_S 1.0   /* first byte of a frame to its last */
+#define CTL_IDLE_TIMEOUT_S 5.0    /* not attached: accept or last request to the next */
+#define CTL_MAX_PENDING 256       /* connections not attached, all uids */
+#define CTL_MAX_PENDING_UID 64    /* ... of one uid */
+#define CTL_MAX_OUT (256u * 1024u) /* reply bytes a client may leave unread */
+
+struct sp;
+struct dp_app;
+
+/* one client connection; owned by ctl_sock.c */
+struct ctl_conn {
+	struct sp *sp;
+	int fd;
+	ev_io io_w;
+	ev_timer timer_w;           /* frame deadline / idle timeout */
+	struct dp_app *app;         /* NULL until attached */
+	uint32_t uid;               /* SO_PEERCRED at accept */
+	int32_t pid;
+	bool closing;               /* no more requests: close once replies are out */
+	bool dead;                  /* close without sending what is queued */
+	bool pending;               /* counted against the not-attached caps */
+	ev_tstamp frame_start;      /* first byte of the incomplete frame (0: none) */
+	ev_tstamp last_req;         /* accept or the last whole request */
+	uint8_t *in;
+	uint32_t in_len, in_cap;
+	int in_fds[CTL_MAX_FDS];    /* descriptors a client sent (none is used) */
+	int in_nfds;
+	uint8_t *out;
+	uint32_t out_len, out_off;
+	int out_fds[CTL_MAX_FDS];   /* dups, sent with byte out_fds_at */
+	int out_nfds;
+	uint32_t out_fds_at;
+	struct ctl_conn *prev, *next;   /* every connection */
+	struct ctl_conn *uprev, *unext; /* pending ones of the same uid, oldest first */
+};
+
+/* control-socket statistics, for bypassctl status */
+struct ctl_stats {
+	uint64_t accepted;
+	uint64_t evicted;           /* closed to make room under the caps */
+	uint64_t frame_timeouts;    /* a frame did not complete in time */
+	uint64_t idle_timeouts;
+	uint64_t slow_readers;      /* replies piled up unread */
+	uint64_t bad_frames;
+	uint64_t accept_errors;     /* EMFILE, ENFILE, ENOMEM on accept */
+	uint32_t pending;           /* gauge: connections not attached */
+};
+
+/**
+ * sp_ctl_start - serve the bound, listening control socket @listen_fd.
+ * @sp: the slowpath.
+ * @listen_fd: non-blocking listening Unix socket; owned by the caller.
+ *
+ * Also raises RLIMIT_NOFILE's soft limit to the hard limit.
+ * Return: 0, or -1 with @err set.
+ */
+int sp_ctl_start(struct sp *sp, int listen_fd, char *err, size_t errlen);
+
+/** sp_ctl_stop - close every connection (no callbacks into attach.c). */
+void sp_ctl_stop(struct sp *sp);
+
+/**
+ * sp_ctl_send - queue one framed message, sending what the socket takes now.
+ * @cc: connection.
+ * @m: message.
+ * @fds: descriptors to pass (duplicated here: the caller keeps its own).
+ * @nfds: how many, at most CTL_MAX_FDS.
+ *
+ * Never blocks.  A client whose unread replies would exceed CTL_MAX_OUT is
+ * marked for closing.
+ * Return: 0, or a negative errno (the connection is then closing).
+ */
+int sp_ctl_send(struct ctl_conn *cc, const Bypass__CtlMsg *m, const int *fds, int nfds);
+
+/** sp_ctl_close_when_sent - end @cc once its queued replies are out. */
+void sp_ctl_close_when_sent(struct ctl_conn *cc);
+
+/** sp_ctl_attached - @cc now belongs to @app: no idle timeout, no cap. */
+void sp_ctl_attached(struct ctl_conn *cc, struct dp_app *app);
+
+/** sp_ctl_free - close @cc at once, without telling its app. */
+void sp_ctl_free(struct ctl_conn *cc);
+
+/** sp_ctl_get_stats - current statistics. */
+void sp_ctl_get_stats(struct sp *sp, struct ctl_stats *st);
+
+/* attach.c, called from here */
+void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachRequest *req);
+void sp_ctl_status(struct sp *sp, struct ctl_conn *cc);
+void sp_ctl_listen_shared(struct sp *sp, struct dp_app *app, const Bypass__CtlMsg *m,
+			  const int *fds, int nfds);
+void sp_ctl_app_gone(struct sp *sp, struct dp_app *app);
+
+#endif /* SP_CTL_SOCK_H */
