@@ -144,7 +144,7 @@ void fx_reset(struct fx_in *in)
 	uint8_t snd_ws = fx_u8(in) % 15, rcv_ws = fx_u8(in) % 8;
 	uint32_t rx_isn = fx_u32(in), tx_isn = fx_u32(in);
 	uint16_t peer_wnd = fx_u16(in);
-	uint32_t cwnd = mss * (1u + fx_u8(in) % 64);
+	uint32_t cwnd = mss * (1u + fx_u8(in) % 32);
 	uint8_t pace = fx_u8(in);
 
 	/* the app region: queues empty, slot counters zero */
@@ -269,7 +269,7 @@ void fx_segment(struct fx_in *in)
 	case 0: len = 0; break;
 	case 1: len = fx_u8(in); break;
 	case 2: len = fx_u16(in) % 1461; break;
-	default: len = fx_u16(in) % 9001; break;
+	default: len = fx_u16(in) % 4001; break;
 	}
 	uint16_t win = fx_u16(in);
 
@@ -453,7 +453,7 @@ void fx_slowpath(struct fx_in *in)
 			tcp_send_probe(fp, f);
 		break;
 	case 3: /* congestion control moved cwnd */
-		__atomic_store_n(&f->cwnd, f->mss * (1u + fx_u8(in) % 128), __ATOMIC_RELAXED);
+		__atomic_store_n(&f->cwnd, f->mss * (1u + fx_u8(in) % 64), __ATOMIC_RELAXED);
 		break;
 	case 4: { /* pacing rate changed */
 		uint8_t r = fx_u8(in);

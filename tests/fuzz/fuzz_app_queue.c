@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dp_app *app = FX.app;
 	struct bp_queue *dq = app->dataq.q, *eq = app->fp_evq.q;
 
-	for (int ops = 0; in.n && ops < 256; ops++) {
+	for (int ops = 0; in.n && ops < 128; ops++) {
 		struct fp_flow *f = FX.f;
 		struct bp_flow_shm *fs = &app->flows[f->slot];
 		uint8_t op = fx_u8(&in);
@@ -56,10 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fx_segment(&in);
 			break;
 		case 4:
-			fx_app_write(fx_u16(&in) % 20000, false);
+			fx_app_write(fx_u16(&in) % 6000, false);
 			break;
 		case 5:
-			fx_app_read(fx_u16(&in) % 20000, false);
+			fx_app_read(fx_u16(&in) % 6000, false);
 			break;
 		case 6: /* any tx_written, then a doorbell */
 			__atomic_store_n(&fs->tx_written, counter(&in, fs->tx_written), __ATOMIC_RELEASE);

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fx_in in = { data, size };
 	fx_reset(&in);
-	for (int ops = 0; in.n && ops < 256; ops++) {
+	for (int ops = 0; in.n && ops < 128; ops++) {
 		uint8_t op = fx_u8(&in);
 		switch (op % 16) {
 		case 0 ... 8:
@@ -42,11 +42,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 9:
 		case 10:
-			fx_app_write(fx_u16(&in) % 20000, true);
+			fx_app_write(fx_u16(&in) % 6000, true);
 			break;
 		case 11:
 		case 12:
-			fx_app_read(fx_u16(&in) % 20000, true);
+			fx_app_read(fx_u16(&in) % 6000, true);
 			break;
 		default:
 			fx_slowpath(&in);

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Run the libFuzzer harnesses of tests/fuzz, one after the other.
-#   tests/fuzz/run.sh [--seconds N | --runs N] [--build-dir DIR] [NAME...]
+#   tests/fuzz/run.sh [--seconds N] [--runs N] [--build-dir DIR] [NAME...]
 # NAME is pkt, ctl, tcp_input or app_queue (default: all).  Each runs on a
 # scratch copy of its seed corpus (tests/fuzz/corpus/NAME, never modified)
 # with leak detection, for N seconds (default $BYPASS_FUZZ_SECONDS or 30)
-# or N executions.  Prints executions, exec/s and coverage (libFuzzer's
+# or N executions (both: whichever comes first).  Prints executions, exec/s and coverage (libFuzzer's
 # final cov: and ft:) per harness; fails on any crash, sanitizer report,
 # leak or timeout, keeping the reproducer under $BYPASS_FUZZ_ARTIFACTS
 # (default ./fuzz-artifacts).  Build first:
@@ -14,12 +14,12 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=${BYPASS_BUILD_DIR:-$ROOT/build-fuzz}
-SECONDS_EACH=${BYPASS_FUZZ_SECONDS:-30}
+SECONDS_EACH=
 RUNS=
 NAMES=()
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--seconds) SECONDS_EACH=$2; RUNS=; shift 2 ;;
+	--seconds) SECONDS_EACH=$2; shift 2 ;;
 	--runs) RUNS=$2; shift 2 ;;
 	--build-dir) BUILD=$2; shift 2 ;;
 	-h | --help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -28,6 +28,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ ${#NAMES[@]} -eq 0 ] && NAMES=(pkt ctl tcp_input app_queue)
+[ -z "$RUNS" ] && [ -z "$SECONDS_EACH" ] && SECONDS_EACH=${BYPASS_FUZZ_SECONDS:-30}
 ARTIFACTS=${BYPASS_FUZZ_ARTIFACTS:-$PWD/fuzz-artifacts}
 mkdir -p "$ARTIFACTS"
 
@@ -47,7 +48,9 @@ for name in "${NAMES[@]}"; do
 	work=$(mktemp -d)
 	mkdir -p "$work/corpus"
 	[ -d "$HERE/corpus/$name" ] && cp -r "$HERE/corpus/$name/." "$work/corpus/"
-	if [ -n "$RUNS" ]; then limit=(-runs="$RUNS"); else limit=(-max_total_time="$SECONDS_EACH"); fi
+	limit=()
+	[ -n "$RUNS" ] && limit+=(-runs="$RUNS")
+	[ -n "$SECONDS_EACH" ] && limit+=(-max_total_time="$SECONDS_EACH")
 	log=$work/log
 	start=$(date +%s)
 	(cd "$work" && "$bin" "${limit[@]}" -detect_leaks=1 -timeout=10 -rss_limit_mb=4096 \
