@@ -525,6 +525,8 @@ static void check_flow(void)
 	if (f->flags & FPF_TX_FIN_REQ)
 		CHECK(f->tx_fin_pos <= f->tx_written && f->tx_max_sent <= f->tx_fin_pos);
 	CHECK(f->rx_consumed <= f->rx_pos && f->rx_pos - f->rx_consumed <= f->rx_size);
+	/* never a window beyond the free ring space */
+	CHECK(f->rx_adv_edge <= f->rx_consumed + f->rx_size);
 	CHECK(f->ooo_n <= FP_OOO_MAX && f->sacked_n <= FP_SACK_MAX);
 	CHECK(f->ooo_n == 0 || f->ooo_recent < f->ooo_n);
 	for (unsigned i = 0; i < f->ooo_n; i++) {
