@@ -4,10 +4,10 @@
 # NAME is pkt, ctl, tcp_input or app_queue (default: all).  Each runs on a
 # scratch copy of its seed corpus (tests/fuzz/corpus/NAME, never modified)
 # with leak detection, for N seconds (default $BYPASS_FUZZ_SECONDS or 30)
-# or N executions (both: whichever comes first).  Prints executions, exec/s and coverage (libFuzzer's
-# final cov: and ft:) per harness; fails on any crash, sanitizer report,
-# leak or timeout, keeping the reproducer under $BYPASS_FUZZ_ARTIFACTS
-# (default ./fuzz-artifacts).  Build first:
+# or N executions (both: whichever comes first).  Prints executions,
+# exec/s and coverage (libFuzzer's final cov: and ft:) per harness; fails
+# on any crash, sanitizer report, leak or timeout, keeping the reproducer
+# under $BYPASS_FUZZ_ARTIFACTS (default ./fuzz-artifacts).  Build first:
 #   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DBYPASS_FUZZ=ON
 #   cmake --build build-fuzz -j2
 set -uo pipefail
