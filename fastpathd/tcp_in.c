@@ -338,18 +338,20 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 		return;
 	}
 	if (off < 0) {
-		if ((uint32_t)-off >= len) {
+		/* bytes below rcv_nxt; negated unsigned: off may be INT32_MIN */
+		uint32_t old = 0u - (uint32_t)off;
+		if (old >= len) {
 			if (len || fin) {
 				dp->fp_counters[DPC_RX_DUP]++;
 				/* a duplicate may mean our ACK was lost: answer now */
 				tcp_send_ack(fp, f);
 			}
-			if (!(fin && (uint32_t)-off == len))
+			if (!(fin && old == len))
 				return;
 			len = 0; /* only the FIN is new */
 		} else {
-			data += -off;
-			len -= (uint32_t)-off;
+			data += old;
+			len -= old;
 		}
 		off = 0;
 	}

@@ -4,7 +4,9 @@
 #      real Linux TCP peer in a network namespace) on a normal build;
 #   2. all of them again on an ASan+UBSan build (the daemon's own sanitizer
 #      reports fail the integration tests), except the socket-shim tests,
-#      which preload the shim into uninstrumented programs.
+#      which preload the shim into uninstrumented programs;
+#   3. the libFuzzer harnesses (tests/fuzz, clang build in build-fuzz), each
+#      for BYPASS_FUZZ_SECONDS (default 30).
 #   sudo ./tests/run-all.sh
 # Set BYPASS_ASAN_INTEGRATION=0 to run only unit and scenario tests under ASan.
 set -uo pipefail
@@ -73,6 +75,14 @@ if build build-asan -DCMAKE_BUILD_TYPE=Debug -DBYPASS_SANITIZE=ON; then
 		run_ctest build-asan -L "$labels" -LE shim
 else
 	echo "run-all: sanitizer build failed" >&2
+	failed=$((failed + 1))
+fi
+
+if build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBYPASS_FUZZ=ON; then
+	echo "== fuzzing: each harness ${BYPASS_FUZZ_SECONDS:-30} s"
+	run_ctest build-fuzz -L fuzz
+else
+	echo "run-all: fuzz build failed (needs clang and libclang-rt-14-dev: bash deploy/install-deps.sh)" >&2
 	failed=$((failed + 1))
 fi
 
