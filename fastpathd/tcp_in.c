@@ -183,7 +183,7 @@ static bool ack_acceptable(const struct fp_flow *f, const struct pkt_tcp *p)
 	/* the window in the SYN is unscaled, and the first ACKs may lower
 	 * it: never bound tighter than 64 KiB */
 	uint32_t max_wnd = f->peer_wnd_max > 0xffff ? f->peer_wnd_max : 0xffff;
-	return (uint32_t)-d <= max_wnd;
+	return una_seq - p->ack <= max_wnd; /* d < 0; unsigned: d may be INT32_MIN */
 }
 
 static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)

@@ -165,6 +165,7 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 	if (sp_attach_init(sp, err, errlen)) {
 		/* e.g. another daemon serves the socket: leave it alone (no
 		 * sp_attach_fini, which would unlink its socket), free ours */
+		sp_synq_fini(sp);
 		sp_conn_fini(sp);
 		ev_loop_destroy(sp->loop);
 		dp->sp_priv = NULL;
