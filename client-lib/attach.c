@@ -22,7 +22,8 @@
  * the app forever. */
 #define BP_ATTACH_TIMEOUT_S 10
 
-enum { FD_REGION, FD_WAKE, FD_SP_DOORBELL, FD_FP_KICK, FD_COUNT };
+/* then one fastpath kick eventfd per fastpath core */
+enum { FD_REGION, FD_WAKE, FD_SP_DOORBELL, FD_FP_KICK, FD_MAX = FD_FP_KICK + BP_MAX_FP_QUEUES };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -46,20 +47,41 @@ static bool in_region(uint64_t off, uint64_t len, uint64_t size)
 	return off <= size && len <= size - off;
 }
 
-/* Queues in header order, with the entry size each must have. */
-enum { Q_CTRL, Q_DATA, Q_SP_EV, Q_FP_EV, Q_COUNT };
+/* Queues: ctrl, slowpath events, then per fastpath core its data queue
+ * and its event queue. */
+enum { Q_CTRL, Q_SP_EV, Q_FP0, Q_COUNT = Q_FP0 + 2 * BP_MAX_FP_QUEUES };
 
-static const uint32_t q_elem[Q_COUNT] = {
-	sizeof(struct bp_ctrl_req), sizeof(struct bp_doorbell),
-	sizeof(struct bp_event), sizeof(struct bp_event),
-};
-static const char *const q_name[Q_COUNT] = { "ctrl", "data", "slowpath event", "fastpath event" };
+static bool q_is_data(int i) { return i >= Q_FP0 && (i - Q_FP0) % 2 == 0; }
+
+static uint32_t q_elem(int i)
+{
+	if (i == Q_CTRL)
+		return sizeof(struct bp_ctrl_req);
+	return q_is_data(i) ? sizeof(struct bp_doorbell) : sizeof(struct bp_event);
+}
+
+static const char *q_name(int i)
+{
+	if (i == Q_CTRL)
+		return "ctrl";
+	if (i == Q_SP_EV)
+		return "slowpath event";
+	return q_is_data(i) ? "data" : "fastpath event";
+}
 
 static uint64_t q_off(const struct bp_region_hdr *h, int i)
 {
-	const uint64_t offs[Q_COUNT] = { h->ctrlq_off, h->dataq_off, h->sp_evq_off, h->fp_evq_off };
+	if (i == Q_CTRL)
+		return h->ctrlq_off;
+	if (i == Q_SP_EV)
+		return h->sp_evq_off;
+	int k = (i - Q_FP0) / 2;
+	return q_is_data(i) ? h->dataq_off[k] : h->fp_evq_off[k];
+}
 
-	return offs[i];
+static int q_count(const struct bp_region_hdr *h)
+{
+	return Q_FP0 + 2 * (int)h->fp_queues;
 }
 
 /* Read a queue's geometry exactly once into @entries and vet it. */
@@ -72,17 +94,17 @@ static int check_queue(const uint8_t *base, uint64_t size, const struct bp_regio
 
 	if (off % BP_CACHELINE || !in_region(off, sizeof(*q), size)) {
 		set_err(err, errlen, "fastpathd region is malformed: %s queue offset %llu",
-			q_name[i], (unsigned long long)off);
+			q_name(i), (unsigned long long)off);
 		return -1;
 	}
 	q = (const struct bp_queue *)(base + off);
 	n = __atomic_load_n(&q->size, __ATOMIC_RELAXED);
 	elem = __atomic_load_n(&q->elem_size, __ATOMIC_RELAXED);
-	if (!pow2(n) || n < 2 || n > (1u << 24) || elem != q_elem[i] ||
+	if (!pow2(n) || n < 2 || n > (1u << 24) || elem != q_elem(i) ||
 	    !in_region(off, bp_queue_bytes(n, elem), size)) {
 		set_err(err, errlen,
 			"fastpathd region is malformed: %s queue size %u elem %u (expected %u)",
-			q_name[i], n, elem, q_elem[i]);
+			q_name(i), n, elem, q_elem(i));
 		return -1;
 	}
 	*entries = n;
@@ -117,7 +139,12 @@ static int check_region(const uint8_t *base, uint64_t size, const struct bp_regi
 			(unsigned long long)size);
 		return -1;
 	}
-	for (int i = 0; i < Q_COUNT; i++)
+	if (!h->fp_queues || h->fp_queues > BP_MAX_FP_QUEUES) {
+		set_err(err, errlen, "fastpathd region is malformed: %u fastpath queue pairs",
+			h->fp_queues);
+		return -1;
+	}
+	for (int i = 0; i < q_count(h); i++)
 		if (check_queue(base, size, h, i, &entries[i], err, errlen))
 			return -1;
 	per_slot = (uint64_t)h->rx_buf_size + h->tx_buf_size;
@@ -135,9 +162,13 @@ static int check_region(const uint8_t *base, uint64_t size, const struct bp_regi
 static void init_ctx(struct bp_ctx *ctx, uint8_t *base, uint64_t size,
 		     const struct bp_region_hdr *h, const uint32_t entries[Q_COUNT])
 {
-	struct bp_queue_view *views[Q_COUNT] = { &ctx->ctrlq, &ctx->dataq, &ctx->sp_evq,
-						 &ctx->fp_evq };
+	struct bp_queue_view *views[Q_COUNT] = { &ctx->ctrlq, &ctx->sp_evq };
 
+	for (uint32_t k = 0; k < h->fp_queues; k++) {
+		views[Q_FP0 + 2 * k] = &ctx->dataq[k];
+		views[Q_FP0 + 2 * k + 1] = &ctx->fp_evq[k];
+	}
+	ctx->nqueues = h->fp_queues;
 	ctx->base = base;
 	ctx->region_size = size;
 	ctx->hdr = (struct bp_region_hdr *)base;
@@ -148,9 +179,9 @@ static void init_ctx(struct bp_ctx *ctx, uint8_t *base, uint64_t size,
 	ctx->buffers_off = h->buffers_off;
 	ctx->local_ip = h->local_ip;
 	/* we produce the ctrl and data queues, and consume the event queues */
-	for (int i = 0; i < Q_COUNT; i++)
+	for (int i = 0; i < q_count(h); i++)
 		bp_queue_view_init(views[i], (struct bp_queue *)(base + q_off(h, i)),
-				   entries[i], q_elem[i], i == Q_CTRL || i == Q_DATA);
+				   entries[i], q_elem(i), i == Q_CTRL || q_is_data(i));
 	for (uint32_t i = 0; i < ctx->max_flows; i++)
 		ctx->slots[i].q_head = ctx->slots[i].q_tail = ctx->slots[i].q_next = -1;
 }
@@ -164,7 +195,7 @@ static void set_timeout(int fd, int secs)
 }
 
 static int handshake(int sock, const struct bp_attach_opts *opts, const char *path,
-		     Bypass__CtlMsg **reply, int *fds, char *err, size_t errlen)
+		     Bypass__CtlMsg **reply, int *fds, int *nfds_out, char *err, size_t errlen)
 {
 	Bypass__AttachRequest req = BYPASS__ATTACH_REQUEST__INIT;
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
@@ -184,7 +215,7 @@ static int handshake(int sock, const struct bp_attach_opts *opts, const char *pa
 			path, strerror(-r));
 		return r;
 	}
-	r = ctl_recv(sock, reply, fds, &nfds, FD_COUNT);
+	r = ctl_recv(sock, reply, fds, &nfds, FD_MAX);
 	if (r == -EAGAIN || r == -ETIMEDOUT) {
 		set_err(err, errlen, "fastpathd at %s did not answer the attach request "
 			"within %d s (is it stuck? check its log)", path, BP_ATTACH_TIMEOUT_S);
@@ -221,11 +252,12 @@ static int handshake(int sock, const struct bp_attach_opts *opts, const char *pa
 			rep->abi_version, BP_ABI_VERSION);
 		goto fail;
 	}
-	if (nfds != FD_COUNT) {
+	if (nfds <= FD_FP_KICK) {
 		set_err(err, errlen, "attach reply from fastpathd carried %d file "
-			"descriptors, expected %d", nfds, FD_COUNT);
+			"descriptors, expected at least %d", nfds, FD_FP_KICK + 1);
 		goto fail;
 	}
+	*nfds_out = nfds;
 	return 0;
 fail:
 	for (int i = 0; i < nfds; i++)
@@ -299,7 +331,7 @@ BP_API struct bp_ctx *bp_attach(const struct bp_attach_opts *opts, char *err, si
 	const char *path = ctl_socket_path(opts ? opts->socket_path : NULL);
 	Bypass__CtlMsg *reply = NULL;
 	struct bp_ctx *ctx;
-	int fds[FD_COUNT];
+	int fds[FD_MAX], nfds = 0;
 	uint64_t size;
 	int sock, r;
 
@@ -331,7 +363,7 @@ BP_API struct bp_ctx *bp_attach(const struct bp_attach_opts *opts, char *err, si
 		goto fail_sync;
 	}
 	set_timeout(sock, BP_ATTACH_TIMEOUT_S);
-	r = handshake(sock, opts, path, &reply, fds, err, errlen);
+	r = handshake(sock, opts, path, &reply, fds, &nfds, err, errlen);
 	if (r)
 		goto fail_sock;
 
@@ -345,10 +377,17 @@ BP_API struct bp_ctx *bp_attach(const struct bp_attach_opts *opts, char *err, si
 	bypass__ctl_msg__free_unpacked(reply, NULL);
 	r = map_region(ctx, fds[FD_REGION], size, err, errlen);
 	close(fds[FD_REGION]); /* the mapping keeps the memory alive */
+	if (!r && nfds - FD_FP_KICK != (int)ctx->nqueues) {
+		set_err(err, errlen, "attach reply from fastpathd carried %d kick descriptors "
+			"for %u fastpath cores", nfds - FD_FP_KICK, ctx->nqueues);
+		munmap(ctx->base, ctx->region_size);
+		free(ctx->slots);
+		free(ctx->news);
+		r = -EPROTO;
+	}
 	if (r) {
-		close(fds[FD_WAKE]);
-		close(fds[FD_SP_DOORBELL]);
-		close(fds[FD_FP_KICK]);
+		for (int i = FD_WAKE; i < nfds; i++)
+			close(fds[i]);
 		goto fail_sock;
 	}
 	/* The socket stays open but idle: its EOF is how the daemon learns
@@ -357,7 +396,8 @@ BP_API struct bp_ctx *bp_attach(const struct bp_attach_opts *opts, char *err, si
 	ctx->sock_fd = sock;
 	ctx->wake_fd = fds[FD_WAKE];
 	ctx->sp_db_fd = fds[FD_SP_DOORBELL];
-	ctx->fp_kick_fd = fds[FD_FP_KICK];
+	for (uint32_t k = 0; k < ctx->nqueues; k++)
+		ctx->fp_kick_fd[k] = fds[FD_FP_KICK + k];
 	/* bp_wait() resets the wake fd by reading until it would block. */
 	fcntl(ctx->wake_fd, F_SETFL, fcntl(ctx->wake_fd, F_GETFL) | O_NONBLOCK);
 	set_err(err, errlen, "no error");
@@ -455,7 +495,8 @@ BP_API void bp_detach(struct bp_ctx *ctx)
 	close(ctx->sock_fd);
 	close(ctx->wake_fd);
 	close(ctx->sp_db_fd);
-	close(ctx->fp_kick_fd);
+	for (uint32_t k = 0; k < ctx->nqueues; k++)
+		close(ctx->fp_kick_fd[k]);
 	free(ctx->slots);
 	free(ctx->news);
 	pthread_cond_destroy(&ctx->cond);
@@ -481,5 +522,6 @@ void bp_forget_after_fork(struct bp_ctx *ctx)
 	close(ctx->sock_fd);
 	close(ctx->wake_fd);
 	close(ctx->sp_db_fd);
-	close(ctx->fp_kick_fd);
+	for (uint32_t k = 0; k < ctx->nqueues; k++)
+		close(ctx->fp_kick_fd[k]);
 }

@@ -91,7 +91,8 @@ struct bp_ctx {
 	int sock_fd;            /* control socket; its EOF tells either side the other died */
 	int wake_fd;            /* daemon -> app eventfd (non-blocking) */
 	int sp_db_fd;           /* app -> slowpath doorbell eventfd */
-	int fp_kick_fd;         /* app -> sleeping fastpath eventfd */
+	int fp_kick_fd[BP_MAX_FP_QUEUES]; /* app -> sleeping fastpath core k eventfd */
+	uint32_t nqueues;       /* fastpath cores: a data and an event queue each */
 	uint8_t *base;
 	size_t region_size;
 	struct bp_region_hdr *hdr;
@@ -104,7 +105,8 @@ struct bp_ctx {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;    /* followers wait here while one thread polls */
-	struct bp_queue_view ctrlq, dataq, sp_evq, fp_evq;
+	struct bp_queue_view ctrlq, sp_evq;
+	struct bp_queue_view dataq[BP_MAX_FP_QUEUES], fp_evq[BP_MAX_FP_QUEUES];
 	struct bp_slot *slots;  /* [max_flows] */
 	struct bp_waiter *waiters;
 	uint32_t next_req_id;

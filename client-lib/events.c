@@ -73,22 +73,36 @@ static void all_news(struct bp_ctx *ctx)
 
 static bool events_pending(struct bp_ctx *ctx)
 {
-	return !bp_queue_empty(&ctx->sp_evq) || !bp_queue_empty(&ctx->fp_evq) ||
-	       __atomic_load_n(&ctx->hdr->evq_overflow, __ATOMIC_ACQUIRE);
+	if (!bp_queue_empty(&ctx->sp_evq))
+		return true;
+	for (uint32_t k = 0; k < ctx->nqueues; k++)
+		if (!bp_queue_empty(&ctx->fp_evq[k]))
+			return true;
+	return __atomic_load_n(&ctx->hdr->evq_overflow, __ATOMIC_ACQUIRE);
 }
 
 int bpi_drain(struct bp_ctx *ctx)
 {
 	/* Bounded so a daemon that keeps posting cannot trap us here. */
-	uint64_t budget = (uint64_t)ctx->sp_evq.mask + ctx->fp_evq.mask + 2;
+	uint64_t budget = (uint64_t)ctx->sp_evq.mask + 1;
 	struct bp_event ev;
 	int n = 0;
 
-	while (budget--) {
-		if (bp_queue_pop(&ctx->sp_evq, &ev) && bp_queue_pop(&ctx->fp_evq, &ev))
-			break;
+	for (uint32_t k = 0; k < ctx->nqueues; k++)
+		budget += (uint64_t)ctx->fp_evq[k].mask + 1;
+	/* Slowpath events first: a connection's ACCEPT or CONNECTED must be
+	 * seen before its data events, which the fastpath posts later. */
+	while (budget && !bp_queue_pop(&ctx->sp_evq, &ev)) {
 		handle_event(ctx, &ev);
+		budget--;
 		n++;
+	}
+	for (uint32_t k = 0; k < ctx->nqueues; k++) {
+		while (budget && !bp_queue_pop(&ctx->fp_evq[k], &ev)) {
+			handle_event(ctx, &ev);
+			budget--;
+			n++;
+		}
 	}
 	/* Only after draining: a rescan must see the replies and accepts
 	 * that did make it into the queues, so it adopts nothing twice. */

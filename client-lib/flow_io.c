@@ -14,11 +14,17 @@
 
 #include "bp_internal.h"
 
+/*
+ * The doorbell goes to the fastpath core that owns the flow now (the
+ * daemon keeps bp_flow_shm.fp_queue current); a stale value only costs
+ * the daemon a hop to the right core.
+ */
 static int push_doorbell(struct bp_ctx *ctx, uint16_t op, uint32_t slot, uint32_t gen)
 {
 	struct bp_doorbell db = { .op = op, .slot = slot, .gen = gen };
+	uint32_t k = __atomic_load_n(&ctx->flows[slot].fp_queue, __ATOMIC_RELAXED) % ctx->nqueues;
 
-	while (bp_queue_push(&ctx->dataq, &db)) {
+	while (bp_queue_push(&ctx->dataq[k], &db)) {
 		int r;
 
 		/*
@@ -26,7 +32,7 @@ static int push_doorbell(struct bp_ctx *ctx, uint16_t op, uint32_t slot, uint32_
 		 * make sure the fastpath is awake and come back shortly; it
 		 * does not tell us when it frees room.
 		 */
-		bpi_kick(ctx->fp_kick_fd);
+		bpi_kick(ctx->fp_kick_fd[k]);
 		r = bpi_wait_locked(ctx, 1, true);
 		if (r < 0)
 			return r;
@@ -34,8 +40,8 @@ static int push_doorbell(struct bp_ctx *ctx, uint16_t op, uint32_t slot, uint32_
 	/* Pairs with the fastpath's fence between setting fp_sleeping and
 	 * its last look at the queue before it blocks. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&ctx->hdr->fp_sleeping, __ATOMIC_RELAXED))
-		bpi_kick(ctx->fp_kick_fd);
+	if (__atomic_load_n(&ctx->hdr->fp_sleeping[k].word, __ATOMIC_RELAXED))
+		bpi_kick(ctx->fp_kick_fd[k]);
 	return 0;
 }
 

@@ -135,7 +135,8 @@ bp_start_fastpathd() {
 	command -v setpriv >/dev/null && reaper=(setpriv --pdeathsig TERM)
 	ip netns exec "$BP_NS_DP" ${reaper[@]+"${reaper[@]}"} "$BP_BUILD/fastpathd/fastpathd" \
 		--port "${BP_FP_PORT:-net_af_packet0,iface=$BP_DEV}" --ip "$BP_IP/24" \
-		--no-huge --mem "${BP_FP_MEM:-512}" --socket "$BYPASS_SOCKET" ${BP_FP_ARGS[@]+"${BP_FP_ARGS[@]}"} >"$BP_FP_LOG" 2>&1 &
+		--no-huge --mem "${BP_FP_MEM:-512}" --socket "$BYPASS_SOCKET" ${BYPASS_FP_CORES:+--cores "$BYPASS_FP_CORES"} \
+		${BP_FP_ARGS[@]+"${BP_FP_ARGS[@]}"} >"$BP_FP_LOG" 2>&1 &
 	BP_FP_PID=$!
 	BP_PIDS+=("$BP_FP_PID")
 	local i

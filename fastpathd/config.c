@@ -70,6 +70,11 @@ static const struct field fields[] = {
 	F("fastpath", "rx_burst", FT_U32, rx_burst, 1, 512, "max packets per receive burst"),
 	F("fastpath", "idle_poll_us", FT_U32, idle_poll_us, 0, 1000000, "busy-poll time before blocking"),
 	F("fastpath", "mbufs", FT_U32, mbufs, 1024, 1u << 22, "packet buffers in the pool"),
+	F("fastpath", "cores", FT_U32, fp_cores, 1, 8, "fastpath threads; each owns a share of the flows (steered by 4-tuple hash) and its own app queues"),
+	F("fastpath", "scale", FT_BOOL, fp_scale, 0, 1, "add and remove active fastpath cores with load (between min_cores and cores); bypassctl cores set N overrides"),
+	F("fastpath", "min_cores", FT_U32, fp_min_cores, 1, 8, "with scale: never fewer active cores than this"),
+	F("fastpath", "busy_poll", FT_BOOL, busy_poll, 0, 1, "dedicated-core mode: fastpath threads never block (give each its own CPU with cpus)"),
+	F("fastpath", "cpus", FT_STR, fp_cpus, 0, 0, "CPUs to pin fastpath threads to, one per core in order, e.g. 2,3 (empty: not pinned)"),
 	F("log", "verbose", FT_BOOL, verbose, 0, 1, "verbose logging"),
 };
 
@@ -109,6 +114,8 @@ void config_defaults(struct bp_config *c)
 	c->rx_burst = 32;
 	c->idle_poll_us = 100;
 	c->mbufs = 16383;
+	c->fp_cores = 1;
+	c->fp_min_cores = 1;
 }
 
 static const struct field *field_find(const char *section, const char *key)
@@ -351,6 +358,30 @@ int config_validate(const struct bp_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "[tcp] min_rto_ms: %u exceeds max_rto_ms %u",
 			 c->min_rto_ms, c->max_rto_ms);
 		return -1;
+	}
+	if (c->fp_min_cores > c->fp_cores) {
+		snprintf(err, errlen, "[fastpath] min_cores: %u exceeds cores %u",
+			 c->fp_min_cores, c->fp_cores);
+		return -1;
+	}
+	if (c->fp_cpus[0]) {
+		unsigned n = 0;
+		for (const char *p = c->fp_cpus; *p;) {
+			char *end;
+			unsigned long v = strtoul(p, &end, 10);
+			if (end == p || v >= 1024 || (*end && *end != ',')) {
+				snprintf(err, errlen, "[fastpath] cpus: '%s' is not a list of CPU "
+					 "numbers like 2,3", c->fp_cpus);
+				return -1;
+			}
+			n++;
+			p = *end ? end + 1 : end;
+		}
+		if (n < c->fp_cores) {
+			snprintf(err, errlen, "[fastpath] cpus: %u CPU(s) listed for %u cores; "
+				 "list one per core", n, c->fp_cores);
+			return -1;
+		}
 	}
 	if (!cc_find(c->cc)) {
 		char names[128];

@@ -62,6 +62,11 @@ struct bp_config {
 	uint32_t rx_burst;
 	uint32_t idle_poll_us;      /* busy-poll this long after the last work, then block */
 	uint32_t mbufs;
+	uint32_t fp_cores;          /* fastpath threads */
+	bool fp_scale;              /* load-driven active core count */
+	uint32_t fp_min_cores;
+	bool busy_poll;             /* never block: dedicated cores */
+	char fp_cpus[64];           /* pin list, "" = no pinning */
 	/* [log] */
 	bool verbose;
 };

@@ -22,12 +22,19 @@
 #include <rte_ring.h>
 #include <rte_mempool.h>
 #include <rte_hash.h>
+#include <rte_spinlock.h>
 
 #include "bypass/shm_abi.h"
 #include "config.h"
 
 #define DP_MAX_APPS 64
 #define DP_INVALID_FLOW UINT32_MAX
+#define DP_MAX_CORES BP_MAX_FP_QUEUES /* fastpath threads; each has its app queue pair */
+/* Flows are steered by bucket: the low bits of the 4-tuple's hash pick an
+ * entry of dp->steer, which names the core that owns the bucket.  A NIC
+ * with RSS is programmed with the same table, so its queue for a packet is
+ * the owning core's; single-queue ports are dispatched in software. */
+#define DP_STEER_BUCKETS 256
 
 /* ------------------------------------------------------------ flow state */
 
@@ -76,6 +83,10 @@ struct fp_flow {
 	uint16_t app_id;
 	uint32_t slot, gen;                 /* slot in the app region */
 	uint32_t flow_id;
+	uint16_t core;                      /* owning fastpath core: set by the slowpath
+					     * before FLOW_ADD, afterwards only by the
+					     * core that receives the flow (BUCKET_IN) */
+	uint16_t bucket;                    /* steering bucket of the 4-tuple */
 	struct bp_flow_shm *shm;            /* the slot's shared counters */
 
 	/* --- receive side (fp-owned) --- */
@@ -154,10 +165,12 @@ struct dp_app {
 	int sp_doorbell_fd;     /* app writes after a ctrl request */
 	/* queue views: ctrlq/sp_evq used by the slowpath thread only,
 	 * dataq/fp_evq by the fastpath thread only */
-	struct bp_queue_view ctrlq, dataq, sp_evq, fp_evq;
+	struct bp_queue_view ctrlq, sp_evq;
+	struct bp_queue_view dataq[DP_MAX_CORES], fp_evq[DP_MAX_CORES]; /* core k: its own pair */
+	uint32_t nqueues;       /* fastpath queue pairs in the region (== dp->ncores) */
 	uint32_t *slot_flow;    /* slot -> flow id (DP_INVALID_FLOW if none); sp-owned */
 	uint32_t *fp_slot_flow; /* the fastpath's own copy, changed by FLOW_ADD/DEL */
-	bool fp_kick_pending;   /* fp-private: wake the app at the end of this round */
+	bool fp_kick_pending[DP_MAX_CORES]; /* core k's: wake the app at the end of its round */
 	uint32_t slots_used;
 	uint64_t bad_entries;   /* malformed queue entries rejected */
 	void *sp_priv;          /* slowpath bookkeeping (libev watchers) */
@@ -185,6 +198,11 @@ enum dp_msg_type {
 	DPM_FLOW_MOVE,      /* flow_id, ptr: struct dp_move: hand the flow to another app */
 	DPM_FLOW_PROBE,     /* flow_id: send a keepalive probe (an old sequence number) */
 	DPM_FLOW_DETACH,    /* flow_id: TIME_WAIT: stop using the app's slot; answer DETACH_DONE */
+	DPM_BUCKET_OUT,     /* arg: bucket, flow_id: the core to hand it to (core to core too) */
+	/* fastpath core -> fastpath core */
+	DPM_BUCKET_IN,      /* arg: bucket, ptr: struct dp_bucket_move: its flows, now yours */
+	DPM_RX_FWD,         /* ptr: mbuf received on another core's queue, for a bucket you own */
+	DPM_DOORBELL,       /* flow_id, arg: BP_DB_*: an app rang another core's queue */
 	/* fastpath -> slowpath */
 	DPM_RX_PKT,         /* ptr: mbuf the fastpath does not handle (SYN, ARP reply, ...) */
 	DPM_FLOW_FIN_RCVD,  /* flow_id */
@@ -195,6 +213,18 @@ enum dp_msg_type {
 	DPM_FLOW_BAD_APP,   /* flow_id: app wrote an invalid counter; reset it */
 	DPM_FLOW_MOVE_DONE, /* flow_id, ptr: the struct dp_move back, status set */
 	DPM_FLOW_DETACH_DONE, /* flow_id: the app slot is no longer referenced */
+	DPM_BUCKET_MOVED,   /* arg: bucket, flow_id: new core: a BUCKET_OUT completed */
+};
+
+/**
+ * struct dp_bucket_move - the flows of one steering bucket changing core.
+ * The old core allocates it, fills @flows and sends it with BUCKET_IN; the
+ * new core installs them and frees it.
+ */
+struct dp_bucket_move {
+	uint16_t bucket, from;
+	uint32_t nflows;
+	uint32_t flows[];
 };
 
 /**
@@ -240,8 +270,32 @@ enum dp_counter {
 	DPC_SYN_COOKIE_OK,    /* connections a valid cookie created */
 	DPC_SYN_COOKIE_BAD,   /* ACKs with a forged or expired cookie */
 	DPC_SYN_DROPPED,      /* SYNs dropped: bogus source, every backlog full */
+	DPC_FORWARDED,        /* frames received on one core's queue for another's bucket */
+	DPC_RX_FWD_IN,        /* frames another core passed to this one */
+	DPC_PARKED,           /* frames and messages held while their bucket moved in */
+	DPC_PARK_DROP,        /* frames dropped because too many waited */
+	DPC_FLOWS_MOVED,      /* flows that changed core */
+	DPC_WRONG_CORE,       /* a flow about to be processed off its core: must stay 0 */
 	DPC_MAX,
 };
+
+/**
+ * struct dp_core - what the outside world knows of one fastpath core.  The
+ * core itself keeps everything else in its private struct fp_ctx.
+ */
+struct dp_core {
+	struct rte_ring *inbox;             /* dp_msg from the slowpath and other cores */
+	int kick_fd;                        /* eventfd: wakes this core when it sleeps */
+	uint16_t rxq;                       /* port rx queue it polls, UINT16_MAX: none */
+	uint16_t txq;                       /* port tx queue it sends on */
+	uint32_t sleeping;                  /* the core is (about to be) blocked */
+	uint64_t epoch;                     /* rounds completed (grace periods of moves) */
+	uint64_t busy_tsc, idle_tsc;        /* time with and without work, for the monitor */
+	uint32_t nflows;                    /* flows it owns (relaxed; the monitor reads it) */
+	uint32_t busy_pct;                  /* smoothed by the slowpath's monitor */
+	uint64_t counters[DPC_MAX];         /* written by this core only */
+	uint64_t drop_reason[16];           /* per pkt_verdict */
+} __rte_cache_aligned;
 
 /**
  * struct dataplane - the one global context of fastpathd.
@@ -252,18 +306,26 @@ struct dataplane {
 	struct rte_ether_addr mac;
 	uint32_t ip, netmask, gateway;      /* network order */
 	struct rte_mempool *pool;
-	struct rte_ring *to_fp, *to_sp;     /* dp_msg rings */
-	int fp_kick_fd;                     /* eventfd: wakes a sleeping fastpath */
+	struct rte_ring *to_sp;             /* dp_msg ring, every core -> slowpath */
 	int sp_kick_fd;                     /* eventfd: wakes the slowpath */
+	uint32_t ncores;                    /* fastpath threads ([fastpath] cores) */
+	uint16_t nqueues;                   /* port queue pairs (ncores with RSS, else 1) */
+	bool rss;                           /* the port steers by the table itself */
+	bool tx_shared;                     /* cores share tx queues: take txq_lock */
+	struct dp_core core[DP_MAX_CORES];
+	uint8_t steer[DP_STEER_BUCKETS];    /* bucket -> core; written by the core giving
+					     * the bucket away, read by every producer */
+	rte_spinlock_t txq_lock[DP_MAX_CORES];
+	/* the slowpath routes flow messages by dp->steer too, so moves wait
+	 * for it like for a core: its loop iterations and when it blocks */
+	uint64_t sp_epoch;
+	uint32_t sp_sleeping;
 	struct fp_flow *flows;              /* [cfg.max_flows] */
 	struct dp_app apps[DP_MAX_APPS];
 	volatile int stop;
-	uint32_t fp_sleeping;               /* fastpath is (about to be) blocked */
 	uint64_t tsc_hz;
-	uint64_t fp_counters[DPC_MAX];      /* fastpath-written */
 	uint64_t sp_counters[DPC_MAX];      /* slowpath-written */
-	uint64_t drop_reason[16];           /* per pkt_verdict */
-	void *fp_priv, *sp_priv;
+	void *sp_priv;
 };
 
 extern struct dataplane *g_dp;
@@ -272,8 +334,40 @@ const char *dp_counter_name(enum dp_counter c);
 int dp_init(struct dataplane *dp, char *err, size_t errlen);
 void dp_fini(struct dataplane *dp);
 
-/* send a message; on a full ring the caller keeps ownership of ptr */
+/*
+ * Send a message; on a full ring the caller keeps ownership of ptr.
+ * dp_send_to_fp() goes to the core that owns @flow_id (core 0 for
+ * messages about no flow, e.g. DPM_TX_PKT; DPM_APP_ADD/DEL travel on from
+ * core to core by themselves), as dp->steer names it for the flow's bucket.
+ * A core that no longer owns the bucket forwards it, in order (fp_steer.c).
+ */
 int dp_send_to_fp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr);
+int dp_send_to_core(struct dataplane *dp, uint32_t core, uint16_t type, uint32_t flow_id,
+		    uint16_t arg, void *ptr);
 int dp_send_to_sp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr);
+void dp_kick_core(struct dataplane *dp, uint32_t core);
+
+/** dp_fp_counter - a fastpath counter summed over the cores (relaxed reads). */
+uint64_t dp_fp_counter(const struct dataplane *dp, enum dp_counter c);
+uint64_t dp_drop_reason(const struct dataplane *dp, unsigned verdict);
+
+/**
+ * dp_bucket - the steering bucket of a flow, from its 4-tuple as received
+ * (remote is the source).  The one hash fastpath and slowpath both use: the
+ * NIC's RSS hash when the port computes it (then the table is the NIC's
+ * RETA), else a cheap software hash.
+ */
+uint32_t dp_bucket_hash(const struct dataplane *dp, uint32_t raddr, uint32_t laddr,
+			uint16_t rport, uint16_t lport);
+static inline uint16_t dp_bucket_of(uint32_t hash)
+{
+	return (uint16_t)(hash & (DP_STEER_BUCKETS - 1));
+}
+
+/** dp_steer - the core a bucket is steered to now (relaxed: a hint for producers). */
+static inline uint32_t dp_steer(const struct dataplane *dp, uint16_t bucket)
+{
+	return __atomic_load_n(&dp->steer[bucket], __ATOMIC_ACQUIRE);
+}
 
 #endif

@@ -13,6 +13,9 @@
  * while idle; apps and the slowpath wake it through an eventfd.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <poll.h>
 #include <sched.h>
 #include <time.h>
@@ -36,7 +39,7 @@ static uint32_t tx_backlog(struct fp_ctx *fp)
 	uint32_t sent_total = 0;
 	while (fp->bl_count) {
 		uint32_t run = RTE_MIN(fp->bl_count, FP_TX_BACKLOG - fp->bl_head);
-		uint16_t n = rte_eth_tx_burst(fp->dp->port_id, 0, fp->backlog + fp->bl_head,
+		uint16_t n = rte_eth_tx_burst(fp->dp->port_id, fp->txq, fp->backlog + fp->bl_head,
 					      (uint16_t)RTE_MIN(run, UINT16_MAX));
 		fp->bl_head = (fp->bl_head + n) % FP_TX_BACKLOG;
 		fp->bl_count -= n;
@@ -44,7 +47,7 @@ static uint32_t tx_backlog(struct fp_ctx *fp)
 		if (n < run)
 			break;
 	}
-	fp->dp->fp_counters[DPC_TX_PKTS] += sent_total;
+	fp->cnt[DPC_TX_PKTS] += sent_total;
 	return sent_total;
 }
 
@@ -57,20 +60,25 @@ static uint32_t tx_backlog(struct fp_ctx *fp)
 void fp_tx_flush(struct fp_ctx *fp)
 {
 	uint16_t sent = 0;
+	if (!fp->ntx && !fp->bl_count)
+		return;
+	fp_tx_lock(fp);
 	if (fp->bl_count)
 		tx_backlog(fp);
 	if (!fp->bl_count) /* never overtake older frames */
 		for (int tries = 0; sent < fp->ntx && tries < 4; tries++)
-			sent += rte_eth_tx_burst(fp->dp->port_id, 0, fp->tx + sent, fp->ntx - sent);
-	fp->dp->fp_counters[DPC_TX_PKTS] += sent;
+			sent += rte_eth_tx_burst(fp->dp->port_id, fp->txq, fp->tx + sent,
+						 fp->ntx - sent);
+	fp_tx_unlock(fp);
+	fp->cnt[DPC_TX_PKTS] += sent;
 	for (uint16_t i = sent; i < fp->ntx; i++) {
 		if (fp->bl_count == FP_TX_BACKLOG) {
-			fp->dp->fp_counters[DPC_TX_FULL] += fp->ntx - i;
+			fp->cnt[DPC_TX_FULL] += fp->ntx - i;
 			rte_pktmbuf_free_bulk(fp->tx + i, fp->ntx - i);
 			break;
 		}
 		fp->backlog[(fp->bl_head + fp->bl_count++) % FP_TX_BACKLOG] = fp->tx[i];
-		fp->dp->fp_counters[DPC_TX_DEFERRED]++;
+		fp->cnt[DPC_TX_DEFERRED]++;
 	}
 	fp->ntx = 0;
 }
@@ -84,9 +92,13 @@ void fp_tx_enqueue(struct fp_ctx *fp, struct rte_mbuf *m)
 
 /* the work a burst collected for one flow: data, then a bare ACK only if
  * no data segment carried it, then app events */
-static void run_flow(struct fp_ctx *fp, struct fp_flow *f)
+void fp_run_flow(struct fp_ctx *fp, struct fp_flow *f)
 {
 	uint32_t pend = f->pend;
+	if (!(f->flags & FPF_ACTIVE) || !fp_owns(fp, f)) {
+		f->pend = 0;
+		return;
+	}
 	if (pend & FPP_OUTPUT)
 		tcp_output(fp, f);
 	if (f->pend & FPP_ACK)
@@ -100,7 +112,7 @@ void fp_touch(struct fp_ctx *fp, struct fp_flow *f, uint32_t bits)
 	if (!(f->pend & FPP_TOUCHED)) {
 		if (fp->ntouched == FP_MAX_TOUCHED) { /* list full: do it now */
 			f->pend |= bits;
-			run_flow(fp, f);
+			fp_run_flow(fp, f);
 			return;
 		}
 		fp->touched[fp->ntouched++] = f->flow_id;
@@ -212,7 +224,7 @@ static uint64_t run_paced(struct fp_ctx *fp)
 void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr)
 {
 	if (dp_send_to_sp(fp->dp, type, flow_id, 0, ptr)) {
-		fp->dp->fp_counters[DPC_RX_DROP_NOFLOW]++;
+		fp->cnt[DPC_RX_DROP_NOFLOW]++;
 		if (ptr && (type == DPM_RX_PKT))
 			rte_pktmbuf_free(ptr);
 		return;
@@ -220,10 +232,10 @@ void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr)
 	fp->sp_kick_pending = true;
 }
 
-static void run_touched(struct fp_ctx *fp)
+void fp_run_touched(struct fp_ctx *fp)
 {
 	for (uint32_t i = 0; i < fp->ntouched; i++)
-		run_flow(fp, &fp->dp->flows[fp->touched[i]]);
+		fp_run_flow(fp, &fp->dp->flows[fp->touched[i]]);
 	fp->ntouched = 0;
 }
 
@@ -233,14 +245,14 @@ static void run_touched(struct fp_ctx *fp)
  * challenge ACK): never hand it back, or a SYN would bounce between the
  * threads forever.
  */
-static void rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
+void fp_rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 {
 	struct dataplane *dp = fp->dp;
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint16_t len = rte_pktmbuf_data_len(m);
 
 	if (m->nb_segs > 1 && rte_pktmbuf_linearize(m)) {
-		dp->fp_counters[DPC_RX_DROP_BAD]++;
+		fp->cnt[DPC_RX_DROP_BAD]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -254,7 +266,7 @@ static void rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 	case PKT_PROTO_TCP:
 		break;
 	default:
-		dp->fp_counters[DPC_RX_DROP_NOFLOW]++;
+		fp->cnt[DPC_RX_DROP_NOFLOW]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -265,13 +277,19 @@ static void rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 	enum pkt_verdict v = pkt_parse_tcp(frame, len, !hw_ok, &p);
 	if (v != PKT_OK || p.daddr != dp->ip) {
 		if (v != PKT_OK) {
-			dp->fp_counters[DPC_RX_DROP_BAD]++;
-			dp->drop_reason[v]++;
+			fp->cnt[DPC_RX_DROP_BAD]++;
+			fp->self->drop_reason[v]++;
 		} else {
-			dp->fp_counters[DPC_RX_DROP_NOFLOW]++;
+			fp->cnt[DPC_RX_DROP_NOFLOW]++;
 		}
 		rte_pktmbuf_free(m);
 		return;
+	}
+	if (dp->ncores > 1) {
+		uint32_t h = dp->rss && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) ? m->hash.rss :
+			     dp_bucket_hash(dp, p.saddr, p.daddr, p.sport, p.dport);
+		if (fp_route_frame(fp, m, dp_bucket_of(h), from_sp) != FP_MINE)
+			return;
 	}
 	struct fp_flow *f = flow_table_lookup(fp, p.saddr, p.daddr, p.sport, p.dport);
 	if (!f && from_sp) {
@@ -283,29 +301,69 @@ static void rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 		fp_to_sp(fp, DPM_RX_PKT, 0, m);
 		return;
 	}
-	tcp_input(fp, f, &p);
+	if (fp_owns(fp, f))
+		tcp_input(fp, f, &p);
 	rte_pktmbuf_free(m);
 }
 
-static void handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
+/* messages about one flow go to the core that owns its bucket */
+static bool flow_msg(uint16_t type)
+{
+	switch (type) {
+	case DPM_FLOW_ADD: case DPM_FLOW_DEL: case DPM_FLOW_RETX: case DPM_FLOW_SHUTWR:
+	case DPM_FLOW_MOVE: case DPM_FLOW_PROBE: case DPM_FLOW_DETACH: case DPM_DOORBELL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 {
 	struct dataplane *dp = fp->dp;
 	struct fp_flow *f = msg->flow_id < dp->cfg.max_flows ? &dp->flows[msg->flow_id] : NULL;
 
+	if (flow_msg(msg->type)) {
+		if (!f) {
+			if (msg->type == DPM_FLOW_MOVE) {
+				((struct dp_move *)msg->ptr)->status = -EINVAL;
+				fp_to_sp(fp, DPM_FLOW_MOVE_DONE, msg->flow_id, msg->ptr);
+			}
+			return;
+		}
+		if (dp->ncores > 1 && fp_route_msg(fp, msg, f->bucket) != FP_MINE)
+			return;
+	}
 	switch (msg->type) {
 	case DPM_TX_PKT:
 		fp_tx_enqueue(fp, msg->ptr);
 		break;
 	case DPM_RX_REINJECT:
-		rx_frame(fp, msg->ptr, true);
+		fp_rx_frame(fp, msg->ptr, true);
+		break;
+	case DPM_RX_FWD:
+		fp->cnt[DPC_RX_FWD_IN]++;
+		fp_rx_frame(fp, msg->ptr, msg->arg != 0);
+		break;
+	case DPM_DOORBELL:
+		fp_doorbell_fwd(fp, f, msg);
+		break;
+	case DPM_BUCKET_OUT:
+		fp_bucket_out(fp, msg->arg, (uint16_t)msg->flow_id);
+		break;
+	case DPM_BUCKET_IN:
+		fp_bucket_in(fp, msg->ptr);
 		break;
 	case DPM_FLOW_ADD: {
 		struct dp_app *app = &dp->apps[f->app_id];
+		__atomic_store_n(&f->core, (uint16_t)fp->core, __ATOMIC_RELEASE);
 		if (flow_table_add(fp, f) < 0) {
 			fp_to_sp(fp, DPM_FLOW_RST_RCVD, f->flow_id, NULL);
 			break;
 		}
 		f->flags |= FPF_ACTIVE;
+		fp->self->nflows++;
+		__atomic_store_n(&f->shm->fp_queue, fp->core, __ATOMIC_RELAXED);
 		app->fp_slot_flow[f->slot] = f->flow_id;
 		/* arg: active open, the handshake's final ACK is ours to send */
 		fp_touch(fp, f, FPP_OUTPUT | (msg->arg ? FPP_ACK : 0));
@@ -316,6 +374,7 @@ static void handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 			if (msg->arg && !(f->flags & FPF_RESET))
 				tcp_send_rst(fp, f);
 			flow_table_del(fp, f);
+			fp->self->nflows--;
 			struct dp_app *app = &dp->apps[f->app_id];
 			if (app->fp_slot_flow && app->fp_slot_flow[f->slot] == f->flow_id)
 				app->fp_slot_flow[f->slot] = DP_INVALID_FLOW;
@@ -359,18 +418,20 @@ static void handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 			tcp_rx_closed(fp, f);
 		break;
 	case DPM_FLOW_MOVE:
-		if (f)
-			fp_flow_move(fp, f, msg->ptr);
-		else
-			((struct dp_move *)msg->ptr)->status = -EINVAL;
+		fp_flow_move(fp, f, msg->ptr);
 		fp_to_sp(fp, DPM_FLOW_MOVE_DONE, msg->flow_id, msg->ptr);
 		break;
-	case DPM_APP_ADD:
+	case DPM_APP_ADD: /* travels on to every core, in order */
 		fp_app_add(fp, msg->ptr);
+		if (fp->core + 1 < dp->ncores)
+			fp_send_core(fp, fp->core + 1, msg);
 		break;
-	case DPM_APP_DEL:
+	case DPM_APP_DEL: /* the last core answers: then no core references the app */
 		fp_app_del(fp, msg->ptr);
-		fp_to_sp(fp, DPM_APP_DEL_DONE, 0, msg->ptr);
+		if (fp->core + 1 < dp->ncores)
+			fp_send_core(fp, fp->core + 1, msg);
+		else
+			fp_to_sp(fp, DPM_APP_DEL_DONE, 0, msg->ptr);
 		break;
 	default:
 		break;
@@ -380,21 +441,37 @@ static void handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 static unsigned poll_messages(struct fp_ctx *fp)
 {
 	struct dp_msg msgs[32];
-	unsigned n = rte_ring_dequeue_burst_elem(fp->dp->to_fp, msgs, sizeof(msgs[0]), 32, NULL);
+	unsigned n = rte_ring_dequeue_burst_elem(fp->self->inbox, msgs, sizeof(msgs[0]), 32, NULL);
 	for (unsigned i = 0; i < n; i++)
-		handle_msg(fp, &msgs[i]);
+		fp_handle_msg(fp, &msgs[i]);
 	return n;
 }
 
 static unsigned poll_port(struct fp_ctx *fp)
 {
 	struct rte_mbuf *pkts[MAX_BURST];
-	uint16_t n = rte_eth_rx_burst(fp->dp->port_id, 0, pkts, fp->dp->cfg.rx_burst);
-	for (uint16_t i = 0; i < n; i++) {
-		fp->dp->fp_counters[DPC_RX_PKTS]++;
-		rx_frame(fp, pkts[i], false);
-	}
+	if (fp->rxq == UINT16_MAX)
+		return 0;
+	uint16_t n = rte_eth_rx_burst(fp->dp->port_id, fp->rxq, pkts, fp->dp->cfg.rx_burst);
+	fp->cnt[DPC_RX_PKTS] += n;
+	for (uint16_t i = 0; i < n; i++)
+		fp_rx_frame(fp, pkts[i], false);
 	return n;
+}
+
+/**
+ * fp_drain_inputs - process everything waiting in this core's inbox and
+ * port queue now, and send the resulting frames (a bucket moving out must
+ * leave nothing of its flows behind).
+ */
+void fp_drain_inputs(struct fp_ctx *fp)
+{
+	for (int i = 0; i < 64 && poll_port(fp); i++)
+		;
+	for (int i = 0; i < 1024 && poll_messages(fp); i++)
+		;
+	fp_run_touched(fp);
+	fp_tx_flush(fp);
 }
 
 static void kick_slowpath(struct fp_ctx *fp)
@@ -404,7 +481,7 @@ static void kick_slowpath(struct fp_ctx *fp)
 	fp->sp_kick_pending = false;
 	uint64_t one = 1;
 	if (write(fp->dp->sp_kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		fp->dp->fp_counters[DPC_EVQ_OVERFLOW]++;
+		fp->cnt[DPC_EVQ_OVERFLOW]++;
 }
 
 /*
@@ -415,24 +492,27 @@ static void kick_slowpath(struct fp_ctx *fp)
 static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 {
 	struct dataplane *dp = fp->dp;
-	__atomic_store_n(&dp->fp_sleeping, 1, __ATOMIC_SEQ_CST);
+	struct dp_core *self = fp->self;
+	__atomic_store_n(&self->sleeping, 1, __ATOMIC_SEQ_CST);
 	fp_apps_set_sleeping(fp, 1);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 
-	if (rte_ring_count(dp->to_fp) == 0 && !fp_apps_have_work(fp) && !dp->stop) {
+	if (rte_ring_count(self->inbox) == 0 && !fp_apps_have_work(fp) && !dp->stop) {
 		struct pollfd pfd[2] = {
-			{ .fd = dp->fp_kick_fd, .events = POLLIN },
+			{ .fd = self->kick_fd, .events = POLLIN },
 			{ .fd = fp->rx_intr_fd, .events = POLLIN },
 		};
 		int nfds = 1;
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)sleep_us * 1000 };
-		if (fp->rx_intr_fd >= 0 && rte_eth_dev_rx_intr_enable(dp->port_id, 0) == 0) {
+		if (fp->rx_intr_fd >= 0 && rte_eth_dev_rx_intr_enable(dp->port_id, fp->rxq) == 0) {
 			nfds = 2;
 			ts.tv_nsec = 100 * 1000 * 1000; /* interrupt-driven: wake for timers only */
+		} else if (fp->rxq == UINT16_MAX && !fp->npaced && !fp->nout) {
+			ts.tv_nsec = 100 * 1000 * 1000; /* no port queue: every wakeup is a kick */
 		}
 		ppoll(pfd, nfds, &ts, NULL);
 		if (nfds == 2) {
-			rte_eth_dev_rx_intr_disable(dp->port_id, 0);
+			rte_eth_dev_rx_intr_disable(dp->port_id, fp->rxq);
 			if (pfd[1].revents & POLLIN) {
 				uint64_t v;
 				if (read(fp->rx_intr_fd, &v, sizeof(v)) < 0)
@@ -441,40 +521,102 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 		}
 		if (pfd[0].revents & POLLIN) {
 			uint64_t v;
-			if (read(dp->fp_kick_fd, &v, sizeof(v)) < 0)
+			if (read(self->kick_fd, &v, sizeof(v)) < 0)
 				v = 0;
 		}
 	}
 	fp_apps_set_sleeping(fp, 0);
-	__atomic_store_n(&dp->fp_sleeping, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&self->sleeping, 0, __ATOMIC_RELEASE);
 }
 
 /**
- * fp_run - the fastpath thread body; returns when dp->stop is set.
+ * fp_ctx_create - a core's private state: its flow table shard, transmit
+ * batch and backlog, lists, and the buckets it owns at start.
  */
-int fp_run(struct dataplane *dp)
+struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 {
 	struct fp_ctx *fp = rte_zmalloc("fp_ctx", sizeof(*fp), RTE_CACHE_LINE_SIZE);
 	if (!fp)
-		return -ENOMEM;
+		return NULL;
 	fp->dp = dp;
+	fp->core = core;
+	fp->self = &dp->core[core];
+	fp->cnt = fp->self->counters;
+	fp->rxq = fp->self->rxq;
+	fp->txq = fp->self->txq;
 	fp->rx_intr_fd = -1;
-	dp->fp_priv = fp;
 	fp->paced = rte_zmalloc("fp_paced", sizeof(uint32_t) * dp->cfg.max_flows, 0);
 	fp->blocked = rte_zmalloc("fp_blocked", sizeof(uint32_t) * dp->cfg.max_flows, 0);
 	fp->backlog = rte_zmalloc("fp_tx_backlog", sizeof(*fp->backlog) * FP_TX_BACKLOG, 0);
-	if (!fp->paced || !fp->blocked || !fp->backlog || flow_table_init(fp))
-		return -ENOMEM;
+	fp->out = rte_zmalloc("fp_moves", sizeof(*fp->out) * DP_STEER_BUCKETS, 0);
+	if (!fp->paced || !fp->blocked || !fp->backlog || !fp->out || flow_table_init(fp)) {
+		fp_ctx_destroy(fp);
+		return NULL;
+	}
+	for (uint32_t b = 0; b < DP_STEER_BUCKETS; b++)
+		fp->owns[b] = dp->steer[b] == core;
+	return fp;
+}
+
+void fp_ctx_destroy(struct fp_ctx *fp)
+{
+	if (!fp)
+		return;
+	fp_tx_flush(fp);
+	while (fp->bl_count) {
+		rte_pktmbuf_free(fp->backlog[fp->bl_head]);
+		fp->bl_head = (fp->bl_head + 1) % FP_TX_BACKLOG;
+		fp->bl_count--;
+	}
+	for (uint32_t i = 0; i < fp->npark; i++)
+		if (fp->park[i].type == DPM_RX_FWD || fp->park[i].type == DPM_RX_REINJECT)
+			rte_pktmbuf_free(fp->park[i].ptr);
+	rte_hash_free(fp->hash);
+	rte_free(fp->park);
+	rte_free(fp->out);
+	rte_free(fp->backlog);
+	rte_free(fp->blocked);
+	rte_free(fp->paced);
+	rte_free(fp);
+}
+
+/* pin the calling thread to the core-th CPU of [fastpath] cpus */
+static void pin_thread(struct dataplane *dp, uint32_t core)
+{
+	const char *p = dp->cfg.fp_cpus;
+	for (uint32_t i = 0; *p; i++) {
+		char *end;
+		unsigned long cpu = strtoul(p, &end, 10);
+		if (i == core) {
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			CPU_SET(cpu, &set);
+			if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+				fprintf(stderr, "fastpathd: core %u: cannot pin to CPU %lu\n", core, cpu);
+			return;
+		}
+		p = *end ? end + 1 : end;
+	}
+}
+
+static void core_loop(struct fp_ctx *fp)
+{
+	struct dataplane *dp = fp->dp;
+	struct dp_core *self = fp->self;
 	/* PMDs without rx interrupts complain here; that is expected */
-	uint32_t level = rte_log_get_global_level();
-	rte_log_set_global_level(RTE_LOG_EMERG);
-	int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(dp->port_id, 0);
-	rte_log_set_global_level(level);
-	if (fd >= 0)
-		fp->rx_intr_fd = fd;
+	if (fp->rxq != UINT16_MAX) {
+		uint32_t level = rte_log_get_global_level();
+		rte_log_set_global_level(RTE_LOG_EMERG);
+		int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(dp->port_id, fp->rxq);
+		rte_log_set_global_level(level);
+		if (fd >= 0)
+			fp->rx_intr_fd = fd;
+	}
+	if (dp->cfg.fp_cpus[0])
+		pin_thread(dp, fp->core);
 
 	uint64_t idle_cycles = dp->tsc_hz / 1000000 * dp->cfg.idle_poll_us;
-	uint64_t last_work = rte_rdtsc();
+	uint64_t last_work = rte_rdtsc(), round_start = last_work;
 	uint32_t sleep_us = SLEEP_MIN_US;
 
 	while (!dp->stop) {
@@ -484,15 +626,27 @@ int fp_run(struct dataplane *dp)
 		fp_apps_poll(fp);
 		uint64_t paced_due = fp->npaced ? run_paced(fp) : UINT64_MAX;
 		work += fp->ntouched;
-		run_touched(fp);
+		fp_run_touched(fp);
+		if (fp->nout)
+			fp_moves_poll(fp);
 		uint32_t backlog_before = fp->bl_count;
 		fp_tx_flush(fp);
+		if (fp->ndeferred || fp->kick_cores)
+			work += fp_steer_flush(fp);
 		unsigned woken = fp_apps_kick(fp);
 		kick_slowpath(fp);
+		/* the round is over: no steering decision of it is in flight */
+		__atomic_store_n(&self->epoch, self->epoch + 1, __ATOMIC_RELEASE);
+		uint64_t end = rte_rdtsc();
+		if (work)
+			self->busy_tsc += end - round_start;
+		else
+			self->idle_tsc += end - round_start;
+		round_start = end;
 		/* an app we just woke often waits for this very CPU (a daemon
 		 * sharing cores with its apps): let it run now instead of after
 		 * the idle poll; on a dedicated core this returns at once */
-		if (woken)
+		if (woken && !dp->cfg.busy_poll)
 			sched_yield();
 		if (fp->nblocked && fp->bl_count <= FP_TX_BACKLOG_HIGH / 4)
 			run_blocked(fp);
@@ -505,8 +659,9 @@ int fp_run(struct dataplane *dp)
 			continue;
 		}
 
-		if (work) {
-			last_work = fp->now;
+		if (work || fp->nout || dp->cfg.busy_poll) {
+			if (work)
+				last_work = fp->now;
 			sleep_us = SLEEP_MIN_US;
 			continue;
 		}
@@ -520,40 +675,59 @@ int fp_run(struct dataplane *dp)
 				sleep_us = (uint32_t)us;
 		}
 		fp_block(fp, sleep_us);
+		round_start = rte_rdtsc();
+		self->idle_tsc += round_start - end;
 		if (sleep_us < SLEEP_MAX_US)
 			sleep_us *= 2;
 	}
-	fp_tx_flush(fp);
-	while (fp->bl_count) {
-		rte_pktmbuf_free(fp->backlog[fp->bl_head]);
-		fp->bl_head = (fp->bl_head + 1) % FP_TX_BACKLOG;
-		fp->bl_count--;
-	}
-	rte_hash_free(fp->hash);
-	rte_free(fp->backlog);
-	rte_free(fp->blocked);
-	rte_free(fp->paced);
-	dp->fp_priv = NULL;
-	rte_free(fp);
-	return 0;
 }
 
-int dp_send_to_fp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr)
+struct core_arg {
+	struct dataplane *dp;
+	struct fp_ctx *fp;
+};
+
+static void *core_thread(void *arg)
 {
-	struct dp_msg m = { .type = type, .arg = arg, .flow_id = flow_id, .ptr = ptr };
-	if (rte_ring_mp_enqueue_elem(dp->to_fp, &m, sizeof(m)))
-		return -1;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&dp->fp_sleeping, __ATOMIC_ACQUIRE)) {
-		uint64_t one = 1;
-		if (write(dp->fp_kick_fd, &one, sizeof(one)) < 0)
-			return 0; /* eventfd saturated: the fastpath is awake anyway */
-	}
-	return 0;
+	struct fp_ctx *fp = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "fastpath%u", fp->core);
+	pthread_setname_np(pthread_self(), name);
+	rte_thread_register(); /* a per-lcore mempool cache for this thread */
+	core_loop(fp);
+	rte_thread_unregister();
+	return NULL;
 }
 
-int dp_send_to_sp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr)
+/**
+ * fp_run - run every fastpath core: core 0 on the calling thread, the
+ * others on threads of their own; returns when dp->stop is set and all
+ * have finished.
+ */
+int fp_run(struct dataplane *dp)
 {
-	struct dp_msg m = { .type = type, .arg = arg, .flow_id = flow_id, .ptr = ptr };
-	return rte_ring_mp_enqueue_elem(dp->to_sp, &m, sizeof(m)) ? -1 : 0;
+	struct fp_ctx *ctx[DP_MAX_CORES] = { 0 };
+	pthread_t tid[DP_MAX_CORES];
+	int rc = 0;
+
+	for (uint32_t k = 0; k < dp->ncores; k++)
+		if (!(ctx[k] = fp_ctx_create(dp, k)))
+			rc = -ENOMEM;
+	uint32_t started = 1;
+	for (uint32_t k = 1; !rc && k < dp->ncores; k++, started++)
+		if (pthread_create(&tid[k], NULL, core_thread, ctx[k]))
+			rc = -errno;
+	if (rc) {
+		dp->stop = 1;
+	} else {
+		pthread_setname_np(pthread_self(), "fastpath0");
+		core_loop(ctx[0]);
+	}
+	for (uint32_t k = 1; k < started; k++) {
+		dp_kick_core(dp, k);
+		pthread_join(tid[k], NULL);
+	}
+	for (uint32_t k = 0; k < dp->ncores; k++)
+		fp_ctx_destroy(ctx[k]);
+	return rc;
 }

@@ -27,8 +27,35 @@
 #define FPP_EV_RX    (1u << 3)
 #define FPP_EV_TX    (1u << 4)
 
+/* a steering bucket this core is handing away, waiting for a grace period */
+struct fp_move_out {
+	uint16_t bucket, to;
+	uint64_t epoch[DP_MAX_CORES]; /* every core's epoch when the steer changed */
+	uint64_t sp_epoch;            /* and the slowpath's */
+};
+
+/* a message for another core whose inbox was full: sent first next round */
+struct fp_deferred {
+	struct dp_msg msg;
+	uint32_t core;
+};
+
 struct fp_ctx {
 	struct dataplane *dp;
+	uint32_t core;               /* index in dp->core[] */
+	struct dp_core *self;
+	uint64_t *cnt;               /* self->counters */
+	uint16_t rxq, txq;
+	bool owns[DP_STEER_BUCKETS]; /* buckets whose flows live here */
+	/* frames and messages for buckets moving in: held in arrival order */
+	struct dp_msg *park;
+	uint32_t npark, park_cap;
+	uint32_t npark_frames;
+	struct fp_move_out *out;     /* [DP_STEER_BUCKETS] */
+	uint32_t nout;
+	struct fp_deferred *deferred;
+	uint32_t ndeferred, deferred_cap;
+	uint32_t kick_cores;         /* bit k: we sent core k something this round */
 	struct rte_hash *hash;
 	struct rte_mbuf *tx[FP_TX_BATCH];
 	uint16_t ntx;
@@ -55,6 +82,13 @@ struct fp_ctx {
 
 /* fastpath.c */
 int fp_run(struct dataplane *dp);
+struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core);
+void fp_ctx_destroy(struct fp_ctx *fp);
+void fp_run_flow(struct fp_ctx *fp, struct fp_flow *f);
+void fp_rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp);
+void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg);
+void fp_run_touched(struct fp_ctx *fp);
+void fp_drain_inputs(struct fp_ctx *fp);
 void fp_tx_enqueue(struct fp_ctx *fp, struct rte_mbuf *m);
 void fp_tx_flush(struct fp_ctx *fp);
 void fp_touch(struct fp_ctx *fp, struct fp_flow *f, uint32_t bits);
@@ -78,6 +112,36 @@ uint32_t tcp_rcv_nxt(const struct fp_flow *f);
 void tcp_refresh_rx_consumed(struct fp_ctx *fp, struct fp_flow *f);
 void tcp_window_update(struct fp_ctx *fp, struct fp_flow *f);
 
+/* fp_steer.c */
+enum fp_route { FP_MINE, FP_PARKED, FP_FORWARDED };
+enum fp_route fp_route_frame(struct fp_ctx *fp, struct rte_mbuf *m, uint16_t bucket, bool from_sp);
+enum fp_route fp_route_msg(struct fp_ctx *fp, const struct dp_msg *msg, uint16_t bucket);
+void fp_bucket_out(struct fp_ctx *fp, uint16_t bucket, uint16_t to);
+void fp_send_core(struct fp_ctx *fp, uint32_t core, const struct dp_msg *msg);
+uint32_t fp_steer_flush(struct fp_ctx *fp);
+void fp_port_steer_changed(struct dataplane *dp); /* port.c */
+void fp_bucket_in(struct fp_ctx *fp, struct dp_bucket_move *mv);
+void fp_moves_poll(struct fp_ctx *fp);
+void fp_tx_lock(struct fp_ctx *fp);
+void fp_tx_unlock(struct fp_ctx *fp);
+
+/**
+ * fp_owns - may this core process @f now?  Every path that touches a flow
+ * goes through here; a miss is a steering bug, counted (flow_wrong_core)
+ * and fatal in debug builds.
+ */
+static inline bool fp_owns(struct fp_ctx *fp, const struct fp_flow *f)
+{
+	if (likely(f->core == fp->core && fp->owns[f->bucket]))
+		return true;
+	fp->cnt[DPC_WRONG_CORE]++;
+#ifndef NDEBUG
+	rte_panic("flow %u (core %u bucket %u) processed on core %u\n", f->flow_id, f->core,
+		  f->bucket, fp->core);
+#endif
+	return false;
+}
+
 /* fp_apps.c */
 void fp_apps_poll(struct fp_ctx *fp);
 void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend);
@@ -87,6 +151,7 @@ bool fp_apps_have_work(struct fp_ctx *fp);
 int fp_app_add(struct fp_ctx *fp, struct dp_app *app);
 void fp_app_del(struct fp_ctx *fp, struct dp_app *app);
 int fp_flow_validate_tx(struct fp_ctx *fp, struct fp_flow *f);
+void fp_doorbell_fwd(struct fp_ctx *fp, struct fp_flow *f, const struct dp_msg *msg);
 void fp_flow_move(struct fp_ctx *fp, struct fp_flow *f, struct dp_move *mv);
 
 /* fp_arp_icmp.c */

@@ -19,7 +19,7 @@ struct flow_key {
 int flow_table_init(struct fp_ctx *fp)
 {
 	char name[RTE_HASH_NAMESIZE];
-	snprintf(name, sizeof(name), "flows_%u", (unsigned)getpid());
+	snprintf(name, sizeof(name), "flows%u_%u", fp->core, (unsigned)getpid());
 	struct rte_hash_parameters hp = {
 		.name = name,
 		.entries = fp->dp->cfg.max_flows * 2,

@@ -45,7 +45,7 @@ int fp_flow_validate_tx(struct fp_ctx *fp, struct fp_flow *f)
 		return 0;
 	uint64_t w = __atomic_load_n(&f->shm->tx_written, __ATOMIC_ACQUIRE);
 	if (w < f->tx_written || w - f->tx_acked > f->tx_size) {
-		fp->dp->fp_counters[DPC_APP_BAD_ENTRY]++;
+		fp->cnt[DPC_APP_BAD_ENTRY]++;
 		fp_to_sp(fp, DPM_FLOW_BAD_APP, f->flow_id, NULL);
 		return -1;
 	}
@@ -95,6 +95,7 @@ void fp_flow_move(struct fp_ctx *fp, struct fp_flow *f, struct dp_move *mv)
 	ns->remote_port = f->remote_port;
 	ns->rx_consumed = f->rx_consumed;
 	ns->tx_written = f->tx_written;
+	ns->fp_queue = fp->core;
 	__atomic_store_n(&ns->state, BP_FS_ESTABLISHED, __ATOMIC_RELEASE);
 
 	if (from->fp_slot_flow && from->fp_slot_flow[f->slot] == f->flow_id)
@@ -111,19 +112,18 @@ void fp_flow_move(struct fp_ctx *fp, struct fp_flow *f, struct dp_move *mv)
 	fp_touch(fp, f, FPP_OUTPUT | FPP_EV_RX | FPP_EV_TX);
 }
 
-static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_doorbell *db)
+static void doorbell_apply(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f,
+			   uint16_t op, uint32_t gen)
 {
-	struct dataplane *dp = fp->dp;
-	uint32_t id = db->slot < app->max_flows ? app->fp_slot_flow[db->slot] : DP_INVALID_FLOW;
-	struct fp_flow *f = id < dp->cfg.max_flows ? &dp->flows[id] : NULL;
-
-	if (!f || !(f->flags & FPF_ACTIVE) || f->gen != db->gen || f->app_id != app->app_id) {
+	if (!(f->flags & FPF_ACTIVE) || f->gen != gen || f->app_id != app->app_id) {
 		/* stale (flow closed meanwhile) or forged: harmless, counted */
 		app->bad_entries++;
-		dp->fp_counters[DPC_APP_BAD_ENTRY]++;
+		fp->cnt[DPC_APP_BAD_ENTRY]++;
 		return;
 	}
-	switch (db->op) {
+	if (!fp_owns(fp, f))
+		return;
+	switch (op) {
 	case BP_DB_TX:
 		if (!fp_flow_validate_tx(fp, f))
 			fp_touch(fp, f, FPP_OUTPUT);
@@ -133,8 +133,46 @@ static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_door
 		break;
 	default:
 		app->bad_entries++;
-		dp->fp_counters[DPC_APP_BAD_ENTRY]++;
+		fp->cnt[DPC_APP_BAD_ENTRY]++;
 	}
+}
+
+/*
+ * A doorbell names a slot; the fastpath's own slot table names the flow.
+ * The app picks the queue from bp_flow_shm.fp_queue, a hint it may get
+ * wrong (the flow just moved, or the app lies): then the doorbell goes on
+ * to the core that owns the flow's bucket, which validates it.
+ */
+static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_doorbell *db)
+{
+	struct dataplane *dp = fp->dp;
+	uint32_t id = db->slot < app->max_flows ?
+		      __atomic_load_n(&app->fp_slot_flow[db->slot], __ATOMIC_RELAXED) : DP_INVALID_FLOW;
+	struct fp_flow *f = id < dp->cfg.max_flows ? &dp->flows[id] : NULL;
+
+	if (!f || (db->op != BP_DB_TX && db->op != BP_DB_RX)) {
+		app->bad_entries++;
+		fp->cnt[DPC_APP_BAD_ENTRY]++;
+		return;
+	}
+	if (dp->ncores > 1 && !fp->owns[f->bucket % DP_STEER_BUCKETS]) {
+		struct dp_msg m = { .type = DPM_DOORBELL, .flow_id = id,
+				    .arg = (uint16_t)(db->op | app->app_id << 8),
+				    .ptr = (void *)(uintptr_t)db->gen };
+		fp_route_msg(fp, &m, f->bucket);
+		return;
+	}
+	doorbell_apply(fp, app, f, db->op, db->gen);
+}
+
+/* a doorbell another core took from its queue for a flow of ours */
+void fp_doorbell_fwd(struct fp_ctx *fp, struct fp_flow *f, const struct dp_msg *msg)
+{
+	uint16_t app_id = msg->arg >> 8;
+	if (app_id >= DP_MAX_APPS)
+		return;
+	doorbell_apply(fp, &fp->dp->apps[app_id], f, msg->arg & 0xff,
+		       (uint32_t)(uintptr_t)msg->ptr);
 }
 
 void fp_apps_poll(struct fp_ctx *fp)
@@ -142,7 +180,8 @@ void fp_apps_poll(struct fp_ctx *fp)
 	struct bp_doorbell db;
 	for (uint32_t i = 0; i < fp->napps; i++) {
 		struct dp_app *app = fp->apps[i];
-		for (int n = 0; n < DOORBELLS_PER_APP && !bp_queue_pop(&app->dataq, &db); n++)
+		struct bp_queue_view *q = &app->dataq[fp->core];
+		for (int n = 0; n < DOORBELLS_PER_APP && !bp_queue_pop(q, &db); n++)
 			doorbell(fp, app, &db);
 	}
 }
@@ -150,7 +189,7 @@ void fp_apps_poll(struct fp_ctx *fp)
 bool fp_apps_have_work(struct fp_ctx *fp)
 {
 	for (uint32_t i = 0; i < fp->napps; i++)
-		if (!bp_queue_empty(&fp->apps[i]->dataq))
+		if (!bp_queue_empty(&fp->apps[i]->dataq[fp->core]))
 			return true;
 	return false;
 }
@@ -158,12 +197,12 @@ bool fp_apps_have_work(struct fp_ctx *fp)
 static void post(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f, uint16_t type)
 {
 	struct bp_event ev = { .type = type, .slot = f->slot, .gen = f->gen };
-	if (bp_queue_push(&app->fp_evq, &ev)) {
+	if (bp_queue_push(&app->fp_evq[fp->core], &ev)) {
 		/* the app is behind: it rescans every slot when it sees this */
 		__atomic_store_n(&app->hdr->evq_overflow, 1, __ATOMIC_RELEASE);
-		fp->dp->fp_counters[DPC_EVQ_OVERFLOW]++;
+		fp->cnt[DPC_EVQ_OVERFLOW]++;
 	}
-	app->fp_kick_pending = true;
+	app->fp_kick_pending[fp->core] = true;
 }
 
 void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend)
@@ -183,19 +222,19 @@ unsigned fp_apps_kick(struct fp_ctx *fp)
 	bool any = false;
 	unsigned woken = 0;
 	for (uint32_t i = 0; i < fp->napps && !any; i++)
-		any = fp->apps[i]->fp_kick_pending;
+		any = fp->apps[i]->fp_kick_pending[fp->core];
 	if (!any)
 		return 0; /* the common idle round: no fence */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (uint32_t i = 0; i < fp->napps; i++) {
 		struct dp_app *app = fp->apps[i];
-		if (!app->fp_kick_pending)
+		if (!app->fp_kick_pending[fp->core])
 			continue;
-		app->fp_kick_pending = false;
+		app->fp_kick_pending[fp->core] = false;
 		if (__atomic_load_n(&app->hdr->app_sleeping, __ATOMIC_ACQUIRE)) {
 			uint64_t one = 1;
 			if (write(app->wake_fd, &one, sizeof(one)) < 0)
-				fp->dp->fp_counters[DPC_EVQ_OVERFLOW]++;
+				fp->cnt[DPC_EVQ_OVERFLOW]++;
 			else
 				woken++;
 		}
@@ -206,5 +245,6 @@ unsigned fp_apps_kick(struct fp_ctx *fp)
 void fp_apps_set_sleeping(struct fp_ctx *fp, uint32_t sleeping)
 {
 	for (uint32_t i = 0; i < fp->napps; i++)
-		__atomic_store_n(&fp->apps[i]->hdr->fp_sleeping, sleeping, __ATOMIC_RELEASE);
+		__atomic_store_n(&fp->apps[i]->hdr->fp_sleeping[fp->core].word, sleeping,
+				 __ATOMIC_RELEASE);
 }

@@ -15,7 +15,7 @@ void fp_handle_arp(struct fp_ctx *fp, struct rte_mbuf *m)
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 
 	if (!pkt_arp_parse(frame, rte_pktmbuf_data_len(m), &a)) {
-		dp->fp_counters[DPC_RX_DROP_BAD]++;
+		fp->cnt[DPC_RX_DROP_BAD]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -25,10 +25,10 @@ void fp_handle_arp(struct fp_ctx *fp, struct rte_mbuf *m)
 		if (buf) {
 			pkt_arp_write(buf, PKT_ARP_REPLY, dp->mac.addr_bytes, dp->ip, a.sha, a.spa);
 			fp_tx_enqueue(fp, r);
-			dp->fp_counters[DPC_ARP_REPLIES]++;
+			fp->cnt[DPC_ARP_REPLIES]++;
 		} else {
 			rte_pktmbuf_free(r);
-			dp->fp_counters[DPC_TX_NOMBUF]++;
+			fp->cnt[DPC_TX_NOMBUF]++;
 		}
 	}
 	if (a.tpa == dp->ip || a.spa == dp->gateway)
@@ -46,11 +46,11 @@ void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m)
 	/* reply in place: the request buffer becomes the answer */
 	size_t rlen = pkt_icmp_echo_reply(frame, len, frame, len, dp->mac.addr_bytes);
 	if (!rlen) {
-		dp->fp_counters[DPC_RX_DROP_NOFLOW]++;
+		fp->cnt[DPC_RX_DROP_NOFLOW]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
 	rte_pktmbuf_trim(m, (uint16_t)(len - rlen));
-	dp->fp_counters[DPC_ICMP_ECHO]++;
+	fp->cnt[DPC_ICMP_ECHO]++;
 	fp_tx_enqueue(fp, m);
 }

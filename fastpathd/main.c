@@ -41,6 +41,7 @@ static void usage(FILE *out)
 "      --no-huge          run without hugepages\n"
 "  -m, --mem MB           DPDK memory (default 512)\n"
 "  -l, --lcores LIST      DPDK lcores (default 0)\n"
+"      --cores N          fastpath threads ([fastpath] cores, default 1)\n"
 "      --cc NAME          congestion control (newreno)\n"
 "  -v, --verbose          log more (DPDK logs too)\n"
 "      --help-config      list every config field\n"
@@ -72,8 +73,10 @@ static void on_signal(int sig)
 	if (sig_dp) {
 		sig_dp->stop = 1;
 		uint64_t one = 1;
-		ssize_t r = write(sig_dp->fp_kick_fd, &one, sizeof(one));
-		(void)r;
+		for (uint32_t k = 0; k < sig_dp->ncores; k++) {
+			ssize_t r = write(sig_dp->core[k].kick_fd, &one, sizeof(one));
+			(void)r;
+		}
 	}
 }
 
@@ -89,6 +92,7 @@ static int parse_args(int argc, char **argv, struct bp_config *c)
 		{ "mem", required_argument, NULL, 'm' },
 		{ "lcores", required_argument, NULL, 'l' },
 		{ "cc", required_argument, NULL, 'C' },
+		{ "cores", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help-config", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
@@ -113,6 +117,7 @@ static int parse_args(int argc, char **argv, struct bp_config *c)
 		case 'm': sec = "eal"; key = "mem_mb"; break;
 		case 'l': sec = "eal"; key = "lcores"; break;
 		case 'C': sec = "tcp"; key = "cc"; break;
+		case 'N': sec = "fastpath"; key = "cores"; break;
 		case 'v': sec = "log"; key = "verbose"; val = "true"; break;
 		case 'F': config_print_fields(stdout); exit(0);
 		case 'h': usage(stdout); exit(0);

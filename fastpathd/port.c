@@ -71,6 +71,60 @@ int port_eal_args(const struct bp_config *c, char *storage, size_t storage_len, 
 #undef ADD
 }
 
+extern const uint8_t dp_rss_key[40];
+
+/*
+ * How many queue pairs, and who polls which.  A NIC with RSS gets one pair
+ * per fastpath core and steers by our table (its RETA mirrors dp->steer).
+ * Virtual ports (af_packet, af_xdp on a veth, memif, tap) get one pair:
+ * core 0 receives and dispatches each frame to the core owning its bucket,
+ * and the cores share the transmit queue under a lock.
+ */
+static void plan_queues(struct dataplane *dp)
+{
+	struct rte_eth_dev_info info;
+	uint16_t nq = 1;
+	dp->rss = false;
+	if (dp->ncores > 1 && looks_like_pci(dp->cfg.port_dev) &&
+	    rte_eth_dev_info_get(dp->port_id, &info) == 0 &&
+	    (info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP) && info.reta_size) {
+		nq = (uint16_t)RTE_MIN(dp->ncores, RTE_MIN(info.max_rx_queues, info.max_tx_queues));
+		dp->rss = nq > 1;
+		if (!dp->rss)
+			nq = 1;
+	}
+	dp->nqueues = nq;
+	dp->tx_shared = dp->ncores > nq;
+	for (uint32_t k = 0; k < dp->ncores; k++) {
+		dp->core[k].rxq = k < nq ? (uint16_t)k : UINT16_MAX;
+		dp->core[k].txq = (uint16_t)(k % nq);
+	}
+	for (uint32_t q = 0; q < DP_MAX_CORES; q++)
+		rte_spinlock_init(&dp->txq_lock[q]);
+}
+
+/**
+ * fp_port_steer_changed - mirror dp->steer into the NIC's RETA, so the NIC
+ * delivers each bucket to the queue of the core that owns it now.  Without
+ * RSS there is nothing to do: core 0 dispatches by the table itself.
+ */
+void fp_port_steer_changed(struct dataplane *dp)
+{
+	struct rte_eth_dev_info info;
+	if (!dp->rss || rte_eth_dev_info_get(dp->port_id, &info) || !info.reta_size)
+		return;
+	uint16_t n = info.reta_size;
+	struct rte_eth_rss_reta_entry64 reta[n / RTE_ETH_RETA_GROUP_SIZE + 1];
+	memset(reta, 0, sizeof(reta));
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_eth_rss_reta_entry64 *e = &reta[i / RTE_ETH_RETA_GROUP_SIZE];
+		e->mask |= 1ull << (i % RTE_ETH_RETA_GROUP_SIZE);
+		e->reta[i % RTE_ETH_RETA_GROUP_SIZE] =
+			dp->core[dp_steer(dp, (uint16_t)(i % DP_STEER_BUCKETS))].rxq;
+	}
+	rte_eth_dev_rss_reta_update(dp->port_id, reta, n);
+}
+
 static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errlen)
 {
 	uint16_t port = dp->port_id;
@@ -78,8 +132,15 @@ static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errle
 	uint16_t nrx = RX_DESC, ntx = TX_DESC;
 	int rc;
 
+	plan_queues(dp);
 	conf.intr_conf.rxq = rx_intr ? 1 : 0;
-	rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (dp->rss) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_key = (uint8_t *)dp_rss_key;
+		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(dp_rss_key);
+		conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_NONFRAG_IPV4_TCP;
+	}
+	rc = rte_eth_dev_configure(port, dp->nqueues, dp->nqueues, &conf);
 	if (rc) {
 		snprintf(err, errlen, "configuring port %s failed: %s", dp->cfg.port_dev,
 			 rte_strerror(-rc));
@@ -89,9 +150,12 @@ static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errle
 	int sock = rte_eth_dev_socket_id(port);
 	if (sock < 0)
 		sock = (int)rte_socket_id();
-	rc = rte_eth_rx_queue_setup(port, 0, nrx, (unsigned)sock, NULL, dp->pool);
-	if (!rc)
-		rc = rte_eth_tx_queue_setup(port, 0, ntx, (unsigned)sock, NULL);
+	rc = 0;
+	for (uint16_t q = 0; !rc && q < dp->nqueues; q++) {
+		rc = rte_eth_rx_queue_setup(port, q, nrx, (unsigned)sock, NULL, dp->pool);
+		if (!rc)
+			rc = rte_eth_tx_queue_setup(port, q, ntx, (unsigned)sock, NULL);
+	}
 	if (rc) {
 		snprintf(err, errlen, "queue setup on %s failed: %s", dp->cfg.port_dev,
 			 rte_strerror(-rc));
@@ -103,6 +167,7 @@ static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errle
 			 rte_strerror(-rc));
 		return rc;
 	}
+	fp_port_steer_changed(dp);
 	return 0;
 }
 

@@ -19,6 +19,7 @@ int port_eal_args(const struct bp_config *c, char *storage, size_t storage_len, 
  */
 int port_init(struct dataplane *dp, char *err, size_t errlen);
 void port_fini(struct dataplane *dp);
+void fp_port_steer_changed(struct dataplane *dp);
 int port_eal_init(int argc, char **argv);
 
 #endif

@@ -26,9 +26,31 @@ static const char *const names[DPC_MAX] = {
 	[DPC_SYN_COOKIE_OK] = "syn_cookies_valid",
 	[DPC_SYN_COOKIE_BAD] = "syn_cookies_invalid",
 	[DPC_SYN_DROPPED] = "syn_dropped",
+	[DPC_FORWARDED] = "rx_forwarded_to_core",
+	[DPC_RX_FWD_IN] = "rx_forwarded_in",
+	[DPC_PARKED] = "parked_during_move",
+	[DPC_PARK_DROP] = "park_dropped",
+	[DPC_FLOWS_MOVED] = "flows_moved",
+	[DPC_WRONG_CORE] = "flow_wrong_core",
 };
 
 const char *dp_counter_name(enum dp_counter c)
 {
 	return c < DPC_MAX && names[c] ? names[c] : "unknown";
+}
+
+uint64_t dp_fp_counter(const struct dataplane *dp, enum dp_counter c)
+{
+	uint64_t sum = 0;
+	for (uint32_t k = 0; k < dp->ncores; k++)
+		sum += __atomic_load_n(&dp->core[k].counters[c], __ATOMIC_RELAXED);
+	return sum;
+}
+
+uint64_t dp_drop_reason(const struct dataplane *dp, unsigned verdict)
+{
+	uint64_t sum = 0;
+	for (uint32_t k = 0; k < dp->ncores && verdict < 16; k++)
+		sum += __atomic_load_n(&dp->core[k].drop_reason[verdict], __ATOMIC_RELAXED);
+	return sum;
 }

@@ -122,7 +122,7 @@ static void enter_recovery(struct fp_ctx *fp, struct fp_flow *f)
 	f->recover_pos = f->tx_max_sent;
 	f->retx_next = f->tx_acked;
 	__atomic_store_n(&f->cnt_fast_retx, f->cnt_fast_retx + 1, __ATOMIC_RELAXED);
-	fp->dp->fp_counters[DPC_FAST_RETX]++;
+	fp->cnt[DPC_FAST_RETX]++;
 	if (f->flags & FPF_SACK)
 		fp_touch(fp, f, FPP_OUTPUT); /* tcp_output resends the holes */
 	else
@@ -162,7 +162,7 @@ static void challenge_ack(struct fp_ctx *fp, struct fp_flow *f)
 		fp->chack_count++;
 	}
 	f->oow_ack_tsc = fp->now;
-	fp->dp->fp_counters[DPC_CHALLENGE_ACK]++;
+	fp->cnt[DPC_CHALLENGE_ACK]++;
 	tcp_send_ack(fp, f);
 }
 
@@ -324,7 +324,6 @@ void tcp_rx_closed(struct fp_ctx *fp, struct fp_flow *f)
 
 static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
 {
-	struct dataplane *dp = fp->dp;
 	const uint8_t *data = p->payload;
 	uint32_t len = p->payload_len;
 	uint32_t rcv_nxt = tcp_rcv_nxt(f);
@@ -342,7 +341,7 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 		uint32_t old = 0u - (uint32_t)off;
 		if (old >= len) {
 			if (len || fin) {
-				dp->fp_counters[DPC_RX_DUP]++;
+				fp->cnt[DPC_RX_DUP]++;
 				/* a duplicate may mean our ACK was lost: answer now */
 				tcp_send_ack(fp, f);
 			}
@@ -378,7 +377,7 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 			f->rx_pos += len;
 			ooo_merge(f);
 			__atomic_store_n(&f->shm->rx_written, f->rx_pos, __ATOMIC_RELEASE);
-			dp->fp_counters[DPC_RX_BYTES] += len;
+			fp->cnt[DPC_RX_BYTES] += len;
 			fp_touch(fp, f, FPP_ACK | FPP_EV_RX);
 		}
 		if (fin && whole && f->rx_pos == pos + len) {
@@ -397,9 +396,9 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 	 * duplicate ACK at once so the sender can fast-retransmit */
 	if (len && ooo_hold(f, pos, pos + len)) {
 		ring_copy_in(f->rx_base, f->rx_size, pos, data, len);
-		dp->fp_counters[DPC_RX_OOO]++;
+		fp->cnt[DPC_RX_OOO]++;
 	} else if (len) {
-		dp->fp_counters[DPC_RX_OOO_DROP]++;
+		fp->cnt[DPC_RX_OOO_DROP]++;
 	}
 	tcp_send_ack(fp, f);
 }

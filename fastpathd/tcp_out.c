@@ -40,7 +40,7 @@ void tcp_refresh_rx_consumed(struct fp_ctx *fp, struct fp_flow *f)
 	if (c == f->rx_consumed)
 		return;
 	if (c < f->rx_consumed || c > f->rx_pos) {
-		fp->dp->fp_counters[DPC_APP_BAD_ENTRY]++;
+		fp->cnt[DPC_APP_BAD_ENTRY]++;
 		fp_to_sp(fp, DPM_FLOW_BAD_APP, f->flow_id, NULL);
 		return;
 	}
@@ -62,13 +62,13 @@ static struct rte_mbuf *seg_alloc(struct fp_ctx *fp, uint32_t total, uint8_t **b
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(fp->dp->pool);
 	if (!m) {
-		fp->dp->fp_counters[DPC_TX_NOMBUF]++;
+		fp->cnt[DPC_TX_NOMBUF]++;
 		return NULL;
 	}
 	*buf = (uint8_t *)rte_pktmbuf_append(m, total < 60 ? 60 : total);
 	if (!*buf) {
 		rte_pktmbuf_free(m);
-		fp->dp->fp_counters[DPC_TX_NOMBUF]++;
+		fp->cnt[DPC_TX_NOMBUF]++;
 		return NULL;
 	}
 	if (total < 60)
@@ -145,7 +145,7 @@ static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint
 	pkt_write_tcp(buf, &s, len);
 	fp_tx_enqueue(fp, m);
 	f->pend &= ~FPP_ACK;
-	fp->dp->fp_counters[DPC_TX_BYTES] += len;
+	fp->cnt[DPC_TX_BYTES] += len;
 	return 0;
 }
 
@@ -313,7 +313,7 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 				return;
 			f->retx_next = hs + hl;
 			f->rtt_tsc = 0; /* Karn */
-			fp->dp->fp_counters[DPC_TX_RETX]++;
+			fp->cnt[DPC_TX_RETX]++;
 			continue;
 		}
 
@@ -347,7 +347,7 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 		if (pipe == 0)
 			f->last_progress_tsc = fp->now;
 		if (resend)
-			fp->dp->fp_counters[DPC_TX_RETX]++;
+			fp->cnt[DPC_TX_RETX]++;
 		if (!f->rtt_tsc && !resend) {
 			f->rtt_pos = f->tx_sent + len;
 			f->rtt_tsc = fp->now;
@@ -364,7 +364,7 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 		if (f->tx_sent == f->tx_acked)
 			f->last_progress_tsc = fp->now;
 		if (f->flags & FPF_TX_FIN_RESEND)
-			fp->dp->fp_counters[DPC_TX_RETX]++;
+			fp->cnt[DPC_TX_RETX]++;
 		f->flags |= FPF_TX_FIN_SENT;
 		f->flags &= ~FPF_TX_FIN_RESEND;
 	}
@@ -377,7 +377,7 @@ void tcp_retransmit_segment(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos)
 	if (pos >= end) {
 		if ((f->flags & FPF_TX_FIN_SENT) && !(f->flags & FPF_TX_FIN_ACKED) &&
 		    !send_segment(fp, f, tx_seq(f, f->tx_fin_pos), 0, 0, TCPF_FIN))
-			fp->dp->fp_counters[DPC_TX_RETX]++;
+			fp->cnt[DPC_TX_RETX]++;
 		return;
 	}
 	uint64_t len = end - pos;
@@ -388,7 +388,7 @@ void tcp_retransmit_segment(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos)
 		flags |= TCPF_FIN;
 	send_segment(fp, f, tx_seq(f, pos), pos, (uint32_t)len, flags);
 	f->rtt_tsc = 0; /* Karn: never time a retransmitted segment */
-	fp->dp->fp_counters[DPC_TX_RETX]++;
+	fp->cnt[DPC_TX_RETX]++;
 }
 
 /**

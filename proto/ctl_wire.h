@@ -18,7 +18,7 @@
 /* Frames larger than this are refused: no legitimate message comes close. */
 #define CTL_MAX_FRAME (64u * 1024u)
 /* Most descriptors one frame may carry (the attach reply needs 4). */
-#define CTL_MAX_FDS 8
+#define CTL_MAX_FDS 12 /* attach: region, wake, doorbell, one kick per fastpath core */
 
 /**
  * ctl_send - send one framed message, optionally passing descriptors.

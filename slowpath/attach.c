@@ -43,12 +43,15 @@ static int region_create(struct dataplane *dp, struct dp_app *app, char *err, si
 	uint64_t off = align_page(sizeof(struct bp_region_hdr));
 	uint64_t ctrlq_off = off;
 	off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_ctrl_req)));
-	uint64_t dataq_off = off;
-	off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_doorbell)));
 	uint64_t sp_evq_off = off;
 	off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_event)));
-	uint64_t fp_evq_off = off;
-	off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_event)));
+	uint64_t dataq_off[BP_MAX_FP_QUEUES] = { 0 }, fp_evq_off[BP_MAX_FP_QUEUES] = { 0 };
+	for (uint32_t k = 0; k < dp->ncores; k++) {
+		dataq_off[k] = off;
+		off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_doorbell)));
+		fp_evq_off[k] = off;
+		off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_event)));
+	}
 	uint64_t flows_off = off;
 	off = align_page(off + (uint64_t)c->app_max_flows * sizeof(struct bp_flow_shm));
 	uint64_t buffers_off = off;
@@ -82,22 +85,29 @@ static int region_create(struct dataplane *dp, struct dp_app *app, char *err, si
 		.region_size = off,
 		.max_flows = c->app_max_flows,
 		.local_ip = dp->ip,
-		.ctrlq_off = ctrlq_off, .dataq_off = dataq_off,
-		.sp_evq_off = sp_evq_off, .fp_evq_off = fp_evq_off,
+		.ctrlq_off = ctrlq_off, .sp_evq_off = sp_evq_off,
 		.flows_off = flows_off, .buffers_off = buffers_off,
 		.rx_buf_size = c->rx_buf_size, .tx_buf_size = c->tx_buf_size,
+		.fp_queues = dp->ncores,
 	};
+	memcpy(h->dataq_off, dataq_off, sizeof(dataq_off));
+	memcpy(h->fp_evq_off, fp_evq_off, sizeof(fp_evq_off));
+	app->nqueues = dp->ncores;
 	app->hdr = h;
 	app->buffers_off = buffers_off;
 	app->flows = (struct bp_flow_shm *)(app->base + flows_off);
 
-	struct { uint64_t off; uint32_t esz; struct bp_queue_view *v; int producer; } qs[] = {
+	struct { uint64_t off; uint32_t esz; struct bp_queue_view *v; int producer; }
+		qs[2 + 2 * BP_MAX_FP_QUEUES] = {
 		{ ctrlq_off, sizeof(struct bp_ctrl_req), &app->ctrlq, 0 },
-		{ dataq_off, sizeof(struct bp_doorbell), &app->dataq, 0 },
 		{ sp_evq_off, sizeof(struct bp_event), &app->sp_evq, 1 },
-		{ fp_evq_off, sizeof(struct bp_event), &app->fp_evq, 1 },
 	};
-	for (unsigned i = 0; i < 4; i++) {
+	unsigned nq = 2;
+	for (uint32_t k = 0; k < dp->ncores; k++) {
+		qs[nq++] = (typeof(qs[0])){ dataq_off[k], sizeof(struct bp_doorbell), &app->dataq[k], 0 };
+		qs[nq++] = (typeof(qs[0])){ fp_evq_off[k], sizeof(struct bp_event), &app->fp_evq[k], 1 };
+	}
+	for (unsigned i = 0; i < nq; i++) {
 		struct bp_queue *q = (struct bp_queue *)(app->base + qs[i].off);
 		q->size = qn;
 		q->elem_size = qs[i].esz;
@@ -418,8 +428,10 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
 	m.msg_case = BYPASS__CTL_MSG__MSG_ATTACH_REPLY;
 	m.attach_reply = &rep;
-	int fds[4] = { app->memfd, app->wake_fd, app->sp_doorbell_fd, dp->fp_kick_fd };
-	rc = sp_ctl_send(cc, &m, fds, 4);
+	int fds[3 + DP_MAX_CORES] = { app->memfd, app->wake_fd, app->sp_doorbell_fd };
+	for (uint32_t k = 0; k < dp->ncores; k++)
+		fds[3 + k] = dp->core[k].kick_fd;
+	rc = sp_ctl_send(cc, &m, fds, 3 + (int)dp->ncores);
 	if (rc) { /* the connection is closing already: no error reply */
 		app_release(sp, app);
 		return;
@@ -468,15 +480,15 @@ void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
 	rep.has_apps = rep.has_flows = 1;
 	rep.apps = sp->napps;
 	rep.flows = sp->nconns;
-	Bypass__Counter store[2 * DPC_MAX + PKT_VERDICT_MAX + 16];
-	Bypass__Counter *arr[2 * DPC_MAX + PKT_VERDICT_MAX + 16];
+	Bypass__Counter store[2 * DPC_MAX + PKT_VERDICT_MAX + 24 + 4 * DP_MAX_CORES];
+	Bypass__Counter *arr[2 * DPC_MAX + PKT_VERDICT_MAX + 24 + 4 * DP_MAX_CORES];
 	size_t n = 0;
 	for (int i = 0; i < DPC_MAX; i++)
 		add_counter(arr, store, &n, dp_counter_name(i),
-			    __atomic_load_n(&dp->fp_counters[i], __ATOMIC_RELAXED) + dp->sp_counters[i]);
+			    dp_fp_counter(dp, i) + dp->sp_counters[i]);
 	for (int v = 1; v < PKT_VERDICT_MAX; v++)
 		add_counter(arr, store, &n, pkt_verdict_name(v),
-			    __atomic_load_n(&dp->drop_reason[v], __ATOMIC_RELAXED));
+			    dp_drop_reason(dp, v));
 	/* gauges and the PMD's own counters: a pool running dry or a port
 	 * that misses frames shows here before it shows as stalled flows */
 	if (dp->pool) {
@@ -501,11 +513,59 @@ void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
 	add_counter(arr, store, &n, "ctl_slow_readers", cs.slow_readers);
 	add_counter(arr, store, &n, "ctl_bad_frames", cs.bad_frames);
 	add_counter(arr, store, &n, "ctl_accept_errors", cs.accept_errors);
+	/* the cores: what bypassctl cores and the load monitor look at */
+	static char core_names[DP_MAX_CORES][4][24];
+	add_counter(arr, store, &n, "fp_cores_active", sp->cores.active);
+	add_counter(arr, store, &n, "fp_cores_max", dp->ncores);
+	for (uint32_t k = 0; k < dp->ncores; k++) {
+		static const char *const what[4] = { "rx_pkts", "tx_pkts", "flows", "busy_pct" };
+		const uint64_t *cnt = dp->core[k].counters;
+		/* frames this core processed: its port queue's, less those it
+		 * passed on, plus those passed to it */
+		uint64_t v[4] = {
+			__atomic_load_n(&cnt[DPC_RX_PKTS], __ATOMIC_RELAXED) -
+				__atomic_load_n(&cnt[DPC_FORWARDED], __ATOMIC_RELAXED) +
+				__atomic_load_n(&cnt[DPC_RX_FWD_IN], __ATOMIC_RELAXED),
+			__atomic_load_n(&dp->core[k].counters[DPC_TX_PKTS], __ATOMIC_RELAXED),
+			__atomic_load_n(&dp->core[k].nflows, __ATOMIC_RELAXED),
+			__atomic_load_n(&dp->core[k].busy_pct, __ATOMIC_RELAXED),
+		};
+		for (int j = 0; j < 4; j++) {
+			snprintf(core_names[k][j], sizeof(core_names[k][j]), "core%u.%s", k, what[j]);
+			add_counter(arr, store, &n, core_names[k][j], v[j]);
+		}
+	}
 	rep.n_counters = n;
 	rep.counters = arr;
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
 	m.msg_case = BYPASS__CTL_MSG__MSG_STATUS_REPLY;
 	m.status_reply = &rep;
+	sp_ctl_send(cc, &m, NULL, 0);
+}
+
+/* bypassctl cores [set N | auto] */
+void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest *req,
+		  uint32_t uid)
+{
+	Bypass__CoresReply rep = BYPASS__CORES_REPLY__INIT;
+	bool change = req->has_set_active || (req->has_automatic && req->automatic);
+	if (change && uid != 0 && uid != geteuid()) {
+		rep.status = -EPERM;
+		rep.error = (char *)"changing the active cores needs root or fastpathd's own user";
+	} else if (change) {
+		rep.status = sp_cores_set(sp, req->has_set_active ? req->set_active : 0,
+					  !req->has_set_active);
+		if (rep.status)
+			rep.error = (char *)"the count must be between 1 and [fastpath] cores";
+	}
+	rep.has_active = rep.has_max = rep.has_automatic = rep.has_moving = 1;
+	rep.active = sp->cores.pending_active ? sp->cores.pending_active : sp->cores.active;
+	rep.max = sp->dp->ncores;
+	rep.automatic = sp->dp->cfg.fp_scale && !sp->cores.manual;
+	rep.moving = sp->cores.moving;
+	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
+	m.msg_case = BYPASS__CTL_MSG__MSG_CORES_REPLY;
+	m.cores_reply = &rep;
 	sp_ctl_send(cc, &m, NULL, 0);
 }
 

@@ -228,6 +228,10 @@ void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t p
 	f->tx_size = app->tx_buf_size;
 	f->tx_base = f->rx_base + app->rx_buf_size;
 	f->peer_wnd = peer_wnd; /* windows in SYNs are never scaled */
+	f->bucket = dp_bucket_of(dp_bucket_hash(dp, c->remote_ip, c->local_ip, c->remote_port,
+						c->local_port));
+	f->core = (uint16_t)dp_steer(dp, f->bucket); /* the owner sets it again at FLOW_ADD */
+	fs->fp_queue = f->core;
 	if (c->peer_sack)
 		f->flags |= FPF_SACK;
 	if (c->ecn)
@@ -256,8 +260,20 @@ void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t p
 
 /* ------------------------------------------------------------ listen */
 
+/*
+ * With several fastpath cores an active open takes a port whose 4-tuple
+ * lands in a bucket of the least loaded core (as Machnet does), so the
+ * flows the app opens spread over the cores; after 64 tries any free port
+ * will do.
+ */
+#define STEER_TRIES 64
+
 uint16_t sp_conn_pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport)
 {
+	struct dataplane *dp = sp->dp;
+	bool steer = raddr && dp->ncores > 1;
+	uint32_t want = steer ? sp_cores_pick(sp) : 0;
+	uint16_t fallback = 0;
 	for (int i = 0; i <= EPHEMERAL_HI - EPHEMERAL_LO; i++) {
 		uint16_t p = sp->next_ephemeral++;
 		if (sp->next_ephemeral > EPHEMERAL_HI)
@@ -265,11 +281,19 @@ uint16_t sp_conn_pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport)
 		uint32_t id;
 		if (sp_listener_of_port(sp, p))
 			continue;
-		if (raddr && conn_lookup(sp, raddr, sp->dp->ip, rport, p, &id))
+		if (raddr && conn_lookup(sp, raddr, dp->ip, rport, p, &id))
 			continue;
-		return p;
+		if (!steer)
+			return p;
+		uint16_t b = dp_bucket_of(dp_bucket_hash(dp, raddr, dp->ip, rport, p));
+		if (sp_cores_owner(sp, b) == want)
+			return p;
+		if (!fallback)
+			fallback = p;
+		if (i >= STEER_TRIES)
+			return fallback;
 	}
-	return 0;
+	return fallback;
 }
 
 /* ------------------------------------------------------------ connect */

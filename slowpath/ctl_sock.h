@@ -110,6 +110,8 @@ void sp_ctl_get_stats(struct sp *sp, struct ctl_stats *st);
 /* attach.c, called from here */
 void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachRequest *req);
 void sp_ctl_status(struct sp *sp, struct ctl_conn *cc);
+void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest *req,
+		  uint32_t uid);
 void sp_ctl_listen_shared(struct sp *sp, struct dp_app *app, const Bypass__CtlMsg *m,
 			  const int *fds, int nfds);
 void sp_ctl_app_gone(struct sp *sp, struct dp_app *app);

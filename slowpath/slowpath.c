@@ -85,6 +85,9 @@ static void drain_fastpath(struct sp *sp)
 			case DPM_FLOW_MOVE_DONE:
 				sp_handoff_move_done(sp, m->ptr, m->flow_id);
 				break;
+			case DPM_BUCKET_MOVED:
+				sp_cores_moved(sp, m->arg, m->flow_id);
+				break;
 			default:
 				sp_conn_fp_event(sp, m->type, m->flow_id);
 				break;
@@ -110,13 +113,33 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	sp_conn_tick(sp);
 	sp_synq_tick(sp);
 	sp_handoff_tick(sp);
+	sp_cores_tick(sp);
 	if (sp->stop_phase)
 		sp_stop_tick(sp);
-	double want = sp->nconns || sp_synq_count(sp) ? TICK_BUSY : TICK_IDLE;
+	double want = sp->nconns || sp_synq_count(sp) || sp->cores.moving ? TICK_BUSY : TICK_IDLE;
 	if (w->repeat != want) {
 		w->repeat = want;
 		ev_timer_again(loop, w);
 	}
+}
+
+/*
+ * The slowpath routes flow messages by dp->steer, so a bucket move waits
+ * for it as for a core (fastpathd/fp_steer.c): it has finished the loop
+ * iteration in which it may have read the old entry once its epoch moves
+ * or it blocks.
+ */
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct sp *sp = w->data;
+	__atomic_store_n(&sp->dp->sp_epoch, sp->dp->sp_epoch + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&sp->dp->sp_sleeping, 1, __ATOMIC_SEQ_CST);
+}
+
+static void on_check(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct sp *sp = w->data;
+	__atomic_store_n(&sp->dp->sp_sleeping, 0, __ATOMIC_SEQ_CST);
 }
 
 static void on_stop(struct ev_loop *loop, ev_async *w, int revents)
@@ -173,6 +196,13 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 		return -1;
 	}
 
+	sp_cores_init(sp);
+	ev_prepare_init(&sp->prepare_w, on_prepare);
+	sp->prepare_w.data = sp;
+	ev_prepare_start(sp->loop, &sp->prepare_w);
+	ev_check_init(&sp->check_w, on_check);
+	sp->check_w.data = sp;
+	ev_check_start(sp->loop, &sp->check_w);
 	ev_io_init(&sp->kick_w, on_kick, dp->sp_kick_fd, EV_READ);
 	sp->kick_w.data = sp;
 	ev_io_start(sp->loop, &sp->kick_w);

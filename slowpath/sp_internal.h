@@ -148,8 +148,26 @@ struct sp_hs {
 enum sp_stop_phase { SP_STOP_NONE = 0, SP_STOP_DRAIN, SP_STOP_RST, SP_STOP_DONE };
 struct sp_ctl;
 
+/* the fastpath cores as the slowpath steers them (cores.c) */
+struct sp_cores {
+	uint32_t active;              /* cores that own buckets: 0..active-1 */
+	bool manual;                  /* bypassctl cores set: no load-driven changes */
+	uint32_t pending_active;      /* an operator's count, waiting for a move */
+	uint8_t owner[DP_STEER_BUCKETS]; /* where each bucket is, or is going */
+	uint32_t moving;              /* BUCKET_OUTs not answered yet */
+	uint64_t move_deadline;
+	uint64_t next_sample;
+	uint64_t last_busy[DP_MAX_CORES], last_idle[DP_MAX_CORES];
+	double load[DP_MAX_CORES];    /* smoothed busy fraction */
+	uint32_t up_streak, down_streak;
+	uint32_t rr;
+};
+
 struct sp {
 	struct dataplane *dp;
+	struct sp_cores cores;
+	ev_prepare prepare_w;         /* the loop is about to block: grace for moves */
+	ev_check check_w;
 	struct ev_loop *loop;
 	struct sp_ctl *ctl;           /* control-socket connections (ctl_sock.c) */
 	ev_io kick_w;                 /* dp->sp_kick_fd */
@@ -177,6 +195,14 @@ struct sp {
 	uint32_t napps;
 	uint32_t nconns;
 };
+
+/* cores.c */
+void sp_cores_init(struct sp *sp);
+void sp_cores_tick(struct sp *sp);
+void sp_cores_moved(struct sp *sp, uint16_t bucket, uint32_t core);
+int sp_cores_set(struct sp *sp, uint32_t active, bool automatic);
+uint32_t sp_cores_pick(struct sp *sp);
+uint32_t sp_cores_owner(struct sp *sp, uint16_t bucket);
 
 /* slowpath.c */
 void sp_send_fp(struct sp *sp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr);

@@ -36,8 +36,9 @@ static void stop_fastpath(struct sp *sp)
 	uint64_t one = 1;
 	sp->stop_phase = SP_STOP_DONE;
 	sp->dp->stop = 1;
-	if (write(sp->dp->fp_kick_fd, &one, sizeof(one)) < 0)
-		return; /* the counter is huge: the fastpath is awake anyway */
+	for (uint32_t k = 0; k < sp->dp->ncores; k++)
+		if (write(sp->dp->core[k].kick_fd, &one, sizeof(one)) < 0)
+			continue; /* the counter is huge: that core is awake anyway */
 }
 
 /* act on every conn; @fn may free it (sp->active is then reordered) */

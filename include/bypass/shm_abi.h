@@ -12,9 +12,10 @@
  *
  *   [bp_region_hdr]        offsets of everything below, daemon-written once
  *   [ctrl queue]           app -> slowpath   control requests (bp_ctrl_req)
- *   [data queue]           app -> fastpath   doorbells        (bp_doorbell)
  *   [slowpath event queue] slowpath -> app   replies/accepts  (bp_event)
- *   [fastpath event queue] fastpath -> app   rx/tx readiness  (bp_event)
+ *   per fastpath core k < fp_queues:
+ *   [data queue k]         app -> core k     doorbells        (bp_doorbell)
+ *   [fastpath event queue k] core k -> app   rx/tx readiness  (bp_event)
  *   [bp_flow_shm x max_flows]  per-slot counters, one writer per cache line
  *   [buffers x max_flows]      rx ring then tx ring of each slot
  *
@@ -32,7 +33,8 @@
 #include <stddef.h>
 #include <assert.h>
 
-#define BP_ABI_VERSION 2u
+#define BP_ABI_VERSION 3u
+#define BP_MAX_FP_QUEUES 8 /* fastpath cores, each with a queue pair per app */
 #define BP_REGION_MAGIC 0x7079627970617373ull /* "ssapybyp" */
 #define BP_CACHELINE 64
 
@@ -199,6 +201,9 @@ enum bp_flow_state {
  * (Ring placement is fixed per slot: bp_slot_rx_off()/bp_slot_tx_off().)
  * @local_ip, @remote_ip: network byte order.  @local_port, @remote_port: host order.
  * @listen_pending: listener only: children delivered via BP_EV_ACCEPT.
+ * @fp_queue: the fastpath core that owns the flow now: doorbells for the
+ *            slot go to data queue @fp_queue.  A hint: a doorbell on the
+ *            wrong queue still arrives (the daemon forwards it).
  * @handoff_key: connections only: a random secret naming the flow.  Only
  *               processes that can read this slot know it; a fork()ed child
  *               presents it (BP_CTRL_ADOPT) to take the flow over.
@@ -222,6 +227,7 @@ struct bp_flow_shm {
 	uint16_t remote_port;
 	uint32_t listen_pending;
 	uint64_t handoff_key;
+	uint32_t fp_queue;
 	/* app-written */
 	uint64_t rx_consumed BP_ALIGNED;
 	uint64_t tx_written;
@@ -240,8 +246,11 @@ static_assert(offsetof(struct bp_flow_shm, rx_consumed) == BP_CACHELINE,
  * and never changes.
  * @app_sleeping: app sets it to 1 before blocking on its eventfd and
  *                re-checks its queues; the daemon kicks the eventfd when set.
- * @fp_sleeping: fastpath sets it before blocking; the app then writes the
- *               fastpath kick eventfd after posting a doorbell.
+ * @fp_sleeping: fastpath core k sets word k before blocking; the app then
+ *               writes core k's kick eventfd after posting a doorbell to it.
+ * @fp_queues: fastpath cores, each with a data queue and an event queue
+ *             (@dataq_off[k], @fp_evq_off[k]); the attach reply passes one
+ *             kick eventfd per core.
  * @evq_overflow: daemon sets it when an event could not be queued; the app
  *                clears it and rescans all slots.
  */
@@ -253,19 +262,26 @@ struct bp_region_hdr {
 	uint32_t max_flows;
 	uint32_t local_ip;     /* the daemon's address, network order */
 	uint64_t ctrlq_off;    /* struct bp_queue + entries */
-	uint64_t dataq_off;
 	uint64_t sp_evq_off;
-	uint64_t fp_evq_off;
 	uint64_t flows_off;    /* struct bp_flow_shm[max_flows] */
 	uint64_t buffers_off;
 	uint32_t rx_buf_size;
 	uint32_t tx_buf_size;
+	uint32_t fp_queues;
+	uint32_t reserved;
+	uint64_t dataq_off[BP_MAX_FP_QUEUES];
+	uint64_t fp_evq_off[BP_MAX_FP_QUEUES];
 	uint32_t app_sleeping BP_ALIGNED;
 	uint32_t evq_overflow;
-	uint32_t fp_sleeping BP_ALIGNED;
 	uint32_t sp_sleeping;
+	struct {
+		uint32_t word BP_ALIGNED; /* one writer per cache line */
+	} fp_sleeping[BP_MAX_FP_QUEUES];
 };
-static_assert(sizeof(struct bp_region_hdr) == 4 * BP_CACHELINE, "bp_region_hdr layout");
+static_assert(sizeof(struct bp_region_hdr) == (5 + BP_MAX_FP_QUEUES) * BP_CACHELINE,
+	      "bp_region_hdr layout");
+static_assert(offsetof(struct bp_region_hdr, app_sleeping) % BP_CACHELINE == 0,
+	      "app-written sleep word on its own cache line");
 
 /* Rings of slot s: rx ring then tx ring, sizes are powers of two. */
 static inline uint64_t bp_slot_rx_off(const struct bp_region_hdr *h, uint32_t slot)

@@ -113,7 +113,7 @@ static void h_stop(void)
 		bp_detach(H.app);
 	H.dp.stop = 1;
 	uint64_t one = 1;
-	ssize_t r = write(H.dp.fp_kick_fd, &one, sizeof(one));
+	ssize_t r = write(H.dp.core[0].kick_fd, &one, sizeof(one));
 	(void)r;
 	pthread_join(H.fp_thread, NULL);
 	sp_stop(&H.dp);
@@ -164,7 +164,7 @@ static void h_inject(const struct seg *s)
 		buf[PKT_ETH_LEN + PKT_IP_MIN + 16] ^= 0x5a;
 	cr_assert_eq(rte_ring_enqueue(H.rx, m), 0);
 	uint64_t one = 1;
-	ssize_t r = write(H.dp.fp_kick_fd, &one, sizeof(one)); /* ring ports have no interrupt */
+	ssize_t r = write(H.dp.core[0].kick_fd, &one, sizeof(one)); /* ring ports have no interrupt */
 	(void)r;
 }
 
@@ -215,7 +215,7 @@ static __attribute__((unused)) void h_inject_raw(const uint8_t *frame, size_t le
 	memcpy(buf, frame, len);
 	cr_assert_eq(rte_ring_enqueue(H.rx, m), 0);
 	uint64_t one = 1;
-	ssize_t r = write(H.dp.fp_kick_fd, &one, sizeof(one));
+	ssize_t r = write(H.dp.core[0].kick_fd, &one, sizeof(one));
 	(void)r;
 }
 

@@ -97,7 +97,7 @@ static void expect_backoff_then_rst(uint32_t seq, bool fin)
 {
 	struct pkt_tcp p;
 	uint64_t t[4];
-	uint64_t retx0 = __atomic_load_n(&H.dp.fp_counters[DPC_TX_RETX], __ATOMIC_RELAXED);
+	uint64_t retx0 = dp_fp_counter(&H.dp, DPC_TX_RETX);
 	t[0] = now_ms();
 	for (int i = 1; i < 4; i++) {
 		EXPECT_SEG(p, 2000);
@@ -107,7 +107,7 @@ static void expect_backoff_then_rst(uint32_t seq, bool fin)
 		cr_assert_not(p.flags & TCPF_RST, "RST before max_retries");
 	}
 	/* tx_retransmits counts segments, once each */
-	uint64_t retx = __atomic_load_n(&H.dp.fp_counters[DPC_TX_RETX], __ATOMIC_RELAXED) - retx0;
+	uint64_t retx = dp_fp_counter(&H.dp, DPC_TX_RETX) - retx0;
 	cr_assert_eq(retx, 3, "3 segments resent, tx_retransmits grew by %llu", (unsigned long long)retx);
 	uint64_t g1 = t[2] - t[1], g2 = t[3] - t[2];
 	cr_assert_geq(g2, g1 * 3 / 2, "no backoff: %llu ms then %llu ms", (unsigned long long)g1,

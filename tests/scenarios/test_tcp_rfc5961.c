@@ -86,10 +86,10 @@ Test(rfc5961, rst_in_window_off_rcv_nxt_gets_challenge_ack)
 {
 	uint32_t iss;
 	int h = open_passive(9001, 1460, &iss);
-	uint64_t before = H.dp.fp_counters[DPC_CHALLENGE_ACK];
+	uint64_t before = dp_fp_counter(&H.dp, DPC_CHALLENGE_ACK);
 	h_inject(&(struct seg){ .flags = TCPF_RST, .seq = PEER_ISN + 1 + 100 });
 	expect_challenge_ack(iss, PEER_ISN + 1);
-	cr_assert_eq(H.dp.fp_counters[DPC_CHALLENGE_ACK], before + 1);
+	cr_assert_eq(dp_fp_counter(&H.dp, DPC_CHALLENGE_ACK), before + 1);
 	char buf[8];
 	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), -EAGAIN, "in-window RST reset the flow");
 	check_alive(h, iss, PEER_ISN + 1);

@@ -140,7 +140,7 @@ Test(sack_ecn, too_many_holes_drop_not_corrupt)
 		EXPECT_SEG(p, 1000);
 		cr_assert_eq(p.ack, s0);
 	}
-	cr_assert_geq(H.dp.fp_counters[DPC_RX_OOO_DROP], 1);
+	cr_assert_geq(dp_fp_counter(&H.dp, DPC_RX_OOO_DROP), 1);
 	for (int i = 0; i < TOTAL; i++) { /* the peer resends everything in order */
 		memset(seg, 'A' + i, sizeof(seg));
 		data_seg(s0 + 4 * i, iss + 1, seg, 4, 0, 0);

@@ -326,13 +326,13 @@ Test(tcp, bad_checksum_dropped_and_counted)
 {
 	uint32_t iss;
 	int h = open_passive(8089, 0, 65535, &iss);
-	uint64_t before = H.dp.fp_counters[DPC_RX_DROP_BAD];
+	uint64_t before = dp_fp_counter(&H.dp, DPC_RX_DROP_BAD);
 	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = PEER_ISN + 1, .ack = iss + 1,
 				.wnd = 65535, .data = "evil", .len = 4, .bad_csum = true });
 	expect_no_segment(100);
 	cr_assert_eq(bp_rx_avail(H.app, h), 0);
-	cr_assert_eq(H.dp.fp_counters[DPC_RX_DROP_BAD], before + 1);
-	cr_assert_eq(H.dp.drop_reason[PKT_BAD_TCP_CSUM], 1);
+	cr_assert_eq(dp_fp_counter(&H.dp, DPC_RX_DROP_BAD), before + 1);
+	cr_assert_eq(dp_drop_reason(&H.dp, PKT_BAD_TCP_CSUM), 1);
 }
 
 Test(tcp, closed_port_refuses_with_rst)
@@ -473,7 +473,7 @@ Test(tcp_tiny_port, full_tx_queue_defers_instead_of_dropping)
 	usleep(20000);
 	for (uint32_t a = 1; a <= 10; a++)
 		ack_seg(PEER_ISN + 1, iss + 1 + a * MSS, 65535);
-	WAIT_FOR(__atomic_load_n(&H.dp.fp_counters[DPC_TX_DEFERRED], __ATOMIC_RELAXED) > 0, 2000);
+	WAIT_FOR(dp_fp_counter(&H.dp, DPC_TX_DEFERRED) > 0, 2000);
 
 	/* now drain: every byte exactly once, in order, no gap */
 	uint32_t next = iss + 1, end = iss + 1 + (uint32_t)sizeof(data);
@@ -494,6 +494,6 @@ Test(tcp_tiny_port, full_tx_queue_defers_instead_of_dropping)
 		next += p.payload_len;
 	}
 	ack_seg(PEER_ISN + 1, end, 65535);
-	cr_assert_eq(H.dp.fp_counters[DPC_TX_FULL], 0, "frames were dropped");
-	cr_assert_eq(H.dp.fp_counters[DPC_TX_RETX], 0, "segments were resent");
+	cr_assert_eq(dp_fp_counter(&H.dp, DPC_TX_FULL), 0, "frames were dropped");
+	cr_assert_eq(dp_fp_counter(&H.dp, DPC_TX_RETX), 0, "segments were resent");
 }

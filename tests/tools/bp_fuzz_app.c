@@ -68,9 +68,9 @@ int main(int argc, char **argv)
 					  .gen = (uint32_t)rand() };
 		if (i % 3 == 0)
 			db.slot = (uint32_t)h; /* right slot, wrong gen */
-		bp_queue_push(&ctx->dataq, &db);
+		bp_queue_push(&ctx->dataq[0], &db);
 		if (i % 256 == 0)
-			bpi_kick(ctx->fp_kick_fd);
+			bpi_kick(ctx->fp_kick_fd[0]);
 	}
 	/* 2. forged control requests */
 	for (int i = 0; i < 2000; i++) {
@@ -83,20 +83,20 @@ int main(int argc, char **argv)
 	}
 	bpi_kick(ctx->sp_db_fd);
 	/* 3. queue headers: a huge head and a shrunken size must not steer the daemon */
-	__atomic_store_n(&ctx->dataq.q->head, ctx->dataq.own + (1ull << 40), __ATOMIC_RELEASE);
-	ctx->dataq.q->size = 1u << 30;
+	__atomic_store_n(&ctx->dataq[0].q->head, ctx->dataq[0].own + (1ull << 40), __ATOMIC_RELEASE);
+	ctx->dataq[0].q->size = 1u << 30;
 	ctx->hdr->rx_buf_size = 1u << 31;
 	ctx->hdr->buffers_off = ~0ull;
-	bpi_kick(ctx->fp_kick_fd);
+	bpi_kick(ctx->fp_kick_fd[0]);
 	usleep(200000);
 	/* 4. an impossible tx counter on a live flow, then a doorbell for it */
-	ctx->dataq.q->size = (uint32_t)ctx->dataq.mask + 1;
+	ctx->dataq[0].q->size = (uint32_t)ctx->dataq[0].mask + 1;
 	__atomic_store_n(&fs->tx_written, fs->tx_acked + 10ull * ctx->tx_size, __ATOMIC_RELEASE);
-	ctx->dataq.own = __atomic_load_n(&ctx->dataq.q->head, __ATOMIC_ACQUIRE);
+	ctx->dataq[0].own = __atomic_load_n(&ctx->dataq[0].q->head, __ATOMIC_ACQUIRE);
 	struct bp_doorbell db = { .op = BP_DB_TX, .slot = (uint32_t)h, .gen = gen };
 	for (int i = 0; i < 4; i++)
-		bp_queue_push(&ctx->dataq, &db);
-	bpi_kick(ctx->fp_kick_fd);
+		bp_queue_push(&ctx->dataq[0], &db);
+	bpi_kick(ctx->fp_kick_fd[0]);
 
 	for (int i = 0; i < 300; i++) {
 		if (__atomic_load_n(&fs->state, __ATOMIC_ACQUIRE) == BP_FS_CLOSED)

@@ -106,8 +106,9 @@ static int fk_make_region(struct fk_daemon *d, struct fk_app *a)
 		.magic = BP_REGION_MAGIC, .abi_version = c->region_abi,
 		.max_flows = c->max_flows, .local_ip = c->local_ip,
 		.rx_buf_size = c->rx_size, .tx_buf_size = c->tx_size,
+		.fp_queues = 1, /* the fake has one fastpath core */
 	};
-	uint64_t *offs[4] = { &h.ctrlq_off, &h.dataq_off, &h.sp_evq_off, &h.fp_evq_off };
+	uint64_t *offs[4] = { &h.ctrlq_off, &h.dataq_off[0], &h.sp_evq_off, &h.fp_evq_off[0] };
 	uint32_t elems[4] = { sizeof(struct bp_ctrl_req), sizeof(struct bp_doorbell),
 			      sizeof(struct bp_event), sizeof(struct bp_event) };
 	int fd;
@@ -137,18 +138,18 @@ static int fk_make_region(struct fk_daemon *d, struct fk_app *a)
 		q->elem_size = elems[i];
 	}
 	if (c->corrupt_region)
-		((struct bp_queue *)(a->base + h.dataq_off))->elem_size = 8;
+		((struct bp_queue *)(a->base + h.dataq_off[0]))->elem_size = 8;
 	a->flows = (struct bp_flow_shm *)(a->base + h.flows_off);
 	a->max_flows = c->max_flows;
 	a->rx_size = c->rx_size;
 	a->tx_size = c->tx_size;
 	bp_queue_view_init(&a->ctrlq, (struct bp_queue *)(a->base + h.ctrlq_off), qe,
 			   elems[0], 0);
-	bp_queue_view_init(&a->dataq, (struct bp_queue *)(a->base + h.dataq_off), qe,
+	bp_queue_view_init(&a->dataq, (struct bp_queue *)(a->base + h.dataq_off[0]), qe,
 			   elems[1], 0);
 	bp_queue_view_init(&a->sp_evq, (struct bp_queue *)(a->base + h.sp_evq_off), qe,
 			   elems[2], 1);
-	bp_queue_view_init(&a->fp_evq, (struct bp_queue *)(a->base + h.fp_evq_off), qe,
+	bp_queue_view_init(&a->fp_evq, (struct bp_queue *)(a->base + h.fp_evq_off[0]), qe,
 			   elems[3], 1);
 	a->fl = calloc(c->max_flows, sizeof(*a->fl));
 	return fd;

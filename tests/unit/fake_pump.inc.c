@@ -144,7 +144,7 @@ static void fk_set_fp_sleeping(struct fk_daemon *d, uint32_t v)
 {
 	for (int i = 0; i < FK_MAX_APPS; i++)
 		if (d->apps[i].in_use)
-			__atomic_store_n(&d->apps[i].hdr->fp_sleeping, v, __ATOMIC_RELAXED);
+			__atomic_store_n(&d->apps[i].hdr->fp_sleeping[0].word, v, __ATOMIC_RELAXED);
 }
 
 static void *fk_pump_main(void *arg)

@@ -373,10 +373,10 @@ Test(flows, fp_sleeping_gets_kicked)
 
 	while (read(fk->fp_kick_fd, &v, 8) == 8)
 		;
-	fk_app0(fk)->hdr->fp_sleeping = 1;
+	fk_app0(fk)->hdr->fp_sleeping[0].word = 1;
 	cr_assert_eq(bp_send(ctx, h, "abc", 3), 3);
 	cr_assert_eq(read(fk->fp_kick_fd, &v, 8), 8);
-	fk_app0(fk)->hdr->fp_sleeping = 0;
+	fk_app0(fk)->hdr->fp_sleeping[0].word = 0;
 	cr_assert_eq(bp_send(ctx, h, "abc", 3), 3);
 	cr_assert_eq(read(fk->fp_kick_fd, &v, 8), -1);
 }
