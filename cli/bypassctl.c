@@ -2,10 +2,11 @@
 /*
  * bypassctl - operator CLI for fastpathd, over its Unix control socket.
  *
- *   bypassctl [--socket PATH] status
+ *   bypassctl [--socket PATH] status | stats | cores [set N | auto]
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,12 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  status     daemon version, port, address, attached apps, flows and\n"
 		"             counters, one \"name value\" per line\n"
+		"  stats      the counters only, one \"name value\" per line\n"
+		"  cores      fastpath cores: \"active A max M mode auto|manual\"\n"
+		"  cores set N   run on N fastpath cores (1..[fastpath] cores); their\n"
+		"             flows move without loss; load-driven scaling stops\n"
+		"  cores auto    hand the core count back to the load monitor\n"
+		"             ([fastpath] scale = true); changes need root\n"
 		"\n"
 		"options:\n"
 		"  -S, --socket PATH   fastpathd control socket (default: $%s or %s)\n"
@@ -34,8 +41,10 @@ static void usage(FILE *out)
 		BP_SOCKET_ENV, BP_DEFAULT_SOCKET);
 }
 
-static void print_status(const Bypass__StatusReply *s)
+static void print_status(const Bypass__StatusReply *s, bool counters_only)
 {
+	if (counters_only)
+		goto counters;
 	printf("version %s\n", s->version ? s->version : "?");
 	printf("port %s\n", s->port ? s->port : "-");
 	printf("local_ip %s\n", s->local_ip ? s->local_ip : "-");
@@ -43,12 +52,92 @@ static void print_status(const Bypass__StatusReply *s)
 		printf("apps %u\n", s->apps);
 	if (s->has_flows)
 		printf("flows %u\n", s->flows);
+counters:
 	for (size_t i = 0; i < s->n_counters; i++)
 		printf("%s %llu\n", s->counters[i]->name,
 		       (unsigned long long)s->counters[i]->value);
 }
 
-static int cmd_status(const char *path)
+/* one request, one reply; NULL after printing why not */
+static Bypass__CtlMsg *ask(const char *path, Bypass__CtlMsg *m, const char *what,
+			   Bypass__CtlMsg__MsgCase want)
+{
+	Bypass__CtlMsg *reply;
+	struct timeval tv = { .tv_sec = REPLY_TIMEOUT_S };
+	char err[512];
+	int fd, r;
+
+	fd = ctl_client_connect(path, err, sizeof(err));
+	if (fd < 0) {
+		fprintf(stderr, "bypassctl: %s\n", err);
+		return NULL;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	r = ctl_send(fd, m, NULL, 0);
+	if (!r)
+		r = ctl_recv(fd, &reply, NULL, NULL, 0);
+	close(fd);
+	if (r == -EAGAIN || r == -ETIMEDOUT) {
+		fprintf(stderr, "bypassctl: fastpathd at %s did not answer within %d s\n",
+			path, REPLY_TIMEOUT_S);
+		return NULL;
+	}
+	if (r) {
+		fprintf(stderr, "bypassctl: %s request to fastpathd at %s failed: %s\n",
+			what, path, strerror(-r));
+		return NULL;
+	}
+	if (reply->msg_case != want) {
+		fprintf(stderr, "bypassctl: fastpathd at %s sent an unexpected reply "
+			"(message type %d); is it older than this bypassctl?\n", path,
+			(int)reply->msg_case);
+		bypass__ctl_msg__free_unpacked(reply, NULL);
+		return NULL;
+	}
+	return reply;
+}
+
+static int cmd_cores(const char *path, int argc, char **argv)
+{
+	Bypass__CoresRequest req = BYPASS__CORES_REQUEST__INIT;
+	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT, *reply;
+
+	if (argc == 2 && !strcmp(argv[0], "set")) {
+		char *end;
+		unsigned long n = strtoul(argv[1], &end, 10);
+		if (*end || !*argv[1] || n < 1 || n > 64) {
+			fprintf(stderr, "bypassctl: cores set: '%s' is not a core count\n", argv[1]);
+			return 2;
+		}
+		req.has_set_active = 1;
+		req.set_active = (uint32_t)n;
+	} else if (argc == 1 && !strcmp(argv[0], "auto")) {
+		req.has_automatic = 1;
+		req.automatic = 1;
+	} else if (argc) {
+		fprintf(stderr, "bypassctl: usage: cores [set N | auto]\n");
+		return 2;
+	}
+	m.msg_case = BYPASS__CTL_MSG__MSG_CORES_REQ;
+	m.cores_req = &req;
+	reply = ask(path, &m, "cores", BYPASS__CTL_MSG__MSG_CORES_REPLY);
+	if (!reply)
+		return 1;
+	Bypass__CoresReply *r = reply->cores_reply;
+	int rc = 0;
+	if (r->status) {
+		fprintf(stderr, "bypassctl: fastpathd refused: %s\n",
+			r->error ? r->error : strerror(-r->status));
+		rc = 1;
+	}
+	printf("active %u max %u mode %s moving %u\n", r->active, r->max,
+	       r->automatic ? "auto" : "manual", r->moving);
+	bypass__ctl_msg__free_unpacked(reply, NULL);
+	return fflush(stdout) || rc ? 1 : 0;
+}
+
+static int cmd_status(const char *path, bool counters_only)
 {
 	Bypass__StatusRequest req = BYPASS__STATUS_REQUEST__INIT;
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT, *reply;
@@ -85,7 +174,7 @@ static int cmd_status(const char *path)
 		bypass__ctl_msg__free_unpacked(reply, NULL);
 		return 1;
 	}
-	print_status(reply->status_reply);
+	print_status(reply->status_reply, counters_only);
 	bypass__ctl_msg__free_unpacked(reply, NULL);
 	return fflush(stdout) ? 1 : 0;
 }
@@ -117,13 +206,15 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(cmd, "status")) {
+	if (!strcmp(cmd, "status") || !strcmp(cmd, "stats")) {
 		if (optind + 1 != argc) {
-			fprintf(stderr, "bypassctl: status takes no arguments\n");
+			fprintf(stderr, "bypassctl: %s takes no arguments\n", cmd);
 			return 2;
 		}
-		return cmd_status(ctl_socket_path(socket_path));
+		return cmd_status(ctl_socket_path(socket_path), !strcmp(cmd, "stats"));
 	}
-	fprintf(stderr, "bypassctl: '%s': not implemented yet (only 'status' is)\n", cmd);
+	if (!strcmp(cmd, "cores"))
+		return cmd_cores(ctl_socket_path(socket_path), argc - optind - 1, argv + optind + 1);
+	fprintf(stderr, "bypassctl: '%s': unknown command (see bypassctl --help)\n", cmd);
 	return 2;
 }

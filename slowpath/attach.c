@@ -561,7 +561,7 @@ void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest
 	rep.has_active = rep.has_max = rep.has_automatic = rep.has_moving = 1;
 	rep.active = sp->cores.pending_active ? sp->cores.pending_active : sp->cores.active;
 	rep.max = sp->dp->ncores;
-	rep.automatic = sp->dp->cfg.fp_scale && !sp->cores.manual;
+	rep.automatic = sp->cores.automatic;
 	rep.moving = sp->cores.moving;
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
 	m.msg_case = BYPASS__CTL_MSG__MSG_CORES_REPLY;

@@ -77,6 +77,7 @@ void sp_cores_init(struct sp *sp)
 	if (active > dp->ncores || !active)
 		active = dp->ncores;
 	sc->active = active;
+	sc->automatic = dp->cfg.fp_scale;
 	for (uint32_t b = 0; b < DP_STEER_BUCKETS; b++) {
 		dp->steer[b] = (uint8_t)(b % active);
 		sc->owner[b] = dp->steer[b];
@@ -139,7 +140,7 @@ void sp_cores_tick(struct sp *sp)
 		rebalance(sp, n);
 		return;
 	}
-	if (!dp->cfg.fp_scale || sc->manual)
+	if (!sc->automatic)
 		return;
 	double sum = 0;
 	for (uint32_t k = 0; k < sc->active; k++)
@@ -163,7 +164,8 @@ void sp_cores_tick(struct sp *sp)
 
 /**
  * sp_cores_set - the operator sets the active core count (manual mode), or
- * with @active 0 hands the decision back to the load monitor.
+ * with @automatic hands the decision to the load monitor (even when the
+ * daemon started without [fastpath] scale).
  * Return: 0, or -EINVAL for a count outside 1..cores.
  */
 int sp_cores_set(struct sp *sp, uint32_t active, bool automatic)
@@ -171,12 +173,13 @@ int sp_cores_set(struct sp *sp, uint32_t active, bool automatic)
 	struct dataplane *dp = sp->dp;
 	struct sp_cores *sc = &sp->cores;
 	if (automatic) {
-		sc->manual = false;
+		sc->automatic = true;
+		sc->up_streak = sc->down_streak = 0;
 		return 0;
 	}
 	if (active < 1 || active > dp->ncores)
 		return -EINVAL;
-	sc->manual = true;
+	sc->automatic = false;
 	if (sc->moving)
 		sc->pending_active = active; /* after the move in flight */
 	else if (active != sc->active)

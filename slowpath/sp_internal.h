@@ -151,7 +151,7 @@ struct sp_ctl;
 /* the fastpath cores as the slowpath steers them (cores.c) */
 struct sp_cores {
 	uint32_t active;              /* cores that own buckets: 0..active-1 */
-	bool manual;                  /* bypassctl cores set: no load-driven changes */
+	bool automatic;               /* load-driven; bypassctl cores set turns it off */
 	uint32_t pending_active;      /* an operator's count, waiting for a move */
 	uint8_t owner[DP_STEER_BUCKETS]; /* where each bucket is, or is going */
 	uint32_t moving;              /* BUCKET_OUTs not answered yet */
