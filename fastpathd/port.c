@@ -88,7 +88,8 @@ static void plan_queues(struct dataplane *dp)
 	if (dp->ncores > 1 && looks_like_pci(dp->cfg.port_dev) &&
 	    rte_eth_dev_info_get(dp->port_id, &info) == 0 &&
 	    (info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP) && info.reta_size) {
-		nq = (uint16_t)RTE_MIN(dp->ncores, RTE_MIN(info.max_rx_queues, info.max_tx_queues));
+		nq = (uint16_t)RTE_MIN(dp->ncores, (uint32_t)RTE_MIN(info.max_rx_queues,
+							      info.max_tx_queues));
 		dp->rss = nq > 1;
 		if (!dp->rss)
 			nq = 1;

@@ -4,7 +4,7 @@
  * fuzz input: peer segments into tcp_input(), app reads/writes and
  * doorbells, the slowpath's timer/shutdown/probe/move messages.  See
  * fp_fixture.h.  The flow-work and transmit steps mirror fastpath.c's
- * loop (run_flow, handle_msg) without its thread.
+ * loop (fp_run_flow, handle_msg) without its thread.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -78,16 +78,9 @@ void fx_init(void)
 	}
 	g_dp = dp;
 
-	/* the fastpath context, as fp_run() sets it up */
-	struct fp_ctx *fp = rte_zmalloc("fp_ctx", sizeof(*fp), RTE_CACHE_LINE_SIZE);
+	/* core 0's context, as fp_run() sets it up */
+	struct fp_ctx *fp = fp_ctx_create(dp, 0);
 	CHECK(fp);
-	fp->dp = dp;
-	fp->rx_intr_fd = -1;
-	dp->fp_priv = fp;
-	fp->paced = rte_zmalloc("fp_paced", sizeof(uint32_t) * c->max_flows, 0);
-	fp->blocked = rte_zmalloc("fp_blocked", sizeof(uint32_t) * c->max_flows, 0);
-	fp->backlog = rte_zmalloc("fp_tx_backlog", sizeof(*fp->backlog) * FP_TX_BACKLOG, 0);
-	CHECK(fp->paced && fp->blocked && fp->backlog && flow_table_init(fp) == 0);
 	FX.fp = fp;
 
 	/* the app and its region */
@@ -152,14 +145,15 @@ void fx_reset(struct fx_in *in)
 	app->rx_buf_size = rx_size;
 	app->tx_buf_size = tx_size;
 	app->bad_entries = 0;
-	app->fp_kick_pending = false;
+	app->fp_kick_pending[0] = false;
+	app->nqueues = 1;
 	struct bp_queue *dq = (struct bp_queue *)(FX.region + off_dataq);
 	struct bp_queue *eq = (struct bp_queue *)(FX.region + off_evq);
 	dq->size = eq->size = FX_QUEUE_ENTRIES;
 	dq->elem_size = sizeof(struct bp_doorbell);
 	eq->elem_size = sizeof(struct bp_event);
-	bp_queue_view_init(&app->dataq, dq, FX_QUEUE_ENTRIES, sizeof(struct bp_doorbell), 0);
-	bp_queue_view_init(&app->fp_evq, eq, FX_QUEUE_ENTRIES, sizeof(struct bp_event), 1);
+	bp_queue_view_init(&app->dataq[0], dq, FX_QUEUE_ENTRIES, sizeof(struct bp_doorbell), 0);
+	bp_queue_view_init(&app->fp_evq[0], eq, FX_QUEUE_ENTRIES, sizeof(struct bp_event), 1);
 	bp_queue_view_init(&app_dataq, dq, FX_QUEUE_ENTRIES, sizeof(struct bp_doorbell), 1);
 	bp_queue_view_init(&app_evq, eq, FX_QUEUE_ENTRIES, sizeof(struct bp_event), 0);
 	for (uint32_t s = 0; s < FX_SLOTS; s++) {
@@ -353,7 +347,7 @@ void fx_segment(struct fx_in *in)
 	if (!lf)
 		return;
 	CHECK(lf == f);
-	FX.dp.fp_counters[DPC_RX_PKTS]++;
+	FX.fp->cnt[DPC_RX_PKTS]++;
 	tcp_input(FX.fp, f, &p);
 }
 
@@ -548,18 +542,6 @@ static void check_flow(void)
 	}
 }
 
-/* as fastpath.c's run_flow() */
-static void run_flow(struct fp_ctx *fp, struct fp_flow *f)
-{
-	uint32_t pend = f->pend;
-	if (pend & FPP_OUTPUT)
-		tcp_output(fp, f);
-	if (f->pend & FPP_ACK)
-		tcp_send_ack(fp, f);
-	fp_apps_post_events(fp, f, pend);
-	f->pend = 0;
-}
-
 /* as handle_msg(DPM_FLOW_DEL, arg 1): what the slowpath does to a flow
  * whose app wrote garbage */
 static void delete_flow(void)
@@ -635,9 +617,7 @@ void fx_settle(void)
 		if (!fp->ntouched && !fp->ntx && !fp->bl_count && !rte_ring_count(FX.tx) &&
 		    !rte_ring_count(FX.dp.to_sp))
 			break;
-		for (uint32_t i = 0; i < fp->ntouched; i++)
-			run_flow(fp, &FX.dp.flows[fp->touched[i]]);
-		fp->ntouched = 0;
+		fp_run_touched(fp);
 		fp_tx_flush(fp);
 		drain();
 	}

@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fx_in in = { data, size };
 	fx_reset(&in);
 	struct dp_app *app = FX.app;
-	struct bp_queue *dq = app->dataq.q, *eq = app->fp_evq.q;
+	struct bp_queue *dq = app->dataq[0].q, *eq = app->fp_evq[0].q;
 
 	for (int ops = 0; in.n && ops < 128; ops++) {
 		struct fp_flow *f = FX.f;
@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__atomic_store_n(&fs->tx_written, counter(&in, fs->tx_written), __ATOMIC_RELEASE);
 			{
 				struct bp_doorbell db = { .op = BP_DB_TX, .slot = f->slot, .gen = f->gen };
-				memcpy(app->dataq.ents + (dq->head & app->dataq.mask) * sizeof(db), &db,
+				memcpy(app->dataq[0].ents + (dq->head & app->dataq[0].mask) * sizeof(db), &db,
 				       sizeof(db));
 				__atomic_store_n(&dq->head, dq->head + 1, __ATOMIC_RELEASE);
 			}
@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					 __ATOMIC_RELEASE);
 			{
 				struct bp_doorbell db = { .op = BP_DB_RX, .slot = f->slot, .gen = f->gen };
-				memcpy(app->dataq.ents + (dq->head & app->dataq.mask) * sizeof(db), &db,
+				memcpy(app->dataq[0].ents + (dq->head & app->dataq[0].mask) * sizeof(db), &db,
 				       sizeof(db));
 				__atomic_store_n(&dq->head, dq->head + 1, __ATOMIC_RELEASE);
 			}
@@ -90,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				.slot = (m & 4) ? fx_u32(&in) : (uint32_t)((m >> 3) % (FX_SLOTS + 1)),
 				.gen = (m & 0x20) ? fx_u32(&in) : f->gen + (uint32_t)((m >> 6) % 3) - 1,
 			};
-			memcpy(app->dataq.ents + (dq->head & app->dataq.mask) * sizeof(db), &db,
+			memcpy(app->dataq[0].ents + (dq->head & app->dataq[0].mask) * sizeof(db), &db,
 			       sizeof(db));
 			__atomic_store_n(&dq->head, dq->head + 1, __ATOMIC_RELEASE);
 			fp_apps_poll(FX.fp);
@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint64_t h = (m & 1) ? (uint64_t)fx_u32(&in) << 32 | fx_u32(&in)
 					     : dq->head + (uint64_t)(int64_t)(int8_t)fx_u8(&in);
 			for (uint32_t i = 0; i < (m >> 1) % 8; i++) {
-				uint8_t *e = app->dataq.ents + (size_t)((dq->head + i) & app->dataq.mask) *
+				uint8_t *e = app->dataq[0].ents + (size_t)((dq->head + i) & app->dataq[0].mask) *
 							       sizeof(struct bp_doorbell);
 				for (size_t k = 0; k < sizeof(struct bp_doorbell); k++)
 					e[k] = fx_u8(&in);
