@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bp_internal.h"
+#include "bypass/region_layout.h"
 #include "ctl_wire.h"
 
 /* A daemon that accepts the connection but never answers must not hang
@@ -46,43 +47,31 @@ static bool in_region(uint64_t off, uint64_t len, uint64_t size)
 	return off <= size && len <= size - off;
 }
 
-/* Queues in header order, with the entry size each must have. */
-enum { Q_CTRL, Q_DATA, Q_SP_EV, Q_FP_EV, Q_COUNT };
-
-static const uint32_t q_elem[Q_COUNT] = {
-	sizeof(struct bp_ctrl_req), sizeof(struct bp_doorbell),
-	sizeof(struct bp_event), sizeof(struct bp_event),
-};
-static const char *const q_name[Q_COUNT] = { "ctrl", "data", "slowpath event", "fastpath event" };
-
-static uint64_t q_off(const struct bp_region_hdr *h, int i)
-{
-	const uint64_t offs[Q_COUNT] = { h->ctrlq_off, h->dataq_off, h->sp_evq_off, h->fp_evq_off };
-
-	return offs[i];
-}
+/* The queues, their entry sizes and who produces what: region_layout.h,
+ * the daemon's own description of the layout. */
+#define Q_COUNT BP_RQ_COUNT
 
 /* Read a queue's geometry exactly once into @entries and vet it. */
 static int check_queue(const uint8_t *base, uint64_t size, const struct bp_region_hdr *h, int i,
 		       uint32_t *entries, char *err, size_t errlen)
 {
-	uint64_t off = q_off(h, i);
+	uint64_t off = bp_region_hdr_q_off(h, i);
 	const struct bp_queue *q;
 	uint32_t n, elem;
 
 	if (off % BP_CACHELINE || !in_region(off, sizeof(*q), size)) {
 		set_err(err, errlen, "fastpathd region is malformed: %s queue offset %llu",
-			q_name[i], (unsigned long long)off);
+			bp_region_queue_info[i].name, (unsigned long long)off);
 		return -1;
 	}
 	q = (const struct bp_queue *)(base + off);
 	n = __atomic_load_n(&q->size, __ATOMIC_RELAXED);
 	elem = __atomic_load_n(&q->elem_size, __ATOMIC_RELAXED);
-	if (!pow2(n) || n < 2 || n > (1u << 24) || elem != q_elem[i] ||
+	if (!pow2(n) || n < 2 || n > (1u << 24) || elem != bp_region_queue_info[i].elem_size ||
 	    !in_region(off, bp_queue_bytes(n, elem), size)) {
 		set_err(err, errlen,
 			"fastpathd region is malformed: %s queue size %u elem %u (expected %u)",
-			q_name[i], n, elem, q_elem[i]);
+			bp_region_queue_info[i].name, n, elem, bp_region_queue_info[i].elem_size);
 		return -1;
 	}
 	*entries = n;
@@ -149,8 +138,9 @@ static void init_ctx(struct bp_ctx *ctx, uint8_t *base, uint64_t size,
 	ctx->local_ip = h->local_ip;
 	/* we produce the ctrl and data queues, and consume the event queues */
 	for (int i = 0; i < Q_COUNT; i++)
-		bp_queue_view_init(views[i], (struct bp_queue *)(base + q_off(h, i)),
-				   entries[i], q_elem[i], i == Q_CTRL || i == Q_DATA);
+		bp_queue_view_init(views[i], (struct bp_queue *)(base + bp_region_hdr_q_off(h, i)),
+				   entries[i], bp_region_queue_info[i].elem_size,
+				   bp_region_queue_info[i].app_produces);
 	for (uint32_t i = 0; i < ctx->max_flows; i++)
 		ctx->slots[i].q_head = ctx->slots[i].q_tail = ctx->slots[i].q_next = -1;
 }
