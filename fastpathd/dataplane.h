@@ -52,6 +52,7 @@
 #ifndef FP_DATAPLANE_H
 #define FP_DATAPLANE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include <rte_ether.h>
@@ -166,6 +167,29 @@ struct fp_flow {
 	uint32_t peer_wnd_max;              /* largest window the peer offered (MAX.SND.WND) */
 	uint64_t oow_ack_tsc;               /* last challenge / out-of-window ACK sent */
 } __rte_cache_aligned;
+
+/* fields the two threads share through relaxed atomics must be naturally
+ * aligned, or a load could see half of a store (ownership table above) */
+#define FP_FLOW_SHARED_ALIGNED(field)					\
+	_Static_assert(offsetof(struct fp_flow, field) %			\
+		       sizeof(((struct fp_flow *)0)->field) == 0,		\
+		       "fp_flow." #field " is shared: keep it aligned")
+FP_FLOW_SHARED_ALIGNED(cwnd);
+FP_FLOW_SHARED_ALIGNED(pacing_bps);
+FP_FLOW_SHARED_ALIGNED(flags);
+FP_FLOW_SHARED_ALIGNED(cnt_acked);
+FP_FLOW_SHARED_ALIGNED(cnt_ecn_acked);
+FP_FLOW_SHARED_ALIGNED(cnt_fast_retx);
+FP_FLOW_SHARED_ALIGNED(rtt_us);
+FP_FLOW_SHARED_ALIGNED(srtt_us);
+FP_FLOW_SHARED_ALIGNED(rttvar_us);
+FP_FLOW_SHARED_ALIGNED(last_progress_tsc);
+FP_FLOW_SHARED_ALIGNED(last_rx_tsc);
+FP_FLOW_SHARED_ALIGNED(tx_acked);
+FP_FLOW_SHARED_ALIGNED(tx_sent);
+FP_FLOW_SHARED_ALIGNED(tx_max_sent);
+FP_FLOW_SHARED_ALIGNED(tx_written);
+FP_FLOW_SHARED_ALIGNED(peer_wnd);
 
 /* --------------------------------------------------------------- apps */
 

@@ -217,6 +217,7 @@ void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint32_t p
 	uint32_t peer = c->peer_mss < SP_MIN_SND_MSS ? SP_MIN_SND_MSS : c->peer_mss;
 	struct sp_fp_flow_init in = {
 		.mss = (uint16_t)(peer < mss ? peer : mss),
+		.rcv_wscale = c->peer_wscale >= 0 ? sp_rcv_wscale(dp) : 0,
 		.peer_wnd = peer_wnd,
 	};
 

@@ -28,7 +28,6 @@ uint64_t sp_ms_to_tsc(struct sp *sp, uint64_t ms)
 	return ms * sp->dp->tsc_hz / 1000;
 }
 
-
 static void rx_packet(struct sp *sp, struct rte_mbuf *m)
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -127,6 +126,7 @@ static void *sp_main(void *arg)
 	return NULL;
 }
 
+/* the algorithms are the slowpath's: config.c knows only a string */
 int sp_config_check(const struct bp_config *c, char *err, size_t errlen)
 {
 	if (!cc_find(c->cc)) {

@@ -76,7 +76,7 @@ void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
 	f->remote_port = c->remote_port;
 	f->remote_mac = c->mac;
 	f->snd_wscale = ws ? (uint8_t)c->peer_wscale : 0;
-	f->rcv_wscale = ws ? sp_rcv_wscale(dp) : 0;
+	f->rcv_wscale = ws ? in->rcv_wscale : 0;
 	f->mss = in->mss;
 	f->app_id = c->app_id;
 	f->slot = c->slot;

@@ -26,6 +26,7 @@ struct sp_conn;
  * struct sp_fp_flow_init - what the slowpath decides for a new flow; the
  * rest of struct fp_flow comes from the connection and its app slot.
  * @mss: largest payload we send.
+ * @rcv_wscale: shift of our advertised window (0 without window scaling).
  * @peer_wnd: the peer's window in bytes, scaled already if it has to be
  *            (a SYN's window never is; the handshake's final ACK's is).
  * @cwnd: initial congestion window, bytes.
@@ -33,6 +34,7 @@ struct sp_conn;
  */
 struct sp_fp_flow_init {
 	uint16_t mss;
+	uint8_t rcv_wscale;
 	uint32_t peer_wnd;
 	uint32_t cwnd;
 	uint64_t pacing_bps;

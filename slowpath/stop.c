@@ -30,6 +30,7 @@
 
 #define STOP_RST_WAIT_MS 500
 
+/* every flow is gone: let the fastpath loop end */
 static void stop_fastpath(struct sp *sp)
 {
 	sp->stop_phase = SP_STOP_DONE;
