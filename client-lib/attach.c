@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bp_internal.h"
+#include "bypass/region_layout.h"
 #include "ctl_wire.h"
 
 /* A daemon that accepts the connection but never answers must not hang
@@ -47,64 +48,31 @@ static bool in_region(uint64_t off, uint64_t len, uint64_t size)
 	return off <= size && len <= size - off;
 }
 
-/* Queues: ctrl, slowpath events, then per fastpath core its data queue
- * and its event queue. */
-enum { Q_CTRL, Q_SP_EV, Q_FP0, Q_COUNT = Q_FP0 + 2 * BP_MAX_FP_QUEUES };
-
-static bool q_is_data(int i) { return i >= Q_FP0 && (i - Q_FP0) % 2 == 0; }
-
-static uint32_t q_elem(int i)
-{
-	if (i == Q_CTRL)
-		return sizeof(struct bp_ctrl_req);
-	return q_is_data(i) ? sizeof(struct bp_doorbell) : sizeof(struct bp_event);
-}
-
-static const char *q_name(int i)
-{
-	if (i == Q_CTRL)
-		return "ctrl";
-	if (i == Q_SP_EV)
-		return "slowpath event";
-	return q_is_data(i) ? "data" : "fastpath event";
-}
-
-static uint64_t q_off(const struct bp_region_hdr *h, int i)
-{
-	if (i == Q_CTRL)
-		return h->ctrlq_off;
-	if (i == Q_SP_EV)
-		return h->sp_evq_off;
-	int k = (i - Q_FP0) / 2;
-	return q_is_data(i) ? h->dataq_off[k] : h->fp_evq_off[k];
-}
-
-static int q_count(const struct bp_region_hdr *h)
-{
-	return Q_FP0 + 2 * (int)h->fp_queues;
-}
+/* The queues, their entry sizes and who produces what: region_layout.h,
+ * the daemon's own description of the layout. */
+#define Q_COUNT BP_RQ_MAX
 
 /* Read a queue's geometry exactly once into @entries and vet it. */
 static int check_queue(const uint8_t *base, uint64_t size, const struct bp_region_hdr *h, int i,
 		       uint32_t *entries, char *err, size_t errlen)
 {
-	uint64_t off = q_off(h, i);
+	uint64_t off = bp_region_hdr_q_off(h, i);
 	const struct bp_queue *q;
 	uint32_t n, elem;
 
 	if (off % BP_CACHELINE || !in_region(off, sizeof(*q), size)) {
 		set_err(err, errlen, "fastpathd region is malformed: %s queue offset %llu",
-			q_name(i), (unsigned long long)off);
+			bp_region_queue_info(i).name, (unsigned long long)off);
 		return -1;
 	}
 	q = (const struct bp_queue *)(base + off);
 	n = __atomic_load_n(&q->size, __ATOMIC_RELAXED);
 	elem = __atomic_load_n(&q->elem_size, __ATOMIC_RELAXED);
-	if (!pow2(n) || n < 2 || n > (1u << 24) || elem != q_elem(i) ||
+	if (!pow2(n) || n < 2 || n > (1u << 24) || elem != bp_region_queue_info(i).elem_size ||
 	    !in_region(off, bp_queue_bytes(n, elem), size)) {
 		set_err(err, errlen,
 			"fastpathd region is malformed: %s queue size %u elem %u (expected %u)",
-			q_name(i), n, elem, q_elem(i));
+			bp_region_queue_info(i).name, n, elem, bp_region_queue_info(i).elem_size);
 		return -1;
 	}
 	*entries = n;
@@ -144,7 +112,7 @@ static int check_region(const uint8_t *base, uint64_t size, const struct bp_regi
 			h->fp_queues);
 		return -1;
 	}
-	for (int i = 0; i < q_count(h); i++)
+	for (int i = 0; i < bp_rq_count(h->fp_queues); i++)
 		if (check_queue(base, size, h, i, &entries[i], err, errlen))
 			return -1;
 	per_slot = (uint64_t)h->rx_buf_size + h->tx_buf_size;
@@ -165,8 +133,8 @@ static void init_ctx(struct bp_ctx *ctx, uint8_t *base, uint64_t size,
 	struct bp_queue_view *views[Q_COUNT] = { &ctx->ctrlq, &ctx->sp_evq };
 
 	for (uint32_t k = 0; k < h->fp_queues; k++) {
-		views[Q_FP0 + 2 * k] = &ctx->dataq[k];
-		views[Q_FP0 + 2 * k + 1] = &ctx->fp_evq[k];
+		views[bp_rq_data(k)] = &ctx->dataq[k];
+		views[bp_rq_fp_ev(k)] = &ctx->fp_evq[k];
 	}
 	ctx->nqueues = h->fp_queues;
 	ctx->base = base;
@@ -179,9 +147,10 @@ static void init_ctx(struct bp_ctx *ctx, uint8_t *base, uint64_t size,
 	ctx->buffers_off = h->buffers_off;
 	ctx->local_ip = h->local_ip;
 	/* we produce the ctrl and data queues, and consume the event queues */
-	for (int i = 0; i < q_count(h); i++)
-		bp_queue_view_init(views[i], (struct bp_queue *)(base + q_off(h, i)),
-				   entries[i], q_elem(i), i == Q_CTRL || q_is_data(i));
+	for (int i = 0; i < bp_rq_count(h->fp_queues); i++)
+		bp_queue_view_init(views[i], (struct bp_queue *)(base + bp_region_hdr_q_off(h, i)),
+				   entries[i], bp_region_queue_info(i).elem_size,
+				   bp_region_queue_info(i).app_produces);
 	for (uint32_t i = 0; i < ctx->max_flows; i++)
 		ctx->slots[i].q_head = ctx->slots[i].q_tail = ctx->slots[i].q_next = -1;
 }

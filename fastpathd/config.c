@@ -15,7 +15,6 @@
 #include <arpa/inet.h>
 
 #include "config.h"
-#include "cc.h"
 
 enum field_type { FT_U32, FT_BOOL, FT_STR, FT_IPV4, FT_CIDR, FT_POW2, FT_MODE };
 
@@ -383,13 +382,7 @@ int config_validate(const struct bp_config *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (!cc_find(c->cc)) {
-		char names[128];
-
-		snprintf(err, errlen, "[tcp] cc: '%s' is not available (available: %s)", c->cc,
-			 cc_names(names, sizeof(names)));
-		return -1;
-	}
+	/* [tcp] cc names a slowpath algorithm: sp_config_check() checks it */
 	return 0;
 }
 

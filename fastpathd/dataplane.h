@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dataplane.h - state shared by the fastpath and slowpath threads of
- * fastpathd, and the message protocol between them.
+ * dataplane.h - THE contract between the fastpath threads (fastpathd/)
+ * and the slowpath thread (slowpath/): the state they share, who may
+ * write which part of it, and the messages they exchange.  Nothing else
+ * of one side is visible to the other: fastpathd/ includes nothing of
+ * slowpath/ but slowpath.h (start and stop), and in slowpath/ only
+ * sp_fp.c touches fastpath state (dp->flows, the rings, the fastpath's
+ * counters and stop flag).  fastpathd/NOTES.md explains the rules.
  *
- * Threading invariants (also in fastpathd/NOTES.md):
+ * Threading invariants:
  *  - The fastpath thread owns the NIC queues, the flow hash and every
  *    "fp-owned" field of struct fp_flow.  The slowpath never writes them.
  *  - The slowpath owns flow lifetime (allocation, install, removal), app
@@ -12,10 +17,42 @@
  *    (cwnd, rate) which it stores atomically.
  *  - Counters the slowpath reads (acked bytes, rtt samples...) are written
  *    by the fastpath with relaxed atomic stores.
+ *
+ * Ownership of an installed struct fp_flow (between FLOW_ADD and
+ * FLOW_DEL_DONE; before FLOW_ADD and after FLOW_DEL_DONE the slowpath owns
+ * the whole struct and fills it completely before FLOW_ADD):
+ *
+ *   fields                                  | fastpath        | slowpath
+ *   ----------------------------------------+-----------------+----------------
+ *   identity: local/remote ip+port, mac,    | reads           | writes before
+ *     wscales, mss, rx/tx_isn, flow_id      |                 |   FLOW_ADD only
+ *   app binding: app_id, slot, gen, shm,    | writes (MOVE,   | writes before
+ *     rx/tx_base, rx/tx_size                |   DETACH)       |   FLOW_ADD only
+ *   receive side: rx_pos .. rx_adv_edge     | writes          | never
+ *   transmit side: tx_acked .. last_rx_tsc  | writes          | relaxed reads of
+ *     (incl. peer_wnd, tx_sent, tx_written) |   (relaxed)     |   tx_acked, tx_sent,
+ *                                           |                 |   tx_max_sent,
+ *                                           |                 |   tx_written,
+ *                                           |                 |   peer_wnd, last_rx_tsc
+ *   policy: cwnd, pacing_bps                | relaxed reads   | relaxed writes
+ *   flags (FPF_*)                           | writes          | relaxed reads
+ *   counters: cnt_*, rtt_us, srtt_us,       | relaxed writes  | relaxed reads
+ *     rttvar_us, last_progress_tsc          |                 |
+ *   pend, rtt_pos, rtt_tsc, RFC 5961        | private         | never
+ *
+ * The slowpath's reads and writes are all in slowpath/sp_fp.c
+ * (sp_fp_flow_read(), sp_fp_flow_set_cwnd(), sp_fp_flow_set_rate(),
+ * sp_fp_flow_install()).  Debug builds check that functions owning data
+ * run on the owning thread: DP_ASSERT_SP() / DP_ASSERT_FP() below.
+ *
+ * Other shared state: struct dp_app says per field which thread uses it;
+ * fp_counters are fastpath-written, sp_counters slowpath-written; stop is
+ * set by the slowpath (or a second signal) and read by the fastpath.
  */
 #ifndef FP_DATAPLANE_H
 #define FP_DATAPLANE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include <rte_ether.h>
@@ -141,6 +178,29 @@ struct fp_flow {
 	uint32_t peer_wnd_max;              /* largest window the peer offered (MAX.SND.WND) */
 	uint64_t oow_ack_tsc;               /* last challenge / out-of-window ACK sent */
 } __rte_cache_aligned;
+
+/* fields the two threads share through relaxed atomics must be naturally
+ * aligned, or a load could see half of a store (ownership table above) */
+#define FP_FLOW_SHARED_ALIGNED(field)					\
+	_Static_assert(offsetof(struct fp_flow, field) %			\
+		       sizeof(((struct fp_flow *)0)->field) == 0,		\
+		       "fp_flow." #field " is shared: keep it aligned")
+FP_FLOW_SHARED_ALIGNED(cwnd);
+FP_FLOW_SHARED_ALIGNED(pacing_bps);
+FP_FLOW_SHARED_ALIGNED(flags);
+FP_FLOW_SHARED_ALIGNED(cnt_acked);
+FP_FLOW_SHARED_ALIGNED(cnt_ecn_acked);
+FP_FLOW_SHARED_ALIGNED(cnt_fast_retx);
+FP_FLOW_SHARED_ALIGNED(rtt_us);
+FP_FLOW_SHARED_ALIGNED(srtt_us);
+FP_FLOW_SHARED_ALIGNED(rttvar_us);
+FP_FLOW_SHARED_ALIGNED(last_progress_tsc);
+FP_FLOW_SHARED_ALIGNED(last_rx_tsc);
+FP_FLOW_SHARED_ALIGNED(tx_acked);
+FP_FLOW_SHARED_ALIGNED(tx_sent);
+FP_FLOW_SHARED_ALIGNED(tx_max_sent);
+FP_FLOW_SHARED_ALIGNED(tx_written);
+FP_FLOW_SHARED_ALIGNED(peer_wnd);
 
 /* --------------------------------------------------------------- apps */
 
@@ -369,5 +429,54 @@ static inline uint32_t dp_steer(const struct dataplane *dp, uint16_t bucket)
 {
 	return __atomic_load_n(&dp->steer[bucket], __ATOMIC_ACQUIRE);
 }
+
+/* ------------------------------------------------------- thread roles */
+
+/*
+ * Which side of the contract the calling thread is.  Each thread sets its
+ * role when it starts (fp_run(): fastpath core k; the slowpath thread and
+ * sp_start()/sp_stop() on the thread that runs them: slowpath); unit tests
+ * and fuzz fixtures that call one side's functions directly set it too.
+ * The fastpath's core index is always 0 today; with several fastpath
+ * cores, "owns this flow" becomes "is the core this flow is steered to".
+ */
+enum dp_role {
+	DP_ROLE_NONE = 0,   /* a thread that has not said (an app thread, a test's helper) */
+	DP_ROLE_SP,         /* the slowpath */
+	DP_ROLE_FP,         /* a fastpath thread, core dp_self_core */
+};
+
+extern __thread uint8_t dp_self_role;
+extern __thread uint16_t dp_self_core;
+
+/** dp_role_set - declare the calling thread's role (and fastpath core). */
+void dp_role_set(enum dp_role role, uint16_t core);
+
+/* report a function that ran on a thread that does not own its data; aborts */
+void dp_role_violation(const char *func, enum dp_role want, int core)
+	__attribute__((noreturn, cold));
+
+#ifndef NDEBUG
+/* the caller owns slowpath data (slots, conns, listeners, app ctrl queues) */
+#define DP_ASSERT_SP() do {						\
+	if (__builtin_expect(dp_self_role != DP_ROLE_SP, 0))		\
+		dp_role_violation(__func__, DP_ROLE_SP, -1);		\
+} while (0)
+/* the caller owns fastpath data (the flow hash, installed flows, app data queues) */
+#define DP_ASSERT_FP() do {						\
+	if (__builtin_expect(dp_self_role != DP_ROLE_FP, 0))		\
+		dp_role_violation(__func__, DP_ROLE_FP, -1);		\
+} while (0)
+/* ... and is fastpath core @core (the one a flow is steered to) */
+#define DP_ASSERT_FP_CORE(core) do {					\
+	if (__builtin_expect(dp_self_role != DP_ROLE_FP ||		\
+			     dp_self_core != (core), 0))		\
+		dp_role_violation(__func__, DP_ROLE_FP, (int)(core));	\
+} while (0)
+#else
+#define DP_ASSERT_SP() do { } while (0)
+#define DP_ASSERT_FP() do { } while (0)
+#define DP_ASSERT_FP_CORE(core) do { (void)(core); } while (0)
+#endif
 
 #endif

@@ -535,6 +535,7 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
  */
 struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 {
+	dp_role_set(DP_ROLE_FP, 0); /* the one fastpath core, for now */
 	struct fp_ctx *fp = rte_zmalloc("fp_ctx", sizeof(*fp), RTE_CACHE_LINE_SIZE);
 	if (!fp)
 		return NULL;

@@ -18,6 +18,7 @@ struct flow_key {
 
 int flow_table_init(struct fp_ctx *fp)
 {
+	DP_ASSERT_FP();
 	char name[RTE_HASH_NAMESIZE];
 	snprintf(name, sizeof(name), "flows%u_%u", fp->core, (unsigned)getpid());
 	struct rte_hash_parameters hp = {
@@ -42,6 +43,7 @@ static inline void key_of(struct flow_key *k, uint32_t raddr, uint32_t laddr, ui
 
 int flow_table_add(struct fp_ctx *fp, struct fp_flow *f)
 {
+	DP_ASSERT_FP();
 	struct flow_key k;
 	key_of(&k, f->remote_ip, f->local_ip, f->remote_port, f->local_port);
 	return rte_hash_add_key_data(fp->hash, &k, (void *)(uintptr_t)f->flow_id);
@@ -49,6 +51,7 @@ int flow_table_add(struct fp_ctx *fp, struct fp_flow *f)
 
 void flow_table_del(struct fp_ctx *fp, struct fp_flow *f)
 {
+	DP_ASSERT_FP();
 	struct flow_key k;
 	key_of(&k, f->remote_ip, f->local_ip, f->remote_port, f->local_port);
 	rte_hash_del_key(fp->hash, &k);
@@ -57,6 +60,7 @@ void flow_table_del(struct fp_ctx *fp, struct fp_flow *f)
 struct fp_flow *flow_table_lookup(struct fp_ctx *fp, uint32_t raddr, uint32_t laddr,
 				  uint16_t rport, uint16_t lport)
 {
+	DP_ASSERT_FP();
 	struct flow_key k;
 	void *data;
 	key_of(&k, raddr, laddr, rport, lport);

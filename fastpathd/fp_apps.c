@@ -18,6 +18,7 @@
 
 int fp_app_add(struct fp_ctx *fp, struct dp_app *app)
 {
+	DP_ASSERT_FP();
 	if (fp->napps >= DP_MAX_APPS)
 		return -1;
 	fp->apps[fp->napps++] = app;
@@ -26,6 +27,7 @@ int fp_app_add(struct fp_ctx *fp, struct dp_app *app)
 
 void fp_app_del(struct fp_ctx *fp, struct dp_app *app)
 {
+	DP_ASSERT_FP();
 	for (uint32_t i = 0; i < fp->napps; i++) {
 		if (fp->apps[i] == app) {
 			fp->apps[i] = fp->apps[--fp->napps];
@@ -63,6 +65,7 @@ int fp_flow_validate_tx(struct fp_ctx *fp, struct fp_flow *f)
  */
 void fp_flow_move(struct fp_ctx *fp, struct fp_flow *f, struct dp_move *mv)
 {
+	DP_ASSERT_FP();
 	struct dataplane *dp = fp->dp;
 	struct dp_app *to = mv->to, *from = &dp->apps[f->app_id];
 
@@ -177,6 +180,7 @@ void fp_doorbell_fwd(struct fp_ctx *fp, struct fp_flow *f, const struct dp_msg *
 
 void fp_apps_poll(struct fp_ctx *fp)
 {
+	DP_ASSERT_FP();
 	struct bp_doorbell db;
 	for (uint32_t i = 0; i < fp->napps; i++) {
 		struct dp_app *app = fp->apps[i];
@@ -207,6 +211,7 @@ static void post(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f, uint1
 
 void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend)
 {
+	DP_ASSERT_FP();
 	if (f->flags & FPF_DETACHED)
 		return; /* its app closed it and may even be gone */
 	struct dp_app *app = &fp->dp->apps[f->app_id];
@@ -219,6 +224,7 @@ void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend)
 /* wake apps that got events and are blocked in bp_wait() */
 unsigned fp_apps_kick(struct fp_ctx *fp)
 {
+	DP_ASSERT_FP();
 	bool any = false;
 	unsigned woken = 0;
 	for (uint32_t i = 0; i < fp->napps && !any; i++)

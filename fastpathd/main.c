@@ -142,7 +142,7 @@ static int parse_args(int argc, char **argv, struct bp_config *c)
 			return -1;
 		}
 	}
-	if (config_validate(c, err, sizeof(err))) {
+	if (config_validate(c, err, sizeof(err)) || sp_config_check(c, err, sizeof(err))) {
 		fprintf(stderr, "fastpathd: %s\n", err);
 		return -1;
 	}

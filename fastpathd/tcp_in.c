@@ -314,6 +314,7 @@ static void abort_unread(struct fp_ctx *fp, struct fp_flow *f)
  */
 void tcp_rx_closed(struct fp_ctx *fp, struct fp_flow *f)
 {
+	DP_ASSERT_FP();
 	if (f->flags & FPF_RESET)
 		return;
 	f->flags |= FPF_RX_CLOSED;
@@ -438,6 +439,7 @@ static void rst_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
  */
 void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
 {
+	DP_ASSERT_FP();
 	if (f->flags & FPF_RESET)
 		return;
 	if (p->flags & TCPF_RST) {

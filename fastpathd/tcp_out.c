@@ -159,6 +159,7 @@ static uint32_t snd_max(const struct fp_flow *f)
 
 void tcp_send_ack(struct fp_ctx *fp, struct fp_flow *f)
 {
+	DP_ASSERT_FP();
 	send_segment(fp, f, snd_max(f), 0, 0, 0);
 }
 
@@ -183,6 +184,7 @@ void tcp_send_rst(struct fp_ctx *fp, struct fp_flow *f)
  */
 void tcp_window_update(struct fp_ctx *fp, struct fp_flow *f)
 {
+	DP_ASSERT_FP();
 	/* after the peer's FIN no data can come: an update is only a stray
 	 * segment, which a peer that already closed answers with RST */
 	if (f->flags & FPF_RX_FIN)
@@ -285,6 +287,7 @@ static int send_data(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos, uint64_
  */
 void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 {
+	DP_ASSERT_FP();
 	if (f->flags & FPF_RESET)
 		return;
 	uint64_t end = (f->flags & FPF_TX_FIN_REQ) ? f->tx_fin_pos : f->tx_written;
@@ -398,6 +401,7 @@ void tcp_retransmit_segment(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos)
  */
 void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
 {
+	DP_ASSERT_FP();
 	if (f->flags & FPF_RESET)
 		return;
 	bool fin_out = (f->flags & FPF_TX_FIN_SENT) && !(f->flags & FPF_TX_FIN_ACKED);

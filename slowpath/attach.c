@@ -1,275 +1,27 @@
 // SPDX-License-Identifier: MIT
 /*
- * attach.c - what control-socket requests do (ctl_sock.c moves the bytes):
- * app attach/detach, the app's shared region, its control queue, and
- * status for bypassctl.
- *
- * An app's region is a sealed memfd: the app can write into it but never
- * shrink it, so the daemon can never take SIGBUS from a hostile app, and
- * the region holds only that app's own queues and buffers.
+ * attach.c - the control server's side of an app: the attach handshake
+ * (region, eventfds, reply with the fds), the control socket's listening
+ * end, and the app's lifecycle until the fastpath lets it go.
+ * ctl_sock.c moves the bytes; region.c lays the region out; slots.c
+ * allocates slots; ctrlq.c serves the control queue; status.c answers
+ * bypassctl.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <rte_cycles.h>
-#include <rte_ether.h>
-#include <rte_ethdev.h>
-#include <rte_mempool.h>
 
 #include "sp_internal.h"
 #include "ctl_wire.h"
 #include "ctl_sock.h"
 #include "log_esc.h"
-
-#define CTRL_PER_ROUND 256
-
-static uint64_t align_page(uint64_t v) { return (v + 4095) & ~4095ull; }
-
-/* ------------------------------------------------------------- region */
-
-static int region_create(struct dataplane *dp, struct dp_app *app, char *err, size_t errlen)
-{
-	const struct bp_config *c = &dp->cfg;
-	uint32_t qn = c->queue_entries;
-	uint64_t off = align_page(sizeof(struct bp_region_hdr));
-	uint64_t ctrlq_off = off;
-	off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_ctrl_req)));
-	uint64_t sp_evq_off = off;
-	off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_event)));
-	uint64_t dataq_off[BP_MAX_FP_QUEUES] = { 0 }, fp_evq_off[BP_MAX_FP_QUEUES] = { 0 };
-	for (uint32_t k = 0; k < dp->ncores; k++) {
-		dataq_off[k] = off;
-		off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_doorbell)));
-		fp_evq_off[k] = off;
-		off = align_page(off + bp_queue_bytes(qn, sizeof(struct bp_event)));
-	}
-	uint64_t flows_off = off;
-	off = align_page(off + (uint64_t)c->app_max_flows * sizeof(struct bp_flow_shm));
-	uint64_t buffers_off = off;
-	off += (uint64_t)c->app_max_flows * (c->rx_buf_size + c->tx_buf_size);
-
-	char name[32];
-	snprintf(name, sizeof(name), "bypass-app-%u", app->app_id);
-	app->memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (app->memfd < 0 || ftruncate(app->memfd, (off_t)off) ||
-	    fcntl(app->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
-		snprintf(err, errlen, "cannot create a %llu-byte app region: %s",
-			 (unsigned long long)off, strerror(errno));
-		return -ENOMEM;
-	}
-	app->base = mmap(NULL, off, PROT_READ | PROT_WRITE, MAP_SHARED, app->memfd, 0);
-	if (app->base == MAP_FAILED) {
-		app->base = NULL;
-		snprintf(err, errlen, "cannot map the app region: %s", strerror(errno));
-		return -ENOMEM;
-	}
-	app->region_size = off;
-	app->max_flows = c->app_max_flows;
-	app->rx_buf_size = c->rx_buf_size;
-	app->tx_buf_size = c->tx_buf_size;
-
-	struct bp_region_hdr *h = (struct bp_region_hdr *)app->base;
-	*h = (struct bp_region_hdr){
-		.magic = BP_REGION_MAGIC,
-		.abi_version = BP_ABI_VERSION,
-		.app_id = app->app_id,
-		.region_size = off,
-		.max_flows = c->app_max_flows,
-		.local_ip = dp->ip,
-		.ctrlq_off = ctrlq_off, .sp_evq_off = sp_evq_off,
-		.flows_off = flows_off, .buffers_off = buffers_off,
-		.rx_buf_size = c->rx_buf_size, .tx_buf_size = c->tx_buf_size,
-		.fp_queues = dp->ncores,
-	};
-	memcpy(h->dataq_off, dataq_off, sizeof(dataq_off));
-	memcpy(h->fp_evq_off, fp_evq_off, sizeof(fp_evq_off));
-	app->nqueues = dp->ncores;
-	app->hdr = h;
-	app->buffers_off = buffers_off;
-	app->flows = (struct bp_flow_shm *)(app->base + flows_off);
-
-	struct { uint64_t off; uint32_t esz; struct bp_queue_view *v; int producer; }
-		qs[2 + 2 * BP_MAX_FP_QUEUES] = {
-		{ ctrlq_off, sizeof(struct bp_ctrl_req), &app->ctrlq, 0 },
-		{ sp_evq_off, sizeof(struct bp_event), &app->sp_evq, 1 },
-	};
-	unsigned nq = 2;
-	for (uint32_t k = 0; k < dp->ncores; k++) {
-		qs[nq++] = (typeof(qs[0])){ dataq_off[k], sizeof(struct bp_doorbell), &app->dataq[k], 0 };
-		qs[nq++] = (typeof(qs[0])){ fp_evq_off[k], sizeof(struct bp_event), &app->fp_evq[k], 1 };
-	}
-	for (unsigned i = 0; i < nq; i++) {
-		struct bp_queue *q = (struct bp_queue *)(app->base + qs[i].off);
-		q->size = qn;
-		q->elem_size = qs[i].esz;
-		bp_queue_view_init(qs[i].v, q, qn, qs[i].esz, qs[i].producer);
-	}
-	return 0;
-}
-
-/*
- * Freed slots stay warm: the free list is a stack, so the slots freed last
- * are reused first with their pages still mapped (a connection-per-request
- * client would otherwise pay a hole punch and a page fault per buffer page
- * on every connection).  Only slots that sink deeper than this into the
- * stack give their pages back, which bounds an idle app's resident buffers.
- */
-#define WARM_SLOTS 64
-
-/* give a freed slot's buffer pages back to the kernel */
-static void slot_reclaim(struct dp_app *app, uint32_t slot)
-{
-	uint64_t off = dp_app_slot_rx_off(app, slot);
-	fallocate(app->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-		  (off_t)app->rx_buf_size + app->tx_buf_size);
-}
-
-int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot)
-{
-	struct sp_app *sa = app->sp_priv;
-	if (!sa->nfree)
-		return -ENOBUFS;
-	uint32_t s = sa->free_slots[--sa->nfree];
-	struct bp_flow_shm *fs = &app->flows[s];
-	uint32_t gen = fs->gen + 1;
-	memset(fs, 0, sizeof(*fs));
-	fs->gen = gen;
-	app->slots_used++;
-	*slot = s;
-	return 0;
-}
-
-void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot)
-{
-	struct sp_app *sa = app->sp_priv;
-	if (sa->dying)
-		return;
-	uint32_t gen = app->flows[slot].gen;
-	app->flows[slot].state = BP_FS_FREE;
-	app->slot_flow[slot] = DP_INVALID_FLOW;
-	sa->free_slots[sa->nfree++] = slot;
-	if (sa->nfree > WARM_SLOTS) /* the slot that just went cold */
-		slot_reclaim(app, sa->free_slots[sa->nfree - 1 - WARM_SLOTS]);
-	app->slots_used--;
-	sp_app_post(sp, app, BP_EV_FREED, 0, slot, gen, 0, 0);
-}
-
-void sp_app_post(struct sp *sp, struct dp_app *app, uint16_t type, int16_t status, uint32_t slot,
-		 uint32_t gen, uint32_t req_id, uint32_t aux)
-{
-	struct sp_app *sa = app->sp_priv;
-	if (sa->dying)
-		return;
-	struct bp_event ev = { .type = type, .status = status, .slot = slot, .gen = gen,
-			       .req_id = req_id, .aux = aux };
-	if (bp_queue_push(&app->sp_evq, &ev)) {
-		__atomic_store_n(&app->hdr->evq_overflow, 1, __ATOMIC_RELEASE);
-		sp->dp->sp_counters[DPC_EVQ_OVERFLOW]++;
-	}
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&app->hdr->app_sleeping, __ATOMIC_ACQUIRE)) {
-		uint64_t one = 1;
-		if (write(app->wake_fd, &one, sizeof(one)) < 0)
-			sp->dp->sp_counters[DPC_EVQ_OVERFLOW]++;
-	}
-}
-
-/* -------------------------------------------------------- ctrl queue */
-
-/* the algorithm a LISTEN/CONNECT names: NULL = default, else must exist */
-static int requested_cc(const struct bp_ctrl_req *r, const struct cc_ops **out)
-{
-	char name[sizeof(r->cc) + 1];
-	memcpy(name, r->cc, sizeof(r->cc));
-	name[sizeof(r->cc)] = 0; /* app-written: never trust a terminator */
-	*out = NULL;
-	if (!name[0])
-		return 0;
-	*out = cc_find(name);
-	return *out ? 0 : -EINVAL;
-}
-
-static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl_req *r)
-{
-	uint32_t slot = 0;
-	const struct cc_ops *cc;
-	int rc;
-	switch (r->op) {
-	case BP_CTRL_LISTEN:
-		rc = requested_cc(r, &cc);
-		if (!rc)
-			rc = sp_conn_listen(sp, app, r->ip, r->port, r->backlog, r->flags, cc, &slot);
-		break;
-	case BP_CTRL_CONNECT:
-		rc = requested_cc(r, &cc);
-		if (!rc)
-			rc = sp_conn_connect(sp, app, r->ip, r->port, cc, &slot);
-		break;
-	case BP_CTRL_FORKED:
-		sp_handoff_forked(sp, app, (int32_t)r->pid);
-		return;
-	case BP_CTRL_RELEASE:
-		sp_handoff_release(sp, app, r->key);
-		return;
-	case BP_CTRL_EXEC_HOLD:
-		sp_exec_hold(sp, app, r->key, r->flags != 0);
-		return;
-	case BP_CTRL_ADOPT:
-		rc = sp_handoff_adopt(sp, app, r->key, r->req_id, &slot);
-		if (rc == 0)
-			return; /* answered when the fastpath has moved it */
-		if (rc == 1)
-			rc = 0;
-		break;
-	case BP_CTRL_KEEPALIVE:
-	case BP_CTRL_SHUTDOWN:
-	case BP_CTRL_CLOSE:
-	case BP_CTRL_ABORT:
-		if (r->slot >= app->max_flows) {
-			app->bad_entries++;
-			sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
-			return;
-		}
-		sp_conn_ctrl(sp, app, r->op, r->slot, r->gen, r->flags);
-		return;
-	default:
-		app->bad_entries++;
-		sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
-		rc = -EINVAL;
-		break;
-	}
-	sp_app_post(sp, app, BP_EV_REPLY, (int16_t)rc, rc ? 0 : slot,
-		    rc ? 0 : app->flows[slot].gen, r->req_id, 0);
-}
-
-static void drain_ctrl(struct sp *sp, struct dp_app *app)
-{
-	struct bp_ctrl_req r;
-	for (int n = 0; n < CTRL_PER_ROUND && !bp_queue_pop(&app->ctrlq, &r); n++)
-		ctrl_request(sp, app, &r);
-}
-
-static void on_doorbell(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct dp_app *app = w->data;
-	struct sp *sp = ((struct sp_app *)app->sp_priv)->sp;
-	uint64_t v;
-	if (read(app->sp_doorbell_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		return;
-	sp->now = rte_rdtsc();
-	drain_ctrl(sp, app);
-	if (!bp_queue_empty(&app->ctrlq)) /* more than one round's worth: come back */
-		ev_feed_event(loop, w, EV_READ);
-}
 
 /* -------------------------------------------------------- app lifecycle */
 
@@ -313,7 +65,7 @@ void sp_app_flow_done(struct sp *sp, struct dp_app *app)
 	if (!sa || !sa->dying || !sa->flows_live)
 		return;
 	if (--sa->flows_live == 0)
-		sp_send_fp(sp, DPM_APP_DEL, 0, 0, app);
+		sp_fp_app_del(sp, app);
 }
 
 /**
@@ -324,7 +76,7 @@ void sp_app_flow_done(struct sp *sp, struct dp_app *app)
 void sp_ctl_listen_shared(struct sp *sp, struct dp_app *app, const Bypass__CtlMsg *m,
 			  const int *fds, int nfds)
 {
-	drain_ctrl(sp, app);
+	sp_app_drain_ctrl(sp, app);
 	sp_listen_ctl(sp, app, m->listen_shared->req.data, m->listen_shared->req.len, fds, nfds);
 }
 
@@ -337,13 +89,13 @@ void sp_ctl_app_gone(struct sp *sp, struct dp_app *app)
 		return;
 	ev_io_stop(sp->loop, &sa->doorbell_w);
 	/* closes it queued just before exiting are orderly closes, not crashes */
-	drain_ctrl(sp, app);
+	sp_app_drain_ctrl(sp, app);
 	/* moves into this app still in flight end in its region too */
 	sa->flows_live = sp_conn_app_gone(sp, app) + sa->moves_in;
 	sa->dying = true;
 	sp_handoff_pid_gone(sp, sa->pid);
 	if (!sa->flows_live) /* else the last FLOW_DEL_DONE sends it */
-		sp_send_fp(sp, DPM_APP_DEL, 0, 0, app);
+		sp_fp_app_del(sp, app);
 }
 
 static void reply_error(struct ctl_conn *cc, int status, const char *msg)
@@ -401,7 +153,7 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	}
 	int rc = -ENOMEM;
 	snprintf(err, sizeof(err), "out of memory");
-	if (!sa || region_create(dp, app, err, sizeof(err)))
+	if (!sa || sp_region_create(dp, app, err, sizeof(err)))
 		goto fail;
 	app->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	app->sp_doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -429,19 +181,15 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	m.msg_case = BYPASS__CTL_MSG__MSG_ATTACH_REPLY;
 	m.attach_reply = &rep;
 	int fds[3 + DP_MAX_CORES] = { app->memfd, app->wake_fd, app->sp_doorbell_fd };
-	for (uint32_t k = 0; k < dp->ncores; k++)
-		fds[3 + k] = dp->core[k].kick_fd;
-	rc = sp_ctl_send(cc, &m, fds, 3 + (int)dp->ncores);
+	rc = sp_ctl_send(cc, &m, fds, 3 + sp_fp_kick_fds(sp, fds + 3));
 	if (rc) { /* the connection is closing already: no error reply */
 		app_release(sp, app);
 		return;
 	}
 	sa->conn = cc;
 	sp_ctl_attached(cc, app);
-	ev_io_init(&sa->doorbell_w, on_doorbell, app->sp_doorbell_fd, EV_READ);
-	sa->doorbell_w.data = app;
-	ev_io_start(sp->loop, &sa->doorbell_w);
-	sp_send_fp(sp, DPM_APP_ADD, 0, 0, app);
+	sp_app_ctrl_watch(sp, app);
+	sp_fp_app_add(sp, app);
 	sp->napps++;
 	if (dp->cfg.verbose) {
 		char name[LOG_ESC_SIZE(sizeof(app->name))];
@@ -453,120 +201,6 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 fail:
 	reply_error(cc, -rc > 0 ? -rc : ENOMEM, err);
 	app_release(sp, app); /* cc is not the app's yet: it stays to send the error */
-}
-
-static void add_counter(Bypass__Counter **arr, Bypass__Counter *store, size_t *n, const char *name,
-			uint64_t v)
-{
-	Bypass__Counter c = BYPASS__COUNTER__INIT;
-	store[*n] = c;
-	store[*n].name = (char *)name;
-	store[*n].value = v;
-	arr[*n] = &store[*n];
-	(*n)++;
-}
-
-void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
-{
-	struct dataplane *dp = sp->dp;
-	char ip[32];
-	inet_ntop(AF_INET, &dp->ip, ip, INET_ADDRSTRLEN);
-	size_t iplen = strlen(ip);
-	snprintf(ip + iplen, sizeof(ip) - iplen, "/%u", dp->cfg.prefix_len);
-	Bypass__StatusReply rep = BYPASS__STATUS_REPLY__INIT;
-	rep.version = (char *)BYPASS_VERSION;
-	rep.port = dp->cfg.port_dev;
-	rep.local_ip = ip;
-	rep.has_apps = rep.has_flows = 1;
-	rep.apps = sp->napps;
-	rep.flows = sp->nconns;
-	Bypass__Counter store[2 * DPC_MAX + PKT_VERDICT_MAX + 24 + 4 * DP_MAX_CORES];
-	Bypass__Counter *arr[2 * DPC_MAX + PKT_VERDICT_MAX + 24 + 4 * DP_MAX_CORES];
-	size_t n = 0;
-	for (int i = 0; i < DPC_MAX; i++)
-		add_counter(arr, store, &n, dp_counter_name(i),
-			    dp_fp_counter(dp, i) + dp->sp_counters[i]);
-	for (int v = 1; v < PKT_VERDICT_MAX; v++)
-		add_counter(arr, store, &n, pkt_verdict_name(v),
-			    dp_drop_reason(dp, v));
-	/* gauges and the PMD's own counters: a pool running dry or a port
-	 * that misses frames shows here before it shows as stalled flows */
-	if (dp->pool) {
-		add_counter(arr, store, &n, "mbufs_total", dp->pool->size);
-		add_counter(arr, store, &n, "mbufs_available", rte_mempool_avail_count(dp->pool));
-	}
-	struct rte_eth_stats es;
-	if (dp->pool && rte_eth_stats_get(dp->port_id, &es) == 0) {
-		add_counter(arr, store, &n, "port_rx_missed", es.imissed);
-		add_counter(arr, store, &n, "port_rx_errors", es.ierrors);
-		add_counter(arr, store, &n, "port_rx_no_mbuf", es.rx_nombuf);
-		add_counter(arr, store, &n, "port_tx_errors", es.oerrors);
-	}
-	/* control-socket clients: what the limits of ctl_sock.c turned away */
-	struct ctl_stats cs;
-	sp_ctl_get_stats(sp, &cs);
-	add_counter(arr, store, &n, "ctl_pending", cs.pending);
-	add_counter(arr, store, &n, "ctl_accepted", cs.accepted);
-	add_counter(arr, store, &n, "ctl_evicted", cs.evicted);
-	add_counter(arr, store, &n, "ctl_frame_timeouts", cs.frame_timeouts);
-	add_counter(arr, store, &n, "ctl_idle_timeouts", cs.idle_timeouts);
-	add_counter(arr, store, &n, "ctl_slow_readers", cs.slow_readers);
-	add_counter(arr, store, &n, "ctl_bad_frames", cs.bad_frames);
-	add_counter(arr, store, &n, "ctl_accept_errors", cs.accept_errors);
-	/* the cores: what bypassctl cores and the load monitor look at */
-	static char core_names[DP_MAX_CORES][4][24];
-	add_counter(arr, store, &n, "fp_cores_active", sp->cores.active);
-	add_counter(arr, store, &n, "fp_cores_max", dp->ncores);
-	for (uint32_t k = 0; k < dp->ncores; k++) {
-		static const char *const what[4] = { "rx_pkts", "tx_pkts", "flows", "busy_pct" };
-		const uint64_t *cnt = dp->core[k].counters;
-		/* frames this core processed: its port queue's, less those it
-		 * passed on, plus those passed to it */
-		uint64_t v[4] = {
-			__atomic_load_n(&cnt[DPC_RX_PKTS], __ATOMIC_RELAXED) -
-				__atomic_load_n(&cnt[DPC_FORWARDED], __ATOMIC_RELAXED) +
-				__atomic_load_n(&cnt[DPC_RX_FWD_IN], __ATOMIC_RELAXED),
-			__atomic_load_n(&dp->core[k].counters[DPC_TX_PKTS], __ATOMIC_RELAXED),
-			__atomic_load_n(&dp->core[k].nflows, __ATOMIC_RELAXED),
-			__atomic_load_n(&dp->core[k].busy_pct, __ATOMIC_RELAXED),
-		};
-		for (int j = 0; j < 4; j++) {
-			snprintf(core_names[k][j], sizeof(core_names[k][j]), "core%u.%s", k, what[j]);
-			add_counter(arr, store, &n, core_names[k][j], v[j]);
-		}
-	}
-	rep.n_counters = n;
-	rep.counters = arr;
-	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
-	m.msg_case = BYPASS__CTL_MSG__MSG_STATUS_REPLY;
-	m.status_reply = &rep;
-	sp_ctl_send(cc, &m, NULL, 0);
-}
-
-/* bypassctl cores [set N | auto] */
-void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest *req,
-		  uint32_t uid)
-{
-	Bypass__CoresReply rep = BYPASS__CORES_REPLY__INIT;
-	bool change = req->has_set_active || (req->has_automatic && req->automatic);
-	if (change && uid != 0 && uid != geteuid()) {
-		rep.status = -EPERM;
-		rep.error = (char *)"changing the active cores needs root or fastpathd's own user";
-	} else if (change) {
-		rep.status = sp_cores_set(sp, req->has_set_active ? req->set_active : 0,
-					  !req->has_set_active);
-		if (rep.status)
-			rep.error = (char *)"the count must be between 1 and [fastpath] cores";
-	}
-	rep.has_active = rep.has_max = rep.has_automatic = rep.has_moving = 1;
-	rep.active = sp->cores.pending_active ? sp->cores.pending_active : sp->cores.active;
-	rep.max = sp->dp->ncores;
-	rep.automatic = sp->cores.automatic;
-	rep.moving = sp->cores.moving;
-	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
-	m.msg_case = BYPASS__CTL_MSG__MSG_CORES_REPLY;
-	m.cores_reply = &rep;
-	sp_ctl_send(cc, &m, NULL, 0);
 }
 
 static int mkdir_parent(const char *path)

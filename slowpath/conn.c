@@ -5,7 +5,8 @@
  * TIME_WAIT), resets, and the per-tick retransmission timer and congestion
  * control of every established flow.
  *
- * A flow id indexes both dp->flows (fastpath state) and sp->conns (ours).
+ * A flow id indexes both dp->flows (fastpath state, reached only through
+ * sp_fp.c) and sp->conns (ours).
  * The id is reused only after the fastpath confirmed it forgot the flow
  * (DPM_FLOW_DEL_DONE); the app's slot only after that and the app's close.
  */
@@ -88,6 +89,7 @@ static struct sp_conn *conn_lookup(struct sp *sp, uint32_t raddr, uint32_t laddr
 
 struct sp_conn *sp_conn_new(struct sp *sp, uint32_t *id)
 {
+	DP_ASSERT_SP();
 	if (!sp->nfree_ids)
 		return NULL;
 	*id = sp->free_ids[--sp->nfree_ids];
@@ -103,6 +105,7 @@ struct sp_conn *sp_conn_new(struct sp *sp, uint32_t *id)
 
 void sp_conn_hash_add(struct sp *sp, struct sp_conn *c, uint32_t id)
 {
+	DP_ASSERT_SP();
 	struct conn_key k;
 	key_of(&k, c);
 	rte_hash_add_key_data(sp->conn_hash, &k, (void *)(uintptr_t)id);
@@ -173,14 +176,14 @@ static void conn_delete(struct sp *sp, struct sp_conn *c, uint32_t id, bool rst)
 		return;
 	c->state = SPS_DELETING;
 	c->deadline = 0;
-	sp_send_fp(sp, DPM_FLOW_DEL, id, rst ? 1 : 0, NULL);
+	sp_fp_flow_del(sp, id, rst);
 }
 
-static uint32_t conn_rto_ms(struct sp *sp, const struct fp_flow *f, uint8_t backoff)
+static uint32_t conn_rto_ms(struct sp *sp, const struct sp_fp_flow_view *f, uint8_t backoff)
 {
 	const struct bp_config *cfg = &sp->dp->cfg;
-	uint32_t srtt = __atomic_load_n(&f->srtt_us, __ATOMIC_RELAXED);
-	uint32_t var = __atomic_load_n(&f->rttvar_us, __ATOMIC_RELAXED);
+	uint32_t srtt = f->srtt_us;
+	uint32_t var = f->rttvar_us;
 	uint64_t ms = srtt ? (srtt + 4ull * var + 999) / 1000 : INIT_RTO_MS;
 	if (ms < cfg->min_rto_ms)
 		ms = cfg->min_rto_ms;
@@ -192,55 +195,35 @@ static uint32_t conn_rto_ms(struct sp *sp, const struct fp_flow *f, uint8_t back
 
 /* ------------------------------------------------------------ install */
 
-void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t peer_wnd,
+/**
+ * sp_conn_establish - the handshake of @c completed: install flow @id in
+ * the fastpath and publish the slot to the app.
+ * @peer_wnd: the peer's window in bytes, scaled already where it must be
+ *            (a SYN-ACK's never is, the final ACK's is).
+ * @send_ack: the fastpath sends the handshake's final ACK (active open).
+ */
+void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint32_t peer_wnd,
 		      bool send_ack)
 {
+	DP_ASSERT_SP();
 	struct dataplane *dp = sp->dp;
 	struct dp_app *app = sp_conn_app(sp, c);
-	struct fp_flow *f = &dp->flows[id];
 	struct bp_flow_shm *fs = &app->flows[c->slot];
-	bool ws = c->peer_wscale >= 0;
-
-	memset(f, 0, sizeof(*f));
-	f->flow_id = id;
-	f->local_ip = c->local_ip;
-	f->remote_ip = c->remote_ip;
-	f->local_port = c->local_port;
-	f->remote_port = c->remote_port;
-	f->remote_mac = c->mac;
-	f->snd_wscale = ws ? (uint8_t)c->peer_wscale : 0;
-	f->rcv_wscale = ws ? sp_rcv_wscale(dp) : 0;
 	uint32_t mss = dp->cfg.mtu - 40;
 	/* a tiny peer MSS would cost a 54-byte frame per payload byte
 	 * (CVE-2019-11479): never below SP_MIN_SND_MSS, 48 bytes, Linux's
 	 * tcp_min_snd_mss; only a path under IPv4's minimum MTU (68 bytes,
 	 * less a 20-byte IP header) would need less, so no real peer loses */
 	uint32_t peer = c->peer_mss < SP_MIN_SND_MSS ? SP_MIN_SND_MSS : c->peer_mss;
-	f->mss = (uint16_t)(peer < mss ? peer : mss);
-	f->app_id = c->app_id;
-	f->slot = c->slot;
-	f->gen = fs->gen;
-	f->shm = fs;
-	f->rx_isn = c->irs;
-	f->rx_size = app->rx_buf_size;
-	f->rx_base = app->base + dp_app_slot_rx_off(app, c->slot);
-	f->tx_isn = c->iss;
-	f->tx_size = app->tx_buf_size;
-	f->tx_base = f->rx_base + app->rx_buf_size;
-	f->peer_wnd = peer_wnd; /* windows in SYNs are never scaled */
-	f->bucket = dp_bucket_of(dp_bucket_hash(dp, c->remote_ip, c->local_ip, c->remote_port,
-						c->local_port));
-	f->core = (uint16_t)dp_steer(dp, f->bucket); /* the owner sets it again at FLOW_ADD */
-	fs->fp_queue = f->core;
-	if (c->peer_sack)
-		f->flags |= FPF_SACK;
-	if (c->ecn)
-		f->flags |= FPF_ECN;
-	f->rx_adv_edge = dp->cfg.rx_buf_size > 0xffff ? 0xffff : dp->cfg.rx_buf_size;
-	c->cc_ops->init(&c->cc, f->mss, dp->cfg.init_cwnd_segs);
-	f->cwnd = c->cc.cwnd;
-	f->pacing_bps = c->cc.rate_bps;
-	f->last_progress_tsc = sp->now;
+	struct sp_fp_flow_init in = {
+		.mss = (uint16_t)(peer < mss ? peer : mss),
+		.rcv_wscale = c->peer_wscale >= 0 ? sp_rcv_wscale(dp) : 0,
+		.peer_wnd = peer_wnd,
+	};
+
+	c->cc_ops->init(&c->cc, in.mss, dp->cfg.init_cwnd_segs);
+	in.cwnd = c->cc.cwnd;
+	in.pacing_bps = c->cc.rate_bps;
 
 	fs->local_ip = c->local_ip;
 	fs->remote_ip = c->remote_ip;
@@ -255,7 +238,7 @@ void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t p
 	c->retries = 0;
 	c->rto_seen_rx = 0;
 	c->rto_start = sp->now;
-	sp_send_fp(sp, DPM_FLOW_ADD, id, send_ack, NULL);
+	sp_fp_flow_install(sp, c, id, &in, send_ack);
 }
 
 /* ------------------------------------------------------------ listen */
@@ -398,6 +381,7 @@ static void syn_sent_input(struct sp *sp, struct sp_conn *c, uint32_t id, const 
 
 void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
 {
+	DP_ASSERT_SP();
 	uint32_t id;
 	struct sp_conn *c = conn_lookup(sp, p->saddr, p->daddr, p->sport, p->dport, &id);
 	bool pure_syn = (p->flags & TCPF_SYN) && !(p->flags & (TCPF_ACK | TCPF_RST));
@@ -423,7 +407,7 @@ void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
 		case SPS_TIME_WAIT:
 			/* raced the FLOW_ADD: the fastpath handles it now; a SYN
 			 * gets its RFC 5961 challenge ACK there, never a reset */
-			sp_send_fp(sp, DPM_RX_REINJECT, 0, 0, m);
+			sp_fp_reinject(sp, m);
 			passed = true;
 			break;
 		default:
@@ -451,7 +435,7 @@ static void check_closed(struct sp *sp, struct sp_conn *c, uint32_t id)
 			 * TIME_WAIT too, or a server that closes first runs out
 			 * of slots at (slots / time_wait) connections a second */
 			c->flags |= SPC_DETACHED;
-			sp_send_fp(sp, DPM_FLOW_DETACH, id, 0, NULL);
+			sp_fp_flow_detach(sp, id);
 		}
 	} else {
 		conn_delete(sp, c, id, false);
@@ -467,6 +451,7 @@ static void conn_reset(struct sp *sp, struct sp_conn *c, uint32_t id, int err, b
 void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen,
 		  uint32_t flags)
 {
+	DP_ASSERT_SP();
 	struct bp_flow_shm *fs = &app->flows[slot];
 	if (fs->gen != gen || fs->state == BP_FS_FREE) {
 		app->bad_entries++; /* stale or forged: nothing to do */
@@ -505,7 +490,7 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 	case BP_CTRL_SHUTDOWN:
 		if (c->state == SPS_ESTABLISHED && !(c->flags & SPC_APP_SHUT)) {
 			c->flags |= SPC_APP_SHUT;
-			sp_send_fp(sp, DPM_FLOW_SHUTWR, id, 0, NULL);
+			sp_fp_flow_shutwr(sp, id, false);
 		}
 		break;
 	case BP_CTRL_CLOSE:
@@ -541,7 +526,7 @@ void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abo
 			/* FIN after the buffered data (if shutdown() has not
 			 * asked already); arg 1: nobody reads any more */
 			c->flags |= SPC_APP_SHUT;
-			sp_send_fp(sp, DPM_FLOW_SHUTWR, id, 1, NULL);
+			sp_fp_flow_shutwr(sp, id, true);
 			c->deadline = sp->now + sp_ms_to_tsc(sp, FIN_TIMEOUT_MS);
 		}
 	}
@@ -549,6 +534,7 @@ void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abo
 
 void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t id)
 {
+	DP_ASSERT_SP();
 	if (id >= sp->dp->cfg.max_flows)
 		return;
 	struct sp_conn *c = &sp->conns[id];
@@ -696,10 +682,11 @@ static void handshake_timer(struct sp *sp, struct sp_conn *c, uint32_t id)
  * fail the flow with ETIMEDOUT, as on Linux.
  * Return: true if the flow was reset.
  */
-static bool keepalive_tick(struct sp *sp, struct sp_conn *c, uint32_t id, struct fp_flow *f)
+static bool keepalive_tick(struct sp *sp, struct sp_conn *c, uint32_t id,
+			   const struct sp_fp_flow_view *f)
 {
 	const struct bp_config *cfg = &sp->dp->cfg;
-	uint64_t rx = __atomic_load_n(&f->last_rx_tsc, __ATOMIC_RELAXED);
+	uint64_t rx = f->last_rx_tsc;
 	if (rx != c->ka_seen_rx || !c->ka_next) {
 		uint64_t from = rx > c->ka_seen_rx && c->ka_next ? rx : sp->now;
 		c->ka_seen_rx = rx;
@@ -715,21 +702,22 @@ static bool keepalive_tick(struct sp *sp, struct sp_conn *c, uint32_t id, struct
 	}
 	c->ka_probes++;
 	c->ka_next = sp->now + sp_ms_to_tsc(sp, cfg->keepalive_intvl_ms);
-	sp_send_fp(sp, DPM_FLOW_PROBE, id, 0, NULL);
+	sp_fp_flow_probe(sp, id);
 	return false;
 }
 
 static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 {
-	struct fp_flow *f = &sp->dp->flows[id];
-	uint32_t fflags = __atomic_load_n(&f->flags, __ATOMIC_RELAXED);
+	struct sp_fp_flow_view view, *f = &view;
+	sp_fp_flow_read(sp, id, f);
+	uint32_t fflags = f->flags;
 	if (fflags & FPF_RESET)
 		return;
-	uint64_t acked_total = __atomic_load_n(&f->cnt_acked, __ATOMIC_RELAXED);
-	uint64_t acked = __atomic_load_n(&f->tx_acked, __ATOMIC_RELAXED);
-	uint64_t sent = __atomic_load_n(&f->tx_max_sent, __ATOMIC_RELAXED);
+	uint64_t acked_total = f->cnt_acked;
+	uint64_t acked = f->tx_acked;
+	uint64_t sent = f->tx_max_sent;
 	uint64_t inflight = sent > acked ? sent - acked : 0;
-	uint32_t fr = __atomic_load_n(&f->cnt_fast_retx, __ATOMIC_RELAXED);
+	uint32_t fr = f->cnt_fast_retx;
 
 	/* split so the microsecond clock cannot overflow, however long the host has been up */
 	uint64_t hz = sp->dp->tsc_hz;
@@ -742,7 +730,7 @@ static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 		c->ecn_react_after = acked_total + inflight;
 	}
 	if (acked_total != c->cc_acked_seen) {
-		uint64_t ecn_total = __atomic_load_n(&f->cnt_ecn_acked, __ATOMIC_RELAXED);
+		uint64_t ecn_total = f->cnt_ecn_acked;
 		if (ecn_total != c->cc.ecn_seen && !c->cc_ops->wants_ecn &&
 		    acked_total >= c->ecn_react_after) {
 			/* RFC 3168 for loss-based algorithms: a mark counts as a
@@ -755,8 +743,8 @@ static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 			.ecn_acked = ecn_total - c->cc.ecn_seen,
 			.inflight = inflight,
 			.now_us = now_us,
-			.rtt_us = __atomic_load_n(&f->rtt_us, __ATOMIC_RELAXED),
-			.srtt_us = __atomic_load_n(&f->srtt_us, __ATOMIC_RELAXED),
+			.rtt_us = f->rtt_us,
+			.srtt_us = f->srtt_us,
 		};
 		c->cc_ops->on_ack(&c->cc, &a);
 		c->cc_acked_seen = acked_total;
@@ -769,18 +757,18 @@ static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 	 * resent every min RTO forever */
 	if (acked_new)
 		c->retries = 0;
-	uint64_t progress = __atomic_load_n(&f->last_progress_tsc, __ATOMIC_RELAXED);
+	uint64_t progress = f->last_progress_tsc;
 	bool fin_out = (fflags & FPF_TX_FIN_SENT) && !(fflags & FPF_TX_FIN_ACKED);
-	uint64_t written = __atomic_load_n(&f->tx_written, __ATOMIC_RELAXED);
-	uint64_t next = __atomic_load_n(&f->tx_sent, __ATOMIC_RELAXED);
-	bool window_stall = __atomic_load_n(&f->peer_wnd, __ATOMIC_RELAXED) == 0 && written > next;
+	uint64_t written = f->tx_written;
+	uint64_t next = f->tx_sent;
+	bool window_stall = f->peer_wnd == 0 && written > next;
 	if (inflight || fin_out || window_stall) {
 		uint64_t start = progress > c->rto_start ? progress : c->rto_start;
 		uint64_t rto = sp_ms_to_tsc(sp, conn_rto_ms(sp, f, c->retries));
 		if (sp->now - start > rto) {
 			/* a peer that answers our window probes keeps the flow
 			 * alive (as on Linux); the probes still back off */
-			uint64_t rx = __atomic_load_n(&f->last_rx_tsc, __ATOMIC_RELAXED);
+			uint64_t rx = f->last_rx_tsc;
 			bool answered = !inflight && !fin_out && rx != c->rto_seen_rx;
 			c->rto_seen_rx = rx;
 			if (c->retries >= sp->dp->cfg.max_retries && !answered) {
@@ -792,19 +780,20 @@ static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 			if (c->retries < sp->dp->cfg.max_retries)
 				c->retries++;
 			c->rto_start = sp->now;
-			__atomic_store_n(&f->cwnd, c->cc.cwnd, __ATOMIC_RELAXED);
-			sp_send_fp(sp, DPM_FLOW_RETX, id, 0, NULL);
+			sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd);
+			sp_fp_flow_retx(sp, id);
 			return;
 		}
 	}
 	if ((c->flags & SPC_KEEPALIVE) && !inflight && !fin_out && keepalive_tick(sp, c, id, f))
 		return;
-	__atomic_store_n(&f->cwnd, c->cc.cwnd, __ATOMIC_RELAXED);
-	__atomic_store_n(&f->pacing_bps, c->cc.rate_bps, __ATOMIC_RELAXED);
+	sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd);
+	sp_fp_flow_set_rate(sp, id, c->cc.rate_bps);
 }
 
 void sp_conn_tick(struct sp *sp)
 {
+	DP_ASSERT_SP();
 	for (uint32_t i = 0; i < sp->nconns;) {
 		uint32_t id = sp->active[i];
 		struct sp_conn *c = &sp->conns[id];

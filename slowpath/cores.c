@@ -54,7 +54,7 @@ static void rebalance(struct sp *sp, uint32_t active)
 			to++;
 		count[to]++;
 		uint16_t b = excess[i];
-		if (dp_send_to_core(dp, sc->owner[b], DPM_BUCKET_OUT, to, b, NULL) == 0)
+		if (sp_fp_bucket_out(sp, b, sc->owner[b], to) == 0)
 			sc->moving++;
 	}
 	if (sc->moving)
@@ -78,10 +78,9 @@ void sp_cores_init(struct sp *sp)
 		active = dp->ncores;
 	sc->active = active;
 	sc->automatic = dp->cfg.fp_scale;
-	for (uint32_t b = 0; b < DP_STEER_BUCKETS; b++) {
-		dp->steer[b] = (uint8_t)(b % active);
-		sc->owner[b] = dp->steer[b];
-	}
+	sp_fp_steer_init(sp, active);
+	for (uint32_t b = 0; b < DP_STEER_BUCKETS; b++)
+		sc->owner[b] = (uint8_t)(b % active);
 }
 
 /* a bucket arrived (or a stale request was refused): @core owns it now */
@@ -100,15 +99,14 @@ static void sample(struct sp *sp)
 	struct dataplane *dp = sp->dp;
 	struct sp_cores *sc = &sp->cores;
 	for (uint32_t k = 0; k < dp->ncores; k++) {
-		uint64_t busy = __atomic_load_n(&dp->core[k].busy_tsc, __ATOMIC_RELAXED);
-		uint64_t idle = __atomic_load_n(&dp->core[k].idle_tsc, __ATOMIC_RELAXED);
+		uint64_t busy, idle;
+		sp_fp_core_load(sp, k, &busy, &idle);
 		uint64_t db = busy - sc->last_busy[k], di = idle - sc->last_idle[k];
 		sc->last_busy[k] = busy;
 		sc->last_idle[k] = idle;
 		double f = db + di ? (double)db / (double)(db + di) : 0.0;
 		sc->load[k] = 0.5 * sc->load[k] + 0.5 * f;
-		__atomic_store_n(&dp->core[k].busy_pct, (uint32_t)(sc->load[k] * 100.0 + 0.5),
-				 __ATOMIC_RELAXED);
+		sp_fp_core_set_busy_pct(sp, k, (uint32_t)(sc->load[k] * 100.0 + 0.5));
 	}
 }
 
@@ -129,7 +127,7 @@ void sp_cores_tick(struct sp *sp)
 		if (sp->now > sc->move_deadline) {
 			/* an answer got lost (a full ring): believe the table */
 			for (uint32_t b = 0; b < DP_STEER_BUCKETS; b++)
-				sc->owner[b] = dp_steer(dp, (uint16_t)b);
+				sc->owner[b] = (uint8_t)sp_fp_steer(sp, (uint16_t)b);
 			sc->moving = 0;
 		}
 		return;
@@ -194,12 +192,11 @@ int sp_cores_set(struct sp *sp, uint32_t active, bool automatic)
  */
 uint32_t sp_cores_pick(struct sp *sp)
 {
-	struct dataplane *dp = sp->dp;
 	struct sp_cores *sc = &sp->cores;
 	uint32_t best = sc->rr++ % sc->active, best_n = UINT32_MAX;
 	for (uint32_t i = 0; i < sc->active; i++) {
 		uint32_t k = (best + i) % sc->active;
-		uint32_t n = __atomic_load_n(&dp->core[k].nflows, __ATOMIC_RELAXED);
+		uint32_t n = sp_fp_core_stat(sp, k).flows;
 		if (n < best_n) {
 			best_n = n;
 			best = k;

@@ -10,7 +10,7 @@
  * caps), so neither a dripping client nor thousands of idle connections
  * stall the thread or exhaust its descriptors (see ctl_sock.h).
  *
- * attach.c does what the requests ask (attach, status); this file only
+ * attach.c and status.c do what the requests ask; this file only
  * moves bytes and enforces the limits.
  */
 #include <errno.h>

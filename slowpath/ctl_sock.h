@@ -107,7 +107,7 @@ void sp_ctl_free(struct ctl_conn *cc);
 /** sp_ctl_get_stats - current statistics. */
 void sp_ctl_get_stats(struct sp *sp, struct ctl_stats *st);
 
-/* attach.c, called from here */
+/* attach.c and status.c, called from here */
 void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachRequest *req);
 void sp_ctl_status(struct sp *sp, struct ctl_conn *cc);
 void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest *req,

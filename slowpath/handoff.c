@@ -396,7 +396,7 @@ int sp_handoff_adopt(struct sp *sp, struct dp_app *app, uint64_t key, uint32_t r
 	mv->from_slot = c->slot;
 	c->flags |= SPC_MOVING;
 	sa->moves_in++;
-	sp_send_fp(sp, DPM_FLOW_MOVE, id, 0, mv);
+	sp_fp_flow_move(sp, id, mv);
 	return 0;
 }
 

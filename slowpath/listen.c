@@ -14,6 +14,7 @@
 /* the first listener on @port (more follow through ->next if shared) */
 struct sp_listener *sp_listener_of_port(struct sp *sp, uint16_t port)
 {
+	DP_ASSERT_SP();
 	uint16_t i = sp->listener_by_port[port];
 	return i ? &sp->listeners[i - 1] : NULL;
 }
@@ -29,6 +30,7 @@ struct sp_listener *sp_listener_of_conn(struct sp *sp, const struct sp_conn *c)
 
 void sp_listener_unlink(struct sp *sp, struct sp_listener *l)
 {
+	DP_ASSERT_SP();
 	uint16_t self = (uint16_t)(l - sp->listeners) + 1;
 	for (uint16_t *pp = &sp->listener_by_port[l->port]; *pp;
 	     pp = &sp->listeners[*pp - 1].next) {
@@ -59,6 +61,7 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 		      uint32_t backlog, uint32_t flags, const struct cc_ops *cc, int proof_fd,
 		      uint32_t *slot_out)
 {
+	DP_ASSERT_SP();
 	bool shared = flags & BP_LISTEN_SHARED;
 	if (ip && ip != sp->dp->ip)
 		return -EADDRNOTAVAIL;
@@ -99,6 +102,7 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 
 void sp_listener_close(struct sp *sp, struct dp_app *app, struct sp_listener *l)
 {
+	DP_ASSERT_SP();
 	sp_listener_unlink(sp, l);
 	/* half-open children die with it; established ones belong to the app */
 	for (uint32_t i = 0; i < sp->nconns;) {

@@ -28,27 +28,6 @@ uint64_t sp_ms_to_tsc(struct sp *sp, uint64_t ms)
 	return ms * sp->dp->tsc_hz / 1000;
 }
 
-void sp_send_fp(struct sp *sp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr)
-{
-	/* the fastpath drains this ring every round; a full ring means it is
-	 * wedged, and waiting is the only way not to lose the message */
-	for (int i = 0; dp_send_to_fp(sp->dp, type, flow_id, arg, ptr); i++) {
-		if (i == 100000) {
-			fprintf(stderr, "fastpathd: slowpath: fastpath ring full, message %u lost\n",
-				type);
-			if (type == DPM_TX_PKT)
-				rte_pktmbuf_free(ptr);
-			return;
-		}
-		usleep(10);
-	}
-}
-
-void sp_tx_mbuf(struct sp *sp, struct rte_mbuf *m)
-{
-	sp_send_fp(sp, DPM_TX_PKT, 0, 0, m); /* counted in tx_packets when the fastpath sends it */
-}
-
 static void rx_packet(struct sp *sp, struct rte_mbuf *m)
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -71,7 +50,7 @@ static void drain_fastpath(struct sp *sp)
 	struct dp_msg msgs[64];
 	unsigned n;
 	do {
-		n = rte_ring_dequeue_burst_elem(sp->dp->to_sp, msgs, sizeof(msgs[0]), 64, NULL);
+		n = sp_fp_recv(sp, msgs, 64);
 		sp->now = rte_rdtsc();
 		for (unsigned i = 0; i < n; i++) {
 			struct dp_msg *m = &msgs[i];
@@ -131,15 +110,12 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
  */
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	struct sp *sp = w->data;
-	__atomic_store_n(&sp->dp->sp_epoch, sp->dp->sp_epoch + 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&sp->dp->sp_sleeping, 1, __ATOMIC_SEQ_CST);
+	sp_fp_loop_mark(w->data, true);
 }
 
 static void on_check(struct ev_loop *loop, ev_check *w, int revents)
 {
-	struct sp *sp = w->data;
-	__atomic_store_n(&sp->dp->sp_sleeping, 0, __ATOMIC_SEQ_CST);
+	sp_fp_loop_mark(w->data, false);
 }
 
 static void on_stop(struct ev_loop *loop, ev_async *w, int revents)
@@ -164,12 +140,31 @@ int sp_stop_request(struct dataplane *dp)
 static void *sp_main(void *arg)
 {
 	struct sp *sp = arg;
+
+	dp_role_set(DP_ROLE_SP, 0);
 	ev_run(sp->loop, 0);
 	return NULL;
 }
 
+/* the algorithms are the slowpath's: config.c knows only a string */
+int sp_config_check(const struct bp_config *c, char *err, size_t errlen)
+{
+	if (!cc_find(c->cc)) {
+		char names[128];
+
+		snprintf(err, errlen, "[tcp] cc: '%s' is not available (available: %s)", c->cc,
+			 cc_names(names, sizeof(names)));
+		return -1;
+	}
+	return 0;
+}
+
 int sp_start(struct dataplane *dp, char *err, size_t errlen)
 {
+	if (sp_config_check(&dp->cfg, err, errlen))
+		return -1;
+	/* the caller builds the slowpath's state before the thread takes it */
+	dp_role_set(DP_ROLE_SP, 0);
 	struct sp *sp = rte_zmalloc("sp", sizeof(*sp), RTE_CACHE_LINE_SIZE);
 	if (!sp) {
 		snprintf(err, errlen, "out of memory for the slowpath");
@@ -230,6 +225,7 @@ void sp_stop(struct dataplane *dp)
 		return;
 	ev_async_send(sp->loop, &sp->stop_w);
 	pthread_join(sp_thread, NULL);
+	dp_role_set(DP_ROLE_SP, 0); /* the caller tears the slowpath's state down */
 	sp_handoff_fini(sp);
 	sp_attach_fini(sp);
 	sp_conn_fini(sp);

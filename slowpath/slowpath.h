@@ -9,6 +9,14 @@
 #include "dataplane.h"
 
 /**
+ * sp_config_check - the configuration fields the slowpath interprets
+ * ([tcp] cc), checked after config_validate() and before anything starts.
+ * @err: names the field, the bad value and the valid ones.
+ * Return: 0 or -1.
+ */
+int sp_config_check(const struct bp_config *c, char *err, size_t errlen);
+
+/**
  * sp_start - bind the control socket and start the slowpath thread.
  * @err: names the socket path and what to do (e.g. another daemon running).
  * Return: 0 or -1.

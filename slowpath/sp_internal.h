@@ -16,6 +16,7 @@
 #include "dataplane.h"
 #include "pkt.h"
 #include "cc.h"
+#include "sp_fp.h"
 
 enum sp_state {
 	SPS_FREE = 0,
@@ -205,19 +206,26 @@ uint32_t sp_cores_pick(struct sp *sp);
 uint32_t sp_cores_owner(struct sp *sp, uint16_t bucket);
 
 /* slowpath.c */
-void sp_send_fp(struct sp *sp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr);
-void sp_tx_mbuf(struct sp *sp, struct rte_mbuf *m);
 uint64_t sp_ms_to_tsc(struct sp *sp, uint64_t ms);
 
-/* attach.c */
+/* attach.c: the control server and app lifecycle */
 int sp_attach_init(struct sp *sp, char *err, size_t errlen);
 void sp_attach_fini(struct sp *sp);
-void sp_app_post(struct sp *sp, struct dp_app *app, uint16_t type, int16_t status, uint32_t slot,
-		 uint32_t gen, uint32_t req_id, uint32_t aux);
-int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot);
-void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot);
 void sp_app_flow_gone(struct sp *sp, struct dp_app *app);
 void sp_app_flow_done(struct sp *sp, struct dp_app *app);
+
+/* region.c */
+int sp_region_create(struct dataplane *dp, struct dp_app *app, char *err, size_t errlen);
+
+/* slots.c */
+int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot);
+void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot);
+
+/* ctrlq.c: the app's control queue and slowpath event queue */
+void sp_app_post(struct sp *sp, struct dp_app *app, uint16_t type, int16_t status, uint32_t slot,
+		 uint32_t gen, uint32_t req_id, uint32_t aux);
+void sp_app_drain_ctrl(struct sp *sp, struct dp_app *app);
+void sp_app_ctrl_watch(struct sp *sp, struct dp_app *app);
 
 #define SYN_RTO_MS 250 /* first SYN / SYN-ACK retransmission timeout */
 
@@ -226,7 +234,7 @@ int sp_conn_init(struct sp *sp);
 struct sp_conn *sp_conn_new(struct sp *sp, uint32_t *id);
 void sp_conn_hash_add(struct sp *sp, struct sp_conn *c, uint32_t id);
 void sp_conn_handshake_fail(struct sp *sp, struct sp_conn *c, uint32_t id, int err);
-void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t peer_wnd,
+void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint32_t peer_wnd,
 		       bool send_ack);
 uint16_t sp_conn_pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport);
 void sp_conn_fini(struct sp *sp);

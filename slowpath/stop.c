@@ -30,15 +30,11 @@
 
 #define STOP_RST_WAIT_MS 500
 
-/* let the fastpath loop end (it checks dp->stop every round) */
+/* every flow is gone: let the fastpath loop end */
 static void stop_fastpath(struct sp *sp)
 {
-	uint64_t one = 1;
 	sp->stop_phase = SP_STOP_DONE;
-	sp->dp->stop = 1;
-	for (uint32_t k = 0; k < sp->dp->ncores; k++)
-		if (write(sp->dp->core[k].kick_fd, &one, sizeof(one)) < 0)
-			continue; /* the counter is huge: that core is awake anyway */
+	sp_fp_stop(sp);
 }
 
 /* act on every conn; @fn may free it (sp->active is then reordered) */
@@ -64,7 +60,7 @@ static void close_gracefully(struct sp *sp, struct sp_conn *c, uint32_t id)
 	case SPS_ESTABLISHED:
 		if (!(c->flags & SPC_APP_SHUT)) {
 			c->flags |= SPC_APP_SHUT;
-			sp_send_fp(sp, DPM_FLOW_SHUTWR, id, 0, NULL);
+			sp_fp_flow_shutwr(sp, id, false);
 		}
 		break;
 	}

@@ -262,14 +262,15 @@ static int establish(struct sp *sp, struct sp_listener *l, const struct sp_hs *h
 	c->ecn = hs->ecn;
 	c->mac = hs->mac;
 	sp_conn_hash_add(sp, c, id);
-	sp_conn_establish(sp, c, id, 0, false);
-	/* this ACK's window is scaled already */
-	sp->dp->flows[id].peer_wnd = (uint32_t)p->wnd << sp->dp->flows[id].snd_wscale;
+	/* this ACK's window is scaled already; the flow is the fastpath's
+	 * once FLOW_ADD is queued, so the window goes in before it */
+	uint8_t wscale = c->peer_wscale >= 0 ? (uint8_t)c->peer_wscale : 0;
+	sp_conn_establish(sp, c, id, (uint32_t)p->wnd << wscale, false);
 	l->delivered++;
 	app->flows[l->slot].listen_pending = l->delivered;
 	sp_app_post(sp, app, BP_EV_ACCEPT, 0, c->slot, app->flows[c->slot].gen, 0, c->listener_slot);
 	if (p->payload_len || (p->flags & TCPF_FIN)) {
-		sp_send_fp(sp, DPM_RX_REINJECT, 0, 0, m);
+		sp_fp_reinject(sp, m);
 		return 1;
 	}
 	return 0;

@@ -24,6 +24,7 @@
 #include "port.h"
 #include "ring_copy.h"
 #include "seq.h"
+#include "bypass/region_layout.h"
 
 struct fx FX;
 uint8_t fx_pattern[2][FX_PERIOD + FX_PATTERN_SPAN];
@@ -39,10 +40,10 @@ void fx_fail(const char *what, const char *file, int line)
 	abort();
 }
 
-static size_t align64(size_t v) { return (v + 63) & ~(size_t)63; }
 
 /* region offsets: header, data queue, fastpath event queue, slots, rings */
-static size_t off_dataq, off_evq, off_flows, off_bufs, region_size;
+static struct bp_region_layout lay;
+static size_t region_size;
 
 void fx_init(void)
 {
@@ -55,6 +56,9 @@ void fx_init(void)
 	char err[512];
 	struct dataplane *dp = &FX.dp;
 
+	/* this thread plays the fastpath (the slowpath's messages are replayed
+	 * from it too, as the fastpath would receive them) */
+	dp_role_set(DP_ROLE_FP, 0);
 	if (port_eal_init(11, argv) < 0)
 		fx_fail("rte_eal_init with --no-huge", __FILE__, __LINE__);
 	FX.rx = rte_ring_create("fz_rx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -84,11 +88,9 @@ void fx_init(void)
 	FX.fp = fp;
 
 	/* the app and its region */
-	off_dataq = align64(sizeof(struct bp_region_hdr));
-	off_evq = align64(off_dataq + bp_queue_bytes(FX_QUEUE_ENTRIES, sizeof(struct bp_doorbell)));
-	off_flows = align64(off_evq + bp_queue_bytes(FX_QUEUE_ENTRIES, sizeof(struct bp_event)));
-	off_bufs = align64(off_flows + FX_SLOTS * sizeof(struct bp_flow_shm));
-	region_size = (off_bufs + (size_t)FX_SLOTS * 2 * FX_RING_MAX + 4095) & ~(size_t)4095;
+	/* the daemon's layout, rings of the largest size fx_reset() picks */
+	bp_region_layout(&lay, 1, FX_SLOTS, FX_QUEUE_ENTRIES, FX_RING_MAX, FX_RING_MAX);
+	region_size = bp_region_align(lay.size);
 	FX.region = aligned_alloc(4096, region_size);
 	CHECK(FX.region);
 	memset(FX.region, 0, region_size);
@@ -101,9 +103,9 @@ void fx_init(void)
 	app->base = FX.region;
 	app->region_size = region_size;
 	app->max_flows = FX_SLOTS;
-	app->buffers_off = off_bufs;
+	app->buffers_off = lay.buffers_off;
 	app->hdr = (struct bp_region_hdr *)FX.region;
-	app->flows = (struct bp_flow_shm *)(FX.region + off_flows);
+	app->flows = (struct bp_flow_shm *)(FX.region + lay.flows_off);
 	app->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	CHECK(app->wake_fd >= 0);
 	app->slot_flow = malloc(FX_SLOTS * sizeof(uint32_t));
@@ -141,14 +143,14 @@ void fx_reset(struct fx_in *in)
 	uint8_t pace = fx_u8(in);
 
 	/* the app region: queues empty, slot counters zero */
-	memset(FX.region, 0, off_bufs);
+	memset(FX.region, 0, lay.buffers_off);
 	app->rx_buf_size = rx_size;
 	app->tx_buf_size = tx_size;
 	app->bad_entries = 0;
 	app->fp_kick_pending[0] = false;
 	app->nqueues = 1;
-	struct bp_queue *dq = (struct bp_queue *)(FX.region + off_dataq);
-	struct bp_queue *eq = (struct bp_queue *)(FX.region + off_evq);
+	struct bp_queue *dq = (struct bp_queue *)(FX.region + lay.q_off[bp_rq_data(0)]);
+	struct bp_queue *eq = (struct bp_queue *)(FX.region + lay.q_off[bp_rq_fp_ev(0)]);
 	dq->size = eq->size = FX_QUEUE_ENTRIES;
 	dq->elem_size = sizeof(struct bp_doorbell);
 	eq->elem_size = sizeof(struct bp_event);

@@ -14,7 +14,7 @@
  * A flow whose app wrote an invalid counter is reset as the slowpath does
  * (DPM_FLOW_BAD_APP -> DPM_FLOW_DEL); all fastpath invariants must hold
  * whatever the app wrote, and no packet buffer may be left.  The slowpath's
- * control queue (slowpath/attach.c) is not covered here.
+ * control queue (slowpath/ctrlq.c) is not covered here.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -28,10 +28,10 @@
 
 #include "bypass/bypass.h"
 #include "bypass/shm_abi.h"
+#include "bypass/region_layout.h"
 #include "ctl_wire.h"
 
 #define FK_MAX_APPS 16
-#define FK_ALIGN(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
 enum fk_connect_mode { FK_CONNECT_ESTABLISH, FK_CONNECT_PENDING, FK_CONNECT_REFUSE };
 
@@ -101,56 +101,33 @@ static void fk_kick_fd(int fd)
 static int fk_make_region(struct fk_daemon *d, struct fk_app *a)
 {
 	const struct fk_cfg *c = &d->cfg;
-	uint64_t qe = c->queue_entries, off = FK_ALIGN(sizeof(struct bp_region_hdr), 64);
-	struct bp_region_hdr h = {
-		.magic = BP_REGION_MAGIC, .abi_version = c->region_abi,
-		.max_flows = c->max_flows, .local_ip = c->local_ip,
-		.rx_buf_size = c->rx_size, .tx_buf_size = c->tx_size,
-		.fp_queues = 1, /* the fake has one fastpath core */
-	};
-	uint64_t *offs[4] = { &h.ctrlq_off, &h.dataq_off[0], &h.sp_evq_off, &h.fp_evq_off[0] };
-	uint32_t elems[4] = { sizeof(struct bp_ctrl_req), sizeof(struct bp_doorbell),
-			      sizeof(struct bp_event), sizeof(struct bp_event) };
+	uint32_t qe = c->queue_entries;
+	struct bp_region_layout l;
 	int fd;
 
-	for (int i = 0; i < 4; i++) {
-		*offs[i] = off;
-		off = FK_ALIGN(off + bp_queue_bytes(qe, elems[i]), 64);
-	}
-	h.flows_off = off;
-	off += (uint64_t)c->max_flows * sizeof(struct bp_flow_shm);
-	h.buffers_off = FK_ALIGN(off, 4096);
-	h.region_size = h.buffers_off + (uint64_t)c->max_flows * (c->rx_size + c->tx_size);
-
+	/* the daemon's own layout (include/bypass/region_layout.h) */
+	bp_region_layout(&l, 1, c->max_flows, qe, c->rx_size, c->tx_size); /* one fastpath core */
 	fd = memfd_create("fake-bypass-region", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, (off_t)h.region_size))
+	if (fd < 0 || ftruncate(fd, (off_t)l.size))
 		return -1;
-	a->base = mmap(NULL, h.region_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	a->base = mmap(NULL, l.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (a->base == MAP_FAILED)
 		return -1;
-	a->size = h.region_size;
+	a->size = l.size;
+	bp_region_init(a->base, &l, c->max_flows, qe, c->rx_size, c->tx_size);
 	a->hdr = (struct bp_region_hdr *)a->base;
-	*a->hdr = h;
-	for (int i = 0; i < 4; i++) {
-		struct bp_queue *q = (struct bp_queue *)(a->base + *offs[i]);
-
-		q->size = (uint32_t)qe;
-		q->elem_size = elems[i];
-	}
+	a->hdr->abi_version = c->region_abi;
+	a->hdr->local_ip = c->local_ip;
 	if (c->corrupt_region)
-		((struct bp_queue *)(a->base + h.dataq_off[0]))->elem_size = 8;
-	a->flows = (struct bp_flow_shm *)(a->base + h.flows_off);
+		((struct bp_queue *)(a->base + l.q_off[bp_rq_data(0)]))->elem_size = 8;
+	a->flows = (struct bp_flow_shm *)(a->base + l.flows_off);
 	a->max_flows = c->max_flows;
 	a->rx_size = c->rx_size;
 	a->tx_size = c->tx_size;
-	bp_queue_view_init(&a->ctrlq, (struct bp_queue *)(a->base + h.ctrlq_off), qe,
-			   elems[0], 0);
-	bp_queue_view_init(&a->dataq, (struct bp_queue *)(a->base + h.dataq_off[0]), qe,
-			   elems[1], 0);
-	bp_queue_view_init(&a->sp_evq, (struct bp_queue *)(a->base + h.sp_evq_off), qe,
-			   elems[2], 1);
-	bp_queue_view_init(&a->fp_evq, (struct bp_queue *)(a->base + h.fp_evq_off[0]), qe,
-			   elems[3], 1);
+	bp_region_daemon_view(&a->ctrlq, a->base, &l, BP_RQ_CTRL, qe);
+	bp_region_daemon_view(&a->dataq, a->base, &l, bp_rq_data(0), qe);
+	bp_region_daemon_view(&a->sp_evq, a->base, &l, BP_RQ_SP_EV, qe);
+	bp_region_daemon_view(&a->fp_evq, a->base, &l, bp_rq_fp_ev(0), qe);
 	a->fl = calloc(c->max_flows, sizeof(*a->fl));
 	return fd;
 }

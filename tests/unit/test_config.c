@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "slowpath.h"
 
 static char err[512];
 
@@ -302,14 +303,17 @@ Test(config, validate_cross_field)
 	set_ok(&c, "tcp", "max_rto_ms", "500");
 	cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s", err);
 
-	/* every registered algorithm passes; a bad name's error lists them */
+	/* every registered algorithm passes; a bad name's error lists them.
+	 * The slowpath owns the algorithms, so it checks the name (before
+	 * anything starts, right after config_validate()) */
 	const char *algs[] = { "newreno", "cubic", "dctcp", "timely" };
 	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
 		set_ok(&c, "tcp", "cc", algs[i]);
 		cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s: %s", algs[i], err);
+		cr_assert_eq(sp_config_check(&c, err, sizeof(err)), 0, "%s: %s", algs[i], err);
 	}
 	set_ok(&c, "tcp", "cc", "vegas");
-	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	cr_assert_eq(sp_config_check(&c, err, sizeof(err)), -1);
 	assert_err_names("[tcp] cc", "vegas", "newreno", "cubic", "dctcp", "timely");
 }
 

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ctrlq.c - an app's control queue (requests the app queues for the
+ * slowpath: listen, connect, close ...) and its slowpath event queue (the
+ * answers and connection events).  Both are slowpath-only; the fastpath
+ * has its own doorbell and event queues in the same region.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <rte_cycles.h>
+
+#include "sp_internal.h"
+
+#define CTRL_PER_ROUND 256
+
+/**
+ * sp_app_post - queue an event for @app and wake it if it sleeps.  A full
+ * queue sets the region's overflow flag: the app then rescans every slot.
+ */
+void sp_app_post(struct sp *sp, struct dp_app *app, uint16_t type, int16_t status, uint32_t slot,
+		 uint32_t gen, uint32_t req_id, uint32_t aux)
+{
+	DP_ASSERT_SP();
+	struct sp_app *sa = app->sp_priv;
+	if (sa->dying)
+		return;
+	struct bp_event ev = { .type = type, .status = status, .slot = slot, .gen = gen,
+			       .req_id = req_id, .aux = aux };
+	if (bp_queue_push(&app->sp_evq, &ev)) {
+		__atomic_store_n(&app->hdr->evq_overflow, 1, __ATOMIC_RELEASE);
+		sp->dp->sp_counters[DPC_EVQ_OVERFLOW]++;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&app->hdr->app_sleeping, __ATOMIC_ACQUIRE)) {
+		uint64_t one = 1;
+		if (write(app->wake_fd, &one, sizeof(one)) < 0)
+			sp->dp->sp_counters[DPC_EVQ_OVERFLOW]++;
+	}
+}
+
+/* the algorithm a LISTEN/CONNECT names: NULL = default, else must exist */
+static int requested_cc(const struct bp_ctrl_req *r, const struct cc_ops **out)
+{
+	char name[sizeof(r->cc) + 1];
+	memcpy(name, r->cc, sizeof(r->cc));
+	name[sizeof(r->cc)] = 0; /* app-written: never trust a terminator */
+	*out = NULL;
+	if (!name[0])
+		return 0;
+	*out = cc_find(name);
+	return *out ? 0 : -EINVAL;
+}
+
+static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl_req *r)
+{
+	uint32_t slot = 0;
+	const struct cc_ops *cc;
+	int rc;
+	switch (r->op) {
+	case BP_CTRL_LISTEN:
+		rc = requested_cc(r, &cc);
+		if (!rc)
+			rc = sp_conn_listen(sp, app, r->ip, r->port, r->backlog, r->flags, cc, &slot);
+		break;
+	case BP_CTRL_CONNECT:
+		rc = requested_cc(r, &cc);
+		if (!rc)
+			rc = sp_conn_connect(sp, app, r->ip, r->port, cc, &slot);
+		break;
+	case BP_CTRL_FORKED:
+		sp_handoff_forked(sp, app, (int32_t)r->pid);
+		return;
+	case BP_CTRL_RELEASE:
+		sp_handoff_release(sp, app, r->key);
+		return;
+	case BP_CTRL_EXEC_HOLD:
+		sp_exec_hold(sp, app, r->key, r->flags != 0);
+		return;
+	case BP_CTRL_ADOPT:
+		rc = sp_handoff_adopt(sp, app, r->key, r->req_id, &slot);
+		if (rc == 0)
+			return; /* answered when the fastpath has moved it */
+		if (rc == 1)
+			rc = 0;
+		break;
+	case BP_CTRL_KEEPALIVE:
+	case BP_CTRL_SHUTDOWN:
+	case BP_CTRL_CLOSE:
+	case BP_CTRL_ABORT:
+		if (r->slot >= app->max_flows) {
+			app->bad_entries++;
+			sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
+			return;
+		}
+		sp_conn_ctrl(sp, app, r->op, r->slot, r->gen, r->flags);
+		return;
+	default:
+		app->bad_entries++;
+		sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
+		rc = -EINVAL;
+		break;
+	}
+	sp_app_post(sp, app, BP_EV_REPLY, (int16_t)rc, rc ? 0 : slot,
+		    rc ? 0 : app->flows[slot].gen, r->req_id, 0);
+}
+
+/** sp_app_drain_ctrl - act on (at most a round of) @app's queued requests. */
+void sp_app_drain_ctrl(struct sp *sp, struct dp_app *app)
+{
+	DP_ASSERT_SP();
+	struct bp_ctrl_req r;
+	for (int n = 0; n < CTRL_PER_ROUND && !bp_queue_pop(&app->ctrlq, &r); n++)
+		ctrl_request(sp, app, &r);
+}
+
+static void on_doorbell(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct dp_app *app = w->data;
+	struct sp *sp = ((struct sp_app *)app->sp_priv)->sp;
+	uint64_t v;
+	if (read(app->sp_doorbell_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	sp->now = rte_rdtsc();
+	sp_app_drain_ctrl(sp, app);
+	if (!bp_queue_empty(&app->ctrlq)) /* more than one round's worth: come back */
+		ev_feed_event(loop, w, EV_READ);
+}
+
+/** sp_app_ctrl_watch - start serving @app's control queue on its doorbell. */
+void sp_app_ctrl_watch(struct sp *sp, struct dp_app *app)
+{
+	struct sp_app *sa = app->sp_priv;
+
+	ev_io_init(&sa->doorbell_w, on_doorbell, app->sp_doorbell_fd, EV_READ);
+	sa->doorbell_w.data = app;
+	ev_io_start(sp->loop, &sa->doorbell_w);
+}

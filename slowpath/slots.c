@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+/*
+ * slots.c - the slot allocator of an app's region: which slots (and their
+ * rx/tx rings) are free, and how their memory goes back to the kernel.
+ * Slowpath-only: the fastpath learns a slot from FLOW_ADD/FLOW_MOVE.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "sp_internal.h"
+
+/*
+ * Freed slots stay warm: the free list is a stack, so the slots freed last
+ * are reused first with their pages still mapped (a connection-per-request
+ * client would otherwise pay a hole punch and a page fault per buffer page
+ * on every connection).  Only slots that sink deeper than this into the
+ * stack give their pages back, which bounds an idle app's resident buffers.
+ */
+#define WARM_SLOTS 64
+
+/* give a freed slot's buffer pages back to the kernel */
+static void slot_reclaim(struct dp_app *app, uint32_t slot)
+{
+	uint64_t off = dp_app_slot_rx_off(app, slot);
+	fallocate(app->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+		  (off_t)app->rx_buf_size + app->tx_buf_size);
+}
+
+/**
+ * sp_slot_alloc - take a free slot of @app, its counters zeroed and its
+ * generation advanced.
+ * Return: 0, or -ENOBUFS if every slot is in use.
+ */
+int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot)
+{
+	DP_ASSERT_SP();
+	struct sp_app *sa = app->sp_priv;
+	if (!sa->nfree)
+		return -ENOBUFS;
+	uint32_t s = sa->free_slots[--sa->nfree];
+	struct bp_flow_shm *fs = &app->flows[s];
+	uint32_t gen = fs->gen + 1;
+	memset(fs, 0, sizeof(*fs));
+	fs->gen = gen;
+	app->slots_used++;
+	*slot = s;
+	return 0;
+}
+
+/**
+ * sp_slot_free - give @slot back (the fastpath no longer references it) and
+ * tell the app with BP_EV_FREED; a dying app's slots go with its region.
+ */
+void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot)
+{
+	DP_ASSERT_SP();
+	struct sp_app *sa = app->sp_priv;
+	if (sa->dying)
+		return;
+	uint32_t gen = app->flows[slot].gen;
+	app->flows[slot].state = BP_FS_FREE;
+	app->slot_flow[slot] = DP_INVALID_FLOW;
+	sa->free_slots[sa->nfree++] = slot;
+	if (sa->nfree > WARM_SLOTS) /* the slot that just went cold */
+		slot_reclaim(app, sa->free_slots[sa->nfree - 1 - WARM_SLOTS]);
+	app->slots_used--;
+	sp_app_post(sp, app, BP_EV_FREED, 0, slot, gen, 0, 0);
+}

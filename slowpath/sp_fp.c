@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sp_fp.c - the slowpath's half of the fastpath/slowpath contract
+ * (fastpathd/dataplane.h): the only slowpath file that sends a dp_msg,
+ * receives one, or touches a struct fp_flow.
+ *
+ * Installed flows: the slowpath fills dp->flows[id] completely and only
+ * then queues FLOW_ADD (the ring's release/acquire publishes the whole
+ * struct).  After that it writes cwnd and pacing_bps, atomically, and
+ * nothing else; everything it reads is a relaxed load of a counter the
+ * fastpath publishes for it.  See the ownership table in dataplane.h.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <rte_ring.h>
+
+#include "sp_internal.h"
+
+/* the fastpath drains its ring every round; a full ring means it is
+ * wedged, and waiting is the only way not to lose the message */
+static void send_fp(struct sp *sp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr)
+{
+	DP_ASSERT_SP();
+	for (int i = 0; dp_send_to_fp(sp->dp, type, flow_id, arg, ptr); i++) {
+		if (i == 100000) {
+			fprintf(stderr, "fastpathd: slowpath: fastpath ring full, message %u lost\n",
+				type);
+			if (type == DPM_TX_PKT)
+				rte_pktmbuf_free(ptr);
+			return;
+		}
+		usleep(10);
+	}
+}
+
+/** sp_tx_mbuf - have the fastpath transmit @m as it is (it owns @m now). */
+void sp_tx_mbuf(struct sp *sp, struct rte_mbuf *m)
+{
+	send_fp(sp, DPM_TX_PKT, 0, 0, m); /* counted in tx_packets when the fastpath sends it */
+}
+
+/**
+ * sp_fp_reinject - hand a segment that reached the slowpath back to the
+ * fastpath, to be processed as received.  Queued after any FLOW_ADD sent
+ * before it, so the fastpath has the flow by then.
+ */
+void sp_fp_reinject(struct sp *sp, struct rte_mbuf *m)
+{
+	send_fp(sp, DPM_RX_REINJECT, 0, 0, m);
+}
+
+/**
+ * sp_fp_flow_install - fill dp->flows[@id] from connection @c and @in,
+ * completely, then queue FLOW_ADD.
+ * @send_ack: the fastpath sends the handshake's final ACK (active open).
+ *
+ * Nothing may write the flow after this: it is the fastpath's from the
+ * moment FLOW_ADD is in the ring (except cwnd and pacing_bps).
+ */
+void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
+			const struct sp_fp_flow_init *in, bool send_ack)
+{
+	DP_ASSERT_SP();
+	struct dataplane *dp = sp->dp;
+	struct dp_app *app = &dp->apps[c->app_id];
+	struct fp_flow *f = &dp->flows[id];
+	struct bp_flow_shm *fs = &app->flows[c->slot];
+	bool ws = c->peer_wscale >= 0;
+
+	memset(f, 0, sizeof(*f));
+	f->flow_id = id;
+	f->local_ip = c->local_ip;
+	f->remote_ip = c->remote_ip;
+	f->local_port = c->local_port;
+	f->remote_port = c->remote_port;
+	f->remote_mac = c->mac;
+	f->snd_wscale = ws ? (uint8_t)c->peer_wscale : 0;
+	f->rcv_wscale = ws ? in->rcv_wscale : 0;
+	f->mss = in->mss;
+	f->app_id = c->app_id;
+	f->slot = c->slot;
+	f->gen = fs->gen;
+	f->shm = fs;
+	f->rx_isn = c->irs;
+	f->rx_size = app->rx_buf_size;
+	f->rx_base = app->base + dp_app_slot_rx_off(app, c->slot);
+	f->tx_isn = c->iss;
+	f->tx_size = app->tx_buf_size;
+	f->tx_base = f->rx_base + app->rx_buf_size;
+	f->peer_wnd = in->peer_wnd;
+	f->bucket = dp_bucket_of(dp_bucket_hash(dp, f->remote_ip, f->local_ip, f->remote_port,
+						f->local_port));
+	f->core = (uint16_t)dp_steer(dp, f->bucket); /* the owner sets it again at FLOW_ADD */
+	fs->fp_queue = f->core;
+	if (c->peer_sack)
+		f->flags |= FPF_SACK;
+	if (c->ecn)
+		f->flags |= FPF_ECN;
+	f->rx_adv_edge = dp->cfg.rx_buf_size > 0xffff ? 0xffff : dp->cfg.rx_buf_size;
+	f->cwnd = in->cwnd;
+	f->pacing_bps = in->pacing_bps;
+	f->last_progress_tsc = sp->now;
+	send_fp(sp, DPM_FLOW_ADD, id, send_ack, NULL);
+}
+
+/** sp_fp_flow_del - remove flow @id (RST first if @rst); FLOW_DEL_DONE answers. */
+void sp_fp_flow_del(struct sp *sp, uint32_t id, bool rst)
+{
+	send_fp(sp, DPM_FLOW_DEL, id, rst ? 1 : 0, NULL);
+}
+
+/** sp_fp_flow_retx - the retransmission timer fired: go back to snd_una. */
+void sp_fp_flow_retx(struct sp *sp, uint32_t id)
+{
+	send_fp(sp, DPM_FLOW_RETX, id, 0, NULL);
+}
+
+/** sp_fp_flow_probe - send a keepalive probe. */
+void sp_fp_flow_probe(struct sp *sp, uint32_t id)
+{
+	send_fp(sp, DPM_FLOW_PROBE, id, 0, NULL);
+}
+
+/**
+ * sp_fp_flow_shutwr - send a FIN after the buffered data.
+ * @last_holder: no process will read again: unread or later data resets.
+ */
+void sp_fp_flow_shutwr(struct sp *sp, uint32_t id, bool last_holder)
+{
+	send_fp(sp, DPM_FLOW_SHUTWR, id, last_holder ? 1 : 0, NULL);
+}
+
+/** sp_fp_flow_detach - TIME_WAIT: stop using the app slot; DETACH_DONE answers. */
+void sp_fp_flow_detach(struct sp *sp, uint32_t id)
+{
+	send_fp(sp, DPM_FLOW_DETACH, id, 0, NULL);
+}
+
+/** sp_fp_flow_move - hand flow @id to mv->to; FLOW_MOVE_DONE returns @mv. */
+void sp_fp_flow_move(struct sp *sp, uint32_t id, struct dp_move *mv)
+{
+	send_fp(sp, DPM_FLOW_MOVE, id, 0, mv);
+}
+
+/** sp_fp_app_add - start polling @app's data queue (its setup is complete). */
+void sp_fp_app_add(struct sp *sp, struct dp_app *app)
+{
+	send_fp(sp, DPM_APP_ADD, 0, 0, app);
+}
+
+/** sp_fp_app_del - stop polling @app, after its flows' FLOW_DELs; APP_DEL_DONE answers. */
+void sp_fp_app_del(struct sp *sp, struct dp_app *app)
+{
+	send_fp(sp, DPM_APP_DEL, 0, 0, app);
+}
+
+/** sp_fp_stop - let the fastpath loop end (it checks dp->stop every round). */
+void sp_fp_stop(struct sp *sp)
+{
+	uint64_t one = 1;
+
+	sp->dp->stop = 1;
+	for (uint32_t k = 0; k < sp->dp->ncores; k++)
+		if (write(sp->dp->core[k].kick_fd, &one, sizeof(one)) < 0)
+			continue; /* the counter is huge: that core is awake anyway */
+}
+
+/**
+ * sp_fp_recv - take up to @n messages the fastpath sent.
+ * Return: how many were stored in @msgs.
+ */
+unsigned int sp_fp_recv(struct sp *sp, struct dp_msg *msgs, unsigned int n)
+{
+	DP_ASSERT_SP();
+	return rte_ring_dequeue_burst_elem(sp->dp->to_sp, msgs, sizeof(msgs[0]), n, NULL);
+}
+
+/**
+ * sp_fp_flow_read - snapshot the counters and positions the fastpath
+ * publishes for installed flow @id.
+ */
+void sp_fp_flow_read(struct sp *sp, uint32_t id, struct sp_fp_flow_view *v)
+{
+	DP_ASSERT_SP();
+	const struct fp_flow *f = &sp->dp->flows[id];
+
+	v->flags = __atomic_load_n(&f->flags, __ATOMIC_RELAXED);
+	v->cnt_acked = __atomic_load_n(&f->cnt_acked, __ATOMIC_RELAXED);
+	v->tx_acked = __atomic_load_n(&f->tx_acked, __ATOMIC_RELAXED);
+	v->tx_max_sent = __atomic_load_n(&f->tx_max_sent, __ATOMIC_RELAXED);
+	v->cnt_fast_retx = __atomic_load_n(&f->cnt_fast_retx, __ATOMIC_RELAXED);
+	v->cnt_ecn_acked = __atomic_load_n(&f->cnt_ecn_acked, __ATOMIC_RELAXED);
+	v->rtt_us = __atomic_load_n(&f->rtt_us, __ATOMIC_RELAXED);
+	v->srtt_us = __atomic_load_n(&f->srtt_us, __ATOMIC_RELAXED);
+	v->rttvar_us = __atomic_load_n(&f->rttvar_us, __ATOMIC_RELAXED);
+	v->last_progress_tsc = __atomic_load_n(&f->last_progress_tsc, __ATOMIC_RELAXED);
+	v->tx_written = __atomic_load_n(&f->tx_written, __ATOMIC_RELAXED);
+	v->tx_sent = __atomic_load_n(&f->tx_sent, __ATOMIC_RELAXED);
+	v->peer_wnd = __atomic_load_n(&f->peer_wnd, __ATOMIC_RELAXED);
+	v->last_rx_tsc = __atomic_load_n(&f->last_rx_tsc, __ATOMIC_RELAXED);
+}
+
+/** sp_fp_flow_set_cwnd - congestion control's window for installed flow @id. */
+void sp_fp_flow_set_cwnd(struct sp *sp, uint32_t id, uint32_t cwnd)
+{
+	DP_ASSERT_SP();
+	__atomic_store_n(&sp->dp->flows[id].cwnd, cwnd, __ATOMIC_RELAXED);
+}
+
+/** sp_fp_flow_set_rate - congestion control's pacing rate, bits/s (0 = unpaced). */
+void sp_fp_flow_set_rate(struct sp *sp, uint32_t id, uint64_t pacing_bps)
+{
+	DP_ASSERT_SP();
+	__atomic_store_n(&sp->dp->flows[id].pacing_bps, pacing_bps, __ATOMIC_RELAXED);
+}
+
+/** sp_fp_counter - counter @c, the fastpath's and the slowpath's share added. */
+uint64_t sp_fp_counter(struct sp *sp, enum dp_counter c)
+{
+	return dp_fp_counter(sp->dp, c) + sp->dp->sp_counters[c];
+}
+
+/** sp_fp_drop_reason - how many frames the fastpath dropped for pkt verdict @verdict. */
+uint64_t sp_fp_drop_reason(struct sp *sp, unsigned int verdict)
+{
+	return dp_drop_reason(sp->dp, verdict);
+}
+
+/* ------------------------------------------------------------ the cores */
+
+/**
+ * sp_fp_steer_init - the starting steering table, bucket b to core b mod
+ * @active.  Only before the fastpath cores run.
+ */
+void sp_fp_steer_init(struct sp *sp, uint32_t active)
+{
+	for (uint32_t b = 0; b < DP_STEER_BUCKETS; b++)
+		sp->dp->steer[b] = (uint8_t)(b % active);
+}
+
+/** sp_fp_steer - the core dp->steer names for @bucket now. */
+uint32_t sp_fp_steer(struct sp *sp, uint16_t bucket)
+{
+	return dp_steer(sp->dp, bucket % DP_STEER_BUCKETS);
+}
+
+/**
+ * sp_fp_bucket_out - ask core @from, which owns @bucket, to hand it to core
+ * @to (fastpathd/fp_steer.c); the answer is DPM_BUCKET_MOVED.
+ * Return: 0, or -1 if @from's inbox is full (nothing was asked).
+ */
+int sp_fp_bucket_out(struct sp *sp, uint16_t bucket, uint32_t from, uint32_t to)
+{
+	DP_ASSERT_SP();
+	return dp_send_to_core(sp->dp, from, DPM_BUCKET_OUT, to, bucket, NULL);
+}
+
+/** sp_fp_core_load - core @k's time with and without work, tsc (relaxed). */
+void sp_fp_core_load(struct sp *sp, uint32_t k, uint64_t *busy, uint64_t *idle)
+{
+	*busy = __atomic_load_n(&sp->dp->core[k].busy_tsc, __ATOMIC_RELAXED);
+	*idle = __atomic_load_n(&sp->dp->core[k].idle_tsc, __ATOMIC_RELAXED);
+}
+
+/** sp_fp_core_set_busy_pct - publish the monitor's smoothed load of core @k. */
+void sp_fp_core_set_busy_pct(struct sp *sp, uint32_t k, uint32_t pct)
+{
+	__atomic_store_n(&sp->dp->core[k].busy_pct, pct, __ATOMIC_RELAXED);
+}
+
+/**
+ * sp_fp_core_stat - what bypassctl shows of core @k: frames processed (its
+ * port queue's, less those passed on, plus those passed to it), frames
+ * sent, flows owned, smoothed busy percentage.
+ */
+struct sp_fp_core_stat sp_fp_core_stat(struct sp *sp, uint32_t k)
+{
+	const struct dp_core *c = &sp->dp->core[k];
+	const uint64_t *cnt = c->counters;
+	return (struct sp_fp_core_stat){
+		.rx_pkts = __atomic_load_n(&cnt[DPC_RX_PKTS], __ATOMIC_RELAXED) -
+			   __atomic_load_n(&cnt[DPC_FORWARDED], __ATOMIC_RELAXED) +
+			   __atomic_load_n(&cnt[DPC_RX_FWD_IN], __ATOMIC_RELAXED),
+		.tx_pkts = __atomic_load_n(&cnt[DPC_TX_PKTS], __ATOMIC_RELAXED),
+		.flows = __atomic_load_n(&c->nflows, __ATOMIC_RELAXED),
+		.busy_pct = __atomic_load_n(&c->busy_pct, __ATOMIC_RELAXED),
+	};
+}
+
+/**
+ * sp_fp_kick_fds - the kick eventfds of the fastpath cores, for an app's
+ * attach reply (one per core: the app wakes the core its doorbell is for).
+ * Return: how many were stored in @fds.
+ */
+int sp_fp_kick_fds(struct sp *sp, int *fds)
+{
+	for (uint32_t k = 0; k < sp->dp->ncores; k++)
+		fds[k] = sp->dp->core[k].kick_fd;
+	return (int)sp->dp->ncores;
+}
+
+/**
+ * sp_fp_loop_mark - the slowpath loop is about to block (@blocking) or has
+ * woken: a bucket move waits for the slowpath as for a core, since flow
+ * messages are routed by dp->steer (fastpathd/fp_steer.c).
+ */
+void sp_fp_loop_mark(struct sp *sp, bool blocking)
+{
+	struct dataplane *dp = sp->dp;
+	if (blocking)
+		__atomic_store_n(&dp->sp_epoch, dp->sp_epoch + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&dp->sp_sleeping, blocking ? 1 : 0, __ATOMIC_SEQ_CST);
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sp_fp.h - the slowpath's only door into fastpath state.
+ *
+ * fastpathd/dataplane.h is the contract between the two threads; sp_fp.c
+ * is the one slowpath file that implements the slowpath's half of it:
+ * every message to the fastpath, every read or write of an installed
+ * struct fp_flow, the fastpath's counters and its stop flag.  The rest of
+ * the slowpath calls these functions and never names dp->flows, dp->to_fp
+ * or dp->to_sp, so a change in how the fastpath is reached (one ring per
+ * core, say) is a change to sp_fp.c alone.
+ */
+#ifndef SP_FP_H
+#define SP_FP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <rte_mbuf.h>
+
+#include "dataplane.h"
+
+struct sp;
+struct sp_conn;
+
+/**
+ * struct sp_fp_flow_init - what the slowpath decides for a new flow; the
+ * rest of struct fp_flow comes from the connection and its app slot.
+ * @mss: largest payload we send.
+ * @rcv_wscale: shift of our advertised window (0 without window scaling).
+ * @peer_wnd: the peer's window in bytes, scaled already if it has to be
+ *            (a SYN's window never is; the handshake's final ACK's is).
+ * @cwnd: initial congestion window, bytes.
+ * @pacing_bps: initial rate, 0 = unpaced.
+ */
+struct sp_fp_flow_init {
+	uint16_t mss;
+	uint8_t rcv_wscale;
+	uint32_t peer_wnd;
+	uint32_t cwnd;
+	uint64_t pacing_bps;
+};
+
+/**
+ * struct sp_fp_flow_view - one tick's snapshot of what the fastpath
+ * publishes about a flow (relaxed loads: hints, one tick stale at worst).
+ */
+struct sp_fp_flow_view {
+	uint32_t flags;             /* FPF_* */
+	uint64_t cnt_acked;         /* bytes newly acked, total */
+	uint64_t cnt_ecn_acked;     /* of which with ECE */
+	uint32_t cnt_fast_retx;
+	uint64_t tx_acked, tx_max_sent, tx_sent, tx_written;
+	uint32_t peer_wnd;
+	uint32_t rtt_us, srtt_us, rttvar_us;
+	uint64_t last_progress_tsc;
+	uint64_t last_rx_tsc;
+};
+
+/* messages (sp -> fp); a full ring is waited out, see sp_fp.c */
+void sp_tx_mbuf(struct sp *sp, struct rte_mbuf *m);
+void sp_fp_reinject(struct sp *sp, struct rte_mbuf *m);
+void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
+			const struct sp_fp_flow_init *in, bool send_ack);
+void sp_fp_flow_del(struct sp *sp, uint32_t id, bool rst);
+void sp_fp_flow_retx(struct sp *sp, uint32_t id);
+void sp_fp_flow_probe(struct sp *sp, uint32_t id);
+void sp_fp_flow_shutwr(struct sp *sp, uint32_t id, bool last_holder);
+void sp_fp_flow_detach(struct sp *sp, uint32_t id);
+void sp_fp_flow_move(struct sp *sp, uint32_t id, struct dp_move *mv);
+void sp_fp_app_add(struct sp *sp, struct dp_app *app);
+void sp_fp_app_del(struct sp *sp, struct dp_app *app);
+void sp_fp_stop(struct sp *sp);
+
+/* messages (fp -> sp) */
+unsigned int sp_fp_recv(struct sp *sp, struct dp_msg *msgs, unsigned int n);
+
+/* installed flows: the only fields the slowpath reads or writes */
+void sp_fp_flow_read(struct sp *sp, uint32_t id, struct sp_fp_flow_view *v);
+void sp_fp_flow_set_cwnd(struct sp *sp, uint32_t id, uint32_t cwnd);
+void sp_fp_flow_set_rate(struct sp *sp, uint32_t id, uint64_t pacing_bps);
+
+/* counters, for status */
+uint64_t sp_fp_counter(struct sp *sp, enum dp_counter c);
+uint64_t sp_fp_drop_reason(struct sp *sp, unsigned int verdict);
+
+/* the cores (cores.c decides, these carry it out or read it) */
+struct sp_fp_core_stat {
+	uint64_t rx_pkts, tx_pkts;
+	uint32_t flows, busy_pct;
+};
+void sp_fp_steer_init(struct sp *sp, uint32_t active);
+uint32_t sp_fp_steer(struct sp *sp, uint16_t bucket);
+int sp_fp_bucket_out(struct sp *sp, uint16_t bucket, uint32_t from, uint32_t to);
+void sp_fp_core_load(struct sp *sp, uint32_t k, uint64_t *busy, uint64_t *idle);
+void sp_fp_core_set_busy_pct(struct sp *sp, uint32_t k, uint32_t pct);
+struct sp_fp_core_stat sp_fp_core_stat(struct sp *sp, uint32_t k);
+int sp_fp_kick_fds(struct sp *sp, int *fds);
+void sp_fp_loop_mark(struct sp *sp, bool blocking);
+
+#endif
