@@ -437,8 +437,9 @@ static inline uint32_t dp_steer(const struct dataplane *dp, uint16_t bucket)
  * role when it starts (fp_run(): fastpath core k; the slowpath thread and
  * sp_start()/sp_stop() on the thread that runs them: slowpath); unit tests
  * and fuzz fixtures that call one side's functions directly set it too.
- * The fastpath's core index is always 0 today; with several fastpath
- * cores, "owns this flow" becomes "is the core this flow is steered to".
+ * A fastpath thread also says which core it is; fp_owns() checks that
+ * the thread is the core of its context and that the core owns the flow's
+ * steering bucket (fastpathd/fp_steer.c).
  */
 enum dp_role {
 	DP_ROLE_NONE = 0,   /* a thread that has not said (an app thread, a test's helper) */

@@ -535,7 +535,7 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
  */
 struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 {
-	dp_role_set(DP_ROLE_FP, 0); /* the one fastpath core, for now */
+	dp_role_set(DP_ROLE_FP, (uint16_t)core); /* the creator sets the core up */
 	struct fp_ctx *fp = rte_zmalloc("fp_ctx", sizeof(*fp), RTE_CACHE_LINE_SIZE);
 	if (!fp)
 		return NULL;
@@ -604,6 +604,7 @@ static void core_loop(struct fp_ctx *fp)
 {
 	struct dataplane *dp = fp->dp;
 	struct dp_core *self = fp->self;
+	dp_role_set(DP_ROLE_FP, (uint16_t)fp->core);
 	/* PMDs without rx interrupts complain here; that is expected */
 	if (fp->rxq != UINT16_MAX) {
 		uint32_t level = rte_log_get_global_level();

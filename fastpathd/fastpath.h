@@ -132,6 +132,7 @@ void fp_tx_unlock(struct fp_ctx *fp);
  */
 static inline bool fp_owns(struct fp_ctx *fp, const struct fp_flow *f)
 {
+	DP_ASSERT_FP_CORE(fp->core);
 	if (likely(f->core == fp->core && fp->owns[f->bucket]))
 		return true;
 	fp->cnt[DPC_WRONG_CORE]++;
