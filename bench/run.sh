@@ -453,6 +453,7 @@ done
 } >"$OUT/meta.txt"
 lscpu >"$OUT/lscpu.txt" 2>&1 || true
 cp "$TMPD/fastpathd.ini" "$OUT/fastpathd.ini"
+[ "$DEDICATED" = 0 ] || cp "$TMPD/fastpathd-ded.ini" "$OUT/fastpathd-ded.ini"
 
 # --------------------------------------------------------------- measure
 RAW=$OUT/raw.csv
