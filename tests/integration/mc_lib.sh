@@ -160,7 +160,6 @@ mc_start_echo() {
 # checked byte for byte, within SECS (32 handshakes in flight at most)
 mc_echo_conns() {
 	local n=$1 bytes=$2 secs=$3 what=$4 log=$BP_TMP/echo_clients_$1.log
-	ulimit -n 65536 2>/dev/null || true
 	bp_peer timeout "$((secs + 30))" python3 "$MC_HERE/echo_clients.py" "$BP_IP" "$MC_ECHO_PORT" \
 		"$n" "$bytes" 32 >"$log" 2>&1 || {
 		cat "$log" >&2

@@ -19,7 +19,7 @@ bp_need_root
 trap bp_cleanup EXIT
 mc_need_cores_option
 bp_make_tmp
-ulimit -n 65536 2>/dev/null || true
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" # 1,000+ sockets in one process
 
 # cores_field NAME: a field of `bypassctl cores` ("active A max M mode X")
 cores_field() {

@@ -20,7 +20,7 @@ trap bp_cleanup EXIT
 mc_need_cores_option
 bp_make_tmp
 mc_conf "$BP_TMP/fastpathd.ini"
-ulimit -n 65536 2>/dev/null || true
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" # 1,000+ sockets in one process
 
 bytes=$((MC_MIB * 1024 * 1024 / 8))
 for n in 2 4; do
