@@ -139,16 +139,14 @@ bp_start_fastpathd() {
 	export BYPASS_SOCKET=$BP_TMP/fastpathd.sock
 	[ -x "$BP_BUILD/fastpathd/fastpathd" ] ||
 		bp_die "no $BP_BUILD/fastpathd/fastpathd: build first (cmake -S . -B build && cmake --build build), or set BYPASS_BUILD_DIR"
+	[ -z "${BYPASS_FP_CORES:-}" ] || [[ $BYPASS_FP_CORES =~ ^[1-8]$ ]] ||
+		bp_die "BYPASS_FP_CORES='$BYPASS_FP_CORES': a fastpath core count, 1..8"
 	# if this script is SIGKILLed (no cleanup), the daemon gets SIGTERM
-	local reaper=() cores=()
+	local reaper=()
 	command -v setpriv >/dev/null && reaper=(setpriv --pdeathsig TERM)
-	if [ -n "${BYPASS_FP_CORES:-}" ]; then
-		[[ $BYPASS_FP_CORES =~ ^[1-8]$ ]] || bp_die "BYPASS_FP_CORES='$BYPASS_FP_CORES': 1..8"
-		cores=(--cores "$BYPASS_FP_CORES")
-	fi
 	ip netns exec "$BP_NS_DP" ${reaper[@]+"${reaper[@]}"} "$BP_BUILD/fastpathd/fastpathd" \
 		--port "${BP_FP_PORT:-net_af_packet0,iface=$BP_DEV}" --ip "$BP_IP/24" \
-		--no-huge --mem "${BP_FP_MEM:-512}" --socket "$BYPASS_SOCKET" ${cores[@]+"${cores[@]}"} \
+		--no-huge --mem "${BP_FP_MEM:-512}" --socket "$BYPASS_SOCKET" ${BYPASS_FP_CORES:+--cores "$BYPASS_FP_CORES"} \
 		${BP_FP_ARGS[@]+"${BP_FP_ARGS[@]}"} >"$BP_FP_LOG" 2>&1 &
 	BP_FP_PID=$!
 	BP_PIDS+=("$BP_FP_PID")
