@@ -134,6 +134,15 @@ mc_summary() {
 	echo "active $(printf '%s\n' "$1" | awk '$1 == "fp_cores_active" { print $2 }'),$line"
 }
 
+# mc_core_rx STATS N: core0.rx_pkts ... core<N-1>.rx_pkts, space-separated
+mc_core_rx() {
+	local k out=""
+	for ((k = 0; k < $2; k++)); do
+		out+="$(mc_val "$1" "core$k.rx_pkts") " || exit 1
+	done
+	echo "$out"
+}
+
 # mc_check_cores N WHAT: no packet of a flow ever reached a core that did
 # not own it, and each of the N cores received packets
 mc_check_cores() {
@@ -168,6 +177,9 @@ mc_echo_conns() {
 	bp_log "$what: $(head -1 "$log")"
 }
 
+# (Background jobs use timeout --foreground: a plain timeout moves itself
+# into a process group of its own, out of reach of bp_stop_pid.)
+#
 # mc_bulk_start NECHO NDIAL BYTES SECS: start byte-exact streams, BYTES each
 # way per connection, between the Linux peer and bypass apps, all at once:
 #   NECHO Linux connections to the bypass echo server (mc_start_echo first),
@@ -180,7 +192,7 @@ mc_bulk_start() {
 	MC_BULK_PIDS=()
 	MC_BULK_LOGS=()
 	if [ "$ndial" -gt 0 ]; then
-		bp_bg bp_peer timeout "$((secs + 20))" python3 "$py" serve "$MC_DIAL_PORT0" "$ndial" "$bytes" 200 "$secs" \
+		bp_bg bp_peer timeout --foreground "$((secs + 20))" python3 "$py" serve "$MC_DIAL_PORT0" "$ndial" "$bytes" 200 "$secs" \
 			>"$BP_TMP/bulk_serve.log" 2>&1
 		MC_BULK_PIDS+=("$BP_LAST_PID")
 		MC_BULK_LOGS+=("$BP_TMP/bulk_serve.log")
@@ -191,14 +203,14 @@ mc_bulk_start() {
 		done
 		for ((k = 0; k < ndial; k++)); do
 			bp_bg bash -c "set -o pipefail; python3 '$py' gen $((1200 + k)) $bytes |
-				timeout $((secs + 10)) '$BP_BUILD/client-lib/bpcat' -q '$BP_PEER_IP' $((MC_DIAL_PORT0 + k)) |
+				timeout --foreground $((secs + 10)) '$BP_BUILD/client-lib/bpcat' -q '$BP_PEER_IP' $((MC_DIAL_PORT0 + k)) |
 				python3 '$py' check $((200 + k)) $bytes 'bpcat $k (received)'" >"$BP_TMP/bulk_bpcat$k.log" 2>&1
 			MC_BULK_PIDS+=("$BP_LAST_PID")
 			MC_BULK_LOGS+=("$BP_TMP/bulk_bpcat$k.log")
 		done
 	fi
 	if [ "$necho" -gt 0 ]; then
-		bp_bg bp_peer timeout "$((secs + 20))" python3 "$py" echo "$BP_IP" "$MC_ECHO_PORT" "$necho" "$bytes" 100 "$secs" \
+		bp_bg bp_peer timeout --foreground "$((secs + 20))" python3 "$py" echo "$BP_IP" "$MC_ECHO_PORT" "$necho" "$bytes" 100 "$secs" \
 			>"$BP_TMP/bulk_echo.log" 2>&1
 		MC_BULK_PIDS+=("$BP_LAST_PID")
 		MC_BULK_LOGS+=("$BP_TMP/bulk_echo.log")

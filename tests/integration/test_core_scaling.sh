@@ -30,18 +30,24 @@ cores_field() {
 	echo "$v"
 }
 
-# wait_active CMP N SECS WHAT: poll fp_cores_active (every 0.2 s, SECS at
-# most) until it is CMP N: eq (equal) or gt (greater)
+# wait_active CMP N SECS WHAT: poll fp_cores_active (about every 0.2 s, SECS
+# at most) until it is CMP N: eq (equal) or gt (greater)
 wait_active() {
-	local cmp=$1 n=$2 secs=$3 what=$4 a i seen="" ok
-	for ((i = 0; i < secs * 5; i++)); do
+	local cmp=$1 n=$2 secs=$3 what=$4 a seen="" ok t0 now
+	t0=$(date +%s%N)
+	while :; do
 		a=$(mc_stat fp_cores_active) || exit 1
+		now=$(date +%s%N)
 		seen+=" $a"
 		case $cmp in eq) ok=$((a == n)) ;; gt) ok=$((a > n)) ;; *) bp_die "wait_active: $cmp" ;; esac
-		[ "$ok" = 1 ] && { bp_log "$what: fp_cores_active $a after $((i / 5)).$((i % 5 * 2)) s"; return 0; }
+		if [ "$ok" = 1 ]; then
+			bp_log "$what: fp_cores_active $a after $(((now - t0) / 1000000)) ms"
+			return 0
+		fi
+		[ $((now - t0)) -lt $((secs * 1000000000)) ] || break
 		sleep 0.2
 	done
-	mc_fail "$what: fp_cores_active never $cmp $n in $secs s (seen, every 0.2 s:$(echo "${seen# }" | tr ' ' '\n' | uniq -c | awk '{ printf " %s x%s", $2, $1 }'))"
+	mc_fail "$what: fp_cores_active never $cmp $n in $secs s (seen, in order:$(echo "${seen# }" | tr ' ' '\n' | uniq -c | awk '{ printf " %s x%s", $2, $1 }'))"
 }
 
 # ---- 1. manual: cores set under a transfer
@@ -92,7 +98,7 @@ wait_active eq 1 15 "auto, idle"
 # loop, the most packets per CPU second a Linux client makes here), with 8
 # byte-exact streams beside it, until a core is added (40 s at most)
 [ -x "$BP_BUILD/bench/bp_load" ] || mc_fail "no $BP_BUILD/bench/bp_load (build the bench tools)"
-bp_bg bp_peer timeout 60 "$BP_BUILD/bench/bp_load" --stack linux --server "$BP_IP" \
+bp_bg bp_peer timeout --foreground 60 "$BP_BUILD/bench/bp_load" --stack linux --server "$BP_IP" \
 	--port "$MC_ECHO_PORT" --conns 256 --open-batch 32 --duration 45 --warmup 0 echo \
 	>"$BP_TMP/bp_load.log" 2>&1
 load_pid=$BP_LAST_PID

@@ -31,8 +31,17 @@ for n in 2 4; do
 	mc_echo_conns 1000 16384 120 "cores=$n, 1000 connections"
 	mc_check_cores "$n" "cores=$n after 1000 connections"
 
+	s=$(mc_stats) || exit 1
+	read -ra rx0 <<<"$(mc_core_rx "$s" "$n")"
 	mc_bulk_start 4 4 "$bytes" 240
 	mc_bulk_wait "cores=$n, $MC_MIB MiB each way"
+	# which cores carried the 8 streams (for the log: 8 hashed flows may
+	# leave a core of 4 without one)
+	s=$(mc_stats) || exit 1
+	read -ra rx1 <<<"$(mc_core_rx "$s" "$n")"
+	line=""
+	for ((k = 0; k < n; k++)); do line+=" core$k +$((rx1[k] - rx0[k]))"; done
+	bp_log "cores=$n: packets received per core during the streams:$line"
 	mc_check_cores "$n" "cores=$n after $MC_MIB MiB each way"
 
 	mc_stop_daemon "cores=$n"
