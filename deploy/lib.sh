@@ -134,13 +134,13 @@ bp_peer() { ip netns exec "$BP_NS_PEER" "$@"; }
 # it does not come up.  (fastpathd picks a DPDK file prefix of its own,
 # fastpathd-PID, so daemons side by side do not collide.)
 bp_start_fastpathd() {
+	[ -z "${BYPASS_FP_CORES:-}" ] || [[ $BYPASS_FP_CORES =~ ^[1-8]$ ]] ||
+		bp_die "BYPASS_FP_CORES='$BYPASS_FP_CORES': a fastpath core count, 1..8"
 	bp_make_tmp
 	BP_FP_LOG=$BP_TMP/fastpathd.log
 	export BYPASS_SOCKET=$BP_TMP/fastpathd.sock
 	[ -x "$BP_BUILD/fastpathd/fastpathd" ] ||
 		bp_die "no $BP_BUILD/fastpathd/fastpathd: build first (cmake -S . -B build && cmake --build build), or set BYPASS_BUILD_DIR"
-	[ -z "${BYPASS_FP_CORES:-}" ] || [[ $BYPASS_FP_CORES =~ ^[1-8]$ ]] ||
-		bp_die "BYPASS_FP_CORES='$BYPASS_FP_CORES': a fastpath core count, 1..8"
 	# if this script is SIGKILLed (no cleanup), the daemon gets SIGTERM
 	local reaper=()
 	command -v setpriv >/dev/null && reaper=(setpriv --pdeathsig TERM)
