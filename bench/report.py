@@ -17,11 +17,34 @@ import sys
 
 NOISY = 0.20
 SYSTEM_ORDER = ["linux", "bypass", "lx2bp"]
-SYSTEM_NAME = {
+
+
+class SystemNames(dict):
+    """Display names; variants of a bypass system (run.sh --fp-cores,
+    --dedicated) are named after their base: bypass-2c, lx2bp-4c, bypass-ded."""
+
+    def __missing__(self, s):
+        base, _, var = s.partition("-")
+        if base not in self or not var:
+            return s
+        if var == "ded":
+            return f"{self[base]}, dedicated fastpath core"
+        return f"{self[base]}, {var[:-1]} fastpath cores"
+
+
+SYSTEM_NAME = SystemNames({
     "linux": "(a) Linux<->Linux",
     "bypass": "(b) bypass<->bypass (memif)",
     "lx2bp": "(c) Linux->bypass (af_xdp)",
-}
+})
+
+
+def system_key(s):
+    """Report order: the base systems, each followed by its variants."""
+    base, _, var = s.partition("-")
+    rank = SYSTEM_ORDER.index(base) if base in SYSTEM_ORDER else len(SYSTEM_ORDER)
+    vrank = 0 if not var else (100 if var == "ded" else int(var[:-1]) if var[:-1].isdigit() else 99)
+    return (rank, vrank, s)
 
 # targets from issue 5: (id, text, workload, metric, kind, threshold)
 #   kind "ratio_le": median ratio system/linux <= threshold
@@ -148,7 +171,7 @@ class Results:
             if d.get("errors", 0) > 0 or not got:
                 self.fail[key] = self.fail.get(key, 0) + 1
             self.runs.setdefault(key, {})[r["run"]] = d
-        self.systems = [s for s in SYSTEM_ORDER if any(k[1] == s for k in self.runs)]
+        self.systems = sorted({k[1] for k in self.runs}, key=system_key)
 
     def values(self, w, s, m):
         return [d.get(m) for d in self.runs.get((w, s), {}).values()]
@@ -576,6 +599,26 @@ def main():
                 if all(c == "-" for c in cells):
                     continue
                 P(f"| {w} | {ml} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+        P("")
+    # variants against their one-core base system, ratios paired run by run
+    variants = [(s, s.partition("-")[0]) for s in systems
+                if "-" in s and s.partition("-")[0] in systems]
+    if variants:
+        P("### Fastpath cores: N cores and a dedicated core against one shared core")
+        P("")
+        P("Ratio of each variant to its base system (one fastpath core sharing a CPU with "
+          "its app), paired run by run; latency: lower is better, the rest higher.")
+        P("")
+        P("| workload | metric | " + " | ".join(f"{v} / {b}" for v, b in variants) + " |")
+        P("|---|---|" + "---|" * len(variants))
+        for w in res.order:
+            for m, ml in [("rate_per_s", "rate"), ("goodput_mbit", "Mbit/s"),
+                          ("per_cpu_s", "per CPU-s"), ("lat_p50_us", "p50"),
+                          ("lat_p99_us", "p99")]:
+                cells = [fmt_ratio(res.ratio(w, v, m, base=b)) for v, b in variants]
+                if all(c == "-" for c in cells):
+                    continue
+                P(f"| {w} | {ml} | " + " | ".join(cells) + " |")
         P("")
     # cores used
     P("### CPU used (cores busy on average over the window: server side / client side)")

@@ -2,7 +2,8 @@
 # The benchmark suite: bypass against Linux, measured side by side.
 #
 #   sudo ./bench/run.sh [--quick] [--runs N] [--duration S] [--systems LIST]
-#                       [--workloads LIST] [--no-build] [--no-perf] [--out DIR]
+#                       [--workloads LIST] [--fp-cores LIST] [--dedicated]
+#                       [--no-build] [--no-perf] [--out DIR]
 #   ./bench/run.sh --report DIR      (rebuild report.md and plots from DIR/raw.csv)
 #
 # Builds everything in Release (build-bench/, or $BENCH_BUILD_DIR), builds
@@ -16,6 +17,18 @@
 #                daemons joined by net_memif: no kernel in the data path
 #   lx2bp    (c) Linux client <-> bp_echo_srv on fastpathd, which owns its
 #                veth end through net_af_xdp (net_af_packet if af_xdp fails)
+# Variants of the bypass systems (each one more system, reported next to
+# its base and as a ratio to it):
+#   --fp-cores 1,2   bypass and lx2bp once per listed fastpath core count:
+#                    1 is the base system, N > 1 adds bypass-Nc (lx2bp-Nc),
+#                    whose daemons run --cores N (N threads on the side's
+#                    CPU: the core budget stays the same); default 1
+#   --dedicated      adds bypass-ded, for the latency workloads in
+#                    $BENCH_DED_WORKLOADS (default pp64): the server's
+#                    fastpathd busy-polls ([fastpath] busy_poll, cpus) alone on
+#                    CPU $BENCH_CORE_SRV; bp_echo_srv, the client's fastpathd
+#                    and bp_load share CPU $BENCH_CORE_CLI.  Started only
+#                    for its own runs, so its spinning never slows the rest.
 # Core budget (2 CPUs): the server side (server app + its fastpathd, or the
 # Linux server) on CPU $BENCH_CORE_SRV (0), the client side (load generator +
 # its fastpathd) on CPU $BENCH_CORE_CLI (1).  A daemon's slowpath thread runs
@@ -30,7 +43,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 QUICK=0 RUNS="" DURATION="" WARMUP="" BUILD=1 PERF=1 OUT="" REPORT_ONLY=""
-SYSTEMS="linux,bypass,lx2bp" WORKLOADS=""
+SYSTEMS="linux,bypass,lx2bp" WORKLOADS="" FP_CORES=1 DEDICATED=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
@@ -39,6 +52,8 @@ while [ $# -gt 0 ]; do
 	--warmup) WARMUP=${2:?}; shift ;;
 	--systems) SYSTEMS=${2:?}; shift ;;
 	--workloads) WORKLOADS=${2:?}; shift ;;
+	--fp-cores) FP_CORES=${2:?}; shift ;;
+	--dedicated) DEDICATED=1 ;;
 	--no-build) BUILD=0 ;;
 	--no-perf) PERF=0 ;;
 	--out) OUT=${2:?}; shift ;;
@@ -64,11 +79,27 @@ fi
 [[ $RUNS =~ ^[0-9]+$ ]] && [ "$RUNS" -ge 1 ] && [ "$RUNS" -le 100 ] || { echo "run.sh: --runs 1..100" >&2; exit 2; }
 [[ $DURATION =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: bad --duration" >&2; exit 2; }
 [[ $WARMUP =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: bad --warmup" >&2; exit 2; }
-IFS=, read -ra SYS_LIST <<<"$SYSTEMS"
+IFS=, read -ra SYS_IN <<<"$SYSTEMS"
 IFS=, read -ra WL_LIST <<<"$WORKLOADS"
-for s in "${SYS_LIST[@]}"; do
-	case $s in linux | bypass | lx2bp) ;; *) echo "run.sh: unknown system '$s'" >&2; exit 2 ;; esac
+IFS=, read -ra FPC_LIST <<<"$FP_CORES"
+for n in "${FPC_LIST[@]}"; do
+	[[ $n =~ ^[1-8]$ ]] || { echo "run.sh: --fp-cores: core counts 1..8, comma-separated" >&2; exit 2; }
 done
+# the systems measured: every bypass system once per --fp-cores count
+SYS_LIST=()
+for s in "${SYS_IN[@]}"; do
+	case $s in
+	linux | bypass-[1-8]c | lx2bp-[1-8]c | bypass-ded) SYS_LIST+=("$s") ;;
+	bypass | lx2bp)
+		for n in "${FPC_LIST[@]}"; do
+			if [ "$n" = 1 ]; then SYS_LIST+=("$s"); else SYS_LIST+=("$s-${n}c"); fi
+		done
+		;;
+	*) echo "run.sh: unknown system '$s'" >&2; exit 2 ;;
+	esac
+done
+[ "$DEDICATED" = 0 ] || SYS_LIST+=(bypass-ded)
+DED_WORKLOADS=${BENCH_DED_WORKLOADS:-pp64}
 
 # workload -> bp_load arguments
 wl_args() {
@@ -143,6 +174,11 @@ min_rto_ms = 200
 EOF
 # more settings, e.g. BENCH_FP_EXTRA=$'[fastpath]\nmbufs = 65535' (later keys win)
 [ -z "${BENCH_FP_EXTRA:-}" ] || printf '%s\n' "$BENCH_FP_EXTRA" >>"$TMPD/fastpathd.ini"
+# bypass-ded's server daemon: the same, busy-polling on a CPU of its own
+{
+	cat "$TMPD/fastpathd.ini"
+	printf '[fastpath]\nbusy_poll = true\ncpus = %s\n' "$CORE_SRV"
+} >"$TMPD/fastpathd-ded.ini"
 
 # ------------------------------------------------------------ topologies
 declare -A NS_CLI NS_SRV SRV_IP SOCK_CLI STACK_CLI CPU_SRV CPU_CLI DESC PIDS RESTARTS
@@ -158,13 +194,40 @@ forget_pids() {
 	BP_PIDS=(${keep[@]+"${keep[@]}"})
 }
 
-# start_fp NAME NS CORE PORTSPEC IP: a fastpathd; sets FP_PID, 0 when ready
+# the variant part of a system name: "" (base), "2c" (2 cores), "ded"
+sys_var() { case $1 in *-*) echo "${1#*-}" ;; *) echo "" ;; esac; }
+sys_base() { echo "${1%%-*}"; }
+
+# fp_opts SYSTEM CORE [server]: fastpathd options for a daemon of SYSTEM on
+# CPU CORE: --cores N for bypass-Nc / lx2bp-Nc, with the same lcore list as
+# the base system (the side's core budget stays one CPU); for bypass-ded's
+# server daemon, the busy-polling config
+fp_opts() {
+	local v
+	v=$(sys_var "$1")
+	case $v in
+	[1-8]c) echo "--cores ${v%c} --lcores $2" ;;
+	ded)
+		if [ "${3:-}" = server ]; then
+			echo "-c $TMPD/fastpathd-ded.ini --lcores $2"
+		else
+			echo "--lcores $2"
+		fi
+		;;
+	*) echo "--lcores $2" ;;
+	esac
+}
+
+# start_fp NAME NS CORE PORTSPEC IP [OPTIONS]: a fastpathd (OPTIONS: as
+# fp_opts gives them; default --lcores CORE); sets FP_PID, 0 when ready
 start_fp() {
-	local name=$1 ns=$2 core=$3 port=$4 ip=$5 i
+	local name=$1 ns=$2 core=$3 port=$4 ip=$5 i opts
 	local logf=$TMPD/fp-$name.log sock=$TMPD/fp-$name.sock
+	read -ra opts <<<"${6:---lcores $core}"
 	rm -f "$sock"
+	# a second -c (bypass-ded) names the file to load instead
 	bp_bg ip netns exec "$ns" setpriv --pdeathsig TERM "$FP" -c "$TMPD/fastpathd.ini" \
-		--port "$port" --ip "$ip/24" --no-huge --socket "$sock" --lcores "$core" >>"$logf" 2>&1
+		--port "$port" --ip "$ip/24" --no-huge --socket "$sock" "${opts[@]}" >>"$logf" 2>&1
 	FP_PID=$BP_LAST_PID
 	for i in $(seq 300); do
 		grep -q "fastpathd: ready" "$logf" 2>/dev/null && [ -S "$sock" ] && return 0
@@ -178,11 +241,12 @@ start_fp() {
 	return 1
 }
 
-# start_srv NAME NS STACK [SOCKET]: a bp_echo_srv on the server core; sets SRV_PID
+# start_srv NAME NS STACK [SOCKET [CPU]]: a bp_echo_srv on CPU (default the
+# server core); sets SRV_PID
 start_srv() {
-	local name=$1 ns=$2 stack=$3 sock=${4:-} logf=$TMPD/srv-$1.log i
+	local name=$1 ns=$2 stack=$3 sock=${4:-} cpu=${5:-$CORE_SRV} logf=$TMPD/srv-$1.log i
 	echo "---- $(date +%T) start" >>"$logf"
-	bp_bg ip netns exec "$ns" env BYPASS_SOCKET="$sock" taskset -c "$CORE_SRV" \
+	bp_bg ip netns exec "$ns" env BYPASS_SOCKET="$sock" taskset -c "$cpu" \
 		"$TOOLS/bp_echo_srv" --stack "$stack" -p "$BASE_PORT" >>"$logf" 2>&1
 	SRV_PID=$BP_LAST_PID
 	for i in $(seq 100); do
@@ -197,11 +261,17 @@ start_srv() {
 	return 1
 }
 
-# the topologies, made once (each system's namespaces and addresses)
+# the topologies, made once (each system's namespaces and addresses); the
+# bypass variants share bypass's namespace (their memif links are their own),
+# each lx2bp variant has a veth of its own
 OFFLOADS=${BENCH_LINUX_OFFLOADS:-on}
 PMD_C=""
+declare -A DEV_C
+BYPASS_NS=""
 topo_up() {
-	case $1 in
+	local s=$1 v
+	v=$(sys_var "$s")
+	case $(sys_base "$s") in
 	linux)
 		bp_topo_up bpbenA 220
 		ip netns exec "$BP_NS_DP" ip addr add "$BP_IP/24" dev "$BP_DEV"
@@ -219,58 +289,70 @@ topo_up() {
 		DESC[linux]="Linux client ($BP_NS_PEER) -> veth -> Linux server ($BP_NS_DP), offloads $OFFLOADS"
 		;;
 	bypass)
-		bp_topo_up bpbenB 222 # its _dp namespace holds both daemons
-		NS_SRV[bypass]=$BP_NS_DP NS_CLI[bypass]=$BP_NS_DP SRV_IP[bypass]=198.18.222.1
-		SOCK_CLI[bypass]=$TMPD/fp-bcli.sock STACK_CLI[bypass]=bypass
-		DESC[bypass]="bp_load on fastpathd (198.18.222.2, CPU $CORE_CLI) -> net_memif -> fastpathd (198.18.222.1, CPU $CORE_SRV) -> bp_echo_srv"
+		if [ -z "$BYPASS_NS" ]; then
+			bp_topo_up bpbenB 222 # its _dp namespace holds the daemons
+			BYPASS_NS=$BP_NS_DP
+		fi
+		NS_SRV[$s]=$BYPASS_NS NS_CLI[$s]=$BYPASS_NS SRV_IP[$s]=198.18.222.1
+		SOCK_CLI[$s]=$TMPD/fp-bcli$v.sock STACK_CLI[$s]=bypass
+		case $v in
+		"") DESC[$s]="bp_load on fastpathd (198.18.222.2, CPU $CORE_CLI) -> net_memif -> fastpathd (198.18.222.1, CPU $CORE_SRV) -> bp_echo_srv" ;;
+		ded) DESC[$s]="bp_load on fastpathd (198.18.222.2) -> net_memif -> fastpathd (198.18.222.1) busy-polling alone on CPU $CORE_SRV -> bp_echo_srv; bp_echo_srv, the client's fastpathd and bp_load on CPU $CORE_CLI" ;;
+		*) DESC[$s]="as (b), both daemons with --cores ${v%c} (threads on the side's CPU: $CORE_CLI client, $CORE_SRV server)" ;;
+		esac
 		;;
 	lx2bp)
-		bp_topo_up bpbenC 221
-		DEV_C=$BP_DEV
+		bp_topo_up "bpbenC$v" 221
+		DEV_C[$s]=$BP_DEV
 		ip netns exec "$BP_NS_PEER" sysctl -qw net.ipv4.tcp_tw_reuse=1
-		NS_SRV[lx2bp]=$BP_NS_DP NS_CLI[lx2bp]=$BP_NS_PEER SRV_IP[lx2bp]=$BP_IP
-		SOCK_CLI[lx2bp]="" STACK_CLI[lx2bp]=linux
+		NS_SRV[$s]=$BP_NS_DP NS_CLI[$s]=$BP_NS_PEER SRV_IP[$s]=$BP_IP
+		SOCK_CLI[$s]="" STACK_CLI[$s]=linux
 		;;
 	esac
 }
 
 # sys_start SYSTEM: its daemons and server; sets PIDS, CPU_SRV, CPU_CLI
 sys_start() {
-	local s=$1 fp_s fp_c
-	case $s in
+	local s=$1 v fp_s fp_c srv_cpu=$CORE_SRV
+	v=$(sys_var "$s")
+	case $(sys_base "$s") in
 	linux)
 		start_srv linux "${NS_SRV[linux]}" linux || return 1
 		PIDS[linux]=$SRV_PID CPU_SRV[linux]=$SRV_PID CPU_CLI[linux]=""
 		;;
 	bypass)
-		local memif=$TMPD/memif.sock
+		local memif=$TMPD/memif$v.sock ns=${NS_SRV[$s]}
 		rm -f "$memif"
-		start_fp bsrv "${NS_SRV[bypass]}" "$CORE_SRV" "net_memif0,role=server,socket=$memif" 198.18.222.1 || return 1
+		[ "$v" = ded ] && srv_cpu=$CORE_CLI # the server's daemon has CPU $CORE_SRV alone
+		start_fp "bsrv$v" "$ns" "$CORE_SRV" "net_memif0,role=server,socket=$memif" 198.18.222.1 \
+			"$(fp_opts "$s" "$CORE_SRV" server)" || return 1
 		fp_s=$FP_PID
-		if ! start_fp bcli "${NS_SRV[bypass]}" "$CORE_CLI" "net_memif0,role=client,socket=$memif" 198.18.222.2; then
+		if ! start_fp "bcli$v" "$ns" "$CORE_CLI" "net_memif0,role=client,socket=$memif" 198.18.222.2 \
+			"$(fp_opts "$s" "$CORE_CLI")"; then
 			bp_stop_pid "$fp_s"; forget_pids "$fp_s"; return 1
 		fi
 		fp_c=$FP_PID
-		if ! start_srv bypass "${NS_SRV[bypass]}" bypass "$TMPD/fp-bsrv.sock"; then
+		if ! start_srv "$s" "$ns" bypass "$TMPD/fp-bsrv$v.sock" "$srv_cpu"; then
 			bp_stop_pid "$fp_c"; bp_stop_pid "$fp_s"; forget_pids "$fp_c $fp_s"; return 1
 		fi
-		PIDS[bypass]="$SRV_PID $fp_c $fp_s" CPU_SRV[bypass]="$SRV_PID,$fp_s" CPU_CLI[bypass]=$fp_c
+		PIDS[$s]="$SRV_PID $fp_c $fp_s" CPU_SRV[$s]="$SRV_PID,$fp_s" CPU_CLI[$s]=$fp_c
 		;;
 	lx2bp)
 		local pmd
 		for pmd in ${PMD_C:-net_af_xdp net_af_packet}; do
-			start_fp xdp "${NS_SRV[lx2bp]}" "$CORE_SRV" "${pmd}0,iface=$DEV_C" "${SRV_IP[lx2bp]}" && break
-			log "$pmd did not come up on $DEV_C"
+			start_fp "xdp$v" "${NS_SRV[$s]}" "$CORE_SRV" "${pmd}0,iface=${DEV_C[$s]}" "${SRV_IP[$s]}" \
+				"$(fp_opts "$s" "$CORE_SRV" server)" && break
+			log "$pmd did not come up on ${DEV_C[$s]}"
 			pmd=""
 		done
 		[ -n "$pmd" ] || return 1
 		PMD_C=$pmd # a restart keeps the PMD that worked
 		fp_s=$FP_PID
-		if ! start_srv lx2bp "${NS_SRV[lx2bp]}" bypass "$TMPD/fp-xdp.sock"; then
+		if ! start_srv "$s" "${NS_SRV[$s]}" bypass "$TMPD/fp-xdp$v.sock"; then
 			bp_stop_pid "$fp_s"; forget_pids "$fp_s"; return 1
 		fi
-		PIDS[lx2bp]="$SRV_PID $fp_s" CPU_SRV[lx2bp]="$SRV_PID,$fp_s" CPU_CLI[lx2bp]=""
-		DESC[lx2bp]="Linux client (${NS_CLI[lx2bp]}) -> veth -> $PMD_C -> fastpathd (${SRV_IP[lx2bp]}, CPU $CORE_SRV) -> bp_echo_srv"
+		PIDS[$s]="$SRV_PID $fp_s" CPU_SRV[$s]="$SRV_PID,$fp_s" CPU_CLI[$s]=""
+		DESC[$s]="Linux client (${NS_CLI[$s]}) -> veth -> $PMD_C -> fastpathd (${SRV_IP[$s]}, CPU $CORE_SRV${v:+, --cores ${v%c}}) -> bp_echo_srv"
 		;;
 	esac
 }
@@ -301,10 +383,11 @@ probe() {
 
 # srv_flows SYSTEM: connections the server-side fastpathd still holds
 srv_flows() {
-	local sock
-	case $1 in
-	bypass) sock=$TMPD/fp-bsrv.sock ;;
-	lx2bp) sock=$TMPD/fp-xdp.sock ;;
+	local sock v
+	v=$(sys_var "$1")
+	case $(sys_base "$1") in
+	bypass) sock=$TMPD/fp-bsrv$v.sock ;;
+	lx2bp) sock=$TMPD/fp-xdp$v.sock ;;
 	*) echo 0; return ;;
 	esac
 	"$BUILD_DIR/cli/bypassctl" --socket "$sock" status 2>/dev/null | awk '$1 == "flows" { print $2; f = 1 } END { if (!f) print 0 }'
@@ -320,12 +403,19 @@ restart() {
 	sys_start "$s" || log "  $s: restart failed"
 }
 
+# on_demand SYSTEM: started only for its own measurements (bypass-ded
+# busy-polls: left running, it would take CPU from every other system)
+on_demand() { [ "$(sys_var "$1")" = ded ]; }
+# measured SYSTEM WORKLOAD: does SYSTEM run WORKLOAD at all
+measured() { ! on_demand "$1" || [[ ",$DED_WORKLOADS," == *",$2,"* ]]; }
+
 ACTIVE=()
 for s in "${SYS_LIST[@]}"; do
 	topo_up "$s"
 	if sys_start "$s" && probe "$s"; then
 		ACTIVE+=("$s")
 		log "system $s up: ${DESC[$s]}"
+		on_demand "$s" && sys_stop "$s"
 	else
 		log "system $s did not come up; left out"
 		sys_stop "$s"
@@ -341,6 +431,8 @@ done
 	echo "duration_s=$DURATION"
 	echo "warmup_s=$WARMUP"
 	echo "systems=${ACTIVE[*]}"
+	echo "fp_cores=$FP_CORES"
+	echo "ded_workloads=$([ "$DEDICATED" = 1 ] && echo "$DED_WORKLOADS" || echo none)"
 	echo "workloads=${WL_LIST[*]}"
 	echo "core_srv=$CORE_SRV"
 	echo "core_cli=$CORE_CLI"
@@ -361,6 +453,7 @@ done
 } >"$OUT/meta.txt"
 lscpu >"$OUT/lscpu.txt" 2>&1 || true
 cp "$TMPD/fastpathd.ini" "$OUT/fastpathd.ini"
+[ "$DEDICATED" = 0 ] || cp "$TMPD/fastpathd-ded.ini" "$OUT/fastpathd-ded.ini"
 
 # --------------------------------------------------------------- measure
 RAW=$OUT/raw.csv
@@ -417,8 +510,13 @@ measure() {
 	return 0
 }
 
-total=$((RUNS * ${#WL_LIST[@]} * ${#ACTIVE[@]}))
-log "measuring: $RUNS runs x ${#WL_LIST[@]} workloads x ${#ACTIVE[@]} systems = $total runs of ${WARMUP}+${DURATION} s"
+total=0
+for w in "${WL_LIST[@]}"; do
+	for s in "${ACTIVE[@]}"; do
+		measured "$s" "$w" && total=$((total + RUNS))
+	done
+done
+log "measuring: $RUNS runs x ${#WL_LIST[@]} workloads x ${#ACTIVE[@]} systems: $total runs of ${WARMUP}+${DURATION} s"
 t_start=$(date +%s)
 for r in $(seq "$RUNS"); do
 	log "run $r of $RUNS"
@@ -426,7 +524,15 @@ for r in $(seq "$RUNS"); do
 		# rotate which system goes first, so drift hits all alike
 		n=${#ACTIVE[@]}
 		for ((k = 0; k < n; k++)); do
-			measure "$r" "${ACTIVE[$(((k + r - 1) % n))]}" "$w"
+			s=${ACTIVE[$(((k + r - 1) % n))]}
+			measured "$s" "$w" || continue
+			if on_demand "$s"; then
+				{ sys_start "$s" && probe "$s"; } || log "  $s did not come up for $w"
+				measure "$r" "$s" "$w"
+				sys_stop "$s"
+			else
+				measure "$r" "$s" "$w"
+			fi
 		done
 	done
 done
@@ -437,7 +543,7 @@ log "measured in $(($(date +%s) - t_start)) s"
 # each: where the time of every process goes; Linux pp64 and echo256 for
 # comparison.
 if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
-	for pw in bypass:pp64 bypass:echo256 bypass:cps linux:pp64 linux:echo256; do
+	for pw in bypass:pp64 bypass:echo256 bypass:cps bypass-2c:echo256 linux:pp64 linux:echo256; do
 		s=${pw%%:*} w=${pw#*:}
 		[[ " ${ACTIVE[*]} " == *" $s "* ]] && [[ " ${WL_LIST[*]} " == *" $w "* ]] || continue
 		probe "$s" || restart "$s" "before profiling"
@@ -468,9 +574,10 @@ if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
 fi
 
 # ------------------------------------------------------ daemon counters
-for n in bsrv bcli xdp; do
-	[ -S "$TMPD/fp-$n.sock" ] || continue
-	"$BUILD_DIR/cli/bypassctl" --socket "$TMPD/fp-$n.sock" status >"$OUT/bypassctl-$n.txt" 2>&1 || true
+for f in "$TMPD"/fp-*.sock; do
+	[ -S "$f" ] || continue
+	n=${f##*/fp-}
+	"$BUILD_DIR/cli/bypassctl" --socket "$f" status >"$OUT/bypassctl-${n%.sock}.txt" 2>&1 || true
 done
 # stop everything in order (servers print their counters, daemons shut
 # down), then keep the logs

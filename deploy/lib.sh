@@ -9,6 +9,14 @@
 #
 # Every process started here is recorded by PID and stopped by PID in
 # bp_cleanup, which callers install as an EXIT trap.
+#
+# Environment:
+#   BYPASS_BUILD_DIR  build tree with fastpathd, bypassctl and the apps
+#                     (default: build/ in the source tree)
+#   BYPASS_FP_CORES   if set, every fastpathd started here gets
+#                     `--cores $BYPASS_FP_CORES` (fastpath threads, 1..8), so
+#                     the whole suite can be run with more than one core;
+#                     unset: the daemon's own default ([fastpath] cores)
 
 BP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BP_BUILD=${BYPASS_BUILD_DIR:-$BP_ROOT/build}
@@ -119,12 +127,15 @@ bp_peer() { ip netns exec "$BP_NS_PEER" "$@"; }
 
 # bp_start_fastpathd: start fastpathd in the dp namespace (extra options in
 # the array BP_FP_ARGS, memory in BP_FP_MEM, default 512 MB, the DPDK port in
-# BP_FP_PORT, default net_af_packet on the topology's veth) and
+# BP_FP_PORT, default net_af_packet on the topology's veth; --cores
+# $BYPASS_FP_CORES first if that is set, so a --cores in BP_FP_ARGS wins) and
 # wait (30 s at most) until it prints "ready" and its control socket exists;
 # sets BP_FP_PID and BP_FP_LOG, exports BYPASS_SOCKET.  Its log is printed if
 # it does not come up.  (fastpathd picks a DPDK file prefix of its own,
 # fastpathd-PID, so daemons side by side do not collide.)
 bp_start_fastpathd() {
+	[ -z "${BYPASS_FP_CORES:-}" ] || [[ $BYPASS_FP_CORES =~ ^[1-8]$ ]] ||
+		bp_die "BYPASS_FP_CORES='$BYPASS_FP_CORES': a fastpath core count, 1..8"
 	bp_make_tmp
 	BP_FP_LOG=$BP_TMP/fastpathd.log
 	export BYPASS_SOCKET=$BP_TMP/fastpathd.sock

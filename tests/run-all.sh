@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The whole bypass test suite:
 #   1. unit, scripted TCP scenario and integration tests (real DPDK port,
-#      real Linux TCP peer in a network namespace) on a normal build;
+#      real Linux TCP peer in a network namespace) on a normal build, every
+#      fastpathd with one fastpath core (--cores 1);
 #   2. all of them again on an ASan+UBSan build (the daemon's own sanitizer
 #      reports fail the integration tests), except the socket-shim tests,
-#      which preload the shim into uninstrumented programs;
+#      which preload the shim into uninstrumented programs; here every
+#      fastpathd the tests start runs two fastpath cores (BYPASS_FP_CORES=2,
+#      deploy/lib.sh), so one run covers the suite with cores = 1 and 2;
 #   3. the libFuzzer harnesses (tests/fuzz, clang build in build-fuzz), each
 #      for BYPASS_FUZZ_SECONDS (default 30).
 #   sudo ./tests/run-all.sh
@@ -56,23 +59,23 @@ build() {
 }
 
 if build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
-	echo "== tests: unit, scenario, integration"
-	run_ctest build
+	echo "== tests: unit, scenario, integration (fastpath cores: 1)"
+	BYPASS_FP_CORES=1 run_ctest build
 else
 	echo "run-all: build failed" >&2
 	failed=$((failed + 1))
 fi
 
 if build build-asan -DCMAKE_BUILD_TYPE=Debug -DBYPASS_SANITIZE=ON; then
-	echo "== tests under ASan+UBSan"
+	echo "== tests under ASan+UBSan (fastpath cores: 2)"
 	labels='unit|scenario|integration'
 	[ "${BYPASS_ASAN_INTEGRATION:-1}" = 0 ] && labels='unit|scenario'
 	# the sanitizer pass hunts memory errors, not volume: smaller transfers
 	# and a slower bottleneck for the -O0 instrumented daemon
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp \
-		BP_LOSS_MIB=128 BP_CC_RATE_MBIT=50 BP_CC_STRICT=0 \
-		run_ctest build-asan -L "$labels" -LE shim
+		BP_LOSS_MIB=128 BP_CC_RATE_MBIT=50 BP_CC_STRICT=0 BP_MC_MIB=16 \
+		BYPASS_FP_CORES=2 run_ctest build-asan -L "$labels" -LE shim
 else
 	echo "run-all: sanitizer build failed" >&2
 	failed=$((failed + 1))

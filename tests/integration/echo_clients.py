@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
 """N concurrent Linux TCP clients against an echo server; each sends its own
-pseudo-random payload, half-closes, and checks the echo byte for byte."""
+pseudo-random payload, half-closes, and checks the echo byte for byte.
+Usage: echo_clients.py HOST PORT N SIZE [CONNECTING]
+CONNECTING (default N) bounds the handshakes in flight at once: a burst of
+thousands of SYNs at a 128-deep listener is a SYN flood test, not this one;
+all N connections are still open at the same time before any data flows."""
 import random, socket, sys, threading, time
 
 host, port, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+connecting = threading.Semaphore(int(sys.argv[5]) if len(sys.argv) > 5 else n)
 errors = []
 barrier = threading.Barrier(n)
 
 def client(i):
     data = random.Random(i).randbytes(size)
     try:
-        s = socket.create_connection((host, port), timeout=30)
+        with connecting:
+            s = socket.create_connection((host, port), timeout=30)
         barrier.wait(timeout=30)           # all n connections open at once
         s.sendall(data)
         s.shutdown(socket.SHUT_WR)
