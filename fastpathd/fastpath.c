@@ -23,6 +23,7 @@
 #include <rte_ethdev.h>
 #include <rte_cycles.h>
 #include <rte_malloc.h>
+#include <rte_lcore.h>
 #include <rte_log.h>
 
 #include "fastpath.h"
@@ -581,10 +582,26 @@ void fp_ctx_destroy(struct fp_ctx *fp)
 	rte_free(fp);
 }
 
-/* pin the calling thread to the core-th CPU of [fastpath] cpus */
+/*
+ * Where a fastpath thread runs: the core-th CPU of [fastpath] cpus, else
+ * any CPU of the EAL lcores ([eal] lcores; the threads inherit only the
+ * main lcore's CPU from EAL).
+ */
 static void pin_thread(struct dataplane *dp, uint32_t core)
 {
 	const char *p = dp->cfg.fp_cpus;
+	if (!*p) {
+		cpu_set_t set;
+		unsigned lc;
+		CPU_ZERO(&set);
+		RTE_LCORE_FOREACH(lc) {
+			rte_cpuset_t cs = rte_lcore_cpuset(lc);
+			CPU_OR(&set, &set, &cs);
+		}
+		if (CPU_COUNT(&set))
+			pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		return;
+	}
 	for (uint32_t i = 0; *p; i++) {
 		char *end;
 		unsigned long cpu = strtoul(p, &end, 10);
@@ -614,8 +631,11 @@ static void core_loop(struct fp_ctx *fp)
 		if (fd >= 0)
 			fp->rx_intr_fd = fd;
 	}
-	if (dp->cfg.fp_cpus[0])
+	if (dp->cfg.fp_cpus[0] || fp->core)
 		pin_thread(dp, fp->core);
+	/* cores that may share a CPU must not spin against each other: the
+	 * one with the work would wait for the scheduler's time slice */
+	bool spin_yields = dp->ncores > 1 && !dp->cfg.busy_poll;
 
 	uint64_t idle_cycles = dp->tsc_hz / 1000000 * dp->cfg.idle_poll_us;
 	uint64_t last_work = rte_rdtsc(), round_start = last_work;
@@ -668,7 +688,11 @@ static void core_loop(struct fp_ctx *fp)
 			continue;
 		}
 		if (fp->now - last_work < idle_cycles || paced_due - fp->now < idle_cycles) {
-			rte_pause(); /* a paced segment is due soon: no sleep is that short */
+			/* a paced segment is due soon: no sleep is that short */
+			if (spin_yields)
+				sched_yield();
+			else
+				rte_pause();
 			continue;
 		}
 		if (paced_due != UINT64_MAX) {

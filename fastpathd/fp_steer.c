@@ -272,7 +272,9 @@ void fp_bucket_in(struct fp_ctx *fp, struct dp_bucket_move *mv)
 			continue;
 		}
 		fp->self->nflows++;
-		if (!(f->flags & FPF_DETACHED))
+		if (f->flags & FPF_DETACHED)
+			f->shm = &fp->detached_shm; /* each core's own scratch line */
+		else
 			__atomic_store_n(&f->shm->fp_queue, fp->core, __ATOMIC_RELAXED);
 		/* resume sending, pacing and window updates here */
 		fp_touch(fp, f, FPP_OUTPUT);
