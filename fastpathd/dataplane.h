@@ -39,6 +39,16 @@
  *   counters: cnt_*, rtt_us, srtt_us,       | relaxed writes  | relaxed reads
  *     rttvar_us, last_progress_tsc          |                 |
  *   pend, rtt_pos, rtt_tsc, RFC 5961        | private         | never
+ *   bucket                                  | reads           | writes before
+ *                                           |                 |   FLOW_ADD only
+ *   core                                    | the owning core | writes before
+ *                                           |   writes it at  |   FLOW_ADD only
+ *                                           |   FLOW_ADD and  |
+ *                                           |   BUCKET_IN     |
+ *
+ * "The fastpath" is the one core that owns the flow's steering bucket at
+ * the time (fastpathd/fp_steer.c); a bucket changes owner only through
+ * BUCKET_OUT/BUCKET_IN, so every field above has one writer at a time.
  *
  * The slowpath's reads and writes are all in slowpath/sp_fp.c
  * (sp_fp_flow_read(), sp_fp_flow_set_cwnd(), sp_fp_flow_set_rate(),
@@ -46,8 +56,9 @@
  * run on the owning thread: DP_ASSERT_SP() / DP_ASSERT_FP() below.
  *
  * Other shared state: struct dp_app says per field which thread uses it;
- * fp_counters are fastpath-written, sp_counters slowpath-written; stop is
- * set by the slowpath (or a second signal) and read by the fastpath.
+ * each dp_core's counters are written by that core only, sp_counters by
+ * the slowpath; dp->steer[b] by the core giving bucket b away; stop is set
+ * by the slowpath (or a second signal) and read by every core.
  */
 #ifndef FP_DATAPLANE_H
 #define FP_DATAPLANE_H

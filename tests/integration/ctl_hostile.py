@@ -12,9 +12,21 @@
 
 Every loop is bounded in count and time.
 """
-import os, resource, socket, struct, sys, time
+import os, re, resource, socket, struct, sys, time
 
-ABI_VERSION = 2  # BP_ABI_VERSION in include/bypass/shm_abi.h
+
+def abi_version():
+    """BP_ABI_VERSION, read from include/bypass/shm_abi.h (one source)."""
+    hdr = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "include", "bypass", "shm_abi.h")
+    with open(hdr) as f:
+        m = re.search(r"#define BP_ABI_VERSION (\d+)u", f.read())
+    if not m:
+        raise RuntimeError(f"no BP_ABI_VERSION in {hdr}")
+    return int(m.group(1))
+
+
+ABI_VERSION = abi_version()
 
 
 def varint(v):
@@ -44,7 +56,7 @@ def recv_exact(s, n):
     buf = b""
     fds = []
     while len(buf) < n:
-        data, got, _, _ = socket.recv_fds(s, n - len(buf), 8)
+        data, got, _, _ = socket.recv_fds(s, n - len(buf), 16)
         fds += got
         if not data:
             raise ConnectionError("daemon closed the connection")
@@ -53,7 +65,8 @@ def recv_exact(s, n):
 
 
 def one_attach(path, name, keep=False):
-    """Attach; return (ms, socket). The reply must be status 0 with 4 fds."""
+    """Attach; return (ms, socket). The reply must be status 0 with the
+    region, wake and doorbell fds and one kick fd per fastpath core."""
     t0 = time.monotonic()
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(5)
@@ -66,7 +79,7 @@ def one_attach(path, name, keep=False):
     for f in fds:
         os.close(f)
     # CtlMsg.attach_reply (field 2) { status (field 1) = 0 }
-    if body[:1] != b"\x12" or b"\x08\x00" not in body[:4] or len(fds) != 4:
+    if body[:1] != b"\x12" or b"\x08\x00" not in body[:4] or not 4 <= len(fds) <= 11:
         raise RuntimeError(f"attach refused: {body!r}, {len(fds)} fds")
     if not keep:
         s.close()
