@@ -141,39 +141,12 @@ static int cmd_status(const char *path, bool counters_only)
 {
 	Bypass__StatusRequest req = BYPASS__STATUS_REQUEST__INIT;
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT, *reply;
-	struct timeval tv = { .tv_sec = REPLY_TIMEOUT_S };
-	char err[512];
-	int fd, r;
 
-	fd = ctl_client_connect(path, err, sizeof(err));
-	if (fd < 0) {
-		fprintf(stderr, "bypassctl: %s\n", err);
-		return 1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	m.msg_case = BYPASS__CTL_MSG__MSG_STATUS_REQ;
 	m.status_req = &req;
-	r = ctl_send(fd, &m, NULL, 0);
-	if (!r)
-		r = ctl_recv(fd, &reply, NULL, NULL, 0);
-	close(fd);
-	if (r == -EAGAIN || r == -ETIMEDOUT) {
-		fprintf(stderr, "bypassctl: fastpathd at %s did not answer within %d s\n",
-			path, REPLY_TIMEOUT_S);
+	reply = ask(path, &m, "status", BYPASS__CTL_MSG__MSG_STATUS_REPLY);
+	if (!reply)
 		return 1;
-	}
-	if (r) {
-		fprintf(stderr, "bypassctl: status request to fastpathd at %s failed: %s\n",
-			path, strerror(-r));
-		return 1;
-	}
-	if (reply->msg_case != BYPASS__CTL_MSG__MSG_STATUS_REPLY) {
-		fprintf(stderr, "bypassctl: fastpathd at %s sent an unexpected reply "
-			"(message type %d)\n", path, (int)reply->msg_case);
-		bypass__ctl_msg__free_unpacked(reply, NULL);
-		return 1;
-	}
 	print_status(reply->status_reply, counters_only);
 	bypass__ctl_msg__free_unpacked(reply, NULL);
 	return fflush(stdout) ? 1 : 0;

@@ -244,3 +244,14 @@ mc_bulk_wait() {
 		grep -v '^listening$' "$i" | head -1 | sed "s/^/[$what] /" >&2
 	done
 }
+
+# mc_setup: what every multi-core test does first: root, cleanup on exit,
+# a daemon that knows --cores, a temp dir, and room for 1,000+ sockets in
+# one process
+mc_setup() {
+	bp_need_root
+	trap bp_cleanup EXIT
+	mc_need_cores_option
+	bp_make_tmp
+	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+}

@@ -15,11 +15,7 @@ set -euo pipefail
 source "$(dirname "$0")/../../deploy/lib.sh"
 # shellcheck source=tests/integration/mc_lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/mc_lib.sh"
-bp_need_root
-trap bp_cleanup EXIT
-mc_need_cores_option
-bp_make_tmp
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" # 1,000+ sockets in one process
+mc_setup
 
 # cores_field NAME: a field of `bypassctl cores` ("active A max M mode X")
 cores_field() {

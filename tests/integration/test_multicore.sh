@@ -15,12 +15,8 @@ set -euo pipefail
 source "$(dirname "$0")/../../deploy/lib.sh"
 # shellcheck source=tests/integration/mc_lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/mc_lib.sh"
-bp_need_root
-trap bp_cleanup EXIT
-mc_need_cores_option
-bp_make_tmp
+mc_setup
 mc_conf "$BP_TMP/fastpathd.ini"
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" # 1,000+ sockets in one process
 
 bytes=$((MC_MIB * 1024 * 1024 / 8))
 for n in 2 4; do
