@@ -37,7 +37,7 @@ static const struct field fields[] = {
 	F("port", "device", FT_STR, port_dev, 0, 0, "DPDK device: PCI address (0000:03:00.0) or vdev (net_af_packet0,iface=eth1)"),
 	F("port", "ip", FT_CIDR, ip, 0, 0, "address/prefix, e.g. 198.18.0.1/24"),
 	F("port", "gateway", FT_IPV4, gateway, 0, 0, "default gateway address"),
-	F("port", "mtu", FT_U32, mtu, 576, BP_MAX_MTU, "IP MTU; a frame must fit one packet buffer (2048 bytes of data)"),
+	F("port", "mtu", FT_U32, mtu, 576, BP_MAX_MTU, "IP MTU (up to 9000); packet buffers are sized to hold a whole frame"),
 	F("eal", "no_huge", FT_BOOL, no_huge, 0, 1, "run without hugepages"),
 	F("eal", "mem_mb", FT_U32, mem_mb, 64, 1u << 20, "DPDK memory in MiB"),
 	F("eal", "file_prefix", FT_STR, file_prefix, 0, 0, "DPDK runtime file prefix (unique per instance)"),
