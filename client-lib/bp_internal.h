@@ -114,6 +114,8 @@ struct bp_ctx {
 	uint64_t wake_epoch;    /* bumped each time a poller returns */
 	bool polling;           /* a thread sleeps in poll() on wake_fd */
 	bool armed;             /* app uses bp_wait_fd(): keep app_sleeping set */
+	bool wake_clean;        /* wake_fd was reset after app_sleeping was
+				 * cleared: no reset needed before the next arm */
 	bool dead;              /* the daemon closed the control socket */
 };
 
