@@ -118,9 +118,41 @@ static int region_create(struct dataplane *dp, struct dp_app *app, char *err, si
 /* give a freed slot's buffer pages back to the kernel */
 static void slot_reclaim(struct dp_app *app, uint32_t slot)
 {
+	struct sp_app *sa = app->sp_priv;
 	uint64_t off = dp_app_slot_rx_off(app, slot);
 	fallocate(app->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
 		  (off_t)app->rx_buf_size + app->tx_buf_size);
+	if (sa->populated[slot]) {
+		sa->populated[slot] = 0;
+		sa->npopulated--;
+	}
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/*
+ * Map a new connection's buffers in at once, here on the slowpath, instead
+ * of a page fault per 4 KiB page on the fastpath (and in the app) while
+ * the rings wrap for the first time: with hundreds of connections moving
+ * small messages that lasts for seconds, and under a hypervisor every
+ * fault is dear.  Bounded by [apps] prefault_mb; a slot that stayed warm
+ * is mapped already.  Return: true if the slot was mapped in now.
+ */
+static bool slot_populate(struct sp *sp, struct dp_app *app, uint32_t slot)
+{
+	struct sp_app *sa = app->sp_priv;
+	uint64_t bytes = (uint64_t)app->rx_buf_size + app->tx_buf_size;
+
+	if (sa->populated[slot] ||
+	    (sa->npopulated + 1) * bytes > (uint64_t)sp->dp->cfg.prefault_mb << 20)
+		return false;
+	if (madvise(app->base + dp_app_slot_rx_off(app, slot), bytes, MADV_POPULATE_WRITE))
+		return false; /* old kernel, or no memory: fault in as before */
+	sa->populated[slot] = 1;
+	sa->npopulated++;
+	return true;
 }
 
 int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot)
@@ -133,6 +165,8 @@ int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot)
 	uint32_t gen = fs->gen + 1;
 	memset(fs, 0, sizeof(*fs));
 	fs->gen = gen;
+	if (slot_populate(sp, app, s))
+		fs->flags = BP_FF_POPULATED; /* the app maps them in too */
 	app->slots_used++;
 	*slot = s;
 	return 0;
@@ -271,6 +305,7 @@ static void app_release(struct sp *sp, struct dp_app *app)
 			sp_ctl_free(sa->conn);
 		ev_io_stop(sp->loop, &sa->doorbell_w);
 		free(sa->free_slots);
+		free(sa->populated);
 		free(sa);
 	}
 	if (app->base)
@@ -396,9 +431,11 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	app->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	app->sp_doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	sa->free_slots = malloc(app->max_flows * sizeof(uint32_t));
+	sa->populated = calloc(app->max_flows, 1);
 	app->slot_flow = malloc(app->max_flows * sizeof(uint32_t));
 	app->fp_slot_flow = malloc(app->max_flows * sizeof(uint32_t));
-	if (app->wake_fd < 0 || app->sp_doorbell_fd < 0 || !sa->free_slots || !app->slot_flow ||
+	if (app->wake_fd < 0 || app->sp_doorbell_fd < 0 || !sa->free_slots || !sa->populated ||
+	    !app->slot_flow ||
 	    !app->fp_slot_flow)
 		goto fail;
 	for (uint32_t i = 0; i < app->max_flows; i++) {
