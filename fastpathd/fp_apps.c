@@ -137,13 +137,25 @@ static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_door
 	}
 }
 
+/*
+ * Take a batch of doorbells off the queue, then a full fence, then act on
+ * them: libbypass skips a TX doorbell while its previous one for the flow
+ * is still queued, and this fence (paired with one in libbypass) makes
+ * sure tx_written is read after the queue's tail was published.
+ */
 void fp_apps_poll(struct fp_ctx *fp)
 {
-	struct bp_doorbell db;
+	struct bp_doorbell db[DOORBELLS_PER_APP];
 	for (uint32_t i = 0; i < fp->napps; i++) {
 		struct dp_app *app = fp->apps[i];
-		for (int n = 0; n < DOORBELLS_PER_APP && !bp_queue_pop(&app->dataq, &db); n++)
-			doorbell(fp, app, &db);
+		int n = 0;
+		while (n < DOORBELLS_PER_APP && !bp_queue_pop(&app->dataq, &db[n]))
+			n++;
+		if (!n)
+			continue;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		for (int k = 0; k < n; k++)
+			doorbell(fp, app, &db[k]);
 	}
 }
 
