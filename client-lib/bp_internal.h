@@ -66,6 +66,7 @@ struct bp_slot {
 	uint32_t gen;
 	uint64_t rx_consumed;
 	uint64_t tx_written;
+	uint64_t tx_db;         /* data queue index + 1 of our last TX doorbell, 0: none */
 	uint32_t accepted;
 	uint32_t ip;
 	uint16_t port;

@@ -39,6 +39,29 @@ static int push_doorbell(struct bp_ctx *ctx, uint16_t op, uint32_t slot, uint32_
 	return 0;
 }
 
+/*
+ * One TX doorbell per flow per fastpath round, not one per write: while the
+ * last one still waits in the queue, the fastpath has yet to read
+ * tx_written and will see these bytes too.  The fence pairs with the one
+ * the fastpath issues between taking doorbells off the queue and reading
+ * tx_written: either we see the doorbell consumed and ring again, or it
+ * sees our bytes.
+ */
+static int tx_doorbell(struct bp_ctx *ctx, struct bp_slot *s, uint32_t h)
+{
+	int r;
+
+	if (s->tx_db) {
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&ctx->dataq.q->tail, __ATOMIC_ACQUIRE) < s->tx_db)
+			return 0;
+	}
+	r = push_doorbell(ctx, BP_DB_TX, h, s->gen);
+	if (!r)
+		s->tx_db = ctx->dataq.own;
+	return r;
+}
+
 /* Copy @len bytes into ring @ring of @size at stream position @pos. */
 static void ring_put(uint8_t *ring, uint32_t size, uint64_t pos, const uint8_t *src, size_t len)
 {
@@ -137,7 +160,7 @@ BP_API ssize_t bp_send(struct bp_ctx *ctx, int h, const void *buf, size_t len)
 	ring_put(bpi_tx_ring(ctx, (uint32_t)h), ctx->tx_size, s->tx_written, buf, len);
 	s->tx_written += len;
 	__atomic_store_n(&f->tx_written, s->tx_written, __ATOMIC_RELEASE);
-	r = push_doorbell(ctx, BP_DB_TX, (uint32_t)h, s->gen);
+	r = tx_doorbell(ctx, s, (uint32_t)h);
 	if (!r)
 		r = (ssize_t)len;
 out:
