@@ -66,6 +66,8 @@ struct bp_slot {
 	uint32_t gen;
 	uint64_t rx_consumed;
 	uint64_t tx_written;
+	uint64_t tx_db;         /* data queue index + 1 of our last TX doorbell, 0: none */
+	uint32_t tx_db_q;       /* ... in data queue tx_db_q (the flow's core then) */
 	uint32_t accepted;
 	uint32_t ip;
 	uint16_t port;
@@ -116,6 +118,8 @@ struct bp_ctx {
 	uint64_t wake_epoch;    /* bumped each time a poller returns */
 	bool polling;           /* a thread sleeps in poll() on wake_fd */
 	bool armed;             /* app uses bp_wait_fd(): keep app_sleeping set */
+	bool wake_clean;        /* wake_fd was reset after app_sleeping was
+				 * cleared: no reset needed before the next arm */
 	bool dead;              /* the daemon closed the control socket */
 };
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "bp_internal.h"
 
@@ -42,6 +43,22 @@ void bpi_ctrl_abort_now(struct bp_ctx *ctx, uint32_t slot, uint32_t gen)
 		bpi_kick(ctx->sp_db_fd);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/*
+ * The daemon mapped this new connection's buffers in (BP_FF_POPULATED):
+ * map them into our page tables too, one call now instead of a page fault
+ * per page while the rings first wrap.  Best effort: an old kernel just
+ * faults them in as before.
+ */
+static void map_in_rings(struct bp_ctx *ctx, uint32_t slot)
+{
+	(void)madvise(bpi_rx_ring(ctx, slot), (size_t)ctx->rx_size + ctx->tx_size,
+		      MADV_POPULATE_WRITE);
+}
+
 void bpi_adopt(struct bp_ctx *ctx, uint32_t slot, uint32_t gen, enum bps_kind kind)
 {
 	struct bp_slot *s = &ctx->slots[slot];
@@ -61,6 +78,9 @@ void bpi_adopt(struct bp_ctx *ctx, uint32_t slot, uint32_t gen, enum bps_kind ki
 	__atomic_store_n(&f->rx_consumed, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&f->tx_written, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&f->accepted, 0, __ATOMIC_RELEASE);
+	if (kind != BPS_LISTEN &&
+	    (__atomic_load_n(&f->flags, __ATOMIC_ACQUIRE) & BP_FF_POPULATED))
+		map_in_rings(ctx, slot);
 }
 
 void bpi_on_reply(struct bp_ctx *ctx, const struct bp_event *ev)

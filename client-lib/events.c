@@ -120,13 +120,17 @@ int bpi_drain(struct bp_ctx *ctx)
 	return n;
 }
 
+/*
+ * One read empties the daemon's eventfd (it is never EFD_SEMAPHORE); a kick
+ * that lands after it costs at most one spurious wakeup, never a lost one,
+ * because every wait drains the queues before it sleeps.
+ */
 static void reset_wake(struct bp_ctx *ctx)
 {
 	uint64_t v;
 
-	/* Loop: an EFD_SEMAPHORE eventfd hands out one unit per read. */
-	while (read(ctx->wake_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
-		;
+	if (read(ctx->wake_fd, &v, sizeof(v)) < 0)
+		v = 0;
 }
 
 /* Publish app_sleeping and catch whatever was posted before the daemon
@@ -233,6 +237,7 @@ int bpi_wait_locked(struct bp_ctx *ctx, int timeout_ms, bool internal)
 			reset_wake(ctx);
 			n += arm(ctx);
 		}
+		ctx->wake_clean = false; /* app_sleeping stays set: kicks come */
 		goto out;
 	}
 	if (n || (!internal && ctx->unreported))
@@ -244,18 +249,27 @@ int bpi_wait_locked(struct bp_ctx *ctx, int timeout_ms, bool internal)
 		goto out;
 	}
 
-	reset_wake(ctx);
-	n = arm(ctx);
-	if (!n) {
-		woke = leader_sleep(ctx, timeout_ms, &poll_err);
+	/* The reset after the last sleep already emptied the fd (a syscall
+	 * per wait saved), unless kicks may have come since. */
+	if (!ctx->wake_clean)
 		reset_wake(ctx);
-	}
+	ctx->wake_clean = false;
+	n = arm(ctx);
+	if (!n)
+		woke = leader_sleep(ctx, timeout_ms, &poll_err);
 	if (ctx->armed) {
+		reset_wake(ctx);
 		/* An internal wait may have swallowed kicks meant for the
 		 * app's own poll(): hand it one back. */
 		bpi_kick(ctx->wake_fd);
 	} else {
-		__atomic_store_n(&ctx->hdr->app_sleeping, 0, __ATOMIC_RELAXED);
+		/* Clear the flag first: a daemon that sees it clear no longer
+		 * kicks, so the fd stays empty after this reset (bar a kick
+		 * already under way: one spurious wakeup). */
+		__atomic_store_n(&ctx->hdr->app_sleeping, 0, __ATOMIC_SEQ_CST);
+		if (!n)
+			reset_wake(ctx);
+		ctx->wake_clean = !n;
 	}
 	n += bpi_drain(ctx);
 	if (ctx->dead)

@@ -19,7 +19,8 @@
  * daemon keeps bp_flow_shm.fp_queue current); a stale value only costs
  * the daemon a hop to the right core.
  */
-static int push_doorbell(struct bp_ctx *ctx, uint16_t op, uint32_t slot, uint32_t gen)
+static int push_doorbell(struct bp_ctx *ctx, uint16_t op, uint32_t slot, uint32_t gen,
+			 uint32_t *queue)
 {
 	struct bp_doorbell db = { .op = op, .slot = slot, .gen = gen };
 	uint32_t k = __atomic_load_n(&ctx->flows[slot].fp_queue, __ATOMIC_RELAXED) % ctx->nqueues;
@@ -42,7 +43,32 @@ static int push_doorbell(struct bp_ctx *ctx, uint16_t op, uint32_t slot, uint32_
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&ctx->hdr->fp_sleeping[k].word, __ATOMIC_RELAXED))
 		bpi_kick(ctx->fp_kick_fd[k]);
+	if (queue)
+		*queue = k;
 	return 0;
+}
+
+/*
+ * One TX doorbell per flow per fastpath round, not one per write: while the
+ * last one still waits in the queue, the fastpath has yet to read
+ * tx_written and will see these bytes too.  The fence pairs with the one
+ * the fastpath issues between taking doorbells off the queue and reading
+ * tx_written: either we see the doorbell consumed and ring again, or it
+ * sees our bytes.
+ */
+static int tx_doorbell(struct bp_ctx *ctx, struct bp_slot *s, uint32_t h)
+{
+	int r;
+
+	if (s->tx_db) {
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&ctx->dataq[s->tx_db_q].q->tail, __ATOMIC_ACQUIRE) < s->tx_db)
+			return 0;
+	}
+	r = push_doorbell(ctx, BP_DB_TX, h, s->gen, &s->tx_db_q);
+	if (!r)
+		s->tx_db = ctx->dataq[s->tx_db_q].own;
+	return r;
 }
 
 /* Copy @len bytes into ring @ring of @size at stream position @pos. */
@@ -143,7 +169,7 @@ BP_API ssize_t bp_send(struct bp_ctx *ctx, int h, const void *buf, size_t len)
 	ring_put(bpi_tx_ring(ctx, (uint32_t)h), ctx->tx_size, s->tx_written, buf, len);
 	s->tx_written += len;
 	__atomic_store_n(&f->tx_written, s->tx_written, __ATOMIC_RELEASE);
-	r = push_doorbell(ctx, BP_DB_TX, (uint32_t)h, s->gen);
+	r = tx_doorbell(ctx, s, (uint32_t)h);
 	if (!r)
 		r = (ssize_t)len;
 out:
@@ -213,7 +239,7 @@ static ssize_t recv_common(struct bp_ctx *ctx, int h, void *buf, size_t len, boo
 	 */
 	half = ctx->rx_size / 2;
 	if (ctx->rx_size - avail < half && ctx->rx_size - (avail - len) >= half)
-		push_doorbell(ctx, BP_DB_RX, (uint32_t)h, s->gen);
+		push_doorbell(ctx, BP_DB_RX, (uint32_t)h, s->gen, NULL);
 out:
 	bpi_unlock(ctx);
 	return r;

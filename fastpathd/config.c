@@ -36,7 +36,7 @@ static const struct field fields[] = {
 	F("port", "device", FT_STR, port_dev, 0, 0, "DPDK device: PCI address (0000:03:00.0) or vdev (net_af_packet0,iface=eth1)"),
 	F("port", "ip", FT_CIDR, ip, 0, 0, "address/prefix, e.g. 198.18.0.1/24"),
 	F("port", "gateway", FT_IPV4, gateway, 0, 0, "default gateway address"),
-	F("port", "mtu", FT_U32, mtu, 576, BP_MAX_MTU, "IP MTU; a frame must fit one packet buffer (2048 bytes of data)"),
+	F("port", "mtu", FT_U32, mtu, 576, BP_MAX_MTU, "IP MTU (up to 9000); packet buffers are sized to hold a whole frame"),
 	F("eal", "no_huge", FT_BOOL, no_huge, 0, 1, "run without hugepages"),
 	F("eal", "mem_mb", FT_U32, mem_mb, 64, 1u << 20, "DPDK memory in MiB"),
 	F("eal", "file_prefix", FT_STR, file_prefix, 0, 0, "DPDK runtime file prefix (unique per instance)"),
@@ -48,6 +48,7 @@ static const struct field fields[] = {
 	F("apps", "max_flows", FT_U32, app_max_flows, 4, 1u << 20, "connections per app"),
 	F("apps", "rx_buf", FT_POW2, rx_buf_size, 4096, 1u << 30, "per-connection receive buffer bytes (power of two)"),
 	F("apps", "tx_buf", FT_POW2, tx_buf_size, 4096, 1u << 30, "per-connection transmit buffer bytes (power of two)"),
+	F("apps", "prefault_mb", FT_U32, prefault_mb, 0, 1u << 20, "per app: a new connection's buffers are mapped in whole when it is set up, while the app's mapped-in buffers stay under this many MiB (0: never; pages are then faulted in as the rings first wrap)"),
 	F("apps", "queue_entries", FT_POW2, queue_entries, 64, 1u << 20, "entries per app queue (power of two)"),
 	F("apps", "max_orphans", FT_U32, max_orphans, 0, 1u << 22, "per uid: connections whose owner closed or exited while a fork child still holds them; beyond this they close"),
 	F("apps", "orphan_timeout_ms", FT_U32, orphan_timeout_ms, 100, 1u << 31, "an orphaned connection no holder adopts is reset after this"),
@@ -95,6 +96,7 @@ void config_defaults(struct bp_config *c)
 	c->orphan_timeout_ms = 600000;
 	c->rx_buf_size = 256 * 1024;
 	c->tx_buf_size = 256 * 1024;
+	c->prefault_mb = 256;
 	c->queue_entries = 4096;
 	c->min_rto_ms = 10;
 	c->max_rto_ms = 60000;

@@ -11,12 +11,28 @@
 #define CFG_STR 256
 
 /*
- * Packet buffers hold 2048 bytes of frame (RTE_MBUF_DEFAULT_DATAROOM, see
- * port.c) and a segment is never chained, so an IP MTU above this would
- * make frames the pool cannot carry.
+ * A frame is never chained: every packet buffer holds a whole frame of the
+ * configured MTU (port.c sizes the pool's data room with bp_mbuf_data_room()),
+ * and at least BP_MBUF_DATA_ROOM bytes.  The largest MTU is a jumbo frame's;
+ * whether the link carries it is the port's business (memif does, with any
+ * buffer size; af_packet needs a framesz that holds it; see README).
  */
 #define BP_MBUF_DATA_ROOM 2048
-#define BP_MAX_MTU (BP_MBUF_DATA_ROOM - 14) /* minus the Ethernet header */
+#define BP_MAX_MTU 9000
+
+/**
+ * bp_mbuf_data_room - bytes of frame one packet buffer must hold for @mtu:
+ * the Ethernet header plus the IP MTU, never less than BP_MBUF_DATA_ROOM,
+ * rounded up to a cache line.
+ */
+static inline uint32_t bp_mbuf_data_room(uint32_t mtu)
+{
+	uint32_t frame = mtu + 14;
+
+	if (frame < BP_MBUF_DATA_ROOM)
+		return BP_MBUF_DATA_ROOM;
+	return (frame + 63) & ~63u;
+}
 
 struct bp_config {
 	/* [port] */
@@ -39,6 +55,7 @@ struct bp_config {
 	uint32_t app_max_flows;
 	uint32_t rx_buf_size;       /* power of two */
 	uint32_t tx_buf_size;
+	uint32_t prefault_mb;       /* per app: buffer MiB mapped in at slot allocation */
 	uint32_t queue_entries;     /* per app queue, power of two */
 	uint32_t max_orphans;       /* per uid: flows held only by fork children */
 	uint32_t orphan_timeout_ms; /* an orphan nobody adopts is reset after this */

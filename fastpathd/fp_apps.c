@@ -178,15 +178,27 @@ void fp_doorbell_fwd(struct fp_ctx *fp, struct fp_flow *f, const struct dp_msg *
 		       (uint32_t)(uintptr_t)msg->ptr);
 }
 
+/*
+ * Take a batch of doorbells off this core's queue, then a full fence, then
+ * act on them: libbypass skips a TX doorbell while its previous one for
+ * the flow is still queued, and this fence (paired with one in libbypass)
+ * makes sure tx_written is read after the queue's tail was published.
+ */
 void fp_apps_poll(struct fp_ctx *fp)
 {
 	DP_ASSERT_FP();
-	struct bp_doorbell db;
+	struct bp_doorbell db[DOORBELLS_PER_APP];
 	for (uint32_t i = 0; i < fp->napps; i++) {
 		struct dp_app *app = fp->apps[i];
 		struct bp_queue_view *q = &app->dataq[fp->core];
-		for (int n = 0; n < DOORBELLS_PER_APP && !bp_queue_pop(q, &db); n++)
-			doorbell(fp, app, &db);
+		int n = 0;
+		while (n < DOORBELLS_PER_APP && !bp_queue_pop(q, &db[n]))
+			n++;
+		if (!n)
+			continue;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		for (int k = 0; k < n; k++)
+			doorbell(fp, app, &db[k]);
 	}
 }
 

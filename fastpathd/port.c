@@ -5,6 +5,7 @@
  * tap, memif ...) are handled the same way.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -141,6 +142,13 @@ static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errle
 		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(dp_rss_key);
 		conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_NONFRAG_IPV4_TCP;
 	}
+	/* receive frames of the whole MTU from the start (a NIC sizes its
+	 * buffers and filters at configure time); 0 keeps the PMD's default */
+	struct rte_eth_dev_info info;
+	if (dp->cfg.mtu > RTE_ETHER_MTU && rte_eth_dev_info_get(port, &info) == 0 &&
+	    dp->cfg.mtu <= info.max_mtu &&
+	    (uint32_t)dp->cfg.mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN <= info.max_rx_pktlen)
+		conf.rxmode.mtu = dp->cfg.mtu;
 	rc = rte_eth_dev_configure(port, dp->nqueues, dp->nqueues, &conf);
 	if (rc) {
 		snprintf(err, errlen, "configuring port %s failed: %s", dp->cfg.port_dev,
@@ -184,8 +192,8 @@ static struct rte_mempool *create_pool(struct dataplane *dp, char *err, size_t e
 {
 	const char *name = "fp_mbufs";
 	unsigned n = dp->cfg.mbufs, cache = 256;
-	/* [port] mtu is capped so that every frame fits one buffer */
-	uint16_t room = RTE_PKTMBUF_HEADROOM + BP_MBUF_DATA_ROOM;
+	/* every frame of the configured MTU fits one buffer: never chained */
+	uint16_t room = (uint16_t)(RTE_PKTMBUF_HEADROOM + bp_mbuf_data_room(dp->cfg.mtu));
 	int socket = (int)rte_socket_id();
 	struct rte_mempool *mp;
 
@@ -222,6 +230,30 @@ static struct rte_mempool *create_pool(struct dataplane *dp, char *err, size_t e
 	return mp;
 }
 
+/*
+ * net_memif chains its buffers (bsize bytes, 2048 by default) for larger
+ * frames, and that chaining mangles frames on receive (seen with DPDK 23.11:
+ * one jumbo frame arrives as many bad ones).  Refuse an MTU whose frames
+ * need more than one memif buffer instead of losing every jumbo segment.
+ */
+static int memif_fits_mtu(const struct bp_config *c, char *err, size_t errlen)
+{
+	unsigned long bsize = 2048;
+	const char *p;
+
+	if (strncmp(c->port_dev, "net_memif", 9))
+		return 0;
+	p = strstr(c->port_dev, ",bsize=");
+	if (p)
+		bsize = strtoul(p + 7, NULL, 0);
+	if ((unsigned long)c->mtu + RTE_ETHER_HDR_LEN <= bsize)
+		return 0;
+	snprintf(err, errlen, "[port] mtu %u needs memif buffers of at least %u bytes: add "
+		 ",bsize=%u to the device string (on both ends)", c->mtu,
+		 c->mtu + RTE_ETHER_HDR_LEN, bp_mbuf_data_room(c->mtu) <= 8192 ? 8192 : 16384);
+	return -1;
+}
+
 int port_init(struct dataplane *dp, char *err, size_t errlen)
 {
 	uint16_t port, found = RTE_MAX_ETHPORTS;
@@ -237,6 +269,8 @@ int port_init(struct dataplane *dp, char *err, size_t errlen)
 		return -1;
 	}
 	dp->port_id = found;
+	if (memif_fits_mtu(&dp->cfg, err, errlen))
+		return -1;
 
 	dp->pool = create_pool(dp, err, errlen);
 	if (!dp->pool)
@@ -251,8 +285,18 @@ int port_init(struct dataplane *dp, char *err, size_t errlen)
 			return -1;
 	}
 	rte_eth_macaddr_get(dp->port_id, &dp->mac);
-	if (dp->cfg.mtu != 1500)
-		rte_eth_dev_set_mtu(dp->port_id, dp->cfg.mtu);
+	if (dp->cfg.mtu != RTE_ETHER_MTU) {
+		/* A NIC that refuses the MTU would drop our frames: an error.
+		 * Virtual ports enforce none (memif chains its buffers for any
+		 * frame, af_packet takes what its framesz and the interface's
+		 * MTU allow) yet some report a 1518-byte limit: go on. */
+		int rc = rte_eth_dev_set_mtu(dp->port_id, dp->cfg.mtu);
+		if (rc && rc != -ENOTSUP && looks_like_pci(dp->cfg.port_dev)) {
+			snprintf(err, errlen, "port %s refuses [port] mtu %u: %s",
+				 dp->cfg.port_dev, dp->cfg.mtu, rte_strerror(-rc));
+			return -1;
+		}
+	}
 	return 0;
 }
 

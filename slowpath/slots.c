@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include <sys/mman.h>
+
 #include "sp_internal.h"
 
 /*
@@ -22,9 +24,41 @@
 /* give a freed slot's buffer pages back to the kernel */
 static void slot_reclaim(struct dp_app *app, uint32_t slot)
 {
+	struct sp_app *sa = app->sp_priv;
 	uint64_t off = dp_app_slot_rx_off(app, slot);
 	fallocate(app->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
 		  (off_t)app->rx_buf_size + app->tx_buf_size);
+	if (sa->populated[slot]) {
+		sa->populated[slot] = 0;
+		sa->npopulated--;
+	}
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/*
+ * Map a new connection's buffers in at once, here on the slowpath, instead
+ * of a page fault per 4 KiB page on the fastpath (and in the app) while
+ * the rings wrap for the first time: with hundreds of connections moving
+ * small messages that lasts for seconds, and under a hypervisor every
+ * fault is dear.  Bounded by [apps] prefault_mb; a slot that stayed warm
+ * is mapped already.  Return: true if the slot was mapped in now.
+ */
+static bool slot_populate(struct sp *sp, struct dp_app *app, uint32_t slot)
+{
+	struct sp_app *sa = app->sp_priv;
+	uint64_t bytes = (uint64_t)app->rx_buf_size + app->tx_buf_size;
+
+	if (sa->populated[slot] ||
+	    (sa->npopulated + 1) * bytes > (uint64_t)sp->dp->cfg.prefault_mb << 20)
+		return false;
+	if (madvise(app->base + dp_app_slot_rx_off(app, slot), bytes, MADV_POPULATE_WRITE))
+		return false; /* old kernel, or no memory: fault in as before */
+	sa->populated[slot] = 1;
+	sa->npopulated++;
+	return true;
 }
 
 /**
@@ -43,6 +77,8 @@ int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot)
 	uint32_t gen = fs->gen + 1;
 	memset(fs, 0, sizeof(*fs));
 	fs->gen = gen;
+	if (slot_populate(sp, app, s))
+		fs->flags = BP_FF_POPULATED; /* the app maps them in too */
 	app->slots_used++;
 	*slot = s;
 	return 0;

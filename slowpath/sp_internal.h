@@ -119,6 +119,8 @@ struct sp_app {
 	struct ctl_conn *conn;        /* control connection (ctl_sock.c): its end = app died */
 	ev_io doorbell_w;             /* ctrl queue doorbell */
 	uint32_t *free_slots;         /* stack of free slot numbers */
+	uint8_t *populated;           /* per slot: its buffers are mapped in (prefault_mb) */
+	uint32_t npopulated;
 	uint32_t nfree;
 	uint32_t flows_live;          /* dying app: flows not yet FLOW_DEL_DONE */
 	uint32_t moves_in;            /* DPM_FLOW_MOVEs into this app in flight */

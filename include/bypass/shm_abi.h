@@ -185,6 +185,8 @@ enum bp_flow_state {
 #define BP_FF_TX_CLOSED  (1u << 2) /* our FIN was sent; no more tx */
 #define BP_FF_MOVED      (1u << 3) /* another process adopted the flow; this
 				    * slot is a stale name for it (state CLOSED) */
+#define BP_FF_POPULATED  (1u << 4) /* the daemon mapped the slot's buffers in
+				    * when it allocated it: the app may too */
 
 /**
  * struct bp_flow_shm - one flow slot.  Counters are 64-bit byte totals

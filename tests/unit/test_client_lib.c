@@ -293,6 +293,28 @@ Test(flows, connect_states)
 
 /* ------------------------------------------------------------- data */
 
+/* writes that find their flow's doorbell still queued ring no new one */
+Test(flows, send_rings_one_doorbell_until_it_is_taken)
+{
+	uint8_t a[100], got[4096];
+	struct bp_doorbell db;
+	int h = connected();
+
+	fill(a, sizeof(a), 3);
+	cr_assert_eq(bp_send(ctx, h, a, sizeof(a)), 100);
+	cr_assert_eq(bp_send(ctx, h, a, sizeof(a)), 100);
+	cr_assert_eq(bp_send(ctx, h, a, sizeof(a)), 100);
+	cr_assert(!fk_pop_doorbell(fk, &db));
+	cr_assert_eq(db.op, BP_DB_TX);
+	cr_assert(fk_pop_doorbell(fk, &db)); /* one doorbell for three writes */
+	/* the one doorbell covers every byte written before it was taken */
+	cr_assert_eq(fk_take_tx(fk, (uint32_t)h, got, sizeof(got)), 300);
+	/* taken: the next write must ring again, or its bytes would strand */
+	cr_assert_eq(bp_send(ctx, h, a, sizeof(a)), 100);
+	cr_assert(!fk_pop_doorbell(fk, &db));
+	cr_assert_eq(db.slot, (uint32_t)h);
+}
+
 Test(flows, send_wraps_around_ring_end)
 {
 	uint8_t a[3000], b[3000], got[4096];
