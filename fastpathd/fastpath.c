@@ -614,7 +614,7 @@ int fp_run(struct dataplane *dp)
 	if (rc) {
 		dp->stop = 1;
 	} else {
-		pthread_setname_np(pthread_self(), "fastpath0");
+		/* core 0 keeps the process's name (ps, pidof, /proc/PID/comm) */
 		core_loop(ctx[0]);
 	}
 	for (uint32_t k = 1; k < started; k++) {
