@@ -238,7 +238,6 @@ struct dp_app {
 	 * dataq/fp_evq by the fastpath thread only */
 	struct bp_queue_view ctrlq, sp_evq;
 	struct bp_queue_view dataq[DP_MAX_CORES], fp_evq[DP_MAX_CORES]; /* core k: its own pair */
-	uint32_t nqueues;       /* fastpath queue pairs in the region (== dp->ncores) */
 	uint32_t *slot_flow;    /* slot -> flow id (DP_INVALID_FLOW if none); sp-owned */
 	uint32_t *fp_slot_flow; /* the fastpath's own copy, changed by FLOW_ADD/DEL */
 	bool fp_kick_pending[DP_MAX_CORES]; /* core k's: wake the app at the end of its round */

@@ -119,7 +119,6 @@ enum fp_route fp_route_msg(struct fp_ctx *fp, const struct dp_msg *msg, uint16_t
 void fp_bucket_out(struct fp_ctx *fp, uint16_t bucket, uint16_t to);
 void fp_send_core(struct fp_ctx *fp, uint32_t core, const struct dp_msg *msg);
 uint32_t fp_steer_flush(struct fp_ctx *fp);
-void fp_port_steer_changed(struct dataplane *dp); /* port.c */
 void fp_bucket_in(struct fp_ctx *fp, struct dp_bucket_move *mv);
 void fp_moves_poll(struct fp_ctx *fp);
 void fp_tx_lock(struct fp_ctx *fp);

@@ -27,6 +27,7 @@
 #include <rte_spinlock.h>
 
 #include "fastpath.h"
+#include "port.h"
 
 #define PARK_MAX_FRAMES 8192 /* beyond this, frames for moving buckets are dropped */
 
@@ -148,9 +149,9 @@ enum fp_route fp_route_frame(struct fp_ctx *fp, struct rte_mbuf *m, uint16_t buc
 
 enum fp_route fp_route_msg(struct fp_ctx *fp, const struct dp_msg *msg, uint16_t bucket)
 {
-	if (likely(fp->owns[bucket % DP_STEER_BUCKETS]))
-		return FP_MINE;
 	bucket %= DP_STEER_BUCKETS;
+	if (likely(fp->owns[bucket]))
+		return FP_MINE;
 	uint32_t to = dp_steer(fp->dp, bucket);
 	if (to == fp->core) {
 		park(fp, msg, bucket);

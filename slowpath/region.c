@@ -70,6 +70,5 @@ int sp_region_create(struct dataplane *dp, struct dp_app *app, char *err, size_t
 		bp_region_daemon_view(&app->fp_evq[k], app->base, &l, bp_rq_fp_ev(k),
 				      c->queue_entries);
 	}
-	app->nqueues = dp->ncores;
 	return 0;
 }
