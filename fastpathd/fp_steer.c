@@ -305,8 +305,15 @@ void fp_bucket_in(struct fp_ctx *fp, struct dp_bucket_move *mv)
 			}
 		}
 		fp->npark = j;
-		for (uint32_t i = 0; i < nmine; i++)
-			fp_handle_msg(fp, &mine[i].msg);
+		/* a parked frame was counted when it first arrived: process it
+		 * as the frame it is, not as a new forward (rx_forwarded_in) */
+		for (uint32_t i = 0; i < nmine; i++) {
+			struct dp_msg *m = &mine[i].msg;
+			if (m->type == DPM_RX_FWD)
+				fp_rx_frame(fp, m->ptr, m->arg != 0);
+			else
+				fp_handle_msg(fp, m);
+		}
 		rte_free(mine);
 	}
 	dp_send_to_sp(dp, DPM_BUCKET_MOVED, fp->core, b, NULL);
