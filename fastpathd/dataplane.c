@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/eventfd.h>
@@ -43,11 +44,14 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 	dp->nqueues = 1;
 	dp->sp_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	dp->flows = calloc(dp->cfg.max_flows, sizeof(*dp->flows));
+	dp->tenants = aligned_alloc(RTE_CACHE_LINE_SIZE, DP_MAX_TENANTS * sizeof(*dp->tenants));
+	if (dp->tenants)
+		memset(dp->tenants, 0, DP_MAX_TENANTS * sizeof(*dp->tenants));
 	char name[32];
 	snprintf(name, sizeof(name), "to_sp_%d", getpid());
 	dp->to_sp = rte_ring_create_elem(name, sizeof(struct dp_msg), INBOX_SIZE, SOCKET_ID_ANY,
 					 RING_F_SC_DEQ);
-	bool ok = dp->sp_kick_fd >= 0 && dp->flows && dp->to_sp;
+	bool ok = dp->sp_kick_fd >= 0 && dp->flows && dp->tenants && dp->to_sp;
 	for (uint32_t k = 0; k < DP_MAX_CORES; k++)
 		dp->core[k].kick_fd = -1;
 	for (uint32_t k = 0; ok && k < dp->ncores; k++) {
@@ -84,6 +88,8 @@ void dp_fini(struct dataplane *dp)
 	close(dp->sp_kick_fd);
 	free(dp->flows);
 	dp->flows = NULL;
+	free(dp->tenants);
+	dp->tenants = NULL;
 	rte_ring_free(dp->to_sp);
 }
 

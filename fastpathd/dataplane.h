@@ -39,7 +39,7 @@
  *   counters: cnt_*, rtt_us, srtt_us,       | relaxed writes  | relaxed reads
  *     rttvar_us, last_progress_tsc          |                 |
  *   pend, rtt_pos, rtt_tsc, RFC 5961        | private         | never
- *   bucket                                  | reads           | writes before
+ *   bucket, tenant                          | reads           | writes before
  *                                           |                 |   FLOW_ADD only
  *   core                                    | the owning core | writes before
  *                                           |   writes it at  |   FLOW_ADD only
@@ -56,6 +56,8 @@
  * run on the owning thread: DP_ASSERT_SP() / DP_ASSERT_FP() below.
  *
  * Other shared state: struct dp_app says per field which thread uses it;
+ * struct dp_tenant's policy is the slowpath's (sp_fp_tenant_set()), the
+ * rest of it the fastpath cores';
  * each dp_core's counters are written by that core only, sp_counters by
  * the slowpath; dp->steer[b] by the core giving bucket b away; stop is set
  * by the slowpath (or a second signal) and read by every core.
@@ -83,6 +85,10 @@
  * with RSS is programmed with the same table, so its queue for a packet is
  * the owning core's; single-queue ports are dispatched in software. */
 #define DP_STEER_BUCKETS 256
+/* Tenants (slowpath/tenant.c): id 0 is the default tenant, the one callers
+ * that no [tenant NAME] section lists belong to (unless policy refuses them). */
+#define DP_MAX_TENANTS 1024
+#define DP_TENANT_DEFAULT 0
 
 /* ------------------------------------------------------------ flow state */
 
@@ -135,6 +141,7 @@ struct fp_flow {
 					     * before FLOW_ADD, afterwards only by the
 					     * core that receives the flow (BUCKET_IN) */
 	uint16_t bucket;                    /* steering bucket of the 4-tuple */
+	uint16_t tenant;                    /* its app's tenant: rate, weight, class */
 	struct bp_flow_shm *shm;            /* the slot's shared counters */
 
 	/* --- receive side (fp-owned) --- */
@@ -222,6 +229,7 @@ FP_FLOW_SHARED_ALIGNED(peer_wnd);
 struct dp_app {
 	uint16_t app_id;
 	bool in_use;
+	uint16_t tenant;        /* set by the slowpath before APP_ADD, never changed */
 	char name[64];
 	int conn_fd;            /* Unix socket; EOF means the app died */
 	int memfd;
@@ -320,6 +328,48 @@ struct dp_msg {
 	void *ptr;
 };
 
+/* ------------------------------------------------------------ tenants */
+
+/* struct dp_tenant_policy.prio: served in this order under contention */
+enum dp_prio {
+	DP_PRIO_LATENCY = 0,    /* latency-sensitive: served first every round */
+	DP_PRIO_NORMAL = 1,
+	DP_PRIO_BULK = 2,       /* served with what the others leave */
+	DP_PRIO_MAX,
+};
+
+/**
+ * struct dp_tenant_policy - what the slowpath decides for one tenant and
+ * the fastpath enforces on every flow of it (together with each flow's own
+ * congestion-control window and rate: the lower wins).
+ * @rate_bps: egress limit in bits per second, 0 = none.
+ * @burst_bytes: depth of the token bucket (bytes sent at line rate after idle).
+ * @weight: share of the link and of each fastpath core under contention (1..1000).
+ * @prio: DP_PRIO_*.
+ * @rx_rate_bps: ingress limit, enforced through the receive window; 0 = none
+ *               (ingress is always counted).
+ */
+struct dp_tenant_policy {
+	uint64_t rate_bps;
+	uint64_t burst_bytes;
+	uint32_t weight;
+	uint8_t prio;
+	uint64_t rx_rate_bps;
+};
+
+/**
+ * struct dp_tenant - one tenant as the fastpath sees it.  @policy is
+ * written by the slowpath (sp_fp_tenant_set(), relaxed stores, then
+ * @policy_gen is bumped with release order) and read by every core; the
+ * rest is fastpath state and per-core counters (each core writes only its
+ * own row; the slowpath reads relaxed).
+ */
+struct dp_tenant {
+	struct dp_tenant_policy policy;
+	uint32_t policy_gen;                /* bumped after every policy change */
+	bool in_use;
+} __rte_cache_aligned;
+
 /* --------------------------------------------------------- statistics */
 
 enum dp_counter {
@@ -392,6 +442,7 @@ struct dataplane {
 	uint32_t sp_sleeping;
 	struct fp_flow *flows;              /* [cfg.max_flows] */
 	struct dp_app apps[DP_MAX_APPS];
+	struct dp_tenant *tenants;          /* [DP_MAX_TENANTS], see struct dp_tenant */
 	volatile int stop;
 	uint64_t tsc_hz;
 	uint64_t sp_counters[DPC_MAX];      /* slowpath-written */

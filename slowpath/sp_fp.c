@@ -79,6 +79,7 @@ void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
 	f->rcv_wscale = ws ? in->rcv_wscale : 0;
 	f->mss = in->mss;
 	f->app_id = c->app_id;
+	f->tenant = app->tenant;
 	f->slot = c->slot;
 	f->gen = fs->gen;
 	f->shm = fs;
@@ -311,4 +312,24 @@ void sp_fp_loop_mark(struct sp *sp, bool blocking)
 	if (blocking)
 		__atomic_store_n(&dp->sp_epoch, dp->sp_epoch + 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&dp->sp_sleeping, blocking ? 1 : 0, __ATOMIC_SEQ_CST);
+}
+
+/**
+ * sp_fp_tenant_set - publish tenant @id's policy to every fastpath core.
+ * The fields are stored relaxed, then policy_gen is bumped with release
+ * order: a core that sees the new generation sees the whole new policy.
+ * A core may apply the old policy for the rest of its round.
+ */
+void sp_fp_tenant_set(struct sp *sp, uint16_t id, const struct dp_tenant_policy *p)
+{
+	DP_ASSERT_SP();
+	struct dp_tenant *t = &sp->dp->tenants[id];
+
+	__atomic_store_n(&t->policy.rate_bps, p->rate_bps, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->policy.burst_bytes, p->burst_bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->policy.weight, p->weight, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->policy.prio, p->prio, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->policy.rx_rate_bps, p->rx_rate_bps, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->in_use, true, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&t->policy_gen, 1, __ATOMIC_RELEASE);
 }

@@ -97,4 +97,7 @@ struct sp_fp_core_stat sp_fp_core_stat(struct sp *sp, uint32_t k);
 int sp_fp_kick_fds(struct sp *sp, int *fds);
 void sp_fp_loop_mark(struct sp *sp, bool blocking);
 
+/* tenants: the policy the fastpath enforces (dataplane.h, struct dp_tenant) */
+void sp_fp_tenant_set(struct sp *sp, uint16_t id, const struct dp_tenant_policy *p);
+
 #endif
