@@ -37,7 +37,8 @@
 # connections (1 to 10,000), bulk single-flow goodput, cps (connect, one
 # request, close; 16 in parallel).  Full: 5 runs of 3 s (+1 s warmup) each,
 # about 15 minutes on 2 CPUs; --quick: 1 run of 1 s, no 10k point, under 3 minutes.
-# Needs root, gnuplot for the plots, perf for the profile section.
+# Needs root, gnuplot for the plots, perf for the profile section
+# ($BENCH_PERF_LIST: the system:workload pairs profiled, space-separated).
 set -euo pipefail
 usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 
@@ -541,9 +542,10 @@ log "measured in $(($(date +%s) - t_start)) s"
 # --------------------------------------------------------------- profile
 # perf (cpu-clock samples, call graphs) of both CPUs during one extra run
 # each: where the time of every process goes; Linux pp64 and echo256 for
-# comparison.
+# comparison ($BENCH_PERF_LIST: other system:workload pairs).
+: "${BENCH_PERF_LIST:=bypass:pp64 bypass:echo256 bypass:cps bypass-2c:echo256 linux:pp64 linux:echo256}"
 if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
-	for pw in bypass:pp64 bypass:echo256 bypass:cps bypass-2c:echo256 linux:pp64 linux:echo256; do
+	for pw in $BENCH_PERF_LIST; do
 		s=${pw%%:*} w=${pw#*:}
 		[[ " ${ACTIVE[*]} " == *" $s "* ]] && [[ " ${WL_LIST[*]} " == *" $w "* ]] || continue
 		probe "$s" || restart "$s" "before profiling"

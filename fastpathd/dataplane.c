@@ -18,6 +18,7 @@
 #include "dataplane.h"
 
 #define INBOX_SIZE 16384
+#define TIMER_RING_SIZE 16384 /* flow ids a core reports per slowpath tick, at most */
 
 /* The RSS key programmed into NICs (port.c): symmetric is not needed, we
  * only ever hash a flow as it arrives.  Microsoft's default key. */
@@ -60,9 +61,12 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 		c->inbox = rte_ring_create_elem(name, sizeof(struct dp_msg), INBOX_SIZE,
 						SOCKET_ID_ANY, RING_F_SC_DEQ);
 		c->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		snprintf(name, sizeof(name), "timers%u_%d", k, getpid());
+		c->timer_ring = rte_ring_create_elem(name, sizeof(uint32_t), TIMER_RING_SIZE,
+						     SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		c->rxq = k == 0 ? 0 : UINT16_MAX;
 		c->txq = 0;
-		ok = c->inbox && c->kick_fd >= 0;
+		ok = c->inbox && c->timer_ring && c->kick_fd >= 0;
 	}
 	if (!ok) {
 		snprintf(err, errlen, "out of memory setting up %u flows on %u cores; lower "
@@ -84,6 +88,8 @@ void dp_fini(struct dataplane *dp)
 			close(dp->core[k].kick_fd);
 		rte_ring_free(dp->core[k].inbox);
 		dp->core[k].inbox = NULL;
+		rte_ring_free(dp->core[k].timer_ring);
+		dp->core[k].timer_ring = NULL;
 	}
 	close(dp->sp_kick_fd);
 	free(dp->flows);

@@ -38,7 +38,8 @@
  *   flags (FPF_*)                           | writes          | relaxed reads
  *   counters: cnt_*, rtt_us, srtt_us,       | relaxed writes  | relaxed reads
  *     rttvar_us, last_progress_tsc          |                 |
- *   pend, rtt_pos, rtt_tsc, RFC 5961        | private         | never
+ *   pend, rtt_pos, rtt_tsc, RFC 5961,       | private         | never
+ *     stall_reported                        |                 |
  *   bucket, tenant                          | reads           | writes before
  *                                           |                 |   FLOW_ADD only
  *   core                                    | the owning core | writes before
@@ -168,7 +169,7 @@ struct fp_flow {
 	uint32_t peer_wnd;                  /* bytes, scaled */
 	uint16_t dupacks;
 	uint8_t sacked_n;
-	uint8_t pad0;
+	uint8_t stall_reported;             /* fp-private: a zero-window stall was reported */
 	struct fp_range sacked[FP_SACK_MAX]; /* peer's SACK scoreboard above tx_acked, sorted */
 	uint64_t sacked_bytes;
 	uint64_t sack_high;                 /* highest SACKed position (0 = none) */
@@ -413,6 +414,13 @@ struct dp_core {
 	uint64_t busy_tsc, idle_tsc;        /* time with and without work, for the monitor */
 	uint32_t nflows;                    /* flows it owns (relaxed; the monitor reads it) */
 	uint32_t busy_pct;                  /* smoothed by the slowpath's monitor */
+	/* flows that started to need the slowpath's timers (data or a FIN
+	 * sent from idle, a zero window with data waiting): flow ids, this
+	 * core enqueues, the slowpath dequeues every tick; no kick.  If the
+	 * ring is full the core sets timer_lost and the slowpath looks at
+	 * every flow once (slowpath/conn_timer.c) */
+	struct rte_ring *timer_ring;
+	uint32_t timer_lost;
 	uint64_t counters[DPC_MAX];         /* written by this core only */
 	uint64_t drop_reason[16];           /* per pkt_verdict */
 } __rte_cache_aligned;

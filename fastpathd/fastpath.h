@@ -167,4 +167,15 @@ struct fp_flow *flow_table_lookup(struct fp_ctx *fp, uint32_t raddr, uint32_t la
 
 static inline uint64_t ring_pos_mask(uint32_t size) { return (uint64_t)size - 1; }
 
+/**
+ * fp_timer_watch - tell the slowpath that @f now needs its timers (data or
+ * a FIN went out from idle, or a zero window holds data back).  Once per
+ * such start: the slowpath keeps visiting the flow until it is idle again.
+ */
+static inline void fp_timer_watch(struct fp_ctx *fp, struct fp_flow *f)
+{
+	if (rte_ring_sp_enqueue_elem(fp->self->timer_ring, &f->flow_id, sizeof(f->flow_id)))
+		__atomic_store_n(&fp->self->timer_lost, 1, __ATOMIC_RELEASE);
+}
+
 #endif

@@ -320,8 +320,16 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 			continue;
 		}
 
-		if (f->tx_sent >= end || f->tx_sent >= wnd_edge)
+		if (f->tx_sent >= end)
 			break;
+		if (f->tx_sent >= wnd_edge) {
+			/* data waits for the peer's window: the slowpath probes it */
+			if (f->peer_wnd == 0 && pipe == 0 && !f->stall_reported) {
+				f->stall_reported = 1;
+				fp_timer_watch(fp, f);
+			}
+			break;
+		}
 		uint64_t limit = end < wnd_edge ? end : wnd_edge;
 		if (f->tx_sent < f->tx_max_sent) {
 			/* resending after a timeout: the peer holds the SACKed parts */
@@ -347,8 +355,11 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 		bool resend = f->tx_sent < f->tx_max_sent;
 		if (send_data(fp, f, f->tx_sent, len))
 			return;
-		if (pipe == 0)
+		if (pipe == 0) {
 			f->last_progress_tsc = fp->now;
+			fp_timer_watch(fp, f);
+		}
+		f->stall_reported = 0;
 		if (resend)
 			fp->cnt[DPC_TX_RETX]++;
 		if (!f->rtt_tsc && !resend) {
@@ -364,8 +375,10 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 	    f->tx_sent == f->tx_fin_pos) {
 		if (send_segment(fp, f, tx_seq(f, f->tx_fin_pos), 0, 0, TCPF_FIN))
 			return;
-		if (f->tx_sent == f->tx_acked)
+		if (f->tx_sent == f->tx_acked) {
 			f->last_progress_tsc = fp->now;
+			fp_timer_watch(fp, f);
+		}
 		if (f->flags & FPF_TX_FIN_RESEND)
 			fp->cnt[DPC_TX_RETX]++;
 		f->flags |= FPF_TX_FIN_SENT;

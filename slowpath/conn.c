@@ -2,8 +2,8 @@
 /*
  * conn.c - connection lifetime in the slowpath: listen, passive and active
  * open, installation into the fastpath, orderly close (FIN both ways,
- * TIME_WAIT), resets, and the per-tick retransmission timer and congestion
- * control of every established flow.
+ * TIME_WAIT) and resets.  When a connection is looked at again (timers,
+ * congestion control) is conn_timer.c's business.
  *
  * A flow id indexes both dp->flows (fastpath state, reached only through
  * sp_fp.c) and sp->conns (ours).
@@ -21,8 +21,6 @@
 
 #include "sp_internal.h"
 
-#define ARP_RETRY_MS 250
-#define ARP_TRIES 4
 #define INIT_RTO_MS 200
 #define FIN_TIMEOUT_MS 60000
 #define EPHEMERAL_LO 32768
@@ -49,7 +47,8 @@ int sp_conn_init(struct sp *sp)
 	sp->conns = calloc(n, sizeof(*sp->conns));
 	sp->free_ids = malloc(n * sizeof(uint32_t));
 	sp->active = malloc(n * sizeof(uint32_t));
-	if (!sp->conn_hash || !sp->conns || !sp->free_ids || !sp->active)
+	if (!sp->conn_hash || !sp->conns || !sp->free_ids || !sp->active ||
+	    wheel_init(&sp->conn_wheel, n, sp_conn_now_ms(sp)))
 		return -1;
 	for (uint32_t i = 0; i < n; i++)
 		sp->free_ids[i] = n - 1 - i;
@@ -64,6 +63,7 @@ void sp_conn_fini(struct sp *sp)
 	free(sp->conns);
 	free(sp->free_ids);
 	free(sp->active);
+	wheel_fini(&sp->conn_wheel);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -125,6 +125,7 @@ static void conn_free(struct sp *sp, struct sp_conn *c, uint32_t id)
 	uint32_t last = sp->active[--sp->nconns];
 	sp->active[c->active_idx] = last;
 	sp->conns[last].active_idx = c->active_idx;
+	wheel_cancel(&sp->conn_wheel, id);
 	c->state = SPS_FREE;
 	sp->free_ids[sp->nfree_ids++] = id;
 }
@@ -170,7 +171,7 @@ void sp_conn_handshake_fail(struct sp *sp, struct sp_conn *c, uint32_t id, int e
 }
 
 /* ask the fastpath to drop an installed flow */
-static void conn_delete(struct sp *sp, struct sp_conn *c, uint32_t id, bool rst)
+void sp_conn_delete(struct sp *sp, struct sp_conn *c, uint32_t id, bool rst)
 {
 	if (c->state == SPS_DELETING)
 		return;
@@ -179,7 +180,7 @@ static void conn_delete(struct sp *sp, struct sp_conn *c, uint32_t id, bool rst)
 	sp_fp_flow_del(sp, id, rst);
 }
 
-static uint32_t conn_rto_ms(struct sp *sp, const struct sp_fp_flow_view *f, uint8_t backoff)
+uint32_t sp_conn_rto_ms(struct sp *sp, const struct sp_fp_flow_view *f, uint8_t backoff)
 {
 	const struct bp_config *cfg = &sp->dp->cfg;
 	uint32_t srtt = f->srtt_us;
@@ -239,6 +240,7 @@ void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint32_t p
 	c->rto_seen_rx = 0;
 	c->rto_start = sp->now;
 	sp_fp_flow_install(sp, c, id, &in, send_ack);
+	sp_conn_poke(sp, id);
 }
 
 /* ------------------------------------------------------------ listen */
@@ -288,11 +290,11 @@ static void send_syn_or_arp(struct sp *sp, struct sp_conn *c)
 		c->mac = *mac;
 		c->state = SPS_SYN_SENT;
 		c->retries = 0;
-		c->deadline = sp->now + sp_ms_to_tsc(sp, SYN_RTO_MS);
+		sp_conn_set_deadline(sp, c, sp->now + sp_ms_to_tsc(sp, SYN_RTO_MS));
 		sp_send_syn(sp, c, &c->mac, false);
 	} else {
 		c->state = SPS_ARP_WAIT;
-		c->deadline = sp->now + sp_ms_to_tsc(sp, ARP_RETRY_MS);
+		sp_conn_set_deadline(sp, c, sp->now + sp_ms_to_tsc(sp, ARP_RETRY_MS));
 		sp_arp_request(sp, c->next_hop);
 	}
 }
@@ -393,7 +395,7 @@ void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
 		struct conn_key k;
 		key_of(&k, c);
 		rte_hash_del_key(sp->conn_hash, &k);
-		conn_delete(sp, c, id, false);
+		sp_conn_delete(sp, c, id, false);
 		c = NULL;
 	}
 	if (!c) {
@@ -428,7 +430,7 @@ static void check_closed(struct sp *sp, struct sp_conn *c, uint32_t id)
 	slot_closed(sp, c, 0);
 	if ((c->flags & SPC_CLOSED_FIRST) && sp->dp->cfg.time_wait_ms) {
 		c->state = SPS_TIME_WAIT; /* the fastpath keeps ACKing a resent FIN */
-		c->deadline = sp->now + sp_ms_to_tsc(sp, sp->dp->cfg.time_wait_ms);
+		sp_conn_set_deadline(sp, c, sp->now + sp_ms_to_tsc(sp, sp->dp->cfg.time_wait_ms));
 		struct sp_app *sa = sp_conn_app(sp, c)->sp_priv;
 		if ((c->flags & SPC_APP_CLOSED) && !sa->dying) {
 			/* the app is done with it: its slot must not wait out
@@ -438,14 +440,14 @@ static void check_closed(struct sp *sp, struct sp_conn *c, uint32_t id)
 			sp_fp_flow_detach(sp, id);
 		}
 	} else {
-		conn_delete(sp, c, id, false);
+		sp_conn_delete(sp, c, id, false);
 	}
 }
 
-static void conn_reset(struct sp *sp, struct sp_conn *c, uint32_t id, int err, bool send_rst)
+void sp_conn_reset(struct sp *sp, struct sp_conn *c, uint32_t id, int err, bool send_rst)
 {
 	slot_closed(sp, c, err);
-	conn_delete(sp, c, id, send_rst);
+	sp_conn_delete(sp, c, id, send_rst);
 }
 
 void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen,
@@ -482,7 +484,8 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 		if (flags) {
 			c->flags |= SPC_KEEPALIVE;
 			c->ka_probes = 0;
-			c->ka_next = 0; /* armed from the next tick */
+			c->ka_next = 0; /* armed at the next visit */
+			sp_conn_poke(sp, id);
 		} else {
 			c->flags &= ~SPC_KEEPALIVE;
 		}
@@ -521,13 +524,13 @@ void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abo
 			      __atomic_load_n(&fs->rx_consumed, __ATOMIC_ACQUIRE);
 		if (abort || unread) {
 			/* like Linux: closing with unread data resets */
-			conn_reset(sp, c, id, ECONNABORTED, true);
+			sp_conn_reset(sp, c, id, ECONNABORTED, true);
 		} else {
 			/* FIN after the buffered data (if shutdown() has not
 			 * asked already); arg 1: nobody reads any more */
 			c->flags |= SPC_APP_SHUT;
 			sp_fp_flow_shutwr(sp, id, true);
-			c->deadline = sp->now + sp_ms_to_tsc(sp, FIN_TIMEOUT_MS);
+			sp_conn_set_deadline(sp, c, sp->now + sp_ms_to_tsc(sp, FIN_TIMEOUT_MS));
 		}
 	}
 }
@@ -540,6 +543,7 @@ void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t id)
 	struct sp_conn *c = &sp->conns[id];
 	if (c->state == SPS_FREE)
 		return;
+	sp_conn_poke(sp, id);
 	switch (type) {
 	case DPM_FLOW_FIN_RCVD:
 		c->flags |= SPC_FIN_RCVD;
@@ -553,11 +557,11 @@ void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t id)
 		break;
 	case DPM_FLOW_RST_RCVD:
 		if (c->state == SPS_ESTABLISHED || c->state == SPS_TIME_WAIT)
-			conn_reset(sp, c, id, c->state == SPS_TIME_WAIT ? 0 : ECONNRESET, false);
+			sp_conn_reset(sp, c, id, c->state == SPS_TIME_WAIT ? 0 : ECONNRESET, false);
 		break;
 	case DPM_FLOW_BAD_APP:
 		if (c->state == SPS_ESTABLISHED)
-			conn_reset(sp, c, id, EPROTO, true);
+			sp_conn_reset(sp, c, id, EPROTO, true);
 		break;
 	case DPM_FLOW_DETACH_DONE: {
 		struct dp_app *app = sp_conn_app(sp, c);
@@ -639,170 +643,3 @@ uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app)
 	return live;
 }
 
-/* ------------------------------------------------------------ timers */
-
-static void handshake_timer(struct sp *sp, struct sp_conn *c, uint32_t id)
-{
-	const struct bp_config *cfg = &sp->dp->cfg;
-	switch (c->state) {
-	case SPS_ARP_WAIT:
-		if (++c->retries >= ARP_TRIES) {
-			sp_conn_handshake_fail(sp, c, id, EHOSTUNREACH);
-			return;
-		}
-		sp_arp_request(sp, c->next_hop);
-		c->deadline = sp->now + sp_ms_to_tsc(sp, ARP_RETRY_MS);
-		break;
-	case SPS_SYN_SENT:
-	case SPS_SYN_RCVD:
-		if (++c->retries > cfg->syn_retries) {
-			sp_conn_handshake_fail(sp, c, id, ETIMEDOUT);
-			return;
-		}
-		sp_send_syn(sp, c, &c->mac, c->state == SPS_SYN_RCVD);
-		c->deadline = sp->now + sp_ms_to_tsc(sp, (uint64_t)SYN_RTO_MS << c->retries);
-		break;
-	case SPS_TIME_WAIT:
-		conn_delete(sp, c, id, false);
-		break;
-	case SPS_ESTABLISHED: /* FIN_WAIT_2 timeout after the app closed */
-		if (!(c->flags & SPC_FIN_RCVD))
-			conn_reset(sp, c, id, ETIMEDOUT, true);
-		else
-			c->deadline = 0;
-		break;
-	}
-}
-
-/* congestion control and the retransmission timer of one flow */
-/*
- * SO_KEEPALIVE on an idle flow: after keepalive_idle_ms without hearing
- * from the peer, probe every keepalive_intvl_ms; any segment from the peer
- * (its ACK of a probe) starts over; keepalive_probes unanswered probes
- * fail the flow with ETIMEDOUT, as on Linux.
- * Return: true if the flow was reset.
- */
-static bool keepalive_tick(struct sp *sp, struct sp_conn *c, uint32_t id,
-			   const struct sp_fp_flow_view *f)
-{
-	const struct bp_config *cfg = &sp->dp->cfg;
-	uint64_t rx = f->last_rx_tsc;
-	if (rx != c->ka_seen_rx || !c->ka_next) {
-		uint64_t from = rx > c->ka_seen_rx && c->ka_next ? rx : sp->now;
-		c->ka_seen_rx = rx;
-		c->ka_probes = 0;
-		c->ka_next = from + sp_ms_to_tsc(sp, cfg->keepalive_idle_ms);
-		return false;
-	}
-	if (sp->now < c->ka_next)
-		return false;
-	if (c->ka_probes >= cfg->keepalive_probes) {
-		conn_reset(sp, c, id, ETIMEDOUT, true);
-		return true;
-	}
-	c->ka_probes++;
-	c->ka_next = sp->now + sp_ms_to_tsc(sp, cfg->keepalive_intvl_ms);
-	sp_fp_flow_probe(sp, id);
-	return false;
-}
-
-static void established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
-{
-	struct sp_fp_flow_view view, *f = &view;
-	sp_fp_flow_read(sp, id, f);
-	uint32_t fflags = f->flags;
-	if (fflags & FPF_RESET)
-		return;
-	uint64_t acked_total = f->cnt_acked;
-	uint64_t acked = f->tx_acked;
-	uint64_t sent = f->tx_max_sent;
-	uint64_t inflight = sent > acked ? sent - acked : 0;
-	uint32_t fr = f->cnt_fast_retx;
-
-	/* split so the microsecond clock cannot overflow, however long the host has been up */
-	uint64_t hz = sp->dp->tsc_hz;
-	uint64_t now_us = sp->now / hz * 1000000 + sp->now % hz * 1000000 / hz;
-
-	bool acked_new = acked_total != c->cc_acked_seen;
-	if (fr != c->cc_fast_retx_seen) {
-		c->cc_fast_retx_seen = fr;
-		c->cc_ops->on_fast_retx(&c->cc, inflight, now_us);
-		c->ecn_react_after = acked_total + inflight;
-	}
-	if (acked_total != c->cc_acked_seen) {
-		uint64_t ecn_total = f->cnt_ecn_acked;
-		if (ecn_total != c->cc.ecn_seen && !c->cc_ops->wants_ecn &&
-		    acked_total >= c->ecn_react_after) {
-			/* RFC 3168 for loss-based algorithms: a mark counts as a
-			 * loss, at most once per window of data */
-			c->cc_ops->on_fast_retx(&c->cc, inflight, now_us);
-			c->ecn_react_after = acked_total + inflight;
-		}
-		struct cc_ack_sample a = {
-			.acked = acked_total - c->cc_acked_seen,
-			.ecn_acked = ecn_total - c->cc.ecn_seen,
-			.inflight = inflight,
-			.now_us = now_us,
-			.rtt_us = f->rtt_us,
-			.srtt_us = f->srtt_us,
-		};
-		c->cc_ops->on_ack(&c->cc, &a);
-		c->cc_acked_seen = acked_total;
-		c->cc.ecn_seen = ecn_total;
-	}
-
-	/* only newly acknowledged data ends the backoff: the fastpath also
-	 * moves last_progress_tsc when it (re)sends, which restarts the timer
-	 * but must not reset the count, or an unanswered FIN or segment is
-	 * resent every min RTO forever */
-	if (acked_new)
-		c->retries = 0;
-	uint64_t progress = f->last_progress_tsc;
-	bool fin_out = (fflags & FPF_TX_FIN_SENT) && !(fflags & FPF_TX_FIN_ACKED);
-	uint64_t written = f->tx_written;
-	uint64_t next = f->tx_sent;
-	bool window_stall = f->peer_wnd == 0 && written > next;
-	if (inflight || fin_out || window_stall) {
-		uint64_t start = progress > c->rto_start ? progress : c->rto_start;
-		uint64_t rto = sp_ms_to_tsc(sp, conn_rto_ms(sp, f, c->retries));
-		if (sp->now - start > rto) {
-			/* a peer that answers our window probes keeps the flow
-			 * alive (as on Linux); the probes still back off */
-			uint64_t rx = f->last_rx_tsc;
-			bool answered = !inflight && !fin_out && rx != c->rto_seen_rx;
-			c->rto_seen_rx = rx;
-			if (c->retries >= sp->dp->cfg.max_retries && !answered) {
-				conn_reset(sp, c, id, ETIMEDOUT, true);
-				return;
-			}
-			if (inflight)
-				c->cc_ops->on_timeout(&c->cc, inflight, now_us);
-			if (c->retries < sp->dp->cfg.max_retries)
-				c->retries++;
-			c->rto_start = sp->now;
-			sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd);
-			sp_fp_flow_retx(sp, id);
-			return;
-		}
-	}
-	if ((c->flags & SPC_KEEPALIVE) && !inflight && !fin_out && keepalive_tick(sp, c, id, f))
-		return;
-	sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd);
-	sp_fp_flow_set_rate(sp, id, c->cc.rate_bps);
-}
-
-void sp_conn_tick(struct sp *sp)
-{
-	DP_ASSERT_SP();
-	for (uint32_t i = 0; i < sp->nconns;) {
-		uint32_t id = sp->active[i];
-		struct sp_conn *c = &sp->conns[id];
-		uint32_t before = sp->nconns;
-		if (c->deadline && sp->now >= c->deadline)
-			handshake_timer(sp, c, id);
-		if (sp->nconns == before && sp->active[i] == id && c->state == SPS_ESTABLISHED)
-			established_tick(sp, c, id);
-		if (sp->nconns == before)
-			i++;
-	}
-}

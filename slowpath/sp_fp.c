@@ -333,3 +333,32 @@ void sp_fp_tenant_set(struct sp *sp, uint16_t id, const struct dp_tenant_policy 
 	__atomic_store_n(&t->in_use, true, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&t->policy_gen, 1, __ATOMIC_RELEASE);
 }
+
+/**
+ * sp_fp_timer_drain - call @fn for every flow a fastpath core reported as
+ * newly needing the slowpath's timers (dataplane.h, dp_core.timer_ring).
+ * Return: true if a core's ring overflowed since the last call, so some
+ * reports are lost and the caller must look at every flow.
+ */
+bool sp_fp_timer_drain(struct sp *sp, void (*fn)(struct sp *sp, uint32_t id))
+{
+	DP_ASSERT_SP();
+	struct dataplane *dp = sp->dp;
+	bool lost = false;
+	for (uint32_t k = 0; k < dp->ncores; k++) {
+		struct dp_core *core = &dp->core[k];
+		/* clear the flag first: a report lost after this is seen next tick */
+		if (__atomic_load_n(&core->timer_lost, __ATOMIC_RELAXED) &&
+		    __atomic_exchange_n(&core->timer_lost, 0, __ATOMIC_ACQ_REL))
+			lost = true;
+		uint32_t ids[64];
+		unsigned n;
+		do {
+			n = rte_ring_sc_dequeue_burst_elem(core->timer_ring, ids, sizeof(ids[0]), 64,
+							   NULL);
+			for (unsigned i = 0; i < n; i++)
+				fn(sp, ids[i]);
+		} while (n == 64);
+	}
+	return lost;
+}

@@ -17,6 +17,7 @@
 #include "pkt.h"
 #include "cc.h"
 #include "sp_fp.h"
+#include "wheel.h"
 
 enum sp_state {
 	SPS_FREE = 0,
@@ -195,6 +196,7 @@ struct sp {
 	struct sp_synq *synq;         /* half-open connections and SYN cookies */
 	uint64_t orphan_scan;         /* tsc of the next orphan lifetime check */
 	uint64_t now;
+	struct wheel conn_wheel;      /* when each connection is visited next (conn_timer.c) */
 	uint32_t napps;
 	uint32_t nconns;
 };
@@ -230,6 +232,8 @@ void sp_app_drain_ctrl(struct sp *sp, struct dp_app *app);
 void sp_app_ctrl_watch(struct sp *sp, struct dp_app *app);
 
 #define SYN_RTO_MS 250 /* first SYN / SYN-ACK retransmission timeout */
+#define ARP_RETRY_MS 250 /* active open: ARP request again after this */
+#define ARP_TRIES 4
 
 /* conn.c */
 int sp_conn_init(struct sp *sp);
@@ -246,7 +250,15 @@ int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t por
 void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen,
 		  uint32_t flags);
 void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t flow_id);
+void sp_conn_delete(struct sp *sp, struct sp_conn *c, uint32_t id, bool rst);
+void sp_conn_reset(struct sp *sp, struct sp_conn *c, uint32_t id, int err, bool send_rst);
+uint32_t sp_conn_rto_ms(struct sp *sp, const struct sp_fp_flow_view *f, uint8_t backoff);
+
+/* conn_timer.c: connections are visited when they have something due */
 void sp_conn_tick(struct sp *sp);
+uint64_t sp_conn_now_ms(const struct sp *sp);
+void sp_conn_set_deadline(struct sp *sp, struct sp_conn *c, uint64_t tsc);
+void sp_conn_poke(struct sp *sp, uint32_t id);
 uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app);
 bool sp_conn_app_gone_one(struct sp *sp, struct sp_conn *c, uint32_t id);
 void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abort);

@@ -41,8 +41,8 @@ void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
 	rep.has_apps = rep.has_flows = 1;
 	rep.apps = sp->napps;
 	rep.flows = sp->nconns;
-	Bypass__Counter store[2 * DPC_MAX + PKT_VERDICT_MAX + 24 + 4 * DP_MAX_CORES];
-	Bypass__Counter *arr[2 * DPC_MAX + PKT_VERDICT_MAX + 24 + 4 * DP_MAX_CORES];
+	Bypass__Counter store[2 * DPC_MAX + PKT_VERDICT_MAX + 32 + 4 * DP_MAX_CORES];
+	Bypass__Counter *arr[2 * DPC_MAX + PKT_VERDICT_MAX + 32 + 4 * DP_MAX_CORES];
 	size_t n = 0;
 	for (int i = 0; i < DPC_MAX; i++)
 		add_counter(arr, store, &n, dp_counter_name(i), sp_fp_counter(sp, i));
@@ -61,6 +61,19 @@ void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
 		add_counter(arr, store, &n, "port_rx_no_mbuf", es.rx_nombuf);
 		add_counter(arr, store, &n, "port_tx_errors", es.oerrors);
 	}
+	/* connections by state (as ss -s), and how many wait on a timer */
+	uint64_t by_state[SPS_DELETING + 1] = { 0 };
+	for (uint32_t i = 0; i < sp->nconns; i++) {
+		uint8_t st = sp->conns[sp->active[i]].state;
+		if (st <= SPS_DELETING)
+			by_state[st]++;
+	}
+	add_counter(arr, store, &n, "flows_handshake",
+		    by_state[SPS_ARP_WAIT] + by_state[SPS_SYN_SENT] + by_state[SPS_SYN_RCVD]);
+	add_counter(arr, store, &n, "flows_established", by_state[SPS_ESTABLISHED]);
+	add_counter(arr, store, &n, "flows_time_wait", by_state[SPS_TIME_WAIT]);
+	add_counter(arr, store, &n, "flows_deleting", by_state[SPS_DELETING]);
+	add_counter(arr, store, &n, "flows_timed", sp->conn_wheel.nqueued);
 	/* control-socket clients: what the limits of ctl_sock.c turned away */
 	struct ctl_stats cs;
 	sp_ctl_get_stats(sp, &cs);

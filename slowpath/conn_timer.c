@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+/*
+ * conn_timer.c - when the slowpath looks at a connection: its handshake,
+ * TIME_WAIT and FIN_WAIT_2 deadlines, the retransmission timer, congestion
+ * control while data is in flight, keepalive probes.
+ *
+ * Each connection is on a timing wheel (wheel.h) at the time of its next
+ * visit, or on none: an established flow with nothing in flight costs
+ * nothing until the fastpath says it sent data or a FIN from idle, or met
+ * a zero window with data waiting (dataplane.h, dp_core.timer_ring).  A
+ * visit works out when the next one is due.  Scanning every connection
+ * every millisecond cost a core at 10,000 connections.
+ *
+ * Anything else that changes what a connection waits for pokes it
+ * (sp_conn_poke(): a visit at the next tick): a fastpath event, a new
+ * deadline, keepalive switched on, installation.  A visit too many is
+ * harmless; one too few would lose a timer, so when a core's ring
+ * overflows every connection is visited once.
+ */
+#include <errno.h>
+
+#include "sp_internal.h"
+
+static uint64_t tsc_per_ms(const struct sp *sp)
+{
+	uint64_t t = sp->dp->tsc_hz / 1000;
+	return t ? t : 1;
+}
+
+/** sp_conn_now_ms - the wheel's clock: sp->now in whole milliseconds. */
+uint64_t sp_conn_now_ms(const struct sp *sp)
+{
+	return sp->now / tsc_per_ms(sp);
+}
+
+/* visit @id at @tsc or earlier (rounded up: a visit before a deadline does nothing) */
+static void conn_watch(struct sp *sp, uint32_t id, uint64_t tsc)
+{
+	uint64_t per = tsc_per_ms(sp);
+	wheel_sched(&sp->conn_wheel, id, (tsc + per - 1) / per);
+}
+
+/** sp_conn_poke - visit connection @id at the next tick. */
+void sp_conn_poke(struct sp *sp, uint32_t id)
+{
+	wheel_sched(&sp->conn_wheel, id, 0); /* the past: the next expiry */
+}
+
+/** sp_conn_set_deadline - arm @c's handshake / TIME_WAIT / FIN_WAIT_2 timer. */
+void sp_conn_set_deadline(struct sp *sp, struct sp_conn *c, uint64_t tsc)
+{
+	c->deadline = tsc;
+	conn_watch(sp, (uint32_t)(c - sp->conns), tsc);
+}
+
+static void handshake_timer(struct sp *sp, struct sp_conn *c, uint32_t id)
+{
+	const struct bp_config *cfg = &sp->dp->cfg;
+	switch (c->state) {
+	case SPS_ARP_WAIT:
+		if (++c->retries >= ARP_TRIES) {
+			sp_conn_handshake_fail(sp, c, id, EHOSTUNREACH);
+			return;
+		}
+		sp_arp_request(sp, c->next_hop);
+		sp_conn_set_deadline(sp, c, sp->now + sp_ms_to_tsc(sp, ARP_RETRY_MS));
+		break;
+	case SPS_SYN_SENT:
+	case SPS_SYN_RCVD:
+		if (++c->retries > cfg->syn_retries) {
+			sp_conn_handshake_fail(sp, c, id, ETIMEDOUT);
+			return;
+		}
+		sp_send_syn(sp, c, &c->mac, c->state == SPS_SYN_RCVD);
+		sp_conn_set_deadline(sp, c,
+				     sp->now + sp_ms_to_tsc(sp, (uint64_t)SYN_RTO_MS << c->retries));
+		break;
+	case SPS_TIME_WAIT:
+		sp_conn_delete(sp, c, id, false);
+		break;
+	case SPS_ESTABLISHED: /* FIN_WAIT_2 timeout after the app closed */
+		if (!(c->flags & SPC_FIN_RCVD))
+			sp_conn_reset(sp, c, id, ETIMEDOUT, true);
+		else
+			c->deadline = 0;
+		break;
+	}
+}
+
+/*
+ * SO_KEEPALIVE on an idle flow: after keepalive_idle_ms without hearing
+ * from the peer, probe every keepalive_intvl_ms; any segment from the peer
+ * (its ACK of a probe) starts over; keepalive_probes unanswered probes
+ * fail the flow with ETIMEDOUT, as on Linux.
+ * Return: true if the flow was reset.
+ */
+static bool keepalive_tick(struct sp *sp, struct sp_conn *c, uint32_t id,
+			   const struct sp_fp_flow_view *f)
+{
+	const struct bp_config *cfg = &sp->dp->cfg;
+	uint64_t rx = f->last_rx_tsc;
+	if (rx != c->ka_seen_rx || !c->ka_next) {
+		uint64_t from = rx > c->ka_seen_rx && c->ka_next ? rx : sp->now;
+		c->ka_seen_rx = rx;
+		c->ka_probes = 0;
+		c->ka_next = from + sp_ms_to_tsc(sp, cfg->keepalive_idle_ms);
+		return false;
+	}
+	if (sp->now < c->ka_next)
+		return false;
+	if (c->ka_probes >= cfg->keepalive_probes) {
+		sp_conn_reset(sp, c, id, ETIMEDOUT, true);
+		return true;
+	}
+	c->ka_probes++;
+	c->ka_next = sp->now + sp_ms_to_tsc(sp, cfg->keepalive_intvl_ms);
+	sp_fp_flow_probe(sp, id);
+	return false;
+}
+
+/*
+ * Congestion control and the retransmission timer of one flow.
+ * Return: when it wants to be looked at again (tsc), 0 = not until the
+ * fastpath reports new work (data or a FIN sent from idle, a zero window).
+ */
+static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
+{
+	struct sp_fp_flow_view view, *f = &view;
+	sp_fp_flow_read(sp, id, f);
+	uint32_t fflags = f->flags;
+	if (fflags & FPF_RESET)
+		return 0;
+	uint64_t acked_total = f->cnt_acked;
+	uint64_t acked = f->tx_acked;
+	uint64_t sent = f->tx_max_sent;
+	uint64_t inflight = sent > acked ? sent - acked : 0;
+	uint32_t fr = f->cnt_fast_retx;
+
+	/* split so the microsecond clock cannot overflow, however long the host has been up */
+	uint64_t hz = sp->dp->tsc_hz;
+	uint64_t now_us = sp->now / hz * 1000000 + sp->now % hz * 1000000 / hz;
+
+	bool acked_new = acked_total != c->cc_acked_seen;
+	if (fr != c->cc_fast_retx_seen) {
+		c->cc_fast_retx_seen = fr;
+		c->cc_ops->on_fast_retx(&c->cc, inflight, now_us);
+		c->ecn_react_after = acked_total + inflight;
+	}
+	if (acked_total != c->cc_acked_seen) {
+		uint64_t ecn_total = f->cnt_ecn_acked;
+		if (ecn_total != c->cc.ecn_seen && !c->cc_ops->wants_ecn &&
+		    acked_total >= c->ecn_react_after) {
+			/* RFC 3168 for loss-based algorithms: a mark counts as a
+			 * loss, at most once per window of data */
+			c->cc_ops->on_fast_retx(&c->cc, inflight, now_us);
+			c->ecn_react_after = acked_total + inflight;
+		}
+		struct cc_ack_sample a = {
+			.acked = acked_total - c->cc_acked_seen,
+			.ecn_acked = ecn_total - c->cc.ecn_seen,
+			.inflight = inflight,
+			.now_us = now_us,
+			.rtt_us = f->rtt_us,
+			.srtt_us = f->srtt_us,
+		};
+		c->cc_ops->on_ack(&c->cc, &a);
+		c->cc_acked_seen = acked_total;
+		c->cc.ecn_seen = ecn_total;
+	}
+
+	/* only newly acknowledged data ends the backoff: the fastpath also
+	 * moves last_progress_tsc when it (re)sends, which restarts the timer
+	 * but must not reset the count, or an unanswered FIN or segment is
+	 * resent every min RTO forever */
+	if (acked_new)
+		c->retries = 0;
+	uint64_t progress = f->last_progress_tsc;
+	bool fin_out = (fflags & FPF_TX_FIN_SENT) && !(fflags & FPF_TX_FIN_ACKED);
+	uint64_t written = f->tx_written;
+	uint64_t next;
+	bool window_stall = f->peer_wnd == 0 && written > f->tx_sent;
+	next = 0;
+	if (inflight || fin_out || window_stall) {
+		uint64_t start = progress > c->rto_start ? progress : c->rto_start;
+		uint64_t rto = sp_ms_to_tsc(sp, sp_conn_rto_ms(sp, f, c->retries));
+		if (sp->now - start > rto) {
+			/* a peer that answers our window probes keeps the flow
+			 * alive (as on Linux); the probes still back off */
+			uint64_t rx = f->last_rx_tsc;
+			bool answered = !inflight && !fin_out && rx != c->rto_seen_rx;
+			c->rto_seen_rx = rx;
+			if (c->retries >= sp->dp->cfg.max_retries && !answered) {
+				sp_conn_reset(sp, c, id, ETIMEDOUT, true);
+				return 0;
+			}
+			if (inflight)
+				c->cc_ops->on_timeout(&c->cc, inflight, now_us);
+			if (c->retries < sp->dp->cfg.max_retries)
+				c->retries++;
+			c->rto_start = sp->now;
+			sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd);
+			sp_fp_flow_retx(sp, id);
+			return sp->now + sp_ms_to_tsc(sp, sp_conn_rto_ms(sp, f, c->retries));
+		}
+		next = start + rto;
+		/* acks are folded into the congestion window about once a
+		 * round trip (every tick for short ones), as TAS's control loop */
+		uint64_t cc_at = sp->now + (f->srtt_us > 1000 ? f->srtt_us : 1000) * sp->dp->tsc_hz / 1000000;
+		if (cc_at < next)
+			next = cc_at;
+	}
+	if ((c->flags & SPC_KEEPALIVE) && !inflight && !fin_out) {
+		if (keepalive_tick(sp, c, id, f))
+			return 0;
+		next = c->ka_next;
+	}
+	sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd);
+	sp_fp_flow_set_rate(sp, id, c->cc.rate_bps);
+	return next;
+}
+
+/* one visit: whatever is due, then when to come back */
+static void conn_visit(void *arg, uint32_t id)
+{
+	struct sp *sp = arg;
+	struct sp_conn *c = &sp->conns[id];
+	if (c->state == SPS_FREE)
+		return;
+	if (c->deadline && sp->now >= c->deadline) {
+		handshake_timer(sp, c, id);
+		if (c->state == SPS_FREE)
+			return;
+	}
+	uint64_t next = 0;
+	if (c->state == SPS_ESTABLISHED)
+		next = established_tick(sp, c, id);
+	if (c->state == SPS_FREE)
+		return;
+	if (c->deadline && (!next || c->deadline < next))
+		next = c->deadline;
+	if (next)
+		conn_watch(sp, id, next);
+}
+
+static void poke_cb(struct sp *sp, uint32_t id)
+{
+	if (id < sp->dp->cfg.max_flows && sp->conns[id].state != SPS_FREE)
+		sp_conn_poke(sp, id);
+}
+
+/**
+ * sp_conn_tick - the slowpath's tick: take the flows the fastpath cores
+ * reported, then visit every connection that is due.
+ */
+void sp_conn_tick(struct sp *sp)
+{
+	DP_ASSERT_SP();
+	if (sp_fp_timer_drain(sp, poke_cb)) {
+		/* a core's ring overflowed: look at everything once */
+		for (uint32_t i = 0; i < sp->nconns; i++)
+			sp_conn_poke(sp, sp->active[i]);
+	}
+	wheel_expire(&sp->conn_wheel, sp_conn_now_ms(sp), conn_visit, sp);
+}
