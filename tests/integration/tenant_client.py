@@ -114,8 +114,11 @@ def cmd_conns(host, port, n, go):
 
 
 def cmd_echo(host, port):
-    c = socket.create_connection((host, int(port)), timeout=5)
-    print("echo ok" if echo(c) else "echo wrong", flush=True)
+    try:
+        c = socket.create_connection((host, int(port)), timeout=5)
+        print("echo ok" if echo(c) else "echo wrong", flush=True)
+    except OSError as e:
+        print(f"echo {name(e.errno)}", flush=True)
 
 
 if __name__ == "__main__":
