@@ -90,7 +90,8 @@ struct bp_config {
 	char fp_cpus[64];           /* pin list, "" = no pinning */
 	/* [log] */
 	bool verbose;
-	/* [tenants], [tenant NAME] (config_tenant.c) */
+	/* [tenants], [tenant NAME] (config_tenant.c), as loaded at start: the
+	 * slowpath copies it (sp->tenant_cfg); a reload replaces only the copy */
 	struct bp_tenants tenants;
 };
 
