@@ -148,8 +148,8 @@ grep "uid $U2 " "$dir/adopt.log" | sed 's/^/  /'
 grep -q "uid $U2 pid [0-9]* adopt: Permission denied" "$dir/adopt.log" ||
 	bp_die "t2 adopting t1's connection did not get EACCES: $(cat "$dir/adopt.log")"
 [ "$(denied t2 adopt)" -ge 1 ] || bp_die "the adopt denial was not counted"
-# t2 may connect only into 198.18.0.0/15 (a route exists: the gateway-less
-# /24 makes anything else unreachable for t1, so only t2 gets EACCES first)
+# t2 may connect only into 198.18.0.0/15; 10.9.8.7 has no route (no gateway):
+# t1 gets ENETUNREACH, t2 EACCES, which is checked first
 out=$(shim_as "$U2" echo 10.9.8.7 7401)
 echo "  bptn2 connecting to 10.9.8.7: $out"
 [ "$out" = "echo EACCES" ] || bp_die "t2 connected outside its CIDRs: $out"
