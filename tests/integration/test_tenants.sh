@@ -34,7 +34,16 @@ cleanup_users() {
 	userdel bptn2 2>/dev/null || true
 	groupdel bptn 2>/dev/null || true
 }
-trap 'bp_cleanup; cleanup_users' EXIT
+# bp_cleanup exits, so the users go first: after our processes (some run as
+# them) are stopped, and with the test's exit status kept for bp_cleanup
+finish() {
+	local rc=$?
+	bp_stop_all
+	cleanup_users
+	(exit "$rc")
+	bp_cleanup
+}
+trap finish EXIT
 cleanup_users
 groupadd -r bptn || bp_die "groupadd bptn failed"
 useradd -r -M -s /usr/sbin/nologin -G bptn bptn1 || bp_die "useradd bptn1 failed"
