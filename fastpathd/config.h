@@ -52,6 +52,7 @@ struct bp_config {
 	uint32_t max_flows;         /* daemon-wide */
 	uint32_t stop_drain_ms;     /* SIGTERM: orderly closes may finish this long, then RST */
 	/* [apps] per-app region geometry */
+	uint32_t max_apps;          /* apps attached at once (dp->apps is allocated for them) */
 	uint32_t app_max_flows;
 	uint32_t rx_buf_size;       /* power of two */
 	uint32_t tx_buf_size;

@@ -392,6 +392,7 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 			uint64_t v;
 			if (read(self->kick_fd, &v, sizeof(v)) < 0)
 				v = 0;
+			fp->kicked = true; /* maybe an idle app: fp_apps_poll() looks */
 		}
 	}
 	fp_apps_set_sleeping(fp, 0);
@@ -419,7 +420,12 @@ struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 	fp->blocked = rte_zmalloc("fp_blocked", sizeof(uint32_t) * dp->cfg.max_flows, 0);
 	fp->backlog = rte_zmalloc("fp_tx_backlog", sizeof(*fp->backlog) * FP_TX_BACKLOG, 0);
 	fp->out = rte_zmalloc("fp_moves", sizeof(*fp->out) * DP_STEER_BUCKETS, 0);
-	if (!fp->paced || !fp->blocked || !fp->backlog || !fp->out || flow_table_init(fp)) {
+	fp->apps = calloc(dp->max_apps, sizeof(*fp->apps));
+	fp->active = calloc(dp->max_apps, sizeof(*fp->active));
+	fp->kick = calloc(dp->max_apps, sizeof(*fp->kick));
+	fp->app_idle_tsc = dp->tsc_hz / 100; /* 10 ms */
+	if (!fp->paced || !fp->blocked || !fp->backlog || !fp->out || !fp->apps ||
+	    !fp->active || !fp->kick || flow_table_init(fp)) {
 		fp_ctx_destroy(fp);
 		return NULL;
 	}
@@ -447,6 +453,9 @@ void fp_ctx_destroy(struct fp_ctx *fp)
 	rte_free(fp->backlog);
 	rte_free(fp->blocked);
 	rte_free(fp->paced);
+	free(fp->apps);
+	free(fp->active);
+	free(fp->kick);
 	rte_free(fp);
 }
 
