@@ -74,6 +74,7 @@ struct fp_ctx {
 	uint32_t nkick;
 	uint32_t idle_scan;         /* where the round-robin look at idle apps goes on */
 	bool kicked;                /* the kick eventfd fired: look at every idle app */
+	bool slept;                 /* fp_block() slept: an idle app that rang has kicked */
 	uint64_t app_idle_tsc;      /* no doorbell for this long: the app goes idle */
 	uint64_t now;               /* tsc at the start of this round */
 	bool sp_kick_pending;

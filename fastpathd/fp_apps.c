@@ -309,6 +309,9 @@ void fp_apps_poll(struct fp_ctx *fp)
 		else if (fp->now - a->last_db > fp->app_idle_tsc)
 			app_deactivate(fp, app);
 	}
+	bool slept = fp->slept;
+
+	fp->slept = false;
 	if (fp->nactive == fp->napps)
 		return;
 	if (fp->kicked || fp->napps <= IDLE_SCAN_PER_ROUND) {
@@ -318,6 +321,10 @@ void fp_apps_poll(struct fp_ctx *fp)
 			idle_look(fp, fp->apps[i]);
 		return;
 	}
+	/* a wakeup without a kick: no idle app rang while we slept, and any
+	 * that rang before had its kick read, and was looked at, then */
+	if (slept)
+		return;
 	for (uint32_t n = 0; n < IDLE_SCAN_PER_ROUND; n++) {
 		if (fp->idle_scan >= fp->napps)
 			fp->idle_scan = 0;
