@@ -35,7 +35,7 @@
  * at only every SLEEP_DEEP_US: a thousand wakeups a second were most of an
  * idle daemon's CPU.  The first frame after such a pause waits that long. */
 #define DEEP_IDLE_MS 1000
-#define SLEEP_DEEP_US 5000
+#define SLEEP_DEEP_US 10000
 
 struct dataplane *g_dp;
 
