@@ -426,9 +426,9 @@ struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 	fp->blocked = rte_zmalloc("fp_blocked", sizeof(uint32_t) * dp->cfg.max_flows, 0);
 	fp->backlog = rte_zmalloc("fp_tx_backlog", sizeof(*fp->backlog) * FP_TX_BACKLOG, 0);
 	fp->out = rte_zmalloc("fp_moves", sizeof(*fp->out) * DP_STEER_BUCKETS, 0);
-	fp->apps = calloc(dp->max_apps, sizeof(*fp->apps));
-	fp->active = calloc(dp->max_apps, sizeof(*fp->active));
-	fp->kick = calloc(dp->max_apps, sizeof(*fp->kick));
+	fp->apps = rte_zmalloc("fp_apps", sizeof(*fp->apps) * dp->max_apps, 0);
+	fp->active = rte_zmalloc("fp_apps_active", sizeof(*fp->active) * dp->max_apps, 0);
+	fp->kick = rte_zmalloc("fp_apps_kick", sizeof(*fp->kick) * dp->max_apps, 0);
 	fp->app_idle_tsc = dp->tsc_hz / 100; /* 10 ms */
 	if (!fp->paced || !fp->blocked || !fp->backlog || !fp->out || !fp->apps ||
 	    !fp->active || !fp->kick || flow_table_init(fp)) {
@@ -459,9 +459,9 @@ void fp_ctx_destroy(struct fp_ctx *fp)
 	rte_free(fp->backlog);
 	rte_free(fp->blocked);
 	rte_free(fp->paced);
-	free(fp->apps);
-	free(fp->active);
-	free(fp->kick);
+	rte_free(fp->apps);
+	rte_free(fp->active);
+	rte_free(fp->kick);
 	rte_free(fp);
 }
 

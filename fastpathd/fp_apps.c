@@ -83,7 +83,8 @@ int fp_app_add(struct fp_ctx *fp, struct dp_app *app)
 		return -1;
 	struct dp_app_fp *a = &app->fp[fp->core];
 
-	a->kick_pending = false;
+	/* kick_pending stays: an event may have been posted already (a flow
+	 * of the app installed on this core before APP_ADD reached it) */
 	a->idx = fp->napps;
 	fp->apps[fp->napps++] = app;
 	app_activate(fp, app);
@@ -309,13 +310,12 @@ void fp_apps_poll(struct fp_ctx *fp)
 		else if (fp->now - a->last_db > fp->app_idle_tsc)
 			app_deactivate(fp, app);
 	}
-	bool slept = fp->slept;
+	bool slept = fp->slept, kicked = fp->kicked;
 
-	fp->slept = false;
+	fp->slept = fp->kicked = false;
 	if (fp->nactive == fp->napps)
 		return;
-	if (fp->kicked || fp->napps <= IDLE_SCAN_PER_ROUND) {
-		fp->kicked = false;
+	if (kicked || fp->napps <= IDLE_SCAN_PER_ROUND) {
 		/* backwards: an app that turns active stays where it is */
 		for (uint32_t i = fp->napps; i-- > 0;)
 			idle_look(fp, fp->apps[i]);
