@@ -12,7 +12,7 @@ here=$(dirname "$0")
 N=${DENSITY_APPS:-1000}
 BASE=20000
 MAX_CPU_PCT=2
-MAX_KIB_PER_APP=64
+MAX_KIB_PER_APP=${DENSITY_MAX_KIB:-64} # a sanitizer build needs more
 
 bp_topo_up bpidens 170
 bp_start_fastpathd
