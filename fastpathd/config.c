@@ -45,7 +45,7 @@ static const struct field fields[] = {
 	F("daemon", "socket_mode", FT_MODE, socket_mode, 0, 0777, "control socket permissions, octal (0660: root and its group; 0666: every local user)"),
 	F("daemon", "max_flows", FT_U32, max_flows, 16, 1u << 22, "connections across all apps"),
 	F("daemon", "stop_drain_ms", FT_U32, stop_drain_ms, 0, 60000, "on SIGTERM: live connections get this long to finish an orderly close (FIN), then the rest are reset (0: reset at once)"),
-	F("apps", "max_apps", FT_U32, max_apps, 1, 4096, "apps attached at once (each costs the daemon about 5 descriptors and a few KiB while idle)"),
+	F("apps", "max_apps", FT_U32, max_apps, 1, 4096, "apps attached at once (an idle one costs the daemon 4 descriptors and about 40 KiB)"),
 	F("apps", "max_flows", FT_U32, app_max_flows, 4, 1u << 20, "connections per app"),
 	F("apps", "rx_buf", FT_POW2, rx_buf_size, 4096, 1u << 30, "per-connection receive buffer bytes (power of two)"),
 	F("apps", "tx_buf", FT_POW2, tx_buf_size, 4096, 1u << 30, "per-connection transmit buffer bytes (power of two)"),
