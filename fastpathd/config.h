@@ -56,6 +56,7 @@ struct bp_config {
 	char socket_group[64];      /* group (name or gid) of the control socket, "" = root's */
 	char config_path[CFG_STR];  /* the file loaded, re-read on SIGHUP ("" = none) */
 	/* [apps] per-app region geometry */
+	uint32_t max_apps;          /* apps attached at once (dp->apps is allocated for them) */
 	uint32_t app_max_flows;
 	uint32_t rx_buf_size;       /* power of two */
 	uint32_t tx_buf_size;

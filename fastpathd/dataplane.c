@@ -30,7 +30,7 @@ const uint8_t dp_rss_key[40] = {
 
 /**
  * dp_init - everything the threads share, after EAL init and before the
- * port: eventfds, the flow array, the message rings and the steering table
+ * port: eventfds, the flow and app arrays, the message rings and the steering table
  * (bucket b to core b mod cores).
  */
 int dp_init(struct dataplane *dp, char *err, size_t errlen)
@@ -45,6 +45,11 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 	dp->nqueues = 1;
 	dp->sp_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	dp->flows = calloc(dp->cfg.max_flows, sizeof(*dp->flows));
+	/* calloc: an entry's pages are touched only when an app attaches there */
+	dp->max_apps = dp->cfg.max_apps ? dp->cfg.max_apps : 1;
+	if (dp->max_apps > DP_APPS_LIMIT)
+		dp->max_apps = DP_APPS_LIMIT;
+	dp->apps = calloc(dp->max_apps, sizeof(*dp->apps));
 	dp->tenants = aligned_alloc(RTE_CACHE_LINE_SIZE, DP_MAX_TENANTS * sizeof(*dp->tenants));
 	if (dp->tenants)
 		memset(dp->tenants, 0, DP_MAX_TENANTS * sizeof(*dp->tenants));
@@ -52,7 +57,7 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 	snprintf(name, sizeof(name), "to_sp_%d", getpid());
 	dp->to_sp = rte_ring_create_elem(name, sizeof(struct dp_msg), INBOX_SIZE, SOCKET_ID_ANY,
 					 RING_F_SC_DEQ);
-	bool ok = dp->sp_kick_fd >= 0 && dp->flows && dp->tenants && dp->to_sp;
+	bool ok = dp->sp_kick_fd >= 0 && dp->flows && dp->apps && dp->tenants && dp->to_sp;
 	for (uint32_t k = 0; k < DP_MAX_CORES; k++)
 		dp->core[k].kick_fd = -1;
 	for (uint32_t k = 0; ok && k < dp->ncores; k++) {
@@ -69,8 +74,9 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 		ok = c->inbox && c->timer_ring && c->kick_fd >= 0;
 	}
 	if (!ok) {
-		snprintf(err, errlen, "out of memory setting up %u flows on %u cores; lower "
-			 "[daemon] max_flows or [fastpath] cores", dp->cfg.max_flows, dp->ncores);
+		snprintf(err, errlen, "out of memory setting up %u flows and %u apps on %u cores; "
+			 "lower [daemon] max_flows, [apps] max_apps or [fastpath] cores",
+			 dp->cfg.max_flows, dp->max_apps, dp->ncores);
 		return -1;
 	}
 	for (uint32_t i = 0; i < dp->cfg.max_flows; i++)
@@ -96,6 +102,8 @@ void dp_fini(struct dataplane *dp)
 	dp->flows = NULL;
 	free(dp->tenants);
 	dp->tenants = NULL;
+	free(dp->apps);
+	dp->apps = NULL;
 	rte_ring_free(dp->to_sp);
 }
 

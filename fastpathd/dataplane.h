@@ -78,7 +78,8 @@
 #include "bypass/shm_abi.h"
 #include "config.h"
 
-#define DP_MAX_APPS 64
+/* [apps] max_apps is at most this; dp->apps holds cfg.max_apps entries */
+#define DP_APPS_LIMIT 4096
 #define DP_INVALID_FLOW UINT32_MAX
 #define DP_MAX_CORES BP_MAX_FP_QUEUES /* fastpath threads; each has its app queue pair */
 /* Flows are steered by bucket: the low bits of the 4-tuple's hash pick an
@@ -224,6 +225,23 @@ FP_FLOW_SHARED_ALIGNED(peer_wnd);
 /* --------------------------------------------------------------- apps */
 
 /**
+ * struct dp_app_fp - what fastpath core k keeps about one app (fp_apps.c).
+ * A core polls the data queues of its active apps every round; an idle
+ * app (no doorbell for a while) is off that list and its header's
+ * fp_sleeping[k] stays set, so its next doorbell kicks the core.
+ * @last_db: tsc of the last doorbell taken from the app's queue k.
+ * @idx: position in the core's list of every app.
+ * @act_idx: position in the core's active list, UINT32_MAX if idle.
+ * @kick_pending: events posted this round: wake the app at the end of it.
+ */
+struct dp_app_fp {
+	uint64_t last_db;
+	uint32_t idx;
+	uint32_t act_idx;
+	bool kick_pending;
+};
+
+/**
  * struct dp_app - daemon-side record of an attached app.  Sizes and offsets
  * are private copies: the region header is app-writable and never re-read.
  */
@@ -249,7 +267,7 @@ struct dp_app {
 	struct bp_queue_view dataq[DP_MAX_CORES], fp_evq[DP_MAX_CORES]; /* core k: its own pair */
 	uint32_t *slot_flow;    /* slot -> flow id (DP_INVALID_FLOW if none); sp-owned */
 	uint32_t *fp_slot_flow; /* the fastpath's own copy, changed by FLOW_ADD/DEL */
-	bool fp_kick_pending[DP_MAX_CORES]; /* core k's: wake the app at the end of its round */
+	struct dp_app_fp fp[DP_MAX_CORES]; /* core k's bookkeeping, written by core k only */
 	uint32_t slots_used;
 	uint64_t bad_entries;   /* malformed queue entries rejected */
 	void *sp_priv;          /* slowpath bookkeeping (libev watchers) */
@@ -281,7 +299,8 @@ enum dp_msg_type {
 	/* fastpath core -> fastpath core */
 	DPM_BUCKET_IN,      /* arg: bucket, ptr: struct dp_bucket_move: its flows, now yours */
 	DPM_RX_FWD,         /* ptr: mbuf received on another core's queue, for a bucket you own */
-	DPM_DOORBELL,       /* flow_id, arg: BP_DB_*: an app rang another core's queue */
+	DPM_DOORBELL,       /* flow_id, arg: BP_DB_*, ptr: app_id << 32 | gen: an app rang
+			     * another core's queue */
 	/* fastpath -> slowpath */
 	DPM_RX_PKT,         /* ptr: mbuf the fastpath does not handle (SYN, ARP reply, ...) */
 	DPM_FLOW_FIN_RCVD,  /* flow_id */
@@ -449,7 +468,8 @@ struct dataplane {
 	uint64_t sp_epoch;
 	uint32_t sp_sleeping;
 	struct fp_flow *flows;              /* [cfg.max_flows] */
-	struct dp_app apps[DP_MAX_APPS];
+	struct dp_app *apps;                /* [max_apps], allocated by dp_init() */
+	uint32_t max_apps;                  /* cfg.max_apps */
 	struct dp_tenant *tenants;          /* [DP_MAX_TENANTS], see struct dp_tenant */
 	volatile int stop;
 	uint64_t tsc_hz;

@@ -31,6 +31,11 @@
 #define MAX_BURST 256
 #define SLEEP_MIN_US 20
 #define SLEEP_MAX_US 1000
+/* idle this long (no work at all), a port without rx interrupts is looked
+ * at only every SLEEP_DEEP_US: a thousand wakeups a second were most of an
+ * idle daemon's CPU.  The first frame after such a pause waits that long. */
+#define DEEP_IDLE_MS 1000
+#define SLEEP_DEEP_US 10000
 
 struct dataplane *g_dp;
 
@@ -380,6 +385,7 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 			ts.tv_nsec = 100 * 1000 * 1000; /* no port queue: every wakeup is a kick */
 		}
 		ppoll(pfd, nfds, &ts, NULL);
+		fp->slept = true;
 		if (nfds == 2) {
 			rte_eth_dev_rx_intr_disable(dp->port_id, fp->rxq);
 			if (pfd[1].revents & POLLIN) {
@@ -392,6 +398,7 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 			uint64_t v;
 			if (read(self->kick_fd, &v, sizeof(v)) < 0)
 				v = 0;
+			fp->kicked = true; /* maybe an idle app: fp_apps_poll() looks */
 		}
 	}
 	fp_apps_set_sleeping(fp, 0);
@@ -419,7 +426,12 @@ struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 	fp->blocked = rte_zmalloc("fp_blocked", sizeof(uint32_t) * dp->cfg.max_flows, 0);
 	fp->backlog = rte_zmalloc("fp_tx_backlog", sizeof(*fp->backlog) * FP_TX_BACKLOG, 0);
 	fp->out = rte_zmalloc("fp_moves", sizeof(*fp->out) * DP_STEER_BUCKETS, 0);
-	if (!fp->paced || !fp->blocked || !fp->backlog || !fp->out || flow_table_init(fp)) {
+	fp->apps = rte_zmalloc("fp_apps", sizeof(*fp->apps) * dp->max_apps, 0);
+	fp->active = rte_zmalloc("fp_apps_active", sizeof(*fp->active) * dp->max_apps, 0);
+	fp->kick = rte_zmalloc("fp_apps_kick", sizeof(*fp->kick) * dp->max_apps, 0);
+	fp->app_idle_tsc = dp->tsc_hz / 100; /* 10 ms */
+	if (!fp->paced || !fp->blocked || !fp->backlog || !fp->out || !fp->apps ||
+	    !fp->active || !fp->kick || flow_table_init(fp)) {
 		fp_ctx_destroy(fp);
 		return NULL;
 	}
@@ -447,6 +459,9 @@ void fp_ctx_destroy(struct fp_ctx *fp)
 	rte_free(fp->backlog);
 	rte_free(fp->blocked);
 	rte_free(fp->paced);
+	rte_free(fp->apps);
+	rte_free(fp->active);
+	rte_free(fp->kick);
 	rte_free(fp);
 }
 
@@ -506,6 +521,7 @@ static void core_loop(struct fp_ctx *fp)
 	bool spin_yields = dp->ncores > 1 && !dp->cfg.busy_poll;
 
 	uint64_t idle_cycles = dp->tsc_hz / 1000000 * dp->cfg.idle_poll_us;
+	uint64_t deep_idle_cycles = dp->tsc_hz / 1000 * DEEP_IDLE_MS;
 	uint64_t last_work = rte_rdtsc(), round_start = last_work;
 	uint32_t sleep_us = SLEEP_MIN_US;
 
@@ -571,8 +587,9 @@ static void core_loop(struct fp_ctx *fp)
 		fp_block(fp, sleep_us);
 		round_start = rte_rdtsc();
 		self->idle_tsc += round_start - end;
-		if (sleep_us < SLEEP_MAX_US)
-			sleep_us *= 2;
+		if (sleep_us < SLEEP_MAX_US ||
+		    (sleep_us < SLEEP_DEEP_US && fp->now - last_work > deep_idle_cycles))
+			sleep_us = sleep_us * 2 > SLEEP_DEEP_US ? SLEEP_DEEP_US : sleep_us * 2;
 	}
 }
 

@@ -64,8 +64,18 @@ struct fp_ctx {
 	uint16_t ip_id;
 	uint32_t touched[FP_MAX_TOUCHED];
 	uint32_t ntouched;
-	struct dp_app *apps[DP_MAX_APPS];
+	/* apps (fp_apps.c): every attached one, the active ones whose data
+	 * queue is polled every round, and those with events to wake for */
+	struct dp_app **apps;       /* [dp->max_apps] */
 	uint32_t napps;
+	struct dp_app **active;     /* [dp->max_apps] */
+	uint32_t nactive;
+	struct dp_app **kick;       /* [dp->max_apps] */
+	uint32_t nkick;
+	uint32_t idle_scan;         /* where the round-robin look at idle apps goes on */
+	bool kicked;                /* the kick eventfd fired: look at every idle app */
+	bool slept;                 /* fp_block() slept: an idle app that rang has kicked */
+	uint64_t app_idle_tsc;      /* no doorbell for this long: the app goes idle */
 	uint64_t now;               /* tsc at the start of this round */
 	bool sp_kick_pending;
 	int rx_intr_fd;             /* -1 if the port has no rx interrupts */

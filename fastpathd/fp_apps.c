@@ -15,25 +15,105 @@
 #include "fastpath.h"
 
 #define DOORBELLS_PER_APP 64
+/* idle apps whose data queue a round looks at, besides the active ones:
+ * with this many apps or fewer, every queue is looked at every round */
+#define IDLE_SCAN_PER_ROUND 16
 
+/*
+ * Active and idle apps.  Polling every app's data queue every round costs
+ * a cache miss per app per round, which with a thousand attached apps is
+ * most of an idle daemon's CPU.  So a core polls only its active apps;
+ * one that rang no doorbell for app_idle_tsc goes idle: its header's
+ * fp_sleeping[k] stays set, so the app kicks the core on its next
+ * doorbell exactly as it does when the core sleeps.  A kick makes the
+ * core look at every idle app once (fp->kicked); while the core is awake
+ * anyway it also looks at a few idle apps per round, so a doorbell whose
+ * kick the core has not read yet waits at most napps / IDLE_SCAN_PER_ROUND
+ * rounds.  The Dekker pairing is the one of fp_block(): the core stores
+ * fp_sleeping, fences, and looks at the queue; the app pushes, fences and
+ * reads fp_sleeping.
+ */
+static void app_sleeping_store(struct fp_ctx *fp, struct dp_app *app, uint32_t v)
+{
+	__atomic_store_n(&app->hdr->fp_sleeping[fp->core].word, v, __ATOMIC_RELEASE);
+}
+
+static void app_activate(struct fp_ctx *fp, struct dp_app *app)
+{
+	struct dp_app_fp *a = &app->fp[fp->core];
+
+	a->act_idx = fp->nactive;
+	a->last_db = fp->now;
+	fp->active[fp->nactive++] = app;
+	app_sleeping_store(fp, app, 0);
+}
+
+static void app_active_remove(struct fp_ctx *fp, struct dp_app *app)
+{
+	struct dp_app_fp *a = &app->fp[fp->core];
+	struct dp_app *last = fp->active[--fp->nactive];
+
+	fp->active[a->act_idx] = last;
+	last->fp[fp->core].act_idx = a->act_idx;
+	a->act_idx = UINT32_MAX;
+}
+
+/* Return: true if @app went idle, false if a doorbell came in meanwhile */
+static bool app_deactivate(struct fp_ctx *fp, struct dp_app *app)
+{
+	app_sleeping_store(fp, app, 1);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!bp_queue_empty(&app->dataq[fp->core])) {
+		app_sleeping_store(fp, app, 0);
+		return false;
+	}
+	app_active_remove(fp, app);
+	return true;
+}
+
+/**
+ * fp_app_add - start serving @app's queues on this core (DPM_APP_ADD).  A
+ * new app starts active: it is about to listen or connect.
+ * Return: 0, or -1 if the core already serves dp->max_apps apps.
+ */
 int fp_app_add(struct fp_ctx *fp, struct dp_app *app)
 {
 	DP_ASSERT_FP();
-	if (fp->napps >= DP_MAX_APPS)
+	if (fp->napps >= fp->dp->max_apps)
 		return -1;
+	struct dp_app_fp *a = &app->fp[fp->core];
+
+	/* kick_pending stays: an event may have been posted already (a flow
+	 * of the app installed on this core before APP_ADD reached it) */
+	a->idx = fp->napps;
 	fp->apps[fp->napps++] = app;
+	app_activate(fp, app);
 	return 0;
 }
 
+/** fp_app_del - forget @app on this core (DPM_APP_DEL): no list keeps it. */
 void fp_app_del(struct fp_ctx *fp, struct dp_app *app)
 {
 	DP_ASSERT_FP();
-	for (uint32_t i = 0; i < fp->napps; i++) {
-		if (fp->apps[i] == app) {
-			fp->apps[i] = fp->apps[--fp->napps];
-			break;
+	struct dp_app_fp *a = &app->fp[fp->core];
+
+	if (a->idx >= fp->napps || fp->apps[a->idx] != app)
+		return;
+	if (a->act_idx != UINT32_MAX)
+		app_active_remove(fp, app);
+	if (a->kick_pending) {
+		for (uint32_t i = 0; i < fp->nkick; i++) {
+			if (fp->kick[i] == app) {
+				fp->kick[i] = fp->kick[--fp->nkick];
+				break;
+			}
 		}
+		a->kick_pending = false;
 	}
+	struct dp_app *last = fp->apps[--fp->napps];
+	fp->apps[a->idx] = last;
+	last->fp[fp->core].idx = a->idx;
+	a->idx = UINT32_MAX;
 }
 
 /**
@@ -159,9 +239,9 @@ static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_door
 		return;
 	}
 	if (dp->ncores > 1 && !fp->owns[f->bucket % DP_STEER_BUCKETS]) {
-		struct dp_msg m = { .type = DPM_DOORBELL, .flow_id = id,
-				    .arg = (uint16_t)(db->op | app->app_id << 8),
-				    .ptr = (void *)(uintptr_t)db->gen };
+		struct dp_msg m = { .type = DPM_DOORBELL, .flow_id = id, .arg = db->op,
+				    .ptr = (void *)(uintptr_t)((uint64_t)app->app_id << 32 |
+							       db->gen) };
 		fp_route_msg(fp, &m, f->bucket);
 		return;
 	}
@@ -171,41 +251,92 @@ static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_door
 /* a doorbell another core took from its queue for a flow of ours */
 void fp_doorbell_fwd(struct fp_ctx *fp, struct fp_flow *f, const struct dp_msg *msg)
 {
-	uint16_t app_id = msg->arg >> 8;
-	if (app_id >= DP_MAX_APPS)
+	uint64_t v = (uintptr_t)msg->ptr;
+	uint32_t app_id = (uint32_t)(v >> 32);
+
+	if (app_id >= fp->dp->max_apps)
 		return;
-	doorbell_apply(fp, &fp->dp->apps[app_id], f, msg->arg & 0xff,
-		       (uint32_t)(uintptr_t)msg->ptr);
+	doorbell_apply(fp, &fp->dp->apps[app_id], f, msg->arg, (uint32_t)v);
 }
 
 /*
- * Take a batch of doorbells off this core's queue, then a full fence, then
- * act on them: libbypass skips a TX doorbell while its previous one for
- * the flow is still queued, and this fence (paired with one in libbypass)
- * makes sure tx_written is read after the queue's tail was published.
+ * Take a batch of doorbells off @app's queue for this core, then a full
+ * fence, then act on them: libbypass skips a TX doorbell while its
+ * previous one for the flow is still queued, and this fence (paired with
+ * one in libbypass) makes sure tx_written is read after the queue's tail
+ * was published.  Return: doorbells taken.
+ */
+static int app_take(struct fp_ctx *fp, struct dp_app *app)
+{
+	struct bp_doorbell db[DOORBELLS_PER_APP];
+	struct bp_queue_view *q = &app->dataq[fp->core];
+	int n = 0;
+
+	while (n < DOORBELLS_PER_APP && !bp_queue_pop(q, &db[n]))
+		n++;
+	if (!n)
+		return 0;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (int k = 0; k < n; k++)
+		doorbell(fp, app, &db[k]);
+	return n;
+}
+
+/* an idle app with doorbells queued becomes active */
+static void idle_look(struct fp_ctx *fp, struct dp_app *app)
+{
+	if (app->fp[fp->core].act_idx != UINT32_MAX ||
+	    bp_queue_empty(&app->dataq[fp->core]))
+		return;
+	app_activate(fp, app);
+	app_take(fp, app);
+}
+
+/**
+ * fp_apps_poll - serve the doorbells of this core's active apps, send the
+ * ones quiet for app_idle_tsc idle, and look at idle apps: all of them
+ * after a kick, else the next IDLE_SCAN_PER_ROUND.
  */
 void fp_apps_poll(struct fp_ctx *fp)
 {
 	DP_ASSERT_FP();
-	struct bp_doorbell db[DOORBELLS_PER_APP];
-	for (uint32_t i = 0; i < fp->napps; i++) {
-		struct dp_app *app = fp->apps[i];
-		struct bp_queue_view *q = &app->dataq[fp->core];
-		int n = 0;
-		while (n < DOORBELLS_PER_APP && !bp_queue_pop(q, &db[n]))
-			n++;
-		if (!n)
-			continue;
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		for (int k = 0; k < n; k++)
-			doorbell(fp, app, &db[k]);
+	/* backwards: an app that goes idle is replaced by one already seen */
+	for (uint32_t i = fp->nactive; i-- > 0;) {
+		struct dp_app *app = fp->active[i];
+		struct dp_app_fp *a = &app->fp[fp->core];
+
+		if (app_take(fp, app))
+			a->last_db = fp->now;
+		else if (fp->now - a->last_db > fp->app_idle_tsc)
+			app_deactivate(fp, app);
+	}
+	bool slept = fp->slept, kicked = fp->kicked;
+
+	fp->slept = fp->kicked = false;
+	if (fp->nactive == fp->napps)
+		return;
+	if (kicked || fp->napps <= IDLE_SCAN_PER_ROUND) {
+		/* backwards: an app that turns active stays where it is */
+		for (uint32_t i = fp->napps; i-- > 0;)
+			idle_look(fp, fp->apps[i]);
+		return;
+	}
+	/* a wakeup without a kick: no idle app rang while we slept, and any
+	 * that rang before had its kick read, and was looked at, then */
+	if (slept)
+		return;
+	for (uint32_t n = 0; n < IDLE_SCAN_PER_ROUND; n++) {
+		if (fp->idle_scan >= fp->napps)
+			fp->idle_scan = 0;
+		idle_look(fp, fp->apps[fp->idle_scan++]);
 	}
 }
 
+/* before blocking: only active apps matter, an idle one kicks the core */
 bool fp_apps_have_work(struct fp_ctx *fp)
 {
-	for (uint32_t i = 0; i < fp->napps; i++)
-		if (!bp_queue_empty(&fp->apps[i]->dataq[fp->core]))
+	for (uint32_t i = 0; i < fp->nactive; i++)
+		if (!bp_queue_empty(&fp->active[i]->dataq[fp->core]))
 			return true;
 	return false;
 }
@@ -213,12 +344,17 @@ bool fp_apps_have_work(struct fp_ctx *fp)
 static void post(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f, uint16_t type)
 {
 	struct bp_event ev = { .type = type, .slot = f->slot, .gen = f->gen };
+	struct dp_app_fp *a = &app->fp[fp->core];
+
 	if (bp_queue_push(&app->fp_evq[fp->core], &ev)) {
 		/* the app is behind: it rescans every slot when it sees this */
 		__atomic_store_n(&app->hdr->evq_overflow, 1, __ATOMIC_RELEASE);
 		fp->cnt[DPC_EVQ_OVERFLOW]++;
 	}
-	app->fp_kick_pending[fp->core] = true;
+	if (!a->kick_pending) {
+		a->kick_pending = true;
+		fp->kick[fp->nkick++] = app;
+	}
 }
 
 void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend)
@@ -237,18 +373,15 @@ void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend)
 unsigned fp_apps_kick(struct fp_ctx *fp)
 {
 	DP_ASSERT_FP();
-	bool any = false;
 	unsigned woken = 0;
-	for (uint32_t i = 0; i < fp->napps && !any; i++)
-		any = fp->apps[i]->fp_kick_pending[fp->core];
-	if (!any)
+
+	if (!fp->nkick)
 		return 0; /* the common idle round: no fence */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	for (uint32_t i = 0; i < fp->napps; i++) {
-		struct dp_app *app = fp->apps[i];
-		if (!app->fp_kick_pending[fp->core])
-			continue;
-		app->fp_kick_pending[fp->core] = false;
+	for (uint32_t i = 0; i < fp->nkick; i++) {
+		struct dp_app *app = fp->kick[i];
+
+		app->fp[fp->core].kick_pending = false;
 		if (__atomic_load_n(&app->hdr->app_sleeping, __ATOMIC_ACQUIRE)) {
 			uint64_t one = 1;
 			if (write(app->wake_fd, &one, sizeof(one)) < 0)
@@ -257,12 +390,13 @@ unsigned fp_apps_kick(struct fp_ctx *fp)
 				woken++;
 		}
 	}
+	fp->nkick = 0;
 	return woken;
 }
 
+/* around blocking: idle apps have fp_sleeping set all along */
 void fp_apps_set_sleeping(struct fp_ctx *fp, uint32_t sleeping)
 {
-	for (uint32_t i = 0; i < fp->napps; i++)
-		__atomic_store_n(&fp->apps[i]->hdr->fp_sleeping[fp->core].word, sleeping,
-				 __ATOMIC_RELEASE);
+	for (uint32_t i = 0; i < fp->nactive; i++)
+		app_sleeping_store(fp, fp->active[i], sleeping);
 }

@@ -132,16 +132,16 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 		return;
 	}
 	struct dp_app *app = NULL;
-	for (uint16_t i = 0; i < DP_MAX_APPS; i++) {
+	for (uint32_t i = 0; i < dp->max_apps; i++) {
 		if (!dp->apps[i].in_use) {
 			app = &dp->apps[i];
-			app->app_id = i;
+			app->app_id = (uint16_t)i;
 			break;
 		}
 	}
 	if (!app) {
-		snprintf(err, sizeof(err), "fastpathd already serves %d apps; detach one first",
-			 DP_MAX_APPS);
+		snprintf(err, sizeof(err), "fastpathd already serves %u apps ([apps] max_apps); "
+			 "detach one first", dp->max_apps);
 		reply_error(cc, EUSERS, err);
 		return;
 	}
@@ -287,7 +287,7 @@ int sp_attach_init(struct sp *sp, char *err, size_t errlen)
 
 void sp_attach_fini(struct sp *sp)
 {
-	for (int i = 0; i < DP_MAX_APPS; i++)
+	for (uint32_t i = 0; i < sp->dp->max_apps; i++)
 		if (sp->dp->apps[i].in_use)
 			app_release(sp, &sp->dp->apps[i]);
 	sp_ctl_stop(sp);

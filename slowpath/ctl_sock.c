@@ -595,12 +595,31 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---------------------------------------------------- setup */
 
-/* many clients may hold a connection: do not let the default 1024 bite */
-static void raise_nofile(void)
+/*
+ * Many clients may hold a connection: do not let the default 1024 bite.
+ * Each attached app costs the daemon 4 descriptors (socket, memfd, two
+ * eventfds), a shared listener one more (its proof) and a pending
+ * connection one: a hard limit below that is raised too when we may
+ * (root), else the limit is logged.
+ */
+static void raise_nofile(struct sp *sp)
 {
+	rlim_t need = (rlim_t)sp->dp->max_apps * 5 + CTL_MAX_PENDING + 256;
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		struct rlimit up = { need, need };
+
+		if (!setrlimit(RLIMIT_NOFILE, &up))
+			return;
+		fprintf(stderr, "fastpathd: open-file limit %llu is below the %llu that [apps] "
+			"max_apps %u may need; attaches may fail with EMFILE\n",
+			(unsigned long long)rl.rlim_max, (unsigned long long)need,
+			sp->dp->max_apps);
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			fprintf(stderr, "fastpathd: cannot raise the open-file limit to %llu: %s\n",
@@ -616,7 +635,7 @@ int sp_ctl_start(struct sp *sp, int listen_fd, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory for the control socket");
 		return -1;
 	}
-	raise_nofile();
+	raise_nofile(sp);
 	ctl->sp = sp;
 	ctl->listen_fd = listen_fd;
 	ctl->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -85,7 +85,7 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 	if (!l)
 		return -ENOBUFS;
 	uint32_t slot;
-	int rc = sp_slot_alloc(sp, app, &slot);
+	int rc = sp_slot_alloc_listener(sp, app, &slot);
 	if (rc)
 		return rc;
 	*l = (struct sp_listener){

@@ -20,6 +20,9 @@
  * stack give their pages back, which bounds an idle app's resident buffers.
  */
 #define WARM_SLOTS 64
+/* an app that allocated no slot for this long gives its warm slots' pages
+ * back too: an idle app costs only its region's fixed part */
+#define COOL_AFTER_S 2
 
 /* give a freed slot's buffer pages back to the kernel */
 static void slot_reclaim(struct dp_app *app, uint32_t slot)
@@ -61,12 +64,7 @@ static bool slot_populate(struct sp *sp, struct dp_app *app, uint32_t slot)
 	return true;
 }
 
-/**
- * sp_slot_alloc - take a free slot of @app, its counters zeroed and its
- * generation advanced.
- * Return: 0, or -ENOBUFS if every slot is in use.
- */
-int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot)
+static int slot_take(struct sp *sp, struct dp_app *app, uint32_t *slot, bool buffers)
 {
 	DP_ASSERT_SP();
 	struct sp_app *sa = app->sp_priv;
@@ -77,11 +75,33 @@ int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot)
 	uint32_t gen = fs->gen + 1;
 	memset(fs, 0, sizeof(*fs));
 	fs->gen = gen;
-	if (slot_populate(sp, app, s))
+	if (sa->nwarm)
+		sa->nwarm--;
+	if (buffers && slot_populate(sp, app, s))
 		fs->flags = BP_FF_POPULATED; /* the app maps them in too */
+	sa->last_alloc = sp->now;
 	app->slots_used++;
 	*slot = s;
 	return 0;
+}
+
+/**
+ * sp_slot_alloc - take a free slot of @app for a connection, its counters
+ * zeroed, its generation advanced and its buffers mapped in (prefault_mb).
+ * Return: 0, or -ENOBUFS if every slot is in use.
+ */
+int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot)
+{
+	return slot_take(sp, app, slot, true);
+}
+
+/**
+ * sp_slot_alloc_listener - sp_slot_alloc() for a listener, whose rings are
+ * never used: its buffers are left unmapped.
+ */
+int sp_slot_alloc_listener(struct sp *sp, struct dp_app *app, uint32_t *slot)
+{
+	return slot_take(sp, app, slot, false);
 }
 
 /**
@@ -98,8 +118,36 @@ void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot)
 	app->flows[slot].state = BP_FS_FREE;
 	app->slot_flow[slot] = DP_INVALID_FLOW;
 	sa->free_slots[sa->nfree++] = slot;
-	if (sa->nfree > WARM_SLOTS) /* the slot that just went cold */
+	if (sa->nwarm < WARM_SLOTS)
+		sa->nwarm++;
+	else /* the slot that just went cold */
 		slot_reclaim(app, sa->free_slots[sa->nfree - 1 - WARM_SLOTS]);
 	app->slots_used--;
 	sp_app_post(sp, app, BP_EV_FREED, 0, slot, gen, 0, 0);
+}
+
+/**
+ * sp_slots_cool - give back the pages of the warm free slots of every app
+ * that allocated none for COOL_AFTER_S.  Called from the slowpath tick;
+ * looks at the apps at most once a second.
+ */
+void sp_slots_cool(struct sp *sp)
+{
+	DP_ASSERT_SP();
+	struct dataplane *dp = sp->dp;
+	uint64_t sec = dp->tsc_hz;
+
+	if (sp->now < sp->slots_cool_next)
+		return;
+	sp->slots_cool_next = sp->now + sec;
+	for (uint32_t i = 0; i < dp->max_apps; i++) {
+		struct dp_app *app = &dp->apps[i];
+		struct sp_app *sa = app->sp_priv;
+
+		if (!app->in_use || !sa || !sa->nwarm || sa->dying ||
+		    sp->now - sa->last_alloc < COOL_AFTER_S * sec)
+			continue;
+		while (sa->nwarm)
+			slot_reclaim(app, sa->free_slots[sa->nfree - sa->nwarm--]);
+	}
 }

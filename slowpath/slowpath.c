@@ -93,6 +93,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	sp_synq_tick(sp);
 	sp_handoff_tick(sp);
 	sp_cores_tick(sp);
+	sp_slots_cool(sp);
 	if (sp->stop_phase)
 		sp_stop_tick(sp);
 	double want = sp->nconns || sp_synq_count(sp) || sp->cores.moving ? TICK_BUSY : TICK_IDLE;

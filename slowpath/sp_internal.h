@@ -107,7 +107,7 @@ struct sp_listener {
 	uint16_t tenant;              /* ... and its tenant */
 };
 
-#define SP_MAX_LISTENERS 1024
+#define SP_MAX_LISTENERS DP_APPS_LIMIT /* one per app at [apps] max_apps' limit */
 #define SP_ARP_SIZE 256
 
 struct sp_arp_entry {
@@ -126,6 +126,8 @@ struct sp_app {
 	uint8_t *populated;           /* per slot: its buffers are mapped in (prefault_mb) */
 	uint32_t npopulated;
 	uint32_t nfree;
+	uint32_t nwarm;               /* the top nwarm free slots may hold pages */
+	uint64_t last_alloc;          /* tsc of the last slot allocation */
 	uint32_t flows_live;          /* dying app: flows not yet FLOW_DEL_DONE */
 	uint32_t moves_in;            /* DPM_FLOW_MOVEs into this app in flight */
 	int32_t pid;                  /* SO_PEERCRED at attach (0 if unknown) */
@@ -198,6 +200,7 @@ struct sp {
 	struct sp_pidwatch *pidwatch; /* fork children that hold flows */
 	struct sp_synq *synq;         /* half-open connections and SYN cookies */
 	uint64_t orphan_scan;         /* tsc of the next orphan lifetime check */
+	uint64_t slots_cool_next;     /* tsc of the next look for idle apps' warm slots */
 	uint64_t now;
 	struct wheel conn_wheel;      /* when each connection is visited next (conn_timer.c) */
 	uint32_t napps;
@@ -232,6 +235,8 @@ int sp_region_create(struct dataplane *dp, struct dp_app *app, char *err, size_t
 
 /* slots.c */
 int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot);
+int sp_slot_alloc_listener(struct sp *sp, struct dp_app *app, uint32_t *slot);
+void sp_slots_cool(struct sp *sp);
 void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot);
 
 /* ctrlq.c: the app's control queue and slowpath event queue */

@@ -248,8 +248,10 @@ static_assert(offsetof(struct bp_flow_shm, rx_consumed) == BP_CACHELINE,
  * and never changes.
  * @app_sleeping: app sets it to 1 before blocking on its eventfd and
  *                re-checks its queues; the daemon kicks the eventfd when set.
- * @fp_sleeping: fastpath core k sets word k before blocking; the app then
- *               writes core k's kick eventfd after posting a doorbell to it.
+ * @fp_sleeping: fastpath core k sets word k before blocking, and keeps it
+ *               set while it does not poll this app (idle for a while);
+ *               the app then writes core k's kick eventfd after posting a
+ *               doorbell to it.
  * @fp_queues: fastpath cores, each with a data queue and an event queue
  *             (@dataq_off[k], @fp_evq_off[k]); the attach reply passes one
  *             kick eventfd per core.

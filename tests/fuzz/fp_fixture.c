@@ -147,7 +147,8 @@ void fx_reset(struct fx_in *in)
 	app->rx_buf_size = rx_size;
 	app->tx_buf_size = tx_size;
 	app->bad_entries = 0;
-	app->fp_kick_pending[0] = false;
+	app->fp[0].kick_pending = false;
+	fp->nkick = 0;
 	struct bp_queue *dq = (struct bp_queue *)(FX.region + lay.q_off[bp_rq_data(0)]);
 	struct bp_queue *eq = (struct bp_queue *)(FX.region + lay.q_off[bp_rq_fp_ev(0)]);
 	dq->size = eq->size = FX_QUEUE_ENTRIES;

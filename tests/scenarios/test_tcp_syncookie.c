@@ -130,7 +130,7 @@ Test(syncookie, flood_takes_no_slots_or_flows)
 	cr_assert_geq(l, 0);
 	H.our_port = 7002;
 	struct dp_app *app = NULL;
-	for (int i = 0; i < DP_MAX_APPS; i++)
+	for (uint32_t i = 0; i < H.dp.max_apps; i++)
 		if (H.dp.apps[i].in_use)
 			app = &H.dp.apps[i];
 	cr_assert(app);
