@@ -42,7 +42,7 @@ static void tenant_evict(struct sp *sp, uint16_t tid)
 		}
 		i++;
 	}
-	for (uint16_t a = 0; a < DP_MAX_APPS; a++) {
+	for (uint32_t a = 0; a < sp->dp->max_apps; a++) {
 		struct dp_app *app = &sp->dp->apps[a];
 		struct sp_app *sa = app->sp_priv;
 
