@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <grp.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -43,6 +44,7 @@ static const struct field fields[] = {
 	F("eal", "lcores", FT_STR, lcores, 0, 0, "DPDK lcore list"),
 	F("daemon", "socket", FT_STR, socket_path, 0, 0, "control socket path"),
 	F("daemon", "socket_mode", FT_MODE, socket_mode, 0, 0777, "control socket permissions, octal (0660: root and its group; 0666: every local user)"),
+	F("daemon", "socket_group", FT_STR, socket_group, 0, 0, "group (name or gid) whose members may attach: the control socket becomes root:GROUP with socket_mode 0660 (\"\" = leave it)"),
 	F("daemon", "max_flows", FT_U32, max_flows, 16, 1u << 22, "connections across all apps"),
 	F("daemon", "stop_drain_ms", FT_U32, stop_drain_ms, 0, 60000, "on SIGTERM: live connections get this long to finish an orderly close (FIN), then the rest are reset (0: reset at once)"),
 	F("apps", "max_flows", FT_U32, app_max_flows, 4, 1u << 20, "connections per app"),
@@ -291,6 +293,8 @@ static int config_line(struct bp_config *c, char *line, char *section, size_t se
 			snprintf(err, errlen, "'[%s]' is not a valid section name", name);
 			return -1;
 		}
+		if (config_tenant_section(&c->tenants, name, err, errlen) < 0)
+			return -1;
 		strcpy(section, name);
 		return 0;
 	}
@@ -306,7 +310,15 @@ static int config_line(struct bp_config *c, char *line, char *section, size_t se
 			 "[section] header (see fastpathd --help-config)", key);
 		return -1;
 	}
+	int rc = config_tenant_set(&c->tenants, section, key, val, err, errlen);
+	if (rc)
+		return rc < 0 ? -1 : 0;
 	return config_set(c, section, key, val, err, errlen);
+}
+
+void config_free(struct bp_config *c)
+{
+	config_tenants_free(&c->tenants);
 }
 
 int config_load_file(struct bp_config *c, const char *path, char *err, size_t errlen)
@@ -337,6 +349,23 @@ int config_load_file(struct bp_config *c, const char *path, char *err, size_t er
 	}
 	fclose(f);
 	return rc;
+}
+
+bool config_group_gid(const char *name, uint32_t *gid)
+{
+	char *end;
+	unsigned long v = strtoul(name, &end, 10);
+	struct group *gr;
+
+	if (end != name && !*end && v < UINT32_MAX) {
+		if (gid)
+			*gid = (uint32_t)v;
+		return true;
+	}
+	gr = getgrnam(name);
+	if (gr && gid)
+		*gid = gr->gr_gid;
+	return gr != NULL;
 }
 
 int config_validate(const struct bp_config *c, char *err, size_t errlen)
@@ -385,6 +414,13 @@ int config_validate(const struct bp_config *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	if (c->socket_group[0] && !config_group_gid(c->socket_group, NULL)) {
+		snprintf(err, errlen, "[daemon] socket_group: no group '%s' (give a group name "
+			 "that exists or a gid, e.g. bpusers)", c->socket_group);
+		return -1;
+	}
+	if (config_tenants_validate(&c->tenants, err, errlen))
+		return -1;
 	/* [tcp] cc names a slowpath algorithm: sp_config_check() checks it */
 	return 0;
 }
@@ -400,4 +436,5 @@ void config_print_fields(FILE *out)
 		}
 		fprintf(out, "  %-14s %s\n", fields[i].key, fields[i].help);
 	}
+	config_tenant_print_fields(out);
 }

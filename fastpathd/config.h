@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "config_tenant.h"
+
 #define CFG_STR 256
 
 /*
@@ -51,6 +53,8 @@ struct bp_config {
 	uint32_t socket_mode;       /* permissions of the control socket */
 	uint32_t max_flows;         /* daemon-wide */
 	uint32_t stop_drain_ms;     /* SIGTERM: orderly closes may finish this long, then RST */
+	char socket_group[64];      /* group (name or gid) of the control socket, "" = root's */
+	char config_path[CFG_STR];  /* the file loaded, re-read on SIGHUP ("" = none) */
 	/* [apps] per-app region geometry */
 	uint32_t app_max_flows;
 	uint32_t rx_buf_size;       /* power of two */
@@ -87,9 +91,14 @@ struct bp_config {
 	uint32_t tx_rate_mbit;      /* port's egress capacity for tenant shares, 0 = line */
 	/* [log] */
 	bool verbose;
+	/* [tenants], [tenant NAME] (config_tenant.c) */
+	struct bp_tenants tenants;
 };
 
-/** config_defaults - fill @c with the built-in defaults. */
+/**
+ * config_defaults - fill @c with the built-in defaults.  @c's previous
+ * contents are overwritten, not freed (see config_free()).
+ */
 void config_defaults(struct bp_config *c);
 
 /**
@@ -108,6 +117,12 @@ int config_set(struct bp_config *c, const char *section, const char *key, const 
 
 /** config_validate - cross-field checks (e.g. ip set, sizes powers of two). */
 int config_validate(const struct bp_config *c, char *err, size_t errlen);
+
+/** config_group_gid - resolve a group name or number; false if none. */
+bool config_group_gid(const char *name, uint32_t *gid);
+
+/** config_free - free what loading a file allocated (the tenant list). */
+void config_free(struct bp_config *c);
 
 /** config_print_fields - list every field and its meaning (--help-config). */
 void config_print_fields(FILE *out);

@@ -80,6 +80,13 @@ static void on_signal(int sig)
 	}
 }
 
+static void on_hup(int sig)
+{
+	(void)sig;
+	if (sig_dp)
+		sp_reload_request(sig_dp);
+}
+
 static int parse_args(int argc, char **argv, struct bp_config *c)
 {
 	static const struct option opts[] = {
@@ -136,6 +143,12 @@ static int parse_args(int argc, char **argv, struct bp_config *c)
 		fprintf(stderr, "fastpathd: %s\n", err);
 		return -1;
 	}
+	/* SIGHUP re-reads it, whatever the working directory is by then */
+	if (file) {
+		char *abs = realpath(file, NULL);
+		snprintf(c->config_path, sizeof(c->config_path), "%s", abs ? abs : file);
+		free(abs);
+	}
 	for (int i = 0; i < nov; i++) {
 		if (config_set(c, ov[i].sec, ov[i].key, ov[i].val, err, sizeof(err))) {
 			fprintf(stderr, "fastpathd: command line: %s\n", err);
@@ -178,6 +191,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, on_hup);
 
 	if (sp_start(&dp, err, sizeof(err))) {
 		fprintf(stderr, "fastpathd: %s\n", err);

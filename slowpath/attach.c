@@ -55,6 +55,7 @@ void sp_app_flow_gone(struct sp *sp, struct dp_app *app)
 	fprintf(stderr, "fastpathd: app %u (%s) detached, %llu bad queue entries\n",
 		app->app_id, log_esc(name, sizeof(name), app->name),
 		(unsigned long long)app->bad_entries);
+	sp_tenant_detach(sp, app->tenant);
 	app_release(sp, app);
 	sp->napps--;
 }
@@ -122,6 +123,14 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 		reply_error(cc, EPROTO, err);
 		return;
 	}
+	int tid = sp_tenant_identify(sp, &cc->ident);
+	if (tid < 0) {
+		snprintf(err, sizeof(err), "uid %u is in no tenant and fastpathd refuses unknown "
+			 "callers ([tenants] unknown = refuse); list it in a [tenant] section",
+			 cc->uid);
+		reply_error(cc, EACCES, err);
+		return;
+	}
 	struct dp_app *app = NULL;
 	for (uint16_t i = 0; i < DP_MAX_APPS; i++) {
 		if (!dp->apps[i].in_use) {
@@ -136,9 +145,17 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 		reply_error(cc, EUSERS, err);
 		return;
 	}
+	if (sp_tenant_attach(sp, (uint16_t)tid)) {
+		const struct sp_tenant *t = sp_tenant_get(sp, (uint16_t)tid);
+		snprintf(err, sizeof(err), "tenant %s has %u apps attached, its max_apps; detach "
+			 "one or raise max_apps", t->cfg.name, t->apps);
+		reply_error(cc, EMFILE, err);
+		return;
+	}
 	uint16_t id = app->app_id;
 	memset(app, 0, sizeof(*app));
 	app->app_id = id;
+	app->tenant = (uint16_t)tid;
 	app->in_use = true;
 	app->conn_fd = cc->fd; /* owned by cc */
 	app->memfd = app->wake_fd = app->sp_doorbell_fd = -1;
@@ -186,6 +203,7 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	int fds[3 + DP_MAX_CORES] = { app->memfd, app->wake_fd, app->sp_doorbell_fd };
 	rc = sp_ctl_send(cc, &m, fds, 3 + sp_fp_kick_fds(sp, fds + 3));
 	if (rc) { /* the connection is closing already: no error reply */
+		sp_tenant_detach(sp, (uint16_t)tid);
 		app_release(sp, app);
 		return;
 	}
@@ -197,11 +215,13 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	if (dp->cfg.verbose) {
 		char name[LOG_ESC_SIZE(sizeof(app->name))];
 
-		fprintf(stderr, "fastpathd: app %u (%s) attached\n", app->app_id,
-			log_esc(name, sizeof(name), app->name));
+		fprintf(stderr, "fastpathd: app %u (%s) attached, uid %u, tenant %s\n",
+			app->app_id, log_esc(name, sizeof(name), app->name), cc->uid,
+			sp_tenant_get(sp, app->tenant)->cfg.name);
 	}
 	return;
 fail:
+	sp_tenant_detach(sp, (uint16_t)tid);
 	reply_error(cc, -rc > 0 ? -rc : ENOMEM, err);
 	app_release(sp, app); /* cc is not the app's yet: it stays to send the error */
 }
@@ -250,6 +270,16 @@ int sp_attach_init(struct sp *sp, char *err, size_t errlen)
 	    listen(sp->listen_fd, 1024)) {
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
 		return -1;
+	}
+	if (sp->dp->cfg.socket_group[0]) {
+		uint32_t gid;
+		/* resolved again: config_validate() only checked it exists */
+		if (!config_group_gid(sp->dp->cfg.socket_group, &gid) ||
+		    chown(path, (uid_t)-1, (gid_t)gid)) {
+			snprintf(err, errlen, "[daemon] socket_group: cannot give %s to group '%s': "
+				 "%s", path, sp->dp->cfg.socket_group, strerror(errno));
+			return -1;
+		}
 	}
 	chmod(path, sp->dp->cfg.socket_mode);
 	return sp_ctl_start(sp, sp->listen_fd, err, errlen);

@@ -126,6 +126,7 @@ static void conn_free(struct sp *sp, struct sp_conn *c, uint32_t id)
 	sp->active[c->active_idx] = last;
 	sp->conns[last].active_idx = c->active_idx;
 	c->state = SPS_FREE;
+	sp_tenant_flow_put(sp, c->tenant);
 	sp->free_ids[sp->nfree_ids++] = id;
 }
 
@@ -302,6 +303,10 @@ int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t por
 {
 	if (!ip || !port)
 		return -EINVAL;
+	const struct sp_app *sa = app->sp_priv;
+	int rc = sp_tenant_connect_ok(sp, app, sa->uid, ip);
+	if (rc)
+		return rc;
 	uint32_t nh = sp_next_hop(sp, ip);
 	if (!nh)
 		return -ENETUNREACH;
@@ -309,14 +314,15 @@ int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t por
 	if (!lport)
 		return -EADDRNOTAVAIL;
 	uint32_t slot, id;
-	int rc = sp_slot_alloc(sp, app, &slot);
+	rc = sp_slot_alloc(sp, app, &slot);
 	if (rc)
 		return rc;
-	struct sp_conn *c = sp_conn_new(sp, &id);
-	if (!c) {
+	if (!sp->nfree_ids || (rc = sp_tenant_flow_take(sp, app->tenant, false))) {
 		sp_slot_free(sp, app, slot);
-		return -ENOBUFS;
+		return rc ? rc : -ENOBUFS;
 	}
+	struct sp_conn *c = sp_conn_new(sp, &id);
+	c->tenant = app->tenant;
 	c->app_id = app->app_id;
 	c->slot = slot;
 	c->local_ip = sp->dp->ip;

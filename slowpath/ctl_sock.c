@@ -122,6 +122,11 @@ static void conn_end(struct ctl_conn *cc)
 	sp_ctl_free(cc);
 }
 
+void sp_ctl_end(struct ctl_conn *cc)
+{
+	conn_end(cc);
+}
+
 /* ---------------------------------------------------- watchers */
 
 /* what to watch for and when to look again, after any change */
@@ -552,7 +557,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 				accept_starved(ctl, e);
 			return;
 		}
-		struct ucred cred = { .pid = 0, .uid = (uid_t)-1 };
+		struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 		socklen_t clen = sizeof(cred);
 		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen);
 		pending_make_room(ctl, cred.uid);
@@ -566,6 +571,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		cc->fd = fd;
 		cc->uid = cred.uid;
 		cc->pid = cred.pid;
+		sp_ident_read(&cc->ident, cred.uid, cred.gid, cred.pid);
 		cc->last_req = ev_now(loop);
 		cc->next = ctl->conns;
 		if (ctl->conns)

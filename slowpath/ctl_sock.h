@@ -20,6 +20,7 @@
 #include <ev.h>
 
 #include "ctl_wire.h"
+#include "tenant.h"
 
 #define CTL_FRAME_TIMEOUT_S 1.0   /* first byte of a frame to its last */
 #define CTL_IDLE_TIMEOUT_S 5.0    /* not attached: accept or last request to the next */
@@ -39,6 +40,7 @@ struct ctl_conn {
 	struct dp_app *app;         /* NULL until attached */
 	uint32_t uid;               /* SO_PEERCRED at accept */
 	int32_t pid;
+	struct sp_ident ident;      /* ... with groups and cgroup (tenant_match.c) */
 	bool closing;               /* no more requests: close once replies are out */
 	bool dead;                  /* close without sending what is queued */
 	bool pending;               /* counted against the not-attached caps */
@@ -100,6 +102,9 @@ void sp_ctl_close_when_sent(struct ctl_conn *cc);
 
 /** sp_ctl_attached - @cc now belongs to @app: no idle timeout, no cap. */
 void sp_ctl_attached(struct ctl_conn *cc, struct dp_app *app);
+
+/** sp_ctl_end - close @cc at once; its app detaches as if it had died. */
+void sp_ctl_end(struct ctl_conn *cc);
 
 /** sp_ctl_free - close @cc at once, without telling its app. */
 void sp_ctl_free(struct ctl_conn *cc);

@@ -373,6 +373,10 @@ int sp_handoff_adopt(struct sp *sp, struct dp_app *app, uint64_t key, uint32_t r
 		*slot_out = c->slot;
 		return 1;
 	}
+	/* tenants first: a key that leaked across a tenant boundary is a
+	 * permission problem (EACCES), not just a wrong process (EPERM) */
+	if (sp_tenant_same(sp, app, c->tenant, SPT_DENY_ADOPT))
+		return -EACCES;
 	if (app_uid(sp_conn_app(sp, c)) != sa->uid || !sa->pid)
 		return -EPERM;
 	if (!holds(c, sa->pid) && !late_holder(sp, c, sa->pid, sa->uid, key))

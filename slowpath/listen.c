@@ -67,6 +67,10 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 		return -EADDRNOTAVAIL;
 	if (!port && !(port = sp_conn_pick_ephemeral(sp, 0, 0)))
 		return -EADDRINUSE;
+	const struct sp_app *sa = app->sp_priv;
+	int trc = sp_tenant_listen_ok(sp, app, sa ? sa->uid : UINT32_MAX, port);
+	if (trc)
+		return trc;
 	int jrc = sp_listen_check_join(sp, app, port, shared, proof_fd);
 	if (jrc)
 		return jrc;
@@ -89,6 +93,7 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 		.slot = slot, .backlog = backlog ? (backlog > 65535 ? 65535 : backlog) : 128,
 		.next = sp->listener_by_port[port],
 		.cc = cc,
+		.tenant = app->tenant,
 	};
 	sp_listen_set_proof(sp, app, l, proof_fd);
 	sp->listener_by_port[port] = idx + 1;

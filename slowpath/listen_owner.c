@@ -39,8 +39,9 @@ static uint32_t app_uid(const struct dp_app *app)
  * sp_listen_check_join - may @app open a listener on @port?
  * @shared: it asks for BP_LISTEN_SHARED.
  * @proof_fd: the kernel object it presents, -1 if none.
- * Return: 0, or -EADDRINUSE (as Linux answers a bind to a port another
- * user's SO_REUSEPORT group holds).
+ * Return: 0, -EACCES if the listeners are another tenant's (counted), or
+ * -EADDRINUSE (as Linux answers a bind to a port another user's
+ * SO_REUSEPORT group holds).
  */
 int sp_listen_check_join(struct sp *sp, struct dp_app *app, uint16_t port, bool shared,
 			 int proof_fd)
@@ -49,6 +50,14 @@ int sp_listen_check_join(struct sp *sp, struct dp_app *app, uint16_t port, bool 
 	struct stat st;
 	if (!head)
 		return 0;
+	/* a tenant boundary is a permission, whatever the share flags say */
+	if (shared && head->tenant != app->tenant) {
+		fprintf(stderr, "fastpathd: app %u (uid %u, tenant %s) may not listen on port %u: "
+			"tenant %s listens there\n", app->app_id, app_uid(app),
+			sp_tenant_get(sp, app->tenant)->cfg.name, port,
+			sp_tenant_get(sp, head->tenant)->cfg.name);
+		return sp_tenant_same(sp, app, head->tenant, SPT_DENY_JOIN);
+	}
 	if (!shared || !head->shared)
 		return -EADDRINUSE; /* every listener on a port must agree to share */
 	const char *why = NULL;

@@ -128,6 +128,26 @@ static void on_drain(struct ev_loop *loop, ev_async *w, int revents)
 	sp_stop_begin(w->data);
 }
 
+/* SIGHUP: the tenants of the config file, again (tenant_reload.c) */
+static void on_reload(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct sp *sp = w->data;
+	char err[512];
+
+	sp->now = rte_rdtsc();
+	if (sp_tenants_reload(sp, err, sizeof(err)))
+		fprintf(stderr, "fastpathd: reload: %s; keeping the previous configuration\n", err);
+}
+
+int sp_reload_request(struct dataplane *dp)
+{
+	struct sp *sp = __atomic_load_n(&dp->sp_priv, __ATOMIC_ACQUIRE);
+	if (!sp || !sp->drain_w.data)
+		return -1;
+	ev_async_send(sp->loop, &sp->reload_w); /* async-signal-safe (libev) */
+	return 0;
+}
+
 int sp_stop_request(struct dataplane *dp)
 {
 	struct sp *sp = __atomic_load_n(&dp->sp_priv, __ATOMIC_ACQUIRE);
@@ -180,11 +200,14 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 			 "max_flows", dp->cfg.max_flows);
 		return -1;
 	}
+	if (sp_tenants_init(sp, err, errlen))
+		return -1;
 	if (sp_attach_init(sp, err, errlen)) {
 		/* e.g. another daemon serves the socket: leave it alone (no
 		 * sp_attach_fini, which would unlink its socket), free ours */
 		sp_synq_fini(sp);
 		sp_conn_fini(sp);
+		sp_tenants_fini(sp);
 		ev_loop_destroy(sp->loop);
 		dp->sp_priv = NULL;
 		rte_free(sp);
@@ -208,6 +231,9 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 	ev_async_start(sp->loop, &sp->stop_w);
 	ev_async_init(&sp->drain_w, on_drain);
 	ev_async_start(sp->loop, &sp->drain_w);
+	ev_async_init(&sp->reload_w, on_reload);
+	sp->reload_w.data = sp;
+	ev_async_start(sp->loop, &sp->reload_w);
 	__atomic_store_n(&sp->drain_w.data, sp, __ATOMIC_RELEASE);
 
 	if (pthread_create(&sp_thread, NULL, sp_main, sp)) {
@@ -230,6 +256,7 @@ void sp_stop(struct dataplane *dp)
 	sp_attach_fini(sp);
 	sp_conn_fini(sp);
 	sp_synq_fini(sp);
+	sp_tenants_fini(sp);
 	ev_loop_destroy(sp->loop);
 	dp->sp_priv = NULL;
 	rte_free(sp);

@@ -31,6 +31,12 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen);
  */
 int sp_stop_request(struct dataplane *dp);
 
+/**
+ * sp_reload_request - re-read the config file's tenants on the slowpath
+ * thread (SIGHUP).  Async-signal-safe.  Return: 0, or -1 if no slowpath.
+ */
+int sp_reload_request(struct dataplane *dp);
+
 /** sp_stop - reset every flow, detach every app, join the thread. */
 void sp_stop(struct dataplane *dp);
 

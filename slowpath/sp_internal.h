@@ -17,6 +17,7 @@
 #include "pkt.h"
 #include "cc.h"
 #include "sp_fp.h"
+#include "tenant.h"
 
 enum sp_state {
 	SPS_FREE = 0,
@@ -48,6 +49,7 @@ struct sp_conn {
 	uint8_t state;
 	uint8_t retries;
 	uint16_t app_id;
+	uint16_t tenant;              /* its app's, counted in the tenant's flows */
 	uint32_t flags;
 	uint32_t slot;
 	uint32_t listener_slot;       /* passive opens; UINT32_MAX otherwise */
@@ -101,6 +103,7 @@ struct sp_listener {
 				       * unique), -1 = none (see listen_owner.c) */
 	uint64_t proof_dev, proof_ino;
 	uint32_t uid;                 /* of the app that listens */
+	uint16_t tenant;              /* ... and its tenant */
 };
 
 #define SP_MAX_LISTENERS 1024
@@ -197,6 +200,11 @@ struct sp {
 	uint64_t now;
 	uint32_t napps;
 	uint32_t nconns;
+	struct sp_tenant *tenants;    /* [DP_MAX_TENANTS] (tenant.c) */
+	struct bp_tenants tenant_cfg; /* the sections in force, for matching */
+	bool tenant_refuse_unknown;   /* [tenants] unknown = refuse */
+	uint16_t tenant_unknown;      /* else: their tenant */
+	ev_async reload_w;            /* SIGHUP: re-read the tenants */
 };
 
 /* cores.c */

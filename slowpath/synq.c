@@ -39,6 +39,7 @@ struct synq_entry {
 	struct sp_hs hs;
 	uint32_t next;        /* hash chain, or the free list: index + 1, 0 = end */
 	uint16_t listener;    /* listener index + 1; 0 = entry free */
+	uint16_t tenant;      /* the listener's, counted in its half_open */
 	uint8_t retries;
 	uint64_t deadline;    /* tsc of the next SYN-ACK retransmission */
 	uint64_t oow_ack_tsc; /* last challenge ACK it sent */
@@ -143,6 +144,7 @@ static void synq_remove(struct sp *sp, uint32_t idx)
 	struct sp_listener *l = &sp->listeners[e->listener - 1];
 	if (l->half_open)
 		l->half_open--;
+	sp_tenant_half_open(sp, e->tenant, -1);
 	e->listener = 0;
 	e->next = q->free_head;
 	q->free_head = idx + 1;
@@ -239,11 +241,12 @@ static int establish(struct sp *sp, struct sp_listener *l, const struct sp_hs *h
 	uint32_t slot, id;
 	if (sp_slot_alloc(sp, app, &slot))
 		return -1;
-	struct sp_conn *c = sp_conn_new(sp, &id);
-	if (!c) {
+	if (!sp->nfree_ids || sp_tenant_flow_take(sp, l->tenant, true)) {
 		sp_slot_free(sp, app, slot);
 		return -1;
 	}
+	struct sp_conn *c = sp_conn_new(sp, &id);
+	c->tenant = l->tenant;
 	c->app_id = l->app_id;
 	c->slot = slot;
 	c->listener_slot = l->slot;
@@ -304,6 +307,13 @@ static void syn_input(struct sp *sp, const struct pkt_tcp *p)
 		dp->sp_counters[DPC_SYN_DROPPED]++;
 		return;
 	}
+	if (!sp_tenant_syn_ok(sp, l->tenant)) {
+		/* the tenant holds max_flows: dropped like a full accept
+		 * queue (no cookie either: it would only be refused at the
+		 * ACK), and counted against it */
+		dp->sp_counters[DPC_SYN_DROPPED]++;
+		return;
+	}
 	struct sp_hs hs = {
 		.local_ip = p->daddr, .remote_ip = p->saddr,
 		.local_port = p->dport, .remote_port = p->sport,
@@ -344,6 +354,8 @@ static void syn_input(struct sp *sp, const struct pkt_tcp *p)
 	*head = i + 1;
 	q->used++;
 	l->half_open++;
+	e->tenant = l->tenant;
+	sp_tenant_half_open(sp, e->tenant, 1);
 	sp_send_synack_hs(sp, &e->hs);
 }
 
