@@ -117,6 +117,11 @@ bool fp_qos_admit_slow(struct fp_ctx *fp, struct fp_flow *f, uint64_t len)
 			fp_qos_enqueue(fp, f);
 			return false;
 		}
+		/* every byte through the port counts against the tenant's
+		 * share, also one sent while nobody waited: a tenant that
+		 * often finds the queue empty must not get those for free */
+		tq_sched_charge(&fp->sched, f->tenant, len,
+				__atomic_load_n(&t->policy.weight, __ATOMIC_RELAXED));
 	}
 	return true;
 }
@@ -163,8 +168,10 @@ unsigned fp_qos_run(struct fp_ctx *fp)
 		fp->serving = id;
 		tcp_output(fp, f);
 		fp->serving = TQ_NONE;
+		/* with a port rate, fp_qos_admit_slow() charged every byte */
 		uint32_t w = __atomic_load_n(&dp->tenants[tenant].policy.weight, __ATOMIC_RELAXED);
-		tq_sched_charge(&fp->sched, tenant, row->tx_bytes - before, w);
+		if (!fp->port_rate)
+			tq_sched_charge(&fp->sched, tenant, row->tx_bytes - before, w);
 		served++;
 	}
 	return served;

@@ -95,10 +95,14 @@ void tq_sched_push(struct tq_sched *s, uint32_t tenant, uint8_t cls, uint32_t fl
 	if (cls >= TQ_CLASSES)
 		cls = TQ_CLASSES - 1;
 	if (t->apos == TQ_NONE) {
-		/* (re)joining: no credit for the time it did not compete */
+		/* (re)joining: no credit for the time it did not compete,
+		 * beyond a little: a flow that is window-limited for a round
+		 * trip leaves and comes back all the time, and must keep the
+		 * share its weight gives it */
+		uint64_t floor = s->vclock[cls] > TQ_REJOIN_CREDIT ? s->vclock[cls] - TQ_REJOIN_CREDIT : 0;
 		t->cls = cls;
-		if (t->vtime < s->vclock[cls])
-			t->vtime = s->vclock[cls];
+		if (t->vtime < floor)
+			t->vtime = floor;
 		t->apos = s->nactive[cls];
 		s->active[cls][s->nactive[cls]++] = tenant;
 	}
