@@ -76,7 +76,11 @@ void fp_qos_enqueue(struct fp_ctx *fp, struct fp_flow *f)
 {
 	if (f->flags & FPF_TX_BLOCKED)
 		return;
-	RTE_ASSERT(f->tenant < DP_MAX_TENANTS);
+#ifndef NDEBUG
+	/* the slowpath copies a valid id before FLOW_ADD; one flow, one entry */
+	if (f->tenant >= DP_MAX_TENANTS)
+		rte_panic("flow %u: tenant %u out of range\n", f->flow_id, f->tenant);
+#endif
 	f->flags |= FPF_TX_BLOCKED;
 	tq_sched_push(&fp->sched, f->tenant, flow_prio(fp, f), f->flow_id);
 	fp_tenant_row(fp, f)->throttled++;
@@ -160,6 +164,11 @@ unsigned fp_qos_run(struct fp_ctx *fp)
 		uint32_t tenant;
 		uint32_t id = tq_sched_pop(&fp->sched, &tenant);
 		struct fp_flow *f = &dp->flows[id];
+#ifndef NDEBUG
+		if (!(f->flags & FPF_TX_BLOCKED) || f->tenant != tenant)
+			rte_panic("flow %u left in the port scheduler (flags %#x, tenant %u/%u)\n",
+				  id, f->flags, f->tenant, tenant);
+#endif
 		f->flags &= ~FPF_TX_BLOCKED;
 		if (!(f->flags & FPF_ACTIVE) || !fp_owns(fp, f))
 			continue;

@@ -3,6 +3,7 @@
  * tenant_sched.c - token bucket and port scheduler for per-tenant QoS
  * (see tenant_sched.h; the rules are in fastpathd/NOTES.md, "Tenants").
  */
+#include <assert.h>
 #include <stdlib.h>
 
 #include "tenant_sched.h"
@@ -91,6 +92,7 @@ static void deactivate(struct tq_sched *s, uint32_t tenant)
 
 void tq_sched_push(struct tq_sched *s, uint32_t tenant, uint8_t cls, uint32_t flow)
 {
+	assert(tenant < s->ntenants && flow < s->nflows);
 	struct tq_tenant *t = &s->t[tenant];
 	if (cls >= TQ_CLASSES)
 		cls = TQ_CLASSES - 1;
@@ -151,6 +153,7 @@ void tq_sched_charge(struct tq_sched *s, uint32_t tenant, uint64_t bytes, uint32
 
 bool tq_sched_remove(struct tq_sched *s, uint32_t tenant, uint32_t flow)
 {
+	assert(tenant < s->ntenants && flow < s->nflows);
 	struct tq_tenant *t = &s->t[tenant];
 	uint32_t prev = TQ_NONE;
 	for (uint32_t id = t->head; id != TQ_NONE; prev = id, id = s->next[id]) {
