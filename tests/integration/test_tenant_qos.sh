@@ -171,9 +171,11 @@ t, wins = reload + 1.0, []
 while t + 1.0 <= last - 0.3:
     wins.append(mbit(t, t + 1.0)); t += 1.0
 judge("from 1 s after the reload", LO, wins)
-live = [c for c in conns if sum(c["bytes"][int(last / sl) - 5:]) > 0]
+# intact: both still deliver in the last 2 s (the tenant's tokens are
+# shared by its flows, not split evenly in every instant)
+live = [c for c in conns if sum(c["bytes"][int(last / sl) - 20:]) > 0]
 if len(conns) != 2 or len(live) != 2:
-    print("FAIL: %d connections, %d still sending at the end" % (len(conns), len(live))); ok = False
+    print("FAIL: %d connections, %d still sending in the last 2 s" % (len(conns), len(live))); ok = False
 sys.exit(0 if ok else 1)
 PY
 
