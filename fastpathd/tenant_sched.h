@@ -60,7 +60,7 @@ uint64_t tq_rx_window(uint64_t rate_bps, uint32_t srtt_us, uint32_t mss);
 #define TQ_NONE UINT32_MAX
 #define TQ_CLASSES 3        /* enum dp_prio: latency, normal, bulk */
 #define TQ_VSCALE 1024      /* virtual time per byte at weight 1 */
-#define TQ_REJOIN_CREDIT (65536ull * TQ_VSCALE) /* how far behind the class a tenant may rejoin */
+#define TQ_REJOIN_CREDIT (16384ull * TQ_VSCALE) /* how far behind the class a tenant may rejoin */
 
 struct tq_tenant {
 	uint64_t vtime;         /* bytes served / weight (scaled): its fair-share clock */
@@ -76,7 +76,7 @@ struct tq_tenant {
  * first non-empty class, and in it the tenant whose virtual time (bytes
  * served divided by weight) is lowest (start-time fair queuing), its
  * flows in FIFO order.  A tenant that becomes active starts no earlier
- * than the class's clock less TQ_REJOIN_CREDIT (64 KiB at weight 1), so
+ * than the class's clock less TQ_REJOIN_CREDIT (16 KiB at weight 1), so
  * idling earns no more credit than that.
  */
 struct tq_sched {
