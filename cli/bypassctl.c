@@ -2,7 +2,7 @@
 /*
  * bypassctl - operator CLI for fastpathd, over its Unix control socket.
  *
- *   bypassctl [--socket PATH] status | stats | cores [set N | auto]
+ *   bypassctl [--socket PATH] status | stats | cores [set N | auto] | config reload
  */
 #include <errno.h>
 #include <getopt.h>
@@ -34,11 +34,53 @@ static void usage(FILE *out)
 		"             flows move without loss; load-driven scaling stops\n"
 		"  cores auto    hand the core count back to the load monitor\n"
 		"             ([fastpath] scale = true); changes need root\n"
+		"  config reload  re-read the config file's tenants (as SIGHUP); a bad\n"
+		"             file changes nothing and the error is printed; needs root\n"
 		"\n"
 		"options:\n"
 		"  -S, --socket PATH   fastpathd control socket (default: $%s or %s)\n"
 		"  -h, --help          this help\n",
 		BP_SOCKET_ENV, BP_DEFAULT_SOCKET);
+}
+
+/* a limit: 0 is none */
+static const char *lim(char *buf, size_t len, uint64_t v)
+{
+	if (!v)
+		return "-";
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+/*
+ * status: one line per tenant, "tenant NAME id N apps A/MAX flows F/MAX
+ * half_open H buf_mib B/MAX denied D [reason=count ...]" (MAX "-": none);
+ * stats: "tenant.NAME.FIELD value" lines, like the counters.
+ */
+static void print_tenant(const Bypass__TenantStatus *t, bool counters_only)
+{
+	unsigned long long denied = 0, mib = (t->buf_bytes + (1 << 20) - 1) >> 20;
+	char a[24], f[24], b[24];
+
+	for (size_t i = 0; i < t->n_denied; i++)
+		denied += t->denied[i]->value;
+	if (counters_only) {
+		printf("tenant.%s.id %u\ntenant.%s.apps %u\ntenant.%s.flows %u\n"
+		       "tenant.%s.half_open %u\ntenant.%s.buf_bytes %llu\ntenant.%s.denied %llu\n",
+		       t->name, t->id, t->name, t->apps, t->name, t->flows, t->name, t->half_open,
+		       t->name, (unsigned long long)t->buf_bytes, t->name, denied);
+		for (size_t i = 0; i < t->n_denied; i++)
+			printf("tenant.%s.denied_%s %llu\n", t->name, t->denied[i]->name,
+			       (unsigned long long)t->denied[i]->value);
+		return;
+	}
+	printf("tenant %s id %u apps %u/%s flows %u/%s half_open %u buf_mib %llu/%s denied %llu",
+	       t->name, t->id, t->apps, lim(a, sizeof(a), t->max_apps), t->flows,
+	       lim(f, sizeof(f), t->max_flows), t->half_open, mib, lim(b, sizeof(b), t->max_buf_mb),
+	       denied);
+	for (size_t i = 0; i < t->n_denied; i++)
+		printf(" %s=%llu", t->denied[i]->name, (unsigned long long)t->denied[i]->value);
+	printf("%s\n", t->removed ? " (removed, closing)" : "");
 }
 
 static void print_status(const Bypass__StatusReply *s, bool counters_only)
@@ -56,6 +98,8 @@ counters:
 	for (size_t i = 0; i < s->n_counters; i++)
 		printf("%s %llu\n", s->counters[i]->name,
 		       (unsigned long long)s->counters[i]->value);
+	for (size_t i = 0; i < s->n_tenants; i++)
+		print_tenant(s->tenants[i], counters_only);
 }
 
 /* one request, one reply; NULL after printing why not */
@@ -137,6 +181,34 @@ static int cmd_cores(const char *path, int argc, char **argv)
 	return fflush(stdout) || rc ? 1 : 0;
 }
 
+static int cmd_config(const char *path, int argc, char **argv)
+{
+	Bypass__ConfigRequest req = BYPASS__CONFIG_REQUEST__INIT;
+	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT, *reply;
+
+	if (argc != 1 || strcmp(argv[0], "reload")) {
+		fprintf(stderr, "bypassctl: usage: config reload\n");
+		return 2;
+	}
+	req.has_reload = req.reload = 1;
+	m.msg_case = BYPASS__CTL_MSG__MSG_CONFIG_REQ;
+	m.config_req = &req;
+	reply = ask(path, &m, "config", BYPASS__CTL_MSG__MSG_CONFIG_REPLY);
+	if (!reply)
+		return 1;
+	Bypass__ConfigReply *r = reply->config_reply;
+	int rc = 0;
+	if (r->status) {
+		fprintf(stderr, "bypassctl: fastpathd refused the reload: %s\n",
+			r->error ? r->error : strerror(-r->status));
+		rc = 1;
+	} else {
+		printf("reloaded\n");
+	}
+	bypass__ctl_msg__free_unpacked(reply, NULL);
+	return fflush(stdout) || rc ? 1 : 0;
+}
+
 static int cmd_status(const char *path, bool counters_only)
 {
 	Bypass__StatusRequest req = BYPASS__STATUS_REQUEST__INIT;
@@ -188,6 +260,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "cores"))
 		return cmd_cores(ctl_socket_path(socket_path), argc - optind - 1, argv + optind + 1);
+	if (!strcmp(cmd, "config"))
+		return cmd_config(ctl_socket_path(socket_path), argc - optind - 1, argv + optind + 1);
 	fprintf(stderr, "bypassctl: '%s': unknown command (see bypassctl --help)\n", cmd);
 	return 2;
 }

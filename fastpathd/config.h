@@ -91,7 +91,8 @@ struct bp_config {
 	uint32_t tx_rate_mbit;      /* port's egress capacity for tenant shares, 0 = line */
 	/* [log] */
 	bool verbose;
-	/* [tenants], [tenant NAME] (config_tenant.c) */
+	/* [tenants], [tenant NAME] (config_tenant.c), as loaded at start: the
+	 * slowpath copies it (sp->tenant_cfg); a reload replaces only the copy */
 	struct bp_tenants tenants;
 };
 

@@ -545,7 +545,7 @@ void config_tenant_print_fields(FILE *out)
 	};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		if (f[i][0][0] == '[')
-			fprintf(out, "%s %s\n", f[i][0], f[i][1]);
+			fprintf(out, "%s%s%s\n", f[i][0], f[i][1][0] ? " " : "", f[i][1]);
 		else
 			fprintf(out, "  %-14s %s\n", f[i][0], f[i][1]);
 	}

@@ -318,6 +318,12 @@ static void dispatch(struct ctl_conn *cc, const Bypass__CtlMsg *m)
 		if (!cc->app) /* bypassctl: one question per connection */
 			cc->closing = true;
 		break;
+	case BYPASS__CTL_MSG__MSG_CONFIG_REQ:
+		if (m->config_req)
+			sp_ctl_config(sp, cc, m->config_req, cc->uid);
+		if (!cc->app)
+			cc->closing = true;
+		break;
 	case BYPASS__CTL_MSG__MSG_CORES_REQ:
 		if (m->cores_req)
 			sp_ctl_cores(sp, cc, m->cores_req, cc->uid);

@@ -117,6 +117,10 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 void sp_ctl_status(struct sp *sp, struct ctl_conn *cc);
 void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest *req,
 		  uint32_t uid);
+void sp_ctl_config(struct sp *sp, struct ctl_conn *cc, const Bypass__ConfigRequest *req,
+		   uint32_t uid);
+uint32_t sp_tenant_status_fill(struct sp *sp, Bypass__StatusReply *rep);
+void sp_tenant_status_free(struct sp *sp, Bypass__StatusReply *rep);
 void sp_ctl_listen_shared(struct sp *sp, struct dp_app *app, const Bypass__CtlMsg *m,
 			  const int *fds, int nfds);
 void sp_ctl_app_gone(struct sp *sp, struct dp_app *app);

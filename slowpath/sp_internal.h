@@ -205,6 +205,7 @@ struct sp {
 	bool tenant_refuse_unknown;   /* [tenants] unknown = refuse */
 	uint16_t tenant_unknown;      /* else: their tenant */
 	ev_async reload_w;            /* SIGHUP: re-read the tenants */
+	void *status_tmp[3];          /* tenant_status.c, during one reply */
 };
 
 /* cores.c */

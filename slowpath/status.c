@@ -41,8 +41,8 @@ void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
 	rep.has_apps = rep.has_flows = 1;
 	rep.apps = sp->napps;
 	rep.flows = sp->nconns;
-	Bypass__Counter store[2 * DPC_MAX + PKT_VERDICT_MAX + 24 + 4 * DP_MAX_CORES];
-	Bypass__Counter *arr[2 * DPC_MAX + PKT_VERDICT_MAX + 24 + 4 * DP_MAX_CORES];
+	Bypass__Counter store[2 * DPC_MAX + PKT_VERDICT_MAX + 25 + 4 * DP_MAX_CORES];
+	Bypass__Counter *arr[2 * DPC_MAX + PKT_VERDICT_MAX + 25 + 4 * DP_MAX_CORES];
 	size_t n = 0;
 	for (int i = 0; i < DPC_MAX; i++)
 		add_counter(arr, store, &n, dp_counter_name(i), sp_fp_counter(sp, i));
@@ -85,12 +85,15 @@ void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
 			add_counter(arr, store, &n, core_names[k][j], v[j]);
 		}
 	}
+	uint32_t omitted = sp_tenant_status_fill(sp, &rep);
+	add_counter(arr, store, &n, "tenants_omitted", omitted); /* no room in one frame */
 	rep.n_counters = n;
 	rep.counters = arr;
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
 	m.msg_case = BYPASS__CTL_MSG__MSG_STATUS_REPLY;
 	m.status_reply = &rep;
 	sp_ctl_send(cc, &m, NULL, 0);
+	sp_tenant_status_free(sp, &rep);
 }
 
 /**
