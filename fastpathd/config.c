@@ -77,6 +77,7 @@ static const struct field fields[] = {
 	F("fastpath", "scale", FT_BOOL, fp_scale, 0, 1, "add and remove active fastpath cores with load (between min_cores and cores); bypassctl cores set N overrides"),
 	F("fastpath", "min_cores", FT_U32, fp_min_cores, 1, 8, "with scale: never fewer active cores than this"),
 	F("fastpath", "busy_poll", FT_BOOL, busy_poll, 0, 1, "dedicated-core mode: fastpath threads never block (give each its own CPU with cpus)"),
+	F("fastpath", "tx_rate_mbit", FT_U32, tx_rate_mbit, 0, 1000000, "port egress capacity in Mbit/s the fastpath shares among tenants by class and weight (0 = whatever the port takes)"),
 	F("fastpath", "cpus", FT_STR, fp_cpus, 0, 0, "CPUs to pin fastpath threads to, one per core in order, e.g. 2,3 (empty: not pinned)"),
 	F("log", "verbose", FT_BOOL, verbose, 0, 1, "verbose logging"),
 };

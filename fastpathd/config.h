@@ -89,6 +89,7 @@ struct bp_config {
 	uint32_t fp_min_cores;
 	bool busy_poll;             /* never block: dedicated cores */
 	char fp_cpus[64];           /* pin list, "" = no pinning */
+	uint32_t tx_rate_mbit;      /* port's egress capacity for tenant shares, 0 = line */
 	/* [log] */
 	bool verbose;
 	/* [tenants], [tenant NAME] (config_tenant.c), as loaded at start: the

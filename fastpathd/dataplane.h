@@ -57,8 +57,10 @@
  * run on the owning thread: DP_ASSERT_SP() / DP_ASSERT_FP() below.
  *
  * Other shared state: struct dp_app says per field which thread uses it;
- * struct dp_tenant's policy is the slowpath's (sp_fp_tenant_set()), the
- * rest of it the fastpath cores';
+ * struct dp_tenant's policy is the slowpath's (sp_fp_tenant_set(), which
+ * also bumps dp->tenants_gen), its egress bucket (tx_tat) every core's
+ * through atomic compare-and-swap, and core[k] (counters) core k's alone;
+ * dp->port_tat, the port's bucket, every core's the same way;
  * each dp_core's counters are written by that core only, sp_counters by
  * the slowpath; dp->steer[b] by the core giving bucket b away; stop is set
  * by the slowpath (or a second signal) and read by every core.
@@ -112,6 +114,7 @@
 #define FPF_TX_FIN_RESEND (1u << 14) /* a timeout rewound past the FIN: send it again */
 #define FPF_RX_CLOSED     (1u << 15) /* no process will read again (closed, or its app
 				      * exited): new data from the peer resets, as on Linux */
+#define FPF_TENANT_WAIT   (1u << 16) /* on the pacing list for its tenant's tokens */
 
 #define FP_OOO_MAX 16  /* out-of-order intervals a receiver holds */
 #define FP_SACK_MAX 16 /* SACKed intervals a sender remembers */
@@ -384,10 +387,27 @@ struct dp_tenant_policy {
  * rest is fastpath state and per-core counters (each core writes only its
  * own row; the slowpath reads relaxed).
  */
+/*
+ * struct dp_tenant_core - one core's counters for one tenant: written by
+ * that core only (plain increments), read relaxed by the slowpath
+ * (sp_fp_tenant_stats() sums the rows).  A row per cache line, so cores
+ * never share one.
+ */
+struct dp_tenant_core {
+	uint64_t tx_bytes, tx_pkts;         /* TCP payload bytes, segments sent */
+	uint64_t rx_bytes, rx_pkts;         /* payload bytes, segments received */
+	uint64_t throttled;                 /* a flow had to wait: tenant tokens or the port */
+} __rte_cache_aligned;
+
 struct dp_tenant {
 	struct dp_tenant_policy policy;
 	uint32_t policy_gen;                /* bumped after every policy change */
 	bool in_use;
+	/* the egress token bucket (tenant_sched.h, GCRA): the tsc at which it
+	 * is full again.  Shared by every core that has a flow of the tenant:
+	 * changed only by compare-and-swap (tq_take()). */
+	uint64_t tx_tat __rte_cache_aligned;
+	struct dp_tenant_core core[DP_MAX_CORES];
 } __rte_cache_aligned;
 
 /* --------------------------------------------------------- statistics */
@@ -471,6 +491,8 @@ struct dataplane {
 	struct dp_app *apps;                /* [max_apps], allocated by dp_init() */
 	uint32_t max_apps;                  /* cfg.max_apps */
 	struct dp_tenant *tenants;          /* [DP_MAX_TENANTS], see struct dp_tenant */
+	uint32_t tenants_gen;               /* bumped (release) after any policy change */
+	uint64_t port_tat __rte_cache_aligned; /* [fastpath] tx_rate's bucket, shared like tx_tat */
 	volatile int stop;
 	uint64_t tsc_hz;
 	uint64_t sp_counters[DPC_MAX];      /* slowpath-written */

@@ -137,35 +137,19 @@ void fp_pace_later(struct fp_ctx *fp, struct fp_flow *f)
 }
 
 /**
- * fp_tx_wait - should @f hold its data back because the port is backed up?
- * If so, it is remembered and touched again once the backlog has drained.
+ * fp_tx_wait - should @f hold its data back because the port is backed up,
+ * or because flows of its class or a better one already wait for it?  If
+ * so, it waits in the core's scheduler (fp_qos.c), which runs it again
+ * when its turn comes.
  */
 bool fp_tx_wait(struct fp_ctx *fp, struct fp_flow *f)
 {
-	if (fp->bl_count < FP_TX_BACKLOG_HIGH)
+	if (likely(!fp->sched.nwait && fp->bl_count < FP_TX_BACKLOG_HIGH))
 		return false;
-	if (!(f->flags & FPF_TX_BLOCKED)) {
-		uint32_t max = fp->dp->cfg.max_flows;
-		f->flags |= FPF_TX_BLOCKED;
-		/* a ring, at most one entry per flow: first blocked, first resumed */
-		fp->blocked[(fp->blocked_head + fp->nblocked++) % max] = f->flow_id;
-	}
+	if (fp->bl_count < FP_TX_BACKLOG_HIGH && !fp_qos_must_queue(fp, f))
+		return false;
+	fp_qos_enqueue(fp, f);
 	return true;
-}
-
-/* Let blocked flows send again, oldest first, while the port keeps up: a
- * flow that blocks anew (fp_touch() may run it at once) queues at the end. */
-static void run_blocked(struct fp_ctx *fp)
-{
-	uint32_t max = fp->dp->cfg.max_flows;
-	while (fp->nblocked && fp->bl_count < FP_TX_BACKLOG_HIGH) {
-		struct fp_flow *f = &fp->dp->flows[fp->blocked[fp->blocked_head]];
-		fp->blocked_head = (fp->blocked_head + 1) % max;
-		fp->nblocked--;
-		f->flags &= ~FPF_TX_BLOCKED;
-		if (f->flags & FPF_ACTIVE)
-			fp_touch(fp, f, FPP_OUTPUT);
-	}
 }
 
 static void unlist(uint32_t *list, uint32_t *n, uint32_t flow_id)
@@ -178,18 +162,6 @@ static void unlist(uint32_t *list, uint32_t *n, uint32_t flow_id)
 	}
 }
 
-/* drop @flow_id from the blocked ring, keeping the others in order */
-static void unlist_blocked(struct fp_ctx *fp, uint32_t flow_id)
-{
-	uint32_t max = fp->dp->cfg.max_flows, j = 0;
-	for (uint32_t i = 0; i < fp->nblocked; i++) {
-		uint32_t id = fp->blocked[(fp->blocked_head + i) % max];
-		if (id != flow_id)
-			fp->blocked[(fp->blocked_head + j++) % max] = id;
-	}
-	fp->nblocked = j;
-}
-
 /**
  * fp_flow_unlist - take a flow that is going away off the pacing and
  * blocked lists, so a reused flow id never inherits a stale entry.
@@ -199,22 +171,32 @@ void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f)
 	if (f->flags & FPF_PACE_WAIT)
 		unlist(fp->paced, &fp->npaced, f->flow_id);
 	if (f->flags & FPF_TX_BLOCKED)
-		unlist_blocked(fp, f->flow_id);
-	f->flags &= ~(FPF_PACE_WAIT | FPF_TX_BLOCKED);
+		tq_sched_remove(&fp->sched, f->tenant, f->flow_id);
+	f->flags &= ~(FPF_PACE_WAIT | FPF_TENANT_WAIT | FPF_TX_BLOCKED);
+}
+
+/* no reason left to wait: neither its own pacing rate nor (when it waits
+ * for its tenant's tokens) its tenant's rate is set any more */
+static bool pace_lifted(struct fp_ctx *fp, const struct fp_flow *f)
+{
+	if (__atomic_load_n(&f->pacing_bps, __ATOMIC_RELAXED))
+		return false;
+	return !(f->flags & FPF_TENANT_WAIT) ||
+	       !__atomic_load_n(&fp->dp->tenants[f->tenant].policy.rate_bps, __ATOMIC_RELAXED);
 }
 
 /*
- * Resume paced flows whose time has come.  Return: the tsc of the earliest
- * one still waiting (UINT64_MAX if none), so the loop never sleeps past it.
+ * Resume paced flows (their own rate, or their tenant's tokens) whose time
+ * has come.  Return: the tsc of the earliest one still waiting (UINT64_MAX
+ * if none), so the loop never sleeps past it.
  */
 static uint64_t run_paced(struct fp_ctx *fp)
 {
 	uint64_t next = UINT64_MAX;
 	for (uint32_t i = 0; i < fp->npaced;) {
 		struct fp_flow *f = &fp->dp->flows[fp->paced[i]];
-		if (!(f->flags & FPF_ACTIVE) || f->pace_next_tsc <= fp->now ||
-		    !__atomic_load_n(&f->pacing_bps, __ATOMIC_RELAXED)) {
-			f->flags &= ~FPF_PACE_WAIT;
+		if (!(f->flags & FPF_ACTIVE) || f->pace_next_tsc <= fp->now || pace_lifted(fp, f)) {
+			f->flags &= ~(FPF_PACE_WAIT | FPF_TENANT_WAIT);
 			fp->paced[i] = fp->paced[--fp->npaced];
 			if (f->flags & FPF_ACTIVE)
 				fp_touch(fp, f, FPP_OUTPUT);
@@ -240,6 +222,10 @@ void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr)
 
 void fp_run_touched(struct fp_ctx *fp)
 {
+	if (unlikely(fp->qos_classes) && fp->ntouched > 1) {
+		fp_qos_run_touched(fp);
+		return;
+	}
 	for (uint32_t i = 0; i < fp->ntouched; i++)
 		fp_run_flow(fp, &fp->dp->flows[fp->touched[i]]);
 	fp->ntouched = 0;
@@ -380,8 +366,11 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)sleep_us * 1000 };
 		if (fp->rx_intr_fd >= 0 && rte_eth_dev_rx_intr_enable(dp->port_id, fp->rxq) == 0) {
 			nfds = 2;
-			ts.tv_nsec = 100 * 1000 * 1000; /* interrupt-driven: wake for timers only */
-		} else if (fp->rxq == UINT16_MAX && !fp->npaced && !fp->nout) {
+			/* interrupt-driven: wake for timers only, unless a paced
+			 * flow or one waiting for the port's tokens is due first */
+			if (!fp->npaced && !fp->sched.nwait && !fp->nout)
+				ts.tv_nsec = 100 * 1000 * 1000;
+		} else if (fp->rxq == UINT16_MAX && !fp->npaced && !fp->nout && !fp->sched.nwait) {
 			ts.tv_nsec = 100 * 1000 * 1000; /* no port queue: every wakeup is a kick */
 		}
 		ppoll(pfd, nfds, &ts, NULL);
@@ -423,14 +412,13 @@ struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 	fp->txq = fp->self->txq;
 	fp->rx_intr_fd = -1;
 	fp->paced = rte_zmalloc("fp_paced", sizeof(uint32_t) * dp->cfg.max_flows, 0);
-	fp->blocked = rte_zmalloc("fp_blocked", sizeof(uint32_t) * dp->cfg.max_flows, 0);
 	fp->backlog = rte_zmalloc("fp_tx_backlog", sizeof(*fp->backlog) * FP_TX_BACKLOG, 0);
 	fp->out = rte_zmalloc("fp_moves", sizeof(*fp->out) * DP_STEER_BUCKETS, 0);
 	fp->apps = rte_zmalloc("fp_apps", sizeof(*fp->apps) * dp->max_apps, 0);
 	fp->active = rte_zmalloc("fp_apps_active", sizeof(*fp->active) * dp->max_apps, 0);
 	fp->kick = rte_zmalloc("fp_apps_kick", sizeof(*fp->kick) * dp->max_apps, 0);
 	fp->app_idle_tsc = dp->tsc_hz / 100; /* 10 ms */
-	if (!fp->paced || !fp->blocked || !fp->backlog || !fp->out || !fp->apps ||
+	if (!fp->paced || fp_qos_init(fp) || !fp->backlog || !fp->out || !fp->apps ||
 	    !fp->active || !fp->kick || flow_table_init(fp)) {
 		fp_ctx_destroy(fp);
 		return NULL;
@@ -457,7 +445,7 @@ void fp_ctx_destroy(struct fp_ctx *fp)
 	rte_free(fp->park);
 	rte_free(fp->out);
 	rte_free(fp->backlog);
-	rte_free(fp->blocked);
+	fp_qos_fini(fp);
 	rte_free(fp->paced);
 	rte_free(fp->apps);
 	rte_free(fp->active);
@@ -527,12 +515,21 @@ static void core_loop(struct fp_ctx *fp)
 
 	while (!dp->stop) {
 		fp->now = rte_rdtsc();
+		if (unlikely(__atomic_load_n(&dp->tenants_gen, __ATOMIC_RELAXED) != fp->tenants_gen))
+			fp_qos_refresh(fp);
 		unsigned work = poll_port(fp);
 		work += poll_messages(fp);
 		fp_apps_poll(fp);
 		uint64_t paced_due = fp->npaced ? run_paced(fp) : UINT64_MAX;
 		work += fp->ntouched;
 		fp_run_touched(fp);
+		/* flows waiting for the port, in class and weight order; the
+		 * backlog must be down to a quarter first (hysteresis) */
+		if (fp->sched.nwait && fp->bl_count <= FP_TX_BACKLOG_HIGH / 4 &&
+		    fp->sched_due <= fp->now)
+			work += fp_qos_run(fp);
+		if (fp->sched.nwait && fp->sched_due < paced_due)
+			paced_due = fp->sched_due; /* the port's tokens are due then */
 		if (fp->nout)
 			fp_moves_poll(fp);
 		uint32_t backlog_before = fp->bl_count;
@@ -554,8 +551,6 @@ static void core_loop(struct fp_ctx *fp)
 		 * the idle poll; on a dedicated core this returns at once */
 		if (woken && !dp->cfg.busy_poll)
 			sched_yield();
-		if (fp->nblocked && fp->bl_count <= FP_TX_BACKLOG_HIGH / 4)
-			run_blocked(fp);
 		if (fp->bl_count) {
 			/* the port is backed up: retry soon, never sleep on it,
 			 * and give the CPU away while it makes no progress */
@@ -571,7 +566,8 @@ static void core_loop(struct fp_ctx *fp)
 			sleep_us = SLEEP_MIN_US;
 			continue;
 		}
-		if (fp->now - last_work < idle_cycles || paced_due - fp->now < idle_cycles) {
+		if (fp->now - last_work < idle_cycles || paced_due <= fp->now ||
+		    paced_due - fp->now < idle_cycles) {
 			/* a paced segment is due soon: no sleep is that short */
 			if (spin_yields)
 				sched_yield();

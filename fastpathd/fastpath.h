@@ -9,6 +9,7 @@
 #include <rte_mbuf.h>
 #include "dataplane.h"
 #include "pkt.h"
+#include "tenant_sched.h"
 
 #define FP_TX_BATCH 64
 /* frames the port refused (its queue full: the peer is slow to drain a
@@ -81,8 +82,16 @@ struct fp_ctx {
 	int rx_intr_fd;             /* -1 if the port has no rx interrupts */
 	uint32_t *paced;            /* flows waiting for their pacing time */
 	uint32_t npaced;
-	uint32_t *blocked;          /* ring: flows waiting for the tx backlog to drain */
-	uint32_t blocked_head, nblocked;
+	/* flows waiting for the port (tx backlog high, [fastpath] tx_rate
+	 * spent, or queued behind such flows): served by class, then by
+	 * weight (fp_qos.c, NOTES.md "Tenants") */
+	struct tq_sched sched;
+	uint32_t serving;           /* the flow fp_qos_run() is running, TQ_NONE */
+	uint64_t sched_due;         /* tsc the port's bucket has tokens again */
+	uint64_t port_rate;         /* [fastpath] tx_rate_mbit in bits/s, 0 = none */
+	uint64_t port_depth;        /* its bucket depth, cycles */
+	uint32_t tenants_gen;       /* dp->tenants_gen last seen */
+	bool qos_classes;           /* some tenant is not in the normal class */
 	struct bp_flow_shm detached_shm; /* what detached TIME_WAIT flows write to */
 	/* RFC 5961 challenge ACKs: the global per-second budget (tcp_in.c) */
 	uint64_t chack_sec_start;   /* tsc the current second began */
@@ -106,6 +115,36 @@ void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr);
 void fp_pace_later(struct fp_ctx *fp, struct fp_flow *f);
 bool fp_tx_wait(struct fp_ctx *fp, struct fp_flow *f);
 void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f);
+
+/* fp_qos.c */
+int fp_qos_init(struct fp_ctx *fp);
+void fp_qos_fini(struct fp_ctx *fp);
+void fp_qos_refresh(struct fp_ctx *fp);
+bool fp_qos_admit_slow(struct fp_ctx *fp, struct fp_flow *f, uint64_t len);
+void fp_qos_enqueue(struct fp_ctx *fp, struct fp_flow *f);
+bool fp_qos_must_queue(struct fp_ctx *fp, const struct fp_flow *f);
+unsigned fp_qos_run(struct fp_ctx *fp);
+void fp_qos_run_touched(struct fp_ctx *fp);
+uint64_t fp_qos_rx_cap(struct fp_ctx *fp, const struct fp_flow *f, uint64_t free);
+
+static inline struct dp_tenant_core *fp_tenant_row(struct fp_ctx *fp, const struct fp_flow *f)
+{
+	return &fp->dp->tenants[f->tenant].core[fp->core];
+}
+
+/**
+ * fp_qos_admit - may @f send a @len-byte segment now?  Takes the tokens
+ * from its tenant's and the port's buckets if so; else the flow waits
+ * (pacing list or the port scheduler) and the caller stops.  Without a
+ * rate on either, two loads.
+ */
+static inline bool fp_qos_admit(struct fp_ctx *fp, struct fp_flow *f, uint64_t len)
+{
+	const struct dp_tenant *t = &fp->dp->tenants[f->tenant];
+	if (likely(!fp->port_rate && !__atomic_load_n(&t->policy.rate_bps, __ATOMIC_RELAXED)))
+		return true;
+	return fp_qos_admit_slow(fp, f, len);
+}
 
 /* tcp_in.c */
 void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p);

@@ -461,6 +461,9 @@ void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
 		return;
 	}
 	f->last_rx_tsc = fp->now;
+	struct dp_tenant_core *row = fp_tenant_row(fp, f);
+	row->rx_pkts++;
+	row->rx_bytes += p->payload_len;
 	if ((f->flags & FPF_ECN) && (p->payload_len || (p->flags & TCPF_FIN))) {
 		/* RFC 3168 receiver: echo ECE from a CE mark until CWR */
 		if (p->flags & TCPF_CWR)

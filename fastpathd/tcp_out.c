@@ -47,10 +47,20 @@ void tcp_refresh_rx_consumed(struct fp_ctx *fp, struct fp_flow *f)
 	f->rx_consumed = c;
 }
 
-/* window to advertise, in unscaled bytes; also records the right edge */
-static uint16_t rx_window(struct fp_flow *f)
+/* free receive space, capped by the tenant's ingress limit if it has one */
+static inline uint64_t rx_free(struct fp_ctx *fp, const struct fp_flow *f)
 {
 	uint64_t free = f->rx_size - (f->rx_pos - f->rx_consumed);
+	if (unlikely(__atomic_load_n(&fp->dp->tenants[f->tenant].policy.rx_rate_bps,
+				     __ATOMIC_RELAXED)))
+		free = fp_qos_rx_cap(fp, f, free);
+	return free;
+}
+
+/* window to advertise, in unscaled bytes; also records the right edge */
+static uint16_t rx_window(struct fp_ctx *fp, struct fp_flow *f)
+{
+	uint64_t free = rx_free(fp, f);
 	uint64_t w = free >> f->rcv_wscale;
 	if (w > 0xffff)
 		w = 0xffff;
@@ -120,7 +130,7 @@ static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint
 		tcp_refresh_rx_consumed(fp, f);
 		s.flags |= TCPF_ACK;
 		s.ack = tcp_rcv_nxt(f);
-		s.wnd = rx_window(f);
+		s.wnd = rx_window(fp, f);
 		if (f->flags & FPF_ECE_PENDING)
 			s.flags |= TCPF_ECE;
 		if ((f->flags & FPF_ECN) && len && pos >= f->tx_max_sent) {
@@ -146,6 +156,9 @@ static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint
 	fp_tx_enqueue(fp, m);
 	f->pend &= ~FPP_ACK;
 	fp->cnt[DPC_TX_BYTES] += len;
+	struct dp_tenant_core *row = fp_tenant_row(fp, f);
+	row->tx_pkts++;
+	row->tx_bytes += len;
 	return 0;
 }
 
@@ -191,7 +204,7 @@ void tcp_window_update(struct fp_ctx *fp, struct fp_flow *f)
 		return;
 	uint64_t old_edge = f->rx_adv_edge;
 	tcp_refresh_rx_consumed(fp, f);
-	uint64_t free = f->rx_size - (f->rx_pos - f->rx_consumed);
+	uint64_t free = rx_free(fp, f);
 	uint64_t new_edge = f->rx_pos + ((free >> f->rcv_wscale) << f->rcv_wscale);
 	if (new_edge >= old_edge + f->mss || old_edge <= f->rx_pos)
 		fp_touch(fp, f, FPP_ACK);
@@ -312,7 +325,7 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 				break;
 			if (hl > room)
 				hl = room;
-			if (send_data(fp, f, hs, hl))
+			if (!fp_qos_admit(fp, f, hl) || send_data(fp, f, hs, hl))
 				return;
 			f->retx_next = hs + hl;
 			f->rtt_tsc = 0; /* Karn */
@@ -353,7 +366,7 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 		if (len > room)
 			len = room;
 		bool resend = f->tx_sent < f->tx_max_sent;
-		if (send_data(fp, f, f->tx_sent, len))
+		if (!fp_qos_admit(fp, f, len) || send_data(fp, f, f->tx_sent, len))
 			return;
 		if (pipe == 0) {
 			f->last_progress_tsc = fp->now;

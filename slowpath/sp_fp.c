@@ -332,6 +332,29 @@ void sp_fp_tenant_set(struct sp *sp, uint16_t id, const struct dp_tenant_policy 
 	__atomic_store_n(&t->policy.rx_rate_bps, p->rx_rate_bps, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->in_use, true, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&t->policy_gen, 1, __ATOMIC_RELEASE);
+	/* every core re-reads what it caches of the policies (fp_qos_refresh()) */
+	__atomic_fetch_add(&sp->dp->tenants_gen, 1, __ATOMIC_RELEASE);
+}
+
+/**
+ * sp_fp_tenant_stats - tenant @id's traffic counters, summed over the
+ * fastpath cores (each core writes its own row; relaxed reads, so a sum
+ * may lag a round behind).
+ */
+void sp_fp_tenant_stats(struct sp *sp, uint16_t id, struct dp_tenant_core *out)
+{
+	DP_ASSERT_SP();
+	const struct dp_tenant *t = &sp->dp->tenants[id];
+
+	*out = (struct dp_tenant_core){ 0 };
+	for (uint32_t k = 0; k < DP_MAX_CORES; k++) {
+		const struct dp_tenant_core *r = &t->core[k];
+		out->tx_bytes += __atomic_load_n(&r->tx_bytes, __ATOMIC_RELAXED);
+		out->tx_pkts += __atomic_load_n(&r->tx_pkts, __ATOMIC_RELAXED);
+		out->rx_bytes += __atomic_load_n(&r->rx_bytes, __ATOMIC_RELAXED);
+		out->rx_pkts += __atomic_load_n(&r->rx_pkts, __ATOMIC_RELAXED);
+		out->throttled += __atomic_load_n(&r->throttled, __ATOMIC_RELAXED);
+	}
 }
 
 /**

@@ -99,6 +99,8 @@ void sp_fp_loop_mark(struct sp *sp, bool blocking);
 
 /* tenants: the policy the fastpath enforces (dataplane.h, struct dp_tenant) */
 void sp_fp_tenant_set(struct sp *sp, uint16_t id, const struct dp_tenant_policy *p);
+/* its counters summed over the cores (tx/rx payload bytes, segments, waits) */
+void sp_fp_tenant_stats(struct sp *sp, uint16_t id, struct dp_tenant_core *out);
 
 /* flows the cores reported as needing timers; true: some were lost */
 bool sp_fp_timer_drain(struct sp *sp, void (*fn)(struct sp *sp, uint32_t id));

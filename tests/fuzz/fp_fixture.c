@@ -43,6 +43,14 @@ void fx_fail(const char *what, const char *file, int line)
 
 /* region offsets: header, data queue, fastpath event queue, slots, rings */
 static struct bp_region_layout lay;
+
+/* the fixture's one flow no longer waits for the port (as fp_qos_run()) */
+static void fx_sched_clear(struct fp_ctx *fp)
+{
+	uint32_t tenant;
+	while (fp->sched.nwait)
+		tq_sched_pop(&fp->sched, &tenant);
+}
 static size_t region_size;
 
 void fx_init(void)
@@ -206,8 +214,7 @@ void fx_reset(struct fx_in *in)
 
 	fp->ntouched = 0;
 	fp->npaced = 0;
-	fp->nblocked = 0;
-	fp->blocked_head = 0;
+	fx_sched_clear(fp);
 	fp->now = 1000000000000ull;
 	f->last_progress_tsc = fp->now;
 	FX.ip_id = 0;
@@ -602,7 +609,7 @@ void fx_settle(void)
 	struct fp_ctx *fp = FX.fp;
 	struct fp_flow *f = FX.f;
 	for (int round = 0; round < 8; round++) {
-		/* as run_paced() and run_blocked() */
+		/* as run_paced() and fp_qos_run() */
 		if ((f->flags & FPF_PACE_WAIT) &&
 		    (!(f->flags & FPF_ACTIVE) || f->pace_next_tsc <= fp->now || !f->pacing_bps)) {
 			f->flags &= ~FPF_PACE_WAIT;
@@ -610,8 +617,8 @@ void fx_settle(void)
 			if (f->flags & FPF_ACTIVE)
 				fp_touch(fp, f, FPP_OUTPUT);
 		}
-		if (fp->nblocked && fp->bl_count < FP_TX_BACKLOG_HIGH) {
-			fp->nblocked = 0;
+		if (fp->sched.nwait && fp->bl_count < FP_TX_BACKLOG_HIGH) {
+			fx_sched_clear(fp);
 			f->flags &= ~FPF_TX_BLOCKED;
 			if (f->flags & FPF_ACTIVE)
 				fp_touch(fp, f, FPP_OUTPUT);
@@ -650,7 +657,8 @@ void fx_end(void)
 	CHECK(rte_ring_count(FX.tx) == 0 && rte_ring_count(FX.dp.to_sp) == 0);
 	CHECK(rte_mempool_in_use_count(FX.dp.pool) == 0);
 	fp_flow_unlist(fp, FX.f);
-	fp->npaced = fp->nblocked = 0;
+	fp->npaced = 0;
+	fx_sched_clear(fp);
 	fp->ntouched = 0;
 	FX.f->pend = 0;
 }
