@@ -18,7 +18,7 @@ source "$(dirname "$0")/shim_lib.sh"
 bp_need_root
 [ -f "$SHIM" ] || bp_die "shim not built: $SHIM"
 case "$(ldd "$SHIM" 2>/dev/null)" in *libasan*)
-	echo "skipped: a sanitizer build's shim cannot be preloaded into python"; exit 0 ;;
+	bp_die "a sanitizer build's shim cannot be preloaded into python: run this test on a normal build (ctest -LE shim skips it)" ;;
 esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 CLIENT=$HERE/tenant_client.py
