@@ -42,24 +42,7 @@ bp_start_fastpathd
 chmod 0666 "$BYPASS_SOCKET" # as the README suggests for workers that drop privileges
 
 # the Linux peer: an echo server that closes when its client does
-bp_bg bp_peer python3 -c '
-import socket, threading
-ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("0.0.0.0", 7401)); ls.listen(256)
-def serve(c):
-    with c:
-        try:
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    return
-                c.sendall(d)
-        except OSError:
-            pass  # reset: what several checks below cause on purpose
-while True:
-    c, _ = ls.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-'
+bp_bg bp_peer python3 "$(dirname "$0")/peer_echo.py" 7401
 bp_wait_peer_listen 7401
 peer_estab() { bp_peer ss -Htn state established "( sport = :7401 )" | wc -l; }
 

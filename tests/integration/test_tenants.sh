@@ -92,24 +92,7 @@ shim_as() { local u=$1; shift; as_u "$u" env LD_PRELOAD="$SHIM" BYPASS_SOCKET="$
 tenant_line() { "$CTL" status | awk -v t="$1" '$1 == "tenant" && $2 == t'; }
 denied() { "$CTL" stats | awk -v k="tenant.$1.denied_$2" '$1 == k {print $2; f=1} END {if (!f) print 0}'; }
 
-bp_bg bp_peer python3 -c '
-import socket, threading
-ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("0.0.0.0", 7401)); ls.listen(256)
-def serve(c):
-    with c:
-        try:
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    return
-                c.sendall(d)
-        except OSError:
-            pass
-while True:
-    c, _ = ls.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-'
+bp_bg bp_peer python3 "$(dirname "$0")/peer_echo.py" 7401
 bp_wait_peer_listen 7401
 
 # ---------------------------------------------------------------- (a)
