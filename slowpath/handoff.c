@@ -106,12 +106,6 @@ static int32_t app_pid(const struct dp_app *app)
 	return sa ? sa->pid : 0;
 }
 
-static uint32_t app_uid(const struct dp_app *app)
-{
-	const struct sp_app *sa = app->sp_priv;
-	return sa ? sa->uid : UINT32_MAX;
-}
-
 /* the last holder is gone from an orphaned flow: close it for real */
 static void maybe_close_orphan(struct sp *sp, struct sp_conn *c, uint32_t id)
 {
@@ -125,7 +119,7 @@ static uint32_t orphans_of(struct sp *sp, uint32_t uid)
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < sp->nconns; i++) {
 		const struct sp_conn *c = &sp->conns[sp->active[i]];
-		if ((c->flags & SPC_ORPHAN) && app_uid(sp_conn_app(sp, c)) == uid)
+		if ((c->flags & SPC_ORPHAN) && sp_app_uid(sp_conn_app(sp, c)) == uid)
 			n++;
 	}
 	return n;
@@ -148,7 +142,7 @@ bool sp_handoff_owner_releases(struct sp *sp, struct sp_conn *c)
 	if (!c->nholders && !(c->flags & SPC_MOVING))
 		return false;
 	if (!(c->flags & SPC_MOVING) &&
-	    orphans_of(sp, app_uid(sp_conn_app(sp, c))) >= sp->dp->cfg.max_orphans) {
+	    orphans_of(sp, sp_app_uid(sp_conn_app(sp, c))) >= sp->dp->cfg.max_orphans) {
 		sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
 		c->nholders = 0; /* nobody can adopt it any more */
 		return false;
@@ -288,7 +282,7 @@ void sp_handoff_forked(struct sp *sp, struct dp_app *app, int32_t pid)
 {
 	int32_t self = app_pid(app);
 	bool added = false;
-	int fd = child_pidfd(pid, self, app_uid(app));
+	int fd = child_pidfd(pid, self, sp_app_uid(app));
 	if (fd < 0) {
 		if (fd == -2 || pid <= 1) { /* a live process, but not its child */
 			app->bad_entries++;
@@ -377,7 +371,7 @@ int sp_handoff_adopt(struct sp *sp, struct dp_app *app, uint64_t key, uint32_t r
 	 * permission problem (EACCES), not just a wrong process (EPERM) */
 	if (sp_tenant_same(sp, app, c->tenant, SPT_DENY_ADOPT))
 		return -EACCES;
-	if (app_uid(sp_conn_app(sp, c)) != sa->uid || !sa->pid)
+	if (sp_app_uid(sp_conn_app(sp, c)) != sa->uid || !sa->pid)
 		return -EPERM;
 	if (!holds(c, sa->pid) && !late_holder(sp, c, sa->pid, sa->uid, key))
 		return -EPERM;

@@ -29,12 +29,6 @@
 
 #include "sp_internal.h"
 
-static uint32_t app_uid(const struct dp_app *app)
-{
-	const struct sp_app *sa = app->sp_priv;
-	return sa ? sa->uid : UINT32_MAX;
-}
-
 /**
  * sp_listen_check_join - may @app open a listener on @port?
  * @shared: it asks for BP_LISTEN_SHARED.
@@ -53,7 +47,7 @@ int sp_listen_check_join(struct sp *sp, struct dp_app *app, uint16_t port, bool 
 	/* a tenant boundary is a permission, whatever the share flags say */
 	if (shared && head->tenant != app->tenant) {
 		fprintf(stderr, "fastpathd: app %u (uid %u, tenant %s) may not listen on port %u: "
-			"tenant %s listens there\n", app->app_id, app_uid(app),
+			"tenant %s listens there\n", app->app_id, sp_app_uid(app),
 			sp_tenant_get(sp, app->tenant)->cfg.name, port,
 			sp_tenant_get(sp, head->tenant)->cfg.name);
 		return sp_tenant_same(sp, app, head->tenant, SPT_DENY_JOIN);
@@ -61,7 +55,7 @@ int sp_listen_check_join(struct sp *sp, struct dp_app *app, uint16_t port, bool 
 	if (!shared || !head->shared)
 		return -EADDRINUSE; /* every listener on a port must agree to share */
 	const char *why = NULL;
-	if (head->uid != app_uid(app))
+	if (head->uid != sp_app_uid(app))
 		why = "it runs as another user";
 	else if (head->proof_fd < 0)
 		why = "the port was opened without a share descriptor";
@@ -73,7 +67,7 @@ int sp_listen_check_join(struct sp *sp, struct dp_app *app, uint16_t port, bool 
 		return 0;
 	fprintf(stderr, "fastpathd: app %u (uid %u) may not join the shared listener on port %u "
 		"of uid %u: %s; use another port, or share the listening socket through fork()\n",
-		app->app_id, app_uid(app), port, head->uid, why);
+		app->app_id, sp_app_uid(app), port, head->uid, why);
 	return -EADDRINUSE;
 }
 
@@ -82,7 +76,7 @@ void sp_listen_set_proof(struct sp *sp, struct dp_app *app, struct sp_listener *
 {
 	struct sp_listener *head = sp_listener_of_port(sp, l->port);
 	struct stat st;
-	l->uid = app_uid(app);
+	l->uid = sp_app_uid(app);
 	l->proof_fd = -1;
 	l->proof_dev = l->proof_ino = 0;
 	if (!l->shared || proof_fd < 0)

@@ -135,6 +135,13 @@ struct sp_app {
 	bool dying;
 };
 
+/* the uid an app attached as (SO_PEERCRED), UINT32_MAX if unknown */
+static inline uint32_t sp_app_uid(const struct dp_app *app)
+{
+	const struct sp_app *sa = app->sp_priv;
+	return sa ? sa->uid : UINT32_MAX;
+}
+
 struct sp_pidwatch;
 struct sp_synq;
 
