@@ -320,13 +320,13 @@ static void dispatch(struct ctl_conn *cc, const Bypass__CtlMsg *m)
 		break;
 	case BYPASS__CTL_MSG__MSG_CONFIG_REQ:
 		if (m->config_req)
-			sp_ctl_config(sp, cc, m->config_req, cc->uid);
+			sp_ctl_config(sp, cc, m->config_req);
 		if (!cc->app)
 			cc->closing = true;
 		break;
 	case BYPASS__CTL_MSG__MSG_CORES_REQ:
 		if (m->cores_req)
-			sp_ctl_cores(sp, cc, m->cores_req, cc->uid);
+			sp_ctl_cores(sp, cc, m->cores_req);
 		if (!cc->app)
 			cc->closing = true;
 		break;
@@ -662,6 +662,11 @@ void sp_ctl_stop(struct sp *sp)
 		close(ctl->reserve_fd);
 	free(ctl);
 	sp->ctl = NULL;
+}
+
+bool sp_ctl_admin(const struct ctl_conn *cc)
+{
+	return cc->uid == 0 || cc->uid == geteuid();
 }
 
 void sp_ctl_get_stats(struct sp *sp, struct ctl_stats *st)

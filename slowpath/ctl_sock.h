@@ -112,13 +112,18 @@ void sp_ctl_free(struct ctl_conn *cc);
 /** sp_ctl_get_stats - current statistics. */
 void sp_ctl_get_stats(struct sp *sp, struct ctl_stats *st);
 
+/**
+ * sp_ctl_admin - may the peer on @cc change the daemon and see every tenant?
+ * Root and fastpathd's own user may; every control request that changes
+ * something or reads beyond the caller's own tenant asks this one function.
+ */
+bool sp_ctl_admin(const struct ctl_conn *cc);
+
 /* attach.c and status.c, called from here */
 void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachRequest *req);
 void sp_ctl_status(struct sp *sp, struct ctl_conn *cc);
-void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest *req,
-		  uint32_t uid);
-void sp_ctl_config(struct sp *sp, struct ctl_conn *cc, const Bypass__ConfigRequest *req,
-		   uint32_t uid);
+void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest *req);
+void sp_ctl_config(struct sp *sp, struct ctl_conn *cc, const Bypass__ConfigRequest *req);
 uint32_t sp_tenant_status_fill(struct sp *sp, Bypass__StatusReply *rep);
 void sp_tenant_status_free(struct sp *sp, Bypass__StatusReply *rep);
 void sp_ctl_listen_shared(struct sp *sp, struct dp_app *app, const Bypass__CtlMsg *m,

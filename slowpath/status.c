@@ -113,12 +113,11 @@ void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
  * sp_ctl_cores - answer bypassctl cores [set N | auto] on @cc.  Changing
  * the count is for root or fastpathd's own user; anyone may ask.
  */
-void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest *req,
-		  uint32_t uid)
+void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest *req)
 {
 	Bypass__CoresReply rep = BYPASS__CORES_REPLY__INIT;
 	bool change = req->has_set_active || (req->has_automatic && req->automatic);
-	if (change && uid != 0 && uid != geteuid()) {
+	if (change && !sp_ctl_admin(cc)) {
 		rep.status = -EPERM;
 		rep.error = (char *)"changing the active cores needs root or fastpathd's own user";
 	} else if (change) {

@@ -109,8 +109,7 @@ void sp_tenant_status_free(struct sp *sp, Bypass__StatusReply *rep)
  * sp_ctl_config - bypassctl config reload on @cc: as SIGHUP, for root or
  * fastpathd's own user.
  */
-void sp_ctl_config(struct sp *sp, struct ctl_conn *cc, const Bypass__ConfigRequest *req,
-		   uint32_t uid)
+void sp_ctl_config(struct sp *sp, struct ctl_conn *cc, const Bypass__ConfigRequest *req)
 {
 	Bypass__ConfigReply rep = BYPASS__CONFIG_REPLY__INIT;
 	char err[512];
@@ -118,7 +117,7 @@ void sp_ctl_config(struct sp *sp, struct ctl_conn *cc, const Bypass__ConfigReque
 	if (!req->has_reload || !req->reload) {
 		rep.status = -EINVAL;
 		rep.error = (char *)"nothing asked (bypassctl config reload)";
-	} else if (uid != 0 && uid != geteuid()) {
+	} else if (!sp_ctl_admin(cc)) {
 		rep.status = -EPERM;
 		rep.error = (char *)"reloading the configuration needs root or fastpathd's own user";
 	} else if (sp_tenants_reload(sp, err, sizeof(err))) {
