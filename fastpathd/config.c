@@ -45,6 +45,7 @@ static const struct field fields[] = {
 	F("daemon", "socket", FT_STR, socket_path, 0, 0, "control socket path"),
 	F("daemon", "socket_mode", FT_MODE, socket_mode, 0, 0777, "control socket permissions, octal (0660: root and its group; 0666: every local user)"),
 	F("daemon", "socket_group", FT_STR, socket_group, 0, 0, "group (name or gid) whose members may attach: the control socket becomes root:GROUP with socket_mode 0660 (\"\" = leave it)"),
+	F("daemon", "admin_group", FT_STR, admin_group, 0, 0, "group (name or gid) whose members may change the daemon and see every tenant with bypassctl (tenant add/set/del, config reload, cores set), as root and fastpathd's own user may (\"\" = nobody else)"),
 	F("daemon", "max_flows", FT_U32, max_flows, 16, 1u << 22, "connections across all apps"),
 	F("daemon", "stop_drain_ms", FT_U32, stop_drain_ms, 0, 60000, "on SIGTERM: live connections get this long to finish an orderly close (FIN), then the rest are reset (0: reset at once)"),
 	F("apps", "max_apps", FT_U32, max_apps, 1, 4096, "apps attached at once (an idle one costs the daemon 4 descriptors and about 40 KiB)"),
@@ -419,6 +420,11 @@ int config_validate(const struct bp_config *c, char *err, size_t errlen)
 	if (c->socket_group[0] && !config_group_gid(c->socket_group, NULL)) {
 		snprintf(err, errlen, "[daemon] socket_group: no group '%s' (give a group name "
 			 "that exists or a gid, e.g. bpusers)", c->socket_group);
+		return -1;
+	}
+	if (c->admin_group[0] && !config_group_gid(c->admin_group, NULL)) {
+		snprintf(err, errlen, "[daemon] admin_group: no group '%s' (give a group name "
+			 "that exists or a gid, e.g. bpadmin)", c->admin_group);
 		return -1;
 	}
 	if (config_tenants_validate(&c->tenants, err, errlen))
