@@ -166,6 +166,7 @@ static void flow_fill(struct sp *sp, uint32_t id, Bypass__FlowInfo *o, struct fl
 	o->pacing_bps = in.pacing_bps;
 	o->core = in.core;
 	o->peer_wnd = v.peer_wnd;
+	o->rto_ms = sp_conn_rto_ms(sp, &v, c->retries); /* what the timer uses now */
 }
 
 static void flows_reply(struct ctl_conn *cc, Bypass__FlowsReply *rep)
