@@ -433,16 +433,63 @@ int config_validate(const struct bp_config *c, char *err, size_t errlen)
 	return 0;
 }
 
-/** config_print_fields - list every field for --help-config. */
+/* @f's value in @c as the file would spell it; "" if it has no useful default */
+static void field_format(const struct bp_config *c, const struct field *f, char *buf, size_t len)
+{
+	const void *src = (const char *)c + f->off;
+	struct in_addr a;
+
+	buf[0] = 0;
+	switch (f->type) {
+	case FT_STR:
+		/* file_prefix's default holds the pid: say how it is made instead */
+		if (!strcmp(f->key, "file_prefix"))
+			snprintf(buf, len, "fastpathd-PID");
+		else
+			snprintf(buf, len, "%s", (const char *)src);
+		break;
+	case FT_BOOL:
+		snprintf(buf, len, "%s", *(const bool *)src ? "true" : "false");
+		break;
+	case FT_U32:
+	case FT_POW2:
+		snprintf(buf, len, "%u", f->size == sizeof(uint16_t) ? *(const uint16_t *)src :
+					 *(const uint32_t *)src);
+		break;
+	case FT_MODE:
+		snprintf(buf, len, "%04o", *(const uint32_t *)src);
+		break;
+	case FT_IPV4:
+	case FT_CIDR:
+		a.s_addr = *(const uint32_t *)src;
+		if (a.s_addr)
+			inet_ntop(AF_INET, &a, buf, len);
+		break;
+	}
+}
+
+/**
+ * config_print_fields - list every field for --help-config: "[section]"
+ * lines, then "  key  help (default: value)".  deploy/man/gen-conf-man.sh
+ * turns this into fastpathd.conf(5), so the table above is the one source
+ * of the config reference: keep the format.
+ */
 void config_print_fields(FILE *out)
 {
+	struct bp_config d;
 	const char *sec = "";
+	char def[128];
+
+	config_defaults(&d);
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		if (strcmp(sec, fields[i].section)) {
 			sec = fields[i].section;
 			fprintf(out, "[%s]\n", sec);
 		}
-		fprintf(out, "  %-14s %s\n", fields[i].key, fields[i].help);
+		field_format(&d, &fields[i], def, sizeof(def));
+		fprintf(out, "  %-14s %s%s%s%s\n", fields[i].key, fields[i].help,
+			def[0] ? " (default: " : "", def, def[0] ? ")" : "");
 	}
+	config_free(&d);
 	config_tenant_print_fields(out);
 }
