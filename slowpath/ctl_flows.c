@@ -22,9 +22,8 @@
 #include "sp_internal.h"
 #include "ctl_sock.h"
 
-#define FLOW_COST 200      /* bytes one FlowInfo may take packed */
-#define FLOWS_BUDGET (CTL_MAX_FRAME - 4096)
-#define FLOWS_PAGE_MAX (FLOWS_BUDGET / FLOW_COST)
+#define FLOWS_BUDGET (CTL_MAX_FRAME - 1024)
+#define FLOWS_PAGE_MAX 512     /* FlowInfos in one reply (about 100-260 bytes each) */
 #define FLOWS_SCAN_MAX (1u << 18) /* ids one request looks at: bounds its time */
 
 /* ss's state names, from the connection's state and close flags */
@@ -221,6 +220,7 @@ void sp_ctl_flows(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest
 	rep.has_matched = rep.has_next_cursor = 1;
 	for (uint32_t i = 0; i < sp->nconns; i++)
 		rep.matched += flow_match(&sp->conns[sp->active[i]], req, scope, tenant);
+	size_t budget = FLOWS_BUDGET;
 	for (uint32_t id = cursor; id < nflows; id++) {
 		if (id - cursor >= FLOWS_SCAN_MAX || rep.n_flows == max) {
 			rep.next_cursor = id; /* the thread has other work: go on next page */
@@ -229,6 +229,13 @@ void sp_ctl_flows(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest
 		if (!flow_match(&sp->conns[id], req, scope, tenant))
 			continue;
 		flow_fill(sp, id, &info[rep.n_flows], &strs[rep.n_flows]);
+		/* its exact size, with the tag and length that embed it */
+		size_t need = bypass__flow_info__get_packed_size(&info[rep.n_flows]) + 4;
+		if (need > budget) {
+			rep.next_cursor = id; /* the frame is full: this one starts the next */
+			break;
+		}
+		budget -= need;
 		arr[rep.n_flows] = &info[rep.n_flows];
 		rep.n_flows++;
 	}

@@ -18,8 +18,7 @@
 #include "sp_internal.h"
 #include "ctl_sock.h"
 
-#define APP_BUDGET (CTL_MAX_FRAME - 4096)
-#define APP_COST 160 /* bytes one AppInfo may take, its name included */
+#define APP_BUDGET (CTL_MAX_FRAME - 1024)
 
 /* per app: its flows and their bytes, one pass over the connections */
 struct app_sums {
@@ -91,11 +90,6 @@ void sp_ctl_apps(struct sp *sp, struct ctl_conn *cc, const Bypass__AppsRequest *
 
 			if (!app_visible(sp, app, scope, req))
 				continue;
-			if (budget < APP_COST) {
-				rep.omitted++;
-				continue;
-			}
-			budget -= APP_COST;
 			bypass__app_info__init(o);
 			o->app_id = app->app_id;
 			o->name = (char *)app->name;
@@ -115,6 +109,13 @@ void sp_ctl_apps(struct sp *sp, struct ctl_conn *cc, const Bypass__AppsRequest *
 			o->tx_bytes = sums[a].tx;
 			o->rx_bytes = sums[a].rx;
 			o->dying = sa && sa->dying;
+			/* its exact size, with the tag and length that embed it */
+			size_t need = bypass__app_info__get_packed_size(o) + 4;
+			if (need > budget) {
+				rep.omitted++;
+				continue;
+			}
+			budget -= need;
 			arr[rep.n_apps++] = o;
 		}
 		rep.apps = arr;

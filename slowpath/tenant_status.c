@@ -101,14 +101,6 @@ uint32_t sp_tenant_status_fill(struct sp *sp, struct sp_tenant_list *l, int scop
 			continue;
 		if ((scope != SP_CTL_ALL && scope != id) || (name && strcmp(name, t->cfg.name)))
 			continue;
-		size_t need = 160 + strlen(t->cfg.name);
-		for (int d = 0; d < SPT_DENY_MAX; d++)
-			need += t->denied[d] ? 24 : 0;
-		if (need > budget) {
-			omitted++;
-			continue;
-		}
-		budget -= need;
 		sp_tenant_status_one(sp, id, o);
 		o->denied = cp;
 		for (int d = 0; d < SPT_DENY_MAX; d++) {
@@ -120,6 +112,13 @@ uint32_t sp_tenant_status_fill(struct sp *sp, struct sp_tenant_list *l, int scop
 			cp[o->n_denied] = &c[o->n_denied];
 			o->n_denied++;
 		}
+		/* its exact size, with the tag and length that embed it */
+		size_t need = bypass__tenant_status__get_packed_size(o) + 6;
+		if (need > budget) {
+			omitted++;
+			continue;
+		}
+		budget -= need;
 		arr[l->n++] = o;
 	}
 	return omitted;
