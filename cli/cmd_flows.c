@@ -11,7 +11,7 @@
 
 static const char usage[] =
 	"usage: bypassctl flows [state STATE] [sport N] [dport N] [port N]\n"
-	"                       [tenant NAME] [limit N] [--json]\n"
+	"                       [tenant NAME] [limit N] [page N] [--json]\n"
 	"  every connection, like ss -tino: state, local and remote address, tenant,\n"
 	"  app pid, and for established flows cwnd, mss, srtt/rttvar, rto,\n"
 	"  retransmissions (fast retransmits + timeouts), bytes acked/received,\n"
@@ -20,7 +20,8 @@ static const char usage[] =
 	"  fin-wait-2, time-wait, close-wait, last-ack, closing, closed,\n"
 	"  connected (all but syn-* and closed), all (the default).\n"
 	"  sport/dport: local/remote port; port: either.  limit N: show at most N,\n"
-	"  then say how many more match.  Half-open passive connections (SYN\n"
+	"  then say how many more match.  page N: at most N flows per request\n"
+	"  (default: as many as one reply holds).  Half-open passive connections (SYN\n"
 	"  received) are not listed; status counts them.  Non-admins see their own\n"
 	"  tenant's flows only.\n"
 	"  e.g. bypassctl flows state established dport 6379\n"
@@ -119,6 +120,8 @@ int cmd_flows(int argc, char **argv)
 			req.tenant = (char *)v;
 		else if (!strcmp(k, "limit") && cli_u32(v, 0, UINT32_MAX, &limit))
 			;
+		else if (!strcmp(k, "page") && cli_u32(v, 1, UINT32_MAX, &req.max))
+			req.has_max = 1;
 		else
 			return cli_usage_error(usage, "flows: bad filter '%s %s'", k, v);
 	}

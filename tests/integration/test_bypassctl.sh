@@ -141,6 +141,10 @@ one=$(echo "$ours" | head -1 | awk '{print $1}')
 	bp_die "flows sport ${one##*:} does not select $one alone"
 [ "$(jget flows "len(d['flows'])" flows port 7401)" = 5 ] || bp_die "flows port 7401 is not 5"
 [ "$(jget flows "len(d['flows'])" flows limit 2)" = 2 ] || bp_die "flows limit 2 did not show 2"
+# pages of 2 (three requests): the same flows, each once
+[ "$(jget flows "sorted(f['id'] for f in d['flows'])" flows page 2)" = "$(jget flows "sorted(f['id'] for f in d['flows'])" flows)" ] ||
+	bp_die "flows in pages of 2 differ from one page: $("$CTL" flows page 2)"
+[ "$(jget flows "len(d['flows'])" flows page 2)" = 5 ] || bp_die "flows page 2 did not show 5 flows"
 "$CTL" flows limit 2 | grep -q "3 more flows match" || bp_die "flows limit 2 does not say 3 more match"
 jget flows "all(f['pid'] > 0 and f['cwnd'] > 0 and f['cc'] for f in d['flows'])" flows | grep -q true ||
 	bp_die "an established flow without pid, cwnd or cc: $("$CTL" flows --json)"
