@@ -45,6 +45,7 @@ static const struct field fields[] = {
 	F("daemon", "socket", FT_STR, socket_path, 0, 0, "control socket path"),
 	F("daemon", "socket_mode", FT_MODE, socket_mode, 0, 0777, "control socket permissions, octal (0660: root and its group; 0666: every local user)"),
 	F("daemon", "socket_group", FT_STR, socket_group, 0, 0, "group (name or gid) whose members may attach: the control socket becomes root:GROUP with socket_mode 0660 (\"\" = leave it)"),
+	F("daemon", "admin_group", FT_STR, admin_group, 0, 0, "group (name or gid) whose members may change the daemon and see every tenant with bypassctl (tenant add/set/del, config reload, cores set), as root and fastpathd's own user may (\"\" = nobody else)"),
 	F("daemon", "max_flows", FT_U32, max_flows, 16, 1u << 22, "connections across all apps"),
 	F("daemon", "stop_drain_ms", FT_U32, stop_drain_ms, 0, 60000, "on SIGTERM: live connections get this long to finish an orderly close (FIN), then the rest are reset (0: reset at once)"),
 	F("apps", "max_apps", FT_U32, max_apps, 1, 4096, "apps attached at once (an idle one costs the daemon 4 descriptors and about 40 KiB)"),
@@ -421,22 +422,74 @@ int config_validate(const struct bp_config *c, char *err, size_t errlen)
 			 "that exists or a gid, e.g. bpusers)", c->socket_group);
 		return -1;
 	}
+	if (c->admin_group[0] && !config_group_gid(c->admin_group, NULL)) {
+		snprintf(err, errlen, "[daemon] admin_group: no group '%s' (give a group name "
+			 "that exists or a gid, e.g. bpadmin)", c->admin_group);
+		return -1;
+	}
 	if (config_tenants_validate(&c->tenants, err, errlen))
 		return -1;
 	/* [tcp] cc names a slowpath algorithm: sp_config_check() checks it */
 	return 0;
 }
 
-/** config_print_fields - list every field for --help-config. */
+/* @f's value in @c as the file would spell it; "" if it has no useful default */
+static void field_format(const struct bp_config *c, const struct field *f, char *buf, size_t len)
+{
+	const void *src = (const char *)c + f->off;
+	struct in_addr a;
+
+	buf[0] = 0;
+	switch (f->type) {
+	case FT_STR:
+		/* file_prefix's default holds the pid: say how it is made instead */
+		if (!strcmp(f->key, "file_prefix"))
+			snprintf(buf, len, "fastpathd-PID");
+		else
+			snprintf(buf, len, "%s", (const char *)src);
+		break;
+	case FT_BOOL:
+		snprintf(buf, len, "%s", *(const bool *)src ? "true" : "false");
+		break;
+	case FT_U32:
+	case FT_POW2:
+		snprintf(buf, len, "%u", f->size == sizeof(uint16_t) ? *(const uint16_t *)src :
+					 *(const uint32_t *)src);
+		break;
+	case FT_MODE:
+		snprintf(buf, len, "%04o", *(const uint32_t *)src);
+		break;
+	case FT_IPV4:
+	case FT_CIDR:
+		a.s_addr = *(const uint32_t *)src;
+		if (a.s_addr)
+			inet_ntop(AF_INET, &a, buf, len);
+		break;
+	}
+}
+
+/**
+ * config_print_fields - list every field for --help-config: "[section]"
+ * lines, then "  key  help (default: value)".  deploy/man/gen-conf-man.sh
+ * turns this into fastpathd.conf(5), so the table above is the one source
+ * of the config reference: keep the format.
+ */
 void config_print_fields(FILE *out)
 {
+	struct bp_config d;
 	const char *sec = "";
+	char def[128];
+
+	config_defaults(&d);
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		if (strcmp(sec, fields[i].section)) {
 			sec = fields[i].section;
 			fprintf(out, "[%s]\n", sec);
 		}
-		fprintf(out, "  %-14s %s\n", fields[i].key, fields[i].help);
+		field_format(&d, &fields[i], def, sizeof(def));
+		fprintf(out, "  %-14s %s%s%s%s\n", fields[i].key, fields[i].help,
+			def[0] ? " (default: " : "", def, def[0] ? ")" : "");
 	}
+	config_free(&d);
 	config_tenant_print_fields(out);
 }

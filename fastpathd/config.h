@@ -54,6 +54,7 @@ struct bp_config {
 	uint32_t max_flows;         /* daemon-wide */
 	uint32_t stop_drain_ms;     /* SIGTERM: orderly closes may finish this long, then RST */
 	char socket_group[64];      /* group (name or gid) of the control socket, "" = root's */
+	char admin_group[64];       /* its members may change the daemon (bypassctl), "" = none */
 	char config_path[CFG_STR];  /* the file loaded, re-read on SIGHUP ("" = none) */
 	/* [apps] per-app region geometry */
 	uint32_t max_apps;          /* apps attached at once (dp->apps is allocated for them) */

@@ -28,7 +28,10 @@
  *     wscales, mss, rx/tx_isn, flow_id      |                 |   FLOW_ADD only
  *   app binding: app_id, slot, gen, shm,    | writes (MOVE,   | writes before
  *     rx/tx_base, rx/tx_size                |   DETACH)       |   FLOW_ADD only
- *   receive side: rx_pos .. rx_adv_edge     | writes          | never
+ *   receive side: rx_pos .. rx_adv_edge     | writes          | never, but relaxed
+ *                                           |                 |   reads of rx_pos,
+ *                                           |                 |   rx_consumed for
+ *                                           |                 |   bypassctl flows
  *   transmit side: tx_acked .. last_rx_tsc  | writes          | relaxed reads of
  *     (incl. peer_wnd, tx_sent, tx_written) |   (relaxed)     |   tx_acked, tx_sent,
  *                                           |                 |   tx_max_sent,
@@ -43,7 +46,9 @@
  *   bucket, tenant                          | reads           | writes before
  *                                           |                 |   FLOW_ADD only
  *   core                                    | the owning core | writes before
- *                                           |   writes it at  |   FLOW_ADD only
+ *                                           |   writes it at  |   FLOW_ADD only;
+ *                                           |                 |   relaxed reads
+ *                                           |                 |   (bypassctl flows)
  *                                           |   FLOW_ADD and  |
  *                                           |   BUCKET_IN     |
  *
@@ -222,6 +227,9 @@ FP_FLOW_SHARED_ALIGNED(last_rx_tsc);
 FP_FLOW_SHARED_ALIGNED(tx_acked);
 FP_FLOW_SHARED_ALIGNED(tx_sent);
 FP_FLOW_SHARED_ALIGNED(tx_max_sent);
+FP_FLOW_SHARED_ALIGNED(rx_pos);      /* bypassctl flows (sp_fp_flow_read_info) */
+FP_FLOW_SHARED_ALIGNED(rx_consumed);
+FP_FLOW_SHARED_ALIGNED(core);
 FP_FLOW_SHARED_ALIGNED(tx_written);
 FP_FLOW_SHARED_ALIGNED(peer_wnd);
 

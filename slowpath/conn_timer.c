@@ -197,6 +197,7 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 				c->cc_ops->on_timeout(&c->cc, inflight, now_us);
 			if (c->retries < sp->dp->cfg.max_retries)
 				c->retries++;
+			c->timeouts++;
 			c->rto_start = sp->now;
 			sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd);
 			sp_fp_flow_retx(sp, id);

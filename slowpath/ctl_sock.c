@@ -27,6 +27,7 @@
 
 #include "sp_internal.h"
 #include "ctl_sock.h"
+#include "config.h"
 
 #define ACCEPTS_PER_EVENT 64   /* then let other watchers run */
 #define READS_PER_EVENT 4
@@ -42,6 +43,8 @@ struct sp_ctl {
 	struct ctl_conn *conns;    /* every connection */
 	struct ctl_stats st;
 	ev_tstamp warned_at;       /* last "out of descriptors" log line */
+	bool have_admin_gid;       /* [daemon] admin_group, resolved at start */
+	uint32_t admin_gid;
 };
 
 /* ---------------------------------------------------- pending caps */
@@ -327,6 +330,40 @@ static void dispatch(struct ctl_conn *cc, const Bypass__CtlMsg *m)
 	case BYPASS__CTL_MSG__MSG_CORES_REQ:
 		if (m->cores_req)
 			sp_ctl_cores(sp, cc, m->cores_req);
+		if (!cc->app)
+			cc->closing = true;
+		break;
+	case BYPASS__CTL_MSG__MSG_APPS_REQ:
+		if (m->apps_req)
+			sp_ctl_apps(sp, cc, m->apps_req);
+		if (!cc->app)
+			cc->closing = true;
+		break;
+	case BYPASS__CTL_MSG__MSG_TENANTS_REQ:
+		if (m->tenants_req)
+			sp_ctl_tenants(sp, cc, m->tenants_req);
+		if (!cc->app)
+			cc->closing = true;
+		break;
+	case BYPASS__CTL_MSG__MSG_FLOWS_REQ:
+		if (m->flows_req)
+			sp_ctl_flows(sp, cc, m->flows_req);
+		if (!cc->app)
+			cc->closing = true;
+		break;
+	case BYPASS__CTL_MSG__MSG_ARP_REQ:
+		sp_ctl_arp(sp, cc);
+		if (!cc->app)
+			cc->closing = true;
+		break;
+	case BYPASS__CTL_MSG__MSG_ROUTE_REQ:
+		sp_ctl_route(sp, cc);
+		if (!cc->app)
+			cc->closing = true;
+		break;
+	case BYPASS__CTL_MSG__MSG_TENANT_CHANGE_REQ:
+		if (m->tenant_change_req)
+			sp_ctl_tenant_change(sp, cc, m->tenant_change_req);
 		if (!cc->app)
 			cc->closing = true;
 		break;
@@ -637,6 +674,9 @@ int sp_ctl_start(struct sp *sp, int listen_fd, char *err, size_t errlen)
 	}
 	raise_nofile(sp);
 	ctl->sp = sp;
+	/* once: a group lookup may ask NSS (LDAP...), never on a request */
+	if (sp->dp->cfg.admin_group[0])
+		ctl->have_admin_gid = config_group_gid(sp->dp->cfg.admin_group, &ctl->admin_gid);
 	ctl->listen_fd = listen_fd;
 	ctl->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ev_io_init(&ctl->accept_w, on_accept, listen_fd, EV_READ);
@@ -666,7 +706,25 @@ void sp_ctl_stop(struct sp *sp)
 
 bool sp_ctl_admin(const struct ctl_conn *cc)
 {
-	return cc->uid == 0 || cc->uid == geteuid();
+	const struct sp_ctl *ctl = cc->sp->ctl;
+
+	if (cc->uid == 0 || cc->uid == geteuid())
+		return true;
+	if (!ctl || !ctl->have_admin_gid)
+		return false;
+	if (cc->ident.gid == ctl->admin_gid)
+		return true;
+	for (uint32_t i = 0; i < cc->ident.ngroups; i++)
+		if (cc->ident.groups[i] == ctl->admin_gid)
+			return true;
+	return false;
+}
+
+int sp_ctl_read_scope(const struct ctl_conn *cc)
+{
+	if (sp_ctl_admin(cc))
+		return SP_CTL_ALL;
+	return sp_tenant_lookup(cc->sp, &cc->ident);
 }
 
 void sp_ctl_get_stats(struct sp *sp, struct ctl_stats *st)

@@ -114,18 +114,49 @@ void sp_ctl_get_stats(struct sp *sp, struct ctl_stats *st);
 
 /**
  * sp_ctl_admin - may the peer on @cc change the daemon and see every tenant?
- * Root and fastpathd's own user may; every control request that changes
- * something or reads beyond the caller's own tenant asks this one function.
+ * Root, fastpathd's own user and members of [daemon] admin_group (primary
+ * or supplementary group, as read at accept) may; every control request
+ * that changes something or reads beyond the caller's own tenant asks this
+ * one function.
  */
 bool sp_ctl_admin(const struct ctl_conn *cc);
+
+#define SP_CTL_ALL (-1) /* sp_ctl_read_scope(): every tenant */
+
+/**
+ * sp_ctl_read_scope - what the peer on @cc may read: SP_CTL_ALL for an
+ * admin, else its own tenant's id (matched as at attach, without counting
+ * a refusal), or -EACCES if it belongs to no tenant.
+ */
+int sp_ctl_read_scope(const struct ctl_conn *cc);
 
 /* attach.c and status.c, called from here */
 void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachRequest *req);
 void sp_ctl_status(struct sp *sp, struct ctl_conn *cc);
 void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest *req);
 void sp_ctl_config(struct sp *sp, struct ctl_conn *cc, const Bypass__ConfigRequest *req);
-uint32_t sp_tenant_status_fill(struct sp *sp, Bypass__StatusReply *rep);
-void sp_tenant_status_free(struct sp *sp, Bypass__StatusReply *rep);
+void sp_ctl_apps(struct sp *sp, struct ctl_conn *cc, const Bypass__AppsRequest *req);
+void sp_ctl_tenants(struct sp *sp, struct ctl_conn *cc, const Bypass__TenantsRequest *req);
+void sp_ctl_flows(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest *req);
+void sp_ctl_arp(struct sp *sp, struct ctl_conn *cc);
+void sp_ctl_route(struct sp *sp, struct ctl_conn *cc);
+void sp_ctl_tenant_change(struct sp *sp, struct ctl_conn *cc,
+			  const Bypass__TenantChangeRequest *req);
+
+/*
+ * tenant_status.c: TenantStatus messages for tenants @scope may see
+ * (SP_CTL_ALL or one id), @name only if not NULL.  Free with
+ * sp_tenant_status_free().  Return: how many were left out for room.
+ */
+struct sp_tenant_list {
+	Bypass__TenantStatus **arr;
+	size_t n;
+	void *mem[3];
+};
+uint32_t sp_tenant_status_fill(struct sp *sp, struct sp_tenant_list *l, int scope,
+			       const char *name);
+void sp_tenant_status_free(struct sp_tenant_list *l);
+void sp_tenant_status_one(struct sp *sp, uint16_t id, Bypass__TenantStatus *o);
 void sp_ctl_listen_shared(struct sp *sp, struct dp_app *app, const Bypass__CtlMsg *m,
 			  const int *fds, int nfds);
 void sp_ctl_app_gone(struct sp *sp, struct dp_app *app);

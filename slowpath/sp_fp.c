@@ -202,6 +202,23 @@ void sp_fp_flow_read(struct sp *sp, uint32_t id, struct sp_fp_flow_view *v)
 	v->last_rx_tsc = __atomic_load_n(&f->last_rx_tsc, __ATOMIC_RELAXED);
 }
 
+/**
+ * sp_fp_flow_read_info - for bypassctl flows: the policy the slowpath set
+ * and the receive positions of installed flow @id (relaxed loads).
+ */
+void sp_fp_flow_read_info(struct sp *sp, uint32_t id, struct sp_fp_flow_info *in)
+{
+	DP_ASSERT_SP();
+	const struct fp_flow *f = &sp->dp->flows[id];
+
+	in->cwnd = __atomic_load_n(&f->cwnd, __ATOMIC_RELAXED);
+	in->pacing_bps = __atomic_load_n(&f->pacing_bps, __ATOMIC_RELAXED);
+	in->rx_pos = __atomic_load_n(&f->rx_pos, __ATOMIC_RELAXED);
+	in->rx_consumed = __atomic_load_n(&f->rx_consumed, __ATOMIC_RELAXED);
+	in->mss = f->mss; /* identity: read-only after install */
+	in->core = __atomic_load_n(&f->core, __ATOMIC_RELAXED);
+}
+
 /** sp_fp_flow_set_cwnd - congestion control's window for installed flow @id. */
 void sp_fp_flow_set_cwnd(struct sp *sp, uint32_t id, uint32_t cwnd)
 {

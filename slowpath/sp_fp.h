@@ -56,6 +56,20 @@ struct sp_fp_flow_view {
 	uint64_t last_rx_tsc;
 };
 
+/**
+ * struct sp_fp_flow_info - what bypassctl flows shows of an installed flow
+ * beyond struct sp_fp_flow_view (relaxed loads: a snapshot, not a
+ * consistent one; never used for decisions).
+ */
+struct sp_fp_flow_info {
+	uint32_t cwnd;
+	uint64_t pacing_bps;
+	uint64_t rx_pos;            /* in-order bytes received */
+	uint64_t rx_consumed;       /* ... of which the app has read */
+	uint16_t mss;
+	uint16_t core;
+};
+
 /* messages (sp -> fp); a full ring is waited out, see sp_fp.c */
 void sp_tx_mbuf(struct sp *sp, struct rte_mbuf *m);
 void sp_fp_reinject(struct sp *sp, struct rte_mbuf *m);
@@ -76,6 +90,7 @@ unsigned int sp_fp_recv(struct sp *sp, struct dp_msg *msgs, unsigned int n);
 
 /* installed flows: the only fields the slowpath reads or writes */
 void sp_fp_flow_read(struct sp *sp, uint32_t id, struct sp_fp_flow_view *v);
+void sp_fp_flow_read_info(struct sp *sp, uint32_t id, struct sp_fp_flow_info *in);
 void sp_fp_flow_set_cwnd(struct sp *sp, uint32_t id, uint32_t cwnd);
 void sp_fp_flow_set_rate(struct sp *sp, uint32_t id, uint64_t pacing_bps);
 

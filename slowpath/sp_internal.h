@@ -66,6 +66,7 @@ struct sp_conn {
 	struct rte_ether_addr mac;    /* peer (or next hop) MAC */
 	uint64_t deadline;            /* tsc; 0 = no timer (handshake, TIME_WAIT, fin timeout) */
 	uint32_t rto_ms;
+	uint32_t timeouts;            /* RTO expiries, total (bypassctl flows) */
 	uint64_t rto_start;           /* tsc of the last retransmission */
 	uint64_t rto_seen_rx;         /* fp last_rx_tsc at the last timeout (window probes answered?) */
 	const struct cc_ops *cc_ops;  /* this flow's algorithm ([tcp] cc, or per flow) */
@@ -217,7 +218,6 @@ struct sp {
 	bool tenant_refuse_unknown;   /* [tenants] unknown = refuse */
 	uint16_t tenant_unknown;      /* else: their tenant */
 	ev_async reload_w;            /* SIGHUP: re-read the tenants */
-	void *status_tmp[3];          /* tenant_status.c, during one reply */
 };
 
 /* cores.c */

@@ -56,6 +56,10 @@ void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
 	}
 	struct rte_eth_stats es;
 	if (dp->pool && rte_eth_stats_get(dp->port_id, &es) == 0) {
+		add_counter(arr, store, &n, "port_rx_packets", es.ipackets);
+		add_counter(arr, store, &n, "port_tx_packets", es.opackets);
+		add_counter(arr, store, &n, "port_rx_bytes", es.ibytes);
+		add_counter(arr, store, &n, "port_tx_bytes", es.obytes);
 		add_counter(arr, store, &n, "port_rx_missed", es.imissed);
 		add_counter(arr, store, &n, "port_rx_errors", es.ierrors);
 		add_counter(arr, store, &n, "port_rx_no_mbuf", es.rx_nombuf);
@@ -98,7 +102,14 @@ void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
 			add_counter(arr, store, &n, core_names[k][j], v[j]);
 		}
 	}
-	uint32_t omitted = sp_tenant_status_fill(sp, &rep);
+	/* a non-admin sees its own tenant only (and nothing if it has none) */
+	struct sp_tenant_list tl = { 0 };
+	int scope = sp_ctl_read_scope(cc);
+	uint32_t omitted = 0;
+	if (scope >= 0 || scope == SP_CTL_ALL)
+		omitted = sp_tenant_status_fill(sp, &tl, scope, NULL);
+	rep.n_tenants = tl.n;
+	rep.tenants = tl.arr;
 	add_counter(arr, store, &n, "tenants_omitted", omitted); /* no room in one frame */
 	rep.n_counters = n;
 	rep.counters = arr;
@@ -106,7 +117,7 @@ void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
 	m.msg_case = BYPASS__CTL_MSG__MSG_STATUS_REPLY;
 	m.status_reply = &rep;
 	sp_ctl_send(cc, &m, NULL, 0);
-	sp_tenant_status_free(sp, &rep);
+	sp_tenant_status_free(&tl);
 }
 
 /**
@@ -119,7 +130,8 @@ void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest
 	bool change = req->has_set_active || (req->has_automatic && req->automatic);
 	if (change && !sp_ctl_admin(cc)) {
 		rep.status = -EPERM;
-		rep.error = (char *)"changing the active cores needs root or fastpathd's own user";
+		rep.error = (char *)"changing the active cores needs root, fastpathd's own user "
+				    "or a member of [daemon] admin_group";
 	} else if (change) {
 		rep.status = sp_cores_set(sp, req->has_set_active ? req->set_active : 0,
 					  !req->has_set_active);

@@ -87,6 +87,9 @@ void sp_ident_read(struct sp_ident *id, uint32_t uid, uint32_t gid, int32_t pid)
  */
 int sp_tenant_identify(struct sp *sp, const struct sp_ident *id);
 
+/** sp_tenant_lookup - as sp_tenant_identify(), without counting a refusal. */
+int sp_tenant_lookup(struct sp *sp, const struct sp_ident *id);
+
 /* checks: each returns 0 or a negative errno and counts the denial */
 
 /** sp_tenant_attach - may one more app of tenant @tid attach?  (-EMFILE) */
@@ -127,5 +130,13 @@ uint64_t sp_tenant_buf_bytes(struct sp *sp, const struct sp_tenant *t);
  * Return: 0 or -1.
  */
 int sp_tenants_reload(struct sp *sp, char *err, size_t errlen);
+
+/**
+ * sp_tenants_apply - make @ts (every tenant section and [tenants]) the
+ * tenants in force, as a reload does, or change nothing.  @ts is emptied
+ * on success (its list moves into sp->tenant_cfg).
+ * Return: 0 or -1 with @err set.
+ */
+int sp_tenants_apply(struct sp *sp, struct bp_tenants *ts, char *err, size_t errlen);
 
 #endif

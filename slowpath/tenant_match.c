@@ -87,7 +87,7 @@ void sp_ident_read(struct sp_ident *id, uint32_t uid, uint32_t gid, int32_t pid)
 	read_cgroup(id);
 }
 
-int sp_tenant_identify(struct sp *sp, const struct sp_ident *id)
+int sp_tenant_lookup(struct sp *sp, const struct sp_ident *id)
 {
 	const struct bp_tenants *ts = &sp->tenant_cfg;
 	int i = config_tenant_match(ts, id->uid, id->gid, id->groups, id->ngroups, id->cgroup);
@@ -97,9 +97,14 @@ int sp_tenant_identify(struct sp *sp, const struct sp_ident *id)
 			if (sp->tenants[t].in_use && !strcmp(sp->tenants[t].cfg.name, ts->t[i].name))
 				return t;
 	}
-	if (sp->tenant_refuse_unknown) {
+	return sp->tenant_refuse_unknown ? -EACCES : sp->tenant_unknown;
+}
+
+int sp_tenant_identify(struct sp *sp, const struct sp_ident *id)
+{
+	int t = sp_tenant_lookup(sp, id);
+
+	if (t < 0)
 		sp->tenants[DP_TENANT_DEFAULT].denied[SPT_DENY_ATTACH]++;
-		return -EACCES;
-	}
-	return sp->tenant_unknown;
+	return t;
 }

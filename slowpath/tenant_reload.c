@@ -10,6 +10,8 @@
  * apps disconnected.  Only the tenant sections are applied; every other
  * field needs a restart.  An attached app keeps the tenant it was given
  * at attach, even if the new matching rules would place it elsewhere.
+ * bypassctl tenant add/set/del (tenant_change.c) goes the same way with
+ * the sections in force, edited, instead of the file's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -123,11 +125,27 @@ static void apply(struct sp *sp, struct bp_tenants *ts, const uint16_t *ids)
 	free(keep);
 }
 
+int sp_tenants_apply(struct sp *sp, struct bp_tenants *ts, char *err, size_t errlen)
+{
+	uint16_t *ids = malloc(BP_TENANTS_MAX * sizeof(*ids));
+
+	if (!ids) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (config_tenants_validate(ts, err, errlen) || plan_ids(sp, ts, ids, err, errlen)) {
+		free(ids);
+		return -1;
+	}
+	apply(sp, ts, ids);
+	free(ids);
+	return 0;
+}
+
 int sp_tenants_reload(struct sp *sp, char *err, size_t errlen)
 {
 	const char *path = sp->dp->cfg.config_path;
 	struct bp_config *nc;
-	uint16_t *ids;
 	int rc = -1;
 
 	if (!path[0]) {
@@ -135,25 +153,21 @@ int sp_tenants_reload(struct sp *sp, char *err, size_t errlen)
 		return -1;
 	}
 	nc = malloc(sizeof(*nc));
-	ids = malloc(BP_TENANTS_MAX * sizeof(*ids));
-	if (!nc || !ids) {
+	if (!nc) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	config_defaults(nc);
 	if (config_load_file(nc, path, err, errlen) ||
-	    config_tenants_validate(&nc->tenants, err, errlen) ||
-	    plan_ids(sp, &nc->tenants, ids, err, errlen)) {
+	    sp_tenants_apply(sp, &nc->tenants, err, errlen)) {
 		config_free(nc);
 		goto out;
 	}
-	apply(sp, &nc->tenants, ids);
 	fprintf(stderr, "fastpathd: reload: %u tenant section(s) from %s applied\n",
 		sp->tenant_cfg.n, path);
 	config_free(nc);
 	rc = 0;
 out:
 	free(nc);
-	free(ids);
 	return rc;
 }

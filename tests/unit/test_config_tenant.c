@@ -161,6 +161,15 @@ Test(config_tenant, each_bad_field)
 	bad("[tenants]\nunknown = a b\n", "[tenants] unknown", "refuse");
 	bad("[tenants]\ndefault = x\n", "[tenants] default", "unknown field");
 	bad("[daemon]\nsocket_group = nosuchgroup_bp\n", "[daemon] socket_group", "nosuchgroup_bp");
+	bad("[daemon]\nadmin_group = nosuchgroup_bp\n", "[daemon] admin_group", "nosuchgroup_bp");
+}
+
+Test(config_tenant, admin_group)
+{
+	struct bp_config c;
+	cr_assert_eq(load_text(&c, "[daemon]\nadmin_group = 0\n"), 0, "%s", err);
+	cr_assert_str_eq(c.admin_group, "0");
+	config_free(&c);
 }
 
 Test(config_tenant, ties_are_errors_naming_both)
@@ -210,7 +219,8 @@ Test(config_tenant, refuse_and_help)
 	FILE *f = open_memstream(&buf, &len);
 	config_print_fields(f);
 	fclose(f);
-	static const char *const keys[] = { "socket_group", "[tenants]", "unknown", "[tenant NAME]",
+	static const char *const keys[] = { "socket_group", "admin_group", "(default: 16384)",
+		"[tenants]", "unknown", "[tenant NAME]",
 		"uids", "gids", "cgroup", "listen_ports", "connect", "max_apps", "max_flows",
 		"max_buf_mb", "rate", "burst", "weight", "class", "rx_rate" };
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)

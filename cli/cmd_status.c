@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd_status.c - bypassctl status and stats: one StatusRequest, shown
+ * whole (status) or as counters only (stats).  Scripts parse the text
+ * ("name value" lines, "tenant NAME ..." lines): keep it stable.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bypassctl.h"
+
+static const char status_usage[] =
+	"usage: bypassctl status [--json]\n"
+	"  daemon version, port, local_ip, apps, flows, then every counter as\n"
+	"  \"name value\" and one line per tenant you may see:\n"
+	"  tenant NAME id N apps A/MAX flows F/MAX half_open H buf_mib B/MAX denied D\n"
+	"  [reason=count ...] (MAX \"-\": no limit).  Non-admins see their own tenant.\n"
+	"  --json: {version, port, local_ip, apps, flows, counters: {name: value},\n"
+	"  tenants: [tenant objects as in bypassctl tenants --json]}\n";
+
+static const char stats_usage[] =
+	"usage: bypassctl stats [--json]\n"
+	"  every counter, one \"name value\" per line: the port's (port_*), the\n"
+	"  fastpath's and slowpath's, per core (coreK.*), per tenant\n"
+	"  (tenant.NAME.FIELD: apps, flows, half_open, buf_bytes, tx_bytes, tx_pkts,\n"
+	"  rx_bytes, rx_pkts, throttled, denied, denied_REASON).\n"
+	"  --json: {counters: {name: value}, tenants: {NAME: {field: value}}}\n";
+
+/* a limit: 0 is none */
+static const char *lim(char *buf, size_t len, uint64_t v)
+{
+	if (!v)
+		return "-";
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+static void tenant_line(const Bypass__TenantStatus *t)
+{
+	unsigned long long denied = 0, mib = (t->buf_bytes + (1 << 20) - 1) >> 20;
+	char a[24], f[24], b[24];
+
+	for (size_t i = 0; i < t->n_denied; i++)
+		denied += t->denied[i]->value;
+	printf("tenant %s id %u apps %u/%s flows %u/%s half_open %u buf_mib %llu/%s denied %llu",
+	       t->name, t->id, t->apps, lim(a, sizeof(a), t->max_apps), t->flows,
+	       lim(f, sizeof(f), t->max_flows), t->half_open, mib, lim(b, sizeof(b), t->max_buf_mb),
+	       denied);
+	for (size_t i = 0; i < t->n_denied; i++)
+		printf(" %s=%llu", t->denied[i]->name, (unsigned long long)t->denied[i]->value);
+	printf("%s\n", t->removed ? " (removed, closing)" : "");
+}
+
+static void tenant_counters(const Bypass__TenantStatus *t)
+{
+	const char *n = t->name;
+	unsigned long long denied = 0;
+	const struct { const char *k; uint64_t v; } f[] = {
+		{ "id", t->id }, { "apps", t->apps }, { "flows", t->flows },
+		{ "half_open", t->half_open }, { "buf_bytes", t->buf_bytes },
+		{ "tx_bytes", t->tx_bytes }, { "tx_pkts", t->tx_pkts },
+		{ "rx_bytes", t->rx_bytes }, { "rx_pkts", t->rx_pkts },
+		{ "throttled", t->throttled },
+	};
+
+	for (size_t i = 0; i < t->n_denied; i++)
+		denied += t->denied[i]->value;
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		printf("tenant.%s.%s %llu\n", n, f[i].k, (unsigned long long)f[i].v);
+	printf("tenant.%s.denied %llu\n", n, denied);
+	for (size_t i = 0; i < t->n_denied; i++)
+		printf("tenant.%s.denied_%s %llu\n", n, t->denied[i]->name,
+		       (unsigned long long)t->denied[i]->value);
+}
+
+static void status_json(const Bypass__StatusReply *s, bool counters_only)
+{
+	j_obj(NULL);
+	if (!counters_only) {
+		j_str("version", s->version);
+		j_str("port", s->port);
+		j_str("local_ip", s->local_ip);
+		j_u64("apps", s->apps);
+		j_u64("flows", s->flows);
+	}
+	j_obj("counters");
+	for (size_t i = 0; i < s->n_counters; i++)
+		j_u64(s->counters[i]->name, s->counters[i]->value);
+	j_end_obj();
+	if (counters_only) {
+		j_obj("tenants");
+		for (size_t i = 0; i < s->n_tenants; i++)
+			j_tenant(s->tenants[i]->name, s->tenants[i]);
+		j_end_obj();
+	} else {
+		j_arr("tenants");
+		for (size_t i = 0; i < s->n_tenants; i++)
+			j_tenant(NULL, s->tenants[i]);
+		j_end_arr();
+	}
+	j_end_obj();
+	j_end();
+}
+
+static int status_common(int argc, char **argv, bool counters_only)
+{
+	const char *usage = counters_only ? stats_usage : status_usage;
+	Bypass__StatusRequest req = BYPASS__STATUS_REQUEST__INIT;
+	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT, *reply;
+	int rc = cli_opts(&argc, argv, usage);
+
+	if (rc >= 0)
+		return rc;
+	if (argc > 1)
+		return cli_usage_error(usage, "%s takes no arguments", argv[0]);
+	m.msg_case = BYPASS__CTL_MSG__MSG_STATUS_REQ;
+	m.status_req = &req;
+	rc = cli_ask(&m, BYPASS__CTL_MSG__MSG_STATUS_REPLY, &reply);
+	if (rc)
+		return rc;
+	const Bypass__StatusReply *s = reply->status_reply;
+	if (cli_json) {
+		status_json(s, counters_only);
+	} else {
+		if (!counters_only) {
+			printf("version %s\n", s->version ? s->version : "?");
+			printf("port %s\n", s->port ? s->port : "-");
+			printf("local_ip %s\n", s->local_ip ? s->local_ip : "-");
+			if (s->has_apps)
+				printf("apps %u\n", s->apps);
+			if (s->has_flows)
+				printf("flows %u\n", s->flows);
+		}
+		for (size_t i = 0; i < s->n_counters; i++)
+			printf("%s %llu\n", s->counters[i]->name,
+			       (unsigned long long)s->counters[i]->value);
+		for (size_t i = 0; i < s->n_tenants; i++) {
+			if (counters_only)
+				tenant_counters(s->tenants[i]);
+			else
+				tenant_line(s->tenants[i]);
+		}
+	}
+	bypass__ctl_msg__free_unpacked(reply, NULL);
+	return cli_done(EX_OK);
+}
+
+/** cmd_status - bypassctl status. */
+int cmd_status(int argc, char **argv)
+{
+	return status_common(argc, argv, false);
+}
+
+/** cmd_stats - bypassctl stats. */
+int cmd_stats(int argc, char **argv)
+{
+	return status_common(argc, argv, true);
+}

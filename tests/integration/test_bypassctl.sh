@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# bypassctl against a live daemon, real connections and real users
+# (bpctl1 in tenant t1 with root, bpctl2 in t2, bpctla in [daemon]
+# admin_group and in no tenant):
+#  a) every command's --help exits 0, an unknown command 2, a bad filter 2,
+#     an absent daemon 3 with how to start it
+#  b) flows lists the same connections as the Linux peer's `ss -tn`
+#     (tuples, states); the filters (state, sport, dport, port, tenant)
+#     select what they say
+#  c) every command's --json parses and has its documented fields
+#  d) bpctl2 sees only t2 (flows, apps, tenants, status) and gets exit 1
+#     with a message for another tenant and for tenant set/del and config
+#     reload; bpctla (admin_group) may change tenants
+#  e) tenant set rate changes live (tenants and status show it); tenant
+#     add/set with a bad key changes nothing; tenant del resets the flows
+set -euo pipefail
+# shellcheck source=tests/integration/shim_lib.sh source-path=SCRIPTDIR
+source "$(dirname "$0")/shim_lib.sh"
+bp_need_root
+[ -f "$SHIM" ] || bp_die "shim not built: $SHIM"
+case "$(ldd "$SHIM" 2>/dev/null)" in *libasan*)
+	bp_die "a sanitizer build's shim cannot be preloaded into python: run this test on a normal build (ctest -LE shim skips it)" ;;
+esac
+HERE=$(cd "$(dirname "$0")" && pwd)
+CLIENT=$HERE/tenant_client.py
+JSON=$HERE/bypassctl_json.py
+CTL=$BP_BUILD/cli/bypassctl
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+[ -x "$CTL" ] || bp_die "no $CTL: build first"
+
+cleanup_users() {
+	local u
+	for u in bpctl1 bpctl2 bpctla; do userdel "$u" 2>/dev/null || true; done
+	groupdel bpctl 2>/dev/null || true
+	groupdel bpctladm 2>/dev/null || true
+}
+finish() {
+	local rc=$?
+	bp_stop_all
+	cleanup_users
+	(exit "$rc")
+	bp_cleanup
+}
+trap finish EXIT
+cleanup_users
+groupadd -r bpctl || bp_die "groupadd bpctl failed"
+groupadd -r bpctladm || bp_die "groupadd bpctladm failed"
+for u in bpctl1 bpctl2 bpctla; do
+	useradd -r -M -s /usr/sbin/nologin -G bpctl "$u" || bp_die "useradd $u failed"
+done
+G=$(getent group bpctl | cut -d: -f3)
+GA=$(getent group bpctladm | cut -d: -f3)
+U1=$(id -u bpctl1)
+U2=$(id -u bpctl2)
+UA=$(id -u bpctla)
+bp_make_tmp
+dir=$BP_TMP
+chmod 755 "$dir"
+chmod 755 "$HERE" 2>/dev/null || true
+cat >"$dir/fp.conf" <<EOC
+[daemon]
+socket_group = bpctl
+admin_group = bpctladm
+[tcp]
+time_wait_ms = 100
+[tenants]
+unknown = refuse
+[tenant t1]
+uids = bpctl1, root
+[tenant t2]
+uids = bpctl2
+connect = 198.18.0.0/15
+max_flows = 10
+rate = 100mbit
+EOC
+
+bp_topo_up bpctl 140
+BP_FP_ARGS=(--config "$dir/fp.conf")
+bp_start_fastpathd
+sock=$BYPASS_SOCKET
+as_u() { local u=$1; shift; setpriv --reuid="$u" --regid="$G" --clear-groups "$@"; }
+as_admin() { setpriv --reuid="$UA" --regid="$G" --groups="$GA" "$@"; }
+shim_as() { local u=$1; shift; ip netns exec "$BP_NS_DP" setpriv --reuid="$u" --regid="$G" --clear-groups env LD_PRELOAD="$SHIM" BYPASS_SOCKET="$sock" timeout 120 "$PY" "$CLIENT" "$@"; }
+# jq-like: run CMD --json as root, check its fields, print EXPR
+jget() { local kind=$1 expr=$2; shift 2; "$CTL" "$@" --json | "$PY" "$JSON" "$kind" "$expr"; }
+# expect_rc RC WHAT CMD...: CMD exits RC; its stderr in $ERR
+expect_rc() {
+	local want=$1 what=$2 rc=0
+	shift 2
+	ERR=$("$@" 2>&1 >/dev/null) || rc=$?
+	[ "$rc" = "$want" ] || bp_die "$what: exit $rc, want $want (stderr: $ERR)"
+	echo "  $what: exit $rc${ERR:+: $(echo "$ERR" | head -1)}"
+}
+
+# ---------------------------------------------------------------- (a)
+bp_log "(a) help, usage errors, exit codes"
+for c in status stats apps tenants tenant flows arp route cores config s a t f n r; do
+	"$CTL" "$c" --help >/dev/null || bp_die "bypassctl $c --help exited $?"
+done
+"$CTL" --help | grep -q "flows \[f\]" || bp_die "bypassctl --help does not list flows [f]"
+expect_rc 2 "unknown command" "$CTL" frobnicate
+expect_rc 2 "flows with a bad filter" "$CTL" flows state established dport notaport
+expect_rc 2 "tenant with no op" "$CTL" tenant
+expect_rc 2 "status with an argument" "$CTL" status extra
+expect_rc 3 "no daemon" "$CTL" -S "$dir/nothing.sock" flows
+echo "$ERR" | grep -q "Start the daemon" || bp_die "no daemon: the message does not say how to start it: $ERR"
+expect_rc 1 "flows state bogus" "$CTL" flows state bogus
+echo "ok: (a) --help 0, unknown command and bad usage 2, no daemon 3, a refused request 1"
+
+# ---------------------------------------------------------------- (b)
+bp_log "(b) flows against the peer's ss"
+bp_bg bp_peer "$PY" "$HERE/peer_echo.py" 7401
+bp_wait_peer_listen 7401
+rm -f "$dir/go"
+shim_as 0 conns "$BP_PEER_IP" 7401 3 "$dir/go" >"$dir/t1.log" 2>&1 &
+BP_PIDS+=("$!")
+shim_as "$U2" conns "$BP_PEER_IP" 7401 2 "$dir/go" >"$dir/t2.log" 2>&1 &
+t2pid=$!
+BP_PIDS+=("$t2pid")
+for i in $(seq 100); do grep -q opened "$dir/t1.log" && grep -q opened "$dir/t2.log" && break; sleep 0.1; done
+[ "$(head -1 "$dir/t1.log")" = "opened 3 0" ] || bp_die "t1 could not connect: $(cat "$dir/t1.log")"
+[ "$(head -1 "$dir/t2.log")" = "opened 2 0" ] || bp_die "t2 could not connect: $(cat "$dir/t2.log")"
+"$CTL" flows | sed 's/^/  /'
+# the peer's view: its local is our remote; ss says ESTAB
+peer=$(bp_peer ss -tnH state established "( sport = :7401 )" | awk '{print $4 " " $3}' | sort)
+ours=$(jget flows "'\n'.join(sorted(f['local'] + ' ' + f['remote'] for f in d['flows']))" \
+	flows state established dport 7401 | "$PY" -c 'import json,sys; print(json.load(sys.stdin))')
+echo "  peer ss (remote local): $(echo "$peer" | tr '\n' ';')"
+echo "  bypassctl flows:        $(echo "$ours" | tr '\n' ';')"
+[ "$(echo "$peer" | wc -l)" = 5 ] || bp_die "the peer sees $(echo "$peer" | wc -l) connections, want 5"
+[ "$peer" = "$ours" ] || bp_die "bypassctl flows and the peer's ss disagree"
+[ "$(jget flows "d['matched']" flows state established dport 7401)" = 5 ] || bp_die "matched != 5"
+[ "$(jget flows "len(d['flows'])" flows tenant t2)" = 2 ] || bp_die "flows tenant t2 is not 2 flows"
+[ "$(jget flows "sorted(set(f['tenant'] for f in d['flows']))" flows tenant t1)" = '["t1"]' ] ||
+	bp_die "flows tenant t1 shows other tenants"
+[ "$(jget flows "len(d['flows'])" flows dport 9)" = 0 ] || bp_die "flows dport 9 is not empty"
+[ "$(jget flows "len(d['flows'])" flows state time-wait)" = 0 ] || bp_die "time-wait flows without a close"
+one=$(echo "$ours" | head -1 | awk '{print $1}')
+[ "$(jget flows "[f['local'] for f in d['flows']]" flows sport "${one##*:}")" = "[\"$one\"]" ] ||
+	bp_die "flows sport ${one##*:} does not select $one alone"
+[ "$(jget flows "len(d['flows'])" flows port 7401)" = 5 ] || bp_die "flows port 7401 is not 5"
+[ "$(jget flows "len(d['flows'])" flows limit 2)" = 2 ] || bp_die "flows limit 2 did not show 2"
+# pages of 2 (three requests): the same flows, each once
+[ "$(jget flows "sorted(f['id'] for f in d['flows'])" flows page 2)" = "$(jget flows "sorted(f['id'] for f in d['flows'])" flows)" ] ||
+	bp_die "flows in pages of 2 differ from one page: $("$CTL" flows page 2)"
+[ "$(jget flows "len(d['flows'])" flows page 2)" = 5 ] || bp_die "flows page 2 did not show 5 flows"
+"$CTL" flows limit 2 | grep -q "3 more flows match" || bp_die "flows limit 2 does not say 3 more match"
+jget flows "all(f['pid'] > 0 and f['cwnd'] > 0 and f['cc'] for f in d['flows'])" flows | grep -q true ||
+	bp_die "an established flow without pid, cwnd or cc: $("$CTL" flows --json)"
+"$CTL" f state established dport 7401 >/dev/null || bp_die "short form f failed"
+echo "ok: (b) flows == the peer's ss -tn (5 tuples, established); filters select"
+
+# ---------------------------------------------------------------- (c)
+bp_log "(c) --json of every command"
+for c in status stats apps tenants flows arp route cores; do
+	"$CTL" "$c" --json | "$PY" "$JSON" "$c" || bp_die "$c --json"
+done
+"$CTL" --json tenants show t2 | "$PY" "$JSON" tenants || bp_die "tenants show --json"
+[ "$(jget arp "[e['ip'] for e in d['entries']]" arp)" = "[\"$BP_PEER_IP\"]" ] ||
+	bp_die "arp does not hold the peer: $("$CTL" arp)"
+[ "$(jget route "d['routes'][0]['dst']" route)" = '"198.18.140.0/24"' ] || bp_die "route: $("$CTL" route)"
+[ "$(jget apps "sorted(a['tenant'] for a in d['apps'])" apps)" = '["t1", "t2"]' ] ||
+	bp_die "apps: $("$CTL" apps)"
+[ "$(jget apps "[a['flows'] for a in d['apps']]" apps tenant t2)" = '[2]' ] || bp_die "apps tenant t2: $("$CTL" apps)"
+[ "$(jget stats "d['tenants']['t1']['flows']" stats)" = 3 ] || bp_die "stats: t1 flows"
+jget stats "d['counters']['port_rx_packets'] > 0 and 'core0.rx_pkts' in d['counters']" stats | grep -q true ||
+	bp_die "stats lacks per-port or per-core counters"
+"$CTL" config reload --json | "$PY" "$JSON" config || bp_die "config reload --json"
+echo "ok: (c) status stats apps tenants flows arp route cores config: JSON with the documented fields"
+
+# ---------------------------------------------------------------- (d)
+bp_log "(d) an unprivileged user"
+[ "$(as_u "$U2" "$CTL" flows --json | "$PY" "$JSON" flows "sorted(set(f['tenant'] for f in d['flows'])), len(d['flows'])")" = '[["t2"], 2]' ] ||
+	bp_die "bpctl2 sees other flows: $(as_u "$U2" "$CTL" flows)"
+[ "$(as_u "$U2" "$CTL" tenants --json | "$PY" "$JSON" tenants "[t['name'] for t in d['tenants']]")" = '["t2"]' ] ||
+	bp_die "bpctl2 sees other tenants"
+[ "$(as_u "$U2" "$CTL" status --json | "$PY" "$JSON" status "[t['name'] for t in d['tenants']]")" = '["t2"]' ] ||
+	bp_die "bpctl2's status shows other tenants"
+[ "$(as_u "$U2" "$CTL" apps --json | "$PY" "$JSON" apps "sorted(set(a['tenant'] for a in d['apps']))")" = '["t2"]' ] ||
+	bp_die "bpctl2 sees other apps"
+expect_rc 1 "bpctl2: tenants show t1" as_u "$U2" "$CTL" tenants show t1
+expect_rc 1 "bpctl2: flows tenant t1" as_u "$U2" "$CTL" flows tenant t1
+expect_rc 1 "bpctl2: tenant set t2 rate 1g" as_u "$U2" "$CTL" tenant set t2 rate 1g
+echo "$ERR" | grep -q "admin_group" || bp_die "the refusal does not say who may: $ERR"
+expect_rc 1 "bpctl2: tenant del t1" as_u "$U2" "$CTL" tenant del t1
+expect_rc 1 "bpctl2: config reload" as_u "$U2" "$CTL" config reload
+expect_rc 1 "bpctl2: cores set 1" as_u "$U2" "$CTL" cores set 1
+[ "$(jget tenants "d['tenants'][0]['rate_bps']" tenants show t2)" = 100000000 ] ||
+	bp_die "a refused tenant set changed t2"
+expect_rc 0 "bpctla (admin_group): tenant set t2 weight 2" as_admin "$CTL" tenant set t2 weight 2
+[ "$(as_admin "$CTL" tenants --json | "$PY" "$JSON" tenants "len(d['tenants'])")" -ge 3 ] ||
+	bp_die "an admin_group member does not see every tenant"
+echo "ok: (d) bpctl2 sees t2 only and may change nothing; admin_group may"
+
+# ---------------------------------------------------------------- (e)
+bp_log "(e) live tenant changes"
+out=$("$CTL" tenant set t2 rate 200mbit) || bp_die "tenant set t2 rate 200mbit failed"
+echo "  $out"
+[ "$(jget tenants "d['tenants'][0]['rate_bps']" tenants show t2)" = 200000000 ] || bp_die "rate not changed"
+[ "$(jget status "[t['rate_bps'] for t in d['tenants'] if t['name'] == 't2']" status)" = '[200000000]' ] ||
+	bp_die "status does not show the new rate"
+[ "$(jget tenants "d['tenants'][0]['weight']" tenants show t2)" = 2 ] || bp_die "weight 2 lost"
+[ "$(jget flows "len(d['flows'])" flows tenant t2)" = 2 ] || bp_die "tenant set dropped t2's flows"
+expect_rc 1 "tenant set t2 rate fast" "$CTL" tenant set t2 rate fast weight 5
+echo "$ERR" | grep -q "\[tenant t2\] rate" || bp_die "the error does not name the field: $ERR"
+[ "$(jget tenants "d['tenants'][0]['weight']" tenants show t2)" = 2 ] || bp_die "a refused set changed weight"
+expect_rc 1 "tenant add t1" "$CTL" tenant add t1 weight 3
+expect_rc 1 "tenant set nosuch" "$CTL" tenant set nosuch weight 3
+"$CTL" tenant add t3 uids bpctla max_flows 7 class bulk --json | "$PY" "$JSON" tenant || bp_die "tenant add t3"
+[ "$(jget tenants "[d['tenants'][0][k] for k in ('max_flows', 'class')]" tenants show t3)" = '[7, "bulk"]' ] ||
+	bp_die "t3 not as added"
+"$CTL" tenant del t3 >/dev/null || bp_die "tenant del t3"
+expect_rc 1 "tenants show t3 after del" "$CTL" tenants show t3
+"$CTL" tenant del t2 --json | "$PY" "$JSON" tenant || bp_die "tenant del t2"
+for i in $(seq 50); do [ "$(jget flows "len(d['flows'])" flows tenant t2 2>/dev/null || echo 0)" = 0 ] && break; sleep 0.1; done
+touch "$dir/go"
+wait "$t2pid" || true
+out=$(tail -1 "$dir/t2.log")
+echo "  t2's app after tenant del t2: $out"
+case "$out" in "after-go ok"*) bp_die "t2's connections survived tenant del: $out" ;; esac
+# the file still has t2: a reload brings it back, as the help says
+"$CTL" config reload >/dev/null || bp_die "config reload"
+[ "$(jget tenants "d['tenants'][0]['rate_bps']" tenants show t2)" = 100000000 ] ||
+	bp_die "config reload did not restore the file's t2"
+echo "ok: (e) live rate change shown by tenants and status; bad keys change nothing; del resets flows; reload restores the file"
+bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
+echo "PASS"
