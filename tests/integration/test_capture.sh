@@ -62,7 +62,7 @@ stop_capture() {
 	[ "$st" = 0 ] || { cat "$dir/$2.err" >&2; bp_die "capture $2 exited $st"; }
 }
 peer_dump() { # NAME FILTER: tcpdump on the peer's veth; pid in DUMP_PID
-	bp_bg bp_peer tcpdump -i "$BP_PEER_DEV" -n -U -w "$dir/$1.pcap" "$2" 2>"$dir/$1.err"
+	bp_bg ip netns exec "$BP_NS_PEER" tcpdump -i "$BP_PEER_DEV" -B 32768 -n -U -w "$dir/$1.pcap" "$2" 2>"$dir/$1.err"
 	DUMP_PID=$BP_LAST_PID
 	local i
 	for i in $(seq 100); do
@@ -101,12 +101,17 @@ C3=$BP_LAST_PID
 sleep 0.5
 transfer $P
 sleep 1 # the connection's last frames (FIN, ACK)
-for pid in $D1 $D2; do kill -INT "$pid"; wait "$pid" || true; done
+for pid in $D1 $D2; do kill -INT "$pid"; wait "$pid" || true; done # tcpdump itself (ip netns exec execs)
 stop_capture "$C1" cap1
 stop_capture "$C2" cap2
 kill -INT "$C3"
 wait "$C3" || { cat "$dir/cap3.err" >&2; bp_die "nobody's own-tenant capture failed"; }
 cat "$dir/cap1.err" "$dir/cap2.err" | sed 's/^/  /'
+[ -z "${CAPTURE_KEEP:-}" ] || cp "$dir"/*.pcap* "$dir"/*.err "$CAPTURE_KEEP"/
+for n in 1 2; do
+	grep -q "^0 packets dropped by kernel" "$dir/peer$n.err" ||
+		bp_die "the peer's tcpdump lost frames, no reference: $(cat "$dir/peer$n.err")"
+done
 
 for n in 1 2; do
 	tshark -r "$dir/cap$n.pcapng" -c 1 >/dev/null 2>"$dir/tshark$n.err" ||
