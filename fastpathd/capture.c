@@ -67,14 +67,23 @@ static void capture_one(struct fp_ctx *fp, struct dp_capture *c, struct rte_mbuf
 			return;
 	}
 	st->matched++;
+	uint64_t tsc = rte_rdtsc();
 	struct rte_mbuf *copy = rte_pcapng_copy(fp->dp->port_id, out ? fp->txq : fp->rxq, m,
-						fp->dp->capture_pool, c->snaplen, rte_rdtsc(),
+						fp->dp->capture_pool, c->snaplen, tsc,
 						out ? RTE_PCAPNG_DIRECTION_OUT :
 						      RTE_PCAPNG_DIRECTION_IN);
 	if (!copy) {
 		st->dropped++;
 		return;
 	}
+	/* DPDK 22.11 turns cycles into nanoseconds with a product that
+	 * overflows once the process has run for a few seconds: the block
+	 * carries the raw tsc instead, the slowpath converts it
+	 * (cap_pcapng_epb_fix()) */
+	uint8_t *epb = rte_pktmbuf_mtod(copy, uint8_t *);
+	uint32_t hi = (uint32_t)(tsc >> 32), lo = (uint32_t)tsc;
+	memcpy(epb + 12, &hi, 4);
+	memcpy(epb + 16, &lo, 4);
 	if (rte_ring_sp_enqueue(c->ring[fp->core], copy)) {
 		rte_pktmbuf_free(copy);
 		st->dropped++;

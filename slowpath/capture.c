@@ -18,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <pcap/bpf.h>
 #include <rte_mbuf.h>
 #include <rte_malloc.h>
+#include <rte_cycles.h>
 
 #include "sp_internal.h"
 #include "ctl_sock.h"
@@ -53,6 +55,7 @@ struct sp_capture {
 	uint32_t off, len;        /* buf[off, len) waits for the reader */
 	uint64_t count, packets, reader_drops;
 	struct dp_bpf_insn *prog;
+	struct cap_clock clock;   /* the blocks' tsc -> wall-clock time */
 	char tenant[BP_TENANT_NAME];
 };
 
@@ -117,7 +120,7 @@ static void cap_append(struct sp_capture *c, struct rte_mbuf *m)
 	const void *p = rte_pktmbuf_read(m, 0, n, dst);
 	if (p && p != dst)
 		memcpy(dst, p, n);
-	if (!p || cap_pcapng_epb_fix(dst, n)) {
+	if (!p || cap_pcapng_epb_fix(dst, n, &c->clock)) {
 		c->reader_drops++;
 		return;
 	}
@@ -418,6 +421,11 @@ void sp_ctl_capture(struct sp *sp, struct ctl_conn *cc, const Bypass__CaptureReq
 	c->buf = buf;
 	c->count = req->has_count ? req->count : 0;
 	c->prog = prog;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	c->clock.tsc0 = rte_rdtsc();
+	c->clock.ns0 = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	c->clock.hz = rte_get_tsc_hz();
 	if (tid >= 0)
 		snprintf(c->tenant, sizeof(c->tenant), "%s", sp_tenant_get(sp, (uint16_t)tid)->cfg.name);
 	uint32_t snap = req->has_snaplen && req->snaplen ? req->snaplen : CAP_SNAP_DEFAULT;

@@ -6,6 +6,7 @@
  * the section header's magic.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "capture_pcapng.h"
@@ -91,7 +92,20 @@ size_t cap_pcapng_header(uint8_t *buf, const char *ifname, uint32_t snaplen,
 	return n;
 }
 
-int cap_pcapng_epb_fix(uint8_t *blk, size_t len)
+uint64_t cap_clock_ns(const struct cap_clock *clk, uint64_t tsc)
+{
+	if (!clk->hz)
+		return clk->ns0;
+	/* a tsc from before the reference (another core's, a hair early)
+	 * counts backwards; whole seconds and the rest apart, so the
+	 * product never overflows */
+	bool before = tsc < clk->tsc0;
+	uint64_t d = before ? clk->tsc0 - tsc : tsc - clk->tsc0;
+	uint64_t ns = d / clk->hz * 1000000000ull + d % clk->hz * 1000000000ull / clk->hz;
+	return before ? clk->ns0 - ns : clk->ns0 + ns;
+}
+
+int cap_pcapng_epb_fix(uint8_t *blk, size_t len, const struct cap_clock *clk)
 {
 	uint32_t type, total, tail, caplen;
 	if (len < PCAPNG_EPB_MIN || len % 4)
@@ -104,5 +118,11 @@ int cap_pcapng_epb_fix(uint8_t *blk, size_t len)
 	    caplen > len - PCAPNG_EPB_MIN)
 		return -EINVAL;
 	put32(blk + 8, 0);
+	uint32_t hi, lo;
+	memcpy(&hi, blk + 12, 4);
+	memcpy(&lo, blk + 16, 4);
+	uint64_t ns = cap_clock_ns(clk, (uint64_t)hi << 32 | lo);
+	put32(blk + 12, (uint32_t)(ns >> 32));
+	put32(blk + 16, (uint32_t)ns);
 	return 0;
 }

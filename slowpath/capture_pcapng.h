@@ -29,12 +29,26 @@ size_t cap_pcapng_header(uint8_t *buf, const char *ifname, uint32_t snaplen,
 			 const char *comment);
 
 /**
+ * struct cap_clock - a tsc reading and the wall-clock time it was taken at.
+ * @tsc0: rte_rdtsc() then.
+ * @ns0: CLOCK_REALTIME then, nanoseconds since the epoch.
+ * @hz: tsc cycles per second.
+ */
+struct cap_clock {
+	uint64_t tsc0, ns0, hz;
+};
+
+/** cap_clock_ns - @tsc as nanoseconds since the epoch (no overflow for centuries). */
+uint64_t cap_clock_ns(const struct cap_clock *clk, uint64_t tsc);
+
+/**
  * cap_pcapng_epb_fix - check that @blk holds exactly one well-formed
  * Enhanced Packet Block of @len bytes (type, both lengths, 4-byte
- * alignment, captured length within the block) and point it at interface
- * 0, the one cap_pcapng_header() describes.
+ * alignment, captured length within the block), point it at interface
+ * 0, the one cap_pcapng_header() describes, and turn its timestamp, a raw
+ * tsc (fastpathd/capture.c), into nanoseconds since the epoch.
  * Return: 0, or -EINVAL (the block must not be written).
  */
-int cap_pcapng_epb_fix(uint8_t *blk, size_t len);
+int cap_pcapng_epb_fix(uint8_t *blk, size_t len, const struct cap_clock *clk);
 
 #endif

@@ -123,6 +123,11 @@ for n in 1 2; do
 		bp_die "cap$n holds $ours frames, the peer's tcpdump saw $theirs"
 	grep -q "0 packets dropped" "$dir/cap$n.err" || bp_die "cap$n dropped packets: $(cat "$dir/cap$n.err")"
 done
+# timestamps: wall-clock time of the capture, in order
+t0=$(tshark -r "$dir/cap2.pcapng" -c 1 -T fields -e frame.time_epoch 2>/dev/null | cut -d. -f1)
+now=$(date +%s)
+[ $((now - t0)) -ge 0 ] && [ $((now - t0)) -lt 120 ] ||
+	bp_die "cap2's first frame is stamped $t0, now is $now"
 bad=$(frames "$dir/cap1.pcapng" "!(tcp.port == $P) || frame.len < 100")
 [ "$bad" = 0 ] || bp_die "cap1 holds $bad frames its filter excludes"
 bad=$(frames "$dir/cap2.pcapng" "!(tcp.port == $P)")
