@@ -7,6 +7,9 @@
 #     (the second), and the captured payload adds up to the bytes sent
 #  b) -c COUNT stops by itself after COUNT packets
 #  c) -w - | tcpdump -r - works
+#     and a capture of tenant t1 (the flow's) has all its payload too
+#  e) a reader that does not keep up loses capture packets (counted), the
+#     transfer loses nothing
 #  d) a non-admin uid (tenant t2) cannot capture tenant t1 (EACCES, a clear
 #     message); its own-tenant capture runs and sees none of t1's frames
 set -euo pipefail
@@ -94,6 +97,8 @@ start_capture cap1 -w "$dir/cap1.pcapng" $F1
 C1=$CAP_PID
 start_capture cap2 -w "$dir/cap2.pcapng" $F2
 C2=$CAP_PID
+start_capture cap4 --tenant t1 -w "$dir/cap4.pcapng" $F2
+C4=$CAP_PID
 # nobody's capture of its own tenant runs meanwhile: it must see nothing of t1's flow
 bp_bg ip netns exec "$BP_NS_DP" setpriv --reuid=$NOBODY_UID --regid=$NOBODY_UID --clear-groups \
 	"$CTL" capture --json -w - >"$dir/cap3.pcapng" 2>"$dir/cap3.err"
@@ -104,6 +109,7 @@ sleep 1 # the connection's last frames (FIN, ACK)
 for pid in $D1 $D2; do kill -INT "$pid"; wait "$pid" || true; done # tcpdump itself (ip netns exec execs)
 stop_capture "$C1" cap1
 stop_capture "$C2" cap2
+stop_capture "$C4" cap4
 kill -INT "$C3"
 wait "$C3" || { cat "$dir/cap3.err" >&2; bp_die "nobody's own-tenant capture failed"; }
 cat "$dir/cap1.err" "$dir/cap2.err" | sed 's/^/  /'
@@ -137,13 +143,22 @@ in=$(frames "$dir/cap2.pcapng" "ip.src == $BP_PEER_IP")
 [ "$in" -gt 0 ] || bp_die "cap2 holds no received frame"
 in=$(frames "$dir/cap1.pcapng" "ip.src == $BP_PEER_IP")
 [ "$in" = 0 ] || bp_die "cap1 holds $in received frames: bare ACKs are under 100 bytes"
-# payload: each sequence number once (a retransmission is the same bytes)
-for n in 1 2; do
-	sum=$(tshark -r "$dir/cap$n.pcapng" -Y "ip.src == $BP_IP && tcp.len > 0" -T fields \
-		-e tcp.seq_raw -e tcp.len 2>/dev/null | sort -u | awk '{s += $2} END {print s + 0}')
+# payload: each sequence number once (a retransmission is the same bytes);
+# cap1's "greater 100" leaves out segments under 46 bytes, so it must hold
+# what cap2 holds in frames of 100 bytes and more
+payload() { # FILE [EXTRA FILTER]
+	tshark -r "$1" -Y "ip.src == $BP_IP && tcp.len > 0 ${2:+&& $2}" -T fields \
+		-e tcp.seq_raw -e tcp.len 2>/dev/null | sort -u | awk '{s += $2} END {print s + 0}'
+}
+for n in 2 4; do
+	sum=$(payload "$dir/cap$n.pcapng")
 	echo "  cap$n: $sum payload bytes from bypass (sent $SIZE)"
 	[ "$sum" = "$SIZE" ] || bp_die "cap$n's payload adds up to $sum bytes, $SIZE were sent"
 done
+sum=$(payload "$dir/cap1.pcapng")
+want=$(payload "$dir/cap2.pcapng" "frame.len >= 100")
+echo "  cap1: $sum payload bytes (cap2's frames of 100 bytes or more: $want)"
+[ "$sum" = "$want" ] || bp_die "cap1's payload is $sum bytes, cap2 has $want in frames >= 100 bytes"
 n3=$(frames "$dir/cap3.pcapng")
 grep -q '"tenant": "t2"' "$dir/cap3.err" || bp_die "nobody's capture was not of its tenant t2: $(cat "$dir/cap3.err")"
 [ "$n3" = 0 ] || bp_die "tenant t2's capture holds $n3 frames of tenant t1's flow"
@@ -184,5 +199,17 @@ grep -q "only its own tenant" <<<"$out" || bp_die "no clear refusal: $out"
 ip netns exec "$BP_NS_DP" "$CTL" capture --tenant nosuch -w - >/dev/null 2>&1 &&
 	bp_die "an unknown tenant was accepted"
 echo "ok: (d) uid $NOBODY_UID (tenant t2) cannot capture tenant t1"
+# ---------------------------------------------------------------- (e)
+bp_log "(e) a reader that does not read for 4 s"
+bp_bg bash -c "$CTL capture --json -w - tcp port $((P + 3)) 2>$dir/slow.err | { sleep 4; cat >/dev/null; }"
+sp=$BP_LAST_PID
+sleep 1
+transfer $((P + 3)) # byte-exact, or it dies
+kill -INT -- "-$sp" 2>/dev/null || true
+wait "$sp" || true
+cat "$dir/slow.err" | sed 's/^/  /'
+drops=$(sed -n 's/.*"reader_drops": \([0-9]*\).*/\1/p' "$dir/slow.err")
+[ -n "$drops" ] && [ "$drops" -gt 0 ] || bp_die "the slow reader lost nothing, or no counts: $(cat "$dir/slow.err")"
+echo "ok: (e) a slow reader lost $drops capture packets (counted), the transfer was byte-exact"
 bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
 echo "PASS: bypassctl capture matches tcpdump on the peer; -c; -w - | tcpdump; tenants"
