@@ -423,8 +423,9 @@ struct dp_tenant {
  * core loads the mask once per round (acquire): with no capture running,
  * that load and one predictable branch per received frame and per transmit
  * batch are all a capture costs.  While the bit is set, core k runs the
- * program on every frame it receives from the port (before processing)
- * and every frame it transmits (at the flush), and puts a pcapng copy of
+ * program on every frame it processes as received (before processing
+ * it; once per frame, see fastpathd/NOTES.md "Capture") and every frame
+ * it transmits (at the flush), and puts a pcapng copy of
  * up to snaplen bytes of the matches (from dp->capture_pool, never the
  * traffic's pool) on ring[k]; a full ring or an empty pool drops the copy
  * and counts it in core[k].dropped, never the frame.  To stop, the
