@@ -400,10 +400,11 @@ void sp_ctl_capture(struct sp *sp, struct ctl_conn *cc, const Bypass__CaptureReq
 			 "first", rc == -EUSERS ? cc->uid : DP_CAPTURE_MAX, CAP_PER_UID);
 		goto fail;
 	}
+	/* cheap checks first: the pool is made only for a request that can run */
+	if ((fd = rc = cap_pipe(fds, nfds, err, sizeof(err))) < 0)
+		goto fail;
 	if ((rc = cap_program(&req->program, &prog, &nprog, err, sizeof(err))) ||
 	    (rc = sp_fp_capture_setup(sp, err, sizeof(err))))
-		goto fail;
-	if ((fd = rc = cap_pipe(fds, nfds, err, sizeof(err))) < 0)
 		goto fail;
 	uint8_t *buf = malloc(CAP_BUF);
 	if (!buf) {
