@@ -143,12 +143,18 @@ in=$(frames "$dir/cap2.pcapng" "ip.src == $BP_PEER_IP")
 [ "$in" -gt 0 ] || bp_die "cap2 holds no received frame"
 in=$(frames "$dir/cap1.pcapng" "ip.src == $BP_PEER_IP")
 [ "$in" = 0 ] || bp_die "cap1 holds $in received frames: bare ACKs are under 100 bytes"
-# payload: each sequence number once (a retransmission is the same bytes);
-# cap1's "greater 100" leaves out segments under 46 bytes, so it must hold
-# what cap2 holds in frames of 100 bytes and more
+# payload: the bytes the captured segments cover (a retransmission, which
+# may cut the stream differently, covers the same bytes again); cap1's
+# "greater 100" leaves out segments under 46 bytes, so it must cover what
+# cap2's frames of 100 bytes and more cover
 payload() { # FILE [EXTRA FILTER]
 	tshark -r "$1" -Y "ip.src == $BP_IP && tcp.len > 0 ${2:+&& $2}" -T fields \
-		-e tcp.seq_raw -e tcp.len 2>/dev/null | sort -u | awk '{s += $2} END {print s + 0}'
+		-e tcp.seq_raw -e tcp.len 2>/dev/null | sort -n -k1,1 |
+		awk '{s = $1; e = $1 + $2
+		      if (n && s <= ce) { if (e > ce) ce = e; next }
+		      if (n) tot += ce - cs
+		      cs = s; ce = e; n = 1}
+		     END {if (n) tot += ce - cs; print tot + 0}'
 }
 for n in 2 4; do
 	sum=$(payload "$dir/cap$n.pcapng")
