@@ -121,6 +121,8 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	cli_socket = ctl_socket_path(socket_path);
+	if (socket_path) /* commands that read $BYPASS_SOCKET see --socket too */
+		setenv(BP_SOCKET_ENV, socket_path, 1);
 	argv[optind] = (char *)cmd->name;
 	return cmd->fn(argc - optind, argv + optind);
 }

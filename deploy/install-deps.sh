@@ -19,6 +19,8 @@ PKGS=(
 	# hostile-peer tests: crafted packets, the peer kernel's own RSTs
 	# dropped, a second real uid, the stuck-close mix (ab)
 	python3-scapy iptables passwd apache2-utils
+	# bypassctl capture's test: its pcapng must open in Wireshark's reader
+	tshark
 	# fuzzers (tests/fuzz): clang's libFuzzer and sanitizer runtimes
 	clang libclang-rt-14-dev llvm
 )

@@ -68,7 +68,10 @@
  * dp->port_tat, the port's bucket, every core's the same way;
  * each dp_core's counters are written by that core only, sp_counters by
  * the slowpath; dp->steer[b] by the core giving bucket b away; stop is set
- * by the slowpath (or a second signal) and read by every core.
+ * by the slowpath (or a second signal) and read by every core; a
+ * capture (struct dp_capture) is the slowpath's while its bit in
+ * dp->capture_mask is clear, its rings single-producer (core k) and
+ * single-consumer (the slowpath).
  */
 #ifndef FP_DATAPLANE_H
 #define FP_DATAPLANE_H
@@ -418,6 +421,59 @@ struct dp_tenant {
 	struct dp_tenant_core core[DP_MAX_CORES];
 } __rte_cache_aligned;
 
+/* ------------------------------------------------------------ capture */
+
+/*
+ * bypassctl capture (fastpathd/capture.c, slowpath/capture.c).  A few
+ * captures may run at once; each is one struct dp_capture.  The slowpath
+ * fills a free slot completely (program, tenant, snaplen; its rings are
+ * empty), then sets its bit in dp->capture_mask with release order.  Every
+ * core loads the mask once per round (acquire): with no capture running,
+ * that load and one predictable branch per received frame and per transmit
+ * batch are all a capture costs.  While the bit is set, core k runs the
+ * program on every frame it processes as received (before processing
+ * it; once per frame, see fastpathd/NOTES.md "Capture") and every frame
+ * it transmits (at the flush), and puts a pcapng copy of
+ * up to snaplen bytes of the matches (from dp->capture_pool, never the
+ * traffic's pool) on ring[k]; a full ring or an empty pool drops the copy
+ * and counts it in core[k].dropped, never the frame.  To stop, the
+ * slowpath clears the bit and reuses the slot (program, rings) only after
+ * every core finished the round that may have seen it set (its epoch
+ * moved, or it sleeps): sp_fp_capture_quiet().
+ *
+ *   field                      | fastpath core k         | slowpath
+ *   ---------------------------+-------------------------+---------------------
+ *   prog, nprog, snaplen,      | reads while the bit is  | writes while the bit
+ *     tenant                   |   set                   |   is clear and quiet
+ *   ring[k]                    | enqueues (single prod.) | dequeues (single cons.)
+ *   core[k].matched, .dropped  | plain increments        | relaxed reads
+ */
+#define DP_CAPTURE_MAX 4          /* captures at once */
+#define DP_CAPTURE_RING 2048      /* copies a core may hold for the slowpath */
+#define DP_CAPTURE_ALL_TENANTS (-1)
+
+/* one classic BPF instruction, laid out as libpcap's struct bpf_insn */
+struct dp_bpf_insn {
+	uint16_t code;
+	uint8_t jt, jf;
+	uint32_t k;
+};
+
+struct dp_capture_core {
+	uint64_t matched;           /* frames the program selected */
+	uint64_t dropped;           /* ... whose copy was lost (ring full, pool empty) */
+} __rte_cache_aligned;
+
+struct dp_capture {
+	struct dp_bpf_insn *prog;   /* validated (bpf_validate) by the slowpath */
+	uint32_t nprog;             /* 0: every frame */
+	uint32_t snaplen;
+	int32_t tenant;             /* DP_CAPTURE_ALL_TENANTS, or only this tenant's flows */
+	uint64_t quiet_epoch[DP_MAX_CORES]; /* slowpath: the cores' epochs at the stop */
+	struct rte_ring *ring[DP_MAX_CORES]; /* pcapng EPB mbufs, core k -> slowpath */
+	struct dp_capture_core core[DP_MAX_CORES];
+};
+
 /* --------------------------------------------------------- statistics */
 
 enum dp_counter {
@@ -501,6 +557,10 @@ struct dataplane {
 	struct dp_tenant *tenants;          /* [DP_MAX_TENANTS], see struct dp_tenant */
 	uint32_t tenants_gen;               /* bumped (release) after any policy change */
 	uint64_t port_tat __rte_cache_aligned; /* [fastpath] tx_rate's bucket, shared like tx_tat */
+	/* bypassctl capture: see struct dp_capture; bit i = capture[i] runs */
+	uint32_t capture_mask;
+	struct dp_capture capture[DP_CAPTURE_MAX];
+	struct rte_mempool *capture_pool;   /* pcapng copies, created by the first capture */
 	volatile int stop;
 	uint64_t tsc_hz;
 	uint64_t sp_counters[DPC_MAX];      /* slowpath-written */

@@ -68,6 +68,9 @@ void fp_tx_flush(struct fp_ctx *fp)
 	uint16_t sent = 0;
 	if (!fp->ntx && !fp->bl_count)
 		return;
+	/* each frame passes through fp->tx once, backlogged or not */
+	if (unlikely(fp->cap_mask) && fp->ntx)
+		fp_capture(fp, fp->tx, fp->ntx, true);
 	fp_tx_lock(fp);
 	if (fp->bl_count)
 		tx_backlog(fp);
@@ -248,7 +251,10 @@ void fp_rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	switch (pkt_classify(frame, len)) {
+	int cls = pkt_classify(frame, len);
+	if (cls != PKT_PROTO_TCP) /* handled on the core that received it */
+		fp_capture_rx(fp, m, from_sp);
+	switch (cls) {
 	case PKT_ETHTYPE_ARP:
 		fp_handle_arp(fp, m);
 		return;
@@ -268,6 +274,7 @@ void fp_rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 		     (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
 	enum pkt_verdict v = pkt_parse_tcp(frame, len, !hw_ok, &p);
 	if (v != PKT_OK || p.daddr != dp->ip) {
+		fp_capture_rx(fp, m, from_sp);
 		if (v != PKT_OK) {
 			fp->cnt[DPC_RX_DROP_BAD]++;
 			fp->self->drop_reason[v]++;
@@ -283,6 +290,8 @@ void fp_rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 		if (fp_route_frame(fp, m, dp_bucket_of(h), from_sp) != FP_MINE)
 			return;
 	}
+	/* on the core that owns its bucket: once per frame, before processing */
+	fp_capture_rx(fp, m, from_sp);
 	struct fp_flow *f = flow_table_lookup(fp, p.saddr, p.daddr, p.sport, p.dport);
 	if (!f && from_sp) {
 		rte_pktmbuf_free(m); /* the flow went away meanwhile */
@@ -517,6 +526,10 @@ static void core_loop(struct fp_ctx *fp)
 		fp->now = rte_rdtsc();
 		if (unlikely(__atomic_load_n(&dp->tenants_gen, __ATOMIC_RELAXED) != fp->tenants_gen))
 			fp_qos_refresh(fp);
+		/* captures: one load per round; see struct dp_capture */
+		fp->cap_mask = __atomic_load_n(&dp->capture_mask, __ATOMIC_ACQUIRE);
+		if (unlikely(fp->cap_mask))
+			fp_capture_tenants(fp);
 		unsigned work = poll_port(fp);
 		work += poll_messages(fp);
 		fp_apps_poll(fp);

@@ -97,6 +97,10 @@ struct fp_ctx {
 	uint64_t chack_sec_start;   /* tsc the current second began */
 	uint32_t chack_count;       /* challenge ACKs sent in it */
 	uint32_t chack_quota;       /* this second's randomised limit */
+	/* bypassctl capture (capture.c): dp->capture_mask as loaded at the
+	 * start of this round, and which of those want one tenant only */
+	uint32_t cap_mask;
+	uint32_t cap_tenant_mask;
 };
 
 /* fastpath.c */
@@ -144,6 +148,18 @@ static inline bool fp_qos_admit(struct fp_ctx *fp, struct fp_flow *f, uint64_t l
 	if (likely(!fp->port_rate && !__atomic_load_n(&t->policy.rate_bps, __ATOMIC_RELAXED)))
 		return true;
 	return fp_qos_admit_slow(fp, f, len);
+}
+
+/* capture.c */
+void fp_capture(struct fp_ctx *fp, struct rte_mbuf **pkts, uint32_t n, bool out);
+void fp_capture_tenants(struct fp_ctx *fp);
+
+/* a frame this core processes as received, unless the slowpath gave it
+ * back (it was offered to the captures when it first came in) */
+static inline void fp_capture_rx(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
+{
+	if (unlikely(fp->cap_mask) && !from_sp)
+		fp_capture(fp, &m, 1, false);
 }
 
 /* tcp_in.c */

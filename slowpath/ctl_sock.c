@@ -100,6 +100,8 @@ void sp_ctl_free(struct ctl_conn *cc)
 	struct sp_ctl *ctl = ctl_of(cc);
 	struct ev_loop *loop = cc->sp->loop;
 
+	if (cc->capture)
+		sp_capture_conn_gone(cc);
 	ev_io_stop(loop, &cc->io_w);
 	ev_timer_stop(loop, &cc->timer_w);
 	pending_unlink(cc);
@@ -294,6 +296,11 @@ void sp_ctl_close_when_sent(struct ctl_conn *cc)
 	cc->closing = true;
 }
 
+void sp_ctl_hold(struct ctl_conn *cc)
+{
+	pending_unlink(cc);
+}
+
 void sp_ctl_attached(struct ctl_conn *cc, struct dp_app *app)
 {
 	cc->app = app;
@@ -367,6 +374,17 @@ static void dispatch(struct ctl_conn *cc, const Bypass__CtlMsg *m)
 		if (!cc->app)
 			cc->closing = true;
 		break;
+	case BYPASS__CTL_MSG__MSG_CAPTURE_REQ:
+		/* a capture holds its connection until it ends (capture.c) */
+		if (!cc->app && !cc->capture && m->capture_req)
+			sp_ctl_capture(sp, cc, m->capture_req, cc->in_fds, cc->in_nfds);
+		else
+			cc->closing = true;
+		break;
+	case BYPASS__CTL_MSG__MSG_CAPTURE_STOP:
+		if (cc->capture)
+			sp_ctl_capture_stop(sp, cc);
+		break;
 	default:
 		/* an app's own socket tolerates what it cannot use; anything
 		 * else is not a client of ours */
@@ -407,7 +425,7 @@ static int conn_frames(struct ctl_conn *cc, ev_tstamp now)
 		off += (uint32_t)used;
 		cc->last_req = now;
 		dispatch(cc, m);
-		/* only a shared listen uses descriptors, and dups what it keeps */
+		/* only a shared listen and a capture use descriptors, and dup what they keep */
 		close_fds(cc->in_fds, &cc->in_nfds);
 		bypass__ctl_msg__free_unpacked(m, NULL);
 	}

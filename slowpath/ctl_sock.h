@@ -38,6 +38,7 @@ struct ctl_conn {
 	ev_io io_w;
 	ev_timer timer_w;           /* frame deadline / idle timeout */
 	struct dp_app *app;         /* NULL until attached */
+	struct sp_capture *capture; /* bypassctl capture running for it (capture.c) */
 	uint32_t uid;               /* SO_PEERCRED at accept */
 	int32_t pid;
 	struct sp_ident ident;      /* ... with groups and cgroup (tenant_match.c) */
@@ -100,6 +101,9 @@ int sp_ctl_send(struct ctl_conn *cc, const Bypass__CtlMsg *m, const int *fds, in
 /** sp_ctl_close_when_sent - end @cc once its queued replies are out. */
 void sp_ctl_close_when_sent(struct ctl_conn *cc);
 
+/** sp_ctl_hold - @cc stays open for a long request (a capture): no idle timeout, no cap. */
+void sp_ctl_hold(struct ctl_conn *cc);
+
 /** sp_ctl_attached - @cc now belongs to @app: no idle timeout, no cap. */
 void sp_ctl_attached(struct ctl_conn *cc, struct dp_app *app);
 
@@ -160,5 +164,12 @@ void sp_tenant_status_one(struct sp *sp, uint16_t id, Bypass__TenantStatus *o);
 void sp_ctl_listen_shared(struct sp *sp, struct dp_app *app, const Bypass__CtlMsg *m,
 			  const int *fds, int nfds);
 void sp_ctl_app_gone(struct sp *sp, struct dp_app *app);
+
+/* capture.c */
+void sp_ctl_capture(struct sp *sp, struct ctl_conn *cc, const Bypass__CaptureRequest *req,
+		    const int *fds, int nfds);
+void sp_ctl_capture_stop(struct sp *sp, struct ctl_conn *cc);
+void sp_capture_conn_gone(struct ctl_conn *cc);
+void sp_capture_fini(struct sp *sp);
 
 #endif /* SP_CTL_SOCK_H */

@@ -17,6 +17,7 @@
 
 #include "slowpath.h"
 #include "sp_internal.h"
+#include "ctl_sock.h"
 
 #define TICK_BUSY 0.001
 #define TICK_IDLE 0.1
@@ -255,6 +256,7 @@ void sp_stop(struct dataplane *dp)
 	dp_role_set(DP_ROLE_SP, 0); /* the caller tears the slowpath's state down */
 	sp_handoff_fini(sp);
 	sp_attach_fini(sp);
+	sp_capture_fini(sp);
 	sp_conn_fini(sp);
 	sp_synq_fini(sp);
 	sp_tenants_fini(sp);

@@ -10,10 +10,13 @@
  * nothing else; everything it reads is a relaxed load of a counter the
  * fastpath publishes for it.  See the ownership table in dataplane.h.
  */
+/* rte_pcapng is experimental in DPDK 22.11 (Debian 12) */
+#define ALLOW_EXPERIMENTAL_API
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <rte_ring.h>
+#include <rte_pcapng.h>
 
 #include "sp_internal.h"
 
@@ -401,4 +404,136 @@ bool sp_fp_timer_drain(struct sp *sp, void (*fn)(struct sp *sp, uint32_t id))
 		} while (n == 64);
 	}
 	return lost;
+}
+
+/* ------------------------------------------------------------ capture */
+
+#define CAPTURE_POOL_MBUFS 8191
+
+/**
+ * sp_fp_capture_setup - the capture pool and every slot's per-core rings,
+ * made by the first capture and kept until the daemon exits (a stopped
+ * capture's rings are empty and reused).
+ * Return: 0, or -ENOMEM with @err set.
+ */
+int sp_fp_capture_setup(struct sp *sp, char *err, size_t errlen)
+{
+	DP_ASSERT_SP();
+	struct dataplane *dp = sp->dp;
+	if (dp->capture_pool)
+		return 0;
+	char name[RTE_RING_NAMESIZE];
+	for (uint32_t i = 0; i < DP_CAPTURE_MAX; i++) {
+		for (uint32_t k = 0; k < dp->ncores; k++) {
+			if (dp->capture[i].ring[k])
+				continue;
+			snprintf(name, sizeof(name), "cap%u_%u_%u", i, k, (unsigned)getpid());
+			dp->capture[i].ring[k] = rte_ring_create(name, DP_CAPTURE_RING, SOCKET_ID_ANY,
+								 RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (!dp->capture[i].ring[k]) {
+				snprintf(err, errlen, "fastpathd has no memory for capture rings; "
+					 "raise its --mem");
+				return -ENOMEM;
+			}
+		}
+	}
+	snprintf(name, sizeof(name), "capture_%u", (unsigned)getpid());
+	/* whole frames up to 1518 bytes fit one mbuf with their pcapng
+	 * framing; jumbo frames chain */
+	dp->capture_pool = rte_pktmbuf_pool_create(name, CAPTURE_POOL_MBUFS, 64, 0,
+						   rte_pcapng_mbuf_size(RTE_ETHER_MAX_LEN),
+						   SOCKET_ID_ANY);
+	if (!dp->capture_pool) {
+		snprintf(err, errlen, "fastpathd has no memory for a capture pool of %u buffers; "
+			 "raise its --mem", CAPTURE_POOL_MBUFS);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/**
+ * sp_fp_capture_quiet - may capture slot @i be changed?  Its bit is clear
+ * and every core finished the round that may have seen it set: its epoch
+ * moved since sp_fp_capture_stop(), or it sleeps (it reloads the mask
+ * when it wakes).
+ */
+bool sp_fp_capture_quiet(struct sp *sp, uint32_t i)
+{
+	DP_ASSERT_SP();
+	struct dataplane *dp = sp->dp;
+	if (__atomic_load_n(&dp->capture_mask, __ATOMIC_RELAXED) & (1u << i))
+		return false;
+	for (uint32_t k = 0; k < dp->ncores; k++) {
+		if (__atomic_load_n(&dp->core[k].epoch, __ATOMIC_ACQUIRE) ==
+		    dp->capture[i].quiet_epoch[k] &&
+		    !__atomic_load_n(&dp->core[k].sleeping, __ATOMIC_SEQ_CST))
+			return false;
+	}
+	return true;
+}
+
+/**
+ * sp_fp_capture_start - fill quiet slot @i and let the cores run it.
+ * @prog: @nprog validated classic BPF instructions (kept by the slot until
+ *        it is quiet again; the caller frees them then), NULL for all.
+ * @tenant: DP_CAPTURE_ALL_TENANTS or one tenant id.
+ */
+void sp_fp_capture_start(struct sp *sp, uint32_t i, struct dp_bpf_insn *prog, uint32_t nprog,
+			 uint32_t snaplen, int32_t tenant)
+{
+	DP_ASSERT_SP();
+	struct dataplane *dp = sp->dp;
+	struct dp_capture *c = &dp->capture[i];
+	c->prog = prog;
+	c->nprog = nprog;
+	c->snaplen = snaplen;
+	c->tenant = tenant;
+	memset(c->core, 0, sizeof(c->core));
+	__atomic_fetch_or(&dp->capture_mask, 1u << i, __ATOMIC_RELEASE);
+}
+
+/** sp_fp_capture_stop - no core copies frames for slot @i from its next round. */
+void sp_fp_capture_stop(struct sp *sp, uint32_t i)
+{
+	DP_ASSERT_SP();
+	struct dataplane *dp = sp->dp;
+	__atomic_fetch_and(&dp->capture_mask, ~(1u << i), __ATOMIC_SEQ_CST);
+	for (uint32_t k = 0; k < dp->ncores; k++)
+		dp->capture[i].quiet_epoch[k] = __atomic_load_n(&dp->core[k].epoch,
+								__ATOMIC_ACQUIRE);
+}
+
+/**
+ * sp_fp_capture_drain - take up to @n pcapng copies of slot @i, a fair
+ * share from each core.  Return: how many are in @m (the caller frees them).
+ */
+unsigned int sp_fp_capture_drain(struct sp *sp, uint32_t i, struct rte_mbuf **m, unsigned int n)
+{
+	DP_ASSERT_SP();
+	struct dataplane *dp = sp->dp;
+	unsigned int got = 0;
+	for (uint32_t k = 0; k < dp->ncores && got < n; k++) {
+		struct rte_ring *r = dp->capture[i].ring[k];
+		if (r)
+			got += rte_ring_sc_dequeue_burst(r, (void **)(m + got), n - got, NULL);
+	}
+	return got;
+}
+
+/** sp_fp_capture_counts - slot @i's frames matched and copies lost, all cores. */
+void sp_fp_capture_counts(struct sp *sp, uint32_t i, uint64_t *matched, uint64_t *dropped)
+{
+	DP_ASSERT_SP();
+	struct dataplane *dp = sp->dp;
+	*matched = *dropped = 0;
+	for (uint32_t k = 0; k < dp->ncores; k++) {
+		*matched += __atomic_load_n(&dp->capture[i].core[k].matched, __ATOMIC_RELAXED);
+		*dropped += __atomic_load_n(&dp->capture[i].core[k].dropped, __ATOMIC_RELAXED);
+	}
+}
+
+/** sp_fp_capture_port - the port's name and link speed for the pcapng header. */
+const char *sp_fp_capture_port(struct sp *sp)
+{
+	return sp->dp->cfg.port_dev;
 }

@@ -120,4 +120,14 @@ void sp_fp_tenant_stats(struct sp *sp, uint16_t id, struct dp_tenant_core *out);
 /* flows the cores reported as needing timers; true: some were lost */
 bool sp_fp_timer_drain(struct sp *sp, void (*fn)(struct sp *sp, uint32_t id));
 
+/* bypassctl capture: slot @i of dp->capture (struct dp_capture, dataplane.h) */
+int sp_fp_capture_setup(struct sp *sp, char *err, size_t errlen);
+bool sp_fp_capture_quiet(struct sp *sp, uint32_t i);
+void sp_fp_capture_start(struct sp *sp, uint32_t i, struct dp_bpf_insn *prog, uint32_t nprog,
+			 uint32_t snaplen, int32_t tenant);
+void sp_fp_capture_stop(struct sp *sp, uint32_t i);
+unsigned int sp_fp_capture_drain(struct sp *sp, uint32_t i, struct rte_mbuf **m, unsigned int n);
+void sp_fp_capture_counts(struct sp *sp, uint32_t i, uint64_t *matched, uint64_t *dropped);
+const char *sp_fp_capture_port(struct sp *sp);
+
 #endif

@@ -164,6 +164,7 @@ struct sp_hs {
 /* stopping the daemon (stop.c) */
 enum sp_stop_phase { SP_STOP_NONE = 0, SP_STOP_DRAIN, SP_STOP_RST, SP_STOP_DONE };
 struct sp_ctl;
+struct sp_captures;
 
 /* the fastpath cores as the slowpath steers them (cores.c) */
 struct sp_cores {
@@ -218,6 +219,7 @@ struct sp {
 	bool tenant_refuse_unknown;   /* [tenants] unknown = refuse */
 	uint16_t tenant_unknown;      /* else: their tenant */
 	ev_async reload_w;            /* SIGHUP: re-read the tenants */
+	struct sp_captures *captures; /* bypassctl capture (capture.c), NULL until the first */
 };
 
 /* cores.c */
