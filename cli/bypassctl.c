@@ -16,6 +16,7 @@
 
 #include "bypass/bypass.h"
 #include "ctl_wire.h"
+#include "bypassctl.h"
 
 /* A daemon that accepts but never answers must not hang the operator. */
 #define REPLY_TIMEOUT_S 5
@@ -34,6 +35,7 @@ static void usage(FILE *out)
 		"             flows move without loss; load-driven scaling stops\n"
 		"  cores auto    hand the core count back to the load monitor\n"
 		"             ([fastpath] scale = true); changes need root\n"
+		"  metrics    every counter in Prometheus text format (--help for more)\n"
 		"  config reload  re-read the config file's tenants (as SIGHUP); a bad\n"
 		"             file changes nothing and the error is printed; needs root\n"
 		"\n"
@@ -260,6 +262,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "cores"))
 		return cmd_cores(ctl_socket_path(socket_path), argc - optind - 1, argv + optind + 1);
+	if (!strcmp(cmd, "metrics")) {
+		if (socket_path)
+			setenv(BP_SOCKET_ENV, socket_path, 1);
+		return cmd_metrics(argc - optind, argv + optind);
+	}
 	if (!strcmp(cmd, "config"))
 		return cmd_config(ctl_socket_path(socket_path), argc - optind - 1, argv + optind + 1);
 	fprintf(stderr, "bypassctl: '%s': unknown command (see bypassctl --help)\n", cmd);

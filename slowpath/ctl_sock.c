@@ -27,6 +27,7 @@
 
 #include "sp_internal.h"
 #include "ctl_sock.h"
+#include "metrics_sp.h"
 
 #define ACCEPTS_PER_EVENT 64   /* then let other watchers run */
 #define READS_PER_EVENT 4
@@ -327,6 +328,12 @@ static void dispatch(struct ctl_conn *cc, const Bypass__CtlMsg *m)
 	case BYPASS__CTL_MSG__MSG_CORES_REQ:
 		if (m->cores_req)
 			sp_ctl_cores(sp, cc, m->cores_req);
+		if (!cc->app)
+			cc->closing = true;
+		break;
+	case BYPASS__CTL_MSG__MSG_METRICS_REQ:
+		if (m->metrics_req)
+			sp_ctl_metrics(sp, cc, m->metrics_req);
 		if (!cc->app)
 			cc->closing = true;
 		break;

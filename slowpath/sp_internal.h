@@ -144,6 +144,7 @@ static inline uint32_t sp_app_uid(const struct dp_app *app)
 
 struct sp_pidwatch;
 struct sp_synq;
+struct mh;
 
 /* the smallest peer MSS we send with (Linux's tcp_min_snd_mss, see conn.c) */
 #define SP_MIN_SND_MSS 48
@@ -218,6 +219,7 @@ struct sp {
 	uint16_t tenant_unknown;      /* else: their tenant */
 	ev_async reload_w;            /* SIGHUP: re-read the tenants */
 	void *status_tmp[3];          /* tenant_status.c, during one reply */
+	struct mh *metrics_http;      /* [metrics] listen (metrics_http.c), NULL = off */
 };
 
 /* cores.c */
