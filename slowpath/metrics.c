@@ -108,6 +108,18 @@ static const struct mt_family
 	f_t_thr = { "bypass_tenant_throttled_total", "Times a flow of the tenant waited for its rate or the port.", C, MT_TENANT, NULL },
 	f_t_denied = { "bypass_tenant_denied_total", "Requests of the tenant refused, by reason.", C, MT_TENANT, "reason" };
 
+/* every family above, for sp_metrics_families() */
+static const struct mt_family *const all_families[] = {
+	&f_info, &f_invalid, &f_apps, &f_flows, &f_timed, &f_half_open, &f_mbufs, &f_mbufs_free,
+	&f_ctl_pending, &f_ctl_acc, &f_ctl_evict, &f_ctl_ftmo, &f_ctl_itmo, &f_ctl_slow,
+	&f_ctl_bad, &f_ctl_aerr, &f_http_req, &f_http_drop, &f_omitted, &f_cores_active,
+	&f_cores, &f_core_rx, &f_core_tx, &f_core_flows, &f_core_busy, &f_port_info,
+	&f_port_rxp, &f_port_txp, &f_port_rxb, &f_port_txb, &f_port_miss, &f_port_rxerr,
+	&f_port_nombuf, &f_port_txerr, &f_t_cfg, &f_t_apps, &f_t_max_apps, &f_t_flows,
+	&f_t_max_flows, &f_t_half, &f_t_buf, &f_t_max_buf, &f_t_txb, &f_t_rxb, &f_t_txs,
+	&f_t_rxs, &f_t_thr, &f_t_denied,
+};
+
 static const char *const denial_names[SPT_DENY_MAX] = {
 	[SPT_DENY_PORT] = "port", [SPT_DENY_CONNECT] = "connect", [SPT_DENY_JOIN] = "join",
 	[SPT_DENY_ADOPT] = "adopt", [SPT_DENY_ATTACH] = "refused", [SPT_DENY_APPS] = "apps",
@@ -124,6 +136,24 @@ static void dpc_families(void)
 		dpc_fam[i] = (struct mt_family){ dpc_name[i], dpc_help[i] ? dpc_help[i] : "Fastpath counter.",
 						 MT_COUNTER, MT_GLOBAL, NULL };
 	}
+}
+
+/**
+ * sp_metrics_families - every family the daemon may report, for tests of
+ * the naming rules: up to @max pointers into @out.  Return: how many exist.
+ */
+size_t sp_metrics_families(const struct mt_family **out, size_t max)
+{
+	size_t n = 0;
+
+	dpc_families();
+	for (int i = 0; i < DPC_MAX; i++, n++)
+		if (n < max)
+			out[n] = &dpc_fam[i];
+	for (size_t i = 0; i < sizeof(all_families) / sizeof(all_families[0]); i++, n++)
+		if (n < max)
+			out[n] = all_families[i];
+	return n;
 }
 
 static void collect_global(struct sp *sp, struct mt_set *set)

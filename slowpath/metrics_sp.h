@@ -28,6 +28,8 @@ struct ctl_conn;
  */
 uint32_t sp_metrics_collect(struct sp *sp, struct mt_set *set, int tenant, uint32_t max_tenants);
 
+size_t sp_metrics_families(const struct mt_family **out, size_t max);
+
 /** sp_ctl_metrics - answer bypassctl metrics on @cc (metrics.c). */
 void sp_ctl_metrics(struct sp *sp, struct ctl_conn *cc, const Bypass__MetricsRequest *req);
 
