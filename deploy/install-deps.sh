@@ -19,6 +19,9 @@ PKGS=(
 	# hostile-peer tests: crafted packets, the peer kernel's own RSTs
 	# dropped, a second real uid, the stuck-close mix (ab)
 	python3-scapy iptables passwd apache2-utils
+	# (not prometheus: test_metrics.sh checks the metrics with
+	# tests/integration/prom_check.py, promtool's rules, because Debian's
+	# prometheus is 96 MB and its postinst starts a server)
 	# fuzzers (tests/fuzz): clang's libFuzzer and sanitizer runtimes
 	clang libclang-rt-14-dev llvm
 )
