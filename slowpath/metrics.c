@@ -288,8 +288,8 @@ uint32_t sp_metrics_collect(struct sp *sp, struct mt_set *set, int tenant, uint3
 /* text per reply frame, whole lines: well under CTL_MAX_FRAME */
 #define METRICS_CHUNK (48u * 1024u)
 /* what one bypassctl reply may queue (ctl_sock.c drops a client that
- * leaves more than CTL_MAX_OUT unread); about 1.5 KB per tenant */
-#define METRICS_CTL_TENANTS 128
+ * leaves more than CTL_MAX_OUT unread); about 1.8 KB per tenant */
+#define METRICS_CTL_TENANTS 96
 
 /**
  * sp_ctl_metrics - bypassctl metrics on @cc: the Prometheus text, in
