@@ -21,6 +21,9 @@ PKGS=(
 	python3-scapy iptables passwd apache2-utils
 	# bypassctl capture's test: its pcapng must open in Wireshark's reader
 	tshark
+	# (not prometheus: test_metrics.sh checks the metrics with
+	# tests/integration/prom_check.py, promtool's rules, because Debian's
+	# prometheus is 96 MB and its postinst starts a server)
 	# fuzzers (tests/fuzz): clang's libFuzzer and sanitizer runtimes
 	clang libclang-rt-14-dev llvm
 )

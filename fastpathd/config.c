@@ -56,6 +56,8 @@ static const struct field fields[] = {
 	F("apps", "queue_entries", FT_POW2, queue_entries, 64, 1u << 20, "entries per app queue (power of two)"),
 	F("apps", "max_orphans", FT_U32, max_orphans, 0, 1u << 22, "per uid: connections whose owner closed or exited while a fork child still holds them; beyond this they close"),
 	F("apps", "orphan_timeout_ms", FT_U32, orphan_timeout_ms, 100, 1u << 31, "an orphaned connection no holder adopts is reset after this"),
+	F("metrics", "listen", FT_STR, metrics_listen, 0, 0, "Prometheus endpoint (GET /metrics): 127.0.0.1:9464, [::1]:9464 or unix:/run/bypass-metrics.sock (\"\" = off)"),
+	F("metrics", "allow_remote", FT_BOOL, metrics_allow_remote, 0, 1, "allow a listen address that is not loopback (the metrics are then readable from the network)"),
 	F("tcp", "min_rto_ms", FT_U32, min_rto_ms, 1, 60000, "minimum retransmission timeout"),
 	F("tcp", "max_rto_ms", FT_U32, max_rto_ms, 10, 600000, "maximum retransmission timeout"),
 	F("tcp", "syn_retries", FT_U32, syn_retries, 1, 32, "SYN retransmissions before ETIMEDOUT"),

@@ -93,6 +93,9 @@ struct bp_config {
 	uint32_t tx_rate_mbit;      /* port's egress capacity for tenant shares, 0 = line */
 	/* [log] */
 	bool verbose;
+	/* [metrics] (slowpath/metrics_http.c) */
+	char metrics_listen[CFG_STR]; /* "" = off, HOST:PORT or unix:/path */
+	bool metrics_allow_remote;  /* a listen address off loopback is refused without it */
 	/* [tenants], [tenant NAME] (config_tenant.c), as loaded at start: the
 	 * slowpath copies it (sp->tenant_cfg); a reload replaces only the copy */
 	struct bp_tenants tenants;

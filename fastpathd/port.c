@@ -48,14 +48,17 @@ int port_eal_args(const struct bp_config *c, char *storage, size_t storage_len, 
 	ADD("fastpathd");
 	ADD("-l");
 	ADD("%s", c->lcores);
-	/* leave no files behind in /var/run/dpdk or hugetlbfs */
+	/* leave no files behind in /var/run/dpdk or hugetlbfs; the prefix
+	 * still names the runtime directory, where DPDK telemetry's socket
+	 * lands (/var/run/dpdk/PREFIX/dpdk_telemetry.v2, see README), so
+	 * daemons side by side each get their own */
 	if (c->no_huge) {
 		ADD("--no-huge");
 		ADD("--no-shconf");
-		ADD("--file-prefix=%s", c->file_prefix);
 	} else {
 		ADD("--in-memory");
 	}
+	ADD("--file-prefix=%s", c->file_prefix);
 	ADD("-m");
 	ADD("%u", c->mem_mb);
 	if (!c->verbose)

@@ -374,11 +374,13 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 
 	if (off == 0) {
 		if (len) {
+			uint64_t was = f->rx_pos;
 			ring_copy_in(f->rx_base, f->rx_size, pos, data, len);
 			f->rx_pos += len;
 			ooo_merge(f);
 			__atomic_store_n(&f->shm->rx_written, f->rx_pos, __ATOMIC_RELEASE);
-			fp->cnt[DPC_RX_BYTES] += len;
+			/* what the app got: out-of-order bytes count once they join */
+			fp->cnt[DPC_RX_BYTES] += f->rx_pos - was;
 			fp_touch(fp, f, FPP_ACK | FPP_EV_RX);
 		}
 		if (fin && whole && f->rx_pos == pos + len) {

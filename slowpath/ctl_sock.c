@@ -28,6 +28,7 @@
 #include "sp_internal.h"
 #include "ctl_sock.h"
 #include "config.h"
+#include "metrics_sp.h"
 
 #define ACCEPTS_PER_EVENT 64   /* then let other watchers run */
 #define READS_PER_EVENT 4
@@ -384,6 +385,12 @@ static void dispatch(struct ctl_conn *cc, const Bypass__CtlMsg *m)
 	case BYPASS__CTL_MSG__MSG_CAPTURE_STOP:
 		if (cc->capture)
 			sp_ctl_capture_stop(sp, cc);
+		break;
+	case BYPASS__CTL_MSG__MSG_METRICS_REQ:
+		if (m->metrics_req)
+			sp_ctl_metrics(sp, cc, m->metrics_req);
+		if (!cc->app)
+			cc->closing = true;
 		break;
 	default:
 		/* an app's own socket tolerates what it cannot use; anything

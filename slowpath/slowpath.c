@@ -18,6 +18,7 @@
 #include "slowpath.h"
 #include "sp_internal.h"
 #include "ctl_sock.h"
+#include "metrics_sp.h"
 
 #define TICK_BUSY 0.001
 #define TICK_IDLE 0.1
@@ -178,6 +179,13 @@ int sp_config_check(const struct bp_config *c, char *err, size_t errlen)
 			 cc_names(names, sizeof(names)));
 		return -1;
 	}
+	if (c->metrics_listen[0]) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+
+		if (sp_metrics_addr(c->metrics_listen, c->metrics_allow_remote, &ss, &sl, err, errlen))
+			return -1;
+	}
 	return 0;
 }
 
@@ -207,6 +215,16 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 	if (sp_attach_init(sp, err, errlen)) {
 		/* e.g. another daemon serves the socket: leave it alone (no
 		 * sp_attach_fini, which would unlink its socket), free ours */
+		sp_synq_fini(sp);
+		sp_conn_fini(sp);
+		sp_tenants_fini(sp);
+		ev_loop_destroy(sp->loop);
+		dp->sp_priv = NULL;
+		rte_free(sp);
+		return -1;
+	}
+	if (sp_metrics_start(sp, err, errlen)) {
+		sp_attach_fini(sp);
 		sp_synq_fini(sp);
 		sp_conn_fini(sp);
 		sp_tenants_fini(sp);
@@ -255,6 +273,7 @@ void sp_stop(struct dataplane *dp)
 	pthread_join(sp_thread, NULL);
 	dp_role_set(DP_ROLE_SP, 0); /* the caller tears the slowpath's state down */
 	sp_handoff_fini(sp);
+	sp_metrics_stop(sp);
 	sp_attach_fini(sp);
 	sp_capture_fini(sp);
 	sp_conn_fini(sp);

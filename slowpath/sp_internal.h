@@ -145,6 +145,7 @@ static inline uint32_t sp_app_uid(const struct dp_app *app)
 
 struct sp_pidwatch;
 struct sp_synq;
+struct mh;
 
 /* the smallest peer MSS we send with (Linux's tcp_min_snd_mss, see conn.c) */
 #define SP_MIN_SND_MSS 48
@@ -220,6 +221,7 @@ struct sp {
 	uint16_t tenant_unknown;      /* else: their tenant */
 	ev_async reload_w;            /* SIGHUP: re-read the tenants */
 	struct sp_captures *captures; /* bypassctl capture (capture.c), NULL until the first */
+	struct mh *metrics_http;      /* [metrics] listen (metrics_http.c), NULL = off */
 };
 
 /* cores.c */
