@@ -209,19 +209,50 @@ static int cmd_config(const char *path, int argc, char **argv)
 	return fflush(stdout) || rc ? 1 : 0;
 }
 
+/*
+ * status pages: a reply holds as many tenants as fit one frame (about 400);
+ * the daemon, its counters and the last page's tenants_omitted (0 once all
+ * came) are printed from the last reply, the tenants from every page.
+ */
+#define STATUS_MAX_PAGES 16
+
 static int cmd_status(const char *path, bool counters_only)
 {
 	Bypass__StatusRequest req = BYPASS__STATUS_REQUEST__INIT;
-	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT, *reply;
+	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT, *pages[STATUS_MAX_PAGES];
+	size_t npages = 0;
+	int rc = 0;
 
 	m.msg_case = BYPASS__CTL_MSG__MSG_STATUS_REQ;
 	m.status_req = &req;
-	reply = ask(path, &m, "status", BYPASS__CTL_MSG__MSG_STATUS_REPLY);
-	if (!reply)
-		return 1;
-	print_status(reply->status_reply, counters_only);
-	bypass__ctl_msg__free_unpacked(reply, NULL);
-	return fflush(stdout) ? 1 : 0;
+	req.has_tenant_from = 1;
+	do {
+		pages[npages] = ask(path, &m, "status", BYPASS__CTL_MSG__MSG_STATUS_REPLY);
+		if (!pages[npages]) {
+			rc = 1;
+			break;
+		}
+		const Bypass__StatusReply *s = pages[npages++]->status_reply;
+		if (!s->has_tenant_next || s->tenant_next <= req.tenant_from)
+			break;
+		req.tenant_from = s->tenant_next;
+	} while (npages < STATUS_MAX_PAGES);
+	if (npages) {
+		Bypass__StatusReply *last = pages[npages - 1]->status_reply;
+		size_t nt = last->n_tenants;
+
+		last->n_tenants = 0; /* printed below, in page order */
+		print_status(last, counters_only);
+		last->n_tenants = nt;
+	}
+	for (size_t p = 0; p < npages; p++) {
+		const Bypass__StatusReply *s = pages[p]->status_reply;
+
+		for (size_t i = 0; i < s->n_tenants; i++)
+			print_tenant(s->tenants[i], counters_only);
+		bypass__ctl_msg__free_unpacked(pages[p], NULL);
+	}
+	return fflush(stdout) || rc ? 1 : 0;
 }
 
 int main(int argc, char **argv)

@@ -121,10 +121,10 @@ bool sp_ctl_admin(const struct ctl_conn *cc);
 
 /* attach.c and status.c, called from here */
 void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachRequest *req);
-void sp_ctl_status(struct sp *sp, struct ctl_conn *cc);
+void sp_ctl_status(struct sp *sp, struct ctl_conn *cc, const Bypass__StatusRequest *req);
 void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest *req);
 void sp_ctl_config(struct sp *sp, struct ctl_conn *cc, const Bypass__ConfigRequest *req);
-uint32_t sp_tenant_status_fill(struct sp *sp, Bypass__StatusReply *rep);
+uint32_t sp_tenant_status_fill(struct sp *sp, Bypass__StatusReply *rep, uint32_t from);
 void sp_tenant_status_free(struct sp *sp, Bypass__StatusReply *rep);
 void sp_ctl_listen_shared(struct sp *sp, struct dp_app *app, const Bypass__CtlMsg *m,
 			  const int *fds, int nfds);

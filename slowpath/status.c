@@ -26,8 +26,11 @@ static void add_counter(Bypass__Counter **arr, Bypass__Counter *store, size_t *n
 	(*n)++;
 }
 
-/** sp_ctl_status - answer a STATUS request on @cc. */
-void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
+/**
+ * sp_ctl_status - answer a STATUS request on @cc: the daemon, its counters
+ * and the tenants from id @req->tenant_from on, as many as fit the frame.
+ */
+void sp_ctl_status(struct sp *sp, struct ctl_conn *cc, const Bypass__StatusRequest *req)
 {
 	struct dataplane *dp = sp->dp;
 	char ip[32];
@@ -98,8 +101,10 @@ void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
 			add_counter(arr, store, &n, core_names[k][j], v[j]);
 		}
 	}
-	uint32_t omitted = sp_tenant_status_fill(sp, &rep);
-	add_counter(arr, store, &n, "tenants_omitted", omitted); /* no room in one frame */
+	uint32_t from = req && req->has_tenant_from ? req->tenant_from : 0;
+	uint32_t omitted = sp_tenant_status_fill(sp, &rep, from);
+	/* no room in one frame: the rest is one more request away */
+	add_counter(arr, store, &n, "tenants_omitted", omitted);
 	rep.n_counters = n;
 	rep.counters = arr;
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;

@@ -23,11 +23,13 @@ static const char *const denial_names[SPT_DENY_MAX] = {
 };
 
 /**
- * sp_tenant_status_fill - add every tenant (configured, or removed and
- * still holding flows) to @rep.  Free with sp_tenant_status_free().
+ * sp_tenant_status_fill - add the tenants (configured, or removed and still
+ * holding flows) from id @from on to @rep, in id order, until the frame
+ * would be full; then @rep->tenant_next is the id to ask from next.  Free
+ * with sp_tenant_status_free().
  * Return: how many were left out for lack of room.
  */
-uint32_t sp_tenant_status_fill(struct sp *sp, Bypass__StatusReply *rep)
+uint32_t sp_tenant_status_fill(struct sp *sp, Bypass__StatusReply *rep, uint32_t from)
 {
 	uint32_t n = sp_tenant_count(sp), omitted = 0;
 	size_t budget = STATUS_TENANT_BUDGET;
@@ -46,7 +48,7 @@ uint32_t sp_tenant_status_fill(struct sp *sp, Bypass__StatusReply *rep)
 		rep->tenants = NULL;
 		return n;
 	}
-	for (uint16_t id = 0; id < n; id++) {
+	for (uint32_t id = from; id < n; id++) {
 		struct sp_tenant *t = &sp->tenants[id];
 		Bypass__TenantStatus *o = &ts[rep->n_tenants];
 		Bypass__Counter *c = &cs[(size_t)id * SPT_DENY_MAX];
@@ -57,8 +59,12 @@ uint32_t sp_tenant_status_fill(struct sp *sp, Bypass__StatusReply *rep)
 		size_t need = 64 + strlen(t->cfg.name);
 		for (int d = 0; d < SPT_DENY_MAX; d++)
 			need += t->denied[d] ? 24 : 0;
-		if (need > budget) {
-			omitted++;
+		if (omitted || need > budget) {
+			/* stop at the first that does not fit, so pages never skip one */
+			if (!omitted++) {
+				rep->has_tenant_next = 1;
+				rep->tenant_next = id;
+			}
 			continue;
 		}
 		budget -= need;
