@@ -14,7 +14,8 @@
 #     RssAnon growth since before the tenants existed + the app regions'
 #     blocks, as test_density.sh counts them) and the daemon <= 2% of a core
 #     over 10 s
-# TENANTS_N, TENANTS_CPU_SECS and TENANTS_MAX_KIB override the defaults
+# TENANTS_N, TENANTS_CPU_SECS, TENANTS_MAX_KIB and TENANTS_TOPO_IDX (the
+# topology index, 180) override the defaults
 # (a sanitizer build needs more memory).
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
@@ -52,7 +53,7 @@ write_conf() {
 	mv "$dir/fp.conf.new" "$dir/fp.conf"
 }
 
-bp_topo_up bptden 180
+bp_topo_up bptden "${TENANTS_TOPO_IDX:-180}"
 write_conf 0
 BP_FP_ARGS=(--config "$dir/fp.conf")
 bp_start_fastpathd
