@@ -114,17 +114,20 @@ BP_FP_ARGS=(--config "$CONF")
 if [[ $PARTS == *b* ]]; then
 write_conf 200 0
 bp_start_fastpathd
-next_port
-start_sink $sport 6 "$dir/cap.json"
-as_uid "$UD" "$FLOWS" --socket "$BYPASS_SOCKET" --to "$BP_PEER_IP:$sport" --conns 2 --seconds 5 \
-	>/dev/null || bp_die "capacity: bp_flows failed"
-wait "$SINK_PID"
-cap=$(python3 "$root/bench/tenants_calc.py" rate "$dir/cap.json")
-rec cap 0 mbit "$cap"
-bp_log "capacity: an unlimited tenant gets $cap Mbit/s"
-
+# capacity: CAP = what an unlimited tenant (the default) gets now, Mbit/s
+capacity() {
+	next_port
+	start_sink $sport 6 "$dir/cap.json"
+	as_uid "$UD" "$FLOWS" --socket "$BYPASS_SOCKET" --to "$BP_PEER_IP:$sport" --conns 2 \
+		--seconds 5 >/dev/null || bp_die "capacity: bp_flows failed"
+	wait "$SINK_PID"
+	CAP=$(python3 "$root/bench/tenants_calc.py" rate "$dir/cap.json")
+}
 for ((r = 1; r <= RUNS; r++)); do
 	for rate in 50 100 200; do
+		capacity
+		cap=$CAP
+		rec cap "$r" "$rate" "$cap"
 		write_conf "$rate" 0
 		"$CTL" config reload >/dev/null || bp_die "reload failed"
 		next_port
@@ -134,7 +137,7 @@ for ((r = 1; r <= RUNS; r++)); do
 		wait "$SINK_PID"
 		v=$(python3 "$root/bench/tenants_calc.py" rate "$dir/r.json")
 		rec rate "$r" "$rate" "$v"
-		bp_log "run $r: rate $rate Mbit/s measured $v Mbit/s"
+		bp_log "run $r: rate $rate Mbit/s measured $v Mbit/s (unlimited just before: $cap)"
 	done
 	# live change 200 -> 50 with two connections running
 	write_conf 200 0
@@ -151,12 +154,14 @@ for ((r = 1; r <= RUNS; r++)); do
 	intact=1
 	wait "$fp" || intact=0
 	wait "$SINK_PID"
-	read -r settle after live_conns < <(python3 "$root/bench/tenants_calc.py" live "$dir/live.json" "$t_reload" 50)
+	read -r settle after top live_conns < <(python3 "$root/bench/tenants_calc.py" live "$dir/live.json" "$t_reload" 50)
+	cp "$dir/live.json" "$out/tenants-live-$r.json"
 	[ "$live_conns" = 2 ] || intact=0
 	rec live "$r" settle_ms "$settle"
 	rec live "$r" after_mbit "$after"
+	rec live "$r" max_mbit "$top"
 	rec live "$r" intact "$intact"
-	bp_log "run $r: live 200 -> 50: holds after $settle ms, then $after Mbit/s, connections intact: $intact"
+	bp_log "run $r: live 200 -> 50: down after $settle ms, then median $after, max $top Mbit/s, connections intact: $intact"
 done
 bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
 fi

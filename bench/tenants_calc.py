@@ -4,11 +4,12 @@
   rate SINK.json                   Mbit/s: median of the 1 s windows from
                                    1.5 s after the first byte to 0.3 s
                                    before the last (tenant_sink.py's slices)
-  live SINK.json T_RELOAD NEW      "settle_ms after_mbit live_conns": the
-                                   time from the reload (wall clock) until
-                                   no 0.5 s window exceeds NEW Mbit/s + 5%,
-                                   the median 1 s window after that, and how
-                                   many connections delivered in the last 2 s
+  live SINK.json T_RELOAD NEW      "settle_ms after_mbit max_mbit live_conns":
+                                   the time from the reload (wall clock) to
+                                   the first 1 s window at or below NEW
+                                   Mbit/s + 5%, the median and the highest 1 s
+                                   window from there, and how many
+                                   connections delivered in the last 2 s
   report CSV ENV PORT_MBIT RUNS    the markdown report
 """
 import csv
@@ -48,17 +49,17 @@ def live(path, t_reload, new):
     sl = d["slice"]
     r = int((t_reload - d["t0_real"]) / sl)
     last = max(i for i, v in enumerate(tot) if v) - int(0.3 / sl)
-    half = int(0.5 / sl)
-    # the latest 0.5 s window (sliding by one slice) still above the rate
-    settle = r
-    for i in range(r, last - half + 1):
-        if mbit(tot, sl, i, i + half) > new * 1.05:
-            settle = i + half
+    one = int(1.0 / sl)
+    # the first 1 s window (sliding by one slice) from the reload on at or
+    # below the new rate + 5%: the rate has come down by its start
+    settle = next((i for i in range(r, last - one + 1) if mbit(tot, sl, i, i + one) <= new * 1.05),
+                  last)
     after = windows(tot, sl, settle, last, 1.0)
     tail = int(2 / sl)
     conns = sum(1 for c in d["conns"] if sum(c["bytes"][last - tail:last]) > 0)
     med = statistics.median(after) if after else 0.0
-    return f"{(settle - r) * sl * 1000:.0f} {med:.1f} {conns}"
+    top = max(after) if after else 0.0
+    return f"{(settle - r) * sl * 1000:.0f} {med:.1f} {top:.1f} {conns}"
 
 
 def report(path, env_path, port_mbit, runs):
@@ -134,19 +135,27 @@ def isolation(p, med, rng, port_mbit):
 def rates(p, med, rng, vals):
     p("## b) Rate accuracy\n")
     p(f"One tenant, 2 connections (bp_flows) into a Linux receiver (tenant_sink.py), "
-      f"no port limit; an unlimited tenant got {med('cap', 'mbit'):.0f} Mbit/s here.  "
-      "Measured = median of the 1 s windows from 1.5 s after the first byte.\n")
-    p("| rate (Mbit/s) | measured (Mbit/s) | error |")
-    p("|---|---|---|")
+      "no port limit; before each rate, what an unlimited tenant gets for 5 s (the capacity "
+      "the shared machine had then).  "
+      "Measured = median of the 1 s windows from 1.5 s after the first byte.  The "
+      "limiter only caps: a figure below its rate means this shared machine could not "
+      "carry the rate then (see the load above), one above it is the limiter's error.\n")
+    p("| rate (Mbit/s) | measured (Mbit/s) | error | unlimited tenant just before (Mbit/s) |")
+    p("|---|---|---|---|")
     for r in ("50", "100", "200"):
         m = med("rate", r)
-        p(f"| {r} | {m:.1f} ({rng('rate', r, '{:.1f}')}) | {100 * (m - float(r)) / float(r):+.1f}% |")
+        p(f"| {r} | {m:.1f} ({rng('rate', r, '{:.1f}')}) | {100 * (m - float(r)) / float(r):+.1f}% "
+          f"| {med('cap', r):.0f} ({rng('cap', r)}) |")
     intact = vals("live", "intact")
     p(f"\nLive change 200 -> 50 Mbit/s (`bypassctl config reload` while both connections "
-      f"send): no 0.5 s window above 52.5 Mbit/s from **{med('live', 'settle_ms'):.0f} ms** "
-      f"after the reload ({rng('live', 'settle_ms')} ms; resolution 100 ms), then "
-      f"{med('live', 'after_mbit'):.1f} Mbit/s; connections intact (both still delivering, "
-      f"the sender saw no error) in {int(sum(intact))} of {len(intact)} runs.\n")
+      f"send): the first 1 s window at or below 52.5 Mbit/s starts "
+      f"**{med('live', 'settle_ms'):.0f} ms** after the reload ({rng('live', 'settle_ms')} ms; "
+      f"resolution 100 ms); from there the 1 s windows' median is "
+      f"{med('live', 'after_mbit'):.1f} Mbit/s ({rng('live', 'after_mbit', '{:.1f}')}), their "
+      f"highest {med('live', 'max_mbit'):.1f} ({rng('live', 'max_mbit', '{:.1f}')}); connections "
+      f"intact (both still delivering, the sender saw no error) in {int(sum(intact))} of "
+      f"{len(intact)} runs.  The receiver's per-slice samples of the runs are in "
+      "`results/tenants-live-RUN.json`.\n")
 
 
 def density(p, med, rng, vals):
