@@ -130,19 +130,21 @@ def isolation(p, med, rng, port_mbit):
                  for w in ("alone", "loaded")]
         p(f"| {cls} | " + " | ".join(cells) + " |")
     p("""
-Why the p99 grows under load on 2 vCPUs (the issue's 2x, checked by
-`test_tenant_qos.sh` c) on 4+ CPUs only): the fastpath orders the port
-latency class first (`fp_qos.c`: a latency flow overtakes waiting bulk
-flows, and waits at most for one frame's port tokens, about 15 us for a
-64 B segment at 60 Mbit/s); nothing downstream queues it behind bulk
-frames for long (the tx backlog only fills when the kernel cannot drain the
-af_packet ring, i.e. when it gets no CPU; veth has no queue).  What grows is
-the time the ping-pong's processes wait for a CPU: under a bulk load the
-fastpath core has a paced segment due every ~200 us and so never sleeps,
-the bulk sender, the Linux receiver and its softirq take the rest, and the
-ping-pong client and the Linux echo server queue behind them (the table
-above: run-queue waits, per process).  A millisecond-scale p99 is the
-kernel scheduler's granularity, not a queue in bypass.""")
+Why the p99 grows under load on 2 vCPUs (the issue's 2x is checked by
+`test_tenant_qos.sh` c) on 4+ CPUs only).  In bypass, a latency-class
+segment overtakes every waiting bulk flow at the port (`fp_qos.c`) and waits
+at most for one frame's port tokens (about 15 us for a 64 B segment at
+60 Mbit/s); behind that there is the fastpath's tx backlog, a FIFO, but it
+only holds frames while the port refuses them, and an af_packet port on a
+veth hands each burst to the kernel within the send call (veth has no
+queue).  A millisecond tail is the kernel scheduler's granularity: the
+ping-pong needs the client, fastpathd and the Linux echo server to run in
+turn, and each may wait for a CPU behind the bulk sender, the Linux
+receiver, its softirq and whatever else runs.  The run-queue table shows
+how much they waited; not measured here: per-packet time in the tx backlog
+(there is no counter for it) and `perf sched` latency per wakeup (too
+heavy to run beside the load on this machine).""")
+
     lp50, np50 = med("iso", "lat_loaded_p50"), med("iso", "nlat_loaded_p50")
     lp99, np99 = med("iso", "lat_loaded_p99"), med("iso", "nlat_loaded_p99")
     p(f"In this run, under load, class latency against class bulk gave p50 {lp50:.0f} us "
