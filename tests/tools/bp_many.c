@@ -320,5 +320,6 @@ int main(int argc, char **argv)
 		if (waitpid(pids[p], &st, 0) == pids[p] && (!WIFEXITED(st) || WEXITSTATUS(st)))
 			rc = 1;
 	}
+	free(pids);
 	return rc;
 }
