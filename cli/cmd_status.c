@@ -5,6 +5,7 @@
  * ("name value" lines, "tenant NAME ..." lines): keep it stable.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bypassctl.h"
@@ -102,6 +103,9 @@ static void status_json(const Bypass__StatusReply *s, bool counters_only)
 	j_end();
 }
 
+/* 1,024 tenants at about 400 a frame; more would be a daemon bug */
+#define MAX_STATUS_PAGES 16
+
 static int status_common(int argc, char **argv, bool counters_only)
 {
 	const char *usage = counters_only ? stats_usage : status_usage;
@@ -113,12 +117,46 @@ static int status_common(int argc, char **argv, bool counters_only)
 		return rc;
 	if (argc > 1)
 		return cli_usage_error(usage, "%s takes no arguments", argv[0]);
+	/*
+	 * One frame holds about 400 tenants: ask page after page (from the
+	 * id the daemon says to resume at) and print them as one reply, the
+	 * header and counters from the last page.
+	 */
+	Bypass__CtlMsg *pages[MAX_STATUS_PAGES];
+	size_t npages = 0, ntenants = 0;
 	m.msg_case = BYPASS__CTL_MSG__MSG_STATUS_REQ;
 	m.status_req = &req;
-	rc = cli_ask(&m, BYPASS__CTL_MSG__MSG_STATUS_REPLY, &reply);
-	if (rc)
+	req.has_tenant_from = 1;
+	req.tenant_from = 0;
+	for (;;) {
+		rc = cli_ask(&m, BYPASS__CTL_MSG__MSG_STATUS_REPLY, &reply);
+		if (rc)
+			break;
+		pages[npages++] = reply;
+		ntenants += reply->status_reply->n_tenants;
+		const Bypass__StatusReply *p = reply->status_reply;
+		if (!p->has_tenant_next || p->tenant_next <= req.tenant_from ||
+		    npages == MAX_STATUS_PAGES)
+			break;
+		req.tenant_from = p->tenant_next;
+	}
+	if (!npages)
 		return rc;
-	const Bypass__StatusReply *s = reply->status_reply;
+	Bypass__StatusReply *s = pages[npages - 1]->status_reply;
+	Bypass__TenantStatus **all = calloc(ntenants ? ntenants : 1, sizeof(*all));
+	Bypass__TenantStatus **own = s->tenants;
+	size_t nown = s->n_tenants;
+	if (!all) {
+		fprintf(stderr, "bypassctl %s: out of memory\n", argv[0]);
+		rc = EX_FAIL;
+		goto out;
+	}
+	ntenants = 0;
+	for (size_t p = 0; p < npages; p++)
+		for (size_t i = 0; i < pages[p]->status_reply->n_tenants; i++)
+			all[ntenants++] = pages[p]->status_reply->tenants[i];
+	s->tenants = all;
+	s->n_tenants = ntenants;
 	if (cli_json) {
 		status_json(s, counters_only);
 	} else {
@@ -141,8 +179,13 @@ static int status_common(int argc, char **argv, bool counters_only)
 				tenant_line(s->tenants[i]);
 		}
 	}
-	bypass__ctl_msg__free_unpacked(reply, NULL);
-	return cli_done(EX_OK);
+	s->tenants = own;
+	s->n_tenants = nown;
+	free(all);
+out:
+	for (size_t p = 0; p < npages; p++)
+		bypass__ctl_msg__free_unpacked(pages[p], NULL);
+	return rc ? rc : cli_done(EX_OK);
 }
 
 /** cmd_status - bypassctl status. */

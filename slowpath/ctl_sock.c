@@ -325,7 +325,7 @@ static void dispatch(struct ctl_conn *cc, const Bypass__CtlMsg *m)
 			sp_ctl_listen_shared(sp, cc->app, m, cc->in_fds, cc->in_nfds);
 		break;
 	case BYPASS__CTL_MSG__MSG_STATUS_REQ:
-		sp_ctl_status(sp, cc);
+		sp_ctl_status(sp, cc, m->status_req);
 		if (!cc->app) /* bypassctl: one question per connection */
 			cc->closing = true;
 		break;

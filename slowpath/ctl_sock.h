@@ -136,7 +136,7 @@ int sp_ctl_read_scope(const struct ctl_conn *cc);
 
 /* attach.c and status.c, called from here */
 void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachRequest *req);
-void sp_ctl_status(struct sp *sp, struct ctl_conn *cc);
+void sp_ctl_status(struct sp *sp, struct ctl_conn *cc, const Bypass__StatusRequest *req);
 void sp_ctl_cores(struct sp *sp, struct ctl_conn *cc, const Bypass__CoresRequest *req);
 void sp_ctl_config(struct sp *sp, struct ctl_conn *cc, const Bypass__ConfigRequest *req);
 void sp_ctl_apps(struct sp *sp, struct ctl_conn *cc, const Bypass__AppsRequest *req);
@@ -149,16 +149,19 @@ void sp_ctl_tenant_change(struct sp *sp, struct ctl_conn *cc,
 
 /*
  * tenant_status.c: TenantStatus messages for tenants @scope may see
- * (SP_CTL_ALL or one id), @name only if not NULL.  Free with
+ * (SP_CTL_ALL or one id), @name only if not NULL, from id @from on; the
+ * first that does not fit the frame ends the page (@l->next).  Free with
  * sp_tenant_status_free().  Return: how many were left out for room.
  */
 struct sp_tenant_list {
 	Bypass__TenantStatus **arr;
 	size_t n;
 	void *mem[3];
+	bool has_next;          /* some did not fit: ask again from id next */
+	uint32_t next;
 };
 uint32_t sp_tenant_status_fill(struct sp *sp, struct sp_tenant_list *l, int scope,
-			       const char *name);
+			       const char *name, uint32_t from);
 void sp_tenant_status_free(struct sp_tenant_list *l);
 void sp_tenant_status_one(struct sp *sp, uint16_t id, Bypass__TenantStatus *o);
 void sp_ctl_listen_shared(struct sp *sp, struct dp_app *app, const Bypass__CtlMsg *m,

@@ -26,8 +26,11 @@ static void add_counter(Bypass__Counter **arr, Bypass__Counter *store, size_t *n
 	(*n)++;
 }
 
-/** sp_ctl_status - answer a STATUS request on @cc. */
-void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
+/**
+ * sp_ctl_status - answer a STATUS request on @cc: the daemon, its counters
+ * and the tenants from id @req->tenant_from on, as many as fit the frame.
+ */
+void sp_ctl_status(struct sp *sp, struct ctl_conn *cc, const Bypass__StatusRequest *req)
 {
 	struct dataplane *dp = sp->dp;
 	char ip[32];
@@ -107,10 +110,14 @@ void sp_ctl_status(struct sp *sp, struct ctl_conn *cc)
 	int scope = sp_ctl_read_scope(cc);
 	uint32_t omitted = 0;
 	if (scope >= 0 || scope == SP_CTL_ALL)
-		omitted = sp_tenant_status_fill(sp, &tl, scope, NULL);
+		omitted = sp_tenant_status_fill(sp, &tl, scope, NULL,
+						req && req->has_tenant_from ? req->tenant_from : 0);
 	rep.n_tenants = tl.n;
 	rep.tenants = tl.arr;
-	add_counter(arr, store, &n, "tenants_omitted", omitted); /* no room in one frame */
+	rep.has_tenant_next = tl.has_next;
+	rep.tenant_next = tl.next;
+	/* no room in one frame: the rest is one more request away */
+	add_counter(arr, store, &n, "tenants_omitted", omitted);
 	rep.n_counters = n;
 	rep.counters = arr;
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;

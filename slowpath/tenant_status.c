@@ -65,12 +65,14 @@ void sp_tenant_status_one(struct sp *sp, uint16_t id, Bypass__TenantStatus *o)
 
 /**
  * sp_tenant_status_fill - every tenant @scope may see (configured, or
- * removed and still holding something), only @name's if not NULL.
- * Free with sp_tenant_status_free().
+ * removed and still holding something), only @name's if not NULL, in id
+ * order from @from on, until one does not fit the frame: then
+ * @l->next is the id to ask from next (so pages never skip one).  Free
+ * with sp_tenant_status_free().
  * Return: how many were left out for lack of room in one frame.
  */
 uint32_t sp_tenant_status_fill(struct sp *sp, struct sp_tenant_list *l, int scope,
-			       const char *name)
+			       const char *name, uint32_t from)
 {
 	uint32_t n = sp_tenant_count(sp), omitted = 0;
 	size_t budget = STATUS_TENANT_BUDGET;
@@ -91,7 +93,7 @@ uint32_t sp_tenant_status_fill(struct sp *sp, struct sp_tenant_list *l, int scop
 	l->mem[0] = ts;
 	l->mem[1] = cs;
 	l->mem[2] = cps;
-	for (uint16_t id = 0; id < n; id++) {
+	for (uint32_t id = from; id < n; id++) {
 		struct sp_tenant *t = &sp->tenants[id];
 		Bypass__TenantStatus *o = &ts[l->n];
 		Bypass__Counter *c = &cs[(size_t)id * SPT_DENY_MAX];
@@ -99,7 +101,7 @@ uint32_t sp_tenant_status_fill(struct sp *sp, struct sp_tenant_list *l, int scop
 
 		if (!t->in_use && !t->apps && !t->flows && !t->half_open)
 			continue;
-		if ((scope != SP_CTL_ALL && scope != id) || (name && strcmp(name, t->cfg.name)))
+		if ((scope != SP_CTL_ALL && scope != (int)id) || (name && strcmp(name, t->cfg.name)))
 			continue;
 		sp_tenant_status_one(sp, id, o);
 		o->denied = cp;
@@ -114,8 +116,11 @@ uint32_t sp_tenant_status_fill(struct sp *sp, struct sp_tenant_list *l, int scop
 		}
 		/* its exact size, with the tag and length that embed it */
 		size_t need = bypass__tenant_status__get_packed_size(o) + 6;
-		if (need > budget) {
-			omitted++;
+		if (omitted || need > budget) {
+			if (!omitted++) {
+				l->has_next = true;
+				l->next = id;
+			}
 			continue;
 		}
 		budget -= need;
@@ -150,7 +155,7 @@ void sp_ctl_tenants(struct sp *sp, struct ctl_conn *cc, const Bypass__TenantsReq
 				    "ask the operator to list your uid or group in one";
 	} else {
 		rep.has_omitted = 1;
-		rep.omitted = sp_tenant_status_fill(sp, &l, scope, req->name);
+		rep.omitted = sp_tenant_status_fill(sp, &l, scope, req->name, 0);
 		rep.n_tenants = l.n;
 		rep.tenants = l.arr;
 		if (req->name && !l.n) {

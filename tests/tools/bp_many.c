@@ -4,12 +4,20 @@
  * attached to one fastpathd, each listening on its own port and echoing
  * whatever connects to it.
  *
- *   bp_many -n N -p BASE [-P PROCS] [--socket PATH]
+ *   bp_many -n N -p BASE [-P PROCS] [--uid-base UID --gid GID] [--socket PATH]
  *
  * Context i (0 <= i < N) is its own bp_attach() and listens on port
  * BASE + i.  PROCS processes (default N / 100, at least 1) share the
  * contexts, so no process needs thousands of descriptors; each serves its
- * contexts from one poll() loop over their bp_wait_fd()s.  Prints
+ * contexts from one poll() loop over their bp_wait_fd()s.
+ *
+ * With --uid-base, every context is its own process (PROCS = N) that
+ * drops to uid UID + i and gid GID (no supplementary groups, setresuid:
+ * the uid needs no passwd entry) before it attaches, so the daemon sees
+ * N different peers by SO_PEERCRED: one tenant each, if the config has a
+ * [tenant] per uid.  Such a process also tries to listen on the next
+ * context's port and fails unless it gets EACCES (the port is that
+ * tenant's, not its own).  Prints
  * "listening N" once every context listens, and on SIGTERM/SIGINT the
  * number of connections served, then exits without detaching (the daemon
  * takes the control socket's EOF as the detach).
@@ -22,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -55,10 +64,11 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: bp_many -n N -p BASE [-P PROCS] [--socket PATH]\n"
+		"usage: bp_many -n N -p BASE [-P PROCS] [--uid-base UID --gid GID] [--socket PATH]\n"
 		"\n"
 		"Attach N libbypass contexts, context i listening on port BASE+i and\n"
 		"echoing every connection; PROCS processes share them (default N/100).\n"
+		"--uid-base: one process per context, context i as uid UID+i, gid GID.\n"
 		"Prints \"listening N\" when all listen, connections served at SIGTERM.\n");
 }
 
@@ -126,8 +136,35 @@ static void raise_nofile(void)
 	}
 }
 
-/* one process: contexts [first, first + n); tells @ready_fd when they listen */
-static int run_child(const char *sock, unsigned first, unsigned n, unsigned base, int ready_fd)
+/* become uid @uid, gid @gid, no supplementary groups, for good */
+static int drop_to(uid_t uid, gid_t gid)
+{
+	if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid)) {
+		fprintf(stderr, "bp_many: becoming uid %u gid %u: %s\n", (unsigned)uid,
+			(unsigned)gid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* a context of another tenant owns @port: listening on it must be refused */
+static int check_foreign_port(struct many_ctx *m, unsigned ctx_no, unsigned port)
+{
+	int h = bp_listen(m->ctx, 0, (uint16_t)port, 1);
+
+	if (h == -EACCES)
+		return 0;
+	fprintf(stderr, "bp_many: context %u listening on another tenant's port %u: %s\n",
+		ctx_no, port, h >= 0 ? "allowed" : strerror(-h));
+	return -1;
+}
+
+/*
+ * one process: contexts [first, first + n); tells @ready_fd when they
+ * listen.  @uid >= 0: drop to @uid/@gid first (one context, its tenant's).
+ */
+static int run_child(const char *sock, unsigned first, unsigned n, unsigned base,
+		     unsigned total, long uid, gid_t gid, int ready_fd)
 {
 	struct many_ctx *m = calloc(n, sizeof(*m));
 	struct pollfd *pfd = calloc(n, sizeof(*pfd));
@@ -136,6 +173,8 @@ static int run_child(const char *sock, unsigned first, unsigned n, unsigned base
 	if (!m || !pfd)
 		return 1;
 	raise_nofile();
+	if (uid >= 0 && drop_to((uid_t)uid, gid))
+		return 1;
 	for (unsigned i = 0; i < n; i++) {
 		struct bp_attach_opts o = { .socket_path = sock, .app_name = name };
 
@@ -151,6 +190,9 @@ static int run_child(const char *sock, unsigned first, unsigned n, unsigned base
 				base + first + i, strerror(-m[i].listener));
 			return 1;
 		}
+		if (uid >= 0 && total > 1 &&
+		    check_foreign_port(&m[i], first + i, base + (first + i + 1) % total))
+			return 1;
 		for (int k = 0; k < CONNS_PER_CTX; k++)
 			m[i].c[k].h = -1;
 		pfd[i] = (struct pollfd){ .fd = bp_wait_fd(m[i].ctx), .events = POLLIN };
@@ -159,8 +201,12 @@ static int run_child(const char *sock, unsigned first, unsigned n, unsigned base
 	if (write(ready_fd, "r", 1) != 1)
 		return 1;
 	close(ready_fd);
+	/* no timeout (1,000 idle processes must not tick): SIGTERM is blocked
+	 * but for the ppoll() itself, so it cannot slip in before it */
+	sigset_t none;
+	sigemptyset(&none);
 	while (!stop) {
-		if (poll(pfd, n, 1000) < 0 && errno != EINTR)
+		if (ppoll(pfd, n, NULL, &none) < 0 && errno != EINTR)
 			break;
 		for (unsigned i = 0; i < n; i++)
 			if (pfd[i].revents)
@@ -176,10 +222,14 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "uid-base", required_argument, NULL, 'u' },
+		{ "gid", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	unsigned n = 0, base = 0, procs = 0;
+	long uid_base = -1;
+	gid_t gid = 0;
 	const char *sock = NULL;
 	int o;
 
@@ -189,22 +239,31 @@ int main(int argc, char **argv)
 		case 'p': base = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'P': procs = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 's': sock = optarg; break;
+		case 'u': uid_base = strtol(optarg, NULL, 10); break;
+		case 'g': gid = (gid_t)strtoul(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!n || !base || base + n > 65536) {
+	if (!n || !base || base + n > 65536 || uid_base == 0 ||
+	    (uid_base > 0 && uid_base + n > UINT32_MAX)) {
 		usage(stderr);
 		return 2;
 	}
-	if (!procs)
+	if (uid_base > 0)
+		procs = n;
+	else if (!procs)
 		procs = n / 100 ? n / 100 : 1;
 	if (procs > n)
 		procs = n;
 
 	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t term;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
 	int pipefd[2];
 	if (pipe(pipefd))
 		return 1;
@@ -220,8 +279,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (!pids[p]) {
+			/* a child takes SIGTERM only inside ppoll() (see run_child) */
+			sigprocmask(SIG_BLOCK, &term, NULL);
 			close(pipefd[0]);
-			int r = run_child(sock, first, cnt, base, pipefd[1]);
+			int r = run_child(sock, first, cnt, base, n,
+					  uid_base > 0 ? uid_base + first : -1, gid, pipefd[1]);
 
 			if (r)
 				kill(getppid(), SIGTERM); /* do not wait for us */
@@ -258,5 +320,6 @@ int main(int argc, char **argv)
 		if (waitpid(pids[p], &st, 0) == pids[p] && (!WIFEXITED(st) || WEXITSTATUS(st)))
 			rc = 1;
 	}
+	free(pids);
 	return rc;
 }
