@@ -239,7 +239,7 @@ static const struct rpc_transport_ops fake_ops = {
 };
 
 /* the server "dies": its listener and connections go, peers see EOF */
-static void fk_kill_owner(void *t)
+static __attribute__((unused)) void fk_kill_owner(void *t)
 {
 	pthread_mutex_lock(&fk_mu);
 	for (int i = 1; i < FK_MAX; i++)
@@ -249,7 +249,7 @@ static void fk_kill_owner(void *t)
 }
 
 /* every connection of @t swallows what it sends (a dead host) */
-static void fk_blackhole_owner(void *t, bool on)
+static __attribute__((unused)) void fk_blackhole_owner(void *t, bool on)
 {
 	pthread_mutex_lock(&fk_mu);
 	for (int i = 1; i < FK_MAX; i++)
