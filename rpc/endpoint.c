@@ -90,11 +90,23 @@ const struct rpc_method *rpc_method_get(struct rpc_endpoint *ep, uint16_t id)
 int rpc_register(struct rpc_endpoint *ep, uint16_t id, const char *name,
 		 rpc_handler_fn fn, void *arg)
 {
+	return rpc_register_flags(ep, id, name, fn, arg, 0);
+}
+
+int rpc_register_flags(struct rpc_endpoint *ep, uint16_t id, const char *name,
+		       rpc_handler_fn fn, void *arg, unsigned flags)
+{
 	struct rpc_method **page = &ep->methods[id >> 8];
 	struct rpc_method *m;
+	int r;
 
-	if (!fn || !name)
+	if (!fn || !name || (flags & ~RPC_METHOD_WORKER))
 		return -EINVAL;
+	if (flags & RPC_METHOD_WORKER) {
+		r = rpc_workers_start(ep);
+		if (r < 0)
+			return r;
+	}
 	if (!*page) {
 		*page = calloc(256, sizeof(**page));
 		if (!*page)
@@ -108,6 +120,7 @@ int rpc_register(struct rpc_endpoint *ep, uint16_t id, const char *name,
 		return -ENOMEM;
 	m->fn = fn;
 	m->arg = arg;
+	m->flags = flags;
 	return 0;
 }
 
@@ -217,6 +230,8 @@ void rpc_endpoint_destroy(struct rpc_endpoint *ep)
 {
 	if (!ep)
 		return;
+	/* workers first: their requests still point into the sessions */
+	rpc_workers_stop(ep);
 	for (struct rpc_session *s = ep->sessions; s; s = s->next)
 		rpc_session_close(s);
 	rpc_run_done(ep);
@@ -274,6 +289,8 @@ int rpc_run(struct rpc_endpoint *ep, int timeout_ms)
 		return -EDEADLK;
 	if (ep->done_head || ep->nflush)
 		timeout_ms = 0;
+	if (rpc_workers_out(ep) && !ep->ops->set_wake && (timeout_ms < 0 || timeout_ms > 1))
+		timeout_ms = 1;	/* no wakeup from the transport: look again soon */
 	if (next != UINT64_MAX && timeout_ms != 0) {
 		now = rpc_now_us();
 		uint64_t wait_ms = next > now ? (next - now + 999) / 1000 : 0;
@@ -291,10 +308,14 @@ int rpc_run(struct rpc_endpoint *ep, int timeout_ms)
 			on_accept(ep);
 			continue;
 		}
+		if (ev[i].h == RPC_TEV_WAKE_H)
+			continue;	/* collected below */
 		s = ev[i].h < ep->hcap ? ep->hmap[ev[i].h] : NULL;
 		if (s)
 			rpc_session_on_event(s, ev[i].bits);
 	}
+	if (ep->w)
+		rpc_workers_collect(ep);
 	rpc_timer_expire(&ep->timers, rpc_now_us());
 	flush_all(ep);
 	rpc_run_done(ep);

@@ -47,7 +47,13 @@ struct rpc_transport_ops {
 	ssize_t (*recv)(void *t, int h, void *buf, size_t len);	/* 0 = EOF */
 	void (*close)(void *t, int h);
 	int (*poll)(void *t, struct rpc_tev *ev, int max, int timeout_ms);
+	/* optional: also wake poll() when @fd turns readable, reported as
+	 * RPC_TEV_WAKE_H (without it the endpoint naps 1 ms at most while
+	 * worker jobs are out) */
+	int (*set_wake)(void *t, int fd);
 };
+
+#define RPC_TEV_WAKE_H (-2)
 
 extern const struct rpc_transport_ops rpc_kernel_ops;
 extern const struct rpc_transport_ops rpc_bypass_ops;
@@ -150,6 +156,14 @@ struct rpc_req {			/* server side */
 	uint16_t method;
 	bool cancelled;
 	bool complete;			/* all chunks in, handed to the handler */
+	bool in_worker;			/* owned by a worker thread */
+	struct rpc_req *wnext;		/* worker queue / finished list */
+	rpc_handler_fn wfn;
+	void *warg;
+	uint8_t *wresp;			/* worker's response: meta + body (malloc) */
+	uint32_t wresp_len;
+	uint16_t wmeta_len;
+	int wstatus;
 	bool drop;			/* too big: answered, chunks skipped */
 	uint64_t deadline;		/* absolute µs, 0 = none */
 	uint32_t credit_bytes;		/* frame bytes to give back */
@@ -237,7 +251,10 @@ struct rpc_method {
 	rpc_handler_fn fn;
 	void *arg;
 	char *name;
+	unsigned flags;
 };
+
+struct rpc_workers;
 
 struct rpc_endpoint {
 	const struct rpc_transport_ops *ops;
@@ -260,6 +277,7 @@ struct rpc_endpoint {
 	struct rpc_ccall *done_head, *done_tail;
 	int in_cb;
 	struct rpc_stats st;
+	struct rpc_workers *w;		/* NULL until a worker method is registered */
 };
 
 /* endpoint.c */
@@ -290,6 +308,9 @@ struct rpc_txitem *rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr 
 			      const struct iovec *iov, int iovcnt,
 			      const struct rpc_meta *meta, unsigned nmeta);
 void rpc_credit_return(struct rpc_session *s, uint32_t calls, uint32_t bytes);
+struct rpc_txitem *rpc_tx_raw(struct rpc_session *s, const struct rpc_frame_hdr *h,
+			      const uint8_t *meta, uint16_t meta_len,
+			      const uint8_t *body, uint32_t body_len);
 
 /* call.c */
 struct rpc_ccall *rpc_call_lookup(struct rpc_session *s, uint32_t id);
@@ -301,7 +322,18 @@ void rpc_call_deliver(struct rpc_ccall *c, int status, const uint8_t *payload,
 bool rpc_call_item_live(struct rpc_session *s, uint32_t call_id, bool finished);
 void rpc_calls_free(struct rpc_session *s);
 
+/* worker.c */
+int rpc_workers_start(struct rpc_endpoint *ep);
+void rpc_workers_stop(struct rpc_endpoint *ep);
+void rpc_worker_post(struct rpc_req *r, const struct rpc_method *m);
+int rpc_worker_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovcnt,
+		       const struct rpc_meta *meta, unsigned nmeta);
+void rpc_workers_collect(struct rpc_endpoint *ep);
+bool rpc_workers_out(const struct rpc_endpoint *ep);
+
 /* server.c */
+void rpc_req_send(struct rpc_req *r, int status, const uint8_t *meta, uint16_t meta_len,
+		  const uint8_t *body, uint32_t body_len);
 struct rpc_req *rpc_req_find(struct rpc_session *s, uint32_t id);
 struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h);
 void rpc_req_dispatch(struct rpc_req *r);

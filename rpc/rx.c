@@ -143,7 +143,7 @@ static void on_cancel(struct rpc_session *s, uint32_t id)
 
 	if (!r)
 		return;
-	r->cancelled = true;
+	__atomic_store_n(&r->cancelled, true, __ATOMIC_RELAXED);
 	if (!r->complete)
 		rpc_req_release(r);	/* abandoned mid-message: free it now */
 }

@@ -46,7 +46,7 @@ static void req_unlink(struct rpc_req *r)
 		s->reqs = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	r->s = NULL;
+	__atomic_store_n(&r->s, NULL, __ATOMIC_RELAXED);
 }
 
 /**
@@ -138,6 +138,10 @@ void rpc_req_dispatch(struct rpc_req *r)
 	r->view.meta = r->meta;
 	r->view.nmeta = (unsigned)nm;
 	ep->st.reqs_handled++;
+	if (m->flags & RPC_METHOD_WORKER) {
+		rpc_worker_post(r, m);
+		return;
+	}
 	ep->in_cb++;
 	m->fn(r, m->arg);
 	ep->in_cb--;
@@ -159,6 +163,8 @@ int rpc_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovc
 		err = -EMSGSIZE;
 	if (err)
 		return err;	/* @r stays the caller's: it may answer again */
+	if (__atomic_load_n(&r->in_worker, __ATOMIC_RELAXED))
+		return rpc_worker_respond(r, status, iov, iovcnt, meta, nmeta);
 	if (rpc_req_cancelled(r) || !r->s || r->s->state != SS_UP) {
 		rpc_req_release(r);
 		return 0;
@@ -173,6 +179,18 @@ int rpc_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovc
 	}
 	rpc_req_release(r);
 	return 0;
+}
+
+/* endpoint thread: send a worker's response (already encoded) for @r */
+void rpc_req_send(struct rpc_req *r, int status, const uint8_t *meta, uint16_t meta_len,
+		  const uint8_t *body, uint32_t body_len)
+{
+	struct rpc_frame_hdr h = { .type = RPC_FT_RESPONSE, .method = r->method,
+				   .call_id = r->call_id, .status = (uint16_t)status };
+
+	if (!rpc_req_cancelled(r) && r->s && r->s->state == SS_UP)
+		rpc_tx_raw(r->s, &h, meta, meta_len, body, body_len);
+	rpc_req_release(r);
 }
 
 const struct rpc_msg_view *rpc_req_msg(const struct rpc_req *r)
@@ -202,7 +220,10 @@ uint64_t rpc_req_time_left_us(const struct rpc_req *r)
 
 bool rpc_req_cancelled(const struct rpc_req *r)
 {
-	return r->cancelled || !r->s || (r->deadline && rpc_now_us() >= r->deadline);
+	/* also read by worker threads while the endpoint's may write: atomics */
+	return __atomic_load_n(&r->cancelled, __ATOMIC_RELAXED) ||
+	       !__atomic_load_n(&r->s, __ATOMIC_RELAXED) ||
+	       (r->deadline && rpc_now_us() >= r->deadline);
 }
 
 /*
@@ -216,7 +237,7 @@ void rpc_reqs_orphan(struct rpc_session *s)
 			struct rpc_req *r = s->reqh[b];
 
 			req_unlink(r);
-			r->cancelled = true;
+			__atomic_store_n(&r->cancelled, true, __ATOMIC_RELAXED);
 			if (!r->complete) {
 				rpc_buf_put(&r->ep->pool, r->buf);
 				free(r);

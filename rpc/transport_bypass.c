@@ -6,6 +6,7 @@
  * expects.  Handles are bp handles of the endpoint's own context.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 
 #include "bypass/bypass.h"
@@ -14,6 +15,7 @@
 struct bt {
 	struct bp_ctx *ctx;
 	bool own;
+	int wake;	/* eventfd of the worker threads, -1 */
 };
 
 static int b_init(void **t, const struct rpc_endpoint_opts *o, char *err, size_t errlen)
@@ -36,6 +38,7 @@ static int b_init(void **t, const struct rpc_endpoint_opts *o, char *err, size_t
 		}
 		b->own = true;
 	}
+	b->wake = -1;
 	*t = b;
 	return 0;
 }
@@ -105,14 +108,40 @@ static void b_close(void *t, int h)
 	bp_close(((struct bt *)t)->ctx, h);
 }
 
+/*
+ * With worker threads, sleep on the daemon's wakeup fd and the workers'
+ * eventfd together, the way bp_wait_fd() is meant to be used: arm with
+ * bp_wait(ctx, 0), look again, poll(), then drain with bp_poll(ctx, 0).
+ */
+static int poll_with_wake(struct bt *b, struct bp_pollev *pe, int max, int timeout_ms)
+{
+	struct pollfd p[2] = { { .fd = bp_wait_fd(b->ctx), .events = POLLIN },
+			       { .fd = b->wake, .events = POLLIN } };
+	int n = bp_poll(b->ctx, pe, max, 0);
+
+	if (n || !timeout_ms)
+		return n;
+	bp_wait(b->ctx, 0);
+	n = bp_poll(b->ctx, pe, max, 0);
+	if (n)
+		return n;
+	if (poll(p, 2, timeout_ms) < 0 && errno != EINTR)
+		return -errno;
+	return bp_poll(b->ctx, pe, max, 0);
+}
+
 static int b_poll(void *t, struct rpc_tev *ev, int max, int timeout_ms)
 {
+	struct bt *bt = t;
 	struct bp_pollev pe[256];
 	int n;
 
 	if (max > 256)
 		max = 256;
-	n = bp_poll(((struct bt *)t)->ctx, pe, max, timeout_ms);
+	if (bt->wake >= 0)
+		n = poll_with_wake(bt, pe, max - 1, timeout_ms);
+	else
+		n = bp_poll(bt->ctx, pe, max, timeout_ms);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
@@ -127,7 +156,18 @@ static int b_poll(void *t, struct rpc_tev *ev, int max, int timeout_ms)
 		ev[i].h = pe[i].h;
 		ev[i].bits = b;
 	}
+	if (bt->wake >= 0) {
+		/* the endpoint collects worker answers every pass anyway */
+		ev[n].h = RPC_TEV_WAKE_H;
+		ev[n++].bits = RPC_TEV_IN;
+	}
 	return n;
+}
+
+static int b_set_wake(void *t, int fd)
+{
+	((struct bt *)t)->wake = fd;
+	return 0;
 }
 
 const struct rpc_transport_ops rpc_bypass_ops = {
@@ -143,4 +183,5 @@ const struct rpc_transport_ops rpc_bypass_ops = {
 	.recv = b_recv,
 	.close = b_close,
 	.poll = b_poll,
+	.set_wake = b_set_wake,
 };

@@ -17,6 +17,7 @@
 
 struct kt {
 	int ep;
+	int wake;	/* eventfd of the worker threads, -1 */
 };
 
 static int k_init(void **t, const struct rpc_endpoint_opts *o, char *err, size_t errlen)
@@ -34,6 +35,7 @@ static int k_init(void **t, const struct rpc_endpoint_opts *o, char *err, size_t
 		free(k);
 		return -e;
 	}
+	k->wake = -1;
 	*t = k;
 	return 0;
 }
@@ -180,10 +182,21 @@ static int k_poll(void *t, struct rpc_tev *ev, int max, int timeout_ms)
 			b |= RPC_TEV_OUT;
 		if (e[i].events & (EPOLLERR | EPOLLHUP))
 			b |= RPC_TEV_ERR | RPC_TEV_IN;
-		ev[i].h = e[i].data.fd;
+		ev[i].h = e[i].data.fd == k->wake ? RPC_TEV_WAKE_H : e[i].data.fd;
 		ev[i].bits = b;
 	}
 	return n;
+}
+
+static int k_set_wake(void *t, int fd)
+{
+	struct kt *k = t;
+	struct epoll_event e = { .events = EPOLLIN, .data.fd = fd };
+
+	if (epoll_ctl(k->ep, EPOLL_CTL_ADD, fd, &e) < 0)
+		return -errno;
+	k->wake = fd;
+	return 0;
 }
 
 const struct rpc_transport_ops rpc_kernel_ops = {
@@ -199,4 +212,5 @@ const struct rpc_transport_ops rpc_kernel_ops = {
 	.recv = k_recv,
 	.close = k_close,
 	.poll = k_poll,
+	.set_wake = k_set_wake,
 };

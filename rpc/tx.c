@@ -81,6 +81,36 @@ struct rpc_txitem *rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr 
 }
 
 /**
+ * rpc_tx_raw - queue a RESPONSE whose metadata is already encoded (a
+ * worker thread's, copied off that thread).
+ */
+struct rpc_txitem *rpc_tx_raw(struct rpc_session *s, const struct rpc_frame_hdr *h,
+			      const uint8_t *meta, uint16_t meta_len,
+			      const uint8_t *body, uint32_t body_len)
+{
+	struct rpc_txitem *it = calloc(1, sizeof(*it));
+
+	if (!it)
+		return NULL;
+	it->buf = rpc_buf_get(&s->ep->pool, (size_t)meta_len + body_len);
+	if (!it->buf) {
+		free(it);
+		return NULL;
+	}
+	it->hdr = *h;
+	it->hdr.meta_len = meta_len;
+	it->hdr.msg_len = body_len;
+	it->len = meta_len + body_len;
+	if (meta_len)
+		memcpy(it->buf->data, meta, meta_len);
+	if (body_len)
+		memcpy(it->buf->data + meta_len, body, body_len);
+	rpc_txq_push(&s->ctlq, it);
+	rpc_flush_mark(s);
+	return it;
+}
+
+/**
  * rpc_tx_ctl - queue a payload-less control frame.  For CREDIT @calls is
  * the call grant (carried in call_id) and @aux the byte grant.
  */

@@ -76,6 +76,8 @@ struct rpc_transport_ops;
  * @max_queued_bytes: request bytes a session may hold unsent (waiting for
  *                    credit or socket room) before rpc_call() returns
  *                    -EAGAIN (default 64 MiB).
+ * @workers: threads for methods registered with RPC_METHOD_WORKER
+ *           (default 2; started with the first such method).
  */
 struct rpc_endpoint_opts {
 	enum rpc_transport_kind transport;
@@ -88,6 +90,7 @@ struct rpc_endpoint_opts {
 	uint32_t reconnect_min_ms;
 	uint32_t reconnect_max_ms;
 	uint64_t max_queued_bytes;
+	unsigned workers;
 };
 
 /**
@@ -121,11 +124,8 @@ struct rpc_meta {
 };
 
 /**
- * struct rpc_msg_view - a received message, valid only until the callback
- * that shows it returns (rpc_req: until rpc_respond()).
- * @data: body (contiguous); @len: its bytes.
- * @meta: metadata entries, @nmeta of them (keys not NUL-terminated:
- *        use @meta[i].key_len).
+ * struct rpc_meta_view - a received metadata entry; @key is not
+ * NUL-terminated (@key_len bytes).  Points into the message buffer.
  */
 struct rpc_meta_view {
 	const char *key;
@@ -134,6 +134,12 @@ struct rpc_meta_view {
 	uint16_t val_len;
 };
 
+/**
+ * struct rpc_msg_view - a received message, valid only until the callback
+ * that shows it returns (rpc_req: until rpc_respond()).
+ * @data: body (contiguous); @len: its bytes.
+ * @meta: metadata entries, @nmeta of them.
+ */
 struct rpc_msg_view {
 	const void *data;
 	size_t len;
@@ -156,6 +162,21 @@ typedef void (*rpc_handler_fn)(struct rpc_req *req, void *arg);
  */
 int rpc_register(struct rpc_endpoint *ep, uint16_t id, const char *name,
 		 rpc_handler_fn fn, void *arg);
+
+/* rpc_register_flags() flags */
+#define RPC_METHOD_WORKER 0x1u	/* run the handler on a worker thread */
+
+/**
+ * rpc_register_flags - rpc_register() with @flags.  RPC_METHOD_WORKER: the
+ * handler runs on one of the endpoint's worker threads, for handlers that
+ * block or compute for long.  There it may only use rpc_req_msg(),
+ * rpc_req_method(), rpc_req_time_left_us(), rpc_req_cancelled() and
+ * rpc_respond() on its request, and must call rpc_respond() before it
+ * returns (the response is copied and sent by the endpoint's thread).
+ * Return: as rpc_register(), or -errno if the workers cannot start.
+ */
+int rpc_register_flags(struct rpc_endpoint *ep, uint16_t id, const char *name,
+		       rpc_handler_fn fn, void *arg, unsigned flags);
 
 /** rpc_req_msg - the request body and metadata. */
 const struct rpc_msg_view *rpc_req_msg(const struct rpc_req *req);
@@ -228,9 +249,11 @@ struct rpc_session *rpc_connect(struct rpc_endpoint *ep, const char *hostport,
 				rpc_session_fn cb, void *arg);
 
 /**
- * rpc_session_close - end a client session: its pending calls complete
- * with CANCELLED (before this returns).  Server sessions: close the
- * connection; they are freed after their CLOSED event.
+ * rpc_session_close - end a session: close its connection, stop
+ * reconnecting; its pending calls complete with CANCELLED from the next
+ * rpc_run() (or rpc_endpoint_destroy()), after which the session is freed:
+ * do not use @s after this returns.  Requests it was serving are orphaned
+ * (their responses are dropped).  Accepted sessions get their CLOSED event.
  */
 void rpc_session_close(struct rpc_session *s);
 

@@ -2,10 +2,13 @@
 /*
  * kv_server - an example RPC service: an in-memory key-value store.
  *   kv_server [--transport kernel|bypass] [--listen HOST:PORT] [--max-msg BYTES]
+ *             [--workers N]
+ * --workers N runs PUT/GET/DEL on N worker threads (the table is locked).
  * Prints "kv_server: listening on port N" once it accepts sessions.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,7 @@ struct ent {
 };
 
 static struct ent *tab[NBUCKETS];
+static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t stop;
 
 struct held {
@@ -68,7 +72,7 @@ static void fail(struct rpc_req *r, int st, const char *msg)
 	rpc_respond(r, st, &iov, 1, NULL, 0);
 }
 
-static void h_put(struct rpc_req *r, void *arg)
+static void do_put(struct rpc_req *r)
 {
 	const struct rpc_msg_view *m = rpc_req_msg(r);
 	const unsigned char *p = m->data;
@@ -100,7 +104,7 @@ static void h_put(struct rpc_req *r, void *arg)
 	rpc_respond(r, RPC_OK, NULL, 0, NULL, 0);
 }
 
-static void h_get(struct rpc_req *r, void *arg)
+static void do_get(struct rpc_req *r)
 {
 	const struct rpc_msg_view *m = rpc_req_msg(r);
 	struct ent *e = *find(m->data, m->len);
@@ -115,7 +119,7 @@ static void h_get(struct rpc_req *r, void *arg)
 	rpc_respond(r, RPC_OK, &iov, 1, NULL, 0);
 }
 
-static void h_del(struct rpc_req *r, void *arg)
+static void do_del(struct rpc_req *r)
 {
 	const struct rpc_msg_view *m = rpc_req_msg(r);
 	struct ent **pp = find(m->data, m->len), *e = *pp;
@@ -130,6 +134,18 @@ static void h_del(struct rpc_req *r, void *arg)
 	free(e);
 	rpc_respond(r, RPC_OK, NULL, 0, NULL, 0);
 }
+
+/* rpc_respond() copies the value, so it may run under the lock */
+#define LOCKED(name)                                  \
+	static void h_##name(struct rpc_req *r, void *arg) \
+	{                                             \
+		pthread_mutex_lock(&tab_mu);          \
+		do_##name(r);                         \
+		pthread_mutex_unlock(&tab_mu);        \
+	}
+LOCKED(put)
+LOCKED(get)
+LOCKED(del)
 
 static void h_hold(struct rpc_req *r, void *arg)
 {
@@ -169,23 +185,27 @@ static void on_stop(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kv_server [--transport kernel|bypass] [--listen HOST:PORT] [--max-msg BYTES]\n"
+		   "                 [--workers N]\n"
 		   "An example RPC key-value service (methods PUT=1 GET=2 DEL=3 HOLD=4,\n"
 		   "see rpc/examples/kv_proto.h).  Default: kernel transport, :7100.\n"
-		   "With --transport bypass it attaches to fastpathd ($BYPASS_SOCKET).\n");
+		   "With --transport bypass it attaches to fastpathd ($BYPASS_SOCKET).\n"
+		   "--workers N: PUT/GET/DEL run on N worker threads instead of inline.\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "transport", required_argument, 0, 't' }, { "listen", required_argument, 0, 'l' },
-		{ "max-msg", required_argument, 0, 'm' }, { "help", no_argument, 0, 'h' }, { 0 } };
+		{ "max-msg", required_argument, 0, 'm' }, { "workers", required_argument, 0, 'w' },
+		{ "help", no_argument, 0, 'h' }, { 0 } };
+	unsigned mflags = 0;
 	struct rpc_endpoint_opts o = { .bp_opts_app_name = "kv_server" };
 	const char *listen = ":7100";
 	struct rpc_endpoint *ep;
 	char err[256] = "";
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "t:l:m:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:l:m:w:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (!strcmp(optarg, "bypass"))
@@ -198,6 +218,12 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			o.max_msg = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'w':
+			o.workers = (unsigned)strtoul(optarg, NULL, 10);
+			if (!o.workers || o.workers > 64)
+				return usage(stderr), 2;
+			mflags = RPC_METHOD_WORKER;
 			break;
 		case 'h':
 			usage(stdout);
@@ -214,9 +240,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kv_server: %s\n", err[0] ? err : strerror(errno));
 		return 1;
 	}
-	rpc_register(ep, KV_PUT, "kv.put", h_put, NULL);
-	rpc_register(ep, KV_GET, "kv.get", h_get, NULL);
-	rpc_register(ep, KV_DEL, "kv.del", h_del, NULL);
+	if (rpc_register_flags(ep, KV_PUT, "kv.put", h_put, NULL, mflags) ||
+	    rpc_register_flags(ep, KV_GET, "kv.get", h_get, NULL, mflags) ||
+	    rpc_register_flags(ep, KV_DEL, "kv.del", h_del, NULL, mflags)) {
+		fprintf(stderr, "kv_server: cannot register methods\n");
+		rpc_endpoint_destroy(ep);
+		return 1;
+	}
 	rpc_register(ep, KV_HOLD, "kv.hold", h_hold, NULL);
 	r = rpc_listen(ep, listen, NULL, NULL);
 	if (r < 0) {

@@ -4,6 +4,7 @@
 # Linux host with a bypass kv_client.  Each way: 40 put/get/del rounds with
 # values up to 1 MiB (every byte checked), then a short rpc_bench run
 # (64 B and 64 KiB echo, 4 sessions) that must complete calls with none failed.
+# The bypass server also runs once with its handlers on worker threads.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -33,6 +34,12 @@ bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7110" check 40 >"$dir/c1.lo
 	bp_die "kernel client -> bypass server: $(cat "$dir/c1.log")"
 grep -q "check 40 ok" "$dir/c1.log" || bp_die "no check result: $(cat "$dir/c1.log")"
 bp_log "kernel client -> bypass kv_server: check 40 ok"
+bp_bg "$R/kv_server" --transport bypass --listen :7118 --workers 2 >"$dir/s3.log" 2>&1
+bp_wait_listening "$dir/s3.log"
+bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7118" check 40 >"$dir/c3.log" 2>&1 ||
+	bp_die "kernel client -> bypass server with workers: $(cat "$dir/c3.log")"
+grep -q "check 40 ok" "$dir/c3.log" || bp_die "no check result: $(cat "$dir/c3.log")"
+bp_log "kernel client -> bypass kv_server --workers 2: check 40 ok"
 bp_bg "$R/rpc_bench" --server --transport bypass --listen :7111 >"$dir/b1.log" 2>&1
 bp_wait_listening "$dir/b1.log"
 for size in 64 65536; do

@@ -485,3 +485,69 @@ Test(rpc, garbage_is_a_protocol_error)
 	cr_assert(rpc_session_connected(sess));
 	free(r.data);
 }
+
+#define M_WORK 5	/* on a worker thread: sleeps 5 ms, echoes */
+#define M_WAIT 6	/* on a worker thread: waits until cancelled */
+
+static int saw_cancel;
+
+static void h_work(struct rpc_req *r, void *arg)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+	struct iovec iov = { (void *)m->data, m->len };
+	struct rpc_meta md = { "worker", "yes", 3 };
+
+	usleep(5000);
+	rpc_respond(r, RPC_OK, &iov, 1, &md, 1);
+}
+
+static void h_wait(struct rpc_req *r, void *arg)
+{
+	for (int i = 0; i < 2000 && !rpc_req_cancelled(r); i++)
+		usleep(1000);
+	__atomic_store_n(&saw_cancel, rpc_req_cancelled(r), __ATOMIC_RELAXED);
+	rpc_respond(r, RPC_OK, NULL, 0, NULL, 0);
+}
+
+Test(rpc, worker_thread_handlers)
+{
+	static struct res r[8];
+	struct res c = { 0 };
+	struct rpc_call_opts dl = { .deadline_us = 20000 };
+	char body[8][16];
+	uint64_t t0 = rpc_now_us();
+	int done = 0;
+
+	cr_assert_eq(rpc_register_flags(srv, M_WORK, "work", h_work, NULL, RPC_METHOD_WORKER), 0);
+	cr_assert_eq(rpc_register_flags(srv, M_WAIT, "wait", h_wait, NULL, RPC_METHOD_WORKER), 0);
+	cr_assert_eq(rpc_register_flags(srv, 77, "bad", h_wait, NULL, 0x80), -EINVAL);
+	for (int i = 0; i < 8; i++) {
+		struct iovec iov = { body[i], (size_t)snprintf(body[i], 16, "job-%d", i) };
+
+		cr_assert_eq(rpc_call(sess, M_WORK, &iov, 1, NULL, cont, &r[i], NULL), 0);
+	}
+	while (done < 8 && rpc_now_us() - t0 < 5000000) {
+		spin(1);
+		done = 0;
+		for (int i = 0; i < 8; i++)
+			done += r[i].done;
+	}
+	cr_assert_eq(done, 8);
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(r[i].status, RPC_OK);
+		cr_assert_eq(r[i].len, strlen(body[i]));
+		cr_assert_eq(memcmp(r[i].data, body[i], r[i].len), 0);
+		free(r[i].data);
+	}
+	/* a handler on a worker sees its caller's cancellation */
+	saw_cancel = 0;
+	cr_assert_eq(rpc_call(sess, M_WAIT, NULL, 0, &dl, cont, &c, NULL), 0);
+	spin_until(&c.done, 3000);
+	cr_assert_eq(c.status, RPC_DEADLINE_EXCEEDED);
+	uint64_t end = rpc_now_us() + 3000000;
+
+	while (!__atomic_load_n(&saw_cancel, __ATOMIC_RELAXED) && rpc_now_us() < end)
+		spin(1);
+	cr_assert(saw_cancel);
+	spin(20);
+}
