@@ -68,11 +68,21 @@ static int put(const char *k, size_t kl, const void *v, size_t vl)
 	return st;
 }
 
+static int check_run(int n, unsigned char *v, size_t cap);
+
 static int check(int n)
 {
-	char key[32];
 	size_t cap = 1u << 20;
 	unsigned char *v = malloc(cap);
+	int rc = v ? check_run(n, v, cap) : 1;
+
+	free(v);
+	return rc;
+}
+
+static int check_run(int n, unsigned char *v, size_t cap)
+{
+	char key[32];
 
 	for (int i = 0; i < n; i++) {
 		size_t vl = ((size_t)i * 7919) % cap + 1;
@@ -95,6 +105,7 @@ static int check(int n)
 		if (st != RPC_OK || rep.len != vl || memcmp(rep.data, v, vl)) {
 			fprintf(stderr, "kv_client: get %s: %s, %zu bytes (want %zu)\n", key,
 				rpc_status_name(st), rep.len, vl);
+			rpc_reply_free(&rep);
 			return 1;
 		}
 		rpc_reply_free(&rep);
@@ -105,7 +116,6 @@ static int check(int n)
 		}
 		rpc_reply_free(&rep);
 	}
-	free(v);
 	printf("kv_client: check %d ok\n", n);
 	return 0;
 }
@@ -124,9 +134,19 @@ static void kt_cont(const struct rpc_result *res, void *arg)
 	k->at = now_ms();
 }
 
+static int kill_test_run(struct kt *k, int n);
+
 static int kill_test(int n)
 {
 	struct kt *k = calloc((size_t)n, sizeof(*k));
+	int rc = k ? kill_test_run(k, n) : 1;
+
+	free(k);
+	return rc;
+}
+
+static int kill_test_run(struct kt *k, int n)
+{
 	unsigned char ms[4] = { 0x60, 0xea, 0, 0 };	/* 60000 */
 	struct iovec iov = { ms, 4 };
 	struct rpc_call_opts o = { .deadline_us = deadline_ms * 1000 };
