@@ -48,13 +48,17 @@ for _ in $(seq 20); do
 	fi
 	sleep 0.5
 done
-[ "$ok" = 1 ] && grep -q "check 40 ok" "$dir/c.log" || bp_die "bypass kv_client -> bypass kv_server: $(cat "$dir/c.log")"
+if [ "$ok" != 1 ] || ! grep -q "check 40 ok" "$dir/c.log"; then
+	bp_die "bypass kv_client -> bypass kv_server: $(cat "$dir/c.log")"
+fi
 bp_log "bypass kv_client -> bypass kv_server over memif: check 40 ok"
 for size in 64 1048576; do
 	timeout 60 "$R/rpc_bench" --transport bypass --connect "$SRV_IP:7117" --sessions 2 --size $size \
 		--duration 1 --warmup 0.2 >"$dir/bc.log" 2>&1 || bp_die "rpc_bench: $(cat "$dir/bc.log")"
 	line=$(grep '^rpc_bench: sessions=' "$dir/bc.log") || bp_die "no result: $(cat "$dir/bc.log")"
-	echo "$line" | grep -q ' failed=0 ' && echo "$line" | grep -qE ' calls=[1-9]' || bp_die "rpc_bench: $line"
+	if ! echo "$line" | grep -q ' failed=0 ' || ! echo "$line" | grep -qE ' calls=[1-9]'; then
+		bp_die "rpc_bench: $line"
+	fi
 	bp_log "bypass -> bypass $line"
 done
 echo "PASS: rpc bypass<->bypass over memif (kv check 40, rpc_bench 64 B and 1 MiB)"
