@@ -7,6 +7,10 @@ pkt:       real frames: Linux-style SYN/SYN-ACK/data/SACK/FIN/RST with
            options, ARP, ICMP echo, IP options, fragments, VLAN, padding.
 ctl:       one frame of each control message type, several frames in one
            read, a partial frame, an oversized and an undecodable one.
+rpc_frame: byte 0 (chunk size, direction) + RPC frames (rpc/WIRE.md):
+           requests with metadata, chunked requests, cancels, credits,
+           pings, goaway, responses to the harness's pending calls, and
+           broken ones (bad magic, lying lengths, chunk offsets).
 tcp_input, app_queue: event scripts in the harnesses' input format (see
            fp_fixture.c): bulk transfer both ways, out-of-order data, SACK
            recovery, FIN/RST/timeout/probe, ECN, fork handoff, and for
@@ -256,7 +260,66 @@ def app_scripts():
     return s
 
 
+def rpc_hdr(ftype, flags=0, method=0, call_id=0, frame_len=0, msg_len=0,
+            deadline=0, status=0, meta_len=0, aux=0):
+    return struct.pack("<HBBHHIIIIHHI", 0x5242, 1, ftype, flags, method, call_id,
+                       frame_len, msg_len, deadline, status, meta_len, aux)
+
+
+def rpc_meta(pairs):
+    out = b""
+    for k, v in pairs:
+        out += struct.pack("<BH", len(k), len(v)) + k + v
+    return out
+
+
+def rpc_msg(ftype, method, call_id, body, meta=b"", status=0, deadline=0, chunk=None):
+    """one message, chunked like the library does when chunk is set"""
+    if chunk is None or len(body) <= chunk:
+        return rpc_hdr(ftype, 0, method, call_id, len(meta) + len(body), len(body),
+                       deadline, status, len(meta)) + meta + body
+    out = rpc_hdr(ftype, 1, method, call_id, len(meta) + chunk, len(body), deadline,
+                  status, len(meta)) + meta + body[:chunk]
+    off = chunk
+    while off < len(body):
+        n = min(chunk, len(body) - off)
+        more = 1 if off + n < len(body) else 0
+        out += rpc_hdr(5, more | (2 if ftype == 2 else 0), 0, call_id, n, off) + body[off:off + n]
+        off += n
+    return out
+
+
+def rpc_seeds():
+    md = rpc_meta([(b"trace", b"abc"), (b"x", b"")])
+    srv = [
+        rpc_msg(1, 1, 1, b"hello", md),
+        rpc_msg(1, 1, 1, b"a" * 100, b"", chunk=30) + rpc_msg(1, 2, 2, b"", b""),
+        rpc_msg(1, 2, 7, b"hold") + rpc_hdr(3, call_id=7) + rpc_hdr(6, aux=9),
+        rpc_msg(1, 3, 3, b"", deadline=1000) + rpc_msg(1, 99, 4, b"x"),
+        rpc_hdr(1, 1, 1, 5, 10, 40) + b"0123456789" + rpc_hdr(3, call_id=5),
+        rpc_hdr(4, call_id=10, aux=4096) + rpc_hdr(7, aux=1) + rpc_hdr(8, status=13),
+        rpc_msg(1, 1, 1, b"x", b"\x05\x01\x00ab"),
+        rpc_hdr(1, 0, 1, 1, 5, 4) + b"abcde",
+        b"\x00\x00" + rpc_msg(1, 1, 1, b"misaligned"),
+        rpc_hdr(1, 1, 1, 1, 3, 10) + b"abc" + rpc_hdr(5, 0, 0, 1, 7, 4) + b"defghij",
+    ]
+    for i, st in enumerate(srv):
+        save("rpc_frame", bytes([i * 13 % 128]) + st)
+    # client side: calls 0..7 have ids 1 << 16 | slot
+    cli = [
+        rpc_msg(2, 0, 1 << 16 | 1, b"r" * 37, md),
+        rpc_msg(2, 0, 1 << 16 | 2, b"s" * 74, b"", chunk=20),
+        rpc_msg(2, 0, 1 << 16 | 3, b"", status=5) + rpc_msg(2, 0, 1 << 16 | 3, b"dup"),
+        rpc_msg(2, 0, 1 << 16 | 4, b"late", status=99) + rpc_hdr(1, 0, 1, 77, 0, 0),
+        rpc_hdr(2, 1, 0, 1 << 16 | 6, 5, 2000000) + b"12345",
+        rpc_hdr(4, call_id=1, aux=1) + rpc_hdr(6, aux=3) + rpc_hdr(8),
+    ]
+    for i, st in enumerate(cli):
+        save("rpc_frame", bytes([0x80 | (i * 29 % 128)]) + st)
+
+
 def main():
+    rpc_seeds()
     pkt_seeds()
     ctl_seeds()
     for sc in tcp_scripts():

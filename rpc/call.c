@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+/*
+ * call.c - calls this endpoint makes: ids, deadlines, cancellation,
+ * completion.
+ *
+ * A call lives in its session's slot table; its id is gen << 16 | slot, so
+ * a response (or a late one, after a deadline) finds its call in O(1) and
+ * a reused slot never matches an old id.  A slot stays taken until the
+ * continuation has run: completions that carry no data (deadline, cancel,
+ * failure) wait on the endpoint's done list and run from rpc_run(), never
+ * from inside the app's rpc_call()/rpc_cancel().
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc_internal.h"
+
+struct rpc_ccall *rpc_call_lookup(struct rpc_session *s, uint32_t id)
+{
+	uint32_t slot = id & 0xffff;
+	struct rpc_ccall *c;
+
+	if (slot >= s->ncalls)
+		return NULL;
+	c = s->calls[slot];
+	if (c->gen != id >> 16 || (c->state != CALL_QUEUED && c->state != CALL_SENT))
+		return NULL;
+	return c;
+}
+
+static uint32_t call_id(const struct rpc_ccall *c)
+{
+	return (uint32_t)c->gen << 16 | c->slot;
+}
+
+static struct rpc_ccall *call_alloc(struct rpc_session *s)
+{
+	struct rpc_ccall *c = s->free_calls;
+
+	if (c) {
+		s->free_calls = c->next_free;
+	} else {
+		if (s->ncalls == 65536)
+			return NULL;
+		if (s->ncalls == s->ncalls_cap) {
+			uint32_t cap = s->ncalls_cap ? 2 * s->ncalls_cap : 16;
+			struct rpc_ccall **v = realloc(s->calls, cap * sizeof(*v));
+
+			if (!v)
+				return NULL;
+			s->calls = v;
+			s->ncalls_cap = cap;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		c->slot = s->ncalls;
+		c->s = s;
+		c->dl.idx = -1;
+		s->calls[s->ncalls++] = c;
+	}
+	c->gen = (uint16_t)(c->gen + 1);
+	if (!c->gen)
+		c->gen = 1;	/* ids are never 0 */
+	return c;
+}
+
+static void call_release(struct rpc_ccall *c)
+{
+	struct rpc_session *s = c->s;
+
+	rpc_buf_put(&s->ep->pool, c->rbuf);
+	c->rbuf = NULL;
+	c->rdrop = false;
+	c->state = CALL_FREE;
+	c->next_free = s->free_calls;
+	s->free_calls = c;
+}
+
+static void call_end(struct rpc_ccall *c, int status)
+{
+	struct rpc_endpoint *ep = c->s->ep;
+
+	rpc_timer_cancel(&ep->timers, &c->dl);
+	c->state = CALL_DONE;
+	c->s->npending--;
+	if (status == RPC_OK)
+		ep->st.calls_ok++;
+	else
+		ep->st.calls_failed++;
+}
+
+/**
+ * rpc_call_complete - end @c locally with @status; its continuation runs
+ * from the done list.
+ */
+void rpc_call_complete(struct rpc_ccall *c, int status)
+{
+	struct rpc_endpoint *ep = c->s->ep;
+
+	call_end(c, status);
+	c->done_status = status;
+	c->next_done = NULL;
+	if (ep->done_tail)
+		ep->done_tail->next_done = c;
+	else
+		ep->done_head = c;
+	ep->done_tail = c;
+}
+
+/* run the continuations of locally completed calls */
+void rpc_run_done(struct rpc_endpoint *ep)
+{
+	while (ep->done_head) {
+		struct rpc_ccall *c = ep->done_head;
+		struct rpc_result res = { .status = c->done_status };
+
+		ep->done_head = c->next_done;
+		if (!ep->done_head)
+			ep->done_tail = NULL;
+		ep->in_cb++;
+		c->cont(&res, c->arg);
+		ep->in_cb--;
+		call_release(c);
+	}
+}
+
+/**
+ * rpc_call_deliver - a whole response is in: run the continuation now,
+ * with the data still in the receive buffer (no copy).
+ */
+void rpc_call_deliver(struct rpc_ccall *c, int status, const uint8_t *payload,
+		      uint32_t meta_len, uint32_t body_len)
+{
+	struct rpc_meta_view meta[RPC_WIRE_MAX_META_ENTRIES];
+	struct rpc_result res = { .status = status };
+	int nm = rpc_meta_parse(payload, meta_len, meta, RPC_WIRE_MAX_META_ENTRIES);
+	struct rpc_endpoint *ep = c->s->ep;
+
+	if (nm < 0) {
+		res.status = RPC_INTERNAL;	/* the peer sent bad metadata */
+	} else {
+		res.msg.data = payload + meta_len;
+		res.msg.len = body_len;
+		res.msg.meta = meta;
+		res.msg.nmeta = (unsigned)nm;
+	}
+	call_end(c, res.status);
+	ep->in_cb++;
+	c->cont(&res, c->arg);
+	ep->in_cb--;
+	call_release(c);
+}
+
+/*
+ * The tx path asks whether call @id still wants its request sent
+ * (@finished: its last frame just went out).
+ */
+bool rpc_call_item_live(struct rpc_session *s, uint32_t id, bool finished)
+{
+	struct rpc_ccall *c = rpc_call_lookup(s, id);
+
+	if (!c)
+		return false;
+	if (finished)
+		c->state = CALL_SENT;
+	return true;
+}
+
+static void on_deadline(struct rpc_timer *t)
+{
+	struct rpc_ccall *c = rpc_container_of(t, struct rpc_ccall, dl);
+
+	/* the server stops working on it; an unsent request is just dropped */
+	if (c->state == CALL_SENT && c->s->state == SS_UP)
+		rpc_tx_ctl(c->s, RPC_FT_CANCEL, call_id(c), RPC_DEADLINE_EXCEEDED, 0, 0);
+	rpc_call_complete(c, RPC_DEADLINE_EXCEEDED);
+}
+
+int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, int iovcnt,
+	     const struct rpc_call_opts *opts, rpc_cont_fn cont, void *arg, uint64_t *id)
+{
+	struct rpc_endpoint *ep = s->ep;
+	struct rpc_frame_hdr h = { .type = RPC_FT_REQUEST, .method = method };
+	const struct rpc_meta *meta = opts ? opts->meta : NULL;
+	unsigned nmeta = opts ? opts->nmeta : 0;
+	struct rpc_txitem *it;
+	struct rpc_ccall *c;
+	size_t total = 0;
+	int r;
+
+	if (!cont || iovcnt < 0 || (iovcnt && !iov))
+		return -EINVAL;
+	if (s->state == SS_CLOSED)
+		return -ENOTCONN;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total > ep->o.max_msg)
+		return -EMSGSIZE;
+	r = rpc_meta_check(meta, nmeta);
+	if (r)
+		return r;
+	if (s->queued_bytes + total > ep->o.max_queued_bytes)
+		return -EAGAIN;
+	c = call_alloc(s);
+	if (!c)
+		return -EAGAIN;	/* 65536 calls pending on this session */
+	c->cont = cont;
+	c->arg = arg;
+	c->method = method;
+	c->state = CALL_QUEUED;
+	c->dl.fn = on_deadline;
+	s->npending++;
+	ep->st.calls_started++;
+	if (id)
+		*id = call_id(c);
+	if (s->state == SS_IDLE) {
+		/* between reconnect attempts: fail fast, as gRPC does */
+		rpc_call_complete(c, RPC_UNAVAILABLE);
+		return 0;
+	}
+	h.call_id = call_id(c);
+	h.msg_len = (uint32_t)total;
+	it = rpc_tx_msg(s, &h, iov, iovcnt, meta, nmeta);
+	if (!it) {
+		call_end(c, RPC_RESOURCE_EXHAUSTED);
+		call_release(c);
+		return -ENOMEM;
+	}
+	if (opts && opts->deadline_us) {
+		it->deadline = rpc_now_us() + opts->deadline_us;
+		rpc_timer_arm(&ep->timers, &c->dl, it->deadline);
+	}
+	return 0;
+}
+
+int rpc_cancel(struct rpc_session *s, uint64_t id)
+{
+	struct rpc_ccall *c = id > UINT32_MAX ? NULL : rpc_call_lookup(s, (uint32_t)id);
+
+	if (!c)
+		return -ENOENT;
+	if (c->state == CALL_SENT && s->state == SS_UP)
+		rpc_tx_ctl(s, RPC_FT_CANCEL, (uint32_t)id, RPC_CANCELLED, 0, 0);
+	rpc_call_complete(c, RPC_CANCELLED);
+	return 0;
+}
+
+/* every call of @s still pending ends with @status (session failed/closed) */
+void rpc_calls_fail_all(struct rpc_session *s, int status)
+{
+	for (uint32_t i = 0; i < s->ncalls; i++) {
+		struct rpc_ccall *c = s->calls[i];
+
+		if (c->state == CALL_QUEUED || c->state == CALL_SENT)
+			rpc_call_complete(c, status);
+	}
+}
+
+void rpc_calls_free(struct rpc_session *s)
+{
+	for (uint32_t i = 0; i < s->ncalls; i++) {
+		rpc_buf_put(&s->ep->pool, s->calls[i]->rbuf);
+		free(s->calls[i]);
+	}
+	free(s->calls);
+	s->calls = NULL;
+	s->ncalls = s->ncalls_cap = 0;
+	s->free_calls = NULL;
+}
+
+struct sync_wait {
+	bool done;
+	struct rpc_reply *rep;
+};
+
+static void sync_cont(const struct rpc_result *res, void *arg)
+{
+	struct sync_wait *w = arg;
+
+	w->done = true;
+	w->rep->status = res->status;
+	w->rep->len = res->msg.len;
+	w->rep->data = malloc(res->msg.len ? res->msg.len : 1);
+	if (!w->rep->data) {
+		w->rep->status = RPC_RESOURCE_EXHAUSTED;
+		w->rep->len = 0;
+		return;
+	}
+	if (res->msg.len)
+		memcpy(w->rep->data, res->msg.data, res->msg.len);
+}
+
+int rpc_call_sync(struct rpc_session *s, uint16_t method, const struct iovec *iov,
+		  int iovcnt, const struct rpc_call_opts *opts, struct rpc_reply *rep)
+{
+	struct rpc_endpoint *ep = s->ep;
+	struct sync_wait w = { .rep = rep };
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	if (ep->in_cb)
+		return -EDEADLK;
+	for (;;) {
+		r = rpc_call(s, method, iov, iovcnt, opts, sync_cont, &w, NULL);
+		if (r != -EAGAIN)
+			break;
+		r = rpc_run(ep, 10);
+		if (r < 0)
+			return r;
+	}
+	if (r)
+		return r;
+	while (!w.done) {
+		r = rpc_run(ep, -1);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void rpc_reply_free(struct rpc_reply *rep)
+{
+	free(rep->data);
+	rep->data = NULL;
+}

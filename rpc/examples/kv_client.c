@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kv_client - client of the example key-value service.
+ *   kv_client [--transport kernel|bypass] [--connect HOST:PORT] [--deadline-ms MS] CMD...
+ * Commands:
+ *   put KEY VALUE | get KEY | del KEY     one call; prints the value or the status
+ *   check N        N puts, gets and deletes of distinct keys, values of growing
+ *                  size up to 1 MiB; verifies every byte
+ *   kill-test N    N HOLD calls (60 s each, deadline --deadline-ms, default 5000);
+ *                  prints "pending N", then expects every call to end
+ *                  UNAVAILABLE within its deadline (the server is killed) and
+ *                  prints "all N UNAVAILABLE"; then retries GETs until the
+ *                  server answers again (reconnect), at most 60 s
+ * Exit: 0 ok, 1 a call failed or a check did not hold, 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bypass/rpc.h"
+#include "kv_proto.h"
+
+static struct rpc_endpoint *ep;
+static struct rpc_session *sess;
+static uint64_t deadline_ms = 5000;
+static int connected;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void on_sess(struct rpc_session *s, enum rpc_session_event ev, int err, void *arg)
+{
+	if (ev == RPC_SESS_CONNECTED)
+		connected = 1;
+	else
+		fprintf(stderr, "kv_client: session %s: %s\n",
+			ev == RPC_SESS_FAILED ? "connect failed" : "lost", strerror(-err));
+}
+
+static int call(uint16_t m, const struct iovec *iov, int n, struct rpc_reply *rep)
+{
+	struct rpc_call_opts o = { .deadline_us = deadline_ms * 1000 };
+	int r = rpc_call_sync(sess, m, iov, n, &o, rep);
+
+	if (r < 0) {
+		fprintf(stderr, "kv_client: call: %s\n", strerror(-r));
+		exit(1);
+	}
+	return rep->status;
+}
+
+static int put(const char *k, size_t kl, const void *v, size_t vl)
+{
+	unsigned char hdr[2] = { (unsigned char)kl, (unsigned char)(kl >> 8) };
+	struct iovec iov[3] = { { hdr, 2 }, { (void *)k, kl }, { (void *)v, vl } };
+	struct rpc_reply rep;
+	int st = call(KV_PUT, iov, 3, &rep);
+
+	rpc_reply_free(&rep);
+	return st;
+}
+
+static int check_run(int n, unsigned char *v, size_t cap);
+
+static int check(int n)
+{
+	size_t cap = 1u << 20;
+	unsigned char *v = malloc(cap);
+	int rc = v ? check_run(n, v, cap) : 1;
+
+	free(v);
+	return rc;
+}
+
+static int check_run(int n, unsigned char *v, size_t cap)
+{
+	char key[32];
+
+	for (int i = 0; i < n; i++) {
+		size_t vl = ((size_t)i * 7919) % cap + 1;
+		struct iovec kiov;
+		struct rpc_reply rep;
+		int st, kl = snprintf(key, sizeof(key), "key-%d", i);
+
+		if (i == n - 1)
+			vl = cap;
+		for (size_t j = 0; j < vl; j++)
+			v[j] = (unsigned char)(j * 31 + (size_t)i);
+		st = put(key, (size_t)kl, v, vl);
+		if (st != RPC_OK) {
+			fprintf(stderr, "kv_client: put %s: %s\n", key, rpc_status_name(st));
+			return 1;
+		}
+		kiov.iov_base = key;
+		kiov.iov_len = (size_t)kl;
+		st = call(KV_GET, &kiov, 1, &rep);
+		if (st != RPC_OK || rep.len != vl || memcmp(rep.data, v, vl)) {
+			fprintf(stderr, "kv_client: get %s: %s, %zu bytes (want %zu)\n", key,
+				rpc_status_name(st), rep.len, vl);
+			rpc_reply_free(&rep);
+			return 1;
+		}
+		rpc_reply_free(&rep);
+		if (call(KV_DEL, &kiov, 1, &rep) != RPC_OK ||
+		    (rpc_reply_free(&rep), call(KV_GET, &kiov, 1, &rep)) != RPC_NOT_FOUND) {
+			fprintf(stderr, "kv_client: del %s did not delete\n", key);
+			return 1;
+		}
+		rpc_reply_free(&rep);
+	}
+	printf("kv_client: check %d ok\n", n);
+	return 0;
+}
+
+struct kt {
+	int done, status;
+	uint64_t at;
+};
+
+static void kt_cont(const struct rpc_result *res, void *arg)
+{
+	struct kt *k = arg;
+
+	k->done = 1;
+	k->status = res->status;
+	k->at = now_ms();
+}
+
+static int kill_test_run(struct kt *k, int n);
+
+static int kill_test(int n)
+{
+	struct kt *k = calloc((size_t)n, sizeof(*k));
+	int rc = k ? kill_test_run(k, n) : 1;
+
+	free(k);
+	return rc;
+}
+
+static int kill_test_run(struct kt *k, int n)
+{
+	unsigned char ms[4] = { 0x60, 0xea, 0, 0 };	/* 60000 */
+	struct iovec iov = { ms, 4 };
+	struct rpc_call_opts o = { .deadline_us = deadline_ms * 1000 };
+	uint64_t t0, end;
+	int done = 0, bad = 0;
+
+	while (!connected && rpc_run(ep, 100) >= 0)
+		;
+	for (int i = 0; i < n; i++)
+		if (rpc_call(sess, KV_HOLD, &iov, 1, &o, kt_cont, &k[i], NULL))
+			return 1;
+	/* every request must be at the server before it is killed */
+	end = now_ms() + 1000;
+	while (now_ms() < end)
+		rpc_run(ep, 10);
+	t0 = now_ms();
+	printf("pending %d\n", n);
+	fflush(stdout);
+	while (done < n) {
+		rpc_run(ep, 100);
+		done = 0;
+		for (int i = 0; i < n; i++)
+			done += k[i].done;
+	}
+	for (int i = 0; i < n; i++) {
+		if (k[i].status != RPC_UNAVAILABLE || k[i].at - t0 >= deadline_ms) {
+			fprintf(stderr, "kv_client: call %d ended %s after %lu ms\n", i,
+				rpc_status_name(k[i].status), (unsigned long)(k[i].at - t0));
+			bad++;
+		}
+	}
+	if (bad)
+		return 1;
+	printf("all %d UNAVAILABLE\n", n);
+	fflush(stdout);
+	t0 = now_ms();
+	end = t0 + 60000;
+	while (now_ms() < end) {
+		struct iovec kiov = { "k", 1 };
+		struct rpc_reply rep;
+		int st = call(KV_GET, &kiov, 1, &rep);
+
+		rpc_reply_free(&rep);
+		if (st == RPC_NOT_FOUND || st == RPC_OK) {
+			printf("reconnected after %lu ms\n", (unsigned long)(now_ms() - t0));
+			return 0;
+		}
+		uint64_t nap = now_ms() + 100;
+
+		while (now_ms() < nap)
+			rpc_run(ep, 20);
+	}
+	fprintf(stderr, "kv_client: no answer 60 s after the kill\n");
+	return 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: kv_client [--transport kernel|bypass] [--connect HOST:PORT]\n"
+		   "                 [--deadline-ms MS] put KEY VALUE | get KEY | del KEY |\n"
+		   "                 check N | kill-test N\n"
+		   "Client of kv_server (default 127.0.0.1:7100, kernel transport).\n"
+		   "  check N      N put/get/del rounds with values up to 1 MiB, every byte verified\n"
+		   "  kill-test N  N slow calls; expects them to end UNAVAILABLE within the deadline\n"
+		   "               when the server is killed, then waits for it to come back\n"
+		   "Exit: 0 ok, 1 failure, 2 usage.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "transport", required_argument, 0, 't' }, { "connect", required_argument, 0, 'c' },
+		{ "deadline-ms", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' }, { 0 } };
+	struct rpc_endpoint_opts o = { .bp_opts_app_name = "kv_client" };
+	const char *addr = "127.0.0.1:7100";
+	char err[256] = "";
+	int c, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "+t:c:d:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (!strcmp(optarg, "bypass"))
+				o.transport = RPC_TRANSPORT_BYPASS;
+			else if (strcmp(optarg, "kernel"))
+				return usage(stderr), 2;
+			break;
+		case 'c':
+			addr = optarg;
+			break;
+		case 'd':
+			deadline_ms = strtoull(optarg, NULL, 10);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || !deadline_ms)
+		return usage(stderr), 2;
+	ep = rpc_endpoint_create(&o, err, sizeof(err));
+	if (!ep) {
+		fprintf(stderr, "kv_client: %s\n", err[0] ? err : strerror(errno));
+		return 1;
+	}
+	sess = rpc_connect(ep, addr, on_sess, NULL);
+	if (!sess) {
+		fprintf(stderr, "kv_client: bad address %s (want a.b.c.d:port)\n", addr);
+		rpc_endpoint_destroy(ep);
+		return 2;
+	}
+	if (!strcmp(argv[0], "put") && argc == 3) {
+		int st = put(argv[1], strlen(argv[1]), argv[2], strlen(argv[2]));
+
+		printf("%s\n", rpc_status_name(st));
+		rc = st != RPC_OK;
+	} else if ((!strcmp(argv[0], "get") || !strcmp(argv[0], "del")) && argc == 2) {
+		struct iovec kiov = { argv[1], strlen(argv[1]) };
+		struct rpc_reply rep;
+		int st = call(argv[0][0] == 'g' ? KV_GET : KV_DEL, &kiov, 1, &rep);
+
+		if (st == RPC_OK && argv[0][0] == 'g')
+			printf("%.*s\n", (int)rep.len, (char *)rep.data);
+		else
+			printf("%s\n", rpc_status_name(st));
+		rpc_reply_free(&rep);
+		rc = st != RPC_OK;
+	} else if (!strcmp(argv[0], "check") && argc == 2) {
+		rc = check(atoi(argv[1]));
+	} else if (!strcmp(argv[0], "kill-test") && argc == 2) {
+		rc = kill_test(atoi(argv[1]));
+	} else {
+		usage(stderr);
+		rc = 2;
+	}
+	rpc_endpoint_destroy(ep);
+	return rc;
+}

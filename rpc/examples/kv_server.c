@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kv_server - an example RPC service: an in-memory key-value store.
+ *   kv_server [--transport kernel|bypass] [--listen HOST:PORT] [--max-msg BYTES]
+ *             [--workers N]
+ * --workers N runs PUT/GET/DEL on N worker threads (the table is locked).
+ * Prints "kv_server: listening on port N" once it accepts sessions.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bypass/rpc.h"
+#include "kv_proto.h"
+
+#define NBUCKETS 4096
+
+struct ent {
+	struct ent *next;
+	size_t klen, vlen;
+	char *k, *v;
+};
+
+static struct ent *tab[NBUCKETS];
+static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
+static volatile sig_atomic_t stop;
+
+struct held {
+	struct rpc_req *req;
+	uint64_t until;
+};
+
+static struct held holds[4096];
+static int nholds;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static unsigned hash(const char *k, size_t n)
+{
+	unsigned h = 2166136261u;
+
+	while (n--)
+		h = (h ^ (unsigned char)*k++) * 16777619u;
+	return h % NBUCKETS;
+}
+
+static struct ent **find(const char *k, size_t n)
+{
+	struct ent **pp = &tab[hash(k, n)];
+
+	for (; *pp; pp = &(*pp)->next)
+		if ((*pp)->klen == n && !memcmp((*pp)->k, k, n))
+			break;
+	return pp;
+}
+
+static void fail(struct rpc_req *r, int st, const char *msg)
+{
+	struct iovec iov = { (void *)msg, strlen(msg) };
+
+	rpc_respond(r, st, &iov, 1, NULL, 0);
+}
+
+static void do_put(struct rpc_req *r)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+	const unsigned char *p = m->data;
+	struct ent **pp, *e;
+	size_t kl;
+
+	if (m->len < 2 || (kl = (size_t)(p[0] | p[1] << 8)) == 0 || kl > m->len - 2) {
+		fail(r, RPC_INVALID_ARGUMENT, "PUT body: u16 key length, key, value");
+		return;
+	}
+	pp = find((const char *)p + 2, kl);
+	e = *pp;
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e || !(e->k = malloc(kl))) {
+			free(e);
+			fail(r, RPC_RESOURCE_EXHAUSTED, "out of memory");
+			return;
+		}
+		memcpy(e->k, p + 2, kl);
+		e->klen = kl;
+		*pp = e;
+	}
+	free(e->v);
+	e->vlen = m->len - 2 - kl;
+	e->v = malloc(e->vlen ? e->vlen : 1);
+	if (e->vlen)
+		memcpy(e->v, p + 2 + kl, e->vlen);
+	rpc_respond(r, RPC_OK, NULL, 0, NULL, 0);
+}
+
+static void do_get(struct rpc_req *r)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+	struct ent *e = *find(m->data, m->len);
+	struct iovec iov;
+
+	if (!e) {
+		fail(r, RPC_NOT_FOUND, "no such key");
+		return;
+	}
+	iov.iov_base = e->v;
+	iov.iov_len = e->vlen;
+	rpc_respond(r, RPC_OK, &iov, 1, NULL, 0);
+}
+
+static void do_del(struct rpc_req *r)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+	struct ent **pp = find(m->data, m->len), *e = *pp;
+
+	if (!e) {
+		fail(r, RPC_NOT_FOUND, "no such key");
+		return;
+	}
+	*pp = e->next;
+	free(e->k);
+	free(e->v);
+	free(e);
+	rpc_respond(r, RPC_OK, NULL, 0, NULL, 0);
+}
+
+/* rpc_respond() copies the value, so it may run under the lock */
+#define LOCKED(name)                                  \
+	static void h_##name(struct rpc_req *r, void *arg) \
+	{                                             \
+		pthread_mutex_lock(&tab_mu);          \
+		do_##name(r);                         \
+		pthread_mutex_unlock(&tab_mu);        \
+	}
+LOCKED(put)
+LOCKED(get)
+LOCKED(del)
+
+static void h_hold(struct rpc_req *r, void *arg)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+	const unsigned char *p = m->data;
+	uint32_t ms;
+
+	if (m->len != 4 || nholds == (int)(sizeof(holds) / sizeof(holds[0]))) {
+		fail(r, RPC_INVALID_ARGUMENT, "HOLD body: u32 milliseconds");
+		return;
+	}
+	ms = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	holds[nholds].req = r;
+	holds[nholds++].until = now_ms() + ms;
+}
+
+/* answer the holds that are due (or whose caller went away) */
+static void run_holds(void)
+{
+	uint64_t now = now_ms();
+
+	for (int i = 0; i < nholds;) {
+		if (holds[i].until <= now || rpc_req_cancelled(holds[i].req)) {
+			rpc_respond(holds[i].req, RPC_OK, NULL, 0, NULL, 0);
+			holds[i] = holds[--nholds];
+		} else {
+			i++;
+		}
+	}
+}
+
+static void on_stop(int sig)
+{
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: kv_server [--transport kernel|bypass] [--listen HOST:PORT] [--max-msg BYTES]\n"
+		   "                 [--workers N]\n"
+		   "An example RPC key-value service (methods PUT=1 GET=2 DEL=3 HOLD=4,\n"
+		   "see rpc/examples/kv_proto.h).  Default: kernel transport, :7100.\n"
+		   "With --transport bypass it attaches to fastpathd ($BYPASS_SOCKET).\n"
+		   "--workers N: PUT/GET/DEL run on N worker threads instead of inline.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "transport", required_argument, 0, 't' }, { "listen", required_argument, 0, 'l' },
+		{ "max-msg", required_argument, 0, 'm' }, { "workers", required_argument, 0, 'w' },
+		{ "help", no_argument, 0, 'h' }, { 0 } };
+	unsigned mflags = 0;
+	struct rpc_endpoint_opts o = { .bp_opts_app_name = "kv_server" };
+	const char *listen = ":7100";
+	struct rpc_endpoint *ep;
+	char err[256] = "";
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "t:l:m:w:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (!strcmp(optarg, "bypass"))
+				o.transport = RPC_TRANSPORT_BYPASS;
+			else if (strcmp(optarg, "kernel"))
+				return usage(stderr), 2;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'm':
+			o.max_msg = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'w':
+			o.workers = (unsigned)strtoul(optarg, NULL, 10);
+			if (!o.workers || o.workers > 64)
+				return usage(stderr), 2;
+			mflags = RPC_METHOD_WORKER;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	signal(SIGTERM, on_stop);
+	signal(SIGINT, on_stop);
+	ep = rpc_endpoint_create(&o, err, sizeof(err));
+	if (!ep) {
+		fprintf(stderr, "kv_server: %s\n", err[0] ? err : strerror(errno));
+		return 1;
+	}
+	if (rpc_register_flags(ep, KV_PUT, "kv.put", h_put, NULL, mflags) ||
+	    rpc_register_flags(ep, KV_GET, "kv.get", h_get, NULL, mflags) ||
+	    rpc_register_flags(ep, KV_DEL, "kv.del", h_del, NULL, mflags)) {
+		fprintf(stderr, "kv_server: cannot register methods\n");
+		rpc_endpoint_destroy(ep);
+		return 1;
+	}
+	rpc_register(ep, KV_HOLD, "kv.hold", h_hold, NULL);
+	r = rpc_listen(ep, listen, NULL, NULL);
+	if (r < 0) {
+		fprintf(stderr, "kv_server: listen %s: %s\n", listen, strerror(-r));
+		rpc_endpoint_destroy(ep);
+		return 1;
+	}
+	printf("kv_server: listening on port %d\n", rpc_listen_port(ep));
+	fflush(stdout);
+	while (!stop) {
+		r = rpc_run(ep, nholds ? 5 : 100);
+		if (r < 0 && r != -EINTR) {
+			fprintf(stderr, "kv_server: %s\n", strerror(-r));
+			break;
+		}
+		run_holds();
+	}
+	for (int i = 0; i < nholds; i++)
+		rpc_respond(holds[i].req, RPC_UNAVAILABLE, NULL, 0, NULL, 0);
+	rpc_endpoint_destroy(ep);
+	return r < 0 && r != -EINTR ? 1 : 0;
+}

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rpc_internal.h - what the rpc/ files share (see NOTES.md for the rules).
+ */
+#ifndef BYPASS_RPC_INTERNAL_H
+#define BYPASS_RPC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "bypass/rpc.h"
+#include "bypass/rpc_wire.h"
+
+#define rpc_container_of(p, type, member) \
+	((type *)((char *)(p) - offsetof(type, member)))
+
+/* ---- transports ---- */
+
+/* readiness bits a transport reports */
+#define RPC_TEV_IN	0x1u
+#define RPC_TEV_OUT	0x2u
+#define RPC_TEV_ERR	0x4u
+
+struct rpc_tev {
+	int h;
+	unsigned bits;
+};
+
+/**
+ * struct rpc_transport_ops - what carries bytes.  Handles are small
+ * non-negative ints (the endpoint indexes a table by them).  Events are
+ * edge-style hints: the endpoint reads and writes until -EAGAIN.
+ */
+struct rpc_transport_ops {
+	const char *name;
+	int (*init)(void **t, const struct rpc_endpoint_opts *o, char *err, size_t errlen);
+	void (*fini)(void *t);
+	int (*listen)(void *t, uint32_t ip, uint16_t port);	/* ip/port network/host order */
+	int (*local_port)(void *t, int lh);
+	int (*accept)(void *t, int lh);				/* handle or -EAGAIN */
+	int (*connect)(void *t, uint32_t ip, uint16_t port);	/* handle, in progress */
+	int (*connect_status)(void *t, int h);			/* 0, -EINPROGRESS, -err */
+	ssize_t (*sendv)(void *t, int h, const struct iovec *iov, int n);
+	ssize_t (*recv)(void *t, int h, void *buf, size_t len);	/* 0 = EOF */
+	void (*close)(void *t, int h);
+	int (*poll)(void *t, struct rpc_tev *ev, int max, int timeout_ms);
+	/* optional: also wake poll() when @fd turns readable, reported as
+	 * RPC_TEV_WAKE_H (without it the endpoint naps 1 ms at most while
+	 * worker jobs are out) */
+	int (*set_wake)(void *t, int fd);
+};
+
+#define RPC_TEV_WAKE_H (-2)
+
+extern const struct rpc_transport_ops rpc_kernel_ops;
+extern const struct rpc_transport_ops rpc_bypass_ops;
+
+/* ---- time ---- */
+uint64_t rpc_now_us(void);
+
+/* ---- buffer pool (pool.c) ---- */
+struct rpc_buf {
+	struct rpc_buf *next;
+	uint32_t cap;
+	uint8_t cls;
+	uint8_t data[];
+};
+
+struct rpc_pool {
+	struct rpc_buf *free[32];
+	uint32_t nfree[32];
+};
+
+struct rpc_buf *rpc_buf_get(struct rpc_pool *p, size_t len);
+void rpc_buf_put(struct rpc_pool *p, struct rpc_buf *b);
+void rpc_pool_drain(struct rpc_pool *p);
+
+/* ---- timers (timer.c): a binary min-heap ---- */
+struct rpc_timer {
+	uint64_t at;		/* µs, rpc_now_us() clock */
+	int idx;		/* heap index, -1 when not armed */
+	void (*fn)(struct rpc_timer *t);
+};
+
+struct rpc_heap {
+	struct rpc_timer **v;
+	int n, cap;
+};
+
+int rpc_timer_arm(struct rpc_heap *h, struct rpc_timer *t, uint64_t at);
+void rpc_timer_cancel(struct rpc_heap *h, struct rpc_timer *t);
+uint64_t rpc_timer_next(const struct rpc_heap *h);	/* UINT64_MAX if none */
+int rpc_timer_expire(struct rpc_heap *h, uint64_t now);
+void rpc_heap_free(struct rpc_heap *h);
+
+/* ---- metadata (frame.c) ---- */
+size_t rpc_meta_size(const struct rpc_meta *m, unsigned n);
+int rpc_meta_check(const struct rpc_meta *m, unsigned n);
+void rpc_meta_encode(const struct rpc_meta *m, unsigned n, uint8_t *out);
+int rpc_meta_parse(const uint8_t *p, size_t len, struct rpc_meta_view *out, unsigned max);
+
+/* ---- tx items (tx.c) ---- */
+struct rpc_txitem {
+	struct rpc_txitem *next;
+	struct rpc_frame_hdr hdr;	/* first frame's header */
+	struct rpc_buf *buf;		/* meta + body, or NULL */
+	uint32_t len;			/* bytes in buf */
+	uint32_t sent;			/* payload bytes of buf already in earlier frames */
+	/* the frame being written */
+	uint8_t fh[RPC_WIRE_HDR_LEN];
+	uint32_t f_len;			/* its payload bytes */
+	uint32_t f_off;			/* bytes of header+payload written */
+	bool started;			/* at least one byte on the wire */
+	bool in_frame;
+	bool is_req;			/* credit controlled */
+	uint64_t deadline;		/* absolute µs (requests), 0 = none */
+};
+
+struct rpc_txq {
+	struct rpc_txitem *head, *tail;
+};
+
+/* ---- calls ---- */
+enum { CALL_FREE = 0, CALL_QUEUED, CALL_SENT, CALL_DONE };
+
+struct rpc_ccall {			/* client side */
+	uint16_t gen;
+	uint8_t state;
+	bool cancel_after_send;		/* cancel once its last frame is out */
+	uint16_t method;
+	struct rpc_timer dl;		/* deadline */
+	rpc_cont_fn cont;
+	void *arg;
+	/* response reassembly */
+	struct rpc_buf *rbuf;
+	struct rpc_frame_hdr rhdr;
+	uint32_t rgot;
+	bool rdrop;			/* too big: skip its chunks */
+	struct rpc_ccall *next_free;
+	struct rpc_session *s;
+	uint32_t slot;
+	/* completion list */
+	struct rpc_ccall *next_done;
+	int done_status;
+};
+
+struct rpc_req {			/* server side */
+	struct rpc_req *hnext;		/* hash chain in its session */
+	struct rpc_req *prev, *next;	/* session list */
+	struct rpc_session *s;
+	struct rpc_endpoint *ep;
+	uint32_t call_id;
+	uint16_t method;
+	bool cancelled;
+	bool complete;			/* all chunks in, handed to the handler */
+	bool in_worker;			/* owned by a worker thread */
+	struct rpc_req *wnext;		/* worker queue / finished list */
+	rpc_handler_fn wfn;
+	void *warg;
+	uint8_t *wresp;			/* worker's response: meta + body (malloc) */
+	uint32_t wresp_len;
+	uint16_t wmeta_len;
+	int wstatus;
+	bool drop;			/* too big: answered, chunks skipped */
+	uint64_t deadline;		/* absolute µs, 0 = none */
+	uint32_t credit_bytes;		/* frame bytes to give back */
+	struct rpc_frame_hdr hdr;
+	struct rpc_buf *buf;		/* meta + body */
+	uint32_t got;			/* body bytes received */
+	struct rpc_meta_view meta[RPC_WIRE_MAX_META_ENTRIES];
+	struct rpc_msg_view view;
+};
+
+#define RPC_REQ_HASH 64
+
+enum sess_state {
+	SS_IDLE = 0,		/* client: waiting for the reconnect timer */
+	SS_CONNECTING,
+	SS_UP,
+	SS_CLOSED,		/* closed by the app / server session gone */
+};
+
+struct rpc_session {
+	struct rpc_endpoint *ep;
+	struct rpc_session *prev, *next;	/* endpoint's list */
+	int h;				/* transport handle, -1 when none */
+	uint8_t state;
+	bool client;
+	bool on_flush;
+	bool started;			/* client: first connect attempted */
+	uint32_t ip;
+	uint16_t port;
+	rpc_session_fn cb;
+	void *cb_arg;
+	void *user;
+	int last_err;
+	uint32_t backoff_ms;
+
+	/* rx framing */
+	uint8_t rh[RPC_WIRE_HDR_LEN];
+	uint32_t rh_got;
+	struct rpc_frame_hdr rf;	/* current frame */
+	bool rf_body;			/* reading its payload */
+	uint32_t rf_left;		/* payload bytes still to come */
+	uint8_t *rf_dst;		/* where they go (NULL: skip) */
+	uint8_t small[RPC_WIRE_MAX_META]; /* payload of frames with nowhere else to go */
+	struct rpc_ccall *rf_call;
+	struct rpc_req *rf_req;
+
+	/* tx */
+	struct rpc_txq ctlq;		/* responses + control: no credit */
+	struct rpc_txq reqq;		/* requests: credit controlled */
+	struct rpc_txitem *cur;		/* item in a partly written frame */
+	uint64_t queued_bytes;
+
+	/* credits */
+	uint32_t tx_calls;		/* we may start this many more requests */
+	uint64_t tx_bytes;		/* and send this many request bytes */
+	uint32_t rx_calls_used;		/* the peer's, taken and not given back */
+	uint64_t rx_bytes_used;
+	uint32_t rx_calls_win;		/* what we granted in total */
+	uint64_t rx_bytes_win;
+	uint32_t grant_calls;		/* owed back, not yet sent */
+	uint64_t grant_bytes;
+
+	/* calls we made: slot table, id = gen << 16 | slot */
+	struct rpc_ccall **calls;
+	uint32_t ncalls_cap;
+	uint32_t ncalls;		/* slots allocated */
+	struct rpc_ccall *free_calls;
+	uint32_t npending;
+
+	/* requests we serve */
+	struct rpc_req *reqh[RPC_REQ_HASH];
+	struct rpc_req *reqs;
+
+	/* liveness */
+	uint64_t last_rx;
+	uint32_t ping_token;
+	bool ping_out;
+	struct rpc_timer ka;		/* keepalive */
+	struct rpc_timer rc;		/* reconnect */
+};
+
+#define RPC_KA_DEAD 4			/* keepalive intervals of silence = dead */
+
+struct rpc_method {
+	rpc_handler_fn fn;
+	void *arg;
+	char *name;
+	unsigned flags;
+};
+
+struct rpc_workers;
+
+struct rpc_endpoint {
+	const struct rpc_transport_ops *ops;
+	void *t;
+	struct rpc_endpoint_opts o;
+	struct rpc_pool pool;
+	struct rpc_heap timers;
+	struct rpc_method *methods[65536 / 256];	/* two-level: 256 pages of 256 */
+	int lh;				/* listener handle or -1 */
+	rpc_session_fn lcb;
+	void *lcb_arg;
+	struct rpc_session *sessions;
+	/* handle -> session */
+	struct rpc_session **hmap;
+	int hcap;
+	/* flush list: sessions with something to write */
+	struct rpc_session **flush;
+	int nflush, flushcap;
+	/* completed calls waiting for their continuation */
+	struct rpc_ccall *done_head, *done_tail;
+	int in_cb;
+	struct rpc_stats st;
+	struct rpc_workers *w;		/* NULL until a worker method is registered */
+};
+
+/* endpoint.c */
+int rpc_hmap_set(struct rpc_endpoint *ep, int h, struct rpc_session *s);
+void rpc_flush_mark(struct rpc_session *s);
+const struct rpc_method *rpc_method_get(struct rpc_endpoint *ep, uint16_t id);
+int rpc_parse_hostport(const char *s, uint32_t *ip, uint16_t *port);
+
+/* session.c */
+struct rpc_session *rpc_session_new(struct rpc_endpoint *ep, bool client);
+void rpc_session_fail(struct rpc_session *s, int err);
+void rpc_session_on_event(struct rpc_session *s, unsigned bits);
+void rpc_session_up(struct rpc_session *s);
+void rpc_session_free(struct rpc_session *s);
+
+/* rx.c */
+int rpc_rx(struct rpc_session *s);
+int rpc_rx_frame_start(struct rpc_session *s);
+int rpc_rx_frame_end(struct rpc_session *s);
+
+/* tx.c */
+void rpc_txq_push(struct rpc_txq *q, struct rpc_txitem *it);
+void rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t status,
+		uint32_t aux, uint32_t calls);
+int rpc_tx_flush(struct rpc_session *s);
+void rpc_tx_drop_all(struct rpc_session *s);
+struct rpc_txitem *rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
+			      const struct iovec *iov, int iovcnt,
+			      const struct rpc_meta *meta, unsigned nmeta);
+void rpc_credit_return(struct rpc_session *s, uint32_t calls, uint32_t bytes);
+struct rpc_txitem *rpc_tx_raw(struct rpc_session *s, const struct rpc_frame_hdr *h,
+			      const uint8_t *meta, uint16_t meta_len,
+			      const uint8_t *body, uint32_t body_len);
+
+/* call.c */
+struct rpc_ccall *rpc_call_lookup(struct rpc_session *s, uint32_t id);
+void rpc_call_complete(struct rpc_ccall *c, int status);
+void rpc_calls_fail_all(struct rpc_session *s, int status);
+void rpc_run_done(struct rpc_endpoint *ep);
+void rpc_call_deliver(struct rpc_ccall *c, int status, const uint8_t *payload,
+		      uint32_t meta_len, uint32_t body_len);
+bool rpc_call_item_live(struct rpc_session *s, uint32_t call_id, bool finished);
+void rpc_calls_free(struct rpc_session *s);
+
+/* worker.c */
+int rpc_workers_start(struct rpc_endpoint *ep);
+void rpc_workers_stop(struct rpc_endpoint *ep);
+void rpc_worker_post(struct rpc_req *r, const struct rpc_method *m);
+int rpc_worker_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovcnt,
+		       const struct rpc_meta *meta, unsigned nmeta);
+void rpc_workers_collect(struct rpc_endpoint *ep);
+bool rpc_workers_out(const struct rpc_endpoint *ep);
+
+/* server.c */
+void rpc_req_send(struct rpc_req *r, int status, const uint8_t *meta, uint16_t meta_len,
+		  const uint8_t *body, uint32_t body_len);
+struct rpc_req *rpc_req_find(struct rpc_session *s, uint32_t id);
+struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h);
+void rpc_req_dispatch(struct rpc_req *r);
+void rpc_req_release(struct rpc_req *r);
+void rpc_reqs_orphan(struct rpc_session *s);
+
+#endif /* BYPASS_RPC_INTERNAL_H */

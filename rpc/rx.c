@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rx.c - cutting the byte stream into frames and acting on each.
+ *
+ * A frame is handled in two steps: frame_start() when its header is in
+ * (decides where the payload goes: a request's or a response's buffer,
+ * or nowhere) and frame_end() when its payload is.  Every check that can
+ * reject a frame happens at the header, so a bad frame never makes us
+ * buffer anything (WIRE.md "Malformed input").
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "rpc_internal.h"
+
+static int proto_error(struct rpc_session *s)
+{
+	s->ep->st.proto_errors++;
+	/* best effort: tell the peer why before the connection goes */
+	rpc_tx_ctl(s, RPC_FT_GOAWAY, 0, RPC_INTERNAL, 0, 0);
+	rpc_tx_flush(s);
+	return -EPROTO;
+}
+
+static void skip(struct rpc_session *s)
+{
+	s->rf_dst = NULL;
+}
+
+static int start_request(struct rpc_session *s, const struct rpc_frame_hdr *h)
+{
+	uint32_t cost = RPC_WIRE_HDR_LEN + h->frame_len;
+	struct rpc_req *r;
+
+	if (s->rx_calls_used + 1 > s->rx_calls_win || s->rx_bytes_used + cost > s->rx_bytes_win)
+		return -EPROTO;	/* peer ignored our credit */
+	if (rpc_req_find(s, h->call_id))
+		return -EPROTO;	/* duplicate call id */
+	r = rpc_req_new(s, h);
+	if (!r)
+		return -ENOMEM;
+	s->rx_calls_used++;
+	s->rx_bytes_used += cost;
+	r->credit_bytes = cost;
+	s->rf_req = r;
+	r->got = h->frame_len - h->meta_len;
+	if (r->drop) {
+		skip(s);
+		return 0;
+	}
+	s->rf_dst = r->buf->data;
+	return 0;
+}
+
+static int start_chunk(struct rpc_session *s, const struct rpc_frame_hdr *h)
+{
+	bool more = h->flags & RPC_FF_MORE;
+
+	if (h->flags & RPC_FF_RESP_DIR) {
+		struct rpc_ccall *c = rpc_call_lookup(s, h->call_id);
+
+		if (!c || (!c->rbuf && !c->rdrop)) {
+			skip(s);	/* late: the call ended locally */
+			return 0;
+		}
+		if (h->msg_len != c->rgot || (uint64_t)c->rgot + h->frame_len > c->rhdr.msg_len ||
+		    more != (c->rgot + h->frame_len < c->rhdr.msg_len))
+			return -EPROTO;
+		s->rf_call = c;
+		s->rf_dst = c->rdrop ? NULL : c->rbuf->data + c->rhdr.meta_len + c->rgot;
+		c->rgot += h->frame_len;
+		return 0;
+	}
+	struct rpc_req *r = rpc_req_find(s, h->call_id);
+	uint32_t cost = RPC_WIRE_HDR_LEN + h->frame_len;
+
+	if (!r || r->complete)
+		return -EPROTO;
+	if (h->msg_len != r->got || (uint64_t)r->got + h->frame_len > r->hdr.msg_len ||
+	    more != (r->got + h->frame_len < r->hdr.msg_len))
+		return -EPROTO;
+	if (s->rx_bytes_used + cost > s->rx_bytes_win)
+		return -EPROTO;
+	s->rx_bytes_used += cost;
+	r->credit_bytes += cost;
+	s->rf_req = r;
+	s->rf_dst = r->drop ? NULL : r->buf->data + r->hdr.meta_len + r->got;
+	r->got += h->frame_len;
+	return 0;
+}
+
+static int start_response(struct rpc_session *s, const struct rpc_frame_hdr *h)
+{
+	struct rpc_ccall *c = rpc_call_lookup(s, h->call_id);
+
+	if (!c || c->state != CALL_SENT || c->rbuf || c->rdrop) {
+		skip(s);	/* late (cancelled, deadline) or a stray duplicate */
+		return 0;
+	}
+	c->rhdr = *h;
+	c->rgot = h->frame_len - h->meta_len;
+	s->rf_call = c;
+	if (h->msg_len > s->ep->o.max_msg) {
+		c->rdrop = true;
+		skip(s);
+		return 0;
+	}
+	c->rbuf = rpc_buf_get(&s->ep->pool, (size_t)h->meta_len + h->msg_len);
+	if (!c->rbuf) {
+		c->rdrop = true;
+		skip(s);
+		return 0;
+	}
+	s->rf_dst = c->rbuf->data;
+	return 0;
+}
+
+/* the header of s->rf is in: decide where its payload goes */
+int rpc_rx_frame_start(struct rpc_session *s)
+{
+	const struct rpc_frame_hdr *h = &s->rf;
+
+	s->rf_call = NULL;
+	s->rf_req = NULL;
+	s->rf_dst = NULL;
+	s->rf_left = h->frame_len;
+	switch (h->type) {
+	case RPC_FT_REQUEST:
+		return start_request(s, h);
+	case RPC_FT_CHUNK:
+		return start_chunk(s, h);
+	case RPC_FT_RESPONSE:
+		return start_response(s, h);
+	default:
+		/* control frames carry nothing we keep; GOAWAY's text is skipped */
+		return 0;
+	}
+}
+
+static void on_cancel(struct rpc_session *s, uint32_t id)
+{
+	struct rpc_req *r = rpc_req_find(s, id);
+
+	if (!r)
+		return;
+	__atomic_store_n(&r->cancelled, true, __ATOMIC_RELAXED);
+	if (!r->complete)
+		rpc_req_release(r);	/* abandoned mid-message: free it now */
+}
+
+static void end_response(struct rpc_session *s, struct rpc_ccall *c)
+{
+	int st = c->rhdr.status > RPC_UNAUTHENTICATED ? RPC_UNKNOWN : c->rhdr.status;
+
+	if (c->rdrop) {
+		rpc_call_complete(c, RPC_RESOURCE_EXHAUSTED);
+		return;
+	}
+	rpc_call_deliver(c, st, c->rbuf->data, c->rhdr.meta_len, c->rhdr.msg_len);
+}
+
+/* the payload of s->rf is in */
+int rpc_rx_frame_end(struct rpc_session *s)
+{
+	const struct rpc_frame_hdr *h = &s->rf;
+	bool more = h->flags & RPC_FF_MORE;
+
+	switch (h->type) {
+	case RPC_FT_REQUEST:
+	case RPC_FT_CHUNK:
+		if (s->rf_req && !more)
+			rpc_req_dispatch(s->rf_req);
+		else if (s->rf_call && !more)
+			end_response(s, s->rf_call);
+		break;
+	case RPC_FT_RESPONSE:
+		if (s->rf_call && !more)
+			end_response(s, s->rf_call);
+		break;
+	case RPC_FT_CANCEL:
+		on_cancel(s, h->call_id);
+		break;
+	case RPC_FT_CREDIT:
+		if ((uint64_t)s->tx_calls + h->call_id > UINT32_MAX)
+			return -EPROTO;
+		s->tx_calls += h->call_id;
+		s->tx_bytes += h->aux;
+		rpc_flush_mark(s);
+		break;
+	case RPC_FT_PING:
+		rpc_tx_ctl(s, RPC_FT_PONG, 0, 0, h->aux, 0);
+		break;
+	case RPC_FT_PONG:
+		if (h->aux == s->ping_token)
+			s->ping_out = false;
+		break;
+	case RPC_FT_GOAWAY:
+		/* the peer closes after this: calls fail UNAVAILABLE, we reconnect */
+		return -ECONNABORTED;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* feed @n received bytes at @p through the frame state machine */
+static int consume(struct rpc_session *s, const uint8_t *p, size_t n)
+{
+	while (n && s->state == SS_UP) {
+		int r;
+
+		if (!s->rf_body) {
+			size_t take = RPC_WIRE_HDR_LEN - s->rh_got;
+
+			if (take > n)
+				take = n;
+			memcpy(s->rh + s->rh_got, p, take);
+			s->rh_got += (uint32_t)take;
+			p += take;
+			n -= take;
+			if (s->rh_got < RPC_WIRE_HDR_LEN)
+				break;
+			s->rh_got = 0;
+			if (rpc_frame_decode(s->rh, &s->rf) != RPC_FE_OK)
+				return proto_error(s);
+			r = rpc_rx_frame_start(s);
+			if (r == -EPROTO)
+				return proto_error(s);
+			if (r < 0)
+				return r;
+			s->rf_body = true;
+		} else {
+			size_t take = s->rf_left < n ? s->rf_left : n;
+
+			if (s->rf_dst) {
+				memcpy(s->rf_dst, p, take);
+				s->rf_dst += take;
+			}
+			s->rf_left -= (uint32_t)take;
+			p += take;
+			n -= take;
+		}
+		if (s->rf_body && s->rf_left == 0) {
+			s->rf_body = false;
+			r = rpc_rx_frame_end(s);
+			if (r == -EPROTO)
+				return proto_error(s);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/**
+ * rpc_rx - read until the transport has nothing more.  Large payloads go
+ * straight into their message buffer; the rest through a staging buffer
+ * so small frames cost one read for many.
+ * Return: 0, or -errno when the session must fail (EOF: -ECONNRESET).
+ */
+int rpc_rx(struct rpc_session *s)
+{
+	static __thread uint8_t stage[65536];
+	const struct rpc_transport_ops *ops = s->ep->ops;
+
+	while (s->state == SS_UP) {
+		ssize_t n;
+		int r;
+
+		if (s->rf_body && s->rf_dst && s->rf_left >= sizeof(stage)) {
+			n = ops->recv(s->ep->t, s->h, s->rf_dst, s->rf_left);
+			if (n > 0) {
+				s->last_rx = rpc_now_us();
+				s->rf_dst += n;
+				s->rf_left -= (uint32_t)n;
+				if (s->rf_left)
+					continue;
+				s->rf_body = false;
+				r = rpc_rx_frame_end(s);
+				if (r == -EPROTO)
+					return proto_error(s);
+				if (r < 0)
+					return r;
+				continue;
+			}
+		} else {
+			n = ops->recv(s->ep->t, s->h, stage, sizeof(stage));
+			if (n > 0) {
+				s->last_rx = rpc_now_us();
+				r = consume(s, stage, (size_t)n);
+				if (r < 0)
+					return r;
+				continue;
+			}
+		}
+		if (n == -EAGAIN)
+			return 0;
+		return n == 0 ? -ECONNRESET : (int)n;
+	}
+	return 0;
+}

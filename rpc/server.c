@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+/*
+ * server.c - requests this endpoint serves.
+ *
+ * A request holds the peer's credit (one call, its frame bytes) from its
+ * first frame until it is answered or dropped, so a slow handler slows the
+ * peer down instead of making anyone buffer more (WIRE.md "Credits").
+ * Requests outlive a failed session: they are orphaned (s = NULL) and
+ * their eventual response is dropped.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc_internal.h"
+
+static unsigned hash(uint32_t id)
+{
+	return (id * 2654435761u) >> 26;	/* RPC_REQ_HASH = 64 */
+}
+
+struct rpc_req *rpc_req_find(struct rpc_session *s, uint32_t id)
+{
+	for (struct rpc_req *r = s->reqh[hash(id)]; r; r = r->hnext)
+		if (r->call_id == id)
+			return r;
+	return NULL;
+}
+
+static void req_unlink(struct rpc_req *r)
+{
+	struct rpc_session *s = r->s;
+	struct rpc_req **pp;
+
+	if (!s)
+		return;
+	for (pp = &s->reqh[hash(r->call_id)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == r) {
+			*pp = r->hnext;
+			break;
+		}
+	}
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		s->reqs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	__atomic_store_n(&r->s, NULL, __ATOMIC_RELAXED);
+}
+
+/**
+ * rpc_req_new - a request whose first frame header is @h.  Too big for
+ * max_msg: it is answered RESOURCE_EXHAUSTED at its end and its bytes
+ * are skipped (r->drop).
+ */
+struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h)
+{
+	struct rpc_req *r = calloc(1, sizeof(*r));
+	unsigned b = hash(h->call_id);
+
+	if (!r)
+		return NULL;
+	r->s = s;
+	r->ep = s->ep;
+	r->call_id = h->call_id;
+	r->method = h->method;
+	r->hdr = *h;
+	if (h->deadline_us)
+		r->deadline = rpc_now_us() + h->deadline_us;
+	if (h->msg_len > s->ep->o.max_msg) {
+		r->drop = true;
+	} else {
+		r->buf = rpc_buf_get(&s->ep->pool, (size_t)h->meta_len + h->msg_len);
+		if (!r->buf) {
+			free(r);
+			return NULL;
+		}
+	}
+	r->hnext = s->reqh[b];
+	s->reqh[b] = r;
+	r->next = s->reqs;
+	if (r->next)
+		r->next->prev = r;
+	s->reqs = r;
+	return r;
+}
+
+/* give the peer its credit back and free @r */
+void rpc_req_release(struct rpc_req *r)
+{
+	struct rpc_session *s = r->s;
+
+	req_unlink(r);
+	if (s)
+		rpc_credit_return(s, 1, r->credit_bytes);
+	rpc_buf_put(&r->ep->pool, r->buf);
+	free(r);
+}
+
+static void respond_status(struct rpc_req *r, int st, const char *text)
+{
+	struct iovec iov = { .iov_base = (void *)text, .iov_len = strlen(text) };
+
+	rpc_respond(r, st, &iov, 1, NULL, 0);
+}
+
+/* all of @r is in: run its handler (inline, on this thread) */
+void rpc_req_dispatch(struct rpc_req *r)
+{
+	struct rpc_endpoint *ep = r->ep;
+	const struct rpc_method *m;
+	int nm;
+
+	r->complete = true;
+	if (r->drop) {
+		respond_status(r, RPC_RESOURCE_EXHAUSTED, "request larger than the server's max_msg");
+		return;
+	}
+	m = rpc_method_get(ep, r->method);
+	if (!m) {
+		respond_status(r, RPC_UNIMPLEMENTED, "no such method");
+		return;
+	}
+	nm = rpc_meta_parse(r->buf->data, r->hdr.meta_len, r->meta, RPC_WIRE_MAX_META_ENTRIES);
+	if (nm < 0) {
+		respond_status(r, RPC_INVALID_ARGUMENT, "malformed metadata");
+		return;
+	}
+	if (r->deadline && rpc_now_us() >= r->deadline) {
+		/* the caller has given up already */
+		r->cancelled = true;
+		rpc_req_release(r);
+		return;
+	}
+	r->view.data = r->buf->data + r->hdr.meta_len;
+	r->view.len = r->hdr.msg_len;
+	r->view.meta = r->meta;
+	r->view.nmeta = (unsigned)nm;
+	ep->st.reqs_handled++;
+	if (m->flags & RPC_METHOD_WORKER) {
+		rpc_worker_post(r, m);
+		return;
+	}
+	ep->in_cb++;
+	m->fn(r, m->arg);
+	ep->in_cb--;
+}
+
+int rpc_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovcnt,
+		const struct rpc_meta *meta, unsigned nmeta)
+{
+	struct rpc_frame_hdr h = { .type = RPC_FT_RESPONSE };
+	size_t total = 0;
+	int err;
+
+	if (status < 0 || status > RPC_UNAUTHENTICATED || iovcnt < 0 || (iovcnt && !iov))
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	err = rpc_meta_check(meta, nmeta);
+	if (!err && total > r->ep->o.max_msg)
+		err = -EMSGSIZE;
+	if (err)
+		return err;	/* @r stays the caller's: it may answer again */
+	if (__atomic_load_n(&r->in_worker, __ATOMIC_RELAXED))
+		return rpc_worker_respond(r, status, iov, iovcnt, meta, nmeta);
+	if (rpc_req_cancelled(r) || !r->s || r->s->state != SS_UP) {
+		rpc_req_release(r);
+		return 0;
+	}
+	h.method = r->method;
+	h.call_id = r->call_id;
+	h.status = (uint16_t)status;
+	h.msg_len = (uint32_t)total;
+	if (!rpc_tx_msg(r->s, &h, iov, iovcnt, meta, nmeta)) {
+		rpc_req_release(r);
+		return -ENOMEM;
+	}
+	rpc_req_release(r);
+	return 0;
+}
+
+/* endpoint thread: send a worker's response (already encoded) for @r */
+void rpc_req_send(struct rpc_req *r, int status, const uint8_t *meta, uint16_t meta_len,
+		  const uint8_t *body, uint32_t body_len)
+{
+	struct rpc_frame_hdr h = { .type = RPC_FT_RESPONSE, .method = r->method,
+				   .call_id = r->call_id, .status = (uint16_t)status };
+
+	if (!rpc_req_cancelled(r) && r->s && r->s->state == SS_UP)
+		rpc_tx_raw(r->s, &h, meta, meta_len, body, body_len);
+	rpc_req_release(r);
+}
+
+const struct rpc_msg_view *rpc_req_msg(const struct rpc_req *r)
+{
+	return &r->view;
+}
+
+uint16_t rpc_req_method(const struct rpc_req *r)
+{
+	return r->method;
+}
+
+struct rpc_session *rpc_req_session(const struct rpc_req *r)
+{
+	return r->s;
+}
+
+uint64_t rpc_req_time_left_us(const struct rpc_req *r)
+{
+	uint64_t now;
+
+	if (!r->deadline)
+		return UINT64_MAX;
+	now = rpc_now_us();
+	return r->deadline > now ? r->deadline - now : 0;
+}
+
+bool rpc_req_cancelled(const struct rpc_req *r)
+{
+	/* also read by worker threads while the endpoint's may write: atomics */
+	return __atomic_load_n(&r->cancelled, __ATOMIC_RELAXED) ||
+	       !__atomic_load_n(&r->s, __ATOMIC_RELAXED) ||
+	       (r->deadline && rpc_now_us() >= r->deadline);
+}
+
+/*
+ * The session failed: requests still being received are freed, handled
+ * ones wait for their (dropped) response, detached from the session.
+ */
+void rpc_reqs_orphan(struct rpc_session *s)
+{
+	for (unsigned b = 0; b < RPC_REQ_HASH; b++) {
+		while (s->reqh[b]) {
+			struct rpc_req *r = s->reqh[b];
+
+			req_unlink(r);
+			__atomic_store_n(&r->cancelled, true, __ATOMIC_RELAXED);
+			if (!r->complete) {
+				rpc_buf_put(&r->ep->pool, r->buf);
+				free(r);
+			}
+		}
+	}
+	s->reqs = NULL;
+}

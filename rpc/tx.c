@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tx.c - turning messages into frames and frames into bytes.
+ *
+ * Two queues per session: ctlq (responses and control frames, which never
+ * need credit) and reqq (requests, which do).  Frames are written whole
+ * before the next one starts; between frames ctlq goes first, so a request
+ * waiting for credit never holds back a response (the peer's credit may be
+ * waiting for exactly that response).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc_internal.h"
+
+void rpc_txq_push(struct rpc_txq *q, struct rpc_txitem *it)
+{
+	it->next = NULL;
+	if (q->tail)
+		q->tail->next = it;
+	else
+		q->head = it;
+	q->tail = it;
+}
+
+static void txq_pop(struct rpc_txq *q)
+{
+	q->head = q->head->next;
+	if (!q->head)
+		q->tail = NULL;
+}
+
+static void item_free(struct rpc_session *s, struct rpc_txitem *it)
+{
+	if (it->is_req)
+		s->queued_bytes -= it->len;
+	rpc_buf_put(&s->ep->pool, it->buf);
+	free(it);
+}
+
+/**
+ * rpc_tx_msg - queue a REQUEST or RESPONSE: metadata and the gathered body
+ * are copied into one pool buffer.  Return: the item, NULL on ENOMEM.
+ */
+struct rpc_txitem *rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
+			      const struct iovec *iov, int iovcnt,
+			      const struct rpc_meta *meta, unsigned nmeta)
+{
+	size_t ml = rpc_meta_size(meta, nmeta);
+	struct rpc_txitem *it = calloc(1, sizeof(*it));
+	uint8_t *p;
+
+	if (!it)
+		return NULL;
+	it->buf = rpc_buf_get(&s->ep->pool, ml + h->msg_len);
+	if (!it->buf) {
+		free(it);
+		return NULL;
+	}
+	it->hdr = *h;
+	it->hdr.meta_len = (uint16_t)ml;
+	it->len = (uint32_t)ml + h->msg_len;
+	p = it->buf->data;
+	rpc_meta_encode(meta, nmeta, p);
+	p += ml;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len)
+			memcpy(p, iov[i].iov_base, iov[i].iov_len);
+		p += iov[i].iov_len;
+	}
+	it->is_req = h->type == RPC_FT_REQUEST;
+	if (it->is_req) {
+		s->queued_bytes += it->len;
+		rpc_txq_push(&s->reqq, it);
+	} else {
+		rpc_txq_push(&s->ctlq, it);
+	}
+	rpc_flush_mark(s);
+	return it;
+}
+
+/**
+ * rpc_tx_raw - queue a RESPONSE whose metadata is already encoded (a
+ * worker thread's, copied off that thread).
+ */
+struct rpc_txitem *rpc_tx_raw(struct rpc_session *s, const struct rpc_frame_hdr *h,
+			      const uint8_t *meta, uint16_t meta_len,
+			      const uint8_t *body, uint32_t body_len)
+{
+	struct rpc_txitem *it = calloc(1, sizeof(*it));
+
+	if (!it)
+		return NULL;
+	it->buf = rpc_buf_get(&s->ep->pool, (size_t)meta_len + body_len);
+	if (!it->buf) {
+		free(it);
+		return NULL;
+	}
+	it->hdr = *h;
+	it->hdr.meta_len = meta_len;
+	it->hdr.msg_len = body_len;
+	it->len = meta_len + body_len;
+	if (meta_len)
+		memcpy(it->buf->data, meta, meta_len);
+	if (body_len)
+		memcpy(it->buf->data + meta_len, body, body_len);
+	rpc_txq_push(&s->ctlq, it);
+	rpc_flush_mark(s);
+	return it;
+}
+
+/**
+ * rpc_tx_ctl - queue a payload-less control frame.  For CREDIT @calls is
+ * the call grant (carried in call_id) and @aux the byte grant.
+ */
+void rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t status,
+		uint32_t aux, uint32_t calls)
+{
+	struct rpc_txitem *it = calloc(1, sizeof(*it));
+
+	if (!it)
+		return;	/* a lost control frame is recovered by keepalive/deadlines */
+	it->hdr.type = type;
+	it->hdr.call_id = type == RPC_FT_CREDIT ? calls : call_id;
+	it->hdr.status = status;
+	it->hdr.aux = aux;
+	rpc_txq_push(&s->ctlq, it);
+	rpc_flush_mark(s);
+}
+
+/*
+ * Build the next frame of @it into it->fh.  Return 1 to write it, 0 when
+ * it waits for credit, -1 when the item was dropped (its call is gone).
+ */
+static int frame_start(struct rpc_session *s, struct rpc_txitem *it, struct rpc_txq *q)
+{
+	struct rpc_frame_hdr h = it->hdr;
+	uint32_t meta = it->hdr.meta_len, body_sent, left, n;
+
+	if (it->is_req && !rpc_call_item_live(s, it->hdr.call_id, false)) {
+		/* a peer holding part of the message frees it on CANCEL */
+		if (it->started)
+			rpc_tx_ctl(s, RPC_FT_CANCEL, it->hdr.call_id, RPC_CANCELLED, 0, 0);
+		txq_pop(q);
+		item_free(s, it);
+		return -1;
+	}
+	if (!it->buf) {
+		n = 0;
+	} else if (!it->started) {
+		if (it->deadline) {
+			/* the time left when the request leaves, not when it was queued */
+			uint64_t now = rpc_now_us();
+			uint64_t left_us = it->deadline > now ? it->deadline - now : 1;
+
+			h.deadline_us = left_us > UINT32_MAX ? 0 : (uint32_t)left_us;
+		}
+		left = it->len - meta;
+		n = meta + (left > RPC_WIRE_CHUNK ? RPC_WIRE_CHUNK : left);
+		if (n < it->len)
+			h.flags |= RPC_FF_MORE;
+	} else {
+		body_sent = it->sent - meta;
+		left = it->len - it->sent;
+		n = left > RPC_WIRE_CHUNK ? RPC_WIRE_CHUNK : left;
+		h.type = RPC_FT_CHUNK;
+		h.flags = (it->hdr.type == RPC_FT_RESPONSE ? RPC_FF_RESP_DIR : 0) |
+			  (n < left ? RPC_FF_MORE : 0);
+		h.msg_len = body_sent;
+		h.meta_len = 0;
+		h.deadline_us = 0;
+		h.status = 0;
+	}
+	h.frame_len = n;
+	if (it->is_req) {
+		uint64_t cost = RPC_WIRE_HDR_LEN + n;
+
+		if ((!it->started && s->tx_calls == 0) || s->tx_bytes < cost) {
+			s->ep->st.credit_stalls++;
+			return 0;
+		}
+		if (!it->started)
+			s->tx_calls--;
+		s->tx_bytes -= cost;
+	}
+	rpc_frame_encode(&h, it->fh);
+	it->f_len = n;
+	it->f_off = 0;
+	it->in_frame = true;
+	it->started = true;
+	return 1;
+}
+
+/*
+ * Write what can be written.  Return 0 when everything queued is out or
+ * the rest waits (socket room or credit), -errno when the connection
+ * failed.
+ */
+int rpc_tx_flush(struct rpc_session *s)
+{
+	const struct rpc_transport_ops *ops = s->ep->ops;
+
+	if (s->state != SS_UP)
+		return 0;
+	for (;;) {
+		struct rpc_txitem *it = s->cur;
+		struct rpc_txq *q = NULL;
+		struct iovec iov[2];
+		int niov = 0;
+		ssize_t n;
+
+		if (!it) {
+			if (s->ctlq.head)
+				q = &s->ctlq;
+			else if (s->reqq.head)
+				q = &s->reqq;
+			else
+				return 0;
+			it = q->head;
+			int r = frame_start(s, it, q);
+
+			if (r < 0)
+				continue;
+			if (r == 0) {
+				/* credit: the ctl queue is empty, so nothing else to do */
+				return 0;
+			}
+			s->cur = it;
+		}
+		if (it->f_off < RPC_WIRE_HDR_LEN) {
+			iov[niov].iov_base = it->fh + it->f_off;
+			iov[niov++].iov_len = RPC_WIRE_HDR_LEN - it->f_off;
+		}
+		if (it->f_len) {
+			uint32_t done = it->f_off > RPC_WIRE_HDR_LEN ? it->f_off - RPC_WIRE_HDR_LEN : 0;
+
+			iov[niov].iov_base = it->buf->data + it->sent + done;
+			iov[niov++].iov_len = it->f_len - done;
+		}
+		n = ops->sendv(s->ep->t, s->h, iov, niov);
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return (int)n;
+		it->f_off += (uint32_t)n;
+		if (it->f_off < RPC_WIRE_HDR_LEN + it->f_len)
+			continue;
+		/* frame complete */
+		it->sent += it->f_len;
+		it->in_frame = false;
+		s->cur = NULL;
+		if (it->sent >= it->len) {
+			q = s->ctlq.head == it ? &s->ctlq : &s->reqq;
+			txq_pop(q);
+			if (it->is_req)
+				rpc_call_item_live(s, it->hdr.call_id, true);
+			item_free(s, it);
+		}
+	}
+}
+
+/* connection gone: nothing queued for it survives (calls fail separately) */
+void rpc_tx_drop_all(struct rpc_session *s)
+{
+	struct rpc_txq *qs[2] = { &s->ctlq, &s->reqq };
+
+	for (int i = 0; i < 2; i++) {
+		while (qs[i]->head) {
+			struct rpc_txitem *it = qs[i]->head;
+
+			txq_pop(qs[i]);
+			item_free(s, it);
+		}
+	}
+	s->cur = NULL;
+}
+
+/**
+ * rpc_credit_return - a request we served is finished: give its call and
+ * bytes back to the peer, batched (a quarter of the window at a time, see
+ * WIRE.md "Credits" for why that cannot deadlock).
+ */
+void rpc_credit_return(struct rpc_session *s, uint32_t calls, uint32_t bytes)
+{
+	s->rx_calls_used -= calls;
+	s->rx_bytes_used -= bytes;
+	s->grant_calls += calls;
+	s->grant_bytes += bytes;
+	if (s->state != SS_UP)
+		return;
+	if (s->grant_calls >= s->rx_calls_win / 4 || s->grant_bytes >= s->rx_bytes_win / 4) {
+		rpc_tx_ctl(s, RPC_FT_CREDIT, 0, 0, (uint32_t)s->grant_bytes, s->grant_calls);
+		s->grant_calls = 0;
+		s->grant_bytes = 0;
+	}
+}

@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_rpc_calls.c - the rpc library end to end over the in-memory
+ * transport: calls, gather lists, big messages, status codes, metadata,
+ * deadlines, cancellation, credits, failure + reconnect, keepalive,
+ * calls in both directions, the blocking wrapper, protocol errors.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc_fake.inc.c"
+
+#define M_ECHO 1
+#define M_HOLD 2	/* deferred: answered when the test says */
+#define M_FAIL 3	/* NOT_FOUND with a message */
+#define M_BACK 4	/* calls the client back before answering */
+#define M_PING 9	/* served by the client */
+
+static struct rpc_endpoint *srv, *cli;
+static struct rpc_session *sess;
+static struct rpc_req *held[1024];
+static int nheld;
+static int events[8], last_err;
+
+static void h_echo(struct rpc_req *r, void *arg)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+	struct rpc_meta out[RPC_WIRE_MAX_META_ENTRIES];
+	char keys[RPC_WIRE_MAX_META_ENTRIES][256];
+	struct iovec iov = { (void *)m->data, m->len };
+
+	for (unsigned i = 0; i < m->nmeta; i++) {
+		memcpy(keys[i], m->meta[i].key, m->meta[i].key_len);
+		keys[i][m->meta[i].key_len] = 0;
+		out[i].key = keys[i];
+		out[i].val = m->meta[i].val;
+		out[i].val_len = m->meta[i].val_len;
+	}
+	cr_assert_eq(rpc_respond(r, RPC_OK, &iov, 1, out, m->nmeta), 0);
+}
+
+static void h_hold(struct rpc_req *r, void *arg)
+{
+	held[nheld++] = r;
+}
+
+static void h_fail(struct rpc_req *r, void *arg)
+{
+	struct iovec iov = { "no such key", 11 };
+
+	rpc_respond(r, RPC_NOT_FOUND, &iov, 1, NULL, 0);
+}
+
+struct back {
+	struct rpc_req *orig;
+	int status;
+};
+
+static void back_done(const struct rpc_result *res, void *arg)
+{
+	struct back *b = arg;
+	struct iovec iov = { (void *)res->msg.data, res->msg.len };
+
+	b->status = res->status;
+	rpc_respond(b->orig, res->status, &iov, 1, NULL, 0);
+}
+
+static struct back back_state;
+
+static void h_back(struct rpc_req *r, void *arg)
+{
+	struct iovec iov = { "ping?", 5 };
+
+	back_state.orig = r;
+	cr_assert_eq(rpc_call(rpc_req_session(r), M_PING, &iov, 1, NULL, back_done,
+			      &back_state, NULL), 0);
+}
+
+static void h_cli_ping(struct rpc_req *r, void *arg)
+{
+	struct iovec iov = { "pong!", 5 };
+
+	rpc_respond(r, RPC_OK, &iov, 1, NULL, 0);
+}
+
+static void on_sess(struct rpc_session *s, enum rpc_session_event ev, int err, void *arg)
+{
+	events[ev]++;
+	last_err = err;
+}
+
+static struct rpc_endpoint *mk(uint32_t max_msg, uint32_t ka_ms)
+{
+	struct rpc_endpoint_opts o = { .ops = &fake_ops, .max_msg = max_msg,
+				       .keepalive_ms = ka_ms, .reconnect_min_ms = 5,
+				       .reconnect_max_ms = 20 };
+	struct rpc_endpoint *ep = rpc_endpoint_create(&o, NULL, 0);
+
+	cr_assert_not_null(ep);
+	return ep;
+}
+
+static void start_server(void)
+{
+	srv = mk(0, 0);
+	cr_assert_eq(rpc_register(srv, M_ECHO, "echo", h_echo, NULL), 0);
+	cr_assert_eq(rpc_register(srv, M_HOLD, "hold", h_hold, NULL), 0);
+	cr_assert_eq(rpc_register(srv, M_FAIL, "fail", h_fail, NULL), 0);
+	cr_assert_eq(rpc_register(srv, M_BACK, "back", h_back, NULL), 0);
+	cr_assert_eq(rpc_register(srv, M_ECHO, "dup", h_echo, NULL), -EEXIST);
+	cr_assert_eq(rpc_listen(srv, ":7000", NULL, NULL), 0);
+}
+
+static void setup(void)
+{
+	fk_reset_all();
+	memset(events, 0, sizeof(events));
+	nheld = 0;
+	start_server();
+	cli = mk(0, 0);
+	cr_assert_eq(rpc_register(cli, M_PING, "ping", h_cli_ping, NULL), 0);
+	sess = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL);
+	cr_assert_not_null(sess);
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < nheld; i++)
+		if (held[i])
+			rpc_respond(held[i], RPC_OK, NULL, 0, NULL, 0);
+	nheld = 0;
+	rpc_endpoint_destroy(cli);
+	if (srv)
+		rpc_endpoint_destroy(srv);
+	fk_reset_all();
+}
+
+static bool srv_frozen;	/* a hung server host: never runs */
+
+static void spin(int rounds)
+{
+	for (int i = 0; i < rounds; i++) {
+		rpc_run(cli, 0);
+		if (srv && !srv_frozen)
+			rpc_run(srv, 0);
+	}
+}
+
+/* run both until *flag or ~@ms pass */
+static void spin_until(const int *flag, int ms)
+{
+	uint64_t end = rpc_now_us() + (uint64_t)ms * 1000;
+
+	while (!*flag && rpc_now_us() < end)
+		spin(1);
+}
+
+struct res {
+	int done, status;
+	size_t len;
+	uint8_t *data;
+	char meta[64];
+	uint64_t at;
+};
+
+static void cont(const struct rpc_result *r, void *arg)
+{
+	struct res *x = arg;
+
+	x->done++;
+	x->status = r->status;
+	x->len = r->msg.len;
+	x->at = rpc_now_us();
+	free(x->data);
+	x->data = malloc(r->msg.len + 1);
+	memcpy(x->data, r->msg.data ? r->msg.data : "", r->msg.len);
+	x->meta[0] = 0;
+	for (unsigned i = 0; i < r->msg.nmeta; i++)
+		if (r->msg.meta[i].key_len == 5 && !memcmp(r->msg.meta[i].key, "trace", 5))
+			snprintf(x->meta, sizeof(x->meta), "%.*s", (int)r->msg.meta[i].val_len,
+				 (const char *)r->msg.meta[i].val);
+}
+
+TestSuite(rpc, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(rpc, echo_gather_and_metadata)
+{
+	struct iovec iov[3] = { { "hel", 3 }, { "", 0 }, { "lo world", 8 } };
+	struct rpc_meta md[2] = { { "trace", "abc123", 6 }, { "x", NULL, 0 } };
+	struct rpc_call_opts o = { .meta = md, .nmeta = 2 };
+	struct res r = { 0 };
+
+	cr_assert_eq(rpc_call(sess, M_ECHO, iov, 3, &o, cont, &r, NULL), 0);
+	cr_assert_eq(r.done, 0, "a continuation never runs inside rpc_call");
+	spin_until(&r.done, 2000);
+	cr_assert_eq(r.done, 1);
+	cr_assert_eq(r.status, RPC_OK);
+	cr_assert_eq(r.len, 11);
+	cr_assert_eq(memcmp(r.data, "hello world", 11), 0);
+	cr_assert_str_eq(r.meta, "abc123");
+	cr_assert_eq(events[RPC_SESS_CONNECTED], 1);
+	free(r.data);
+}
+
+Test(rpc, eight_mib_both_ways)
+{
+	size_t n = 8u << 20;
+	uint8_t *big = malloc(n);
+	struct iovec iov = { big, n };
+	struct res r = { 0 };
+
+	for (size_t i = 0; i < n; i++)
+		big[i] = (uint8_t)(i * 7 + (i >> 13));
+	cr_assert_eq(rpc_call(sess, M_ECHO, &iov, 1, NULL, cont, &r, NULL), 0);
+	spin_until(&r.done, 20000);
+	cr_assert_eq(r.status, RPC_OK);
+	cr_assert_eq(r.len, n);
+	cr_assert_eq(memcmp(r.data, big, n), 0);
+	free(r.data);
+	free(big);
+}
+
+Test(rpc, too_big_and_unknown_method_and_status)
+{
+	struct res a = { 0 }, b = { 0 }, c = { 0 };
+	size_t n = (8u << 20) + 1;
+	uint8_t *big = calloc(1, n);
+	struct iovec iov = { big, n };
+
+	/* the sender refuses what its own limit forbids */
+	cr_assert_eq(rpc_call(sess, M_ECHO, &iov, 1, NULL, cont, &a, NULL), -EMSGSIZE);
+	cr_assert_eq(rpc_call(sess, 777, NULL, 0, NULL, cont, &b, NULL), 0);
+	cr_assert_eq(rpc_call(sess, M_FAIL, NULL, 0, NULL, cont, &c, NULL), 0);
+	spin_until(&c.done, 2000);
+	spin_until(&b.done, 2000);
+	cr_assert_eq(b.status, RPC_UNIMPLEMENTED);
+	cr_assert_eq(c.status, RPC_NOT_FOUND);
+	cr_assert_eq(c.len, 11);
+	cr_assert_eq(memcmp(c.data, "no such key", 11), 0);
+	cr_assert_str_eq(rpc_status_name(RPC_UNAVAILABLE), "UNAVAILABLE");
+	free(b.data);
+	free(c.data);
+	free(big);
+}
+
+Test(rpc, request_over_server_limit)
+{
+	struct res r = { 0 };
+	size_t n = 2u << 20;
+	uint8_t *big = calloc(1, n);
+	struct iovec iov = { big, n };
+
+	/* a client allowing 16 MiB against a server allowing 1 MiB */
+	rpc_endpoint_destroy(cli);
+	rpc_endpoint_destroy(srv);
+	fk_reset_all();
+	srv = mk(1u << 20, 0);
+	rpc_register(srv, M_ECHO, "echo", h_echo, NULL);
+	cr_assert_eq(rpc_listen(srv, ":7000", NULL, NULL), 0);
+	cli = mk(16u << 20, 0);
+	sess = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL);
+	cr_assert_eq(rpc_call(sess, M_ECHO, &iov, 1, NULL, cont, &r, NULL), 0);
+	spin_until(&r.done, 5000);
+	cr_assert_eq(r.status, RPC_RESOURCE_EXHAUSTED);
+	/* the session survives: the next call works */
+	r.done = 0;
+	iov.iov_len = 10;
+	cr_assert_eq(rpc_call(sess, M_ECHO, &iov, 1, NULL, cont, &r, NULL), 0);
+	spin_until(&r.done, 2000);
+	cr_assert_eq(r.status, RPC_OK);
+	free(r.data);
+	free(big);
+}
+
+Test(rpc, deadline_exceeded_and_server_sees_cancel)
+{
+	struct rpc_call_opts o = { .deadline_us = 30000 };
+	struct res r = { 0 };
+	uint64_t t0 = rpc_now_us();
+
+	cr_assert_eq(rpc_call(sess, M_HOLD, NULL, 0, &o, cont, &r, NULL), 0);
+	spin_until(&nheld, 2000);
+	cr_assert_eq(nheld, 1);
+	uint64_t left = rpc_req_time_left_us(held[0]);
+
+	cr_assert(left > 0 && left <= 30000, "deadline carried on the wire: %lu", left);
+	cr_assert(!rpc_req_cancelled(held[0]));
+	spin_until(&r.done, 2000);
+	cr_assert_eq(r.status, RPC_DEADLINE_EXCEEDED);
+	cr_assert_geq(r.at - t0, 30000);
+	cr_assert_lt(r.at - t0, 500000);
+	spin(50);
+	cr_assert(rpc_req_cancelled(held[0]));
+	/* a late response is dropped, never delivered */
+	cr_assert_eq(rpc_respond(held[0], RPC_OK, NULL, 0, NULL, 0), 0);
+	held[0] = NULL;
+	spin(50);
+	cr_assert_eq(r.done, 1);
+}
+
+Test(rpc, cancel)
+{
+	struct res r = { 0 };
+	uint64_t id;
+
+	cr_assert_eq(rpc_call(sess, M_HOLD, NULL, 0, NULL, cont, &r, &id), 0);
+	spin_until(&nheld, 2000);
+	cr_assert_eq(rpc_cancel(sess, id), 0);
+	cr_assert_eq(r.done, 0);
+	cr_assert_eq(rpc_cancel(sess, id), -ENOENT);
+	spin(20);
+	cr_assert_eq(r.done, 1);
+	cr_assert_eq(r.status, RPC_CANCELLED);
+	cr_assert(rpc_req_cancelled(held[0]));
+}
+
+static struct res many[400];
+
+Test(rpc, call_credits_bound_the_server)
+{
+	struct rpc_stats st;
+
+	for (int i = 0; i < 300; i++)
+		cr_assert_eq(rpc_call(sess, M_HOLD, NULL, 0, NULL, cont, &many[i], NULL), 0);
+	spin(200);
+	cr_assert_eq(nheld, RPC_WIRE_INIT_CALLS, "server got %d requests", nheld);
+	rpc_endpoint_stats(cli, &st);
+	cr_assert_gt(st.credit_stalls, 0);
+	/* answering frees credit: the rest arrive */
+	for (int i = 0; i < 128; i++) {
+		rpc_respond(held[i], RPC_OK, NULL, 0, NULL, 0);
+		held[i] = NULL;
+	}
+	spin(200);
+	cr_assert_eq(nheld, 300);
+	int done = 0;
+
+	for (int i = 0; i < 300; i++)
+		done += many[i].done;
+	cr_assert_eq(done, 128);
+}
+
+Test(rpc, byte_credits_bound_the_server)
+{
+	size_t n = 6u << 20;
+	uint8_t *big = calloc(1, n);
+	struct iovec iov = { big, n };
+	static struct res r[4];
+
+	/* window: 2 x 8 MiB + 1 MiB = 17 MiB: two 6 MiB requests, not three */
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(rpc_call(sess, M_HOLD, &iov, 1, NULL, cont, &r[i], NULL), 0);
+	spin(300);
+	cr_assert_eq(nheld, 2);
+	rpc_respond(held[0], RPC_OK, NULL, 0, NULL, 0);
+	held[0] = NULL;
+	rpc_respond(held[1], RPC_OK, NULL, 0, NULL, 0);
+	held[1] = NULL;
+	spin(300);
+	cr_assert_eq(nheld, 4);
+	free(big);
+}
+
+Test(rpc, server_death_fails_pending_then_reconnects)
+{
+	struct rpc_call_opts o = { .deadline_us = 5000000 };
+	struct res r[5] = { 0 }, after = { 0 };
+	void *srv_t;
+
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(rpc_call(sess, M_HOLD, NULL, 0, &o, cont, &r[i], NULL), 0);
+	spin(50);
+	cr_assert_eq(nheld, 5);
+	/* the server process dies: its socket closes under it */
+	srv_t = srv->t;
+	fk_kill_owner(srv_t);
+	for (int i = 0; i < 5; i++) {
+		spin_until(&r[i].done, 1000);
+		cr_assert_eq(r[i].status, RPC_UNAVAILABLE);
+	}
+	cr_assert_eq(events[RPC_SESS_DISCONNECTED], 1);
+	/* fail fast while it is down */
+	struct res down = { 0 };
+
+	spin(20);
+	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &down, NULL), 0);
+	spin_until(&down.done, 1000);
+	cr_assert_eq(down.status, RPC_UNAVAILABLE);
+	/* it restarts (a new process: new endpoint) */
+	for (int i = 0; i < nheld; i++)
+		rpc_respond(held[i], RPC_OK, NULL, 0, NULL, 0);
+	nheld = 0;
+	rpc_endpoint_destroy(srv);
+	start_server();
+	int up = 0;
+	uint64_t end = rpc_now_us() + 2000000;
+
+	while (!rpc_session_connected(sess) && rpc_now_us() < end)
+		spin(1);
+	up = rpc_session_connected(sess);
+	cr_assert(up);
+	cr_assert_eq(events[RPC_SESS_CONNECTED], 2);
+	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &after, NULL), 0);
+	spin_until(&after.done, 2000);
+	cr_assert_eq(after.status, RPC_OK);
+}
+
+Test(rpc, keepalive_detects_a_silent_peer)
+{
+	struct res r = { 0 };
+	struct rpc_call_opts o = { .deadline_us = 10000000 };
+
+	rpc_endpoint_destroy(cli);
+	cli = mk(0, 10);	/* 10 ms keepalive: dead after 40 ms of silence */
+	sess = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL);
+	cr_assert_eq(rpc_call(sess, M_HOLD, NULL, 0, &o, cont, &r, NULL), 0);
+	spin_until(&nheld, 1000);
+	cr_assert_eq(nheld, 1);
+	/* the server host vanishes: no FIN, nothing */
+	fk_blackhole_owner(srv->t, true);
+	srv_frozen = true;
+	spin_until(&r.done, 2000);
+	srv_frozen = false;
+	cr_assert_eq(r.status, RPC_UNAVAILABLE);
+	cr_assert_eq(last_err, -ETIMEDOUT);
+}
+
+Test(rpc, server_calls_its_client_on_the_same_session)
+{
+	struct res r = { 0 };
+
+	cr_assert_eq(rpc_call(sess, M_BACK, NULL, 0, NULL, cont, &r, NULL), 0);
+	spin_until(&r.done, 2000);
+	cr_assert_eq(r.status, RPC_OK);
+	cr_assert_eq(r.len, 5);
+	cr_assert_eq(memcmp(r.data, "pong!", 5), 0);
+	free(r.data);
+}
+
+static volatile int srv_stop;
+
+static void *srv_thread(void *arg)
+{
+	while (!srv_stop)
+		rpc_run(srv, 1);
+	return NULL;
+}
+
+Test(rpc, blocking_wrapper)
+{
+	pthread_t th;
+	struct rpc_reply rep;
+	struct iovec iov = { "sync", 4 };
+
+	srv_stop = 0;
+	pthread_create(&th, NULL, srv_thread, NULL);
+	cr_assert_eq(rpc_call_sync(sess, M_ECHO, &iov, 1, NULL, &rep), 0);
+	cr_assert_eq(rep.status, RPC_OK);
+	cr_assert_eq(rep.len, 4);
+	cr_assert_eq(memcmp(rep.data, "sync", 4), 0);
+	rpc_reply_free(&rep);
+	srv_stop = 1;
+	pthread_join(th, NULL);
+}
+
+Test(rpc, garbage_is_a_protocol_error)
+{
+	struct res r = { 0 };
+	struct rpc_stats st;
+
+	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &r, NULL), 0);
+	spin_until(&r.done, 2000);
+	fk_inject(srv->t, "GET / HTTP/1.1\r\n\r\nxxxxxxxxxxxxxx", 32);
+	spin(20);
+	rpc_endpoint_stats(srv, &st);
+	cr_assert_eq(st.proto_errors, 1);
+	cr_assert_eq(events[RPC_SESS_DISCONNECTED], 1);
+	/* and the client comes back */
+	uint64_t end = rpc_now_us() + 2000000;
+
+	while (!rpc_session_connected(sess) && rpc_now_us() < end)
+		spin(1);
+	cr_assert(rpc_session_connected(sess));
+	free(r.data);
+}
+
+#define M_WORK 5	/* on a worker thread: sleeps 5 ms, echoes */
+#define M_WAIT 6	/* on a worker thread: waits until cancelled */
+
+static int saw_cancel;
+
+static void h_work(struct rpc_req *r, void *arg)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+	struct iovec iov = { (void *)m->data, m->len };
+	struct rpc_meta md = { "worker", "yes", 3 };
+
+	usleep(5000);
+	rpc_respond(r, RPC_OK, &iov, 1, &md, 1);
+}
+
+static void h_wait(struct rpc_req *r, void *arg)
+{
+	for (int i = 0; i < 2000 && !rpc_req_cancelled(r); i++)
+		usleep(1000);
+	__atomic_store_n(&saw_cancel, rpc_req_cancelled(r), __ATOMIC_RELAXED);
+	rpc_respond(r, RPC_OK, NULL, 0, NULL, 0);
+}
+
+Test(rpc, worker_thread_handlers)
+{
+	static struct res r[8];
+	struct res c = { 0 };
+	struct rpc_call_opts dl = { .deadline_us = 20000 };
+	char body[8][16];
+	uint64_t t0 = rpc_now_us();
+	int done = 0;
+
+	cr_assert_eq(rpc_register_flags(srv, M_WORK, "work", h_work, NULL, RPC_METHOD_WORKER), 0);
+	cr_assert_eq(rpc_register_flags(srv, M_WAIT, "wait", h_wait, NULL, RPC_METHOD_WORKER), 0);
+	cr_assert_eq(rpc_register_flags(srv, 77, "bad", h_wait, NULL, 0x80), -EINVAL);
+	for (int i = 0; i < 8; i++) {
+		struct iovec iov = { body[i], (size_t)snprintf(body[i], 16, "job-%d", i) };
+
+		cr_assert_eq(rpc_call(sess, M_WORK, &iov, 1, NULL, cont, &r[i], NULL), 0);
+	}
+	while (done < 8 && rpc_now_us() - t0 < 5000000) {
+		spin(1);
+		done = 0;
+		for (int i = 0; i < 8; i++)
+			done += r[i].done;
+	}
+	cr_assert_eq(done, 8);
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(r[i].status, RPC_OK);
+		cr_assert_eq(r[i].len, strlen(body[i]));
+		cr_assert_eq(memcmp(r[i].data, body[i], r[i].len), 0);
+		free(r[i].data);
+	}
+	/* a handler on a worker sees its caller's cancellation */
+	saw_cancel = 0;
+	cr_assert_eq(rpc_call(sess, M_WAIT, NULL, 0, &dl, cont, &c, NULL), 0);
+	spin_until(&c.done, 3000);
+	cr_assert_eq(c.status, RPC_DEADLINE_EXCEEDED);
+	uint64_t end = rpc_now_us() + 3000000;
+
+	while (!__atomic_load_n(&saw_cancel, __ATOMIC_RELAXED) && rpc_now_us() < end)
+		spin(1);
+	cr_assert(saw_cancel);
+	spin(20);
+}
