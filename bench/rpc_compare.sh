@@ -23,7 +23,7 @@
 # and --lcores.  CPU seconds: the client reads /proc/PID/stat (or
 # getrusage for itself) of both sides at the window's start and end.
 #
-# rpc_bench is run when $BUILD/rpc/tools/rpc_bench exists (RPC_BENCH=path
+# rpc_bench is run when $BUILD/rpc/tools/rpc_bench (or rpc/rpc_bench) exists (RPC_BENCH=path
 # overrides) and its --help names the flags below; it must take
 #   rpc_bench server --stack kernel|bypass --listen IP -p PORT
 #       (says "listening" on stdout or stderr once it accepts; runs until SIGTERM)
@@ -97,7 +97,10 @@ if [ -x "$T/grpc/grpc_load" ] && [ -x "$T/grpc/grpc_echo_srv" ]; then
 else
 	log "grpc_load not built (apt-get install libgrpc++-dev protobuf-compiler-grpc): gRPC skipped"
 fi
-RPC_BENCH=${RPC_BENCH:-$BUILD_DIR/rpc/tools/rpc_bench}
+if [ -z "${RPC_BENCH:-}" ]; then
+	RPC_BENCH=$BUILD_DIR/rpc/tools/rpc_bench
+	[ -x "$RPC_BENCH" ] || [ ! -x "$BUILD_DIR/rpc/rpc_bench" ] || RPC_BENCH=$BUILD_DIR/rpc/rpc_bench
+fi
 RPC_NOTE="rpc_bench not built: skipped"
 if [ -x "$RPC_BENCH" ]; then
 	h=$("$RPC_BENCH" --help 2>&1 || true)

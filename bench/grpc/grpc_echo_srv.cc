@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -95,6 +96,8 @@ void usage(FILE *out)
 "  -p, --port PORT      port (default 7100)\n"
 "  -t, --threads N      completion queues, one polling thread each (default 1)\n"
 "      --prepost N      calls waiting for a request per queue (default 1024)\n"
+"      --arg KEY=INT    an integer gRPC channel argument (repeatable; default:\n"
+"                       gRPC's defaults, as shipped)\n"
 "  -h, --help           this text\n"
 "\n"
 "Runs until SIGTERM/SIGINT, then prints to stdout:\n"
@@ -115,11 +118,13 @@ int main(int argc, char **argv)
 		{ "port", required_argument, nullptr, 'p' },
 		{ "threads", required_argument, nullptr, 't' },
 		{ "prepost", required_argument, nullptr, 'P' },
+		{ "arg", required_argument, nullptr, 'A' },
 		{ "help", no_argument, nullptr, 'h' },
 		{ nullptr, 0, nullptr, 0 },
 	};
 	std::string listen = "0.0.0.0";
 	long port = 7100, threads = 1, prepost = 1024;
+	std::vector<std::pair<std::string, long>> cargs; /* --arg KEY=INT */
 	int c, bad = 0;
 
 	while ((c = getopt_long(argc, argv, "l:p:t:h", opts, nullptr)) != -1) {
@@ -128,6 +133,16 @@ int main(int argc, char **argv)
 		case 'p': bad |= bench_parse_long(optarg, 1, 65535, &port); break;
 		case 't': bad |= bench_parse_long(optarg, 1, 64, &threads); break;
 		case 'P': bad |= bench_parse_long(optarg, 1, 100000, &prepost); break;
+		case 'A': {
+			const char *eq = strchr(optarg, '=');
+			long v;
+
+			bad |= !eq || eq == optarg ||
+			       bench_parse_long(eq + 1, INT32_MIN, INT32_MAX, &v) < 0;
+			if (!bad)
+				cargs.emplace_back(std::string(optarg, (size_t)(eq - optarg)), v);
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -158,6 +173,8 @@ int main(int argc, char **argv)
 	b.RegisterService(&svc);
 	b.SetMaxReceiveMessageSize(-1);
 	b.SetMaxSendMessageSize(-1);
+	for (auto &kv : cargs)
+		b.AddChannelArgument(kv.first, (int)kv.second);
 	std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs;
 	for (long i = 0; i < threads; i++)
 		cqs.push_back(b.AddCompletionQueue());

@@ -29,6 +29,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,7 @@ struct Load {
 	int srv_pids[MAX_PIDS], cli_pids[MAX_PIDS];
 	int nsrv = 0, ncli = 0;
 	bool header = false, header_only = false;
+	std::vector<std::pair<std::string, int>> args; /* --arg KEY=INT */
 
 	/* state; the queue is declared first so it is destroyed last */
 	grpc::CompletionQueue cq;
@@ -184,6 +186,8 @@ int open_channels(Load &l)
 		args.SetInt("bpbench.channel", (int)i);
 		args.SetMaxReceiveMessageSize(-1);
 		args.SetMaxSendMessageSize(-1);
+		for (auto &kv : l.args)
+			args.SetInt(kv.first, kv.second);
 		l.chans.push_back(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
 							    args));
 		l.stubs.push_back(bpbench::Echo::NewStub(l.chans.back()));
@@ -313,12 +317,26 @@ void usage(FILE *out)
 "      --connect-timeout S  time allowed to connect every channel (default 60)\n"
 "      --cpu-srv PIDS       server-side processes to account (comma separated)\n"
 "      --cpu-cli PIDS       client-side processes besides this one\n"
+"      --arg KEY=INT        an integer gRPC channel argument (repeatable;\n"
+"                           default: gRPC's defaults, as shipped)\n"
 "      --header             print the CSV header line first\n"
 "      --header-only        print the CSV header line and exit\n"
 "  -h, --help               this text\n"
 "\n"
 "Prints one CSV line (mode 'unary', stack 'grpc'): rates, latency percentiles\n"
 "(us) from a log-linear histogram (0.8%% buckets), CPU seconds in the window.\n");
+}
+
+/* "KEY=INT": one integer channel argument (e.g. grpc.http2.bdp_probe=0) */
+int parse_arg(const char *s, std::vector<std::pair<std::string, int>> &out)
+{
+	const char *eq = strchr(s, '=');
+	long v;
+
+	if (!eq || eq == s || bench_parse_long(eq + 1, INT32_MIN, INT32_MAX, &v) < 0)
+		return -1;
+	out.emplace_back(std::string(s, (size_t)(eq - s)), (int)v);
+	return 0;
 }
 
 int parse(Load &l, int argc, char **argv)
@@ -335,6 +353,7 @@ int parse(Load &l, int argc, char **argv)
 		{ "connect-timeout", required_argument, nullptr, 'T' },
 		{ "cpu-srv", required_argument, nullptr, 'P' },
 		{ "cpu-cli", required_argument, nullptr, 'Q' },
+		{ "arg", required_argument, nullptr, 'A' },
 		{ "header", no_argument, nullptr, 'H' },
 		{ "header-only", no_argument, nullptr, 'O' },
 		{ "help", no_argument, nullptr, 'h' },
@@ -355,6 +374,7 @@ int parse(Load &l, int argc, char **argv)
 		case 'T': bad |= bench_parse_double(optarg, 0.1, 3600, &l.connect_timeout); break;
 		case 'P': bad |= (l.nsrv = bench_parse_pids(optarg, l.srv_pids, MAX_PIDS)) < 0; break;
 		case 'Q': bad |= (l.ncli = bench_parse_pids(optarg, l.cli_pids, MAX_PIDS)) < 0; break;
+		case 'A': bad |= parse_arg(optarg, l.args); break;
 		case 'H': l.header = true; break;
 		case 'O': l.header_only = true; break;
 		case 'h': usage(stdout); exit(0);
