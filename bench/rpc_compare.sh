@@ -33,7 +33,8 @@
 #       (prints bp_load's CSV line, without header, as its last stdout line)
 # Otherwise the report says "rpc_bench not built: skipped".
 #
-# Writes bench/results/rpc.md (--out) and, beside it, rpc-raw.csv.
+# Writes bench/results/rpc.md (--out) and, beside it, rpc-raw.csv (every
+# measurement) and rpc-failed.csv (runs that failed or were killed).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -79,6 +80,15 @@ PORT=7100
 # every run ends: the window ends after --duration or this many responses
 # (1 MiB: a few seconds of memory traffic at most), whichever comes first
 count_for() { if [ "$1" -ge 65536 ]; then echo 20000; else echo 5000000; fi; }
+# large messages on many sessions: the warmup covers the first round of
+# calls at least (1,000 x 1 MiB is a gigabyte each way)
+warmup_for() {
+	if [ "$1" -ge 65536 ] && [ "$2" -ge 100 ]; then
+		awk -v w="$WARMUP" 'BEGIN { print (w < 5 ? 5 : w) }'
+	else
+		echo "$WARMUP"
+	fi
+}
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 if [ "$BUILD" = 1 ]; then
@@ -206,11 +216,15 @@ run_one() {
 	local sys=$1 size=$2 sess=$3 run=$4 srvlog=$TMPD/srv.log out rc=0
 	local started=() srv_pid cpu_srv cpu_cli="" ns_srv=$NS_SRV ns_cli=$NS_CLI ip=$SRV_IP
 	local env_srv=() env_cli=() fp_s fp_c
+	local warm
+	warm=$(warmup_for "$size" "$sess")
 	local common=(--conns "$sess" --size "$size" --depth 1 --duration "$DURATION"
-		--warmup "$WARMUP" --count "$(count_for "$size")" --connect-timeout 60)
+		--warmup "$warm" --count "$(count_for "$size")" --connect-timeout 60)
+	# connect (60 s at most), warmup, window, the client's drain (10 s at most)
 	local limit
-	limit=$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { printf "%d", d + w + 120 }')
+	limit=$(awk -v d="$DURATION" -v w="$warm" 'BEGIN { printf "%d", d + w + 90 }')
 	: >"$srvlog"
+	: >"$TMPD/cli.log"
 	if [ "$sys" = rpc-bypass ]; then
 		ns_srv=$BYP_NS ns_cli=$BYP_NS ip=198.18.216.1
 		rm -f "$TMPD/memif.sock"
@@ -252,6 +266,9 @@ run_one() {
 	if [ "$rc" -ne 0 ] || [ -z "$out" ]; then
 		log "  $sys ${size}B x$sess run $run failed (exit $rc); client stderr ends:"
 		tail -5 "$TMPD/cli.log" | sed 's/^/    /' >&2
+		local why="exit $rc"
+		[ "$rc" -ne 124 ] || why="killed after ${limit} s"
+		echo "$sys,$size,$sess,$run,$why: $(tail -1 "$TMPD/cli.log" | tr -d ',')" >>"$FAILED"
 		return 1
 	fi
 	echo "$sys,$run,$out" >>"$RAW"
@@ -260,6 +277,9 @@ run_one() {
 }
 
 # ------------------------------------------------------------------- runs
+FAILED=${OUT_MD%.md}-failed.csv
+[ "$FAILED" != "$OUT_MD" ] || FAILED=$OUT_MD.failed.csv
+echo "system,size,conns,run,reason" >"$FAILED"
 printf 'system,run,' >"$RAW"
 "$T/bp_load" --header-only >>"$RAW"
 T0=$(date +%s)
@@ -283,5 +303,6 @@ ELAPSED=$(($(date +%s) - T0))
 		echo "rpc-bypass: both rpc_bench ends on their own fastpathd (--lcores: server $CORE_SRV, client $CORE_CLI), net_memif between them; CPU includes the daemons."
 	echo "Host: $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ); gRPC $(dpkg-query -W -f='${Version}' libgrpc++-dev 2>/dev/null || echo '?')."
 } >"$TMPD/meta.txt"
-python3 "$ROOT/bench/rpc_report.py" "$RAW" --meta "$TMPD/meta.txt" --rpc-note "$RPC_NOTE" --note "$NOTE" >"$OUT_MD"
+python3 "$ROOT/bench/rpc_report.py" "$RAW" --meta "$TMPD/meta.txt" --rpc-note "$RPC_NOTE" --note "$NOTE" \
+	--failed "$FAILED" >"$OUT_MD"
 log "report: $OUT_MD (raw: $RAW)"

@@ -38,12 +38,13 @@ def derive(row):
     """the figures of one measurement"""
     cpu = fnum(row, "cpu_cli_s") + fnum(row, "cpu_srv_s")
     resp = fnum(row, "responses")
+    lat = (lambda k: fnum(row, k)) if resp > 0 else (lambda k: float("nan"))
     return {
         "rate": fnum(row, "rate_per_s"),
         "per_cpu": resp / cpu if cpu > 0 else float("nan"),
-        "p50": fnum(row, "lat_p50_us"),
-        "p99": fnum(row, "lat_p99_us"),
-        "p999": fnum(row, "lat_p999_us"),
+        "p50": lat("lat_p50_us"),
+        "p99": lat("lat_p99_us"),
+        "p999": lat("lat_p999_us"),
         "cpu_cli": fnum(row, "cpu_cli_s"),
         "cpu_srv": fnum(row, "cpu_srv_s"),
         "errors": fnum(row, "errors"),
@@ -81,6 +82,7 @@ def main():
     ap.add_argument("--meta")
     ap.add_argument("--rpc-note", default="")
     ap.add_argument("--note", default="")
+    ap.add_argument("--failed", help="CSV of failed runs: system,size,conns,run,reason")
     a = ap.parse_args()
 
     with open(a.raw, newline="") as f:
@@ -159,6 +161,18 @@ def main():
         if bases and ratio_rows:
             out += ["Ratios (median of per-run ratios):", "", head, sep] + ratio_rows + [""]
 
+    failed = []
+    if a.failed:
+        with open(a.failed, newline="") as f:
+            failed = list(csv.DictReader(f))
+    if failed:
+        out += ["## Failed runs", "",
+                "Not in the medians above (a point's `runs` column counts the good ones).", "",
+                "| system | size | sessions | run | why |", "|---|---|---:|---:|---|"]
+        for r in failed:
+            out.append(f"| {LABEL.get(r['system'], r['system'])} | {size_name(int(r['size']))} | "
+                       f"{r['conns']} | {r['run']} | {r['reason']} |")
+        out.append("")
     out += ["## librpc (rpc_bench)", "", RPC_MARK, ""]
     if not has_rpc:
         out += [a.rpc_note or "rpc_bench not built: skipped", "",

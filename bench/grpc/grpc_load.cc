@@ -245,8 +245,13 @@ int run(Load &l)
 	return 0;
 }
 
-/* let the calls in flight come back (cancel what is left), shut down */
-void drain(Load &l)
+/*
+ * Let the calls in flight come back, cancel what is left, shut down.
+ * False if calls are still out after that (1,000 sessions of 1 MiB can
+ * keep gRPC busy for minutes): the caller then exits without tearing
+ * gRPC down, so a run stays bounded in time.
+ */
+bool drain(Load &l)
 {
 	uint64_t deadline = bench_now_ns() + DRAIN_TIMEOUT_S * 1000000000ull;
 	void *tag;
@@ -258,11 +263,15 @@ void drain(Load &l)
 	for (auto &s : l.slots)
 		if (s.busy)
 			s.ctx->TryCancel();
-	while (l.inflight && poll_once(l, WAIT_SLICE_MS))
+	deadline = bench_now_ns() + DRAIN_TIMEOUT_S * 1000000000ull;
+	while (l.inflight && bench_now_ns() < deadline && poll_once(l, WAIT_SLICE_MS))
 		;
+	if (l.inflight)
+		return false; /* gRPC still holds calls: no orderly shutdown */
 	l.cq.Shutdown();
 	while (l.cq.Next(&tag, &ok))
 		;
+	return true;
 }
 
 void print_header(const Load &l)
@@ -418,12 +427,18 @@ int main(int argc, char **argv)
 	l.req.set_payload(std::string((size_t)l.size, 'x'));
 
 	int r = run(l);
+	bool clean = drain(l);
 
-	drain(l);
 	if (r == 0)
 		print_csv(l);
 	else
 		fprintf(stderr, "grpc_load: run failed (%llu errors, %llu failed connects)\n",
 			(unsigned long long)l.errors, l.conn_fail);
+	if (!clean) {
+		fprintf(stderr, "grpc_load: %llu calls still in flight %d s after cancelling them\n",
+			(unsigned long long)l.inflight, DRAIN_TIMEOUT_S);
+		fflush(stdout);
+		_exit(r ? 1 : 0);
+	}
 	return r ? 1 : 0;
 }
