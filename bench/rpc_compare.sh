@@ -6,7 +6,13 @@
 #
 #   sudo bench/rpc_compare.sh [--runs N] [--duration S] [--warmup S]
 #        [--sizes 64,1024,1048576] [--sessions 1,1000] [--build-dir DIR]
-#        [--no-build] [--out FILE] [--note TEXT]
+#        [--no-build] [--out FILE] [--note TEXT] [--big-sessions N]
+#
+# Messages of 64 KiB and more run at most --big-sessions sessions (default
+# 100): 1,000 sessions of 1 MiB each way put 2 GB into kernel socket
+# buffers, beyond net.ipv4.tcp_mem's pressure mark on a 24 GB host; the
+# kernel then stalls every TCP connection on the machine (measured: plain
+# TCP made no progress for seconds, gRPC did not finish in 100 s).
 #
 # Systems (each run measures them one after the other, in this order, so
 # drift on a shared machine hits all of them alike):
@@ -42,6 +48,7 @@ RUNS=3 DURATION=3 WARMUP=1 SIZES=64,1024,1048576 SESSIONS=1,1000 BUILD=1
 BUILD_DIR=${BENCH_BUILD_DIR:-$ROOT/build-bench}
 OUT_MD=$ROOT/bench/results/rpc.md
 NOTE=""
+BIG_SESSIONS=100
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
 }
@@ -55,7 +62,8 @@ while [ $# -gt 0 ]; do
 	--build-dir) BUILD_DIR=$2; shift 2 ;;
 	--no-build) BUILD=0; shift ;;
 	--out) OUT_MD=$2; shift 2 ;;
-	--note) NOTE=$2; shift 2 ;; # a line for the report (e.g. "machine shared")
+	--note) NOTE=$2; shift 2 ;;
+	--big-sessions) BIG_SESSIONS=$2; shift 2 ;; # a line for the report (e.g. "machine shared")
 	-h | --help) usage; exit 0 ;;
 	*) echo "rpc_compare: unknown option '$1' (--help)" >&2; exit 2 ;;
 	esac
@@ -71,6 +79,7 @@ done
 for v in "${SESS_LIST[@]}"; do
 	[[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge 1 ] && [ "$v" -le 10000 ] || { echo "rpc_compare: sessions 1..10000" >&2; exit 2; }
 done
+[[ $BIG_SESSIONS =~ ^[0-9]+$ ]] && [ "$BIG_SESSIONS" -ge 1 ] || { echo "rpc_compare: bad --big-sessions" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "rpc_compare: needs root (namespaces): sudo $0" >&2; exit 1; }
 
 CORE_SRV=${BENCH_CORE_SRV:-0}
@@ -284,8 +293,15 @@ printf 'system,run,' >"$RAW"
 "$T/bp_load" --header-only >>"$RAW"
 T0=$(date +%s)
 log "systems: ${SYSTEMS[*]}; sizes ${SIZES}; sessions ${SESSIONS}; $RUNS runs of ${DURATION}s (+${WARMUP}s warmup)"
+declare -A DONE_PT
 for size in "${SIZE_LIST[@]}"; do
 	for sess in "${SESS_LIST[@]}"; do
+		if [ "$size" -ge 65536 ] && [ "$sess" -gt "$BIG_SESSIONS" ]; then
+			log "${size} B x $sess sessions: at $BIG_SESSIONS sessions instead (--big-sessions)"
+			sess=$BIG_SESSIONS
+		fi
+		[ -z "${DONE_PT[$size/$sess]:-}" ] || continue
+		DONE_PT[$size/$sess]=1
 		for run in $(seq "$RUNS"); do
 			for sys in "${SYSTEMS[@]}"; do
 				run_one "$sys" "$size" "$sess" "$run" || true
@@ -301,6 +317,7 @@ ELAPSED=$(($(date +%s) - T0))
 		"server side on CPU $CORE_SRV, client side on CPU $CORE_CLI (taskset)."
 	[[ " ${SYSTEMS[*]} " != *" rpc-bypass "* ]] ||
 		echo "rpc-bypass: both rpc_bench ends on their own fastpathd (--lcores: server $CORE_SRV, client $CORE_CLI), net_memif between them; CPU includes the daemons."
+	echo "Messages of 64 KiB and more: at most $BIG_SESSIONS sessions (--big-sessions; more exceed the kernel's tcp_mem, see rpc_compare.sh)."
 	echo "Host: $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ); gRPC $(dpkg-query -W -f='${Version}' libgrpc++-dev 2>/dev/null || echo '?')."
 } >"$TMPD/meta.txt"
 python3 "$ROOT/bench/rpc_report.py" "$RAW" --meta "$TMPD/meta.txt" --rpc-note "$RPC_NOTE" --note "$NOTE" \
