@@ -26,6 +26,9 @@ PKGS=(
 	# prometheus is 96 MB and its postinst starts a server)
 	# fuzzers (tests/fuzz): clang's libFuzzer and sanitizer runtimes
 	clang libclang-rt-14-dev llvm
+	# bench/rpc_compare.sh's gRPC baseline (bench/grpc, issue 13): gRPC C++,
+	# protoc and its gRPC plugin (g++ comes with build-essential)
+	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
 )
 # package -> the system service its postinst starts (and enables)
 declare -A SERVICE=([redis-server]=redis-server [memcached]=memcached [nginx-light]=nginx)
