@@ -95,6 +95,10 @@ void j_end(void);                             /* the final newline */
 /* human output helpers */
 const char *cli_rate(char *buf, size_t len, uint64_t bps);   /* 200Mbit, "-" for 0 */
 const char *cli_bytes(char *buf, size_t len, uint64_t b);    /* 1.5MiB */
+const char *cli_limit(char *buf, size_t len, uint64_t v);    /* a limit: "-" for 0 (none) */
+
+/* every refusal a tenant met, all reasons together */
+unsigned long long cli_tenant_denied(const Bypass__TenantStatus *t);
 
 /* a TenantStatus as JSON (shared by status, tenants and tenant set) */
 void j_tenant(const char *key, const Bypass__TenantStatus *t);

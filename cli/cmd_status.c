@@ -27,25 +27,14 @@ static const char stats_usage[] =
 	"  rx_bytes, rx_pkts, throttled, denied, denied_REASON).\n"
 	"  --json: {counters: {name: value}, tenants: {NAME: {field: value}}}\n";
 
-/* a limit: 0 is none */
-static const char *lim(char *buf, size_t len, uint64_t v)
-{
-	if (!v)
-		return "-";
-	snprintf(buf, len, "%llu", (unsigned long long)v);
-	return buf;
-}
-
 static void tenant_line(const Bypass__TenantStatus *t)
 {
-	unsigned long long denied = 0, mib = (t->buf_bytes + (1 << 20) - 1) >> 20;
+	unsigned long long denied = cli_tenant_denied(t), mib = (t->buf_bytes + (1 << 20) - 1) >> 20;
 	char a[24], f[24], b[24];
 
-	for (size_t i = 0; i < t->n_denied; i++)
-		denied += t->denied[i]->value;
 	printf("tenant %s id %u apps %u/%s flows %u/%s half_open %u buf_mib %llu/%s denied %llu",
-	       t->name, t->id, t->apps, lim(a, sizeof(a), t->max_apps), t->flows,
-	       lim(f, sizeof(f), t->max_flows), t->half_open, mib, lim(b, sizeof(b), t->max_buf_mb),
+	       t->name, t->id, t->apps, cli_limit(a, sizeof(a), t->max_apps), t->flows,
+	       cli_limit(f, sizeof(f), t->max_flows), t->half_open, mib, cli_limit(b, sizeof(b), t->max_buf_mb),
 	       denied);
 	for (size_t i = 0; i < t->n_denied; i++)
 		printf(" %s=%llu", t->denied[i]->name, (unsigned long long)t->denied[i]->value);
@@ -55,7 +44,7 @@ static void tenant_line(const Bypass__TenantStatus *t)
 static void tenant_counters(const Bypass__TenantStatus *t)
 {
 	const char *n = t->name;
-	unsigned long long denied = 0;
+	unsigned long long denied = cli_tenant_denied(t);
 	const struct { const char *k; uint64_t v; } f[] = {
 		{ "id", t->id }, { "apps", t->apps }, { "flows", t->flows },
 		{ "half_open", t->half_open }, { "buf_bytes", t->buf_bytes },
@@ -64,8 +53,6 @@ static void tenant_counters(const Bypass__TenantStatus *t)
 		{ "throttled", t->throttled },
 	};
 
-	for (size_t i = 0; i < t->n_denied; i++)
-		denied += t->denied[i]->value;
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		printf("tenant.%s.%s %llu\n", n, f[i].k, (unsigned long long)f[i].v);
 	printf("tenant.%s.denied %llu\n", n, denied);

@@ -16,24 +16,16 @@ static const char usage[] =
 	"  tx_bytes, tx_pkts, rx_bytes, rx_pkts, throttled, removed,\n"
 	"  denied: {reason: count}}], omitted}\n";
 
-static const char *lim(char *buf, size_t len, uint64_t v)
-{
-	if (!v)
-		return "-";
-	snprintf(buf, len, "%llu", (unsigned long long)v);
-	return buf;
-}
-
 static void show(const Bypass__TenantStatus *t)
 {
 	char a[32], b[32];
 
 	printf("tenant %s (id %u)%s\n", t->name, t->id, t->removed ? " removed, closing" : "");
-	printf("  apps       %u / %s\n", t->apps, lim(a, sizeof(a), t->max_apps));
-	printf("  flows      %u / %s (half-open %u)\n", t->flows, lim(a, sizeof(a), t->max_flows),
+	printf("  apps       %u / %s\n", t->apps, cli_limit(a, sizeof(a), t->max_apps));
+	printf("  flows      %u / %s (half-open %u)\n", t->flows, cli_limit(a, sizeof(a), t->max_flows),
 	       t->half_open);
 	printf("  buffers    %s / %s MiB\n", cli_bytes(a, sizeof(a), t->buf_bytes),
-	       lim(b, sizeof(b), t->max_buf_mb));
+	       cli_limit(b, sizeof(b), t->max_buf_mb));
 	printf("  rate       %s (burst %llu bytes)  rx_rate %s\n", cli_rate(a, sizeof(a), t->rate_bps),
 	       (unsigned long long)t->burst_bytes, cli_rate(b, sizeof(b), t->rx_rate_bps));
 	printf("  weight     %u  class %s\n", t->weight, t->class_ ? t->class_ : "?");
@@ -53,14 +45,12 @@ static void show(const Bypass__TenantStatus *t)
 static void line(const Bypass__TenantStatus *t)
 {
 	char a[24], f[24], b[24], r[24], mib[24];
-	unsigned long long denied = 0;
+	unsigned long long denied = cli_tenant_denied(t);
 
-	for (size_t i = 0; i < t->n_denied; i++)
-		denied += t->denied[i]->value;
 	snprintf(mib, sizeof(mib), "%llu", (unsigned long long)((t->buf_bytes + (1 << 20) - 1) >> 20));
 	printf("%-16s %-4u %5u/%-6s %7u/%-8s %-6u %6s/%-7s %-12s %-6u %-8s %llu%s\n", t->name, t->id,
-	       t->apps, lim(a, sizeof(a), t->max_apps), t->flows, lim(f, sizeof(f), t->max_flows),
-	       t->half_open, mib, lim(b, sizeof(b), t->max_buf_mb),
+	       t->apps, cli_limit(a, sizeof(a), t->max_apps), t->flows, cli_limit(f, sizeof(f), t->max_flows),
+	       t->half_open, mib, cli_limit(b, sizeof(b), t->max_buf_mb),
 	       cli_rate(r, sizeof(r), t->rate_bps), t->weight, t->class_ ? t->class_ : "?", denied,
 	       t->removed ? " (removed)" : "");
 }

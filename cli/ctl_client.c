@@ -262,6 +262,23 @@ const char *cli_bytes(char *buf, size_t len, uint64_t b)
 	return buf;
 }
 
+const char *cli_limit(char *buf, size_t len, uint64_t v)
+{
+	if (!v)
+		return "-";
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+unsigned long long cli_tenant_denied(const Bypass__TenantStatus *t)
+{
+	unsigned long long denied = 0;
+
+	for (size_t i = 0; i < t->n_denied; i++)
+		denied += t->denied[i]->value;
+	return denied;
+}
+
 void j_tenant(const char *key, const Bypass__TenantStatus *t)
 {
 	j_obj(key);
