@@ -69,11 +69,12 @@ for f in m1 h1; do
 	rx=$(val "$dir/$f.txt" bypass_rx_payload_bytes_total)
 	trx=$(val "$dir/$f.txt" 'bypass_tenant_rx_payload_bytes_total{tenant="default"}')
 	prx=$(val "$dir/$f.txt" 'bypass_port_rx_bytes_total{port="0"}')
-	crx=$(val "$dir/$f.txt" 'bypass_core_rx_packets_total{core="0"}')
+	# every core's frames: with cores = 2 the flow may be core 1's
+	crx=$(awk '$1 ~ /^bypass_core_rx_packets_total\{/ {s += $2} END {print s + 0}' "$dir/$f.txt")
 	[ "$rx" -ge $SIZE ] || bp_die "$f: bypass_rx_payload_bytes_total $rx < $SIZE bytes sent"
 	[ "$trx" -ge $SIZE ] || bp_die "$f: tenant default received $trx < $SIZE bytes"
 	[ "$prx" -ge $SIZE ] || bp_die "$f: port received $prx < $SIZE bytes"
-	[ "$crx" -ge $((SIZE / 1500)) ] || bp_die "$f: core 0 processed $crx frames"
+	[ "$crx" -ge $((SIZE / 1500)) ] || bp_die "$f: the cores processed $crx frames in all"
 done
 before=$(val "$dir/m0.txt" bypass_rx_payload_bytes_total)
 echo "ok: (b) both parse ($(python3 "$CHECK" "$dir/h1.txt")); rx payload bytes $before -> $rx for $SIZE sent," \
@@ -103,7 +104,7 @@ assert st["version"], st
 assert {"default", "mine", "other"} <= set(r[1]["/bypass/tenants"]), r[1]
 assert len(r[1]["/bypass/tenants"]) == 63, r[1]
 assert r[2]["/bypass/tenant"]["rx_payload_bytes_total"] >= size, r[2]
-assert r[3]["/bypass/cores"]["0"]["rx_packets_total"] > 0, r[3]
+assert sum(c["rx_packets_total"] for c in r[3]["/bypass/cores"].values()) >= size // 1500, r[3]
 assert r[4]["/bypass/ports"]["0"]["rx_bytes_total"] >= size, r[4]
 print("ok: (c) telemetry /bypass/status rx_payload_bytes_total %d, %d tenants"
       % (st["rx_payload_bytes_total"], len(r[1]["/bypass/tenants"])))
