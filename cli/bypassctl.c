@@ -62,6 +62,8 @@ static void usage(FILE *out)
 		"  -S, --socket PATH   fastpathd control socket (default: $%s or %s)\n"
 		"  -j, --json          JSON output (every command)\n"
 		"  -h, --help          this help; `bypassctl COMMAND --help` for a command's\n"
+		"  -V, --version       bypassctl's version and control protocol, and the\n"
+		"                      running fastpathd's\n"
 		"\n"
 		"Anyone allowed to open the socket may read, but sees only their own tenant's\n"
 		"apps, flows and tenant; changes need root, fastpathd's user or a member of\n"
@@ -91,19 +93,26 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = NULL;
 	const struct command *cmd;
+	bool version = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+S:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+S:jhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S': socket_path = optarg; break;
 		case 'j': cli_json = true; break;
 		case 'h': usage(stdout); return EX_OK;
+		case 'V': version = true; break;
 		default: usage(stderr); return EX_USAGE;
 		}
+	}
+	if (version) {
+		cli_socket = ctl_socket_path(socket_path);
+		return cli_version();
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "bypassctl: missing command\n");

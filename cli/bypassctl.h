@@ -39,6 +39,8 @@ int cmd_metrics(int argc, char **argv);  /* cli/cmd_metrics.c (metrics helper) *
 /* global options, set by main() */
 extern const char *cli_socket;   /* ctl_socket_path() applied */
 extern bool cli_json;
+/* the control protocol version of the daemon that answered cli_ask() last */
+extern uint32_t cli_daemon_major, cli_daemon_minor;
 
 /**
  * cli_opts - take --json/-j and --help/-h out of a command's arguments
@@ -96,6 +98,15 @@ void j_end(void);                             /* the final newline */
 const char *cli_rate(char *buf, size_t len, uint64_t bps);   /* 200Mbit, "-" for 0 */
 const char *cli_bytes(char *buf, size_t len, uint64_t b);    /* 1.5MiB */
 const char *cli_limit(char *buf, size_t len, uint64_t v);    /* a limit: "-" for 0 (none) */
+const char *cli_protocol(char *buf, size_t len, uint32_t major, uint32_t minor); /* "1.1" */
+
+/**
+ * cli_version - bypassctl --version: its own version and control protocol,
+ * then the daemon's (one StatusRequest) when it answers.
+ * Return: 0, or EX_NODAEMON if the daemon did not answer (its line then
+ * says so on stderr; bypassctl's own line is printed anyway).
+ */
+int cli_version(void);
 
 /* every refusal a tenant met, all reasons together */
 unsigned long long cli_tenant_denied(const Bypass__TenantStatus *t);

@@ -22,14 +22,16 @@ static const char usage[] =
 	"  sport/dport: local/remote port; port: either.  limit N: show at most N,\n"
 	"  then say how many more match.  page N: at most N flows per request\n"
 	"  (default: as many as one reply holds).  Half-open passive connections (SYN\n"
-	"  received) are not listed; status counts them.  Non-admins see their own\n"
-	"  tenant's flows only.\n"
+	"  received, SYN-ACK sent, the SYN queue) are listed in state syn-recv with\n"
+	"  their tenant, addresses, the listening app and SYN-ACK resends (retrans),\n"
+	"  as ss lists SYN-RECV.  Non-admins see their own tenant's flows only.\n"
 	"  e.g. bypassctl flows state established dport 6379\n"
 	"  --json: {flows: [{id, state, local, remote, tenant, pid, app_id, uid,\n"
 	"  cwnd, mss, srtt_us, rttvar_us, rto_ms, retrans, timeouts, bytes_acked,\n"
 	"  bytes_sent, bytes_received, rx_queue, tx_queue, pacing_bps, cc, core,\n"
-	"  peer_wnd}], matched, shown}  (fields of flows not established are\n"
-	"  absent when they do not exist yet)\n";
+	"  peer_wnd, half_open}], matched, shown}  (fields of flows not established\n"
+	"  are absent when they do not exist yet; half_open: true for syn-recv\n"
+	"  entries of the SYN queue, whose id is only a page cursor)\n";
 
 static void flow_json(const Bypass__FlowInfo *f)
 {
@@ -65,6 +67,7 @@ static void flow_json(const Bypass__FlowInfo *f)
 		j_u64("peer_wnd", f->peer_wnd);
 	}
 	j_str("cc", f->cc);
+	j_bool("half_open", f->half_open);
 	j_end_obj();
 }
 
@@ -91,7 +94,10 @@ static void flow_text(const Bypass__FlowInfo *f)
 		       " snd_wnd:%u core:%u", (unsigned long long)f->bytes_acked,
 		       (unsigned long long)f->bytes_sent, (unsigned long long)f->bytes_received,
 		       cli_rate(r, sizeof(r), f->pacing_bps), f->peer_wnd, f->core);
-	printf(" id:%u\n", f->id);
+	if (f->half_open)
+		printf(" half-open (SYN queue)\n");
+	else
+		printf(" id:%u\n", f->id);
 }
 
 /** cmd_flows - bypassctl flows. */

@@ -12,11 +12,13 @@
 
 static const char status_usage[] =
 	"usage: bypassctl status [--json]\n"
-	"  daemon version, port, local_ip, apps, flows, then every counter as\n"
+	"  daemon version and control protocol, bypassctl's own version and protocol,\n"
+	"  port, local_ip, apps, flows, then every counter as\n"
 	"  \"name value\" and one line per tenant you may see:\n"
 	"  tenant NAME id N apps A/MAX flows F/MAX half_open H buf_mib B/MAX denied D\n"
 	"  [reason=count ...] (MAX \"-\": no limit).  Non-admins see their own tenant.\n"
-	"  --json: {version, port, local_ip, apps, flows, counters: {name: value},\n"
+	"  --json: {version, protocol, bypassctl_version, bypassctl_protocol, port,\n"
+	"  local_ip, apps, flows, counters: {name: value},\n"
 	"  tenants: [tenant objects as in bypassctl tenants --json]}\n";
 
 static const char stats_usage[] =
@@ -63,9 +65,15 @@ static void tenant_counters(const Bypass__TenantStatus *t)
 
 static void status_json(const Bypass__StatusReply *s, bool counters_only)
 {
+	char dp[24], cp[24];
+
 	j_obj(NULL);
 	if (!counters_only) {
 		j_str("version", s->version);
+		j_str("protocol", cli_protocol(dp, sizeof(dp), cli_daemon_major, cli_daemon_minor));
+		j_str("bypassctl_version", BYPASS_VERSION);
+		j_str("bypassctl_protocol", cli_protocol(cp, sizeof(cp), CTL_PROTO_MAJOR,
+							 CTL_PROTO_MINOR));
 		j_str("port", s->port);
 		j_str("local_ip", s->local_ip);
 		j_u64("apps", s->apps);
@@ -148,7 +156,14 @@ static int status_common(int argc, char **argv, bool counters_only)
 		status_json(s, counters_only);
 	} else {
 		if (!counters_only) {
+			char dp[24], cp[24];
+
 			printf("version %s\n", s->version ? s->version : "?");
+			printf("protocol %s\n", cli_protocol(dp, sizeof(dp), cli_daemon_major,
+							      cli_daemon_minor));
+			printf("bypassctl_version %s\n", BYPASS_VERSION);
+			printf("bypassctl_protocol %s\n", cli_protocol(cp, sizeof(cp), CTL_PROTO_MAJOR,
+									CTL_PROTO_MINOR));
 			printf("port %s\n", s->port ? s->port : "-");
 			printf("local_ip %s\n", s->local_ip ? s->local_ip : "-");
 			if (s->has_apps)

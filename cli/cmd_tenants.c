@@ -14,7 +14,9 @@ static const char usage[] =
 	"  --json: {tenants: [{name, id, apps, max_apps, flows, max_flows, half_open,\n"
 	"  buf_bytes, max_buf_mb, rate_bps, rx_rate_bps, burst_bytes, weight, class,\n"
 	"  tx_bytes, tx_pkts, rx_bytes, rx_pkts, throttled, removed,\n"
-	"  denied: {reason: count}}], omitted}\n";
+	"  denied: {reason: count}}], omitted}.  Lists longer than one reply are\n"
+	"  fetched page by page and shown whole (omitted: 0 unless fastpathd is too\n"
+	"  old to page).\n";
 
 static void show(const Bypass__TenantStatus *t)
 {
@@ -55,11 +57,16 @@ static void line(const Bypass__TenantStatus *t)
 	       t->removed ? " (removed)" : "");
 }
 
+/* 1,024 tenants at about 400 a frame; more would be a daemon bug */
+#define MAX_TENANT_PAGES 16
+
 /** cmd_tenants - bypassctl tenants. */
 int cmd_tenants(int argc, char **argv)
 {
 	Bypass__TenantsRequest req = BYPASS__TENANTS_REQUEST__INIT;
-	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT, *reply;
+	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT, *pages[MAX_TENANT_PAGES];
+	size_t npages = 0;
+	uint32_t omitted = 0;
 	int rc = cli_opts(&argc, argv, usage);
 
 	if (rc >= 0)
@@ -71,34 +78,65 @@ int cmd_tenants(int argc, char **argv)
 				       "`tenants show NAME`");
 	m.msg_case = BYPASS__CTL_MSG__MSG_TENANTS_REQ;
 	m.tenants_req = &req;
-	rc = cli_ask(&m, BYPASS__CTL_MSG__MSG_TENANTS_REPLY, &reply);
+	/*
+	 * One frame holds about 400 tenants: ask page after page from the id
+	 * the daemon says to resume at, and print them as one list.  A 1.0
+	 * daemon ignores tenant_from and counts the rest in omitted.
+	 */
+	req.has_tenant_from = 1;
+	req.tenant_from = 0;
+	for (;;) {
+		Bypass__CtlMsg *reply;
+
+		rc = cli_ask(&m, BYPASS__CTL_MSG__MSG_TENANTS_REPLY, &reply);
+		if (rc)
+			break;
+		pages[npages++] = reply;
+		const Bypass__TenantsReply *r = reply->tenants_reply;
+		if (r->status) {
+			rc = cli_refused("tenants", r->status, r->error);
+			break;
+		}
+		omitted = r->omitted;
+		if (!r->has_tenant_next || r->tenant_next <= req.tenant_from)
+			break;
+		if (npages == MAX_TENANT_PAGES) {
+			fprintf(stderr, "bypassctl tenants: fastpathd keeps paging past %d "
+				"replies; showing what came (report this as a bug)\n",
+				MAX_TENANT_PAGES);
+			break;
+		}
+		req.tenant_from = r->tenant_next;
+	}
 	if (rc)
-		return rc;
-	const Bypass__TenantsReply *r = reply->tenants_reply;
-	if (r->status) {
-		rc = cli_refused("tenants", r->status, r->error);
-	} else if (cli_json) {
+		goto out;
+	if (cli_json) {
 		j_obj(NULL);
 		j_arr("tenants");
-		for (size_t i = 0; i < r->n_tenants; i++)
-			j_tenant(NULL, r->tenants[i]);
+		for (size_t p = 0; p < npages; p++)
+			for (size_t i = 0; i < pages[p]->tenants_reply->n_tenants; i++)
+				j_tenant(NULL, pages[p]->tenants_reply->tenants[i]);
 		j_end_arr();
-		j_u64("omitted", r->omitted);
+		j_u64("omitted", omitted);
 		j_end_obj();
 		j_end();
 	} else if (req.name) {
-		for (size_t i = 0; i < r->n_tenants; i++)
-			show(r->tenants[i]);
+		for (size_t p = 0; p < npages; p++)
+			for (size_t i = 0; i < pages[p]->tenants_reply->n_tenants; i++)
+				show(pages[p]->tenants_reply->tenants[i]);
 	} else {
 		printf("%-16s %-4s %12s %16s %-6s %14s %-12s %-6s %-8s %s\n", "tenant", "id",
 		       "apps/max", "flows/max", "h-open", "buf_mib/max", "rate", "weight", "class",
 		       "denied");
-		for (size_t i = 0; i < r->n_tenants; i++)
-			line(r->tenants[i]);
-		if (r->omitted)
-			printf("(%u more tenants not shown: no room in one reply; "
-			       "use tenants show NAME)\n", r->omitted);
+		for (size_t p = 0; p < npages; p++)
+			for (size_t i = 0; i < pages[p]->tenants_reply->n_tenants; i++)
+				line(pages[p]->tenants_reply->tenants[i]);
+		if (omitted)
+			printf("(%u more tenants not shown: fastpathd is older than this "
+			       "bypassctl and cannot page; use tenants show NAME)\n", omitted);
 	}
-	bypass__ctl_msg__free_unpacked(reply, NULL);
-	return cli_done(rc);
+out:
+	for (size_t p = 0; p < npages; p++)
+		bypass__ctl_msg__free_unpacked(pages[p], NULL);
+	return rc ? rc : cli_done(EX_OK);
 }

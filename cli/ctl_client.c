@@ -20,6 +20,7 @@
 
 const char *cli_socket;
 bool cli_json;
+uint32_t cli_daemon_major, cli_daemon_minor;
 
 int cli_opts(int *argc, char **argv, const char *usage)
 {
@@ -122,6 +123,19 @@ int cli_ask(const Bypass__CtlMsg *req, Bypass__CtlMsg__MsgCase want, Bypass__Ctl
 	if (r) {
 		fprintf(stderr, "bypassctl: request to fastpathd at %s failed: %s\n", cli_socket,
 			strerror(-r));
+		return EX_FAIL;
+	}
+	/* absent: a daemon from before the protocol had a version (1.0) */
+	cli_daemon_major = (*reply)->has_proto_major ? (*reply)->proto_major : 1;
+	cli_daemon_minor = (*reply)->has_proto_major ? (*reply)->proto_minor : 0;
+	if ((*reply)->msg_case == BYPASS__CTL_MSG__MSG_CTL_ERROR && (*reply)->ctl_error) {
+		const Bypass__CtlError *e = (*reply)->ctl_error;
+		int st = e->status < 0 ? -e->status : e->status;
+
+		fprintf(stderr, "bypassctl: fastpathd at %s refused: %s (%s)\n", cli_socket,
+			e->error ? e->error : "no reason given", strerror(st));
+		bypass__ctl_msg__free_unpacked(*reply, NULL);
+		*reply = NULL;
 		return EX_FAIL;
 	}
 	if ((*reply)->msg_case != want) {
@@ -262,6 +276,12 @@ const char *cli_bytes(char *buf, size_t len, uint64_t b)
 	return buf;
 }
 
+const char *cli_protocol(char *buf, size_t len, uint32_t major, uint32_t minor)
+{
+	snprintf(buf, len, "%u.%u", major, minor);
+	return buf;
+}
+
 const char *cli_limit(char *buf, size_t len, uint64_t v)
 {
 	if (!v)
@@ -307,4 +327,26 @@ void j_tenant(const char *key, const Bypass__TenantStatus *t)
 		j_u64(t->denied[i]->name, t->denied[i]->value);
 	j_end_obj();
 	j_end_obj();
+}
+
+int cli_version(void)
+{
+	Bypass__StatusRequest req = BYPASS__STATUS_REQUEST__INIT;
+	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT, *reply;
+	char p[24];
+	int rc;
+
+	printf("bypassctl %s (control protocol %s)\n", BYPASS_VERSION,
+	       cli_protocol(p, sizeof(p), CTL_PROTO_MAJOR, CTL_PROTO_MINOR));
+	fflush(stdout);
+	m.msg_case = BYPASS__CTL_MSG__MSG_STATUS_REQ;
+	m.status_req = &req;
+	rc = cli_ask(&m, BYPASS__CTL_MSG__MSG_STATUS_REPLY, &reply);
+	if (rc)
+		return rc;
+	printf("fastpathd %s (control protocol %s) at %s\n",
+	       reply->status_reply->version ? reply->status_reply->version : "?",
+	       cli_protocol(p, sizeof(p), cli_daemon_major, cli_daemon_minor), cli_socket);
+	bypass__ctl_msg__free_unpacked(reply, NULL);
+	return cli_done(EX_OK);
 }

@@ -55,6 +55,13 @@ int ctl_send(int fd, const Bypass__CtlMsg *m, const int *fds, int nfds)
 
 	if (nfds < 0 || nfds > CTL_MAX_FDS || (nfds && !fds))
 		return -EINVAL;
+	/* a shallow copy: only the envelope changes, the caller's is const */
+	Bypass__CtlMsg stamped = *m;
+
+	stamped.has_proto_major = stamped.has_proto_minor = 1;
+	stamped.proto_major = CTL_PROTO_MAJOR;
+	stamped.proto_minor = CTL_PROTO_MINOR;
+	m = &stamped;
 	len = bypass__ctl_msg__get_packed_size(m);
 	if (len > CTL_MAX_FRAME)
 		return -EMSGSIZE;

@@ -15,6 +15,16 @@
 
 #include "bypass_ctl.pb-c.h"
 
+/*
+ * The control protocol's version (proto/README.md): every message carries
+ * it (CtlMsg.proto_major/minor, filled in by ctl_send()).  Minor: fields or
+ * messages added (1.1: the version itself, CtlError, tenants paging,
+ * half-open flows).  Major: an incompatible change; the daemon refuses
+ * clients with a newer one.
+ */
+#define CTL_PROTO_MAJOR 1
+#define CTL_PROTO_MINOR 1
+
 /* Frames larger than this are refused: no legitimate message comes close. */
 #define CTL_MAX_FRAME (64u * 1024u)
 /* Most descriptors one frame may carry (the attach reply needs 4). */
@@ -30,6 +40,10 @@
  * Retries partial writes and EINTR; never raises SIGPIPE.
  * Return: 0, or a negative errno (-EMSGSIZE if the frame is too large,
  * -EPIPE if the peer went away).
+ */
+/*
+ * ctl_send() stamps this side's CTL_PROTO_MAJOR/MINOR into the envelope of
+ * every message it sends (a sender never forgets to).
  */
 int ctl_send(int fd, const Bypass__CtlMsg *m, const int *fds, int nfds);
 

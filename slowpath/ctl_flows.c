@@ -10,8 +10,11 @@
  * page is a snapshot of its own.  What the fastpath knows of an installed
  * flow is read through sp_fp.c only (fastpathd/NOTES.md).
  *
- * Half-open passive connections live in the SYN queue, not here; status
- * counts them (half_open per tenant).
+ * Half-open passive connections (SYN received, SYN-ACK sent, no final
+ * ACK yet) have no flow id: they live in the SYN queue (synq.c).  They are
+ * listed after the flows, as ss lists SYN-RECV request sockets, in the
+ * same cursor space: ids from max_flows on are SYN queue entries
+ * (max_flows + index), so one cursor pages through both.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -106,6 +109,23 @@ static bool flow_match(const struct sp_conn *c, const Bypass__FlowsRequest *req,
 	return state_match(req->state, flow_state(c));
 }
 
+/* a half-open connection against the same filters; its state is syn-recv */
+static bool synq_match(const struct sp_synq_view *v, const Bypass__FlowsRequest *req, int scope,
+		       int tenant)
+{
+	if (scope != SP_CTL_ALL && v->tenant != scope)
+		return false;
+	if (tenant >= 0 && v->tenant != tenant)
+		return false;
+	if (req->has_sport && v->hs->local_port != req->sport)
+		return false;
+	if (req->has_dport && v->hs->remote_port != req->dport)
+		return false;
+	if (req->has_port && v->hs->local_port != req->port && v->hs->remote_port != req->port)
+		return false;
+	return state_match(req->state, "syn-recv");
+}
+
 struct flow_strs {
 	char local[24], remote[24];
 };
@@ -168,6 +188,31 @@ static void flow_fill(struct sp *sp, uint32_t id, Bypass__FlowInfo *o, struct fl
 	o->rto_ms = sp_conn_rto_ms(sp, &v, c->retries); /* what the timer uses now */
 }
 
+static void synq_fill(struct sp *sp, uint32_t id, const struct sp_synq_view *v,
+		      Bypass__FlowInfo *o, struct flow_strs *s)
+{
+	bypass__flow_info__init(o);
+	o->id = id;
+	o->state = (char *)"syn-recv";
+	addr_port(s->local, sizeof(s->local), v->hs->local_ip, v->hs->local_port);
+	addr_port(s->remote, sizeof(s->remote), v->hs->remote_ip, v->hs->remote_port);
+	o->local = s->local;
+	o->remote = s->remote;
+	o->tenant = sp->tenants[v->tenant].cfg.name;
+	o->has_half_open = o->has_retrans = 1;
+	o->half_open = true;
+	o->retrans = v->retries;
+	if (v->app_id < sp->dp->max_apps && sp->dp->apps[v->app_id].in_use) {
+		const struct dp_app *app = &sp->dp->apps[v->app_id];
+		const struct sp_app *sa = app->sp_priv;
+
+		o->has_app_id = o->has_pid = o->has_uid = 1;
+		o->app_id = app->app_id;
+		o->pid = sa ? sa->pid : 0;
+		o->uid = sp_app_uid(app);
+	}
+}
+
 static void flows_reply(struct ctl_conn *cc, Bypass__FlowsReply *rep)
 {
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
@@ -217,26 +262,40 @@ void sp_ctl_flows(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest
 		return;
 	}
 	/* matched counts every page's flows: cheap next to sending them */
+	uint32_t qsize = sp_synq_size(sp);
+	struct sp_synq_view v;
 	rep.has_matched = rep.has_next_cursor = 1;
 	for (uint32_t i = 0; i < sp->nconns; i++)
 		rep.matched += flow_match(&sp->conns[sp->active[i]], req, scope, tenant);
+	for (uint32_t i = 0; sp_synq_count(sp) && i < qsize; i++)
+		rep.matched += sp_synq_view(sp, i, &v) && synq_match(&v, req, scope, tenant);
 	size_t budget = FLOWS_BUDGET;
-	for (uint32_t id = cursor; id < nflows; id++) {
+	for (uint32_t id = cursor; id < nflows + qsize; id++) {
+		Bypass__FlowInfo *o = &info[rep.n_flows];
+
 		if (id - cursor >= FLOWS_SCAN_MAX || rep.n_flows == max) {
 			rep.next_cursor = id; /* the thread has other work: go on next page */
 			break;
 		}
-		if (!flow_match(&sp->conns[id], req, scope, tenant))
-			continue;
-		flow_fill(sp, id, &info[rep.n_flows], &strs[rep.n_flows]);
+		if (id < nflows) {
+			if (!flow_match(&sp->conns[id], req, scope, tenant))
+				continue;
+			flow_fill(sp, id, o, &strs[rep.n_flows]);
+		} else {
+			if (!sp_synq_count(sp))
+				break; /* no half-open connection: the end */
+			if (!sp_synq_view(sp, id - nflows, &v) || !synq_match(&v, req, scope, tenant))
+				continue;
+			synq_fill(sp, id, &v, o, &strs[rep.n_flows]);
+		}
 		/* its exact size, with the tag and length that embed it */
-		size_t need = bypass__flow_info__get_packed_size(&info[rep.n_flows]) + 4;
+		size_t need = bypass__flow_info__get_packed_size(o) + 4;
 		if (need > budget) {
 			rep.next_cursor = id; /* the frame is full: this one starts the next */
 			break;
 		}
 		budget -= need;
-		arr[rep.n_flows] = &info[rep.n_flows];
+		arr[rep.n_flows] = o;
 		rep.n_flows++;
 	}
 	rep.flows = arr;

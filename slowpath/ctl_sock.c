@@ -240,8 +240,14 @@ static int conn_flush(struct ctl_conn *cc)
 	return 0;
 }
 
-int sp_ctl_send(struct ctl_conn *cc, const Bypass__CtlMsg *m, const int *fds, int nfds)
+int sp_ctl_send(struct ctl_conn *cc, const Bypass__CtlMsg *in, const int *fds, int nfds)
 {
+	/* every reply states the daemon's protocol version (ctl_version.c) */
+	Bypass__CtlMsg stamped = *in, *m = &stamped;
+
+	stamped.has_proto_major = stamped.has_proto_minor = 1;
+	stamped.proto_major = CTL_PROTO_MAJOR;
+	stamped.proto_minor = CTL_PROTO_MINOR;
 	size_t len = bypass__ctl_msg__get_packed_size(m);
 	uint32_t queued = cc->out_len - cc->out_off;
 
@@ -315,6 +321,8 @@ static void dispatch(struct ctl_conn *cc, const Bypass__CtlMsg *m)
 	struct sp *sp = cc->sp;
 
 	sp->now = rte_rdtsc();
+	if (!sp_ctl_version_ok(cc, m))
+		return;
 	switch (m->msg_case) {
 	case BYPASS__CTL_MSG__MSG_ATTACH_REQ:
 		if (!cc->app) /* once per connection */
@@ -393,10 +401,9 @@ static void dispatch(struct ctl_conn *cc, const Bypass__CtlMsg *m)
 			cc->closing = true;
 		break;
 	default:
-		/* an app's own socket tolerates what it cannot use; anything
-		 * else is not a client of ours */
-		if (!cc->app)
-			cc->closing = true;
+		/* an app's own socket tolerates what it cannot use; anyone
+		 * else is told (a newer client) and let go */
+		sp_ctl_unknown(cc, m);
 		break;
 	}
 }

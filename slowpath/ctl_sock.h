@@ -134,6 +134,10 @@ bool sp_ctl_admin(const struct ctl_conn *cc);
  */
 int sp_ctl_read_scope(const struct ctl_conn *cc);
 
+/* ctl_version.c: the protocol version check, before any request runs */
+bool sp_ctl_version_ok(struct ctl_conn *cc, const Bypass__CtlMsg *m);
+void sp_ctl_unknown(struct ctl_conn *cc, const Bypass__CtlMsg *m);
+
 /* attach.c and status.c, called from here */
 void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachRequest *req);
 void sp_ctl_status(struct sp *sp, struct ctl_conn *cc, const Bypass__StatusRequest *req);

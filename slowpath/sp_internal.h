@@ -309,6 +309,23 @@ void sp_synq_tick(struct sp *sp);
 uint32_t sp_synq_count(const struct sp *sp);
 void sp_synq_purge_listener(struct sp *sp, const struct sp_listener *l);
 
+/* one half-open connection as bypassctl flows shows it (ctl_flows.c) */
+struct sp_synq_view {
+	const struct sp_hs *hs;  /* valid until the slowpath runs on */
+	uint16_t tenant;
+	uint16_t app_id;         /* the listener's app: who will accept it */
+	uint8_t retries;         /* SYN-ACKs resent */
+};
+
+/** sp_synq_size - the SYN queue's entries ([tcp] max_half_open), free or not. */
+uint32_t sp_synq_size(const struct sp *sp);
+
+/**
+ * sp_synq_view - half-open connection @idx (0..sp_synq_size()-1) in @v.
+ * Return: false if that entry is free.
+ */
+bool sp_synq_view(const struct sp *sp, uint32_t idx, struct sp_synq_view *v);
+
 /* handoff.c: flows shared between processes after fork() */
 void sp_handoff_new_key(struct sp_conn *c, struct bp_flow_shm *fs);
 bool sp_handoff_owner_releases(struct sp *sp, struct sp_conn *c);

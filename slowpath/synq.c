@@ -488,3 +488,22 @@ void sp_synq_tick(struct sp *sp)
 		e->deadline = sp->now + sp_ms_to_tsc(sp, (uint64_t)SYN_RTO_MS << e->retries);
 	}
 }
+
+uint32_t sp_synq_size(const struct sp *sp)
+{
+	return sp->synq ? sp->synq->size : 0;
+}
+
+bool sp_synq_view(const struct sp *sp, uint32_t idx, struct sp_synq_view *v)
+{
+	const struct sp_synq *q = sp->synq;
+
+	if (!q || idx >= q->size || !q->e[idx].listener)
+		return false;
+	const struct synq_entry *e = &q->e[idx];
+	v->hs = &e->hs;
+	v->tenant = e->tenant;
+	v->retries = e->retries;
+	v->app_id = sp->listeners[e->listener - 1].app_id;
+	return true;
+}

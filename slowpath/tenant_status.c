@@ -154,11 +154,20 @@ void sp_ctl_tenants(struct sp *sp, struct ctl_conn *cc, const Bypass__TenantsReq
 		rep.error = (char *)"you belong to no tenant ([tenants] unknown = refuse): "
 				    "ask the operator to list your uid or group in one";
 	} else {
+		uint32_t from = req->has_tenant_from ? req->tenant_from : 0;
+
 		rep.has_omitted = 1;
-		rep.omitted = sp_tenant_status_fill(sp, &l, scope, req->name, 0);
+		rep.omitted = sp_tenant_status_fill(sp, &l, scope, req->name, from);
+		if (l.has_next) {
+			rep.has_tenant_next = 1;
+			rep.tenant_next = l.next;
+			/* a client that pages (1.1) asks for the rest: nothing is left out */
+			if (req->has_tenant_from)
+				rep.omitted = 0;
+		}
 		rep.n_tenants = l.n;
 		rep.tenants = l.arr;
-		if (req->name && !l.n) {
+		if (req->name && !l.n && !from) {
 			bool exists = false;
 			for (uint16_t t = 0; t < DP_MAX_TENANTS; t++)
 				exists |= sp->tenants[t].in_use &&
