@@ -91,6 +91,7 @@ void j_end_arr(void);
 void j_str(const char *key, const char *v);   /* NULL: null */
 void j_u64(const char *key, uint64_t v);
 void j_i64(const char *key, int64_t v);
+void j_num(const char *key, const char *raw);  /* @raw must be a JSON number */
 void j_bool(const char *key, bool v);
 void j_end(void);                             /* the final newline */
 

@@ -227,6 +227,12 @@ void j_u64(const char *key, uint64_t v)
 	printf("%llu", (unsigned long long)v);
 }
 
+void j_num(const char *key, const char *raw)
+{
+	j_key(key);
+	fputs(raw, stdout);
+}
+
 void j_i64(const char *key, int64_t v)
 {
 	j_key(key);
