@@ -13,6 +13,14 @@
 #     reload; bpctla (admin_group) may change tenants
 #  e) tenant set rate changes live (tenants and status show it); tenant
 #     add/set with a bad key changes nothing; tenant del resets the flows
+#  f) the control protocol version: hand-crafted frames (ctl_version_probe.py)
+#     from a newer major are refused with both versions and what to do;
+#     status and --version show both sides' versions
+#  g) half-open connections: SYNs from the peer whose SYN-ACKs the peer
+#     drops (iptables) are listed as syn-recv, text and JSON, with the
+#     tuples the peer's ss shows in SYN-SENT
+# (c) reads every command's JSON fields from bypassctl(8): see bypassctl_json.py.
+# BYPASSCTL_TOPO_IDX: the topology index (default 140), to run side by side.
 set -euo pipefail
 # shellcheck source=tests/integration/shim_lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/shim_lib.sh"
@@ -75,7 +83,8 @@ max_flows = 10
 rate = 100mbit
 EOC
 
-bp_topo_up bpctl 140
+IDX=${BYPASSCTL_TOPO_IDX:-140}
+bp_topo_up bpctl "$IDX"
 BP_FP_ARGS=(--config "$dir/fp.conf")
 bp_start_fastpathd
 sock=$BYPASS_SOCKET
@@ -153,13 +162,25 @@ echo "ok: (b) flows == the peer's ss -tn (5 tuples, established); filters select
 
 # ---------------------------------------------------------------- (c)
 bp_log "(c) --json of every command"
-for c in status stats apps tenants flows arp route cores; do
+# the man page documents JSON for exactly the commands bypassctl has
+documented=$("$PY" "$JSON" --list)
+have=$("$CTL" --help | awk '/^commands/ {on = 1; next} on && NF == 0 {exit} on {print $1}' | sort | xargs)
+[ "$documented" = "$have" ] ||
+	bp_die "bypassctl(8) documents JSON for '$documented', bypassctl has '$have'"
+for c in status stats apps tenants flows arp route cores metrics; do
 	"$CTL" "$c" --json | "$PY" "$JSON" "$c" || bp_die "$c --json"
 done
+[ "$(jget metrics "any(m['name'] == 'bypass_rx_payload_bytes_total' and m['value'] >= 0 for m in d['metrics'])" metrics)" = true ] ||
+	bp_die "metrics --json lacks bypass_rx_payload_bytes_total"
+# capture's counts go to stderr (stdout may be the capture); SIGINT ends it
+rc=0
+timeout -s INT 1 "$CTL" capture -w "$dir/c.pcapng" --json 2>"$dir/cap.json" || rc=$?
+[ "$rc" = 0 ] || bp_die "capture ended by SIGINT exited $rc: $(cat "$dir/cap.json")"
+"$PY" "$JSON" capture <"$dir/cap.json" || bp_die "capture --json"
 "$CTL" --json tenants show t2 | "$PY" "$JSON" tenants || bp_die "tenants show --json"
 [ "$(jget arp "[e['ip'] for e in d['entries']]" arp)" = "[\"$BP_PEER_IP\"]" ] ||
 	bp_die "arp does not hold the peer: $("$CTL" arp)"
-[ "$(jget route "d['routes'][0]['dst']" route)" = '"198.18.140.0/24"' ] || bp_die "route: $("$CTL" route)"
+[ "$(jget route "d['routes'][0]['dst']" route)" = "\"198.18.$IDX.0/24\"" ] || bp_die "route: $("$CTL" route)"
 [ "$(jget apps "sorted(a['tenant'] for a in d['apps'])" apps)" = '["t1", "t2"]' ] ||
 	bp_die "apps: $("$CTL" apps)"
 [ "$(jget apps "[a['flows'] for a in d['apps']]" apps tenant t2)" = '[2]' ] || bp_die "apps tenant t2: $("$CTL" apps)"
@@ -167,7 +188,7 @@ done
 jget stats "d['counters']['port_rx_packets'] > 0 and 'core0.rx_pkts' in d['counters']" stats | grep -q true ||
 	bp_die "stats lacks per-port or per-core counters"
 "$CTL" config reload --json | "$PY" "$JSON" config || bp_die "config reload --json"
-echo "ok: (c) status stats apps tenants flows arp route cores config: JSON with the documented fields"
+echo "ok: (c) $documented: JSON with exactly the fields bypassctl(8) documents"
 
 # ---------------------------------------------------------------- (d)
 bp_log "(d) an unprivileged user"
@@ -224,5 +245,70 @@ case "$out" in "after-go ok"*) bp_die "t2's connections survived tenant del: $ou
 [ "$(jget tenants "d['tenants'][0]['rate_bps']" tenants show t2)" = 100000000 ] ||
 	bp_die "config reload did not restore the file's t2"
 echo "ok: (e) live rate change shown by tenants and status; bad keys change nothing; del resets flows; reload restores the file"
+
+# ---------------------------------------------------------------- (f)
+bp_log "(f) control protocol versions"
+"$PY" "$HERE/ctl_version_probe.py" "$sock" | sed 's/^/  /'
+[ "${PIPESTATUS[0]}" = 0 ] || bp_die "the version check failed (above)"
+out=$("$CTL" --version) || bp_die "bypassctl --version exited $?"
+echo "$out" | sed 's/^/  /'
+echo "$out" | grep -q "^bypassctl .* (control protocol 1\.[0-9]*)$" || bp_die "--version lacks bypassctl's protocol"
+echo "$out" | grep -q "^fastpathd .* (control protocol 1\.[0-9]*) at " || bp_die "--version lacks fastpathd's protocol"
+expect_rc 3 "--version with no daemon" "$CTL" -S "$dir/nothing.sock" --version
+"$CTL" status | grep -q "^protocol 1\.[0-9]*$" || bp_die "status does not show fastpathd's protocol"
+"$CTL" status | grep -q "^bypassctl_protocol 1\.[0-9]*$" || bp_die "status does not show bypassctl's protocol"
+[ "$(jget status "[d['protocol'], d['bypassctl_protocol']]" status)" = "$(jget status "[d['bypassctl_protocol']] * 2" status)" ] ||
+	bp_die "status --json: the protocols differ though both are this build's"
+echo "ok: (f) a newer major is refused with both versions; status and --version show both"
+
+# ---------------------------------------------------------------- (g)
+bp_log "(g) half-open connections (SYN-RECV)"
+bp_bg timeout 60 "$BP_BUILD/client-lib/bpcat" -v -l -p 7402 >/dev/null 2>"$dir/listen.log"
+lpid=$BP_LAST_PID
+bp_wait_listening "$dir/listen.log"
+# the peer's kernel never sees our SYN-ACKs: its connects stay in SYN-SENT,
+# retransmitting the SYN, and ours stay half-open in the SYN queue
+bp_peer iptables -I INPUT -p tcp --sport 7402 --tcp-flags SYN,ACK SYN,ACK -j DROP ||
+	bp_die "iptables in the peer namespace failed"
+bp_bg bp_peer timeout 20 "$PY" -c '
+import socket, sys, time
+ss = []
+for _ in range(3):
+    s = socket.socket()
+    s.setblocking(False)
+    s.connect_ex((sys.argv[1], 7402))
+    ss.append(s)
+time.sleep(20)' "$BP_IP"
+synpid=$BP_LAST_PID
+want=3
+for i in $(seq 50); do
+	[ "$(jget flows "len(d['flows'])" flows state syn-recv)" = $want ] && break
+	sleep 0.1
+done
+"$CTL" flows state syn-recv | sed 's/^/  /'
+peer=$(bp_peer ss -tnH state syn-sent "( dport = :7402 )" | awk '{print $4 " " $3}' | sort)
+ours=$(jget flows "'\n'.join(sorted(f['local'] + ' ' + f['remote'] for f in d['flows']))" \
+	flows state syn-recv | "$PY" -c 'import json,sys; print(json.load(sys.stdin))')
+echo "  peer ss SYN-SENT (remote local): $(echo "$peer" | tr '\n' ';')"
+echo "  bypassctl flows syn-recv:        $(echo "$ours" | tr '\n' ';')"
+[ "$(echo "$peer" | grep -c .)" = $want ] || bp_die "the peer has $(echo "$peer" | grep -c .) SYN-SENT, want $want"
+[ "$peer" = "$ours" ] || bp_die "bypassctl flows state syn-recv and the peer's ss disagree"
+[ "$(jget flows "sorted(set((f['state'], f['half_open'], f['tenant'], f.get('pid', 0) > 0) for f in d['flows']))" flows state syn-recv)" = '[["syn-recv", true, "t1", true]]' ] ||
+	bp_die "syn-recv entries lack state, half_open, tenant or the listener's pid: $("$CTL" flows state syn-recv --json)"
+[ "$("$CTL" flows state syn-recv | grep -c '^syn-recv ')" = $want ] || bp_die "text output: not $want syn-recv lines"
+[ "$(jget flows "d['matched']" flows state syn-recv port 7402)" = $want ] || bp_die "syn-recv port 7402: matched != $want"
+[ "$(jget flows "sum(f['state'] == 'syn-recv' for f in d['flows'])" flows)" = $want ] || bp_die "flows (all) lacks the syn-recv entries"
+[ "$(jget flows "sum(f['state'] == 'syn-recv' for f in d['flows'])" flows state established)" = 0 ] || bp_die "state established shows syn-recv"
+[ "$(jget flows "len(d['flows'])" flows state syn-recv dport 9)" = 0 ] || bp_die "syn-recv dport 9 is not empty"
+# pages of one: every entry once, the same as in one page
+[ "$(jget flows "sorted(f['remote'] for f in d['flows'])" flows state syn-recv page 1)" = "$(jget flows "sorted(f['remote'] for f in d['flows'])" flows state syn-recv)" ] ||
+	bp_die "syn-recv in pages of 1 differ from one page"
+[ "$(jget tenants "d['tenants'][0]['half_open']" tenants show t1)" = $want ] || bp_die "tenant t1 does not count $want half-open"
+[ "$(as_u "$U2" "$CTL" flows state syn-recv --json | "$PY" "$JSON" flows "len(d['flows'])")" = 0 ] ||
+	bp_die "bpctl2 (t2) sees t1's half-open connections"
+bp_peer iptables -D INPUT -p tcp --sport 7402 --tcp-flags SYN,ACK SYN,ACK -j DROP
+kill "$synpid" "$lpid" 2>/dev/null || true
+echo "ok: (g) $want half-open connections: syn-recv in text and JSON, the peer's SYN-SENT tuples"
+
 bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
 echo "PASS"

@@ -7,7 +7,8 @@
 #     without them (the daemon's start parses the same way)
 #  b) every process attaches as its own tenant, listens on its own port and
 #     is refused (EACCES) the next tenant's port; `bypassctl status` shows
-#     1,000 tenants with one app each
+#     1,000 tenants with one app each; `bypassctl tenants` lists all of them
+#     (more than one reply frame: paged) and its --json has 1,000 entries
 #  c) every tenant serves one connection from the Linux peer (byte-exact
 #     echo), all 1,000 checked
 #  d) idle, all still attached: pinned memory per tenant <= 64 KiB (daemon
@@ -89,7 +90,17 @@ ok=$(awk '$1 == "tenant" && $2 ~ /^t[0-9]+$/ && $5 == "apps" && $6 ~ /^1\// { pr
 	bp_die "bypassctl status shows $ok tenants with one app, want $N"; }
 denied=$("$CTL" stats | awk '$1 ~ /^tenant\.t[0-9]+\.denied_port$/ && $2 == 1 { n++ } END { print n + 0 }')
 [ "$denied" -eq "$N" ] || bp_die "$denied tenants have one port denial counted, want $N"
-echo "ok: (b) bypassctl status: $N tenants with one app each; each refused the next tenant's port (EACCES, counted)"
+# tenants pages past one reply frame (about 400 tenants): every tNNN once
+"$CTL" tenants >"$dir/tenants" || bp_die "bypassctl tenants failed"
+ok=$(awk '$1 ~ /^t[0-9]+$/ && $3 ~ /^1\// { print $1 }' "$dir/tenants" | sort -u | wc -l)
+[ "$ok" -eq "$N" ] && ! grep -q "more tenants not shown" "$dir/tenants" ||
+	{ tail -3 "$dir/tenants" >&2; bp_die "bypassctl tenants lists $ok tenants with one app, want $N"; }
+"$CTL" tenants --json >"$dir/tenants.json" || bp_die "bypassctl tenants --json failed"
+out=$(python3 "$here/bypassctl_json.py" tenants \
+	"[sum(t['name'][1:].isdigit() for t in d['tenants']), len(set(t['name'] for t in d['tenants'])) == len(d['tenants']), d['omitted']]" \
+	<"$dir/tenants.json") || bp_die "tenants --json does not match bypassctl(8)"
+[ "$out" = "[$N, true, 0]" ] || bp_die "tenants --json: [tNNN entries, each once, omitted] = $out, want [$N, true, 0]"
+echo "ok: (b) bypassctl status: $N tenants with one app each; each refused the next tenant's port (EACCES, counted); tenants lists all $N (text and JSON)"
 
 # ---------------------------------------------------------------- (c)
 out=$(bp_peer timeout 120 python3 "$here/many_clients.py" "$BP_IP" "$BASE" "$N" 64) ||
