@@ -30,6 +30,7 @@
 
 static const char *prog = "bpcat";
 static bool quiet, verbose;
+static int backlog = 1;
 
 static void usage(FILE *out)
 {
@@ -45,6 +46,8 @@ static void usage(FILE *out)
 		"  -l, --listen        listen instead of connecting\n"
 		"  -s, --source ADDR   local IPv4 address to listen on (default: any)\n"
 		"  -p, --port PORT     port to listen on (0: let the daemon pick)\n"
+		"  -b, --backlog N     half-open and unaccepted connections the listener\n"
+		"                      holds (default 1; more get SYN cookies)\n"
 		"      --socket PATH   fastpathd control socket (default: $%s or %s)\n"
 		"  -q, --quiet         no informational messages on stderr\n"
 		"  -v, --verbose       print bytes, elapsed time and throughput at exit\n"
@@ -145,7 +148,7 @@ static int do_listen(struct bp_ctx *ctx, uint32_t ip, uint16_t port, char *peer,
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 	int l, h;
 
-	l = bp_listen(ctx, ip, port, 1);
+	l = bp_listen(ctx, ip, port, backlog);
 	if (l < 0)
 		die("listen on %s:%u: %s", ipstr(ip ? ip : bp_local_ip(ctx), a), port,
 		    strerror(-l));
@@ -291,6 +294,7 @@ int main(int argc, char **argv)
 		{ "listen", no_argument, NULL, 'l' },
 		{ "source", required_argument, NULL, 's' },
 		{ "port", required_argument, NULL, 'p' },
+		{ "backlog", required_argument, NULL, 'b' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -308,11 +312,16 @@ int main(int argc, char **argv)
 	double t0, dt;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "ls:p:qvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ls:p:b:qvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listen_mode = true; break;
 		case 's': src = optarg; break;
 		case 'p': port_s = optarg; break;
+		case 'b':
+			backlog = (int)strtol(optarg, NULL, 10);
+			if (backlog < 1 || backlog > 65535)
+				die("backlog '%s': 1..65535", optarg);
+			break;
 		case 'S': ao.socket_path = optarg; break;
 		case 'q': quiet = true; break;
 		case 'v': verbose = true; break;

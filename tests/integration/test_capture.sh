@@ -35,7 +35,7 @@ uids = root
 [tenant t2]
 uids = $NOBODY_UID
 EOC
-bp_topo_up bpcap 130
+bp_topo_up bpcap "${CAPTURE_TOPO_IDX:-130}" # override to run side by side
 BP_FP_ARGS=(--config "$dir/fp.conf")
 bp_start_fastpathd
 P=7301

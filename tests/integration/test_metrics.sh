@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Metrics: with traffic from a Linux peer, `bypassctl metrics` and the
 # [metrics] listen endpoint return Prometheus text that a strict parser
-# (prom_check.py, promtool's rules) accepts, and whose counters moved with
+# (`promtool check metrics` where Debian's prometheus package is installed,
+# and always prom_check.py, promtool's rules) accepts, and whose counters moved with
 # the traffic; DPDK telemetry answers /bypass/status with the same
 # counters; a non-admin sees only its own tenant; the listener survives a
 # slowloris and a 1 MB request; a non-loopback listen address is refused.
@@ -13,6 +14,20 @@ trap bp_cleanup EXIT
 HERE=$(cd "$(dirname "$0")" && pwd)
 CTL=$BP_BUILD/cli/bypassctl
 CHECK=$HERE/prom_check.py
+PROMTOOL=$(command -v promtool || true)
+# prom_ok FILE: the text passes prom_check.py and, when installed, promtool
+# (which also lints: any problem it prints fails the test)
+prom_ok() {
+	python3 "$CHECK" "$1" >/dev/null || { python3 "$CHECK" "$1"; return 1; }
+	[ -n "$PROMTOOL" ] || return 0
+	local out rc=0
+	out=$("$PROMTOOL" check metrics <"$1" 2>&1) || rc=$?
+	[ "$rc" = 0 ] && [ -z "$out" ] && return 0
+	echo "promtool check metrics ($1): exit $rc: $out" >&2
+	return 1
+}
+[ -n "$PROMTOOL" ] && echo "using $PROMTOOL ($("$PROMTOOL" --version 2>&1 | head -1))" ||
+	echo "no promtool (Debian package prometheus): prom_check.py only"
 bp_make_tmp
 dir=$BP_TMP
 chmod 755 "$dir"
@@ -36,10 +51,11 @@ val() { awk -v k="$2" '$1 == k {print $2; f=1} END {if (!f) print 0}' "$1"; }
 scrape() { ip netns exec "$BP_NS_DP" curl -sS --max-time 5 "http://127.0.0.1:$PORT/metrics"; }
 
 bp_log "(a) a non-loopback listen address is refused"
-bp_topo_up bpmetric 120
+IDX=${METRICS_TOPO_IDX:-120} # the topology index, to run side by side
+bp_topo_up bpmetric "$IDX"
 out=$(ip netns exec "$BP_NS_DP" "$BP_BUILD/fastpathd/fastpathd" --port "net_af_packet0,iface=$BP_DEV" \
 	--ip "$BP_IP/24" --no-huge --mem 256 --socket "$dir/refused.sock" \
-	--config <(printf '[metrics]\nlisten = 198.18.120.1:%s\n' $PORT) 2>&1) &&
+	--config <(printf '[metrics]\nlisten = 198.18.%s.1:%s\n' "$IDX" $PORT) 2>&1) &&
 	bp_die "fastpathd started with a non-loopback metrics address: $out"
 echo "$out" | grep -q "allow_remote" || bp_die "the refusal does not say what to do: $out"
 echo "ok: (a) $(echo "$out" | grep -o 'not a loopback address.*' | head -1 | cut -c1-80)..."
@@ -49,7 +65,7 @@ BP_FP_ARGS=(--config "$dir/fp.conf")
 bp_start_fastpathd
 export BYPASS_SOCKET
 "$CTL" metrics >"$dir/m0.txt" || bp_die "bypassctl metrics failed"
-python3 "$CHECK" "$dir/m0.txt" >/dev/null || bp_die "bypassctl metrics before traffic does not parse"
+prom_ok "$dir/m0.txt" || bp_die "bypassctl metrics before traffic does not parse"
 SIZE=$((8 << 20))
 head -c $SIZE /dev/urandom >"$dir/in"
 bp_bg timeout 120 "$BP_BUILD/client-lib/bpcat" -v -l -p 5001 >"$dir/out" 2>"$dir/bpcat.log"
@@ -60,9 +76,9 @@ wait "$sink" || bp_die "bpcat failed: $(cat "$dir/bpcat.log")"
 [ "$(stat -c %s "$dir/out")" = $SIZE ] || bp_die "bpcat received $(stat -c %s "$dir/out") bytes, not $SIZE"
 
 "$CTL" metrics >"$dir/m1.txt" || bp_die "bypassctl metrics failed"
-python3 "$CHECK" "$dir/m1.txt" || bp_die "bypassctl metrics output does not parse (above)"
+prom_ok "$dir/m1.txt" || bp_die "bypassctl metrics output does not parse (above)"
 scrape >"$dir/h1.txt" || bp_die "GET /metrics failed"
-python3 "$CHECK" "$dir/h1.txt" || bp_die "GET /metrics output does not parse (above)"
+prom_ok "$dir/h1.txt" || bp_die "GET /metrics output does not parse (above)"
 ip netns exec "$BP_NS_DP" curl -sS -D "$dir/hdr" -o /dev/null "http://127.0.0.1:$PORT/metrics"
 grep -qi "^content-type: text/plain; version=0.0.4" "$dir/hdr" || bp_die "bad content type: $(cat "$dir/hdr")"
 for f in m1 h1; do
@@ -114,7 +130,7 @@ bp_log "(d) a non-admin sees only its own tenant"
 ip netns exec "$BP_NS_DP" setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	env BYPASS_SOCKET="$BYPASS_SOCKET" "$CTL" metrics >"$dir/u.txt" ||
 	bp_die "bypassctl metrics as nobody failed"
-python3 "$CHECK" "$dir/u.txt" >/dev/null || bp_die "non-admin output does not parse"
+prom_ok "$dir/u.txt" || bp_die "non-admin output does not parse"
 tenants=$(grep -o 'tenant="[^"]*"' "$dir/u.txt" | sort -u | xargs)
 [ "$tenants" = 'tenant=mine' ] || bp_die "nobody sees tenants: $tenants"
 grep -q '^bypass_rx_payload_bytes_total ' "$dir/u.txt" || bp_die "nobody lost the global series"
@@ -125,7 +141,7 @@ ip netns exec "$BP_NS_DP" python3 "$HERE/http_abuse.py" 127.0.0.1 $PORT slowlori
 	bp_die "slowloris test failed"
 ip netns exec "$BP_NS_DP" python3 "$HERE/http_abuse.py" 127.0.0.1 $PORT big || bp_die "1 MB request test failed"
 scrape >"$dir/h2.txt" || bp_die "GET /metrics failed after the abuse"
-python3 "$CHECK" "$dir/h2.txt" >/dev/null || bp_die "output after the abuse does not parse"
+prom_ok "$dir/h2.txt" || bp_die "output after the abuse does not parse"
 kill -0 "$BP_FP_PID" || bp_die "fastpathd died"
 grep '^bypass_metrics_http' "$dir/h2.txt" | grep -v ' 0$' | sed 's/^/  /'
 [ "$(val "$dir/h2.txt" 'bypass_metrics_http_dropped_total{reason="timeout"}')" -ge 1 ] ||
