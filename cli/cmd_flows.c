@@ -81,6 +81,11 @@ static void flow_text(const Bypass__FlowInfo *f)
 	if (f->has_pid)
 		printf(" pid:%d uid:%u", f->pid, f->uid);
 	printf("\n\t");
+	if (f->half_open) {
+		/* no flow yet: only what the SYN queue knows */
+		printf(" half-open (SYN queue) synack_resends:%u\n", f->retrans);
+		return;
+	}
 	if (f->cc)
 		printf(" %s", f->cc);
 	if (f->has_cwnd)
@@ -94,10 +99,7 @@ static void flow_text(const Bypass__FlowInfo *f)
 		       " snd_wnd:%u core:%u", (unsigned long long)f->bytes_acked,
 		       (unsigned long long)f->bytes_sent, (unsigned long long)f->bytes_received,
 		       cli_rate(r, sizeof(r), f->pacing_bps), f->peer_wnd, f->core);
-	if (f->half_open)
-		printf(" half-open (SYN queue)\n");
-	else
-		printf(" id:%u\n", f->id);
+	printf(" id:%u\n", f->id);
 }
 
 /** cmd_flows - bypassctl flows. */
