@@ -201,6 +201,14 @@ static int handshake(int sock, const struct bp_attach_opts *opts, const char *pa
 		return r;
 	}
 	r = -EPROTO;
+	if ((*reply)->msg_case == BYPASS__CTL_MSG__MSG_CTL_ERROR && (*reply)->ctl_error &&
+	    (*reply)->ctl_error->error) {
+		/* a daemon of an older control protocol: its text says what to do */
+		set_err(err, errlen, "fastpathd at %s refused to attach: %s", path,
+			(*reply)->ctl_error->error);
+		r = (*reply)->ctl_error->status < 0 ? (*reply)->ctl_error->status : -EPROTO;
+		goto fail;
+	}
 	if ((*reply)->msg_case != BYPASS__CTL_MSG__MSG_ATTACH_REPLY) {
 		set_err(err, errlen, "fastpathd at %s sent an unexpected message "
 			"instead of an attach reply", path);
