@@ -41,7 +41,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "bench_util.h"
+#include "bench_csv.h"
 #include "bypass/bypass.h"
 
 #define IOBUF (64 * 1024)
@@ -49,8 +49,6 @@
 #define MAX_CONNS 100000
 #define MAX_HANDLES (1 << 20)   /* bypass handles are slot numbers, below max_flows */
 #define MAX_DEPTH 1024
-#define MAX_PIDS 16
-#define MAX_CPUS 64
 #define WAIT_SLICE_MS 10        /* longest sleep: phase changes are checked this often */
 #define BULK_REPLY_TIMEOUT_S 20 /* sink's byte count after our FIN */
 #define DRAIN_TIMEOUT_S 5       /* answers to requests in flight at the end */
@@ -96,7 +94,7 @@ struct load {
 	long conns, size, depth, count, open_batch;
 	double duration, warmup, connect_timeout;
 	const char *sock;
-	int srv_pids[MAX_PIDS], nsrv, cli_pids[MAX_PIDS], ncli;
+	struct bench_acct acct;	/* --cpu-srv, --cpu-cli, the CPUs */
 	bool header, header_only;
 
 	/* state */
@@ -118,9 +116,7 @@ struct load {
 	uint64_t bulk_sent, bulk_count;
 	double connect_s;
 	struct hist lat;
-	double cpu0_self, cpu0_srv, cpu0_cli, core0[MAX_CPUS];
-	double cpu_self, cpu_srv, cpu_cli, core[MAX_CPUS];
-	int ncpus;
+	struct bench_cpu c0, c1;	/* at the window's start and end */
 	uint8_t zero[IOBUF], scratch[IOBUF];
 };
 
@@ -270,30 +266,6 @@ static void bx_want(struct load *l, struct conn *c)
 static const struct cstack bypass_stack = {
 	bx_connect, bx_status, bx_send, bx_recv, bx_shutdown, bx_close, bx_want,
 };
-
-/* ------------------------------------------------------------------- cpu */
-
-static double sum_cpu(const int *pids, int n)
-{
-	double t = 0;
-
-	for (int i = 0; i < n; i++) {
-		double v = bench_proc_cpu(pids[i]);
-
-		if (v > 0)
-			t += v;
-	}
-	return t;
-}
-
-static void cpu_sample(struct load *l, double *self, double *srv, double *cli, double *core)
-{
-	*self = bench_proc_cpu(getpid());
-	*srv = sum_cpu(l->srv_pids, l->nsrv);
-	*cli = sum_cpu(l->cli_pids, l->ncli);
-	for (int i = 0; i < l->ncpus; i++)
-		core[i] = bench_core_busy(i);
-}
 
 /* ------------------------------------------------------------- workloads */
 
@@ -550,7 +522,7 @@ static void window_start(struct load *l, uint64_t now)
 {
 	l->measuring = true;
 	l->t_m0 = now;
-	cpu_sample(l, &l->cpu0_self, &l->cpu0_srv, &l->cpu0_cli, l->core0);
+	bench_cpu_sample(&l->acct, &l->c0);
 }
 
 static void window_end(struct load *l, uint64_t now)
@@ -558,7 +530,7 @@ static void window_end(struct load *l, uint64_t now)
 	l->measuring = false;
 	if (!l->t_m1)
 		l->t_m1 = now;
-	cpu_sample(l, &l->cpu_self, &l->cpu_srv, &l->cpu_cli, l->core);
+	bench_cpu_sample(&l->acct, &l->c1);
 }
 
 static int run(struct load *l)
@@ -685,38 +657,19 @@ static void drain_and_close(struct load *l)
 	}
 }
 
-static void print_header(struct load *l)
-{
-	printf("mode,stack,conns,size,depth,window_s,responses,rate_per_s,goodput_mbit,"
-	       "lat_p50_us,lat_p99_us,lat_p999_us,lat_mean_us,lat_max_us,errors,"
-	       "conn_fail,connect_s,cpu_cli_s,cpu_srv_s");
-	for (int i = 0; i < l->ncpus; i++)
-		printf(",core%d_busy_s", i);
-	printf("\n");
-}
-
 static void print_csv(struct load *l)
 {
-	double win = l->t_m1 > l->t_m0 ? (double)(l->t_m1 - l->t_m0) / 1e9 : 0;
-	double self = l->cpu_self - l->cpu0_self, srv = l->cpu_srv - l->cpu0_srv;
-	double cli = l->cpu_cli - l->cpu0_cli + self;
-	double rate = win > 0 ? (double)l->responses / win : 0;
-	double mbit = win > 0 ? (double)l->bytes * 8 / win / 1e6 : 0;
+	struct bench_result r = {
+		.mode = mode_names[l->mode], .stack = l->stack_name, .conns = l->conns,
+		.size = l->size, .depth = l->depth, .t0_ns = l->t_m0, .t1_ns = l->t_m1,
+		.responses = l->responses, .bytes = l->bytes, .errors = l->errors,
+		.conn_fail = l->conn_fail, .connect_s = l->connect_s, .lat = &l->lat,
+		.c0 = l->c0, .c1 = l->c1,
+	};
 
 	if (l->header)
-		print_header(l);
-	printf("%s,%s,%ld,%ld,%ld,%.3f,%llu,%.1f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%llu,%llu,%.3f,"
-	       "%.3f,%.3f",
-	       mode_names[l->mode], l->stack_name, l->conns, l->size, l->depth, win,
-	       (unsigned long long)l->responses, rate, mbit,
-	       hist_quantile(&l->lat, 0.5) / 1e3, hist_quantile(&l->lat, 0.99) / 1e3,
-	       hist_quantile(&l->lat, 0.999) / 1e3, hist_mean(&l->lat) / 1e3,
-	       (l->lat.count ? l->lat.max : 0) / 1e3, (unsigned long long)l->errors,
-	       (unsigned long long)l->conn_fail, l->connect_s, cli, srv);
-	for (int i = 0; i < l->ncpus; i++)
-		printf(",%.3f", l->core[i] - l->core0[i]);
-	printf("\n");
-	fflush(stdout);
+		bench_csv_header(&l->acct);
+	bench_csv_row(&l->acct, &r);
 }
 
 static void usage(FILE *out)
@@ -794,8 +747,8 @@ static int parse(struct load *l, int argc, char **argv)
 		case 'n': bad |= bench_parse_long(optarg, 1, 1L << 40, &l->count); break;
 		case 'T': bad |= bench_parse_double(optarg, 0.1, 3600, &l->connect_timeout); break;
 		case 'B': bad |= bench_parse_long(optarg, 1, MAX_CONNS, &l->open_batch); break;
-		case 'P': bad |= (l->nsrv = bench_parse_pids(optarg, l->srv_pids, MAX_PIDS)) < 0; break;
-		case 'Q': bad |= (l->ncli = bench_parse_pids(optarg, l->cli_pids, MAX_PIDS)) < 0; break;
+		case 'P': bad |= (l->acct.nsrv = bench_parse_pids(optarg, l->acct.srv_pids, BENCH_MAX_PIDS)) < 0; break;
+		case 'Q': bad |= (l->acct.ncli = bench_parse_pids(optarg, l->acct.cli_pids, BENCH_MAX_PIDS)) < 0; break;
 		case 'S': l->sock = optarg; break;
 		case 'H': l->header = true; break;
 		case 'O': l->header_only = true; return 0;
@@ -860,15 +813,13 @@ int main(int argc, char **argv)
 	static struct load l;
 	int r;
 
+	bench_acct_init(&l.acct);
 	if (parse(&l, argc, argv)) {
 		usage(stderr);
 		return 2;
 	}
-	l.ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
-	if (l.ncpus > MAX_CPUS)
-		l.ncpus = MAX_CPUS;
 	if (l.header_only) {
-		print_header(&l);
+		bench_csv_header(&l.acct);
 		return 0;
 	}
 	sigaction(SIGINT, &sa, NULL);

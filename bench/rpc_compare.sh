@@ -22,8 +22,9 @@
 #   rpc-bypass  the same with --stack bypass, each side on its own fastpathd,
 #               the two daemons joined by net_memif (as bench/run.sh's bypass)
 # tcp, grpc and rpc-kernel: client in the _peer namespace, server in the
-# _dp namespace (kernel address 198.18.215.1), one veth between them,
-# offloads on (BENCH_LINUX_OFFLOADS=off: off).  rpc-bypass: topology 216.
+# _dp namespace (kernel address 198.18.IDX.1, IDX = $RPC_CMP_IDX, default
+# 215), one veth between them, offloads on (BENCH_LINUX_OFFLOADS=off: off).
+# rpc-bypass: topology IDX + 1.
 # Core budget: the server side (server, plus its fastpathd) on CPU
 # $BENCH_CORE_SRV (0), the client side on $BENCH_CORE_CLI (1), by taskset
 # and --lcores.  CPU seconds: the client reads /proc/PID/stat (or
@@ -147,7 +148,10 @@ RAW=${OUT_MD%.md}-raw.csv
 
 # ---------------------------------------------------------------- topology
 OFFLOADS=${BENCH_LINUX_OFFLOADS:-on}
-bp_topo_up rpccmp 215
+# topology indices (subnets 198.18.IDX.0/24): $RPC_CMP_IDX and the next one
+IDX=${RPC_CMP_IDX:-215}
+[[ $IDX =~ ^[0-9]+$ ]] && [ "$IDX" -le 254 ] || { echo "rpc_compare: RPC_CMP_IDX 0..254" >&2; exit 2; }
+bp_topo_up rpccmp "$IDX"
 NS_SRV=$BP_NS_DP NS_CLI=$BP_NS_PEER SRV_IP=$BP_IP
 ip netns exec "$NS_SRV" ip addr add "$SRV_IP/24" dev "$BP_DEV"
 if [ "$OFFLOADS" = on ]; then
@@ -161,19 +165,10 @@ ip netns exec "$NS_CLI" sysctl -qw net.ipv4.tcp_tw_reuse=1
 BYP_NS=""
 if [[ " ${SYSTEMS[*]} " == *" rpc-bypass "* ]]; then
 	[ -x "$BUILD_DIR/fastpathd/fastpathd" ] || { echo "rpc_compare: no fastpathd in $BUILD_DIR" >&2; exit 1; }
-	bp_topo_up rpccmpb 216 # its _dp namespace holds both daemons
+	bp_topo_up rpccmpb $((IDX + 1)) # its _dp namespace holds both daemons
+	BYP_SRV_IP=198.18.$((IDX + 1)).1 BYP_CLI_IP=198.18.$((IDX + 1)).2
 	BYP_NS=$BP_NS_DP
-	cat >"$TMPD/fastpathd.ini" <<-EOF
-		[daemon]
-		max_flows = 32768
-		[apps]
-		max_flows = 16384
-		queue_entries = 16384
-		[eal]
-		mem_mb = 512
-		[tcp]
-		min_rto_ms = 200
-	EOF
+	cp "$ROOT/bench/fastpathd.ini" "$TMPD/fastpathd.ini" # bench/run.sh's daemon config
 fi
 
 # ----------------------------------------------------------------- helpers
@@ -235,11 +230,11 @@ run_one() {
 	: >"$srvlog"
 	: >"$TMPD/cli.log"
 	if [ "$sys" = rpc-bypass ]; then
-		ns_srv=$BYP_NS ns_cli=$BYP_NS ip=198.18.216.1
+		ns_srv=$BYP_NS ns_cli=$BYP_NS ip=$BYP_SRV_IP
 		rm -f "$TMPD/memif.sock"
-		start_fp rsrv "$CORE_SRV" "net_memif0,role=server,socket=$TMPD/memif.sock" 198.18.216.1 || return 1
+		start_fp rsrv "$CORE_SRV" "net_memif0,role=server,socket=$TMPD/memif.sock" "$BYP_SRV_IP" || return 1
 		fp_s=$FP_PID started+=("$FP_PID")
-		if ! start_fp rcli "$CORE_CLI" "net_memif0,role=client,socket=$TMPD/memif.sock" 198.18.216.2; then
+		if ! start_fp rcli "$CORE_CLI" "net_memif0,role=client,socket=$TMPD/memif.sock" "$BYP_CLI_IP"; then
 			stop "${started[@]}"; return 1
 		fi
 		fp_c=$FP_PID started=("$FP_PID" "${started[@]}")

@@ -157,22 +157,8 @@ bp_make_tmp
 TMPD=$BP_TMP
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-# one daemon config for every bypass system: room for 10,000 connections
-# per app; buffers stay sparse (pages are only touched when used)
-# min_rto_ms: Linux's floor (TCP_RTO_MIN, 200 ms), not the daemon's
-# datacenter default of 10 ms: here every daemon shares a CPU with its app,
-# an ACK can wait out a scheduler slice, and a 10 ms floor resends needlessly
-cat >"$TMPD/fastpathd.ini" <<EOF
-[daemon]
-max_flows = 32768
-[apps]
-max_flows = 16384
-queue_entries = 16384
-[eal]
-mem_mb = 512
-[tcp]
-min_rto_ms = 200
-EOF
+# one daemon config for every bypass system (why each key: the file)
+cp "$ROOT/bench/fastpathd.ini" "$TMPD/fastpathd.ini"
 # more settings, e.g. BENCH_FP_EXTRA=$'[fastpath]\nmbufs = 65535' (later keys win)
 [ -z "${BENCH_FP_EXTRA:-}" ] || printf '%s\n' "$BENCH_FP_EXTRA" >>"$TMPD/fastpathd.ini"
 # bypass-ded's server daemon: the same, busy-polling on a CPU of its own

@@ -15,7 +15,7 @@
  * rpc_compare.sh reads gRPC, plain TCP and rpc_bench rows alike: connect
  * (bounded by --connect-timeout), --warmup seconds of calls, then the
  * measured window of --duration seconds or --count responses.  Latency is
- * a call's start to its completion on the queue; CPU is getrusage of this
+ * a call's start to its completion on the queue; CPU is /proc/self/stat of this
  * process (all of gRPC's threads included) plus /proc/PID/stat of
  * --cpu-srv / --cpu-cli PIDS, sampled at the window's start and end.
  *
@@ -39,13 +39,11 @@
 #include "echo.grpc.pb.h"
 
 extern "C" {
-#include "bench_util.h"
+#include "bench_csv.h"
 }
 
 namespace {
 
-constexpr int MAX_PIDS = 16;
-constexpr int MAX_CPUS = 64;
 constexpr int WAIT_SLICE_MS = 10;    /* phase changes are noticed this often */
 constexpr int DRAIN_TIMEOUT_S = 5;   /* calls in flight after the window */
 
@@ -68,8 +66,7 @@ struct Load {
 	std::string server;
 	long port = 7100, conns = 1, size = 64, depth = 1, count = 0;
 	double duration = 5, warmup = 1, connect_timeout = 60;
-	int srv_pids[MAX_PIDS], cli_pids[MAX_PIDS];
-	int nsrv = 0, ncli = 0;
+	struct bench_acct acct = {};	/* --cpu-srv, --cpu-cli, the CPUs */
 	bool header = false, header_only = false;
 	std::vector<std::pair<std::string, int>> args; /* --arg KEY=INT */
 
@@ -84,41 +81,8 @@ struct Load {
 	unsigned long long conn_fail = 0;
 	double connect_s = 0;
 	struct hist lat;
-	int ncpus = 0;
-	double cpu0_self = 0, cpu0_srv = 0, cpu0_cli = 0, core0[MAX_CPUS] = {};
-	double cpu_self = 0, cpu_srv = 0, cpu_cli = 0, core[MAX_CPUS] = {};
+	struct bench_cpu c0 = {}, c1 = {};	/* at the window's start and end */
 };
-
-double self_cpu()
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-double sum_cpu(const int *pids, int n)
-{
-	double s = 0;
-
-	for (int i = 0; i < n; i++) {
-		double v = bench_proc_cpu(pids[i]);
-
-		if (v > 0)
-			s += v;
-	}
-	return s;
-}
-
-void cpu_sample(Load &l, double &self, double &srv, double &cli, double *core)
-{
-	self = self_cpu();
-	srv = sum_cpu(l.srv_pids, l.nsrv);
-	cli = sum_cpu(l.cli_pids, l.ncli);
-	for (int i = 0; i < l.ncpus; i++)
-		core[i] = bench_core_busy(i);
-}
 
 void issue(Load &l, Slot &s)
 {
@@ -230,13 +194,13 @@ int run(Load &l)
 			/* from the window's real start: one slow poll (1 MiB
 			 * messages) must not eat the window */
 			t_end = now + (uint64_t)(l.duration * 1e9);
-			cpu_sample(l, l.cpu0_self, l.cpu0_srv, l.cpu0_cli, l.core0);
+			bench_cpu_sample(&l.acct, &l.c0);
 		}
 		if (l.measuring &&
 		    (now >= t_end || (l.count && l.responses >= (uint64_t)l.count))) {
 			l.measuring = false;
 			l.t_m1 = now;
-			cpu_sample(l, l.cpu_self, l.cpu_srv, l.cpu_cli, l.core);
+			bench_cpu_sample(&l.acct, &l.c1);
 			break;
 		}
 		if (!poll_once(l, WAIT_SLICE_MS))
@@ -274,37 +238,28 @@ bool drain(Load &l)
 	return true;
 }
 
-void print_header(const Load &l)
-{
-	printf("mode,stack,conns,size,depth,window_s,responses,rate_per_s,goodput_mbit,"
-	       "lat_p50_us,lat_p99_us,lat_p999_us,lat_mean_us,lat_max_us,errors,"
-	       "conn_fail,connect_s,cpu_cli_s,cpu_srv_s");
-	for (int i = 0; i < l.ncpus; i++)
-		printf(",core%d_busy_s", i);
-	printf("\n");
-}
-
 void print_csv(const Load &l)
 {
-	double win = l.t_m1 > l.t_m0 ? (double)(l.t_m1 - l.t_m0) / 1e9 : 0;
-	double cli = l.cpu_self - l.cpu0_self + l.cpu_cli - l.cpu0_cli;
-	double srv = l.cpu_srv - l.cpu0_srv;
-	double rate = win > 0 ? (double)l.responses / win : 0;
-	double mbit = win > 0 ? (double)l.bytes * 8 / win / 1e6 : 0;
+	struct bench_result r = {};
 
+	r.mode = "unary";
+	r.stack = "grpc";
+	r.conns = l.conns;
+	r.size = l.size;
+	r.depth = l.depth;
+	r.t0_ns = l.t_m0;
+	r.t1_ns = l.t_m1;
+	r.responses = l.responses;
+	r.bytes = l.bytes;
+	r.errors = l.errors;
+	r.conn_fail = l.conn_fail;
+	r.connect_s = l.connect_s;
+	r.lat = &l.lat;
+	r.c0 = l.c0;
+	r.c1 = l.c1;
 	if (l.header)
-		print_header(l);
-	printf("unary,grpc,%ld,%ld,%ld,%.3f,%llu,%.1f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%llu,%llu,%.3f,"
-	       "%.3f,%.3f",
-	       l.conns, l.size, l.depth, win, (unsigned long long)l.responses, rate, mbit,
-	       hist_quantile(&l.lat, 0.5) / 1e3, hist_quantile(&l.lat, 0.99) / 1e3,
-	       hist_quantile(&l.lat, 0.999) / 1e3, hist_mean(&l.lat) / 1e3,
-	       (l.lat.count ? l.lat.max : 0) / 1e3, (unsigned long long)l.errors, l.conn_fail,
-	       l.connect_s, cli, srv);
-	for (int i = 0; i < l.ncpus; i++)
-		printf(",%.3f", l.core[i] - l.core0[i]);
-	printf("\n");
-	fflush(stdout);
+		bench_csv_header(&l.acct);
+	bench_csv_row(&l.acct, &r);
 }
 
 void usage(FILE *out)
@@ -381,8 +336,8 @@ int parse(Load &l, int argc, char **argv)
 		case 'w': bad |= bench_parse_double(optarg, 0, 600, &l.warmup); break;
 		case 'n': bad |= bench_parse_long(optarg, 1, 1L << 40, &l.count); break;
 		case 'T': bad |= bench_parse_double(optarg, 0.1, 3600, &l.connect_timeout); break;
-		case 'P': bad |= (l.nsrv = bench_parse_pids(optarg, l.srv_pids, MAX_PIDS)) < 0; break;
-		case 'Q': bad |= (l.ncli = bench_parse_pids(optarg, l.cli_pids, MAX_PIDS)) < 0; break;
+		case 'P': bad |= (l.acct.nsrv = bench_parse_pids(optarg, l.acct.srv_pids, BENCH_MAX_PIDS)) < 0; break;
+		case 'Q': bad |= (l.acct.ncli = bench_parse_pids(optarg, l.acct.cli_pids, BENCH_MAX_PIDS)) < 0; break;
 		case 'A': bad |= parse_arg(optarg, l.args); break;
 		case 'H': l.header = true; break;
 		case 'O': l.header_only = true; break;
@@ -410,15 +365,13 @@ int main(int argc, char **argv)
 	Load l;
 
 	hist_init(&l.lat);
+	bench_acct_init(&l.acct);
 	if (parse(l, argc, argv) < 0) {
 		usage(stderr);
 		return 2;
 	}
-	l.ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
-	if (l.ncpus > MAX_CPUS)
-		l.ncpus = MAX_CPUS;
 	if (l.header_only) {
-		print_header(l);
+		bench_csv_header(&l.acct);
 		return 0;
 	}
 	bench_raise_nofile();

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "bypass/rpc.h"
+#include "rpc_cli.h"
 #include "kv_proto.h"
 
 static struct rpc_endpoint *ep;
@@ -228,9 +229,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+t:c:d:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if (!strcmp(optarg, "bypass"))
-				o.transport = RPC_TRANSPORT_BYPASS;
-			else if (strcmp(optarg, "kernel"))
+			if (rpc_cli_transport("kv_client", optarg, &o))
 				return usage(stderr), 2;
 			break;
 		case 'c':

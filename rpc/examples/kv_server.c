@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "bypass/rpc.h"
+#include "rpc_cli.h"
 #include "kv_proto.h"
 
 #define NBUCKETS 4096
@@ -208,9 +209,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "t:l:m:w:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if (!strcmp(optarg, "bypass"))
-				o.transport = RPC_TRANSPORT_BYPASS;
-			else if (strcmp(optarg, "kernel"))
+			if (rpc_cli_transport("kv_server", optarg, &o))
 				return usage(stderr), 2;
 			break;
 		case 'l':

@@ -1,19 +1,32 @@
 // SPDX-License-Identifier: MIT
 /*
- * rpc_bench - closed-loop RPC benchmark for the rpc library.
+ * rpc_bench - closed-loop RPC benchmark and session-scale driver for the
+ * rpc library.
  *
- *   rpc_bench --server [--listen HOST:PORT] [--transport kernel|bypass]
- *   rpc_bench --connect HOST:PORT [--sessions N] [--depth D] [--size BYTES]
- *             [--duration S] [--warmup S] [--transport kernel|bypass]
- *             [--pids PID,...]
+ *   rpc_bench server [--stack kernel|bypass] [--listen IP] [-p PORT]
+ *   rpc_bench client --server IP [-p PORT] [--stack kernel|bypass]
+ *             [--conns N] [--size B] [--depth D] [--duration S] [--warmup S]
+ *             [--count N] [--connect-timeout S] [--cpu-srv PIDS]
+ *             [--cpu-cli PIDS] [--verify] [--hold-file PATH] [--header]
  *
- * The server answers method 1 with the request's bytes (echo).  The client
- * keeps D calls outstanding on each of N sessions, each a new call as soon
- * as one completes, for S seconds after a warmup, and prints calls/s, the
- * latency histogram's p50/p99/p99.9 and CPU cost: its own (getrusage) and
- * that of --pids (the server, the daemons: /proc), summed into calls per
- * CPU-second.  One line of key=value pairs goes to stdout ("rpc_bench:"
- * prefix) for scripts.  Exit: 0, 1 (setup failed or a call failed), 2 usage.
+ * The server answers method 1 with the request's bytes (echo) and reports
+ * how many sessions it holds ("rpc_bench: sessions live=N peak=M ..." each
+ * time that changed, at most 5 times a second).
+ *
+ * The client opens N sessions (at most --open-batch still connecting at a
+ * time), then keeps D calls outstanding on each, a new call as soon as one
+ * completes: --warmup seconds, then the measured window of --duration
+ * seconds or --count responses, whichever ends first.  It prints bp_load's
+ * CSV line (bench/bench_csv.h), so bench/rpc_compare.sh reads it like
+ * bp_load's and grpc_load's.  Each session sends its own byte pattern;
+ * --verify compares every response with it byte for byte.
+ *
+ * --hold-file PATH (scale test): each session makes D calls only; once every
+ * session has its answers, "rpc_bench: all N sessions answered" is printed
+ * and the sessions stay open (keepalive only) until PATH exists; then all
+ * are closed.  A session lost on the way fails the run.
+ *
+ * Exit: 0, 1 (setup failed, a call failed or a check did not hold), 2 usage.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,33 +34,62 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
+#include <unistd.h>
 
-#include "bench_util.h"
+#include "bench_csv.h"
 #include "bypass/rpc.h"
+#include "rpc_cli.h"
 
 #define M_ECHO 1
-#define MAX_PIDS 8
+#define PATTERN 256	/* sessions' patterns differ by their offset into it */
+#define DRAIN_S 5	/* answers to calls in flight at the window's end */
+#define HOLD_MAX_S 600	/* longest --hold-file wait */
+#define ADDR_LEN 64
+
+struct csess {
+	struct rpc_session *s;
+	unsigned answered;	/* OK responses */
+	bool up, was_up;
+};
+
+struct slot {
+	struct csess *cs;
+	unsigned off;		/* pattern offset of the call in flight */
+	uint64_t t0;
+};
+
+static struct {
+	bool is_server, verify, header;
+	const char *stack, *host, *hold_file;
+	long port, conns, size, depth, count, open_batch, keepalive_ms;
+	double duration, warmup, connect_timeout;
+	struct bench_acct acct;
+} opt = {
+	.stack = "kernel", .port = 7100, .conns = 1, .size = 64, .depth = 1,
+	.open_batch = 256, .duration = 5, .warmup = 1, .connect_timeout = 60,
+};
 
 static volatile sig_atomic_t stop;
 static struct rpc_endpoint *ep;
-static struct hist hist;
-static uint8_t *payload;
-static size_t size = 64;
-static int depth = 1;
-static bool measuring;
-static uint64_t ncalls, nfail;
-static struct rpc_session **sess;
 
-struct slot {
-	int si;
-	uint64_t t0;
-};
+/* client state */
+static struct csess *cs;
+static struct slot *slots;
+static uint8_t *pattern;
+static struct hist lat;
+static bool running, measuring;
+static long nup_once, nfailed_connects, nlost, nanswered;
+static uint64_t responses, bytes, errors, inflight;
 
 static void on_stop(int sig)
 {
 	stop = 1;
 }
+
+/* ---------------------------------------------------------------- server */
+
+static long live, peak;
+static unsigned long accepted, closed;
 
 static void h_echo(struct rpc_req *r, void *arg)
 {
@@ -57,206 +99,397 @@ static void h_echo(struct rpc_req *r, void *arg)
 	rpc_respond(r, RPC_OK, &iov, 1, NULL, 0);
 }
 
-static void issue(struct slot *sl);
-
-static void done(const struct rpc_result *res, void *arg)
+static void srv_sess(struct rpc_session *s, enum rpc_session_event ev, int err, void *arg)
 {
-	struct slot *sl = arg;
-
-	if (measuring) {
-		if (res->status == RPC_OK && res->msg.len == size) {
-			hist_add(&hist, bench_now_ns() - sl->t0);
-			ncalls++;
-		} else {
-			nfail++;
-		}
+	if (ev == RPC_SESS_ACCEPTED) {
+		accepted++;
+		if (++live > peak)
+			peak = live;
+	} else if (ev == RPC_SESS_CLOSED) {
+		closed++;
+		live--;
 	}
-	if (!stop)
-		issue(sl);
 }
 
-static void issue(struct slot *sl)
+static void srv_report(void)
 {
-	struct iovec iov = { payload, size };
-
-	sl->t0 = bench_now_ns();
-	if (rpc_call(sess[sl->si], M_ECHO, &iov, 1, NULL, done, sl, NULL) < 0)
-		nfail++;
+	printf("rpc_bench: sessions live=%ld peak=%ld accepted=%lu closed=%lu\n", live, peak,
+	       accepted, closed);
+	fflush(stdout);
 }
 
-static double self_cpu(void)
+static int server(const char *addr)
 {
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: rpc_bench --server [--listen HOST:PORT] [--transport kernel|bypass]\n"
-		"       rpc_bench --connect HOST:PORT [--sessions N] [--depth D] [--size BYTES]\n"
-		"                 [--duration S] [--warmup S] [--transport kernel|bypass]\n"
-		"                 [--pids PID,...]\n"
-		"Closed-loop echo calls (method 1): D outstanding per session on N sessions\n"
-		"(default 1 x 1, 64 B, 5 s after 1 s warmup).  Reports calls/s, latency\n"
-		"p50/p99/p99.9 and calls per CPU-second of this process plus --pids (the\n"
-		"server and daemons: pass their pids to count them).  --transport bypass\n"
-		"attaches to fastpathd ($BYPASS_SOCKET).\n");
-}
-
-static int server(const char *listen)
-{
+	unsigned long seen = 0;
+	uint64_t next = 0;
 	int r = rpc_register(ep, M_ECHO, "bench.echo", h_echo, NULL);
 
 	if (!r)
-		r = rpc_listen(ep, listen, NULL, NULL);
+		r = rpc_listen(ep, addr, srv_sess, NULL);
 	if (r < 0) {
-		fprintf(stderr, "rpc_bench: listen %s: %s\n", listen, strerror(-r));
+		fprintf(stderr, "rpc_bench: listen %s: %s\n", addr, strerror(-r));
 		return 1;
 	}
 	printf("rpc_bench: listening on port %d\n", rpc_listen_port(ep));
 	fflush(stdout);
 	while (!stop) {
+		uint64_t now;
+
 		r = rpc_run(ep, 100);
 		if (r < 0 && r != -EINTR) {
 			fprintf(stderr, "rpc_bench: %s\n", strerror(-r));
 			return 1;
 		}
+		now = bench_now_ns();
+		if (accepted + closed != seen && now >= next) {
+			seen = accepted + closed;
+			next = now + 200000000ull;
+			srv_report();
+		}
+	}
+	srv_report();
+	return 0;
+}
+
+/* ---------------------------------------------------------------- client */
+
+static void issue(struct slot *sl);
+
+static void done(const struct rpc_result *res, void *arg)
+{
+	struct slot *sl = arg;
+	bool ok = res->status == RPC_OK && res->msg.len == (size_t)opt.size &&
+		  (!opt.verify || !memcmp(res->msg.data, pattern + sl->off, opt.size));
+
+	inflight--;
+	if (!ok) {
+		if (errors++ < 5)
+			fprintf(stderr, "rpc_bench: call failed: %s, %zu bytes%s\n",
+				rpc_status_name(res->status), res->msg.len,
+				res->status == RPC_OK ? " (wrong length or bytes)" : "");
+	} else {
+		if (!sl->cs->answered++)
+			nanswered++;
+		if (measuring) {
+			hist_add(&lat, bench_now_ns() - sl->t0);
+			responses++;
+			bytes += res->msg.len;
+		}
+	}
+	if (running && !stop)
+		issue(sl);
+}
+
+static void issue(struct slot *sl)
+{
+	struct iovec iov = { NULL, opt.size };
+	int r;
+
+	sl->off = (sl->off + 1) % PATTERN;
+	iov.iov_base = pattern + sl->off;
+	sl->t0 = bench_now_ns();
+	r = rpc_call(sl->cs->s, M_ECHO, &iov, 1, NULL, done, sl, NULL);
+	if (r < 0) {
+		if (errors++ < 5)
+			fprintf(stderr, "rpc_bench: rpc_call: %s\n", strerror(-r));
+		return;
+	}
+	inflight++;
+}
+
+static void cli_sess(struct rpc_session *s, enum rpc_session_event ev, int err, void *arg)
+{
+	struct csess *c = arg;
+
+	if (ev == RPC_SESS_CONNECTED) {
+		c->up = true;
+		if (!c->was_up)
+			nup_once++;
+		c->was_up = true;
+	} else if (ev == RPC_SESS_DISCONNECTED) {
+		c->up = false;
+		if (nlost++ < 5)
+			fprintf(stderr, "rpc_bench: session lost: %s\n", strerror(-err));
+	} else if (ev == RPC_SESS_FAILED) {
+		nfailed_connects++;
+	}
+}
+
+static int run_until(uint64_t end_ns, bool (*done_fn)(void))
+{
+	while (!stop && bench_now_ns() < end_ns && !(done_fn && done_fn()))
+		if (rpc_run(ep, 10) == -EDEADLK)
+			return -1;
+	return 0;
+}
+
+/* open every session, at most --open-batch connecting at a time */
+static int open_all(const char *addr)
+{
+	uint64_t t0 = bench_now_ns(), end = t0 + (uint64_t)(opt.connect_timeout * 1e9);
+	long opened = 0;
+
+	while (nup_once < opt.conns && bench_now_ns() < end && !stop) {
+		while (opened < opt.conns && opened - nup_once < opt.open_batch) {
+			cs[opened].s = rpc_connect(ep, addr, cli_sess, &cs[opened]);
+			if (!cs[opened].s) {
+				fprintf(stderr, "rpc_bench: connect %s: %s\n", addr, strerror(errno));
+				return -1;
+			}
+			opened++;
+		}
+		rpc_run(ep, 10);
+	}
+	if (nup_once < opt.conns) {
+		fprintf(stderr, "rpc_bench: only %ld of %ld sessions connected after %.1f s "
+			"(%ld failed attempts)\n", nup_once, opt.conns, opt.connect_timeout,
+			nfailed_connects);
+		return -1;
 	}
 	return 0;
 }
 
-static int client(const char *addr, int nsess, double warm, double dur, int *pids, int npids)
+static bool all_answered(void)
 {
-	struct slot *slots = calloc((size_t)nsess * (size_t)depth, sizeof(*slots));
-	double cpu0[MAX_PIDS], cpu1, self0, secs;
-	uint64_t t0, end, up_by;
-	int up = 0;
+	return nanswered == opt.conns;
+}
 
-	sess = calloc((size_t)nsess, sizeof(*sess));
-	payload = malloc(size ? size : 1);
-	memset(payload, 0xab, size);
-	for (int i = 0; i < nsess; i++) {
-		sess[i] = rpc_connect(ep, addr, NULL, NULL);
-		if (!sess[i]) {
-			fprintf(stderr, "rpc_bench: bad address %s\n", addr);
-			return 2;
-		}
-	}
-	up_by = bench_now_ns() + 30000000000ull;
-	while (up < nsess && bench_now_ns() < up_by && !stop) {
-		rpc_run(ep, 10);
-		up = 0;
-		for (int i = 0; i < nsess; i++)
-			up += rpc_session_connected(sess[i]);
-	}
-	if (up < nsess) {
-		fprintf(stderr, "rpc_bench: %d of %d sessions connected in 30 s\n", up, nsess);
+static bool no_inflight(void)
+{
+	return !inflight;
+}
+
+static bool window_full(void)
+{
+	return opt.count && responses >= (uint64_t)opt.count;
+}
+
+static bool hold_released(void)
+{
+	return !access(opt.hold_file, F_OK);
+}
+
+static long sessions_up(void)
+{
+	long n = 0;
+
+	for (long i = 0; i < opt.conns; i++)
+		n += cs[i].up;
+	return n;
+}
+
+/* --hold-file: one round of calls, then all sessions idle until released */
+static int hold(void)
+{
+	uint64_t now = bench_now_ns();
+
+	run_until(now + (uint64_t)(opt.connect_timeout * 1e9), all_answered);
+	if (!all_answered() || errors) {
+		fprintf(stderr, "rpc_bench: %ld of %ld sessions answered, %lu calls failed\n",
+			nanswered, opt.conns, (unsigned long)errors);
 		return 1;
 	}
-	for (int i = 0; i < nsess * depth; i++) {
-		slots[i].si = i / depth;
+	printf("rpc_bench: all %ld sessions answered\n", opt.conns);
+	fflush(stdout);
+	run_until(bench_now_ns() + HOLD_MAX_S * 1000000000ull, hold_released);
+	printf("rpc_bench: hold released: %ld sessions up, %ld lost\n", sessions_up(), nlost);
+	fflush(stdout);
+	if (!hold_released() || nlost || sessions_up() != opt.conns)
+		return 1;
+	return 0;
+}
+
+static int measure(struct bench_result *res)
+{
+	uint64_t now = bench_now_ns();
+
+	run_until(now + (uint64_t)(opt.warmup * 1e9), NULL);
+	hist_init(&lat);
+	responses = bytes = 0;
+	measuring = true;
+	bench_cpu_sample(&opt.acct, &res->c0);
+	res->t0_ns = bench_now_ns();
+	run_until(res->t0_ns + (uint64_t)(opt.duration * 1e9), window_full);
+	res->t1_ns = bench_now_ns();
+	bench_cpu_sample(&opt.acct, &res->c1);
+	measuring = false;
+	res->responses = responses;
+	res->bytes = bytes;
+	return 0;
+}
+
+static int client(const char *addr)
+{
+	char stack[32];
+	struct bench_result res = { .mode = "unary", .stack = stack, .conns = opt.conns,
+				    .size = opt.size, .depth = opt.depth, .lat = &lat };
+	uint64_t t0;
+	int rc = 0;
+
+	snprintf(stack, sizeof(stack), "bprpc-%s", opt.stack);
+	cs = calloc((size_t)opt.conns, sizeof(*cs));
+	slots = calloc((size_t)(opt.conns * opt.depth), sizeof(*slots));
+	pattern = malloc((size_t)opt.size + PATTERN);
+	if (!cs || !slots || !pattern) {
+		fprintf(stderr, "rpc_bench: out of memory\n");
+		return 1;
+	}
+	srandom((unsigned)getpid());
+	for (long i = 0; i < opt.size + PATTERN; i++)
+		pattern[i] = (uint8_t)random();
+	hist_init(&lat);
+	t0 = bench_now_ns();
+	if (open_all(addr))
+		return 1;
+	res.connect_s = (double)(bench_now_ns() - t0) / 1e9;
+	running = !opt.hold_file;
+	for (long i = 0; i < opt.conns * opt.depth; i++) {
+		slots[i].cs = &cs[i / opt.depth];
+		slots[i].off = (unsigned)(i * 7);
 		issue(&slots[i]);
 	}
-	end = bench_now_ns() + (uint64_t)(warm * 1e9);
-	while (bench_now_ns() < end && !stop)
-		rpc_run(ep, 10);
-	hist_init(&hist);
-	measuring = true;
-	for (int i = 0; i < npids; i++)
-		cpu0[i] = bench_proc_cpu(pids[i]);
-	self0 = self_cpu();
-	t0 = bench_now_ns();
-	end = t0 + (uint64_t)(dur * 1e9);
-	while (bench_now_ns() < end && !stop)
-		rpc_run(ep, 10);
-	secs = (double)(bench_now_ns() - t0) / 1e9;
-	measuring = false;
-	cpu1 = self_cpu() - self0;
-	double other = 0;
-
-	for (int i = 0; i < npids; i++) {
-		double c = bench_proc_cpu(pids[i]);
-
-		if (c >= 0 && cpu0[i] >= 0)
-			other += c - cpu0[i];
+	if (opt.hold_file)
+		rc = hold();
+	else
+		measure(&res);
+	running = false;
+	run_until(bench_now_ns() + DRAIN_S * 1000000000ull, no_inflight);
+	res.errors = errors;
+	res.conn_fail = (uint64_t)nfailed_connects;
+	if (!opt.hold_file) {
+		if (opt.header)
+			bench_csv_header(&opt.acct);
+		bench_csv_row(&opt.acct, &res);
 	}
-	stop = 1;
-	printf("rpc_bench: sessions=%d depth=%d size=%zu secs=%.2f calls=%lu failed=%lu "
-	       "calls_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f client_cpu_s=%.3f "
-	       "other_cpu_s=%.3f calls_per_cpu_s=%.0f\n",
-	       nsess, depth, size, secs, (unsigned long)ncalls, (unsigned long)nfail,
-	       ncalls / secs, hist_quantile(&hist, 0.5) / 1e3, hist_quantile(&hist, 0.99) / 1e3,
-	       hist_quantile(&hist, 0.999) / 1e3, cpu1, other,
-	       cpu1 + other > 0 ? ncalls / (cpu1 + other) : 0.0);
+	/* orderly closes: FINs, so the server side ends every session */
+	for (long i = 0; i < opt.conns; i++)
+		rpc_session_close(cs[i].s);
+	rpc_run(ep, 0);
+	if (opt.hold_file) {
+		printf("rpc_bench: closed %ld sessions\n", opt.conns);
+		fflush(stdout);
+	}
+	if (errors || inflight || (!opt.hold_file && !res.responses))
+		rc = 1;
+	free(cs);
 	free(slots);
-	return nfail || !ncalls ? 1 : 0;
+	free(pattern);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: rpc_bench server [--stack S] [--listen IP] [-p PORT]\n"
+"       rpc_bench client --server IP [-p PORT] [--stack S] [options]\n"
+"\n"
+"  -s, --stack S            " RPC_CLI_TRANSPORT_HELP "\n"
+"                           (--transport is the same)\n"
+"  -l, --listen IP          server: address to listen on (default 0.0.0.0)\n"
+"  -a, --server IP          client: the server\n"
+"  -p, --port PORT          default 7100\n"
+"  -c, --conns N            sessions (default 1)\n"
+"  -b, --size BYTES         request = response body (default 64, up to 8 MiB)\n"
+"  -D, --depth N            calls in flight per session (default 1)\n"
+"  -d, --duration SEC       measured window (default 5)\n"
+"  -w, --warmup SEC         calls before the window (default 1)\n"
+"  -n, --count N            end the window after N responses (default: no limit)\n"
+"      --connect-timeout S  time allowed to connect every session (default 60)\n"
+"      --open-batch N       sessions connecting at once while opening (default 256)\n"
+"      --cpu-srv PIDS       server-side processes to account (comma separated)\n"
+"      --cpu-cli PIDS       client-side processes besides this one\n"
+"      --keepalive-ms MS    the endpoint's keepalive interval (library default 1000)\n"
+"      --verify             compare every response with the request, byte for byte\n"
+"      --hold-file PATH     one round of calls, then hold every session open until\n"
+"                           PATH exists, then close them all (scale tests)\n"
+"      --header             print the CSV header line first\n"
+"      --header-only        print the CSV header line and exit\n"
+"\n"
+"The server echoes method 1 and prints its live session count when it changes.\n"
+"The client prints bp_load's CSV line (calls: closed loop, latency in us, CPU\n"
+"seconds of this process plus --cpu-cli, and of --cpu-srv, in the window).\n");
+}
+
+static int parse(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "stack", required_argument, 0, 's' }, { "transport", required_argument, 0, 's' },
+		{ "listen", required_argument, 0, 'l' }, { "server", required_argument, 0, 'a' },
+		{ "port", required_argument, 0, 'p' }, { "conns", required_argument, 0, 'c' },
+		{ "size", required_argument, 0, 'b' }, { "depth", required_argument, 0, 'D' },
+		{ "duration", required_argument, 0, 'd' }, { "warmup", required_argument, 0, 'w' },
+		{ "count", required_argument, 0, 'n' }, { "connect-timeout", required_argument, 0, 'T' },
+		{ "open-batch", required_argument, 0, 'B' }, { "cpu-srv", required_argument, 0, 'P' },
+		{ "cpu-cli", required_argument, 0, 'Q' }, { "keepalive-ms", required_argument, 0, 'K' },
+		{ "verify", no_argument, 0, 'V' }, { "hold-file", required_argument, 0, 'F' },
+		{ "header", no_argument, 0, 'H' }, { "header-only", no_argument, 0, 'O' },
+		{ "help", no_argument, 0, 'h' }, { 0 } };
+	int c, bad = 0;
+
+	while ((c = getopt_long(argc, argv, "s:l:a:p:c:b:D:d:w:n:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': opt.stack = optarg; break;
+		case 'l': case 'a': opt.host = optarg; break;
+		case 'p': bad |= bench_parse_long(optarg, 0, 65535, &opt.port); break;
+		case 'c': bad |= bench_parse_long(optarg, 1, 100000, &opt.conns); break;
+		case 'b': bad |= bench_parse_long(optarg, 0, 8 << 20, &opt.size); break;
+		case 'D': bad |= bench_parse_long(optarg, 1, 1024, &opt.depth); break;
+		case 'd': bad |= bench_parse_double(optarg, 0.1, 3600, &opt.duration); break;
+		case 'w': bad |= bench_parse_double(optarg, 0, 3600, &opt.warmup); break;
+		case 'n': bad |= bench_parse_long(optarg, 1, 1L << 40, &opt.count); break;
+		case 'T': bad |= bench_parse_double(optarg, 0.1, 3600, &opt.connect_timeout); break;
+		case 'B': bad |= bench_parse_long(optarg, 1, 100000, &opt.open_batch); break;
+		case 'K': bad |= bench_parse_long(optarg, 1, 3600000, &opt.keepalive_ms); break;
+		case 'P':
+			opt.acct.nsrv = bench_parse_pids(optarg, opt.acct.srv_pids, BENCH_MAX_PIDS);
+			bad |= opt.acct.nsrv < 0;
+			break;
+		case 'Q':
+			opt.acct.ncli = bench_parse_pids(optarg, opt.acct.cli_pids, BENCH_MAX_PIDS);
+			bad |= opt.acct.ncli < 0;
+			break;
+		case 'V': opt.verify = true; break;
+		case 'F': opt.hold_file = optarg; break;
+		case 'H': opt.header = true; break;
+		case 'O': bench_csv_header(&opt.acct); exit(0);
+		case 'h': usage(stdout); exit(0);
+		default: return -1;
+		}
+		if (bad) {
+			fprintf(stderr, "rpc_bench: bad value for -%c: '%s'\n", c, optarg);
+			return -1;
+		}
+	}
+	if (optind != argc)
+		return -1;
+	if (!opt.is_server && !opt.host) {
+		fprintf(stderr, "rpc_bench: client needs --server IP\n");
+		return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "server", no_argument, 0, 'S' }, { "listen", required_argument, 0, 'l' },
-		{ "connect", required_argument, 0, 'c' }, { "sessions", required_argument, 0, 'n' },
-		{ "depth", required_argument, 0, 'D' }, { "size", required_argument, 0, 's' },
-		{ "duration", required_argument, 0, 'd' }, { "warmup", required_argument, 0, 'w' },
-		{ "transport", required_argument, 0, 't' }, { "pids", required_argument, 0, 'p' },
-		{ "help", no_argument, 0, 'h' }, { 0 } };
 	struct rpc_endpoint_opts o = { .bp_opts_app_name = "rpc_bench" };
-	const char *listen = ":7200", *addr = NULL;
-	double dur = 5, warm = 1;
-	int pids[MAX_PIDS], npids = 0, c, rc;
-	long nsess = 1, v;
-	bool is_server = false;
-	char err[256] = "";
+	char err[256] = "", addr[ADDR_LEN];
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "Sl:c:n:D:s:d:w:t:p:h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'S': is_server = true; break;
-		case 'l': listen = optarg; break;
-		case 'c': addr = optarg; break;
-		case 'n':
-			if (bench_parse_long(optarg, 1, 100000, &nsess))
-				return usage(stderr), 2;
-			break;
-		case 'D':
-			if (bench_parse_long(optarg, 1, 1024, &v))
-				return usage(stderr), 2;
-			depth = (int)v;
-			break;
-		case 's':
-			if (bench_parse_long(optarg, 0, 8 << 20, &v))
-				return usage(stderr), 2;
-			size = (size_t)v;
-			break;
-		case 'd':
-			if (bench_parse_double(optarg, 0.1, 3600, &dur))
-				return usage(stderr), 2;
-			break;
-		case 'w':
-			if (bench_parse_double(optarg, 0, 3600, &warm))
-				return usage(stderr), 2;
-			break;
-		case 't':
-			if (!strcmp(optarg, "bypass"))
-				o.transport = RPC_TRANSPORT_BYPASS;
-			else if (strcmp(optarg, "kernel"))
-				return usage(stderr), 2;
-			break;
-		case 'p':
-			npids = bench_parse_pids(optarg, pids, MAX_PIDS);
-			if (npids < 0)
-				return usage(stderr), 2;
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (is_server == !!addr)
+	bench_acct_init(&opt.acct);
+	if (argc > 1 && !strcmp(argv[1], "--header-only"))
+		return bench_csv_header(&opt.acct), 0;
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		return usage(stdout), 0;
+	if (argc < 2 || (strcmp(argv[1], "server") && strcmp(argv[1], "client")))
 		return usage(stderr), 2;
+	opt.is_server = !strcmp(argv[1], "server");
+	if (parse(argc - 1, argv + 1) || rpc_cli_transport("rpc_bench", opt.stack, &o))
+		return usage(stderr), 2;
+	if (rpc_cli_hostport(addr, sizeof(addr), opt.host ? opt.host : "0.0.0.0", opt.port))
+		return usage(stderr), 2;
+	o.keepalive_ms = (uint32_t)opt.keepalive_ms;
 	signal(SIGTERM, on_stop);
 	signal(SIGINT, on_stop);
 	bench_raise_nofile();
@@ -265,7 +498,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rpc_bench: %s\n", err[0] ? err : strerror(errno));
 		return 1;
 	}
-	rc = is_server ? server(listen) : client(addr, (int)nsess, warm, dur, pids, npids);
+	rc = opt.is_server ? server(addr) : client(addr);
 	rpc_endpoint_destroy(ep);
 	return rc;
 }

@@ -13,6 +13,8 @@ bp_topo_up rpcbb 112
 bp_make_tmp
 dir=$BP_TMP
 R=$BP_BUILD/rpc
+# shellcheck source=tests/integration/rpc_lib.sh
+source "$(dirname "$0")/rpc_lib.sh"
 FP=$BP_BUILD/fastpathd/fastpathd
 SRV_IP=198.18.112.1
 CLI_IP=198.18.112.3
@@ -35,7 +37,7 @@ start_fp cli client $CLI_IP
 
 BYPASS_SOCKET=$dir/fp-srv.sock bp_bg "$R/kv_server" --transport bypass --listen :7116 >"$dir/s.log" 2>&1
 bp_wait_listening "$dir/s.log"
-BYPASS_SOCKET=$dir/fp-srv.sock bp_bg "$R/rpc_bench" --server --transport bypass --listen :7117 >"$dir/b.log" 2>&1
+BYPASS_SOCKET=$dir/fp-srv.sock bp_bg "$R/rpc_bench" server --stack bypass -p 7117 >"$dir/b.log" 2>&1
 bp_wait_listening "$dir/b.log"
 
 export BYPASS_SOCKET=$dir/fp-cli.sock
@@ -53,12 +55,9 @@ if [ "$ok" != 1 ] || ! grep -q "check 40 ok" "$dir/c.log"; then
 fi
 bp_log "bypass kv_client -> bypass kv_server over memif: check 40 ok"
 for size in 64 1048576; do
-	timeout 60 "$R/rpc_bench" --transport bypass --connect "$SRV_IP:7117" --sessions 2 --size $size \
-		--duration 1 --warmup 0.2 >"$dir/bc.log" 2>&1 || bp_die "rpc_bench: $(cat "$dir/bc.log")"
-	line=$(grep '^rpc_bench: sessions=' "$dir/bc.log") || bp_die "no result: $(cat "$dir/bc.log")"
-	if ! echo "$line" | grep -q ' failed=0 ' || ! echo "$line" | grep -qE ' calls=[1-9]'; then
-		bp_die "rpc_bench: $line"
-	fi
-	bp_log "bypass -> bypass $line"
+	timeout 60 "$R/rpc_bench" client --stack bypass --server "$SRV_IP" -p 7117 --conns 2 \
+		--size $size --verify --duration 1 --warmup 0.2 >"$dir/bc.log" 2>&1 ||
+		bp_die "rpc_bench: $(cat "$dir/bc.log")"
+	bp_log "bypass -> bypass: $(rpc_bench_ok "$dir/bc.log")"
 done
 echo "PASS: rpc bypass<->bypass over memif (kv check 40, rpc_bench 64 B and 1 MiB)"

@@ -3,7 +3,8 @@
 # kernel-socket kv_client on the Linux host, and a kernel kv_server on the
 # Linux host with a bypass kv_client.  Each way: 40 put/get/del rounds with
 # values up to 1 MiB (every byte checked), then a short rpc_bench run
-# (64 B and 64 KiB echo, 4 sessions) that must complete calls with none failed.
+# (64 B and 64 KiB echo, 4 sessions, every byte checked) that must complete
+# calls with none failed.
 # The bypass server also runs once with its handlers on worker threads.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
@@ -19,13 +20,8 @@ for b in kv_server kv_client rpc_bench; do
 	[ -x "$R/$b" ] || bp_die "no $R/$b: build first"
 done
 
-bench_ok() { # LOG: the result line exists, calls > 0, failed = 0
-	local line
-	line=$(grep '^rpc_bench: sessions=' "$1") || bp_die "rpc_bench printed no result: $(cat "$1")"
-	echo "$line" | grep -q ' failed=0 ' || bp_die "rpc_bench calls failed: $line"
-	echo "$line" | grep -qE ' calls=[1-9]' || bp_die "rpc_bench completed no call: $line"
-	echo "$line"
-}
+# shellcheck source=tests/integration/rpc_lib.sh
+source "$(dirname "$0")/rpc_lib.sh"
 
 # ---- bypass server <- kernel client
 bp_bg "$R/kv_server" --transport bypass --listen :7110 >"$dir/s1.log" 2>&1
@@ -40,12 +36,12 @@ bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7118" check 40 >"$dir/c3.lo
 	bp_die "kernel client -> bypass server with workers: $(cat "$dir/c3.log")"
 grep -q "check 40 ok" "$dir/c3.log" || bp_die "no check result: $(cat "$dir/c3.log")"
 bp_log "kernel client -> bypass kv_server --workers 2: check 40 ok"
-bp_bg "$R/rpc_bench" --server --transport bypass --listen :7111 >"$dir/b1.log" 2>&1
+bp_bg "$R/rpc_bench" server --stack bypass -p 7111 >"$dir/b1.log" 2>&1
 bp_wait_listening "$dir/b1.log"
 for size in 64 65536; do
-	bp_peer timeout 60 "$R/rpc_bench" --connect "$BP_IP:7111" --sessions 4 --size $size \
-		--duration 1 --warmup 0.2 >"$dir/bc1.log" 2>&1 || bp_die "rpc_bench kernel->bypass: $(cat "$dir/bc1.log")"
-	bp_log "kernel -> bypass $(bench_ok "$dir/bc1.log")"
+	bp_peer timeout 60 "$R/rpc_bench" client --server "$BP_IP" -p 7111 --conns 4 --size $size \
+		--verify --duration 1 --warmup 0.2 >"$dir/bc1.log" 2>&1 || bp_die "rpc_bench kernel->bypass: $(cat "$dir/bc1.log")"
+	bp_log "kernel -> bypass: $(rpc_bench_ok "$dir/bc1.log")"
 done
 
 # ---- kernel server (Linux host) <- bypass client
@@ -55,11 +51,11 @@ timeout 120 "$R/kv_client" --transport bypass --connect "$BP_PEER_IP:7112" check
 	bp_die "bypass client -> kernel server: $(cat "$dir/c2.log")"
 grep -q "check 40 ok" "$dir/c2.log" || bp_die "no check result: $(cat "$dir/c2.log")"
 bp_log "bypass client -> kernel kv_server: check 40 ok"
-bp_bg bp_peer "$R/rpc_bench" --server --listen :7113 >"$dir/b2.log" 2>&1
+bp_bg bp_peer "$R/rpc_bench" server -p 7113 >"$dir/b2.log" 2>&1
 bp_wait_peer_listen 7113
 for size in 64 65536; do
-	timeout 60 "$R/rpc_bench" --transport bypass --connect "$BP_PEER_IP:7113" --sessions 4 --size $size \
-		--duration 1 --warmup 0.2 >"$dir/bc2.log" 2>&1 || bp_die "rpc_bench bypass->kernel: $(cat "$dir/bc2.log")"
-	bp_log "bypass -> kernel $(bench_ok "$dir/bc2.log")"
+	timeout 60 "$R/rpc_bench" client --stack bypass --server "$BP_PEER_IP" -p 7113 --conns 4 \
+		--size $size --verify --duration 1 --warmup 0.2 >"$dir/bc2.log" 2>&1 || bp_die "rpc_bench bypass->kernel: $(cat "$dir/bc2.log")"
+	bp_log "bypass -> kernel: $(rpc_bench_ok "$dir/bc2.log")"
 done
 echo "PASS: rpc interop bypass<->kernel both ways (kv check 40 each way, rpc_bench 64 B and 64 KiB)"
