@@ -184,14 +184,19 @@ static int client(const char *addr, int nsess, double warm, double dur, int *pid
 		if (c >= 0 && cpu0[i] >= 0)
 			other += c - cpu0[i];
 	}
+	struct rpc_stats st;
+
 	stop = 1;
+	rpc_endpoint_stats(ep, &st);
+	/* zc_*: how much went through the transport's rings in place */
 	printf("rpc_bench: sessions=%d depth=%d size=%zu secs=%.2f calls=%lu failed=%lu "
 	       "calls_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f client_cpu_s=%.3f "
-	       "other_cpu_s=%.3f calls_per_cpu_s=%.0f\n",
+	       "other_cpu_s=%.3f calls_per_cpu_s=%.0f zc_tx=%lu zc_rx_bytes=%lu\n",
 	       nsess, depth, size, secs, (unsigned long)ncalls, (unsigned long)nfail,
 	       ncalls / secs, hist_quantile(&hist, 0.5) / 1e3, hist_quantile(&hist, 0.99) / 1e3,
 	       hist_quantile(&hist, 0.999) / 1e3, cpu1, other,
-	       cpu1 + other > 0 ? ncalls / (cpu1 + other) : 0.0);
+	       cpu1 + other > 0 ? ncalls / (cpu1 + other) : 0.0,
+	       (unsigned long)st.zc_tx, (unsigned long)st.zc_rx_bytes);
 	free(slots);
 	return nfail || !ncalls ? 1 : 0;
 }
