@@ -291,9 +291,10 @@ static int rx_in_place(struct rpc_session *s)
 }
 
 /**
- * rpc_rx - read until the transport has nothing more.  Large payloads go
- * straight into their message buffer; the rest through a staging buffer
- * so small frames cost one read for many.
+ * rpc_rx - read until the transport has nothing more.  A transport with
+ * rx_peek is parsed in place (rx_in_place()).  Otherwise large payloads go
+ * straight into their message buffer and the rest through a staging
+ * buffer, so small frames cost one read for many.
  * Return: 0, or -errno when the session must fail (EOF: -ECONNRESET).
  */
 int rpc_rx(struct rpc_session *s)
