@@ -50,6 +50,9 @@ enum bps_kind {
  * @rx_consumed: mirror of the app-written shm counter.
  * @tx_written: mirror of the app-written shm counter.
  * @accepted: listener: mirror of the app-written shm counter.
+ * @tx_resv: bytes of the tx ring handed out by bp_tx_reserve() and not yet
+ *           committed (0: no reservation).
+ * @rx_peeked: bytes shown by bp_rx_peek() (0: no peek pending).
  * @ip: listener: requested local address (0 = any).
  * @port: listener: local port.
  * @q_head: listener: first queued child slot, -1 if none.
@@ -69,6 +72,8 @@ struct bp_slot {
 	uint64_t tx_db;         /* data queue index + 1 of our last TX doorbell, 0: none */
 	uint32_t tx_db_q;       /* ... in data queue tx_db_q (the flow's core then) */
 	uint32_t accepted;
+	uint64_t tx_resv;
+	uint64_t rx_peeked;
 	uint32_t ip;
 	uint16_t port;
 	int32_t q_head, q_tail;
@@ -209,6 +214,15 @@ int bpi_call_slot(struct bp_ctx *ctx, struct bp_ctrl_req *req);
 /* Drain both event queues (and rescan after an overflow); returns events handled. */
 int bpi_drain(struct bp_ctx *ctx);
 unsigned bpi_ready_locked(struct bp_ctx *ctx, int h);
+
+/* flow_io.c: ring arithmetic shared by the copying and zero-copy calls */
+int bpi_ring_span(uint8_t *ring, uint32_t size, uint64_t pos, size_t len, struct iovec iov[2]);
+uint64_t bpi_tx_free(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f);
+int bpi_tx_check(struct bp_ctx *ctx, int h, struct bp_slot **sp, struct bp_flow_shm **fp);
+int bpi_tx_publish(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f, int h, size_t len);
+ssize_t bpi_rx_check(struct bp_ctx *ctx, int h, struct bp_slot **sp, struct bp_flow_shm **fp);
+void bpi_rx_release(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f, int h,
+		    uint64_t avail, size_t len);
 
 /*
  * Wait with the lock held (it is dropped around poll()).  @internal: the

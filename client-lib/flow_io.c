@@ -71,26 +71,28 @@ static int tx_doorbell(struct bp_ctx *ctx, struct bp_slot *s, uint32_t h)
 	return r;
 }
 
-/* Copy @len bytes into ring @ring of @size at stream position @pos. */
-static void ring_put(uint8_t *ring, uint32_t size, uint64_t pos, const uint8_t *src, size_t len)
+/**
+ * bpi_ring_span - where @len bytes at stream position @pos lie in @ring.
+ * Return: the number of pieces written to @iov (0 for no bytes, 2 when
+ * they wrap the ring end).
+ */
+int bpi_ring_span(uint8_t *ring, uint32_t size, uint64_t pos, size_t len, struct iovec iov[2])
 {
 	size_t off = (size_t)(pos & (size - 1));
 	size_t first = size - off < len ? size - off : len;
 
-	memcpy(ring + off, src, first);
-	memcpy(ring, src + first, len - first);
+	if (!len)
+		return 0;
+	iov[0].iov_base = ring + off;
+	iov[0].iov_len = first;
+	if (first == len)
+		return 1;
+	iov[1].iov_base = ring;
+	iov[1].iov_len = len - first;
+	return 2;
 }
 
-static void ring_get(const uint8_t *ring, uint32_t size, uint64_t pos, uint8_t *dst, size_t len)
-{
-	size_t off = (size_t)(pos & (size - 1));
-	size_t first = size - off < len ? size - off : len;
-
-	memcpy(dst, ring + off, first);
-	memcpy(dst + first, ring, len - first);
-}
-
-static uint64_t tx_free(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f)
+uint64_t bpi_tx_free(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f)
 {
 	uint64_t acked = __atomic_load_n(&f->tx_acked, __ATOMIC_ACQUIRE);
 	uint64_t inflight = s->tx_written - acked;
@@ -112,64 +114,79 @@ static int flow_error(uint32_t err, int dflt)
 	return err ? -(int)(err & 0xfff) : dflt;
 }
 
-BP_API ssize_t bp_send(struct bp_ctx *ctx, int h, const void *buf, size_t len)
+/**
+ * bpi_tx_check - may handle @h send now?  Lock held.  Every transmit call
+ * starts here, so it also ends a pending tx reservation (NOTES.md: a
+ * reservation lasts until the next transmit-side call on the handle).
+ * Return: 0 with *@sp and *@fp set, or bp_send()'s error.
+ */
+int bpi_tx_check(struct bp_ctx *ctx, int h, struct bp_slot **sp, struct bp_flow_shm **fp)
 {
 	struct bp_flow_shm *f;
 	struct bp_slot *s;
 	uint32_t state, flags;
+	int r;
+
+	r = bpi_lookup_flow(ctx, h, -ENOTCONN, &s);
+	if (r)
+		return r;
+	s->tx_resv = 0;
+	f = &ctx->flows[h];
+	flags = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
+	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+	if (flags & BP_FF_MOVED)
+		return -ESTALE;
+	if (flags & BP_FF_RESET)
+		return flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), -ECONNRESET);
+	if (s->shut_wr || (flags & BP_FF_TX_CLOSED))
+		return -EPIPE;
+	if (state == BP_FS_CLOSED)
+		return flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), -EPIPE);
+	if (ctx->dead)
+		return -ECONNRESET;
+	/* Before the handshake completes the fastpath has no flow to send
+	 * on: report "would block" and let bp_ready() say when. */
+	if (state != BP_FS_ESTABLISHED)
+		return state == BP_FS_CONNECTING ? -EAGAIN : -ENOTCONN;
+	*sp = s;
+	*fp = f;
+	return 0;
+}
+
+/* Publish @len more bytes already in the tx ring (lock held). */
+int bpi_tx_publish(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f, int h, size_t len)
+{
+	s->tx_written += len;
+	__atomic_store_n(&f->tx_written, s->tx_written, __ATOMIC_RELEASE);
+	return tx_doorbell(ctx, s, (uint32_t)h);
+}
+
+BP_API ssize_t bp_send(struct bp_ctx *ctx, int h, const void *buf, size_t len)
+{
+	struct bp_flow_shm *f;
+	struct bp_slot *s;
+	struct iovec iov[2];
 	uint64_t room;
 	ssize_t r;
+	int n;
 
 	if (!ctx)
 		return -EINVAL;
 	bpi_lock(ctx);
-	r = bpi_lookup_flow(ctx, h, -ENOTCONN, &s);
-	if (r)
+	r = bpi_tx_check(ctx, h, &s, &f);
+	if (r || !len)
 		goto out;
-	f = &ctx->flows[h];
-	flags = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
-	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
-	if (flags & BP_FF_MOVED) {
-		r = -ESTALE;
-		goto out;
-	}
-	if (flags & BP_FF_RESET) {
-		r = flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), -ECONNRESET);
-		goto out;
-	}
-	if (s->shut_wr || (flags & BP_FF_TX_CLOSED)) {
-		r = -EPIPE;
-		goto out;
-	}
-	if (state == BP_FS_CLOSED) {
-		r = flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), -EPIPE);
-		goto out;
-	}
-	if (ctx->dead) {
-		r = -ECONNRESET;
-		goto out;
-	}
-	/* Before the handshake completes the fastpath has no flow to send
-	 * on: report "would block" and let bp_ready() say when. */
-	if (state != BP_FS_ESTABLISHED) {
-		r = state == BP_FS_CONNECTING ? -EAGAIN : -ENOTCONN;
-		goto out;
-	}
-	if (!len) {
-		r = 0;
-		goto out;
-	}
-	room = tx_free(ctx, s, f);
+	room = bpi_tx_free(ctx, s, f);
 	if (!room) {
 		r = -EAGAIN;
 		goto out;
 	}
 	if (len > room)
 		len = (size_t)room;
-	ring_put(bpi_tx_ring(ctx, (uint32_t)h), ctx->tx_size, s->tx_written, buf, len);
-	s->tx_written += len;
-	__atomic_store_n(&f->tx_written, s->tx_written, __ATOMIC_RELEASE);
-	r = tx_doorbell(ctx, s, (uint32_t)h);
+	n = bpi_ring_span(bpi_tx_ring(ctx, (uint32_t)h), ctx->tx_size, s->tx_written, len, iov);
+	for (size_t i = 0, done = 0; i < (size_t)n; done += iov[i].iov_len, i++)
+		memcpy(iov[i].iov_base, (const uint8_t *)buf + done, iov[i].iov_len);
+	r = bpi_tx_publish(ctx, s, f, h, len);
 	if (!r)
 		r = (ssize_t)len;
 out:
@@ -177,69 +194,87 @@ out:
 	return r;
 }
 
-static ssize_t recv_common(struct bp_ctx *ctx, int h, void *buf, size_t len, bool peek)
+/**
+ * bpi_rx_check - what handle @h has to read.  Lock held.  Every receive
+ * call starts here, so it also ends a pending peek.
+ * Return: bytes readable (> 0) with *@sp and *@fp set; 0 at end of stream;
+ * or bp_recv()'s error.
+ */
+ssize_t bpi_rx_check(struct bp_ctx *ctx, int h, struct bp_slot **sp, struct bp_flow_shm **fp)
 {
 	struct bp_flow_shm *f;
 	struct bp_slot *s;
 	uint32_t state, flags;
-	uint64_t avail, half;
-	ssize_t r;
+	uint64_t avail;
+	int r;
 
-	if (!ctx)
-		return -EINVAL;
-	bpi_lock(ctx);
 	r = bpi_lookup_flow(ctx, h, -ENOTCONN, &s);
 	if (r)
-		goto out;
+		return r;
+	s->rx_peeked = 0;
 	f = &ctx->flows[h];
 	/* Flags first: the daemon publishes PEER_FIN after the final
 	 * rx_written, so a FIN seen here means the data count is final. */
 	flags = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
 	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
-	if (flags & BP_FF_MOVED) {
-		r = -ESTALE;
-		goto out;
-	}
-	if (flags & BP_FF_RESET) {
-		/* As with kernel TCP, a reset discards what was not read. */
-		r = flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), -ECONNRESET);
-		goto out;
-	}
+	if (flags & BP_FF_MOVED)
+		return -ESTALE;
+	/* As with kernel TCP, a reset discards what was not read. */
+	if (flags & BP_FF_RESET)
+		return flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), -ECONNRESET);
 	avail = rx_avail(ctx, s, f);
-	if (!avail) {
-		if (flags & BP_FF_PEER_FIN)
-			r = 0;
-		else if (state == BP_FS_CLOSED)
-			r = flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), 0);
-		else if (ctx->dead)
-			r = -ECONNRESET;
-		else
-			r = -EAGAIN;
-		goto out;
+	if (avail) {
+		*sp = s;
+		*fp = f;
+		return (ssize_t)avail;
 	}
-	if (!len) {
-		r = 0;
-		goto out;
-	}
-	if (len > avail)
-		len = (size_t)avail;
-	ring_get(bpi_rx_ring(ctx, (uint32_t)h), ctx->rx_size, s->rx_consumed, buf, len);
-	if (peek) {
-		r = (ssize_t)len;
-		goto out;
-	}
+	if (flags & BP_FF_PEER_FIN)
+		return 0;
+	if (state == BP_FS_CLOSED)
+		return flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), 0);
+	return ctx->dead ? -ECONNRESET : -EAGAIN;
+}
+
+/*
+ * Give @len of the @avail readable bytes back to the daemon (lock held).
+ * The fastpath reads rx_consumed whenever it sends an ACK, so a doorbell
+ * is only needed when the window had mostly closed (the peer may be
+ * waiting for an update) and this reopened it past half: one doorbell per
+ * refill, not per read.
+ */
+void bpi_rx_release(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f, int h,
+		    uint64_t avail, size_t len)
+{
+	uint64_t half = ctx->rx_size / 2;
+
 	s->rx_consumed += len;
 	__atomic_store_n(&f->rx_consumed, s->rx_consumed, __ATOMIC_RELEASE);
-	r = (ssize_t)len;
-	/*
-	 * The fastpath reads rx_consumed whenever it sends an ACK, so a
-	 * doorbell is only needed when the window had mostly closed (the
-	 * peer may be waiting for an update) and this read reopened it past
-	 * half: one doorbell per refill, not per read.
-	 */
-	half = ctx->rx_size / 2;
 	if (ctx->rx_size - avail < half && ctx->rx_size - (avail - len) >= half)
 		push_doorbell(ctx, BP_DB_RX, (uint32_t)h, s->gen, NULL);
+}
+
+static ssize_t recv_common(struct bp_ctx *ctx, int h, void *buf, size_t len, bool peek)
+{
+	struct bp_flow_shm *f;
+	struct bp_slot *s;
+	struct iovec iov[2];
+	ssize_t r;
+	int n;
+
+	if (!ctx)
+		return -EINVAL;
+	bpi_lock(ctx);
+	r = bpi_rx_check(ctx, h, &s, &f);
+	if (r <= 0)
+		goto out;
+	if (len > (uint64_t)r)
+		len = (size_t)r;
+	n = bpi_ring_span(bpi_rx_ring(ctx, (uint32_t)h), ctx->rx_size, s->rx_consumed, len, iov);
+	for (size_t i = 0, done = 0; i < (size_t)n; done += iov[i].iov_len, i++)
+		memcpy((uint8_t *)buf + done, iov[i].iov_base, iov[i].iov_len);
+	if (!peek && len)
+		bpi_rx_release(ctx, s, f, h, (uint64_t)r, len);
+	r = (ssize_t)len;
 out:
 	bpi_unlock(ctx);
 	return r;
@@ -290,7 +325,7 @@ unsigned bpi_ready_locked(struct bp_ctx *ctx, int h)
 	if ((flags & BP_FF_PEER_FIN) || state == BP_FS_CLOSED)
 		m |= BP_HUP;
 	if (state == BP_FS_ESTABLISHED && !s->shut_wr && !(flags & BP_FF_TX_CLOSED) &&
-	    tx_free(ctx, s, f))
+	    bpi_tx_free(ctx, s, f))
 		m |= BP_WRITABLE;
 	return m;
 }
@@ -353,7 +388,7 @@ BP_API size_t bp_tx_space(struct bp_ctx *ctx, int h)
 	bpi_lock(ctx);
 	s = bpi_lookup(ctx, h);
 	if (s && s->kind == BPS_FLOW)
-		n = (size_t)tx_free(ctx, s, &ctx->flows[h]);
+		n = (size_t)bpi_tx_free(ctx, s, &ctx->flows[h]);
 	bpi_unlock(ctx);
 	return n;
 }

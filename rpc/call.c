@@ -185,8 +185,8 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	struct rpc_frame_hdr h = { .type = RPC_FT_REQUEST, .method = method };
 	const struct rpc_meta *meta = opts ? opts->meta : NULL;
 	unsigned nmeta = opts ? opts->nmeta : 0;
-	struct rpc_txitem *it;
 	struct rpc_ccall *c;
+	uint64_t deadline = 0;
 	size_t total = 0;
 	int r;
 
@@ -222,16 +222,15 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	}
 	h.call_id = call_id(c);
 	h.msg_len = (uint32_t)total;
-	it = rpc_tx_msg(s, &h, iov, iovcnt, meta, nmeta);
-	if (!it) {
+	if (opts && opts->deadline_us)
+		deadline = rpc_now_us() + opts->deadline_us;
+	if (rpc_tx_msg(s, &h, iov, iovcnt, meta, nmeta, deadline)) {
 		call_end(c, RPC_RESOURCE_EXHAUSTED);
 		call_release(c);
 		return -ENOMEM;
 	}
-	if (opts && opts->deadline_us) {
-		it->deadline = rpc_now_us() + opts->deadline_us;
-		rpc_timer_arm(&ep->timers, &c->dl, it->deadline);
-	}
+	if (deadline)
+		rpc_timer_arm(&ep->timers, &c->dl, deadline);
 	return 0;
 }
 

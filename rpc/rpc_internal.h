@@ -51,6 +51,14 @@ struct rpc_transport_ops {
 	 * RPC_TEV_WAKE_H (without it the endpoint naps 1 ms at most while
 	 * worker jobs are out) */
 	int (*set_wake)(void *t, int fd);
+	/* optional zero-copy access to the transport's own buffers (bypass:
+	 * the flow's rings in the shared region), semantics of libbypass's
+	 * bp_tx_reserve/bp_tx_commit/bp_rx_peek/bp_rx_consume; NULL: the
+	 * endpoint copies through sendv/recv (NOTES.md "Zero-copy") */
+	int (*tx_reserve)(void *t, int h, size_t len, struct iovec iov[2]);
+	int (*tx_commit)(void *t, int h, size_t len);
+	int (*rx_peek)(void *t, int h, struct iovec iov[2]);
+	int (*rx_consume)(void *t, int h, size_t len);
 };
 
 #define RPC_TEV_WAKE_H (-2)
@@ -304,9 +312,9 @@ void rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t 
 		uint32_t aux, uint32_t calls);
 int rpc_tx_flush(struct rpc_session *s);
 void rpc_tx_drop_all(struct rpc_session *s);
-struct rpc_txitem *rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
-			      const struct iovec *iov, int iovcnt,
-			      const struct rpc_meta *meta, unsigned nmeta);
+int rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
+	       const struct iovec *iov, int iovcnt,
+	       const struct rpc_meta *meta, unsigned nmeta, uint64_t deadline);
 void rpc_credit_return(struct rpc_session *s, uint32_t calls, uint32_t bytes);
 struct rpc_txitem *rpc_tx_raw(struct rpc_session *s, const struct rpc_frame_hdr *h,
 			      const uint8_t *meta, uint16_t meta_len,

@@ -252,10 +252,49 @@ static int consume(struct rpc_session *s, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/*
+ * In place (bypass): frames are parsed straight from the transport's rx
+ * ring and each payload byte is copied once, into its message's pool
+ * buffer; control frames and headers are never staged.  The bytes are
+ * consumed after the whole peek was fed through, so a handler that runs
+ * inline (and answers on the same handle) is fine: a peek lasts until the
+ * next receive call on the handle.  Requests are not handed to handlers in
+ * the ring itself: see NOTES.md "Zero-copy" for why.
+ */
+static int rx_in_place(struct rpc_session *s)
+{
+	const struct rpc_transport_ops *ops = s->ep->ops;
+	int h = s->h;
+
+	while (s->state == SS_UP) {
+		struct iovec v[2];
+		size_t total = 0;
+		int n = ops->rx_peek(s->ep->t, h, v), r = 0;
+
+		if (n == -EAGAIN)
+			return 0;
+		if (n <= 0)
+			return n == 0 ? -ECONNRESET : n;
+		s->last_rx = rpc_now_us();
+		for (int i = 0; i < n && !r; i++) {
+			r = consume(s, v[i].iov_base, v[i].iov_len);
+			total += v[i].iov_len;
+		}
+		s->ep->st.zc_rx_bytes += total;
+		/* a handler may have closed or failed the session: its handle is gone */
+		if (s->h == h && s->state == SS_UP)
+			ops->rx_consume(s->ep->t, h, total);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /**
- * rpc_rx - read until the transport has nothing more.  Large payloads go
- * straight into their message buffer; the rest through a staging buffer
- * so small frames cost one read for many.
+ * rpc_rx - read until the transport has nothing more.  A transport with
+ * rx_peek is parsed in place (rx_in_place()).  Otherwise large payloads go
+ * straight into their message buffer and the rest through a staging
+ * buffer, so small frames cost one read for many.
  * Return: 0, or -errno when the session must fail (EOF: -ECONNRESET).
  */
 int rpc_rx(struct rpc_session *s)
@@ -263,6 +302,8 @@ int rpc_rx(struct rpc_session *s)
 	static __thread uint8_t stage[65536];
 	const struct rpc_transport_ops *ops = s->ep->ops;
 
+	if (ops->rx_peek)
+		return rx_in_place(s);
 	while (s->state == SS_UP) {
 		ssize_t n;
 		int r;

@@ -173,7 +173,7 @@ int rpc_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovc
 	h.call_id = r->call_id;
 	h.status = (uint16_t)status;
 	h.msg_len = (uint32_t)total;
-	if (!rpc_tx_msg(r->s, &h, iov, iovcnt, meta, nmeta)) {
+	if (rpc_tx_msg(r->s, &h, iov, iovcnt, meta, nmeta, 0)) {
 		rpc_req_release(r);
 		return -ENOMEM;
 	}

@@ -170,6 +170,27 @@ static int b_set_wake(void *t, int fd)
 	return 0;
 }
 
+/* zero-copy: the flow's rings in the shared region (NOTES.md "Zero-copy") */
+static int b_tx_reserve(void *t, int h, size_t len, struct iovec iov[2])
+{
+	return bp_tx_reserve(((struct bt *)t)->ctx, h, len, iov);
+}
+
+static int b_tx_commit(void *t, int h, size_t len)
+{
+	return bp_tx_commit(((struct bt *)t)->ctx, h, len);
+}
+
+static int b_rx_peek(void *t, int h, struct iovec iov[2])
+{
+	return bp_rx_peek(((struct bt *)t)->ctx, h, iov);
+}
+
+static int b_rx_consume(void *t, int h, size_t len)
+{
+	return bp_rx_consume(((struct bt *)t)->ctx, h, len);
+}
+
 const struct rpc_transport_ops rpc_bypass_ops = {
 	.name = "bypass",
 	.init = b_init,
@@ -184,4 +205,8 @@ const struct rpc_transport_ops rpc_bypass_ops = {
 	.close = b_close,
 	.poll = b_poll,
 	.set_wake = b_set_wake,
+	.tx_reserve = b_tx_reserve,
+	.tx_commit = b_tx_commit,
+	.rx_peek = b_rx_peek,
+	.rx_consume = b_rx_consume,
 };

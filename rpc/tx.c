@@ -39,28 +39,136 @@ static void item_free(struct rpc_session *s, struct rpc_txitem *it)
 	free(it);
 }
 
-/**
- * rpc_tx_msg - queue a REQUEST or RESPONSE: metadata and the gathered body
- * are copied into one pool buffer.  Return: the item, NULL on ENOMEM.
+/* the time left when the request leaves, not when it was queued */
+static uint32_t deadline_field(uint64_t deadline)
+{
+	uint64_t now = rpc_now_us();
+	uint64_t left_us = deadline > now ? deadline - now : 1;
+
+	return left_us > UINT32_MAX ? 0 : (uint32_t)left_us;
+}
+
+/* sequential writer over the (at most two) pieces of a ring reservation */
+struct ring_w {
+	struct iovec *v;
+	int i;
+	size_t off;
+};
+
+static void ring_put(struct ring_w *w, const void *src, size_t len)
+{
+	const uint8_t *p = src;
+
+	while (len) {
+		size_t room = w->v[w->i].iov_len - w->off;
+		size_t take = room < len ? room : len;
+
+		memcpy((uint8_t *)w->v[w->i].iov_base + w->off, p, take);
+		p += take;
+		len -= take;
+		w->off += take;
+		if (w->off == w->v[w->i].iov_len) {
+			w->i++;
+			w->off = 0;
+		}
+	}
+}
+
+/*
+ * Zero-copy send: when nothing is queued ahead of it, the message is one
+ * frame, its credit is there and the transport's ring has room for all of
+ * it, the header, metadata and gathered body are written straight into
+ * the reserved ring space: the app's iovecs are copied once, into the
+ * shared region the daemon sends from.  Anything else (ring full, credit,
+ * a queue to respect, multi-frame messages) goes the pool-buffer way.
+ * Return: true if the message is on its way.
  */
-struct rpc_txitem *rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
-			      const struct iovec *iov, int iovcnt,
-			      const struct rpc_meta *meta, unsigned nmeta)
+static bool tx_direct(struct rpc_session *s, const struct rpc_frame_hdr *hdr,
+		      const struct iovec *iov, int iovcnt,
+		      const struct rpc_meta *meta, unsigned nmeta, size_t ml, uint64_t deadline)
+{
+	const struct rpc_transport_ops *ops = s->ep->ops;
+	bool is_req = hdr->type == RPC_FT_REQUEST;
+	size_t n = ml + hdr->msg_len, cost = RPC_WIRE_HDR_LEN + n;
+	uint8_t fh[RPC_WIRE_HDR_LEN];
+	struct rpc_frame_hdr h = *hdr;
+	struct iovec v[2];
+	struct ring_w w = { .v = v };
+	int nv;
+
+	if (!ops->tx_reserve || s->state != SS_UP || s->cur || s->ctlq.head ||
+	    (is_req && s->reqq.head) || n > RPC_WIRE_CHUNK)
+		return false;
+	if (is_req && (s->tx_calls == 0 || s->tx_bytes < cost))
+		return false;
+	nv = ops->tx_reserve(s->ep->t, s->h, cost, v);
+	if (nv <= 0)
+		return false;
+	if (v[0].iov_len + (nv > 1 ? v[1].iov_len : 0) < cost) {
+		ops->tx_commit(s->ep->t, s->h, 0);
+		return false;
+	}
+	h.meta_len = (uint16_t)ml;
+	h.frame_len = (uint32_t)n;
+	if (deadline)
+		h.deadline_us = deadline_field(deadline);
+	rpc_frame_encode(&h, fh);
+	ring_put(&w, fh, sizeof(fh));
+	if (ml && v[w.i].iov_len - w.off >= ml) {
+		rpc_meta_encode(meta, nmeta, (uint8_t *)v[w.i].iov_base + w.off);
+		w.off += ml;
+		if (w.off == v[w.i].iov_len) {
+			w.i++;
+			w.off = 0;
+		}
+	} else if (ml) {
+		uint8_t mb[RPC_WIRE_MAX_META];	/* straddles the ring end */
+
+		rpc_meta_encode(meta, nmeta, mb);
+		ring_put(&w, mb, ml);
+	}
+	for (int i = 0; i < iovcnt; i++)
+		ring_put(&w, iov[i].iov_base, iov[i].iov_len);
+	if (ops->tx_commit(s->ep->t, s->h, cost))
+		return false;	/* nothing went out: the queue path meets the error */
+	if (is_req) {
+		s->tx_calls--;
+		s->tx_bytes -= cost;
+		rpc_call_item_live(s, h.call_id, true);
+	}
+	s->ep->st.zc_tx++;
+	return true;
+}
+
+/**
+ * rpc_tx_msg - send or queue a REQUEST or RESPONSE.  Sent in place into
+ * the transport's ring when it can be (tx_direct()); otherwise metadata
+ * and the gathered body are copied into one pool buffer and queued.
+ * @deadline: requests: absolute µs, 0 = none.
+ * Return: 0, -ENOMEM.
+ */
+int rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
+	       const struct iovec *iov, int iovcnt,
+	       const struct rpc_meta *meta, unsigned nmeta, uint64_t deadline)
 {
 	size_t ml = rpc_meta_size(meta, nmeta);
-	struct rpc_txitem *it = calloc(1, sizeof(*it));
+	struct rpc_txitem *it;
 	uint8_t *p;
 
+	if (tx_direct(s, h, iov, iovcnt, meta, nmeta, ml, deadline))
+		return 0;
+	it = calloc(1, sizeof(*it));
 	if (!it)
-		return NULL;
+		return -ENOMEM;
 	it->buf = rpc_buf_get(&s->ep->pool, ml + h->msg_len);
 	if (!it->buf) {
 		free(it);
-		return NULL;
+		return -ENOMEM;
 	}
 	it->hdr = *h;
 	it->hdr.meta_len = (uint16_t)ml;
 	it->len = (uint32_t)ml + h->msg_len;
+	it->deadline = deadline;
 	p = it->buf->data;
 	rpc_meta_encode(meta, nmeta, p);
 	p += ml;
@@ -77,7 +185,7 @@ struct rpc_txitem *rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr 
 		rpc_txq_push(&s->ctlq, it);
 	}
 	rpc_flush_mark(s);
-	return it;
+	return 0;
 }
 
 /**
@@ -149,13 +257,8 @@ static int frame_start(struct rpc_session *s, struct rpc_txitem *it, struct rpc_
 	if (!it->buf) {
 		n = 0;
 	} else if (!it->started) {
-		if (it->deadline) {
-			/* the time left when the request leaves, not when it was queued */
-			uint64_t now = rpc_now_us();
-			uint64_t left_us = it->deadline > now ? it->deadline - now : 1;
-
-			h.deadline_us = left_us > UINT32_MAX ? 0 : (uint32_t)left_us;
-		}
+		if (it->deadline)
+			h.deadline_us = deadline_field(it->deadline);
 		left = it->len - meta;
 		n = meta + (left > RPC_WIRE_CHUNK ? RPC_WIRE_CHUNK : left);
 		if (n < it->len)

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -253,6 +254,81 @@ int bp_adopt(struct bp_ctx *ctx, uint64_t key);
 int bp_release(struct bp_ctx *ctx, uint64_t key);
 /* exec(): the next program image keeps connection @key (or, !keep, the exec failed) */
 int bp_exec_hold(struct bp_ctx *ctx, uint64_t key, bool keep);
+
+/* ---- zero-copy transmit/receive ---------------------------------------- */
+
+/*
+ * The four calls below expose the flow's rings in the shared region, so a
+ * caller can build outgoing bytes and parse incoming ones in place instead
+ * of copying through bp_send()/bp_recv().  Validity: a tx reservation lasts
+ * until the next transmit-side call on the same handle (bp_send,
+ * bp_tx_reserve, bp_tx_commit, bp_shutdown, bp_close, bp_abort); an rx peek
+ * until the next receive-side call on it (bp_recv, bp_peek, bp_rx_peek,
+ * bp_rx_consume, bp_close, bp_abort).  The two directions are independent:
+ * a peeked request may be answered with bp_send() or a reservation before
+ * it is consumed.  Calls from other threads on the same handle in between
+ * are the caller's business, as interleaved bp_send()s would be.
+ */
+
+/**
+ * bp_tx_reserve - get writable space in the flow's transmit ring.
+ * @ctx: context.
+ * @h: flow handle.
+ * @len: bytes wanted; fewer may be reserved (the free space).
+ * @iov: filled with one or two pieces (two when the space wraps the ring
+ *       end), whose lengths add up to the bytes reserved.
+ *
+ * Nothing is sent until bp_tx_commit().  A new reservation replaces the
+ * previous one.
+ *
+ * Return: the number of pieces (1 or 2; 0 when @len is 0), or as
+ * bp_send(): -EAGAIN (ring full, or still connecting), -EPIPE,
+ * -ECONNRESET, -ENOTCONN, -EBADF, -ESTALE.
+ */
+int bp_tx_reserve(struct bp_ctx *ctx, int h, size_t len, struct iovec iov[2]);
+
+/**
+ * bp_tx_commit - send the first @len bytes of the current reservation.
+ * @ctx: context.
+ * @h: flow handle.
+ * @len: bytes written at the start of the reserved space (0 cancels).
+ *
+ * Publishes the bytes and rings the fastpath exactly as bp_send() does.
+ * The reservation ends either way.
+ *
+ * Return: 0; -EINVAL if @len exceeds what is reserved (nothing is sent);
+ * or the errors of bp_send() if the flow failed since the reservation.
+ */
+int bp_tx_commit(struct bp_ctx *ctx, int h, size_t len);
+
+/**
+ * bp_rx_peek - see the received bytes in place, in the receive ring.
+ * @ctx: context.
+ * @h: flow handle.
+ * @iov: filled with one or two pieces (two across the ring end) holding
+ *       every byte received and not yet consumed, in stream order.
+ *
+ * The bytes are read-only and stay put until bp_rx_consume().
+ *
+ * Return: the number of pieces (1 or 2), 0 at end of stream (peer FIN,
+ * nothing left), or as bp_recv(): -EAGAIN, -ECONNRESET, -ENOTCONN,
+ * -EBADF, -ESTALE.
+ */
+int bp_rx_peek(struct bp_ctx *ctx, int h, struct iovec iov[2]);
+
+/**
+ * bp_rx_consume - release the first @len bytes shown by bp_rx_peek().
+ * @ctx: context.
+ * @h: flow handle.
+ * @len: bytes done with (0 only ends the peek).
+ *
+ * Reopens the receive window and rings the fastpath when bp_recv() would.
+ * The peek ends either way; peek again to see what is left.
+ *
+ * Return: 0; -EINVAL if @len exceeds the bytes peeked; -EBADF, -ENOTCONN,
+ * -ESTALE.
+ */
+int bp_rx_consume(struct bp_ctx *ctx, int h, size_t len);
 
 #ifdef __cplusplus
 }

@@ -339,6 +339,9 @@ struct rpc_stats {
 	uint64_t credit_stalls;		/* times a request waited for credit */
 	uint64_t reconnects;
 	uint64_t proto_errors;
+	/* zero-copy transport (bypass): messages written straight into the
+	 * transport's tx ring, bytes parsed in place from its rx ring */
+	uint64_t zc_tx, zc_rx_bytes;
 };
 
 void rpc_endpoint_stats(const struct rpc_endpoint *ep, struct rpc_stats *st);

@@ -5,6 +5,12 @@
  * not give a test: kill a server's connections, swallow traffic
  * (blackhole), cap a pipe (backpressure), write raw bytes.
  * Level-triggered for IN, so a test can just spin rpc_run(ep, 0).
+ *
+ * With FK_ZC defined, each pipe is a fixed ring (FK_RING bytes, so it
+ * wraps often) and the transport offers the zero-copy ops the bypass
+ * transport has: reservations point into the peer's ring, peeks into the
+ * handle's own, in one or two pieces across the ring end; committing or
+ * consuming more than was handed out is -EINVAL, as in libbypass.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -25,11 +31,92 @@ struct fk_h {
 	size_t len, cap;
 	int acceptq[FK_MAX];
 	int nacc;
+	uint64_t rd;		/* FK_ZC: ring position of buf's first byte */
+	size_t resv, peeked;	/* FK_ZC: handed out by tx_reserve / rx_peek */
 };
+
+#ifdef FK_ZC
+#define FK_RING (64u << 10)
+#endif
 
 static struct fk_h fk[FK_MAX];
 static pthread_mutex_t fk_mu = PTHREAD_MUTEX_INITIALIZER;
 static size_t fk_pipe_cap = SIZE_MAX;
+
+/* bytes that may still be queued towards handle @p */
+static size_t fk_room(int p)
+{
+	size_t room = fk_pipe_cap > fk[p].len ? fk_pipe_cap - fk[p].len : 0;
+
+#ifdef FK_ZC
+	if (room > FK_RING - fk[p].len)
+		room = FK_RING - fk[p].len;
+#endif
+	return room;
+}
+
+#ifdef FK_ZC
+/* the pieces of @len ring bytes of @p from stream position @pos */
+static int fk_span(int p, uint64_t pos, size_t len, struct iovec iov[2])
+{
+	size_t off = (size_t)(pos & (FK_RING - 1));
+	size_t first = FK_RING - off < len ? FK_RING - off : len;
+
+	if (!fk[p].buf)
+		fk[p].buf = malloc(FK_RING);
+	if (!len)
+		return 0;
+	iov[0].iov_base = fk[p].buf + off;
+	iov[0].iov_len = first;
+	iov[1].iov_base = fk[p].buf;
+	iov[1].iov_len = len - first;
+	return first < len ? 2 : 1;
+}
+#endif
+
+/* append @len bytes (room checked by the caller) to what @p reads */
+static void fk_put(int p, const void *src, size_t len)
+{
+#ifdef FK_ZC
+	struct iovec v[2];
+	int n = fk_span(p, fk[p].rd + fk[p].len, len, v);
+
+	for (int i = 0; i < n; i++) {
+		memcpy(v[i].iov_base, src, v[i].iov_len);
+		src = (const uint8_t *)src + v[i].iov_len;
+	}
+#else
+	if (fk[p].len + len > fk[p].cap) {
+		size_t cap = fk[p].cap ? fk[p].cap : 4096;
+
+		while (cap < fk[p].len + len)
+			cap *= 2;
+		fk[p].buf = realloc(fk[p].buf, cap);
+		fk[p].cap = cap;
+	}
+	memcpy(fk[p].buf + fk[p].len, src, len);
+#endif
+	fk[p].len += len;
+}
+
+/* take @len bytes @h has to read */
+static void fk_take(int h, void *dst, size_t len)
+{
+#ifdef FK_ZC
+	struct iovec v[2];
+	int n = fk_span(h, fk[h].rd, len, v);
+
+	for (int i = 0; i < n; i++) {
+		memcpy(dst, v[i].iov_base, v[i].iov_len);
+		dst = (uint8_t *)dst + v[i].iov_len;
+	}
+	fk[h].rd += len;
+#else
+	memcpy(dst, fk[h].buf, len);
+	memmove(fk[h].buf, fk[h].buf + len, fk[h].len - len);
+#endif
+	fk[h].len -= len;
+}
 
 static int fk_alloc(void *owner)
 {
@@ -129,7 +216,7 @@ static ssize_t fk_sendv(void *t, int h, const struct iovec *iov, int n)
 		return -EPIPE;
 	}
 	for (int i = 0; i < n; i++) {
-		size_t room = fk_pipe_cap - fk[p].len, len = iov[i].iov_len;
+		size_t room = fk_room(p), len = iov[i].iov_len;
 
 		if (fk[h].blackhole) {
 			done += len;
@@ -137,16 +224,7 @@ static ssize_t fk_sendv(void *t, int h, const struct iovec *iov, int n)
 		}
 		if (len > room)
 			len = room;
-		if (fk[p].len + len > fk[p].cap) {
-			size_t cap = fk[p].cap ? fk[p].cap : 4096;
-
-			while (cap < fk[p].len + len)
-				cap *= 2;
-			fk[p].buf = realloc(fk[p].buf, cap);
-			fk[p].cap = cap;
-		}
-		memcpy(fk[p].buf + fk[p].len, iov[i].iov_base, len);
-		fk[p].len += len;
+		fk_put(p, iov[i].iov_base, len);
 		done += len;
 		if (len < iov[i].iov_len)
 			break;
@@ -162,9 +240,7 @@ static ssize_t fk_recv(void *t, int h, void *buf, size_t len)
 	pthread_mutex_lock(&fk_mu);
 	if (fk[h].len) {
 		r = (ssize_t)(len < fk[h].len ? len : fk[h].len);
-		memcpy(buf, fk[h].buf, (size_t)r);
-		memmove(fk[h].buf, fk[h].buf + r, fk[h].len - (size_t)r);
-		fk[h].len -= (size_t)r;
+		fk_take(h, buf, (size_t)r);
 		if (fk[h].peer >= 0)
 			fk[fk[h].peer].notify_out = true;
 	} else if (fk[h].err) {
@@ -223,6 +299,82 @@ static int fk_poll(void *t, struct rpc_tev *ev, int max, int timeout_ms)
 	return n;
 }
 
+#ifdef FK_ZC
+static int fk_tx_reserve(void *t, int h, size_t len, struct iovec iov[2])
+{
+	int p, n;
+
+	pthread_mutex_lock(&fk_mu);
+	p = fk[h].peer;
+	fk[h].resv = 0;
+	if (fk[h].err || p < 0) {
+		n = -EPIPE;
+	} else if (fk[h].blackhole || !fk_room(p)) {
+		n = -EAGAIN;	/* a blackhole swallows through sendv */
+	} else {
+		if (len > fk_room(p))
+			len = fk_room(p);
+		n = fk_span(p, fk[p].rd + fk[p].len, len, iov);
+		fk[h].resv = len;
+	}
+	pthread_mutex_unlock(&fk_mu);
+	return n;
+}
+
+static int fk_tx_commit(void *t, int h, size_t len)
+{
+	int p, r = 0;
+
+	pthread_mutex_lock(&fk_mu);
+	p = fk[h].peer;
+	if (len > fk[h].resv)
+		r = -EINVAL;
+	else if (p < 0)
+		r = -EPIPE;
+	else
+		fk[p].len += len;
+	fk[h].resv = 0;
+	pthread_mutex_unlock(&fk_mu);
+	return r;
+}
+
+static int fk_rx_peek(void *t, int h, struct iovec iov[2])
+{
+	int n;
+
+	pthread_mutex_lock(&fk_mu);
+	fk[h].peeked = 0;
+	if (fk[h].len) {
+		n = fk_span(h, fk[h].rd, fk[h].len, iov);
+		fk[h].peeked = fk[h].len;
+	} else if (fk[h].err) {
+		n = -ECONNRESET;
+	} else {
+		n = fk[h].eof ? 0 : -EAGAIN;
+	}
+	pthread_mutex_unlock(&fk_mu);
+	return n;
+}
+
+static int fk_rx_consume(void *t, int h, size_t len)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&fk_mu);
+	if (len > fk[h].peeked) {
+		r = -EINVAL;
+	} else {
+		fk[h].rd += len;
+		fk[h].len -= len;
+		if (len && fk[h].peer >= 0)
+			fk[fk[h].peer].notify_out = true;
+	}
+	fk[h].peeked = 0;
+	pthread_mutex_unlock(&fk_mu);
+	return r;
+}
+#endif
+
 static const struct rpc_transport_ops fake_ops = {
 	.name = "fake",
 	.init = fk_init,
@@ -236,6 +388,12 @@ static const struct rpc_transport_ops fake_ops = {
 	.recv = fk_recv,
 	.close = fk_close,
 	.poll = fk_poll,
+#ifdef FK_ZC
+	.tx_reserve = fk_tx_reserve,
+	.tx_commit = fk_tx_commit,
+	.rx_peek = fk_rx_peek,
+	.rx_consume = fk_rx_consume,
+#endif
 };
 
 /* the server "dies": its listener and connections go, peers see EOF */
@@ -264,10 +422,7 @@ static void fk_inject(void *t, const void *p, size_t len)
 	pthread_mutex_lock(&fk_mu);
 	for (int i = 1; i < FK_MAX; i++) {
 		if (fk[i].used && fk[i].owner == t && !fk[i].listener) {
-			fk[i].buf = realloc(fk[i].buf, fk[i].len + len);
-			memcpy(fk[i].buf + fk[i].len, p, len);
-			fk[i].len += len;
-			fk[i].cap = fk[i].len;
+			fk_put(i, p, len);
 			break;
 		}
 	}
