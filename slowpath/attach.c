@@ -44,6 +44,8 @@ static void app_release(struct sp *sp, struct dp_app *app)
 			close(fds[i]);
 	free(app->slot_flow);
 	free(app->fp_slot_flow);
+	for (uint32_t k = 0; k < DP_MAX_CORES; k++)
+		rpc_heap_fini(&app->heap[k]);
 	memset(app, 0, sizeof(*app));
 }
 
@@ -123,6 +125,14 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 		reply_error(cc, EPROTO, err);
 		return;
 	}
+	uint64_t heap_max = (uint64_t)dp->cfg.rpc_heap_max_mb << 20;
+	if (req->has_msg_heap && req->msg_heap > heap_max) {
+		snprintf(err, sizeof(err), "the app asks for a %llu-byte RPC message heap; "
+			 "fastpathd allows %llu ([rpc] heap_max_mb)",
+			 (unsigned long long)req->msg_heap, (unsigned long long)heap_max);
+		reply_error(cc, EFBIG, err);
+		return;
+	}
 	int tid = sp_tenant_identify(sp, &cc->ident);
 	if (tid < 0) {
 		snprintf(err, sizeof(err), "uid %u is in no tenant and fastpathd refuses unknown "
@@ -171,7 +181,7 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	}
 	int rc = -ENOMEM;
 	snprintf(err, sizeof(err), "out of memory");
-	if (!sa || sp_region_create(dp, app, err, sizeof(err)))
+	if (!sa || sp_region_create(dp, app, req->has_msg_heap ? req->msg_heap : 0, err, sizeof(err)))
 		goto fail;
 	app->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	app->sp_doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
