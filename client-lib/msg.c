@@ -41,6 +41,40 @@ static bool desc_ok(const struct bp_ctx *ctx, const struct bp_msg_desc *d)
 	return d->heap_off <= ctx->heap_size && len <= ctx->heap_size - d->heap_off;
 }
 
+static int push_done(struct bp_ctx *ctx, uint32_t k, uint32_t buf, uint32_t gen)
+{
+	struct bp_doorbell db = { .op = BP_DB_MSG_DONE, .slot = buf, .gen = gen };
+
+	/* the buffer is core k's: its data queue, never a forward */
+	while (bp_queue_push(&ctx->dataq[k], &db)) {
+		int r;
+
+		bpi_kick(ctx->fp_kick_fd[k]);
+		r = bpi_wait_locked(ctx, 1, true);
+		if (r < 0)
+			return r;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&ctx->hdr->fp_sleeping[k].word, __ATOMIC_RELAXED))
+		bpi_kick(ctx->fp_kick_fd[k]);
+	return 0;
+}
+
+/*
+ * Is @d about a flow we hold (or will: a child whose ACCEPT we have not
+ * drained yet has a newer generation)?  A message of a generation we
+ * closed is late: its buffer goes straight back.
+ */
+static bool desc_current(const struct bp_ctx *ctx, const struct bp_msg_desc *d)
+{
+	const struct bp_slot *s = &ctx->slots[d->slot];
+	int32_t age = (int32_t)(d->gen - s->gen);
+
+	if (s->kind != BPS_NONE)
+		return age >= 0;
+	return !s->seen || age > 0;
+}
+
 BP_API int bp_msg_poll(struct bp_ctx *ctx, struct bp_msg *out, int max)
 {
 	int n = 0;
@@ -54,6 +88,11 @@ BP_API int bp_msg_poll(struct bp_ctx *ctx, struct bp_msg *out, int max)
 		while (n < max && !bp_queue_pop(&ctx->msgq[k], &d)) {
 			if (!desc_ok(ctx, &d)) {
 				ctx->bad_msgs++;
+				continue;
+			}
+			if (!desc_current(ctx, &d)) {
+				if (d.has_buf)
+					push_done(ctx, d.core, d.buf, d.buf_gen);
 				continue;
 			}
 			const uint8_t *p = ctx->base + ctx->heap_off + d.heap_off;
@@ -83,23 +122,10 @@ BP_API int bp_msg_done(struct bp_ctx *ctx, const struct bp_msg *m)
 	if (!(m->priv[1] >> 32))
 		return 0; /* nothing in the heap */
 	uint32_t k = (uint32_t)m->priv[1] % ctx->nqueues;
-	struct bp_doorbell db = { .op = BP_DB_MSG_DONE, .slot = (uint32_t)(m->priv[0] >> 32),
-				  .gen = (uint32_t)m->priv[0] };
-	int r = 0;
+	int r;
 
 	bpi_lock(ctx);
-	/* the buffer is core k's: its data queue, never a forward */
-	while (bp_queue_push(&ctx->dataq[k], &db)) {
-		bpi_kick(ctx->fp_kick_fd[k]);
-		r = bpi_wait_locked(ctx, 1, true);
-		if (r < 0)
-			goto out;
-	}
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&ctx->hdr->fp_sleeping[k].word, __ATOMIC_RELAXED))
-		bpi_kick(ctx->fp_kick_fd[k]);
-	r = 0;
-out:
+	r = push_done(ctx, k, (uint32_t)(m->priv[0] >> 32), (uint32_t)m->priv[0]);
 	bpi_unlock(ctx);
 	return r;
 }

@@ -143,6 +143,7 @@ void sp_ctl_apps(struct sp *sp, struct ctl_conn *cc, const Bypass__AppsRequest *
 void sp_ctl_tenants(struct sp *sp, struct ctl_conn *cc, const Bypass__TenantsRequest *req);
 void sp_ctl_flows(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest *req);
 void sp_ctl_arp(struct sp *sp, struct ctl_conn *cc);
+void sp_ctl_rpc(struct sp *sp, struct ctl_conn *cc);
 void sp_ctl_route(struct sp *sp, struct ctl_conn *cc);
 void sp_ctl_tenant_change(struct sp *sp, struct ctl_conn *cc,
 			  const Bypass__TenantChangeRequest *req);

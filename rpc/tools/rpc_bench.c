@@ -2,9 +2,9 @@
 /*
  * rpc_bench - closed-loop RPC benchmark for the rpc library.
  *
- *   rpc_bench --server [--listen HOST:PORT] [--transport kernel|bypass]
+ *   rpc_bench --server [--listen HOST:PORT] [--transport kernel|bypass|bypass-msg]
  *   rpc_bench --connect HOST:PORT [--sessions N] [--depth D] [--size BYTES]
- *             [--duration S] [--warmup S] [--transport kernel|bypass]
+ *             [--duration S] [--warmup S] [--transport kernel|bypass|bypass-msg]
  *             [--pids PID,...]
  *
  * The server answers method 1 with the request's bytes (echo).  The client
@@ -96,9 +96,9 @@ static double self_cpu(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: rpc_bench --server [--listen HOST:PORT] [--transport kernel|bypass]\n"
+		"usage: rpc_bench --server [--listen HOST:PORT] [--transport kernel|bypass|bypass-msg]\n"
 		"       rpc_bench --connect HOST:PORT [--sessions N] [--depth D] [--size BYTES]\n"
-		"                 [--duration S] [--warmup S] [--transport kernel|bypass]\n"
+		"                 [--duration S] [--warmup S] [--transport kernel|bypass|bypass-msg]\n"
 		"                 [--pids PID,...]\n"
 		"Closed-loop echo calls (method 1): D outstanding per session on N sessions\n"
 		"(default 1 x 1, 64 B, 5 s after 1 s warmup).  Reports calls/s, latency\n"
@@ -243,6 +243,8 @@ int main(int argc, char **argv)
 		case 't':
 			if (!strcmp(optarg, "bypass"))
 				o.transport = RPC_TRANSPORT_BYPASS;
+			else if (!strcmp(optarg, "bypass-msg"))
+				o.transport = RPC_TRANSPORT_BYPASS_MSG; /* fastpathd frames */
 			else if (strcmp(optarg, "kernel"))
 				return usage(stderr), 2;
 			break;
