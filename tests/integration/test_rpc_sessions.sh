@@ -48,6 +48,10 @@ print(sum(e["calls"] for e in d["methods"] if e["tenant"]=="default" and e["meth
 [ "$(count 2)" = "$gets" ] || bp_die "GET calls: $(count 2), want $gets"
 [ "$(count 3)" = "$dels" ] || bp_die "DEL calls: $(count 3), want $dels"
 bp_log "bypassctl rpc: PUT $puts GET $gets DEL $dels for tenant default"
+"$CTL" metrics >"$dir/metrics.txt" || bp_die "bypassctl metrics failed"
+grep -qE "^bypass_rpc_calls_total\{tenant=\"default\",method=\"2\"\} $gets\$" "$dir/metrics.txt" ||
+	bp_die "no bypass_rpc_calls_total for GET: $(grep bypass_rpc "$dir/metrics.txt")"
+bp_log "metrics: $(grep 'bypass_rpc_calls_total.*method="2"' "$dir/metrics.txt")"
 
 bp_bg "$R/rpc_bench" --server --transport bypass-msg --listen :7122 >"$dir/b1.log" 2>&1
 bp_wait_listening "$dir/b1.log"
