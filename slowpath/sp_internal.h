@@ -128,6 +128,7 @@ struct sp_app {
 	uint32_t *free_slots;         /* stack of free slot numbers */
 	uint8_t *populated;           /* per slot: its buffers are mapped in (prefault_mb) */
 	uint32_t npopulated;
+	bool heap_counted;            /* its RPC heap is in its tenant's heap_bytes */
 	uint32_t nfree;
 	uint32_t nwarm;               /* the top nwarm free slots may hold pages */
 	uint64_t last_alloc;          /* tsc of the last slot allocation */
