@@ -31,6 +31,7 @@ static const struct command commands[] = {
 	{ "flows", "f", "connections like ss -tino; filters: state, sport, dport, port, tenant", cmd_flows },
 	{ "arp", "n", "the neighbour cache (ip neigh)", cmd_arp },
 	{ "route", "r", "the routes of the daemon's port", cmd_route },
+	{ "rpc", NULL, "RPC sessions framed by the daemon: calls per tenant and method", cmd_rpc },
 	{ "cores", NULL, "fastpath cores [set N | auto]", cmd_cores },
 	{ "config", NULL, "config reload: re-read the config file's tenants", cmd_config },
 #ifdef BYPASSCTL_HAVE_CAPTURE

@@ -33,6 +33,7 @@ int cmd_cores(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_capture(int argc, char **argv);  /* cli/cmd_capture.c (capture helper) */
 int cmd_metrics(int argc, char **argv);  /* cli/cmd_metrics.c (metrics helper) */
+int cmd_rpc(int argc, char **argv);      /* cli/cmd_rpc.c (rpcd helper) */
 
 /* ------------------------------------------------ ctl_client.c */
 

@@ -124,6 +124,11 @@ static int check_region(const uint8_t *base, uint64_t size, const struct bp_regi
 			h->max_flows, h->rx_buf_size, h->tx_buf_size);
 		return -1;
 	}
+	if (h->heap_size && (h->heap_off % BP_HEAP_BLOCK || !in_region(h->heap_off, h->heap_size, size))) {
+		set_err(err, errlen, "fastpathd region is malformed: message heap at %llu, %llu bytes",
+			(unsigned long long)h->heap_off, (unsigned long long)h->heap_size);
+		return -1;
+	}
 	return 0;
 }
 
@@ -135,7 +140,10 @@ static void init_ctx(struct bp_ctx *ctx, uint8_t *base, uint64_t size,
 	for (uint32_t k = 0; k < h->fp_queues; k++) {
 		views[bp_rq_data(k)] = &ctx->dataq[k];
 		views[bp_rq_fp_ev(k)] = &ctx->fp_evq[k];
+		views[bp_rq_msg(k)] = &ctx->msgq[k];
 	}
+	ctx->heap_off = h->heap_off;
+	ctx->heap_size = h->heap_size;
 	ctx->nqueues = h->fp_queues;
 	ctx->base = base;
 	ctx->region_size = size;
@@ -175,6 +183,10 @@ static int handshake(int sock, const struct bp_attach_opts *opts, const char *pa
 	req.app_name = (char *)(opts && opts->app_name ? opts->app_name
 					: program_invocation_short_name);
 	req.tenant = (char *)(opts && opts->tenant ? opts->tenant : "default");
+	if (opts && opts->msg_heap) {
+		req.has_msg_heap = 1;
+		req.msg_heap = opts->msg_heap;
+	}
 	m.msg_case = BYPASS__CTL_MSG__MSG_ATTACH_REQ;
 	m.attach_req = &req;
 

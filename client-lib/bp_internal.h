@@ -114,6 +114,11 @@ struct bp_ctx {
 	pthread_cond_t cond;    /* followers wait here while one thread polls */
 	struct bp_queue_view ctrlq, sp_evq;
 	struct bp_queue_view dataq[BP_MAX_FP_QUEUES], fp_evq[BP_MAX_FP_QUEUES];
+	/* RPC message sessions (msg.c): core k's message queue, and the heap's
+	 * place as checked at attach */
+	struct bp_queue_view msgq[BP_MAX_FP_QUEUES];
+	uint64_t heap_off, heap_size;
+	uint64_t bad_msgs;      /* descriptors refused (out of bounds) */
 	struct bp_slot *slots;  /* [max_flows] */
 	struct bp_waiter *waiters;
 	uint32_t next_req_id;

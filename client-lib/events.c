@@ -76,8 +76,8 @@ static bool events_pending(struct bp_ctx *ctx)
 	if (!bp_queue_empty(&ctx->sp_evq))
 		return true;
 	for (uint32_t k = 0; k < ctx->nqueues; k++)
-		if (!bp_queue_empty(&ctx->fp_evq[k]))
-			return true;
+		if (!bp_queue_empty(&ctx->fp_evq[k]) || !bp_queue_empty(&ctx->msgq[k]))
+			return true; /* messages are bp_msg_poll()'s: never sleep on them */
 	return __atomic_load_n(&ctx->hdr->evq_overflow, __ATOMIC_ACQUIRE);
 }
 

@@ -55,6 +55,7 @@ static const struct field fields[] = {
 	F("apps", "prefault_mb", FT_U32, prefault_mb, 0, 1u << 20, "per app: a new connection's buffers are mapped in whole when it is set up, while the app's mapped-in buffers stay under this many MiB (0: never; pages are then faulted in as the rings first wrap)"),
 	F("apps", "queue_entries", FT_POW2, queue_entries, 64, 1u << 20, "entries per app queue (power of two)"),
 	F("apps", "max_orphans", FT_U32, max_orphans, 0, 1u << 22, "per uid: connections whose owner closed or exited while a fork child still holds them; beyond this they close"),
+	F("rpc", "heap_max_mb", FT_U32, rpc_heap_max_mb, 0, 1u << 14, "per app: the largest RPC message heap an app may ask for at attach (whole messages of RPC sessions are assembled there; 0: no RPC sessions)"),
 	F("apps", "orphan_timeout_ms", FT_U32, orphan_timeout_ms, 100, 1u << 31, "an orphaned connection no holder adopts is reset after this"),
 	F("metrics", "listen", FT_STR, metrics_listen, 0, 0, "Prometheus endpoint (GET /metrics): 127.0.0.1:9464, [::1]:9464 or unix:/run/bypass-metrics.sock (\"\" = off)"),
 	F("metrics", "allow_remote", FT_BOOL, metrics_allow_remote, 0, 1, "allow a listen address that is not loopback (the metrics are then readable from the network)"),
@@ -101,6 +102,7 @@ void config_defaults(struct bp_config *c)
 	c->app_max_flows = 1024;
 	c->stop_drain_ms = 1000;
 	c->max_orphans = 1024;
+	c->rpc_heap_max_mb = 64;
 	c->orphan_timeout_ms = 600000;
 	c->rx_buf_size = 256 * 1024;
 	c->tx_buf_size = 256 * 1024;

@@ -65,6 +65,8 @@ struct bp_config {
 	uint32_t queue_entries;     /* per app queue, power of two */
 	uint32_t max_orphans;       /* per uid: flows held only by fork children */
 	uint32_t orphan_timeout_ms; /* an orphan nobody adopts is reset after this */
+	/* [rpc] */
+	uint32_t rpc_heap_max_mb;   /* per app: RPC message heap an app may ask for */
 	/* [tcp] */
 	uint32_t min_rto_ms;
 	uint32_t max_rto_ms;

@@ -87,6 +87,7 @@
 
 #include "bypass/shm_abi.h"
 #include "config.h"
+#include "rpc_heap.h"
 
 /* [apps] max_apps is at most this; dp->apps holds cfg.max_apps entries */
 #define DP_APPS_LIMIT 4096
@@ -123,6 +124,10 @@
 #define FPF_RX_CLOSED     (1u << 15) /* no process will read again (closed, or its app
 				      * exited): new data from the peer resets, as on Linux */
 #define FPF_TENANT_WAIT   (1u << 16) /* on the pacing list for its tenant's tokens */
+#define FPF_RPC           (1u << 17) /* RPC session: the daemon frames the rx ring
+				      * (fp_rpc.c); set before FLOW_ADD only */
+#define FPF_RPC_STALL     (1u << 18) /* on the core's list of RPC flows waiting for
+				      * heap or message-queue room */
 
 #define FP_OOO_MAX 16  /* out-of-order intervals a receiver holds */
 #define FP_SACK_MAX 16 /* SACKed intervals a sender remembers */
@@ -156,6 +161,10 @@ struct fp_flow {
 	uint16_t bucket;                    /* steering bucket of the 4-tuple */
 	uint16_t tenant;                    /* its app's tenant: rate, weight, class */
 	struct bp_flow_shm *shm;            /* the slot's shared counters */
+	struct rpc_rx_flow *rpc;            /* FPF_RPC: framer state; the slowpath
+					     * allocates it before FLOW_ADD and frees
+					     * it after FLOW_DEL_DONE, the owning core
+					     * alone uses it in between */
 
 	/* --- receive side (fp-owned) --- */
 	uint32_t rx_isn;                    /* peer's ISN */
@@ -284,6 +293,12 @@ struct dp_app {
 	struct dp_app_fp fp[DP_MAX_CORES]; /* core k's bookkeeping, written by core k only */
 	uint32_t slots_used;
 	uint64_t bad_entries;   /* malformed queue entries rejected */
+	/* RPC message heap (fp_rpc.c): private copies of its place, the
+	 * message queue core k produces, and core k's part's bookkeeping
+	 * (set by the slowpath before APP_ADD, then core k's alone) */
+	uint64_t heap_off, heap_size, heap_part;
+	struct bp_queue_view msgq[DP_MAX_CORES];
+	struct rpc_heap heap[DP_MAX_CORES];
 	void *sp_priv;          /* slowpath bookkeeping (libev watchers) */
 };
 
@@ -500,6 +515,10 @@ enum dp_counter {
 	DPC_PARK_DROP,        /* frames dropped because too many waited */
 	DPC_FLOWS_MOVED,      /* flows that changed core */
 	DPC_WRONG_CORE,       /* a flow about to be processed off its core: must stay 0 */
+	DPC_RPC_MSGS,         /* RPC sessions: descriptors queued to apps */
+	DPC_RPC_PROTO_ERR,    /* RPC sessions reset for a malformed frame */
+	DPC_RPC_STALLS,       /* RPC framer stopped: heap or message queue full */
+	DPC_RPC_BAD_RETURN,   /* BP_DB_MSG_DONE for a buffer the app does not hold */
 	DPC_MAX,
 };
 
@@ -507,6 +526,26 @@ enum dp_counter {
  * struct dp_core - what the outside world knows of one fastpath core.  The
  * core itself keeps everything else in its private struct fp_ctx.
  */
+/*
+ * RPC calls per (tenant, method), per core: an open-addressed table the
+ * core fills (key set once, with a release store of @used, counters with
+ * relaxed increments) and the slowpath sums over cores (relaxed loads).
+ * When it is full, calls go to the entry with method DP_RPC_OTHER of the
+ * tenant if it has one, else to entry 0 (tenant DP_RPC_OTHER_TENANT).
+ */
+#define DP_RPC_STATS 512
+#define DP_RPC_OTHER 0xffffffffu  /* method of the overflow entries */
+struct dp_rpc_stat {
+	uint32_t used;      /* 0 free; 1 key valid */
+	uint16_t tenant;
+	uint16_t pad;
+	uint32_t method;    /* 16-bit method id, or DP_RPC_OTHER */
+	uint32_t pad2;
+	uint64_t calls;     /* REQUEST messages received */
+	uint64_t resp_ok;   /* RESPONSE messages received with status OK */
+	uint64_t resp_err;  /* ... with another status */
+};
+
 struct dp_core {
 	struct rte_ring *inbox;             /* dp_msg from the slowpath and other cores */
 	int kick_fd;                        /* eventfd: wakes this core when it sleeps */
@@ -526,6 +565,7 @@ struct dp_core {
 	uint32_t timer_lost;
 	uint64_t counters[DPC_MAX];         /* written by this core only */
 	uint64_t drop_reason[16];           /* per pkt_verdict */
+	struct dp_rpc_stat rpc_stats[DP_RPC_STATS]; /* this core only; slowpath sums */
 } __rte_cache_aligned;
 
 /**

@@ -175,6 +175,8 @@ void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f)
 		unlist(fp->paced, &fp->npaced, f->flow_id);
 	if (f->flags & FPF_TX_BLOCKED)
 		tq_sched_remove(&fp->sched, f->tenant, f->flow_id);
+	if (f->flags & FPF_RPC)
+		fp_rpc_flow_gone(fp, f);
 	f->flags &= ~(FPF_PACE_WAIT | FPF_TENANT_WAIT | FPF_TX_BLOCKED);
 }
 
@@ -421,13 +423,14 @@ struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 	fp->txq = fp->self->txq;
 	fp->rx_intr_fd = -1;
 	fp->paced = rte_zmalloc("fp_paced", sizeof(uint32_t) * dp->cfg.max_flows, 0);
+	fp->rpc_stalled = rte_zmalloc("fp_rpc_stalled", sizeof(uint32_t) * dp->cfg.max_flows, 0);
 	fp->backlog = rte_zmalloc("fp_tx_backlog", sizeof(*fp->backlog) * FP_TX_BACKLOG, 0);
 	fp->out = rte_zmalloc("fp_moves", sizeof(*fp->out) * DP_STEER_BUCKETS, 0);
 	fp->apps = rte_zmalloc("fp_apps", sizeof(*fp->apps) * dp->max_apps, 0);
 	fp->active = rte_zmalloc("fp_apps_active", sizeof(*fp->active) * dp->max_apps, 0);
 	fp->kick = rte_zmalloc("fp_apps_kick", sizeof(*fp->kick) * dp->max_apps, 0);
 	fp->app_idle_tsc = dp->tsc_hz / 100; /* 10 ms */
-	if (!fp->paced || fp_qos_init(fp) || !fp->backlog || !fp->out || !fp->apps ||
+	if (!fp->paced || !fp->rpc_stalled || fp_qos_init(fp) || !fp->backlog || !fp->out || !fp->apps ||
 	    !fp->active || !fp->kick || flow_table_init(fp)) {
 		fp_ctx_destroy(fp);
 		return NULL;
@@ -456,6 +459,7 @@ void fp_ctx_destroy(struct fp_ctx *fp)
 	rte_free(fp->backlog);
 	fp_qos_fini(fp);
 	rte_free(fp->paced);
+	rte_free(fp->rpc_stalled);
 	rte_free(fp->apps);
 	rte_free(fp->active);
 	rte_free(fp->kick);
@@ -533,6 +537,8 @@ static void core_loop(struct fp_ctx *fp)
 		unsigned work = poll_port(fp);
 		work += poll_messages(fp);
 		fp_apps_poll(fp);
+		if (fp->nrpc_stalled)
+			fp_rpc_poll(fp);
 		uint64_t paced_due = fp->npaced ? run_paced(fp) : UINT64_MAX;
 		work += fp->ntouched;
 		fp_run_touched(fp);

@@ -101,6 +101,11 @@ struct fp_ctx {
 	 * start of this round, and which of those want one tenant only */
 	uint32_t cap_mask;
 	uint32_t cap_tenant_mask;
+	/* RPC sessions (fp_rpc.c): flows whose framer waits for heap or
+	 * message-queue room, and "a buffer came back this round" */
+	uint32_t *rpc_stalled;      /* [dp->cfg.max_flows] */
+	uint32_t nrpc_stalled;
+	bool rpc_room;
 };
 
 /* fastpath.c */
@@ -165,6 +170,15 @@ static inline void fp_capture_rx(struct fp_ctx *fp, struct rte_mbuf *m, bool fro
 /* tcp_in.c */
 void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p);
 void tcp_rx_closed(struct fp_ctx *fp, struct fp_flow *f);
+void tcp_rx_abort(struct fp_ctx *fp, struct fp_flow *f);
+
+/* fp_rpc.c */
+struct rpc_frame_hdr;
+void fp_rpc_count(struct dp_rpc_stat *t, uint16_t tenant, const struct rpc_frame_hdr *h);
+bool fp_rpc_rx(struct fp_ctx *fp, struct fp_flow *f);
+void fp_rpc_msg_done(struct fp_ctx *fp, struct dp_app *app, uint32_t blk, uint32_t gen);
+void fp_rpc_poll(struct fp_ctx *fp);
+void fp_rpc_flow_gone(struct fp_ctx *fp, struct fp_flow *f);
 
 /* tcp_out.c */
 void tcp_output(struct fp_ctx *fp, struct fp_flow *f);
@@ -211,6 +225,7 @@ static inline bool fp_owns(struct fp_ctx *fp, const struct fp_flow *f)
 void fp_apps_poll(struct fp_ctx *fp);
 void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend);
 unsigned fp_apps_kick(struct fp_ctx *fp);
+void fp_app_kick_later(struct fp_ctx *fp, struct dp_app *app);
 void fp_apps_set_sleeping(struct fp_ctx *fp, uint32_t sleeping);
 bool fp_apps_have_work(struct fp_ctx *fp);
 int fp_app_add(struct fp_ctx *fp, struct dp_app *app);

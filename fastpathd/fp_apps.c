@@ -153,6 +153,10 @@ void fp_flow_move(struct fp_ctx *fp, struct fp_flow *f, struct dp_move *mv)
 		mv->status = -ENOTCONN;
 		return;
 	}
+	if (f->flags & FPF_RPC) {
+		mv->status = -EOPNOTSUPP; /* its messages live in the owner's heap */
+		return;
+	}
 	if (to->rx_buf_size != f->rx_size || to->tx_buf_size != f->tx_size) {
 		mv->status = -EXDEV;
 		return;
@@ -233,6 +237,11 @@ static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_door
 		      __atomic_load_n(&app->fp_slot_flow[db->slot], __ATOMIC_RELAXED) : DP_INVALID_FLOW;
 	struct fp_flow *f = id < dp->cfg.max_flows ? &dp->flows[id] : NULL;
 
+	if (db->op == BP_DB_MSG_DONE) {
+		/* names a heap buffer of this core's part, not a flow */
+		fp_rpc_msg_done(fp, app, db->slot, db->gen);
+		return;
+	}
 	if (!f || (db->op != BP_DB_TX && db->op != BP_DB_RX)) {
 		app->bad_entries++;
 		fp->cnt[DPC_APP_BAD_ENTRY]++;
@@ -335,10 +344,23 @@ void fp_apps_poll(struct fp_ctx *fp)
 /* before blocking: only active apps matter, an idle one kicks the core */
 bool fp_apps_have_work(struct fp_ctx *fp)
 {
+	if (fp->nrpc_stalled)
+		return true; /* RPC flows wait for room a queue drain gives back */
 	for (uint32_t i = 0; i < fp->nactive; i++)
 		if (!bp_queue_empty(&fp->active[i]->dataq[fp->core]))
 			return true;
 	return false;
+}
+
+/* wake @app at the end of this round if it sleeps (events or messages queued) */
+void fp_app_kick_later(struct fp_ctx *fp, struct dp_app *app)
+{
+	struct dp_app_fp *a = &app->fp[fp->core];
+
+	if (!a->kick_pending) {
+		a->kick_pending = true;
+		fp->kick[fp->nkick++] = app;
+	}
 }
 
 static void post(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f, uint16_t type)

@@ -32,6 +32,10 @@ static const char *const names[DPC_MAX] = {
 	[DPC_PARK_DROP] = "park_dropped",
 	[DPC_FLOWS_MOVED] = "flows_moved",
 	[DPC_WRONG_CORE] = "flow_wrong_core",
+	[DPC_RPC_MSGS] = "rpc_messages",
+	[DPC_RPC_PROTO_ERR] = "rpc_protocol_errors",
+	[DPC_RPC_STALLS] = "rpc_stalls",
+	[DPC_RPC_BAD_RETURN] = "rpc_bad_returns",
 };
 
 const char *dp_counter_name(enum dp_counter c)

@@ -307,6 +307,19 @@ static void abort_unread(struct fp_ctx *fp, struct fp_flow *f)
 }
 
 /**
+ * tcp_rx_abort - reset @f from our side: the RPC framer found a malformed
+ * frame (WIRE.md: the receiver closes the connection).
+ */
+void tcp_rx_abort(struct fp_ctx *fp, struct fp_flow *f)
+{
+	DP_ASSERT_FP();
+	if (f->flags & FPF_RESET)
+		return;
+	abort_unread(fp, f);
+	fp_touch(fp, f, FPP_EV_RX);
+}
+
+/**
  * tcp_rx_closed - the last process holding @f closed it (or exited): from
  * now on, received data has no reader.  Data already unread resets the
  * connection at once (the slowpath checked too, but bytes may have landed
@@ -382,9 +395,16 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 			/* what the app got: out-of-order bytes count once they join */
 			fp->cnt[DPC_RX_BYTES] += f->rx_pos - was;
 			fp_touch(fp, f, FPP_ACK | FPP_EV_RX);
+			if (f->flags & FPF_RPC) {
+				fp_rpc_rx(fp, f); /* frames to messages; opens the window */
+				if (f->flags & FPF_RESET)
+					return;
+			}
 		}
 		if (fin && whole && f->rx_pos == pos + len) {
 			f->flags |= FPF_RX_FIN;
+			if (f->flags & FPF_RPC)
+				fp_rpc_rx(fp, f); /* BP_MSG_EOF once every frame is out */
 			__atomic_fetch_or(&f->shm->flags, BP_FF_PEER_FIN, __ATOMIC_RELEASE);
 			fp_to_sp(fp, DPM_FLOW_FIN_RCVD, f->flow_id, NULL);
 			fp_touch(fp, f, FPP_EV_RX);

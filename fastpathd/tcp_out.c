@@ -34,8 +34,8 @@ static inline uint32_t tx_seq(const struct fp_flow *f, uint64_t pos)
  */
 void tcp_refresh_rx_consumed(struct fp_ctx *fp, struct fp_flow *f)
 {
-	if (f->flags & FPF_DETACHED)
-		return;
+	if (f->flags & (FPF_DETACHED | FPF_RPC))
+		return; /* an RPC flow's consumed position is the framer's */
 	uint64_t c = __atomic_load_n(&f->shm->rx_consumed, __ATOMIC_ACQUIRE);
 	if (c == f->rx_consumed)
 		return;

@@ -198,6 +198,8 @@ struct rpc_endpoint *rpc_endpoint_create(const struct rpc_endpoint_opts *opts,
 		ep->ops = ep->o.ops;
 	else if (ep->o.transport == RPC_TRANSPORT_BYPASS)
 		ep->ops = &rpc_bypass_ops;
+	else if (ep->o.transport == RPC_TRANSPORT_BYPASS_MSG)
+		ep->ops = &rpc_bypass_msg_ops;
 	else
 		ep->ops = &rpc_kernel_ops;
 	r = ep->ops->init(&ep->t, &ep->o, err, errlen);

@@ -30,6 +30,24 @@ struct rpc_tev {
 };
 
 /**
+ * struct rpc_tmsg - one whole message from a framing transport.
+ * @h: its first frame's header, as if the message were one frame
+ *     (frame_len = meta_len + msg_len, no MORE).
+ * @data: metadata then body (NULL if @too_big or empty).
+ * @wire_bytes: what it cost on the wire (byte credit to give back).
+ * @too_big: the transport could not hold it: treat as over max_msg.
+ * @eof: the peer closed (no message).
+ * @priv: the transport's, for msg_done().
+ */
+struct rpc_tmsg {
+	struct rpc_frame_hdr h;
+	const uint8_t *data;
+	uint32_t wire_bytes;
+	bool too_big, eof;
+	uint64_t priv[3];
+};
+
+/**
  * struct rpc_transport_ops - what carries bytes.  Handles are small
  * non-negative ints (the endpoint indexes a table by them).  Events are
  * edge-style hints: the endpoint reads and writes until -EAGAIN.
@@ -59,12 +77,17 @@ struct rpc_transport_ops {
 	int (*tx_commit)(void *t, int h, size_t len);
 	int (*rx_peek)(void *t, int h, struct iovec iov[2]);
 	int (*rx_consume)(void *t, int h, size_t len);
+	/* ---- RPC message sessions (rpcd): optional; a transport that frames
+	 * for us hands over whole messages instead of bytes (recv unused) */
+	int (*recv_msg)(void *t, int h, struct rpc_tmsg *m);	/* 0, -EAGAIN, -err; EOF: m->eof */
+	void (*msg_done)(void *t, struct rpc_tmsg *m);
 };
 
 #define RPC_TEV_WAKE_H (-2)
 
 extern const struct rpc_transport_ops rpc_kernel_ops;
 extern const struct rpc_transport_ops rpc_bypass_ops;
+extern const struct rpc_transport_ops rpc_bypass_msg_ops;
 
 /* ---- time ---- */
 uint64_t rpc_now_us(void);

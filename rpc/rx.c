@@ -290,6 +290,85 @@ static int rx_in_place(struct rpc_session *s)
 	return 0;
 }
 
+/*
+ * A whole message from a framing transport (fastpathd's RPC sessions):
+ * the same path as a single frame, minus the byte stream.  Credit is what
+ * the message cost on the wire, every frame header included, so what we
+ * give back matches what the peer spent.
+ */
+static int rx_msg(struct rpc_session *s, struct rpc_tmsg *m)
+{
+	const struct rpc_frame_hdr *h = &m->h;
+	int r;
+
+	s->rf = *h;
+	s->rf_call = NULL;
+	s->rf_req = NULL;
+	s->rf_dst = NULL;
+	s->rf_left = 0;
+	switch (h->type) {
+	case RPC_FT_REQUEST: {
+		r = start_request(s, h);
+		if (r)
+			return r;
+		struct rpc_req *q = s->rf_req;
+
+		s->rx_bytes_used += m->wire_bytes - q->credit_bytes;
+		q->credit_bytes = m->wire_bytes;
+		if (m->too_big && !q->drop) {
+			rpc_buf_put(&s->ep->pool, q->buf);
+			q->buf = NULL;
+			q->drop = true;
+			s->rf_dst = NULL;
+		}
+		break;
+	}
+	case RPC_FT_RESPONSE:
+		r = start_response(s, h);
+		if (r)
+			return r;
+		if (m->too_big && s->rf_call && s->rf_call->rbuf) {
+			rpc_buf_put(&s->ep->pool, s->rf_call->rbuf);
+			s->rf_call->rbuf = NULL;
+			s->rf_call->rdrop = true;
+			s->rf_dst = NULL;
+		}
+		break;
+	case RPC_FT_CHUNK:
+		return -EPROTO; /* the transport joins chunks */
+	default:
+		break;
+	}
+	if (s->rf_dst && m->data)
+		memcpy(s->rf_dst, m->data, h->frame_len);
+	return rpc_rx_frame_end(s);
+}
+
+static int rx_msgs(struct rpc_session *s)
+{
+	const struct rpc_transport_ops *ops = s->ep->ops;
+
+	while (s->state == SS_UP) {
+		struct rpc_tmsg m;
+		int r = ops->recv_msg(s->ep->t, s->h, &m);
+
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return r;
+		if (m.eof)
+			return -ECONNRESET;
+		s->last_rx = rpc_now_us();
+		r = rx_msg(s, &m);
+		ops->msg_done(s->ep->t, &m);
+		if (r == -EPROTO)
+			return proto_error(s);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /**
  * rpc_rx - read until the transport has nothing more.  A transport with
  * rx_peek is parsed in place (rx_in_place()).  Otherwise large payloads go
@@ -302,6 +381,8 @@ int rpc_rx(struct rpc_session *s)
 	static __thread uint8_t stage[65536];
 	const struct rpc_transport_ops *ops = s->ep->ops;
 
+	if (ops->recv_msg)
+		return rx_msgs(s);
 	if (ops->rx_peek)
 		return rx_in_place(s);
 	while (s->state == SS_UP) {

@@ -19,3 +19,8 @@ const struct rpc_transport_ops rpc_bypass_ops = {
 	.name = "none",
 	.init = n_init,
 };
+
+const struct rpc_transport_ops rpc_bypass_msg_ops = {
+	.name = "none",
+	.init = n_init,
+};

@@ -28,6 +28,8 @@
 static void app_release(struct sp *sp, struct dp_app *app)
 {
 	struct sp_app *sa = app->sp_priv;
+	if (sa && sa->heap_counted)
+		sp_tenant_get(sp, app->tenant)->heap_bytes -= app->heap_size;
 	if (sa) {
 		if (sa->conn)
 			sp_ctl_free(sa->conn);
@@ -44,6 +46,8 @@ static void app_release(struct sp *sp, struct dp_app *app)
 			close(fds[i]);
 	free(app->slot_flow);
 	free(app->fp_slot_flow);
+	for (uint32_t k = 0; k < DP_MAX_CORES; k++)
+		rpc_heap_fini(&app->heap[k]);
 	memset(app, 0, sizeof(*app));
 }
 
@@ -123,6 +127,14 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 		reply_error(cc, EPROTO, err);
 		return;
 	}
+	uint64_t heap_max = (uint64_t)dp->cfg.rpc_heap_max_mb << 20;
+	if (req->has_msg_heap && req->msg_heap > heap_max) {
+		snprintf(err, sizeof(err), "the app asks for a %llu-byte RPC message heap; "
+			 "fastpathd allows %llu ([rpc] heap_max_mb)",
+			 (unsigned long long)req->msg_heap, (unsigned long long)heap_max);
+		reply_error(cc, EFBIG, err);
+		return;
+	}
 	int tid = sp_tenant_identify(sp, &cc->ident);
 	if (tid < 0) {
 		snprintf(err, sizeof(err), "uid %u is in no tenant and fastpathd refuses unknown "
@@ -171,8 +183,20 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	}
 	int rc = -ENOMEM;
 	snprintf(err, sizeof(err), "out of memory");
-	if (!sa || sp_region_create(dp, app, err, sizeof(err)))
+	if (!sa || sp_region_create(dp, app, req->has_msg_heap ? req->msg_heap : 0, err, sizeof(err)))
 		goto fail;
+	struct sp_tenant *tn = sp_tenant_get(sp, (uint16_t)tid);
+	if (tn->cfg.max_buf_mb && app->heap_size &&
+	    sp_tenant_buf_bytes(sp, tn) + app->heap_size > (uint64_t)tn->cfg.max_buf_mb << 20) {
+		/* the heap is buffer memory like the rings: the tenant's max_buf_mb */
+		rc = -ENOBUFS;
+		snprintf(err, sizeof(err), "tenant %s: a %llu-byte RPC message heap would pass "
+			 "its max_buf_mb (%u MiB); ask for less or raise it", tn->cfg.name,
+			 (unsigned long long)app->heap_size, tn->cfg.max_buf_mb);
+		goto fail;
+	}
+	tn->heap_bytes += app->heap_size;
+	sa->heap_counted = true; /* app_release() gives it back */
 	app->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	app->sp_doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	sa->free_slots = malloc(app->max_flows * sizeof(uint32_t));

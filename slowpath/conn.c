@@ -301,10 +301,12 @@ static void send_syn_or_arp(struct sp *sp, struct sp_conn *c)
 }
 
 int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port,
-		    const struct cc_ops *cc, uint32_t *slot_out)
+		    uint32_t flags, const struct cc_ops *cc, uint32_t *slot_out)
 {
 	if (!ip || !port)
 		return -EINVAL;
+	if ((flags & BP_FLOW_RPC) && !app->heap_size)
+		return -ENOMEM; /* an RPC session needs a message heap (attach) */
 	const struct sp_app *sa = app->sp_priv;
 	int rc = sp_tenant_connect_ok(sp, app, sa->uid, ip);
 	if (rc)
@@ -340,6 +342,10 @@ int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t por
 	app->slot_flow[slot] = id;
 
 	struct bp_flow_shm *fs = &app->flows[slot];
+	if (flags & BP_FLOW_RPC) {
+		c->flags |= SPC_RPC;
+		fs->flags |= BP_FF_RPC;
+	}
 	fs->local_ip = c->local_ip;
 	fs->remote_ip = ip;
 	fs->local_port = lport;
@@ -577,6 +583,7 @@ void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t id)
 	}
 	case DPM_FLOW_DEL_DONE: {
 		struct dp_app *app = sp_conn_app(sp, c);
+		sp_fp_flow_forget(sp, id);
 		if (c->flags & SPC_DETACHED) {
 			conn_free(sp, c, id); /* its slot went back at DETACH_DONE */
 			break;

@@ -367,6 +367,11 @@ static void dispatch(struct ctl_conn *cc, const Bypass__CtlMsg *m)
 		if (!cc->app)
 			cc->closing = true;
 		break;
+	case BYPASS__CTL_MSG__MSG_RPC_REQ:
+		sp_ctl_rpc(sp, cc);
+		if (!cc->app)
+			cc->closing = true;
+		break;
 	case BYPASS__CTL_MSG__MSG_ARP_REQ:
 		sp_ctl_arp(sp, cc);
 		if (!cc->app)

@@ -147,6 +147,8 @@ void sp_ctl_apps(struct sp *sp, struct ctl_conn *cc, const Bypass__AppsRequest *
 void sp_ctl_tenants(struct sp *sp, struct ctl_conn *cc, const Bypass__TenantsRequest *req);
 void sp_ctl_flows(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest *req);
 void sp_ctl_arp(struct sp *sp, struct ctl_conn *cc);
+void sp_ctl_rpc(struct sp *sp, struct ctl_conn *cc);
+int sp_rpc_sum(struct sp *sp, struct dp_rpc_stat **out);
 void sp_ctl_route(struct sp *sp, struct ctl_conn *cc);
 void sp_ctl_tenant_change(struct sp *sp, struct ctl_conn *cc,
 			  const Bypass__TenantChangeRequest *req);

@@ -66,7 +66,7 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 	case BP_CTRL_CONNECT:
 		rc = requested_cc(r, &cc);
 		if (!rc)
-			rc = sp_conn_connect(sp, app, r->ip, r->port, cc, &slot);
+			rc = sp_conn_connect(sp, app, r->ip, r->port, r->flags, cc, &slot);
 		break;
 	case BP_CTRL_FORKED:
 		sp_handoff_forked(sp, app, (int32_t)r->pid);

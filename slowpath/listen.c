@@ -65,6 +65,8 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 	bool shared = flags & BP_LISTEN_SHARED;
 	if (ip && ip != sp->dp->ip)
 		return -EADDRNOTAVAIL;
+	if ((flags & BP_FLOW_RPC) && !app->heap_size)
+		return -ENOMEM; /* RPC sessions need a message heap (attach) */
 	if (!port && !(port = sp_conn_pick_ephemeral(sp, 0, 0)))
 		return -EADDRINUSE;
 	const struct sp_app *sa = app->sp_priv;
@@ -94,6 +96,7 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 		.next = sp->listener_by_port[port],
 		.cc = cc,
 		.tenant = app->tenant,
+		.rpc = (flags & BP_FLOW_RPC) != 0,
 	};
 	sp_listen_set_proof(sp, app, l, proof_fd);
 	sp->listener_by_port[port] = idx + 1;

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <rte_ethdev.h>
@@ -106,7 +107,8 @@ static const struct mt_family
 	f_t_txs = { "bypass_tenant_tx_segments_total", "Data segments the tenant sent.", C, MT_TENANT, NULL },
 	f_t_rxs = { "bypass_tenant_rx_segments_total", "Data segments the tenant received.", C, MT_TENANT, NULL },
 	f_t_thr = { "bypass_tenant_throttled_total", "Times a flow of the tenant waited for its rate or the port.", C, MT_TENANT, NULL },
-	f_t_denied = { "bypass_tenant_denied_total", "Requests of the tenant refused, by reason.", C, MT_TENANT, "reason" };
+	f_t_denied = { "bypass_tenant_denied_total", "Requests of the tenant refused, by reason.", C, MT_TENANT, "reason" },
+	f_t_rpc = { "bypass_rpc_calls_total", "RPC requests the tenant's sessions received (fastpathd frames them), by method id (other: not named).", C, MT_TENANT, "method" };
 
 /* every family above, for sp_metrics_families() */
 static const struct mt_family *const all_families[] = {
@@ -117,7 +119,7 @@ static const struct mt_family *const all_families[] = {
 	&f_port_rxp, &f_port_txp, &f_port_rxb, &f_port_txb, &f_port_miss, &f_port_rxerr,
 	&f_port_nombuf, &f_port_txerr, &f_t_cfg, &f_t_apps, &f_t_max_apps, &f_t_flows,
 	&f_t_max_flows, &f_t_half, &f_t_buf, &f_t_max_buf, &f_t_txb, &f_t_rxb, &f_t_txs,
-	&f_t_rxs, &f_t_thr, &f_t_denied,
+	&f_t_rxs, &f_t_thr, &f_t_denied, &f_t_rpc,
 };
 
 static const char *const denial_names[SPT_DENY_MAX] = {
@@ -236,7 +238,9 @@ static void collect_cores_port(struct sp *sp, struct mt_set *set)
 	mt_add(set, &f_port_txerr, k_s, NULL, es.oerrors, 0);
 }
 
-static void collect_tenant(struct sp *sp, struct mt_set *set, uint16_t id)
+/* @rpc: the RPC call counts of every tenant (sp_rpc_sum()), @nrpc rows */
+static void collect_tenant(struct sp *sp, struct mt_set *set, uint16_t id,
+			   const struct dp_rpc_stat *rpc, int nrpc)
 {
 	const struct sp_tenant *t = &sp->tenants[id];
 	const char *n = t->cfg.name;
@@ -258,6 +262,17 @@ static void collect_tenant(struct sp *sp, struct mt_set *set, uint16_t id)
 	mt_add(set, &f_t_thr, n, NULL, tc.throttled, 0);
 	for (int d = 0; d < SPT_DENY_MAX; d++)
 		mt_add(set, &f_t_denied, n, denial_names[d], t->denied[d], 0);
+	for (int i = 0; i < nrpc; i++) {
+		char m[16];
+
+		if (rpc[i].tenant != id)
+			continue;
+		if (rpc[i].method == DP_RPC_OTHER)
+			snprintf(m, sizeof(m), "other");
+		else
+			snprintf(m, sizeof(m), "%u", rpc[i].method);
+		mt_add(set, &f_t_rpc, n, m, rpc[i].calls, 0);
+	}
 }
 
 uint32_t sp_metrics_collect(struct sp *sp, struct mt_set *set, int tenant, uint32_t max_tenants)
@@ -265,6 +280,9 @@ uint32_t sp_metrics_collect(struct sp *sp, struct mt_set *set, int tenant, uint3
 	uint32_t n = sp_tenant_count(sp), taken = 0, omitted = 0;
 
 	DP_ASSERT_SP();
+	struct dp_rpc_stat *rpc;
+	int nrpc = sp_rpc_sum(sp, &rpc);
+
 	dpc_families();
 	collect_global(sp, set);
 	collect_cores_port(sp, set);
@@ -278,10 +296,11 @@ uint32_t sp_metrics_collect(struct sp *sp, struct mt_set *set, int tenant, uint3
 			omitted++;
 			continue;
 		}
-		collect_tenant(sp, set, id);
+		collect_tenant(sp, set, id, rpc, nrpc);
 		taken++;
 	}
 	mt_add(set, &f_omitted, NULL, NULL, omitted, 0);
+	free(rpc);
 	return omitted;
 }
 

@@ -17,6 +17,7 @@
 
 #include "sp_internal.h"
 #include "bypass/region_layout.h"
+#include "rpc_heap.h"
 
 /**
  * sp_region_create - create, map and initialise @app's region, sized by
@@ -26,13 +27,14 @@
  * @err: what failed, for the attach reply.
  * Return: 0 or -ENOMEM.
  */
-int sp_region_create(struct dataplane *dp, struct dp_app *app, char *err, size_t errlen)
+int sp_region_create(struct dataplane *dp, struct dp_app *app, uint64_t heap_want, char *err,
+		     size_t errlen)
 {
 	const struct bp_config *c = &dp->cfg;
 	struct bp_region_layout l;
 
 	bp_region_layout(&l, dp->ncores, c->app_max_flows, c->queue_entries, c->rx_buf_size,
-			 c->tx_buf_size);
+			 c->tx_buf_size, bp_heap_size(heap_want, dp->ncores));
 
 	char name[32];
 	snprintf(name, sizeof(name), "bypass-app-%u", app->app_id);
@@ -69,6 +71,18 @@ int sp_region_create(struct dataplane *dp, struct dp_app *app, char *err, size_t
 				      c->queue_entries);
 		bp_region_daemon_view(&app->fp_evq[k], app->base, &l, bp_rq_fp_ev(k),
 				      c->queue_entries);
+		bp_region_daemon_view(&app->msgq[k], app->base, &l, bp_rq_msg(k),
+				      c->queue_entries);
+	}
+	/* the message heap: core k allocates in part k only (fp_rpc.c) */
+	app->heap_off = l.heap_off;
+	app->heap_size = l.heap_size;
+	app->heap_part = l.heap_size / dp->ncores;
+	for (uint32_t k = 0; k < dp->ncores && app->heap_size; k++) {
+		if (rpc_heap_init(&app->heap[k], k * app->heap_part, app->heap_part)) {
+			snprintf(err, errlen, "out of memory for the message heap's bookkeeping");
+			return -ENOMEM;
+		}
 	}
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include <rte_pcapng.h>
 
 #include "sp_internal.h"
+#include "rpc_frame_rx.h"
 
 /* the fastpath drains its ring every round; a full ring means it is
  * wedged, and waiting is the only way not to lose the message */
@@ -102,10 +103,58 @@ void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
 	if (c->ecn)
 		f->flags |= FPF_ECN;
 	f->rx_adv_edge = dp->cfg.rx_buf_size > 0xffff ? 0xffff : dp->cfg.rx_buf_size;
+	if ((c->flags & SPC_RPC) && (f->rpc = malloc(sizeof(*f->rpc)))) {
+		/* the framer's state: the owning core's until FLOW_DEL_DONE */
+		rpc_rx_init(f->rpc);
+		f->flags |= FPF_RPC;
+	}
 	f->cwnd = in->cwnd;
 	f->pacing_bps = in->pacing_bps;
 	f->last_progress_tsc = sp->now;
 	send_fp(sp, DPM_FLOW_ADD, id, send_ack, NULL);
+}
+
+/**
+ * sp_fp_rpc_stats - copy the RPC call counters of every fastpath core
+ * (relaxed loads: a row written meanwhile is off by a call, never torn
+ * apart: its key is published with release before its counts move).
+ * Return: entries stored in @out (at most @max).
+ */
+uint32_t sp_fp_rpc_stats(struct sp *sp, struct dp_rpc_stat *out, uint32_t max)
+{
+	DP_ASSERT_SP();
+	struct dataplane *dp = sp->dp;
+	uint32_t n = 0;
+
+	for (uint32_t k = 0; k < dp->ncores; k++) {
+		const struct dp_rpc_stat *t = dp->core[k].rpc_stats;
+
+		for (uint32_t i = 0; i < DP_RPC_STATS && n < max; i++) {
+			if (!__atomic_load_n(&t[i].used, __ATOMIC_ACQUIRE))
+				continue;
+			out[n] = (struct dp_rpc_stat){
+				.used = 1, .tenant = t[i].tenant, .method = t[i].method,
+				.calls = __atomic_load_n(&t[i].calls, __ATOMIC_RELAXED),
+				.resp_ok = __atomic_load_n(&t[i].resp_ok, __ATOMIC_RELAXED),
+				.resp_err = __atomic_load_n(&t[i].resp_err, __ATOMIC_RELAXED),
+			};
+			n++;
+		}
+	}
+	return n;
+}
+
+/**
+ * sp_fp_flow_forget - the fastpath let go of flow @id (FLOW_DEL_DONE):
+ * free what the install gave it (the RPC framer's state).
+ */
+void sp_fp_flow_forget(struct sp *sp, uint32_t id)
+{
+	DP_ASSERT_SP();
+	struct fp_flow *f = &sp->dp->flows[id];
+
+	free(f->rpc);
+	f->rpc = NULL;
 }
 
 /** sp_fp_flow_del - remove flow @id (RST first if @rst); FLOW_DEL_DONE answers. */

@@ -76,6 +76,8 @@ void sp_fp_reinject(struct sp *sp, struct rte_mbuf *m);
 void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
 			const struct sp_fp_flow_init *in, bool send_ack);
 void sp_fp_flow_del(struct sp *sp, uint32_t id, bool rst);
+void sp_fp_flow_forget(struct sp *sp, uint32_t id);
+uint32_t sp_fp_rpc_stats(struct sp *sp, struct dp_rpc_stat *out, uint32_t max);
 void sp_fp_flow_retx(struct sp *sp, uint32_t id);
 void sp_fp_flow_probe(struct sp *sp, uint32_t id);
 void sp_fp_flow_shutwr(struct sp *sp, uint32_t id, bool last_holder);

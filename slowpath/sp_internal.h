@@ -42,6 +42,7 @@ enum sp_state {
 #define SPC_MOVING       (1u << 7) /* a DPM_FLOW_MOVE is in flight */
 #define SPC_KEEPALIVE    (1u << 8) /* SO_KEEPALIVE: probe an idle peer */
 #define SPC_DETACHED     (1u << 9) /* TIME_WAIT gave the app slot back */
+#define SPC_RPC          (1u << 10) /* RPC session (BP_FLOW_RPC): the fastpath frames it */
 
 /* processes besides the owner that may still use one flow (fork children) */
 #define SP_MAX_HOLDERS 8
@@ -106,6 +107,7 @@ struct sp_listener {
 	uint64_t proof_dev, proof_ino;
 	uint32_t uid;                 /* of the app that listens */
 	uint16_t tenant;              /* ... and its tenant */
+	bool rpc;                     /* BP_FLOW_RPC: children are RPC sessions */
 };
 
 #define SP_MAX_LISTENERS DP_APPS_LIMIT /* one per app at [apps] max_apps' limit */
@@ -126,6 +128,7 @@ struct sp_app {
 	uint32_t *free_slots;         /* stack of free slot numbers */
 	uint8_t *populated;           /* per slot: its buffers are mapped in (prefault_mb) */
 	uint32_t npopulated;
+	bool heap_counted;            /* its RPC heap is in its tenant's heap_bytes */
 	uint32_t nfree;
 	uint32_t nwarm;               /* the top nwarm free slots may hold pages */
 	uint64_t last_alloc;          /* tsc of the last slot allocation */
@@ -242,7 +245,8 @@ void sp_app_flow_gone(struct sp *sp, struct dp_app *app);
 void sp_app_flow_done(struct sp *sp, struct dp_app *app);
 
 /* region.c */
-int sp_region_create(struct dataplane *dp, struct dp_app *app, char *err, size_t errlen);
+int sp_region_create(struct dataplane *dp, struct dp_app *app, uint64_t heap_want, char *err,
+		     size_t errlen);
 
 /* slots.c */
 int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot);
@@ -271,7 +275,7 @@ uint16_t sp_conn_pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport);
 void sp_conn_fini(struct sp *sp);
 void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p);
 int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port,
-		    const struct cc_ops *cc, uint32_t *slot_out);
+		    uint32_t flags, const struct cc_ops *cc, uint32_t *slot_out);
 void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen,
 		  uint32_t flags);
 void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t flow_id);

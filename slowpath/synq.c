@@ -253,6 +253,10 @@ static int establish(struct sp *sp, struct sp_listener *l, const struct sp_hs *h
 	c->listener = (uint16_t)(l - sp->listeners) + 1;
 	if (l->cc)
 		c->cc_ops = l->cc;
+	if (l->rpc) {
+		c->flags |= SPC_RPC;
+		__atomic_fetch_or(&app->flows[slot].flags, BP_FF_RPC, __ATOMIC_RELEASE);
+	}
 	c->local_ip = hs->local_ip;
 	c->remote_ip = hs->remote_ip;
 	c->local_port = hs->local_port;

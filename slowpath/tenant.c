@@ -150,7 +150,7 @@ uint64_t sp_tenant_buf_bytes(struct sp *sp, const struct sp_tenant *t)
 {
 	const struct bp_config *c = &sp->dp->cfg;
 
-	return (uint64_t)t->flows * (c->rx_buf_size + c->tx_buf_size);
+	return (uint64_t)t->flows * (c->rx_buf_size + c->tx_buf_size) + t->heap_bytes;
 }
 
 int sp_tenant_flow_take(struct sp *sp, uint16_t tid, bool passive)
@@ -165,7 +165,8 @@ int sp_tenant_flow_take(struct sp *sp, uint16_t tid, bool passive)
 	uint32_t held = t->flows + (passive ? 0 : t->half_open);
 	if (t->cfg.max_flows && held >= t->cfg.max_flows)
 		return deny(sp, tid, passive ? SPT_DENY_SYN : SPT_DENY_FLOWS, ENOBUFS);
-	if (t->cfg.max_buf_mb && (t->flows + 1) * per > (uint64_t)t->cfg.max_buf_mb << 20)
+	if (t->cfg.max_buf_mb &&
+	    (t->flows + 1) * per + t->heap_bytes > (uint64_t)t->cfg.max_buf_mb << 20)
 		return deny(sp, tid, passive ? SPT_DENY_SYN : SPT_DENY_BUF, ENOBUFS);
 	t->flows++;
 	return 0;

@@ -47,6 +47,8 @@ struct bp_attach_opts {
 	const char *app_name;
 	const char *tenant;
 	const char *cc;
+	uint64_t msg_heap; /* RPC message heap bytes (0: no RPC sessions); see
+			    * "RPC message sessions" below */
 };
 
 /**
@@ -329,6 +331,62 @@ int bp_rx_peek(struct bp_ctx *ctx, int h, struct iovec iov[2]);
  * -ESTALE.
  */
 int bp_rx_consume(struct bp_ctx *ctx, int h, size_t len);
+/* ---------------------------------------------------- RPC message sessions
+ *
+ * A connection opened as an RPC session (rpc/WIRE.md framing) is framed by
+ * fastpathd: the app never reads its byte stream, it gets whole messages
+ * (metadata + body, every CHUNK joined) in its message heap, which it asks
+ * for at attach (bp_attach_opts.msg_heap).  Sending stays bp_send().
+ */
+
+/* bp_listen_flags(): children are RPC sessions (= BP_FLOW_RPC of the ABI) */
+#define BP_LISTEN_RPC 2u
+
+/* bp_msg.type beyond the frame types (REQUEST 1 .. GOAWAY 8) */
+#define BP_MSG_TYPE_EOF   0x100 /* the peer closed; nothing follows */
+#define BP_MSG_TYPE_ERROR 0x101 /* malformed input: the daemon reset the flow */
+#define BP_MSG_FLAG_TOO_BIG 0x8000u /* larger than the heap allows: no data */
+
+/**
+ * struct bp_msg - one whole message of an RPC session.
+ * @h: the connection.
+ * @type, @flags, @method, @status, @call_id, @deadline_us, @aux: from
+ *        the message's first frame (flags: RESP_DIR, BP_MSG_FLAG_TOO_BIG).
+ * @wire_bytes: bytes it took on the wire, headers included (byte credit).
+ * @meta, @meta_len, @body, @body_len: the message, in the heap; valid
+ *        until bp_msg_done().
+ * @priv: the buffer, for bp_msg_done().
+ */
+struct bp_msg {
+	int h;
+	uint16_t type;
+	uint16_t flags;
+	uint16_t method;
+	uint16_t status;
+	uint32_t call_id;
+	uint32_t deadline_us;
+	uint32_t aux;
+	uint32_t wire_bytes;
+	const uint8_t *meta;
+	uint32_t meta_len;
+	uint32_t body_len;
+	const uint8_t *body;
+	uint64_t priv[2];
+};
+
+/** bp_connect_rpc - bp_connect() of an RPC session (needs a message heap). */
+int bp_connect_rpc(struct bp_ctx *ctx, uint32_t ip, uint16_t port);
+
+/**
+ * bp_msg_poll - take up to @max whole messages of any RPC session (never
+ * blocks; bp_wait() wakes when some arrive).  Each must be given back with
+ * bp_msg_done() once the app is done with its bytes.
+ * Return: messages stored in @out, or -errno.
+ */
+int bp_msg_poll(struct bp_ctx *ctx, struct bp_msg *out, int max);
+
+/** bp_msg_done - give @m's heap buffer back to the daemon. */
+int bp_msg_done(struct bp_ctx *ctx, const struct bp_msg *m);
 
 #ifdef __cplusplus
 }

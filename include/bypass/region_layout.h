@@ -8,7 +8,8 @@
  * The header (struct bp_region_hdr) carries every offset, so an app never
  * computes the layout itself: it reads the offsets and proves them in
  * bounds.  Queues: the control queue, the slowpath's event queue, then one
- * data queue and one event queue per fastpath core.
+ * data queue, one event queue and one message queue per fastpath core.
+ * The RPC message heap, if the app asked for one, comes last.
  */
 #ifndef BYPASS_REGION_LAYOUT_H
 #define BYPASS_REGION_LAYOUT_H
@@ -22,16 +23,19 @@
 enum bp_region_queue {
 	BP_RQ_CTRL,     /* app -> slowpath control requests */
 	BP_RQ_SP_EV,    /* slowpath -> app events */
-	BP_RQ_FP0,      /* core k: BP_RQ_FP0 + 2k its doorbells, + 1 its events */
-	BP_RQ_MAX = BP_RQ_FP0 + 2 * BP_MAX_FP_QUEUES,
+	BP_RQ_FP0,      /* core k: BP_RQ_FP0 + 3k its doorbells, + 1 its events,
+			 * + 2 its RPC message descriptors */
+	BP_RQ_MAX = BP_RQ_FP0 + 3 * BP_MAX_FP_QUEUES,
 };
 
 /** bp_rq_data - the data queue (app -> fastpath core @k doorbells). */
-static inline int bp_rq_data(uint32_t k) { return BP_RQ_FP0 + 2 * (int)k; }
+static inline int bp_rq_data(uint32_t k) { return BP_RQ_FP0 + 3 * (int)k; }
 /** bp_rq_fp_ev - the event queue of fastpath core @k. */
-static inline int bp_rq_fp_ev(uint32_t k) { return BP_RQ_FP0 + 2 * (int)k + 1; }
+static inline int bp_rq_fp_ev(uint32_t k) { return BP_RQ_FP0 + 3 * (int)k + 1; }
+/** bp_rq_msg - the message queue of fastpath core @k (RPC sessions). */
+static inline int bp_rq_msg(uint32_t k) { return BP_RQ_FP0 + 3 * (int)k + 2; }
 /** bp_rq_count - queues of a region with @fp_queues fastpath cores. */
-static inline int bp_rq_count(uint32_t fp_queues) { return BP_RQ_FP0 + 2 * (int)fp_queues; }
+static inline int bp_rq_count(uint32_t fp_queues) { return BP_RQ_FP0 + 3 * (int)fp_queues; }
 
 /**
  * struct bp_region_queue_info - what kind of queue each one is.
@@ -51,8 +55,10 @@ static inline struct bp_region_queue_info bp_region_queue_info(int q)
 		return (struct bp_region_queue_info){ sizeof(struct bp_ctrl_req), 1, "ctrl" };
 	if (q == BP_RQ_SP_EV)
 		return (struct bp_region_queue_info){ sizeof(struct bp_event), 0, "slowpath event" };
-	if ((q - BP_RQ_FP0) % 2 == 0)
+	if ((q - BP_RQ_FP0) % 3 == 0)
 		return (struct bp_region_queue_info){ sizeof(struct bp_doorbell), 1, "data" };
+	if ((q - BP_RQ_FP0) % 3 == 2)
+		return (struct bp_region_queue_info){ sizeof(struct bp_msg_desc), 0, "message" };
 	return (struct bp_region_queue_info){ sizeof(struct bp_event), 0, "fastpath event" };
 }
 
@@ -62,6 +68,7 @@ static inline struct bp_region_queue_info bp_region_queue_info(int q)
  * @q_off: each queue (struct bp_queue + entries), bp_rq_count() of them.
  * @flows_off: struct bp_flow_shm[max_flows].
  * @buffers_off: the slots' rx+tx rings, slot after slot.
+ * @heap_off: @heap_size: the RPC message heap (0 bytes: none).
  * @size: the whole region.
  */
 struct bp_region_layout {
@@ -69,8 +76,21 @@ struct bp_region_layout {
 	uint64_t q_off[BP_RQ_MAX];
 	uint64_t flows_off;
 	uint64_t buffers_off;
+	uint64_t heap_off;
+	uint64_t heap_size;
 	uint64_t size;
 };
+
+/**
+ * bp_heap_size - the heap an app asking for @want bytes gets with
+ * @fp_queues cores: rounded down to a whole number of blocks per core.
+ */
+static inline uint64_t bp_heap_size(uint64_t want, uint32_t fp_queues)
+{
+	uint64_t part = want / fp_queues / BP_HEAP_BLOCK * BP_HEAP_BLOCK;
+
+	return part * fp_queues;
+}
 
 static inline uint64_t bp_region_align(uint64_t v)
 {
@@ -84,10 +104,12 @@ static inline uint64_t bp_region_align(uint64_t v)
  * @max_flows: slots in the region.
  * @queue_entries: entries of every queue (a power of two).
  * @rx_buf_size: @tx_buf_size: bytes of each slot's rings.
+ * @heap_size: RPC message heap bytes, from bp_heap_size() (0 = none).
  */
 static inline void bp_region_layout(struct bp_region_layout *l, uint32_t fp_queues,
 				    uint32_t max_flows, uint32_t queue_entries,
-				    uint32_t rx_buf_size, uint32_t tx_buf_size)
+				    uint32_t rx_buf_size, uint32_t tx_buf_size,
+				    uint64_t heap_size)
 {
 	uint64_t off = bp_region_align(sizeof(struct bp_region_hdr));
 
@@ -100,7 +122,10 @@ static inline void bp_region_layout(struct bp_region_layout *l, uint32_t fp_queu
 	l->flows_off = off;
 	off = bp_region_align(off + (uint64_t)max_flows * sizeof(struct bp_flow_shm));
 	l->buffers_off = off;
-	l->size = off + (uint64_t)max_flows * ((uint64_t)rx_buf_size + tx_buf_size);
+	off += (uint64_t)max_flows * ((uint64_t)rx_buf_size + tx_buf_size);
+	l->heap_off = heap_size ? bp_region_align(off) : 0;
+	l->heap_size = heap_size;
+	l->size = heap_size ? l->heap_off + heap_size : off;
 }
 
 /** bp_region_hdr_q_off - the offset of queue @q as header @h states it. */
@@ -110,10 +135,12 @@ static inline uint64_t bp_region_hdr_q_off(const struct bp_region_hdr *h, int q)
 		return h->ctrlq_off;
 	if (q == BP_RQ_SP_EV)
 		return h->sp_evq_off;
-	uint32_t k = (uint32_t)(q - BP_RQ_FP0) / 2;
+	uint32_t k = (uint32_t)(q - BP_RQ_FP0) / 3;
 	if (k >= BP_MAX_FP_QUEUES)
 		return UINT64_MAX;
-	return (q - BP_RQ_FP0) % 2 == 0 ? h->dataq_off[k] : h->fp_evq_off[k];
+	if ((q - BP_RQ_FP0) % 3 == 2)
+		return h->msgq_off[k];
+	return (q - BP_RQ_FP0) % 3 == 0 ? h->dataq_off[k] : h->fp_evq_off[k];
 }
 
 /**
@@ -137,10 +164,12 @@ static inline void bp_region_init(uint8_t *base, const struct bp_region_layout *
 		.flows_off = l->flows_off, .buffers_off = l->buffers_off,
 		.rx_buf_size = rx_buf_size, .tx_buf_size = tx_buf_size,
 		.fp_queues = l->fp_queues,
+		.heap_off = l->heap_off, .heap_size = l->heap_size,
 	};
 	for (uint32_t k = 0; k < l->fp_queues; k++) {
 		h->dataq_off[k] = l->q_off[bp_rq_data(k)];
 		h->fp_evq_off[k] = l->q_off[bp_rq_fp_ev(k)];
+		h->msgq_off[k] = l->q_off[bp_rq_msg(k)];
 	}
 	for (int i = 0; i < bp_rq_count(l->fp_queues); i++) {
 		struct bp_queue *q = (struct bp_queue *)(base + l->q_off[i]);

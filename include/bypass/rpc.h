@@ -55,6 +55,8 @@ const char *rpc_status_name(int status);
 enum rpc_transport_kind {
 	RPC_TRANSPORT_KERNEL = 0,	/* Linux sockets, epoll */
 	RPC_TRANSPORT_BYPASS = 1,	/* libbypass: fastpathd */
+	RPC_TRANSPORT_BYPASS_MSG = 2,	/* libbypass RPC sessions: fastpathd frames
+					 * and hands over whole messages */
 };
 
 struct rpc_transport_ops;
@@ -91,6 +93,8 @@ struct rpc_endpoint_opts {
 	uint32_t reconnect_max_ms;
 	uint64_t max_queued_bytes;
 	unsigned workers;
+	uint64_t bp_msg_heap;	/* RPC_TRANSPORT_BYPASS_MSG: message heap bytes
+				 * asked at attach (0: 32 MiB) */
 };
 
 /**

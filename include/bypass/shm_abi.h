@@ -16,8 +16,11 @@
  *   per fastpath core k < fp_queues:
  *   [data queue k]         app -> core k     doorbells        (bp_doorbell)
  *   [fastpath event queue k] core k -> app   rx/tx readiness  (bp_event)
+ *   [message queue k]      core k -> app   RPC messages     (bp_msg_desc)
  *   [bp_flow_shm x max_flows]  per-slot counters, one writer per cache line
  *   [buffers x max_flows]      rx ring then tx ring of each slot
+ *   [message heap]             RPC sessions: whole messages, one part per
+ *                              fastpath core (heap_size / fp_queues bytes)
  *
  * Ownership rules (see client-lib/NOTES.md for the full list):
  *  - each queue is single-producer/single-consumer; the producer owns
@@ -33,7 +36,7 @@
 #include <stddef.h>
 #include <assert.h>
 
-#define BP_ABI_VERSION 3u
+#define BP_ABI_VERSION 4u
 #define BP_MAX_FP_QUEUES 8 /* fastpath cores, each with a queue pair per app */
 #define BP_REGION_MAGIC 0x7079627970617373ull /* "ssapybyp" */
 #define BP_CACHELINE 64
@@ -87,7 +90,7 @@ enum bp_ctrl_op {
  * @ip: IPv4 address, network byte order (LISTEN: 0 = any).
  * @port: TCP port, host byte order (LISTEN: 0 = pick one).
  * @backlog: LISTEN only.
- * @flags: LISTEN only: BP_LISTEN_SHARED.
+ * @flags: LISTEN: BP_LISTEN_SHARED; LISTEN and CONNECT: BP_FLOW_RPC.
  * @pid: FORKED only: the child's process id.
  * @key: ADOPT/RELEASE/EXEC_HOLD: the flow's handoff key (bp_flow_shm.handoff_key).
  * @cc: CONNECT/LISTEN: congestion control for the flow(s), NUL-padded
@@ -112,6 +115,10 @@ struct bp_ctrl_req {
 /* several listeners (of any apps) may share the port if all set this; each
  * new connection goes to the one with the fewest connections waiting */
 #define BP_LISTEN_SHARED 1u
+/* LISTEN/CONNECT: the flow (and every child of the listener) is an RPC
+ * session: fastpathd frames it (rpc/WIRE.md) and delivers whole messages on
+ * the message queues; the app never reads its rx ring (needs a heap) */
+#define BP_FLOW_RPC 2u
 static_assert(sizeof(struct bp_ctrl_req) == 64, "bp_ctrl_req layout");
 static_assert(offsetof(struct bp_ctrl_req, key) % 8 == 0, "bp_ctrl_req key alignment");
 
@@ -120,6 +127,10 @@ static_assert(offsetof(struct bp_ctrl_req, key) % 8 == 0, "bp_ctrl_req key align
 enum bp_doorbell_op {
 	BP_DB_TX = 1, /* tx_written advanced: send what the window allows */
 	BP_DB_RX = 2, /* rx_consumed advanced: the receive window opened */
+	BP_DB_MSG_DONE = 3, /* RPC: the app is done with heap buffer @slot (its
+			     * block in this core's heap part) of generation
+			     * @gen; sent to the data queue of the core that
+			     * delivered it (bp_msg_desc.core) */
 };
 
 /**
@@ -187,6 +198,9 @@ enum bp_flow_state {
 				    * slot is a stale name for it (state CLOSED) */
 #define BP_FF_POPULATED  (1u << 4) /* the daemon mapped the slot's buffers in
 				    * when it allocated it: the app may too */
+#define BP_FF_RPC        (1u << 5) /* RPC session: the daemon reads the rx ring
+				    * and owns rx_consumed; data comes as
+				    * bp_msg_desc on the message queues */
 
 /**
  * struct bp_flow_shm - one flow slot.  Counters are 64-bit byte totals
@@ -275,6 +289,9 @@ struct bp_region_hdr {
 	uint32_t reserved;
 	uint64_t dataq_off[BP_MAX_FP_QUEUES];
 	uint64_t fp_evq_off[BP_MAX_FP_QUEUES];
+	uint64_t msgq_off[BP_MAX_FP_QUEUES]; /* core k -> app message descriptors */
+	uint64_t heap_off;       /* RPC message heap, 0 bytes if none */
+	uint64_t heap_size;      /* fp_queues parts of heap_size / fp_queues bytes */
 	uint32_t app_sleeping BP_ALIGNED;
 	uint32_t evq_overflow;
 	uint32_t sp_sleeping;
@@ -282,10 +299,60 @@ struct bp_region_hdr {
 		uint32_t word BP_ALIGNED; /* one writer per cache line */
 	} fp_sleeping[BP_MAX_FP_QUEUES];
 };
-static_assert(sizeof(struct bp_region_hdr) == (5 + BP_MAX_FP_QUEUES) * BP_CACHELINE,
+static_assert(sizeof(struct bp_region_hdr) == (6 + BP_MAX_FP_QUEUES) * BP_CACHELINE,
 	      "bp_region_hdr layout");
 static_assert(offsetof(struct bp_region_hdr, app_sleeping) % BP_CACHELINE == 0,
 	      "app-written sleep word on its own cache line");
+
+/* ------------------------------------------------- RPC message sessions */
+
+#define BP_HEAP_BLOCK 4096u  /* heap allocation granule; parts are multiples */
+
+/* bp_msg_desc.type: the frame types of rpc/WIRE.md (REQUEST 1 .. GOAWAY 8),
+ * plus what the daemon itself reports about the session */
+#define BP_MSG_EOF 0x100    /* the peer closed: every message before it is in */
+#define BP_MSG_ERROR 0x101  /* protocol error: the daemon reset the flow; aux = why */
+/* bp_msg_desc.flags, besides the frame's own (RPC_FF_RESP_DIR) */
+#define BP_MSGF_TOO_BIG 0x8000u /* larger than a heap part: body skipped, no buffer */
+
+/**
+ * struct bp_msg_desc - one whole message (or control frame) of an RPC
+ * session, core k -> app on message queue k.  Daemon-written; the app
+ * proves @heap_off/@meta_len/@body_len inside the heap before it reads.
+ * @slot, @gen: the flow.
+ * @type: frame type (REQUEST/RESPONSE/CANCEL/CREDIT/PING/PONG/GOAWAY), or
+ *        BP_MSG_EOF / BP_MSG_ERROR.
+ * @flags: the first frame's flags (RPC_FF_RESP_DIR ...), MORE cleared.
+ * @method, @call_id, @status, @deadline_us, @aux: from the first frame.
+ * @heap_off: where the message lies, from the heap's start: @meta_len
+ *            metadata bytes then @body_len body bytes (GOAWAY: the reason).
+ * @buf, @buf_gen: the heap buffer to return (BP_DB_MSG_DONE), if @has_buf.
+ * @core: the core whose heap part holds it: return it on data queue @core.
+ * @wire_bytes: frame bytes the message took on the wire (headers included):
+ *              what the receiver gives back as byte credit.
+ */
+struct bp_msg_desc {
+	uint32_t slot;
+	uint32_t gen;
+	uint16_t type;
+	uint16_t flags;
+	uint16_t method;
+	uint16_t status;
+	uint32_t call_id;
+	uint32_t deadline_us;
+	uint32_t aux;
+	uint32_t meta_len;
+	uint64_t heap_off;
+	uint32_t body_len;
+	uint32_t buf;
+	uint32_t buf_gen;
+	uint16_t core;
+	uint16_t has_buf;
+	uint32_t wire_bytes;
+	uint32_t reserved;
+};
+static_assert(sizeof(struct bp_msg_desc) == 64, "bp_msg_desc layout");
+static_assert(offsetof(struct bp_msg_desc, heap_off) % 8 == 0, "bp_msg_desc alignment");
 
 /* Rings of slot s: rx ring then tx ring, sizes are powers of two. */
 static inline uint64_t bp_slot_rx_off(const struct bp_region_hdr *h, uint32_t slot)

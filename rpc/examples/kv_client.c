@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * kv_client - client of the example key-value service.
- *   kv_client [--transport kernel|bypass] [--connect HOST:PORT] [--deadline-ms MS] CMD...
+ *   kv_client [--transport kernel|bypass|bypass-msg] [--connect HOST:PORT] [--deadline-ms MS] CMD...
  * Commands:
  *   put KEY VALUE | get KEY | del KEY     one call; prints the value or the status
+ *   check-size N B like check, values up to B bytes (the last one exactly B)
  *   check N        N puts, gets and deletes of distinct keys, values of growing
  *                  size up to 1 MiB; verifies every byte
  *   kill-test N    N HOLD calls (60 s each, deadline --deadline-ms, default 5000);
@@ -71,9 +72,8 @@ static int put(const char *k, size_t kl, const void *v, size_t vl)
 
 static int check_run(int n, unsigned char *v, size_t cap);
 
-static int check(int n)
+static int check(int n, size_t cap)
 {
-	size_t cap = 1u << 20;
 	unsigned char *v = malloc(cap);
 	int rc = v ? check_run(n, v, cap) : 1;
 
@@ -206,9 +206,9 @@ static int kill_test_run(struct kt *k, int n)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: kv_client [--transport kernel|bypass] [--connect HOST:PORT]\n"
+	fprintf(f, "usage: kv_client [--transport kernel|bypass|bypass-msg] [--connect HOST:PORT]\n"
 		   "                 [--deadline-ms MS] put KEY VALUE | get KEY | del KEY |\n"
-		   "                 check N | kill-test N\n"
+		   "                 check N | check-size N BYTES | kill-test N\n"
 		   "Client of kv_server (default 127.0.0.1:7100, kernel transport).\n"
 		   "  check N      N put/get/del rounds with values up to 1 MiB, every byte verified\n"
 		   "  kill-test N  N slow calls; expects them to end UNAVAILABLE within the deadline\n"
@@ -278,7 +278,9 @@ int main(int argc, char **argv)
 		rpc_reply_free(&rep);
 		rc = st != RPC_OK;
 	} else if (!strcmp(argv[0], "check") && argc == 2) {
-		rc = check(atoi(argv[1]));
+		rc = check(atoi(argv[1]), 1u << 20);
+	} else if (!strcmp(argv[0], "check-size") && argc == 3) {
+		rc = check(atoi(argv[1]), (size_t)strtoull(argv[2], NULL, 0));
 	} else if (!strcmp(argv[0], "kill-test") && argc == 2) {
 		rc = kill_test(atoi(argv[1]));
 	} else {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * kv_server - an example RPC service: an in-memory key-value store.
- *   kv_server [--transport kernel|bypass] [--listen HOST:PORT] [--max-msg BYTES]
+ *   kv_server [--transport kernel|bypass|bypass-msg] [--listen HOST:PORT] [--max-msg BYTES]
  *             [--workers N]
  * --workers N runs PUT/GET/DEL on N worker threads (the table is locked).
  * Prints "kv_server: listening on port N" once it accepts sessions.
@@ -185,7 +185,7 @@ static void on_stop(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: kv_server [--transport kernel|bypass] [--listen HOST:PORT] [--max-msg BYTES]\n"
+	fprintf(f, "usage: kv_server [--transport kernel|bypass|bypass-msg] [--listen HOST:PORT] [--max-msg BYTES]\n"
 		   "                 [--workers N]\n"
 		   "An example RPC key-value service (methods PUT=1 GET=2 DEL=3 HOLD=4,\n"
 		   "see rpc/examples/kv_proto.h).  Default: kernel transport, :7100.\n"

@@ -3,8 +3,8 @@
  * rpc_bench - closed-loop RPC benchmark and session-scale driver for the
  * rpc library.
  *
- *   rpc_bench server [--stack kernel|bypass] [--listen IP] [-p PORT]
- *   rpc_bench client --server IP [-p PORT] [--stack kernel|bypass]
+ *   rpc_bench server [--stack kernel|bypass|bypass-msg] [--listen IP] [-p PORT]
+ *   rpc_bench client --server IP [-p PORT] [--stack kernel|bypass|bypass-msg]
  *             [--conns N] [--size B] [--depth D] [--duration S] [--warmup S]
  *             [--count N] [--connect-timeout S] [--cpu-srv PIDS]
  *             [--cpu-cli PIDS] [--verify] [--hold-file PATH] [--header]

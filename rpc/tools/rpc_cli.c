@@ -13,11 +13,15 @@ int rpc_cli_transport(const char *prog, const char *arg, struct rpc_endpoint_opt
 		o->transport = RPC_TRANSPORT_BYPASS;
 		return 0;
 	}
+	if (!strcmp(arg, "bypass-msg")) { /* fastpathd frames: whole messages */
+		o->transport = RPC_TRANSPORT_BYPASS_MSG;
+		return 0;
+	}
 	if (!strcmp(arg, "kernel") || !strcmp(arg, "linux")) {
 		o->transport = RPC_TRANSPORT_KERNEL;
 		return 0;
 	}
-	fprintf(stderr, "%s: transport '%s': kernel or bypass\n", prog, arg);
+	fprintf(stderr, "%s: transport '%s': kernel, bypass or bypass-msg\n", prog, arg);
 	return -1;
 }
 

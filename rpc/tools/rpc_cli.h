@@ -12,11 +12,13 @@
 
 /* what every program's --help says about the transport option */
 #define RPC_CLI_TRANSPORT_HELP \
-	"kernel (Linux sockets; \"linux\" too) or bypass (fastpathd at $BYPASS_SOCKET)"
+	"kernel (Linux sockets; \"linux\" too), bypass (fastpathd at $BYPASS_SOCKET) or\n" \
+	"                           bypass-msg (bypass, and fastpathd frames the messages)"
 
 /**
  * rpc_cli_transport - parse a --transport/--stack value into @o->transport.
- * @arg: "kernel", "linux" (the benchmarks' name for it) or "bypass".
+ * @arg: "kernel", "linux" (the benchmarks' name for it), "bypass" or
+ *       "bypass-msg".
  * Return: 0, or -1 (with a message on stderr naming @prog) if unknown.
  */
 int rpc_cli_transport(const char *prog, const char *arg, struct rpc_endpoint_opts *o);

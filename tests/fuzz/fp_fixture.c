@@ -110,7 +110,7 @@ void fx_init(void)
 
 	/* the app and its region */
 	/* the daemon's layout, rings of the largest size fx_reset() picks */
-	bp_region_layout(&lay, 1, FX_SLOTS, FX_QUEUE_ENTRIES, FX_RING_MAX, FX_RING_MAX);
+	bp_region_layout(&lay, 1, FX_SLOTS, FX_QUEUE_ENTRIES, FX_RING_MAX, FX_RING_MAX, 0);
 	region_size = bp_region_align(lay.size);
 	FX.region = aligned_alloc(4096, region_size);
 	CHECK(FX.region);

@@ -106,7 +106,7 @@ static int fk_make_region(struct fk_daemon *d, struct fk_app *a)
 	int fd;
 
 	/* the daemon's own layout (include/bypass/region_layout.h) */
-	bp_region_layout(&l, 1, c->max_flows, qe, c->rx_size, c->tx_size); /* one fastpath core */
+	bp_region_layout(&l, 1, c->max_flows, qe, c->rx_size, c->tx_size, 0); /* one fastpath core */
 	fd = memfd_create("fake-bypass-region", MFD_CLOEXEC);
 	if (fd < 0 || ftruncate(fd, (off_t)l.size))
 		return -1;

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rpc_frame_rx.c - the daemon's framer for RPC sessions (rpc/WIRE.md).
+ *
+ * It reads the rx ring at the daemon's own consumed position, never at the
+ * app's: for an RPC flow the app does not read the ring.  Every check that
+ * needs no state is rpc_frame_decode()'s; this file adds the ones that need
+ * the messages in assembly.  All sizes come from headers the peer wrote,
+ * so each is bounded before use: a message is allocated whole at its first
+ * frame (meta_len + msg_len, both capped by the decoder), later bytes of it
+ * are copied only while they fit what was allocated, and a peer can hold at
+ * most RPC_RX_MAX_ASM chunked messages open.
+ */
+#include <string.h>
+
+#include "rpc_frame_rx.h"
+
+void rpc_rx_init(struct rpc_rx_flow *rf)
+{
+	memset(rf, 0, sizeof(*rf));
+	rf->cur = -1;
+	rf->pending = -1;
+}
+
+static void ring_read(const struct rpc_rx_env *e, uint64_t pos, uint8_t *dst, uint32_t len)
+{
+	uint32_t off = (uint32_t)(pos & (e->ring_size - 1));
+	uint32_t first = e->ring_size - off < len ? e->ring_size - off : len;
+
+	memcpy(dst, e->ring + off, first);
+	memcpy(dst + first, e->ring, len - first);
+}
+
+static int fail(struct rpc_rx_flow *rf, int why)
+{
+	rf->error = why;
+	return RPC_RX_ERROR;
+}
+
+static int find(const struct rpc_rx_flow *rf, uint32_t call_id, uint16_t dir)
+{
+	for (int i = 0; i < RPC_RX_MAX_ASM; i++)
+		if (rf->a[i].used && rf->a[i].d.call_id == call_id &&
+		    (rf->a[i].d.flags & RPC_FF_RESP_DIR) == dir)
+			return i;
+	return -1;
+}
+
+static int free_entry(const struct rpc_rx_flow *rf)
+{
+	for (int i = 0; i < RPC_RX_MAX_ASM; i++)
+		if (!rf->a[i].used)
+			return i;
+	return -1;
+}
+
+static void desc_init(struct bp_msg_desc *d, const struct rpc_rx_env *e,
+		      const struct rpc_frame_hdr *h)
+{
+	*d = (struct bp_msg_desc){
+		.slot = e->slot, .gen = e->gen, .type = h->type,
+		.flags = (uint16_t)(h->flags & RPC_FF_RESP_DIR), .method = h->method,
+		.status = h->status, .call_id = h->call_id, .deadline_us = h->deadline_us,
+		.aux = h->aux, .core = e->core, .wire_bytes = RPC_WIRE_HDR_LEN + h->frame_len,
+	};
+	if (h->type == RPC_FT_RESPONSE)
+		d->flags |= RPC_FF_RESP_DIR;
+}
+
+/* queue assembly @i's descriptor; the app holds the buffer from then on */
+static int deliver(struct rpc_rx_flow *rf, struct rpc_rx_env *e, int i)
+{
+	struct rpc_rx_asm *a = &rf->a[i];
+
+	if (e->push(e->arg, &a->d))
+		return -1;
+	if (a->d.has_buf)
+		rpc_heap_give(e->heap, a->blk);
+	a->used = false;
+	return 0;
+}
+
+/*
+ * The first frame of a message (REQUEST, RESPONSE, GOAWAY): take an entry
+ * and the whole message's heap run.  Return: 0 (header taken), or a verdict.
+ */
+static int start_message(struct rpc_rx_flow *rf, struct rpc_rx_env *e,
+			 const struct rpc_frame_hdr *h)
+{
+	bool more = h->type != RPC_FT_GOAWAY && (h->flags & RPC_FF_MORE);
+	uint16_t dir = h->type == RPC_FT_RESPONSE ? RPC_FF_RESP_DIR : 0;
+	uint64_t meta = h->meta_len, body = h->type == RPC_FT_GOAWAY ? h->frame_len : h->msg_len;
+
+	if (h->type != RPC_FT_GOAWAY && find(rf, h->call_id, dir) >= 0)
+		return fail(rf, RPC_RXE_DUP);
+	int i = free_entry(rf);
+	if (i < 0)
+		return fail(rf, RPC_RXE_TOO_MANY);
+	struct rpc_rx_asm *a = &rf->a[i];
+	memset(a, 0, sizeof(*a));
+	desc_init(&a->d, e, h);
+	a->d.meta_len = (uint32_t)meta;
+	a->d.body_len = (uint32_t)body;
+	a->need = meta + body;
+	a->meta = (uint32_t)meta;
+	if (a->need > (uint64_t)e->heap->nblocks * BP_HEAP_BLOCK) {
+		a->skip = true; /* can never fit: the app answers RESOURCE_EXHAUSTED */
+		a->d.flags |= BP_MSGF_TOO_BIG;
+		a->d.meta_len = 0;
+	} else if (a->need) {
+		int64_t b = rpc_heap_alloc(e->heap, a->need, &a->gen);
+
+		if (b < 0)
+			return RPC_RX_STALL; /* the entry stays unused: retried later */
+		a->blk = (uint32_t)b;
+		a->d.has_buf = 1;
+		a->d.buf = a->blk;
+		a->d.buf_gen = a->gen;
+		a->d.heap_off = rpc_heap_blk_off(e->heap, a->blk);
+	}
+	a->used = true;
+	/* a frame with MORE needs a free entry left for the next single-frame
+	 * message: the peer may keep RPC_RX_MAX_ASM - 1 chunked ones open */
+	if (more && free_entry(rf) < 0) {
+		if (a->d.has_buf)
+			rpc_heap_drop(e->heap, a->blk);
+		a->used = false;
+		return fail(rf, RPC_RXE_TOO_MANY);
+	}
+	if (e->count && h->type != RPC_FT_GOAWAY)
+		e->count(e->arg, h);
+	rf->cur = i;
+	return 0;
+}
+
+static int start_chunk(struct rpc_rx_flow *rf, const struct rpc_frame_hdr *h)
+{
+	int i = find(rf, h->call_id, h->flags & RPC_FF_RESP_DIR);
+
+	if (i < 0)
+		return fail(rf, RPC_RXE_CHUNK);
+	struct rpc_rx_asm *a = &rf->a[i];
+	uint64_t body_got = a->got - a->meta;
+	uint64_t left = a->need - a->got;
+	bool more = h->flags & RPC_FF_MORE;
+
+	if (h->msg_len != body_got || h->frame_len > left ||
+	    more != (h->frame_len < left))
+		return fail(rf, RPC_RXE_CHUNK);
+	a->d.wire_bytes += RPC_WIRE_HDR_LEN + h->frame_len;
+	rf->cur = i;
+	return 0;
+}
+
+/* a frame header at env->pos: act on it.  Return: 0 if taken, else a verdict */
+static int start_frame(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
+{
+	uint8_t raw[RPC_WIRE_HDR_LEN];
+	struct rpc_frame_hdr h;
+	int rc = 0;
+
+	ring_read(e, e->pos, raw, RPC_WIRE_HDR_LEN);
+	if (rpc_frame_decode(raw, &h) != RPC_FE_OK)
+		return fail(rf, RPC_RXE_HEADER);
+	rf->cur = -1;
+	switch (h.type) {
+	case RPC_FT_REQUEST:
+	case RPC_FT_RESPONSE:
+	case RPC_FT_GOAWAY:
+		rc = start_message(rf, e, &h);
+		break;
+	case RPC_FT_CHUNK:
+		rc = start_chunk(rf, &h);
+		break;
+	case RPC_FT_CANCEL:
+	case RPC_FT_CREDIT:
+	case RPC_FT_PING:
+	case RPC_FT_PONG: {
+		struct bp_msg_desc d;
+
+		desc_init(&d, e, &h);
+		if (e->push(e->arg, &d))
+			return RPC_RX_STALL; /* not taken: the header stays in the ring */
+		break;
+	}
+	default:
+		break; /* unknown type: skip its payload (WIRE.md) */
+	}
+	if (rc)
+		return rc;
+	e->pos += RPC_WIRE_HDR_LEN;
+	rf->left = h.frame_len;
+	rf->frames++;
+	return 0;
+}
+
+/* the current frame's payload is all in: a message may be complete */
+static int frame_done(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
+{
+	int i = rf->cur;
+
+	rf->cur = -1;
+	if (i < 0)
+		return 0;
+	struct rpc_rx_asm *a = &rf->a[i];
+	if (a->got != a->need)
+		return 0; /* chunks follow */
+	if (deliver(rf, e, i)) {
+		rf->pending = i;
+		return RPC_RX_STALL;
+	}
+	return 0;
+}
+
+int rpc_rx_scan(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
+{
+	if (rf->error)
+		return RPC_RX_ERROR;
+	if (rf->pending >= 0) {
+		if (deliver(rf, e, rf->pending))
+			return RPC_RX_STALL;
+		rf->pending = -1;
+	}
+	for (;;) {
+		int rc;
+
+		if (rf->left) {
+			uint64_t avail = e->end - e->pos;
+			uint32_t n = avail < rf->left ? (uint32_t)avail : rf->left;
+
+			if (!n)
+				return RPC_RX_IDLE;
+			if (rf->cur >= 0) {
+				struct rpc_rx_asm *a = &rf->a[rf->cur];
+
+				if (!a->skip)
+					ring_read(e, e->pos, e->heap_base + a->d.heap_off + a->got, n);
+				a->got += n;
+			}
+			e->pos += n;
+			rf->left -= n;
+			if (rf->left)
+				return RPC_RX_IDLE;
+		} else {
+			if (e->end - e->pos < RPC_WIRE_HDR_LEN)
+				return RPC_RX_IDLE;
+			rc = start_frame(rf, e);
+			if (rc)
+				return rc;
+			if (rf->left)
+				continue;
+		}
+		rc = frame_done(rf, e);
+		if (rc)
+			return rc;
+	}
+}
+
+int rpc_rx_eof(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
+{
+	if (rf->eof_sent)
+		return 0;
+	struct bp_msg_desc d = { .slot = e->slot, .gen = e->gen, .type = BP_MSG_EOF,
+				 .core = e->core, .aux = (uint32_t)rf->error };
+
+	if (rf->error)
+		d.type = BP_MSG_ERROR;
+	if (e->push(e->arg, &d))
+		return -1;
+	rf->eof_sent = true;
+	return 0;
+}
+
+void rpc_rx_release(struct rpc_rx_flow *rf, struct rpc_heap *heap, uint16_t core)
+{
+	for (int i = 0; i < RPC_RX_MAX_ASM; i++) {
+		struct rpc_rx_asm *a = &rf->a[i];
+
+		if (a->used && a->d.has_buf && a->d.core == core)
+			rpc_heap_drop(heap, a->blk);
+		a->used = false;
+	}
+	rf->cur = rf->pending = -1;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rpc_frame_rx.h - fastpathd's framer for RPC sessions: cuts the bytes of
+ * a flow's rx ring into rpc/WIRE.md frames and assembles whole messages in
+ * the app's message heap.  Plain C (no DPDK): the unit tests and the fuzzer
+ * drive it against a fake ring, heap and queue.
+ */
+#ifndef FP_RPC_FRAME_RX_H
+#define FP_RPC_FRAME_RX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bypass/rpc_wire.h"
+#include "bypass/shm_abi.h"
+#include "rpc_heap.h"
+
+#define RPC_RX_MAX_ASM 8 /* chunked messages in assembly per flow */
+
+/* rpc_rx_scan() verdicts */
+enum rpc_rx_verdict {
+	RPC_RX_IDLE = 0,  /* took every whole frame there was */
+	RPC_RX_STALL = 1, /* heap or message queue full: the rest waits in the ring */
+	RPC_RX_ERROR = 2, /* protocol error (rpc_rx_flow.error says which): reset */
+};
+
+/* why a session failed (rpc_rx_flow.error, BP_MSG_ERROR's aux) */
+enum rpc_rx_error {
+	RPC_RXE_NONE = 0,
+	RPC_RXE_HEADER = 1,    /* rpc_frame_decode() refused it (magic, version, sizes) */
+	RPC_RXE_CHUNK = 2,     /* CHUNK for no message in assembly, or out of order */
+	RPC_RXE_DUP = 3,       /* a second message with the id of one in assembly */
+	RPC_RXE_TOO_MANY = 4,  /* more than RPC_RX_MAX_ASM messages in assembly */
+};
+
+/**
+ * struct rpc_rx_asm - one message in assembly.
+ * @used: the entry is live.
+ * @skip: too big for the heap part: its bytes are skipped, the app gets
+ *        the descriptor without a buffer (and answers RESOURCE_EXHAUSTED).
+ * @blk: @gen: its heap run.
+ * @need: meta_len + msg_len.
+ * @meta: meta_len.
+ * @got: bytes of it received so far (metadata first, then body).
+ * @d: its descriptor, filled from the first frame.
+ */
+struct rpc_rx_asm {
+	bool used, skip;
+	uint32_t blk, gen;
+	uint64_t need, got;
+	uint32_t meta;
+	struct bp_msg_desc d;
+};
+
+/**
+ * struct rpc_rx_flow - the framer's state of one RPC flow (daemon memory,
+ * owned by the core that owns the flow).
+ * @left: payload bytes of the current frame not taken yet (0: at a header).
+ * @cur: the assembly receiving them, -1 = skipped.
+ * @pending: an assembly complete but not queued yet (queue was full), -1.
+ * @eof_sent: BP_MSG_EOF went out.
+ * @error: enum rpc_rx_error once the session failed.
+ * @frames: frames taken.
+ */
+struct rpc_rx_flow {
+	uint32_t left;
+	int cur;
+	int pending;
+	bool eof_sent;
+	int error;
+	uint64_t frames;
+	struct rpc_rx_asm a[RPC_RX_MAX_ASM];
+};
+
+/**
+ * struct rpc_rx_env - what one scan works on.
+ * @ring: @ring_size: the rx ring (power of two).
+ * @pos: the daemon's consumed position (in: where to start; out: where it stopped).
+ * @end: in-order bytes received (rx_written).
+ * @heap: this core's heap part; @heap_base: the heap's first byte (daemon
+ *        mapping); @heap_size: the whole heap's bytes.
+ * @push: queue a descriptor on this core's message queue; nonzero if full.
+ * @count: a REQUEST or RESPONSE first frame went by (may be NULL).
+ * @arg: for the callbacks.
+ * @slot: @gen: @core: stamped into descriptors.
+ */
+struct rpc_rx_env {
+	const uint8_t *ring;
+	uint32_t ring_size;
+	uint64_t pos, end;
+	struct rpc_heap *heap;
+	uint8_t *heap_base;
+	uint64_t heap_size;
+	int (*push)(void *arg, const struct bp_msg_desc *d);
+	void (*count)(void *arg, const struct rpc_frame_hdr *h);
+	void *arg;
+	uint32_t slot, gen;
+	uint16_t core;
+};
+
+/** rpc_rx_init - a new session: at a frame boundary, nothing in assembly. */
+void rpc_rx_init(struct rpc_rx_flow *rf);
+
+/**
+ * rpc_rx_scan - take every whole frame (and every payload byte of the
+ * current one) between env->pos and env->end, assembling messages and
+ * queueing descriptors.  Stops before a frame it cannot place (heap or
+ * queue full) so those bytes stay in the ring: TCP backpressure.
+ * Return: enum rpc_rx_verdict.
+ */
+int rpc_rx_scan(struct rpc_rx_flow *rf, struct rpc_rx_env *env);
+
+/**
+ * rpc_rx_eof - the peer's FIN is in and every byte before it was taken:
+ * queue BP_MSG_EOF once.  A message cut short by the FIN is dropped.
+ * Return: 0, or -1 if the queue is full (call again).
+ */
+int rpc_rx_eof(struct rpc_rx_flow *rf, struct rpc_rx_env *env);
+
+/**
+ * rpc_rx_release - the flow is going away: give the heap back what the
+ * daemon still holds for messages in assembly (on @heap, the core's part
+ * they were taken from; entries from another core's part are left).
+ * @core: this core.
+ */
+void rpc_rx_release(struct rpc_rx_flow *rf, struct rpc_heap *heap, uint16_t core);
+
+#endif /* FP_RPC_FRAME_RX_H */

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: MIT
+/*
+ * transport_bypass_msg.c - RPC over libbypass RPC sessions: fastpathd
+ * frames the connection and hands over whole messages (bp_msg_poll()), so
+ * the library never reassembles a byte stream and never copies out of the
+ * rx ring.  Sending is bp_send(), as in transport_bypass.c.
+ *
+ * bp_msg_poll() returns messages of every connection at once; each goes on
+ * its handle's FIFO until the session reads it (recv_msg), and its heap
+ * buffer goes back to the daemon when the session is done with it.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bypass/bypass.h"
+#include "rpc_internal.h"
+
+#define MSG_BATCH 64
+
+struct hq {
+	struct bp_msg *v;
+	uint32_t head, n, cap;
+};
+
+struct bm {
+	struct bp_ctx *ctx;
+	bool own;
+	int wake;
+	struct hq *q;		/* [nq], by handle */
+	uint32_t nq;
+	int *ready;		/* handles that got messages since the last poll */
+	uint32_t nready, ready_cap;
+};
+
+static int m_init(void **t, const struct rpc_endpoint_opts *o, char *err, size_t errlen)
+{
+	struct bm *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	b->ctx = o->bp;
+	if (!b->ctx) {
+		struct bp_attach_opts ao = {
+			.app_name = o->bp_opts_app_name ? o->bp_opts_app_name : "rpc",
+			.msg_heap = o->bp_msg_heap ? o->bp_msg_heap : 32ull << 20,
+		};
+
+		b->ctx = bp_attach(&ao, err, errlen);
+		if (!b->ctx) {
+			int e = errno ? errno : ECONNREFUSED;
+
+			free(b);
+			return -e;
+		}
+		b->own = true;
+	}
+	b->wake = -1;
+	*t = b;
+	return 0;
+}
+
+static void hq_drain(struct bm *b, int h)
+{
+	struct hq *q;
+
+	if (h < 0 || (uint32_t)h >= b->nq)
+		return;
+	q = &b->q[h];
+	while (q->n) {
+		bp_msg_done(b->ctx, &q->v[q->head]);
+		q->head = (q->head + 1) % q->cap;
+		q->n--;
+	}
+}
+
+static void m_fini(void *t)
+{
+	struct bm *b = t;
+
+	for (uint32_t h = 0; h < b->nq; h++) {
+		hq_drain(b, (int)h);
+		free(b->q[h].v);
+	}
+	free(b->q);
+	free(b->ready);
+	if (b->own)
+		bp_detach(b->ctx);
+	free(b);
+}
+
+static int hq_push(struct bm *b, const struct bp_msg *m)
+{
+	uint32_t h = (uint32_t)m->h;
+
+	if (h >= b->nq) {
+		uint32_t n = h + 64;
+		struct hq *nq = realloc(b->q, n * sizeof(*nq));
+
+		if (!nq)
+			return -ENOMEM;
+		memset(nq + b->nq, 0, (n - b->nq) * sizeof(*nq));
+		b->q = nq;
+		b->nq = n;
+	}
+	struct hq *q = &b->q[h];
+
+	if (q->n == q->cap) {
+		uint32_t cap = q->cap ? 2 * q->cap : 16;
+		struct bp_msg *v = malloc(cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < q->n; i++)
+			v[i] = q->v[(q->head + i) % q->cap];
+		free(q->v);
+		q->v = v;
+		q->head = 0;
+		q->cap = cap;
+	}
+	q->v[(q->head + q->n++) % q->cap] = *m;
+	if (b->nready == b->ready_cap) {
+		uint32_t cap = b->ready_cap ? 2 * b->ready_cap : 64;
+		int *r = realloc(b->ready, cap * sizeof(*r));
+
+		if (!r)
+			return 0; /* the session still finds it on its next read */
+		b->ready = r;
+		b->ready_cap = cap;
+	}
+	b->ready[b->nready++] = (int)h;
+	return 0;
+}
+
+/* move every message the daemon has into the handles' FIFOs */
+static int take_msgs(struct bm *b)
+{
+	struct bp_msg m[MSG_BATCH];
+	int n, total = 0;
+
+	do {
+		n = bp_msg_poll(b->ctx, m, MSG_BATCH);
+		for (int i = 0; i < n; i++) {
+			if (hq_push(b, &m[i]))
+				bp_msg_done(b->ctx, &m[i]); /* out of memory: drop */
+		}
+		if (n > 0)
+			total += n;
+	} while (n == MSG_BATCH);
+	return total;
+}
+
+static int m_listen(void *t, uint32_t ip, uint16_t port)
+{
+	return bp_listen_flags(((struct bm *)t)->ctx, ip, port, 4096, BP_LISTEN_RPC);
+}
+
+static int m_local_port(void *t, int h)
+{
+	struct bp_flow_info fi;
+	int r = bp_flow_info(((struct bm *)t)->ctx, h, &fi);
+
+	return r < 0 ? r : fi.local_port;
+}
+
+static int m_accept(void *t, int lh)
+{
+	return bp_accept(((struct bm *)t)->ctx, lh);
+}
+
+static int m_connect(void *t, uint32_t ip, uint16_t port)
+{
+	return bp_connect_rpc(((struct bm *)t)->ctx, ip, port);
+}
+
+static int m_connect_status(void *t, int h)
+{
+	return bp_connect_status(((struct bm *)t)->ctx, h);
+}
+
+static ssize_t m_sendv(void *t, int h, const struct iovec *iov, int n)
+{
+	struct bp_ctx *ctx = ((struct bm *)t)->ctx;
+	ssize_t done = 0;
+
+	for (int i = 0; i < n; i++) {
+		ssize_t r = bp_send(ctx, h, iov[i].iov_base, iov[i].iov_len);
+
+		if (r < 0)
+			return done ? done : r;
+		done += r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	return done;
+}
+
+static ssize_t m_recv(void *t, int h, void *buf, size_t len)
+{
+	(void)t, (void)h, (void)buf, (void)len;
+	return -EOPNOTSUPP; /* whole messages only: recv_msg */
+}
+
+static void m_close(void *t, int h)
+{
+	struct bm *b = t;
+
+	hq_drain(b, h);
+	bp_close(b->ctx, h);
+}
+
+static int m_recv_msg(void *t, int h, struct rpc_tmsg *out)
+{
+	struct bm *b = t;
+	struct hq *q;
+
+	if (h < 0)
+		return -EBADF;
+	if ((uint32_t)h >= b->nq || !b->q[h].n)
+		take_msgs(b);
+	if ((uint32_t)h >= b->nq || !(q = &b->q[h])->n)
+		return bp_ready(b->ctx, h) & BP_ERROR ? -ECONNRESET : -EAGAIN;
+	struct bp_msg *m = &q->v[q->head];
+
+	q->head = (q->head + 1) % q->cap;
+	q->n--;
+	*out = (struct rpc_tmsg){
+		.h = { .type = (uint8_t)m->type, .flags = m->flags & RPC_FF_RESP_DIR,
+		       .method = m->method, .call_id = m->call_id,
+		       .frame_len = m->meta_len + m->body_len, .msg_len = m->body_len,
+		       .deadline_us = m->deadline_us, .status = m->status,
+		       .meta_len = (uint16_t)m->meta_len, .aux = m->aux },
+		.data = m->meta, .wire_bytes = m->wire_bytes,
+		.too_big = (m->flags & BP_MSG_FLAG_TOO_BIG) != 0,
+		.priv = { m->priv[0], m->priv[1], (uint64_t)(uint32_t)m->h },
+	};
+	if (m->type == BP_MSG_TYPE_EOF)
+		out->eof = true;
+	else if (m->type == BP_MSG_TYPE_ERROR)
+		return -EPROTO;
+	if (out->too_big) /* the session sizes nothing from a message it cannot have */
+		out->h.frame_len = out->h.meta_len = 0;
+	return 0;
+}
+
+static void m_msg_done(void *t, struct rpc_tmsg *m)
+{
+	struct bp_msg bm = { .h = (int)m->priv[2], .priv = { m->priv[0], m->priv[1] } };
+
+	bp_msg_done(((struct bm *)t)->ctx, &bm);
+}
+
+static int m_poll(void *t, struct rpc_tev *ev, int max, int timeout_ms)
+{
+	struct bm *b = t;
+	struct bp_pollev pe[256];
+	int n = 0;
+
+	if (max > 256)
+		max = 256;
+	take_msgs(b);
+	if (b->nready)
+		timeout_ms = 0;
+	if (b->wake >= 0 && timeout_ms) {
+		struct pollfd p[2] = { { .fd = bp_wait_fd(b->ctx), .events = POLLIN },
+				       { .fd = b->wake, .events = POLLIN } };
+
+		n = bp_poll(b->ctx, pe, max - 1, 0);
+		if (!n) {
+			bp_wait(b->ctx, 0);
+			n = bp_poll(b->ctx, pe, max - 1, 0);
+			if (!n && !take_msgs(b) && poll(p, 2, timeout_ms) < 0 && errno != EINTR)
+				return -errno;
+			if (!n)
+				n = bp_poll(b->ctx, pe, max - 1, 0);
+		}
+	} else {
+		n = bp_poll(b->ctx, pe, b->wake >= 0 ? max - 1 : max, timeout_ms);
+	}
+	if (n < 0)
+		return n;
+	take_msgs(b);
+	int out = 0;
+
+	for (int i = 0; i < n; i++) {
+		unsigned bits = 0;
+
+		if (pe[i].ready & BP_WRITABLE)
+			bits |= RPC_TEV_OUT;
+		if (pe[i].ready & (BP_HUP | BP_ERROR))
+			bits |= RPC_TEV_IN | RPC_TEV_ERR;
+		if (pe[i].ready & BP_READABLE)
+			bits |= RPC_TEV_IN; /* accepts; data comes as messages */
+		ev[out].h = pe[i].h;
+		ev[out++].bits = bits;
+	}
+	/* handles with new messages: one IN each (duplicates are harmless) */
+	for (uint32_t i = 0; i < b->nready && out < max - (b->wake >= 0); i++) {
+		ev[out].h = b->ready[i];
+		ev[out++].bits = RPC_TEV_IN;
+	}
+	b->nready = 0;
+	if (b->wake >= 0) {
+		ev[out].h = RPC_TEV_WAKE_H;
+		ev[out++].bits = RPC_TEV_IN;
+	}
+	return out;
+}
+
+static int m_set_wake(void *t, int fd)
+{
+	((struct bm *)t)->wake = fd;
+	return 0;
+}
+
+const struct rpc_transport_ops rpc_bypass_msg_ops = {
+	.name = "bypass-msg",
+	.init = m_init,
+	.fini = m_fini,
+	.listen = m_listen,
+	.local_port = m_local_port,
+	.accept = m_accept,
+	.connect = m_connect,
+	.connect_status = m_connect_status,
+	.sendv = m_sendv,
+	.recv = m_recv,
+	.close = m_close,
+	.poll = m_poll,
+	.set_wake = m_set_wake,
+	.recv_msg = m_recv_msg,
+	.msg_done = m_msg_done,
+};

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ctl_rpc.c - bypassctl rpc: calls of RPC sessions per tenant and method.
+ *
+ * Every fastpath core counts in its own table (fastpathd/fp_rpc.c); this
+ * sums the rows of all cores by (tenant, method) and answers with what the
+ * caller may read (sp_ctl_read_scope(): an admin every tenant, anyone else
+ * its own).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "sp_internal.h"
+#include "ctl_sock.h"
+#include "sp_fp.h"
+
+#define RPC_BUDGET (CTL_MAX_FRAME - 1024)
+
+static int by_key(const void *a, const void *b)
+{
+	const struct dp_rpc_stat *x = a, *y = b;
+
+	if (x->tenant != y->tenant)
+		return x->tenant < y->tenant ? -1 : 1;
+	return x->method < y->method ? -1 : x->method > y->method;
+}
+
+/**
+ * sp_rpc_sum - the RPC call counters of every core, one row per (tenant,
+ * method), sorted; the caller frees *@out.
+ * Return: rows, or -ENOMEM.
+ */
+int sp_rpc_sum(struct sp *sp, struct dp_rpc_stat **out)
+{
+	uint32_t max = DP_RPC_STATS * sp->dp->ncores;
+	struct dp_rpc_stat *v = calloc(max ? max : 1, sizeof(*v));
+	uint32_t n, m = 0;
+
+	*out = NULL;
+	if (!v)
+		return -ENOMEM;
+	n = sp_fp_rpc_stats(sp, v, max);
+	qsort(v, n, sizeof(*v), by_key);
+	for (uint32_t i = 0; i < n; i++) {
+		if (m && v[m - 1].tenant == v[i].tenant && v[m - 1].method == v[i].method) {
+			v[m - 1].calls += v[i].calls;
+			v[m - 1].resp_ok += v[i].resp_ok;
+			v[m - 1].resp_err += v[i].resp_err;
+		} else {
+			v[m++] = v[i];
+		}
+	}
+	*out = v;
+	return (int)m;
+}
+
+/** sp_ctl_rpc - bypassctl rpc on @cc. */
+void sp_ctl_rpc(struct sp *sp, struct ctl_conn *cc)
+{
+	Bypass__RpcReply rep = BYPASS__RPC_REPLY__INIT;
+	int scope = sp_ctl_read_scope(cc);
+	struct dp_rpc_stat *v = NULL;
+	Bypass__RpcMethodStat *st = NULL, **arr = NULL;
+	int n = 0;
+
+	if (scope < 0 && scope != SP_CTL_ALL) {
+		rep.status = -EACCES;
+		rep.error = (char *)"you belong to no tenant ([tenants] unknown = refuse): "
+				    "ask the operator to list your uid or group in one";
+		goto send;
+	}
+	n = sp_rpc_sum(sp, &v);
+	st = calloc(n > 0 ? (size_t)n : 1, sizeof(*st));
+	arr = calloc(n > 0 ? (size_t)n : 1, sizeof(*arr));
+	if (n < 0 || !st || !arr) {
+		rep.status = -ENOMEM;
+		rep.error = (char *)"fastpathd is out of memory";
+		goto send;
+	}
+	size_t budget = RPC_BUDGET;
+
+	rep.has_omitted = 1;
+	for (int i = 0; i < n; i++) {
+		Bypass__RpcMethodStat *o = &st[rep.n_methods];
+
+		if (scope != SP_CTL_ALL && v[i].tenant != scope)
+			continue;
+		bypass__rpc_method_stat__init(o);
+		o->tenant = sp->tenants[v[i].tenant].cfg.name;
+		o->method = v[i].method == DP_RPC_OTHER ? 65536 : v[i].method;
+		o->has_calls = o->has_resp_ok = o->has_resp_err = 1;
+		o->calls = v[i].calls;
+		o->resp_ok = v[i].resp_ok;
+		o->resp_err = v[i].resp_err;
+		size_t need = bypass__rpc_method_stat__get_packed_size(o) + 4;
+		if (need > budget) {
+			rep.omitted++;
+			continue;
+		}
+		budget -= need;
+		arr[rep.n_methods++] = o;
+	}
+	rep.methods = arr;
+	if (scope == SP_CTL_ALL) {
+		rep.has_messages = rep.has_protocol_errors = rep.has_stalls = 1;
+		rep.has_bad_returns = 1;
+		rep.messages = dp_fp_counter(sp->dp, DPC_RPC_MSGS);
+		rep.protocol_errors = dp_fp_counter(sp->dp, DPC_RPC_PROTO_ERR);
+		rep.stalls = dp_fp_counter(sp->dp, DPC_RPC_STALLS);
+		rep.bad_returns = dp_fp_counter(sp->dp, DPC_RPC_BAD_RETURN);
+	}
+send:;
+	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
+	m.msg_case = BYPASS__CTL_MSG__MSG_RPC_REPLY;
+	m.rpc_reply = &rep;
+	sp_ctl_send(cc, &m, NULL, 0);
+	free(v);
+	free(st);
+	free(arr);
+}

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_rpc_framer.c - fastpathd's RPC framer (fastpathd/rpc_frame_rx.c)
+ * and message heap (fastpathd/rpc_heap.c) against a fake ring, heap and
+ * message queue, hostile peers and apps included.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <criterion/criterion.h>
+
+#include "bypass/rpc_wire.h"
+#include "bypass/shm_abi.h"
+#include "rpc_frame_rx.h"
+#include "rpc_heap.h"
+
+#define RING (1u << 18)
+#define HEAP (16u * BP_HEAP_BLOCK)
+#define QCAP 8
+
+struct fake {
+	uint8_t ring[RING];
+	uint64_t written;
+	uint8_t *heap_mem;
+	struct rpc_heap heap;
+	struct bp_msg_desc q[64];
+	unsigned nq, qcap;
+	unsigned counted;
+	struct rpc_rx_flow rf;
+	struct rpc_rx_env env;
+};
+
+static struct fake *fk;
+
+static int push(void *arg, const struct bp_msg_desc *d)
+{
+	struct fake *f = arg;
+
+	if (f->nq >= f->qcap)
+		return -1;
+	f->q[f->nq++] = *d;
+	return 0;
+}
+
+static void count(void *arg, const struct rpc_frame_hdr *h)
+{
+	(void)h;
+	((struct fake *)arg)->counted++;
+}
+
+static void setup(void)
+{
+	fk = calloc(1, sizeof(*fk));
+	fk->heap_mem = calloc(1, HEAP);
+	cr_assert_eq(rpc_heap_init(&fk->heap, 0, HEAP), 0);
+	fk->qcap = QCAP;
+	rpc_rx_init(&fk->rf);
+	fk->env = (struct rpc_rx_env){
+		.ring = fk->ring, .ring_size = RING, .heap = &fk->heap,
+		.heap_base = fk->heap_mem, .heap_size = HEAP, .push = push, .count = count,
+		.arg = fk, .slot = 3, .gen = 7,
+	};
+}
+
+static void teardown(void)
+{
+	rpc_heap_fini(&fk->heap);
+	free(fk->heap_mem);
+	free(fk);
+}
+
+static void put(const void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fk->ring[(fk->written + i) % RING] = ((const uint8_t *)p)[i];
+	fk->written += n;
+}
+
+static void put_frame(uint8_t type, uint16_t flags, uint32_t call_id, uint32_t msg_len,
+		      const uint8_t *payload, uint32_t len, uint16_t meta_len)
+{
+	struct rpc_frame_hdr h = { .type = type, .flags = flags, .method = 42,
+				   .call_id = call_id, .frame_len = len, .msg_len = msg_len,
+				   .meta_len = meta_len };
+	uint8_t raw[RPC_WIRE_HDR_LEN];
+
+	rpc_frame_encode(&h, raw);
+	put(raw, sizeof(raw));
+	if (len)
+		put(payload, len);
+}
+
+static int scan(void)
+{
+	fk->env.end = fk->written;
+	return rpc_rx_scan(&fk->rf, &fk->env);
+}
+
+TestSuite(rpc_framer, .init = setup, .fini = teardown);
+TestSuite(rpc_heap, .init = setup, .fini = teardown);
+
+Test(rpc_framer, whole_message_one_frame)
+{
+	uint8_t body[100];
+
+	for (unsigned i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)i;
+	put_frame(RPC_FT_REQUEST, 0, 9, 90, body, 100, 10);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 1);
+	struct bp_msg_desc *d = &fk->q[0];
+	cr_assert_eq(d->type, RPC_FT_REQUEST);
+	cr_assert_eq(d->call_id, 9);
+	cr_assert_eq(d->method, 42);
+	cr_assert_eq(d->meta_len, 10);
+	cr_assert_eq(d->body_len, 90);
+	cr_assert_eq(d->slot, 3);
+	cr_assert_eq(d->gen, 7);
+	cr_assert(d->has_buf);
+	cr_assert_eq(memcmp(fk->heap_mem + d->heap_off, body, 100), 0);
+	cr_assert_eq(fk->env.pos, fk->written, "the daemon consumed the frame");
+	cr_assert_eq(fk->counted, 1);
+	cr_assert_eq(d->wire_bytes, 132);
+}
+
+Test(rpc_framer, frame_arrives_in_pieces)
+{
+	uint8_t body[5000];
+
+	memset(body, 0xab, sizeof(body));
+	put_frame(RPC_FT_RESPONSE, 0, 1, 5000, body, 5000, 0);
+	uint64_t all = fk->written;
+
+	fk->written = 20; /* half a header */
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->env.pos, 0, "a partial header is not taken");
+	fk->written = 1000;
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 0);
+	cr_assert_eq(fk->env.pos, 1000, "payload bytes go to the heap as they come");
+	fk->written = all;
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 1);
+	cr_assert(fk->q[0].flags & RPC_FF_RESP_DIR);
+	cr_assert_eq(memcmp(fk->heap_mem + fk->q[0].heap_off, body, 5000), 0);
+}
+
+Test(rpc_framer, chunked_interleaved)
+{
+	uint8_t a[300], b[40];
+
+	for (unsigned i = 0; i < sizeof(a); i++)
+		a[i] = (uint8_t)(i * 7);
+	memset(b, 0x55, sizeof(b));
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, 300, a, 100, 0);
+	put_frame(RPC_FT_REQUEST, 0, 2, 40, b, 40, 0);       /* a small call in between */
+	put_frame(RPC_FT_CHUNK, RPC_FF_MORE, 1, 100, a + 100, 100, 0);
+	put_frame(RPC_FT_PING, 0, 0, 0, NULL, 0, 0);
+	put_frame(RPC_FT_CHUNK, 0, 1, 200, a + 200, 100, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 3);
+	cr_assert_eq(fk->q[0].call_id, 2, "the small call is not held back");
+	cr_assert_eq(fk->q[1].type, RPC_FT_PING);
+	cr_assert(!fk->q[1].has_buf);
+	cr_assert_eq(fk->q[2].call_id, 1);
+	cr_assert_eq(fk->q[2].body_len, 300);
+	cr_assert_eq(memcmp(fk->heap_mem + fk->q[2].heap_off, a, 300), 0);
+	cr_assert_eq(fk->q[2].wire_bytes, 3 * 32 + 300);
+}
+
+Test(rpc_framer, bad_magic_is_an_error)
+{
+	uint8_t junk[64];
+
+	memset(junk, 'G', sizeof(junk)); /* "GGGG..." e.g. an HTTP client */
+	put(junk, sizeof(junk));
+	cr_assert_eq(scan(), RPC_RX_ERROR);
+	cr_assert_eq(fk->rf.error, RPC_RXE_HEADER);
+	cr_assert_eq(fk->nq, 0);
+	cr_assert_eq(scan(), RPC_RX_ERROR, "the session stays failed");
+}
+
+Test(rpc_framer, oversized_frame_is_an_error)
+{
+	struct rpc_frame_hdr h = { .type = RPC_FT_REQUEST, .frame_len = RPC_WIRE_MAX_FRAME + 1,
+				   .msg_len = RPC_WIRE_MAX_FRAME + 1 };
+	uint8_t raw[RPC_WIRE_HDR_LEN];
+
+	rpc_frame_encode(&h, raw);
+	put(raw, sizeof(raw));
+	cr_assert_eq(scan(), RPC_RX_ERROR);
+	cr_assert_eq(fk->heap.used, 0, "nothing allocated for a bad header");
+}
+
+Test(rpc_framer, chunk_for_unknown_call)
+{
+	uint8_t x[10] = { 0 };
+
+	put_frame(RPC_FT_CHUNK, 0, 77, 0, x, 10, 0);
+	cr_assert_eq(scan(), RPC_RX_ERROR);
+	cr_assert_eq(fk->rf.error, RPC_RXE_CHUNK);
+}
+
+Test(rpc_framer, chunk_out_of_order)
+{
+	uint8_t x[100] = { 0 };
+
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, 100, x, 50, 0);
+	put_frame(RPC_FT_CHUNK, 0, 1, 60, x, 40, 0); /* offset should be 50 */
+	cr_assert_eq(scan(), RPC_RX_ERROR);
+	cr_assert_eq(fk->rf.error, RPC_RXE_CHUNK);
+}
+
+Test(rpc_framer, too_many_in_assembly)
+{
+	uint8_t x[8] = { 0 };
+
+	for (uint32_t id = 1; id <= RPC_RX_MAX_ASM; id++)
+		put_frame(RPC_FT_REQUEST, RPC_FF_MORE, id, 16, x, 8, 0);
+	cr_assert_eq(scan(), RPC_RX_ERROR);
+	cr_assert_eq(fk->rf.error, RPC_RXE_TOO_MANY);
+	rpc_rx_release(&fk->rf, &fk->heap, 0);
+	cr_assert_eq(fk->heap.used, 0, "release gives assembly buffers back");
+}
+
+Test(rpc_framer, heap_full_stalls_then_resumes)
+{
+	static uint8_t big[HEAP - BP_HEAP_BLOCK];
+
+	memset(big, 1, sizeof(big));
+	put_frame(RPC_FT_REQUEST, 0, 1, sizeof(big), big, sizeof(big), 0);
+	put_frame(RPC_FT_REQUEST, 0, 2, 2 * BP_HEAP_BLOCK, big, 2 * BP_HEAP_BLOCK, 0);
+	cr_assert_eq(scan(), RPC_RX_STALL);
+	cr_assert_eq(fk->nq, 1);
+	uint64_t stop = fk->env.pos;
+	cr_assert_lt(stop, fk->written, "the second frame stays in the ring");
+	cr_assert_eq(scan(), RPC_RX_STALL, "still no room");
+	cr_assert_eq(fk->env.pos, stop);
+	/* the app returns the first buffer: room again */
+	cr_assert_eq(rpc_heap_return(&fk->heap, fk->q[0].buf, fk->q[0].buf_gen), 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 2);
+	cr_assert_eq(fk->env.pos, fk->written);
+}
+
+Test(rpc_framer, queue_full_stalls_then_resumes)
+{
+	fk->qcap = 2;
+	for (int i = 0; i < 4; i++)
+		put_frame(RPC_FT_PING, 0, 0, 0, NULL, 0, 0);
+	uint8_t x[10] = { 0 };
+	put_frame(RPC_FT_REQUEST, 0, 5, 10, x, 10, 0);
+	cr_assert_eq(scan(), RPC_RX_STALL);
+	cr_assert_eq(fk->nq, 2);
+	cr_assert_eq(fk->env.pos, 64, "two PINGs taken, the rest waits");
+	fk->nq = 0; /* the app drained the queue */
+	cr_assert_eq(scan(), RPC_RX_STALL);
+	fk->nq = 0;
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 1);
+	cr_assert_eq(fk->q[0].call_id, 5);
+}
+
+Test(rpc_framer, too_big_for_heap_is_skipped)
+{
+	struct rpc_frame_hdr h = { .type = RPC_FT_REQUEST, .call_id = 3, .frame_len = HEAP + 8,
+				   .msg_len = HEAP + 8 };
+	uint8_t raw[RPC_WIRE_HDR_LEN];
+	static uint8_t body[HEAP + 8];
+
+	rpc_frame_encode(&h, raw);
+	put(raw, sizeof(raw));
+	put(body, sizeof(body));
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 1);
+	cr_assert(fk->q[0].flags & BP_MSGF_TOO_BIG);
+	cr_assert(!fk->q[0].has_buf);
+	cr_assert_eq(fk->heap.used, 0);
+}
+
+Test(rpc_framer, eof_after_everything)
+{
+	uint8_t x[10] = { 0 };
+
+	put_frame(RPC_FT_REQUEST, 0, 5, 10, x, 10, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(rpc_rx_eof(&fk->rf, &fk->env), 0);
+	cr_assert_eq(rpc_rx_eof(&fk->rf, &fk->env), 0);
+	cr_assert_eq(fk->nq, 2, "one EOF only");
+	cr_assert_eq(fk->q[1].type, BP_MSG_EOF);
+}
+
+Test(rpc_heap, hostile_returns)
+{
+	uint32_t g1, g2;
+	int64_t b1 = rpc_heap_alloc(&fk->heap, 3 * BP_HEAP_BLOCK, &g1);
+	int64_t b2 = rpc_heap_alloc(&fk->heap, 100, &g2);
+
+	cr_assert_geq(b1, 0);
+	cr_assert_geq(b2, 0);
+	cr_assert_eq(rpc_heap_return(&fk->heap, (uint32_t)b1, g1), -1,
+		     "still the daemon's (in assembly): not the app's to return");
+	rpc_heap_give(&fk->heap, (uint32_t)b1);
+	rpc_heap_give(&fk->heap, (uint32_t)b2);
+	cr_assert_eq(rpc_heap_return(&fk->heap, (uint32_t)b1 + 1, g1), -1, "inside a run");
+	cr_assert_eq(rpc_heap_return(&fk->heap, (uint32_t)b1, g1 + 100), -1, "wrong generation");
+	cr_assert_eq(rpc_heap_return(&fk->heap, 1u << 30, g1), -1, "beyond the heap");
+	cr_assert_eq(rpc_heap_return(&fk->heap, 12, 0), -1, "a free block");
+	cr_assert_eq(rpc_heap_return(&fk->heap, (uint32_t)b1, g1), 0);
+	cr_assert_eq(rpc_heap_return(&fk->heap, (uint32_t)b1, g1), -1, "double return");
+	cr_assert_eq(fk->heap.bad_returns, 6);
+	cr_assert_eq(rpc_heap_return(&fk->heap, (uint32_t)b2, g2), 0);
+	cr_assert_eq(fk->heap.used, 0);
+	/* everything merged back: the whole part is one run again */
+	uint32_t g;
+	cr_assert_eq(rpc_heap_alloc(&fk->heap, HEAP, &g), 0);
+}
+
+Test(rpc_heap, fragmentation_merges)
+{
+	uint32_t g[8];
+	int64_t b[8];
+
+	for (int i = 0; i < 8; i++) {
+		b[i] = rpc_heap_alloc(&fk->heap, 2 * BP_HEAP_BLOCK, &g[i]);
+		cr_assert_geq(b[i], 0);
+		rpc_heap_give(&fk->heap, (uint32_t)b[i]);
+	}
+	uint32_t gx;
+	cr_assert_eq(rpc_heap_alloc(&fk->heap, 1, &gx), -1, "full");
+	for (int i = 0; i < 8; i += 2)
+		cr_assert_eq(rpc_heap_return(&fk->heap, (uint32_t)b[i], g[i]), 0);
+	cr_assert_eq(rpc_heap_alloc(&fk->heap, 3 * BP_HEAP_BLOCK, &gx), -1, "holes of 2 only");
+	for (int i = 1; i < 8; i += 2)
+		cr_assert_eq(rpc_heap_return(&fk->heap, (uint32_t)b[i], g[i]), 0);
+	cr_assert_eq(rpc_heap_alloc(&fk->heap, HEAP, &gx), 0, "all merged");
+}
