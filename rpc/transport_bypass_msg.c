@@ -3,7 +3,8 @@
  * transport_bypass_msg.c - RPC over libbypass RPC sessions: fastpathd
  * frames the connection and hands over whole messages (bp_msg_poll()), so
  * the library never reassembles a byte stream and never copies out of the
- * rx ring.  Sending is bp_send(), as in transport_bypass.c.
+ * rx ring.  Sending is as in transport_bypass.c: in place in the tx ring
+ * (bp_tx_reserve()) when tx.c can, else bp_send().
  *
  * bp_msg_poll() returns messages of every connection at once; each goes on
  * its handle's FIFO until the session reads it (recv_msg), and its heap
@@ -314,6 +315,17 @@ static int m_set_wake(void *t, int fd)
 	return 0;
 }
 
+/* sending in place works as on a byte stream (transport_bypass.c) */
+static int m_tx_reserve(void *t, int h, size_t len, struct iovec iov[2])
+{
+	return bp_tx_reserve(((struct bm *)t)->ctx, h, len, iov);
+}
+
+static int m_tx_commit(void *t, int h, size_t len)
+{
+	return bp_tx_commit(((struct bm *)t)->ctx, h, len);
+}
+
 const struct rpc_transport_ops rpc_bypass_msg_ops = {
 	.name = "bypass-msg",
 	.init = m_init,
@@ -328,6 +340,8 @@ const struct rpc_transport_ops rpc_bypass_msg_ops = {
 	.close = m_close,
 	.poll = m_poll,
 	.set_wake = m_set_wake,
+	.tx_reserve = m_tx_reserve,
+	.tx_commit = m_tx_commit,
 	.recv_msg = m_recv_msg,
 	.msg_done = m_msg_done,
 };
