@@ -7,16 +7,26 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "bypass/bypass.h"
 #include "rpc_internal.h"
 
 struct bt {
-	struct bp_ctx *ctx;
+	struct bp_ctx *ctx;	/* first: the rpc_bp_* ops below read it */
 	bool own;
 	int wake;	/* eventfd of the worker threads, -1 */
 };
+
+static_assert(offsetof(struct bt, ctx) == 0, "rpc_bp_* ops read the context first");
+
+/* the context of either bypass transport: its state's first member */
+static struct bp_ctx *bp_ctx_of(void *t)
+{
+	return *(struct bp_ctx **)t;
+}
 
 static int b_init(void **t, const struct rpc_endpoint_opts *o, char *err, size_t errlen)
 {
@@ -54,35 +64,35 @@ static void b_fini(void *t)
 
 static int b_listen(void *t, uint32_t ip, uint16_t port)
 {
-	return bp_listen(((struct bt *)t)->ctx, ip, port, 4096);
+	return bp_listen(bp_ctx_of(t), ip, port, 4096);
 }
 
-static int b_local_port(void *t, int h)
+int rpc_bp_local_port(void *t, int h)
 {
 	struct bp_flow_info fi;
-	int r = bp_flow_info(((struct bt *)t)->ctx, h, &fi);
+	int r = bp_flow_info(bp_ctx_of(t), h, &fi);
 
 	return r < 0 ? r : fi.local_port;
 }
 
-static int b_accept(void *t, int lh)
+int rpc_bp_accept(void *t, int lh)
 {
-	return bp_accept(((struct bt *)t)->ctx, lh);
+	return bp_accept(bp_ctx_of(t), lh);
 }
 
 static int b_connect(void *t, uint32_t ip, uint16_t port)
 {
-	return bp_connect(((struct bt *)t)->ctx, ip, port);
+	return bp_connect(bp_ctx_of(t), ip, port);
 }
 
-static int b_connect_status(void *t, int h)
+int rpc_bp_connect_status(void *t, int h)
 {
-	return bp_connect_status(((struct bt *)t)->ctx, h);
+	return bp_connect_status(bp_ctx_of(t), h);
 }
 
-static ssize_t b_sendv(void *t, int h, const struct iovec *iov, int n)
+ssize_t rpc_bp_sendv(void *t, int h, const struct iovec *iov, int n)
 {
-	struct bp_ctx *ctx = ((struct bt *)t)->ctx;
+	struct bp_ctx *ctx = bp_ctx_of(t);
 	ssize_t done = 0;
 
 	/* each bp_send() is a copy into the shared tx ring, not a syscall */
@@ -100,12 +110,12 @@ static ssize_t b_sendv(void *t, int h, const struct iovec *iov, int n)
 
 static ssize_t b_recv(void *t, int h, void *buf, size_t len)
 {
-	return bp_recv(((struct bt *)t)->ctx, h, buf, len);
+	return bp_recv(bp_ctx_of(t), h, buf, len);
 }
 
 static void b_close(void *t, int h)
 {
-	bp_close(((struct bt *)t)->ctx, h);
+	bp_close(bp_ctx_of(t), h);
 }
 
 /*
@@ -171,24 +181,24 @@ static int b_set_wake(void *t, int fd)
 }
 
 /* zero-copy: the flow's rings in the shared region (NOTES.md "Zero-copy") */
-static int b_tx_reserve(void *t, int h, size_t len, struct iovec iov[2])
+int rpc_bp_tx_reserve(void *t, int h, size_t len, struct iovec iov[2])
 {
-	return bp_tx_reserve(((struct bt *)t)->ctx, h, len, iov);
+	return bp_tx_reserve(bp_ctx_of(t), h, len, iov);
 }
 
-static int b_tx_commit(void *t, int h, size_t len)
+int rpc_bp_tx_commit(void *t, int h, size_t len)
 {
-	return bp_tx_commit(((struct bt *)t)->ctx, h, len);
+	return bp_tx_commit(bp_ctx_of(t), h, len);
 }
 
 static int b_rx_peek(void *t, int h, struct iovec iov[2])
 {
-	return bp_rx_peek(((struct bt *)t)->ctx, h, iov);
+	return bp_rx_peek(bp_ctx_of(t), h, iov);
 }
 
 static int b_rx_consume(void *t, int h, size_t len)
 {
-	return bp_rx_consume(((struct bt *)t)->ctx, h, len);
+	return bp_rx_consume(bp_ctx_of(t), h, len);
 }
 
 const struct rpc_transport_ops rpc_bypass_ops = {
@@ -196,17 +206,17 @@ const struct rpc_transport_ops rpc_bypass_ops = {
 	.init = b_init,
 	.fini = b_fini,
 	.listen = b_listen,
-	.local_port = b_local_port,
-	.accept = b_accept,
+	.local_port = rpc_bp_local_port,
+	.accept = rpc_bp_accept,
 	.connect = b_connect,
-	.connect_status = b_connect_status,
-	.sendv = b_sendv,
+	.connect_status = rpc_bp_connect_status,
+	.sendv = rpc_bp_sendv,
 	.recv = b_recv,
 	.close = b_close,
 	.poll = b_poll,
 	.set_wake = b_set_wake,
-	.tx_reserve = b_tx_reserve,
-	.tx_commit = b_tx_commit,
+	.tx_reserve = rpc_bp_tx_reserve,
+	.tx_commit = rpc_bp_tx_commit,
 	.rx_peek = b_rx_peek,
 	.rx_consume = b_rx_consume,
 };

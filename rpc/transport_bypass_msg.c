@@ -12,6 +12,8 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +28,7 @@ struct hq {
 };
 
 struct bm {
-	struct bp_ctx *ctx;
+	struct bp_ctx *ctx;	/* first: the shared rpc_bp_* ops read it */
 	bool own;
 	int wake;
 	struct hq *q;		/* [nq], by handle */
@@ -34,6 +36,8 @@ struct bm {
 	int *ready;		/* handles that got messages since the last poll */
 	uint32_t nready, ready_cap;
 };
+
+static_assert(offsetof(struct bm, ctx) == 0, "rpc_bp_* ops read the context first");
 
 static int m_init(void **t, const struct rpc_endpoint_opts *o, char *err, size_t errlen)
 {
@@ -157,44 +161,9 @@ static int m_listen(void *t, uint32_t ip, uint16_t port)
 	return bp_listen_flags(((struct bm *)t)->ctx, ip, port, 4096, BP_LISTEN_RPC);
 }
 
-static int m_local_port(void *t, int h)
-{
-	struct bp_flow_info fi;
-	int r = bp_flow_info(((struct bm *)t)->ctx, h, &fi);
-
-	return r < 0 ? r : fi.local_port;
-}
-
-static int m_accept(void *t, int lh)
-{
-	return bp_accept(((struct bm *)t)->ctx, lh);
-}
-
 static int m_connect(void *t, uint32_t ip, uint16_t port)
 {
 	return bp_connect_rpc(((struct bm *)t)->ctx, ip, port);
-}
-
-static int m_connect_status(void *t, int h)
-{
-	return bp_connect_status(((struct bm *)t)->ctx, h);
-}
-
-static ssize_t m_sendv(void *t, int h, const struct iovec *iov, int n)
-{
-	struct bp_ctx *ctx = ((struct bm *)t)->ctx;
-	ssize_t done = 0;
-
-	for (int i = 0; i < n; i++) {
-		ssize_t r = bp_send(ctx, h, iov[i].iov_base, iov[i].iov_len);
-
-		if (r < 0)
-			return done ? done : r;
-		done += r;
-		if ((size_t)r < iov[i].iov_len)
-			break;
-	}
-	return done;
 }
 
 static ssize_t m_recv(void *t, int h, void *buf, size_t len)
@@ -315,33 +284,22 @@ static int m_set_wake(void *t, int fd)
 	return 0;
 }
 
-/* sending in place works as on a byte stream (transport_bypass.c) */
-static int m_tx_reserve(void *t, int h, size_t len, struct iovec iov[2])
-{
-	return bp_tx_reserve(((struct bm *)t)->ctx, h, len, iov);
-}
-
-static int m_tx_commit(void *t, int h, size_t len)
-{
-	return bp_tx_commit(((struct bm *)t)->ctx, h, len);
-}
-
 const struct rpc_transport_ops rpc_bypass_msg_ops = {
 	.name = "bypass-msg",
 	.init = m_init,
 	.fini = m_fini,
 	.listen = m_listen,
-	.local_port = m_local_port,
-	.accept = m_accept,
+	.local_port = rpc_bp_local_port,
+	.accept = rpc_bp_accept,
 	.connect = m_connect,
-	.connect_status = m_connect_status,
-	.sendv = m_sendv,
+	.connect_status = rpc_bp_connect_status,
+	.sendv = rpc_bp_sendv,
 	.recv = m_recv,
 	.close = m_close,
 	.poll = m_poll,
 	.set_wake = m_set_wake,
-	.tx_reserve = m_tx_reserve,
-	.tx_commit = m_tx_commit,
+	.tx_reserve = rpc_bp_tx_reserve,
+	.tx_commit = rpc_bp_tx_commit,
 	.recv_msg = m_recv_msg,
 	.msg_done = m_msg_done,
 };
