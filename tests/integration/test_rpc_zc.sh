@@ -17,24 +17,10 @@ bp_topo_up rpczc 131
 bp_make_tmp
 dir=$BP_TMP
 R=$BP_BUILD/rpc
-FP=$BP_BUILD/fastpathd/fastpathd
 SRV_IP=198.18.131.1
 
-# start_fp NAME ROLE IP: a daemon in the dp namespace on the memif link
-start_fp() {
-	local log=$dir/fp-$1.log sock=$dir/fp-$1.sock i
-	bp_bg ip netns exec "$BP_NS_DP" "$FP" --port "net_memif0,role=$2,socket=$dir/memif.sock" \
-		--ip "$3/24" --no-huge --mem 512 --socket "$sock" >"$log" 2>&1
-	for i in $(seq 300); do
-		grep -q "fastpathd: ready" "$log" 2>/dev/null && [ -S "$sock" ] && return 0
-		kill -0 "$BP_LAST_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$log" >&2
-	bp_die "fastpathd $1 did not come up"
-}
-start_fp srv server $SRV_IP
-start_fp cli client 198.18.131.3
+rpc_memif_fp srv server $SRV_IP
+rpc_memif_fp cli client 198.18.131.3
 
 BYPASS_SOCKET=$dir/fp-srv.sock bp_bg "$R/kv_server" --transport bypass --listen :7131 >"$dir/s.log" 2>&1
 bp_wait_listening "$dir/s.log"
@@ -42,18 +28,7 @@ BYPASS_SOCKET=$dir/fp-srv.sock bp_bg "$R/rpc_bench" server --stack bypass -p 713
 bp_wait_listening "$dir/b.log"
 
 export BYPASS_SOCKET=$dir/fp-cli.sock
-ok=0
-# the memif link comes up asynchronously: retry the first contact
-for _ in $(seq 20); do
-	if timeout 120 "$R/kv_client" --transport bypass --connect "$SRV_IP:7131" check 20 >"$dir/c.log" 2>&1; then
-		ok=1
-		break
-	fi
-	sleep 0.5
-done
-if [ "$ok" != 1 ] || ! grep -q "check 20 ok" "$dir/c.log"; then
-	bp_die "kv check over bypass: $(cat "$dir/c.log")"
-fi
+rpc_kv_check_memif "$SRV_IP:7131" 20
 bp_log "kv check 20 ok"
 for size in 64 65536; do
 	timeout 60 "$R/rpc_bench" client --stack bypass --server "$SRV_IP" -p 7132 --conns 1 --depth 8 \
