@@ -122,11 +122,11 @@ bp_log "(b) flows against the peer's ss"
 bp_bg bp_peer "$PY" "$HERE/peer_echo.py" 7401
 bp_wait_peer_listen 7401
 rm -f "$dir/go"
-shim_as 0 conns "$BP_PEER_IP" 7401 3 "$dir/go" >"$dir/t1.log" 2>&1 &
-BP_PIDS+=("$!")
-shim_as "$U2" conns "$BP_PEER_IP" 7401 2 "$dir/go" >"$dir/t2.log" 2>&1 &
-t2pid=$!
-BP_PIDS+=("$t2pid")
+# own process groups (bp_bg), so a failed run stops the clients too and
+# their users can be deleted
+bp_bg shim_as 0 conns "$BP_PEER_IP" 7401 3 "$dir/go" >"$dir/t1.log" 2>&1
+bp_bg shim_as "$U2" conns "$BP_PEER_IP" 7401 2 "$dir/go" >"$dir/t2.log" 2>&1
+t2pid=$BP_LAST_PID
 for i in $(seq 100); do grep -q opened "$dir/t1.log" && grep -q opened "$dir/t2.log" && break; sleep 0.1; done
 [ "$(head -1 "$dir/t1.log")" = "opened 3 0" ] || bp_die "t1 could not connect: $(cat "$dir/t1.log")"
 [ "$(head -1 "$dir/t2.log")" = "opened 2 0" ] || bp_die "t2 could not connect: $(cat "$dir/t2.log")"
@@ -167,7 +167,7 @@ documented=$("$PY" "$JSON" --list)
 have=$("$CTL" --help | awk '/^commands/ {on = 1; next} on && NF == 0 {exit} on {print $1}' | sort | xargs)
 [ "$documented" = "$have" ] ||
 	bp_die "bypassctl(8) documents JSON for '$documented', bypassctl has '$have'"
-for c in status stats apps tenants flows arp route cores metrics; do
+for c in status stats apps tenants flows arp route cores metrics rpc; do
 	"$CTL" "$c" --json | "$PY" "$JSON" "$c" || bp_die "$c --json"
 done
 [ "$(jget metrics "any(m['name'] == 'bypass_rx_payload_bytes_total' and m['value'] >= 0 for m in d['metrics'])" metrics)" = true ] ||
