@@ -429,9 +429,10 @@ struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 	fp->apps = rte_zmalloc("fp_apps", sizeof(*fp->apps) * dp->max_apps, 0);
 	fp->active = rte_zmalloc("fp_apps_active", sizeof(*fp->active) * dp->max_apps, 0);
 	fp->kick = rte_zmalloc("fp_apps_kick", sizeof(*fp->kick) * dp->max_apps, 0);
+	fp->qfull = rte_zmalloc("fp_rpc_qfull", sizeof(*fp->qfull) * dp->max_apps, 0);
 	fp->app_idle_tsc = dp->tsc_hz / 100; /* 10 ms */
 	if (!fp->paced || !fp->rpc_stalled || fp_qos_init(fp) || !fp->backlog || !fp->out || !fp->apps ||
-	    !fp->active || !fp->kick || flow_table_init(fp)) {
+	    !fp->active || !fp->kick || !fp->qfull || flow_table_init(fp)) {
 		fp_ctx_destroy(fp);
 		return NULL;
 	}
@@ -463,6 +464,7 @@ void fp_ctx_destroy(struct fp_ctx *fp)
 	rte_free(fp->apps);
 	rte_free(fp->active);
 	rte_free(fp->kick);
+	rte_free(fp->qfull);
 	rte_free(fp);
 }
 
