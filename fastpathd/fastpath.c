@@ -171,12 +171,21 @@ static void unlist(uint32_t *list, uint32_t *n, uint32_t flow_id)
  */
 void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f)
 {
+	if (f->flags & FPF_RPC)
+		fp_rpc_flow_gone(fp, f);
+	fp_flow_unlist_out(fp, f);
+}
+
+/**
+ * fp_flow_unlist_out - @f leaves this core (bucket move): off the pacing
+ * and blocked lists.  Its RPC framer state goes with it (fp_rpc_move_out()).
+ */
+void fp_flow_unlist_out(struct fp_ctx *fp, struct fp_flow *f)
+{
 	if (f->flags & FPF_PACE_WAIT)
 		unlist(fp->paced, &fp->npaced, f->flow_id);
 	if (f->flags & FPF_TX_BLOCKED)
 		tq_sched_remove(&fp->sched, f->tenant, f->flow_id);
-	if (f->flags & FPF_RPC)
-		fp_rpc_flow_gone(fp, f);
 	f->flags &= ~(FPF_PACE_WAIT | FPF_TENANT_WAIT | FPF_TX_BLOCKED);
 }
 

@@ -126,6 +126,7 @@ void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr);
 void fp_pace_later(struct fp_ctx *fp, struct fp_flow *f);
 bool fp_tx_wait(struct fp_ctx *fp, struct fp_flow *f);
 void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f);
+void fp_flow_unlist_out(struct fp_ctx *fp, struct fp_flow *f);
 
 /* fp_qos.c */
 int fp_qos_init(struct fp_ctx *fp);
@@ -183,6 +184,7 @@ void fp_rpc_poll(struct fp_ctx *fp);
 bool fp_rpc_has_room(struct fp_ctx *fp);
 void fp_rpc_app_gone(struct fp_ctx *fp, struct dp_app *app);
 void fp_rpc_flow_gone(struct fp_ctx *fp, struct fp_flow *f);
+void fp_rpc_move_out(struct fp_ctx *fp, struct fp_flow *f);
 
 /* tcp_out.c */
 void tcp_output(struct fp_ctx *fp, struct fp_flow *f);

@@ -241,8 +241,7 @@ void fp_rpc_poll(struct fp_ctx *fp)
 	}
 }
 
-/** fp_rpc_flow_gone - @f is being deleted: off the stall list, buffers back. */
-void fp_rpc_flow_gone(struct fp_ctx *fp, struct fp_flow *f)
+static void stall_remove(struct fp_ctx *fp, struct fp_flow *f)
 {
 	if (f->flags & FPF_RPC_STALL) {
 		for (uint32_t i = 0; i < fp->nrpc_stalled; i++) {
@@ -253,8 +252,32 @@ void fp_rpc_flow_gone(struct fp_ctx *fp, struct fp_flow *f)
 		}
 		f->flags &= ~FPF_RPC_STALL;
 	}
+}
+
+/** fp_rpc_flow_gone - @f is being deleted: off the stall list, buffers back. */
+void fp_rpc_flow_gone(struct fp_ctx *fp, struct fp_flow *f)
+{
+	stall_remove(fp, f);
 	fp->rpc_room = true; /* its runs may have come back */
 	if (f->rpc && f->app_id < fp->dp->max_apps)
 		rpc_rx_release(f->rpc, &fp->dp->apps[f->app_id].heap[fp->core],
 			       (uint16_t)fp->core);
+}
+
+/**
+ * fp_rpc_move_out - @f leaves this core (bucket move): off the stall list,
+ * and its messages in assembly out of this core's heap part (copied along,
+ * rpc_rx_carry()), so no run of ours stays behind for a flow we no longer
+ * own.  The new core puts them into its part (fp_bucket_in()).
+ */
+void fp_rpc_move_out(struct fp_ctx *fp, struct fp_flow *f)
+{
+	stall_remove(fp, f);
+	if (!f->rpc || f->app_id >= fp->dp->max_apps)
+		return;
+	struct dp_app *app = &fp->dp->apps[f->app_id];
+
+	rpc_rx_carry(f->rpc, &app->heap[fp->core], (uint16_t)fp->core,
+		     app->base + app->heap_off);
+	fp->rpc_room = true;
 }
