@@ -6,7 +6,8 @@
 # fastpathd may use at most 10% of a core (utime + stime from
 # /proc/PID/stat): stalled flows wait for the app's doorbell or drain kick
 # instead of being retried every round.  Then the app resumes and every
-# message must arrive in order, byte-exact.
+# message must arrive in order, byte-exact.  Last, a fork child's
+# bp_adopt() of an RPC session must fail with -EOPNOTSUPP.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -70,5 +71,13 @@ PY
 
 phase heap 7221 262144 400        # 64 heap blocks: the heap fills
 phase msgq 7222 16777216 1200     # 4096 blocks, 256 queue entries: the queue fills
+# an RPC session cannot move to a fork child: bp_adopt() says so
+bp_bg "$TOOL" adopt 7223 >"$dir/adopt.log" 2>&1
+adopter=$BP_LAST_PID
+bp_wait_listening "$dir/adopt.log"
+bp_bg bp_peer python3 -c 'import socket,sys,time; s=socket.create_connection((sys.argv[1], 7223)); time.sleep(10)' "$BP_IP"
+wait "$adopter" || bp_die "adopt of an RPC session: $(cat "$dir/adopt.log")"
+grep -q "adopt refused: EOPNOTSUPP" "$dir/adopt.log" || bp_die "adopt: $(cat "$dir/adopt.log")"
+bp_log "a fork child's bp_adopt() of an RPC session fails with -EOPNOTSUPP"
 "$BP_BUILD/cli/bypassctl" stats 2>/dev/null | grep -i rpc_stall || true
 echo "PASS: stalled RPC flows let fastpathd sleep; every message arrives once the app resumes"

@@ -13,13 +13,22 @@
  * call_id i (1..COUNT) in order, no metadata, body_len stall_len(i), byte j
  * of the body (i * 131 + j * 7) & 0xff.  Prints "ok COUNT" and exits 0, or
  * exits 1 on the first mismatch, 2 on a setup error.
+ *
+ *   bp_rpc_stall adopt PORT
+ *
+ * Accepts one RPC session on PORT, forks a child that attaches and tries
+ * bp_adopt() on it (reported with bp_forked()): the child must get
+ * -EOPNOTSUPP.  Prints "adopt refused: EOPNOTSUPP" and exits 0, else 1.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "bypass/bypass.h"
 
@@ -46,10 +55,85 @@ static int check(const struct bp_msg *m, uint32_t want)
 	return 0;
 }
 
+static int accept_one(struct bp_ctx *ctx, uint16_t port)
+{
+	int l = bp_listen_flags(ctx, 0, port, 16, BP_LISTEN_RPC);
+
+	if (l < 0) {
+		fprintf(stderr, "listen: %d\n", l);
+		exit(2);
+	}
+	printf("listening\n");
+	fflush(stdout);
+	int c;
+	while ((c = bp_accept(ctx, l)) < 0)
+		bp_wait(ctx, 100);
+	printf("accepted\n");
+	fflush(stdout);
+	return c;
+}
+
+static int adopt_test(const char *self, uint16_t port)
+{
+	char err[256], k[32];
+	struct bp_attach_opts o = { .app_name = "bp_rpc_stall", .msg_heap = 1 << 20 };
+	struct bp_ctx *ctx = bp_attach(&o, err, sizeof(err));
+	uint64_t key = 0;
+	int st;
+
+	if (!ctx) {
+		fprintf(stderr, "attach: %s\n", err);
+		return 2;
+	}
+	int c = accept_one(ctx, port);
+	if (bp_flow_key(ctx, c, &key))
+		return 2;
+	snprintf(k, sizeof(k), "%" PRIx64, key);
+	pid_t ch = fork();
+	if (ch == 0) {
+		execl(self, self, "child-adopt", k, (char *)NULL);
+		_exit(2);
+	}
+	bp_forked(ctx, ch);
+	waitpid(ch, &st, 0);
+	bp_detach(ctx);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+static int child_adopt(const char *k)
+{
+	char err[256];
+	struct bp_attach_opts o = { .app_name = "bp_rpc_stall-child" };
+	struct bp_ctx *ctx = bp_attach(&o, err, sizeof(err));
+	int h = -EAGAIN;
+
+	if (!ctx) {
+		fprintf(stderr, "child attach: %s\n", err);
+		return 2;
+	}
+	/* the parent's FORKED may not be in yet: EPERM until it is */
+	for (int i = 0; i < 100 && (h == -EAGAIN || h == -EPERM); i++) {
+		h = bp_adopt(ctx, strtoull(k, NULL, 16));
+		if (h == -EPERM)
+			usleep(20 * 1000);
+	}
+	bp_detach(ctx);
+	if (h != -EOPNOTSUPP) {
+		printf("adopt of an RPC session: %d, want -EOPNOTSUPP\n", h);
+		return 1;
+	}
+	printf("adopt refused: EOPNOTSUPP\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[256];
 
+	if (argc == 3 && !strcmp(argv[1], "adopt"))
+		return adopt_test(argv[0], (uint16_t)atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "child-adopt"))
+		return child_adopt(argv[2]);
 	if (argc != 5) {
 		fprintf(stderr, "usage: bp_rpc_stall PORT HEAP_BYTES COUNT GO_FILE\n");
 		return 2;
@@ -63,18 +147,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "attach: %s\n", err);
 		return 2;
 	}
-	int l = bp_listen_flags(ctx, 0, (uint16_t)atoi(argv[1]), 16, BP_LISTEN_RPC);
-	if (l < 0) {
-		fprintf(stderr, "listen: %d\n", l);
-		return 2;
-	}
-	printf("listening\n");
-	fflush(stdout);
-	int c;
-	while ((c = bp_accept(ctx, l)) < 0)
-		bp_wait(ctx, 100);
-	printf("accepted\n");
-	fflush(stdout);
+	int c = accept_one(ctx, (uint16_t)atoi(argv[1]));
+
 	while (access(argv[4], F_OK))
 		usleep(20 * 1000);
 
