@@ -26,10 +26,10 @@ HZ=$(getconf CLK_TCK)
 
 fp_ticks() { awk '{ print $14 + $15 }' "/proc/$BP_FP_PID/stat"; }
 
-# PHASE NAME PORT HEAP COUNT
+# PHASE NAME PORT HEAP COUNT [hold]
 phase() {
 	local name=$1 port=$2 heap=$3 count=$4 go=$dir/go.$1
-	bp_bg "$TOOL" "$port" "$heap" "$count" "$go" >"$dir/$name.log" 2>&1
+	bp_bg "$TOOL" "$port" "$heap" "$count" "$go" ${5:-} >"$dir/$name.log" 2>&1
 	local app=$BP_LAST_PID
 	bp_wait_listening "$dir/$name.log"
 	bp_bg bp_peer python3 - "$BP_IP" "$port" "$count" >"$dir/$name.peer.log" 2>&1 <<'PY'
@@ -70,7 +70,10 @@ PY
 }
 
 phase heap 7221 262144 400        # 64 heap blocks: the heap fills
-phase msgq 7222 16777216 1200     # 4096 blocks, 256 queue entries: the queue fills
+# 4096 blocks, 256 queue entries: the queue fills.  The app gives no buffer
+# back until it has all, so the flows go on after queue drains (the app's
+# drain kick, or the core's next timed wakeup), never after a MSG_DONE
+phase msgq 7222 16777216 1200 hold
 # an RPC session cannot move to a fork child: bp_adopt() says so
 bp_bg "$TOOL" adopt 7223 >"$dir/adopt.log" 2>&1
 adopter=$BP_LAST_PID

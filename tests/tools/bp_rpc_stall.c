@@ -3,7 +3,7 @@
  * bp_rpc_stall - an RPC-session server that stops taking messages
  * (tests/integration/test_rpc_stall.sh).
  *
- *   bp_rpc_stall PORT HEAP_BYTES COUNT GO_FILE
+ *   bp_rpc_stall PORT HEAP_BYTES COUNT GO_FILE [hold]
  *
  * Attaches with a message heap of HEAP_BYTES, listens on PORT as an RPC
  * session, accepts one connection and prints "accepted".  Then it calls
@@ -11,7 +11,9 @@
  * and message queue fill: the daemon's framer stalls).  Then it takes COUNT
  * REQUESTs and checks each against the pattern the test's peer sends:
  * call_id i (1..COUNT) in order, no metadata, body_len stall_len(i), byte j
- * of the body (i * 131 + j * 7) & 0xff.  Prints "ok COUNT" and exits 0, or
+ * of the body (i * 131 + j * 7) & 0xff.  With "hold" it gives no buffer
+ * back before it has all COUNT (so only draining the message queue can
+ * wake the daemon's stalled flows).  Prints "ok COUNT" and exits 0, or
  * exits 1 on the first mismatch, 2 on a setup error.
  *
  *   bp_rpc_stall adopt PORT
@@ -134,8 +136,8 @@ int main(int argc, char **argv)
 		return adopt_test(argv[0], (uint16_t)atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "child-adopt"))
 		return child_adopt(argv[2]);
-	if (argc != 5) {
-		fprintf(stderr, "usage: bp_rpc_stall PORT HEAP_BYTES COUNT GO_FILE\n");
+	if (argc != 5 && !(argc == 6 && !strcmp(argv[5], "hold"))) {
+		fprintf(stderr, "usage: bp_rpc_stall PORT HEAP_BYTES COUNT GO_FILE [hold]\n");
 		return 2;
 	}
 	struct bp_attach_opts o = { .app_name = "bp_rpc_stall",
@@ -152,8 +154,11 @@ int main(int argc, char **argv)
 	while (access(argv[4], F_OK))
 		usleep(20 * 1000);
 
-	struct bp_msg m[32];
+	struct bp_msg m[32], *held = NULL;
 	uint32_t next = 1;
+
+	if (argc == 6 && !(held = calloc(count, sizeof(*held))))
+		return 2;
 	time_t deadline = time(NULL) + 20;
 
 	while (next <= count) {
@@ -166,8 +171,11 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			if (m[i].h != c || check(&m[i], next))
 				return 1;
+			if (held)
+				held[next - 1] = m[i];
+			else
+				bp_msg_done(ctx, &m[i]);
 			next++;
-			bp_msg_done(ctx, &m[i]);
 		}
 		if (!n) {
 			if (time(NULL) > deadline) {
@@ -177,6 +185,9 @@ int main(int argc, char **argv)
 			bp_wait(ctx, 100);
 		}
 	}
+	for (uint32_t i = 0; held && i < count; i++)
+		bp_msg_done(ctx, &held[i]);
+	free(held);
 	printf("ok %u\n", count);
 	bp_close(ctx, c);
 	bp_detach(ctx);
