@@ -73,7 +73,9 @@ BP_API int bp_forked(struct bp_ctx *ctx, pid_t child)
  * bp_adopt - move the connection named by @key into this process.  Its
  * unread and unsent bytes come along; the previous holder's handle reads
  * as moved (-ESTALE) from then on.
- * Return: the new handle, or -ENOTCONN (the connection is gone), -errno.
+ * Return: the new handle, or -ENOTCONN (the connection is gone),
+ * -EOPNOTSUPP (an RPC session, BP_FLOW_RPC: its messages live in the
+ * owner's message heap, so it cannot move to another process), -errno.
  */
 BP_API int bp_adopt(struct bp_ctx *ctx, uint64_t key)
 {

@@ -61,6 +61,19 @@ static int push_done(struct bp_ctx *ctx, uint32_t k, uint32_t buf, uint32_t gen)
 }
 
 /*
+ * We took entries from message queue @k: if core k found it full, its RPC
+ * flows wait for this room and the core may be asleep, so kick it.  Pop
+ * (the tail store), fence, read the core's msgq_full word: the core sets
+ * the word, fences and looks at the tail (fastpathd/fp_rpc.c).
+ */
+static void drained(struct bp_ctx *ctx, uint32_t k)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&ctx->hdr->fp_sleeping[k].msgq_full, __ATOMIC_RELAXED))
+		bpi_kick(ctx->fp_kick_fd[k]);
+}
+
+/*
  * Is @d about a flow we hold (or will: a child whose ACCEPT we have not
  * drained yet has a newer generation)?  A message of a generation we
  * closed is late: its buffer goes straight back.
@@ -84,8 +97,10 @@ BP_API int bp_msg_poll(struct bp_ctx *ctx, struct bp_msg *out, int max)
 	bpi_lock(ctx);
 	for (uint32_t k = 0; k < ctx->nqueues && n < max; k++) {
 		struct bp_msg_desc d;
+		bool took = false;
 
 		while (n < max && !bp_queue_pop(&ctx->msgq[k], &d)) {
+			took = true;
 			if (!desc_ok(ctx, &d)) {
 				ctx->bad_msgs++;
 				continue;
@@ -110,6 +125,8 @@ BP_API int bp_msg_poll(struct bp_ctx *ctx, struct bp_msg *out, int max)
 					  (uint64_t)d.has_buf << 32 | d.core },
 			};
 		}
+		if (took)
+			drained(ctx, k);
 	}
 	bpi_unlock(ctx);
 	return n;

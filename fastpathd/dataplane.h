@@ -256,12 +256,15 @@ FP_FLOW_SHARED_ALIGNED(peer_wnd);
  * @idx: position in the core's list of every app.
  * @act_idx: position in the core's active list, UINT32_MAX if idle.
  * @kick_pending: events posted this round: wake the app at the end of it.
+ * @msgq_full: message queue k was full with RPC flows waiting (on the
+ *             core's fp_ctx.qfull list; the header's msgq_full[k] is set).
  */
 struct dp_app_fp {
 	uint64_t last_db;
 	uint32_t idx;
 	uint32_t act_idx;
 	bool kick_pending;
+	bool msgq_full;
 };
 
 /**

@@ -171,12 +171,21 @@ static void unlist(uint32_t *list, uint32_t *n, uint32_t flow_id)
  */
 void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f)
 {
+	if (f->flags & FPF_RPC)
+		fp_rpc_flow_gone(fp, f);
+	fp_flow_unlist_out(fp, f);
+}
+
+/**
+ * fp_flow_unlist_out - @f leaves this core (bucket move): off the pacing
+ * and blocked lists.  Its RPC framer state goes with it (fp_rpc_move_out()).
+ */
+void fp_flow_unlist_out(struct fp_ctx *fp, struct fp_flow *f)
+{
 	if (f->flags & FPF_PACE_WAIT)
 		unlist(fp->paced, &fp->npaced, f->flow_id);
 	if (f->flags & FPF_TX_BLOCKED)
 		tq_sched_remove(&fp->sched, f->tenant, f->flow_id);
-	if (f->flags & FPF_RPC)
-		fp_rpc_flow_gone(fp, f);
 	f->flags &= ~(FPF_PACE_WAIT | FPF_TENANT_WAIT | FPF_TX_BLOCKED);
 }
 
@@ -429,9 +438,10 @@ struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 	fp->apps = rte_zmalloc("fp_apps", sizeof(*fp->apps) * dp->max_apps, 0);
 	fp->active = rte_zmalloc("fp_apps_active", sizeof(*fp->active) * dp->max_apps, 0);
 	fp->kick = rte_zmalloc("fp_apps_kick", sizeof(*fp->kick) * dp->max_apps, 0);
+	fp->qfull = rte_zmalloc("fp_rpc_qfull", sizeof(*fp->qfull) * dp->max_apps, 0);
 	fp->app_idle_tsc = dp->tsc_hz / 100; /* 10 ms */
 	if (!fp->paced || !fp->rpc_stalled || fp_qos_init(fp) || !fp->backlog || !fp->out || !fp->apps ||
-	    !fp->active || !fp->kick || flow_table_init(fp)) {
+	    !fp->active || !fp->kick || !fp->qfull || flow_table_init(fp)) {
 		fp_ctx_destroy(fp);
 		return NULL;
 	}
@@ -463,6 +473,7 @@ void fp_ctx_destroy(struct fp_ctx *fp)
 	rte_free(fp->apps);
 	rte_free(fp->active);
 	rte_free(fp->kick);
+	rte_free(fp->qfull);
 	rte_free(fp);
 }
 

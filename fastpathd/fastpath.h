@@ -105,7 +105,9 @@ struct fp_ctx {
 	 * message-queue room, and "a buffer came back this round" */
 	uint32_t *rpc_stalled;      /* [dp->cfg.max_flows] */
 	uint32_t nrpc_stalled;
-	bool rpc_room;
+	bool rpc_room;              /* a heap run came back: retry stalled flows */
+	struct dp_app **qfull;      /* [dp->max_apps] message queue full (fp_rpc.c) */
+	uint32_t nqfull;
 };
 
 /* fastpath.c */
@@ -124,6 +126,7 @@ void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr);
 void fp_pace_later(struct fp_ctx *fp, struct fp_flow *f);
 bool fp_tx_wait(struct fp_ctx *fp, struct fp_flow *f);
 void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f);
+void fp_flow_unlist_out(struct fp_ctx *fp, struct fp_flow *f);
 
 /* fp_qos.c */
 int fp_qos_init(struct fp_ctx *fp);
@@ -178,7 +181,10 @@ void fp_rpc_count(struct dp_rpc_stat *t, uint16_t tenant, const struct rpc_frame
 bool fp_rpc_rx(struct fp_ctx *fp, struct fp_flow *f);
 void fp_rpc_msg_done(struct fp_ctx *fp, struct dp_app *app, uint32_t blk, uint32_t gen);
 void fp_rpc_poll(struct fp_ctx *fp);
+bool fp_rpc_has_room(struct fp_ctx *fp);
+void fp_rpc_app_gone(struct fp_ctx *fp, struct dp_app *app);
 void fp_rpc_flow_gone(struct fp_ctx *fp, struct fp_flow *f);
+void fp_rpc_move_out(struct fp_ctx *fp, struct fp_flow *f);
 
 /* tcp_out.c */
 void tcp_output(struct fp_ctx *fp, struct fp_flow *f);

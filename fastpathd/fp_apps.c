@@ -110,6 +110,7 @@ void fp_app_del(struct fp_ctx *fp, struct dp_app *app)
 		}
 		a->kick_pending = false;
 	}
+	fp_rpc_app_gone(fp, app);
 	struct dp_app *last = fp->apps[--fp->napps];
 	fp->apps[a->idx] = last;
 	last->fp[fp->core].idx = a->idx;
@@ -344,8 +345,8 @@ void fp_apps_poll(struct fp_ctx *fp)
 /* before blocking: only active apps matter, an idle one kicks the core */
 bool fp_apps_have_work(struct fp_ctx *fp)
 {
-	if (fp->nrpc_stalled)
-		return true; /* RPC flows wait for room a queue drain gives back */
+	if (fp->nrpc_stalled && fp_rpc_has_room(fp))
+		return true; /* stalled RPC flows can go on */
 	for (uint32_t i = 0; i < fp->nactive; i++)
 		if (!bp_queue_empty(&fp->active[i]->dataq[fp->core]))
 			return true;

@@ -11,6 +11,14 @@
  * when the heap or the message queue is full: the framer stops, the bytes
  * stay in the ring, and the flow waits on the core's stall list until the
  * app gives room back.  So a slow app costs at most its ring and its heap.
+ *
+ * A stalled flow is retried only when room may have come back, so a core
+ * whose flows wait for a hung app still goes to sleep: a heap run comes
+ * back by a doorbell (BP_DB_MSG_DONE, which kicks a sleeping core), and a
+ * full message queue is marked in the header's msgq_full[k]: the app kicks
+ * core k when it took entries from queue k while that word is set.  The
+ * core sets the word, fences (fp_block()) and looks at the queue; the app
+ * pops, fences and reads the word, so one of them sees the other.
  */
 #include <string.h>
 
@@ -22,14 +30,17 @@ struct rpc_glue {
 	struct dp_app *app;
 	uint16_t tenant;
 	bool pushed;
+	bool full;      /* a push failed: the message queue is full */
 };
 
 static int glue_push(void *arg, const struct bp_msg_desc *d)
 {
 	struct rpc_glue *g = arg;
 
-	if (bp_queue_push(&g->app->msgq[g->fp->core], d))
+	if (bp_queue_push(&g->app->msgq[g->fp->core], d)) {
+		g->full = true;
 		return -1;
+	}
 	g->fp->cnt[DPC_RPC_MSGS]++;
 	g->pushed = true;
 	return 0;
@@ -79,8 +90,63 @@ static void glue_count(void *arg, const struct rpc_frame_hdr *h)
 	fp_rpc_count(g->fp->self->rpc_stats, g->tenant, h);
 }
 
-static void stall(struct fp_ctx *fp, struct fp_flow *f)
+static void msgq_full_store(struct fp_ctx *fp, struct dp_app *app, uint32_t v)
 {
+	__atomic_store_n(&app->hdr->fp_sleeping[fp->core].msgq_full, v, __ATOMIC_RELEASE);
+}
+
+/* @app's message queue is full: note it, the app kicks us when it drains */
+static void qfull_add(struct fp_ctx *fp, struct dp_app *app)
+{
+	struct dp_app_fp *a = &app->fp[fp->core];
+
+	if (a->msgq_full)
+		return;
+	a->msgq_full = true;
+	fp->qfull[fp->nqfull++] = app;
+	msgq_full_store(fp, app, 1);
+}
+
+static void qfull_remove(struct fp_ctx *fp, uint32_t i)
+{
+	struct dp_app *app = fp->qfull[i];
+
+	app->fp[fp->core].msgq_full = false;
+	msgq_full_store(fp, app, 0);
+	fp->qfull[i] = fp->qfull[--fp->nqfull];
+}
+
+/**
+ * fp_rpc_has_room - may a stalled flow go on?  A heap run came back this
+ * round, or a message queue marked full has room again.  Cheap: one load
+ * per app whose queue was full.  Before blocking the caller has fenced
+ * after the msgq_full stores (fp_block()).
+ */
+bool fp_rpc_has_room(struct fp_ctx *fp)
+{
+	if (fp->rpc_room)
+		return true;
+	for (uint32_t i = 0; i < fp->nqfull; i++)
+		if (!bp_queue_full(&fp->qfull[i]->msgq[fp->core]))
+			return true;
+	return false;
+}
+
+/** fp_rpc_app_gone - @app leaves this core (DPM_APP_DEL): off the qfull list. */
+void fp_rpc_app_gone(struct fp_ctx *fp, struct dp_app *app)
+{
+	for (uint32_t i = 0; i < fp->nqfull; i++) {
+		if (fp->qfull[i] == app) {
+			qfull_remove(fp, i);
+			return;
+		}
+	}
+}
+
+static void stall(struct fp_ctx *fp, struct fp_flow *f, struct rpc_glue *g)
+{
+	if (g->full)
+		qfull_add(fp, g->app);
 	fp->cnt[DPC_RPC_STALLS]++;
 	if (f->flags & FPF_RPC_STALL)
 		return;
@@ -117,10 +183,10 @@ bool fp_rpc_rx(struct fp_ctx *fp, struct fp_flow *f)
 		rpc_rx_eof(f->rpc, &env); /* BP_MSG_ERROR; lost if the queue is full */
 		tcp_rx_abort(fp, f);
 	} else if (v == RPC_RX_STALL) {
-		stall(fp, f);
+		stall(fp, f, &g);
 	} else if ((f->flags & FPF_RX_FIN) && f->rx_consumed == f->rx_pos &&
 		   rpc_rx_eof(f->rpc, &env)) {
-		stall(fp, f);
+		stall(fp, f, &g);
 	}
 	if (g.pushed)
 		fp_app_kick_later(fp, app);
@@ -145,13 +211,23 @@ void fp_rpc_msg_done(struct fp_ctx *fp, struct dp_app *app, uint32_t blk, uint32
 }
 
 /**
- * fp_rpc_poll - once a round: give stalled flows another go.  The heap or
- * the queue may have room again (a buffer came back, the app drained its
- * queue: the latter rings no doorbell, so a core with stalled flows keeps
- * polling instead of sleeping, see fp_apps_have_work()).
+ * fp_rpc_poll - once a round while flows are stalled: give them another go
+ * if room came back (a buffer was returned, or a full message queue was
+ * drained).  Otherwise nothing: fp_apps_have_work() lets the core sleep,
+ * and the app's doorbell or drain kick wakes it.
  */
 void fp_rpc_poll(struct fp_ctx *fp)
 {
+	bool room = fp->rpc_room;
+
+	for (uint32_t i = fp->nqfull; i-- > 0;) {
+		if (!bp_queue_full(&fp->qfull[i]->msgq[fp->core])) {
+			qfull_remove(fp, i);
+			room = true;
+		}
+	}
+	if (!room)
+		return;
 	fp->rpc_room = false;
 	for (uint32_t i = fp->nrpc_stalled; i-- > 0;) {
 		struct fp_flow *f = &fp->dp->flows[fp->rpc_stalled[i]];
@@ -165,8 +241,7 @@ void fp_rpc_poll(struct fp_ctx *fp)
 	}
 }
 
-/** fp_rpc_flow_gone - @f is being deleted: off the stall list, buffers back. */
-void fp_rpc_flow_gone(struct fp_ctx *fp, struct fp_flow *f)
+static void stall_remove(struct fp_ctx *fp, struct fp_flow *f)
 {
 	if (f->flags & FPF_RPC_STALL) {
 		for (uint32_t i = 0; i < fp->nrpc_stalled; i++) {
@@ -177,7 +252,32 @@ void fp_rpc_flow_gone(struct fp_ctx *fp, struct fp_flow *f)
 		}
 		f->flags &= ~FPF_RPC_STALL;
 	}
+}
+
+/** fp_rpc_flow_gone - @f is being deleted: off the stall list, buffers back. */
+void fp_rpc_flow_gone(struct fp_ctx *fp, struct fp_flow *f)
+{
+	stall_remove(fp, f);
+	fp->rpc_room = true; /* its runs may have come back */
 	if (f->rpc && f->app_id < fp->dp->max_apps)
 		rpc_rx_release(f->rpc, &fp->dp->apps[f->app_id].heap[fp->core],
 			       (uint16_t)fp->core);
+}
+
+/**
+ * fp_rpc_move_out - @f leaves this core (bucket move): off the stall list,
+ * and its messages in assembly out of this core's heap part (copied along,
+ * rpc_rx_carry()), so no run of ours stays behind for a flow we no longer
+ * own.  The new core puts them into its part (fp_bucket_in()).
+ */
+void fp_rpc_move_out(struct fp_ctx *fp, struct fp_flow *f)
+{
+	stall_remove(fp, f);
+	if (!f->rpc || f->app_id >= fp->dp->max_apps)
+		return;
+	struct dp_app *app = &fp->dp->apps[f->app_id];
+
+	rpc_rx_carry(f->rpc, &app->heap[fp->core], (uint16_t)fp->core,
+		     app->base + app->heap_off);
+	fp->rpc_room = true;
 }

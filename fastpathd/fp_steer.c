@@ -228,7 +228,9 @@ static void move_out(struct fp_ctx *fp, const struct fp_move_out *o)
 	for (uint32_t i = 0; i < mv->nflows; i++) {
 		struct fp_flow *f = &dp->flows[mv->flows[i]];
 		flow_table_del(fp, f);
-		fp_flow_unlist(fp, f);
+		if (f->flags & FPF_RPC)
+			fp_rpc_move_out(fp, f); /* messages in assembly go along */
+		fp_flow_unlist_out(fp, f);
 		f->pend = 0;
 	}
 	fp->self->nflows -= mv->nflows;
@@ -279,6 +281,9 @@ void fp_bucket_in(struct fp_ctx *fp, struct dp_bucket_move *mv)
 			__atomic_store_n(&f->shm->fp_queue, fp->core, __ATOMIC_RELAXED);
 		/* resume sending, pacing and window updates here */
 		fp_touch(fp, f, FPP_OUTPUT);
+		/* carried messages into our heap part, stalled ones retried */
+		if ((f->flags & FPF_RPC) && fp_rpc_rx(fp, f))
+			tcp_window_update(fp, f);
 	}
 	rte_free(mv);
 

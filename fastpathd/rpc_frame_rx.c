@@ -11,6 +11,7 @@
  * are copied only while they fit what was allocated, and a peer can hold at
  * most RPC_RX_MAX_ASM chunked messages open.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "rpc_frame_rx.h"
@@ -212,10 +213,38 @@ static int frame_done(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
 	return 0;
 }
 
+/* messages carried from another core: into this core's heap part */
+static int rehome(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
+{
+	for (int i = 0; i < RPC_RX_MAX_ASM; i++) {
+		struct rpc_rx_asm *a = &rf->a[i];
+
+		if (!a->used || !a->carry)
+			continue;
+		int64_t b = rpc_heap_alloc(e->heap, a->need, &a->gen);
+
+		if (b < 0)
+			return -1;
+		a->blk = (uint32_t)b;
+		a->d.has_buf = 1;
+		a->d.buf = a->blk;
+		a->d.buf_gen = a->gen;
+		a->d.core = e->core;
+		a->d.heap_off = rpc_heap_blk_off(e->heap, a->blk);
+		memcpy(e->heap_base + a->d.heap_off, a->carry, a->got);
+		free(a->carry);
+		a->carry = NULL;
+	}
+	rf->carried = false;
+	return 0;
+}
+
 int rpc_rx_scan(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
 {
 	if (rf->error)
 		return RPC_RX_ERROR;
+	if (rf->carried && rehome(rf, e))
+		return RPC_RX_STALL;
 	if (rf->pending >= 0) {
 		if (deliver(rf, e, rf->pending))
 			return RPC_RX_STALL;
@@ -278,7 +307,33 @@ void rpc_rx_release(struct rpc_rx_flow *rf, struct rpc_heap *heap, uint16_t core
 
 		if (a->used && a->d.has_buf && a->d.core == core)
 			rpc_heap_drop(heap, a->blk);
+		free(a->carry);
+		a->carry = NULL;
 		a->used = false;
 	}
 	rf->cur = rf->pending = -1;
+	rf->carried = false;
+}
+
+void rpc_rx_carry(struct rpc_rx_flow *rf, struct rpc_heap *heap, uint16_t core,
+		  const uint8_t *heap_base)
+{
+	for (int i = 0; i < RPC_RX_MAX_ASM; i++) {
+		struct rpc_rx_asm *a = &rf->a[i];
+
+		if (!a->used || !a->d.has_buf || a->d.core != core)
+			continue;
+		a->carry = malloc(a->got ? a->got : 1);
+		if (a->carry) {
+			memcpy(a->carry, heap_base + a->d.heap_off, a->got);
+			rf->carried = true;
+		} else {
+			a->skip = true;
+			a->d.flags |= BP_MSGF_TOO_BIG;
+			a->d.meta_len = 0;
+		}
+		rpc_heap_drop(heap, a->blk);
+		a->d.has_buf = 0;
+		a->d.heap_off = 0;
+	}
 }

@@ -43,9 +43,13 @@ enum rpc_rx_error {
  * @meta: meta_len.
  * @got: bytes of it received so far (metadata first, then body).
  * @d: its descriptor, filled from the first frame.
+ * @carry: the flow moved to another core while this message was in
+ *         assembly: its @got bytes, copied out of the old core's heap part
+ *         (daemon memory, malloc) until the new core's part takes them.
  */
 struct rpc_rx_asm {
 	bool used, skip;
+	uint8_t *carry;
 	uint32_t blk, gen;
 	uint64_t need, got;
 	uint32_t meta;
@@ -61,12 +65,14 @@ struct rpc_rx_asm {
  * @eof_sent: BP_MSG_EOF went out.
  * @error: enum rpc_rx_error once the session failed.
  * @frames: frames taken.
+ * @carried: some entry has a carry (moved here from another core).
  */
 struct rpc_rx_flow {
 	uint32_t left;
 	int cur;
 	int pending;
 	bool eof_sent;
+	bool carried;
 	int error;
 	uint64_t frames;
 	struct rpc_rx_asm a[RPC_RX_MAX_ASM];
@@ -120,9 +126,22 @@ int rpc_rx_eof(struct rpc_rx_flow *rf, struct rpc_rx_env *env);
 /**
  * rpc_rx_release - the flow is going away: give the heap back what the
  * daemon still holds for messages in assembly (on @heap, the core's part
- * they were taken from; entries from another core's part are left).
+ * they were taken from: the owning core's, see rpc_rx_carry()) and free
+ * carried copies.
  * @core: this core.
  */
 void rpc_rx_release(struct rpc_rx_flow *rf, struct rpc_heap *heap, uint16_t core);
+
+/**
+ * rpc_rx_carry - the flow moves to another core: take every message in
+ * assembly out of this core's heap part (@heap, @core, @heap_base the
+ * heap's first byte) into daemon memory and give the runs back, so the new
+ * core owns no run of ours.  rpc_rx_scan() on the new core puts them into
+ * its own part first (or stalls until it can).  Without memory for a copy
+ * the message's bytes are dropped and it is delivered like one too big for
+ * the heap (BP_MSGF_TOO_BIG: the app answers RESOURCE_EXHAUSTED).
+ */
+void rpc_rx_carry(struct rpc_rx_flow *rf, struct rpc_heap *heap, uint16_t core,
+		  const uint8_t *heap_base);
 
 #endif /* FP_RPC_FRAME_RX_H */

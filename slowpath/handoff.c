@@ -377,6 +377,10 @@ int sp_handoff_adopt(struct sp *sp, struct dp_app *app, uint64_t key, uint32_t r
 		return -EPERM;
 	if (c->flags & SPC_MOVING)
 		return -EAGAIN; /* another process is adopting it right now */
+	/* an RPC session's messages (in assembly and delivered) live in its
+	 * owner's heap and on the owner's message queues: it cannot move */
+	if (c->flags & SPC_RPC)
+		return -EOPNOTSUPP;
 	struct dp_move *mv = calloc(1, sizeof(*mv));
 	if (!mv)
 		return -ENOMEM;

@@ -265,6 +265,10 @@ static void adopt_inherited(struct shim_sock *s)
 			s->h = h;
 		else
 			s->key = 0; /* gone meanwhile: the fd now reports errors */
+		if (h == -EOPNOTSUPP)
+			fprintf(stderr, "bypass-shim: an inherited connection is an RPC "
+				"session of the parent: a fork child cannot adopt it "
+				"(EOPNOTSUPP)\n");
 	}
 	pthread_mutex_unlock(&adopt_lock);
 }

@@ -252,6 +252,7 @@ int bp_flow_key(struct bp_ctx *ctx, int h, uint64_t *key);
  */
 int bp_keepalive(struct bp_ctx *ctx, int h, bool on);
 int bp_forked(struct bp_ctx *ctx, pid_t child);
+/* bp_adopt: -EOPNOTSUPP for an RPC session (it stays with its owner) */
 int bp_adopt(struct bp_ctx *ctx, uint64_t key);
 int bp_release(struct bp_ctx *ctx, uint64_t key);
 /* exec(): the next program image keeps connection @key (or, !keep, the exec failed) */

@@ -36,7 +36,7 @@
 #include <stddef.h>
 #include <assert.h>
 
-#define BP_ABI_VERSION 4u
+#define BP_ABI_VERSION 5u
 #define BP_MAX_FP_QUEUES 8 /* fastpath cores, each with a queue pair per app */
 #define BP_REGION_MAGIC 0x7079627970617373ull /* "ssapybyp" */
 #define BP_CACHELINE 64
@@ -258,14 +258,17 @@ static_assert(offsetof(struct bp_flow_shm, rx_consumed) == BP_CACHELINE,
 
 /**
  * struct bp_region_hdr - start of every app region.  Everything except the
- * two sleep words is written by the daemon before the region is handed over
+ * sleep words (and the daemon's msgq_full words) is written by the daemon before the region is handed over
  * and never changes.
  * @app_sleeping: app sets it to 1 before blocking on its eventfd and
  *                re-checks its queues; the daemon kicks the eventfd when set.
  * @fp_sleeping: fastpath core k sets word k before blocking, and keeps it
  *               set while it does not poll this app (idle for a while);
  *               the app then writes core k's kick eventfd after posting a
- *               doorbell to it.
+ *               doorbell to it.  Its @msgq_full (same writer, same line):
+ *               core k found message queue k full and left RPC flows
+ *               waiting; the app kicks core k after it took entries from
+ *               queue k while the word is set (pop, fence, read).
  * @fp_queues: fastpath cores, each with a data queue and an event queue
  *             (@dataq_off[k], @fp_evq_off[k]); the attach reply passes one
  *             kick eventfd per core.
@@ -297,6 +300,7 @@ struct bp_region_hdr {
 	uint32_t sp_sleeping;
 	struct {
 		uint32_t word BP_ALIGNED; /* one writer per cache line */
+		uint32_t msgq_full;       /* core k too: RPC flows wait for room */
 	} fp_sleeping[BP_MAX_FP_QUEUES];
 };
 static_assert(sizeof(struct bp_region_hdr) == (6 + BP_MAX_FP_QUEUES) * BP_CACHELINE,
@@ -432,6 +436,12 @@ static inline int bp_queue_pop(struct bp_queue_view *v, void *elem)
 	v->own++;
 	__atomic_store_n(&v->q->tail, v->own, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* producer side: would a push fail now? (a hostile consumer: "full") */
+static inline int bp_queue_full(const struct bp_queue_view *v)
+{
+	return v->own - __atomic_load_n(&v->q->tail, __ATOMIC_ACQUIRE) > v->mask;
 }
 
 static inline int bp_queue_empty(const struct bp_queue_view *v)

@@ -334,3 +334,68 @@ Test(rpc_heap, fragmentation_merges)
 		cr_assert_eq(rpc_heap_return(&fk->heap, (uint32_t)b[i], g[i]), 0);
 	cr_assert_eq(rpc_heap_alloc(&fk->heap, HEAP, &gx), 0, "all merged");
 }
+
+/*
+ * A bucket move while messages are in assembly: core 0 has a chunked
+ * message half in and a whole one waiting for queue room; the flow moves
+ * to core 1.  Core 0's part must get every run back at the move, and core
+ * 1 must finish both messages in its own part, byte-exact.
+ */
+Test(rpc_framer, core_move_carries_assembly)
+{
+	static uint8_t two_parts[2 * HEAP];
+	struct rpc_heap h1;
+	uint8_t a[3000], b[500];
+
+	for (unsigned i = 0; i < sizeof(a); i++)
+		a[i] = (uint8_t)(i * 13 + 1);
+	memset(b, 0x5a, sizeof(b));
+	fk->env.heap_base = two_parts;
+	fk->env.heap_size = sizeof(two_parts);
+	cr_assert_eq(rpc_heap_init(&h1, HEAP, HEAP), 0);
+	fk->qcap = 0;
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, 3000, a, 1000, 0);
+	put_frame(RPC_FT_REQUEST, 0, 2, 500, b, 500, 0);
+	cr_assert_eq(scan(), RPC_RX_STALL, "call 2 waits for queue room");
+	cr_assert_eq(fk->heap.used, 2);
+
+	rpc_rx_carry(&fk->rf, &fk->heap, 0, two_parts);
+	cr_assert_eq(fk->heap.used, 0, "core 0 keeps no run of a flow it left");
+
+	fk->env.heap = &h1;
+	fk->env.core = 1;
+	fk->env.pos = fk->written;
+	fk->qcap = QCAP;
+	put_frame(RPC_FT_CHUNK, 0, 1, 1000, a + 1000, 2000, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 2);
+	cr_assert_eq(fk->q[0].call_id, 2);
+	cr_assert_eq(fk->q[1].call_id, 1);
+	for (unsigned i = 0; i < 2; i++) {
+		const struct bp_msg_desc *d = &fk->q[i];
+
+		cr_assert_eq(d->core, 1);
+		cr_assert(d->has_buf);
+		cr_assert_geq(d->heap_off, HEAP, "in core 1's part");
+		cr_assert_eq(memcmp(two_parts + d->heap_off, i ? a : b, d->body_len), 0);
+		cr_assert_eq(rpc_heap_return(&h1, d->buf, d->buf_gen), 0);
+	}
+	cr_assert_eq(h1.used, 0);
+	cr_assert_eq(fk->heap.used, 0);
+	rpc_heap_fini(&h1);
+}
+
+Test(rpc_framer, core_move_then_delete_frees_carry)
+{
+	uint8_t a[100] = { 0 };
+
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, 3000, a, 100, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	rpc_rx_carry(&fk->rf, &fk->heap, 0, fk->heap_mem);
+	cr_assert_eq(fk->heap.used, 0);
+	cr_assert(fk->rf.carried);
+	/* deleted on the new core before it took the copy: LeakSanitizer */
+	rpc_rx_release(&fk->rf, &fk->heap, 1);
+	cr_assert(!fk->rf.carried);
+	cr_assert_null(fk->rf.a[0].carry);
+}
