@@ -5,7 +5,8 @@
 # and always prom_check.py, promtool's rules) accepts, and whose counters moved with
 # the traffic; DPDK telemetry answers /bypass/status with the same
 # counters; a non-admin sees only its own tenant; the listener survives a
-# slowloris and a 1 MB request; a non-loopback listen address is refused.
+# slowloris and a 1 MB request; a non-loopback listen address is refused;
+# a unix: listen address serves root only.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -150,4 +151,25 @@ grep '^bypass_metrics_http' "$dir/h2.txt" | grep -v ' 0$' | sed 's/^/  /'
 [ "$(val "$dir/h2.txt" 'bypass_metrics_http_requests_total{code="431"}')" -ge 1 ] ||
 	bp_die "the 1 MB request was not answered 431"
 echo "ok: (e) slowloris and 1 MB request cut off, /metrics still served"
+
+bp_log "(f) a unix: listen address: served to root, the socket mode 0600"
+bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
+out=$(ip netns exec "$BP_NS_DP" "$BP_BUILD/fastpathd/fastpathd" --port "net_af_packet0,iface=$BP_DEV" \
+	--ip "$BP_IP/24" --no-huge --mem 256 --socket "$dir/refused2.sock" \
+	--config <(printf '[metrics]\nlisten = unix:relative.sock\n') 2>&1) &&
+	bp_die "fastpathd started with a relative unix: metrics path: $out"
+echo "$out" | grep -q "absolute path" || bp_die "the refusal does not say what is wrong: $out"
+usock=$dir/metrics.sock
+printf '[metrics]\nlisten = unix:%s\n' "$usock" >"$dir/fp-unix.conf"
+BP_FP_ARGS=(--config "$dir/fp-unix.conf")
+bp_start_fastpathd
+[ "$(stat -c %a "$usock")" = 600 ] || bp_die "metrics socket mode $(stat -c %a "$usock"), want 600"
+ip netns exec "$BP_NS_DP" curl -sS --max-time 5 --unix-socket "$usock" http://bypass/metrics >"$dir/u1.txt" ||
+	bp_die "GET /metrics over $usock failed"
+python3 "$CHECK" "$dir/u1.txt" >/dev/null || bp_die "output over the unix socket does not parse"
+ip netns exec "$BP_NS_DP" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	curl -sS --max-time 5 --unix-socket "$usock" http://bypass/metrics >/dev/null 2>&1 &&
+	bp_die "nobody read the root-only metrics socket"
+grep -q '^bypass_rx_payload_bytes_total ' "$dir/u1.txt" || bp_die "no bypass_rx_payload_bytes_total over unix"
+echo "ok: (f) unix:$usock serves /metrics to root, not to nobody (mode 600); a relative path is refused"
 echo "PASS: metrics"
