@@ -16,6 +16,7 @@
 #include <rte_thash.h>
 
 #include "dataplane.h"
+#include "rpc_frame_rx.h"
 
 #define INBOX_SIZE 16384
 #define TIMER_RING_SIZE 16384 /* flow ids a core reports per slowpath tick, at most */
@@ -98,6 +99,12 @@ void dp_fini(struct dataplane *dp)
 		dp->core[k].timer_ring = NULL;
 	}
 	close(dp->sp_kick_fd);
+	/* flows still installed at exit: their framer state (FLOW_DEL_DONE
+	 * frees it otherwise) */
+	for (uint32_t i = 0; dp->flows && i < dp->cfg.max_flows; i++) {
+		rpc_rx_free(dp->flows[i].rpc);
+		dp->flows[i].rpc = NULL;
+	}
 	free(dp->flows);
 	dp->flows = NULL;
 	free(dp->tenants);

@@ -337,3 +337,12 @@ void rpc_rx_carry(struct rpc_rx_flow *rf, struct rpc_heap *heap, uint16_t core,
 		a->d.heap_off = 0;
 	}
 }
+
+void rpc_rx_free(struct rpc_rx_flow *rf)
+{
+	if (!rf)
+		return;
+	for (int i = 0; i < RPC_RX_MAX_ASM; i++)
+		free(rf->a[i].carry);
+	free(rf);
+}

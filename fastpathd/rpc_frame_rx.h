@@ -133,6 +133,12 @@ int rpc_rx_eof(struct rpc_rx_flow *rf, struct rpc_rx_env *env);
 void rpc_rx_release(struct rpc_rx_flow *rf, struct rpc_heap *heap, uint16_t core);
 
 /**
+ * rpc_rx_free - free @rf and whatever it carries in daemon memory (the
+ * heap is not touched: its buffers were released, or the heap is gone).
+ */
+void rpc_rx_free(struct rpc_rx_flow *rf);
+
+/**
  * rpc_rx_carry - the flow moves to another core: take every message in
  * assembly out of this core's heap part (@heap, @core, @heap_base the
  * heap's first byte) into daemon memory and give the runs back, so the new

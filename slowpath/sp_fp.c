@@ -153,7 +153,7 @@ void sp_fp_flow_forget(struct sp *sp, uint32_t id)
 	DP_ASSERT_SP();
 	struct fp_flow *f = &sp->dp->flows[id];
 
-	free(f->rpc);
+	rpc_rx_free(f->rpc);
 	f->rpc = NULL;
 }
 
