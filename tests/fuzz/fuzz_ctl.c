@@ -94,7 +94,10 @@ static void walk(const Bypass__CtlMsg *m)
 		break;
 	}
 	default:
-		CHECK(m->msg_case == BYPASS__CTL_MSG__MSG__NOT_SET);
+		/* any other decoded case is one of the schema's oneof members */
+		CHECK(m->msg_case == BYPASS__CTL_MSG__MSG__NOT_SET ||
+		      protobuf_c_message_descriptor_get_field(&bypass__ctl_msg__descriptor,
+							      (unsigned)m->msg_case));
 		break;
 	}
 }
