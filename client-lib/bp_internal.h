@@ -247,4 +247,6 @@ void bpi_on_reply(struct bp_ctx *ctx, const struct bp_event *ev);
 void bpi_on_accept(struct bp_ctx *ctx, uint32_t listener, uint32_t child, uint32_t gen);
 void bpi_rescan(struct bp_ctx *ctx);
 
+int bpi_push_doorbell_to(struct bp_ctx *ctx, uint32_t k, const struct bp_doorbell *db);
+
 #endif /* BP_INTERNAL_H */

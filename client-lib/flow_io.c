@@ -14,18 +14,14 @@
 
 #include "bp_internal.h"
 
-/*
- * The doorbell goes to the fastpath core that owns the flow now (the
- * daemon keeps bp_flow_shm.fp_queue current); a stale value only costs
- * the daemon a hop to the right core.
+/**
+ * bpi_push_doorbell_to - post @db on core @k's data queue, waiting (with
+ * the fastpath kicked) while it is full, then kick core @k if it sleeps.
+ * Return: 0, or -errno if waiting failed.
  */
-static int push_doorbell(struct bp_ctx *ctx, uint16_t op, uint32_t slot, uint32_t gen,
-			 uint32_t *queue)
+int bpi_push_doorbell_to(struct bp_ctx *ctx, uint32_t k, const struct bp_doorbell *db)
 {
-	struct bp_doorbell db = { .op = op, .slot = slot, .gen = gen };
-	uint32_t k = __atomic_load_n(&ctx->flows[slot].fp_queue, __ATOMIC_RELAXED) % ctx->nqueues;
-
-	while (bp_queue_push(&ctx->dataq[k], &db)) {
+	while (bp_queue_push(&ctx->dataq[k], db)) {
 		int r;
 
 		/*
@@ -43,9 +39,24 @@ static int push_doorbell(struct bp_ctx *ctx, uint16_t op, uint32_t slot, uint32_
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&ctx->hdr->fp_sleeping[k].word, __ATOMIC_RELAXED))
 		bpi_kick(ctx->fp_kick_fd[k]);
-	if (queue)
-		*queue = k;
 	return 0;
+}
+
+/*
+ * The doorbell goes to the fastpath core that owns the flow now (the
+ * daemon keeps bp_flow_shm.fp_queue current); a stale value only costs
+ * the daemon a hop to the right core.
+ */
+static int push_doorbell(struct bp_ctx *ctx, uint16_t op, uint32_t slot, uint32_t gen,
+			 uint32_t *queue)
+{
+	struct bp_doorbell db = { .op = op, .slot = slot, .gen = gen };
+	uint32_t k = __atomic_load_n(&ctx->flows[slot].fp_queue, __ATOMIC_RELAXED) % ctx->nqueues;
+	int r = bpi_push_doorbell_to(ctx, k, &db);
+
+	if (!r && queue)
+		*queue = k;
+	return r;
 }
 
 /*

@@ -46,18 +46,7 @@ static int push_done(struct bp_ctx *ctx, uint32_t k, uint32_t buf, uint32_t gen)
 	struct bp_doorbell db = { .op = BP_DB_MSG_DONE, .slot = buf, .gen = gen };
 
 	/* the buffer is core k's: its data queue, never a forward */
-	while (bp_queue_push(&ctx->dataq[k], &db)) {
-		int r;
-
-		bpi_kick(ctx->fp_kick_fd[k]);
-		r = bpi_wait_locked(ctx, 1, true);
-		if (r < 0)
-			return r;
-	}
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&ctx->hdr->fp_sleeping[k].word, __ATOMIC_RELAXED))
-		bpi_kick(ctx->fp_kick_fd[k]);
-	return 0;
+	return bpi_push_doorbell_to(ctx, k, &db);
 }
 
 /*
