@@ -21,10 +21,12 @@
 #   rpc-kernel  rpc_bench client --stack kernel -> rpc_bench server --stack kernel
 #   rpc-bypass  the same with --stack bypass, each side on its own fastpathd,
 #               the two daemons joined by net_memif (as bench/run.sh's bypass)
+#   rpc-bypass-msg  the same with --stack bypass-msg (fastpathd frames the
+#               sessions and sends posted frames by class)
 # tcp, grpc and rpc-kernel: client in the _peer namespace, server in the
 # _dp namespace (kernel address 198.18.IDX.1, IDX = $RPC_CMP_IDX, default
 # 215), one veth between them, offloads on (BENCH_LINUX_OFFLOADS=off: off).
-# rpc-bypass: topology IDX + 1.
+# rpc-bypass, rpc-bypass-msg: topology IDX + 1.
 # Core budget: the server side (server, plus its fastpathd) on CPU
 # $BENCH_CORE_SRV (0), the client side on $BENCH_CORE_CLI (1), by taskset
 # and --lcores.  CPU seconds: the client reads /proc/PID/stat (or
@@ -126,7 +128,7 @@ if [ -x "$RPC_BENCH" ]; then
 	h=$("$RPC_BENCH" --help 2>&1 || true)
 	if grep -q -- --cpu-srv <<<"$h" && grep -qw server <<<"$h" && grep -qw client <<<"$h" &&
 		grep -q -- --stack <<<"$h"; then
-		SYSTEMS+=(rpc-kernel rpc-bypass)
+		SYSTEMS+=(rpc-kernel rpc-bypass rpc-bypass-msg)
 		RPC_NOTE=""
 	else
 		RPC_NOTE="rpc_bench found ($RPC_BENCH) but its --help lacks server/client/--stack/--cpu-srv: skipped"
@@ -229,7 +231,7 @@ run_one() {
 	limit=$(awk -v d="$DURATION" -v w="$warm" 'BEGIN { printf "%d", d + w + 90 }')
 	: >"$srvlog"
 	: >"$TMPD/cli.log"
-	if [ "$sys" = rpc-bypass ]; then
+	if [ "$sys" = rpc-bypass ] || [ "$sys" = rpc-bypass-msg ]; then
 		ns_srv=$BYP_NS ns_cli=$BYP_NS ip=$BYP_SRV_IP
 		rm -f "$TMPD/memif.sock"
 		start_fp rsrv "$CORE_SRV" "net_memif0,role=server,socket=$TMPD/memif.sock" "$BYP_SRV_IP" || return 1
@@ -244,7 +246,7 @@ run_one() {
 	case $sys in
 	tcp) bp_bg ip netns exec "$ns_srv" taskset -c "$CORE_SRV" "$T/bp_echo_srv" --stack linux -p "$PORT" ;;
 	grpc) bp_bg ip netns exec "$ns_srv" taskset -c "$CORE_SRV" "$T/grpc/grpc_echo_srv" --listen "$ip" -p "$PORT" ;;
-	rpc-kernel | rpc-bypass)
+	rpc-kernel | rpc-bypass | rpc-bypass-msg)
 		bp_bg ip netns exec "$ns_srv" env ${env_srv[@]+"${env_srv[@]}"} taskset -c "$CORE_SRV" \
 			"$RPC_BENCH" server --stack "${sys#rpc-}" --listen "$ip" -p "$PORT" ;;
 	esac >>"$srvlog" 2>&1
@@ -311,7 +313,7 @@ ELAPSED=$(($(date +%s) - T0))
 	echo "Topology: client in $NS_CLI, server in $NS_SRV, veth, kernel TCP both ends, offloads $OFFLOADS;" \
 		"server side on CPU $CORE_SRV, client side on CPU $CORE_CLI (taskset)."
 	[[ " ${SYSTEMS[*]} " != *" rpc-bypass "* ]] ||
-		echo "rpc-bypass: both rpc_bench ends on their own fastpathd (--lcores: server $CORE_SRV, client $CORE_CLI), net_memif between them; CPU includes the daemons."
+		echo "rpc-bypass, rpc-bypass-msg: both rpc_bench ends on their own fastpathd (--lcores: server $CORE_SRV, client $CORE_CLI), net_memif between them; CPU includes the daemons."
 	echo "Messages of 64 KiB and more: at most $BIG_SESSIONS sessions (--big-sessions; more exceed the kernel's tcp_mem, see rpc_compare.sh)."
 	echo "Host: $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ); gRPC $(dpkg-query -W -f='${Version}' libgrpc++-dev 2>/dev/null || echo '?')."
 } >"$TMPD/meta.txt"

@@ -12,7 +12,8 @@ static const char usage[] =
 	"  Method \"other\": calls the daemon's per-core tables had no room to name.\n"
 	"  Non-admins see their own tenant only.\n"
 	"  --json: {methods: [{tenant, method, calls, resp_ok, resp_err}], omitted,\n"
-	"          messages, protocol_errors, stalls, bad_returns (admins only)}\n";
+	"          messages, protocol_errors, stalls, bad_returns, tx_frames, tx_overtakes,\n"
+	"          tx_refused (admins only)}\n";
 
 /** cmd_rpc - bypassctl rpc. */
 int cmd_rpc(int argc, char **argv)
@@ -57,6 +58,9 @@ int cmd_rpc(int argc, char **argv)
 			j_u64("protocol_errors", r->protocol_errors);
 			j_u64("stalls", r->stalls);
 			j_u64("bad_returns", r->bad_returns);
+			j_u64("tx_frames", r->tx_frames);
+			j_u64("tx_overtakes", r->tx_overtakes);
+			j_u64("tx_refused", r->tx_refused);
 		}
 		j_end_obj();
 		j_end();
@@ -77,11 +81,15 @@ int cmd_rpc(int argc, char **argv)
 		}
 		if (r->omitted)
 			printf("(%u more entries did not fit)\n", r->omitted);
-		if (r->has_messages)
+		if (r->has_messages) {
 			printf("messages %llu, protocol errors %llu, stalls %llu, bad returns %llu\n",
 			       (unsigned long long)r->messages,
 			       (unsigned long long)r->protocol_errors,
 			       (unsigned long long)r->stalls, (unsigned long long)r->bad_returns);
+			printf("sent frames %llu (%llu ahead of earlier ones by class), refused %llu\n",
+			       (unsigned long long)r->tx_frames, (unsigned long long)r->tx_overtakes,
+			       (unsigned long long)r->tx_refused);
+		}
 	}
 	bypass__ctl_msg__free_unpacked(reply, NULL);
 	return cli_done(rc);

@@ -129,6 +129,13 @@ static int check_region(const uint8_t *base, uint64_t size, const struct bp_regi
 			(unsigned long long)h->heap_off, (unsigned long long)h->heap_size);
 		return -1;
 	}
+	if (h->txarea_size && (h->txarea_off % BP_TXAREA_ALIGN ||
+			       !in_region(h->txarea_off, h->txarea_size, size) ||
+			       h->txarea_size / BP_TXAREA_ALIGN > UINT32_MAX)) {
+		set_err(err, errlen, "fastpathd region is malformed: send area at %llu, %llu bytes",
+			(unsigned long long)h->txarea_off, (unsigned long long)h->txarea_size);
+		return -1;
+	}
 	return 0;
 }
 
@@ -144,6 +151,8 @@ static void init_ctx(struct bp_ctx *ctx, uint8_t *base, uint64_t size,
 	}
 	ctx->heap_off = h->heap_off;
 	ctx->heap_size = h->heap_size;
+	ctx->txarea_off = h->txarea_off;
+	ctx->txarea_size = h->txarea_size;
 	ctx->nqueues = h->fp_queues;
 	ctx->base = base;
 	ctx->region_size = size;
@@ -419,6 +428,11 @@ static bool linger_done(struct bp_ctx *ctx, uint32_t i)
 	    __atomic_load_n(&f->gen, __ATOMIC_RELAXED) != s->gen ||
 	    state != BP_FS_ESTABLISHED || (flags & BP_FF_RESET))
 		return true;
+	/* frames posted by class: the daemon sends them and then the FIN on
+	 * its own (the region stays mapped until the flow is gone), and the
+	 * ring's end is the daemon's to know, not ours */
+	if (s->msg_tx)
+		return true;
 	if (__atomic_load_n(&f->tx_acked, __ATOMIC_ACQUIRE) != s->tx_written)
 		return false;
 	return !(flags & BP_FF_PEER_FIN);
@@ -488,6 +502,7 @@ BP_API void bp_detach(struct bp_ctx *ctx)
 		close(ctx->fp_kick_fd[k]);
 	free(ctx->slots);
 	free(ctx->news);
+	bpi_txarea_free(ctx->txarea);
 	pthread_cond_destroy(&ctx->cond);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);

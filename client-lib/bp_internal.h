@@ -66,6 +66,8 @@ struct bp_slot {
 	uint8_t shut_wr;
 	uint8_t lingering;
 	uint8_t news;
+	uint8_t msg_tx;         /* frames were posted: writable = send-area room */
+	uint32_t post_q;        /* data queue + 1 of the posts still unanswered, 0: none */
 	uint32_t gen;
 	uint64_t rx_consumed;
 	uint64_t tx_written;
@@ -119,6 +121,10 @@ struct bp_ctx {
 	struct bp_queue_view msgq[BP_MAX_FP_QUEUES];
 	uint64_t heap_off, heap_size;
 	uint64_t bad_msgs;      /* descriptors refused (out of bounds) */
+	/* the send area (msg_tx.c), as checked at attach; its allocator */
+	uint64_t txarea_off, txarea_size;
+	struct bpi_txarea *txarea;
+	uint64_t tx_dropped;    /* posted frames the daemon answered with an error */
 	struct bp_slot *slots;  /* [max_flows] */
 	struct bp_waiter *waiters;
 	uint32_t next_req_id;
@@ -248,5 +254,12 @@ void bpi_on_accept(struct bp_ctx *ctx, uint32_t listener, uint32_t child, uint32
 void bpi_rescan(struct bp_ctx *ctx);
 
 int bpi_push_doorbell_to(struct bp_ctx *ctx, uint32_t k, const struct bp_doorbell *db);
+
+/* msg_tx.c */
+struct bpi_txarea;
+void bpi_txarea_free(struct bpi_txarea *a);
+void bpi_msg_sent(struct bp_ctx *ctx, const struct bp_msg_desc *d);
+void bpi_txarea_slot_reused(struct bp_ctx *ctx, uint32_t slot, uint32_t gen);
+bool bpi_txarea_writable(struct bp_ctx *ctx, uint32_t slot);
 
 #endif /* BP_INTERNAL_H */

@@ -72,6 +72,7 @@ void bpi_adopt(struct bp_ctx *ctx, uint32_t slot, uint32_t gen, enum bps_kind ki
 	s->seen = 1;
 	s->gen = gen;
 	s->q_head = s->q_tail = s->q_next = -1;
+	bpi_txarea_slot_reused(ctx, slot, gen);
 	/* Counters count from the slot's allocation; the daemon zeroes them
 	 * too, storing ours makes a stale value from a previous owner of
 	 * the slot impossible. */

@@ -336,7 +336,7 @@ unsigned bpi_ready_locked(struct bp_ctx *ctx, int h)
 	if ((flags & BP_FF_PEER_FIN) || state == BP_FS_CLOSED)
 		m |= BP_HUP;
 	if (state == BP_FS_ESTABLISHED && !s->shut_wr && !(flags & BP_FF_TX_CLOSED) &&
-	    bpi_tx_free(ctx, s, f))
+	    (s->msg_tx ? bpi_txarea_writable(ctx, (uint32_t)h) : bpi_tx_free(ctx, s, f) != 0))
 		m |= BP_WRITABLE;
 	return m;
 }

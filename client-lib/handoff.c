@@ -29,6 +29,7 @@ void bpi_adopt_moved(struct bp_ctx *ctx, uint32_t slot, uint32_t gen)
 	s->seen = 1;
 	s->gen = gen;
 	s->q_head = s->q_tail = s->q_next = -1;
+	bpi_txarea_slot_reused(ctx, slot, gen);
 	/* the daemon carried the previous owner's counters over: continue
 	 * from them (the only time the app reads its own line back) */
 	s->rx_consumed = __atomic_load_n(&f->rx_consumed, __ATOMIC_ACQUIRE);

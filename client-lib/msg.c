@@ -94,6 +94,10 @@ BP_API int bp_msg_poll(struct bp_ctx *ctx, struct bp_msg *out, int max)
 				ctx->bad_msgs++;
 				continue;
 			}
+			if (d.type == BP_MSG_SENT) {
+				bpi_msg_sent(ctx, &d); /* ours alone: not shown */
+				continue;
+			}
 			if (!desc_current(ctx, &d)) {
 				if (d.has_buf)
 					push_done(ctx, d.core, d.buf, d.buf_gen);

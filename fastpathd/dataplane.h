@@ -128,6 +128,12 @@
 				      * (fp_rpc.c); set before FLOW_ADD only */
 #define FPF_RPC_STALL     (1u << 18) /* on the core's list of RPC flows waiting for
 				      * heap or message-queue room */
+#define FPF_RPC_TX        (1u << 19) /* RPC session whose app posts frames
+				      * (BP_DB_MSG_SEND): the daemon fills the tx
+				      * ring (rpc_frame_tx.c), the app's
+				      * tx_written is ignored */
+#define FPF_RPC_FIN_WAIT  (1u << 20) /* shut down while posted frames wait: FIN
+				      * once the last one is in the ring */
 
 #define FP_OOO_MAX 16  /* out-of-order intervals a receiver holds */
 #define FP_SACK_MAX 16 /* SACKed intervals a sender remembers */
@@ -300,6 +306,7 @@ struct dp_app {
 	 * message queue core k produces, and core k's part's bookkeeping
 	 * (set by the slowpath before APP_ADD, then core k's alone) */
 	uint64_t heap_off, heap_size, heap_part;
+	uint64_t txarea_off, txarea_size; /* send area: the app's, the cores read it */
 	struct bp_queue_view msgq[DP_MAX_CORES];
 	struct rpc_heap heap[DP_MAX_CORES];
 	void *sp_priv;          /* slowpath bookkeeping (libev watchers) */
@@ -522,6 +529,9 @@ enum dp_counter {
 	DPC_RPC_PROTO_ERR,    /* RPC sessions reset for a malformed frame */
 	DPC_RPC_STALLS,       /* RPC framer stopped: heap or message queue full */
 	DPC_RPC_BAD_RETURN,   /* BP_DB_MSG_DONE for a buffer the app does not hold */
+	DPC_RPC_TX_FRAMES,    /* posted RPC frames moved into tx rings */
+	DPC_RPC_TX_OVERTAKES, /* ... of those, ahead of a frame posted earlier */
+	DPC_RPC_TX_REFUSED,   /* posts refused: bad frame or offset, class full, closed */
 	DPC_MAX,
 };
 

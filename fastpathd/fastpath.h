@@ -185,6 +185,10 @@ bool fp_rpc_has_room(struct fp_ctx *fp);
 void fp_rpc_app_gone(struct fp_ctx *fp, struct dp_app *app);
 void fp_rpc_flow_gone(struct fp_ctx *fp, struct fp_flow *f);
 void fp_rpc_move_out(struct fp_ctx *fp, struct fp_flow *f);
+void fp_rpc_msg_send(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f,
+		     uint32_t area_units, unsigned prio);
+bool fp_rpc_tx(struct fp_ctx *fp, struct fp_flow *f);
+void fp_rpc_shutwr(struct fp_ctx *fp, struct fp_flow *f);
 
 /* tcp_out.c */
 void tcp_output(struct fp_ctx *fp, struct fp_flow *f);
@@ -237,6 +241,7 @@ bool fp_apps_have_work(struct fp_ctx *fp);
 int fp_app_add(struct fp_ctx *fp, struct dp_app *app);
 void fp_app_del(struct fp_ctx *fp, struct dp_app *app);
 int fp_flow_validate_tx(struct fp_ctx *fp, struct fp_flow *f);
+int fp_app_take_all(struct fp_ctx *fp, struct dp_app *app);
 void fp_doorbell_fwd(struct fp_ctx *fp, struct fp_flow *f, const struct dp_msg *msg);
 void fp_flow_move(struct fp_ctx *fp, struct fp_flow *f, struct dp_move *mv);
 

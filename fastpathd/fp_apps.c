@@ -124,8 +124,8 @@ void fp_app_del(struct fp_ctx *fp, struct dp_app *app)
  */
 int fp_flow_validate_tx(struct fp_ctx *fp, struct fp_flow *f)
 {
-	if (f->flags & FPF_DETACHED)
-		return 0;
+	if (f->flags & (FPF_DETACHED | FPF_RPC_TX))
+		return 0; /* FPF_RPC_TX: the daemon itself fills the ring */
 	uint64_t w = __atomic_load_n(&f->shm->tx_written, __ATOMIC_ACQUIRE);
 	if (w < f->tx_written || w - f->tx_acked > f->tx_size) {
 		fp->cnt[DPC_APP_BAD_ENTRY]++;
@@ -201,9 +201,9 @@ void fp_flow_move(struct fp_ctx *fp, struct fp_flow *f, struct dp_move *mv)
 }
 
 static void doorbell_apply(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f,
-			   uint16_t op, uint32_t gen)
+			   const struct bp_doorbell *db)
 {
-	if (!(f->flags & FPF_ACTIVE) || f->gen != gen || f->app_id != app->app_id) {
+	if (!(f->flags & FPF_ACTIVE) || f->gen != db->gen || f->app_id != app->app_id) {
 		/* stale (flow closed meanwhile) or forged: harmless, counted */
 		app->bad_entries++;
 		fp->cnt[DPC_APP_BAD_ENTRY]++;
@@ -211,13 +211,16 @@ static void doorbell_apply(struct fp_ctx *fp, struct dp_app *app, struct fp_flow
 	}
 	if (!fp_owns(fp, f))
 		return;
-	switch (op) {
+	switch (db->op) {
 	case BP_DB_TX:
 		if (!fp_flow_validate_tx(fp, f))
 			fp_touch(fp, f, FPP_OUTPUT);
 		break;
 	case BP_DB_RX:
 		tcp_window_update(fp, f);
+		break;
+	case BP_DB_MSG_SEND:
+		fp_rpc_msg_send(fp, app, f, db->area_off, db->prio);
 		break;
 	default:
 		app->bad_entries++;
@@ -243,19 +246,38 @@ static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_door
 		fp_rpc_msg_done(fp, app, db->slot, db->gen);
 		return;
 	}
-	if (!f || (db->op != BP_DB_TX && db->op != BP_DB_RX)) {
+	bool send = db->op == BP_DB_MSG_SEND;
+
+	if (!f || (db->op != BP_DB_TX && db->op != BP_DB_RX && !send) ||
+	    (send && db->prio >= BP_MSG_PRIOS)) {
 		app->bad_entries++;
 		fp->cnt[DPC_APP_BAD_ENTRY]++;
 		return;
 	}
 	if (dp->ncores > 1 && !fp->owns[f->bucket % DP_STEER_BUCKETS]) {
-		struct dp_msg m = { .type = DPM_DOORBELL, .flow_id = id, .arg = db->op,
-				    .ptr = (void *)(uintptr_t)((uint64_t)app->app_id << 32 |
-							       db->gen) };
+		/*
+		 * A forward carries 16 + 64 bits.  A send needs its offset
+		 * instead of the generation, so the generation is checked
+		 * here: an RPC flow's never changes (it is never adopted,
+		 * fp_flow_move()), and a stale one is refused either way.
+		 */
+		uint32_t word = db->gen;
+
+		if (send) {
+			if (__atomic_load_n(&f->gen, __ATOMIC_RELAXED) != db->gen) {
+				app->bad_entries++;
+				fp->cnt[DPC_APP_BAD_ENTRY]++;
+				return;
+			}
+			word = db->area_off;
+		}
+		struct dp_msg m = { .type = DPM_DOORBELL, .flow_id = id,
+				    .arg = (uint16_t)(db->op | db->prio << 8),
+				    .ptr = (void *)(uintptr_t)((uint64_t)app->app_id << 32 | word) };
 		fp_route_msg(fp, &m, f->bucket);
 		return;
 	}
-	doorbell_apply(fp, app, f, db->op, db->gen);
+	doorbell_apply(fp, app, f, db);
 }
 
 /* a doorbell another core took from its queue for a flow of ours */
@@ -263,10 +285,16 @@ void fp_doorbell_fwd(struct fp_ctx *fp, struct fp_flow *f, const struct dp_msg *
 {
 	uint64_t v = (uintptr_t)msg->ptr;
 	uint32_t app_id = (uint32_t)(v >> 32);
+	struct bp_doorbell db = { .op = msg->arg & 0xff, .prio = msg->arg >> 8,
+				  .slot = f->slot, .gen = (uint32_t)v };
 
 	if (app_id >= fp->dp->max_apps)
 		return;
-	doorbell_apply(fp, &fp->dp->apps[app_id], f, msg->arg, (uint32_t)v);
+	if (db.op == BP_DB_MSG_SEND) {
+		db.area_off = (uint32_t)v;
+		db.gen = f->gen; /* checked by the core that took it */
+	}
+	doorbell_apply(fp, &fp->dp->apps[app_id], f, &db);
 }
 
 /*
@@ -289,6 +317,25 @@ static int app_take(struct fp_ctx *fp, struct dp_app *app)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (int k = 0; k < n; k++)
 		doorbell(fp, app, &db[k]);
+	return n;
+}
+
+/**
+ * fp_app_take_all - act on every doorbell @app has queued for this core
+ * now (a bounded number: what is there, never what keeps coming).  Used
+ * before a shutdown, so frames posted before the app closed go out first.
+ * Return: doorbells taken.
+ */
+int fp_app_take_all(struct fp_ctx *fp, struct dp_app *app)
+{
+	int n = 0, k;
+
+	for (uint32_t i = 0; i <= app->dataq[fp->core].mask / DOORBELLS_PER_APP + 1; i++) {
+		k = app_take(fp, app);
+		n += k;
+		if (k < DOORBELLS_PER_APP)
+			break;
+	}
 	return n;
 }
 

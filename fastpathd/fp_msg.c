@@ -11,6 +11,7 @@
 #include <errno.h>
 
 #include "fastpath.h"
+#include "rpc_frame_rx.h"
 
 /* messages about one flow go to the core that owns its bucket */
 static bool flow_msg(uint16_t type)
@@ -112,12 +113,19 @@ void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 			tcp_send_probe(fp, f);
 		break;
 	case DPM_FLOW_SHUTWR:
-		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_TX_FIN_REQ)) {
+		if ((f->flags & FPF_ACTIVE) && !(f->flags & (FPF_TX_FIN_REQ | FPF_RPC_FIN_WAIT))) {
 			/* every byte the app wrote before it asked: the ring
-			 * counter, not the doorbells still queued behind us */
+			 * counter, not the doorbells still queued behind us;
+			 * an RPC session's posted frames: those doorbells */
+			if (f->flags & FPF_RPC)
+				fp_rpc_shutwr(fp, f);
 			fp_flow_validate_tx(fp, f);
-			f->tx_fin_pos = f->tx_written;
-			f->flags |= FPF_TX_FIN_REQ;
+			if ((f->flags & FPF_RPC_TX) && f->rpc && rpc_tx_pending(&f->rpc->tx)) {
+				f->flags |= FPF_RPC_FIN_WAIT; /* fp_rpc_tx() sets FIN_REQ */
+			} else {
+				f->tx_fin_pos = f->tx_written;
+				f->flags |= FPF_TX_FIN_REQ;
+			}
 			fp_touch(fp, f, FPP_OUTPUT);
 		}
 		if (msg->arg && (f->flags & FPF_ACTIVE))

@@ -19,7 +19,20 @@
  * core k when it took entries from queue k while that word is set.  The
  * core sets the word, fences (fp_block()) and looks at the queue; the app
  * pops, fences and reads the word, so one of them sees the other.
+ *
+ * Sending (rpc_frame_tx.c): once the app posts a frame (BP_DB_MSG_SEND)
+ * the daemon owns the flow's tx_written and fills the tx ring itself, best
+ * class first: on the post, on every ACK, when tcp_output() has sent all
+ * the ring holds, and for stalled flows when the message queue drains
+ * (each finished frame is answered with BP_MSG_SENT).  It lets at most
+ * RPC_TX_AHEAD unsent bytes into the ring: what is in the ring is in wire
+ * order for good, so the later a frame is chosen the better a latency
+ * frame posted meanwhile fares (under a tenant rate limit the whole ring
+ * would be tens of milliseconds of bulk data).  A shutdown takes the
+ * app's queued doorbells first and sends the FIN after the last posted
+ * frame (FPF_RPC_FIN_WAIT).
  */
+#include <errno.h>
 #include <string.h>
 
 #include "fastpath.h"
@@ -81,6 +94,16 @@ void fp_rpc_count(struct dp_rpc_stat *t, uint16_t tenant, const struct rpc_frame
 	uint64_t *c = h->type == RPC_FT_REQUEST ? &s->calls :
 		      h->status == 0 ? &s->resp_ok : &s->resp_err;
 	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+}
+
+static bool glue_full(void *arg)
+{
+	struct rpc_glue *g = arg;
+
+	if (!bp_queue_full(&g->app->msgq[g->fp->core]))
+		return false;
+	g->full = true;
+	return true;
 }
 
 static void glue_count(void *arg, const struct rpc_frame_hdr *h)
@@ -193,6 +216,117 @@ bool fp_rpc_rx(struct fp_ctx *fp, struct fp_flow *f)
 	return opened;
 }
 
+#define RPC_TX_AHEAD (64u << 10)
+
+static void tx_env_init(struct rpc_tx_env *e, struct fp_ctx *fp, struct fp_flow *f,
+			struct dp_app *app, struct rpc_glue *g)
+{
+	uint64_t free = f->tx_size - (f->tx_written - f->tx_acked);
+	uint64_t unsent = f->tx_written > f->tx_sent ? f->tx_written - f->tx_sent : 0;
+	uint64_t ahead = unsent < RPC_TX_AHEAD ? RPC_TX_AHEAD - unsent : 0;
+
+	*e = (struct rpc_tx_env){
+		.area = app->base + app->txarea_off, .area_size = app->txarea_size,
+		.ring = f->tx_base, .ring_size = f->tx_size, .written = f->tx_written,
+		.room = free < ahead ? free : ahead,
+		.push = glue_push, .full = glue_full, .arg = g,
+		.slot = f->slot, .gen = f->gen, .core = (uint16_t)fp->core,
+	};
+}
+
+/**
+ * fp_rpc_tx - move posted frames into @f's tx ring while it has room.
+ * Return: true if bytes went in (or the FIN may go now): the caller sends.
+ */
+bool fp_rpc_tx(struct fp_ctx *fp, struct fp_flow *f)
+{
+	if (!(f->flags & FPF_RPC_TX) || !f->rpc || (f->flags & (FPF_DETACHED | FPF_RESET)))
+		return false;
+	struct dp_app *app = &fp->dp->apps[f->app_id];
+	struct rpc_glue g = { .fp = fp, .app = app, .tenant = f->tenant };
+	struct rpc_tx_flow *tf = &f->rpc->tx;
+	uint64_t frames = tf->frames, overtakes = tf->overtakes;
+	struct rpc_tx_env e;
+
+	tx_env_init(&e, fp, f, app, &g);
+	int v = rpc_tx_fill(tf, &e);
+	bool moved = e.written != f->tx_written;
+
+	f->tx_written = e.written;
+	fp->cnt[DPC_RPC_TX_FRAMES] += tf->frames - frames;
+	fp->cnt[DPC_RPC_TX_OVERTAKES] += tf->overtakes - overtakes;
+	if (v == RPC_TX_STALL) {
+		stall(fp, f, &g);
+	} else if (v == RPC_TX_IDLE && (f->flags & FPF_RPC_FIN_WAIT)) {
+		f->flags = (f->flags & ~FPF_RPC_FIN_WAIT) | FPF_TX_FIN_REQ;
+		f->tx_fin_pos = f->tx_written;
+		moved = true;
+	}
+	if (g.pushed)
+		fp_app_kick_later(fp, app);
+	return moved;
+}
+
+/**
+ * fp_rpc_msg_send - BP_DB_MSG_SEND from @app for its flow @f (generation
+ * checked): queue the frame at send-area offset @area_units *
+ * BP_TXAREA_ALIGN in class @prio and fill the ring.  A refused post is
+ * answered at once (BP_MSG_SENT with the error) so the app can reuse the
+ * space: -EINVAL for a bad frame or offset (counted against the app),
+ * -ENOBUFS for a full class, -EPIPE after the shutdown.
+ */
+void fp_rpc_msg_send(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f,
+		     uint32_t area_units, unsigned prio)
+{
+	DP_ASSERT_FP();
+	struct rpc_glue g = { .fp = fp, .app = app, .tenant = f->tenant };
+	uint64_t off = (uint64_t)area_units * BP_TXAREA_ALIGN;
+	struct rpc_tx_env e;
+	int r;
+
+	if (!(f->flags & FPF_RPC) || !f->rpc || !app->txarea_size)
+		r = -EINVAL;
+	else if (f->flags & (FPF_DETACHED | FPF_RESET | FPF_TX_FIN_REQ | FPF_RPC_FIN_WAIT))
+		r = -EPIPE;
+	else if (!(f->flags & FPF_RPC_TX) && fp_flow_validate_tx(fp, f))
+		return; /* its byte ring was garbage: the flow is being reset */
+	else
+		r = 0;
+	tx_env_init(&e, fp, f, app, &g);
+	if (!r) {
+		f->flags |= FPF_RPC_TX;
+		r = rpc_tx_post(&f->rpc->tx, &e, off, prio);
+	}
+	if (r) {
+		struct bp_msg_desc d;
+
+		rpc_tx_answer(&d, &e, off, r);
+		fp->cnt[DPC_RPC_TX_REFUSED]++;
+		if (r == -EINVAL) {
+			app->bad_entries++;
+			fp->cnt[DPC_APP_BAD_ENTRY]++;
+		}
+		if (!glue_full(&g))
+			glue_push(&g, &d); /* else libbypass reclaims it with the slot */
+		if (g.pushed)
+			fp_app_kick_later(fp, app);
+		return;
+	}
+	if (fp_rpc_tx(fp, f))
+		fp_touch(fp, f, FPP_OUTPUT);
+}
+
+/**
+ * fp_rpc_shutwr - @f is being shut down for writing: act on the doorbells
+ * its app queued for this core before it asked (frames it posted go out
+ * before the FIN; the caller then waits for them with FPF_RPC_FIN_WAIT).
+ */
+void fp_rpc_shutwr(struct fp_ctx *fp, struct fp_flow *f)
+{
+	if (f->app_id < fp->dp->max_apps && !(f->flags & FPF_DETACHED))
+		fp_app_take_all(fp, &fp->dp->apps[f->app_id]);
+}
+
 /**
  * fp_rpc_msg_done - BP_DB_MSG_DONE from @app on this core: the app gives
  * heap buffer (@blk, @gen) of this core's part back.  Both are app-written
@@ -238,6 +372,8 @@ void fp_rpc_poll(struct fp_ctx *fp)
 			continue;
 		if (fp_rpc_rx(fp, f))
 			tcp_window_update(fp, f);
+		if (fp_rpc_tx(fp, f))
+			fp_touch(fp, f, FPP_OUTPUT);
 	}
 }
 
@@ -259,9 +395,20 @@ void fp_rpc_flow_gone(struct fp_ctx *fp, struct fp_flow *f)
 {
 	stall_remove(fp, f);
 	fp->rpc_room = true; /* its runs may have come back */
-	if (f->rpc && f->app_id < fp->dp->max_apps)
-		rpc_rx_release(f->rpc, &fp->dp->apps[f->app_id].heap[fp->core],
-			       (uint16_t)fp->core);
+	if (!f->rpc || f->app_id >= fp->dp->max_apps)
+		return;
+	struct dp_app *app = &fp->dp->apps[f->app_id];
+
+	rpc_rx_release(f->rpc, &app->heap[fp->core], (uint16_t)fp->core);
+	if ((f->flags & FPF_RPC_TX) && !(f->flags & FPF_DETACHED)) {
+		struct rpc_glue g = { .fp = fp, .app = app, .tenant = f->tenant };
+		struct rpc_tx_env e;
+
+		tx_env_init(&e, fp, f, app, &g);
+		rpc_tx_drop(&f->rpc->tx, &e, -ECONNRESET);
+		if (g.pushed)
+			fp_app_kick_later(fp, app);
+	}
 }
 
 /**

@@ -21,6 +21,7 @@ void rpc_rx_init(struct rpc_rx_flow *rf)
 	memset(rf, 0, sizeof(*rf));
 	rf->cur = -1;
 	rf->pending = -1;
+	rpc_tx_init(&rf->tx);
 }
 
 static void ring_read(const struct rpc_rx_env *e, uint64_t pos, uint8_t *dst, uint32_t len)

@@ -14,6 +14,7 @@
 #include "bypass/rpc_wire.h"
 #include "bypass/shm_abi.h"
 #include "rpc_heap.h"
+#include "rpc_frame_tx.h"
 
 #define RPC_RX_MAX_ASM 8 /* chunked messages in assembly per flow */
 
@@ -66,6 +67,7 @@ struct rpc_rx_asm {
  * @error: enum rpc_rx_error once the session failed.
  * @frames: frames taken.
  * @carried: some entry has a carry (moved here from another core).
+ * @tx: the send side's scheduler (the same flow, the same owner).
  */
 struct rpc_rx_flow {
 	uint32_t left;
@@ -76,6 +78,7 @@ struct rpc_rx_flow {
 	int error;
 	uint64_t frames;
 	struct rpc_rx_asm a[RPC_RX_MAX_ASM];
+	struct rpc_tx_flow tx; /* frames the app posted (rpc_frame_tx.c) */
 };
 
 /**

@@ -36,6 +36,9 @@ static const char *const names[DPC_MAX] = {
 	[DPC_RPC_PROTO_ERR] = "rpc_protocol_errors",
 	[DPC_RPC_STALLS] = "rpc_stalls",
 	[DPC_RPC_BAD_RETURN] = "rpc_bad_returns",
+	[DPC_RPC_TX_FRAMES] = "rpc_tx_frames",
+	[DPC_RPC_TX_OVERTAKES] = "rpc_tx_overtakes",
+	[DPC_RPC_TX_REFUSED] = "rpc_tx_refused",
 };
 
 const char *dp_counter_name(enum dp_counter c)

@@ -257,6 +257,8 @@ static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 	} else if (sack_says_lost(f)) {
 		enter_recovery(fp, f);
 	}
+	if (f->flags & FPF_RPC_TX)
+		fp_rpc_tx(fp, f); /* ring room came back: posted frames go in */
 	fp_touch(fp, f, FPP_OUTPUT | FPP_EV_TX);
 }
 

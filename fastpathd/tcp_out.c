@@ -333,8 +333,15 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 			continue;
 		}
 
-		if (f->tx_sent >= end)
+		if (f->tx_sent >= end) {
+			/* an RPC session's posted frames enter the ring only
+			 * just ahead of the wire (fp_rpc.c): top it up */
+			if ((f->flags & FPF_RPC_TX) && fp_rpc_tx(fp, f)) {
+				end = (f->flags & FPF_TX_FIN_REQ) ? f->tx_fin_pos : f->tx_written;
+				continue;
+			}
 			break;
+		}
 		if (f->tx_sent >= wnd_edge) {
 			/* data waits for the peer's window: the slowpath probes it */
 			if (f->peer_wnd == 0 && pipe == 0 && !f->stall_reported) {

@@ -178,6 +178,19 @@ static void on_deadline(struct rpc_timer *t)
 	rpc_call_complete(c, RPC_DEADLINE_EXCEEDED);
 }
 
+/* enum rpc_prio (0 = normal, so zeroed options mean it) -> RPC_TXC_* */
+static unsigned call_class(const struct rpc_call_opts *opts)
+{
+	switch (opts ? opts->prio : RPC_PRIO_NORMAL) {
+	case RPC_PRIO_LATENCY:
+		return RPC_TXC_LATENCY;
+	case RPC_PRIO_BULK:
+		return RPC_TXC_BULK;
+	default:
+		return RPC_TXC_NORMAL;
+	}
+}
+
 int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, int iovcnt,
 	     const struct rpc_call_opts *opts, rpc_cont_fn cont, void *arg, uint64_t *id)
 {
@@ -190,7 +203,7 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	size_t total = 0;
 	int r;
 
-	if (!cont || iovcnt < 0 || (iovcnt && !iov))
+	if (!cont || iovcnt < 0 || (iovcnt && !iov) || (opts && opts->prio > RPC_PRIO_BULK))
 		return -EINVAL;
 	if (s->state == SS_CLOSED)
 		return -ENOTCONN;
@@ -224,7 +237,7 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	h.msg_len = (uint32_t)total;
 	if (opts && opts->deadline_us)
 		deadline = rpc_now_us() + opts->deadline_us;
-	if (rpc_tx_msg(s, &h, iov, iovcnt, meta, nmeta, deadline)) {
+	if (rpc_tx_msg(s, &h, iov, iovcnt, meta, nmeta, deadline, call_class(opts))) {
 		call_end(c, RPC_RESOURCE_EXHAUSTED);
 		call_release(c);
 		return -ENOMEM;

@@ -61,7 +61,9 @@ struct rpc_transport_ops {
 	int (*accept)(void *t, int lh);				/* handle or -EAGAIN */
 	int (*connect)(void *t, uint32_t ip, uint16_t port);	/* handle, in progress */
 	int (*connect_status)(void *t, int h);			/* 0, -EINPROGRESS, -err */
-	ssize_t (*sendv)(void *t, int h, const struct iovec *iov, int n);
+	/* @prio: the frame's class (RPC_TXC_*), for transports that keep
+	 * classes apart (per_class_room); the others ignore it */
+	ssize_t (*sendv)(void *t, int h, const struct iovec *iov, int n, unsigned prio);
 	ssize_t (*recv)(void *t, int h, void *buf, size_t len);	/* 0 = EOF */
 	void (*close)(void *t, int h);
 	int (*poll)(void *t, struct rpc_tev *ev, int max, int timeout_ms);
@@ -73,7 +75,7 @@ struct rpc_transport_ops {
 	 * the flow's rings in the shared region), semantics of libbypass's
 	 * bp_tx_reserve/bp_tx_commit/bp_rx_peek/bp_rx_consume; NULL: the
 	 * endpoint copies through sendv/recv (NOTES.md "Zero-copy") */
-	int (*tx_reserve)(void *t, int h, size_t len, struct iovec iov[2]);
+	int (*tx_reserve)(void *t, int h, size_t len, struct iovec iov[2], unsigned prio);
 	int (*tx_commit)(void *t, int h, size_t len);
 	int (*rx_peek)(void *t, int h, struct iovec iov[2]);
 	int (*rx_consume)(void *t, int h, size_t len);
@@ -81,6 +83,11 @@ struct rpc_transport_ops {
 	 * for us hands over whole messages instead of bytes (recv unused) */
 	int (*recv_msg)(void *t, int h, struct rpc_tmsg *m);	/* 0, -EAGAIN, -err; EOF: m->eof */
 	void (*msg_done)(void *t, struct rpc_tmsg *m);
+	/* payload bytes per frame the transport wants (0: RPC_WIRE_CHUNK) */
+	uint32_t max_frame;
+	/* sendv() takes whole frames only, and its -EAGAIN means "no room
+	 * for this class": frames of other classes may still go */
+	bool per_class_room;
 };
 
 #define RPC_TEV_WAKE_H (-2)
@@ -94,8 +101,8 @@ extern const struct rpc_transport_ops rpc_bypass_msg_ops;
 int rpc_bp_local_port(void *t, int h);
 int rpc_bp_accept(void *t, int lh);
 int rpc_bp_connect_status(void *t, int h);
-ssize_t rpc_bp_sendv(void *t, int h, const struct iovec *iov, int n);
-int rpc_bp_tx_reserve(void *t, int h, size_t len, struct iovec iov[2]);
+ssize_t rpc_bp_sendv(void *t, int h, const struct iovec *iov, int n, unsigned prio);
+int rpc_bp_tx_reserve(void *t, int h, size_t len, struct iovec iov[2], unsigned prio);
 int rpc_bp_tx_commit(void *t, int h, size_t len);
 
 /* ---- time ---- */
@@ -156,12 +163,18 @@ struct rpc_txitem {
 	bool started;			/* at least one byte on the wire */
 	bool in_frame;
 	bool is_req;			/* credit controlled */
+	uint8_t prio;			/* RPC_TXC_*: its queue, its frames' class */
 	uint64_t deadline;		/* absolute µs (requests), 0 = none */
 };
 
 struct rpc_txq {
 	struct rpc_txitem *head, *tail;
 };
+
+/* send classes, best first (= libbypass's BP_PRIO_*): control frames go
+ * as LATENCY; requests as their rpc_call_opts.prio; responses as their
+ * method's (RPC_METHOD_LATENCY / RPC_METHOD_BULK) */
+enum { RPC_TXC_LATENCY = 0, RPC_TXC_NORMAL = 1, RPC_TXC_BULK = 2, RPC_TXC_N = 3 };
 
 /* ---- calls ---- */
 enum { CALL_FREE = 0, CALL_QUEUED, CALL_SENT, CALL_DONE };
@@ -194,6 +207,7 @@ struct rpc_req {			/* server side */
 	struct rpc_endpoint *ep;
 	uint32_t call_id;
 	uint16_t method;
+	uint8_t prio;			/* RPC_TXC_* of its method: the response's */
 	bool cancelled;
 	bool complete;			/* all chunks in, handed to the handler */
 	bool in_worker;			/* owned by a worker thread */
@@ -251,8 +265,8 @@ struct rpc_session {
 	struct rpc_req *rf_req;
 
 	/* tx */
-	struct rpc_txq ctlq;		/* responses + control: no credit */
-	struct rpc_txq reqq;		/* requests: credit controlled */
+	struct rpc_txq ctlq[RPC_TXC_N];	/* responses + control: no credit */
+	struct rpc_txq reqq[RPC_TXC_N];	/* requests: credit controlled */
 	struct rpc_txitem *cur;		/* item in a partly written frame */
 	uint64_t queued_bytes;
 
@@ -346,11 +360,11 @@ int rpc_tx_flush(struct rpc_session *s);
 void rpc_tx_drop_all(struct rpc_session *s);
 int rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
 	       const struct iovec *iov, int iovcnt,
-	       const struct rpc_meta *meta, unsigned nmeta, uint64_t deadline);
+	       const struct rpc_meta *meta, unsigned nmeta, uint64_t deadline, unsigned prio);
 void rpc_credit_return(struct rpc_session *s, uint32_t calls, uint32_t bytes);
 struct rpc_txitem *rpc_tx_raw(struct rpc_session *s, const struct rpc_frame_hdr *h,
 			      const uint8_t *meta, uint16_t meta_len,
-			      const uint8_t *body, uint32_t body_len);
+			      const uint8_t *body, uint32_t body_len, unsigned prio);
 
 /* call.c */
 struct rpc_ccall *rpc_call_lookup(struct rpc_session *s, uint32_t id);

@@ -113,6 +113,7 @@ void rpc_req_dispatch(struct rpc_req *r)
 	int nm;
 
 	r->complete = true;
+	r->prio = RPC_TXC_LATENCY; /* an error answer is a few bytes */
 	if (r->drop) {
 		respond_status(r, RPC_RESOURCE_EXHAUSTED, "request larger than the server's max_msg");
 		return;
@@ -122,6 +123,8 @@ void rpc_req_dispatch(struct rpc_req *r)
 		respond_status(r, RPC_UNIMPLEMENTED, "no such method");
 		return;
 	}
+	r->prio = (m->flags & RPC_METHOD_LATENCY) ? RPC_TXC_LATENCY :
+		  (m->flags & RPC_METHOD_BULK) ? RPC_TXC_BULK : RPC_TXC_NORMAL;
 	nm = rpc_meta_parse(r->buf->data, r->hdr.meta_len, r->meta, RPC_WIRE_MAX_META_ENTRIES);
 	if (nm < 0) {
 		respond_status(r, RPC_INVALID_ARGUMENT, "malformed metadata");
@@ -173,7 +176,7 @@ int rpc_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovc
 	h.call_id = r->call_id;
 	h.status = (uint16_t)status;
 	h.msg_len = (uint32_t)total;
-	if (rpc_tx_msg(r->s, &h, iov, iovcnt, meta, nmeta, 0)) {
+	if (rpc_tx_msg(r->s, &h, iov, iovcnt, meta, nmeta, 0, r->prio)) {
 		rpc_req_release(r);
 		return -ENOMEM;
 	}
@@ -189,7 +192,7 @@ void rpc_req_send(struct rpc_req *r, int status, const uint8_t *meta, uint16_t m
 				   .call_id = r->call_id, .status = (uint16_t)status };
 
 	if (!rpc_req_cancelled(r) && r->s && r->s->state == SS_UP)
-		rpc_tx_raw(r->s, &h, meta, meta_len, body, body_len);
+		rpc_tx_raw(r->s, &h, meta, meta_len, body, body_len, r->prio);
 	rpc_req_release(r);
 }
 

@@ -90,7 +90,7 @@ int rpc_bp_connect_status(void *t, int h)
 	return bp_connect_status(bp_ctx_of(t), h);
 }
 
-ssize_t rpc_bp_sendv(void *t, int h, const struct iovec *iov, int n)
+ssize_t rpc_bp_sendv(void *t, int h, const struct iovec *iov, int n, unsigned prio)
 {
 	struct bp_ctx *ctx = bp_ctx_of(t);
 	ssize_t done = 0;
@@ -181,7 +181,7 @@ static int b_set_wake(void *t, int fd)
 }
 
 /* zero-copy: the flow's rings in the shared region (NOTES.md "Zero-copy") */
-int rpc_bp_tx_reserve(void *t, int h, size_t len, struct iovec iov[2])
+int rpc_bp_tx_reserve(void *t, int h, size_t len, struct iovec iov[2], unsigned prio)
 {
 	return bp_tx_reserve(bp_ctx_of(t), h, len, iov);
 }

@@ -3,8 +3,13 @@
  * transport_bypass_msg.c - RPC over libbypass RPC sessions: fastpathd
  * frames the connection and hands over whole messages (bp_msg_poll()), so
  * the library never reassembles a byte stream and never copies out of the
- * rx ring.  Sending is as in transport_bypass.c: in place in the tx ring
- * (bp_tx_reserve()) when tx.c can, else bp_send().
+ * rx ring.  Sending posts whole frames with their class from the app's send
+ * area (bp_msg_tx_alloc()/bp_msg_tx_post()): fastpathd puts the next frame
+ * of the best class into the tx ring, so a small call of a better class
+ * overtakes a large message already handed over.  tx.c writes a frame in
+ * place there when it can (tx_reserve), else copies it (sendv); a class
+ * out of room (32 frames waiting, or the area full) gives -EAGAIN for that
+ * class alone (per_class_room).
  *
  * bp_msg_poll() returns messages of every connection at once; each goes on
  * its handle's FIFO until the session reads it (recv_msg), and its heap
@@ -22,10 +27,16 @@
 
 #define MSG_BATCH 64
 
+#define MSG_FRAME (32u << 10) /* payload per frame: what a better class may wait for */
+
 struct hq {
 	struct bp_msg *v;
 	uint32_t head, n, cap;
+	void *resv;		/* send-area buffer tx_reserve handed out */
 };
+
+static_assert(BP_PRIO_LATENCY == RPC_TXC_LATENCY && BP_PRIO_NORMAL == RPC_TXC_NORMAL &&
+	      BP_PRIO_BULK == RPC_TXC_BULK, "library classes = libbypass classes");
 
 struct bm {
 	struct bp_ctx *ctx;	/* first: the shared rpc_bp_* ops read it */
@@ -95,21 +106,29 @@ static void m_fini(void *t)
 	free(b);
 }
 
-static int hq_push(struct bm *b, const struct bp_msg *m)
+/* handle @h's state, the table grown to hold it; NULL: out of memory */
+static struct hq *hq_at(struct bm *b, uint32_t h)
 {
-	uint32_t h = (uint32_t)m->h;
-
 	if (h >= b->nq) {
 		uint32_t n = h + 64;
 		struct hq *nq = realloc(b->q, n * sizeof(*nq));
 
 		if (!nq)
-			return -ENOMEM;
+			return NULL;
 		memset(nq + b->nq, 0, (n - b->nq) * sizeof(*nq));
 		b->q = nq;
 		b->nq = n;
 	}
-	struct hq *q = &b->q[h];
+	return &b->q[h];
+}
+
+static int hq_push(struct bm *b, const struct bp_msg *m)
+{
+	uint32_t h = (uint32_t)m->h;
+	struct hq *q = hq_at(b, h);
+
+	if (!q)
+		return -ENOMEM;
 
 	if (q->n == q->cap) {
 		uint32_t cap = q->cap ? 2 * q->cap : 16;
@@ -164,6 +183,68 @@ static int m_listen(void *t, uint32_t ip, uint16_t port)
 static int m_connect(void *t, uint32_t ip, uint16_t port)
 {
 	return bp_connect_rpc(((struct bm *)t)->ctx, ip, port);
+}
+
+/* one whole frame (tx.c with per_class_room never splits one) */
+static ssize_t m_sendv(void *t, int h, const struct iovec *iov, int n, unsigned prio)
+{
+	struct bm *b = t;
+	size_t len = 0;
+	uint8_t *buf, *p;
+	int r;
+
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	buf = bp_msg_tx_alloc(b->ctx, h, len, prio);
+	if (!buf)
+		return errno == ENOBUFS ? -EAGAIN : -errno;
+	p = buf;
+	for (int i = 0; i < n; i++) {
+		memcpy(p, iov[i].iov_base, iov[i].iov_len);
+		p += iov[i].iov_len;
+	}
+	r = bp_msg_tx_post(b->ctx, h, buf);
+	if (r) {
+		bp_msg_tx_cancel(b->ctx, buf);
+		return r;
+	}
+	return (ssize_t)len;
+}
+
+static int m_tx_reserve(void *t, int h, size_t len, struct iovec iov[2], unsigned prio)
+{
+	struct bm *b = t;
+	struct hq *q = h >= 0 ? hq_at(b, (uint32_t)h) : NULL;
+	void *buf;
+
+	if (!q)
+		return -ENOMEM;
+	buf = bp_msg_tx_alloc(b->ctx, h, len, prio);
+	if (!buf)
+		return errno == ENOBUFS ? -EAGAIN : -errno;
+	q->resv = buf;
+	iov[0] = (struct iovec){ .iov_base = buf, .iov_len = len };
+	return 1;
+}
+
+static int m_tx_commit(void *t, int h, size_t len)
+{
+	struct bm *b = t;
+	struct hq *q = h >= 0 && (uint32_t)h < b->nq ? &b->q[h] : NULL;
+	void *buf = q ? q->resv : NULL;
+	int r;
+
+	if (!buf)
+		return -EINVAL;
+	q->resv = NULL;
+	if (!len) {
+		bp_msg_tx_cancel(b->ctx, buf);
+		return 0;
+	}
+	r = bp_msg_tx_post(b->ctx, h, buf);
+	if (r)
+		bp_msg_tx_cancel(b->ctx, buf);
+	return r;
 }
 
 static ssize_t m_recv(void *t, int h, void *buf, size_t len)
@@ -293,13 +374,15 @@ const struct rpc_transport_ops rpc_bypass_msg_ops = {
 	.accept = rpc_bp_accept,
 	.connect = m_connect,
 	.connect_status = rpc_bp_connect_status,
-	.sendv = rpc_bp_sendv,
+	.sendv = m_sendv,
 	.recv = m_recv,
 	.close = m_close,
 	.poll = m_poll,
 	.set_wake = m_set_wake,
-	.tx_reserve = rpc_bp_tx_reserve,
-	.tx_commit = rpc_bp_tx_commit,
+	.tx_reserve = m_tx_reserve,
+	.tx_commit = m_tx_commit,
 	.recv_msg = m_recv_msg,
 	.msg_done = m_msg_done,
+	.max_frame = MSG_FRAME,
+	.per_class_room = true,
 };

@@ -138,7 +138,7 @@ static int k_connect_status(void *t, int h)
 	return 0;
 }
 
-static ssize_t k_sendv(void *t, int h, const struct iovec *iov, int n)
+static ssize_t k_sendv(void *t, int h, const struct iovec *iov, int n, unsigned prio)
 {
 	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };
 	ssize_t r = sendmsg(h, &m, MSG_NOSIGNAL | MSG_DONTWAIT);

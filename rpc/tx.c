@@ -2,11 +2,15 @@
 /*
  * tx.c - turning messages into frames and frames into bytes.
  *
- * Two queues per session: ctlq (responses and control frames, which never
- * need credit) and reqq (requests, which do).  Frames are written whole
- * before the next one starts; between frames ctlq goes first, so a request
- * waiting for credit never holds back a response (the peer's credit may be
- * waiting for exactly that response).
+ * Two queues per session and send class: ctlq (responses and control
+ * frames, which never need credit) and reqq (requests, which do).  Frames
+ * are written whole before the next one starts; between frames the best
+ * class goes first, and within a class ctlq, so a request waiting for
+ * credit never holds back a response (the peer's credit may be waiting for
+ * exactly that response), and a small message of a better class waits for
+ * at most one frame of a large one.  Over a transport with room per class
+ * (bypass-msg: fastpathd schedules the posted frames itself) a class out
+ * of room does not stop the others.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -74,6 +78,27 @@ static void ring_put(struct ring_w *w, const void *src, size_t len)
 	}
 }
 
+static struct rpc_txq *queue_of(struct rpc_session *s, const struct rpc_txitem *it)
+{
+	return it->is_req ? &s->reqq[it->prio] : &s->ctlq[it->prio];
+}
+
+/* is anything queued that must go before a new message of class @prio? */
+static bool queued_ahead(const struct rpc_session *s, bool is_req, unsigned prio)
+{
+	for (unsigned c = 0; c <= prio; c++)
+		if (s->ctlq[c].head || (is_req && s->reqq[c].head))
+			return true;
+	return false;
+}
+
+static uint32_t max_frame(const struct rpc_session *s)
+{
+	uint32_t m = s->ep->ops->max_frame;
+
+	return m && m < RPC_WIRE_CHUNK ? m : RPC_WIRE_CHUNK;
+}
+
 /*
  * Zero-copy send: when nothing is queued ahead of it, the message is one
  * frame, its credit is there and the transport's ring has room for all of
@@ -85,7 +110,8 @@ static void ring_put(struct ring_w *w, const void *src, size_t len)
  */
 static bool tx_direct(struct rpc_session *s, const struct rpc_frame_hdr *hdr,
 		      const struct iovec *iov, int iovcnt,
-		      const struct rpc_meta *meta, unsigned nmeta, size_t ml, uint64_t deadline)
+		      const struct rpc_meta *meta, unsigned nmeta, size_t ml, uint64_t deadline,
+		      unsigned prio)
 {
 	const struct rpc_transport_ops *ops = s->ep->ops;
 	bool is_req = hdr->type == RPC_FT_REQUEST;
@@ -96,12 +122,12 @@ static bool tx_direct(struct rpc_session *s, const struct rpc_frame_hdr *hdr,
 	struct ring_w w = { .v = v };
 	int nv;
 
-	if (!ops->tx_reserve || s->state != SS_UP || s->cur || s->ctlq.head ||
-	    (is_req && s->reqq.head) || n > RPC_WIRE_CHUNK)
+	if (!ops->tx_reserve || s->state != SS_UP || s->cur || queued_ahead(s, is_req, prio) ||
+	    n > max_frame(s))
 		return false;
 	if (is_req && (s->tx_calls == 0 || s->tx_bytes < cost))
 		return false;
-	nv = ops->tx_reserve(s->ep->t, s->h, cost, v);
+	nv = ops->tx_reserve(s->ep->t, s->h, cost, v, prio);
 	if (nv <= 0)
 		return false;
 	if (v[0].iov_len + (nv > 1 ? v[1].iov_len : 0) < cost) {
@@ -149,13 +175,15 @@ static bool tx_direct(struct rpc_session *s, const struct rpc_frame_hdr *hdr,
  */
 int rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
 	       const struct iovec *iov, int iovcnt,
-	       const struct rpc_meta *meta, unsigned nmeta, uint64_t deadline)
+	       const struct rpc_meta *meta, unsigned nmeta, uint64_t deadline, unsigned prio)
 {
 	size_t ml = rpc_meta_size(meta, nmeta);
 	struct rpc_txitem *it;
 	uint8_t *p;
 
-	if (tx_direct(s, h, iov, iovcnt, meta, nmeta, ml, deadline))
+	if (prio >= RPC_TXC_N)
+		prio = RPC_TXC_NORMAL;
+	if (tx_direct(s, h, iov, iovcnt, meta, nmeta, ml, deadline, prio))
 		return 0;
 	it = calloc(1, sizeof(*it));
 	if (!it)
@@ -178,12 +206,10 @@ int rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
 		p += iov[i].iov_len;
 	}
 	it->is_req = h->type == RPC_FT_REQUEST;
-	if (it->is_req) {
+	it->prio = (uint8_t)prio;
+	if (it->is_req)
 		s->queued_bytes += it->len;
-		rpc_txq_push(&s->reqq, it);
-	} else {
-		rpc_txq_push(&s->ctlq, it);
-	}
+	rpc_txq_push(queue_of(s, it), it);
 	rpc_flush_mark(s);
 	return 0;
 }
@@ -194,7 +220,7 @@ int rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
  */
 struct rpc_txitem *rpc_tx_raw(struct rpc_session *s, const struct rpc_frame_hdr *h,
 			      const uint8_t *meta, uint16_t meta_len,
-			      const uint8_t *body, uint32_t body_len)
+			      const uint8_t *body, uint32_t body_len, unsigned prio)
 {
 	struct rpc_txitem *it = calloc(1, sizeof(*it));
 
@@ -213,7 +239,8 @@ struct rpc_txitem *rpc_tx_raw(struct rpc_session *s, const struct rpc_frame_hdr 
 		memcpy(it->buf->data, meta, meta_len);
 	if (body_len)
 		memcpy(it->buf->data + meta_len, body, body_len);
-	rpc_txq_push(&s->ctlq, it);
+	it->prio = (uint8_t)(prio < RPC_TXC_N ? prio : RPC_TXC_NORMAL);
+	rpc_txq_push(queue_of(s, it), it);
 	rpc_flush_mark(s);
 	return it;
 }
@@ -233,7 +260,8 @@ void rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t 
 	it->hdr.call_id = type == RPC_FT_CREDIT ? calls : call_id;
 	it->hdr.status = status;
 	it->hdr.aux = aux;
-	rpc_txq_push(&s->ctlq, it);
+	it->prio = RPC_TXC_LATENCY; /* 32 bytes; credit and liveness wait on them */
+	rpc_txq_push(queue_of(s, it), it);
 	rpc_flush_mark(s);
 }
 
@@ -260,13 +288,13 @@ static int frame_start(struct rpc_session *s, struct rpc_txitem *it, struct rpc_
 		if (it->deadline)
 			h.deadline_us = deadline_field(it->deadline);
 		left = it->len - meta;
-		n = meta + (left > RPC_WIRE_CHUNK ? RPC_WIRE_CHUNK : left);
+		n = meta + (left > max_frame(s) ? max_frame(s) : left);
 		if (n < it->len)
 			h.flags |= RPC_FF_MORE;
 	} else {
 		body_sent = it->sent - meta;
 		left = it->len - it->sent;
-		n = left > RPC_WIRE_CHUNK ? RPC_WIRE_CHUNK : left;
+		n = left > max_frame(s) ? max_frame(s) : left;
 		h.type = RPC_FT_CHUNK;
 		h.flags = (it->hdr.type == RPC_FT_RESPONSE ? RPC_FF_RESP_DIR : 0) |
 			  (n < left ? RPC_FF_MORE : 0);
@@ -296,40 +324,56 @@ static int frame_start(struct rpc_session *s, struct rpc_txitem *it, struct rpc_
 }
 
 /*
+ * The item whose frame goes next: best class first, within a class ctlq
+ * before reqq, skipping classes in @blocked.  Builds the frame if it is
+ * not built yet (frame_start()); a request without credit leaves its
+ * class's reqq waiting.  NULL: nothing can go now.
+ */
+static struct rpc_txitem *tx_pick(struct rpc_session *s, unsigned blocked)
+{
+	for (unsigned c = 0; c < RPC_TXC_N; c++) {
+		struct rpc_txq *qs[2] = { &s->ctlq[c], &s->reqq[c] };
+
+		if (blocked & 1u << c)
+			continue;
+		for (int k = 0; k < 2; k++) {
+			struct rpc_txitem *it;
+
+			while ((it = qs[k]->head)) {
+				int r = it->in_frame ? 1 : frame_start(s, it, qs[k]);
+
+				if (r > 0)
+					return it;
+				if (r == 0)
+					break;	/* credit: this class's requests wait */
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
  * Write what can be written.  Return 0 when everything queued is out or
- * the rest waits (socket room or credit), -errno when the connection
- * failed.
+ * the rest waits (socket room, class room or credit), -errno when the
+ * connection failed.
  */
 int rpc_tx_flush(struct rpc_session *s)
 {
 	const struct rpc_transport_ops *ops = s->ep->ops;
+	unsigned blocked = 0;
 
 	if (s->state != SS_UP)
 		return 0;
 	for (;;) {
 		struct rpc_txitem *it = s->cur;
-		struct rpc_txq *q = NULL;
 		struct iovec iov[2];
 		int niov = 0;
 		ssize_t n;
 
 		if (!it) {
-			if (s->ctlq.head)
-				q = &s->ctlq;
-			else if (s->reqq.head)
-				q = &s->reqq;
-			else
+			it = tx_pick(s, blocked);
+			if (!it)
 				return 0;
-			it = q->head;
-			int r = frame_start(s, it, q);
-
-			if (r < 0)
-				continue;
-			if (r == 0) {
-				/* credit: the ctl queue is empty, so nothing else to do */
-				return 0;
-			}
-			s->cur = it;
 		}
 		if (it->f_off < RPC_WIRE_HDR_LEN) {
 			iov[niov].iov_base = it->fh + it->f_off;
@@ -341,21 +385,28 @@ int rpc_tx_flush(struct rpc_session *s)
 			iov[niov].iov_base = it->buf->data + it->sent + done;
 			iov[niov++].iov_len = it->f_len - done;
 		}
-		n = ops->sendv(s->ep->t, s->h, iov, niov);
-		if (n == -EAGAIN)
+		n = ops->sendv(s->ep->t, s->h, iov, niov, it->prio);
+		if (n == -EAGAIN) {
+			if (ops->per_class_room && !it->f_off) {
+				blocked |= 1u << it->prio; /* built, kept for later */
+				continue;
+			}
+			s->cur = it->f_off ? it : NULL;
 			return 0;
+		}
 		if (n < 0)
 			return (int)n;
 		it->f_off += (uint32_t)n;
-		if (it->f_off < RPC_WIRE_HDR_LEN + it->f_len)
+		if (it->f_off < RPC_WIRE_HDR_LEN + it->f_len) {
+			s->cur = it;	/* partly written: nothing else until it is out */
 			continue;
+		}
 		/* frame complete */
 		it->sent += it->f_len;
 		it->in_frame = false;
 		s->cur = NULL;
 		if (it->sent >= it->len) {
-			q = s->ctlq.head == it ? &s->ctlq : &s->reqq;
-			txq_pop(q);
+			txq_pop(queue_of(s, it));
 			if (it->is_req)
 				rpc_call_item_live(s, it->hdr.call_id, true);
 			item_free(s, it);
@@ -366,14 +417,16 @@ int rpc_tx_flush(struct rpc_session *s)
 /* connection gone: nothing queued for it survives (calls fail separately) */
 void rpc_tx_drop_all(struct rpc_session *s)
 {
-	struct rpc_txq *qs[2] = { &s->ctlq, &s->reqq };
+	for (unsigned c = 0; c < RPC_TXC_N; c++) {
+		struct rpc_txq *qs[2] = { &s->ctlq[c], &s->reqq[c] };
 
-	for (int i = 0; i < 2; i++) {
-		while (qs[i]->head) {
-			struct rpc_txitem *it = qs[i]->head;
+		for (int i = 0; i < 2; i++) {
+			while (qs[i]->head) {
+				struct rpc_txitem *it = qs[i]->head;
 
-			txq_pop(qs[i]);
-			item_free(s, it);
+				txq_pop(qs[i]);
+				item_free(s, it);
+			}
 		}
 	}
 	s->cur = NULL;

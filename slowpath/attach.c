@@ -29,7 +29,7 @@ static void app_release(struct sp *sp, struct dp_app *app)
 {
 	struct sp_app *sa = app->sp_priv;
 	if (sa && sa->heap_counted)
-		sp_tenant_get(sp, app->tenant)->heap_bytes -= app->heap_size;
+		sp_tenant_get(sp, app->tenant)->heap_bytes -= app->heap_size + app->txarea_size;
 	if (sa) {
 		if (sa->conn)
 			sp_ctl_free(sa->conn);
@@ -186,16 +186,18 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	if (!sa || sp_region_create(dp, app, req->has_msg_heap ? req->msg_heap : 0, err, sizeof(err)))
 		goto fail;
 	struct sp_tenant *tn = sp_tenant_get(sp, (uint16_t)tid);
-	if (tn->cfg.max_buf_mb && app->heap_size &&
-	    sp_tenant_buf_bytes(sp, tn) + app->heap_size > (uint64_t)tn->cfg.max_buf_mb << 20) {
-		/* the heap is buffer memory like the rings: the tenant's max_buf_mb */
+	uint64_t msg_bytes = app->heap_size + app->txarea_size;
+	if (tn->cfg.max_buf_mb && msg_bytes &&
+	    sp_tenant_buf_bytes(sp, tn) + msg_bytes > (uint64_t)tn->cfg.max_buf_mb << 20) {
+		/* heap and send area are buffer memory like the rings: max_buf_mb */
 		rc = -ENOBUFS;
-		snprintf(err, sizeof(err), "tenant %s: a %llu-byte RPC message heap would pass "
-			 "its max_buf_mb (%u MiB); ask for less or raise it", tn->cfg.name,
+		snprintf(err, sizeof(err), "tenant %s: a %llu-byte RPC message heap (and as "
+			 "large a send area) would pass its max_buf_mb (%u MiB); ask for less "
+			 "or raise it", tn->cfg.name,
 			 (unsigned long long)app->heap_size, tn->cfg.max_buf_mb);
 		goto fail;
 	}
-	tn->heap_bytes += app->heap_size;
+	tn->heap_bytes += msg_bytes;
 	sa->heap_counted = true; /* app_release() gives it back */
 	app->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	app->sp_doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -103,7 +103,11 @@ void sp_ctl_rpc(struct sp *sp, struct ctl_conn *cc)
 	rep.methods = arr;
 	if (scope == SP_CTL_ALL) {
 		rep.has_messages = rep.has_protocol_errors = rep.has_stalls = 1;
-		rep.has_bad_returns = 1;
+		rep.has_bad_returns = rep.has_tx_frames = rep.has_tx_overtakes = 1;
+		rep.has_tx_refused = 1;
+		rep.tx_frames = dp_fp_counter(sp->dp, DPC_RPC_TX_FRAMES);
+		rep.tx_overtakes = dp_fp_counter(sp->dp, DPC_RPC_TX_OVERTAKES);
+		rep.tx_refused = dp_fp_counter(sp->dp, DPC_RPC_TX_REFUSED);
 		rep.messages = dp_fp_counter(sp->dp, DPC_RPC_MSGS);
 		rep.protocol_errors = dp_fp_counter(sp->dp, DPC_RPC_PROTO_ERR);
 		rep.stalls = dp_fp_counter(sp->dp, DPC_RPC_STALLS);

@@ -78,6 +78,8 @@ int sp_region_create(struct dataplane *dp, struct dp_app *app, uint64_t heap_wan
 	app->heap_off = l.heap_off;
 	app->heap_size = l.heap_size;
 	app->heap_part = l.heap_size / dp->ncores;
+	app->txarea_off = l.txarea_off;
+	app->txarea_size = l.txarea_size;
 	for (uint32_t k = 0; k < dp->ncores && app->heap_size; k++) {
 		if (rpc_heap_init(&app->heap[k], k * app->heap_part, app->heap_part)) {
 			snprintf(err, errlen, "out of memory for the message heap's bookkeeping");

@@ -75,7 +75,7 @@ if build build-asan -DCMAKE_BUILD_TYPE=Debug -DBYPASS_SANITIZE=ON; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp \
 		BP_LOSS_MIB=128 BP_CC_RATE_MBIT=50 BP_CC_STRICT=0 BP_MC_MIB=16 \
-		DENSITY_APPS=300 DENSITY_MAX_KIB=200 TENANTS_N=100 TENANTS_MAX_KIB=400 RPC_SESSIONS_N=3000 \
+		DENSITY_APPS=300 DENSITY_MAX_KIB=200 TENANTS_N=100 TENANTS_MAX_KIB=400 RPC_SESSIONS_N=3000 RPCQOS_MAX_MS=300 \
 		BYPASS_FP_CORES=2 run_ctest build-asan -L "$labels" -LE 'shim|rates'
 else
 	echo "run-all: sanitizer build failed" >&2

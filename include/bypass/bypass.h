@@ -337,7 +337,10 @@ int bp_rx_consume(struct bp_ctx *ctx, int h, size_t len);
  * A connection opened as an RPC session (rpc/WIRE.md framing) is framed by
  * fastpathd: the app never reads its byte stream, it gets whole messages
  * (metadata + body, every CHUNK joined) in its message heap, which it asks
- * for at attach (bp_attach_opts.msg_heap).  Sending stays bp_send().
+ * for at attach (bp_attach_opts.msg_heap).  It sends either bytes
+ * (bp_send(), in stream order) or whole frames posted with a class
+ * (bp_msg_tx_alloc() / bp_msg_tx_post()), which fastpathd puts on the wire
+ * best class first; a flow uses one way or the other, not both.
  */
 
 /* bp_listen_flags(): children are RPC sessions (= BP_FLOW_RPC of the ABI) */
@@ -388,6 +391,40 @@ int bp_msg_poll(struct bp_ctx *ctx, struct bp_msg *out, int max);
 
 /** bp_msg_done - give @m's heap buffer back to the daemon. */
 int bp_msg_done(struct bp_ctx *ctx, const struct bp_msg *m);
+
+/* bp_msg_tx_alloc() classes, best first (= the ABI's BP_MSG_PRIO_*) */
+#define BP_PRIO_LATENCY 0u
+#define BP_PRIO_NORMAL 1u
+#define BP_PRIO_BULK 2u
+
+/**
+ * bp_msg_tx_alloc - room for one frame of @len bytes in the send area (a
+ * part of the app's region as large as its message heap), to be posted
+ * on RPC session @h in class @prio.  The app writes one whole rpc/WIRE.md
+ * frame there: the 32-byte header, then frame_len payload bytes.
+ * Return: the buffer, or NULL with errno ENOBUFS (the area is full, or
+ * 32 frames of @prio are posted on @h and not yet sent: bp_poll() reports
+ * @h writable when one is), EBADF, EINVAL, ENOMEM (no message heap).
+ */
+void *bp_msg_tx_alloc(struct bp_ctx *ctx, int h, size_t len, unsigned prio);
+
+/**
+ * bp_msg_tx_post - hand the frame in @buf (from bp_msg_tx_alloc() for @h)
+ * to fastpathd.  It goes on the wire after the frame in progress and
+ * every frame of a better class posted on @h, and after the frames of its
+ * own class posted before it; its space comes back on its own once it
+ * is in the flow's tx ring (bp_msg_poll() takes the daemon's answers).
+ * A frame fastpathd refuses (malformed header) is dropped and counted.
+ * Return: 0, -EINVAL (not a buffer allocated for @h and not yet posted),
+ * -EBADF (@h closed meanwhile: bp_msg_tx_cancel() it), -EPIPE.
+ */
+int bp_msg_tx_post(struct bp_ctx *ctx, int h, void *buf);
+
+/** bp_msg_tx_cancel - free a buffer from bp_msg_tx_alloc() never posted. */
+void bp_msg_tx_cancel(struct bp_ctx *ctx, void *buf);
+
+/** bp_msg_tx_inflight - frames posted (or allocated) on @h not yet sent. */
+unsigned bp_msg_tx_inflight(struct bp_ctx *ctx, int h);
 
 #ifdef __cplusplus
 }

@@ -69,6 +69,8 @@ static inline struct bp_region_queue_info bp_region_queue_info(int q)
  * @flows_off: struct bp_flow_shm[max_flows].
  * @buffers_off: the slots' rx+tx rings, slot after slot.
  * @heap_off: @heap_size: the RPC message heap (0 bytes: none).
+ * @txarea_off: @txarea_size: the RPC send area, as large as the heap
+ *              (0 bytes: none).
  * @size: the whole region.
  */
 struct bp_region_layout {
@@ -78,6 +80,8 @@ struct bp_region_layout {
 	uint64_t buffers_off;
 	uint64_t heap_off;
 	uint64_t heap_size;
+	uint64_t txarea_off;
+	uint64_t txarea_size;
 	uint64_t size;
 };
 
@@ -125,7 +129,9 @@ static inline void bp_region_layout(struct bp_region_layout *l, uint32_t fp_queu
 	off += (uint64_t)max_flows * ((uint64_t)rx_buf_size + tx_buf_size);
 	l->heap_off = heap_size ? bp_region_align(off) : 0;
 	l->heap_size = heap_size;
-	l->size = heap_size ? l->heap_off + heap_size : off;
+	l->txarea_off = heap_size ? bp_region_align(l->heap_off + heap_size) : 0;
+	l->txarea_size = heap_size;
+	l->size = heap_size ? l->txarea_off + l->txarea_size : off;
 }
 
 /** bp_region_hdr_q_off - the offset of queue @q as header @h states it. */
@@ -165,6 +171,7 @@ static inline void bp_region_init(uint8_t *base, const struct bp_region_layout *
 		.rx_buf_size = rx_buf_size, .tx_buf_size = tx_buf_size,
 		.fp_queues = l->fp_queues,
 		.heap_off = l->heap_off, .heap_size = l->heap_size,
+		.txarea_off = l->txarea_off, .txarea_size = l->txarea_size,
 	};
 	for (uint32_t k = 0; k < l->fp_queues; k++) {
 		h->dataq_off[k] = l->q_off[bp_rq_data(k)];

@@ -169,6 +169,8 @@ int rpc_register(struct rpc_endpoint *ep, uint16_t id, const char *name,
 
 /* rpc_register_flags() flags */
 #define RPC_METHOD_WORKER 0x1u	/* run the handler on a worker thread */
+#define RPC_METHOD_LATENCY 0x2u	/* responses go in the latency class (enum rpc_prio) */
+#define RPC_METHOD_BULK 0x4u	/* responses go in the bulk class */
 
 /**
  * rpc_register_flags - rpc_register() with @flags.  RPC_METHOD_WORKER: the
@@ -177,6 +179,8 @@ int rpc_register(struct rpc_endpoint *ep, uint16_t id, const char *name,
  * rpc_req_method(), rpc_req_time_left_us(), rpc_req_cancelled() and
  * rpc_respond() on its request, and must call rpc_respond() before it
  * returns (the response is copied and sent by the endpoint's thread).
+ * RPC_METHOD_LATENCY / RPC_METHOD_BULK: the send class of its responses
+ * (enum rpc_prio; default normal).
  * Return: as rpc_register(), or -errno if the workers cannot start.
  */
 int rpc_register_flags(struct rpc_endpoint *ep, uint16_t id, const char *name,
@@ -286,14 +290,33 @@ struct rpc_result {
 typedef void (*rpc_cont_fn)(const struct rpc_result *res, void *arg);
 
 /**
+ * enum rpc_prio - a message's send class.  A session sends the frames of
+ * its better-class messages first: a large message is cut into frames and
+ * waits between them, so a small message of a better class waits for at
+ * most one frame of it.  Over RPC_TRANSPORT_BYPASS_MSG fastpathd itself
+ * orders the frames on the wire (a frame of a better class goes ahead of
+ * frames already handed to it); over the other transports the library
+ * orders what it has not written yet.  Messages of one class keep their
+ * order.  Control frames (credit, keepalive, cancel) go as LATENCY.
+ */
+enum rpc_prio {
+	RPC_PRIO_NORMAL = 0,
+	RPC_PRIO_LATENCY = 1,
+	RPC_PRIO_BULK = 2,
+};
+
+/**
  * struct rpc_call_opts - optional per-call parameters (NULL: none).
  * @deadline_us: relative deadline carried on the wire (0: none).
  * @meta: metadata entries, @nmeta of them.
+ * @prio: the request's send class (enum rpc_prio; the response's is its
+ *        method's, see rpc_register_flags()).
  */
 struct rpc_call_opts {
 	uint64_t deadline_us;
 	const struct rpc_meta *meta;
 	unsigned nmeta;
+	unsigned prio;
 };
 
 /**

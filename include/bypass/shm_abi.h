@@ -21,6 +21,9 @@
  *   [buffers x max_flows]      rx ring then tx ring of each slot
  *   [message heap]             RPC sessions: whole messages, one part per
  *                              fastpath core (heap_size / fp_queues bytes)
+ *   [send area]                RPC sessions: frames the app posts
+ *                              (BP_DB_MSG_SEND); the app allocates in it,
+ *                              the daemon only reads
  *
  * Ownership rules (see client-lib/NOTES.md for the full list):
  *  - each queue is single-producer/single-consumer; the producer owns
@@ -36,7 +39,7 @@
 #include <stddef.h>
 #include <assert.h>
 
-#define BP_ABI_VERSION 5u
+#define BP_ABI_VERSION 6u
 #define BP_MAX_FP_QUEUES 8 /* fastpath cores, each with a queue pair per app */
 #define BP_REGION_MAGIC 0x7079627970617373ull /* "ssapybyp" */
 #define BP_CACHELINE 64
@@ -131,6 +134,12 @@ enum bp_doorbell_op {
 			     * block in this core's heap part) of generation
 			     * @gen; sent to the data queue of the core that
 			     * delivered it (bp_msg_desc.core) */
+	BP_DB_MSG_SEND = 4, /* RPC: send the frame at send-area offset
+			     * @area_off * BP_TXAREA_ALIGN (a 32-byte rpc/WIRE.md
+			     * header, then frame_len bytes) on flow @slot/@gen,
+			     * in class @prio (BP_MSG_PRIO_*): the daemon puts
+			     * frames of a better class into the tx ring first.
+			     * Answered by one BP_MSG_SENT descriptor. */
 };
 
 /**
@@ -139,10 +148,10 @@ enum bp_doorbell_op {
  */
 struct bp_doorbell {
 	uint16_t op;
-	uint16_t reserved;
+	uint16_t prio;     /* BP_DB_MSG_SEND only, else 0 */
 	uint32_t slot;
 	uint32_t gen;
-	uint32_t reserved2;
+	uint32_t area_off; /* BP_DB_MSG_SEND only, in BP_TXAREA_ALIGN units */
 };
 static_assert(sizeof(struct bp_doorbell) == 16, "bp_doorbell layout");
 
@@ -295,6 +304,8 @@ struct bp_region_hdr {
 	uint64_t msgq_off[BP_MAX_FP_QUEUES]; /* core k -> app message descriptors */
 	uint64_t heap_off;       /* RPC message heap, 0 bytes if none */
 	uint64_t heap_size;      /* fp_queues parts of heap_size / fp_queues bytes */
+	uint64_t txarea_off;     /* RPC send area (app-allocated), 0 bytes if none */
+	uint64_t txarea_size;
 	uint32_t app_sleeping BP_ALIGNED;
 	uint32_t evq_overflow;
 	uint32_t sp_sleeping;
@@ -316,6 +327,27 @@ static_assert(offsetof(struct bp_region_hdr, app_sleeping) % BP_CACHELINE == 0,
  * plus what the daemon itself reports about the session */
 #define BP_MSG_EOF 0x100    /* the peer closed: every message before it is in */
 #define BP_MSG_ERROR 0x101  /* protocol error: the daemon reset the flow; aux = why */
+#define BP_MSG_SENT 0x102   /* a posted frame left the send area: heap_off is
+			     * its send-area offset; status 0, or a negative
+			     * errno if it was dropped (flow gone, refused) */
+/*
+ * Send classes of posted frames (BP_DB_MSG_SEND), best first: the daemon
+ * moves the next frame of the best class with one waiting into the tx ring
+ * whenever the ring has room (a frame it started is finished first), so a
+ * small call of a better class waits for at most the frame in progress
+ * plus what the ring already holds, never for a whole large message.
+ * Frames of one class keep their order.  At most BP_MSG_TX_DEPTH frames
+ * per class and flow are posted and not yet answered by BP_MSG_SENT.
+ */
+enum bp_msg_prio {
+	BP_MSG_PRIO_LATENCY = 0,
+	BP_MSG_PRIO_NORMAL = 1,
+	BP_MSG_PRIO_BULK = 2,
+	BP_MSG_PRIOS = 3,
+};
+#define BP_MSG_TX_DEPTH 32
+#define BP_TXAREA_ALIGN 64u /* posted frames start on this boundary */
+
 /* bp_msg_desc.flags, besides the frame's own (RPC_FF_RESP_DIR) */
 #define BP_MSGF_TOO_BIG 0x8000u /* larger than a heap part: body skipped, no buffer */
 

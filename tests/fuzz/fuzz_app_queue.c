@@ -85,10 +85,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 8: { /* a forged doorbell */
 			uint8_t m = fx_u8(&in);
 			struct bp_doorbell db = {
-				.op = (m & 1) ? fx_u16(&in) : (uint16_t)(1 + (m >> 1) % 2),
-				.reserved = fx_u16(&in),
+				.op = (m & 1) ? fx_u16(&in) : (uint16_t)(1 + (m >> 1) % 4),
+				.prio = fx_u16(&in),
 				.slot = (m & 4) ? fx_u32(&in) : (uint32_t)((m >> 3) % (FX_SLOTS + 1)),
 				.gen = (m & 0x20) ? fx_u32(&in) : f->gen + (uint32_t)((m >> 6) % 3) - 1,
+				.area_off = fx_u32(&in),
 			};
 			memcpy(app->dataq[0].ents + (dq->head & app->dataq[0].mask) * sizeof(db), &db,
 			       sizeof(db));

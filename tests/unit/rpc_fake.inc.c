@@ -204,7 +204,7 @@ static int fk_connect_status(void *t, int h)
 	return fk[h].refused ? -ECONNREFUSED : 0;
 }
 
-static ssize_t fk_sendv(void *t, int h, const struct iovec *iov, int n)
+static ssize_t fk_sendv(void *t, int h, const struct iovec *iov, int n, unsigned prio)
 {
 	ssize_t done = 0;
 
@@ -300,7 +300,7 @@ static int fk_poll(void *t, struct rpc_tev *ev, int max, int timeout_ms)
 }
 
 #ifdef FK_ZC
-static int fk_tx_reserve(void *t, int h, size_t len, struct iovec iov[2])
+static int fk_tx_reserve(void *t, int h, size_t len, struct iovec iov[2], unsigned prio)
 {
 	int p, n;
 

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MIT
+/*
+ * msg_tx.c - sending on RPC message sessions: frames are written into the
+ * app's send area and posted to fastpathd (BP_DB_MSG_SEND) with a class;
+ * the daemon moves them into the flow's tx ring best class first and
+ * answers each with BP_MSG_SENT, which frees its space here.
+ *
+ * The area is ours to allocate (the daemon only reads it): a first-fit
+ * bitmap of TXG-byte granules, and one record per buffer start saying
+ * which flow (slot, generation) it was posted on.  An answer is believed
+ * only if it names a buffer posted on exactly that flow; one that never
+ * comes (the daemon found the message queue full as the flow went away)
+ * is made up for when the slot is taken by a new flow.  All under the
+ * context lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bp_internal.h"
+
+#define TXG 512u /* allocation granule: a multiple of BP_TXAREA_ALIGN */
+static_assert(TXG % BP_TXAREA_ALIGN == 0, "granules start where the daemon allows");
+static_assert(BP_PRIO_LATENCY == BP_MSG_PRIO_LATENCY && BP_PRIO_NORMAL == BP_MSG_PRIO_NORMAL &&
+	      BP_PRIO_BULK == BP_MSG_PRIO_BULK, "public classes = ABI classes");
+
+enum { TXB_FREE = 0, TXB_ALLOC, TXB_POSTED };
+
+struct txrec {
+	uint32_t slot, gen;
+	uint32_t units;
+	uint8_t state;
+	uint8_t prio;
+};
+
+struct bpi_txarea {
+	uint32_t nunits;
+	uint32_t hint;
+	uint64_t *used;            /* bitmap, one bit per granule */
+	struct txrec *rec;         /* [nunits], meaningful at buffer starts */
+	uint8_t (*outstanding)[BP_MSG_PRIOS]; /* [max_flows]: allocated or posted */
+};
+
+static bool bit(const struct bpi_txarea *a, uint32_t i)
+{
+	return a->used[i / 64] >> (i % 64) & 1;
+}
+
+static void set_run(struct bpi_txarea *a, uint32_t i, uint32_t n, bool v)
+{
+	for (uint32_t k = i; k < i + n; k++) {
+		if (v)
+			a->used[k / 64] |= 1ull << (k % 64);
+		else
+			a->used[k / 64] &= ~(1ull << (k % 64));
+	}
+}
+
+/* first fit from the hint, then from the start; UINT32_MAX if none */
+static uint32_t find_run(const struct bpi_txarea *a, uint32_t n)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t i = pass ? 0 : a->hint, end = pass ? a->hint : a->nunits, run = 0;
+
+		while (i < end) {
+			if (i % 64 == 0 && a->used[i / 64] == ~0ull && i + 64 <= end) {
+				run = 0;
+				i += 64;
+				continue;
+			}
+			run = bit(a, i) ? 0 : run + 1;
+			i++;
+			if (run == n)
+				return i - n;
+		}
+	}
+	return UINT32_MAX;
+}
+
+static struct bpi_txarea *area_get(struct bp_ctx *ctx)
+{
+	struct bpi_txarea *a = ctx->txarea;
+
+	if (a || !ctx->txarea_size)
+		return a;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->nunits = (uint32_t)(ctx->txarea_size / TXG);
+	a->used = calloc((a->nunits + 63) / 64, sizeof(*a->used));
+	a->rec = calloc(a->nunits, sizeof(*a->rec));
+	a->outstanding = calloc(ctx->max_flows, sizeof(*a->outstanding));
+	if (!a->used || !a->rec || !a->outstanding) {
+		bpi_txarea_free(a);
+		return NULL;
+	}
+	ctx->txarea = a;
+	return a;
+}
+
+void bpi_txarea_free(struct bpi_txarea *a)
+{
+	if (!a)
+		return;
+	free(a->used);
+	free(a->rec);
+	free(a->outstanding);
+	free(a);
+}
+
+static void release(struct bp_ctx *ctx, struct bpi_txarea *a, uint32_t i)
+{
+	struct txrec *r = &a->rec[i];
+	uint8_t *o = &a->outstanding[r->slot][r->prio];
+
+	if (*o)
+		(*o)--;
+	set_run(a, i, r->units, false);
+	r->state = TXB_FREE;
+	if (i < a->hint)
+		a->hint = i;
+	bpi_news(ctx, r->slot); /* room again: bp_poll() reports it writable */
+}
+
+/* granule index of a buffer we handed out, or UINT32_MAX */
+static uint32_t unit_of(const struct bp_ctx *ctx, const struct bpi_txarea *a, const void *buf)
+{
+	const uint8_t *base = ctx->base + ctx->txarea_off, *p = buf;
+
+	if (!a || p < base || p >= base + (uint64_t)a->nunits * TXG || (size_t)(p - base) % TXG)
+		return UINT32_MAX;
+	return (uint32_t)((size_t)(p - base) / TXG);
+}
+
+BP_API void *bp_msg_tx_alloc(struct bp_ctx *ctx, int h, size_t len, unsigned prio)
+{
+	struct bpi_txarea *a;
+	struct bp_slot *s;
+	uint32_t n, i;
+	void *buf = NULL;
+
+	if (!ctx || prio >= BP_MSG_PRIOS || len < 32 || len > ctx->txarea_size) {
+		errno = ctx && !ctx->txarea_size ? ENOMEM : EINVAL;
+		return NULL;
+	}
+	bpi_lock(ctx);
+	s = bpi_lookup(ctx, h);
+	if (!s || s->kind != BPS_FLOW) {
+		errno = EBADF;
+		goto out;
+	}
+	a = area_get(ctx);
+	if (!a) {
+		errno = ENOMEM;
+		goto out;
+	}
+	n = (uint32_t)((len + TXG - 1) / TXG);
+	if (a->outstanding[h][prio] >= BP_MSG_TX_DEPTH ||
+	    (i = find_run(a, n)) == UINT32_MAX) {
+		errno = ENOBUFS;
+		goto out;
+	}
+	set_run(a, i, n, true);
+	a->hint = i + n < a->nunits ? i + n : 0;
+	a->rec[i] = (struct txrec){ .slot = (uint32_t)h, .gen = s->gen, .units = n,
+				    .state = TXB_ALLOC, .prio = (uint8_t)prio };
+	a->outstanding[h][prio]++;
+	buf = ctx->base + ctx->txarea_off + (uint64_t)i * TXG;
+out:
+	bpi_unlock(ctx);
+	return buf;
+}
+
+BP_API int bp_msg_tx_post(struct bp_ctx *ctx, int h, void *buf)
+{
+	struct bpi_txarea *a;
+	struct bp_slot *s;
+	uint32_t i;
+	int r = -EINVAL;
+
+	if (!ctx)
+		return -EINVAL;
+	bpi_lock(ctx);
+	a = ctx->txarea;
+	i = unit_of(ctx, a, buf);
+	s = bpi_lookup(ctx, h);
+	if (i == UINT32_MAX || a->rec[i].state != TXB_ALLOC || a->rec[i].slot != (uint32_t)h)
+		goto out;
+	if (!s || s->kind != BPS_FLOW || s->gen != a->rec[i].gen) {
+		r = -EBADF;
+		goto out;
+	}
+	struct bp_doorbell db = {
+		.op = BP_DB_MSG_SEND, .prio = a->rec[i].prio, .slot = (uint32_t)h, .gen = s->gen,
+		.area_off = (uint32_t)((uint64_t)i * TXG / BP_TXAREA_ALIGN),
+	};
+	unsigned out = 0;
+
+	for (int p = 0; p < BP_MSG_PRIOS; p++)
+		out += a->outstanding[h][p];
+	/*
+	 * While posts are unanswered they all go to one queue, whatever the
+	 * flow's core hint says meanwhile: a post that reaches the wrong core
+	 * is forwarded, and one sent straight to the new core could overtake
+	 * it, swapping two frames of one class.  Once all are answered, the
+	 * owner has seen them all: follow the hint again.
+	 */
+	if (out <= 1 || !s->post_q) /* 1: this buffer's own allocation */
+		s->post_q = __atomic_load_n(&ctx->flows[h].fp_queue, __ATOMIC_RELAXED) %
+			    ctx->nqueues + 1;
+	uint32_t k = s->post_q - 1;
+
+	a->rec[i].state = TXB_POSTED;
+	s->msg_tx = 1;
+	r = bpi_push_doorbell_to(ctx, k, &db);
+	if (r)
+		a->rec[i].state = TXB_ALLOC; /* still the app's: it may cancel */
+out:
+	bpi_unlock(ctx);
+	return r;
+}
+
+BP_API void bp_msg_tx_cancel(struct bp_ctx *ctx, void *buf)
+{
+	uint32_t i;
+
+	if (!ctx)
+		return;
+	bpi_lock(ctx);
+	i = unit_of(ctx, ctx->txarea, buf);
+	if (i != UINT32_MAX && ctx->txarea->rec[i].state == TXB_ALLOC)
+		release(ctx, ctx->txarea, i);
+	bpi_unlock(ctx);
+}
+
+/**
+ * bpi_msg_sent - BP_MSG_SENT from the daemon (lock held): free the buffer
+ * if it is one we posted on that very flow; anything else is stale or
+ * forged and changes nothing.
+ */
+void bpi_msg_sent(struct bp_ctx *ctx, const struct bp_msg_desc *d)
+{
+	struct bpi_txarea *a = ctx->txarea;
+	uint64_t off = d->heap_off;
+	uint32_t i;
+
+	if (!a || off % TXG || off / TXG >= a->nunits) {
+		ctx->bad_msgs++;
+		return;
+	}
+	i = (uint32_t)(off / TXG);
+	if (a->rec[i].state != TXB_POSTED || a->rec[i].slot != d->slot || a->rec[i].gen != d->gen) {
+		ctx->bad_msgs++;
+		return;
+	}
+	if (d->status)
+		ctx->tx_dropped++;
+	release(ctx, a, i);
+}
+
+/**
+ * bpi_txarea_slot_reused - slot @slot now names a new flow (lock held):
+ * every buffer posted on its previous flows is free, since the daemon
+ * let go of a flow before its slot is handed out again.
+ */
+void bpi_txarea_slot_reused(struct bp_ctx *ctx, uint32_t slot, uint32_t gen)
+{
+	struct bpi_txarea *a = ctx->txarea;
+
+	if (!a || slot >= ctx->max_flows)
+		return;
+	unsigned left = 0;
+
+	for (int p = 0; p < BP_MSG_PRIOS; p++)
+		left += a->outstanding[slot][p];
+	for (uint32_t i = 0; left && i < a->nunits; i++) {
+		struct txrec *r = &a->rec[i];
+
+		if (r->state == TXB_POSTED && r->slot == slot && r->gen != gen) {
+			release(ctx, a, i);
+			left--;
+		}
+	}
+}
+
+/* may @slot post another frame in some class? (lock held) */
+bool bpi_txarea_writable(struct bp_ctx *ctx, uint32_t slot)
+{
+	struct bpi_txarea *a = ctx->txarea;
+
+	if (!a || slot >= ctx->max_flows)
+		return false;
+	for (int p = 0; p < BP_MSG_PRIOS; p++)
+		if (a->outstanding[slot][p] < BP_MSG_TX_DEPTH)
+			return true;
+	return false;
+}
+
+BP_API unsigned bp_msg_tx_inflight(struct bp_ctx *ctx, int h)
+{
+	unsigned n = 0;
+
+	if (!ctx || h < 0 || (uint32_t)h >= ctx->max_flows)
+		return 0;
+	bpi_lock(ctx);
+	if (ctx->txarea)
+		for (int p = 0; p < BP_MSG_PRIOS; p++)
+			n += ctx->txarea->outstanding[h][p];
+	bpi_unlock(ctx);
+	return n;
+}
