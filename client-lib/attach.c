@@ -462,7 +462,7 @@ static void close_all(struct bp_ctx *ctx)
 
 	for (uint32_t i = 0; i < ctx->max_flows && !ctx->dead; i++) {
 		struct bp_slot *s = &ctx->slots[i];
-		struct bp_ctrl_req req = { .slot = i, .gen = s->gen };
+		struct bp_ctrl_req req = { .slot = i, .gen = s->gen, .posted = s->posts };
 		uint64_t now = bpi_now_ms();
 
 		if (s->kind == BPS_NONE)

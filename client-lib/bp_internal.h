@@ -68,6 +68,7 @@ struct bp_slot {
 	uint8_t news;
 	uint8_t msg_tx;         /* frames were posted: writable = send-area room */
 	uint32_t post_q;        /* data queue + 1 of the posts still unanswered, 0: none */
+	uint32_t posts;         /* frames posted: told to the daemon at close */
 	uint32_t gen;
 	uint64_t rx_consumed;
 	uint64_t tx_written;

@@ -420,7 +420,8 @@ BP_API int bp_accept(struct bp_ctx *ctx, int listener)
 
 static int simple_req(struct bp_ctx *ctx, uint16_t op, uint32_t slot, uint32_t gen)
 {
-	struct bp_ctrl_req req = { .op = op, .slot = slot, .gen = gen };
+	struct bp_ctrl_req req = { .op = op, .slot = slot, .gen = gen,
+				   .posted = ctx->slots[slot].posts };
 
 	return bpi_ctrl_push(ctx, &req, BP_CTRL_PUSH_TIMEOUT_MS);
 }

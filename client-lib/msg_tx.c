@@ -12,6 +12,11 @@
  * comes (the daemon found the message queue full as the flow went away)
  * is made up for when the slot is taken by a new flow.  All under the
  * context lock.
+ *
+ * The last eighth of the area is kept for the latency class, so sessions
+ * filling it with bulk frames never keep a small call of anyone's from
+ * being posted; a flow that found no room is noted and reported writable
+ * (bp_poll()) when any buffer comes back.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -35,7 +40,11 @@ struct txrec {
 
 struct bpi_txarea {
 	uint32_t nunits;
+	uint32_t free_units;
 	uint32_t hint;
+	uint32_t *waiters;         /* slots that found no room, [max_flows] */
+	uint32_t nwaiters;
+	uint8_t *waiting;          /* [max_flows]: on waiters */
 	uint64_t *used;            /* bitmap, one bit per granule */
 	struct txrec *rec;         /* [nunits], meaningful at buffer starts */
 	uint8_t (*outstanding)[BP_MSG_PRIOS]; /* [max_flows]: allocated or posted */
@@ -56,11 +65,14 @@ static void set_run(struct bpi_txarea *a, uint32_t i, uint32_t n, bool v)
 	}
 }
 
-/* first fit from the hint, then from the start; UINT32_MAX if none */
+/* first fit from the hint, then from the start (into the hint's run, so a
+ * free run across it is found too); UINT32_MAX if none */
 static uint32_t find_run(const struct bpi_txarea *a, uint32_t n)
 {
 	for (int pass = 0; pass < 2; pass++) {
-		uint32_t i = pass ? 0 : a->hint, end = pass ? a->hint : a->nunits, run = 0;
+		uint32_t i = pass ? 0 : a->hint, run = 0;
+		uint32_t end = !pass ? a->nunits :
+			       a->hint + n - 1 < a->nunits ? a->hint + n - 1 : a->nunits;
 
 		while (i < end) {
 			if (i % 64 == 0 && a->used[i / 64] == ~0ull && i + 64 <= end) {
@@ -87,10 +99,13 @@ static struct bpi_txarea *area_get(struct bp_ctx *ctx)
 	if (!a)
 		return NULL;
 	a->nunits = (uint32_t)(ctx->txarea_size / TXG);
+	a->free_units = a->nunits;
 	a->used = calloc((a->nunits + 63) / 64, sizeof(*a->used));
 	a->rec = calloc(a->nunits, sizeof(*a->rec));
 	a->outstanding = calloc(ctx->max_flows, sizeof(*a->outstanding));
-	if (!a->used || !a->rec || !a->outstanding) {
+	a->waiters = calloc(ctx->max_flows, sizeof(*a->waiters));
+	a->waiting = calloc(ctx->max_flows, 1);
+	if (!a->used || !a->rec || !a->outstanding || !a->waiters || !a->waiting) {
 		bpi_txarea_free(a);
 		return NULL;
 	}
@@ -105,6 +120,8 @@ void bpi_txarea_free(struct bpi_txarea *a)
 	free(a->used);
 	free(a->rec);
 	free(a->outstanding);
+	free(a->waiters);
+	free(a->waiting);
 	free(a);
 }
 
@@ -116,10 +133,25 @@ static void release(struct bp_ctx *ctx, struct bpi_txarea *a, uint32_t i)
 	if (*o)
 		(*o)--;
 	set_run(a, i, r->units, false);
+	a->free_units += r->units;
 	r->state = TXB_FREE;
 	if (i < a->hint)
 		a->hint = i;
 	bpi_news(ctx, r->slot); /* room again: bp_poll() reports it writable */
+	while (a->nwaiters) {   /* ... and every flow that found the area full */
+		uint32_t w = a->waiters[--a->nwaiters];
+
+		a->waiting[w] = 0;
+		bpi_news(ctx, w);
+	}
+}
+
+/* may a @prio buffer of @n granules take area room?  (the latency reserve) */
+static bool area_room(const struct bpi_txarea *a, uint32_t n, unsigned prio)
+{
+	uint32_t keep = prio == BP_MSG_PRIO_LATENCY ? 0 : a->nunits / 8;
+
+	return a->free_units >= n && a->free_units - n >= keep;
 }
 
 /* granule index of a buffer we handed out, or UINT32_MAX */
@@ -155,12 +187,20 @@ BP_API void *bp_msg_tx_alloc(struct bp_ctx *ctx, int h, size_t len, unsigned pri
 		goto out;
 	}
 	n = (uint32_t)((len + TXG - 1) / TXG);
-	if (a->outstanding[h][prio] >= BP_MSG_TX_DEPTH ||
-	    (i = find_run(a, n)) == UINT32_MAX) {
+	if (a->outstanding[h][prio] >= BP_MSG_TX_DEPTH) {
+		errno = ENOBUFS; /* its own frames come back: its own news */
+		goto out;
+	}
+	if (!area_room(a, n, prio) || (i = find_run(a, n)) == UINT32_MAX) {
+		if (!a->waiting[h]) {
+			a->waiting[h] = 1;
+			a->waiters[a->nwaiters++] = (uint32_t)h;
+		}
 		errno = ENOBUFS;
 		goto out;
 	}
 	set_run(a, i, n, true);
+	a->free_units -= n;
 	a->hint = i + n < a->nunits ? i + n : 0;
 	a->rec[i] = (struct txrec){ .slot = (uint32_t)h, .gen = s->gen, .units = n,
 				    .state = TXB_ALLOC, .prio = (uint8_t)prio };
@@ -213,8 +253,12 @@ BP_API int bp_msg_tx_post(struct bp_ctx *ctx, int h, void *buf)
 	a->rec[i].state = TXB_POSTED;
 	s->msg_tx = 1;
 	r = bpi_push_doorbell_to(ctx, k, &db);
-	if (r)
-		a->rec[i].state = TXB_ALLOC; /* still the app's: it may cancel */
+	if (!r)
+		s->posts++;
+	else if (a->rec[i].state == TXB_POSTED && a->rec[i].slot == (uint32_t)h &&
+		 a->rec[i].gen == db.gen)
+		a->rec[i].state = TXB_ALLOC; /* still the app's: it may cancel (the
+					      * wait may have let the slot go) */
 out:
 	bpi_unlock(ctx);
 	return r;
@@ -288,8 +332,8 @@ bool bpi_txarea_writable(struct bp_ctx *ctx, uint32_t slot)
 {
 	struct bpi_txarea *a = ctx->txarea;
 
-	if (!a || slot >= ctx->max_flows)
-		return false;
+	if (!a || slot >= ctx->max_flows || !a->free_units)
+		return false; /* area full: a->waiters hears of the next release */
 	for (int p = 0; p < BP_MSG_PRIOS; p++)
 		if (a->outstanding[slot][p] < BP_MSG_TX_DEPTH)
 			return true;

@@ -98,6 +98,7 @@
  * with RSS is programmed with the same table, so its queue for a packet is
  * the owning core's; single-queue ports are dispatched in software. */
 #define DP_STEER_BUCKETS 256
+#define DP_FWD_SEND_APPS 4096 /* app ids a forwarded send names: [apps] max_apps' bound */
 /* Tenants (slowpath/tenant.c): id 0 is the default tenant, the one callers
  * that no [tenant NAME] section lists belong to (unless policy refuses them). */
 #define DP_MAX_TENANTS 1024
@@ -340,6 +341,8 @@ enum dp_msg_type {
 	DPM_RX_FWD,         /* ptr: mbuf received on another core's queue, for a bucket you own */
 	DPM_DOORBELL,       /* flow_id, arg: BP_DB_*, ptr: app_id << 32 | gen: an app rang
 			     * another core's queue */
+	DPM_DOORBELL_SEND,  /* flow_id, arg: prio * DP_FWD_SEND_APPS + app_id, ptr: gen << 32 |
+			     * area_off: a BP_DB_MSG_SEND on another core's queue */
 	/* fastpath -> slowpath */
 	DPM_RX_PKT,         /* ptr: mbuf the fastpath does not handle (SYN, ARP reply, ...) */
 	DPM_FLOW_FIN_RCVD,  /* flow_id */

@@ -257,23 +257,23 @@ static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_door
 	if (dp->ncores > 1 && !fp->owns[f->bucket % DP_STEER_BUCKETS]) {
 		/*
 		 * A forward carries 16 + 64 bits.  A send needs its offset
-		 * instead of the generation, so the generation is checked
-		 * here: an RPC flow's never changes (it is never adopted,
-		 * fp_flow_move()), and a stale one is refused either way.
+		 * too: it goes as its own type, the app id and class in
+		 * @arg (ids below 4096, the max_apps bound), the generation
+		 * and offset in @ptr, all checked by the owning core.
 		 */
-		uint32_t word = db->gen;
+		struct dp_msg m = { .type = DPM_DOORBELL, .flow_id = id, .arg = db->op,
+				    .ptr = (void *)(uintptr_t)((uint64_t)app->app_id << 32 | db->gen) };
 
 		if (send) {
-			if (__atomic_load_n(&f->gen, __ATOMIC_RELAXED) != db->gen) {
+			if (app->app_id >= DP_FWD_SEND_APPS) {
 				app->bad_entries++;
 				fp->cnt[DPC_APP_BAD_ENTRY]++;
 				return;
 			}
-			word = db->area_off;
+			m.type = DPM_DOORBELL_SEND;
+			m.arg = (uint16_t)(db->prio * DP_FWD_SEND_APPS + app->app_id);
+			m.ptr = (void *)(uintptr_t)((uint64_t)db->gen << 32 | db->area_off);
 		}
-		struct dp_msg m = { .type = DPM_DOORBELL, .flow_id = id,
-				    .arg = (uint16_t)(db->op | db->prio << 8),
-				    .ptr = (void *)(uintptr_t)((uint64_t)app->app_id << 32 | word) };
 		fp_route_msg(fp, &m, f->bucket);
 		return;
 	}
@@ -285,15 +285,16 @@ void fp_doorbell_fwd(struct fp_ctx *fp, struct fp_flow *f, const struct dp_msg *
 {
 	uint64_t v = (uintptr_t)msg->ptr;
 	uint32_t app_id = (uint32_t)(v >> 32);
-	struct bp_doorbell db = { .op = msg->arg & 0xff, .prio = msg->arg >> 8,
-				  .slot = f->slot, .gen = (uint32_t)v };
+	struct bp_doorbell db = { .op = msg->arg, .slot = f->slot, .gen = (uint32_t)v };
 
+	if (msg->type == DPM_DOORBELL_SEND) {
+		app_id = msg->arg % DP_FWD_SEND_APPS;
+		db = (struct bp_doorbell){ .op = BP_DB_MSG_SEND, .prio = msg->arg / DP_FWD_SEND_APPS,
+					   .slot = f->slot, .gen = (uint32_t)(v >> 32),
+					   .area_off = (uint32_t)v };
+	}
 	if (app_id >= fp->dp->max_apps)
 		return;
-	if (db.op == BP_DB_MSG_SEND) {
-		db.area_off = (uint32_t)v;
-		db.gen = f->gen; /* checked by the core that took it */
-	}
 	doorbell_apply(fp, &fp->dp->apps[app_id], f, &db);
 }
 

@@ -11,7 +11,6 @@
 #include <errno.h>
 
 #include "fastpath.h"
-#include "rpc_frame_rx.h"
 
 /* messages about one flow go to the core that owns its bucket */
 static bool flow_msg(uint16_t type)
@@ -19,6 +18,7 @@ static bool flow_msg(uint16_t type)
 	switch (type) {
 	case DPM_FLOW_ADD: case DPM_FLOW_DEL: case DPM_FLOW_RETX: case DPM_FLOW_SHUTWR:
 	case DPM_FLOW_MOVE: case DPM_FLOW_PROBE: case DPM_FLOW_DETACH: case DPM_DOORBELL:
+	case DPM_DOORBELL_SEND:
 		return true;
 	default:
 		return false;
@@ -53,6 +53,7 @@ void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 		fp_rx_frame(fp, msg->ptr, msg->arg != 0);
 		break;
 	case DPM_DOORBELL:
+	case DPM_DOORBELL_SEND:
 		fp_doorbell_fwd(fp, f, msg);
 		break;
 	case DPM_BUCKET_OUT:
@@ -117,15 +118,13 @@ void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 			/* every byte the app wrote before it asked: the ring
 			 * counter, not the doorbells still queued behind us;
 			 * an RPC session's posted frames: those doorbells */
-			if (f->flags & FPF_RPC)
-				fp_rpc_shutwr(fp, f);
 			fp_flow_validate_tx(fp, f);
-			if ((f->flags & FPF_RPC_TX) && f->rpc && rpc_tx_pending(&f->rpc->tx)) {
-				f->flags |= FPF_RPC_FIN_WAIT; /* fp_rpc_tx() sets FIN_REQ */
-			} else {
+			/* ptr: frames an RPC session's app posted before it asked */
+			if (!(f->flags & FPF_RPC) ||
+			    !fp_rpc_shutwr(fp, f, (uint32_t)(uintptr_t)msg->ptr)) {
 				f->tx_fin_pos = f->tx_written;
 				f->flags |= FPF_TX_FIN_REQ;
-			}
+			} /* else fp_rpc_tx() sets FIN_REQ after the last frame */
 			fp_touch(fp, f, FPP_OUTPUT);
 		}
 		if (msg->arg && (f->flags & FPF_ACTIVE))

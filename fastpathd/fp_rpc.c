@@ -54,7 +54,8 @@ static int glue_push(void *arg, const struct bp_msg_desc *d)
 		g->full = true;
 		return -1;
 	}
-	g->fp->cnt[DPC_RPC_MSGS]++;
+	if (d->type != BP_MSG_SENT)
+		g->fp->cnt[DPC_RPC_MSGS]++; /* messages delivered, not send answers */
 	g->pushed = true;
 	return 0;
 }
@@ -230,8 +231,15 @@ static void tx_env_init(struct rpc_tx_env *e, struct fp_ctx *fp, struct fp_flow 
 		.ring = f->tx_base, .ring_size = f->tx_size, .written = f->tx_written,
 		.room = free < ahead ? free : ahead,
 		.push = glue_push, .full = glue_full, .arg = g,
+		.answers_optional = (f->flags & FPF_RPC_FIN_WAIT) != 0,
 		.slot = f->slot, .gen = f->gen, .core = (uint16_t)fp->core,
 	};
+}
+
+/* has the app's shutdown seen every frame it said it posted before it? */
+static bool fin_posts_seen(const struct rpc_tx_flow *tf)
+{
+	return (int32_t)(tf->posts_seen - tf->fin_posts) >= 0;
 }
 
 /**
@@ -257,7 +265,7 @@ bool fp_rpc_tx(struct fp_ctx *fp, struct fp_flow *f)
 	fp->cnt[DPC_RPC_TX_OVERTAKES] += tf->overtakes - overtakes;
 	if (v == RPC_TX_STALL) {
 		stall(fp, f, &g);
-	} else if (v == RPC_TX_IDLE && (f->flags & FPF_RPC_FIN_WAIT)) {
+	} else if (v == RPC_TX_IDLE && (f->flags & FPF_RPC_FIN_WAIT) && fin_posts_seen(tf)) {
 		f->flags = (f->flags & ~FPF_RPC_FIN_WAIT) | FPF_TX_FIN_REQ;
 		f->tx_fin_pos = f->tx_written;
 		moved = true;
@@ -284,10 +292,14 @@ void fp_rpc_msg_send(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f,
 	struct rpc_tx_env e;
 	int r;
 
+	if (f->rpc)
+		f->rpc->tx.posts_seen++;
 	if (!(f->flags & FPF_RPC) || !f->rpc || !app->txarea_size)
 		r = -EINVAL;
-	else if (f->flags & (FPF_DETACHED | FPF_RESET | FPF_TX_FIN_REQ | FPF_RPC_FIN_WAIT))
-		r = -EPIPE;
+	else if ((f->flags & (FPF_DETACHED | FPF_RESET | FPF_TX_FIN_REQ)) ||
+		 ((f->flags & FPF_RPC_FIN_WAIT) &&
+		  (int32_t)(f->rpc->tx.posts_seen - f->rpc->tx.fin_posts) > 0))
+		r = -EPIPE; /* after the FIN, or beyond what the app said it posted */
 	else if (!(f->flags & FPF_RPC_TX) && fp_flow_validate_tx(fp, f))
 		return; /* its byte ring was garbage: the flow is being reset */
 	else
@@ -306,7 +318,8 @@ void fp_rpc_msg_send(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f,
 			app->bad_entries++;
 			fp->cnt[DPC_APP_BAD_ENTRY]++;
 		}
-		if (!glue_full(&g))
+		/* no send area: nothing to give back (nor, maybe, a queue) */
+		if (app->txarea_size && !glue_full(&g))
 			glue_push(&g, &d); /* else libbypass reclaims it with the slot */
 		if (g.pushed)
 			fp_app_kick_later(fp, app);
@@ -317,14 +330,24 @@ void fp_rpc_msg_send(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f,
 }
 
 /**
- * fp_rpc_shutwr - @f is being shut down for writing: act on the doorbells
- * its app queued for this core before it asked (frames it posted go out
- * before the FIN; the caller then waits for them with FPF_RPC_FIN_WAIT).
+ * fp_rpc_shutwr - @f is being shut down for writing, its app having
+ * posted @posted frames before it asked: act on the doorbells the app
+ * queued for this core, then say whether the FIN must wait
+ * (FPF_RPC_FIN_WAIT) for frames still posted or not seen yet (a post may
+ * still be on its way from another core's queue).
+ * Return: true if the FIN waits (fp_rpc_tx() sends it).
  */
-void fp_rpc_shutwr(struct fp_ctx *fp, struct fp_flow *f)
+bool fp_rpc_shutwr(struct fp_ctx *fp, struct fp_flow *f, uint32_t posted)
 {
 	if (f->app_id < fp->dp->max_apps && !(f->flags & FPF_DETACHED))
 		fp_app_take_all(fp, &fp->dp->apps[f->app_id]);
+	if (!f->rpc)
+		return false;
+	f->rpc->tx.fin_posts = posted;
+	if (!rpc_tx_pending(&f->rpc->tx) && fin_posts_seen(&f->rpc->tx))
+		return false;
+	f->flags |= FPF_RPC_FIN_WAIT;
+	return true;
 }
 
 /**

@@ -100,7 +100,7 @@ int rpc_tx_fill(struct rpc_tx_flow *tf, struct rpc_tx_env *e)
 
 		if (!e->room)
 			return RPC_TX_RING;
-		if (left <= e->room && e->full(e->arg))
+		if (left <= e->room && !e->answers_optional && e->full(e->arg))
 			return RPC_TX_STALL; /* finish it only when its answer fits */
 		if (t->done == 0 && tf->cur < 0 && overtook(tf, c, t))
 			tf->overtakes++;
@@ -124,7 +124,8 @@ int rpc_tx_fill(struct rpc_tx_flow *tf, struct rpc_tx_env *e)
 		struct bp_msg_desc d;
 
 		rpc_tx_answer(&d, e, t->off, 0);
-		e->push(e->arg, &d);
+		if (!e->answers_optional || !e->full(e->arg))
+			e->push(e->arg, &d);
 		tf->head[c] = (uint8_t)((tf->head[c] + 1) % BP_MSG_TX_DEPTH);
 		tf->n[c]--;
 		tf->cur = -1;

@@ -46,7 +46,11 @@ struct rpc_tx_ent {
  * memory, inside struct rpc_rx_flow, owned by the flow's core).
  * @q: per class, a ring of @n entries from @head.
  * @cur: the class whose head frame is partly in the ring, -1 if none.
- * @seq: posts so far.
+ * @seq: posts accepted so far.
+ * @posts_seen: posts that reached the flow, accepted or refused (the app
+ *              counts what it posted the same way, and says how many at
+ *              its shutdown: the FIN waits until all have been seen).
+ * @fin_posts: that number, once the app shut down (FPF_RPC_FIN_WAIT).
  * @frames: frames finished; @overtakes: of those, frames that went in
  *          ahead of a frame posted before them (a better class's).
  */
@@ -55,6 +59,7 @@ struct rpc_tx_flow {
 	uint8_t head[BP_MSG_PRIOS], n[BP_MSG_PRIOS];
 	int8_t cur;
 	uint32_t seq;
+	uint32_t posts_seen, fin_posts;
 	uint64_t frames, overtakes;
 };
 
@@ -67,6 +72,9 @@ struct rpc_tx_flow {
  * @push: queue a descriptor on this core's message queue; nonzero if full.
  * @full: would a push fail now?  (One producer, this core: if not full
  *        now, the push after the copy succeeds.)
+ * @answers_optional: the app has shut the flow down and may not read its
+ *        queue any more: finish frames even without room for their answer
+ *        (libbypass reclaims unanswered space when the slot is reused).
  * @arg: for the callbacks.  @slot: @gen: @core: stamped into descriptors.
  */
 struct rpc_tx_env {
@@ -78,6 +86,7 @@ struct rpc_tx_env {
 	uint64_t room;
 	int (*push)(void *arg, const struct bp_msg_desc *d);
 	bool (*full)(void *arg);
+	bool answers_optional;
 	void *arg;
 	uint32_t slot, gen;
 	uint16_t core;

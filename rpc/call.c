@@ -174,7 +174,7 @@ static void on_deadline(struct rpc_timer *t)
 
 	/* the server stops working on it; an unsent request is just dropped */
 	if (c->state == CALL_SENT && c->s->state == SS_UP)
-		rpc_tx_ctl(c->s, RPC_FT_CANCEL, call_id(c), RPC_DEADLINE_EXCEEDED, 0, 0);
+		rpc_tx_ctl(c->s, RPC_FT_CANCEL, call_id(c), RPC_DEADLINE_EXCEEDED, 0, 0, c->prio);
 	rpc_call_complete(c, RPC_DEADLINE_EXCEEDED);
 }
 
@@ -222,6 +222,7 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	c->cont = cont;
 	c->arg = arg;
 	c->method = method;
+	c->prio = (uint8_t)call_class(opts);
 	c->state = CALL_QUEUED;
 	c->dl.fn = on_deadline;
 	s->npending++;
@@ -237,7 +238,7 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	h.msg_len = (uint32_t)total;
 	if (opts && opts->deadline_us)
 		deadline = rpc_now_us() + opts->deadline_us;
-	if (rpc_tx_msg(s, &h, iov, iovcnt, meta, nmeta, deadline, call_class(opts))) {
+	if (rpc_tx_msg(s, &h, iov, iovcnt, meta, nmeta, deadline, c->prio)) {
 		call_end(c, RPC_RESOURCE_EXHAUSTED);
 		call_release(c);
 		return -ENOMEM;
@@ -254,7 +255,7 @@ int rpc_cancel(struct rpc_session *s, uint64_t id)
 	if (!c)
 		return -ENOENT;
 	if (c->state == CALL_SENT && s->state == SS_UP)
-		rpc_tx_ctl(s, RPC_FT_CANCEL, (uint32_t)id, RPC_CANCELLED, 0, 0);
+		rpc_tx_ctl(s, RPC_FT_CANCEL, (uint32_t)id, RPC_CANCELLED, 0, 0, c->prio);
 	rpc_call_complete(c, RPC_CANCELLED);
 	return 0;
 }

@@ -182,6 +182,7 @@ enum { CALL_FREE = 0, CALL_QUEUED, CALL_SENT, CALL_DONE };
 struct rpc_ccall {			/* client side */
 	uint16_t gen;
 	uint8_t state;
+	uint8_t prio;			/* RPC_TXC_* of its request: its CANCEL's too */
 	bool cancel_after_send;		/* cancel once its last frame is out */
 	uint16_t method;
 	struct rpc_timer dl;		/* deadline */
@@ -355,7 +356,7 @@ int rpc_rx_frame_end(struct rpc_session *s);
 /* tx.c */
 void rpc_txq_push(struct rpc_txq *q, struct rpc_txitem *it);
 void rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t status,
-		uint32_t aux, uint32_t calls);
+		uint32_t aux, uint32_t calls, unsigned prio);
 int rpc_tx_flush(struct rpc_session *s);
 void rpc_tx_drop_all(struct rpc_session *s);
 int rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,

@@ -17,7 +17,7 @@ static int proto_error(struct rpc_session *s)
 {
 	s->ep->st.proto_errors++;
 	/* best effort: tell the peer why before the connection goes */
-	rpc_tx_ctl(s, RPC_FT_GOAWAY, 0, RPC_INTERNAL, 0, 0);
+	rpc_tx_ctl(s, RPC_FT_GOAWAY, 0, RPC_INTERNAL, 0, 0, RPC_TXC_BULK);
 	rpc_tx_flush(s);
 	return -EPROTO;
 }
@@ -188,7 +188,7 @@ int rpc_rx_frame_end(struct rpc_session *s)
 		rpc_flush_mark(s);
 		break;
 	case RPC_FT_PING:
-		rpc_tx_ctl(s, RPC_FT_PONG, 0, 0, h->aux, 0);
+		rpc_tx_ctl(s, RPC_FT_PONG, 0, 0, h->aux, 0, RPC_TXC_LATENCY);
 		break;
 	case RPC_FT_PONG:
 		if (h->aux == s->ping_token)

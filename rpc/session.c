@@ -35,7 +35,7 @@ static void credits_reset(struct rpc_session *s)
 		if (extra > UINT32_MAX)
 			extra = UINT32_MAX;
 		s->rx_bytes_win += extra;
-		rpc_tx_ctl(s, RPC_FT_CREDIT, 0, 0, (uint32_t)extra, 0);
+		rpc_tx_ctl(s, RPC_FT_CREDIT, 0, 0, (uint32_t)extra, 0, RPC_TXC_LATENCY);
 	}
 }
 
@@ -61,7 +61,7 @@ static void on_keepalive(struct rpc_timer *t)
 		return;
 	}
 	if (now - s->last_rx >= ka) {
-		rpc_tx_ctl(s, RPC_FT_PING, 0, 0, ++s->ping_token, 0);
+		rpc_tx_ctl(s, RPC_FT_PING, 0, 0, ++s->ping_token, 0, RPC_TXC_LATENCY);
 		s->ping_out = true;
 	}
 	rpc_timer_arm(&s->ep->timers, &s->ka, now + ka);

@@ -321,7 +321,10 @@ static int m_poll(void *t, struct rpc_tev *ev, int max, int timeout_ms)
 		if (!n) {
 			bp_wait(b->ctx, 0);
 			n = bp_poll(b->ctx, pe, max - 1, 0);
-			if (!n && !take_msgs(b) && poll(p, 2, timeout_ms) < 0 && errno != EINTR)
+			/* the send answers take_msgs() handles make handles
+			 * writable without being messages: look again */
+			if (!n && !take_msgs(b) && !(n = bp_poll(b->ctx, pe, max - 1, 0)) &&
+			    poll(p, 2, timeout_ms) < 0 && errno != EINTR)
 				return -errno;
 			if (!n)
 				n = bp_poll(b->ctx, pe, max - 1, 0);

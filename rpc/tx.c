@@ -247,10 +247,14 @@ struct rpc_txitem *rpc_tx_raw(struct rpc_session *s, const struct rpc_frame_hdr 
 
 /**
  * rpc_tx_ctl - queue a payload-less control frame.  For CREDIT @calls is
- * the call grant (carried in call_id) and @aux the byte grant.
+ * the call grant (carried in call_id) and @aux the byte grant.  @prio:
+ * RPC_TXC_LATENCY for CREDIT, PING and PONG (tiny; credit and liveness
+ * wait on them); a CANCEL goes in its request's class, so it can never
+ * overtake the frames it cancels; GOAWAY in the last class, after every
+ * frame queued before it.
  */
 void rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t status,
-		uint32_t aux, uint32_t calls)
+		uint32_t aux, uint32_t calls, unsigned prio)
 {
 	struct rpc_txitem *it = calloc(1, sizeof(*it));
 
@@ -260,7 +264,7 @@ void rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t 
 	it->hdr.call_id = type == RPC_FT_CREDIT ? calls : call_id;
 	it->hdr.status = status;
 	it->hdr.aux = aux;
-	it->prio = RPC_TXC_LATENCY; /* 32 bytes; credit and liveness wait on them */
+	it->prio = (uint8_t)(prio < RPC_TXC_N ? prio : RPC_TXC_LATENCY);
 	rpc_txq_push(queue_of(s, it), it);
 	rpc_flush_mark(s);
 }
@@ -277,7 +281,7 @@ static int frame_start(struct rpc_session *s, struct rpc_txitem *it, struct rpc_
 	if (it->is_req && !rpc_call_item_live(s, it->hdr.call_id, false)) {
 		/* a peer holding part of the message frees it on CANCEL */
 		if (it->started)
-			rpc_tx_ctl(s, RPC_FT_CANCEL, it->hdr.call_id, RPC_CANCELLED, 0, 0);
+			rpc_tx_ctl(s, RPC_FT_CANCEL, it->hdr.call_id, RPC_CANCELLED, 0, 0, it->prio);
 		txq_pop(q);
 		item_free(s, it);
 		return -1;
@@ -326,17 +330,21 @@ static int frame_start(struct rpc_session *s, struct rpc_txitem *it, struct rpc_
 /*
  * The item whose frame goes next: best class first, within a class ctlq
  * before reqq, skipping classes in @blocked.  Builds the frame if it is
- * not built yet (frame_start()); a request without credit leaves its
- * class's reqq waiting.  NULL: nothing can go now.
+ * not built yet (frame_start()).  A request without credit makes every
+ * request of its class and the worse ones wait (they would spend the
+ * credit it waits for); responses and control frames still go.  NULL:
+ * nothing can go now.
  */
 static struct rpc_txitem *tx_pick(struct rpc_session *s, unsigned blocked)
 {
+	bool credit_wait = false;
+
 	for (unsigned c = 0; c < RPC_TXC_N; c++) {
 		struct rpc_txq *qs[2] = { &s->ctlq[c], &s->reqq[c] };
 
 		if (blocked & 1u << c)
 			continue;
-		for (int k = 0; k < 2; k++) {
+		for (int k = 0; k < 2 - credit_wait; k++) {
 			struct rpc_txitem *it;
 
 			while ((it = qs[k]->head)) {
@@ -344,8 +352,10 @@ static struct rpc_txitem *tx_pick(struct rpc_session *s, unsigned blocked)
 
 				if (r > 0)
 					return it;
-				if (r == 0)
-					break;	/* credit: this class's requests wait */
+				if (r == 0) {
+					credit_wait = true;
+					break;
+				}
 			}
 		}
 	}
@@ -446,7 +456,8 @@ void rpc_credit_return(struct rpc_session *s, uint32_t calls, uint32_t bytes)
 	if (s->state != SS_UP)
 		return;
 	if (s->grant_calls >= s->rx_calls_win / 4 || s->grant_bytes >= s->rx_bytes_win / 4) {
-		rpc_tx_ctl(s, RPC_FT_CREDIT, 0, 0, (uint32_t)s->grant_bytes, s->grant_calls);
+		rpc_tx_ctl(s, RPC_FT_CREDIT, 0, 0, (uint32_t)s->grant_bytes, s->grant_calls,
+			   RPC_TXC_LATENCY);
 		s->grant_calls = 0;
 		s->grant_bytes = 0;
 	}

@@ -463,7 +463,7 @@ void sp_conn_reset(struct sp *sp, struct sp_conn *c, uint32_t id, int err, bool 
 }
 
 void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen,
-		  uint32_t flags)
+		  uint32_t posted, uint32_t flags)
 {
 	DP_ASSERT_SP();
 	struct bp_flow_shm *fs = &app->flows[slot];
@@ -491,6 +491,8 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 		return;
 	}
 	struct sp_conn *c = &sp->conns[id];
+	if (op == BP_CTRL_SHUTDOWN || op == BP_CTRL_CLOSE)
+		c->rpc_posted = posted; /* the app's word, bounded by FIN_TIMEOUT_MS */
 	switch (op) {
 	case BP_CTRL_KEEPALIVE:
 		if (flags) {
@@ -505,7 +507,7 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 	case BP_CTRL_SHUTDOWN:
 		if (c->state == SPS_ESTABLISHED && !(c->flags & SPC_APP_SHUT)) {
 			c->flags |= SPC_APP_SHUT;
-			sp_fp_flow_shutwr(sp, id, false);
+			sp_fp_flow_shutwr(sp, id, false, c->rpc_posted);
 		}
 		break;
 	case BP_CTRL_CLOSE:
@@ -532,7 +534,10 @@ void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abo
 	if (c->state == SPS_ARP_WAIT || c->state == SPS_SYN_SENT) {
 		sp_conn_handshake_fail(sp, c, id, ECONNABORTED);
 	} else if (c->state == SPS_ESTABLISHED) {
-		bool unread = __atomic_load_n(&fs->rx_written, __ATOMIC_ACQUIRE) !=
+		/* an RPC session's bytes are the daemon's to read (its framer
+		 * took them as messages): what the app left is not unread */
+		bool unread = !(c->flags & SPC_RPC) &&
+			      __atomic_load_n(&fs->rx_written, __ATOMIC_ACQUIRE) !=
 			      __atomic_load_n(&fs->rx_consumed, __ATOMIC_ACQUIRE);
 		if (abort || unread) {
 			/* like Linux: closing with unread data resets */
@@ -541,7 +546,7 @@ void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abo
 			/* FIN after the buffered data (if shutdown() has not
 			 * asked already); arg 1: nobody reads any more */
 			c->flags |= SPC_APP_SHUT;
-			sp_fp_flow_shutwr(sp, id, true);
+			sp_fp_flow_shutwr(sp, id, true, c->rpc_posted);
 			sp_conn_set_deadline(sp, c, sp->now + sp_ms_to_tsc(sp, FIN_TIMEOUT_MS));
 		}
 	}

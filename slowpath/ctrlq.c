@@ -93,7 +93,7 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 			sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
 			return;
 		}
-		sp_conn_ctrl(sp, app, r->op, r->slot, r->gen, r->flags);
+		sp_conn_ctrl(sp, app, r->op, r->slot, r->gen, r->posted, r->flags);
 		return;
 	default:
 		app->bad_entries++;

@@ -58,6 +58,7 @@ struct sp_conn {
 	uint16_t listener;            /* passive opens: listener index + 1 */
 	uint32_t local_ip, remote_ip; /* network order */
 	uint16_t local_port, remote_port;
+	uint32_t rpc_posted;          /* frames the app said it posted, at its close */
 	uint32_t iss, irs;
 	uint16_t peer_mss;
 	int8_t peer_wscale;
@@ -277,6 +278,7 @@ void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p);
 int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t port,
 		    uint32_t flags, const struct cc_ops *cc, uint32_t *slot_out);
 void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot, uint32_t gen,
+		  uint32_t posted,
 		  uint32_t flags);
 void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t flow_id);
 void sp_conn_delete(struct sp *sp, struct sp_conn *c, uint32_t id, bool rst);

@@ -402,9 +402,11 @@ int bp_msg_done(struct bp_ctx *ctx, const struct bp_msg *m);
  * part of the app's region as large as its message heap), to be posted
  * on RPC session @h in class @prio.  The app writes one whole rpc/WIRE.md
  * frame there: the 32-byte header, then frame_len payload bytes.
- * Return: the buffer, or NULL with errno ENOBUFS (the area is full, or
- * 32 frames of @prio are posted on @h and not yet sent: bp_poll() reports
- * @h writable when one is), EBADF, EINVAL, ENOMEM (no message heap).
+ * The last eighth of the area is kept for BP_PRIO_LATENCY frames.
+ * Return: the buffer, or NULL with errno ENOBUFS (no room in the area for
+ * @prio, or 32 frames of @prio are posted on @h and not yet sent:
+ * bp_poll() reports @h writable when space comes back), EBADF, EINVAL,
+ * ENOMEM (no message heap).
  */
 void *bp_msg_tx_alloc(struct bp_ctx *ctx, int h, size_t len, unsigned prio);
 
@@ -414,9 +416,12 @@ void *bp_msg_tx_alloc(struct bp_ctx *ctx, int h, size_t len, unsigned prio);
  * every frame of a better class posted on @h, and after the frames of its
  * own class posted before it; its space comes back on its own once it
  * is in the flow's tx ring (bp_msg_poll() takes the daemon's answers).
- * A frame fastpathd refuses (malformed header) is dropped and counted.
+ * A frame fastpathd refuses (malformed header, or posted after the
+ * shutdown) is dropped and counted.  bp_shutdown() and bp_close() tell
+ * fastpathd how many frames were posted: its FIN follows the last one.
  * Return: 0, -EINVAL (not a buffer allocated for @h and not yet posted),
- * -EBADF (@h closed meanwhile: bp_msg_tx_cancel() it), -EPIPE.
+ * -EBADF (@h closed meanwhile: bp_msg_tx_cancel() it), or the -errno of
+ * waiting for room in a full data queue (the buffer stays allocated).
  */
 int bp_msg_tx_post(struct bp_ctx *ctx, int h, void *buf);
 

@@ -112,7 +112,9 @@ struct bp_ctrl_req {
 	uint32_t pid;
 	uint64_t key;
 	char cc[16];
-	uint32_t reserved[2];
+	uint32_t posted;   /* SHUTDOWN/CLOSE: frames the app posted on the flow
+			    * (BP_DB_MSG_SEND): the FIN waits for that many */
+	uint32_t reserved;
 };
 
 /* several listeners (of any apps) may share the port if all set this; each
@@ -139,7 +141,11 @@ enum bp_doorbell_op {
 			     * header, then frame_len bytes) on flow @slot/@gen,
 			     * in class @prio (BP_MSG_PRIO_*): the daemon puts
 			     * frames of a better class into the tx ring first.
-			     * Answered by one BP_MSG_SENT descriptor. */
+			     * Answered by one BP_MSG_SENT descriptor, but for
+			     * refusals and drops that found the message queue
+			     * full, and frames finished after the app shut the
+			     * flow down: libbypass frees those when the slot
+			     * is reused (the daemon let go of the flow). */
 };
 
 /**

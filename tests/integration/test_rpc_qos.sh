@@ -13,6 +13,8 @@
 #  b) the control run, both methods in the same class: no small call
 #     completes before the bulk response (it waits behind all of it), so
 #     the test can tell the two apart;
+#  c) a client that posts 2 MiB of frames and exits at once (closes,
+#     detaches) loses nothing: the Linux peer gets every frame, then EOF;
 # every response is checked byte for byte by the client.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
@@ -69,5 +71,52 @@ n0=$(field small "$line") big0=$(field big_ms "$line")
 [ "$n0" -le 1 ] ||
 	bp_die "without classes $n0 small calls still completed during the bulk response: the test cannot tell"
 
+# c) an RPC-session client posts 64 x 32 KiB frames and exits at once,
+# half of them still waiting in fastpathd (its tenant sends at $RATE):
+# the Linux peer must get every frame intact and then a FIN, no reset
+bp_peer python3 - "$BP_PEER_IP" 7125 64 32768 >"$dir/peer.log" 2>&1 <<'PY' &
+import socket, struct, sys
+ip, port, frames, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind((ip, port))
+ls.listen(1)
+ls.settimeout(30)
+print("listening", flush=True)
+c, _ = ls.accept()
+c.settimeout(30)
+buf = b""
+try:
+    while True:
+        d = c.recv(1 << 20)
+        if not d:
+            break
+        buf += d
+except ConnectionResetError:
+    print(f"reset after {len(buf)} bytes")
+    sys.exit(1)
+got, off = 0, 0
+while off + 32 <= len(buf):
+    magic, ver, typ, flags, method, call, flen = struct.unpack_from("<HBBHHII", buf, off)
+    body = buf[off + 32:off + 32 + flen]
+    want = bytes((call * 131 + j * 7) & 0xff for j in range(flen))
+    if magic != 0x5242 or typ != 1 or call != got + 1 or flen != size or body != want:
+        print(f"frame {got + 1}: magic {magic:#x} type {typ} call {call} len {flen}, body ok {body == want}")
+        sys.exit(1)
+    got += 1
+    off += 32 + flen
+if got != frames or off != len(buf):
+    print(f"got {got} of {frames} frames, {len(buf) - off} bytes left over")
+    sys.exit(1)
+print(f"got {got} frames intact, then EOF")
+PY
+peer=$!
+for _ in $(seq 100); do grep -q listening "$dir/peer.log" && break; sleep 0.1; done
+"$BP_BUILD/tests/rpc_post_exit" "$BP_PEER_IP" 7125 64 32768 >"$dir/post.log" 2>&1 ||
+	bp_die "rpc_post_exit: $(cat "$dir/post.log")"
+wait "$peer" || bp_die "the peer did not get every posted frame: $(cat "$dir/peer.log")"
+bp_log "client exited right after posting ($(cat "$dir/post.log")); peer: $(tail -1 "$dir/peer.log")"
+
 echo "PASS: during a $BIG-byte bulk response ($big ms at $RATE) $n latency-class calls completed," \
-	"worst $max ms; in one class $n0 did (bulk response $big0 ms); $over frames overtaken"
+	"worst $max ms; in one class $n0 did (bulk response $big0 ms); $over frames overtaken;" \
+	"64 frames posted just before exit all delivered"
