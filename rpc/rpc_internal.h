@@ -101,9 +101,6 @@ extern const struct rpc_transport_ops rpc_bypass_msg_ops;
 int rpc_bp_local_port(void *t, int h);
 int rpc_bp_accept(void *t, int lh);
 int rpc_bp_connect_status(void *t, int h);
-ssize_t rpc_bp_sendv(void *t, int h, const struct iovec *iov, int n, unsigned prio);
-int rpc_bp_tx_reserve(void *t, int h, size_t len, struct iovec iov[2], unsigned prio);
-int rpc_bp_tx_commit(void *t, int h, size_t len);
 
 /* ---- time ---- */
 uint64_t rpc_now_us(void);

@@ -90,7 +90,7 @@ int rpc_bp_connect_status(void *t, int h)
 	return bp_connect_status(bp_ctx_of(t), h);
 }
 
-ssize_t rpc_bp_sendv(void *t, int h, const struct iovec *iov, int n, unsigned prio)
+static ssize_t b_sendv(void *t, int h, const struct iovec *iov, int n, unsigned prio)
 {
 	struct bp_ctx *ctx = bp_ctx_of(t);
 	ssize_t done = 0;
@@ -181,12 +181,12 @@ static int b_set_wake(void *t, int fd)
 }
 
 /* zero-copy: the flow's rings in the shared region (NOTES.md "Zero-copy") */
-int rpc_bp_tx_reserve(void *t, int h, size_t len, struct iovec iov[2], unsigned prio)
+static int b_tx_reserve(void *t, int h, size_t len, struct iovec iov[2], unsigned prio)
 {
 	return bp_tx_reserve(bp_ctx_of(t), h, len, iov);
 }
 
-int rpc_bp_tx_commit(void *t, int h, size_t len)
+static int b_tx_commit(void *t, int h, size_t len)
 {
 	return bp_tx_commit(bp_ctx_of(t), h, len);
 }
@@ -210,13 +210,13 @@ const struct rpc_transport_ops rpc_bypass_ops = {
 	.accept = rpc_bp_accept,
 	.connect = b_connect,
 	.connect_status = rpc_bp_connect_status,
-	.sendv = rpc_bp_sendv,
+	.sendv = b_sendv,
 	.recv = b_recv,
 	.close = b_close,
 	.poll = b_poll,
 	.set_wake = b_set_wake,
-	.tx_reserve = rpc_bp_tx_reserve,
-	.tx_commit = rpc_bp_tx_commit,
+	.tx_reserve = b_tx_reserve,
+	.tx_commit = b_tx_commit,
 	.rx_peek = b_rx_peek,
 	.rx_consume = b_rx_consume,
 };
