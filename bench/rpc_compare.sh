@@ -7,6 +7,7 @@
 #   sudo bench/rpc_compare.sh [--runs N] [--duration S] [--warmup S]
 #        [--sizes 64,1024,1048576] [--sessions 1,1000] [--build-dir DIR]
 #        [--no-build] [--out FILE] [--note TEXT] [--big-sessions N]
+#        [--systems tcp,grpc,rpc-kernel,rpc-bypass,rpc-bypass-msg]
 #
 # Messages of 64 KiB and more run at most --big-sessions sessions (default
 # 100): 1,000 sessions of 1 MiB each way put 2 GB into kernel socket
@@ -52,6 +53,7 @@ BUILD_DIR=${BENCH_BUILD_DIR:-$ROOT/build-bench}
 OUT_MD=$ROOT/bench/results/rpc.md
 NOTE=""
 BIG_SESSIONS=100
+ONLY_SYSTEMS=""
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
 }
@@ -66,7 +68,8 @@ while [ $# -gt 0 ]; do
 	--no-build) BUILD=0; shift ;;
 	--out) OUT_MD=$2; shift 2 ;;
 	--note) NOTE=$2; shift 2 ;;
-	--big-sessions) BIG_SESSIONS=$2; shift 2 ;; # a line for the report (e.g. "machine shared")
+	--big-sessions) BIG_SESSIONS=$2; shift 2 ;;
+	--systems) ONLY_SYSTEMS=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "rpc_compare: unknown option '$1' (--help)" >&2; exit 2 ;;
 	esac
@@ -135,6 +138,15 @@ if [ -x "$RPC_BENCH" ]; then
 	fi
 fi
 [ -z "$RPC_NOTE" ] || log "$RPC_NOTE"
+if [ -n "$ONLY_SYSTEMS" ]; then
+	# a subset, to chase one row; its ratios need tcp and grpc in the list
+	IFS=, read -ra want <<<"$ONLY_SYSTEMS"
+	for w in "${want[@]}"; do
+		[[ " ${SYSTEMS[*]} " == *" $w "* ]] ||
+			{ echo "rpc_compare: --systems: '$w' is not one of: ${SYSTEMS[*]} (built here)" >&2; exit 2; }
+	done
+	SYSTEMS=("${want[@]}")
+fi
 
 export BYPASS_BUILD_DIR=$BUILD_DIR
 # shellcheck source=deploy/lib.sh
@@ -165,7 +177,7 @@ if [ "$OFFLOADS" = on ]; then
 fi
 ip netns exec "$NS_CLI" sysctl -qw net.ipv4.tcp_tw_reuse=1
 BYP_NS=""
-if [[ " ${SYSTEMS[*]} " == *" rpc-bypass "* ]]; then
+if [[ " ${SYSTEMS[*]} " == *" rpc-bypass"* ]]; then
 	[ -x "$BUILD_DIR/fastpathd/fastpathd" ] || { echo "rpc_compare: no fastpathd in $BUILD_DIR" >&2; exit 1; }
 	bp_topo_up rpccmpb $((IDX + 1)) # its _dp namespace holds both daemons
 	BYP_SRV_IP=198.18.$((IDX + 1)).1 BYP_CLI_IP=198.18.$((IDX + 1)).2
@@ -312,7 +324,7 @@ ELAPSED=$(($(date +%s) - T0))
 	echo "Systems: ${SYSTEMS[*]}; $RUNS runs of ${DURATION} s (+${WARMUP} s warmup) each, took ${ELAPSED} s."
 	echo "Topology: client in $NS_CLI, server in $NS_SRV, veth, kernel TCP both ends, offloads $OFFLOADS;" \
 		"server side on CPU $CORE_SRV, client side on CPU $CORE_CLI (taskset)."
-	[[ " ${SYSTEMS[*]} " != *" rpc-bypass "* ]] ||
+	[[ " ${SYSTEMS[*]} " != *" rpc-bypass"* ]] ||
 		echo "rpc-bypass, rpc-bypass-msg: both rpc_bench ends on their own fastpathd (--lcores: server $CORE_SRV, client $CORE_CLI), net_memif between them; CPU includes the daemons."
 	echo "Messages of 64 KiB and more: at most $BIG_SESSIONS sessions (--big-sessions; more exceed the kernel's tcp_mem, see rpc_compare.sh)."
 	echo "Host: $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ); gRPC $(dpkg-query -W -f='${Version}' libgrpc++-dev 2>/dev/null || echo '?')."

@@ -261,6 +261,7 @@ struct bpi_txarea;
 void bpi_txarea_free(struct bpi_txarea *a);
 void bpi_msg_sent(struct bp_ctx *ctx, const struct bp_msg_desc *d);
 void bpi_txarea_slot_reused(struct bp_ctx *ctx, uint32_t slot, uint32_t gen);
+void bpi_txarea_slot_closed(struct bp_ctx *ctx, uint32_t slot);
 bool bpi_txarea_writable(struct bp_ctx *ctx, uint32_t slot);
 
 #endif /* BP_INTERNAL_H */

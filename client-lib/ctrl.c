@@ -503,6 +503,8 @@ static int release(struct bp_ctx *ctx, int h, uint16_t op)
 	/* Keep seen/gen: late events for this generation stay stale.  From
 	 * here on, ACCEPTs naming this listener are aborted on arrival. */
 	s->lingering = op == BP_CTRL_CLOSE && s->kind == BPS_FLOW;
+	if (s->kind == BPS_FLOW)
+		bpi_txarea_slot_closed(ctx, (uint32_t)h);
 	s->kind = BPS_NONE;
 	child = s->q_head;
 	s->q_head = s->q_tail = -1;

@@ -17,6 +17,17 @@
  * filling it with bulk frames never keep a small call of anyone's from
  * being posted; a flow that found no room is noted and reported writable
  * (bp_poll()) when any buffer comes back.
+ *
+ * Room is promised to messages of several frames before their first one
+ * (bp_msg_tx_reserve()): the receiving daemon gives a message heap space
+ * from its first frame on, so an area full of frames the receiver cannot
+ * take yet (its heap full of messages begun) would keep the rest of the
+ * begun ones out, and both hosts would wait for good.  Unreserved frames
+ * leave the promised room alone; a message begins only when the room for
+ * all of it is there, or when no other is under way (one larger than the
+ * area then goes alone).  The promise is per flow and class, given back
+ * when the last such message ends (bp_msg_tx_unreserve()) or the flow
+ * closes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -48,6 +59,8 @@ struct bpi_txarea {
 	uint64_t *used;            /* bitmap, one bit per granule */
 	struct txrec *rec;         /* [nunits], meaningful at buffer starts */
 	uint8_t (*outstanding)[BP_MSG_PRIOS]; /* [max_flows]: allocated or posted */
+	uint32_t (*resv)[BP_MSG_PRIOS];       /* [max_flows]: granules promised */
+	uint32_t resv_units;                  /* their sum */
 };
 
 static bool bit(const struct bpi_txarea *a, uint32_t i)
@@ -105,7 +118,8 @@ static struct bpi_txarea *area_get(struct bp_ctx *ctx)
 	a->outstanding = calloc(ctx->max_flows, sizeof(*a->outstanding));
 	a->waiters = calloc(ctx->max_flows, sizeof(*a->waiters));
 	a->waiting = calloc(ctx->max_flows, 1);
-	if (!a->used || !a->rec || !a->outstanding || !a->waiters || !a->waiting) {
+	a->resv = calloc(ctx->max_flows, sizeof(*a->resv));
+	if (!a->used || !a->rec || !a->outstanding || !a->waiters || !a->waiting || !a->resv) {
 		bpi_txarea_free(a);
 		return NULL;
 	}
@@ -122,7 +136,28 @@ void bpi_txarea_free(struct bpi_txarea *a)
 	free(a->outstanding);
 	free(a->waiters);
 	free(a->waiting);
+	free(a->resv);
 	free(a);
+}
+
+/* every flow that found the area full hears of room, longest waiter first */
+static void wake_waiters(struct bp_ctx *ctx, struct bpi_txarea *a)
+{
+	for (uint32_t k = 0; k < a->nwaiters; k++) {
+		uint32_t w = a->waiters[k];
+
+		a->waiting[w] = 0;
+		bpi_news(ctx, w);
+	}
+	a->nwaiters = 0;
+}
+
+static void note_waiter(struct bpi_txarea *a, int h)
+{
+	if (!a->waiting[h]) {
+		a->waiting[h] = 1;
+		a->waiters[a->nwaiters++] = (uint32_t)h;
+	}
 }
 
 static void release(struct bp_ctx *ctx, struct bpi_txarea *a, uint32_t i)
@@ -137,21 +172,36 @@ static void release(struct bp_ctx *ctx, struct bpi_txarea *a, uint32_t i)
 	r->state = TXB_FREE;
 	if (i < a->hint)
 		a->hint = i;
-	bpi_news(ctx, r->slot); /* room again: bp_poll() reports it writable */
-	while (a->nwaiters) {   /* ... and every flow that found the area full */
-		uint32_t w = a->waiters[--a->nwaiters];
-
-		a->waiting[w] = 0;
-		bpi_news(ctx, w);
-	}
+	/* room again: bp_poll() reports it writable, first the flow whose
+	 * frame went (its message goes on), then every flow that found the
+	 * area full, longest waiter first: the news ring keeps this order,
+	 * so the app retries them in it and nobody is passed over for good */
+	bpi_news(ctx, r->slot);
+	wake_waiters(ctx, a);
 }
 
-/* may a @prio buffer of @n granules take area room?  (the latency reserve) */
-static bool area_room(const struct bpi_txarea *a, uint32_t n, unsigned prio)
+/* drop what @slot's messages of @prio were promised (lock held) */
+static void unreserve(struct bp_ctx *ctx, struct bpi_txarea *a, uint32_t slot, unsigned prio)
 {
-	uint32_t keep = prio == BP_MSG_PRIO_LATENCY ? 0 : a->nunits / 8;
+	uint32_t *r = &a->resv[slot][prio];
 
-	return a->free_units >= n && a->free_units - n >= keep;
+	if (!*r)
+		return;
+	a->resv_units -= *r;
+	*r = 0;
+	wake_waiters(ctx, a);
+}
+
+/* may @n granules of @prio be taken, given @own granules promised to the
+ * frame's own flow and class (0 for an unreserved frame)?  Never from
+ * what others were promised; the latency class may also use the last
+ * eighth. */
+static bool area_room(const struct bpi_txarea *a, uint32_t n, unsigned prio, uint32_t own)
+{
+	uint64_t keep = prio == BP_MSG_PRIO_LATENCY ? 0 : a->nunits / 8;
+	uint64_t others = a->resv_units - own;
+
+	return (uint64_t)a->free_units >= n + others + (n > own ? keep : 0);
 }
 
 /* granule index of a buffer we handed out, or UINT32_MAX */
@@ -171,6 +221,9 @@ BP_API void *bp_msg_tx_alloc(struct bp_ctx *ctx, int h, size_t len, unsigned pri
 	uint32_t n, i;
 	void *buf = NULL;
 
+	bool reserved = prio & BP_MSG_TX_RESERVED;
+
+	prio &= ~BP_MSG_TX_RESERVED;
 	if (!ctx || prio >= BP_MSG_PRIOS || len < 32 || len > ctx->txarea_size) {
 		errno = ctx && !ctx->txarea_size ? ENOMEM : EINVAL;
 		return NULL;
@@ -191,14 +244,17 @@ BP_API void *bp_msg_tx_alloc(struct bp_ctx *ctx, int h, size_t len, unsigned pri
 		errno = ENOBUFS; /* its own frames come back: its own news */
 		goto out;
 	}
-	if (!area_room(a, n, prio) || (i = find_run(a, n)) == UINT32_MAX) {
-		if (!a->waiting[h]) {
-			a->waiting[h] = 1;
-			a->waiters[a->nwaiters++] = (uint32_t)h;
-		}
+	/* a reserved frame may use all its flow's promise, and nobody else's */
+	uint32_t *own = &a->resv[h][prio], mine = reserved ? *own : 0;
+
+	if (!area_room(a, n, prio, mine) || (i = find_run(a, n)) == UINT32_MAX) {
+		note_waiter(a, h);
 		errno = ENOBUFS;
 		goto out;
 	}
+	mine = mine < n ? mine : n;
+	*own -= mine;
+	a->resv_units -= mine;
 	set_run(a, i, n, true);
 	a->free_units -= n;
 	a->hint = i + n < a->nunits ? i + n : 0;
@@ -209,6 +265,65 @@ BP_API void *bp_msg_tx_alloc(struct bp_ctx *ctx, int h, size_t len, unsigned pri
 out:
 	bpi_unlock(ctx);
 	return buf;
+}
+
+BP_API int bp_msg_tx_reserve(struct bp_ctx *ctx, int h, size_t bytes, unsigned frames,
+			     unsigned prio)
+{
+	struct bpi_txarea *a;
+	struct bp_slot *s;
+	int r = 0;
+
+	if (!ctx || prio >= BP_MSG_PRIOS || !frames || bytes < (size_t)frames * 32)
+		return -EINVAL;
+	bpi_lock(ctx);
+	s = bpi_lookup(ctx, h);
+	a = s && s->kind == BPS_FLOW ? area_get(ctx) : NULL;
+	if (!a) {
+		r = !s || s->kind != BPS_FLOW ? -EBADF : -ENOMEM;
+		goto out;
+	}
+	/* each frame may round up by a granule */
+	uint64_t n = (bytes + TXG - 1) / TXG + frames;
+
+	if (n > a->nunits)
+		n = a->nunits; /* the rest comes as the area drains */
+	if (a->resv_units && !area_room(a, (uint32_t)n, prio, 0)) {
+		note_waiter(a, h);
+		r = -ENOBUFS;
+		goto out;
+	}
+	if (a->resv[h][prio] + n > a->nunits || a->resv_units + n > UINT32_MAX) {
+		r = -ENOBUFS; /* more than the area, promised twice over */
+		goto out;
+	}
+	a->resv[h][prio] += (uint32_t)n;
+	a->resv_units += (uint32_t)n;
+out:
+	bpi_unlock(ctx);
+	return r;
+}
+
+BP_API void bp_msg_tx_unreserve(struct bp_ctx *ctx, int h, unsigned prio)
+{
+	if (!ctx || h < 0 || (uint32_t)h >= ctx->max_flows || prio >= BP_MSG_PRIOS)
+		return;
+	bpi_lock(ctx);
+	if (ctx->txarea)
+		unreserve(ctx, ctx->txarea, (uint32_t)h, prio);
+	bpi_unlock(ctx);
+}
+
+/**
+ * bpi_txarea_slot_closed - the app let go of @slot (lock held): what its
+ * messages were promised is free for the others.
+ */
+void bpi_txarea_slot_closed(struct bp_ctx *ctx, uint32_t slot)
+{
+	if (!ctx->txarea || slot >= ctx->max_flows)
+		return;
+	for (unsigned p = 0; p < BP_MSG_PRIOS; p++)
+		unreserve(ctx, ctx->txarea, slot, p);
 }
 
 BP_API int bp_msg_tx_post(struct bp_ctx *ctx, int h, void *buf)
@@ -313,6 +428,7 @@ void bpi_txarea_slot_reused(struct bp_ctx *ctx, uint32_t slot, uint32_t gen)
 
 	if (!a || slot >= ctx->max_flows)
 		return;
+	bpi_txarea_slot_closed(ctx, slot);
 	unsigned left = 0;
 
 	for (int p = 0; p < BP_MSG_PRIOS; p++)

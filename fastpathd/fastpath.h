@@ -102,8 +102,10 @@ struct fp_ctx {
 	uint32_t cap_mask;
 	uint32_t cap_tenant_mask;
 	/* RPC sessions (fp_rpc.c): flows whose framer waits for heap or
-	 * message-queue room, and "a buffer came back this round" */
+	 * message-queue room, oldest first (a ring: the longest waiter gets
+	 * returned room first), and "a buffer came back this round" */
 	uint32_t *rpc_stalled;      /* [dp->cfg.max_flows] */
+	uint32_t rpc_stall_head;
 	uint32_t nrpc_stalled;
 	bool rpc_room;              /* a heap run came back: retry stalled flows */
 	struct dp_app **qfull;      /* [dp->max_apps] message queue full (fp_rpc.c) */

@@ -167,6 +167,13 @@ void fp_rpc_app_gone(struct fp_ctx *fp, struct dp_app *app)
 	}
 }
 
+/* the stall list is a FIFO ring of flow ids; FPF_RPC_STALL keeps a flow
+ * on it once, so max_flows entries always suffice */
+static uint32_t *stall_at(struct fp_ctx *fp, uint32_t i)
+{
+	return &fp->rpc_stalled[(fp->rpc_stall_head + i) % fp->dp->cfg.max_flows];
+}
+
 static void stall(struct fp_ctx *fp, struct fp_flow *f, struct rpc_glue *g)
 {
 	if (g->full)
@@ -175,7 +182,7 @@ static void stall(struct fp_ctx *fp, struct fp_flow *f, struct rpc_glue *g)
 	if (f->flags & FPF_RPC_STALL)
 		return;
 	f->flags |= FPF_RPC_STALL;
-	fp->rpc_stalled[fp->nrpc_stalled++] = f->flow_id;
+	*stall_at(fp, fp->nrpc_stalled++) = f->flow_id;
 }
 
 /**
@@ -386,11 +393,15 @@ void fp_rpc_poll(struct fp_ctx *fp)
 	if (!room)
 		return;
 	fp->rpc_room = false;
-	for (uint32_t i = fp->nrpc_stalled; i-- > 0;) {
-		struct fp_flow *f = &fp->dp->flows[fp->rpc_stalled[i]];
+	/* oldest first, each once: a flow that stalls again goes to the back,
+	 * so under steady pressure (100 sessions of 1 MiB in a smaller heap)
+	 * room goes round the flows instead of to the same few */
+	for (uint32_t n = fp->nrpc_stalled; n > 0 && fp->nrpc_stalled; n--) {
+		struct fp_flow *f = &fp->dp->flows[*stall_at(fp, 0)];
 
+		fp->rpc_stall_head = (fp->rpc_stall_head + 1) % fp->dp->cfg.max_flows;
+		fp->nrpc_stalled--;
 		f->flags &= ~FPF_RPC_STALL;
-		fp->rpc_stalled[i] = fp->rpc_stalled[--fp->nrpc_stalled];
 		if (!(f->flags & FPF_ACTIVE) || !fp_owns(fp, f))
 			continue;
 		if (fp_rpc_rx(fp, f))
@@ -403,11 +414,15 @@ void fp_rpc_poll(struct fp_ctx *fp)
 static void stall_remove(struct fp_ctx *fp, struct fp_flow *f)
 {
 	if (f->flags & FPF_RPC_STALL) {
+		/* rare (a stalled flow deleted or moved): close the gap, keeping
+		 * the others' order */
 		for (uint32_t i = 0; i < fp->nrpc_stalled; i++) {
-			if (fp->rpc_stalled[i] == f->flow_id) {
-				fp->rpc_stalled[i] = fp->rpc_stalled[--fp->nrpc_stalled];
-				break;
-			}
+			if (*stall_at(fp, i) != f->flow_id)
+				continue;
+			for (; i + 1 < fp->nrpc_stalled; i++)
+				*stall_at(fp, i) = *stall_at(fp, i + 1);
+			fp->nrpc_stalled--;
+			break;
 		}
 		f->flags &= ~FPF_RPC_STALL;
 	}

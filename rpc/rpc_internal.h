@@ -88,7 +88,18 @@ struct rpc_transport_ops {
 	/* sendv() takes whole frames only, and its -EAGAIN means "no room
 	 * for this class": frames of other classes may still go */
 	bool per_class_room;
+	/* optional (a send area shared by all handles): before the first
+	 * frame of a message of @frames frames, @bytes in all, promise it
+	 * room (-EAGAIN: not now, the handle turns writable later); its
+	 * frames then go with RPC_TXC_RESERVED in @prio, and tx_msg_end
+	 * follows when it is all handed over or given up.  close() drops
+	 * every promise of the handle.  NOTES.md "Send classes". */
+	int (*tx_msg_begin)(void *t, int h, unsigned prio, uint64_t bytes, uint32_t frames);
+	void (*tx_msg_end)(void *t, int h, unsigned prio);
 };
+
+/* or'ed into sendv()'s @prio: a frame of a message tx_msg_begin() promised room */
+#define RPC_TXC_RESERVED 0x100u
 
 #define RPC_TEV_WAKE_H (-2)
 
@@ -160,6 +171,7 @@ struct rpc_txitem {
 	bool started;			/* at least one byte on the wire */
 	bool in_frame;
 	bool is_req;			/* credit controlled */
+	bool resv;			/* tx_msg_begin() promised its frames room */
 	uint8_t prio;			/* RPC_TXC_*: its queue, its frames' class */
 	uint64_t deadline;		/* absolute µs (requests), 0 = none */
 };

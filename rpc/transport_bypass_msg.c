@@ -33,10 +33,12 @@ struct hq {
 	struct bp_msg *v;
 	uint32_t head, n, cap;
 	void *resv;		/* send-area buffer tx_reserve handed out */
+	uint16_t promised[RPC_TXC_N]; /* messages under way with room promised */
 };
 
 static_assert(BP_PRIO_LATENCY == RPC_TXC_LATENCY && BP_PRIO_NORMAL == RPC_TXC_NORMAL &&
 	      BP_PRIO_BULK == RPC_TXC_BULK, "library classes = libbypass classes");
+static_assert(RPC_TXC_RESERVED == BP_MSG_TX_RESERVED, "sendv's @prio goes to bp_msg_tx_alloc()");
 
 struct bm {
 	struct bp_ctx *ctx;	/* first: the shared rpc_bp_* ops read it */
@@ -258,7 +260,36 @@ static void m_close(void *t, int h)
 	struct bm *b = t;
 
 	hq_drain(b, h);
-	bp_close(b->ctx, h);
+	if (h >= 0 && (uint32_t)h < b->nq)
+		memset(b->q[h].promised, 0, sizeof(b->q[h].promised));
+	bp_close(b->ctx, h); /* drops the handle's promises */
+}
+
+/* a message of several frames: room for all of them first (see
+ * bp_msg_tx_reserve() for the deadlock this keeps away) */
+static int m_tx_msg_begin(void *t, int h, unsigned prio, uint64_t bytes, uint32_t frames)
+{
+	struct bm *b = t;
+	struct hq *q = h >= 0 ? hq_at(b, (uint32_t)h) : NULL;
+	int r;
+
+	if (!q || prio >= RPC_TXC_N)
+		return q ? -EINVAL : -ENOMEM;
+	r = bp_msg_tx_reserve(b->ctx, h, bytes, frames, prio);
+	if (r == -ENOBUFS)
+		return -EAGAIN;
+	if (!r)
+		q->promised[prio]++;
+	return r;
+}
+
+static void m_tx_msg_end(void *t, int h, unsigned prio)
+{
+	struct bm *b = t;
+	struct hq *q = h >= 0 && (uint32_t)h < b->nq ? &b->q[h] : NULL;
+
+	if (q && prio < RPC_TXC_N && q->promised[prio] && !--q->promised[prio])
+		bp_msg_tx_unreserve(b->ctx, h, prio);
 }
 
 static int m_recv_msg(void *t, int h, struct rpc_tmsg *out)
@@ -388,4 +419,6 @@ const struct rpc_transport_ops rpc_bypass_msg_ops = {
 	.msg_done = m_msg_done,
 	.max_frame = MSG_FRAME,
 	.per_class_room = true,
+	.tx_msg_begin = m_tx_msg_begin,
+	.tx_msg_end = m_tx_msg_end,
 };

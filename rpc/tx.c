@@ -43,6 +43,43 @@ static void item_free(struct rpc_session *s, struct rpc_txitem *it)
 	free(it);
 }
 
+static uint32_t max_frame(const struct rpc_session *s)
+{
+	uint32_t m = s->ep->ops->max_frame;
+
+	return m && m < RPC_WIRE_CHUNK ? m : RPC_WIRE_CHUNK;
+}
+
+/* @it leaves while its connection stays: its promised room goes back */
+static void item_done(struct rpc_session *s, struct rpc_txitem *it)
+{
+	if (it->resv)
+		s->ep->ops->tx_msg_end(s->ep->t, s->h, it->prio);
+	item_free(s, it);
+}
+
+/*
+ * Before the first frame of a message of several: ask the transport to
+ * promise room for all of them (a shared send area, see tx_msg_begin).
+ * Return: 0 (go on), -EAGAIN (not now) or -errno.
+ */
+static int tx_begin(struct rpc_session *s, struct rpc_txitem *it)
+{
+	const struct rpc_transport_ops *ops = s->ep->ops;
+	uint32_t rest, frames;
+	int r;
+
+	if (!ops->tx_msg_begin || it->resv || it->sent || it->f_off || it->f_len >= it->len)
+		return 0;
+	rest = it->len - it->f_len;
+	frames = 1 + (rest + max_frame(s) - 1) / max_frame(s);
+	r = ops->tx_msg_begin(s->ep->t, s->h, it->prio,
+			      it->len + (uint64_t)frames * RPC_WIRE_HDR_LEN, frames);
+	if (!r)
+		it->resv = true;
+	return r;
+}
+
 /* the time left when the request leaves, not when it was queued */
 static uint32_t deadline_field(uint64_t deadline)
 {
@@ -90,13 +127,6 @@ static bool queued_ahead(const struct rpc_session *s, bool is_req, unsigned prio
 		if (s->ctlq[c].head || (is_req && s->reqq[c].head))
 			return true;
 	return false;
-}
-
-static uint32_t max_frame(const struct rpc_session *s)
-{
-	uint32_t m = s->ep->ops->max_frame;
-
-	return m && m < RPC_WIRE_CHUNK ? m : RPC_WIRE_CHUNK;
 }
 
 /*
@@ -283,7 +313,7 @@ static int frame_start(struct rpc_session *s, struct rpc_txitem *it, struct rpc_
 		if (it->started)
 			rpc_tx_ctl(s, RPC_FT_CANCEL, it->hdr.call_id, RPC_CANCELLED, 0, 0, it->prio);
 		txq_pop(q);
-		item_free(s, it);
+		item_done(s, it);
 		return -1;
 	}
 	if (!it->buf) {
@@ -395,7 +425,10 @@ int rpc_tx_flush(struct rpc_session *s)
 			iov[niov].iov_base = it->buf->data + it->sent + done;
 			iov[niov++].iov_len = it->f_len - done;
 		}
-		n = ops->sendv(s->ep->t, s->h, iov, niov, it->prio);
+		n = tx_begin(s, it);
+		if (!n)
+			n = ops->sendv(s->ep->t, s->h, iov, niov,
+				       it->prio | (it->resv ? RPC_TXC_RESERVED : 0));
 		if (n == -EAGAIN) {
 			if (ops->per_class_room && !it->f_off) {
 				blocked |= 1u << it->prio; /* built, kept for later */
@@ -419,7 +452,7 @@ int rpc_tx_flush(struct rpc_session *s)
 			txq_pop(queue_of(s, it));
 			if (it->is_req)
 				rpc_call_item_live(s, it->hdr.call_id, true);
-			item_free(s, it);
+			item_done(s, it);
 		}
 	}
 }

@@ -397,12 +397,18 @@ int bp_msg_done(struct bp_ctx *ctx, const struct bp_msg *m);
 #define BP_PRIO_NORMAL 1u
 #define BP_PRIO_BULK 2u
 
+/* or'ed into bp_msg_tx_alloc()'s @prio: the frame takes room
+ * bp_msg_tx_reserve() promised to @h's messages of that class */
+#define BP_MSG_TX_RESERVED 0x100u
+
 /**
  * bp_msg_tx_alloc - room for one frame of @len bytes in the send area (a
  * part of the app's region as large as its message heap), to be posted
  * on RPC session @h in class @prio.  The app writes one whole rpc/WIRE.md
  * frame there: the 32-byte header, then frame_len payload bytes.
- * The last eighth of the area is kept for BP_PRIO_LATENCY frames.
+ * The last eighth of the area is kept for BP_PRIO_LATENCY frames, and
+ * room promised with bp_msg_tx_reserve() is left alone unless @prio
+ * carries BP_MSG_TX_RESERVED (then the frame takes from @h's promise).
  * Return: the buffer, or NULL with errno ENOBUFS (no room in the area for
  * @prio, or 32 frames of @prio are posted on @h and not yet sent:
  * bp_poll() reports @h writable when space comes back), EBADF, EINVAL,
@@ -427,6 +433,28 @@ int bp_msg_tx_post(struct bp_ctx *ctx, int h, void *buf);
 
 /** bp_msg_tx_cancel - free a buffer from bp_msg_tx_alloc() never posted. */
 void bp_msg_tx_cancel(struct bp_ctx *ctx, void *buf);
+
+/**
+ * bp_msg_tx_reserve - before the first frame of a message of @frames
+ * frames and @bytes in all (headers included) on RPC session @h, promise
+ * it room in the send area; its frames are then allocated with
+ * BP_MSG_TX_RESERVED.  Needed for every message of more than one frame:
+ * the receiver gives a message heap room from its first frame on, so
+ * frames that cannot go yet must never keep a begun message's rest out of
+ * the area (both hosts would wait for good).  Granted when the unpromised
+ * room holds it all, or when no message holds a promise (a message larger
+ * than the area then goes alone).
+ * Return: 0, -ENOBUFS (not now: bp_poll() reports @h writable when room
+ * comes back), -EBADF, -EINVAL, -ENOMEM (no message heap).
+ */
+int bp_msg_tx_reserve(struct bp_ctx *ctx, int h, size_t bytes, unsigned frames,
+		      unsigned prio);
+
+/**
+ * bp_msg_tx_unreserve - @h's messages of @prio are all posted (or given
+ * up): the rest of their promise goes back.  Closing @h does it too.
+ */
+void bp_msg_tx_unreserve(struct bp_ctx *ctx, int h, unsigned prio);
 
 /** bp_msg_tx_inflight - frames posted (or allocated) on @h not yet sent. */
 unsigned bp_msg_tx_inflight(struct bp_ctx *ctx, int h);

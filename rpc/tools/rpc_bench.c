@@ -7,7 +7,7 @@
  *   rpc_bench client --server IP [-p PORT] [--stack kernel|bypass|bypass-msg]
  *             [--conns N] [--size B] [--depth D] [--duration S] [--warmup S]
  *             [--count N] [--connect-timeout S] [--cpu-srv PIDS]
- *             [--cpu-cli PIDS] [--verify] [--hold-file PATH] [--header]
+ *             [--cpu-cli PIDS] [--verify] [--fair F] [--hold-file PATH] [--header]
  *
  * The server answers method 1 with the request's bytes (echo) and reports
  * how many sessions it holds ("rpc_bench: sessions live=N peak=M ..." each
@@ -19,7 +19,10 @@
  * seconds or --count responses, whichever ends first.  It prints bp_load's
  * CSV line (bench/bench_csv.h), so bench/rpc_compare.sh reads it like
  * bp_load's and grpc_load's.  Each session sends its own byte pattern;
- * --verify compares every response with it byte for byte.
+ * --verify compares every response with it byte for byte.  After the window
+ * it prints each session's share on stderr ("calls per session in the
+ * window: min M mean A max X"); --fair F fails the run when the least
+ * served session completed fewer than F times the mean (starvation).
  *
  * --hold-file PATH (scale test): each session makes D calls only; once every
  * session has its answers, "rpc_bench: all N sessions answered" is printed
@@ -30,6 +33,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +53,7 @@
 struct csess {
 	struct rpc_session *s;
 	unsigned answered;	/* OK responses */
+	unsigned in_window;	/* OK responses in the measured window */
 	bool up, was_up;
 };
 
@@ -61,8 +66,8 @@ struct slot {
 static struct {
 	bool is_server, verify, header;
 	const char *stack, *host, *hold_file;
-	long port, conns, size, depth, count, open_batch, keepalive_ms;
-	double duration, warmup, connect_timeout;
+	long port, conns, size, depth, count, open_batch, keepalive_ms, heap_mb;
+	double duration, warmup, connect_timeout, fair;
 	struct bench_acct acct;
 } opt = {
 	.stack = "kernel", .port = 7100, .conns = 1, .size = 64, .depth = 1,
@@ -173,6 +178,7 @@ static void done(const struct rpc_result *res, void *arg)
 		if (measuring) {
 			hist_add(&lat, bench_now_ns() - sl->t0);
 			responses++;
+			sl->cs->in_window++;
 			bytes += res->msg.len;
 		}
 	}
@@ -318,6 +324,34 @@ static int measure(struct bench_result *res)
 	return 0;
 }
 
+/* the least and most served sessions of the window: a starved session
+ * shows here long before it shows in p99 */
+static int fairness(void)
+{
+	unsigned lo = UINT_MAX, hi = 0;
+	long at = 0;
+	double mean = 0;
+
+	for (long i = 0; i < opt.conns; i++) {
+		if (cs[i].in_window < lo) {
+			lo = cs[i].in_window;
+			at = i;
+		}
+		if (cs[i].in_window > hi)
+			hi = cs[i].in_window;
+		mean += cs[i].in_window;
+	}
+	mean /= (double)opt.conns;
+	fprintf(stderr, "rpc_bench: calls per session in the window: min %u mean %.1f max %u\n",
+		lo, mean, hi);
+	if (opt.fair > 0 && lo < opt.fair * mean) {
+		fprintf(stderr, "rpc_bench: session %ld completed %u calls, below %.2f x the mean "
+			"%.1f (--fair): some sessions are starved\n", at, lo, opt.fair, mean);
+		return 1;
+	}
+	return 0;
+}
+
 static int client(const char *addr)
 {
 	char stack[32];
@@ -352,6 +386,8 @@ static int client(const char *addr)
 		rc = hold();
 	else
 		measure(&res);
+	if (!opt.hold_file && fairness())
+		rc = 1;
 	running = false;
 	run_until(bench_now_ns() + DRAIN_S * 1000000000ull, no_inflight);
 	res.errors = errors;
@@ -408,7 +444,11 @@ static void usage(FILE *f)
 "      --cpu-srv PIDS       server-side processes to account (comma separated)\n"
 "      --cpu-cli PIDS       client-side processes besides this one\n"
 "      --keepalive-ms MS    the endpoint's keepalive interval (library default 1000)\n"
+"      --msg-heap-mb N      bypass-msg: the message heap (and send area) to ask\n"
+"                           fastpathd for (library default 32)\n"
 "      --verify             compare every response with the request, byte for byte\n"
+"      --fair F             fail if a session completed fewer than F x the mean\n"
+"                           calls in the window (0..1; default: only report)\n"
 "      --hold-file PATH     one round of calls, then hold every session open until\n"
 "                           PATH exists, then close them all (scale tests)\n"
 "      --header             print the CSV header line first\n"
@@ -431,6 +471,7 @@ static int parse(int argc, char **argv)
 		{ "open-batch", required_argument, 0, 'B' }, { "cpu-srv", required_argument, 0, 'P' },
 		{ "cpu-cli", required_argument, 0, 'Q' }, { "keepalive-ms", required_argument, 0, 'K' },
 		{ "verify", no_argument, 0, 'V' }, { "hold-file", required_argument, 0, 'F' },
+		{ "fair", required_argument, 0, 'R' }, { "msg-heap-mb", required_argument, 0, 'M' },
 		{ "header", no_argument, 0, 'H' }, { "header-only", no_argument, 0, 'O' },
 		{ "help", no_argument, 0, 'h' }, { 0 } };
 	int c, bad = 0;
@@ -449,6 +490,7 @@ static int parse(int argc, char **argv)
 		case 'T': bad |= bench_parse_double(optarg, 0.1, 3600, &opt.connect_timeout); break;
 		case 'B': bad |= bench_parse_long(optarg, 1, 100000, &opt.open_batch); break;
 		case 'K': bad |= bench_parse_long(optarg, 1, 3600000, &opt.keepalive_ms); break;
+		case 'M': bad |= bench_parse_long(optarg, 1, 1 << 14, &opt.heap_mb); break;
 		case 'P':
 			opt.acct.nsrv = bench_parse_pids(optarg, opt.acct.srv_pids, BENCH_MAX_PIDS);
 			bad |= opt.acct.nsrv < 0;
@@ -458,6 +500,7 @@ static int parse(int argc, char **argv)
 			bad |= opt.acct.ncli < 0;
 			break;
 		case 'V': opt.verify = true; break;
+		case 'R': bad |= bench_parse_double(optarg, 0, 1, &opt.fair); break;
 		case 'F': opt.hold_file = optarg; break;
 		case 'H': opt.header = true; break;
 		case 'O': bench_csv_header(&opt.acct); exit(0);
@@ -497,6 +540,7 @@ int main(int argc, char **argv)
 	if (rpc_cli_hostport(addr, sizeof(addr), opt.host ? opt.host : "0.0.0.0", opt.port))
 		return usage(stderr), 2;
 	o.keepalive_ms = (uint32_t)opt.keepalive_ms;
+	o.bp_msg_heap = (uint64_t)opt.heap_mb << 20;
 	signal(SIGTERM, on_stop);
 	signal(SIGINT, on_stop);
 	bench_raise_nofile();

@@ -11,6 +11,12 @@
  * transport has: reservations point into the peer's ring, peeks into the
  * handle's own, in one or two pieces across the ring end; committing or
  * consuming more than was handed out is -EINVAL, as in libbypass.
+ *
+ * With FK_PROMISE defined, it plays a transport with a shared send area
+ * as bypass-msg is: 4 KiB frames, room per class, and room promised to
+ * messages of several frames (tx_msg_begin/tx_msg_end).  It counts the
+ * promises, checks that every RPC_TXC_RESERVED frame has one and every
+ * end a begin (fk_promise_bad), and can refuse promises for a while.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -42,6 +48,12 @@ struct fk_h {
 static struct fk_h fk[FK_MAX];
 static pthread_mutex_t fk_mu = PTHREAD_MUTEX_INITIALIZER;
 static size_t fk_pipe_cap = SIZE_MAX;
+
+#ifdef FK_PROMISE
+static unsigned fk_promised[FK_MAX][RPC_TXC_N]; /* messages under way, by handle and class */
+static unsigned long fk_begins, fk_ends, fk_resv_frames, fk_refusals, fk_promise_bad;
+static bool fk_promise_refuse;
+#endif
 
 /* bytes that may still be queued towards handle @p */
 static size_t fk_room(int p)
@@ -215,6 +227,13 @@ static ssize_t fk_sendv(void *t, int h, const struct iovec *iov, int n, unsigned
 		pthread_mutex_unlock(&fk_mu);
 		return -EPIPE;
 	}
+#ifdef FK_PROMISE
+	if (prio & RPC_TXC_RESERVED) {
+		fk_resv_frames++;
+		if ((prio & 0xff) >= RPC_TXC_N || !fk_promised[h][prio & 0xff])
+			fk_promise_bad++; /* a reserved frame with no promise */
+	}
+#endif
 	for (int i = 0; i < n; i++) {
 		size_t room = fk_room(p), len = iov[i].iov_len;
 
@@ -262,6 +281,9 @@ static void fk_close_locked(int h)
 	}
 	free(fk[h].buf);
 	memset(&fk[h], 0, sizeof(fk[h]));
+#ifdef FK_PROMISE
+	memset(fk_promised[h], 0, sizeof(fk_promised[h])); /* close drops them */
+#endif
 }
 
 static void fk_close(void *t, int h)
@@ -375,6 +397,52 @@ static int fk_rx_consume(void *t, int h, size_t len)
 }
 #endif
 
+#ifdef FK_PROMISE
+static int fk_tx_msg_begin(void *t, int h, unsigned prio, uint64_t bytes, uint32_t frames)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&fk_mu);
+	if (h <= 0 || h >= FK_MAX || prio >= RPC_TXC_N || frames < 2 ||
+	    bytes < (uint64_t)frames * RPC_WIRE_HDR_LEN) {
+		fk_promise_bad++;
+		r = -EINVAL;
+	} else if (fk_promise_refuse) {
+		fk_refusals++;
+		r = -EAGAIN;
+	} else {
+		fk_promised[h][prio]++;
+		fk_begins++;
+	}
+	pthread_mutex_unlock(&fk_mu);
+	return r;
+}
+
+static void fk_tx_msg_end(void *t, int h, unsigned prio)
+{
+	pthread_mutex_lock(&fk_mu);
+	if (h <= 0 || h >= FK_MAX || prio >= RPC_TXC_N || !fk_promised[h][prio]) {
+		fk_promise_bad++;
+	} else {
+		fk_promised[h][prio]--;
+		fk_ends++;
+	}
+	pthread_mutex_unlock(&fk_mu);
+}
+
+/* refuse promises, or stop and report every handle writable, as
+ * libbypass does when room comes back */
+static void fk_promise_set_refuse(bool on)
+{
+	pthread_mutex_lock(&fk_mu);
+	fk_promise_refuse = on;
+	for (int i = 1; !on && i < FK_MAX; i++)
+		if (fk[i].used && !fk[i].listener)
+			fk[i].notify_out = true;
+	pthread_mutex_unlock(&fk_mu);
+}
+#endif
+
 static const struct rpc_transport_ops fake_ops = {
 	.name = "fake",
 	.init = fk_init,
@@ -393,6 +461,12 @@ static const struct rpc_transport_ops fake_ops = {
 	.tx_commit = fk_tx_commit,
 	.rx_peek = fk_rx_peek,
 	.rx_consume = fk_rx_consume,
+#endif
+#ifdef FK_PROMISE
+	.max_frame = 4096,
+	.per_class_room = true,
+	.tx_msg_begin = fk_tx_msg_begin,
+	.tx_msg_end = fk_tx_msg_end,
 #endif
 };
 
@@ -436,5 +510,9 @@ static void fk_reset_all(void)
 		if (fk[i].used)
 			fk_close_locked(i);
 	fk_pipe_cap = SIZE_MAX;
+#ifdef FK_PROMISE
+	fk_begins = fk_ends = fk_resv_frames = fk_refusals = fk_promise_bad = 0;
+	fk_promise_refuse = false;
+#endif
 	pthread_mutex_unlock(&fk_mu);
 }
