@@ -60,6 +60,7 @@ struct csess {
 struct slot {
 	struct csess *cs;
 	unsigned off;		/* pattern offset of the call in flight */
+	bool parked;		/* its session is down: the next call waits for it */
 	uint64_t t0;
 };
 
@@ -182,7 +183,11 @@ static void done(const struct rpc_result *res, void *arg)
 			bytes += res->msg.len;
 		}
 	}
-	if (running && !stop)
+	/* a session that is down fails every call at once: calling again
+	 * right away would spin; wait for the reconnect instead */
+	if (running && !stop && !ok && !sl->cs->up)
+		sl->parked = true;
+	else if (running && !stop)
 		issue(sl);
 }
 
@@ -198,6 +203,7 @@ static void issue(struct slot *sl)
 	if (r < 0) {
 		if (errors++ < 5)
 			fprintf(stderr, "rpc_bench: rpc_call: %s\n", strerror(-r));
+		sl->parked = true;
 		return;
 	}
 	inflight++;
@@ -212,6 +218,14 @@ static void cli_sess(struct rpc_session *s, enum rpc_session_event ev, int err, 
 		if (!c->was_up)
 			nup_once++;
 		c->was_up = true;
+		for (long d = 0; running && !stop && d < opt.depth; d++) {
+			struct slot *sl = &slots[(c - cs) * opt.depth + d];
+
+			if (sl->parked) {
+				sl->parked = false;
+				issue(sl);
+			}
+		}
 	} else if (ev == RPC_SESS_DISCONNECTED) {
 		c->up = false;
 		if (nlost++ < 5)
