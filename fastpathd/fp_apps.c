@@ -434,10 +434,12 @@ void fp_apps_post_events(struct fp_ctx *fp, struct fp_flow *f, uint32_t pend)
 	if (f->flags & FPF_DETACHED)
 		return; /* its app closed it and may even be gone */
 	struct dp_app *app = &fp->dp->apps[f->app_id];
-	if (pend & FPP_EV_RX)
-		post(fp, app, f, BP_EV_RX);
-	if (pend & FPP_EV_TX)
-		post(fp, app, f, BP_EV_TX);
+	/* one event a flow a round: both only say "look at this slot" (the
+	 * app reads the state from bp_flow_shm), and a response that also
+	 * acks the request would otherwise cost two entries, overflowing
+	 * the queue at half the flows */
+	if (pend & (FPP_EV_RX | FPP_EV_TX))
+		post(fp, app, f, pend & FPP_EV_RX ? BP_EV_RX : BP_EV_TX);
 }
 
 /* wake apps that got events and are blocked in bp_wait() */

@@ -167,8 +167,8 @@ enum bp_event_type {
 	BP_EV_REPLY = 1,     /* answer to a ctrl request: req_id, status, slot */
 	BP_EV_ACCEPT = 2,    /* slot became an established child of @aux */
 	BP_EV_CONNECTED = 3, /* active open finished: status 0 or -errno */
-	BP_EV_RX = 4,        /* data (or FIN) arrived on slot */
-	BP_EV_TX = 5,        /* tx space was freed on slot */
+	BP_EV_RX = 4,        /* data (or FIN) arrived on slot (tx space may have, too) */
+	BP_EV_TX = 5,        /* tx space was freed on slot; one event a flow a round */
 	BP_EV_CLOSED = 6,    /* flow is gone: status 0 or -errno (reset ...) */
 	BP_EV_FREED = 7,     /* daemon released slot; handle may be reused */
 };

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include "harness.h"
+#include "bp_internal.h" /* the app's event queue, to count entries */
 
 #define PEER_ISN 1000000u
 
@@ -81,6 +82,42 @@ Test(tcp, handshake_data_both_ways)
 	cr_assert_arr_eq(p.payload, "world", 5);
 	ack_seg(PEER_ISN + 6, iss + 6, 65535);
 	WAIT_FOR(bp_tx_space(H.app, h) == H.dp.cfg.tx_buf_size, 1000);
+}
+
+/* events queued for slot @h in core 0's event queue (taken off it) */
+static int events_for(int h)
+{
+	struct bp_event ev;
+	int n = 0;
+
+	while (!bp_queue_pop(&H.app->fp_evq[0], &ev))
+		n += ev.slot == (uint32_t)h;
+	return n;
+}
+
+/* a response that also acks the request: RX and TX news at once cost the
+ * app one event queue entry, not two (a queue of N entries would
+ * otherwise overflow at N / 2 flows in request/response) */
+Test(tcp, response_acking_the_request_is_one_event)
+{
+	uint32_t iss;
+	int h = open_passive(8099, 0, 65535, &iss);
+	struct bp_pollev evs[8];
+	struct pkt_tcp p;
+
+	cr_assert_eq(bp_send(H.app, h, "req", 3), 3);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.payload_len, 3);
+	usleep(20000);
+	bp_poll(H.app, evs, 8, 0); /* what came before the response */
+	events_for(h);
+	data_seg(PEER_ISN + 1, iss + 4, "resp", 4); /* data, and the ACK of "req" */
+	for (int i = 0; i < 1000 && bp_rx_avail(H.app, h) != 4; i++)
+		usleep(1000);
+	cr_assert_eq(bp_rx_avail(H.app, h), 4);
+	usleep(20000); /* the round that took it posts its events */
+	cr_assert_eq(events_for(h), 1, "one event for data and ACK together");
+	cr_assert_eq(bp_tx_space(H.app, h), H.dp.cfg.tx_buf_size, "the ACK was taken");
 }
 
 Test(tcp, out_of_order_held_and_merged)
