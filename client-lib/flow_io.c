@@ -174,8 +174,10 @@ int bpi_tx_publish(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f,
 
 BP_API ssize_t bp_send(struct bp_ctx *ctx, int h, const void *buf, size_t len)
 {
-	struct bp_flow_shm *f;
-	struct bp_slot *s;
+	/* set by bpi_tx_check() when it returns 0; NULL keeps -O2's
+	 * -Wmaybe-uninitialized, which cannot see that, quiet */
+	struct bp_flow_shm *f = NULL;
+	struct bp_slot *s = NULL;
 	struct iovec iov[2];
 	uint64_t room;
 	ssize_t r;
