@@ -228,7 +228,10 @@ int bpi_drain(struct bp_ctx *ctx);
 unsigned bpi_ready_locked(struct bp_ctx *ctx, int h);
 
 /* flow_io.c: ring arithmetic shared by the copying and zero-copy calls */
-int bpi_ring_span(uint8_t *ring, uint32_t size, uint64_t pos, size_t len, struct iovec iov[2]);
+int bpi_ring_span(uint8_t *ring, uint32_t size, uint32_t shift, uint64_t pos, size_t len,
+		  struct iovec iov[2]);
+uint32_t bpi_tx_shift(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f);
+uint32_t bpi_rx_shift(struct bp_flow_shm *f);
 uint64_t bpi_tx_free(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f);
 int bpi_tx_check(struct bp_ctx *ctx, int h, struct bp_slot **sp, struct bp_flow_shm **fp);
 int bpi_tx_publish(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f, int h, size_t len);

@@ -78,6 +78,7 @@ void bpi_adopt(struct bp_ctx *ctx, uint32_t slot, uint32_t gen, enum bps_kind ki
 	 * the slot impossible. */
 	__atomic_store_n(&f->rx_consumed, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&f->tx_written, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&f->tx_shift, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&f->accepted, 0, __ATOMIC_RELEASE);
 	if (kind != BPS_LISTEN &&
 	    (__atomic_load_n(&f->flags, __ATOMIC_ACQUIRE) & BP_FF_POPULATED))

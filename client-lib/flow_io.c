@@ -83,13 +83,15 @@ static int tx_doorbell(struct bp_ctx *ctx, struct bp_slot *s, uint32_t h)
 }
 
 /**
- * bpi_ring_span - where @len bytes at stream position @pos lie in @ring.
+ * bpi_ring_span - where @len bytes at stream position @pos lie in @ring,
+ * whose shift is @shift (bp_ring_off()).
  * Return: the number of pieces written to @iov (0 for no bytes, 2 when
  * they wrap the ring end).
  */
-int bpi_ring_span(uint8_t *ring, uint32_t size, uint64_t pos, size_t len, struct iovec iov[2])
+int bpi_ring_span(uint8_t *ring, uint32_t size, uint32_t shift, uint64_t pos, size_t len,
+		  struct iovec iov[2])
 {
-	size_t off = (size_t)(pos & (size - 1));
+	size_t off = bp_ring_off(pos, shift, size);
 	size_t first = size - off < len ? size - off : len;
 
 	if (!len)
@@ -109,6 +111,34 @@ uint64_t bpi_tx_free(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *
 	uint64_t inflight = s->tx_written - acked;
 
 	return inflight > ctx->tx_size ? 0 : ctx->tx_size - inflight;
+}
+
+/**
+ * bpi_tx_shift - the tx ring's shift for bytes written now (lock held).
+ * With every byte acknowledged, the next one starts over at offset 0
+ * (bp_flow_shm.tx_shift says why); the store is published by the
+ * tx_written release that covers the bytes.
+ */
+uint32_t bpi_tx_shift(struct bp_ctx *ctx, struct bp_slot *s, struct bp_flow_shm *f)
+{
+	uint32_t shift = __atomic_load_n(&f->tx_shift, __ATOMIC_RELAXED);
+
+	if (__atomic_load_n(&f->tx_acked, __ATOMIC_ACQUIRE) == s->tx_written) {
+		uint32_t start = bp_ring_shift_to_start(s->tx_written, ctx->tx_size);
+
+		if (start != shift) {
+			shift = start;
+			__atomic_store_n(&f->tx_shift, shift, __ATOMIC_RELAXED);
+		}
+	}
+	return shift;
+}
+
+/* The rx ring's shift for the bytes rx_avail() just saw: read after that
+ * acquire load of rx_written, it is the one they were placed with. */
+uint32_t bpi_rx_shift(struct bp_flow_shm *f)
+{
+	return __atomic_load_n(&f->rx_shift, __ATOMIC_RELAXED);
 }
 
 /* Bytes readable; a daemon claiming more than the ring holds gets none. */
@@ -196,7 +226,8 @@ BP_API ssize_t bp_send(struct bp_ctx *ctx, int h, const void *buf, size_t len)
 	}
 	if (len > room)
 		len = (size_t)room;
-	n = bpi_ring_span(bpi_tx_ring(ctx, (uint32_t)h), ctx->tx_size, s->tx_written, len, iov);
+	n = bpi_ring_span(bpi_tx_ring(ctx, (uint32_t)h), ctx->tx_size, bpi_tx_shift(ctx, s, f),
+			  s->tx_written, len, iov);
 	for (size_t i = 0, done = 0; i < (size_t)n; done += iov[i].iov_len, i++)
 		memcpy(iov[i].iov_base, (const uint8_t *)buf + done, iov[i].iov_len);
 	r = bpi_tx_publish(ctx, s, f, h, len);
@@ -282,7 +313,8 @@ static ssize_t recv_common(struct bp_ctx *ctx, int h, void *buf, size_t len, boo
 		goto out;
 	if (len > (uint64_t)r)
 		len = (size_t)r;
-	n = bpi_ring_span(bpi_rx_ring(ctx, (uint32_t)h), ctx->rx_size, s->rx_consumed, len, iov);
+	n = bpi_ring_span(bpi_rx_ring(ctx, (uint32_t)h), ctx->rx_size, bpi_rx_shift(f),
+			  s->rx_consumed, len, iov);
 	for (size_t i = 0, done = 0; i < (size_t)n; done += iov[i].iov_len, i++)
 		memcpy((uint8_t *)buf + done, iov[i].iov_base, iov[i].iov_len);
 	if (!peek && len)

@@ -36,7 +36,8 @@ BP_API int bp_tx_reserve(struct bp_ctx *ctx, int h, size_t len, struct iovec iov
 	}
 	if (len > room)
 		len = (size_t)room;
-	r = bpi_ring_span(bpi_tx_ring(ctx, (uint32_t)h), ctx->tx_size, s->tx_written, len, iov);
+	r = bpi_ring_span(bpi_tx_ring(ctx, (uint32_t)h), ctx->tx_size, bpi_tx_shift(ctx, s, f),
+			  s->tx_written, len, iov);
 	s->tx_resv = len;
 out:
 	bpi_unlock(ctx);
@@ -83,7 +84,7 @@ BP_API int bp_rx_peek(struct bp_ctx *ctx, int h, struct iovec iov[2])
 		r = (int)avail;
 		goto out;
 	}
-	r = bpi_ring_span(bpi_rx_ring(ctx, (uint32_t)h), ctx->rx_size, s->rx_consumed,
+	r = bpi_ring_span(bpi_rx_ring(ctx, (uint32_t)h), ctx->rx_size, bpi_rx_shift(f), s->rx_consumed,
 			  (size_t)avail, iov);
 	s->rx_peeked = (uint64_t)avail;
 out:

@@ -179,6 +179,7 @@ struct fp_flow {
 	uint8_t *rx_base;                   /* daemon mapping of the rx ring */
 	uint64_t rx_pos;                    /* in-order bytes received == shm rx_written */
 	uint64_t rx_consumed;               /* last validated app rx_consumed */
+	uint32_t rx_shift;                  /* == shm rx_shift (moved only when empty) */
 	struct fp_range ooo[FP_OOO_MAX];    /* held out-of-order data, sorted, disjoint */
 	uint8_t ooo_n;
 	uint8_t ooo_recent;                 /* index of the interval last grown (first SACK block) */
@@ -192,6 +193,7 @@ struct fp_flow {
 	uint64_t tx_sent;                   /* next position to send (snd_nxt) */
 	uint64_t tx_max_sent;               /* highest position ever sent */
 	uint64_t tx_written;                /* last validated app tx_written */
+	uint32_t tx_shift;                  /* the app's tx_shift, taken with tx_written */
 	uint64_t tx_fin_pos;                /* FIN position when FPF_TX_FIN_REQ */
 	uint64_t recover_pos;               /* NewReno recovery point */
 	uint32_t peer_wnd;                  /* bytes, scaled */

@@ -132,15 +132,21 @@ int fp_flow_validate_tx(struct fp_ctx *fp, struct fp_flow *f)
 		fp_to_sp(fp, DPM_FLOW_BAD_APP, f->flow_id, NULL);
 		return -1;
 	}
-	if (!(f->flags & FPF_TX_FIN_REQ))
+	if (!(f->flags & FPF_TX_FIN_REQ) && w != f->tx_written) {
+		/* read after tx_written (acquire): the shift its new bytes were
+		 * placed with.  The app moves it only while everything it wrote
+		 * is acknowledged, so no byte still to send is placed with an
+		 * older one; any value keeps offsets inside the ring. */
+		f->tx_shift = __atomic_load_n(&f->shm->tx_shift, __ATOMIC_RELAXED);
 		f->tx_written = w;
+	}
 	return 0;
 }
 
 /**
  * fp_flow_move - hand flow @f to the slot described by @mv (a fork child
- * adopting it).  The rings are copied whole, so every byte position keeps
- * its place (positions are ring offsets modulo the size) and nothing the
+ * adopting it).  The rings are copied whole, with their shifts, so every byte
+ * position keeps its place (bp_ring_off()) and nothing the
  * old owner wrote, nor anything still unacknowledged or held out of order,
  * is lost.  Sets mv->status; the caller returns @mv to the slowpath.
  */
@@ -181,8 +187,10 @@ void fp_flow_move(struct fp_ctx *fp, struct fp_flow *f, struct dp_move *mv)
 	ns->remote_ip = f->remote_ip;
 	ns->local_port = f->local_port;
 	ns->remote_port = f->remote_port;
+	ns->rx_shift = f->rx_shift;
 	ns->rx_consumed = f->rx_consumed;
 	ns->tx_written = f->tx_written;
+	ns->tx_shift = f->tx_shift;
 	ns->fp_queue = fp->core;
 	__atomic_store_n(&ns->state, BP_FS_ESTABLISHED, __ATOMIC_RELEASE);
 

@@ -199,7 +199,7 @@ bool fp_rpc_rx(struct fp_ctx *fp, struct fp_flow *f)
 	struct dp_app *app = &fp->dp->apps[f->app_id];
 	struct rpc_glue g = { .fp = fp, .app = app, .tenant = f->tenant };
 	struct rpc_rx_env env = {
-		.ring = f->rx_base, .ring_size = f->rx_size,
+		.ring = f->rx_base, .ring_size = f->rx_size, .ring_shift = f->rx_shift,
 		.pos = f->rx_consumed, .end = f->rx_pos,
 		.heap = &app->heap[fp->core], .heap_base = app->base + app->heap_off,
 		.heap_size = app->heap_size, .push = glue_push, .count = glue_count,
@@ -233,9 +233,14 @@ static void tx_env_init(struct rpc_tx_env *e, struct fp_ctx *fp, struct fp_flow 
 	uint64_t unsent = f->tx_written > f->tx_sent ? f->tx_written - f->tx_sent : 0;
 	uint64_t ahead = unsent < RPC_TX_AHEAD ? RPC_TX_AHEAD - unsent : 0;
 
+	/* the daemon fills this ring: like an app (bp_flow_shm.tx_shift), it
+	 * starts over at offset 0 once everything sent is acknowledged */
+	if ((f->flags & FPF_RPC_TX) && f->tx_acked == f->tx_written)
+		f->tx_shift = bp_ring_shift_to_start(f->tx_written, f->tx_size);
 	*e = (struct rpc_tx_env){
 		.area = app->base + app->txarea_off, .area_size = app->txarea_size,
-		.ring = f->tx_base, .ring_size = f->tx_size, .written = f->tx_written,
+		.ring = f->tx_base, .ring_size = f->tx_size, .ring_shift = f->tx_shift,
+		.written = f->tx_written,
 		.room = free < ahead ? free : ahead,
 		.push = glue_push, .full = glue_full, .arg = g,
 		.answers_optional = (f->flags & FPF_RPC_FIN_WAIT) != 0,

@@ -6,13 +6,17 @@
  * Positions are 64-bit byte totals since the slot was allocated (see
  * struct bp_flow_shm), so they never wrap in practice; all arithmetic is
  * nevertheless done modulo 2^64 so it stays right even if they did.  A
- * ring of power-of-two @size holds byte @pos at offset (@pos & (@size - 1)).
+ * ring of power-of-two @size with shift @shift holds byte @pos at offset
+ * bp_ring_off(@pos, @shift, @size) (include/bypass/shm_abi.h says when the
+ * shift moves).
  */
 #ifndef FP_RING_COPY_H
 #define FP_RING_COPY_H
 
 #include <stdint.h>
 #include <string.h>
+
+#include <bypass/shm_abi.h>
 
 /**
  * ring_used - bytes written but not yet consumed.
@@ -52,14 +56,15 @@ static inline uint64_t ring_free(uint32_t size, uint64_t written, uint64_t consu
  * ring_copy_in - copy @len bytes into the ring at stream position @pos.
  * @ring: ring storage.
  * @size: ring size, a power of two.
+ * @shift: the ring's shift (bp_flow_shm.rx_shift / tx_shift).
  * @pos: stream position of the first byte.
  * @src: source bytes.
  * @len: byte count, at most @size (callers bound it by ring_free()).
  */
-static inline void ring_copy_in(uint8_t *ring, uint32_t size, uint64_t pos,
+static inline void ring_copy_in(uint8_t *ring, uint32_t size, uint32_t shift, uint64_t pos,
 				const void *src, uint32_t len)
 {
-	uint32_t off = (uint32_t)(pos & (size - 1));
+	uint32_t off = bp_ring_off(pos, shift, size);
 	uint32_t first = size - off < len ? size - off : len;
 
 	memcpy(ring + off, src, first);
@@ -72,13 +77,14 @@ static inline void ring_copy_in(uint8_t *ring, uint32_t size, uint64_t pos,
  * @dst: destination.
  * @ring: ring storage.
  * @size: ring size, a power of two.
+ * @shift: the ring's shift.
  * @pos: stream position of the first byte.
  * @len: byte count, at most @size.
  */
 static inline void ring_copy_out(void *dst, const uint8_t *ring, uint32_t size,
-				 uint64_t pos, uint32_t len)
+				 uint32_t shift, uint64_t pos, uint32_t len)
 {
-	uint32_t off = (uint32_t)(pos & (size - 1));
+	uint32_t off = bp_ring_off(pos, shift, size);
 	uint32_t first = size - off < len ? size - off : len;
 
 	memcpy(dst, ring + off, first);

@@ -26,7 +26,7 @@ void rpc_rx_init(struct rpc_rx_flow *rf)
 
 static void ring_read(const struct rpc_rx_env *e, uint64_t pos, uint8_t *dst, uint32_t len)
 {
-	uint32_t off = (uint32_t)(pos & (e->ring_size - 1));
+	uint32_t off = bp_ring_off(pos, e->ring_shift, e->ring_size);
 	uint32_t first = e->ring_size - off < len ? e->ring_size - off : len;
 
 	memcpy(dst, e->ring + off, first);

@@ -83,7 +83,8 @@ struct rpc_rx_flow {
 
 /**
  * struct rpc_rx_env - what one scan works on.
- * @ring: @ring_size: the rx ring (power of two).
+ * @ring: @ring_size: @ring_shift: the rx ring (power of two) and its shift
+ *        (bp_ring_off()).
  * @pos: the daemon's consumed position (in: where to start; out: where it stopped).
  * @end: in-order bytes received (rx_written).
  * @heap: this core's heap part; @heap_base: the heap's first byte (daemon
@@ -96,6 +97,7 @@ struct rpc_rx_flow {
 struct rpc_rx_env {
 	const uint8_t *ring;
 	uint32_t ring_size;
+	uint32_t ring_shift;
 	uint64_t pos, end;
 	struct rpc_heap *heap;
 	uint8_t *heap_base;

@@ -53,7 +53,7 @@ int rpc_tx_post(struct rpc_tx_flow *tf, const struct rpc_tx_env *e, uint64_t off
 
 static void ring_write(struct rpc_tx_env *e, const uint8_t *src, uint32_t len)
 {
-	uint32_t at = (uint32_t)(e->written & (e->ring_size - 1));
+	uint32_t at = bp_ring_off(e->written, e->ring_shift, e->ring_size);
 	uint32_t first = e->ring_size - at < len ? e->ring_size - at : len;
 
 	memcpy(e->ring + at, src, first);

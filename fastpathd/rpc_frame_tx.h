@@ -66,7 +66,8 @@ struct rpc_tx_flow {
 /**
  * struct rpc_tx_env - what one post or fill works on.
  * @area: @area_size: the app's send area (daemon mapping).
- * @ring: @ring_size: the flow's tx ring (power of two).
+ * @ring: @ring_size: @ring_shift: the flow's tx ring (power of two) and its
+ *        shift (bp_ring_off()).
  * @written: the ring's producer position (in, and out after a fill).
  * @room: bytes the ring takes now (in; a fill uses them up).
  * @push: queue a descriptor on this core's message queue; nonzero if full.
@@ -82,6 +83,7 @@ struct rpc_tx_env {
 	uint64_t area_size;
 	uint8_t *ring;
 	uint32_t ring_size;
+	uint32_t ring_shift;
 	uint64_t written;
 	uint64_t room;
 	int (*push)(void *arg, const struct bp_msg_desc *d);

@@ -263,6 +263,26 @@ static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 }
 
 /* in-order data reached held intervals: absorb what they already hold */
+/*
+ * An empty rx ring starts over at offset 0 (bp_flow_shm.rx_shift): a flow
+ * of requests and responses then keeps reusing the ring's first bytes, hot
+ * in the cache and mapped, instead of walking every page of the ring (a
+ * page fault each, in the daemon and in the app).  Only when the app has
+ * read everything (rx_consumed was just refreshed; for an RPC session it
+ * is the daemon's framer that reads) and nothing is held out of order.
+ */
+static void rx_ring_restart(struct fp_flow *f)
+{
+	if (f->rx_pos != f->rx_consumed || f->ooo_n)
+		return;
+	uint32_t shift = bp_ring_shift_to_start(f->rx_pos, f->rx_size);
+	if (shift == f->rx_shift)
+		return;
+	f->rx_shift = shift;
+	/* ordered before the data by the rx_written release that follows */
+	__atomic_store_n(&f->shm->rx_shift, shift, __ATOMIC_RELAXED);
+}
+
 static void ooo_merge(struct fp_flow *f)
 {
 	unsigned n = 0;
@@ -390,7 +410,8 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 	if (off == 0) {
 		if (len) {
 			uint64_t was = f->rx_pos;
-			ring_copy_in(f->rx_base, f->rx_size, pos, data, len);
+			rx_ring_restart(f);
+			ring_copy_in(f->rx_base, f->rx_size, f->rx_shift, pos, data, len);
 			f->rx_pos += len;
 			ooo_merge(f);
 			__atomic_store_n(&f->shm->rx_written, f->rx_pos, __ATOMIC_RELEASE);
@@ -420,7 +441,7 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 	/* out of order: hold it if it fits the one interval, and send a
 	 * duplicate ACK at once so the sender can fast-retransmit */
 	if (len && ooo_hold(f, pos, pos + len)) {
-		ring_copy_in(f->rx_base, f->rx_size, pos, data, len);
+		ring_copy_in(f->rx_base, f->rx_size, f->rx_shift, pos, data, len);
 		fp->cnt[DPC_RX_OOO]++;
 	} else if (len) {
 		fp->cnt[DPC_RX_OOO_DROP]++;

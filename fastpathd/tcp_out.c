@@ -151,7 +151,7 @@ static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint
 	if (!m)
 		return -1;
 	if (len)
-		ring_copy_out(buf + hlen, f->tx_base, f->tx_size, pos, len);
+		ring_copy_out(buf + hlen, f->tx_base, f->tx_size, f->tx_shift, pos, len);
 	pkt_write_tcp(buf, &s, len);
 	fp_tx_enqueue(fp, m);
 	f->pend &= ~FPP_ACK;

@@ -39,7 +39,7 @@
 #include <stddef.h>
 #include <assert.h>
 
-#define BP_ABI_VERSION 6u
+#define BP_ABI_VERSION 7u
 #define BP_MAX_FP_QUEUES 8 /* fastpath cores, each with a queue pair per app */
 #define BP_REGION_MAGIC 0x7079627970617373ull /* "ssapybyp" */
 #define BP_CACHELINE 64
@@ -230,6 +230,14 @@ enum bp_flow_state {
  * @gen: bumped every time the daemon (re)allocates the slot.
  * @err: positive errno once the flow failed (ECONNREFUSED, ECONNRESET, ETIMEDOUT ...).
  * (Ring placement is fixed per slot: bp_slot_rx_off()/bp_slot_tx_off().)
+ * @rx_shift: where stream positions start in the rx ring: the byte at
+ *            position p lives at bp_ring_off(p, rx_shift, size).  The
+ *            daemon moves it only while the ring is empty (rx_written ==
+ *            rx_consumed, nothing held out of order), so that the next byte
+ *            lands at offset 0: a request/response flow keeps reusing the
+ *            ring's first page instead of touching (faulting in) every page
+ *            as its positions advance.  It is stored before the rx_written
+ *            that covers bytes placed with it.
  * @local_ip, @remote_ip: network byte order.  @local_port, @remote_port: host order.
  * @listen_pending: listener only: children delivered via BP_EV_ACCEPT.
  * @fp_queue: the fastpath core that owns the flow now: doorbells for the
@@ -243,6 +251,11 @@ enum bp_flow_state {
  * @rx_consumed: bytes the app has read out of the rx ring.
  * @tx_written: bytes the app has written into the tx ring.
  * @accepted: listener only: children the app has taken (frees backlog).
+ * @tx_shift: the tx ring's twin of @rx_shift, moved by the app only while
+ *            every byte it wrote is acknowledged (tx_acked == tx_written),
+ *            stored before the tx_written that covers bytes placed with it.
+ *            Any value is memory-safe for the daemon (offsets are masked);
+ *            a wrong one only garbles the app's own stream.
  */
 struct bp_flow_shm {
 	/* daemon-written */
@@ -259,11 +272,13 @@ struct bp_flow_shm {
 	uint32_t listen_pending;
 	uint64_t handoff_key;
 	uint32_t fp_queue;
+	uint32_t rx_shift;
 	/* app-written */
 	uint64_t rx_consumed BP_ALIGNED;
 	uint64_t tx_written;
 	uint32_t accepted;
-	uint32_t reserved[11];
+	uint32_t tx_shift;
+	uint32_t reserved[10];
 };
 static_assert(sizeof(struct bp_flow_shm) == 2 * BP_CACHELINE, "bp_flow_shm layout");
 static_assert(offsetof(struct bp_flow_shm, rx_consumed) == BP_CACHELINE,
@@ -405,6 +420,26 @@ static inline uint64_t bp_slot_rx_off(const struct bp_region_hdr *h, uint32_t sl
 static inline uint64_t bp_slot_tx_off(const struct bp_region_hdr *h, uint32_t slot)
 {
 	return bp_slot_rx_off(h, slot) + h->rx_buf_size;
+}
+
+/**
+ * bp_ring_off - the offset in a ring of @size bytes (a power of two) of
+ * the byte at stream position @pos, given the ring's @shift
+ * (bp_flow_shm.rx_shift / tx_shift).  The one mapping from positions to
+ * ring bytes: both sides and every copy routine use it.
+ */
+static inline uint32_t bp_ring_off(uint64_t pos, uint32_t shift, uint32_t size)
+{
+	return (uint32_t)(pos - shift) & (size - 1);
+}
+
+/**
+ * bp_ring_shift_to_start - the shift that puts stream position @pos at
+ * offset 0 of a ring of @size bytes.
+ */
+static inline uint32_t bp_ring_shift_to_start(uint64_t pos, uint32_t size)
+{
+	return (uint32_t)pos & (size - 1);
 }
 
 /* ---------------------------------------------------- queue operations */

@@ -390,7 +390,10 @@ void fx_app_write(uint32_t len, bool direct)
 	uint64_t base = f->tx_written;
 	uint64_t room = f->tx_size - (base - f->tx_acked);
 	uint32_t n = len < room ? len : (uint32_t)room;
-	ring_copy_in(f->tx_base, f->tx_size, base, fx_app_bytes((int64_t)base), n);
+	/* as libbypass does: everything acknowledged, start over at offset 0 */
+	if (__atomic_load_n(&f->shm->tx_acked, __ATOMIC_ACQUIRE) == base)
+		f->shm->tx_shift = bp_ring_shift_to_start(base, f->tx_size);
+	ring_copy_in(f->tx_base, f->tx_size, f->shm->tx_shift, base, fx_app_bytes((int64_t)base), n);
 	FX.app_written = base + n;
 	__atomic_store_n(&f->shm->tx_written, base + n, __ATOMIC_RELEASE);
 	if (direct) {
@@ -414,7 +417,8 @@ void fx_app_read(uint32_t len, bool direct)
 	uint32_t n = len < avail ? len : (uint32_t)avail;
 	if (FX.check_data && n) {
 		static uint8_t got[FX_RING_MAX];
-		ring_copy_out(got, f->rx_base, f->rx_size, base, n);
+		ring_copy_out(got, f->rx_base, f->rx_size,
+			      __atomic_load_n(&f->shm->rx_shift, __ATOMIC_RELAXED), base, n);
 		CHECK(!memcmp(got, fx_peer_bytes((int64_t)base), n));
 	}
 	FX.app_read = base + n;

@@ -120,6 +120,90 @@ Test(tcp, response_acking_the_request_is_one_event)
 	cr_assert_eq(bp_tx_space(H.app, h), H.dp.cfg.tx_buf_size, "the ACK was taken");
 }
 
+/*
+ * Request/response keeps to the rings' first bytes: an rx ring the app
+ * has read empty, and a tx ring whose bytes are all acknowledged, start
+ * over at offset 0 (bp_flow_shm rx_shift/tx_shift), so a long-lived flow
+ * of small messages touches one page per ring, not all of them.
+ */
+Test(tcp, request_response_reuses_the_rings_first_bytes)
+{
+	uint32_t iss;
+	int h = open_passive(8098, 0, 65535, &iss);
+	uint8_t *rx = bpi_rx_ring(H.app, (uint32_t)h), *tx = bpi_tx_ring(H.app, (uint32_t)h);
+	uint32_t seq = PEER_ISN + 1, ack = iss + 1;
+	struct pkt_tcp p;
+	char req[40], resp[40], buf[64];
+
+	for (int round = 0; round < 5; round++) {
+		snprintf(req, sizeof(req), "request number %d, 33 bytes long", round);
+		snprintf(resp, sizeof(resp), "response %d, 24 bytes..", round);
+		data_seg(seq, ack, req, 33);
+		EXPECT_SEG(p, 1000);
+		cr_assert_eq(p.ack, seq + 33);
+		WAIT_FOR(bp_rx_avail(H.app, h) == 33, 1000);
+		/* round r's request sits at offset 0, not at 33 * r */
+		cr_assert_arr_eq(rx, req, 33, "round %d: request not at the ring's start", round);
+		cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 33);
+		cr_assert_arr_eq(buf, req, 33);
+		seq += 33;
+
+		cr_assert_eq(bp_send(H.app, h, resp, 24), 24);
+		cr_assert_arr_eq(tx, resp, 24, "round %d: response not at the ring's start", round);
+		EXPECT_SEG(p, 1000);
+		cr_assert_eq(p.seq, ack);
+		cr_assert_eq(p.payload_len, 24);
+		cr_assert_arr_eq(p.payload, resp, 24);
+		ack += 24;
+		ack_seg(seq, ack, 65535);
+		WAIT_FOR(bp_tx_space(H.app, h) == H.dp.cfg.tx_buf_size, 1000);
+	}
+	cr_assert_eq(H.app->flows[h].rx_shift, 4 * 33);
+	cr_assert_eq(H.app->flows[h].tx_shift, 4 * 24);
+}
+
+/* bytes still unread, or held out of order, keep the ring where it is */
+Test(tcp, ring_with_unread_or_held_bytes_does_not_start_over)
+{
+	uint32_t iss;
+	int h = open_passive(8097, 0, 65535, &iss);
+	uint32_t seq = PEER_ISN + 1;
+	struct pkt_tcp p;
+	char buf[64];
+
+	data_seg(seq, iss + 1, "AAAA", 4);
+	EXPECT_SEG(p, 1000);
+	WAIT_FOR(bp_rx_avail(H.app, h) == 4, 1000);
+	cr_assert_eq(bp_recv(H.app, h, buf, 2), 2);
+	data_seg(seq + 4, iss + 1, "BBBB", 4); /* 2 bytes unread */
+	EXPECT_SEG(p, 1000);
+	WAIT_FOR(bp_rx_avail(H.app, h) == 6, 1000);
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 6);
+	cr_assert_arr_eq(buf, "AABBBB", 6);
+	cr_assert_eq(H.app->flows[h].rx_shift, 0);
+	seq += 8;
+
+	/* empty ring, but the next segment is out of order: it is held at
+	 * its place, and the hole's filler must not move the ring */
+	data_seg(seq + 3, iss + 1, "DDD", 3);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, seq);
+	data_seg(seq, iss + 1, "CCC", 3);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, seq + 6);
+	WAIT_FOR(bp_rx_avail(H.app, h) == 6, 1000);
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 6);
+	cr_assert_arr_eq(buf, "CCCDDD", 6);
+	cr_assert_eq(H.app->flows[h].rx_shift, 0);
+	/* now empty with nothing held: the next byte starts over */
+	data_seg(seq + 6, iss + 1, "EE", 2);
+	EXPECT_SEG(p, 1000);
+	WAIT_FOR(bp_rx_avail(H.app, h) == 2, 1000);
+	cr_assert_eq(H.app->flows[h].rx_shift, 14);
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 2);
+	cr_assert_arr_eq(buf, "EE", 2);
+}
+
 Test(tcp, out_of_order_held_and_merged)
 {
 	uint32_t iss;

@@ -29,6 +29,25 @@ static void fk_ring_copy(uint8_t *dst, uint32_t dsize, uint64_t dpos,
 	}
 }
 
+/*
+ * Like fastpathd, start an empty rx ring over at offset 0 (bp_flow_shm
+ * rx_shift), so the library's shift handling is exercised by every test.
+ * Return: the shift for bytes placed at position @written now.
+ */
+static uint32_t fk_rx_shift(struct fk_app *a, struct bp_flow_shm *f, uint64_t written)
+{
+	if (__atomic_load_n(&f->rx_consumed, __ATOMIC_ACQUIRE) == written)
+		__atomic_store_n(&f->rx_shift, bp_ring_shift_to_start(written, a->rx_size),
+				 __ATOMIC_RELAXED);
+	return f->rx_shift;
+}
+
+/* the app's tx shift for the bytes up to the tx_written just read */
+static uint32_t fk_tx_shift(struct bp_flow_shm *f)
+{
+	return __atomic_load_n(&f->tx_shift, __ATOMIC_RELAXED);
+}
+
 static uint8_t *fk_rx_ring(struct fk_app *a, uint32_t s)
 {
 	return a->base + bp_slot_rx_off(a->hdr, s);
@@ -71,8 +90,10 @@ static int fk_pump_one(struct fk_daemon *d, struct fk_app *a, uint32_t s)
 		if (n > avail)
 			n = avail;
 		if (n) {
-			fk_ring_copy(fk_rx_ring(b, bs), b->rx_size, b->fl[bs].rx_written,
-				     fk_tx_ring(a, s), a->tx_size, p->tx_acked, n);
+			uint64_t w = b->fl[bs].rx_written;
+
+			fk_ring_copy(fk_rx_ring(b, bs), b->rx_size, w - fk_rx_shift(b, bf, w),
+				     fk_tx_ring(a, s), a->tx_size, p->tx_acked - fk_tx_shift(f), n);
 			b->fl[bs].rx_written += n;
 			__atomic_store_n(&bf->rx_written, b->fl[bs].rx_written, __ATOMIC_RELEASE);
 			fk_post(d, b, false, BP_EV_RX, bs, 0, 0, 0);
@@ -202,7 +223,8 @@ FK_HELPER void fk_rx(struct fk_daemon *d, uint32_t slot, const void *data, size_
 	pthread_mutex_lock(&d->lock);
 	a = fk_app0(d);
 	f = &a->flows[slot];
-	fk_ring_copy(fk_rx_ring(a, slot), a->rx_size, f->rx_written, data, FK_LINEAR, 0, len);
+	fk_ring_copy(fk_rx_ring(a, slot), a->rx_size, f->rx_written - fk_rx_shift(a, f, f->rx_written),
+		     data, FK_LINEAR, 0, len);
 	__atomic_store_n(&f->rx_written, f->rx_written + len, __ATOMIC_RELEASE);
 	fk_post(d, a, false, BP_EV_RX, slot, 0, 0, 0);
 	pthread_mutex_unlock(&d->lock);
@@ -250,7 +272,8 @@ FK_HELPER size_t fk_take_tx(struct fk_daemon *d, uint32_t slot, void *buf, size_
 	n = __atomic_load_n(&f->tx_written, __ATOMIC_ACQUIRE) - f->tx_acked;
 	if (n > max)
 		n = max;
-	fk_ring_copy(buf, FK_LINEAR, 0, fk_tx_ring(a, slot), a->tx_size, f->tx_acked, n);
+	fk_ring_copy(buf, FK_LINEAR, 0, fk_tx_ring(a, slot), a->tx_size, f->tx_acked - fk_tx_shift(f),
+		     n);
 	__atomic_store_n(&f->tx_acked, f->tx_acked + n, __ATOMIC_RELEASE);
 	fk_post(d, a, false, BP_EV_TX, slot, 0, 0, 0);
 	pthread_mutex_unlock(&d->lock);

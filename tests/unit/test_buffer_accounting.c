@@ -39,7 +39,7 @@ static void gring_check(const struct gring *g)
 	}
 }
 
-static void copy_in_every_split(uint64_t base)
+static void copy_in_every_split(uint64_t base, uint32_t shift)
 {
 	uint8_t src[RSZ], dst[RSZ + 1];
 	struct gring g;
@@ -52,17 +52,17 @@ static void copy_in_every_split(uint64_t base)
 			uint64_t pos = base + off;
 
 			gring_init(&g);
-			ring_copy_in(g.r, RSZ, pos, src, len);
+			ring_copy_in(g.r, RSZ, shift, pos, src, len);
 			gring_check(&g);
 			for (i = 0; i < RSZ; i++) {
-				uint32_t rel = (uint32_t)((i - pos) & (RSZ - 1));
+				uint32_t rel = (uint32_t)((i - (pos - shift)) & (RSZ - 1));
 				uint8_t want = rel < len ? src[rel] : 0;
 
 				cr_assert_eq(g.r[i], want, "pos %llu len %u byte %u",
 					     (unsigned long long)pos, len, i);
 			}
 			memset(dst, 0x55, sizeof(dst));
-			ring_copy_out(dst, g.r, RSZ, pos, len);
+			ring_copy_out(dst, g.r, RSZ, shift, pos, len);
 			cr_assert(memcmp(dst, src, len) == 0, "pos %llu len %u",
 				  (unsigned long long)pos, len);
 			cr_assert_eq(dst[len], 0x55, "copy_out wrote past len");
@@ -72,18 +72,28 @@ static void copy_in_every_split(uint64_t base)
 
 Test(ring_copy, every_split_point)
 {
-	copy_in_every_split(0);
+	copy_in_every_split(0, 0);
+}
+
+Test(ring_copy, every_split_point_shifted)
+{
+	/* a shift places position shift at offset 0 (bp_ring_off()) */
+	copy_in_every_split(0, 5);
+	copy_in_every_split(1000, RSZ - 1);
+	cr_assert_eq(bp_ring_off(1000, bp_ring_shift_to_start(1000, RSZ), RSZ), 0);
+	cr_assert_eq(bp_ring_off(1003, bp_ring_shift_to_start(1000, RSZ), RSZ), 3);
 }
 
 Test(ring_copy, every_split_point_near_2_64)
 {
-	copy_in_every_split(UINT64_MAX - RSZ);
+	copy_in_every_split(UINT64_MAX - RSZ, 7);
 }
 
 Test(ring_copy, every_split_point_above_2_32)
 {
 	/* positions must not be truncated to 32 bits before masking */
-	copy_in_every_split((1ull << 32) - 7);
+	copy_in_every_split((1ull << 32) - 7, 0);
+	copy_in_every_split((1ull << 32) - 7, bp_ring_shift_to_start((1ull << 32) - 7, RSZ));
 }
 
 Test(ring_copy, zero_length_touches_nothing)
@@ -93,8 +103,8 @@ Test(ring_copy, zero_length_touches_nothing)
 
 	gring_init(&g);
 	memset(g.r, 0x11, RSZ);
-	ring_copy_in(g.r, RSZ, 15, "x", 0);
-	ring_copy_out(&d, g.r, RSZ, 15, 0);
+	ring_copy_in(g.r, RSZ, 3, 15, "x", 0);
+	ring_copy_out(&d, g.r, RSZ, 3, 15, 0);
 	cr_assert_eq(d, 0x42);
 	for (int i = 0; i < (int)RSZ; i++)
 		cr_assert_eq(g.r[i], 0x11);
@@ -108,8 +118,8 @@ Test(ring_copy, stream_through_small_ring)
 	static uint8_t in[20000], out[20000];
 	struct gring g;
 	uint64_t written = UINT64_MAX - 300, consumed = written;
-	size_t sent = 0, got = 0;
-	uint32_t k = 1;
+	size_t sent = 0, got = 0, restarts = 0;
+	uint32_t k = 1, shift = 0;
 
 	for (size_t i = 0; i < sizeof(in); i++)
 		in[i] = (uint8_t)(i * 31 + (i >> 8));
@@ -122,7 +132,11 @@ Test(ring_copy, stream_through_small_ring)
 			n = (uint32_t)fr;
 		if (n > sizeof(in) - sent)
 			n = (uint32_t)(sizeof(in) - sent);
-		ring_copy_in(g.r, RSZ, written, in + sent, n);
+		if (written == consumed && n) { /* empty: start over, as the daemon does */
+			shift = bp_ring_shift_to_start(written, RSZ);
+			restarts++;
+		}
+		ring_copy_in(g.r, RSZ, shift, written, in + sent, n);
 		written += n;
 		sent += n;
 		cr_assert_leq(ring_used(written, consumed), RSZ);
@@ -130,13 +144,14 @@ Test(ring_copy, stream_through_small_ring)
 		n = (k = k * 1103515245u + 12345u) >> 27; /* 0..31 */
 		if (n > ring_used(written, consumed))
 			n = (uint32_t)ring_used(written, consumed);
-		ring_copy_out(out + got, g.r, RSZ, consumed, n);
+		ring_copy_out(out + got, g.r, RSZ, shift, consumed, n);
 		consumed += n;
 		got += n;
 	}
 	gring_check(&g);
 	cr_assert(memcmp(in, out, sizeof(in)) == 0);
 	cr_assert_lt(written, 1u << 20, "counters did wrap past 2^64");
+	cr_assert_gt(restarts, 10, "the ring never started over");
 }
 
 /* ---------------------------------------------------------- accounting */

@@ -129,7 +129,8 @@ Test(zc, reserve_wraps_in_two_pieces)
 	fill(a, sizeof(a), 2);
 	fill(b, sizeof(b), 3);
 	cr_assert_eq(bp_send(ctx, h, a, sizeof(a)), 3000);
-	cr_assert_eq(fk_take_tx(fk, (uint32_t)h, got, sizeof(got)), 3000);
+	/* one byte stays unacknowledged, so the ring cannot start over */
+	cr_assert_eq(fk_take_tx(fk, (uint32_t)h, got, 2999), 2999);
 	/* positions 3000..5999 straddle the 4096-byte ring end */
 	cr_assert_eq(bp_tx_reserve(ctx, h, sizeof(b), iov), 2);
 	cr_assert_eq(iov[0].iov_len, 1096);
@@ -139,8 +140,35 @@ Test(zc, reserve_wraps_in_two_pieces)
 	cr_assert(!memcmp(ring_base(h, true) + 3000, b, 1096));
 	cr_assert(!memcmp(ring_base(h, true), b + 1096, 1904));
 	cr_assert_eq(bp_tx_commit(ctx, h, 3000), 0);
+	cr_assert_eq(fk_take_tx(fk, (uint32_t)h, got, sizeof(got)), 3001);
+	cr_assert_eq(got[0], a[2999]);
+	cr_assert(!memcmp(got + 1, b, 3000));
+}
+
+Test(zc, acked_tx_ring_starts_over_at_offset_0)
+{
+	uint8_t a[3000], b[3000], got[4096];
+	struct iovec iov[2];
+	int h = connected();
+
+	fill(a, sizeof(a), 7);
+	fill(b, sizeof(b), 8);
+	cr_assert_eq(bp_send(ctx, h, a, sizeof(a)), 3000);
+	cr_assert_eq(fk_take_tx(fk, (uint32_t)h, got, sizeof(got)), 3000);
+	/* everything acknowledged: position 3000 goes to offset 0, in one piece */
+	cr_assert_eq(bp_tx_reserve(ctx, h, sizeof(b), iov), 1);
+	cr_assert_eq(iov[0].iov_len, 3000);
+	put(iov, 1, b);
+	cr_assert(!memcmp(ring_base(h, true), b, 3000));
+	cr_assert_eq(bp_tx_commit(ctx, h, 3000), 0);
+	cr_assert_eq(fk_app0(fk)->flows[h].tx_shift, 3000);
 	cr_assert_eq(fk_take_tx(fk, (uint32_t)h, got, sizeof(got)), 3000);
 	cr_assert(!memcmp(got, b, 3000));
+	/* and bp_send() does the same */
+	cr_assert_eq(bp_send(ctx, h, a, 100), 100);
+	cr_assert(!memcmp(ring_base(h, true), a, 100));
+	cr_assert_eq(fk_take_tx(fk, (uint32_t)h, got, sizeof(got)), 100);
+	cr_assert(!memcmp(got, a, 100));
 }
 
 Test(zc, short_reservation_when_ring_nearly_full)
@@ -259,8 +287,11 @@ Test(zc, peek_wraps_in_two_pieces)
 	fill(a, sizeof(a), 5);
 	fill(b, sizeof(b), 6);
 	fk_rx(fk, (uint32_t)h, a, sizeof(a));
-	cr_assert_eq(bp_recv(ctx, h, got, sizeof(got)), 3000);
+	/* one byte stays unread, so the ring cannot start over */
+	cr_assert_eq(bp_recv(ctx, h, got, 2999), 2999);
 	fk_rx(fk, (uint32_t)h, b, sizeof(b));
+	cr_assert_eq(bp_recv(ctx, h, got, 1), 1);
+	cr_assert_eq(got[0], a[2999]);
 	cr_assert_eq(bp_rx_peek(ctx, h, iov), 2);
 	cr_assert_eq(iov[0].iov_len, 1096);
 	cr_assert_eq(iov[1].iov_base, (uint8_t *)iov[0].iov_base - 3000);
@@ -270,6 +301,30 @@ Test(zc, peek_wraps_in_two_pieces)
 	cr_assert_eq(bp_rx_consume(ctx, h, 3000), 0);
 	cr_assert_eq(fk_app0(fk)->flows[h].rx_consumed, 6000);
 	cr_assert_eq(bp_rx_peek(ctx, h, iov), -EAGAIN);
+}
+
+Test(zc, read_rx_ring_starts_over_at_offset_0)
+{
+	uint8_t a[3000], b[3000], got[3000];
+	struct iovec iov[2];
+	int h = connected();
+
+	fill(a, sizeof(a), 9);
+	fill(b, sizeof(b), 10);
+	fk_rx(fk, (uint32_t)h, a, sizeof(a));
+	cr_assert_eq(bp_recv(ctx, h, got, sizeof(got)), 3000);
+	/* the daemon (here the fake, as fastpathd does) placed position 3000
+	 * at offset 0: the library reads it there, in one piece */
+	fk_rx(fk, (uint32_t)h, b, sizeof(b));
+	cr_assert_eq(fk_app0(fk)->flows[h].rx_shift, 3000);
+	cr_assert_eq(bp_rx_peek(ctx, h, iov), 1);
+	cr_assert_eq(iov[0].iov_len, 3000);
+	cr_assert(!memcmp(iov[0].iov_base, b, 3000));
+	cr_assert(!memcmp(ring_base(h, false), b, 3000));
+	cr_assert_eq(bp_rx_consume(ctx, h, 3000), 0);
+	fk_rx(fk, (uint32_t)h, a, 10);
+	cr_assert_eq(bp_recv(ctx, h, got, sizeof(got)), 10);
+	cr_assert(!memcmp(got, a, 10));
 }
 
 Test(zc, consume_more_than_peeked_is_einval)
