@@ -36,6 +36,8 @@ static inline uint32_t bp_mbuf_data_room(uint32_t mtu)
 	return (frame + 63) & ~63u;
 }
 
+#define FP_RX_BURST_MAX 256 /* [fastpath] rx_burst's bound: the fastpath's burst array */
+
 struct bp_config {
 	/* [port] */
 	char port_dev[CFG_STR];     /* DPDK device: PCI address or vdev string */
@@ -43,6 +45,7 @@ struct bp_config {
 	uint8_t prefix_len;
 	uint32_t gateway;           /* network order, 0 = none */
 	uint16_t mtu;
+	uint32_t rx_desc;           /* receive descriptors per queue, 0 = auto */
 	/* [eal] */
 	bool no_huge;
 	uint32_t mem_mb;
@@ -84,7 +87,7 @@ struct bp_config {
 	uint32_t max_half_open;     /* SYN queue entries, all listeners */
 	bool syncookies;            /* cookies when a SYN queue is full */
 	/* [fastpath] */
-	uint32_t rx_burst;
+	uint32_t rx_burst;          /* 1..FP_RX_BURST_MAX */
 	uint32_t idle_poll_us;      /* busy-poll this long after the last work, then block */
 	uint32_t mbufs;
 	uint32_t fp_cores;          /* fastpath threads */

@@ -28,7 +28,6 @@
 
 #include "fastpath.h"
 
-#define MAX_BURST 256
 #define SLEEP_MIN_US 20
 #define SLEEP_MAX_US 1000
 /* idle this long (no work at all), a port without rx interrupts is looked
@@ -327,16 +326,33 @@ static unsigned poll_messages(struct fp_ctx *fp)
 	return n;
 }
 
+/*
+ * Adaptive batching: a full burst means the queue is backed up, so take
+ * more in the same round, up to RX_BURSTS_MAX bursts.  The round's fixed
+ * costs (app doorbells, events, wakeups, the tx flush) are then shared by
+ * more frames, and a queue that filled while this thread was off its CPU
+ * drains before it overflows (af_xdp holds only 2048 frames for us).
+ */
+#define RX_BURSTS_MAX 8
+
 static unsigned poll_port(struct fp_ctx *fp)
 {
-	struct rte_mbuf *pkts[MAX_BURST];
+	struct rte_mbuf *pkts[FP_RX_BURST_MAX];
+	uint16_t burst = (uint16_t)fp->dp->cfg.rx_burst, n;
+	unsigned total = 0;
+
 	if (fp->rxq == UINT16_MAX)
 		return 0;
-	uint16_t n = rte_eth_rx_burst(fp->dp->port_id, fp->rxq, pkts, fp->dp->cfg.rx_burst);
-	fp->cnt[DPC_RX_PKTS] += n;
-	for (uint16_t i = 0; i < n; i++)
-		fp_rx_frame(fp, pkts[i], false);
-	return n;
+	for (unsigned b = 0; b < RX_BURSTS_MAX; b++) {
+		n = rte_eth_rx_burst(fp->dp->port_id, fp->rxq, pkts, burst);
+		fp->cnt[DPC_RX_PKTS] += n;
+		for (uint16_t i = 0; i < n; i++)
+			fp_rx_frame(fp, pkts[i], false);
+		total += n;
+		if (n < burst)
+			break;
+	}
+	return total;
 }
 
 /**

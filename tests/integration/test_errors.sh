@@ -33,6 +33,15 @@ printf '[tcp]\nmin_rto_ms = soon\n' >"$dir/bad2.conf"
 "$BP_BUILD/fastpathd/fastpathd" --config "$dir/bad2.conf" 2>"$dir/err" && bp_die "accepted min_rto_ms = soon"
 grep -q "min_rto_ms" "$dir/err" || bp_die "error does not name min_rto_ms: $(cat "$dir/err")"
 echo "ok: bad config -> $(cat "$dir/err")"
+# descriptors the packet buffers cannot fill: refused at start, naming both
+printf '[port]\ndevice = net_null0\nip = 198.18.15.9/24\nrx_desc = 4096\n[fastpath]\nmbufs = 4096\n[eal]\nno_huge = true\nmem_mb = 256\nfile_prefix = bperrdesc\n[daemon]\nsocket = %s\n' \
+	"$dir/desc.sock" >"$dir/desc.conf"
+if timeout 60 "$BP_BUILD/fastpathd/fastpathd" --config "$dir/desc.conf" 2>"$dir/err"; then
+	bp_die "fastpathd started with 4096 receive descriptors and 4096 mbufs"
+fi
+grep -q "\[fastpath\] mbufs" "$dir/err" && grep -q "\[port\] rx_desc" "$dir/err" ||
+	bp_die "descriptor error does not name mbufs and rx_desc: $(cat "$dir/err")"
+echo "ok: too few mbufs -> $(tail -1 "$dir/err")"
 
 bp_topo_up bpierr 15
 bp_start_fastpathd

@@ -125,6 +125,15 @@ Test(config, set_integers_and_bounds)
 	cr_assert_eq(c.time_wait_ms, 0);
 	set_ok(&c, "fastpath", "rx_burst", "64");
 	cr_assert_eq(c.rx_burst, 64);
+	set_ok(&c, "fastpath", "rx_burst", "256");
+	set_bad(&c, "fastpath", "rx_burst", "257"); /* the fastpath's burst array holds 256 */
+	assert_err_names("rx_burst", "1..256");
+	cr_assert_eq(c.rx_desc, 0, "receive descriptors default to auto");
+	set_ok(&c, "port", "rx_desc", "2048");
+	cr_assert_eq(c.rx_desc, 2048);
+	set_bad(&c, "port", "rx_desc", "3000");
+	assert_err_names("rx_desc", "power of two");
+	set_bad(&c, "port", "rx_desc", "65536");
 }
 
 Test(config, set_u16_does_not_clobber_neighbours)
