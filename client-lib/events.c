@@ -104,6 +104,12 @@ int bpi_drain(struct bp_ctx *ctx)
 			n++;
 		}
 	}
+	/* The daemon posts no second event for a flow whose last one is
+	 * still unread (fastpathd/fp_apps.c): the tails just published must
+	 * be visible before we read the flows' state, or news it skipped
+	 * could be missed by both sides. */
+	if (n)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	/* Only after draining: a rescan must see the replies and accepts
 	 * that did make it into the queues, so it adopts nothing twice. */
 	if (__atomic_load_n(&ctx->hdr->evq_overflow, __ATOMIC_ACQUIRE)) {

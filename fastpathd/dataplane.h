@@ -41,7 +41,8 @@
  *   flags (FPF_*)                           | writes          | relaxed reads
  *   counters: cnt_*, rtt_us, srtt_us,       | relaxed writes  | relaxed reads
  *     rttvar_us, last_progress_tsc          |                 |
- *   pend, rtt_pos, rtt_tsc, RFC 5961,       | private         | never
+ *   pend, ev_core, ev_pos, rtt_pos,         | private         | never
+ *     rtt_tsc, RFC 5961,                    |                 |
  *     stall_reported                        |                 |
  *   bucket, tenant                          | reads           | writes before
  *                                           |                 |   FLOW_ADD only
@@ -219,6 +220,9 @@ struct fp_flow {
 	uint32_t rtt_us;                    /* latest RTT sample, 0 = none */
 	uint32_t srtt_us, rttvar_us;        /* RFC 6298 estimator, fp-owned */
 	uint32_t pend;                      /* fp-private FPP_* work bits */
+	uint16_t ev_core;                   /* fp-private: the event queue of ... */
+	uint64_t ev_pos;                    /* ... the flow's last event: its position
+					     * there + 1 (0: none); fp_apps.c post() */
 	uint64_t last_progress_tsc;         /* last time snd_una moved or data sent from idle */
 	uint64_t rtt_pos;                   /* position whose ack is being timed */
 	uint64_t rtt_tsc;                   /* when it was sent; 0 = nothing timed */
@@ -518,6 +522,7 @@ enum dp_counter {
 	DPC_ARP_REPLIES, DPC_ICMP_ECHO,
 	DPC_APP_BAD_ENTRY,    /* malformed doorbell / ctrl entries */
 	DPC_EVQ_OVERFLOW,
+	DPC_EV_COALESCED,     /* events not posted: the flow's last one was still unread */
 	DPC_TX_NOMBUF, DPC_TX_FULL, DPC_TX_DEFERRED,
 	DPC_CHALLENGE_ACK,    /* RFC 5961 challenge ACKs (and ACKs to unacceptable ACKs) */
 	DPC_SYN_COOKIE_SENT,  /* SYN-ACKs carrying a cookie (half-open queue full) */

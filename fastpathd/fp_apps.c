@@ -203,6 +203,7 @@ void fp_flow_move(struct fp_ctx *fp, struct fp_flow *f, struct dp_move *mv)
 	f->shm = ns;
 	f->rx_base = rx;
 	f->tx_base = rx + f->rx_size;
+	f->ev_pos = 0; /* its last event went to the old owner's queue */
 	mv->status = 0;
 	/* send what the old owner left unsent, and let the adopter look */
 	fp_touch(fp, f, FPP_OUTPUT | FPP_EV_RX | FPP_EV_TX);
@@ -420,15 +421,44 @@ void fp_app_kick_later(struct fp_ctx *fp, struct dp_app *app)
 	}
 }
 
+/*
+ * Is @f's last event still in this core's queue, unread?  Then the app has
+ * yet to look at the slot, and will see this round's news when it does: a
+ * second event would only take room (10,000 busy flows overflowed a queue
+ * of 16,384, and every overflow costs the app a rescan of all its slots).
+ * The app publishes the queue's tail as it pops and fences before it reads
+ * flow state; our fence between this round's state writes and the second
+ * look at the tail pairs with that, so either it sees our state or we see
+ * the event gone and post another.  A hostile tail only costs its own app
+ * events (or room).
+ */
+static bool event_unread(struct fp_ctx *fp, struct dp_app *app, const struct fp_flow *f)
+{
+	struct bp_queue *q = app->fp_evq[fp->core].q;
+
+	if (!f->ev_pos || f->ev_core != fp->core)
+		return false;
+	if (__atomic_load_n(&q->tail, __ATOMIC_ACQUIRE) >= f->ev_pos)
+		return false;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE) < f->ev_pos;
+}
+
 static void post(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f, uint16_t type)
 {
 	struct bp_event ev = { .type = type, .slot = f->slot, .gen = f->gen };
 	struct dp_app_fp *a = &app->fp[fp->core];
+	struct bp_queue_view *q = &app->fp_evq[fp->core];
 
-	if (bp_queue_push(&app->fp_evq[fp->core], &ev)) {
+	if (event_unread(fp, app, f)) {
+		fp->cnt[DPC_EV_COALESCED]++;
+	} else if (bp_queue_push(q, &ev)) {
 		/* the app is behind: it rescans every slot when it sees this */
 		__atomic_store_n(&app->hdr->evq_overflow, 1, __ATOMIC_RELEASE);
 		fp->cnt[DPC_EVQ_OVERFLOW]++;
+	} else {
+		f->ev_core = (uint16_t)fp->core;
+		f->ev_pos = q->own; /* the entry's position + 1 */
 	}
 	if (!a->kick_pending) {
 		a->kick_pending = true;

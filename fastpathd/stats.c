@@ -18,6 +18,7 @@ static const char *const names[DPC_MAX] = {
 	[DPC_ICMP_ECHO] = "icmp_echo_replies",
 	[DPC_APP_BAD_ENTRY] = "app_bad_queue_entries",
 	[DPC_EVQ_OVERFLOW] = "event_queue_overflows",
+	[DPC_EV_COALESCED] = "events_coalesced",
 	[DPC_TX_NOMBUF] = "tx_no_mbuf",
 	[DPC_TX_FULL] = "tx_queue_full_drops",
 	[DPC_TX_DEFERRED] = "tx_queue_full_deferred",

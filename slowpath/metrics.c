@@ -41,6 +41,7 @@ static const char *const dpc_help[DPC_MAX] = {
 	[DPC_ICMP_ECHO] = "ICMP echo replies sent.",
 	[DPC_APP_BAD_ENTRY] = "Malformed entries in app queues.",
 	[DPC_EVQ_OVERFLOW] = "App event queue overflows.",
+	[DPC_EV_COALESCED] = "Events not posted because the flow's previous event was still unread.",
 	[DPC_TX_NOMBUF] = "Frames not sent for want of an mbuf.",
 	[DPC_TX_FULL] = "Frames dropped because the transmit backlog was full.",
 	[DPC_TX_DEFERRED] = "Frames the port refused, sent later from the backlog.",

@@ -120,6 +120,38 @@ Test(tcp, response_acking_the_request_is_one_event)
 	cr_assert_eq(bp_tx_space(H.app, h), H.dp.cfg.tx_buf_size, "the ACK was taken");
 }
 
+/* news for a flow whose last event the app has not read yet costs no
+ * second entry: the app looks at the slot once and sees it all */
+Test(tcp, unread_event_is_not_doubled)
+{
+	uint32_t iss;
+	int h = open_passive(8096, 0, 65535, &iss);
+	uint32_t seq = PEER_ISN + 1;
+	struct pkt_tcp p;
+	char buf[16];
+
+	usleep(20000);
+	events_for(h); /* whatever the handshake left */
+	uint64_t coalesced = dp_fp_counter(&H.dp, DPC_EV_COALESCED);
+	for (int i = 0; i < 3; i++) {
+		data_seg(seq, iss + 1, "abcd", 4);
+		EXPECT_SEG(p, 1000);
+		seq += 4;
+		WAIT_FOR(bp_rx_avail(H.app, h) == (size_t)(4 * (i + 1)), 1000);
+	}
+	usleep(20000);
+	cr_assert_eq(events_for(h), 1, "three segments, one unread event");
+	cr_assert_geq(dp_fp_counter(&H.dp, DPC_EV_COALESCED), coalesced + 2);
+	/* read (the tail moved): the next news gets an event again */
+	data_seg(seq, iss + 1, "efgh", 4);
+	EXPECT_SEG(p, 1000);
+	WAIT_FOR(bp_rx_avail(H.app, h) == 16, 1000);
+	usleep(20000);
+	cr_assert_eq(events_for(h), 1, "news after the read must be told");
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 16);
+	cr_assert_arr_eq(buf, "abcdabcdabcdefgh", 16);
+}
+
 /*
  * Request/response keeps to the rings' first bytes: an rx ring the app
  * has read empty, and a tx ring whose bytes are all acknowledged, start
