@@ -120,6 +120,19 @@ Test(tcp, response_acking_the_request_is_one_event)
 	cr_assert_eq(bp_tx_space(H.app, h), H.dp.cfg.tx_buf_size, "the ACK was taken");
 }
 
+/* the peer sends @len bytes at @seq; wait for our ACK and for the app to
+ * see @avail readable bytes; return the ACK */
+static struct pkt_tcp deliver(int h, uint32_t seq, uint32_t ack, const char *data, uint32_t len,
+			      size_t avail)
+{
+	struct pkt_tcp p;
+
+	data_seg(seq, ack, data, len);
+	EXPECT_SEG(p, 1000);
+	WAIT_FOR(bp_rx_avail(H.app, h) == avail, 1000);
+	return p;
+}
+
 /* news for a flow whose last event the app has not read yet costs no
  * second entry: the app looks at the slot once and sees it all */
 Test(tcp, unread_event_is_not_doubled)
@@ -127,25 +140,18 @@ Test(tcp, unread_event_is_not_doubled)
 	uint32_t iss;
 	int h = open_passive(8096, 0, 65535, &iss);
 	uint32_t seq = PEER_ISN + 1;
-	struct pkt_tcp p;
 	char buf[16];
 
 	usleep(20000);
 	events_for(h); /* whatever the handshake left */
 	uint64_t coalesced = dp_fp_counter(&H.dp, DPC_EV_COALESCED);
-	for (int i = 0; i < 3; i++) {
-		data_seg(seq, iss + 1, "abcd", 4);
-		EXPECT_SEG(p, 1000);
-		seq += 4;
-		WAIT_FOR(bp_rx_avail(H.app, h) == (size_t)(4 * (i + 1)), 1000);
-	}
+	for (int i = 0; i < 3; i++, seq += 4)
+		deliver(h, seq, iss + 1, "abcd", 4, (size_t)(4 * (i + 1)));
 	usleep(20000);
 	cr_assert_eq(events_for(h), 1, "three segments, one unread event");
 	cr_assert_geq(dp_fp_counter(&H.dp, DPC_EV_COALESCED), coalesced + 2);
 	/* read (the tail moved): the next news gets an event again */
-	data_seg(seq, iss + 1, "efgh", 4);
-	EXPECT_SEG(p, 1000);
-	WAIT_FOR(bp_rx_avail(H.app, h) == 16, 1000);
+	deliver(h, seq, iss + 1, "efgh", 4, 16);
 	usleep(20000);
 	cr_assert_eq(events_for(h), 1, "news after the read must be told");
 	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 16);
@@ -170,10 +176,8 @@ Test(tcp, request_response_reuses_the_rings_first_bytes)
 	for (int round = 0; round < 5; round++) {
 		snprintf(req, sizeof(req), "request number %d, 33 bytes long", round);
 		snprintf(resp, sizeof(resp), "response %d, 24 bytes..", round);
-		data_seg(seq, ack, req, 33);
-		EXPECT_SEG(p, 1000);
+		p = deliver(h, seq, ack, req, 33, 33);
 		cr_assert_eq(p.ack, seq + 33);
-		WAIT_FOR(bp_rx_avail(H.app, h) == 33, 1000);
 		/* round r's request sits at offset 0, not at 33 * r */
 		cr_assert_arr_eq(rx, req, 33, "round %d: request not at the ring's start", round);
 		cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 33);
@@ -203,13 +207,9 @@ Test(tcp, ring_with_unread_or_held_bytes_does_not_start_over)
 	struct pkt_tcp p;
 	char buf[64];
 
-	data_seg(seq, iss + 1, "AAAA", 4);
-	EXPECT_SEG(p, 1000);
-	WAIT_FOR(bp_rx_avail(H.app, h) == 4, 1000);
+	deliver(h, seq, iss + 1, "AAAA", 4, 4);
 	cr_assert_eq(bp_recv(H.app, h, buf, 2), 2);
-	data_seg(seq + 4, iss + 1, "BBBB", 4); /* 2 bytes unread */
-	EXPECT_SEG(p, 1000);
-	WAIT_FOR(bp_rx_avail(H.app, h) == 6, 1000);
+	deliver(h, seq + 4, iss + 1, "BBBB", 4, 6); /* 2 bytes unread */
 	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 6);
 	cr_assert_arr_eq(buf, "AABBBB", 6);
 	cr_assert_eq(H.app->flows[h].rx_shift, 0);
@@ -220,17 +220,13 @@ Test(tcp, ring_with_unread_or_held_bytes_does_not_start_over)
 	data_seg(seq + 3, iss + 1, "DDD", 3);
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.ack, seq);
-	data_seg(seq, iss + 1, "CCC", 3);
-	EXPECT_SEG(p, 1000);
+	p = deliver(h, seq, iss + 1, "CCC", 3, 6);
 	cr_assert_eq(p.ack, seq + 6);
-	WAIT_FOR(bp_rx_avail(H.app, h) == 6, 1000);
 	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 6);
 	cr_assert_arr_eq(buf, "CCCDDD", 6);
 	cr_assert_eq(H.app->flows[h].rx_shift, 0);
 	/* now empty with nothing held: the next byte starts over */
-	data_seg(seq + 6, iss + 1, "EE", 2);
-	EXPECT_SEG(p, 1000);
-	WAIT_FOR(bp_rx_avail(H.app, h) == 2, 1000);
+	deliver(h, seq + 6, iss + 1, "EE", 2, 2);
 	cr_assert_eq(H.app->flows[h].rx_shift, 14);
 	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 2);
 	cr_assert_arr_eq(buf, "EE", 2);
