@@ -22,8 +22,24 @@ chmod 755 "$dir" # the second uid reaches the control socket in here
 TOOL=$BP_BUILD/tests/bp_owner
 SHIM=$BP_BUILD/client-lib/libbypass-shim.so
 [ -x "$TOOL" ] || bp_die "no $TOOL: build first"
-id -u bypasstest >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin bypasstest ||
-	bp_die "cannot create user bypasstest (useradd -r -M bypasstest)"
+# the second uid: made for this run and deleted after it (a bypasstest
+# that was already there is left alone)
+made_user=0
+if ! id -u bypasstest >/dev/null 2>&1; then
+	useradd -r -M -s /usr/sbin/nologin bypasstest ||
+		bp_die "cannot create user bypasstest (useradd -r -M bypasstest)"
+	made_user=1
+fi
+# bp_cleanup exits: stop our processes (some run as the user) first, delete
+# the user, then hand bp_cleanup the test's verdict
+finish() {
+	local rc=$?
+	bp_stop_all || rc=1
+	[ "$made_user" = 1 ] && userdel bypasstest 2>/dev/null
+	(exit "$rc")
+	bp_cleanup
+}
+trap finish EXIT
 B_UID=$(id -u bypasstest)
 B_GID=$(id -g bypasstest)
 as_b() { setpriv --reuid="$B_UID" --regid="$B_GID" --clear-groups "$@"; }

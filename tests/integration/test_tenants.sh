@@ -38,7 +38,7 @@ cleanup_users() {
 # them) are stopped, and with the test's exit status kept for bp_cleanup
 finish() {
 	local rc=$?
-	bp_stop_all
+	bp_stop_all || rc=1
 	cleanup_users
 	(exit "$rc")
 	bp_cleanup
