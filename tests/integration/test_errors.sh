@@ -39,8 +39,9 @@ printf '[port]\ndevice = net_null0\nip = 198.18.15.9/24\nrx_desc = 4096\n[fastpa
 if timeout 60 "$BP_BUILD/fastpathd/fastpathd" --config "$dir/desc.conf" 2>"$dir/err"; then
 	bp_die "fastpathd started with 4096 receive descriptors and 4096 mbufs"
 fi
-grep -q "\[fastpath\] mbufs" "$dir/err" && grep -q "\[port\] rx_desc" "$dir/err" ||
+if ! grep -q "\[fastpath\] mbufs" "$dir/err" || ! grep -q "\[port\] rx_desc" "$dir/err"; then
 	bp_die "descriptor error does not name mbufs and rx_desc: $(cat "$dir/err")"
+fi
 echo "ok: too few mbufs -> $(tail -1 "$dir/err")"
 
 bp_topo_up bpierr 15
