@@ -604,7 +604,6 @@ struct dataplane {
 	int sp_kick_fd;                     /* eventfd: wakes the slowpath */
 	uint32_t ncores;                    /* fastpath threads ([fastpath] cores) */
 	uint16_t nqueues;                   /* port queue pairs (ncores with RSS, else 1) */
-	uint16_t rx_desc;                   /* receive descriptors per queue, as set up */
 	bool rss;                           /* the port steers by the table itself */
 	bool tx_shared;                     /* cores share tx queues: take txq_lock */
 	struct dp_core core[DP_MAX_CORES];

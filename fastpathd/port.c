@@ -187,7 +187,6 @@ static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errle
 			 (unsigned long long)(2ull * dp->nqueues * (nrx + ntx)));
 		return -ENOBUFS;
 	}
-	dp->rx_desc = nrx;
 	int sock = rte_eth_dev_socket_id(port);
 	if (sock < 0)
 		sock = (int)rte_socket_id();
@@ -209,6 +208,9 @@ static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errle
 		return rc;
 	}
 	fp_port_steer_changed(dp);
+	if (dp->cfg.verbose)
+		fprintf(stderr, "fastpathd: %u port queue pair(s), %u receive descriptors each\n",
+			dp->nqueues, nrx);
 	return 0;
 }
 
@@ -316,9 +318,6 @@ int port_init(struct dataplane *dp, char *err, size_t errlen)
 		if (configure(dp, false, err, errlen))
 			return -1;
 	}
-	if (dp->cfg.verbose)
-		fprintf(stderr, "fastpathd: %u port queue pair(s), %u receive descriptors each\n",
-			dp->nqueues, dp->rx_desc);
 	rte_eth_macaddr_get(dp->port_id, &dp->mac);
 	if (dp->cfg.mtu != RTE_ETHER_MTU) {
 		/* A NIC that refuses the MTU would drop our frames: an error.

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ring_copy.h"
 #include "rpc_frame_rx.h"
 
 void rpc_rx_init(struct rpc_rx_flow *rf)
@@ -26,11 +27,7 @@ void rpc_rx_init(struct rpc_rx_flow *rf)
 
 static void ring_read(const struct rpc_rx_env *e, uint64_t pos, uint8_t *dst, uint32_t len)
 {
-	uint32_t off = bp_ring_off(pos, e->ring_shift, e->ring_size);
-	uint32_t first = e->ring_size - off < len ? e->ring_size - off : len;
-
-	memcpy(dst, e->ring + off, first);
-	memcpy(dst + first, e->ring, len - first);
+	ring_copy_out(dst, e->ring, e->ring_size, e->ring_shift, pos, len);
 }
 
 static int fail(struct rpc_rx_flow *rf, int why)

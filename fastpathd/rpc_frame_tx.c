@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "ring_copy.h"
 #include "rpc_frame_tx.h"
 
 void rpc_tx_init(struct rpc_tx_flow *tf)
@@ -53,11 +54,7 @@ int rpc_tx_post(struct rpc_tx_flow *tf, const struct rpc_tx_env *e, uint64_t off
 
 static void ring_write(struct rpc_tx_env *e, const uint8_t *src, uint32_t len)
 {
-	uint32_t at = bp_ring_off(e->written, e->ring_shift, e->ring_size);
-	uint32_t first = e->ring_size - at < len ? e->ring_size - at : len;
-
-	memcpy(e->ring + at, src, first);
-	memcpy(e->ring, src + first, len - first);
+	ring_copy_in(e->ring, e->ring_size, e->ring_shift, e->written, src, len);
 	e->written += len;
 	e->room -= len;
 }
