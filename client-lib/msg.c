@@ -139,3 +139,8 @@ BP_API int bp_msg_done(struct bp_ctx *ctx, const struct bp_msg *m)
 	bpi_unlock(ctx);
 	return r;
 }
+
+BP_API uint64_t bp_msg_heap_size(const struct bp_ctx *ctx)
+{
+	return ctx ? ctx->heap_size : 0;
+}

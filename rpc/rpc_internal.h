@@ -37,13 +37,14 @@ struct rpc_tev {
  * @wire_bytes: what it cost on the wire (byte credit to give back).
  * @too_big: the transport could not hold it: treat as over max_msg.
  * @eof: the peer closed (no message).
+ * @kept: msg_keep() said yes: the transport counts it until msg_done().
  * @priv: the transport's, for msg_done().
  */
 struct rpc_tmsg {
 	struct rpc_frame_hdr h;
 	const uint8_t *data;
 	uint32_t wire_bytes;
-	bool too_big, eof;
+	bool too_big, eof, kept;
 	uint64_t priv[3];
 };
 
@@ -83,6 +84,11 @@ struct rpc_transport_ops {
 	 * for us hands over whole messages instead of bytes (recv unused) */
 	int (*recv_msg)(void *t, int h, struct rpc_tmsg *m);	/* 0, -EAGAIN, -err; EOF: m->eof */
 	void (*msg_done)(void *t, struct rpc_tmsg *m);
+	/* optional: may a request's handler read @m where it lies, until the
+	 * request is released (msg_done() then)?  Yes sets @m->kept; no (the
+	 * transport's budget of kept bytes is spent): the endpoint copies it.
+	 * Endpoint thread only, like msg_done(). */
+	bool (*msg_keep)(void *t, struct rpc_tmsg *m);
 	/* payload bytes per frame the transport wants (0: RPC_WIRE_CHUNK) */
 	uint32_t max_frame;
 	/* sendv() takes whole frames only, and its -EAGAIN means "no room
@@ -232,7 +238,10 @@ struct rpc_req {			/* server side */
 	uint64_t deadline;		/* absolute µs, 0 = none */
 	uint32_t credit_bytes;		/* frame bytes to give back */
 	struct rpc_frame_hdr hdr;
-	struct rpc_buf *buf;		/* meta + body */
+	struct rpc_buf *buf;		/* meta + body, or NULL: in @held */
+	const uint8_t *data;		/* meta + body: buf->data or held.data */
+	bool has_held;			/* @held is the transport's until release */
+	struct rpc_tmsg held;
 	uint32_t got;			/* body bytes received */
 	struct rpc_meta_view meta[RPC_WIRE_MAX_META_ENTRIES];
 	struct rpc_msg_view view;
@@ -399,7 +408,7 @@ bool rpc_workers_out(const struct rpc_endpoint *ep);
 void rpc_req_send(struct rpc_req *r, int status, const uint8_t *meta, uint16_t meta_len,
 		  const uint8_t *body, uint32_t body_len);
 struct rpc_req *rpc_req_find(struct rpc_session *s, uint32_t id);
-struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h);
+struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h, bool alloc);
 void rpc_req_dispatch(struct rpc_req *r);
 void rpc_req_release(struct rpc_req *r);
 void rpc_reqs_orphan(struct rpc_session *s);

@@ -27,7 +27,7 @@ static void skip(struct rpc_session *s)
 	s->rf_dst = NULL;
 }
 
-static int start_request(struct rpc_session *s, const struct rpc_frame_hdr *h)
+static int start_request(struct rpc_session *s, const struct rpc_frame_hdr *h, bool alloc)
 {
 	uint32_t cost = RPC_WIRE_HDR_LEN + h->frame_len;
 	struct rpc_req *r;
@@ -36,7 +36,7 @@ static int start_request(struct rpc_session *s, const struct rpc_frame_hdr *h)
 		return -EPROTO;	/* peer ignored our credit */
 	if (rpc_req_find(s, h->call_id))
 		return -EPROTO;	/* duplicate call id */
-	r = rpc_req_new(s, h);
+	r = rpc_req_new(s, h, alloc);
 	if (!r)
 		return -ENOMEM;
 	s->rx_calls_used++;
@@ -44,7 +44,7 @@ static int start_request(struct rpc_session *s, const struct rpc_frame_hdr *h)
 	r->credit_bytes = cost;
 	s->rf_req = r;
 	r->got = h->frame_len - h->meta_len;
-	if (r->drop) {
+	if (r->drop || !r->buf) {
 		skip(s);
 		return 0;
 	}
@@ -126,7 +126,7 @@ int rpc_rx_frame_start(struct rpc_session *s)
 	s->rf_left = h->frame_len;
 	switch (h->type) {
 	case RPC_FT_REQUEST:
-		return start_request(s, h);
+		return start_request(s, h, true);
 	case RPC_FT_CHUNK:
 		return start_chunk(s, h);
 	case RPC_FT_RESPONSE:
@@ -291,14 +291,41 @@ static int rx_in_place(struct rpc_session *s)
 }
 
 /*
+ * A response from a framing transport goes to its continuation where it
+ * lies: the continuation runs now, and the message goes back to the
+ * transport right after (rx_msgs()), so nothing is copied.
+ */
+static void rx_msg_response(struct rpc_session *s, const struct rpc_tmsg *m)
+{
+	static const uint8_t empty[1];
+	const struct rpc_frame_hdr *h = &m->h;
+	struct rpc_ccall *c = rpc_call_lookup(s, h->call_id);
+
+	if (!c || c->state != CALL_SENT || c->rbuf || c->rdrop)
+		return;	/* late (cancelled, deadline) or a stray duplicate */
+	c->rhdr = *h;
+	if (m->too_big || h->msg_len > s->ep->o.max_msg) {
+		rpc_call_complete(c, RPC_RESOURCE_EXHAUSTED);
+		return;
+	}
+	s->ep->st.zc_rx_msgs++;
+	rpc_call_deliver(c, h->status > RPC_UNAUTHENTICATED ? RPC_UNKNOWN : h->status,
+			 m->data ? m->data : empty, h->meta_len, h->msg_len);
+}
+
+/*
  * A whole message from a framing transport (fastpathd's RPC sessions):
  * the same path as a single frame, minus the byte stream.  Credit is what
  * the message cost on the wire, every frame header included, so what we
- * give back matches what the peer spent.
+ * give back matches what the peer spent.  A request keeps its message
+ * where it lies while the transport allows (msg_keep(): it bounds what is
+ * kept), else it is copied into a pool buffer; *@kept says the request
+ * now owns @m (its release gives @m back, not rx_msgs()).
  */
-static int rx_msg(struct rpc_session *s, struct rpc_tmsg *m)
+static int rx_msg(struct rpc_session *s, struct rpc_tmsg *m, bool *kept)
 {
 	const struct rpc_frame_hdr *h = &m->h;
+	struct rpc_endpoint *ep = s->ep;
 	int r;
 
 	s->rf = *h;
@@ -308,15 +335,24 @@ static int rx_msg(struct rpc_session *s, struct rpc_tmsg *m)
 	s->rf_left = 0;
 	switch (h->type) {
 	case RPC_FT_REQUEST: {
-		r = start_request(s, h);
+		bool keep = m->data && !m->too_big && h->msg_len <= ep->o.max_msg &&
+			    ep->ops->msg_keep && ep->ops->msg_keep(ep->t, m);
+
+		r = start_request(s, h, !keep);
 		if (r)
 			return r;
 		struct rpc_req *q = s->rf_req;
 
 		s->rx_bytes_used += m->wire_bytes - q->credit_bytes;
 		q->credit_bytes = m->wire_bytes;
-		if (m->too_big && !q->drop) {
-			rpc_buf_put(&s->ep->pool, q->buf);
+		if (keep) {
+			q->held = *m;
+			q->has_held = true;
+			q->data = m->data;
+			*kept = true;
+			ep->st.zc_rx_msgs++;
+		} else if (m->too_big && !q->drop) {
+			rpc_buf_put(&ep->pool, q->buf);
 			q->buf = NULL;
 			q->drop = true;
 			s->rf_dst = NULL;
@@ -324,16 +360,8 @@ static int rx_msg(struct rpc_session *s, struct rpc_tmsg *m)
 		break;
 	}
 	case RPC_FT_RESPONSE:
-		r = start_response(s, h);
-		if (r)
-			return r;
-		if (m->too_big && s->rf_call && s->rf_call->rbuf) {
-			rpc_buf_put(&s->ep->pool, s->rf_call->rbuf);
-			s->rf_call->rbuf = NULL;
-			s->rf_call->rdrop = true;
-			s->rf_dst = NULL;
-		}
-		break;
+		rx_msg_response(s, m);
+		return 0;
 	case RPC_FT_CHUNK:
 		return -EPROTO; /* the transport joins chunks */
 	default:
@@ -354,13 +382,21 @@ static int rx_msgs(struct rpc_session *s)
 
 		if (r == -EAGAIN)
 			return 0;
-		if (r < 0)
+		if (r < 0) {
+			/* the transport's framer found it (and reset the
+			 * connection): counted as if we had */
+			if (r == -EPROTO)
+				s->ep->st.proto_errors++;
 			return r;
+		}
 		if (m.eof)
 			return -ECONNRESET;
 		s->last_rx = rpc_now_us();
-		r = rx_msg(s, &m);
-		ops->msg_done(s->ep->t, &m);
+		bool kept = false;
+
+		r = rx_msg(s, &m, &kept);
+		if (!kept)
+			ops->msg_done(s->ep->t, &m);
 		if (r == -EPROTO)
 			return proto_error(s);
 		if (r < 0)

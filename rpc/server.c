@@ -52,9 +52,10 @@ static void req_unlink(struct rpc_req *r)
 /**
  * rpc_req_new - a request whose first frame header is @h.  Too big for
  * max_msg: it is answered RESOURCE_EXHAUSTED at its end and its bytes
- * are skipped (r->drop).
+ * are skipped (r->drop).  @alloc false: no buffer, the caller points
+ * r->data at bytes the request keeps (r->held).
  */
-struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h)
+struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h, bool alloc)
 {
 	struct rpc_req *r = calloc(1, sizeof(*r));
 	unsigned b = hash(h->call_id);
@@ -70,12 +71,13 @@ struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h
 		r->deadline = rpc_now_us() + h->deadline_us;
 	if (h->msg_len > s->ep->o.max_msg) {
 		r->drop = true;
-	} else {
+	} else if (alloc) {
 		r->buf = rpc_buf_get(&s->ep->pool, (size_t)h->meta_len + h->msg_len);
 		if (!r->buf) {
 			free(r);
 			return NULL;
 		}
+		r->data = r->buf->data;
 	}
 	r->hnext = s->reqh[b];
 	s->reqh[b] = r;
@@ -86,6 +88,17 @@ struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h
 	return r;
 }
 
+/* @r's bytes go back: to the pool, or the held message to its transport */
+static void req_free(struct rpc_req *r)
+{
+	struct rpc_endpoint *ep = r->ep;
+
+	if (r->has_held)
+		ep->ops->msg_done(ep->t, &r->held);
+	rpc_buf_put(&ep->pool, r->buf);
+	free(r);
+}
+
 /* give the peer its credit back and free @r */
 void rpc_req_release(struct rpc_req *r)
 {
@@ -94,8 +107,7 @@ void rpc_req_release(struct rpc_req *r)
 	req_unlink(r);
 	if (s)
 		rpc_credit_return(s, 1, r->credit_bytes);
-	rpc_buf_put(&r->ep->pool, r->buf);
-	free(r);
+	req_free(r);
 }
 
 static void respond_status(struct rpc_req *r, int st, const char *text)
@@ -125,7 +137,7 @@ void rpc_req_dispatch(struct rpc_req *r)
 	}
 	r->prio = (m->flags & RPC_METHOD_LATENCY) ? RPC_TXC_LATENCY :
 		  (m->flags & RPC_METHOD_BULK) ? RPC_TXC_BULK : RPC_TXC_NORMAL;
-	nm = rpc_meta_parse(r->buf->data, r->hdr.meta_len, r->meta, RPC_WIRE_MAX_META_ENTRIES);
+	nm = rpc_meta_parse(r->data, r->hdr.meta_len, r->meta, RPC_WIRE_MAX_META_ENTRIES);
 	if (nm < 0) {
 		respond_status(r, RPC_INVALID_ARGUMENT, "malformed metadata");
 		return;
@@ -136,7 +148,7 @@ void rpc_req_dispatch(struct rpc_req *r)
 		rpc_req_release(r);
 		return;
 	}
-	r->view.data = r->buf->data + r->hdr.meta_len;
+	r->view.data = r->data + r->hdr.meta_len;
 	r->view.len = r->hdr.msg_len;
 	r->view.meta = r->meta;
 	r->view.nmeta = (unsigned)nm;
@@ -241,10 +253,8 @@ void rpc_reqs_orphan(struct rpc_session *s)
 
 			req_unlink(r);
 			__atomic_store_n(&r->cancelled, true, __ATOMIC_RELAXED);
-			if (!r->complete) {
-				rpc_buf_put(&r->ep->pool, r->buf);
-				free(r);
-			}
+			if (!r->complete)
+				req_free(r);
 		}
 	}
 	s->reqs = NULL;

@@ -48,6 +48,10 @@ struct bm {
 	uint32_t nq;
 	int *ready;		/* handles that got messages since the last poll */
 	uint32_t nready, ready_cap;
+	/* heap bytes requests keep past their read (msg_keep), and the most
+	 * they may: a quarter of the heap, so kept requests never starve the
+	 * daemon of room for the responses and credit that free them */
+	uint64_t kept, keep_max;
 };
 
 static_assert(offsetof(struct bm, ctx) == 0, "rpc_bp_* ops read the context first");
@@ -75,6 +79,7 @@ static int m_init(void **t, const struct rpc_endpoint_opts *o, char *err, size_t
 		b->own = true;
 	}
 	b->wake = -1;
+	b->keep_max = bp_msg_heap_size(b->ctx) / 4;
 	*t = b;
 	return 0;
 }
@@ -326,11 +331,25 @@ static int m_recv_msg(void *t, int h, struct rpc_tmsg *out)
 	return 0;
 }
 
+static bool m_msg_keep(void *t, struct rpc_tmsg *m)
+{
+	struct bm *b = t;
+
+	if (b->kept + m->h.frame_len > b->keep_max)
+		return false;
+	b->kept += m->h.frame_len;
+	m->kept = true;
+	return true;
+}
+
 static void m_msg_done(void *t, struct rpc_tmsg *m)
 {
+	struct bm *b = t;
 	struct bp_msg bm = { .h = (int)m->priv[2], .priv = { m->priv[0], m->priv[1] } };
 
-	bp_msg_done(((struct bm *)t)->ctx, &bm);
+	if (m->kept)
+		b->kept -= m->h.frame_len;
+	bp_msg_done(b->ctx, &bm);
 }
 
 static int m_poll(void *t, struct rpc_tev *ev, int max, int timeout_ms)
@@ -417,6 +436,7 @@ const struct rpc_transport_ops rpc_bypass_msg_ops = {
 	.tx_commit = m_tx_commit,
 	.recv_msg = m_recv_msg,
 	.msg_done = m_msg_done,
+	.msg_keep = m_msg_keep,
 	.max_frame = MSG_FRAME,
 	.per_class_room = true,
 	.tx_msg_begin = m_tx_msg_begin,

@@ -392,6 +392,13 @@ int bp_msg_poll(struct bp_ctx *ctx, struct bp_msg *out, int max);
 /** bp_msg_done - give @m's heap buffer back to the daemon. */
 int bp_msg_done(struct bp_ctx *ctx, const struct bp_msg *m);
 
+/**
+ * bp_msg_heap_size - bytes of @ctx's message heap (0: none), so a caller
+ * that keeps messages past bp_msg_poll() can bound what it pins: every
+ * byte it keeps is a byte the daemon cannot fill with new messages.
+ */
+uint64_t bp_msg_heap_size(const struct bp_ctx *ctx);
+
 /* bp_msg_tx_alloc() classes, best first (= the ABI's BP_MSG_PRIO_*) */
 #define BP_PRIO_LATENCY 0u
 #define BP_PRIO_NORMAL 1u

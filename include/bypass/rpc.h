@@ -369,6 +369,10 @@ struct rpc_stats {
 	/* zero-copy transport (bypass): messages written straight into the
 	 * transport's tx ring, bytes parsed in place from its rx ring */
 	uint64_t zc_tx, zc_rx_bytes;
+	/* daemon-framed sessions: messages read where fastpathd put them (its
+	 * message heap), with no copy: responses, and requests while the
+	 * requests kept there stay under a quarter of the heap */
+	uint64_t zc_rx_msgs;
 };
 
 void rpc_endpoint_stats(const struct rpc_endpoint *ep, struct rpc_stats *st);

@@ -119,8 +119,11 @@ static void srv_sess(struct rpc_session *s, enum rpc_session_event ev, int err, 
 
 static void srv_report(void)
 {
-	printf("rpc_bench: sessions live=%ld peak=%ld accepted=%lu closed=%lu\n", live, peak,
-	       accepted, closed);
+	struct rpc_stats st;
+
+	rpc_endpoint_stats(ep, &st);
+	printf("rpc_bench: sessions live=%ld peak=%ld accepted=%lu closed=%lu zc_rx_msgs=%lu\n",
+	       live, peak, accepted, closed, (unsigned long)st.zc_rx_msgs);
 	fflush(stdout);
 }
 
@@ -416,8 +419,8 @@ static int client(const char *addr)
 	/* zc_*: how much went through the transport's rings in place (on
 	 * stderr: stdout's last line is the CSV row bench scripts read) */
 	rpc_endpoint_stats(ep, &st);
-	fprintf(stderr, "rpc_bench: zc_tx=%lu zc_rx_bytes=%lu\n", (unsigned long)st.zc_tx,
-	       (unsigned long)st.zc_rx_bytes);
+	fprintf(stderr, "rpc_bench: zc_tx=%lu zc_rx_bytes=%lu zc_rx_msgs=%lu\n",
+		(unsigned long)st.zc_tx, (unsigned long)st.zc_rx_bytes, (unsigned long)st.zc_rx_msgs);
 	/* orderly closes: FINs, so the server side ends every session */
 	for (long i = 0; i < opt.conns; i++)
 		rpc_session_close(cs[i].s);

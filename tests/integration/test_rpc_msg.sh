@@ -61,6 +61,15 @@ bp_wait_listening "$dir/b1.log"
 bp_peer timeout 60 "$R/rpc_bench" client --stack kernel --server "$BP_IP" -p 7122 --conns 4 --size 65536 \
 	--verify --duration 1 --warmup 0.2 >"$dir/bc1.log" 2>&1 || bp_die "rpc_bench: $(cat "$dir/bc1.log")"
 bp_log "kernel rpc_bench -> RPC-session server: $(rpc_bench_ok "$dir/bc1.log")"
+# its requests were served where fastpathd put them (the message heap), no
+# copy: the server reports zc_rx_msgs once the sessions have closed
+for _ in $(seq 50); do
+	grep -qE 'zc_rx_msgs=[1-9]' "$dir/b1.log" && break
+	sleep 0.1
+done
+grep -qE 'zc_rx_msgs=[1-9]' "$dir/b1.log" ||
+	bp_die "no request read in place: $(grep 'sessions live' "$dir/b1.log" | tail -1)"
+bp_log "requests read in place: $(grep -oE 'zc_rx_msgs=[0-9]+' "$dir/b1.log" | tail -1)"
 
 # rpc_bench calls method 1 too: the count grew by at least the calls it
 # completed in its measured window (CSV field 7, bench/bench_csv.h)
@@ -89,6 +98,14 @@ bp_log "garbage stream reset and counted (rpc_protocol_errors $before -> $after)
 # and the server still serves
 bp_peer timeout 60 "$R/kv_client" --connect "$BP_IP:7121" check-size 4 1000 >"$dir/c2.log" 2>&1 ||
 	bp_die "kv_server after the garbage: $(cat "$dir/c2.log")"
+# handlers on worker threads read requests kept in the message heap
+bp_bg "$R/kv_server" --transport bypass-msg --listen :7124 --workers 2 --max-msg 16777216 \
+	>"$dir/s4.log" 2>&1
+bp_wait_listening "$dir/s4.log"
+bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7124" check-size 6 65536 >"$dir/c4.log" 2>&1 ||
+	bp_die "kernel kv_client -> bypass-msg kv_server --workers 2: $(cat "$dir/c4.log")"
+grep -q "check 6 ok" "$dir/c4.log" || bp_die "no check result: $(cat "$dir/c4.log")"
+bp_log "kernel kv_client -> RPC-session kv_server --workers 2: 6 rounds up to 65536 B ok"
 # the other way: a bypass-msg client (responses framed by the daemon) to a
 # kernel kv_server on the Linux host
 bp_bg bp_peer "$R/kv_server" --listen :7123 --max-msg 16777216 >"$dir/s2.log" 2>&1

@@ -121,7 +121,7 @@ for i in $(seq "$PROCS"); do
 	grep -q "hold released: ${PER[$i]} sessions up, 0 lost" "$dir/cli$i.log" ||
 		bp_die "client $i lost sessions while holding: $(tail -n 3 "$dir/cli$i.log")"
 done
-srv_closed() { grep -qE "sessions live=0 peak=$N accepted=([0-9]+) closed=\1\$" "$dir/srv.log"; }
+srv_closed() { grep -qE "sessions live=0 peak=$N accepted=([0-9]+) closed=\1( |$)" "$dir/srv.log"; }
 wait_for 30 srv_closed || bp_die "server did not see all $N close: $(tail -n 3 "$dir/srv.log")"
 no_est() { [ "$(est_flows)" -eq 0 ]; }
 wait_for 30 no_est || bp_die "fastpathd still lists $(est_flows) established flows"

@@ -17,6 +17,12 @@
  * messages of several frames (tx_msg_begin/tx_msg_end).  It counts the
  * promises, checks that every RPC_TXC_RESERVED frame has one and every
  * end a begin (fk_promise_bad), and can refuse promises for a while.
+ *
+ * With FK_MSG defined, it frames for the endpoint as fastpathd does for
+ * bypass-msg sessions: recv_msg hands over whole messages (CHUNKs joined,
+ * each in a malloc'ed buffer), msg_done frees them, and msg_keep lets
+ * requests keep theirs within a budget (fk_keep_max bytes) while it counts
+ * what is kept (fk_kept, its peak) and what was never given back.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,6 +41,7 @@ struct fk_h {
 	uint16_t port;
 	uint8_t *buf;		/* bytes waiting to be read from this handle */
 	size_t len, cap;
+	size_t off;		/* !FK_ZC: where in buf they start */
 	int acceptq[FK_MAX];
 	int nacc;
 	uint64_t rd;		/* FK_ZC: ring position of buf's first byte */
@@ -48,6 +55,24 @@ struct fk_h {
 static struct fk_h fk[FK_MAX];
 static pthread_mutex_t fk_mu = PTHREAD_MUTEX_INITIALIZER;
 static size_t fk_pipe_cap = SIZE_MAX;
+
+#ifdef FK_MSG
+/* a message whose CHUNKs are still coming, by handle, direction and call */
+struct fk_part {
+	bool used;
+	int h;
+	bool resp;
+	uint32_t call_id;
+	struct rpc_frame_hdr first;
+	uint8_t *data;
+	uint32_t len, wire;
+};
+
+static struct fk_part fk_parts[256];
+static uint64_t fk_kept, fk_kept_peak, fk_keep_max = UINT64_MAX;
+static unsigned long fk_msgs_out, fk_msgs_kept;	/* handed out and not done; kept ever */
+
+#endif
 
 #ifdef FK_PROMISE
 static unsigned fk_promised[FK_MAX][RPC_TXC_N]; /* messages under way, by handle and class */
@@ -98,6 +123,10 @@ static void fk_put(int p, const void *src, size_t len)
 		src = (const uint8_t *)src + v[i].iov_len;
 	}
 #else
+	if (fk[p].off + fk[p].len + len > fk[p].cap && fk[p].off) {
+		memmove(fk[p].buf, fk[p].buf + fk[p].off, fk[p].len);
+		fk[p].off = 0;
+	}
 	if (fk[p].len + len > fk[p].cap) {
 		size_t cap = fk[p].cap ? fk[p].cap : 4096;
 
@@ -106,7 +135,7 @@ static void fk_put(int p, const void *src, size_t len)
 		fk[p].buf = realloc(fk[p].buf, cap);
 		fk[p].cap = cap;
 	}
-	memcpy(fk[p].buf + fk[p].len, src, len);
+	memcpy(fk[p].buf + fk[p].off + fk[p].len, src, len);
 #endif
 	fk[p].len += len;
 }
@@ -124,8 +153,9 @@ static void fk_take(int h, void *dst, size_t len)
 	}
 	fk[h].rd += len;
 #else
-	memcpy(dst, fk[h].buf, len);
-	memmove(fk[h].buf, fk[h].buf + len, fk[h].len - len);
+	/* no memmove per read: a pipe of many small frames stays linear */
+	memcpy(dst, fk[h].buf + fk[h].off, len);
+	fk[h].off = fk[h].len == len ? 0 : fk[h].off + len;
 #endif
 	fk[h].len -= len;
 }
@@ -281,6 +311,14 @@ static void fk_close_locked(int h)
 	}
 	free(fk[h].buf);
 	memset(&fk[h], 0, sizeof(fk[h]));
+#ifdef FK_MSG
+	for (unsigned i = 0; i < sizeof(fk_parts) / sizeof(fk_parts[0]); i++) {
+		if (fk_parts[i].used && fk_parts[i].h == h) {
+			free(fk_parts[i].data);
+			fk_parts[i] = (struct fk_part){ 0 };
+		}
+	}
+#endif
 #ifdef FK_PROMISE
 	memset(fk_promised[h], 0, sizeof(fk_promised[h])); /* close drops them */
 #endif
@@ -432,7 +470,7 @@ static void fk_tx_msg_end(void *t, int h, unsigned prio)
 
 /* refuse promises, or stop and report every handle writable, as
  * libbypass does when room comes back */
-static void fk_promise_set_refuse(bool on)
+static __attribute__((unused)) void fk_promise_set_refuse(bool on)
 {
 	pthread_mutex_lock(&fk_mu);
 	fk_promise_refuse = on;
@@ -440,6 +478,132 @@ static void fk_promise_set_refuse(bool on)
 		if (fk[i].used && !fk[i].listener)
 			fk[i].notify_out = true;
 	pthread_mutex_unlock(&fk_mu);
+}
+#endif
+
+#ifdef FK_MSG
+static struct fk_part *fk_part_find(int h, bool resp, uint32_t id)
+{
+	for (unsigned i = 0; i < sizeof(fk_parts) / sizeof(fk_parts[0]); i++)
+		if (fk_parts[i].used && fk_parts[i].h == h && fk_parts[i].resp == resp &&
+		    fk_parts[i].call_id == id)
+			return &fk_parts[i];
+	return NULL;
+}
+
+/* the next whole frame of @h, its payload malloc'ed: 1, 0 none yet, -err */
+static int fk_frame(int h, struct rpc_frame_hdr *fh, uint8_t **payload, bool *eof)
+{
+	uint8_t hb[RPC_WIRE_HDR_LEN];
+	int r = 0;
+
+	pthread_mutex_lock(&fk_mu);
+	if (fk[h].len >= RPC_WIRE_HDR_LEN) {
+		memcpy(hb, fk[h].buf + fk[h].off, RPC_WIRE_HDR_LEN);
+		if (rpc_frame_decode(hb, fh) != RPC_FE_OK) {
+			r = -EPROTO;
+		} else if (fk[h].len >= RPC_WIRE_HDR_LEN + (size_t)fh->frame_len) {
+			fk_take(h, hb, RPC_WIRE_HDR_LEN);
+			*payload = malloc(fh->frame_len ? fh->frame_len : 1);
+			fk_take(h, *payload, fh->frame_len);
+			if (fk[h].peer >= 0)
+				fk[fk[h].peer].notify_out = true;
+			r = 1;
+		}
+	}
+	if (!r && fk[h].err)
+		r = -ECONNRESET;
+	else if (!r && fk[h].eof && !fk[h].len)
+		*eof = true;
+	pthread_mutex_unlock(&fk_mu);
+	return r;
+}
+
+static int fk_recv_msg(void *t, int h, struct rpc_tmsg *m)
+{
+	for (;;) {
+		struct rpc_frame_hdr fh;
+		uint8_t *p = NULL;
+		bool eof = false;
+		int r = fk_frame(h, &fh, &p, &eof);
+
+		if (eof) {
+			*m = (struct rpc_tmsg){ .eof = true };
+			return 0;
+		}
+		if (r <= 0)
+			return r ? r : -EAGAIN;
+		bool more = fh.flags & RPC_FF_MORE;
+		uint32_t wire = RPC_WIRE_HDR_LEN + fh.frame_len;
+		struct fk_part *pt;
+
+		if (fh.type == RPC_FT_CHUNK) {
+			pt = fk_part_find(h, fh.flags & RPC_FF_RESP_DIR, fh.call_id);
+			if (!pt) {
+				free(p);
+				return -EPROTO;
+			}
+			if (pt->len + fh.frame_len > pt->first.meta_len + pt->first.msg_len) {
+				free(p);
+				return -EPROTO;
+			}
+			memcpy(pt->data + pt->len, p, fh.frame_len);
+			pt->len += fh.frame_len;
+			pt->wire += wire;
+			free(p);
+			if (more)
+				continue;
+			fh = pt->first;
+			p = pt->data;
+			wire = pt->wire;
+			*pt = (struct fk_part){ 0 };
+		} else if (more) {
+			if (fh.frame_len > (uint64_t)fh.meta_len + fh.msg_len) {
+				free(p);
+				return -EPROTO;
+			}
+			for (pt = fk_parts; pt->used; pt++)
+				cr_assert(pt + 1 < fk_parts + 256, "fake: too many partial messages");
+			/* the first frame says the whole size: one buffer for all */
+			*pt = (struct fk_part){ .used = true, .h = h, .first = fh,
+						.resp = fh.type == RPC_FT_RESPONSE,
+						.call_id = fh.call_id,
+						.data = malloc((size_t)fh.meta_len + fh.msg_len),
+						.len = fh.frame_len, .wire = wire };
+			memcpy(pt->data, p, fh.frame_len);
+			free(p);
+			continue;
+		}
+		fh.flags &= (uint16_t)~RPC_FF_MORE;
+		fh.frame_len = fh.meta_len + fh.msg_len;
+		*m = (struct rpc_tmsg){ .h = fh, .data = p, .wire_bytes = wire };
+		fk_msgs_out++;
+		return 0;
+	}
+}
+
+static void fk_msg_done(void *t, struct rpc_tmsg *m)
+{
+	if (m->eof)
+		return;
+	if (m->kept)
+		fk_kept -= m->h.frame_len;
+	cr_assert_gt(fk_msgs_out, 0, "fake: a message given back twice");
+	fk_msgs_out--;
+	free((void *)m->data);
+	m->data = NULL;
+}
+
+static bool fk_msg_keep(void *t, struct rpc_tmsg *m)
+{
+	if (fk_kept + m->h.frame_len > fk_keep_max)
+		return false;
+	fk_kept += m->h.frame_len;
+	if (fk_kept > fk_kept_peak)
+		fk_kept_peak = fk_kept;
+	fk_msgs_kept++;
+	m->kept = true;
+	return true;
 }
 #endif
 
@@ -461,6 +625,11 @@ static const struct rpc_transport_ops fake_ops = {
 	.tx_commit = fk_tx_commit,
 	.rx_peek = fk_rx_peek,
 	.rx_consume = fk_rx_consume,
+#endif
+#ifdef FK_MSG
+	.recv_msg = fk_recv_msg,
+	.msg_done = fk_msg_done,
+	.msg_keep = fk_msg_keep,
 #endif
 #ifdef FK_PROMISE
 	.max_frame = 4096,
@@ -510,6 +679,15 @@ static void fk_reset_all(void)
 		if (fk[i].used)
 			fk_close_locked(i);
 	fk_pipe_cap = SIZE_MAX;
+#ifdef FK_MSG
+	for (unsigned i = 0; i < sizeof(fk_parts) / sizeof(fk_parts[0]); i++) {
+		free(fk_parts[i].data);
+		fk_parts[i] = (struct fk_part){ 0 };
+	}
+	fk_kept = fk_kept_peak = 0;
+	fk_keep_max = UINT64_MAX;
+	fk_msgs_kept = 0;
+#endif
 #ifdef FK_PROMISE
 	fk_begins = fk_ends = fk_resv_frames = fk_refusals = fk_promise_bad = 0;
 	fk_promise_refuse = false;
