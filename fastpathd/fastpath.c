@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 #include <rte_ethdev.h>
@@ -30,6 +31,13 @@
 
 #define SLEEP_MIN_US 20
 #define SLEEP_MAX_US 1000
+/* a port without rx interrupts (memif, af_packet) is only looked at
+ * between timed sleeps.  For WARM_MS after the last work, when more is
+ * likely soon (the ACKs of what just went out, the rest of a transfer
+ * whose sender lost its CPU for a moment), the sleeps stay at SLEEP_MIN_US
+ * instead of doubling: a frame that comes then waits at most that long,
+ * where a 1 ms sleep held a bulk transfer's ACKs back and halved it. */
+#define WARM_MS 5
 /* idle this long (no work at all), a port without rx interrupts is looked
  * at only every SLEEP_DEEP_US: a thousand wakeups a second were most of an
  * idle daemon's CPU.  The first frame after such a pause waits that long. */
@@ -544,12 +552,16 @@ static void core_loop(struct fp_ctx *fp)
 	}
 	if (dp->cfg.fp_cpus[0] || fp->core)
 		pin_thread(dp, fp->core);
+	/* sleeps of SLEEP_MIN_US mean that long: the default 50 us of timer
+	 * slack would more than triple them */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	/* cores that may share a CPU must not spin against each other: the
 	 * one with the work would wait for the scheduler's time slice */
 	bool spin_yields = dp->ncores > 1 && !dp->cfg.busy_poll;
 
 	uint64_t idle_cycles = dp->tsc_hz / 1000000 * dp->cfg.idle_poll_us;
 	uint64_t deep_idle_cycles = dp->tsc_hz / 1000 * DEEP_IDLE_MS;
+	uint64_t warm_cycles = fp->rx_intr_fd < 0 ? dp->tsc_hz / 1000 * WARM_MS : 0;
 	uint64_t last_work = rte_rdtsc(), round_start = last_work;
 	uint32_t sleep_us = SLEEP_MIN_US;
 
@@ -629,8 +641,10 @@ static void core_loop(struct fp_ctx *fp)
 		fp_block(fp, sleep_us);
 		round_start = rte_rdtsc();
 		self->idle_tsc += round_start - end;
-		if (sleep_us < SLEEP_MAX_US ||
-		    (sleep_us < SLEEP_DEEP_US && fp->now - last_work > deep_idle_cycles))
+		if (fp->now - last_work < warm_cycles)
+			sleep_us = SLEEP_MIN_US;
+		else if (sleep_us < SLEEP_MAX_US ||
+			 (sleep_us < SLEEP_DEEP_US && fp->now - last_work > deep_idle_cycles))
 			sleep_us = sleep_us * 2 > SLEEP_DEEP_US ? SLEEP_DEEP_US : sleep_us * 2;
 	}
 }
