@@ -312,6 +312,7 @@ struct rpc_session {
 
 	/* liveness */
 	uint64_t last_rx;
+	uint64_t ping_after;		/* µs of silence before we PING (session.c) */
 	uint32_t ping_token;
 	bool ping_out;
 	struct rpc_timer ka;		/* keepalive */
@@ -351,6 +352,7 @@ struct rpc_endpoint {
 	int in_cb;
 	struct rpc_stats st;
 	struct rpc_workers *w;		/* NULL until a worker method is registered */
+	uint32_t nsess_up;		/* sessions come up: spreads their PINGs */
 };
 
 /* endpoint.c */

@@ -71,8 +71,10 @@ struct rpc_transport_ops;
  * @ops: a custom transport (tests); overrides @transport.
  * @ops_arg: handed to @ops->init.
  * @max_msg: largest message body accepted (default 8 MiB, max 1 GiB).
- * @keepalive_ms: PING after this much silence (default 1000); a session
- *                silent for 3 intervals more is declared dead.
+ * @keepalive_ms: a client PINGs after about this much silence (default
+ *                1000), a server after twice it (the client's PINGs keep
+ *                both ends alive); a session silent for 4 intervals is
+ *                declared dead.
  * @reconnect_min_ms: first reconnect delay (default 50), doubling up to
  * @reconnect_max_ms: (default 2000).
  * @max_queued_bytes: request bytes a session may hold unsent (waiting for
@@ -373,6 +375,7 @@ struct rpc_stats {
 	 * message heap), with no copy: responses, and requests while the
 	 * requests kept there stay under a quarter of the heap */
 	uint64_t zc_rx_msgs;
+	uint64_t pings;			/* keepalive PINGs sent */
 };
 
 void rpc_endpoint_stats(const struct rpc_endpoint *ep, struct rpc_stats *st);

@@ -6,7 +6,10 @@
 # RPC_SESSIONS_PROCS client processes (default 4).  Every session connects
 # and completes one echo call checked byte for byte; then, with all of
 # them still open, the server must say it holds N sessions at once and
-# fastpathd must list N established flows on the port.  Then the clients
+# fastpathd must list N established flows on the port.  They then sit idle
+# for RPC_SESSIONS_IDLE_S (default 8 s, twice the library's 4 s dead
+# threshold at its default 1 s keepalive): keepalive alone must hold every
+# one of them.  Then the clients
 # close every session (FIN), the server must see all N close, and once the
 # server exits the daemon must hold no flow at all.
 set -euo pipefail
@@ -16,6 +19,7 @@ bp_need_root
 trap bp_cleanup EXIT
 N=${RPC_SESSIONS_N:-10000}
 PROCS=${RPC_SESSIONS_PROCS:-4}
+IDLE_S=${RPC_SESSIONS_IDLE_S:-8}
 PORT=7119
 [[ $N =~ ^[0-9]+$ ]] && [ "$N" -ge 2000 ] && [ "$N" -le 14000 ] ||
 	bp_die "RPC_SESSIONS_N=$N: 2000..14000"
@@ -85,10 +89,10 @@ all_answered() {
 	done
 }
 
-# keepalive: 10 s instead of the library's 1 s (dead after 4 intervals): at
-# 1 s, 10,000 sessions cost 40,000 PING/PONG messages a second on the 2
-# shared CPUs, which is load, not what this test is about
-KA=(--keepalive-ms 10000)
+# keepalive: the library's 1 s (dead after 4 intervals of silence); the
+# clients PING, the server stays quiet, so the N idle sessions cost N
+# PING/PONG pairs a second
+KA=()
 bp_bg "$R/rpc_bench" server --stack bypass -p "$PORT" "${KA[@]}" >"$dir/srv.log" 2>&1
 SRV=$BP_LAST_PID
 bp_wait_listening "$dir/srv.log"
@@ -110,6 +114,12 @@ wait_for 10 srv_says "$N" || bp_die "server never held $N sessions: $(tail -n 3 
 est=$(est_flows)
 [ "$est" -eq "$N" ] || bp_die "fastpathd lists $est established flows on port $PORT, not $N"
 bp_log "server: $(grep "live=$N " "$dir/srv.log" | tail -1); fastpathd: $est established"
+
+# idle for 2 x the dead threshold: keepalive alone holds every session
+sleep "$IDLE_S"
+srv_says "$N" && [ "$(tail -n 1 "$dir/srv.log" | grep -o 'closed=[0-9]*')" = "closed=0" ] ||
+	bp_die "sessions died while idle: $(tail -n 1 "$dir/srv.log")"
+bp_log "after $IDLE_S s idle: $(tail -n 1 "$dir/srv.log")"
 
 # every session closes cleanly
 touch "$dir/release"

@@ -427,6 +427,78 @@ Test(rpc, keepalive_detects_a_silent_peer)
 	cr_assert_eq(last_err, -ETIMEDOUT);
 }
 
+/* both ends with a @ka_ms keepalive, the server's sessions reported to on_srv_sess */
+static int srv_events[8], srv_last_err;
+
+static void on_srv_sess(struct rpc_session *s, enum rpc_session_event ev, int err, void *arg)
+{
+	srv_events[ev]++;
+	srv_last_err = err;
+}
+
+static void restart_with_keepalive(uint32_t ka_ms)
+{
+	struct res r = { 0 };
+
+	rpc_endpoint_destroy(cli);
+	rpc_endpoint_destroy(srv);
+	fk_reset_all();
+	memset(srv_events, 0, sizeof(srv_events));
+	srv = mk(0, ka_ms);
+	cr_assert_eq(rpc_register(srv, M_ECHO, "echo", h_echo, NULL), 0);
+	cr_assert_eq(rpc_listen(srv, ":7000", on_srv_sess, NULL), 0);
+	cli = mk(0, ka_ms);
+	sess = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL);
+	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &r, NULL), 0);
+	spin_until(&r.done, 2000);
+	cr_assert_eq(r.status, RPC_OK);
+}
+
+Test(rpc, idle_session_pings_from_the_client_side_only)
+{
+	struct rpc_stats cs, ss;
+	uint64_t end;
+
+	restart_with_keepalive(20);
+	end = rpc_now_us() + 400000;
+	while (rpc_now_us() < end) {
+		spin(1);
+		usleep(200);
+	}
+	rpc_endpoint_stats(cli, &cs);
+	rpc_endpoint_stats(srv, &ss);
+	cr_assert_eq(events[RPC_SESS_DISCONNECTED], 0, "the idle session stays up");
+	cr_assert_eq(srv_events[RPC_SESS_CLOSED], 0);
+	/* a PING every 16-20 ms of silence: about 20 in 400 ms */
+	cr_assert_geq(cs.pings, 10, "client PINGs: %lu", (unsigned long)cs.pings);
+	cr_assert_leq(cs.pings, 30, "client PINGs: %lu", (unsigned long)cs.pings);
+	cr_assert_eq(ss.pings, 0, "the client's PINGs keep the server quiet: %lu",
+		     (unsigned long)ss.pings);
+}
+
+Test(rpc, server_finds_a_vanished_client)
+{
+	struct rpc_stats ss;
+	uint64_t t0, end;
+
+	restart_with_keepalive(20);
+	/* the client host vanishes: no FIN, nothing, and it never runs again */
+	fk_blackhole_owner(cli->t, true);
+	t0 = rpc_now_us();
+	end = t0 + 2000000;
+	while (!srv_events[RPC_SESS_CLOSED] && rpc_now_us() < end) {
+		rpc_run(srv, 0);
+		usleep(200);
+	}
+	cr_assert_eq(srv_events[RPC_SESS_CLOSED], 1, "the server closed the silent session");
+	cr_assert_eq(srv_last_err, -ETIMEDOUT);
+	/* dead after 4 intervals of silence (80 ms), never before */
+	cr_assert_geq(rpc_now_us() - t0, 75000);
+	rpc_endpoint_stats(srv, &ss);
+	cr_assert_geq(ss.pings, 1, "the server PINGed the silent client");
+	fk_blackhole_owner(cli->t, false);
+}
+
 Test(rpc, server_calls_its_client_on_the_same_session)
 {
 	struct res r = { 0 };
