@@ -31,13 +31,16 @@
 
 #define SLEEP_MIN_US 20
 #define SLEEP_MAX_US 1000
-/* a port without rx interrupts (memif, af_packet) is only looked at
- * between timed sleeps.  For WARM_MS after the last work, when more is
- * likely soon (the ACKs of what just went out, the rest of a transfer
- * whose sender lost its CPU for a moment), the sleeps stay at SLEEP_MIN_US
- * instead of doubling: a frame that comes then waits at most that long,
- * where a 1 ms sleep held a bulk transfer's ACKs back and halved it. */
+/* a port without rx interrupts (memif, af_packet, af_xdp) is only looked
+ * at between timed sleeps.  After a busy stretch that moved WARM_BYTES of
+ * payload or more (a transfer: its ACKs, window updates or next segments
+ * are due any moment) the sleeps stay at SLEEP_MIN_US for WARM_MS instead
+ * of doubling, so a frame waits at most that long: 1 ms sleeps held a bulk
+ * transfer's ACKs back and halved it, and cost a 1 MiB RPC each of its
+ * window rounds.  After small messages they double as before: there, 20 us
+ * wakeups mostly find nothing and take the CPU from the app beside us. */
 #define WARM_MS 5
+#define WARM_BYTES (64u << 10)
 /* idle this long (no work at all), a port without rx interrupts is looked
  * at only every SLEEP_DEEP_US: a thousand wakeups a second were most of an
  * idle daemon's CPU.  The first frame after such a pause waits that long. */
@@ -562,6 +565,8 @@ static void core_loop(struct fp_ctx *fp)
 	uint64_t idle_cycles = dp->tsc_hz / 1000000 * dp->cfg.idle_poll_us;
 	uint64_t deep_idle_cycles = dp->tsc_hz / 1000 * DEEP_IDLE_MS;
 	uint64_t warm_cycles = fp->rx_intr_fd < 0 ? dp->tsc_hz / 1000 * WARM_MS : 0;
+	uint64_t moved_mark = 0;	/* payload bytes when the last gap began */
+	bool in_gap = false, warm_gap = false;
 	uint64_t last_work = rte_rdtsc(), round_start = last_work;
 	uint32_t sleep_us = SLEEP_MIN_US;
 
@@ -622,6 +627,7 @@ static void core_loop(struct fp_ctx *fp)
 			if (work)
 				last_work = fp->now;
 			sleep_us = SLEEP_MIN_US;
+			in_gap = false;
 			continue;
 		}
 		if (fp->now - last_work < idle_cycles || paced_due <= fp->now ||
@@ -638,10 +644,18 @@ static void core_loop(struct fp_ctx *fp)
 			if (us < sleep_us)
 				sleep_us = (uint32_t)us;
 		}
+		if (!in_gap) {
+			/* the gap's first sleep: was the stretch before it a transfer? */
+			uint64_t moved = fp->cnt[DPC_RX_BYTES] + fp->cnt[DPC_TX_BYTES];
+
+			warm_gap = warm_cycles && moved - moved_mark >= WARM_BYTES;
+			moved_mark = moved;
+			in_gap = true;
+		}
 		fp_block(fp, sleep_us);
 		round_start = rte_rdtsc();
 		self->idle_tsc += round_start - end;
-		if (fp->now - last_work < warm_cycles)
+		if (warm_gap && fp->now - last_work < warm_cycles)
 			sleep_us = SLEEP_MIN_US;
 		else if (sleep_us < SLEEP_MAX_US ||
 			 (sleep_us < SLEEP_DEEP_US && fp->now - last_work > deep_idle_cycles))
