@@ -117,8 +117,9 @@ bp_log "server: $(grep "live=$N " "$dir/srv.log" | tail -1); fastpathd: $est est
 
 # idle for 2 x the dead threshold: keepalive alone holds every session
 sleep "$IDLE_S"
-srv_says "$N" && [ "$(tail -n 1 "$dir/srv.log" | grep -o 'closed=[0-9]*')" = "closed=0" ] ||
+if ! srv_says "$N" || [ "$(tail -n 1 "$dir/srv.log" | grep -o 'closed=[0-9]*')" != "closed=0" ]; then
 	bp_die "sessions died while idle: $(tail -n 1 "$dir/srv.log")"
+fi
 bp_log "after $IDLE_S s idle: $(tail -n 1 "$dir/srv.log")"
 
 # every session closes cleanly
