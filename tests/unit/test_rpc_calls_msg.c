@@ -21,22 +21,10 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
 Test(rpc, messages_are_read_in_place_and_given_back)
 {
 	static uint8_t body[50000];
-	struct res r[20] = { 0 };
 	struct rpc_stats ss, cs;
 
 	fill(body, sizeof(body), 1);
-	for (int k = 0; k < 20; k++) {
-		struct iovec iov = { body, k % 2 ? sizeof(body) : 64 };
-
-		cr_assert_eq(rpc_call(sess, M_ECHO, &iov, 1, NULL, cont, &r[k], NULL), 0);
-	}
-	for (int k = 0; k < 20; k++) {
-		spin_until(&r[k].done, 5000);
-		cr_assert_eq(r[k].status, RPC_OK, "call %d", k);
-		cr_assert_eq(r[k].len, k % 2 ? sizeof(body) : 64);
-		cr_assert_eq(memcmp(r[k].data, body, r[k].len), 0, "call %d", k);
-		free(r[k].data);
-	}
+	echo_alternating(body, sizeof(body), 64);
 	spin(20);
 	rpc_endpoint_stats(srv, &ss);
 	rpc_endpoint_stats(cli, &cs);

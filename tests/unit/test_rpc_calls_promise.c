@@ -14,22 +14,10 @@
 Test(rpc, promise_per_multi_frame_message_given_back)
 {
 	static uint8_t body[50000];
-	struct res r[20] = { 0 };
 
 	for (size_t i = 0; i < sizeof(body); i++)
 		body[i] = (uint8_t)(i * 7 + 3);
-	for (int k = 0; k < 20; k++) {
-		struct iovec iov = { body, k % 2 ? sizeof(body) : 100 };
-
-		cr_assert_eq(rpc_call(sess, M_ECHO, &iov, 1, NULL, cont, &r[k], NULL), 0);
-	}
-	for (int k = 0; k < 20; k++) {
-		spin_until(&r[k].done, 5000);
-		cr_assert_eq(r[k].status, RPC_OK, "call %d", k);
-		cr_assert_eq(r[k].len, k % 2 ? sizeof(body) : 100);
-		cr_assert_eq(memcmp(r[k].data, body, r[k].len), 0, "call %d", k);
-		free(r[k].data);
-	}
+	echo_alternating(body, sizeof(body), 100);
 	spin(50);
 	/* 10 requests and 10 responses of 13 frames; the small ones none */
 	cr_assert_eq(fk_begins, 20, "promises: %lu", fk_begins);
