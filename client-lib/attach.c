@@ -446,11 +446,6 @@ static bool lingering(struct bp_ctx *ctx)
 	return false;
 }
 
-static bool ctrlq_consumed(struct bp_ctx *ctx)
-{
-	return __atomic_load_n(&ctx->ctrlq.q->tail, __ATOMIC_ACQUIRE) == ctx->ctrlq.own;
-}
-
 /*
  * Give every handle back, let the slowpath take the requests, and give
  * gracefully closed flows a bounded chance to deliver their last bytes and
@@ -474,9 +469,7 @@ static void close_all(struct bp_ctx *ctx)
 		s->lingering = s->kind == BPS_FLOW;
 		s->kind = BPS_NONE;
 	}
-	while (!ctx->dead && !ctrlq_consumed(ctx) && bpi_now_ms() < deadline)
-		if (bpi_wait_locked(ctx, 1, true) < 0)
-			return;
+	bpi_ctrl_wait_taken(ctx, deadline);
 	deadline = bpi_now_ms() + BP_DETACH_LINGER_MS;
 	while (!ctx->dead && lingering(ctx)) {
 		uint64_t now = bpi_now_ms();

@@ -249,6 +249,10 @@ int bpi_wait_locked(struct bp_ctx *ctx, int timeout_ms, bool internal);
 /* Queue a control request and ring the slowpath; waits for room. */
 int bpi_ctrl_push(struct bp_ctx *ctx, const struct bp_ctrl_req *req, int timeout_ms);
 
+/* Wait until the slowpath has taken every queued request (true), or
+ * @deadline_ms passes or the daemon is gone (false). */
+bool bpi_ctrl_wait_taken(struct bp_ctx *ctx, uint64_t deadline_ms);
+
 /* Best-effort ABORT of a slot we do not want (never waits). */
 void bpi_ctrl_abort_now(struct bp_ctx *ctx, uint32_t slot, uint32_t gen);
 

@@ -32,6 +32,22 @@ int bpi_ctrl_push(struct bp_ctx *ctx, const struct bp_ctrl_req *req, int timeout
 	return 0;
 }
 
+/*
+ * Wait (lock held) until the slowpath has taken every request we queued,
+ * or @deadline_ms (bpi_now_ms() clock) passes, or the daemon is gone.
+ * Returns true when all were taken.
+ */
+bool bpi_ctrl_wait_taken(struct bp_ctx *ctx, uint64_t deadline_ms)
+{
+	while (!ctx->dead && bpi_now_ms() < deadline_ms) {
+		if (__atomic_load_n(&ctx->ctrlq.q->tail, __ATOMIC_ACQUIRE) == ctx->ctrlq.own)
+			return true;
+		if (bpi_wait_locked(ctx, 1, true) < 0)
+			break;
+	}
+	return __atomic_load_n(&ctx->ctrlq.q->tail, __ATOMIC_ACQUIRE) == ctx->ctrlq.own;
+}
+
 void bpi_ctrl_abort_now(struct bp_ctx *ctx, uint32_t slot, uint32_t gen)
 {
 	struct bp_ctrl_req req = { .op = BP_CTRL_ABORT, .slot = slot, .gen = gen };

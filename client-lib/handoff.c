@@ -55,7 +55,9 @@ BP_API int bp_flow_key(struct bp_ctx *ctx, int h, uint64_t *key)
 /**
  * bp_forked - tell the daemon this process fork()ed @child: the child now
  * holds every connection this process holds, so none of them closes before
- * the child has closed (bp_release()) or adopted it, or exited.
+ * the child has closed (bp_release()) or adopted it, or exited.  Returns
+ * once the daemon has taken the report (1 s at most), so a parent may exit
+ * right after it.
  */
 BP_API int bp_forked(struct bp_ctx *ctx, pid_t child)
 {
@@ -66,6 +68,12 @@ BP_API int bp_forked(struct bp_ctx *ctx, pid_t child)
 		return -EINVAL;
 	bpi_lock(ctx);
 	r = bpi_ctrl_push(ctx, &req, BP_CTRL_PUSH_TIMEOUT_MS);
+	/* the daemon believes the report only while @child is still our
+	 * child: if we died first, it would be reparented and refused, and
+	 * every connection would close under it.  Wait (1 s at most) until
+	 * the slowpath has taken the report. */
+	if (!r)
+		bpi_ctrl_wait_taken(ctx, bpi_now_ms() + 1000);
 	bpi_unlock(ctx);
 	return r;
 }
@@ -131,10 +139,8 @@ BP_API int bp_exec_hold(struct bp_ctx *ctx, uint64_t key, bool keep)
 	r = bpi_ctrl_push(ctx, &req, BP_CTRL_PUSH_TIMEOUT_MS);
 	/* the daemon must have it before the next image asks to adopt:
 	 * wait (1 s at most) until the slowpath has taken the request */
-	for (int i = 0; !r && keep && i < 1000 &&
-	     __atomic_load_n(&ctx->ctrlq.q->tail, __ATOMIC_ACQUIRE) != ctx->ctrlq.own; i++)
-		if (bpi_wait_locked(ctx, 1, true) < 0)
-			break;
+	if (!r && keep)
+		bpi_ctrl_wait_taken(ctx, bpi_now_ms() + 1000);
 	bpi_unlock(ctx);
 	return r;
 }
