@@ -39,13 +39,10 @@ int bpi_ctrl_push(struct bp_ctx *ctx, const struct bp_ctrl_req *req, int timeout
  */
 bool bpi_ctrl_wait_taken(struct bp_ctx *ctx, uint64_t deadline_ms)
 {
-	while (!ctx->dead && bpi_now_ms() < deadline_ms) {
-		if (__atomic_load_n(&ctx->ctrlq.q->tail, __ATOMIC_ACQUIRE) == ctx->ctrlq.own)
-			return true;
-		if (bpi_wait_locked(ctx, 1, true) < 0)
-			break;
-	}
-	return __atomic_load_n(&ctx->ctrlq.q->tail, __ATOMIC_ACQUIRE) == ctx->ctrlq.own;
+	while (__atomic_load_n(&ctx->ctrlq.q->tail, __ATOMIC_ACQUIRE) != ctx->ctrlq.own)
+		if (ctx->dead || bpi_now_ms() >= deadline_ms || bpi_wait_locked(ctx, 1, true) < 0)
+			return false;
+	return true;
 }
 
 void bpi_ctrl_abort_now(struct bp_ctx *ctx, uint32_t slot, uint32_t gen)
