@@ -542,6 +542,8 @@ enum dp_counter {
 	DPC_RPC_TX_FRAMES,    /* posted RPC frames moved into tx rings */
 	DPC_RPC_TX_OVERTAKES, /* ... of those, ahead of a frame posted earlier */
 	DPC_RPC_TX_REFUSED,   /* posts refused: bad frame or offset, class full, closed */
+	DPC_TX_TSO,           /* frames of several segments handed to the port's TSO */
+	DPC_TX_PREPARE_DROP,  /* frames the PMD's tx_prepare refused (offload fields) */
 	DPC_MAX,
 };
 
@@ -606,6 +608,13 @@ struct dataplane {
 	uint16_t nqueues;                   /* port queue pairs (ncores with RSS, else 1) */
 	bool rss;                           /* the port steers by the table itself */
 	bool tx_shared;                     /* cores share tx queues: take txq_lock */
+	/* transmit offloads the port took ([port] tx_offload; port.c):
+	 * checksums finished by the port, and with tso a data frame up to
+	 * tso_max payload bytes that the port cuts into MSS segments */
+	bool tx_csum;
+	bool tso;
+	uint32_t tso_max;
+	uint32_t tso_mss_max;               /* flows with a larger MSS send MSS frames */
 	struct dp_core core[DP_MAX_CORES];
 	uint8_t steer[DP_STEER_BUCKETS];    /* bucket -> core; written by the core giving
 					     * the bucket away, read by every producer */

@@ -55,8 +55,16 @@ static uint32_t tx_backlog(struct fp_ctx *fp)
 	uint32_t sent_total = 0;
 	while (fp->bl_count) {
 		uint32_t run = RTE_MIN(fp->bl_count, FP_TX_BACKLOG - fp->bl_head);
-		uint16_t n = rte_eth_tx_burst(fp->dp->port_id, fp->txq, fp->backlog + fp->bl_head,
+		struct rte_mbuf **first = fp->backlog + fp->bl_head;
+		uint32_t bufs = 0;
+		for (uint32_t i = 0; fp->dp->tso && i < run; i++)
+			bufs += first[i]->nb_segs; /* read before the port owns them */
+		uint16_t n = rte_eth_tx_burst(fp->dp->port_id, fp->txq, first,
 					      (uint16_t)RTE_MIN(run, UINT16_MAX));
+		if (fp->dp->tso) /* give back what went: the unsent tail stays */
+			for (uint32_t i = n; i < run; i++)
+				bufs -= first[i]->nb_segs;
+		fp->bl_bufs -= fp->dp->tso ? bufs : n;
 		fp->bl_head = (fp->bl_head + n) % FP_TX_BACKLOG;
 		fp->bl_count -= n;
 		sent_total += n;
@@ -73,11 +81,33 @@ static uint32_t tx_backlog(struct fp_ctx *fp)
  * retransmission timeout, and a burst from thousands of flows easily
  * outruns one ring.  Only a full backlog drops (and counts) frames.
  */
+/*
+ * With transmit offloads, let the PMD fix up what its NIC needs (some want
+ * header fields other than DPDK's defaults).  A frame it refuses was built
+ * wrong: it is dropped and counted, as a lost segment the flow recovers.
+ */
+static void tx_prepare(struct fp_ctx *fp)
+{
+	uint16_t done = 0;
+	while (done < fp->ntx) {
+		done += rte_eth_tx_prepare(fp->dp->port_id, fp->txq, fp->tx + done,
+					   fp->ntx - done);
+		if (done == fp->ntx)
+			break;
+		rte_pktmbuf_free(fp->tx[done]);
+		memmove(fp->tx + done, fp->tx + done + 1, (fp->ntx - done - 1) * sizeof(fp->tx[0]));
+		fp->ntx--;
+		fp->cnt[DPC_TX_PREPARE_DROP]++;
+	}
+}
+
 void fp_tx_flush(struct fp_ctx *fp)
 {
 	uint16_t sent = 0;
 	if (!fp->ntx && !fp->bl_count)
 		return;
+	if (fp->dp->tx_csum && fp->ntx)
+		tx_prepare(fp);
 	/* each frame passes through fp->tx once, backlogged or not */
 	if (unlikely(fp->cap_mask) && fp->ntx)
 		fp_capture(fp, fp->tx, fp->ntx, true);
@@ -96,6 +126,7 @@ void fp_tx_flush(struct fp_ctx *fp)
 			rte_pktmbuf_free_bulk(fp->tx + i, fp->ntx - i);
 			break;
 		}
+		fp->bl_bufs += fp->tx[i]->nb_segs;
 		fp->backlog[(fp->bl_head + fp->bl_count++) % FP_TX_BACKLOG] = fp->tx[i];
 		fp->cnt[DPC_TX_DEFERRED]++;
 	}
@@ -157,9 +188,9 @@ void fp_pace_later(struct fp_ctx *fp, struct fp_flow *f)
  */
 bool fp_tx_wait(struct fp_ctx *fp, struct fp_flow *f)
 {
-	if (likely(!fp->sched.nwait && fp->bl_count < FP_TX_BACKLOG_HIGH))
+	if (likely(!fp->sched.nwait && fp->bl_bufs < FP_TX_BACKLOG_HIGH))
 		return false;
-	if (fp->bl_count < FP_TX_BACKLOG_HIGH && !fp_qos_must_queue(fp, f))
+	if (fp->bl_bufs < FP_TX_BACKLOG_HIGH && !fp_qos_must_queue(fp, f))
 		return false;
 	fp_qos_enqueue(fp, f);
 	return true;
@@ -487,6 +518,7 @@ void fp_ctx_destroy(struct fp_ctx *fp)
 		fp->bl_head = (fp->bl_head + 1) % FP_TX_BACKLOG;
 		fp->bl_count--;
 	}
+	fp->bl_bufs = 0;
 	for (uint32_t i = 0; i < fp->npark; i++)
 		if (fp->park[i].type == DPM_RX_FWD || fp->park[i].type == DPM_RX_REINJECT)
 			rte_pktmbuf_free(fp->park[i].ptr);
@@ -588,7 +620,7 @@ static void core_loop(struct fp_ctx *fp)
 		fp_run_touched(fp);
 		/* flows waiting for the port, in class and weight order; the
 		 * backlog must be down to a quarter first (hysteresis) */
-		if (fp->sched.nwait && fp->bl_count <= FP_TX_BACKLOG_HIGH / 4 &&
+		if (fp->sched.nwait && fp->bl_bufs <= FP_TX_BACKLOG_HIGH / 4 &&
 		    fp->sched_due <= fp->now)
 			work += fp_qos_run(fp);
 		if (fp->sched.nwait && fp->sched_due < paced_due)

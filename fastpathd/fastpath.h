@@ -15,9 +15,10 @@
 /* frames the port refused (its queue full: the peer is slow to drain a
  * memif ring, the kernel an XDP ring); sent first, in order, next round */
 #define FP_TX_BACKLOG 8192
-/* above this, flows stop sending data until the backlog is down to a
- * quarter (local backpressure, as Linux's TSQ): dropping instead would
- * cost each flow a timeout and feed a retransmission storm */
+/* above this many buffers in the backlog (a TSO frame is a chain of
+ * them), flows stop sending data until it is down to a quarter (local
+ * backpressure, as Linux's TSQ): dropping instead would cost each flow a
+ * timeout and feed a retransmission storm */
 #define FP_TX_BACKLOG_HIGH 1024
 #define FP_MAX_TOUCHED 1024
 
@@ -61,6 +62,7 @@ struct fp_ctx {
 	struct rte_mbuf *tx[FP_TX_BATCH];
 	uint16_t ntx;
 	uint32_t bl_head, bl_count;  /* backlog ring */
+	uint32_t bl_bufs;            /* mbufs its frames hold (chains count whole) */
 	struct rte_mbuf **backlog;   /* [FP_TX_BACKLOG] */
 	uint16_t ip_id;
 	uint32_t touched[FP_MAX_TOUCHED];

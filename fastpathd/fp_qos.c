@@ -155,7 +155,7 @@ unsigned fp_qos_run(struct fp_ctx *fp)
 	unsigned served = 0;
 
 	fp->sched_due = 0;
-	while (fp->sched.nwait && fp->bl_count < FP_TX_BACKLOG_HIGH && served < 256) {
+	while (fp->sched.nwait && fp->bl_bufs < FP_TX_BACKLOG_HIGH && served < 256) {
 		uint64_t due = port_due(fp);
 		if (due) {
 			fp->sched_due = due;

@@ -203,8 +203,9 @@ int main(int argc, char **argv)
 	inet_ntop(AF_INET, &dp.ip, ip, sizeof(ip));
 	char mac[RTE_ETHER_ADDR_FMT_SIZE];
 	rte_ether_format_addr(mac, sizeof(mac), &dp.mac);
-	printf("fastpathd: ready port=%s ip=%s/%u mac=%s socket=%s\n", dp.cfg.port_dev, ip,
-	       dp.cfg.prefix_len, mac, dp.cfg.socket_path);
+	printf("fastpathd: ready port=%s ip=%s/%u mac=%s socket=%s tx_offload=%s\n",
+	       dp.cfg.port_dev, ip, dp.cfg.prefix_len, mac, dp.cfg.socket_path,
+	       dp.tso ? "checksum,tso" : dp.tx_csum ? "checksum" : "none");
 	fflush(stdout);
 
 	int rc = fp_run(&dp);

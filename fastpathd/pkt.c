@@ -463,9 +463,11 @@ static void write_tcp_opts(uint8_t *p, const struct tcp_hdr_spec *s)
 }
 
 /**
- * pkt_write_tcp - write Ethernet, IPv4 and TCP headers and both checksums.
- * @buf: frame buffer; @payload_len payload bytes must already sit at
- *       buf + pkt_tcp_hdr_len(@s), since the TCP checksum covers them.
+ * pkt_write_tcp - write Ethernet, IPv4 and TCP headers and both checksums
+ * (or, with @s->csum a HW mode, what the port needs to finish them).
+ * @buf: frame buffer; with PKT_CSUM_SW @payload_len payload bytes must
+ *       already sit at buf + pkt_tcp_hdr_len(@s), since the TCP checksum
+ *       covers them.
  * @s: addresses, ports, sequence numbers, flags and options.
  * @payload_len: payload bytes; the caller keeps headers + payload within
  *               the IPv4 total length limit (the MTU in practice).
@@ -492,8 +494,10 @@ void pkt_write_tcp(uint8_t *buf, const struct tcp_hdr_spec *s, uint32_t payload_
 	ip[10] = ip[11] = 0;
 	memcpy(ip + 12, &s->saddr, 4);
 	memcpy(ip + 16, &s->daddr, 4);
-	csum = csum_fold(csum_partial(ip, PKT_IP_MIN, 0));
-	memcpy(ip + 10, &csum, 2);
+	if (s->csum == PKT_CSUM_SW) {
+		csum = csum_fold(csum_partial(ip, PKT_IP_MIN, 0));
+		memcpy(ip + 10, &csum, 2);
+	}
 
 	wr16(tcp, s->sport);
 	wr16(tcp + 2, s->dport);
@@ -505,6 +509,14 @@ void pkt_write_tcp(uint8_t *buf, const struct tcp_hdr_spec *s, uint32_t payload_
 	tcp[16] = tcp[17] = 0;
 	tcp[18] = tcp[19] = 0;
 	write_tcp_opts(tcp + PKT_TCP_MIN, s);
-	csum = tcp_csum(s->saddr, s->daddr, tcp, thl + payload_len);
+	if (s->csum == PKT_CSUM_SW) {
+		csum = tcp_csum(s->saddr, s->daddr, tcp, thl + payload_len);
+	} else {
+		/* the port adds the segment and stores the complement */
+		uint64_t ph = (uint64_t)s->saddr + s->daddr + htons(PKT_PROTO_TCP);
+		if (s->csum == PKT_CSUM_HW)
+			ph += htons((uint16_t)(thl + payload_len));
+		csum = (uint16_t)~csum_fold(fold64(ph));
+	}
 	memcpy(tcp + 16, &csum, 2);
 }

@@ -131,7 +131,22 @@ struct tcp_hdr_spec {
 	/* SACK blocks (ACKs of an established flow); never with the above */
 	uint8_t sack_n;
 	uint32_t sack[TCP_SACK_SEND][2];
+	uint8_t csum;              /* enum pkt_csum: who finishes the checksums */
 };
+
+/**
+ * enum pkt_csum - who computes a transmitted segment's checksums.
+ * @PKT_CSUM_SW: pkt_write_tcp() computes both; the payload must be in place.
+ * @PKT_CSUM_HW: the port does (RTE_MBUF_F_TX_IP_CKSUM | TCP_CKSUM): the IP
+ *               checksum is left 0 and the TCP one holds the pseudo-header
+ *               sum, length included, as DPDK's offload contract asks.
+ * @PKT_CSUM_HW_TSO: the port segments the frame (RTE_MBUF_F_TX_TCP_SEG):
+ *               as PKT_CSUM_HW, but the pseudo-header sum leaves the length
+ *               out (each segment's own is added by the port).
+ * With either HW mode the payload is never read, so it may sit in other
+ * buffers of an mbuf chain.
+ */
+enum pkt_csum { PKT_CSUM_SW, PKT_CSUM_HW, PKT_CSUM_HW_TSO };
 
 #define PKT_TCP_HDRS_MAX (PKT_ETH_LEN + PKT_IP_MIN + PKT_TCP_MIN + 28)
 
@@ -144,9 +159,10 @@ struct tcp_hdr_spec {
 size_t pkt_tcp_hdr_len(const struct tcp_hdr_spec *s);
 
 /**
- * pkt_write_tcp - write headers for a segment whose @payload_len payload
- * bytes already follow the headers in @buf (at buf + pkt_tcp_hdr_len(@s));
- * they must be in place first because the TCP checksum covers them.
+ * pkt_write_tcp - write headers for a segment of @payload_len payload
+ * bytes.  With @s->csum PKT_CSUM_SW they must already follow the headers in
+ * @buf (at buf + pkt_tcp_hdr_len(@s)), since the TCP checksum covers them;
+ * with the HW modes they are not read.
  */
 void pkt_write_tcp(uint8_t *buf, const struct tcp_hdr_spec *s, uint32_t payload_len);
 

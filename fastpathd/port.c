@@ -18,6 +18,7 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_pool_ops.h>
 
+#include "pkt.h"
 #include "port.h"
 
 #define RX_DESC_AUTO_MAX 4096
@@ -149,6 +150,43 @@ void fp_port_steer_changed(struct dataplane *dp)
 	rte_eth_dev_rss_reta_update(dp->port_id, reta, n);
 }
 
+/*
+ * Transmit offloads ([port] tx_offload): checksums where the port finishes
+ * both the IPv4 and the TCP one; TSO where it also segments TCP and takes
+ * mbuf chains.  A TSO frame fits the IPv4 total length with the largest
+ * TCP header, and the port's buffers-per-frame limit.
+ * Return: the txmode offloads to ask for.
+ */
+static uint64_t plan_tx_offloads(struct dataplane *dp, const struct rte_eth_dev_info *info)
+{
+	const uint64_t csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+	const uint64_t tso = RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	const char *want = dp->cfg.tx_offload;
+
+	dp->tx_csum = dp->tso = false;
+	dp->tso_max = 0;
+	if (!strcmp(want, "off") || (info->tx_offload_capa & csum) != csum)
+		return 0;
+	dp->tx_csum = true;
+	if (strcmp(want, "auto") || (info->tx_offload_capa & tso) != tso)
+		return csum;
+	uint64_t room = bp_mbuf_data_room(dp->cfg.mtu);
+	uint64_t max = UINT16_MAX - PKT_IP_MIN - (PKT_TCP_MIN + 40);
+	uint64_t by_segs = info->tx_desc_lim.nb_seg_max * room - PKT_TCP_HDRS_MAX;
+	if (by_segs < max)
+		max = by_segs;
+	if (max < 2ull * dp->cfg.mtu)
+		return csum; /* too few buffers per frame to be worth it */
+	dp->tso = true;
+	dp->tso_max = (uint32_t)max;
+	dp->tso_mss_max = UINT16_MAX;
+	/* net_tap (DPDK 22.11 to 24.11) refuses, and never sends, a TSO frame
+	 * whose segments with their Ethernet header exceed the IP MTU */
+	if (!strncmp(dp->cfg.port_dev, "net_tap", 7))
+		dp->tso_mss_max = dp->cfg.mtu - PKT_ETH_LEN - PKT_IP_MIN - PKT_TCP_MIN;
+	return csum | tso;
+}
+
 static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errlen)
 {
 	uint16_t port = dp->port_id;
@@ -168,10 +206,16 @@ static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errle
 	/* receive frames of the whole MTU from the start (a NIC sizes its
 	 * buffers and filters at configure time); 0 keeps the PMD's default */
 	struct rte_eth_dev_info info;
-	if (dp->cfg.mtu > RTE_ETHER_MTU && rte_eth_dev_info_get(port, &info) == 0 &&
-	    dp->cfg.mtu <= info.max_mtu &&
+	rc = rte_eth_dev_info_get(port, &info);
+	if (rc) {
+		snprintf(err, errlen, "port %s: no device information: %s", dp->cfg.port_dev,
+			 rte_strerror(-rc));
+		return rc;
+	}
+	if (dp->cfg.mtu > RTE_ETHER_MTU && dp->cfg.mtu <= info.max_mtu &&
 	    (uint32_t)dp->cfg.mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN <= info.max_rx_pktlen)
 		conf.rxmode.mtu = dp->cfg.mtu;
+	conf.txmode.offloads = plan_tx_offloads(dp, &info);
 	rc = rte_eth_dev_configure(port, dp->nqueues, dp->nqueues, &conf);
 	if (rc) {
 		snprintf(err, errlen, "configuring port %s failed: %s", dp->cfg.port_dev,
@@ -209,8 +253,9 @@ static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errle
 	}
 	fp_port_steer_changed(dp);
 	if (dp->cfg.verbose)
-		fprintf(stderr, "fastpathd: %u port queue pair(s), %u receive descriptors each\n",
-			dp->nqueues, nrx);
+		fprintf(stderr, "fastpathd: %u port queue pair(s), %u receive descriptors each; "
+			"transmit offloads: %s\n", dp->nqueues, nrx,
+			dp->tso ? "checksums, TSO" : dp->tx_csum ? "checksums" : "none");
 	return 0;
 }
 

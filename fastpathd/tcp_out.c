@@ -68,22 +68,47 @@ static uint16_t rx_window(struct fp_ctx *fp, struct fp_flow *f)
 	return (uint16_t)w;
 }
 
-static struct rte_mbuf *seg_alloc(struct fp_ctx *fp, uint32_t total, uint8_t **buf)
+/*
+ * The frame of one segment: headers, then @len payload bytes copied from
+ * the tx ring at @pos.  A frame larger than one buffer (a TSO frame) goes
+ * on in a chain of them.  *@hdr points at the headers, for pkt_write_tcp().
+ */
+static struct rte_mbuf *seg_build(struct fp_ctx *fp, const struct fp_flow *f, uint32_t hlen,
+				  uint64_t pos, uint32_t len, uint8_t **hdr)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(fp->dp->pool);
-	if (!m) {
-		fp->cnt[DPC_TX_NOMBUF]++;
-		return NULL;
+	struct rte_mempool *pool = fp->dp->pool;
+	struct rte_mbuf *head = rte_pktmbuf_alloc(pool), *m;
+	if (!head)
+		goto nombuf;
+	uint32_t n = RTE_MIN(len, (uint32_t)rte_pktmbuf_tailroom(head) - hlen);
+	uint32_t total = hlen + n < 60 ? 60 : hlen + n;
+	*hdr = (uint8_t *)rte_pktmbuf_append(head, (uint16_t)total);
+	if (!*hdr)
+		goto nombuf_free;
+	if (hlen + n < 60)
+		memset(*hdr + hlen + n, 0, 60 - hlen - n);
+	for (uint8_t *dst = *hdr + hlen;;) {
+		if (n)
+			ring_copy_out(dst, f->tx_base, f->tx_size, f->tx_shift, pos, n);
+		pos += n;
+		len -= n;
+		if (!len)
+			return head;
+		m = rte_pktmbuf_alloc(pool);
+		if (!m)
+			goto nombuf_free;
+		n = RTE_MIN(len, (uint32_t)rte_pktmbuf_tailroom(m));
+		dst = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)n);
+		if (rte_pktmbuf_chain(head, m)) {
+			rte_pktmbuf_free(m);
+			goto nombuf_free;
+		}
 	}
-	*buf = (uint8_t *)rte_pktmbuf_append(m, total < 60 ? 60 : total);
-	if (!*buf) {
-		rte_pktmbuf_free(m);
-		fp->cnt[DPC_TX_NOMBUF]++;
-		return NULL;
-	}
-	if (total < 60)
-		memset(*buf, 0, 60);
-	return m;
+nombuf_free:
+	rte_pktmbuf_free(head);
+nombuf:
+	fp->cnt[DPC_TX_NOMBUF]++;
+	return NULL;
 }
 
 /*
@@ -146,18 +171,33 @@ static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint
 	} else if (flags & TCPF_ACK) {
 		s.ack = tcp_rcv_nxt(f);
 	}
-	size_t hlen = pkt_tcp_hdr_len(&s);
-	struct rte_mbuf *m = seg_alloc(fp, hlen + len, &buf);
+	uint32_t hlen = (uint32_t)pkt_tcp_hdr_len(&s);
+	struct rte_mbuf *m = seg_build(fp, f, hlen, pos, len, &buf);
 	if (!m)
 		return -1;
-	if (len)
-		ring_copy_out(buf + hlen, f->tx_base, f->tx_size, f->tx_shift, pos, len);
+	uint32_t nsegs = 1;
+	if (fp->dp->tx_csum) {
+		m->l2_len = PKT_ETH_LEN;
+		m->l3_len = PKT_IP_MIN;
+		m->l4_len = hlen - PKT_ETH_LEN - PKT_IP_MIN;
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM |
+			       RTE_MBUF_F_TX_TCP_CKSUM;
+		s.csum = PKT_CSUM_HW;
+		if (len > f->mss) { /* the port cuts it into MSS segments */
+			m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG;
+			m->tso_segsz = f->mss;
+			s.csum = PKT_CSUM_HW_TSO;
+			nsegs = (len + f->mss - 1) / f->mss;
+			fp->ip_id = (uint16_t)(fp->ip_id + nsegs - 1); /* one id per segment */
+			fp->cnt[DPC_TX_TSO]++;
+		}
+	}
 	pkt_write_tcp(buf, &s, len);
 	fp_tx_enqueue(fp, m);
 	f->pend &= ~FPP_ACK;
 	fp->cnt[DPC_TX_BYTES] += len;
 	struct dp_tenant_core *row = fp_tenant_row(fp, f);
-	row->tx_pkts++;
+	row->tx_pkts += nsegs;
 	row->tx_bytes += len;
 	return 0;
 }
@@ -272,6 +312,25 @@ static void pace_account(struct fp_ctx *fp, struct fp_flow *f, uint64_t bytes)
 	f->pace_next_tsc = start + (bytes + 78) * 8 * fp->dp->tsc_hz / rate;
 }
 
+/*
+ * Payload bytes one data frame may carry: an MSS, or with TSO up to
+ * dp->tso_max in whole segments.  A flow shaped per packet (pacing, a
+ * tenant's or the port's rate) keeps to one segment per frame, so its
+ * shaper sees what goes on the wire; so does a frame that must carry CWR,
+ * which belongs on its first segment only (RFC 3168).
+ */
+static uint64_t frame_max(struct fp_ctx *fp, const struct fp_flow *f)
+{
+	struct dataplane *dp = fp->dp;
+	if (!dp->tso || f->mss > dp->tso_mss_max || fp->port_rate ||
+	    (f->flags & FPF_CWR_PENDING) ||
+	    __atomic_load_n(&f->pacing_bps, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&dp->tenants[f->tenant].policy.rate_bps, __ATOMIC_RELAXED))
+		return f->mss;
+	uint64_t segs = dp->tso_max / f->mss;
+	return segs > 1 ? segs * f->mss : f->mss;
+}
+
 static int send_data(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos, uint64_t len)
 {
 	uint8_t flags = TCPF_PSH;
@@ -367,9 +426,9 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 			if (skipped)
 				continue;
 		}
-		uint64_t len = limit - f->tx_sent;
-		if (len > f->mss)
-			len = f->mss;
+		uint64_t len = limit - f->tx_sent, max = frame_max(fp, f);
+		if (len > max)
+			len = max;
 		if (len > room)
 			len = room;
 		bool resend = f->tx_sent < f->tx_max_sent;

@@ -56,6 +56,8 @@ static const char *const dpc_help[DPC_MAX] = {
 	[DPC_PARK_DROP] = "Frames dropped because too many waited for a move.",
 	[DPC_FLOWS_MOVED] = "Flows that changed core.",
 	[DPC_WRONG_CORE] = "Flows about to be processed off their core (must stay 0).",
+	[DPC_TX_TSO] = "Frames of several segments the port segmented (TSO).",
+	[DPC_TX_PREPARE_DROP] = "Frames the port's tx_prepare refused; must stay 0.",
 };
 static struct mt_family dpc_fam[DPC_MAX];
 static char dpc_name[DPC_MAX][64];

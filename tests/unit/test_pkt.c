@@ -844,3 +844,72 @@ Test(pkt_csum, tcp_pseudo_header)
 		cr_assert_eq(ntohs(got), want, "iteration %zu", i);
 	}
 }
+
+/* ------------------------------------------ checksums the port finishes */
+
+/* what a NIC does with a frame of RTE_MBUF_F_TX_IP_CKSUM | TCP_CKSUM: the
+ * IP checksum from scratch, the TCP one summed over the segment starting
+ * from what the field holds, plus the segment's length if @add_len */
+static void port_finishes(uint8_t *frame, size_t tcp_len, bool add_len)
+{
+	uint8_t *ip = frame + 14, *tcp = ip + 20;
+	put16(ip + 10, 0);
+	put16(ip + 10, ref_csum(ip, 20));
+	uint16_t sum = ref_sum(tcp, tcp_len, add_len ? (uint32_t)tcp_len : 0);
+	put16(tcp + 16, (uint16_t)~sum);
+}
+
+/* with PKT_CSUM_HW the frame the port finishes equals the one computed in software */
+Test(pkt_write, hw_checksum_as_the_port_finishes_it)
+{
+	uint8_t pl[1001], sw[1200], hw[1200];
+	for (size_t i = 0; i < sizeof(pl); i++)
+		pl[i] = (uint8_t)(i * 7 + 3);
+	struct tcp_hdr_spec s = spec_base();
+	s.flags = TCPF_ACK | TCPF_PSH;
+	size_t hl = pkt_tcp_hdr_len(&s);
+	memcpy(sw + hl, pl, sizeof(pl));
+	memcpy(hw + hl, pl, sizeof(pl));
+	pkt_write_tcp(sw, &s, sizeof(pl));
+	s.csum = PKT_CSUM_HW;
+	pkt_write_tcp(hw, &s, sizeof(pl));
+	cr_assert_eq(be16(hw + 24), 0, "IP checksum left to the port");
+	cr_assert(memcmp(sw, hw, hl + sizeof(pl)), "the TCP field holds the pseudo-header sum");
+	port_finishes(hw, hl - 34 + sizeof(pl), false);
+	cr_assert(memcmp(sw, hw, hl + sizeof(pl)) == 0);
+	struct pkt_tcp t;
+	cr_assert_eq(pkt_parse_tcp(hw, hl + sizeof(pl), true, &t), PKT_OK);
+}
+
+/* a TSO frame cut into MSS segments as a NIC does it: each segment has
+ * valid checksums and carries its part of the payload */
+Test(pkt_write, tso_frame_segments_as_the_port_cuts_them)
+{
+	enum { MSS = 1000, PLEN = 3 * MSS + 500 };
+	static uint8_t frame[54 + PLEN], seg[54 + MSS];
+	struct tcp_hdr_spec s = spec_base();
+	s.flags = TCPF_ACK | TCPF_PSH;
+	s.csum = PKT_CSUM_HW_TSO;
+	for (size_t i = 0; i < PLEN; i++)
+		frame[54 + i] = (uint8_t)(i * 13 + 1);
+	pkt_write_tcp(frame, &s, PLEN);
+	cr_assert_eq(pkt_tcp_hdr_len(&s), 54);
+	for (uint32_t k = 0, off = 0; off < PLEN; k++, off += MSS) {
+		uint32_t n = PLEN - off < MSS ? PLEN - off : MSS;
+		bool last = off + n == PLEN;
+		memcpy(seg, frame, 54);
+		memcpy(seg + 54, frame + 54 + off, n);
+		put16(seg + 16, (uint16_t)(40 + n));
+		put16(seg + 18, (uint16_t)(s.ip_id + k));
+		put32(seg + 38, s.seq + off);
+		if (!last)
+			seg[47] &= (uint8_t)~(TCPF_PSH | TCPF_FIN);
+		port_finishes(seg, 20 + n, true);
+		struct pkt_tcp t;
+		cr_assert_eq(pkt_parse_tcp(seg, 54 + n, true, &t), PKT_OK, "segment %u", k);
+		cr_assert_eq(t.seq, s.seq + off);
+		cr_assert_eq(t.payload_len, n);
+		cr_assert(memcmp(t.payload, frame + 54 + off, n) == 0);
+		cr_assert_eq(!!(t.flags & TCPF_PSH), last);
+	}
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Transmit offloads against the Linux TCP stack, on net_tap (the one port
+# here whose PMD offers checksum offload and TSO; PCI NICs take the same
+# path): fastpathd leaves checksums to the port and hands it frames of many
+# segments, and Linux must receive every byte.
+#   1. tx_offload = auto: the port took checksums and TSO.
+#   2. 64 MiB each way, sha256-checked, with the peer's MSS at 1400 so that
+#      frames are cut by the PMD (tx_tso_frames grows).
+#   3. the same with 1% of our segments dropped at the peer: losses in the
+#      middle of TSO frames are recovered, byte-exact.
+#   4. full-size MSS (1460): net_tap refuses TSO frames of such segments
+#      (DPDK 22.11-24.11), so those flows send MSS frames, and nothing stalls.
+#   5. tx_offload = off: checksums computed by fastpathd, no TSO frame.
+set -euo pipefail
+# shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
+source "$(dirname "$0")/../../deploy/lib.sh"
+bp_need_root
+trap bp_cleanup EXIT
+bp_topo_up bptso 150
+bp_make_tmp
+dir=$BP_TMP
+# the port is a tap device instead of the veth: the veth stays, unused
+bp_peer ip addr flush dev "$BP_PEER_DEV"
+tap=${BP_DEV%0}t
+ctl() { "$BP_BUILD/cli/bypassctl" status | awk -v k="$1" '$1 == k { print $2 }'; }
+
+# start fastpathd on a tap device, then hand the device to the peer
+# namespace: its file descriptor keeps working from there
+start_on_tap() {
+	printf '[port]\ntx_offload = %s\n' "$1" >"$dir/fp.ini"
+	BP_FP_PORT="net_tap0,iface=$tap"
+	BP_FP_ARGS=(-c "$dir/fp.ini")
+	bp_start_fastpathd
+	ip netns exec "$BP_NS_DP" ip link set "$tap" netns "$BP_NS_PEER"
+	bp_peer ip addr add "$BP_PEER_IP/24" dev "$tap"
+	bp_peer ip link set "$tap" up
+	bp_peer ip route replace "${BP_IP%.*}.0/24" dev "$tap" advmss "$2"
+	bp_peer ping -c 1 -W 2 "$BP_IP" >/dev/null || bp_die "no ping over the tap port"
+}
+
+head -c 64M /dev/urandom >"$dir/in"
+
+# bulk N: N MiB of the file each way
+bulk() {
+	head -c "${1}M" "$dir/in" >"$dir/part"
+	local w
+	w=$(sha256sum <"$dir/part" | cut -d' ' -f1)
+	bp_bg bp_peer timeout 120 socat -u TCP-LISTEN:6001,reuseaddr "OPEN:$dir/out2,creat,trunc"
+	local sink=$BP_LAST_PID
+	bp_wait_peer_listen 6001
+	timeout 120 "$BP_BUILD/client-lib/bpcat" "$BP_PEER_IP" 6001 <"$dir/part" || bp_die "bpcat -> Linux failed"
+	wait "$sink" || bp_die "socat failed"
+	[ "$(sha256sum <"$dir/out2" | cut -d' ' -f1)" = "$w" ] || bp_die "bypass -> Linux: sha256 differs"
+	bp_bg timeout 120 "$BP_BUILD/client-lib/bpcat" -l -p 5001 >"$dir/out1" 2>"$dir/bpcat1.log"
+	sink=$BP_LAST_PID
+	bp_wait_listening "$dir/bpcat1.log"
+	bp_peer timeout 120 nc -N "$BP_IP" 5001 <"$dir/part" || bp_die "nc -> bypass failed"
+	wait "$sink" || bp_die "bpcat -l failed: $(cat "$dir/bpcat1.log")"
+	[ "$(sha256sum <"$dir/out1" | cut -d' ' -f1)" = "$w" ] || bp_die "Linux -> bypass: sha256 differs"
+}
+
+# 1 + 2
+start_on_tap auto 1400
+grep -q "tx_offload=checksum,tso" "$BP_FP_LOG" ||
+	bp_die "net_tap's checksum and TSO offloads not taken: $(grep ready "$BP_FP_LOG")"
+bulk 64
+tso=$(ctl tx_tso_frames)
+[ "$tso" -gt 100 ] || bp_die "only $tso TSO frames for 64 MiB"
+[ "$(ctl tx_offload_rejected)" = 0 ] || bp_die "the PMD refused $(ctl tx_offload_rejected) frames"
+echo "ok: 64 MiB each way with TSO and checksum offload, $tso TSO frames"
+
+# 3. loss inside TSO frames: Linux drops 1% of what reaches it
+bp_peer iptables -I INPUT -p tcp -s "$BP_IP" -m statistic --mode random --probability 0.01 -j DROP
+retx0=$(ctl tx_retransmits)
+tso0=$(ctl tx_tso_frames)
+bulk 16
+bp_peer iptables -F INPUT
+retx=$(($(ctl tx_retransmits) - retx0))
+[ "$retx" -gt 0 ] || bp_die "no retransmission with 1% loss"
+[ "$(($(ctl tx_tso_frames) - tso0))" -gt 50 ] || bp_die "no TSO frames under loss"
+echo "ok: 16 MiB each way at 1% loss, $retx segments resent"
+
+# 4. full-size MSS: no TSO frame (net_tap would refuse it), still byte-exact
+bp_peer ip route replace "${BP_IP%.*}.0/24" dev "$tap"
+tso0=$(ctl tx_tso_frames)
+bulk 16
+[ "$(ctl tx_tso_frames)" = "$tso0" ] || bp_die "TSO frames with a 1460-byte MSS on net_tap"
+[ "$(ctl port_tx_errors)" = 0 ] || bp_die "net_tap refused $(ctl port_tx_errors) frames"
+echo "ok: 1460-byte MSS sends MSS frames on net_tap"
+bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
+
+# 5. offloads off
+start_on_tap off 1400
+grep -q "tx_offload=none" "$BP_FP_LOG" || bp_die "tx_offload = off not honoured: $(grep ready "$BP_FP_LOG")"
+bulk 16
+[ "$(ctl tx_tso_frames)" = 0 ] || bp_die "TSO frames with tx_offload = off"
+echo "PASS: TSO and checksum offload on net_tap: byte-exact both ways, under loss, at full MSS and with offloads off"
