@@ -229,6 +229,28 @@ bp_wait_peer_listen() {
 	bp_die "nothing listens on port $1 in $BP_NS_PEER"
 }
 
+# bp_bulk_both_ways FILE PORT: send FILE from Linux (nc) to bpcat -l on
+# PORT, then from bpcat to socat on the Linux host at PORT + 1000; both
+# copies must match FILE byte for byte (sha256).
+bp_bulk_both_ways() {
+	local in=$1 port=$2 want sink out=$BP_TMP/bulk.out log=$BP_TMP/bulk.log
+	want=$(sha256sum <"$in" | cut -d' ' -f1)
+	bp_bg timeout 120 "$BP_BUILD/client-lib/bpcat" -l -p "$port" >"$out" 2>"$log"
+	sink=$BP_LAST_PID
+	bp_wait_listening "$log"
+	bp_peer timeout 120 nc -N "$BP_IP" "$port" <"$in" || bp_die "nc -> bypass failed"
+	wait "$sink" || bp_die "bpcat -l failed: $(cat "$log")"
+	[ "$(sha256sum <"$out" | cut -d' ' -f1)" = "$want" ] || bp_die "Linux -> bypass: sha256 differs"
+	bp_bg bp_peer timeout 120 socat -u "TCP-LISTEN:$((port + 1000)),reuseaddr" "OPEN:$out,creat,trunc"
+	sink=$BP_LAST_PID
+	bp_wait_peer_listen $((port + 1000))
+	timeout 120 "$BP_BUILD/client-lib/bpcat" "$BP_PEER_IP" $((port + 1000)) <"$in" ||
+		bp_die "bpcat -> Linux failed"
+	wait "$sink" || bp_die "socat failed"
+	[ "$(sha256sum <"$out" | cut -d' ' -f1)" = "$want" ] || bp_die "bypass -> Linux: sha256 differs"
+	rm -f "$out"
+}
+
 # wait until a bypass app prints "listening" into its log
 bp_wait_listening() {
 	local log=$1 i

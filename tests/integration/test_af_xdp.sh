@@ -20,20 +20,8 @@ ctl() { "$BP_BUILD/cli/bypassctl" status | awk -v k="$1" '$1 == k { print $2 }';
 
 # 1. 64 MiB each way, sha256-checked
 head -c 64M /dev/urandom >"$dir/in"
-want=$(sha256sum <"$dir/in" | cut -d' ' -f1)
-bp_bg timeout 120 "$BP_BUILD/client-lib/bpcat" -l -p 5001 >"$dir/out1" 2>"$dir/bpcat1.log"
-sink=$BP_LAST_PID
-bp_wait_listening "$dir/bpcat1.log"
-bp_peer timeout 120 nc -N "$BP_IP" 5001 <"$dir/in" || bp_die "nc -> bypass failed"
-wait "$sink" || bp_die "bpcat -l failed: $(cat "$dir/bpcat1.log")"
-[ "$(sha256sum <"$dir/out1" | cut -d' ' -f1)" = "$want" ] || bp_die "Linux -> bypass: sha256 differs"
-bp_bg bp_peer timeout 120 socat -u TCP-LISTEN:6001,reuseaddr "OPEN:$dir/out2,creat,trunc"
-sink=$BP_LAST_PID
-bp_wait_peer_listen 6001
-timeout 120 "$BP_BUILD/client-lib/bpcat" "$BP_PEER_IP" 6001 <"$dir/in" || bp_die "bpcat -> Linux failed"
-wait "$sink" || bp_die "socat failed"
-[ "$(sha256sum <"$dir/out2" | cut -d' ' -f1)" = "$want" ] || bp_die "bypass -> Linux: sha256 differs"
-echo "ok: 64 MiB each way over net_af_xdp, sha256 $want"
+bp_bulk_both_ways "$dir/in" 5001
+echo "ok: 64 MiB each way over net_af_xdp"
 
 # 2. churn: 40,000 connections (~280,000 frames, 17x the pool)
 bp_bg env BYPASS_SOCKET="$BYPASS_SOCKET" "$BP_BUILD/bench/bp_echo_srv" --stack bypass -p 7000 >"$dir/srv.log" 2>&1

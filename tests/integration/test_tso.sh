@@ -43,20 +43,7 @@ head -c 64M /dev/urandom >"$dir/in"
 # bulk N: N MiB of the file each way
 bulk() {
 	head -c "${1}M" "$dir/in" >"$dir/part"
-	local w
-	w=$(sha256sum <"$dir/part" | cut -d' ' -f1)
-	bp_bg bp_peer timeout 120 socat -u TCP-LISTEN:6001,reuseaddr "OPEN:$dir/out2,creat,trunc"
-	local sink=$BP_LAST_PID
-	bp_wait_peer_listen 6001
-	timeout 120 "$BP_BUILD/client-lib/bpcat" "$BP_PEER_IP" 6001 <"$dir/part" || bp_die "bpcat -> Linux failed"
-	wait "$sink" || bp_die "socat failed"
-	[ "$(sha256sum <"$dir/out2" | cut -d' ' -f1)" = "$w" ] || bp_die "bypass -> Linux: sha256 differs"
-	bp_bg timeout 120 "$BP_BUILD/client-lib/bpcat" -l -p 5001 >"$dir/out1" 2>"$dir/bpcat1.log"
-	sink=$BP_LAST_PID
-	bp_wait_listening "$dir/bpcat1.log"
-	bp_peer timeout 120 nc -N "$BP_IP" 5001 <"$dir/part" || bp_die "nc -> bypass failed"
-	wait "$sink" || bp_die "bpcat -l failed: $(cat "$dir/bpcat1.log")"
-	[ "$(sha256sum <"$dir/out1" | cut -d' ' -f1)" = "$w" ] || bp_die "Linux -> bypass: sha256 differs"
+	bp_bulk_both_ways "$dir/part" 5001
 }
 
 # 1 + 2
