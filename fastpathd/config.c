@@ -38,7 +38,7 @@ static const struct field fields[] = {
 	F("port", "ip", FT_CIDR, ip, 0, 0, "address/prefix, e.g. 198.18.0.1/24"),
 	F("port", "gateway", FT_IPV4, gateway, 0, 0, "default gateway address"),
 	F("port", "mtu", FT_U32, mtu, 576, BP_MAX_MTU, "IP MTU (up to 9000); packet buffers are sized to hold a whole frame"),
-	F("port", "tx_offload", FT_STR, tx_offload, 0, 0, "transmit offloads to use where the port has them: auto (checksums and TSO), checksum (checksums only), off (fastpathd computes checksums and sends MSS-sized frames)"),
+	F("port", "offload", FT_STR, offload, 0, 0, "offloads to use where the port has them: auto (checksums both ways and TSO), checksum (checksums only), off (fastpathd computes and verifies every checksum and sends MSS-sized frames)"),
 	F("port", "rx_desc", FT_POW2, rx_desc, 0, 32768, "receive descriptors per queue, a power of two (0: auto, 4096 or as many as [fastpath] mbufs leaves room for); a deep ring holds a burst while the fastpath's CPU runs something else, where a shallow one drops it (af_xdp: the kernel counts them in the interface's rx drops)"),
 	F("eal", "no_huge", FT_BOOL, no_huge, 0, 1, "run without hugepages"),
 	F("eal", "mem_mb", FT_U32, mem_mb, 64, 1u << 20, "DPDK memory in MiB"),
@@ -92,7 +92,7 @@ void config_defaults(struct bp_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->mtu = 1500;
-	snprintf(c->tx_offload, sizeof(c->tx_offload), "auto");
+	snprintf(c->offload, sizeof(c->offload), "auto");
 	c->no_huge = false;
 	c->mem_mb = 512;
 	/* unique per process, so several daemons can share a host */
@@ -390,10 +390,10 @@ int config_validate(const struct bp_config *c, char *err, size_t errlen)
 			 "config file");
 		return -1;
 	}
-	if (strcmp(c->tx_offload, "auto") && strcmp(c->tx_offload, "checksum") &&
-	    strcmp(c->tx_offload, "off")) {
-		snprintf(err, errlen, "[port] tx_offload: '%s' is not one of auto, checksum, off",
-			 c->tx_offload);
+	if (strcmp(c->offload, "auto") && strcmp(c->offload, "checksum") &&
+	    strcmp(c->offload, "off")) {
+		snprintf(err, errlen, "[port] offload: '%s' is not one of auto, checksum, off",
+			 c->offload);
 		return -1;
 	}
 	if (c->app_max_flows > c->max_flows) {

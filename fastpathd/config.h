@@ -46,7 +46,7 @@ struct bp_config {
 	uint32_t gateway;           /* network order, 0 = none */
 	uint16_t mtu;
 	uint32_t rx_desc;           /* receive descriptors per queue, 0 = auto */
-	char tx_offload[16];        /* "auto", "checksum" or "off" */
+	char offload[16];           /* "auto", "checksum" or "off" */
 	/* [eal] */
 	bool no_huge;
 	uint32_t mem_mb;

@@ -608,9 +608,11 @@ struct dataplane {
 	uint16_t nqueues;                   /* port queue pairs (ncores with RSS, else 1) */
 	bool rss;                           /* the port steers by the table itself */
 	bool tx_shared;                     /* cores share tx queues: take txq_lock */
-	/* transmit offloads the port took ([port] tx_offload; port.c):
-	 * checksums finished by the port, and with tso a data frame up to
-	 * tso_max payload bytes that the port cuts into MSS segments */
+	/* offloads the port took ([port] offload; port.c): checksums
+	 * verified on receive (frames the port marks good skip ours) and
+	 * finished on transmit, and with tso a data frame up to tso_max
+	 * payload bytes that the port cuts into MSS segments */
+	bool rx_csum;
 	bool tx_csum;
 	bool tso;
 	uint32_t tso_max;

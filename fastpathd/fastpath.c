@@ -322,7 +322,8 @@ void fp_rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 	}
 
 	struct pkt_tcp p;
-	bool hw_ok = (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
+	bool hw_ok = dp->rx_csum &&
+		     (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
 		     (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
 	enum pkt_verdict v = pkt_parse_tcp(frame, len, !hw_ok, &p);
 	if (v != PKT_OK || p.daddr != dp->ip) {

@@ -203,9 +203,12 @@ int main(int argc, char **argv)
 	inet_ntop(AF_INET, &dp.ip, ip, sizeof(ip));
 	char mac[RTE_ETHER_ADDR_FMT_SIZE];
 	rte_ether_format_addr(mac, sizeof(mac), &dp.mac);
-	printf("fastpathd: ready port=%s ip=%s/%u mac=%s socket=%s tx_offload=%s\n",
+	char offl[48];
+	snprintf(offl, sizeof(offl), "%s%s%s", dp.rx_csum ? ",rx-checksum" : "",
+		 dp.tx_csum ? ",tx-checksum" : "", dp.tso ? ",tso" : "");
+	printf("fastpathd: ready port=%s ip=%s/%u mac=%s socket=%s offload=%s\n",
 	       dp.cfg.port_dev, ip, dp.cfg.prefix_len, mac, dp.cfg.socket_path,
-	       dp.tso ? "checksum,tso" : dp.tx_csum ? "checksum" : "none");
+	       offl[0] ? offl + 1 : "none");
 	fflush(stdout);
 
 	int rc = fp_run(&dp);

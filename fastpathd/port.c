@@ -151,17 +151,30 @@ void fp_port_steer_changed(struct dataplane *dp)
 }
 
 /*
- * Transmit offloads ([port] tx_offload): checksums where the port finishes
- * both the IPv4 and the TCP one; TSO where it also segments TCP and takes
- * mbuf chains.  A TSO frame fits the IPv4 total length with the largest
- * TCP header, and the port's buffers-per-frame limit.
+ * Offloads ([port] offload): on receive, checksums verified by the port
+ * where it checks both the IPv4 and the TCP one.
+ * Return: the rxmode offloads to ask for.
+ */
+static uint64_t plan_rx_offloads(struct dataplane *dp, const struct rte_eth_dev_info *info)
+{
+	const uint64_t csum = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+
+	dp->rx_csum = strcmp(dp->cfg.offload, "off") && (info->rx_offload_capa & csum) == csum;
+	return dp->rx_csum ? csum : 0;
+}
+
+/*
+ * On transmit, checksums where the port finishes both the IPv4 and the TCP
+ * one; TSO where it also segments TCP and takes mbuf chains.  A TSO frame
+ * fits the IPv4 total length with the largest TCP header, and the port's
+ * buffers-per-frame limit.
  * Return: the txmode offloads to ask for.
  */
 static uint64_t plan_tx_offloads(struct dataplane *dp, const struct rte_eth_dev_info *info)
 {
 	const uint64_t csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
 	const uint64_t tso = RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
-	const char *want = dp->cfg.tx_offload;
+	const char *want = dp->cfg.offload;
 
 	dp->tx_csum = dp->tso = false;
 	dp->tso_max = 0;
@@ -215,6 +228,7 @@ static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errle
 	if (dp->cfg.mtu > RTE_ETHER_MTU && dp->cfg.mtu <= info.max_mtu &&
 	    (uint32_t)dp->cfg.mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN <= info.max_rx_pktlen)
 		conf.rxmode.mtu = dp->cfg.mtu;
+	conf.rxmode.offloads = plan_rx_offloads(dp, &info);
 	conf.txmode.offloads = plan_tx_offloads(dp, &info);
 	rc = rte_eth_dev_configure(port, dp->nqueues, dp->nqueues, &conf);
 	if (rc) {
@@ -254,7 +268,8 @@ static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errle
 	fp_port_steer_changed(dp);
 	if (dp->cfg.verbose)
 		fprintf(stderr, "fastpathd: %u port queue pair(s), %u receive descriptors each; "
-			"transmit offloads: %s\n", dp->nqueues, nrx,
+			"offloads: receive %s, transmit %s\n", dp->nqueues, nrx,
+			dp->rx_csum ? "checksums" : "none",
 			dp->tso ? "checksums, TSO" : dp->tx_csum ? "checksums" : "none");
 	return 0;
 }

@@ -41,7 +41,7 @@ static const char *const names[DPC_MAX] = {
 	[DPC_RPC_TX_OVERTAKES] = "rpc_tx_overtakes",
 	[DPC_RPC_TX_REFUSED] = "rpc_tx_refused",
 	[DPC_TX_TSO] = "tx_tso_frames",
-	[DPC_TX_PREPARE_DROP] = "tx_offload_rejected",
+	[DPC_TX_PREPARE_DROP] = "tx_prepare_rejected",
 };
 
 const char *dp_counter_name(enum dp_counter c)

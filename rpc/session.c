@@ -80,8 +80,18 @@ static void on_keepalive(struct rpc_timer *t)
 	if (s->state != SS_UP)
 		return;
 	if (now - s->last_rx >= RPC_KA_DEAD * ka) {
-		rpc_session_fail(s, -ETIMEDOUT);
-		return;
+		/* silence is nothing arriving, not nothing read: after this
+		 * thread stalled, rpc_run() reads a bounded number of ready
+		 * sessions before the timers run, and the PINGs of the rest
+		 * are waiting unread.  Read them before judging. */
+		rpc_session_on_event(s, RPC_TEV_IN);
+		if (s->state != SS_UP)
+			return;
+		now = rpc_now_us();
+		if (now - s->last_rx >= RPC_KA_DEAD * ka) {
+			rpc_session_fail(s, -ETIMEDOUT);
+			return;
+		}
 	}
 	if (now - s->last_rx >= s->ping_after) {
 		rpc_tx_ctl(s, RPC_FT_PING, 0, 0, ++s->ping_token, 0, RPC_TXC_LATENCY);

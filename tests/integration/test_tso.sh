@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Transmit offloads against the Linux TCP stack, on net_tap (the one port
-# here whose PMD offers checksum offload and TSO; PCI NICs take the same
-# path): fastpathd leaves checksums to the port and hands it frames of many
-# segments, and Linux must receive every byte.
-#   1. tx_offload = auto: the port took checksums and TSO.
+# Offloads against the Linux TCP stack, on net_tap (the one port here whose
+# PMD offers checksum offloads and TSO; PCI NICs take the same path):
+# fastpathd leaves checksums to the port both ways and hands it frames of
+# many segments, and Linux must receive every byte.
+#   1. offload = auto: the port took checksums both ways and TSO; a
+#      segment with a bad TCP checksum (scapy) is still dropped.
 #   2. 64 MiB each way, sha256-checked, with the peer's MSS at 1400 so that
 #      frames are cut by the PMD (tx_tso_frames grows).
 #   3. the same with 1% of our segments dropped at the peer: losses in the
 #      middle of TSO frames are recovered, byte-exact.
 #   4. full-size MSS (1460): net_tap refuses TSO frames of such segments
 #      (DPDK 22.11-24.11), so those flows send MSS frames, and nothing stalls.
-#   5. tx_offload = off: checksums computed by fastpathd, no TSO frame.
+#   5. offload = off: checksums computed by fastpathd, no TSO frame.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -27,7 +28,7 @@ ctl() { "$BP_BUILD/cli/bypassctl" status | awk -v k="$1" '$1 == k { print $2 }';
 # start fastpathd on a tap device, then hand the device to the peer
 # namespace: its file descriptor keeps working from there
 start_on_tap() {
-	printf '[port]\ntx_offload = %s\n' "$1" >"$dir/fp.ini"
+	printf '[port]\noffload = %s\n' "$1" >"$dir/fp.ini"
 	BP_FP_PORT="net_tap0,iface=$tap"
 	BP_FP_ARGS=(-c "$dir/fp.ini")
 	bp_start_fastpathd
@@ -48,12 +49,20 @@ bulk() {
 
 # 1 + 2
 start_on_tap auto 1400
-grep -q "tx_offload=checksum,tso" "$BP_FP_LOG" ||
+grep -q "offload=rx-checksum,tx-checksum,tso" "$BP_FP_LOG" ||
 	bp_die "net_tap's checksum and TSO offloads not taken: $(grep ready "$BP_FP_LOG")"
+/usr/bin/python3 -c 'import scapy.all' 2>/dev/null ||
+	bp_die "needs python3-scapy (bash deploy/install-deps.sh)"
+bad0=$(ctl bad_tcp_csum)
+bp_peer /usr/bin/python3 -c "from scapy.all import IP, TCP, send
+send(IP(dst='$BP_IP') / TCP(sport=40000, dport=5001, flags='S', chksum=0xdead), count=3, verbose=0)"
+for _ in $(seq 20); do [ "$(ctl bad_tcp_csum)" -ge $((bad0 + 3)) ] && break; sleep 0.1; done
+[ "$(ctl bad_tcp_csum)" -ge $((bad0 + 3)) ] ||
+	bp_die "segments with a bad TCP checksum not dropped as such ($(ctl bad_tcp_csum) - $bad0)"
 bulk 64
 tso=$(ctl tx_tso_frames)
 [ "$tso" -gt 100 ] || bp_die "only $tso TSO frames for 64 MiB"
-[ "$(ctl tx_offload_rejected)" = 0 ] || bp_die "the PMD refused $(ctl tx_offload_rejected) frames"
+[ "$(ctl tx_prepare_rejected)" = 0 ] || bp_die "the PMD refused $(ctl tx_prepare_rejected) frames"
 echo "ok: 64 MiB each way with TSO and checksum offload, $tso TSO frames"
 
 # 3. loss inside TSO frames: Linux drops 1% of what reaches it
@@ -78,7 +87,7 @@ bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
 
 # 5. offloads off
 start_on_tap off 1400
-grep -q "tx_offload=none" "$BP_FP_LOG" || bp_die "tx_offload = off not honoured: $(grep ready "$BP_FP_LOG")"
+grep -q "offload=none" "$BP_FP_LOG" || bp_die "offload = off not honoured: $(grep ready "$BP_FP_LOG")"
 bulk 16
-[ "$(ctl tx_tso_frames)" = 0 ] || bp_die "TSO frames with tx_offload = off"
+[ "$(ctl tx_tso_frames)" = 0 ] || bp_die "TSO frames with offload = off"
 echo "PASS: TSO and checksum offload on net_tap: byte-exact both ways, under loss, at full MSS and with offloads off"

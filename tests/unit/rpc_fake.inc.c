@@ -331,11 +331,16 @@ static void fk_close(void *t, int h)
 	pthread_mutex_unlock(&fk_mu);
 }
 
+/* an owner whose poll reports nothing (fk_mute_poll) */
+static void *fk_muted;
+
 static int fk_poll(void *t, struct rpc_tev *ev, int max, int timeout_ms)
 {
 	int n = 0;
 
 	pthread_mutex_lock(&fk_mu);
+	if (t == fk_muted)
+		max = 0;
 	for (int i = 1; i < FK_MAX && n < max; i++) {
 		struct fk_h *f = &fk[i];
 		unsigned b = 0;
@@ -656,6 +661,15 @@ static __attribute__((unused)) void fk_blackhole_owner(void *t, bool on)
 	for (int i = 1; i < FK_MAX; i++)
 		if (fk[i].used && fk[i].owner == t)
 			fk[i].blackhole = on;
+	pthread_mutex_unlock(&fk_mu);
+}
+
+/* @t's poll reports no event (an endpoint that spends each rpc_run() on
+ * other sessions): only what its timers do reaches its connections */
+static __attribute__((unused)) void fk_mute_poll(void *t, bool on)
+{
+	pthread_mutex_lock(&fk_mu);
+	fk_muted = on ? t : NULL;
 	pthread_mutex_unlock(&fk_mu);
 }
 

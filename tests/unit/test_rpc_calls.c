@@ -519,6 +519,29 @@ Test(rpc, server_finds_a_vanished_client)
 	fk_blackhole_owner(cli->t, false);
 }
 
+/* a session whose peer kept talking is not dead because this endpoint
+ * did not get round to reading it: its keepalive reads before it judges */
+Test(rpc, unread_traffic_is_not_silence)
+{
+	uint64_t end;
+
+	restart_with_keepalive(20);
+	fk_mute_poll(cli->t, true);
+	end = rpc_now_us() + 200000; /* 10 intervals, the dead threshold 4 */
+	while (rpc_now_us() < end) {
+		rpc_run(cli, 0);
+		rpc_run(srv, 0);
+		usleep(200);
+	}
+	fk_mute_poll(cli->t, false);
+	cr_assert_eq(events[RPC_SESS_DISCONNECTED], 0, "the client kept the session");
+	cr_assert_eq(srv_events[RPC_SESS_CLOSED], 0, "the server kept the session");
+	struct res r = { 0 };
+	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &r, NULL), 0);
+	spin_until(&r.done, 2000);
+	cr_assert_eq(r.status, RPC_OK);
+}
+
 Test(rpc, server_calls_its_client_on_the_same_session)
 {
 	struct res r = { 0 };
