@@ -20,6 +20,9 @@
 #include "rpc_internal.h"
 
 #define RUN_EVENTS 256
+/* connections one rpc_run() accepts: a flood of new sessions must not
+ * starve the open ones (their keepalive counts) */
+#define ACCEPT_BATCH 64
 
 int rpc_hmap_set(struct rpc_endpoint *ep, int h, struct rpc_session *s)
 {
@@ -258,7 +261,14 @@ void rpc_endpoint_destroy(struct rpc_endpoint *ep)
 
 static void on_accept(struct rpc_endpoint *ep)
 {
-	for (;;) {
+	ep->accept_more = false;
+	for (int n = 0;; n++) {
+		if (n == ACCEPT_BATCH) {
+			/* edge-style transports report no new event for the
+			 * rest: the next rpc_run() comes back for them */
+			ep->accept_more = true;
+			return;
+		}
 		int h = ep->ops->accept(ep->t, ep->lh);
 		struct rpc_session *s;
 
@@ -290,7 +300,7 @@ int rpc_run(struct rpc_endpoint *ep, int timeout_ms)
 
 	if (ep->in_cb)
 		return -EDEADLK;
-	if (ep->done_head || ep->nflush)
+	if (ep->done_head || ep->nflush || ep->accept_more)
 		timeout_ms = 0;
 	if (rpc_workers_out(ep) && !ep->ops->set_wake && (timeout_ms < 0 || timeout_ms > 1))
 		timeout_ms = 1;	/* no wakeup from the transport: look again soon */
@@ -308,7 +318,7 @@ int rpc_run(struct rpc_endpoint *ep, int timeout_ms)
 		struct rpc_session *s;
 
 		if (ev[i].h == ep->lh) {
-			on_accept(ep);
+			ep->accept_more = true; /* accepted below, after the sessions */
 			continue;
 		}
 		if (ev[i].h == RPC_TEV_WAKE_H)
@@ -317,6 +327,8 @@ int rpc_run(struct rpc_endpoint *ep, int timeout_ms)
 		if (s)
 			rpc_session_on_event(s, ev[i].bits);
 	}
+	if (ep->accept_more && ep->lh >= 0)
+		on_accept(ep);
 	if (ep->w)
 		rpc_workers_collect(ep);
 	rpc_timer_expire(&ep->timers, rpc_now_us());

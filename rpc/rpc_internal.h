@@ -338,6 +338,7 @@ struct rpc_endpoint {
 	struct rpc_heap timers;
 	struct rpc_method *methods[65536 / 256];	/* two-level: 256 pages of 256 */
 	int lh;				/* listener handle or -1 */
+	bool accept_more;		/* on_accept() stopped at its batch: go on */
 	rpc_session_fn lcb;
 	void *lcb_arg;
 	struct rpc_session *sessions;

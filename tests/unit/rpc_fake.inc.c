@@ -32,7 +32,7 @@
 
 #include "rpc_internal.h"
 
-#define FK_MAX 64
+#define FK_MAX 512
 
 struct fk_h {
 	bool used, listener, eof, err, refused, notify_out, blackhole;
@@ -44,6 +44,7 @@ struct fk_h {
 	size_t off;		/* !FK_ZC: where in buf they start */
 	int acceptq[FK_MAX];
 	int nacc;
+	bool acc_edge;		/* a connection arrived since poll last said so */
 	uint64_t rd;		/* FK_ZC: ring position of buf's first byte */
 	size_t resv, peeked;	/* FK_ZC: handed out by tx_reserve / rx_peek */
 };
@@ -235,6 +236,7 @@ static int fk_connect(void *t, uint32_t ip, uint16_t port)
 			fk[sv].peer = c;
 			fk[c].peer = sv;
 			fk[l].acceptq[fk[l].nacc++] = sv;
+			fk[l].acc_edge = true;
 		}
 	}
 	pthread_mutex_unlock(&fk_mu);
@@ -347,8 +349,11 @@ static int fk_poll(void *t, struct rpc_tev *ev, int max, int timeout_ms)
 
 		if (!f->used || f->owner != t)
 			continue;
-		if (f->listener ? f->nacc > 0 : (f->len || f->eof || f->err || f->refused))
+		/* a listener is edge-style, as the kernel transport's
+		 * (EPOLLET): new arrivals, not waiting ones, make an event */
+		if (f->listener ? f->acc_edge : (f->len || f->eof || f->err || f->refused))
 			b |= RPC_TEV_IN;
+		f->acc_edge = false;
 		if (f->notify_out) {
 			b |= RPC_TEV_OUT;
 			f->notify_out = false;

@@ -542,6 +542,37 @@ Test(rpc, unread_traffic_is_not_silence)
 	cr_assert_eq(r.status, RPC_OK);
 }
 
+/* more connections at once than one rpc_run() accepts (a batch of 64):
+ * the listener reports them once (edge-style), and every one comes up */
+Test(rpc, a_burst_of_connections_is_accepted_in_batches)
+{
+	enum { N = 150 };
+	static struct rpc_session *s[N];
+	static struct res r[N];
+	struct rpc_stats ss;
+	int done = 0;
+
+	for (int i = 0; i < N; i++)
+		cr_assert_not_null(s[i] = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL));
+	struct iovec iov = { "x", 1 };
+	for (int i = 0; i < N; i++) {
+		r[i] = (struct res){ 0 };
+		cr_assert_eq(rpc_call(s[i], M_ECHO, &iov, 1, NULL, cont, &r[i], NULL), 0);
+	}
+	uint64_t end = rpc_now_us() + 5000000;
+	while (done < N && rpc_now_us() < end) {
+		spin(1);
+		done = 0;
+		for (int i = 0; i < N; i++)
+			done += r[i].done;
+	}
+	cr_assert_eq(done, N, "%d of %d calls answered", done, N);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(r[i].status, RPC_OK);
+	rpc_endpoint_stats(srv, &ss);
+	cr_assert_geq(ss.reqs_handled, N);
+}
+
 Test(rpc, server_calls_its_client_on_the_same_session)
 {
 	struct res r = { 0 };
