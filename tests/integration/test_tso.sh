@@ -11,7 +11,8 @@
 #      middle of TSO frames are recovered, byte-exact.
 #   4. full-size MSS (1460): net_tap refuses TSO frames of such segments
 #      (DPDK 22.11-24.11), so those flows send MSS frames, and nothing stalls.
-#   5. offload = off: checksums computed by fastpathd, no TSO frame.
+#   5. offload = checksum: checksums offloaded, no TSO frame.
+#   6. offload = off: checksums computed by fastpathd, no TSO frame.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -85,7 +86,15 @@ bulk 16
 echo "ok: 1460-byte MSS sends MSS frames on net_tap"
 bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
 
-# 5. offloads off
+# 5. checksums only
+start_on_tap checksum 1400
+grep -qE "offload=rx-checksum,tx-checksum$" "$BP_FP_LOG" ||
+	bp_die "offload = checksum not honoured: $(grep ready "$BP_FP_LOG")"
+bulk 16
+[ "$(ctl tx_tso_frames)" = 0 ] || bp_die "TSO frames with offload = checksum"
+bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
+
+# 6. offloads off
 start_on_tap off 1400
 grep -q "offload=none" "$BP_FP_LOG" || bp_die "offload = off not honoured: $(grep ready "$BP_FP_LOG")"
 bulk 16
