@@ -185,6 +185,8 @@ static uint64_t plan_tx_offloads(struct dataplane *dp, const struct rte_eth_dev_
 		return csum;
 	uint64_t room = bp_mbuf_data_room(dp->cfg.mtu);
 	uint64_t max = UINT16_MAX - PKT_IP_MIN - (PKT_TCP_MIN + 40);
+	if (info->tx_desc_lim.nb_seg_max < 2)
+		return csum; /* no chains, or a PMD that does not say how long */
 	uint64_t by_segs = info->tx_desc_lim.nb_seg_max * room - PKT_TCP_HDRS_MAX;
 	if (by_segs < max)
 		max = by_segs;

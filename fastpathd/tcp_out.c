@@ -319,11 +319,15 @@ static void pace_account(struct fp_ctx *fp, struct fp_flow *f, uint64_t bytes)
  * shaper sees what goes on the wire; so does a frame that must carry CWR,
  * which belongs on its first segment only (RFC 3168).
  */
+/* i40e and iavf refuse TSO segments below 256 bytes (ice below 64); a
+ * peer may announce an MSS down to 48 */
+#define FP_TSO_MSS_MIN 256
+
 static uint64_t frame_max(struct fp_ctx *fp, const struct fp_flow *f)
 {
 	struct dataplane *dp = fp->dp;
-	if (!dp->tso || f->mss > dp->tso_mss_max || fp->port_rate ||
-	    (f->flags & FPF_CWR_PENDING) ||
+	if (!dp->tso || f->mss > dp->tso_mss_max || f->mss < FP_TSO_MSS_MIN ||
+	    fp->port_rate || (f->flags & FPF_CWR_PENDING) ||
 	    __atomic_load_n(&f->pacing_bps, __ATOMIC_RELAXED) ||
 	    __atomic_load_n(&dp->tenants[f->tenant].policy.rate_bps, __ATOMIC_RELAXED))
 		return f->mss;
@@ -432,6 +436,9 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 		if (len > room)
 			len = room;
 		bool resend = f->tx_sent < f->tx_max_sent;
+		/* a TSO frame resends or sends new data, never both */
+		if (resend && len > f->mss && f->tx_sent + len > f->tx_max_sent)
+			len = f->tx_max_sent - f->tx_sent;
 		if (!fp_qos_admit(fp, f, len) || send_data(fp, f, f->tx_sent, len))
 			return;
 		if (pipe == 0) {
@@ -439,8 +446,8 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 			fp_timer_watch(fp, f);
 		}
 		f->stall_reported = 0;
-		if (resend)
-			fp->cnt[DPC_TX_RETX]++;
+		if (resend) /* counted in segments, as the wire sees them */
+			fp->cnt[DPC_TX_RETX] += (len + f->mss - 1) / f->mss;
 		if (!f->rtt_tsc && !resend) {
 			f->rtt_pos = f->tx_sent + len;
 			f->rtt_tsc = fp->now;
