@@ -55,16 +55,15 @@ static uint32_t tx_backlog(struct fp_ctx *fp)
 	uint32_t sent_total = 0;
 	while (fp->bl_count) {
 		uint32_t run = RTE_MIN(fp->bl_count, FP_TX_BACKLOG - fp->bl_head);
-		struct rte_mbuf **first = fp->backlog + fp->bl_head;
-		uint32_t bufs = 0;
-		for (uint32_t i = 0; fp->dp->tso && i < run; i++)
-			bufs += first[i]->nb_segs; /* read before the port owns them */
-		uint16_t n = rte_eth_tx_burst(fp->dp->port_id, fp->txq, first,
+		uint16_t n = rte_eth_tx_burst(fp->dp->port_id, fp->txq, fp->backlog + fp->bl_head,
 					      (uint16_t)RTE_MIN(run, UINT16_MAX));
-		if (fp->dp->tso) /* give back what went: the unsent tail stays */
-			for (uint32_t i = n; i < run; i++)
-				bufs -= first[i]->nb_segs;
-		fp->bl_bufs -= fp->dp->tso ? bufs : n;
+		uint32_t bufs = n;
+		if (fp->dp->tso) { /* the frames are the port's now: their counts stayed */
+			bufs = 0;
+			for (uint32_t i = 0; i < n; i++)
+				bufs += fp->bl_segs[fp->bl_head + i];
+		}
+		fp->bl_bufs -= bufs;
 		fp->bl_head = (fp->bl_head + n) % FP_TX_BACKLOG;
 		fp->bl_count -= n;
 		sent_total += n;
@@ -75,12 +74,6 @@ static uint32_t tx_backlog(struct fp_ctx *fp)
 	return sent_total;
 }
 
-/*
- * Hand the batch to the port.  Frames it cannot take now wait in the
- * backlog instead of being dropped: a dropped segment costs its flow a
- * retransmission timeout, and a burst from thousands of flows easily
- * outruns one ring.  Only a full backlog drops (and counts) frames.
- */
 /*
  * With transmit offloads, let the PMD fix up what its NIC needs (some want
  * header fields other than DPDK's defaults).  A frame it refuses was built
@@ -101,6 +94,12 @@ static void tx_prepare(struct fp_ctx *fp)
 	}
 }
 
+/*
+ * Hand the batch to the port.  Frames it cannot take now wait in the
+ * backlog instead of being dropped: a dropped segment costs its flow a
+ * retransmission timeout, and a burst from thousands of flows easily
+ * outruns one ring.  Only a full backlog drops (and counts) frames.
+ */
 void fp_tx_flush(struct fp_ctx *fp)
 {
 	uint16_t sent = 0;
@@ -126,8 +125,10 @@ void fp_tx_flush(struct fp_ctx *fp)
 			rte_pktmbuf_free_bulk(fp->tx + i, fp->ntx - i);
 			break;
 		}
+		uint32_t slot = (fp->bl_head + fp->bl_count++) % FP_TX_BACKLOG;
+		fp->bl_segs[slot] = (uint8_t)fp->tx[i]->nb_segs;
 		fp->bl_bufs += fp->tx[i]->nb_segs;
-		fp->backlog[(fp->bl_head + fp->bl_count++) % FP_TX_BACKLOG] = fp->tx[i];
+		fp->backlog[slot] = fp->tx[i];
 		fp->cnt[DPC_TX_DEFERRED]++;
 	}
 	fp->ntx = 0;

@@ -312,6 +312,10 @@ static void pace_account(struct fp_ctx *fp, struct fp_flow *f, uint64_t bytes)
 	f->pace_next_tsc = start + (bytes + 78) * 8 * fp->dp->tsc_hz / rate;
 }
 
+/* i40e and iavf refuse TSO segments below 256 bytes (ice below 64); a
+ * peer may announce an MSS down to 48 */
+#define FP_TSO_MSS_MIN 256
+
 /*
  * Payload bytes one data frame may carry: an MSS, or with TSO up to
  * dp->tso_max in whole segments.  A flow shaped per packet (pacing, a
@@ -319,10 +323,6 @@ static void pace_account(struct fp_ctx *fp, struct fp_flow *f, uint64_t bytes)
  * shaper sees what goes on the wire; so does a frame that must carry CWR,
  * which belongs on its first segment only (RFC 3168).
  */
-/* i40e and iavf refuse TSO segments below 256 bytes (ice below 64); a
- * peer may announce an MSS down to 48 */
-#define FP_TSO_MSS_MIN 256
-
 static uint64_t frame_max(struct fp_ctx *fp, const struct fp_flow *f)
 {
 	struct dataplane *dp = fp->dp;
