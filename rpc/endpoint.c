@@ -23,6 +23,10 @@
 /* connections one rpc_run() accepts: a flood of new sessions must not
  * starve the open ones (their keepalive counts) */
 #define ACCEPT_BATCH 64
+/* after an accept failed for want of descriptors or memory: the pending
+ * connections stay queued in the listener, which reports no new event
+ * for them (edge-style), so look again after this long */
+#define ACCEPT_RETRY_US 20000
 
 int rpc_hmap_set(struct rpc_endpoint *ep, int h, struct rpc_session *s)
 {
@@ -169,6 +173,11 @@ static void set_err(char *err, size_t len, const char *msg)
 		snprintf(err, len, "%s", msg);
 }
 
+static void on_accept_retry(struct rpc_timer *t)
+{
+	rpc_container_of(t, struct rpc_endpoint, accept_retry)->accept_more = true;
+}
+
 struct rpc_endpoint *rpc_endpoint_create(const struct rpc_endpoint_opts *opts,
 					 char *err, size_t errlen)
 {
@@ -198,6 +207,8 @@ struct rpc_endpoint *rpc_endpoint_create(const struct rpc_endpoint_opts *opts,
 	if (!ep->o.max_queued_bytes)
 		ep->o.max_queued_bytes = 64u << 20;
 	ep->lh = -1;
+	ep->accept_retry.idx = -1;
+	ep->accept_retry.fn = on_accept_retry;
 	if (ep->o.ops)
 		ep->ops = ep->o.ops;
 	else if (ep->o.transport == RPC_TRANSPORT_BYPASS)
@@ -272,8 +283,19 @@ static void on_accept(struct rpc_endpoint *ep)
 		int h = ep->ops->accept(ep->t, ep->lh);
 		struct rpc_session *s;
 
-		if (h < 0)
-			return;	/* -EAGAIN, or a failed accept: nothing to do */
+		if (h == -EAGAIN)
+			return;
+		if (h == -ECONNABORTED || h == -EINTR || h == -EPROTO)
+			continue; /* that one connection is gone: the next */
+		if (h < 0) {
+			/* EMFILE, ENFILE, ENOBUFS, ENOMEM...: the rest wait in
+			 * the listener; try again once something may be freed */
+			ep->st.accept_errors++;
+			if (ep->accept_retry.idx < 0)
+				rpc_timer_arm(&ep->timers, &ep->accept_retry,
+					      rpc_now_us() + ACCEPT_RETRY_US);
+			return;
+		}
 		s = rpc_session_new(ep, false);
 		if (!s || rpc_hmap_set(ep, h, s)) {
 			ep->ops->close(ep->t, h);

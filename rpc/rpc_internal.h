@@ -339,6 +339,7 @@ struct rpc_endpoint {
 	struct rpc_method *methods[65536 / 256];	/* two-level: 256 pages of 256 */
 	int lh;				/* listener handle or -1 */
 	bool accept_more;		/* on_accept() stopped at its batch: go on */
+	struct rpc_timer accept_retry;	/* after a failed accept (EMFILE...) */
 	rpc_session_fn lcb;
 	void *lcb_arg;
 	struct rpc_session *sessions;

@@ -376,6 +376,10 @@ struct rpc_stats {
 	 * requests kept there stay under a quarter of the heap */
 	uint64_t zc_rx_msgs;
 	uint64_t pings;			/* keepalive PINGs sent */
+	/* accepts that failed for want of descriptors or memory (EMFILE,
+	 * ENFILE, ENOBUFS, ENOMEM): the connections waited in the listener
+	 * and were tried again 20 ms later */
+	uint64_t accept_errors;
 };
 
 void rpc_endpoint_stats(const struct rpc_endpoint *ep, struct rpc_stats *st);

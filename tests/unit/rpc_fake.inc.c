@@ -204,12 +204,18 @@ static int fk_local_port(void *t, int h)
 	return fk[h].port;
 }
 
+/* the next fk_accept_fails accepts fail with fk_accept_err (EMFILE...) */
+static int fk_accept_fails, fk_accept_err;
+
 static int fk_accept(void *t, int lh)
 {
 	int h = -EAGAIN;
 
 	pthread_mutex_lock(&fk_mu);
-	if (fk[lh].nacc) {
+	if (fk[lh].nacc && fk_accept_fails > 0) {
+		fk_accept_fails--;
+		h = -fk_accept_err;
+	} else if (fk[lh].nacc) {
 		h = fk[lh].acceptq[0];
 		memmove(fk[lh].acceptq, fk[lh].acceptq + 1, (size_t)--fk[lh].nacc * sizeof(int));
 	}
@@ -675,6 +681,15 @@ static __attribute__((unused)) void fk_mute_poll(void *t, bool on)
 {
 	pthread_mutex_lock(&fk_mu);
 	fk_muted = on ? t : NULL;
+	pthread_mutex_unlock(&fk_mu);
+}
+
+/* the next @n accepts fail with -@err while connections are pending */
+static __attribute__((unused)) void fk_fail_accepts(int n, int err)
+{
+	pthread_mutex_lock(&fk_mu);
+	fk_accept_fails = n;
+	fk_accept_err = err;
 	pthread_mutex_unlock(&fk_mu);
 }
 

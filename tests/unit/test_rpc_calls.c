@@ -573,6 +573,40 @@ Test(rpc, a_burst_of_connections_is_accepted_in_batches)
 	cr_assert_geq(ss.reqs_handled, N);
 }
 
+/* an accept that fails for want of descriptors (EMFILE) leaves the
+ * connections in the listener, which reports them no more (edge-style):
+ * the endpoint tries again by itself, and every one comes up */
+Test(rpc, a_failed_accept_is_tried_again)
+{
+	enum { N = 8 };
+	static struct rpc_session *s[N];
+	static struct res r[N];
+	struct rpc_stats ss;
+	int done = 0;
+
+	fk_fail_accepts(3, EMFILE);
+	for (int i = 0; i < N; i++)
+		cr_assert_not_null(s[i] = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL));
+	struct iovec iov = { "x", 1 };
+	for (int i = 0; i < N; i++) {
+		r[i] = (struct res){ 0 };
+		cr_assert_eq(rpc_call(s[i], M_ECHO, &iov, 1, NULL, cont, &r[i], NULL), 0);
+	}
+	uint64_t end = rpc_now_us() + 2000000;
+	while (done < N && rpc_now_us() < end) {
+		spin(1);
+		done = 0;
+		for (int i = 0; i < N; i++)
+			done += r[i].done;
+	}
+	fk_fail_accepts(0, 0);
+	cr_assert_eq(done, N, "%d of %d calls answered", done, N);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(r[i].status, RPC_OK);
+	rpc_endpoint_stats(srv, &ss);
+	cr_assert_eq(ss.accept_errors, 3, "three failed accepts counted");
+}
+
 Test(rpc, server_calls_its_client_on_the_same_session)
 {
 	struct res r = { 0 };
