@@ -181,7 +181,6 @@ struct fp_flow {
 	uint64_t rx_pos;                    /* in-order bytes received == shm rx_written */
 	uint64_t rx_consumed;               /* last validated app rx_consumed */
 	uint32_t rx_shift;                  /* == shm rx_shift (moved only when empty) */
-	struct fp_range ooo[FP_OOO_MAX];    /* held out-of-order data, sorted, disjoint */
 	uint8_t ooo_n;
 	uint8_t ooo_recent;                 /* index of the interval last grown (first SACK block) */
 	uint64_t rx_adv_edge;               /* right window edge last advertised */
@@ -201,7 +200,6 @@ struct fp_flow {
 	uint16_t dupacks;
 	uint8_t sacked_n;
 	uint8_t stall_reported;             /* fp-private: a zero-window stall was reported */
-	struct fp_range sacked[FP_SACK_MAX]; /* peer's SACK scoreboard above tx_acked, sorted */
 	uint64_t sacked_bytes;
 	uint64_t sack_high;                 /* highest SACKed position (0 = none) */
 	uint64_t retx_next;                 /* recovery: next hole position to resend */
@@ -230,6 +228,13 @@ struct fp_flow {
 	/* --- RFC 5961 (fp-owned) --- */
 	uint32_t peer_wnd_max;              /* largest window the peer offered (MAX.SND.WND) */
 	uint64_t oow_ack_tsc;               /* last challenge / out-of-window ACK sent */
+
+	/* --- loss and reordering only (fp-owned): last, so that the
+	 * lines every segment touches stay together (fp_flow_prefetch()) --- */
+	struct fp_range ooo[FP_OOO_MAX];    /* held out-of-order data, sorted, disjoint;
+					     * ooo_n of them */
+	struct fp_range sacked[FP_SACK_MAX]; /* peer's SACK scoreboard above tx_acked,
+					      * sorted; sacked_n of them */
 } __rte_cache_aligned;
 
 /* fields the two threads share through relaxed atomics must be naturally

@@ -6,7 +6,9 @@
 #ifndef FP_FASTPATH_H
 #define FP_FASTPATH_H
 
+#include <stddef.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 #include "dataplane.h"
 #include "pkt.h"
 #include "tenant_sched.h"
@@ -260,6 +262,16 @@ int flow_table_add(struct fp_ctx *fp, struct fp_flow *f);
 void flow_table_del(struct fp_ctx *fp, struct fp_flow *f);
 struct fp_flow *flow_table_lookup(struct fp_ctx *fp, uint32_t raddr, uint32_t laddr,
 				  uint16_t rport, uint16_t lport);
+#define FLOW_LOOKUP_BULK_MAX 32
+void flow_table_lookup_bulk(struct fp_ctx *fp, const struct pkt_tcp *segs, unsigned int n,
+			    struct fp_flow **flows);
+
+/* fetch the lines of @f that every segment touches (those before ooo[]) */
+static inline void fp_flow_prefetch(const struct fp_flow *f)
+{
+	for (size_t off = 0; off < offsetof(struct fp_flow, ooo); off += RTE_CACHE_LINE_SIZE)
+		rte_prefetch0((const char *)f + off);
+}
 
 static inline uint64_t ring_pos_mask(uint32_t size) { return (uint64_t)size - 1; }
 
