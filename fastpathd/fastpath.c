@@ -47,6 +47,10 @@
 #define DEEP_IDLE_MS 1000
 #define SLEEP_DEEP_US 10000
 
+/* flows whose lines are fetched ahead of the one being processed: all of
+ * a burst's at once would be more misses than the CPU keeps in flight */
+#define RX_PREFETCH_AHEAD 2
+
 struct dataplane *g_dp;
 
 /* Send what the backlog holds, oldest first.  Return: frames sent. */
@@ -282,8 +286,20 @@ void fp_run_touched(struct fp_ctx *fp)
 		fp_qos_run_touched(fp);
 		return;
 	}
-	for (uint32_t i = 0; i < fp->ntouched; i++)
-		fp_run_flow(fp, &fp->dp->flows[fp->touched[i]]);
+	struct fp_flow *flows = fp->dp->flows;
+
+	/* as rx_burst(): each flow's lines two ahead, its ring line one
+	 * ahead.  fp->ntouched is read each time: running a flow may touch
+	 * another. */
+	for (uint32_t i = 0; i < fp->ntouched && i < RX_PREFETCH_AHEAD; i++)
+		fp_flow_prefetch(&flows[fp->touched[i]]);
+	for (uint32_t i = 0; i < fp->ntouched; i++) {
+		if (i + RX_PREFETCH_AHEAD < fp->ntouched)
+			fp_flow_prefetch(&flows[fp->touched[i + RX_PREFETCH_AHEAD]]);
+		if (i + 1 < fp->ntouched)
+			fp_flow_prefetch_tx(&flows[fp->touched[i + 1]]);
+		fp_run_flow(fp, &flows[fp->touched[i]]);
+	}
 	fp->ntouched = 0;
 }
 
@@ -388,8 +404,6 @@ void fp_rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
  * up together (flow_table_lookup_bulk()), then delivered in order.  Only
  * the slowpath's messages add or remove flows, never a delivery, so the
  * looked-up flows stay valid through the burst. */
-#define RX_PREFETCH_AHEAD 2
-
 static void rx_burst(struct fp_ctx *fp, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct pkt_tcp segs[FLOW_LOOKUP_BULK_MAX];
@@ -404,15 +418,14 @@ static void rx_burst(struct fp_ctx *fp, struct rte_mbuf **pkts, uint16_t n)
 			if (rx_classify(fp, pkts[i], false, &segs[k]))
 				ms[k++] = pkts[i];
 		flow_table_lookup_bulk(fp, segs, k, flows);
-		/* each flow's lines are fetched a couple of segments ahead:
-		 * all of a burst's at once would be more misses than the
-		 * CPU keeps in flight */
 		for (unsigned int j = 0; j < k && j < RX_PREFETCH_AHEAD; j++)
 			if (flows[j])
 				fp_flow_prefetch(flows[j]);
 		for (unsigned int j = 0; j < k; j++) {
 			if (j + RX_PREFETCH_AHEAD < k && flows[j + RX_PREFETCH_AHEAD])
 				fp_flow_prefetch(flows[j + RX_PREFETCH_AHEAD]);
+			if (j + 1 < k && flows[j + 1] && segs[j + 1].payload_len)
+				fp_flow_prefetch_rx(flows[j + 1]); /* its lines came */
 			rx_deliver(fp, ms[j], false, &segs[j], flows[j]);
 		}
 	}

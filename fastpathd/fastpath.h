@@ -266,6 +266,21 @@ struct fp_flow *flow_table_lookup(struct fp_ctx *fp, uint32_t raddr, uint32_t la
 void flow_table_lookup_bulk(struct fp_ctx *fp, const struct pkt_tcp *segs, unsigned int n,
 			    struct fp_flow **flows);
 
+/* fetch the ring line where @f's next received byte goes, and its shared
+ * counters (a prefetch never faults: any address is harmless) */
+static inline void fp_flow_prefetch_rx(const struct fp_flow *f)
+{
+	rte_prefetch0(f->shm);
+	rte_prefetch0(f->rx_base + bp_ring_off(f->rx_pos, f->rx_shift, f->rx_size));
+}
+
+/* fetch the ring line of @f's next byte to send, and its shared counters */
+static inline void fp_flow_prefetch_tx(const struct fp_flow *f)
+{
+	rte_prefetch0(f->shm);
+	rte_prefetch0(f->tx_base + bp_ring_off(f->tx_sent, f->tx_shift, f->tx_size));
+}
+
 /* fetch the lines of @f that every segment touches (those before ooo[]) */
 static inline void fp_flow_prefetch(const struct fp_flow *f)
 {
