@@ -542,33 +542,45 @@ Test(rpc, unread_traffic_is_not_silence)
 	cr_assert_eq(r.status, RPC_OK);
 }
 
+/* open @n sessions to the server at once, make one echo call on each and
+ * run both ends until every call is answered or @ms pass; each answer must
+ * be OK.  Return: the calls answered. */
+static int connect_and_call_each(int n, int ms)
+{
+	static struct rpc_session *s[256];
+	static struct res r[256];
+	struct iovec iov = { "x", 1 };
+	int done = 0;
+
+	cr_assert_leq(n, 256);
+	for (int i = 0; i < n; i++)
+		cr_assert_not_null(s[i] = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL));
+	for (int i = 0; i < n; i++) {
+		r[i] = (struct res){ 0 };
+		cr_assert_eq(rpc_call(s[i], M_ECHO, &iov, 1, NULL, cont, &r[i], NULL), 0);
+	}
+	uint64_t end = rpc_now_us() + (uint64_t)ms * 1000;
+	while (done < n && rpc_now_us() < end) {
+		spin(1);
+		done = 0;
+		for (int i = 0; i < n; i++)
+			done += r[i].done;
+	}
+	for (int i = 0; i < n; i++)
+		if (r[i].done)
+			cr_assert_eq(r[i].status, RPC_OK);
+	return done;
+}
+
 /* more connections at once than one rpc_run() accepts (a batch of 64):
  * the listener reports them once (edge-style), and every one comes up */
 Test(rpc, a_burst_of_connections_is_accepted_in_batches)
 {
 	enum { N = 150 };
-	static struct rpc_session *s[N];
-	static struct res r[N];
 	struct rpc_stats ss;
-	int done = 0;
+	int done = connect_and_call_each(N, 5000);
 
-	for (int i = 0; i < N; i++)
-		cr_assert_not_null(s[i] = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL));
-	struct iovec iov = { "x", 1 };
-	for (int i = 0; i < N; i++) {
-		r[i] = (struct res){ 0 };
-		cr_assert_eq(rpc_call(s[i], M_ECHO, &iov, 1, NULL, cont, &r[i], NULL), 0);
-	}
-	uint64_t end = rpc_now_us() + 5000000;
-	while (done < N && rpc_now_us() < end) {
-		spin(1);
-		done = 0;
-		for (int i = 0; i < N; i++)
-			done += r[i].done;
-	}
 	cr_assert_eq(done, N, "%d of %d calls answered", done, N);
-	for (int i = 0; i < N; i++)
-		cr_assert_eq(r[i].status, RPC_OK);
 	rpc_endpoint_stats(srv, &ss);
 	cr_assert_geq(ss.reqs_handled, N);
 }
@@ -579,30 +591,13 @@ Test(rpc, a_burst_of_connections_is_accepted_in_batches)
 Test(rpc, a_failed_accept_is_tried_again)
 {
 	enum { N = 8 };
-	static struct rpc_session *s[N];
-	static struct res r[N];
 	struct rpc_stats ss;
-	int done = 0;
 
 	fk_fail_accepts(3, EMFILE);
-	for (int i = 0; i < N; i++)
-		cr_assert_not_null(s[i] = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL));
-	struct iovec iov = { "x", 1 };
-	for (int i = 0; i < N; i++) {
-		r[i] = (struct res){ 0 };
-		cr_assert_eq(rpc_call(s[i], M_ECHO, &iov, 1, NULL, cont, &r[i], NULL), 0);
-	}
-	uint64_t end = rpc_now_us() + 2000000;
-	while (done < N && rpc_now_us() < end) {
-		spin(1);
-		done = 0;
-		for (int i = 0; i < N; i++)
-			done += r[i].done;
-	}
+	int done = connect_and_call_each(N, 2000);
+
 	fk_fail_accepts(0, 0);
 	cr_assert_eq(done, N, "%d of %d calls answered", done, N);
-	for (int i = 0; i < N; i++)
-		cr_assert_eq(r[i].status, RPC_OK);
 	rpc_endpoint_stats(srv, &ss);
 	cr_assert_eq(ss.accept_errors, 3, "three failed accepts counted");
 }
