@@ -122,7 +122,6 @@ int fp_run(struct dataplane *dp);
 struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core);
 void fp_ctx_destroy(struct fp_ctx *fp);
 void fp_run_flow(struct fp_ctx *fp, struct fp_flow *f);
-void fp_rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp);
 void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg);
 void fp_run_touched(struct fp_ctx *fp);
 void fp_drain_inputs(struct fp_ctx *fp);
@@ -134,6 +133,10 @@ void fp_pace_later(struct fp_ctx *fp, struct fp_flow *f);
 bool fp_tx_wait(struct fp_ctx *fp, struct fp_flow *f);
 void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f);
 void fp_flow_unlist_out(struct fp_ctx *fp, struct fp_flow *f);
+
+/* fp_rx.c */
+void fp_rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp);
+unsigned fp_poll_port(struct fp_ctx *fp);
 
 /* fp_qos.c */
 int fp_qos_init(struct fp_ctx *fp);
@@ -265,6 +268,10 @@ struct fp_flow *flow_table_lookup(struct fp_ctx *fp, uint32_t raddr, uint32_t la
 #define FLOW_LOOKUP_BULK_MAX 32
 void flow_table_lookup_bulk(struct fp_ctx *fp, const struct pkt_tcp *segs, unsigned int n,
 			    struct fp_flow **flows);
+
+/* flows whose lines are fetched ahead of the one being processed: all of
+ * a burst's at once would be more misses than the CPU keeps in flight */
+#define FP_PREFETCH_AHEAD 2
 
 /* fetch the ring line where @f's next received byte goes, and its shared
  * counters (a prefetch never faults: any address is harmless) */
