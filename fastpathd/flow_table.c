@@ -7,7 +7,6 @@
 #include <rte_hash.h>
 #include <rte_jhash.h>
 #include <rte_lcore.h>
-#include <rte_prefetch.h>
 #include <rte_errno.h>
 
 #include "fastpath.h"
@@ -95,11 +94,6 @@ void flow_table_lookup_bulk(struct fp_ctx *fp, const struct pkt_tcp *segs, unsig
 	}
 	if (rte_hash_lookup_bulk_data(fp->hash, kp, n, &hits, data) < 0)
 		hits = 0;
-	for (unsigned int i = 0; i < n; i++) {
-		if (!(hits & (1ull << i))) {
-			flows[i] = NULL;
-			continue;
-		}
-		flows[i] = &fp->dp->flows[(uintptr_t)data[i]];
-	}
+	for (unsigned int i = 0; i < n; i++)
+		flows[i] = hits & (1ull << i) ? &fp->dp->flows[(uintptr_t)data[i]] : NULL;
 }

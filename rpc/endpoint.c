@@ -287,15 +287,17 @@ static void on_accept(struct rpc_endpoint *ep)
 			return;
 		if (h == -ECONNABORTED || h == -EINTR || h == -EPROTO)
 			continue; /* that one connection is gone: the next */
-		if (h < 0) {
-			/* EMFILE, ENFILE, ENOBUFS, ENOMEM...: the rest wait in
-			 * the listener; try again once something may be freed */
+		if (h == -EMFILE || h == -ENFILE || h == -ENOBUFS || h == -ENOMEM) {
+			/* the rest wait in the listener: try again once
+			 * something may have been freed */
 			ep->st.accept_errors++;
 			if (ep->accept_retry.idx < 0)
 				rpc_timer_arm(&ep->timers, &ep->accept_retry,
 					      rpc_now_us() + ACCEPT_RETRY_US);
 			return;
 		}
+		if (h < 0)
+			return;	/* the listener itself failed: nothing to retry */
 		s = rpc_session_new(ep, false);
 		if (!s || rpc_hmap_set(ep, h, s)) {
 			ep->ops->close(ep->t, h);
