@@ -74,6 +74,7 @@ static const struct field fields[] = {
 	F("tcp", "keepalive_probes", FT_U32, keepalive_probes, 1, 100, "SO_KEEPALIVE: unanswered probes before the connection fails"),
 	F("tcp", "challenge_ack_limit", FT_U32, challenge_ack_limit, 0, 1u << 30, "RFC 5961 challenge ACKs per second, all flows (randomised around it; 0 = no global limit)"),
 	F("tcp", "invalid_ratelimit_ms", FT_U32, invalid_ratelimit_ms, 0, 60000, "per flow: at most one challenge / out-of-window ACK this often"),
+	F("tcp", "delayed_ack_us", FT_U32, delayed_ack_us, 0, 499999, "an ACK for in-order data below two segments waits this long for data to carry it (a response); 0: every ACK at once"),
 	F("tcp", "max_half_open", FT_U32, max_half_open, 16, 1u << 20, "half-open connections (SYN received), all listeners; never take flows or app slots"),
 	F("tcp", "syncookies", FT_BOOL, syncookies, 0, 1, "answer with a SYN cookie when a listener's half-open queue or max_half_open is full"),
 	F("fastpath", "rx_burst", FT_U32, rx_burst, 1, FP_RX_BURST_MAX, "packets per receive burst; a round takes up to 8 bursts while they come back full"),
@@ -122,6 +123,7 @@ void config_defaults(struct bp_config *c)
 	c->keepalive_probes = 9;
 	c->challenge_ack_limit = 1000; /* Linux's before 6.0 */
 	c->invalid_ratelimit_ms = 500; /* Linux's tcp_invalid_ratelimit */
+	c->delayed_ack_us = 500;
 	c->max_half_open = 4096;
 	c->syncookies = true;
 	snprintf(c->cc, sizeof(c->cc), "newreno");

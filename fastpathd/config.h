@@ -85,6 +85,7 @@ struct bp_config {
 	uint32_t keepalive_probes;  /* unanswered probes before ETIMEDOUT */
 	uint32_t challenge_ack_limit; /* RFC 5961 challenge ACKs a second, 0 = unlimited */
 	uint32_t invalid_ratelimit_ms; /* per flow, between challenge/out-of-window ACKs */
+	uint32_t delayed_ack_us;    /* an ACK waits this long for data to carry it */
 	uint32_t max_half_open;     /* SYN queue entries, all listeners */
 	bool syncookies;            /* cookies when a SYN queue is full */
 	/* [fastpath] */

@@ -136,6 +136,7 @@
 				      * tx_written is ignored */
 #define FPF_RPC_FIN_WAIT  (1u << 20) /* shut down while posted frames wait: FIN
 				      * once the last one is in the ring */
+#define FPF_DELACK        (1u << 21) /* an ACK is owed by delack_due (tcp_delack.c) */
 
 #define FP_OOO_MAX 16  /* out-of-order intervals a receiver holds */
 #define FP_SACK_MAX 16 /* SACKed intervals a sender remembers */
@@ -184,6 +185,8 @@ struct fp_flow {
 	uint8_t ooo_n;
 	uint8_t ooo_recent;                 /* index of the interval last grown (first SACK block) */
 	uint64_t rx_adv_edge;               /* right window edge last advertised */
+	uint64_t rx_acked;                  /* rx_pos our last ACK carried */
+	uint64_t delack_due;                /* FPF_DELACK: tsc the owed ACK must go by */
 
 	/* --- transmit side (fp-owned) --- */
 	uint32_t tx_isn;

@@ -228,7 +228,7 @@ void fp_flow_unlist_out(struct fp_ctx *fp, struct fp_flow *f)
 		unlist(fp->paced, &fp->npaced, f->flow_id);
 	if (f->flags & FPF_TX_BLOCKED)
 		tq_sched_remove(&fp->sched, f->tenant, f->flow_id);
-	f->flags &= ~(FPF_PACE_WAIT | FPF_TENANT_WAIT | FPF_TX_BLOCKED);
+	f->flags &= ~(FPF_PACE_WAIT | FPF_TENANT_WAIT | FPF_TX_BLOCKED | FPF_DELACK);
 }
 
 /* no reason left to wait: neither its own pacing rate nor (when it waits
@@ -356,10 +356,12 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 		if (fp->rx_intr_fd >= 0 && rte_eth_dev_rx_intr_enable(dp->port_id, fp->rxq) == 0) {
 			nfds = 2;
 			/* interrupt-driven: wake for timers only, unless a paced
-			 * flow or one waiting for the port's tokens is due first */
-			if (!fp->npaced && !fp->sched.nwait && !fp->nout)
+			 * flow, one waiting for the port's tokens or an owed ACK
+			 * is due first */
+			if (!fp->npaced && !fp->sched.nwait && !fp->nout && !fp->delack_count)
 				ts.tv_nsec = 100 * 1000 * 1000;
-		} else if (fp->rxq == UINT16_MAX && !fp->npaced && !fp->nout && !fp->sched.nwait) {
+		} else if (fp->rxq == UINT16_MAX && !fp->npaced && !fp->nout && !fp->sched.nwait &&
+			   !fp->delack_count) {
 			ts.tv_nsec = 100 * 1000 * 1000; /* no port queue: every wakeup is a kick */
 		}
 		ppoll(pfd, nfds, &ts, NULL);
@@ -408,9 +410,11 @@ struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 	fp->active = rte_zmalloc("fp_apps_active", sizeof(*fp->active) * dp->max_apps, 0);
 	fp->kick = rte_zmalloc("fp_apps_kick", sizeof(*fp->kick) * dp->max_apps, 0);
 	fp->qfull = rte_zmalloc("fp_rpc_qfull", sizeof(*fp->qfull) * dp->max_apps, 0);
+	fp->delack = rte_zmalloc("fp_delack", sizeof(*fp->delack) * FP_DELACK_QUEUE, 0);
+	fp->delack_cycles = dp->tsc_hz / 1000000 * dp->cfg.delayed_ack_us;
 	fp->app_idle_tsc = dp->tsc_hz / 100; /* 10 ms */
 	if (!fp->paced || !fp->rpc_stalled || fp_qos_init(fp) || !fp->backlog || !fp->out || !fp->apps ||
-	    !fp->active || !fp->kick || !fp->qfull || flow_table_init(fp)) {
+	    !fp->active || !fp->kick || !fp->qfull || !fp->delack || flow_table_init(fp)) {
 		fp_ctx_destroy(fp);
 		return NULL;
 	}
@@ -444,6 +448,7 @@ void fp_ctx_destroy(struct fp_ctx *fp)
 	rte_free(fp->active);
 	rte_free(fp->kick);
 	rte_free(fp->qfull);
+	rte_free(fp->delack);
 	rte_free(fp);
 }
 
@@ -526,7 +531,12 @@ static void core_loop(struct fp_ctx *fp)
 		fp_apps_poll(fp);
 		if (fp->nrpc_stalled)
 			fp_rpc_poll(fp);
-		uint64_t paced_due = fp->npaced ? run_paced(fp) : UINT64_MAX;
+		uint64_t timer_due = fp->npaced ? run_paced(fp) : UINT64_MAX;
+		if (fp->delack_count) {
+			uint64_t ack_due = tcp_delack_run(fp);
+			if (ack_due < timer_due)
+				timer_due = ack_due;
+		}
 		work += fp->ntouched;
 		fp_run_touched(fp);
 		/* flows waiting for the port, in class and weight order; the
@@ -534,8 +544,8 @@ static void core_loop(struct fp_ctx *fp)
 		if (fp->sched.nwait && fp->bl_bufs <= FP_TX_BACKLOG_HIGH / 4 &&
 		    fp->sched_due <= fp->now)
 			work += fp_qos_run(fp);
-		if (fp->sched.nwait && fp->sched_due < paced_due)
-			paced_due = fp->sched_due; /* the port's tokens are due then */
+		if (fp->sched.nwait && fp->sched_due < timer_due)
+			timer_due = fp->sched_due; /* the port's tokens are due then */
 		if (fp->nout)
 			fp_moves_poll(fp);
 		uint32_t backlog_before = fp->bl_count;
@@ -573,8 +583,8 @@ static void core_loop(struct fp_ctx *fp)
 			in_gap = false;
 			continue;
 		}
-		if (fp->now - last_work < idle_cycles || paced_due <= fp->now ||
-		    paced_due - fp->now < idle_cycles) {
+		if (fp->now - last_work < idle_cycles || timer_due <= fp->now ||
+		    timer_due - fp->now < idle_cycles) {
 			/* a paced segment is due soon: no sleep is that short */
 			if (spin_yields)
 				sched_yield();
@@ -582,8 +592,8 @@ static void core_loop(struct fp_ctx *fp)
 				rte_pause();
 			continue;
 		}
-		if (paced_due != UINT64_MAX) {
-			uint64_t us = (paced_due - fp->now) * 1000000 / dp->tsc_hz;
+		if (timer_due != UINT64_MAX) {
+			uint64_t us = (timer_due - fp->now) * 1000000 / dp->tsc_hz;
 			if (us < sleep_us)
 				sleep_us = (uint32_t)us;
 		}

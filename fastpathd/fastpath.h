@@ -38,6 +38,15 @@ struct fp_move_out {
 	uint64_t sp_epoch;            /* and the slowpath's */
 };
 
+/* delayed ACKs owed, in the order they fall due (tcp_delack.c): a
+ * power of two; when full, ACKs go out at once */
+#define FP_DELACK_QUEUE 4096
+
+struct fp_delack {
+	uint32_t flow_id;
+	uint64_t due;               /* the flow's delack_due when it was queued */
+};
+
 /* a message for another core whose inbox was full: sent first next round */
 struct fp_deferred {
 	struct dp_msg msg;
@@ -115,6 +124,10 @@ struct fp_ctx {
 	bool rpc_room;              /* a heap run came back: retry stalled flows */
 	struct dp_app **qfull;      /* [dp->max_apps] message queue full (fp_rpc.c) */
 	uint32_t nqfull;
+	/* delayed ACKs (tcp_delack.c): a ring of [FP_DELACK_QUEUE] */
+	struct fp_delack *delack;
+	uint32_t delack_head, delack_count;
+	uint64_t delack_cycles;     /* [tcp] delayed_ack_us in tsc cycles, 0 = off */
 };
 
 /* fastpath.c */
@@ -133,6 +146,11 @@ void fp_pace_later(struct fp_ctx *fp, struct fp_flow *f);
 bool fp_tx_wait(struct fp_ctx *fp, struct fp_flow *f);
 void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f);
 void fp_flow_unlist_out(struct fp_ctx *fp, struct fp_flow *f);
+
+/* tcp_delack.c */
+void tcp_ack_later(struct fp_ctx *fp, struct fp_flow *f);
+uint64_t tcp_delack_run(struct fp_ctx *fp);
+void tcp_delack_flush(struct fp_ctx *fp, struct fp_flow *f);
 
 /* fp_rx.c */
 void fp_rx_frame(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp);

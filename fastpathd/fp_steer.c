@@ -227,6 +227,7 @@ static void move_out(struct fp_ctx *fp, const struct fp_move_out *o)
 	}
 	for (uint32_t i = 0; i < mv->nflows; i++) {
 		struct fp_flow *f = &dp->flows[mv->flows[i]];
+		tcp_delack_flush(fp, f); /* an owed ACK goes out from here */
 		flow_table_del(fp, f);
 		if (f->flags & FPF_RPC)
 			fp_rpc_move_out(fp, f); /* messages in assembly go along */

@@ -410,6 +410,7 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 	if (off == 0) {
 		if (len) {
 			uint64_t was = f->rx_pos;
+			bool filled_hole = f->ooo_n != 0;
 			rx_ring_restart(f);
 			ring_copy_in(f->rx_base, f->rx_size, f->rx_shift, pos, data, len);
 			f->rx_pos += len;
@@ -417,7 +418,14 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 			__atomic_store_n(&f->shm->rx_written, f->rx_pos, __ATOMIC_RELEASE);
 			/* what the app got: out-of-order bytes count once they join */
 			fp->cnt[DPC_RX_BYTES] += f->rx_pos - was;
-			fp_touch(fp, f, FPP_ACK | FPP_EV_RX);
+			/* RFC 5681 4.2: every second full segment, and a hole
+			 * filled, at once; less may wait for the response */
+			if (filled_hole || f->rx_pos - f->rx_acked >= 2u * f->mss)
+				fp_touch(fp, f, FPP_ACK | FPP_EV_RX);
+			else {
+				fp_touch(fp, f, FPP_EV_RX);
+				tcp_ack_later(fp, f);
+			}
 			if (f->flags & FPF_RPC) {
 				fp_rpc_rx(fp, f); /* frames to messages; opens the window */
 				if (f->flags & FPF_RESET)

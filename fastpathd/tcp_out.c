@@ -195,6 +195,10 @@ static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint
 	pkt_write_tcp(buf, &s, len);
 	fp_tx_enqueue(fp, m);
 	f->pend &= ~FPP_ACK;
+	if (s.flags & TCPF_ACK) { /* whatever ACK was owed, this one carries it */
+		f->rx_acked = f->rx_pos;
+		f->flags &= ~FPF_DELACK;
+	}
 	fp->cnt[DPC_TX_BYTES] += len;
 	struct dp_tenant_core *row = fp_tenant_row(fp, f);
 	row->tx_pkts += nsegs;

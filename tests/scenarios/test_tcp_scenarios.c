@@ -646,3 +646,105 @@ Test(tcp_tiny_port, full_tx_queue_defers_instead_of_dropping)
 	cr_assert_eq(dp_fp_counter(&H.dp, DPC_TX_FULL), 0, "frames were dropped");
 	cr_assert_eq(dp_fp_counter(&H.dp, DPC_TX_RETX), 0, "segments were resent");
 }
+
+/* ------------------------------------------------------ delayed ACKs */
+
+#define DELACK_US 400000 /* far above any scheduling noise: "at once" is clear */
+static void slow_delack(struct bp_config *c) { c->delayed_ack_us = DELACK_US; }
+static void start_slow_delack(void) { h_start_with(slow_delack); }
+
+TestSuite(tcp_delack, .init = start_slow_delack, .fini = h_stop, .timeout = 30);
+
+/* a request the app answers: the response carries its ACK, and no bare
+ * ACK comes before it or after it */
+Test(tcp_delack, response_carries_the_ack)
+{
+	uint32_t iss;
+	int h = open_passive(8200, 0, 65535, &iss);
+	char buf[8];
+	struct pkt_tcp p;
+
+	data_seg(PEER_ISN + 1, iss + 1, "ping", 4);
+	WAIT_FOR(bp_rx_avail(H.app, h) == 4, 1000);
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 4);
+	cr_assert_eq(bp_send(H.app, h, "pong", 4), 4);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.payload_len, 4, "a bare ACK went out before the response");
+	cr_assert_arr_eq(p.payload, "pong", 4);
+	cr_assert_eq(p.ack, PEER_ISN + 5);
+	ack_seg(PEER_ISN + 5, iss + 5, 65535);
+	expect_no_segment(DELACK_US / 1000 + 200); /* the debt is paid */
+}
+
+/* data nobody answers is acknowledged once the delay is over, not before */
+Test(tcp_delack, unanswered_data_acked_after_the_delay)
+{
+	uint32_t iss;
+	open_passive(8201, 0, 65535, &iss);
+	struct pkt_tcp p;
+
+	uint64_t t0 = rte_rdtsc();
+	data_seg(PEER_ISN + 1, iss + 1, "hello", 5);
+	data_seg(PEER_ISN + 6, iss + 1, "again", 5); /* one debt, the first deadline */
+	EXPECT_SEG(p, DELACK_US / 1000 + 1000);
+	uint64_t us = (rte_rdtsc() - t0) * 1000000 / rte_get_tsc_hz();
+	cr_assert_eq(p.flags, TCPF_ACK);
+	cr_assert_eq(p.payload_len, 0);
+	cr_assert_eq(p.ack, PEER_ISN + 11);
+	/* the core's clock is read at the start of the round that took the
+	 * segment, a few microseconds before t0 at most */
+	cr_assert_geq(us, DELACK_US - 1000, "the ACK came after %lu us", (unsigned long)us);
+	expect_no_segment(DELACK_US / 1000 + 200);
+}
+
+/* RFC 5681 4.2: the second full-sized segment is acknowledged at once */
+Test(tcp_delack, every_second_full_segment_acked_at_once)
+{
+	enum { MSS = 1460 };
+	static char data[3 * MSS];
+	uint32_t iss;
+	int h = open_passive(8202, 0, 65535, &iss);
+	struct pkt_tcp p;
+
+	memset(data, 'x', sizeof(data));
+	data_seg(PEER_ISN + 1, iss + 1, data, MSS);
+	data_seg(PEER_ISN + 1 + MSS, iss + 1, data + MSS, MSS);
+	EXPECT_SEG(p, 200);
+	cr_assert_eq(p.ack, PEER_ISN + 1 + 2 * MSS);
+	/* the third alone waits again */
+	data_seg(PEER_ISN + 1 + 2 * MSS, iss + 1, data + 2 * MSS, MSS);
+	expect_no_segment(200);
+	EXPECT_SEG(p, DELACK_US / 1000 + 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 1 + 3 * MSS);
+	WAIT_FOR(bp_rx_avail(H.app, h) == sizeof(data), 1000);
+}
+
+/* RFC 5681 4.2: out-of-order data, and data that fills the hole, at once */
+Test(tcp_delack, out_of_order_and_hole_filling_acked_at_once)
+{
+	uint32_t iss;
+	int h = open_passive(8203, 0, 65535, &iss);
+	struct pkt_tcp p;
+
+	data_seg(PEER_ISN + 6, iss + 1, "BBBBB", 5);
+	EXPECT_SEG(p, 200);
+	cr_assert_eq(p.ack, PEER_ISN + 1, "want a duplicate ACK at once");
+	data_seg(PEER_ISN + 1, iss + 1, "AAAAA", 5);
+	EXPECT_SEG(p, 200);
+	cr_assert_eq(p.ack, PEER_ISN + 11, "want the hole's ACK at once");
+	WAIT_FOR(bp_rx_avail(H.app, h) == 10, 1000);
+}
+
+/* the peer's FIN is acknowledged at once, with the data before it */
+Test(tcp_delack, fin_acked_at_once)
+{
+	uint32_t iss;
+	open_passive(8204, 0, 65535, &iss);
+	struct pkt_tcp p;
+
+	data_seg(PEER_ISN + 1, iss + 1, "bye", 3);
+	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_FIN, .seq = PEER_ISN + 4, .ack = iss + 1,
+				.wnd = 65535 });
+	EXPECT_SEG(p, 200);
+	cr_assert_eq(p.ack, PEER_ISN + 5);
+}
