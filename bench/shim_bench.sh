@@ -8,6 +8,7 @@
 # between the two; each figure is the median of RUNS runs with min and max,
 # and the ratio is bypass / Linux.
 #   sudo ./bench/shim_bench.sh [RUNS]        (default 5; writes bench/results/)
+#   (BENCH_SHIM_OUT=DIR: write there instead)
 set -euo pipefail
 case "${1:-}" in -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 RUNS=${1:-5}
@@ -21,7 +22,7 @@ source "$ROOT/deploy/lib.sh"
 bp_need_root
 trap bp_cleanup EXIT
 SHIM=$BP_BUILD/client-lib/libbypass-shim.so
-OUT=$ROOT/bench/results
+OUT=${BENCH_SHIM_OUT:-$ROOT/bench/results}
 mkdir -p "$OUT"
 bp_make_tmp
 dir=$BP_TMP
@@ -34,8 +35,13 @@ KNS=$BP_NS_DP
 KIP=$BP_IP
 ip netns exec "$KNS" ip addr add "$KIP/24" dev "$BP_DEV"
 KPEER=$BP_NS_PEER
-# bypass: fastpathd on the second pair
+# bypass: fastpathd on the second pair; $BENCH_FP_EXTRA: config lines for
+# it, as in run.sh (e.g. $'[tcp]\ndelayed_ack_us = 0')
 bp_topo_up bpbb 201
+if [ -n "${BENCH_FP_EXTRA:-}" ]; then
+	printf '%s\n' "$BENCH_FP_EXTRA" >"$dir/fastpathd.ini"
+	BP_FP_ARGS=(--config "$dir/fastpathd.ini")
+fi
 bp_start_fastpathd
 
 nginx_conf() { # $1 = port
