@@ -585,7 +585,7 @@ static void core_loop(struct fp_ctx *fp)
 		}
 		if (fp->now - last_work < idle_cycles || timer_due <= fp->now ||
 		    timer_due - fp->now < idle_cycles) {
-			/* a paced segment is due soon: no sleep is that short */
+			/* a paced segment or an owed ACK is due soon: no sleep is that short */
 			if (spin_yields)
 				sched_yield();
 			else
