@@ -20,6 +20,9 @@ enum rpc_blk_state {
 	RPC_BLK_APP = 2,    /* delivered: the app returns it (BP_DB_MSG_DONE) */
 };
 
+#define RPC_HEAP_CLASSES 32 /* a run's length is a uint32_t */
+#define RPC_HEAP_NIL UINT32_MAX
+
 /**
  * struct rpc_heap - allocator state of one heap part (boundary tags).
  * @part_off: offset of the part from the heap's start (descriptors name
@@ -29,6 +32,10 @@ enum rpc_blk_state {
  * @first: at a run's last block, the run's first block.
  * @state: at a run's first block, enum rpc_blk_state.
  * @gen: at a held run's first block, its generation (never 0).
+ * @next, @prev: at a free run's first block, its neighbours on the free
+ *               list of its size class (RPC_HEAP_NIL ends a list).
+ * @head: per size class (floor(log2(run length))), its first free run.
+ * @nonempty: bit k set while class k's list has a run.
  * @next_gen: the next generation handed out.
  * @used: blocks held (daemon or app).
  * @bad_returns: returns the app had no right to make (counted, ignored).
@@ -40,6 +47,10 @@ struct rpc_heap {
 	uint32_t *first;
 	uint8_t *state;
 	uint32_t *gen;
+	uint32_t *next;
+	uint32_t *prev;
+	uint32_t head[RPC_HEAP_CLASSES];
+	uint32_t nonempty;
 	uint32_t next_gen;
 	uint32_t used;
 	uint64_t bad_returns;
@@ -56,8 +67,9 @@ int rpc_heap_init(struct rpc_heap *h, uint64_t part_off, uint64_t bytes);
 void rpc_heap_fini(struct rpc_heap *h);
 
 /**
- * rpc_heap_alloc - take a run of at least @bytes bytes (first fit), held
- * by the daemon.
+ * rpc_heap_alloc - take a run of at least @bytes bytes, held by the
+ * daemon: the most recently freed run of the smallest size class that
+ * surely fits (O(1)), else one of the class below that does.
  * @gen: receives its generation.
  * Return: its first block, or -1 if no run is free that large.
  */

@@ -335,6 +335,100 @@ Test(rpc_heap, fragmentation_merges)
 	cr_assert_eq(rpc_heap_alloc(&fk->heap, HEAP, &gx), 0, "all merged");
 }
 
+Test(rpc_heap, a_run_of_the_class_below_is_found)
+{
+	uint32_t g[16], gx;
+	int64_t b[16];
+
+	/* runs of 3, 3, 10: free the two of 3 (not adjacent: a held one
+	 * between), so only class [2, 4) has room and 3 is not a power of 2 */
+	b[0] = rpc_heap_alloc(&fk->heap, 3 * BP_HEAP_BLOCK, &g[0]);
+	b[1] = rpc_heap_alloc(&fk->heap, 1, &g[1]);
+	b[2] = rpc_heap_alloc(&fk->heap, 3 * BP_HEAP_BLOCK, &g[2]);
+	b[3] = rpc_heap_alloc(&fk->heap, 9 * BP_HEAP_BLOCK, &g[3]);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_geq(b[i], 0);
+		rpc_heap_give(&fk->heap, (uint32_t)b[i]);
+	}
+	cr_assert_eq(fk->heap.used, 16);
+	cr_assert_eq(rpc_heap_return(&fk->heap, (uint32_t)b[0], g[0]), 0);
+	cr_assert_eq(rpc_heap_return(&fk->heap, (uint32_t)b[2], g[2]), 0);
+	cr_assert_eq(rpc_heap_alloc(&fk->heap, 4 * BP_HEAP_BLOCK, &gx), -1, "no run of 4");
+	int64_t x = rpc_heap_alloc(&fk->heap, 3 * BP_HEAP_BLOCK, &gx);
+	cr_assert(x == b[0] || x == b[2], "a hole of exactly 3 fits 3");
+}
+
+Test(rpc_heap, the_run_freed_last_is_reused_first)
+{
+	uint32_t g[4], gx;
+	int64_t b[4];
+
+	for (int i = 0; i < 4; i++) {
+		b[i] = rpc_heap_alloc(&fk->heap, 1, &g[i]);
+		rpc_heap_give(&fk->heap, (uint32_t)b[i]);
+	}
+	cr_assert_eq(rpc_heap_return(&fk->heap, (uint32_t)b[0], g[0]), 0);
+	cr_assert_eq(rpc_heap_return(&fk->heap, (uint32_t)b[2], g[2]), 0);
+	cr_assert_eq(rpc_heap_alloc(&fk->heap, 1, &gx), b[2], "still in cache: handed out again");
+}
+
+/* random allocations and returns against a block-by-block model: runs
+ * never overlap, the count of blocks in use is right, nothing leaks */
+Test(rpc_heap, random_use_against_a_model)
+{
+	enum { NB = 512, OPS = 20000 };
+	struct rpc_heap h;
+	uint16_t owner[NB] = { 0 }; /* 1 + index into held[], 0: free */
+	struct { int64_t blk; uint32_t gen, len; } held[NB];
+	unsigned nheld = 0, used = 0;
+
+	cr_assert_eq(rpc_heap_init(&h, 0, (uint64_t)NB * BP_HEAP_BLOCK), 0);
+	srand(7);
+	for (int op = 0; op < OPS; op++) {
+		if (nheld && (rand() % 100 < 45 || nheld == NB)) {
+			unsigned i = (unsigned)rand() % nheld;
+
+			cr_assert_eq(rpc_heap_return(&h, (uint32_t)held[i].blk, held[i].gen), 0);
+			for (uint32_t k = 0; k < held[i].len; k++)
+				owner[held[i].blk + k] = 0;
+			used -= held[i].len;
+			held[i] = held[--nheld];
+			for (uint32_t k = 0; k < held[i].len && i < nheld; k++)
+				owner[held[i].blk + k] = (uint16_t)(i + 1);
+			continue;
+		}
+		uint32_t len = rand() % 4 ? 1 + (uint32_t)rand() % 3 : 1 + (uint32_t)rand() % 40;
+		uint32_t gen;
+		int64_t b = rpc_heap_alloc(&h, (uint64_t)len * BP_HEAP_BLOCK - 5, &gen);
+		if (b < 0) {
+			/* refused only if no free stretch of len blocks exists */
+			for (uint32_t s = 0, run = 0; s < NB; s++) {
+				run = owner[s] ? 0 : run + 1;
+				cr_assert_lt(run, len, "a free stretch of %u at %u, yet refused", len, s);
+			}
+			continue;
+		}
+		cr_assert_leq((uint64_t)b + len, NB);
+		for (uint32_t k = 0; k < len; k++)
+			cr_assert_eq(owner[b + k], 0, "block %u handed out twice", (unsigned)(b + k));
+		rpc_heap_give(&h, (uint32_t)b);
+		held[nheld] = (typeof(held[0])){ b, gen, len };
+		nheld++;
+		for (uint32_t k = 0; k < len; k++)
+			owner[b + k] = (uint16_t)nheld;
+		used += len;
+		cr_assert_eq(h.used, used);
+	}
+	while (nheld) {
+		nheld--;
+		cr_assert_eq(rpc_heap_return(&h, (uint32_t)held[nheld].blk, held[nheld].gen), 0);
+	}
+	uint32_t g;
+	cr_assert_eq(h.used, 0);
+	cr_assert_eq(rpc_heap_alloc(&h, (uint64_t)NB * BP_HEAP_BLOCK, &g), 0, "all merged");
+	rpc_heap_fini(&h);
+}
+
 /*
  * A bucket move while messages are in assembly: core 0 has a chunked
  * message half in and a whole one waiting for queue room; the flow moves
