@@ -399,12 +399,19 @@ static int m_poll(void *t, struct rpc_tev *ev, int max, int timeout_ms)
 		ev[out].h = pe[i].h;
 		ev[out++].bits = bits;
 	}
-	/* handles with new messages: one IN each (duplicates are harmless) */
-	for (uint32_t i = 0; i < b->nready && out < max - (b->wake >= 0); i++) {
+	/* handles with new messages: one IN each (duplicates are harmless).
+	 * Those that do not fit stay for the next poll, which does not wait:
+	 * a handle is listed once per message, so one dropped here would
+	 * keep its messages unread until its next one came (in a closed
+	 * loop, the keepalive PONG a second later) */
+	uint32_t i = 0;
+
+	for (; i < b->nready && out < max - (b->wake >= 0); i++) {
 		ev[out].h = b->ready[i];
 		ev[out++].bits = RPC_TEV_IN;
 	}
-	b->nready = 0;
+	memmove(b->ready, b->ready + i, (b->nready - i) * sizeof(*b->ready));
+	b->nready -= i;
 	if (b->wake >= 0) {
 		ev[out].h = RPC_TEV_WAKE_H;
 		ev[out++].bits = RPC_TEV_IN;
