@@ -410,7 +410,8 @@ static int m_poll(void *t, struct rpc_tev *ev, int max, int timeout_ms)
 		ev[out].h = b->ready[i];
 		ev[out++].bits = RPC_TEV_IN;
 	}
-	memmove(b->ready, b->ready + i, (b->nready - i) * sizeof(*b->ready));
+	if (i < b->nready)
+		memmove(b->ready, b->ready + i, (b->nready - i) * sizeof(*b->ready));
 	b->nready -= i;
 	if (b->wake >= 0) {
 		ev[out].h = RPC_TEV_WAKE_H;
