@@ -183,7 +183,13 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 	if (inflight || fin_out || window_stall) {
 		uint64_t start = progress > c->rto_start ? progress : c->rto_start;
 		uint64_t rto = sp_ms_to_tsc(sp, sp_conn_rto_ms(sp, f, c->retries));
-		if (sp->now - start > rto) {
+		/* the fastpath stamps progress with its own clock, which runs
+		 * ahead of sp->now while a long slowpath pass (a connect storm
+		 * mapping in buffers) is under way: then no time has passed.
+		 * Unsigned, the difference wrapped and the timer fired at once:
+		 * a spurious resend and a collapsed window for a flow that had
+		 * just sent its first bytes */
+		if (sp->now > start && sp->now - start > rto) {
 			/* a peer that answers our window probes keeps the flow
 			 * alive (as on Linux); the probes still back off */
 			uint64_t rx = f->last_rx_tsc;
