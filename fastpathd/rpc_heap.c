@@ -25,12 +25,12 @@ static void set_run(struct rpc_heap *h, uint32_t start, uint32_t len, uint8_t st
 	h->state[start] = state;
 }
 
-/* run @b (its length set) joins the free list of its class */
-static void free_push(struct rpc_heap *h, uint32_t b)
+/* blocks @b .. @b + @len - 1 become one free run, on its class's list */
+static void free_run(struct rpc_heap *h, uint32_t b, uint32_t len)
 {
-	uint32_t k = size_class(h->run[b]);
+	uint32_t k = size_class(len);
 
-	h->state[b] = RPC_BLK_FREE;
+	set_run(h, b, len, RPC_BLK_FREE);
 	h->prev[b] = RPC_HEAP_NIL;
 	h->next[b] = h->head[k];
 	if (h->head[k] != RPC_HEAP_NIL)
@@ -73,8 +73,7 @@ int rpc_heap_init(struct rpc_heap *h, uint64_t part_off, uint64_t bytes)
 		rpc_heap_fini(h);
 		return -1;
 	}
-	set_run(h, 0, n, RPC_BLK_FREE);
-	free_push(h, 0);
+	free_run(h, 0, n);
 	return 0;
 }
 
@@ -122,10 +121,8 @@ int64_t rpc_heap_alloc(struct rpc_heap *h, uint64_t bytes, uint32_t *gen)
 		return -1;
 	uint32_t len = h->run[b];
 	free_unlink(h, b);
-	if (len > need) {
-		set_run(h, b + (uint32_t)need, len - (uint32_t)need, RPC_BLK_FREE);
-		free_push(h, b + (uint32_t)need);
-	}
+	if (len > need)
+		free_run(h, b + (uint32_t)need, len - (uint32_t)need);
 	set_run(h, b, (uint32_t)need, RPC_BLK_DAEMON);
 	if (++h->next_gen == 0)
 		h->next_gen = 1;
@@ -165,8 +162,7 @@ static void heap_free(struct rpc_heap *h, uint32_t b)
 			b = prev;
 		}
 	}
-	set_run(h, b, len, RPC_BLK_FREE);
-	free_push(h, b);
+	free_run(h, b, len);
 }
 
 void rpc_heap_give(struct rpc_heap *h, uint32_t blk)
