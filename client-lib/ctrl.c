@@ -363,7 +363,7 @@ BP_API int bp_connect_status(struct bp_ctx *ctx, int h)
 {
 	struct bp_slot *s;
 	struct bp_flow_shm *f;
-	uint32_t state, err;
+	uint32_t state, err, flags;
 	int r;
 
 	if (!ctx)
@@ -373,8 +373,20 @@ BP_API int bp_connect_status(struct bp_ctx *ctx, int h)
 	if (r)
 		goto out;
 	f = &ctx->flows[h];
+	/*
+	 * The daemon sets err, then BP_FF_RESET, then the state: a reset seen
+	 * while the state still says CONNECTING is already a failure.  bp_ready()
+	 * reports it as BP_ERROR, so an app that polls and then asks here (the
+	 * shim's SO_ERROR) must not read "still in progress", which it takes for
+	 * success.
+	 */
+	flags = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
 	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
 	err = __atomic_load_n(&f->err, __ATOMIC_RELAXED);
+	if (flags & BP_FF_RESET) {
+		r = err ? -(int)(err & 0xfff) : -ECONNRESET;
+		goto out;
+	}
 	switch (state) {
 	case BP_FS_CONNECTING:
 		r = -EINPROGRESS;
@@ -390,8 +402,6 @@ BP_API int bp_connect_status(struct bp_ctx *ctx, int h)
 		r = -ECONNABORTED;
 		break;
 	}
-	if (!r && (__atomic_load_n(&f->flags, __ATOMIC_RELAXED) & BP_FF_RESET))
-		r = err ? -(int)(err & 0xfff) : -ECONNRESET;
 out:
 	bpi_unlock(ctx);
 	return r;

@@ -293,6 +293,26 @@ Test(flows, connect_states)
 	cr_assert(bp_ready(ctx, h) & BP_ERROR);
 }
 
+/*
+ * The daemon publishes a refused connect as err, then BP_FF_RESET, then the
+ * CLOSED state.  An app that looks in between sees the reset with the state
+ * still CONNECTING: bp_ready() says BP_ERROR, and bp_connect_status() must
+ * then say the error too, not "in progress" (which the shim's SO_ERROR
+ * reports as 0: a connect to a closed port that "succeeded").
+ */
+Test(flows, a_reset_seen_before_the_state_is_the_connect_result)
+{
+	fk->cfg.connect_mode = FK_CONNECT_PENDING;
+	int h = bp_connect(ctx, htonl(0x0a000002), 445);
+	cr_assert(h >= 0);
+	struct bp_flow_shm *fs = &fk_app0(fk)->flows[h];
+	cr_assert_eq(__atomic_load_n(&fs->state, __ATOMIC_ACQUIRE), BP_FS_CONNECTING);
+	fs->err = ECONNREFUSED;
+	__atomic_fetch_or(&fs->flags, BP_FF_RESET, __ATOMIC_RELEASE);
+	cr_assert(bp_ready(ctx, h) & BP_ERROR);
+	cr_assert_eq(bp_connect_status(ctx, h), -ECONNREFUSED);
+}
+
 /* ------------------------------------------------------------- data */
 
 /* writes that find their flow's doorbell still queued ring no new one */
