@@ -23,6 +23,10 @@
  * timeout and feed a retransmission storm */
 #define FP_TX_BACKLOG_HIGH 1024
 #define FP_MAX_TOUCHED 1024
+/* doorbells naming a flow whose FLOW_ADD this core has not taken yet,
+ * held for one round; more than this are dropped as bad */
+#define FP_EARLY_DOORBELLS 32
+#define FP_EARLY_PER_APP 4
 
 /* fp_flow.pend: work collected during a receive burst, done at its end */
 #define FPP_TOUCHED  (1u << 0)
@@ -88,6 +92,13 @@ struct fp_ctx {
 	struct dp_app **kick;       /* [dp->max_apps] */
 	uint32_t nkick;
 	uint32_t idle_scan;         /* where the round-robin look at idle apps goes on */
+	/* doorbells that named a flow not installed yet, tried again next
+	 * round, after this core's slowpath messages (fp_apps.c) */
+	struct fp_early_db {
+		struct dp_app *app;
+		struct bp_doorbell db;
+	} early[FP_EARLY_DOORBELLS];
+	uint32_t nearly;
 	bool kicked;                /* the kick eventfd fired: look at every idle app */
 	bool slept;                 /* fp_block() slept: an idle app that rang has kicked */
 	uint64_t app_idle_tsc;      /* no doorbell for this long: the app goes idle */

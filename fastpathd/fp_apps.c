@@ -110,6 +110,9 @@ void fp_app_del(struct fp_ctx *fp, struct dp_app *app)
 		}
 		a->kick_pending = false;
 	}
+	for (uint32_t i = fp->nearly; i-- > 0;)
+		if (fp->early[i].app == app)
+			fp->early[i] = fp->early[--fp->nearly];
 	fp_rpc_app_gone(fp, app);
 	struct dp_app *last = fp->apps[--fp->napps];
 	fp->apps[a->idx] = last;
@@ -238,12 +241,36 @@ static void doorbell_apply(struct fp_ctx *fp, struct dp_app *app, struct fp_flow
 }
 
 /*
+ * The slowpath shows the app a flow only after it queued the flow's
+ * FLOW_ADD to this core, but that may have come after this round took its
+ * messages: next round it is in, so a doorbell naming no flow waits one
+ * round.  A TX doorbell would be safe anyway (FLOW_ADD reads tx_written);
+ * a posted RPC frame is known only by its doorbell.  An app holds at most
+ * FP_EARLY_PER_APP places, so one that rings for slots it does not have
+ * cannot take them all from the others.  Return: true if held.
+ */
+static bool hold_early(struct fp_ctx *fp, struct dp_app *app, const struct bp_doorbell *db)
+{
+	uint32_t mine = 0;
+
+	if (fp->nearly >= FP_EARLY_DOORBELLS)
+		return false;
+	for (uint32_t i = 0; i < fp->nearly; i++)
+		mine += fp->early[i].app == app;
+	if (mine >= FP_EARLY_PER_APP)
+		return false;
+	fp->early[fp->nearly++] = (struct fp_early_db){ .app = app, .db = *db };
+	return true;
+}
+
+/*
  * A doorbell names a slot; the fastpath's own slot table names the flow.
  * The app picks the queue from bp_flow_shm.fp_queue, a hint it may get
  * wrong (the flow just moved, or the app lies): then the doorbell goes on
  * to the core that owns the flow's bucket, which validates it.
  */
-static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_doorbell *db)
+static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_doorbell *db,
+		     bool early)
 {
 	struct dataplane *dp = fp->dp;
 	uint32_t id = db->slot < app->max_flows ?
@@ -257,6 +284,8 @@ static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_door
 	}
 	bool send = db->op == BP_DB_MSG_SEND;
 
+	if (!f && !early && hold_early(fp, app, db))
+		return;
 	if (!f || (db->op != BP_DB_TX && db->op != BP_DB_RX && !send) ||
 	    (send && db->prio >= BP_MSG_PRIOS)) {
 		app->bad_entries++;
@@ -326,7 +355,7 @@ static int app_take(struct fp_ctx *fp, struct dp_app *app)
 		return 0;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (int k = 0; k < n; k++)
-		doorbell(fp, app, &db[k]);
+		doorbell(fp, app, &db[k], false);
 	return n;
 }
 
@@ -359,6 +388,18 @@ static void idle_look(struct fp_ctx *fp, struct dp_app *app)
 	app_take(fp, app);
 }
 
+/* the doorbells of last round that named no flow: once more, then bad */
+static void early_retry(struct fp_ctx *fp)
+{
+	struct fp_early_db e[FP_EARLY_DOORBELLS];
+	uint32_t n = fp->nearly;
+
+	memcpy(e, fp->early, n * sizeof(e[0]));
+	fp->nearly = 0;
+	for (uint32_t i = 0; i < n; i++)
+		doorbell(fp, e[i].app, &e[i].db, true);
+}
+
 /**
  * fp_apps_poll - serve the doorbells of this core's active apps, send the
  * ones quiet for app_idle_tsc idle, and look at idle apps: all of them
@@ -367,6 +408,8 @@ static void idle_look(struct fp_ctx *fp, struct dp_app *app)
 void fp_apps_poll(struct fp_ctx *fp)
 {
 	DP_ASSERT_FP();
+	if (fp->nearly)
+		early_retry(fp);
 	/* backwards: an app that goes idle is replaced by one already seen */
 	for (uint32_t i = fp->nactive; i-- > 0;) {
 		struct dp_app *app = fp->active[i];
@@ -402,6 +445,8 @@ void fp_apps_poll(struct fp_ctx *fp)
 /* before blocking: only active apps matter, an idle one kicks the core */
 bool fp_apps_have_work(struct fp_ctx *fp)
 {
+	if (fp->nearly)
+		return true; /* doorbells to try again after the next messages */
 	if (fp->nrpc_stalled && fp_rpc_has_room(fp))
 		return true; /* stalled RPC flows can go on */
 	for (uint32_t i = 0; i < fp->nactive; i++)

@@ -73,6 +73,9 @@ void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 		fp->self->nflows++;
 		__atomic_store_n(&f->shm->fp_queue, fp->core, __ATOMIC_RELAXED);
 		app->fp_slot_flow[f->slot] = f->flow_id;
+		/* bytes the app wrote before the flow was ours: a doorbell that
+		 * came before this message named no flow and was dropped */
+		fp_flow_validate_tx(fp, f);
 		/* arg: active open, the handshake's final ACK is ours to send */
 		fp_touch(fp, f, FPP_OUTPUT | (msg->arg ? FPP_ACK : 0));
 		break;

@@ -232,7 +232,6 @@ void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint32_t p
 	fs->local_port = c->local_port;
 	fs->remote_port = c->remote_port;
 	sp_handoff_new_key(c, fs);
-	__atomic_store_n(&fs->state, BP_FS_ESTABLISHED, __ATOMIC_RELEASE);
 
 	app->slot_flow[c->slot] = id;
 	c->state = SPS_ESTABLISHED;
@@ -241,6 +240,14 @@ void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint32_t p
 	c->rto_seen_rx = 0;
 	c->rto_start = sp->now;
 	sp_fp_flow_install(sp, c, id, &in, send_ack);
+	/*
+	 * Only now may the app see it: its doorbells go to fp_queue, which
+	 * the install just set, and come after FLOW_ADD on that core's ring.
+	 * Published first, a doorbell could reach the core before the flow
+	 * did and be dropped as naming no flow: a request written at once was
+	 * then never sent (the fastpath also reads tx_written at FLOW_ADD).
+	 */
+	__atomic_store_n(&fs->state, BP_FS_ESTABLISHED, __ATOMIC_RELEASE);
 	sp_conn_poke(sp, id);
 }
 

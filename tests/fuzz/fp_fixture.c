@@ -170,6 +170,7 @@ void fx_reset(struct fx_in *in)
 	app->bad_entries = 0;
 	app->fp[0].kick_pending = false;
 	fp->nkick = 0;
+	fp->nearly = 0; /* no doorbell held over from the last input */
 	struct bp_queue *dq = (struct bp_queue *)(FX.region + lay.q_off[bp_rq_data(0)]);
 	struct bp_queue *eq = (struct bp_queue *)(FX.region + lay.q_off[bp_rq_fp_ev(0)]);
 	dq->size = eq->size = FX_QUEUE_ENTRIES;
