@@ -220,6 +220,7 @@ struct fp_flow {
 	uint32_t cnt_fast_retx;             /* fast retransmits entered */
 	uint32_t rtt_us;                    /* latest RTT sample, 0 = none */
 	uint32_t srtt_us, rttvar_us;        /* RFC 6298 estimator, fp-owned */
+	uint32_t cnt_cwnd_limited;          /* times data waited for cwnd */
 	uint32_t pend;                      /* fp-private FPP_* work bits */
 	uint16_t ev_core;                   /* fp-private: the event queue of ... */
 	uint64_t ev_pos;                    /* ... the flow's last event: its position
@@ -252,6 +253,7 @@ FP_FLOW_SHARED_ALIGNED(flags);
 FP_FLOW_SHARED_ALIGNED(cnt_acked);
 FP_FLOW_SHARED_ALIGNED(cnt_ecn_acked);
 FP_FLOW_SHARED_ALIGNED(cnt_fast_retx);
+FP_FLOW_SHARED_ALIGNED(cnt_cwnd_limited);
 FP_FLOW_SHARED_ALIGNED(rtt_us);
 FP_FLOW_SHARED_ALIGNED(srtt_us);
 FP_FLOW_SHARED_ALIGNED(rttvar_us);

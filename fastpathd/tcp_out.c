@@ -382,8 +382,14 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 			return;
 		}
 		uint64_t pipe = pipe_bytes(f);
-		if (pipe >= cwnd)
+		if (pipe >= cwnd) {
+			/* the window held data back: it was tested, and may grow
+			 * (the slowpath's congestion control, cc.h app_limited) */
+			if (f->tx_sent < end || (f->flags & FPF_IN_RECOVERY))
+				__atomic_store_n(&f->cnt_cwnd_limited, f->cnt_cwnd_limited + 1,
+						 __ATOMIC_RELAXED);
 			break;
+		}
 		uint64_t room = cwnd - pipe, hs, hl;
 
 		if ((f->flags & FPF_IN_RECOVERY) && f->tx_sent == f->tx_max_sent &&

@@ -31,6 +31,10 @@
  * @rtt_us: latest RTT sample, 0 = none yet.  The fastpath times one segment
  *          per round trip, so the same value may be seen on several calls.
  * @srtt_us: the fastpath's smoothed RTT (RFC 6298), 0 = none yet.
+ * @app_limited: the window never held the flow back since the last call
+ *               (the app, or the peer's window, did): the window was not
+ *               tested, so it must not grow (RFC 7661, Linux's
+ *               tcp_is_cwnd_limited()); estimators still take the sample.
  */
 struct cc_ack_sample {
 	uint64_t acked;
@@ -39,6 +43,7 @@ struct cc_ack_sample {
 	uint64_t now_us;
 	uint32_t rtt_us;
 	uint32_t srtt_us;
+	bool app_limited;
 };
 
 /* CUBIC (cc_cubic.c) private state */

@@ -103,6 +103,13 @@ static void cubic_on_ack(struct cc_state *s, const struct cc_ack_sample *a)
 {
 	struct cc_cubic_priv *p = &s->u.cubic;
 
+	if (a->app_limited) {
+		/* the curve is a function of time: a window that was not used
+		 * meanwhile starts a new epoch from where it is, rather than
+		 * jumping to where the curve got to */
+		p->epoch_start_us = 0;
+		return;
+	}
 	if (s->cwnd < s->ssthresh) {
 		cc_reno_grow(s, a->acked);
 		return;

@@ -117,7 +117,8 @@ static void dctcp_on_ack(struct cc_state *s, const struct cc_ack_sample *a)
 		p->cwr_end = p->acked_total + a->inflight;
 		return;
 	}
-	cc_reno_grow(s, a->acked);
+	if (!a->app_limited)
+		cc_reno_grow(s, a->acked);
 }
 
 static void dctcp_on_fast_retx(struct cc_state *s, uint64_t inflight, uint64_t now_us)

@@ -65,7 +65,8 @@ static void nr_init(struct cc_state *s, uint32_t mss, uint32_t init_segs)
 
 static void nr_on_ack(struct cc_state *s, const struct cc_ack_sample *a)
 {
-	cc_reno_grow(s, a->acked);
+	if (!a->app_limited)
+		cc_reno_grow(s, a->acked);
 }
 
 static void nr_on_fast_retx(struct cc_state *s, uint64_t inflight, uint64_t now_us)

@@ -162,7 +162,9 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 			.now_us = now_us,
 			.rtt_us = f->rtt_us,
 			.srtt_us = f->srtt_us,
+			.app_limited = f->cnt_cwnd_limited == c->cc_cwnd_limited_seen,
 		};
+		c->cc_cwnd_limited_seen = f->cnt_cwnd_limited;
 		c->cc_ops->on_ack(&c->cc, &a);
 		c->cc_acked_seen = acked_total;
 		c->cc.ecn_seen = ecn_total;

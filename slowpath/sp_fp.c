@@ -245,6 +245,7 @@ void sp_fp_flow_read(struct sp *sp, uint32_t id, struct sp_fp_flow_view *v)
 	v->tx_acked = __atomic_load_n(&f->tx_acked, __ATOMIC_RELAXED);
 	v->tx_max_sent = __atomic_load_n(&f->tx_max_sent, __ATOMIC_RELAXED);
 	v->cnt_fast_retx = __atomic_load_n(&f->cnt_fast_retx, __ATOMIC_RELAXED);
+	v->cnt_cwnd_limited = __atomic_load_n(&f->cnt_cwnd_limited, __ATOMIC_RELAXED);
 	v->cnt_ecn_acked = __atomic_load_n(&f->cnt_ecn_acked, __ATOMIC_RELAXED);
 	v->rtt_us = __atomic_load_n(&f->rtt_us, __ATOMIC_RELAXED);
 	v->srtt_us = __atomic_load_n(&f->srtt_us, __ATOMIC_RELAXED);
@@ -277,14 +278,22 @@ void sp_fp_flow_read_info(struct sp *sp, uint32_t id, struct sp_fp_flow_info *in
 void sp_fp_flow_set_cwnd(struct sp *sp, uint32_t id, uint32_t cwnd)
 {
 	DP_ASSERT_SP();
-	__atomic_store_n(&sp->dp->flows[id].cwnd, cwnd, __ATOMIC_RELAXED);
+	uint32_t *p = &sp->dp->flows[id].cwnd;
+
+	/* unchanged: no store, which would take the line from the core
+	 * that reads it for every segment */
+	if (__atomic_load_n(p, __ATOMIC_RELAXED) != cwnd)
+		__atomic_store_n(p, cwnd, __ATOMIC_RELAXED);
 }
 
 /** sp_fp_flow_set_rate - congestion control's pacing rate, bits/s (0 = unpaced). */
 void sp_fp_flow_set_rate(struct sp *sp, uint32_t id, uint64_t pacing_bps)
 {
 	DP_ASSERT_SP();
-	__atomic_store_n(&sp->dp->flows[id].pacing_bps, pacing_bps, __ATOMIC_RELAXED);
+	uint64_t *p = &sp->dp->flows[id].pacing_bps;
+
+	if (__atomic_load_n(p, __ATOMIC_RELAXED) != pacing_bps) /* as above */
+		__atomic_store_n(p, pacing_bps, __ATOMIC_RELAXED);
 }
 
 /** sp_fp_counter - counter @c, the fastpath's and the slowpath's share added. */

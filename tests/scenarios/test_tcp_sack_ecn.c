@@ -217,3 +217,48 @@ Test(sack_ecn, no_ecn_without_negotiation)
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.flags & TCPF_ECE, 0, "no ECE on a flow that did not negotiate ECN");
 }
+
+static uint32_t flow_cwnd(int h)
+{
+	uint32_t id = H.dp.apps[0].slot_flow[h];
+
+	return __atomic_load_n(&H.dp.flows[id].cwnd, __ATOMIC_RELAXED);
+}
+
+/*
+ * RFC 7661, as Linux: request/response rounds that never fill the window
+ * leave it where it started (each ack is folded in all the same); writes
+ * that do fill it make it grow.
+ */
+Test(sack_ecn, only_a_filled_window_grows)
+{
+	uint32_t iss;
+	int h = open_passive(8095, false, &iss);
+	uint32_t start = flow_cwnd(h), seq = iss + 1;
+	struct pkt_tcp p;
+
+	for (int i = 0; i < 40; i++) {
+		cr_assert_eq(bp_send(H.app, h, "0123456789abcdef", 16), 16);
+		EXPECT_SEG(p, 1000);
+		cr_assert_eq(p.payload_len, 16);
+		seq += 16;
+		ack_sack(seq, 0, NULL);
+		usleep(3000); /* the slowpath takes acks in about once a millisecond */
+	}
+	cr_assert_eq(flow_cwnd(h), start, "an app-limited window grew from %u to %u",
+		     start, flow_cwnd(h));
+
+	static char bulk[48000];
+	memset(bulk, 'b', sizeof(bulk));
+	cr_assert_eq(bp_send(H.app, h, bulk, sizeof(bulk)), (ssize_t)sizeof(bulk));
+	uint32_t end = seq + sizeof(bulk), high = seq;
+	for (int round = 0; round < 200 && seq != end; round++) {
+		while (h_next_tcp(&p, 20))
+			if (p.payload_len && p.seq + p.payload_len - high < 1u << 30)
+				high = p.seq + p.payload_len;
+		seq = high;
+		ack_sack(seq, 0, NULL);
+	}
+	cr_assert_eq(seq, end, "the bulk write was not all sent");
+	WAIT_FOR(flow_cwnd(h) > start, 1000);
+}

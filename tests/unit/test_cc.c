@@ -75,6 +75,33 @@ Test(cc, registry_finds_all_four)
 	cr_assert_eq(strlen(cc_names(list, 5)), 4);
 }
 
+/*
+ * RFC 7661: a window the flow never filled was not tested and must not
+ * grow.  A request/response flow that acks a few bytes a round for hours
+ * otherwise reaches CC_MAX_CWND, and its first bulk write then goes out
+ * as one burst of a gigabyte's worth of window.
+ */
+Test(cc, an_app_limited_window_does_not_grow)
+{
+	const char *names[] = { "newreno", "cubic", "dctcp" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct cc_ops *ops = cc_find(names[i]);
+		struct cc_state s = fresh(ops, 10);
+		uint32_t start = s.cwnd;
+
+		for (uint64_t t = 1; t <= 10000; t++)
+			ops->on_ack(&s, &(struct cc_ack_sample){ .acked = 64, .inflight = 64,
+				    .now_us = t * 1000, .rtt_us = 100, .srtt_us = 100,
+				    .app_limited = true });
+		cr_assert_eq(s.cwnd, start, "%s: app-limited window grew %u -> %u",
+			     names[i], start, s.cwnd);
+		/* and grows again once the window holds data back */
+		ack(ops, &s, 10 * MSS, 0, 10 * MSS, 10001 * 1000, 100);
+		cr_assert_gt(s.cwnd, start, "%s: a cwnd-limited ack did not grow it", names[i]);
+	}
+}
+
 /* ------------------------------------------------------------ NewReno */
 
 Test(newreno, slow_start_then_one_mss_per_window)
