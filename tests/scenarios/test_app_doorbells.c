@@ -12,24 +12,6 @@
 
 TestSuite(doorbells, .init = h_start, .fini = h_stop, .timeout = 30);
 
-static int open_passive(uint16_t port, uint32_t *iss)
-{
-	int l = bp_listen(H.app, 0, port, 16);
-	cr_assert_geq(l, 0, "listen: %d", l);
-	H.our_port = port;
-	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = PEER_ISN, .wnd = 65535, .mss = 1460,
-				.wscale = -1 });
-	struct pkt_tcp p;
-	EXPECT_SEG(p, 1000);
-	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK, "want SYN-ACK, got 0x%x", p.flags);
-	*iss = p.seq;
-	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = p.seq + 1,
-				.wnd = 65535 });
-	int h = -1;
-	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
-	return h;
-}
-
 /*
  * Push @n doorbells naming @slot onto the app's data queue of core 0 past
  * libbypass, as a misbehaving app would, and wake the core.  libbypass's
@@ -52,7 +34,7 @@ static void ring_raw(uint32_t slot, uint16_t op, int n)
 Test(doorbells, for_slots_without_a_flow_are_counted_not_kept)
 {
 	uint32_t iss;
-	int h = open_passive(8096, &iss);
+	int h = h_open_passive(8096, PEER_ISN, 1460, &iss);
 	uint64_t bad = dp_fp_counter(&H.dp, DPC_APP_BAD_ENTRY);
 
 	/* more than an app may have held (FP_EARLY_PER_APP), of every kind */

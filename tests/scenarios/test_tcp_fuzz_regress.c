@@ -9,25 +9,6 @@
 
 #define PEER_ISN 3000000u
 
-/* listen, run the three-way handshake as the peer, accept */
-static int open_passive(uint16_t port, uint32_t *iss)
-{
-	int l = bp_listen(H.app, 0, port, 16);
-	cr_assert_geq(l, 0, "listen: %d", l);
-	H.our_port = port;
-	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = PEER_ISN, .wnd = 65535, .mss = 1460,
-				.wscale = -1 });
-	struct pkt_tcp p;
-	EXPECT_SEG(p, 1000);
-	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK, "want SYN-ACK, got 0x%x", p.flags);
-	*iss = p.seq;
-	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = p.seq + 1,
-				.wnd = 65535 });
-	int h = -1;
-	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
-	return h;
-}
-
 TestSuite(fuzz_regress, .init = h_start, .fini = h_stop, .timeout = 30);
 
 /*
@@ -39,7 +20,7 @@ TestSuite(fuzz_regress, .init = h_start, .fini = h_stop, .timeout = 30);
 Test(fuzz_regress, data_half_the_sequence_space_away)
 {
 	uint32_t iss;
-	int h = open_passive(8090, &iss);
+	int h = h_open_passive(8090, PEER_ISN, 1460, &iss);
 	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = PEER_ISN + 1 + 0x80000000u,
 				.ack = iss + 1, .wnd = 65535, .data = "0123456789", .len = 10 });
 	struct pkt_tcp p;

@@ -35,23 +35,6 @@ static void syn_from_peer(uint32_t seq, uint16_t mss)
 				.wscale = -1 });
 }
 
-static int open_passive(uint16_t port, uint16_t mss, uint32_t *iss)
-{
-	int l = bp_listen(H.app, 0, port, 16);
-	cr_assert_geq(l, 0, "listen: %d", l);
-	H.our_port = port;
-	syn_from_peer(PEER_ISN, mss);
-	struct pkt_tcp p;
-	EXPECT_SEG(p, 1000);
-	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK, "want SYN-ACK, got 0x%x", p.flags);
-	*iss = p.seq;
-	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = p.seq + 1,
-				.wnd = 65535 });
-	int h = -1;
-	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
-	return h;
-}
-
 static void expect_challenge_ack(uint32_t iss, uint32_t rcv_nxt)
 {
 	struct pkt_tcp p;
@@ -85,7 +68,7 @@ static void check_alive(int h, uint32_t iss, uint32_t rcv_nxt)
 Test(rfc5961, rst_in_window_off_rcv_nxt_gets_challenge_ack)
 {
 	uint32_t iss;
-	int h = open_passive(9001, 1460, &iss);
+	int h = h_open_passive(9001, PEER_ISN, 1460, &iss);
 	uint64_t before = dp_fp_counter(&H.dp, DPC_CHALLENGE_ACK);
 	h_inject(&(struct seg){ .flags = TCPF_RST, .seq = PEER_ISN + 1 + 100 });
 	expect_challenge_ack(iss, PEER_ISN + 1);
@@ -101,7 +84,7 @@ Test(rfc5961, rst_in_window_off_rcv_nxt_gets_challenge_ack)
 Test(rfc5961, rst_at_right_edge_of_held_data_resets)
 {
 	uint32_t iss;
-	int h = open_passive(9008, 1460, &iss);
+	int h = h_open_passive(9008, PEER_ISN, 1460, &iss);
 	data_seg(PEER_ISN + 11, iss + 1, "later", 5); /* held out of order: 10..15 */
 	struct pkt_tcp p;
 	EXPECT_SEG(p, 1000);
@@ -114,7 +97,7 @@ Test(rfc5961, rst_at_right_edge_of_held_data_resets)
 Test(rfc5961, rst_outside_window_silently_dropped)
 {
 	uint32_t iss;
-	int h = open_passive(9002, 1460, &iss);
+	int h = h_open_passive(9002, PEER_ISN, 1460, &iss);
 	h_inject(&(struct seg){ .flags = TCPF_RST, .seq = PEER_ISN + 1 + 3000000 });
 	h_inject(&(struct seg){ .flags = TCPF_RST | TCPF_ACK, .seq = PEER_ISN - 10, .ack = iss + 1 });
 	expect_no_segment(150);
@@ -126,7 +109,7 @@ Test(rfc5961, rst_outside_window_silently_dropped)
 Test(rfc5961, syn_on_established_gets_challenge_ack_never_reset)
 {
 	uint32_t iss;
-	int h = open_passive(9003, 1460, &iss);
+	int h = h_open_passive(9003, PEER_ISN, 1460, &iss);
 	/* in the window, out of it, and a SYN-ACK: never an RST, never a reset */
 	uint32_t seqs[] = { PEER_ISN + 1, PEER_ISN + 1000, PEER_ISN - 5000000 };
 	for (unsigned i = 0; i < 3; i++) {
@@ -147,7 +130,7 @@ Test(rfc5961, syn_on_established_gets_challenge_ack_never_reset)
 Test(rfc5961, ack_of_unsent_data_drops_segment)
 {
 	uint32_t iss;
-	int h = open_passive(9004, 1460, &iss);
+	int h = h_open_passive(9004, PEER_ISN, 1460, &iss);
 	/* we sent nothing: an ACK 100000 bytes ahead is a blind injection */
 	data_seg(PEER_ISN + 1, iss + 1 + 100000, "EVIL", 4);
 	expect_challenge_ack(iss, PEER_ISN + 1);
@@ -210,7 +193,7 @@ Test(rfc5961, syn_rcvd_rst_at_rcv_nxt_resets)
 Test(rfc5961, peer_mss_of_one_is_clamped)
 {
 	uint32_t iss;
-	int h = open_passive(9007, 1, &iss);
+	int h = h_open_passive(9007, PEER_ISN, 1, &iss);
 	static char data[200];
 	memset(data, 'm', sizeof(data));
 	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
@@ -226,7 +209,7 @@ TestSuite(rfc5961_limits, .fini = h_stop, .timeout = 30);
 Test(rfc5961_limits, per_flow_rate_limit, .init = h_start)
 {
 	uint32_t iss;
-	open_passive(9010, 1460, &iss);
+	h_open_passive(9010, PEER_ISN, 1460, &iss);
 	for (int i = 0; i < 5; i++)
 		h_inject(&(struct seg){ .flags = TCPF_RST, .seq = PEER_ISN + 10 + i });
 	expect_challenge_ack(iss, PEER_ISN + 1);
@@ -239,7 +222,7 @@ Test(rfc5961_limits, per_flow_rate_limit, .init = h_start)
 Test(rfc5961_limits, global_limit_per_second, .init = start_global_limit)
 {
 	uint32_t iss;
-	open_passive(9011, 1460, &iss);
+	h_open_passive(9011, PEER_ISN, 1460, &iss);
 	for (int i = 0; i < 20; i++)
 		h_inject(&(struct seg){ .flags = TCPF_RST, .seq = PEER_ISN + 10 + i });
 	int n = 0;
