@@ -35,7 +35,7 @@ static void app_release(struct sp *sp, struct dp_app *app)
 			sp_ctl_free(sa->conn);
 		ev_io_stop(sp->loop, &sa->doorbell_w);
 		free(sa->free_slots);
-		free(sa->populated);
+		free(sa->slots);
 		free(sa);
 	}
 	if (app->base)
@@ -202,10 +202,10 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	app->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	app->sp_doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	sa->free_slots = malloc(app->max_flows * sizeof(uint32_t));
-	sa->populated = calloc(app->max_flows, 1);
+	sa->slots = calloc(app->max_flows, sizeof(*sa->slots));
 	app->slot_flow = malloc(app->max_flows * sizeof(uint32_t));
 	app->fp_slot_flow = malloc(app->max_flows * sizeof(uint32_t));
-	if (app->wake_fd < 0 || app->sp_doorbell_fd < 0 || !sa->free_slots || !sa->populated ||
+	if (app->wake_fd < 0 || app->sp_doorbell_fd < 0 || !sa->free_slots || !sa->slots ||
 	    !app->slot_flow ||
 	    !app->fp_slot_flow)
 		goto fail;

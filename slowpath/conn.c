@@ -148,7 +148,7 @@ static void slot_closed(struct sp *sp, struct sp_conn *c, int err)
 	if (err)
 		__atomic_fetch_or(&fs->flags, BP_FF_RESET, __ATOMIC_RELEASE);
 	__atomic_store_n(&fs->state, BP_FS_CLOSED, __ATOMIC_RELEASE);
-	sp_app_post(sp, app, BP_EV_CLOSED, (int16_t)-err, c->slot, fs->gen, 0, 0);
+	sp_app_post(sp, app, BP_EV_CLOSED, (int16_t)-err, c->slot, sp_slot(app, c->slot)->gen, 0, 0);
 }
 
 /* a conn that never reached the fastpath is over */
@@ -163,9 +163,9 @@ void sp_conn_handshake_fail(struct sp *sp, struct sp_conn *c, uint32_t id, int e
 	} else if (c->flags & SPC_APP_CLOSED) {
 		sp_slot_free(sp, app, c->slot);
 	} else {
-		struct bp_flow_shm *fs = &app->flows[c->slot];
+		uint32_t gen = sp_slot(app, c->slot)->gen;
 		app->slot_flow[c->slot] = DP_INVALID_FLOW;
-		sp_app_post(sp, app, BP_EV_CONNECTED, (int16_t)-err, c->slot, fs->gen, 0, 0);
+		sp_app_post(sp, app, BP_EV_CONNECTED, (int16_t)-err, c->slot, gen, 0, 0);
 		slot_closed(sp, c, err);
 	}
 	conn_free(sp, c, id);
@@ -396,7 +396,7 @@ static void syn_sent_input(struct sp *sp, struct sp_conn *c, uint32_t id, const 
 		memcpy(c->mac.addr_bytes, p->src_mac, 6);
 		sp_conn_establish(sp, c, id, p->wnd, true);
 		struct dp_app *app = sp_conn_app(sp, c);
-		sp_app_post(sp, app, BP_EV_CONNECTED, 0, c->slot, app->flows[c->slot].gen, 0, 0);
+		sp_app_post(sp, app, BP_EV_CONNECTED, 0, c->slot, sp_slot(app, c->slot)->gen, 0, 0);
 	}
 }
 
@@ -473,12 +473,14 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 		  uint32_t posted, uint32_t flags)
 {
 	DP_ASSERT_SP();
-	struct bp_flow_shm *fs = &app->flows[slot];
-	if (fs->gen != gen || fs->state == BP_FS_FREE) {
-		app->bad_entries++; /* stale or forged: nothing to do */
+	const struct sp_slot *ps = sp_slot(app, slot);
+	if (ps->gen != gen || ps->use == SP_SLOT_FREE || ps->use == SP_SLOT_MOVING) {
+		/* stale or forged (a flow still moving in is not the app's
+		 * to close until the adopt is answered): nothing to do */
+		app->bad_entries++;
 		return;
 	}
-	if (fs->state == BP_FS_LISTEN) {
+	if (ps->use == SP_SLOT_LISTEN) {
 		if (op == BP_CTRL_CLOSE || op == BP_CTRL_ABORT) {
 			for (int i = 0; i < SP_MAX_LISTENERS; i++) {
 				struct sp_listener *l = &sp->listeners[i];

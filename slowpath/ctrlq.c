@@ -102,7 +102,7 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 		break;
 	}
 	sp_app_post(sp, app, BP_EV_REPLY, (int16_t)rc, rc ? 0 : slot,
-		    rc ? 0 : app->flows[slot].gen, r->req_id, 0);
+		    rc ? 0 : sp_slot(app, slot)->gen, r->req_id, 0);
 }
 
 /** sp_app_drain_ctrl - act on (at most a round of) @app's queued requests. */

@@ -392,7 +392,8 @@ int sp_handoff_adopt(struct sp *sp, struct dp_app *app, uint64_t key, uint32_t r
 	}
 	mv->to = app;
 	mv->slot = slot;
-	mv->gen = app->flows[slot].gen;
+	mv->gen = sp_slot(app, slot)->gen;
+	sp_slot_set_use(app, slot, SP_SLOT_MOVING);
 	mv->req_id = req_id;
 	mv->from_app = c->app_id;
 	mv->from_slot = c->slot;
@@ -438,11 +439,13 @@ void sp_handoff_move_done(struct sp *sp, struct dp_move *mv, uint32_t id)
 		__atomic_store_n(&ofs->handoff_key, c->key, __ATOMIC_RELAXED);
 		__atomic_fetch_or(&ofs->flags, BP_FF_MOVED, __ATOMIC_RELEASE);
 		__atomic_store_n(&ofs->state, BP_FS_CLOSED, __ATOMIC_RELEASE);
-		sp_app_post(sp, from, BP_EV_CLOSED, 0, mv->from_slot, ofs->gen, 0, 0);
+		sp_app_post(sp, from, BP_EV_CLOSED, 0, mv->from_slot, sp_slot(from, mv->from_slot)->gen,
+			     0, 0);
 		if (app_pid(from) && !add_holder(c, app_pid(from), c->key))
 			sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
 	}
 
+	sp_slot_set_use(to, mv->slot, SP_SLOT_CONN);
 	c->app_id = to->app_id;
 	c->slot = mv->slot;
 	c->flags &= ~SPC_ORPHAN;

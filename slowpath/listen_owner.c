@@ -136,6 +136,6 @@ void sp_listen_ctl(struct sp *sp, struct dp_app *app, const uint8_t *req, size_t
 	if (!rc)
 		rc = sp_conn_listen_fd(sp, app, r.ip, r.port, r.backlog, r.flags, cc,
 				       nfds > 0 ? fds[0] : -1, &slot);
-	sp_app_post(sp, app, BP_EV_REPLY, (int16_t)rc, rc ? 0 : slot, rc ? 0 : app->flows[slot].gen,
+	sp_app_post(sp, app, BP_EV_REPLY, (int16_t)rc, rc ? 0 : slot, rc ? 0 : sp_slot(app, slot)->gen,
 		    r.req_id, 0);
 }

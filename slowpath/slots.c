@@ -31,8 +31,8 @@ static void slot_reclaim(struct dp_app *app, uint32_t slot)
 	uint64_t off = dp_app_slot_rx_off(app, slot);
 	fallocate(app->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
 		  (off_t)app->rx_buf_size + app->tx_buf_size);
-	if (sa->populated[slot]) {
-		sa->populated[slot] = 0;
+	if (sa->slots[slot].populated) {
+		sa->slots[slot].populated = 0;
 		sa->npopulated--;
 	}
 }
@@ -54,12 +54,12 @@ static bool slot_populate(struct sp *sp, struct dp_app *app, uint32_t slot)
 	struct sp_app *sa = app->sp_priv;
 	uint64_t bytes = (uint64_t)app->rx_buf_size + app->tx_buf_size;
 
-	if (sa->populated[slot] ||
+	if (sa->slots[slot].populated ||
 	    (sa->npopulated + 1) * bytes > (uint64_t)sp->dp->cfg.prefault_mb << 20)
 		return false;
 	if (madvise(app->base + dp_app_slot_rx_off(app, slot), bytes, MADV_POPULATE_WRITE))
 		return false; /* old kernel, or no memory: fault in as before */
-	sa->populated[slot] = 1;
+	sa->slots[slot].populated = 1;
 	sa->npopulated++;
 	return true;
 }
@@ -72,9 +72,11 @@ static int slot_take(struct sp *sp, struct dp_app *app, uint32_t *slot, bool buf
 		return -ENOBUFS;
 	uint32_t s = sa->free_slots[--sa->nfree];
 	struct bp_flow_shm *fs = &app->flows[s];
-	uint32_t gen = fs->gen + 1;
+	struct sp_slot *ps = &sa->slots[s];
+	ps->gen++;
+	ps->use = buffers ? SP_SLOT_CONN : SP_SLOT_LISTEN;
 	memset(fs, 0, sizeof(*fs));
-	fs->gen = gen;
+	fs->gen = ps->gen;
 	if (sa->nwarm)
 		sa->nwarm--;
 	if (buffers && slot_populate(sp, app, s))
@@ -114,7 +116,15 @@ void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot)
 	struct sp_app *sa = app->sp_priv;
 	if (sa->dying)
 		return;
-	uint32_t gen = app->flows[slot].gen;
+	if (sa->slots[slot].use == SP_SLOT_FREE) {
+		/* a second free would put the slot on the stack twice (and
+		 * past its end): whatever asked for it was mistaken */
+		app->bad_entries++;
+		sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
+		return;
+	}
+	sa->slots[slot].use = SP_SLOT_FREE;
+	uint32_t gen = sa->slots[slot].gen;
 	app->flows[slot].state = BP_FS_FREE;
 	app->slot_flow[slot] = DP_INVALID_FLOW;
 	sa->free_slots[sa->nfree++] = slot;
@@ -124,6 +134,18 @@ void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot)
 		slot_reclaim(app, sa->free_slots[sa->nfree - 1 - WARM_SLOTS]);
 	app->slots_used--;
 	sp_app_post(sp, app, BP_EV_FREED, 0, slot, gen, 0, 0);
+}
+
+/**
+ * sp_slot_set_use - @slot of @app, taken already, is now used as @use
+ * (SP_SLOT_MOVING while an adopted flow moves in, SP_SLOT_CONN after).
+ */
+void sp_slot_set_use(struct dp_app *app, uint32_t slot, enum sp_slot_use use)
+{
+	struct sp_app *sa = app->sp_priv;
+	DP_ASSERT_SP();
+	RTE_ASSERT(sa->slots[slot].use != SP_SLOT_FREE && use != SP_SLOT_FREE);
+	sa->slots[slot].use = (uint8_t)use;
 }
 
 /**

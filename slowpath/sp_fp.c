@@ -85,7 +85,7 @@ void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
 	f->app_id = c->app_id;
 	f->tenant = app->tenant;
 	f->slot = c->slot;
-	f->gen = fs->gen;
+	f->gen = sp_slot(app, c->slot)->gen;
 	f->shm = fs;
 	f->rx_isn = c->irs;
 	f->rx_size = app->rx_buf_size;

@@ -122,13 +122,32 @@ struct sp_arp_entry {
 	uint64_t updated;
 };
 
+/*
+ * What the daemon knows of one slot of an app.  The app's view in its
+ * region (bp_flow_shm gen and state) is written for the app and never
+ * read back: the app can write there, so a forged state could make the
+ * daemon free a slot twice (slots.c).
+ */
+enum sp_slot_use {
+	SP_SLOT_FREE,
+	SP_SLOT_CONN,     /* a connection's, or one that ended and awaits close */
+	SP_SLOT_LISTEN,
+	SP_SLOT_MOVING,   /* an adopted flow is being moved into it (handoff.c) */
+};
+
+struct sp_slot {
+	uint32_t gen;                 /* the generation it was handed out with */
+	uint8_t use;                  /* enum sp_slot_use */
+	uint8_t populated;            /* its buffers are mapped in (prefault_mb) */
+};
+
 /* per-app slowpath bookkeeping (dp_app.sp_priv) */
 struct sp_app {
 	struct sp *sp;
 	struct ctl_conn *conn;        /* control connection (ctl_sock.c): its end = app died */
 	ev_io doorbell_w;             /* ctrl queue doorbell */
 	uint32_t *free_slots;         /* stack of free slot numbers */
-	uint8_t *populated;           /* per slot: its buffers are mapped in (prefault_mb) */
+	struct sp_slot *slots;        /* [max_flows] */
 	uint32_t npopulated;
 	bool heap_counted;            /* its RPC heap is in its tenant's heap_bytes */
 	uint32_t nfree;
@@ -255,6 +274,13 @@ int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot);
 int sp_slot_alloc_listener(struct sp *sp, struct dp_app *app, uint32_t *slot);
 void sp_slots_cool(struct sp *sp);
 void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot);
+void sp_slot_set_use(struct dp_app *app, uint32_t slot, enum sp_slot_use use);
+
+/* the daemon's own record of @slot of @app (never the app's region) */
+static inline const struct sp_slot *sp_slot(const struct dp_app *app, uint32_t slot)
+{
+	return &((const struct sp_app *)app->sp_priv)->slots[slot];
+}
 
 /* ctrlq.c: the app's control queue and slowpath event queue */
 void sp_app_post(struct sp *sp, struct dp_app *app, uint16_t type, int16_t status, uint32_t slot,

@@ -275,7 +275,7 @@ static int establish(struct sp *sp, struct sp_listener *l, const struct sp_hs *h
 	sp_conn_establish(sp, c, id, (uint32_t)p->wnd << wscale, false);
 	l->delivered++;
 	app->flows[l->slot].listen_pending = l->delivered;
-	sp_app_post(sp, app, BP_EV_ACCEPT, 0, c->slot, app->flows[c->slot].gen, 0, c->listener_slot);
+	sp_app_post(sp, app, BP_EV_ACCEPT, 0, c->slot, sp_slot(app, c->slot)->gen, 0, c->listener_slot);
 	if (p->payload_len || (p->flags & TCPF_FIN)) {
 		sp_fp_reinject(sp, m);
 		return 1;

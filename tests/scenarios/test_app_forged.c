@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+/*
+ * An app that lies in its region: the slot states and generations there
+ * are the app's to read, and it can write them too.  The slowpath decides
+ * from its own record of every slot (slowpath/slots.c), so a forged state
+ * frees nothing, and a request that trusted it would have put a slot on
+ * the free stack twice, past the stack's end.
+ */
+#include "harness.h"
+
+#define PEER_ISN 7000000u
+
+TestSuite(forged, .init = h_start, .fini = h_stop, .timeout = 30);
+
+/* push @r onto the app's control queue past libbypass and ring the doorbell */
+static void ctrl_raw(const struct bp_ctrl_req *r)
+{
+	struct dp_app *app = &H.dp.apps[0];
+	struct bp_queue_view v;
+	uint64_t one = 1;
+
+	bp_queue_view_init(&v, app->ctrlq.q, app->ctrlq.mask + 1, sizeof(*r), 1);
+	cr_assert_eq(bp_queue_push(&v, r), 0);
+	cr_assert_eq(write(app->sp_doorbell_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+}
+
+Test(forged, a_slot_state_written_by_the_app_frees_nothing)
+{
+	struct dp_app *app = &H.dp.apps[0];
+	uint32_t iss;
+
+	/* first a real connection (libbypass's view of the control queue is
+	 * stale once the test pushes past it) */
+	cr_assert_geq(h_open_passive(8097, PEER_ISN, 1460, &iss), 0);
+	uint32_t slot = 0;
+	while (slot < app->max_flows && app->slot_flow[slot] == DP_INVALID_FLOW)
+		slot++;
+	cr_assert_lt(slot, app->max_flows, "the connection's slot");
+	uint32_t used = app->slots_used, free_slot = app->max_flows - 1;
+	uint64_t bad = app->bad_entries;
+	cr_assert_eq(used, 2, "the listener and the connection");
+
+	/* a free slot made to look in use, then closed: four times over */
+	for (int i = 0; i < 4; i++) {
+		app->flows[free_slot].state = BP_FS_ESTABLISHED;
+		ctrl_raw(&(struct bp_ctrl_req){ .op = BP_CTRL_CLOSE, .slot = free_slot });
+		WAIT_FOR(app->bad_entries == bad + (uint64_t)i + 1, 2000);
+	}
+	cr_assert_eq(app->slots_used, used);
+
+	/* the connection's slot with a forged generation is not closed */
+	app->flows[slot].gen += 100;
+	ctrl_raw(&(struct bp_ctrl_req){ .op = BP_CTRL_ABORT, .slot = slot,
+					.gen = app->flows[slot].gen });
+	WAIT_FOR(app->bad_entries == bad + 5, 2000);
+	expect_no_segment(50); /* no RST */
+	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = PEER_ISN + 1, .ack = iss + 1,
+				.wnd = 65535, .data = "alive", .len = 5 });
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & TCPF_RST, 0);
+	cr_assert_eq(p.ack, PEER_ISN + 6);
+	cr_assert_eq(app->slots_used, used);
+}
