@@ -43,7 +43,7 @@
  *     rttvar_us, last_progress_tsc          |                 |
  *   pend, ev_core, ev_pos, rtt_pos,         | private         | never
  *     rtt_tsc, RFC 5961,                    |                 |
- *     stall_reported                        |                 |
+ *     stall_reported, cc_report_tsc         |                 |
  *   bucket, tenant                          | reads           | writes before
  *                                           |                 |   FLOW_ADD only
  *   core                                    | the owning core | writes before
@@ -93,6 +93,13 @@
 /* [apps] max_apps is at most this; dp->apps holds cfg.max_apps entries */
 #define DP_APPS_LIMIT 4096
 #define DP_INVALID_FLOW UINT32_MAX
+/* a dp_core.timer_ring entry: a flow id ([daemon] max_flows is at most
+ * 1 << 22), with this bit if its congestion control wants a look now */
+#define DP_TIMER_CC 0x80000000u
+/* fp_cc_watch() reports a flow at most this often (fastpath.h), and the
+ * slowpath waits SP_CC_QUIET_MS > this without news before it stops
+ * visiting a flow every round trip (slowpath/conn_timer.c) */
+#define FP_CC_REPORT_US 1000
 #define DP_MAX_CORES BP_MAX_FP_QUEUES /* fastpath threads; each has its app queue pair */
 /* Flows are steered by bucket: the low bits of the 4-tuple's hash pick an
  * entry of dp->steer, which names the core that owns the bucket.  A NIC
@@ -228,6 +235,7 @@ struct fp_flow {
 	uint64_t last_progress_tsc;         /* last time snd_una moved or data sent from idle */
 	uint64_t rtt_pos;                   /* position whose ack is being timed */
 	uint64_t rtt_tsc;                   /* when it was sent; 0 = nothing timed */
+	uint64_t cc_report_tsc;             /* fp-private: fp_cc_watch()'s last report */
 
 	/* --- RFC 5961 (fp-owned) --- */
 	uint32_t peer_wnd_max;              /* largest window the peer offered (MAX.SND.WND) */
@@ -593,9 +601,10 @@ struct dp_core {
 	uint32_t busy_pct;                  /* smoothed by the slowpath's monitor */
 	/* flows that started to need the slowpath's timers (data or a FIN
 	 * sent from idle, a zero window with data waiting): flow ids, this
-	 * core enqueues, the slowpath dequeues every tick; no kick.  If the
-	 * ring is full the core sets timer_lost and the slowpath looks at
-	 * every flow once (slowpath/conn_timer.c) */
+	 * core enqueues, the slowpath dequeues every tick; no kick.  An id
+	 * with DP_TIMER_CC asks for a look at its congestion control now
+	 * (fp_cc_watch()).  If the ring is full the core sets timer_lost and
+	 * the slowpath looks at every flow once (slowpath/conn_timer.c) */
 	struct rte_ring *timer_ring;
 	uint32_t timer_lost;
 	uint64_t counters[DPC_MAX];         /* written by this core only */

@@ -326,6 +326,12 @@ static inline void fp_flow_prefetch(const struct fp_flow *f)
 
 static inline uint64_t ring_pos_mask(uint32_t size) { return (uint64_t)size - 1; }
 
+static inline void fp_timer_report(struct fp_ctx *fp, uint32_t entry)
+{
+	if (rte_ring_sp_enqueue_elem(fp->self->timer_ring, &entry, sizeof(entry)))
+		__atomic_store_n(&fp->self->timer_lost, 1, __ATOMIC_RELEASE);
+}
+
 /**
  * fp_timer_watch - tell the slowpath that @f now needs its timers (data or
  * a FIN went out from idle, or a zero window holds data back).  Once per
@@ -333,8 +339,25 @@ static inline uint64_t ring_pos_mask(uint32_t size) { return (uint64_t)size - 1;
  */
 static inline void fp_timer_watch(struct fp_ctx *fp, struct fp_flow *f)
 {
-	if (rte_ring_sp_enqueue_elem(fp->self->timer_ring, &f->flow_id, sizeof(f->flow_id)))
-		__atomic_store_n(&fp->self->timer_lost, 1, __ATOMIC_RELEASE);
+	fp_timer_report(fp, f->flow_id);
+}
+
+/**
+ * fp_cc_watch - tell the slowpath that @f's congestion control has news:
+ * the window held data back, a fast retransmit began, or an ACK echoed
+ * ECN.  The slowpath visits a flow that never fills its window only for
+ * its retransmission timer, so without this a window that starts to
+ * matter would wait that long to grow or shrink.  At most once per
+ * FP_CC_REPORT_US: the slowpath, once told, keeps visiting the flow every
+ * round trip until it has gone SP_CC_QUIET_MS without news (conn_timer.c).
+ */
+static inline void fp_cc_watch(struct fp_ctx *fp, struct fp_flow *f)
+{
+	uint64_t gap = fp->dp->tsc_hz / (1000000 / FP_CC_REPORT_US);
+	if (f->cc_report_tsc && fp->now - f->cc_report_tsc < gap)
+		return;
+	f->cc_report_tsc = fp->now;
+	fp_timer_report(fp, f->flow_id | DP_TIMER_CC);
 }
 
 #endif

@@ -123,6 +123,7 @@ static void enter_recovery(struct fp_ctx *fp, struct fp_flow *f)
 	f->retx_next = f->tx_acked;
 	__atomic_store_n(&f->cnt_fast_retx, f->cnt_fast_retx + 1, __ATOMIC_RELAXED);
 	fp->cnt[DPC_FAST_RETX]++;
+	fp_cc_watch(fp, f);
 	if (f->flags & FPF_SACK)
 		fp_touch(fp, f, FPP_OUTPUT); /* tcp_output resends the holes */
 	else
@@ -236,8 +237,10 @@ static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 	f->peer_wnd = new_wnd;
 	f->last_progress_tsc = fp->now;
 	__atomic_store_n(&f->cnt_acked, f->cnt_acked + newly, __ATOMIC_RELAXED);
-	if (p->flags & TCPF_ECE)
+	if ((p->flags & TCPF_ECE) && newly) {
 		__atomic_store_n(&f->cnt_ecn_acked, f->cnt_ecn_acked + newly, __ATOMIC_RELAXED);
+		fp_cc_watch(fp, f);
+	}
 	__atomic_store_n(&f->shm->tx_acked, f->tx_acked, __ATOMIC_RELEASE);
 
 	if (f->rtt_tsc && ack_pos >= f->rtt_pos) {

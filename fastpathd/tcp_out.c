@@ -385,9 +385,11 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 		if (pipe >= cwnd) {
 			/* the window held data back: it was tested, and may grow
 			 * (the slowpath's congestion control, cc.h app_limited) */
-			if (f->tx_sent < end || (f->flags & FPF_IN_RECOVERY))
+			if (f->tx_sent < end || (f->flags & FPF_IN_RECOVERY)) {
 				__atomic_store_n(&f->cnt_cwnd_limited, f->cnt_cwnd_limited + 1,
 						 __ATOMIC_RELAXED);
+				fp_cc_watch(fp, f);
+			}
 			break;
 		}
 		uint64_t room = cwnd - pipe, hs, hl;

@@ -82,6 +82,7 @@ struct sp_conn {
 	uint64_t cc_acked_seen;
 	uint32_t cc_fast_retx_seen;
 	uint32_t cc_cwnd_limited_seen; /* fp_flow.cnt_cwnd_limited at the last on_ack */
+	uint64_t cc_news_tsc;         /* last visit that found congestion news (conn_timer.c) */
 	uint8_t nholders;
 	int32_t holders[SP_MAX_HOLDERS]; /* pids; the owner app is not listed */
 	uint64_t holder_keys[SP_MAX_HOLDERS]; /* the key each holder was given */

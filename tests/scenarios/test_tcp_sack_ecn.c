@@ -262,3 +262,35 @@ Test(sack_ecn, only_a_filled_window_grows)
 	cr_assert_eq(seq, end, "the bulk write was not all sent");
 	WAIT_FOR(flow_cwnd(h) > start, 1000);
 }
+
+/*
+ * A flow whose window holds nothing back is visited by the slowpath only
+ * for its retransmission timer (200 ms here).  When the window fills, the
+ * fastpath's report (fp_cc_watch()) brings the visit forward: the window
+ * grows a round trip later, not a timeout later.
+ */
+Test(sack_ecn, a_window_that_fills_grows_before_the_timeout)
+{
+	uint32_t iss;
+	int h = open_passive(8094, false, &iss);
+	uint32_t start = flow_cwnd(h), seq = iss + 1, high = seq;
+	struct pkt_tcp p;
+
+	usleep(150 * 1000); /* the slowpath's tick is 1 ms once a connection exists */
+	cr_assert_eq(bp_send(H.app, h, "0123456789abcdef", 16), 16);
+	EXPECT_SEG(p, 1000);
+	uint64_t sent = rte_rdtsc();
+	usleep(5000); /* in flight, the window unused */
+
+	static char bulk[48000];
+	memset(bulk, 'b', sizeof(bulk));
+	cr_assert_eq(bp_send(H.app, h, bulk, sizeof(bulk)), (ssize_t)sizeof(bulk));
+	while (h_next_tcp(&p, 20))
+		if (p.payload_len && p.seq + p.payload_len - high < 1u << 30)
+			high = p.seq + p.payload_len;
+	cr_assert_lt(high - seq, 16 + sizeof(bulk), "the window should have held data back");
+	ack_sack(high, 0, NULL);
+	WAIT_FOR(flow_cwnd(h) > start, 100);
+	cr_assert_lt((rte_rdtsc() - sent) / (rte_get_tsc_hz() / 1000), 200,
+		     "the window grew only at the retransmission timer's visit");
+}
