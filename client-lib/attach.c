@@ -23,7 +23,7 @@
  * the app forever. */
 #define BP_ATTACH_TIMEOUT_S 10
 
-/* then one fastpath kick eventfd per fastpath core */
+/* then one fastpath kick pipe per fastpath core (slowpath/wake.c) */
 enum { FD_REGION, FD_WAKE, FD_SP_DOORBELL, FD_FP_KICK, FD_MAX = FD_FP_KICK + BP_MAX_FP_QUEUES };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -396,8 +396,10 @@ BP_API struct bp_ctx *bp_attach(const struct bp_attach_opts *opts, char *err, si
 	ctx->sp_db_fd = fds[FD_SP_DOORBELL];
 	for (uint32_t k = 0; k < ctx->nqueues; k++)
 		ctx->fp_kick_fd[k] = fds[FD_FP_KICK + k];
-	/* bp_wait() resets the wake fd by reading until it would block. */
-	fcntl(ctx->wake_fd, F_SETFL, fcntl(ctx->wake_fd, F_GETFL) | O_NONBLOCK);
+	/* bp_wait() resets the wake fd by reading until it would block, and
+	 * a kick into a full pipe must not block: a wakeup is pending then */
+	for (int i = FD_WAKE; i < nfds; i++)
+		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
 	set_err(err, errlen, "no error");
 	return ctx;
 

@@ -99,9 +99,9 @@ struct bp_waiter {
 struct bp_ctx {
 	/* immutable after attach: read without the lock */
 	int sock_fd;            /* control socket; its EOF tells either side the other died */
-	int wake_fd;            /* daemon -> app eventfd (non-blocking) */
-	int sp_db_fd;           /* app -> slowpath doorbell eventfd */
-	int fp_kick_fd[BP_MAX_FP_QUEUES]; /* app -> sleeping fastpath core k eventfd */
+	int wake_fd;            /* daemon -> app pipe (read; write for our own kicks) */
+	int sp_db_fd;           /* app -> slowpath doorbell pipe */
+	int fp_kick_fd[BP_MAX_FP_QUEUES]; /* app -> sleeping fastpath core k pipe */
 	uint32_t nqueues;       /* fastpath cores: a data and an event queue each */
 	uint8_t *base;
 	size_t region_size;
@@ -199,7 +199,7 @@ static inline uint8_t *bpi_tx_ring(const struct bp_ctx *ctx, uint32_t slot)
 	return bpi_rx_ring(ctx, slot) + ctx->rx_size;
 }
 
-/* Write 1 to an eventfd; failures only mean the counter is already huge. */
+/* Wake through a pipe (or eventfd); failures only mean a wakeup is pending. */
 void bpi_kick(int efd);
 
 /* in a fork()ed child, let go of the parent's context (see attach.c) */

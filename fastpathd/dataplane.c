@@ -4,6 +4,7 @@
  * share, and the message rings between them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,19 +61,24 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 					 RING_F_SC_DEQ);
 	bool ok = dp->sp_kick_fd >= 0 && dp->flows && dp->apps && dp->tenants && dp->to_sp;
 	for (uint32_t k = 0; k < DP_MAX_CORES; k++)
-		dp->core[k].kick_fd = -1;
+		dp->core[k].kick_fd = dp->core[k].app_kick_fd = dp->core[k].app_kick_keep_fd = -1;
 	for (uint32_t k = 0; ok && k < dp->ncores; k++) {
 		struct dp_core *c = &dp->core[k];
 		snprintf(name, sizeof(name), "inbox%u_%d", k, getpid());
 		c->inbox = rte_ring_create_elem(name, sizeof(struct dp_msg), INBOX_SIZE,
 						SOCKET_ID_ANY, RING_F_SC_DEQ);
 		c->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		int kp[2];
+		if (!pipe2(kp, O_NONBLOCK | O_CLOEXEC)) {
+			c->app_kick_fd = kp[0];
+			c->app_kick_keep_fd = kp[1];
+		}
 		snprintf(name, sizeof(name), "timers%u_%d", k, getpid());
 		c->timer_ring = rte_ring_create_elem(name, sizeof(uint32_t), TIMER_RING_SIZE,
 						     SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		c->rxq = k == 0 ? 0 : UINT16_MAX;
 		c->txq = 0;
-		ok = c->inbox && c->timer_ring && c->kick_fd >= 0;
+		ok = c->inbox && c->timer_ring && c->kick_fd >= 0 && c->app_kick_fd >= 0;
 	}
 	if (!ok) {
 		snprintf(err, errlen, "out of memory setting up %u flows and %u apps on %u cores; "
@@ -91,8 +97,11 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 void dp_fini(struct dataplane *dp)
 {
 	for (uint32_t k = 0; k < dp->ncores; k++) {
-		if (dp->core[k].kick_fd >= 0)
-			close(dp->core[k].kick_fd);
+		int fds[] = { dp->core[k].kick_fd, dp->core[k].app_kick_fd,
+			      dp->core[k].app_kick_keep_fd };
+		for (unsigned i = 0; i < 3; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
 		rte_ring_free(dp->core[k].inbox);
 		dp->core[k].inbox = NULL;
 		rte_ring_free(dp->core[k].timer_ring);

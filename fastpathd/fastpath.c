@@ -347,14 +347,15 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 
 	if (rte_ring_count(self->inbox) == 0 && !fp_apps_have_work(fp) && !dp->stop) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = self->kick_fd, .events = POLLIN },
+			{ .fd = self->app_kick_fd, .events = POLLIN },
 			{ .fd = fp->rx_intr_fd, .events = POLLIN },
 		};
-		int nfds = 1;
+		int nfds = 2;
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)sleep_us * 1000 };
 		if (fp->rx_intr_fd >= 0 && rte_eth_dev_rx_intr_enable(dp->port_id, fp->rxq) == 0) {
-			nfds = 2;
+			nfds = 3;
 			/* interrupt-driven: wake for timers only, unless a paced
 			 * flow, one waiting for the port's tokens or an owed ACK
 			 * is due first */
@@ -366,9 +367,9 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 		}
 		ppoll(pfd, nfds, &ts, NULL);
 		fp->slept = true;
-		if (nfds == 2) {
+		if (nfds == 3) {
 			rte_eth_dev_rx_intr_disable(dp->port_id, fp->rxq);
-			if (pfd[1].revents & POLLIN) {
+			if (pfd[2].revents & POLLIN) {
 				uint64_t v;
 				if (read(fp->rx_intr_fd, &v, sizeof(v)) < 0)
 					v = 0;
@@ -379,6 +380,13 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 			if (read(self->kick_fd, &v, sizeof(v)) < 0)
 				v = 0;
 			fp->kicked = true; /* maybe an idle app: fp_apps_poll() looks */
+		}
+		if (pfd[1].revents & POLLIN) {
+			/* the daemon's own description of the pipe: never blocks */
+			char buf[256];
+			while (read(self->app_kick_fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+				;
+			fp->kicked = true;
 		}
 	}
 	fp_apps_set_sleeping(fp, 0);

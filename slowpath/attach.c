@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * attach.c - the control server's side of an app: the attach handshake
- * (region, eventfds, reply with the fds), the control socket's listening
+ * (region, wakeup pipes, reply with the fds), the control socket's listening
  * end, and the app's lifecycle until the fastpath lets it go.
  * ctl_sock.c moves the bytes; region.c lays the region out; slots.c
  * allocates slots; ctrlq.c serves the control queue; status.c answers
@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -40,10 +39,9 @@ static void app_release(struct sp *sp, struct dp_app *app)
 	}
 	if (app->base)
 		munmap(app->base, app->region_size);
-	int fds[] = { app->memfd, app->wake_fd, app->sp_doorbell_fd };
-	for (unsigned i = 0; i < 3; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	if (app->memfd >= 0)
+		close(app->memfd);
+	sp_wake_close(app);
 	free(app->slot_flow);
 	free(app->fp_slot_flow);
 	for (uint32_t k = 0; k < DP_MAX_CORES; k++)
@@ -170,7 +168,8 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	app->tenant = (uint16_t)tid;
 	app->in_use = true;
 	app->conn_fd = cc->fd; /* owned by cc */
-	app->memfd = app->wake_fd = app->sp_doorbell_fd = -1;
+	app->memfd = app->wake_fd = app->wake_keep_fd = -1;
+	app->sp_doorbell_fd = app->doorbell_keep_fd = -1;
 	snprintf(app->name, sizeof(app->name), "%s", req->app_name ? req->app_name : "app");
 
 	struct sp_app *sa = calloc(1, sizeof(*sa));
@@ -199,15 +198,11 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	}
 	tn->heap_bytes += msg_bytes;
 	sa->heap_counted = true; /* app_release() gives it back */
-	app->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	app->sp_doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	sa->free_slots = malloc(app->max_flows * sizeof(uint32_t));
 	sa->slots = calloc(app->max_flows, sizeof(*sa->slots));
 	app->slot_flow = malloc(app->max_flows * sizeof(uint32_t));
 	app->fp_slot_flow = malloc(app->max_flows * sizeof(uint32_t));
-	if (app->wake_fd < 0 || app->sp_doorbell_fd < 0 || !sa->free_slots || !sa->slots ||
-	    !app->slot_flow ||
-	    !app->fp_slot_flow)
+	if (!sa->free_slots || !sa->slots || !app->slot_flow || !app->fp_slot_flow)
 		goto fail;
 	for (uint32_t i = 0; i < app->max_flows; i++) {
 		sa->free_slots[i] = app->max_flows - 1 - i; /* hand out low slots first */
@@ -226,8 +221,21 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
 	m.msg_case = BYPASS__CTL_MSG__MSG_ATTACH_REPLY;
 	m.attach_reply = &rep;
-	int fds[3 + DP_MAX_CORES] = { app->memfd, app->wake_fd, app->sp_doorbell_fd };
-	rc = sp_ctl_send(cc, &m, fds, 3 + sp_fp_kick_fds(sp, fds + 3));
+	/* the app's own descriptions of its pipes (wake.c), sent, then closed */
+	int fds[3 + DP_MAX_CORES] = { app->memfd };
+	rc = sp_wake_open(app, &fds[1], &fds[2], err, sizeof(err));
+	if (!rc)
+		rc = sp_fp_kick_fds(sp, fds + 3, err, sizeof(err));
+	if (rc < 0) {
+		for (int i = 1; i < 3; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		goto fail;
+	}
+	int nfds = 3 + rc;
+	rc = sp_ctl_send(cc, &m, fds, nfds);
+	for (int i = 1; i < nfds; i++)
+		close(fds[i]);
 	if (rc) { /* the connection is closing already: no error reply */
 		sp_tenant_detach(sp, (uint16_t)tid);
 		app_release(sp, app);

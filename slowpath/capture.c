@@ -336,7 +336,12 @@ static int cap_program(const ProtobufCBinaryData *b, struct dp_bpf_insn **out, u
 	return 0;
 }
 
-/* the pipe bypassctl passed: a FIFO open for writing, made non-blocking */
+/*
+ * the pipe bypassctl passed: a FIFO open for writing.  Written through a
+ * description of the daemon's own, non-blocking (wake.c): the client could
+ * clear O_NONBLOCK on the one it passed, stop reading, and block the
+ * slowpath's next write.
+ */
 static int cap_pipe(const int *fds, int nfds, char *err, size_t errlen)
 {
 	struct stat st;
@@ -346,11 +351,9 @@ static int cap_pipe(const int *fds, int nfds, char *err, size_t errlen)
 			 "of a pipe (bypassctl capture does this)");
 		return -EINVAL;
 	}
-	int fd = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
-	if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)) {
-		snprintf(err, errlen, "cannot use the pipe: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	int fd = sp_pipe_reopen(fds[0], O_WRONLY);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot use the pipe: %s", strerror(-fd));
 		return -EMFILE;
 	}
 	fcntl(fd, F_SETPIPE_SZ, 1 << 20); /* fewer wakeups for the reader; may be refused */

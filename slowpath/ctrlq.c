@@ -33,9 +33,11 @@ void sp_app_post(struct sp *sp, struct dp_app *app, uint16_t type, int16_t statu
 	}
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&app->hdr->app_sleeping, __ATOMIC_ACQUIRE)) {
+		/* the daemon's own non-blocking description (wake.c); a full
+		 * pipe means a wakeup is pending already */
 		uint64_t one = 1;
-		if (write(app->wake_fd, &one, sizeof(one)) < 0)
-			sp->dp->sp_counters[DPC_EVQ_OVERFLOW]++;
+		ssize_t r = write(app->wake_fd, &one, sizeof(one));
+		(void)r;
 	}
 }
 
@@ -118,9 +120,7 @@ static void on_doorbell(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct dp_app *app = w->data;
 	struct sp *sp = ((struct sp_app *)app->sp_priv)->sp;
-	uint64_t v;
-	if (read(app->sp_doorbell_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		return;
+	sp_wake_drain(app->sp_doorbell_fd);
 	sp->now = rte_rdtsc();
 	sp_app_drain_ctrl(sp, app);
 	if (!bp_queue_empty(&app->ctrlq)) /* more than one round's worth: come back */

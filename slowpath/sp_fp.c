@@ -12,6 +12,7 @@
  */
 /* rte_pcapng is experimental in DPDK 22.11 (Debian 12) */
 #define ALLOW_EXPERIMENTAL_API
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -370,14 +371,25 @@ struct sp_fp_core_stat sp_fp_core_stat(struct sp *sp, uint32_t k)
 }
 
 /**
- * sp_fp_kick_fds - the kick eventfds of the fastpath cores, for an app's
- * attach reply (one per core: the app wakes the core its doorbell is for).
- * Return: how many were stored in @fds.
+ * sp_fp_kick_fds - for an app's attach reply, a write description of its
+ * own of each fastpath core's app kick pipe (one per core: the app wakes
+ * the core its doorbell is for; wake.c says why its own).  The caller
+ * closes them once sent.
+ * Return: how many were stored in @fds, or -errno with @err set.
  */
-int sp_fp_kick_fds(struct sp *sp, int *fds)
+int sp_fp_kick_fds(struct sp *sp, int *fds, char *err, size_t errlen)
 {
-	for (uint32_t k = 0; k < sp->dp->ncores; k++)
-		fds[k] = sp->dp->core[k].kick_fd;
+	for (uint32_t k = 0; k < sp->dp->ncores; k++) {
+		fds[k] = sp_pipe_reopen(sp->dp->core[k].app_kick_fd, O_WRONLY);
+		if (fds[k] < 0) {
+			int rc = fds[k];
+			snprintf(err, errlen, "cannot open a fastpath core's kick pipe: %s",
+				 strerror(-rc));
+			while (k--)
+				close(fds[k]);
+			return rc;
+		}
+	}
 	return (int)sp->dp->ncores;
 }
 

@@ -277,6 +277,13 @@ void sp_slots_cool(struct sp *sp);
 void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot);
 void sp_slot_set_use(struct dp_app *app, uint32_t slot, enum sp_slot_use use);
 
+/* wake.c: the pipes an app and the daemon wake each other through */
+int sp_pipe_reopen(int fd, int flags);
+int sp_wake_open(struct dp_app *app, int *app_wake, int *app_doorbell, char *err,
+		 size_t errlen);
+void sp_wake_close(struct dp_app *app);
+void sp_wake_drain(int fd);
+
 /* the daemon's own record of @slot of @app (never the app's region) */
 static inline const struct sp_slot *sp_slot(const struct dp_app *app, uint32_t slot)
 {

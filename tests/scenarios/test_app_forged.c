@@ -6,6 +6,8 @@
  * frees nothing, and a request that trusted it would have put a slot on
  * the free stack twice, past the stack's end.
  */
+#include <fcntl.h>
+
 #include "harness.h"
 
 #define PEER_ISN 7000000u
@@ -21,7 +23,7 @@ static void ctrl_raw(const struct bp_ctrl_req *r)
 
 	bp_queue_view_init(&v, app->ctrlq.q, app->ctrlq.mask + 1, sizeof(*r), 1);
 	cr_assert_eq(bp_queue_push(&v, r), 0);
-	cr_assert_eq(write(app->sp_doorbell_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	cr_assert_eq(write(app->doorbell_keep_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
 }
 
 Test(forged, a_slot_state_written_by_the_app_frees_nothing)
@@ -61,4 +63,39 @@ Test(forged, a_slot_state_written_by_the_app_frees_nothing)
 	cr_assert_eq(p.flags & TCPF_RST, 0);
 	cr_assert_eq(p.ack, PEER_ISN + 6);
 	cr_assert_eq(app->slots_used, used);
+}
+
+/* wait for @cond without libbypass (whose wait reads the wake fd) */
+#define POLL_FOR(cond, ms) do { \
+		int left_ = (ms); \
+		while (!(cond) && left_-- > 0) \
+			usleep(1000); \
+		cr_assert(cond, "timed out waiting for " #cond); \
+	} while (0)
+
+/*
+ * The app's wake fd is a description of its own of its wake pipe: the app
+ * may make it blocking and fill the pipe, and the daemon's wakeups still
+ * never block.  (With an eventfd shared with the daemon, a full counter
+ * and O_NONBLOCK cleared froze the slowpath at its next reply.)
+ */
+Test(forged, a_full_blocking_wake_fd_never_blocks_the_daemon)
+{
+	struct dp_app *app = &H.dp.apps[0];
+	int wfd = bp_wait_fd(H.app);
+	uint64_t big = 0xfffffffffffffffeull; /* an eventfd's largest count */
+
+	for (int i = 0; i < 100000 && write(wfd, &big, sizeof(big)) == (ssize_t)sizeof(big); i++)
+		;
+	int fl = fcntl(wfd, F_GETFL);
+	cr_assert_eq(fcntl(wfd, F_SETFL, fl & ~O_NONBLOCK), 0);
+	__atomic_store_n(&app->hdr->app_sleeping, 1, __ATOMIC_SEQ_CST);
+
+	/* unknown requests: each answered with an error, and a wakeup */
+	uint64_t bad = app->bad_entries;
+	for (uint64_t i = 1; i <= 3; i++) {
+		ctrl_raw(&(struct bp_ctrl_req){ .op = 0x7fff });
+		POLL_FOR(app->bad_entries == bad + i, 2000);
+	}
+	cr_assert_eq(fcntl(wfd, F_SETFL, fl), 0);
 }
