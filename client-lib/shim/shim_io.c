@@ -20,6 +20,7 @@ static ssize_t sock_send(struct shim_sock *s, const void *buf, size_t len, int f
 	bool nonblock = s->nonblock || (flags & MSG_DONTWAIT);
 	size_t done = 0;
 	uint64_t deadline = UINT64_MAX;
+	int why = EAGAIN; /* nothing went: the ring is full (or SO_SNDTIMEO passed) */
 
 	if (s->h < 0) { /* inherited over fork(), and gone before we used it */
 		errno = ECONNRESET;
@@ -40,8 +41,13 @@ static ssize_t sock_send(struct shim_sock *s, const void *buf, size_t len, int f
 				break;
 			if (deadline == UINT64_MAX)
 				deadline = shim_deadline(s->sndtimeo_ms);
-			if (shim_wait_until(s, deadline))
+			if (shim_wait_until(s, deadline)) {
+				/* a signal, or the timeout; never an errno
+				 * left over from an earlier call (a stale
+				 * EINTR made nginx retry for ever) */
+				why = errno == EINTR ? EINTR : EAGAIN;
 				break;
+			}
 			continue;
 		}
 		if (n == -ESTALE && !shim_moved(s))
@@ -53,7 +59,7 @@ static ssize_t sock_send(struct shim_sock *s, const void *buf, size_t len, int f
 		return shim_errno((int)n);
 	}
 	if (!done && len) {
-		errno = errno == EINTR ? EINTR : EAGAIN;
+		errno = why;
 		return -1;
 	}
 	return (ssize_t)done;
@@ -252,11 +258,15 @@ ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 	if (n <= 0)
 		return n;
 	ssize_t w = sock_send(s, buf, (size_t)n, 0);
-	if (w > 0) {
-		if (offset)
+	if (offset) {
+		if (w > 0)
 			*offset += w;
-		else if (w < n)
-			lseek(in_fd, w - n, SEEK_CUR); /* give back what did not go */
+	} else if (w < n) {
+		/* give back what did not go, as Linux leaves the file
+		 * position alone for bytes it did not send */
+		int e = errno;
+		lseek(in_fd, (w > 0 ? w : 0) - n, SEEK_CUR);
+		errno = e;
 	}
 	return w;
 }

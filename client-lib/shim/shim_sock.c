@@ -475,8 +475,20 @@ int fcntl(int fd, int cmd, ...)
 	va_end(ap);
 	struct shim_sock *s = shim_peek(fd);
 	int r = real.fcntl(fd, cmd, arg);
-	if (s && cmd == F_SETFL && r == 0)
+	if (!s || r < 0)
+		return r;
+	switch (cmd) {
+	case F_SETFL:
 		s->nonblock = (arg & O_NONBLOCK) != 0;
+		break;
+	case F_GETFL: /* the placeholder is always non-blocking; the socket may not be */
+		r = (r & ~O_NONBLOCK) | (s->nonblock ? O_NONBLOCK : 0);
+		break;
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC: /* socket.dup() in Python: another name for it */
+		shim_alias(r, s);
+		break;
+	}
 	return r;
 }
 

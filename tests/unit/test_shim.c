@@ -21,6 +21,7 @@ int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -330,4 +331,72 @@ Test(shim, so_linger_zero_resets_on_close)
 	cr_assert_eq(read(s, &b, 1), -1, "an abortive close must not look like EOF");
 	cr_assert_eq(errno, ECONNRESET);
 	close(s);
+}
+
+/* as Linux: what F_GETFL says is the socket's, and F_DUPFD names the socket */
+Test(shim, fcntl_reports_and_dups_the_socket)
+{
+	int s, c;
+	pair(7013, &s, &c);
+	cr_assert_eq(fcntl(s, F_GETFL) & O_NONBLOCK, 0, "accept() without flags: blocking");
+	cr_assert_eq(fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK), 0);
+	cr_assert_neq(fcntl(s, F_GETFL) & O_NONBLOCK, 0);
+	cr_assert_eq(fcntl(s, F_SETFL, fcntl(s, F_GETFL) & ~O_NONBLOCK), 0);
+	cr_assert_eq(fcntl(s, F_GETFL) & O_NONBLOCK, 0);
+
+	int d = fcntl(s, F_DUPFD_CLOEXEC, 0); /* Python's socket.dup() */
+	cr_assert_geq(d, 0);
+	cr_assert_eq(shim_get(d), shim_get(s));
+	cr_assert_eq(write(c, "dup", 3), 3);
+	char buf[4] = { 0 };
+	cr_assert_eq(recv(d, buf, sizeof(buf), 0), 3, "recv on the F_DUPFD copy: %s",
+		     strerror(errno));
+	close(d);
+	close(s);
+	close(c);
+}
+
+/* a send that finds the ring full says EAGAIN, whatever errno held before */
+Test(shim, a_full_ring_is_eagain_not_a_stale_eintr)
+{
+	int s, c;
+	pair(7014, &s, &c);
+	cr_assert_eq(fcntl(c, F_SETFL, O_NONBLOCK), 0);
+	static char chunk[16384];
+	ssize_t n;
+	int sends = 0;
+	do {
+		errno = EINTR; /* as a signal left it, earlier */
+		n = send(c, chunk, sizeof(chunk), 0);
+	} while (n > 0 && ++sends < 1000);
+	cr_assert_eq(n, -1, "the ring never filled");
+	cr_assert_eq(errno, EAGAIN, "got %s", strerror(errno));
+	close(s);
+	close(c);
+}
+
+/* sendfile without an offset moves the file position only by what went */
+Test(shim, sendfile_gives_back_what_did_not_go)
+{
+	int s, c;
+	pair(7015, &s, &c);
+	char path[] = "/tmp/bypass-shim-sendfile-XXXXXX";
+	int f = mkstemp(path);
+	cr_assert_geq(f, 0);
+	unlink(path);
+	static char chunk[65536];
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(write(f, chunk, sizeof(chunk)), (ssize_t)sizeof(chunk));
+	cr_assert_eq(lseek(f, 0, SEEK_SET), 0);
+	cr_assert_eq(fcntl(c, F_SETFL, O_NONBLOCK), 0);
+	ssize_t total = 0, n;
+	while ((n = sendfile(c, f, NULL, sizeof(chunk))) > 0)
+		total += n;
+	cr_assert_eq(n, -1);
+	cr_assert_eq(errno, EAGAIN);
+	cr_assert_eq(lseek(f, 0, SEEK_CUR), total, "file position %ld, sent %zd",
+		     (long)lseek(f, 0, SEEK_CUR), total);
+	close(f);
+	close(s);
+	close(c);
 }
