@@ -106,6 +106,10 @@ void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 			struct dp_app *app = &dp->apps[f->app_id];
 			if (app->fp_slot_flow && app->fp_slot_flow[f->slot] == f->flow_id)
 				app->fp_slot_flow[f->slot] = DP_INVALID_FLOW;
+			/* an RPC session's messages in assembly hold runs of
+			 * this app's heap: back now, while app_id still names
+			 * it (the id may be another app's when TIME_WAIT ends) */
+			fp_rpc_flow_gone(fp, f);
 			f->shm = &fp->detached_shm;
 			f->rx_base = f->tx_base = NULL;
 			f->flags |= FPF_DETACHED;

@@ -221,7 +221,7 @@ static __attribute__((unused)) void h_inject_raw(const uint8_t *frame, size_t le
 
 #define EXPECT_SEG(p, ms) cr_assert(h_next_tcp(&(p), (ms)), "expected a segment within %d ms", (ms))
 
-static void expect_no_segment(int ms)
+static __attribute__((unused)) void expect_no_segment(int ms)
 {
 	struct pkt_tcp p;
 	cr_assert_not(h_next_tcp(&p, ms), "unexpected segment flags=0x%x seq=%u ack=%u len=%u",
