@@ -29,6 +29,8 @@
 /* a bypass socket; several fds may share one after dup() */
 struct shim_sock {
 	int refs;
+	int waiters;           /* threads blocked in shim_wait() on it (table_lock) */
+	bool dead;             /* closed while they waited: the last one frees it */
 	int h;                 /* libbypass handle */
 	bool listener;
 	bool nonblock;

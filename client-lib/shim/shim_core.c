@@ -368,26 +368,48 @@ int shim_install(int fd, struct shim_sock *s, int cloexec)
 	return 0;
 }
 
-/* @fd no longer names its bypass socket; the last name closes the flow */
+/*
+ * @fd no longer names its bypass socket; the last name closes the flow.
+ * A thread still blocked on it (close() from another thread) wakes to
+ * find its handle gone (EBADF), never a handle libbypass gave to a new
+ * connection meanwhile; the last such thread frees it.
+ */
 void shim_put(int fd)
 {
 	pthread_mutex_lock(&table_lock);
 	struct shim_sock *s = table[fd];
 	__atomic_store_n(&table[fd], NULL, __ATOMIC_RELEASE);
 	bool last = s && --s->refs == 0;
-	pthread_mutex_unlock(&table_lock);
-	if (last) {
-		if (s->h >= 0 && s->linger.l_onoff && !s->linger.l_linger)
-			bp_abort(ctx, s->h); /* SO_LINGER {1, 0}: reset, drop buffers */
-		else if (s->h >= 0)
-			bp_close(ctx, s->h);
-		else if (s->key && ctx)
-			bp_release(ctx, s->key); /* inherited, never used here */
-		/* not attached at all: the daemon drops our hold when we exit */
-		if (s->ksock >= 0)
-			real.close(s->ksock);
-		free(s);
+	if (!last) {
+		pthread_mutex_unlock(&table_lock);
+		return;
 	}
+	/* taken before the handle is closed: a blocked thread must never
+	 * see a handle libbypass may already have given to a new flow */
+	int h = s->h, ksock = s->ksock;
+	uint64_t key = s->key;
+	bool reset = s->linger.l_onoff && !s->linger.l_linger;
+	bool waited = s->waiters > 0;
+	s->h = -1;
+	s->key = 0;
+	s->dead = waited; /* from now on only its waiters touch it */
+	pthread_mutex_unlock(&table_lock);
+	if (h >= 0 && reset)
+		bp_abort(ctx, h); /* SO_LINGER {1, 0}: reset, drop buffers */
+	else if (h >= 0)
+		bp_close(ctx, h);
+	else if (key && ctx)
+		bp_release(ctx, key); /* inherited, never used here */
+	/* not attached at all: the daemon drops our hold when we exit */
+	if (ksock >= 0)
+		real.close(ksock);
+	if (!waited) {
+		free(s);
+		return;
+	}
+	uint64_t one = 1; /* they look again, and see it closed */
+	ssize_t w = real.write(bp_wait_fd(ctx), &one, sizeof(one));
+	(void)w;
 }
 
 /* share @oldfd's socket under @newfd (dup family) */
@@ -402,7 +424,19 @@ void shim_alias(int newfd, struct shim_sock *s)
 /* block until the daemon signals anything, or the timeout passes */
 int shim_wait(struct shim_sock *s, int timeout_ms)
 {
+	pthread_mutex_lock(&table_lock);
+	s->waiters++;
+	pthread_mutex_unlock(&table_lock);
 	int r = bp_wait(ctx, timeout_ms);
+	pthread_mutex_lock(&table_lock);
+	bool dead = s->dead, gone = --s->waiters == 0 && dead;
+	pthread_mutex_unlock(&table_lock);
+	if (gone)
+		free(s);
+	if (dead) { /* closed meanwhile: the caller must not touch @s again */
+		errno = EBADF;
+		return -1;
+	}
 	if (r > 0)
 		shim_fanout(); /* the events may concern threads in poll/epoll */
 	if (r == -EINTR) {

@@ -45,7 +45,7 @@ static ssize_t sock_send(struct shim_sock *s, const void *buf, size_t len, int f
 				/* a signal, or the timeout; never an errno
 				 * left over from an earlier call (a stale
 				 * EINTR made nginx retry for ever) */
-				why = errno == EINTR ? EINTR : EAGAIN;
+				why = errno; /* EAGAIN, EINTR, or EBADF: closed */
 				break;
 			}
 			continue;

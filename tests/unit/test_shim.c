@@ -400,3 +400,41 @@ Test(shim, sendfile_gives_back_what_did_not_go)
 	close(s);
 	close(c);
 }
+
+struct blocked { int fd; ssize_t n; int err; char buf[16]; };
+
+static void *recv_blocked(void *arg)
+{
+	struct blocked *b = arg;
+	b->n = recv(b->fd, b->buf, sizeof(b->buf), 0);
+	b->err = errno;
+	return NULL;
+}
+
+/*
+ * close() while another thread is blocked in recv() on the same socket:
+ * that thread wakes with EBADF and never reads the bytes of a connection
+ * opened after the close (whose libbypass handle may be the closed one's).
+ */
+Test(shim, close_under_a_blocked_recv)
+{
+	int s, c, s2, c2;
+	pair(7016, &s, &c);
+	struct blocked b = { .fd = s };
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, recv_blocked, &b), 0);
+	usleep(100 * 1000);
+	cr_assert_eq(close(s), 0);
+	pair(7017, &s2, &c2);
+	cr_assert_eq(write(c2, "other", 5), 5);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(b.n, -1, "the blocked recv got %zd bytes (\"%.*s\")", b.n,
+		     b.n > 0 ? (int)b.n : 0, b.buf);
+	cr_assert_eq(b.err, EBADF, "got %s", strerror(b.err));
+	char buf[8] = { 0 };
+	cr_assert_eq(read(s2, buf, sizeof(buf)), 5);
+	cr_assert_str_eq(buf, "other");
+	close(c);
+	close(s2);
+	close(c2);
+}
