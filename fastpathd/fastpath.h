@@ -22,6 +22,9 @@
  * backpressure, as Linux's TSQ): dropping instead would cost each flow a
  * timeout and feed a retransmission storm */
 #define FP_TX_BACKLOG_HIGH 1024
+/* apps' doorbells are left in their queues while this many messages wait
+ * for other cores' full inboxes (fp_apps.c) */
+#define FP_DEFERRED_APPS_MAX 4096
 #define FP_MAX_TOUCHED 1024
 /* doorbells naming a flow whose FLOW_ADD this core has not taken yet,
  * held for one round; more than this are dropped as bad */

@@ -378,11 +378,24 @@ int fp_app_take_all(struct fp_ctx *fp, struct dp_app *app)
 	return n;
 }
 
+/*
+ * Forwards to other cores wait in our deferred list while their inboxes
+ * are full; each doorbell taken may add one.  Past FP_DEFERRED_APPS_MAX
+ * the doorbells stay in the apps' queues (which then fill, and the apps
+ * wait) until the other cores catch up: apps that ring for flows of a
+ * busy core cannot grow the list without bound (it used to end in
+ * rte_panic when memory ran out).
+ */
+static bool forwards_backed_up(const struct fp_ctx *fp)
+{
+	return fp->ndeferred >= FP_DEFERRED_APPS_MAX;
+}
+
 /* an idle app with doorbells queued becomes active */
 static void idle_look(struct fp_ctx *fp, struct dp_app *app)
 {
 	if (app->fp[fp->core].act_idx != UINT32_MAX ||
-	    bp_queue_empty(&app->dataq[fp->core]))
+	    bp_queue_empty(&app->dataq[fp->core]) || forwards_backed_up(fp))
 		return;
 	app_activate(fp, app);
 	app_take(fp, app);
@@ -415,7 +428,9 @@ void fp_apps_poll(struct fp_ctx *fp)
 		struct dp_app *app = fp->active[i];
 		struct dp_app_fp *a = &app->fp[fp->core];
 
-		if (app_take(fp, app))
+		if (forwards_backed_up(fp))
+			a->last_db = fp->now; /* waiting, not idle */
+		else if (app_take(fp, app))
 			a->last_db = fp->now;
 		else if (fp->now - a->last_db > fp->app_idle_tsc)
 			app_deactivate(fp, app);
