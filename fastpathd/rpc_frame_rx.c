@@ -58,10 +58,12 @@ static void desc_init(struct bp_msg_desc *d, const struct rpc_rx_env *e,
 {
 	*d = (struct bp_msg_desc){
 		.slot = e->slot, .gen = e->gen, .type = h->type,
-		.flags = (uint16_t)(h->flags & RPC_FF_RESP_DIR), .method = h->method,
+		.method = h->method,
 		.status = h->status, .call_id = h->call_id, .deadline_us = h->deadline_us,
 		.aux = h->aux, .core = e->core, .wire_bytes = RPC_WIRE_HDR_LEN + h->frame_len,
 	};
+	/* the direction is the type's: WIRE.md gives RESP_DIR a meaning on
+	 * a CHUNK only, so on any other frame it is ignored, as rpc/rx.c does */
 	if (h->type == RPC_FT_RESPONSE)
 		d->flags |= RPC_FF_RESP_DIR;
 }

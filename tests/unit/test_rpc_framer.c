@@ -167,6 +167,22 @@ Test(rpc_framer, chunked_interleaved)
 	cr_assert_eq(fk->q[2].wire_bytes, 3 * 32 + 300);
 }
 
+/* RESP_DIR means something on a CHUNK only: on a REQUEST it is ignored */
+Test(rpc_framer, resp_dir_on_a_request_is_ignored)
+{
+	uint8_t a[60];
+
+	memset(a, 0x33, sizeof(a));
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE | RPC_FF_RESP_DIR, 7, 60, a, 30, 0);
+	put_frame(RPC_FT_CHUNK, 0, 7, 30, a + 30, 30, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->rf.error, 0, "the request's own chunk was refused");
+	cr_assert_eq(fk->nq, 1);
+	cr_assert_eq(fk->q[0].type, RPC_FT_REQUEST);
+	cr_assert_eq(fk->q[0].flags & RPC_FF_RESP_DIR, 0);
+	cr_assert_eq(fk->q[0].body_len, 60);
+}
+
 Test(rpc_framer, bad_magic_is_an_error)
 {
 	uint8_t junk[64];
