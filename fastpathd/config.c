@@ -56,6 +56,7 @@ static const struct field fields[] = {
 	F("apps", "tx_buf", FT_POW2, tx_buf_size, 4096, 1u << 30, "per-connection transmit buffer bytes (power of two)"),
 	F("apps", "prefault_mb", FT_U32, prefault_mb, 0, 1u << 20, "per app: a new connection's buffers are mapped in whole when it is set up, while the app's mapped-in buffers stay under this many MiB (0: never; pages are then faulted in as the rings first wrap)"),
 	F("apps", "queue_entries", FT_POW2, queue_entries, 64, 1u << 20, "entries per app queue (power of two)"),
+	F("apps", "max_listeners", FT_U32, max_listeners, 1, 4096, "per uid: listening endpoints (a shared port's every member counts); the daemon holds 4096 in all"),
 	F("apps", "max_orphans", FT_U32, max_orphans, 0, 1u << 22, "per uid: connections whose owner closed or exited while a fork child still holds them; beyond this they close"),
 	F("rpc", "heap_max_mb", FT_U32, rpc_heap_max_mb, 0, 1u << 14, "per app: the largest RPC message heap an app may ask for at attach (whole messages of RPC sessions are assembled there; 0: no RPC sessions)"),
 	F("apps", "orphan_timeout_ms", FT_U32, orphan_timeout_ms, 100, 1u << 31, "an orphaned connection no holder adopts is reset after this"),
@@ -106,6 +107,7 @@ void config_defaults(struct bp_config *c)
 	c->app_max_flows = 1024;
 	c->stop_drain_ms = 1000;
 	c->max_orphans = 1024;
+	c->max_listeners = 1024;
 	c->rpc_heap_max_mb = 64;
 	c->orphan_timeout_ms = 600000;
 	c->rx_buf_size = 256 * 1024;

@@ -68,6 +68,7 @@ struct bp_config {
 	uint32_t prefault_mb;       /* per app: buffer MiB mapped in at slot allocation */
 	uint32_t queue_entries;     /* per app queue, power of two */
 	uint32_t max_orphans;       /* per uid: flows held only by fork children */
+	uint32_t max_listeners;     /* per uid: listening endpoints */
 	uint32_t orphan_timeout_ms; /* an orphan nobody adopts is reset after this */
 	/* [rpc] */
 	uint32_t rpc_heap_max_mb;   /* per app: RPC message heap an app may ask for */

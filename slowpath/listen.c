@@ -76,15 +76,24 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 	int jrc = sp_listen_check_join(sp, app, port, shared, proof_fd);
 	if (jrc)
 		return jrc;
+	_Static_assert(SP_MAX_LISTENERS == 4096, "[apps] max_listeners' bound in config.c");
+	/* the table is the daemon's: no uid may take more than its share
+	 * (a port shared with itself over and over included) */
 	struct sp_listener *l = NULL;
-	uint16_t idx;
-	for (idx = 0; idx < SP_MAX_LISTENERS; idx++) {
-		if (!sp->listeners[idx].in_use) {
-			l = &sp->listeners[idx];
-			break;
+	uint32_t uid = sp_app_uid(app), mine = 0;
+	uint16_t idx = SP_MAX_LISTENERS;
+	for (uint16_t i = 0; i < SP_MAX_LISTENERS; i++) {
+		const struct sp_listener *o = &sp->listeners[i];
+		if (!o->in_use) {
+			if (!l) {
+				l = &sp->listeners[i];
+				idx = i;
+			}
+		} else if (o->uid == uid) {
+			mine++;
 		}
 	}
-	if (!l)
+	if (!l || mine >= sp->dp->cfg.max_listeners)
 		return -ENOBUFS;
 	uint32_t slot;
 	int rc = sp_slot_alloc_listener(sp, app, &slot);
