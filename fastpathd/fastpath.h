@@ -28,8 +28,10 @@
 #define FP_MAX_TOUCHED 1024
 /* doorbells naming a flow whose FLOW_ADD this core has not taken yet,
  * held for one round; more than this are dropped as bad */
-#define FP_EARLY_DOORBELLS 32
-#define FP_EARLY_PER_APP 4
+#define FP_EARLY_DOORBELLS 512
+/* what an honest app may ring before its flow is in: a full send queue of
+ * every class, and a few more */
+#define FP_EARLY_PER_APP (BP_MSG_PRIOS * BP_MSG_TX_DEPTH + 8)
 
 /* fp_flow.pend: work collected during a receive burst, done at its end */
 #define FPP_TOUCHED  (1u << 0)
@@ -100,6 +102,8 @@ struct fp_ctx {
 	struct fp_early_db {
 		struct dp_app *app;
 		struct bp_doorbell db;
+		uint64_t since;             /* tsc when it was held */
+		uint32_t mark[DP_MAX_CORES]; /* each core's inbox enqueue count then */
 	} early[FP_EARLY_DOORBELLS];
 	uint32_t nearly;
 	bool kicked;                /* the kick eventfd fired: look at every idle app */

@@ -242,12 +242,16 @@ static void doorbell_apply(struct fp_ctx *fp, struct dp_app *app, struct fp_flow
 
 /*
  * The slowpath shows the app a flow only after it queued the flow's
- * FLOW_ADD to this core, but that may have come after this round took its
- * messages: next round it is in, so a doorbell naming no flow waits one
- * round.  A TX doorbell would be safe anyway (FLOW_ADD reads tx_written);
- * a posted RPC frame is known only by its doorbell.  An app holds at most
- * FP_EARLY_PER_APP places, so one that rings for slots it does not have
- * cannot take them all from the others.  Return: true if held.
+ * FLOW_ADD to the core that will own it, but that core may not have taken
+ * it yet: a core takes 32 messages a round, and other messages may be
+ * ahead of it.  So a doorbell naming no flow waits until every core's
+ * inbox has moved past what it held when the doorbell was taken (and a
+ * millisecond, for a burst another core has taken but not yet applied);
+ * only then is it bad.  A TX doorbell would be safe anyway (FLOW_ADD reads
+ * tx_written); a posted RPC frame is known only by its doorbell.  An app
+ * holds at most FP_EARLY_PER_APP places, so one that rings for slots it
+ * does not have cannot take them all from the others.
+ * Return: true if held.
  */
 static bool hold_early(struct fp_ctx *fp, struct dp_app *app, const struct bp_doorbell *db)
 {
@@ -259,8 +263,35 @@ static bool hold_early(struct fp_ctx *fp, struct dp_app *app, const struct bp_do
 		mine += fp->early[i].app == app;
 	if (mine >= FP_EARLY_PER_APP)
 		return false;
-	fp->early[fp->nearly++] = (struct fp_early_db){ .app = app, .db = *db };
+	struct fp_early_db *e = &fp->early[fp->nearly++];
+	e->app = app;
+	e->db = *db;
+	e->since = fp->now;
+	for (uint32_t k = 0; k < fp->dp->ncores; k++)
+		e->mark[k] = __atomic_load_n(&fp->dp->core[k].inbox->prod.tail, __ATOMIC_ACQUIRE);
 	return true;
+}
+
+/* has every message queued to any core before @e was held been taken? */
+static bool early_expired(const struct fp_ctx *fp, const struct fp_early_db *e)
+{
+	if (fp->now - e->since < fp->dp->tsc_hz / 1000)
+		return false;
+	for (uint32_t k = 0; k < fp->dp->ncores; k++) {
+		uint32_t taken = __atomic_load_n(&fp->dp->core[k].inbox->cons.tail, __ATOMIC_ACQUIRE);
+		if ((int32_t)(taken - e->mark[k]) < 0)
+			return false;
+	}
+	return true;
+}
+
+/* the flow @db's slot names for this core's fastpath, or NULL */
+static struct fp_flow *slot_flow(struct fp_ctx *fp, struct dp_app *app,
+				 const struct bp_doorbell *db)
+{
+	uint32_t id = db->slot < app->max_flows ?
+		      __atomic_load_n(&app->fp_slot_flow[db->slot], __ATOMIC_RELAXED) : DP_INVALID_FLOW;
+	return id < fp->dp->cfg.max_flows ? &fp->dp->flows[id] : NULL;
 }
 
 /*
@@ -401,16 +432,23 @@ static void idle_look(struct fp_ctx *fp, struct dp_app *app)
 	app_take(fp, app);
 }
 
-/* the doorbells of last round that named no flow: once more, then bad */
+/* the held doorbells whose flow is in now, or will never be: act on them */
 static void early_retry(struct fp_ctx *fp)
 {
-	struct fp_early_db e[FP_EARLY_DOORBELLS];
-	uint32_t n = fp->nearly;
+	for (uint32_t i = 0; i < fp->nearly;) {
+		struct fp_early_db *e = &fp->early[i];
 
-	memcpy(e, fp->early, n * sizeof(e[0]));
-	fp->nearly = 0;
-	for (uint32_t i = 0; i < n; i++)
-		doorbell(fp, e[i].app, &e[i].db, true);
+		if (!slot_flow(fp, e->app, &e->db) && !early_expired(fp, e)) {
+			i++;
+			continue;
+		}
+		struct fp_early_db d = *e;
+
+		/* in order of arrival: posted frames keep their order */
+		memmove(e, e + 1, (fp->nearly - i - 1) * sizeof(*e));
+		fp->nearly--;
+		doorbell(fp, d.app, &d.db, true);
+	}
 }
 
 /**

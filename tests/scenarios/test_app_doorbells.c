@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Doorbells from an app that rings for slots it has no flow on: the
- * fastpath holds such a doorbell one round (its FLOW_ADD may be just
- * behind it, fastpathd/NOTES.md), then counts it as bad.  Whatever the app
+ * fastpath holds such a doorbell until the cores' inboxes have moved on
+ * (its FLOW_ADD may be behind it, fastpathd/NOTES.md), then counts it as
+ * bad.  Whatever the app
  * pushes, every entry is counted, none is kept, and the core goes on
  * serving the flows that do exist.
  */
