@@ -97,7 +97,7 @@ void sp_ctl_app_gone(struct sp *sp, struct dp_app *app)
 	/* moves into this app still in flight end in its region too */
 	sa->flows_live = sp_conn_app_gone(sp, app) + sa->moves_in;
 	sa->dying = true;
-	sp_handoff_pid_gone(sp, sa->pid);
+	sp_handoff_pid_gone(sp, sa->pid, sa->uid);
 	if (!sa->flows_live) /* else the last FLOW_DEL_DONE sends it */
 		sp_fp_app_del(sp, app);
 }

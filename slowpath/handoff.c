@@ -176,7 +176,7 @@ static void on_pid_exit(struct ev_loop *loop, ev_io *w, int revents)
 	struct sp_pidwatch *pw = w->data;
 	struct sp *sp = pw->sp;
 	sp_exec_pid_exited(sp, pw->pid); /* gone for real, whatever it exec()ed */
-	sp_handoff_pid_gone(sp, pw->pid); /* frees pw */
+	sp_handoff_pid_gone(sp, pw->pid, SP_ANY_UID); /* frees pw */
 }
 
 static void unwatch(struct sp *sp, struct sp_pidwatch *pw)
@@ -307,7 +307,7 @@ void sp_handoff_forked(struct sp *sp, struct dp_app *app, int32_t pid)
 	if (!added)
 		close(fd);
 	else if (!watch_pid(sp, pid, fd))
-		sp_handoff_pid_gone(sp, pid);
+		sp_handoff_pid_gone(sp, pid, SP_ANY_UID);
 }
 
 /*
@@ -481,15 +481,20 @@ void sp_handoff_release(struct sp *sp, struct dp_app *app, uint64_t key)
 }
 
 /**
- * sp_handoff_pid_gone - process @pid exited (or detached): it holds
- * nothing any more.  Orphans it held last are closed.
+ * sp_handoff_pid_gone - process @pid exited, or an app of uid @uid that
+ * attached as @pid detached (SP_ANY_UID: its pidfd says it exited): it
+ * holds nothing any more.  Orphans it held last are closed.  A detach
+ * drops only holds on connections of its own uid: its pid may have been
+ * reused since it attached, by another user's process that holds
+ * connections of its own.
  */
-void sp_handoff_pid_gone(struct sp *sp, int32_t pid)
+void sp_handoff_pid_gone(struct sp *sp, int32_t pid, uint32_t uid)
 {
 	/* an image that exec()ed a successor: the process lives on and
 	 * still holds what it kept across the exec (and is still watched) */
 	bool exec = sp_exec_pending(sp, pid);
-	for (struct sp_pidwatch *pw = sp->pidwatch; pw && !exec; pw = pw->next) {
+	for (struct sp_pidwatch *pw = sp->pidwatch; pw && !exec && uid == SP_ANY_UID;
+	     pw = pw->next) {
 		if (pw->pid == pid) {
 			unwatch(sp, pw);
 			break;
@@ -501,7 +506,8 @@ void sp_handoff_pid_gone(struct sp *sp, int32_t pid)
 	for (uint32_t i = 0; i < sp->nconns; i++) {
 		uint32_t id = sp->active[i];
 		struct sp_conn *c = &sp->conns[id];
-		if (sp_exec_kept(c, pid))
+		if (sp_exec_kept(c, pid) ||
+		    (uid != SP_ANY_UID && sp_app_uid(sp_conn_app(sp, c)) != uid))
 			continue;
 		if (drop_holder(c, pid) && (c->flags & SPC_ORPHAN) && !c->nholders) {
 			uint32_t before = sp->nconns;

@@ -375,7 +375,8 @@ int sp_handoff_adopt(struct sp *sp, struct dp_app *app, uint64_t key, uint32_t r
 		     uint32_t *slot_out);
 void sp_handoff_release(struct sp *sp, struct dp_app *app, uint64_t key);
 void sp_handoff_move_done(struct sp *sp, struct dp_move *mv, uint32_t id);
-void sp_handoff_pid_gone(struct sp *sp, int32_t pid);
+#define SP_ANY_UID UINT32_MAX
+void sp_handoff_pid_gone(struct sp *sp, int32_t pid, uint32_t uid);
 void sp_handoff_fini(struct sp *sp);
 bool sp_handoff_watch_pid(struct sp *sp, int32_t pid);
 bool sp_handoff_add_holder(struct sp_conn *c, int32_t pid);
