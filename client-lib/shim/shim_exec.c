@@ -157,6 +157,17 @@ static char **plan_env(struct exec_plan *p, char *const envp[])
 	return e;
 }
 
+/* does this process hold connections it inherited and never used? */
+static bool holds_inherited(void)
+{
+	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
+		struct shim_sock *s = shim_peek(fd);
+		if (s && !s->listener && s->h < 0 && s->key)
+			return true;
+	}
+	return false;
+}
+
 /* Return: 0, or -1 with errno (out of memory: the exec is not tried) */
 static int plan_make(struct exec_plan *p, char *const envp[])
 {
@@ -164,6 +175,17 @@ static int plan_make(struct exec_plan *p, char *const envp[])
 	shim_init();
 	exec_load();
 	p->ctx = shim_ctx_attached();
+	/*
+	 * A fork child holds its parent's connections (the parent reported
+	 * it) until it exits.  The exec drops what the new image does not
+	 * inherit, as the kernel drops a socket's copies: attached, the end
+	 * of our control connection at the exec says so, and the holds kept
+	 * below stay (a child that execs a long-lived program would else
+	 * keep every connection of its parent open, with no FIN, until that
+	 * program exits).
+	 */
+	if (!p->ctx && holds_inherited())
+		p->ctx = shim_ctx();
 	p->keys = calloc(EXEC_MAX_KEYS, sizeof(*p->keys));
 	if (!p->keys)
 		return -1;

@@ -6,8 +6,11 @@ shim by test_shim_exec.sh):
   popen PORT   accept; subprocess.Popen(echo child, pass_fds=[fd]); the
                parent closes its copy and reaps the child
   child FD     (the program popen execs) echo everything on socket FD until
-               EOF, then close it"""
-import os, socket, subprocess, sys
+               EOF, then close it
+  spawn PORT   accept, send "x", start a long-lived program that inherits
+               nothing (subprocess.Popen, close_fds), close the connection:
+               the peer must see EOF at once, not when the program exits"""
+import os, signal, socket, subprocess, sys
 
 def serve(port, handle):
     ls = socket.socket()
@@ -45,6 +48,17 @@ def popen(ls, c):
         if q.poll() is not None:
             children.remove(q)
 
+def spawn(ls, c):
+    c.sendall(b"x")
+    children.append(subprocess.Popen(["sleep", "20"]))
+    c.close()
+
+def end_children(*_):
+    for q in children:
+        q.kill()
+        q.wait()
+    sys.exit(0)
+
 def child(fd):
     s = socket.socket(fileno=fd)
     while True:
@@ -58,4 +72,5 @@ mode = sys.argv[1]
 if mode == "child":
     child(int(sys.argv[2]))
 else:
-    serve(int(sys.argv[2]), {"inetd": inetd, "popen": popen}[mode])
+    signal.signal(signal.SIGTERM, end_children)
+    serve(int(sys.argv[2]), {"inetd": inetd, "popen": popen, "spawn": spawn}[mode])

@@ -4,7 +4,9 @@
 #  - socat TCP-LISTEN:PORT,fork EXEC:cat (socat's child execs cat);
 #  - an inetd-style server: fork, dup2() the connection onto stdin/stdout,
 #    exec cat;
-#  - Python subprocess.Popen(..., pass_fds=[fd]) running an echo program.
+#  - Python subprocess.Popen(..., pass_fds=[fd]) running an echo program;
+#  - and a server that starts a program keeping none of its connections
+#    (subprocess.Popen, close_fds) closes them at once.
 # Each pattern serves several connections from the Linux peer, some at
 # once; every one sends random data (up to 1 MiB) and must get exactly it
 # back, then EOF.
@@ -65,4 +67,29 @@ shim_wait_port 9202
 echo_check 9202 "subprocess.Popen pass_fds"
 shim_no_shim_errors "$dir/popen.log"
 echo "ok: subprocess.Popen(pass_fds=[fd]) child echoed 8 connections"
+# a child that execs a program keeping none of the connections lets go of
+# them at the exec, as the kernel's copies go: the parent's close is the last
+shim_run spawn "$dir/spawn.log" "$PY" "$srv" spawn 9203
+shim_wait_port 9203
+bp_peer timeout 30 "$PY" - "$BP_IP" 9203 <<'PY' || bp_die "a close after spawning a program did not end the connection (log: $(cat "$SHIM_LOG"))"
+import socket, sys, time
+ip, port = sys.argv[1], int(sys.argv[2])
+for i in range(3):
+    s = socket.create_connection((ip, port), timeout=10)
+    s.settimeout(4)
+    t0, got = time.monotonic(), b""
+    try:
+        while True:
+            b = s.recv(100)
+            if not b:
+                break
+            got += b
+    except socket.timeout:
+        sys.exit(f"conn {i}: no EOF within 4 s of the server's close (got {got!r})")
+    if got != b"x":
+        sys.exit(f"conn {i}: got {got!r}")
+    s.close()
+PY
+shim_no_shim_errors "$dir/spawn.log"
+echo "ok: closing after subprocess.Popen of a program that keeps nothing sends FIN at once"
 echo "PASS: sockets kept across exec() under the shim"
