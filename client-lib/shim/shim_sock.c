@@ -525,10 +525,14 @@ static int dup_onto(int oldfd, int newfd, int flags, bool is_dup3)
 		return is_dup3 ? (errno = EINVAL, -1) : real.dup2(oldfd, newfd);
 	struct shim_sock *s = shim_peek(oldfd);
 	struct shim_bound *nb = shim_bound(newfd);
-	if (shim_peek(newfd))
-		shim_put(newfd); /* dup2 closes what newfd named */
-	else if (nb)
+	if (shim_is_epoll(newfd))
+		shim_epoll_forget(newfd);
+	if (shim_peek(newfd)) { /* dup2 closes what newfd named, as close() */
+		shim_epoll_fd_closed(newfd);
+		shim_put(newfd);
+	} else if (nb) {
 		nb->valid = nb->listening = false;
+	}
 	int n = is_dup3 ? real.dup3(oldfd, newfd, flags) : real.dup2(oldfd, newfd);
 	if (n >= 0 && s)
 		shim_alias(n, s);

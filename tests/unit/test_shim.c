@@ -438,3 +438,22 @@ Test(shim, close_under_a_blocked_recv)
 	close(s2);
 	close(c2);
 }
+
+/* dup2() onto a socket in an epoll set closes it as close() does: it leaves the set */
+Test(shim, dup2_onto_a_watched_socket_leaves_the_set)
+{
+	int s, c, p[2];
+	pair(7018, &s, &c);
+	cr_assert_eq(pipe(p), 0);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 1 }, out[4];
+	cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+	cr_assert_eq(dup2(p[0], s), s);
+	cr_assert_eq(write(c, "x", 1), 1);
+	cr_assert_eq(epoll_wait(ep, out, 4, 100), 0, "the closed socket is still watched");
+	close(ep);
+	close(s);
+	close(c);
+	close(p[0]);
+	close(p[1]);
+}
