@@ -130,6 +130,7 @@ struct shim_sock *shim_listen_now(int fd, struct shim_bound *b)
 	b->ksock1 = 0;
 	s->ksock = ksock;
 	s->listener = true;
+	inherit_kernel_opts(ksock, s); /* set before listen(): its children get them */
 	s->ip = ip ? ip : bp_local_ip(c);
 	s->port = b->port;
 	s->backlog = b->backlog;
@@ -184,6 +185,15 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		return -1;
 	}
 	s->nonblock = (flags & SOCK_NONBLOCK) != 0;
+	/* as on Linux, an accepted socket starts with its listener's options
+	 * (nginx's so_keepalive is set on the listening socket) */
+	s->keepalive = l->keepalive;
+	s->nodelay = l->nodelay;
+	s->rcvtimeo_ms = l->rcvtimeo_ms;
+	s->sndtimeo_ms = l->sndtimeo_ms;
+	s->linger = l->linger;
+	if (s->keepalive)
+		bp_keepalive(c, h, true);
 	struct bp_flow_info fi;
 	if (!bp_flow_info(c, h, &fi))
 		fill_addr(addr, len, fi.remote_ip, fi.remote_port);

@@ -457,3 +457,30 @@ Test(shim, dup2_onto_a_watched_socket_leaves_the_set)
 	close(p[0]);
 	close(p[1]);
 }
+
+/* an accepted socket starts with its listener's options, as on Linux */
+Test(shim, accepted_sockets_inherit_the_listeners_options)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1, got = 0;
+	struct sockaddr_in a = addr_of(BYPASS_IP, 7019);
+	cr_assert_eq(setsockopt(l, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)), 0);
+	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(l, 8), 0);
+	start_listening(l);
+	struct timeval tv = { 0, 250000 };
+	cr_assert_eq(setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	int s = accept(l, NULL, NULL);
+	cr_assert_geq(s, 0);
+	socklen_t gl = sizeof(got);
+	cr_assert_eq(getsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &got, &gl), 0);
+	cr_assert_eq(got, 1, "SO_KEEPALIVE set on the listener before listen()");
+	struct timeval t2 = { 0 };
+	gl = sizeof(t2);
+	cr_assert_eq(getsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &t2, &gl), 0);
+	cr_assert(t2.tv_sec == 0 && t2.tv_usec == 250000, "SO_RCVTIMEO set on the listener");
+	close(s);
+	close(c);
+	close(l);
+}
