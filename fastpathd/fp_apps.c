@@ -110,9 +110,12 @@ void fp_app_del(struct fp_ctx *fp, struct dp_app *app)
 		}
 		a->kick_pending = false;
 	}
-	for (uint32_t i = fp->nearly; i-- > 0;)
-		if (fp->early[i].app == app)
-			fp->early[i] = fp->early[--fp->nearly];
+	/* the others' held doorbells keep their order (posted frames) */
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < fp->nearly; i++)
+		if (fp->early[i].app != app)
+			fp->early[kept++] = fp->early[i];
+	fp->nearly = kept;
 	fp_rpc_app_gone(fp, app);
 	struct dp_app *last = fp->apps[--fp->napps];
 	fp->apps[a->idx] = last;
