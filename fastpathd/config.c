@@ -50,7 +50,7 @@ static const struct field fields[] = {
 	F("daemon", "admin_group", FT_STR, admin_group, 0, 0, "group (name or gid) whose members may change the daemon and see every tenant with bypassctl (tenant add/set/del, config reload, cores set), as root and fastpathd's own user may (\"\" = nobody else)"),
 	F("daemon", "max_flows", FT_U32, max_flows, 16, 1u << 22, "connections across all apps"),
 	F("daemon", "stop_drain_ms", FT_U32, stop_drain_ms, 0, 60000, "on SIGTERM: live connections get this long to finish an orderly close (FIN), then the rest are reset (0: reset at once)"),
-	F("apps", "max_apps", FT_U32, max_apps, 1, 4096, "apps attached at once (an idle one costs the daemon 4 descriptors and about 40 KiB)"),
+	F("apps", "max_apps", FT_U32, max_apps, 1, 4096, "apps attached at once (an idle one costs the daemon 7 descriptors and about 40 KiB)"),
 	F("apps", "max_flows", FT_U32, app_max_flows, 4, 1u << 20, "connections per app"),
 	F("apps", "rx_buf", FT_POW2, rx_buf_size, 4096, 1u << 30, "per-connection receive buffer bytes (power of two)"),
 	F("apps", "tx_buf", FT_POW2, tx_buf_size, 4096, 1u << 30, "per-connection transmit buffer bytes (power of two)"),

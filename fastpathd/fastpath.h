@@ -28,10 +28,10 @@
 #define FP_MAX_TOUCHED 1024
 /* doorbells naming a flow whose FLOW_ADD this core has not taken yet,
  * held for one round; more than this are dropped as bad */
-#define FP_EARLY_DOORBELLS 512
-/* what an honest app may ring before its flow is in: a full send queue of
- * every class, and a few more */
-#define FP_EARLY_PER_APP (BP_MSG_PRIOS * BP_MSG_TX_DEPTH + 8)
+#define FP_EARLY_DOORBELLS 1024
+/* what an honest app may ring before its flows are in: full send queues
+ * of every class on a few new sessions at once, and a few more */
+#define FP_EARLY_PER_APP (4 * BP_MSG_PRIOS * BP_MSG_TX_DEPTH + 8)
 
 /* fp_flow.pend: work collected during a receive burst, done at its end */
 #define FPP_TOUCHED  (1u << 0)

@@ -288,6 +288,15 @@ static bool early_expired(const struct fp_ctx *fp, const struct fp_early_db *e)
 	return true;
 }
 
+/* does @app have a doorbell for @slot held?  (a later one waits behind it) */
+static bool held_for(const struct fp_ctx *fp, const struct dp_app *app, uint32_t slot)
+{
+	for (uint32_t i = 0; i < fp->nearly; i++)
+		if (fp->early[i].app == app && fp->early[i].db.slot == slot)
+			return true;
+	return false;
+}
+
 /* the flow @db's slot names for this core's fastpath, or NULL */
 static struct fp_flow *slot_flow(struct fp_ctx *fp, struct dp_app *app,
 				 const struct bp_doorbell *db)
@@ -318,7 +327,10 @@ static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_door
 	}
 	bool send = db->op == BP_DB_MSG_SEND;
 
-	if (!f && !early && hold_early(fp, app, db))
+	/* held doorbells go first: a flow another core installed since
+	 * early_retry() looked must not let a later one overtake them */
+	if (!early && (!f || (fp->nearly && held_for(fp, app, db->slot))) &&
+	    hold_early(fp, app, db))
 		return;
 	if (!f || (db->op != BP_DB_TX && db->op != BP_DB_RX && !send) ||
 	    (send && db->prio >= BP_MSG_PRIOS)) {

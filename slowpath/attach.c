@@ -8,6 +8,7 @@
  * bypassctl.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 #include "sp_internal.h"
@@ -33,6 +35,8 @@ static void app_release(struct sp *sp, struct dp_app *app)
 		if (sa->conn)
 			sp_ctl_free(sa->conn);
 		ev_io_stop(sp->loop, &sa->doorbell_w);
+		if (sa->pidfd >= 0)
+			close(sa->pidfd);
 		free(sa->free_slots);
 		free(sa->slots);
 		free(sa);
@@ -97,7 +101,12 @@ void sp_ctl_app_gone(struct sp *sp, struct dp_app *app)
 	/* moves into this app still in flight end in its region too */
 	sa->flows_live = sp_conn_app_gone(sp, app) + sa->moves_in;
 	sa->dying = true;
-	sp_handoff_pid_gone(sp, sa->pid, sa->uid);
+	/* the process that attached, still alive, lets go of all it held;
+	 * one that exited may have left its pid to another user's process,
+	 * which keeps its holds (its exit is seen through its own watch) */
+	struct pollfd pp = { .fd = sa->pidfd, .events = POLLIN };
+	bool alive = sa->pidfd >= 0 && poll(&pp, 1, 0) == 0;
+	sp_handoff_pid_gone(sp, sa->pid, alive ? SP_ANY_UID : sa->uid);
 	if (!sa->flows_live) /* else the last FLOW_DEL_DONE sends it */
 		sp_fp_app_del(sp, app);
 }
@@ -179,6 +188,7 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 		/* who forks whom is tracked by pid (handoff.c); SO_PEERCRED */
 		sa->pid = cc->pid;
 		sa->uid = cc->uid;
+		sa->pidfd = cc->pid > 0 ? (int)syscall(SYS_pidfd_open, cc->pid, 0) : -1;
 	}
 	int rc = -ENOMEM;
 	snprintf(err, sizeof(err), "out of memory");

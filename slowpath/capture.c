@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <pcap/bpf.h>
 #include <rte_mbuf.h>
 #include <rte_malloc.h>
@@ -76,7 +77,10 @@ static struct sp_captures *caps_of(struct sp *sp)
 static void cap_flush(struct sp_capture *c)
 {
 	while (!c->broken && c->off < c->len) {
-		ssize_t r = write(c->fd, c->buf + c->off, c->len - c->off);
+		struct iovec v = { c->buf + c->off, c->len - c->off };
+		ssize_t r = pwritev2(c->fd, &v, 1, -1, RWF_NOWAIT);
+		if (r < 0 && errno == EOPNOTSUPP) /* a kernel without it for pipes */
+			r = write(c->fd, v.iov_base, v.iov_len);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -337,10 +341,12 @@ static int cap_program(const ProtobufCBinaryData *b, struct dp_bpf_insn **out, u
 }
 
 /*
- * the pipe bypassctl passed: a FIFO open for writing.  Written through a
- * description of the daemon's own, non-blocking (wake.c): the client could
- * clear O_NONBLOCK on the one it passed, stop reading, and block the
- * slowpath's next write.
+ * the pipe bypassctl passed: a FIFO open for writing, made non-blocking.
+ * The client shares that open file description and could clear
+ * O_NONBLOCK again, stop reading, and block the slowpath's next write, so
+ * cap_flush() asks for a non-blocking write on each call (RWF_NOWAIT).
+ * (The pipe is the client's: a daemon running as its own user may not
+ * open a description of its own, as it does for the wake pipes.)
  */
 static int cap_pipe(const int *fds, int nfds, char *err, size_t errlen)
 {
@@ -351,9 +357,11 @@ static int cap_pipe(const int *fds, int nfds, char *err, size_t errlen)
 			 "of a pipe (bypassctl capture does this)");
 		return -EINVAL;
 	}
-	int fd = sp_pipe_reopen(fds[0], O_WRONLY);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot use the pipe: %s", strerror(-fd));
+	int fd = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
+	if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)) {
+		snprintf(err, errlen, "cannot use the pipe: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -EMFILE;
 	}
 	fcntl(fd, F_SETPIPE_SZ, 1 << 20); /* fewer wakeups for the reader; may be refused */

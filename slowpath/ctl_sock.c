@@ -671,14 +671,15 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 /*
  * Many clients may hold a connection: do not let the default 1024 bite.
- * Each attached app costs the daemon 4 descriptors (socket, memfd, two
- * eventfds), a shared listener one more (its proof) and a pending
- * connection one: a hard limit below that is raised too when we may
- * (root), else the limit is logged.
+ * Each attached app costs the daemon 7 descriptors (socket, memfd, both
+ * ends of its wake pipe and of its doorbell: wake.c, a pidfd), a shared listener
+ * one more (its proof), an attach in progress one per fastpath core
+ * more, and a pending connection one: a hard limit below that is raised
+ * too when we may (root), else the limit is logged.
  */
 static void raise_nofile(struct sp *sp)
 {
-	rlim_t need = (rlim_t)sp->dp->max_apps * 5 + CTL_MAX_PENDING + 256;
+	rlim_t need = (rlim_t)sp->dp->max_apps * 8 + CTL_MAX_PENDING + 256 + 2 * DP_MAX_CORES;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl))

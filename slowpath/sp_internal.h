@@ -157,6 +157,7 @@ struct sp_app {
 	uint32_t flows_live;          /* dying app: flows not yet FLOW_DEL_DONE */
 	uint32_t moves_in;            /* DPM_FLOW_MOVEs into this app in flight */
 	int32_t pid;                  /* SO_PEERCRED at attach (0 if unknown) */
+	int pidfd;                    /* ... that process (-1: none): is @pid still it? */
 	uint32_t uid;                 /* SO_PEERCRED at attach: who owns its flows */
 	bool dying;
 };

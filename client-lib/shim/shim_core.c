@@ -421,13 +421,17 @@ void shim_alias(int newfd, struct shim_sock *s)
 	pthread_mutex_unlock(&table_lock);
 }
 
-/* block until the daemon signals anything, or the timeout passes */
+/*
+ * Block until the daemon signals anything, or the timeout passes; at most
+ * a second at a time (the caller looks again): the kick shim_put() gives a
+ * socket closed under us may be taken by another thread's wait first.
+ */
 int shim_wait(struct shim_sock *s, int timeout_ms)
 {
 	pthread_mutex_lock(&table_lock);
 	s->waiters++;
 	pthread_mutex_unlock(&table_lock);
-	int r = bp_wait(ctx, timeout_ms);
+	int r = bp_wait(ctx, timeout_ms < 0 || timeout_ms > 1000 ? 1000 : timeout_ms);
 	pthread_mutex_lock(&table_lock);
 	bool dead = s->dead, gone = --s->waiters == 0 && dead;
 	pthread_mutex_unlock(&table_lock);
