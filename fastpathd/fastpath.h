@@ -26,8 +26,9 @@
  * for other cores' full inboxes (fp_apps.c) */
 #define FP_DEFERRED_APPS_MAX 4096
 #define FP_MAX_TOUCHED 1024
-/* doorbells naming a flow whose FLOW_ADD this core has not taken yet,
- * held for one round; more than this are dropped as bad */
+/* doorbells naming a flow whose FLOW_ADD no core has applied yet, held
+ * until the inboxes have moved on (fp_apps.c hold_early()); more than
+ * this are dropped as bad */
 #define FP_EARLY_DOORBELLS 1024
 /* what an honest app may ring before its flows are in: full send queues
  * of every class on a few new sessions at once, and a few more */

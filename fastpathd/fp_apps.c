@@ -297,13 +297,11 @@ static bool held_for(const struct fp_ctx *fp, const struct dp_app *app, uint32_t
 	return false;
 }
 
-/* the flow @db's slot names for this core's fastpath, or NULL */
-static struct fp_flow *slot_flow(struct fp_ctx *fp, struct dp_app *app,
-				 const struct bp_doorbell *db)
+/* the flow id @db's slot names for the fastpath (DP_INVALID_FLOW: none) */
+static uint32_t slot_flow_id(const struct dp_app *app, const struct bp_doorbell *db)
 {
-	uint32_t id = db->slot < app->max_flows ?
-		      __atomic_load_n(&app->fp_slot_flow[db->slot], __ATOMIC_RELAXED) : DP_INVALID_FLOW;
-	return id < fp->dp->cfg.max_flows ? &fp->dp->flows[id] : NULL;
+	return db->slot < app->max_flows ?
+	       __atomic_load_n(&app->fp_slot_flow[db->slot], __ATOMIC_RELAXED) : DP_INVALID_FLOW;
 }
 
 /*
@@ -316,8 +314,7 @@ static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_door
 		     bool early)
 {
 	struct dataplane *dp = fp->dp;
-	uint32_t id = db->slot < app->max_flows ?
-		      __atomic_load_n(&app->fp_slot_flow[db->slot], __ATOMIC_RELAXED) : DP_INVALID_FLOW;
+	uint32_t id = slot_flow_id(app, db);
 	struct fp_flow *f = id < dp->cfg.max_flows ? &dp->flows[id] : NULL;
 
 	if (db->op == BP_DB_MSG_DONE) {
@@ -453,7 +450,8 @@ static void early_retry(struct fp_ctx *fp)
 	for (uint32_t i = 0; i < fp->nearly;) {
 		struct fp_early_db *e = &fp->early[i];
 
-		if (!slot_flow(fp, e->app, &e->db) && !early_expired(fp, e)) {
+		if (slot_flow_id(e->app, &e->db) >= fp->dp->cfg.max_flows &&
+		    !early_expired(fp, e)) {
 			i++;
 			continue;
 		}
