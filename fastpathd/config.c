@@ -59,6 +59,7 @@ static const struct field fields[] = {
 	F("apps", "max_listeners", FT_U32, max_listeners, 1, 4096, "per uid: listening endpoints (a shared port's every member counts); the daemon holds 4096 in all"),
 	F("apps", "max_orphans", FT_U32, max_orphans, 0, 1u << 22, "per uid: connections whose owner closed or exited while a fork child still holds them; beyond this they close"),
 	F("rpc", "heap_max_mb", FT_U32, rpc_heap_max_mb, 0, 1u << 14, "per app: the largest RPC message heap an app may ask for at attach (whole messages of RPC sessions are assembled there; 0: no RPC sessions)"),
+	F("rpc", "message_timeout_ms", FT_U32, rpc_message_timeout_ms, 0, 3600000, "a message of an RPC session must arrive whole within this long of its first frame, or the session is reset: a peer cannot hold the app's heap with a message it never finishes (time the app holds the session up does not count; 0: no limit)"),
 	F("apps", "orphan_timeout_ms", FT_U32, orphan_timeout_ms, 100, 1u << 31, "an orphaned connection no holder adopts is reset after this"),
 	F("metrics", "listen", FT_STR, metrics_listen, 0, 0, "Prometheus endpoint (GET /metrics): 127.0.0.1:9464, [::1]:9464 or unix:/run/bypass-metrics.sock (\"\" = off)"),
 	F("metrics", "allow_remote", FT_BOOL, metrics_allow_remote, 0, 1, "allow a listen address that is not loopback (the metrics are then readable from the network)"),
@@ -109,6 +110,7 @@ void config_defaults(struct bp_config *c)
 	c->max_orphans = 1024;
 	c->max_listeners = 1024;
 	c->rpc_heap_max_mb = 64;
+	c->rpc_message_timeout_ms = 10000;
 	c->orphan_timeout_ms = 600000;
 	c->rx_buf_size = 256 * 1024;
 	c->tx_buf_size = 256 * 1024;

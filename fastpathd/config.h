@@ -72,6 +72,7 @@ struct bp_config {
 	uint32_t orphan_timeout_ms; /* an orphan nobody adopts is reset after this */
 	/* [rpc] */
 	uint32_t rpc_heap_max_mb;   /* per app: RPC message heap an app may ask for */
+	uint32_t rpc_message_timeout_ms; /* a message must be whole this soon, 0 = no limit */
 	/* [tcp] */
 	uint32_t min_rto_ms;
 	uint32_t max_rto_ms;

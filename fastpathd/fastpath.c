@@ -422,7 +422,8 @@ struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 	fp->delack_cycles = dp->tsc_hz / 1000000 * dp->cfg.delayed_ack_us;
 	fp->app_idle_tsc = dp->tsc_hz / 100; /* 10 ms */
 	if (!fp->paced || !fp->rpc_stalled || fp_qos_init(fp) || !fp->backlog || !fp->out || !fp->apps ||
-	    !fp->active || !fp->kick || !fp->qfull || !fp->delack || flow_table_init(fp)) {
+	    !fp->active || !fp->kick || !fp->qfull || !fp->delack || fp_rpc_watch_init(fp) ||
+	    flow_table_init(fp)) {
 		fp_ctx_destroy(fp);
 		return NULL;
 	}
@@ -457,6 +458,7 @@ void fp_ctx_destroy(struct fp_ctx *fp)
 	rte_free(fp->kick);
 	rte_free(fp->qfull);
 	rte_free(fp->delack);
+	fp_rpc_watch_fini(fp);
 	rte_free(fp);
 }
 
@@ -544,6 +546,11 @@ static void core_loop(struct fp_ctx *fp)
 			uint64_t ack_due = tcp_delack_run(fp);
 			if (ack_due < timer_due)
 				timer_due = ack_due;
+		}
+		if (fp->rpc_watch_count) {
+			uint64_t watch_due = fp_rpc_watch_run(fp);
+			if (watch_due < timer_due)
+				timer_due = watch_due;
 		}
 		work += fp->ntouched;
 		fp_run_touched(fp);

@@ -143,6 +143,15 @@ struct fp_ctx {
 	bool rpc_room;              /* a heap run came back: retry stalled flows */
 	struct dp_app **qfull;      /* [dp->max_apps] message queue full (fp_rpc.c) */
 	uint32_t nqfull;
+	/* RPC messages in assembly, by deadline (fp_rpc_watch.c): a ring of
+	 * [rpc_watch_cap] (flow, ticket), NULL when there is no time limit */
+	struct fp_rpc_watch {
+		uint32_t flow_id;
+		uint32_t ticket;        /* the flow's rpc_rx_flow.watch_ticket */
+	} *rpc_watch;
+	uint32_t rpc_watch_cap, rpc_watch_head, rpc_watch_count;
+	uint32_t rpc_watch_tickets;
+	uint64_t rpc_watch_cycles;  /* [rpc] message_timeout_ms in tsc cycles */
 	/* delayed ACKs (tcp_delack.c): a ring of [FP_DELACK_QUEUE] */
 	struct fp_delack *delack;
 	uint32_t delack_head, delack_count;
@@ -165,6 +174,12 @@ void fp_pace_later(struct fp_ctx *fp, struct fp_flow *f);
 bool fp_tx_wait(struct fp_ctx *fp, struct fp_flow *f);
 void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f);
 void fp_flow_unlist_out(struct fp_ctx *fp, struct fp_flow *f);
+
+/* fp_rpc_watch.c */
+int fp_rpc_watch_init(struct fp_ctx *fp);
+void fp_rpc_watch_fini(struct fp_ctx *fp);
+void fp_rpc_watch(struct fp_ctx *fp, struct fp_flow *f);
+uint64_t fp_rpc_watch_run(struct fp_ctx *fp);
 
 /* tcp_delack.c */
 void tcp_ack_later(struct fp_ctx *fp, struct fp_flow *f);
@@ -226,6 +241,7 @@ void tcp_rx_abort(struct fp_ctx *fp, struct fp_flow *f);
 struct rpc_frame_hdr;
 void fp_rpc_count(struct dp_rpc_stat *t, uint16_t tenant, const struct rpc_frame_hdr *h);
 bool fp_rpc_rx(struct fp_ctx *fp, struct fp_flow *f);
+bool fp_rpc_rx_unwait(struct fp_ctx *fp, struct fp_flow *f);
 void fp_rpc_msg_done(struct fp_ctx *fp, struct dp_app *app, uint32_t blk, uint32_t gen);
 void fp_rpc_poll(struct fp_ctx *fp);
 bool fp_rpc_has_room(struct fp_ctx *fp);

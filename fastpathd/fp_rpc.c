@@ -185,14 +185,7 @@ static void stall(struct fp_ctx *fp, struct fp_flow *f, struct rpc_glue *g)
 	*stall_at(fp, fp->nrpc_stalled++) = f->flow_id;
 }
 
-/**
- * fp_rpc_rx - take what the framer can of @f's rx ring.  Called when
- * in-order bytes (or the FIN) arrived, and for stalled flows when the app
- * gave room back.  A protocol error resets the flow (WIRE.md: a receiver
- * closes), after telling the app with BP_MSG_ERROR.
- * Return: true if the consumed position moved (the window opened).
- */
-bool fp_rpc_rx(struct fp_ctx *fp, struct fp_flow *f)
+static bool rx_scan(struct fp_ctx *fp, struct fp_flow *f, bool break_wait)
 {
 	if (!(f->flags & FPF_RPC) || !f->rpc || (f->flags & (FPF_DETACHED | FPF_RESET)))
 		return false;
@@ -204,13 +197,14 @@ bool fp_rpc_rx(struct fp_ctx *fp, struct fp_flow *f)
 		.heap = &app->heap[fp->core], .heap_base = app->base + app->heap_off,
 		.heap_size = app->heap_size, .push = glue_push, .count = glue_count,
 		.arg = &g, .slot = f->slot, .gen = f->gen, .core = (uint16_t)fp->core,
+		.now = fp->now, .break_wait = break_wait,
 	};
 	int v = rpc_rx_scan(f->rpc, &env);
 	bool opened = env.pos != f->rx_consumed;
 
 	f->rx_consumed = env.pos;
 	if (v == RPC_RX_ERROR) {
-		fp->cnt[DPC_RPC_PROTO_ERR]++;
+		fp->cnt[f->rpc->error == RPC_RXE_TIMEOUT ? DPC_RPC_TIMEOUTS : DPC_RPC_PROTO_ERR]++;
 		rpc_rx_eof(f->rpc, &env); /* BP_MSG_ERROR; lost if the queue is full */
 		tcp_rx_abort(fp, f);
 	} else if (v == RPC_RX_STALL) {
@@ -219,9 +213,34 @@ bool fp_rpc_rx(struct fp_ctx *fp, struct fp_flow *f)
 		   rpc_rx_eof(f->rpc, &env)) {
 		stall(fp, f, &g);
 	}
+	if (v != RPC_RX_ERROR)
+		fp_rpc_watch(fp, f);
 	if (g.pushed)
 		fp_app_kick_later(fp, app);
 	return opened;
+}
+
+/**
+ * fp_rpc_rx - take what the framer can of @f's rx ring.  Called when
+ * in-order bytes (or the FIN) arrived, and for stalled flows when the app
+ * gave room back.  A protocol error resets the flow (WIRE.md: a receiver
+ * closes), after telling the app with BP_MSG_ERROR; so does a message not
+ * whole in time (fp_rpc_watch.c).
+ * Return: true if the consumed position moved (the window opened).
+ */
+bool fp_rpc_rx(struct fp_ctx *fp, struct fp_flow *f)
+{
+	return rx_scan(fp, f, false);
+}
+
+/**
+ * fp_rpc_rx_unwait - fp_rpc_rx() for a flow that has waited for heap room
+ * a whole message timeout: a message that still finds none while the
+ * session holds others in assembly is refused instead (rpc_rx_env.break_wait).
+ */
+bool fp_rpc_rx_unwait(struct fp_ctx *fp, struct fp_flow *f)
+{
+	return rx_scan(fp, f, true);
 }
 
 #define RPC_TX_AHEAD (64u << 10)
@@ -465,6 +484,7 @@ void fp_rpc_move_out(struct fp_ctx *fp, struct fp_flow *f)
 	stall_remove(fp, f);
 	if (!f->rpc || f->app_id >= fp->dp->max_apps)
 		return;
+	f->rpc->watched = false; /* our entry turns stale; the new core queues it */
 	struct dp_app *app = &fp->dp->apps[f->app_id];
 
 	rpc_rx_carry(f->rpc, &app->heap[fp->core], (uint16_t)fp->core,

@@ -10,6 +10,13 @@
  * frame (meta_len + msg_len, both capped by the decoder), later bytes of it
  * are copied only while they fit what was allocated, and a peer can hold at
  * most RPC_RX_MAX_ASM chunked messages open.
+ *
+ * Allocating whole lets a peer reserve far more than it sends: a 32-byte
+ * header can announce 8 MiB.  So the run is taken only once the ring holds
+ * the message's bytes (or half the ring: a larger message cannot wait for
+ * all of them), and fp_rpc.c resets a session whose message is not whole
+ * within [rpc] message_timeout_ms.  A peer then pays in bytes sent and in
+ * time for what it holds, and holds it for a bounded time.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +37,35 @@ static void ring_read(const struct rpc_rx_env *e, uint64_t pos, uint8_t *dst, ui
 	ring_copy_out(dst, e->ring, e->ring_size, e->ring_shift, pos, len);
 }
 
+/* start_frame(): the header waits in the ring for more of its bytes */
+#define RX_WAIT 3
+
 static int fail(struct rpc_rx_flow *rf, int why)
 {
 	rf->error = why;
 	return RPC_RX_ERROR;
+}
+
+void rpc_rx_fail(struct rpc_rx_flow *rf, int why)
+{
+	fail(rf, why);
+}
+
+uint64_t rpc_rx_oldest(const struct rpc_rx_flow *rf)
+{
+	uint64_t oldest = UINT64_MAX;
+
+	for (int i = 0; i < RPC_RX_MAX_ASM; i++)
+		if (rf->a[i].used && rf->a[i].since < oldest)
+			oldest = rf->a[i].since;
+	return oldest;
+}
+
+void rpc_rx_hold_clock(struct rpc_rx_flow *rf, uint64_t now)
+{
+	for (int i = 0; i < RPC_RX_MAX_ASM; i++)
+		if (rf->a[i].used)
+			rf->a[i].since = now;
 }
 
 static int find(const struct rpc_rx_flow *rf, uint32_t call_id, uint16_t dir)
@@ -51,6 +83,15 @@ static int free_entry(const struct rpc_rx_flow *rf)
 		if (!rf->a[i].used)
 			return i;
 	return -1;
+}
+
+static int free_entries(const struct rpc_rx_flow *rf)
+{
+	int n = 0;
+
+	for (int i = 0; i < RPC_RX_MAX_ASM; i++)
+		n += !rf->a[i].used;
+	return n;
 }
 
 static void desc_init(struct bp_msg_desc *d, const struct rpc_rx_env *e,
@@ -91,11 +132,14 @@ static int start_message(struct rpc_rx_flow *rf, struct rpc_rx_env *e,
 	bool more = h->type != RPC_FT_GOAWAY && (h->flags & RPC_FF_MORE);
 	uint16_t dir = h->type == RPC_FT_RESPONSE ? RPC_FF_RESP_DIR : 0;
 	uint64_t meta = h->meta_len, body = h->type == RPC_FT_GOAWAY ? h->frame_len : h->msg_len;
+	bool holds_others = rpc_rx_oldest(rf) != UINT64_MAX;
 
 	if (h->type != RPC_FT_GOAWAY && find(rf, h->call_id, dir) >= 0)
 		return fail(rf, RPC_RXE_DUP);
+	/* a frame with MORE needs a free entry left for the next single-frame
+	 * message: the peer may keep RPC_RX_MAX_ASM - 1 chunked ones open */
 	int i = free_entry(rf);
-	if (i < 0)
+	if (i < 0 || (more && free_entries(rf) < 2))
 		return fail(rf, RPC_RXE_TOO_MANY);
 	struct rpc_rx_asm *a = &rf->a[i];
 	memset(a, 0, sizeof(*a));
@@ -104,15 +148,25 @@ static int start_message(struct rpc_rx_flow *rf, struct rpc_rx_env *e,
 	a->d.body_len = (uint32_t)body;
 	a->need = meta + body;
 	a->meta = (uint32_t)meta;
-	if (a->need > (uint64_t)e->heap->nblocks * BP_HEAP_BLOCK) {
-		a->skip = true; /* can never fit: the app answers RESOURCE_EXHAUSTED */
+	a->since = e->now;
+	bool fits = a->need <= (uint64_t)e->heap->nblocks * BP_HEAP_BLOCK;
+	if (fits && a->need) {
+		uint64_t half = e->ring_size / 2;
+		uint64_t want = RPC_WIRE_HDR_LEN + a->need < half ? RPC_WIRE_HDR_LEN + a->need : half;
+
+		if (e->end - e->pos < want)
+			return RX_WAIT; /* the entry stays unused: the header is read again */
+	}
+	int64_t b = fits && a->need ? rpc_heap_alloc(e->heap, a->need, &a->gen) : 0;
+	if (b < 0 && !(e->break_wait && holds_others))
+		return RPC_RX_STALL; /* the entry stays unused: retried later */
+	if (!fits || b < 0) {
+		/* can never fit, or must not wait (env.break_wait): the app
+		 * answers RESOURCE_EXHAUSTED */
+		a->skip = true;
 		a->d.flags |= BP_MSGF_TOO_BIG;
 		a->d.meta_len = 0;
 	} else if (a->need) {
-		int64_t b = rpc_heap_alloc(e->heap, a->need, &a->gen);
-
-		if (b < 0)
-			return RPC_RX_STALL; /* the entry stays unused: retried later */
 		a->blk = (uint32_t)b;
 		a->d.has_buf = 1;
 		a->d.buf = a->blk;
@@ -120,14 +174,6 @@ static int start_message(struct rpc_rx_flow *rf, struct rpc_rx_env *e,
 		a->d.heap_off = rpc_heap_blk_off(e->heap, a->blk);
 	}
 	a->used = true;
-	/* a frame with MORE needs a free entry left for the next single-frame
-	 * message: the peer may keep RPC_RX_MAX_ASM - 1 chunked ones open */
-	if (more && free_entry(rf) < 0) {
-		if (a->d.has_buf)
-			rpc_heap_drop(e->heap, a->blk);
-		a->used = false;
-		return fail(rf, RPC_RXE_TOO_MANY);
-	}
 	if (e->count && h->type != RPC_FT_GOAWAY)
 		e->count(e->arg, h);
 	rf->cur = i;
@@ -274,6 +320,8 @@ int rpc_rx_scan(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
 			if (e->end - e->pos < RPC_WIRE_HDR_LEN)
 				return RPC_RX_IDLE;
 			rc = start_frame(rf, e);
+			if (rc == RX_WAIT)
+				return RPC_RX_IDLE;
 			if (rc)
 				return rc;
 			if (rf->left)

@@ -32,6 +32,7 @@ enum rpc_rx_error {
 	RPC_RXE_CHUNK = 2,     /* CHUNK for no message in assembly, or out of order */
 	RPC_RXE_DUP = 3,       /* a second message with the id of one in assembly */
 	RPC_RXE_TOO_MANY = 4,  /* more than RPC_RX_MAX_ASM messages in assembly */
+	RPC_RXE_TIMEOUT = 5,   /* a message not whole within [rpc] message_timeout_ms */
 };
 
 /**
@@ -44,6 +45,9 @@ enum rpc_rx_error {
  * @meta: meta_len.
  * @got: bytes of it received so far (metadata first, then body).
  * @d: its descriptor, filled from the first frame.
+ * @since: tsc of its first frame, or of the last time the daemon held the
+ *         session up (rpc_rx_hold_clock()): how long the peer has kept
+ *         its heap run without finishing it.
  * @carry: the flow moved to another core while this message was in
  *         assembly: its @got bytes, copied out of the old core's heap part
  *         (daemon memory, malloc) until the new core's part takes them.
@@ -54,6 +58,7 @@ struct rpc_rx_asm {
 	uint32_t blk, gen;
 	uint64_t need, got;
 	uint32_t meta;
+	uint64_t since;
 	struct bp_msg_desc d;
 };
 
@@ -67,6 +72,8 @@ struct rpc_rx_asm {
  * @error: enum rpc_rx_error once the session failed.
  * @frames: frames taken.
  * @carried: some entry has a carry (moved here from another core).
+ * @watched: @watch_ticket: @watch_due: on the owning core's watch ring
+ *           (fp_rpc.c), with this ticket, looked at by this tsc.
  * @tx: the send side's scheduler (the same flow, the same owner).
  */
 struct rpc_rx_flow {
@@ -75,7 +82,10 @@ struct rpc_rx_flow {
 	int pending;
 	bool eof_sent;
 	bool carried;
+	bool watched;
 	int error;
+	uint32_t watch_ticket;
+	uint64_t watch_due;
 	uint64_t frames;
 	struct rpc_rx_asm a[RPC_RX_MAX_ASM];
 	struct rpc_tx_flow tx; /* frames the app posted (rpc_frame_tx.c) */
@@ -93,6 +103,11 @@ struct rpc_rx_flow {
  * @count: a REQUEST or RESPONSE first frame went by (may be NULL).
  * @arg: for the callbacks.
  * @slot: @gen: @core: stamped into descriptors.
+ * @now: tsc of this scan (a message's @since).
+ * @break_wait: a message that finds no heap room while the session holds
+ *              others in assembly is skipped (BP_MSGF_TOO_BIG) instead of
+ *              waiting: their bytes may be queued behind its frame, and
+ *              nothing else may ever free room (rpc_rx_scan()).
  */
 struct rpc_rx_env {
 	const uint8_t *ring;
@@ -107,6 +122,8 @@ struct rpc_rx_env {
 	void *arg;
 	uint32_t slot, gen;
 	uint16_t core;
+	uint64_t now;
+	bool break_wait;
 };
 
 /** rpc_rx_init - a new session: at a frame boundary, nothing in assembly. */
@@ -116,10 +133,32 @@ void rpc_rx_init(struct rpc_rx_flow *rf);
  * rpc_rx_scan - take every whole frame (and every payload byte of the
  * current one) between env->pos and env->end, assembling messages and
  * queueing descriptors.  Stops before a frame it cannot place (heap or
- * queue full) so those bytes stay in the ring: TCP backpressure.
+ * queue full) so those bytes stay in the ring: TCP backpressure.  A
+ * message's heap run is taken only once the ring holds the whole message
+ * or half the ring, so a peer must send bytes to make the daemon reserve
+ * heap, not just announce a large message.
  * Return: enum rpc_rx_verdict.
  */
 int rpc_rx_scan(struct rpc_rx_flow *rf, struct rpc_rx_env *env);
+
+/**
+ * rpc_rx_oldest - the @since of the session's oldest message in assembly.
+ * Return: a tsc, or UINT64_MAX if none is.
+ */
+uint64_t rpc_rx_oldest(const struct rpc_rx_flow *rf);
+
+/**
+ * rpc_rx_hold_clock - the daemon held the session up (heap or message
+ * queue full) at @now: its messages in assembly start their time over,
+ * since the peer could not finish them meanwhile.
+ */
+void rpc_rx_hold_clock(struct rpc_rx_flow *rf, uint64_t now);
+
+/**
+ * rpc_rx_fail - the session fails for @why (enum rpc_rx_error): every
+ * later rpc_rx_scan() says RPC_RX_ERROR.
+ */
+void rpc_rx_fail(struct rpc_rx_flow *rf, int why);
 
 /**
  * rpc_rx_eof - the peer's FIN is in and every byte before it was taken:

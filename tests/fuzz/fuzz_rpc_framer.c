@@ -10,6 +10,9 @@
  * bytes).  The rest is the stream, through a 64 KiB ring: the framer's
  * consumed position bounds what may be written, as the TCP window does.
  *
+ * After two steps without progress the scan breaks waits for heap room
+ * (env.break_wait), as fastpathd's message watch does.
+ *
  * Checks: no crash or sanitizer report; the consumed position never passes
  * what was written; every descriptor lies inside the heap; once the app
  * returned everything and the flow is released, the heap is empty.
@@ -76,6 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		written += n;
 		off += n;
 		env.end = written;
+		env.now = off;
+		/* no progress for a while: what fp_rpc_watch.c does to a stalled flow */
+		env.break_wait = stuck >= 2;
 		int v = rpc_rx_scan(&rf, &env);
 
 		CHECK(env.pos <= written);

@@ -53,12 +53,14 @@ Test(rpc_close, a_message_in_assembly_gives_its_run_back_at_time_wait)
 	int h = -1;
 	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
 
-	/* the first frame of a 4 KiB request, more to come */
-	uint8_t frame[RPC_WIRE_HDR_LEN + 16];
+	/* the first frame of a 1000-byte request, 16 bytes short, then a PING:
+	 * the ring holds as many bytes as the message, so its run is taken */
+	uint8_t frame[2 * RPC_WIRE_HDR_LEN + 984];
 	rpc_frame_encode(&(struct rpc_frame_hdr){ .type = RPC_FT_REQUEST, .flags = RPC_FF_MORE,
-						  .method = 1, .call_id = 7, .frame_len = 16,
-						  .msg_len = 4096 }, frame);
-	memset(frame + RPC_WIRE_HDR_LEN, 'r', 16);
+						  .method = 1, .call_id = 7, .frame_len = 984,
+						  .msg_len = 1000 }, frame);
+	memset(frame + RPC_WIRE_HDR_LEN, 'r', 984);
+	rpc_frame_encode(&(struct rpc_frame_hdr){ .type = RPC_FT_PING }, frame + RPC_WIRE_HDR_LEN + 984);
 	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = PEER_ISN + 1, .ack = iss + 1,
 				.wnd = 65535, .data = frame, .len = sizeof(frame) });
 	struct dp_app *app = rpc_app();

@@ -136,7 +136,8 @@ Test(rpc_framer, frame_arrives_in_pieces)
 	fk->written = 1000;
 	cr_assert_eq(scan(), RPC_RX_IDLE);
 	cr_assert_eq(fk->nq, 0);
-	cr_assert_eq(fk->env.pos, 1000, "payload bytes go to the heap as they come");
+	cr_assert_eq(fk->env.pos, 0, "the run waits for the message's bytes");
+	cr_assert_eq(fk->heap.used, 0);
 	fk->written = all;
 	cr_assert_eq(scan(), RPC_RX_IDLE);
 	cr_assert_eq(fk->nq, 1);
@@ -454,7 +455,7 @@ Test(rpc_framer, core_move_carries_assembly)
 {
 	static uint8_t two_parts[2 * HEAP];
 	struct rpc_heap h1;
-	uint8_t a[3000], b[500];
+	uint8_t a[3000], b[2000]; /* b: call 1's run is taken once 3000 B are in */
 
 	for (unsigned i = 0; i < sizeof(a); i++)
 		a[i] = (uint8_t)(i * 13 + 1);
@@ -464,7 +465,7 @@ Test(rpc_framer, core_move_carries_assembly)
 	cr_assert_eq(rpc_heap_init(&h1, HEAP, HEAP), 0);
 	fk->qcap = 0;
 	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, 3000, a, 1000, 0);
-	put_frame(RPC_FT_REQUEST, 0, 2, 500, b, 500, 0);
+	put_frame(RPC_FT_REQUEST, 0, 2, 2000, b, 2000, 0);
 	cr_assert_eq(scan(), RPC_RX_STALL, "call 2 waits for queue room");
 	cr_assert_eq(fk->heap.used, 2);
 
@@ -496,10 +497,12 @@ Test(rpc_framer, core_move_carries_assembly)
 
 Test(rpc_framer, core_move_then_delete_frees_carry)
 {
-	uint8_t a[100] = { 0 };
+	static uint8_t a[2999];
 
-	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, 3000, a, 100, 0);
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, 3000, a, 2999, 0);
+	put_frame(RPC_FT_PING, 0, 0, 0, NULL, 0, 0); /* the 3000th byte's worth */
 	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->heap.used, 1);
 	rpc_rx_carry(&fk->rf, &fk->heap, 0, fk->heap_mem);
 	cr_assert_eq(fk->heap.used, 0);
 	cr_assert(fk->rf.carried);
@@ -507,4 +510,113 @@ Test(rpc_framer, core_move_then_delete_frees_carry)
 	rpc_rx_release(&fk->rf, &fk->heap, 1);
 	cr_assert(!fk->rf.carried);
 	cr_assert_null(fk->rf.a[0].carry);
+}
+
+/* a header announcing a large message reserves nothing until its bytes come */
+Test(rpc_framer, a_first_frame_alone_reserves_nothing)
+{
+	static uint8_t a[40 << 10];
+
+	for (unsigned i = 0; i < sizeof(a); i++)
+		a[i] = (uint8_t)(i * 3 + 1);
+	fk->env.now = 100;
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, sizeof(a), a, 8, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->heap.used, 0, "a 40-byte frame reserved the heap");
+	cr_assert_eq(fk->env.pos, 0, "the header waits in the ring");
+	cr_assert_eq(rpc_rx_oldest(&fk->rf), UINT64_MAX, "nothing in assembly");
+	put_frame(RPC_FT_CHUNK, 0, 1, 8, a + 8, sizeof(a) - 8, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 1);
+	cr_assert(fk->q[0].has_buf);
+	cr_assert_eq(memcmp(fk->heap_mem + fk->q[0].heap_off, a, sizeof(a)), 0);
+}
+
+/* a message larger than half the ring cannot wait for all its bytes */
+Test(rpc_framer, half_a_ring_takes_the_run_of_a_large_message)
+{
+	static uint8_t mem[512 << 10], a[100 << 10];
+	struct rpc_heap big;
+
+	cr_assert_eq(rpc_heap_init(&big, 0, sizeof(mem)), 0);
+	fk->env.heap = &big;
+	fk->env.heap_base = mem;
+	fk->env.heap_size = sizeof(mem);
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, 300 << 10, a, 64 << 10, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(big.used, 0);
+	put_frame(RPC_FT_CHUNK, RPC_FF_MORE, 1, 64 << 10, a, sizeof(a), 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(big.used, 75, "half the ring is in: the whole run is taken");
+	cr_assert_eq(fk->env.pos, fk->written);
+	rpc_rx_release(&fk->rf, &big, 0);
+	rpc_heap_fini(&big);
+}
+
+/*
+ * Two large messages interleaved: the second finds no heap room, and the
+ * first one's remaining bytes are queued behind its header.  Waiting can
+ * never end; with break_wait the second is refused and the first completes.
+ */
+Test(rpc_framer, an_interleaved_wait_that_cannot_end_is_broken)
+{
+	static uint8_t a[40 << 10], b[40 << 10];
+
+	memset(a, 0xa1, sizeof(a));
+	memset(b, 0xb2, sizeof(b));
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, sizeof(a), a, 1024, 0);
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 2, sizeof(b), b, 1024, 0);
+	put_frame(RPC_FT_CHUNK, 0, 1, 1024, a + 1024, sizeof(a) - 1024, 0);
+	put_frame(RPC_FT_CHUNK, 0, 2, 1024, b + 1024, sizeof(b) - 1024, 0);
+	cr_assert_eq(scan(), RPC_RX_STALL);
+	uint64_t stop = fk->env.pos;
+	cr_assert_eq(scan(), RPC_RX_STALL, "no room comes by itself");
+	cr_assert_eq(fk->env.pos, stop);
+	fk->env.break_wait = true;
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->env.pos, fk->written);
+	cr_assert_eq(fk->nq, 2);
+	cr_assert_eq(fk->q[0].call_id, 1);
+	cr_assert(fk->q[0].has_buf);
+	cr_assert_eq(memcmp(fk->heap_mem + fk->q[0].heap_off, a, sizeof(a)), 0);
+	cr_assert_eq(fk->q[1].call_id, 2);
+	cr_assert(fk->q[1].flags & BP_MSGF_TOO_BIG, "refused: the app answers RESOURCE_EXHAUSTED");
+	cr_assert(!fk->q[1].has_buf);
+	cr_assert_eq(fk->heap.used, 10, "only the delivered message holds heap");
+}
+
+/* a session that holds nothing else in assembly waits for room as before */
+Test(rpc_framer, break_wait_refuses_only_behind_the_sessions_own)
+{
+	static uint8_t a[40 << 10];
+
+	put_frame(RPC_FT_REQUEST, 0, 1, sizeof(a), a, sizeof(a), 0);
+	put_frame(RPC_FT_REQUEST, 0, 2, sizeof(a), a, sizeof(a), 0);
+	fk->env.break_wait = true;
+	cr_assert_eq(scan(), RPC_RX_STALL, "the app holds call 1: room comes back");
+	cr_assert_eq(fk->nq, 1);
+	cr_assert_eq(rpc_heap_return(&fk->heap, fk->q[0].buf, fk->q[0].buf_gen), 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 2);
+	cr_assert(fk->q[1].has_buf);
+}
+
+/* how long the peer has held a run, less the time the daemon held it up */
+Test(rpc_framer, the_oldest_message_in_assembly)
+{
+	static uint8_t a[3000];
+
+	fk->env.now = 100;
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, sizeof(a), a, 2999, 0);
+	put_frame(RPC_FT_PING, 0, 0, 0, NULL, 0, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(rpc_rx_oldest(&fk->rf), 100);
+	rpc_rx_hold_clock(&fk->rf, 500);
+	cr_assert_eq(rpc_rx_oldest(&fk->rf), 500);
+	fk->env.now = 900;
+	put_frame(RPC_FT_CHUNK, 0, 1, 2999, a + 2999, 1, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(rpc_rx_oldest(&fk->rf), UINT64_MAX, "delivered: nothing held");
+	rpc_rx_fail(&fk->rf, RPC_RXE_TIMEOUT);
+	cr_assert_eq(scan(), RPC_RX_ERROR);
 }
