@@ -35,7 +35,11 @@ struct shim_sock {
 	bool listener;
 	bool nonblock;
 	bool shut_rd;
-	bool connect_reported; /* SO_ERROR / EINPROGRESS completion seen */
+	bool connect_pending;  /* a non-blocking connect() said EINPROGRESS and
+				* its outcome was not reported yet */
+	bool err_told;         /* the connection's error was reported once, as
+				* Linux's so_error is: sends now say EPIPE,
+				* reads see end of stream (shim_conn_error()) */
 	uint32_t ip;           /* listener: bound address (network order) */
 	uint16_t port;         /* listener: bound port */
 	int backlog;           /* listener: as given to listen() */
@@ -123,6 +127,7 @@ int shim_wait_until(struct shim_sock *s, uint64_t deadline_ms);
 uint64_t shim_deadline(int timeo_ms);
 unsigned shim_ready(struct shim_sock *s);
 int shim_errno(int neg);
+int shim_conn_error(struct shim_sock *s, int neg, bool sending);
 int shim_moved(struct shim_sock *s);
 
 struct bp_ctx *shim_ctx_attached(void);

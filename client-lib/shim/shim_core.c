@@ -490,3 +490,30 @@ int shim_errno(int neg)
 	errno = -neg;
 	return -1;
 }
+
+static bool is_conn_error(int e)
+{
+	return e == ECONNRESET || e == ETIMEDOUT || e == ECONNREFUSED || e == EHOSTUNREACH ||
+	       e == ENETUNREACH || e == ECONNABORTED;
+}
+
+/**
+ * shim_conn_error - libbypass said @neg (-errno) on @s.  As on Linux, a
+ * connection's error (reset, timeout, refused, unreachable) is reported
+ * once, by whichever call comes first (send, read or SO_ERROR); after
+ * that a send fails with EPIPE (and raises SIGPIPE) and a read sees the
+ * end of the stream.  Programs rely on both: the SIGPIPE ends a writer
+ * whose peer went away, an EOF ends a reader's loop.
+ * @sending: a send asks (0 never comes back then).
+ * Return: the -errno to report, or 0 for the end of the stream.
+ */
+int shim_conn_error(struct shim_sock *s, int neg, bool sending)
+{
+	if (!is_conn_error(-neg))
+		return neg;
+	if (!s->err_told) {
+		s->err_told = true;
+		return neg;
+	}
+	return sending ? -EPIPE : 0;
+}

@@ -54,6 +54,7 @@ static ssize_t sock_send(struct shim_sock *s, const void *buf, size_t len, int f
 			continue;
 		if (done)
 			break; /* report the bytes that went; the error comes next call */
+		n = shim_conn_error(s, (int)n, true);
 		if (n == -EPIPE && !(flags & MSG_NOSIGNAL))
 			raise(SIGPIPE);
 		return shim_errno((int)n);
@@ -97,8 +98,11 @@ static ssize_t sock_recv(struct shim_sock *s, void *buf, size_t len, int flags)
 			continue;
 		if (n == 0 || done) /* end of stream, or a partial MSG_WAITALL */
 			return (ssize_t)done;
-		if (n != -EAGAIN)
-			return shim_errno((int)n);
+		if (n != -EAGAIN) {
+			int e = shim_conn_error(s, (int)n, false);
+
+			return e ? shim_errno(e) : 0;
+		}
 		if (nonblock) {
 			errno = EAGAIN;
 			return -1;

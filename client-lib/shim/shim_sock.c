@@ -212,13 +212,30 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	return do_accept(fd, addr, len, flags);
 }
 
+/*
+ * How a connect() of @s went: -EINPROGRESS, 0 or -errno; once it is known
+ * it is reported once.  A reset after the handshake (a refused one is
+ * ECONNREFUSED) is the connection's news, not connect()'s: Linux's
+ * connect() completes with the handshake, and the next call reports the
+ * reset, however soon it came.
+ */
+static int connect_outcome(struct shim_sock *s)
+{
+	int st = s->listener ? 0 : bp_connect_status(shim_ctx(), s->h);
+
+	if (!s->connect_pending || st == -EINPROGRESS)
+		return st;
+	s->connect_pending = false;
+	return st == -ECONNRESET ? 0 : st;
+}
+
 int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	shim_init();
 	struct shim_sock *s = shim_get(fd);
 	if (s) {
 		/* a second connect() on a non-blocking socket: report progress */
-		int st = bp_connect_status(shim_ctx(), s->h);
+		int st = connect_outcome(s);
 		if (st == -EINPROGRESS) {
 			errno = EALREADY;
 			return -1;
@@ -227,6 +244,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 			errno = EISCONN;
 			return -1;
 		}
+		s->err_told = true; /* reported here, as Linux's so_error is */
 		return shim_errno(st);
 	}
 	if (!addr || len < sizeof(struct sockaddr_in) || addr->sa_family != AF_INET ||
@@ -262,15 +280,17 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		errno = e;
 		return -1;
 	}
+	s->connect_pending = true;
 	if (s->nonblock) {
 		errno = EINPROGRESS;
 		return -1;
 	}
 	int st;
-	while ((st = bp_connect_status(c, s->h)) == -EINPROGRESS)
+	while ((st = connect_outcome(s)) == -EINPROGRESS)
 		if (shim_wait(s, 100))
 			return -1;
-	s->connect_reported = true;
+	if (st)
+		s->err_told = true; /* reported here, as Linux's so_error is */
 	return st ? shim_errno(st) : 0;
 }
 
@@ -409,8 +429,8 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 			v = (int)(name == SO_RCVBUF ? bp_rx_avail(shim_ctx(), s->h) +
 					bp_tx_space(shim_ctx(), s->h) : bp_tx_space(shim_ctx(), s->h));
 	} else if (level == SOL_SOCKET && name == SO_ERROR) {
-		int st = s->listener ? 0 : bp_connect_status(shim_ctx(), s->h);
-		v = st == -EINPROGRESS ? 0 : -st;
+		int st = connect_outcome(s);
+		v = st == -EINPROGRESS || !st ? 0 : -shim_conn_error(s, st, false);
 	} else if (level == SOL_SOCKET && name == SO_TYPE) {
 		v = SOCK_STREAM;
 	} else if (level == SOL_SOCKET && name == SO_DOMAIN) {

@@ -3,6 +3,7 @@
 #  - server side: http.server (selectors + accept) serving 20 MiB to curl on Linux
 #  - client side: urllib fetching from a Linux http.server
 #  - fork: a pre-fork server whose workers accept on the master's listener
+#  - reset: what a connection the peer reset says, as on Linux (same probe)
 set -euo pipefail
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
@@ -55,4 +56,14 @@ print('\n'.join(out))")
 n=$(echo "$replies" | grep -c "^worker")
 [ "$n" -eq 40 ] || bp_die "pre-fork server answered $n of 40: $replies"
 echo "ok: pre-fork server: 40 connections served by $(echo "$replies" | cut -d: -f1 | sort -u | tr '\n' ' ')"
+# a connection the peer reset: the same probe on kernel sockets and through
+# the shim must see the same results (the error once, then EPIPE and EOF)
+bp_bg bp_peer python3 "$(dirname "$0")/reset_probe.py" server 9100 >"$dir/rst.log" 2>&1
+bp_wait_listening "$dir/rst.log"
+for ops in rrs ssr esr ees; do
+	linux=$(bp_peer timeout 20 python3 "$(dirname "$0")/reset_probe.py" probe 127.0.0.1 9100 $ops)
+	ours=$(shim timeout 20 python3 "$(dirname "$0")/reset_probe.py" probe "$BP_PEER_IP" 9100 $ops)
+	[ "$ours" = "$linux" ] || bp_die "after a reset, $ops: Linux says '$linux', the shim '$ours'"
+	echo "ok: after a reset, as on Linux: $ours"
+done
 echo "PASS: python programs over the shim"

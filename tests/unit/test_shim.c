@@ -484,3 +484,66 @@ Test(shim, accepted_sockets_inherit_the_listeners_options)
 	close(c);
 	close(l);
 }
+
+/* @cli's peer closes with SO_LINGER {1, 0}: a reset reaches @cli */
+static void reset_pair(uint16_t port, int *cli)
+{
+	int s;
+	pair(port, &s, cli);
+	struct linger lg = { 1, 0 };
+	cr_assert_eq(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	cr_assert_eq(close(s), 0);
+	struct pollfd pf = { .fd = *cli, .events = POLLIN };
+	cr_assert_eq(poll(&pf, 1, 2000), 1);
+}
+
+static int sigpipes;
+static void on_sigpipe(int sig)
+{
+	(void)sig;
+	sigpipes++;
+}
+
+/*
+ * After a reset, as Linux does (same probe on kernel sockets: recv, recv,
+ * send gives ECONNRESET, EOF, EPIPE; send, send, recv gives ECONNRESET,
+ * EPIPE, EOF; SO_ERROR, SO_ERROR, send gives ECONNRESET, 0, EPIPE): the
+ * error is reported once, then a send is EPIPE with SIGPIPE and a read EOF.
+ */
+Test(shim, a_reset_is_reported_once_then_epipe_and_eof)
+{
+	char b;
+	int c;
+
+	signal(SIGPIPE, on_sigpipe);
+	reset_pair(7020, &c);
+	cr_assert_eq(read(c, &b, 1), -1);
+	cr_assert_eq(errno, ECONNRESET);
+	cr_assert_eq(read(c, &b, 1), 0, "the second read must see the end of the stream");
+	cr_assert_eq(send(c, "x", 1, MSG_NOSIGNAL), -1);
+	cr_assert_eq(errno, EPIPE);
+	cr_assert_eq(sigpipes, 0, "MSG_NOSIGNAL raised SIGPIPE");
+	close(c);
+
+	reset_pair(7021, &c);
+	cr_assert_eq(write(c, "x", 1), -1);
+	cr_assert_eq(errno, ECONNRESET);
+	cr_assert_eq(sigpipes, 0, "the reset itself raises no SIGPIPE");
+	cr_assert_eq(write(c, "x", 1), -1);
+	cr_assert_eq(errno, EPIPE);
+	cr_assert_eq(sigpipes, 1, "a write after the reported reset must raise SIGPIPE");
+	cr_assert_eq(recv(c, &b, 1, 0), 0);
+	close(c);
+
+	reset_pair(7022, &c);
+	int err = 0;
+	socklen_t el = sizeof(err);
+	cr_assert_eq(getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+	cr_assert_eq(err, ECONNRESET);
+	cr_assert_eq(getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+	cr_assert_eq(err, 0, "SO_ERROR clears the error it reports");
+	cr_assert_eq(send(c, "x", 1, MSG_NOSIGNAL), -1);
+	cr_assert_eq(errno, EPIPE);
+	close(c);
+	signal(SIGPIPE, SIG_IGN);
+}

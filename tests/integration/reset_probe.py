@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""reset_probe.py - what a program sees on a connection its peer reset.
+
+  reset_probe.py server PORT
+      accept connections on PORT and reset each at once (SO_LINGER {1, 0}).
+  reset_probe.py probe IP PORT OPS
+      connect, wait for the reset, then run OPS in order, one letter each:
+      r = recv, s = send, e = getsockopt(SO_ERROR); prints the results,
+      e.g. "recv=ECONNRESET recv=b'' send=EPIPE".  SIGPIPE is ignored
+      (Python's default), so a send that would raise it says EPIPE.
+
+Run against a Linux peer with kernel sockets and again through the shim:
+the two lines must match.
+"""
+import errno
+import select
+import socket
+import struct
+import sys
+
+
+def server(port):
+    lst = socket.socket()
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lst.bind(('0.0.0.0', port))
+    lst.listen(16)
+    print('listening', flush=True)
+    while True:
+        conn, _ = lst.accept()
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        conn.close()
+
+
+def op(name, fn):
+    try:
+        return '%s=%r' % (name, fn())
+    except OSError as e:
+        return '%s=%s' % (name, errno.errorcode.get(e.errno, e.errno))
+
+
+def probe(ip, port, ops):
+    c = socket.create_connection((ip, port), timeout=10)
+    select.select([c], [], [], 10)  # the reset came in
+    out = []
+    for o in ops:
+        if o == 'r':
+            out.append(op('recv', lambda: c.recv(10)))
+        elif o == 's':
+            out.append(op('send', lambda: c.send(b'x')))
+        elif o == 'e':
+            out.append(op('soerr', lambda: c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)))
+    print(' '.join(out), flush=True)
+
+
+if __name__ == '__main__':
+    if sys.argv[1] == 'server':
+        server(int(sys.argv[2]))
+    elif sys.argv[1] == 'probe':
+        probe(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    else:
+        sys.exit(__doc__)
