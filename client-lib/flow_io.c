@@ -263,15 +263,17 @@ ssize_t bpi_rx_check(struct bp_ctx *ctx, int h, struct bp_slot **sp, struct bp_f
 	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
 	if (flags & BP_FF_MOVED)
 		return -ESTALE;
-	/* As with kernel TCP, a reset discards what was not read. */
-	if (flags & BP_FF_RESET)
-		return flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), -ECONNRESET);
+	/* As on Linux, bytes that arrived before a reset are still read (an
+	 * error page a server sent just before it aborted); the reset is
+	 * reported after them.  The ring stays the app's until it closes. */
 	avail = rx_avail(ctx, s, f);
 	if (avail) {
 		*sp = s;
 		*fp = f;
 		return (ssize_t)avail;
 	}
+	if (flags & BP_FF_RESET)
+		return flow_error(__atomic_load_n(&f->err, __ATOMIC_RELAXED), -ECONNRESET);
 	if (flags & BP_FF_PEER_FIN)
 		return 0;
 	if (state == BP_FS_CLOSED)

@@ -107,7 +107,7 @@ BP_API int bp_rx_consume(struct bp_ctx *ctx, int h, size_t len)
 	if (r)
 		goto out;
 	peeked = s->rx_peeked;
-	/* ends the peek; after a reset the bytes are gone anyway */
+	/* ends the peek; bytes that came before a reset are still there */
 	avail = bpi_rx_check(ctx, h, &s, &f);
 	if (len > peeked) {
 		r = -EINVAL;

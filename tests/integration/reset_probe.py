@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """reset_probe.py - what a program sees on a connection its peer reset.
 
-  reset_probe.py server PORT
-      accept connections on PORT and reset each at once (SO_LINGER {1, 0}).
+  reset_probe.py server PORT [DATA]
+      accept connections on PORT, send DATA (if given), then reset each at
+      once (SO_LINGER {1, 0}).
   reset_probe.py probe IP PORT OPS
       connect, wait for the reset, then run OPS in order, one letter each:
       r = recv, s = send, e = getsockopt(SO_ERROR); prints the results,
@@ -17,9 +18,10 @@ import select
 import socket
 import struct
 import sys
+import time
 
 
-def server(port):
+def server(port, data):
     lst = socket.socket()
     lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     lst.bind(('0.0.0.0', port))
@@ -27,6 +29,9 @@ def server(port):
     print('listening', flush=True)
     while True:
         conn, _ = lst.accept()
+        if data:
+            conn.sendall(data)
+            time.sleep(0.05)  # the data goes out before the reset
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
         conn.close()
 
@@ -40,7 +45,8 @@ def op(name, fn):
 
 def probe(ip, port, ops):
     c = socket.create_connection((ip, port), timeout=10)
-    select.select([c], [], [], 10)  # the reset came in
+    select.select([c], [], [], 10)  # the data or the reset came in
+    time.sleep(0.3)  # and the reset after the data
     out = []
     for o in ops:
         if o == 'r':
@@ -54,7 +60,7 @@ def probe(ip, port, ops):
 
 if __name__ == '__main__':
     if sys.argv[1] == 'server':
-        server(int(sys.argv[2]))
+        server(int(sys.argv[2]), sys.argv[3].encode() if len(sys.argv) > 3 else b'')
     elif sys.argv[1] == 'probe':
         probe(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:

@@ -66,4 +66,12 @@ for ops in rrs ssr esr ees; do
 	[ "$ours" = "$linux" ] || bp_die "after a reset, $ops: Linux says '$linux', the shim '$ours'"
 	echo "ok: after a reset, as on Linux: $ours"
 done
+# bytes that came before the reset are read first (an error page a server
+# sent just before it aborted)
+bp_bg bp_peer python3 "$(dirname "$0")/reset_probe.py" server 9101 last-words >"$dir/rst2.log" 2>&1
+bp_wait_listening "$dir/rst2.log"
+linux=$(bp_peer timeout 20 python3 "$(dirname "$0")/reset_probe.py" probe 127.0.0.1 9101 rrrs)
+ours=$(shim timeout 20 python3 "$(dirname "$0")/reset_probe.py" probe "$BP_PEER_IP" 9101 rrrs)
+[ "$ours" = "$linux" ] || bp_die "data, then a reset: Linux says '$linux', the shim '$ours'"
+echo "ok: data, then a reset, as on Linux: $ours"
 echo "PASS: python programs over the shim"
