@@ -566,8 +566,8 @@ enum dp_counter {
 	DPC_RPC_TX_OVERTAKES, /* ... of those, ahead of a frame posted earlier */
 	DPC_RPC_TX_REFUSED,   /* posts refused: bad frame or offset, class full, closed */
 	DPC_RPC_TIMEOUTS,     /* RPC sessions reset: a message not whole in [rpc] message_timeout_ms */
-	DPC_RPC_WATCH_RETRIES, /* sessions waiting for heap a whole timeout, scanned again */
-	DPC_RPC_WATCH_FULL,   /* message deadlines not queued: the core's watch ring was full */
+	DPC_RPC_WATCH_RETRIES, /* sessions long without heap room, scanned with break_wait */
+	DPC_RPC_WATCH_COMPACT, /* the watch ring filled with stale entries and was compacted */
 	DPC_TX_TSO,           /* frames of several segments handed to the port's TSO */
 	DPC_TX_PREPARE_DROP,  /* frames the PMD's tx_prepare refused (offload fields) */
 	DPC_MAX,

@@ -197,7 +197,7 @@ static bool rx_scan(struct fp_ctx *fp, struct fp_flow *f, bool break_wait)
 		.heap = &app->heap[fp->core], .heap_base = app->base + app->heap_off,
 		.heap_size = app->heap_size, .push = glue_push, .count = glue_count,
 		.arg = &g, .slot = f->slot, .gen = f->gen, .core = (uint16_t)fp->core,
-		.now = fp->now, .break_wait = break_wait,
+		.now = fp->now, .fin = (f->flags & FPF_RX_FIN) != 0, .break_wait = break_wait,
 	};
 	int v = rpc_rx_scan(f->rpc, &env);
 	bool opened = env.pos != f->rx_consumed;
@@ -207,14 +207,15 @@ static bool rx_scan(struct fp_ctx *fp, struct fp_flow *f, bool break_wait)
 		fp->cnt[f->rpc->error == RPC_RXE_TIMEOUT ? DPC_RPC_TIMEOUTS : DPC_RPC_PROTO_ERR]++;
 		rpc_rx_eof(f->rpc, &env); /* BP_MSG_ERROR; lost if the queue is full */
 		tcp_rx_abort(fp, f);
-	} else if (v == RPC_RX_STALL) {
-		stall(fp, f, &g);
-	} else if ((f->flags & FPF_RX_FIN) && f->rx_consumed == f->rx_pos &&
-		   rpc_rx_eof(f->rpc, &env)) {
-		stall(fp, f, &g);
-	}
-	if (v != RPC_RX_ERROR)
+	} else {
+		if (v == RPC_RX_STALL)
+			stall(fp, f, &g);
+		else if ((f->flags & FPF_RX_FIN) && f->rx_consumed == f->rx_pos &&
+			 rpc_rx_eof(f->rpc, &env))
+			stall(fp, f, &g);
+		fp_rpc_watch_stall(fp, f, v == RPC_RX_STALL, g.full);
 		fp_rpc_watch(fp, f);
+	}
 	if (g.pushed)
 		fp_app_kick_later(fp, app);
 	return opened;

@@ -12,11 +12,15 @@
  * most RPC_RX_MAX_ASM chunked messages open.
  *
  * Allocating whole lets a peer reserve far more than it sends: a 32-byte
- * header can announce 8 MiB.  So the run is taken only once the ring holds
- * the message's bytes (or half the ring: a larger message cannot wait for
- * all of them), and fp_rpc.c resets a session whose message is not whole
- * within [rpc] message_timeout_ms.  A peer then pays in bytes sent and in
- * time for what it holds, and holds it for a bounded time.
+ * header can announce 8 MiB.  So once half the heap part is taken, a run
+ * is taken only when the ring holds the message's bytes (or half the ring:
+ * a larger message cannot wait for all of them), and fp_rpc_watch.c resets
+ * a session whose message is not whole within [rpc] message_timeout_ms.
+ * A peer then pays in bytes sent for what it holds beyond half the heap,
+ * and holds anything for a bounded time.  Below half the heap a header is
+ * taken at once, as frames queued behind it (a response the app waits for
+ * before it grants the credit the peer needs to go on) must not wait for
+ * bytes that may not come before them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -61,11 +65,28 @@ uint64_t rpc_rx_oldest(const struct rpc_rx_flow *rf)
 	return oldest;
 }
 
-void rpc_rx_hold_clock(struct rpc_rx_flow *rf, uint64_t now)
+void rpc_rx_hold_clock(struct rpc_rx_flow *rf, uint64_t from, uint64_t now)
 {
-	for (int i = 0; i < RPC_RX_MAX_ASM; i++)
-		if (rf->a[i].used)
-			rf->a[i].since = now;
+	for (int i = 0; i < RPC_RX_MAX_ASM; i++) {
+		struct rpc_rx_asm *a = &rf->a[i];
+		uint64_t start = a->since > from ? a->since : from;
+
+		if (a->used && now > start)
+			a->since += now - start;
+	}
+}
+
+/* should the run of @a wait for more of its bytes? (see the top) */
+static bool wait_for_bytes(const struct rpc_rx_env *e, const struct rpc_rx_asm *a)
+{
+	const struct rpc_heap *h = e->heap;
+	uint64_t blocks = (a->need + BP_HEAP_BLOCK - 1) / BP_HEAP_BLOCK;
+	uint64_t half = e->ring_size / 2;
+	uint64_t want = RPC_WIRE_HDR_LEN + a->need < half ? RPC_WIRE_HDR_LEN + a->need : half;
+
+	if (e->fin || 2 * (h->used + blocks) <= h->nblocks)
+		return false;
+	return e->end - e->pos < want;
 }
 
 static int find(const struct rpc_rx_flow *rf, uint32_t call_id, uint16_t dir)
@@ -150,16 +171,13 @@ static int start_message(struct rpc_rx_flow *rf, struct rpc_rx_env *e,
 	a->meta = (uint32_t)meta;
 	a->since = e->now;
 	bool fits = a->need <= (uint64_t)e->heap->nblocks * BP_HEAP_BLOCK;
-	if (fits && a->need) {
-		uint64_t half = e->ring_size / 2;
-		uint64_t want = RPC_WIRE_HDR_LEN + a->need < half ? RPC_WIRE_HDR_LEN + a->need : half;
-
-		if (e->end - e->pos < want)
-			return RX_WAIT; /* the entry stays unused: the header is read again */
-	}
+	if (fits && a->need && wait_for_bytes(e, a))
+		return RX_WAIT; /* the entry stays unused: the header is read again */
 	int64_t b = fits && a->need ? rpc_heap_alloc(e->heap, a->need, &a->gen) : 0;
 	if (b < 0 && !(e->break_wait && holds_others))
 		return RPC_RX_STALL; /* the entry stays unused: retried later */
+	if (b < 0)
+		e->break_wait = false; /* the one message that waited, not those after it */
 	if (!fits || b < 0) {
 		/* can never fit, or must not wait (env.break_wait): the app
 		 * answers RESOURCE_EXHAUSTED */

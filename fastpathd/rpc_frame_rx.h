@@ -32,7 +32,8 @@ enum rpc_rx_error {
 	RPC_RXE_CHUNK = 2,     /* CHUNK for no message in assembly, or out of order */
 	RPC_RXE_DUP = 3,       /* a second message with the id of one in assembly */
 	RPC_RXE_TOO_MANY = 4,  /* more than RPC_RX_MAX_ASM messages in assembly */
-	RPC_RXE_TIMEOUT = 5,   /* a message not whole within [rpc] message_timeout_ms */
+	RPC_RXE_TIMEOUT = BP_MSGE_TIMEOUT, /* a message not whole within
+					    * [rpc] message_timeout_ms */
 };
 
 /**
@@ -73,7 +74,12 @@ struct rpc_rx_asm {
  * @frames: frames taken.
  * @carried: some entry has a carry (moved here from another core).
  * @watched: @watch_ticket: @watch_due: on the owning core's watch ring
- *           (fp_rpc.c), with this ticket, looked at by this tsc.
+ *           (fp_rpc_watch.c), with this ticket, looked at by this tsc.
+ * @stall_began: tsc the framer stopped for room (0: it is not stopped);
+ * @stall_mark: how far that stop was credited to the messages' clocks;
+ * @stall_queue: it stopped for message-queue room (the app's doing, so
+ *               its time does not count against the peer) rather than
+ *               heap room (which the session's own messages may hold).
  * @tx: the send side's scheduler (the same flow, the same owner).
  */
 struct rpc_rx_flow {
@@ -84,8 +90,10 @@ struct rpc_rx_flow {
 	bool carried;
 	bool watched;
 	int error;
+	bool stall_queue;
 	uint32_t watch_ticket;
 	uint64_t watch_due;
+	uint64_t stall_began, stall_mark;
 	uint64_t frames;
 	struct rpc_rx_asm a[RPC_RX_MAX_ASM];
 	struct rpc_tx_flow tx; /* frames the app posted (rpc_frame_tx.c) */
@@ -104,10 +112,12 @@ struct rpc_rx_flow {
  * @arg: for the callbacks.
  * @slot: @gen: @core: stamped into descriptors.
  * @now: tsc of this scan (a message's @since).
- * @break_wait: a message that finds no heap room while the session holds
- *              others in assembly is skipped (BP_MSGF_TOO_BIG) instead of
- *              waiting: their bytes may be queued behind its frame, and
- *              nothing else may ever free room (rpc_rx_scan()).
+ * @fin: the peer's FIN is in: no more bytes come, nothing waits for them.
+ * @break_wait: the first message that finds no heap room while the
+ *              session holds others in assembly is skipped
+ *              (BP_MSGF_TOO_BIG) instead of waiting: their bytes may be
+ *              queued behind its frame, and nothing else may ever free
+ *              room (rpc_rx_scan() clears it once used).
  */
 struct rpc_rx_env {
 	const uint8_t *ring;
@@ -123,6 +133,7 @@ struct rpc_rx_env {
 	uint32_t slot, gen;
 	uint16_t core;
 	uint64_t now;
+	bool fin;
 	bool break_wait;
 };
 
@@ -133,10 +144,11 @@ void rpc_rx_init(struct rpc_rx_flow *rf);
  * rpc_rx_scan - take every whole frame (and every payload byte of the
  * current one) between env->pos and env->end, assembling messages and
  * queueing descriptors.  Stops before a frame it cannot place (heap or
- * queue full) so those bytes stay in the ring: TCP backpressure.  A
- * message's heap run is taken only once the ring holds the whole message
- * or half the ring, so a peer must send bytes to make the daemon reserve
- * heap, not just announce a large message.
+ * queue full) so those bytes stay in the ring: TCP backpressure.  Past
+ * half the heap part, a message's run is taken only once the ring holds
+ * the whole message or half the ring (or the FIN is in), so a peer must
+ * send bytes to make the daemon reserve heap, not just announce a large
+ * message.
  * Return: enum rpc_rx_verdict.
  */
 int rpc_rx_scan(struct rpc_rx_flow *rf, struct rpc_rx_env *env);
@@ -148,11 +160,11 @@ int rpc_rx_scan(struct rpc_rx_flow *rf, struct rpc_rx_env *env);
 uint64_t rpc_rx_oldest(const struct rpc_rx_flow *rf);
 
 /**
- * rpc_rx_hold_clock - the daemon held the session up (heap or message
- * queue full) at @now: its messages in assembly start their time over,
- * since the peer could not finish them meanwhile.
+ * rpc_rx_hold_clock - the daemon held the session up from @from to @now
+ * (the app did not take messages): that time does not count against the
+ * messages in assembly, since the peer could not finish them meanwhile.
  */
-void rpc_rx_hold_clock(struct rpc_rx_flow *rf, uint64_t now);
+void rpc_rx_hold_clock(struct rpc_rx_flow *rf, uint64_t from, uint64_t now);
 
 /**
  * rpc_rx_fail - the session fails for @why (enum rpc_rx_error): every

@@ -42,7 +42,7 @@ static const char *const names[DPC_MAX] = {
 	[DPC_RPC_TX_REFUSED] = "rpc_tx_refused",
 	[DPC_RPC_TIMEOUTS] = "rpc_timeouts",
 	[DPC_RPC_WATCH_RETRIES] = "rpc_watch_retries",
-	[DPC_RPC_WATCH_FULL] = "rpc_watch_full",
+	[DPC_RPC_WATCH_COMPACT] = "rpc_watch_compactions",
 	[DPC_TX_TSO] = "tx_tso_frames",
 	[DPC_TX_PREPARE_DROP] = "tx_prepare_rejected",
 };

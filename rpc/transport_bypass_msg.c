@@ -324,8 +324,8 @@ static int m_recv_msg(void *t, int h, struct rpc_tmsg *out)
 	};
 	if (m->type == BP_MSG_TYPE_EOF)
 		out->eof = true;
-	else if (m->type == BP_MSG_TYPE_ERROR)
-		return -EPROTO;
+	else if (m->type == BP_MSG_TYPE_ERROR) /* a timeout is no protocol error */
+		return m->aux == BP_MSG_ERR_TIMEOUT ? -ETIMEDOUT : -EPROTO;
 	if (out->too_big) /* the session sizes nothing from a message it cannot have */
 		out->h.frame_len = out->h.meta_len = 0;
 	return 0;

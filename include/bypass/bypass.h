@@ -152,7 +152,8 @@ ssize_t bp_send(struct bp_ctx *ctx, int h, const void *buf, size_t len);
 /**
  * bp_recv - copy up to @len received bytes out of the flow.
  * Return: bytes read, 0 at end of stream (peer FIN), -EAGAIN when nothing
- * is buffered, -ECONNRESET after a reset.
+ * is buffered, -ECONNRESET after a reset (once the bytes that came before
+ * it were read, as on Linux).
  */
 ssize_t bp_recv(struct bp_ctx *ctx, int h, void *buf, size_t len);
 
@@ -348,7 +349,9 @@ int bp_rx_consume(struct bp_ctx *ctx, int h, size_t len);
 
 /* bp_msg.type beyond the frame types (REQUEST 1 .. GOAWAY 8) */
 #define BP_MSG_TYPE_EOF   0x100 /* the peer closed; nothing follows */
-#define BP_MSG_TYPE_ERROR 0x101 /* malformed input: the daemon reset the flow */
+#define BP_MSG_TYPE_ERROR 0x101 /* the daemon reset the flow; aux says why: */
+#define BP_MSG_ERR_TIMEOUT 5    /* a message not whole within [rpc] message_timeout_ms;
+				 * any other aux: malformed input */
 #define BP_MSG_FLAG_TOO_BIG 0x8000u /* larger than the heap allows: no data */
 
 /**

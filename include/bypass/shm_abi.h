@@ -348,6 +348,7 @@ static_assert(offsetof(struct bp_region_hdr, app_sleeping) % BP_CACHELINE == 0,
  * plus what the daemon itself reports about the session */
 #define BP_MSG_EOF 0x100    /* the peer closed: every message before it is in */
 #define BP_MSG_ERROR 0x101  /* protocol error: the daemon reset the flow; aux = why */
+#define BP_MSGE_TIMEOUT 5   /* BP_MSG_ERROR's aux: a message not whole in time */
 #define BP_MSG_SENT 0x102   /* a posted frame left the send area: heap_off is
 			     * its send-area offset; status 0, or a negative
 			     * errno if it was dropped (flow gone, refused) */

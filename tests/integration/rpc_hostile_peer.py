@@ -4,9 +4,11 @@ framed by fastpathd (method 1 echoes), as an attacker and as a caller.
 
   rpc_hostile_peer.py hold IP PORT N MSG FIRST
       N sessions each send the first frame (FIRST body bytes) of a REQUEST
-      of MSG bytes and never the rest; they answer PINGs, like a live
-      peer.  Prints "reset S.SS" per session when the server resets it
-      (seconds after its frame went), or "alive" if it has not after 30 s.
+      of MSG bytes and never the rest, then a 64-byte request that finds
+      no heap room, so the daemon's framer stops on them (a peer must not
+      stop its own clock that way); they answer PINGs, like a live peer.
+      Prints "reset S.SS" per session when the server resets it (seconds
+      after its frame went), or "alive" if it has not after 30 s.
   rpc_hostile_peer.py announce IP PORT N MSG
       N sessions each send a REQUEST header announcing MSG bytes with one
       body byte, then stay (until stdin closes).  Prints "announced".
@@ -115,6 +117,9 @@ def main():
         for i, s in enumerate(sessions):
             s.send(request(i + 1, msg, first)[1][0])
             sent.append(time.monotonic())
+        time.sleep(0.2)  # every session's run is taken: the heap is full
+        for i, s in enumerate(sessions):
+            s.send(request(1000 + i, 64, 64)[1][0])
         print('holding', n, flush=True)
         for s, t in zip(sessions, sent):
             if s.wait(lambda s=s: s.closed_at is not None, 30 - (time.monotonic() - t)):

@@ -136,8 +136,7 @@ Test(rpc_framer, frame_arrives_in_pieces)
 	fk->written = 1000;
 	cr_assert_eq(scan(), RPC_RX_IDLE);
 	cr_assert_eq(fk->nq, 0);
-	cr_assert_eq(fk->env.pos, 0, "the run waits for the message's bytes");
-	cr_assert_eq(fk->heap.used, 0);
+	cr_assert_eq(fk->env.pos, 1000, "payload bytes go to the heap as they come");
 	fk->written = all;
 	cr_assert_eq(scan(), RPC_RX_IDLE);
 	cr_assert_eq(fk->nq, 1);
@@ -611,12 +610,43 @@ Test(rpc_framer, the_oldest_message_in_assembly)
 	put_frame(RPC_FT_PING, 0, 0, 0, NULL, 0, 0);
 	cr_assert_eq(scan(), RPC_RX_IDLE);
 	cr_assert_eq(rpc_rx_oldest(&fk->rf), 100);
-	rpc_rx_hold_clock(&fk->rf, 500);
-	cr_assert_eq(rpc_rx_oldest(&fk->rf), 500);
+	rpc_rx_hold_clock(&fk->rf, 300, 500); /* the app held it up from 300 to 500 */
+	cr_assert_eq(rpc_rx_oldest(&fk->rf), 300);
+	rpc_rx_hold_clock(&fk->rf, 50, 600); /* held all its life since 300 */
+	cr_assert_eq(rpc_rx_oldest(&fk->rf), 600);
 	fk->env.now = 900;
 	put_frame(RPC_FT_CHUNK, 0, 1, 2999, a + 2999, 1, 0);
 	cr_assert_eq(scan(), RPC_RX_IDLE);
 	cr_assert_eq(rpc_rx_oldest(&fk->rf), UINT64_MAX, "delivered: nothing held");
 	rpc_rx_fail(&fk->rf, RPC_RXE_TIMEOUT);
 	cr_assert_eq(scan(), RPC_RX_ERROR);
+}
+
+/* below half the heap a header is taken at once: frames behind it (a
+ * response the app awaits before it grants credit) need not wait */
+Test(rpc_framer, below_half_the_heap_a_header_is_taken_at_once)
+{
+	uint8_t x[8] = { 0 };
+
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, 8 * BP_HEAP_BLOCK, x, 8, 0);
+	put_frame(RPC_FT_RESPONSE, 0, 9, 8, x, 8, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->heap.used, 9, "8 blocks reserved, 1 for the response");
+	cr_assert_eq(fk->nq, 1);
+	cr_assert_eq(fk->q[0].call_id, 9, "the response behind the header was not held back");
+}
+
+/* once the FIN is in no more bytes come: a header does not wait for them */
+Test(rpc_framer, the_fin_ends_a_wait_for_bytes)
+{
+	uint8_t x[8] = { 0 };
+
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, 12 * BP_HEAP_BLOCK, x, 8, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->env.pos, 0, "past half the heap: the header waits");
+	fk->env.fin = true;
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->env.pos, fk->written, "the FIN is in: taken, so the EOF can follow");
+	cr_assert_eq(rpc_rx_eof(&fk->rf, &fk->env), 0);
+	cr_assert_eq(fk->q[fk->nq - 1].type, BP_MSG_EOF);
 }
