@@ -126,6 +126,7 @@ int shim_wait(struct shim_sock *s, int timeout_ms);
 int shim_wait_until(struct shim_sock *s, uint64_t deadline_ms);
 uint64_t shim_deadline(int timeo_ms);
 unsigned shim_ready(struct shim_sock *s);
+void shim_kick_waiters(void);
 int shim_errno(int neg);
 int shim_conn_error(struct shim_sock *s, int neg, bool sending);
 int shim_moved(struct shim_sock *s);

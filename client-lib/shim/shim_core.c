@@ -407,9 +407,20 @@ void shim_put(int fd)
 		free(s);
 		return;
 	}
-	uint64_t one = 1; /* they look again, and see it closed */
+	shim_kick_waiters(); /* they look again, and see it closed */
+}
+
+/**
+ * shim_kick_waiters - make every thread blocked on a bypass socket, or in
+ * poll/epoll, look again: a socket changed under it (closed, shut down).
+ */
+void shim_kick_waiters(void)
+{
+	uint64_t one = 1;
 	ssize_t w = real.write(bp_wait_fd(ctx), &one, sizeof(one));
+
 	(void)w;
+	shim_fanout();
 }
 
 /* share @oldfd's socket under @newfd (dup family) */
@@ -481,7 +492,10 @@ int shim_wait_until(struct shim_sock *s, uint64_t deadline_ms)
 
 unsigned shim_ready(struct shim_sock *s)
 {
-	return bp_ready(ctx, s->h);
+	unsigned r = bp_ready(ctx, s->h);
+
+	/* shut for reading: a read returns at once (EOF), as on Linux */
+	return s->shut_rd && !s->listener ? r | BP_READABLE | BP_HUP : r;
 }
 
 /* set errno from a negative libbypass result; returns -1 */

@@ -40,6 +40,8 @@ struct ep {
 	struct ep_ent *ents;
 	int n, cap;
 	bool wake_added;
+	int cursor;             /* where the next scan starts (fairness) */
+	bool kernel_first;      /* this wait looks at the kernel fds first */
 	int thread_fds[MAX_THREAD_FDS]; /* waiting threads' eventfds added so far */
 	int n_thread_fds;
 	struct ep *next;
@@ -180,12 +182,19 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	return rc;
 }
 
-/* bypass entries that are ready; edge-triggered ones only on news */
+/*
+ * Bypass entries that are ready; edge-triggered ones only on news.  Each
+ * scan starts after the last entry the previous one reported, as Linux
+ * moves a reported level-triggered item to the back of its ready list:
+ * with more ready entries than @max, every one still gets its turn.
+ */
 static int scan(struct ep *ep, struct bp_ctx *c, struct epoll_event *out, int max)
 {
 	int n = 0;
 	pthread_mutex_lock(&ep->lock);
-	for (int i = 0; i < ep->n && n < max; i++) {
+	int start = ep->n ? ep->cursor % ep->n : 0;
+	for (int k = 0; k < ep->n && n < max; k++) {
+		int i = (start + k) % ep->n;
 		struct ep_ent *e = &ep->ents[i];
 		if (e->disabled)
 			continue;
@@ -212,6 +221,7 @@ static int scan(struct ep *ep, struct bp_ctx *c, struct epoll_event *out, int ma
 		out[n].events = bits;
 		out[n].data = e->data;
 		n++;
+		ep->cursor = i + 1;
 	}
 	int total = ep->n;
 	pthread_mutex_unlock(&ep->lock);
@@ -252,6 +262,32 @@ static int ep_wait(int epfd, struct epoll_event *evs, int max, int timeout, cons
 	return ret;
 }
 
+/*
+ * The kernel's events in evs[from, from + kn): keep the program's, drop
+ * our own wakeups (the daemon's and the threads' fds), say if one came.
+ * Return: where the kept ones end.
+ */
+static int keep_kernel_events(struct epoll_event *evs, int from, int kn, bool *woke)
+{
+	int out = from;
+
+	for (int i = from; i < from + kn; i++) {
+		if (evs[i].data.u64 == WAKE_TAG) {
+			*woke = true;
+		} else if ((evs[i].data.u64 & ~0xffffffffull) == THREAD_TAG) {
+			*woke = true;
+			if ((int)(uint32_t)evs[i].data.u64 == shim_thread_efd()) {
+				uint64_t v;
+				ssize_t r = real.read(shim_thread_efd(), &v, sizeof(v));
+				(void)r;
+			}
+		} else {
+			evs[out++] = evs[i];
+		}
+	}
+	return out;
+}
+
 static int ep_wait_loop(struct ep *ep, struct bp_ctx *c, struct epoll_event *evs, int max,
 			int timeout, const sigset_t *mask)
 {
@@ -259,10 +295,23 @@ static int ep_wait_loop(struct ep *ep, struct bp_ctx *c, struct epoll_event *evs
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
+		bool woke = false;
+		int out = 0;
+
 		shim_pump(c); /* take pending events, arm the wake fd */
-		int n = scan(ep, c, evs, max);
-		if (n < 0) /* no bypass fds left; our wake fds still need filtering */
-			n = 0;
+		/* every other wait the kernel's fds go first: bypass sockets
+		 * that keep @max entries ready (EPOLLOUT nearly always is)
+		 * must not starve pipes, timers and loopback connections */
+		bool kernel_first = ep->kernel_first = !ep->kernel_first;
+		if (kernel_first) {
+			int kn = real.epoll_pwait(epfd, evs, max, 0, mask);
+			if (kn < 0)
+				return -1;
+			out = keep_kernel_events(evs, 0, kn, &woke);
+		}
+		int n = out < max ? scan(ep, c, evs + out, max - out) : 0;
+		if (n > 0) /* < 0: no bypass fds left; our wake fds still need filtering */
+			out += n;
 		int left = timeout;
 		if (timeout > 0) {
 			struct timespec t1;
@@ -270,27 +319,12 @@ static int ep_wait_loop(struct ep *ep, struct bp_ctx *c, struct epoll_event *evs
 			long el = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 			left = el >= timeout ? 0 : timeout - (int)el;
 		}
-		if (n)
-			left = 0;
-		int kn = n < max ? real.epoll_pwait(epfd, evs + n, max - n, left, mask) : 0;
+		if (out)
+			return out; /* the kernel was asked first, or bypass filled it */
+		int kn = real.epoll_pwait(epfd, evs, max, left, mask);
 		if (kn < 0)
-			return n ? n : -1;
-		bool woke = false;
-		int out = n;
-		for (int i = n; i < n + kn; i++) {
-			if (evs[i].data.u64 == WAKE_TAG) {
-				woke = true;
-			} else if ((evs[i].data.u64 & ~0xffffffffull) == THREAD_TAG) {
-				woke = true;
-				if ((int)(uint32_t)evs[i].data.u64 == shim_thread_efd()) {
-					uint64_t v;
-					ssize_t r = real.read(shim_thread_efd(), &v, sizeof(v));
-					(void)r;
-				}
-			} else {
-				evs[out++] = evs[i];
-			}
-		}
+			return -1;
+		out = keep_kernel_events(evs, 0, kn, &woke);
 		if (out || !left || !woke)
 			return out;
 	}

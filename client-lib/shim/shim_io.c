@@ -81,8 +81,6 @@ static ssize_t sock_recv(struct shim_sock *s, void *buf, size_t len, int flags)
 		errno = ENOTCONN;
 		return -1;
 	}
-	if (s->shut_rd)
-		return 0;
 	for (;;) {
 		ssize_t n = (flags & MSG_PEEK) ? bp_peek(c, s->h, buf, len)
 					       : bp_recv(c, s->h, (char *)buf + done, len - done);
@@ -96,13 +94,20 @@ static ssize_t sock_recv(struct shim_sock *s, void *buf, size_t len, int flags)
 		}
 		if (n == -ESTALE && !shim_moved(s))
 			continue;
-		if (n == 0 || done) /* end of stream, or a partial MSG_WAITALL */
+		/* a MSG_WAITALL that got some bytes returns them at the end of
+		 * the stream, an error, a signal or the timeout, and at once
+		 * on a non-blocking socket; otherwise it waits for the rest */
+		if (n == 0 || (done && (n != -EAGAIN || nonblock)))
 			return (ssize_t)done;
 		if (n != -EAGAIN) {
 			int e = shim_conn_error(s, (int)n, false);
 
 			return e ? shim_errno(e) : 0;
 		}
+		/* shut for reading (perhaps by another thread while this one
+		 * waited): what was buffered went first, now the end */
+		if (s->shut_rd)
+			return (ssize_t)done;
 		if (nonblock) {
 			errno = EAGAIN;
 			return -1;
@@ -110,7 +115,7 @@ static ssize_t sock_recv(struct shim_sock *s, void *buf, size_t len, int flags)
 		if (deadline == UINT64_MAX)
 			deadline = shim_deadline(s->rcvtimeo_ms);
 		if (shim_wait_until(s, deadline))
-			return -1;
+			return done ? (ssize_t)done : -1;
 	}
 }
 

@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 
 #include "shim.h"
+#include "bp_internal.h"
 #include "bypass/shm_abi.h"
 
 /* an AF_INET stream socket the kernel owns, or not */
@@ -326,8 +327,10 @@ int shutdown(int fd, int how)
 		return real.shutdown(fd, how);
 	if (s->listener)
 		return 0;
-	if (how == SHUT_RD || how == SHUT_RDWR)
+	if (how == SHUT_RD || how == SHUT_RDWR) {
 		s->shut_rd = true;
+		shim_kick_waiters(); /* a thread blocked reading returns 0, as on Linux */
+	}
 	if (how == SHUT_WR || how == SHUT_RDWR) {
 		int r = bp_shutdown(shim_ctx(), s->h);
 		if (r < 0 && r != -EPIPE)
@@ -341,6 +344,9 @@ int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 	shim_init();
 	struct shim_sock *s = shim_get(fd);
 	struct shim_bound *b = shim_bound(fd);
+	if (!s && b && b->valid && b->listening && !b->port)
+		s = shim_listen_now(fd, b); /* the daemon picks the port now, as
+					     * Linux does at bind(); port 0 on failure */
 	if (!s) {
 		if (b && b->valid) {
 			fill_addr(addr, len, b->ip, b->port);
@@ -425,9 +431,10 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	int *slot = opt_slot(s, level, name);
 	if (slot) {
 		v = *slot;
+		/* not set: the ring's size (what Linux reports is fixed too,
+		 * never the room left at the moment) */
 		if (!v && level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF))
-			v = (int)(name == SO_RCVBUF ? bp_rx_avail(shim_ctx(), s->h) +
-					bp_tx_space(shim_ctx(), s->h) : bp_tx_space(shim_ctx(), s->h));
+			v = (int)(name == SO_RCVBUF ? shim_ctx()->rx_size : shim_ctx()->tx_size);
 	} else if (level == SOL_SOCKET && name == SO_ERROR) {
 		int st = connect_outcome(s);
 		v = st == -EINPROGRESS || !st ? 0 : -shim_conn_error(s, st, false);

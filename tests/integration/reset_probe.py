@@ -29,6 +29,9 @@ def server(port, data):
     print('listening', flush=True)
     while True:
         conn, _ = lst.accept()
+        # the client's connect() completes first: a reset racing the
+        # handshake's completion is reported by connect() itself
+        time.sleep(0.1)
         if data:
             conn.sendall(data)
             time.sleep(0.05)  # the data goes out before the reset

@@ -547,3 +547,140 @@ Test(shim, a_reset_is_reported_once_then_epipe_and_eof)
 	close(c);
 	signal(SIGPIPE, SIG_IGN);
 }
+
+struct later { int fd; const char *data; int delay_ms; };
+
+static void *write_later(void *arg)
+{
+	struct later *l = arg;
+	usleep((useconds_t)l->delay_ms * 1000);
+	cr_assert_eq(write(l->fd, l->data, strlen(l->data)), (ssize_t)strlen(l->data));
+	return NULL;
+}
+
+/* as Linux: a blocking MSG_WAITALL waits for all it asked for */
+Test(shim, msg_waitall_waits_for_the_rest)
+{
+	int s, c;
+	pair(7023, &s, &c);
+	cr_assert_eq(write(c, "first", 5), 5);
+	struct later l = { .fd = c, .data = "later", .delay_ms = 200 };
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, write_later, &l), 0);
+	char buf[11] = { 0 };
+	cr_assert_eq(recv(s, buf, 10, MSG_WAITALL), 10, "MSG_WAITALL returned short");
+	cr_assert_str_eq(buf, "firstlater");
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	/* non-blocking: what there is */
+	cr_assert_eq(write(c, "abc", 3), 3);
+	usleep(50 * 1000);
+	cr_assert_eq(recv(s, buf, 10, MSG_WAITALL | MSG_DONTWAIT), 3);
+	close(s);
+	close(c);
+}
+
+/*
+ * As Linux: shutdown(SHUT_RD) wakes a thread blocked reading (it gets 0),
+ * and a read after it returns what was buffered, then 0; poll says POLLIN.
+ */
+Test(shim, shutdown_rd_wakes_a_blocked_reader)
+{
+	int s, c;
+	pair(7024, &s, &c);
+	struct blocked b = { .fd = s };
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, recv_blocked, &b), 0);
+	usleep(100 * 1000);
+	cr_assert_eq(shutdown(s, SHUT_RD), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(b.n, 0, "the blocked recv got %zd (%s)", b.n, strerror(b.err));
+
+	int s2, c2;
+	pair(7025, &s2, &c2);
+	cr_assert_eq(write(c2, "ab", 2), 2);
+	struct pollfd pf = { .fd = s2, .events = POLLIN };
+	cr_assert_eq(poll(&pf, 1, 2000), 1);
+	cr_assert_eq(shutdown(s2, SHUT_RD), 0);
+	char buf[4];
+	cr_assert_eq(read(s2, buf, sizeof(buf)), 2, "buffered bytes go first");
+	cr_assert_eq(read(s2, buf, sizeof(buf)), 0);
+	pf.revents = 0;
+	cr_assert_eq(poll(&pf, 1, 0), 1);
+	cr_assert(pf.revents & POLLIN);
+	close(s);
+	close(c);
+	close(s2);
+	close(c2);
+}
+
+/*
+ * As Linux: with more entries ready than epoll_wait() may return, every
+ * one gets its turn, bypass sockets and kernel fds alike (sockets that are
+ * always writable must not starve a pipe, nor the sockets after them).
+ */
+Test(shim, epoll_serves_every_ready_fd_in_turn)
+{
+	int s[3], c[3], p[2];
+	for (int i = 0; i < 3; i++)
+		pair((uint16_t)(7026 + i), &s[i], &c[i]);
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(write(p[1], "x", 1), 1);
+	int ep = epoll_create1(0);
+	for (int i = 0; i < 3; i++) {
+		struct epoll_event ev = { .events = EPOLLOUT, .data.u32 = (uint32_t)i };
+		cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, c[i], &ev), 0);
+	}
+	struct epoll_event pev = { .events = EPOLLIN, .data.u32 = 99 };
+	cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &pev), 0);
+	unsigned seen[4] = { 0 };
+	for (int round = 0; round < 10; round++) {
+		struct epoll_event evs[2];
+		int n = epoll_wait(ep, evs, 2, 1000);
+		cr_assert_gt(n, 0);
+		for (int k = 0; k < n; k++)
+			seen[evs[k].data.u32 == 99 ? 3 : evs[k].data.u32]++;
+	}
+	for (int i = 0; i < 3; i++)
+		cr_assert_gt(seen[i], 0, "socket %d never reported", i);
+	cr_assert_gt(seen[3], 0, "the pipe starved behind the sockets");
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+	for (int i = 0; i < 3; i++) {
+		close(s[i]);
+		close(c[i]);
+	}
+}
+
+/* as Linux: bind to port 0 and listen, getsockname() names the port; the
+ * buffer sizes are the buffers', not the room left in them */
+Test(shim, getsockname_names_an_ephemeral_port_and_buffers_have_sizes)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = addr_of(BYPASS_IP, 0), got;
+	socklen_t gl = sizeof(got);
+	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(l, 8), 0);
+	cr_assert_eq(getsockname(l, (struct sockaddr *)&got, &gl), 0);
+	cr_assert_neq(got.sin_port, 0, "getsockname() after bind(port 0) and listen() said port 0");
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in to = addr_of(BYPASS_IP, ntohs(got.sin_port));
+	cr_assert_eq(connect(c, (struct sockaddr *)&to, sizeof(to)), 0, "connect to it: %s",
+		     strerror(errno));
+	int s = accept(l, NULL, NULL);
+	cr_assert_geq(s, 0);
+
+	static char fill[65536 * 2];
+	int v = 0;
+	socklen_t vl = sizeof(v);
+	cr_assert_eq(fcntl(c, F_SETFL, O_NONBLOCK), 0);
+	while (write(c, fill, sizeof(fill)) > 0)
+		; /* the ring is full now */
+	cr_assert_eq(getsockopt(c, SOL_SOCKET, SO_SNDBUF, &v, &vl), 0);
+	cr_assert_eq(v, 65536, "SO_SNDBUF said %d with the buffer full", v);
+	cr_assert_eq(getsockopt(c, SOL_SOCKET, SO_RCVBUF, &v, &vl), 0);
+	cr_assert_eq(v, 65536);
+	close(s);
+	close(c);
+	close(l);
+}
