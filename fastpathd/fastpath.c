@@ -547,7 +547,7 @@ static void core_loop(struct fp_ctx *fp)
 			if (ack_due < timer_due)
 				timer_due = ack_due;
 		}
-		if (fp->rpc_watch_count) {
+		if (fp->rpc_deadlines.count || fp->rpc_heap_waits.count) {
 			uint64_t watch_due = fp_rpc_watch_run(fp);
 			if (watch_due < timer_due)
 				timer_due = watch_due;

@@ -143,13 +143,15 @@ struct fp_ctx {
 	bool rpc_room;              /* a heap run came back: retry stalled flows */
 	struct dp_app **qfull;      /* [dp->max_apps] message queue full (fp_rpc.c) */
 	uint32_t nqfull;
-	/* RPC messages in assembly, by deadline (fp_rpc_watch.c): a ring of
-	 * [rpc_watch_cap] (flow, ticket), NULL when there is no time limit */
-	struct fp_rpc_watch {
-		uint32_t flow_id;
-		uint32_t ticket;        /* the flow's rpc_rx_flow.watch_ticket */
-	} *rpc_watch;
-	uint32_t rpc_watch_cap, rpc_watch_head, rpc_watch_count;
+	/* RPC messages in assembly (fp_rpc_watch.c): FIFOs of (flow, ticket)
+	 * by deadline and by heap wait; e NULL when there is no time limit */
+	struct fp_rpc_fifo {
+		struct fp_rpc_watch {
+			uint32_t flow_id;
+			uint32_t ticket; /* the flow's watch_ticket / wait_ticket */
+		} *e;
+		uint32_t cap, head, count;
+	} rpc_deadlines, rpc_heap_waits;
 	uint32_t rpc_watch_tickets;
 	uint64_t rpc_watch_cycles;  /* [rpc] message_timeout_ms in tsc cycles */
 	/* delayed ACKs (tcp_delack.c): a ring of [FP_DELACK_QUEUE] */

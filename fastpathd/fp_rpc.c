@@ -174,15 +174,21 @@ static uint32_t *stall_at(struct fp_ctx *fp, uint32_t i)
 	return &fp->rpc_stalled[(fp->rpc_stall_head + i) % fp->dp->cfg.max_flows];
 }
 
+/* @f waits for room: on the stall list, retried when room comes back */
+static void wait_for_room(struct fp_ctx *fp, struct fp_flow *f)
+{
+	if (f->flags & FPF_RPC_STALL)
+		return;
+	f->flags |= FPF_RPC_STALL;
+	*stall_at(fp, fp->nrpc_stalled++) = f->flow_id;
+}
+
 static void stall(struct fp_ctx *fp, struct fp_flow *f, struct rpc_glue *g)
 {
 	if (g->full)
 		qfull_add(fp, g->app);
 	fp->cnt[DPC_RPC_STALLS]++;
-	if (f->flags & FPF_RPC_STALL)
-		return;
-	f->flags |= FPF_RPC_STALL;
-	*stall_at(fp, fp->nrpc_stalled++) = f->flow_id;
+	wait_for_room(fp, f);
 }
 
 static bool rx_scan(struct fp_ctx *fp, struct fp_flow *f, bool break_wait)
@@ -210,6 +216,8 @@ static bool rx_scan(struct fp_ctx *fp, struct fp_flow *f, bool break_wait)
 	} else {
 		if (v == RPC_RX_STALL)
 			stall(fp, f, &g);
+		else if (v == RPC_RX_HELD)
+			wait_for_room(fp, f); /* below half the heap it goes on at once */
 		else if ((f->flags & FPF_RX_FIN) && f->rx_consumed == f->rx_pos &&
 			 rpc_rx_eof(f->rpc, &env))
 			stall(fp, f, &g);
@@ -485,7 +493,8 @@ void fp_rpc_move_out(struct fp_ctx *fp, struct fp_flow *f)
 	stall_remove(fp, f);
 	if (!f->rpc || f->app_id >= fp->dp->max_apps)
 		return;
-	f->rpc->watched = false; /* our entry turns stale; the new core queues it */
+	/* our entries turn stale; the new core queues the flow again */
+	f->rpc->watched = f->rpc->wait_queued = false;
 	struct dp_app *app = &fp->dp->apps[f->app_id];
 
 	rpc_rx_carry(f->rpc, &app->heap[fp->core], (uint16_t)fp->core,

@@ -22,23 +22,34 @@
  * env.break_wait: the message that finds no room while others of the
  * session are in assembly is refused (RESOURCE_EXHAUSTED) instead.
  *
- * Every message of a core waits the same time, so a flow's deadline comes
- * in about the order it was queued: a FIFO of (flow, ticket), looked at
- * from its head each round, like tcp_delack.c's.  A flow is on it at most
- * once (rpc_rx_flow.watched); an entry whose ticket is not the flow's any
- * more (the flow went away, or moved to another core) is dropped when it
- * comes up.  Flows deleted or moved while queued leave such stale entries
- * behind; when they fill the ring, it is compacted, and the live entries
- * (at most one per flow the core owns, so fewer than max_flows) always
- * leave room.
+ * Two FIFOs of (flow, ticket), each looked at from its head every round
+ * like tcp_delack.c's ring: message deadlines (oldest message + timeout)
+ * and heap waits (start + a quarter timeout).  Each holds dues that grow
+ * in the order they were queued, so its head is always the first due.  (A
+ * deadline can come out of order only for a flow that moved in from
+ * another core with older messages: it is then late by less than a
+ * timeout.)  A flow is on each at most once (rpc_rx_flow.watched,
+ * wait_queued); an entry whose ticket is not the flow's any more (the flow
+ * went away or moved, its wait ended) is dropped when it comes up.  When
+ * such stale entries fill a FIFO it is compacted; the live entries (one
+ * per flow the core owns, fewer than max_flows) always leave room.  Only
+ * the owning core touches a flow's framer state: an entry is checked
+ * against the flow's flags, core and bucket first.
  */
 #include <rte_malloc.h>
 
 #include "fastpath.h"
 #include "rpc_frame_rx.h"
 
+enum { DEADLINES, HEAP_WAITS };
+
+static struct fp_rpc_fifo *fifo_of(struct fp_ctx *fp, int kind)
+{
+	return kind == DEADLINES ? &fp->rpc_deadlines : &fp->rpc_heap_waits;
+}
+
 /**
- * fp_rpc_watch_init - the watch ring of @fp ([rpc] message_timeout_ms;
+ * fp_rpc_watch_init - the watch FIFOs of @fp ([rpc] message_timeout_ms;
  * none when it is 0 or RPC sessions are off).
  * Return: 0, or -1 if out of memory.
  */
@@ -49,15 +60,23 @@ int fp_rpc_watch_init(struct fp_ctx *fp)
 	if (!cfg->rpc_heap_max_mb || !cfg->rpc_message_timeout_ms)
 		return 0;
 	fp->rpc_watch_cycles = fp->dp->tsc_hz / 1000 * cfg->rpc_message_timeout_ms;
-	fp->rpc_watch_cap = 2 * cfg->max_flows;
-	fp->rpc_watch = rte_zmalloc("fp_rpc_watch", sizeof(*fp->rpc_watch) * fp->rpc_watch_cap, 0);
-	return fp->rpc_watch ? 0 : -1;
+	for (int kind = DEADLINES; kind <= HEAP_WAITS; kind++) {
+		struct fp_rpc_fifo *q = fifo_of(fp, kind);
+
+		q->cap = 2 * cfg->max_flows;
+		q->e = rte_zmalloc("fp_rpc_watch", sizeof(*q->e) * q->cap, 0);
+		if (!q->e)
+			return -1;
+	}
+	return 0;
 }
 
 void fp_rpc_watch_fini(struct fp_ctx *fp)
 {
-	rte_free(fp->rpc_watch);
-	fp->rpc_watch = NULL;
+	for (int kind = DEADLINES; kind <= HEAP_WAITS; kind++) {
+		rte_free(fifo_of(fp, kind)->e);
+		fifo_of(fp, kind)->e = NULL;
+	}
 }
 
 /*
@@ -73,49 +92,60 @@ static bool still_ours(const struct fp_ctx *fp, const struct fp_flow *f)
 	       fp->owns[f->bucket] && f->rpc;
 }
 
-static struct fp_rpc_watch *watch_slot(struct fp_ctx *fp, uint32_t i)
+static struct fp_rpc_watch *slot_at(struct fp_rpc_fifo *q, uint32_t i)
 {
-	return &fp->rpc_watch[(fp->rpc_watch_head + i) % fp->rpc_watch_cap];
+	return &q->e[(q->head + i) % q->cap];
 }
 
-static bool live_entry(struct fp_ctx *fp, const struct fp_rpc_watch *e)
+static bool live_entry(struct fp_ctx *fp, int kind, const struct fp_rpc_watch *e)
 {
 	const struct fp_flow *f = &fp->dp->flows[e->flow_id];
 
-	return still_ours(fp, f) && f->rpc->watched && f->rpc->watch_ticket == e->ticket;
+	if (!still_ours(fp, f))
+		return false;
+	const struct rpc_rx_flow *rf = f->rpc;
+	return kind == DEADLINES ? rf->watched && rf->watch_ticket == e->ticket
+				 : rf->wait_queued && rf->wait_ticket == e->ticket;
 }
 
-/* the ring is full: drop its stale entries, keeping the others' order */
-static void compact(struct fp_ctx *fp)
+/* the FIFO is full: drop its stale entries, keeping the others' order */
+static void compact(struct fp_ctx *fp, int kind)
 {
+	struct fp_rpc_fifo *q = fifo_of(fp, kind);
 	uint32_t kept = 0;
 
-	for (uint32_t i = 0; i < fp->rpc_watch_count; i++) {
-		struct fp_rpc_watch e = *watch_slot(fp, i);
+	for (uint32_t i = 0; i < q->count; i++) {
+		struct fp_rpc_watch e = *slot_at(q, i);
 
-		if (live_entry(fp, &e))
-			*watch_slot(fp, kept++) = e;
+		if (live_entry(fp, kind, &e))
+			*slot_at(q, kept++) = e;
 	}
-	fp->rpc_watch_count = kept;
+	q->count = kept;
 	fp->cnt[DPC_RPC_WATCH_COMPACT]++;
 }
 
-/* queue @f to be looked at by @due */
+/* put @f at the tail of FIFO @kind; its ticket */
+static uint32_t push(struct fp_ctx *fp, int kind, const struct fp_flow *f)
+{
+	struct fp_rpc_fifo *q = fifo_of(fp, kind);
+
+	if (q->count == q->cap)
+		compact(fp, kind);
+	if (unlikely(q->count == q->cap))
+		rte_panic("rpc watch: %u live entries, more than the core's flows\n", q->count);
+	struct fp_rpc_watch *e = slot_at(q, q->count++);
+	e->flow_id = f->flow_id;
+	e->ticket = ++fp->rpc_watch_tickets;
+	return e->ticket;
+}
+
+/* queue @f's deadline @due */
 static void watch_at(struct fp_ctx *fp, struct fp_flow *f, uint64_t due)
 {
 	struct rpc_rx_flow *rf = f->rpc;
 
-	if (fp->rpc_watch_count == fp->rpc_watch_cap)
-		compact(fp);
-	if (unlikely(fp->rpc_watch_count == fp->rpc_watch_cap))
-		rte_panic("rpc watch ring: %u live entries, more than the core's flows\n",
-			  fp->rpc_watch_count);
-	struct fp_rpc_watch *e =
-		&fp->rpc_watch[(fp->rpc_watch_head + fp->rpc_watch_count++) % fp->rpc_watch_cap];
-	e->flow_id = f->flow_id;
-	e->ticket = ++fp->rpc_watch_tickets;
+	rf->watch_ticket = push(fp, DEADLINES, f);
 	rf->watched = true;
-	rf->watch_ticket = e->ticket;
 	rf->watch_due = due;
 }
 
@@ -131,8 +161,9 @@ static void credit_queue_wait(struct fp_ctx *fp, struct rpc_rx_flow *rf)
 /**
  * fp_rpc_watch_stall - after a scan of @f: it @stalled (for message-queue
  * room if @queue, else for heap room), or went on.  Keeps the stall's
- * start, and credits the messages' clocks with the time the app held the
- * session up.
+ * start, credits the messages' clocks with the time the app held the
+ * session up, and queues a heap wait of a session with messages in
+ * assembly, to be broken if it lasts.
  */
 void fp_rpc_watch_stall(struct fp_ctx *fp, struct fp_flow *f, bool stalled, bool queue)
 {
@@ -141,68 +172,105 @@ void fp_rpc_watch_stall(struct fp_ctx *fp, struct fp_flow *f, bool stalled, bool
 	credit_queue_wait(fp, rf);
 	if (!stalled) {
 		rf->stall_began = 0;
+		rf->wait_queued = false; /* its entry turns stale */
 		return;
 	}
-	if (!rf->stall_began || rf->stall_queue != queue)
+	if (!rf->stall_began || rf->stall_queue != queue) {
 		rf->stall_began = rf->stall_mark = fp->now; /* a new wait, or another kind */
+		rf->wait_queued = false;
+	}
 	rf->stall_queue = queue;
-}
-
-/* when @rf must be looked at: its oldest message's deadline, or when its
- * wait for heap room will have lasted a quarter timeout; UINT64_MAX: never */
-static uint64_t due_of(const struct fp_ctx *fp, const struct rpc_rx_flow *rf)
-{
-	uint64_t from = rpc_rx_oldest(rf);
-
-	if (from == UINT64_MAX)
-		return UINT64_MAX;
-	uint64_t due = from + fp->rpc_watch_cycles;
-	if (rf->stall_began && !rf->stall_queue && rf->stall_began + fp->rpc_watch_cycles / 4 < due)
-		due = rf->stall_began + fp->rpc_watch_cycles / 4;
-	return due;
+	if (!queue && !rf->wait_queued && fp->rpc_heap_waits.e &&
+	    rpc_rx_oldest(rf) != UINT64_MAX) {
+		rf->wait_ticket = push(fp, HEAP_WAITS, f);
+		rf->wait_queued = true;
+	}
 }
 
 /**
- * fp_rpc_watch - after a scan of @f: queue it if it holds messages in
- * assembly and is not queued yet, or queued for later than it is due now
- * (a wait for heap room began): a new entry, and the old one turns stale.
+ * fp_rpc_watch - after a scan of @f: queue its deadline if it holds
+ * messages in assembly and it is not queued, or queued for later than due.
  */
 void fp_rpc_watch(struct fp_ctx *fp, struct fp_flow *f)
 {
-	if (!fp->rpc_watch)
+	if (!fp->rpc_deadlines.e)
 		return;
-	uint64_t due = due_of(fp, f->rpc);
-	if (due != UINT64_MAX && (!f->rpc->watched || due < f->rpc->watch_due))
-		watch_at(fp, f, due);
+	uint64_t oldest = rpc_rx_oldest(f->rpc);
+	if (oldest == UINT64_MAX)
+		return;
+	uint64_t due = oldest + fp->rpc_watch_cycles;
+	if (!f->rpc->watched || due < f->rpc->watch_due)
+		watch_at(fp, f, due); /* an earlier entry turns stale */
 }
 
-/* @f's entry came up: break its wait, reset it, or queue it again */
-static void look_at(struct fp_ctx *fp, struct fp_flow *f)
+/* @f's deadline came up: reset it, or queue it again */
+static void deadline_due(struct fp_ctx *fp, struct fp_flow *f)
 {
 	struct rpc_rx_flow *rf = f->rpc;
-	uint64_t oldest = rpc_rx_oldest(rf);
 
+	credit_queue_wait(fp, rf);
+	uint64_t oldest = rpc_rx_oldest(rf);
 	if (oldest == UINT64_MAX)
 		return; /* nothing in assembly: queued again when it has some */
-	credit_queue_wait(fp, rf);
-	if (rf->stall_began && !rf->stall_queue &&
-	    fp->now - rf->stall_began >= fp->rpc_watch_cycles / 4) {
-		/* long without heap room: perhaps for good.  The messages'
-		 * clocks run on (the peer may have stalled itself); a wait
-		 * that goes on is broken again no sooner than this one */
-		fp->cnt[DPC_RPC_WATCH_RETRIES]++;
-		rf->stall_began = rf->stall_mark = fp->now;
-		if (fp_rpc_rx_unwait(fp, f)) /* queues it again */
-			tcp_window_update(fp, f);
-		return;
-	}
-	oldest = rpc_rx_oldest(rf);
 	if (fp->now - oldest < fp->rpc_watch_cycles) {
-		watch_at(fp, f, due_of(fp, rf));
+		watch_at(fp, f, oldest + fp->rpc_watch_cycles);
 		return;
 	}
 	rpc_rx_fail(rf, RPC_RXE_TIMEOUT);
 	fp_rpc_rx(fp, f); /* tells the app and resets the flow */
+}
+
+/* @f has waited a quarter timeout for heap room: perhaps for good */
+static void heap_wait_due(struct fp_ctx *fp, struct fp_flow *f)
+{
+	struct rpc_rx_flow *rf = f->rpc;
+
+	fp->cnt[DPC_RPC_WATCH_RETRIES]++;
+	/* the messages' clocks run on (the peer may have stalled itself);
+	 * a wait that goes on is queued again, from now */
+	rf->stall_began = rf->stall_mark = fp->now;
+	if (fp_rpc_rx_unwait(fp, f))
+		tcp_window_update(fp, f);
+}
+
+/* the head of FIFO @kind: its due, or UINT64_MAX if stale (or empty) */
+static uint64_t head_due(struct fp_ctx *fp, int kind, struct fp_flow **fout)
+{
+	struct fp_rpc_fifo *q = fifo_of(fp, kind);
+	const struct fp_rpc_watch *e = slot_at(q, 0);
+	struct fp_flow *f = &fp->dp->flows[e->flow_id];
+
+	*fout = f;
+	if (!live_entry(fp, kind, e))
+		return UINT64_MAX;
+	return kind == DEADLINES ? f->rpc->watch_due
+				 : f->rpc->stall_began + fp->rpc_watch_cycles / 4;
+}
+
+/* look at FIFO @kind's entries whose time has come; the next due */
+static uint64_t run_fifo(struct fp_ctx *fp, int kind)
+{
+	struct fp_rpc_fifo *q = fifo_of(fp, kind);
+
+	while (q->count) {
+		struct fp_flow *f;
+		uint64_t due = head_due(fp, kind, &f);
+
+		if (due != UINT64_MAX && due > fp->now)
+			return due;
+		q->head = (q->head + 1) % q->cap;
+		q->count--;
+		if (due == UINT64_MAX)
+			continue; /* stale */
+		if (kind == DEADLINES) {
+			f->rpc->watched = false;
+			deadline_due(fp, f);
+		} else {
+			f->rpc->wait_queued = false;
+			heap_wait_due(fp, f);
+		}
+	}
+	return UINT64_MAX;
 }
 
 /**
@@ -212,19 +280,8 @@ static void look_at(struct fp_ctx *fp, struct fp_flow *f)
  */
 uint64_t fp_rpc_watch_run(struct fp_ctx *fp)
 {
-	while (fp->rpc_watch_count) {
-		const struct fp_rpc_watch e = fp->rpc_watch[fp->rpc_watch_head];
-		struct fp_flow *f = &fp->dp->flows[e.flow_id];
-		bool live = live_entry(fp, &e);
+	uint64_t waits = run_fifo(fp, HEAP_WAITS);
+	uint64_t deadlines = run_fifo(fp, DEADLINES);
 
-		if (live && f->rpc->watch_due > fp->now)
-			return f->rpc->watch_due;
-		fp->rpc_watch_head = (fp->rpc_watch_head + 1) % fp->rpc_watch_cap;
-		fp->rpc_watch_count--;
-		if (live) {
-			f->rpc->watched = false;
-			look_at(fp, f);
-		}
-	}
-	return UINT64_MAX;
+	return waits < deadlines ? waits : deadlines;
 }

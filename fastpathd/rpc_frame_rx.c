@@ -41,8 +41,6 @@ static void ring_read(const struct rpc_rx_env *e, uint64_t pos, uint8_t *dst, ui
 	ring_copy_out(dst, e->ring, e->ring_size, e->ring_shift, pos, len);
 }
 
-/* start_frame(): the header waits in the ring for more of its bytes */
-#define RX_WAIT 3
 
 static int fail(struct rpc_rx_flow *rf, int why)
 {
@@ -60,7 +58,7 @@ uint64_t rpc_rx_oldest(const struct rpc_rx_flow *rf)
 	uint64_t oldest = UINT64_MAX;
 
 	for (int i = 0; i < RPC_RX_MAX_ASM; i++)
-		if (rf->a[i].used && rf->a[i].since < oldest)
+		if (rf->a[i].used && !rf->a[i].skip && rf->a[i].since < oldest)
 			oldest = rf->a[i].since;
 	return oldest;
 }
@@ -172,7 +170,7 @@ static int start_message(struct rpc_rx_flow *rf, struct rpc_rx_env *e,
 	a->since = e->now;
 	bool fits = a->need <= (uint64_t)e->heap->nblocks * BP_HEAP_BLOCK;
 	if (fits && a->need && wait_for_bytes(e, a))
-		return RX_WAIT; /* the entry stays unused: the header is read again */
+		return RPC_RX_HELD; /* the entry stays unused: the header is read again */
 	int64_t b = fits && a->need ? rpc_heap_alloc(e->heap, a->need, &a->gen) : 0;
 	if (b < 0 && !(e->break_wait && holds_others))
 		return RPC_RX_STALL; /* the entry stays unused: retried later */
@@ -338,8 +336,6 @@ int rpc_rx_scan(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
 			if (e->end - e->pos < RPC_WIRE_HDR_LEN)
 				return RPC_RX_IDLE;
 			rc = start_frame(rf, e);
-			if (rc == RX_WAIT)
-				return RPC_RX_IDLE;
 			if (rc)
 				return rc;
 			if (rf->left)

@@ -23,6 +23,8 @@ enum rpc_rx_verdict {
 	RPC_RX_IDLE = 0,  /* took every whole frame there was */
 	RPC_RX_STALL = 1, /* heap or message queue full: the rest waits in the ring */
 	RPC_RX_ERROR = 2, /* protocol error (rpc_rx_flow.error says which): reset */
+	RPC_RX_HELD = 3,  /* past half the heap, a header waits for its message's
+			   * bytes: go on when they come, or when room does */
 };
 
 /* why a session failed (rpc_rx_flow.error, BP_MSG_ERROR's aux) */
@@ -73,8 +75,9 @@ struct rpc_rx_asm {
  * @error: enum rpc_rx_error once the session failed.
  * @frames: frames taken.
  * @carried: some entry has a carry (moved here from another core).
- * @watched: @watch_ticket: @watch_due: on the owning core's watch ring
- *           (fp_rpc_watch.c), with this ticket, looked at by this tsc.
+ * @watched: @watch_ticket: @watch_due: on the owning core's deadline FIFO
+ *           (fp_rpc_watch.c), with this ticket, due at this tsc.
+ * @wait_queued: @wait_ticket: on its heap-wait FIFO, with this ticket.
  * @stall_began: tsc the framer stopped for room (0: it is not stopped);
  * @stall_mark: how far that stop was credited to the messages' clocks;
  * @stall_queue: it stopped for message-queue room (the app's doing, so
@@ -89,9 +92,10 @@ struct rpc_rx_flow {
 	bool eof_sent;
 	bool carried;
 	bool watched;
+	bool wait_queued;
 	int error;
 	bool stall_queue;
-	uint32_t watch_ticket;
+	uint32_t watch_ticket, wait_ticket;
 	uint64_t watch_due;
 	uint64_t stall_began, stall_mark;
 	uint64_t frames;
@@ -154,7 +158,8 @@ void rpc_rx_init(struct rpc_rx_flow *rf);
 int rpc_rx_scan(struct rpc_rx_flow *rf, struct rpc_rx_env *env);
 
 /**
- * rpc_rx_oldest - the @since of the session's oldest message in assembly.
+ * rpc_rx_oldest - the @since of the session's oldest message in assembly
+ * that holds heap (one refused as too big holds none: it only drains).
  * Return: a tsc, or UINT64_MAX if none is.
  */
 uint64_t rpc_rx_oldest(const struct rpc_rx_flow *rf);

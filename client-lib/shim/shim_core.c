@@ -525,9 +525,7 @@ int shim_conn_error(struct shim_sock *s, int neg, bool sending)
 {
 	if (!is_conn_error(-neg))
 		return neg;
-	if (!s->err_told) {
-		s->err_told = true;
-		return neg;
-	}
+	if (!__atomic_exchange_n(&s->err_told, true, __ATOMIC_RELAXED))
+		return neg; /* the first call to see it, of any thread */
 	return sending ? -EPIPE : 0;
 }

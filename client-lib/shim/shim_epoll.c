@@ -206,8 +206,10 @@ static int scan(struct ep *ep, struct bp_ctx *c, struct epoll_event *out, int ma
 			uint64_t rx = e->s->listener ? __atomic_load_n(&f->listen_pending, __ATOMIC_ACQUIRE)
 						     : __atomic_load_n(&f->rx_written, __ATOMIC_ACQUIRE);
 			uint64_t tx = __atomic_load_n(&f->tx_acked, __ATOMIC_ACQUIRE);
+			/* shut_rd: a shutdown(SHUT_RD) is news (EPOLLIN|EPOLLRDHUP) */
 			uint32_t fl = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE) |
-				      __atomic_load_n(&f->state, __ATOMIC_ACQUIRE) << 8;
+				      __atomic_load_n(&f->state, __ATOMIC_ACQUIRE) << 8 |
+				      (uint32_t)e->s->shut_rd << 31;
 			bool news = fl != e->seen_flags || ((bits & EPOLLIN) && rx != e->seen_rx) ||
 				    ((bits & EPOLLOUT) && tx != e->seen_tx);
 			e->seen_rx = rx;

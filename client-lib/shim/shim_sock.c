@@ -224,9 +224,8 @@ static int connect_outcome(struct shim_sock *s)
 {
 	int st = s->listener ? 0 : bp_connect_status(shim_ctx(), s->h);
 
-	if (!s->connect_pending || st == -EINPROGRESS)
+	if (st == -EINPROGRESS || !__atomic_exchange_n(&s->connect_pending, false, __ATOMIC_RELAXED))
 		return st;
-	s->connect_pending = false;
 	return st == -ECONNRESET ? 0 : st;
 }
 
@@ -344,9 +343,6 @@ int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 	shim_init();
 	struct shim_sock *s = shim_get(fd);
 	struct shim_bound *b = shim_bound(fd);
-	if (!s && b && b->valid && b->listening && !b->port)
-		s = shim_listen_now(fd, b); /* the daemon picks the port now, as
-					     * Linux does at bind(); port 0 on failure */
 	if (!s) {
 		if (b && b->valid) {
 			fill_addr(addr, len, b->ip, b->port);
@@ -433,8 +429,9 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		v = *slot;
 		/* not set: the ring's size (what Linux reports is fixed too,
 		 * never the room left at the moment) */
-		if (!v && level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF))
-			v = (int)(name == SO_RCVBUF ? shim_ctx()->rx_size : shim_ctx()->tx_size);
+		struct bp_ctx *c = shim_ctx();
+		if (!v && c && level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF))
+			v = (int)(name == SO_RCVBUF ? c->rx_size : c->tx_size);
 	} else if (level == SOL_SOCKET && name == SO_ERROR) {
 		int st = connect_outcome(s);
 		v = st == -EINPROGRESS || !st ? 0 : -shim_conn_error(s, st, false);

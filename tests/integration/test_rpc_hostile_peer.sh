@@ -19,7 +19,8 @@
 #    then the rest of each.  The second cannot fit beside the first, whose
 #    remaining bytes are queued behind its header: a wait that never ends.
 #    The second is refused RESOURCE_EXHAUSTED once it has waited a quarter
-#    of the timeout, and the first is answered byte-exact.
+#    of the timeout, and the first is answered byte-exact, while another
+#    session's older message waits for its own (later) timeout.
 # Then `bypassctl stats` must count the two timeouts and the broken wait.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
@@ -90,8 +91,18 @@ awk -v s="$secs" 'BEGIN { exit !(s < 1.0) }' ||
 exec {announce_in}>&-
 bp_log "announce: past half the heap, 20 headers of 4 MiB reserved nothing; a call was answered in ${secs} s"
 
-# interleave: the wait that cannot end is broken
+# interleave: the wait that cannot end is broken, on time even while an
+# older session's message (which times out later) is in assembly
+bp_bg peer hold 1 1048576 16384 >"$dir/older.log" 2>&1
+older=$BP_LAST_PID
+for _ in $(seq 100); do
+	grep -q holding "$dir/older.log" && break
+	sleep 0.1
+done
 peer interleave 5242880 65536 >"$dir/inter.log" 2>&1 || fail "interleave: $(cat "$dir/inter.log")"
+wait "$older" || fail "older session: $(cat "$dir/older.log")"
+awk '/^reset/ { r = $2 } END { exit !(r > 0 && r < 8) }' "$dir/older.log" ||
+	fail "the older session was not reset by its own timeout: $(cat "$dir/older.log")"
 cat "$dir/inter.log"
 grep -q '^call 1 status 0 ok$' "$dir/inter.log" || fail "interleave: call 1: $(cat "$dir/inter.log")"
 grep -q '^call 2 status 8 ' "$dir/inter.log" ||
@@ -100,7 +111,7 @@ bp_log "interleave: the first message answered byte-exact, the second refused RE
 
 "$BP_BUILD/cli/bypassctl" stats >"$dir/stats.txt" || fail "bypassctl stats failed"
 stat() { awk -v k="$1" '$1 == k { n += $2 } END { print n + 0 }' "$dir/stats.txt"; }
-[ "$(stat rpc_timeouts)" -ge 2 ] || fail "rpc_timeouts $(stat rpc_timeouts), want 2: $(grep rpc_ "$dir/stats.txt")"
+[ "$(stat rpc_timeouts)" -ge 3 ] || fail "rpc_timeouts $(stat rpc_timeouts), want 3: $(grep rpc_ "$dir/stats.txt")"
 [ "$(stat rpc_watch_retries)" -ge 1 ] ||
 	fail "rpc_watch_retries $(stat rpc_watch_retries): $(grep rpc_ "$dir/stats.txt")"
 bp_log "bypassctl stats: rpc_timeouts $(stat rpc_timeouts), rpc_watch_retries $(stat rpc_watch_retries)"

@@ -520,7 +520,7 @@ Test(rpc_framer, a_first_frame_alone_reserves_nothing)
 		a[i] = (uint8_t)(i * 3 + 1);
 	fk->env.now = 100;
 	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, sizeof(a), a, 8, 0);
-	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(scan(), RPC_RX_HELD);
 	cr_assert_eq(fk->heap.used, 0, "a 40-byte frame reserved the heap");
 	cr_assert_eq(fk->env.pos, 0, "the header waits in the ring");
 	cr_assert_eq(rpc_rx_oldest(&fk->rf), UINT64_MAX, "nothing in assembly");
@@ -542,7 +542,7 @@ Test(rpc_framer, half_a_ring_takes_the_run_of_a_large_message)
 	fk->env.heap_base = mem;
 	fk->env.heap_size = sizeof(mem);
 	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, 300 << 10, a, 64 << 10, 0);
-	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(scan(), RPC_RX_HELD);
 	cr_assert_eq(big.used, 0);
 	put_frame(RPC_FT_CHUNK, RPC_FF_MORE, 1, 64 << 10, a, sizeof(a), 0);
 	cr_assert_eq(scan(), RPC_RX_IDLE);
@@ -642,11 +642,26 @@ Test(rpc_framer, the_fin_ends_a_wait_for_bytes)
 	uint8_t x[8] = { 0 };
 
 	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, 12 * BP_HEAP_BLOCK, x, 8, 0);
-	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(scan(), RPC_RX_HELD);
 	cr_assert_eq(fk->env.pos, 0, "past half the heap: the header waits");
 	fk->env.fin = true;
 	cr_assert_eq(scan(), RPC_RX_IDLE);
 	cr_assert_eq(fk->env.pos, fk->written, "the FIN is in: taken, so the EOF can follow");
 	cr_assert_eq(rpc_rx_eof(&fk->rf, &fk->env), 0);
 	cr_assert_eq(fk->q[fk->nq - 1].type, BP_MSG_EOF);
+}
+
+/* a header held past half the heap goes on once room comes back */
+Test(rpc_framer, a_held_header_goes_on_when_room_comes_back)
+{
+	static uint8_t big[6 * BP_HEAP_BLOCK];
+	uint8_t x[8] = { 0 };
+
+	put_frame(RPC_FT_REQUEST, 0, 1, sizeof(big), big, sizeof(big), 0);
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 2, 4 * BP_HEAP_BLOCK, x, 8, 0);
+	cr_assert_eq(scan(), RPC_RX_HELD, "6 + 4 blocks of 16: past half, bytes not in");
+	cr_assert_eq(fk->nq, 1);
+	cr_assert_eq(rpc_heap_return(&fk->heap, fk->q[0].buf, fk->q[0].buf_gen), 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE, "room came back: the header is taken");
+	cr_assert_eq(fk->heap.used, 4);
 }

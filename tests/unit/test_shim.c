@@ -652,23 +652,11 @@ Test(shim, epoll_serves_every_ready_fd_in_turn)
 	}
 }
 
-/* as Linux: bind to port 0 and listen, getsockname() names the port; the
- * buffer sizes are the buffers', not the room left in them */
-Test(shim, getsockname_names_an_ephemeral_port_and_buffers_have_sizes)
+/* as Linux: the buffer sizes are the buffers', not the room left in them */
+Test(shim, buffer_sizes_are_the_buffers)
 {
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = addr_of(BYPASS_IP, 0), got;
-	socklen_t gl = sizeof(got);
-	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(listen(l, 8), 0);
-	cr_assert_eq(getsockname(l, (struct sockaddr *)&got, &gl), 0);
-	cr_assert_neq(got.sin_port, 0, "getsockname() after bind(port 0) and listen() said port 0");
-	int c = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in to = addr_of(BYPASS_IP, ntohs(got.sin_port));
-	cr_assert_eq(connect(c, (struct sockaddr *)&to, sizeof(to)), 0, "connect to it: %s",
-		     strerror(errno));
-	int s = accept(l, NULL, NULL);
-	cr_assert_geq(s, 0);
+	int s, c;
+	pair(7029, &s, &c);
 
 	static char fill[65536 * 2];
 	int v = 0;
@@ -682,5 +670,25 @@ Test(shim, getsockname_names_an_ephemeral_port_and_buffers_have_sizes)
 	cr_assert_eq(v, 65536);
 	close(s);
 	close(c);
-	close(l);
+}
+
+/* as Linux: shutdown(SHUT_RD) is news to an edge-triggered epoll waiter */
+Test(shim, epollet_reports_a_shutdown_rd)
+{
+	int s, c;
+	pair(7030, &s, &c);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.fd = s };
+	cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+	cr_assert_eq(write(c, "x", 1), 1);
+	cr_assert_eq(epoll_wait(ep, &ev, 1, 2000), 1);
+	char b;
+	cr_assert_eq(read(s, &b, 1), 1);
+	cr_assert_eq(epoll_wait(ep, &ev, 1, 0), 0, "no news yet");
+	cr_assert_eq(shutdown(s, SHUT_RD), 0);
+	cr_assert_eq(epoll_wait(ep, &ev, 1, 1000), 1, "the shutdown was not reported");
+	cr_assert(ev.events & EPOLLIN);
+	close(ep);
+	close(s);
+	close(c);
 }
