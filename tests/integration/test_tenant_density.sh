@@ -14,6 +14,7 @@
 #  d) idle, all still attached: pinned memory per tenant <= 64 KiB (daemon
 #     RssAnon growth since before the tenants existed + the app regions'
 #     blocks, as test_density.sh counts them) and the daemon <= 2% of a core
+#     per fastpath core
 #     over 10 s
 # TENANTS_N, TENANTS_CPU_SECS, TENANTS_MAX_KIB and TENANTS_TOPO_IDX (the
 # topology index, 180) override the defaults
@@ -29,7 +30,7 @@ BASE=21000
 UID0=210000
 GID=210000 # the socket group; it needs no group entry either
 SECS=${TENANTS_CPU_SECS:-10}
-MAX_CPU_PCT=2
+MAX_CPU_PCT=$((2 * ${BYPASS_FP_CORES:-1})) # each idle fastpath core sleeps and wakes on its own
 MAX_KIB=${TENANTS_MAX_KIB:-64}
 MAX_RELOAD_MS=2000
 CTL=$BP_BUILD/cli/bypassctl
