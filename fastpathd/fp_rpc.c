@@ -244,7 +244,7 @@ bool fp_rpc_rx(struct fp_ctx *fp, struct fp_flow *f)
 
 /**
  * fp_rpc_rx_unwait - fp_rpc_rx() for a flow that has waited for heap room
- * a whole message timeout: a message that still finds none while the
+ * a quarter message timeout: the message that still finds none while the
  * session holds others in assembly is refused instead (rpc_rx_env.break_wait).
  */
 bool fp_rpc_rx_unwait(struct fp_ctx *fp, struct fp_flow *f)

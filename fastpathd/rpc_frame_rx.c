@@ -41,7 +41,6 @@ static void ring_read(const struct rpc_rx_env *e, uint64_t pos, uint8_t *dst, ui
 	ring_copy_out(dst, e->ring, e->ring_size, e->ring_shift, pos, len);
 }
 
-
 static int fail(struct rpc_rx_flow *rf, int why)
 {
 	rf->error = why;

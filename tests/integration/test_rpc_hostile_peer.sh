@@ -51,15 +51,20 @@ fail() {
 	tail -5 "$dir/server.log" >&2
 	bp_die "$@"
 }
+# await WORD LOG: the peer writing LOG said WORD within 10 s, or fail
+await() {
+	local _
+	for _ in $(seq 100); do
+		grep -q "$1" "$2" && return 0
+		sleep 0.1
+	done
+	fail "no '$1' from the peer: $(cat "$2")"
+}
 
 # hold: the heap is the attackers'; the call waits for their reset
 bp_bg peer hold 2 4194304 163840 >"$dir/hold.log" 2>&1
 holder=$BP_LAST_PID
-for _ in $(seq 100); do
-	grep -q holding "$dir/hold.log" && break
-	sleep 0.1
-done
-grep -q holding "$dir/hold.log" || fail "hold: $(cat "$dir/hold.log")"
+await holding "$dir/hold.log"
 sleep 0.3 # their frames are in: the heap is taken
 peer call 65536 >"$dir/call1.log" 2>&1 || fail "call during the hold: $(cat "$dir/call1.log")"
 wait "$holder" || fail "hold peer failed: $(cat "$dir/hold.log")"
@@ -78,11 +83,7 @@ bp_log "hold: both sessions reset by the message timeout; the waiting call answe
 
 # announce: headers alone reserve nothing
 exec {announce_in}> >(peer announce 20 4194304 >"$dir/announce.log" 2>&1)
-for _ in $(seq 100); do
-	grep -q announced "$dir/announce.log" && break
-	sleep 0.1
-done
-grep -q announced "$dir/announce.log" || fail "announce: $(cat "$dir/announce.log")"
+await announced "$dir/announce.log"
 sleep 0.3
 peer call 65536 >"$dir/call2.log" 2>&1 || fail "call after the announcements: $(cat "$dir/call2.log")"
 read -r _ secs _ status verdict <"$dir/call2.log"
@@ -98,10 +99,7 @@ bp_log "announce: past half the heap, 20 headers of 4 MiB reserved nothing; a ca
 # older session's message (which times out later) is in assembly
 bp_bg peer hold 1 1048576 16384 >"$dir/older.log" 2>&1
 older=$BP_LAST_PID
-for _ in $(seq 100); do
-	grep -q holding "$dir/older.log" && break
-	sleep 0.1
-done
+await holding "$dir/older.log"
 peer interleave 5242880 65536 >"$dir/inter.log" 2>&1 || fail "interleave: $(cat "$dir/inter.log")"
 wait "$older" || fail "older session: $(cat "$dir/older.log")"
 awk '/^reset/ { r = $2 } END { exit !(r > 0 && r < 8) }' "$dir/older.log" ||
