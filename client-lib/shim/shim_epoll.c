@@ -265,15 +265,15 @@ static int ep_wait(int epfd, struct epoll_event *evs, int max, int timeout, cons
 }
 
 /*
- * The kernel's events in evs[from, from + kn): keep the program's, drop
- * our own wakeups (the daemon's and the threads' fds), say if one came.
- * Return: where the kept ones end.
+ * The kernel's @kn events in @evs: keep the program's, drop our own
+ * wakeups (the daemon's and the threads' fds), say if one came.
+ * Return: how many were kept (at the front of @evs).
  */
-static int keep_kernel_events(struct epoll_event *evs, int from, int kn, bool *woke)
+static int keep_kernel_events(struct epoll_event *evs, int kn, bool *woke)
 {
-	int out = from;
+	int out = 0;
 
-	for (int i = from; i < from + kn; i++) {
+	for (int i = 0; i < kn; i++) {
 		if (evs[i].data.u64 == WAKE_TAG) {
 			*woke = true;
 		} else if ((evs[i].data.u64 & ~0xffffffffull) == THREAD_TAG) {
@@ -309,7 +309,7 @@ static int ep_wait_loop(struct ep *ep, struct bp_ctx *c, struct epoll_event *evs
 			int kn = real.epoll_pwait(epfd, evs, max, 0, mask);
 			if (kn < 0)
 				return -1;
-			out = keep_kernel_events(evs, 0, kn, &woke);
+			out = keep_kernel_events(evs, kn, &woke);
 		}
 		int n = out < max ? scan(ep, c, evs + out, max - out) : 0;
 		if (n > 0) /* < 0: no bypass fds left; our wake fds still need filtering */
@@ -326,7 +326,7 @@ static int ep_wait_loop(struct ep *ep, struct bp_ctx *c, struct epoll_event *evs
 		int kn = real.epoll_pwait(epfd, evs, max, left, mask);
 		if (kn < 0)
 			return -1;
-		out = keep_kernel_events(evs, 0, kn, &woke);
+		out = keep_kernel_events(evs, kn, &woke);
 		if (out || !left || !woke)
 			return out;
 	}
