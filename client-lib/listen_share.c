@@ -66,6 +66,18 @@ BP_API int bp_listen_share(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int b
 	return bpi_listen(ctx, ip, port, backlog, BP_LISTEN_SHARED, share_fd);
 }
 
+BP_API int bp_listen_reserve(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int share_fd)
+{
+	if (!ctx || (share_fd < 0 && !port))
+		return -EINVAL; /* the share socket of port 0 would not be port P's */
+	if (share_fd < 0) {
+		share_fd = bp_share_fd(port);
+		if (share_fd < 0)
+			return share_fd;
+	}
+	return bpi_listen(ctx, ip, port, 1, BP_LISTEN_SHARED | BP_LISTEN_RESERVE, share_fd);
+}
+
 int bpi_send_shared_listen(struct bp_ctx *ctx, const struct bp_ctrl_req *req, int share_fd)
 {
 	Bypass__ListenShared ls = BYPASS__LISTEN_SHARED__INIT;

@@ -19,6 +19,16 @@ struct sp_listener *sp_listener_of_port(struct sp *sp, uint16_t port)
 	return i ? &sp->listeners[i - 1] : NULL;
 }
 
+/* does a listener on @port take connections (not only reservations hold it)? */
+bool sp_port_accepting(struct sp *sp, uint16_t port)
+{
+	DP_ASSERT_SP();
+	for (uint16_t i = sp->listener_by_port[port]; i; i = sp->listeners[i - 1].next)
+		if (!sp->listeners[i - 1].reserve)
+			return true;
+	return false;
+}
+
 /* the listener a passive conn came through, if it still exists */
 struct sp_listener *sp_listener_of_conn(struct sp *sp, const struct sp_conn *c)
 {
@@ -63,6 +73,9 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 {
 	DP_ASSERT_SP();
 	bool shared = flags & BP_LISTEN_SHARED;
+	bool reserve = flags & BP_LISTEN_RESERVE;
+	if (reserve && !shared)
+		return -EINVAL; /* a reservation only makes sense for a group to join */
 	if (ip && ip != sp->dp->ip)
 		return -EADDRNOTAVAIL;
 	if ((flags & BP_FLOW_RPC) && !app->heap_size)
@@ -106,6 +119,7 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 		.cc = cc,
 		.tenant = app->tenant,
 		.rpc = (flags & BP_FLOW_RPC) != 0,
+		.reserve = reserve,
 	};
 	sp_listen_set_proof(sp, app, l, proof_fd);
 	sp->listener_by_port[port] = idx + 1;

@@ -111,6 +111,8 @@ struct sp_listener {
 	uint32_t uid;                 /* of the app that listens */
 	uint16_t tenant;              /* ... and its tenant */
 	bool rpc;                     /* BP_FLOW_RPC: children are RPC sessions */
+	bool reserve;                 /* BP_LISTEN_RESERVE: holds the port, takes
+				       * no connections */
 };
 
 #define SP_MAX_LISTENERS DP_APPS_LIMIT /* one per app at [apps] max_apps' limit */
@@ -338,6 +340,7 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 		      uint32_t backlog, uint32_t flags, const struct cc_ops *cc, int proof_fd,
 		      uint32_t *slot_out);
 struct sp_listener *sp_listener_of_port(struct sp *sp, uint16_t port);
+bool sp_port_accepting(struct sp *sp, uint16_t port);
 struct sp_listener *sp_listener_of_conn(struct sp *sp, const struct sp_conn *c);
 void sp_listener_unlink(struct sp *sp, struct sp_listener *l);
 void sp_listener_close(struct sp *sp, struct dp_app *app, struct sp_listener *l);

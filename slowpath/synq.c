@@ -185,7 +185,7 @@ static struct sp_listener *pick_listener(struct sp *sp, uint16_t port)
 	for (uint16_t i = sp->listener_by_port[port]; i; i = sp->listeners[i - 1].next) {
 		struct sp_listener *l = &sp->listeners[i - 1];
 		uint32_t waiting = sp_listener_waiting(sp, l);
-		if (waiting >= l->backlog)
+		if (l->reserve || waiting >= l->backlog)
 			continue;
 		if (waiting + l->half_open < best_load) {
 			best_load = waiting + l->half_open;
@@ -291,7 +291,7 @@ static void syn_input(struct sp *sp, const struct pkt_tcp *p)
 		dp->sp_counters[DPC_SYN_DROPPED]++;
 		return;
 	}
-	if (!sp_listener_of_port(sp, p->dport)) {
+	if (!sp_port_accepting(sp, p->dport)) {
 		sp_send_rst_reply(sp, p); /* connection refused */
 		return;
 	}
@@ -414,7 +414,7 @@ static bool cookie_input(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp
 	if (!dp->cfg.syncookies || !q->cookie_sent_tsc || sp->now - q->cookie_sent_tsc > recent)
 		return false;
 	if ((p->flags & (TCPF_ACK | TCPF_SYN | TCPF_RST)) != TCPF_ACK ||
-	    !sp_listener_of_port(sp, p->dport) || bogus_source(sp, p))
+	    !sp_port_accepting(sp, p->dport) || bogus_source(sp, p))
 		return false;
 	struct syncookie_opts o = { 0 };
 	uint32_t now = syncookie_clock(sp->now, dp->tsc_hz);

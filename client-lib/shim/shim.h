@@ -63,6 +63,9 @@ struct shim_bound {
 	int ksock1;            /* listening: the kernel socket kept after a
 				* conversion, + 1 (0: the fd itself is it) */
 	char cc[16];           /* TCP_CONGESTION set before connect(), "" = default */
+	int reserve_h1;        /* bind(port 0): the daemon's hold on the port it
+				* picked (bp_listen_reserve()) in this
+				* process, handle + 1; 0 = none */
 };
 
 /* the libc functions we wrap */
@@ -122,6 +125,7 @@ int shim_install(int fd, struct shim_sock *s, int cloexec);
 void shim_put(int fd);
 void shim_alias(int newfd, struct shim_sock *s);
 struct shim_bound *shim_bound(int fd);
+void shim_bound_unreserve(struct shim_bound *b);
 int shim_wait(struct shim_sock *s, int timeout_ms);
 int shim_wait_until(struct shim_sock *s, uint64_t deadline_ms);
 uint64_t shim_deadline(int timeo_ms);

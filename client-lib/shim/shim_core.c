@@ -119,6 +119,7 @@ static void after_fork_child(void)
 		return;
 	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
 		struct shim_sock *s = table[fd];
+		bound[fd].reserve_h1 = 0; /* the parent's hold: its port stays in .port */
 		if (!s)
 			continue;
 		if (s->listener) {
@@ -334,6 +335,16 @@ struct shim_bound *shim_bound(int fd)
 	return fd >= 0 && fd < SHIM_MAX_FD ? &bound[fd] : NULL;
 }
 
+/* give up the port a bind(port 0) reserved, if this process holds it: the
+ * socket listens now (its listener holds the port), connects, or is gone */
+void shim_bound_unreserve(struct shim_bound *b)
+{
+	struct bp_ctx *c = __atomic_load_n(&ctx, __ATOMIC_ACQUIRE);
+	int h = __atomic_exchange_n(&b->reserve_h1, 0, __ATOMIC_ACQ_REL) - 1;
+	if (h >= 0 && c)
+		bp_close(c, h);
+}
+
 /**
  * shim_install - make @fd a bypass socket.  The kernel object behind @fd
  * (a socket, or nothing) is replaced by a fresh eventfd placeholder so the
@@ -359,6 +370,7 @@ int shim_install(int fd, struct shim_sock *s, int cloexec)
 	} else if (!cloexec) {
 		real.fcntl(fd, F_SETFD, 0);
 	}
+	shim_bound_unreserve(&bound[fd]);
 	pthread_mutex_lock(&table_lock);
 	s->refs++;
 	bound[fd].valid = false;

@@ -88,6 +88,36 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 }
 
 /*
+ * bind(port 0) on a bypass address, at listen() or the first getsockname():
+ * the daemon picks the port now and holds it (a reservation takes no
+ * connections, as a socket that is bound but not listening), so the port
+ * getsockname() names is the one this process, or its pre-fork workers,
+ * will listen on.  Without a daemon it stays 0.
+ */
+static void reserve_port(int fd, struct shim_bound *b)
+{
+	static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct bp_ctx *c = shim_ctx();
+	struct bp_flow_info fi;
+	if (!c)
+		return;
+	pthread_mutex_lock(&reserve_lock);
+	if (!b->port) {
+		uint32_t ip = b->ip == htonl(INADDR_ANY) ? 0 : b->ip;
+		/* the kernel socket proves to the daemon that a worker which
+		 * inherited it shares the port (shim_listen_now()) */
+		int h = bp_listen_reserve(c, ip, 0, b->ksock1 ? b->ksock1 - 1 : fd);
+		if (h >= 0 && !bp_flow_info(c, h, &fi) && fi.local_port) {
+			b->port = fi.local_port;
+			b->reserve_h1 = h + 1;
+		} else if (h >= 0) {
+			bp_close(c, h);
+		}
+	}
+	pthread_mutex_unlock(&reserve_lock);
+}
+
+/*
  * A listener is converted lazily, on the first accept/poll/epoll in the
  * process that does it: a pre-fork server (nginx) listens in its master and
  * accepts in its workers, so each worker gets its own daemon-side listener
@@ -103,6 +133,8 @@ int listen(int fd, int backlog)
 		return real.listen(fd, backlog);
 	b->listening = true;
 	b->backlog = backlog > 0 ? backlog : 128;
+	if (!b->port)
+		reserve_port(fd, b); /* one port for every process that will accept */
 	return 0;
 }
 
@@ -307,6 +339,7 @@ int close(int fd)
 		if (b) {
 			/* a pending listener too (a fork child closing the one
 			 * it inherited): the number's next owner is not one */
+			shim_bound_unreserve(b);
 			b->valid = false;
 			b->listening = false;
 			b->cc[0] = 0;
@@ -345,6 +378,8 @@ int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 	struct shim_bound *b = shim_bound(fd);
 	if (!s) {
 		if (b && b->valid) {
+			if (!b->port)
+				reserve_port(fd, b);
 			fill_addr(addr, len, b->ip, b->port);
 			return 0;
 		}
@@ -565,6 +600,7 @@ static int dup_onto(int oldfd, int newfd, int flags, bool is_dup3)
 		shim_epoll_fd_closed(newfd);
 		shim_put(newfd);
 	} else if (nb) {
+		shim_bound_unreserve(nb);
 		nb->valid = nb->listening = false;
 	}
 	int n = is_dup3 ? real.dup3(oldfd, newfd, flags) : real.dup2(oldfd, newfd);

@@ -117,6 +117,19 @@ int bp_listen_share(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int backlog,
 int bp_share_fd(uint16_t port);
 
 /**
+ * bp_listen_reserve - hold @port for the shared listeners of the holders of
+ * @share_fd, taking no connections: a bound kernel socket that does not
+ * listen yet.  A connection attempt to a port only reservations hold is
+ * refused.  Lets a program learn the port the daemon picks for @port 0
+ * (bp_flow_info()) before any of its processes listens there with
+ * bp_listen_share(..., @share_fd).  bp_close() gives the port up.
+ * @share_fd: a descriptor, as for bp_listen_share(); -1 = bp_share_fd(@port)
+ *            (not with @port 0).
+ * Return: a handle to the reservation, or -errno as bp_listen_share().
+ */
+int bp_listen_reserve(struct bp_ctx *ctx, uint32_t ip, uint16_t port, int share_fd);
+
+/**
  * bp_accept - take one established connection from a listener.
  * Return: flow handle or -EAGAIN if none is pending.
  */

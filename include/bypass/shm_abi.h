@@ -93,7 +93,8 @@ enum bp_ctrl_op {
  * @ip: IPv4 address, network byte order (LISTEN: 0 = any).
  * @port: TCP port, host byte order (LISTEN: 0 = pick one).
  * @backlog: LISTEN only.
- * @flags: LISTEN: BP_LISTEN_SHARED; LISTEN and CONNECT: BP_FLOW_RPC.
+ * @flags: LISTEN: BP_LISTEN_SHARED, BP_LISTEN_RESERVE; LISTEN and CONNECT:
+ *         BP_FLOW_RPC.
  * @pid: FORKED only: the child's process id.
  * @key: ADOPT/RELEASE/EXEC_HOLD: the flow's handoff key (bp_flow_shm.handoff_key).
  * @cc: CONNECT/LISTEN: congestion control for the flow(s), NUL-padded
@@ -124,6 +125,12 @@ struct bp_ctrl_req {
  * session: fastpathd frames it (rpc/WIRE.md) and delivers whole messages on
  * the message queues; the app never reads its rx ring (needs a heap) */
 #define BP_FLOW_RPC 2u
+/* LISTEN with BP_LISTEN_SHARED: hold the port for the group and take no
+ * connections, as a kernel socket that is bound but not listening does
+ * (a SYN to a port only reservations hold is refused).  The shim's
+ * bind(port 0): getsockname() must name the port before any process of a
+ * pre-fork server listens on it. */
+#define BP_LISTEN_RESERVE 4u
 static_assert(sizeof(struct bp_ctrl_req) == 64, "bp_ctrl_req layout");
 static_assert(offsetof(struct bp_ctrl_req, key) % 8 == 0, "bp_ctrl_req key alignment");
 

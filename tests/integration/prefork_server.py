@@ -1,13 +1,25 @@
 #!/usr/bin/env python3
 """A pre-fork TCP server in the nginx style: the master binds and listens,
 then forks workers that each wait with select() and accept; the master never
-accepts.  Each reply names the worker, so a test can see several served."""
-import os, select, signal, socket, sys
+accepts.  Each reply names the worker, so a test can see several served.
+
+    prefork_server.py PORT WORKERS [HOLD_FILE]
+
+PORT 0: the port bind() picked, from getsockname(), is the one announced.
+HOLD_FILE: after bind(), say "bound on PORT" and wait for that file to exist
+before listen() (a test probes the bound, not yet listening port)."""
+import os, select, signal, socket, sys, time
 
 port, workers = int(sys.argv[1]), int(sys.argv[2])
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("0.0.0.0", port))
+port = ls.getsockname()[1]
+if len(sys.argv) > 3:
+    print(f"bound on {port}", flush=True)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(sys.argv[3]) and time.monotonic() < deadline:
+        time.sleep(0.05)
 ls.listen(128)
 kids = []
 for w in range(workers):

@@ -2,7 +2,8 @@
 # Unmodified Python programs over bypass through the LD_PRELOAD shim:
 #  - server side: http.server (selectors + accept) serving 20 MiB to curl on Linux
 #  - client side: urllib fetching from a Linux http.server
-#  - fork: a pre-fork server whose workers accept on the master's listener
+#  - fork: a pre-fork server whose workers accept on the master's listener,
+#    on a fixed port and on the port a bind(port 0) got (getsockname())
 #  - reset: what a connection the peer reset says, as on Linux (same probe)
 set -euo pipefail
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -41,21 +42,45 @@ grep -q "ConnectionRefusedError" "$dir/refused" || bp_die "want ECONNREFUSED, go
 echo "ok: python client under the shim -> Linux http.server; closed port refused"
 
 # pre-fork: workers accept on the master's listener
-bp_bg shim python3 "$(dirname "$0")/prefork_server.py" 9000 2 >"$dir/pf.log" 2>&1
-bp_wait_listening "$dir/pf.log"
-replies=$(bp_peer timeout 60 python3 -c "
+prefork_calls() { # port: 40 connections at once, each answered by a worker
+	local replies n
+	replies=$(bp_peer timeout 60 python3 -c "
 import socket, threading
 out = []
 def one(i):
-    s = socket.create_connection(('$BP_IP', 9000), timeout=10)
+    s = socket.create_connection(('$BP_IP', $1), timeout=10)
     s.sendall(b'req%d' % i)
     out.append(s.recv(100).decode())
 ts = [threading.Thread(target=one, args=(i,)) for i in range(40)]
 [t.start() for t in ts]; [t.join() for t in ts]
 print('\n'.join(out))")
-n=$(echo "$replies" | grep -c "^worker")
-[ "$n" -eq 40 ] || bp_die "pre-fork server answered $n of 40: $replies"
-echo "ok: pre-fork server: 40 connections served by $(echo "$replies" | cut -d: -f1 | sort -u | tr '\n' ' ')"
+	n=$(echo "$replies" | grep -c "^worker")
+	[ "$n" -eq 40 ] || bp_die "pre-fork server on port $1 answered $n of 40: $replies"
+	echo "$replies" | cut -d: -f1 | sort -u | tr '\n' ' '
+}
+bp_bg shim python3 "$(dirname "$0")/prefork_server.py" 9000 2 >"$dir/pf.log" 2>&1
+bp_wait_listening "$dir/pf.log"
+echo "ok: pre-fork server: 40 connections served by $(prefork_calls 9000)"
+# bind(port 0): getsockname() names the port at once, as on Linux; the
+# bound port refuses connections until listen(); the master never accepts,
+# so every connection must reach its workers on that same port
+bp_bg shim python3 "$(dirname "$0")/prefork_server.py" 0 2 "$dir/pf0.go" >"$dir/pf0.log" 2>&1
+for _ in $(seq 100); do grep -q "^bound on" "$dir/pf0.log" && break; sleep 0.1; done
+port=$(sed -n 's/^bound on \([0-9]*\)$/\1/p' "$dir/pf0.log")
+if [ -z "$port" ] || [ "$port" -eq 0 ]; then
+	bp_die "bind(port 0): getsockname() said '$(cat "$dir/pf0.log")'"
+fi
+probe=$(bp_peer timeout 10 python3 -c "
+import socket
+try:
+    socket.create_connection(('$BP_IP', $port), timeout=5); print('connected')
+except ConnectionRefusedError:
+    print('refused')" 2>&1)
+[ "$probe" = refused ] || bp_die "bound, not listening port $port: want refused, got '$probe'"
+touch "$dir/pf0.go"
+bp_wait_listening "$dir/pf0.log"
+grep -q "^listening on $port " "$dir/pf0.log" || bp_die "port 0: listens on another port: $(cat "$dir/pf0.log")"
+echo "ok: bind(port 0): getsockname() said $port before listen(); refused until listen(); 40 connections served by $(prefork_calls "$port")"
 # a connection the peer reset: the same probe on kernel sockets and through
 # the shim must see the same results (the error once, then EPIPE and EOF)
 bp_bg bp_peer python3 "$(dirname "$0")/reset_probe.py" server 9100 >"$dir/rst.log" 2>&1
