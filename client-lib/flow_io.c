@@ -425,6 +425,21 @@ BP_API size_t bp_rx_avail(struct bp_ctx *ctx, int h)
 	return n;
 }
 
+BP_API size_t bp_tx_unacked(struct bp_ctx *ctx, int h)
+{
+	struct bp_slot *s;
+	size_t n = 0;
+
+	if (!ctx)
+		return 0;
+	bpi_lock(ctx);
+	s = bpi_lookup(ctx, h);
+	if (s && s->kind == BPS_FLOW)
+		n = (size_t)(ctx->tx_size - bpi_tx_free(ctx, s, &ctx->flows[h]));
+	bpi_unlock(ctx);
+	return n;
+}
+
 BP_API size_t bp_tx_space(struct bp_ctx *ctx, int h)
 {
 	struct bp_slot *s;

@@ -506,6 +506,10 @@ unsigned shim_ready(struct shim_sock *s)
 {
 	unsigned r = bp_ready(ctx, s->h);
 
+	/* an error already reported (Linux cleared so_error): the socket stays
+	 * hung up, but no longer says POLLERR */
+	if ((r & BP_ERROR) && __atomic_load_n(&s->err_told, __ATOMIC_RELAXED))
+		r = (r & ~BP_ERROR) | SHIM_HUNG_UP;
 	/* shut for reading: a read returns at once (EOF), as on Linux */
 	return s->shut_rd && !s->listener ? r | BP_READABLE | BP_HUP : r;
 }

@@ -23,8 +23,10 @@ short shim_poll_bits(unsigned r, short events)
 	if (r & BP_HUP)
 		rev |= POLLRDHUP | POLLIN | POLLRDNORM;
 	rev &= (short)(events | POLLERR | POLLHUP);
+	if (r & (BP_ERROR | SHIM_HUNG_UP))
+		rev |= POLLHUP;
 	if (r & BP_ERROR)
-		rev |= POLLERR | POLLHUP;
+		rev |= POLLERR;
 	return rev;
 }
 

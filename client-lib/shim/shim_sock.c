@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <linux/sockios.h>
 
 #include "shim.h"
 #include "bp_internal.h"
@@ -317,10 +318,19 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		errno = EINPROGRESS;
 		return -1;
 	}
+	/* SO_SNDTIMEO bounds a blocking connect: then EINPROGRESS, as on Linux,
+	 * and the handshake goes on (poll, or connect() again, tells) */
+	uint64_t deadline = shim_deadline(s->sndtimeo_ms);
 	int st;
-	while ((st = connect_outcome(s)) == -EINPROGRESS)
-		if (shim_wait(s, 100))
+	while ((st = connect_outcome(s)) == -EINPROGRESS) {
+		uint64_t now = shim_deadline(1) - 1;
+		if (now >= deadline) {
+			errno = EINPROGRESS;
 			return -1;
+		}
+		if (shim_wait(s, deadline - now < 100 ? (int)(deadline - now) : 100))
+			return -1;
+	}
 	if (st)
 		s->err_told = true; /* reported here, as Linux's so_error is */
 	return st ? shim_errno(st) : 0;
@@ -569,8 +579,14 @@ int ioctl(int fd, unsigned long req, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	struct shim_sock *s = shim_get(fd);
-	if (s && req == FIONREAD) {
-		*(int *)arg = (int)bp_rx_avail(shim_ctx(), s->h);
+	if (s && (req == FIONREAD || req == SIOCOUTQ)) { /* FIONREAD is SIOCINQ */
+		if (s->listener) {
+			errno = EINVAL; /* as Linux answers for a listening socket */
+			return -1;
+		}
+		struct bp_ctx *c = shim_ctx();
+		size_t n = req == FIONREAD ? bp_rx_avail(c, s->h) : bp_tx_unacked(c, s->h);
+		*(int *)arg = n > INT32_MAX ? INT32_MAX : (int)n;
 		return 0;
 	}
 	if (s && req == FIONBIO)

@@ -246,6 +246,12 @@ int bp_flow_info(struct bp_ctx *ctx, int h, struct bp_flow_info *info);
 /** bp_rx_avail / bp_tx_space - buffered bytes to read, free bytes to write. */
 size_t bp_rx_avail(struct bp_ctx *ctx, int h);
 size_t bp_tx_space(struct bp_ctx *ctx, int h);
+/**
+ * bp_tx_unacked - bytes written on connection @h that the peer has not
+ * acknowledged yet, sent or not (Linux's SIOCOUTQ; after a reset, what was
+ * outstanding then, as on Linux).
+ */
+size_t bp_tx_unacked(struct bp_ctx *ctx, int h);
 
 /*
  * Connections across fork().  A child of a process that holds connections

@@ -6,14 +6,17 @@
       once (SO_LINGER {1, 0}).
   reset_probe.py probe IP PORT OPS
       connect, wait for the reset, then run OPS in order, one letter each:
-      r = recv, s = send, e = getsockopt(SO_ERROR); prints the results,
-      e.g. "recv=ECONNRESET recv=b'' send=EPIPE".  SIGPIPE is ignored
+      r = recv, s = send, e = getsockopt(SO_ERROR), p = poll() (the
+      events it reports), q = ioctl SIOCINQ and SIOCOUTQ (bytes to read,
+      bytes not acknowledged); prints the results, e.g.
+      "recv=ECONNRESET recv=b'' send=EPIPE".  SIGPIPE is ignored
       (Python's default), so a send that would raise it says EPIPE.
 
 Run against a Linux peer with kernel sockets and again through the shim:
 the two lines must match.
 """
 import errno
+import fcntl
 import select
 import socket
 import struct
@@ -46,6 +49,23 @@ def op(name, fn):
         return '%s=%s' % (name, errno.errorcode.get(e.errno, e.errno))
 
 
+SIOCINQ, SIOCOUTQ = 0x541B, 0x5411  # linux/sockios.h (FIONREAD, TIOCOUTQ)
+
+
+def ioctl_int(c, req):
+    return struct.unpack('i', fcntl.ioctl(c.fileno(), req, b'\0' * 4))[0]
+
+
+def poll_names(c):
+    p = select.poll()
+    p.register(c, select.POLLIN | select.POLLOUT | select.POLLRDHUP)
+    got = p.poll(0)
+    ev = got[0][1] if got else 0
+    names = [n for n in ('POLLIN', 'POLLOUT', 'POLLERR', 'POLLHUP', 'POLLRDHUP')
+             if ev & getattr(select, n)]
+    return '|'.join(names) or '0'
+
+
 def probe(ip, port, ops):
     c = socket.create_connection((ip, port), timeout=10)
     select.select([c], [], [], 10)  # the data or the reset came in
@@ -58,6 +78,11 @@ def probe(ip, port, ops):
             out.append(op('send', lambda: c.send(b'x')))
         elif o == 'e':
             out.append(op('soerr', lambda: c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)))
+        elif o == 'p':
+            out.append('poll=' + poll_names(c))
+        elif o == 'q':
+            out.append(op('queues', lambda: '%d/%d' % (ioctl_int(c, SIOCINQ),
+                                                         ioctl_int(c, SIOCOUTQ))))
     print(' '.join(out), flush=True)
 
 

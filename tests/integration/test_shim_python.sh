@@ -4,7 +4,8 @@
 #  - client side: urllib fetching from a Linux http.server
 #  - fork: a pre-fork server whose workers accept on the master's listener,
 #    on a fixed port and on the port a bind(port 0) got (getsockname())
-#  - reset: what a connection the peer reset says, as on Linux (same probe)
+#  - reset: what a connection the peer reset says (errors, poll, SIOCINQ and
+#    SIOCOUTQ), as on Linux (same probe); a blocking connect under SO_SNDTIMEO
 set -euo pipefail
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
@@ -85,7 +86,7 @@ echo "ok: bind(port 0): getsockname() said $port before listen(); refused until 
 # the shim must see the same results (the error once, then EPIPE and EOF)
 bp_bg bp_peer python3 "$(dirname "$0")/reset_probe.py" server 9100 >"$dir/rst.log" 2>&1
 bp_wait_listening "$dir/rst.log"
-for ops in rrs ssr esr ees; do
+for ops in rrs ssr esr ees prp pep; do
 	linux=$(bp_peer timeout 20 python3 "$(dirname "$0")/reset_probe.py" probe 127.0.0.1 9100 $ops)
 	ours=$(shim timeout 20 python3 "$(dirname "$0")/reset_probe.py" probe "$BP_PEER_IP" 9100 $ops)
 	[ "$ours" = "$linux" ] || bp_die "after a reset, $ops: Linux says '$linux', the shim '$ours'"
@@ -95,8 +96,27 @@ done
 # sent just before it aborted)
 bp_bg bp_peer python3 "$(dirname "$0")/reset_probe.py" server 9101 last-words >"$dir/rst2.log" 2>&1
 bp_wait_listening "$dir/rst2.log"
-linux=$(bp_peer timeout 20 python3 "$(dirname "$0")/reset_probe.py" probe 127.0.0.1 9101 rrrs)
-ours=$(shim timeout 20 python3 "$(dirname "$0")/reset_probe.py" probe "$BP_PEER_IP" 9101 rrrs)
-[ "$ours" = "$linux" ] || bp_die "data, then a reset: Linux says '$linux', the shim '$ours'"
-echo "ok: data, then a reset, as on Linux: $ours"
+for ops in rrrs qrq prrp; do
+	linux=$(bp_peer timeout 20 python3 "$(dirname "$0")/reset_probe.py" probe 127.0.0.1 9101 $ops)
+	ours=$(shim timeout 20 python3 "$(dirname "$0")/reset_probe.py" probe "$BP_PEER_IP" 9101 $ops)
+	[ "$ours" = "$linux" ] || bp_die "data, then a reset, $ops: Linux says '$linux', the shim '$ours'"
+	echo "ok: data, then a reset, as on Linux: $ours"
+done
+# SO_SNDTIMEO bounds a blocking connect to a peer that never answers: Linux
+# returns EINPROGRESS when it runs out (net/ipv4/af_inet.c)
+bp_peer iptables -I INPUT -p tcp --dport 9102 --syn -j DROP || bp_die "iptables in the peer namespace failed"
+got=$(shim timeout 20 python3 -c "
+import socket, struct, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 0, 500000))
+t0 = time.monotonic()
+try:
+    s.connect(('$BP_PEER_IP', 9102)); print('connected')
+except OSError as e:
+    print(e.strerror, '%.1f' % (time.monotonic() - t0))")
+case $got in
+"Operation now in progress 0.5" | "Operation now in progress 0.6") ;;
+*) bp_die "blocking connect with SO_SNDTIMEO 0.5 s to a silent peer: '$got'" ;;
+esac
+echo "ok: blocking connect with SO_SNDTIMEO 0.5 s to a silent peer: $got s"
 echo "PASS: python programs over the shim"
