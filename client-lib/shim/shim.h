@@ -143,6 +143,10 @@ struct bp_ctx *shim_ctx_attached(void);
 /* shim_exec.c */
 void shim_exec_inherit(void);
 
+/* shim_tcpinfo.c */
+int shim_tcp_info(struct shim_sock *s, void *val, socklen_t *len);
+int shim_tcp_maxseg(struct shim_sock *s);
+
 /* shim_poll.c */
 short shim_poll_bits(unsigned r, short events);
 

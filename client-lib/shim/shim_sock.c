@@ -442,6 +442,15 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
 	shim_init();
 	struct shim_sock *s = shim_get(fd);
+	struct shim_bound *b = shim_bound(fd);
+	if (!s && b && b->listening && level == IPPROTO_TCP && name == TCP_INFO)
+		return shim_tcp_info(NULL, val, len); /* the kernel socket never listened */
+	if (!s && b && b->listening && level == SOL_SOCKET && name == SO_ACCEPTCONN &&
+	    val && len && *len >= sizeof(int)) {
+		*(int *)val = 1;
+		*len = sizeof(int);
+		return 0;
+	}
 	if (!s)
 		return real.getsockopt(fd, level, name, val, len);
 	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
@@ -455,6 +464,8 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		*len = sizeof(tv);
 		return 0;
 	}
+	if (level == IPPROTO_TCP && name == TCP_INFO)
+		return shim_tcp_info(s, val, len);
 	if (level == SOL_SOCKET && name == SO_LINGER) {
 		if (!val || !len || *len < sizeof(struct linger)) {
 			errno = EINVAL;
@@ -486,6 +497,8 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		v = AF_INET;
 	} else if (level == SOL_SOCKET && name == SO_ACCEPTCONN) {
 		v = s->listener;
+	} else if (level == IPPROTO_TCP && name == TCP_MAXSEG) {
+		v = shim_tcp_maxseg(s);
 	}
 	memcpy(val, &v, sizeof(v));
 	*len = sizeof(v);

@@ -243,6 +243,29 @@ struct bp_flow_info {
 
 int bp_flow_info(struct bp_ctx *ctx, int h, struct bp_flow_info *info);
 
+/**
+ * struct bp_flow_stats - the daemon's view of a connection, as `bypassctl
+ * flows` shows it (and Linux's TCP_INFO gives it for a socket).
+ * @state: ss's name ("established", "close-wait", "fin-wait-1", ...).
+ * @cwnd: congestion window, bytes.  @rto_ms: the retransmission timeout now.
+ * @retrans: fast retransmits and timeouts; @timeouts: the timeouts alone.
+ * @rx_queue: received, not read; @tx_queue: written, not acknowledged.
+ */
+struct bp_flow_stats {
+	char state[16];
+	uint32_t mss, cwnd, srtt_us, rttvar_us, rto_ms;
+	uint32_t retrans, timeouts, rx_queue, tx_queue, peer_wnd;
+	uint64_t bytes_acked, bytes_sent, bytes_received, pacing_bps;
+};
+
+/**
+ * bp_flow_stats - ask the daemon about connection @h (a round trip to its
+ * slowpath on the control socket: for occasional questions).
+ * Return: 0, -ENOTCONN for a listener, -ENOENT if the daemon no longer
+ * lists it, -ETIMEDOUT if it did not answer within 2 s, -errno.
+ */
+int bp_flow_stats(struct bp_ctx *ctx, int h, struct bp_flow_stats *st);
+
 /** bp_rx_avail / bp_tx_space - buffered bytes to read, free bytes to write. */
 size_t bp_rx_avail(struct bp_ctx *ctx, int h);
 size_t bp_tx_space(struct bp_ctx *ctx, int h);

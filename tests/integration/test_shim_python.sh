@@ -5,7 +5,8 @@
 #  - fork: a pre-fork server whose workers accept on the master's listener,
 #    on a fixed port and on the port a bind(port 0) got (getsockname())
 #  - reset: what a connection the peer reset says (errors, poll, SIOCINQ and
-#    SIOCOUTQ), as on Linux (same probe); a blocking connect under SO_SNDTIMEO
+#    SIOCOUTQ), as on Linux (same probe); TCP_INFO; a blocking connect under
+#    SO_SNDTIMEO
 set -euo pipefail
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
@@ -102,16 +103,24 @@ for ops in rrrs qrq prrp; do
 	[ "$ours" = "$linux" ] || bp_die "data, then a reset, $ops: Linux says '$linux', the shim '$ours'"
 	echo "ok: data, then a reset, as on Linux: $ours"
 done
+# TCP_INFO and TCP_MAXSEG of a connection that moved 1 MiB, and of a
+# listener, as kernel sockets answer them (the same facts, not the values)
+bp_bg bp_peer python3 "$(dirname "$0")/tcpinfo_probe.py" sink 9103 >"$dir/ti.log" 2>&1
+bp_wait_listening "$dir/ti.log"
+linux=$(bp_peer timeout 20 python3 "$(dirname "$0")/tcpinfo_probe.py" probe 127.0.0.1 9103)
+ours=$(shim timeout 20 python3 "$(dirname "$0")/tcpinfo_probe.py" probe "$BP_PEER_IP" 9103)
+[ "$ours" = "$linux" ] || bp_die "TCP_INFO: Linux says '$linux', the shim '$ours'"
+echo "ok: TCP_INFO and TCP_MAXSEG as on Linux: $ours"
 # SO_SNDTIMEO bounds a blocking connect to a peer that never answers: Linux
 # returns EINPROGRESS when it runs out (net/ipv4/af_inet.c)
-bp_peer iptables -I INPUT -p tcp --dport 9102 --syn -j DROP || bp_die "iptables in the peer namespace failed"
+bp_peer iptables -I INPUT -p tcp --dport 9104 --syn -j DROP || bp_die "iptables in the peer namespace failed"
 got=$(shim timeout 20 python3 -c "
 import socket, struct, time
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 0, 500000))
 t0 = time.monotonic()
 try:
-    s.connect(('$BP_PEER_IP', 9102)); print('connected')
+    s.connect(('$BP_PEER_IP', 9104)); print('connected')
 except OSError as e:
     print(e.strerror, '%.1f' % (time.monotonic() - t0))")
 case $got in
