@@ -129,6 +129,7 @@ void shim_bound_unreserve(struct shim_bound *b);
 int shim_wait(struct shim_sock *s, int timeout_ms);
 int shim_wait_until(struct shim_sock *s, uint64_t deadline_ms);
 uint64_t shim_deadline(int timeo_ms);
+bool shim_eintr_restarts(uint64_t deadline_ms);
 /* shim_ready(): the flow is gone and its error was reported (POLLHUP, no
  * POLLERR); beyond every BP_* readiness bit */
 #define SHIM_HUNG_UP 0x80000000u

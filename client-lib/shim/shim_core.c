@@ -473,6 +473,33 @@ int shim_wait(struct shim_sock *s, int timeout_ms)
 	return 0;
 }
 
+/**
+ * shim_eintr_restarts - a blocking socket call waiting until @deadline_ms
+ * (UINT64_MAX: no SO_RCVTIMEO/SO_SNDTIMEO) was interrupted by a signal
+ * before it moved anything: does Linux restart it?  It does when the
+ * handler was installed with SA_RESTART (glibc's signal() sets it), and
+ * never under a socket timeout (signal(7)).  Which signal came is not
+ * known here, so the call goes on only if every signal with a handler
+ * has SA_RESTART: exact for programs that use it throughout, and EINTR,
+ * as before, for those that mix.  Rare (a signal during a wait), so the
+ * dispositions are read each time, not cached behind sigaction()'s back.
+ */
+bool shim_eintr_restarts(uint64_t deadline_ms)
+{
+	if (deadline_ms != UINT64_MAX)
+		return false;
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa))
+			continue;
+		bool handled = (sa.sa_flags & SA_SIGINFO) ||
+			       (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
+		if (handled && !(sa.sa_flags & SA_RESTART))
+			return false;
+	}
+	return true;
+}
+
 /* when a blocking call with timeout @timeo_ms (0 = none) must give up */
 uint64_t shim_deadline(int timeo_ms)
 {

@@ -42,6 +42,8 @@ static ssize_t sock_send(struct shim_sock *s, const void *buf, size_t len, int f
 			if (deadline == UINT64_MAX)
 				deadline = shim_deadline(s->sndtimeo_ms);
 			if (shim_wait_until(s, deadline)) {
+				if (errno == EINTR && !done && shim_eintr_restarts(deadline))
+					continue; /* SA_RESTART: the kernel restarts send() */
 				/* a signal, or the timeout; never an errno
 				 * left over from an earlier call (a stale
 				 * EINTR made nginx retry for ever) */
@@ -114,8 +116,11 @@ static ssize_t sock_recv(struct shim_sock *s, void *buf, size_t len, int flags)
 		}
 		if (deadline == UINT64_MAX)
 			deadline = shim_deadline(s->rcvtimeo_ms);
-		if (shim_wait_until(s, deadline))
+		if (shim_wait_until(s, deadline)) {
+			if (errno == EINTR && !done && shim_eintr_restarts(deadline))
+				continue; /* SA_RESTART: the kernel restarts recv() */
 			return done ? (ssize_t)done : -1;
+		}
 	}
 }
 

@@ -196,13 +196,15 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		return -1;
 	}
 	struct bp_ctx *c = shim_ctx();
+	uint64_t deadline = shim_deadline(l->rcvtimeo_ms); /* SO_RCVTIMEO: EAGAIN */
 	int h;
 	while ((h = bp_accept(c, l->h)) == -EAGAIN) {
 		if (l->nonblock) {
 			errno = EAGAIN;
 			return -1;
 		}
-		if (shim_wait(l, -1))
+		if (shim_wait_until(l, deadline) &&
+		    !(errno == EINTR && shim_eintr_restarts(deadline)))
 			return -1;
 	}
 	if (h < 0)
@@ -328,7 +330,8 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 			errno = EINPROGRESS;
 			return -1;
 		}
-		if (shim_wait(s, deadline - now < 100 ? (int)(deadline - now) : 100))
+		if (shim_wait(s, deadline - now < 100 ? (int)(deadline - now) : 100) &&
+		    !(errno == EINTR && shim_eintr_restarts(deadline)))
 			return -1;
 	}
 	if (st)

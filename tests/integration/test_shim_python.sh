@@ -5,8 +5,8 @@
 #  - fork: a pre-fork server whose workers accept on the master's listener,
 #    on a fixed port and on the port a bind(port 0) got (getsockname())
 #  - reset: what a connection the peer reset says (errors, poll, SIOCINQ and
-#    SIOCOUTQ), as on Linux (same probe); TCP_INFO; a blocking connect under
-#    SO_SNDTIMEO
+#    SIOCOUTQ), as on Linux (same probe); TCP_INFO; a signal during a
+#    blocking recv (SA_RESTART); a blocking connect under SO_SNDTIMEO
 set -euo pipefail
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
@@ -111,6 +111,30 @@ linux=$(bp_peer timeout 20 python3 "$(dirname "$0")/tcpinfo_probe.py" probe 127.
 ours=$(shim timeout 20 python3 "$(dirname "$0")/tcpinfo_probe.py" probe "$BP_PEER_IP" 9103)
 [ "$ours" = "$linux" ] || bp_die "TCP_INFO: Linux says '$linux', the shim '$ours'"
 echo "ok: TCP_INFO and TCP_MAXSEG as on Linux: $ours"
+# a signal handler runs during a blocking recv(): restarted under
+# SA_RESTART, EINTR without it or under SO_RCVTIMEO, as on Linux (signal(7))
+bp_bg bp_peer python3 -c "
+import socket, threading, time
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('0.0.0.0', 9105))
+l.listen(16)
+print('listening', flush=True)
+def late(c):
+    time.sleep(1)
+    c.sendall(b'hello')
+    time.sleep(0.5)
+    c.close()
+while True:
+    threading.Thread(target=late, args=(l.accept()[0],), daemon=True).start()
+" >"$dir/late.log" 2>&1
+bp_wait_listening "$dir/late.log"
+for mode in restart plain timeo; do
+	linux=$(bp_peer timeout 20 "$BP_BUILD/tests/sig_restart" 127.0.0.1 9105 $mode)
+	ours=$(shim timeout 20 "$BP_BUILD/tests/sig_restart" "$BP_PEER_IP" 9105 $mode)
+	[ "$ours" = "$linux" ] || bp_die "signal during recv ($mode): Linux says '$linux', the shim '$ours'"
+	echo "ok: a signal during a blocking recv ($mode), as on Linux: $ours"
+done
 # SO_SNDTIMEO bounds a blocking connect to a peer that never answers: Linux
 # returns EINPROGRESS when it runs out (net/ipv4/af_inet.c)
 bp_peer iptables -I INPUT -p tcp --dport 9104 --syn -j DROP || bp_die "iptables in the peer namespace failed"
