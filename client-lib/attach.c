@@ -392,6 +392,7 @@ BP_API struct bp_ctx *bp_attach(const struct bp_attach_opts *opts, char *err, si
 	 * that we died.  No more timeouts on it. */
 	set_timeout(sock, 0);
 	ctx->sock_fd = sock;
+	snprintf(ctx->sock_path, sizeof(ctx->sock_path), "%s", path);
 	ctx->wake_fd = fds[FD_WAKE];
 	ctx->sp_db_fd = fds[FD_SP_DOORBELL];
 	for (uint32_t k = 0; k < ctx->nqueues; k++)

@@ -99,6 +99,7 @@ struct bp_waiter {
 struct bp_ctx {
 	/* immutable after attach: read without the lock */
 	int sock_fd;            /* control socket; its EOF tells either side the other died */
+	char sock_path[108];    /* its path: bp_flow_stats() asks on a connection of its own */
 	int wake_fd;            /* daemon -> app pipe (read; write for our own kicks) */
 	int sp_db_fd;           /* app -> slowpath doorbell pipe */
 	int fp_kick_fd[BP_MAX_FP_QUEUES]; /* app -> sleeping fastpath core k pipe */

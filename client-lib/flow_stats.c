@@ -5,54 +5,28 @@
  * TCP_MAXSEG.
  *
  * The app's region holds positions, not the daemon's TCP state, so this
- * asks the slowpath on the control socket, with the request `bypassctl
- * flows sport P dport Q` sends, and picks our own flow out of the reply
- * (this app, these addresses).  A round trip to the slowpath: for
- * occasional questions, never the data path.  Requests from several
- * threads take turns on the socket (one outstanding at a time), and a
- * daemon that does not answer within ASK_TIMEOUT_MS fails the call
- * instead of hanging it.
+ * asks the slowpath, as `bypassctl flows` does: on a control connection of
+ * its own, opened for the question and closed after the answer.  The app's
+ * attach connection is never used: a reply that came late (a timeout, a
+ * signal) would be taken for the answer to the next question there, and
+ * nothing else on it would need to wait.  The request names the flow's
+ * 4-tuple (FlowsRequest.remote_ip, sport, dport), which the daemon looks
+ * up instead of scanning its table; the reply is checked against our app
+ * id and addresses.  A round trip to the slowpath: for occasional
+ * questions, never the data path.
  */
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include "bp_internal.h"
 #include "ctl_wire.h"
 
-#define ASK_TIMEOUT_MS 2000
-#define ASK_PAGES 8 /* a daemon with more than 8 * 256k flow ids: give up */
-
-static pthread_mutex_t ask_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* one FlowsRequest and its reply; the caller frees *@out */
-static int ask(struct bp_ctx *ctx, Bypass__FlowsRequest *req, Bypass__CtlMsg **out)
-{
-	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
-	struct pollfd p = { .fd = ctx->sock_fd, .events = POLLIN };
-	int r;
-
-	m.msg_case = BYPASS__CTL_MSG__MSG_FLOWS_REQ;
-	m.flows_req = req;
-	r = ctl_send(ctx->sock_fd, &m, NULL, 0);
-	while (!r) {
-		r = poll(&p, 1, ASK_TIMEOUT_MS);
-		if (r == 0)
-			return -ETIMEDOUT;
-		if (r < 0)
-			return -errno;
-		r = ctl_recv(ctx->sock_fd, out, NULL, NULL, 0);
-		if (r)
-			return r;
-		if ((*out)->msg_case == BYPASS__CTL_MSG__MSG_FLOWS_REPLY && (*out)->flows_reply)
-			return 0;
-		bypass__ctl_msg__free_unpacked(*out, NULL); /* not ours: nothing else is asked */
-	}
-	return r;
-}
+#define ASK_TIMEOUT_S 2
 
 static void copy_stats(const Bypass__FlowInfo *f, struct bp_flow_stats *st)
 {
@@ -74,9 +48,38 @@ static void copy_stats(const Bypass__FlowInfo *f, struct bp_flow_stats *st)
 	st->pacing_bps = f->pacing_bps;
 }
 
+/* one FlowsRequest on a fresh connection; the caller frees *@out */
+static int ask(const char *path, Bypass__FlowsRequest *req, Bypass__CtlMsg **out)
+{
+	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
+	struct timeval tv = { .tv_sec = ASK_TIMEOUT_S };
+	char err[256];
+	int fd, r;
+
+	fd = ctl_client_connect(path, err, sizeof(err));
+	if (fd < 0)
+		return fd;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	m.msg_case = BYPASS__CTL_MSG__MSG_FLOWS_REQ;
+	m.flows_req = req;
+	r = ctl_send(fd, &m, NULL, 0);
+	if (!r)
+		r = ctl_recv(fd, out, NULL, NULL, 0);
+	close(fd);
+	if (r == -EAGAIN)
+		return -ETIMEDOUT;
+	if (!r && ((*out)->msg_case != BYPASS__CTL_MSG__MSG_FLOWS_REPLY || !(*out)->flows_reply)) {
+		bypass__ctl_msg__free_unpacked(*out, NULL);
+		return -EPROTO; /* a daemon that does not know the question */
+	}
+	return r;
+}
+
 BP_API int bp_flow_stats(struct bp_ctx *ctx, int h, struct bp_flow_stats *st)
 {
 	Bypass__FlowsRequest req = BYPASS__FLOWS_REQUEST__INIT;
+	Bypass__CtlMsg *reply = NULL;
 	struct bp_flow_info fi;
 	char local[32], remote[32], lip[INET_ADDRSTRLEN], rip[INET_ADDRSTRLEN];
 	int r;
@@ -92,41 +95,27 @@ BP_API int bp_flow_stats(struct bp_ctx *ctx, int h, struct bp_flow_stats *st)
 	inet_ntop(AF_INET, &fi.remote_ip, rip, sizeof(rip));
 	snprintf(local, sizeof(local), "%s:%u", lip, fi.local_port);
 	snprintf(remote, sizeof(remote), "%s:%u", rip, fi.remote_port);
-	req.has_sport = req.has_dport = 1;
+	req.has_sport = req.has_dport = req.has_remote_ip = 1;
 	req.sport = fi.local_port;
 	req.dport = fi.remote_port;
+	req.remote_ip = fi.remote_ip;
 
-	pthread_mutex_lock(&ask_lock);
-	r = -ENOENT;
-	for (int page = 0; page < ASK_PAGES; page++) {
-		Bypass__CtlMsg *reply = NULL;
-		int a = ask(ctx, &req, &reply);
-		if (a) {
-			r = a;
+	r = ask(ctx->sock_path, &req, &reply);
+	if (r)
+		return r;
+	const Bypass__FlowsReply *rep = reply->flows_reply;
+	r = rep->status ? rep->status : -ENOENT;
+	for (size_t i = 0; !rep->status && i < rep->n_flows; i++) {
+		const Bypass__FlowInfo *f = rep->flows[i];
+		/* a daemon older than protocol 1.4 scans instead: its first
+		 * page covers a table of up to 256k flows */
+		if (f->has_app_id && f->app_id == ctx->hdr->app_id && !f->half_open && f->local &&
+		    f->remote && !strcmp(f->local, local) && !strcmp(f->remote, remote)) {
+			copy_stats(f, st);
+			r = 0;
 			break;
 		}
-		const Bypass__FlowsReply *rep = reply->flows_reply;
-		if (rep->status) {
-			r = rep->status;
-		} else {
-			for (size_t i = 0; i < rep->n_flows; i++) {
-				const Bypass__FlowInfo *f = rep->flows[i];
-				if (f->has_app_id && f->app_id == ctx->hdr->app_id && !f->half_open &&
-				    f->local && f->remote && !strcmp(f->local, local) &&
-				    !strcmp(f->remote, remote)) {
-					copy_stats(f, st);
-					r = 0;
-					break;
-				}
-			}
-		}
-		bool more = !rep->status && r == -ENOENT && rep->next_cursor;
-		req.has_cursor = 1;
-		req.cursor = rep->next_cursor;
-		bypass__ctl_msg__free_unpacked(reply, NULL);
-		if (!more)
-			break;
 	}
-	pthread_mutex_unlock(&ask_lock);
+	bypass__ctl_msg__free_unpacked(reply, NULL);
 	return r;
 }

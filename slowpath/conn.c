@@ -87,6 +87,14 @@ static struct sp_conn *conn_lookup(struct sp *sp, uint32_t raddr, uint32_t laddr
 	return &sp->conns[*id];
 }
 
+/* the connection from our address and @lport to @raddr:@rport, if any */
+struct sp_conn *sp_conn_by_tuple(struct sp *sp, uint32_t raddr, uint16_t rport, uint16_t lport,
+				 uint32_t *id)
+{
+	DP_ASSERT_SP();
+	return conn_lookup(sp, raddr, sp->dp->ip, rport, lport, id);
+}
+
 struct sp_conn *sp_conn_new(struct sp *sp, uint32_t *id)
 {
 	DP_ASSERT_SP();

@@ -261,6 +261,21 @@ void sp_ctl_flows(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest
 		flows_reply(cc, &rep);
 		return;
 	}
+	if (req->has_remote_ip && req->has_sport && req->has_dport) {
+		/* one flow, looked up: a TCP_INFO does not cost a scan of the table */
+		uint32_t id;
+		struct sp_conn *c = sp_conn_by_tuple(sp, req->remote_ip, (uint16_t)req->dport,
+						     (uint16_t)req->sport, &id);
+		rep.has_matched = rep.has_next_cursor = 1;
+		if (c && flow_match(c, req, scope, tenant)) {
+			flow_fill(sp, id, &info[0], &strs[0]);
+			arr[0] = &info[0];
+			rep.n_flows = rep.matched = 1;
+		}
+		rep.flows = arr;
+		flows_reply(cc, &rep);
+		return;
+	}
 	/* matched counts every page's flows: cheap next to sending them */
 	uint32_t qsize = sp_synq_size(sp);
 	struct sp_synq_view v;

@@ -102,8 +102,9 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 				l = &sp->listeners[i];
 				idx = i;
 			}
-		} else if (o->uid == uid) {
-			mine++;
+		} else if (o->uid == uid &&
+			   !(!reserve && o->reserve && o->port == port && o->app_id == app->app_id)) {
+			mine++; /* (a reservation its holder now listens beside goes next) */
 		}
 	}
 	if (!l || mine >= sp->dp->cfg.max_listeners)

@@ -306,6 +306,8 @@ void sp_app_ctrl_watch(struct sp *sp, struct dp_app *app);
 /* conn.c */
 int sp_conn_init(struct sp *sp);
 struct sp_conn *sp_conn_new(struct sp *sp, uint32_t *id);
+struct sp_conn *sp_conn_by_tuple(struct sp *sp, uint32_t raddr, uint16_t rport, uint16_t lport,
+				 uint32_t *id);
 void sp_conn_hash_add(struct sp *sp, struct sp_conn *c, uint32_t id);
 void sp_conn_handshake_fail(struct sp *sp, struct sp_conn *c, uint32_t id, int err);
 void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint32_t peer_wnd,

@@ -78,6 +78,7 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 		if (shim_listen_selected(sin->sin_addr.s_addr, ntohs(sin->sin_port))) {
 			struct shim_bound *b = shim_bound(fd);
 			if (b) {
+				shim_bound_unreserve(b); /* bound before: its port goes */
 				b->valid = true;
 				b->ip = sin->sin_addr.s_addr;
 				b->port = ntohs(sin->sin_port);
@@ -97,25 +98,26 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
  */
 static void reserve_port(int fd, struct shim_bound *b)
 {
-	static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
 	struct bp_ctx *c = shim_ctx();
 	struct bp_flow_info fi;
+	int none = 0;
 	if (!c)
 		return;
-	pthread_mutex_lock(&reserve_lock);
-	if (!b->port) {
-		uint32_t ip = b->ip == htonl(INADDR_ANY) ? 0 : b->ip;
-		/* the kernel socket proves to the daemon that a worker which
-		 * inherited it shares the port (shim_listen_now()) */
-		int h = bp_listen_reserve(c, ip, 0, b->ksock1 ? b->ksock1 - 1 : fd);
-		if (h >= 0 && !bp_flow_info(c, h, &fi) && fi.local_port) {
-			b->port = fi.local_port;
-			b->reserve_h1 = h + 1;
-		} else if (h >= 0) {
-			bp_close(c, h);
-		}
+	uint32_t ip = b->ip == htonl(INADDR_ANY) ? 0 : b->ip;
+	/* the kernel socket proves to the daemon that a worker which inherited
+	 * it shares the port (shim_listen_now()) */
+	int h = bp_listen_reserve(c, ip, 0, b->ksock1 ? b->ksock1 - 1 : fd);
+	if (h < 0)
+		return;
+	/* no lock across the round trip (a fork meanwhile would inherit it
+	 * held): of two threads asking at once, the first to install wins */
+	if (!bp_flow_info(c, h, &fi) && fi.local_port &&
+	    __atomic_compare_exchange_n(&b->reserve_h1, &none, h + 1, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&b->port, fi.local_port, __ATOMIC_RELEASE);
+		return;
 	}
-	pthread_mutex_unlock(&reserve_lock);
+	bp_close(c, h);
 }
 
 /*

@@ -57,17 +57,21 @@ int shim_tcp_info(struct shim_sock *s, void *val, socklen_t *len)
 		return -1;
 	}
 	memset(&ti, 0, sizeof(ti));
-	if (!s || s->listener) {
-		ti.tcpi_state = LINUX_TCP_LISTEN;
-	} else if (stats_of(s, &st)) {
+	int r = !s || s->listener ? 0 : stats_of(s, &st);
+	if (r == -ENOENT || r == -EBADF || r == -ENOTCONN) {
 		ti.tcpi_state = LINUX_TCP_CLOSE; /* the daemon no longer lists it */
+	} else if (r) {
+		errno = -r; /* no answer (ETIMEDOUT ...): say so, never "closed" */
+		return -1;
+	} else if (!s || s->listener) {
+		ti.tcpi_state = LINUX_TCP_LISTEN;
 	} else {
 		uint32_t mss = st.mss ? st.mss : LINUX_TCP_MSS_DEFAULT;
 
 		ti.tcpi_state = linux_state(st.state);
 		ti.tcpi_rto = st.rto_ms * 1000;
 		ti.tcpi_snd_mss = ti.tcpi_rcv_mss = ti.tcpi_advmss = mss;
-		ti.tcpi_unacked = (st.tx_queue + mss - 1) / mss;
+		ti.tcpi_unacked = (uint32_t)((st.bytes_sent - st.bytes_acked + mss - 1) / mss);
 		ti.tcpi_rtt = st.srtt_us;
 		ti.tcpi_rttvar = st.rttvar_us;
 		ti.tcpi_snd_cwnd = (st.cwnd + mss - 1) / mss;

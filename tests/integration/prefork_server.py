@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A pre-fork TCP server in the nginx style: the master binds and listens,
 then forks workers that each wait with select() and accept; the master never
-accepts.  Each reply names the worker, so a test can see several served.
+accepts.  Each reply names the worker and the port its listener has
+("worker1@9000:" + the request), so a test can see several served, all on
+one port.
 
     prefork_server.py PORT WORKERS [HOLD_FILE]
 
@@ -35,7 +37,8 @@ for w in range(workers):
                 continue
             c.setblocking(True)
             data = c.recv(4096)
-            c.sendall(b"worker%d:" % w + data)
+            # the port this worker's listener has, as getsockname() says
+            c.sendall(b"worker%d@%d:" % (w, ls.getsockname()[1]) + data)
             c.close()
     kids.append(pid)
 print(f"listening on {port} with workers {kids}", flush=True)

@@ -44,7 +44,7 @@ grep -q "ConnectionRefusedError" "$dir/refused" || bp_die "want ECONNREFUSED, go
 echo "ok: python client under the shim -> Linux http.server; closed port refused"
 
 # pre-fork: workers accept on the master's listener
-prefork_calls() { # port: 40 connections at once, each answered by a worker
+prefork_calls() { # port: 40 connections at once, each answered by a worker listening there
 	local replies n
 	replies=$(bp_peer timeout 60 python3 -c "
 import socket, threading
@@ -56,7 +56,7 @@ def one(i):
 ts = [threading.Thread(target=one, args=(i,)) for i in range(40)]
 [t.start() for t in ts]; [t.join() for t in ts]
 print('\n'.join(out))")
-	n=$(echo "$replies" | grep -c "^worker")
+	n=$(echo "$replies" | grep -c "^worker[0-9]*@$1:")
 	[ "$n" -eq 40 ] || bp_die "pre-fork server on port $1 answered $n of 40: $replies"
 	echo "$replies" | cut -d: -f1 | sort -u | tr '\n' ' '
 }

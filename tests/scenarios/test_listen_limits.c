@@ -79,3 +79,20 @@ Test(listen_limits, a_reservation_holds_the_port_and_takes_no_connections)
 	close(other);
 	close(share);
 }
+
+/* a program at its listener limit may still listen on the port it reserved
+ * (the shim drops the reservation right after), but reserve no more */
+Test(listen_limits, a_reservation_its_holder_joins_is_not_counted_twice)
+{
+	int share = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int a = bp_listen(H.app, 0, 8320, 16), b = bp_listen(H.app, 0, 8321, 16);
+	int r = bp_listen_reserve(H.app, 0, 0, share);
+	cr_assert(a >= 0 && b >= 0 && r >= 0, "%d %d %d", a, b, r);
+	cr_assert_eq(bp_listen_reserve(H.app, 0, 0, share), -ENOBUFS);
+	struct bp_flow_info fi;
+	cr_assert_eq(bp_flow_info(H.app, r, &fi), 0);
+	int l = bp_listen_share(H.app, 0, fi.local_port, 16, share);
+	cr_assert_geq(l, 0, "joining its own reservation at the limit: %d", l);
+	cr_assert_eq(bp_close(H.app, r), 0);
+	close(share);
+}

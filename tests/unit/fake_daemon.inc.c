@@ -84,6 +84,7 @@ struct fk_daemon {
 	/* what the app asked for, for assertions */
 	unsigned n_req[8];
 	struct bp_ctrl_req last_req;
+	struct bp_ctrl_req last_listen; /* the last LISTEN (a CLOSE may follow it) */
 	unsigned n_attach, n_sp_doorbells;
 	bool app_gone;
 };
@@ -261,6 +262,8 @@ static void fk_ctrl(struct fk_daemon *d, struct fk_app *a, const struct bp_ctrl_
 	if (r->op < 8)
 		d->n_req[r->op]++;
 	d->last_req = *r;
+	if (r->op == BP_CTRL_LISTEN)
+		d->last_listen = *r;
 	switch (r->op) {
 	case BP_CTRL_LISTEN:
 	case BP_CTRL_CONNECT:

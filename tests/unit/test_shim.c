@@ -93,14 +93,14 @@ Test(shim, a_port_0_bind_gets_its_port_at_listen_and_keeps_it)
 	socklen_t gl = sizeof(got);
 	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
 	cr_assert_eq(listen(l, 8), 0);
-	cr_assert_eq(fk->last_req.op, BP_CTRL_LISTEN);
-	cr_assert_eq(fk->last_req.flags, BP_LISTEN_SHARED | BP_LISTEN_RESERVE);
+	cr_assert_eq(fk->last_listen.flags, BP_LISTEN_SHARED | BP_LISTEN_RESERVE);
 	cr_assert_eq(getsockname(l, (struct sockaddr *)&got, &gl), 0);
 	uint16_t port = ntohs(got.sin_port);
 	cr_assert_neq(port, 0, "getsockname() after listen() on port 0");
 	cr_assert_null(shim_get(l), "a reservation is not a conversion");
 	start_listening(l);
-	cr_assert_eq(fk->last_req.port, port, "the workers' listener joins the reserved port");
+	cr_assert_eq(fk->last_listen.port, port, "the workers' listener joins the reserved port");
+	cr_assert_eq(fk->last_listen.flags, BP_LISTEN_SHARED);
 	cr_assert_eq(getsockname(l, (struct sockaddr *)&got, &gl), 0);
 	cr_assert_eq(ntohs(got.sin_port), port);
 	cr_assert_eq(close(l), 0);
