@@ -283,7 +283,9 @@ Test(ctl_sock, passed_descriptors_not_kept, .init = h_start, .fini = h_stop)
 		close(fd);
 	}
 	usleep(100 * 1000);
-	cr_assert_eq(count_fds(), before, "%d descriptors before, %d after", before, count_fds());
+	/* more would be kept ones; fewer happens when a descriptor open at the
+	 * start (the harness's, closing) is gone by now */
+	cr_assert_leq(count_fds(), before, "%d descriptors before, %d after", before, count_fds());
 }
 
 Test(ctl_sock, malformed_frames_end_the_connection, .init = h_start, .fini = h_stop)
