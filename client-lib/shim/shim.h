@@ -33,6 +33,8 @@ struct shim_sock {
 	bool dead;             /* closed while they waited: the last one frees it */
 	int h;                 /* libbypass handle */
 	bool listener;
+	bool listen_shut;      /* listener: shutdown(SHUT_RD) closed it, as
+				* Linux does; accept() says EINVAL (h is -1) */
 	bool nonblock;
 	bool shut_rd;
 	bool connect_pending;  /* a non-blocking connect() said EINPROGRESS and
@@ -134,6 +136,7 @@ bool shim_eintr_restarts(uint64_t deadline_ms);
  * POLLERR); beyond every BP_* readiness bit */
 #define SHIM_HUNG_UP 0x80000000u
 unsigned shim_ready(struct shim_sock *s);
+void shim_listener_shut(struct shim_sock *s);
 void shim_kick_waiters(void);
 int shim_errno(int neg);
 int shim_conn_error(struct shim_sock *s, int neg, bool sending);

@@ -126,7 +126,8 @@ static void after_fork_child(void)
 			/* each name gets its own copy of the kernel socket: the
 			 * daemon's proof that we share it (see shim_listen_now) */
 			int k = s->ksock >= 0 ? real.fcntl(s->ksock, F_DUPFD_CLOEXEC, 3) : -1;
-			bound[fd] = (struct shim_bound){ .valid = true, .listening = true,
+			bound[fd] = (struct shim_bound){ .valid = true,
+							 .listening = !s->listen_shut,
 							 .backlog = s->backlog, .ip = s->ip,
 							 .port = s->port, .ksock1 = k + 1 };
 		} else if (s->h >= 0) {
@@ -529,8 +530,29 @@ int shim_wait_until(struct shim_sock *s, uint64_t deadline_ms)
 	return shim_wait(s, (int)(deadline_ms - now));
 }
 
+/*
+ * shutdown(SHUT_RD) on a listener: as on Linux it stops listening (the
+ * daemon's listener is closed, connections not accepted yet are reset);
+ * accept() then says EINVAL, also to a thread blocked in it, which is
+ * woken.  The handle is taken away under the table lock, as in
+ * shim_put(): libbypass may give its number to a new flow at once.
+ */
+void shim_listener_shut(struct shim_sock *s)
+{
+	pthread_mutex_lock(&table_lock);
+	int h = s->h;
+	s->h = -1;
+	s->listen_shut = true;
+	pthread_mutex_unlock(&table_lock);
+	if (h >= 0)
+		bp_close(ctx, h);
+	shim_kick_waiters();
+}
+
 unsigned shim_ready(struct shim_sock *s)
 {
+	if (__atomic_load_n(&s->listen_shut, __ATOMIC_ACQUIRE))
+		return BP_WRITABLE | SHIM_HUNG_UP; /* a closed socket: POLLOUT|POLLHUP */
 	unsigned r = bp_ready(ctx, s->h);
 
 	/* an error already reported (Linux cleared so_error): the socket stays

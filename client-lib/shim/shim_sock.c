@@ -193,8 +193,8 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		return -1; /* conversion failed; errno set */
 	if (!l)
 		return flags ? real.accept4(fd, addr, len, flags) : real.accept(fd, addr, len);
-	if (!l->listener) {
-		errno = EINVAL;
+	if (!l->listener || l->listen_shut) {
+		errno = EINVAL; /* not listening (any more) */
 		return -1;
 	}
 	struct bp_ctx *c = shim_ctx();
@@ -208,6 +208,10 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		if (shim_wait_until(l, deadline) &&
 		    !(errno == EINTR && shim_eintr_restarts(deadline)))
 			return -1;
+	}
+	if (h < 0 && l->listen_shut) {
+		errno = EINVAL; /* shut by another thread while this one waited */
+		return -1;
 	}
 	if (h < 0)
 		return shim_errno(h);
@@ -370,10 +374,23 @@ int shutdown(int fd, int how)
 {
 	shim_init();
 	struct shim_sock *s = shim_get(fd);
+	struct shim_bound *b = shim_bound(fd);
+	if (!s && b && b->listening) {
+		/* a listener this process has not converted: it stops here (the
+		 * kernel socket never listened, and would say ENOTCONN) */
+		if (how == SHUT_RD || how == SHUT_RDWR) {
+			b->listening = false;
+			shim_bound_unreserve(b);
+		}
+		return 0;
+	}
 	if (!s)
 		return real.shutdown(fd, how);
-	if (s->listener)
+	if (s->listener) {
+		if (how == SHUT_RD || how == SHUT_RDWR)
+			shim_listener_shut(s); /* SHUT_WR alone: nothing, as on Linux */
 		return 0;
+	}
 	if (how == SHUT_RD || how == SHUT_RDWR) {
 		s->shut_rd = true;
 		shim_kick_waiters(); /* a thread blocked reading returns 0, as on Linux */
@@ -501,7 +518,7 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	} else if (level == SOL_SOCKET && name == SO_DOMAIN) {
 		v = AF_INET;
 	} else if (level == SOL_SOCKET && name == SO_ACCEPTCONN) {
-		v = s->listener;
+		v = s->listener && !s->listen_shut;
 	} else if (level == IPPROTO_TCP && name == TCP_MAXSEG) {
 		v = shim_tcp_maxseg(s);
 	}

@@ -6,7 +6,8 @@
 #    on a fixed port and on the port a bind(port 0) got (getsockname())
 #  - reset: what a connection the peer reset says (errors, poll, SIOCINQ and
 #    SIOCOUTQ), as on Linux (same probe); TCP_INFO; a signal during a
-#    blocking recv (SA_RESTART); a blocking connect under SO_SNDTIMEO
+#    blocking recv (SA_RESTART); shutdown() on a listener; a blocking
+#    connect under SO_SNDTIMEO
 set -euo pipefail
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
@@ -135,6 +136,11 @@ for mode in restart plain timeo; do
 	[ "$ours" = "$linux" ] || bp_die "signal during recv ($mode): Linux says '$linux', the shim '$ours'"
 	echo "ok: a signal during a blocking recv ($mode), as on Linux: $ours"
 done
+# shutdown(SHUT_RD) on a listener wakes a thread blocked in accept()
+linux=$(bp_peer timeout 20 python3 "$(dirname "$0")/listen_shut_probe.py" 127.0.0.1)
+ours=$(shim timeout 20 python3 "$(dirname "$0")/listen_shut_probe.py" "$BP_IP")
+[ "$ours" = "$linux" ] || bp_die "listener shut for reading: Linux says '$linux', the shim '$ours'"
+echo "ok: a listener shut for reading, as on Linux: $ours"
 # SO_SNDTIMEO bounds a blocking connect to a peer that never answers: Linux
 # returns EINPROGRESS when it runs out (net/ipv4/af_inet.c)
 bp_peer iptables -I INPUT -p tcp --dport 9104 --syn -j DROP || bp_die "iptables in the peer namespace failed"
