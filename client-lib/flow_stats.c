@@ -32,6 +32,7 @@ static void copy_stats(const Bypass__FlowInfo *f, struct bp_flow_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	snprintf(st->state, sizeof(st->state), "%s", f->state);
+	snprintf(st->cc, sizeof(st->cc), "%s", f->cc ? f->cc : "");
 	st->mss = f->mss;
 	st->cwnd = f->cwnd;
 	st->srtt_us = f->srtt_us;

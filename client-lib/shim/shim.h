@@ -51,6 +51,9 @@ struct shim_sock {
 	uint64_t key;          /* connection inherited over fork(), not yet
 				* adopted (h < 0): its handoff key, 0 = gone */
 	int rcvbuf, sndbuf, nodelay, keepalive, reuseaddr;
+	struct { int level, name, val; } other[8]; /* other int options set: no
+				* bypass meaning, but getsockopt() echoes them */
+	int nother;
 	int rcvtimeo_ms, sndtimeo_ms; /* SO_RCVTIMEO/SO_SNDTIMEO, 0 = forever */
 	struct linger linger;  /* {1, 0}: the last close() resets (RST) */
 };
@@ -150,6 +153,7 @@ void shim_exec_inherit(void);
 /* shim_tcpinfo.c */
 int shim_tcp_info(struct shim_sock *s, void *val, socklen_t *len);
 int shim_tcp_maxseg(struct shim_sock *s);
+int shim_tcp_congestion(struct shim_sock *s, void *val, socklen_t *len);
 
 /* shim_poll.c */
 short shim_poll_bits(unsigned r, short events);

@@ -445,6 +445,35 @@ int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 	return 0;
 }
 
+/* an int option with no bypass meaning, as the program set it (@add: make
+ * room for it); NULL if never set (or no room: 8 per socket) */
+static int *other_opt(struct shim_sock *s, int level, int name, bool add)
+{
+	for (int i = 0; i < s->nother; i++)
+		if (s->other[i].level == level && s->other[i].name == name)
+			return &s->other[i].val;
+	if (!add || s->nother == (int)(sizeof(s->other) / sizeof(s->other[0])))
+		return NULL;
+	s->other[s->nother].level = level;
+	s->other[s->nother].name = name;
+	return &s->other[s->nother++].val;
+}
+
+/* an option never set on this socket that bypass does not model: what a
+ * fresh kernel TCP socket answers, its default (or ENOPROTOOPT, where
+ * Linux does not know the option either) */
+static int kernel_default(int level, int name, void *val, socklen_t *len)
+{
+	int k = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (k < 0)
+		return -1;
+	int r = real.getsockopt(k, level, name, val, len);
+	int e = errno;
+	real.close(k);
+	errno = e;
+	return r;
+}
+
 static int *opt_slot(struct shim_sock *s, int level, int name)
 {
 	if (level == SOL_SOCKET) {
@@ -497,12 +526,14 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		*len = sizeof(s->linger);
 		return 0;
 	}
+	if (level == IPPROTO_TCP && name == TCP_CONGESTION)
+		return shim_tcp_congestion(s, val, len);
 	if (!val || !len || *len < sizeof(int)) {
 		errno = EINVAL;
 		return -1;
 	}
 	int v = 0;
-	int *slot = opt_slot(s, level, name);
+	int *slot = opt_slot(s, level, name), *other;
 	if (slot) {
 		v = *slot;
 		/* not set: the ring's size (what Linux reports is fixed too,
@@ -521,6 +552,10 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		v = s->listener && !s->listen_shut;
 	} else if (level == IPPROTO_TCP && name == TCP_MAXSEG) {
 		v = shim_tcp_maxseg(s);
+	} else if ((other = other_opt(s, level, name, false))) {
+		v = *other;
+	} else {
+		return kernel_default(level, name, val, len);
 	}
 	memcpy(val, &v, sizeof(v));
 	*len = sizeof(v);
@@ -573,6 +608,8 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 		return 0;
 	}
 	int *slot = opt_slot(s, level, name);
+	if (!slot && val && len == sizeof(int))
+		slot = other_opt(s, level, name, true);
 	if (slot && val && len >= sizeof(int))
 		memcpy(slot, val, sizeof(int));
 	if (slot == &s->keepalive && !s->listener && s->h >= 0)

@@ -92,6 +92,29 @@ int shim_tcp_info(struct shim_sock *s, void *val, socklen_t *len)
 	return 0;
 }
 
+/**
+ * shim_tcp_congestion - TCP_CONGESTION on bypass socket @s: the algorithm
+ * the daemon runs for the connection ("dctcp", "cubic" ...); for a
+ * listener, the daemon's default, as "" would be for Linux's.
+ */
+int shim_tcp_congestion(struct shim_sock *s, void *val, socklen_t *len)
+{
+	struct bp_flow_stats st;
+	char name[16] = "";
+
+	if (!val || !len) {
+		errno = EFAULT;
+		return -1;
+	}
+	if (!stats_of(s, &st))
+		memcpy(name, st.cc, sizeof(name));
+	/* Linux copies up to its name size (16), NUL-padded */
+	socklen_t n = *len < sizeof(name) ? *len : (socklen_t)sizeof(name);
+	memcpy(val, name, n);
+	*len = n;
+	return 0;
+}
+
 /** shim_tcp_maxseg - TCP_MAXSEG on bypass socket @s: the connection's MSS. */
 int shim_tcp_maxseg(struct shim_sock *s)
 {

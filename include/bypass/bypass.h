@@ -253,6 +253,7 @@ int bp_flow_info(struct bp_ctx *ctx, int h, struct bp_flow_info *info);
  */
 struct bp_flow_stats {
 	char state[16];
+	char cc[16];          /* congestion control: "dctcp", "cubic" ... */
 	uint32_t mss, cwnd, srtt_us, rttvar_us, rto_ms;
 	uint32_t retrans, timeouts, rx_queue, tx_queue, peer_wnd;
 	uint64_t bytes_acked, bytes_sent, bytes_received, pacing_bps;

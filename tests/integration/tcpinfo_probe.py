@@ -8,10 +8,12 @@ connection that moved data, reduced to facts that hold on any stack.
       connect, send 1 MiB, wait until the peer acknowledged all of it
       (SIOCOUTQ 0), then print one line, e.g. "state=ESTABLISHED
       mss=plausible maxseg=mss rtt=measured cwnd=open acked=1MiB+ size=full
-      listener=LISTEN acceptconn=1"; the listener is bound to port 0.
+      cc=named keepidle/intvl=77/75 unknown=ENOPROTOOPT listener=LISTEN
+      acceptconn=1"; the listener is bound to port 0.
 
 Run on kernel sockets and through the shim: the two lines must match.
 """
+import errno
 import fcntl
 import socket
 import struct
@@ -54,6 +56,17 @@ def probe(ip, port):
         time.sleep(0.01)
     state, mss, rtt, cwnd, acked, n = info(s)
     maxseg = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
+    cc = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(b'\0')
+    # an option with no bypass meaning: the value set, else Linux's default;
+    # one Linux does not know: ENOPROTOOPT
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 77)
+    opts = '%d/%d' % (s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                      s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL))
+    try:
+        s.getsockopt(socket.IPPROTO_TCP, 250)
+        unknown = 'answered'
+    except OSError as e:
+        unknown = errno.errorcode.get(e.errno, str(e.errno))
     lst = socket.socket()
     lst.bind(('0.0.0.0', 0))
     lst.listen(1)
@@ -66,6 +79,9 @@ def probe(ip, port):
         'cwnd=' + ('open' if cwnd >= 2 else str(cwnd)),
         'acked=' + ('1MiB+' if acked >= 1 << 20 else str(acked)),
         'size=' + ('full' if n >= 232 else str(n)),
+        'cc=' + ('named' if cc else 'none'),
+        'keepidle/intvl=' + opts,
+        'unknown=' + unknown,
         'listener=' + ('LISTEN' if info(lst)[0] == 10 else str(info(lst)[0])),
         'acceptconn=%d' % acceptconn,
     ]
