@@ -410,47 +410,39 @@ BP_API int bp_flow_info(struct bp_ctx *ctx, int h, struct bp_flow_info *info)
 	return r;
 }
 
-BP_API size_t bp_rx_avail(struct bp_ctx *ctx, int h)
+enum flow_amount { RX_AVAIL, TX_FREE, TX_UNACKED };
+
+/* one of a connection's byte counts, 0 for anything but a connection */
+static size_t flow_amount(struct bp_ctx *ctx, int h, enum flow_amount what)
 {
 	struct bp_slot *s;
-	size_t n = 0;
+	uint64_t n = 0;
 
 	if (!ctx)
 		return 0;
 	bpi_lock(ctx);
 	s = bpi_lookup(ctx, h);
-	if (s && s->kind == BPS_FLOW)
-		n = (size_t)rx_avail(ctx, s, &ctx->flows[h]);
+	if (s && s->kind == BPS_FLOW) {
+		struct bp_flow_shm *f = &ctx->flows[h];
+		n = what == RX_AVAIL ? rx_avail(ctx, s, f) : bpi_tx_free(ctx, s, f);
+		if (what == TX_UNACKED)
+			n = ctx->tx_size - n;
+	}
 	bpi_unlock(ctx);
-	return n;
+	return (size_t)n;
+}
+
+BP_API size_t bp_rx_avail(struct bp_ctx *ctx, int h)
+{
+	return flow_amount(ctx, h, RX_AVAIL);
 }
 
 BP_API size_t bp_tx_unacked(struct bp_ctx *ctx, int h)
 {
-	struct bp_slot *s;
-	size_t n = 0;
-
-	if (!ctx)
-		return 0;
-	bpi_lock(ctx);
-	s = bpi_lookup(ctx, h);
-	if (s && s->kind == BPS_FLOW)
-		n = (size_t)(ctx->tx_size - bpi_tx_free(ctx, s, &ctx->flows[h]));
-	bpi_unlock(ctx);
-	return n;
+	return flow_amount(ctx, h, TX_UNACKED);
 }
 
 BP_API size_t bp_tx_space(struct bp_ctx *ctx, int h)
 {
-	struct bp_slot *s;
-	size_t n = 0;
-
-	if (!ctx)
-		return 0;
-	bpi_lock(ctx);
-	s = bpi_lookup(ctx, h);
-	if (s && s->kind == BPS_FLOW)
-		n = (size_t)bpi_tx_free(ctx, s, &ctx->flows[h]);
-	bpi_unlock(ctx);
-	return n;
+	return flow_amount(ctx, h, TX_FREE);
 }
