@@ -27,6 +27,12 @@
 #include "ctl_wire.h"
 
 #define ASK_TIMEOUT_S 2
+/* questions of one process in flight at once: the daemon holds at most a
+ * few unanswered connections per uid and drops the oldest beyond that,
+ * which could be another process's attach */
+#define ASK_MAX_INFLIGHT 4
+
+static int inflight;
 
 static void copy_stats(const Bypass__FlowInfo *f, struct bp_flow_stats *st)
 {
@@ -59,7 +65,7 @@ static int ask(const char *path, Bypass__FlowsRequest *req, Bypass__CtlMsg **out
 
 	fd = ctl_client_connect(path, err, sizeof(err));
 	if (fd < 0)
-		return fd;
+		return -ENETDOWN; /* not -ENOENT: that would say the flow is gone */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	m.msg_case = BYPASS__CTL_MSG__MSG_FLOWS_REQ;
@@ -101,7 +107,15 @@ BP_API int bp_flow_stats(struct bp_ctx *ctx, int h, struct bp_flow_stats *st)
 	req.dport = fi.remote_port;
 	req.remote_ip = fi.remote_ip;
 
+	for (int waited_ms = 0; __atomic_add_fetch(&inflight, 1, __ATOMIC_ACQ_REL) >
+				ASK_MAX_INFLIGHT; waited_ms++) {
+		__atomic_sub_fetch(&inflight, 1, __ATOMIC_ACQ_REL);
+		if (waited_ms >= ASK_TIMEOUT_S * 1000)
+			return -ETIMEDOUT;
+		usleep(1000);
+	}
 	r = ask(ctx->sock_path, &req, &reply);
+	__atomic_sub_fetch(&inflight, 1, __ATOMIC_ACQ_REL);
 	if (r)
 		return r;
 	const Bypass__FlowsReply *rep = reply->flows_reply;

@@ -94,6 +94,7 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 	 * (a port shared with itself over and over included) */
 	struct sp_listener *l = NULL;
 	uint32_t uid = sp_app_uid(app), mine = 0;
+	bool exempt = !reserve; /* one reservation its holder now listens beside */
 	uint16_t idx = SP_MAX_LISTENERS;
 	for (uint16_t i = 0; i < SP_MAX_LISTENERS; i++) {
 		const struct sp_listener *o = &sp->listeners[i];
@@ -102,9 +103,10 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 				l = &sp->listeners[i];
 				idx = i;
 			}
-		} else if (o->uid == uid &&
-			   !(!reserve && o->reserve && o->port == port && o->app_id == app->app_id)) {
-			mine++; /* (a reservation its holder now listens beside goes next) */
+		} else if (exempt && o->reserve && o->port == port && o->app_id == app->app_id) {
+			exempt = false; /* it goes next (the shim drops it): not counted */
+		} else if (o->uid == uid) {
+			mine++;
 		}
 	}
 	if (!l || mine >= sp->dp->cfg.max_listeners)

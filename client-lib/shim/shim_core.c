@@ -122,12 +122,13 @@ static void after_fork_child(void)
 		bound[fd].reserve_h1 = 0; /* the parent's hold: its port stays in .port */
 		if (!s)
 			continue;
-		if (s->listener) {
+		if (s->listener && s->listen_shut) {
+			continue; /* stays shut in the child too: no handle to drop */
+		} else if (s->listener) {
 			/* each name gets its own copy of the kernel socket: the
 			 * daemon's proof that we share it (see shim_listen_now) */
 			int k = s->ksock >= 0 ? real.fcntl(s->ksock, F_DUPFD_CLOEXEC, 3) : -1;
-			bound[fd] = (struct shim_bound){ .valid = true,
-							 .listening = !s->listen_shut,
+			bound[fd] = (struct shim_bound){ .valid = true, .listening = true,
 							 .backlog = s->backlog, .ip = s->ip,
 							 .port = s->port, .ksock1 = k + 1 };
 		} else if (s->h >= 0) {
@@ -139,7 +140,7 @@ static void after_fork_child(void)
 	}
 	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
 		struct shim_sock *s = table[fd];
-		if (s && s->listener) {
+		if (s && s->listener && !s->listen_shut) {
 			if (s->ksock >= 0)
 				real.close(s->ksock);
 			s->ksock = -1;
@@ -474,20 +475,76 @@ int shim_wait(struct shim_sock *s, int timeout_ms)
 	return 0;
 }
 
+/*
+ * A handler was ever installed without SA_RESTART.  Recorded as it is
+ * installed, since a handler that ran may have reset itself (SA_RESETHAND,
+ * sysv_signal(), or setting SIG_DFL to stop) by the time a wait looks.
+ * glibc's signal() has SA_RESTART; its internal paths to sigaction that
+ * clear it are caught here by name (siginterrupt, sysv_signal).
+ */
+static bool norestart_seen;
+
+static void note_handler(bool handled, bool restart)
+{
+	if (handled && !restart)
+		__atomic_store_n(&norestart_seen, true, __ATOMIC_RELAXED);
+}
+
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	static int (*next)(int, const struct sigaction *, struct sigaction *);
+	if (!next)
+		next = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(
+			RTLD_NEXT, "sigaction");
+	if (act)
+		note_handler((act->sa_flags & SA_SIGINFO) ||
+				     (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN),
+			     act->sa_flags & SA_RESTART);
+	return next(sig, act, old);
+}
+
+int siginterrupt(int sig, int flag)
+{
+	static int (*next)(int, int);
+	if (!next)
+		next = (int (*)(int, int))dlsym(RTLD_NEXT, "siginterrupt");
+	note_handler(flag != 0, false);
+	return next(sig, flag);
+}
+
+static sighandler_t sysv_signal_via(const char *name, int sig, sighandler_t h)
+{
+	sighandler_t (*next)(int, sighandler_t) =
+		(sighandler_t (*)(int, sighandler_t))dlsym(RTLD_NEXT, name);
+	note_handler(h != SIG_DFL && h != SIG_IGN && h != SIG_ERR, false);
+	return next ? next(sig, h) : SIG_ERR;
+}
+
+sighandler_t sysv_signal(int sig, sighandler_t h)
+{
+	return sysv_signal_via("sysv_signal", sig, h);
+}
+
+/* what signal() is when a program is built with strict X/Open feature macros */
+sighandler_t __sysv_signal(int sig, sighandler_t h)
+{
+	return sysv_signal_via("__sysv_signal", sig, h);
+}
+
 /**
  * shim_eintr_restarts - a blocking socket call waiting until @deadline_ms
  * (UINT64_MAX: no SO_RCVTIMEO/SO_SNDTIMEO) was interrupted by a signal
  * before it moved anything: does Linux restart it?  It does when the
  * handler was installed with SA_RESTART (glibc's signal() sets it), and
  * never under a socket timeout (signal(7)).  Which signal came is not
- * known here, so the call goes on only if every signal with a handler
- * has SA_RESTART: exact for programs that use it throughout, and EINTR,
- * as before, for those that mix.  Rare (a signal during a wait), so the
- * dispositions are read each time, not cached behind sigaction()'s back.
+ * known here, so the call goes on only if no handler was ever installed
+ * without SA_RESTART (recorded at installation) and every signal with a
+ * handler now has it: exact for programs that use it throughout, and
+ * EINTR, as before, for those that mix.
  */
 bool shim_eintr_restarts(uint64_t deadline_ms)
 {
-	if (deadline_ms != UINT64_MAX)
+	if (deadline_ms != UINT64_MAX || __atomic_load_n(&norestart_seen, __ATOMIC_RELAXED))
 		return false;
 	for (int sig = 1; sig < NSIG; sig++) {
 		struct sigaction sa;
@@ -541,8 +598,8 @@ void shim_listener_shut(struct shim_sock *s)
 {
 	pthread_mutex_lock(&table_lock);
 	int h = s->h;
-	s->h = -1;
-	s->listen_shut = true;
+	__atomic_store_n(&s->listen_shut, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->h, -1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&table_lock);
 	if (h >= 0)
 		bp_close(ctx, h);
@@ -551,9 +608,10 @@ void shim_listener_shut(struct shim_sock *s)
 
 unsigned shim_ready(struct shim_sock *s)
 {
-	if (__atomic_load_n(&s->listen_shut, __ATOMIC_ACQUIRE))
+	int h = __atomic_load_n(&s->h, __ATOMIC_ACQUIRE);
+	if (s->listener && (h < 0 || __atomic_load_n(&s->listen_shut, __ATOMIC_ACQUIRE)))
 		return BP_WRITABLE | SHIM_HUNG_UP; /* a closed socket: POLLOUT|POLLHUP */
-	unsigned r = bp_ready(ctx, s->h);
+	unsigned r = bp_ready(ctx, h);
 
 	/* an error already reported (Linux cleared so_error): the socket stays
 	 * hung up, but no longer says POLLERR */

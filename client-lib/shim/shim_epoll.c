@@ -202,14 +202,19 @@ static int scan(struct ep *ep, struct bp_ctx *c, struct epoll_event *out, int ma
 		if (!bits)
 			continue;
 		if (e->events & EPOLLET) {
-			struct bp_flow_shm *f = &c->flows[e->s->h];
-			uint64_t rx = e->s->listener ? __atomic_load_n(&f->listen_pending, __ATOMIC_ACQUIRE)
-						     : __atomic_load_n(&f->rx_written, __ATOMIC_ACQUIRE);
-			uint64_t tx = __atomic_load_n(&f->tx_acked, __ATOMIC_ACQUIRE);
-			/* shut_rd: a shutdown(SHUT_RD) is news (EPOLLIN|EPOLLRDHUP) */
-			uint32_t fl = __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE) |
-				      __atomic_load_n(&f->state, __ATOMIC_ACQUIRE) << 8 |
-				      (uint32_t)e->s->shut_rd << 31;
+			int h = __atomic_load_n(&e->s->h, __ATOMIC_ACQUIRE);
+			uint64_t rx = 0, tx = 0;
+			/* shut_rd, listen_shut: a shutdown() is news (EPOLLIN|EPOLLRDHUP,
+			 * EPOLLHUP); a shut listener has no handle left to read */
+			uint32_t fl = (uint32_t)e->s->shut_rd << 31 | (uint32_t)e->s->listen_shut << 30;
+			if (h >= 0) {
+				struct bp_flow_shm *f = &c->flows[h];
+				rx = e->s->listener ? __atomic_load_n(&f->listen_pending, __ATOMIC_ACQUIRE)
+						    : __atomic_load_n(&f->rx_written, __ATOMIC_ACQUIRE);
+				tx = __atomic_load_n(&f->tx_acked, __ATOMIC_ACQUIRE);
+				fl |= __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE) |
+				      __atomic_load_n(&f->state, __ATOMIC_ACQUIRE) << 8;
+			}
 			bool news = fl != e->seen_flags || ((bits & EPOLLIN) && rx != e->seen_rx) ||
 				    ((bits & EPOLLOUT) && tx != e->seen_tx);
 			e->seen_rx = rx;

@@ -108,8 +108,8 @@ static char *plan_var(struct exec_plan *p)
 	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
 		struct shim_sock *s = shim_peek(fd);
 		struct shim_bound *b = shim_bound(fd);
-		if (!s && !(b && b->listening))
-			continue;
+		if ((!s && !(b && b->listening)) || (s && s->listen_shut))
+			continue; /* (a shut listener stays a dead descriptor) */
 		int fl = real.fcntl(fd, F_GETFD);
 		if (fl < 0 || (fl & FD_CLOEXEC))
 			continue;

@@ -375,14 +375,19 @@ int shutdown(int fd, int how)
 	shim_init();
 	struct shim_sock *s = shim_get(fd);
 	struct shim_bound *b = shim_bound(fd);
-	if (!s && b && b->listening) {
-		/* a listener this process has not converted: it stops here (the
-		 * kernel socket never listened, and would say ENOTCONN) */
-		if (how == SHUT_RD || how == SHUT_RDWR) {
-			b->listening = false;
+	if (!s && b && b->listening && (how == SHUT_RD || how == SHUT_RDWR)) {
+		/* a listener this process has not converted: convert it (under
+		 * the conversion lock, so a racing first accept sees it shut),
+		 * then shut it below; the kernel socket under it never listened
+		 * and would say ENOTCONN */
+		s = shim_get_active(fd);
+		if (!s) {
+			b->listening = false; /* no daemon: it stops all the same */
 			shim_bound_unreserve(b);
+			return 0;
 		}
-		return 0;
+	} else if (!s && b && b->listening) {
+		return 0; /* SHUT_WR on a listener: nothing, as on Linux */
 	}
 	if (!s)
 		return real.shutdown(fd, how);

@@ -64,7 +64,7 @@ int shim_tcp_info(struct shim_sock *s, void *val, socklen_t *len)
 		errno = -r; /* no answer (ETIMEDOUT ...): say so, never "closed" */
 		return -1;
 	} else if (!s || s->listener) {
-		ti.tcpi_state = LINUX_TCP_LISTEN;
+		ti.tcpi_state = s && s->listen_shut ? LINUX_TCP_CLOSE : LINUX_TCP_LISTEN;
 	} else {
 		uint32_t mss = st.mss ? st.mss : LINUX_TCP_MSS_DEFAULT;
 

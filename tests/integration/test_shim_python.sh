@@ -130,7 +130,7 @@ while True:
     threading.Thread(target=late, args=(l.accept()[0],), daemon=True).start()
 " >"$dir/late.log" 2>&1
 bp_wait_listening "$dir/late.log"
-for mode in restart plain timeo; do
+for mode in restart plain timeo oneshot; do
 	linux=$(bp_peer timeout 20 "$BP_BUILD/tests/sig_restart" 127.0.0.1 9105 $mode)
 	ours=$(shim timeout 20 "$BP_BUILD/tests/sig_restart" "$BP_PEER_IP" 9105 $mode)
 	[ "$ours" = "$linux" ] || bp_die "signal during recv ($mode): Linux says '$linux', the shim '$ours'"

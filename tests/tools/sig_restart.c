@@ -8,6 +8,8 @@
  *   MODE: restart   SIGALRM's handler has SA_RESTART: Linux restarts recv()
  *         plain     no SA_RESTART: recv() fails with EINTR
  *         timeo     SA_RESTART, but SO_RCVTIMEO is set: never restarted
+ *         oneshot   no SA_RESTART, SA_RESETHAND: EINTR, though by then the
+ *                   handler is gone
  * The peer must send its first bytes about a second after the connect;
  * SIGALRM comes 300 ms after it.  Prints "recv=BYTES" or "recv=ERRNO" and
  * how many times the handler ran.
@@ -33,7 +35,7 @@ static void on_alarm(int sig)
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: sig_restart IP PORT restart|plain|timeo\n");
+		fprintf(stderr, "usage: sig_restart IP PORT restart|plain|timeo|oneshot\n");
 		return 2;
 	}
 	const char *mode = argv[3];
@@ -44,7 +46,8 @@ int main(int argc, char **argv)
 	}
 	struct sigaction sa = { .sa_handler = on_alarm };
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = strcmp(mode, "plain") ? SA_RESTART : 0;
+	sa.sa_flags = !strcmp(mode, "plain") ? 0 : !strcmp(mode, "oneshot") ? SA_RESETHAND
+										: SA_RESTART;
 	sigaction(SIGALRM, &sa, NULL);
 
 	int s = socket(AF_INET, SOCK_STREAM, 0);
