@@ -140,6 +140,7 @@ bool shim_eintr_restarts(uint64_t deadline_ms);
 #define SHIM_HUNG_UP 0x80000000u
 unsigned shim_ready(struct shim_sock *s);
 void shim_listener_shut(struct shim_sock *s);
+int shim_listener_reopen(struct shim_sock *s, int backlog);
 void shim_kick_waiters(void);
 int shim_errno(int neg);
 int shim_conn_error(struct shim_sock *s, int neg, bool sending);

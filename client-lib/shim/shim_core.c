@@ -606,6 +606,33 @@ void shim_listener_shut(struct shim_sock *s)
 	shim_kick_waiters();
 }
 
+/* listen() again on a listener shut for reading: as on Linux, it listens
+ * again on its port (joined with its kernel socket, as at conversion).
+ * Return: 0, or -1 with errno. */
+int shim_listener_reopen(struct shim_sock *s, int backlog)
+{
+	struct bp_ctx *c = shim_ctx(); /* a fork child attaches first */
+	if (!c) {
+		errno = ENETDOWN;
+		return -1;
+	}
+	uint32_t ip = s->ip == bp_local_ip(c) ? 0 : s->ip;
+	int h = bp_listen_share(c, ip, s->port, backlog, s->ksock);
+	if (h < 0)
+		return shim_errno(h);
+	pthread_mutex_lock(&table_lock);
+	bool gone = s->dead || !s->listen_shut; /* closed, or reopened by another thread */
+	if (!gone) {
+		s->backlog = backlog;
+		__atomic_store_n(&s->h, h, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->listen_shut, false, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&table_lock);
+	if (gone)
+		bp_close(c, h);
+	return 0;
+}
+
 unsigned shim_ready(struct shim_sock *s)
 {
 	int h = __atomic_load_n(&s->h, __ATOMIC_ACQUIRE);

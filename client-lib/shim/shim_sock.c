@@ -130,7 +130,10 @@ int listen(int fd, int backlog)
 {
 	shim_init();
 	struct shim_bound *b = shim_bound(fd);
-	if (shim_get(fd))
+	struct shim_sock *s = shim_get(fd);
+	if (s && s->listener && s->listen_shut)
+		return shim_listener_reopen(s, backlog > 0 ? backlog : 128);
+	if (s)
 		return 0; /* already listening through bypass */
 	if (!b || !b->valid)
 		return real.listen(fd, backlog);

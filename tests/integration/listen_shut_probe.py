@@ -6,9 +6,10 @@ servers use to wake a thread blocked in accept() when they stop.
 
 Listens on IP (port 0), blocks a thread in accept(), shuts the listener for
 reading, and prints what the blocked accept, poll, a second accept and
-SO_ACCEPTCONN say, e.g. "blocked=EINVAL poll=POLLOUT|POLLHUP accept=EINVAL
-acceptconn=0".  Run on kernel sockets and through the shim: the two lines
-must match.
+SO_ACCEPTCONN say, then listens again, e.g. "blocked=EINVAL poll=POLLOUT|POLLHUP
+accept=EINVAL acceptconn=0 relisten=EAGAIN acceptconn=1" (a non-blocking
+accept with nobody connecting).  Run on kernel sockets and through the
+shim: the two lines must match.
 """
 import errno
 import select
@@ -42,9 +43,15 @@ def main(ip):
     ev = ev[0][1] if ev else 0
     names = '|'.join(n for n in ('POLLIN', 'POLLOUT', 'POLLERR', 'POLLHUP', 'POLLRDHUP')
                      if ev & getattr(select, n)) or '0'
-    print('blocked=%s poll=%s accept=%s acceptconn=%d' % (
+    shut = 'blocked=%s poll=%s accept=%s acceptconn=%d' % (
         got[0] if got else 'still-blocked', names, outcome(lst.accept),
-        lst.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)), flush=True)
+        lst.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+    # listen() again: it listens again, on the same port
+    lst.listen(8)
+    lst.setblocking(False)
+    again = 'relisten=%s acceptconn=%d' % (
+        outcome(lst.accept), lst.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+    print(shut, again, flush=True)
 
 
 if __name__ == '__main__':
