@@ -484,6 +484,13 @@ int shim_wait(struct shim_sock *s, int timeout_ms)
  */
 static bool norestart_seen;
 
+/* @sa runs a function of the program (not SIG_DFL, not SIG_IGN) */
+static bool has_handler(const struct sigaction *sa)
+{
+	return (sa->sa_flags & SA_SIGINFO) ||
+	       (sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN);
+}
+
 static void note_handler(bool handled, bool restart)
 {
 	if (handled && !restart)
@@ -497,9 +504,7 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 		next = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(
 			RTLD_NEXT, "sigaction");
 	if (act)
-		note_handler((act->sa_flags & SA_SIGINFO) ||
-				     (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN),
-			     act->sa_flags & SA_RESTART);
+		note_handler(has_handler(act), act->sa_flags & SA_RESTART);
 	return next(sig, act, old);
 }
 
@@ -550,9 +555,7 @@ bool shim_eintr_restarts(uint64_t deadline_ms)
 		struct sigaction sa;
 		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa))
 			continue;
-		bool handled = (sa.sa_flags & SA_SIGINFO) ||
-			       (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
-		if (handled && !(sa.sa_flags & SA_RESTART))
+		if (has_handler(&sa) && !(sa.sa_flags & SA_RESTART))
 			return false;
 	}
 	return true;

@@ -502,13 +502,17 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	shim_init();
 	struct shim_sock *s = shim_get(fd);
 	struct shim_bound *b = shim_bound(fd);
-	if (!s && b && b->listening && level == IPPROTO_TCP && name == TCP_INFO)
-		return shim_tcp_info(NULL, val, len); /* the kernel socket never listened */
-	if (!s && b && b->listening && level == SOL_SOCKET && name == SO_ACCEPTCONN &&
-	    val && len && *len >= sizeof(int)) {
-		*(int *)val = 1;
-		*len = sizeof(int);
-		return 0;
+	if (!s && b && b->listening) {
+		/* not converted in this process: it listens as far as the
+		 * program can tell, though the kernel socket never did */
+		if (level == IPPROTO_TCP && name == TCP_INFO)
+			return shim_tcp_info(NULL, val, len);
+		if (level == SOL_SOCKET && name == SO_ACCEPTCONN && val && len &&
+		    *len >= sizeof(int)) {
+			*(int *)val = 1;
+			*len = sizeof(int);
+			return 0;
+		}
 	}
 	if (!s)
 		return real.getsockopt(fd, level, name, val, len);
