@@ -52,16 +52,9 @@ BP_API int bp_flow_key(struct bp_ctx *ctx, int h, uint64_t *key)
 	return *key ? 0 : -ENOTCONN;
 }
 
-/**
- * bp_forked - tell the daemon this process fork()ed @child: the child now
- * holds every connection this process holds, so none of them closes before
- * the child has closed (bp_release()) or adopted it, or exited.  Returns
- * once the daemon has taken the report (1 s at most), so a parent may exit
- * right after it.
- */
-BP_API int bp_forked(struct bp_ctx *ctx, pid_t child)
+static int report_child(struct bp_ctx *ctx, pid_t child, uint64_t key)
 {
-	struct bp_ctrl_req req = { .op = BP_CTRL_FORKED, .pid = (uint32_t)child };
+	struct bp_ctrl_req req = { .op = BP_CTRL_FORKED, .pid = (uint32_t)child, .key = key };
 	int r;
 
 	if (!ctx || child <= 0)
@@ -76,6 +69,28 @@ BP_API int bp_forked(struct bp_ctx *ctx, pid_t child)
 		bpi_ctrl_wait_taken(ctx, bpi_now_ms() + 1000);
 	bpi_unlock(ctx);
 	return r;
+}
+
+/**
+ * bp_forked - tell the daemon this process fork()ed @child: the child now
+ * holds every connection this process holds, so none of them closes before
+ * the child has closed (bp_release()) or adopted it, or exited.  Returns
+ * once the daemon has taken the report (1 s at most), so a parent may exit
+ * right after it.
+ */
+BP_API int bp_forked(struct bp_ctx *ctx, pid_t child)
+{
+	return report_child(ctx, child, 0);
+}
+
+/**
+ * bp_spawned - bp_forked() for a child that inherited only the connection
+ * this process knows by @key (bp_flow_key()), as a child started with
+ * posix_spawn() inherits only the descriptors its file actions keep.
+ */
+BP_API int bp_spawned(struct bp_ctx *ctx, pid_t child, uint64_t key)
+{
+	return key ? report_child(ctx, child, key) : -EINVAL;
 }
 
 /**

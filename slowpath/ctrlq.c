@@ -71,7 +71,7 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 			rc = sp_conn_connect(sp, app, r->ip, r->port, r->flags, cc, &slot);
 		break;
 	case BP_CTRL_FORKED:
-		sp_handoff_forked(sp, app, (int32_t)r->pid);
+		sp_handoff_forked(sp, app, (int32_t)r->pid, r->key);
 		return;
 	case BP_CTRL_RELEASE:
 		sp_handoff_release(sp, app, r->key);

@@ -274,11 +274,13 @@ static int child_pidfd(int32_t pid, int32_t parent, uint32_t uid)
 
 /**
  * sp_handoff_forked - @app fork()ed child @pid: the child holds every flow
- * the app owns or holds, until it releases them or exits.  Believed only
- * for a live child of the reporting process with its uid (else a client
- * could name pid 1, which never exits, and pin its flows forever).
+ * the app owns or holds (@only 0), or just the one the app knows by key
+ * @only (a posix_spawn() child that inherited one descriptor), until it
+ * releases them or exits.  Believed only for a live child of the reporting
+ * process with its uid (else a client could name pid 1, which never
+ * exits, and pin its flows forever).
  */
-void sp_handoff_forked(struct sp *sp, struct dp_app *app, int32_t pid)
+void sp_handoff_forked(struct sp *sp, struct dp_app *app, int32_t pid, uint64_t only)
 {
 	int32_t self = app_pid(app);
 	bool added = false;
@@ -299,7 +301,10 @@ void sp_handoff_forked(struct sp *sp, struct dp_app *app, int32_t pid)
 		if ((!owner && h < 0) || app_pid(sp_conn_app(sp, c)) == pid)
 			continue; /* not ours, or the child adopted it before this report */
 		/* the child knows what its parent knew at the fork */
-		if (add_holder(c, pid, owner ? c->key : c->holder_keys[h]))
+		uint64_t known = owner ? c->key : c->holder_keys[h];
+		if (only && known != only)
+			continue;
+		if (add_holder(c, pid, known))
 			added = true;
 		else
 			sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++; /* too many holders */

@@ -376,7 +376,7 @@ bool sp_synq_view(const struct sp *sp, uint32_t idx, struct sp_synq_view *v);
 /* handoff.c: flows shared between processes after fork() */
 void sp_handoff_new_key(struct sp_conn *c, struct bp_flow_shm *fs);
 bool sp_handoff_owner_releases(struct sp *sp, struct sp_conn *c);
-void sp_handoff_forked(struct sp *sp, struct dp_app *app, int32_t pid);
+void sp_handoff_forked(struct sp *sp, struct dp_app *app, int32_t pid, uint64_t key);
 int sp_handoff_adopt(struct sp *sp, struct dp_app *app, uint64_t key, uint32_t req_id,
 		     uint32_t *slot_out);
 void sp_handoff_release(struct sp *sp, struct dp_app *app, uint64_t key);

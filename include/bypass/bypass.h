@@ -282,7 +282,9 @@ size_t bp_tx_unacked(struct bp_ctx *ctx, int h);
  * may keep using them, as with kernel sockets: the parent calls
  * bp_forked(ctx, pid) after fork(); the child (with its own bp_attach())
  * takes a connection over with bp_adopt(key) on first use, or drops it
- * with bp_release(key).  The key comes from bp_flow_key(), read in the
+ * with bp_release(key).  A child that inherited only some connections
+ * (posix_spawn() file actions) is reported per connection with
+ * bp_spawned(ctx, pid, key).  The key comes from bp_flow_key(), read in the
  * parent's context before the child attaches.  A connection closes when
  * its last holder closes it (or exits).  Handles of a moved connection
  * return -ESTALE; bp_close() on them only drops the hold.
@@ -296,6 +298,8 @@ int bp_flow_key(struct bp_ctx *ctx, int h, uint64_t *key);
  */
 int bp_keepalive(struct bp_ctx *ctx, int h, bool on);
 int bp_forked(struct bp_ctx *ctx, pid_t child);
+/* bp_spawned: the child holds only the connection known by @key */
+int bp_spawned(struct bp_ctx *ctx, pid_t child, uint64_t key);
 /* bp_adopt: -EOPNOTSUPP for an RPC session (it stays with its owner) */
 int bp_adopt(struct bp_ctx *ctx, uint64_t key);
 int bp_release(struct bp_ctx *ctx, uint64_t key);

@@ -74,7 +74,8 @@ enum bp_ctrl_op {
 	BP_CTRL_SHUTDOWN = 3, /* slot, gen: no more data from the app (FIN) */
 	BP_CTRL_CLOSE = 4,    /* slot, gen: app forgets the slot */
 	BP_CTRL_ABORT = 5,    /* slot, gen: send RST, drop everything */
-	BP_CTRL_FORKED = 6,   /* pid: that child now holds every flow we hold */
+	BP_CTRL_FORKED = 6,   /* pid: that child now holds every flow we hold (key 0),
+			       * or only the flow we know by key (posix_spawn) */
 	BP_CTRL_ADOPT = 7,    /* key: move a flow we hold into this app -> REPLY */
 	BP_CTRL_RELEASE = 8,  /* key: this process no longer holds the flow */
 	BP_CTRL_KEEPALIVE = 9, /* slot, gen, flags 1/0: probe an idle peer (SO_KEEPALIVE) */
@@ -96,7 +97,8 @@ enum bp_ctrl_op {
  * @flags: LISTEN: BP_LISTEN_SHARED, BP_LISTEN_RESERVE; LISTEN and CONNECT:
  *         BP_FLOW_RPC.
  * @pid: FORKED only: the child's process id.
- * @key: ADOPT/RELEASE/EXEC_HOLD: the flow's handoff key (bp_flow_shm.handoff_key).
+ * @key: ADOPT/RELEASE/EXEC_HOLD: the flow's handoff key (bp_flow_shm.handoff_key);
+ *       FORKED: 0, or the one flow the child inherited.
  * @cc: CONNECT/LISTEN: congestion control for the flow(s), NUL-padded
  *      ("dctcp"); all zero = the daemon's default.  Unknown names fail the
  *      request with EINVAL.

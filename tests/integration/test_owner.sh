@@ -159,7 +159,7 @@ while [ "${EPOCHREALTIME/./}" -lt "$end" ]; do
 done
 echo "  Linux peer: $left connections established after the reporter exited (before: $before)"
 [ "$left" -le "$before" ] || bp_die "$((left - before)) flows stay pinned after their reporter exited"
-echo "ok: (c) FORKED(1) and FORKED(non-child) are refused; nothing stays pinned"
+echo "ok: (c) FORKED and per-flow FORKED naming pid 1 or a non-child are refused; nothing stays pinned"
 
 # ---------------------------------------------------------------- (d)
 bp_log "(d) orphans"

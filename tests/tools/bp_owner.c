@@ -25,7 +25,8 @@
  *   bp_owner child-adopt KEY          adopt, echo-check, print the new key,
  *                                     hold until stdin closes
  *   bp_owner forked-test IP PORT N    N flows, FORKED(1) and FORKED(a
- *                                     non-child), then exit without closing
+ *                                     non-child), for all flows and for
+ *                                     one, then exit without closing
  *   bp_owner orphan-test IP PORT N    N flows, a real child holds them,
  *                                     then exit: prints "holder PID"
  */
@@ -456,16 +457,18 @@ static int cmd_adopt_test(int argc, char **argv)
 
 /* ------------------------------------------------------- forked / orphans */
 
+/* Return: the handle of the last of @n new flows, or -1 */
 static int open_flows(struct bp_ctx *c, const char *ip, uint16_t port, int n)
 {
+	int h = -1;
 	for (int i = 0; i < n; i++) {
-		int h = connect_wait(c, ip, port);
+		h = connect_wait(c, ip, port);
 		if (h < 0) {
 			fprintf(stderr, "bp_owner: connect %d: %s\n", i, strerror(-h));
 			return -1;
 		}
 	}
-	return 0;
+	return h;
 }
 
 static int cmd_forked_test(int argc, char **argv)
@@ -473,10 +476,14 @@ static int cmd_forked_test(int argc, char **argv)
 	if (argc < 3)
 		return 2;
 	struct bp_ctx *c = attach_or_die("owner-forked");
-	if (open_flows(c, argv[0], (uint16_t)atoi(argv[1]), atoi(argv[2])))
+	int h = open_flows(c, argv[0], (uint16_t)atoi(argv[1]), atoi(argv[2]));
+	uint64_t key = 0;
+	if (h < 0 || bp_flow_key(c, h, &key))
 		return 2;
 	bp_forked(c, 1);         /* init: never exits */
 	bp_forked(c, getppid()); /* alive, but our parent, not our child */
+	bp_spawned(c, 1, key);   /* the same, for one flow */
+	bp_spawned(c, getppid(), key);
 	bp_wait(c, 200);         /* let the daemon read them */
 	printf("reported pid 1 and %d; exiting without closing in 2 s\n", (int)getppid());
 	fflush(stdout);
@@ -489,7 +496,7 @@ static int cmd_orphan_test(int argc, char **argv)
 	if (argc < 3)
 		return 2;
 	struct bp_ctx *c = attach_or_die("owner-orphans");
-	if (open_flows(c, argv[0], (uint16_t)atoi(argv[1]), atoi(argv[2])))
+	if (open_flows(c, argv[0], (uint16_t)atoi(argv[1]), atoi(argv[2])) < 0)
 		return 2;
 	pid_t ch = fork();
 	if (ch == 0) {
