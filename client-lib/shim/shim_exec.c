@@ -95,9 +95,12 @@ struct exec_plan {
 
 /*
  * The kernel's id of the eventfd @fd of process @pid (0: ourselves), or -1
- * if it is no eventfd or the kernel names none (Linux before 5.19).
+ * if it is no eventfd or the kernel names none (Linux before 5.19), or if
+ * @live_only and the descriptor is close-on-exec: a posix_spawn() parent
+ * runs again once the child's exec has replaced its memory, which is
+ * before the exec closes those.
  */
-static long long eventfd_id(pid_t pid, int fd)
+static long long eventfd_id(pid_t pid, int fd, bool live_only)
 {
 	char path[64], buf[512];
 	if (pid)
@@ -112,6 +115,9 @@ static long long eventfd_id(pid_t pid, int fd)
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
+	const char *fl = strstr(buf, "flags:");
+	if (live_only && (!fl || (strtoul(fl + strlen("flags:"), NULL, 8) & O_CLOEXEC)))
+		return -1;
 	const char *id = strstr(buf, "\neventfd-id:");
 	if (!id)
 		return -1;
@@ -167,7 +173,7 @@ static char *plan_var(struct exec_plan *p)
 		int fl = real.fcntl(fd, F_GETFD);
 		if (fl < 0 || ((fl & FD_CLOEXEC) && !p->spawn))
 			continue;
-		long long id = eventfd_id(0, fd);
+		long long id = eventfd_id(0, fd, false);
 		if (!s || s->listener) {
 			uint32_t ip = s ? s->ip : b->ip;
 			snprintf(entry, sizeof(entry), "L,%d,%" PRIu32 ",%u,%d,%lld", fd, ip,
@@ -393,7 +399,7 @@ static void report_spawned(struct exec_plan *p, pid_t child)
 		if (!isdigit((unsigned char)e->d_name[0]))
 			continue;
 		int fd = atoi(e->d_name);
-		long long id = eventfd_id(child, fd);
+		long long id = eventfd_id(child, fd, true);
 		for (int i = 0; i < p->nkeys; i++) {
 			/* no ids (an old kernel): by number, as exec keeps them */
 			if (told[i] || (p->ids[i] >= 0 ? p->ids[i] != id : p->fds[i] != fd))
@@ -481,7 +487,7 @@ static int scan_eventfds(int *fds, long long *ids, int max)
 		if (!isdigit((unsigned char)e->d_name[0]))
 			continue;
 		int fd = atoi(e->d_name);
-		long long id = fd == dirfd(d) || fd >= SHIM_MAX_FD ? -1 : eventfd_id(0, fd);
+		long long id = fd == dirfd(d) || fd >= SHIM_MAX_FD ? -1 : eventfd_id(0, fd, false);
 		if (id >= 0) {
 			fds[n] = fd;
 			ids[n++] = id;
