@@ -187,6 +187,23 @@ static bool ack_acceptable(const struct fp_flow *f, const struct pkt_tcp *p)
 	return una_seq - p->ack <= max_wnd; /* d < 0; unsigned: d may be INT32_MIN */
 }
 
+/*
+ * RFC 793's segment acceptability test (Linux: tcp_sequence()), before
+ * the ACK field is believed: the segment must end no earlier than a ring's
+ * worth below RCV.NXT (a retransmission of bytes acknowledged already,
+ * whose ACK field is current) and start no later than the right edge of
+ * the window we advertised.  Without it a blind ACK needs to guess only
+ * SND.UNA..SND.NXT, not the sequence number as well.
+ */
+static bool seq_acceptable(const struct fp_flow *f, const struct pkt_tcp *p)
+{
+	uint32_t rcv_nxt = tcp_rcv_nxt(f);
+	uint32_t end = p->seq + p->payload_len + ((p->flags & TCPF_FIN) ? 1 : 0);
+	uint32_t wnd = f->rx_adv_edge > f->rx_pos ? (uint32_t)(f->rx_adv_edge - f->rx_pos) : 0;
+	return seq_diff(end, rcv_nxt) >= -(int32_t)f->rx_size &&
+	       seq_diff(p->seq, rcv_nxt + wnd) <= 0;
+}
+
 static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
 {
 	uint32_t una_seq = f->tx_isn + 1 + (uint32_t)f->tx_acked;
@@ -512,7 +529,7 @@ void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
 	}
 	if (!(p->flags & TCPF_ACK))
 		return;
-	if (!ack_acceptable(f, p)) {
+	if (!seq_acceptable(f, p) || !ack_acceptable(f, p)) {
 		challenge_ack(fp, f); /* RFC 5961 section 5.2: ACK, then drop */
 		return;
 	}

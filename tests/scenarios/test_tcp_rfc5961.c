@@ -4,7 +4,8 @@
  * and never reset; an ACK of bytes never sent (or far too old) drops the
  * whole segment, payload included, and is answered with an ACK; in
  * SYN_RCVD an RST is checked against the window too; challenge ACKs are
- * rate-limited.  Also the peer MSS floor (CVE-2019-11479).
+ * rate-limited; an ACK whose sequence number is outside the window is not
+ * believed.  Also the peer MSS floor (CVE-2019-11479).
  */
 #include <errno.h>
 #include "harness.h"
@@ -142,6 +143,40 @@ Test(rfc5961, ack_of_unsent_data_drops_segment)
 	check_alive(h, iss, PEER_ISN + 1);
 	char buf[16];
 	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), -EAGAIN);
+}
+
+/*
+ * An ACK whose sequence number lies far outside the receive window is not
+ * believed (RFC 793, Linux tcp_sequence()): a blind ACK inside the flight
+ * must not advance SND.UNA, so the retransmission still starts at the
+ * first byte; the segment earns a (rate-limited) ACK.
+ */
+Test(rfc5961, ack_with_seq_outside_window_is_not_believed)
+{
+	uint32_t iss;
+	int h = h_open_passive(9010, PEER_ISN, 1000, &iss);
+	static char data[3000];
+	memset(data, 'x', sizeof(data));
+	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
+	struct pkt_tcp p;
+	for (int i = 0; i < 3; i++) {
+		EXPECT_SEG(p, 1000);
+		cr_assert_eq(p.payload_len, 1000);
+	}
+	uint32_t far[] = { PEER_ISN + 1 + 0x40000000u, PEER_ISN + 1 + 300000, PEER_ISN - 600000 };
+	for (unsigned i = 0; i < 3; i++) {
+		h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = far[i], .ack = iss + 1 + 2000,
+					.wnd = 65535 });
+		expect_challenge_ack(iss + 3000, PEER_ISN + 1);
+	}
+	/* the retransmission timeout resends from the first byte */
+	EXPECT_SEG(p, 5000);
+	cr_assert_eq(p.seq, iss + 1, "resent from iss+%u: the blind ACK advanced SND.UNA",
+		     p.seq - iss);
+	/* a genuine old segment (a retransmission) still carries its ACK */
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = iss + 1 + 3000,
+				.wnd = 65535 });
+	WAIT_FOR(bp_tx_unacked(H.app, h) == 0, 1000);
 }
 
 Test(rfc5961, syn_rcvd_rst_checked_against_window)
