@@ -19,7 +19,6 @@
 #include "dataplane.h"
 #include "rpc_frame_rx.h"
 
-#define INBOX_SIZE 16384
 #define TIMER_RING_SIZE 16384 /* flow ids a core reports per slowpath tick, at most */
 
 /* The RSS key programmed into NICs (port.c): symmetric is not needed, we
@@ -57,7 +56,7 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 		memset(dp->tenants, 0, DP_MAX_TENANTS * sizeof(*dp->tenants));
 	char name[32];
 	snprintf(name, sizeof(name), "to_sp_%d", getpid());
-	dp->to_sp = rte_ring_create_elem(name, sizeof(struct dp_msg), INBOX_SIZE, SOCKET_ID_ANY,
+	dp->to_sp = rte_ring_create_elem(name, sizeof(struct dp_msg), DP_INBOX_SIZE, SOCKET_ID_ANY,
 					 RING_F_SC_DEQ);
 	bool ok = dp->sp_kick_fd >= 0 && dp->flows && dp->apps && dp->tenants && dp->to_sp;
 	for (uint32_t k = 0; k < DP_MAX_CORES; k++)
@@ -65,7 +64,7 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 	for (uint32_t k = 0; ok && k < dp->ncores; k++) {
 		struct dp_core *c = &dp->core[k];
 		snprintf(name, sizeof(name), "inbox%u_%d", k, getpid());
-		c->inbox = rte_ring_create_elem(name, sizeof(struct dp_msg), INBOX_SIZE,
+		c->inbox = rte_ring_create_elem(name, sizeof(struct dp_msg), DP_INBOX_SIZE,
 						SOCKET_ID_ANY, RING_F_SC_DEQ);
 		c->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		int kp[2];

@@ -107,6 +107,7 @@
  * the owning core's; single-queue ports are dispatched in software. */
 #define DP_STEER_BUCKETS 256
 #define DP_FWD_SEND_APPS 4096 /* app ids a forwarded send names: [apps] max_apps' bound */
+#define DP_INBOX_SIZE 16384 /* each core's inbox and the slowpath's ring (dp_msg entries) */
 /* Tenants (slowpath/tenant.c): id 0 is the default tenant, the one callers
  * that no [tenant NAME] section lists belong to (unless policy refuses them). */
 #define DP_MAX_TENANTS 1024
@@ -570,6 +571,7 @@ enum dp_counter {
 	DPC_RPC_WATCH_COMPACT, /* the watch ring filled with stale entries and was compacted */
 	DPC_TX_TSO,           /* frames of several segments handed to the port's TSO */
 	DPC_TX_PREPARE_DROP,  /* frames the PMD's tx_prepare refused (offload fields) */
+	DPC_SP_BACKLOG,       /* slowpath messages that waited on their core for ring room */
 	DPC_MAX,
 };
 

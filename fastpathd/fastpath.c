@@ -265,14 +265,62 @@ static uint64_t run_paced(struct fp_ctx *fp)
 	return next;
 }
 
-void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr)
+/*
+ * Frames nobody asked for (DPM_RX_PKT: SYNs, stray segments, ARP) never
+ * take the last quarter of the slowpath's ring: a flood of them must not
+ * crowd out what the slowpath has to learn about installed flows.
+ */
+#define TO_SP_RESERVE (DP_INBOX_SIZE / 4)
+
+/**
+ * fp_to_sp_arg - send a message to the slowpath.  A frame (DPM_RX_PKT) is
+ * dropped and counted when the ring is short of room; every other message
+ * (a flow's FIN, RST, deletion, a bucket's move) is news the slowpath
+ * must not miss, so one that finds the ring full waits on this core, with
+ * those after it, until fp_sp_backlog_flush() gets them all in, in order.
+ */
+void fp_to_sp_arg(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr)
 {
-	if (dp_send_to_sp(fp->dp, type, flow_id, 0, ptr)) {
-		fp->cnt[DPC_RX_DROP_NOFLOW]++;
-		if (ptr && (type == DPM_RX_PKT))
+	struct dataplane *dp = fp->dp;
+	fp->sp_kick_pending = true;
+	if (type == DPM_RX_PKT) {
+		if (fp->nsp_backlog || rte_ring_free_count(dp->to_sp) <= TO_SP_RESERVE ||
+		    dp_send_to_sp(dp, type, flow_id, arg, ptr)) {
+			fp->cnt[DPC_RX_DROP_NOFLOW]++;
 			rte_pktmbuf_free(ptr);
+		}
 		return;
 	}
+	if (!fp->nsp_backlog && !dp_send_to_sp(dp, type, flow_id, arg, ptr))
+		return;
+	if (fp->nsp_backlog == fp->sp_backlog_cap) {
+		uint32_t cap = fp->sp_backlog_cap ? fp->sp_backlog_cap * 2 : 256;
+		struct dp_msg *nb = rte_realloc(fp->sp_backlog, sizeof(*nb) * cap, 0);
+		if (!nb)
+			rte_panic("fastpath core %u: out of memory keeping a slowpath message\n",
+				  fp->core);
+		fp->sp_backlog = nb;
+		fp->sp_backlog_cap = cap;
+	}
+	fp->cnt[DPC_SP_BACKLOG]++;
+	fp->sp_backlog[fp->nsp_backlog++] =
+		(struct dp_msg){ .type = type, .arg = arg, .flow_id = flow_id, .ptr = ptr };
+}
+
+void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr)
+{
+	fp_to_sp_arg(fp, type, flow_id, 0, ptr);
+}
+
+/** fp_sp_backlog_flush - move what waits for the slowpath's ring into it */
+void fp_sp_backlog_flush(struct fp_ctx *fp)
+{
+	uint32_t n = rte_ring_mp_enqueue_burst_elem(fp->dp->to_sp, fp->sp_backlog,
+						    sizeof(struct dp_msg), fp->nsp_backlog, NULL);
+	if (!n)
+		return;
+	fp->nsp_backlog -= n;
+	memmove(fp->sp_backlog, fp->sp_backlog + n, fp->nsp_backlog * sizeof(struct dp_msg));
 	fp->sp_kick_pending = true;
 }
 
@@ -444,10 +492,11 @@ void fp_ctx_destroy(struct fp_ctx *fp)
 	}
 	fp->bl_bufs = 0;
 	for (uint32_t i = 0; i < fp->npark; i++)
-		if (fp->park[i].type == DPM_RX_FWD || fp->park[i].type == DPM_RX_REINJECT)
-			rte_pktmbuf_free(fp->park[i].ptr);
+		if (fp->park[i].msg.type == DPM_RX_FWD || fp->park[i].msg.type == DPM_RX_REINJECT)
+			rte_pktmbuf_free(fp->park[i].msg.ptr);
 	rte_hash_free(fp->hash);
 	rte_free(fp->park);
+	rte_free(fp->sp_backlog);
 	rte_free(fp->out);
 	rte_free(fp->backlog);
 	fp_qos_fini(fp);
@@ -568,6 +617,12 @@ static void core_loop(struct fp_ctx *fp)
 		if (fp->ndeferred || fp->kick_cores)
 			work += fp_steer_flush(fp);
 		unsigned woken = fp_apps_kick(fp);
+		if (unlikely(fp->nsp_backlog)) {
+			fp_sp_backlog_flush(fp);
+			/* the slowpath drains its ring on its own: look again soon */
+			if (fp->nsp_backlog && timer_due > fp->now + dp->tsc_hz / 1000)
+				timer_due = fp->now + dp->tsc_hz / 1000;
+		}
 		kick_slowpath(fp);
 		/* the round is over: no steering decision of it is in flight */
 		__atomic_store_n(&self->epoch, self->epoch + 1, __ATOMIC_RELEASE);

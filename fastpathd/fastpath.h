@@ -71,7 +71,10 @@ struct fp_ctx {
 	uint16_t rxq, txq;
 	bool owns[DP_STEER_BUCKETS]; /* buckets whose flows live here */
 	/* frames and messages for buckets moving in: held in arrival order */
-	struct dp_msg *park;
+	struct fp_parked {
+		struct dp_msg msg;
+		uint16_t bucket;
+	} *park;
 	uint32_t npark, park_cap;
 	uint32_t npark_frames;
 	struct fp_move_out *out;     /* [DP_STEER_BUCKETS] */
@@ -112,6 +115,10 @@ struct fp_ctx {
 	uint64_t app_idle_tsc;      /* no doorbell for this long: the app goes idle */
 	uint64_t now;               /* tsc at the start of this round */
 	bool sp_kick_pending;
+	/* messages for the slowpath that found its ring full, sent first
+	 * next round, in order (fp_to_sp()) */
+	struct dp_msg *sp_backlog;
+	uint32_t nsp_backlog, sp_backlog_cap;
 	int rx_intr_fd;             /* -1 if the port has no rx interrupts */
 	uint32_t *paced;            /* flows waiting for their pacing time */
 	uint32_t npaced;
@@ -172,6 +179,8 @@ void fp_tx_enqueue(struct fp_ctx *fp, struct rte_mbuf *m);
 void fp_tx_flush(struct fp_ctx *fp);
 void fp_touch(struct fp_ctx *fp, struct fp_flow *f, uint32_t bits);
 void fp_to_sp(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, void *ptr);
+void fp_to_sp_arg(struct fp_ctx *fp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr);
+void fp_sp_backlog_flush(struct fp_ctx *fp);
 void fp_pace_later(struct fp_ctx *fp, struct fp_flow *f);
 bool fp_tx_wait(struct fp_ctx *fp, struct fp_flow *f);
 void fp_flow_unlist(struct fp_ctx *fp, struct fp_flow *f);

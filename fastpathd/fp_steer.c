@@ -31,11 +31,6 @@
 
 #define PARK_MAX_FRAMES 8192 /* beyond this, frames for moving buckets are dropped */
 
-struct parked {
-	struct dp_msg msg;
-	uint16_t bucket;
-};
-
 void fp_tx_lock(struct fp_ctx *fp)
 {
 	if (fp->dp->tx_shared)
@@ -55,7 +50,7 @@ static bool is_frame(uint16_t type)
 
 static void park(struct fp_ctx *fp, const struct dp_msg *msg, uint16_t bucket)
 {
-	struct parked *p = (struct parked *)fp->park;
+	struct fp_parked *p = fp->park;
 	if (is_frame(msg->type) && fp->npark_frames >= PARK_MAX_FRAMES) {
 		fp->cnt[DPC_PARK_DROP]++;
 		rte_pktmbuf_free(msg->ptr);
@@ -63,7 +58,7 @@ static void park(struct fp_ctx *fp, const struct dp_msg *msg, uint16_t bucket)
 	}
 	if (fp->npark == fp->park_cap) {
 		uint32_t cap = fp->park_cap ? fp->park_cap * 2 : 1024;
-		struct parked *np = rte_realloc(p, sizeof(*np) * cap, 0);
+		struct fp_parked *np = rte_realloc(p, sizeof(*np) * cap, 0);
 		if (!np) { /* no memory: a frame is lost (TCP resends), a message waits */
 			if (is_frame(msg->type)) {
 				fp->cnt[DPC_PARK_DROP]++;
@@ -72,7 +67,7 @@ static void park(struct fp_ctx *fp, const struct dp_msg *msg, uint16_t bucket)
 			}
 			rte_panic("fastpath core %u: out of memory parking a message\n", fp->core);
 		}
-		fp->park = (void *)np;
+		fp->park = np;
 		fp->park_cap = cap;
 		p = np;
 	}
@@ -172,8 +167,7 @@ void fp_bucket_out(struct fp_ctx *fp, uint16_t bucket, uint16_t to)
 	if (!fp->owns[bucket] || to == fp->core || to >= dp->ncores ||
 	    dp->steer[bucket] != fp->core) {
 		/* stale or pointless: tell the slowpath where the bucket is */
-		dp_send_to_sp(dp, DPM_BUCKET_MOVED, dp_steer(dp, bucket), bucket, NULL);
-		fp->sp_kick_pending = true;
+		fp_to_sp_arg(fp, DPM_BUCKET_MOVED, dp_steer(dp, bucket), bucket, NULL);
 		return;
 	}
 	struct fp_move_out *o = &fp->out[fp->nout++];
@@ -289,9 +283,9 @@ void fp_bucket_in(struct fp_ctx *fp, struct dp_bucket_move *mv)
 	rte_free(mv);
 
 	/* replay what waited for this bucket; keep the rest, in order */
-	struct parked *p = (struct parked *)fp->park;
+	struct fp_parked *p = fp->park;
 	uint32_t n = fp->npark, j = 0;
-	struct parked *mine = NULL;
+	struct fp_parked *mine = NULL;
 	uint32_t nmine = 0;
 	for (uint32_t i = 0; i < n; i++)
 		if (p[i].bucket == b)
@@ -322,6 +316,5 @@ void fp_bucket_in(struct fp_ctx *fp, struct dp_bucket_move *mv)
 		}
 		rte_free(mine);
 	}
-	dp_send_to_sp(dp, DPM_BUCKET_MOVED, fp->core, b, NULL);
-	fp->sp_kick_pending = true;
+	fp_to_sp_arg(fp, DPM_BUCKET_MOVED, fp->core, b, NULL);
 }

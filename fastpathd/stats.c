@@ -45,6 +45,7 @@ static const char *const names[DPC_MAX] = {
 	[DPC_RPC_WATCH_COMPACT] = "rpc_watch_compactions",
 	[DPC_TX_TSO] = "tx_tso_frames",
 	[DPC_TX_PREPARE_DROP] = "tx_prepare_rejected",
+	[DPC_SP_BACKLOG] = "sp_backlogged",
 };
 
 const char *dp_counter_name(enum dp_counter c)

@@ -58,6 +58,7 @@ static const char *const dpc_help[DPC_MAX] = {
 	[DPC_WRONG_CORE] = "Flows about to be processed off their core (must stay 0).",
 	[DPC_TX_TSO] = "Frames of several segments the port segmented (TSO).",
 	[DPC_TX_PREPARE_DROP] = "Frames the port's tx_prepare refused; must stay 0.",
+	[DPC_SP_BACKLOG] = "Slowpath messages that waited on their core for room in its ring.",
 };
 static struct mt_family dpc_fam[DPC_MAX];
 static char dpc_name[DPC_MAX][64];
