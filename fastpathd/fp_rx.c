@@ -25,14 +25,15 @@
 static bool rx_classify(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp, struct pkt_tcp *p)
 {
 	struct dataplane *dp = fp->dp;
-	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint16_t len = rte_pktmbuf_data_len(m);
 
 	if (m->nb_segs > 1 && rte_pktmbuf_linearize(m)) {
 		fp->cnt[DPC_RX_DROP_BAD]++;
 		rte_pktmbuf_free(m);
 		return false;
 	}
+	/* after the linearize: it grows the first segment's length */
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint16_t len = rte_pktmbuf_data_len(m);
 	int cls = pkt_classify(frame, len);
 	if (cls != PKT_PROTO_TCP) /* handled on the core that received it */
 		fp_capture_rx(fp, m, from_sp);

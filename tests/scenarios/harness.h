@@ -137,6 +137,7 @@ struct seg {
 	uint8_t ecn;      /* IP ECN bits (3 = CE) */
 	uint8_t sack_n;   /* SACK blocks on an ACK */
 	uint32_t sack[TCP_SACK_SEND][2];
+	uint16_t split;   /* > 0: the frame comes as two chained mbufs, the first this long */
 };
 
 static void h_inject(const struct seg *s)
@@ -162,6 +163,14 @@ static void h_inject(const struct seg *s)
 	pkt_write_tcp(buf, &h, s->len);
 	if (s->bad_csum)
 		buf[PKT_ETH_LEN + PKT_IP_MIN + 16] ^= 0x5a;
+	uint16_t total = rte_pktmbuf_data_len(m);
+	if (s->split && s->split < total) {
+		struct rte_mbuf *tail = rte_pktmbuf_alloc(H.dp.pool);
+		cr_assert(tail);
+		memcpy(rte_pktmbuf_append(tail, total - s->split), buf + s->split, total - s->split);
+		rte_pktmbuf_trim(m, total - s->split);
+		cr_assert_eq(rte_pktmbuf_chain(m, tail), 0);
+	}
 	cr_assert_eq(rte_ring_enqueue(H.rx, m), 0);
 	uint64_t one = 1;
 	ssize_t r = write(H.dp.core[0].kick_fd, &one, sizeof(one)); /* ring ports have no interrupt */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Regressions found by the fuzz harnesses (tests/fuzz), replayed as
- * scripted TCP scenarios.  See harness.h for the setup.  Several only
+ * Regressions found by the fuzz harnesses (tests/fuzz) and by reviews of
+ * the receive path, replayed as scripted TCP scenarios.  See harness.h for the setup.  Several only
  * fail under the sanitizer build (undefined behaviour that x86 happens to
  * forgive), which CI runs for every scenario test.
  */
@@ -35,4 +35,24 @@ Test(fuzz_regress, data_half_the_sequence_space_away)
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.ack, PEER_ISN + 6);
 	WAIT_FOR(bp_rx_avail(H.app, h) == 5, 1000);
+}
+
+/*
+ * A frame a PMD hands over in two chained mbufs (scatter) is linearized
+ * and parsed whole: its length used to be read before the linearize, so
+ * every such frame was dropped as truncated and the peer resent forever.
+ */
+Test(fuzz_regress, a_chained_frame_is_parsed_whole)
+{
+	uint32_t iss;
+	int h = h_open_passive(8091, PEER_ISN, 1460, &iss);
+	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = PEER_ISN + 1, .ack = iss + 1,
+				.wnd = 65535, .data = "chained", .len = 7, .split = 40 });
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 8);
+	WAIT_FOR(bp_rx_avail(H.app, h) == 7, 1000);
+	char buf[8];
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 7);
+	cr_assert_arr_eq(buf, "chained", 7);
 }
