@@ -244,6 +244,8 @@ struct fp_flow {
 
 	/* --- loss and reordering only (fp-owned): last, so that the
 	 * lines every segment touches stay together (fp_flow_prefetch()) --- */
+	uint64_t rx_fin_held;               /* a FIN that came out of order: its
+					     * position + 1 (0: none) */
 	struct fp_range ooo[FP_OOO_MAX];    /* held out-of-order data, sorted, disjoint;
 					     * ooo_n of them */
 	struct fp_range sacked[FP_SACK_MAX]; /* peer's SACK scoreboard above tx_acked,

@@ -452,7 +452,11 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 					return;
 			}
 		}
-		if (fin && whole && f->rx_pos == pos + len) {
+		/* this segment's FIN, or one held out of order that the data
+		 * now reaches */
+		if ((fin && whole && f->rx_pos == pos + len) ||
+		    (f->rx_fin_held && f->rx_pos == f->rx_fin_held - 1)) {
+			f->rx_fin_held = 0;
 			f->flags |= FPF_RX_FIN;
 			if (f->flags & FPF_RPC)
 				fp_rpc_rx(fp, f); /* BP_MSG_EOF once every frame is out */
@@ -467,13 +471,19 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
 	}
 
 	/* out of order: hold it if it fits the one interval, and send a
-	 * duplicate ACK at once so the sender can fast-retransmit */
+	 * duplicate ACK at once so the sender can fast-retransmit.  A FIN
+	 * with it is remembered too (as Linux queues it with the data), so
+	 * the ACK that fills the hole covers it. */
+	bool held = false;
 	if (len && ooo_hold(f, pos, pos + len)) {
 		ring_copy_in(f->rx_base, f->rx_size, f->rx_shift, pos, data, len);
 		fp->cnt[DPC_RX_OOO]++;
+		held = true;
 	} else if (len) {
 		fp->cnt[DPC_RX_OOO_DROP]++;
 	}
+	if (fin && whole && (held || !len))
+		f->rx_fin_held = pos + len + 1;
 	tcp_send_ack(fp, f);
 }
 

@@ -142,6 +142,27 @@ Test(sack_ecn, receiver_reports_held_data)
 	cr_assert_arr_eq(buf, "aaaaaaaaaabbbbbbbbbbccccccccccdddddddddd", 40);
 }
 
+/* a FIN that comes out of order is kept with its data (Linux queues it
+ * too): the ACK that fills the hole covers it, and the app sees the end */
+Test(sack_ecn, fin_held_out_of_order)
+{
+	uint32_t iss;
+	int h = open_passive(9008, false, &iss);
+	struct pkt_tcp p;
+	uint32_t s0 = PEER_ISN + 1;
+	data_seg(s0 + 4, iss + 1, "bbbb", 4, TCPF_FIN, 0);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, s0, "held: the ACK stays at the hole");
+	data_seg(s0, iss + 1, "aaaa", 4, 0, 0);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, s0 + 9, "the hole filled: the data and the FIN acknowledged");
+	char buf[16];
+	WAIT_FOR(bp_rx_avail(H.app, h) == 8, 1000);
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 8);
+	cr_assert_arr_eq(buf, "aaaabbbb", 8);
+	WAIT_FOR(bp_recv(H.app, h, buf, sizeof(buf)) == 0, 1000);
+}
+
 /* more disjoint holes than we track: the excess is dropped, never corrupt */
 Test(sack_ecn, too_many_holes_drop_not_corrupt)
 {
