@@ -82,6 +82,13 @@ static void call_end(struct rpc_ccall *c, int status)
 {
 	struct rpc_endpoint *ep = c->s->ep;
 
+	/* a deadline or a cancel between two reads of its response frame:
+	 * the rest of that frame has nowhere to go (its buffer goes back
+	 * to the pool) and must not complete the call a second time */
+	if (c->s->rf_call == c) {
+		c->s->rf_call = NULL;
+		c->s->rf_dst = NULL;
+	}
 	rpc_timer_cancel(&ep->timers, &c->dl);
 	c->state = CALL_DONE;
 	c->s->npending--;

@@ -336,6 +336,53 @@ Test(rpc, cancel)
 	cr_assert(rpc_req_cancelled(held[0]));
 }
 
+/*
+ * The call ends (deadline, then cancel) while its response frame is half
+ * read: the rest of the frame is skipped, never written into the released
+ * buffer, and the continuation runs once; the session goes on.
+ */
+Test(rpc, call_ends_between_two_reads_of_its_response)
+{
+	static uint8_t body[200 << 10]; /* one frame (RPC_WIRE_CHUNK) */
+	struct res ok = { 0 };
+
+	memset(body, 'r', sizeof(body));
+	for (int k = 0; k < 2; k++) {
+		struct rpc_call_opts o = { .deadline_us = k ? 0 : 50000 };
+		struct res r = { 0 };
+		uint64_t id;
+
+		nheld = 0;
+		cr_assert_eq(rpc_call(sess, M_HOLD, NULL, 0, &o, cont, &r, &id), 0);
+		spin_until(&nheld, 2000);
+		cr_assert_eq(nheld, 1);
+		fk_pipe_cap = 16 << 10;	/* the response comes in pieces */
+		struct iovec iov = { body, sizeof(body) };
+
+		cr_assert_eq(rpc_respond(held[0], RPC_OK, &iov, 1, NULL, 0), 0);
+		held[0] = NULL;
+		spin(3);	/* the client has part of the frame */
+		cr_assert_eq(r.done, 0);
+		srv_frozen = true;	/* and the rest is late */
+		if (k)
+			cr_assert_eq(rpc_cancel(sess, id), 0);
+		spin_until(&r.done, 2000);
+		cr_assert_eq(r.status, k ? RPC_CANCELLED : RPC_DEADLINE_EXCEEDED);
+		srv_frozen = false;
+		fk_pipe_cap = SIZE_MAX;
+		spin(200);	/* the rest of the frame arrives */
+		cr_assert_eq(r.done, 1, "the continuation ran %d times", r.done);
+		free(r.data);
+	}
+	struct iovec small = { "after", 5 };
+
+	cr_assert_eq(rpc_call(sess, M_ECHO, &small, 1, NULL, cont, &ok, NULL), 0);
+	spin_until(&ok.done, 2000);
+	cr_assert_eq(ok.status, RPC_OK);
+	cr_assert_eq(ok.len, 5);
+	free(ok.data);
+}
+
 static struct res many[400];
 
 Test(rpc, call_credits_bound_the_server)
