@@ -310,7 +310,7 @@ static void on_accept(struct rpc_endpoint *ep)
 		s->h = h;
 		rpc_session_up(s);
 		if (ep->lcb)
-			ep->lcb(s, RPC_SESS_ACCEPTED, 0, ep->lcb_arg);
+			rpc_session_notify(s, ep->lcb, ep->lcb_arg, RPC_SESS_ACCEPTED, 0);
 		/* edge-style transports: what arrived before now is reported no more */
 		rpc_session_on_event(s, RPC_TEV_IN | RPC_TEV_OUT);
 	}

@@ -391,6 +391,8 @@ struct rpc_txitem *rpc_tx_raw(struct rpc_session *s, const struct rpc_frame_hdr 
 
 /* call.c */
 struct rpc_ccall *rpc_call_lookup(struct rpc_session *s, uint32_t id);
+void rpc_session_notify(struct rpc_session *s, rpc_session_fn fn, void *arg,
+			enum rpc_session_event ev, int err);
 void rpc_call_complete(struct rpc_ccall *c, int status);
 void rpc_calls_fail_all(struct rpc_session *s, int status);
 void rpc_run_done(struct rpc_endpoint *ep);

@@ -173,7 +173,20 @@ void rpc_session_up(struct rpc_session *s)
 	rpc_timer_arm(&ep->timers, &s->ka, s->last_rx + s->ping_after);
 	rpc_flush_mark(s);
 	if (s->client && s->cb)
-		s->cb(s, RPC_SESS_CONNECTED, 0, s->cb_arg);
+		rpc_session_notify(s, s->cb, s->cb_arg, RPC_SESS_CONNECTED, 0);
+}
+
+/**
+ * rpc_session_notify - run a session callback: a callback, like a
+ * continuation, may not call rpc_run() (rpc.h), and a nested run could
+ * reap the session the caller is still using
+ */
+void rpc_session_notify(struct rpc_session *s, rpc_session_fn fn, void *arg,
+			enum rpc_session_event ev, int err)
+{
+	s->ep->in_cb++;
+	fn(s, ev, err, arg);
+	s->ep->in_cb--;
 }
 
 static void teardown(struct rpc_session *s, int call_status)
@@ -208,7 +221,7 @@ void rpc_session_fail(struct rpc_session *s, int err)
 	if (!s->client) {
 		s->state = SS_CLOSED;
 		if (ep->lcb)
-			ep->lcb(s, RPC_SESS_CLOSED, err, ep->lcb_arg);
+			rpc_session_notify(s, ep->lcb, ep->lcb_arg, RPC_SESS_CLOSED, err);
 		return;
 	}
 	s->state = SS_IDLE;
@@ -216,7 +229,8 @@ void rpc_session_fail(struct rpc_session *s, int err)
 	s->backoff_ms = s->backoff_ms * 2 > ep->o.reconnect_max_ms ? ep->o.reconnect_max_ms
 								   : s->backoff_ms * 2;
 	if (s->cb)
-		s->cb(s, was_up ? RPC_SESS_DISCONNECTED : RPC_SESS_FAILED, err, s->cb_arg);
+		rpc_session_notify(s, s->cb, s->cb_arg,
+				   was_up ? RPC_SESS_DISCONNECTED : RPC_SESS_FAILED, err);
 }
 
 /* the transport reported @bits for the session's handle */
@@ -263,7 +277,7 @@ void rpc_session_close(struct rpc_session *s)
 	rpc_timer_cancel(&ep->timers, &s->rc);
 	s->state = SS_CLOSED;
 	if (!s->client && ep->lcb)
-		ep->lcb(s, RPC_SESS_CLOSED, 0, ep->lcb_arg);
+		rpc_session_notify(s, ep->lcb, ep->lcb_arg, RPC_SESS_CLOSED, 0);
 }
 
 /* unlink and free a closed session (endpoint reap step) */

@@ -85,10 +85,13 @@ static void h_cli_ping(struct rpc_req *r, void *arg)
 	rpc_respond(r, RPC_OK, &iov, 1, NULL, 0);
 }
 
+static int nested_run;	/* what rpc_run() said inside the last session callback */
+
 static void on_sess(struct rpc_session *s, enum rpc_session_event ev, int err, void *arg)
 {
 	events[ev]++;
 	last_err = err;
+	nested_run = rpc_run(cli, 0);
 }
 
 static struct rpc_endpoint *mk(uint32_t max_msg, uint32_t ka_ms)
@@ -221,6 +224,7 @@ Test(rpc, echo_gather_and_metadata)
 	cr_assert_eq(memcmp(r.data, "hello world", 11), 0);
 	cr_assert_str_eq(r.meta, "abc123");
 	cr_assert_eq(events[RPC_SESS_CONNECTED], 1);
+	cr_assert_eq(nested_run, -EDEADLK, "rpc_run() inside a session callback is refused");
 	free(r.data);
 }
 
