@@ -245,7 +245,7 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	h.msg_len = (uint32_t)total;
 	if (opts && opts->deadline_us)
 		deadline = rpc_now_us() + opts->deadline_us;
-	if (rpc_tx_msg(s, &h, iov, iovcnt, meta, nmeta, deadline, c->prio)) {
+	if (rpc_tx_msg(s, &h, iov, iovcnt, meta, nmeta, deadline, c->prio, NULL)) {
 		call_end(c, RPC_RESOURCE_EXHAUSTED);
 		call_release(c);
 		return -ENOMEM;

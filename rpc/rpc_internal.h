@@ -180,6 +180,12 @@ struct rpc_txitem {
 	bool resv;			/* tx_msg_begin() promised its frames room */
 	uint8_t prio;			/* RPC_TXC_*: its queue, its frames' class */
 	uint64_t deadline;		/* absolute µs (requests), 0 = none */
+	/* a response: the credit of the request it answers, given back to
+	 * the peer when it has been written (or dropped), so a peer that
+	 * does not read its responses runs out of credit instead of
+	 * queueing them here without bound */
+	uint32_t back_bytes;
+	bool back_call;
 };
 
 struct rpc_txq {
@@ -237,6 +243,7 @@ struct rpc_req {			/* server side */
 	bool drop;			/* too big: answered, chunks skipped */
 	uint64_t deadline;		/* absolute µs, 0 = none */
 	uint32_t credit_bytes;		/* frame bytes to give back */
+	bool credit_passed;		/* its response's tx item gives the credit back */
 	struct rpc_frame_hdr hdr;
 	struct rpc_buf *buf;		/* meta + body, or NULL: in @held */
 	const uint8_t *data;		/* meta + body: buf->data or held.data */
@@ -292,6 +299,8 @@ struct rpc_session {
 	/* credits */
 	uint32_t tx_calls;		/* we may start this many more requests */
 	uint64_t tx_bytes;		/* and send this many request bytes */
+	uint32_t pongs_queued;		/* PONGs not yet written (capped: a peer that
+					 * pings and never reads gets no more) */
 	uint32_t rx_calls_used;		/* the peer's, taken and not given back */
 	uint64_t rx_bytes_used;
 	uint32_t rx_calls_win;		/* what we granted in total */
@@ -320,6 +329,7 @@ struct rpc_session {
 };
 
 #define RPC_KA_DEAD 4			/* keepalive intervals of silence = dead */
+#define RPC_MAX_PONGS_QUEUED 16		/* unwritten PONGs a session keeps (rpc_tx_ctl) */
 
 struct rpc_method {
 	rpc_handler_fn fn;
@@ -383,7 +393,9 @@ int rpc_tx_flush(struct rpc_session *s);
 void rpc_tx_drop_all(struct rpc_session *s);
 int rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
 	       const struct iovec *iov, int iovcnt,
-	       const struct rpc_meta *meta, unsigned nmeta, uint64_t deadline, unsigned prio);
+	       const struct rpc_meta *meta, unsigned nmeta, uint64_t deadline, unsigned prio,
+	       struct rpc_req *answers);
+void rpc_tx_pass_credit(struct rpc_txitem *it, struct rpc_req *answers);
 void rpc_credit_return(struct rpc_session *s, uint32_t calls, uint32_t bytes);
 struct rpc_txitem *rpc_tx_raw(struct rpc_session *s, const struct rpc_frame_hdr *h,
 			      const uint8_t *meta, uint16_t meta_len,

@@ -105,7 +105,7 @@ void rpc_req_release(struct rpc_req *r)
 	struct rpc_session *s = r->s;
 
 	req_unlink(r);
-	if (s)
+	if (s && !r->credit_passed)
 		rpc_credit_return(s, 1, r->credit_bytes);
 	req_free(r);
 }
@@ -188,7 +188,7 @@ int rpc_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovc
 	h.call_id = r->call_id;
 	h.status = (uint16_t)status;
 	h.msg_len = (uint32_t)total;
-	if (rpc_tx_msg(r->s, &h, iov, iovcnt, meta, nmeta, 0, r->prio)) {
+	if (rpc_tx_msg(r->s, &h, iov, iovcnt, meta, nmeta, 0, r->prio, r)) {
 		rpc_req_release(r);
 		return -ENOMEM;
 	}
@@ -203,8 +203,12 @@ void rpc_req_send(struct rpc_req *r, int status, const uint8_t *meta, uint16_t m
 	struct rpc_frame_hdr h = { .type = RPC_FT_RESPONSE, .method = r->method,
 				   .call_id = r->call_id, .status = (uint16_t)status };
 
-	if (!rpc_req_cancelled(r) && r->s && r->s->state == SS_UP)
-		rpc_tx_raw(r->s, &h, meta, meta_len, body, body_len, r->prio);
+	if (!rpc_req_cancelled(r) && r->s && r->s->state == SS_UP) {
+		struct rpc_txitem *it = rpc_tx_raw(r->s, &h, meta, meta_len, body, body_len,
+						   r->prio);
+		if (it)
+			rpc_tx_pass_credit(it, r);
+	}
 	rpc_req_release(r);
 }
 

@@ -39,6 +39,10 @@ static void item_free(struct rpc_session *s, struct rpc_txitem *it)
 {
 	if (it->is_req)
 		s->queued_bytes -= it->len;
+	if (it->hdr.type == RPC_FT_PONG)
+		s->pongs_queued--;
+	if (it->back_call)
+		rpc_credit_return(s, 1, it->back_bytes);
 	rpc_buf_put(&s->ep->pool, it->buf);
 	free(it);
 }
@@ -203,9 +207,21 @@ static bool tx_direct(struct rpc_session *s, const struct rpc_frame_hdr *hdr,
  * @deadline: requests: absolute µs, 0 = none.
  * Return: 0, -ENOMEM.
  */
+/**
+ * rpc_tx_pass_credit - response @it answers @answers: the request's credit
+ * goes back to the peer when @it has been written, not before
+ */
+void rpc_tx_pass_credit(struct rpc_txitem *it, struct rpc_req *answers)
+{
+	it->back_call = true;
+	it->back_bytes = answers->credit_bytes;
+	answers->credit_passed = true;
+}
+
 int rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
 	       const struct iovec *iov, int iovcnt,
-	       const struct rpc_meta *meta, unsigned nmeta, uint64_t deadline, unsigned prio)
+	       const struct rpc_meta *meta, unsigned nmeta, uint64_t deadline, unsigned prio,
+	       struct rpc_req *answers)
 {
 	size_t ml = rpc_meta_size(meta, nmeta);
 	struct rpc_txitem *it;
@@ -239,6 +255,8 @@ int rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
 	it->prio = (uint8_t)prio;
 	if (it->is_req)
 		s->queued_bytes += it->len;
+	if (answers)
+		rpc_tx_pass_credit(it, answers);
 	rpc_txq_push(queue_of(s, it), it);
 	rpc_flush_mark(s);
 	return 0;
@@ -286,10 +304,16 @@ struct rpc_txitem *rpc_tx_raw(struct rpc_session *s, const struct rpc_frame_hdr 
 void rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t status,
 		uint32_t aux, uint32_t calls, unsigned prio)
 {
-	struct rpc_txitem *it = calloc(1, sizeof(*it));
+	struct rpc_txitem *it;
 
+	/* a peer that pings and never reads its answers: it gets no more */
+	if (type == RPC_FT_PONG && s->pongs_queued >= RPC_MAX_PONGS_QUEUED)
+		return;
+	it = calloc(1, sizeof(*it));
 	if (!it)
 		return;	/* a lost control frame is recovered by keepalive/deadlines */
+	if (type == RPC_FT_PONG)
+		s->pongs_queued++;
 	it->hdr.type = type;
 	it->hdr.call_id = type == RPC_FT_CREDIT ? calls : call_id;
 	it->hdr.status = status;

@@ -712,6 +712,70 @@ Test(rpc, garbage_is_a_protocol_error)
 	free(r.data);
 }
 
+/*
+ * A client that sends requests and pings but never reads: the answers
+ * cannot be written, so their credit never comes back, and a request past
+ * the credit granted is the protocol error WIRE.md says, not one more
+ * queued response (the server's memory stays bounded).
+ */
+Test(rpc, a_client_that_never_reads_runs_out_of_credit)
+{
+	static uint8_t frame[RPC_WIRE_HDR_LEN + 1024];
+	struct rpc_stats st;
+	struct res r = { 0 };
+
+	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &r, NULL), 0);
+	spin_until(&r.done, 2000);
+	free(r.data);
+	fk_pipe_cap = 4096;	/* what the client never reads fills this */
+	memset(frame + RPC_WIRE_HDR_LEN, 'q', 1024);
+	for (uint32_t i = 0; i < RPC_WIRE_INIT_CALLS + 16; i++) {
+		struct rpc_frame_hdr ping = { .type = RPC_FT_PING, .aux = i };
+		struct rpc_frame_hdr h = { .type = RPC_FT_REQUEST, .method = M_ECHO,
+					   .call_id = 0x10000u | i, .frame_len = 1024,
+					   .msg_len = 1024 };
+
+		rpc_frame_encode(&ping, frame);
+		fk_inject(srv->t, frame, RPC_WIRE_HDR_LEN);
+		rpc_frame_encode(&h, frame);
+		fk_inject(srv->t, frame, sizeof(frame));
+		rpc_run(srv, 0);	/* the client never runs */
+	}
+	rpc_endpoint_stats(srv, &st);
+	cr_assert_eq(st.proto_errors, 1, "requests beyond the credit were served");
+	/* (and the few whose answers fit the pipe) */
+	cr_assert_leq(st.reqs_handled, RPC_WIRE_INIT_CALLS + 8, "%lu served",
+		       (unsigned long)st.reqs_handled);
+}
+
+/* PINGs from a client that never reads: a few PONGs wait, no more */
+Test(rpc, pings_never_read_queue_a_few_pongs)
+{
+	uint8_t frame[RPC_WIRE_HDR_LEN];
+	struct res r = { 0 };
+
+	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &r, NULL), 0);
+	spin_until(&r.done, 2000);
+	free(r.data);
+	fk_pipe_cap = 1024;
+	for (uint32_t i = 0; i < 5000; i++) {
+		struct rpc_frame_hdr ping = { .type = RPC_FT_PING, .aux = i };
+
+		rpc_frame_encode(&ping, frame);
+		fk_inject(srv->t, frame, sizeof(frame));
+		if (i % 64 == 0)
+			rpc_run(srv, 0);
+	}
+	for (int i = 0; i < 100; i++)
+		rpc_run(srv, 0);
+	cr_assert_not_null(srv->sessions);
+	unsigned queued = 0;
+
+	for (struct rpc_txitem *it = srv->sessions->ctlq[RPC_TXC_LATENCY].head; it; it = it->next)
+		queued++;
+	cr_assert_leq(queued, 64, "%u control frames queued for 5,000 PINGs", queued);
+}
+
 #define M_WORK 5	/* on a worker thread: sleeps 5 ms, echoes */
 #define M_WAIT 6	/* on a worker thread: waits until cancelled */
 
