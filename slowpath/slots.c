@@ -73,7 +73,9 @@ static int slot_take(struct sp *sp, struct dp_app *app, uint32_t *slot, bool buf
 	uint32_t s = sa->free_slots[--sa->nfree];
 	struct bp_flow_shm *fs = &app->flows[s];
 	struct sp_slot *ps = &sa->slots[s];
-	ps->gen++;
+	if (!++sa->last_gen)
+		sa->last_gen = 1; /* 0 is never a generation */
+	ps->gen = sa->last_gen;
 	ps->use = buffers ? SP_SLOT_CONN : SP_SLOT_LISTEN;
 	memset(fs, 0, sizeof(*fs));
 	fs->gen = ps->gen;

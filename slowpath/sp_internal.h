@@ -156,6 +156,11 @@ struct sp_app {
 	uint32_t nfree;
 	uint32_t nwarm;               /* the top nwarm free slots may hold pages */
 	uint64_t last_alloc;          /* tsc of the last slot allocation */
+	uint32_t last_gen;            /* generations count per app, not per slot:
+				       * (app, gen) names one allocation, so a
+				       * doorbell delayed while its flow id was
+				       * reused (forwarded between cores) can
+				       * never match the new connection */
 	uint32_t flows_live;          /* dying app: flows not yet FLOW_DEL_DONE */
 	uint32_t moves_in;            /* DPM_FLOW_MOVEs into this app in flight */
 	int32_t pid;                  /* SO_PEERCRED at attach (0 if unknown) */

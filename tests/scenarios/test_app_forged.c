@@ -99,3 +99,28 @@ Test(forged, a_full_blocking_wake_fd_never_blocks_the_daemon)
 	}
 	cr_assert_eq(fcntl(wfd, F_SETFL, fl), 0);
 }
+
+/*
+ * A slot's generation names one allocation of the whole app, not of the
+ * slot: doorbells are checked by flow id and generation, and a flow id is
+ * reused by any slot, so per-slot counts (every slot's first use is 1)
+ * would let a doorbell delayed between cores hit the next connection.
+ */
+Test(forged, generations_are_unique_across_an_apps_slots)
+{
+	struct dp_app *app = &H.dp.apps[0];
+	uint32_t iss, gens[4], n = 0;
+
+	for (int i = 0; i < 2; i++) {
+		H.peer_port = (uint16_t)(40100 + i);
+		cr_assert_geq(h_open_passive((uint16_t)(8110 + i), PEER_ISN, 1460, &iss), 0);
+	}
+	for (uint32_t slot = 0; slot < app->max_flows; slot++)
+		if (app->slot_flow[slot] != DP_INVALID_FLOW && n < 4)
+			gens[n++] = app->flows[slot].gen;
+	cr_assert_eq(n, 2, "the two connections");
+	for (uint32_t i = 0; i < n; i++)
+		for (uint32_t j = i + 1; j < n; j++)
+			cr_assert_neq(gens[i], gens[j], "slots %u and %u share generation %u", i, j,
+				      gens[i]);
+}
