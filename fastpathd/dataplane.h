@@ -612,6 +612,9 @@ struct dp_core {
 	uint16_t rxq;                       /* port rx queue it polls, UINT16_MAX: none */
 	uint16_t txq;                       /* port tx queue it sends on */
 	uint32_t sleeping;                  /* the core is (about to be) blocked */
+	uint32_t parked;                    /* messages it holds for buckets moving in:
+					     * a FLOW_ADD among them is taken but not
+					     * done (early_expired()) */
 	uint64_t epoch;                     /* rounds completed (grace periods of moves) */
 	uint64_t busy_tsc, idle_tsc;        /* time with and without work, for the monitor */
 	uint32_t nflows;                    /* flows it owns (relaxed; the monitor reads it) */

@@ -275,14 +275,20 @@ static bool hold_early(struct fp_ctx *fp, struct dp_app *app, const struct bp_do
 	return true;
 }
 
-/* has every message queued to any core before @e was held been taken? */
+/*
+ * Has every message queued to any core before @e was held been taken and
+ * done?  A core that holds messages for a bucket moving in (parked) has
+ * taken them but not done them: the FLOW_ADD the doorbell waits for may
+ * be among them, so nothing expires until the move is over.
+ */
 static bool early_expired(const struct fp_ctx *fp, const struct fp_early_db *e)
 {
 	if (fp->now - e->since < fp->dp->tsc_hz / 1000)
 		return false;
 	for (uint32_t k = 0; k < fp->dp->ncores; k++) {
 		uint32_t taken = __atomic_load_n(&fp->dp->core[k].inbox->cons.tail, __ATOMIC_ACQUIRE);
-		if ((int32_t)(taken - e->mark[k]) < 0)
+		if ((int32_t)(taken - e->mark[k]) < 0 ||
+		    __atomic_load_n(&fp->dp->core[k].parked, __ATOMIC_ACQUIRE))
 			return false;
 	}
 	return true;

@@ -74,6 +74,7 @@ static void park(struct fp_ctx *fp, const struct dp_msg *msg, uint16_t bucket)
 	p[fp->npark].msg = *msg;
 	p[fp->npark].bucket = bucket;
 	fp->npark++;
+	__atomic_store_n(&fp->self->parked, fp->npark, __ATOMIC_RELEASE);
 	if (is_frame(msg->type))
 		fp->npark_frames++;
 	fp->cnt[DPC_PARKED]++;
@@ -316,5 +317,7 @@ void fp_bucket_in(struct fp_ctx *fp, struct dp_bucket_move *mv)
 		}
 		rte_free(mine);
 	}
+	/* what was parked for @b is done now (held doorbells may expire) */
+	__atomic_store_n(&fp->self->parked, fp->npark, __ATOMIC_RELEASE);
 	fp_to_sp_arg(fp, DPM_BUCKET_MOVED, fp->core, b, NULL);
 }
