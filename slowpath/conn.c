@@ -408,6 +408,21 @@ static void syn_sent_input(struct sp *sp, struct sp_conn *c, uint32_t id, const 
 	}
 }
 
+/*
+ * RFC 1122 4.2.2.13 (Linux: tcp_timewait_state_process()): a SYN may open
+ * a new incarnation of a TIME_WAIT tuple only above the old connection's
+ * final RCV.NXT (its data and its FIN), never inside what it carried.
+ */
+static bool syn_after_time_wait(struct sp *sp, const struct sp_conn *c, uint32_t id,
+				uint32_t seq)
+{
+	struct sp_fp_flow_info in;
+
+	sp_fp_flow_read_info(sp, id, &in);
+	uint32_t rcv_nxt = c->irs + 1 + (uint32_t)in.rx_pos + 1; /* + the FIN */
+	return (int32_t)(seq - rcv_nxt) > 0;
+}
+
 void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
 {
 	DP_ASSERT_SP();
@@ -416,8 +431,7 @@ void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
 	bool pure_syn = (p->flags & TCPF_SYN) && !(p->flags & (TCPF_ACK | TCPF_RST));
 	bool passed = false;
 
-	if (c && c->state == SPS_TIME_WAIT && pure_syn &&
-	    (int32_t)(p->seq - (c->irs + 1)) > 0) {
+	if (c && c->state == SPS_TIME_WAIT && pure_syn && syn_after_time_wait(sp, c, id, p->seq)) {
 		/* RFC 1122: a new incarnation may reuse a TIME_WAIT tuple */
 		struct conn_key k;
 		key_of(&k, c);

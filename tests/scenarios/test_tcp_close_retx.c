@@ -4,7 +4,8 @@
  * sender, and the retransmission timer's backoff and retry limit for data,
  * for a lone FIN and for window probes.  Under a mixed load the first left
  * hundreds of Linux peers in LAST-ACK while the daemon resent to each of
- * them every minimum RTO, forever (issue 10, item 11).
+ * them every minimum RTO, forever (issue 10, item 11).  Also which SYN may
+ * reuse a tuple in TIME_WAIT.
  */
 #include <errno.h>
 #include "harness.h"
@@ -176,4 +177,44 @@ Test(close_retx, answered_window_probes_keep_flow)
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.seq, iss + 1);
 	cr_assert_eq(p.payload_len, 10);
+}
+
+/*
+ * A SYN reusing a TIME_WAIT tuple opens a new connection only above the
+ * old one's final RCV.NXT (RFC 1122 4.2.2.13), not anywhere above its ISN:
+ * one inside the bytes it carried gets the fastpath's challenge ACK.
+ */
+Test(close_retx, time_wait_reuse_needs_a_syn_above_the_old_data)
+{
+	uint32_t iss;
+	int h = open_passive(8099, 65535, &iss);
+	static char data[1000];
+	memset(data, 'd', sizeof(data));
+	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = PEER_ISN + 1, .ack = iss + 1,
+				.wnd = 65535, .data = data, .len = sizeof(data) });
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 1001);
+	WAIT_FOR(bp_rx_avail(H.app, h) == 1000, 1000);
+	cr_assert_eq(bp_shutdown(H.app, h), 0);
+	EXPECT_SEG(p, 1000);
+	cr_assert(p.flags & TCPF_FIN);
+	h_inject(&(struct seg){ .flags = TCPF_FIN | TCPF_ACK, .seq = PEER_ISN + 1001, .ack = iss + 2,
+				.wnd = 65535 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 1002);
+	usleep(50000); /* the slowpath sees both FINs: TIME_WAIT (200 ms) */
+	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = PEER_ISN + 500, .wnd = 65535,
+				.mss = 1460, .wscale = -1 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & (TCPF_SYN | TCPF_ACK | TCPF_RST), TCPF_ACK,
+		     "a SYN inside the old data: challenge ACK, flags 0x%x", p.flags);
+	cr_assert_eq(p.ack, PEER_ISN + 1002);
+	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = PEER_ISN + 5000, .wnd = 65535,
+				.mss = 1460, .wscale = -1 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & (TCPF_SYN | TCPF_ACK), TCPF_SYN | TCPF_ACK,
+		     "a SYN above it: a new connection");
+	cr_assert_eq(p.ack, PEER_ISN + 5001);
+	bp_close(H.app, h);
 }
