@@ -27,6 +27,18 @@ static void skip(struct rpc_session *s)
 	s->rf_dst = NULL;
 }
 
+/*
+ * A request too large to keep is skipped as it comes: its bytes go back
+ * to the peer frame by frame (its call when it is answered), or a request
+ * larger than our byte window would wait for credit that only its end
+ * could return, and wedge the session.
+ */
+static void drop_credit(struct rpc_session *s, struct rpc_req *r, uint32_t cost)
+{
+	r->credit_bytes -= cost;
+	rpc_credit_return(s, 0, cost);
+}
+
 static int start_request(struct rpc_session *s, const struct rpc_frame_hdr *h, bool alloc)
 {
 	uint32_t cost = RPC_WIRE_HDR_LEN + h->frame_len;
@@ -44,6 +56,8 @@ static int start_request(struct rpc_session *s, const struct rpc_frame_hdr *h, b
 	r->credit_bytes = cost;
 	s->rf_req = r;
 	r->got = h->frame_len - h->meta_len;
+	if (r->drop)
+		drop_credit(s, r, cost);
 	if (r->drop || !r->buf) {
 		skip(s);
 		return 0;
@@ -83,6 +97,8 @@ static int start_chunk(struct rpc_session *s, const struct rpc_frame_hdr *h)
 		return -EPROTO;
 	s->rx_bytes_used += cost;
 	r->credit_bytes += cost;
+	if (r->drop)
+		drop_credit(s, r, cost);
 	s->rf_req = r;
 	s->rf_dst = r->drop ? NULL : r->buf->data + r->hdr.meta_len + r->got;
 	r->got += h->frame_len;
