@@ -272,7 +272,13 @@ Test(rpc, too_big_and_unknown_method_and_status)
 Test(rpc, request_over_server_limit)
 {
 	struct res r = { 0 };
+#ifdef FK_MSG
+	/* a transport that hands over whole messages cannot show one
+	 * before its end: such a request must fit the byte window */
+	size_t n = 2u << 20;
+#else
 	size_t n = 32u << 20;
+#endif
 	uint8_t *big = calloc(1, n);
 	struct iovec iov = { big, n };
 
