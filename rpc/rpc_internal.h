@@ -224,6 +224,7 @@ struct rpc_ccall {			/* client side */
 
 struct rpc_req {			/* server side */
 	struct rpc_req *hnext;		/* hash chain in its session */
+	uint64_t unreceived;		/* its part of ep->req_unreceived */
 	struct rpc_req *prev, *next;	/* session list */
 	struct rpc_session *s;
 	struct rpc_endpoint *ep;
@@ -353,6 +354,10 @@ struct rpc_endpoint {
 	rpc_session_fn lcb;
 	void *lcb_arg;
 	struct rpc_session *sessions;
+	/* bytes that requests in assembly announced and have not sent yet:
+	 * a 32-byte header must not reserve a whole max_msg without bound
+	 * (rpc_req_new(), at most rpc_unreceived_max()) */
+	uint64_t req_unreceived;
 	/* handle -> session */
 	struct rpc_session **hmap;
 	int hcap;
@@ -429,6 +434,7 @@ struct rpc_req *rpc_req_find(struct rpc_session *s, uint32_t id);
 struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h, bool alloc);
 void rpc_req_dispatch(struct rpc_req *r);
 void rpc_req_release(struct rpc_req *r);
+uint64_t rpc_unreceived_max(const struct rpc_endpoint *ep);
 void rpc_reqs_orphan(struct rpc_session *s);
 
 #endif /* BYPASS_RPC_INTERNAL_H */

@@ -72,12 +72,22 @@ struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h
 	if (h->msg_len > s->ep->o.max_msg) {
 		r->drop = true;
 	} else if (alloc) {
-		r->buf = rpc_buf_get(&s->ep->pool, (size_t)h->meta_len + h->msg_len);
-		if (!r->buf) {
-			free(r);
-			return NULL;
+		uint64_t size = (uint64_t)h->meta_len + h->msg_len;
+		uint64_t rest = size > h->frame_len ? size - h->frame_len : 0;
+
+		/* past the bound, or no memory: answered RESOURCE_EXHAUSTED
+		 * like a message over max_msg; the session goes on */
+		if (rest && s->ep->req_unreceived + rest > rpc_unreceived_max(s->ep))
+			r->drop = true;
+		else
+			r->buf = rpc_buf_get(&s->ep->pool, (size_t)size);
+		if (r->buf) {
+			r->data = r->buf->data;
+			r->unreceived = rest;
+			s->ep->req_unreceived += rest;
+		} else {
+			r->drop = true;
 		}
-		r->data = r->buf->data;
 	}
 	r->hnext = s->reqh[b];
 	s->reqh[b] = r;
@@ -88,10 +98,30 @@ struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h
 	return r;
 }
 
+/**
+ * rpc_unreceived_max - how many announced request bytes may be awaited at
+ * once: a gibibyte, or four of the largest messages if that is more
+ */
+uint64_t rpc_unreceived_max(const struct rpc_endpoint *ep)
+{
+	uint64_t four = 4 * (uint64_t)ep->o.max_msg;
+
+	return four > (1ull << 30) ? four : 1ull << 30;
+}
+
+/* @r is whole, or goes: what it announced is no longer awaited */
+static void req_received(struct rpc_req *r)
+{
+	r->ep->req_unreceived -= r->unreceived;
+	r->unreceived = 0;
+}
+
 /* @r's bytes go back: to the pool, or the held message to its transport */
 static void req_free(struct rpc_req *r)
 {
 	struct rpc_endpoint *ep = r->ep;
+
+	req_received(r);
 
 	if (r->has_held)
 		ep->ops->msg_done(ep->t, &r->held);
@@ -125,9 +155,11 @@ void rpc_req_dispatch(struct rpc_req *r)
 	int nm;
 
 	r->complete = true;
+	req_received(r);
 	r->prio = RPC_TXC_LATENCY; /* an error answer is a few bytes */
 	if (r->drop) {
-		respond_status(r, RPC_RESOURCE_EXHAUSTED, "request larger than the server's max_msg");
+		respond_status(r, RPC_RESOURCE_EXHAUSTED,
+			       "request larger than the server's max_msg, or no room for it");
 		return;
 	}
 	m = rpc_method_get(ep, r->method);
