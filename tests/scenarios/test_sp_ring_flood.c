@@ -118,19 +118,10 @@ static void drain_tx(void)
 
 static int open_flow(uint16_t port, uint16_t peer_port)
 {
+	uint32_t iss;
+
 	H.peer_port = peer_port;
-	H.our_port = port;
-	int l = bp_listen(H.app, 0, port, 16);
-	cr_assert_geq(l, 0);
-	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = PEER_ISN, .wnd = 65535, .mss = 1000,
-				.wscale = -1 });
-	struct pkt_tcp p;
-	EXPECT_SEG(p, 1000);
-	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = p.seq + 1,
-				.wnd = 65535 });
-	int h = -1;
-	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
-	return h;
+	return h_open_passive(port, PEER_ISN, 1000, &iss);
 }
 
 Test(sp_ring_flood, flow_news_survive_a_flood_of_strays)

@@ -720,6 +720,17 @@ Test(rpc, garbage_is_a_protocol_error)
 	free(r.data);
 }
 
+/* one call answered: the session is up on both sides */
+static void session_up(void)
+{
+	struct res r = { 0 };
+
+	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &r, NULL), 0);
+	spin_until(&r.done, 2000);
+	cr_assert_eq(r.status, RPC_OK);
+	free(r.data);
+}
+
 /*
  * A client that sends requests and pings but never reads: the answers
  * cannot be written, so their credit never comes back, and a request past
@@ -730,11 +741,7 @@ Test(rpc, a_client_that_never_reads_runs_out_of_credit)
 {
 	static uint8_t frame[RPC_WIRE_HDR_LEN + 1024];
 	struct rpc_stats st;
-	struct res r = { 0 };
-
-	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &r, NULL), 0);
-	spin_until(&r.done, 2000);
-	free(r.data);
+	session_up();
 	fk_pipe_cap = 4096;	/* what the client never reads fills this */
 	memset(frame + RPC_WIRE_HDR_LEN, 'q', 1024);
 	for (uint32_t i = 0; i < RPC_WIRE_INIT_CALLS + 16; i++) {
@@ -765,11 +772,7 @@ Test(rpc, a_client_that_never_reads_runs_out_of_credit)
 Test(rpc, announced_bytes_are_bounded)
 {
 	uint8_t frame[RPC_WIRE_HDR_LEN];
-	struct res r = { 0 };
-
-	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &r, NULL), 0);
-	spin_until(&r.done, 2000);
-	free(r.data);
+	session_up();
 	for (uint32_t i = 0; i < 200; i++) {
 		struct rpc_frame_hdr h = { .type = RPC_FT_REQUEST, .flags = RPC_FF_MORE,
 					   .method = M_ECHO, .call_id = 0x20000u | i,
@@ -795,11 +798,7 @@ Test(rpc, announced_bytes_are_bounded)
 Test(rpc, pings_never_read_queue_a_few_pongs)
 {
 	uint8_t frame[RPC_WIRE_HDR_LEN];
-	struct res r = { 0 };
-
-	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &r, NULL), 0);
-	spin_until(&r.done, 2000);
-	free(r.data);
+	session_up();
 	fk_pipe_cap = 1024;
 	for (uint32_t i = 0; i < 5000; i++) {
 		struct rpc_frame_hdr ping = { .type = RPC_FT_PING, .aux = i };
