@@ -741,6 +741,7 @@ Test(rpc, a_client_that_never_reads_runs_out_of_credit)
 {
 	static uint8_t frame[RPC_WIRE_HDR_LEN + 1024];
 	struct rpc_stats st;
+
 	session_up();
 	fk_pipe_cap = 4096;	/* what the client never reads fills this */
 	memset(frame + RPC_WIRE_HDR_LEN, 'q', 1024);
@@ -772,6 +773,7 @@ Test(rpc, a_client_that_never_reads_runs_out_of_credit)
 Test(rpc, announced_bytes_are_bounded)
 {
 	uint8_t frame[RPC_WIRE_HDR_LEN];
+
 	session_up();
 	for (uint32_t i = 0; i < 200; i++) {
 		struct rpc_frame_hdr h = { .type = RPC_FT_REQUEST, .flags = RPC_FF_MORE,
@@ -798,6 +800,7 @@ Test(rpc, announced_bytes_are_bounded)
 Test(rpc, pings_never_read_queue_a_few_pongs)
 {
 	uint8_t frame[RPC_WIRE_HDR_LEN];
+
 	session_up();
 	fk_pipe_cap = 1024;
 	for (uint32_t i = 0; i < 5000; i++) {
