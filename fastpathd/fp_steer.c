@@ -247,6 +247,12 @@ void fp_moves_poll(struct fp_ctx *fp)
 		fp_drain_inputs(fp);
 		if (fp->bl_count)
 			return; /* frames of these flows wait for the port: never overtake them */
+		/* what this core told the slowpath about the bucket's flows
+		 * must reach it before anything their new core says */
+		if (fp->nsp_backlog)
+			fp_sp_backlog_flush(fp);
+		if (fp->nsp_backlog)
+			return;
 		struct fp_move_out o = fp->out[0];
 		memmove(fp->out, fp->out + 1, sizeof(*fp->out) * --fp->nout);
 		move_out(fp, &o);

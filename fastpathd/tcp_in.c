@@ -200,8 +200,11 @@ static bool seq_acceptable(const struct fp_flow *f, const struct pkt_tcp *p)
 	uint32_t rcv_nxt = tcp_rcv_nxt(f);
 	uint32_t end = p->seq + p->payload_len + ((p->flags & TCPF_FIN) ? 1 : 0);
 	uint32_t wnd = f->rx_adv_edge > f->rx_pos ? (uint32_t)(f->rx_adv_edge - f->rx_pos) : 0;
+	/* the scaled window we advertise is rounded down, so its edge may
+	 * sit up to a scale unit left of one advertised before */
+	uint32_t slack = 1u << f->rcv_wscale;
 	return seq_diff(end, rcv_nxt) >= -(int32_t)f->rx_size &&
-	       seq_diff(p->seq, rcv_nxt + wnd) <= 0;
+	       seq_diff(p->seq, rcv_nxt + wnd + slack) <= 0;
 }
 
 static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)

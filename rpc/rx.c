@@ -56,8 +56,8 @@ static int start_request(struct rpc_session *s, const struct rpc_frame_hdr *h, b
 	r->credit_bytes = cost;
 	s->rf_req = r;
 	r->got = h->frame_len - h->meta_len;
-	if (r->drop)
-		drop_credit(s, r, cost);
+	if (r->drop && !s->ep->ops->recv_msg)
+		drop_credit(s, r, cost); /* (whole messages: settled in rx_msg()) */
 	if (r->drop || !r->buf) {
 		skip(s);
 		return 0;

@@ -492,6 +492,9 @@ void rpc_tx_drop_all(struct rpc_session *s)
 				struct rpc_txitem *it = qs[i]->head;
 
 				txq_pop(qs[i]);
+				/* the connection goes, and its credit with it:
+				 * nothing to give back (a new one starts over) */
+				it->back_call = false;
 				item_free(s, it);
 			}
 		}

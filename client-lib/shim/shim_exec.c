@@ -89,13 +89,13 @@ struct exec_plan {
 	uint64_t *keys;  /* connections kept: held across exec, or reported as
 			  * the spawned child's (by their placeholder's id) */
 	long long *ids;
-	int *fds;        /* (and their numbers here, for a kernel without ids) */
 	int nkeys;
 };
 
 /*
  * The kernel's id of the eventfd @fd of process @pid (0: ourselves), or -1
- * if it is no eventfd or the kernel names none (Linux before 5.19), or if
+ * if it is no eventfd or the kernel names none (older kernels: then a
+ * posix_spawn() child keeps no bypass socket, only exec does), or if
  * @live_only and the descriptor is close-on-exec: a posix_spawn() parent
  * runs again once the child's exec has replaced its memory, which is
  * before the exec closes those.
@@ -145,15 +145,14 @@ static bool plan_add(char **buf, size_t *len, size_t *cap, const char *entry)
 	return true;
 }
 
-static void plan_key(struct exec_plan *p, uint64_t key, long long id, int fd)
+static void plan_key(struct exec_plan *p, uint64_t key, long long id)
 {
 	for (int i = 0; i < p->nkeys; i++)
-		if (p->keys[i] == key && p->ids[i] == id && (id >= 0 || p->fds[i] == fd))
+		if (p->keys[i] == key && p->ids[i] == id)
 			return;
 	if (p->nkeys < EXEC_MAX_KEYS) {
 		p->keys[p->nkeys] = key;
-		p->ids[p->nkeys] = id;
-		p->fds[p->nkeys++] = fd;
+		p->ids[p->nkeys++] = id;
 	}
 }
 
@@ -174,6 +173,8 @@ static char *plan_var(struct exec_plan *p)
 		if (fl < 0 || ((fl & FD_CLOEXEC) && !p->spawn))
 			continue;
 		long long id = eventfd_id(0, fd, false);
+		if (p->spawn && id < 0)
+			continue; /* no id to find it by in the child: it keeps nothing */
 		if (!s || s->listener) {
 			uint32_t ip = s ? s->ip : b->ip;
 			snprintf(entry, sizeof(entry), "L,%d,%" PRIu32 ",%u,%d,%lld", fd, ip,
@@ -185,7 +186,7 @@ static char *plan_var(struct exec_plan *p)
 			if (!key)
 				continue;
 			if (p->ctx)
-				plan_key(p, key, id, fd);
+				plan_key(p, key, id);
 			snprintf(entry, sizeof(entry), "C,%d,%" PRIx64 ",%d,%lld", fd, key,
 				 s->nonblock, id);
 		}
@@ -251,11 +252,9 @@ static int plan_make(struct exec_plan *p, char *const envp[], bool spawn)
 		p->ctx = shim_ctx();
 	p->keys = calloc(EXEC_MAX_KEYS, sizeof(*p->keys));
 	p->ids = calloc(EXEC_MAX_KEYS, sizeof(*p->ids));
-	p->fds = calloc(EXEC_MAX_KEYS, sizeof(*p->fds));
-	if (!p->keys || !p->ids || !p->fds) {
+	if (!p->keys || !p->ids) {
 		free(p->keys);
 		free(p->ids);
-		free(p->fds);
 		errno = ENOMEM;
 		return -1;
 	}
@@ -265,7 +264,6 @@ static int plan_make(struct exec_plan *p, char *const envp[], bool spawn)
 		free(p->var);
 		free(p->keys);
 		free(p->ids);
-		free(p->fds);
 		errno = ENOMEM;
 		return -1;
 	}
@@ -280,7 +278,6 @@ static void plan_free(struct exec_plan *p)
 	free(p->var);
 	free(p->keys);
 	free(p->ids);
-	free(p->fds);
 }
 
 /* the exec failed (we are still here): take the holds back */
@@ -401,8 +398,7 @@ static void report_spawned(struct exec_plan *p, pid_t child)
 		int fd = atoi(e->d_name);
 		long long id = eventfd_id(child, fd, true);
 		for (int i = 0; i < p->nkeys; i++) {
-			/* no ids (an old kernel): by number, as exec keeps them */
-			if (told[i] || (p->ids[i] >= 0 ? p->ids[i] != id : p->fds[i] != fd))
+			if (told[i] || id < 0 || p->ids[i] != id)
 				continue;
 			told[i] = true;
 			bp_spawned(p->ctx, child, p->keys[i]);
