@@ -69,7 +69,10 @@ PY
 	bp_log "$name: all $count messages arrived byte-exact after the app resumed"
 }
 
-phase heap 7221 262144 400        # 64 heap blocks: the heap fills
+# 64 heap blocks: the heap fills.  ~9 MB is sent, more than the 256 KiB
+# heap, the flow's receive ring and the peer's largest send buffer
+# (tcp_wmem's 4 MiB) hold together, so the peer's sendall() cannot end
+phase heap 7221 262144 3000
 # 4096 blocks, 256 queue entries: the queue fills.  The app gives no buffer
 # back until it has all, so the flows go on after queue drains (the app's
 # drain kick, or the core's next timed wakeup), never after a MSG_DONE
