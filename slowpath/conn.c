@@ -517,8 +517,15 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 	uint32_t id = app->slot_flow[slot];
 	if (id == DP_INVALID_FLOW) {
 		/* the connection is already gone; closing frees the slot */
-		if (op == BP_CTRL_CLOSE || op == BP_CTRL_ABORT)
-			sp_slot_free(sp, app, slot);
+		if (op != BP_CTRL_CLOSE && op != BP_CTRL_ABORT)
+			return;
+		/* or it was adopted away after the app last looked: the move
+		 * made the app a holder, and this close is its release */
+		const struct bp_flow_shm *fs = &app->flows[slot];
+		if (__atomic_load_n(&fs->flags, __ATOMIC_ACQUIRE) & BP_FF_MOVED)
+			sp_handoff_release(sp, app, __atomic_load_n(&fs->handoff_key,
+								    __ATOMIC_RELAXED));
+		sp_slot_free(sp, app, slot);
 		return;
 	}
 	struct sp_conn *c = &sp->conns[id];

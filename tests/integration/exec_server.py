@@ -9,7 +9,13 @@ shim by test_shim_exec.sh):
                EOF, then close it
   spawn PORT   accept, send "x", start a long-lived program that inherits
                nothing (subprocess.Popen, close_fds), close the connection:
-               the peer must see EOF at once, not when the program exits"""
+               the peer must see EOF at once, not when the program exits
+  pspawn PORT  accept; os.posix_spawn() `cat` with file actions that dup2()
+               the socket onto its stdin and stdout (Python's sockets are
+               close-on-exec: the child gets only those two); the parent
+               closes its copy at once
+  pspawn_none PORT  as spawn, but the long-lived program is started with
+               os.posix_spawnp() and no file actions"""
 import os, signal, socket, subprocess, sys
 
 def serve(port, handle):
@@ -53,7 +59,30 @@ def spawn(ls, c):
     children.append(subprocess.Popen(["sleep", "20"]))
     c.close()
 
+spawned = []
+def reap_spawned():
+    for pid in spawned[:]:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            spawned.remove(pid)
+
+def pspawn(ls, c):
+    spawned.append(os.posix_spawnp("cat", ["cat"], os.environ, file_actions=[
+        (os.POSIX_SPAWN_DUP2, c.fileno(), 0), (os.POSIX_SPAWN_DUP2, c.fileno(), 1)]))
+    c.close()
+    reap_spawned()
+
+def pspawn_none(ls, c):
+    c.sendall(b"x")
+    spawned.append(os.posix_spawnp("sleep", ["sleep", "20"], os.environ))
+    c.close()
+
 def end_children(*_):
+    for pid in spawned:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
     for q in children:
         q.kill()
         q.wait()
@@ -73,4 +102,5 @@ if mode == "child":
     child(int(sys.argv[2]))
 else:
     signal.signal(signal.SIGTERM, end_children)
-    serve(int(sys.argv[2]), {"inetd": inetd, "popen": popen, "spawn": spawn}[mode])
+    serve(int(sys.argv[2]), {"inetd": inetd, "popen": popen, "spawn": spawn, "pspawn": pspawn,
+                            "pspawn_none": pspawn_none}[mode])

@@ -186,4 +186,22 @@ echo "  orphan_timeout_ms is 15 s: with the holder alive, $n2 established after 
 [ "$n2" -le 0 ] || bp_die "orphans outlived [apps] orphan_timeout_ms"
 [ "$took" -ge 8 ] || bp_die "orphans closed after $took s, long before orphan_timeout_ms"
 echo "ok: (d) orphans bounded in number and lifetime"
+
+# ---------------------------------------------------------------- (e)
+bp_log "(e) a close that crossed an adoption"
+before=$(peer_estab)
+"$TOOL" stale-close-test "$BP_PEER_IP" 7401 8 >"$dir/stale.log" 2>&1 &
+sc=$!
+for i in $(seq 100); do grep -q "adopter gone\|FAIL" "$dir/stale.log" && break; sleep 0.1; done
+grep -q "adopter gone" "$dir/stale.log" || bp_die "stale-close-test: $(cat "$dir/stale.log")"
+t0=${EPOCHREALTIME/./}
+while [ $((${EPOCHREALTIME/./} - t0)) -lt 4000000 ]; do
+	n=$(($(peer_estab) - before))
+	[ "$n" -le 0 ] && break
+	sleep 0.1
+done
+echo "  owner alive, its close crossed the child's adoption, child gone: $n established"
+[ "$n" -le 0 ] || bp_die "the flow outlived the child that adopted it: the owner's close kept its hold"
+wait "$sc" || bp_die "stale-close-test failed: $(cat "$dir/stale.log")"
+echo "ok: (e) an owner's close that crossed an adoption lets go of the flow"
 echo "PASS: connections belong to their owner"

@@ -5,8 +5,10 @@
 #  - an inetd-style server: fork, dup2() the connection onto stdin/stdout,
 #    exec cat;
 #  - Python subprocess.Popen(..., pass_fds=[fd]) running an echo program;
+#  - posix_spawn() of cat with the socket dup2()ed onto stdin/stdout by
+#    file actions;
 #  - and a server that starts a program keeping none of its connections
-#    (subprocess.Popen, close_fds) closes them at once.
+#    (subprocess.Popen with close_fds, or posix_spawnp) closes them at once.
 # Each pattern serves several connections from the Linux peer, some at
 # once; every one sends random data (up to 1 MiB) and must get exactly it
 # back, then EOF.
@@ -67,11 +69,17 @@ shim_wait_port 9202
 echo_check 9202 "subprocess.Popen pass_fds"
 shim_no_shim_errors "$dir/popen.log"
 echo "ok: subprocess.Popen(pass_fds=[fd]) child echoed 8 connections"
-# a child that execs a program keeping none of the connections lets go of
-# them at the exec, as the kernel's copies go: the parent's close is the last
-shim_run spawn "$dir/spawn.log" "$PY" "$srv" spawn 9203
-shim_wait_port 9203
-bp_peer timeout 30 "$PY" - "$BP_IP" 9203 <<'PY' || bp_die "a close after spawning a program did not end the connection (log: $(cat "$SHIM_LOG"))"
+shim_run pspawn "$dir/pspawn.log" "$PY" "$srv" pspawn 9204
+shim_wait_port 9204
+echo_check 9204 "posix_spawn with dup2 file actions"
+shim_no_shim_errors "$dir/pspawn.log"
+echo "ok: posix_spawn(cat) with the socket dup2()ed onto stdin/stdout echoed 8 connections"
+
+# eof_check PORT LABEL: the server sends "x", starts a long-lived program
+# that keeps none of the connections and closes its own copy: EOF must come
+# at once, as the kernel's copies go, not when the program exits
+eof_check() {
+	bp_peer timeout 30 "$PY" - "$BP_IP" "$1" <<'PY' || bp_die "$2: a close after starting a program did not end the connection (log: $(cat "$SHIM_LOG"))"
 import socket, sys, time
 ip, port = sys.argv[1], int(sys.argv[2])
 for i in range(3):
@@ -90,6 +98,16 @@ for i in range(3):
         sys.exit(f"conn {i}: got {got!r}")
     s.close()
 PY
+}
+
+shim_run spawn "$dir/spawn.log" "$PY" "$srv" spawn 9203
+shim_wait_port 9203
+eof_check 9203 "subprocess.Popen"
 shim_no_shim_errors "$dir/spawn.log"
 echo "ok: closing after subprocess.Popen of a program that keeps nothing sends FIN at once"
+shim_run pspawn_none "$dir/pspawn_none.log" "$PY" "$srv" pspawn_none 9205
+shim_wait_port 9205
+eof_check 9205 "posix_spawnp"
+shim_no_shim_errors "$dir/pspawn_none.log"
+echo "ok: closing after posix_spawnp of a program that keeps nothing sends FIN at once"
 echo "PASS: sockets kept across exec() under the shim"

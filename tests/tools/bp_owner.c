@@ -29,6 +29,10 @@
  *                                     one, then exit without closing
  *   bp_owner orphan-test IP PORT N    N flows, a real child holds them,
  *                                     then exit: prints "holder PID"
+ *   bp_owner stale-close-test IP PORT SECONDS
+ *                                     a child adopts our flow while our
+ *                                     close names the old slot; prints
+ *                                     "adopter gone", stays SECONDS
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -393,6 +397,37 @@ static int cmd_child_adopt(int argc, char **argv)
 		fflush(stdout);                                           \
 	} while (0)
 
+/*
+ * Fork and exec "child-adopt @key", reported as our child: it adopts the
+ * flow, prints its new key on *@from_child and holds it until *@to_child
+ * closes.  Return: its pid, or -1.
+ */
+static pid_t spawn_adopter(struct bp_ctx *c, uint64_t key, int *to_child, FILE **from_child)
+{
+	int in[2], out[2];
+	if (pipe(in) || pipe(out))
+		return -1;
+	char k[32];
+	snprintf(k, sizeof(k), "%" PRIx64, key);
+	pid_t ch = fork();
+	if (ch == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execl(self_path, self_path, "child-adopt", k, (char *)NULL);
+		_exit(2);
+	}
+	close(in[0]);
+	close(out[1]);
+	if (ch < 0)
+		return -1;
+	bp_forked(c, ch);
+	*to_child = in[1];
+	*from_child = fdopen(out[0], "r");
+	return ch;
+}
+
 static int cmd_adopt_test(int argc, char **argv)
 {
 	if (argc < 4)
@@ -413,25 +448,12 @@ static int cmd_adopt_test(int argc, char **argv)
 	       "a same-uid process that is no holder (not a reported child) cannot adopt");
 
 	/* a real child adopts it: allowed, and the flow gets a new name */
-	int in[2], out[2];
-	if (pipe(in) || pipe(out))
+	int to_child;
+	FILE *f;
+	pid_t ch = spawn_adopter(c, k1, &to_child, &f);
+	if (ch < 0)
 		return 2;
-	char k[32];
-	snprintf(k, sizeof(k), "%" PRIx64, k1);
-	pid_t ch = fork();
-	if (ch == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[1]);
-		close(out[0]);
-		execl(self_path, self_path, "child-adopt", k, (char *)NULL);
-		_exit(2);
-	}
-	close(in[0]);
-	close(out[1]);
-	bp_forked(c, ch);
 	char line[64] = "";
-	FILE *f = fdopen(out[0], "r");
 	if (!fgets(line, sizeof(line), f))
 		line[0] = 0;
 	k2 = strtoull(line, NULL, 16);
@@ -447,7 +469,7 @@ static int cmd_adopt_test(int argc, char **argv)
 		bp_flow_key(c, h2, &k3);
 		EXPECT(k3 != k2 && k3 != k1, "renamed again");
 	}
-	close(in[1]); /* the child lets go and exits */
+	close(to_child); /* the child lets go and exits */
 	int st;
 	waitpid(ch, &st, 0);
 	fclose(f);
@@ -517,6 +539,56 @@ static int cmd_orphan_test(int argc, char **argv)
 	_exit(0);
 }
 
+/*
+ * The owner closes its copy just as a child adopts it: libbypass saw no
+ * BP_FF_MOVED yet, so the close names the old slot, which the move has
+ * left behind.  That close must still let go of the owner's hold (the
+ * move made the owner a holder), or the flow outlives the child that
+ * took it until orphan_timeout_ms.  The close is pushed raw, as one sent
+ * a moment before the move landed.  Prints "adopter gone" once the child
+ * has exited, then stays attached for SECONDS while the test watches the
+ * peer.
+ */
+static int cmd_stale_close_test(int argc, char **argv)
+{
+	if (argc < 3)
+		return 2;
+	struct bp_ctx *c = attach_or_die("owner-stale-close");
+	int h = open_flows(c, argv[0], (uint16_t)atoi(argv[1]), 1);
+	uint64_t key = 0;
+	if (h < 0 || bp_flow_key(c, h, &key))
+		return 2;
+	int to_child;
+	FILE *f;
+	pid_t ch = spawn_adopter(c, key, &to_child, &f);
+	if (ch < 0)
+		return 2;
+	char line[64] = "";
+	if (!fgets(line, sizeof(line), f) || !strtoull(line, NULL, 16)) {
+		printf("FAIL: the child did not adopt: %s\n", line);
+		return 1;
+	}
+	bpi_lock(c);
+	struct bp_ctrl_req req = { .op = BP_CTRL_CLOSE, .slot = (uint32_t)h,
+				   .gen = bpi_lookup(c, h)->gen };
+	int r = bpi_ctrl_push(c, &req, 1000);
+	bpi_unlock(c);
+	if (r) {
+		printf("FAIL: close not sent: %s\n", strerror(-r));
+		return 1;
+	}
+	bp_wait(c, 200); /* the daemon reads the close before the child goes */
+	close(to_child);
+	int st;
+	waitpid(ch, &st, 0);
+	fclose(f);
+	printf("adopter gone\n");
+	fflush(stdout);
+	sleep((unsigned)atoi(argv[2]));
+	bp_detach(c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
@@ -524,6 +596,7 @@ int main(int argc, char **argv)
 		{ "prefork", cmd_prefork }, { "adopt-test", cmd_adopt_test },
 		{ "try-adopt", cmd_try_adopt }, { "child-adopt", cmd_child_adopt },
 		{ "forked-test", cmd_forked_test }, { "orphan-test", cmd_orphan_test },
+		{ "stale-close-test", cmd_stale_close_test },
 	};
 	self_path = argv[0];
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -539,6 +612,6 @@ int main(int argc, char **argv)
 		}
 	}
 	fprintf(stderr, "usage: bp_owner listen|join|raw-join|prefork|adopt-test|try-adopt|"
-		"child-adopt|forked-test|orphan-test ... (see tests/tools/bp_owner.c)\n");
+		"child-adopt|forked-test|orphan-test|stale-close-test ... (see tests/tools/bp_owner.c)\n");
 	return 2;
 }
