@@ -574,6 +574,8 @@ enum dp_counter {
 	DPC_TX_TSO,           /* frames of several segments handed to the port's TSO */
 	DPC_TX_PREPARE_DROP,  /* frames the PMD's tx_prepare refused (offload fields) */
 	DPC_SP_BACKLOG,       /* slowpath messages that waited on their core for ring room */
+	DPC_SP_OUTBOX,        /* messages the slowpath held back: a core's inbox was full */
+	DPC_SP_TX_DROP,       /* frames the slowpath dropped: core 0's inbox was full */
 	DPC_MAX,
 };
 

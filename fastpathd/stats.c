@@ -46,6 +46,8 @@ static const char *const names[DPC_MAX] = {
 	[DPC_TX_TSO] = "tx_tso_frames",
 	[DPC_TX_PREPARE_DROP] = "tx_prepare_rejected",
 	[DPC_SP_BACKLOG] = "sp_backlogged",
+	[DPC_SP_OUTBOX] = "sp_outboxed",
+	[DPC_SP_TX_DROP] = "sp_tx_dropped",
 };
 
 const char *dp_counter_name(enum dp_counter c)

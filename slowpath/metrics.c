@@ -59,6 +59,8 @@ static const char *const dpc_help[DPC_MAX] = {
 	[DPC_TX_TSO] = "Frames of several segments the port segmented (TSO).",
 	[DPC_TX_PREPARE_DROP] = "Frames the port's tx_prepare refused; must stay 0.",
 	[DPC_SP_BACKLOG] = "Slowpath messages that waited on their core for room in its ring.",
+	[DPC_SP_OUTBOX] = "Messages the slowpath held back while a core's inbox was full.",
+	[DPC_SP_TX_DROP] = "Frames the slowpath dropped while the fastpath's inbox was full.",
 };
 static struct mt_family dpc_fam[DPC_MAX];
 static char dpc_name[DPC_MAX][64];

@@ -15,6 +15,8 @@
 #include <rte_cycles.h>
 #include <rte_malloc.h>
 
+#include <rte_lcore.h>
+
 #include "slowpath.h"
 #include "sp_internal.h"
 #include "ctl_sock.h"
@@ -91,6 +93,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	struct sp *sp = w->data;
 	sp->now = rte_rdtsc();
 	drain_fastpath(sp); /* never act on timers with stale news */
+	sp_fp_outbox_flush(sp);
 	sp_conn_tick(sp);
 	sp_synq_tick(sp);
 	sp_handoff_tick(sp);
@@ -98,7 +101,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	sp_slots_cool(sp);
 	if (sp->stop_phase)
 		sp_stop_tick(sp);
-	double want = sp->nconns || sp_synq_count(sp) || sp->cores.moving ? TICK_BUSY : TICK_IDLE;
+	double want = sp->nconns || sp_synq_count(sp) || sp->cores.moving ||
+		      sp_fp_outbox_len(sp) ? TICK_BUSY : TICK_IDLE;
 	if (w->repeat != want) {
 		w->repeat = want;
 		ev_timer_again(loop, w);
@@ -113,7 +117,13 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
  */
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	sp_fp_loop_mark(w->data, true);
+	struct sp *sp = w->data;
+	sp_fp_outbox_flush(sp); /* routes by dp->steer: before the mark */
+	if (sp_fp_outbox_len(sp) && sp->tick_w.repeat != TICK_BUSY) {
+		sp->tick_w.repeat = TICK_BUSY; /* come back for the rest soon */
+		ev_timer_again(loop, &sp->tick_w);
+	}
+	sp_fp_loop_mark(sp, true);
 }
 
 static void on_check(struct ev_loop *loop, ev_check *w, int revents)
@@ -165,7 +175,13 @@ static void *sp_main(void *arg)
 	struct sp *sp = arg;
 
 	dp_role_set(DP_ROLE_SP, 0);
+	/* an lcore id, so the mbufs it frees and allocates go through a
+	 * per-lcore mempool cache: uncached, each is a multi-producer ring
+	 * operation, and a ring producer preempted halfway (more threads
+	 * than CPUs) makes every other one spin until it runs again */
+	rte_thread_register();
 	ev_run(sp->loop, 0);
+	rte_thread_unregister();
 	return NULL;
 }
 
@@ -272,6 +288,7 @@ void sp_stop(struct dataplane *dp)
 	ev_async_send(sp->loop, &sp->stop_w);
 	pthread_join(sp_thread, NULL);
 	dp_role_set(DP_ROLE_SP, 0); /* the caller tears the slowpath's state down */
+	sp_fp_outbox_fini(sp);
 	sp_handoff_fini(sp);
 	sp_metrics_stop(sp);
 	sp_attach_fini(sp);

@@ -14,6 +14,7 @@
 #define ALLOW_EXPERIMENTAL_API
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <rte_ring.h>
@@ -22,20 +23,91 @@
 #include "sp_internal.h"
 #include "rpc_frame_rx.h"
 
-/* the fastpath drains its ring every round; a full ring means it is
- * wedged, and waiting is the only way not to lose the message */
+/*
+ * The slowpath never blocks on a fastpath core.  A message that finds the
+ * core's inbox full (a wedged port, a core behind on a flood) waits in the
+ * outbox, and so does every message after it, so each core still gets
+ * them in the order they were sent (a FLOW_ADD before the segment
+ * reinjected for it; a FLOW_DEL after it).  The outbox is flushed before
+ * every new message, on every tick and before the loop sleeps; while it
+ * holds anything the tick runs at its busy rate.  A frame to transmit
+ * (DPM_TX_PKT: SYN-ACK, RST, ARP) is not news but a packet, and is
+ * dropped as a full wire would drop it; its sender sends again.
+ */
+#define SP_OUTBOX_MAX (1u << 20) /* 24 MiB of messages: beyond, a core is dead */
+
+/** sp_fp_outbox_flush - send what waits in the outbox, in order, while it fits. */
+void sp_fp_outbox_flush(struct sp *sp)
+{
+	DP_ASSERT_SP();
+	struct sp_outbox *o = &sp->outbox;
+	while (o->n) {
+		const struct dp_msg *m = &o->q[o->head];
+		if (dp_send_to_fp(sp->dp, m->type, m->flow_id, m->arg, m->ptr))
+			return;
+		o->head = (o->head + 1) & (o->cap - 1);
+		o->n--;
+	}
+}
+
+/** sp_fp_outbox_len - messages waiting for room in a fastpath core's inbox. */
+uint32_t sp_fp_outbox_len(const struct sp *sp)
+{
+	return sp->outbox.n;
+}
+
+static bool outbox_push(struct sp *sp, const struct dp_msg *m)
+{
+	struct sp_outbox *o = &sp->outbox;
+	if (o->n == o->cap) {
+		uint32_t cap = o->cap ? o->cap * 2 : 256;
+		struct dp_msg *q = cap <= SP_OUTBOX_MAX ? malloc(sizeof(*q) * cap) : NULL;
+		if (!q)
+			return false;
+		for (uint32_t i = 0; i < o->n; i++)
+			q[i] = o->q[(o->head + i) & (o->cap - 1)];
+		free(o->q);
+		o->q = q;
+		o->cap = cap;
+		o->head = 0;
+	}
+	o->q[(o->head + o->n) & (o->cap - 1)] = *m;
+	o->n++;
+	return true;
+}
+
+/** sp_fp_outbox_fini - free what never got sent (the fastpath has stopped). */
+void sp_fp_outbox_fini(struct sp *sp)
+{
+	struct sp_outbox *o = &sp->outbox;
+	for (; o->n; o->n--, o->head = (o->head + 1) & (o->cap - 1))
+		if (o->q[o->head].type == DPM_RX_REINJECT)
+			rte_pktmbuf_free(o->q[o->head].ptr);
+	free(o->q);
+	o->q = NULL;
+	o->cap = 0;
+}
+
 static void send_fp(struct sp *sp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr)
 {
 	DP_ASSERT_SP();
-	for (int i = 0; dp_send_to_fp(sp->dp, type, flow_id, arg, ptr); i++) {
-		if (i == 100000) {
-			fprintf(stderr, "fastpathd: slowpath: fastpath ring full, message %u lost\n",
-				type);
-			if (type == DPM_TX_PKT)
-				rte_pktmbuf_free(ptr);
-			return;
+	if (type == DPM_TX_PKT) {
+		if (dp_send_to_fp(sp->dp, type, flow_id, arg, ptr)) {
+			sp->dp->sp_counters[DPC_SP_TX_DROP]++;
+			rte_pktmbuf_free(ptr);
 		}
-		usleep(10);
+		return;
+	}
+	sp_fp_outbox_flush(sp);
+	if (!sp->outbox.n && !dp_send_to_fp(sp->dp, type, flow_id, arg, ptr))
+		return;
+	struct dp_msg m = { .type = type, .arg = arg, .flow_id = flow_id, .ptr = ptr };
+	sp->dp->sp_counters[DPC_SP_OUTBOX]++;
+	if (!outbox_push(sp, &m)) {
+		fprintf(stderr, "fastpathd: slowpath: %u messages wait for the fastpath, "
+			"message %u lost\n", sp->outbox.n, type);
+		if (type == DPM_RX_REINJECT)
+			rte_pktmbuf_free(ptr);
 	}
 }
 
@@ -330,11 +402,14 @@ uint32_t sp_fp_steer(struct sp *sp, uint16_t bucket)
 /**
  * sp_fp_bucket_out - ask core @from, which owns @bucket, to hand it to core
  * @to (fastpathd/fp_steer.c); the answer is DPM_BUCKET_MOVED.
- * Return: 0, or -1 if @from's inbox is full (nothing was asked).
+ * Return: 0, or -1 if @from's inbox is full or messages wait in the
+ * outbox (nothing was asked).
  */
 int sp_fp_bucket_out(struct sp *sp, uint16_t bucket, uint32_t from, uint32_t to)
 {
 	DP_ASSERT_SP();
+	if (sp->outbox.n) /* what was sent before it must arrive first */
+		return -1;
 	return dp_send_to_core(sp->dp, from, DPM_BUCKET_OUT, to, bucket, NULL);
 }
 

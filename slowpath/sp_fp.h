@@ -87,6 +87,9 @@ void sp_fp_flow_move(struct sp *sp, uint32_t id, struct dp_move *mv);
 void sp_fp_app_add(struct sp *sp, struct dp_app *app);
 void sp_fp_app_del(struct sp *sp, struct dp_app *app);
 void sp_fp_stop(struct sp *sp);
+void sp_fp_outbox_flush(struct sp *sp);
+uint32_t sp_fp_outbox_len(const struct sp *sp);
+void sp_fp_outbox_fini(struct sp *sp);
 
 /* messages (fp -> sp) */
 unsigned int sp_fp_recv(struct sp *sp, struct dp_msg *msgs, unsigned int n);

@@ -215,9 +215,19 @@ struct sp_cores {
 	uint32_t rr;
 };
 
+/**
+ * struct sp_outbox - messages for the fastpath that found a core's inbox
+ * full, oldest first (sp_fp.c): a circular array of @cap (a power of two).
+ */
+struct sp_outbox {
+	struct dp_msg *q;
+	uint32_t head, n, cap;
+};
+
 struct sp {
 	struct dataplane *dp;
 	struct sp_cores cores;
+	struct sp_outbox outbox;
 	ev_prepare prepare_w;         /* the loop is about to block: grace for moves */
 	ev_check check_w;
 	struct ev_loop *loop;

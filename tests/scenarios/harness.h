@@ -50,9 +50,13 @@ static struct harness H;
  * free): a test may shrink it before starting to fill it up */
 static unsigned h_tx_ring_size = 4096;
 
+/* fastpathd runs core 0 on the EAL's main lcore: an lcore here too (its
+ * mempool cache, as there) */
 static void *h_fastpath(void *arg)
 {
+	rte_thread_register();
 	fp_run(&H.dp);
+	rte_thread_unregister();
 	return NULL;
 }
 
