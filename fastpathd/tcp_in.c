@@ -498,11 +498,18 @@ static void data_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tc
  */
 static void rst_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p)
 {
-	/* both FINs done: nothing left to lose, and RFC 1337 says an RST
-	 * must not cut TIME_WAIT short (nor the app's unread data) */
-	if ((f->flags & (FPF_RX_FIN | FPF_TX_FIN_ACKED)) == (FPF_RX_FIN | FPF_TX_FIN_ACKED))
-		return;
 	uint32_t rcv_nxt = tcp_rcv_nxt(f);
+	/* both FINs done: TIME_WAIT, or about to close.  As Linux by
+	 * default (tcp_rfc1337 = 0), an RST exactly at RCV.NXT ends TIME_WAIT
+	 * early; the app's unread data and its EOF stand, so only the
+	 * slowpath hears of it.  Any other RST is dropped silently. */
+	if ((f->flags & (FPF_RX_FIN | FPF_TX_FIN_ACKED)) == (FPF_RX_FIN | FPF_TX_FIN_ACKED)) {
+		if (p->seq == rcv_nxt) {
+			f->flags |= FPF_RESET;
+			fp_to_sp(fp, DPM_FLOW_RST_RCVD, f->flow_id, NULL);
+		}
+		return;
+	}
 	uint32_t wnd = (uint32_t)(f->rx_adv_edge - f->rx_pos);
 	/* after the peer's FIN, some stacks reset at the FIN's own sequence
 	 * number (Linux accepts it too, tcp_reset_check()); with data held

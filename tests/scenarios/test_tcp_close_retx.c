@@ -218,3 +218,62 @@ Test(close_retx, time_wait_reuse_needs_a_syn_above_the_old_data)
 	cr_assert_eq(p.ack, PEER_ISN + 5001);
 	bp_close(H.app, h);
 }
+
+static void long_time_wait(struct bp_config *c)
+{
+	short_retries(c);
+	c->time_wait_ms = 30000;
+}
+
+static void start_long_tw(void) { h_start_with(long_time_wait); }
+
+TestSuite(close_tw, .init = start_long_tw, .fini = h_stop, .timeout = 30);
+
+/*
+ * As Linux's default (net.ipv4.tcp_rfc1337 = 0): an RST exactly at
+ * RCV.NXT ends TIME_WAIT, so the tuple is free again at once; an RST
+ * anywhere else leaves it.  The app's unread bytes and its EOF stand.
+ */
+Test(close_tw, an_rst_at_rcv_nxt_ends_time_wait)
+{
+	uint32_t iss;
+	H.peer_port = 40001;
+	int h = open_passive(8098, 65535, &iss);
+	static char data[1000];
+	memset(data, 'd', sizeof(data));
+	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = PEER_ISN + 1, .ack = iss + 1,
+				.wnd = 65535, .data = data, .len = sizeof(data) });
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(bp_shutdown(H.app, h), 0);
+	EXPECT_SEG(p, 1000);
+	cr_assert(p.flags & TCPF_FIN);
+	h_inject(&(struct seg){ .flags = TCPF_FIN | TCPF_ACK, .seq = PEER_ISN + 1001, .ack = iss + 2,
+				.wnd = 65535 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.ack, PEER_ISN + 1002);
+	usleep(50000); /* the slowpath sees both FINs: TIME_WAIT (30 s) */
+
+	h_inject(&(struct seg){ .flags = TCPF_RST, .seq = PEER_ISN + 1003 });
+	usleep(50000);
+	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = PEER_ISN + 500, .wnd = 65535,
+				.mss = 1460, .wscale = -1 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & (TCPF_SYN | TCPF_ACK | TCPF_RST), TCPF_ACK,
+		     "an RST off RCV.NXT ended TIME_WAIT: flags 0x%x", p.flags);
+
+	h_inject(&(struct seg){ .flags = TCPF_RST, .seq = PEER_ISN + 1002 });
+	usleep(50000);
+	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = PEER_ISN + 500, .wnd = 65535,
+				.mss = 1460, .wscale = -1 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags & (TCPF_SYN | TCPF_ACK), TCPF_SYN | TCPF_ACK,
+		     "after an RST at RCV.NXT the tuple takes a new connection: flags 0x%x",
+		     p.flags);
+	cr_assert_eq(p.ack, PEER_ISN + 501);
+
+	char buf[2000];
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 1000, "the unread bytes stand");
+	cr_assert_eq(bp_recv(H.app, h, buf, sizeof(buf)), 0, "then EOF, not a reset");
+	bp_close(H.app, h);
+}
