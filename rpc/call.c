@@ -3,9 +3,11 @@
  * call.c - calls this endpoint makes: ids, deadlines, cancellation,
  * completion.
  *
- * A call lives in its session's slot table; its id is gen << 16 | slot, so
- * a response (or a late one, after a deadline) finds its call in O(1) and
- * a reused slot never matches an old id.  A slot stays taken until the
+ * A call's id is the session's next number (32 bits, never 0), and the
+ * call sits in the session's table at id modulo its size (a power of two,
+ * at most half full, doubled as needed), so a response finds its call in
+ * O(1), and a late one (after a deadline or a cancel) matches no newer
+ * call until 2^32 calls later.  A place in the table stays taken until the
  * continuation has run: completions that carry no data (deadline, cancel,
  * failure) wait on the endpoint's done list and run from rpc_run(), never
  * from inside the app's rpc_call()/rpc_cancel().
@@ -16,53 +18,62 @@
 
 #include "rpc_internal.h"
 
+#define RPC_MAX_CALLS 65536 /* pending on one session */
+
 struct rpc_ccall *rpc_call_lookup(struct rpc_session *s, uint32_t id)
 {
-	uint32_t slot = id & 0xffff;
-	struct rpc_ccall *c;
+	struct rpc_ccall *c = s->calls_cap ? s->calls[id & (s->calls_cap - 1)] : NULL;
 
-	if (slot >= s->ncalls)
-		return NULL;
-	c = s->calls[slot];
-	if (c->gen != id >> 16 || (c->state != CALL_QUEUED && c->state != CALL_SENT))
+	if (!c || c->id != id || (c->state != CALL_QUEUED && c->state != CALL_SENT))
 		return NULL;
 	return c;
 }
 
 static uint32_t call_id(const struct rpc_ccall *c)
 {
-	return (uint32_t)c->gen << 16 | c->slot;
+	return c->id;
+}
+
+/* twice the table: ids apart modulo the old size are apart modulo the new */
+static bool calls_grow(struct rpc_session *s)
+{
+	uint32_t cap = s->calls_cap ? 2 * s->calls_cap : 16;
+	struct rpc_ccall **v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return false;
+	for (uint32_t i = 0; i < s->calls_cap; i++)
+		if (s->calls[i])
+			v[s->calls[i]->id & (cap - 1)] = s->calls[i];
+	free(s->calls);
+	s->calls = v;
+	s->calls_cap = cap;
+	return true;
 }
 
 static struct rpc_ccall *call_alloc(struct rpc_session *s)
 {
 	struct rpc_ccall *c = s->free_calls;
 
+	if (s->ncalls == RPC_MAX_CALLS || (2 * (s->ncalls + 1) > s->calls_cap && !calls_grow(s)))
+		return NULL;
 	if (c) {
 		s->free_calls = c->next_free;
 	} else {
-		if (s->ncalls == 65536)
-			return NULL;
-		if (s->ncalls == s->ncalls_cap) {
-			uint32_t cap = s->ncalls_cap ? 2 * s->ncalls_cap : 16;
-			struct rpc_ccall **v = realloc(s->calls, cap * sizeof(*v));
-
-			if (!v)
-				return NULL;
-			s->calls = v;
-			s->ncalls_cap = cap;
-		}
 		c = calloc(1, sizeof(*c));
 		if (!c)
 			return NULL;
-		c->slot = s->ncalls;
 		c->s = s;
 		c->dl.idx = -1;
-		s->calls[s->ncalls++] = c;
 	}
-	c->gen = (uint16_t)(c->gen + 1);
-	if (!c->gen)
-		c->gen = 1;	/* ids are never 0 */
+	/* the next id whose place is free (at most half are taken); ids
+	 * are never 0 */
+	uint32_t mask = s->calls_cap - 1;
+	do {
+		c->id = ++s->next_call_id;
+	} while (!c->id || s->calls[c->id & mask]);
+	s->calls[c->id & mask] = c;
+	s->ncalls++;
 	return c;
 }
 
@@ -74,6 +85,8 @@ static void call_release(struct rpc_ccall *c)
 	c->rbuf = NULL;
 	c->rdrop = false;
 	c->state = CALL_FREE;
+	s->calls[c->id & (s->calls_cap - 1)] = NULL;
+	s->ncalls--;
 	c->next_free = s->free_calls;
 	s->free_calls = c;
 }
@@ -270,23 +283,29 @@ int rpc_cancel(struct rpc_session *s, uint64_t id)
 /* every call of @s still pending ends with @status (session failed/closed) */
 void rpc_calls_fail_all(struct rpc_session *s, int status)
 {
-	for (uint32_t i = 0; i < s->ncalls; i++) {
+	for (uint32_t i = 0; i < s->calls_cap; i++) {
 		struct rpc_ccall *c = s->calls[i];
 
-		if (c->state == CALL_QUEUED || c->state == CALL_SENT)
+		if (c && (c->state == CALL_QUEUED || c->state == CALL_SENT))
 			rpc_call_complete(c, status);
 	}
 }
 
 void rpc_calls_free(struct rpc_session *s)
 {
-	for (uint32_t i = 0; i < s->ncalls; i++) {
+	for (uint32_t i = 0; i < s->calls_cap; i++) {
+		if (!s->calls[i])
+			continue;
 		rpc_buf_put(&s->ep->pool, s->calls[i]->rbuf);
 		free(s->calls[i]);
 	}
+	for (struct rpc_ccall *c = s->free_calls, *next; c; c = next) {
+		next = c->next_free;
+		free(c);
+	}
 	free(s->calls);
 	s->calls = NULL;
-	s->ncalls = s->ncalls_cap = 0;
+	s->ncalls = s->calls_cap = 0;
 	s->free_calls = NULL;
 }
 

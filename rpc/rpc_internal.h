@@ -201,7 +201,7 @@ enum { RPC_TXC_LATENCY = 0, RPC_TXC_NORMAL = 1, RPC_TXC_BULK = 2, RPC_TXC_N = 3 
 enum { CALL_FREE = 0, CALL_QUEUED, CALL_SENT, CALL_DONE };
 
 struct rpc_ccall {			/* client side */
-	uint16_t gen;
+	uint32_t id;
 	uint8_t state;
 	uint8_t prio;			/* RPC_TXC_* of its request: its CANCEL's too */
 	bool cancel_after_send;		/* cancel once its last frame is out */
@@ -216,7 +216,6 @@ struct rpc_ccall {			/* client side */
 	bool rdrop;			/* too big: skip its chunks */
 	struct rpc_ccall *next_free;
 	struct rpc_session *s;
-	uint32_t slot;
 	/* completion list */
 	struct rpc_ccall *next_done;
 	int done_status;
@@ -309,10 +308,11 @@ struct rpc_session {
 	uint32_t grant_calls;		/* owed back, not yet sent */
 	uint64_t grant_bytes;
 
-	/* calls we made: slot table, id = gen << 16 | slot */
+	/* calls we made: table by id modulo calls_cap (call.c) */
 	struct rpc_ccall **calls;
-	uint32_t ncalls_cap;
-	uint32_t ncalls;		/* slots allocated */
+	uint32_t calls_cap;
+	uint32_t ncalls;		/* in the table */
+	uint32_t next_call_id;
 	struct rpc_ccall *free_calls;
 	uint32_t npending;
 

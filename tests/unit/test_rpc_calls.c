@@ -359,6 +359,40 @@ Test(rpc, cancel)
 	cr_assert(rpc_req_cancelled(held[0]));
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A call's id is not used again for a long time, however often the
+ * session runs one call at a time: a response that comes late (its call
+ * ended by deadline or cancel) must never complete a newer call.  Ids
+ * were 16-bit generations of a slot and repeated after 65,535 calls.
+ */
+Test(rpc, call_ids_do_not_repeat)
+{
+	enum { N = 70000 };
+	uint64_t *ids = malloc(N * sizeof(*ids));
+	struct res r = { 0 };
+
+	cr_assert(ids);
+	for (int i = 0; i < N; i++) {
+		r.done = 0;
+		cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &r, &ids[i]), 0);
+		spin_until(&r.done, 2000);
+		cr_assert_eq(r.status, RPC_OK, "call %d: status %d", i, r.status);
+	}
+	qsort(ids, N, sizeof(*ids), cmp_u64);
+	for (int i = 1; i < N; i++)
+		cr_assert_neq(ids[i], ids[i - 1], "id %lu used twice in %d calls",
+			      (unsigned long)ids[i], N);
+	free(ids);
+	free(r.data);
+}
+
 /*
  * The call ends (deadline, then cancel) while its response frame is half
  * read: the rest of the frame is skipped, never written into the released
