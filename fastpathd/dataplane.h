@@ -662,6 +662,8 @@ struct dataplane {
 	uint8_t steer[DP_STEER_BUCKETS];    /* bucket -> core; written by the core giving
 					     * the bucket away, read by every producer */
 	rte_spinlock_t txq_lock[DP_MAX_CORES];
+	rte_spinlock_t reta_lock;           /* one RETA update at a time (port.c) */
+	bool reta_failed;                   /* a RETA update failed: said once */
 	/* the slowpath routes flow messages by dp->steer too, so moves wait
 	 * for it like for a core: its loop iterations and when it blocks */
 	uint64_t sp_epoch;

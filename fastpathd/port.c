@@ -126,6 +126,7 @@ static void plan_queues(struct dataplane *dp)
 	}
 	for (uint32_t q = 0; q < DP_MAX_CORES; q++)
 		rte_spinlock_init(&dp->txq_lock[q]);
+	rte_spinlock_init(&dp->reta_lock);
 }
 
 /**
@@ -140,14 +141,27 @@ void fp_port_steer_changed(struct dataplane *dp)
 		return;
 	uint16_t n = info.reta_size;
 	struct rte_eth_rss_reta_entry64 reta[n / RTE_ETH_RETA_GROUP_SIZE + 1];
+	/* cores moving buckets at once: one update at a time (ethdev's
+	 * control calls are not thread-safe), each from the table as it is
+	 * then, so the last one written is the newest */
+	rte_spinlock_lock(&dp->reta_lock);
 	memset(reta, 0, sizeof(reta));
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_eth_rss_reta_entry64 *e = &reta[i / RTE_ETH_RETA_GROUP_SIZE];
 		e->mask |= 1ull << (i % RTE_ETH_RETA_GROUP_SIZE);
+		/* a core with no queue of its own (more cores than the port
+		 * has queues) gets its frames from the core with its queue
+		 * number, which passes them on */
+		uint32_t k = dp_steer(dp, (uint16_t)(i % DP_STEER_BUCKETS));
 		e->reta[i % RTE_ETH_RETA_GROUP_SIZE] =
-			dp->core[dp_steer(dp, (uint16_t)(i % DP_STEER_BUCKETS))].rxq;
+			dp->core[k].rxq != UINT16_MAX ? dp->core[k].rxq : (uint16_t)(k % dp->nqueues);
 	}
-	rte_eth_dev_rss_reta_update(dp->port_id, reta, n);
+	int rc = rte_eth_dev_rss_reta_update(dp->port_id, reta, n);
+	rte_spinlock_unlock(&dp->reta_lock);
+	if (rc && !__atomic_exchange_n(&dp->reta_failed, true, __ATOMIC_RELAXED))
+		fprintf(stderr, "fastpathd: the port refused a new RSS table (%s): frames "
+			"reach their core through another, which costs a copy; a PMD "
+			"without RETA updates: set [fastpath] cores = 1\n", rte_strerror(-rc));
 }
 
 /*
