@@ -161,13 +161,17 @@ int dp_send_to_core(struct dataplane *dp, uint32_t core, uint16_t type, uint32_t
 	return 0;
 }
 
-int dp_send_to_fp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr)
+uint32_t dp_msg_core(struct dataplane *dp, uint16_t type, uint32_t flow_id)
 {
-	uint32_t core = 0;
 	if (flow_id < dp->cfg.max_flows && type != DPM_TX_PKT && type != DPM_APP_ADD &&
 	    type != DPM_APP_DEL && type != DPM_RX_REINJECT)
-		core = dp_steer(dp, dp->flows[flow_id].bucket); /* see fp_steer.c: grace */
-	return dp_send_to_core(dp, core, type, flow_id, arg, ptr);
+		return dp_steer(dp, dp->flows[flow_id].bucket); /* see fp_steer.c: grace */
+	return 0;
+}
+
+int dp_send_to_fp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr)
+{
+	return dp_send_to_core(dp, dp_msg_core(dp, type, flow_id), type, flow_id, arg, ptr);
 }
 
 int dp_send_to_sp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr)

@@ -662,6 +662,11 @@ struct dataplane {
 	uint8_t steer[DP_STEER_BUCKETS];    /* bucket -> core; written by the core giving
 					     * the bucket away, read by every producer */
 	rte_spinlock_t txq_lock[DP_MAX_CORES];
+	/* the slowpath's outbox (slowpath/sp_fp.c): messages that wait for
+	 * room in an inbox, and a count of pushes into it and moves out of
+	 * it, so a held doorbell can tell its FLOW_ADD may still be coming */
+	uint32_t sp_outbox_len;
+	uint32_t sp_outbox_moves;
 	rte_spinlock_t reta_lock;           /* one RETA update at a time (port.c) */
 	bool reta_failed;                   /* a RETA update failed: said once */
 	/* the slowpath routes flow messages by dp->steer too, so moves wait
@@ -698,6 +703,8 @@ void dp_fini(struct dataplane *dp);
  * A core that no longer owns the bucket forwards it, in order (fp_steer.c).
  */
 int dp_send_to_fp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr);
+/** dp_msg_core - the core dp_send_to_fp() sends a message of @type about @flow_id to. */
+uint32_t dp_msg_core(struct dataplane *dp, uint16_t type, uint32_t flow_id);
 int dp_send_to_core(struct dataplane *dp, uint32_t core, uint16_t type, uint32_t flow_id,
 		    uint16_t arg, void *ptr);
 int dp_send_to_sp(struct dataplane *dp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr);

@@ -108,6 +108,7 @@ struct fp_ctx {
 		struct bp_doorbell db;
 		uint64_t since;             /* tsc when it was held */
 		uint32_t mark[DP_MAX_CORES]; /* each core's inbox enqueue count then */
+		uint32_t outbox_moves;      /* dp->sp_outbox_moves then */
 	} early[FP_EARLY_DOORBELLS];
 	uint32_t nearly;
 	bool kicked;                /* the kick eventfd fired: look at every idle app */

@@ -256,6 +256,15 @@ static void doorbell_apply(struct fp_ctx *fp, struct dp_app *app, struct fp_flow
  * does not have cannot take them all from the others.
  * Return: true if held.
  */
+/* what every inbox holds now, and what the slowpath's outbox has done */
+static void early_mark(struct fp_ctx *fp, struct fp_early_db *e)
+{
+	e->since = fp->now;
+	e->outbox_moves = __atomic_load_n(&fp->dp->sp_outbox_moves, __ATOMIC_ACQUIRE);
+	for (uint32_t k = 0; k < fp->dp->ncores; k++)
+		e->mark[k] = __atomic_load_n(&fp->dp->core[k].inbox->prod.tail, __ATOMIC_ACQUIRE);
+}
+
 static bool hold_early(struct fp_ctx *fp, struct dp_app *app, const struct bp_doorbell *db)
 {
 	uint32_t mine = 0;
@@ -269,9 +278,7 @@ static bool hold_early(struct fp_ctx *fp, struct dp_app *app, const struct bp_do
 	struct fp_early_db *e = &fp->early[fp->nearly++];
 	e->app = app;
 	e->db = *db;
-	e->since = fp->now;
-	for (uint32_t k = 0; k < fp->dp->ncores; k++)
-		e->mark[k] = __atomic_load_n(&fp->dp->core[k].inbox->prod.tail, __ATOMIC_ACQUIRE);
+	early_mark(fp, e);
 	return true;
 }
 
@@ -279,10 +286,19 @@ static bool hold_early(struct fp_ctx *fp, struct dp_app *app, const struct bp_do
  * Has every message queued to any core before @e was held been taken and
  * done?  A core that holds messages for a bucket moving in (parked) has
  * taken them but not done them: the FLOW_ADD the doorbell waits for may
- * be among them, so nothing expires until the move is over.
+ * be among them, so nothing expires until the move is over.  Nor while
+ * the slowpath's outbox holds messages, or moved any since the marks were
+ * taken: the FLOW_ADD may be there, or have just left it; the marks
+ * start over from the inboxes as they are then.
  */
-static bool early_expired(const struct fp_ctx *fp, const struct fp_early_db *e)
+static bool early_expired(struct fp_ctx *fp, struct fp_early_db *e)
 {
+	struct dataplane *dp = fp->dp;
+	if (__atomic_load_n(&dp->sp_outbox_len, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&dp->sp_outbox_moves, __ATOMIC_ACQUIRE) != e->outbox_moves) {
+		early_mark(fp, e);
+		return false;
+	}
 	if (fp->now - e->since < fp->dp->tsc_hz / 1000)
 		return false;
 	for (uint32_t k = 0; k < fp->dp->ncores; k++) {

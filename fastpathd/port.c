@@ -253,12 +253,15 @@ static int configure(struct dataplane *dp, bool rx_intr, char *err, size_t errle
 		return rc;
 	}
 	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
-	/* every descriptor holds an mbuf; with none left to send, nothing goes */
-	if ((uint64_t)dp->nqueues * (nrx + ntx) + 1024 > dp->pool->size) {
+	/* every descriptor holds an mbuf; with none left to send, nothing
+	 * goes.  Each thread's mempool cache (the cores', the slowpath's) may
+	 * hold up to 1.5 times its size on top. */
+	uint64_t cached = (uint64_t)(dp->ncores + 1) * dp->pool->cache_size * 3 / 2;
+	if ((uint64_t)dp->nqueues * (nrx + ntx) + cached + 1024 > dp->pool->size) {
 		snprintf(err, errlen, "%u queue(s) of %u receive and %u transmit descriptors need "
 			 "more than the %u packet buffers of [fastpath] mbufs: raise mbufs to at least "
 			 "%llu, or lower [port] rx_desc", dp->nqueues, nrx, ntx, dp->pool->size,
-			 (unsigned long long)(2ull * dp->nqueues * (nrx + ntx)));
+			 (unsigned long long)(2ull * dp->nqueues * (nrx + ntx) + cached));
 		return -ENOBUFS;
 	}
 	int sock = rte_eth_dev_socket_id(port);

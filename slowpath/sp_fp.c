@@ -24,29 +24,55 @@
 #include "rpc_frame_rx.h"
 
 /*
- * The slowpath never blocks on a fastpath core.  A message that finds the
+ * The slowpath never blocks on a fastpath core.  A message that finds its
  * core's inbox full (a wedged port, a core behind on a flood) waits in the
- * outbox, and so does every message after it, so each core still gets
- * them in the order they were sent (a FLOW_ADD before the segment
- * reinjected for it; a FLOW_DEL after it).  The outbox is flushed before
- * every new message, on every tick and before the loop sleeps; while it
- * holds anything the tick runs at its busy rate.  A frame to transmit
- * (DPM_TX_PKT: SYN-ACK, RST, ARP) is not news but a packet, and is
- * dropped as a full wire would drop it; its sender sends again.
+ * outbox, and so does every later message for that core, so each core
+ * gets its messages in the order they were sent; a core with room gets
+ * its own meanwhile.  Messages that go to core 0 for all (RX_REINJECT:
+ * after the FLOW_ADD it raced, wherever that went; APP_ADD and APP_DEL,
+ * which travel on to the other cores: after the app's flows' messages)
+ * also wait for everything before them.  The outbox is flushed before the
+ * loop sleeps and on every tick, and the tick runs at its busy rate while
+ * it holds anything.  A frame to transmit (DPM_TX_PKT: SYN-ACK, RST, ARP)
+ * is not news but a packet, and is dropped as a full wire would drop it;
+ * its sender sends again.  While the outbox holds anything, a doorbell
+ * for a flow not installed yet does not expire (fp_apps.c).
  */
-#define SP_OUTBOX_MAX (1u << 20) /* 24 MiB of messages: beyond, a core is dead */
+static bool waits_for_all(uint16_t type)
+{
+	return type == DPM_RX_REINJECT || type == DPM_APP_ADD || type == DPM_APP_DEL;
+}
 
-/** sp_fp_outbox_flush - send what waits in the outbox, in order, while it fits. */
+static void outbox_count(struct sp *sp)
+{
+	__atomic_store_n(&sp->dp->sp_outbox_len, sp->outbox.n, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&sp->dp->sp_outbox_moves, 1, __ATOMIC_RELEASE);
+}
+
+/** sp_fp_outbox_flush - send what waits in the outbox and fits, in order per core. */
 void sp_fp_outbox_flush(struct sp *sp)
 {
 	DP_ASSERT_SP();
 	struct sp_outbox *o = &sp->outbox;
-	while (o->n) {
-		const struct dp_msg *m = &o->q[o->head];
-		if (dp_send_to_fp(sp->dp, m->type, m->flow_id, m->arg, m->ptr))
-			return;
-		o->head = (o->head + 1) & (o->cap - 1);
-		o->n--;
+	uint64_t blocked = 0; /* cores whose next message did not fit */
+	uint32_t kept = 0, mask = o->cap - 1;
+	if (!o->n)
+		return;
+	for (uint32_t i = 0; i < o->n; i++) {
+		struct dp_msg m = o->q[(o->head + i) & mask];
+		uint32_t core = o->core[(o->head + i) & mask];
+		uint32_t to = core == SP_OUT_ROUTE ? dp_msg_core(sp->dp, m.type, m.flow_id) : core;
+		bool wait = waits_for_all(m.type) ? blocked != 0 : (blocked >> to) & 1;
+		if (wait || dp_send_to_core(sp->dp, to, m.type, m.flow_id, m.arg, m.ptr)) {
+			blocked |= 1ull << to;
+			o->q[(o->head + kept) & mask] = m; /* kept <= i: in place */
+			o->core[(o->head + kept) & mask] = core;
+			kept++;
+		}
+	}
+	if (kept != o->n) {
+		o->n = kept;
+		outbox_count(sp);
 	}
 }
 
@@ -56,23 +82,33 @@ uint32_t sp_fp_outbox_len(const struct sp *sp)
 	return sp->outbox.n;
 }
 
-static bool outbox_push(struct sp *sp, const struct dp_msg *m)
+static bool outbox_push(struct sp *sp, const struct dp_msg *m, uint32_t core)
 {
 	struct sp_outbox *o = &sp->outbox;
 	if (o->n == o->cap) {
 		uint32_t cap = o->cap ? o->cap * 2 : 256;
-		struct dp_msg *q = cap <= SP_OUTBOX_MAX ? malloc(sizeof(*q) * cap) : NULL;
-		if (!q)
+		struct dp_msg *q = cap ? malloc(sizeof(*q) * cap) : NULL;
+		uint32_t *c = q ? malloc(sizeof(*c) * cap) : NULL;
+		if (!c) {
+			free(q);
 			return false;
-		for (uint32_t i = 0; i < o->n; i++)
+		}
+		for (uint32_t i = 0; i < o->n; i++) {
 			q[i] = o->q[(o->head + i) & (o->cap - 1)];
+			c[i] = o->core[(o->head + i) & (o->cap - 1)];
+		}
 		free(o->q);
+		free(o->core);
 		o->q = q;
+		o->core = c;
 		o->cap = cap;
 		o->head = 0;
 	}
 	o->q[(o->head + o->n) & (o->cap - 1)] = *m;
+	o->core[(o->head + o->n) & (o->cap - 1)] = core;
 	o->n++;
+	sp->dp->sp_counters[DPC_SP_OUTBOX]++;
+	outbox_count(sp);
 	return true;
 }
 
@@ -80,35 +116,48 @@ static bool outbox_push(struct sp *sp, const struct dp_msg *m)
 void sp_fp_outbox_fini(struct sp *sp)
 {
 	struct sp_outbox *o = &sp->outbox;
-	for (; o->n; o->n--, o->head = (o->head + 1) & (o->cap - 1))
-		if (o->q[o->head].type == DPM_RX_REINJECT)
-			rte_pktmbuf_free(o->q[o->head].ptr);
+	for (; o->n; o->n--, o->head = (o->head + 1) & (o->cap - 1)) {
+		struct dp_msg *m = &o->q[o->head];
+		if (m->type == DPM_RX_REINJECT)
+			rte_pktmbuf_free(m->ptr);
+		else if (m->type == DPM_FLOW_MOVE)
+			free(m->ptr);
+	}
 	free(o->q);
+	free(o->core);
 	o->q = NULL;
+	o->core = NULL;
 	o->cap = 0;
+}
+
+/* @core: SP_OUT_ROUTE, or the core it must go to */
+static int send_core(struct sp *sp, uint32_t core, uint16_t type, uint32_t flow_id, uint16_t arg,
+		     void *ptr)
+{
+	DP_ASSERT_SP();
+	uint32_t to = core == SP_OUT_ROUTE ? dp_msg_core(sp->dp, type, flow_id) : core;
+	if (type == DPM_TX_PKT) {
+		if (dp_send_to_core(sp->dp, to, type, flow_id, arg, ptr)) {
+			sp->dp->sp_counters[DPC_SP_TX_DROP]++;
+			rte_pktmbuf_free(ptr);
+		}
+		return 0;
+	}
+	/* behind anything waiting (the flush sorts out which may go) */
+	if (!sp->outbox.n && !dp_send_to_core(sp->dp, to, type, flow_id, arg, ptr))
+		return 0;
+	struct dp_msg m = { .type = type, .arg = arg, .flow_id = flow_id, .ptr = ptr };
+	if (outbox_push(sp, &m, core))
+		return 0;
+	fprintf(stderr, "fastpathd: slowpath: out of memory for %u messages waiting for the "
+		"fastpath: message %u lost\n", sp->outbox.n, type);
+	return -1;
 }
 
 static void send_fp(struct sp *sp, uint16_t type, uint32_t flow_id, uint16_t arg, void *ptr)
 {
-	DP_ASSERT_SP();
-	if (type == DPM_TX_PKT) {
-		if (dp_send_to_fp(sp->dp, type, flow_id, arg, ptr)) {
-			sp->dp->sp_counters[DPC_SP_TX_DROP]++;
-			rte_pktmbuf_free(ptr);
-		}
-		return;
-	}
-	sp_fp_outbox_flush(sp);
-	if (!sp->outbox.n && !dp_send_to_fp(sp->dp, type, flow_id, arg, ptr))
-		return;
-	struct dp_msg m = { .type = type, .arg = arg, .flow_id = flow_id, .ptr = ptr };
-	sp->dp->sp_counters[DPC_SP_OUTBOX]++;
-	if (!outbox_push(sp, &m)) {
-		fprintf(stderr, "fastpathd: slowpath: %u messages wait for the fastpath, "
-			"message %u lost\n", sp->outbox.n, type);
-		if (type == DPM_RX_REINJECT)
-			rte_pktmbuf_free(ptr);
-	}
+	if (send_core(sp, SP_OUT_ROUTE, type, flow_id, arg, ptr) && type == DPM_RX_REINJECT)
+		rte_pktmbuf_free(ptr);
 }
 
 /** sp_tx_mbuf - have the fastpath transmit @m as it is (it owns @m now). */
@@ -402,15 +451,13 @@ uint32_t sp_fp_steer(struct sp *sp, uint16_t bucket)
 /**
  * sp_fp_bucket_out - ask core @from, which owns @bucket, to hand it to core
  * @to (fastpathd/fp_steer.c); the answer is DPM_BUCKET_MOVED.
- * Return: 0, or -1 if @from's inbox is full or messages wait in the
- * outbox (nothing was asked).
+ * Return: 0 (sent, or waiting in the outbox behind @from's earlier
+ * messages), or -1 if nothing was asked (out of memory).
  */
 int sp_fp_bucket_out(struct sp *sp, uint16_t bucket, uint32_t from, uint32_t to)
 {
 	DP_ASSERT_SP();
-	if (sp->outbox.n) /* what was sent before it must arrive first */
-		return -1;
-	return dp_send_to_core(sp->dp, from, DPM_BUCKET_OUT, to, bucket, NULL);
+	return send_core(sp, from, DPM_BUCKET_OUT, to, bucket, NULL);
 }
 
 /** sp_fp_core_load - core @k's time with and without work, tsc (relaxed). */

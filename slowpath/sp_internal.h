@@ -218,9 +218,12 @@ struct sp_cores {
 /**
  * struct sp_outbox - messages for the fastpath that found a core's inbox
  * full, oldest first (sp_fp.c): a circular array of @cap (a power of two).
+ * @core: each one's core, or SP_OUT_ROUTE: routed when it goes.
  */
+#define SP_OUT_ROUTE UINT32_MAX
 struct sp_outbox {
 	struct dp_msg *q;
+	uint32_t *core;
 	uint32_t head, n, cap;
 };
 

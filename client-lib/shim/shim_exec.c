@@ -426,16 +426,22 @@ static bool exec_settled(pid_t child)
 	unsigned long long mine[3], its[3];
 	if (image_marks(getpid(), mine) <= 0)
 		return false;
-	for (int wait_us = 20, waited = 0; waited < 1000 * 1000; waited += wait_us) {
+	for (int wait_us = 20, waited = 0;; waited += wait_us) {
 		if (image_marks(child, its) <= 0)
 			return false; /* gone already */
-		if (its[0] && memcmp(its, mine, sizeof(mine)))
+		bool ours = !memcmp(its, mine, sizeof(mine));
+		if (its[0] && !ours)
 			return true;
+		/* not switched after a second: the same image, or a child
+		 * that never runs; its close-on-exec flags are intact, so the
+		 * look is safe.  Switched and not loaded is inside the exec,
+		 * mid-close maybe: that ends, unless the child is stopped */
+		if ((ours && waited > 1000 * 1000) || waited > 10 * 1000 * 1000)
+			return ours;
 		usleep((useconds_t)wait_us);
 		if (wait_us < 5000)
 			wait_us *= 2;
 	}
-	return true; /* best effort: the close-on-exec flags are checked too */
 }
 
 /*
@@ -611,9 +617,16 @@ void shim_exec_inherit(void)
 				inherit_one(fd, kind, key, ip, a, b);
 			continue;
 		}
-		for (int i = 0; i < nefd; i++)
-			if (ids[i] == id)
+		bool found = false;
+		for (int i = 0; i < nefd; i++) {
+			if (ids[i] == id) {
 				inherit_one(fds[i], kind, key, ip, a, b);
+				found = true;
+			}
+		}
+		/* past what the scan holds: where exec left it, if it is there */
+		if (!found && nefd == MAX_EFDS && is_placeholder(fd))
+			inherit_one(fd, kind, key, ip, a, b);
 	}
 	free(fds);
 	free(ids);

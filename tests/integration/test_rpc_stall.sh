@@ -35,7 +35,10 @@ phase() {
 	bp_bg bp_peer python3 - "$BP_IP" "$port" "$count" >"$dir/$name.peer.log" 2>&1 <<'PY'
 import socket, struct, sys
 ip, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-s = socket.create_connection((ip, port), timeout=60)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)  # not the host's tcp_wmem
+s.settimeout(60)
+s.connect((ip, port))
 for i in range(1, count + 1):
     n = i * 977 % 6000 + 1
     body = bytes((i * 131 + j * 7) & 0xff for j in range(n))
@@ -70,8 +73,8 @@ PY
 }
 
 # 64 heap blocks: the heap fills.  ~9 MB is sent, more than the 256 KiB
-# heap, the flow's receive ring and the peer's largest send buffer
-# (tcp_wmem's 4 MiB) hold together, so the peer's sendall() cannot end
+# heap, the flow's receive ring and the peer's send buffer (SO_SNDBUF
+# 1 MiB, 2 MiB as Linux counts it) hold together, so sendall() cannot end
 phase heap 7221 262144 3000
 # 4096 blocks, 256 queue entries: the queue fills.  The app gives no buffer
 # back until it has all, so the flows go on after queue drains (the app's
