@@ -217,6 +217,7 @@ Test(sack_ecn, ecn_echo_until_cwr)
 	/* the peer echoes ECE: our next new data carries CWR */
 	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_ECE, .seq = s0 + 16, .ack = iss + 4,
 				.wnd = 65535 });
+	usleep(50000); /* taken in before the app's next doorbell, not in the same round */
 	cr_assert_eq(bp_send(H.app, h, "uvw", 3), 3);
 	EXPECT_SEG(p, 1000);
 	cr_assert(p.flags & TCPF_CWR, "the first data after ECE must carry CWR");
