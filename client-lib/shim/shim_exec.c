@@ -92,6 +92,20 @@ struct exec_plan {
 	int nkeys;
 };
 
+/* the start of a /proc file, NUL-terminated, into @buf: false if unreadable */
+static bool read_proc(const char *path, char *buf, size_t size)
+{
+	int f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return false;
+	ssize_t n = real.read(f, buf, size - 1);
+	real.close(f);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return true;
+}
+
 /*
  * The kernel's id of the eventfd @fd of process @pid (0: ourselves), or -1
  * if it is no eventfd or the kernel names none (older kernels: then a
@@ -105,14 +119,8 @@ static long long eventfd_id(pid_t pid, int fd, bool live_only)
 		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
 	else
 		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	int f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
+	if (!read_proc(path, buf, sizeof(buf)))
 		return -1;
-	ssize_t n = real.read(f, buf, sizeof(buf) - 1);
-	real.close(f);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	const char *fl = strstr(buf, "flags:");
 	if (live_only && (!fl || (strtoul(fl + strlen("flags:"), NULL, 8) & O_CLOEXEC)))
 		return -1;
@@ -386,14 +394,8 @@ static int image_marks(pid_t pid, unsigned long long mark[3])
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
+	if (!read_proc(path, buf, sizeof(buf)))
 		return -1;
-	ssize_t n = real.read(f, buf, sizeof(buf) - 1);
-	real.close(f);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	char *t = strrchr(buf, ')'); /* the name before it may hold anything */
 	if (!t || t[1] != ' ')
 		return -1;

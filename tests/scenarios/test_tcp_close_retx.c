@@ -180,17 +180,16 @@ Test(close_retx, answered_window_probes_keep_flow)
 }
 
 /*
- * A SYN reusing a TIME_WAIT tuple opens a new connection only above the
- * old one's final RCV.NXT (RFC 1122 4.2.2.13), not anywhere above its ISN:
- * one inside the bytes it carried gets the fastpath's challenge ACK.
+ * A passive open on @port: the peer sends 1,000 bytes (unread by the
+ * app), we close first, the peer's FIN follows: TIME_WAIT.  Returns the
+ * handle; *@iss is our ISN.
  */
-Test(close_retx, time_wait_reuse_needs_a_syn_above_the_old_data)
+static int to_time_wait(uint16_t port, uint32_t *iss)
 {
-	uint32_t iss;
-	int h = open_passive(8099, 65535, &iss);
+	int h = open_passive(port, 65535, iss);
 	static char data[1000];
 	memset(data, 'd', sizeof(data));
-	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = PEER_ISN + 1, .ack = iss + 1,
+	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = PEER_ISN + 1, .ack = *iss + 1,
 				.wnd = 65535, .data = data, .len = sizeof(data) });
 	struct pkt_tcp p;
 	EXPECT_SEG(p, 1000);
@@ -199,11 +198,24 @@ Test(close_retx, time_wait_reuse_needs_a_syn_above_the_old_data)
 	cr_assert_eq(bp_shutdown(H.app, h), 0);
 	EXPECT_SEG(p, 1000);
 	cr_assert(p.flags & TCPF_FIN);
-	h_inject(&(struct seg){ .flags = TCPF_FIN | TCPF_ACK, .seq = PEER_ISN + 1001, .ack = iss + 2,
-				.wnd = 65535 });
+	h_inject(&(struct seg){ .flags = TCPF_FIN | TCPF_ACK, .seq = PEER_ISN + 1001,
+				.ack = *iss + 2, .wnd = 65535 });
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.ack, PEER_ISN + 1002);
-	usleep(50000); /* the slowpath sees both FINs: TIME_WAIT (200 ms) */
+	usleep(50000); /* the slowpath sees both FINs: TIME_WAIT */
+	return h;
+}
+
+/*
+ * A SYN reusing a TIME_WAIT tuple opens a new connection only above the
+ * old one's final RCV.NXT (RFC 1122 4.2.2.13), not anywhere above its ISN:
+ * one inside the bytes it carried gets the fastpath's challenge ACK.
+ */
+Test(close_retx, time_wait_reuse_needs_a_syn_above_the_old_data)
+{
+	uint32_t iss;
+	int h = to_time_wait(8099, &iss); /* TIME_WAIT is 200 ms here */
+	struct pkt_tcp p;
 	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = PEER_ISN + 500, .wnd = 65535,
 				.mss = 1460, .wscale = -1 });
 	EXPECT_SEG(p, 1000);
@@ -238,21 +250,8 @@ Test(close_tw, an_rst_at_rcv_nxt_ends_time_wait)
 {
 	uint32_t iss;
 	H.peer_port = 40001;
-	int h = open_passive(8098, 65535, &iss);
-	static char data[1000];
-	memset(data, 'd', sizeof(data));
-	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = PEER_ISN + 1, .ack = iss + 1,
-				.wnd = 65535, .data = data, .len = sizeof(data) });
+	int h = to_time_wait(8098, &iss); /* TIME_WAIT is 30 s here */
 	struct pkt_tcp p;
-	EXPECT_SEG(p, 1000);
-	cr_assert_eq(bp_shutdown(H.app, h), 0);
-	EXPECT_SEG(p, 1000);
-	cr_assert(p.flags & TCPF_FIN);
-	h_inject(&(struct seg){ .flags = TCPF_FIN | TCPF_ACK, .seq = PEER_ISN + 1001, .ack = iss + 2,
-				.wnd = 65535 });
-	EXPECT_SEG(p, 1000);
-	cr_assert_eq(p.ack, PEER_ISN + 1002);
-	usleep(50000); /* the slowpath sees both FINs: TIME_WAIT (30 s) */
 
 	h_inject(&(struct seg){ .flags = TCPF_RST, .seq = PEER_ISN + 1003 });
 	usleep(50000);
