@@ -664,7 +664,8 @@ struct dataplane {
 	rte_spinlock_t txq_lock[DP_MAX_CORES];
 	/* the slowpath's outbox (slowpath/sp_fp.c): messages that wait for
 	 * room in an inbox, and a count of pushes into it and moves out of
-	 * it, so a held doorbell can tell its FLOW_ADD may still be coming */
+	 * it, so a held doorbell can tell its FLOW_ADD may still be coming.
+	 * Slowpath-written (release), read by the cores (acquire). */
 	uint32_t sp_outbox_len;
 	uint32_t sp_outbox_moves;
 	rte_spinlock_t reta_lock;           /* one RETA update at a time (port.c) */
