@@ -29,11 +29,6 @@ struct rpc_ccall *rpc_call_lookup(struct rpc_session *s, uint32_t id)
 	return c;
 }
 
-static uint32_t call_id(const struct rpc_ccall *c)
-{
-	return c->id;
-}
-
 /* twice the table: ids apart modulo the old size are apart modulo the new */
 static bool calls_grow(struct rpc_session *s)
 {
@@ -194,7 +189,7 @@ static void on_deadline(struct rpc_timer *t)
 
 	/* the server stops working on it; an unsent request is just dropped */
 	if (c->state == CALL_SENT && c->s->state == SS_UP)
-		rpc_tx_ctl(c->s, RPC_FT_CANCEL, call_id(c), RPC_DEADLINE_EXCEEDED, 0, 0, c->prio);
+		rpc_tx_ctl(c->s, RPC_FT_CANCEL, c->id, RPC_DEADLINE_EXCEEDED, 0, 0, c->prio);
 	rpc_call_complete(c, RPC_DEADLINE_EXCEEDED);
 }
 
@@ -248,13 +243,13 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	s->npending++;
 	ep->st.calls_started++;
 	if (id)
-		*id = call_id(c);
+		*id = c->id;
 	if (s->state == SS_IDLE) {
 		/* between reconnect attempts: fail fast, as gRPC does */
 		rpc_call_complete(c, RPC_UNAVAILABLE);
 		return 0;
 	}
-	h.call_id = call_id(c);
+	h.call_id = c->id;
 	h.msg_len = (uint32_t)total;
 	if (opts && opts->deadline_us)
 		deadline = rpc_now_us() + opts->deadline_us;

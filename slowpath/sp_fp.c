@@ -54,10 +54,10 @@ void sp_fp_outbox_flush(struct sp *sp)
 {
 	DP_ASSERT_SP();
 	struct sp_outbox *o = &sp->outbox;
-	uint64_t blocked = 0; /* cores whose next message did not fit */
-	uint32_t kept = 0, mask = o->cap - 1;
 	if (!o->n)
 		return;
+	uint64_t blocked = 0; /* cores whose next message did not fit */
+	uint32_t kept = 0, mask = o->cap - 1;
 	for (uint32_t i = 0; i < o->n; i++) {
 		struct dp_msg m = o->q[(o->head + i) & mask];
 		uint32_t core = o->core[(o->head + i) & mask];
@@ -87,7 +87,7 @@ static bool outbox_push(struct sp *sp, const struct dp_msg *m, uint32_t core)
 	struct sp_outbox *o = &sp->outbox;
 	if (o->n == o->cap) {
 		uint32_t cap = o->cap ? o->cap * 2 : 256;
-		struct dp_msg *q = cap ? malloc(sizeof(*q) * cap) : NULL;
+		struct dp_msg *q = malloc(sizeof(*q) * cap);
 		uint32_t *c = q ? malloc(sizeof(*c) * cap) : NULL;
 		if (!c) {
 			free(q);

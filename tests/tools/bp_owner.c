@@ -428,6 +428,15 @@ static pid_t spawn_adopter(struct bp_ctx *c, uint64_t key, int *to_child, FILE *
 	return ch;
 }
 
+/* the key the adopter printed once it took the flow (0: it did not);
+ * @line keeps what it said */
+static uint64_t adopter_key(FILE *from_child, char line[64])
+{
+	if (!from_child || !fgets(line, 64, from_child))
+		line[0] = 0;
+	return strtoull(line, NULL, 16);
+}
+
 static int cmd_adopt_test(int argc, char **argv)
 {
 	if (argc < 4)
@@ -453,10 +462,8 @@ static int cmd_adopt_test(int argc, char **argv)
 	pid_t ch = spawn_adopter(c, k1, &to_child, &f);
 	if (ch < 0)
 		return 2;
-	char line[64] = "";
-	if (!fgets(line, sizeof(line), f))
-		line[0] = 0;
-	k2 = strtoull(line, NULL, 16);
+	char line[64];
+	k2 = adopter_key(f, line);
 	EXPECT(k2 != 0, "a reported fork child adopts the connection and it echoes (%s)",
 	       k2 ? "ok" : line);
 	EXPECT(k2 && k2 != k1, "the key changed at the move");
@@ -563,8 +570,8 @@ static int cmd_stale_close_test(int argc, char **argv)
 	pid_t ch = spawn_adopter(c, key, &to_child, &f);
 	if (ch < 0)
 		return 2;
-	char line[64] = "";
-	if (!fgets(line, sizeof(line), f) || !strtoull(line, NULL, 16)) {
+	char line[64];
+	if (!adopter_key(f, line)) {
 		printf("FAIL: the child did not adopt: %s\n", line);
 		return 1;
 	}
