@@ -196,6 +196,10 @@ static int handshake(int sock, const struct bp_attach_opts *opts, const char *pa
 		req.has_msg_heap = 1;
 		req.msg_heap = opts->msg_heap;
 	}
+	if (opts && opts->msg_max) {
+		req.has_msg_max = 1;
+		req.msg_max = opts->msg_max;
+	}
 	m.msg_case = BYPASS__CTL_MSG__MSG_ATTACH_REQ;
 	m.attach_req = &req;
 

@@ -339,6 +339,7 @@ struct dp_app {
 	 * message queue core k produces, and core k's part's bookkeeping
 	 * (set by the slowpath before APP_ADD, then core k's alone) */
 	uint64_t heap_off, heap_size, heap_part;
+	uint32_t msg_max;       /* body bytes of the largest message (0: a part's) */
 	uint64_t txarea_off, txarea_size; /* send area: the app's, the cores read it */
 	struct bp_queue_view msgq[DP_MAX_CORES];
 	struct rpc_heap heap[DP_MAX_CORES];

@@ -201,7 +201,8 @@ static bool rx_scan(struct fp_ctx *fp, struct fp_flow *f, bool break_wait)
 		.ring = f->rx_base, .ring_size = f->rx_size, .ring_shift = f->rx_shift,
 		.pos = f->rx_consumed, .end = f->rx_pos,
 		.heap = &app->heap[fp->core], .heap_base = app->base + app->heap_off,
-		.heap_size = app->heap_size, .push = glue_push, .count = glue_count,
+		.heap_size = app->heap_size, .msg_max = app->msg_max,
+		.push = glue_push, .count = glue_count,
 		.arg = &g, .slot = f->slot, .gen = f->gen, .core = (uint16_t)fp->core,
 		.now = fp->now, .fin = (f->flags & FPF_RX_FIN) != 0, .break_wait = break_wait,
 	};

@@ -32,7 +32,7 @@ void rpc_rx_init(struct rpc_rx_flow *rf)
 {
 	memset(rf, 0, sizeof(*rf));
 	rf->cur = -1;
-	rf->pending = -1;
+	rf->pending = rf->part_pending = -1;
 	rpc_tx_init(&rf->tx);
 }
 
@@ -167,7 +167,8 @@ static int start_message(struct rpc_rx_flow *rf, struct rpc_rx_env *e,
 	a->need = meta + body;
 	a->meta = (uint32_t)meta;
 	a->since = e->now;
-	bool fits = a->need <= (uint64_t)e->heap->nblocks * BP_HEAP_BLOCK;
+	bool fits = a->need <= (uint64_t)e->heap->nblocks * BP_HEAP_BLOCK &&
+		    (!e->msg_max || h->type == RPC_FT_GOAWAY || body <= e->msg_max);
 	if (fits && a->need && wait_for_bytes(e, a))
 		return RPC_RX_HELD; /* the entry stays unused: the header is read again */
 	int64_t b = fits && a->need ? rpc_heap_alloc(e->heap, a->need, &a->gen) : 0;
@@ -176,8 +177,8 @@ static int start_message(struct rpc_rx_flow *rf, struct rpc_rx_env *e,
 	if (b < 0)
 		e->break_wait = false; /* the one message that waited, not those after it */
 	if (!fits || b < 0) {
-		/* can never fit, or must not wait (env.break_wait): the app
-		 * answers RESOURCE_EXHAUSTED */
+		/* can never fit, is over the app's limit, or must not wait
+		 * (env.break_wait): the app answers RESOURCE_EXHAUSTED */
 		a->skip = true;
 		a->d.flags |= BP_MSGF_TOO_BIG;
 		a->d.meta_len = 0;
@@ -256,6 +257,27 @@ static int start_frame(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
 	return 0;
 }
 
+/*
+ * A frame of skipped message @i went by and more follow: its bytes go to
+ * the app now, as credit.  The app gives credit back only for what it is
+ * shown, and a message larger than the app's whole byte window would
+ * otherwise wait for credit that only its end could bring.
+ */
+static int hand_over_part(struct rpc_rx_flow *rf, struct rpc_rx_env *e, int i)
+{
+	struct rpc_rx_asm *a = &rf->a[i];
+	struct bp_msg_desc d = a->d;
+
+	d.flags |= BP_MSGF_PART;
+	if (e->push(e->arg, &d)) {
+		rf->part_pending = i;
+		return RPC_RX_STALL;
+	}
+	a->d.wire_bytes = 0;
+	rf->part_pending = -1;
+	return 0;
+}
+
 /* the current frame's payload is all in: a message may be complete */
 static int frame_done(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
 {
@@ -265,8 +287,8 @@ static int frame_done(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
 	if (i < 0)
 		return 0;
 	struct rpc_rx_asm *a = &rf->a[i];
-	if (a->got != a->need)
-		return 0; /* chunks follow */
+	if (a->got != a->need) /* chunks follow */
+		return a->skip ? hand_over_part(rf, e, i) : 0;
 	if (deliver(rf, e, i)) {
 		rf->pending = i;
 		return RPC_RX_STALL;
@@ -305,6 +327,8 @@ int rpc_rx_scan(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
 	if (rf->error)
 		return RPC_RX_ERROR;
 	if (rf->carried && rehome(rf, e))
+		return RPC_RX_STALL;
+	if (rf->part_pending >= 0 && hand_over_part(rf, e, rf->part_pending))
 		return RPC_RX_STALL;
 	if (rf->pending >= 0) {
 		if (deliver(rf, e, rf->pending))
@@ -372,7 +396,7 @@ void rpc_rx_release(struct rpc_rx_flow *rf, struct rpc_heap *heap, uint16_t core
 		a->carry = NULL;
 		a->used = false;
 	}
-	rf->cur = rf->pending = -1;
+	rf->cur = rf->pending = rf->part_pending = -1;
 	rf->carried = false;
 }
 

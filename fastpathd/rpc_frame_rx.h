@@ -41,13 +41,16 @@ enum rpc_rx_error {
 /**
  * struct rpc_rx_asm - one message in assembly.
  * @used: the entry is live.
- * @skip: too big for the heap part: its bytes are skipped, the app gets
- *        the descriptor without a buffer (and answers RESOURCE_EXHAUSTED).
+ * @skip: too big for the heap part or the app's msg_max: its bytes are
+ *        skipped, the app gets the descriptor without a buffer (and
+ *        answers RESOURCE_EXHAUSTED) at its end, and each frame's bytes
+ *        before that (BP_MSGF_PART) as they go by.
  * @blk: @gen: its heap run.
  * @need: meta_len + msg_len.
  * @meta: meta_len.
  * @got: bytes of it received so far (metadata first, then body).
- * @d: its descriptor, filled from the first frame.
+ * @d: its descriptor, filled from the first frame (a skipped message's
+ *     @wire_bytes: those not handed over in a part yet).
  * @since: tsc of its first frame, or of the last time the daemon held the
  *         session up (rpc_rx_hold_clock()): how long the peer has kept
  *         its heap run without finishing it.
@@ -71,6 +74,7 @@ struct rpc_rx_asm {
  * @left: payload bytes of the current frame not taken yet (0: at a header).
  * @cur: the assembly receiving them, -1 = skipped.
  * @pending: an assembly complete but not queued yet (queue was full), -1.
+ * @part_pending: a skipped assembly whose part is not queued yet, -1.
  * @eof_sent: BP_MSG_EOF went out.
  * @error: enum rpc_rx_error once the session failed.
  * @frames: frames taken.
@@ -88,7 +92,7 @@ struct rpc_rx_asm {
 struct rpc_rx_flow {
 	uint32_t left;
 	int cur;
-	int pending;
+	int pending, part_pending;
 	bool eof_sent;
 	bool carried;
 	bool watched;
@@ -111,6 +115,7 @@ struct rpc_rx_flow {
  * @end: in-order bytes received (rx_written).
  * @heap: this core's heap part; @heap_base: the heap's first byte (daemon
  *        mapping); @heap_size: the whole heap's bytes.
+ * @msg_max: the app's largest message body (0: none beyond the heap part).
  * @push: queue a descriptor on this core's message queue; nonzero if full.
  * @count: a REQUEST or RESPONSE first frame went by (may be NULL).
  * @arg: for the callbacks.
@@ -131,6 +136,7 @@ struct rpc_rx_env {
 	struct rpc_heap *heap;
 	uint8_t *heap_base;
 	uint64_t heap_size;
+	uint32_t msg_max;
 	int (*push)(void *arg, const struct bp_msg_desc *d);
 	void (*count)(void *arg, const struct rpc_frame_hdr *h);
 	void *arg;

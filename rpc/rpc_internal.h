@@ -36,6 +36,8 @@ struct rpc_tev {
  * @data: metadata then body (NULL if @too_big or empty).
  * @wire_bytes: what it cost on the wire (byte credit to give back).
  * @too_big: the transport could not hold it: treat as over max_msg.
+ * @part: with @too_big: not the message yet, only @wire_bytes more of it
+ *        went by (their credit goes back now); the end follows.
  * @eof: the peer closed (no message).
  * @kept: msg_keep() said yes: the transport counts it until msg_done().
  * @priv: the transport's, for msg_done().
@@ -44,7 +46,7 @@ struct rpc_tmsg {
 	struct rpc_frame_hdr h;
 	const uint8_t *data;
 	uint32_t wire_bytes;
-	bool too_big, eof, kept;
+	bool too_big, part, eof, kept;
 	uint64_t priv[3];
 };
 

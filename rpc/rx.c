@@ -330,6 +330,22 @@ static void rx_msg_response(struct rpc_session *s, const struct rpc_tmsg *m)
 }
 
 /*
+ * Bytes of a request the transport skips (over max_msg) went by: their
+ * credit goes back now, as over a byte stream, since the request may be
+ * larger than our whole byte window.  (Responses cost no credit.)
+ */
+static int rx_skipped_part(struct rpc_session *s, const struct rpc_tmsg *m)
+{
+	if (m->h.type != RPC_FT_REQUEST)
+		return 0;
+	if (s->rx_bytes_used + m->wire_bytes > s->rx_bytes_win)
+		return -EPROTO; /* peer ignored our credit */
+	s->rx_bytes_used += m->wire_bytes;
+	rpc_credit_return(s, 0, m->wire_bytes);
+	return 0;
+}
+
+/*
  * A whole message from a framing transport (fastpathd's RPC sessions):
  * the same path as a single frame, minus the byte stream.  Credit is what
  * the message cost on the wire, every frame header included, so what we
@@ -344,6 +360,8 @@ static int rx_msg(struct rpc_session *s, struct rpc_tmsg *m, bool *kept)
 	struct rpc_endpoint *ep = s->ep;
 	int r;
 
+	if (m->part)
+		return rx_skipped_part(s, m);
 	s->rf = *h;
 	s->rf_call = NULL;
 	s->rf_req = NULL;

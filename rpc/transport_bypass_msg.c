@@ -67,6 +67,9 @@ static int m_init(void **t, const struct rpc_endpoint_opts *o, char *err, size_t
 		struct bp_attach_opts ao = {
 			.app_name = o->bp_opts_app_name ? o->bp_opts_app_name : "rpc",
 			.msg_heap = o->bp_msg_heap ? o->bp_msg_heap : 32ull << 20,
+			/* so a request we would refuse is refused at its
+			 * first frame, its bytes handed over as they come */
+			.msg_max = o->max_msg,
 		};
 
 		b->ctx = bp_attach(&ao, err, errlen);
@@ -320,6 +323,7 @@ static int m_recv_msg(void *t, int h, struct rpc_tmsg *out)
 		       .meta_len = (uint16_t)m->meta_len, .aux = m->aux },
 		.data = m->meta, .wire_bytes = m->wire_bytes,
 		.too_big = (m->flags & BP_MSG_FLAG_TOO_BIG) != 0,
+		.part = (m->flags & BP_MSG_FLAG_PART) != 0,
 		.priv = { m->priv[0], m->priv[1], (uint64_t)(uint32_t)m->h },
 	};
 	if (m->type == BP_MSG_TYPE_EOF)

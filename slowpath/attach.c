@@ -179,6 +179,7 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	app->conn_fd = cc->fd; /* owned by cc */
 	app->memfd = app->wake_fd = app->wake_keep_fd = -1;
 	app->sp_doorbell_fd = app->doorbell_keep_fd = -1;
+	app->msg_max = req->has_msg_max ? req->msg_max : 0;
 	snprintf(app->name, sizeof(app->name), "%s", req->app_name ? req->app_name : "app");
 
 	struct sp_app *sa = calloc(1, sizeof(*sa));

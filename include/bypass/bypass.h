@@ -41,14 +41,20 @@ struct bp_ctx;
  * @cc: congestion control for every flow of this context ("cubic",
  *      "dctcp", "timely", "newreno"; NULL: the daemon's [tcp] cc).  An
  *      unknown name makes listen/connect fail with -EINVAL.
+ * @msg_heap: RPC message heap bytes (0: no RPC sessions).
+ * @msg_max: RPC sessions: body bytes of the largest message the app takes
+ *           (0: as much as a heap part holds).  fastpathd refuses a larger
+ *           one at its first frame and hands its bytes over as credit
+ *           (BP_MSG_FLAG_PART), so a peer never waits on a message the
+ *           app will refuse.  librpc sets it to its max_msg.
  */
 struct bp_attach_opts {
 	const char *socket_path;
 	const char *app_name;
 	const char *tenant;
 	const char *cc;
-	uint64_t msg_heap; /* RPC message heap bytes (0: no RPC sessions); see
-			    * "RPC message sessions" below */
+	uint64_t msg_heap;
+	uint32_t msg_max;
 };
 
 /**
@@ -399,7 +405,11 @@ int bp_rx_consume(struct bp_ctx *ctx, int h, size_t len);
 #define BP_MSG_TYPE_ERROR 0x101 /* the daemon reset the flow; aux says why: */
 #define BP_MSG_ERR_TIMEOUT 5    /* a message not whole within [rpc] message_timeout_ms;
 				 * any other aux: malformed input */
-#define BP_MSG_FLAG_TOO_BIG 0x8000u /* larger than the heap allows: no data */
+#define BP_MSG_FLAG_TOO_BIG 0x8000u /* larger than the heap or msg_max allows: no data */
+/* with TOO_BIG: not the message yet, only @wire_bytes more of it went by
+ * (the receiver gives them back as credit at once: the message may be
+ * larger than its whole byte window); the last part has TOO_BIG alone */
+#define BP_MSG_FLAG_PART 0x4000u
 
 /**
  * struct bp_msg - one whole message of an RPC session.

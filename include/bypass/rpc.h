@@ -66,7 +66,9 @@ struct rpc_transport_ops;
  * @transport: RPC_TRANSPORT_KERNEL or RPC_TRANSPORT_BYPASS.
  * @bp: bypass only: an attached context the endpoint uses alone (its
  *      bp_poll() events are consumed here); NULL: attach one (and detach
- *      it at destroy).
+ *      it at destroy).  For RPC_TRANSPORT_BYPASS_MSG attach it with
+ *      bp_attach_opts.msg_max = @max_msg (what an endpoint's own attach
+ *      does), or a request larger than its byte window waits for credit.
  * @bp_opts_app_name: bypass only, when @bp is NULL: app name for attach.
  * @ops: a custom transport (tests); overrides @transport.
  * @ops_arg: handed to @ops->init.

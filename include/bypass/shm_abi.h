@@ -39,7 +39,7 @@
 #include <stddef.h>
 #include <assert.h>
 
-#define BP_ABI_VERSION 7u
+#define BP_ABI_VERSION 8u
 #define BP_MAX_FP_QUEUES 8 /* fastpath cores, each with a queue pair per app */
 #define BP_REGION_MAGIC 0x7079627970617373ull /* "ssapybyp" */
 #define BP_CACHELINE 64
@@ -380,7 +380,10 @@ enum bp_msg_prio {
 #define BP_TXAREA_ALIGN 64u /* posted frames start on this boundary */
 
 /* bp_msg_desc.flags, besides the frame's own (RPC_FF_RESP_DIR) */
-#define BP_MSGF_TOO_BIG 0x8000u /* larger than a heap part: body skipped, no buffer */
+#define BP_MSGF_TOO_BIG 0x8000u /* larger than a heap part or the app's msg_max:
+				 * body skipped, no buffer */
+#define BP_MSGF_PART 0x4000u	/* with TOO_BIG: @wire_bytes more of the skipped
+				 * message went by (credit); its last part follows */
 
 /**
  * struct bp_msg_desc - one whole message (or control frame) of an RPC

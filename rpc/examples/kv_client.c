@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * kv_client - client of the example key-value service.
- *   kv_client [--transport kernel|bypass|bypass-msg] [--connect HOST:PORT] [--deadline-ms MS] CMD...
+ *   kv_client [--transport kernel|bypass|bypass-msg] [--connect HOST:PORT] [--deadline-ms MS]
+ *             [--max-msg BYTES] CMD...
  * Commands:
  *   put KEY VALUE | get KEY | del KEY     one call; prints the value or the status
  *   check-size N B like check, values up to B bytes (the last one exactly B)
@@ -12,6 +13,10 @@
  *                  UNAVAILABLE within its deadline (the server is killed) and
  *                  prints "all N UNAVAILABLE"; then retries GETs until the
  *                  server answers again (reconnect), at most 60 s
+ *   too-big B      a PUT of a B-byte value the server must refuse (over its
+ *                  max_msg; raise ours with --max-msg): expects
+ *                  RESOURCE_EXHAUSTED well before the deadline, then a small
+ *                  PUT and GET on the same session; prints "too-big ok"
  * Exit: 0 ok, 1 a call failed or a check did not hold, 2 usage.
  */
 #include <errno.h>
@@ -204,15 +209,50 @@ static int kill_test_run(struct kt *k, int n)
 	return 1;
 }
 
+/* a PUT over the server's max_msg is refused, and the session goes on */
+static int too_big(size_t len)
+{
+	unsigned char *v = calloc(1, len ? len : 1);
+	uint64_t t0 = now_ms();
+	struct iovec kiov = { "small", 5 };
+	struct rpc_reply rep;
+	int st;
+
+	if (!v)
+		return 1;
+	st = put("big", 3, v, len);
+	free(v);
+	if (st != RPC_RESOURCE_EXHAUSTED) {
+		fprintf(stderr, "kv_client: put of %zu bytes: %s after %llu ms, want "
+			"RESOURCE_EXHAUSTED\n", len, rpc_status_name(st),
+			(unsigned long long)(now_ms() - t0));
+		return 1;
+	}
+	uint64_t ms = now_ms() - t0;
+
+	if (put("small", 5, "value", 5) != RPC_OK || call(KV_GET, &kiov, 1, &rep) != RPC_OK ||
+	    rep.len != 5 || memcmp(rep.data, "value", 5)) {
+		fprintf(stderr, "kv_client: the session did not go on after the refusal\n");
+		rpc_reply_free(&rep);
+		return 1;
+	}
+	rpc_reply_free(&rep);
+	printf("kv_client: too-big ok: %zu bytes refused in %llu ms\n", len,
+	       (unsigned long long)ms);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kv_client [--transport kernel|bypass|bypass-msg] [--connect HOST:PORT]\n"
-		   "                 [--deadline-ms MS] put KEY VALUE | get KEY | del KEY |\n"
-		   "                 check N | check-size N BYTES | kill-test N\n"
+		   "                 [--deadline-ms MS] [--max-msg BYTES] put KEY VALUE | get KEY |\n"
+		   "                 del KEY | check N | check-size N BYTES | kill-test N |\n"
+		   "                 too-big BYTES\n"
 		   "Client of kv_server (default 127.0.0.1:7100, kernel transport).\n"
 		   "  check N      N put/get/del rounds with values up to 1 MiB, every byte verified\n"
 		   "  kill-test N  N slow calls; expects them to end UNAVAILABLE within the deadline\n"
 		   "               when the server is killed, then waits for it to come back\n"
+		   "  too-big B    a B-byte PUT the server must refuse RESOURCE_EXHAUSTED\n"
 		   "Exit: 0 ok, 1 failure, 2 usage.\n");
 }
 
@@ -220,13 +260,14 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "transport", required_argument, 0, 't' }, { "connect", required_argument, 0, 'c' },
-		{ "deadline-ms", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' }, { 0 } };
+		{ "deadline-ms", required_argument, 0, 'd' }, { "max-msg", required_argument, 0, 'm' },
+		{ "help", no_argument, 0, 'h' }, { 0 } };
 	struct rpc_endpoint_opts o = { .bp_opts_app_name = "kv_client" };
 	const char *addr = "127.0.0.1:7100";
 	char err[256] = "";
 	int c, rc = 1;
 
-	while ((c = getopt_long(argc, argv, "+t:c:d:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+t:c:d:m:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (rpc_cli_transport("kv_client", optarg, &o))
@@ -237,6 +278,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			deadline_ms = strtoull(optarg, NULL, 10);
+			break;
+		case 'm':
+			o.max_msg = (uint32_t)strtoul(optarg, NULL, 0);
 			break;
 		case 'h':
 			usage(stdout);
@@ -281,6 +325,8 @@ int main(int argc, char **argv)
 		rc = check(atoi(argv[1]), 1u << 20);
 	} else if (!strcmp(argv[0], "check-size") && argc == 3) {
 		rc = check(atoi(argv[1]), (size_t)strtoull(argv[2], NULL, 0));
+	} else if (!strcmp(argv[0], "too-big") && argc == 2) {
+		rc = too_big((size_t)strtoull(argv[1], NULL, 0));
 	} else if (!strcmp(argv[0], "kill-test") && argc == 2) {
 		rc = kill_test(atoi(argv[1]));
 	} else {

@@ -9,12 +9,14 @@
  * at all, bit 7 whether it also makes bogus returns (from the stream's
  * bytes).  The rest is the stream, through a 64 KiB ring: the framer's
  * consumed position bounds what may be written, as the TCP window does.
+ * An odd-sized input sets the app's msg_max to 16 bytes per input byte.
  *
  * After two steps without progress the scan breaks waits for heap room
  * (env.break_wait), as fastpathd's message watch does.
  *
  * Checks: no crash or sanitizer report; the consumed position never passes
- * what was written; every descriptor lies inside the heap; once the app
+ * what was written; every descriptor lies inside the heap; no message over
+ * msg_max has data, and a part is one of a refused message; once the app
  * returned everything and the flow is released, the heap is empty.
  */
 #include <stdint.h>
@@ -32,6 +34,7 @@ static uint8_t ring[RING];
 static uint8_t heap_mem[HEAP];
 static struct bp_msg_desc q[QMAX];
 static unsigned nq, qcap;
+static uint32_t msg_max;
 
 static int push(void *arg, const struct bp_msg_desc *d)
 {
@@ -39,6 +42,8 @@ static int push(void *arg, const struct bp_msg_desc *d)
 	if (nq >= qcap)
 		return -1;
 	CHECK(!d->has_buf || d->heap_off + d->meta_len + d->body_len <= HEAP);
+	CHECK(!d->has_buf || !msg_max || d->type == RPC_FT_GOAWAY || d->body_len <= msg_max);
+	CHECK(!(d->flags & BP_MSGF_PART) || ((d->flags & BP_MSGF_TOO_BIG) && !d->has_buf));
 	q[nq++] = *d;
 	return 0;
 }
@@ -59,11 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	qcap = 1u << (((ctl >> 4) & 3) + 2);
 	nq = 0;
+	msg_max = size & 1 ? (uint32_t)(size * 16) : 0;
 	if (rpc_heap_init(&heap, 0, HEAP))
 		return 0;
 	rpc_rx_init(&rf);
 	struct rpc_rx_env env = { .ring = ring, .ring_size = RING, .heap = &heap,
-				  .heap_base = heap_mem, .heap_size = HEAP, .push = push };
+				  .heap_base = heap_mem, .heap_size = HEAP, .msg_max = msg_max,
+				  .push = push };
 	size_t off = 0;
 	int stuck = 0;
 

@@ -6,8 +6,9 @@
 # 64 B, 64 KiB and 8 MiB (chunked on the wire), every byte checked; an
 # rpc_bench run, and a bypass-msg kv_client against a kernel kv_server;
 # then `bypassctl rpc` must show the calls per method for the server's
-# tenant, and a garbage stream must reset its connection and be counted as
-# an RPC protocol error.
+# tenant, a garbage stream must reset its connection and be counted as
+# an RPC protocol error, and requests over the server's max_msg and byte
+# window must be refused RESOURCE_EXHAUSTED at once.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -106,6 +107,23 @@ bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7124" check-size 6 65536 >"
 	bp_die "kernel kv_client -> bypass-msg kv_server --workers 2: $(cat "$dir/c4.log")"
 grep -q "check 6 ok" "$dir/c4.log" || bp_die "no check result: $(cat "$dir/c4.log")"
 bp_log "kernel kv_client -> RPC-session kv_server --workers 2: 6 rounds up to 65536 B ok"
+# requests over the server's max_msg (1 MiB) and its byte window (16 MiB),
+# one within its 32 MiB message heap and one beyond: fastpathd refuses them
+# at their first frame and hands their bytes to the library as they go by,
+# which gives them back as credit; a refusal that waited for the whole
+# message would wait out the 30 s deadline
+bp_bg "$R/kv_server" --transport bypass-msg --listen :7126 --max-msg 1048576 >"$dir/s6.log" 2>&1
+bp_wait_listening "$dir/s6.log"
+for size in 20000000 40000000; do
+	bp_peer timeout 60 "$R/kv_client" --connect "$BP_IP:7126" --max-msg 67108864 \
+		--deadline-ms 30000 too-big "$size" >"$dir/c6.log" 2>&1 ||
+		bp_die "a $size-byte request to a 1 MiB server: $(cat "$dir/c6.log")"
+	ms=$(sed -n 's/.*refused in \([0-9]*\) ms.*/\1/p' "$dir/c6.log")
+	[ -n "$ms" ] && [ "$ms" -lt 10000 ] ||
+		bp_die "a $size-byte request refused only after ${ms:-?} ms: $(cat "$dir/c6.log")"
+	bp_log "a $size-byte request to a 1 MiB RPC-session server: RESOURCE_EXHAUSTED in $ms ms," \
+		"the session goes on"
+done
 # the other way: a bypass-msg client (responses framed by the daemon) to a
 # kernel kv_server on the Linux host
 bp_bg bp_peer "$R/kv_server" --listen :7123 --max-msg 16777216 >"$dir/s2.log" 2>&1
@@ -114,4 +132,5 @@ timeout 120 "$R/kv_client" --transport bypass-msg --connect "$BP_PEER_IP:7123" c
 	>"$dir/c3.log" 2>&1 || bp_die "bypass-msg kv_client -> kernel kv_server: $(cat "$dir/c3.log")"
 grep -q "check 3 ok" "$dir/c3.log" || bp_die "no check result: $(cat "$dir/c3.log")"
 bp_log "RPC-session kv_client -> kernel kv_server: 3 rounds up to 8388544 B ok"
-echo "PASS: RPC sessions framed by fastpathd (64 B .. 8 MiB byte-exact, bypassctl rpc counts, garbage reset)"
+echo "PASS: RPC sessions framed by fastpathd (64 B .. 8 MiB byte-exact, bypassctl rpc counts," \
+	"garbage reset, requests over max_msg refused at once)"

@@ -65,7 +65,7 @@ struct fk_part {
 	bool resp;
 	uint32_t call_id;
 	struct rpc_frame_hdr first;
-	uint8_t *data;
+	uint8_t *data;		/* NULL: over max_msg, its bytes skipped */
 	uint32_t len, wire;
 };
 
@@ -177,8 +177,13 @@ static int fk_alloc(void *owner)
 
 static int fk_init(void **t, const struct rpc_endpoint_opts *o, char *err, size_t el)
 {
-	*t = malloc(1);
-	return *t ? 0 : -ENOMEM;
+	uint32_t *max_msg = malloc(sizeof(*max_msg));
+
+	if (!max_msg)
+		return -ENOMEM;
+	*max_msg = o->max_msg; /* FK_MSG refuses larger messages, as fastpathd does */
+	*t = max_msg;
+	return 0;
 }
 
 static void fk_fini(void *t)
@@ -535,8 +540,22 @@ static int fk_frame(int h, struct rpc_frame_hdr *fh, uint8_t **payload, bool *eo
 	return r;
 }
 
+/* a message over the endpoint's max_msg, refused as fastpathd does: its
+ * frames' bytes go out as parts, then its end without data */
+static int fk_skipped(struct rpc_tmsg *m, const struct rpc_frame_hdr *first, uint32_t wire,
+		      bool part)
+{
+	*m = (struct rpc_tmsg){ .h = *first, .wire_bytes = wire, .too_big = true, .part = part };
+	m->h.flags &= (uint16_t)~RPC_FF_MORE;
+	m->h.frame_len = m->h.meta_len = 0;
+	fk_msgs_out++;
+	return 0;
+}
+
 static int fk_recv_msg(void *t, int h, struct rpc_tmsg *m)
 {
+	uint32_t max_msg = *(const uint32_t *)t;
+
 	for (;;) {
 		struct rpc_frame_hdr fh;
 		uint8_t *p = NULL;
@@ -563,6 +582,15 @@ static int fk_recv_msg(void *t, int h, struct rpc_tmsg *m)
 				free(p);
 				return -EPROTO;
 			}
+			if (!pt->data) {
+				struct rpc_frame_hdr first = pt->first;
+
+				free(p);
+				pt->len += fh.frame_len;
+				if (!more)
+					*pt = (struct fk_part){ 0 };
+				return fk_skipped(m, &first, wire, more);
+			}
 			memcpy(pt->data + pt->len, p, fh.frame_len);
 			pt->len += fh.frame_len;
 			pt->wire += wire;
@@ -580,15 +608,27 @@ static int fk_recv_msg(void *t, int h, struct rpc_tmsg *m)
 			}
 			for (pt = fk_parts; pt->used; pt++)
 				cr_assert(pt + 1 < fk_parts + 256, "fake: too many partial messages");
+			bool skip = fh.msg_len > max_msg;
+
 			/* the first frame says the whole size: one buffer for all */
 			*pt = (struct fk_part){ .used = true, .h = h, .first = fh,
 						.resp = fh.type == RPC_FT_RESPONSE,
 						.call_id = fh.call_id,
-						.data = malloc((size_t)fh.meta_len + fh.msg_len),
+						.data = skip ? NULL :
+							malloc((size_t)fh.meta_len + fh.msg_len),
 						.len = fh.frame_len, .wire = wire };
+			if (skip) {
+				free(p);
+				return fk_skipped(m, &fh, wire, true);
+			}
 			memcpy(pt->data, p, fh.frame_len);
 			free(p);
 			continue;
+		}
+		if ((fh.type == RPC_FT_REQUEST || fh.type == RPC_FT_RESPONSE) &&
+		    fh.msg_len > max_msg) {
+			free(p);
+			return fk_skipped(m, &fh, wire, false);
 		}
 		fh.flags &= (uint16_t)~RPC_FF_MORE;
 		fh.frame_len = fh.meta_len + fh.msg_len;

@@ -293,6 +293,86 @@ Test(rpc_framer, too_big_for_heap_is_skipped)
 	cr_assert_eq(fk->heap.used, 0);
 }
 
+/* the frames of a chunked request: a first of @first bytes, then @n CHUNKs of @chunk */
+static void put_chunked(uint32_t call_id, uint32_t first, unsigned n, uint32_t chunk)
+{
+	static uint8_t zero[8192];
+	uint32_t total = first + n * chunk;
+
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, call_id, total, zero, first, 0);
+	for (unsigned i = 0; i < n; i++)
+		put_frame(RPC_FT_CHUNK, i + 1 < n ? RPC_FF_MORE : 0, call_id,
+			  first + i * chunk, zero, chunk, 0);
+}
+
+/*
+ * Over the app's msg_max: refused at the first frame (no heap taken even
+ * though it would fit), and every frame's bytes handed over as they go
+ * (BP_MSGF_PART), so an app can give back credit for a message larger
+ * than its whole byte window.  The parts and the end add up to the wire.
+ */
+Test(rpc_framer, over_msg_max_is_handed_over_in_parts)
+{
+	fk->env.msg_max = 4000;
+	fk->qcap = 64;
+	put_chunked(11, 2000, 3, 1000); /* 5000 bytes of body */
+	uint64_t wire = fk->written;
+
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 4, "three parts and the end: %u", fk->nq);
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < 4; i++) {
+		struct bp_msg_desc *d = &fk->q[i];
+
+		cr_assert_eq(d->type, RPC_FT_REQUEST);
+		cr_assert_eq(d->call_id, 11);
+		cr_assert(d->flags & BP_MSGF_TOO_BIG);
+		cr_assert_eq(!!(d->flags & BP_MSGF_PART), i < 3, "desc %u", i);
+		cr_assert(!d->has_buf);
+		cr_assert_eq(d->wire_bytes, RPC_WIRE_HDR_LEN + (i ? 1000 : 2000), "desc %u", i);
+		sum += d->wire_bytes;
+	}
+	cr_assert_eq(sum, wire);
+	cr_assert_eq(fk->q[3].body_len, 5000, "the end says how large it was");
+	cr_assert_eq(fk->heap.used, 0);
+	cr_assert_eq(fk->counted, 1, "one message, counted once");
+	/* at the limit: taken as usual */
+	fk->nq = 0;
+	put_chunked(12, 2000, 2, 1000);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 1);
+	cr_assert(!(fk->q[0].flags & BP_MSGF_TOO_BIG));
+	cr_assert(fk->q[0].has_buf);
+	cr_assert_eq(fk->q[0].body_len, 4000);
+}
+
+/* a part that finds the queue full waits: nothing is lost or sent twice */
+Test(rpc_framer, a_part_waits_for_queue_room)
+{
+	fk->env.msg_max = 100;
+	fk->qcap = 1;
+	put_chunked(13, 500, 2, 500);
+	uint64_t wire = fk->written, sum = 0;
+	unsigned parts = 0, ends = 0;
+
+	for (int round = 0; round < 10 && !ends; round++) {
+		int v = scan();
+
+		cr_assert(v == RPC_RX_STALL || v == RPC_RX_IDLE);
+		for (unsigned i = 0; i < fk->nq; i++) {
+			sum += fk->q[i].wire_bytes;
+			parts += !!(fk->q[i].flags & BP_MSGF_PART);
+			ends += !(fk->q[i].flags & BP_MSGF_PART);
+		}
+		fk->nq = 0;
+	}
+	cr_assert_eq(parts, 2);
+	cr_assert_eq(ends, 1);
+	cr_assert_eq(sum, wire);
+	cr_assert_eq(fk->env.pos, fk->written);
+}
+
 Test(rpc_framer, eof_after_everything)
 {
 	uint8_t x[10] = { 0 };
@@ -574,13 +654,19 @@ Test(rpc_framer, an_interleaved_wait_that_cannot_end_is_broken)
 	fk->env.break_wait = true;
 	cr_assert_eq(scan(), RPC_RX_IDLE);
 	cr_assert_eq(fk->env.pos, fk->written);
-	cr_assert_eq(fk->nq, 2);
-	cr_assert_eq(fk->q[0].call_id, 1);
-	cr_assert(fk->q[0].has_buf);
-	cr_assert_eq(memcmp(fk->heap_mem + fk->q[0].heap_off, a, sizeof(a)), 0);
-	cr_assert_eq(fk->q[1].call_id, 2);
-	cr_assert(fk->q[1].flags & BP_MSGF_TOO_BIG, "refused: the app answers RESOURCE_EXHAUSTED");
-	cr_assert(!fk->q[1].has_buf);
+	/* call 2's first frame goes by as a part, call 1 is whole, then 2 ends */
+	cr_assert_eq(fk->nq, 3);
+	cr_assert_eq(fk->q[0].call_id, 2);
+	cr_assert_eq(fk->q[0].flags & (BP_MSGF_TOO_BIG | BP_MSGF_PART),
+		     BP_MSGF_TOO_BIG | BP_MSGF_PART);
+	cr_assert_eq(fk->q[0].wire_bytes, RPC_WIRE_HDR_LEN + 1024);
+	cr_assert_eq(fk->q[1].call_id, 1);
+	cr_assert(fk->q[1].has_buf);
+	cr_assert_eq(memcmp(fk->heap_mem + fk->q[1].heap_off, a, sizeof(a)), 0);
+	cr_assert_eq(fk->q[2].call_id, 2);
+	cr_assert(fk->q[2].flags & BP_MSGF_TOO_BIG, "refused: the app answers RESOURCE_EXHAUSTED");
+	cr_assert(!(fk->q[2].flags & BP_MSGF_PART));
+	cr_assert(!fk->q[2].has_buf);
 	cr_assert_eq(fk->heap.used, 10, "only the delivered message holds heap");
 }
 
