@@ -624,8 +624,11 @@ static void core_loop(struct fp_ctx *fp)
 				timer_due = fp->now + dp->tsc_hz / 1000;
 		}
 		kick_slowpath(fp);
-		/* the round is over: no steering decision of it is in flight */
-		__atomic_store_n(&self->epoch, self->epoch + 1, __ATOMIC_RELEASE);
+		/* the round is over: no steering decision of it is in flight,
+		 * unless a message it routed still waits for a full inbox (a
+		 * move must not hand its bucket on before that message is in) */
+		if (!fp->ndeferred)
+			__atomic_store_n(&self->epoch, self->epoch + 1, __ATOMIC_RELEASE);
 		uint64_t end = rte_rdtsc();
 		if (work)
 			self->busy_tsc += end - round_start;

@@ -15,7 +15,10 @@
  *     items go there and wait in its park list;
  *  2. it waits for a grace period: every other core has finished the round
  *     in which it may have read the old entry (its epoch moved, or it
- *     sleeps), so every item routed by the old entry is in our inbox;
+ *     sleeps), so every item routed by the old entry is in our inbox (a
+ *     core's epoch stands still while items it routed wait for a full
+ *     inbox in its deferred list, and a core with such items never sleeps;
+ *     the slowpath routes what waits in its outbox when it sends it);
  *  3. it processes its inbox and port queue up to then, sends what is
  *     queued for the port, and only then hands the flows over (BUCKET_IN);
  *  4. the new core installs them, then processes the parked items in the
