@@ -4,7 +4,11 @@
 # in-window RST off rcv_nxt, a SYN, and data whose ACK covers bytes never
 # sent (and one far too old).  Each must get a challenge ACK, never an RST;
 # the connection must still echo both ways and the injected bytes must
-# never reach the app (tests/integration/rfc5961_probe.py).
+# never reach the app (tests/integration/rfc5961_probe.py).  Then RSTs
+# against a server's TIME_WAIT (tests/integration/tw_rst_probe.py): one off
+# RCV.NXT is ignored, one exactly at it ends TIME_WAIT, as Linux does by
+# default; the same probes run against a Linux server and must give the
+# same outcome.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -13,9 +17,25 @@ trap bp_cleanup EXIT
 /usr/bin/python3 -c 'import scapy.all' 2>/dev/null ||
 	bp_die "needs python3-scapy (bash deploy/install-deps.sh)"
 bp_topo_up bprfc5961 61
-bp_start_fastpathd
 bp_make_tmp
 dir=$BP_TMP
+# TIME_WAIT long enough for the probes (Linux holds it 60 s)
+printf '[tcp]\ntime_wait_ms = 30000\n' >"$dir/fastpathd.ini"
+BP_FP_ARGS=(--config "$dir/fastpathd.ini")
+bp_start_fastpathd
+SHIM=$BP_BUILD/client-lib/libbypass-shim.so
+[ -f "$SHIM" ] || bp_die "shim not built: $SHIM"
+# sends a line and closes first, so its side ends in TIME_WAIT
+BYE_SERVER='import socket
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("0.0.0.0", 7002))
+l.listen(8)
+print("listening", flush=True)
+while True:
+    c, _ = l.accept()
+    c.sendall(b"bye\n")
+    c.close()'
 
 bp_bg "$BP_BUILD/client-lib/bp_echo" -p 7001 2>"$dir/echo.log"
 bp_wait_listening "$dir/echo.log"
@@ -25,6 +45,14 @@ bp_peer timeout 60 /usr/bin/python3 "$(dirname "$0")/rfc5961_probe.py" "$BP_PEER
 after=$("$BP_BUILD/cli/bypassctl" status 2>/dev/null | awk '/tcp_challenge_acks/ {print $2}')
 bp_log "daemon counted $((${after:-0} - ${before:-0})) challenge ACKs"
 [ "$((${after:-0} - ${before:-0}))" -ge 4 ] || bp_die "bypassctl status shows fewer than 4 challenge ACKs"
+
+bp_bg ip netns exec "$BP_NS_DP" env LD_PRELOAD="$SHIM" BYPASS_SOCKET="$BYPASS_SOCKET" \
+	timeout 120 python3 -c "$BYE_SERVER" >"$dir/bye.log" 2>&1
+bp_wait_listening "$dir/bye.log"
+bp_peer timeout 60 /usr/bin/python3 "$(dirname "$0")/tw_rst_probe.py" "$BP_PEER_DEV" "$BP_IP" 7002 \
+	>"$dir/tw_bypass.log" 2>&1 || { cat "$dir/tw_bypass.log" >&2; bp_die "TIME_WAIT RST probes"; }
+cat "$dir/tw_bypass.log"
+tw_bypass=$(sed -n 's/^outcome: //p' "$dir/tw_bypass.log")
 
 # the same probes against a Linux server, for comparison (reported only):
 # a second topology whose "bypass" side is a plain kernel stack
@@ -38,4 +66,14 @@ done
 bp_log "the same probes against Linux (for comparison, not checked):"
 bp_peer timeout 60 /usr/bin/python3 "$(dirname "$0")/rfc5961_probe.py" "$BP_PEER_DEV" "$BP_IP" 7001 \
 	--report >&2 || bp_log "Linux: the probe run failed (see above)"
-echo "PASS: RFC 5961 probes from a Linux peer"
+bp_bg ip netns exec "$BP_NS_DP" timeout 120 python3 -c "$BYE_SERVER" >"$dir/bye_linux.log" 2>&1
+bp_wait_listening "$dir/bye_linux.log"
+bp_log "the TIME_WAIT probes against Linux (must give bypass's outcome):"
+bp_peer timeout 60 /usr/bin/python3 "$(dirname "$0")/tw_rst_probe.py" "$BP_PEER_DEV" "$BP_IP" 7002 \
+	>"$dir/tw_linux.log" 2>&1 || true
+cat "$dir/tw_linux.log"
+tw_linux=$(sed -n 's/^outcome: //p' "$dir/tw_linux.log")
+[ "$tw_linux" = "$tw_bypass" ] ||
+	bp_die "TIME_WAIT probes: bypass $tw_bypass, Linux ${tw_linux:-none} (see above)"
+bp_log "TIME_WAIT probes: bypass and Linux both $tw_bypass"
+echo "PASS: RFC 5961 probes from a Linux peer; RSTs against TIME_WAIT as Linux"
