@@ -125,6 +125,8 @@ static void desc_init(struct bp_msg_desc *d, const struct rpc_rx_env *e,
 	 * a CHUNK only, so on any other frame it is ignored, as rpc/rx.c does */
 	if (h->type == RPC_FT_RESPONSE)
 		d->flags |= RPC_FF_RESP_DIR;
+	if (h->type == RPC_FT_REQUEST || h->type == RPC_FT_RESPONSE)
+		d->flags |= h->flags & RPC_FF_STREAM; /* streamed response (WIRE.md) */
 }
 
 /* queue assembly @i's descriptor; the app holds the buffer from then on */

@@ -168,6 +168,43 @@ void rpc_call_deliver(struct rpc_ccall *c, int status, const uint8_t *payload,
 	call_release(c);
 }
 
+/**
+ * rpc_call_deliver_part - a whole message of @c's streamed response is in:
+ * the continuation sees it where it lies (more set), and the call goes on.
+ * Malformed metadata ends it, as a whole response's does.
+ */
+void rpc_call_deliver_part(struct rpc_ccall *c, const uint8_t *payload, uint32_t meta_len,
+			   uint32_t body_len)
+{
+	struct rpc_meta_view meta[RPC_WIRE_MAX_META_ENTRIES];
+	struct rpc_result res = { .status = RPC_OK, .more = true };
+	int nm = rpc_meta_parse(payload, meta_len, meta, RPC_WIRE_MAX_META_ENTRIES);
+	struct rpc_endpoint *ep = c->s->ep;
+
+	if (nm < 0) {
+		rpc_call_stop(c, RPC_INTERNAL);	/* the peer sent bad metadata */
+		return;
+	}
+	res.msg.data = payload + meta_len;
+	res.msg.len = body_len;
+	res.msg.meta = meta;
+	res.msg.nmeta = (unsigned)nm;
+	ep->in_cb++;
+	c->cont(&res, c->arg);
+	ep->in_cb--;
+}
+
+/**
+ * rpc_call_stop - end @c locally with @status, and tell the server to stop
+ * if its request is out (a stream would otherwise go on).
+ */
+void rpc_call_stop(struct rpc_ccall *c, int status)
+{
+	if (c->state == CALL_SENT && c->s->state == SS_UP)
+		rpc_tx_ctl(c->s, RPC_FT_CANCEL, c->id, (uint16_t)status, 0, 0, c->prio);
+	rpc_call_complete(c, status);
+}
+
 /*
  * The tx path asks whether call @id still wants its request sent
  * (@finished: its last frame just went out).
@@ -185,12 +222,8 @@ bool rpc_call_item_live(struct rpc_session *s, uint32_t id, bool finished)
 
 static void on_deadline(struct rpc_timer *t)
 {
-	struct rpc_ccall *c = rpc_container_of(t, struct rpc_ccall, dl);
-
 	/* the server stops working on it; an unsent request is just dropped */
-	if (c->state == CALL_SENT && c->s->state == SS_UP)
-		rpc_tx_ctl(c->s, RPC_FT_CANCEL, c->id, RPC_DEADLINE_EXCEEDED, 0, 0, c->prio);
-	rpc_call_complete(c, RPC_DEADLINE_EXCEEDED);
+	rpc_call_stop(rpc_container_of(t, struct rpc_ccall, dl), RPC_DEADLINE_EXCEEDED);
 }
 
 /* enum rpc_prio (0 = normal, so zeroed options mean it) -> RPC_TXC_* */
@@ -218,7 +251,8 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	size_t total = 0;
 	int r;
 
-	if (!cont || iovcnt < 0 || (iovcnt && !iov) || (opts && opts->prio > RPC_PRIO_BULK))
+	if (!cont || iovcnt < 0 || (iovcnt && !iov) ||
+	    (opts && (opts->prio > RPC_PRIO_BULK || (opts->flags & ~RPC_CALL_STREAM))))
 		return -EINVAL;
 	if (s->state == SS_CLOSED)
 		return -ENOTCONN;
@@ -239,6 +273,7 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	c->method = method;
 	c->prio = (uint8_t)call_class(opts);
 	c->state = CALL_QUEUED;
+	c->stream = opts && (opts->flags & RPC_CALL_STREAM);
 	c->dl.fn = on_deadline;
 	s->npending++;
 	ep->st.calls_started++;
@@ -251,6 +286,8 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	}
 	h.call_id = c->id;
 	h.msg_len = (uint32_t)total;
+	if (c->stream)
+		h.flags |= RPC_FF_STREAM;
 	if (opts && opts->deadline_us)
 		deadline = rpc_now_us() + opts->deadline_us;
 	if (rpc_tx_msg(s, &h, iov, iovcnt, meta, nmeta, deadline, c->prio, NULL)) {
@@ -269,9 +306,7 @@ int rpc_cancel(struct rpc_session *s, uint64_t id)
 
 	if (!c)
 		return -ENOENT;
-	if (c->state == CALL_SENT && s->state == SS_UP)
-		rpc_tx_ctl(s, RPC_FT_CANCEL, (uint32_t)id, RPC_CANCELLED, 0, 0, c->prio);
-	rpc_call_complete(c, RPC_CANCELLED);
+	rpc_call_stop(c, RPC_CANCELLED);
 	return 0;
 }
 
@@ -336,6 +371,8 @@ int rpc_call_sync(struct rpc_session *s, uint16_t method, const struct iovec *io
 	memset(rep, 0, sizeof(*rep));
 	if (ep->in_cb)
 		return -EDEADLK;
+	if (opts && (opts->flags & RPC_CALL_STREAM))
+		return -EINVAL; /* one reply, not a stream */
 	for (;;) {
 		r = rpc_call(s, method, iov, iovcnt, opts, sync_cont, &w, NULL);
 		if (r != -EAGAIN)

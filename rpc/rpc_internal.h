@@ -179,6 +179,7 @@ struct rpc_txitem {
 	bool started;			/* at least one byte on the wire */
 	bool in_frame;
 	bool is_req;			/* credit controlled */
+	bool counted;			/* in queued_bytes: a request or a streamed part */
 	bool resv;			/* tx_msg_begin() promised its frames room */
 	uint8_t prio;			/* RPC_TXC_*: its queue, its frames' class */
 	uint64_t deadline;		/* absolute µs (requests), 0 = none */
@@ -207,6 +208,7 @@ struct rpc_ccall {			/* client side */
 	uint8_t state;
 	uint8_t prio;			/* RPC_TXC_* of its request: its CANCEL's too */
 	bool cancel_after_send;		/* cancel once its last frame is out */
+	bool stream;			/* RPC_CALL_STREAM: takes several responses */
 	uint16_t method;
 	struct rpc_timer dl;		/* deadline */
 	rpc_cont_fn cont;
@@ -296,7 +298,7 @@ struct rpc_session {
 	struct rpc_txq ctlq[RPC_TXC_N];	/* responses + control: no credit */
 	struct rpc_txq reqq[RPC_TXC_N];	/* requests: credit controlled */
 	struct rpc_txitem *cur;		/* item in a partly written frame */
-	uint64_t queued_bytes;
+	uint64_t queued_bytes;		/* of items counted (requests, streamed parts) */
 
 	/* credits */
 	uint32_t tx_calls;		/* we may start this many more requests */
@@ -417,6 +419,9 @@ void rpc_calls_fail_all(struct rpc_session *s, int status);
 void rpc_run_done(struct rpc_endpoint *ep);
 void rpc_call_deliver(struct rpc_ccall *c, int status, const uint8_t *payload,
 		      uint32_t meta_len, uint32_t body_len);
+void rpc_call_deliver_part(struct rpc_ccall *c, const uint8_t *payload, uint32_t meta_len,
+			   uint32_t body_len);
+void rpc_call_stop(struct rpc_ccall *c, int status);
 bool rpc_call_item_live(struct rpc_session *s, uint32_t call_id, bool finished);
 void rpc_calls_free(struct rpc_session *s);
 

@@ -105,6 +105,12 @@ static int start_chunk(struct rpc_session *s, const struct rpc_frame_hdr *h)
 	return 0;
 }
 
+/* a message of a streamed response: only for a call that asked, status OK */
+static bool part_ok(const struct rpc_ccall *c, const struct rpc_frame_hdr *h)
+{
+	return !(h->flags & RPC_FF_STREAM) || (c->stream && h->status == RPC_OK);
+}
+
 static int start_response(struct rpc_session *s, const struct rpc_frame_hdr *h)
 {
 	struct rpc_ccall *c = rpc_call_lookup(s, h->call_id);
@@ -113,6 +119,8 @@ static int start_response(struct rpc_session *s, const struct rpc_frame_hdr *h)
 		skip(s);	/* late (cancelled, deadline) or a stray duplicate */
 		return 0;
 	}
+	if (!part_ok(c, h))
+		return -EPROTO;
 	c->rhdr = *h;
 	c->rgot = h->frame_len - h->meta_len;
 	s->rf_call = c;
@@ -164,10 +172,29 @@ static void on_cancel(struct rpc_session *s, uint32_t id)
 		rpc_req_release(r);	/* abandoned mid-message: free it now */
 }
 
+/* a message of a streamed response is in: shown, and the call goes on */
+static void end_part(struct rpc_session *s, struct rpc_ccall *c)
+{
+	struct rpc_buf *b = c->rbuf;
+
+	c->rbuf = NULL; /* the next message starts afresh */
+	if (c->rdrop) {
+		c->rdrop = false;
+		rpc_call_stop(c, RPC_RESOURCE_EXHAUSTED);
+		return;
+	}
+	rpc_call_deliver_part(c, b->data, c->rhdr.meta_len, c->rhdr.msg_len);
+	rpc_buf_put(&s->ep->pool, b);
+}
+
 static void end_response(struct rpc_session *s, struct rpc_ccall *c)
 {
 	int st = c->rhdr.status > RPC_UNAUTHENTICATED ? RPC_UNKNOWN : c->rhdr.status;
 
+	if (c->rhdr.flags & RPC_FF_STREAM) {
+		end_part(s, c);
+		return;
+	}
 	if (c->rdrop) {
 		rpc_call_complete(c, RPC_RESOURCE_EXHAUSTED);
 		return;
@@ -311,22 +338,32 @@ static int rx_in_place(struct rpc_session *s)
  * lies: the continuation runs now, and the message goes back to the
  * transport right after (rx_msgs()), so nothing is copied.
  */
-static void rx_msg_response(struct rpc_session *s, const struct rpc_tmsg *m)
+static int rx_msg_response(struct rpc_session *s, const struct rpc_tmsg *m)
 {
 	static const uint8_t empty[1];
 	const struct rpc_frame_hdr *h = &m->h;
 	struct rpc_ccall *c = rpc_call_lookup(s, h->call_id);
+	bool part = h->flags & RPC_FF_STREAM;
 
 	if (!c || c->state != CALL_SENT || c->rbuf || c->rdrop)
-		return;	/* late (cancelled, deadline) or a stray duplicate */
+		return 0; /* late (cancelled, deadline) or a stray duplicate */
+	if (!part_ok(c, h))
+		return -EPROTO;
 	c->rhdr = *h;
 	if (m->too_big || h->msg_len > s->ep->o.max_msg) {
-		rpc_call_complete(c, RPC_RESOURCE_EXHAUSTED);
-		return;
+		if (part)
+			rpc_call_stop(c, RPC_RESOURCE_EXHAUSTED);
+		else
+			rpc_call_complete(c, RPC_RESOURCE_EXHAUSTED);
+		return 0;
 	}
 	s->ep->st.zc_rx_msgs++;
-	rpc_call_deliver(c, h->status > RPC_UNAUTHENTICATED ? RPC_UNKNOWN : h->status,
-			 m->data ? m->data : empty, h->meta_len, h->msg_len);
+	if (part)
+		rpc_call_deliver_part(c, m->data ? m->data : empty, h->meta_len, h->msg_len);
+	else
+		rpc_call_deliver(c, h->status > RPC_UNAUTHENTICATED ? RPC_UNKNOWN : h->status,
+				 m->data ? m->data : empty, h->meta_len, h->msg_len);
+	return 0;
 }
 
 /*
@@ -394,8 +431,7 @@ static int rx_msg(struct rpc_session *s, struct rpc_tmsg *m, bool *kept)
 		break;
 	}
 	case RPC_FT_RESPONSE:
-		rx_msg_response(s, m);
-		return 0;
+		return rx_msg_response(s, m);
 	case RPC_FT_CHUNK:
 		return -EPROTO; /* the transport joins chunks */
 	default:

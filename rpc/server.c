@@ -228,6 +228,45 @@ int rpc_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovc
 	return 0;
 }
 
+bool rpc_req_streams(const struct rpc_req *r)
+{
+	return r->hdr.flags & RPC_FF_STREAM;
+}
+
+/*
+ * One message of a streamed response: a RESPONSE with STREAM, in the
+ * response's class, so it keeps its order with the others and the final
+ * rpc_respond().  It holds no credit (the request's goes back with the
+ * final response); what bounds it is max_queued_bytes, as for requests.
+ */
+int rpc_respond_part(struct rpc_req *r, const struct iovec *iov, int iovcnt,
+		     const struct rpc_meta *meta, unsigned nmeta)
+{
+	struct rpc_frame_hdr h = { .type = RPC_FT_RESPONSE, .flags = RPC_FF_STREAM };
+	size_t total = 0;
+	int err;
+
+	if (!r || iovcnt < 0 || (iovcnt && !iov))
+		return -EINVAL;
+	if (__atomic_load_n(&r->in_worker, __ATOMIC_RELAXED) || !rpc_req_streams(r))
+		return -EOPNOTSUPP;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	err = rpc_meta_check(meta, nmeta);
+	if (!err && total > r->ep->o.max_msg)
+		err = -EMSGSIZE;
+	if (err)
+		return err;
+	if (rpc_req_cancelled(r) || !r->s || r->s->state != SS_UP)
+		return 0; /* dropped: the handler ends the call with rpc_respond() */
+	if (r->s->queued_bytes + total > r->ep->o.max_queued_bytes)
+		return -EAGAIN;
+	h.method = r->method;
+	h.call_id = r->call_id;
+	h.msg_len = (uint32_t)total;
+	return rpc_tx_msg(r->s, &h, iov, iovcnt, meta, nmeta, 0, r->prio, NULL) ? -ENOMEM : 0;
+}
+
 /* endpoint thread: send a worker's response (already encoded) for @r */
 void rpc_req_send(struct rpc_req *r, int status, const uint8_t *meta, uint16_t meta_len,
 		  const uint8_t *body, uint32_t body_len)

@@ -37,7 +37,7 @@ static void txq_pop(struct rpc_txq *q)
 
 static void item_free(struct rpc_session *s, struct rpc_txitem *it)
 {
-	if (it->is_req)
+	if (it->counted)
 		s->queued_bytes -= it->len;
 	if (it->hdr.type == RPC_FT_PONG)
 		s->pongs_queued--;
@@ -252,8 +252,11 @@ int rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
 		p += iov[i].iov_len;
 	}
 	it->is_req = h->type == RPC_FT_REQUEST;
+	/* a streamed response is bounded like requests: its handler may
+	 * produce faster than the peer reads (rpc_respond_part()) */
+	it->counted = it->is_req || (h->flags & RPC_FF_STREAM);
 	it->prio = (uint8_t)prio;
-	if (it->is_req)
+	if (it->counted)
 		s->queued_bytes += it->len;
 	if (answers)
 		rpc_tx_pass_credit(it, answers);

@@ -79,9 +79,10 @@ struct rpc_transport_ops;
  *                declared dead.
  * @reconnect_min_ms: first reconnect delay (default 50), doubling up to
  * @reconnect_max_ms: (default 2000).
- * @max_queued_bytes: request bytes a session may hold unsent (waiting for
- *                    credit or socket room) before rpc_call() returns
- *                    -EAGAIN (default 64 MiB).
+ * @max_queued_bytes: request and streamed-response bytes a session may
+ *                    hold unsent (waiting for credit or socket room) before
+ *                    rpc_call() and rpc_respond_part() return -EAGAIN
+ *                    (default 64 MiB).
  * @workers: threads for methods registered with RPC_METHOD_WORKER
  *           (default 2; started with the first such method).
  */
@@ -221,6 +222,26 @@ bool rpc_req_cancelled(const struct rpc_req *req);
 int rpc_respond(struct rpc_req *req, int status, const struct iovec *iov,
 		int iovcnt, const struct rpc_meta *meta, unsigned nmeta);
 
+/** rpc_req_streams - true if the caller takes a streamed response (RPC_CALL_STREAM). */
+bool rpc_req_streams(const struct rpc_req *req);
+
+/**
+ * rpc_respond_part - one message of a streamed response to @req, for a
+ * caller that asked for one (rpc_req_streams()): its continuation sees it
+ * with rpc_result.more set.  Messages keep their order; each is at most
+ * max_msg, so a stream carries more than any one message may.  End the
+ * stream with rpc_respond() (its status is the call's).  On the endpoint's
+ * thread only (a handler that streams defers: keep @req, go on from the
+ * app's loop).
+ * Return: 0 (also when dropped: the call was cancelled, see
+ * rpc_req_cancelled(); end it with rpc_respond()), -EAGAIN (max_queued_bytes
+ * of the session are queued: run the loop and retry), -EOPNOTSUPP (the
+ * caller did not ask for a stream, or on a worker thread), -EMSGSIZE,
+ * -EINVAL, -ENOMEM.
+ */
+int rpc_respond_part(struct rpc_req *req, const struct iovec *iov, int iovcnt,
+		     const struct rpc_meta *meta, unsigned nmeta);
+
 /* ---- sessions ---- */
 
 /** enum rpc_session_event - what a session callback reports. */
@@ -284,10 +305,13 @@ void *rpc_session_arg(const struct rpc_session *s);
  *          UNAVAILABLE when the session failed, RESOURCE_EXHAUSTED when
  *          the response exceeds max_msg).
  * @msg: the response; for non-OK statuses the body is the message text.
+ * @more: a message of a streamed response (RPC_CALL_STREAM, status OK):
+ *        the continuation runs again, for each message and at the end.
  */
 struct rpc_result {
 	int status;
 	struct rpc_msg_view msg;
+	bool more;
 };
 
 /** typedef rpc_cont_fn - continuation of an asynchronous call. */
@@ -315,18 +339,27 @@ enum rpc_prio {
  * @meta: metadata entries, @nmeta of them.
  * @prio: the request's send class (enum rpc_prio; the response's is its
  *        method's, see rpc_register_flags()).
+ * @flags: RPC_CALL_STREAM.
  */
 struct rpc_call_opts {
 	uint64_t deadline_us;
 	const struct rpc_meta *meta;
 	unsigned nmeta;
 	unsigned prio;
+	unsigned flags;
 };
+
+/* rpc_call_opts.flags: the caller takes a streamed response: the
+ * continuation runs once per message the server sends with
+ * rpc_respond_part() (rpc_result.more set), then once at the end (not
+ * with rpc_call_sync()).  The deadline covers the whole stream. */
+#define RPC_CALL_STREAM 0x1u
 
 /**
  * rpc_call - start a call of @method with a body gathered from @iov.  The
  * bytes are copied into a pool buffer before this returns.  @cont runs
  * exactly once, from rpc_run() (never from inside rpc_call()).
+ * With RPC_CALL_STREAM it runs once per streamed message as well.
  * @call_id: if not NULL, receives a handle for rpc_cancel().
  * Return: 0, -EAGAIN (too many request bytes queued: run the loop and
  * retry), -EMSGSIZE, -EINVAL, -ENOTCONN (session closed).
@@ -354,7 +387,8 @@ struct rpc_reply {
 
 /**
  * rpc_call_sync - rpc_call() and run the loop until it completes.  Not
- * from inside a callback.  Return: 0 (see @rep->status) or -errno.
+ * from inside a callback, not with RPC_CALL_STREAM.  Return: 0 (see
+ * @rep->status) or -errno.
  */
 int rpc_call_sync(struct rpc_session *s, uint16_t method, const struct iovec *iov,
 		  int iovcnt, const struct rpc_call_opts *opts, struct rpc_reply *rep);

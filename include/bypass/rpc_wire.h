@@ -33,7 +33,9 @@ enum rpc_frame_type {
 /* flags */
 #define RPC_FF_MORE		0x0001u	/* more CHUNK frames of this message follow */
 #define RPC_FF_RESP_DIR		0x0002u	/* CHUNK: continues a RESPONSE (else a REQUEST) */
-#define RPC_FF_KNOWN		0x0003u
+#define RPC_FF_STREAM		0x0004u	/* REQUEST: the caller takes a streamed response;
+					 * RESPONSE: one message of it, more follow */
+#define RPC_FF_KNOWN		0x0007u
 
 /* limits (WIRE.md "Limits") */
 #define RPC_WIRE_MAX_META	16384u			/* metadata section bytes */

@@ -392,7 +392,7 @@ enum bp_msg_prio {
  * @slot, @gen: the flow.
  * @type: frame type (REQUEST/RESPONSE/CANCEL/CREDIT/PING/PONG/GOAWAY), or
  *        BP_MSG_EOF / BP_MSG_ERROR.
- * @flags: the first frame's flags (RPC_FF_RESP_DIR ...), MORE cleared.
+ * @flags: RPC_FF_RESP_DIR for a RESPONSE, the first frame's RPC_FF_STREAM, BP_MSGF_*.
  * @method, @call_id, @status, @deadline_us, @aux: from the first frame.
  * @heap_off: where the message lies, from the heap's start: @meta_len
  *            metadata bytes then @body_len body bytes (GOAWAY: the reason).

@@ -13,6 +13,9 @@
  *                  UNAVAILABLE within its deadline (the server is killed) and
  *                  prints "all N UNAVAILABLE"; then retries GETs until the
  *                  server answers again (reconnect), at most 60 s
+ *   check-parts V P  PUT a V-byte value, then GET_PARTS it in P-byte parts (a
+ *                  streamed response): every part P bytes but the last, in
+ *                  order, byte for byte; prints "check-parts ok: N parts"
  *   too-big B      a PUT of a B-byte value the server must refuse (over its
  *                  max_msg; raise ours with --max-msg): expects
  *                  RESOURCE_EXHAUSTED well before the deadline, then a small
@@ -209,6 +212,71 @@ static int kill_test_run(struct kt *k, int n)
 	return 1;
 }
 
+struct parts {
+	const unsigned char *want;
+	size_t len, got;
+	uint32_t part, n;
+	int done, status, bad;
+};
+
+static void on_part(const struct rpc_result *res, void *arg)
+{
+	struct parts *x = arg;
+
+	if (!res->more) {
+		x->done = 1;
+		x->status = res->status;
+		return;
+	}
+	if (x->bad)
+		return;
+	if (res->msg.len > x->len - x->got ||
+	    (res->msg.len != x->part && x->got + res->msg.len != x->len) ||
+	    memcmp(res->msg.data, x->want + x->got, res->msg.len))
+		x->bad = 1;
+	x->got += res->msg.len;
+	x->n++;
+}
+
+/* a value streamed back in parts: each one checked as it comes */
+static int check_parts(size_t len, uint32_t part)
+{
+	unsigned char *v = malloc(len ? len : 1), req[4 + 5];
+	struct parts x = { .want = v, .len = len, .part = part };
+	struct rpc_call_opts o = { .deadline_us = deadline_ms * 1000, .flags = RPC_CALL_STREAM };
+	struct iovec iov = { req, sizeof(req) };
+	int st;
+
+	if (!v)
+		return 1;
+	for (size_t j = 0; j < len; j++)
+		v[j] = (unsigned char)(j * 131 + j / 4099);
+	st = put("parts", 5, v, len);
+	if (st != RPC_OK) {
+		fprintf(stderr, "kv_client: put of %zu bytes: %s\n", len, rpc_status_name(st));
+		free(v);
+		return 1;
+	}
+	for (int i = 0; i < 4; i++)
+		req[i] = (unsigned char)(part >> (8 * i)); /* u32 LE */
+	memcpy(req + 4, "parts", 5);
+	if (rpc_call(sess, KV_GET_PARTS, &iov, 1, &o, on_part, &x, NULL) < 0) {
+		fprintf(stderr, "kv_client: get-parts call failed\n");
+		free(v);
+		return 1;
+	}
+	while (!x.done)
+		rpc_run(ep, -1);
+	free(v);
+	if (x.status != RPC_OK || x.bad || x.got != len) {
+		fprintf(stderr, "kv_client: get-parts: %s, %zu of %zu bytes in %u parts%s\n",
+			rpc_status_name(x.status), x.got, len, x.n, x.bad ? ", bad bytes" : "");
+		return 1;
+	}
+	printf("kv_client: check-parts ok: %u parts, %zu bytes\n", x.n, len);
+	return 0;
+}
+
 /* a PUT over the server's max_msg is refused, and the session goes on */
 static int too_big(size_t len)
 {
@@ -247,12 +315,13 @@ static void usage(FILE *f)
 	fprintf(f, "usage: kv_client [--transport kernel|bypass|bypass-msg] [--connect HOST:PORT]\n"
 		   "                 [--deadline-ms MS] [--max-msg BYTES] put KEY VALUE | get KEY |\n"
 		   "                 del KEY | check N | check-size N BYTES | kill-test N |\n"
-		   "                 too-big BYTES\n"
+		   "                 too-big BYTES | check-parts BYTES PART\n"
 		   "Client of kv_server (default 127.0.0.1:7100, kernel transport).\n"
 		   "  check N      N put/get/del rounds with values up to 1 MiB, every byte verified\n"
 		   "  kill-test N  N slow calls; expects them to end UNAVAILABLE within the deadline\n"
 		   "               when the server is killed, then waits for it to come back\n"
 		   "  too-big B    a B-byte PUT the server must refuse RESOURCE_EXHAUSTED\n"
+		   "  check-parts V P  a V-byte value back as a stream of P-byte parts\n"
 		   "Exit: 0 ok, 1 failure, 2 usage.\n");
 }
 
@@ -325,6 +394,9 @@ int main(int argc, char **argv)
 		rc = check(atoi(argv[1]), 1u << 20);
 	} else if (!strcmp(argv[0], "check-size") && argc == 3) {
 		rc = check(atoi(argv[1]), (size_t)strtoull(argv[2], NULL, 0));
+	} else if (!strcmp(argv[0], "check-parts") && argc == 3) {
+		rc = check_parts((size_t)strtoull(argv[1], NULL, 0),
+				 (uint32_t)strtoul(argv[2], NULL, 0));
 	} else if (!strcmp(argv[0], "too-big") && argc == 2) {
 		rc = too_big((size_t)strtoull(argv[1], NULL, 0));
 	} else if (!strcmp(argv[0], "kill-test") && argc == 2) {

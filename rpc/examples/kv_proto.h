@@ -4,6 +4,9 @@
  * PUT body: u16 key length (LE), key, value.  GET/DEL body: the key.
  * HOLD body: u32 milliseconds (LE): answered OK after that long (a slow
  * call, for failure tests).
+ * GET_PARTS body: u32 part bytes (LE), then the key: the value as a
+ * streamed response (the caller sets RPC_CALL_STREAM), in parts of that
+ * many bytes, then OK; a value larger than one message may carry.
  */
 #ifndef KV_PROTO_H
 #define KV_PROTO_H
@@ -12,5 +15,6 @@
 #define KV_GET	2
 #define KV_DEL	3
 #define KV_HOLD	4
+#define KV_GET_PARTS 5
 
 #endif

@@ -4,6 +4,7 @@
  *   kv_server [--transport kernel|bypass|bypass-msg] [--listen HOST:PORT] [--max-msg BYTES]
  *             [--workers N]
  * --workers N runs PUT/GET/DEL on N worker threads (the table is locked).
+ * GET_PARTS streams a value from the main loop, as the session takes it.
  * Prints "kv_server: listening on port N" once it accepts sessions.
  */
 #include <errno.h>
@@ -38,6 +39,17 @@ struct held {
 
 static struct held holds[4096];
 static int nholds;
+
+/* a GET_PARTS under way: a copy of the value, and how far it went */
+struct streaming {
+	struct rpc_req *req;
+	char *v;
+	size_t len, off;
+	uint32_t part;
+};
+
+static struct streaming streams[256];
+static int nstreams;
 
 static uint64_t now_ms(void)
 {
@@ -178,6 +190,69 @@ static void run_holds(void)
 	}
 }
 
+static void h_get_parts(struct rpc_req *r, void *arg)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+	const unsigned char *p = m->data;
+	struct streaming *st = &streams[nstreams];
+	struct ent *e;
+
+	if (!rpc_req_streams(r)) {
+		fail(r, RPC_INVALID_ARGUMENT, "GET_PARTS streams: call with RPC_CALL_STREAM");
+		return;
+	}
+	if (m->len < 4 || nstreams == (int)(sizeof(streams) / sizeof(streams[0]))) {
+		fail(r, m->len < 4 ? RPC_INVALID_ARGUMENT : RPC_RESOURCE_EXHAUSTED,
+		     "GET_PARTS body: u32 part bytes, key");
+		return;
+	}
+	*st = (struct streaming){ .req = r };
+	st->part = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+		   (uint32_t)p[3] << 24;
+	pthread_mutex_lock(&tab_mu);
+	e = *find((const char *)p + 4, m->len - 4);
+	if (e) { /* a snapshot: a PUT meanwhile does not tear the stream */
+		st->len = e->vlen;
+		st->v = malloc(e->vlen ? e->vlen : 1);
+		if (st->v)
+			memcpy(st->v, e->v, e->vlen);
+	}
+	pthread_mutex_unlock(&tab_mu);
+	if (!e || !st->v || !st->part) {
+		free(st->v);
+		fail(r, !e ? RPC_NOT_FOUND : st->part ? RPC_RESOURCE_EXHAUSTED :
+		     RPC_INVALID_ARGUMENT, !e ? "no such key" : "cannot stream it");
+		return;
+	}
+	nstreams++;
+}
+
+/* go on with every stream as far as its session takes parts */
+static void run_streams(void)
+{
+	for (int i = 0; i < nstreams;) {
+		struct streaming *st = &streams[i];
+		int rc = 0;
+
+		while (st->off < st->len && !rpc_req_cancelled(st->req)) {
+			size_t n = st->len - st->off < st->part ? st->len - st->off : st->part;
+			struct iovec iov = { st->v + st->off, n };
+
+			rc = rpc_respond_part(st->req, &iov, 1, NULL, 0);
+			if (rc)
+				break;
+			st->off += n;
+		}
+		if (rc == -EAGAIN) {
+			i++;
+			continue;
+		}
+		rpc_respond(st->req, rc ? RPC_INTERNAL : RPC_OK, NULL, 0, NULL, 0);
+		free(st->v);
+		*st = streams[--nstreams];
+	}
+}
+
 static void on_stop(int sig)
 {
 	stop = 1;
@@ -187,7 +262,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: kv_server [--transport kernel|bypass|bypass-msg] [--listen HOST:PORT] [--max-msg BYTES]\n"
 		   "                 [--workers N]\n"
-		   "An example RPC key-value service (methods PUT=1 GET=2 DEL=3 HOLD=4,\n"
+		   "An example RPC key-value service (methods PUT=1 GET=2 DEL=3 HOLD=4\n"
+		   "GET_PARTS=5, "
 		   "see rpc/examples/kv_proto.h).  Default: kernel transport, :7100.\n"
 		   "With --transport bypass it attaches to fastpathd ($BYPASS_SOCKET).\n"
 		   "--workers N: PUT/GET/DEL run on N worker threads instead of inline.\n");
@@ -247,6 +323,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rpc_register(ep, KV_HOLD, "kv.hold", h_hold, NULL);
+	rpc_register(ep, KV_GET_PARTS, "kv.get_parts", h_get_parts, NULL);
 	r = rpc_listen(ep, listen, NULL, NULL);
 	if (r < 0) {
 		fprintf(stderr, "kv_server: listen %s: %s\n", listen, strerror(-r));
@@ -256,15 +333,20 @@ int main(int argc, char **argv)
 	printf("kv_server: listening on port %d\n", rpc_listen_port(ep));
 	fflush(stdout);
 	while (!stop) {
-		r = rpc_run(ep, nholds ? 5 : 100);
+		r = rpc_run(ep, nstreams ? 1 : nholds ? 5 : 100);
 		if (r < 0 && r != -EINTR) {
 			fprintf(stderr, "kv_server: %s\n", strerror(-r));
 			break;
 		}
 		run_holds();
+		run_streams();
 	}
 	for (int i = 0; i < nholds; i++)
 		rpc_respond(holds[i].req, RPC_UNAVAILABLE, NULL, 0, NULL, 0);
+	for (int i = 0; i < nstreams; i++) {
+		rpc_respond(streams[i].req, RPC_UNAVAILABLE, NULL, 0, NULL, 0);
+		free(streams[i].v);
+	}
 	rpc_endpoint_destroy(ep);
 	return r < 0 && r != -EINTR ? 1 : 0;
 }

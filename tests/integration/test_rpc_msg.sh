@@ -7,8 +7,9 @@
 # rpc_bench run, and a bypass-msg kv_client against a kernel kv_server;
 # then `bypassctl rpc` must show the calls per method for the server's
 # tenant, a garbage stream must reset its connection and be counted as
-# an RPC protocol error, and requests over the server's max_msg and byte
-# window must be refused RESOURCE_EXHAUSTED at once.
+# an RPC protocol error, requests over the server's max_msg and byte
+# window must be refused RESOURCE_EXHAUSTED at once, and a value streamed
+# back in parts (kv GET_PARTS) must arrive whole both ways.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -99,6 +100,12 @@ bp_log "garbage stream reset and counted (rpc_protocol_errors $before -> $after)
 # and the server still serves
 bp_peer timeout 60 "$R/kv_client" --connect "$BP_IP:7121" check-size 4 1000 >"$dir/c2.log" 2>&1 ||
 	bp_die "kv_server after the garbage: $(cat "$dir/c2.log")"
+# a streamed response (GET_PARTS): a value back in parts, each one a whole
+# message fastpathd framed on the way in, checked as it comes
+bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7121" --max-msg 16777216 \
+	check-parts 16000000 65536 \
+	>"$dir/c7.log" 2>&1 || bp_die "kernel kv_client GET_PARTS <- bypass-msg kv_server: $(cat "$dir/c7.log")"
+bp_log "kernel kv_client <- RPC-session kv_server, streamed: $(sed -n 's/.*ok: //p' "$dir/c7.log")"
 # handlers on worker threads read requests kept in the message heap
 bp_bg "$R/kv_server" --transport bypass-msg --listen :7124 --workers 2 --max-msg 16777216 \
 	>"$dir/s4.log" 2>&1
@@ -133,5 +140,9 @@ timeout 120 "$R/kv_client" --transport bypass-msg --connect "$BP_PEER_IP:7123" c
 	>"$dir/c3.log" 2>&1 || bp_die "bypass-msg kv_client -> kernel kv_server: $(cat "$dir/c3.log")"
 grep -q "check 3 ok" "$dir/c3.log" || bp_die "no check result: $(cat "$dir/c3.log")"
 bp_log "RPC-session kv_client -> kernel kv_server: 3 rounds up to 8388544 B ok"
+timeout 120 "$R/kv_client" --transport bypass-msg --connect "$BP_PEER_IP:7123" \
+	--max-msg 16777216 check-parts 12000000 1048576 >"$dir/c8.log" 2>&1 ||
+	bp_die "bypass-msg kv_client GET_PARTS <- kernel kv_server: $(cat "$dir/c8.log")"
+bp_log "RPC-session kv_client <- kernel kv_server, streamed: $(sed -n 's/.*ok: //p' "$dir/c8.log")"
 echo "PASS: RPC sessions framed by fastpathd (64 B .. 8 MiB byte-exact, bypassctl rpc counts," \
-	"garbage reset, requests over max_msg refused at once)"
+	"garbage reset, requests over max_msg refused at once, streamed responses both ways)"

@@ -122,6 +122,21 @@ Test(rpc_framer, whole_message_one_frame)
 	cr_assert_eq(d->wire_bytes, 132);
 }
 
+/* a streamed response's flag reaches the app on requests and responses */
+Test(rpc_framer, the_stream_flag_goes_through)
+{
+	uint8_t x[4] = { 0 };
+
+	put_frame(RPC_FT_REQUEST, RPC_FF_STREAM, 1, 4, x, 4, 0);
+	put_frame(RPC_FT_RESPONSE, RPC_FF_STREAM, 2, 4, x, 4, 0);
+	put_frame(RPC_FT_RESPONSE, 0, 2, 4, x, 4, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 3);
+	cr_assert_eq(fk->q[0].flags, RPC_FF_STREAM);
+	cr_assert_eq(fk->q[1].flags, RPC_FF_STREAM | RPC_FF_RESP_DIR);
+	cr_assert_eq(fk->q[2].flags, RPC_FF_RESP_DIR);
+}
+
 Test(rpc_framer, frame_arrives_in_pieces)
 {
 	uint8_t body[5000];

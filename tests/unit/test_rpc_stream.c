@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_rpc_stream.c - streamed responses (RPC_CALL_STREAM,
+ * rpc_respond_part()) over the in-memory transport: order and bytes,
+ * more than max_msg in one call, a handler that outruns a slow reader
+ * (-EAGAIN, then on), cancellation and deadlines mid-stream, a part over
+ * the caller's max_msg, calls that did not ask for a stream, and a peer
+ * that streams unasked (protocol error).  test_rpc_stream_msg.c runs them
+ * again over a transport of whole messages, as fastpathd's RPC sessions.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc_fake.inc.c"
+
+#define M_STREAM 1	/* parts of the request's size, as many as its first byte says */
+#define M_LAZY 2	/* deferred: the test streams from its own loop */
+#define M_PLAIN 3	/* one response, whatever the caller asked */
+
+static struct rpc_endpoint *srv, *cli;
+static struct rpc_session *sess;
+static struct rpc_req *lazy;
+static int part_rc;	/* what rpc_respond_part() said in the last handler */
+static uint64_t queued_cap; /* max_queued_bytes of the next endpoints (0: default) */
+
+static uint8_t pattern(uint32_t part, size_t i)
+{
+	return (uint8_t)(part * 31 + i * 7);
+}
+
+/* N parts of LEN bytes (the request: u8 N, u32 LEN), then OK with "end" */
+static void h_stream(struct rpc_req *r, void *arg)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+	uint32_t n = ((const uint8_t *)m->data)[0], len;
+	uint8_t *buf;
+
+	memcpy(&len, (const uint8_t *)m->data + 1, 4);
+	buf = malloc(len ? len : 1);
+	for (uint32_t k = 0; k < n; k++) {
+		struct iovec iov = { buf, len };
+
+		for (size_t i = 0; i < len; i++)
+			buf[i] = pattern(k, i);
+		part_rc = rpc_respond_part(r, &iov, 1, NULL, 0);
+		cr_assert_eq(part_rc, 0, "part %u: %d", k, part_rc);
+	}
+	free(buf);
+	struct iovec end = { "end", 3 };
+
+	cr_assert_eq(rpc_respond(r, RPC_OK, &end, 1, NULL, 0), 0);
+}
+
+static void h_lazy(struct rpc_req *r, void *arg)
+{
+	lazy = r;
+}
+
+static void h_plain(struct rpc_req *r, void *arg)
+{
+	struct iovec iov = { "one", 3 };
+
+	part_rc = rpc_respond_part(r, &iov, 1, NULL, 0);
+	rpc_respond(r, RPC_OK, &iov, 1, NULL, 0);
+}
+
+static struct rpc_endpoint *mk(uint32_t max_msg)
+{
+	struct rpc_endpoint_opts o = { .ops = &fake_ops, .max_msg = max_msg,
+				       .reconnect_min_ms = 5, .reconnect_max_ms = 20,
+				       .max_queued_bytes = queued_cap };
+	struct rpc_endpoint *ep = rpc_endpoint_create(&o, NULL, 0);
+
+	cr_assert_not_null(ep);
+	return ep;
+}
+
+static void start(uint32_t srv_max, uint32_t cli_max)
+{
+	fk_reset_all();
+	lazy = NULL;
+	part_rc = 1;
+	srv = mk(srv_max);
+	cr_assert_eq(rpc_register(srv, M_STREAM, "stream", h_stream, NULL), 0);
+	cr_assert_eq(rpc_register(srv, M_LAZY, "lazy", h_lazy, NULL), 0);
+	cr_assert_eq(rpc_register(srv, M_PLAIN, "plain", h_plain, NULL), 0);
+	cr_assert_eq(rpc_listen(srv, ":7000", NULL, NULL), 0);
+	cli = mk(cli_max);
+	sess = rpc_connect(cli, "10.0.0.1:7000", NULL, NULL);
+	cr_assert_not_null(sess);
+}
+
+static void setup(void)
+{
+	queued_cap = 0;
+	start(0, 0);
+}
+
+static void teardown(void)
+{
+	if (lazy)
+		rpc_respond(lazy, RPC_OK, NULL, 0, NULL, 0);
+	rpc_endpoint_destroy(cli);
+	rpc_endpoint_destroy(srv);
+	fk_reset_all();
+}
+
+TestSuite(rpc_stream, .init = setup, .fini = teardown);
+
+static void spin(int rounds)
+{
+	for (int i = 0; i < rounds; i++) {
+		rpc_run(cli, 0);
+		rpc_run(srv, 0);
+	}
+}
+
+/* what a streaming caller saw: parts checked against pattern() as they come */
+struct seen {
+	uint32_t parts, bad, after_end;
+	uint64_t bytes;
+	int ends, status;
+	char end[8];
+	bool cancel_at_3;
+	uint64_t id;
+};
+
+static void on_part(const struct rpc_result *r, void *arg)
+{
+	struct seen *x = arg;
+
+	if (x->ends) {
+		x->after_end++;
+		return;
+	}
+	if (!r->more) {
+		x->ends++;
+		x->status = r->status;
+		snprintf(x->end, sizeof(x->end), "%.*s", (int)r->msg.len,
+			 r->msg.data ? (const char *)r->msg.data : "");
+		return;
+	}
+	cr_assert_eq(r->status, RPC_OK);
+	for (size_t i = 0; i < r->msg.len; i++)
+		x->bad += ((const uint8_t *)r->msg.data)[i] != pattern(x->parts, i);
+	x->bytes += r->msg.len;
+	x->parts++;
+	if (x->cancel_at_3 && x->parts == 3)
+		cr_assert_eq(rpc_cancel(sess, x->id), 0);
+}
+
+static int stream_call(uint8_t n, uint32_t len, struct seen *x, uint64_t deadline_us)
+{
+	uint8_t req[5] = { n };
+	struct iovec iov = { req, sizeof(req) };
+	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM, .deadline_us = deadline_us };
+
+	memcpy(req + 1, &len, 4);
+	return rpc_call(sess, M_STREAM, &iov, 1, &o, on_part, x, &x->id);
+}
+
+static void wait_end(struct seen *x, int ms)
+{
+	uint64_t end = rpc_now_us() + (uint64_t)ms * 1000;
+
+	while (!x->ends && rpc_now_us() < end)
+		spin(1);
+	cr_assert_eq(x->ends, 1, "the stream did not end");
+	spin(20);
+	cr_assert_eq(x->after_end, 0, "the continuation ran after the end");
+}
+
+Test(rpc_stream, parts_arrive_in_order_then_the_end)
+{
+	struct seen x = { 0 };
+
+	cr_assert_eq(stream_call(50, 1000, &x, 0), 0);
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_OK);
+	cr_assert_eq(x.parts, 50);
+	cr_assert_eq(x.bytes, 50000);
+	cr_assert_eq(x.bad, 0, "%u bytes differ", x.bad);
+	cr_assert_str_eq(x.end, "end");
+	/* the session serves plain calls as before */
+	struct seen y = { 0 };
+
+	cr_assert_eq(stream_call(0, 0, &y, 0), 0);
+	wait_end(&y, 2000);
+	cr_assert_eq(y.parts, 0);
+	cr_assert_str_eq(y.end, "end");
+}
+
+/* one call carries more than max_msg: each part is within it */
+Test(rpc_stream, a_stream_carries_more_than_max_msg)
+{
+	struct seen x = { 0 };
+
+	rpc_endpoint_destroy(cli);
+	rpc_endpoint_destroy(srv);
+	start(1u << 20, 1u << 20);
+	cr_assert_eq(stream_call(12, 1u << 20, &x, 0), 0);
+	wait_end(&x, 20000);
+	cr_assert_eq(x.status, RPC_OK);
+	cr_assert_eq(x.parts, 12);
+	cr_assert_eq(x.bytes, 12ull << 20);
+	cr_assert_eq(x.bad, 0);
+}
+
+/*
+ * A handler streams from its own loop against a reader behind a 64 KiB
+ * pipe: it gets -EAGAIN once max_queued_bytes (1 MiB here) wait, goes on
+ * when they drain, and the caller sees every part, in order.
+ */
+Test(rpc_stream, a_producer_faster_than_its_reader_waits)
+{
+	struct seen x = { 0 };
+	uint8_t req[5] = { 0 };
+	struct iovec iov = { req, sizeof(req) };
+	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM };
+	static uint8_t buf[100000];
+	uint32_t sent = 0, eagain = 0;
+
+	rpc_endpoint_destroy(cli);
+	rpc_endpoint_destroy(srv);
+	queued_cap = 1u << 20;
+	start(0, 0);
+	cr_assert_eq(rpc_call(sess, M_LAZY, &iov, 1, &o, on_part, &x, NULL), 0);
+	for (int i = 0; i < 200 && !lazy; i++)
+		spin(1);
+	cr_assert_not_null(lazy);
+	cr_assert(rpc_req_streams(lazy));
+	fk_pipe_cap = 64u << 10;
+	uint64_t end = rpc_now_us() + 20000000;
+
+	while (sent < 60 && rpc_now_us() < end) {
+		struct iovec p = { buf, sizeof(buf) };
+		int rc;
+
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = pattern(sent, i);
+		rc = rpc_respond_part(lazy, &p, 1, NULL, 0);
+		if (rc == -EAGAIN) {
+			eagain++;
+			spin(1);
+			continue;
+		}
+		cr_assert_eq(rc, 0);
+		sent++;
+		/* what waits unsent stays within the bound */
+		cr_assert_leq(lazy->s->queued_bytes, 1u << 20);
+	}
+	cr_assert_eq(sent, 60);
+	cr_assert_gt(eagain, 0, "never pushed back");
+	cr_assert_eq(rpc_respond(lazy, RPC_OK, NULL, 0, NULL, 0), 0);
+	lazy = NULL;
+	wait_end(&x, 20000);
+	cr_assert_eq(x.parts, 60);
+	cr_assert_eq(x.bad, 0);
+	cr_assert_eq(x.status, RPC_OK);
+}
+
+/* the caller cancels after 3 parts: CANCELLED, nothing after, and the
+ * server's handler sees the cancel (its parts are dropped) */
+Test(rpc_stream, cancel_mid_stream)
+{
+	struct seen x = { .cancel_at_3 = true };
+	uint8_t req[5] = { 0 };
+	struct iovec iov = { req, sizeof(req) };
+	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM };
+	struct iovec p = { "part", 4 };
+
+	cr_assert_eq(rpc_call(sess, M_LAZY, &iov, 1, &o, on_part, &x, &x.id), 0);
+	for (int i = 0; i < 200 && !lazy; i++)
+		spin(1);
+	cr_assert_not_null(lazy);
+	for (int k = 0; k < 3; k++) {
+		uint8_t b[4];
+		struct iovec q = { b, 4 };
+
+		for (size_t i = 0; i < 4; i++)
+			b[i] = pattern((uint32_t)k, i);
+		cr_assert_eq(rpc_respond_part(lazy, &q, 1, NULL, 0), 0);
+	}
+	for (int i = 0; i < 200 && !rpc_req_cancelled(lazy); i++)
+		spin(1);
+	cr_assert(rpc_req_cancelled(lazy), "the server never saw the cancel");
+	cr_assert_eq(rpc_respond_part(lazy, &p, 1, NULL, 0), 0, "dropped, not an error");
+	cr_assert_eq(rpc_respond(lazy, RPC_OK, NULL, 0, NULL, 0), 0);
+	lazy = NULL;
+	spin(50);
+	cr_assert_eq(x.parts, 3);
+	cr_assert_eq(x.ends, 1);
+	cr_assert_eq(x.status, RPC_CANCELLED);
+	cr_assert_eq(x.after_end, 0);
+	/* the credit came back: a full window of calls still goes through */
+	for (int k = 0; k < (int)RPC_WIRE_INIT_CALLS + 10; k++) {
+		struct seen y = { 0 };
+
+		cr_assert_eq(stream_call(1, 10, &y, 0), 0);
+		wait_end(&y, 2000);
+		cr_assert_eq(y.parts, 1);
+	}
+}
+
+Test(rpc_stream, the_deadline_covers_the_whole_stream)
+{
+	struct seen x = { 0 };
+	uint8_t req[5] = { 0 };
+	struct iovec iov = { req, sizeof(req) };
+	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM, .deadline_us = 100000 };
+	uint64_t t0 = rpc_now_us();
+	uint32_t made = 0;
+
+	cr_assert_eq(rpc_call(sess, M_LAZY, &iov, 1, &o, on_part, &x, NULL), 0);
+	for (int i = 0; i < 200 && !lazy; i++)
+		spin(1);
+	cr_assert_not_null(lazy);
+	while (!x.ends && rpc_now_us() < t0 + 2000000) {
+		uint8_t b[4];
+		struct iovec q = { b, 4 };
+
+		for (size_t i = 0; i < 4; i++)
+			b[i] = pattern(made, i);
+		if (!rpc_req_cancelled(lazy)) {
+			cr_assert_eq(rpc_respond_part(lazy, &q, 1, NULL, 0), 0);
+			made++;
+		}
+		spin(1);
+	}
+	cr_assert_eq(x.status, RPC_DEADLINE_EXCEEDED);
+	cr_assert_gt(x.parts, 0);
+	cr_assert_eq(x.bad, 0);
+	cr_assert_geq(rpc_now_us() - t0, 100000);
+}
+
+/* a part larger than the caller's max_msg ends the call, the session lives */
+Test(rpc_stream, a_part_over_the_callers_max_msg)
+{
+	struct seen x = { 0 };
+
+	rpc_endpoint_destroy(cli);
+	rpc_endpoint_destroy(srv);
+	start(4u << 20, 64u << 10);
+	cr_assert_eq(stream_call(3, 100000, &x, 0), 0);
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_RESOURCE_EXHAUSTED);
+	cr_assert_eq(x.parts, 0);
+	struct seen y = { 0 };
+
+	cr_assert_eq(stream_call(2, 1000, &y, 0), 0);
+	wait_end(&y, 5000);
+	cr_assert_eq(y.status, RPC_OK);
+	cr_assert_eq(y.parts, 2);
+	cr_assert(rpc_session_connected(sess));
+}
+
+/* a call that did not ask: the handler may not stream, the answer is one */
+Test(rpc_stream, only_for_callers_that_ask)
+{
+	struct seen x = { 0 };
+	struct iovec iov = { "x", 1 };
+	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM };
+	struct rpc_reply rep;
+
+	cr_assert_eq(rpc_call_sync(sess, M_PLAIN, &iov, 1, &o, &rep), -EINVAL);
+	cr_assert_eq(rpc_call(sess, M_PLAIN, &iov, 1, NULL, on_part, &x, NULL), 0);
+	wait_end(&x, 2000);
+	cr_assert_eq(x.status, RPC_OK);
+	cr_assert_str_eq(x.end, "one");
+	cr_assert_eq(x.parts, 0);
+	cr_assert_eq(part_rc, -EOPNOTSUPP);
+	o.flags = 0x80;
+	cr_assert_eq(rpc_call(sess, M_PLAIN, &iov, 1, &o, on_part, &x, NULL), -EINVAL);
+}
+
+/* a RESPONSE with STREAM for a call that did not ask is a protocol error */
+Test(rpc_stream, a_peer_streaming_unasked_is_a_protocol_error)
+{
+	uint8_t frame[RPC_WIRE_HDR_LEN + 3];
+	struct rpc_stats st;
+	struct seen x = { 0 };
+
+	cr_assert_eq(rpc_call(sess, M_LAZY, NULL, 0, NULL, on_part, &x, NULL), 0);
+	for (int i = 0; i < 200 && !lazy; i++)
+		spin(1);
+	cr_assert_not_null(lazy);
+	struct rpc_frame_hdr h = { .type = RPC_FT_RESPONSE, .flags = RPC_FF_STREAM,
+				   .call_id = lazy->call_id, .frame_len = 3, .msg_len = 3 };
+
+	rpc_frame_encode(&h, frame);
+	memcpy(frame + RPC_WIRE_HDR_LEN, "bad", 3);
+	fk_inject(cli->t, frame, sizeof(frame));
+	spin(20);
+	rpc_endpoint_stats(cli, &st);
+	cr_assert_eq(st.proto_errors, 1);
+	cr_assert_eq(x.ends, 1);
+	cr_assert_eq(x.status, RPC_UNAVAILABLE, "the session's calls fail");
+	cr_assert_eq(x.parts, 0);
+}
