@@ -59,8 +59,10 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 	dp->to_sp = rte_ring_create_elem(name, sizeof(struct dp_msg), DP_INBOX_SIZE, SOCKET_ID_ANY,
 					 RING_F_SC_DEQ);
 	bool ok = dp->sp_kick_fd >= 0 && dp->flows && dp->apps && dp->tenants && dp->to_sp;
-	for (uint32_t k = 0; k < DP_MAX_CORES; k++)
+	for (uint32_t k = 0; k < DP_MAX_CORES; k++) {
 		dp->core[k].kick_fd = dp->core[k].app_kick_fd = dp->core[k].app_kick_keep_fd = -1;
+		dp->core[k].deferred_epoch = UINT64_MAX; /* nothing deferred */
+	}
 	for (uint32_t k = 0; ok && k < dp->ncores; k++) {
 		struct dp_core *c = &dp->core[k];
 		snprintf(name, sizeof(name), "inbox%u_%d", k, getpid());

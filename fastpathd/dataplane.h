@@ -619,6 +619,9 @@ struct dp_core {
 					     * a FLOW_ADD among them is taken but not
 					     * done (early_expired()) */
 	uint64_t epoch;                     /* rounds completed (grace periods of moves) */
+	uint64_t deferred_epoch;            /* the epoch of the round that routed the
+					     * oldest message still in its deferred list
+					     * (waiting for a full inbox); UINT64_MAX: none */
 	uint64_t busy_tsc, idle_tsc;        /* time with and without work, for the monitor */
 	uint32_t nflows;                    /* flows it owns (relaxed; the monitor reads it) */
 	uint32_t busy_pct;                  /* smoothed by the slowpath's monitor */

@@ -625,10 +625,12 @@ static void core_loop(struct fp_ctx *fp)
 		}
 		kick_slowpath(fp);
 		/* the round is over: no steering decision of it is in flight,
-		 * unless a message it routed still waits for a full inbox (a
-		 * move must not hand its bucket on before that message is in) */
-		if (!fp->ndeferred)
-			__atomic_store_n(&self->epoch, self->epoch + 1, __ATOMIC_RELEASE);
+		 * but for the messages still deferred (their rounds' epochs
+		 * are published first: grace_over() reads them after this) */
+		__atomic_store_n(&self->deferred_epoch,
+				 fp->ndeferred ? fp->deferred[0].epoch : UINT64_MAX,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&self->epoch, self->epoch + 1, __ATOMIC_RELEASE);
 		uint64_t end = rte_rdtsc();
 		if (work)
 			self->busy_tsc += end - round_start;

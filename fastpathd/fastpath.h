@@ -61,6 +61,7 @@ struct fp_delack {
 struct fp_deferred {
 	struct dp_msg msg;
 	uint32_t core;
+	uint64_t epoch; /* of the round that routed it (fp_steer.c, grace_over()) */
 };
 
 struct fp_ctx {

@@ -54,8 +54,8 @@ static int glue_push(void *arg, const struct bp_msg_desc *d)
 		g->full = true;
 		return -1;
 	}
-	if (d->type != BP_MSG_SENT)
-		g->fp->cnt[DPC_RPC_MSGS]++; /* messages delivered, not send answers */
+	if (d->type != BP_MSG_SENT && !(d->flags & BP_MSGF_PART))
+		g->fp->cnt[DPC_RPC_MSGS]++; /* messages delivered, not send answers or parts */
 	g->pushed = true;
 	return 0;
 }

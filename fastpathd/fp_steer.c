@@ -15,10 +15,11 @@
  *     items go there and wait in its park list;
  *  2. it waits for a grace period: every other core has finished the round
  *     in which it may have read the old entry (its epoch moved, or it
- *     sleeps), so every item routed by the old entry is in our inbox (a
- *     core's epoch stands still while items it routed wait for a full
- *     inbox in its deferred list, and a core with such items never sleeps;
- *     the slowpath routes what waits in its outbox when it sends it);
+ *     sleeps), and nothing it routed in that round or before still waits
+ *     in its deferred list for a full inbox (deferred_epoch; a core with
+ *     deferred items never sleeps), so every item routed by the old entry
+ *     is in our inbox (the slowpath routes what waits in its outbox only
+ *     when it sends it);
  *  3. it processes its inbox and port queue up to then, sends what is
  *     queued for the port, and only then hands the flows over (BUCKET_IN);
  *  4. the new core installs them, then processes the parked items in the
@@ -105,6 +106,7 @@ void fp_send_core(struct fp_ctx *fp, uint32_t core, const struct dp_msg *msg)
 	}
 	fp->deferred[fp->ndeferred].msg = *msg;
 	fp->deferred[fp->ndeferred].core = core;
+	fp->deferred[fp->ndeferred].epoch = fp->self->epoch; /* this round's */
 	fp->ndeferred++;
 }
 
@@ -195,6 +197,9 @@ static bool grace_over(struct fp_ctx *fp, const struct fp_move_out *o)
 			continue;
 		if (__atomic_load_n(&dp->core[k].epoch, __ATOMIC_ACQUIRE) == o->epoch[k] &&
 		    !__atomic_load_n(&dp->core[k].sleeping, __ATOMIC_ACQUIRE))
+			return false;
+		/* (read after the epoch: published before it) */
+		if (__atomic_load_n(&dp->core[k].deferred_epoch, __ATOMIC_RELAXED) <= o->epoch[k])
 			return false;
 	}
 	return true;

@@ -217,6 +217,32 @@ static int start_chunk(struct rpc_rx_flow *rf, const struct rpc_frame_hdr *h)
 	return 0;
 }
 
+/*
+ * The peer cancelled request @i while it was still arriving: WIRE.md says
+ * it sends no more of it.  The app never saw it (it gets whole messages),
+ * so it gets its end now, without data, to give the call and the bytes
+ * back; the entry and its run are free again.  Without this a cancelled
+ * message would hold its entry until the message timeout, or for ever if
+ * it was being skipped (such entries have none).
+ */
+static int abandon(struct rpc_rx_flow *rf, struct rpc_rx_env *e, int i)
+{
+	struct rpc_rx_asm *a = &rf->a[i];
+
+	if (a->d.has_buf)
+		rpc_heap_drop(e->heap, a->blk); /* the owning core's: carried ones have none */
+	free(a->carry);
+	a->carry = NULL;
+	a->d.has_buf = 0;
+	a->d.heap_off = 0;
+	a->d.meta_len = 0;
+	a->skip = true;
+	a->d.flags |= BP_MSGF_TOO_BIG;
+	if (rf->part_pending == i)
+		rf->part_pending = -1; /* its bytes are in the end */
+	return deliver(rf, e, i) ? RPC_RX_STALL : 0;
+}
+
 /* a frame header at env->pos: act on it.  Return: 0 if taken, else a verdict */
 static int start_frame(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
 {
@@ -242,7 +268,10 @@ static int start_frame(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
 	case RPC_FT_PING:
 	case RPC_FT_PONG: {
 		struct bp_msg_desc d;
+		int i = h.type == RPC_FT_CANCEL ? find(rf, h.call_id, 0) : -1;
 
+		if (i >= 0 && abandon(rf, e, i))
+			return RPC_RX_STALL; /* the header stays: read again */
 		desc_init(&d, e, &h);
 		if (e->push(e->arg, &d))
 			return RPC_RX_STALL; /* not taken: the header stays in the ring */

@@ -414,7 +414,12 @@ static int rx_msg(struct rpc_session *s, struct rpc_tmsg *m, bool *kept)
 			return r;
 		struct rpc_req *q = s->rf_req;
 
-		s->rx_bytes_used += m->wire_bytes - q->credit_bytes;
+		/* what the peer spent on it (less what parts gave back): the
+		 * end of one cancelled after its last part carries nothing */
+		if (m->wire_bytes >= q->credit_bytes)
+			s->rx_bytes_used += m->wire_bytes - q->credit_bytes;
+		else
+			s->rx_bytes_used -= q->credit_bytes - m->wire_bytes;
 		q->credit_bytes = m->wire_bytes;
 		if (keep) {
 			q->held = *m;

@@ -92,3 +92,61 @@ Test(rpc, kept_requests_stay_within_the_transports_budget)
 	free(again.data);
 	cr_assert_eq(fk_msgs_kept, 3);
 }
+
+/*
+ * Requests over the server's max_msg, each abandoned by its deadline while
+ * it is still being sent (the server host stalls meanwhile): the framer
+ * ends each at its CANCEL, as fastpathd does, so the server gives the call
+ * and every byte back.  Were a cancelled request held until its end, each
+ * would keep one call of credit (and fastpathd an entry) for good.
+ */
+Test(rpc, abandoned_oversized_requests_give_their_credit_back)
+{
+	size_t n = 8u << 20;
+	uint8_t *big = calloc(1, n);
+	struct iovec iov = { big, n };
+	struct rpc_call_opts o = { .deadline_us = 20000 };
+
+	rpc_endpoint_destroy(cli);
+	rpc_endpoint_destroy(srv);
+	fk_reset_all();
+	srv = mk(1u << 20, 0);
+	rpc_register(srv, M_ECHO, "echo", h_echo, NULL);
+	cr_assert_eq(rpc_listen(srv, ":7000", NULL, NULL), 0);
+	cli = mk(64u << 20, 0);
+	sess = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL);
+	spin(20);
+	fk_pipe_cap = 256u << 10;
+	for (int k = 0; k < 12; k++) {
+		struct res r = { 0 };
+
+		cr_assert_eq(rpc_call(sess, M_ECHO, &iov, 1, &o, cont, &r, NULL), 0);
+		spin(5); /* the first frames go out */
+		srv_frozen = true;
+		spin_until(&r.done, 2000);
+		srv_frozen = false;
+		cr_assert_eq(r.status, RPC_DEADLINE_EXCEEDED, "call %d", k);
+		free(r.data);
+		spin(200);
+	}
+	fk_pipe_cap = SIZE_MAX;
+	spin(100);
+	struct rpc_session *ss = srv->sessions;
+
+	cr_assert_not_null(ss);
+	cr_assert_eq(sess->tx_calls + ss->grant_calls, ss->rx_calls_win - ss->rx_calls_used,
+		     "calls: client %u + owed %u != free %u", sess->tx_calls, ss->grant_calls,
+		     ss->rx_calls_win - ss->rx_calls_used);
+	cr_assert_eq(sess->tx_bytes + ss->grant_bytes, ss->rx_bytes_win - ss->rx_bytes_used,
+		     "bytes: client %llu + owed %llu != free %llu",
+		     (unsigned long long)sess->tx_bytes, (unsigned long long)ss->grant_bytes,
+		     (unsigned long long)(ss->rx_bytes_win - ss->rx_bytes_used));
+	struct res r = { 0 };
+
+	iov.iov_len = 10;
+	cr_assert_eq(rpc_call(sess, M_ECHO, &iov, 1, NULL, cont, &r, NULL), 0);
+	spin_until(&r.done, 2000);
+	cr_assert_eq(r.status, RPC_OK);
+	free(r.data);
+	free(big);
+}

@@ -388,6 +388,55 @@ Test(rpc_framer, a_part_waits_for_queue_room)
 	cr_assert_eq(fk->env.pos, fk->written);
 }
 
+/*
+ * The peer cancels requests still arriving (WIRE.md: it sends no more of
+ * them): one being skipped and one in the heap.  Each ends at once, with
+ * no data and the wire bytes not yet handed over, then the CANCEL; the
+ * entries and the run are free again, so a peer that keeps abandoning
+ * messages never runs the session out of entries.
+ */
+Test(rpc_framer, a_cancelled_request_ends_at_once)
+{
+	uint8_t x[3000] = { 0 };
+
+	fk->env.msg_max = 1000;
+	fk->qcap = 64;
+	for (uint32_t round = 0; round < 3 * RPC_RX_MAX_ASM; round++) {
+		uint32_t skipped = 10 + 2 * round, kept = 11 + 2 * round;
+		uint64_t before = fk->written;
+
+		fk->nq = 0;
+		put_frame(RPC_FT_REQUEST, RPC_FF_MORE, skipped, 3000, x, 1000, 0);
+		put_frame(RPC_FT_CHUNK, RPC_FF_MORE, skipped, 1000, x, 1000, 0);
+		put_frame(RPC_FT_REQUEST, RPC_FF_MORE, kept, 900, x, 100, 0);
+		put_frame(RPC_FT_CANCEL, 0, skipped, 0, NULL, 0, 0);
+		put_frame(RPC_FT_CANCEL, 0, kept, 0, NULL, 0, 0);
+		cr_assert_eq(scan(), RPC_RX_IDLE, "round %u", round);
+		uint64_t sum = 0;
+		unsigned ends = 0, cancels = 0;
+
+		for (unsigned i = 0; i < fk->nq; i++) {
+			struct bp_msg_desc *d = &fk->q[i];
+
+			if (d->type == RPC_FT_REQUEST)
+				sum += d->wire_bytes;
+			cr_assert(!d->has_buf);
+			if (d->type == RPC_FT_REQUEST && !(d->flags & BP_MSGF_PART)) {
+				cr_assert(d->flags & BP_MSGF_TOO_BIG);
+				ends++;
+			}
+			cancels += d->type == RPC_FT_CANCEL;
+		}
+		cr_assert_eq(ends, 2);
+		cr_assert_eq(cancels, 2);
+		/* every byte of the two requests is handed over (the CANCELs' own
+		 * 64 are no request's) */
+		cr_assert_eq(sum, fk->written - before - 2 * RPC_WIRE_HDR_LEN);
+		cr_assert_eq(fk->heap.used, 0, "the kept request's run is free");
+	}
+	cr_assert_eq(rpc_rx_oldest(&fk->rf), UINT64_MAX);
+}
+
 Test(rpc_framer, eof_after_everything)
 {
 	uint8_t x[10] = { 0 };
