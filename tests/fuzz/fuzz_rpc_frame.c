@@ -5,14 +5,16 @@
  *
  * Byte 0 picks the read chunk size (how the stream is cut into reads) and
  * bit 7 the direction: clear, the stream reaches a server endpoint (echo,
- * hold and fail methods registered, so requests, chunks, cancels and
- * credits reach handlers); set, it reaches a client endpoint with calls of
- * every kind pending (responses, chunks, late responses, deadlines).  The
+ * hold, fail and stream methods registered, so requests, chunks, cancels
+ * and credits reach handlers); set, it reaches a client endpoint with calls
+ * of every kind pending (responses, chunks, late responses, deadlines,
+ * streamed responses).  The
  * rest is the stream, over the in-memory transport of the unit tests.
  *
  * Checks: no crash, sanitizer report or leak; every 32-byte header that
  * decodes re-encodes to the same bytes; the endpoints still tear down
- * cleanly (every call completes exactly once).
+ * cleanly (every call completes exactly once, and a streamed part reaches
+ * only a call that asked, before its end).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -51,9 +53,35 @@ static void h_fail(struct rpc_req *r, void *arg)
 	rpc_respond(r, (int)(rpc_req_time_left_us(r) % 17), NULL, 0, NULL, 0);
 }
 
+/* a streaming handler: two parts when the caller asked, then the end */
+static void h_stream(struct rpc_req *r, void *arg)
+{
+	struct iovec iov = { "part", 4 };
+
+	if (rpc_req_streams(r)) {
+		CHECK(rpc_respond_part(r, &iov, 1, NULL, 0) == 0);
+		CHECK(rpc_respond_part(r, &iov, 1, NULL, 0) == 0);
+	} else {
+		CHECK(rpc_respond_part(r, &iov, 1, NULL, 0) == -EOPNOTSUPP);
+	}
+	rpc_respond(r, RPC_OK, NULL, 0, NULL, 0);
+}
+
+struct call_seen {
+	bool stream, ended;
+};
+
 static void cont(const struct rpc_result *res, void *arg)
 {
+	struct call_seen *c = arg;
+
 	CHECK(res->status >= 0 && res->status <= 16);
+	CHECK(!c->ended);
+	if (res->more) {
+		CHECK(c->stream && res->status == RPC_OK);
+		return;
+	}
+	c->ended = true;
 	completions++;
 }
 
@@ -101,6 +129,7 @@ static void as_server(const uint8_t *p, size_t n, size_t chunk)
 	rpc_register(ep, 1, "echo", h_echo, NULL);
 	rpc_register(ep, 2, "hold", h_hold, NULL);
 	rpc_register(ep, 3, "fail", h_fail, NULL);
+	rpc_register(ep, 4, "stream", h_stream, NULL);
 	CHECK(rpc_listen(ep, ":9000", NULL, NULL) == 0);
 	/* a raw peer: a fake connection nobody's endpoint reads */
 	CHECK(fk_connect(&peer_owner, 0, 9000) > 0);
@@ -116,7 +145,8 @@ static void as_server(const uint8_t *p, size_t n, size_t chunk)
 static void as_client(const uint8_t *p, size_t n, size_t chunk)
 {
 	struct rpc_endpoint *ep = mk();
-	struct rpc_call_opts dl = { .deadline_us = 1 };
+	struct rpc_call_opts dl = { .deadline_us = 1 }, st = { .flags = RPC_CALL_STREAM };
+	struct call_seen seen[8] = { 0 };
 	struct rpc_session *s;
 	int peer_owner;
 	uint8_t body[300];
@@ -128,11 +158,13 @@ static void as_client(const uint8_t *p, size_t n, size_t chunk)
 	CHECK(s);
 	rpc_run(ep, 0);
 	completions = issued = 0;
-	/* calls whose ids the stream may guess: slots 0.. of generation 1 */
+	/* calls whose ids the stream may guess (1..8); 6 and 7 take streams */
 	for (int i = 0; i < 8; i++) {
 		struct iovec iov = { body, (size_t)i * 37 };
 
-		if (rpc_call(s, (uint16_t)i, &iov, 1, i == 5 ? &dl : NULL, cont, NULL, NULL) == 0)
+		seen[i].stream = i >= 6;
+		if (rpc_call(s, (uint16_t)i, &iov, 1, i == 5 ? &dl : i >= 6 ? &st : NULL, cont,
+			     &seen[i], NULL) == 0)
 			issued++;
 	}
 	rpc_run(ep, 0);

@@ -273,12 +273,14 @@ def rpc_meta(pairs):
     return out
 
 
-def rpc_msg(ftype, method, call_id, body, meta=b"", status=0, deadline=0, chunk=None):
-    """one message, chunked like the library does when chunk is set"""
+def rpc_msg(ftype, method, call_id, body, meta=b"", status=0, deadline=0, chunk=None,
+            flags=0):
+    """one message, chunked like the library does when chunk is set; flags
+    (4: STREAM) go on its first frame"""
     if chunk is None or len(body) <= chunk:
-        return rpc_hdr(ftype, 0, method, call_id, len(meta) + len(body), len(body),
+        return rpc_hdr(ftype, flags, method, call_id, len(meta) + len(body), len(body),
                        deadline, status, len(meta)) + meta + body
-    out = rpc_hdr(ftype, 1, method, call_id, len(meta) + chunk, len(body), deadline,
+    out = rpc_hdr(ftype, flags | 1, method, call_id, len(meta) + chunk, len(body), deadline,
                   status, len(meta)) + meta + body[:chunk]
     off = chunk
     while off < len(body):
@@ -302,17 +304,23 @@ def rpc_seeds():
         rpc_hdr(1, 0, 1, 1, 5, 4) + b"abcde",
         b"\x00\x00" + rpc_msg(1, 1, 1, b"misaligned"),
         rpc_hdr(1, 1, 1, 1, 3, 10) + b"abc" + rpc_hdr(5, 0, 0, 1, 7, 4) + b"defghij",
+        # a caller that takes a streamed response, and one that does not
+        rpc_msg(1, 4, 1, b"go", flags=4) + rpc_msg(1, 4, 2, b"go") + rpc_hdr(3, call_id=1),
     ]
     for i, st in enumerate(srv):
         save("rpc_frame", bytes([i * 13 % 128]) + st)
-    # client side: calls 0..7 have ids 1 << 16 | slot
+    # client side: calls 0..7 have ids 1..8; 7 and 8 take streamed responses
     cli = [
-        rpc_msg(2, 0, 1 << 16 | 1, b"r" * 37, md),
-        rpc_msg(2, 0, 1 << 16 | 2, b"s" * 74, b"", chunk=20),
-        rpc_msg(2, 0, 1 << 16 | 3, b"", status=5) + rpc_msg(2, 0, 1 << 16 | 3, b"dup"),
-        rpc_msg(2, 0, 1 << 16 | 4, b"late", status=99) + rpc_hdr(1, 0, 1, 77, 0, 0),
-        rpc_hdr(2, 1, 0, 1 << 16 | 6, 5, 2000000) + b"12345",
+        rpc_msg(2, 0, 1, b"r" * 37, md),
+        rpc_msg(2, 0, 2, b"s" * 74, b"", chunk=20),
+        rpc_msg(2, 0, 3, b"", status=5) + rpc_msg(2, 0, 3, b"dup"),
+        rpc_msg(2, 0, 4, b"late", status=99) + rpc_hdr(1, 0, 1, 77, 0, 0),
+        rpc_hdr(2, 1, 0, 6, 5, 2000000) + b"12345",
         rpc_hdr(4, call_id=1, aux=1) + rpc_hdr(6, aux=3) + rpc_hdr(8),
+        rpc_msg(2, 6, 7, b"p1", flags=4) + rpc_msg(2, 6, 7, b"p" * 50, md, chunk=16, flags=4) +
+        rpc_msg(2, 6, 7, b"end"),
+        rpc_msg(2, 7, 8, b"p", flags=4, status=3),
+        rpc_msg(2, 0, 1, b"unasked", flags=4),
     ]
     for i, st in enumerate(cli):
         save("rpc_frame", bytes([0x80 | (i * 29 % 128)]) + st)
