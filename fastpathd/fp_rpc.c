@@ -86,8 +86,11 @@ static struct dp_rpc_stat *stat_slot(struct dp_rpc_stat *t, uint16_t tenant, uin
  */
 void fp_rpc_count(struct dp_rpc_stat *t, uint16_t tenant, const struct rpc_frame_hdr *h)
 {
-	struct dp_rpc_stat *s = stat_slot(t, tenant, h->method);
+	struct dp_rpc_stat *s;
 
+	if (h->type == RPC_FT_RESPONSE && (h->flags & RPC_FF_STREAM))
+		return; /* a part of a streamed response: its final one counts */
+	s = stat_slot(t, tenant, h->method);
 	if (!s)
 		s = stat_slot(t, tenant, DP_RPC_OTHER);
 	if (!s)

@@ -263,7 +263,7 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	r = rpc_meta_check(meta, nmeta);
 	if (r)
 		return r;
-	if (s->queued_bytes + total > ep->o.max_queued_bytes)
+	if (!rpc_tx_room(s, total))
 		return -EAGAIN;
 	c = call_alloc(s);
 	if (!c)

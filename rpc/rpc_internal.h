@@ -179,7 +179,8 @@ struct rpc_txitem {
 	bool started;			/* at least one byte on the wire */
 	bool in_frame;
 	bool is_req;			/* credit controlled */
-	bool counted;			/* in queued_bytes: a request or a streamed part */
+	bool counted;			/* in queued_bytes (rpc_tx_cost()): a request or a
+					 * streamed part */
 	bool resv;			/* tx_msg_begin() promised its frames room */
 	uint8_t prio;			/* RPC_TXC_*: its queue, its frames' class */
 	uint64_t deadline;		/* absolute µs (requests), 0 = none */
@@ -207,7 +208,6 @@ struct rpc_ccall {			/* client side */
 	uint32_t id;
 	uint8_t state;
 	uint8_t prio;			/* RPC_TXC_* of its request: its CANCEL's too */
-	bool cancel_after_send;		/* cancel once its last frame is out */
 	bool stream;			/* RPC_CALL_STREAM: takes several responses */
 	uint16_t method;
 	struct rpc_timer dl;		/* deadline */
@@ -396,6 +396,9 @@ int rpc_rx_frame_end(struct rpc_session *s);
 
 /* tx.c */
 void rpc_txq_push(struct rpc_txq *q, struct rpc_txitem *it);
+uint64_t rpc_tx_cost(size_t len);
+bool rpc_tx_room(const struct rpc_session *s, size_t len);
+void rpc_tx_drop_responses(struct rpc_session *s, uint32_t call_id);
 void rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t status,
 		uint32_t aux, uint32_t calls, unsigned prio);
 int rpc_tx_flush(struct rpc_session *s);

@@ -39,9 +39,10 @@ static void drop_credit(struct rpc_session *s, struct rpc_req *r, uint32_t cost)
 	rpc_credit_return(s, 0, cost);
 }
 
-static int start_request(struct rpc_session *s, const struct rpc_frame_hdr *h, bool alloc)
+/* a request's first frame (@cost: its wire bytes; a whole message's, all of them) */
+static int start_request(struct rpc_session *s, const struct rpc_frame_hdr *h, uint32_t cost,
+			 bool alloc)
 {
-	uint32_t cost = RPC_WIRE_HDR_LEN + h->frame_len;
 	struct rpc_req *r;
 
 	if (s->rx_calls_used + 1 > s->rx_calls_win || s->rx_bytes_used + cost > s->rx_bytes_win)
@@ -150,7 +151,7 @@ int rpc_rx_frame_start(struct rpc_session *s)
 	s->rf_left = h->frame_len;
 	switch (h->type) {
 	case RPC_FT_REQUEST:
-		return start_request(s, h, true);
+		return start_request(s, h, RPC_WIRE_HDR_LEN + h->frame_len, true);
 	case RPC_FT_CHUNK:
 		return start_chunk(s, h);
 	case RPC_FT_RESPONSE:
@@ -165,11 +166,13 @@ static void on_cancel(struct rpc_session *s, uint32_t id)
 {
 	struct rpc_req *r = rpc_req_find(s, id);
 
-	if (!r)
+	if (!r || r->cancelled)
 		return;
 	__atomic_store_n(&r->cancelled, true, __ATOMIC_RELAXED);
 	if (!r->complete)
 		rpc_req_release(r);	/* abandoned mid-message: free it now */
+	else if (rpc_req_streams(r))
+		rpc_tx_drop_responses(s, id); /* what a stream queued goes unsent */
 }
 
 /* a message of a streamed response is in: shown, and the call goes on */
@@ -409,18 +412,13 @@ static int rx_msg(struct rpc_session *s, struct rpc_tmsg *m, bool *kept)
 		bool keep = m->data && !m->too_big && h->msg_len <= ep->o.max_msg &&
 			    ep->ops->msg_keep && ep->ops->msg_keep(ep->t, m);
 
-		r = start_request(s, h, !keep);
+		/* charged what the peer spent on it, less what its parts gave
+		 * back: the end of one cancelled after its last part, nothing */
+		r = start_request(s, h, m->wire_bytes, !keep);
 		if (r)
 			return r;
 		struct rpc_req *q = s->rf_req;
 
-		/* what the peer spent on it (less what parts gave back): the
-		 * end of one cancelled after its last part carries nothing */
-		if (m->wire_bytes >= q->credit_bytes)
-			s->rx_bytes_used += m->wire_bytes - q->credit_bytes;
-		else
-			s->rx_bytes_used -= q->credit_bytes - m->wire_bytes;
-		q->credit_bytes = m->wire_bytes;
 		if (keep) {
 			q->held = *m;
 			q->has_held = true;

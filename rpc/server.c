@@ -259,7 +259,7 @@ int rpc_respond_part(struct rpc_req *r, const struct iovec *iov, int iovcnt,
 		return err;
 	if (rpc_req_cancelled(r) || !r->s || r->s->state != SS_UP)
 		return 0; /* dropped: the handler ends the call with rpc_respond() */
-	if (r->s->queued_bytes + total > r->ep->o.max_queued_bytes)
+	if (!rpc_tx_room(r->s, total))
 		return -EAGAIN;
 	h.method = r->method;
 	h.call_id = r->call_id;

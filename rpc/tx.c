@@ -35,10 +35,30 @@ static void txq_pop(struct rpc_txq *q)
 		q->tail = NULL;
 }
 
+/**
+ * rpc_tx_cost - what a counted item of @len bytes weighs in queued_bytes:
+ * its bytes, and its txitem and pool buffer, so that max_queued_bytes
+ * bounds memory even for empty messages.
+ */
+uint64_t rpc_tx_cost(size_t len)
+{
+	return (uint64_t)len + sizeof(struct rpc_txitem) + RPC_WIRE_HDR_LEN + 512;
+}
+
+/**
+ * rpc_tx_room - may a message of @len bytes be queued on @s?  Within
+ * max_queued_bytes, or alone (a message larger than the bound must still
+ * be able to go).
+ */
+bool rpc_tx_room(const struct rpc_session *s, size_t len)
+{
+	return !s->queued_bytes || s->queued_bytes + rpc_tx_cost(len) <= s->ep->o.max_queued_bytes;
+}
+
 static void item_free(struct rpc_session *s, struct rpc_txitem *it)
 {
 	if (it->counted)
-		s->queued_bytes -= it->len;
+		s->queued_bytes -= rpc_tx_cost(it->len);
 	if (it->hdr.type == RPC_FT_PONG)
 		s->pongs_queued--;
 	if (it->back_call)
@@ -257,7 +277,7 @@ int rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
 	it->counted = it->is_req || (h->flags & RPC_FF_STREAM);
 	it->prio = (uint8_t)prio;
 	if (it->counted)
-		s->queued_bytes += it->len;
+		s->queued_bytes += rpc_tx_cost(it->len);
 	if (answers)
 		rpc_tx_pass_credit(it, answers);
 	rpc_txq_push(queue_of(s, it), it);
@@ -503,6 +523,36 @@ void rpc_tx_drop_all(struct rpc_session *s)
 		}
 	}
 	s->cur = NULL;
+}
+
+/**
+ * rpc_tx_drop_responses - the caller cancelled @call_id: its responses not
+ * started yet (the parts of a stream, the final one) are not sent.  One
+ * started goes on to its end: a message is never cut short.  Dropping the
+ * final one gives its request's credit back (item_done()).
+ */
+void rpc_tx_drop_responses(struct rpc_session *s, uint32_t call_id)
+{
+	for (unsigned c = 0; c < RPC_TXC_N; c++) {
+		struct rpc_txq *q = &s->ctlq[c];
+		struct rpc_txitem *prev = NULL, *it = q->head, *next;
+
+		for (; it; it = next) {
+			next = it->next;
+			if (it->hdr.type != RPC_FT_RESPONSE || it->hdr.call_id != call_id ||
+			    it->started || it == s->cur) {
+				prev = it;
+				continue;
+			}
+			if (prev)
+				prev->next = next;
+			else
+				q->head = next;
+			if (q->tail == it)
+				q->tail = prev;
+			item_done(s, it);
+		}
+	}
 }
 
 /**

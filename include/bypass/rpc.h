@@ -80,9 +80,10 @@ struct rpc_transport_ops;
  * @reconnect_min_ms: first reconnect delay (default 50), doubling up to
  * @reconnect_max_ms: (default 2000).
  * @max_queued_bytes: request and streamed-response bytes a session may
- *                    hold unsent (waiting for credit or socket room) before
+ *                    hold unsent (waiting for credit or socket room, each
+ *                    message weighing its bytes plus about 1 KiB) before
  *                    rpc_call() and rpc_respond_part() return -EAGAIN
- *                    (default 64 MiB).
+ *                    (default 64 MiB; a message alone always goes).
  * @workers: threads for methods registered with RPC_METHOD_WORKER
  *           (default 2; started with the first such method).
  */

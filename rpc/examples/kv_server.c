@@ -247,7 +247,8 @@ static void run_streams(void)
 			i++;
 			continue;
 		}
-		rpc_respond(st->req, rc ? RPC_INTERNAL : RPC_OK, NULL, 0, NULL, 0);
+		rpc_respond(st->req, rc == -EMSGSIZE ? RPC_INVALID_ARGUMENT : rc ? RPC_INTERNAL :
+				     RPC_OK, NULL, 0, NULL, 0);
 		free(st->v);
 		*st = streams[--nstreams];
 	}

@@ -399,3 +399,153 @@ Test(rpc_stream, a_peer_streaming_unasked_is_a_protocol_error)
 	cr_assert_eq(x.status, RPC_UNAVAILABLE, "the session's calls fail");
 	cr_assert_eq(x.parts, 0);
 }
+
+static size_t items_queued(struct rpc_session *s)
+{
+	size_t n = 0;
+
+	for (unsigned c = 0; c < RPC_TXC_N; c++)
+		for (struct rpc_txitem *it = s->ctlq[c].head; it; it = it->next)
+			n++;
+	return n;
+}
+
+/* to a reader that does not read, even empty parts are bounded: each
+ * weighs its bytes and its bookkeeping in max_queued_bytes */
+Test(rpc_stream, empty_parts_are_bounded_too)
+{
+	struct seen x = { 0 };
+	uint8_t req[5] = { 0 };
+	struct iovec iov = { req, sizeof(req) };
+	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM };
+	int ok = 0, rc = 0;
+
+	rpc_endpoint_destroy(cli);
+	rpc_endpoint_destroy(srv);
+	queued_cap = 64u << 10;
+	start(0, 0);
+	cr_assert_eq(rpc_call(sess, M_LAZY, &iov, 1, &o, on_part, &x, NULL), 0);
+	for (int i = 0; i < 200 && !lazy; i++)
+		spin(1);
+	cr_assert_not_null(lazy);
+	fk_pipe_cap = 0;
+	for (int k = 0; k < 100000 && !(rc = rpc_respond_part(lazy, NULL, 0, NULL, 0)); k++)
+		ok++;
+	cr_assert_eq(rc, -EAGAIN, "%d empty parts queued, never pushed back", ok);
+	cr_assert_lt(items_queued(lazy->s), 200, "%zu items for a 64 KiB bound",
+		     items_queued(lazy->s));
+	fk_pipe_cap = SIZE_MAX;
+}
+
+/* the caller cancels: the parts the server queued and has not started go
+ * unsent (what WIRE.md promises), and the session goes on */
+Test(rpc_stream, a_cancel_drops_the_queued_parts)
+{
+	struct seen x = { 0 };
+	uint8_t req[5] = { 0 };
+	struct iovec iov = { req, sizeof(req) };
+	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM };
+	static uint8_t big[100000];
+	struct iovec p = { big, sizeof(big) };
+
+	cr_assert_eq(rpc_call(sess, M_LAZY, &iov, 1, &o, on_part, &x, &x.id), 0);
+	for (int i = 0; i < 200 && !lazy; i++)
+		spin(1);
+	cr_assert_not_null(lazy);
+	fk_pipe_cap = 4096;
+	for (int k = 0; k < 100; k++)
+		cr_assert_eq(rpc_respond_part(lazy, &p, 1, NULL, 0), 0);
+	cr_assert_eq(rpc_cancel(sess, x.id), 0);
+	for (int i = 0; i < 2000 && !rpc_req_cancelled(lazy); i++)
+		spin(1);
+	cr_assert(rpc_req_cancelled(lazy));
+	cr_assert_leq(items_queued(lazy->s), 1, "%zu parts still queued", items_queued(lazy->s));
+	cr_assert_leq(lazy->s->queued_bytes, rpc_tx_cost(sizeof(big)));
+	fk_pipe_cap = SIZE_MAX;
+	cr_assert_eq(rpc_respond(lazy, RPC_OK, NULL, 0, NULL, 0), 0);
+	lazy = NULL;
+	struct seen y = { 0 };
+
+	cr_assert_eq(stream_call(2, 10, &y, 0), 0);
+	wait_end(&y, 5000);
+	cr_assert_eq(y.parts, 2);
+	cr_assert_eq(x.status, RPC_CANCELLED);
+}
+
+#ifdef FK_MSG
+static struct rpc_req *holdv[64];
+static int nhold;
+
+static void h_holdit(struct rpc_req *r, void *arg)
+{
+	holdv[nhold++] = r;
+}
+
+static void inject_frame(const struct rpc_frame_hdr *h, const void *payload)
+{
+	uint8_t hb[RPC_WIRE_HDR_LEN];
+
+	rpc_frame_encode(h, hb);
+	fk_inject(srv->t, hb, sizeof(hb));
+	if (h->frame_len)
+		fk_inject(srv->t, payload, h->frame_len);
+}
+
+/*
+ * A peer within its credit: a request over max_msg (every frame handed
+ * back as credit as it goes by), requests filling the window to 10 bytes
+ * short, then the first one's CANCEL.  Its end carries no byte and must be
+ * charged none: a header's worth would break the window, a protocol error.
+ */
+Test(rpc_stream, an_abandoned_end_is_charged_what_it_cost)
+{
+	static uint8_t zero[1u << 20];
+	uint32_t fl = 256u << 10;
+	struct rpc_stats st;
+
+	rpc_endpoint_destroy(cli);
+	rpc_endpoint_destroy(srv);
+	start(1u << 20, 0);
+	cr_assert_eq(rpc_register(srv, 9, "hold", h_holdit, NULL), 0);
+	spin(50);
+	struct rpc_session *ss = srv->sessions;
+
+	cr_assert_not_null(ss);
+	struct rpc_frame_hdr h = { .type = RPC_FT_REQUEST, .flags = RPC_FF_MORE, .method = 9,
+				   .call_id = 5000, .frame_len = fl, .msg_len = 8u << 20 };
+
+	inject_frame(&h, zero);
+	for (uint32_t k = 1; k < 16; k++) {
+		struct rpc_frame_hdr c = { .type = RPC_FT_CHUNK, .flags = RPC_FF_MORE,
+					   .call_id = 5000, .frame_len = fl, .msg_len = k * fl };
+
+		inject_frame(&c, zero);
+	}
+	for (int i = 0; i < 20; i++)
+		rpc_run(srv, 0);
+	uint64_t room = ss->rx_bytes_win - ss->rx_bytes_used - ss->grant_bytes - 10;
+
+	for (uint32_t id = 6000; room; id++) {
+		uint32_t body = room - 32 > (1u << 20) ? (1u << 20) : (uint32_t)(room - 32);
+		struct rpc_frame_hdr q = { .type = RPC_FT_REQUEST, .method = 9, .call_id = id,
+					   .frame_len = body, .msg_len = body };
+
+		inject_frame(&q, zero);
+		room -= 32 + body;
+	}
+	for (int i = 0; i < 20; i++)
+		rpc_run(srv, 0);
+	struct rpc_frame_hdr cn = { .type = RPC_FT_CANCEL, .call_id = 5000,
+				    .status = RPC_CANCELLED };
+
+	inject_frame(&cn, NULL);
+	for (int i = 0; i < 20; i++)
+		rpc_run(srv, 0);
+	rpc_endpoint_stats(srv, &st);
+	cr_assert_eq(st.proto_errors, 0);
+	cr_assert_eq(ss->state, SS_UP);
+	for (int i = 0; i < nhold; i++)
+		rpc_respond(holdv[i], RPC_OK, NULL, 0, NULL, 0);
+	nhold = 0;
+}
+#endif
