@@ -248,19 +248,14 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	unsigned nmeta = opts ? opts->nmeta : 0;
 	struct rpc_ccall *c;
 	uint64_t deadline = 0;
-	size_t total = 0;
+	size_t total;
 	int r;
 
-	if (!cont || iovcnt < 0 || (iovcnt && !iov) ||
-	    (opts && (opts->prio > RPC_PRIO_BULK || (opts->flags & ~RPC_CALL_STREAM))))
+	if (!cont || (opts && (opts->prio > RPC_PRIO_BULK || (opts->flags & ~RPC_CALL_STREAM))))
 		return -EINVAL;
 	if (s->state == SS_CLOSED)
 		return -ENOTCONN;
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	if (total > ep->o.max_msg)
-		return -EMSGSIZE;
-	r = rpc_meta_check(meta, nmeta);
+	r = rpc_msg_size(ep, iov, iovcnt, meta, nmeta, &total);
 	if (r)
 		return r;
 	if (!rpc_tx_room(s, total))

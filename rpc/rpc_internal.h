@@ -396,6 +396,8 @@ int rpc_rx_frame_end(struct rpc_session *s);
 
 /* tx.c */
 void rpc_txq_push(struct rpc_txq *q, struct rpc_txitem *it);
+int rpc_msg_size(const struct rpc_endpoint *ep, const struct iovec *iov, int iovcnt,
+		 const struct rpc_meta *meta, unsigned nmeta, size_t *total);
 uint64_t rpc_tx_cost(size_t len);
 bool rpc_tx_room(const struct rpc_session *s, size_t len);
 void rpc_tx_drop_responses(struct rpc_session *s, uint32_t call_id);

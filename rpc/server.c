@@ -198,16 +198,12 @@ int rpc_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovc
 		const struct rpc_meta *meta, unsigned nmeta)
 {
 	struct rpc_frame_hdr h = { .type = RPC_FT_RESPONSE };
-	size_t total = 0;
+	size_t total;
 	int err;
 
-	if (status < 0 || status > RPC_UNAUTHENTICATED || iovcnt < 0 || (iovcnt && !iov))
+	if (status < 0 || status > RPC_UNAUTHENTICATED)
 		return -EINVAL;
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	err = rpc_meta_check(meta, nmeta);
-	if (!err && total > r->ep->o.max_msg)
-		err = -EMSGSIZE;
+	err = rpc_msg_size(r->ep, iov, iovcnt, meta, nmeta, &total);
 	if (err)
 		return err;	/* @r stays the caller's: it may answer again */
 	if (__atomic_load_n(&r->in_worker, __ATOMIC_RELAXED))
@@ -243,18 +239,14 @@ int rpc_respond_part(struct rpc_req *r, const struct iovec *iov, int iovcnt,
 		     const struct rpc_meta *meta, unsigned nmeta)
 {
 	struct rpc_frame_hdr h = { .type = RPC_FT_RESPONSE, .flags = RPC_FF_STREAM };
-	size_t total = 0;
+	size_t total;
 	int err;
 
-	if (!r || iovcnt < 0 || (iovcnt && !iov))
+	if (!r)
 		return -EINVAL;
 	if (__atomic_load_n(&r->in_worker, __ATOMIC_RELAXED) || !rpc_req_streams(r))
 		return -EOPNOTSUPP;
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	err = rpc_meta_check(meta, nmeta);
-	if (!err && total > r->ep->o.max_msg)
-		err = -EMSGSIZE;
+	err = rpc_msg_size(r->ep, iov, iovcnt, meta, nmeta, &total);
 	if (err)
 		return err;
 	if (rpc_req_cancelled(r) || !r->s || r->s->state != SS_UP)

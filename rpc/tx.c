@@ -46,6 +46,28 @@ uint64_t rpc_tx_cost(size_t len)
 }
 
 /**
+ * rpc_msg_size - the body bytes gathered in @iov, checked with @meta for
+ * sending: a message of at most max_msg, well-formed metadata.
+ * Return: 0 (*@total set), -EINVAL, -EMSGSIZE or rpc_meta_check()'s error.
+ */
+int rpc_msg_size(const struct rpc_endpoint *ep, const struct iovec *iov, int iovcnt,
+		 const struct rpc_meta *meta, unsigned nmeta, size_t *total)
+{
+	size_t n = 0;
+	int err;
+
+	if (iovcnt < 0 || (iovcnt && !iov))
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++)
+		n += iov[i].iov_len;
+	err = rpc_meta_check(meta, nmeta);
+	if (!err && n > ep->o.max_msg)
+		err = -EMSGSIZE;
+	*total = n;
+	return err;
+}
+
+/**
  * rpc_tx_room - may a message of @len bytes be queued on @s?  Within
  * max_queued_bytes, or alone (a message larger than the bound must still
  * be able to go).

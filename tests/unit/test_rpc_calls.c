@@ -269,6 +269,44 @@ Test(rpc, too_big_and_unknown_method_and_status)
 	free(big);
 }
 
+/* a fresh server (echo only) and client, with these max_msg */
+static void echo_pair(uint32_t srv_max, uint32_t cli_max)
+{
+	rpc_endpoint_destroy(cli);
+	rpc_endpoint_destroy(srv);
+	fk_reset_all();
+	srv = mk(srv_max, 0);
+	rpc_register(srv, M_ECHO, "echo", h_echo, NULL);
+	cr_assert_eq(rpc_listen(srv, ":7000", NULL, NULL), 0);
+	cli = mk(cli_max, 0);
+	sess = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL);
+}
+
+/*
+ * The credit adds up: what the client may still send plus what the server
+ * owes it back is the server's free window, no more, in calls and bytes;
+ * and the session survives: the next call works.
+ */
+static void credit_adds_up_and_session_lives(void)
+{
+	struct rpc_session *ss = srv->sessions;
+	struct iovec iov = { "small", 5 };
+	struct res r = { 0 };
+
+	cr_assert_not_null(ss);
+	cr_assert_eq(sess->tx_calls + ss->grant_calls, ss->rx_calls_win - ss->rx_calls_used,
+		     "calls: client %u + owed %u != free %u", sess->tx_calls, ss->grant_calls,
+		     ss->rx_calls_win - ss->rx_calls_used);
+	cr_assert_eq(sess->tx_bytes + ss->grant_bytes, ss->rx_bytes_win - ss->rx_bytes_used,
+		     "bytes: client %llu + owed %llu != free %llu",
+		     (unsigned long long)sess->tx_bytes, (unsigned long long)ss->grant_bytes,
+		     (unsigned long long)(ss->rx_bytes_win - ss->rx_bytes_used));
+	cr_assert_eq(rpc_call(sess, M_ECHO, &iov, 1, NULL, cont, &r, NULL), 0);
+	spin_until(&r.done, 2000);
+	cr_assert_eq(r.status, RPC_OK);
+	free(r.data);
+}
+
 Test(rpc, request_over_server_limit)
 {
 	struct res r = { 0 };
@@ -280,34 +318,12 @@ Test(rpc, request_over_server_limit)
 	 * request is ten times the server's byte window, so its skipped
 	 * bytes must go back as they come, or it waits for credit for ever
 	 * (a transport of whole messages hands them over in parts) */
-	rpc_endpoint_destroy(cli);
-	rpc_endpoint_destroy(srv);
-	fk_reset_all();
-	srv = mk(1u << 20, 0);
-	rpc_register(srv, M_ECHO, "echo", h_echo, NULL);
-	cr_assert_eq(rpc_listen(srv, ":7000", NULL, NULL), 0);
-	cli = mk(64u << 20, 0);
-	sess = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL);
+	echo_pair(1u << 20, 64u << 20);
 	cr_assert_eq(rpc_call(sess, M_ECHO, &iov, 1, NULL, cont, &r, NULL), 0);
 	spin_until(&r.done, 10000);
 	cr_assert_eq(r.status, RPC_RESOURCE_EXHAUSTED);
-	/* and the credit adds up: what the client may still send plus what
-	 * the server owes it back is the server's free window, no more */
 	spin(50);
-	struct rpc_session *ss = srv->sessions;
-
-	cr_assert_not_null(ss);
-	cr_assert_eq(sess->tx_bytes + ss->grant_bytes, ss->rx_bytes_win - ss->rx_bytes_used,
-		     "client %llu + owed %llu != free %llu", (unsigned long long)sess->tx_bytes,
-		     (unsigned long long)ss->grant_bytes,
-		     (unsigned long long)(ss->rx_bytes_win - ss->rx_bytes_used));
-	cr_assert_eq(sess->tx_calls + ss->grant_calls, ss->rx_calls_win - ss->rx_calls_used);
-	/* the session survives: the next call works */
-	r.done = 0;
-	iov.iov_len = 10;
-	cr_assert_eq(rpc_call(sess, M_ECHO, &iov, 1, NULL, cont, &r, NULL), 0);
-	spin_until(&r.done, 2000);
-	cr_assert_eq(r.status, RPC_OK);
+	credit_adds_up_and_session_lives();
 	free(r.data);
 	free(big);
 }

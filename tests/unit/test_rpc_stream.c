@@ -172,6 +172,28 @@ static void wait_end(struct seen *x, int ms)
 	cr_assert_eq(x->after_end, 0, "the continuation ran after the end");
 }
 
+/* a streaming call to M_LAZY, whose request the test then holds (lazy) */
+static void lazy_call(struct seen *x, uint64_t deadline_us)
+{
+	uint8_t req[5] = { 0 };
+	struct iovec iov = { req, sizeof(req) };
+	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM, .deadline_us = deadline_us };
+
+	cr_assert_eq(rpc_call(sess, M_LAZY, &iov, 1, &o, on_part, x, &x->id), 0);
+	for (int i = 0; i < 200 && !lazy; i++)
+		spin(1);
+	cr_assert_not_null(lazy);
+}
+
+/* fresh endpoints with this max_queued_bytes and these max_msg */
+static void restart(uint64_t cap, uint32_t srv_max, uint32_t cli_max)
+{
+	rpc_endpoint_destroy(cli);
+	rpc_endpoint_destroy(srv);
+	queued_cap = cap;
+	start(srv_max, cli_max);
+}
+
 Test(rpc_stream, parts_arrive_in_order_then_the_end)
 {
 	struct seen x = { 0 };
@@ -197,9 +219,7 @@ Test(rpc_stream, a_stream_carries_more_than_max_msg)
 {
 	struct seen x = { 0 };
 
-	rpc_endpoint_destroy(cli);
-	rpc_endpoint_destroy(srv);
-	start(1u << 20, 1u << 20);
+	restart(0, 1u << 20, 1u << 20);
 	cr_assert_eq(stream_call(12, 1u << 20, &x, 0), 0);
 	wait_end(&x, 20000);
 	cr_assert_eq(x.status, RPC_OK);
@@ -216,20 +236,11 @@ Test(rpc_stream, a_stream_carries_more_than_max_msg)
 Test(rpc_stream, a_producer_faster_than_its_reader_waits)
 {
 	struct seen x = { 0 };
-	uint8_t req[5] = { 0 };
-	struct iovec iov = { req, sizeof(req) };
-	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM };
 	static uint8_t buf[100000];
 	uint32_t sent = 0, eagain = 0;
 
-	rpc_endpoint_destroy(cli);
-	rpc_endpoint_destroy(srv);
-	queued_cap = 1u << 20;
-	start(0, 0);
-	cr_assert_eq(rpc_call(sess, M_LAZY, &iov, 1, &o, on_part, &x, NULL), 0);
-	for (int i = 0; i < 200 && !lazy; i++)
-		spin(1);
-	cr_assert_not_null(lazy);
+	restart(1u << 20, 0, 0);
+	lazy_call(&x, 0);
 	cr_assert(rpc_req_streams(lazy));
 	fk_pipe_cap = 64u << 10;
 	uint64_t end = rpc_now_us() + 20000000;
@@ -266,15 +277,9 @@ Test(rpc_stream, a_producer_faster_than_its_reader_waits)
 Test(rpc_stream, cancel_mid_stream)
 {
 	struct seen x = { .cancel_at_3 = true };
-	uint8_t req[5] = { 0 };
-	struct iovec iov = { req, sizeof(req) };
-	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM };
 	struct iovec p = { "part", 4 };
 
-	cr_assert_eq(rpc_call(sess, M_LAZY, &iov, 1, &o, on_part, &x, &x.id), 0);
-	for (int i = 0; i < 200 && !lazy; i++)
-		spin(1);
-	cr_assert_not_null(lazy);
+	lazy_call(&x, 0);
 	for (int k = 0; k < 3; k++) {
 		uint8_t b[4];
 		struct iovec q = { b, 4 };
@@ -307,16 +312,10 @@ Test(rpc_stream, cancel_mid_stream)
 Test(rpc_stream, the_deadline_covers_the_whole_stream)
 {
 	struct seen x = { 0 };
-	uint8_t req[5] = { 0 };
-	struct iovec iov = { req, sizeof(req) };
-	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM, .deadline_us = 100000 };
 	uint64_t t0 = rpc_now_us();
 	uint32_t made = 0;
 
-	cr_assert_eq(rpc_call(sess, M_LAZY, &iov, 1, &o, on_part, &x, NULL), 0);
-	for (int i = 0; i < 200 && !lazy; i++)
-		spin(1);
-	cr_assert_not_null(lazy);
+	lazy_call(&x, 100000);
 	while (!x.ends && rpc_now_us() < t0 + 2000000) {
 		uint8_t b[4];
 		struct iovec q = { b, 4 };
@@ -340,9 +339,7 @@ Test(rpc_stream, a_part_over_the_callers_max_msg)
 {
 	struct seen x = { 0 };
 
-	rpc_endpoint_destroy(cli);
-	rpc_endpoint_destroy(srv);
-	start(4u << 20, 64u << 10);
+	restart(0, 4u << 20, 64u << 10);
 	cr_assert_eq(stream_call(3, 100000, &x, 0), 0);
 	wait_end(&x, 5000);
 	cr_assert_eq(x.status, RPC_RESOURCE_EXHAUSTED);
@@ -415,19 +412,10 @@ static size_t items_queued(struct rpc_session *s)
 Test(rpc_stream, empty_parts_are_bounded_too)
 {
 	struct seen x = { 0 };
-	uint8_t req[5] = { 0 };
-	struct iovec iov = { req, sizeof(req) };
-	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM };
 	int ok = 0, rc = 0;
 
-	rpc_endpoint_destroy(cli);
-	rpc_endpoint_destroy(srv);
-	queued_cap = 64u << 10;
-	start(0, 0);
-	cr_assert_eq(rpc_call(sess, M_LAZY, &iov, 1, &o, on_part, &x, NULL), 0);
-	for (int i = 0; i < 200 && !lazy; i++)
-		spin(1);
-	cr_assert_not_null(lazy);
+	restart(64u << 10, 0, 0);
+	lazy_call(&x, 0);
 	fk_pipe_cap = 0;
 	for (int k = 0; k < 100000 && !(rc = rpc_respond_part(lazy, NULL, 0, NULL, 0)); k++)
 		ok++;
@@ -442,16 +430,10 @@ Test(rpc_stream, empty_parts_are_bounded_too)
 Test(rpc_stream, a_cancel_drops_the_queued_parts)
 {
 	struct seen x = { 0 };
-	uint8_t req[5] = { 0 };
-	struct iovec iov = { req, sizeof(req) };
-	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM };
 	static uint8_t big[100000];
 	struct iovec p = { big, sizeof(big) };
 
-	cr_assert_eq(rpc_call(sess, M_LAZY, &iov, 1, &o, on_part, &x, &x.id), 0);
-	for (int i = 0; i < 200 && !lazy; i++)
-		spin(1);
-	cr_assert_not_null(lazy);
+	lazy_call(&x, 0);
 	fk_pipe_cap = 4096;
 	for (int k = 0; k < 100; k++)
 		cr_assert_eq(rpc_respond_part(lazy, &p, 1, NULL, 0), 0);
@@ -503,9 +485,7 @@ Test(rpc_stream, an_abandoned_end_is_charged_what_it_cost)
 	uint32_t fl = 256u << 10;
 	struct rpc_stats st;
 
-	rpc_endpoint_destroy(cli);
-	rpc_endpoint_destroy(srv);
-	start(1u << 20, 0);
+	restart(0, 1u << 20, 0);
 	cr_assert_eq(rpc_register(srv, 9, "hold", h_holdit, NULL), 0);
 	spin(50);
 	struct rpc_session *ss = srv->sessions;
