@@ -4,7 +4,8 @@
 # Linux host with a bypass kv_client.  Each way: 40 put/get/del rounds with
 # values up to 1 MiB (every byte checked), then a short rpc_bench run
 # (64 B and 64 KiB echo, 4 sessions, every byte checked) that must complete
-# calls with none failed.
+# calls with none failed; and a value streamed back in parts (kv GET_PARTS,
+# a streamed response) each way.
 # The bypass server also runs once with its handlers on worker threads.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
@@ -30,6 +31,9 @@ bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7110" check 40 >"$dir/c1.lo
 	bp_die "kernel client -> bypass server: $(cat "$dir/c1.log")"
 grep -q "check 40 ok" "$dir/c1.log" || bp_die "no check result: $(cat "$dir/c1.log")"
 bp_log "kernel client -> bypass kv_server: check 40 ok"
+bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7110" check-parts 6000000 100000 \
+	>"$dir/c4.log" 2>&1 || bp_die "kernel client <- bypass server, streamed: $(cat "$dir/c4.log")"
+bp_log "kernel client <- bypass kv_server, streamed: $(sed -n 's/.*ok: //p' "$dir/c4.log")"
 bp_bg "$R/kv_server" --transport bypass --listen :7118 --workers 2 >"$dir/s3.log" 2>&1
 bp_wait_listening "$dir/s3.log"
 bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7118" check 40 >"$dir/c3.log" 2>&1 ||
@@ -51,6 +55,10 @@ timeout 120 "$R/kv_client" --transport bypass --connect "$BP_PEER_IP:7112" check
 	bp_die "bypass client -> kernel server: $(cat "$dir/c2.log")"
 grep -q "check 40 ok" "$dir/c2.log" || bp_die "no check result: $(cat "$dir/c2.log")"
 bp_log "bypass client -> kernel kv_server: check 40 ok"
+timeout 120 "$R/kv_client" --transport bypass --connect "$BP_PEER_IP:7112" \
+	check-parts 6000000 100000 >"$dir/c5.log" 2>&1 ||
+	bp_die "bypass client <- kernel server, streamed: $(cat "$dir/c5.log")"
+bp_log "bypass client <- kernel kv_server, streamed: $(sed -n 's/.*ok: //p' "$dir/c5.log")"
 bp_bg bp_peer "$R/rpc_bench" server -p 7113 >"$dir/b2.log" 2>&1
 bp_wait_peer_listen 7113
 for size in 64 65536; do
@@ -58,4 +66,5 @@ for size in 64 65536; do
 		--size $size --verify --duration 1 --warmup 0.2 >"$dir/bc2.log" 2>&1 || bp_die "rpc_bench bypass->kernel: $(cat "$dir/bc2.log")"
 	bp_log "bypass -> kernel: $(rpc_bench_ok "$dir/bc2.log")"
 done
-echo "PASS: rpc interop bypass<->kernel both ways (kv check 40 each way, rpc_bench 64 B and 64 KiB)"
+echo "PASS: rpc interop bypass<->kernel both ways (kv check 40 each way, streamed responses," \
+	"rpc_bench 64 B and 64 KiB)"
