@@ -416,4 +416,5 @@ struct rpc_session *rpc_connect(struct rpc_endpoint *ep, const char *hostport,
 void rpc_endpoint_stats(const struct rpc_endpoint *ep, struct rpc_stats *st)
 {
 	*st = ep->st;
+	st->stream_waits = rpc_workers_stream_waits(ep);
 }

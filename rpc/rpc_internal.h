@@ -181,6 +181,8 @@ struct rpc_txitem {
 	bool is_req;			/* credit controlled */
 	bool counted;			/* in queued_bytes (rpc_tx_cost()): a request or a
 					 * streamed part */
+	uint32_t worker_bytes;		/* a worker's streamed part: what it holds of
+					 * the workers' budget (worker.c) */
 	bool resv;			/* tx_msg_begin() promised its frames room */
 	uint8_t prio;			/* RPC_TXC_*: its queue, its frames' class */
 	uint64_t deadline;		/* absolute µs (requests), 0 = none */
@@ -436,6 +438,10 @@ void rpc_workers_stop(struct rpc_endpoint *ep);
 void rpc_worker_post(struct rpc_req *r, const struct rpc_method *m);
 int rpc_worker_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovcnt,
 		       const struct rpc_meta *meta, unsigned nmeta);
+int rpc_worker_respond_part(struct rpc_req *r, const struct iovec *iov, int iovcnt,
+			    const struct rpc_meta *meta, unsigned nmeta);
+void rpc_worker_part_sent(struct rpc_endpoint *ep, uint32_t bytes);
+uint64_t rpc_workers_stream_waits(const struct rpc_endpoint *ep);
 void rpc_workers_collect(struct rpc_endpoint *ep);
 bool rpc_workers_out(const struct rpc_endpoint *ep);
 

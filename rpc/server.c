@@ -244,11 +244,13 @@ int rpc_respond_part(struct rpc_req *r, const struct iovec *iov, int iovcnt,
 
 	if (!r)
 		return -EINVAL;
-	if (__atomic_load_n(&r->in_worker, __ATOMIC_RELAXED) || !rpc_req_streams(r))
+	if (!rpc_req_streams(r))
 		return -EOPNOTSUPP;
 	err = rpc_msg_size(r->ep, iov, iovcnt, meta, nmeta, &total);
 	if (err)
 		return err;
+	if (__atomic_load_n(&r->in_worker, __ATOMIC_RELAXED))
+		return rpc_worker_respond_part(r, iov, iovcnt, meta, nmeta);
 	if (rpc_req_cancelled(r) || !r->s || r->s->state != SS_UP)
 		return 0; /* dropped: the handler ends the call with rpc_respond() */
 	if (!rpc_tx_room(r->s, total))

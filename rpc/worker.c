@@ -11,21 +11,44 @@
  * server.c).  A request's buffer is not touched by the endpoint while a
  * worker owns it: orphaning keeps complete requests, and cancellation
  * only sets the flag.
+ *
+ * A worker handler may stream (rpc_respond_part()): each part is encoded
+ * into a malloc'ed copy and queued in order on the parts list, which the
+ * endpoint thread sends before the finished list (so a part posted before
+ * the final response goes first).  Parts posted and not yet written weigh
+ * on one budget for all workers (max_queued_bytes, rpc_tx_cost() each,
+ * given back when their tx item goes: rpc_worker_part_sent()); a worker
+ * over it waits, so a producer is paced by its slowest reader instead of
+ * filling memory.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rpc_internal.h"
 
+/* a part of a streamed response a worker posted, to send in order */
+struct rpc_wpart {
+	struct rpc_wpart *next;
+	struct rpc_req *r;
+	uint8_t *buf;			/* meta + body (malloc) */
+	uint32_t len;
+	uint16_t meta_len;
+};
+
 struct rpc_workers {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_cond_t room;		/* parts_bytes went down */
 	struct rpc_req *q, *q_tail;	/* to run */
 	struct rpc_req *fin;		/* answered, to send */
+	struct rpc_wpart *parts, *parts_tail; /* streamed parts, to send first */
+	uint64_t parts_bytes;		/* posted and not yet written (rpc_tx_cost()) */
+	uint64_t stream_waits;		/* rpc_stats.stream_waits */
 	unsigned out;			/* posted and not yet collected (endpoint thread) */
 	bool stop;
 	int efd;
@@ -76,8 +99,14 @@ int rpc_workers_start(struct rpc_endpoint *ep)
 		free(w);
 		return -errno;
 	}
+	pthread_condattr_t ca;
+
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->room, &ca);
+	pthread_condattr_destroy(&ca);
 	if (ep->ops->set_wake && ep->ops->set_wake(ep->t, w->efd) < 0) {
 		close(w->efd);
 		free(w);
@@ -115,29 +144,49 @@ void rpc_worker_post(struct rpc_req *r, const struct rpc_method *m)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* metadata and body in one malloc'ed copy (*@ml, *@total: their bytes) */
+static uint8_t *encode(const struct iovec *iov, int iovcnt, const struct rpc_meta *meta,
+		       unsigned nmeta, size_t *ml, size_t *total)
+{
+	uint8_t *p;
+
+	*ml = rpc_meta_size(meta, nmeta);
+	*total = 0;
+	for (int i = 0; i < iovcnt; i++)
+		*total += iov[i].iov_len;
+	p = malloc(*ml + *total + 1);
+	if (!p)
+		return NULL;
+	rpc_meta_encode(meta, nmeta, p);
+	*total = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len)
+			memcpy(p + *ml + *total, iov[i].iov_base, iov[i].iov_len);
+		*total += iov[i].iov_len;
+	}
+	return p;
+}
+
+static void wake_endpoint(struct rpc_workers *w)
+{
+	uint64_t one = 1;
+
+	if (write(w->efd, &one, sizeof(one)) < 0) {
+		/* the counter is saturated: a wakeup is pending anyway */
+	}
+}
+
 /* rpc_respond() on a worker thread: copy, queue, wake the endpoint */
 int rpc_worker_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovcnt,
 		       const struct rpc_meta *meta, unsigned nmeta)
 {
 	struct rpc_workers *w = r->ep->w;
-	size_t ml = rpc_meta_size(meta, nmeta), total = 0;
-	uint64_t one = 1;
-	uint8_t *p;
+	size_t ml, total;
+	uint8_t *p = encode(iov, iovcnt, meta, nmeta, &ml, &total);
 
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	p = malloc(ml + total + 1);
 	if (!p) {
 		status = RPC_RESOURCE_EXHAUSTED;
 		ml = total = 0;
-	} else {
-		rpc_meta_encode(meta, nmeta, p);
-		total = 0;
-		for (int i = 0; i < iovcnt; i++) {
-			if (iov[i].iov_len)
-				memcpy(p + ml + total, iov[i].iov_base, iov[i].iov_len);
-			total += iov[i].iov_len;
-		}
 	}
 	r->wresp = p;
 	r->wmeta_len = (uint16_t)ml;
@@ -147,10 +196,113 @@ int rpc_worker_respond(struct rpc_req *r, int status, const struct iovec *iov, i
 	r->wnext = w->fin;
 	w->fin = r;
 	pthread_mutex_unlock(&w->mu);
-	if (write(w->efd, &one, sizeof(one)) < 0) {
-		/* the counter is saturated: a wakeup is pending anyway */
-	}
+	wake_endpoint(w);
 	return 0;
+}
+
+/*
+ * rpc_respond_part() on a worker thread: wait for room in the workers'
+ * budget (or the end of the call, or of the endpoint), then copy and queue
+ * the part behind the ones before it.
+ */
+int rpc_worker_respond_part(struct rpc_req *r, const struct iovec *iov, int iovcnt,
+			    const struct rpc_meta *meta, unsigned nmeta)
+{
+	struct rpc_workers *w = r->ep->w;
+	uint64_t cap = r->ep->o.max_queued_bytes, cost;
+	struct rpc_wpart *part;
+	size_t ml, total = 0;
+	bool drop;
+
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	cost = rpc_tx_cost(rpc_meta_size(meta, nmeta) + total);
+	pthread_mutex_lock(&w->mu);
+	/* (a part alone always goes, as rpc_tx_room() lets it) */
+	while (w->parts_bytes && w->parts_bytes + cost > cap && !w->stop &&
+	       !rpc_req_cancelled(r)) {
+		struct timespec ts;
+
+		w->stream_waits++;
+		/* timed: a deadline passing cancels the call with no wakeup */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 10 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&w->room, &w->mu, &ts);
+	}
+	drop = w->stop || rpc_req_cancelled(r);
+	pthread_mutex_unlock(&w->mu);
+	if (drop)
+		return 0; /* the handler ends the call with rpc_respond() */
+	part = calloc(1, sizeof(*part));
+	if (part)
+		part->buf = encode(iov, iovcnt, meta, nmeta, &ml, &total);
+	if (!part || !part->buf) {
+		free(part);
+		return -ENOMEM;
+	}
+	part->r = r;
+	part->len = (uint32_t)(ml + total);
+	part->meta_len = (uint16_t)ml;
+	pthread_mutex_lock(&w->mu);
+	w->parts_bytes += cost;
+	if (w->parts_tail)
+		w->parts_tail->next = part;
+	else
+		w->parts = part;
+	w->parts_tail = part;
+	pthread_mutex_unlock(&w->mu);
+	wake_endpoint(w);
+	return 0;
+}
+
+/* endpoint thread: a worker's part left (written or dropped): room again */
+void rpc_worker_part_sent(struct rpc_endpoint *ep, uint32_t bytes)
+{
+	struct rpc_workers *w = ep->w;
+
+	if (!w)
+		return; /* the workers are gone, and their budget with them */
+	pthread_mutex_lock(&w->mu);
+	w->parts_bytes -= bytes;
+	pthread_cond_broadcast(&w->room);
+	pthread_mutex_unlock(&w->mu);
+}
+
+uint64_t rpc_workers_stream_waits(const struct rpc_endpoint *ep)
+{
+	struct rpc_workers *w = ep->w;
+	uint64_t n;
+
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	n = w->stream_waits;
+	pthread_mutex_unlock(&w->mu);
+	return n;
+}
+
+/* endpoint thread: queue a worker's part on its session, in order */
+static void send_part(struct rpc_endpoint *ep, struct rpc_wpart *p)
+{
+	struct rpc_req *r = p->r;
+	struct rpc_frame_hdr h = { .type = RPC_FT_RESPONSE, .flags = RPC_FF_STREAM,
+				   .method = r->method, .call_id = r->call_id };
+	uint32_t cost = (uint32_t)rpc_tx_cost(p->len);
+	struct rpc_txitem *it = NULL;
+
+	if (!rpc_req_cancelled(r) && r->s && r->s->state == SS_UP)
+		it = rpc_tx_raw(r->s, &h, p->buf, p->meta_len, p->buf + p->meta_len,
+				p->len - p->meta_len, r->prio);
+	if (it)
+		it->worker_bytes = cost; /* given back when the item goes */
+	else
+		rpc_worker_part_sent(ep, cost);
+	free(p->buf);
+	free(p);
 }
 
 /* endpoint thread: send what the workers answered */
@@ -158,6 +310,7 @@ void rpc_workers_collect(struct rpc_endpoint *ep)
 {
 	struct rpc_workers *w = ep->w;
 	struct rpc_req *r, *next;
+	struct rpc_wpart *p, *pnext;
 	uint64_t v;
 
 	if (!w->out)
@@ -168,7 +321,13 @@ void rpc_workers_collect(struct rpc_endpoint *ep)
 	pthread_mutex_lock(&w->mu);
 	r = w->fin;
 	w->fin = NULL;
+	p = w->parts; /* taken with fin: every part posted before a final is here */
+	w->parts = w->parts_tail = NULL;
 	pthread_mutex_unlock(&w->mu);
+	for (; p; p = pnext) {
+		pnext = p->next;
+		send_part(ep, p);
+	}
 	for (; r; r = next) {
 		uint8_t *buf = r->wresp;
 
@@ -199,6 +358,7 @@ void rpc_workers_stop(struct rpc_endpoint *ep)
 	r = w->q;
 	w->q = w->q_tail = NULL;
 	pthread_cond_broadcast(&w->cv);
+	pthread_cond_broadcast(&w->room);
 	pthread_mutex_unlock(&w->mu);
 	for (unsigned i = 0; i < w->n; i++)
 		pthread_join(w->th[i], NULL);
@@ -212,6 +372,7 @@ void rpc_workers_stop(struct rpc_endpoint *ep)
 	close(w->efd);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->room);
 	free(w);
 	ep->w = NULL;
 }

@@ -182,9 +182,10 @@ int rpc_register(struct rpc_endpoint *ep, uint16_t id, const char *name,
  * rpc_register_flags - rpc_register() with @flags.  RPC_METHOD_WORKER: the
  * handler runs on one of the endpoint's worker threads, for handlers that
  * block or compute for long.  There it may only use rpc_req_msg(),
- * rpc_req_method(), rpc_req_time_left_us(), rpc_req_cancelled() and
- * rpc_respond() on its request, and must call rpc_respond() before it
- * returns (the response is copied and sent by the endpoint's thread).
+ * rpc_req_method(), rpc_req_time_left_us(), rpc_req_cancelled(),
+ * rpc_req_streams(), rpc_respond_part() and rpc_respond() on its request,
+ * and must call rpc_respond() before it returns (responses are copied and
+ * sent by the endpoint's thread).
  * RPC_METHOD_LATENCY / RPC_METHOD_BULK: the send class of its responses
  * (enum rpc_prio; default normal).
  * Return: as rpc_register(), or -errno if the workers cannot start.
@@ -232,12 +233,14 @@ bool rpc_req_streams(const struct rpc_req *req);
  * with rpc_result.more set.  Messages keep their order; each is at most
  * max_msg, so a stream carries more than any one message may.  End the
  * stream with rpc_respond() (its status is the call's).  On the endpoint's
- * thread only (a handler that streams defers: keep @req, go on from the
- * app's loop).
+ * thread a handler that streams more than the session takes defers (keeps
+ * @req, goes on from the app's loop after -EAGAIN); on a worker thread
+ * (RPC_METHOD_WORKER) the call waits instead while the parts the workers
+ * posted and the sessions have not written weigh more than max_queued_bytes.
  * Return: 0 (also when dropped: the call was cancelled, see
- * rpc_req_cancelled(); end it with rpc_respond()), -EAGAIN (max_queued_bytes
- * of the session are queued: run the loop and retry), -EOPNOTSUPP (the
- * caller did not ask for a stream, or on a worker thread), -EMSGSIZE,
+ * rpc_req_cancelled(); end it with rpc_respond()), -EAGAIN (endpoint
+ * thread: max_queued_bytes of the session are queued: run the loop and
+ * retry), -EOPNOTSUPP (the caller did not ask for a stream), -EMSGSIZE,
  * -EINVAL, -ENOMEM.
  */
 int rpc_respond_part(struct rpc_req *req, const struct iovec *iov, int iovcnt,
@@ -417,6 +420,9 @@ struct rpc_stats {
 	 * ENFILE, ENOBUFS, ENOMEM): the connections waited in the listener
 	 * and were tried again 20 ms later */
 	uint64_t accept_errors;
+	/* times a streaming worker handler waited in rpc_respond_part() for
+	 * its readers (the workers' max_queued_bytes budget was full) */
+	uint64_t stream_waits;
 };
 
 void rpc_endpoint_stats(const struct rpc_endpoint *ep, struct rpc_stats *st);

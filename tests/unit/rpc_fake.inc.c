@@ -117,6 +117,8 @@ static int fk_span(int p, uint64_t pos, size_t len, struct iovec iov[2])
 /* append @len bytes (room checked by the caller) to what @p reads */
 static void fk_put(int p, const void *src, size_t len)
 {
+	if (!len)
+		return; /* (a pipe with no room: nothing to copy, maybe no buffer) */
 #ifdef FK_ZC
 	struct iovec v[2];
 	int n = fk_span(p, fk[p].rd + fk[p].len, len, v);

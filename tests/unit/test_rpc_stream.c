@@ -18,6 +18,7 @@
 #define M_STREAM 1	/* parts of the request's size, as many as its first byte says */
 #define M_LAZY 2	/* deferred: the test streams from its own loop */
 #define M_PLAIN 3	/* one response, whatever the caller asked */
+#define M_WSTREAM 4	/* M_STREAM on a worker thread */
 
 static struct rpc_endpoint *srv, *cli;
 static struct rpc_session *sess;
@@ -86,6 +87,8 @@ static void start(uint32_t srv_max, uint32_t cli_max)
 	cr_assert_eq(rpc_register(srv, M_STREAM, "stream", h_stream, NULL), 0);
 	cr_assert_eq(rpc_register(srv, M_LAZY, "lazy", h_lazy, NULL), 0);
 	cr_assert_eq(rpc_register(srv, M_PLAIN, "plain", h_plain, NULL), 0);
+	cr_assert_eq(rpc_register_flags(srv, M_WSTREAM, "wstream", h_stream, NULL,
+					RPC_METHOD_WORKER), 0);
 	cr_assert_eq(rpc_listen(srv, ":7000", NULL, NULL), 0);
 	cli = mk(cli_max);
 	sess = rpc_connect(cli, "10.0.0.1:7000", NULL, NULL);
@@ -151,14 +154,20 @@ static void on_part(const struct rpc_result *r, void *arg)
 		cr_assert_eq(rpc_cancel(sess, x->id), 0);
 }
 
-static int stream_call(uint8_t n, uint32_t len, struct seen *x, uint64_t deadline_us)
+static int stream_call_to(uint16_t method, uint8_t n, uint32_t len, struct seen *x,
+			  uint64_t deadline_us)
 {
 	uint8_t req[5] = { n };
 	struct iovec iov = { req, sizeof(req) };
 	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM, .deadline_us = deadline_us };
 
 	memcpy(req + 1, &len, 4);
-	return rpc_call(sess, M_STREAM, &iov, 1, &o, on_part, x, &x->id);
+	return rpc_call(sess, method, &iov, 1, &o, on_part, x, &x->id);
+}
+
+static int stream_call(uint8_t n, uint32_t len, struct seen *x, uint64_t deadline_us)
+{
+	return stream_call_to(M_STREAM, n, len, x, deadline_us);
 }
 
 static void wait_end(struct seen *x, int ms)
@@ -423,6 +432,10 @@ Test(rpc_stream, empty_parts_are_bounded_too)
 	cr_assert_lt(items_queued(lazy->s), 200, "%zu items for a 64 KiB bound",
 		     items_queued(lazy->s));
 	fk_pipe_cap = SIZE_MAX;
+	cr_assert_eq(rpc_respond(lazy, RPC_OK, NULL, 0, NULL, 0), 0);
+	lazy = NULL;
+	wait_end(&x, 5000); /* (x is on this stack: the call must end here) */
+	cr_assert_eq(x.parts, (uint32_t)ok);
 }
 
 /* the caller cancels: the parts the server queued and has not started go
@@ -529,3 +542,51 @@ Test(rpc_stream, an_abandoned_end_is_charged_what_it_cost)
 	nhold = 0;
 }
 #endif
+
+/*
+ * A handler on a worker thread streams 40 parts of 100 KB to a reader
+ * behind a 64 KiB pipe, with 1 MiB of budget: it waits for room instead of
+ * filling memory, and the caller gets every part in order, then the end.
+ */
+Test(rpc_stream, a_worker_handler_streams)
+{
+	struct seen x = { 0 };
+	struct rpc_stats st = { 0 };
+	uint64_t end;
+
+	restart(1u << 20, 0, 0);
+	cr_assert_eq(stream_call_to(M_WSTREAM, 40, 100000, &x, 0), 0);
+	spin(2); /* the request is in */
+	fk_pipe_cap = 0; /* a reader that stops: the worker must wait */
+	for (end = rpc_now_us() + 5000000; !st.stream_waits && rpc_now_us() < end;) {
+		rpc_run(srv, 1);
+		rpc_endpoint_stats(srv, &st);
+	}
+	fk_pipe_cap = 64u << 10;
+	wait_end(&x, 30000);
+	cr_assert_eq(x.status, RPC_OK);
+	cr_assert_eq(x.parts, 40);
+	cr_assert_eq(x.bytes, 4000000);
+	cr_assert_eq(x.bad, 0);
+	cr_assert_str_eq(x.end, "end");
+	cr_assert_gt(st.stream_waits, 0, "the worker never waited for its reader");
+	fk_pipe_cap = SIZE_MAX;
+}
+
+/* the caller's deadline passes while a worker waits for room: it wakes,
+ * its parts are dropped, and it ends the call */
+Test(rpc_stream, a_waiting_worker_sees_the_deadline)
+{
+	struct seen x = { 0 };
+	uint64_t t0;
+
+	restart(256u << 10, 0, 0);
+	fk_pipe_cap = 0; /* the reader never reads */
+	t0 = rpc_now_us();
+	cr_assert_eq(stream_call_to(M_WSTREAM, 200, 100000, &x, 200000), 0);
+	wait_end(&x, 10000);
+	cr_assert_eq(x.status, RPC_DEADLINE_EXCEEDED);
+	cr_assert_lt(rpc_now_us() - t0, 5000000);
+	fk_pipe_cap = SIZE_MAX;
+	/* the worker finished its handler: the endpoint tears down */
+}
