@@ -247,7 +247,9 @@ void rpc_endpoint_destroy(struct rpc_endpoint *ep)
 {
 	if (!ep)
 		return;
-	/* workers first: their requests still point into the sessions */
+	/* workers first: their requests still point into the sessions; they
+	 * read as cancelled from now, so streams end and handlers return */
+	__atomic_store_n(&ep->stopping, true, __ATOMIC_RELAXED);
 	rpc_workers_stop(ep);
 	for (struct rpc_session *s = ep->sessions; s; s = s->next)
 		rpc_session_close(s);

@@ -181,8 +181,8 @@ struct rpc_txitem {
 	bool is_req;			/* credit controlled */
 	bool counted;			/* in queued_bytes (rpc_tx_cost()): a request or a
 					 * streamed part */
-	uint32_t worker_bytes;		/* a worker's streamed part: what it holds of
-					 * the workers' budget (worker.c) */
+	uint32_t worker_bytes;		/* a worker's streamed part: what it holds of */
+	struct rpc_wbudget *wbudget;	/* its request's budget (worker.c) */
 	bool resv;			/* tx_msg_begin() promised its frames room */
 	uint8_t prio;			/* RPC_TXC_*: its queue, its frames' class */
 	uint64_t deadline;		/* absolute µs (requests), 0 = none */
@@ -246,6 +246,8 @@ struct rpc_req {			/* server side */
 	uint32_t wresp_len;
 	uint16_t wmeta_len;
 	int wstatus;
+	struct rpc_wbudget *wbudget;	/* its streamed parts not yet written (worker.c) */
+	bool wlost;			/* a part of its stream could not be queued */
 	bool drop;			/* too big: answered, chunks skipped */
 	uint64_t deadline;		/* absolute µs, 0 = none */
 	uint32_t credit_bytes;		/* frame bytes to give back */
@@ -376,6 +378,8 @@ struct rpc_endpoint {
 	struct rpc_stats st;
 	struct rpc_workers *w;		/* NULL until a worker method is registered */
 	uint32_t nsess_up;		/* sessions come up: spreads their PINGs */
+	bool stopping;			/* workers are being stopped: their requests
+					 * read as cancelled (atomic) */
 };
 
 /* endpoint.c */
@@ -440,7 +444,9 @@ int rpc_worker_respond(struct rpc_req *r, int status, const struct iovec *iov, i
 		       const struct rpc_meta *meta, unsigned nmeta);
 int rpc_worker_respond_part(struct rpc_req *r, const struct iovec *iov, int iovcnt,
 			    const struct rpc_meta *meta, unsigned nmeta);
-void rpc_worker_part_sent(struct rpc_endpoint *ep, uint32_t bytes);
+struct rpc_wbudget;
+void rpc_worker_part_sent(struct rpc_endpoint *ep, struct rpc_wbudget *b, uint32_t bytes);
+void rpc_worker_req_gone(struct rpc_req *r);
 uint64_t rpc_workers_stream_waits(const struct rpc_endpoint *ep);
 void rpc_workers_collect(struct rpc_endpoint *ep);
 bool rpc_workers_out(const struct rpc_endpoint *ep);

@@ -122,7 +122,8 @@ static void req_free(struct rpc_req *r)
 	struct rpc_endpoint *ep = r->ep;
 
 	req_received(r);
-
+	if (r->wbudget)
+		rpc_worker_req_gone(r);
 	if (r->has_held)
 		ep->ops->msg_done(ep->t, &r->held);
 	rpc_buf_put(&ep->pool, r->buf);
@@ -307,6 +308,7 @@ bool rpc_req_cancelled(const struct rpc_req *r)
 	/* also read by worker threads while the endpoint's may write: atomics */
 	return __atomic_load_n(&r->cancelled, __ATOMIC_RELAXED) ||
 	       !__atomic_load_n(&r->s, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&r->ep->stopping, __ATOMIC_RELAXED) ||
 	       (r->deadline && rpc_now_us() >= r->deadline);
 }
 

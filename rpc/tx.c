@@ -81,8 +81,8 @@ static void item_free(struct rpc_session *s, struct rpc_txitem *it)
 {
 	if (it->counted)
 		s->queued_bytes -= rpc_tx_cost(it->len);
-	if (it->worker_bytes)
-		rpc_worker_part_sent(s->ep, it->worker_bytes);
+	if (it->wbudget)
+		rpc_worker_part_sent(s->ep, it->wbudget, it->worker_bytes);
 	if (it->hdr.type == RPC_FT_PONG)
 		s->pongs_queued--;
 	if (it->back_call)

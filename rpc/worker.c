@@ -16,10 +16,12 @@
  * into a malloc'ed copy and queued in order on the parts list, which the
  * endpoint thread sends before the finished list (so a part posted before
  * the final response goes first).  Parts posted and not yet written weigh
- * on one budget for all workers (max_queued_bytes, rpc_tx_cost() each,
- * given back when their tx item goes: rpc_worker_part_sent()); a worker
- * over it waits, so a producer is paced by its slowest reader instead of
- * filling memory.
+ * on their request's budget (max_queued_bytes, rpc_tx_cost() each, given
+ * back when their tx item goes: rpc_worker_part_sent()); a worker over it
+ * waits, so a producer is paced by its reader instead of filling memory,
+ * and a slow reader holds up only its own streams.  A stopping endpoint
+ * reads as a cancel (rpc_req_cancelled(), ep->stopping), so streams end
+ * and workers join.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,11 +45,10 @@ struct rpc_wpart {
 struct rpc_workers {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	pthread_cond_t room;		/* parts_bytes went down */
+	pthread_cond_t room;		/* a request's budget went down */
 	struct rpc_req *q, *q_tail;	/* to run */
 	struct rpc_req *fin;		/* answered, to send */
 	struct rpc_wpart *parts, *parts_tail; /* streamed parts, to send first */
-	uint64_t parts_bytes;		/* posted and not yet written (rpc_tx_cost()) */
 	uint64_t stream_waits;		/* rpc_stats.stream_waits */
 	unsigned out;			/* posted and not yet collected (endpoint thread) */
 	bool stop;
@@ -201,54 +202,110 @@ int rpc_worker_respond(struct rpc_req *r, int status, const struct iovec *iov, i
 }
 
 /*
- * rpc_respond_part() on a worker thread: wait for room in the workers'
- * budget (or the end of the call, or of the endpoint), then copy and queue
- * the part behind the ones before it.
+ * A request's budget for its streamed parts: the bytes (rpc_tx_cost()) of
+ * the parts posted and not yet written or dropped.  The request and each
+ * such part hold a reference, since parts may still be queued on the
+ * session after the request was answered and freed.  Under w->mu while the
+ * workers run; once they are stopped only the endpoint thread is left.
+ */
+struct rpc_wbudget {
+	uint64_t bytes;
+	unsigned refs;
+};
+
+static void budget_lock(struct rpc_endpoint *ep)
+{
+	if (ep->w)
+		pthread_mutex_lock(&ep->w->mu);
+}
+
+static void budget_unlock(struct rpc_endpoint *ep)
+{
+	if (ep->w)
+		pthread_mutex_unlock(&ep->w->mu);
+}
+
+/* drop one reference (and @bytes); under budget_lock() */
+static void budget_put(struct rpc_endpoint *ep, struct rpc_wbudget *b, uint64_t bytes)
+{
+	b->bytes -= bytes;
+	if (ep->w)
+		pthread_cond_broadcast(&ep->w->room);
+	if (!--b->refs)
+		free(b);
+}
+
+/* wait (timed: a deadline passing cancels the call with no wakeup) */
+static void wait_room(struct rpc_workers *w)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += 10 * 1000 * 1000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&w->room, &w->mu, &ts);
+}
+
+/*
+ * rpc_respond_part() on a worker thread: wait until the request's own
+ * parts not yet written leave room for this one within max_queued_bytes
+ * (so one slow reader holds up only its own streams), or the call or the
+ * endpoint ends; reserve it, then copy and queue the part behind the ones
+ * before it.
  */
 int rpc_worker_respond_part(struct rpc_req *r, const struct iovec *iov, int iovcnt,
 			    const struct rpc_meta *meta, unsigned nmeta)
 {
-	struct rpc_workers *w = r->ep->w;
-	uint64_t cap = r->ep->o.max_queued_bytes, cost;
+	struct rpc_endpoint *ep = r->ep;
+	struct rpc_workers *w = ep->w;
+	uint64_t cap = ep->o.max_queued_bytes, cost;
+	struct rpc_wbudget *b;
 	struct rpc_wpart *part;
 	size_t ml, total = 0;
-	bool drop;
+	bool waited = false;
 
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
 	cost = rpc_tx_cost(rpc_meta_size(meta, nmeta) + total);
 	pthread_mutex_lock(&w->mu);
-	/* (a part alone always goes, as rpc_tx_room() lets it) */
-	while (w->parts_bytes && w->parts_bytes + cost > cap && !w->stop &&
-	       !rpc_req_cancelled(r)) {
-		struct timespec ts;
-
-		w->stream_waits++;
-		/* timed: a deadline passing cancels the call with no wakeup */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 10 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&w->room, &w->mu, &ts);
+	b = r->wbudget;
+	if (!b && !(b = r->wbudget = calloc(1, sizeof(*b)))) {
+		pthread_mutex_unlock(&w->mu);
+		return -ENOMEM;
 	}
-	drop = w->stop || rpc_req_cancelled(r);
-	pthread_mutex_unlock(&w->mu);
-	if (drop)
+	if (!b->refs)
+		b->refs = 1; /* the request's */
+	/* (a part alone always goes, as rpc_tx_room() lets it) */
+	while (b->bytes && b->bytes + cost > cap && !rpc_req_cancelled(r)) {
+		if (!waited)
+			w->stream_waits++;
+		waited = true;
+		wait_room(w);
+	}
+	if (rpc_req_cancelled(r)) {
+		pthread_mutex_unlock(&w->mu);
 		return 0; /* the handler ends the call with rpc_respond() */
+	}
+	b->bytes += cost; /* reserved now: workers never overshoot together */
+	b->refs++;
+	pthread_mutex_unlock(&w->mu);
 	part = calloc(1, sizeof(*part));
 	if (part)
 		part->buf = encode(iov, iovcnt, meta, nmeta, &ml, &total);
 	if (!part || !part->buf) {
 		free(part);
+		pthread_mutex_lock(&w->mu);
+		budget_put(ep, b, cost);
+		pthread_mutex_unlock(&w->mu);
 		return -ENOMEM;
 	}
 	part->r = r;
 	part->len = (uint32_t)(ml + total);
 	part->meta_len = (uint16_t)ml;
 	pthread_mutex_lock(&w->mu);
-	w->parts_bytes += cost;
 	if (w->parts_tail)
 		w->parts_tail->next = part;
 	else
@@ -260,16 +317,20 @@ int rpc_worker_respond_part(struct rpc_req *r, const struct iovec *iov, int iovc
 }
 
 /* endpoint thread: a worker's part left (written or dropped): room again */
-void rpc_worker_part_sent(struct rpc_endpoint *ep, uint32_t bytes)
+void rpc_worker_part_sent(struct rpc_endpoint *ep, struct rpc_wbudget *b, uint32_t bytes)
 {
-	struct rpc_workers *w = ep->w;
+	budget_lock(ep);
+	budget_put(ep, b, bytes);
+	budget_unlock(ep);
+}
 
-	if (!w)
-		return; /* the workers are gone, and their budget with them */
-	pthread_mutex_lock(&w->mu);
-	w->parts_bytes -= bytes;
-	pthread_cond_broadcast(&w->room);
-	pthread_mutex_unlock(&w->mu);
+/* endpoint thread: @r goes; its parts still queued keep the budget alive */
+void rpc_worker_req_gone(struct rpc_req *r)
+{
+	budget_lock(r->ep);
+	budget_put(r->ep, r->wbudget, 0);
+	budget_unlock(r->ep);
+	r->wbudget = NULL;
 }
 
 uint64_t rpc_workers_stream_waits(const struct rpc_endpoint *ep)
@@ -285,7 +346,12 @@ uint64_t rpc_workers_stream_waits(const struct rpc_endpoint *ep)
 	return n;
 }
 
-/* endpoint thread: queue a worker's part on its session, in order */
+/*
+ * endpoint thread: queue a worker's part on its session, in order.  One
+ * that cannot be queued (no memory) marks the request, whose final
+ * response then says RESOURCE_EXHAUSTED: a stream never ends OK with a
+ * hole in it.
+ */
 static void send_part(struct rpc_endpoint *ep, struct rpc_wpart *p)
 {
 	struct rpc_req *r = p->r;
@@ -293,14 +359,19 @@ static void send_part(struct rpc_endpoint *ep, struct rpc_wpart *p)
 				   .method = r->method, .call_id = r->call_id };
 	uint32_t cost = (uint32_t)rpc_tx_cost(p->len);
 	struct rpc_txitem *it = NULL;
+	bool live = !rpc_req_cancelled(r) && r->s && r->s->state == SS_UP;
 
-	if (!rpc_req_cancelled(r) && r->s && r->s->state == SS_UP)
+	if (live)
 		it = rpc_tx_raw(r->s, &h, p->buf, p->meta_len, p->buf + p->meta_len,
 				p->len - p->meta_len, r->prio);
-	if (it)
-		it->worker_bytes = cost; /* given back when the item goes */
-	else
-		rpc_worker_part_sent(ep, cost);
+	if (it) {
+		/* the part's reference and bytes go with the item */
+		it->wbudget = r->wbudget;
+		it->worker_bytes = cost;
+	} else {
+		r->wlost |= live;
+		rpc_worker_part_sent(ep, r->wbudget, cost);
+	}
 	free(p->buf);
 	free(p);
 }
@@ -334,8 +405,8 @@ void rpc_workers_collect(struct rpc_endpoint *ep)
 		next = r->wnext;
 		w->out--;
 		r->in_worker = false;
-		rpc_req_send(r, r->wstatus, buf, r->wmeta_len, buf ? buf + r->wmeta_len : NULL,
-			     r->wresp_len - r->wmeta_len);
+		rpc_req_send(r, r->wlost ? RPC_RESOURCE_EXHAUSTED : r->wstatus, buf, r->wmeta_len,
+			     buf ? buf + r->wmeta_len : NULL, r->wresp_len - r->wmeta_len);
 		free(buf);
 	}
 }

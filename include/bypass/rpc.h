@@ -209,8 +209,9 @@ struct rpc_session *rpc_req_session(const struct rpc_req *req);
 uint64_t rpc_req_time_left_us(const struct rpc_req *req);
 
 /**
- * rpc_req_cancelled - true once the caller cancelled, its deadline passed
- * or its session failed: a response would be dropped.
+ * rpc_req_cancelled - true once the caller cancelled, its deadline passed,
+ * its session failed or the endpoint is being destroyed: a response would
+ * be dropped.
  */
 bool rpc_req_cancelled(const struct rpc_req *req);
 

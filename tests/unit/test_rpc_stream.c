@@ -54,6 +54,35 @@ static void h_stream(struct rpc_req *r, void *arg)
 	cr_assert_eq(rpc_respond(r, RPC_OK, &end, 1, NULL, 0), 0);
 }
 
+/*
+ * M_STREAM on a worker thread (no criterion asserts there: counters the
+ * test reads); N = 255 streams until the call is cancelled.
+ */
+static unsigned worker_errors, worker_done;
+
+static void h_wstream(struct rpc_req *r, void *arg)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+	uint32_t n = ((const uint8_t *)m->data)[0], len;
+	uint8_t *buf;
+
+	memcpy(&len, (const uint8_t *)m->data + 1, 4);
+	buf = malloc(len ? len : 1);
+	for (uint32_t k = 0; n == 255 ? !rpc_req_cancelled(r) : k < n; k++) {
+		struct iovec iov = { buf, len };
+
+		for (size_t i = 0; i < len; i++)
+			buf[i] = pattern(k, i);
+		if (rpc_respond_part(r, &iov, 1, NULL, 0))
+			__atomic_fetch_add(&worker_errors, 1, __ATOMIC_RELAXED);
+	}
+	free(buf);
+	struct iovec end = { "end", 3 };
+
+	rpc_respond(r, RPC_OK, &end, 1, NULL, 0);
+	__atomic_fetch_add(&worker_done, 1, __ATOMIC_RELEASE);
+}
+
 static void h_lazy(struct rpc_req *r, void *arg)
 {
 	lazy = r;
@@ -83,11 +112,12 @@ static void start(uint32_t srv_max, uint32_t cli_max)
 	fk_reset_all();
 	lazy = NULL;
 	part_rc = 1;
+	worker_errors = worker_done = 0;
 	srv = mk(srv_max);
 	cr_assert_eq(rpc_register(srv, M_STREAM, "stream", h_stream, NULL), 0);
 	cr_assert_eq(rpc_register(srv, M_LAZY, "lazy", h_lazy, NULL), 0);
 	cr_assert_eq(rpc_register(srv, M_PLAIN, "plain", h_plain, NULL), 0);
-	cr_assert_eq(rpc_register_flags(srv, M_WSTREAM, "wstream", h_stream, NULL,
+	cr_assert_eq(rpc_register_flags(srv, M_WSTREAM, "wstream", h_wstream, NULL,
 					RPC_METHOD_WORKER), 0);
 	cr_assert_eq(rpc_listen(srv, ":7000", NULL, NULL), 0);
 	cli = mk(cli_max);
@@ -116,7 +146,8 @@ static void spin(int rounds)
 {
 	for (int i = 0; i < rounds; i++) {
 		rpc_run(cli, 0);
-		rpc_run(srv, 0);
+		if (srv)
+			rpc_run(srv, 0);
 	}
 }
 
@@ -543,25 +574,36 @@ Test(rpc_stream, an_abandoned_end_is_charged_what_it_cost)
 }
 #endif
 
+/* run the server alone until its worker waits for a reader, or @ms pass */
+static uint64_t until_a_worker_waits(struct rpc_endpoint *ep, int ms)
+{
+	struct rpc_stats st = { 0 };
+	uint64_t end = rpc_now_us() + (uint64_t)ms * 1000;
+
+	while (!st.stream_waits && rpc_now_us() < end) {
+		rpc_run(ep, 1);
+		rpc_endpoint_stats(ep, &st);
+	}
+	return st.stream_waits;
+}
+
 /*
- * A handler on a worker thread streams 40 parts of 100 KB to a reader
- * behind a 64 KiB pipe, with 1 MiB of budget: it waits for room instead of
- * filling memory, and the caller gets every part in order, then the end.
+ * A handler on a worker thread streams 40 parts of 100 KB to a reader that
+ * stops for a while, then reads through a 64 KiB pipe, with 1 MiB of
+ * budget: it waits for room instead of filling memory, and the caller
+ * gets every part in order, then the end.
  */
 Test(rpc_stream, a_worker_handler_streams)
 {
-	struct seen x = { 0 };
-	struct rpc_stats st = { 0 };
-	uint64_t end;
+	static struct seen x; /* static: a continuation may outlive a failed test */
+	uint64_t waits;
 
+	memset(&x, 0, sizeof(x));
 	restart(1u << 20, 0, 0);
 	cr_assert_eq(stream_call_to(M_WSTREAM, 40, 100000, &x, 0), 0);
 	spin(2); /* the request is in */
 	fk_pipe_cap = 0; /* a reader that stops: the worker must wait */
-	for (end = rpc_now_us() + 5000000; !st.stream_waits && rpc_now_us() < end;) {
-		rpc_run(srv, 1);
-		rpc_endpoint_stats(srv, &st);
-	}
+	waits = until_a_worker_waits(srv, 5000);
 	fk_pipe_cap = 64u << 10;
 	wait_end(&x, 30000);
 	cr_assert_eq(x.status, RPC_OK);
@@ -569,24 +611,94 @@ Test(rpc_stream, a_worker_handler_streams)
 	cr_assert_eq(x.bytes, 4000000);
 	cr_assert_eq(x.bad, 0);
 	cr_assert_str_eq(x.end, "end");
-	cr_assert_gt(st.stream_waits, 0, "the worker never waited for its reader");
+	cr_assert_gt(waits, 0, "the worker never waited for its reader");
+	cr_assert_eq(__atomic_load_n(&worker_errors, __ATOMIC_RELAXED), 0);
 	fk_pipe_cap = SIZE_MAX;
 }
 
-/* the caller's deadline passes while a worker waits for room: it wakes,
- * its parts are dropped, and it ends the call */
+/* the caller's deadline passes while the worker waits for room: it wakes,
+ * sees the call cancelled, and its handler ends */
 Test(rpc_stream, a_waiting_worker_sees_the_deadline)
 {
-	struct seen x = { 0 };
-	uint64_t t0;
+	static struct seen x;
+	uint64_t end;
 
+	memset(&x, 0, sizeof(x));
 	restart(256u << 10, 0, 0);
-	fk_pipe_cap = 0; /* the reader never reads */
-	t0 = rpc_now_us();
-	cr_assert_eq(stream_call_to(M_WSTREAM, 200, 100000, &x, 200000), 0);
+	cr_assert_eq(stream_call_to(M_WSTREAM, 200, 100000, &x, 300000), 0);
+	spin(2);
+	fk_pipe_cap = 0; /* the reader stops reading */
+	cr_assert_gt(until_a_worker_waits(srv, 5000), 0, "the worker never waited");
 	wait_end(&x, 10000);
 	cr_assert_eq(x.status, RPC_DEADLINE_EXCEEDED);
-	cr_assert_lt(rpc_now_us() - t0, 5000000);
+	for (end = rpc_now_us() + 5000000; !__atomic_load_n(&worker_done, __ATOMIC_ACQUIRE) &&
+					   rpc_now_us() < end;)
+		spin(1);
+	cr_assert_eq(worker_done, 1, "the handler never returned");
 	fk_pipe_cap = SIZE_MAX;
-	/* the worker finished its handler: the endpoint tears down */
+}
+
+/* a worker streaming until cancelled does not hold up the endpoint's end */
+Test(rpc_stream, destroy_ends_an_endless_worker_stream)
+{
+	static struct seen x;
+	uint64_t t0;
+
+	memset(&x, 0, sizeof(x));
+	cr_assert_eq(stream_call_to(M_WSTREAM, 255, 1000, &x, 0), 0);
+	for (t0 = rpc_now_us() + 5000000; !x.parts && rpc_now_us() < t0;)
+		spin(1);
+	cr_assert_gt(x.parts, 0, "the stream never started");
+	t0 = rpc_now_us();
+	rpc_endpoint_destroy(srv);
+	srv = NULL;
+	cr_assert_lt(rpc_now_us() - t0, 2000000, "destroy waited for the stream");
+	cr_assert_eq(worker_done, 1);
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_UNAVAILABLE);
+}
+
+/*
+ * Two sessions, each with a worker stream: one reader stops for good, the
+ * other reads.  The stalled one holds only its own stream: the other's
+ * finishes at once.
+ */
+Test(rpc_stream, one_slow_reader_holds_up_only_its_own_stream)
+{
+	static struct seen stalled, fine;
+	struct rpc_endpoint *cli2;
+	struct rpc_session *sess2;
+	uint8_t req[5] = { 250 };
+	uint32_t len = 10000;
+	struct iovec iov = { req, sizeof(req) };
+	struct rpc_call_opts o = { .flags = RPC_CALL_STREAM };
+	uint64_t t0;
+
+	memset(&stalled, 0, sizeof(stalled));
+	memset(&fine, 0, sizeof(fine));
+	restart(256u << 10, 0, 0);
+	cli2 = mk(0);
+	sess2 = rpc_connect(cli2, "10.0.0.1:7000", NULL, NULL);
+	memcpy(req + 1, &len, 4);
+	fk_pipe_cap = 64u << 10;
+	for (int i = 0; i < 20; i++) {
+		rpc_run(cli2, 0);
+		spin(1);
+	}
+	cr_assert_eq(rpc_call(sess2, M_WSTREAM, &iov, 1, &o, on_part, &stalled, NULL), 0);
+	for (int i = 0; i < 20; i++) {
+		rpc_run(cli2, 0); /* the request goes out; then cli2 stops reading */
+		spin(1);
+	}
+	cr_assert_gt(until_a_worker_waits(srv, 5000), 0, "the stalled stream never waited");
+	t0 = rpc_now_us();
+	cr_assert_eq(stream_call_to(M_WSTREAM, 20, 10000, &fine, 0), 0);
+	wait_end(&fine, 10000);
+	cr_assert_eq(fine.status, RPC_OK);
+	cr_assert_eq(fine.parts, 20);
+	cr_assert_lt(rpc_now_us() - t0, 1000000, "the other stream waited %llu us",
+		     (unsigned long long)(rpc_now_us() - t0));
+	fk_pipe_cap = SIZE_MAX;
+	rpc_endpoint_destroy(cli2); /* its call ends CANCELLED */
+	cr_assert_eq(stalled.ends, 1);
 }
