@@ -236,8 +236,8 @@ bool rpc_req_streams(const struct rpc_req *req);
  * stream with rpc_respond() (its status is the call's).  On the endpoint's
  * thread a handler that streams more than the session takes defers (keeps
  * @req, goes on from the app's loop after -EAGAIN); on a worker thread
- * (RPC_METHOD_WORKER) the call waits instead while the parts the workers
- * posted and the sessions have not written weigh more than max_queued_bytes.
+ * (RPC_METHOD_WORKER) the call waits instead while the parts of this
+ * stream not yet written weigh more than max_queued_bytes.
  * Return: 0 (also when dropped: the call was cancelled, see
  * rpc_req_cancelled(); end it with rpc_respond()), -EAGAIN (endpoint
  * thread: max_queued_bytes of the session are queued: run the loop and
@@ -421,8 +421,8 @@ struct rpc_stats {
 	 * ENFILE, ENOBUFS, ENOMEM): the connections waited in the listener
 	 * and were tried again 20 ms later */
 	uint64_t accept_errors;
-	/* times a streaming worker handler waited in rpc_respond_part() for
-	 * its readers (the workers' max_queued_bytes budget was full) */
+	/* rpc_respond_part() calls of worker handlers that waited for their
+	 * reader (the stream's unwritten parts were at max_queued_bytes) */
 	uint64_t stream_waits;
 };
 
