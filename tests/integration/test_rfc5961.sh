@@ -5,10 +5,11 @@
 # sent (and one far too old).  Each must get a challenge ACK, never an RST;
 # the connection must still echo both ways and the injected bytes must
 # never reach the app (tests/integration/rfc5961_probe.py).  Then RSTs
-# against a server's TIME_WAIT (tests/integration/tw_rst_probe.py): one off
-# RCV.NXT is ignored, one exactly at it ends TIME_WAIT, as Linux does by
-# default; the same probes run against a Linux server and must give the
-# same outcome.
+# against a server's TIME_WAIT (tests/integration/tw_rst_probe.py, against
+# bp_httpd, which closes first after an HTTP/1.0 answer): one off RCV.NXT
+# is ignored, one exactly at it ends TIME_WAIT, as Linux does by default;
+# the same probes against Python's http.server on Linux must give the same
+# outcome.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -23,19 +24,6 @@ dir=$BP_TMP
 printf '[tcp]\ntime_wait_ms = 30000\n' >"$dir/fastpathd.ini"
 BP_FP_ARGS=(--config "$dir/fastpathd.ini")
 bp_start_fastpathd
-SHIM=$BP_BUILD/client-lib/libbypass-shim.so
-[ -f "$SHIM" ] || bp_die "shim not built: $SHIM"
-# sends a line and closes first, so its side ends in TIME_WAIT
-BYE_SERVER='import socket
-l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("0.0.0.0", 7002))
-l.listen(8)
-print("listening", flush=True)
-while True:
-    c, _ = l.accept()
-    c.sendall(b"bye\n")
-    c.close()'
 
 bp_bg "$BP_BUILD/client-lib/bp_echo" -p 7001 2>"$dir/echo.log"
 bp_wait_listening "$dir/echo.log"
@@ -46,9 +34,8 @@ after=$("$BP_BUILD/cli/bypassctl" status 2>/dev/null | awk '/tcp_challenge_acks/
 bp_log "daemon counted $((${after:-0} - ${before:-0})) challenge ACKs"
 [ "$((${after:-0} - ${before:-0}))" -ge 4 ] || bp_die "bypassctl status shows fewer than 4 challenge ACKs"
 
-bp_bg ip netns exec "$BP_NS_DP" env LD_PRELOAD="$SHIM" BYPASS_SOCKET="$BYPASS_SOCKET" \
-	timeout 120 python3 -c "$BYE_SERVER" >"$dir/bye.log" 2>&1
-bp_wait_listening "$dir/bye.log"
+bp_bg "$BP_BUILD/client-lib/bp_httpd" -p 7002 >"$dir/httpd.log" 2>&1
+bp_wait_listening "$dir/httpd.log"
 bp_peer timeout 60 /usr/bin/python3 "$(dirname "$0")/tw_rst_probe.py" "$BP_PEER_DEV" "$BP_IP" 7002 \
 	>"$dir/tw_bypass.log" 2>&1 || { cat "$dir/tw_bypass.log" >&2; bp_die "TIME_WAIT RST probes"; }
 cat "$dir/tw_bypass.log"
@@ -66,8 +53,12 @@ done
 bp_log "the same probes against Linux (for comparison, not checked):"
 bp_peer timeout 60 /usr/bin/python3 "$(dirname "$0")/rfc5961_probe.py" "$BP_PEER_DEV" "$BP_IP" 7001 \
 	--report >&2 || bp_log "Linux: the probe run failed (see above)"
-bp_bg ip netns exec "$BP_NS_DP" timeout 120 python3 -c "$BYE_SERVER" >"$dir/bye_linux.log" 2>&1
-bp_wait_listening "$dir/bye_linux.log"
+bp_bg ip netns exec "$BP_NS_DP" timeout 120 python3 -m http.server 7002 --bind 0.0.0.0 \
+	--directory "$dir" >"$dir/http_linux.log" 2>&1
+for _ in $(seq 50); do
+	ip netns exec "$BP_NS_DP" ss -Hltn "sport = :7002" | grep -q . && break
+	sleep 0.1
+done
 bp_log "the TIME_WAIT probes against Linux (must give bypass's outcome):"
 bp_peer timeout 60 /usr/bin/python3 "$(dirname "$0")/tw_rst_probe.py" "$BP_PEER_DEV" "$BP_IP" 7002 \
 	>"$dir/tw_linux.log" 2>&1 || true

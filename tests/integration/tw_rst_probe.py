@@ -4,8 +4,9 @@
 
     tw_rst_probe.py IFACE HOST PORT
 
-HOST:PORT is a server that sends a line and closes first, so its side of
-the connection ends in TIME_WAIT once this kernel socket has closed too.
+HOST:PORT is an HTTP server: it answers "GET / HTTP/1.0" and closes first,
+so its side of the connection ends in TIME_WAIT once this kernel socket
+has closed too.
 Then, with scapy, on the same 4-tuple (iptables in this namespace drops the
 kernel's own RSTs for the port, since its socket is gone):
 
@@ -47,6 +48,7 @@ def main():
             "-j", "DROP"]
     subprocess.run(["iptables", "-I"] + rule, check=True)
     try:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
         got = b""
         while True:
             chunk = s.recv(65536)
@@ -73,7 +75,7 @@ def probe(iface, host, port, laddr, lport, seen, got):
     out = [p for p in ours() if p[TCP].sport == lport]
     fins = [p for p in out if p[TCP].flags & 0x01]
     if not got or not fins:
-        raise SystemExit(f"FAIL: no line from the server or no FIN of ours seen ({got!r})")
+        raise SystemExit(f"FAIL: no answer from the server or no FIN of ours seen ({got[:80]!r})")
     fin = fins[-1]
     mac_src, mac_dst = fin[Ether].src, fin[Ether].dst
     rcv_nxt = (fin[TCP].seq + len(fin[TCP].payload) + 1) & 0xffffffff
