@@ -143,55 +143,38 @@ void rpc_run_done(struct rpc_endpoint *ep)
 
 /**
  * rpc_call_deliver - a whole response is in: run the continuation now,
- * with the data still in the receive buffer (no copy).
+ * with the data still in the receive buffer (no copy).  @part: a message
+ * of a streamed response (status OK): shown with more set, and the call
+ * goes on.  Malformed metadata ends the call with INTERNAL (a stream's,
+ * with a CANCEL to stop it).
  */
 void rpc_call_deliver(struct rpc_ccall *c, int status, const uint8_t *payload,
-		      uint32_t meta_len, uint32_t body_len)
+		      uint32_t meta_len, uint32_t body_len, bool part)
 {
 	struct rpc_meta_view meta[RPC_WIRE_MAX_META_ENTRIES];
-	struct rpc_result res = { .status = status };
+	struct rpc_result res = { .status = status, .more = part };
 	int nm = rpc_meta_parse(payload, meta_len, meta, RPC_WIRE_MAX_META_ENTRIES);
 	struct rpc_endpoint *ep = c->s->ep;
 
+	if (nm < 0 && part) {
+		rpc_call_stop(c, RPC_INTERNAL);	/* the peer sent bad metadata */
+		return;
+	}
 	if (nm < 0) {
-		res.status = RPC_INTERNAL;	/* the peer sent bad metadata */
+		res.status = RPC_INTERNAL;
 	} else {
 		res.msg.data = payload + meta_len;
 		res.msg.len = body_len;
 		res.msg.meta = meta;
 		res.msg.nmeta = (unsigned)nm;
 	}
-	call_end(c, res.status);
+	if (!part)
+		call_end(c, res.status);
 	ep->in_cb++;
 	c->cont(&res, c->arg);
 	ep->in_cb--;
-	call_release(c);
-}
-
-/**
- * rpc_call_deliver_part - a whole message of @c's streamed response is in:
- * the continuation sees it where it lies (more set), and the call goes on.
- * Malformed metadata ends it, as a whole response's does.
- */
-void rpc_call_deliver_part(struct rpc_ccall *c, const uint8_t *payload, uint32_t meta_len,
-			   uint32_t body_len)
-{
-	struct rpc_meta_view meta[RPC_WIRE_MAX_META_ENTRIES];
-	struct rpc_result res = { .status = RPC_OK, .more = true };
-	int nm = rpc_meta_parse(payload, meta_len, meta, RPC_WIRE_MAX_META_ENTRIES);
-	struct rpc_endpoint *ep = c->s->ep;
-
-	if (nm < 0) {
-		rpc_call_stop(c, RPC_INTERNAL);	/* the peer sent bad metadata */
-		return;
-	}
-	res.msg.data = payload + meta_len;
-	res.msg.len = body_len;
-	res.msg.meta = meta;
-	res.msg.nmeta = (unsigned)nm;
-	ep->in_cb++;
-	c->cont(&res, c->arg);
-	ep->in_cb--;
+	if (!part)
+		call_release(c);
 }
 
 /**

@@ -429,9 +429,7 @@ void rpc_call_complete(struct rpc_ccall *c, int status);
 void rpc_calls_fail_all(struct rpc_session *s, int status);
 void rpc_run_done(struct rpc_endpoint *ep);
 void rpc_call_deliver(struct rpc_ccall *c, int status, const uint8_t *payload,
-		      uint32_t meta_len, uint32_t body_len);
-void rpc_call_deliver_part(struct rpc_ccall *c, const uint8_t *payload, uint32_t meta_len,
-			   uint32_t body_len);
+		      uint32_t meta_len, uint32_t body_len, bool part);
 void rpc_call_stop(struct rpc_ccall *c, int status);
 bool rpc_call_item_live(struct rpc_session *s, uint32_t call_id, bool finished);
 void rpc_calls_free(struct rpc_session *s);
@@ -443,7 +441,7 @@ void rpc_worker_post(struct rpc_req *r, const struct rpc_method *m);
 int rpc_worker_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovcnt,
 		       const struct rpc_meta *meta, unsigned nmeta);
 int rpc_worker_respond_part(struct rpc_req *r, const struct iovec *iov, int iovcnt,
-			    const struct rpc_meta *meta, unsigned nmeta);
+			    const struct rpc_meta *meta, unsigned nmeta, size_t total);
 struct rpc_wbudget;
 void rpc_worker_part_sent(struct rpc_endpoint *ep, struct rpc_wbudget *b, uint32_t bytes);
 void rpc_worker_req_gone(struct rpc_req *r);

@@ -186,7 +186,7 @@ static void end_part(struct rpc_session *s, struct rpc_ccall *c)
 		rpc_call_stop(c, RPC_RESOURCE_EXHAUSTED);
 		return;
 	}
-	rpc_call_deliver_part(c, b->data, c->rhdr.meta_len, c->rhdr.msg_len);
+	rpc_call_deliver(c, RPC_OK, b->data, c->rhdr.meta_len, c->rhdr.msg_len, true);
 	rpc_buf_put(&s->ep->pool, b);
 }
 
@@ -202,7 +202,7 @@ static void end_response(struct rpc_session *s, struct rpc_ccall *c)
 		rpc_call_complete(c, RPC_RESOURCE_EXHAUSTED);
 		return;
 	}
-	rpc_call_deliver(c, st, c->rbuf->data, c->rhdr.meta_len, c->rhdr.msg_len);
+	rpc_call_deliver(c, st, c->rbuf->data, c->rhdr.meta_len, c->rhdr.msg_len, false);
 }
 
 /* the payload of s->rf is in */
@@ -361,11 +361,8 @@ static int rx_msg_response(struct rpc_session *s, const struct rpc_tmsg *m)
 		return 0;
 	}
 	s->ep->st.zc_rx_msgs++;
-	if (part)
-		rpc_call_deliver_part(c, m->data ? m->data : empty, h->meta_len, h->msg_len);
-	else
-		rpc_call_deliver(c, h->status > RPC_UNAUTHENTICATED ? RPC_UNKNOWN : h->status,
-				 m->data ? m->data : empty, h->meta_len, h->msg_len);
+	rpc_call_deliver(c, h->status > RPC_UNAUTHENTICATED ? RPC_UNKNOWN : h->status,
+			 m->data ? m->data : empty, h->meta_len, h->msg_len, part);
 	return 0;
 }
 
