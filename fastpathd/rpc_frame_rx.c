@@ -129,6 +129,17 @@ static void desc_init(struct bp_msg_desc *d, const struct rpc_rx_env *e,
 		d->flags |= h->flags & RPC_FF_STREAM; /* streamed response (WIRE.md) */
 }
 
+/* @a's bytes are skipped from now: the app gets its end without data and
+ * answers RESOURCE_EXHAUSTED (its buffer, if any, is the caller's to drop) */
+static void refuse(struct rpc_rx_asm *a)
+{
+	a->skip = true;
+	a->d.flags |= BP_MSGF_TOO_BIG;
+	a->d.meta_len = 0;
+	a->d.has_buf = 0;
+	a->d.heap_off = 0;
+}
+
 /* queue assembly @i's descriptor; the app holds the buffer from then on */
 static int deliver(struct rpc_rx_flow *rf, struct rpc_rx_env *e, int i)
 {
@@ -180,10 +191,8 @@ static int start_message(struct rpc_rx_flow *rf, struct rpc_rx_env *e,
 		e->break_wait = false; /* the one message that waited, not those after it */
 	if (!fits || b < 0) {
 		/* can never fit, is over the app's limit, or must not wait
-		 * (env.break_wait): the app answers RESOURCE_EXHAUSTED */
-		a->skip = true;
-		a->d.flags |= BP_MSGF_TOO_BIG;
-		a->d.meta_len = 0;
+		 * (env.break_wait) */
+		refuse(a);
 	} else if (a->need) {
 		a->blk = (uint32_t)b;
 		a->d.has_buf = 1;
@@ -233,11 +242,7 @@ static int abandon(struct rpc_rx_flow *rf, struct rpc_rx_env *e, int i)
 		rpc_heap_drop(e->heap, a->blk); /* the owning core's: carried ones have none */
 	free(a->carry);
 	a->carry = NULL;
-	a->d.has_buf = 0;
-	a->d.heap_off = 0;
-	a->d.meta_len = 0;
-	a->skip = true;
-	a->d.flags |= BP_MSGF_TOO_BIG;
+	refuse(a);
 	if (rf->part_pending == i)
 		rf->part_pending = -1; /* its bytes are in the end */
 	return deliver(rf, e, i) ? RPC_RX_STALL : 0;
@@ -444,9 +449,7 @@ void rpc_rx_carry(struct rpc_rx_flow *rf, struct rpc_heap *heap, uint16_t core,
 			memcpy(a->carry, heap_base + a->d.heap_off, a->got);
 			rf->carried = true;
 		} else {
-			a->skip = true;
-			a->d.flags |= BP_MSGF_TOO_BIG;
-			a->d.meta_len = 0;
+			refuse(a);
 		}
 		rpc_heap_drop(heap, a->blk);
 		a->d.has_buf = 0;
