@@ -251,7 +251,7 @@ int rpc_respond_part(struct rpc_req *r, const struct iovec *iov, int iovcnt,
 	if (err)
 		return err;
 	if (__atomic_load_n(&r->in_worker, __ATOMIC_RELAXED))
-		return rpc_worker_respond_part(r, iov, iovcnt, meta, nmeta);
+		return rpc_worker_respond_part(r, iov, iovcnt, meta, nmeta, total);
 	if (rpc_req_cancelled(r) || !r->s || r->s->state != SS_UP)
 		return 0; /* dropped: the handler ends the call with rpc_respond() */
 	if (!rpc_tx_room(r->s, total))

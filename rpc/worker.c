@@ -254,30 +254,30 @@ static void wait_room(struct rpc_workers *w)
  * parts not yet written leave room for this one within max_queued_bytes
  * (so one slow reader holds up only its own streams), or the call or the
  * endpoint ends; reserve it, then copy and queue the part behind the ones
- * before it.
+ * before it.  @total: its body bytes (rpc_msg_size()).
  */
 int rpc_worker_respond_part(struct rpc_req *r, const struct iovec *iov, int iovcnt,
-			    const struct rpc_meta *meta, unsigned nmeta)
+			    const struct rpc_meta *meta, unsigned nmeta, size_t total)
 {
 	struct rpc_endpoint *ep = r->ep;
 	struct rpc_workers *w = ep->w;
-	uint64_t cap = ep->o.max_queued_bytes, cost;
+	uint64_t cap = ep->o.max_queued_bytes;
+	uint64_t cost = rpc_tx_cost(rpc_meta_size(meta, nmeta) + total);
 	struct rpc_wbudget *b;
 	struct rpc_wpart *part;
-	size_t ml, total = 0;
+	size_t ml;
 	bool waited = false;
 
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	cost = rpc_tx_cost(rpc_meta_size(meta, nmeta) + total);
 	pthread_mutex_lock(&w->mu);
 	b = r->wbudget;
-	if (!b && !(b = r->wbudget = calloc(1, sizeof(*b)))) {
-		pthread_mutex_unlock(&w->mu);
-		return -ENOMEM;
-	}
-	if (!b->refs)
+	if (!b) {
+		b = r->wbudget = calloc(1, sizeof(*b));
+		if (!b) {
+			pthread_mutex_unlock(&w->mu);
+			return -ENOMEM;
+		}
 		b->refs = 1; /* the request's */
+	}
 	/* (a part alone always goes, as rpc_tx_room() lets it) */
 	while (b->bytes && b->bytes + cost > cap && !rpc_req_cancelled(r)) {
 		if (!waited)
