@@ -45,20 +45,22 @@ tw_bypass=$(sed -n 's/^outcome: //p' "$dir/tw_bypass.log")
 # a second topology whose "bypass" side is a plain kernel stack
 bp_topo_up bprfclinux 64
 ip netns exec "$BP_NS_DP" ip addr add "$BP_IP/24" dev "$BP_DEV"
+# linux_listening PORT: wait (5 s at most) until the Linux server listens
+linux_listening() {
+	for _ in $(seq 50); do
+		ip netns exec "$BP_NS_DP" ss -Hltn "sport = :$1" | grep -q . && return 0
+		sleep 0.1
+	done
+	bp_die "nothing listens on port $1 in $BP_NS_DP"
+}
 bp_bg ip netns exec "$BP_NS_DP" timeout 60 socat TCP-LISTEN:7001,reuseaddr,fork EXEC:cat
-for _ in $(seq 50); do
-	ip netns exec "$BP_NS_DP" ss -Hltn "sport = :7001" | grep -q . && break
-	sleep 0.1
-done
+linux_listening 7001
 bp_log "the same probes against Linux (for comparison, not checked):"
 bp_peer timeout 60 /usr/bin/python3 "$(dirname "$0")/rfc5961_probe.py" "$BP_PEER_DEV" "$BP_IP" 7001 \
 	--report >&2 || bp_log "Linux: the probe run failed (see above)"
 bp_bg ip netns exec "$BP_NS_DP" timeout 120 python3 -m http.server 7002 --bind 0.0.0.0 \
 	--directory "$dir" >"$dir/http_linux.log" 2>&1
-for _ in $(seq 50); do
-	ip netns exec "$BP_NS_DP" ss -Hltn "sport = :7002" | grep -q . && break
-	sleep 0.1
-done
+linux_listening 7002
 bp_log "the TIME_WAIT probes against Linux (must give bypass's outcome):"
 bp_peer timeout 60 /usr/bin/python3 "$(dirname "$0")/tw_rst_probe.py" "$BP_PEER_DEV" "$BP_IP" 7002 \
 	>"$dir/tw_linux.log" 2>&1 || true

@@ -23,7 +23,7 @@
 static struct rpc_endpoint *srv, *cli;
 static struct rpc_session *sess;
 static struct rpc_req *lazy;
-static int part_rc;	/* what rpc_respond_part() said in the last handler */
+static int part_rc;	/* what rpc_respond_part() said in h_plain */
 static uint64_t queued_cap; /* max_queued_bytes of the next endpoints (0: default) */
 
 static uint8_t pattern(uint32_t part, size_t i)
@@ -31,39 +31,16 @@ static uint8_t pattern(uint32_t part, size_t i)
 	return (uint8_t)(part * 31 + i * 7);
 }
 
-/* N parts of LEN bytes (the request: u8 N, u32 LEN), then OK with "end" */
-static void h_stream(struct rpc_req *r, void *arg)
-{
-	const struct rpc_msg_view *m = rpc_req_msg(r);
-	uint32_t n = ((const uint8_t *)m->data)[0], len;
-	uint8_t *buf;
-
-	memcpy(&len, (const uint8_t *)m->data + 1, 4);
-	buf = malloc(len ? len : 1);
-	for (uint32_t k = 0; k < n; k++) {
-		struct iovec iov = { buf, len };
-
-		for (size_t i = 0; i < len; i++)
-			buf[i] = pattern(k, i);
-		part_rc = rpc_respond_part(r, &iov, 1, NULL, 0);
-		cr_assert_eq(part_rc, 0, "part %u: %d", k, part_rc);
-	}
-	free(buf);
-	struct iovec end = { "end", 3 };
-
-	cr_assert_eq(rpc_respond(r, RPC_OK, &end, 1, NULL, 0), 0);
-}
-
 /*
- * M_STREAM on a worker thread (no criterion asserts there: counters the
- * test reads); N = 255 streams until the call is cancelled.
+ * N parts of LEN bytes (the request: u8 N, u32 LEN; N = 255: until the
+ * call is cancelled), then OK with "end".  Return: the answers refused.
  */
-static unsigned worker_errors, worker_done;
-
-static void h_wstream(struct rpc_req *r, void *arg)
+static unsigned stream_back(struct rpc_req *r)
 {
 	const struct rpc_msg_view *m = rpc_req_msg(r);
 	uint32_t n = ((const uint8_t *)m->data)[0], len;
+	struct iovec end = { "end", 3 };
+	unsigned refused = 0;
 	uint8_t *buf;
 
 	memcpy(&len, (const uint8_t *)m->data + 1, 4);
@@ -73,13 +50,25 @@ static void h_wstream(struct rpc_req *r, void *arg)
 
 		for (size_t i = 0; i < len; i++)
 			buf[i] = pattern(k, i);
-		if (rpc_respond_part(r, &iov, 1, NULL, 0))
-			__atomic_fetch_add(&worker_errors, 1, __ATOMIC_RELAXED);
+		refused += rpc_respond_part(r, &iov, 1, NULL, 0) != 0;
 	}
 	free(buf);
-	struct iovec end = { "end", 3 };
+	refused += rpc_respond(r, RPC_OK, &end, 1, NULL, 0) != 0;
+	return refused;
+}
 
-	rpc_respond(r, RPC_OK, &end, 1, NULL, 0);
+static void h_stream(struct rpc_req *r, void *arg)
+{
+	cr_assert_eq(stream_back(r), 0, "parts refused");
+}
+
+/* M_STREAM on a worker thread (no criterion asserts there: counters the
+ * test reads) */
+static unsigned worker_errors, worker_done;
+
+static void h_wstream(struct rpc_req *r, void *arg)
+{
+	__atomic_fetch_add(&worker_errors, stream_back(r), __ATOMIC_RELAXED);
 	__atomic_fetch_add(&worker_done, 1, __ATOMIC_RELEASE);
 }
 
