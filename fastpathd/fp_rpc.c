@@ -90,6 +90,8 @@ void fp_rpc_count(struct dp_rpc_stat *t, uint16_t tenant, const struct rpc_frame
 
 	if (h->type == RPC_FT_RESPONSE && (h->flags & RPC_FF_STREAM))
 		return; /* a part of a streamed response: its final one counts */
+	if (h->type == RPC_FT_REQUEST && (h->flags & RPC_FF_REQ_CONT))
+		return; /* a later message of a streamed request: its first counts */
 	s = stat_slot(t, tenant, h->method);
 	if (!s)
 		s = stat_slot(t, tenant, DP_RPC_OTHER);

@@ -127,6 +127,8 @@ static void desc_init(struct bp_msg_desc *d, const struct rpc_rx_env *e,
 		d->flags |= RPC_FF_RESP_DIR;
 	if (h->type == RPC_FT_REQUEST || h->type == RPC_FT_RESPONSE)
 		d->flags |= h->flags & RPC_FF_STREAM; /* streamed response (WIRE.md) */
+	if (h->type == RPC_FT_REQUEST) /* streamed request */
+		d->flags |= h->flags & (RPC_FF_REQ_MORE | RPC_FF_REQ_CONT);
 }
 
 /* @a's bytes are skipped from now: the app gets its end without data and

@@ -234,7 +234,11 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	size_t total;
 	int r;
 
-	if (!cont || (opts && (opts->prio > RPC_PRIO_BULK || (opts->flags & ~RPC_CALL_STREAM))))
+	unsigned flags = opts ? opts->flags : 0;
+
+	if (!cont || (opts && opts->prio > RPC_PRIO_BULK) ||
+	    (flags & ~(RPC_CALL_STREAM | RPC_CALL_SEND_STREAM)) ||
+	    ((flags & RPC_CALL_SEND_STREAM) && !id))
 		return -EINVAL;
 	if (s->state == SS_CLOSED)
 		return -ENOTCONN;
@@ -251,7 +255,8 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	c->method = method;
 	c->prio = (uint8_t)call_class(opts);
 	c->state = CALL_QUEUED;
-	c->stream = opts && (opts->flags & RPC_CALL_STREAM);
+	c->stream = flags & RPC_CALL_STREAM;
+	c->send_open = flags & RPC_CALL_SEND_STREAM;
 	c->dl.fn = on_deadline;
 	s->npending++;
 	ep->st.calls_started++;
@@ -266,6 +271,8 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	h.msg_len = (uint32_t)total;
 	if (c->stream)
 		h.flags |= RPC_FF_STREAM;
+	if (c->send_open)
+		h.flags |= RPC_FF_REQ_MORE;
 	if (opts && opts->deadline_us)
 		deadline = rpc_now_us() + opts->deadline_us;
 	if (rpc_tx_msg(s, &h, iov, iovcnt, meta, nmeta, deadline, c->prio, NULL)) {
@@ -275,6 +282,42 @@ int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, in
 	}
 	if (deadline)
 		rpc_timer_arm(&ep->timers, &c->dl, deadline);
+	return 0;
+}
+
+/*
+ * The next message of a streamed request: a REQUEST with REQ_CONT, in the
+ * request's class behind the ones before it.  It costs credit like any
+ * request and goes back when the server's handler is done with it; what
+ * waits here is bounded by max_queued_bytes.  Once the call is over (its
+ * response came, even before the last message; a deadline; a cancel) the
+ * messages not sent yet are dropped (tx.c frame_start()).
+ */
+int rpc_call_send(struct rpc_session *s, uint64_t id, const struct iovec *iov, int iovcnt,
+		  bool last)
+{
+	struct rpc_ccall *c = id > UINT32_MAX ? NULL : rpc_call_lookup(s, (uint32_t)id);
+	struct rpc_frame_hdr h = { .type = RPC_FT_REQUEST, .flags = RPC_FF_REQ_CONT };
+	size_t total;
+	int r;
+
+	if (!c)
+		return -ENOENT;
+	if (!c->send_open)
+		return -EINVAL;
+	r = rpc_msg_size(s->ep, iov, iovcnt, NULL, 0, &total);
+	if (r)
+		return r;
+	if (!rpc_tx_room(s, total))
+		return -EAGAIN;
+	h.method = c->method;
+	h.call_id = c->id;
+	h.msg_len = (uint32_t)total;
+	if (!last)
+		h.flags |= RPC_FF_REQ_MORE;
+	if (rpc_tx_msg(s, &h, iov, iovcnt, NULL, 0, 0, c->prio, NULL))
+		return -ENOMEM;
+	c->send_open = !last;
 	return 0;
 }
 
@@ -349,8 +392,8 @@ int rpc_call_sync(struct rpc_session *s, uint16_t method, const struct iovec *io
 	memset(rep, 0, sizeof(*rep));
 	if (ep->in_cb)
 		return -EDEADLK;
-	if (opts && (opts->flags & RPC_CALL_STREAM))
-		return -EINVAL; /* one reply, not a stream */
+	if (opts && (opts->flags & (RPC_CALL_STREAM | RPC_CALL_SEND_STREAM)))
+		return -EINVAL; /* one message each way, not a stream */
 	for (;;) {
 		r = rpc_call(s, method, iov, iovcnt, opts, sync_cont, &w, NULL);
 		if (r != -EAGAIN)

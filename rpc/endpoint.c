@@ -107,8 +107,11 @@ int rpc_register_flags(struct rpc_endpoint *ep, uint16_t id, const char *name,
 	struct rpc_method *m;
 	int r;
 
-	if (!fn || !name || (flags & ~(RPC_METHOD_WORKER | RPC_METHOD_LATENCY | RPC_METHOD_BULK)) ||
-	    ((flags & RPC_METHOD_LATENCY) && (flags & RPC_METHOD_BULK)))
+	if (!fn || !name ||
+	    (flags & ~(RPC_METHOD_WORKER | RPC_METHOD_LATENCY | RPC_METHOD_BULK |
+		       RPC_METHOD_STREAM_REQ)) ||
+	    ((flags & RPC_METHOD_LATENCY) && (flags & RPC_METHOD_BULK)) ||
+	    ((flags & RPC_METHOD_WORKER) && (flags & RPC_METHOD_STREAM_REQ)))
 		return -EINVAL;
 	if (flags & RPC_METHOD_WORKER) {
 		r = rpc_workers_start(ep);
@@ -254,6 +257,7 @@ void rpc_endpoint_destroy(struct rpc_endpoint *ep)
 	for (struct rpc_session *s = ep->sessions; s; s = s->next)
 		rpc_session_close(s);
 	rpc_run_done(ep);
+	rpc_reqs_run_ended(ep);
 	reap(ep);
 	if (ep->lh >= 0)
 		ep->ops->close(ep->t, ep->lh);
@@ -360,6 +364,7 @@ int rpc_run(struct rpc_endpoint *ep, int timeout_ms)
 	rpc_timer_expire(&ep->timers, rpc_now_us());
 	flush_all(ep);
 	rpc_run_done(ep);
+	rpc_reqs_run_ended(ep);
 	flush_all(ep);
 	reap(ep);
 	return n < 0 ? 0 : n;

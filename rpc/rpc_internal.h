@@ -191,7 +191,7 @@ struct rpc_txitem {
 	 * does not read its responses runs out of credit instead of
 	 * queueing them here without bound */
 	uint32_t back_bytes;
-	bool back_call;
+	uint32_t back_calls;
 };
 
 struct rpc_txq {
@@ -211,6 +211,8 @@ struct rpc_ccall {			/* client side */
 	uint8_t state;
 	uint8_t prio;			/* RPC_TXC_* of its request: its CANCEL's too */
 	bool stream;			/* RPC_CALL_STREAM: takes several responses */
+	bool send_open;			/* RPC_CALL_SEND_STREAM: rpc_call_send() may
+					 * add messages to its request */
 	uint16_t method;
 	struct rpc_timer dl;		/* deadline */
 	rpc_cont_fn cont;
@@ -249,7 +251,19 @@ struct rpc_req {			/* server side */
 	struct rpc_wbudget *wbudget;	/* its streamed parts not yet written (worker.c) */
 	bool wlost;			/* a part of its stream could not be queued */
 	bool drop;			/* too big: answered, chunks skipped */
+	/* a streamed request (RPC_FF_REQ_MORE): its handler runs once per
+	 * message (server.c "Streamed requests") */
+	bool resp_stream;		/* RPC_FF_STREAM: the caller takes a stream */
+	bool more;			/* more messages follow the current one */
+	bool seen;			/* its handler ran for an earlier message, so
+					 * the app may hold it: only the handler ends it */
+	bool between;			/* waiting for its next message */
+	bool late;			/* a message of a request already answered or
+					 * dropped: skipped, its credit given back */
+	struct rpc_req *enext;		/* ep->ended: waits for its handler's last run */
 	uint64_t deadline;		/* absolute µs, 0 = none */
+	uint32_t credit_calls;		/* calls to give back: 1, plus 1 for a
+					 * continuing message being received */
 	uint32_t credit_bytes;		/* frame bytes to give back */
 	bool credit_passed;		/* its response's tx item gives the credit back */
 	struct rpc_frame_hdr hdr;
@@ -374,6 +388,11 @@ struct rpc_endpoint {
 	int nflush, flushcap;
 	/* completed calls waiting for their continuation */
 	struct rpc_ccall *done_head, *done_tail;
+	/* streamed requests whose session failed between two of their
+	 * messages: their handlers' last runs, from rpc_run() */
+	struct rpc_req *ended;
+	struct rpc_req *running;	/* the request whose handler runs (inline):
+					 * NULL once it is answered */
 	int in_cb;
 	struct rpc_stats st;
 	struct rpc_workers *w;		/* NULL until a worker method is registered */
@@ -458,5 +477,18 @@ void rpc_req_dispatch(struct rpc_req *r);
 void rpc_req_release(struct rpc_req *r);
 uint64_t rpc_unreceived_max(const struct rpc_endpoint *ep);
 void rpc_reqs_orphan(struct rpc_session *s);
+void rpc_req_part_init(struct rpc_req *r, const struct rpc_frame_hdr *h, bool alloc);
+void rpc_req_part_free(struct rpc_req *r);
+void rpc_req_received(struct rpc_req *r);
+void rpc_req_run(struct rpc_req *r, const struct rpc_method *m);
+void rpc_respond_status(struct rpc_req *r, int st, const char *text);
+
+/* req_stream.c */
+void rpc_req_next(struct rpc_req *r, const struct rpc_frame_hdr *h, bool alloc);
+void rpc_req_stream_next(struct rpc_req *r);
+void rpc_req_part_done(struct rpc_req *r);
+void rpc_req_stream_cancel(struct rpc_req *r);
+void rpc_req_stream_orphan(struct rpc_req *r);
+void rpc_reqs_run_ended(struct rpc_endpoint *ep);
 
 #endif /* BYPASS_RPC_INTERNAL_H */

@@ -39,22 +39,48 @@ static void drop_credit(struct rpc_session *s, struct rpc_req *r, uint32_t cost)
 	rpc_credit_return(s, 0, cost);
 }
 
-/* a request's first frame (@cost: its wire bytes; a whole message's, all of them) */
+/*
+ * The request a REQUEST frame starts: a new one, the next message of a
+ * streamed one (REQ_CONT; the request must be waiting for it), or, for a
+ * REQ_CONT whose call is over here (answered early, dropped), a late
+ * message skipped as it comes.
+ */
+static int request_of(struct rpc_session *s, const struct rpc_frame_hdr *h, bool alloc,
+		      struct rpc_req **rp)
+{
+	struct rpc_req *r = rpc_req_find(s, h->call_id);
+	bool cont = h->flags & RPC_FF_REQ_CONT;
+
+	if (r && (!cont || !r->between || r->method != h->method))
+		return -EPROTO;	/* a duplicate call id, or no message expected */
+	if (r) {
+		rpc_req_next(r, h, alloc);
+	} else {
+		r = rpc_req_new(s, h, alloc && !cont);
+		if (!r)
+			return -ENOMEM;
+		if (cont)
+			r->late = r->drop = true;
+	}
+	*rp = r;
+	return 0;
+}
+
+/* a request message's first frame (@cost: its wire bytes; a whole message's, all of them) */
 static int start_request(struct rpc_session *s, const struct rpc_frame_hdr *h, uint32_t cost,
 			 bool alloc)
 {
 	struct rpc_req *r;
+	int err;
 
 	if (s->rx_calls_used + 1 > s->rx_calls_win || s->rx_bytes_used + cost > s->rx_bytes_win)
 		return -EPROTO;	/* peer ignored our credit */
-	if (rpc_req_find(s, h->call_id))
-		return -EPROTO;	/* duplicate call id */
-	r = rpc_req_new(s, h, alloc);
-	if (!r)
-		return -ENOMEM;
+	err = request_of(s, h, alloc, &r);
+	if (err)
+		return err;
 	s->rx_calls_used++;
 	s->rx_bytes_used += cost;
-	r->credit_bytes = cost;
+	r->credit_bytes += cost;
 	s->rf_req = r;
 	r->got = h->frame_len - h->meta_len;
 	if (r->drop && !s->ep->ops->recv_msg)
@@ -89,7 +115,7 @@ static int start_chunk(struct rpc_session *s, const struct rpc_frame_hdr *h)
 	struct rpc_req *r = rpc_req_find(s, h->call_id);
 	uint32_t cost = RPC_WIRE_HDR_LEN + h->frame_len;
 
-	if (!r || r->complete)
+	if (!r || r->complete || r->between)
 		return -EPROTO;
 	if (h->msg_len != r->got || (uint64_t)r->got + h->frame_len > r->hdr.msg_len ||
 	    more != (r->got + h->frame_len < r->hdr.msg_len))
@@ -169,10 +195,12 @@ static void on_cancel(struct rpc_session *s, uint32_t id)
 	if (!r || r->cancelled)
 		return;
 	__atomic_store_n(&r->cancelled, true, __ATOMIC_RELAXED);
-	if (!r->complete)
-		rpc_req_release(r);	/* abandoned mid-message: free it now */
-	else if (rpc_req_streams(r))
+	if (rpc_req_streams(r))
 		rpc_tx_drop_responses(s, id); /* what a stream queued goes unsent */
+	if (r->seen && !r->complete)
+		rpc_req_stream_cancel(r); /* its handler holds it: a last run ends it */
+	else if (!r->complete)
+		rpc_req_release(r);	/* abandoned mid-message: free it now */
 }
 
 /* a message of a streamed response is in: shown, and the call goes on */
@@ -416,7 +444,7 @@ static int rx_msg(struct rpc_session *s, struct rpc_tmsg *m, bool *kept)
 			return r;
 		struct rpc_req *q = s->rf_req;
 
-		if (keep) {
+		if (keep && !q->drop) {
 			q->held = *m;
 			q->has_held = true;
 			q->data = m->data;

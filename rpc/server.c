@@ -50,10 +50,43 @@ static void req_unlink(struct rpc_req *r)
 }
 
 /**
- * rpc_req_new - a request whose first frame header is @h.  Too big for
- * max_msg: it is answered RESOURCE_EXHAUSTED at its end and its bytes
- * are skipped (r->drop).  @alloc false: no buffer, the caller points
- * r->data at bytes the request keeps (r->held).
+ * rpc_req_part_init - @r's current message is the one whose first frame
+ * header is @h.  Too big for max_msg: it is answered RESOURCE_EXHAUSTED at
+ * its end and its bytes are skipped (r->drop).  @alloc false: no buffer,
+ * the caller points r->data at bytes the request keeps (r->held).
+ */
+void rpc_req_part_init(struct rpc_req *r, const struct rpc_frame_hdr *h, bool alloc)
+{
+	struct rpc_endpoint *ep = r->ep;
+
+	r->hdr = *h;
+	r->more = h->flags & RPC_FF_REQ_MORE;
+	r->drop = false;
+	if (h->msg_len > ep->o.max_msg) {
+		r->drop = true;
+	} else if (alloc) {
+		uint64_t size = (uint64_t)h->meta_len + h->msg_len;
+		uint64_t rest = size > h->frame_len ? size - h->frame_len : 0;
+
+		/* past the bound, or no memory: answered RESOURCE_EXHAUSTED
+		 * like a message over max_msg; the session goes on */
+		if (rest && ep->req_unreceived + rest > rpc_unreceived_max(ep))
+			r->drop = true;
+		else
+			r->buf = rpc_buf_get(&ep->pool, (size_t)size);
+		if (r->buf) {
+			r->data = r->buf->data;
+			r->unreceived = rest;
+			ep->req_unreceived += rest;
+		} else {
+			r->drop = true;
+		}
+	}
+}
+
+/**
+ * rpc_req_new - a request whose first frame header is @h (see
+ * rpc_req_part_init()); it holds one call of credit until it ends.
  */
 struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h, bool alloc)
 {
@@ -66,29 +99,11 @@ struct rpc_req *rpc_req_new(struct rpc_session *s, const struct rpc_frame_hdr *h
 	r->ep = s->ep;
 	r->call_id = h->call_id;
 	r->method = h->method;
-	r->hdr = *h;
+	r->resp_stream = h->flags & RPC_FF_STREAM;
+	r->credit_calls = 1;
 	if (h->deadline_us)
 		r->deadline = rpc_now_us() + h->deadline_us;
-	if (h->msg_len > s->ep->o.max_msg) {
-		r->drop = true;
-	} else if (alloc) {
-		uint64_t size = (uint64_t)h->meta_len + h->msg_len;
-		uint64_t rest = size > h->frame_len ? size - h->frame_len : 0;
-
-		/* past the bound, or no memory: answered RESOURCE_EXHAUSTED
-		 * like a message over max_msg; the session goes on */
-		if (rest && s->ep->req_unreceived + rest > rpc_unreceived_max(s->ep))
-			r->drop = true;
-		else
-			r->buf = rpc_buf_get(&s->ep->pool, (size_t)size);
-		if (r->buf) {
-			r->data = r->buf->data;
-			r->unreceived = rest;
-			s->ep->req_unreceived += rest;
-		} else {
-			r->drop = true;
-		}
-	}
+	rpc_req_part_init(r, h, alloc);
 	r->hnext = s->reqh[b];
 	s->reqh[b] = r;
 	r->next = s->reqs;
@@ -110,23 +125,35 @@ uint64_t rpc_unreceived_max(const struct rpc_endpoint *ep)
 }
 
 /* @r is whole, or goes: what it announced is no longer awaited */
-static void req_received(struct rpc_req *r)
+void rpc_req_received(struct rpc_req *r)
 {
 	r->ep->req_unreceived -= r->unreceived;
 	r->unreceived = 0;
 }
 
-/* @r's bytes go back: to the pool, or the held message to its transport */
-static void req_free(struct rpc_req *r)
+/* the bytes of @r's current message go back: to the pool, or the held
+ * message to its transport */
+void rpc_req_part_free(struct rpc_req *r)
 {
 	struct rpc_endpoint *ep = r->ep;
 
-	req_received(r);
-	if (r->wbudget)
-		rpc_worker_req_gone(r);
+	rpc_req_received(r);
 	if (r->has_held)
 		ep->ops->msg_done(ep->t, &r->held);
+	r->has_held = false;
 	rpc_buf_put(&ep->pool, r->buf);
+	r->buf = NULL;
+	r->data = NULL;
+	r->view = (struct rpc_msg_view){ 0 };
+}
+
+static void req_free(struct rpc_req *r)
+{
+	if (r->wbudget)
+		rpc_worker_req_gone(r);
+	if (r->ep->running == r)
+		r->ep->running = NULL;
+	rpc_req_part_free(r);
 	free(r);
 }
 
@@ -137,42 +164,80 @@ void rpc_req_release(struct rpc_req *r)
 
 	req_unlink(r);
 	if (s && !r->credit_passed)
-		rpc_credit_return(s, 1, r->credit_bytes);
+		rpc_credit_return(s, r->credit_calls, r->credit_bytes);
 	req_free(r);
 }
 
-static void respond_status(struct rpc_req *r, int st, const char *text)
+void rpc_respond_status(struct rpc_req *r, int st, const char *text)
 {
 	struct iovec iov = { .iov_base = (void *)text, .iov_len = strlen(text) };
 
 	rpc_respond(r, st, &iov, 1, NULL, 0);
 }
 
-/* all of @r is in: run its handler (inline, on this thread) */
+/**
+ * rpc_req_run - run @m's handler for @r's current message, inline.  After
+ * a message of a streamed request that more follow, the handler keeps
+ * @r without answering: the message's bytes and credit go back now
+ * (rpc_req_part_done()); ep->running says whether it answered meanwhile.
+ */
+void rpc_req_run(struct rpc_req *r, const struct rpc_method *m)
+{
+	struct rpc_endpoint *ep = r->ep;
+	struct rpc_req *outer = ep->running;
+	bool alive;
+
+	if (r->more)
+		r->seen = true;
+	ep->running = r;
+	ep->in_cb++;
+	m->fn(r, m->arg);
+	ep->in_cb--;
+	alive = ep->running == r;
+	ep->running = outer;
+	if (alive && r->more)
+		rpc_req_part_done(r);
+}
+
+/* all of @r's current message is in: run its handler */
 void rpc_req_dispatch(struct rpc_req *r)
 {
 	struct rpc_endpoint *ep = r->ep;
 	const struct rpc_method *m;
 	int nm;
 
+	if (r->late) {
+		rpc_req_release(r);	/* a message of a call already over */
+		return;
+	}
 	r->complete = true;
-	req_received(r);
+	rpc_req_received(r);
+	if (r->seen) {
+		rpc_req_stream_next(r);
+		return;
+	}
 	r->prio = RPC_TXC_LATENCY; /* an error answer is a few bytes */
 	if (r->drop) {
-		respond_status(r, RPC_RESOURCE_EXHAUSTED,
+		rpc_respond_status(r, RPC_RESOURCE_EXHAUSTED,
 			       "request larger than the server's max_msg, or no room for it");
 		return;
 	}
 	m = rpc_method_get(ep, r->method);
 	if (!m) {
-		respond_status(r, RPC_UNIMPLEMENTED, "no such method");
+		rpc_respond_status(r, RPC_UNIMPLEMENTED, "no such method");
+		return;
+	}
+	if (r->more && !(m->flags & RPC_METHOD_STREAM_REQ)) {
+		/* a handler written for one message per call would see the
+		 * same request again for each message */
+		rpc_respond_status(r, RPC_UNIMPLEMENTED, "the method takes no streamed request");
 		return;
 	}
 	r->prio = (m->flags & RPC_METHOD_LATENCY) ? RPC_TXC_LATENCY :
 		  (m->flags & RPC_METHOD_BULK) ? RPC_TXC_BULK : RPC_TXC_NORMAL;
 	nm = rpc_meta_parse(r->data, r->hdr.meta_len, r->meta, RPC_WIRE_MAX_META_ENTRIES);
 	if (nm < 0) {
-		respond_status(r, RPC_INVALID_ARGUMENT, "malformed metadata");
+		rpc_respond_status(r, RPC_INVALID_ARGUMENT, "malformed metadata");
 		return;
 	}
 	if (r->deadline && rpc_now_us() >= r->deadline) {
@@ -190,9 +255,7 @@ void rpc_req_dispatch(struct rpc_req *r)
 		rpc_worker_post(r, m);
 		return;
 	}
-	ep->in_cb++;
-	m->fn(r, m->arg);
-	ep->in_cb--;
+	rpc_req_run(r, m);
 }
 
 int rpc_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovcnt,
@@ -227,7 +290,7 @@ int rpc_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovc
 
 bool rpc_req_streams(const struct rpc_req *r)
 {
-	return r->hdr.flags & RPC_FF_STREAM;
+	return r->resp_stream;
 }
 
 /*
@@ -324,7 +387,9 @@ void rpc_reqs_orphan(struct rpc_session *s)
 
 			req_unlink(r);
 			__atomic_store_n(&r->cancelled, true, __ATOMIC_RELAXED);
-			if (!r->complete)
+			if (r->seen && !r->complete)
+				rpc_req_stream_orphan(r);
+			else if (!r->complete)
 				req_free(r);
 		}
 	}

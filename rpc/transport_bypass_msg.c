@@ -317,7 +317,8 @@ static int m_recv_msg(void *t, int h, struct rpc_tmsg *out)
 	q->n--;
 	*out = (struct rpc_tmsg){
 		.h = { .type = (uint8_t)m->type,
-		       .flags = m->flags & (RPC_FF_RESP_DIR | RPC_FF_STREAM),
+		       .flags = m->flags & (RPC_FF_RESP_DIR | RPC_FF_STREAM |
+					    RPC_FF_REQ_MORE | RPC_FF_REQ_CONT),
 		       .method = m->method, .call_id = m->call_id,
 		       .frame_len = m->meta_len + m->body_len, .msg_len = m->body_len,
 		       .deadline_us = m->deadline_us, .status = m->status,

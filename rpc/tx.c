@@ -85,8 +85,8 @@ static void item_free(struct rpc_session *s, struct rpc_txitem *it)
 		rpc_worker_part_sent(s->ep, it->wbudget, it->worker_bytes);
 	if (it->hdr.type == RPC_FT_PONG)
 		s->pongs_queued--;
-	if (it->back_call)
-		rpc_credit_return(s, 1, it->back_bytes);
+	if (it->back_calls)
+		rpc_credit_return(s, it->back_calls, it->back_bytes);
 	rpc_buf_put(&s->ep->pool, it->buf);
 	free(it);
 }
@@ -257,7 +257,7 @@ static bool tx_direct(struct rpc_session *s, const struct rpc_frame_hdr *hdr,
  */
 void rpc_tx_pass_credit(struct rpc_txitem *it, struct rpc_req *answers)
 {
-	it->back_call = true;
+	it->back_calls = answers->credit_calls;
 	it->back_bytes = answers->credit_bytes;
 	answers->credit_passed = true;
 }
@@ -541,7 +541,7 @@ void rpc_tx_drop_all(struct rpc_session *s)
 				txq_pop(qs[i]);
 				/* the connection goes, and its credit with it:
 				 * nothing to give back (a new one starts over) */
-				it->back_call = false;
+				it->back_calls = 0;
 				item_free(s, it);
 			}
 		}

@@ -177,6 +177,7 @@ int rpc_register(struct rpc_endpoint *ep, uint16_t id, const char *name,
 #define RPC_METHOD_WORKER 0x1u	/* run the handler on a worker thread */
 #define RPC_METHOD_LATENCY 0x2u	/* responses go in the latency class (enum rpc_prio) */
 #define RPC_METHOD_BULK 0x4u	/* responses go in the bulk class */
+#define RPC_METHOD_STREAM_REQ 0x8u /* takes streamed requests (rpc_req_more()); inline only */
 
 /**
  * rpc_register_flags - rpc_register() with @flags.  RPC_METHOD_WORKER: the
@@ -188,6 +189,10 @@ int rpc_register(struct rpc_endpoint *ep, uint16_t id, const char *name,
  * sent by the endpoint's thread).
  * RPC_METHOD_LATENCY / RPC_METHOD_BULK: the send class of its responses
  * (enum rpc_prio; default normal).
+ * RPC_METHOD_STREAM_REQ: the handler takes streamed requests, a run per
+ * message (rpc_req_more()); not with RPC_METHOD_WORKER.  A streamed
+ * request to any other method is answered UNIMPLEMENTED at its first
+ * message, so a handler that keeps its request never sees it twice.
  * Return: as rpc_register(), or -errno if the workers cannot start.
  */
 int rpc_register_flags(struct rpc_endpoint *ep, uint16_t id, const char *name,
@@ -224,6 +229,21 @@ bool rpc_req_cancelled(const struct rpc_req *req);
  */
 int rpc_respond(struct rpc_req *req, int status, const struct iovec *iov,
 		int iovcnt, const struct rpc_meta *meta, unsigned nmeta);
+
+/**
+ * rpc_req_more - true if the request is streamed (RPC_CALL_SEND_STREAM)
+ * and more of its messages follow the one rpc_req_msg() shows.  The
+ * handler of a method registered RPC_METHOD_STREAM_REQ runs once per
+ * message, in order, on the endpoint's thread.  While rpc_req_more() is true it returns without
+ * answering, keeping @req for the next run (the message's data is gone
+ * when it returns), or answers early with rpc_respond(), which ends the
+ * call (the messages still coming are dropped).  The run with
+ * rpc_req_more() false is as for any request.  If the stream stops early
+ * (the caller cancels, its deadline passes, its session fails, a message
+ * is over max_msg), the handler runs once more with rpc_req_cancelled()
+ * true and an empty message, and ends it with rpc_respond().
+ */
+bool rpc_req_more(const struct rpc_req *req);
 
 /** rpc_req_streams - true if the caller takes a streamed response (RPC_CALL_STREAM). */
 bool rpc_req_streams(const struct rpc_req *req);
@@ -344,7 +364,7 @@ enum rpc_prio {
  * @meta: metadata entries, @nmeta of them.
  * @prio: the request's send class (enum rpc_prio; the response's is its
  *        method's, see rpc_register_flags()).
- * @flags: RPC_CALL_STREAM.
+ * @flags: RPC_CALL_STREAM, RPC_CALL_SEND_STREAM.
  */
 struct rpc_call_opts {
 	uint64_t deadline_us;
@@ -360,6 +380,15 @@ struct rpc_call_opts {
  * with rpc_call_sync()).  The deadline covers the whole stream. */
 #define RPC_CALL_STREAM 0x1u
 
+/* rpc_call_opts.flags: the request is streamed: rpc_call() sends its
+ * first message (with the metadata and the deadline), rpc_call_send()
+ * the next ones, the last with last = true.  Each message is at most the
+ * server's max_msg; the stream may carry any number.  The server's
+ * handler sees them one at a time (rpc_req_more()); it may answer before
+ * the last, which ends the call.  Needs @call_id (not with
+ * rpc_call_sync()); combines with RPC_CALL_STREAM. */
+#define RPC_CALL_SEND_STREAM 0x2u
+
 /**
  * rpc_call - start a call of @method with a body gathered from @iov.  The
  * bytes are copied into a pool buffer before this returns.  @cont runs
@@ -372,6 +401,20 @@ struct rpc_call_opts {
 int rpc_call(struct rpc_session *s, uint16_t method, const struct iovec *iov, int iovcnt,
 	     const struct rpc_call_opts *opts, rpc_cont_fn cont, void *arg,
 	     uint64_t *call_id);
+
+/**
+ * rpc_call_send - the next message of streamed request @call_id
+ * (RPC_CALL_SEND_STREAM), gathered from @iov and copied before this
+ * returns; @last ends the request.  Messages go in order, each waiting for
+ * the credit the server gives back as its handler finishes the one
+ * before.
+ * Return: 0, -EAGAIN (max_queued_bytes of the session are queued: run the
+ * loop and retry), -ENOENT (the call is over: answered early, deadline,
+ * cancelled or failed; its continuation says how), -EINVAL (not a
+ * streamed request, or its last message went), -EMSGSIZE, -ENOMEM.
+ */
+int rpc_call_send(struct rpc_session *s, uint64_t call_id, const struct iovec *iov,
+		  int iovcnt, bool last);
 
 /**
  * rpc_cancel - cancel a pending call: its continuation runs with

@@ -35,7 +35,11 @@ enum rpc_frame_type {
 #define RPC_FF_RESP_DIR		0x0002u	/* CHUNK: continues a RESPONSE (else a REQUEST) */
 #define RPC_FF_STREAM		0x0004u	/* REQUEST: the caller takes a streamed response;
 					 * RESPONSE: one message of it, more follow */
-#define RPC_FF_KNOWN		0x0007u
+#define RPC_FF_REQ_MORE		0x0008u	/* REQUEST: more messages of this (streamed)
+					 * request follow */
+#define RPC_FF_REQ_CONT		0x0010u	/* REQUEST: continues the streamed request
+					 * call_id, not a new call */
+#define RPC_FF_KNOWN		0x001fu
 
 /* limits (WIRE.md "Limits") */
 #define RPC_WIRE_MAX_META	16384u			/* metadata section bytes */

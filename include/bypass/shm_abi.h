@@ -39,7 +39,7 @@
 #include <stddef.h>
 #include <assert.h>
 
-#define BP_ABI_VERSION 8u
+#define BP_ABI_VERSION 9u
 #define BP_MAX_FP_QUEUES 8 /* fastpath cores, each with a queue pair per app */
 #define BP_REGION_MAGIC 0x7079627970617373ull /* "ssapybyp" */
 #define BP_CACHELINE 64
@@ -392,7 +392,8 @@ enum bp_msg_prio {
  * @slot, @gen: the flow.
  * @type: frame type (REQUEST/RESPONSE/CANCEL/CREDIT/PING/PONG/GOAWAY), or
  *        BP_MSG_EOF / BP_MSG_ERROR.
- * @flags: RPC_FF_RESP_DIR for a RESPONSE, the first frame's RPC_FF_STREAM, BP_MSGF_*.
+ * @flags: RPC_FF_RESP_DIR for a RESPONSE, the first frame's RPC_FF_STREAM (and a
+ *         REQUEST's RPC_FF_REQ_MORE, RPC_FF_REQ_CONT), BP_MSGF_*.
  * @method, @call_id, @status, @deadline_us, @aux: from the first frame.
  * @heap_off: where the message lies, from the heap's start: @meta_len
  *            metadata bytes then @body_len body bytes (GOAWAY: the reason).

@@ -16,6 +16,9 @@
  *   check-parts V P  PUT a V-byte value, then GET_PARTS it in P-byte parts (a
  *                  streamed response): every part P bytes but the last, in
  *                  order, byte for byte; prints "check-parts ok: N parts"
+ *   check-upload V P  PUT_PARTS a V-byte value in P-byte messages (a streamed
+ *                  request), then GET_PARTS it back in P-byte parts, checked
+ *                  byte for byte; prints "check-upload ok: N messages"
  *   too-big B      a PUT of a B-byte value the server must refuse (over its
  *                  max_msg; raise ours with --max-msg): expects
  *                  RESOURCE_EXHAUSTED well before the deadline, then a small
@@ -277,6 +280,81 @@ static int check_parts(size_t len, uint32_t part)
 	return 0;
 }
 
+/* PUT_PARTS a value in messages of @part bytes: a streamed request */
+static int upload(const char *key, const unsigned char *v, size_t len, uint32_t part,
+		  unsigned *msgs)
+{
+	unsigned char first[2 + 64];
+	size_t kl = strlen(key);
+	struct iovec iov = { first, 2 + kl };
+	struct rpc_call_opts o = { .deadline_us = deadline_ms * 1000,
+				   .flags = RPC_CALL_SEND_STREAM };
+	struct parts x = { 0 };	/* on_part() sees the one response */
+	uint64_t id;
+	size_t off = 0;
+	int rc;
+
+	first[0] = (unsigned char)kl;
+	first[1] = 0;
+	memcpy(first + 2, key, kl);
+	if (rpc_call(sess, KV_PUT_PARTS, &iov, 1, &o, on_part, &x, &id) < 0)
+		return RPC_INTERNAL;
+	*msgs = 1;
+	do {
+		size_t n = len - off < part ? len - off : part;
+		struct iovec viov = { (void *)(v + off), n };
+
+		while ((rc = rpc_call_send(sess, id, &viov, 1, off + n == len)) == -EAGAIN)
+			rpc_run(ep, 1);
+		off += n;
+		++*msgs;
+	} while (!rc && off < len);
+	while (!x.done)
+		rpc_run(ep, -1);
+	return x.status;
+}
+
+/* a value up in messages, back in parts: each byte checked */
+static int check_upload(size_t len, uint32_t part)
+{
+	unsigned char *v = malloc(len ? len : 1), req[4 + 6];
+	struct parts x = { .want = v, .len = len, .part = part };
+	struct rpc_call_opts o = { .deadline_us = deadline_ms * 1000, .flags = RPC_CALL_STREAM };
+	struct iovec iov = { req, sizeof(req) };
+	unsigned msgs;
+	int st;
+
+	if (!v || !part)
+		return free(v), 1;
+	for (size_t j = 0; j < len; j++)
+		v[j] = (unsigned char)(j * 151 + j / 4093);
+	st = upload("upload", v, len, part, &msgs);
+	if (st != RPC_OK) {
+		fprintf(stderr, "kv_client: put-parts of %zu bytes: %s\n", len, rpc_status_name(st));
+		free(v);
+		return 1;
+	}
+	for (int i = 0; i < 4; i++)
+		req[i] = (unsigned char)(part >> (8 * i)); /* u32 LE */
+	memcpy(req + 4, "upload", 6);
+	if (rpc_call(sess, KV_GET_PARTS, &iov, 1, &o, on_part, &x, NULL) < 0) {
+		fprintf(stderr, "kv_client: get-parts call failed\n");
+		free(v);
+		return 1;
+	}
+	while (!x.done)
+		rpc_run(ep, -1);
+	free(v);
+	if (x.status != RPC_OK || x.bad || x.got != len) {
+		fprintf(stderr, "kv_client: get-parts after put-parts: %s, %zu of %zu bytes%s\n",
+			rpc_status_name(x.status), x.got, len, x.bad ? ", bad bytes" : "");
+		return 1;
+	}
+	printf("kv_client: check-upload ok: %u messages up, %u parts back, %zu bytes\n", msgs,
+	       x.n, len);
+	return 0;
+}
+
 /* a PUT over the server's max_msg is refused, and the session goes on */
 static int too_big(size_t len)
 {
@@ -315,13 +393,15 @@ static void usage(FILE *f)
 	fprintf(f, "usage: kv_client [--transport kernel|bypass|bypass-msg] [--connect HOST:PORT]\n"
 		   "                 [--deadline-ms MS] [--max-msg BYTES] put KEY VALUE | get KEY |\n"
 		   "                 del KEY | check N | check-size N BYTES | kill-test N |\n"
-		   "                 too-big BYTES | check-parts BYTES PART\n"
+		   "                 too-big BYTES | check-parts BYTES PART | check-upload BYTES PART\n"
 		   "Client of kv_server (default 127.0.0.1:7100, kernel transport).\n"
 		   "  check N      N put/get/del rounds with values up to 1 MiB, every byte verified\n"
 		   "  kill-test N  N slow calls; expects them to end UNAVAILABLE within the deadline\n"
 		   "               when the server is killed, then waits for it to come back\n"
 		   "  too-big B    a B-byte PUT the server must refuse RESOURCE_EXHAUSTED\n"
 		   "  check-parts V P  a V-byte value back as a stream of P-byte parts\n"
+		   "  check-upload V P  a V-byte value up as a streamed request of P-byte\n"
+		   "               messages, then back as a stream of P-byte parts\n"
 		   "Exit: 0 ok, 1 failure, 2 usage.\n");
 }
 
@@ -397,6 +477,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[0], "check-parts") && argc == 3) {
 		rc = check_parts((size_t)strtoull(argv[1], NULL, 0),
 				 (uint32_t)strtoul(argv[2], NULL, 0));
+	} else if (!strcmp(argv[0], "check-upload") && argc == 3) {
+		rc = check_upload((size_t)strtoull(argv[1], NULL, 0),
+				  (uint32_t)strtoul(argv[2], NULL, 0));
 	} else if (!strcmp(argv[0], "too-big") && argc == 2) {
 		rc = too_big((size_t)strtoull(argv[1], NULL, 0));
 	} else if (!strcmp(argv[0], "kill-test") && argc == 2) {

@@ -4,7 +4,8 @@
  *   kv_server [--transport kernel|bypass|bypass-msg] [--listen HOST:PORT] [--max-msg BYTES]
  *             [--workers N]
  * --workers N runs PUT/GET/DEL on N worker threads (the table is locked).
- * GET_PARTS streams a value from the main loop, as the session takes it.
+ * GET_PARTS streams a value from the main loop, as the session takes it;
+ * PUT_PARTS takes one as a streamed request, a message at a time.
  * Prints "kv_server: listening on port N" once it accepts sessions.
  */
 #include <errno.h>
@@ -51,6 +52,16 @@ struct streaming {
 static struct streaming streams[256];
 static int nstreams;
 
+/* a PUT_PARTS under way: its key and the value so far */
+struct upload {
+	struct rpc_req *req;
+	char *k, *v;
+	size_t klen, vlen, cap;
+};
+
+static struct upload uploads[256];
+static size_t max_value = 256u << 20;
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -85,35 +96,47 @@ static void fail(struct rpc_req *r, int st, const char *msg)
 	rpc_respond(r, st, &iov, 1, NULL, 0);
 }
 
+/* @k's value becomes @v (malloc'ed, taken over); the table is locked */
+static int store(const void *k, size_t kl, char *v, size_t vlen)
+{
+	struct ent **pp = find(k, kl), *e = *pp;
+
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e || !(e->k = malloc(kl))) {
+			free(e);
+			free(v);
+			return -ENOMEM;
+		}
+		memcpy(e->k, k, kl);
+		e->klen = kl;
+		*pp = e;
+	}
+	free(e->v);
+	e->v = v;
+	e->vlen = vlen;
+	return 0;
+}
+
 static void do_put(struct rpc_req *r)
 {
 	const struct rpc_msg_view *m = rpc_req_msg(r);
 	const unsigned char *p = m->data;
-	struct ent **pp, *e;
-	size_t kl;
+	size_t kl, vlen;
+	char *v;
 
 	if (m->len < 2 || (kl = (size_t)(p[0] | p[1] << 8)) == 0 || kl > m->len - 2) {
 		fail(r, RPC_INVALID_ARGUMENT, "PUT body: u16 key length, key, value");
 		return;
 	}
-	pp = find((const char *)p + 2, kl);
-	e = *pp;
-	if (!e) {
-		e = calloc(1, sizeof(*e));
-		if (!e || !(e->k = malloc(kl))) {
-			free(e);
-			fail(r, RPC_RESOURCE_EXHAUSTED, "out of memory");
-			return;
-		}
-		memcpy(e->k, p + 2, kl);
-		e->klen = kl;
-		*pp = e;
+	vlen = m->len - 2 - kl;
+	v = malloc(vlen ? vlen : 1);
+	if (v && vlen)
+		memcpy(v, p + 2 + kl, vlen);
+	if (!v || store(p + 2, kl, v, vlen)) {
+		fail(r, RPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
 	}
-	free(e->v);
-	e->vlen = m->len - 2 - kl;
-	e->v = malloc(e->vlen ? e->vlen : 1);
-	if (e->vlen)
-		memcpy(e->v, p + 2 + kl, e->vlen);
 	rpc_respond(r, RPC_OK, NULL, 0, NULL, 0);
 }
 
@@ -190,6 +213,91 @@ static void run_holds(void)
 	}
 }
 
+static struct upload *upload_of(struct rpc_req *r)
+{
+	struct upload *free_one = NULL;
+
+	for (size_t i = 0; i < sizeof(uploads) / sizeof(uploads[0]); i++) {
+		if (uploads[i].req == r)
+			return &uploads[i];
+		if (!uploads[i].req && !free_one)
+			free_one = &uploads[i];
+	}
+	return free_one;
+}
+
+static void upload_end(struct upload *u, struct rpc_req *r, int st, const char *msg)
+{
+	free(u->k);
+	free(u->v);
+	*u = (struct upload){ 0 };
+	fail(r, st, msg);
+}
+
+/*
+ * PUT_PARTS: its handler runs once per message of the streamed request.
+ * The first names the key, the next ones append to the value, which is
+ * stored when the last is in; a value over --max-value ends the call early.
+ */
+static void h_put_parts(struct rpc_req *r, void *arg)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+	struct upload *u = upload_of(r);
+	const unsigned char *p = m->data;
+
+	if (u && u->req != r) { /* its first message: the key */
+		size_t kl = m->len >= 2 ? (size_t)(p[0] | p[1] << 8) : 0;
+
+		if (!kl || kl != m->len - 2 || !rpc_req_more(r)) {
+			fail(r, RPC_INVALID_ARGUMENT, "PUT_PARTS: a streamed request "
+			     "(RPC_CALL_SEND_STREAM) whose first message is u16 key length, key");
+			return;
+		}
+		*u = (struct upload){ .req = r, .k = malloc(kl), .klen = kl };
+		if (u->k)
+			memcpy(u->k, p + 2, kl);
+	} else if (u) {
+		if (rpc_req_cancelled(r)) {
+			upload_end(u, r, RPC_CANCELLED, "cancelled");
+			return;
+		}
+		if (m->len > max_value - u->vlen) {
+			upload_end(u, r, RPC_RESOURCE_EXHAUSTED, "value over the server's --max-value");
+			return;
+		}
+		if (u->vlen + m->len > u->cap) {
+			size_t cap = u->cap ? u->cap : 65536;
+
+			while (cap < u->vlen + m->len)
+				cap *= 2;
+			char *v = realloc(u->v, cap);
+
+			if (!v) {
+				upload_end(u, r, RPC_RESOURCE_EXHAUSTED, "out of memory");
+				return;
+			}
+			u->v = v;
+			u->cap = cap;
+		}
+		if (m->len)
+			memcpy(u->v + u->vlen, m->data, m->len);
+		u->vlen += m->len;
+	}
+	if (!u || !u->k) {
+		if (u)
+			*u = (struct upload){ 0 };
+		fail(r, RPC_RESOURCE_EXHAUSTED, "no room for another upload");
+		return;
+	}
+	if (rpc_req_more(r))
+		return; /* the next message appends */
+	pthread_mutex_lock(&tab_mu);
+	int err = store(u->k, u->klen, u->v ? u->v : malloc(1), u->vlen);
+	pthread_mutex_unlock(&tab_mu);
+	u->v = NULL; /* the table's now */
+	upload_end(u, r, err ? RPC_RESOURCE_EXHAUSTED : RPC_OK, err ? "out of memory" : "");
+}
+
 static void h_get_parts(struct rpc_req *r, void *arg)
 {
 	const struct rpc_msg_view *m = rpc_req_msg(r);
@@ -262,12 +370,13 @@ static void on_stop(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kv_server [--transport kernel|bypass|bypass-msg] [--listen HOST:PORT] [--max-msg BYTES]\n"
-		   "                 [--workers N]\n"
+		   "                 [--workers N] [--max-value BYTES]\n"
 		   "An example RPC key-value service (methods PUT=1 GET=2 DEL=3 HOLD=4\n"
-		   "GET_PARTS=5, "
+		   "GET_PARTS=5 PUT_PARTS=6, "
 		   "see rpc/examples/kv_proto.h).  Default: kernel transport, :7100.\n"
 		   "With --transport bypass it attaches to fastpathd ($BYPASS_SOCKET).\n"
-		   "--workers N: PUT/GET/DEL run on N worker threads instead of inline.\n");
+		   "--workers N: PUT/GET/DEL run on N worker threads instead of inline.\n"
+		   "--max-value BYTES: the largest value PUT_PARTS stores (default 256 MiB).\n");
 }
 
 int main(int argc, char **argv)
@@ -275,6 +384,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "transport", required_argument, 0, 't' }, { "listen", required_argument, 0, 'l' },
 		{ "max-msg", required_argument, 0, 'm' }, { "workers", required_argument, 0, 'w' },
+		{ "max-value", required_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' }, { 0 } };
 	unsigned mflags = 0;
 	struct rpc_endpoint_opts o = { .bp_opts_app_name = "kv_server" };
@@ -283,7 +393,7 @@ int main(int argc, char **argv)
 	char err[256] = "";
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "t:l:m:w:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:l:m:w:v:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (rpc_cli_transport("kv_server", optarg, &o))
@@ -300,6 +410,9 @@ int main(int argc, char **argv)
 			if (!o.workers || o.workers > 64)
 				return usage(stderr), 2;
 			mflags = RPC_METHOD_WORKER;
+			break;
+		case 'v':
+			max_value = (size_t)strtoull(optarg, NULL, 0);
 			break;
 		case 'h':
 			usage(stdout);
@@ -325,6 +438,8 @@ int main(int argc, char **argv)
 	}
 	rpc_register(ep, KV_HOLD, "kv.hold", h_hold, NULL);
 	rpc_register(ep, KV_GET_PARTS, "kv.get_parts", h_get_parts, NULL);
+	rpc_register_flags(ep, KV_PUT_PARTS, "kv.put_parts", h_put_parts, NULL,
+			   RPC_METHOD_STREAM_REQ);
 	r = rpc_listen(ep, listen, NULL, NULL);
 	if (r < 0) {
 		fprintf(stderr, "kv_server: listen %s: %s\n", listen, strerror(-r));

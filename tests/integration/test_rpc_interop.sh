@@ -34,6 +34,9 @@ bp_log "kernel client -> bypass kv_server: check 40 ok"
 bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7110" check-parts 6000000 100000 \
 	>"$dir/c4.log" 2>&1 || bp_die "kernel client <- bypass server, streamed: $(cat "$dir/c4.log")"
 bp_log "kernel client <- bypass kv_server, streamed: $(sed -n 's/.*ok: //p' "$dir/c4.log")"
+bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7110" check-upload 6000000 100000 \
+	>"$dir/c6.log" 2>&1 || bp_die "kernel client -> bypass server, streamed request: $(cat "$dir/c6.log")"
+bp_log "kernel client -> bypass kv_server, streamed request: $(sed -n 's/.*ok: //p' "$dir/c6.log")"
 bp_bg "$R/kv_server" --transport bypass --listen :7118 --workers 2 >"$dir/s3.log" 2>&1
 bp_wait_listening "$dir/s3.log"
 bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7118" check 40 >"$dir/c3.log" 2>&1 ||
@@ -59,6 +62,10 @@ timeout 120 "$R/kv_client" --transport bypass --connect "$BP_PEER_IP:7112" \
 	check-parts 6000000 100000 >"$dir/c5.log" 2>&1 ||
 	bp_die "bypass client <- kernel server, streamed: $(cat "$dir/c5.log")"
 bp_log "bypass client <- kernel kv_server, streamed: $(sed -n 's/.*ok: //p' "$dir/c5.log")"
+timeout 120 "$R/kv_client" --transport bypass --connect "$BP_PEER_IP:7112" \
+	check-upload 6000000 100000 >"$dir/c7.log" 2>&1 ||
+	bp_die "bypass client -> kernel server, streamed request: $(cat "$dir/c7.log")"
+bp_log "bypass client -> kernel kv_server, streamed request: $(sed -n 's/.*ok: //p' "$dir/c7.log")"
 bp_bg bp_peer "$R/rpc_bench" server -p 7113 >"$dir/b2.log" 2>&1
 bp_wait_peer_listen 7113
 for size in 64 65536; do
@@ -66,5 +73,5 @@ for size in 64 65536; do
 		--size $size --verify --duration 1 --warmup 0.2 >"$dir/bc2.log" 2>&1 || bp_die "rpc_bench bypass->kernel: $(cat "$dir/bc2.log")"
 	bp_log "bypass -> kernel: $(rpc_bench_ok "$dir/bc2.log")"
 done
-echo "PASS: rpc interop bypass<->kernel both ways (kv check 40 each way, streamed responses," \
+echo "PASS: rpc interop bypass<->kernel both ways (kv check 40 each way, streamed requests and responses," \
 	"rpc_bench 64 B and 64 KiB)"

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+/*
+ * req_stream.c - streamed requests on the server side (WIRE.md "Streamed
+ * requests").
+ *
+ * A streamed request is a sequence of REQUEST messages of one call: the
+ * first flagged REQ_MORE, the next ones REQ_CONT, every one but the last
+ * REQ_MORE.  Its handler runs once per message, in order (rpc_req_run()).
+ * After a message that more follow, the handler keeps the request without
+ * answering; that message's bytes and its credit go back at once, so a
+ * stream may carry more than the byte window or max_msg, and what the
+ * server holds is one message at a time.  The request's own call of
+ * credit stays until it is answered.
+ *
+ * Once its handler has seen a message (r->seen), the app may hold the
+ * request, so only the handler ends it: whatever stops the stream early
+ * (a CANCEL, the session failing, the deadline, a message over max_msg)
+ * makes the handler run a last time with rpc_req_cancelled() true and an
+ * empty message, and that run's rpc_respond() frees it.  Before that, the
+ * library ends it on its own, as any request.
+ *
+ * The handler may answer early, between messages: the call is over, and
+ * the messages still coming are skipped (r->late, rx.c) with their credit
+ * given back.
+ */
+#include <string.h>
+
+#include "rpc_internal.h"
+
+/* the next message of @r (waiting for it: r->between) starts, header @h */
+void rpc_req_next(struct rpc_req *r, const struct rpc_frame_hdr *h, bool alloc)
+{
+	r->between = false;
+	r->complete = false;
+	r->credit_calls++;	/* each message costs a call; this one's goes back with it */
+	rpc_req_part_init(r, h, alloc);
+}
+
+/* the handler's last run: the stream stopped early (@r->cancelled) */
+static void last_run(struct rpc_req *r)
+{
+	const struct rpc_method *m = rpc_method_get(r->ep, r->method);
+
+	__atomic_store_n(&r->cancelled, true, __ATOMIC_RELAXED);
+	rpc_req_part_free(r);
+	r->more = false;
+	r->between = false;
+	r->complete = true;
+	r->view.data = "";
+	if (!m) {
+		rpc_req_release(r);
+		return;
+	}
+	rpc_req_run(r, m);
+}
+
+/*
+ * A message of @r is wrong (@st, @text): the caller is answered now, and
+ * the handler, which holds @r, ends it in its last run (that response is
+ * dropped: @r reads as cancelled).
+ */
+static void fail(struct rpc_req *r, int st, const char *text)
+{
+	struct iovec iov = { .iov_base = (void *)text, .iov_len = strlen(text) };
+	struct rpc_frame_hdr h = { .type = RPC_FT_RESPONSE, .method = r->method,
+				   .call_id = r->call_id, .status = (uint16_t)st,
+				   .msg_len = (uint32_t)iov.iov_len };
+
+	if (r->s && r->s->state == SS_UP)
+		rpc_tx_msg(r->s, &h, &iov, 1, NULL, 0, 0, RPC_TXC_LATENCY, NULL);
+	last_run(r);
+}
+
+/* a message after the first is whole: its handler run */
+void rpc_req_stream_next(struct rpc_req *r)
+{
+	const struct rpc_method *m = rpc_method_get(r->ep, r->method);
+	int nm;
+
+	if (r->drop) {
+		fail(r, RPC_RESOURCE_EXHAUSTED,
+		     "a message of the streamed request is larger than the server's max_msg, "
+		     "or no room for it");
+		return;
+	}
+	nm = rpc_meta_parse(r->data, r->hdr.meta_len, r->meta, RPC_WIRE_MAX_META_ENTRIES);
+	if (nm < 0) {
+		fail(r, RPC_INVALID_ARGUMENT, "malformed metadata");
+		return;
+	}
+	if (!m || rpc_req_cancelled(r)) {
+		last_run(r);	/* the deadline passed: the caller has given up */
+		return;
+	}
+	r->view.data = r->data + r->hdr.meta_len;
+	r->view.len = r->hdr.msg_len;
+	r->view.meta = r->meta;
+	r->view.nmeta = (unsigned)nm;
+	rpc_req_run(r, m);
+}
+
+/*
+ * The handler returned from a message that more follow, keeping @r: the
+ * message's bytes and its credit go back, and @r waits for the next one
+ * (or, if the stream stopped meanwhile, the handler runs a last time).
+ */
+void rpc_req_part_done(struct rpc_req *r)
+{
+	if (r->s)
+		rpc_credit_return(r->s, r->credit_calls - 1, r->credit_bytes);
+	r->credit_calls = 1;
+	r->credit_bytes = 0;
+	rpc_req_part_free(r);
+	r->complete = false;
+	r->between = true;
+	if (rpc_req_cancelled(r))
+		last_run(r);
+}
+
+/* CANCEL for @r, whose handler has seen a message and holds it */
+void rpc_req_stream_cancel(struct rpc_req *r)
+{
+	if (r->s && r->s->rf_req == r) {
+		r->s->rf_req = NULL;	/* a message of it still arriving goes nowhere */
+		r->s->rf_dst = NULL;
+	}
+	last_run(r);
+}
+
+/*
+ * @r's session failed while it waited for a message: the handler runs a
+ * last time from rpc_run(), not from inside the failure (which may come
+ * from an app call).
+ */
+void rpc_req_stream_orphan(struct rpc_req *r)
+{
+	struct rpc_endpoint *ep = r->ep;
+
+	rpc_req_part_free(r);
+	r->complete = true;	/* nothing more comes: only its last run ends it */
+	r->enext = ep->ended;
+	ep->ended = r;
+}
+
+void rpc_reqs_run_ended(struct rpc_endpoint *ep)
+{
+	while (ep->ended) {
+		struct rpc_req *r = ep->ended;
+
+		ep->ended = r->enext;
+		last_run(r);
+	}
+}
+
+bool rpc_req_more(const struct rpc_req *r)
+{
+	return r->more;
+}

@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_rpc_stream_req.c - streamed requests (RPC_CALL_SEND_STREAM,
+ * rpc_call_send(), rpc_req_more()) over the in-memory transport: order
+ * and bytes, more than max_msg and both credit windows in one call, an
+ * early answer, cancel, deadline, a failed session and a message over
+ * max_msg mid-stream (each ending in the handler's last run), worker
+ * methods, both directions streamed at once, API misuse and a hostile
+ * peer's frames.  test_rpc_stream_req_msg.c runs them again over a
+ * transport of whole messages, as fastpathd's RPC sessions.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc_fake.inc.c"
+
+#define M_UP 1		/* checks each message, answers a summary at the end */
+#define M_EARLY 2	/* answers FAILED_PRECONDITION at its third message */
+#define M_WORKER 3	/* M_UP on a worker thread */
+#define M_BIDI 4	/* sends each message back as a response part */
+#define M_PLAIN 5	/* one answer */
+
+static struct rpc_endpoint *srv, *cli;
+static struct rpc_session *sess;
+
+static uint8_t pattern(uint32_t msg, size_t i)
+{
+	return (uint8_t)(msg * 13 + i * 5);
+}
+
+/* what the server's handlers saw, per stream */
+struct up {
+	struct rpc_req *r;
+	uint32_t msgs, bad;
+	uint64_t bytes;
+};
+
+static struct up ups[8];
+static unsigned runs, last_runs, live, early_runs;
+
+static struct up *up_of(struct rpc_req *r)
+{
+	struct up *freeslot = NULL;
+
+	for (unsigned i = 0; i < 8; i++) {
+		if (ups[i].r == r)
+			return &ups[i];
+		if (!ups[i].r && !freeslot)
+			freeslot = &ups[i];
+	}
+	cr_assert_not_null(freeslot, "too many streams at once");
+	*freeslot = (struct up){ .r = r };
+	live++;
+	return freeslot;
+}
+
+static void up_end(struct up *u, struct rpc_req *r, int st, const struct iovec *iov)
+{
+	u->r = NULL;
+	live--;
+	cr_assert_eq(rpc_respond(r, st, iov, iov ? 1 : 0, NULL, 0), 0);
+}
+
+static void h_up(struct rpc_req *r, void *arg)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+	struct up *u = up_of(r);
+	uint8_t sum[16];
+	struct iovec iov = { sum, sizeof(sum) };
+
+	runs++;
+	if (rpc_req_cancelled(r)) {
+		cr_assert(!rpc_req_more(r));
+		cr_assert_eq(m->len, 0, "the last run shows no message");
+		last_runs++;
+		up_end(u, r, RPC_CANCELLED, NULL);
+		return;
+	}
+	for (size_t i = 0; i < m->len; i++)
+		u->bad += ((const uint8_t *)m->data)[i] != pattern(u->msgs, i);
+	u->bytes += m->len;
+	u->msgs++;
+	if (rpc_req_more(r))
+		return;	/* kept for the next message */
+	memcpy(sum, &u->msgs, 4);
+	memcpy(sum + 4, &u->bytes, 8);
+	memcpy(sum + 12, &u->bad, 4);
+	up_end(u, r, RPC_OK, &iov);
+}
+
+static void h_early(struct rpc_req *r, void *arg)
+{
+	struct iovec iov = { "enough", 6 };
+
+	if (++early_runs == 3 || !rpc_req_more(r))
+		cr_assert_eq(rpc_respond(r, RPC_FAILED_PRECONDITION, &iov, 1, NULL, 0), 0);
+}
+
+static void h_worker(struct rpc_req *r, void *arg)
+{
+	rpc_respond(r, RPC_OK, NULL, 0, NULL, 0);
+}
+
+static void h_bidi(struct rpc_req *r, void *arg)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+	struct iovec iov = { (void *)m->data, m->len };
+
+	if (rpc_req_cancelled(r)) {
+		rpc_respond(r, RPC_CANCELLED, NULL, 0, NULL, 0);
+		return;
+	}
+	cr_assert_eq(rpc_respond_part(r, &iov, 1, NULL, 0), 0);
+	if (!rpc_req_more(r))
+		cr_assert_eq(rpc_respond(r, RPC_OK, NULL, 0, NULL, 0), 0);
+}
+
+static void h_plain(struct rpc_req *r, void *arg)
+{
+	struct iovec iov = { "one", 3 };
+
+	rpc_respond(r, RPC_OK, &iov, 1, NULL, 0);
+}
+
+static struct rpc_endpoint *mk(uint32_t max_msg)
+{
+	struct rpc_endpoint_opts o = { .ops = &fake_ops, .max_msg = max_msg,
+				       .reconnect_min_ms = 5, .reconnect_max_ms = 20 };
+	struct rpc_endpoint *ep = rpc_endpoint_create(&o, NULL, 0);
+
+	cr_assert_not_null(ep);
+	return ep;
+}
+
+static void start(uint32_t srv_max)
+{
+	fk_reset_all();
+	memset(ups, 0, sizeof(ups));
+	runs = last_runs = live = early_runs = 0;
+	srv = mk(srv_max);
+	cr_assert_eq(rpc_register_flags(srv, M_UP, "up", h_up, NULL, RPC_METHOD_STREAM_REQ), 0);
+	cr_assert_eq(rpc_register_flags(srv, M_EARLY, "early", h_early, NULL,
+					RPC_METHOD_STREAM_REQ), 0);
+	cr_assert_eq(rpc_register_flags(srv, M_WORKER, "worker", h_worker, NULL,
+					RPC_METHOD_WORKER), 0);
+	cr_assert_eq(rpc_register_flags(srv, M_BIDI, "bidi", h_bidi, NULL,
+					RPC_METHOD_STREAM_REQ), 0);
+	cr_assert_eq(rpc_register(srv, M_PLAIN, "plain", h_plain, NULL), 0);
+	cr_assert_eq(rpc_listen(srv, ":7000", NULL, NULL), 0);
+	cli = mk(0);
+	sess = rpc_connect(cli, "10.0.0.1:7000", NULL, NULL);
+	cr_assert_not_null(sess);
+}
+
+static void setup(void)
+{
+	start(0);
+}
+
+static void teardown(void)
+{
+	rpc_endpoint_destroy(cli);
+	rpc_endpoint_destroy(srv);
+	cr_assert_eq(live, 0, "a stream's handler never ended it");
+	fk_reset_all();
+}
+
+TestSuite(rpc_stream_req, .init = setup, .fini = teardown);
+
+static void spin(int rounds)
+{
+	for (int i = 0; i < rounds; i++) {
+		rpc_run(cli, 0);
+		if (srv)
+			rpc_run(srv, 0);
+	}
+}
+
+/* how a call ended, and the response parts it saw (M_BIDI) */
+struct res {
+	int ends, status;
+	uint32_t parts, bad;
+	uint64_t bytes;
+	uint8_t body[16];
+	size_t len;
+};
+
+static void on_res(const struct rpc_result *r, void *arg)
+{
+	struct res *x = arg;
+
+	if (r->more) {
+		for (size_t i = 0; i < r->msg.len; i++)
+			x->bad += ((const uint8_t *)r->msg.data)[i] != pattern(x->parts, i);
+		x->bytes += r->msg.len;
+		x->parts++;
+		return;
+	}
+	x->ends++;
+	x->status = r->status;
+	x->len = r->msg.len < sizeof(x->body) ? r->msg.len : sizeof(x->body);
+	if (x->len)
+		memcpy(x->body, r->msg.data, x->len);
+}
+
+static void wait_end(struct res *x, int ms)
+{
+	uint64_t end = rpc_now_us() + (uint64_t)ms * 1000;
+
+	while (!x->ends && rpc_now_us() < end)
+		spin(1);
+	cr_assert_eq(x->ends, 1, "the call did not end");
+}
+
+static void fill(uint8_t *buf, uint32_t msg, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		buf[i] = pattern(msg, i);
+}
+
+/* start a streamed request of @method, its first message @len bytes */
+static uint64_t open_stream(uint16_t method, uint32_t len, unsigned flags, uint64_t deadline_us,
+			    struct res *x)
+{
+	uint8_t *buf = malloc(len ? len : 1);
+	struct iovec iov = { buf, len };
+	struct rpc_call_opts o = { .flags = RPC_CALL_SEND_STREAM | flags,
+				   .deadline_us = deadline_us };
+	uint64_t id = 0;
+
+	fill(buf, 0, len);
+	cr_assert_eq(rpc_call(sess, method, &iov, 1, &o, on_res, x, &id), 0);
+	free(buf);
+	return id;
+}
+
+/* message @k of the stream: retried while the session has too much queued */
+static int send_msg(uint64_t id, uint32_t k, uint32_t len, bool last)
+{
+	uint8_t *buf = malloc(len ? len : 1);
+	struct iovec iov = { buf, len };
+	int rc;
+
+	fill(buf, k, len);
+	for (int tries = 0; (rc = rpc_call_send(sess, id, &iov, 1, last)) == -EAGAIN &&
+			    tries < 100000; tries++)
+		spin(1);
+	free(buf);
+	return rc;
+}
+
+/* @n messages of @len bytes to M_UP; the summary checked */
+static void upload(uint32_t n, uint32_t len)
+{
+	struct res x = { 0 };
+	uint64_t id = open_stream(M_UP, len, 0, 0, &x);
+	uint32_t msgs, bad;
+	uint64_t bytes;
+
+	for (uint32_t k = 1; k < n; k++)
+		cr_assert_eq(send_msg(id, k, len, k == n - 1), 0, "message %u", k);
+	wait_end(&x, 30000);
+	cr_assert_eq(x.status, RPC_OK);
+	cr_assert_eq(x.len, 16);
+	memcpy(&msgs, x.body, 4);
+	memcpy(&bytes, x.body + 4, 8);
+	memcpy(&bad, x.body + 12, 4);
+	cr_assert_eq(msgs, n);
+	cr_assert_eq(bytes, (uint64_t)n * len);
+	cr_assert_eq(bad, 0, "%u bytes differ", bad);
+}
+
+static void plain_call_works(void)
+{
+	struct res y = { 0 };
+
+	cr_assert_eq(rpc_call(sess, M_PLAIN, NULL, 0, NULL, on_res, &y, NULL), 0);
+	wait_end(&y, 5000);
+	cr_assert_eq(y.status, RPC_OK);
+}
+
+static void restart(uint32_t srv_max)
+{
+	rpc_endpoint_destroy(cli);
+	rpc_endpoint_destroy(srv);
+	start(srv_max);
+}
+
+Test(rpc_stream_req, messages_arrive_in_order_one_run_each)
+{
+	struct rpc_stats st;
+
+	upload(40, 1000);
+	cr_assert_eq(runs, 40);
+	rpc_endpoint_stats(srv, &st);
+	cr_assert_eq(st.reqs_handled, 1, "one call, however many messages");
+	plain_call_works();
+}
+
+/*
+ * 600 messages of 60 KiB: 36 MB in one call, past the server's 64 KiB
+ * max_msg, its 16 MiB byte window and its 256-call window: each message's
+ * credit goes back when the handler is done with it.
+ */
+Test(rpc_stream_req, a_stream_carries_more_than_max_msg_and_the_windows)
+{
+	restart(64 << 10);
+	upload(600, 60 << 10);
+	plain_call_works();
+}
+
+/* the handler answers at the third message: the rest are dropped, credit kept */
+Test(rpc_stream_req, an_early_answer_ends_the_call)
+{
+	for (int round = 0; round < 300; round++) {
+		struct res x = { 0 };
+		uint64_t id = open_stream(M_EARLY, 100, 0, 0, &x);
+		int rc = 0;
+
+		early_runs = 0;
+		for (uint32_t k = 1; k < 10 && !rc; k++) {
+			rc = send_msg(id, k, 100, k == 9);
+			if (k < 3)
+				spin(2);
+		}
+		wait_end(&x, 5000);
+		cr_assert_eq(x.status, RPC_FAILED_PRECONDITION);
+		cr_assert_eq(send_msg(id, 10, 100, true), -ENOENT, "the call is over");
+		spin(5);
+		cr_assert_eq(early_runs, 3, "round %d: no run after the answer", round);
+	}
+	/* 300 calls, each with messages skipped: none of their credit leaked */
+	plain_call_works();
+}
+
+static void wait_runs(unsigned n)
+{
+	for (int i = 0; i < 2000 && runs < n; i++)
+		spin(1);
+	cr_assert_geq(runs, n);
+}
+
+Test(rpc_stream_req, a_cancel_between_messages_runs_the_handler_a_last_time)
+{
+	struct res x = { 0 };
+	uint64_t id = open_stream(M_UP, 100, 0, 0, &x);
+
+	cr_assert_eq(send_msg(id, 1, 100, false), 0);
+	wait_runs(2);
+	cr_assert_eq(rpc_cancel(sess, id), 0);
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_CANCELLED);
+	for (int i = 0; i < 200 && !last_runs; i++)
+		spin(1);
+	cr_assert_eq(last_runs, 1);
+	cr_assert_eq(live, 0);
+	cr_assert_eq(send_msg(id, 2, 100, true), -ENOENT);
+	plain_call_works();
+}
+
+Test(rpc_stream_req, a_deadline_mid_stream_ends_both_sides)
+{
+	struct res x = { 0 };
+	uint64_t id = open_stream(M_UP, 100, 0, 50000, &x);
+
+	cr_assert_eq(send_msg(id, 1, 100, false), 0);
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_DEADLINE_EXCEEDED);
+	for (int i = 0; i < 200 && !last_runs; i++)
+		spin(1);
+	cr_assert_eq(last_runs, 1);
+	cr_assert_eq(live, 0);
+	plain_call_works();
+}
+
+/* the client goes away between two messages: the server's handler ends it */
+Test(rpc_stream_req, a_failed_session_runs_the_handler_from_the_loop)
+{
+	struct res x = { 0 };
+	uint64_t id = open_stream(M_UP, 100, 0, 0, &x);
+
+	cr_assert_eq(send_msg(id, 1, 100, false), 0);
+	wait_runs(2);
+	rpc_session_close(sess);
+	sess = NULL;
+	for (int i = 0; i < 200 && !last_runs; i++)
+		spin(1);
+	cr_assert_eq(last_runs, 1);
+	cr_assert_eq(live, 0);
+	cr_assert_eq(x.status, RPC_CANCELLED);
+}
+
+/* the server goes away while its handler holds a stream: destroy ends it */
+Test(rpc_stream_req, destroying_the_server_ends_a_held_stream)
+{
+	struct res x = { 0 };
+	uint64_t id = open_stream(M_UP, 100, 0, 0, &x);
+
+	cr_assert_eq(send_msg(id, 1, 100, false), 0);
+	wait_runs(2);
+	rpc_endpoint_destroy(srv);
+	srv = NULL;
+	cr_assert_eq(last_runs, 1);
+	cr_assert_eq(live, 0);
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_UNAVAILABLE);
+}
+
+Test(rpc_stream_req, a_message_over_max_msg_fails_the_call)
+{
+	struct res x = { 0 };
+	uint64_t id;
+
+	restart(64 << 10);
+	id = open_stream(M_UP, 1000, 0, 0, &x);
+	cr_assert_eq(send_msg(id, 1, 100 << 10, false), 0);
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_RESOURCE_EXHAUSTED);
+	for (int i = 0; i < 200 && !last_runs; i++)
+		spin(1);
+	cr_assert_eq(last_runs, 1);
+	cr_assert_eq(live, 0);
+	plain_call_works();
+}
+
+static unsigned plain_runs;
+
+static void h_counted(struct rpc_req *r, void *arg)
+{
+	plain_runs++;
+	h_plain(r, arg);
+}
+
+/* a method that did not ask for streamed requests never sees one */
+static void refused_by(uint16_t method)
+{
+	struct res x = { 0 };
+	uint64_t id = open_stream(method, 10, 0, 0, &x);
+
+	cr_assert_eq(send_msg(id, 1, 10, false), 0);
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_UNIMPLEMENTED);
+	cr_assert_eq(send_msg(id, 2, 10, true), -ENOENT);
+	spin(20);
+	plain_call_works();
+}
+
+Test(rpc_stream_req, only_methods_registered_for_it_take_streamed_requests)
+{
+	cr_assert_eq(rpc_register(srv, 9, "counted", h_counted, NULL), 0);
+	plain_runs = 0;
+	refused_by(9);
+	cr_assert_eq(plain_runs, 0, "the plain handler never ran");
+	refused_by(M_WORKER);
+	cr_assert_eq(rpc_register_flags(srv, 10, "w", h_worker, NULL,
+					RPC_METHOD_WORKER | RPC_METHOD_STREAM_REQ), -EINVAL,
+		     "worker handlers take no streams");
+}
+
+/* a streamed request and a streamed response in one call */
+Test(rpc_stream_req, both_directions_stream_at_once)
+{
+	struct res x = { 0 };
+	uint64_t id = open_stream(M_BIDI, 3000, RPC_CALL_STREAM, 0, &x);
+
+	for (uint32_t k = 1; k < 20; k++)
+		cr_assert_eq(send_msg(id, k, 3000, k == 19), 0);
+	wait_end(&x, 10000);
+	cr_assert_eq(x.status, RPC_OK);
+	cr_assert_eq(x.parts, 20);
+	cr_assert_eq(x.bytes, 60000);
+	cr_assert_eq(x.bad, 0);
+}
+
+Test(rpc_stream_req, misuse_is_refused)
+{
+	struct res x = { 0 }, y = { 0 };
+	struct rpc_call_opts o = { .flags = RPC_CALL_SEND_STREAM };
+	struct rpc_reply rep;
+	uint64_t id;
+
+	cr_assert_eq(rpc_call(sess, M_UP, NULL, 0, &o, on_res, &x, NULL), -EINVAL,
+		     "a streamed request needs its id");
+	cr_assert_eq(rpc_call_sync(sess, M_UP, NULL, 0, &o, &rep), -EINVAL);
+	cr_assert_eq(rpc_call(sess, M_PLAIN, NULL, 0, NULL, on_res, &y, &id), 0);
+	cr_assert_eq(rpc_call_send(sess, id, NULL, 0, true), -EINVAL, "not streamed");
+	wait_end(&y, 5000);
+	cr_assert_eq(rpc_call_send(sess, id, NULL, 0, true), -ENOENT);
+	cr_assert_eq(rpc_call_send(sess, 1ull << 40, NULL, 0, true), -ENOENT);
+	id = open_stream(M_UP, 10, 0, 0, &x);
+	cr_assert_eq(send_msg(id, 1, 10, true), 0);
+	cr_assert_eq(send_msg(id, 2, 10, true), -EINVAL, "its last message went");
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_OK);
+}
+
+/* frames a hostile or confused peer sends the server */
+static void inject(const struct rpc_frame_hdr *h, const void *payload)
+{
+	uint8_t hb[RPC_WIRE_HDR_LEN];
+
+	rpc_frame_encode(h, hb);
+	fk_inject(srv->t, hb, sizeof(hb));
+	if (h->frame_len)
+		fk_inject(srv->t, payload, h->frame_len);
+}
+
+static uint64_t proto_errors(void)
+{
+	struct rpc_stats st;
+
+	rpc_endpoint_stats(srv, &st);
+	return st.proto_errors;
+}
+
+/* a message continuing a call the server knows nothing of: skipped */
+Test(rpc_stream_req, a_message_of_an_unknown_stream_is_skipped)
+{
+	struct rpc_frame_hdr h = { .type = RPC_FT_REQUEST, .method = M_UP, .call_id = 777,
+				   .flags = RPC_FF_REQ_CONT, .frame_len = 5, .msg_len = 5 };
+
+	inject(&h, "hello");
+	spin(20);
+	cr_assert_eq(proto_errors(), 0);
+	cr_assert_eq(runs, 0);
+	plain_call_works();
+}
+
+/* a stream waiting for its next message: a CHUNK, or another method's
+ * message, for it is a protocol error */
+static void wrong_frame_for_a_waiting_stream(uint8_t type, uint16_t method, uint16_t flags)
+{
+	struct res x = { 0 };
+	uint64_t id = open_stream(M_UP, 100, 0, 0, &x);
+	struct rpc_frame_hdr h = { .type = type, .method = method, .call_id = (uint32_t)id,
+				   .flags = flags, .frame_len = 5, .msg_len = 0 };
+
+	wait_runs(1);
+	if (type == RPC_FT_REQUEST)
+		h.msg_len = 5;
+	inject(&h, "hello");
+	for (int i = 0; i < 200 && !last_runs; i++)
+		spin(1);
+	cr_assert_eq(proto_errors(), 1);
+	cr_assert_eq(last_runs, 1, "the held stream ends in its handler");
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_UNAVAILABLE);
+}
+
+Test(rpc_stream_req, a_chunk_for_a_waiting_stream_is_a_protocol_error)
+{
+	wrong_frame_for_a_waiting_stream(RPC_FT_CHUNK, 0, 0);
+}
+
+Test(rpc_stream_req, another_methods_message_is_a_protocol_error)
+{
+	wrong_frame_for_a_waiting_stream(RPC_FT_REQUEST, M_PLAIN, RPC_FF_REQ_CONT);
+}
+
+Test(rpc_stream_req, a_new_call_reusing_a_streams_id_is_a_protocol_error)
+{
+	wrong_frame_for_a_waiting_stream(RPC_FT_REQUEST, M_UP, 0);
+}
