@@ -5,10 +5,11 @@
  *
  * Byte 0 picks the read chunk size (how the stream is cut into reads) and
  * bit 7 the direction: clear, the stream reaches a server endpoint (echo,
- * hold, fail and stream methods registered, so requests, chunks, cancels
- * and credits reach handlers); set, it reaches a client endpoint with calls
- * of every kind pending (responses, chunks, late responses, deadlines,
- * streamed responses).  The
+ * hold, fail and stream methods registered, and two that take streamed
+ * requests, so requests, chunks, cancels and credits reach handlers); set,
+ * it reaches a client endpoint with calls of every kind pending
+ * (responses, chunks, late responses, deadlines, streamed responses, a
+ * streamed request still sending).  The
  * rest is the stream, over the in-memory transport of the unit tests.
  *
  * Checks: no crash, sanitizer report or leak; every 32-byte header that
@@ -65,6 +66,40 @@ static void h_stream(struct rpc_req *r, void *arg)
 		CHECK(rpc_respond_part(r, &iov, 1, NULL, 0) == -EOPNOTSUPP);
 	}
 	rpc_respond(r, RPC_OK, NULL, 0, NULL, 0);
+}
+
+/*
+ * Streamed requests: "upload" answers at the last message, or early when a
+ * message's length is a multiple of 5; "keep" keeps the request after its
+ * last message and answers at teardown (a request it keeps is never run
+ * again).  Both check what a run shows.
+ */
+static void check_run(struct rpc_req *r)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+
+	CHECK(m->len == 0 || m->data);
+	CHECK(m->nmeta == 0 || m->meta);
+}
+
+static void h_upload(struct rpc_req *r, void *arg)
+{
+	const struct rpc_msg_view *m = rpc_req_msg(r);
+
+	check_run(r);
+	if (!rpc_req_more(r) || (m->len && m->len % 5 == 0))
+		rpc_respond(r, RPC_OK, NULL, 0, NULL, 0);
+}
+
+static void h_keep(struct rpc_req *r, void *arg)
+{
+	check_run(r);
+	if (rpc_req_more(r))
+		return;
+	if (rpc_req_cancelled(r) || nheld == 512)
+		rpc_respond(r, RPC_CANCELLED, NULL, 0, NULL, 0);
+	else
+		held[nheld++] = r;
 }
 
 struct call_seen {
@@ -130,6 +165,8 @@ static void as_server(const uint8_t *p, size_t n, size_t chunk)
 	rpc_register(ep, 2, "hold", h_hold, NULL);
 	rpc_register(ep, 3, "fail", h_fail, NULL);
 	rpc_register(ep, 4, "stream", h_stream, NULL);
+	CHECK(rpc_register_flags(ep, 5, "upload", h_upload, NULL, RPC_METHOD_STREAM_REQ) == 0);
+	CHECK(rpc_register_flags(ep, 6, "keep", h_keep, NULL, RPC_METHOD_STREAM_REQ) == 0);
 	CHECK(rpc_listen(ep, ":9000", NULL, NULL) == 0);
 	/* a raw peer: a fake connection nobody's endpoint reads */
 	CHECK(fk_connect(&peer_owner, 0, 9000) > 0);
@@ -145,8 +182,9 @@ static void as_server(const uint8_t *p, size_t n, size_t chunk)
 static void as_client(const uint8_t *p, size_t n, size_t chunk)
 {
 	struct rpc_endpoint *ep = mk();
-	struct rpc_call_opts dl = { .deadline_us = 1 }, st = { .flags = RPC_CALL_STREAM };
-	struct call_seen seen[8] = { 0 };
+	struct rpc_call_opts dl = { .deadline_us = 1 }, st = { .flags = RPC_CALL_STREAM },
+			     up = { .flags = RPC_CALL_SEND_STREAM | RPC_CALL_STREAM };
+	struct call_seen seen[9] = { 0 };
 	struct rpc_session *s;
 	int peer_owner;
 	uint8_t body[300];
@@ -167,8 +205,19 @@ static void as_client(const uint8_t *p, size_t n, size_t chunk)
 			     &seen[i], NULL) == 0)
 			issued++;
 	}
+	/* call 9: a streamed request still sending (and taking a stream) */
+	uint64_t up_id = 0;
+	struct iovec uiov = { body, 50 };
+
+	seen[8].stream = true;
+	if (rpc_call(s, 5, &uiov, 1, &up, cont, &seen[8], &up_id) == 0) {
+		issued++;
+		rpc_call_send(s, up_id, &uiov, 1, false);
+	}
 	rpc_run(ep, 0);
 	feed(ep, ep->t, p, n, chunk);
+	rpc_call_send(s, up_id, &uiov, 1, true); /* the call may be over: -ENOENT */
+	rpc_run(ep, 0);
 	rpc_session_close(s);
 	rpc_run(ep, 0);
 	CHECK(completions == issued);

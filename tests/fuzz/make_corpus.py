@@ -8,7 +8,8 @@ pkt:       real frames: Linux-style SYN/SYN-ACK/data/SACK/FIN/RST with
 ctl:       one frame of each control message type, several frames in one
            read, a partial frame, an oversized and an undecodable one.
 rpc_frame: byte 0 (chunk size, direction) + RPC frames (rpc/WIRE.md):
-           requests with metadata, chunked requests, cancels, credits,
+           requests with metadata, chunked requests, streamed requests
+           and responses, cancels, credits,
            pings, goaway, responses to the harness's pending calls, and
            broken ones (bad magic, lying lengths, chunk offsets).
 tcp_input, app_queue: event scripts in the harnesses' input format (see
@@ -306,10 +307,20 @@ def rpc_seeds():
         rpc_hdr(1, 1, 1, 1, 3, 10) + b"abc" + rpc_hdr(5, 0, 0, 1, 7, 4) + b"defghij",
         # a caller that takes a streamed response, and one that does not
         rpc_msg(1, 4, 1, b"go", flags=4) + rpc_msg(1, 4, 2, b"go") + rpc_hdr(3, call_id=1),
+        # streamed requests (8: REQ_MORE, 16: REQ_CONT): whole, chunked,
+        # answered early (a length of 5), cancelled between messages, kept
+        rpc_msg(1, 5, 1, b"k", flags=8) + rpc_msg(1, 5, 1, b"ab", flags=24) +
+        rpc_msg(1, 5, 1, b"c" * 70, md, chunk=25, flags=24) + rpc_msg(1, 5, 1, b"z", flags=16),
+        rpc_msg(1, 5, 2, b"k", flags=8) + rpc_msg(1, 5, 2, b"early", flags=24) +
+        rpc_msg(1, 5, 2, b"late", flags=24) + rpc_msg(1, 5, 2, b"last", flags=16),
+        rpc_msg(1, 6, 3, b"k", flags=12) + rpc_msg(1, 6, 3, b"m", flags=24) +
+        rpc_hdr(3, call_id=3) + rpc_msg(1, 6, 4, b"k", flags=8) + rpc_msg(1, 6, 4, b"e", flags=16),
+        rpc_msg(1, 1, 5, b"not a stream method", flags=8) + rpc_msg(1, 1, 5, b"x", flags=16),
     ]
     for i, st in enumerate(srv):
         save("rpc_frame", bytes([i * 13 % 128]) + st)
-    # client side: calls 0..7 have ids 1..8; 7 and 8 take streamed responses
+    # client side: calls 0..8 have ids 1..9; 7, 8 and 9 take streamed
+    # responses, 9 is a streamed request
     cli = [
         rpc_msg(2, 0, 1, b"r" * 37, md),
         rpc_msg(2, 0, 2, b"s" * 74, b"", chunk=20),
@@ -321,6 +332,8 @@ def rpc_seeds():
         rpc_msg(2, 6, 7, b"end"),
         rpc_msg(2, 7, 8, b"p", flags=4, status=3),
         rpc_msg(2, 0, 1, b"unasked", flags=4),
+        # call 9 (id 9) is a streamed request still sending: answered early
+        rpc_msg(2, 5, 9, b"part", flags=4) + rpc_msg(2, 5, 9, b"done", status=9),
     ]
     for i, st in enumerate(cli):
         save("rpc_frame", bytes([0x80 | (i * 29 % 128)]) + st)
