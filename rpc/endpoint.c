@@ -330,7 +330,7 @@ int rpc_run(struct rpc_endpoint *ep, int timeout_ms)
 
 	if (ep->in_cb)
 		return -EDEADLK;
-	if (ep->done_head || ep->nflush || ep->accept_more)
+	if (ep->done_head || ep->nflush || ep->accept_more || ep->ended)
 		timeout_ms = 0;
 	if (rpc_workers_out(ep) && !ep->ops->set_wake && (timeout_ms < 0 || timeout_ms > 1))
 		timeout_ms = 1;	/* no wakeup from the transport: look again soon */

@@ -117,14 +117,52 @@ void rpc_req_part_done(struct rpc_req *r)
 		last_run(r);
 }
 
-/* CANCEL for @r, whose handler has seen a message and holds it */
+/*
+ * CANCEL for @r, whose handler has seen a message and holds it.  A message
+ * of it may be part-way in: the caller sends no more of it after a CANCEL
+ * (WIRE.md), so the last run frees it.
+ */
 void rpc_req_stream_cancel(struct rpc_req *r)
 {
-	if (r->s && r->s->rf_req == r) {
-		r->s->rf_req = NULL;	/* a message of it still arriving goes nowhere */
-		r->s->rf_dst = NULL;
-	}
 	last_run(r);
+}
+
+/**
+ * rpc_req_answer_early - the app answers @r between two of its messages.
+ * Return: true if a message of @r is part-way in (its bytes still come):
+ * the caller passes the answer @r's credit for what came so far, less
+ * that message's call (credit_calls is 1 then), and ends with
+ * rpc_req_rest_late() instead of releasing @r.
+ */
+bool rpc_req_answer_early(struct rpc_req *r)
+{
+	if (!r->seen || r->complete || r->between || !r->s)
+		return false;
+	r->credit_calls--;	/* the arriving message's: it goes back at its end */
+	return true;
+}
+
+/*
+ * The answer is out, with the credit of what came (given back already,
+ * or when the answer is written): @r now stands for the rest of the
+ * message still arriving, skipped as a late one (its frames' bytes go
+ * back as they come, its call at its end), so the app's handle is gone
+ * but no frame of it can meet a missing request.
+ */
+void rpc_req_rest_late(struct rpc_req *r)
+{
+	struct rpc_session *s = r->s;
+
+	if (!r->credit_passed) /* what rpc_req_release() would give back */
+		rpc_credit_return(s, r->credit_calls, r->credit_bytes);
+	r->credit_passed = false;
+	r->credit_calls = 1;
+	r->credit_bytes = 0;
+	rpc_req_part_free(r);
+	r->seen = false;
+	r->late = r->drop = true;
+	if (s->rf_req == r)
+		s->rf_dst = NULL; /* the rest of the frame being read goes nowhere */
 }
 
 /*
@@ -139,7 +177,20 @@ void rpc_req_stream_orphan(struct rpc_req *r)
 	rpc_req_part_free(r);
 	r->complete = true;	/* nothing more comes: only its last run ends it */
 	r->enext = ep->ended;
+	r->on_ended = true;
 	ep->ended = r;
+}
+
+/* @r is answered before its last run came: off the list */
+void rpc_req_off_ended(struct rpc_req *r)
+{
+	for (struct rpc_req **pp = &r->ep->ended; *pp; pp = &(*pp)->enext) {
+		if (*pp == r) {
+			*pp = r->enext;
+			break;
+		}
+	}
+	r->on_ended = false;
 }
 
 void rpc_reqs_run_ended(struct rpc_endpoint *ep)
@@ -148,6 +199,7 @@ void rpc_reqs_run_ended(struct rpc_endpoint *ep)
 		struct rpc_req *r = ep->ended;
 
 		ep->ended = r->enext;
+		r->on_ended = false;
 		last_run(r);
 	}
 }

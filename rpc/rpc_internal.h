@@ -261,6 +261,7 @@ struct rpc_req {			/* server side */
 	bool late;			/* a message of a request already answered or
 					 * dropped: skipped, its credit given back */
 	struct rpc_req *enext;		/* ep->ended: waits for its handler's last run */
+	bool on_ended;
 	uint64_t deadline;		/* absolute µs, 0 = none */
 	uint32_t credit_calls;		/* calls to give back: 1, plus 1 for a
 					 * continuing message being received */
@@ -489,6 +490,9 @@ void rpc_req_stream_next(struct rpc_req *r);
 void rpc_req_part_done(struct rpc_req *r);
 void rpc_req_stream_cancel(struct rpc_req *r);
 void rpc_req_stream_orphan(struct rpc_req *r);
+bool rpc_req_answer_early(struct rpc_req *r);
+void rpc_req_rest_late(struct rpc_req *r);
+void rpc_req_off_ended(struct rpc_req *r);
 void rpc_reqs_run_ended(struct rpc_endpoint *ep);
 
 #endif /* BYPASS_RPC_INTERNAL_H */

@@ -149,6 +149,8 @@ void rpc_req_part_free(struct rpc_req *r)
 
 static void req_free(struct rpc_req *r)
 {
+	if (r->on_ended)
+		rpc_req_off_ended(r);
 	if (r->wbudget)
 		rpc_worker_req_gone(r);
 	if (r->ep->running == r)
@@ -280,12 +282,14 @@ int rpc_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovc
 	h.call_id = r->call_id;
 	h.status = (uint16_t)status;
 	h.msg_len = (uint32_t)total;
-	if (rpc_tx_msg(r->s, &h, iov, iovcnt, meta, nmeta, 0, r->prio, r)) {
+	bool rest = rpc_req_answer_early(r);
+
+	err = rpc_tx_msg(r->s, &h, iov, iovcnt, meta, nmeta, 0, r->prio, r) ? -ENOMEM : 0;
+	if (rest)
+		rpc_req_rest_late(r); /* a message of it still arriving: skipped */
+	else
 		rpc_req_release(r);
-		return -ENOMEM;
-	}
-	rpc_req_release(r);
-	return 0;
+	return err;
 }
 
 bool rpc_req_streams(const struct rpc_req *r)

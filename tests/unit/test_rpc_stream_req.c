@@ -21,6 +21,7 @@
 #define M_WORKER 3	/* M_UP on a worker thread */
 #define M_BIDI 4	/* sends each message back as a response part */
 #define M_PLAIN 5	/* one answer */
+#define M_KEEP 6	/* keeps the request between messages (kept): the test answers */
 
 static struct rpc_endpoint *srv, *cli;
 static struct rpc_session *sess;
@@ -117,6 +118,19 @@ static void h_bidi(struct rpc_req *r, void *arg)
 		cr_assert_eq(rpc_respond(r, RPC_OK, NULL, 0, NULL, 0), 0);
 }
 
+static struct rpc_req *kept;
+static unsigned keep_runs;
+
+static void h_keep(struct rpc_req *r, void *arg)
+{
+	keep_runs++;
+	kept = r;
+	if (rpc_req_cancelled(r)) {
+		kept = NULL;
+		rpc_respond(r, RPC_CANCELLED, NULL, 0, NULL, 0);
+	}
+}
+
 static void h_plain(struct rpc_req *r, void *arg)
 {
 	struct iovec iov = { "one", 3 };
@@ -138,7 +152,8 @@ static void start(uint32_t srv_max)
 {
 	fk_reset_all();
 	memset(ups, 0, sizeof(ups));
-	runs = last_runs = live = early_runs = 0;
+	runs = last_runs = live = early_runs = keep_runs = 0;
+	kept = NULL;
 	srv = mk(srv_max);
 	cr_assert_eq(rpc_register_flags(srv, M_UP, "up", h_up, NULL, RPC_METHOD_STREAM_REQ), 0);
 	cr_assert_eq(rpc_register_flags(srv, M_EARLY, "early", h_early, NULL,
@@ -148,6 +163,8 @@ static void start(uint32_t srv_max)
 	cr_assert_eq(rpc_register_flags(srv, M_BIDI, "bidi", h_bidi, NULL,
 					RPC_METHOD_STREAM_REQ), 0);
 	cr_assert_eq(rpc_register(srv, M_PLAIN, "plain", h_plain, NULL), 0);
+	cr_assert_eq(rpc_register_flags(srv, M_KEEP, "keep", h_keep, NULL,
+					RPC_METHOD_STREAM_REQ), 0);
 	cr_assert_eq(rpc_listen(srv, ":7000", NULL, NULL), 0);
 	cli = mk(0);
 	sess = rpc_connect(cli, "10.0.0.1:7000", NULL, NULL);
@@ -161,6 +178,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	fk_pipe_cap = SIZE_MAX;
 	rpc_endpoint_destroy(cli);
 	rpc_endpoint_destroy(srv);
 	cr_assert_eq(live, 0, "a stream's handler never ended it");
@@ -562,4 +580,68 @@ Test(rpc_stream_req, another_methods_message_is_a_protocol_error)
 Test(rpc_stream_req, a_new_call_reusing_a_streams_id_is_a_protocol_error)
 {
 	wrong_frame_for_a_waiting_stream(RPC_FT_REQUEST, M_UP, 0);
+}
+
+/*
+ * The app answers a stream it keeps while the next message is part-way in
+ * (a small pipe: the server reads a piece of it): the rest of that
+ * message is skipped, the call ends with the answer, and the session goes
+ * on.  Whole-message transports never show a message part-way.
+ */
+static void answer_while_a_message_arrives(uint32_t len)
+{
+	struct res x = { 0 };
+	uint64_t id = open_stream(M_KEEP, 10, 0, 0, &x);
+	struct iovec iov = { "no", 2 };
+
+	for (int i = 0; i < 200 && !kept; i++)
+		spin(1);
+	cr_assert_not_null(kept);
+	fk_pipe_cap = 16 << 10;
+	cr_assert_eq(send_msg(id, 1, len, false), 0);
+	for (int i = 0; i < 2000 && kept && kept->between && keep_runs < 2; i++)
+		spin(1);
+	cr_assert_eq(rpc_respond(kept, RPC_FAILED_PRECONDITION, &iov, 1, NULL, 0), 0);
+	kept = NULL;
+	fk_pipe_cap = SIZE_MAX;
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_FAILED_PRECONDITION);
+	spin(50);
+	cr_assert_eq(proto_errors(), 0);
+	cr_assert_leq(keep_runs, 2);
+	plain_call_works();
+}
+
+Test(rpc_stream_req, an_answer_while_a_frame_arrives_skips_the_rest)
+{
+	answer_while_a_message_arrives(200 << 10);
+}
+
+Test(rpc_stream_req, an_answer_between_two_frames_of_a_message_skips_the_rest)
+{
+	answer_while_a_message_arrives(600 << 10);
+}
+
+/* the app answers a kept stream after its session failed, before the loop
+ * ran the handler's last run: that run is off (it would see a freed request) */
+Test(rpc_stream_req, an_answer_after_the_session_failed_cancels_the_last_run)
+{
+	struct res x = { 0 };
+	uint64_t id = open_stream(M_KEEP, 10, 0, 0, &x);
+
+	for (int i = 0; i < 200 && !kept; i++)
+		spin(1);
+	cr_assert_not_null(kept);
+	cr_assert_eq(send_msg(id, 1, 10, false), 0);
+	for (int i = 0; i < 200 && keep_runs < 2; i++)
+		spin(1);
+	cr_assert_eq(keep_runs, 2);
+	rpc_session_close(rpc_req_session(kept));
+	cr_assert(rpc_req_cancelled(kept));
+	cr_assert_eq(rpc_respond(kept, RPC_OK, NULL, 0, NULL, 0), 0);
+	kept = NULL;
+	spin(20);
+	cr_assert_eq(keep_runs, 2, "no last run for a request already answered");
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_UNAVAILABLE);
 }
