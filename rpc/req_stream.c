@@ -32,8 +32,7 @@ void rpc_req_next(struct rpc_req *r, const struct rpc_frame_hdr *h, bool alloc)
 {
 	r->between = false;
 	r->complete = false;
-	r->credit_calls++;	/* each message costs a call; this one's goes back with it */
-	rpc_req_part_init(r, h, alloc);
+	rpc_req_part_init(r, h, alloc);	/* its bytes are its only credit */
 }
 
 /* the handler's last run: the stream stopped early (@r->cancelled) */
@@ -107,8 +106,7 @@ void rpc_req_stream_next(struct rpc_req *r)
 void rpc_req_part_done(struct rpc_req *r)
 {
 	if (r->s)
-		rpc_credit_return(r->s, r->credit_calls - 1, r->credit_bytes);
-	r->credit_calls = 1;
+		rpc_credit_return(r->s, 0, r->credit_bytes);
 	r->credit_bytes = 0;
 	rpc_req_part_free(r);
 	r->complete = false;
@@ -130,16 +128,12 @@ void rpc_req_stream_cancel(struct rpc_req *r)
 /**
  * rpc_req_answer_early - the app answers @r between two of its messages.
  * Return: true if a message of @r is part-way in (its bytes still come):
- * the caller passes the answer @r's credit for what came so far, less
- * that message's call (credit_calls is 1 then), and ends with
- * rpc_req_rest_late() instead of releasing @r.
+ * the answer takes @r's credit for what came so far, and the caller ends
+ * with rpc_req_rest_late() instead of releasing @r.
  */
 bool rpc_req_answer_early(struct rpc_req *r)
 {
-	if (!r->seen || r->complete || r->between || !r->s)
-		return false;
-	r->credit_calls--;	/* the arriving message's: it goes back at its end */
-	return true;
+	return r->seen && !r->complete && !r->between && r->s;
 }
 
 /*
@@ -156,7 +150,7 @@ void rpc_req_rest_late(struct rpc_req *r)
 	if (!r->credit_passed) /* what rpc_req_release() would give back */
 		rpc_credit_return(s, r->credit_calls, r->credit_bytes);
 	r->credit_passed = false;
-	r->credit_calls = 1;
+	r->credit_calls = 0;	/* the rest costs bytes only, given back as they come */
 	r->credit_bytes = 0;
 	rpc_req_part_free(r);
 	r->seen = false;

@@ -260,11 +260,12 @@ struct rpc_req {			/* server side */
 	bool between;			/* waiting for its next message */
 	bool late;			/* a message of a request already answered or
 					 * dropped: skipped, its credit given back */
+	bool standin;			/* created for a late message (rx.c): counted
+					 * in s->nlate */
 	struct rpc_req *enext;		/* ep->ended: waits for its handler's last run */
 	bool on_ended;
 	uint64_t deadline;		/* absolute µs, 0 = none */
-	uint32_t credit_calls;		/* calls to give back: 1, plus 1 for a
-					 * continuing message being received */
+	uint32_t credit_calls;		/* calls to give back: 1 (0: a late message) */
 	uint32_t credit_bytes;		/* frame bytes to give back */
 	bool credit_passed;		/* its response's tx item gives the credit back */
 	struct rpc_frame_hdr hdr;
@@ -327,6 +328,7 @@ struct rpc_session {
 	uint32_t rx_calls_used;		/* the peer's, taken and not given back */
 	uint64_t rx_bytes_used;
 	uint32_t rx_calls_win;		/* what we granted in total */
+	uint32_t nlate;			/* stand-ins for late messages (rx.c) */
 	uint64_t rx_bytes_win;
 	uint32_t grant_calls;		/* owed back, not yet sent */
 	uint64_t grant_bytes;

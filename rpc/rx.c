@@ -51,16 +51,28 @@ static int request_of(struct rpc_session *s, const struct rpc_frame_hdr *h, bool
 	struct rpc_req *r = rpc_req_find(s, h->call_id);
 	bool cont = h->flags & RPC_FF_REQ_CONT;
 
+	if (r && cont && r->cancelled)
+		r = NULL; /* its last run came: a message still on its way, skipped */
 	if (r && (!cont || !r->between || r->method != h->method))
 		return -EPROTO;	/* a duplicate call id, or no message expected */
 	if (r) {
 		rpc_req_next(r, h, alloc);
-	} else {
-		r = rpc_req_new(s, h, alloc && !cont);
+	} else if (cont) {
+		/* one stand-in per late message, each held while its chunks
+		 * come: a sender keeps one message of a call in flight, so no
+		 * more than it has calls */
+		if (s->nlate >= s->rx_calls_win)
+			return -EPROTO;
+		r = rpc_req_new(s, h, false);
 		if (!r)
 			return -ENOMEM;
-		if (cont)
-			r->late = r->drop = true;
+		r->late = r->drop = r->standin = true;
+		r->credit_calls = 0;
+		s->nlate++;
+	} else {
+		r = rpc_req_new(s, h, alloc);
+		if (!r)
+			return -ENOMEM;
 	}
 	*rp = r;
 	return 0;
@@ -73,12 +85,15 @@ static int start_request(struct rpc_session *s, const struct rpc_frame_hdr *h, u
 	struct rpc_req *r;
 	int err;
 
-	if (s->rx_calls_used + 1 > s->rx_calls_win || s->rx_bytes_used + cost > s->rx_bytes_win)
+	bool takes_call = !(h->flags & RPC_FF_REQ_CONT);
+
+	if (s->rx_calls_used + takes_call > s->rx_calls_win ||
+	    s->rx_bytes_used + cost > s->rx_bytes_win)
 		return -EPROTO;	/* peer ignored our credit */
 	err = request_of(s, h, alloc, &r);
 	if (err)
 		return err;
-	s->rx_calls_used++;
+	s->rx_calls_used += takes_call;
 	s->rx_bytes_used += cost;
 	r->credit_bytes += cost;
 	s->rf_req = r;

@@ -46,6 +46,8 @@ static void req_unlink(struct rpc_req *r)
 		s->reqs = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
+	if (r->standin)
+		s->nlate--;
 	__atomic_store_n(&r->s, NULL, __ATOMIC_RELAXED);
 }
 
@@ -274,19 +276,20 @@ int rpc_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovc
 		return err;	/* @r stays the caller's: it may answer again */
 	if (__atomic_load_n(&r->in_worker, __ATOMIC_RELAXED))
 		return rpc_worker_respond(r, status, iov, iovcnt, meta, nmeta);
-	if (rpc_req_cancelled(r) || !r->s || r->s->state != SS_UP) {
-		rpc_req_release(r);
-		return 0;
-	}
-	h.method = r->method;
-	h.call_id = r->call_id;
-	h.status = (uint16_t)status;
-	h.msg_len = (uint32_t)total;
+	/* a message of a stream still arriving: @r stays, to skip its rest */
 	bool rest = rpc_req_answer_early(r);
 
-	err = rpc_tx_msg(r->s, &h, iov, iovcnt, meta, nmeta, 0, r->prio, r) ? -ENOMEM : 0;
+	err = 0;
+	if (!rpc_req_cancelled(r) && r->s && r->s->state == SS_UP) {
+		h.method = r->method;
+		h.call_id = r->call_id;
+		h.status = (uint16_t)status;
+		h.msg_len = (uint32_t)total;
+		if (rpc_tx_msg(r->s, &h, iov, iovcnt, meta, nmeta, 0, r->prio, r))
+			err = -ENOMEM;
+	}
 	if (rest)
-		rpc_req_rest_late(r); /* a message of it still arriving: skipped */
+		rpc_req_rest_late(r);
 	else
 		rpc_req_release(r);
 	return err;

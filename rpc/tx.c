@@ -203,7 +203,11 @@ static bool tx_direct(struct rpc_session *s, const struct rpc_frame_hdr *hdr,
 	if (!ops->tx_reserve || s->state != SS_UP || s->cur || queued_ahead(s, is_req, prio) ||
 	    n > max_frame(s))
 		return false;
-	if (is_req && (s->tx_calls == 0 || s->tx_bytes < cost))
+	/* a later message of a streamed request costs bytes only: its call is
+	 * the request's (WIRE.md "Credits") */
+	bool takes_call = is_req && !(hdr->flags & RPC_FF_REQ_CONT);
+
+	if (is_req && ((takes_call && s->tx_calls == 0) || s->tx_bytes < cost))
 		return false;
 	nv = ops->tx_reserve(s->ep->t, s->h, cost, v, prio);
 	if (nv <= 0)
@@ -236,7 +240,7 @@ static bool tx_direct(struct rpc_session *s, const struct rpc_frame_hdr *hdr,
 	if (ops->tx_commit(s->ep->t, s->h, cost))
 		return false;	/* nothing went out: the queue path meets the error */
 	if (is_req) {
-		s->tx_calls--;
+		s->tx_calls -= takes_call;
 		s->tx_bytes -= cost;
 		rpc_call_item_live(s, h.call_id, true);
 	}
@@ -412,12 +416,13 @@ static int frame_start(struct rpc_session *s, struct rpc_txitem *it, struct rpc_
 	if (it->is_req) {
 		uint64_t cost = RPC_WIRE_HDR_LEN + n;
 
-		if ((!it->started && s->tx_calls == 0) || s->tx_bytes < cost) {
+		bool takes_call = !it->started && !(it->hdr.flags & RPC_FF_REQ_CONT);
+
+		if ((takes_call && s->tx_calls == 0) || s->tx_bytes < cost) {
 			s->ep->st.credit_stalls++;
 			return 0;
 		}
-		if (!it->started)
-			s->tx_calls--;
+		s->tx_calls -= takes_call;
 		s->tx_bytes -= cost;
 	}
 	rpc_frame_encode(&h, it->fh);
@@ -581,8 +586,8 @@ void rpc_tx_drop_responses(struct rpc_session *s, uint32_t call_id)
 
 /**
  * rpc_credit_return - a request we served is finished: give its call and
- * bytes back to the peer, batched (a quarter of the window at a time, see
- * WIRE.md "Credits" for why that cannot deadlock).
+ * bytes back to the peer, batched (a quarter of the window at a time, at
+ * once when the peer runs low: WIRE.md "Credits").
  */
 void rpc_credit_return(struct rpc_session *s, uint32_t calls, uint32_t bytes)
 {
@@ -592,7 +597,12 @@ void rpc_credit_return(struct rpc_session *s, uint32_t calls, uint32_t bytes)
 	s->grant_bytes += bytes;
 	if (s->state != SS_UP)
 		return;
-	if (s->grant_calls >= s->rx_calls_win / 4 || s->grant_bytes >= s->rx_bytes_win / 4) {
+	/* batched, unless the peer is down to its last quarter of either
+	 * window: requests we hold (deferred answers, streams waiting for a
+	 * message) must never leave it without credit we already owe */
+	if (s->grant_calls >= s->rx_calls_win / 4 || s->grant_bytes >= s->rx_bytes_win / 4 ||
+	    (s->grant_calls && s->rx_calls_used + s->grant_calls > s->rx_calls_win / 4 * 3) ||
+	    (s->grant_bytes && s->rx_bytes_used + s->grant_bytes > s->rx_bytes_win / 4 * 3)) {
 		rpc_tx_ctl(s, RPC_FT_CREDIT, 0, 0, (uint32_t)s->grant_bytes, s->grant_calls,
 			   RPC_TXC_LATENCY);
 		s->grant_calls = 0;

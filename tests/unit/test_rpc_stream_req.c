@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rpc_fake.inc.c"
 
@@ -22,6 +23,7 @@
 #define M_BIDI 4	/* sends each message back as a response part */
 #define M_PLAIN 5	/* one answer */
 #define M_KEEP 6	/* keeps the request between messages (kept): the test answers */
+#define M_MANY 7	/* keeps every stream until its last message */
 
 static struct rpc_endpoint *srv, *cli;
 static struct rpc_session *sess;
@@ -120,15 +122,35 @@ static void h_bidi(struct rpc_req *r, void *arg)
 
 static struct rpc_req *kept;
 static unsigned keep_runs;
+static bool keep_after_last;	/* the last run keeps the request too */
 
 static void h_keep(struct rpc_req *r, void *arg)
 {
 	keep_runs++;
 	kept = r;
-	if (rpc_req_cancelled(r)) {
+	if (rpc_req_cancelled(r) && !keep_after_last) {
 		kept = NULL;
 		rpc_respond(r, RPC_CANCELLED, NULL, 0, NULL, 0);
 	}
+}
+
+/* keeps every stream it sees until its last message */
+static struct rpc_req *many[256];
+static unsigned nmany;
+
+static void h_many(struct rpc_req *r, void *arg)
+{
+	if (rpc_req_more(r) && !rpc_req_cancelled(r)) {
+		for (unsigned i = 0; i < nmany; i++)
+			if (many[i] == r)
+				return;
+		many[nmany++] = r;
+		return;
+	}
+	for (unsigned i = 0; i < nmany; i++)
+		if (many[i] == r)
+			many[i] = many[--nmany];
+	rpc_respond(r, rpc_req_cancelled(r) ? RPC_CANCELLED : RPC_OK, NULL, 0, NULL, 0);
 }
 
 static void h_plain(struct rpc_req *r, void *arg)
@@ -154,6 +176,8 @@ static void start(uint32_t srv_max)
 	memset(ups, 0, sizeof(ups));
 	runs = last_runs = live = early_runs = keep_runs = 0;
 	kept = NULL;
+	keep_after_last = false;
+	nmany = 0;
 	srv = mk(srv_max);
 	cr_assert_eq(rpc_register_flags(srv, M_UP, "up", h_up, NULL, RPC_METHOD_STREAM_REQ), 0);
 	cr_assert_eq(rpc_register_flags(srv, M_EARLY, "early", h_early, NULL,
@@ -164,6 +188,8 @@ static void start(uint32_t srv_max)
 					RPC_METHOD_STREAM_REQ), 0);
 	cr_assert_eq(rpc_register(srv, M_PLAIN, "plain", h_plain, NULL), 0);
 	cr_assert_eq(rpc_register_flags(srv, M_KEEP, "keep", h_keep, NULL,
+					RPC_METHOD_STREAM_REQ), 0);
+	cr_assert_eq(rpc_register_flags(srv, M_MANY, "many", h_many, NULL,
 					RPC_METHOD_STREAM_REQ), 0);
 	cr_assert_eq(rpc_listen(srv, ":7000", NULL, NULL), 0);
 	cli = mk(0);
@@ -588,10 +614,10 @@ Test(rpc_stream_req, a_new_call_reusing_a_streams_id_is_a_protocol_error)
  * message is skipped, the call ends with the answer, and the session goes
  * on.  Whole-message transports never show a message part-way.
  */
-static void answer_while_a_message_arrives(uint32_t len)
+static void answer_while_a_message_arrives(uint32_t len, uint64_t deadline_us)
 {
 	struct res x = { 0 };
-	uint64_t id = open_stream(M_KEEP, 10, 0, 0, &x);
+	uint64_t id = open_stream(M_KEEP, 10, 0, deadline_us, &x);
 	struct iovec iov = { "no", 2 };
 
 	for (int i = 0; i < 200 && !kept; i++)
@@ -601,11 +627,13 @@ static void answer_while_a_message_arrives(uint32_t len)
 	cr_assert_eq(send_msg(id, 1, len, false), 0);
 	for (int i = 0; i < 2000 && kept && kept->between && keep_runs < 2; i++)
 		spin(1);
+	if (deadline_us) /* the deadline passes before the app answers */
+		usleep(deadline_us + 50000);
 	cr_assert_eq(rpc_respond(kept, RPC_FAILED_PRECONDITION, &iov, 1, NULL, 0), 0);
 	kept = NULL;
 	fk_pipe_cap = SIZE_MAX;
 	wait_end(&x, 5000);
-	cr_assert_eq(x.status, RPC_FAILED_PRECONDITION);
+	cr_assert_eq(x.status, deadline_us ? RPC_DEADLINE_EXCEEDED : RPC_FAILED_PRECONDITION);
 	spin(50);
 	cr_assert_eq(proto_errors(), 0);
 	cr_assert_leq(keep_runs, 2);
@@ -614,12 +642,73 @@ static void answer_while_a_message_arrives(uint32_t len)
 
 Test(rpc_stream_req, an_answer_while_a_frame_arrives_skips_the_rest)
 {
-	answer_while_a_message_arrives(200 << 10);
+	answer_while_a_message_arrives(200 << 10, 0);
 }
 
 Test(rpc_stream_req, an_answer_between_two_frames_of_a_message_skips_the_rest)
 {
-	answer_while_a_message_arrives(600 << 10);
+	answer_while_a_message_arrives(600 << 10, 0);
+}
+
+Test(rpc_stream_req, an_answer_after_the_deadline_while_a_frame_arrives_skips_the_rest)
+{
+	answer_while_a_message_arrives(200 << 10, 100000);
+}
+
+/*
+ * 250 streams held open (250 of the session's 256 calls), and one of them
+ * sends 300 more messages: a later message costs no call, and credit owed
+ * goes back at once when the caller is low, so nothing waits for it.
+ */
+Test(rpc_stream_req, streams_held_open_do_not_starve_the_session)
+{
+	static struct res x[250];
+
+	memset(x, 0, sizeof(x));
+	uint64_t id[250];
+
+	for (int i = 0; i < 250; i++)
+		id[i] = open_stream(M_MANY, 10, 0, 0, &x[i]);
+	for (int i = 0; i < 2000 && nmany < 250; i++)
+		spin(1);
+	cr_assert_eq(nmany, 250);
+	for (uint32_t k = 1; k <= 300; k++)
+		cr_assert_eq(send_msg(id[0], k, 1000, k == 300), 0, "message %u", k);
+	wait_end(&x[0], 10000);
+	cr_assert_eq(x[0].status, RPC_OK);
+	plain_call_works();
+	for (int i = 1; i < 250; i++)
+		cr_assert_eq(send_msg(id[i], 1, 10, true), 0);
+	for (int i = 1; i < 250; i++)
+		wait_end(&x[i], 10000);
+	cr_assert_eq(nmany, 0);
+	cr_assert_eq(proto_errors(), 0);
+}
+
+/*
+ * The last run after a message over max_msg keeps the request (it answers
+ * later): the caller's next message, already sent, is skipped, not a
+ * protocol error.
+ */
+Test(rpc_stream_req, a_message_after_the_last_run_is_skipped)
+{
+	struct res x = { 0 };
+	uint64_t id;
+
+	restart(64 << 10);
+	keep_after_last = true;
+	id = open_stream(M_KEEP, 10, 0, 0, &x);
+	cr_assert_eq(send_msg(id, 1, 100 << 10, false), 0);
+	cr_assert_eq(send_msg(id, 2, 10, true), 0);
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_RESOURCE_EXHAUSTED);
+	spin(50);
+	cr_assert_eq(proto_errors(), 0);
+	cr_assert_not_null(kept);
+	cr_assert(rpc_req_cancelled(kept));
+	cr_assert_eq(rpc_respond(kept, RPC_OK, NULL, 0, NULL, 0), 0);
+	kept = NULL;
+	plain_call_works();
 }
 
 /* the app answers a kept stream after its session failed, before the loop
