@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,45 +242,6 @@ static void on_part(const struct rpc_result *res, void *arg)
 	x->n++;
 }
 
-/* a value streamed back in parts: each one checked as it comes */
-static int check_parts(size_t len, uint32_t part)
-{
-	unsigned char *v = malloc(len ? len : 1), req[4 + 5];
-	struct parts x = { .want = v, .len = len, .part = part };
-	struct rpc_call_opts o = { .deadline_us = deadline_ms * 1000, .flags = RPC_CALL_STREAM };
-	struct iovec iov = { req, sizeof(req) };
-	int st;
-
-	if (!v)
-		return 1;
-	for (size_t j = 0; j < len; j++)
-		v[j] = (unsigned char)(j * 131 + j / 4099);
-	st = put("parts", 5, v, len);
-	if (st != RPC_OK) {
-		fprintf(stderr, "kv_client: put of %zu bytes: %s\n", len, rpc_status_name(st));
-		free(v);
-		return 1;
-	}
-	for (int i = 0; i < 4; i++)
-		req[i] = (unsigned char)(part >> (8 * i)); /* u32 LE */
-	memcpy(req + 4, "parts", 5);
-	if (rpc_call(sess, KV_GET_PARTS, &iov, 1, &o, on_part, &x, NULL) < 0) {
-		fprintf(stderr, "kv_client: get-parts call failed\n");
-		free(v);
-		return 1;
-	}
-	while (!x.done)
-		rpc_run(ep, -1);
-	free(v);
-	if (x.status != RPC_OK || x.bad || x.got != len) {
-		fprintf(stderr, "kv_client: get-parts: %s, %zu of %zu bytes in %u parts%s\n",
-			rpc_status_name(x.status), x.got, len, x.n, x.bad ? ", bad bytes" : "");
-		return 1;
-	}
-	printf("kv_client: check-parts ok: %u parts, %zu bytes\n", x.n, len);
-	return 0;
-}
-
 /* PUT_PARTS a value in messages of @part bytes: a streamed request */
 static int upload(const char *key, const unsigned char *v, size_t len, uint32_t part,
 		  unsigned *msgs)
@@ -314,29 +276,35 @@ static int upload(const char *key, const unsigned char *v, size_t len, uint32_t 
 	return x.status;
 }
 
-/* a value up in messages, back in parts: each byte checked */
-static int check_upload(size_t len, uint32_t part)
+/*
+ * A value stored with one PUT, or with PUT_PARTS in @part-byte messages
+ * (@up), then streamed back with GET_PARTS in @part-byte parts, each
+ * checked as it comes.
+ */
+static int check_parts(size_t len, uint32_t part, bool up)
 {
+	const char *key = up ? "upload" : "parts";
 	unsigned char *v = malloc(len ? len : 1), req[4 + 6];
 	struct parts x = { .want = v, .len = len, .part = part };
 	struct rpc_call_opts o = { .deadline_us = deadline_ms * 1000, .flags = RPC_CALL_STREAM };
-	struct iovec iov = { req, sizeof(req) };
-	unsigned msgs;
+	struct iovec iov = { req, 4 + strlen(key) };
+	unsigned msgs = 1;
 	int st;
 
 	if (!v || !part)
 		return free(v), 1;
 	for (size_t j = 0; j < len; j++)
-		v[j] = (unsigned char)(j * 151 + j / 4093);
-	st = upload("upload", v, len, part, &msgs);
+		v[j] = (unsigned char)(j * 131 + j / 4099);
+	st = up ? upload(key, v, len, part, &msgs) : put(key, strlen(key), v, len);
 	if (st != RPC_OK) {
-		fprintf(stderr, "kv_client: put-parts of %zu bytes: %s\n", len, rpc_status_name(st));
+		fprintf(stderr, "kv_client: %s of %zu bytes: %s\n", up ? "put-parts" : "put", len,
+			rpc_status_name(st));
 		free(v);
 		return 1;
 	}
 	for (int i = 0; i < 4; i++)
 		req[i] = (unsigned char)(part >> (8 * i)); /* u32 LE */
-	memcpy(req + 4, "upload", 6);
+	memcpy(req + 4, key, strlen(key));
 	if (rpc_call(sess, KV_GET_PARTS, &iov, 1, &o, on_part, &x, NULL) < 0) {
 		fprintf(stderr, "kv_client: get-parts call failed\n");
 		free(v);
@@ -346,12 +314,15 @@ static int check_upload(size_t len, uint32_t part)
 		rpc_run(ep, -1);
 	free(v);
 	if (x.status != RPC_OK || x.bad || x.got != len) {
-		fprintf(stderr, "kv_client: get-parts after put-parts: %s, %zu of %zu bytes%s\n",
-			rpc_status_name(x.status), x.got, len, x.bad ? ", bad bytes" : "");
+		fprintf(stderr, "kv_client: get-parts: %s, %zu of %zu bytes in %u parts%s\n",
+			rpc_status_name(x.status), x.got, len, x.n, x.bad ? ", bad bytes" : "");
 		return 1;
 	}
-	printf("kv_client: check-upload ok: %u messages up, %u parts back, %zu bytes\n", msgs,
-	       x.n, len);
+	if (up)
+		printf("kv_client: check-upload ok: %u messages up, %u parts back, %zu bytes\n",
+		       msgs, x.n, len);
+	else
+		printf("kv_client: check-parts ok: %u parts, %zu bytes\n", x.n, len);
 	return 0;
 }
 
@@ -476,10 +447,10 @@ int main(int argc, char **argv)
 		rc = check(atoi(argv[1]), (size_t)strtoull(argv[2], NULL, 0));
 	} else if (!strcmp(argv[0], "check-parts") && argc == 3) {
 		rc = check_parts((size_t)strtoull(argv[1], NULL, 0),
-				 (uint32_t)strtoul(argv[2], NULL, 0));
+				 (uint32_t)strtoul(argv[2], NULL, 0), false);
 	} else if (!strcmp(argv[0], "check-upload") && argc == 3) {
-		rc = check_upload((size_t)strtoull(argv[1], NULL, 0),
-				  (uint32_t)strtoul(argv[2], NULL, 0));
+		rc = check_parts((size_t)strtoull(argv[1], NULL, 0),
+				 (uint32_t)strtoul(argv[2], NULL, 0), true);
 	} else if (!strcmp(argv[0], "too-big") && argc == 2) {
 		rc = too_big((size_t)strtoull(argv[1], NULL, 0));
 	} else if (!strcmp(argv[0], "kill-test") && argc == 2) {
