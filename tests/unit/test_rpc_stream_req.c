@@ -379,6 +379,15 @@ Test(rpc_stream_req, an_early_answer_ends_the_call)
 	plain_call_works();
 }
 
+/* the handler's last run came, once, and it ended its stream */
+static void expect_last_run(void)
+{
+	for (int i = 0; i < 200 && !last_runs; i++)
+		spin(1);
+	cr_assert_eq(last_runs, 1);
+	cr_assert_eq(live, 0);
+}
+
 static void wait_runs(unsigned n)
 {
 	for (int i = 0; i < 2000 && runs < n; i++)
@@ -396,10 +405,7 @@ Test(rpc_stream_req, a_cancel_between_messages_runs_the_handler_a_last_time)
 	cr_assert_eq(rpc_cancel(sess, id), 0);
 	wait_end(&x, 5000);
 	cr_assert_eq(x.status, RPC_CANCELLED);
-	for (int i = 0; i < 200 && !last_runs; i++)
-		spin(1);
-	cr_assert_eq(last_runs, 1);
-	cr_assert_eq(live, 0);
+	expect_last_run();
 	cr_assert_eq(send_msg(id, 2, 100, true), -ENOENT);
 	plain_call_works();
 }
@@ -412,10 +418,7 @@ Test(rpc_stream_req, a_deadline_mid_stream_ends_both_sides)
 	cr_assert_eq(send_msg(id, 1, 100, false), 0);
 	wait_end(&x, 5000);
 	cr_assert_eq(x.status, RPC_DEADLINE_EXCEEDED);
-	for (int i = 0; i < 200 && !last_runs; i++)
-		spin(1);
-	cr_assert_eq(last_runs, 1);
-	cr_assert_eq(live, 0);
+	expect_last_run();
 	plain_call_works();
 }
 
@@ -429,10 +432,7 @@ Test(rpc_stream_req, a_failed_session_runs_the_handler_from_the_loop)
 	wait_runs(2);
 	rpc_session_close(sess);
 	sess = NULL;
-	for (int i = 0; i < 200 && !last_runs; i++)
-		spin(1);
-	cr_assert_eq(last_runs, 1);
-	cr_assert_eq(live, 0);
+	expect_last_run();
 	cr_assert_eq(x.status, RPC_CANCELLED);
 }
 
@@ -462,10 +462,7 @@ Test(rpc_stream_req, a_message_over_max_msg_fails_the_call)
 	cr_assert_eq(send_msg(id, 1, 100 << 10, false), 0);
 	wait_end(&x, 5000);
 	cr_assert_eq(x.status, RPC_RESOURCE_EXHAUSTED);
-	for (int i = 0; i < 200 && !last_runs; i++)
-		spin(1);
-	cr_assert_eq(last_runs, 1);
-	cr_assert_eq(live, 0);
+	expect_last_run();
 	plain_call_works();
 }
 
