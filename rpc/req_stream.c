@@ -155,6 +155,9 @@ void rpc_req_rest_late(struct rpc_req *r)
 	rpc_req_part_free(r);
 	r->seen = false;
 	r->late = r->drop = true;
+	r->standin = true;	/* bounded with the stand-ins: a peer that never
+				 * sends the rest must not pile these up */
+	s->nlate++;
 	if (s->rf_req == r)
 		s->rf_dst = NULL; /* the rest of the frame being read goes nowhere */
 }

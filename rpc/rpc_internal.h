@@ -260,7 +260,7 @@ struct rpc_req {			/* server side */
 	bool between;			/* waiting for its next message */
 	bool late;			/* a message of a request already answered or
 					 * dropped: skipped, its credit given back */
-	bool standin;			/* created for a late message (rx.c): counted
+	bool standin;			/* late (rx.c, rpc_req_rest_late()): counted
 					 * in s->nlate */
 	struct rpc_req *enext;		/* ep->ended: waits for its handler's last run */
 	bool on_ended;
@@ -328,7 +328,7 @@ struct rpc_session {
 	uint32_t rx_calls_used;		/* the peer's, taken and not given back */
 	uint64_t rx_bytes_used;
 	uint32_t rx_calls_win;		/* what we granted in total */
-	uint32_t nlate;			/* stand-ins for late messages (rx.c) */
+	uint32_t nlate;			/* late messages being skipped (r->standin) */
 	uint64_t rx_bytes_win;
 	uint32_t grant_calls;		/* owed back, not yet sent */
 	uint64_t grant_bytes;

@@ -55,14 +55,14 @@ static int request_of(struct rpc_session *s, const struct rpc_frame_hdr *h, bool
 		r = NULL; /* its last run came: a message still on its way, skipped */
 	if (r && (!cont || !r->between || r->method != h->method))
 		return -EPROTO;	/* a duplicate call id, or no message expected */
+	/* stand-ins for late messages, each held while its chunks come: a
+	 * sender keeps one message of a call in flight, so it has no more of
+	 * them than it has calls */
+	if (!r && s->nlate >= s->rx_calls_win)
+		return -EPROTO;
 	if (r) {
 		rpc_req_next(r, h, alloc);
 	} else if (cont) {
-		/* one stand-in per late message, each held while its chunks
-		 * come: a sender keeps one message of a call in flight, so no
-		 * more than it has calls */
-		if (s->nlate >= s->rx_calls_win)
-			return -EPROTO;
 		r = rpc_req_new(s, h, false);
 		if (!r)
 			return -ENOMEM;

@@ -18,6 +18,9 @@
 
 #include "rpc_internal.h"
 
+static bool peer_low(const struct rpc_session *s);
+static void send_grant(struct rpc_session *s);
+
 void rpc_txq_push(struct rpc_txq *q, struct rpc_txitem *it)
 {
 	it->next = NULL;
@@ -28,11 +31,20 @@ void rpc_txq_push(struct rpc_txq *q, struct rpc_txitem *it)
 	q->tail = it;
 }
 
-static void txq_pop(struct rpc_txq *q)
+/* take @it out of @q: the head, or one a request waiting for a call let by */
+static void txq_unlink(struct rpc_txq *q, struct rpc_txitem *it)
 {
-	q->head = q->head->next;
-	if (!q->head)
-		q->tail = NULL;
+	struct rpc_txitem *prev = NULL;
+
+	if (q->head != it)
+		for (prev = q->head; prev->next != it; prev = prev->next)
+			;
+	if (prev)
+		prev->next = it->next;
+	else
+		q->head = it->next;
+	if (q->tail == it)
+		q->tail = prev;
 }
 
 /**
@@ -374,9 +386,13 @@ void rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t 
 	rpc_flush_mark(s);
 }
 
+enum { FS_DROPPED = -1, FS_WAIT = 0, FS_GO = 1, FS_WAIT_CALL = 2 };
+
 /*
- * Build the next frame of @it into it->fh.  Return 1 to write it, 0 when
- * it waits for credit, -1 when the item was dropped (its call is gone).
+ * Build the next frame of @it into it->fh.  Return FS_GO to write it,
+ * FS_WAIT when it waits for byte credit, FS_WAIT_CALL when only for a call
+ * (a new call, with the bytes there), FS_DROPPED when the item was dropped
+ * (its call is gone).
  */
 static int frame_start(struct rpc_session *s, struct rpc_txitem *it, struct rpc_txq *q)
 {
@@ -387,9 +403,9 @@ static int frame_start(struct rpc_session *s, struct rpc_txitem *it, struct rpc_
 		/* a peer holding part of the message frees it on CANCEL */
 		if (it->started)
 			rpc_tx_ctl(s, RPC_FT_CANCEL, it->hdr.call_id, RPC_CANCELLED, 0, 0, it->prio);
-		txq_pop(q);
+		txq_unlink(q, it);
 		item_done(s, it);
-		return -1;
+		return FS_DROPPED;
 	}
 	if (!it->buf) {
 		n = 0;
@@ -420,7 +436,7 @@ static int frame_start(struct rpc_session *s, struct rpc_txitem *it, struct rpc_
 
 		if ((takes_call && s->tx_calls == 0) || s->tx_bytes < cost) {
 			s->ep->st.credit_stalls++;
-			return 0;
+			return s->tx_bytes < cost ? FS_WAIT : FS_WAIT_CALL;
 		}
 		s->tx_calls -= takes_call;
 		s->tx_bytes -= cost;
@@ -430,20 +446,39 @@ static int frame_start(struct rpc_session *s, struct rpc_txitem *it, struct rpc_
 	it->f_off = 0;
 	it->in_frame = true;
 	it->started = true;
-	return 1;
+	return FS_GO;
+}
+
+/*
+ * May @it go ahead of a new call that waits for call credit?  Only a later
+ * message of a streamed request whose first message is out: it costs
+ * bytes only, and its call may be one the server holds until this very
+ * message comes (WIRE.md "Credits": streams held open must not starve).
+ */
+static bool passes_call_wait(struct rpc_session *s, const struct rpc_txitem *it)
+{
+	const struct rpc_ccall *c;
+
+	if (it->started)
+		return true;
+	if (!(it->hdr.flags & RPC_FF_REQ_CONT))
+		return false;
+	c = rpc_call_lookup(s, it->hdr.call_id);
+	return !c || c->state == CALL_SENT; /* (a dead call's item is dropped) */
 }
 
 /*
  * The item whose frame goes next: best class first, within a class ctlq
  * before reqq, skipping classes in @blocked.  Builds the frame if it is
- * not built yet (frame_start()).  A request without credit makes every
- * request of its class and the worse ones wait (they would spend the
- * credit it waits for); responses and control frames still go.  NULL:
- * nothing can go now.
+ * not built yet (frame_start()).  A request without byte credit makes
+ * every request of its class and the worse ones wait (they would spend the
+ * credit it waits for); one waiting only for a call lets by those that
+ * need none (passes_call_wait()), in order.  Responses and control frames
+ * still go.  NULL: nothing can go now.
  */
 static struct rpc_txitem *tx_pick(struct rpc_session *s, unsigned blocked)
 {
-	bool credit_wait = false;
+	bool credit_wait = false, call_wait = false;
 
 	for (unsigned c = 0; c < RPC_TXC_N; c++) {
 		struct rpc_txq *qs[2] = { &s->ctlq[c], &s->reqq[c] };
@@ -451,14 +486,21 @@ static struct rpc_txitem *tx_pick(struct rpc_session *s, unsigned blocked)
 		if (blocked & 1u << c)
 			continue;
 		for (int k = 0; k < 2 - credit_wait; k++) {
-			struct rpc_txitem *it;
+			struct rpc_txitem *it, *next;
 
-			while ((it = qs[k]->head)) {
-				int r = it->in_frame ? 1 : frame_start(s, it, qs[k]);
+			for (it = qs[k]->head; it; it = next) {
+				next = it->next;
+				if (call_wait && k == 1 && !passes_call_wait(s, it))
+					continue;
+				int r = it->in_frame ? FS_GO : frame_start(s, it, qs[k]);
 
-				if (r > 0)
+				if (r == FS_GO)
 					return it;
-				if (r == 0) {
+				if (r == FS_WAIT_CALL) {
+					call_wait = true;
+					continue;
+				}
+				if (r == FS_WAIT) {
 					credit_wait = true;
 					break;
 				}
@@ -480,6 +522,8 @@ int rpc_tx_flush(struct rpc_session *s)
 
 	if (s->state != SS_UP)
 		return 0;
+	if (peer_low(s))
+		send_grant(s);
 	for (;;) {
 		struct rpc_txitem *it = s->cur;
 		struct iovec iov[2];
@@ -525,7 +569,7 @@ int rpc_tx_flush(struct rpc_session *s)
 		it->in_frame = false;
 		s->cur = NULL;
 		if (it->sent >= it->len) {
-			txq_pop(queue_of(s, it));
+			txq_unlink(queue_of(s, it), it);
 			if (it->is_req)
 				rpc_call_item_live(s, it->hdr.call_id, true);
 			item_done(s, it);
@@ -543,7 +587,7 @@ void rpc_tx_drop_all(struct rpc_session *s)
 			while (qs[i]->head) {
 				struct rpc_txitem *it = qs[i]->head;
 
-				txq_pop(qs[i]);
+				txq_unlink(qs[i], it);
 				/* the connection goes, and its credit with it:
 				 * nothing to give back (a new one starts over) */
 				it->back_calls = 0;
@@ -584,10 +628,28 @@ void rpc_tx_drop_responses(struct rpc_session *s, uint32_t call_id)
 	}
 }
 
+/* is the peer down to its last quarter of either window, with credit owed? */
+static bool peer_low(const struct rpc_session *s)
+{
+	return (s->grant_calls && s->rx_calls_used + s->grant_calls > s->rx_calls_win / 4 * 3) ||
+	       (s->grant_bytes && s->rx_bytes_used + s->grant_bytes > s->rx_bytes_win / 4 * 3);
+}
+
+static void send_grant(struct rpc_session *s)
+{
+	rpc_tx_ctl(s, RPC_FT_CREDIT, 0, 0, (uint32_t)s->grant_bytes, s->grant_calls,
+		   RPC_TXC_LATENCY);
+	s->grant_calls = 0;
+	s->grant_bytes = 0;
+}
+
 /**
  * rpc_credit_return - a request we served is finished: give its call and
- * bytes back to the peer, batched (a quarter of the window at a time, at
- * once when the peer runs low: WIRE.md "Credits").
+ * bytes back to the peer, batched: a quarter of the window at a time, or
+ * what is owed when the session next flushes if the peer runs low
+ * (requests we hold, deferred answers or streams waiting for a message,
+ * must not leave it waiting on credit that is already free: WIRE.md
+ * "Credits").
  */
 void rpc_credit_return(struct rpc_session *s, uint32_t calls, uint32_t bytes)
 {
@@ -597,15 +659,8 @@ void rpc_credit_return(struct rpc_session *s, uint32_t calls, uint32_t bytes)
 	s->grant_bytes += bytes;
 	if (s->state != SS_UP)
 		return;
-	/* batched, unless the peer is down to its last quarter of either
-	 * window: requests we hold (deferred answers, streams waiting for a
-	 * message) must never leave it without credit we already owe */
-	if (s->grant_calls >= s->rx_calls_win / 4 || s->grant_bytes >= s->rx_bytes_win / 4 ||
-	    (s->grant_calls && s->rx_calls_used + s->grant_calls > s->rx_calls_win / 4 * 3) ||
-	    (s->grant_bytes && s->rx_bytes_used + s->grant_bytes > s->rx_bytes_win / 4 * 3)) {
-		rpc_tx_ctl(s, RPC_FT_CREDIT, 0, 0, (uint32_t)s->grant_bytes, s->grant_calls,
-			   RPC_TXC_LATENCY);
-		s->grant_calls = 0;
-		s->grant_bytes = 0;
-	}
+	if (s->grant_calls >= s->rx_calls_win / 4 || s->grant_bytes >= s->rx_bytes_win / 4)
+		send_grant(s);
+	else if (peer_low(s))
+		rpc_flush_mark(s);	/* once per flush, not per request */
 }
