@@ -319,6 +319,8 @@ struct rpc_session {
 	struct rpc_txq reqq[RPC_TXC_N];	/* requests: credit controlled */
 	struct rpc_txitem *cur;		/* item in a partly written frame */
 	uint64_t queued_bytes;		/* of items counted (requests, streamed parts) */
+	uint32_t conts_queued;		/* queued later messages of streamed requests:
+					 * all tx_pick() may let by a call wait */
 
 	/* credits */
 	uint32_t tx_calls;		/* we may start this many more requests */

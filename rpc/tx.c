@@ -93,6 +93,8 @@ static void item_free(struct rpc_session *s, struct rpc_txitem *it)
 {
 	if (it->counted)
 		s->queued_bytes -= rpc_tx_cost(it->len);
+	if (it->is_req && (it->hdr.flags & RPC_FF_REQ_CONT))
+		s->conts_queued--;
 	if (it->wbudget)
 		rpc_worker_part_sent(s->ep, it->wbudget, it->worker_bytes);
 	if (it->hdr.type == RPC_FT_PONG)
@@ -318,6 +320,8 @@ int rpc_tx_msg(struct rpc_session *s, const struct rpc_frame_hdr *h,
 	it->prio = (uint8_t)prio;
 	if (it->counted)
 		s->queued_bytes += rpc_tx_cost(it->len);
+	if (it->is_req && (h->flags & RPC_FF_REQ_CONT))
+		s->conts_queued++;
 	if (answers)
 		rpc_tx_pass_credit(it, answers);
 	rpc_txq_push(queue_of(s, it), it);
@@ -496,12 +500,12 @@ static struct rpc_txitem *tx_pick(struct rpc_session *s, unsigned blocked)
 
 				if (r == FS_GO)
 					return it;
-				if (r == FS_WAIT_CALL) {
+				if (r == FS_WAIT_CALL && s->conts_queued) {
 					call_wait = true;
 					continue;
 				}
-				if (r == FS_WAIT) {
-					credit_wait = true;
+				if (r == FS_WAIT || r == FS_WAIT_CALL) {
+					credit_wait = true; /* (nothing to let by) */
 					break;
 				}
 			}
