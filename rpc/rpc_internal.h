@@ -431,7 +431,7 @@ int rpc_msg_size(const struct rpc_endpoint *ep, const struct iovec *iov, int iov
 uint64_t rpc_tx_cost(size_t len);
 bool rpc_tx_room(const struct rpc_session *s, size_t len);
 void rpc_tx_drop_responses(struct rpc_session *s, uint32_t call_id);
-void rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t status,
+bool rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t status,
 		uint32_t aux, uint32_t calls, unsigned prio);
 int rpc_tx_flush(struct rpc_session *s);
 void rpc_tx_drop_all(struct rpc_session *s);

@@ -368,17 +368,17 @@ struct rpc_txitem *rpc_tx_raw(struct rpc_session *s, const struct rpc_frame_hdr 
  * overtake the frames it cancels; GOAWAY in the last class, after every
  * frame queued before it.
  */
-void rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t status,
+bool rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t status,
 		uint32_t aux, uint32_t calls, unsigned prio)
 {
 	struct rpc_txitem *it;
 
 	/* a peer that pings and never reads its answers: it gets no more */
 	if (type == RPC_FT_PONG && s->pongs_queued >= RPC_MAX_PONGS_QUEUED)
-		return;
+		return false;
 	it = calloc(1, sizeof(*it));
 	if (!it)
-		return;	/* a lost control frame is recovered by keepalive/deadlines */
+		return false;	/* lost: keepalive and deadlines recover */
 	if (type == RPC_FT_PONG)
 		s->pongs_queued++;
 	it->hdr.type = type;
@@ -388,6 +388,7 @@ void rpc_tx_ctl(struct rpc_session *s, uint8_t type, uint32_t call_id, uint16_t 
 	it->prio = (uint8_t)(prio < RPC_TXC_N ? prio : RPC_TXC_LATENCY);
 	rpc_txq_push(queue_of(s, it), it);
 	rpc_flush_mark(s);
+	return true;
 }
 
 enum { FS_DROPPED = -1, FS_WAIT = 0, FS_GO = 1, FS_WAIT_CALL = 2 };
@@ -494,18 +495,26 @@ static struct rpc_txitem *tx_pick(struct rpc_session *s, unsigned blocked)
 
 			for (it = qs[k]->head; it; it = next) {
 				next = it->next;
-				if (call_wait && k == 1 && !passes_call_wait(s, it))
+				/* with no later message of a stream queued, what
+				 * may pass a call wait is a started message, and
+				 * that is always its queue's head: stop early */
+				if (call_wait && k == 1 && !passes_call_wait(s, it)) {
+					if (!s->conts_queued)
+						break;
 					continue;
+				}
 				int r = it->in_frame ? FS_GO : frame_start(s, it, qs[k]);
 
 				if (r == FS_GO)
 					return it;
-				if (r == FS_WAIT_CALL && s->conts_queued) {
+				if (r == FS_WAIT_CALL) {
 					call_wait = true;
+					if (!s->conts_queued)
+						break;
 					continue;
 				}
-				if (r == FS_WAIT || r == FS_WAIT_CALL) {
-					credit_wait = true; /* (nothing to let by) */
+				if (r == FS_WAIT) {
+					credit_wait = true;
 					break;
 				}
 			}
@@ -641,8 +650,9 @@ static bool peer_low(const struct rpc_session *s)
 
 static void send_grant(struct rpc_session *s)
 {
-	rpc_tx_ctl(s, RPC_FT_CREDIT, 0, 0, (uint32_t)s->grant_bytes, s->grant_calls,
-		   RPC_TXC_LATENCY);
+	if (!rpc_tx_ctl(s, RPC_FT_CREDIT, 0, 0, (uint32_t)s->grant_bytes, s->grant_calls,
+			RPC_TXC_LATENCY))
+		return;	/* no memory: still owed, sent with the next grant */
 	s->grant_calls = 0;
 	s->grant_bytes = 0;
 }

@@ -685,6 +685,42 @@ Test(rpc_stream_req, streams_holding_every_call_still_take_messages)
 }
 
 /*
+ * 255 calls held by streams; a large BULK call takes the last one and
+ * starts; a LATENCY call then waits for a call: the started message needs
+ * only bytes and goes on (its answer gives the call back).
+ */
+Test(rpc_stream_req, a_started_message_goes_on_past_a_call_wait)
+{
+	static struct res x[255], a, b;
+	static uint8_t big[700 << 10];
+	struct iovec iov = { big, sizeof(big) };
+	struct rpc_call_opts bulk = { .prio = RPC_PRIO_BULK }, fast = { .prio = RPC_PRIO_LATENCY };
+	uint64_t id[255];
+
+	memset(x, 0, sizeof(x));
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	for (int i = 0; i < 255; i++)
+		id[i] = open_stream(M_MANY, 10, 0, 0, &x[i]);
+	for (int i = 0; i < 2000 && nmany < 255; i++)
+		spin(1);
+	cr_assert_eq(nmany, 255);
+	fk_pipe_cap = 300 << 10;	/* its first frame goes, not the rest */
+	cr_assert_eq(rpc_call(sess, M_PLAIN, &iov, 1, &bulk, on_res, &a, NULL), 0);
+	rpc_run(cli, 0);
+	cr_assert_eq(rpc_call(sess, M_PLAIN, NULL, 0, &fast, on_res, &b, NULL), 0);
+	fk_pipe_cap = SIZE_MAX;
+	wait_end(&a, 10000);
+	cr_assert_eq(a.status, RPC_OK);
+	wait_end(&b, 10000);
+	cr_assert_eq(b.status, RPC_OK);
+	for (int i = 0; i < 255; i++)
+		cr_assert_eq(send_msg(id[i], 1, 10, true), 0);
+	for (int i = 0; i < 255; i++)
+		wait_end(&x[i], 10000);
+}
+
+/*
  * 200 streams held open, then 100 plain calls one after another: the
  * server must not sit on the calls it owes while the caller is down to
  * its last ones (a grant only every 64 would leave it 0 after 56).
