@@ -319,6 +319,8 @@ struct rpc_session {
 	struct rpc_txq reqq[RPC_TXC_N];	/* requests: credit controlled */
 	struct rpc_txitem *cur;		/* item in a partly written frame */
 	uint64_t queued_bytes;		/* of items counted (requests, streamed parts) */
+	struct rpc_txitem *req_built[RPC_TXC_N]; /* a request frame built, kept for
+					 * its class's room (per_class_room) */
 	uint32_t conts_queued;		/* queued later messages of streamed requests:
 					 * all tx_pick() may let by a call wait */
 

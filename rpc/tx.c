@@ -95,6 +95,8 @@ static void item_free(struct rpc_session *s, struct rpc_txitem *it)
 		s->queued_bytes -= rpc_tx_cost(it->len);
 	if (it->is_req && (it->hdr.flags & RPC_FF_REQ_CONT))
 		s->conts_queued--;
+	if (s->req_built[it->prio] == it)
+		s->req_built[it->prio] = NULL;
 	if (it->wbudget)
 		rpc_worker_part_sent(s->ep, it->wbudget, it->worker_bytes);
 	if (it->hdr.type == RPC_FT_PONG)
@@ -479,7 +481,10 @@ static bool passes_call_wait(struct rpc_session *s, const struct rpc_txitem *it)
  * every request of its class and the worse ones wait (they would spend the
  * credit it waits for); one waiting only for a call lets by those that
  * need none (passes_call_wait()), in order.  Responses and control frames
- * still go.  NULL: nothing can go now.
+ * still go.  A request frame already built (its class had no room) goes
+ * before its class's control frames: a CANCEL queued since must follow the
+ * frames of its call already paid for (WIRE.md: none after a CANCEL).
+ * NULL: nothing can go now.
  */
 static struct rpc_txitem *tx_pick(struct rpc_session *s, unsigned blocked)
 {
@@ -490,6 +495,8 @@ static struct rpc_txitem *tx_pick(struct rpc_session *s, unsigned blocked)
 
 		if (blocked & 1u << c)
 			continue;
+		if (s->req_built[c])
+			return s->req_built[c];
 		for (int k = 0; k < 2 - credit_wait; k++) {
 			struct rpc_txitem *it, *next;
 
@@ -565,6 +572,8 @@ int rpc_tx_flush(struct rpc_session *s)
 		if (n == -EAGAIN) {
 			if (ops->per_class_room && !it->f_off) {
 				blocked |= 1u << it->prio; /* built, kept for later */
+				if (it->is_req)
+					s->req_built[it->prio] = it;
 				continue;
 			}
 			s->cur = it->f_off ? it : NULL;
@@ -580,6 +589,8 @@ int rpc_tx_flush(struct rpc_session *s)
 		/* frame complete */
 		it->sent += it->f_len;
 		it->in_frame = false;
+		if (s->req_built[it->prio] == it)
+			s->req_built[it->prio] = NULL;
 		s->cur = NULL;
 		if (it->sent >= it->len) {
 			txq_unlink(queue_of(s, it), it);

@@ -685,6 +685,29 @@ Test(rpc_stream_req, streams_holding_every_call_still_take_messages)
 }
 
 /*
+ * A cancel while a message's next frame is built and waits for its class's
+ * room (the daemon-framed transport): the frame goes first, then the
+ * CANCEL, never the other way round.
+ */
+Test(rpc_stream_req, a_cancel_follows_a_frame_already_built)
+{
+	struct res x = { 0 };
+	uint64_t id = open_stream(M_UP, 100, 0, 0, &x);
+
+	wait_runs(1);
+	fk_pipe_cap = RPC_WIRE_HDR_LEN + 4096;
+	cr_assert_eq(send_msg(id, 1, 8192, false), 0);
+	rpc_run(cli, 0);
+	cr_assert_eq(rpc_cancel(sess, id), 0);
+	fk_pipe_cap = SIZE_MAX;
+	wait_end(&x, 5000);
+	cr_assert_eq(x.status, RPC_CANCELLED);
+	expect_last_run();
+	cr_assert_eq(proto_errors(), 0);
+	plain_call_works();
+}
+
+/*
  * 255 calls held by streams; a large BULK call takes the last one and
  * starts; a LATENCY call then waits for a call: the started message needs
  * only bytes and goes on (its answer gives the call back).
