@@ -82,10 +82,9 @@ static int request_of(struct rpc_session *s, const struct rpc_frame_hdr *h, bool
 static int start_request(struct rpc_session *s, const struct rpc_frame_hdr *h, uint32_t cost,
 			 bool alloc)
 {
+	bool takes_call = !(h->flags & RPC_FF_REQ_CONT); /* a later message: bytes only */
 	struct rpc_req *r;
 	int err;
-
-	bool takes_call = !(h->flags & RPC_FF_REQ_CONT);
 
 	if (s->rx_calls_used + takes_call > s->rx_calls_win ||
 	    s->rx_bytes_used + cost > s->rx_bytes_win)
