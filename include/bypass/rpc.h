@@ -234,14 +234,19 @@ int rpc_respond(struct rpc_req *req, int status, const struct iovec *iov,
  * rpc_req_more - true if the request is streamed (RPC_CALL_SEND_STREAM)
  * and more of its messages follow the one rpc_req_msg() shows.  The
  * handler of a method registered RPC_METHOD_STREAM_REQ runs once per
- * message, in order, on the endpoint's thread.  While rpc_req_more() is true it returns without
- * answering, keeping @req for the next run (the message's data is gone
- * when it returns), or answers early with rpc_respond(), which ends the
- * call (the messages still coming are dropped).  The run with
- * rpc_req_more() false is as for any request.  If the stream stops early
- * (the caller cancels, its deadline passes, its session fails, a message
- * is over max_msg), the handler runs once more with rpc_req_cancelled()
- * true and an empty message, and ends it with rpc_respond().
+ * message, in order, on the endpoint's thread.  The caller's metadata
+ * comes with the first message only: keep what you need of it then.
+ * While rpc_req_more() is true the handler returns without answering,
+ * keeping @req for the next run (the message's data is gone when it
+ * returns), or answers early with rpc_respond(), which ends the call (the
+ * messages still coming are dropped).  The run with rpc_req_more() false
+ * is as for any request.  If the stream stops early (the caller cancels,
+ * or its deadline passes and it sends the CANCEL this library sends then;
+ * its session fails; a message is over max_msg), the handler runs once
+ * more with rpc_req_cancelled() true and an empty message, and ends it
+ * with rpc_respond().  No timer of the server's ends a stream waiting
+ * for its next message: a peer that goes quiet holds its request (one
+ * call of its credit) until it sends, cancels or its session fails.
  */
 bool rpc_req_more(const struct rpc_req *req);
 
@@ -386,7 +391,10 @@ struct rpc_call_opts {
  * server's max_msg; the stream may carry any number.  The server's
  * handler sees them one at a time (rpc_req_more()); it may answer before
  * the last, which ends the call.  Needs @call_id (not with
- * rpc_call_sync()); combines with RPC_CALL_STREAM. */
+ * rpc_call_sync()); combines with RPC_CALL_STREAM.  Only for methods the
+ * server registered RPC_METHOD_STREAM_REQ: a server built before streamed
+ * requests takes each message for a call of its own (or fails the session
+ * on the repeated call id). */
 #define RPC_CALL_SEND_STREAM 0x2u
 
 /**

@@ -268,9 +268,15 @@ static int upload(const char *key, const unsigned char *v, size_t len, uint32_t 
 
 		while ((rc = rpc_call_send(sess, id, &viov, 1, off + n == len)) == -EAGAIN)
 			rpc_run(ep, 1);
+		if (rc)
+			break;
 		off += n;
 		++*msgs;
-	} while (!rc && off < len);
+	} while (off < len);
+	if (rc && rc != -ENOENT) { /* (-ENOENT: the call is over, its status says why) */
+		fprintf(stderr, "kv_client: put-parts message %u: %s\n", *msgs, strerror(-rc));
+		rpc_cancel(sess, id);
+	}
 	while (!x.done)
 		rpc_run(ep, -1);
 	return x.status;

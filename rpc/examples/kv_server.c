@@ -60,7 +60,8 @@ struct upload {
 };
 
 static struct upload uploads[256];
-static size_t max_value = 256u << 20;
+static size_t max_value = 256u << 20;	/* one value, and all uploads under way */
+static size_t upload_bytes;		/* what the uploads under way hold */
 
 static uint64_t now_ms(void)
 {
@@ -228,6 +229,7 @@ static struct upload *upload_of(struct rpc_req *r)
 
 static void upload_end(struct upload *u, struct rpc_req *r, int st, const char *msg)
 {
+	upload_bytes -= u->cap;
 	free(u->k);
 	free(u->v);
 	*u = (struct upload){ 0 };
@@ -270,12 +272,20 @@ static void h_put_parts(struct rpc_req *r, void *arg)
 
 			while (cap < u->vlen + m->len)
 				cap *= 2;
+			if (cap > max_value)
+				cap = max_value;	/* (>= what it needs: checked above) */
+			if (cap - u->cap > max_value - upload_bytes) {
+				upload_end(u, r, RPC_RESOURCE_EXHAUSTED,
+					   "the uploads under way hold --max-value already");
+				return;
+			}
 			char *v = realloc(u->v, cap);
 
 			if (!v) {
 				upload_end(u, r, RPC_RESOURCE_EXHAUSTED, "out of memory");
 				return;
 			}
+			upload_bytes += cap - u->cap;
 			u->v = v;
 			u->cap = cap;
 		}
@@ -376,7 +386,8 @@ static void usage(FILE *f)
 		   "see rpc/examples/kv_proto.h).  Default: kernel transport, :7100.\n"
 		   "With --transport bypass it attaches to fastpathd ($BYPASS_SOCKET).\n"
 		   "--workers N: PUT/GET/DEL run on N worker threads instead of inline.\n"
-		   "--max-value BYTES: the largest value PUT_PARTS stores (default 256 MiB).\n");
+		   "--max-value BYTES: the largest value PUT_PARTS stores, and the most the\n"
+		   "uploads under way hold together (default 256 MiB).\n");
 }
 
 int main(int argc, char **argv)
