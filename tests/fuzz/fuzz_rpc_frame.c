@@ -5,7 +5,7 @@
  *
  * Byte 0 picks the read chunk size (how the stream is cut into reads) and
  * bit 7 the direction: clear, the stream reaches a server endpoint (echo,
- * hold, fail and stream methods registered, and two that take streamed
+ * hold, fail and stream methods registered, and three that take streamed
  * requests, so requests, chunks, cancels and credits reach handlers); set,
  * it reaches a client endpoint with calls of every kind pending
  * (responses, chunks, late responses, deadlines, streamed responses, a
@@ -102,6 +102,45 @@ static void h_keep(struct rpc_req *r, void *arg)
 		held[nheld++] = r;
 }
 
+/*
+ * "between" keeps a stream between its messages, and the harness answers
+ * it from outside the handler while the stream goes on: after some reads,
+ * when its next message may be part-way in (the library then skips the
+ * rest of that message).
+ */
+static struct rpc_req *waiting[64];
+static int nwaiting;
+
+static void waiting_drop(struct rpc_req *r)
+{
+	for (int i = 0; i < nwaiting; i++)
+		if (waiting[i] == r)
+			waiting[i] = waiting[--nwaiting];
+}
+
+static void h_between(struct rpc_req *r, void *arg)
+{
+	check_run(r);
+	waiting_drop(r);
+	if (rpc_req_more(r) && !rpc_req_cancelled(r) && nwaiting < 64) {
+		waiting[nwaiting++] = r;
+		return;
+	}
+	rpc_respond(r, rpc_req_more(r) ? RPC_ABORTED : RPC_OK, NULL, 0, NULL, 0);
+}
+
+/* answer the oldest stream kept between messages, as an app would later */
+static void answer_one_waiting(void)
+{
+	struct rpc_req *r;
+
+	if (!nwaiting)
+		return;
+	r = waiting[0];
+	waiting[0] = waiting[--nwaiting];
+	rpc_respond(r, RPC_FAILED_PRECONDITION, NULL, 0, NULL, 0);
+}
+
 struct call_seen {
 	bool stream, ended;
 };
@@ -135,6 +174,8 @@ static void check_headers(const uint8_t *p, size_t n)
 
 static void feed(struct rpc_endpoint *ep, void *t, const uint8_t *p, size_t n, size_t chunk)
 {
+	unsigned reads = 0;
+
 	while (n) {
 		size_t k = n < chunk ? n : chunk;
 
@@ -143,6 +184,8 @@ static void feed(struct rpc_endpoint *ep, void *t, const uint8_t *p, size_t n, s
 		n -= k;
 		for (int i = 0; i < 3; i++)
 			rpc_run(ep, 0);
+		if (++reads % 2 == 0)
+			answer_one_waiting();
 	}
 	for (int i = 0; i < 4; i++)
 		rpc_run(ep, 0);
@@ -167,6 +210,7 @@ static void as_server(const uint8_t *p, size_t n, size_t chunk)
 	rpc_register(ep, 4, "stream", h_stream, NULL);
 	CHECK(rpc_register_flags(ep, 5, "upload", h_upload, NULL, RPC_METHOD_STREAM_REQ) == 0);
 	CHECK(rpc_register_flags(ep, 6, "keep", h_keep, NULL, RPC_METHOD_STREAM_REQ) == 0);
+	CHECK(rpc_register_flags(ep, 7, "between", h_between, NULL, RPC_METHOD_STREAM_REQ) == 0);
 	CHECK(rpc_listen(ep, ":9000", NULL, NULL) == 0);
 	/* a raw peer: a fake connection nobody's endpoint reads */
 	CHECK(fk_connect(&peer_owner, 0, 9000) > 0);
@@ -176,6 +220,8 @@ static void as_server(const uint8_t *p, size_t n, size_t chunk)
 	for (int i = 0; i < nheld; i++)
 		rpc_respond(held[i], i & 1 ? RPC_OK : RPC_INTERNAL, NULL, 0, NULL, 0);
 	nheld = 0;
+	while (nwaiting)
+		answer_one_waiting();
 	rpc_endpoint_destroy(ep);
 }
 

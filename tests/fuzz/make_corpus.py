@@ -316,6 +316,11 @@ def rpc_seeds():
         rpc_msg(1, 6, 3, b"k", flags=12) + rpc_msg(1, 6, 3, b"m", flags=24) +
         rpc_hdr(3, call_id=3) + rpc_msg(1, 6, 4, b"k", flags=8) + rpc_msg(1, 6, 4, b"e", flags=16),
         rpc_msg(1, 1, 5, b"not a stream method", flags=8) + rpc_msg(1, 1, 5, b"x", flags=16),
+        # kept between messages and answered by the harness while the next
+        # (chunked) message is part-way in
+        rpc_msg(1, 7, 6, b"k", flags=8) + rpc_msg(1, 7, 6, b"x" * 200, chunk=50, flags=24) +
+        rpc_msg(1, 7, 6, b"y" * 90, chunk=30, flags=24) + rpc_msg(1, 7, 6, b"z", flags=16) +
+        rpc_msg(1, 1, 7, b"after"),
     ]
     for i, st in enumerate(srv):
         save("rpc_frame", bytes([i * 13 % 128]) + st)
