@@ -110,8 +110,7 @@ int rpc_register_flags(struct rpc_endpoint *ep, uint16_t id, const char *name,
 	if (!fn || !name ||
 	    (flags & ~(RPC_METHOD_WORKER | RPC_METHOD_LATENCY | RPC_METHOD_BULK |
 		       RPC_METHOD_STREAM_REQ)) ||
-	    ((flags & RPC_METHOD_LATENCY) && (flags & RPC_METHOD_BULK)) ||
-	    ((flags & RPC_METHOD_WORKER) && (flags & RPC_METHOD_STREAM_REQ)))
+	    ((flags & RPC_METHOD_LATENCY) && (flags & RPC_METHOD_BULK)))
 		return -EINVAL;
 	if (flags & RPC_METHOD_WORKER) {
 		r = rpc_workers_start(ep);

@@ -35,8 +35,11 @@ void rpc_req_next(struct rpc_req *r, const struct rpc_frame_hdr *h, bool alloc)
 	rpc_req_part_init(r, h, alloc);	/* its bytes are its only credit */
 }
 
-/* the handler's last run: the stream stopped early (@r->cancelled) */
-static void last_run(struct rpc_req *r)
+/**
+ * rpc_req_last_run - the handler's last run: the stream stopped early
+ * (@r reads as cancelled from now), and nothing more of it is received.
+ */
+void rpc_req_last_run(struct rpc_req *r)
 {
 	const struct rpc_method *m = rpc_method_get(r->ep, r->method);
 
@@ -46,6 +49,10 @@ static void last_run(struct rpc_req *r)
 	r->between = false;
 	r->complete = true;
 	r->view.data = "";
+	if (r->wrun) {
+		rpc_wstream_stop(r, m);	/* after the worker's run under way */
+		return;
+	}
 	if (!m) {
 		rpc_req_release(r);
 		return;
@@ -67,7 +74,7 @@ static void fail(struct rpc_req *r, int st, const char *text)
 
 	if (r->s && r->s->state == SS_UP)
 		rpc_tx_msg(r->s, &h, &iov, 1, NULL, 0, 0, RPC_TXC_LATENCY, NULL);
-	last_run(r);
+	rpc_req_last_run(r);
 }
 
 /* a message after the first is whole: its handler run */
@@ -88,7 +95,13 @@ void rpc_req_stream_next(struct rpc_req *r)
 		return;
 	}
 	if (!m || rpc_req_cancelled(r)) {
-		last_run(r);	/* the deadline passed: the caller has given up */
+		rpc_req_last_run(r);	/* the deadline passed: the caller has given up */
+		return;
+	}
+	if (r->wrun) {	/* a worker method's: runs when the one before is over */
+		if (!rpc_wstream_queue(r))
+			fail(r, RPC_RESOURCE_EXHAUSTED,
+			     "the server's worker is too many messages behind the stream");
 		return;
 	}
 	r->view.data = r->data + r->hdr.meta_len;
@@ -112,7 +125,7 @@ void rpc_req_part_done(struct rpc_req *r)
 	r->complete = false;
 	r->between = true;
 	if (rpc_req_cancelled(r))
-		last_run(r);
+		rpc_req_last_run(r);
 }
 
 /*
@@ -122,7 +135,7 @@ void rpc_req_part_done(struct rpc_req *r)
  */
 void rpc_req_stream_cancel(struct rpc_req *r)
 {
-	last_run(r);
+	rpc_req_last_run(r);
 }
 
 /**
@@ -147,6 +160,7 @@ void rpc_req_rest_late(struct rpc_req *r)
 {
 	struct rpc_session *s = r->s;
 
+	rpc_wstream_end(r);
 	if (!r->credit_passed) /* what rpc_req_release() would give back */
 		rpc_credit_return(s, r->credit_calls, r->credit_bytes);
 	r->credit_passed = false;
@@ -197,11 +211,12 @@ void rpc_reqs_run_ended(struct rpc_endpoint *ep)
 
 		ep->ended = r->enext;
 		r->on_ended = false;
-		last_run(r);
+		rpc_req_last_run(r);
 	}
 }
 
 bool rpc_req_more(const struct rpc_req *r)
 {
-	return r->more;
+	/* a worker's run: its own message's (r->more is the one coming in) */
+	return r->wrun ? r->wrun->m.more : r->more;
 }

@@ -229,6 +229,30 @@ struct rpc_ccall {			/* client side */
 	int done_status;
 };
 
+/*
+ * A whole message of a worker method's streamed request (req_wstream.c):
+ * queued while a worker runs the one before it, or the one a run shows.
+ * Its frames' bytes of credit go back when its run ends.
+ */
+struct rpc_wmsg {
+	struct rpc_wmsg *next;
+	struct rpc_frame_hdr hdr;
+	struct rpc_buf *buf;		/* meta + body, or NULL: in @held */
+	const uint8_t *data;
+	bool has_held;
+	bool more;			/* more messages follow it */
+	uint32_t credit_bytes;
+	struct rpc_tmsg held;
+};
+
+/* what a worker's run of a streamed request shows (rpc_req_msg()) */
+struct rpc_wrun {
+	struct rpc_wmsg m;		/* its message (m.data NULL: none, the last run) */
+	struct rpc_wmsg *q, *q_tail;	/* whole, waiting for their runs */
+	struct rpc_meta_view meta[RPC_WIRE_MAX_META_ENTRIES];
+	struct rpc_msg_view view;
+};
+
 struct rpc_req {			/* server side */
 	struct rpc_req *hnext;		/* hash chain in its session */
 	uint64_t unreceived;		/* its part of ep->req_unreceived */
@@ -262,6 +286,7 @@ struct rpc_req {			/* server side */
 					 * dropped: skipped, its credit given back */
 	bool standin;			/* late (rx.c, rpc_req_rest_late()): counted
 					 * in s->nlate */
+	struct rpc_wrun *wrun;		/* a worker method's stream: its runs (req_wstream.c) */
 	struct rpc_req *enext;		/* ep->ended: waits for its handler's last run */
 	bool on_ended;
 	uint64_t deadline;		/* absolute µs, 0 = none */
@@ -333,6 +358,7 @@ struct rpc_session {
 	uint64_t rx_bytes_used;
 	uint32_t rx_calls_win;		/* what we granted in total */
 	uint32_t nlate;			/* late messages being skipped (r->standin) */
+	uint32_t nwq;			/* messages queued for worker runs (rpc_wmsg) */
 	uint64_t rx_bytes_win;
 	uint32_t grant_calls;		/* owed back, not yet sent */
 	uint64_t grant_bytes;
@@ -464,6 +490,7 @@ void rpc_calls_free(struct rpc_session *s);
 int rpc_workers_start(struct rpc_endpoint *ep);
 void rpc_workers_stop(struct rpc_endpoint *ep);
 void rpc_worker_post(struct rpc_req *r, const struct rpc_method *m);
+bool rpc_workers_running(const struct rpc_endpoint *ep);
 int rpc_worker_respond(struct rpc_req *r, int status, const struct iovec *iov, int iovcnt,
 		       const struct rpc_meta *meta, unsigned nmeta);
 int rpc_worker_respond_part(struct rpc_req *r, const struct iovec *iov, int iovcnt,
@@ -500,5 +527,15 @@ bool rpc_req_answer_early(struct rpc_req *r);
 void rpc_req_rest_late(struct rpc_req *r);
 void rpc_req_off_ended(struct rpc_req *r);
 void rpc_reqs_run_ended(struct rpc_endpoint *ep);
+void rpc_req_last_run(struct rpc_req *r);
+
+/* req_wstream.c */
+#define RPC_WSTREAM_QUEUE_MAX 1024u	/* rpc_session.nwq: messages a session may queue */
+void rpc_wstream_start(struct rpc_req *r, const struct rpc_method *m);
+bool rpc_wstream_queue(struct rpc_req *r);
+void rpc_wstream_ran(struct rpc_req *r);
+void rpc_wstream_stop(struct rpc_req *r, const struct rpc_method *m);
+void rpc_wstream_end(struct rpc_req *r);
+void rpc_wstream_drop_queued(struct rpc_req *r);
 
 #endif /* BYPASS_RPC_INTERNAL_H */

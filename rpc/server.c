@@ -151,6 +151,7 @@ void rpc_req_part_free(struct rpc_req *r)
 
 static void req_free(struct rpc_req *r)
 {
+	rpc_wstream_end(r);
 	if (r->on_ended)
 		rpc_req_off_ended(r);
 	if (r->wbudget)
@@ -166,6 +167,7 @@ void rpc_req_release(struct rpc_req *r)
 {
 	struct rpc_session *s = r->s;
 
+	rpc_wstream_end(r);	/* its messages' credit, while it has its session */
 	req_unlink(r);
 	if (s && !r->credit_passed)
 		rpc_credit_return(s, r->credit_calls, r->credit_bytes);
@@ -256,7 +258,10 @@ void rpc_req_dispatch(struct rpc_req *r)
 	r->view.nmeta = (unsigned)nm;
 	ep->st.reqs_handled++;
 	if (m->flags & RPC_METHOD_WORKER) {
-		rpc_worker_post(r, m);
+		if (r->more)
+			rpc_wstream_start(r, m);
+		else
+			rpc_worker_post(r, m);
 		return;
 	}
 	rpc_req_run(r, m);
@@ -338,6 +343,8 @@ void rpc_req_send(struct rpc_req *r, int status, const uint8_t *meta, uint16_t m
 {
 	struct rpc_frame_hdr h = { .type = RPC_FT_RESPONSE, .method = r->method,
 				   .call_id = r->call_id, .status = (uint16_t)status };
+	/* a streamed request answered while its next message is part-way in */
+	bool rest = rpc_req_answer_early(r);
 
 	if (!rpc_req_cancelled(r) && r->s && r->s->state == SS_UP) {
 		struct rpc_txitem *it = rpc_tx_raw(r->s, &h, meta, meta_len, body, body_len,
@@ -345,12 +352,16 @@ void rpc_req_send(struct rpc_req *r, int status, const uint8_t *meta, uint16_t m
 		if (it)
 			rpc_tx_pass_credit(it, r);
 	}
-	rpc_req_release(r);
+	if (rest)
+		rpc_req_rest_late(r);
+	else
+		rpc_req_release(r);
 }
 
 const struct rpc_msg_view *rpc_req_msg(const struct rpc_req *r)
 {
-	return &r->view;
+	/* a worker's run: its own message's (r->view is the one coming in) */
+	return r->wrun ? &r->wrun->view : &r->view;
 }
 
 uint16_t rpc_req_method(const struct rpc_req *r)
@@ -392,6 +403,8 @@ void rpc_reqs_orphan(struct rpc_session *s)
 		while (s->reqh[b]) {
 			struct rpc_req *r = s->reqh[b];
 
+			if (r->wrun)	/* while the session counts them */
+				rpc_wstream_drop_queued(r);
 			req_unlink(r);
 			__atomic_store_n(&r->cancelled, true, __ATOMIC_RELAXED);
 			if (r->seen && !r->complete)

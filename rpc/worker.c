@@ -48,6 +48,7 @@ struct rpc_workers {
 	pthread_cond_t room;		/* a request's budget went down */
 	struct rpc_req *q, *q_tail;	/* to run */
 	struct rpc_req *fin;		/* answered, to send */
+	struct rpc_req *ret;		/* streamed, returned keeping it (rpc_wstream_ran()) */
 	struct rpc_wpart *parts, *parts_tail; /* streamed parts, to send first */
 	uint64_t stream_waits;		/* rpc_stats.stream_waits */
 	unsigned out;			/* posted and not yet collected (endpoint thread) */
@@ -56,6 +57,11 @@ struct rpc_workers {
 	unsigned n;
 	pthread_t th[];
 };
+
+static void wake_endpoint(struct rpc_workers *w);
+
+/* the request this worker thread's handler answered (rpc_worker_respond()) */
+static __thread const struct rpc_req *answered_here;
 
 static void *worker_main(void *arg)
 {
@@ -73,9 +79,19 @@ static void *worker_main(void *arg)
 		w->q = r->wnext;
 		if (!w->q)
 			w->q_tail = NULL;
+		/* a run of a streamed request with more to come may return
+		 * keeping @r (read now: once answered, @r may be gone) */
+		bool may_keep = rpc_req_more(r);
+
 		pthread_mutex_unlock(&w->mu);
+		answered_here = NULL;
 		r->wfn(r, r->warg);
 		pthread_mutex_lock(&w->mu);
+		if (may_keep && answered_here != r) {
+			r->wnext = w->ret;
+			w->ret = r;
+			wake_endpoint(w);
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -193,6 +209,7 @@ int rpc_worker_respond(struct rpc_req *r, int status, const struct iovec *iov, i
 	r->wmeta_len = (uint16_t)ml;
 	r->wresp_len = (uint32_t)(ml + total);
 	r->wstatus = status;
+	answered_here = r;
 	pthread_mutex_lock(&w->mu);
 	r->wnext = w->fin;
 	w->fin = r;
@@ -380,7 +397,7 @@ static void send_part(struct rpc_endpoint *ep, struct rpc_wpart *p)
 void rpc_workers_collect(struct rpc_endpoint *ep)
 {
 	struct rpc_workers *w = ep->w;
-	struct rpc_req *r, *next;
+	struct rpc_req *r, *next, *ret;
 	struct rpc_wpart *p, *pnext;
 	uint64_t v;
 
@@ -392,6 +409,8 @@ void rpc_workers_collect(struct rpc_endpoint *ep)
 	pthread_mutex_lock(&w->mu);
 	r = w->fin;
 	w->fin = NULL;
+	ret = w->ret;
+	w->ret = NULL;
 	p = w->parts; /* taken with fin: every part posted before a final is here */
 	w->parts = w->parts_tail = NULL;
 	pthread_mutex_unlock(&w->mu);
@@ -409,6 +428,18 @@ void rpc_workers_collect(struct rpc_endpoint *ep)
 			     buf ? buf + r->wmeta_len : NULL, r->wresp_len - r->wmeta_len);
 		free(buf);
 	}
+	for (r = ret; r; r = next) {	/* (after the parts its runs posted) */
+		next = r->wnext;
+		w->out--;
+		r->in_worker = false;
+		rpc_wstream_ran(r);
+	}
+}
+
+/* true while handlers can go to workers (not once the endpoint stops them) */
+bool rpc_workers_running(const struct rpc_endpoint *ep)
+{
+	return ep->w && !ep->w->stop;
 }
 
 bool rpc_workers_out(const struct rpc_endpoint *ep)
@@ -437,7 +468,10 @@ void rpc_workers_stop(struct rpc_endpoint *ep)
 		next = r->wnext;
 		w->out--;
 		r->in_worker = false;
-		rpc_req_release(r);
+		if (r->wrun && (r->wrun->m.hdr.flags & RPC_FF_REQ_CONT))
+			rpc_req_last_run(r); /* its handler holds it: here, now */
+		else
+			rpc_req_release(r);
 	}
 	rpc_workers_collect(ep);
 	close(w->efd);

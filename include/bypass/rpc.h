@@ -177,22 +177,24 @@ int rpc_register(struct rpc_endpoint *ep, uint16_t id, const char *name,
 #define RPC_METHOD_WORKER 0x1u	/* run the handler on a worker thread */
 #define RPC_METHOD_LATENCY 0x2u	/* responses go in the latency class (enum rpc_prio) */
 #define RPC_METHOD_BULK 0x4u	/* responses go in the bulk class */
-#define RPC_METHOD_STREAM_REQ 0x8u /* takes streamed requests (rpc_req_more()); inline only */
+#define RPC_METHOD_STREAM_REQ 0x8u /* takes streamed requests (rpc_req_more()) */
 
 /**
  * rpc_register_flags - rpc_register() with @flags.  RPC_METHOD_WORKER: the
  * handler runs on one of the endpoint's worker threads, for handlers that
  * block or compute for long.  There it may only use rpc_req_msg(),
  * rpc_req_method(), rpc_req_time_left_us(), rpc_req_cancelled(),
- * rpc_req_streams(), rpc_respond_part() and rpc_respond() on its request,
- * and must call rpc_respond() before it returns (responses are copied and
- * sent by the endpoint's thread).
+ * rpc_req_streams(), rpc_req_more(), rpc_respond_part() and rpc_respond()
+ * on its request, and must call rpc_respond() before it returns
+ * (responses are copied and sent by the endpoint's thread), unless
+ * rpc_req_more() says more messages of a streamed request follow.
  * RPC_METHOD_LATENCY / RPC_METHOD_BULK: the send class of its responses
  * (enum rpc_prio; default normal).
  * RPC_METHOD_STREAM_REQ: the handler takes streamed requests, a run per
- * message (rpc_req_more()); not with RPC_METHOD_WORKER.  A streamed
- * request to any other method is answered UNIMPLEMENTED at its first
- * message, so a handler that keeps its request never sees it twice.
+ * message (rpc_req_more()), inline or, with RPC_METHOD_WORKER, on a
+ * worker.  A streamed request to any other method is answered
+ * UNIMPLEMENTED at its first message, so a handler that keeps its request
+ * never sees it twice.
  * Return: as rpc_register(), or -errno if the workers cannot start.
  */
 int rpc_register_flags(struct rpc_endpoint *ep, uint16_t id, const char *name,
@@ -234,9 +236,13 @@ int rpc_respond(struct rpc_req *req, int status, const struct iovec *iov,
  * rpc_req_more - true if the request is streamed (RPC_CALL_SEND_STREAM)
  * and more of its messages follow the one rpc_req_msg() shows.  The
  * handler of a method registered RPC_METHOD_STREAM_REQ runs once per
- * message, in order, on the endpoint's thread.  The caller's metadata
- * comes with the first message only: keep what you need of it then.
- * While rpc_req_more() is true the handler returns without answering,
+ * message, in order, one run at a time: on the endpoint's thread, or with
+ * RPC_METHOD_WORKER on a worker thread (any of them, a run each), where
+ * messages that come during a run wait for it: up to the session's byte
+ * window of them, and at most 1024 per session, past which the stream
+ * ends RESOURCE_EXHAUSTED (a run that takes long paces the caller through
+ * its credit).  The caller's metadata comes with the first message only:
+ * keep what you need of it then.  While rpc_req_more() is true the handler returns without answering,
  * keeping @req for the next run (the message's data is gone when it
  * returns), or answers early with rpc_respond(), which ends the call (the
  * messages still coming are dropped).  The run with rpc_req_more() false
