@@ -3,9 +3,10 @@
  * kv_server - an example RPC service: an in-memory key-value store.
  *   kv_server [--transport kernel|bypass|bypass-msg] [--listen HOST:PORT] [--max-msg BYTES]
  *             [--workers N]
- * --workers N runs PUT/GET/DEL on N worker threads (the table is locked).
- * GET_PARTS streams a value from the main loop, as the session takes it;
- * PUT_PARTS takes one as a streamed request, a message at a time.
+ * --workers N runs PUT/GET/DEL and PUT_PARTS on N worker threads (the
+ * table and the uploads are locked).  GET_PARTS streams a value from the
+ * main loop, as the session takes it; PUT_PARTS takes one as a streamed
+ * request, a message at a time.
  * Prints "kv_server: listening on port N" once it accepts sessions.
  */
 #include <errno.h>
@@ -62,6 +63,9 @@ struct upload {
 static struct upload uploads[256];
 static size_t max_value = 256u << 20;	/* one value, and all uploads under way */
 static size_t upload_bytes;		/* what the uploads under way hold */
+/* the uploads table and upload_bytes (PUT_PARTS runs on workers with
+ * --workers; one upload's runs never overlap, two uploads' may) */
+static pthread_mutex_t upload_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t now_ms(void)
 {
@@ -241,7 +245,7 @@ static void upload_end(struct upload *u, struct rpc_req *r, int st, const char *
  * The first names the key, the next ones append to the value, which is
  * stored when the last is in; a value over --max-value ends the call early.
  */
-static void h_put_parts(struct rpc_req *r, void *arg)
+static void put_parts(struct rpc_req *r)
 {
 	const struct rpc_msg_view *m = rpc_req_msg(r);
 	struct upload *u = upload_of(r);
@@ -306,6 +310,13 @@ static void h_put_parts(struct rpc_req *r, void *arg)
 	pthread_mutex_unlock(&tab_mu);
 	u->v = NULL; /* the table's now */
 	upload_end(u, r, err ? RPC_RESOURCE_EXHAUSTED : RPC_OK, err ? "out of memory" : "");
+}
+
+static void h_put_parts(struct rpc_req *r, void *arg)
+{
+	pthread_mutex_lock(&upload_mu);
+	put_parts(r);
+	pthread_mutex_unlock(&upload_mu);
 }
 
 static void h_get_parts(struct rpc_req *r, void *arg)
@@ -385,7 +396,8 @@ static void usage(FILE *f)
 		   "GET_PARTS=5 PUT_PARTS=6, "
 		   "see rpc/examples/kv_proto.h).  Default: kernel transport, :7100.\n"
 		   "With --transport bypass it attaches to fastpathd ($BYPASS_SOCKET).\n"
-		   "--workers N: PUT/GET/DEL run on N worker threads instead of inline.\n"
+		   "--workers N: PUT/GET/DEL and PUT_PARTS run on N worker threads instead\n"
+		   "of inline.\n"
 		   "--max-value BYTES: the largest value PUT_PARTS stores, and the most the\n"
 		   "uploads under way hold together (default 256 MiB).\n");
 }
@@ -450,7 +462,7 @@ int main(int argc, char **argv)
 	rpc_register(ep, KV_HOLD, "kv.hold", h_hold, NULL);
 	rpc_register(ep, KV_GET_PARTS, "kv.get_parts", h_get_parts, NULL);
 	rpc_register_flags(ep, KV_PUT_PARTS, "kv.put_parts", h_put_parts, NULL,
-			   RPC_METHOD_STREAM_REQ);
+			   mflags | RPC_METHOD_STREAM_REQ);
 	r = rpc_listen(ep, listen, NULL, NULL);
 	if (r < 0) {
 		fprintf(stderr, "kv_server: listen %s: %s\n", listen, strerror(-r));

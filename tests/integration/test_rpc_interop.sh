@@ -43,6 +43,10 @@ bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7118" check 40 >"$dir/c3.lo
 	bp_die "kernel client -> bypass server with workers: $(cat "$dir/c3.log")"
 grep -q "check 40 ok" "$dir/c3.log" || bp_die "no check result: $(cat "$dir/c3.log")"
 bp_log "kernel client -> bypass kv_server --workers 2: check 40 ok"
+# a streamed request to a worker method: messages queue behind the run
+bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7118" check-upload 6000000 100000 \
+	>"$dir/c8.log" 2>&1 || bp_die "kernel client -> bypass server with workers, streamed request: $(cat "$dir/c8.log")"
+bp_log "kernel client -> bypass kv_server --workers 2, streamed request: $(sed -n 's/.*ok: //p' "$dir/c8.log")"
 bp_bg "$R/rpc_bench" server --stack bypass -p 7111 >"$dir/b1.log" 2>&1
 bp_wait_listening "$dir/b1.log"
 for size in 64 65536; do

@@ -114,6 +114,11 @@ bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7124" check-size 6 65536 >"
 	bp_die "kernel kv_client -> bypass-msg kv_server --workers 2: $(cat "$dir/c4.log")"
 grep -q "check 6 ok" "$dir/c4.log" || bp_die "no check result: $(cat "$dir/c4.log")"
 bp_log "kernel kv_client -> RPC-session kv_server --workers 2: 6 rounds up to 65536 B ok"
+# a streamed request to a worker method, each message whole from the daemon
+bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7124" --max-msg 16777216 \
+	check-upload 20000000 1048576 >"$dir/c11.log" 2>&1 ||
+	bp_die "kernel kv_client PUT_PARTS -> bypass-msg kv_server --workers 2: $(cat "$dir/c11.log")"
+bp_log "kernel kv_client -> RPC-session kv_server --workers 2, streamed request: $(sed -n 's/.*ok: //p' "$dir/c11.log")"
 # requests over the server's max_msg (1 MiB) and its byte window (16 MiB),
 # one within its 32 MiB message heap and one beyond: fastpathd refuses them
 # at their first frame and hands their bytes to the library as they go by,
@@ -135,13 +140,14 @@ done
 # a streamed request (PUT_PARTS) to the same 1 MiB server: 40 MB up in
 # 1 MiB messages, each framed by fastpathd and handed over whole, its credit
 # given back as the handler finishes it; then back as a streamed response.
-# fastpathd counts it as one call of its method, not one per message.
+# fastpathd counts it as one call of its method, not one per message (two
+# in all, with the upload to the --workers server above).
 bp_peer timeout 120 "$R/kv_client" --connect "$BP_IP:7126" check-upload 40000000 1048576 \
 	>"$dir/c9.log" 2>&1 ||
 	bp_die "kernel kv_client PUT_PARTS -> bypass-msg kv_server: $(cat "$dir/c9.log")"
 bp_log "kernel kv_client -> RPC-session kv_server, streamed request: $(sed -n 's/.*ok: //p' "$dir/c9.log")"
 "$CTL" rpc --json >"$dir/rpc.json" || bp_die "bypassctl rpc failed: $(cat "$dir/rpc.json")"
-[ "$(count 6)" = 1 ] || bp_die "PUT_PARTS calls: $(count 6), want 1 (one call of 40 messages)"
+[ "$(count 6)" = 2 ] || bp_die "PUT_PARTS calls: $(count 6), want 2 (one call of 21 messages, one of 40)"
 # the other way: a bypass-msg client (responses framed by the daemon) to a
 # kernel kv_server on the Linux host
 bp_bg bp_peer "$R/kv_server" --listen :7123 --max-msg 16777216 >"$dir/s2.log" 2>&1
