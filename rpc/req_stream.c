@@ -81,7 +81,6 @@ static void fail(struct rpc_req *r, int st, const char *text)
 void rpc_req_stream_next(struct rpc_req *r)
 {
 	const struct rpc_method *m = rpc_method_get(r->ep, r->method);
-	int nm;
 
 	if (r->drop) {
 		fail(r, RPC_RESOURCE_EXHAUSTED,
@@ -89,8 +88,7 @@ void rpc_req_stream_next(struct rpc_req *r)
 		     "or no room for it");
 		return;
 	}
-	nm = rpc_meta_parse(r->data, r->hdr.meta_len, r->meta, RPC_WIRE_MAX_META_ENTRIES);
-	if (nm < 0) {
+	if (rpc_msg_show(&r->view, r->meta, r->data, &r->hdr) < 0) {
 		fail(r, RPC_INVALID_ARGUMENT, "malformed metadata");
 		return;
 	}
@@ -104,10 +102,6 @@ void rpc_req_stream_next(struct rpc_req *r)
 			     "the server's worker is too many messages behind the stream");
 		return;
 	}
-	r->view.data = r->data + r->hdr.meta_len;
-	r->view.len = r->hdr.msg_len;
-	r->view.meta = r->meta;
-	r->view.nmeta = (unsigned)nm;
 	rpc_req_run(r, m);
 }
 

@@ -74,15 +74,10 @@ static void put_message(struct rpc_req *r, struct rpc_wmsg *m)
 static void post(struct rpc_req *r, const struct rpc_method *m)
 {
 	struct rpc_wrun *w = r->wrun;
-	int nm = 0;
 
-	if (w->m.data) /* checked whole (rpc_req_stream_next()): parses again */
-		nm = rpc_meta_parse(w->m.data, w->m.hdr.meta_len, w->meta,
-				    RPC_WIRE_MAX_META_ENTRIES);
-	w->view.data = w->m.data ? w->m.data + w->m.hdr.meta_len : (const uint8_t *)"";
-	w->view.len = w->m.data ? w->m.hdr.msg_len : 0;
-	w->view.meta = w->meta;
-	w->view.nmeta = nm > 0 ? (unsigned)nm : 0;
+	/* (checked when it came in whole: it parses again) */
+	if (!w->m.data || rpc_msg_show(&w->view, w->meta, w->m.data, &w->m.hdr) < 0)
+		w->view = (struct rpc_msg_view){ .data = "", .meta = w->meta };
 	if (rpc_workers_running(r->ep))
 		rpc_worker_post(r, m);
 	else

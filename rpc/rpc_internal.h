@@ -515,6 +515,8 @@ void rpc_req_part_init(struct rpc_req *r, const struct rpc_frame_hdr *h, bool al
 void rpc_req_part_free(struct rpc_req *r);
 void rpc_req_received(struct rpc_req *r);
 void rpc_req_run(struct rpc_req *r, const struct rpc_method *m);
+int rpc_msg_show(struct rpc_msg_view *v, struct rpc_meta_view *meta, const uint8_t *data,
+		 const struct rpc_frame_hdr *h);
 void rpc_respond_status(struct rpc_req *r, int st, const char *text);
 
 /* req_stream.c */

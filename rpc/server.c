@@ -205,12 +205,30 @@ void rpc_req_run(struct rpc_req *r, const struct rpc_method *m)
 		rpc_req_part_done(r);
 }
 
+/**
+ * rpc_msg_show - @v shows message @data (metadata then body, sized by
+ * @h), its metadata parsed into @meta.  Return: 0, or -errno if the
+ * metadata is malformed (@v unchanged).
+ */
+int rpc_msg_show(struct rpc_msg_view *v, struct rpc_meta_view *meta, const uint8_t *data,
+		 const struct rpc_frame_hdr *h)
+{
+	int nm = rpc_meta_parse(data, h->meta_len, meta, RPC_WIRE_MAX_META_ENTRIES);
+
+	if (nm < 0)
+		return nm;
+	v->data = data + h->meta_len;
+	v->len = h->msg_len;
+	v->meta = meta;
+	v->nmeta = (unsigned)nm;
+	return 0;
+}
+
 /* all of @r's current message is in: run its handler */
 void rpc_req_dispatch(struct rpc_req *r)
 {
 	struct rpc_endpoint *ep = r->ep;
 	const struct rpc_method *m;
-	int nm;
 
 	if (r->late) {
 		rpc_req_release(r);	/* a message of a call already over */
@@ -241,8 +259,7 @@ void rpc_req_dispatch(struct rpc_req *r)
 	}
 	r->prio = (m->flags & RPC_METHOD_LATENCY) ? RPC_TXC_LATENCY :
 		  (m->flags & RPC_METHOD_BULK) ? RPC_TXC_BULK : RPC_TXC_NORMAL;
-	nm = rpc_meta_parse(r->data, r->hdr.meta_len, r->meta, RPC_WIRE_MAX_META_ENTRIES);
-	if (nm < 0) {
+	if (rpc_msg_show(&r->view, r->meta, r->data, &r->hdr) < 0) {
 		rpc_respond_status(r, RPC_INVALID_ARGUMENT, "malformed metadata");
 		return;
 	}
@@ -252,10 +269,6 @@ void rpc_req_dispatch(struct rpc_req *r)
 		rpc_req_release(r);
 		return;
 	}
-	r->view.data = r->data + r->hdr.meta_len;
-	r->view.len = r->hdr.msg_len;
-	r->view.meta = r->meta;
-	r->view.nmeta = (unsigned)nm;
 	ep->st.reqs_handled++;
 	if (m->flags & RPC_METHOD_WORKER) {
 		if (r->more)
