@@ -156,6 +156,7 @@ bool rpc_wstream_queue(struct rpc_req *r)
 void rpc_wstream_ran(struct rpc_req *r)
 {
 	put_message(r, &r->wrun->m);
+	r->wrun->view = (struct rpc_msg_view){ .data = "", .meta = r->wrun->meta };
 	if (rpc_req_cancelled(r)) {
 		/* with a message part-way in, its end (or the caller's
 		 * CANCEL) stops the stream: frames of it may still come */
@@ -198,6 +199,7 @@ void rpc_wstream_stop(struct rpc_req *r, const struct rpc_method *m)
 		rpc_req_release(r);
 		return;
 	}
+	r->wrun->last = true;
 	post(r, m);
 }
 

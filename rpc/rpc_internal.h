@@ -249,6 +249,7 @@ struct rpc_wmsg {
 struct rpc_wrun {
 	struct rpc_wmsg m;		/* its message (m.data NULL: none, the last run) */
 	struct rpc_wmsg *q, *q_tail;	/* whole, waiting for their runs */
+	bool last;			/* the run posted is the handler's last */
 	struct rpc_meta_view meta[RPC_WIRE_MAX_META_ENTRIES];
 	struct rpc_msg_view view;
 };

@@ -468,10 +468,10 @@ void rpc_workers_stop(struct rpc_endpoint *ep)
 		next = r->wnext;
 		w->out--;
 		r->in_worker = false;
-		if (r->wrun && (r->wrun->m.hdr.flags & RPC_FF_REQ_CONT))
-			rpc_req_last_run(r); /* its handler holds it: here, now */
+		if (r->wrun && (r->wrun->last || (r->wrun->m.hdr.flags & RPC_FF_REQ_CONT)))
+			rpc_req_last_run(r); /* its handler holds it: the last run, here, now */
 		else
-			rpc_req_release(r);
+			rpc_req_release(r); /* (a first message: its handler never saw it) */
 	}
 	rpc_workers_collect(ep);
 	close(w->efd);

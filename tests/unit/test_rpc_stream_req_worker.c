@@ -633,3 +633,48 @@ Test(rpc_stream_req_worker, a_deadline_while_a_message_arrives_waits_for_its_can
 	cr_assert_eq(proto_errors(), 0);
 	plain_call_works();
 }
+
+/* a worker method that computes for long and never looks at cancellation */
+#define M_BLOCK 9
+static unsigned blocking;
+
+static void h_block(struct rpc_req *r, void *arg)
+{
+	pthread_mutex_lock(&mu);
+	blocking++;
+	pthread_mutex_unlock(&mu);
+	usleep(300000);
+	rpc_respond(r, RPC_OK, NULL, 0, NULL, 0);
+}
+
+/*
+ * The stream stops while both workers are busy, so its last run waits in
+ * the workers' queue; the endpoint is destroyed then: the last run still
+ * comes (on the endpoint's thread), since the handler holds the request.
+ */
+Test(rpc_stream_req_worker, destroy_with_the_last_run_queued_still_runs_it)
+{
+	static struct res x, b1, b2;	/* static: their calls end in teardown */
+	uint64_t id;
+
+	memset(&x, 0, sizeof(x));
+	memset(&b1, 0, sizeof(b1));
+	memset(&b2, 0, sizeof(b2));
+	blocking = 0;
+	cr_assert_eq(rpc_register_flags(srv, M_BLOCK, "block", h_block, NULL,
+					RPC_METHOD_WORKER), 0);
+	id = open_stream(M_WUP, 100, 0, 0, &x);
+	cr_assert_eq(send_msg(id, 1, 100, false), 0);
+	wait_for(&runs, 2);
+	spin(10);	/* between runs, kept by its handler */
+	cr_assert_eq(rpc_call(sess, M_BLOCK, NULL, 0, NULL, on_res, &b1, NULL), 0);
+	cr_assert_eq(rpc_call(sess, M_BLOCK, NULL, 0, NULL, on_res, &b2, NULL), 0);
+	wait_for(&blocking, 2);
+	cr_assert_eq(rpc_cancel(sess, id), 0);
+	spin(20);	/* its last run is queued for a worker */
+	cr_assert_eq(locked(&last_runs), 0);
+	rpc_endpoint_destroy(srv);
+	srv = NULL;
+	cr_assert_eq(last_runs, 1, "the handler's last run never came");
+	cr_assert_eq(live, 0);
+}
