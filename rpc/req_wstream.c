@@ -16,8 +16,10 @@
  * its run ends, so what is queued stays within the session's byte window;
  * and the number of queued messages within RPC_WSTREAM_QUEUE_MAX per
  * session (a peer streaming empty messages would otherwise cost a struct
- * each for 32 bytes of credit).  Past it the stream ends
- * RESOURCE_EXHAUSTED, as for a message with no room; the session goes on.
+ * each for 32 bytes of credit), plus one per stream: a stream with none
+ * queued may always queue one, so it never pays for another's backlog.
+ * Past that the stream ends RESOURCE_EXHAUSTED, as for a message with no
+ * room; the session goes on.
  *
  * Threads: all of this runs on the endpoint's thread.  While a run is
  * under way (r->in_worker) its worker reads r->wrun->m and ->view only;
@@ -131,9 +133,12 @@ void rpc_wstream_start(struct rpc_req *r, const struct rpc_method *m)
 bool rpc_wstream_queue(struct rpc_req *r)
 {
 	struct rpc_wrun *w = r->wrun;
+	/* a stream with none queued may always queue one: it never pays for
+	 * another stream's backlog, only for its own */
+	bool behind = w->q;
 	struct rpc_wmsg *m = NULL;
 
-	if (r->s->nwq < RPC_WSTREAM_QUEUE_MAX)
+	if (!behind || r->s->nwq < RPC_WSTREAM_QUEUE_MAX)
 		m = malloc(sizeof(*m));
 	if (!m)
 		return false;

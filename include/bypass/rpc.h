@@ -239,9 +239,10 @@ int rpc_respond(struct rpc_req *req, int status, const struct iovec *iov,
  * message, in order, one run at a time: on the endpoint's thread, or with
  * RPC_METHOD_WORKER on a worker thread (any of them, a run each), where
  * messages that come during a run wait for it: up to the session's byte
- * window of them, and at most 1024 per session, past which the stream
- * ends RESOURCE_EXHAUSTED (a run that takes long paces the caller through
- * its credit).  The caller's metadata comes with the first message only:
+ * window of them, and at most 1024 per session (a stream with none
+ * waiting may always add one), past which the stream ends
+ * RESOURCE_EXHAUSTED (a run that takes long paces the caller through its
+ * credit).  The caller's metadata comes with the first message only:
  * keep what you need of it then.  While rpc_req_more() is true the handler returns without answering,
  * keeping @req for the next run (the message's data is gone when it
  * returns), or answers early with rpc_respond(), which ends the call (the

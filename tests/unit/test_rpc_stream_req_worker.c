@@ -678,3 +678,45 @@ Test(rpc_stream_req_worker, destroy_with_the_last_run_queued_still_runs_it)
 	cr_assert_eq(last_runs, 1, "the handler's last run never came");
 	cr_assert_eq(live, 0);
 }
+
+/*
+ * One stream holds the session's whole queue bound (its run held, 1024
+ * messages behind it): another stream, whose messages are never more than
+ * one behind its own runs, still runs every one, and the first goes on
+ * once its run ends.
+ */
+Test(rpc_stream_req_worker, a_full_queue_holds_up_only_its_own_stream)
+{
+	struct res x = { 0 }, y = { 0 };
+	uint64_t a = open_stream(M_WUP, 0, 0, 0, &x), b;
+	uint32_t k, msgs;
+
+	wait_for(&runs, 1);
+	hold = true;
+	cr_assert_eq(send_msg(a, 1, 0, false), 0);
+	wait_for(&holding, 1);
+	for (k = 2; k < 2 + RPC_WSTREAM_QUEUE_MAX; k++)
+		cr_assert_eq(send_msg(a, k, 0, false), 0);
+	for (int i = 0; i < 500 && srv->sessions->nwq < RPC_WSTREAM_QUEUE_MAX; i++)
+		spin(1);
+	cr_assert_eq(srv->sessions->nwq, RPC_WSTREAM_QUEUE_MAX);
+	b = open_stream(M_WBIDI, 10, RPC_CALL_STREAM, 0, &y);
+	for (uint32_t j = 1; j < 5; j++) {
+		for (int i = 0; i < 2000 && y.parts < j; i++)
+			spin(1);	/* its run of the message before has begun */
+		cr_assert_eq(send_msg(b, j, 10, j == 4), 0);
+	}
+	wait_end(&y, 5000);
+	cr_assert_eq(y.status, RPC_OK);
+	cr_assert_eq(y.parts, 5);
+	cr_assert_eq(x.ends, 0, "the held stream goes on");
+	hold = false;
+	for (int i = 0; i < 5000 && srv->sessions->nwq; i++)
+		spin(1);	/* its backlog runs */
+	cr_assert_eq(send_msg(a, k, 0, true), 0);
+	wait_end(&x, 10000);
+	cr_assert_eq(x.status, RPC_OK);
+	memcpy(&msgs, x.body, 4);
+	cr_assert_eq(msgs, RPC_WSTREAM_QUEUE_MAX + 3);
+	cr_assert_eq(srv->sessions->nwq, 0);
+}
