@@ -354,14 +354,22 @@ static inline uint64_t dp_app_slot_rx_off(const struct dp_app *app, uint32_t slo
 
 /* ----------------------------------------------- fp <-> sp messages */
 
+/* DPM_FLOW_SHUTWR's arg */
+#define DP_SHUTWR_LAST_HOLDER 1u /* no process reads again: unread or later data resets */
+/* the app is gone and posts nothing more: an RPC session's FIN waits only
+ * for the frames already seen (its queued doorbells taken first), not for
+ * what it said it posted (the app's word), also if it waits already */
+#define DP_SHUTWR_APP_GONE 2u
+
 enum dp_msg_type {
 	/* slowpath -> fastpath */
 	DPM_TX_PKT = 1,     /* ptr: mbuf to transmit as is */
 	DPM_FLOW_ADD,       /* flow_id: install dp->flows[flow_id] in the hash */
 	DPM_FLOW_DEL,       /* flow_id: remove; arg 1 = send RST first */
 	DPM_FLOW_RETX,      /* flow_id: RTO fired: go back to snd_una (or probe) */
-	DPM_FLOW_SHUTWR,    /* flow_id: send FIN after the buffered data; arg 1 = the
-			     * last holder closed it: unread or later data resets */
+	DPM_FLOW_SHUTWR,    /* flow_id: send FIN after the buffered data; arg:
+			     * DP_SHUTWR_*; ptr: an RPC session's app posted this
+			     * many frames before it asked: the FIN waits for them */
 	DPM_APP_ADD,        /* ptr: struct dp_app *, start polling its data queue */
 	DPM_APP_DEL,        /* ptr: struct dp_app *, stop polling; answer APP_DEL_DONE */
 	DPM_RX_REINJECT,    /* ptr: mbuf that raced a FLOW_ADD; process it as received */

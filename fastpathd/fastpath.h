@@ -265,7 +265,7 @@ void fp_rpc_move_out(struct fp_ctx *fp, struct fp_flow *f);
 void fp_rpc_msg_send(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f,
 		     uint32_t area_units, unsigned prio);
 bool fp_rpc_tx(struct fp_ctx *fp, struct fp_flow *f);
-bool fp_rpc_shutwr(struct fp_ctx *fp, struct fp_flow *f, uint32_t posted);
+bool fp_rpc_shutwr(struct fp_ctx *fp, struct fp_flow *f, uint32_t posted, bool app_gone);
 
 /* tcp_out.c */
 void tcp_output(struct fp_ctx *fp, struct fp_flow *f);

@@ -120,23 +120,31 @@ void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_RESET))
 			tcp_send_probe(fp, f);
 		break;
-	case DPM_FLOW_SHUTWR:
-		if ((f->flags & FPF_ACTIVE) && !(f->flags & (FPF_TX_FIN_REQ | FPF_RPC_FIN_WAIT))) {
+	case DPM_FLOW_SHUTWR: {
+		/* a FIN that waits for an app's posted frames is decided
+		 * again once the app is gone: it posts nothing more */
+		bool gone = msg->arg & DP_SHUTWR_APP_GONE;
+
+		if ((f->flags & FPF_ACTIVE) &&
+		    ((gone && (f->flags & FPF_RPC_FIN_WAIT)) ||
+		     !(f->flags & (FPF_TX_FIN_REQ | FPF_RPC_FIN_WAIT)))) {
+			f->flags &= ~FPF_RPC_FIN_WAIT;
 			/* every byte the app wrote before it asked: the ring
 			 * counter, not the doorbells still queued behind us;
 			 * an RPC session's posted frames: those doorbells */
 			fp_flow_validate_tx(fp, f);
 			/* ptr: frames an RPC session's app posted before it asked */
 			if (!(f->flags & FPF_RPC) ||
-			    !fp_rpc_shutwr(fp, f, (uint32_t)(uintptr_t)msg->ptr)) {
+			    !fp_rpc_shutwr(fp, f, (uint32_t)(uintptr_t)msg->ptr, gone)) {
 				f->tx_fin_pos = f->tx_written;
 				f->flags |= FPF_TX_FIN_REQ;
 			} /* else fp_rpc_tx() sets FIN_REQ after the last frame */
 			fp_touch(fp, f, FPP_OUTPUT);
 		}
-		if (msg->arg && (f->flags & FPF_ACTIVE))
+		if ((msg->arg & DP_SHUTWR_LAST_HOLDER) && (f->flags & FPF_ACTIVE))
 			tcp_rx_closed(fp, f);
 		break;
+	}
 	case DPM_FLOW_MOVE:
 		fp_flow_move(fp, f, msg->ptr);
 		fp_to_sp(fp, DPM_FLOW_MOVE_DONE, msg->flow_id, msg->ptr);

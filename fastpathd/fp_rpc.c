@@ -380,16 +380,18 @@ void fp_rpc_msg_send(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f,
  * posted @posted frames before it asked: act on the doorbells the app
  * queued for this core, then say whether the FIN must wait
  * (FPF_RPC_FIN_WAIT) for frames still posted or not seen yet (a post may
- * still be on its way from another core's queue).
+ * still be on its way from another core's queue).  @app_gone: those seen
+ * are all there will be (one still on its way from another core's queue
+ * comes after the FIN and is refused).
  * Return: true if the FIN waits (fp_rpc_tx() sends it).
  */
-bool fp_rpc_shutwr(struct fp_ctx *fp, struct fp_flow *f, uint32_t posted)
+bool fp_rpc_shutwr(struct fp_ctx *fp, struct fp_flow *f, uint32_t posted, bool app_gone)
 {
 	if (f->app_id < fp->dp->max_apps && !(f->flags & FPF_DETACHED))
 		fp_app_take_all(fp, &fp->dp->apps[f->app_id]);
 	if (!f->rpc)
 		return false;
-	f->rpc->tx.fin_posts = posted;
+	f->rpc->tx.fin_posts = app_gone ? f->rpc->tx.posts_seen : posted;
 	if (!rpc_tx_pending(&f->rpc->tx) && fin_posts_seen(&f->rpc->tx))
 		return false;
 	f->flags |= FPF_RPC_FIN_WAIT;

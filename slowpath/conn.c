@@ -545,7 +545,7 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 	case BP_CTRL_SHUTDOWN:
 		if (c->state == SPS_ESTABLISHED && !(c->flags & SPC_APP_SHUT)) {
 			c->flags |= SPC_APP_SHUT;
-			sp_fp_flow_shutwr(sp, id, false, c->rpc_posted);
+			sp_fp_flow_shutwr(sp, id, 0, c->rpc_posted);
 		}
 		break;
 	case BP_CTRL_CLOSE:
@@ -584,7 +584,9 @@ void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abo
 			/* FIN after the buffered data (if shutdown() has not
 			 * asked already); arg 1: nobody reads any more */
 			c->flags |= SPC_APP_SHUT;
-			sp_fp_flow_shutwr(sp, id, true, c->rpc_posted);
+			sp_fp_flow_shutwr(sp, id, DP_SHUTWR_LAST_HOLDER |
+					  (c->flags & SPC_APP_GONE ? DP_SHUTWR_APP_GONE : 0),
+					  c->rpc_posted);
 			sp_conn_set_deadline(sp, c, sp->now + sp_ms_to_tsc(sp, FIN_TIMEOUT_MS));
 		}
 	}
@@ -659,6 +661,13 @@ bool sp_conn_app_gone_one(struct sp *sp, struct sp_conn *c, uint32_t id)
 		return true; /* a fork child holds it: an orphan (bounded, handoff.c) */
 	bool closing = !(c->flags & SPC_APP_CLOSED) && c->state == SPS_ESTABLISHED;
 	c->flags |= SPC_NOTIFIED; /* nobody is left to tell */
+	/* it posts nothing more: an RPC session's FIN must not wait out
+	 * FIN_TIMEOUT_MS (holding the region) for frames it only said it
+	 * posted, at a SHUTDOWN or CLOSE it made before */
+	c->flags |= SPC_APP_GONE;
+	if ((c->flags & SPC_RPC) && c->state == SPS_ESTABLISHED && !closing &&
+	    (c->flags & SPC_APP_SHUT))
+		sp_fp_flow_shutwr(sp, id, DP_SHUTWR_APP_GONE, c->rpc_posted);
 	if (closing)
 		sp_conn_close_owned(sp, c, id, false);
 	c->flags |= SPC_APP_CLOSED;

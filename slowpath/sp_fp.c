@@ -299,13 +299,14 @@ void sp_fp_flow_probe(struct sp *sp, uint32_t id)
 
 /**
  * sp_fp_flow_shutwr - send a FIN after the buffered data.
- * @last_holder: no process will read again: unread or later data resets.
+ * @how: DP_SHUTWR_LAST_HOLDER (no process will read again: unread or
+ *       later data resets), DP_SHUTWR_APP_GONE (the app posts no more).
  * @rpc_posted: an RPC session's app posted this many frames before it
  *              asked (0: none, or not known): the FIN waits for them.
  */
-void sp_fp_flow_shutwr(struct sp *sp, uint32_t id, bool last_holder, uint32_t rpc_posted)
+void sp_fp_flow_shutwr(struct sp *sp, uint32_t id, unsigned how, uint32_t rpc_posted)
 {
-	send_fp(sp, DPM_FLOW_SHUTWR, id, last_holder ? 1 : 0, (void *)(uintptr_t)rpc_posted);
+	send_fp(sp, DPM_FLOW_SHUTWR, id, how, (void *)(uintptr_t)rpc_posted);
 }
 
 /** sp_fp_flow_detach - TIME_WAIT: stop using the app slot; DETACH_DONE answers. */

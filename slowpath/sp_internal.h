@@ -43,6 +43,7 @@ enum sp_state {
 #define SPC_KEEPALIVE    (1u << 8) /* SO_KEEPALIVE: probe an idle peer */
 #define SPC_DETACHED     (1u << 9) /* TIME_WAIT gave the app slot back */
 #define SPC_RPC          (1u << 10) /* RPC session (BP_FLOW_RPC): the fastpath frames it */
+#define SPC_APP_GONE     (1u << 11) /* its app died or detached, no fork child holds it */
 
 /* processes besides the owner that may still use one flow (fork children) */
 #define SP_MAX_HOLDERS 8

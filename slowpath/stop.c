@@ -60,7 +60,7 @@ static void close_gracefully(struct sp *sp, struct sp_conn *c, uint32_t id)
 	case SPS_ESTABLISHED:
 		if (!(c->flags & SPC_APP_SHUT)) {
 			c->flags |= SPC_APP_SHUT;
-			sp_fp_flow_shutwr(sp, id, false, c->rpc_posted);
+			sp_fp_flow_shutwr(sp, id, 0, c->rpc_posted);
 		}
 		break;
 	}

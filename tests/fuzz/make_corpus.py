@@ -344,7 +344,66 @@ def rpc_seeds():
         save("rpc_frame", bytes([0x80 | (i * 29 % 128)]) + st)
 
 
+# ---------------------------------------------------------------- ctrlq
+# fuzz_ctrlq's ops (run_op()): op, req_id, b (slot, and which fields come
+# raw), then the op's bytes
+def listen(port_idx, backlog=8, flags=0, cc=0):
+    return bytes([0, 1, port_idx, 1, port_idx, 1, backlog, flags, cc])
+
+
+def connect(port_idx=0, cc=0, raw_cc=None, flags=0):
+    b = 0x10 if raw_cc else 0
+    out = bytes([1, 2, b, 1, port_idx, 1, 0, flags, cc])
+    return out + (raw_cc if raw_cc else b"")
+
+
+def on_slot(op, slot, flags=0, gen=None):
+    # op 2 SHUTDOWN, 3 CLOSE, 4 ABORT, 5 KEEPALIVE; a forged generation raw
+    if gen is None:
+        return bytes([op, 3, slot, 1, flags])
+    return bytes([op, 3, 0x40 | slot]) + struct.pack("<I", gen) + bytes([1, flags])
+
+
+def peer_syn(port_idx, sport=1):
+    return bytes([11, 4, port_idx, sport])
+
+
+def wait(ms=3):
+    return bytes([12, 5, 0, ms])
+
+
+def ctrlq_seeds():
+    seeds = [
+        listen(1) + peer_syn(1) + wait() + on_slot(3, 1) + on_slot(3, 0) + wait(),
+        connect() + wait() + on_slot(2, 0) + wait() + on_slot(3, 0) + wait(),
+        connect() + wait() + on_slot(4, 0) + wait(),
+        connect() + wait() + on_slot(5, 0, flags=1) + wait(),
+        connect() + wait() + on_slot(3, 0, gen=12345) + on_slot(4, 0, gen=0) + wait(),
+        # fork: the child is this process (key 0: every flow), then init
+        connect() + wait() + bytes([6, 6, 0, 0, 1]) + wait() + bytes([6, 6, 0, 1, 1]),
+        # exec hold on the flow, then release it; adopt a key nobody holds
+        connect() + wait() + bytes([9, 7, 0, 1, 1]) + bytes([8, 7, 0, 1, 0]) + wait()
+        + bytes([7, 8, 0, 0]) + struct.pack("<II", 77, 88) + bytes([0]),
+        # shared listeners on one port, an RPC one, a reservation
+        listen(2, flags=1) + listen(2, flags=1) + listen(3, flags=2) + listen(4, flags=5)
+        + peer_syn(2) + wait(),
+        connect(cc=3) + connect(cc=5) + connect(raw_cc=b"cubic\x01" + bytes(10)) + wait(),
+        listen(1, backlog=1) + peer_syn(1, 1) + peer_syn(1, 2) + peer_syn(1, 3) + wait()
+        + on_slot(4, 0) + wait(),
+        bytes([10]) + bytes(range(64)),
+        # an RPC session shut down (then closed) with frames it only says
+        # it posted, then the app goes: its FIN must not wait for them
+        connect(flags=2) + wait() + bytes([2, 3, 0, 0]) + struct.pack("<I", 1) + bytes([0])
+        + wait(),
+        connect(flags=2) + wait() + bytes([3, 3, 0, 0]) + struct.pack("<I", 5) + bytes([0])
+        + wait(),
+    ]
+    for sc in seeds:
+        save("ctrlq", sc)
+
+
 def main():
+    ctrlq_seeds()
     rpc_seeds()
     pkt_seeds()
     ctl_seeds()
