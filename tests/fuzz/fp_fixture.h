@@ -21,36 +21,13 @@
 #include "dataplane.h"
 #include "fastpath.h"
 #include "pkt.h"
+#include "fuzz_input.h"
 
 #define CHECK(c) do { if (!(c)) fx_fail(#c, __FILE__, __LINE__); } while (0)
 
 #define FX_SLOTS 2
 #define FX_RING_MAX 65536u   /* largest rx/tx ring an input may pick */
 #define FX_QUEUE_ENTRIES 64
-
-/* a byte reader over the fuzz input: zeros once it runs out */
-struct fx_in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static inline uint8_t fx_u8(struct fx_in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static inline uint16_t fx_u16(struct fx_in *in)
-{
-	return (uint16_t)(fx_u8(in) | fx_u8(in) << 8);
-}
-
-static inline uint32_t fx_u32(struct fx_in *in)
-{
-	return fx_u16(in) | (uint32_t)fx_u16(in) << 16;
-}
 
 struct fx {
 	struct dataplane dp;

@@ -41,6 +41,7 @@
 
 #include "bp_internal.h"	/* client-lib: its ctrl queue, to push past its checks */
 #include "bypass/bypass.h"
+#include "fuzz_input.h"
 #include "bypass/shm_abi.h"
 #include "dataplane.h"
 #include "fastpath.h"
@@ -62,28 +63,6 @@ static uint32_t our_ip, peer_ip;
 static uint16_t ip_id;
 
 /* a byte reader over the input: zeros once it runs out */
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t u8(struct in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint32_t u32(struct in *in)
-{
-	uint32_t v = u8(in);
-
-	v |= (uint32_t)u8(in) << 8;
-	v |= (uint32_t)u8(in) << 16;
-	return v | (uint32_t)u8(in) << 24;
-}
-
 static void *fastpath_main(void *arg)
 {
 	rte_thread_register();
@@ -290,29 +269,29 @@ static const char cc_names[6][8] = { "", "newreno", "cubic", "dctcp", "timely", 
 static uint16_t ports[8];	/* ports the input listened on, for the peer's SYNs */
 
 /* one op of the input on @app */
-static void run_op(struct dp_app *app, struct in *in)
+static void run_op(struct dp_app *app, struct fx_in *in)
 {
-	uint8_t op = u8(in);
-	struct bp_ctrl_req r = { .req_id = u8(in) };
-	uint8_t b = u8(in);
+	uint8_t op = fx_u8(in);
+	struct bp_ctrl_req r = { .req_id = fx_u8(in) };
+	uint8_t b = fx_u8(in);
 	uint32_t slot = b % (app->max_flows + 2);	/* the last two: past the end */
 
 	if (b & 0x80)
-		slot = u32(in);	/* anything at all */
+		slot = fx_u32(in);	/* anything at all */
 	switch (op % 13) {
 	case 0:
 	case 1: /* LISTEN / CONNECT */
 		r.op = op % 13 == 0 ? BP_CTRL_LISTEN : BP_CTRL_CONNECT;
-		r.port = (uint16_t)(u8(in) % 8 ? 7000 + u8(in) % 8 : u32(in));
-		r.ip = (b & 0x40) ? u32(in) : (op % 13 == 0 ? 0 : peer_ip);
-		r.backlog = u8(in) % 4 ? u8(in) % 16 : u32(in);
-		r.flags = u8(in) % 8;
+		r.port = (uint16_t)(fx_u8(in) % 8 ? 7000 + fx_u8(in) % 8 : fx_u32(in));
+		r.ip = (b & 0x40) ? fx_u32(in) : (op % 13 == 0 ? 0 : peer_ip);
+		r.backlog = fx_u8(in) % 4 ? fx_u8(in) % 16 : fx_u32(in);
+		r.flags = fx_u8(in) % 8;
 		if (b & 0x20)
-			r.flags = u32(in);
-		memcpy(r.cc, cc_names[u8(in) % 6], 8);
+			r.flags = fx_u32(in);
+		memcpy(r.cc, cc_names[fx_u8(in) % 6], 8);
 		if (b & 0x10)
 			for (int i = 0; i < 16; i++)
-				r.cc[i] = (char)u8(in);
+				r.cc[i] = (char)fx_u8(in);
 		if (r.op == BP_CTRL_LISTEN)
 			ports[b % 8] = r.port;
 		break;
@@ -321,36 +300,36 @@ static void run_op(struct dp_app *app, struct in *in)
 					  BP_CTRL_KEEPALIVE }[op % 13 - 2];
 		r.slot = slot;
 		/* the slot's generation as the region shows it, or a forged one */
-		r.gen = slot < app->max_flows && !(b & 0x40) ? app->flows[slot].gen : u32(in);
-		r.posted = u8(in) % 4 ? 0 : u32(in);
-		r.flags = u8(in) % 3;
+		r.gen = slot < app->max_flows && !(b & 0x40) ? app->flows[slot].gen : fx_u32(in);
+		r.posted = fx_u8(in) % 4 ? 0 : fx_u32(in);
+		r.flags = fx_u8(in) % 3;
 		break;
 	case 6: { /* FORKED: a child that is us, init, nobody, anyone */
-		uint8_t who = u8(in) % 4;
+		uint8_t who = fx_u8(in) % 4;
 
 		r.op = BP_CTRL_FORKED;
-		r.pid = who == 0 ? (uint32_t)getpid() : who == 1 ? 1 : who == 2 ? 0 : u32(in);
-		r.key = u8(in) % 2 ? 0 : u32(in);
+		r.pid = who == 0 ? (uint32_t)getpid() : who == 1 ? 1 : who == 2 ? 0 : fx_u32(in);
+		r.key = fx_u8(in) % 2 ? 0 : fx_u32(in);
 		break;
 	}
 	case 7: case 8: case 9: /* ADOPT, RELEASE, EXEC_HOLD */
 		r.op = (const uint16_t[]){ BP_CTRL_ADOPT, BP_CTRL_RELEASE,
 					  BP_CTRL_EXEC_HOLD }[op % 13 - 7];
-		r.key = u8(in) % 2 ? slot : ((uint64_t)u32(in) << 32 | u32(in));
-		r.flags = u8(in) % 2;
+		r.key = fx_u8(in) % 2 ? slot : ((uint64_t)fx_u32(in) << 32 | fx_u32(in));
+		r.flags = fx_u8(in) % 2;
 		break;
 	case 10: /* any 64 bytes */
 		for (size_t i = 0; i < sizeof(r); i++)
-			((uint8_t *)&r)[i] = u8(in);
+			((uint8_t *)&r)[i] = fx_u8(in);
 		break;
 	case 11: /* the peer opens a connection to a port listened on */
-		peer_send((uint16_t)(40000 + u8(in)), ports[b % 8] ? ports[b % 8] : 7000,
+		peer_send((uint16_t)(40000 + fx_u8(in)), ports[b % 8] ? ports[b % 8] : 7000,
 			  PEER_ISN, 0, TCPF_SYN);
 		pump(1);
 		return;
 	default: /* let the daemon act on what is queued, and the peer answer */
 		drain(app);
-		pump(1 + u8(in) % 4);
+		pump(1 + fx_u8(in) % 4);
 		return;
 	}
 	push(&r);
@@ -362,7 +341,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* with a message heap: its LISTEN/CONNECT may ask for RPC sessions */
 	struct bp_attach_opts o = { .socket_path = dp.cfg.socket_path, .app_name = "fuzz",
 				    .msg_heap = 1u << 20, .msg_max = 65536 };
-	struct in in = { data, size };
+	struct fx_in in = { data, size };
 	struct dp_app *app;
 	char err[256];
 

@@ -20,33 +20,11 @@
 
 #include "bypass/rpc_wire.h"
 #include "rpc_frame_tx.h"
+#include "fuzz_input.h"
 
 #define AREA (64u << 10)
 #define RING 8192u
 #define SLOTS (AREA / BP_TXAREA_ALIGN)
-
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t u8(struct in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint16_t u16(struct in *in)
-{
-	return (uint16_t)(u8(in) | u8(in) << 8);
-}
-
-static uint32_t u32(struct in *in)
-{
-	return (uint32_t)u16(in) | (uint32_t)u16(in) << 16;
-}
 
 static uint8_t area[AREA];
 static uint8_t ring[RING];
@@ -75,7 +53,7 @@ static bool full(void *arg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct in in = { data, size };
+	struct fx_in in = { data, size };
 	struct rpc_tx_flow tf;
 	struct rpc_tx_env e = {
 		.area = area, .area_size = AREA, .ring = ring, .ring_size = RING,
@@ -90,13 +68,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nq = 0;
 	rpc_tx_init(&tf);
 	for (int ops = 0; in.n && ops < 256; ops++) {
-		uint8_t op = u8(&in);
+		uint8_t op = fx_u8(&in);
 
 		switch (op % 6) {
 		case 0: { /* an honest frame, posted */
-			uint64_t off = (uint64_t)(u16(&in) % SLOTS) * BP_TXAREA_ALIGN;
-			uint32_t len = u16(&in) % 6000;
-			struct rpc_frame_hdr h = { .type = (uint8_t)(1 + u8(&in) % 8), .call_id = u32(&in),
+			uint64_t off = (uint64_t)(fx_u16(&in) % SLOTS) * BP_TXAREA_ALIGN;
+			uint32_t len = fx_u16(&in) % 6000;
+			struct rpc_frame_hdr h = { .type = (uint8_t)(1 + fx_u8(&in) % 8), .call_id = fx_u32(&in),
 						   .frame_len = len, .msg_len = len };
 
 			if (h.type == RPC_FT_CHUNK || h.type == RPC_FT_GOAWAY)
@@ -106,20 +84,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (off + RPC_WIRE_HDR_LEN + len > AREA)
 				break;
 			rpc_frame_encode(&h, area + off);
-			if (!rpc_tx_post(&tf, &e, off, u8(&in) % (BP_MSG_PRIOS + 1)))
+			if (!rpc_tx_post(&tf, &e, off, fx_u8(&in) % (BP_MSG_PRIOS + 1)))
 				posted[off / BP_TXAREA_ALIGN]++;
 			break;
 		}
 		case 1: { /* scribble anywhere, posted frames included */
-			uint32_t off = u16(&in) % AREA, n = u8(&in);
+			uint32_t off = fx_u16(&in) % AREA, n = fx_u8(&in);
 
 			for (uint32_t i = 0; i < n && off + i < AREA; i++)
-				area[off + i] = u8(&in);
+				area[off + i] = fx_u8(&in);
 			break;
 		}
 		case 2: { /* any offset, any class */
-			uint64_t off = (op & 0x80) ? (uint64_t)u32(&in) << 32 | u32(&in) : u32(&in);
-			unsigned prio = u8(&in);
+			uint64_t off = (op & 0x80) ? (uint64_t)fx_u32(&in) << 32 | fx_u32(&in) : fx_u32(&in);
+			unsigned prio = fx_u8(&in);
 			int r = rpc_tx_post(&tf, &e, off, prio);
 
 			if (!r) {
@@ -133,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		case 3: { /* ring room comes back */
 			uint64_t free = RING - (e.written - acked);
-			uint64_t room = u16(&in) % (free + 1), before = e.written;
+			uint64_t room = fx_u16(&in) % (free + 1), before = e.written;
 
 			e.room = room;
 			rpc_tx_fill(&tf, &e);
@@ -160,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		default: /* the message queue fills up or drains */
-			qcap = nq + u8(&in) % 4;
+			qcap = nq + fx_u8(&in) % 4;
 			break;
 		}
 	}
