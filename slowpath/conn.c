@@ -23,6 +23,7 @@
 
 #define INIT_RTO_MS 200
 #define FIN_TIMEOUT_MS 60000
+#define RPC_GONE_GRACE_MS 1000 /* rpc_app_gone() */
 #define EPHEMERAL_LO 32768
 #define EPHEMERAL_HI 60999
 
@@ -559,6 +560,34 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 	}
 }
 
+/*
+ * @c's app is gone (died, detached, or its last fork child exited after
+ * it), so it posts nothing more: an RPC session's FIN must not wait out
+ * FIN_TIMEOUT_MS (holding the app's region and slot) for frames the app
+ * only said it posted at its SHUTDOWN or CLOSE.  Frames it did post may
+ * still be on their way from another core's queue (a bucket moved while
+ * posts were out), so the FIN waits for them RPC_GONE_GRACE_MS first;
+ * then (sp_conn_gone_grace_over()) only for those the fastpath has seen.
+ */
+static void rpc_app_gone(struct sp *sp, struct sp_conn *c)
+{
+	if (!(c->flags & SPC_RPC) || c->state != SPS_ESTABLISHED || (c->flags & SPC_GONE_GRACE))
+		return;
+	c->flags |= SPC_GONE_GRACE;
+	sp_conn_set_deadline(sp, c, sp->now + sp_ms_to_tsc(sp, RPC_GONE_GRACE_MS));
+}
+
+/**
+ * sp_conn_gone_grace_over - @c's grace after its app went is over: its FIN
+ * stops waiting for posts not seen, and FIN_TIMEOUT_MS bounds the rest.
+ */
+void sp_conn_gone_grace_over(struct sp *sp, struct sp_conn *c, uint32_t id)
+{
+	c->flags &= ~SPC_GONE_GRACE;
+	sp_fp_flow_shutwr(sp, id, DP_SHUTWR_APP_GONE, c->rpc_posted);
+	sp_conn_set_deadline(sp, c, sp->now + sp_ms_to_tsc(sp, FIN_TIMEOUT_MS));
+}
+
 /**
  * sp_conn_close_owned - the last holder let go of the flow: close it as
  * its owner app (FIN after the buffered data, or RST if @abort or unread
@@ -584,10 +613,12 @@ void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abo
 			/* FIN after the buffered data (if shutdown() has not
 			 * asked already); arg 1: nobody reads any more */
 			c->flags |= SPC_APP_SHUT;
-			sp_fp_flow_shutwr(sp, id, DP_SHUTWR_LAST_HOLDER |
-					  (c->flags & SPC_APP_GONE ? DP_SHUTWR_APP_GONE : 0),
-					  c->rpc_posted);
+			sp_fp_flow_shutwr(sp, id, DP_SHUTWR_LAST_HOLDER, c->rpc_posted);
 			sp_conn_set_deadline(sp, c, sp->now + sp_ms_to_tsc(sp, FIN_TIMEOUT_MS));
+			/* the app died (or its last fork child did, after it) */
+			const struct sp_app *sa = sp_conn_app(sp, c)->sp_priv;
+			if ((c->flags & SPC_APP_GONE) || !sa || sa->dying)
+				rpc_app_gone(sp, c);
 		}
 	}
 }
@@ -661,15 +692,11 @@ bool sp_conn_app_gone_one(struct sp *sp, struct sp_conn *c, uint32_t id)
 		return true; /* a fork child holds it: an orphan (bounded, handoff.c) */
 	bool closing = !(c->flags & SPC_APP_CLOSED) && c->state == SPS_ESTABLISHED;
 	c->flags |= SPC_NOTIFIED; /* nobody is left to tell */
-	/* it posts nothing more: an RPC session's FIN must not wait out
-	 * FIN_TIMEOUT_MS (holding the region) for frames it only said it
-	 * posted, at a SHUTDOWN or CLOSE it made before */
 	c->flags |= SPC_APP_GONE;
-	if ((c->flags & SPC_RPC) && c->state == SPS_ESTABLISHED && !closing &&
-	    (c->flags & SPC_APP_SHUT))
-		sp_fp_flow_shutwr(sp, id, DP_SHUTWR_APP_GONE, c->rpc_posted);
 	if (closing)
 		sp_conn_close_owned(sp, c, id, false);
+	else
+		rpc_app_gone(sp, c); /* closed before: its FIN may be waiting */
 	c->flags |= SPC_APP_CLOSED;
 	if (c->state != SPS_ESTABLISHED && c->state != SPS_TIME_WAIT &&
 	    c->state != SPS_DELETING) {

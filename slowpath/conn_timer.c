@@ -91,7 +91,9 @@ static void handshake_timer(struct sp *sp, struct sp_conn *c, uint32_t id)
 		sp_conn_delete(sp, c, id, false);
 		break;
 	case SPS_ESTABLISHED: /* FIN_WAIT_2 timeout after the app closed */
-		if (!(c->flags & SPC_FIN_RCVD))
+		if (c->flags & SPC_GONE_GRACE)
+			sp_conn_gone_grace_over(sp, c, id);
+		else if (!(c->flags & SPC_FIN_RCVD))
 			sp_conn_reset(sp, c, id, ETIMEDOUT, true);
 		else
 			c->deadline = 0;

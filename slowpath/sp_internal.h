@@ -44,6 +44,7 @@ enum sp_state {
 #define SPC_DETACHED     (1u << 9) /* TIME_WAIT gave the app slot back */
 #define SPC_RPC          (1u << 10) /* RPC session (BP_FLOW_RPC): the fastpath frames it */
 #define SPC_APP_GONE     (1u << 11) /* its app died or detached, no fork child holds it */
+#define SPC_GONE_GRACE   (1u << 12) /* RPC: posts of the gone app may still come (conn.c) */
 
 /* processes besides the owner that may still use one flow (fork children) */
 #define SP_MAX_HOLDERS 8
@@ -352,6 +353,7 @@ void sp_conn_poke(struct sp *sp, uint32_t id);
 uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app);
 bool sp_conn_app_gone_one(struct sp *sp, struct sp_conn *c, uint32_t id);
 void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abort);
+void sp_conn_gone_grace_over(struct sp *sp, struct sp_conn *c, uint32_t id);
 struct dp_app *sp_conn_app(struct sp *sp, const struct sp_conn *c);
 
 /* listen.c: listeners and the passive open */
