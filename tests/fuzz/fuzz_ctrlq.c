@@ -17,7 +17,9 @@
  * knows nothing.
  *
  * Input: a sequence of ops, one byte each and then that op's bytes (see
- * run_op()); at most MAX_OPS.
+ * run_op()); at most MAX_OPS.  A fork handoff may name a real child of
+ * this process (forked at start, it only sleeps), and ADOPT, RELEASE and
+ * EXEC_HOLD a flow's real handoff key; orphans time out after 100 ms.
  *
  * Checks: the daemon survives every input (sanitizers catch the rest); it
  * drains the queue; the app's slots never show more in use than exist; the
@@ -27,6 +29,9 @@
  */
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +66,7 @@ static uint8_t our_mac[6];
 static const uint8_t peer_mac[6] = { 0x02, 0, 0, 0, 0, 0x02 };
 static uint32_t our_ip, peer_ip;
 static uint16_t ip_id;
+static pid_t child = -1;	/* a fork child of ours, for FORKED to name */
 
 /* a byte reader over the input: zeros once it runs out */
 static void *fastpath_main(void *arg)
@@ -173,6 +179,10 @@ static void pump(int ms)
 
 static void daemon_exit(void)
 {
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
 	dp.stop = 1;
 	kick();
 	pthread_join(fp_thread, NULL);
@@ -186,6 +196,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char prefix[64], err[512];
 
+	/* a real child (before any thread): the daemon takes a fork handoff
+	 * only for a live child of the app; it dies with us */
+	child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
 	snprintf(prefix, sizeof(prefix), "--file-prefix=fzq%d", getpid());
 	char *eal[] = { "fuzz", "-l", "0", "--no-huge", "--no-shconf", "-m", "256", "--no-pci",
 			prefix, "--log-level=*:error", "--no-telemetry", NULL };
@@ -208,6 +227,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	c->queue_entries = 64;
 	c->mbufs = 4095;
 	c->time_wait_ms = 50;
+	c->orphan_timeout_ms = 100; /* flows left to the child go soon (5 s check) */
 	if (config_validate(c, err, sizeof(err)) || dp_init(&dp, err, sizeof(err)) ||
 	    port_init(&dp, err, sizeof(err))) {
 		fprintf(stderr, "fuzz_ctrlq: %s\n", err);
@@ -304,18 +324,31 @@ static void run_op(struct dp_app *app, struct fx_in *in)
 		r.posted = fx_u8(in) % 4 ? 0 : fx_u32(in);
 		r.flags = fx_u8(in) % 3;
 		break;
-	case 6: { /* FORKED: a child that is us, init, nobody, anyone */
+	case 6: { /* FORKED: our real child, us, init, anyone */
 		uint8_t who = fx_u8(in) % 4;
 
 		r.op = BP_CTRL_FORKED;
-		r.pid = who == 0 ? (uint32_t)getpid() : who == 1 ? 1 : who == 2 ? 0 : fx_u32(in);
+		r.pid = who == 0 ? (uint32_t)child : who == 1 ? (uint32_t)getpid() :
+			who == 2 ? 1 : fx_u32(in);
 		r.key = fx_u8(in) % 2 ? 0 : fx_u32(in);
 		break;
 	}
 	case 7: case 8: case 9: /* ADOPT, RELEASE, EXEC_HOLD */
 		r.op = (const uint16_t[]){ BP_CTRL_ADOPT, BP_CTRL_RELEASE,
 					  BP_CTRL_EXEC_HOLD }[op % 13 - 7];
-		r.key = fx_u8(in) % 2 ? slot : ((uint64_t)fx_u32(in) << 32 | fx_u32(in));
+		switch (fx_u8(in) % 3) {
+		case 0:
+			r.key = slot;
+			break;
+		case 1:
+			r.key = (uint64_t)fx_u32(in) << 32;
+			r.key |= fx_u32(in);
+			break;
+		default: /* the flow's real name, as the region shows it */
+			r.key = __atomic_load_n(&app->flows[slot % app->max_flows].handoff_key,
+						__ATOMIC_RELAXED);
+			break;
+		}
 		r.flags = fx_u8(in) % 2;
 		break;
 	case 10: /* any 64 bytes */

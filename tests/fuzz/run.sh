@@ -76,5 +76,16 @@ for name in "${NAMES[@]}"; do
 		failed=$((failed + 1))
 	fi
 	rm -rf "$work"
+	# a harness that ran the daemon and died (crash, timeout) could not
+	# remove its control socket and DPDK runtime directory: those of
+	# fuzz_ctrlq processes no longer alive go now
+	for f in /tmp/bypass-fzq-*.sock /var/run/dpdk/fzq*; do
+		[ -e "$f" ] || continue
+		pid=${f##*fzq}
+		pid=${pid#-}
+		pid=${pid%.sock}
+		case "$pid" in '' | *[!0-9]*) continue ;; esac
+		kill -0 "$pid" 2>/dev/null || rm -rf "$f"
+	done
 done
 [ "$failed" -eq 0 ]
