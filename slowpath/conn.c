@@ -573,19 +573,22 @@ static void rpc_app_gone(struct sp *sp, struct sp_conn *c)
 {
 	if (!(c->flags & SPC_RPC) || c->state != SPS_ESTABLISHED || (c->flags & SPC_GONE_GRACE))
 		return;
+	/* its own time, not the deadline: the FIN timeout keeps running */
 	c->flags |= SPC_GONE_GRACE;
-	sp_conn_set_deadline(sp, c, sp->now + sp_ms_to_tsc(sp, RPC_GONE_GRACE_MS));
+	c->gone_grace_end = sp->now + sp_ms_to_tsc(sp, RPC_GONE_GRACE_MS);
+	sp_conn_watch(sp, (uint32_t)(c - sp->conns), c->gone_grace_end);
 }
 
 /**
- * sp_conn_gone_grace_over - @c's grace after its app went is over: its FIN
- * stops waiting for posts not seen, and FIN_TIMEOUT_MS bounds the rest.
+ * sp_conn_gone_grace_over - @c's grace after its app went is over: a FIN
+ * still waiting stops waiting for posts not seen (the fastpath ignores
+ * this for one that does not wait).
  */
 void sp_conn_gone_grace_over(struct sp *sp, struct sp_conn *c, uint32_t id)
 {
 	c->flags &= ~SPC_GONE_GRACE;
-	sp_fp_flow_shutwr(sp, id, DP_SHUTWR_APP_GONE, c->rpc_posted);
-	sp_conn_set_deadline(sp, c, sp->now + sp_ms_to_tsc(sp, FIN_TIMEOUT_MS));
+	if (c->state == SPS_ESTABLISHED)
+		sp_fp_flow_shutwr(sp, id, DP_SHUTWR_APP_GONE, c->rpc_posted);
 }
 
 /**

@@ -58,6 +58,12 @@ void sp_conn_poke(struct sp *sp, uint32_t id)
 	wheel_sched(&sp->conn_wheel, id, 0); /* the past: the next expiry */
 }
 
+/** sp_conn_watch - visit connection @id at @tsc (or a little before). */
+void sp_conn_watch(struct sp *sp, uint32_t id, uint64_t tsc)
+{
+	conn_watch(sp, id, tsc);
+}
+
 /** sp_conn_set_deadline - arm @c's handshake / TIME_WAIT / FIN_WAIT_2 timer. */
 void sp_conn_set_deadline(struct sp *sp, struct sp_conn *c, uint64_t tsc)
 {
@@ -91,9 +97,7 @@ static void handshake_timer(struct sp *sp, struct sp_conn *c, uint32_t id)
 		sp_conn_delete(sp, c, id, false);
 		break;
 	case SPS_ESTABLISHED: /* FIN_WAIT_2 timeout after the app closed */
-		if (c->flags & SPC_GONE_GRACE)
-			sp_conn_gone_grace_over(sp, c, id);
-		else if (!(c->flags & SPC_FIN_RCVD))
+		if (!(c->flags & SPC_FIN_RCVD))
 			sp_conn_reset(sp, c, id, ETIMEDOUT, true);
 		else
 			c->deadline = 0;
@@ -265,12 +269,16 @@ static void conn_visit(void *arg, uint32_t id)
 			return;
 	}
 	uint64_t next = 0;
+	if ((c->flags & SPC_GONE_GRACE) && sp->now >= c->gone_grace_end)
+		sp_conn_gone_grace_over(sp, c, id);
 	if (c->state == SPS_ESTABLISHED)
 		next = established_tick(sp, c, id);
 	if (c->state == SPS_FREE)
 		return;
 	if (c->deadline && (!next || c->deadline < next))
 		next = c->deadline;
+	if ((c->flags & SPC_GONE_GRACE) && (!next || c->gone_grace_end < next))
+		next = c->gone_grace_end;
 	if (next)
 		conn_watch(sp, id, next);
 }

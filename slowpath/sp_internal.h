@@ -61,6 +61,7 @@ struct sp_conn {
 	uint32_t local_ip, remote_ip; /* network order */
 	uint16_t local_port, remote_port;
 	uint32_t rpc_posted;          /* frames the app said it posted, at its close */
+	uint64_t gone_grace_end;      /* SPC_GONE_GRACE: when it ends (conn.c rpc_app_gone()) */
 	uint32_t iss, irs;
 	uint16_t peer_mss;
 	int8_t peer_wscale;
@@ -354,6 +355,7 @@ uint32_t sp_conn_app_gone(struct sp *sp, struct dp_app *app);
 bool sp_conn_app_gone_one(struct sp *sp, struct sp_conn *c, uint32_t id);
 void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abort);
 void sp_conn_gone_grace_over(struct sp *sp, struct sp_conn *c, uint32_t id);
+void sp_conn_watch(struct sp *sp, uint32_t id, uint64_t tsc);
 struct dp_app *sp_conn_app(struct sp *sp, const struct sp_conn *c);
 
 /* listen.c: listeners and the passive open */
