@@ -15,7 +15,8 @@
 static_assert(BP_LISTEN_RPC == BP_FLOW_RPC, "public RPC flag = ABI flag");
 static_assert(BP_MSG_TYPE_EOF == BP_MSG_EOF && BP_MSG_TYPE_ERROR == BP_MSG_ERROR,
 	      "public message types = ABI types");
-static_assert(BP_MSG_FLAG_TOO_BIG == BP_MSGF_TOO_BIG && BP_MSG_FLAG_PART == BP_MSGF_PART,
+static_assert(BP_MSG_FLAG_TOO_BIG == BP_MSGF_TOO_BIG && BP_MSG_FLAG_PART == BP_MSGF_PART &&
+	      BP_MSG_FLAG_CANCELLED == BP_MSGF_CANCELLED,
 	      "public flags = ABI flags");
 static_assert(BP_MSG_ERR_TIMEOUT == BP_MSGE_TIMEOUT, "public reason = ABI reason");
 

@@ -230,11 +230,15 @@ static int start_chunk(struct rpc_rx_flow *rf, const struct rpc_frame_hdr *h)
 
 /*
  * The peer cancelled request @i while it was still arriving: WIRE.md says
- * it sends no more of it.  The app never saw it (it gets whole messages),
- * so it gets its end now, without data, to give the call and the bytes
- * back; the entry and its run are free again.  Without this a cancelled
- * message would hold its entry until the message timeout, or for ever if
- * it was being skipped (such entries have none).
+ * it sends no more of it, and wants no answer.  The app never saw it (it
+ * gets whole messages), so it gets its end now, without data and marked
+ * BP_MSGF_CANCELLED, to give the call and the bytes back without
+ * answering (a plain end would be answered RESOURCE_EXHAUSTED, to a call
+ * its caller gave up).  The CANCEL itself follows (for a streamed request
+ * whose earlier messages the app has, it ends that stream).  The entry and
+ * its run are free again: without this a cancelled message would hold its
+ * entry until the message timeout, or for ever if it was being skipped
+ * (such entries have none).
  */
 static int abandon(struct rpc_rx_flow *rf, struct rpc_rx_env *e, int i)
 {
@@ -245,6 +249,7 @@ static int abandon(struct rpc_rx_flow *rf, struct rpc_rx_env *e, int i)
 	free(a->carry);
 	a->carry = NULL;
 	refuse(a);
+	a->d.flags |= BP_MSGF_CANCELLED;
 	if (rf->part_pending == i)
 		rf->part_pending = -1; /* its bytes are in the end */
 	return deliver(rf, e, i) ? RPC_RX_STALL : 0;

@@ -38,6 +38,8 @@ struct rpc_tev {
  * @too_big: the transport could not hold it: treat as over max_msg.
  * @part: with @too_big: not the message yet, only @wire_bytes more of it
  *        went by (their credit goes back now); the end follows.
+ * @cancelled: with @too_big: the end of a request its caller cancelled
+ *        while it arrived (the CANCEL follows): credit back, no answer.
  * @eof: the peer closed (no message).
  * @kept: msg_keep() said yes: the transport counts it until msg_done().
  * @priv: the transport's, for msg_done().
@@ -46,7 +48,7 @@ struct rpc_tmsg {
 	struct rpc_frame_hdr h;
 	const uint8_t *data;
 	uint32_t wire_bytes;
-	bool too_big, part, eof, kept;
+	bool too_big, part, cancelled, eof, kept;
 	uint64_t priv[3];
 };
 

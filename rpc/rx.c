@@ -425,6 +425,27 @@ static int rx_skipped_part(struct rpc_session *s, const struct rpc_tmsg *m)
 }
 
 /*
+ * The end of a request its caller cancelled while it arrived (the CANCEL
+ * follows): nothing was started for it, so its call (a first message's)
+ * and bytes go back now, unanswered, as over bytes a request freed by its
+ * CANCEL gives them back.
+ */
+static int rx_cancelled_request(struct rpc_session *s, const struct rpc_tmsg *m)
+{
+	uint32_t calls = !(m->h.flags & RPC_FF_REQ_CONT);
+
+	if (m->h.type != RPC_FT_REQUEST)
+		return -EPROTO; /* only requests are cancelled */
+	if (s->rx_calls_used + calls > s->rx_calls_win ||
+	    s->rx_bytes_used + m->wire_bytes > s->rx_bytes_win)
+		return -EPROTO; /* peer ignored our credit */
+	s->rx_calls_used += calls;
+	s->rx_bytes_used += m->wire_bytes;
+	rpc_credit_return(s, calls, m->wire_bytes);
+	return 0;
+}
+
+/*
  * A whole message from a framing transport (fastpathd's RPC sessions):
  * the same path as a single frame, minus the byte stream.  Credit is what
  * the message cost on the wire, every frame header included, so what we
@@ -441,6 +462,8 @@ static int rx_msg(struct rpc_session *s, struct rpc_tmsg *m, bool *kept)
 
 	if (m->part)
 		return rx_skipped_part(s, m);
+	if (m->cancelled)
+		return rx_cancelled_request(s, m);
 	s->rf = *h;
 	s->rf_call = NULL;
 	s->rf_req = NULL;

@@ -326,6 +326,7 @@ static int m_recv_msg(void *t, int h, struct rpc_tmsg *out)
 		.data = m->meta, .wire_bytes = m->wire_bytes,
 		.too_big = (m->flags & BP_MSG_FLAG_TOO_BIG) != 0,
 		.part = (m->flags & BP_MSG_FLAG_PART) != 0,
+		.cancelled = (m->flags & BP_MSG_FLAG_CANCELLED) != 0,
 		.priv = { m->priv[0], m->priv[1], (uint64_t)(uint32_t)m->h },
 	};
 	if (m->type == BP_MSG_TYPE_EOF)

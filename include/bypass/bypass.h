@@ -410,6 +410,9 @@ int bp_rx_consume(struct bp_ctx *ctx, int h, size_t len);
  * (the receiver gives them back as credit at once: the message may be
  * larger than its whole byte window); the last part has TOO_BIG alone */
 #define BP_MSG_FLAG_PART 0x4000u
+/* with TOO_BIG (an end): a request the peer cancelled while it arrived (its
+ * CANCEL follows); give its call and bytes back as credit, answer nothing */
+#define BP_MSG_FLAG_CANCELLED 0x2000u
 
 /**
  * struct bp_msg - one whole message of an RPC session.

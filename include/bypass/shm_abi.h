@@ -384,6 +384,8 @@ enum bp_msg_prio {
 				 * body skipped, no buffer */
 #define BP_MSGF_PART 0x4000u	/* with TOO_BIG: @wire_bytes more of the skipped
 				 * message went by (credit); its last part follows */
+#define BP_MSGF_CANCELLED 0x2000u /* with TOO_BIG: the end of a request the peer
+				   * cancelled while it arrived: credit, no answer */
 
 /**
  * struct bp_msg_desc - one whole message (or control frame) of an RPC

@@ -74,6 +74,7 @@ static struct rpc_frame_hdr fk_stashed[FK_MAX]; /* a CANCEL after the end it cau
 static bool fk_has_stash[FK_MAX];
 static uint64_t fk_kept, fk_kept_peak, fk_keep_max = UINT64_MAX;
 static unsigned long fk_msgs_out, fk_msgs_kept;	/* handed out and not done; kept ever */
+static unsigned long fk_exhausted_answers; /* RESPONSEs with RESOURCE_EXHAUSTED handed out */
 
 #endif
 
@@ -585,8 +586,8 @@ static int fk_recv_msg(void *t, int h, struct rpc_tmsg *m)
 
 		if (fh.type == RPC_FT_CANCEL && (pt = fk_part_find(h, false, fh.call_id))) {
 			/* as fastpathd: a request cancelled while arriving ends
-			 * now, without data, with what no part handed over yet;
-			 * the CANCEL comes next */
+			 * now, without data, marked cancelled, with what no
+			 * part handed over yet; the CANCEL comes next */
 			struct rpc_frame_hdr first = pt->first;
 			uint32_t left = pt->data ? pt->wire : 0;
 
@@ -595,7 +596,9 @@ static int fk_recv_msg(void *t, int h, struct rpc_tmsg *m)
 			free(p);
 			fk_stashed[h] = fh;
 			fk_has_stash[h] = true;
-			return fk_skipped(m, &first, left, false);
+			fk_skipped(m, &first, left, false);
+			m->cancelled = true;
+			return 0;
 		}
 		if (fh.type == RPC_FT_CHUNK) {
 			pt = fk_part_find(h, fh.flags & RPC_FF_RESP_DIR, fh.call_id);
@@ -658,6 +661,8 @@ static int fk_recv_msg(void *t, int h, struct rpc_tmsg *m)
 		fh.flags &= (uint16_t)~RPC_FF_MORE;
 		fh.frame_len = fh.meta_len + fh.msg_len;
 		*m = (struct rpc_tmsg){ .h = fh, .data = p, .wire_bytes = wire };
+		fk_exhausted_answers += fh.type == RPC_FT_RESPONSE &&
+					fh.status == RPC_RESOURCE_EXHAUSTED;
 		fk_msgs_out++;
 		return 0;
 	}

@@ -98,7 +98,8 @@ Test(rpc, kept_requests_stay_within_the_transports_budget)
  * it is still being sent (the server host stalls meanwhile): the framer
  * ends each at its CANCEL, as fastpathd does, so the server gives the call
  * and every byte back.  Were a cancelled request held until its end, each
- * would keep one call of credit (and fastpathd an entry) for good.
+ * would keep one call of credit (and fastpathd an entry) for good.  The
+ * server answers none of them: their callers gave them up (WIRE.md).
  */
 Test(rpc, abandoned_oversized_requests_give_their_credit_back)
 {
@@ -124,6 +125,7 @@ Test(rpc, abandoned_oversized_requests_give_their_credit_back)
 	}
 	fk_pipe_cap = SIZE_MAX;
 	spin(100);
+	cr_assert_eq(fk_exhausted_answers, 0, "a cancelled request was answered");
 	credit_adds_up_and_session_lives();
 	free(big);
 }

@@ -391,7 +391,8 @@ Test(rpc_framer, a_part_waits_for_queue_room)
 /*
  * The peer cancels requests still arriving (WIRE.md: it sends no more of
  * them): one being skipped and one in the heap.  Each ends at once, with
- * no data and the wire bytes not yet handed over, then the CANCEL; the
+ * no data, marked cancelled (the app answers nothing) and the wire bytes
+ * not yet handed over, then the CANCEL; the
  * entries and the run are free again, so a peer that keeps abandoning
  * messages never runs the session out of entries.
  */
@@ -423,6 +424,7 @@ Test(rpc_framer, a_cancelled_request_ends_at_once)
 			cr_assert(!d->has_buf);
 			if (d->type == RPC_FT_REQUEST && !(d->flags & BP_MSGF_PART)) {
 				cr_assert(d->flags & BP_MSGF_TOO_BIG);
+				cr_assert(d->flags & BP_MSGF_CANCELLED);
 				ends++;
 			}
 			cancels += d->type == RPC_FT_CANCEL;
