@@ -402,7 +402,8 @@ BP_API struct bp_ctx *bp_attach(const struct bp_attach_opts *opts, char *err, si
 	for (uint32_t k = 0; k < ctx->nqueues; k++)
 		ctx->fp_kick_fd[k] = fds[FD_FP_KICK + k];
 	/* bp_wait() resets the wake fd by reading until it would block, and
-	 * a kick into a full pipe must not block: a wakeup is pending then */
+	 * a kick into a full pipe must not block: a wakeup is pending then
+	 * (the daemon's sockets are sent to with MSG_DONTWAIT anyway) */
 	for (int i = FD_WAKE; i < nfds; i++)
 		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
 	set_err(err, errlen, "no error");

@@ -101,8 +101,8 @@ struct bp_ctx {
 	int sock_fd;            /* control socket; its EOF tells either side the other died */
 	char sock_path[108];    /* its path: bp_flow_stats() asks on a connection of its own */
 	int wake_fd;            /* daemon -> app pipe (read; write for our own kicks) */
-	int sp_db_fd;           /* app -> slowpath doorbell pipe */
-	int fp_kick_fd[BP_MAX_FP_QUEUES]; /* app -> sleeping fastpath core k pipe */
+	int sp_db_fd;           /* app -> slowpath doorbell (datagram socket) */
+	int fp_kick_fd[BP_MAX_FP_QUEUES]; /* app -> sleeping fastpath core k (socket) */
 	uint32_t nqueues;       /* fastpath cores: a data and an event queue each */
 	uint8_t *base;
 	size_t region_size;
@@ -202,6 +202,7 @@ static inline uint8_t *bpi_tx_ring(const struct bp_ctx *ctx, uint32_t slot)
 
 /* Wake through a pipe (or eventfd); failures only mean a wakeup is pending. */
 void bpi_kick(int efd);
+void bpi_wake_daemon(int sock);
 
 /* in a fork()ed child, let go of the parent's context (see attach.c) */
 void bp_forget_after_fork(struct bp_ctx *ctx);

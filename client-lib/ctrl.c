@@ -20,7 +20,7 @@ int bpi_ctrl_push(struct bp_ctx *ctx, const struct bp_ctrl_req *req, int timeout
 
 		/* The slowpath frees ctrl-queue room without telling us, so
 		 * nap briefly (on the wake fd: never a spin) and look again. */
-		bpi_kick(ctx->sp_db_fd);
+		bpi_wake_daemon(ctx->sp_db_fd);
 		if (bpi_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		r = bpi_wait_locked(ctx, 1, true);
@@ -28,7 +28,7 @@ int bpi_ctrl_push(struct bp_ctx *ctx, const struct bp_ctrl_req *req, int timeout
 			return r;
 	}
 	/* Always ring: the slowpath sleeps in libev on this pipe. */
-	bpi_kick(ctx->sp_db_fd);
+	bpi_wake_daemon(ctx->sp_db_fd);
 	return 0;
 }
 
@@ -53,7 +53,7 @@ void bpi_ctrl_abort_now(struct bp_ctx *ctx, uint32_t slot, uint32_t gen)
 	 * recurse; if the queue is full the daemon reclaims the slot when
 	 * the app detaches. */
 	if (!bp_queue_push(&ctx->ctrlq, &req))
-		bpi_kick(ctx->sp_db_fd);
+		bpi_wake_daemon(ctx->sp_db_fd);
 }
 
 #ifndef MADV_POPULATE_WRITE

@@ -24,6 +24,7 @@
 /* collect_news() fetches the state of the handle this far ahead */
 #define NEWS_PREFETCH_AHEAD 2
 
+/* wake our own wake pipe (a thread sleeping in bp_wait()) */
 void bpi_kick(int efd)
 {
 	uint64_t one = 1;
@@ -31,6 +32,22 @@ void bpi_kick(int efd)
 
 	do {
 		r = write(efd, &one, sizeof(one));
+	} while (r < 0 && errno == EINTR);
+}
+
+/*
+ * Wake the daemon: the slowpath's doorbell or a fastpath core's kick
+ * socket.  A full queue (EAGAIN) means a wakeup is pending; a daemon that
+ * died gives ECONNREFUSED, never SIGPIPE (slowpath/wake.c), and the
+ * control socket's end tells us the rest.
+ */
+void bpi_wake_daemon(int sock)
+{
+	uint64_t one = 1;
+	ssize_t r;
+
+	do {
+		r = send(sock, &one, sizeof(one), MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (r < 0 && errno == EINTR);
 }
 

@@ -29,7 +29,7 @@ int bpi_push_doorbell_to(struct bp_ctx *ctx, uint32_t k, const struct bp_doorbel
 		 * make sure the fastpath is awake and come back shortly; it
 		 * does not tell us when it frees room.
 		 */
-		bpi_kick(ctx->fp_kick_fd[k]);
+		bpi_wake_daemon(ctx->fp_kick_fd[k]);
 		r = bpi_wait_locked(ctx, 1, true);
 		if (r < 0)
 			return r;
@@ -38,7 +38,7 @@ int bpi_push_doorbell_to(struct bp_ctx *ctx, uint32_t k, const struct bp_doorbel
 	 * its last look at the queue before it blocks. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&ctx->hdr->fp_sleeping[k].word, __ATOMIC_RELAXED))
-		bpi_kick(ctx->fp_kick_fd[k]);
+		bpi_wake_daemon(ctx->fp_kick_fd[k]);
 	return 0;
 }
 

@@ -62,7 +62,7 @@ static void drained(struct bp_ctx *ctx, uint32_t k)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&ctx->hdr->fp_sleeping[k].msgq_full, __ATOMIC_RELAXED))
-		bpi_kick(ctx->fp_kick_fd[k]);
+		bpi_wake_daemon(ctx->fp_kick_fd[k]);
 }
 
 /*

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <rte_cycles.h>
 #include <rte_hash_crc.h>
 #include <rte_ring.h>
@@ -60,7 +61,7 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 					 RING_F_SC_DEQ);
 	bool ok = dp->sp_kick_fd >= 0 && dp->flows && dp->apps && dp->tenants && dp->to_sp;
 	for (uint32_t k = 0; k < DP_MAX_CORES; k++) {
-		dp->core[k].kick_fd = dp->core[k].app_kick_fd = dp->core[k].app_kick_keep_fd = -1;
+		dp->core[k].kick_fd = dp->core[k].app_kick_fd = -1;
 		dp->core[k].deferred_epoch = UINT64_MAX; /* nothing deferred */
 	}
 	for (uint32_t k = 0; ok && k < dp->ncores; k++) {
@@ -69,11 +70,8 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 		c->inbox = rte_ring_create_elem(name, sizeof(struct dp_msg), DP_INBOX_SIZE,
 						SOCKET_ID_ANY, RING_F_SC_DEQ);
 		c->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		int kp[2];
-		if (!pipe2(kp, O_NONBLOCK | O_CLOEXEC)) {
-			c->app_kick_fd = kp[0];
-			c->app_kick_keep_fd = kp[1];
-		}
+		/* bound once no other daemon serves our socket (sp_fp_kick_bind()) */
+		c->app_kick_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		snprintf(name, sizeof(name), "timers%u_%d", k, getpid());
 		c->timer_ring = rte_ring_create_elem(name, sizeof(uint32_t), TIMER_RING_SIZE,
 						     SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -98,9 +96,8 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 void dp_fini(struct dataplane *dp)
 {
 	for (uint32_t k = 0; k < dp->ncores; k++) {
-		int fds[] = { dp->core[k].kick_fd, dp->core[k].app_kick_fd,
-			      dp->core[k].app_kick_keep_fd };
-		for (unsigned i = 0; i < 3; i++)
+		int fds[] = { dp->core[k].kick_fd, dp->core[k].app_kick_fd };
+		for (unsigned i = 0; i < 2; i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
 		rte_ring_free(dp->core[k].inbox);

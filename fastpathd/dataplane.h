@@ -319,13 +319,13 @@ struct dp_app {
 	uint64_t buffers_off;
 	struct bp_region_hdr *hdr;
 	struct bp_flow_shm *flows;
-	/* pipes, each side with open file descriptions of its own
-	 * (slowpath/wake.c): nothing an app does to its copies can make the
-	 * daemon's reads or writes block */
-	int wake_fd;            /* the daemon writes here to wake the app */
+	/* each side with open file descriptions of its own (slowpath/wake.c):
+	 * nothing an app does to its copies can make the daemon's reads or
+	 * writes block */
+	int wake_fd;            /* pipe: the daemon writes here to wake the app */
 	int wake_keep_fd;       /* ... that pipe's read end, kept: no EPIPE */
-	int sp_doorbell_fd;     /* the app writes after a ctrl request; sp reads */
-	int doorbell_keep_fd;   /* ... that pipe's write end, kept: no EOF */
+	int sp_doorbell_fd;     /* socketpair end: the app sends after a ctrl
+				 * request; sp reads */
 	/* queue views: ctrlq/sp_evq used by the slowpath thread only,
 	 * dataq/fp_evq by the fastpath thread only */
 	struct bp_queue_view ctrlq, sp_evq;
@@ -616,10 +616,9 @@ struct dp_core {
 	struct rte_ring *inbox;             /* dp_msg from the slowpath and other cores */
 	int kick_fd;                        /* eventfd: wakes this core when it sleeps;
 					     * the daemon's own, never an app's */
-	int app_kick_fd;                    /* pipe read end apps wake the core through,
-					     * each app with a write description of its
-					     * own (sp_fp_kick_fds()) */
-	int app_kick_keep_fd;               /* ... its write end, kept: no EOF */
+	int app_kick_fd;                    /* unix datagram socket apps wake the core
+					     * through, each app with a socket of its
+					     * own (slowpath/wake.c, sp_fp_kick_fds()) */
 	uint16_t rxq;                       /* port rx queue it polls, UINT16_MAX: none */
 	uint16_t txq;                       /* port tx queue it sends on */
 	uint32_t sleeping;                  /* the core is (about to be) blocked */

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <rte_ethdev.h>
@@ -430,10 +431,12 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 			fp->kicked = true; /* maybe an idle app: fp_apps_poll() looks */
 		}
 		if (pfd[1].revents & POLLIN) {
-			/* the daemon's own description of the pipe: never blocks */
-			char buf[256];
-			while (read(self->app_kick_fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
-				;
+			/* apps' kick datagrams (slowpath/wake.c); an app that keeps
+			 * sending only keeps the core awake, as its doorbells would */
+			char buf[16];
+			for (int n = 0; n < 64; n++)
+				if (recv(self->app_kick_fd, buf, sizeof(buf), MSG_DONTWAIT) < 0)
+					break;
 			fp->kicked = true;
 		}
 	}

@@ -88,16 +88,29 @@ void sp_ctl_listen_shared(struct sp *sp, struct dp_app *app, const Bypass__CtlMs
 	sp_listen_ctl(sp, app, m->listen_shared->req.data, m->listen_shared->req.len, fds, nfds);
 }
 
-/* the app's control connection ended (ctl_sock.c frees it): the app is gone */
+/*
+ * The app's control connection ended (ctl_sock.c frees it): the app is
+ * gone.  What it queued just before (closes, aborts, fork handoffs, exec
+ * holds) is still served, in order and in rounds (ctrlq.c), so an app that
+ * queued many closes and exited has them all taken as closes, not as a
+ * crash; then sp_app_left().
+ */
 void sp_ctl_app_gone(struct sp *sp, struct dp_app *app)
 {
 	struct sp_app *sa = app->sp_priv;
 	sa->conn = NULL;
-	if (sa->dying)
+	if (sa->dying || sa->leaving)
 		return;
+	sa->leaving = true;
+	sa->leave_left = app->ctrlq.mask + 1;
+	sp_app_serve_leaving(sp, app);
+}
+
+/* a gone app's queued requests are served: its flows close as at exit */
+void sp_app_left(struct sp *sp, struct dp_app *app)
+{
+	struct sp_app *sa = app->sp_priv;
 	ev_io_stop(sp->loop, &sa->doorbell_w);
-	/* closes it queued just before exiting are orderly closes, not crashes */
-	sp_app_drain_ctrl(sp, app);
 	/* moves into this app still in flight end in its region too */
 	sa->flows_live = sp_conn_app_gone(sp, app) + sa->moves_in;
 	sa->dying = true;
@@ -178,7 +191,7 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	app->in_use = true;
 	app->conn_fd = cc->fd; /* owned by cc */
 	app->memfd = app->wake_fd = app->wake_keep_fd = -1;
-	app->sp_doorbell_fd = app->doorbell_keep_fd = -1;
+	app->sp_doorbell_fd = -1;
 	app->msg_max = req->has_msg_max ? req->msg_max : 0;
 	snprintf(app->name, sizeof(app->name), "%s", req->app_name ? req->app_name : "app");
 
@@ -310,6 +323,8 @@ int sp_attach_init(struct sp *sp, char *err, size_t errlen)
 	}
 	if (probe >= 0)
 		close(probe);
+	if (sp_fp_kick_bind(sp, err, errlen))
+		return -1;
 	unlink(path);
 	if (sp->listen_fd < 0 || bind(sp->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    listen(sp->listen_fd, 1024)) {
@@ -339,5 +354,6 @@ void sp_attach_fini(struct sp *sp)
 	if (sp->listen_fd >= 0) {
 		close(sp->listen_fd);
 		unlink(sp->dp->cfg.socket_path);
+		sp_kick_dir_remove(sp);
 	}
 }

@@ -107,21 +107,55 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 		    rc ? 0 : sp_slot(app, slot)->gen, r->req_id, 0);
 }
 
-/** sp_app_drain_ctrl - act on (at most a round of) @app's queued requests. */
-void sp_app_drain_ctrl(struct sp *sp, struct dp_app *app)
+/* act on at most @max of @app's queued requests; return how many */
+static uint32_t drain(struct sp *sp, struct dp_app *app, uint32_t max)
 {
 	DP_ASSERT_SP();
 	struct bp_ctrl_req r;
-	for (int n = 0; n < CTRL_PER_ROUND && !bp_queue_pop(&app->ctrlq, &r); n++)
+	uint32_t n = 0;
+	for (; n < max && !bp_queue_pop(&app->ctrlq, &r); n++)
 		ctrl_request(sp, app, &r);
+	return n;
+}
+
+/** sp_app_drain_ctrl - act on (at most a round of) @app's queued requests. */
+void sp_app_drain_ctrl(struct sp *sp, struct dp_app *app)
+{
+	drain(sp, app, CTRL_PER_ROUND);
+}
+
+/**
+ * sp_app_serve_leaving - a round of a gone app's queued requests, within
+ * what is left of its one queue's worth; when none are left (or the
+ * allowance is spent), the app has left (sp_app_left()).  Else the
+ * doorbell watcher comes back for the next round, so the slowpath serves
+ * other clients between rounds.
+ */
+void sp_app_serve_leaving(struct sp *sp, struct dp_app *app)
+{
+	struct sp_app *sa = app->sp_priv;
+	uint32_t max = sa->leave_left < CTRL_PER_ROUND ? sa->leave_left : CTRL_PER_ROUND;
+
+	sa->leave_left -= drain(sp, app, max);
+	if (!sa->leave_left || bp_queue_empty(&app->ctrlq)) {
+		sa->leaving = false;
+		sp_app_left(sp, app);
+		return;
+	}
+	ev_feed_event(sp->loop, &sa->doorbell_w, EV_READ);
 }
 
 static void on_doorbell(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct dp_app *app = w->data;
-	struct sp *sp = ((struct sp_app *)app->sp_priv)->sp;
+	struct sp_app *sa = app->sp_priv;
+	struct sp *sp = sa->sp;
 	sp_wake_drain(app->sp_doorbell_fd);
 	sp->now = rte_rdtsc();
+	if (sa->leaving) {
+		sp_app_serve_leaving(sp, app);
+		return;
+	}
 	sp_app_drain_ctrl(sp, app);
 	if (!bp_queue_empty(&app->ctrlq)) /* more than one round's worth: come back */
 		ev_feed_event(loop, w, EV_READ);

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <rte_ring.h>
 #include <rte_pcapng.h>
 
@@ -494,20 +496,48 @@ struct sp_fp_core_stat sp_fp_core_stat(struct sp *sp, uint32_t k)
 }
 
 /**
- * sp_fp_kick_fds - for an app's attach reply, a write description of its
- * own of each fastpath core's app kick pipe (one per core: the app wakes
- * the core its doorbell is for; wake.c says why its own).  The caller
- * closes them once sent.
+ * sp_fp_kick_bind - give each fastpath core's kick socket its address
+ * (wake.c): once no other daemon serves our control socket, since the
+ * directory's old sockets are removed first.
+ * Return: 0, or -1 with @err set.
+ */
+int sp_fp_kick_bind(struct sp *sp, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+
+	if (sp_kick_dir_make(sp, err, errlen))
+		return -1;
+	for (uint32_t k = 0; k < sp->dp->ncores; k++) {
+		sp_kick_addr(sp, k, &sa);
+		if (bind(sp->dp->core[k].app_kick_fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			snprintf(err, errlen, "cannot bind fastpath core %u's kick socket %s: %s",
+				 k, sa.sun_path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/**
+ * sp_fp_kick_fds - for an app's attach reply, a socket of its own
+ * connected to each fastpath core's kick socket (one per core: the app
+ * wakes the core its doorbell is for; wake.c says why sockets, and why its
+ * own).  The caller closes them once sent.
  * Return: how many were stored in @fds, or -errno with @err set.
  */
 int sp_fp_kick_fds(struct sp *sp, int *fds, char *err, size_t errlen)
 {
+	struct sockaddr_un sa;
+
 	for (uint32_t k = 0; k < sp->dp->ncores; k++) {
-		fds[k] = sp_pipe_reopen(sp->dp->core[k].app_kick_fd, O_WRONLY);
-		if (fds[k] < 0) {
-			int rc = fds[k];
-			snprintf(err, errlen, "cannot open a fastpath core's kick pipe: %s",
-				 strerror(-rc));
+		fds[k] = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		sp_kick_addr(sp, k, &sa);
+		if (fds[k] < 0 || connect(fds[k], (struct sockaddr *)&sa, sizeof(sa))) {
+			int rc = -errno;
+			snprintf(err, errlen, "cannot connect to fastpath core %u's kick socket "
+				 "%s: %s", k, sa.sun_path, strerror(errno));
+			if (fds[k] >= 0)
+				close(fds[k]);
 			while (k--)
 				close(fds[k]);
 			return rc;

@@ -115,6 +115,7 @@ int sp_fp_bucket_out(struct sp *sp, uint16_t bucket, uint32_t from, uint32_t to)
 void sp_fp_core_load(struct sp *sp, uint32_t k, uint64_t *busy, uint64_t *idle);
 void sp_fp_core_set_busy_pct(struct sp *sp, uint32_t k, uint32_t pct);
 struct sp_fp_core_stat sp_fp_core_stat(struct sp *sp, uint32_t k);
+int sp_fp_kick_bind(struct sp *sp, char *err, size_t errlen);
 int sp_fp_kick_fds(struct sp *sp, int *fds, char *err, size_t errlen);
 void sp_fp_loop_mark(struct sp *sp, bool blocking);
 

@@ -169,6 +169,11 @@ struct sp_app {
 	int32_t pid;                  /* SO_PEERCRED at attach (0 if unknown) */
 	int pidfd;                    /* ... that process (-1: none): is @pid still it? */
 	uint32_t uid;                 /* SO_PEERCRED at attach: who owns its flows */
+	/* its control connection ended: what it queued before is served in
+	 * rounds, at most one queue's worth (a fork child may keep pushing),
+	 * then sp_app_left() */
+	bool leaving;
+	uint32_t leave_left;
 	bool dying;
 };
 
@@ -301,12 +306,15 @@ void sp_slots_cool(struct sp *sp);
 void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot);
 void sp_slot_set_use(struct dp_app *app, uint32_t slot, enum sp_slot_use use);
 
-/* wake.c: the pipes an app and the daemon wake each other through */
-int sp_pipe_reopen(int fd, int flags);
+/* wake.c: the descriptors an app and the daemon wake each other through */
+struct sockaddr_un;
 int sp_wake_open(struct dp_app *app, int *app_wake, int *app_doorbell, char *err,
 		 size_t errlen);
 void sp_wake_close(struct dp_app *app);
 void sp_wake_drain(int fd);
+int sp_kick_addr(const struct sp *sp, uint32_t k, struct sockaddr_un *sa);
+int sp_kick_dir_make(struct sp *sp, char *err, size_t errlen);
+void sp_kick_dir_remove(struct sp *sp);
 
 /* the daemon's own record of @slot of @app (never the app's region) */
 static inline const struct sp_slot *sp_slot(const struct dp_app *app, uint32_t slot)
@@ -319,6 +327,8 @@ void sp_app_post(struct sp *sp, struct dp_app *app, uint16_t type, int16_t statu
 		 uint32_t gen, uint32_t req_id, uint32_t aux);
 void sp_app_drain_ctrl(struct sp *sp, struct dp_app *app);
 void sp_app_ctrl_watch(struct sp *sp, struct dp_app *app);
+void sp_app_serve_leaving(struct sp *sp, struct dp_app *app);
+void sp_app_left(struct sp *sp, struct dp_app *app);
 
 #define SYN_RTO_MS 250 /* first SYN / SYN-ACK retransmission timeout */
 #define ARP_RETRY_MS 250 /* active open: ARP request again after this */

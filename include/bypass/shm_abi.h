@@ -39,7 +39,9 @@
 #include <stddef.h>
 #include <assert.h>
 
-#define BP_ABI_VERSION 9u
+/* v10: the doorbell and the cores' kicks are unix datagram sockets
+ * (slowpath/wake.c); BP_MSGF_CANCELLED */
+#define BP_ABI_VERSION 10u
 #define BP_MAX_FP_QUEUES 8 /* fastpath cores, each with a queue pair per app */
 #define BP_REGION_MAGIC 0x7079627970617373ull /* "ssapybyp" */
 #define BP_CACHELINE 64

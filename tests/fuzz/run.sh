@@ -77,12 +77,13 @@ for name in "${NAMES[@]}"; do
 	fi
 	rm -rf "$work"
 	# a harness that ran the daemon and died (crash, timeout) could not
-	# remove its control socket and DPDK runtime directory: those of
-	# fuzz_ctrlq processes no longer alive go now
-	for f in /tmp/bypass-fzq-*.sock /var/run/dpdk/fzq*; do
+	# remove its control socket, kick socket directory and DPDK runtime
+	# directory: those of fuzz_ctrlq processes no longer alive go now
+	for f in /tmp/bypass-fzq-*.sock /tmp/bypass-fzq-*.sock.kick /var/run/dpdk/fzq*; do
 		[ -e "$f" ] || continue
 		pid=${f##*fzq}
 		pid=${pid#-}
+		pid=${pid%.kick}
 		pid=${pid%.sock}
 		case "$pid" in '' | *[!0-9]*) continue ;; esac
 		kill -0 "$pid" 2>/dev/null || rm -rf "$f"

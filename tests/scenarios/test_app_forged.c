@@ -9,6 +9,7 @@
 #include <fcntl.h>
 
 #include "harness.h"
+#include "bp_internal.h"
 
 #define PEER_ISN 7000000u
 
@@ -23,7 +24,7 @@ static void ctrl_raw(const struct bp_ctrl_req *r)
 
 	bp_queue_view_init(&v, app->ctrlq.q, app->ctrlq.mask + 1, sizeof(*r), 1);
 	cr_assert_eq(bp_queue_push(&v, r), 0);
-	cr_assert_eq(write(app->doorbell_keep_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	cr_assert_eq(send(H.app->sp_db_fd, &one, sizeof(one), 0), (ssize_t)sizeof(one));
 }
 
 Test(forged, a_slot_state_written_by_the_app_frees_nothing)

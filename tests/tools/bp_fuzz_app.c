@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 			db.slot = (uint32_t)h; /* right slot, wrong gen */
 		bp_queue_push(&ctx->dataq[0], &db);
 		if (i % 256 == 0)
-			bpi_kick(ctx->fp_kick_fd[0]);
+			bpi_wake_daemon(ctx->fp_kick_fd[0]);
 	}
 	/* 2. forged control requests */
 	for (int i = 0; i < 2000; i++) {
@@ -81,13 +81,13 @@ int main(int argc, char **argv)
 		if (bp_queue_push(&ctx->ctrlq, &r))
 			break;
 	}
-	bpi_kick(ctx->sp_db_fd);
+	bpi_wake_daemon(ctx->sp_db_fd);
 	/* 3. queue headers: a huge head and a shrunken size must not steer the daemon */
 	__atomic_store_n(&ctx->dataq[0].q->head, ctx->dataq[0].own + (1ull << 40), __ATOMIC_RELEASE);
 	ctx->dataq[0].q->size = 1u << 30;
 	ctx->hdr->rx_buf_size = 1u << 31;
 	ctx->hdr->buffers_off = ~0ull;
-	bpi_kick(ctx->fp_kick_fd[0]);
+	bpi_wake_daemon(ctx->fp_kick_fd[0]);
 	usleep(200000);
 	/* 4. an impossible tx counter on a live flow, then a doorbell for it */
 	ctx->dataq[0].q->size = (uint32_t)ctx->dataq[0].mask + 1;
@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 	struct bp_doorbell db = { .op = BP_DB_TX, .slot = (uint32_t)h, .gen = gen };
 	for (int i = 0; i < 4; i++)
 		bp_queue_push(&ctx->dataq[0], &db);
-	bpi_kick(ctx->fp_kick_fd[0]);
+	bpi_wake_daemon(ctx->fp_kick_fd[0]);
 
 	for (int i = 0; i < 300; i++) {
 		if (__atomic_load_n(&fs->state, __ATOMIC_ACQUIRE) == BP_FS_CLOSED)

@@ -68,7 +68,7 @@ struct fk_app {
 	struct bp_region_hdr *hdr;
 	struct bp_flow_shm *flows;
 	uint32_t max_flows, rx_size, tx_size;
-	int wake_fd, sp_db_fd;
+	int wake_fd, sp_db_fd, sp_db_app; /* the doorbell: ours, the app's end */
 	struct bp_queue_view ctrlq, dataq, sp_evq, fp_evq;
 	struct fk_flow *fl;
 };
@@ -77,7 +77,8 @@ struct fk_daemon {
 	struct fk_cfg cfg;
 	char dir[64];
 	char path[108];
-	int lsock, stop_fd, fp_kick_fd;
+	int lsock, stop_fd, fp_kick_fd, fp_kick_app; /* a core's kick socket: ours,
+						     * the apps' end */
 	pthread_t sp_thr, fp_thr;
 	pthread_mutex_t lock;
 	struct fk_app apps[FK_MAX_APPS];
@@ -141,6 +142,8 @@ static void fk_free_app(struct fk_app *a)
 		close(a->conn);
 	close(a->wake_fd);
 	close(a->sp_db_fd);
+	if (a->sp_db_app >= 0)
+		close(a->sp_db_app);
 	free(a->fl);
 	memset(a, 0, sizeof(*a));
 }
@@ -382,7 +385,12 @@ static void fk_handle_new_conn(struct fk_daemon *d, int conn)
 	memset(a, 0, sizeof(*a));
 	a->conn = -1;
 	a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	a->sp_db_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	/* as fastpathd (slowpath/wake.c): apps wake us through sockets */
+	int db[2];
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, db))
+		abort();
+	a->sp_db_fd = db[0];
+	a->sp_db_app = db[1];
 	memfd = fk_make_region(d, a);
 	if (memfd < 0) {
 		fk_free_app(a);
@@ -395,10 +403,12 @@ static void fk_handle_new_conn(struct fk_daemon *d, int conn)
 	rep.region_size = a->size;
 	fds[0] = memfd;
 	fds[1] = a->wake_fd;
-	fds[2] = a->sp_db_fd;
-	fds[3] = d->fp_kick_fd;
+	fds[2] = a->sp_db_app;
+	fds[3] = d->fp_kick_app;
 	ctl_send(conn, &m, fds, 4);
 	close(memfd);
+	close(a->sp_db_app);
+	a->sp_db_app = -1;
 	bypass__ctl_msg__free_unpacked(req, NULL);
 	return;
 drop:
@@ -535,7 +545,11 @@ static struct fk_daemon *fk_start(const struct fk_cfg *cfg)
 	    listen(d->lsock, 16))
 		abort();
 	d->stop_fd = eventfd(0, EFD_CLOEXEC);
-	d->fp_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int kick[2];
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, kick))
+		abort();
+	d->fp_kick_fd = kick[0];
+	d->fp_kick_app = kick[1];
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_create(&d->sp_thr, NULL, fk_sp_main, d);
 	if (d->cfg.loopback)
@@ -555,6 +569,7 @@ static void fk_stop(struct fk_daemon *d)
 	close(d->lsock);
 	close(d->stop_fd);
 	close(d->fp_kick_fd);
+	close(d->fp_kick_app);
 	unlink(d->path);
 	rmdir(d->dir);
 	pthread_mutex_destroy(&d->lock);

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What an app queued just before it went is still done: its control
+ * connection ends (the process exited) with many requests in its control
+ * queue that the slowpath had not been woken for.  All of them are served,
+ * in order, in rounds, before the app's flows close as at exit, so a
+ * request at the end of a long queue (an abort, a fork handoff, an exec
+ * hold) is not lost to the exit.
+ */
+#include <sys/socket.h>
+
+#include "harness.h"
+#include "bp_internal.h"
+
+#define PEER_ISN 7100000u
+
+/* the default queue, many rounds deep (the harness's holds one round) */
+static void default_queues(struct bp_config *c)
+{
+	c->queue_entries = 4096;
+}
+
+static void start(void)
+{
+	h_start_with(default_queues);
+}
+
+TestSuite(app_exit, .init = start, .fini = h_stop, .timeout = 30);
+
+/* push @r onto the app's control queue past libbypass, ringing nothing */
+static void ctrl_quiet(const struct bp_ctrl_req *r)
+{
+	struct dp_app *app = &H.dp.apps[0];
+	struct bp_queue_view v;
+
+	bp_queue_view_init(&v, app->ctrlq.q, app->ctrlq.mask + 1, sizeof(*r), 1);
+	cr_assert_eq(bp_queue_push(&v, r), 0);
+}
+
+Test(app_exit, an_abort_queued_behind_3000_requests_is_served)
+{
+	struct dp_app *app = &H.dp.apps[0];
+	uint32_t iss;
+	int h = h_open_passive(8098, PEER_ISN, 1460, &iss);
+	uint32_t gen = app->flows[h].gen;
+
+	/* 3000 requests for the slot's last generation (stale: each is
+	 * taken and changes nothing), then the abort, and the app "exits" */
+	for (int i = 0; i < 3000; i++)
+		ctrl_quiet(&(struct bp_ctrl_req){ .op = BP_CTRL_KEEPALIVE, .slot = (uint32_t)h,
+						   .gen = gen - 1, .flags = 1 });
+	ctrl_quiet(&(struct bp_ctrl_req){ .op = BP_CTRL_ABORT, .slot = (uint32_t)h, .gen = gen });
+	cr_assert_eq(shutdown(H.app->sock_fd, SHUT_RDWR), 0);
+
+	/* the abort, not the exit's orderly close */
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 2000);
+	cr_assert(p.flags & TCPF_RST, "want the queued abort's RST, got flags 0x%x", p.flags);
+	cr_assert_eq(p.flags & TCPF_FIN, 0);
+	/* the daemon let the app go (its doorbell's far end is closed): the
+	 * app's own goodbye rings it, and gets an error, not SIGPIPE */
+	bp_detach(H.app);
+	H.app = NULL;
+}
