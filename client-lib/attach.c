@@ -23,7 +23,7 @@
  * the app forever. */
 #define BP_ATTACH_TIMEOUT_S 10
 
-/* then one fastpath kick pipe per fastpath core (slowpath/wake.c) */
+/* then one kick socket per fastpath core (slowpath/wake.c) */
 enum { FD_REGION, FD_WAKE, FD_SP_DOORBELL, FD_FP_KICK, FD_MAX = FD_FP_KICK + BP_MAX_FP_QUEUES };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)

@@ -200,8 +200,9 @@ static inline uint8_t *bpi_tx_ring(const struct bp_ctx *ctx, uint32_t slot)
 	return bpi_rx_ring(ctx, slot) + ctx->rx_size;
 }
 
-/* Wake through a pipe (or eventfd); failures only mean a wakeup is pending. */
+/* Wake our own wake pipe; failures only mean a wakeup is pending. */
 void bpi_kick(int efd);
+/* Wake the daemon (doorbell or core kick socket): never blocks, never SIGPIPE. */
 void bpi_wake_daemon(int sock);
 
 /* in a fork()ed child, let go of the parent's context (see attach.c) */

@@ -27,7 +27,7 @@ int bpi_ctrl_push(struct bp_ctx *ctx, const struct bp_ctrl_req *req, int timeout
 		if (r < 0)
 			return r;
 	}
-	/* Always ring: the slowpath sleeps in libev on this pipe. */
+	/* Always ring: the slowpath sleeps in libev on this doorbell. */
 	bpi_wake_daemon(ctx->sp_db_fd);
 	return 0;
 }

@@ -34,7 +34,7 @@ static void app_release(struct sp *sp, struct dp_app *app)
 	if (sa) {
 		if (sa->conn)
 			sp_ctl_free(sa->conn);
-		ev_io_stop(sp->loop, &sa->doorbell_w);
+		sp_app_ctrl_unwatch(sp, app);
 		if (sa->pidfd >= 0)
 			close(sa->pidfd);
 		free(sa->free_slots);
@@ -110,7 +110,7 @@ void sp_ctl_app_gone(struct sp *sp, struct dp_app *app)
 void sp_app_left(struct sp *sp, struct dp_app *app)
 {
 	struct sp_app *sa = app->sp_priv;
-	ev_io_stop(sp->loop, &sa->doorbell_w);
+	sp_app_ctrl_unwatch(sp, app);
 	/* moves into this app still in flight end in its region too */
 	sa->flows_live = sp_conn_app_gone(sp, app) + sa->moves_in;
 	sa->dying = true;
@@ -245,7 +245,8 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
 	m.msg_case = BYPASS__CTL_MSG__MSG_ATTACH_REPLY;
 	m.attach_reply = &rep;
-	/* the app's own descriptions of its pipes (wake.c), sent, then closed */
+	/* the app's own descriptors to wake and be woken through (wake.c),
+	 * sent, then closed */
 	int fds[3 + DP_MAX_CORES] = { app->memfd };
 	rc = sp_wake_open(app, &fds[1], &fds[2], err, sizeof(err));
 	if (!rc)
@@ -352,8 +353,11 @@ void sp_attach_fini(struct sp *sp)
 			app_release(sp, &sp->dp->apps[i]);
 	sp_ctl_stop(sp);
 	if (sp->listen_fd >= 0) {
-		close(sp->listen_fd);
-		unlink(sp->dp->cfg.socket_path);
+		/* names first, while we still answer on the socket: a daemon
+		 * starting meanwhile is refused, and one starting after finds
+		 * nothing of ours left to remove of its own */
 		sp_kick_dir_remove(sp);
+		unlink(sp->dp->cfg.socket_path);
+		close(sp->listen_fd);
 	}
 }

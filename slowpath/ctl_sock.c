@@ -671,8 +671,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 /*
  * Many clients may hold a connection: do not let the default 1024 bite.
- * Each attached app costs the daemon 7 descriptors (socket, memfd, both
- * ends of its wake pipe and of its doorbell: wake.c, a pidfd), a shared listener
+ * Each attached app costs the daemon 6 descriptors (socket, memfd, both
+ * ends of its wake pipe, its end of its doorbell: wake.c, a pidfd), a shared listener
  * one more (its proof), an attach in progress one per fastpath core
  * more, and a pending connection one: a hard limit below that is raised
  * too when we may (root), else the limit is logged.

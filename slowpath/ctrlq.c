@@ -59,6 +59,12 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 	uint32_t slot = 0;
 	const struct cc_ops *cc;
 	int rc;
+	/* a gone app's queue is served for what lets go (closes, aborts,
+	 * handoffs to its children, exec holds): what would open something
+	 * has no one left to use it, and would only be closed at once */
+	if (((struct sp_app *)app->sp_priv)->leaving &&
+	    (r->op == BP_CTRL_LISTEN || r->op == BP_CTRL_CONNECT || r->op == BP_CTRL_ADOPT))
+		return;
 	switch (r->op) {
 	case BP_CTRL_LISTEN:
 		rc = requested_cc(r, &cc);
@@ -124,12 +130,24 @@ void sp_app_drain_ctrl(struct sp *sp, struct dp_app *app)
 	drain(sp, app, CTRL_PER_ROUND);
 }
 
+/*
+ * More than a round's worth is queued: the next round runs in the loop's
+ * next pass (a zero-delay timer), after whatever else is due by then:
+ * timers, packets, other apps.  (An event fed to the watcher itself would
+ * run in this same pass, ahead of everything else: an app that keeps its
+ * queue full would hold the slowpath.)
+ */
+static void come_back(struct sp *sp, struct sp_app *sa)
+{
+	if (!ev_is_active(&sa->more_w))
+		ev_timer_start(sp->loop, &sa->more_w);
+}
+
 /**
  * sp_app_serve_leaving - a round of a gone app's queued requests, within
  * what is left of its one queue's worth; when none are left (or the
- * allowance is spent), the app has left (sp_app_left()).  Else the
- * doorbell watcher comes back for the next round, so the slowpath serves
- * other clients between rounds.
+ * allowance is spent), the app has left (sp_app_left()).  Else the next
+ * round comes in the loop's next pass.
  */
 void sp_app_serve_leaving(struct sp *sp, struct dp_app *app)
 {
@@ -142,23 +160,35 @@ void sp_app_serve_leaving(struct sp *sp, struct dp_app *app)
 		sp_app_left(sp, app);
 		return;
 	}
-	ev_feed_event(sp->loop, &sa->doorbell_w, EV_READ);
+	come_back(sp, sa);
 }
 
-static void on_doorbell(struct ev_loop *loop, ev_io *w, int revents)
+/* a round of @app's requests, live or leaving */
+static void serve(struct sp *sp, struct dp_app *app)
 {
-	struct dp_app *app = w->data;
 	struct sp_app *sa = app->sp_priv;
-	struct sp *sp = sa->sp;
-	sp_wake_drain(app->sp_doorbell_fd);
+
 	sp->now = rte_rdtsc();
 	if (sa->leaving) {
 		sp_app_serve_leaving(sp, app);
 		return;
 	}
 	sp_app_drain_ctrl(sp, app);
-	if (!bp_queue_empty(&app->ctrlq)) /* more than one round's worth: come back */
-		ev_feed_event(loop, w, EV_READ);
+	if (!bp_queue_empty(&app->ctrlq))
+		come_back(sp, sa);
+}
+
+static void on_doorbell(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct dp_app *app = w->data;
+	sp_wake_drain(app->sp_doorbell_fd);
+	serve(((struct sp_app *)app->sp_priv)->sp, app);
+}
+
+static void on_more(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct dp_app *app = w->data;
+	serve(((struct sp_app *)app->sp_priv)->sp, app);
 }
 
 /** sp_app_ctrl_watch - start serving @app's control queue on its doorbell. */
@@ -169,4 +199,15 @@ void sp_app_ctrl_watch(struct sp *sp, struct dp_app *app)
 	ev_io_init(&sa->doorbell_w, on_doorbell, app->sp_doorbell_fd, EV_READ);
 	sa->doorbell_w.data = app;
 	ev_io_start(sp->loop, &sa->doorbell_w);
+	ev_timer_init(&sa->more_w, on_more, 0., 0.);
+	sa->more_w.data = app;
+}
+
+/** sp_app_ctrl_unwatch - stop serving @app's control queue. */
+void sp_app_ctrl_unwatch(struct sp *sp, struct dp_app *app)
+{
+	struct sp_app *sa = app->sp_priv;
+
+	ev_io_stop(sp->loop, &sa->doorbell_w);
+	ev_timer_stop(sp->loop, &sa->more_w);
 }

@@ -152,6 +152,7 @@ struct sp_app {
 	struct sp *sp;
 	struct ctl_conn *conn;        /* control connection (ctl_sock.c): its end = app died */
 	ev_io doorbell_w;             /* ctrl queue doorbell */
+	ev_timer more_w;              /* ... the next round, in the loop's next pass */
 	uint32_t *free_slots;         /* stack of free slot numbers */
 	struct sp_slot *slots;        /* [max_flows] */
 	uint32_t npopulated;
@@ -327,6 +328,7 @@ void sp_app_post(struct sp *sp, struct dp_app *app, uint16_t type, int16_t statu
 		 uint32_t gen, uint32_t req_id, uint32_t aux);
 void sp_app_drain_ctrl(struct sp *sp, struct dp_app *app);
 void sp_app_ctrl_watch(struct sp *sp, struct dp_app *app);
+void sp_app_ctrl_unwatch(struct sp *sp, struct dp_app *app);
 void sp_app_serve_leaving(struct sp *sp, struct dp_app *app);
 void sp_app_left(struct sp *sp, struct dp_app *app);
 

@@ -5,7 +5,8 @@
  * queue that the slowpath had not been woken for.  All of them are served,
  * in order, in rounds, before the app's flows close as at exit, so a
  * request at the end of a long queue (an abort, a fork handoff, an exec
- * hold) is not lost to the exit.
+ * hold) is not lost to the exit; what would open something (listen,
+ * connect, adopt) is skipped, as nobody is left to use it.
  */
 #include <sys/socket.h>
 
@@ -45,18 +46,28 @@ Test(app_exit, an_abort_queued_behind_3000_requests_is_served)
 	uint32_t gen = app->flows[h].gen;
 
 	/* 3000 requests for the slot's last generation (stale: each is
-	 * taken and changes nothing), then the abort, and the app "exits" */
+	 * taken and changes nothing), connects nobody is left to use, then
+	 * the abort, and the app "exits" */
 	for (int i = 0; i < 3000; i++)
 		ctrl_quiet(&(struct bp_ctrl_req){ .op = BP_CTRL_KEEPALIVE, .slot = (uint32_t)h,
 						   .gen = gen - 1, .flags = 1 });
+	for (int i = 0; i < 3; i++)
+		ctrl_quiet(&(struct bp_ctrl_req){ .op = BP_CTRL_CONNECT, .ip = H.peer_ip,
+						   .port = (uint16_t)(9000 + i) });
 	ctrl_quiet(&(struct bp_ctrl_req){ .op = BP_CTRL_ABORT, .slot = (uint32_t)h, .gen = gen });
 	cr_assert_eq(shutdown(H.app->sock_fd, SHUT_RDWR), 0);
 
-	/* the abort, not the exit's orderly close */
+	/* the abort, not the exit's orderly close; and nothing for the
+	 * connects (no ARP, no SYN) */
+	uint8_t f[2048];
 	struct pkt_tcp p;
-	EXPECT_SEG(p, 2000);
+	int len = h_next_frame(f, 2000);
+	cr_assert_gt(len, 0, "nothing sent");
+	cr_assert_eq(pkt_classify(f, (size_t)len), PKT_PROTO_TCP, "a frame for a connect");
+	cr_assert_eq(pkt_parse_tcp(f, (size_t)len, true, &p), PKT_OK);
 	cr_assert(p.flags & TCPF_RST, "want the queued abort's RST, got flags 0x%x", p.flags);
 	cr_assert_eq(p.flags & TCPF_FIN, 0);
+	cr_assert_eq(h_next_frame(f, 300), 0, "a frame after the abort");
 	/* the daemon let the app go (its doorbell's far end is closed): the
 	 * app's own goodbye rings it, and gets an error, not SIGPIPE */
 	bp_detach(H.app);

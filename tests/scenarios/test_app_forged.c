@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "bp_internal.h"
+#include "sp_internal.h"
 
 #define PEER_ISN 7000000u
 
@@ -124,4 +125,43 @@ Test(forged, generations_are_unique_across_an_apps_slots)
 		for (uint32_t j = i + 1; j < n; j++)
 			cr_assert_neq(gens[i], gens[j], "slots %u and %u share generation %u", i, j,
 				      gens[i]);
+}
+
+/* the default queue, many rounds deep (the harness's holds one round) */
+static void default_queues(struct bp_config *c)
+{
+	c->queue_entries = 4096;
+}
+
+static void start_default_queues(void)
+{
+	h_start_with(default_queues);
+}
+
+TestSuite(forged_deep, .init = start_default_queues, .fini = h_stop, .timeout = 30);
+
+/*
+ * An app's full control queue is served a round (256) at a time, each in
+ * its own pass of the slowpath's loop, so timers, packets and other apps
+ * get their turn between rounds.  (Coming back to the app through an
+ * event fed to its own watcher ran every round in one pass: an app that
+ * kept its queue full held the slowpath for as long as it liked.)
+ */
+Test(forged_deep, a_full_control_queue_is_served_a_round_per_loop_pass)
+{
+	struct dp_app *app = &H.dp.apps[0];
+	struct sp *sp = H.dp.sp_priv;
+	struct bp_queue_view v;
+	uint64_t one = 1, bad = app->bad_entries;
+	const unsigned n = 4000;
+
+	/* (libbypass's view of the queue is stale from here) */
+	bp_queue_view_init(&v, app->ctrlq.q, app->ctrlq.mask + 1, sizeof(struct bp_ctrl_req), 1);
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_eq(bp_queue_push(&v, &(struct bp_ctrl_req){ .op = 0x7fff }), 0);
+	unsigned passes = ev_iteration(sp->loop); /* (a counter: read racily, it only grows) */
+	cr_assert_eq(send(H.app->sp_db_fd, &one, sizeof(one), 0), (ssize_t)sizeof(one));
+	POLL_FOR(app->bad_entries == bad + n, 5000);
+	passes = ev_iteration(sp->loop) - passes;
+	cr_assert_geq(passes, n / 256, "%u requests in %u passes of the loop", n, passes);
 }

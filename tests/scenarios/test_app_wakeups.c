@@ -45,11 +45,12 @@ Test(app_wakeups, a_kick_to_a_gone_core_raises_no_sigpipe)
 	uint32_t iss;
 	int h = h_open_passive(8099, PEER_ISN, 1460, &iss);
 
-	/* the core's end goes, as when the daemon dies; the core sleeps */
-	int fd = H.dp.core[0].app_kick_fd;
-	H.dp.core[0].app_kick_fd = -1;
-	close(fd);
-	usleep(300 * 1000); /* (a ppoll() under way keeps it open till it returns) */
+	/* the core's end goes, as when the daemon dies (its descriptor now
+	 * names a fresh socket nobody sends to); the core sleeps */
+	int fresh = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	cr_assert_geq(dup2(fresh, H.dp.core[0].app_kick_fd), 0);
+	close(fresh);
+	usleep(300 * 1000); /* (a ppoll() under way holds the old one till it returns) */
 	WAIT_FOR(__atomic_load_n(&app->hdr->fp_sleeping[0].word, __ATOMIC_ACQUIRE), 2000);
 
 	/* a send rings the sleeping core: the kick fails, the app lives */

@@ -95,7 +95,7 @@ static void fk_kick_fd(int fd)
 	uint64_t one = 1;
 
 	if (write(fd, &one, 8) < 0)
-		perror("fake: eventfd write");
+		perror("fake: kick write");
 }
 
 /* ------------------------------------------------------------ region */
@@ -321,7 +321,7 @@ static void fk_ctrl(struct fk_daemon *d, struct fk_app *a, const struct bp_ctrl_
 	} else if (r->op == BP_CTRL_SHUTDOWN || r->op == BP_CTRL_CLOSE) {
 		a->fl[s].shut = true;
 		a->fl[s].closing |= r->op == BP_CTRL_CLOSE;
-		fk_kick_fd(d->fp_kick_fd); /* the pump sends the FIN */
+		fk_kick_fd(d->fp_kick_app); /* the pump sends the FIN */
 	}
 }
 
