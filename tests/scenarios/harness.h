@@ -111,6 +111,18 @@ static void h_start_with(void (*tweak)(struct bp_config *c))
 
 static __attribute__((unused)) void h_start(void) { h_start_with(NULL); }
 
+/* the daemon's default queue depth: many control rounds deep (the
+ * harness's own 256 hold one) */
+static void h_default_queues(struct bp_config *c)
+{
+	c->queue_entries = 4096;
+}
+
+static __attribute__((unused)) void h_start_default_queues(void)
+{
+	h_start_with(h_default_queues);
+}
+
 static void h_stop(void)
 {
 	if (H.app)

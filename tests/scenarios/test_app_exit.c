@@ -15,18 +15,7 @@
 
 #define PEER_ISN 7100000u
 
-/* the default queue, many rounds deep (the harness's holds one round) */
-static void default_queues(struct bp_config *c)
-{
-	c->queue_entries = 4096;
-}
-
-static void start(void)
-{
-	h_start_with(default_queues);
-}
-
-TestSuite(app_exit, .init = start, .fini = h_stop, .timeout = 30);
+TestSuite(app_exit, .init = h_start_default_queues, .fini = h_stop, .timeout = 30);
 
 /* push @r onto the app's control queue past libbypass, ringing nothing */
 static void ctrl_quiet(const struct bp_ctrl_req *r)

@@ -127,18 +127,7 @@ Test(forged, generations_are_unique_across_an_apps_slots)
 				      gens[i]);
 }
 
-/* the default queue, many rounds deep (the harness's holds one round) */
-static void default_queues(struct bp_config *c)
-{
-	c->queue_entries = 4096;
-}
-
-static void start_default_queues(void)
-{
-	h_start_with(default_queues);
-}
-
-TestSuite(forged_deep, .init = start_default_queues, .fini = h_stop, .timeout = 30);
+TestSuite(forged_deep, .init = h_start_default_queues, .fini = h_stop, .timeout = 30);
 
 /*
  * An app's full control queue is served a round (256) at a time, each in
