@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <rte_cycles.h>
 #include <sys/un.h>
 
 #include "sp_internal.h"
@@ -101,6 +102,7 @@ void sp_ctl_app_gone(struct sp *sp, struct dp_app *app)
 	sa->conn = NULL;
 	if (sa->dying || sa->leaving)
 		return;
+	sp->now = rte_rdtsc(); /* (a connection's end comes with no clock update) */
 	sa->leaving = true;
 	sa->leave_left = app->ctrlq.mask + 1;
 	sp_app_serve_leaving(sp, app);
@@ -330,6 +332,7 @@ int sp_attach_init(struct sp *sp, char *err, size_t errlen)
 	if (sp->listen_fd < 0 || bind(sp->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    listen(sp->listen_fd, 1024)) {
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+		sp_kick_dir_remove(sp); /* (the caller skips sp_attach_fini()) */
 		return -1;
 	}
 	if (sp->dp->cfg.socket_group[0]) {
@@ -339,11 +342,15 @@ int sp_attach_init(struct sp *sp, char *err, size_t errlen)
 		    chown(path, (uid_t)-1, (gid_t)gid)) {
 			snprintf(err, errlen, "[daemon] socket_group: cannot give %s to group '%s': "
 				 "%s", path, sp->dp->cfg.socket_group, strerror(errno));
+			sp_kick_dir_remove(sp);
 			return -1;
 		}
 	}
 	chmod(path, sp->dp->cfg.socket_mode);
-	return sp_ctl_start(sp, sp->listen_fd, err, errlen);
+	int rc = sp_ctl_start(sp, sp->listen_fd, err, errlen);
+	if (rc)
+		sp_kick_dir_remove(sp);
+	return rc;
 }
 
 void sp_attach_fini(struct sp *sp)

@@ -59,9 +59,11 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 	uint32_t slot = 0;
 	const struct cc_ops *cc;
 	int rc;
-	/* a gone app's queue is served for what lets go (closes, aborts,
+	/* the queue of an app whose control connection ended (it exited, or
+	 * the daemon ended it) is served for what lets go (closes, aborts,
 	 * handoffs to its children, exec holds): what would open something
-	 * has no one left to use it, and would only be closed at once */
+	 * would only be closed at once, and no reply is read any more (a
+	 * caller still waiting sees the connection's end: ECONNRESET) */
 	if (((struct sp_app *)app->sp_priv)->leaving &&
 	    (r->op == BP_CTRL_LISTEN || r->op == BP_CTRL_CONNECT || r->op == BP_CTRL_ADOPT))
 		return;
@@ -124,10 +126,14 @@ static uint32_t drain(struct sp *sp, struct dp_app *app, uint32_t max)
 	return n;
 }
 
-/** sp_app_drain_ctrl - act on (at most a round of) @app's queued requests. */
+/**
+ * sp_app_drain_ctrl - act on everything @app has queued (at most a queue's
+ * worth: what it pushes meanwhile may follow), for a request on its
+ * control socket that must come after them.
+ */
 void sp_app_drain_ctrl(struct sp *sp, struct dp_app *app)
 {
-	drain(sp, app, CTRL_PER_ROUND);
+	drain(sp, app, app->ctrlq.mask + 1);
 }
 
 /*
@@ -173,7 +179,7 @@ static void serve(struct sp *sp, struct dp_app *app)
 		sp_app_serve_leaving(sp, app);
 		return;
 	}
-	sp_app_drain_ctrl(sp, app);
+	drain(sp, app, CTRL_PER_ROUND);
 	if (!bp_queue_empty(&app->ctrlq))
 		come_back(sp, sa);
 }

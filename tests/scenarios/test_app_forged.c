@@ -127,7 +127,7 @@ Test(forged, generations_are_unique_across_an_apps_slots)
 				      gens[i]);
 }
 
-TestSuite(forged_deep, .init = h_start_default_queues, .fini = h_stop, .timeout = 30);
+TestSuite(ctrl_rounds, .init = h_start_default_queues, .fini = h_stop, .timeout = 30);
 
 /*
  * An app's full control queue is served a round (256) at a time, each in
@@ -136,7 +136,7 @@ TestSuite(forged_deep, .init = h_start_default_queues, .fini = h_stop, .timeout 
  * event fed to its own watcher ran every round in one pass: an app that
  * kept its queue full held the slowpath for as long as it liked.)
  */
-Test(forged_deep, a_full_control_queue_is_served_a_round_per_loop_pass)
+Test(ctrl_rounds, a_full_control_queue_is_served_a_round_per_loop_pass)
 {
 	struct dp_app *app = &H.dp.apps[0];
 	struct sp *sp = H.dp.sp_priv;
@@ -153,4 +153,29 @@ Test(forged_deep, a_full_control_queue_is_served_a_round_per_loop_pass)
 	POLL_FOR(app->bad_entries == bad + n, 5000);
 	passes = ev_iteration(sp->loop) - passes;
 	cr_assert_geq(passes, n / 256, "%u requests in %u passes of the loop", n, passes);
+}
+
+/*
+ * A request on the control socket that names what the app queued before
+ * (a shared listen: its proof travels as a descriptor) comes after all of
+ * it, not after one round: here the close of the port's listener, behind
+ * a thousand other requests.
+ */
+Test(ctrl_rounds, a_shared_listen_comes_after_everything_queued_before_it)
+{
+	struct dp_app *app = &H.dp.apps[0];
+	struct bp_queue_view v;
+	int l = bp_listen(H.app, 0, 8130, 16);
+	cr_assert_geq(l, 0);
+	uint32_t gen = app->flows[l].gen;
+
+	/* (libbypass's view of the queue is stale from here: no more ctrl
+	 * queue requests through it) */
+	bp_queue_view_init(&v, app->ctrlq.q, app->ctrlq.mask + 1, sizeof(struct bp_ctrl_req), 1);
+	for (unsigned i = 0; i < 1000; i++)
+		cr_assert_eq(bp_queue_push(&v, &(struct bp_ctrl_req){ .op = 0x7fff }), 0);
+	cr_assert_eq(bp_queue_push(&v, &(struct bp_ctrl_req){ .op = BP_CTRL_CLOSE,
+							      .slot = (uint32_t)l, .gen = gen }), 0);
+	int s = bp_listen_share(H.app, 0, 8130, 16, -1);
+	cr_assert_geq(s, 0, "the shared listen came before the close queued ahead of it: %d", s);
 }

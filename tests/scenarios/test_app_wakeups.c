@@ -53,6 +53,7 @@ Test(app_wakeups, a_kick_to_a_gone_core_raises_no_sigpipe)
 	usleep(300 * 1000); /* (a ppoll() under way holds the old one till it returns) */
 	WAIT_FOR(__atomic_load_n(&app->hdr->fp_sleeping[0].word, __ATOMIC_ACQUIRE), 2000);
 
-	/* a send rings the sleeping core: the kick fails, the app lives */
+	/* a send rings the sleeping core: the kick fails, the app lives (a
+	 * datagram socket never raises SIGPIPE; a pipe, as these were, did) */
 	cr_assert_eq(bp_send(H.app, h, "x", 1), 1);
 }
