@@ -11,6 +11,9 @@
 #     reset when it exits, not pinned
 #  d) orphans (owner gone, a fork child holds them) are bounded per uid
 #     ([apps] max_orphans) and in lifetime ([apps] orphan_timeout_ms)
+#  e) an owner's close that crossed an adoption lets go of the flow
+#  f) no other uid can reach a fastpath core's kick socket (only apps'
+#     sockets the daemon connected can wake it)
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -204,4 +207,20 @@ echo "  owner alive, its close crossed the child's adoption, child gone: $n esta
 [ "$n" -le 0 ] || bp_die "the flow outlived the child that adopted it: the owner's close kept its hold"
 wait "$sc" || bp_die "stale-close-test failed: $(cat "$dir/stale.log")"
 echo "ok: (e) an owner's close that crossed an adoption lets go of the flow"
+
+# ---------------------------------------------------------------- (f)
+bp_log "(f) the cores' kick sockets: only the daemon connects to them"
+kick=$BYPASS_SOCKET.kick/0
+[ -S "$kick" ] || bp_die "no kick socket $kick"
+[ "$(stat -c %a "$BYPASS_SOCKET.kick")" = 700 ] ||
+	bp_die "$BYPASS_SOCKET.kick is mode $(stat -c %a "$BYPASS_SOCKET.kick"), want 700"
+out=$(as_b /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+try:
+    s.connect(sys.argv[1]); s.send(b"x" * 8)
+except PermissionError:
+    print("refused"); sys.exit(0)
+print("connected"); sys.exit(1)' "$kick") || bp_die "uid $B_UID reached $kick: $out"
+echo "ok: (f) another uid cannot reach a core's kick socket ($out)"
 echo "PASS: connections belong to their owner"
