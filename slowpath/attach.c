@@ -17,8 +17,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <rte_cycles.h>
 #include <sys/un.h>
+#include <rte_cycles.h>
 
 #include "sp_internal.h"
 #include "ctl_wire.h"
