@@ -408,6 +408,19 @@ static int rx_msg_response(struct rpc_session *s, const struct rpc_tmsg *m)
 	return 0;
 }
 
+/* @calls and @bytes the peer spent on something we keep nothing of: charged
+ * (within the credit we gave) and given straight back */
+static int credit_through(struct rpc_session *s, uint32_t calls, uint32_t bytes)
+{
+	if (s->rx_calls_used + calls > s->rx_calls_win ||
+	    s->rx_bytes_used + bytes > s->rx_bytes_win)
+		return -EPROTO; /* peer ignored our credit */
+	s->rx_calls_used += calls;
+	s->rx_bytes_used += bytes;
+	rpc_credit_return(s, calls, bytes);
+	return 0;
+}
+
 /*
  * Bytes of a request the transport skips (over max_msg) went by: their
  * credit goes back now, as over a byte stream, since the request may be
@@ -415,13 +428,7 @@ static int rx_msg_response(struct rpc_session *s, const struct rpc_tmsg *m)
  */
 static int rx_skipped_part(struct rpc_session *s, const struct rpc_tmsg *m)
 {
-	if (m->h.type != RPC_FT_REQUEST)
-		return 0;
-	if (s->rx_bytes_used + m->wire_bytes > s->rx_bytes_win)
-		return -EPROTO; /* peer ignored our credit */
-	s->rx_bytes_used += m->wire_bytes;
-	rpc_credit_return(s, 0, m->wire_bytes);
-	return 0;
+	return m->h.type == RPC_FT_REQUEST ? credit_through(s, 0, m->wire_bytes) : 0;
 }
 
 /*
@@ -432,17 +439,9 @@ static int rx_skipped_part(struct rpc_session *s, const struct rpc_tmsg *m)
  */
 static int rx_cancelled_request(struct rpc_session *s, const struct rpc_tmsg *m)
 {
-	uint32_t calls = !(m->h.flags & RPC_FF_REQ_CONT);
-
 	if (m->h.type != RPC_FT_REQUEST)
 		return -EPROTO; /* only requests are cancelled */
-	if (s->rx_calls_used + calls > s->rx_calls_win ||
-	    s->rx_bytes_used + m->wire_bytes > s->rx_bytes_win)
-		return -EPROTO; /* peer ignored our credit */
-	s->rx_calls_used += calls;
-	s->rx_bytes_used += m->wire_bytes;
-	rpc_credit_return(s, calls, m->wire_bytes);
-	return 0;
+	return credit_through(s, !(m->h.flags & RPC_FF_REQ_CONT), m->wire_bytes);
 }
 
 /*
