@@ -80,6 +80,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <rte_ether.h>
 #include <rte_ring.h>
 #include <rte_mempool.h>
@@ -700,6 +701,20 @@ struct dataplane {
 	uint64_t sp_counters[DPC_MAX];      /* slowpath-written */
 	void *sp_priv;
 };
+
+/*
+ * dp_kicks_take - take the wakeup datagrams queued on @fd, the daemon's
+ * own end of an app's doorbell or of a core's kick socket
+ * (slowpath/wake.c).  At most a round's worth: an app that keeps sending
+ * leaves @fd readable, so its reader comes back after serving the others.
+ */
+static inline void dp_kicks_take(int fd)
+{
+	char buf[16];
+
+	for (int n = 0; n < 64 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0; n++)
+		;
+}
 
 extern struct dataplane *g_dp;
 

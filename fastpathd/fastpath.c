@@ -19,7 +19,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <rte_ethdev.h>
@@ -431,12 +430,9 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 			fp->kicked = true; /* maybe an idle app: fp_apps_poll() looks */
 		}
 		if (pfd[1].revents & POLLIN) {
-			/* apps' kick datagrams (slowpath/wake.c); an app that keeps
-			 * sending only keeps the core awake, as its doorbells would */
-			char buf[16];
-			for (int n = 0; n < 64; n++)
-				if (recv(self->app_kick_fd, buf, sizeof(buf), MSG_DONTWAIT) < 0)
-					break;
+			/* an app that keeps sending only keeps the core awake,
+			 * as its doorbells would */
+			dp_kicks_take(self->app_kick_fd);
 			fp->kicked = true;
 		}
 	}

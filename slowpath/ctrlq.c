@@ -187,7 +187,7 @@ static void serve(struct sp *sp, struct dp_app *app)
 static void on_doorbell(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct dp_app *app = w->data;
-	sp_wake_drain(app->sp_doorbell_fd);
+	dp_kicks_take(app->sp_doorbell_fd);
 	serve(((struct sp_app *)app->sp_priv)->sp, app);
 }
 

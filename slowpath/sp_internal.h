@@ -312,7 +312,6 @@ struct sockaddr_un;
 int sp_wake_open(struct dp_app *app, int *app_wake, int *app_doorbell, char *err,
 		 size_t errlen);
 void sp_wake_close(struct dp_app *app);
-void sp_wake_drain(int fd);
 int sp_kick_addr(const struct sp *sp, uint32_t k, struct sockaddr_un *sa);
 int sp_kick_dir_make(struct sp *sp, char *err, size_t errlen);
 void sp_kick_dir_remove(struct sp *sp);

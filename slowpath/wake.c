@@ -105,18 +105,6 @@ void sp_wake_close(struct dp_app *app)
 }
 
 /**
- * sp_wake_drain - take the wakeups queued on the doorbell socket @fd (the
- * daemon's own end).  At most a round's worth: an app that keeps sending
- * leaves @fd readable, so the loop comes back after serving the others.
- */
-void sp_wake_drain(int fd)
-{
-	char buf[16];
-	for (int n = 0; n < 64 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0; n++)
-		;
-}
-
-/**
  * sp_kick_addr - the address of fastpath core @k's kick socket: in the
  * directory <[daemon] socket>.kick, which only the daemon's user may
  * enter, so no one but the daemon can connect to it.
@@ -136,6 +124,17 @@ static const char *kick_dir(const struct sp *sp, struct sockaddr_un *sa)
 	sp_kick_addr(sp, 0, sa);
 	*strrchr(sa->sun_path, '/') = 0;
 	return sa->sun_path;
+}
+
+/* remove every core's kick socket (sp_kick_addr() was checked) */
+static void unlink_kick_sockets(const struct sp *sp)
+{
+	struct sockaddr_un sa;
+
+	for (uint32_t k = 0; k < DP_MAX_CORES; k++) {
+		sp_kick_addr(sp, k, &sa);
+		unlink(sa.sun_path);
+	}
 }
 
 /**
@@ -166,10 +165,7 @@ int sp_kick_dir_make(struct sp *sp, char *err, size_t errlen)
 	}
 	if (chmod(dir, 0700))
 		goto fail;
-	for (uint32_t k = 0; k < DP_MAX_CORES; k++) {
-		sp_kick_addr(sp, k, &sa);
-		unlink(sa.sun_path); /* a crashed daemon's */
-	}
+	unlink_kick_sockets(sp); /* a crashed daemon's */
 	return 0;
 fail:
 	snprintf(err, errlen, "cannot make the kick socket directory %s: %s", dir,
@@ -184,9 +180,6 @@ void sp_kick_dir_remove(struct sp *sp)
 
 	if (sp_kick_addr(sp, DP_MAX_CORES, &sa))
 		return; /* never made */
-	for (uint32_t k = 0; k < DP_MAX_CORES; k++) {
-		sp_kick_addr(sp, k, &sa);
-		unlink(sa.sun_path);
-	}
+	unlink_kick_sockets(sp);
 	rmdir(kick_dir(sp, &sa));
 }
