@@ -100,10 +100,9 @@ void sp_ctl_app_gone(struct sp *sp, struct dp_app *app)
 {
 	struct sp_app *sa = app->sp_priv;
 	sa->conn = NULL;
-	if (sa->dying || sa->leaving)
+	if (sa->dying || sa->leave_left)
 		return;
 	sp->now = rte_rdtsc(); /* (a connection's end comes with no clock update) */
-	sa->leaving = true;
 	sa->leave_left = app->ctrlq.mask + 1;
 	sp_app_serve_leaving(sp, app);
 }

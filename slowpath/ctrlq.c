@@ -64,7 +64,7 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 	 * handoffs to its children, exec holds): what would open something
 	 * would only be closed at once, and no reply is read any more (a
 	 * caller still waiting sees the connection's end: ECONNRESET) */
-	if (((struct sp_app *)app->sp_priv)->leaving &&
+	if (((struct sp_app *)app->sp_priv)->leave_left &&
 	    (r->op == BP_CTRL_LISTEN || r->op == BP_CTRL_CONNECT || r->op == BP_CTRL_ADOPT))
 		return;
 	switch (r->op) {
@@ -162,7 +162,7 @@ void sp_app_serve_leaving(struct sp *sp, struct dp_app *app)
 
 	sa->leave_left -= drain(sp, app, max);
 	if (!sa->leave_left || bp_queue_empty(&app->ctrlq)) {
-		sa->leaving = false;
+		sa->leave_left = 0;
 		sp_app_left(sp, app);
 		return;
 	}
@@ -175,7 +175,7 @@ static void serve(struct sp *sp, struct dp_app *app)
 	struct sp_app *sa = app->sp_priv;
 
 	sp->now = rte_rdtsc();
-	if (sa->leaving) {
+	if (sa->leave_left) {
 		sp_app_serve_leaving(sp, app);
 		return;
 	}

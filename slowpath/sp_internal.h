@@ -170,10 +170,9 @@ struct sp_app {
 	int32_t pid;                  /* SO_PEERCRED at attach (0 if unknown) */
 	int pidfd;                    /* ... that process (-1: none): is @pid still it? */
 	uint32_t uid;                 /* SO_PEERCRED at attach: who owns its flows */
-	/* its control connection ended: what it queued before is served in
-	 * rounds, at most one queue's worth (a fork child may keep pushing),
-	 * then sp_app_left() */
-	bool leaving;
+	/* non-zero: its control connection ended, and what it queued before
+	 * is served in rounds, at most this many more (one queue's worth to
+	 * start with: a fork child may keep pushing), then sp_app_left() */
 	uint32_t leave_left;
 	bool dying;
 };
