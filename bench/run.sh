@@ -3,7 +3,7 @@
 #
 #   sudo ./bench/run.sh [--quick] [--runs N] [--duration S] [--systems LIST]
 #                       [--workloads LIST] [--fp-cores LIST] [--dedicated]
-#                       [--no-build] [--no-perf] [--out DIR]
+#                       [--hugepages N] [--no-build] [--no-perf] [--out DIR]
 #   ./bench/run.sh --report DIR      (rebuild report.md and plots from DIR/raw.csv)
 #
 # Builds everything in Release (build-bench/, or $BENCH_BUILD_DIR), builds
@@ -29,6 +29,11 @@
 #                    CPU $BENCH_CORE_SRV; bp_echo_srv, the client's fastpathd
 #                    and bp_load share CPU $BENCH_CORE_CLI.  Started only
 #                    for its own runs, so its spinning never slows the rest.
+#   --hugepages N    reserves N more huge pages (vm.nr_hugepages, put back at
+#                    exit) and puts every app's region on them ([apps]
+#                    hugepages = true): size N for the regions of every app
+#                    up at once (fastpathd's log says what one reserves);
+#                    they are touched once first, as pages reserved at boot.
 # Core budget (2 CPUs): the server side (server app + its fastpathd, or the
 # Linux server) on CPU $BENCH_CORE_SRV (0), the client side (load generator +
 # its fastpathd) on CPU $BENCH_CORE_CLI (1).  A daemon's slowpath thread runs
@@ -43,7 +48,7 @@ set -euo pipefail
 usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-QUICK=0 RUNS="" DURATION="" WARMUP="" BUILD=1 PERF=1 OUT="" REPORT_ONLY=""
+QUICK=0 HUGEPAGES="" RUNS="" DURATION="" WARMUP="" BUILD=1 PERF=1 OUT="" REPORT_ONLY=""
 SYSTEMS="linux,bypass,lx2bp" WORKLOADS="" FP_CORES=1 DEDICATED=0
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -55,6 +60,7 @@ while [ $# -gt 0 ]; do
 	--workloads) WORKLOADS=${2:?}; shift ;;
 	--fp-cores) FP_CORES=${2:?}; shift ;;
 	--dedicated) DEDICATED=1 ;;
+	--hugepages) HUGEPAGES=${2:?}; shift ;;
 	--no-build) BUILD=0 ;;
 	--no-perf) PERF=0 ;;
 	--out) OUT=${2:?}; shift ;;
@@ -151,7 +157,13 @@ export BYPASS_BUILD_DIR=$BUILD_DIR
 
 # shellcheck source=deploy/lib.sh
 source "$ROOT/deploy/lib.sh"
-trap bp_cleanup EXIT
+HP_ORIG=""
+hp_restore() {
+	local rc=$?
+	[ -z "$HP_ORIG" ] || echo "$HP_ORIG" >/proc/sys/vm/nr_hugepages
+	return $rc
+}
+trap 'hp_restore; bp_cleanup' EXIT
 trap 'exit 130' INT TERM
 bp_make_tmp
 TMPD=$BP_TMP
@@ -159,6 +171,32 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # one daemon config for every bypass system (why each key: the file)
 cp "$ROOT/bench/fastpathd.ini" "$TMPD/fastpathd.ini"
+if [ -n "$HUGEPAGES" ]; then
+	[[ $HUGEPAGES =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --hugepages wants a page count" >&2; exit 2; }
+	HP_ORIG=$(cat /proc/sys/vm/nr_hugepages)
+	echo $((HP_ORIG + HUGEPAGES)) >/proc/sys/vm/nr_hugepages
+	got=$(cat /proc/sys/vm/nr_hugepages)
+	[ "$got" -eq $((HP_ORIG + HUGEPAGES)) ] || {
+		echo "run.sh: the kernel gave $((got - HP_ORIG)) of $HUGEPAGES huge pages" >&2
+		exit 1
+	}
+	# touch every page once, as a server's pages reserved at boot have been:
+	# in a VM a page's first touch also faults it in on the host, seconds
+	# for gigabytes, and that would land in the first run's window
+	python3 -c '
+import mmap, os, sys
+n, size = int(sys.argv[1]), 0
+for line in open("/proc/meminfo"):
+    if line.startswith("Hugepagesize:"):
+        size = int(line.split()[1]) * 1024
+fd = os.memfd_create("bench-touch", os.MFD_HUGETLB)
+os.ftruncate(fd, n * size)
+m = mmap.mmap(fd, n * size)
+for off in range(0, n * size, size):
+    m[off] = 1
+' "$HUGEPAGES" || { echo "run.sh: could not touch the huge pages" >&2; exit 1; }
+	printf '[apps]\nhugepages = true\n' >>"$TMPD/fastpathd.ini"
+fi
 # more settings, e.g. BENCH_FP_EXTRA=$'[fastpath]\nmbufs = 65535' (later keys win)
 [ -z "${BENCH_FP_EXTRA:-}" ] || printf '%s\n' "$BENCH_FP_EXTRA" >>"$TMPD/fastpathd.ini"
 # bypass-ded's server daemon: the same, busy-polling on a CPU of its own

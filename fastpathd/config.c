@@ -55,6 +55,7 @@ static const struct field fields[] = {
 	F("apps", "rx_buf", FT_POW2, rx_buf_size, 4096, 1u << 30, "per-connection receive buffer bytes (power of two)"),
 	F("apps", "tx_buf", FT_POW2, tx_buf_size, 4096, 1u << 30, "per-connection transmit buffer bytes (power of two)"),
 	F("apps", "prefault_mb", FT_U32, prefault_mb, 0, 1u << 20, "per app: a new connection's buffers are mapped in whole when it is set up, while the app's mapped-in buffers stay under this many MiB (0: never; pages are then faulted in as the rings first wrap)"),
+	F("apps", "hugepages", FT_BOOL, app_hugepages, 0, 1, "back each app's region with huge pages of the kernel's default size (from vm.nr_hugepages; see fastpathd(8)): with thousands of connections their rings then cost far fewer TLB misses, but the whole region (about max_flows x (rx_buf + tx_buf)) is reserved when the app attaches, and an app whose region does not fit is refused"),
 	F("apps", "queue_entries", FT_POW2, queue_entries, 64, 1u << 20, "entries per app queue (power of two)"),
 	F("apps", "max_listeners", FT_U32, max_listeners, 1, 4096, "per uid: listening endpoints (a shared port's every member counts); the daemon holds 4096 in all"),
 	F("apps", "max_orphans", FT_U32, max_orphans, 0, 1u << 22, "per uid: connections whose owner closed or exited while a fork child still holds them; beyond this they close"),

@@ -66,6 +66,7 @@ struct bp_config {
 	uint32_t rx_buf_size;       /* power of two */
 	uint32_t tx_buf_size;
 	uint32_t prefault_mb;       /* per app: buffer MiB mapped in at slot allocation */
+	bool app_hugepages;         /* regions on huge pages, reserved whole at attach */
 	uint32_t queue_entries;     /* per app queue, power of two */
 	uint32_t max_orphans;       /* per uid: flows held only by fork children */
 	uint32_t max_listeners;     /* per uid: listening endpoints */

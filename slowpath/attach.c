@@ -42,10 +42,7 @@ static void app_release(struct sp *sp, struct dp_app *app)
 		free(sa->slots);
 		free(sa);
 	}
-	if (app->base)
-		munmap(app->base, app->region_size);
-	if (app->memfd >= 0)
-		close(app->memfd);
+	sp_region_destroy(sp->dp, app);
 	sp_wake_close(app);
 	free(app->slot_flow);
 	free(app->fp_slot_flow);

@@ -78,6 +78,7 @@ static const struct mt_family
 	f_ctl_acc = { "bypass_ctl_accepted_total", "Control connections accepted.", C, MT_GLOBAL, NULL },
 	f_ctl_evict = { "bypass_ctl_evicted_total", "Control connections closed to make room under the caps.", C, MT_GLOBAL, NULL },
 	f_ctl_ftmo = { "bypass_ctl_frame_timeouts_total", "Control frames that did not complete in time.", C, MT_GLOBAL, NULL },
+	f_region_lost = { "bypass_apps_region_lost_total", "Apps let go for giving back pages of their huge-page region.", C, MT_GLOBAL, NULL },
 	f_ctl_itmo = { "bypass_ctl_idle_timeouts_total", "Control connections closed idle.", C, MT_GLOBAL, NULL },
 	f_ctl_slow = { "bypass_ctl_slow_readers_total", "Control clients dropped for not reading replies.", C, MT_GLOBAL, NULL },
 	f_ctl_bad = { "bypass_ctl_bad_frames_total", "Control frames that did not decode.", C, MT_GLOBAL, NULL },
@@ -119,7 +120,7 @@ static const struct mt_family
 /* every family above, for sp_metrics_families() */
 static const struct mt_family *const all_families[] = {
 	&f_info, &f_invalid, &f_apps, &f_flows, &f_timed, &f_half_open, &f_mbufs, &f_mbufs_free,
-	&f_ctl_pending, &f_ctl_acc, &f_ctl_evict, &f_ctl_ftmo, &f_ctl_itmo, &f_ctl_slow,
+	&f_ctl_pending, &f_ctl_acc, &f_ctl_evict, &f_region_lost, &f_ctl_ftmo, &f_ctl_itmo, &f_ctl_slow,
 	&f_ctl_bad, &f_ctl_aerr, &f_http_req, &f_http_drop, &f_omitted, &f_cores_active,
 	&f_cores, &f_core_rx, &f_core_tx, &f_core_flows, &f_core_busy, &f_port_info,
 	&f_port_rxp, &f_port_txp, &f_port_rxb, &f_port_txb, &f_port_miss, &f_port_rxerr,
@@ -196,6 +197,7 @@ static void collect_global(struct sp *sp, struct mt_set *set)
 	mt_add(set, &f_ctl_pending, NULL, NULL, cs.pending, 0);
 	mt_add(set, &f_ctl_acc, NULL, NULL, cs.accepted, 0);
 	mt_add(set, &f_ctl_evict, NULL, NULL, cs.evicted, 0);
+	mt_add(set, &f_region_lost, NULL, NULL, sp->region_lost_apps, 0);
 	mt_add(set, &f_ctl_ftmo, NULL, NULL, cs.frame_timeouts, 0);
 	mt_add(set, &f_ctl_itmo, NULL, NULL, cs.idle_timeouts, 0);
 	mt_add(set, &f_ctl_slow, NULL, NULL, cs.slow_readers, 0);

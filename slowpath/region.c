@@ -5,8 +5,9 @@
  * libbypass and the test fakes).
  *
  * The app can write into the region but never shrink it, so the daemon can
- * never take SIGBUS from a hostile app, and the region holds only that
- * app's own queues and buffers.
+ * never take SIGBUS from a hostile app (on huge pages it can still hand
+ * pages back: region_guard.c), and the region holds only that app's own
+ * queues and buffers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,10 +15,119 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "sp_internal.h"
 #include "bypass/region_layout.h"
 #include "rpc_heap.h"
+#include "log_esc.h"
+#include "ctl_sock.h"
+
+/* free huge pages of @page_size not promised to a mapping yet, or -1 */
+static long hugepages_available(uint64_t page_size)
+{
+	char path[96];
+	long v[2];
+	const char *names[2] = { "free_hugepages", "resv_hugepages" };
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/%s",
+			 (unsigned long long)(page_size >> 10), names[i]);
+		FILE *f = fopen(path, "re");
+		int ok = f && fscanf(f, "%ld", &v[i]) == 1;
+		if (f)
+			fclose(f);
+		if (!ok)
+			return -1;
+	}
+	return v[0] - v[1];
+}
+
+/*
+ * The region's memfd, sized @l->size and sealed.  On huge pages
+ * ([apps] hugepages) the size is rounded up to whole pages of the
+ * kernel's default huge page size, which @page_size receives (else 0).
+ */
+static int region_memfd(const struct bp_config *c, const char *name, struct bp_region_layout *l,
+			uint64_t *page_size, char *err, size_t errlen)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING |
+				    (c->app_hugepages ? MFD_HUGETLB : 0));
+	struct stat st;
+
+	*page_size = 0;
+	if (fd < 0) {
+		snprintf(err, errlen, c->app_hugepages ?
+			 "cannot create a huge-page app region: %s (does this kernel have "
+			 "hugetlbfs? else set [apps] hugepages = off)" :
+			 "cannot create an app region: %s", strerror(errno));
+		return -1;
+	}
+	if (c->app_hugepages) {
+		if (fstat(fd, &st) || st.st_blksize < 4096 ||
+		    (st.st_blksize & (st.st_blksize - 1))) {
+			snprintf(err, errlen, "cannot learn the huge page size of an app region");
+			close(fd);
+			return -1;
+		}
+		*page_size = (uint64_t)st.st_blksize;
+		l->size = (l->size + *page_size - 1) & ~(*page_size - 1);
+	}
+	if (ftruncate(fd, (off_t)l->size) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		snprintf(err, errlen, "cannot create a %llu-byte app region: %s",
+			 (unsigned long long)l->size, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* why a huge-page region could not be mapped, and what to do about it */
+static void hugepages_short(uint64_t size, uint64_t page_size, int e, char *err, size_t errlen)
+{
+	long avail = hugepages_available(page_size);
+	snprintf(err, errlen, "cannot reserve %llu huge pages of %llu KiB for the app region "
+		 "(%ld available): %s; raise vm.nr_hugepages, lower [apps] max_flows, rx_buf "
+		 "or tx_buf, or set [apps] hugepages = off",
+		 (unsigned long long)(size / page_size), (unsigned long long)(page_size >> 10),
+		 avail, strerror(e));
+}
+
+/**
+ * sp_region_init - at start, with [apps] hugepages: refuse a kernel that
+ * cannot make huge-page regions, say what one app's region reserves
+ * against what the pool holds (an operator may add pages later, so a
+ * short pool only warns), and install the SIGBUS guard (region_guard.c;
+ * sp_stop() removes it).
+ * Return: 0, or -1 with @err set.
+ */
+int sp_region_init(const struct dataplane *dp, char *err, size_t errlen)
+{
+	const struct bp_config *c = &dp->cfg;
+	struct bp_region_layout l;
+	uint64_t page_size;
+
+	if (!c->app_hugepages)
+		return 0;
+	bp_region_layout(&l, dp->ncores, c->app_max_flows, c->queue_entries, c->rx_buf_size,
+			 c->tx_buf_size, 0);
+	int fd = region_memfd(c, "bypass-hugepage-probe", &l, &page_size, err, errlen);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	uint64_t pages = l.size / page_size;
+	long avail = hugepages_available(page_size);
+	printf("fastpathd: [apps] hugepages: each app reserves %llu huge pages of %llu KiB "
+	       "(%llu MiB, more with an RPC heap); %ld available\n", (unsigned long long)pages,
+	       (unsigned long long)(page_size >> 10), (unsigned long long)(l.size >> 20), avail);
+	if (avail < (long)pages)
+		fprintf(stderr, "fastpathd: warning: too few huge pages for one app: apps are "
+			"refused until vm.nr_hugepages is raised by %llu\n",
+			(unsigned long long)(pages - (uint64_t)(avail > 0 ? avail : 0)));
+	fflush(stdout);
+	return sp_region_guard_init(c->max_apps, err, errlen);
+}
 
 /**
  * sp_region_create - create, map and initialise @app's region, sized by
@@ -25,32 +135,42 @@
  * offsets and its queue views are set from the layout, never from the
  * (app-writable) header.
  * @err: what failed, for the attach reply.
+ *
+ * A region on huge pages is reserved whole by this mapping (a shared
+ * hugetlbfs mapping takes its pages from the pool at mmap, or fails), so
+ * no later touch by the daemon or the app can meet an empty pool and
+ * SIGBUS.
  * Return: 0 or -ENOMEM.
  */
 int sp_region_create(struct dataplane *dp, struct dp_app *app, uint64_t heap_want, char *err,
 		     size_t errlen)
 {
 	const struct bp_config *c = &dp->cfg;
+	struct sp_app *sa = app->sp_priv;
 	struct bp_region_layout l;
+	uint64_t page_size;
 
 	bp_region_layout(&l, dp->ncores, c->app_max_flows, c->queue_entries, c->rx_buf_size,
 			 c->tx_buf_size, bp_heap_size(heap_want, dp->ncores));
 
 	char name[32];
 	snprintf(name, sizeof(name), "bypass-app-%u", app->app_id);
-	app->memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (app->memfd < 0 || ftruncate(app->memfd, (off_t)l.size) ||
-	    fcntl(app->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
-		snprintf(err, errlen, "cannot create a %llu-byte app region: %s",
-			 (unsigned long long)l.size, strerror(errno));
+	app->memfd = region_memfd(c, name, &l, &page_size, err, errlen);
+	if (app->memfd < 0)
 		return -ENOMEM;
-	}
+	sa->huge_pages = page_size != 0;
 	app->base = mmap(NULL, l.size, PROT_READ | PROT_WRITE, MAP_SHARED, app->memfd, 0);
 	if (app->base == MAP_FAILED) {
+		int e = errno;
 		app->base = NULL;
-		snprintf(err, errlen, "cannot map the app region: %s", strerror(errno));
+		if (page_size)
+			hugepages_short(l.size, page_size, e, err, errlen);
+		else
+			snprintf(err, errlen, "cannot map the app region: %s", strerror(e));
 		return -ENOMEM;
 	}
+	if (page_size)
+		sp_region_guard_add((uint32_t)(app - dp->apps), app->base, l.size, page_size);
 	app->region_size = l.size;
 	app->max_flows = c->app_max_flows;
 	app->rx_buf_size = c->rx_buf_size;
@@ -87,4 +207,43 @@ int sp_region_create(struct dataplane *dp, struct dp_app *app, uint64_t heap_wan
 		}
 	}
 	return 0;
+}
+
+/** sp_region_destroy - unmap and close @app's region (either may be unset). */
+void sp_region_destroy(struct dataplane *dp, struct dp_app *app)
+{
+	if (app->base) {
+		sp_region_guard_del((uint32_t)(app - dp->apps));
+		munmap(app->base, app->region_size);
+		app->base = NULL;
+	}
+	if (app->memfd >= 0)
+		close(app->memfd);
+	app->memfd = -1;
+}
+
+/**
+ * sp_region_lost_check - let go of every app whose huge-page region lost
+ * a page (region_guard.c): its control connection is closed, so its
+ * connections are reset as at its exit and the app learns it was dropped.
+ */
+void sp_region_lost_check(struct sp *sp)
+{
+	struct dataplane *dp = sp->dp;
+
+	if (!sp_region_guard_take())
+		return;
+	for (uint32_t i = 0; i < dp->cfg.max_apps; i++) {
+		struct dp_app *app = &dp->apps[i];
+		struct sp_app *sa = app->sp_priv;
+		if (!app->in_use || !sa || !sa->conn || !sp_region_guard_lost(i))
+			continue;
+		char name[LOG_ESC_SIZE(sizeof(app->name))];
+
+		fprintf(stderr, "fastpathd: app %u (%s) gave back pages of its huge-page region "
+			"(MADV_REMOVE or a hole punch): let go, its connections are reset\n",
+			app->app_id, log_esc(name, sizeof(name), app->name));
+		sp->region_lost_apps++;
+		sp_ctl_end(sa->conn);
+	}
 }

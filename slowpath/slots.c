@@ -29,6 +29,8 @@ static void slot_reclaim(struct dp_app *app, uint32_t slot)
 {
 	struct sp_app *sa = app->sp_priv;
 	uint64_t off = dp_app_slot_rx_off(app, slot);
+	if (sa->huge_pages)
+		return; /* reserved whole, and a hole smaller than a page frees nothing */
 	fallocate(app->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
 		  (off_t)app->rx_buf_size + app->tx_buf_size);
 	if (sa->slots[slot].populated) {
@@ -47,14 +49,15 @@ static void slot_reclaim(struct dp_app *app, uint32_t slot)
  * the rings wrap for the first time: with hundreds of connections moving
  * small messages that lasts for seconds, and under a hypervisor every
  * fault is dear.  Bounded by [apps] prefault_mb; a slot that stayed warm
- * is mapped already.  Return: true if the slot was mapped in now.
+ * is mapped already, as is a region on huge pages (its few faults are
+ * cheap).  Return: true if the slot was mapped in now.
  */
 static bool slot_populate(struct sp *sp, struct dp_app *app, uint32_t slot)
 {
 	struct sp_app *sa = app->sp_priv;
 	uint64_t bytes = (uint64_t)app->rx_buf_size + app->tx_buf_size;
 
-	if (sa->slots[slot].populated ||
+	if (sa->huge_pages || sa->slots[slot].populated ||
 	    (sa->npopulated + 1) * bytes > (uint64_t)sp->dp->cfg.prefault_mb << 20)
 		return false;
 	if (madvise(app->base + dp_app_slot_rx_off(app, slot), bytes, MADV_POPULATE_WRITE))

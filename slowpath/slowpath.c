@@ -99,6 +99,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	sp_handoff_tick(sp);
 	sp_cores_tick(sp);
 	sp_slots_cool(sp);
+	sp_region_lost_check(sp);
 	if (sp->stop_phase)
 		sp_stop_tick(sp);
 	double want = sp->nconns || sp_synq_count(sp) || sp->cores.moving ||
@@ -207,7 +208,7 @@ int sp_config_check(const struct bp_config *c, char *err, size_t errlen)
 
 int sp_start(struct dataplane *dp, char *err, size_t errlen)
 {
-	if (sp_config_check(&dp->cfg, err, errlen))
+	if (sp_config_check(&dp->cfg, err, errlen) || sp_region_init(dp, err, errlen))
 		return -1;
 	/* the caller builds the slowpath's state before the thread takes it */
 	dp_role_set(DP_ROLE_SP, 0);
@@ -234,6 +235,7 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 		sp_synq_fini(sp);
 		sp_conn_fini(sp);
 		sp_tenants_fini(sp);
+		sp_region_guard_fini();
 		ev_loop_destroy(sp->loop);
 		dp->sp_priv = NULL;
 		rte_free(sp);
@@ -244,6 +246,7 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 		sp_synq_fini(sp);
 		sp_conn_fini(sp);
 		sp_tenants_fini(sp);
+		sp_region_guard_fini();
 		ev_loop_destroy(sp->loop);
 		dp->sp_priv = NULL;
 		rte_free(sp);
@@ -292,6 +295,7 @@ void sp_stop(struct dataplane *dp)
 	sp_handoff_fini(sp);
 	sp_metrics_stop(sp);
 	sp_attach_fini(sp);
+	sp_region_guard_fini();
 	sp_capture_fini(sp);
 	sp_conn_fini(sp);
 	sp_synq_fini(sp);

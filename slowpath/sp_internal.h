@@ -157,6 +157,9 @@ struct sp_app {
 	struct sp_slot *slots;        /* [max_flows] */
 	uint32_t npopulated;
 	bool heap_counted;            /* its RPC heap is in its tenant's heap_bytes */
+	bool huge_pages;              /* region on huge pages ([apps] hugepages): reserved
+				       * whole at attach, so slots are never prefaulted
+				       * or given back (slots.c) */
 	uint32_t nfree;
 	uint32_t nwarm;               /* the top nwarm free slots may hold pages */
 	uint64_t last_alloc;          /* tsc of the last slot allocation */
@@ -237,6 +240,7 @@ struct sp_outbox {
 
 struct sp {
 	struct dataplane *dp;
+	uint64_t region_lost_apps;    /* apps let go: their huge-page region lost a page */
 	struct sp_cores cores;
 	struct sp_outbox outbox;
 	ev_prepare prepare_w;         /* the loop is about to block: grace for moves */
@@ -296,6 +300,16 @@ void sp_app_flow_gone(struct sp *sp, struct dp_app *app);
 void sp_app_flow_done(struct sp *sp, struct dp_app *app);
 
 /* region.c */
+int sp_region_init(const struct dataplane *dp, char *err, size_t errlen);
+void sp_region_destroy(struct dataplane *dp, struct dp_app *app);
+void sp_region_lost_check(struct sp *sp);
+/* region_guard.c */
+int sp_region_guard_init(uint32_t napps, char *err, size_t errlen);
+void sp_region_guard_fini(void);
+void sp_region_guard_add(uint32_t idx, const void *base, uint64_t size, uint64_t page_size);
+void sp_region_guard_del(uint32_t idx);
+bool sp_region_guard_take(void);
+bool sp_region_guard_lost(uint32_t idx);
 int sp_region_create(struct dataplane *dp, struct dp_app *app, uint64_t heap_want, char *err,
 		     size_t errlen);
 

@@ -92,6 +92,7 @@ void sp_ctl_status(struct sp *sp, struct ctl_conn *cc, const Bypass__StatusReque
 	add_counter(arr, store, &n, "ctl_slow_readers", cs.slow_readers);
 	add_counter(arr, store, &n, "ctl_bad_frames", cs.bad_frames);
 	add_counter(arr, store, &n, "ctl_accept_errors", cs.accept_errors);
+	add_counter(arr, store, &n, "apps_region_lost", sp->region_lost_apps);
 	/* the cores: what bypassctl cores and the load monitor look at */
 	static char core_names[DP_MAX_CORES][4][24];
 	static const char *const what[4] = { "rx_pkts", "tx_pkts", "flows", "busy_pct" };

@@ -236,6 +236,12 @@ Test(config, set_bool)
 	set_bad(&c, "log", "verbose", "maybe");
 	assert_err_names("maybe");
 	cr_assert(c.verbose);
+	cr_assert_not(c.app_hugepages, "app regions are on 4 KiB pages unless asked");
+	set_ok(&c, "apps", "hugepages", "true");
+	cr_assert(c.app_hugepages);
+	set_bad(&c, "apps", "hugepages", "2M");
+	assert_err_names("hugepages");
+	cr_assert(c.app_hugepages);
 }
 
 Test(config, set_addresses)

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# [apps] hugepages: app regions on huge pages (hugetlbfs).
+#  - at start fastpathd says how many huge pages one app's region reserves
+#  - an app's region is mapped with huge pages, and a Linux peer's bytes
+#    come back exact through it
+#  - an app that gives its region's pages back (MADV_REMOVE) while the pool
+#    is empty: the daemon's next touch of that region would die of SIGBUS;
+#    it survives, lets that app go (its peer is reset, apps_region_lost),
+#    and the other app goes on serving
+#  - a pool too small for one more region: that app is refused with what
+#    to do, and the daemon serves on
+# vm.nr_hugepages is raised for the test and put back when it ends.
+set -euo pipefail
+# shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
+source "$(dirname "$0")/../../deploy/lib.sh"
+bp_need_root
+HP=/proc/sys/vm/nr_hugepages
+[ -w "$HP" ] || bp_die "no $HP: this kernel has no huge pages (CONFIG_HUGETLBFS)"
+hp_orig=$(cat "$HP")
+finish() {
+	local rc=$?
+	set +e
+	# pages still reserved are given back as their regions go (surplus)
+	echo "$hp_orig" >"$HP" || bp_log "could not put vm.nr_hugepages back to $hp_orig"
+	(exit "$rc")
+	bp_cleanup
+}
+trap finish EXIT
+bp_make_tmp
+dir=$BP_TMP
+BIN=$BP_BUILD/client-lib
+meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+available() { echo $(($(meminfo HugePages_Free) - $(meminfo HugePages_Rsvd))); }
+
+printf '[apps]\nhugepages = true\nmax_flows = 64\nrx_buf = 65536\ntx_buf = 65536\n' >"$dir/hp.conf"
+bp_topo_up bpihuge 152
+BP_FP_ARGS=(--config "$dir/hp.conf")
+bp_start_fastpathd
+per_app=$(sed -n 's/.*each app reserves \([0-9]*\) huge pages.*/\1/p' "$BP_FP_LOG")
+[ -n "$per_app" ] || bp_die "fastpathd did not say what an app reserves: $(cat "$BP_FP_LOG")"
+echo "ok: fastpathd: $(grep 'each app reserves' "$BP_FP_LOG")"
+
+# room for exactly two apps
+echo $(($(cat "$HP") + 2 * per_app - $(available))) >"$HP"
+[ "$(available)" -ge $((2 * per_app)) ] ||
+	bp_die "could not get $((2 * per_app)) huge pages (vm.nr_hugepages $(cat "$HP"))"
+
+# peer_echo PORT BYTES: send BYTES to PORT from Linux, read them back, compare
+peer_echo() {
+	bp_peer timeout 60 python3 -c '
+import os, socket, sys, threading
+data = os.urandom(int(sys.argv[3]))
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+got = bytearray()
+def read():
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got.extend(b)
+reader = threading.Thread(target=read)
+reader.start()
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+reader.join()
+sys.exit(0 if bytes(got) == data else "echo differs: %d of %d bytes" % (len(got), len(data)))
+' "$BP_IP" "$1" "$2"
+}
+
+bp_bg "$BIN/bp_echo" -p 7400 >"$dir/echo.log" 2>&1
+echo_pid=$BP_LAST_PID
+bp_wait_listening "$dir/echo.log"
+awk '/bypass-app/ { r = 1 } r && /KernelPageSize/ { print $2; exit }' "/proc/$echo_pid/smaps" \
+	>"$dir/kps"
+[ "$(cat "$dir/kps")" = "$(meminfo Hugepagesize)" ] ||
+	bp_die "the app's region is not on huge pages: KernelPageSize '$(cat "$dir/kps")' kB"
+peer_echo 7400 4194304 || bp_die "4 MiB through the huge-page region did not come back exact"
+echo "ok: region on $(cat "$dir/kps") kB pages, 4 MiB echoed exact"
+
+# an app that hands its region back, then an empty pool
+bp_bg "$BP_BUILD/tests/bp_region_punch" -p 7410 >"$dir/punch.log" 2>&1
+bp_wait_listening "$dir/punch.log"
+bp_bg bp_peer timeout 60 python3 -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 7410), timeout=10)
+time.sleep(3)  # the app removes its pages, the test empties the pool
+end = time.time() + 30
+try:
+    while time.time() < end:
+        s.sendall(b"x" * 65536)
+        time.sleep(0.01)
+    sys.exit("sender: never noticed the app was let go")
+except (ConnectionResetError, BrokenPipeError, socket.timeout) as e:
+    print("sender: connection ended as expected:", e)
+' "$BP_IP" >"$dir/sender.log" 2>&1
+sender=$BP_LAST_PID
+for _ in $(seq 100); do
+	grep -q "removed" "$dir/punch.log" && break
+	sleep 0.1
+done
+grep -q "removed" "$dir/punch.log" || bp_die "the punching app did not run: $(cat "$dir/punch.log")"
+echo $(($(cat "$HP") - $(available))) >"$HP"
+[ "$(available)" -eq 0 ] || bp_die "could not empty the huge page pool ($(available) left)"
+wait "$sender" || bp_die "the punching app's peer was not reset: $(cat "$dir/sender.log")"
+kill -0 "$BP_FP_PID" 2>/dev/null || bp_die "fastpathd died: $(tail -5 "$BP_FP_LOG")"
+grep -q "gave back pages of its huge-page region" "$BP_FP_LOG" ||
+	bp_die "fastpathd did not say it let the app go: $(tail -5 "$BP_FP_LOG")"
+"$BP_BUILD/cli/bypassctl" status >"$dir/status"
+grep -qx "apps_region_lost 1" "$dir/status" ||
+	bp_die "apps_region_lost is not 1: $(grep apps_region_lost "$dir/status")"
+peer_echo 7400 1048576 || bp_die "the other app stopped serving"
+echo "ok: an app that gave its pages back was let go, $(cat "$dir/sender.log"); the daemon serves on"
+
+# no room for one more region: refused, saying what to do
+if "$BIN/bpcat" -l -p 7420 </dev/null >/dev/null 2>"$dir/err"; then
+	bp_die "an app attached with no huge pages left"
+fi
+grep -q "vm.nr_hugepages" "$dir/err" || bp_die "refusal does not say what to do: $(cat "$dir/err")"
+peer_echo 7400 65536 || bp_die "the daemon stopped serving after a refused attach"
+echo "ok: pool empty -> $(cat "$dir/err")"
+bp_stop_all || bp_die "fastpathd did not stop cleanly"
+echo "PASS"

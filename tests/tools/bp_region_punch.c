@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bp_region_punch - an app that gives its own region's pages back to the
+ * kernel, for test_hugepages.sh.
+ *
+ * It attaches, accepts one real connection, then MADV_REMOVEs its whole
+ * shared region (on huge pages the pages go back to the pool with their
+ * reservation) and touches nothing after that: it waits to be killed.  The
+ * daemon must survive its next touch of that region (SIGBUS once the pool
+ * is empty) and let the app go.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include "bp_internal.h"
+
+static void usage(void)
+{
+	printf("usage: bp_region_punch [-p PORT]\n"
+	       "Accepts one connection on PORT (default 7310), then MADV_REMOVEs its whole\n"
+	       "shared region and sleeps until killed.  Uses $BYPASS_SOCKET.\n");
+}
+
+int main(int argc, char **argv)
+{
+	int port = 7310;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage();
+			return 0;
+		}
+		if (!strcmp(argv[i], "-p") && i + 1 < argc) {
+			port = atoi(argv[++i]);
+		} else {
+			fprintf(stderr, "bp_region_punch: unknown argument '%s' (see --help)\n",
+				argv[i]);
+			return 2;
+		}
+	}
+	char err[512];
+	struct bp_attach_opts o = { .app_name = "punch" };
+	struct bp_ctx *ctx = bp_attach(&o, err, sizeof(err));
+	if (!ctx) {
+		fprintf(stderr, "bp_region_punch: %s\n", err);
+		return 1;
+	}
+	int l = bp_listen(ctx, 0, (uint16_t)port, 4);
+	if (l < 0) {
+		fprintf(stderr, "bp_region_punch: listen: %s\n", strerror(-l));
+		return 1;
+	}
+	printf("bp_region_punch: listening on port %d\n", port);
+	fflush(stdout);
+	int h = -EAGAIN;
+	for (int i = 0; i < 2000 && h < 0; i++) {
+		bp_wait(ctx, 10);
+		h = bp_accept(ctx, l);
+	}
+	if (h < 0) {
+		fprintf(stderr, "bp_region_punch: no connection arrived\n");
+		return 1;
+	}
+	if (madvise(ctx->base, ctx->region_size, MADV_REMOVE)) {
+		fprintf(stderr, "bp_region_punch: MADV_REMOVE: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("bp_region_punch: removed %zu bytes\n", (size_t)ctx->region_size);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
