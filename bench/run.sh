@@ -70,6 +70,8 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+[ -z "$HUGEPAGES" ] || [[ $HUGEPAGES =~ ^[1-9][0-9]{0,6}$ ]] ||
+	{ echo "run.sh: --hugepages wants a page count, got '$HUGEPAGES'" >&2; exit 2; }
 PY=$(command -v python3 || true)
 [ -n "$PY" ] || { echo "run.sh: needs python3" >&2; exit 1; }
 if [ -n "$REPORT_ONLY" ]; then
@@ -160,7 +162,8 @@ source "$ROOT/deploy/lib.sh"
 HP_ORIG=""
 hp_restore() {
 	local rc=$?
-	[ -z "$HP_ORIG" ] || echo "$HP_ORIG" >/proc/sys/vm/nr_hugepages
+	[ -z "$HP_ORIG" ] || echo "$HP_ORIG" >/proc/sys/vm/nr_hugepages ||
+		echo "run.sh: could not put vm.nr_hugepages back to $HP_ORIG" >&2
 	return $rc
 }
 trap 'hp_restore; bp_cleanup' EXIT
@@ -172,7 +175,6 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # one daemon config for every bypass system (why each key: the file)
 cp "$ROOT/bench/fastpathd.ini" "$TMPD/fastpathd.ini"
 if [ -n "$HUGEPAGES" ]; then
-	[[ $HUGEPAGES =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --hugepages wants a page count" >&2; exit 2; }
 	HP_ORIG=$(cat /proc/sys/vm/nr_hugepages)
 	echo $((HP_ORIG + HUGEPAGES)) >/proc/sys/vm/nr_hugepages
 	got=$(cat /proc/sys/vm/nr_hugepages)
@@ -184,17 +186,22 @@ if [ -n "$HUGEPAGES" ]; then
 	# in a VM a page's first touch also faults it in on the host, seconds
 	# for gigabytes, and that would land in the first run's window
 	python3 -c '
-import mmap, os, sys
-n, size = int(sys.argv[1]), 0
+import mmap, os
+n = size = 0
 for line in open("/proc/meminfo"):
-    if line.startswith("Hugepagesize:"):
-        size = int(line.split()[1]) * 1024
+    k, v = line.split()[:2]
+    if k == "Hugepagesize:":
+        size = int(v) * 1024
+    elif k == "HugePages_Free:":
+        n += int(v)
+    elif k == "HugePages_Rsvd:":
+        n -= int(v)
 fd = os.memfd_create("bench-touch", os.MFD_HUGETLB)
 os.ftruncate(fd, n * size)
 m = mmap.mmap(fd, n * size)
 for off in range(0, n * size, size):
     m[off] = 1
-' "$HUGEPAGES" || { echo "run.sh: could not touch the huge pages" >&2; exit 1; }
+' || { echo "run.sh: could not touch the huge pages" >&2; exit 1; }
 	printf '[apps]\nhugepages = true\n' >>"$TMPD/fastpathd.ini"
 fi
 # more settings, e.g. BENCH_FP_EXTRA=$'[fastpath]\nmbufs = 65535' (later keys win)

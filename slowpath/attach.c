@@ -30,8 +30,8 @@
 static void app_release(struct sp *sp, struct dp_app *app)
 {
 	struct sp_app *sa = app->sp_priv;
-	if (sa && sa->heap_counted)
-		sp_tenant_get(sp, app->tenant)->heap_bytes -= app->heap_size + app->txarea_size;
+	if (sa)
+		sp_tenant_get(sp, app->tenant)->reserved_bytes -= sa->reserved;
 	if (sa) {
 		if (sa->conn)
 			sp_ctl_free(sa->conn);
@@ -208,18 +208,29 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 		goto fail;
 	struct sp_tenant *tn = sp_tenant_get(sp, (uint16_t)tid);
 	uint64_t msg_bytes = app->heap_size + app->txarea_size;
-	if (tn->cfg.max_buf_mb && msg_bytes &&
-	    sp_tenant_buf_bytes(sp, tn) + msg_bytes > (uint64_t)tn->cfg.max_buf_mb << 20) {
+	/* on huge pages the rings are reserved whole now, not per connection */
+	uint64_t ring_bytes = sa->huge_pages ? (uint64_t)app->max_flows *
+						(app->rx_buf_size + app->tx_buf_size) : 0;
+	if (tn->cfg.max_buf_mb && msg_bytes + ring_bytes &&
+	    sp_tenant_buf_bytes(sp, tn) + msg_bytes + ring_bytes >
+		    (uint64_t)tn->cfg.max_buf_mb << 20) {
 		/* heap and send area are buffer memory like the rings: max_buf_mb */
 		rc = -ENOBUFS;
-		snprintf(err, sizeof(err), "tenant %s: a %llu-byte RPC message heap (and as "
-			 "large a send area) would pass its max_buf_mb (%u MiB); ask for less "
-			 "or raise it", tn->cfg.name,
-			 (unsigned long long)app->heap_size, tn->cfg.max_buf_mb);
+		if (ring_bytes)
+			snprintf(err, sizeof(err), "tenant %s: an app's %llu MiB of rings on "
+				 "huge pages, reserved at attach, would pass its max_buf_mb (%u "
+				 "MiB); raise it, or lower [apps] max_flows, rx_buf or tx_buf",
+				 tn->cfg.name, (unsigned long long)(ring_bytes >> 20),
+				 tn->cfg.max_buf_mb);
+		else
+			snprintf(err, sizeof(err), "tenant %s: a %llu-byte RPC message heap (and "
+				 "as large a send area) would pass its max_buf_mb (%u MiB); ask "
+				 "for less or raise it", tn->cfg.name,
+				 (unsigned long long)app->heap_size, tn->cfg.max_buf_mb);
 		goto fail;
 	}
-	tn->heap_bytes += msg_bytes;
-	sa->heap_counted = true; /* app_release() gives it back */
+	sa->reserved = msg_bytes + ring_bytes; /* app_release() gives it back */
+	tn->reserved_bytes += sa->reserved;
 	sa->free_slots = malloc(app->max_flows * sizeof(uint32_t));
 	sa->slots = calloc(app->max_flows, sizeof(*sa->slots));
 	app->slot_flow = malloc(app->max_flows * sizeof(uint32_t));

@@ -83,23 +83,33 @@ static int region_memfd(const struct bp_config *c, const char *name, struct bp_r
 	return fd;
 }
 
+/* "N available", or that it is unknown, for messages */
+static const char *available_str(uint64_t page_size, char *buf, size_t len)
+{
+	long avail = hugepages_available(page_size);
+	if (avail < 0)
+		snprintf(buf, len, "the pool unreadable");
+	else
+		snprintf(buf, len, "%ld available", avail);
+	return buf;
+}
+
 /* why a huge-page region could not be mapped, and what to do about it */
 static void hugepages_short(uint64_t size, uint64_t page_size, int e, char *err, size_t errlen)
 {
-	long avail = hugepages_available(page_size);
+	char avail[48];
 	snprintf(err, errlen, "cannot reserve %llu huge pages of %llu KiB for the app region "
-		 "(%ld available): %s; raise vm.nr_hugepages, lower [apps] max_flows, rx_buf "
+		 "(%s): %s; raise vm.nr_hugepages, lower [apps] max_flows, rx_buf "
 		 "or tx_buf, or set [apps] hugepages = off",
 		 (unsigned long long)(size / page_size), (unsigned long long)(page_size >> 10),
-		 avail, strerror(e));
+		 available_str(page_size, avail, sizeof(avail)), strerror(e));
 }
 
 /**
  * sp_region_init - at start, with [apps] hugepages: refuse a kernel that
  * cannot make huge-page regions, say what one app's region reserves
  * against what the pool holds (an operator may add pages later, so a
- * short pool only warns), and install the SIGBUS guard (region_guard.c;
- * sp_stop() removes it).
+ * short pool only warns).
  * Return: 0, or -1 with @err set.
  */
 int sp_region_init(const struct dataplane *dp, char *err, size_t errlen)
@@ -118,15 +128,17 @@ int sp_region_init(const struct dataplane *dp, char *err, size_t errlen)
 	close(fd);
 	uint64_t pages = l.size / page_size;
 	long avail = hugepages_available(page_size);
+	char avail_s[48];
 	printf("fastpathd: [apps] hugepages: each app reserves %llu huge pages of %llu KiB "
-	       "(%llu MiB, more with an RPC heap); %ld available\n", (unsigned long long)pages,
-	       (unsigned long long)(page_size >> 10), (unsigned long long)(l.size >> 20), avail);
-	if (avail < (long)pages)
+	       "(%llu MiB, more with an RPC heap); %s\n", (unsigned long long)pages,
+	       (unsigned long long)(page_size >> 10), (unsigned long long)(l.size >> 20),
+	       available_str(page_size, avail_s, sizeof(avail_s)));
+	if (avail >= 0 && avail < (long)pages)
 		fprintf(stderr, "fastpathd: warning: too few huge pages for one app: apps are "
 			"refused until vm.nr_hugepages is raised by %llu\n",
 			(unsigned long long)(pages - (uint64_t)(avail > 0 ? avail : 0)));
 	fflush(stdout);
-	return sp_region_guard_init(c->max_apps, err, errlen);
+	return 0;
 }
 
 /**
@@ -170,7 +182,7 @@ int sp_region_create(struct dataplane *dp, struct dp_app *app, uint64_t heap_wan
 		return -ENOMEM;
 	}
 	if (page_size)
-		sp_region_guard_add((uint32_t)(app - dp->apps), app->base, l.size, page_size);
+		sp_region_guard_add((uint32_t)(app - dp->apps), app->base, l.size);
 	app->region_size = l.size;
 	app->max_flows = c->app_max_flows;
 	app->rx_buf_size = c->rx_buf_size;
@@ -233,15 +245,17 @@ void sp_region_lost_check(struct sp *sp)
 
 	if (!sp_region_guard_take())
 		return;
-	for (uint32_t i = 0; i < dp->cfg.max_apps; i++) {
+	for (uint32_t i = 0; i < dp->max_apps; i++) {
 		struct dp_app *app = &dp->apps[i];
 		struct sp_app *sa = app->sp_priv;
 		if (!app->in_use || !sa || !sa->conn || !sp_region_guard_lost(i))
 			continue;
 		char name[LOG_ESC_SIZE(sizeof(app->name))];
 
-		fprintf(stderr, "fastpathd: app %u (%s) gave back pages of its huge-page region "
-			"(MADV_REMOVE or a hole punch): let go, its connections are reset\n",
+		fprintf(stderr, "fastpathd: app %u (%s) lost pages of its huge-page region (given "
+			"back by the app with MADV_REMOVE or a hole punch, or refused by a "
+			"hugetlb cgroup limit or a memory error): let go, its connections "
+			"are reset\n",
 			app->app_id, log_esc(name, sizeof(name), app->name));
 		sp->region_lost_apps++;
 		sp_ctl_end(sa->conn);

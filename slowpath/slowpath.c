@@ -235,7 +235,6 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 		sp_synq_fini(sp);
 		sp_conn_fini(sp);
 		sp_tenants_fini(sp);
-		sp_region_guard_fini();
 		ev_loop_destroy(sp->loop);
 		dp->sp_priv = NULL;
 		rte_free(sp);
@@ -246,7 +245,6 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 		sp_synq_fini(sp);
 		sp_conn_fini(sp);
 		sp_tenants_fini(sp);
-		sp_region_guard_fini();
 		ev_loop_destroy(sp->loop);
 		dp->sp_priv = NULL;
 		rte_free(sp);
@@ -275,7 +273,11 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 	ev_async_start(sp->loop, &sp->reload_w);
 	__atomic_store_n(&sp->drain_w.data, sp, __ATOMIC_RELEASE);
 
+	/* last: nothing after it can fail but the thread, which takes it down */
+	if (dp->cfg.app_hugepages && sp_region_guard_init(dp->max_apps, err, errlen))
+		return -1;
 	if (pthread_create(&sp_thread, NULL, sp_main, sp)) {
+		sp_region_guard_fini();
 		snprintf(err, errlen, "cannot start the slowpath thread");
 		return -1;
 	}

@@ -156,7 +156,7 @@ struct sp_app {
 	uint32_t *free_slots;         /* stack of free slot numbers */
 	struct sp_slot *slots;        /* [max_flows] */
 	uint32_t npopulated;
-	bool heap_counted;            /* its RPC heap is in its tenant's heap_bytes */
+	uint64_t reserved;            /* bytes in its tenant's reserved_bytes */
 	bool huge_pages;              /* region on huge pages ([apps] hugepages): reserved
 				       * whole at attach, so slots are never prefaulted
 				       * or given back (slots.c) */
@@ -306,7 +306,7 @@ void sp_region_lost_check(struct sp *sp);
 /* region_guard.c */
 int sp_region_guard_init(uint32_t napps, char *err, size_t errlen);
 void sp_region_guard_fini(void);
-void sp_region_guard_add(uint32_t idx, const void *base, uint64_t size, uint64_t page_size);
+void sp_region_guard_add(uint32_t idx, const void *base, uint64_t size);
 void sp_region_guard_del(uint32_t idx);
 bool sp_region_guard_take(void);
 bool sp_region_guard_lost(uint32_t idx);

@@ -150,14 +150,16 @@ uint64_t sp_tenant_buf_bytes(struct sp *sp, const struct sp_tenant *t)
 {
 	const struct bp_config *c = &sp->dp->cfg;
 
-	return (uint64_t)t->flows * (c->rx_buf_size + c->tx_buf_size) + t->heap_bytes;
+	/* on huge pages the rings are in reserved_bytes from attach on */
+	uint64_t per = c->app_hugepages ? 0 : (uint64_t)c->rx_buf_size + c->tx_buf_size;
+	return t->flows * per + t->reserved_bytes;
 }
 
 int sp_tenant_flow_take(struct sp *sp, uint16_t tid, bool passive)
 {
 	struct sp_tenant *t = sp_tenant_get(sp, tid);
 	const struct bp_config *c = &sp->dp->cfg;
-	uint64_t per = (uint64_t)c->rx_buf_size + c->tx_buf_size;
+	uint64_t per = c->app_hugepages ? 0 : (uint64_t)c->rx_buf_size + c->tx_buf_size;
 
 	/* an active open counts the half-open connections its listeners hold;
 	 * a completing passive one was one of them (admitted against both by
@@ -166,7 +168,7 @@ int sp_tenant_flow_take(struct sp *sp, uint16_t tid, bool passive)
 	if (t->cfg.max_flows && held >= t->cfg.max_flows)
 		return deny(sp, tid, passive ? SPT_DENY_SYN : SPT_DENY_FLOWS, ENOBUFS);
 	if (t->cfg.max_buf_mb &&
-	    (t->flows + 1) * per + t->heap_bytes > (uint64_t)t->cfg.max_buf_mb << 20)
+	    (t->flows + 1) * per + t->reserved_bytes > (uint64_t)t->cfg.max_buf_mb << 20)
 		return deny(sp, tid, passive ? SPT_DENY_SYN : SPT_DENY_BUF, ENOBUFS);
 	t->flows++;
 	return 0;

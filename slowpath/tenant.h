@@ -52,7 +52,8 @@ struct sp_tenant {
 	uint32_t apps;
 	uint32_t flows;               /* every sp_conn, TIME_WAIT included */
 	uint32_t half_open;           /* SYN queue entries of its listeners */
-	uint64_t heap_bytes;          /* RPC message heaps of its apps (max_buf_mb) */
+	uint64_t reserved_bytes;      /* its apps reserve at attach (max_buf_mb): RPC message
+				       * heaps and send areas, and on huge pages the rings */
 	uint64_t denied[SPT_DENY_MAX];
 };
 

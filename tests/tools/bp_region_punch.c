@@ -5,9 +5,10 @@
  *
  * It attaches, accepts one real connection, then MADV_REMOVEs its whole
  * shared region (on huge pages the pages go back to the pool with their
- * reservation) and touches nothing after that: it waits to be killed.  The
- * daemon must survive its next touch of that region (SIGBUS once the pool
- * is empty) and let the app go.
+ * reservation), at once takes every huge page left free for a mapping of
+ * its own, so the daemon's next touch of the region finds the pool empty
+ * (SIGBUS), and touches nothing after that: it waits to be killed.  The
+ * daemon must survive and let the app go.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -68,7 +69,32 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bp_region_punch: MADV_REMOVE: %s\n", strerror(errno));
 		return 1;
 	}
-	printf("bp_region_punch: removed %zu bytes\n", (size_t)ctx->region_size);
+	/* every free huge page, now, before the daemon can fault one back in */
+	long page = 0, held = 0;
+	FILE *mi = fopen("/proc/meminfo", "re");
+	char line[128];
+	long free_pages = 0, resv = 0;
+	while (mi && fgets(line, sizeof(line), mi)) {
+		sscanf(line, "Hugepagesize: %ld", &page);
+		sscanf(line, "HugePages_Free: %ld", &free_pages);
+		sscanf(line, "HugePages_Rsvd: %ld", &resv);
+	}
+	if (mi)
+		fclose(mi);
+	held = free_pages - resv;
+	if (page > 0 && held > 0) {
+		int fd = memfd_create("punch-hold", MFD_HUGETLB);
+		size_t len = (size_t)held * (size_t)page * 1024;
+		if (fd < 0 || ftruncate(fd, (off_t)len) ||
+		    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0) ==
+			    MAP_FAILED) {
+			fprintf(stderr, "bp_region_punch: cannot hold %ld huge pages: %s\n", held,
+				strerror(errno));
+			return 1;
+		}
+	}
+	printf("bp_region_punch: removed %zu bytes, holding %ld huge pages\n",
+	       (size_t)ctx->region_size, held > 0 ? held : 0);
 	fflush(stdout);
 	for (;;)
 		pause();
