@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bp_internal.h"
+#include "tool_accept.h"
 
 static void usage(void)
 {
@@ -35,29 +35,10 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "-p") && i + 1 < argc)
 			port = atoi(argv[++i]);
 	}
-	char err[512];
-	struct bp_attach_opts o = { .app_name = "fuzz" };
-	struct bp_ctx *ctx = bp_attach(&o, err, sizeof(err));
-	if (!ctx) {
-		fprintf(stderr, "bp_fuzz_app: %s\n", err);
+	int h;
+	struct bp_ctx *ctx = tool_accept_one("bp_fuzz_app", "fuzz", port, &h);
+	if (!ctx)
 		return 1;
-	}
-	int l = bp_listen(ctx, 0, (uint16_t)port, 4);
-	if (l < 0) {
-		fprintf(stderr, "bp_fuzz_app: listen: %s\n", strerror(-l));
-		return 1;
-	}
-	printf("bp_fuzz_app: listening on port %d\n", port);
-	fflush(stdout);
-	int h = -EAGAIN;
-	for (int i = 0; i < 2000 && h < 0; i++) {
-		bp_wait(ctx, 10);
-		h = bp_accept(ctx, l);
-	}
-	if (h < 0) {
-		fprintf(stderr, "bp_fuzz_app: no connection arrived\n");
-		return 1;
-	}
 	struct bp_flow_shm *fs = &ctx->flows[h];
 	uint32_t gen = fs->gen;
 	srand(42);

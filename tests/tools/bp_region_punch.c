@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
-#include "bp_internal.h"
+#include "tool_accept.h"
 
 static void usage(void)
 {
@@ -42,29 +42,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	char err[512];
-	struct bp_attach_opts o = { .app_name = "punch" };
-	struct bp_ctx *ctx = bp_attach(&o, err, sizeof(err));
-	if (!ctx) {
-		fprintf(stderr, "bp_region_punch: %s\n", err);
+	int h;
+	struct bp_ctx *ctx = tool_accept_one("bp_region_punch", "punch", port, &h);
+	if (!ctx)
 		return 1;
-	}
-	int l = bp_listen(ctx, 0, (uint16_t)port, 4);
-	if (l < 0) {
-		fprintf(stderr, "bp_region_punch: listen: %s\n", strerror(-l));
-		return 1;
-	}
-	printf("bp_region_punch: listening on port %d\n", port);
-	fflush(stdout);
-	int h = -EAGAIN;
-	for (int i = 0; i < 2000 && h < 0; i++) {
-		bp_wait(ctx, 10);
-		h = bp_accept(ctx, l);
-	}
-	if (h < 0) {
-		fprintf(stderr, "bp_region_punch: no connection arrived\n");
-		return 1;
-	}
 	if (madvise(ctx->base, ctx->region_size, MADV_REMOVE)) {
 		fprintf(stderr, "bp_region_punch: MADV_REMOVE: %s\n", strerror(errno));
 		return 1;
