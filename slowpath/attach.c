@@ -204,32 +204,32 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 	}
 	int rc = -ENOMEM;
 	snprintf(err, sizeof(err), "out of memory");
-	if (!sa || sp_region_create(dp, app, req->has_msg_heap ? req->msg_heap : 0, err, sizeof(err)))
+	if (!sa)
 		goto fail;
+	/* what the attach reserves, charged to max_buf_mb before it is taken:
+	 * the RPC heap and send area, and on huge pages the whole region */
+	uint64_t heap_want = req->has_msg_heap ? req->msg_heap : 0;
+	uint64_t charge = sp_region_reserve_bytes(dp, heap_want);
 	struct sp_tenant *tn = sp_tenant_get(sp, (uint16_t)tid);
-	uint64_t msg_bytes = app->heap_size + app->txarea_size;
-	/* on huge pages the rings are reserved whole now, not per connection */
-	uint64_t ring_bytes = sa->huge_pages ? (uint64_t)app->max_flows *
-						(app->rx_buf_size + app->tx_buf_size) : 0;
-	if (tn->cfg.max_buf_mb && msg_bytes + ring_bytes &&
-	    sp_tenant_buf_bytes(sp, tn) + msg_bytes + ring_bytes >
-		    (uint64_t)tn->cfg.max_buf_mb << 20) {
-		/* heap and send area are buffer memory like the rings: max_buf_mb */
+	if (tn->cfg.max_buf_mb && charge &&
+	    sp_tenant_buf_bytes(sp, tn) + charge > (uint64_t)tn->cfg.max_buf_mb << 20) {
 		rc = -ENOBUFS;
-		if (ring_bytes)
-			snprintf(err, sizeof(err), "tenant %s: an app's %llu MiB of rings on "
-				 "huge pages, reserved at attach, would pass its max_buf_mb (%u "
-				 "MiB); raise it, or lower [apps] max_flows, rx_buf or tx_buf",
-				 tn->cfg.name, (unsigned long long)(ring_bytes >> 20),
-				 tn->cfg.max_buf_mb);
+		if (dp->cfg.app_hugepages)
+			snprintf(err, sizeof(err), "tenant %s: an app's %llu MiB region on huge "
+				 "pages (rings, queues, RPC heap), reserved whole at attach, would "
+				 "pass its max_buf_mb (%u MiB); raise it, or lower [apps] "
+				 "max_flows, rx_buf or tx_buf", tn->cfg.name,
+				 (unsigned long long)(charge >> 20), tn->cfg.max_buf_mb);
 		else
 			snprintf(err, sizeof(err), "tenant %s: a %llu-byte RPC message heap (and "
 				 "as large a send area) would pass its max_buf_mb (%u MiB); ask "
 				 "for less or raise it", tn->cfg.name,
-				 (unsigned long long)app->heap_size, tn->cfg.max_buf_mb);
+				 (unsigned long long)(charge / 2), tn->cfg.max_buf_mb);
 		goto fail;
 	}
-	sa->reserved = msg_bytes + ring_bytes; /* app_release() gives it back */
+	if (sp_region_create(dp, app, heap_want, err, sizeof(err)))
+		goto fail;
+	sa->reserved = charge; /* app_release() gives it back */
 	tn->reserved_bytes += sa->reserved;
 	sa->free_slots = malloc(app->max_flows * sizeof(uint32_t));
 	sa->slots = calloc(app->max_flows, sizeof(*sa->slots));

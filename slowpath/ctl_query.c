@@ -102,8 +102,10 @@ void sp_ctl_apps(struct sp *sp, struct ctl_conn *cc, const Bypass__AppsRequest *
 			o->flows = sums[a].flows;
 			o->max_flows = app->max_flows;
 			o->region_bytes = app->region_size;
-			o->buf_bytes = sa ? (uint64_t)sa->npopulated *
-					    (app->rx_buf_size + app->tx_buf_size) : 0;
+			/* mapped-in rings; on huge pages all is reserved at attach */
+			o->buf_bytes = !sa ? 0 : sa->huge_pages ? sa->reserved :
+				       (uint64_t)sa->npopulated *
+					       (app->rx_buf_size + app->tx_buf_size);
 			o->slots_used = app->slots_used;
 			o->bad_entries = app->bad_entries;
 			o->tx_bytes = sums[a].tx;

@@ -23,6 +23,9 @@
 #include "log_esc.h"
 #include "ctl_sock.h"
 
+/* [apps] hugepages: the kernel's default huge page size (sp_region_init) */
+static uint64_t region_huge_page;
+
 /* free huge pages of @page_size not promised to a mapping yet, or -1 */
 static long hugepages_available(uint64_t page_size)
 {
@@ -126,6 +129,7 @@ int sp_region_init(const struct dataplane *dp, char *err, size_t errlen)
 	if (fd < 0)
 		return -1;
 	close(fd);
+	region_huge_page = page_size;
 	uint64_t pages = l.size / page_size;
 	long avail = hugepages_available(page_size);
 	char avail_s[48];
@@ -139,6 +143,25 @@ int sp_region_init(const struct dataplane *dp, char *err, size_t errlen)
 			(unsigned long long)(pages - (uint64_t)(avail > 0 ? avail : 0)));
 	fflush(stdout);
 	return 0;
+}
+
+/**
+ * sp_region_reserve_bytes - what an app's attach reserves for good, as a
+ * tenant's max_buf_mb counts it: the RPC message heap and as large a send
+ * area, and on huge pages the whole region (rounded up to whole pages),
+ * which sp_region_create() will reserve.
+ */
+uint64_t sp_region_reserve_bytes(const struct dataplane *dp, uint64_t heap_want)
+{
+	const struct bp_config *c = &dp->cfg;
+	uint64_t heap = bp_heap_size(heap_want, dp->ncores);
+	struct bp_region_layout l;
+
+	if (!c->app_hugepages || !region_huge_page)
+		return 2 * heap;
+	bp_region_layout(&l, dp->ncores, c->app_max_flows, c->queue_entries, c->rx_buf_size,
+			 c->tx_buf_size, heap);
+	return (l.size + region_huge_page - 1) & ~(region_huge_page - 1);
 }
 
 /**
@@ -248,16 +271,17 @@ void sp_region_lost_check(struct sp *sp)
 	for (uint32_t i = 0; i < dp->max_apps; i++) {
 		struct dp_app *app = &dp->apps[i];
 		struct sp_app *sa = app->sp_priv;
-		if (!app->in_use || !sa || !sa->conn || !sp_region_guard_lost(i))
+		if (!app->in_use || !sa || sa->region_lost || !sp_region_guard_lost(i))
 			continue;
 		char name[LOG_ESC_SIZE(sizeof(app->name))];
 
+		sa->region_lost = true;
+		sp->region_lost_apps++;
 		fprintf(stderr, "fastpathd: app %u (%s) lost pages of its huge-page region (given "
 			"back by the app with MADV_REMOVE or a hole punch, or refused by a "
 			"hugetlb cgroup limit or a memory error): let go, its connections "
-			"are reset\n",
-			app->app_id, log_esc(name, sizeof(name), app->name));
-		sp->region_lost_apps++;
-		sp_ctl_end(sa->conn);
+			"are reset\n", app->app_id, log_esc(name, sizeof(name), app->name));
+		if (sa->conn) /* else it is leaving already */
+			sp_ctl_end(sa->conn);
 	}
 }

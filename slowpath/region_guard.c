@@ -6,9 +6,9 @@
  * A region on huge pages ([apps] hugepages) is reserved whole when the
  * daemon maps it, so the daemon's touches never find the pool empty.  But
  * the app shares the mapping, and madvise(MADV_REMOVE) (or a hole punched
- * through the memfd) gives pages back to the pool with their reservation:
- * once another mapping has taken them, the daemon's next touch of that
- * range has no page to fault in, and the kernel sends SIGBUS.  (A region
+ * through the memfd) gives a page already touched back to the pool without
+ * its reservation: once another mapping has taken it, the daemon's next
+ * touch there has no page to fault in, and the kernel sends SIGBUS.  (A region
  * on ordinary pages just faults in a zeroed page, so it needs no guard.)
  *
  * The SIGBUS handler maps anonymous memory over the whole region, in the
@@ -37,67 +37,103 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 
 #include "sp_internal.h"
 
+enum guard_state {
+	GUARD_SHARED = 0,       /* the region as the app shares it */
+	GUARD_REPLACING,        /* a handler is mapping the stand-in */
+	GUARD_REPLACED,         /* the stand-in is mapped: a fault now is not ours */
+	GUARD_FAILED,           /* no memory for a stand-in: as without the guard */
+};
+
 struct guard_entry {
 	uintptr_t base;         /* 0: no region on huge pages */
 	uint64_t size;
-	int lost;               /* 1: the handler is replacing it, 2: replaced */
+	int state;              /* enum guard_state */
 };
 
+/* the table stays allocated once made (a handler on another thread may be
+ * reading it while the daemon stops); guard_cap entries, guard_n in use */
 static struct guard_entry *guard;
-static uint32_t guard_n;
-static int guard_hit;           /* some entry's lost was set since the last take */
+static uint32_t guard_n, guard_cap;
+static int guard_hit;           /* some entry was replaced since the last take */
 static struct sigaction guard_prev;
 
-/* hand a signal that is not ours to the disposition before the guard */
+/*
+ * Hand a SIGBUS that is not ours to the disposition from before the guard,
+ * as the kernel would have: a fault the old disposition ignores or leaves
+ * to the default kills (the kernel forces the default for a fault), and a
+ * signal that will not come again by itself is raised again.
+ */
 static void chain(int sig, siginfo_t *si, void *uc)
 {
-	if (guard_prev.sa_flags & SA_SIGINFO) {
-		guard_prev.sa_sigaction(sig, si, uc);
-	} else if (guard_prev.sa_handler == SIG_IGN) {
+	bool again = si->si_code > 0 && si->si_code != BUS_MCEERR_AO; /* a fault repeats */
+	const struct sigaction *p = &guard_prev;
+
+	if (p->sa_handler == SIG_IGN && !again)
 		return;
-	} else if (guard_prev.sa_handler != SIG_DFL) {
-		guard_prev.sa_handler(sig);
-	} else {
-		/* default: die of it.  A fault is raised again when the
-		 * handler returns; a sent signal must be raised again. */
+	if (p->sa_handler == SIG_DFL || p->sa_handler == SIG_IGN) {
 		signal(sig, SIG_DFL);
-		if (si->si_code <= 0)
+		if (!again)
 			raise(sig);
+		return;
 	}
+	if (p->sa_flags & SA_RESETHAND)
+		signal(sig, SIG_DFL);
+	sigset_t old;
+	sigprocmask(SIG_BLOCK, &p->sa_mask, &old);
+	if (p->sa_flags & SA_SIGINFO)
+		p->sa_sigaction(sig, si, uc);
+	else
+		p->sa_handler(sig);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* a fault inside @g's region: put the stand-in over it, once */
+static bool take_fault(struct guard_entry *g)
+{
+	int st = GUARD_SHARED;
+
+	if (__atomic_compare_exchange_n(&g->state, &st, GUARD_REPLACING, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		if (mmap((void *)g->base, g->size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+			 0) == MAP_FAILED) {
+			__atomic_store_n(&g->state, GUARD_FAILED, __ATOMIC_RELEASE);
+			return false;
+		}
+		__atomic_store_n(&g->state, GUARD_REPLACED, __ATOMIC_RELEASE);
+		__atomic_store_n(&guard_hit, 1, __ATOMIC_RELEASE);
+		return true;
+	}
+	/* another thread is mapping it: the retried touch faults here again
+	 * until the stand-in is in place.  Replaced already (a memory error
+	 * in the stand-in) or failed: not ours. */
+	return st == GUARD_REPLACING;
 }
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
+	int saved_errno = errno;
 	uintptr_t a = (uintptr_t)si->si_addr;
+	bool ours = false;
 
-	if (si->si_code <= 0) { /* sent by a process, not a fault: si_addr is not one */
-		chain(sig, si, uc);
-		return;
-	}
-	for (uint32_t i = 0; i < guard_n; i++) {
+	/* only a fault the kernel raised has a faulting address */
+	for (uint32_t i = 0; si->si_code > 0 && i < __atomic_load_n(&guard_n, __ATOMIC_ACQUIRE);
+	     i++) {
 		struct guard_entry *g = &guard[i];
 		uintptr_t base = __atomic_load_n(&g->base, __ATOMIC_ACQUIRE);
-		if (!base || a < base || a - base >= g->size)
-			continue;
-		int idle = 0;
-		if (__atomic_compare_exchange_n(&g->lost, &idle, 1, false, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE)) {
-			if (mmap((void *)base, g->size, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
-				 0) == MAP_FAILED)
-				break; /* no memory to stand in: as without the guard */
-			__atomic_store_n(&g->lost, 2, __ATOMIC_RELEASE);
-			__atomic_store_n(&guard_hit, 1, __ATOMIC_RELEASE);
+		if (base && a >= base && a - base < g->size) {
+			ours = take_fault(g);
+			break;
 		}
-		/* else another thread is replacing it: the retried touch
-		 * finds the new mapping, or faults here again until it does */
-		return;
 	}
-	chain(sig, si, uc);
+	if (!ours)
+		chain(sig, si, uc);
+	errno = saved_errno;
 }
 
 /**
@@ -109,33 +145,42 @@ int sp_region_guard_init(uint32_t napps, char *err, size_t errlen)
 {
 	struct sigaction sa = { 0 };
 
-	guard = calloc(napps, sizeof(*guard));
-	if (!guard) {
-		snprintf(err, errlen, "out of memory for the huge-page region guard");
-		return -1;
+	if (napps > guard_cap) {
+		struct guard_entry *t = calloc(napps, sizeof(*t));
+		if (!t) {
+			snprintf(err, errlen, "out of memory for the huge-page region guard");
+			return -1;
+		}
+		free(guard); /* no guard is installed: nobody reads it */
+		guard = t;
+		guard_cap = napps;
 	}
-	guard_n = napps;
+	memset(guard, 0, guard_cap * sizeof(*guard));
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGBUS, &sa, &guard_prev)) {
 		snprintf(err, errlen, "cannot install the SIGBUS handler: %s", strerror(errno));
-		free(guard);
-		guard = NULL;
-		guard_n = 0;
 		return -1;
 	}
+	__atomic_store_n(&guard_n, napps, __ATOMIC_RELEASE);
 	return 0;
 }
 
-/** sp_region_guard_fini - put the previous SIGBUS disposition back. */
+/**
+ * sp_region_guard_fini - put the previous SIGBUS disposition back, unless
+ * something replaced the guard since (chain() itself, or DPDK).
+ */
 void sp_region_guard_fini(void)
 {
-	if (guard)
+	struct sigaction cur;
+
+	if (!__atomic_load_n(&guard_n, __ATOMIC_ACQUIRE))
+		return;
+	__atomic_store_n(&guard_n, 0, __ATOMIC_RELEASE);
+	if (!sigaction(SIGBUS, NULL, &cur) && (cur.sa_flags & SA_SIGINFO) &&
+	    cur.sa_sigaction == on_sigbus)
 		sigaction(SIGBUS, &guard_prev, NULL);
-	guard_n = 0;
-	free(guard);
-	guard = NULL;
 }
 
 /**
@@ -149,7 +194,7 @@ void sp_region_guard_add(uint32_t idx, const void *base, uint64_t size)
 	if (idx >= guard_n)
 		return;
 	guard[idx].size = size;
-	__atomic_store_n(&guard[idx].lost, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&guard[idx].state, GUARD_SHARED, __ATOMIC_RELAXED);
 	__atomic_store_n(&guard[idx].base, (uintptr_t)base, __ATOMIC_RELEASE);
 }
 
@@ -170,8 +215,9 @@ bool sp_region_guard_take(void)
 	return guard_n && __atomic_exchange_n(&guard_hit, 0, __ATOMIC_ACQ_REL);
 }
 
-/** sp_region_guard_lost - whether app @idx's region lost a page. */
+/** sp_region_guard_lost - whether app @idx's region was replaced. */
 bool sp_region_guard_lost(uint32_t idx)
 {
-	return idx < guard_n && __atomic_load_n(&guard[idx].lost, __ATOMIC_ACQUIRE);
+	return idx < guard_n &&
+	       __atomic_load_n(&guard[idx].state, __ATOMIC_ACQUIRE) == GUARD_REPLACED;
 }

@@ -206,10 +206,9 @@ int sp_config_check(const struct bp_config *c, char *err, size_t errlen)
 	return 0;
 }
 
-int sp_start(struct dataplane *dp, char *err, size_t errlen)
+/* everything of sp_start() after the checks and the region guard */
+static int start_slowpath(struct dataplane *dp, char *err, size_t errlen)
 {
-	if (sp_config_check(&dp->cfg, err, errlen) || sp_region_init(dp, err, errlen))
-		return -1;
 	/* the caller builds the slowpath's state before the thread takes it */
 	dp_role_set(DP_ROLE_SP, 0);
 	struct sp *sp = rte_zmalloc("sp", sizeof(*sp), RTE_CACHE_LINE_SIZE);
@@ -273,15 +272,24 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 	ev_async_start(sp->loop, &sp->reload_w);
 	__atomic_store_n(&sp->drain_w.data, sp, __ATOMIC_RELEASE);
 
-	/* last: nothing after it can fail but the thread, which takes it down */
-	if (dp->cfg.app_hugepages && sp_region_guard_init(dp->max_apps, err, errlen))
-		return -1;
 	if (pthread_create(&sp_thread, NULL, sp_main, sp)) {
-		sp_region_guard_fini();
 		snprintf(err, errlen, "cannot start the slowpath thread");
 		return -1;
 	}
 	pthread_setname_np(sp_thread, "slowpath");
+	return 0;
+}
+
+int sp_start(struct dataplane *dp, char *err, size_t errlen)
+{
+	if (sp_config_check(&dp->cfg, err, errlen) || sp_region_init(dp, err, errlen))
+		return -1;
+	if (dp->cfg.app_hugepages && sp_region_guard_init(dp->max_apps, err, errlen))
+		return -1;
+	if (start_slowpath(dp, err, errlen)) {
+		sp_region_guard_fini();
+		return -1;
+	}
 	return 0;
 }
 

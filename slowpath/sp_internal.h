@@ -157,6 +157,7 @@ struct sp_app {
 	struct sp_slot *slots;        /* [max_flows] */
 	uint32_t npopulated;
 	uint64_t reserved;            /* bytes in its tenant's reserved_bytes */
+	bool region_lost;             /* its huge-page region was replaced (region_guard.c) */
 	bool huge_pages;              /* region on huge pages ([apps] hugepages): reserved
 				       * whole at attach, so slots are never prefaulted
 				       * or given back (slots.c) */
@@ -301,6 +302,7 @@ void sp_app_flow_done(struct sp *sp, struct dp_app *app);
 
 /* region.c */
 int sp_region_init(const struct dataplane *dp, char *err, size_t errlen);
+uint64_t sp_region_reserve_bytes(const struct dataplane *dp, uint64_t heap_want);
 void sp_region_destroy(struct dataplane *dp, struct dp_app *app);
 void sp_region_lost_check(struct sp *sp);
 /* region_guard.c */

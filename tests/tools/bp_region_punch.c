@@ -3,14 +3,15 @@
  * bp_region_punch - an app that gives its own region's pages back to the
  * kernel, for test_hugepages.sh.
  *
- * It attaches, accepts one real connection, then MADV_REMOVEs its whole
- * shared region (on huge pages the pages go back to the pool with their
- * reservation), at once takes every huge page left free for a mapping of
- * its own, so the daemon's next touch of the region finds the pool empty
- * (SIGBUS), and touches nothing after that: it waits to be killed.  The
- * daemon must survive and let the app go.
+ * It attaches, accepts one real connection, then MADV_REMOVEs the huge
+ * pages that connection's receive ring lies in, touched first (a touched
+ * huge page goes back to the pool without its reservation), at once takes every huge page left
+ * free for a mapping of its own, and touches nothing after that: it waits
+ * to be killed.  When the peer's data reaches those pages the daemon's
+ * write finds the pool empty (SIGBUS); it must survive and let the app go.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +20,46 @@
 
 #include "tool_accept.h"
 
+#define HUGE (2u << 20) /* test_hugepages.sh runs where huge pages are 2 MiB */
+
+/* map every huge page free of reservations into a mapping of our own;
+ * again if the daemon took one between the count and the mapping.
+ * Return: how many pages are held now. */
+static long hold_free_pages(void)
+{
+	long held = 0;
+	for (int tries = 0; tries < 100; tries++) {
+		long page = 0, free_pages = 0, resv = 0;
+		char line[128];
+		FILE *mi = fopen("/proc/meminfo", "re");
+		while (mi && fgets(line, sizeof(line), mi)) {
+			sscanf(line, "Hugepagesize: %ld", &page);
+			sscanf(line, "HugePages_Free: %ld", &free_pages);
+			sscanf(line, "HugePages_Rsvd: %ld", &resv);
+		}
+		if (mi)
+			fclose(mi);
+		long n = free_pages - resv;
+		if (page <= 0 || n <= 0)
+			break;
+		int fd = memfd_create("punch-hold", MFD_HUGETLB);
+		size_t len = (size_t)n * (size_t)page * 1024;
+		if (fd >= 0 && !ftruncate(fd, (off_t)len) &&
+		    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0) !=
+			    MAP_FAILED)
+			held += n; /* and look again: the count may have grown */
+		else if (fd >= 0)
+			close(fd);
+	}
+	return held;
+}
+
 static void usage(void)
 {
 	printf("usage: bp_region_punch [-p PORT]\n"
-	       "Accepts one connection on PORT (default 7310), then MADV_REMOVEs its whole\n"
-	       "shared region and sleeps until killed.  Uses $BYPASS_SOCKET.\n");
+	       "Accepts one connection on PORT (default 7310), then MADV_REMOVEs the huge\n"
+	       "pages its receive ring lies in, holds every free huge page and sleeps until\n"
+	       "killed.  Uses $BYPASS_SOCKET.\n");
 }
 
 int main(int argc, char **argv)
@@ -46,36 +82,30 @@ int main(int argc, char **argv)
 	struct bp_ctx *ctx = tool_accept_one("bp_region_punch", "punch", port, &h);
 	if (!ctx)
 		return 1;
-	if (madvise(ctx->base, ctx->region_size, MADV_REMOVE)) {
+	/* the huge pages the connection's receive ring lies in: the daemon
+	 * first touches them when the peer's data arrives.  (Their other
+	 * bytes are the listener's unused rings and this connection's send
+	 * ring, which this app never fills; never the region's first page,
+	 * where the queues are.) */
+	uintptr_t ring = (uintptr_t)bpi_rx_ring(ctx, (uint32_t)h);
+	uintptr_t from = ring & ~(uintptr_t)(HUGE - 1);
+	uintptr_t to = (ring + ctx->rx_size + HUGE - 1) & ~(uintptr_t)(HUGE - 1);
+	if (from < (uintptr_t)ctx->base + ctx->hdr->buffers_off + HUGE) {
+		fprintf(stderr, "bp_region_punch: the receive ring shares a huge page with the "
+			"queues: raise [apps] rx_buf\n");
+		return 1;
+	}
+	/* a page never touched keeps its reservation through the punch (the
+	 * kernel refaults it from there): touch them so they go for good */
+	for (uintptr_t p = from; p < to; p += HUGE)
+		*(volatile char *)p = 0;
+	if (madvise((void *)from, to - from, MADV_REMOVE)) {
 		fprintf(stderr, "bp_region_punch: MADV_REMOVE: %s\n", strerror(errno));
 		return 1;
 	}
-	/* every free huge page, now, before the daemon can fault one back in */
-	long page = 0, held = 0;
-	FILE *mi = fopen("/proc/meminfo", "re");
-	char line[128];
-	long free_pages = 0, resv = 0;
-	while (mi && fgets(line, sizeof(line), mi)) {
-		sscanf(line, "Hugepagesize: %ld", &page);
-		sscanf(line, "HugePages_Free: %ld", &free_pages);
-		sscanf(line, "HugePages_Rsvd: %ld", &resv);
-	}
-	if (mi)
-		fclose(mi);
-	held = free_pages - resv;
-	if (page > 0 && held > 0) {
-		int fd = memfd_create("punch-hold", MFD_HUGETLB);
-		size_t len = (size_t)held * (size_t)page * 1024;
-		if (fd < 0 || ftruncate(fd, (off_t)len) ||
-		    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0) ==
-			    MAP_FAILED) {
-			fprintf(stderr, "bp_region_punch: cannot hold %ld huge pages: %s\n", held,
-				strerror(errno));
-			return 1;
-		}
-	}
-	printf("bp_region_punch: removed %zu bytes, holding %ld huge pages\n",
-	       (size_t)ctx->region_size, held > 0 ? held : 0);
+	long held = hold_free_pages();
+	printf("bp_region_punch: removed the %zu bytes around its receive ring, holding %ld "
+	       "huge pages\n", (size_t)(to - from), held);
 	fflush(stdout);
 	for (;;)
 		pause();
