@@ -536,7 +536,7 @@ void config_tenant_print_fields(FILE *out)
 		{ "connect", "remote CIDRs it may connect to, e.g. 198.18.0.0/15 (default 0.0.0.0/0)" },
 		{ "max_apps", "attached apps (EMFILE beyond; 0 = no limit)" },
 		{ "max_flows", "flows, half-open included (ENOBUFS beyond; 0 = no limit)" },
-		{ "max_buf_mb", "flow buffer MiB (ENOBUFS beyond; 0 = no limit)" },
+		{ "max_buf_mb", "flow buffer MiB, RPC heaps included; on huge pages whole app regions (ENOBUFS beyond; 0 = no limit)" },
 		{ "rate", "egress bits/s, k/m/g suffixes, \"bit\" optional: 200mbit, 1g (0 = none)" },
 		{ "burst", "token bucket depth in bytes, k/m suffixes (default max(64k, 2 ms at rate))" },
 		{ "weight", "1..1000 (default 1): share of the link and the fastpath under contention" },

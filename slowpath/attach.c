@@ -30,9 +30,8 @@
 static void app_release(struct sp *sp, struct dp_app *app)
 {
 	struct sp_app *sa = app->sp_priv;
-	if (sa)
-		sp_tenant_get(sp, app->tenant)->reserved_bytes -= sa->reserved;
 	if (sa) {
+		sp_tenant_get(sp, app->tenant)->reserved_bytes -= sa->reserved;
 		if (sa->conn)
 			sp_ctl_free(sa->conn);
 		sp_app_ctrl_unwatch(sp, app);
@@ -100,6 +99,10 @@ void sp_ctl_app_gone(struct sp *sp, struct dp_app *app)
 	if (sa->dying || sa->leave_left)
 		return;
 	sp->now = rte_rdtsc(); /* (a connection's end comes with no clock update) */
+	if (sa->region_lost) { /* its queues went with its region */
+		sp_app_left(sp, app);
+		return;
+	}
 	sa->leave_left = app->ctrlq.mask + 1;
 	sp_app_serve_leaving(sp, app);
 }

@@ -691,6 +691,15 @@ void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t id)
  */
 bool sp_conn_app_gone_one(struct sp *sp, struct sp_conn *c, uint32_t id)
 {
+	const struct sp_app *sa = sp_conn_app(sp, c)->sp_priv;
+	if (sa && sa->region_lost && c->state == SPS_ESTABLISHED) {
+		/* its rings are gone with its region (region_guard.c): nothing
+		 * in them is to be sent or handed to a fork child */
+		c->flags |= SPC_NOTIFIED | SPC_APP_GONE | SPC_APP_CLOSED;
+		c->flags &= ~SPC_ORPHAN;
+		sp_conn_reset(sp, c, id, ECONNABORTED, true);
+		return true;
+	}
 	if (!(c->flags & SPC_APP_CLOSED) && sp_handoff_owner_releases(sp, c))
 		return true; /* a fork child holds it: an orphan (bounded, handoff.c) */
 	bool closing = !(c->flags & SPC_APP_CLOSED) && c->state == SPS_ESTABLISHED;

@@ -62,7 +62,7 @@ static int region_memfd(const struct bp_config *c, const char *name, struct bp_r
 	if (fd < 0) {
 		snprintf(err, errlen, c->app_hugepages ?
 			 "cannot create a huge-page app region: %s (does this kernel have "
-			 "hugetlbfs? else set [apps] hugepages = off)" :
+			 "hugetlbfs? else set [apps] hugepages = false)" :
 			 "cannot create an app region: %s", strerror(errno));
 		return -1;
 	}
@@ -103,7 +103,7 @@ static void hugepages_short(uint64_t size, uint64_t page_size, int e, char *err,
 	char avail[48];
 	snprintf(err, errlen, "cannot reserve %llu huge pages of %llu KiB for the app region "
 		 "(%s): %s; raise vm.nr_hugepages, lower [apps] max_flows, rx_buf "
-		 "or tx_buf, or set [apps] hugepages = off",
+		 "or tx_buf, or set [apps] hugepages = false",
 		 (unsigned long long)(size / page_size), (unsigned long long)(page_size >> 10),
 		 available_str(page_size, avail, sizeof(avail)), strerror(e));
 }
@@ -173,8 +173,8 @@ uint64_t sp_region_reserve_bytes(const struct dataplane *dp, uint64_t heap_want)
  *
  * A region on huge pages is reserved whole by this mapping (a shared
  * hugetlbfs mapping takes its pages from the pool at mmap, or fails), so
- * no later touch by the daemon or the app can meet an empty pool and
- * SIGBUS.
+ * a first touch never meets an empty pool; a page the app gives back is
+ * region_guard.c's business.
  * Return: 0 or -ENOMEM.
  */
 int sp_region_create(struct dataplane *dp, struct dp_app *app, uint64_t heap_want, char *err,

@@ -24,8 +24,8 @@
  * hugetlb cgroup limit charged at first touch, or a memory error.  The
  * guard cannot tell these apart and treats them the same way.  DPDK on
  * huge pages (no [eal] no_huge) swaps in a SIGBUS handler of its own while
- * it grows its heap; a region fault in that window is DPDK's to handle
- * (fastpathd/NOTES.md "Buffers").
+ * it grows its heap; a region fault in that window goes there and crashes
+ * the daemon (fastpathd/NOTES.md "Buffers").
  *
  * The table is written by the slowpath thread only (add before the region
  * is handed to anyone, del before it is unmapped) and read by the handler
@@ -39,6 +39,7 @@
 #include <string.h>
 #include <stdbool.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "sp_internal.h"
 
@@ -55,11 +56,13 @@ struct guard_entry {
 	int state;              /* enum guard_state */
 };
 
-/* the table stays allocated once made (a handler on another thread may be
- * reading it while the daemon stops); guard_cap entries, guard_n in use */
+/* the table outlives sp_region_guard_fini() (a handler on another thread
+ * may be reading it while the daemon stops) and is only reallocated, larger,
+ * while no guard is installed; guard_cap entries, guard_n in use */
 static struct guard_entry *guard;
 static uint32_t guard_n, guard_cap;
 static int guard_hit;           /* some entry was replaced since the last take */
+static int guard_kick_fd = -1;  /* eventfd that wakes the slowpath */
 static struct sigaction guard_prev;
 
 /*
@@ -107,6 +110,11 @@ static bool take_fault(struct guard_entry *g)
 		}
 		__atomic_store_n(&g->state, GUARD_REPLACED, __ATOMIC_RELEASE);
 		__atomic_store_n(&guard_hit, 1, __ATOMIC_RELEASE);
+		/* the app's flows are reset now, not at the next tick: until
+		 * then the fastpath sends what it finds in the stand-in */
+		uint64_t one = 1;
+		if (guard_kick_fd >= 0 && write(guard_kick_fd, &one, sizeof(one)) < 0)
+			one = 0; /* a full eventfd is a pending wakeup */
 		return true;
 	}
 	/* another thread is mapping it: the retried touch faults here again
@@ -138,10 +146,11 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 
 /**
  * sp_region_guard_init - install the SIGBUS guard for @napps regions
- * (sp_start(), with [apps] hugepages; sp_stop() takes it down).
+ * (sp_start(), with [apps] hugepages; sp_stop() takes it down); a replaced
+ * region wakes the slowpath through eventfd @kick_fd.
  * Return: 0, or -1 with @err set.
  */
-int sp_region_guard_init(uint32_t napps, char *err, size_t errlen)
+int sp_region_guard_init(uint32_t napps, int kick_fd, char *err, size_t errlen)
 {
 	struct sigaction sa = { 0 };
 
@@ -156,6 +165,7 @@ int sp_region_guard_init(uint32_t napps, char *err, size_t errlen)
 		guard_cap = napps;
 	}
 	memset(guard, 0, guard_cap * sizeof(*guard));
+	guard_kick_fd = kick_fd;
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);

@@ -86,6 +86,7 @@ static void on_kick(struct ev_loop *loop, ev_io *w, int revents)
 	if (read(sp->dp->sp_kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
 	drain_fastpath(sp);
+	sp_region_lost_check(sp); /* the SIGBUS guard kicks too */
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -284,7 +285,8 @@ int sp_start(struct dataplane *dp, char *err, size_t errlen)
 {
 	if (sp_config_check(&dp->cfg, err, errlen) || sp_region_init(dp, err, errlen))
 		return -1;
-	if (dp->cfg.app_hugepages && sp_region_guard_init(dp->max_apps, err, errlen))
+	if (dp->cfg.app_hugepages &&
+	    sp_region_guard_init(dp->max_apps, dp->sp_kick_fd, err, errlen))
 		return -1;
 	if (start_slowpath(dp, err, errlen)) {
 		sp_region_guard_fini();

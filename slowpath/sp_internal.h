@@ -306,7 +306,7 @@ uint64_t sp_region_reserve_bytes(const struct dataplane *dp, uint64_t heap_want)
 void sp_region_destroy(struct dataplane *dp, struct dp_app *app);
 void sp_region_lost_check(struct sp *sp);
 /* region_guard.c */
-int sp_region_guard_init(uint32_t napps, char *err, size_t errlen);
+int sp_region_guard_init(uint32_t napps, int kick_fd, char *err, size_t errlen);
 void sp_region_guard_fini(void);
 void sp_region_guard_add(uint32_t idx, const void *base, uint64_t size);
 void sp_region_guard_del(uint32_t idx);

@@ -167,7 +167,7 @@ int sp_tenant_flow_take(struct sp *sp, uint16_t tid, bool passive)
 	uint32_t held = t->flows + (passive ? 0 : t->half_open);
 	if (t->cfg.max_flows && held >= t->cfg.max_flows)
 		return deny(sp, tid, passive ? SPT_DENY_SYN : SPT_DENY_FLOWS, ENOBUFS);
-	if (t->cfg.max_buf_mb &&
+	if (t->cfg.max_buf_mb && per && /* on huge pages paid for at attach */
 	    (t->flows + 1) * per + t->reserved_bytes > (uint64_t)t->cfg.max_buf_mb << 20)
 		return deny(sp, tid, passive ? SPT_DENY_SYN : SPT_DENY_BUF, ENOBUFS);
 	t->flows++;

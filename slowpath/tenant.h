@@ -53,7 +53,7 @@ struct sp_tenant {
 	uint32_t flows;               /* every sp_conn, TIME_WAIT included */
 	uint32_t half_open;           /* SYN queue entries of its listeners */
 	uint64_t reserved_bytes;      /* its apps reserve at attach (max_buf_mb): RPC message
-				       * heaps and send areas, and on huge pages the rings */
+				       * heaps and send areas; on huge pages whole regions */
 	uint64_t denied[SPT_DENY_MAX];
 };
 

@@ -42,7 +42,7 @@ static void set_prev(void (*handler)(int), int flags)
 static void install(void)
 {
 	char err[128];
-	cr_assert_eq(sp_region_guard_init(4, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sp_region_guard_init(4, -1, err, sizeof(err)), 0, "%s", err);
 }
 
 static void setup(void)
@@ -101,7 +101,8 @@ static void count_and_return(int sig)
 		_exit(3); /* a one-shot handler must not run twice */
 }
 
-Test(region_guard, a_one_shot_handler_runs_once_then_the_fault_kills, .signal = SIGBUS, .timeout = 10)
+Test(region_guard, a_one_shot_handler_runs_once_then_the_fault_kills, .signal = SIGBUS,
+     .timeout = 10)
 {
 	set_prev(count_and_return, SA_RESETHAND);
 	install();
