@@ -50,9 +50,12 @@ per_app=$(sed -n 's/.*each app reserves \([0-9]*\) huge pages.*/\1/p' "$BP_FP_LO
 [ -n "$per_app" ] || bp_die "fastpathd did not say what an app reserves: $(cat "$BP_FP_LOG")"
 echo "ok: fastpathd: $(grep 'each app reserves' "$BP_FP_LOG")"
 
-# room for exactly two apps, and no surplus pages beyond the pool
+# room for two apps (never fewer pages than the host had: pages given
+# back might not come back), and no surplus pages beyond the pool; the
+# punching app takes whatever is left free later
 echo 0 >"$HPO"
-echo $(($(cat "$HP") + 2 * per_app - $(available))) >"$HP"
+short=$((2 * per_app - $(available)))
+[ "$short" -le 0 ] || echo $(($(cat "$HP") + short)) >"$HP"
 [ "$(available)" -ge $((2 * per_app)) ] ||
 	bp_die "could not get $((2 * per_app)) huge pages (vm.nr_hugepages $(cat "$HP"))"
 
