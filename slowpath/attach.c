@@ -21,6 +21,7 @@
 #include <rte_cycles.h>
 
 #include "sp_internal.h"
+#include "bypass/region_layout.h"
 #include "ctl_wire.h"
 #include "ctl_sock.h"
 #include "log_esc.h"
@@ -211,8 +212,8 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 		goto fail;
 	/* what the attach reserves, charged to max_buf_mb before it is taken:
 	 * the RPC heap and send area, and on huge pages the whole region */
-	uint64_t heap_want = req->has_msg_heap ? req->msg_heap : 0;
-	uint64_t charge = sp_region_reserve_bytes(dp, heap_want);
+	struct bp_region_layout layout;
+	uint64_t charge = sp_region_plan(dp, req->has_msg_heap ? req->msg_heap : 0, &layout);
 	struct sp_tenant *tn = sp_tenant_get(sp, (uint16_t)tid);
 	if (tn->cfg.max_buf_mb && charge &&
 	    sp_tenant_buf_bytes(sp, tn) + charge > (uint64_t)tn->cfg.max_buf_mb << 20) {
@@ -230,7 +231,7 @@ void sp_ctl_attach(struct sp *sp, struct ctl_conn *cc, const Bypass__AttachReque
 				 (unsigned long long)(charge / 2), tn->cfg.max_buf_mb);
 		goto fail;
 	}
-	if (sp_region_create(dp, app, heap_want, err, sizeof(err)))
+	if (sp_region_create(dp, app, &layout, err, sizeof(err)))
 		goto fail;
 	sa->reserved = charge; /* app_release() gives it back */
 	tn->reserved_bytes += sa->reserved;

@@ -103,7 +103,7 @@ void sp_ctl_apps(struct sp *sp, struct ctl_conn *cc, const Bypass__AppsRequest *
 			o->max_flows = app->max_flows;
 			o->region_bytes = app->region_size;
 			/* mapped-in rings; on huge pages all is reserved at attach */
-			o->buf_bytes = !sa ? 0 : sa->huge_pages ? sa->reserved :
+			o->buf_bytes = !sa ? 0 : sp->dp->cfg.app_hugepages ? sa->reserved :
 				       (uint64_t)sa->npopulated *
 					       (app->rx_buf_size + app->tx_buf_size);
 			o->slots_used = app->slots_used;

@@ -47,42 +47,19 @@ static long hugepages_available(uint64_t page_size)
 }
 
 /*
- * The region's memfd, sized @l->size and sealed.  On huge pages
- * ([apps] hugepages) the size is rounded up to whole pages of the
- * kernel's default huge page size, which @page_size receives (else 0).
+ * A memfd for an app region, on huge pages with [apps] hugepages; sized
+ * and sealed by the caller.  Return: the fd, or -1 with @err set.
  */
-static int region_memfd(const struct bp_config *c, const char *name, struct bp_region_layout *l,
-			uint64_t *page_size, char *err, size_t errlen)
+static int region_memfd_open(const struct bp_config *c, const char *name, char *err,
+			     size_t errlen)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING |
 				    (c->app_hugepages ? MFD_HUGETLB : 0));
-	struct stat st;
-
-	*page_size = 0;
-	if (fd < 0) {
+	if (fd < 0)
 		snprintf(err, errlen, c->app_hugepages ?
 			 "cannot create a huge-page app region: %s (does this kernel have "
 			 "hugetlbfs? else set [apps] hugepages = false)" :
 			 "cannot create an app region: %s", strerror(errno));
-		return -1;
-	}
-	if (c->app_hugepages) {
-		if (fstat(fd, &st) || st.st_blksize < 4096 ||
-		    (st.st_blksize & (st.st_blksize - 1))) {
-			snprintf(err, errlen, "cannot learn the huge page size of an app region");
-			close(fd);
-			return -1;
-		}
-		*page_size = (uint64_t)st.st_blksize;
-		l->size = (l->size + *page_size - 1) & ~(*page_size - 1);
-	}
-	if (ftruncate(fd, (off_t)l->size) ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
-		snprintf(err, errlen, "cannot create a %llu-byte app region: %s",
-			 (unsigned long long)l->size, strerror(errno));
-		close(fd);
-		return -1;
-	}
 	return fd;
 }
 
@@ -109,34 +86,39 @@ static void hugepages_short(uint64_t size, uint64_t page_size, int e, char *err,
 }
 
 /**
- * sp_region_init - at start, with [apps] hugepages: refuse a kernel that
- * cannot make huge-page regions, say what one app's region reserves
+ * sp_region_init - at start, with [apps] hugepages: learn the kernel's
+ * default huge page size (the one MFD_HUGETLB gives), refuse a kernel that
+ * cannot make huge-page regions, and say what one app's region reserves
  * against what the pool holds (an operator may add pages later, so a
  * short pool only warns).
  * Return: 0, or -1 with @err set.
  */
 int sp_region_init(const struct dataplane *dp, char *err, size_t errlen)
 {
-	const struct bp_config *c = &dp->cfg;
 	struct bp_region_layout l;
-	uint64_t page_size;
+	struct stat st;
 
-	if (!c->app_hugepages)
+	region_huge_page = 0;
+	if (!dp->cfg.app_hugepages)
 		return 0;
-	bp_region_layout(&l, dp->ncores, c->app_max_flows, c->queue_entries, c->rx_buf_size,
-			 c->tx_buf_size, 0);
-	int fd = region_memfd(c, "bypass-hugepage-probe", &l, &page_size, err, errlen);
+	int fd = region_memfd_open(&dp->cfg, "bypass-hugepage-probe", err, errlen);
 	if (fd < 0)
 		return -1;
+	int bad = fstat(fd, &st) || st.st_blksize < 4096 || (st.st_blksize & (st.st_blksize - 1));
 	close(fd);
-	region_huge_page = page_size;
-	uint64_t pages = l.size / page_size;
-	long avail = hugepages_available(page_size);
+	if (bad) {
+		snprintf(err, errlen, "cannot learn the huge page size of an app region");
+		return -1;
+	}
+	region_huge_page = (uint64_t)st.st_blksize;
+	sp_region_plan(dp, 0, &l);
+	uint64_t pages = l.size / region_huge_page;
+	long avail = hugepages_available(region_huge_page);
 	char avail_s[48];
 	printf("fastpathd: [apps] hugepages: each app reserves %llu huge pages of %llu KiB "
 	       "(%llu MiB, more with an RPC heap); %s\n", (unsigned long long)pages,
-	       (unsigned long long)(page_size >> 10), (unsigned long long)(l.size >> 20),
-	       available_str(page_size, avail_s, sizeof(avail_s)));
+	       (unsigned long long)(region_huge_page >> 10), (unsigned long long)(l.size >> 20),
+	       available_str(region_huge_page, avail_s, sizeof(avail_s)));
 	if (avail >= 0 && avail < (long)pages)
 		fprintf(stderr, "fastpathd: warning: too few huge pages for one app: apps are "
 			"refused until vm.nr_hugepages is raised by %llu\n",
@@ -146,27 +128,31 @@ int sp_region_init(const struct dataplane *dp, char *err, size_t errlen)
 }
 
 /**
- * sp_region_reserve_bytes - what an app's attach reserves for good, as a
- * tenant's max_buf_mb counts it: the RPC message heap and as large a send
- * area, and on huge pages the whole region (rounded up to whole pages),
- * which sp_region_create() will reserve.
+ * sp_region_plan - lay out an app's region as the daemon's configuration
+ * sizes it, with an RPC message heap for @heap_want; on huge pages its
+ * size is rounded up to whole pages (what the mapping will reserve).
+ * @l: receives the layout, for sp_region_create().
+ * Return: what the attach reserves for good, as a tenant's max_buf_mb
+ * counts it: the RPC message heap and as large a send area, and on huge
+ * pages the whole region.
  */
-uint64_t sp_region_reserve_bytes(const struct dataplane *dp, uint64_t heap_want)
+uint64_t sp_region_plan(const struct dataplane *dp, uint64_t heap_want,
+			struct bp_region_layout *l)
 {
 	const struct bp_config *c = &dp->cfg;
 	uint64_t heap = bp_heap_size(heap_want, dp->ncores);
-	struct bp_region_layout l;
 
-	if (!c->app_hugepages || !region_huge_page)
-		return 2 * heap;
-	bp_region_layout(&l, dp->ncores, c->app_max_flows, c->queue_entries, c->rx_buf_size,
+	bp_region_layout(l, dp->ncores, c->app_max_flows, c->queue_entries, c->rx_buf_size,
 			 c->tx_buf_size, heap);
-	return (l.size + region_huge_page - 1) & ~(region_huge_page - 1);
+	if (!region_huge_page)
+		return 2 * heap;
+	l->size = (l->size + region_huge_page - 1) & ~(region_huge_page - 1);
+	return l->size;
 }
 
 /**
- * sp_region_create - create, map and initialise @app's region, sized by
- * the daemon's configuration; the app's private copies of sizes and
+ * sp_region_create - create, map and initialise @app's region as
+ * sp_region_plan() laid it out in @l; the app's private copies of sizes and
  * offsets and its queue views are set from the layout, never from the
  * (app-writable) header.
  * @err: what failed, for the attach reply.
@@ -177,64 +163,63 @@ uint64_t sp_region_reserve_bytes(const struct dataplane *dp, uint64_t heap_want)
  * region_guard.c's business.
  * Return: 0 or -ENOMEM.
  */
-int sp_region_create(struct dataplane *dp, struct dp_app *app, uint64_t heap_want, char *err,
-		     size_t errlen)
+int sp_region_create(struct dataplane *dp, struct dp_app *app, const struct bp_region_layout *l,
+		     char *err, size_t errlen)
 {
 	const struct bp_config *c = &dp->cfg;
-	struct sp_app *sa = app->sp_priv;
-	struct bp_region_layout l;
-	uint64_t page_size;
-
-	bp_region_layout(&l, dp->ncores, c->app_max_flows, c->queue_entries, c->rx_buf_size,
-			 c->tx_buf_size, bp_heap_size(heap_want, dp->ncores));
-
 	char name[32];
+
 	snprintf(name, sizeof(name), "bypass-app-%u", app->app_id);
-	app->memfd = region_memfd(c, name, &l, &page_size, err, errlen);
+	app->memfd = region_memfd_open(c, name, err, errlen);
 	if (app->memfd < 0)
 		return -ENOMEM;
-	sa->huge_pages = page_size != 0;
-	app->base = mmap(NULL, l.size, PROT_READ | PROT_WRITE, MAP_SHARED, app->memfd, 0);
+	if (ftruncate(app->memfd, (off_t)l->size) ||
+	    fcntl(app->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		snprintf(err, errlen, "cannot create a %llu-byte app region: %s",
+			 (unsigned long long)l->size, strerror(errno));
+		return -ENOMEM; /* the caller's sp_region_destroy() closes the fd */
+	}
+	app->base = mmap(NULL, l->size, PROT_READ | PROT_WRITE, MAP_SHARED, app->memfd, 0);
 	if (app->base == MAP_FAILED) {
 		int e = errno;
 		app->base = NULL;
-		if (page_size)
-			hugepages_short(l.size, page_size, e, err, errlen);
+		if (region_huge_page)
+			hugepages_short(l->size, region_huge_page, e, err, errlen);
 		else
 			snprintf(err, errlen, "cannot map the app region: %s", strerror(e));
 		return -ENOMEM;
 	}
-	if (page_size)
-		sp_region_guard_add((uint32_t)(app - dp->apps), app->base, l.size);
-	app->region_size = l.size;
+	if (region_huge_page)
+		sp_region_guard_add((uint32_t)(app - dp->apps), app->base, l->size);
+	app->region_size = l->size;
 	app->max_flows = c->app_max_flows;
 	app->rx_buf_size = c->rx_buf_size;
 	app->tx_buf_size = c->tx_buf_size;
 
-	bp_region_init(app->base, &l, c->app_max_flows, c->queue_entries, c->rx_buf_size,
+	bp_region_init(app->base, l, c->app_max_flows, c->queue_entries, c->rx_buf_size,
 		       c->tx_buf_size);
 	app->hdr = (struct bp_region_hdr *)app->base;
 	app->hdr->app_id = app->app_id;
 	app->hdr->local_ip = dp->ip;
-	app->buffers_off = l.buffers_off;
-	app->flows = (struct bp_flow_shm *)(app->base + l.flows_off);
+	app->buffers_off = l->buffers_off;
+	app->flows = (struct bp_flow_shm *)(app->base + l->flows_off);
 
-	bp_region_daemon_view(&app->ctrlq, app->base, &l, BP_RQ_CTRL, c->queue_entries);
-	bp_region_daemon_view(&app->sp_evq, app->base, &l, BP_RQ_SP_EV, c->queue_entries);
+	bp_region_daemon_view(&app->ctrlq, app->base, l, BP_RQ_CTRL, c->queue_entries);
+	bp_region_daemon_view(&app->sp_evq, app->base, l, BP_RQ_SP_EV, c->queue_entries);
 	for (uint32_t k = 0; k < dp->ncores; k++) {
-		bp_region_daemon_view(&app->dataq[k], app->base, &l, bp_rq_data(k),
+		bp_region_daemon_view(&app->dataq[k], app->base, l, bp_rq_data(k),
 				      c->queue_entries);
-		bp_region_daemon_view(&app->fp_evq[k], app->base, &l, bp_rq_fp_ev(k),
+		bp_region_daemon_view(&app->fp_evq[k], app->base, l, bp_rq_fp_ev(k),
 				      c->queue_entries);
-		bp_region_daemon_view(&app->msgq[k], app->base, &l, bp_rq_msg(k),
+		bp_region_daemon_view(&app->msgq[k], app->base, l, bp_rq_msg(k),
 				      c->queue_entries);
 	}
 	/* the message heap: core k allocates in part k only (fp_rpc.c) */
-	app->heap_off = l.heap_off;
-	app->heap_size = l.heap_size;
-	app->heap_part = l.heap_size / dp->ncores;
-	app->txarea_off = l.txarea_off;
-	app->txarea_size = l.txarea_size;
+	app->heap_off = l->heap_off;
+	app->heap_size = l->heap_size;
+	app->heap_part = l->heap_size / dp->ncores;
+	app->txarea_off = l->txarea_off;
+	app->txarea_size = l->txarea_size;
 	for (uint32_t k = 0; k < dp->ncores && app->heap_size; k++) {
 		if (rpc_heap_init(&app->heap[k], k * app->heap_part, app->heap_part)) {
 			snprintf(err, errlen, "out of memory for the message heap's bookkeeping");

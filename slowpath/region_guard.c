@@ -222,7 +222,10 @@ void sp_region_guard_del(uint32_t idx)
  */
 bool sp_region_guard_take(void)
 {
-	return guard_n && __atomic_exchange_n(&guard_hit, 0, __ATOMIC_ACQ_REL);
+	/* a plain load first: this runs on every slowpath wakeup, a region is
+	 * lost about never, and an exchange is a locked instruction */
+	return guard_n && __atomic_load_n(&guard_hit, __ATOMIC_RELAXED) &&
+	       __atomic_exchange_n(&guard_hit, 0, __ATOMIC_ACQ_REL);
 }
 
 /** sp_region_guard_lost - whether app @idx's region was replaced. */

@@ -29,7 +29,7 @@ static void slot_reclaim(struct dp_app *app, uint32_t slot)
 {
 	struct sp_app *sa = app->sp_priv;
 	uint64_t off = dp_app_slot_rx_off(app, slot);
-	if (sa->huge_pages)
+	if (sa->sp->dp->cfg.app_hugepages)
 		return; /* reserved whole, and a hole smaller than a page frees nothing */
 	fallocate(app->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
 		  (off_t)app->rx_buf_size + app->tx_buf_size);
@@ -57,7 +57,7 @@ static bool slot_populate(struct sp *sp, struct dp_app *app, uint32_t slot)
 	struct sp_app *sa = app->sp_priv;
 	uint64_t bytes = (uint64_t)app->rx_buf_size + app->tx_buf_size;
 
-	if (sa->huge_pages || sa->slots[slot].populated ||
+	if (sp->dp->cfg.app_hugepages || sa->slots[slot].populated ||
 	    (sa->npopulated + 1) * bytes > (uint64_t)sp->dp->cfg.prefault_mb << 20)
 		return false;
 	if (madvise(app->base + dp_app_slot_rx_off(app, slot), bytes, MADV_POPULATE_WRITE))

@@ -158,9 +158,6 @@ struct sp_app {
 	uint32_t npopulated;
 	uint64_t reserved;            /* bytes in its tenant's reserved_bytes */
 	bool region_lost;             /* its huge-page region was replaced (region_guard.c) */
-	bool huge_pages;              /* region on huge pages ([apps] hugepages): reserved
-				       * whole at attach, so slots are never prefaulted
-				       * or given back (slots.c) */
 	uint32_t nfree;
 	uint32_t nwarm;               /* the top nwarm free slots may hold pages */
 	uint64_t last_alloc;          /* tsc of the last slot allocation */
@@ -302,7 +299,11 @@ void sp_app_flow_done(struct sp *sp, struct dp_app *app);
 
 /* region.c */
 int sp_region_init(const struct dataplane *dp, char *err, size_t errlen);
-uint64_t sp_region_reserve_bytes(const struct dataplane *dp, uint64_t heap_want);
+struct bp_region_layout;
+uint64_t sp_region_plan(const struct dataplane *dp, uint64_t heap_want,
+			struct bp_region_layout *l);
+int sp_region_create(struct dataplane *dp, struct dp_app *app, const struct bp_region_layout *l,
+		     char *err, size_t errlen);
 void sp_region_destroy(struct dataplane *dp, struct dp_app *app);
 void sp_region_lost_check(struct sp *sp);
 /* region_guard.c */
@@ -312,8 +313,6 @@ void sp_region_guard_add(uint32_t idx, const void *base, uint64_t size);
 void sp_region_guard_del(uint32_t idx);
 bool sp_region_guard_take(void);
 bool sp_region_guard_lost(uint32_t idx);
-int sp_region_create(struct dataplane *dp, struct dp_app *app, uint64_t heap_want, char *err,
-		     size_t errlen);
 
 /* slots.c */
 int sp_slot_alloc(struct sp *sp, struct dp_app *app, uint32_t *slot);
