@@ -6,7 +6,10 @@
 #  - an app that gives pages of its region back (MADV_REMOVE), then the
 #    pool is empty: the daemon's next touch of them would die of SIGBUS;
 #    it survives, lets that app go (its peer gets a reset, not a FIN;
-#    apps_region_lost), and the other app goes on serving
+#    apps_region_lost), and the other app goes on serving; pages of its
+#    receive ring (the peer's data faults), then those of its queues (the
+#    daemon's next wake or the peer's FIN faults, nothing unread: only the
+#    region's loss resets)
 #  - a pool too small for one more region: that app is refused with what
 #    to do, and the daemon serves on
 #  - a tenant's max_buf_mb counts a huge-page region whole at attach
@@ -101,39 +104,70 @@ grep -q "max_buf_mb" "$dir/err" ||
 "$BP_BUILD/cli/bypassctl" tenant set default max_buf_mb 0 >/dev/null
 echo "ok: tenant quota -> $(cat "$dir/err")"
 
-# an app that hands its region back, then an empty pool
-bp_bg "$BP_BUILD/tests/bp_region_punch" -p 7410 >"$dir/punch.log" 2>&1
-bp_wait_listening "$dir/punch.log"
-bp_bg bp_peer timeout 60 python3 -c '
-import socket, sys, time
-s = socket.create_connection((sys.argv[1], 7410), timeout=10)
+# punch_case NAME PORT PUNCH_ARGS PEER_ACTION LOST: an app that hands
+# pages of its region back, then takes every free page; when the daemon
+# next touches them it must survive, let the app go (LOST apps so far)
+# and reset the app's peer, whose PEER_ACTION ("send": 100 bytes into the
+# removed receive ring; "fin": a FIN, an event on the removed queues, with
+# nothing unread, if the fastpath's next wake did not touch them first)
+# would otherwise end in a FIN
+punch_case() {
+	local name=$1 port=$2 args=$3 action=$4 lost=$5
+	bp_bg "$BP_BUILD/tests/bp_region_punch" -p "$port" $args >"$dir/punch-$name.log" 2>&1
+	punch_pid=$BP_LAST_PID
+	bp_wait_listening "$dir/punch-$name.log"
+	bp_bg bp_peer timeout 60 python3 -c '
+import errno, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
 time.sleep(3)  # the app removes its pages and takes the free ones
 try:
-    s.sendall(b"x" * 100)  # one segment, into the removed pages: the daemon faults
+    if sys.argv[3] == "send":
+        s.sendall(b"x" * 100)  # one segment, into the removed pages: the daemon faults
+    else:
+        try:
+            s.shutdown(socket.SHUT_WR)  # an event on the removed queues
+        except OSError as e:  # the daemon faulted on them first: a reset came
+            if e.errno != errno.ENOTCONN:
+                raise
     sys.exit("sender: got %r where a reset was due (b\"\" = FIN)" % s.recv(1))
 except (ConnectionResetError, BrokenPipeError) as e:
     print("sender: connection reset as expected:", e)
 except TimeoutError:
     sys.exit("sender: no reset within 10 s")
-' "$BP_IP" >"$dir/sender.log" 2>&1
-sender=$BP_LAST_PID
-for _ in $(seq 100); do
-	grep -q "removed" "$dir/punch.log" && break
+' "$BP_IP" "$port" "$action" >"$dir/sender-$name.log" 2>&1
+	local sender=$BP_LAST_PID
+	for _ in $(seq 100); do
+		grep -q "removed" "$dir/punch-$name.log" && break
+		sleep 0.1
+	done
+	grep -q "removed" "$dir/punch-$name.log" ||
+		bp_die "the punching app did not run: $(cat "$dir/punch-$name.log")"
+	[ "$(available)" -eq 0 ] || bp_die "the huge page pool is not empty ($(available) left)"
+	wait "$sender" || bp_die "$name: the punching app's peer was not reset:" \
+		"$(cat "$dir/sender-$name.log"); $(cat "$dir/punch-$name.log");" \
+		"fastpathd: $(tail -3 "$BP_FP_LOG")"
+	kill -0 "$BP_FP_PID" 2>/dev/null || bp_die "fastpathd died: $(tail -5 "$BP_FP_LOG")"
+	[ "$(grep -c "lost pages of its huge-page region" "$BP_FP_LOG")" -eq "$lost" ] ||
+		bp_die "fastpathd did not say it let the app go: $(tail -5 "$BP_FP_LOG")"
+	"$BP_BUILD/cli/bypassctl" status >"$dir/status"
+	grep -qx "apps_region_lost $lost" "$dir/status" ||
+		bp_die "apps_region_lost is not $lost: $(grep apps_region_lost "$dir/status")"
+	peer_echo 7400 1048576 || bp_die "the other app stopped serving"
+	echo "ok: $name: an app that gave its pages back was let go," \
+		"$(cat "$dir/sender-$name.log"); the daemon serves on"
+}
+
+punch_case ring 7410 "" send 1
+# its own mapping gives the pages back when it goes, and the daemon let
+# go of its region: room for the next one
+bp_stop_pid "$punch_pid"
+for _ in $(seq 50); do
+	[ "$(available)" -ge "$per_app" ] && break
 	sleep 0.1
 done
-grep -q "removed" "$dir/punch.log" || bp_die "the punching app did not run: $(cat "$dir/punch.log")"
-[ "$(available)" -eq 0 ] || bp_die "the huge page pool is not empty ($(available) left)"
-wait "$sender" || bp_die "the punching app's peer was not reset: $(cat "$dir/sender.log");" \
-	"fastpathd: $(tail -3 "$BP_FP_LOG")"
-kill -0 "$BP_FP_PID" 2>/dev/null || bp_die "fastpathd died: $(tail -5 "$BP_FP_LOG")"
-grep -q "lost pages of its huge-page region" "$BP_FP_LOG" ||
-	bp_die "fastpathd did not say it let the app go: $(tail -5 "$BP_FP_LOG")"
-"$BP_BUILD/cli/bypassctl" status >"$dir/status"
-grep -qx "apps_region_lost 1" "$dir/status" ||
-	bp_die "apps_region_lost is not 1: $(grep apps_region_lost "$dir/status")"
-peer_echo 7400 1048576 || bp_die "the other app stopped serving"
-echo "ok: an app that gave its pages back was let go, $(cat "$dir/sender.log");" \
-	"the daemon serves on"
+[ "$(available)" -ge "$per_app" ] ||
+	bp_die "the let-go app's pages did not come back ($(available) free)"
+punch_case queues 7411 --queues fin 2
 
 # no room for one more region: refused, saying what to do
 if timeout 10 "$BIN/bpcat" -l -p 7420 </dev/null >/dev/null 2>"$dir/err"; then

@@ -5,12 +5,16 @@
  *
  * It attaches, accepts one real connection, then MADV_REMOVEs the huge
  * pages that connection's receive ring lies in, touched first (a touched
- * huge page goes back to the pool without its reservation), at once takes every huge page left
- * free for a mapping of its own, and touches nothing after that: it waits
- * to be killed.  When the peer's data reaches those pages the daemon's
- * write finds the pool empty (SIGBUS); it must survive and let the app go.
+ * huge page goes back to the pool without its reservation), at once takes
+ * every huge page left free for a mapping of its own, and touches nothing
+ * after that: it waits to be killed.  When the peer's data reaches those
+ * pages the daemon's write finds the pool empty (SIGBUS); it must survive
+ * and let the app go.  With --queues it removes the pages of the region's
+ * queues and flow table instead, which the daemon touches with no data to
+ * deliver (the peer's FIN is an event), so nothing unread is left.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,15 +60,17 @@ static long hold_free_pages(void)
 
 static void usage(void)
 {
-	printf("usage: bp_region_punch [-p PORT]\n"
+	printf("usage: bp_region_punch [-p PORT] [--queues]\n"
 	       "Accepts one connection on PORT (default 7310), then MADV_REMOVEs the huge\n"
-	       "pages its receive ring lies in, holds every free huge page and sleeps until\n"
-	       "killed.  Uses $BYPASS_SOCKET.\n");
+	       "pages its receive ring lies in (with --queues: those of the region's queues\n"
+	       "and flow table), holds every free huge page and sleeps until killed.\n"
+	       "Uses $BYPASS_SOCKET.\n");
 }
 
 int main(int argc, char **argv)
 {
 	int port = 7310;
+	bool queues = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage();
@@ -72,6 +78,8 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "-p") && i + 1 < argc) {
 			port = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--queues")) {
+			queues = true;
 		} else {
 			fprintf(stderr, "bp_region_punch: unknown argument '%s' (see --help)\n",
 				argv[i]);
@@ -86,26 +94,43 @@ int main(int argc, char **argv)
 	 * first touches them when the peer's data arrives.  (Their other
 	 * bytes are the listener's unused rings and this connection's send
 	 * ring, which this app never fills; never the region's first page,
-	 * where the queues are.) */
-	uintptr_t ring = (uintptr_t)bpi_rx_ring(ctx, (uint32_t)h);
-	uintptr_t from = ring & ~(uintptr_t)(HUGE - 1);
-	uintptr_t to = (ring + ctx->rx_size + HUGE - 1) & ~(uintptr_t)(HUGE - 1);
-	if (from < (uintptr_t)ctx->base + ctx->hdr->buffers_off + HUGE) {
-		fprintf(stderr, "bp_region_punch: the receive ring shares a huge page with the "
-			"queues: raise [apps] rx_buf\n");
-		return 1;
+	 * where the queues are.)  Or those of the queues, the header and the
+	 * flow table: everything before the buffers. */
+	uintptr_t base = (uintptr_t)ctx->base, from, to;
+	if (queues) {
+		from = base;
+		to = (base + ctx->buffers_off + HUGE - 1) & ~(uintptr_t)(HUGE - 1);
+	} else {
+		uintptr_t ring = (uintptr_t)bpi_rx_ring(ctx, (uint32_t)h);
+		from = ring & ~(uintptr_t)(HUGE - 1);
+		to = (ring + ctx->rx_size + HUGE - 1) & ~(uintptr_t)(HUGE - 1);
+		if (from < base + ctx->buffers_off + HUGE) {
+			fprintf(stderr, "bp_region_punch: the receive ring shares a huge page "
+				"with the queues: raise [apps] rx_buf\n");
+			return 1;
+		}
 	}
-	/* a page never touched keeps its reservation through the punch (the
-	 * kernel refaults it from there): touch them so they go for good */
-	for (uintptr_t p = from; p < to; p += HUGE)
-		*(volatile char *)p = 0;
-	if (madvise((void *)from, to - from, MADV_REMOVE)) {
-		fprintf(stderr, "bp_region_punch: MADV_REMOVE: %s\n", strerror(errno));
-		return 1;
+	/* the pool's free pages first, so the removed ones are the only free
+	 * ones and the hold after the removal takes them at once.  The
+	 * daemon touches the queue page whenever its fastpath wakes (it
+	 * marks itself awake in the header): if it took the page back
+	 * meanwhile (a fresh zeroed one), remove it again. */
+	long held = hold_free_pages(), got = 0;
+	for (int tries = 0; tries < 100 && !got; tries++) {
+		/* a page never touched keeps its reservation through the
+		 * removal (the kernel refaults it from there): touch them so
+		 * they go for good */
+		for (uintptr_t p = from; p < to; p += HUGE)
+			*(volatile char *)p = 0;
+		if (madvise((void *)from, to - from, MADV_REMOVE)) {
+			fprintf(stderr, "bp_region_punch: MADV_REMOVE: %s\n", strerror(errno));
+			return 1;
+		}
+		got = hold_free_pages();
 	}
-	long held = hold_free_pages();
-	printf("bp_region_punch: removed the %zu bytes around its receive ring, holding %ld "
-	       "huge pages\n", (size_t)(to - from), held);
+	held += got;
+	printf("bp_region_punch: removed the %zu bytes around its %s, holding %ld huge pages\n",
+	       (size_t)(to - from), queues ? "queues" : "receive ring", held);
 	fflush(stdout);
 	for (;;)
 		pause();
