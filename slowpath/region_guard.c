@@ -54,7 +54,14 @@ struct guard_entry {
 	uintptr_t base;         /* 0: no region on huge pages */
 	uint64_t size;
 	int state;              /* enum guard_state */
+	int late;               /* faults taken after the stand-in was in */
 };
+
+/* A thread whose touch faulted on the shared mapping may run its handler
+ * only after another thread put the stand-in in: that fault is ours too
+ * (the retried touch lands in the stand-in).  At most one per daemon
+ * thread; beyond this many the stand-in itself faults, which is not ours. */
+#define GUARD_LATE_MAX 64
 
 /* the table outlives sp_region_guard_fini() (a handler on another thread
  * may be reading it while the daemon stops) and is only reallocated, larger,
@@ -95,8 +102,8 @@ static void chain(int sig, siginfo_t *si, void *uc)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-/* a fault inside @g's region: put the stand-in over it, once */
-static bool take_fault(struct guard_entry *g)
+/* a fault (si_code @code) inside @g's region: put the stand-in over it, once */
+static bool take_fault(struct guard_entry *g, int code)
 {
 	int st = GUARD_SHARED;
 
@@ -118,9 +125,14 @@ static bool take_fault(struct guard_entry *g)
 		return true;
 	}
 	/* another thread is mapping it: the retried touch faults here again
-	 * until the stand-in is in place.  Replaced already (a memory error
-	 * in the stand-in) or failed: not ours. */
-	return st == GUARD_REPLACING;
+	 * until the stand-in is in place */
+	if (st == GUARD_REPLACING)
+		return true;
+	/* in place already: a fault raised against the shared mapping whose
+	 * handler ran late is ours; a memory error (anonymous memory can
+	 * raise nothing else) or a failed stand-in is not */
+	return st == GUARD_REPLACED && code != BUS_MCEERR_AR && code != BUS_MCEERR_AO &&
+	       __atomic_add_fetch(&g->late, 1, __ATOMIC_RELAXED) <= GUARD_LATE_MAX;
 }
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
@@ -135,7 +147,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 		struct guard_entry *g = &guard[i];
 		uintptr_t base = __atomic_load_n(&g->base, __ATOMIC_ACQUIRE);
 		if (base && a >= base && a - base < g->size) {
-			ours = take_fault(g);
+			ours = take_fault(g, si->si_code);
 			break;
 		}
 	}
@@ -205,6 +217,7 @@ void sp_region_guard_add(uint32_t idx, const void *base, uint64_t size)
 		return;
 	guard[idx].size = size;
 	__atomic_store_n(&guard[idx].state, GUARD_SHARED, __ATOMIC_RELAXED);
+	__atomic_store_n(&guard[idx].late, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&guard[idx].base, (uintptr_t)base, __ATOMIC_RELEASE);
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "dataplane.h"
 #include "sp_internal.h"
@@ -125,6 +126,41 @@ Test(region_guard, a_sent_sigbus_goes_to_the_old_handler_and_the_guard_stays)
 	cr_assert_not(sp_region_guard_take(), "a sent signal replaced a region");
 	m[page] = 1; /* and a real fault is still the guard's */
 	cr_assert(sp_region_guard_take());
+	sp_region_guard_fini();
+}
+
+/* a fault as the kernel reports it (si_code @code at @addr), to this thread:
+ * Linux lets a process queue one with si_code > 0 to itself only */
+static void fault_signal(int code, volatile void *addr)
+{
+	siginfo_t si = { .si_signo = SIGBUS, .si_code = code };
+	si.si_addr = (void *)addr;
+	cr_assert_eq(syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), SIGBUS, &si), 0);
+}
+
+Test(region_guard, a_late_fault_on_a_replaced_region_is_still_the_guards)
+{
+	struct sigaction now;
+
+	calls = 0;
+	set_prev(count_and_return, 0);
+	install();
+	volatile char *m = faulting_mapping();
+	sp_region_guard_add(1, (const void *)m, 2 * (uint64_t)page);
+	m[page] = 1; /* replaced */
+	cr_assert(sp_region_guard_take());
+
+	/* a second thread's fault on the shared mapping whose handler runs
+	 * only now: ours, the guard stays, the old handler sees nothing */
+	fault_signal(BUS_ADRERR, m + page);
+	cr_assert_eq(calls, 0, "a late fault on a replaced region went to the old handler");
+	cr_assert_eq(sigaction(SIGBUS, NULL, &now), 0);
+	cr_assert(now.sa_flags & SA_SIGINFO, "the guard is gone after a late fault");
+	cr_assert_not(sp_region_guard_take(), "a late fault is no news");
+
+	/* a memory error in the stand-in is not ours */
+	fault_signal(BUS_MCEERR_AO, m);
+	cr_assert_eq(calls, 1, "a memory error in the stand-in was taken for the guard's");
 	sp_region_guard_fini();
 }
 
