@@ -188,6 +188,26 @@ bp_bg() {
 	BP_PIDS+=("$BP_LAST_PID")
 }
 
+# bp_forget_pid PID: a job that ended (bp_wait_pid, bp_stop_pid) is no
+# longer ours to stop: bp_stop_all must never signal a PID the system may
+# have given to another process since.
+bp_forget_pid() {
+	local i
+	for i in "${!BP_PIDS[@]}"; do
+		[ "${BP_PIDS[$i]}" != "$1" ] || unset 'BP_PIDS[i]'
+	done
+	BP_PIDS=("${BP_PIDS[@]}")
+}
+
+# bp_wait_pid PID: wait for a job bp_bg started and forget it; returns
+# the job's status.
+bp_wait_pid() {
+	local rc=0
+	wait "$1" || rc=$?
+	bp_forget_pid "$1"
+	return "$rc"
+}
+
 # bp_stop_pid PID: stop a job we started, its process group if it leads
 # one, else the PID: SIGTERM, then SIGKILL after 10 s.  Sets BP_STOP_STATUS
 # to its exit status (as `wait` gives it; 0 for a job already reaped).

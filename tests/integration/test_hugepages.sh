@@ -143,7 +143,7 @@ except TimeoutError:
 	grep -q "removed" "$dir/punch-$name.log" ||
 		bp_die "the punching app did not run: $(cat "$dir/punch-$name.log")"
 	[ "$(available)" -eq 0 ] || bp_die "the huge page pool is not empty ($(available) left)"
-	wait "$sender" || bp_die "$name: the punching app's peer was not reset:" \
+	bp_wait_pid "$sender" || bp_die "$name: the punching app's peer was not reset:" \
 		"$(cat "$dir/sender-$name.log"); $(cat "$dir/punch-$name.log");" \
 		"fastpathd: $(tail -3 "$BP_FP_LOG")"
 	kill -0 "$BP_FP_PID" 2>/dev/null || bp_die "fastpathd died: $(tail -5 "$BP_FP_LOG")"
@@ -161,6 +161,7 @@ punch_case ring 7410 "" send 1
 # its own mapping gives the pages back when it goes, and the daemon let
 # go of its region: room for the next one
 bp_stop_pid "$punch_pid"
+bp_forget_pid "$punch_pid"
 for _ in $(seq 50); do
 	[ "$(available)" -ge "$per_app" ] && break
 	sleep 0.1

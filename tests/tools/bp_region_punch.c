@@ -128,6 +128,11 @@ int main(int argc, char **argv)
 		}
 		got = hold_free_pages();
 	}
+	if (!got) {
+		fprintf(stderr, "bp_region_punch: the daemon took the removed pages back each "
+			"of 100 times: could not keep them\n");
+		return 1;
+	}
 	held += got;
 	printf("bp_region_punch: removed the %zu bytes around its %s, holding %ld huge pages\n",
 	       (size_t)(to - from), queues ? "queues" : "receive ring", held);
