@@ -112,6 +112,7 @@
 /* Tenants (slowpath/tenant.c): id 0 is the default tenant, the one callers
  * that no [tenant NAME] section lists belong to (unless policy refuses them). */
 #define DP_MAX_TENANTS 1024
+_Static_assert(DP_MAX_TENANTS <= 0xffff, "tenant ids fit below DP_RPC_OTHER_TENANT");
 #define DP_TENANT_DEFAULT 0
 
 /* ------------------------------------------------------------ flow state */
@@ -597,11 +598,19 @@ enum dp_counter {
  * RPC calls per (tenant, method), per core: an open-addressed table the
  * core fills (key set once, with a release store of @used, counters with
  * relaxed increments) and the slowpath sums over cores (relaxed loads).
- * When it is full, calls go to the entry with method DP_RPC_OTHER of the
- * tenant if it has one, else to entry 0 (tenant DP_RPC_OTHER_TENANT).
+ * The method ids come from the wire, so the table never lets them cost
+ * more than a bounded lookup or count one tenant's calls as another's:
+ * a key is looked for in DP_RPC_STAT_PROBES entries only; new methods take
+ * entries while fewer than DP_RPC_STAT_NAMED are used, so there is room
+ * left for each tenant's entry with method DP_RPC_OTHER, where its
+ * methods go beyond that; and entry 0 is kept for tenant
+ * DP_RPC_OTHER_TENANT, which counts what finds no place even there.
  */
 #define DP_RPC_STATS 512
+#define DP_RPC_STAT_PROBES 16
+#define DP_RPC_STAT_NAMED (DP_RPC_STATS * 3 / 4)
 #define DP_RPC_OTHER 0xffffffffu  /* method of the overflow entries */
+#define DP_RPC_OTHER_TENANT 0xffffu /* entry 0's tenant: no tenant has this id */
 struct dp_rpc_stat {
 	uint32_t used;      /* 0 free; 1 key valid */
 	uint16_t tenant;
@@ -644,6 +653,7 @@ struct dp_core {
 	uint64_t counters[DPC_MAX];         /* written by this core only */
 	uint64_t drop_reason[16];           /* per pkt_verdict */
 	struct dp_rpc_stat rpc_stats[DP_RPC_STATS]; /* this core only; slowpath sums */
+	uint32_t rpc_stats_used;            /* entries with a key (this core only) */
 } __rte_cache_aligned;
 
 /**

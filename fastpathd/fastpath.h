@@ -253,7 +253,7 @@ void tcp_rx_abort(struct fp_ctx *fp, struct fp_flow *f);
 
 /* fp_rpc.c */
 struct rpc_frame_hdr;
-void fp_rpc_count(struct dp_rpc_stat *t, uint16_t tenant, const struct rpc_frame_hdr *h);
+void fp_rpc_count(struct dp_core *c, uint16_t tenant, const struct rpc_frame_hdr *h);
 bool fp_rpc_rx(struct fp_ctx *fp, struct fp_flow *f);
 bool fp_rpc_rx_unwait(struct fp_ctx *fp, struct fp_flow *f);
 void fp_rpc_msg_done(struct fp_ctx *fp, struct dp_app *app, uint32_t blk, uint32_t gen);

@@ -60,17 +60,25 @@ static int glue_push(void *arg, const struct bp_msg_desc *d)
 	return 0;
 }
 
-static struct dp_rpc_stat *stat_slot(struct dp_rpc_stat *t, uint16_t tenant, uint32_t method)
+/* @c's entry for (@tenant, @method), or a new one if @add and there is room */
+static struct dp_rpc_stat *stat_slot(struct dp_core *c, uint16_t tenant, uint32_t method,
+				     bool add)
 {
 	uint32_t h = ((uint32_t)tenant * 2654435761u) ^ (method * 40503u);
 
-	for (uint32_t n = 0; n < DP_RPC_STATS; n++) {
-		struct dp_rpc_stat *s = &t[(h + n) % DP_RPC_STATS];
+	for (uint32_t n = 0; n < DP_RPC_STAT_PROBES; n++) {
+		/* scattered probes (no clusters in a table kept full by a
+		 * hostile peer); entry 0 is the last resort's (fp_rpc_count) */
+		uint32_t x = (h ^ (n * 0x9e3779b9u)) * 0x85ebca6bu;
+		struct dp_rpc_stat *s = &c->rpc_stats[1 + (x ^ (x >> 15)) % (DP_RPC_STATS - 1)];
 
 		if (!s->used) {
+			if (!add)
+				return NULL;
 			s->tenant = tenant;
 			s->method = method;
 			__atomic_store_n(&s->used, 1, __ATOMIC_RELEASE);
+			c->rpc_stats_used++;
 			return s;
 		}
 		if (s->tenant == tenant && s->method == method)
@@ -80,11 +88,11 @@ static struct dp_rpc_stat *stat_slot(struct dp_rpc_stat *t, uint16_t tenant, uin
 }
 
 /**
- * fp_rpc_count - count one REQUEST or RESPONSE of @tenant in core table
- * @t.  A full table counts the call under the tenant's "other" entry, or
- * entry 0 when even that finds no room (bypassctl shows it as other).
+ * fp_rpc_count - count one REQUEST or RESPONSE of @tenant in core @c's
+ * table (struct dp_rpc_stat says how it stays bounded): under its method,
+ * else the tenant's "other" entry, else entry 0 (no tenant's).
  */
-void fp_rpc_count(struct dp_rpc_stat *t, uint16_t tenant, const struct rpc_frame_hdr *h)
+void fp_rpc_count(struct dp_core *c, uint16_t tenant, const struct rpc_frame_hdr *h)
 {
 	struct dp_rpc_stat *s;
 
@@ -92,14 +100,20 @@ void fp_rpc_count(struct dp_rpc_stat *t, uint16_t tenant, const struct rpc_frame
 		return; /* a part of a streamed response: its final one counts */
 	if (h->type == RPC_FT_REQUEST && (h->flags & RPC_FF_REQ_CONT))
 		return; /* a later message of a streamed request: its first counts */
-	s = stat_slot(t, tenant, h->method);
+	s = stat_slot(c, tenant, h->method, c->rpc_stats_used < DP_RPC_STAT_NAMED);
 	if (!s)
-		s = stat_slot(t, tenant, DP_RPC_OTHER);
-	if (!s)
-		s = &t[0];
-	uint64_t *c = h->type == RPC_FT_REQUEST ? &s->calls :
+		s = stat_slot(c, tenant, DP_RPC_OTHER, true);
+	if (!s) {
+		s = &c->rpc_stats[0];
+		if (!s->used) {
+			s->tenant = DP_RPC_OTHER_TENANT;
+			s->method = DP_RPC_OTHER;
+			__atomic_store_n(&s->used, 1, __ATOMIC_RELEASE);
+		}
+	}
+	uint64_t *n = h->type == RPC_FT_REQUEST ? &s->calls :
 		      h->status == 0 ? &s->resp_ok : &s->resp_err;
-	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(n, *n + 1, __ATOMIC_RELAXED);
 }
 
 static bool glue_full(void *arg)
@@ -116,7 +130,7 @@ static void glue_count(void *arg, const struct rpc_frame_hdr *h)
 {
 	struct rpc_glue *g = arg;
 
-	fp_rpc_count(g->fp->self->rpc_stats, g->tenant, h);
+	fp_rpc_count(g->fp->self, g->tenant, h);
 }
 
 static void msgq_full_store(struct fp_ctx *fp, struct dp_app *app, uint32_t v)

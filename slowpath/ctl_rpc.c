@@ -86,7 +86,9 @@ void sp_ctl_rpc(struct sp *sp, struct ctl_conn *cc)
 		if (scope != SP_CTL_ALL && v[i].tenant != scope)
 			continue;
 		bypass__rpc_method_stat__init(o);
-		o->tenant = sp->tenants[v[i].tenant].cfg.name;
+		/* the rows no (tenant, method) entry had room for (dp_rpc_stat) */
+		o->tenant = v[i].tenant == DP_RPC_OTHER_TENANT ? (char *)"(table full)" :
+			    sp->tenants[v[i].tenant].cfg.name;
 		o->method = v[i].method == DP_RPC_OTHER ? 65536 : v[i].method;
 		o->has_calls = o->has_resp_ok = o->has_resp_err = 1;
 		o->calls = v[i].calls;
