@@ -198,15 +198,17 @@ static int scan(struct ep *ep, struct bp_ctx *c, struct epoll_event *out, int ma
 		struct ep_ent *e = &ep->ents[i];
 		if (e->disabled)
 			continue;
-		uint32_t bits = (uint16_t)shim_poll_bits(shim_ready(e->s), (short)e->events);
-		if (!bits)
-			continue;
+		/* an edge-triggered entry's counters are read before its
+		 * readiness: news that lands in between is then seen as news
+		 * again next time (at worst reported twice), never recorded as
+		 * seen without being reported */
+		uint64_t rx = 0, tx = 0;
+		uint32_t fl = 0;
 		if (e->events & EPOLLET) {
 			int h = __atomic_load_n(&e->s->h, __ATOMIC_ACQUIRE);
-			uint64_t rx = 0, tx = 0;
 			/* shut_rd, listen_shut: a shutdown() is news (EPOLLIN|EPOLLRDHUP,
 			 * EPOLLHUP); a shut listener has no handle left to read */
-			uint32_t fl = (uint32_t)e->s->shut_rd << 31 | (uint32_t)e->s->listen_shut << 30;
+			fl = (uint32_t)e->s->shut_rd << 31 | (uint32_t)e->s->listen_shut << 30;
 			if (h >= 0) {
 				struct bp_flow_shm *f = &c->flows[h];
 				rx = e->s->listener ? __atomic_load_n(&f->listen_pending, __ATOMIC_ACQUIRE)
@@ -215,6 +217,11 @@ static int scan(struct ep *ep, struct bp_ctx *c, struct epoll_event *out, int ma
 				fl |= __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE) |
 				      __atomic_load_n(&f->state, __ATOMIC_ACQUIRE) << 8;
 			}
+		}
+		uint32_t bits = (uint16_t)shim_poll_bits(shim_ready(e->s), (short)e->events);
+		if (!bits)
+			continue;
+		if (e->events & EPOLLET) {
 			bool news = fl != e->seen_flags || ((bits & EPOLLIN) && rx != e->seen_rx) ||
 				    ((bits & EPOLLOUT) && tx != e->seen_tx);
 			e->seen_rx = rx;

@@ -6,6 +6,7 @@
  * MSG_NOSIGNAL.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,13 +174,34 @@ ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *a, s
 	return sock_recv(s, buf, len, flags);
 }
 
+/*
+ * The bytes @iov's @cnt parts hold, in *@total.  Return: 0, or -1 with
+ * errno EINVAL where Linux refuses the vector: @cnt below 0 or above
+ * IOV_MAX, or a sum beyond SSIZE_MAX.
+ */
+static int iov_total(const struct iovec *iov, int cnt, size_t *total)
+{
+	*total = 0;
+	if (cnt < 0 || cnt > IOV_MAX)
+		goto inval;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - *total)
+			goto inval;
+		*total += iov[i].iov_len;
+	}
+	return 0;
+inval:
+	errno = EINVAL;
+	return -1;
+}
+
 /* gather/scatter through a bounce buffer: one library call per operation,
  * so a vectored write is as atomic as a plain one */
 static ssize_t sock_sendv(struct shim_sock *s, const struct iovec *iov, int cnt, int flags)
 {
-	size_t total = 0;
-	for (int i = 0; i < cnt; i++)
-		total += iov[i].iov_len;
+	size_t total;
+	if (iov_total(iov, cnt, &total))
+		return -1;
 	if (cnt == 1)
 		return sock_send(s, iov[0].iov_base, iov[0].iov_len, flags);
 	if (!total)
@@ -203,11 +225,11 @@ static ssize_t sock_sendv(struct shim_sock *s, const struct iovec *iov, int cnt,
 
 static ssize_t sock_recvv(struct shim_sock *s, const struct iovec *iov, int cnt, int flags)
 {
+	size_t total;
+	if (iov_total(iov, cnt, &total))
+		return -1;
 	if (cnt == 1)
 		return sock_recv(s, iov[0].iov_base, iov[0].iov_len, flags);
-	size_t total = 0;
-	for (int i = 0; i < cnt; i++)
-		total += iov[i].iov_len;
 	char stackbuf[16384];
 	char *buf = total <= sizeof(stackbuf) ? stackbuf : malloc(total);
 	if (!buf) {
@@ -244,7 +266,13 @@ ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
 	shim_init();
 	struct shim_sock *s = shim_get(fd);
-	return s ? sock_sendv(s, m->msg_iov, (int)m->msg_iovlen, flags) : real.sendmsg(fd, m, flags);
+	if (!s)
+		return real.sendmsg(fd, m, flags);
+	if (m->msg_iovlen > IOV_MAX) {
+		errno = EMSGSIZE; /* as Linux */
+		return -1;
+	}
+	return sock_sendv(s, m->msg_iov, (int)m->msg_iovlen, flags);
 }
 
 ssize_t recvmsg(int fd, struct msghdr *m, int flags)
@@ -253,6 +281,10 @@ ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 	struct shim_sock *s = shim_get(fd);
 	if (!s)
 		return real.recvmsg(fd, m, flags);
+	if (m->msg_iovlen > IOV_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
 	m->msg_controllen = 0;
 	m->msg_flags = 0;
 	if (m->msg_name && m->msg_namelen)

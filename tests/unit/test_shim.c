@@ -14,6 +14,7 @@
 #include "fake_daemon.inc.c"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 
 int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
@@ -712,6 +713,41 @@ Test(shim, epollet_reports_a_shutdown_rd)
 	cr_assert_eq(epoll_wait(ep, &ev, 1, 1000), 1, "the shutdown was not reported");
 	cr_assert(ev.events & EPOLLIN);
 	close(ep);
+	close(s);
+	close(c);
+}
+
+/* vectors Linux refuses are refused with its errno, never copied: a sum
+ * that wraps would overflow the shim's bounce buffer */
+Test(shim, bad_io_vectors_are_einval_as_on_linux)
+{
+	int s, c;
+	pair(7031, &s, &c);
+	char a[4] = "abc";
+	struct iovec wrap[2] = { { a, SIZE_MAX }, { a, 2 } };
+	errno = 0;
+	cr_assert_eq(writev(c, wrap, 2), -1);
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_eq(readv(s, wrap, 2), -1);
+	cr_assert_eq(errno, EINVAL);
+	struct iovec one = { a, 3 };
+	volatile int neg = -1, too_many = IOV_MAX + 1; /* the compiler would refuse them */
+	errno = 0;
+	cr_assert_eq(writev(c, &one, neg), -1);
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_eq(writev(c, &one, too_many), -1);
+	cr_assert_eq(errno, EINVAL);
+	struct msghdr m = { .msg_iov = &one, .msg_iovlen = (size_t)IOV_MAX + 1 };
+	errno = 0;
+	cr_assert_eq(sendmsg(c, &m, 0), -1);
+	cr_assert_eq(errno, EMSGSIZE);
+	/* and the connection still works */
+	cr_assert_eq(writev(c, &one, 1), 3);
+	char buf[8] = { 0 };
+	cr_assert_eq(read(s, buf, sizeof(buf)), 3);
+	cr_assert_str_eq(buf, "abc");
 	close(s);
 	close(c);
 }
