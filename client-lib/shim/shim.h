@@ -171,5 +171,6 @@ void shim_wake_after_fork(void);
 bool shim_is_epoll(int fd);
 void shim_epoll_forget(int epfd);
 void shim_epoll_fd_closed(int fd);
+void shim_epoll_thread_fd_gone(int efd);
 
 #endif

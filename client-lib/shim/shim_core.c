@@ -466,8 +466,10 @@ int shim_wait(struct shim_sock *s, int timeout_ms)
 		errno = EBADF;
 		return -1;
 	}
-	if (r > 0)
-		shim_fanout(); /* the events may concern threads in poll/epoll */
+	/* the events may concern threads in poll/epoll; and a wait that
+	 * ended with none cleared app_sleeping, which theirs had set: the
+	 * daemon kicks no more until they look again and set it back */
+	shim_fanout();
 	if (r == -EINTR) {
 		errno = EINTR;
 		return -1;

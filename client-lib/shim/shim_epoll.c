@@ -22,7 +22,7 @@
 
 #define WAKE_TAG 0xb7a55e11b7a55e11ull
 #define THREAD_TAG 0xb7a55e1200000000ull /* | the thread's eventfd */
-#define MAX_THREAD_FDS 64
+#define MAX_THREAD_FDS 256 /* threads waiting on one epoll set at once */
 
 struct ep_ent {
 	int fd;
@@ -92,6 +92,24 @@ void shim_epoll_forget(int epfd)
 		free(ep->ents);
 		free(ep);
 	}
+}
+
+/* a thread that waited is gone, its eventfd about to be closed (which
+ * takes it out of the kernel's sets) */
+void shim_epoll_thread_fd_gone(int efd)
+{
+	pthread_mutex_lock(&eps_lock);
+	for (struct ep *ep = ep_list; ep; ep = ep->next) {
+		pthread_mutex_lock(&ep->lock);
+		for (int i = 0; i < ep->n_thread_fds; i++) {
+			if (ep->thread_fds[i] == efd) {
+				ep->thread_fds[i] = ep->thread_fds[--ep->n_thread_fds];
+				break;
+			}
+		}
+		pthread_mutex_unlock(&ep->lock);
+	}
+	pthread_mutex_unlock(&eps_lock);
 }
 
 static int ent_find(struct ep *ep, int fd)

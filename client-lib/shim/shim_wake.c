@@ -12,6 +12,7 @@
  * shared memory, not in the events.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 
@@ -25,10 +26,34 @@ static int waiters[MAX_WAITERS];
 static int nwaiters;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* a thread's eventfd goes with the thread: every epoll set forgets it
+ * first, so the number, once reused, is never taken for one it holds */
+static pthread_key_t efd_key;
+static pthread_once_t efd_once = PTHREAD_ONCE_INIT;
+static bool efd_key_ok;
+
+static void efd_release(void *v)
+{
+	int efd = (int)(intptr_t)v - 1;
+
+	shim_epoll_thread_fd_gone(efd);
+	real.close(efd);
+	my_efd = -1;
+}
+
+static void efd_key_init(void)
+{
+	efd_key_ok = pthread_key_create(&efd_key, efd_release) == 0;
+}
+
 int shim_thread_efd(void)
 {
-	if (my_efd < 0)
+	if (my_efd < 0) {
 		my_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		pthread_once(&efd_once, efd_key_init);
+		if (my_efd >= 0 && efd_key_ok)
+			pthread_setspecific(efd_key, (void *)(intptr_t)(my_efd + 1));
+	}
 	return my_efd;
 }
 
@@ -93,6 +118,8 @@ void shim_wake_after_fork(void)
 	if (my_efd >= 0)
 		real.close(my_efd);
 	my_efd = -1;
+	if (efd_key_ok)
+		pthread_setspecific(efd_key, NULL);
 	my_depth = 0;
 	nwaiters = 0;
 	pthread_mutex_init(&lock, NULL);

@@ -13,7 +13,10 @@
 
 #include "fake_daemon.inc.c"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <limits.h>
 #include <stdlib.h>
 
@@ -750,4 +753,103 @@ Test(shim, bad_io_vectors_are_einval_as_on_linux)
 	cr_assert_str_eq(buf, "abc");
 	close(s);
 	close(c);
+}
+
+static int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	cr_assert_not_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+struct ep_waiter {
+	int epfd;
+	int timeout_ms;
+	int got;
+	long ms;
+};
+
+static void *ep_wait_once(void *arg)
+{
+	struct ep_waiter *w = arg;
+	struct epoll_event ev;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	w->got = epoll_wait(w->epfd, &ev, 1, w->timeout_ms);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	w->ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	return NULL;
+}
+
+/* each thread that waits gets an eventfd of its own (shim_wake.c): it must
+ * go when the thread goes, and the epoll set must forget it, or a new
+ * thread's eventfd that reuses the number is taken as added already and
+ * never wakes */
+Test(shim, a_thread_that_waited_leaves_no_eventfd_behind)
+{
+	int s, c;
+	pair(7032, &s, &c);
+	int epfd = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s };
+	cr_assert_eq(epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev), 0);
+	struct ep_waiter w = { .epfd = epfd, .timeout_ms = 0 };
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, ep_wait_once, &w), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	int before = count_fds();
+	for (int i = 0; i < 50; i++) {
+		cr_assert_eq(pthread_create(&t, NULL, ep_wait_once, &w), 0);
+		cr_assert_eq(pthread_join(t, NULL), 0);
+	}
+	cr_assert_leq(count_fds(), before, "threads that waited left %d fds behind",
+		      count_fds() - before);
+
+	w.timeout_ms = 5000;
+	cr_assert_eq(pthread_create(&t, NULL, ep_wait_once, &w), 0);
+	usleep(100 * 1000);
+	cr_assert_eq(write(c, "x", 1), 1);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(w.got, 1, "the waiting thread was not woken");
+	cr_assert_lt(w.ms, 1000, "woken after %ld ms", w.ms);
+	close(epfd);
+	close(s);
+	close(c);
+}
+
+/* a blocking read that times out on one thread must not leave another
+ * thread's epoll_wait deaf to the daemon */
+Test(shim, a_timed_out_read_does_not_silence_an_epoll_wait)
+{
+	int s, c, s2, c2;
+	pair(7033, &s, &c);
+	pair(7034, &s2, &c2);
+	int epfd = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s };
+	cr_assert_eq(epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev), 0);
+	struct ep_waiter w = { .epfd = epfd, .timeout_ms = 10000 };
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, ep_wait_once, &w), 0);
+	usleep(100 * 1000); /* it sleeps in epoll_wait */
+	struct timeval tv = { 0, 100000 };
+	cr_assert_eq(setsockopt(s2, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	char b;
+	cr_assert_eq(read(s2, &b, 1), -1);
+	cr_assert_eq(errno, EAGAIN);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(write(c, "x", 1), 1);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_eq(w.got, 1, "the epoll_wait was not woken");
+	cr_assert_lt(ms, 500, "the epoll_wait saw the data only after %ld ms", ms);
+	close(epfd);
+	close(s);
+	close(c);
+	close(s2);
+	close(c2);
 }
