@@ -422,9 +422,15 @@ int rpc_rx_eof(struct rpc_rx_flow *rf, struct rpc_rx_env *e)
 
 	if (rf->error)
 		d.type = BP_MSG_ERROR;
+	else if (rf->pending >= 0 || rf->part_pending >= 0)
+		return -1; /* what is whole goes first, when the queue has room */
 	if (e->push(e->arg, &d))
 		return -1;
 	rf->eof_sent = true;
+	/* messages the FIN cut short never end: their heap runs go back now,
+	 * and no deadline is kept for them (the session may go on sending) */
+	if (!rf->error)
+		rpc_rx_release(rf, e->heap, e->core);
 	return 0;
 }
 

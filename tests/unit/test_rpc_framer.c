@@ -451,6 +451,25 @@ Test(rpc_framer, eof_after_everything)
 	cr_assert_eq(fk->q[1].type, BP_MSG_EOF);
 }
 
+/* a FIN in the middle of a message: the message is dropped with its heap
+ * run, and nothing of it is left to time out */
+Test(rpc_framer, eof_drops_a_message_cut_short)
+{
+	uint8_t a[300] = { 0 };
+	uint32_t g;
+
+	put_frame(RPC_FT_REQUEST, RPC_FF_MORE, 1, 300, a, 100, 0);
+	cr_assert_eq(scan(), RPC_RX_IDLE);
+	cr_assert_eq(fk->nq, 0);
+	cr_assert_eq(rpc_heap_alloc(&fk->heap, HEAP, &g), -1, "the message holds a run");
+	cr_assert_eq(rpc_rx_eof(&fk->rf, &fk->env), 0);
+	cr_assert_eq(fk->nq, 1);
+	cr_assert_eq(fk->q[0].type, BP_MSG_EOF);
+	for (int i = 0; i < RPC_RX_MAX_ASM; i++)
+		cr_assert_not(fk->rf.a[i].used, "a message cut short is still in assembly");
+	cr_assert_eq(rpc_heap_alloc(&fk->heap, HEAP, &g), 0, "its run was not given back");
+}
+
 Test(rpc_heap, hostile_returns)
 {
 	uint32_t g1, g2;
