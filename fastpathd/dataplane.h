@@ -294,6 +294,8 @@ FP_FLOW_SHARED_ALIGNED(peer_wnd);
  * @kick_pending: events posted this round: wake the app at the end of it.
  * @msgq_full: message queue k was full with RPC flows waiting (on the
  *             core's fp_ctx.qfull list; the header's msgq_full[k] is set).
+ * @rpc_room: a run of its heap part k came back, or queue k drained, this
+ *            round: its stalled RPC flows go on (on fp_ctx.room_apps).
  */
 struct dp_app_fp {
 	uint64_t last_db;
@@ -301,6 +303,7 @@ struct dp_app_fp {
 	uint32_t act_idx;
 	bool kick_pending;
 	bool msgq_full;
+	bool rpc_room;
 };
 
 /**

@@ -465,11 +465,12 @@ struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 	fp->active = rte_zmalloc("fp_apps_active", sizeof(*fp->active) * dp->max_apps, 0);
 	fp->kick = rte_zmalloc("fp_apps_kick", sizeof(*fp->kick) * dp->max_apps, 0);
 	fp->qfull = rte_zmalloc("fp_rpc_qfull", sizeof(*fp->qfull) * dp->max_apps, 0);
+	fp->room_apps = rte_zmalloc("fp_rpc_room", sizeof(*fp->room_apps) * dp->max_apps, 0);
 	fp->delack = rte_zmalloc("fp_delack", sizeof(*fp->delack) * FP_DELACK_QUEUE, 0);
 	fp->delack_cycles = dp->tsc_hz / 1000000 * dp->cfg.delayed_ack_us;
 	fp->app_idle_tsc = dp->tsc_hz / 100; /* 10 ms */
 	if (!fp->paced || !fp->rpc_stalled || fp_qos_init(fp) || !fp->backlog || !fp->out || !fp->apps ||
-	    !fp->active || !fp->kick || !fp->qfull || !fp->delack || fp_rpc_watch_init(fp) ||
+	    !fp->active || !fp->kick || !fp->qfull || !fp->room_apps || !fp->delack || fp_rpc_watch_init(fp) ||
 	    flow_table_init(fp)) {
 		fp_ctx_destroy(fp);
 		return NULL;
@@ -505,6 +506,7 @@ void fp_ctx_destroy(struct fp_ctx *fp)
 	rte_free(fp->active);
 	rte_free(fp->kick);
 	rte_free(fp->qfull);
+	rte_free(fp->room_apps);
 	rte_free(fp->delack);
 	fp_rpc_watch_fini(fp);
 	rte_free(fp);

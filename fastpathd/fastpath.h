@@ -149,7 +149,9 @@ struct fp_ctx {
 	uint32_t *rpc_stalled;      /* [dp->cfg.max_flows] */
 	uint32_t rpc_stall_head;
 	uint32_t nrpc_stalled;
-	bool rpc_room;              /* a heap run came back: retry stalled flows */
+	bool rpc_room;              /* some app got room back: retry its stalled flows */
+	struct dp_app **room_apps;  /* [dp->max_apps] those apps (dp_app_fp.rpc_room) */
+	uint32_t nroom_apps;
 	struct dp_app **qfull;      /* [dp->max_apps] message queue full (fp_rpc.c) */
 	uint32_t nqfull;
 	/* RPC messages in assembly (fp_rpc_watch.c): FIFOs of (flow, ticket)

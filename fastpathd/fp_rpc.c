@@ -159,6 +159,32 @@ static void qfull_remove(struct fp_ctx *fp, uint32_t i)
 	fp->qfull[i] = fp->qfull[--fp->nqfull];
 }
 
+/* no flow waits any more: no app need kick us when its queue drains */
+static void qfull_clear(struct fp_ctx *fp)
+{
+	while (fp->nqfull)
+		qfull_remove(fp, fp->nqfull - 1);
+}
+
+/* room came back to @app on this core (a heap run, message-queue space):
+ * its stalled flows, and only its, go on at the next fp_rpc_poll() */
+static void room_for(struct fp_ctx *fp, struct dp_app *app)
+{
+	struct dp_app_fp *a = &app->fp[fp->core];
+
+	fp->rpc_room = true;
+	if (a->rpc_room)
+		return;
+	a->rpc_room = true;
+	fp->room_apps[fp->nroom_apps++] = app;
+}
+
+/* @f's app: the app whose heap part and message queue it waits for */
+static struct dp_app *flow_app(struct fp_ctx *fp, const struct fp_flow *f)
+{
+	return f->app_id < fp->dp->max_apps ? &fp->dp->apps[f->app_id] : NULL;
+}
+
 /**
  * fp_rpc_has_room - may a stalled flow go on?  A heap run came back this
  * round, or a message queue marked full has room again.  Cheap: one load
@@ -178,6 +204,13 @@ bool fp_rpc_has_room(struct fp_ctx *fp)
 /** fp_rpc_app_gone - @app leaves this core (DPM_APP_DEL): off the qfull list. */
 void fp_rpc_app_gone(struct fp_ctx *fp, struct dp_app *app)
 {
+	for (uint32_t i = 0; i < fp->nroom_apps; i++) {
+		if (fp->room_apps[i] == app) {
+			app->fp[fp->core].rpc_room = false;
+			fp->room_apps[i] = fp->room_apps[--fp->nroom_apps];
+			break;
+		}
+	}
 	for (uint32_t i = 0; i < fp->nqfull; i++) {
 		if (fp->qfull[i] == app) {
 			qfull_remove(fp, i);
@@ -426,7 +459,7 @@ void fp_rpc_msg_done(struct fp_ctx *fp, struct dp_app *app, uint32_t blk, uint32
 		fp->cnt[DPC_RPC_BAD_RETURN]++;
 		return;
 	}
-	fp->rpc_room = true;
+	room_for(fp, app);
 }
 
 /**
@@ -437,25 +470,32 @@ void fp_rpc_msg_done(struct fp_ctx *fp, struct dp_app *app, uint32_t blk, uint32
  */
 void fp_rpc_poll(struct fp_ctx *fp)
 {
-	bool room = fp->rpc_room;
-
 	for (uint32_t i = fp->nqfull; i-- > 0;) {
-		if (!bp_queue_full(&fp->qfull[i]->msgq[fp->core])) {
+		struct dp_app *app = fp->qfull[i];
+
+		if (!bp_queue_full(&app->msgq[fp->core])) {
 			qfull_remove(fp, i);
-			room = true;
+			room_for(fp, app);
 		}
 	}
-	if (!room)
+	if (!fp->rpc_room)
 		return;
 	fp->rpc_room = false;
 	/* oldest first, each once: a flow that stalls again goes to the back,
 	 * so under steady pressure (100 sessions of 1 MiB in a smaller heap)
-	 * room goes round the flows instead of to the same few */
+	 * room goes round the flows instead of to the same few.  Only the
+	 * flows of apps that got room back are tried: another app's return
+	 * must not cost a scan of every session a hoarding app keeps stalled */
 	for (uint32_t n = fp->nrpc_stalled; n > 0 && fp->nrpc_stalled; n--) {
 		struct fp_flow *f = &fp->dp->flows[*stall_at(fp, 0)];
+		struct dp_app *app = flow_app(fp, f);
 
 		fp->rpc_stall_head = (fp->rpc_stall_head + 1) % fp->dp->cfg.max_flows;
 		fp->nrpc_stalled--;
+		if (app && !app->fp[fp->core].rpc_room) {
+			*stall_at(fp, fp->nrpc_stalled++) = f->flow_id; /* to the back */
+			continue;
+		}
 		f->flags &= ~FPF_RPC_STALL;
 		if (!(f->flags & FPF_ACTIVE) || !fp_owns(fp, f))
 			continue;
@@ -464,6 +504,11 @@ void fp_rpc_poll(struct fp_ctx *fp)
 		if (fp_rpc_tx(fp, f))
 			fp_touch(fp, f, FPP_OUTPUT);
 	}
+	for (uint32_t i = 0; i < fp->nroom_apps; i++)
+		fp->room_apps[i]->fp[fp->core].rpc_room = false;
+	fp->nroom_apps = 0;
+	if (!fp->nrpc_stalled)
+		qfull_clear(fp);
 }
 
 static void stall_remove(struct fp_ctx *fp, struct fp_flow *f)
@@ -476,7 +521,8 @@ static void stall_remove(struct fp_ctx *fp, struct fp_flow *f)
 				continue;
 			for (; i + 1 < fp->nrpc_stalled; i++)
 				*stall_at(fp, i) = *stall_at(fp, i + 1);
-			fp->nrpc_stalled--;
+			if (!--fp->nrpc_stalled)
+				qfull_clear(fp);
 			break;
 		}
 		f->flags &= ~FPF_RPC_STALL;
@@ -487,10 +533,11 @@ static void stall_remove(struct fp_ctx *fp, struct fp_flow *f)
 void fp_rpc_flow_gone(struct fp_ctx *fp, struct fp_flow *f)
 {
 	stall_remove(fp, f);
-	fp->rpc_room = true; /* its runs may have come back */
 	if (!f->rpc || f->app_id >= fp->dp->max_apps)
 		return;
 	struct dp_app *app = &fp->dp->apps[f->app_id];
+
+	room_for(fp, app); /* its runs may come back */
 
 	rpc_rx_release(f->rpc, &app->heap[fp->core], (uint16_t)fp->core);
 	if ((f->flags & FPF_RPC_TX) && !(f->flags & FPF_DETACHED)) {
@@ -521,5 +568,5 @@ void fp_rpc_move_out(struct fp_ctx *fp, struct fp_flow *f)
 
 	rpc_rx_carry(f->rpc, &app->heap[fp->core], (uint16_t)fp->core,
 		     app->base + app->heap_off);
-	fp->rpc_room = true;
+	room_for(fp, app);
 }
