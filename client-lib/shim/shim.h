@@ -130,6 +130,7 @@ int shim_install(int fd, struct shim_sock *s, int cloexec);
 void shim_put(int fd);
 void shim_alias(int newfd, struct shim_sock *s);
 struct shim_bound *shim_bound(int fd);
+void shim_bound_dup(int oldfd, int newfd);
 void shim_bound_unreserve(struct shim_bound *b);
 int shim_wait(struct shim_sock *s, int timeout_ms);
 int shim_wait_until(struct shim_sock *s, uint64_t deadline_ms);

@@ -337,6 +337,29 @@ struct shim_bound *shim_bound(int fd)
 	return fd >= 0 && fd < SHIM_MAX_FD ? &bound[fd] : NULL;
 }
 
+/**
+ * shim_bound_dup - @newfd is a copy of @oldfd (dup family): a socket that
+ * listens on a bypass address but has not converted yet listens under the
+ * new name too (socket.dup(), socket.fromfd()).  A bind(port 0) hold stays
+ * with @oldfd (the port is in both); a kept kernel socket is copied, as
+ * each name converts on its own.
+ */
+void shim_bound_dup(int oldfd, int newfd)
+{
+	if (oldfd < 0 || oldfd >= SHIM_MAX_FD || newfd < 0 || newfd >= SHIM_MAX_FD ||
+	    oldfd == newfd || !bound[oldfd].valid)
+		return;
+	struct shim_bound b = bound[oldfd];
+	b.reserve_h1 = 0;
+	if (b.ksock1) {
+		int k = real.fcntl(b.ksock1 - 1, F_DUPFD_CLOEXEC, 3);
+		b.ksock1 = k >= 0 ? k + 1 : 0;
+		if (k < 0)
+			b.listening = false; /* no proof of the share to convert with */
+	}
+	bound[newfd] = b;
+}
+
 /* give up the port a bind(port 0) reserved, if this process holds it: the
  * socket listens now (its listener holds the port), connects, or is gone */
 void shim_bound_unreserve(struct shim_bound *b)

@@ -638,6 +638,8 @@ int fcntl(int fd, int cmd, ...)
 	va_end(ap);
 	struct shim_sock *s = shim_peek(fd);
 	int r = real.fcntl(fd, cmd, arg);
+	if (!s && r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+		shim_bound_dup(fd, r);
 	if (!s || r < 0)
 		return r;
 	switch (cmd) {
@@ -685,6 +687,8 @@ int dup(int fd)
 	struct shim_sock *s = shim_peek(fd);
 	if (n >= 0 && s)
 		shim_alias(n, s);
+	else if (n >= 0)
+		shim_bound_dup(fd, n);
 	return n;
 }
 
@@ -706,6 +710,8 @@ static int dup_onto(int oldfd, int newfd, int flags, bool is_dup3)
 	int n = is_dup3 ? real.dup3(oldfd, newfd, flags) : real.dup2(oldfd, newfd);
 	if (n >= 0 && s)
 		shim_alias(n, s);
+	else if (n >= 0)
+		shim_bound_dup(oldfd, n);
 	return n;
 }
 

@@ -853,3 +853,33 @@ Test(shim, a_timed_out_read_does_not_silence_an_epoll_wait)
 	close(s2);
 	close(c2);
 }
+
+/* a copy of a listener that has not converted yet (socket.dup(),
+ * socket.fromfd(), a server handed its socket by number) listens too */
+Test(shim, a_dup_of_a_pending_listener_listens)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = addr_of(BYPASS_IP, 7035);
+	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(l, 8), 0);
+	int d = dup(l);
+	cr_assert_geq(d, 0);
+	int f = fcntl(l, F_DUPFD_CLOEXEC, 0);
+	cr_assert_geq(f, 0);
+	cr_assert_eq(close(l), 0);
+	start_listening(d);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0, "connect: %s",
+		     strerror(errno));
+	int s = accept(d, NULL, NULL);
+	cr_assert_geq(s, 0, "accept on the copy: %s", strerror(errno));
+	cr_assert_eq(write(c, "hi", 2), 2);
+	char buf[4] = { 0 };
+	cr_assert_eq(read(s, buf, sizeof(buf)), 2);
+	cr_assert_str_eq(buf, "hi");
+	close(s);
+	close(c);
+	close(d);
+	start_listening(f); /* the fcntl copy too, once the first is gone */
+	close(f);
+}
