@@ -194,7 +194,8 @@ void fp_flow_unlist_out(struct fp_ctx *fp, struct fp_flow *f);
 int fp_rpc_watch_init(struct fp_ctx *fp);
 void fp_rpc_watch_fini(struct fp_ctx *fp);
 void fp_rpc_watch(struct fp_ctx *fp, struct fp_flow *f);
-void fp_rpc_watch_stall(struct fp_ctx *fp, struct fp_flow *f, bool stalled, bool queue);
+void fp_rpc_watch_stall(struct fp_ctx *fp, struct fp_flow *f, bool stalled, bool queue,
+			bool progress);
 uint64_t fp_rpc_watch_run(struct fp_ctx *fp);
 
 /* tcp_delack.c */

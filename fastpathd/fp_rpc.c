@@ -272,9 +272,13 @@ static bool rx_scan(struct fp_ctx *fp, struct fp_flow *f, bool break_wait)
 		else if (v == RPC_RX_HELD)
 			wait_for_room(fp, f); /* below half the heap it goes on at once */
 		else if ((f->flags & FPF_RX_FIN) && f->rx_consumed == f->rx_pos &&
-			 rpc_rx_eof(f->rpc, &env))
-			stall(fp, f, &g);
-		fp_rpc_watch_stall(fp, f, v == RPC_RX_STALL, g.full);
+			 !f->rpc->eof_sent) {
+			if (rpc_rx_eof(f->rpc, &env))
+				stall(fp, f, &g);
+			else
+				room_for(fp, app); /* messages the FIN cut short gave runs back */
+		}
+		fp_rpc_watch_stall(fp, f, v == RPC_RX_STALL, g.full, opened);
 		fp_rpc_watch(fp, f);
 	}
 	if (g.pushed)

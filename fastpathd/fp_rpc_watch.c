@@ -163,9 +163,13 @@ static void credit_queue_wait(struct fp_ctx *fp, struct rpc_rx_flow *rf)
  * room if @queue, else for heap room), or went on.  Keeps the stall's
  * start, credits the messages' clocks with the time the app held the
  * session up, and queues a heap wait of a session with messages in
- * assembly, to be broken if it lasts.
+ * assembly, to be broken if it lasts.  A scan that took bytes (@progress)
+ * before it stalled again starts a new heap wait: under steady heap
+ * pressure the session moves, and only one that stays stuck for a
+ * quarter of the message timeout is a deadlock to break.
  */
-void fp_rpc_watch_stall(struct fp_ctx *fp, struct fp_flow *f, bool stalled, bool queue)
+void fp_rpc_watch_stall(struct fp_ctx *fp, struct fp_flow *f, bool stalled, bool queue,
+			bool progress)
 {
 	struct rpc_rx_flow *rf = f->rpc;
 
@@ -175,7 +179,7 @@ void fp_rpc_watch_stall(struct fp_ctx *fp, struct fp_flow *f, bool stalled, bool
 		rf->wait_queued = false; /* its entry turns stale */
 		return;
 	}
-	if (!rf->stall_began || rf->stall_queue != queue) {
+	if (!rf->stall_began || rf->stall_queue != queue || (progress && !queue)) {
 		rf->stall_began = rf->stall_mark = fp->now; /* a new wait, or another kind */
 		rf->wait_queued = false;
 	}

@@ -131,6 +131,7 @@ void shim_put(int fd);
 void shim_alias(int newfd, struct shim_sock *s);
 struct shim_bound *shim_bound(int fd);
 void shim_bound_dup(int oldfd, int newfd);
+void shim_bound_drop(int fd);
 void shim_bound_unreserve(struct shim_bound *b);
 int shim_wait(struct shim_sock *s, int timeout_ms);
 int shim_wait_until(struct shim_sock *s, uint64_t deadline_ms);
@@ -166,6 +167,7 @@ void shim_waiter_enter(void);
 void shim_waiter_leave(void);
 int shim_pump(struct bp_ctx *c);
 void shim_fanout(void);
+void shim_wait_ended(bool events);
 void shim_wake_after_fork(void);
 
 /* shim_epoll.c */
@@ -173,5 +175,8 @@ bool shim_is_epoll(int fd);
 void shim_epoll_forget(int epfd);
 void shim_epoll_fd_closed(int fd);
 void shim_epoll_thread_fd_gone(int efd);
+void shim_epoll_fork_prepare(void);
+void shim_epoll_fork_parent(void);
+void shim_epoll_fork_child(void);
 
 #endif

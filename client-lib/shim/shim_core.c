@@ -179,6 +179,9 @@ __attribute__((constructor)) void shim_init(void)
 	LOAD(select); LOAD(pselect); LOAD(epoll_create); LOAD(epoll_create1);
 	LOAD(epoll_ctl); LOAD(epoll_wait); LOAD(epoll_pwait); LOAD(sendfile);
 	LOAD(fork);
+	/* the epoll table's locks first: its child handler must run before
+	 * after_fork_child(), which takes them (handlers run in this order) */
+	pthread_atfork(shim_epoll_fork_prepare, shim_epoll_fork_parent, shim_epoll_fork_child);
 	pthread_atfork(NULL, NULL, after_fork_child);
 	const char *sock = getenv(BP_SOCKET_ENV);
 	if (sock)
@@ -360,6 +363,30 @@ void shim_bound_dup(int oldfd, int newfd)
 	bound[newfd] = b;
 }
 
+/**
+ * shim_bound_drop - @fd's name goes (close, or dup2 over it) while it has
+ * not converted: the bind(port 0) hold it has passes to another name of
+ * the same socket (shim_bound_dup()), or is given up if none is left.
+ */
+void shim_bound_drop(int fd)
+{
+	struct shim_bound *b = shim_bound(fd);
+	if (!b)
+		return;
+	if (b->reserve_h1 && b->valid) {
+		for (int j = 0; j < SHIM_MAX_FD; j++) {
+			struct shim_bound *o = &bound[j];
+			if (j != fd && o->valid && !o->reserve_h1 && o->port == b->port &&
+			    o->ip == b->ip && !shim_peek(j)) {
+				o->reserve_h1 = __atomic_exchange_n(&b->reserve_h1, 0,
+								    __ATOMIC_ACQ_REL);
+				break;
+			}
+		}
+	}
+	shim_bound_unreserve(b);
+}
+
 /* give up the port a bind(port 0) reserved, if this process holds it: the
  * socket listens now (its listener holds the port), connects, or is gone */
 void shim_bound_unreserve(struct shim_bound *b)
@@ -489,10 +516,7 @@ int shim_wait(struct shim_sock *s, int timeout_ms)
 		errno = EBADF;
 		return -1;
 	}
-	/* the events may concern threads in poll/epoll; and a wait that
-	 * ended with none cleared app_sleeping, which theirs had set: the
-	 * daemon kicks no more until they look again and set it back */
-	shim_fanout();
+	shim_wait_ended(r > 0);
 	if (r == -EINTR) {
 		errno = EINTR;
 		return -1;

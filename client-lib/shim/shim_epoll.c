@@ -94,6 +94,27 @@ void shim_epoll_forget(int epfd)
 	}
 }
 
+/* fork() while another thread holds the table's locks (a thread that
+ * exits takes them): the child must not inherit them held */
+void shim_epoll_fork_prepare(void)
+{
+	pthread_mutex_lock(&eps_lock);
+	for (struct ep *ep = ep_list; ep; ep = ep->next)
+		pthread_mutex_lock(&ep->lock);
+}
+
+void shim_epoll_fork_parent(void)
+{
+	for (struct ep *ep = ep_list; ep; ep = ep->next)
+		pthread_mutex_unlock(&ep->lock);
+	pthread_mutex_unlock(&eps_lock);
+}
+
+void shim_epoll_fork_child(void)
+{
+	shim_epoll_fork_parent(); /* the child's one thread is the one that locked */
+}
+
 /* a thread that waited is gone, its eventfd about to be closed (which
  * takes it out of the kernel's sets) */
 void shim_epoll_thread_fd_gone(int efd)

@@ -361,7 +361,7 @@ int close(int fd)
 		if (b) {
 			/* a pending listener too (a fork child closing the one
 			 * it inherited): the number's next owner is not one */
-			shim_bound_unreserve(b);
+			shim_bound_drop(fd);
 			b->valid = false;
 			b->listening = false;
 			b->cc[0] = 0;
@@ -704,7 +704,7 @@ static int dup_onto(int oldfd, int newfd, int flags, bool is_dup3)
 		shim_epoll_fd_closed(newfd);
 		shim_put(newfd);
 	} else if (nb) {
-		shim_bound_unreserve(nb);
+		shim_bound_drop(newfd);
 		nb->valid = nb->listening = false;
 	}
 	int n = is_dup3 ? real.dup3(oldfd, newfd, flags) : real.dup2(oldfd, newfd);

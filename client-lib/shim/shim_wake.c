@@ -10,6 +10,14 @@
  * A thread only ever resets its own eventfd, so no wakeup can be lost:
  * a thread registers before it looks at readiness, and readiness lives in
  * shared memory, not in the events.
+ *
+ * A blocking call (recv, accept, connect) waits in bp_wait() itself; when
+ * that wait ends the daemon's app_sleeping is clear, though a poll/epoll
+ * thread had armed it, so those threads are woken to arm it again
+ * (shim_wait_ended()).  A thread's eventfd lives as long as the thread
+ * (a pthread key's destructor, which also runs for a thread cancelled in
+ * a wait): it leaves the fan-out list and every epoll set before it is
+ * closed, so a reused number is never written to or taken as added.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -36,6 +44,17 @@ static void efd_release(void *v)
 {
 	int efd = (int)(intptr_t)v - 1;
 
+	/* a thread cancelled (or longjmp'd out) inside a wait is still
+	 * listed: no fan-out may write to the number once it is reused */
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < nwaiters; i++) {
+		if (waiters[i] == efd) {
+			waiters[i] = waiters[--nwaiters];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	my_depth = 0;
 	shim_epoll_thread_fd_gone(efd);
 	real.close(efd);
 	my_efd = -1;
@@ -104,19 +123,40 @@ void shim_fanout(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/* a poll/epoll thread armed the daemon's wakeup since the last fan-out
+ * that a blocking wait's end gave (shim_wait_ended()) */
+static int pumped;
+
 int shim_pump(struct bp_ctx *c)
 {
 	int r = bp_wait(c, 0);
+	__atomic_store_n(&pumped, 1, __ATOMIC_RELEASE);
 	if (r > 0)
 		shim_fanout();
 	return r;
 }
 
+/**
+ * shim_wait_ended - a blocking call's wait ended, with @events from the
+ * daemon or not.  Events may concern threads in poll/epoll; and a wait
+ * that ends clears the daemon's app_sleeping, which a poll/epoll thread
+ * had set by arming: the daemon kicks no more until those threads look
+ * again and arm it back.  So they are woken then, once per arming (not on
+ * every timed-out slice of every idle blocking read).
+ */
+void shim_wait_ended(bool events)
+{
+	if (events || __atomic_exchange_n(&pumped, 0, __ATOMIC_ACQ_REL))
+		shim_fanout();
+}
+
 /* the child of fork() has one thread and none of the parent's waiters */
 void shim_wake_after_fork(void)
 {
-	if (my_efd >= 0)
+	if (my_efd >= 0) {
+		shim_epoll_thread_fd_gone(my_efd); /* the child's next one may reuse it */
 		real.close(my_efd);
+	}
 	my_efd = -1;
 	if (efd_key_ok)
 		pthread_setspecific(efd_key, NULL);

@@ -97,7 +97,9 @@ busy_neighbour() {
 	grep -q "ok 2000" "$dir/busy.log" || bp_die "busy neighbour: $(cat "$dir/busy.log")"
 	s1=$(rpc_stalls)
 	bp_log "a neighbour's 2000 messages and returns beside a stalled session: rpc_stalls $s0 -> $s1"
-	[ $((s1 - s0)) -lt 100 ] ||
+	# the neighbour may stall a little itself (its queue is 256 entries);
+	# retrying the stalled session for each return adds ~one per message
+	[ $((s1 - s0)) -lt 600 ] ||
 		bp_die "the stalled session was tried again for the neighbour's returns ($s0 -> $s1 stalls)"
 }
 

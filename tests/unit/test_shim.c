@@ -883,3 +883,39 @@ Test(shim, a_dup_of_a_pending_listener_listens)
 	start_listening(f); /* the fcntl copy too, once the first is gone */
 	close(f);
 }
+
+static void *ep_wait_forever(void *arg)
+{
+	struct epoll_event ev;
+	epoll_wait(*(int *)arg, &ev, 1, -1);
+	return NULL;
+}
+
+/* a thread cancelled inside epoll_wait never leaves its wait: its eventfd
+ * must still leave the fan-out list when it goes, or the next file that
+ * gets the number is written to by every fan-out */
+Test(shim, a_thread_cancelled_in_a_wait_is_no_fanout_target)
+{
+	int s, c;
+	pair(7036, &s, &c);
+	int epfd = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s };
+	cr_assert_eq(epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev), 0);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, ep_wait_forever, &epfd), 0);
+	usleep(100 * 1000);
+	cr_assert_eq(pthread_cancel(t), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	int e[8];
+	for (int i = 0; i < 8; i++) /* whichever takes the thread's old number */
+		cr_assert_geq(e[i] = eventfd(0, EFD_NONBLOCK), 0);
+	shim_fanout();
+	for (int i = 0; i < 8; i++) {
+		uint64_t v;
+		cr_assert_eq(read(e[i], &v, sizeof(v)), -1, "a fan-out wrote to fd %d", e[i]);
+		close(e[i]);
+	}
+	close(epfd);
+	close(s);
+	close(c);
+}
