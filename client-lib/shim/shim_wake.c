@@ -40,12 +40,9 @@ static pthread_key_t efd_key;
 static pthread_once_t efd_once = PTHREAD_ONCE_INIT;
 static bool efd_key_ok;
 
-static void efd_release(void *v)
+/* @efd no longer waits: off the fan-out list */
+static void waiters_remove(int efd)
 {
-	int efd = (int)(intptr_t)v - 1;
-
-	/* a thread cancelled (or longjmp'd out) inside a wait is still
-	 * listed: no fan-out may write to the number once it is reused */
 	pthread_mutex_lock(&lock);
 	for (int i = 0; i < nwaiters; i++) {
 		if (waiters[i] == efd) {
@@ -54,6 +51,15 @@ static void efd_release(void *v)
 		}
 	}
 	pthread_mutex_unlock(&lock);
+}
+
+static void efd_release(void *v)
+{
+	int efd = (int)(intptr_t)v - 1;
+
+	/* a thread cancelled (or longjmp'd out) inside a wait is still
+	 * listed: no fan-out may write to the number once it is reused */
+	waiters_remove(efd);
 	my_depth = 0;
 	shim_epoll_thread_fd_gone(efd);
 	real.close(efd);
@@ -92,14 +98,7 @@ void shim_waiter_leave(void)
 	if (my_efd < 0 || --my_depth)
 		return;
 	int saved = errno; /* the caller's result (EINTR ...) must survive */
-	pthread_mutex_lock(&lock);
-	for (int i = 0; i < nwaiters; i++) {
-		if (waiters[i] == my_efd) {
-			waiters[i] = waiters[--nwaiters];
-			break;
-		}
-	}
-	pthread_mutex_unlock(&lock);
+	waiters_remove(my_efd);
 	uint64_t v;
 	ssize_t r = real.read(my_efd, &v, sizeof(v)); /* reset for next time */
 	(void)r;

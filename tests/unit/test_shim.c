@@ -69,6 +69,28 @@ static void start_listening(int l)
 	cr_assert(shim_get(l), "polling a bypass listener must convert it");
 }
 
+/* connect to listener @l at @a: *srv accepted, *cli connected */
+static void connect_accept(int l, const struct sockaddr_in *a, int *srv, int *cli)
+{
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c, (const struct sockaddr *)a, sizeof(*a)), 0, "connect: %s",
+		     strerror(errno));
+	int s = accept(l, NULL, NULL);
+	cr_assert_geq(s, 0, "accept: %s", strerror(errno));
+	*srv = s;
+	*cli = c;
+}
+
+/* @msg written on @from arrives whole on @to */
+static void pass_through(int from, int to, const char *msg)
+{
+	size_t n = strlen(msg);
+	char buf[64] = { 0 };
+	cr_assert_eq(write(from, msg, n), (ssize_t)n);
+	cr_assert_eq(read(to, buf, sizeof(buf) - 1), (ssize_t)n);
+	cr_assert_str_eq(buf, msg);
+}
+
 /* a connected pair through the shim: *srv accepted, *cli connected */
 static void pair(uint16_t port, int *srv, int *cli)
 {
@@ -77,14 +99,8 @@ static void pair(uint16_t port, int *srv, int *cli)
 	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
 	cr_assert_eq(listen(l, 8), 0);
 	start_listening(l);
-	int c = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0, "connect: %s",
-		     strerror(errno));
-	int s = accept(l, NULL, NULL);
-	cr_assert_geq(s, 0, "accept: %s", strerror(errno));
+	connect_accept(l, &a, srv, cli);
 	cr_assert_eq(close(l), 0);
-	*srv = s;
-	*cli = c;
 }
 
 /* bind(port 0): the port is picked at listen() (held by a reservation, so
@@ -785,6 +801,16 @@ static void *ep_wait_once(void *arg)
 	return NULL;
 }
 
+/* a connected pair on @port and an epoll set watching *@srv for input */
+static int watched_pair(uint16_t port, int *srv, int *cli)
+{
+	pair(port, srv, cli);
+	int epfd = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = *srv };
+	cr_assert_eq(epoll_ctl(epfd, EPOLL_CTL_ADD, *srv, &ev), 0);
+	return epfd;
+}
+
 /* each thread that waits gets an eventfd of its own (shim_wake.c): it must
  * go when the thread goes, and the epoll set must forget it, or a new
  * thread's eventfd that reuses the number is taken as added already and
@@ -792,10 +818,7 @@ static void *ep_wait_once(void *arg)
 Test(shim, a_thread_that_waited_leaves_no_eventfd_behind)
 {
 	int s, c;
-	pair(7032, &s, &c);
-	int epfd = epoll_create1(0);
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s };
-	cr_assert_eq(epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev), 0);
+	int epfd = watched_pair(7032, &s, &c);
 	struct ep_waiter w = { .epfd = epfd, .timeout_ms = 0 };
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, ep_wait_once, &w), 0);
@@ -825,11 +848,8 @@ Test(shim, a_thread_that_waited_leaves_no_eventfd_behind)
 Test(shim, a_timed_out_read_does_not_silence_an_epoll_wait)
 {
 	int s, c, s2, c2;
-	pair(7033, &s, &c);
+	int epfd = watched_pair(7033, &s, &c);
 	pair(7034, &s2, &c2);
-	int epfd = epoll_create1(0);
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s };
-	cr_assert_eq(epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev), 0);
 	struct ep_waiter w = { .epfd = epfd, .timeout_ms = 10000 };
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, ep_wait_once, &w), 0);
@@ -868,15 +888,9 @@ Test(shim, a_dup_of_a_pending_listener_listens)
 	cr_assert_geq(f, 0);
 	cr_assert_eq(close(l), 0);
 	start_listening(d);
-	int c = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0, "connect: %s",
-		     strerror(errno));
-	int s = accept(d, NULL, NULL);
-	cr_assert_geq(s, 0, "accept on the copy: %s", strerror(errno));
-	cr_assert_eq(write(c, "hi", 2), 2);
-	char buf[4] = { 0 };
-	cr_assert_eq(read(s, buf, sizeof(buf)), 2);
-	cr_assert_str_eq(buf, "hi");
+	int s, c;
+	connect_accept(d, &a, &s, &c);
+	pass_through(c, s, "hi");
 	close(s);
 	close(c);
 	close(d);
@@ -897,10 +911,7 @@ static void *ep_wait_forever(void *arg)
 Test(shim, a_thread_cancelled_in_a_wait_is_no_fanout_target)
 {
 	int s, c;
-	pair(7036, &s, &c);
-	int epfd = epoll_create1(0);
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s };
-	cr_assert_eq(epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev), 0);
+	int epfd = watched_pair(7036, &s, &c);
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, ep_wait_forever, &epfd), 0);
 	usleep(100 * 1000);
