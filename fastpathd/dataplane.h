@@ -590,6 +590,7 @@ enum dp_counter {
 	DPC_SP_BACKLOG,       /* slowpath messages that waited on their core for ring room */
 	DPC_SP_OUTBOX,        /* messages the slowpath held back: a core's inbox was full */
 	DPC_SP_TX_DROP,       /* frames the slowpath dropped: core 0's inbox was full */
+	DPC_PORT_WAKEUPS,     /* sleeps the port ended (rx interrupt or the PMD's socket) */
 	DPC_MAX,
 };
 

@@ -9,8 +9,9 @@
  * returns full bursts, an idle one returns few.
  *
  * When nothing happened for idle_poll_us, the thread blocks: on the port's
- * rx interrupt where the PMD has one, else in short timed sleeps that grow
- * while idle; apps and the slowpath wake it through an eventfd.
+ * rx interrupt where the PMD has one, or on the PMD's own socket where the
+ * queue is one (af_xdp, af_packet: port_wait.c), else in short timed sleeps
+ * that grow while idle; apps and the slowpath wake it through an eventfd.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,6 +29,7 @@
 #include <rte_log.h>
 
 #include "fastpath.h"
+#include "port.h"
 
 #define SLEEP_MIN_US 20
 #define SLEEP_MAX_US 1000
@@ -402,11 +404,15 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 		};
 		int nfds = 2;
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)sleep_us * 1000 };
-		if (fp->rx_intr_fd >= 0 && rte_eth_dev_rx_intr_enable(dp->port_id, fp->rxq) == 0) {
+		bool intr = fp->rx_intr_fd >= 0 &&
+			    rte_eth_dev_rx_intr_enable(dp->port_id, fp->rxq) == 0;
+		if (intr || fp->rx_sock_fd >= 0) {
 			nfds = 3;
-			/* interrupt-driven: wake for timers only, unless a paced
-			 * flow, one waiting for the port's tokens or an owed ACK
-			 * is due first */
+			if (!intr)
+				pfd[2].fd = fp->rx_sock_fd; /* readable while its ring holds a frame */
+			/* woken by the port: wake for timers only, unless a
+			 * paced flow, one waiting for the port's tokens or an
+			 * owed ACK is due first */
 			if (!fp->npaced && !fp->sched.nwait && !fp->nout && !fp->delack_count)
 				ts.tv_nsec = 100 * 1000 * 1000;
 		} else if (fp->rxq == UINT16_MAX && !fp->npaced && !fp->nout && !fp->sched.nwait &&
@@ -415,7 +421,9 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 		}
 		ppoll(pfd, nfds, &ts, NULL);
 		fp->slept = true;
-		if (nfds == 3) {
+		if (nfds == 3 && (pfd[2].revents & POLLIN))
+			fp->cnt[DPC_PORT_WAKEUPS]++;
+		if (intr) {
 			rte_eth_dev_rx_intr_disable(dp->port_id, fp->rxq);
 			if (pfd[2].revents & POLLIN) {
 				uint64_t v;
@@ -457,6 +465,7 @@ struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 	fp->rxq = fp->self->rxq;
 	fp->txq = fp->self->txq;
 	fp->rx_intr_fd = -1;
+	fp->rx_sock_fd = -1;
 	fp->paced = rte_zmalloc("fp_paced", sizeof(uint32_t) * dp->cfg.max_flows, 0);
 	fp->rpc_stalled = rte_zmalloc("fp_rpc_stalled", sizeof(uint32_t) * dp->cfg.max_flows, 0);
 	fp->backlog = rte_zmalloc("fp_tx_backlog", sizeof(*fp->backlog) * FP_TX_BACKLOG, 0);
@@ -560,6 +569,12 @@ static void core_loop(struct fp_ctx *fp)
 		rte_log_set_global_level(level);
 		if (fd >= 0)
 			fp->rx_intr_fd = fd;
+		else
+			fp->rx_sock_fd = port_rx_wait_fd(dp);
+		fprintf(stderr, "fastpathd: core %u: when idle, sleeps on %s\n", fp->core,
+			fd >= 0 ? "the port's rx interrupt" :
+			fp->rx_sock_fd >= 0 ? "the port's socket" :
+			"timers (the port has no rx wakeup: up to 10 ms after a quiet second)");
 	}
 	if (dp->cfg.fp_cpus[0] || fp->core)
 		pin_thread(dp, fp->core);
@@ -572,7 +587,8 @@ static void core_loop(struct fp_ctx *fp)
 
 	uint64_t idle_cycles = dp->tsc_hz / 1000000 * dp->cfg.idle_poll_us;
 	uint64_t deep_idle_cycles = dp->tsc_hz / 1000 * DEEP_IDLE_MS;
-	uint64_t warm_cycles = fp->rx_intr_fd < 0 ? dp->tsc_hz / 1000 * WARM_MS : 0;
+	bool port_wakes = fp->rx_intr_fd >= 0 || fp->rx_sock_fd >= 0;
+	uint64_t warm_cycles = port_wakes ? 0 : dp->tsc_hz / 1000 * WARM_MS;
 	uint64_t moved_mark = 0;	/* payload bytes when the last gap began */
 	bool in_gap = false, warm_gap = false;
 	uint64_t last_work = rte_rdtsc(), round_start = last_work;

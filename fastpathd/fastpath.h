@@ -122,6 +122,7 @@ struct fp_ctx {
 	struct dp_msg *sp_backlog;
 	uint32_t nsp_backlog, sp_backlog_cap;
 	int rx_intr_fd;             /* -1 if the port has no rx interrupts */
+	int rx_sock_fd;             /* else the PMD's socket for rxq, polled (port_wait.c), or -1 */
 	uint32_t *paced;            /* flows waiting for their pacing time */
 	uint32_t npaced;
 	/* flows waiting for the port (tx backlog high, [fastpath] tx_rate

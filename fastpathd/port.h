@@ -21,5 +21,6 @@ int port_init(struct dataplane *dp, char *err, size_t errlen);
 void port_fini(struct dataplane *dp);
 void fp_port_steer_changed(struct dataplane *dp);
 int port_eal_init(int argc, char **argv);
+int port_rx_wait_fd(const struct dataplane *dp);
 
 #endif

@@ -48,6 +48,7 @@ static const char *const names[DPC_MAX] = {
 	[DPC_SP_BACKLOG] = "sp_backlogged",
 	[DPC_SP_OUTBOX] = "sp_outboxed",
 	[DPC_SP_TX_DROP] = "sp_tx_dropped",
+	[DPC_PORT_WAKEUPS] = "port_wakeups",
 };
 
 const char *dp_counter_name(enum dp_counter c)

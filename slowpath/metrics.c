@@ -61,6 +61,7 @@ static const char *const dpc_help[DPC_MAX] = {
 	[DPC_SP_BACKLOG] = "Slowpath messages that waited on their core for room in its ring.",
 	[DPC_SP_OUTBOX] = "Messages the slowpath held back while a core's inbox was full.",
 	[DPC_SP_TX_DROP] = "Frames the slowpath dropped while the fastpath's inbox was full.",
+	[DPC_PORT_WAKEUPS] = "Fastpath sleeps ended by the port (rx interrupt or the PMD's socket).",
 };
 static struct mt_family dpc_fam[DPC_MAX];
 static char dpc_name[DPC_MAX][64];
