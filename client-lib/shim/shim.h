@@ -37,6 +37,9 @@ struct shim_sock {
 				* Linux does; accept() says EINVAL (h is -1) */
 	bool nonblock;
 	bool shut_rd;
+	bool shut_wr;          /* shutdown(SHUT_WR) done: POLLOUT from now on
+				* (a send says EPIPE), POLLHUP once reading is
+				* over too, as on Linux */
 	bool connect_pending;  /* a non-blocking connect() said EINPROGRESS and
 				* its outcome was not reported yet */
 	bool err_told;         /* the connection's error was reported once, as

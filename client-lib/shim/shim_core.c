@@ -696,8 +696,20 @@ unsigned shim_ready(struct shim_sock *s)
 	 * hung up, but no longer says POLLERR */
 	if ((r & BP_ERROR) && __atomic_load_n(&s->err_told, __ATOMIC_RELAXED))
 		r = (r & ~BP_ERROR) | SHIM_HUNG_UP;
+	if (s->listener)
+		return r;
 	/* shut for reading: a read returns at once (EOF), as on Linux */
-	return s->shut_rd && !s->listener ? r | BP_READABLE | BP_HUP : r;
+	if (s->shut_rd)
+		r |= BP_READABLE | BP_HUP;
+	/* shut for writing: a send returns at once (EPIPE), so the socket is
+	 * writable; with reading over too it is hung up (Linux's tcp_poll:
+	 * both directions shut is POLLHUP) */
+	if (__atomic_load_n(&s->shut_wr, __ATOMIC_ACQUIRE)) {
+		r |= BP_WRITABLE;
+		if (r & BP_HUP)
+			r |= SHIM_HUNG_UP;
+	}
+	return r;
 }
 
 /* set errno from a negative libbypass result; returns -1 */

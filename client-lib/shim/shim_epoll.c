@@ -245,9 +245,11 @@ static int scan(struct ep *ep, struct bp_ctx *c, struct epoll_event *out, int ma
 		uint32_t fl = 0;
 		if (e->events & EPOLLET) {
 			int h = __atomic_load_n(&e->s->h, __ATOMIC_ACQUIRE);
-			/* shut_rd, listen_shut: a shutdown() is news (EPOLLIN|EPOLLRDHUP,
-			 * EPOLLHUP); a shut listener has no handle left to read */
-			fl = (uint32_t)e->s->shut_rd << 31 | (uint32_t)e->s->listen_shut << 30;
+			/* shut_rd, shut_wr, listen_shut: a shutdown() is news
+			 * (EPOLLIN|EPOLLRDHUP, EPOLLOUT, EPOLLHUP); a shut
+			 * listener has no handle left to read */
+			fl = (uint32_t)e->s->shut_rd << 31 | (uint32_t)e->s->listen_shut << 30 |
+			     (uint32_t)__atomic_load_n(&e->s->shut_wr, __ATOMIC_ACQUIRE) << 29;
 			if (h >= 0) {
 				struct bp_flow_shm *f = &c->flows[h];
 				rx = e->s->listener ? __atomic_load_n(&f->listen_pending, __ATOMIC_ACQUIRE)

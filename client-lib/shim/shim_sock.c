@@ -407,6 +407,8 @@ int shutdown(int fd, int how)
 		int r = bp_shutdown(shim_ctx(), s->h);
 		if (r < 0 && r != -EPIPE)
 			return shim_errno(r);
+		__atomic_store_n(&s->shut_wr, true, __ATOMIC_RELEASE);
+		shim_kick_waiters(); /* writable now, maybe hung up: poll/epoll look again */
 	}
 	return 0;
 }
