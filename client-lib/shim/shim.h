@@ -30,7 +30,9 @@
 struct shim_sock {
 	int refs;
 	int waiters;           /* threads blocked in shim_wait() on it (table_lock) */
-	bool dead;             /* closed while they waited: the last one frees it */
+	int calls;             /* data calls in flight on it (shim_hold(), table_lock) */
+	bool dead;             /* closed while waited on or in use: the last of those
+				* threads closes what is left and frees it */
 	int h;                 /* libbypass handle */
 	bool listener;
 	bool listen_shut;      /* listener: shutdown(SHUT_RD) closed it, as
@@ -127,6 +129,15 @@ struct bp_ctx *shim_ctx(void);
 bool shim_listen_selected(uint32_t ip, uint16_t port);
 bool shim_connect_selected(uint32_t ip);
 struct shim_sock *shim_get(int fd);
+struct shim_sock *shim_hold(int fd);
+void shim_release(struct shim_sock *s);
+static inline void shim_release_at(struct shim_sock **sp)
+{
+	if (*sp)
+		shim_release(*sp);
+}
+/* a socket held by shim_hold() until the enclosing block ends */
+#define SHIM_HELD __attribute__((cleanup(shim_release_at)))
 struct shim_sock *shim_peek(int fd);
 struct shim_sock *shim_get_active(int fd);
 int shim_install(int fd, struct shim_sock *s, int cloexec);

@@ -122,6 +122,9 @@ static void after_fork_child(void)
 		bound[fd].reserve_h1 = 0; /* the parent's hold: its port stays in .port */
 		if (!s)
 			continue;
+		/* the parent's other threads, in calls or waits, are not here */
+		s->calls = 0;
+		s->waiters = 0;
 		if (s->listener && s->listen_shut) {
 			continue; /* stays shut in the child too: no handle to drop */
 		} else if (s->listener) {
@@ -152,6 +155,16 @@ static void after_fork_child(void)
 	attach_failed = false;
 }
 
+static void table_lock_take(void)
+{
+	pthread_mutex_lock(&table_lock);
+}
+
+static void table_lock_give(void)
+{
+	pthread_mutex_unlock(&table_lock);
+}
+
 /* the daemon must learn about the child before we can close anything */
 pid_t fork(void)
 {
@@ -179,6 +192,11 @@ __attribute__((constructor)) void shim_init(void)
 	LOAD(select); LOAD(pselect); LOAD(epoll_create); LOAD(epoll_create1);
 	LOAD(epoll_ctl); LOAD(epoll_wait); LOAD(epoll_pwait); LOAD(sendfile);
 	LOAD(fork);
+	/* the fd table's lock is taken last before fork (prepare handlers
+	 * run in reverse order): every data call takes it, so a thread may
+	 * hold it as another forks; it is a leaf, taken under the epoll
+	 * locks but never the other way round */
+	pthread_atfork(table_lock_take, table_lock_give, table_lock_give);
 	/* the epoll table's locks first: its child handler must run before
 	 * after_fork_child(), which takes them (handlers run in this order) */
 	pthread_atfork(shim_epoll_fork_prepare, shim_epoll_fork_parent, shim_epoll_fork_child);
@@ -295,6 +313,80 @@ struct shim_sock *shim_get(int fd)
 	if (s && s->h < 0 && s->key)
 		adopt_inherited(s);
 	return s;
+}
+
+/**
+ * shim_hold - the socket @fd names, for one data call (send, recv and
+ * friends): until shim_release() it stays valid and its handle open, so a
+ * close() on another thread meanwhile cannot make the call act on a freed
+ * socket, or on a handle libbypass gave to a new connection.  The kernel
+ * holds a file the same way for a call in flight; the last one out closes.
+ * Return: NULL for an fd that is not a bypass socket.
+ */
+struct shim_sock *shim_hold(int fd)
+{
+	if (fd < 0 || fd >= SHIM_MAX_FD || !__atomic_load_n(&table[fd], __ATOMIC_ACQUIRE))
+		return NULL; /* kernel fds take no lock */
+	pthread_mutex_lock(&table_lock);
+	struct shim_sock *s = table[fd];
+	if (s)
+		s->calls++;
+	pthread_mutex_unlock(&table_lock);
+	if (s && s->h < 0 && s->key)
+		adopt_inherited(s);
+	return s;
+}
+
+/* what a closed socket still holds in the daemon and the kernel */
+struct sock_leftovers {
+	int h, ksock;
+	uint64_t key;
+	bool reset;
+};
+
+/* under table_lock: take them, so whoever touches @s later sees none */
+static struct sock_leftovers take_leftovers(struct shim_sock *s)
+{
+	struct sock_leftovers l = { .h = s->h, .ksock = s->ksock, .key = s->key,
+				    .reset = s->linger.l_onoff && !s->linger.l_linger };
+	s->h = -1;
+	s->key = 0;
+	s->ksock = -1;
+	return l;
+}
+
+static void close_leftovers(const struct sock_leftovers *l)
+{
+	if (l->h >= 0 && l->reset)
+		bp_abort(ctx, l->h); /* SO_LINGER {1, 0}: reset, drop buffers */
+	else if (l->h >= 0)
+		bp_close(ctx, l->h);
+	else if (l->key && ctx)
+		bp_release(ctx, l->key); /* inherited, never used here */
+	/* not attached at all: the daemon drops our hold when we exit */
+	if (l->ksock >= 0)
+		real.close(l->ksock);
+}
+
+/**
+ * shim_release - the data call that shim_hold() @s for is over; if the
+ * socket was closed meanwhile and this was its last user, it closes now.
+ * errno is kept.
+ */
+void shim_release(struct shim_sock *s)
+{
+	struct sock_leftovers left;
+	pthread_mutex_lock(&table_lock);
+	bool last = --s->calls == 0 && s->dead && !s->waiters;
+	if (last)
+		left = take_leftovers(s);
+	pthread_mutex_unlock(&table_lock);
+	if (last) {
+		int e = errno;
+		close_leftovers(&left);
+		free(s);
+		errno = e;
+	}
 }
 
 /**
@@ -433,10 +525,11 @@ int shim_install(int fd, struct shim_sock *s, int cloexec)
 }
 
 /*
- * @fd no longer names its bypass socket; the last name closes the flow.
- * A thread still blocked on it (close() from another thread) wakes to
- * find its handle gone (EBADF), never a handle libbypass gave to a new
- * connection meanwhile; the last such thread frees it.
+ * @fd no longer names its bypass socket; the last name closes the flow,
+ * once no data call is in flight on it (shim_hold()): the last such call
+ * closes it then.  A thread still blocked on it (close() from another
+ * thread) wakes to find it closed (EBADF), never a handle libbypass gave
+ * to a new connection meanwhile; the last such thread frees it.
  */
 void shim_put(int fd)
 {
@@ -448,25 +541,19 @@ void shim_put(int fd)
 		pthread_mutex_unlock(&table_lock);
 		return;
 	}
+	if (s->calls > 0) { /* the last call out closes it */
+		s->dead = true;
+		pthread_mutex_unlock(&table_lock);
+		shim_kick_waiters(); /* a blocked call looks again and ends */
+		return;
+	}
 	/* taken before the handle is closed: a blocked thread must never
 	 * see a handle libbypass may already have given to a new flow */
-	int h = s->h, ksock = s->ksock;
-	uint64_t key = s->key;
-	bool reset = s->linger.l_onoff && !s->linger.l_linger;
+	struct sock_leftovers left = take_leftovers(s);
 	bool waited = s->waiters > 0;
-	s->h = -1;
-	s->key = 0;
 	s->dead = waited; /* from now on only its waiters touch it */
 	pthread_mutex_unlock(&table_lock);
-	if (h >= 0 && reset)
-		bp_abort(ctx, h); /* SO_LINGER {1, 0}: reset, drop buffers */
-	else if (h >= 0)
-		bp_close(ctx, h);
-	else if (key && ctx)
-		bp_release(ctx, key); /* inherited, never used here */
-	/* not attached at all: the daemon drops our hold when we exit */
-	if (ksock >= 0)
-		real.close(ksock);
+	close_leftovers(&left);
 	if (!waited) {
 		free(s);
 		return;
@@ -504,14 +591,24 @@ void shim_alias(int newfd, struct shim_sock *s)
 int shim_wait(struct shim_sock *s, int timeout_ms)
 {
 	pthread_mutex_lock(&table_lock);
+	if (s->dead) { /* closed under a call in flight (shim_hold): no wait */
+		pthread_mutex_unlock(&table_lock);
+		errno = EBADF;
+		return -1;
+	}
 	s->waiters++;
 	pthread_mutex_unlock(&table_lock);
 	int r = bp_wait(ctx, timeout_ms < 0 || timeout_ms > 1000 ? 1000 : timeout_ms);
+	struct sock_leftovers left;
 	pthread_mutex_lock(&table_lock);
-	bool dead = s->dead, gone = --s->waiters == 0 && dead;
+	bool dead = s->dead, gone = --s->waiters == 0 && dead && !s->calls;
+	if (gone) /* its last user: what it still holds goes with it */
+		left = take_leftovers(s);
 	pthread_mutex_unlock(&table_lock);
-	if (gone)
+	if (gone) {
+		close_leftovers(&left);
 		free(s);
+	}
 	if (dead) { /* closed meanwhile: the caller must not touch @s again */
 		errno = EBADF;
 		return -1;

@@ -128,20 +128,20 @@ static ssize_t sock_recv(struct shim_sock *s, void *buf, size_t len, int flags)
 ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	return s ? sock_send(s, buf, len, flags) : real.send(fd, buf, len, flags);
 }
 
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	return s ? sock_recv(s, buf, len, flags) : real.recv(fd, buf, len, flags);
 }
 
 ssize_t read(int fd, void *buf, size_t len)
 {
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	if (!real.read)
 		shim_init();
 	return s ? sock_recv(s, buf, len, 0) : real.read(fd, buf, len);
@@ -149,7 +149,7 @@ ssize_t read(int fd, void *buf, size_t len)
 
 ssize_t write(int fd, const void *buf, size_t len)
 {
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	if (!real.write)
 		shim_init();
 	return s ? sock_send(s, buf, len, 0) : real.write(fd, buf, len);
@@ -159,14 +159,14 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
 	       socklen_t al)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	return s ? sock_send(s, buf, len, flags) : real.sendto(fd, buf, len, flags, a, al);
 }
 
 ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *a, socklen_t *al)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	if (!s)
 		return real.recvfrom(fd, buf, len, flags, a, al);
 	if (a && al)
@@ -251,21 +251,21 @@ static ssize_t sock_recvv(struct shim_sock *s, const struct iovec *iov, int cnt,
 ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	return s ? sock_recvv(s, iov, cnt, 0) : real.readv(fd, iov, cnt);
 }
 
 ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	return s ? sock_sendv(s, iov, cnt, 0) : real.writev(fd, iov, cnt);
 }
 
 ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	if (!s)
 		return real.sendmsg(fd, m, flags);
 	if (m->msg_iovlen > IOV_MAX) {
@@ -278,7 +278,7 @@ ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	if (!s)
 		return real.recvmsg(fd, m, flags);
 	if (m->msg_iovlen > IOV_MAX) {
@@ -295,7 +295,7 @@ ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(out_fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(out_fd);
 	if (!s)
 		return real.sendfile(out_fd, in_fd, offset, count);
 	char buf[65536];
