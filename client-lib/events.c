@@ -220,6 +220,20 @@ static int timedwait_follower(struct bp_ctx *ctx, int timeout_ms)
  * The one thread that sleeps in poll() (the "leader"); everyone else waits
  * on ctx->cond and is woken when the leader has drained the queues.
  */
+/* the leader was cancelled in poll(): someone else must lead from now on */
+static void leader_cancelled(struct bp_ctx **ctxp)
+{
+	struct bp_ctx *ctx = *ctxp;
+
+	if (!ctx)
+		return;
+	bpi_lock(ctx);
+	ctx->polling = false;
+	ctx->wake_epoch++;
+	pthread_cond_broadcast(&ctx->cond);
+	bpi_unlock(ctx);
+}
+
 static int leader_sleep(struct bp_ctx *ctx, int timeout_ms, int *poll_err)
 {
 	struct pollfd p[2] = {
@@ -230,7 +244,13 @@ static int leader_sleep(struct bp_ctx *ctx, int timeout_ms, int *poll_err)
 
 	ctx->polling = true;
 	bpi_unlock(ctx);
-	r = poll(p, 2, timeout_ms);
+	{
+		/* poll() is a cancellation point; the lock is not held here */
+		struct bp_ctx *leading __attribute__((cleanup(leader_cancelled))) = ctx;
+
+		r = poll(p, 2, timeout_ms);
+		leading = NULL;
+	}
 	*poll_err = r < 0 ? errno : 0;
 	bpi_lock(ctx);
 	ctx->polling = false;

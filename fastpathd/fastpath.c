@@ -388,7 +388,9 @@ static void kick_slowpath(struct fp_ctx *fp)
  * before the final check, and every producer checks it after publishing
  * its work, so a wakeup is never lost (the classic eventfd handshake).
  */
-static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
+/* @timers: a timer of the loop is due (paced flows, owed ACKs, RPC
+ * deadlines, the slowpath backlog): @sleep_us is already bounded by it */
+static void fp_block(struct fp_ctx *fp, uint32_t sleep_us, bool timers)
 {
 	struct dataplane *dp = fp->dp;
 	struct dp_core *self = fp->self;
@@ -406,23 +408,29 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us)
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)sleep_us * 1000 };
 		bool intr = fp->rx_intr_fd >= 0 &&
 			    rte_eth_dev_rx_intr_enable(dp->port_id, fp->rxq) == 0;
-		if (intr || fp->rx_sock_fd >= 0) {
+		/* a socket whose frames the PMD could not take last time
+		 * (no mbufs) stays readable: sleep on timers until it can */
+		bool sock = !intr && fp->rx_sock_fd >= 0 && !fp->port_stuck;
+		bool untimed = !timers && !fp->npaced && !fp->sched.nwait && !fp->nout &&
+			       !fp->delack_count;
+		if (intr || sock) {
 			nfds = 3;
-			if (!intr)
+			if (sock)
 				pfd[2].fd = fp->rx_sock_fd; /* readable while its ring holds a frame */
-			/* woken by the port: wake for timers only, unless a
-			 * paced flow, one waiting for the port's tokens or an
-			 * owed ACK is due first */
-			if (!fp->npaced && !fp->sched.nwait && !fp->nout && !fp->delack_count)
+			if (untimed) /* woken by the port: wake for timers only */
 				ts.tv_nsec = 100 * 1000 * 1000;
-		} else if (fp->rxq == UINT16_MAX && !fp->npaced && !fp->nout && !fp->sched.nwait &&
-			   !fp->delack_count) {
+		} else if (fp->rxq == UINT16_MAX && untimed) {
 			ts.tv_nsec = 100 * 1000 * 1000; /* no port queue: every wakeup is a kick */
 		}
 		ppoll(pfd, nfds, &ts, NULL);
 		fp->slept = true;
-		if (nfds == 3 && (pfd[2].revents & POLLIN))
+		if (nfds == 3 && (pfd[2].revents & POLLIN)) {
 			fp->cnt[DPC_PORT_WAKEUPS]++;
+			fp->port_woke = true;
+		}
+		if (sock && (pfd[2].revents & (POLLERR | POLLHUP | POLLNVAL)) &&
+		    !port_wait_error(fp->rx_sock_fd, fp->core, pfd[2].revents))
+			fp->rx_sock_fd = -1; /* back to timed sleeps */
 		if (intr) {
 			rte_eth_dev_rx_intr_disable(dp->port_id, fp->rxq);
 			if (pfd[2].revents & POLLIN) {
@@ -603,6 +611,11 @@ static void core_loop(struct fp_ctx *fp)
 		if (unlikely(fp->cap_mask))
 			fp_capture_tenants(fp);
 		unsigned work = fp_poll_port(fp);
+		if (work)
+			fp->port_stuck = false;
+		else if (fp->port_woke)
+			fp->port_stuck = true; /* woken for frames it could not take */
+		fp->port_woke = false;
 		work += poll_messages(fp);
 		fp_apps_poll(fp);
 		if (fp->nrpc_stalled)
@@ -697,7 +710,7 @@ static void core_loop(struct fp_ctx *fp)
 			moved_mark = moved;
 			in_gap = true;
 		}
-		fp_block(fp, sleep_us);
+		fp_block(fp, sleep_us, timer_due != UINT64_MAX);
 		round_start = rte_rdtsc();
 		self->idle_tsc += round_start - end;
 		if (warm_gap && fp->now - last_work < warm_cycles)

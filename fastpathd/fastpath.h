@@ -123,6 +123,10 @@ struct fp_ctx {
 	uint32_t nsp_backlog, sp_backlog_cap;
 	int rx_intr_fd;             /* -1 if the port has no rx interrupts */
 	int rx_sock_fd;             /* else the PMD's socket for rxq, polled (port_wait.c), or -1 */
+	bool port_woke;             /* the last sleep ended for a frame on the port */
+	bool port_stuck;            /* ... and the round after it took none: the PMD
+				     * could not (no mbufs), so its socket stays
+				     * readable; sleep on timers until it takes some */
 	uint32_t *paced;            /* flows waiting for their pacing time */
 	uint32_t npaced;
 	/* flows waiting for the port (tx backlog high, [fastpath] tx_rate

@@ -22,5 +22,6 @@ void port_fini(struct dataplane *dp);
 void fp_port_steer_changed(struct dataplane *dp);
 int port_eal_init(int argc, char **argv);
 int port_rx_wait_fd(const struct dataplane *dp);
+bool port_wait_error(int fd, unsigned core, short revents);
 
 #endif

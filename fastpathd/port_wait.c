@@ -18,6 +18,8 @@
  * only polls the socket; the PMD still owns its rings.
  */
 #include <dirent.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -79,4 +81,26 @@ int port_rx_wait_fd(const struct dataplane *dp)
 	}
 	closedir(d);
 	return nfound == 1 ? found : -1;
+}
+
+/**
+ * port_wait_error - the port's socket @fd ended core @core's sleep with
+ * @revents, an error rather than a frame.  af_packet reports a link that
+ * went down as a socket error, which nothing else reads (the PMD uses the
+ * ring): reading it clears it, or every sleep would end at once from then
+ * on.  Return: true to keep sleeping on @fd; false if it says so with no
+ * error to read (then timed sleeps).
+ */
+bool port_wait_error(int fd, unsigned core, short revents)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (!(revents & POLLNVAL) && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) && err) {
+		fprintf(stderr, "fastpathd: core %u: the port's socket reported: %s\n", core,
+			strerror(err));
+		return true;
+	}
+	fprintf(stderr, "fastpathd: core %u: the port's socket keeps ending sleeps (poll 0x%x, "
+		"no error to read): sleeping on timers from now on\n", core, (unsigned)revents);
+	return false;
 }

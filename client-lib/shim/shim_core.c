@@ -377,7 +377,9 @@ void shim_release(struct shim_sock *s)
 {
 	struct sock_leftovers left;
 	pthread_mutex_lock(&table_lock);
-	bool last = --s->calls == 0 && s->dead && !s->waiters;
+	if (s->calls > 0) /* 0 in a fork child that forked inside a call */
+		s->calls--;
+	bool last = !s->calls && s->dead && !s->waiters;
 	if (last)
 		left = take_leftovers(s);
 	pthread_mutex_unlock(&table_lock);
@@ -583,6 +585,29 @@ void shim_alias(int newfd, struct shim_sock *s)
 	pthread_mutex_unlock(&table_lock);
 }
 
+/* a thread no longer waits on @s: the last user of a closed socket frees
+ * what it still holds.  Return: @s was closed meanwhile (and may be gone) */
+static bool wait_over(struct shim_sock *s)
+{
+	struct sock_leftovers left;
+	pthread_mutex_lock(&table_lock);
+	bool dead = s->dead, gone = --s->waiters == 0 && dead && !s->calls;
+	if (gone)
+		left = take_leftovers(s);
+	pthread_mutex_unlock(&table_lock);
+	if (gone) {
+		close_leftovers(&left);
+		free(s);
+	}
+	return dead;
+}
+
+static void wait_cancelled(struct shim_sock **sp)
+{
+	if (*sp)
+		wait_over(*sp);
+}
+
 /*
  * Block until the daemon signals anything, or the timeout passes; at most
  * a second at a time (the caller looks again): the kick shim_put() gives a
@@ -598,17 +623,15 @@ int shim_wait(struct shim_sock *s, int timeout_ms)
 	}
 	s->waiters++;
 	pthread_mutex_unlock(&table_lock);
-	int r = bp_wait(ctx, timeout_ms < 0 || timeout_ms > 1000 ? 1000 : timeout_ms);
-	struct sock_leftovers left;
-	pthread_mutex_lock(&table_lock);
-	bool dead = s->dead, gone = --s->waiters == 0 && dead && !s->calls;
-	if (gone) /* its last user: what it still holds goes with it */
-		left = take_leftovers(s);
-	pthread_mutex_unlock(&table_lock);
-	if (gone) {
-		close_leftovers(&left);
-		free(s);
+	int r;
+	{
+		/* a cancellation point: a cancelled thread stops waiting */
+		struct shim_sock *waiting __attribute__((cleanup(wait_cancelled))) = s;
+
+		r = bp_wait(ctx, timeout_ms < 0 || timeout_ms > 1000 ? 1000 : timeout_ms);
+		waiting = NULL;
 	}
+	bool dead = wait_over(s);
 	if (dead) { /* closed meanwhile: the caller must not touch @s again */
 		errno = EBADF;
 		return -1;
@@ -801,7 +824,7 @@ unsigned shim_ready(struct shim_sock *s)
 	/* shut for writing: a send returns at once (EPIPE), so the socket is
 	 * writable; with reading over too it is hung up (Linux's tcp_poll:
 	 * both directions shut is POLLHUP) */
-	if (__atomic_load_n(&s->shut_wr, __ATOMIC_ACQUIRE)) {
+	if (__atomic_load_n(&s->shut_wr, __ATOMIC_ACQUIRE) && !s->connect_pending) {
 		r |= BP_WRITABLE;
 		if (r & BP_HUP)
 			r |= SHIM_HUNG_UP;

@@ -376,14 +376,15 @@ int close(int fd)
 int shutdown(int fd, int how)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	struct shim_bound *b = shim_bound(fd);
 	if (!s && b && b->listening && (how == SHUT_RD || how == SHUT_RDWR)) {
 		/* a listener this process has not converted: convert it (under
 		 * the conversion lock, so a racing first accept sees it shut),
 		 * then shut it below; the kernel socket under it never listened
 		 * and would say ENOTCONN */
-		s = shim_get_active(fd);
+		if (shim_get_active(fd))
+			s = shim_hold(fd);
 		if (!s) {
 			b->listening = false; /* no daemon: it stops all the same */
 			shim_bound_unreserve(b);
@@ -399,24 +400,26 @@ int shutdown(int fd, int how)
 			shim_listener_shut(s); /* SHUT_WR alone: nothing, as on Linux */
 		return 0;
 	}
-	if (how == SHUT_RD || how == SHUT_RDWR) {
-		s->shut_rd = true;
-		shim_kick_waiters(); /* a thread blocked reading returns 0, as on Linux */
-	}
+	/* held (a close() on another thread waits for this call), and the
+	 * write side first: the reader the SHUT_RD wakes may close at once */
 	if (how == SHUT_WR || how == SHUT_RDWR) {
 		int r = bp_shutdown(shim_ctx(), s->h);
 		if (r < 0 && r != -EPIPE)
 			return shim_errno(r);
 		__atomic_store_n(&s->shut_wr, true, __ATOMIC_RELEASE);
-		shim_kick_waiters(); /* writable now, maybe hung up: poll/epoll look again */
 	}
+	if (how == SHUT_RD || how == SHUT_RDWR)
+		s->shut_rd = true;
+	/* a thread blocked reading returns 0, as on Linux; poll/epoll look
+	 * again (writable now, maybe hung up) */
+	shim_kick_waiters();
 	return 0;
 }
 
 int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	struct shim_bound *b = shim_bound(fd);
 	if (!s) {
 		if (b && b->valid) {
@@ -442,7 +445,7 @@ int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	if (!s)
 		return real.getpeername(fd, addr, len);
 	struct bp_flow_info fi;
@@ -502,7 +505,7 @@ static int *opt_slot(struct shim_sock *s, int level, int name)
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	struct shim_bound *b = shim_bound(fd);
 	if (!s && b && b->listening) {
 		/* not converted in this process: it listens as far as the
@@ -579,7 +582,7 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	if (!s && level == IPPROTO_TCP && name == TCP_CONGESTION && val && inet_stream(fd)) {
 		/* the kernel may not know bypass's algorithms (dctcp, timely):
 		 * remember the name for connect(); the daemon rejects unknown
@@ -666,7 +669,7 @@ int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	if (s && (req == FIONREAD || req == SIOCOUTQ)) { /* FIONREAD is SIOCINQ */
 		if (s->listener) {
 			errno = EINVAL; /* as Linux answers for a listening socket */

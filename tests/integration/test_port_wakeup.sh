@@ -5,7 +5,8 @@
 # wait up to 10 ms (fastpathd/port_wait.c).  For each PMD: the daemon says
 # what it sleeps on, requests that each come after a second of silence are
 # echoed byte-exact, and the daemon's port_wakeups counter shows the port
-# (not a timer) woke it for them.
+# (not a timer) woke it for them.  Then the link goes down and up: the
+# daemon must neither spin on the socket's error nor stop serving.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -19,7 +20,7 @@ GAPS=6
 # one connection; GAPS requests of 64 B, each after 1.3 s of silence (the
 # daemon is in its deepest sleep by then); prints each round trip in us
 probe() {
-	bp_peer timeout -k 5 60 python3 - "$BP_IP" 7000 "$GAPS" <<'PY'
+	bp_peer timeout -k 5 60 python3 - "$BP_IP" 7000 "${GAPS}" <<'PY'
 import os, socket, sys, time
 ip, port, gaps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 s = socket.create_connection((ip, port), timeout=10)
@@ -44,6 +45,9 @@ print(" ".join("%.0f" % r for r in rtts))
 PY
 }
 
+# CPU time of every thread of process $1 so far, in clock ticks
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 for pmd in af_packet af_xdp; do
 	BP_FP_PORT="net_${pmd}0,iface=$BP_DEV"
 	bp_start_fastpathd
@@ -65,6 +69,22 @@ for pmd in af_packet af_xdp; do
 	# kicks may end some first, so ask for half
 	[ $((after - before)) -ge $((GAPS / 2)) ] ||
 		bp_die "net_$pmd: only $((after - before)) of $GAPS requests after a quiet spell woke the daemon through the port"
+	# the link goes down and up: af_packet's socket then holds an error
+	# (ENETDOWN) nothing else reads, and an idle daemon that only polled
+	# it would be woken at once, for good; it must still sleep, and serve
+	ip netns exec "$BP_NS_DP" ip link set "$BP_DEV" down
+	sleep 0.3
+	ip netns exec "$BP_NS_DP" ip link set "$BP_DEV" up
+	sleep 1.5
+	t0=$(cpu_ticks "$BP_FP_PID")
+	sleep 2
+	t1=$(cpu_ticks "$BP_FP_PID")
+	tck=$(getconf CLK_TCK)
+	bp_log "net_$pmd: idle after the link went down and up: $((t1 - t0)) of $((2 * tck)) ticks"
+	[ $((t1 - t0)) -lt $((tck / 2)) ] ||
+		bp_die "net_$pmd: an idle daemon used $((t1 - t0)) CPU ticks in 2 s after a link flap (spinning?)"
+	rtts=$(GAPS=2 probe) || bp_die "net_$pmd: no echo after the link went down and up"
+	bp_log "net_$pmd: after the flap: $rtts; $(grep -c "port's socket" "$BP_FP_LOG") socket notices in the log"
 	bp_stop_pid "$srv"
 	bp_stop_fastpathd || bp_die "net_$pmd: fastpathd did not stop cleanly"
 	echo "ok: net_$pmd: an idle daemon wakes on its port's socket ($((after - before)) wakeups for $GAPS requests)"

@@ -8,16 +8,40 @@
  */
 #include "shim_fixture.inc.c"
 
+#include <sys/syscall.h>
+
 struct sender {
 	int fd, in;             /* sendfile(fd, in): blocks reading @in */
 	const char *msg;
 	ssize_t sent;
 	int err;
+	pid_t tid;
 };
+
+/* wait (2 s at most) until thread @tid sits in read(@fd) */
+static void wait_in_read(pid_t tid, int fd)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	for (int i = 0; i < 200; i++) {
+		FILE *f = fopen(path, "r");
+		long nr = -1;
+		unsigned long arg0 = ~0ul;
+		if (f && fgets(line, sizeof(line), f))
+			sscanf(line, "%ld %lx", &nr, &arg0);
+		if (f)
+			fclose(f);
+		if (nr == SYS_read && arg0 == (unsigned long)fd)
+			return;
+		usleep(10 * 1000);
+	}
+	cr_assert_fail("thread %d never blocked reading fd %d", (int)tid, fd);
+}
 
 static void *send_from_pipe(void *arg)
 {
 	struct sender *w = arg;
+	__atomic_store_n(&w->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	errno = 0;
 	w->sent = sendfile(w->fd, w->in, NULL, strlen(w->msg));
 	w->err = errno;
@@ -56,11 +80,15 @@ Test(shim, a_call_in_flight_finishes_on_its_own_socket_after_close)
 		struct sender w = { .fd = c, .in = p[0], .msg = "in flight before the close" };
 		pthread_t t;
 		cr_assert_eq(pthread_create(&t, NULL, send_from_pipe, &w), 0);
-		usleep(50 * 1000); /* the sender is in its read of the pipe */
+		while (!__atomic_load_n(&w.tid, __ATOMIC_ACQUIRE))
+			usleep(1000);
+		wait_in_read(w.tid, p[0]);
 		cr_assert_eq(close(c), 0);
-		int null = open("/dev/null", O_WRONLY);
-		cr_assert_eq(dup2(null, c), c);
-		close(null);
+		int null = open("/dev/null", O_WRONLY); /* maybe c's number itself */
+		if (null != c) {
+			cr_assert_eq(dup2(null, c), c);
+			close(null);
+		}
 		int s2[3], c2[3];
 		for (int k = 0; k < 3; k++) {
 			pair(port++, &s2[k], &c2[k]);
@@ -92,4 +120,51 @@ Test(shim, a_call_in_flight_finishes_on_its_own_socket_after_close)
 		close(p[0]);
 		close(p[1]);
 	}
+}
+
+static void *read_one(void *arg)
+{
+	char b;
+	int fd = *(int *)arg;
+	(void)!read(fd, &b, 1); /* blocks: nothing comes */
+	return NULL;
+}
+
+/* a thread cancelled in a blocking read (read() is a cancellation point)
+ * leaves the socket as it found it: the close that follows closes the
+ * connection (the peer sees the end of the stream), and another thread's
+ * wait is not left to time out in the cancelled one's place */
+Test(shim, a_thread_cancelled_in_a_read_leaves_the_close_whole)
+{
+	int s, c;
+	pair(7070, &s, &c);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, read_one, &c), 0);
+	usleep(100 * 1000);
+	cr_assert_eq(pthread_cancel(t), 0);
+	void *ret;
+	cr_assert_eq(pthread_join(t, &ret), 0);
+	cr_assert_eq(ret, PTHREAD_CANCELED);
+	cr_assert_eq(close(c), 0);
+	struct pollfd pf = { .fd = s, .events = POLLIN };
+	cr_assert_eq(poll(&pf, 1, 2000), 1, "the peer never saw the close");
+	char b;
+	cr_assert_eq(read(s, &b, 1), 0, "the peer did not read the end of the stream");
+	/* a blocking wait now: a leader cancelled in poll() must have handed
+	 * the role on, or this read would nap through 1 s time slices */
+	int s2, c2;
+	pair(7071, &s2, &c2);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_t w;
+	cr_assert_eq(pthread_create(&w, NULL, read_one, &s2), 0);
+	usleep(20 * 1000);
+	cr_assert_eq(write(c2, "x", 1), 1);
+	cr_assert_eq(pthread_join(w, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_lt(ms, 900, "a read waited %ld ms for a byte sent after 20 ms", ms);
+	close(s);
+	close(s2);
+	close(c2);
 }
