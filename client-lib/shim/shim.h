@@ -131,6 +131,7 @@ bool shim_connect_selected(uint32_t ip);
 struct shim_sock *shim_get(int fd);
 struct shim_sock *shim_hold(int fd);
 void shim_release(struct shim_sock *s);
+int shim_peername(struct shim_sock *s, struct sockaddr *addr, socklen_t *len);
 static inline void shim_release_at(struct shim_sock **sp)
 {
 	if (*sp)

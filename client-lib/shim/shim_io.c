@@ -170,7 +170,7 @@ ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *a, s
 	if (!s)
 		return real.recvfrom(fd, buf, len, flags, a, al);
 	if (a && al)
-		getpeername(fd, a, al);
+		shim_peername(s, a, al); /* the held socket's: fd may name another by now */
 	return sock_recv(s, buf, len, flags);
 }
 
@@ -288,7 +288,7 @@ ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 	m->msg_controllen = 0;
 	m->msg_flags = 0;
 	if (m->msg_name && m->msg_namelen)
-		getpeername(fd, m->msg_name, &m->msg_namelen);
+		shim_peername(s, m->msg_name, &m->msg_namelen);
 	return sock_recvv(s, m->msg_iov, (int)m->msg_iovlen, flags);
 }
 

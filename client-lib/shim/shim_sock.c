@@ -448,6 +448,12 @@ int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 	struct shim_sock *s SHIM_HELD = shim_hold(fd);
 	if (!s)
 		return real.getpeername(fd, addr, len);
+	return shim_peername(s, addr, len);
+}
+
+/* the peer of bypass socket @s, as getpeername() says it */
+int shim_peername(struct shim_sock *s, struct sockaddr *addr, socklen_t *len)
+{
 	struct bp_flow_info fi;
 	if (s->listener || bp_flow_info(shim_ctx(), s->h, &fi) < 0 ||
 	    bp_connect_status(shim_ctx(), s->h) != 0) {
