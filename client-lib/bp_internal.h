@@ -150,14 +150,30 @@ static inline void bpi_news(struct bp_ctx *ctx, uint32_t i)
 	ctx->news[(ctx->news_head + ctx->news_count++) % ctx->max_flows] = i;
 }
 
+/*
+ * The context lock.  No thread is ever cancelled while it holds it: the
+ * lock would stay held (and a reply waiter on its stack stay linked) for
+ * good.  So taking it turns cancellation off and releasing it restores the
+ * caller's setting; the one cancellation point left inside libbypass is an
+ * app-level wait's poll() (leader_sleep(), NOTES.md "Threading").
+ */
+extern __thread int bpi_cancel_state;
+
 static inline void bpi_lock(struct bp_ctx *ctx)
 {
+	int old;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 	pthread_mutex_lock(&ctx->lock);
+	bpi_cancel_state = old;
 }
 
 static inline void bpi_unlock(struct bp_ctx *ctx)
 {
+	int old = bpi_cancel_state;
+
 	pthread_mutex_unlock(&ctx->lock);
+	pthread_setcancelstate(old, NULL);
 }
 
 /* Resolve a handle the app holds; NULL means -EBADF. */

@@ -220,7 +220,10 @@ static int timedwait_follower(struct bp_ctx *ctx, int timeout_ms)
  * The one thread that sleeps in poll() (the "leader"); everyone else waits
  * on ctx->cond and is woken when the leader has drained the queues.
  */
-/* the leader was cancelled in poll(): someone else must lead from now on */
+__thread int bpi_cancel_state;
+
+/* the leader was cancelled in poll(): someone else must lead from now on,
+ * and the kick its wait may have taken goes back to the wake fd */
 static void leader_cancelled(struct bp_ctx **ctxp)
 {
 	struct bp_ctx *ctx = *ctxp;
@@ -232,27 +235,35 @@ static void leader_cancelled(struct bp_ctx **ctxp)
 	ctx->wake_epoch++;
 	pthread_cond_broadcast(&ctx->cond);
 	bpi_unlock(ctx);
+	bpi_kick(ctx->wake_fd);
 }
 
-static int leader_sleep(struct bp_ctx *ctx, int timeout_ms, int *poll_err)
+/*
+ * @cancellable: an app's own wait (bp_wait, bp_poll): its poll() is the
+ * one place a thread may be cancelled in libbypass.  Internal waits (a
+ * control call's reply, whose waiter lives on this stack) never are.
+ */
+static int leader_sleep(struct bp_ctx *ctx, int timeout_ms, int *poll_err, bool cancellable)
 {
 	struct pollfd p[2] = {
 		{ .fd = ctx->wake_fd, .events = POLLIN },
 		{ .fd = ctx->sock_fd, .events = POLLRDHUP },
 	};
-	int r;
+	int r, caller_state = bpi_cancel_state;
 
 	ctx->polling = true;
-	bpi_unlock(ctx);
+	pthread_mutex_unlock(&ctx->lock); /* cancellation stays off ... */
 	{
-		/* poll() is a cancellation point; the lock is not held here */
 		struct bp_ctx *leading __attribute__((cleanup(leader_cancelled))) = ctx;
 
+		if (cancellable) /* ... but where the app's setting allows it */
+			pthread_setcancelstate(caller_state, NULL);
 		r = poll(p, 2, timeout_ms);
+		*poll_err = r < 0 ? errno : 0;
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 		leading = NULL;
 	}
-	*poll_err = r < 0 ? errno : 0;
-	bpi_lock(ctx);
+	pthread_mutex_lock(&ctx->lock);
 	ctx->polling = false;
 	if (r > 0 && p[1].revents)
 		check_socket(ctx);
@@ -302,7 +313,7 @@ int bpi_wait_locked(struct bp_ctx *ctx, int timeout_ms, bool internal)
 	ctx->wake_clean = false;
 	n = arm(ctx);
 	if (!n)
-		woke = leader_sleep(ctx, timeout_ms, &poll_err);
+		woke = leader_sleep(ctx, timeout_ms, &poll_err, !internal);
 	if (ctx->armed) {
 		reset_wake(ctx);
 		/* An internal wait may have swallowed kicks meant for the

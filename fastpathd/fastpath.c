@@ -47,6 +47,9 @@
  * at only every SLEEP_DEEP_US: a thousand wakeups a second were most of an
  * idle daemon's CPU.  The first frame after such a pause waits that long. */
 #define DEEP_IDLE_MS 1000
+/* sleeps in a row the port's socket ended with an error and nothing to
+ * read before the core stops sleeping on it (port_wait.c) */
+#define PORT_ERRS_MAX 8
 #define SLEEP_DEEP_US 10000
 
 struct dataplane *g_dp;
@@ -427,10 +430,17 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us, bool timers)
 		if (nfds == 3 && (pfd[2].revents & POLLIN)) {
 			fp->cnt[DPC_PORT_WAKEUPS]++;
 			fp->port_woke = true;
+			fp->port_errs = 0;
 		}
+		/* another core's send may have read the error first: only a
+		 * socket that keeps erring with nothing to read goes */
 		if (sock && (pfd[2].revents & (POLLERR | POLLHUP | POLLNVAL)) &&
-		    !port_wait_error(fp->rx_sock_fd, fp->core, pfd[2].revents))
-			fp->rx_sock_fd = -1; /* back to timed sleeps */
+		    !port_wait_error(fp->rx_sock_fd, fp->core, pfd[2].revents) &&
+		    ++fp->port_errs >= PORT_ERRS_MAX) {
+			fprintf(stderr, "fastpathd: core %u: the port's socket keeps ending sleeps "
+				"with nothing to read: sleeping on timers from now on\n", fp->core);
+			fp->rx_sock_fd = -1;
+		}
 		if (intr) {
 			rte_eth_dev_rx_intr_disable(dp->port_id, fp->rxq);
 			if (pfd[2].revents & POLLIN) {

@@ -124,6 +124,7 @@ struct fp_ctx {
 	int rx_intr_fd;             /* -1 if the port has no rx interrupts */
 	int rx_sock_fd;             /* else the PMD's socket for rxq, polled (port_wait.c), or -1 */
 	bool port_woke;             /* the last sleep ended for a frame on the port */
+	uint8_t port_errs;          /* sleeps in a row its socket ended with an error */
 	bool port_stuck;            /* ... and the round after it took none: the PMD
 				     * could not (no mbufs), so its socket stays
 				     * readable; sleep on timers until it takes some */

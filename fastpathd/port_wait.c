@@ -88,8 +88,9 @@ int port_rx_wait_fd(const struct dataplane *dp)
  * @revents, an error rather than a frame.  af_packet reports a link that
  * went down as a socket error, which nothing else reads (the PMD uses the
  * ring): reading it clears it, or every sleep would end at once from then
- * on.  Return: true to keep sleeping on @fd; false if it says so with no
- * error to read (then timed sleeps).
+ * on.  Return: true if there was an error to read (and it is cleared);
+ * false if not (another thread may have read it first: the caller gives
+ * up on @fd only if that keeps happening).
  */
 bool port_wait_error(int fd, unsigned core, short revents)
 {
@@ -100,7 +101,5 @@ bool port_wait_error(int fd, unsigned core, short revents)
 			strerror(err));
 		return true;
 	}
-	fprintf(stderr, "fastpathd: core %u: the port's socket keeps ending sleeps (poll 0x%x, "
-		"no error to read): sleeping on timers from now on\n", core, (unsigned)revents);
 	return false;
 }

@@ -602,10 +602,14 @@ static bool wait_over(struct shim_sock *s)
 	return dead;
 }
 
+/* a thread cancelled in its wait: it leaves the socket's waiters, and
+ * hands on the wakeup its wait may have taken to the poll/epoll threads */
 static void wait_cancelled(struct shim_sock **sp)
 {
-	if (*sp)
-		wait_over(*sp);
+	if (!*sp)
+		return;
+	wait_over(*sp);
+	shim_fanout();
 }
 
 /*
@@ -625,10 +629,13 @@ int shim_wait(struct shim_sock *s, int timeout_ms)
 	pthread_mutex_unlock(&table_lock);
 	int r;
 	{
-		/* a cancellation point: a cancelled thread stops waiting */
+		/* cancellation points: the poll() of a wait that leads, and
+		 * here, for a thread that waited behind the leader (libbypass
+		 * never cancels one with its lock held) */
 		struct shim_sock *waiting __attribute__((cleanup(wait_cancelled))) = s;
 
 		r = bp_wait(ctx, timeout_ms < 0 || timeout_ms > 1000 ? 1000 : timeout_ms);
+		pthread_testcancel();
 		waiting = NULL;
 	}
 	bool dead = wait_over(s);

@@ -383,8 +383,13 @@ int shutdown(int fd, int how)
 		 * the conversion lock, so a racing first accept sees it shut),
 		 * then shut it below; the kernel socket under it never listened
 		 * and would say ENOTCONN */
-		if (shim_get_active(fd))
+		if (shim_get_active(fd)) {
 			s = shim_hold(fd);
+			if (!s) { /* closed by another thread meanwhile */
+				errno = EBADF;
+				return -1;
+			}
+		}
 		if (!s) {
 			b->listening = false; /* no daemon: it stops all the same */
 			shim_bound_unreserve(b);
@@ -402,18 +407,20 @@ int shutdown(int fd, int how)
 	}
 	/* held (a close() on another thread waits for this call), and the
 	 * write side first: the reader the SHUT_RD wakes may close at once */
+	int r = 0;
 	if (how == SHUT_WR || how == SHUT_RDWR) {
-		int r = bp_shutdown(shim_ctx(), s->h);
-		if (r < 0 && r != -EPIPE)
-			return shim_errno(r);
-		__atomic_store_n(&s->shut_wr, true, __ATOMIC_RELEASE);
+		r = bp_shutdown(shim_ctx(), s->h);
+		if (r >= 0 || r == -EPIPE) {
+			r = 0;
+			__atomic_store_n(&s->shut_wr, true, __ATOMIC_RELEASE);
+		}
 	}
 	if (how == SHUT_RD || how == SHUT_RDWR)
-		s->shut_rd = true;
+		s->shut_rd = true; /* even if the write side failed, as Linux */
 	/* a thread blocked reading returns 0, as on Linux; poll/epoll look
 	 * again (writable now, maybe hung up) */
 	shim_kick_waiters();
-	return 0;
+	return r < 0 ? shim_errno(r) : 0;
 }
 
 int getsockname(int fd, struct sockaddr *addr, socklen_t *len)

@@ -112,6 +112,9 @@ void shim_waiter_leave(void)
 void shim_fanout(void)
 {
 	uint64_t one = 1;
+	int cancel;
+	/* write() is a cancellation point: never taken with the lock held */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&lock);
 	for (int i = 0; i < nwaiters; i++) {
 		if (waiters[i] != my_efd) {
@@ -120,6 +123,7 @@ void shim_fanout(void)
 		}
 	}
 	pthread_mutex_unlock(&lock);
+	pthread_setcancelstate(cancel, NULL);
 }
 
 /* a poll/epoll thread armed the daemon's wakeup since the last fan-out

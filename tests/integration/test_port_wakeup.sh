@@ -83,8 +83,14 @@ for pmd in af_packet af_xdp; do
 	bp_log "net_$pmd: idle after the link went down and up: $((t1 - t0)) of $((2 * tck)) ticks"
 	[ $((t1 - t0)) -lt $((tck / 2)) ] ||
 		bp_die "net_$pmd: an idle daemon used $((t1 - t0)) CPU ticks in 2 s after a link flap (spinning?)"
+	w0=$(ctl port_wakeups)
 	rtts=$(GAPS=2 probe) || bp_die "net_$pmd: no echo after the link went down and up"
-	bp_log "net_$pmd: after the flap: $rtts; $(grep -c "port's socket" "$BP_FP_LOG") socket notices in the log"
+	w1=$(ctl port_wakeups)
+	bp_log "net_$pmd: after the flap: $rtts; port_wakeups $w0 -> $w1;" \
+		"$(grep -c "socket reported" "$BP_FP_LOG") socket error(s) in the log"
+	! grep "sleeping on timers from now on" "$BP_FP_LOG" ||
+		bp_die "net_$pmd: the daemon gave up on its port's socket after a link flap"
+	[ "$w1" -gt "$w0" ] || bp_die "net_$pmd: after the flap, the port no longer wakes the daemon"
 	bp_stop_pid "$srv"
 	bp_stop_fastpathd || bp_die "net_$pmd: fastpathd did not stop cleanly"
 	echo "ok: net_$pmd: an idle daemon wakes on its port's socket ($((after - before)) wakeups for $GAPS requests)"

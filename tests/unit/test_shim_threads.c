@@ -18,20 +18,26 @@ struct sender {
 	pid_t tid;
 };
 
+/* the system call thread @tid is in (-1: running), and its first argument */
+static long syscall_of(pid_t tid, unsigned long *arg0)
+{
+	char path[64], line[256];
+	long nr = -1;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	FILE *f = fopen(path, "r");
+	if (f && fgets(line, sizeof(line), f))
+		sscanf(line, "%ld %lx", &nr, arg0);
+	if (f)
+		fclose(f);
+	return nr;
+}
+
 /* wait (2 s at most) until thread @tid sits in read(@fd) */
 static void wait_in_read(pid_t tid, int fd)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
 	for (int i = 0; i < 200; i++) {
-		FILE *f = fopen(path, "r");
-		long nr = -1;
 		unsigned long arg0 = ~0ul;
-		if (f && fgets(line, sizeof(line), f))
-			sscanf(line, "%ld %lx", &nr, &arg0);
-		if (f)
-			fclose(f);
-		if (nr == SYS_read && arg0 == (unsigned long)fd)
+		if (syscall_of(tid, &arg0) == SYS_read && arg0 == (unsigned long)fd)
 			return;
 		usleep(10 * 1000);
 	}
@@ -122,12 +128,64 @@ Test(shim, a_call_in_flight_finishes_on_its_own_socket_after_close)
 	}
 }
 
+struct reader {
+	int fd;
+	pid_t tid;
+};
+
 static void *read_one(void *arg)
 {
+	struct reader *r = arg;
 	char b;
-	int fd = *(int *)arg;
-	(void)!read(fd, &b, 1); /* blocks: nothing comes */
+	__atomic_store_n(&r->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	(void)!read(r->fd, &b, 1); /* blocks until a byte comes (or cancelled) */
 	return NULL;
+}
+
+/* wait (2 s at most) until reader @r sleeps in its wait: the leader in
+ * poll(), a follower on the context's condition variable */
+static void wait_blocked(struct reader *r)
+{
+	while (!__atomic_load_n(&r->tid, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	for (int i = 0; i < 200; i++) {
+		unsigned long arg0;
+		long nr = syscall_of(r->tid, &arg0);
+		if (nr == SYS_poll || nr == SYS_ppoll || nr == SYS_futex)
+			return;
+		usleep(10 * 1000);
+	}
+	cr_assert_fail("reader %d never blocked", (int)r->tid);
+}
+
+/* the peer of a closed @c reads the end of the stream (2 s at most) */
+static void peer_sees_close(int s)
+{
+	struct pollfd pf = { .fd = s, .events = POLLIN };
+	cr_assert_eq(poll(&pf, 1, 2000), 1, "the peer never saw the close");
+	char b;
+	cr_assert_eq(read(s, &b, 1), 0, "the peer did not read the end of the stream");
+}
+
+/* a read that waits for a byte sent 20 ms later gets it well inside the
+ * 1 s slices a wait with no leader would nap through */
+static void reads_promptly(uint16_t port)
+{
+	int s2, c2;
+	pair(port, &s2, &c2);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct reader r = { .fd = s2 };
+	pthread_t w;
+	cr_assert_eq(pthread_create(&w, NULL, read_one, &r), 0);
+	usleep(20 * 1000);
+	cr_assert_eq(write(c2, "x", 1), 1);
+	cr_assert_eq(pthread_join(w, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_lt(ms, 900, "a read waited %ld ms for a byte sent after 20 ms", ms);
+	close(s2);
+	close(c2);
 }
 
 /* a thread cancelled in a blocking read (read() is a cancellation point)
@@ -138,33 +196,48 @@ Test(shim, a_thread_cancelled_in_a_read_leaves_the_close_whole)
 {
 	int s, c;
 	pair(7070, &s, &c);
+	struct reader r = { .fd = c };
 	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, read_one, &c), 0);
-	usleep(100 * 1000);
+	cr_assert_eq(pthread_create(&t, NULL, read_one, &r), 0);
+	wait_blocked(&r);
 	cr_assert_eq(pthread_cancel(t), 0);
 	void *ret;
 	cr_assert_eq(pthread_join(t, &ret), 0);
 	cr_assert_eq(ret, PTHREAD_CANCELED);
 	cr_assert_eq(close(c), 0);
-	struct pollfd pf = { .fd = s, .events = POLLIN };
-	cr_assert_eq(poll(&pf, 1, 2000), 1, "the peer never saw the close");
-	char b;
-	cr_assert_eq(read(s, &b, 1), 0, "the peer did not read the end of the stream");
-	/* a blocking wait now: a leader cancelled in poll() must have handed
-	 * the role on, or this read would nap through 1 s time slices */
-	int s2, c2;
-	pair(7071, &s2, &c2);
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pthread_t w;
-	cr_assert_eq(pthread_create(&w, NULL, read_one, &s2), 0);
-	usleep(20 * 1000);
-	cr_assert_eq(write(c2, "x", 1), 1);
-	cr_assert_eq(pthread_join(w, NULL), 0);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-	cr_assert_lt(ms, 900, "a read waited %ld ms for a byte sent after 20 ms", ms);
+	peer_sees_close(s);
+	reads_promptly(7071);
 	close(s);
-	close(s2);
-	close(c2);
+}
+
+/* two readers: one leads the wait, the other waits behind it on the
+ * context's lock and condition variable.  Cancelled, neither may leave
+ * that lock held (every later call would hang) */
+Test(shim, cancelling_two_blocked_readers_leaves_the_library_usable)
+{
+	int s[2], c[2];
+	struct reader r[2];
+	pthread_t t[2];
+	for (int k = 0; k < 2; k++) {
+		pair((uint16_t)(7072 + k), &s[k], &c[k]);
+		r[k] = (struct reader){ .fd = c[k] };
+		cr_assert_eq(pthread_create(&t[k], NULL, read_one, &r[k]), 0);
+	}
+	for (int k = 0; k < 2; k++)
+		wait_blocked(&r[k]);
+	/* the follower first: cancelled second, it would be leading by then */
+	unsigned long arg0;
+	int first = syscall_of(r[0].tid, &arg0) == SYS_futex ? 0 : 1;
+	for (int k = first, n = 0; n < 2; k = 1 - k, n++) {
+		cr_assert_eq(pthread_cancel(t[k]), 0);
+		void *ret;
+		cr_assert_eq(pthread_join(t[k], &ret), 0);
+		cr_assert_eq(ret, PTHREAD_CANCELED);
+	}
+	for (int k = 0; k < 2; k++) {
+		cr_assert_eq(close(c[k]), 0);
+		peer_sees_close(s[k]);
+		close(s[k]);
+	}
+	reads_promptly(7074);
 }
