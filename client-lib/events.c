@@ -207,12 +207,17 @@ static int timedwait_follower(struct bp_ctx *ctx, int timeout_ms)
 			ts.tv_nsec -= 1000000000L;
 		}
 	}
+	/* the lock is free while we wait: a signal handler's own bp_* call
+	 * on this thread may take it and overwrite the saved cancel state */
+	int caller_state = bpi_cancel_state;
+
 	while (epoch == ctx->wake_epoch && ctx->polling) {
 		int r = timeout_ms < 0 ? pthread_cond_wait(&ctx->cond, &ctx->lock)
 				       : pthread_cond_timedwait(&ctx->cond, &ctx->lock, &ts);
 		if (r == ETIMEDOUT)
 			break;
 	}
+	bpi_cancel_state = caller_state;
 	return epoch != ctx->wake_epoch;
 }
 
@@ -264,6 +269,8 @@ static int leader_sleep(struct bp_ctx *ctx, int timeout_ms, int *poll_err, bool 
 		leading = NULL;
 	}
 	pthread_mutex_lock(&ctx->lock);
+	bpi_cancel_state = caller_state; /* a signal handler's bp_* call may have
+					  * overwritten it meanwhile */
 	ctx->polling = false;
 	if (r > 0 && p[1].revents)
 		check_socket(ctx);

@@ -430,13 +430,13 @@ static void fp_block(struct fp_ctx *fp, uint32_t sleep_us, bool timers)
 		if (nfds == 3 && (pfd[2].revents & POLLIN)) {
 			fp->cnt[DPC_PORT_WAKEUPS]++;
 			fp->port_woke = true;
-			fp->port_errs = 0;
 		}
 		/* another core's send may have read the error first: only a
 		 * socket that keeps erring with nothing to read goes */
-		if (sock && (pfd[2].revents & (POLLERR | POLLHUP | POLLNVAL)) &&
-		    !port_wait_error(fp->rx_sock_fd, fp->core, pfd[2].revents) &&
-		    ++fp->port_errs >= PORT_ERRS_MAX) {
+		if (!sock || !(pfd[2].revents & (POLLERR | POLLHUP | POLLNVAL)) ||
+		    port_wait_error(fp->rx_sock_fd, fp->core, pfd[2].revents)) {
+			fp->port_errs = 0;
+		} else if (++fp->port_errs >= PORT_ERRS_MAX) {
 			fprintf(stderr, "fastpathd: core %u: the port's socket keeps ending sleeps "
 				"with nothing to read: sleeping on timers from now on\n", fp->core);
 			fp->rx_sock_fd = -1;
