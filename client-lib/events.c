@@ -221,10 +221,7 @@ static int timedwait_follower(struct bp_ctx *ctx, int timeout_ms)
 	return epoch != ctx->wake_epoch;
 }
 
-/*
- * The one thread that sleeps in poll() (the "leader"); everyone else waits
- * on ctx->cond and is woken when the leader has drained the queues.
- */
+/* the caller's cancel state while it holds the context lock (bpi_lock()) */
 __thread int bpi_cancel_state;
 
 /* the leader was cancelled in poll(): someone else must lead from now on,
@@ -244,6 +241,8 @@ static void leader_cancelled(struct bp_ctx **ctxp)
 }
 
 /*
+ * The one thread that sleeps in poll() (the "leader"); everyone else waits
+ * on ctx->cond and is woken when the leader has drained the queues.
  * @cancellable: an app's own wait (bp_wait, bp_poll): its poll() is the
  * one place a thread may be cancelled in libbypass.  Internal waits (a
  * control call's reply, whose waiter lives on this stack) never are.
