@@ -216,6 +216,7 @@ bp_stop_pid() {
 	BP_STOP_STATUS=0
 	[ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$pid" ] && target=-$pid
 	if kill -TERM -- "$target" 2>/dev/null; then
+		kill -CONT -- "$target" 2>/dev/null || true # a stopped job acts on it once continued
 		for i in $(seq 100); do
 			kill -0 -- "$target" 2>/dev/null || break
 			sleep 0.1

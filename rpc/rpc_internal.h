@@ -380,6 +380,7 @@ struct rpc_session {
 
 	/* liveness */
 	uint64_t last_rx;
+	bool heard;			/* a frame came since the connection opened */
 	uint64_t ping_after;		/* µs of silence before we PING (session.c) */
 	uint32_t ping_token;
 	bool ping_out;
@@ -388,6 +389,19 @@ struct rpc_session {
 };
 
 #define RPC_KA_DEAD 4			/* keepalive intervals of silence = dead */
+/* intervals a client waits for the first frame of a connection: the
+ * server's kernel or daemon completes the handshake before the server
+ * accepts, and a server accepting a burst of connections (in batches,
+ * endpoint.c) may take seconds to reach the last; gRPC's connect
+ * deadline is 20 s */
+#define RPC_KA_UNHEARD 20
+
+/* a frame (or part of one) arrived on @s */
+static inline void rpc_session_heard(struct rpc_session *s)
+{
+	s->last_rx = rpc_now_us();
+	s->heard = true;
+}
 #define RPC_MAX_PONGS_QUEUED 16		/* unwritten PONGs a session keeps (rpc_tx_ctl) */
 
 struct rpc_method {

@@ -363,7 +363,7 @@ static int rx_in_place(struct rpc_session *s)
 			return 0;
 		if (n <= 0)
 			return n == 0 ? -ECONNRESET : n;
-		s->last_rx = rpc_now_us();
+		rpc_session_heard(s);
 		for (int i = 0; i < n && !r; i++) {
 			r = consume(s, v[i].iov_base, v[i].iov_len);
 			total += v[i].iov_len;
@@ -525,7 +525,7 @@ static int rx_msgs(struct rpc_session *s)
 		}
 		if (m.eof)
 			return -ECONNRESET;
-		s->last_rx = rpc_now_us();
+		rpc_session_heard(s);
 		bool kept = false;
 
 		r = rx_msg(s, &m, &kept);
@@ -562,7 +562,7 @@ int rpc_rx(struct rpc_session *s)
 		if (s->rf_body && s->rf_dst && s->rf_left >= sizeof(stage)) {
 			n = ops->recv(s->ep->t, s->h, s->rf_dst, s->rf_left);
 			if (n > 0) {
-				s->last_rx = rpc_now_us();
+				rpc_session_heard(s);
 				s->rf_dst += n;
 				s->rf_left -= (uint32_t)n;
 				if (s->rf_left)
@@ -578,7 +578,7 @@ int rpc_rx(struct rpc_session *s)
 		} else {
 			n = ops->recv(s->ep->t, s->h, stage, sizeof(stage));
 			if (n > 0) {
-				s->last_rx = rpc_now_us();
+				rpc_session_heard(s);
 				r = consume(s, stage, (size_t)n);
 				if (r < 0)
 					return r;

@@ -57,7 +57,9 @@ static void rx_reset(struct rpc_session *s)
  * counts as traffic on the server, so an idle session costs one PING/PONG
  * pair per interval instead of two, while a server still finds a silent
  * client (it PINGs too once the client's PINGs stop) and either side
- * declares the other dead after RPC_KA_DEAD intervals of silence.
+ * declares the other dead after RPC_KA_DEAD intervals of silence.  A
+ * client that has not heard its server on this connection yet waits
+ * RPC_KA_UNHEARD intervals: the server may not have accepted it.
  */
 static uint64_t ping_after_us(struct rpc_session *s)
 {
@@ -72,6 +74,14 @@ static uint64_t ping_after_us(struct rpc_session *s)
 	return ka - ka / 5 * spread / 1024;
 }
 
+/* the silence after which @s is dead, in µs */
+static uint64_t dead_after_us(const struct rpc_session *s)
+{
+	uint64_t ka = (uint64_t)s->ep->o.keepalive_ms * 1000;
+
+	return (s->client && !s->heard ? RPC_KA_UNHEARD : RPC_KA_DEAD) * ka;
+}
+
 static void on_keepalive(struct rpc_timer *t)
 {
 	struct rpc_session *s = rpc_container_of(t, struct rpc_session, ka);
@@ -79,7 +89,7 @@ static void on_keepalive(struct rpc_timer *t)
 
 	if (s->state != SS_UP)
 		return;
-	if (now - s->last_rx >= RPC_KA_DEAD * ka) {
+	if (now - s->last_rx >= dead_after_us(s)) {
 		/* silence is nothing arriving, not nothing read: after this
 		 * thread stalled, rpc_run() reads a bounded number of ready
 		 * sessions before the timers run, and the PINGs of the rest
@@ -88,7 +98,7 @@ static void on_keepalive(struct rpc_timer *t)
 		if (s->state != SS_UP)
 			return;
 		now = rpc_now_us();
-		if (now - s->last_rx >= RPC_KA_DEAD * ka) {
+		if (now - s->last_rx >= dead_after_us(s)) {
 			rpc_session_fail(s, -ETIMEDOUT);
 			return;
 		}
@@ -102,8 +112,8 @@ static void on_keepalive(struct rpc_timer *t)
 		/* traffic came since: look again when it would be old enough */
 		next = s->last_rx + s->ping_after;
 	}
-	if (next > s->last_rx + RPC_KA_DEAD * ka)
-		next = s->last_rx + RPC_KA_DEAD * ka;
+	if (next > s->last_rx + dead_after_us(s))
+		next = s->last_rx + dead_after_us(s);
 	rpc_timer_arm(&s->ep->timers, &s->ka, next);
 }
 
@@ -166,6 +176,7 @@ void rpc_session_up(struct rpc_session *s)
 	s->state = SS_UP;
 	rx_reset(s);
 	s->last_rx = rpc_now_us();
+	s->heard = false;
 	s->ping_out = false;
 	s->ping_after = ping_after_us(s);
 	s->backoff_ms = ep->o.reconnect_min_ms;

@@ -547,18 +547,64 @@ Test(rpc, keepalive_detects_a_silent_peer)
 	struct res r = { 0 };
 	struct rpc_call_opts o = { .deadline_us = 10000000 };
 
+	struct res echo = { 0 };
+	uint64_t t0;
+
 	rpc_endpoint_destroy(cli);
 	cli = mk(0, 10);	/* 10 ms keepalive: dead after 40 ms of silence */
 	sess = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL);
+	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &echo, NULL), 0);
+	spin_until(&echo.done, 1000);	/* the client has heard its server */
+	cr_assert_eq(echo.status, RPC_OK);
 	cr_assert_eq(rpc_call(sess, M_HOLD, NULL, 0, &o, cont, &r, NULL), 0);
 	spin_until(&nheld, 1000);
 	cr_assert_eq(nheld, 1);
 	/* the server host vanishes: no FIN, nothing */
 	fk_blackhole_owner(srv->t, true);
 	srv_frozen = true;
+	t0 = rpc_now_us();
 	spin_until(&r.done, 2000);
 	srv_frozen = false;
 	cr_assert_eq(r.status, RPC_UNAVAILABLE);
+	cr_assert_eq(last_err, -ETIMEDOUT);
+	/* 4 intervals, not the 20 a session not heard from yet gets */
+	cr_assert_lt(rpc_now_us() - t0, 150000, "dead after %lu us",
+		     (unsigned long)(rpc_now_us() - t0));
+}
+
+/* a new connection's handshake completes before its server accepts it:
+ * a server busy accepting others (here: not running at all) for 10
+ * keepalive intervals has not gone silent, it has not spoken yet */
+Test(rpc, a_server_slow_to_accept_is_not_silence)
+{
+	struct res r = { 0 };
+	uint64_t end;
+
+	rpc_endpoint_destroy(cli);
+	cli = mk(0, 10);
+	srv_frozen = true;
+	sess = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL);
+	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &r, NULL), 0);
+	end = rpc_now_us() + 100000;
+	while (rpc_now_us() < end) {
+		spin(1);
+		usleep(200);
+	}
+	srv_frozen = false;
+	spin_until(&r.done, 2000);
+	cr_assert_eq(r.status, RPC_OK);
+	cr_assert_eq(events[RPC_SESS_DISCONNECTED], 0, "the session was kept");
+	cr_assert_eq(events[RPC_SESS_CONNECTED], 1);
+
+	/* and once heard from, the same silence is death */
+	struct res r2 = { 0 };
+	struct rpc_call_opts o = { .deadline_us = 10000000 };
+	cr_assert_eq(rpc_call(sess, M_HOLD, NULL, 0, &o, cont, &r2, NULL), 0);
+	spin_until(&nheld, 1000);
+	srv_frozen = true;
+	spin_until(&r2.done, 2000);
+	srv_frozen = false;
+	cr_assert_eq(r2.status, RPC_UNAVAILABLE);
 	cr_assert_eq(last_err, -ETIMEDOUT);
 }
 
