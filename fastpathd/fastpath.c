@@ -47,10 +47,10 @@
  * at only every SLEEP_DEEP_US: a thousand wakeups a second were most of an
  * idle daemon's CPU.  The first frame after such a pause waits that long. */
 #define DEEP_IDLE_MS 1000
+#define SLEEP_DEEP_US 10000
 /* sleeps in a row the port's socket ended with an error and nothing to
  * read before the core stops sleeping on it (port_wait.c) */
 #define PORT_ERRS_MAX 8
-#define SLEEP_DEEP_US 10000
 
 struct dataplane *g_dp;
 
@@ -387,12 +387,13 @@ static void kick_slowpath(struct fp_ctx *fp)
 }
 
 /*
- * Block until something may have arrived.  The sleeping flag is published
- * before the final check, and every producer checks it after publishing
- * its work, so a wakeup is never lost (the classic eventfd handshake).
+ * Block until something may have arrived, at most @sleep_us.  The sleeping
+ * flag is published before the final check, and every producer checks it
+ * after publishing its work, so a wakeup is never lost (the classic
+ * eventfd handshake).  @timers: a timer of the loop is due (paced flows,
+ * owed ACKs, RPC deadlines, the slowpath backlog) and @sleep_us is already
+ * bounded by it; without one, a core the port can wake sleeps longer.
  */
-/* @timers: a timer of the loop is due (paced flows, owed ACKs, RPC
- * deadlines, the slowpath backlog): @sleep_us is already bounded by it */
 static void fp_block(struct fp_ctx *fp, uint32_t sleep_us, bool timers)
 {
 	struct dataplane *dp = fp->dp;

@@ -305,14 +305,19 @@ struct shim_sock *shim_peek(int fd)
 	return __atomic_load_n(&table[fd], __ATOMIC_ACQUIRE);
 }
 
+/* @s (or NULL), with an inherited connection adopted on first use */
+static struct shim_sock *adopted(struct shim_sock *s)
+{
+	if (s && s->h < 0 && s->key)
+		adopt_inherited(s);
+	return s;
+}
+
 struct shim_sock *shim_get(int fd)
 {
 	if (fd < 0 || fd >= SHIM_MAX_FD)
 		return NULL;
-	struct shim_sock *s = __atomic_load_n(&table[fd], __ATOMIC_ACQUIRE);
-	if (s && s->h < 0 && s->key)
-		adopt_inherited(s);
-	return s;
+	return adopted(__atomic_load_n(&table[fd], __ATOMIC_ACQUIRE));
 }
 
 /**
@@ -332,9 +337,7 @@ struct shim_sock *shim_hold(int fd)
 	if (s)
 		s->calls++;
 	pthread_mutex_unlock(&table_lock);
-	if (s && s->h < 0 && s->key)
-		adopt_inherited(s);
-	return s;
+	return adopted(s);
 }
 
 /* what a closed socket still holds in the daemon and the kernel */
@@ -368,18 +371,13 @@ static void close_leftovers(const struct sock_leftovers *l)
 		real.close(l->ksock);
 }
 
-/**
- * shim_release - the data call that shim_hold() @s for is over; if the
- * socket was closed meanwhile and this was its last user, it closes now.
- * errno is kept.
- */
-void shim_release(struct shim_sock *s)
+/* called with table_lock held, and drops it: if @s was closed and its
+ * last call and waiter are gone, close what it still holds and free it.
+ * errno is kept. */
+static void unlock_and_finish(struct shim_sock *s)
 {
 	struct sock_leftovers left;
-	pthread_mutex_lock(&table_lock);
-	if (s->calls > 0) /* 0 in a fork child that forked inside a call */
-		s->calls--;
-	bool last = !s->calls && s->dead && !s->waiters;
+	bool last = s->dead && !s->calls && !s->waiters;
 	if (last)
 		left = take_leftovers(s);
 	pthread_mutex_unlock(&table_lock);
@@ -389,6 +387,19 @@ void shim_release(struct shim_sock *s)
 		free(s);
 		errno = e;
 	}
+}
+
+/**
+ * shim_release - the data call that shim_hold() @s for is over; if the
+ * socket was closed meanwhile and this was its last user, it closes now.
+ * errno is kept.
+ */
+void shim_release(struct shim_sock *s)
+{
+	pthread_mutex_lock(&table_lock);
+	if (s->calls > 0) /* 0 in a fork child that forked inside a call */
+		s->calls--;
+	unlock_and_finish(s);
 }
 
 /**
@@ -589,16 +600,10 @@ void shim_alias(int newfd, struct shim_sock *s)
  * what it still holds.  Return: @s was closed meanwhile (and may be gone) */
 static bool wait_over(struct shim_sock *s)
 {
-	struct sock_leftovers left;
 	pthread_mutex_lock(&table_lock);
-	bool dead = s->dead, gone = --s->waiters == 0 && dead && !s->calls;
-	if (gone)
-		left = take_leftovers(s);
-	pthread_mutex_unlock(&table_lock);
-	if (gone) {
-		close_leftovers(&left);
-		free(s);
-	}
+	bool dead = s->dead;
+	s->waiters--;
+	unlock_and_finish(s);
 	return dead;
 }
 
