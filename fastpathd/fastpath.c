@@ -387,12 +387,14 @@ static void kick_slowpath(struct fp_ctx *fp)
 }
 
 /*
- * Block until something may have arrived, at most @sleep_us.  The sleeping
- * flag is published before the final check, and every producer checks it
- * after publishing its work, so a wakeup is never lost (the classic
- * eventfd handshake).  @timers: a timer of the loop is due (paced flows,
- * owed ACKs, RPC deadlines, the slowpath backlog) and @sleep_us is already
- * bounded by it; without one, a core the port can wake sleeps longer.
+ * Block until something may have arrived.  The sleeping flag is published
+ * before the final check, and every producer checks it after publishing
+ * its work, so a wakeup is never lost (the classic eventfd handshake).
+ * @timers: a timer of the loop is due (paced flows, owed ACKs, RPC
+ * deadlines, the slowpath backlog) and @sleep_us is already bounded by it.
+ * The sleep lasts at most @sleep_us, unless nothing is due on a core that
+ * every arrival wakes (the port's interrupt or socket, or no port queue at
+ * all: a kick): that core sleeps up to 100 ms, for timers only.
  */
 static void fp_block(struct fp_ctx *fp, uint32_t sleep_us, bool timers)
 {

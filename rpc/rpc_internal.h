@@ -380,7 +380,7 @@ struct rpc_session {
 
 	/* liveness */
 	uint64_t last_rx;
-	bool heard;			/* a frame came since the connection opened */
+	bool heard;			/* bytes came since the connection opened */
 	uint64_t ping_after;		/* µs of silence before we PING (session.c) */
 	uint32_t ping_token;
 	bool ping_out;
@@ -389,19 +389,14 @@ struct rpc_session {
 };
 
 #define RPC_KA_DEAD 4			/* keepalive intervals of silence = dead */
-/* intervals a client waits for the first frame of a connection: the
- * server's kernel or daemon completes the handshake before the server
- * accepts, and a server accepting a burst of connections (in batches,
- * endpoint.c) may take seconds to reach the last; gRPC's connect
- * deadline is 20 s */
-#define RPC_KA_UNHEARD 20
-
-/* a frame (or part of one) arrived on @s */
-static inline void rpc_session_heard(struct rpc_session *s)
-{
-	s->last_rx = rpc_now_us();
-	s->heard = true;
-}
+/* how long either side waits for the first bytes of a connection, at
+ * least (RPC_KA_DEAD intervals if longer): the server's kernel or daemon
+ * completes the handshake before the server accepts, a server accepting a
+ * burst of connections (in batches, endpoint.c) may take seconds to reach
+ * the last, and a client's first bytes dropped meanwhile (accept queue
+ * full) come with its TCP resend, which backs off.  Fixed, as gRPC's 20 s
+ * connect deadline, so a short keepalive does not shorten it. */
+#define RPC_UNHEARD_DEAD_US 20000000ull
 #define RPC_MAX_PONGS_QUEUED 16		/* unwritten PONGs a session keeps (rpc_tx_ctl) */
 
 struct rpc_method {
@@ -450,6 +445,17 @@ struct rpc_endpoint {
 	bool stopping;			/* workers are being stopped: their requests
 					 * read as cancelled (atomic) */
 };
+
+/* bytes arrived on @s: the first ones show that its peer accepted the
+ * connection, so a later failure reconnects from the shortest backoff */
+static inline void rpc_session_heard(struct rpc_session *s)
+{
+	s->last_rx = rpc_now_us();
+	if (!s->heard) {
+		s->heard = true;
+		s->backoff_ms = s->ep->o.reconnect_min_ms;
+	}
+}
 
 /* endpoint.c */
 int rpc_hmap_set(struct rpc_endpoint *ep, int h, struct rpc_session *s);

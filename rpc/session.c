@@ -57,9 +57,11 @@ static void rx_reset(struct rpc_session *s)
  * counts as traffic on the server, so an idle session costs one PING/PONG
  * pair per interval instead of two, while a server still finds a silent
  * client (it PINGs too once the client's PINGs stop) and either side
- * declares the other dead after RPC_KA_DEAD intervals of silence.  A
- * client that has not heard its server on this connection yet waits
- * RPC_KA_UNHEARD intervals: the server may not have accepted it.
+ * declares the other dead after RPC_KA_DEAD intervals of silence.  A side
+ * that has not heard its peer on this connection yet waits at least
+ * RPC_UNHEARD_DEAD_US, PINGing once: the server may not have accepted it
+ * yet, or the client's first bytes, dropped while the connection waited
+ * in a full accept queue, wait for its TCP resend (which backs off).
  */
 static uint64_t ping_after_us(struct rpc_session *s)
 {
@@ -77,9 +79,9 @@ static uint64_t ping_after_us(struct rpc_session *s)
 /* the silence after which @s is dead, in µs */
 static uint64_t dead_after_us(const struct rpc_session *s)
 {
-	uint64_t ka = (uint64_t)s->ep->o.keepalive_ms * 1000;
+	uint64_t dead = RPC_KA_DEAD * (uint64_t)s->ep->o.keepalive_ms * 1000;
 
-	return (s->client && !s->heard ? RPC_KA_UNHEARD : RPC_KA_DEAD) * ka;
+	return !s->heard && dead < RPC_UNHEARD_DEAD_US ? RPC_UNHEARD_DEAD_US : dead;
 }
 
 static void on_keepalive(struct rpc_timer *t)
@@ -104,9 +106,13 @@ static void on_keepalive(struct rpc_timer *t)
 		}
 	}
 	if (now - s->last_rx >= s->ping_after) {
-		rpc_tx_ctl(s, RPC_FT_PING, 0, 0, ++s->ping_token, 0, RPC_TXC_LATENCY);
-		s->ping_out = true;
-		s->ep->st.pings++;
+		/* not heard yet: one PING, answered once the peer gets to
+		 * it; more would only queue up behind it */
+		if ((s->heard || !s->ping_out) &&
+		    rpc_tx_ctl(s, RPC_FT_PING, 0, 0, ++s->ping_token, 0, RPC_TXC_LATENCY)) {
+			s->ping_out = true;
+			s->ep->st.pings++;
+		}
 		next = now + ka;	/* still silent then: PING again */
 	} else {
 		/* traffic came since: look again when it would be old enough */
@@ -179,7 +185,6 @@ void rpc_session_up(struct rpc_session *s)
 	s->heard = false;
 	s->ping_out = false;
 	s->ping_after = ping_after_us(s);
-	s->backoff_ms = ep->o.reconnect_min_ms;
 	credits_reset(s);
 	rpc_timer_arm(&ep->timers, &s->ka, s->last_rx + s->ping_after);
 	rpc_flush_mark(s);

@@ -41,6 +41,7 @@ struct synq_entry {
 	uint16_t listener;    /* listener index + 1; 0 = entry free */
 	uint16_t tenant;      /* the listener's, counted in its half_open */
 	uint8_t retries;
+	bool acked;           /* its final ACK came while the accept queue was full */
 	uint64_t deadline;    /* tsc of the next SYN-ACK retransmission */
 	uint64_t oow_ack_tsc; /* last challenge ACK it sent */
 };
@@ -351,6 +352,7 @@ static void syn_input(struct sp *sp, const struct pkt_tcp *p)
 	e->hs = hs;
 	e->listener = (uint16_t)(l - sp->listeners) + 1;
 	e->retries = 0;
+	e->acked = false;
 	e->oow_ack_tsc = 0;
 	e->deadline = sp->now + sp_ms_to_tsc(sp, SYN_RTO_MS);
 	uint32_t *head = chain_of(q, p->saddr, p->daddr, p->sport, p->dport);
@@ -393,8 +395,13 @@ static bool entry_input(struct sp *sp, uint32_t idx, struct rte_mbuf *m, const s
 		return false;
 	}
 	struct sp_listener *l = &sp->listeners[e->listener - 1];
-	if (sp_listener_waiting(sp, l) >= l->backlog)
-		return false; /* accept queue full: drop the ACK, as Linux does */
+	if (sp_listener_waiting(sp, l) >= l->backlog) {
+		/* accept queue full: drop the ACK, as Linux does; the peer
+		 * thinks it is connected, and its next segment, or the ACK
+		 * our SYN-ACK resend draws, completes it once there is room */
+		e->acked = true;
+		return false;
+	}
 	int rc = establish(sp, l, &e->hs, m, p);
 	if (rc < 0)
 		return false; /* no flow or slot now: our SYN-ACK resend retries */
@@ -468,7 +475,10 @@ bool sp_synq_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
  * connections.  While a listener's queue or the whole table is more than
  * half full, most entries are spoofed: they get SYNQ_PRESSURE_RETRIES
  * resends instead of [tcp] syn_retries (Linux shortens them the same way),
- * so room comes back within seconds instead of half a minute.
+ * so room comes back within seconds instead of half a minute.  An entry
+ * whose peer ACKed it (into a full accept queue) is no spoof: it keeps
+ * all of them, or the peer, connected in its own eyes, would be reset by
+ * its next segment while the app is merely slow to accept.
  */
 void sp_synq_tick(struct sp *sp)
 {
@@ -482,8 +492,8 @@ void sp_synq_tick(struct sp *sp)
 		if (!e->listener || sp->now < e->deadline)
 			continue;
 		const struct sp_listener *l = &sp->listeners[e->listener - 1];
-		uint32_t max = full || l->half_open > l->backlog / 2 ? SYNQ_PRESSURE_RETRIES
-								      : sp->dp->cfg.syn_retries;
+		bool pressure = !e->acked && (full || l->half_open > l->backlog / 2);
+		uint32_t max = pressure ? SYNQ_PRESSURE_RETRIES : sp->dp->cfg.syn_retries;
 		if (++e->retries > max) {
 			synq_remove(sp, i);
 			continue;

@@ -602,7 +602,8 @@ static bool wait_over(struct shim_sock *s)
 {
 	pthread_mutex_lock(&table_lock);
 	bool dead = s->dead;
-	s->waiters--;
+	if (s->waiters > 0) /* 0 in a fork child that forked inside a wait */
+		s->waiters--;
 	unlock_and_finish(s);
 	return dead;
 }

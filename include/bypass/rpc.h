@@ -76,9 +76,9 @@ struct rpc_transport_ops;
  * @keepalive_ms: a client PINGs after about this much silence (default
  *                1000), a server after twice it (the client's PINGs keep
  *                both ends alive); a session silent for 4 intervals is
- *                declared dead, except that a client waits 20 intervals
- *                for the first frame of a new connection (its server may
- *                be busy accepting a burst of others).
+ *                declared dead, except that each side waits at least
+ *                20 s for the first bytes of a new connection (a server
+ *                may be busy accepting a burst of others).
  * @reconnect_min_ms: first reconnect delay (default 50), doubling up to
  * @reconnect_max_ms: (default 2000).
  * @max_queued_bytes: request and streamed-response bytes a session may

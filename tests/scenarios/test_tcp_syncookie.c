@@ -181,3 +181,75 @@ Test(syncookie, bogus_sources_get_nothing)
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK | 0, "a good source must still get a SYN-ACK");
 }
+
+/*
+ * A peer whose final ACK met a full accept queue is connected in its own
+ * eyes.  Under SYN pressure, half-open entries get only
+ * SYNQ_PRESSURE_RETRIES resends (~1.75 s); one its peer ACKed is no spoof
+ * and keeps all of them, so its next segment, once the app accepts again,
+ * completes the connection instead of drawing an RST.
+ */
+Test(syncookie, a_peer_that_acked_into_a_full_accept_queue_is_kept)
+{
+	int l = bp_listen(H.app, 0, 7004, 2);
+	cr_assert_geq(l, 0);
+	H.our_port = 7004;
+	struct pkt_tcp p;
+	/* A connects; C and D open half-way, two half-open entries on a
+	 * backlog of 2: pressure; then B (a cookie now) fills the accept
+	 * queue.  None is accepted yet. */
+	syn(44000, PEER_ISN, 1460, 7, true, false);
+	EXPECT_SEG(p, 1000);
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = p.seq + 1,
+				.wnd = 1000 });
+	const uint32_t c_isn = PEER_ISN + 500;
+	syn(44002, c_isn, 1460, 7, true, false);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK);
+	uint32_t c_iss = p.seq;
+	syn(44003, PEER_ISN + 900, 1460, 7, true, false); /* D never answers */
+	EXPECT_SEG(p, 1000);
+	uint32_t d_iss = p.seq;
+	syn(44001, PEER_ISN + 100, 1460, 7, true, false);
+	EXPECT_SEG(p, 1000);
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = PEER_ISN + 101, .ack = p.seq + 1,
+				.wnd = 1000 });
+	usleep(50000);
+	/* C completes its handshake into the full queue: its ACK is dropped */
+	H.peer_port = 44002;
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = c_isn + 1, .ack = c_iss + 1, .wnd = 1000 });
+	/* past the pressure resends (250 + 500 + 1000 ms) */
+	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() / 1000 * 2500;
+	while (rte_rdtsc() < end)
+		if (h_next_tcp(&p, 50))
+			cr_assert_eq(p.flags & TCPF_RST, 0, "RST to port %u", p.dport);
+	/* the app accepts one; C's next segment completes its connection */
+	int h = -1;
+	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
+	H.peer_port = 44002;
+	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = c_isn + 1, .ack = c_iss + 1,
+				.wnd = 1000, .data = "hi", .len = 2 });
+	do
+		EXPECT_SEG(p, 1000);
+	while (p.dport != 44002);
+	cr_assert_eq(p.flags & TCPF_RST, 0, "C was reset");
+	cr_assert_eq(p.ack, c_isn + 3);
+	/* while D, which never answered, got the pressure's fewer resends:
+	 * its entry is gone, and a late ACK of its is refused (it matches
+	 * no cookie) */
+	H.peer_port = 44003;
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = PEER_ISN + 901, .ack = d_iss + 1,
+				.wnd = 1000 });
+	do
+		EXPECT_SEG(p, 1000);
+	while (p.dport != 44003);
+	cr_assert_eq(p.flags & TCPF_RST, TCPF_RST, "D outlived the pressure resends");
+	bool found = false;
+	for (int n = 0; n < 2 && !found; n++) {
+		WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
+		struct bp_flow_info fi;
+		cr_assert_eq(bp_flow_info(H.app, h, &fi), 0);
+		found = fi.remote_port == 44002;
+	}
+	cr_assert(found, "C was never accepted");
+}

@@ -166,6 +166,9 @@ static void fk_take(int h, void *dst, size_t len)
 	fk[h].len -= len;
 }
 
+/* fk_blackhole_owner()'s: its handles made from now on drop what they send too */
+static void *fk_blackholed;
+
 static int fk_alloc(void *owner)
 {
 	for (int i = 1; i < FK_MAX; i++) {
@@ -174,6 +177,7 @@ static int fk_alloc(void *owner)
 			fk[i].used = true;
 			fk[i].owner = owner;
 			fk[i].peer = -1;
+			fk[i].blackhole = owner && owner == fk_blackholed;
 			return i;
 		}
 	}
@@ -742,6 +746,7 @@ static __attribute__((unused)) void fk_blackhole_owner(void *t, bool on)
 	for (int i = 1; i < FK_MAX; i++)
 		if (fk[i].used && fk[i].owner == t)
 			fk[i].blackhole = on;
+	fk_blackholed = on ? t : NULL;
 	pthread_mutex_unlock(&fk_mu);
 }
 
@@ -783,6 +788,7 @@ static void fk_reset_all(void)
 		if (fk[i].used)
 			fk_close_locked(i);
 	fk_pipe_cap = SIZE_MAX;
+	fk_blackholed = NULL;
 #ifdef FK_MSG
 	for (unsigned i = 0; i < sizeof(fk_parts) / sizeof(fk_parts[0]); i++) {
 		free(fk_parts[i].data);
