@@ -105,6 +105,7 @@ struct sp_listener {
 	uint32_t slot;
 	uint32_t backlog;
 	uint32_t half_open;
+	uint32_t half_open_acked;     /* of those, kept through SYN pressure (synq.c) */
 	uint32_t delivered;           /* children posted with BP_EV_ACCEPT */
 	const struct cc_ops *cc;      /* children's congestion control */
 	int proof_fd;                 /* shared: the kernel object every sharer

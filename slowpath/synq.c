@@ -41,7 +41,7 @@ struct synq_entry {
 	uint16_t listener;    /* listener index + 1; 0 = entry free */
 	uint16_t tenant;      /* the listener's, counted in its half_open */
 	uint8_t retries;
-	bool acked;           /* its final ACK came while the accept queue was full */
+	bool acked;           /* kept through SYN pressure: its final ACK met a full accept queue */
 	uint64_t deadline;    /* tsc of the next SYN-ACK retransmission */
 	uint64_t oow_ack_tsc; /* last challenge ACK it sent */
 };
@@ -145,6 +145,8 @@ static void synq_remove(struct sp *sp, uint32_t idx)
 	struct sp_listener *l = &sp->listeners[e->listener - 1];
 	if (l->half_open)
 		l->half_open--;
+	if (e->acked && l->half_open_acked)
+		l->half_open_acked--;
 	sp_tenant_half_open(sp, e->tenant, -1);
 	e->listener = 0;
 	e->next = q->free_head;
@@ -398,8 +400,13 @@ static bool entry_input(struct sp *sp, uint32_t idx, struct rte_mbuf *m, const s
 	if (sp_listener_waiting(sp, l) >= l->backlog) {
 		/* accept queue full: drop the ACK, as Linux does; the peer
 		 * thinks it is connected, and its next segment, or the ACK
-		 * our SYN-ACK resend draws, completes it once there is room */
-		e->acked = true;
+		 * our SYN-ACK resend draws, completes it once there is room.
+		 * At most half the backlog is kept through SYN pressure, so
+		 * a peer that ACKs its own flood cannot pin the queue. */
+		if (!e->acked && l->half_open_acked < l->backlog / 2) {
+			e->acked = true;
+			l->half_open_acked++;
+		}
 		return false;
 	}
 	int rc = establish(sp, l, &e->hs, m, p);
@@ -478,7 +485,9 @@ bool sp_synq_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
  * so room comes back within seconds instead of half a minute.  An entry
  * whose peer ACKed it (into a full accept queue) is no spoof: it keeps
  * all of them, or the peer, connected in its own eyes, would be reset by
- * its next segment while the app is merely slow to accept.
+ * its next segment while the app is merely slow to accept.  Up to half
+ * the backlog per listener (entry_input()): Linux prunes those too, and a
+ * real host that ACKs its own flood holds no more than that.
  */
 void sp_synq_tick(struct sp *sp)
 {

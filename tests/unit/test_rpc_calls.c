@@ -709,7 +709,7 @@ Test(rpc, a_client_whose_first_bytes_are_late_is_kept)
 	lost = (struct res){ 0 };
 	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &lost, NULL), 0);
 	spin_until(&events[RPC_SESS_CONNECTED], 1000);
-	end = rpc_now_us() + 600000;		/* 24 intervals: the client waits */
+	end = rpc_now_us() + 600000;		/* 24 intervals: the server waits */
 	while (rpc_now_us() < end) {
 		rpc_run(srv, 0);
 		usleep(200);
