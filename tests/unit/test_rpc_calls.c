@@ -542,13 +542,27 @@ Test(rpc, server_death_fails_pending_then_reconnects)
 	cr_assert_eq(after.status, RPC_OK);
 }
 
+/* the server stops (its host vanishes): @r, a call it holds, must fail
+ * with the session dead of silence within a second (4 keepalive
+ * intervals, not the 20 s a session not heard from yet gets) */
+static void server_silence_kills(struct res *r)
+{
+	srv_frozen = true;
+	uint64_t t0 = rpc_now_us();
+	spin_until(&r->done, 2000);
+	srv_frozen = false;
+	cr_assert_eq(r->status, RPC_UNAVAILABLE);
+	cr_assert_eq(last_err, -ETIMEDOUT);
+	cr_assert_lt(rpc_now_us() - t0, 1000000, "dead after %lu us",
+		     (unsigned long)(rpc_now_us() - t0));
+}
+
 Test(rpc, keepalive_detects_a_silent_peer)
 {
 	struct res r = { 0 };
 	struct rpc_call_opts o = { .deadline_us = 10000000 };
 
 	struct res echo = { 0 };
-	uint64_t t0;
 
 	rpc_endpoint_destroy(cli);
 	cli = mk(0, 10);	/* 10 ms keepalive: dead after 40 ms of silence */
@@ -561,15 +575,7 @@ Test(rpc, keepalive_detects_a_silent_peer)
 	cr_assert_eq(nheld, 1);
 	/* the server host vanishes: no FIN, nothing */
 	fk_blackhole_owner(srv->t, true);
-	srv_frozen = true;
-	t0 = rpc_now_us();
-	spin_until(&r.done, 2000);
-	srv_frozen = false;
-	cr_assert_eq(r.status, RPC_UNAVAILABLE);
-	cr_assert_eq(last_err, -ETIMEDOUT);
-	/* 4 intervals, not the 20 s a session not heard from yet gets */
-	cr_assert_lt(rpc_now_us() - t0, 1000000, "dead after %lu us",
-		     (unsigned long)(rpc_now_us() - t0));
+	server_silence_kills(&r);
 }
 
 /* a new connection's handshake completes before its server accepts it:
@@ -604,14 +610,7 @@ Test(rpc, a_server_slow_to_accept_is_not_silence)
 	struct rpc_call_opts o = { .deadline_us = 10000000 };
 	cr_assert_eq(rpc_call(sess, M_HOLD, NULL, 0, &o, cont, &r2, NULL), 0);
 	spin_until(&nheld, 1000);
-	srv_frozen = true;
-	uint64_t t0 = rpc_now_us();
-	spin_until(&r2.done, 2000);
-	srv_frozen = false;
-	cr_assert_eq(r2.status, RPC_UNAVAILABLE);
-	cr_assert_eq(last_err, -ETIMEDOUT);
-	cr_assert_lt(rpc_now_us() - t0, 1000000, "dead after %lu us",
-		     (unsigned long)(rpc_now_us() - t0));
+	server_silence_kills(&r2);
 }
 
 /* both ends with a @ka_ms keepalive, the server's sessions reported to on_srv_sess */
@@ -715,7 +714,8 @@ Test(rpc, a_client_whose_first_bytes_are_late_is_kept)
 		usleep(200);
 	}
 	fk_blackhole_owner(cli->t, false);
-	cr_assert_eq(srv_events[RPC_SESS_CLOSED], 0, "the server gave up a client it never heard: %d", srv_last_err);
+	cr_assert_eq(srv_events[RPC_SESS_CLOSED], 0, "the server gave up a client it never heard: %d",
+		     srv_last_err);
 	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &r, NULL), 0);
 	spin_until(&r.done, 2000);
 	cr_assert_eq(r.status, RPC_OK);
