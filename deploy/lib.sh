@@ -208,23 +208,43 @@ bp_wait_pid() {
 	return "$rc"
 }
 
+# bp_own_groups PID: the descendants of PID that lead process groups of
+# their own (timeout(1) makes one), which a signal to PID's group misses
+bp_own_groups() {
+	local kid
+	for kid in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		[ "$(ps -o pgid= -p "$kid" 2>/dev/null | tr -d ' ')" != "$kid" ] || echo "$kid"
+		bp_own_groups "$kid"
+	done
+}
+
 # bp_stop_pid PID: stop a job we started, its process group if it leads
-# one, else the PID: SIGTERM, then SIGKILL after 10 s.  Sets BP_STOP_STATUS
-# to its exit status (as `wait` gives it; 0 for a job already reaped).
+# one, else the PID, and the groups its descendants made of their own:
+# SIGTERM, then SIGKILL after 10 s.  Sets BP_STOP_STATUS to its exit
+# status (as `wait` gives it; 0 for a job already reaped).
 bp_stop_pid() {
-	local pid=$1 i target=$1
+	local pid=$1 i t alive
+	local -a targets=("$1")
 	BP_STOP_STATUS=0
-	[ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$pid" ] && target=-$pid
-	if kill -TERM -- "$target" 2>/dev/null; then
-		kill -CONT -- "$target" 2>/dev/null || true # a stopped job acts on it once continued
+	[ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$pid" ] && targets=("-$pid")
+	# listed before the job ends: its orphans are no longer its descendants
+	for t in $(bp_own_groups "$pid"); do targets+=("-$t"); done
+	if kill -TERM -- "${targets[0]}" 2>/dev/null; then
+		for t in "${targets[@]:1}"; do kill -TERM -- "$t" 2>/dev/null || true; done
+		for t in "${targets[@]}"; do # a stopped job acts on it once continued
+			kill -CONT -- "$t" 2>/dev/null || true
+		done
 		for i in $(seq 100); do
-			kill -0 -- "$target" 2>/dev/null || break
+			alive=0
+			for t in "${targets[@]}"; do kill -0 -- "$t" 2>/dev/null && alive=1; done
+			[ "$alive" = 1 ] || break
 			sleep 0.1
 		done
-		if kill -0 -- "$target" 2>/dev/null; then
-			bp_log "pid $pid still running 10 s after SIGTERM: SIGKILL"
-			kill -KILL -- "$target" 2>/dev/null
-		fi
+		for t in "${targets[@]}"; do
+			kill -0 -- "$t" 2>/dev/null || continue
+			bp_log "pid $pid: ${t#-} still running 10 s after SIGTERM: SIGKILL"
+			kill -KILL -- "$t" 2>/dev/null
+		done
 	fi
 	wait "$pid" 2>/dev/null || BP_STOP_STATUS=$?
 }
@@ -272,10 +292,27 @@ bp_bulk_both_ways() {
 	rm -f "$out"
 }
 
-# wait until a bypass app prints "listening" into its log
+# bp_flows: how many flows fastpathd holds, in every state
+bp_flows() {
+	"$BP_BUILD/cli/bypassctl" status --json |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["flows"])'
+}
+
+# bp_wait_no_flows: wait (30 s at most) until fastpathd holds no flow
+bp_wait_no_flows() {
+	local i n
+	for i in $(seq 300); do
+		n=$(bp_flows)
+		[ "$n" = 0 ] && return 0
+		sleep 0.1
+	done
+	bp_die "fastpathd still holds $n flows 30 s after their connections closed"
+}
+
+# wait (30 s at most) until a bypass app prints "listening" into its log
 bp_wait_listening() {
 	local log=$1 i
-	for i in $(seq 100); do
+	for i in $(seq 300); do
 		grep -q "listening" "$log" 2>/dev/null && return 0
 		sleep 0.1
 	done

@@ -25,8 +25,7 @@ echo "ok: 64 MiB each way over net_af_xdp"
 
 # 2. churn: 40,000 connections (~280,000 frames, 17x the pool)
 bp_bg env BYPASS_SOCKET="$BYPASS_SOCKET" "$BP_BUILD/bench/bp_echo_srv" --stack bypass -p 7000 >"$dir/srv.log" 2>&1
-for _ in $(seq 50); do grep -q listening "$dir/srv.log" && break; sleep 0.1; done
-grep -q listening "$dir/srv.log" || bp_die "bp_echo_srv did not start: $(cat "$dir/srv.log")"
+bp_wait_listening "$dir/srv.log"
 bp_peer sysctl -qw net.ipv4.tcp_tw_reuse=1
 want_conns=40000
 out=$(bp_peer timeout -k 5 120 "$BP_BUILD/bench/bp_load" --stack linux --server "$BP_IP" --port 7000 \

@@ -57,6 +57,16 @@ start_capture() {
 	cat "$dir/$name.err" >&2
 	bp_die "capture $name did not start"
 }
+# wait_captures N: until fastpathd has started N captures in all (30 s);
+# for a capture to stdout, which prints no line of its own when it starts
+wait_captures() {
+	local i
+	for i in $(seq 300); do
+		[ "$(grep -c "capture [0-9]* started" "$BP_FP_LOG")" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	bp_die "fastpathd started fewer than $1 captures: $(grep "capture" "$BP_FP_LOG")"
+}
 # stop_capture PID NAME: SIGINT as Ctrl-C would, then its exit status must be 0
 stop_capture() {
 	kill -INT "$1"
@@ -100,10 +110,11 @@ C2=$CAP_PID
 start_capture cap4 --tenant t1 -w "$dir/cap4.pcapng" $F2
 C4=$CAP_PID
 # nobody's capture of its own tenant runs meanwhile: it must see nothing of t1's flow
+started=$(grep -c "capture [0-9]* started" "$BP_FP_LOG")
 bp_bg ip netns exec "$BP_NS_DP" setpriv --reuid=$NOBODY_UID --regid=$NOBODY_UID --clear-groups \
 	"$CTL" capture --json -w - >"$dir/cap3.pcapng" 2>"$dir/cap3.err"
 C3=$BP_LAST_PID
-sleep 0.5
+wait_captures $((started + 1))
 transfer $P
 sleep 1 # the connection's last frames (FIN, ACK)
 for pid in $D1 $D2; do kill -INT "$pid"; wait "$pid" || true; done # tcpdump itself (ip netns exec execs)
@@ -183,12 +194,15 @@ echo "ok: (b) -c 7 stopped by itself with 7 frames"
 
 # ---------------------------------------------------------------- (c)
 bp_log "(c) -w - | tcpdump -r -"
+started=$(grep -c "capture [0-9]* started" "$BP_FP_LOG")
 bp_bg bash -c "ip netns exec $BP_NS_DP $CTL capture -c 20 -w - tcp port $((P + 2)) 2>$dir/capp.err |
 	tcpdump -r - -n >$dir/capp.txt 2>$dir/capp.tcpdump.err"
 pp=$BP_LAST_PID
-sleep 1
+wait_captures $((started + 1))
 transfer $((P + 2))
-for i in $(seq 50); do kill -0 "$pp" 2>/dev/null || break; sleep 0.1; done
+for i in $(seq 300); do kill -0 "$pp" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pp" 2>/dev/null && bp_die "capture -c 20 did not end within 30 s of its transfer:" \
+	"$(cat "$dir/capp.err" "$dir/capp.tcpdump.err")"
 wait "$pp" || bp_die "the pipeline failed: $(cat "$dir/capp.err" "$dir/capp.tcpdump.err")"
 n=$(grep -c " IP $BP_IP.*> $BP_PEER_IP\| IP $BP_PEER_IP.* > $BP_IP" "$dir/capp.txt" || true)
 [ "$n" = 20 ] || bp_die "tcpdump -r - printed $n packets, want 20: $(head -3 "$dir/capp.txt")"
@@ -207,9 +221,10 @@ ip netns exec "$BP_NS_DP" "$CTL" capture --tenant nosuch -w - >/dev/null 2>&1 &&
 echo "ok: (d) uid $NOBODY_UID (tenant t2) cannot capture tenant t1"
 # ---------------------------------------------------------------- (e)
 bp_log "(e) a reader that does not read for 4 s"
+started=$(grep -c "capture [0-9]* started" "$BP_FP_LOG")
 bp_bg bash -c "$CTL capture --json -w - tcp port $((P + 3)) 2>$dir/slow.err | { sleep 4; cat >/dev/null; }"
 sp=$BP_LAST_PID
-sleep 1
+wait_captures $((started + 1))
 transfer $((P + 3)) # byte-exact, or it dies
 kill -INT -- "-$sp" 2>/dev/null || true
 wait "$sp" || true

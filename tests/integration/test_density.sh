@@ -40,21 +40,17 @@ out=$(bp_peer timeout 120 python3 "$here/many_clients.py" "$BP_IP" "$BASE" "$N" 
 echo "$out"
 grep -q "^$N of $N connections echoed" <<<"$out" || bp_die "echo count wrong: $out"
 
-# idle: closed connections give their buffers back within ~3 s (slots.c)
-sleep 4
+# idle means no flow left (TIME_WAIT is 2 s; a slow machine may take
+# longer to close 300)
+bp_wait_no_flows
+# then closed connections' buffers go back (no sooner than 2 s after an
+# app's last allocation, looked at once a second: slots.c), and 1 s with
+# nothing to do puts the fastpath in deep idle
+sleep 3
 read -r anon1 memfd_kb nmemfd < <(probe mem "$BP_FP_PID")
 [ "$nmemfd" -eq "$N" ] || bp_die "fastpathd holds $nmemfd app regions, expected $N"
 per_app=$(((anon1 - anon0 + memfd_kb) / N))
 bp_log "memory: RssAnon +$((anon1 - anon0)) KiB, regions $memfd_kb KiB, $per_app KiB per idle app"
-# idle means no flow left (TIME_WAIT is 2 s; a slow machine may take
-# longer to close 300), then 1 s with nothing to do before deep idle
-flows() { "$BP_BUILD/cli/bypassctl" status --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["flows"])'; }
-for _ in $(seq 300); do
-	[ "$(flows)" -eq 0 ] && break
-	sleep 0.1
-done
-[ "$(flows)" -eq 0 ] || bp_die "fastpathd still holds $(flows) flows 30 s after every connection closed"
-sleep 1.5
 cpu=$(probe cpu "$BP_FP_PID" "$SECS")
 bp_log "idle fastpathd with $N apps attached: $cpu% of a core over $SECS s"
 

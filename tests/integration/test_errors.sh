@@ -60,21 +60,30 @@ echo "ok: port in use -> $(cat "$dir/err")"
 bp_bg "$BIN/bpcat" -l -p 7200 >/dev/null 2>"$dir/victim.log"
 victim=$BP_LAST_PID
 bp_wait_listening "$dir/victim.log"
-bp_bg bp_peer timeout 30 python3 -c '
+bp_bg bp_peer timeout 60 python3 -c '
 import socket, sys, time
-s = socket.create_connection((sys.argv[1], 7200), timeout=10)
 start = time.time()
 try:
-    while time.time() - start < 25:
+    s = socket.create_connection((sys.argv[1], 7200), timeout=10)
+    s.sendall(b"x" * 65536)
+    print("sender: connected", flush=True)  # the app may be killed now
+    while time.time() - start < 45:
         s.sendall(b"x" * 65536)
     print("sender: never noticed the app died"); sys.exit(1)
 except (ConnectionResetError, BrokenPipeError) as e:
     print("sender: connection reset as expected:", e); sys.exit(0)
-' "$BP_IP"
+' "$BP_IP" >"$dir/sender.log" 2>&1
 sender=$BP_LAST_PID
-sleep 1
+for _ in $(seq 300); do
+	grep -q "connected" "$dir/sender.log" && break
+	kill -0 "$sender" 2>/dev/null || break
+	sleep 0.1
+done
+grep -q "connected" "$dir/sender.log" ||
+	bp_die "the Linux sender did not get going: $(cat "$dir/sender.log")"
 kill -KILL "$victim"
-wait "$sender" || bp_die "the Linux peer was not reset after the app died"
+bp_wait_pid "$victim" || true
+bp_wait_pid "$sender" || bp_die "the Linux peer was not reset after the app died: $(cat "$dir/sender.log")"
 "$BP_BUILD/cli/bypassctl" status >"$dir/status" || bp_die "daemon stopped answering after an app crash"
 grep -q "apps" "$dir/status" || bp_die "odd status: $(cat "$dir/status")"
 echo "ok: app crash -> peer reset, daemon alive"

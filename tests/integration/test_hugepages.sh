@@ -118,7 +118,7 @@ punch_case() {
 	punch_pid=$BP_LAST_PID
 	bp_wait_listening "$dir/punch-$name.log"
 	bp_bg bp_peer timeout 60 python3 -c '
-import errno, socket, sys, time
+import errno, os, socket, sys, time
 try:
     s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
 except ConnectionResetError as e:
@@ -130,7 +130,10 @@ except ConnectionResetError as e:
         raise
     print("sender: connection reset as expected, before connect() returned:", e)
     sys.exit(0)
-time.sleep(3)  # the app removes its pages and takes the free ones
+for _ in range(300):  # until the app has removed its pages and taken the free ones
+    if os.path.exists(sys.argv[4]):
+        break
+    time.sleep(0.1)
 try:
     if sys.argv[3] == "send":
         s.sendall(b"x" * 100)  # one segment, into the removed pages: the daemon faults
@@ -145,15 +148,16 @@ except (ConnectionResetError, BrokenPipeError) as e:
     print("sender: connection reset as expected:", e)
 except TimeoutError:
     sys.exit("sender: no reset within 10 s")
-' "$BP_IP" "$port" "$action" >"$dir/sender-$name.log" 2>&1
+' "$BP_IP" "$port" "$action" "$dir/removed-$name" >"$dir/sender-$name.log" 2>&1
 	local sender=$BP_LAST_PID
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		grep -q "removed" "$dir/punch-$name.log" && break
 		sleep 0.1
 	done
 	grep -q "removed" "$dir/punch-$name.log" ||
 		bp_die "the punching app did not run: $(cat "$dir/punch-$name.log")"
 	[ "$(available)" -eq 0 ] || bp_die "the huge page pool is not empty ($(available) left)"
+	touch "$dir/removed-$name" # the peer may act
 	bp_wait_pid "$sender" || bp_die "$name: the punching app's peer was not reset:" \
 		"$(cat "$dir/sender-$name.log"); $(cat "$dir/punch-$name.log");" \
 		"fastpathd: $(tail -3 "$BP_FP_LOG")"

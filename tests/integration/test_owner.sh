@@ -171,8 +171,11 @@ out=$("$TOOL" orphan-test "$BP_PEER_IP" 7401 10) || bp_die "orphan-test failed: 
 holder=$(echo "$out" | awk '/^holder/ {print $2}')
 [ -n "$holder" ] || bp_die "orphan-test printed no holder: $out"
 BP_PIDS+=("$holder")
-sleep 1
-n1=$(($(peer_estab) - before))
+for _ in $(seq 100); do # the daemon resets the orphans over the bound
+	n1=$(($(peer_estab) - before))
+	[ "$n1" -le 4 ] && break
+	sleep 0.1
+done
 echo "  10 flows, owner gone, child $holder holds them: $n1 still established (bound 4)"
 [ "$n1" -le 4 ] || bp_die "$n1 orphans of one uid live on; [apps] max_orphans is 4"
 [ "$n1" -ge 1 ] || bp_die "no orphan lived: the fork child's hold was not honoured"

@@ -58,8 +58,7 @@ for pmd in af_packet af_xdp; do
 	bp_bg env BYPASS_SOCKET="$BYPASS_SOCKET" "$BP_BUILD/bench/bp_echo_srv" --stack bypass -p 7000 \
 		>"$BP_TMP/srv-$pmd.log" 2>&1
 	srv=$BP_LAST_PID
-	for _ in $(seq 50); do grep -q listening "$BP_TMP/srv-$pmd.log" && break; sleep 0.1; done
-	grep -q listening "$BP_TMP/srv-$pmd.log" || bp_die "bp_echo_srv did not start: $(cat "$BP_TMP/srv-$pmd.log")"
+	bp_wait_listening "$BP_TMP/srv-$pmd.log"
 	before=$(ctl port_wakeups)
 	[ -n "$before" ] || bp_die "bypassctl status shows no port_wakeups counter"
 	rtts=$(probe) || bp_die "net_$pmd: the echo after idle gaps failed"

@@ -51,12 +51,15 @@ start_bypass_server() { # the daemon may need a moment to free the port of a kil
 	local i
 	for i in $(seq 50); do
 		bp_bg "$R/kv_server" --transport bypass --listen :7114 >"$1" 2>&1
-		for _ in $(seq 20); do
+		for _ in $(seq 300); do # the next try only once this one has exited
 			grep -q listening "$1" && return 0
 			kill -0 "$BP_LAST_PID" 2>/dev/null || break
 			sleep 0.1
 		done
 		grep -q listening "$1" && return 0
+		kill -0 "$BP_LAST_PID" 2>/dev/null &&
+			bp_die "bypass kv_server not listening after 30 s: $(cat "$1")"
+		bp_wait_pid "$BP_LAST_PID" || true
 		sleep 0.2
 	done
 	bp_die "bypass kv_server does not start: $(cat "$1")"

@@ -66,9 +66,6 @@ est_flows() {
 	"$CTL" flows state established sport "$PORT" limit 1 --json |
 		python3 -c 'import json, sys; print(json.load(sys.stdin)["matched"])'
 }
-all_flows() {
-	"$CTL" status --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["flows"])'
-}
 # wait_for SECONDS CMD...: until CMD succeeds; every client still running
 wait_for() {
 	local end=$((SECONDS + $1)) p
@@ -150,6 +147,6 @@ no_est() { [ "$(est_flows)" -eq 0 ]; }
 wait_for 30 no_est || bp_die "fastpathd still lists $(est_flows) established flows"
 bp_stop_pid "$SRV"
 [ "$BP_STOP_STATUS" -eq 0 ] || bp_die "rpc_bench server exited with $BP_STOP_STATUS"
-no_flows() { [ "$(all_flows)" -eq 0 ]; }
-wait_for 30 no_flows || bp_die "fastpathd still holds $(all_flows) flows after every session closed"
+no_flows() { [ "$(bp_flows)" -eq 0 ]; }
+wait_for 30 no_flows || bp_die "fastpathd still holds $(bp_flows) flows after every session closed"
 echo "PASS: $N rpc sessions on one bypass server: all answered byte-exact, $N live at once, all closed, flows back to 0 ($((SECONDS - T0)) s)"

@@ -49,7 +49,13 @@ counter() { "$BP_BUILD/cli/bypassctl" status 2>/dev/null | awk -v k="$1" '$1 == 
 # 1. a burst, then a real client
 bp_peer "$flood" -i "$BP_PEER_DEV" -m "$mac" -d "$BP_IP" -p 7002 -r 1000000 -n 4000 -t 10 ||
 	bp_die "bp_synflood failed"
-sleep 0.3 # the burst drains through the port
+prev=-1
+for _ in $(seq 100); do # until the burst has drained through the port
+	now=$(counter rx_packets)
+	[ "$now" = "$prev" ] && break
+	prev=$now
+	sleep 0.3
+done
 bp_peer timeout 30 /usr/bin/python3 "$client" "$BP_IP" 7002 1 1.0 ||
 	bp_die "after a burst of 4,000 SYNs, no prompt connection"
 bp_log "burst: cookies sent $(counter syn_cookies_sent), valid $(counter syn_cookies_valid)"

@@ -110,9 +110,11 @@ grep -q "^$N of $N connections echoed" <<<"$out" || bp_die "echo count wrong: $o
 echo "ok: (c) $out (one per tenant, from the Linux peer)"
 
 # ---------------------------------------------------------------- (d)
-# closed connections give their buffers back within ~3 s (slots.c),
-# TIME_WAIT (2 s) ends, then the fastpath finds nothing to do for 1 s
-sleep 6
+# idle: TIME_WAIT (2 s) ends, then closed connections' buffers go back
+# (no sooner than 2 s after a tenant app's last allocation, looked at once
+# a second: slots.c), and the fastpath finds nothing to do for 1 s
+bp_wait_no_flows
+sleep 3
 read -r anon1 memfd_kb nmemfd < <(probe mem "$BP_FP_PID")
 [ "$nmemfd" -eq "$N" ] || bp_die "fastpathd holds $nmemfd app regions, expected $N"
 per=$(((anon1 - anon0 + memfd_kb) / N))
