@@ -209,13 +209,24 @@ bp_wait_pid() {
 }
 
 # bp_own_groups PID: the descendants of PID that lead process groups of
-# their own (timeout(1) makes one), which a signal to PID's group misses
+# their own (timeout(1) makes one), which a signal to PID's group misses;
+# from one snapshot of the process table (a job may have 1,000 children)
 bp_own_groups() {
-	local kid
-	for kid in $(ps -o pid= --ppid "$1" 2>/dev/null); do
-		[ "$(ps -o pgid= -p "$kid" 2>/dev/null | tr -d ' ')" != "$kid" ] || echo "$kid"
-		bp_own_groups "$kid"
-	done
+	ps -e -o pid=,ppid=,pgid= | awk -v root="$1" '
+		{ kids[$2] = kids[$2] " " $1; pgid[$1] = $3 }
+		END {
+			n = split(kids[root], queue, " ")
+			for (i = 1; i <= n; i++) {
+				p = queue[i]
+				if (seen[p]++)
+					continue
+				if (pgid[p] == p)
+					print p
+				m = split(kids[p], more, " ")
+				for (j = 1; j <= m; j++)
+					queue[++n] = more[j]
+			}
+		}'
 }
 
 # bp_stop_pid PID: stop a job we started, its process group if it leads
@@ -223,27 +234,33 @@ bp_own_groups() {
 # SIGTERM, then SIGKILL after 10 s.  Sets BP_STOP_STATUS to its exit
 # status (as `wait` gives it; 0 for a job already reaped).
 bp_stop_pid() {
-	local pid=$1 i t alive
-	local -a targets=("$1")
+	local pid=$1 i t ppid
+	local -a targets=("$1") left
 	BP_STOP_STATUS=0
 	[ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$pid" ] && targets=("-$pid")
-	# listed before the job ends: its orphans are no longer its descendants
-	for t in $(bp_own_groups "$pid"); do targets+=("-$t"); done
-	if kill -TERM -- "${targets[0]}" 2>/dev/null; then
-		for t in "${targets[@]:1}"; do kill -TERM -- "$t" 2>/dev/null || true; done
-		for t in "${targets[@]}"; do # a stopped job acts on it once continued
+	if kill -STOP -- "${targets[0]}" 2>/dev/null; then
+		# held still, so no descendant makes a group after the listing;
+		# listed only while still our child (a PID we reaped may be anyone's)
+		ppid=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ') || true
+		if [ "$ppid" = "$BASHPID" ] || [ "$ppid" = "$$" ]; then
+			for t in $(bp_own_groups "$pid"); do targets+=("-$t"); done
+		fi
+		for t in "${targets[@]}"; do # a stopped job acts on SIGTERM once continued
+			kill -TERM -- "$t" 2>/dev/null || true
 			kill -CONT -- "$t" 2>/dev/null || true
 		done
 		for i in $(seq 100); do
-			alive=0
-			for t in "${targets[@]}"; do kill -0 -- "$t" 2>/dev/null && alive=1; done
-			[ "$alive" = 1 ] || break
+			left=()
+			for t in "${targets[@]}"; do
+				! kill -0 -- "$t" 2>/dev/null || left+=("$t")
+			done
+			targets=("${left[@]}") # a group that is gone is never signalled again
+			[ "${#targets[@]}" -gt 0 ] || break
 			sleep 0.1
 		done
 		for t in "${targets[@]}"; do
-			kill -0 -- "$t" 2>/dev/null || continue
 			bp_log "pid $pid: ${t#-} still running 10 s after SIGTERM: SIGKILL"
-			kill -KILL -- "$t" 2>/dev/null
+			kill -KILL -- "$t" 2>/dev/null || true
 		done
 	fi
 	wait "$pid" 2>/dev/null || BP_STOP_STATUS=$?
@@ -300,13 +317,14 @@ bp_flows() {
 
 # bp_wait_no_flows: wait (30 s at most) until fastpathd holds no flow
 bp_wait_no_flows() {
-	local i n
-	for i in $(seq 300); do
-		n=$(bp_flows)
+	local end=$((SECONDS + 30)) n
+	while :; do
+		n=$(bp_flows) || n="? (bypassctl status failed)"
 		[ "$n" = 0 ] && return 0
+		[ "$SECONDS" -lt "$end" ] ||
+			bp_die "fastpathd still holds $n flows 30 s after their connections closed"
 		sleep 0.1
 	done
-	bp_die "fastpathd still holds $n flows 30 s after their connections closed"
 }
 
 # wait (30 s at most) until a bypass app prints "listening" into its log

@@ -178,7 +178,7 @@ mc_echo_conns() {
 }
 
 # (Background jobs use timeout --foreground: a plain timeout moves itself
-# into a process group of its own, out of reach of bp_stop_pid.)
+# into a process group of its own, which bp_stop_pid has to go looking for.)
 #
 # mc_bulk_start NECHO NDIAL BYTES SECS: start byte-exact streams, BYTES each
 # way per connection, between the Linux peer and bypass apps, all at once:

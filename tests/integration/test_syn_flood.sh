@@ -51,7 +51,7 @@ bp_peer "$flood" -i "$BP_PEER_DEV" -m "$mac" -d "$BP_IP" -p 7002 -r 1000000 -n 4
 	bp_die "bp_synflood failed"
 prev=-1
 for _ in $(seq 100); do # until the burst has drained through the port
-	now=$(counter rx_packets)
+	now=$(counter rx_packets) || now=""
 	[ "$now" = "$prev" ] && break
 	prev=$now
 	sleep 0.3
