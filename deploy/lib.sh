@@ -309,6 +309,19 @@ bp_bulk_both_ways() {
 	rm -f "$out"
 }
 
+# bp_wait_line LOG PATTERN SECONDS PID: wait until PATTERN shows up in LOG
+# while the job PID lives; dies with the log if it does not
+bp_wait_line() {
+	local i
+	for i in $(seq $(($3 * 10))); do
+		grep -q "$2" "$1" && return 0
+		kill -0 "$4" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q "$2" "$1" && return 0
+	bp_die "no '$2' in $1: $(cat "$1")"
+}
+
 # bp_flows: how many flows fastpathd holds, in every state
 bp_flows() {
 	"$BP_BUILD/cli/bypassctl" status --json |

@@ -57,12 +57,14 @@ start_capture() {
 	cat "$dir/$name.err" >&2
 	bp_die "capture $name did not start"
 }
+# captures_started: how many captures fastpathd has started in all
+captures_started() { grep -c "capture [0-9]* started" "$BP_FP_LOG"; }
 # wait_captures N: until fastpathd has started N captures in all (30 s);
 # for a capture to stdout, which prints no line of its own when it starts
 wait_captures() {
 	local i
 	for i in $(seq 300); do
-		[ "$(grep -c "capture [0-9]* started" "$BP_FP_LOG")" -ge "$1" ] && return 0
+		[ "$(captures_started)" -ge "$1" ] && return 0
 		sleep 0.1
 	done
 	bp_die "fastpathd started fewer than $1 captures: $(grep "capture" "$BP_FP_LOG")"
@@ -110,7 +112,7 @@ C2=$CAP_PID
 start_capture cap4 --tenant t1 -w "$dir/cap4.pcapng" $F2
 C4=$CAP_PID
 # nobody's capture of its own tenant runs meanwhile: it must see nothing of t1's flow
-started=$(grep -c "capture [0-9]* started" "$BP_FP_LOG")
+started=$(captures_started)
 bp_bg ip netns exec "$BP_NS_DP" setpriv --reuid=$NOBODY_UID --regid=$NOBODY_UID --clear-groups \
 	"$CTL" capture --json -w - >"$dir/cap3.pcapng" 2>"$dir/cap3.err"
 C3=$BP_LAST_PID
@@ -194,7 +196,7 @@ echo "ok: (b) -c 7 stopped by itself with 7 frames"
 
 # ---------------------------------------------------------------- (c)
 bp_log "(c) -w - | tcpdump -r -"
-started=$(grep -c "capture [0-9]* started" "$BP_FP_LOG")
+started=$(captures_started)
 bp_bg bash -c "ip netns exec $BP_NS_DP $CTL capture -c 20 -w - tcp port $((P + 2)) 2>$dir/capp.err |
 	tcpdump -r - -n >$dir/capp.txt 2>$dir/capp.tcpdump.err"
 pp=$BP_LAST_PID
@@ -221,7 +223,7 @@ ip netns exec "$BP_NS_DP" "$CTL" capture --tenant nosuch -w - >/dev/null 2>&1 &&
 echo "ok: (d) uid $NOBODY_UID (tenant t2) cannot capture tenant t1"
 # ---------------------------------------------------------------- (e)
 bp_log "(e) a reader that does not read for 4 s"
-started=$(grep -c "capture [0-9]* started" "$BP_FP_LOG")
+started=$(captures_started)
 bp_bg bash -c "$CTL capture --json -w - tcp port $((P + 3)) 2>$dir/slow.err | { sleep 4; cat >/dev/null; }"
 sp=$BP_LAST_PID
 wait_captures $((started + 1))

@@ -74,13 +74,7 @@ except (ConnectionResetError, BrokenPipeError) as e:
     print("sender: connection reset as expected:", e); sys.exit(0)
 ' "$BP_IP" >"$dir/sender.log" 2>&1
 sender=$BP_LAST_PID
-for _ in $(seq 300); do
-	grep -q "connected" "$dir/sender.log" && break
-	kill -0 "$sender" 2>/dev/null || break
-	sleep 0.1
-done
-grep -q "connected" "$dir/sender.log" ||
-	bp_die "the Linux sender did not get going: $(cat "$dir/sender.log")"
+bp_wait_line "$dir/sender.log" "connected" 30 "$sender"
 kill -KILL "$victim"
 bp_wait_pid "$victim" || true
 bp_wait_pid "$sender" || bp_die "the Linux peer was not reset after the app died: $(cat "$dir/sender.log")"

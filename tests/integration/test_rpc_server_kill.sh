@@ -16,17 +16,6 @@ bp_make_tmp
 dir=$BP_TMP
 R=$BP_BUILD/rpc
 
-wait_line() { # LOG PATTERN SECONDS PID: the line shows up while PID lives
-	local i
-	for i in $(seq $(($3 * 10))); do
-		grep -q "$2" "$1" && return 0
-		kill -0 "$4" 2>/dev/null || break
-		sleep 0.1
-	done
-	grep -q "$2" "$1" && return 0
-	bp_die "no '$2' in $1: $(cat "$1")"
-}
-
 # run_case NAME START_SERVER_FN CLIENT_CMD...
 run_case() {
 	local name=$1 start=$2 client srv
@@ -35,10 +24,10 @@ run_case() {
 	srv=$BP_LAST_PID
 	bp_bg "$@" --deadline-ms 5000 kill-test 20 >"$dir/$name-c.log" 2>&1
 	client=$BP_LAST_PID
-	wait_line "$dir/$name-c.log" "pending 20" 30 "$client"
+	bp_wait_line "$dir/$name-c.log" "pending 20" 30 "$client"
 	kill -KILL -- "-$srv" 2>/dev/null || kill -KILL "$srv"
 	wait "$srv" 2>/dev/null || true
-	wait_line "$dir/$name-c.log" "all 20 UNAVAILABLE" 10 "$client"
+	bp_wait_line "$dir/$name-c.log" "all 20 UNAVAILABLE" 10 "$client"
 	"$start" "$dir/$name-s2.log"
 	local st=0
 	wait "$client" || st=$?
