@@ -571,6 +571,7 @@ enum dp_counter {
 	DPC_SYN_DROPPED,      /* SYNs dropped: bogus source, every backlog full */
 	DPC_FORWARDED,        /* frames received on one core's queue for another's bucket */
 	DPC_RX_FWD_IN,        /* frames another core passed to this one */
+	DPC_RX_KEPT,          /* frames from this core's queue it did not pass on */
 	DPC_PARKED,           /* frames and messages held while their bucket moved in */
 	DPC_PARK_DROP,        /* frames dropped because too many waited */
 	DPC_FLOWS_MOVED,      /* flows that changed core */

@@ -4,6 +4,8 @@
  * slowpath or another core) classified, their flows looked up a burst at
  * a time, and delivered to tcp_input(), ARP, ICMP or the slowpath.
  */
+#include <assert.h>
+
 #include <rte_ethdev.h>
 
 #include "fastpath.h"
@@ -160,9 +162,17 @@ unsigned fp_poll_port(struct fp_ctx *fp)
 	if (fp->rxq == UINT16_MAX)
 		return 0;
 	for (unsigned b = 0; b < RX_BURSTS_MAX; b++) {
+		uint64_t passed_on = fp->cnt[DPC_FORWARDED];
+
 		n = rte_eth_rx_burst(fp->dp->port_id, fp->rxq, pkts, burst);
 		fp->cnt[DPC_RX_PKTS] += n;
 		rx_burst(fp, pkts, n);
+		/* counted here, not read as rx - forwarded: that difference rises
+		 * by a burst and falls as it is passed on, and read unluckily
+		 * it wrapped to 2^64 */
+		passed_on = fp->cnt[DPC_FORWARDED] - passed_on;
+		assert(passed_on <= n); /* only this burst's frames are passed on */
+		fp->cnt[DPC_RX_KEPT] += n - passed_on;
 		total += n;
 		if (n < burst)
 			break;

@@ -29,6 +29,7 @@ static const char *const names[DPC_MAX] = {
 	[DPC_SYN_DROPPED] = "syn_dropped",
 	[DPC_FORWARDED] = "rx_forwarded_to_core",
 	[DPC_RX_FWD_IN] = "rx_forwarded_in",
+	[DPC_RX_KEPT] = "rx_kept",
 	[DPC_PARKED] = "parked_during_move",
 	[DPC_PARK_DROP] = "park_dropped",
 	[DPC_FLOWS_MOVED] = "flows_moved",

@@ -52,6 +52,7 @@ static const char *const dpc_help[DPC_MAX] = {
 	[DPC_SYN_DROPPED] = "SYNs dropped (bogus source, every backlog full).",
 	[DPC_FORWARDED] = "Frames received on one core's queue for another core.",
 	[DPC_RX_FWD_IN] = "Frames another core passed on.",
+	[DPC_RX_KEPT] = "Frames from a core's own queue it did not pass on.",
 	[DPC_PARKED] = "Frames and messages held while their bucket moved.",
 	[DPC_PARK_DROP] = "Frames dropped because too many waited for a move.",
 	[DPC_FLOWS_MOVED] = "Flows that changed core.",

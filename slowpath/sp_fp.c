@@ -478,16 +478,15 @@ void sp_fp_core_set_busy_pct(struct sp *sp, uint32_t k, uint32_t pct)
 
 /**
  * sp_fp_core_stat - what bypassctl shows of core @k: frames processed (its
- * port queue's, less those passed on, plus those passed to it), frames
- * sent, flows owned, smoothed busy percentage.
+ * port queue's it did not pass on, plus those passed to it: two counters
+ * that only grow), frames sent, flows owned, smoothed busy percentage.
  */
 struct sp_fp_core_stat sp_fp_core_stat(struct sp *sp, uint32_t k)
 {
 	const struct dp_core *c = &sp->dp->core[k];
 	const uint64_t *cnt = c->counters;
 	return (struct sp_fp_core_stat){
-		.rx_pkts = __atomic_load_n(&cnt[DPC_RX_PKTS], __ATOMIC_RELAXED) -
-			   __atomic_load_n(&cnt[DPC_FORWARDED], __ATOMIC_RELAXED) +
+		.rx_pkts = __atomic_load_n(&cnt[DPC_RX_KEPT], __ATOMIC_RELAXED) +
 			   __atomic_load_n(&cnt[DPC_RX_FWD_IN], __ATOMIC_RELAXED),
 		.tx_pkts = __atomic_load_n(&cnt[DPC_TX_PKTS], __ATOMIC_RELAXED),
 		.flows = __atomic_load_n(&c->nflows, __ATOMIC_RELAXED),
