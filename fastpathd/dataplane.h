@@ -339,7 +339,9 @@ struct dp_app {
 	uint32_t *fp_slot_flow; /* the fastpath's own copy, changed by FLOW_ADD/DEL */
 	struct dp_app_fp fp[DP_MAX_CORES]; /* core k's bookkeeping, written by core k only */
 	uint32_t slots_used;
-	uint64_t bad_entries;   /* malformed queue entries rejected */
+	uint64_t bad_entries;   /* malformed queue entries rejected: every
+				 * core and the slowpath count them
+				 * (dp_app_bad_entry()), so atomically */
 	/* RPC message heap (fp_rpc.c): private copies of its place, the
 	 * message queue core k produces, and core k's part's bookkeeping
 	 * (set by the slowpath before APP_ADD, then core k's alone) */
@@ -355,6 +357,12 @@ struct dp_app {
 static inline uint64_t dp_app_slot_rx_off(const struct dp_app *app, uint32_t slot)
 {
 	return app->buffers_off + (uint64_t)slot * ((uint64_t)app->rx_buf_size + app->tx_buf_size);
+}
+
+/* count a malformed entry of @app's: any core or the slowpath may */
+static inline void dp_app_bad_entry(struct dp_app *app)
+{
+	__atomic_fetch_add(&app->bad_entries, 1, __ATOMIC_RELAXED);
 }
 
 /* ----------------------------------------------- fp <-> sp messages */

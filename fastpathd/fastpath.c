@@ -577,6 +577,13 @@ static void pin_thread(struct dataplane *dp, uint32_t core)
 	}
 }
 
+/* cycles from @from to @to; none if the thread moved to a CPU whose TSC
+ * is behind (the monitor's busy fraction must stay within 0..1) */
+static inline uint64_t tsc_since(uint64_t from, uint64_t to)
+{
+	return (int64_t)(to - from) > 0 ? to - from : 0;
+}
+
 static void core_loop(struct fp_ctx *fp)
 {
 	struct dataplane *dp = fp->dp;
@@ -676,9 +683,9 @@ static void core_loop(struct fp_ctx *fp)
 		__atomic_store_n(&self->epoch, self->epoch + 1, __ATOMIC_RELEASE);
 		uint64_t end = rte_rdtsc();
 		if (work)
-			self->busy_tsc += end - round_start;
+			self->busy_tsc += tsc_since(round_start, end);
 		else
-			self->idle_tsc += end - round_start;
+			self->idle_tsc += tsc_since(round_start, end);
 		round_start = end;
 		/* an app we just woke often waits for this very CPU (a daemon
 		 * sharing cores with its apps): let it run now instead of after
@@ -725,7 +732,7 @@ static void core_loop(struct fp_ctx *fp)
 		}
 		fp_block(fp, sleep_us, timer_due != UINT64_MAX);
 		round_start = rte_rdtsc();
-		self->idle_tsc += round_start - end;
+		self->idle_tsc += tsc_since(end, round_start);
 		if (warm_gap && fp->now - last_work < warm_cycles)
 			sleep_us = SLEEP_MIN_US;
 		else if (sleep_us < SLEEP_MAX_US ||

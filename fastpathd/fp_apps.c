@@ -220,7 +220,7 @@ static void doorbell_apply(struct fp_ctx *fp, struct dp_app *app, struct fp_flow
 {
 	if (!(f->flags & FPF_ACTIVE) || f->gen != db->gen || f->app_id != app->app_id) {
 		/* stale (flow closed meanwhile) or forged: harmless, counted */
-		app->bad_entries++;
+		dp_app_bad_entry(app);
 		fp->cnt[DPC_APP_BAD_ENTRY]++;
 		return;
 	}
@@ -238,7 +238,7 @@ static void doorbell_apply(struct fp_ctx *fp, struct dp_app *app, struct fp_flow
 		fp_rpc_msg_send(fp, app, f, db->area_off, db->prio);
 		break;
 	default:
-		app->bad_entries++;
+		dp_app_bad_entry(app);
 		fp->cnt[DPC_APP_BAD_ENTRY]++;
 	}
 }
@@ -353,7 +353,7 @@ static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_door
 		return;
 	if (!f || (db->op != BP_DB_TX && db->op != BP_DB_RX && !send) ||
 	    (send && db->prio >= BP_MSG_PRIOS)) {
-		app->bad_entries++;
+		dp_app_bad_entry(app);
 		fp->cnt[DPC_APP_BAD_ENTRY]++;
 		return;
 	}
@@ -369,7 +369,7 @@ static void doorbell(struct fp_ctx *fp, struct dp_app *app, const struct bp_door
 
 		if (send) {
 			if (app->app_id >= DP_FWD_SEND_APPS) {
-				app->bad_entries++;
+				dp_app_bad_entry(app);
 				fp->cnt[DPC_APP_BAD_ENTRY]++;
 				return;
 			}

@@ -412,7 +412,7 @@ void fp_rpc_msg_send(struct fp_ctx *fp, struct dp_app *app, struct fp_flow *f,
 		rpc_tx_answer(&d, &e, off, r);
 		fp->cnt[DPC_RPC_TX_REFUSED]++;
 		if (r == -EINVAL) {
-			app->bad_entries++;
+			dp_app_bad_entry(app);
 			fp->cnt[DPC_APP_BAD_ENTRY]++;
 		}
 		/* no send area: nothing to give back (nor, maybe, a queue) */
@@ -459,7 +459,7 @@ void fp_rpc_msg_done(struct fp_ctx *fp, struct dp_app *app, uint32_t blk, uint32
 {
 	DP_ASSERT_FP();
 	if (rpc_heap_return(&app->heap[fp->core], blk, gen)) {
-		app->bad_entries++;
+		dp_app_bad_entry(app);
 		fp->cnt[DPC_RPC_BAD_RETURN]++;
 		return;
 	}

@@ -58,7 +58,7 @@ void sp_app_flow_gone(struct sp *sp, struct dp_app *app)
 
 	fprintf(stderr, "fastpathd: app %u (%s) detached, %llu bad queue entries\n",
 		app->app_id, log_esc(name, sizeof(name), app->name),
-		(unsigned long long)app->bad_entries);
+		(unsigned long long)__atomic_load_n(&app->bad_entries, __ATOMIC_RELAXED));
 	sp_tenant_detach(sp, app->tenant);
 	app_release(sp, app);
 	sp->napps--;

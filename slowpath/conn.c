@@ -500,7 +500,7 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 	if (ps->gen != gen || ps->use == SP_SLOT_FREE || ps->use == SP_SLOT_MOVING) {
 		/* stale or forged (a flow still moving in is not the app's
 		 * to close until the adopt is answered): nothing to do */
-		app->bad_entries++;
+		dp_app_bad_entry(app);
 		return;
 	}
 	if (ps->use == SP_SLOT_LISTEN) {

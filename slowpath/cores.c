@@ -105,6 +105,9 @@ static void sample(struct sp *sp)
 		sc->last_busy[k] = busy;
 		sc->last_idle[k] = idle;
 		double f = db + di ? (double)db / (double)(db + di) : 0.0;
+
+		if (f > 1.0) /* a wrapped sum; the fastpath skips a TSC step back */
+			f = 1.0;
 		sc->load[k] = 0.5 * sc->load[k] + 0.5 * f;
 		sp_fp_core_set_busy_pct(sp, k, (uint32_t)(sc->load[k] * 100.0 + 0.5));
 	}

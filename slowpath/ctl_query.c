@@ -107,7 +107,7 @@ void sp_ctl_apps(struct sp *sp, struct ctl_conn *cc, const Bypass__AppsRequest *
 				       (uint64_t)sa->npopulated *
 					       (app->rx_buf_size + app->tx_buf_size);
 			o->slots_used = app->slots_used;
-			o->bad_entries = app->bad_entries;
+			o->bad_entries = __atomic_load_n(&app->bad_entries, __ATOMIC_RELAXED);
 			o->tx_bytes = sums[a].tx;
 			o->rx_bytes = sums[a].rx;
 			o->dying = sa && sa->dying;

@@ -25,21 +25,13 @@ static int by_key(const void *a, const void *b)
 	return x->method < y->method ? -1 : x->method > y->method;
 }
 
-/**
- * sp_rpc_sum - the RPC call counters of every core, one row per (tenant,
- * method), sorted; the caller frees *@out.
- * Return: rows, or -ENOMEM.
- */
-int sp_rpc_sum(struct sp *sp, struct dp_rpc_stat **out)
+/* the cores' rows added up per (tenant, method) into @v (SP_RPC_ROWS),
+ * sorted, counted from the start.  Return: rows. */
+static uint32_t rpc_sum_raw(struct sp *sp, struct dp_rpc_stat *v)
 {
-	uint32_t max = DP_RPC_STATS * sp->dp->ncores;
-	struct dp_rpc_stat *v = calloc(max ? max : 1, sizeof(*v));
 	uint32_t n, m = 0;
 
-	*out = NULL;
-	if (!v)
-		return -ENOMEM;
-	n = sp_fp_rpc_stats(sp, v, max);
+	n = sp_fp_rpc_stats(sp, v, SP_RPC_ROWS);
 	qsort(v, n, sizeof(*v), by_key);
 	for (uint32_t i = 0; i < n; i++) {
 		if (m && v[m - 1].tenant == v[i].tenant && v[m - 1].method == v[i].method) {
@@ -50,8 +42,75 @@ int sp_rpc_sum(struct sp *sp, struct dp_rpc_stat **out)
 			v[m++] = v[i];
 		}
 	}
-	*out = v;
+	return m;
+}
+
+/**
+ * sp_rpc_sum - the RPC call counters of every core, one row per (tenant,
+ * method), sorted, each counted since its tenant took its id
+ * (sp_rpc_rebase()); the caller frees *@out.
+ * Return: rows, or -ENOMEM.
+ */
+int sp_rpc_sum(struct sp *sp, struct dp_rpc_stat **out)
+{
+	uint32_t n, m = 0;
+
+	*out = calloc(SP_RPC_ROWS, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	n = rpc_sum_raw(sp, *out);
+	for (uint32_t i = 0; i < n; i++) {
+		struct dp_rpc_stat *r = &(*out)[i];
+		const struct dp_rpc_stat *b = sp->nrpc_base ?
+			bsearch(r, sp->rpc_base, sp->nrpc_base, sizeof(*b), by_key) : NULL;
+
+		if (b) {
+			/* rows only grow and keep their key: never below */
+			r->calls -= b->calls;
+			r->resp_ok -= b->resp_ok;
+			r->resp_err -= b->resp_err;
+			if (!r->calls && !r->resp_ok && !r->resp_err)
+				continue; /* the last owner's method, not called since */
+		}
+		(*out)[m++] = *r;
+	}
 	return (int)m;
+}
+
+/**
+ * sp_rpc_rebase - the RPC counts of the tenant ids marked in
+ * @fresh[DP_MAX_TENANTS] start from zero: their rows as they are now
+ * become their baseline, their last owners' baselines go.  Allocates
+ * nothing (sp_rpc_base_init()), so a reload never half-applies.
+ */
+void sp_rpc_rebase(struct sp *sp, const bool *fresh)
+{
+	struct dp_rpc_stat *base = sp->rpc_base, *now = sp->rpc_scratch;
+	uint32_t n = rpc_sum_raw(sp, now), m = 0;
+
+	/* every key kept is one the cores' tables hold (they never drop
+	 * one), once: SP_RPC_ROWS bounds them.  DP_RPC_OTHER_TENANT (the
+	 * table-full row) is no tenant's. */
+	for (uint32_t i = 0; i < sp->nrpc_base; i++)
+		if (base[i].tenant >= DP_MAX_TENANTS || !fresh[base[i].tenant])
+			base[m++] = base[i];
+	for (uint32_t i = 0; i < n && m < SP_RPC_ROWS; i++)
+		if (now[i].tenant < DP_MAX_TENANTS && fresh[now[i].tenant])
+			base[m++] = now[i];
+	qsort(base, m, sizeof(*base), by_key);
+	sp->nrpc_base = m;
+}
+
+/**
+ * sp_rpc_base_init - room for sp_rpc_rebase(), taken at start.
+ * Return: 0, or -ENOMEM.
+ */
+int sp_rpc_base_init(struct sp *sp)
+{
+	sp->rpc_base = calloc(SP_RPC_ROWS, sizeof(*sp->rpc_base));
+	sp->rpc_scratch = calloc(SP_RPC_ROWS, sizeof(*sp->rpc_scratch));
+	sp->nrpc_base = 0;
+	return sp->rpc_base && sp->rpc_scratch ? 0 : -ENOMEM;
 }
 
 /** sp_ctl_rpc - bypassctl rpc on @cc. */

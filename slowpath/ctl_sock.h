@@ -30,6 +30,7 @@
 
 struct sp;
 struct dp_app;
+struct dp_rpc_stat;
 
 /* one client connection; owned by ctl_sock.c */
 struct ctl_conn {
@@ -149,6 +150,8 @@ void sp_ctl_flows(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest
 void sp_ctl_arp(struct sp *sp, struct ctl_conn *cc);
 void sp_ctl_rpc(struct sp *sp, struct ctl_conn *cc);
 int sp_rpc_sum(struct sp *sp, struct dp_rpc_stat **out);
+void sp_rpc_rebase(struct sp *sp, const bool *fresh);
+int sp_rpc_base_init(struct sp *sp);
 void sp_ctl_route(struct sp *sp, struct ctl_conn *cc);
 void sp_ctl_tenant_change(struct sp *sp, struct ctl_conn *cc,
 			  const Bypass__TenantChangeRequest *req);

@@ -99,14 +99,14 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 	case BP_CTRL_CLOSE:
 	case BP_CTRL_ABORT:
 		if (r->slot >= app->max_flows) {
-			app->bad_entries++;
+			dp_app_bad_entry(app);
 			sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
 			return;
 		}
 		sp_conn_ctrl(sp, app, r->op, r->slot, r->gen, r->posted, r->flags);
 		return;
 	default:
-		app->bad_entries++;
+		dp_app_bad_entry(app);
 		sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
 		rc = -EINVAL;
 		break;

@@ -63,7 +63,7 @@ void sp_exec_hold(struct sp *sp, struct dp_app *app, uint64_t key, bool keep)
 	}
 	if ((!owner && !holder) || c->exec_pid == pid) {
 		if (!owner && !holder)
-			app->bad_entries++; /* not this process's flow */
+			dp_app_bad_entry(app); /* not this process's flow */
 		return;
 	}
 	if (!holder && !sp_handoff_add_holder(c, pid)) {

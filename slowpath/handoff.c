@@ -287,7 +287,7 @@ void sp_handoff_forked(struct sp *sp, struct dp_app *app, int32_t pid, uint64_t 
 	int fd = child_pidfd(pid, self, sp_app_uid(app));
 	if (fd < 0) {
 		if (fd == -2 || pid <= 1) { /* a live process, but not its child */
-			app->bad_entries++;
+			dp_app_bad_entry(app);
 			sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
 		}
 		return; /* (a child that is gone already holds nothing) */

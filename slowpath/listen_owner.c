@@ -119,7 +119,7 @@ void sp_listen_ctl(struct sp *sp, struct dp_app *app, const uint8_t *req, size_t
 	uint32_t slot = 0;
 	int rc = 0;
 	if (len != sizeof(r)) {
-		app->bad_entries++;
+		dp_app_bad_entry(app);
 		sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
 		return;
 	}

@@ -257,7 +257,7 @@ static void collect_tenant(struct sp *sp, struct mt_set *set, uint16_t id,
 	const char *n = t->cfg.name;
 	struct dp_tenant_core tc;
 
-	sp_fp_tenant_stats(sp, id, &tc);
+	sp_tenant_traffic(sp, id, &tc);
 	mt_add(set, &f_t_cfg, n, NULL, t->in_use, 0);
 	mt_add(set, &f_t_apps, n, NULL, t->apps, 0);
 	mt_add(set, &f_t_max_apps, n, NULL, t->cfg.max_apps, 0);

@@ -124,7 +124,7 @@ void sp_slot_free(struct sp *sp, struct dp_app *app, uint32_t slot)
 	if (sa->slots[slot].use == SP_SLOT_FREE) {
 		/* a second free would put the slot on the stack twice (and
 		 * past its end): whatever asked for it was mistaken */
-		app->bad_entries++;
+		dp_app_bad_entry(app);
 		sp->dp->sp_counters[DPC_APP_BAD_ENTRY]++;
 		return;
 	}

@@ -273,6 +273,11 @@ struct sp {
 	uint32_t napps;
 	uint32_t nconns;
 	struct sp_tenant *tenants;    /* [DP_MAX_TENANTS] (tenant.c) */
+	/* RPC counts of reused ids' last owners, sorted (ctl_rpc.c), and
+	 * room to sum the cores' rows in: SP_RPC_ROWS each */
+#define SP_RPC_ROWS (DP_RPC_STATS * DP_MAX_CORES)
+	struct dp_rpc_stat *rpc_base, *rpc_scratch;
+	uint32_t nrpc_base;
 	struct bp_tenants tenant_cfg; /* the sections in force, for matching */
 	bool tenant_refuse_unknown;   /* [tenants] unknown = refuse */
 	uint16_t tenant_unknown;      /* else: their tenant */

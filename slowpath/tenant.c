@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "sp_internal.h"
+#include "ctl_sock.h"
 #include "tenant.h"
 
 struct sp_tenant *sp_tenant_get(struct sp *sp, uint16_t id)
@@ -55,7 +56,7 @@ int sp_tenants_init(struct sp *sp, char *err, size_t errlen)
 	sp->tenants = calloc(DP_MAX_TENANTS, sizeof(*sp->tenants));
 	sp->tenant_cfg = *ts;
 	sp->tenant_cfg.t = ts->n ? malloc(ts->n * sizeof(*ts->t)) : NULL;
-	if (!sp->tenants || (ts->n && !sp->tenant_cfg.t)) {
+	if (!sp->tenants || (ts->n && !sp->tenant_cfg.t) || sp_rpc_base_init(sp)) {
 		snprintf(err, errlen, "out of memory for the tenant table");
 		return -1;
 	}
@@ -94,6 +95,10 @@ void sp_tenants_fini(struct sp *sp)
 {
 	free(sp->tenants);
 	sp->tenants = NULL;
+	free(sp->rpc_base);
+	free(sp->rpc_scratch);
+	sp->rpc_base = sp->rpc_scratch = NULL;
+	sp->nrpc_base = 0;
 	config_tenants_free(&sp->tenant_cfg);
 }
 
@@ -198,4 +203,34 @@ void sp_tenant_half_open(struct sp *sp, uint16_t tid, int delta)
 
 	if (delta > 0 || t->half_open)
 		t->half_open += (uint32_t)delta;
+}
+
+void sp_tenant_traffic(struct sp *sp, uint16_t id, struct dp_tenant_core *out)
+{
+	const struct sp_tenant_traffic *b = &sp_tenant_get(sp, id)->traffic_base;
+
+	/* the rows only grow: never below the base taken from them */
+	sp_fp_tenant_stats(sp, id, out);
+	out->tx_bytes -= b->tx_bytes;
+	out->tx_pkts -= b->tx_pkts;
+	out->rx_bytes -= b->rx_bytes;
+	out->rx_pkts -= b->rx_pkts;
+	out->throttled -= b->throttled;
+}
+
+void sp_tenant_counters_restart(struct sp *sp, const bool *fresh)
+{
+	for (uint16_t id = 0; id < DP_MAX_TENANTS; id++) {
+		struct sp_tenant *t = sp_tenant_get(sp, id);
+		struct dp_tenant_core now;
+
+		if (!fresh[id])
+			continue;
+		memset(t->denied, 0, sizeof(t->denied));
+		sp_fp_tenant_stats(sp, id, &now);
+		t->traffic_base = (struct sp_tenant_traffic){ now.tx_bytes, now.tx_pkts,
+							      now.rx_bytes, now.rx_pkts,
+							      now.throttled };
+	}
+	sp_rpc_rebase(sp, fresh);
 }

@@ -17,6 +17,7 @@
 
 struct sp;
 struct dp_app;
+struct dp_tenant_core;
 struct sp_listener;
 
 /* what a tenant was refused (each a counter, bypassctl status) */
@@ -55,6 +56,11 @@ struct sp_tenant {
 	uint64_t reserved_bytes;      /* its apps reserve at attach (max_buf_mb): RPC message
 				       * heaps and send areas; on huge pages whole regions */
 	uint64_t denied[SPT_DENY_MAX];
+	/* the id's fastpath counts when this tenant took it: an id is
+	 * reused, its rows in every core are never cleared */
+	struct sp_tenant_traffic {
+		uint64_t tx_bytes, tx_pkts, rx_bytes, rx_pkts, throttled;
+	} traffic_base;
 };
 
 /**
@@ -122,6 +128,21 @@ void sp_tenant_half_open(struct sp *sp, uint16_t tid, int delta);
 
 /** sp_tenant_buf_bytes - flow buffer bytes tenant @t holds. */
 uint64_t sp_tenant_buf_bytes(struct sp *sp, const struct sp_tenant *t);
+
+/**
+ * sp_tenant_traffic - tenant @id's traffic counts (bytes, segments,
+ * throttled waits) since it took its id, summed over the cores.
+ */
+void sp_tenant_traffic(struct sp *sp, uint16_t id, struct dp_tenant_core *out);
+
+/**
+ * sp_tenant_counters_restart - new tenants take the free ids marked in
+ * @fresh[DP_MAX_TENANTS]: every count they show (denials, traffic, RPC
+ * calls) starts from zero, not from their ids' last owners'.  Such an id
+ * holds no flow or app (id_free()), so nothing counts into its rows while
+ * they are read.
+ */
+void sp_tenant_counters_restart(struct sp *sp, const bool *fresh);
 
 /* tenant_reload.c */
 

@@ -110,13 +110,15 @@ static void apply(struct sp *sp, struct bp_tenants *ts, const uint16_t *ids)
 	}
 	if (keep && !keep[DP_TENANT_DEFAULT]) /* [tenant default] gone: the defaults */
 		bp_tenant_defaults(&sp->tenants[DP_TENANT_DEFAULT].cfg, BP_TENANT_DEFAULT_NAME);
+	bool fresh[DP_MAX_TENANTS] = { false };
 	for (uint32_t i = 0; i < ts->n; i++) {
 		struct sp_tenant *t = &sp->tenants[ids[i]];
-		if (!t->in_use) /* a new tenant on a free id: counters from zero */
-			memset(t->denied, 0, sizeof(t->denied));
+		if (!t->in_use) /* a new tenant on a free id */
+			fresh[ids[i]] = true;
 		t->cfg = ts->t[i];
 		t->in_use = true;
 	}
+	sp_tenant_counters_restart(sp, fresh);
 	for (uint16_t t = 0; t < DP_MAX_TENANTS; t++)
 		if (sp->tenants[t].in_use)
 			sp_tenant_publish(sp, t);

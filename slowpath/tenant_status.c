@@ -53,7 +53,7 @@ void sp_tenant_status_one(struct sp *sp, uint16_t id, Bypass__TenantStatus *o)
 	o->burst_bytes = bp_tenant_burst(&t->cfg);
 	o->weight = t->cfg.weight;
 	o->class_ = (char *)class_names[t->cfg.class_ < 3 ? t->cfg.class_ : BP_CLASS_NORMAL];
-	sp_fp_tenant_stats(sp, id, &fc);
+	sp_tenant_traffic(sp, id, &fc);
 	o->has_tx_bytes = o->has_tx_pkts = o->has_rx_bytes = o->has_rx_pkts = 1;
 	o->has_throttled = 1;
 	o->tx_bytes = fc.tx_bytes;

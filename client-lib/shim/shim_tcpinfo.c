@@ -71,7 +71,9 @@ int shim_tcp_info(struct shim_sock *s, void *val, socklen_t *len)
 		ti.tcpi_state = linux_state(st.state);
 		ti.tcpi_rto = st.rto_ms * 1000;
 		ti.tcpi_snd_mss = ti.tcpi_rcv_mss = ti.tcpi_advmss = mss;
-		ti.tcpi_unacked = (uint32_t)((st.bytes_sent - st.bytes_acked + mss - 1) / mss);
+		/* two counters read one after the other: never wrap */
+		ti.tcpi_unacked = st.bytes_sent > st.bytes_acked ?
+			(uint32_t)((st.bytes_sent - st.bytes_acked + mss - 1) / mss) : 0;
 		ti.tcpi_rtt = st.srtt_us;
 		ti.tcpi_rttvar = st.rttvar_us;
 		ti.tcpi_snd_cwnd = (st.cwnd + mss - 1) / mss;

@@ -45,6 +45,7 @@ cleanup_users() {
 }
 finish() {
 	local rc=$?
+	set +e # a failed step, or (exit 1) below, would end the trap here
 	bp_stop_all
 	cleanup_users
 	(exit "$rc")

@@ -37,6 +37,7 @@ fi
 # the user, then hand bp_cleanup the test's verdict
 finish() {
 	local rc=$?
+	set +e # a failed step, or (exit 1) below, would end the trap here
 	bp_stop_all || rc=1
 	[ "$made_user" = 1 ] && userdel bypasstest 2>/dev/null
 	(exit "$rc")

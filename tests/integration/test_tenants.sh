@@ -12,6 +12,7 @@
 #  d) SIGHUP raising t2's max_flows lets it connect, its connections intact;
 #     an invalid file (SIGHUP or bypassctl config reload) changes nothing
 #  e) removing t2 resets its flows and disconnects its apps
+#  f) a new tenant t4, on t2's freed id, starts every count from zero
 set -euo pipefail
 # shellcheck source=tests/integration/shim_lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/shim_lib.sh"
@@ -38,6 +39,7 @@ cleanup_users() {
 # them) are stopped, and with the test's exit status kept for bp_cleanup
 finish() {
 	local rc=$?
+	set +e # a failed step, or (exit 1) below, would end the trap here
 	bp_stop_all || rc=1
 	cleanup_users
 	(exit "$rc")
@@ -56,7 +58,7 @@ dir=$BP_TMP
 chmod 755 "$dir"
 chmod 755 "$HERE" 2>/dev/null || true
 
-# write_conf MAXFLOWS2 [WITH_T2]
+# write_conf MAXFLOWS2 [WITH_T2] [WITH_T4]
 write_conf() {
 	cat >"$dir/fp.conf.new" <<EOC
 [daemon]
@@ -78,6 +80,11 @@ max_apps = 2
 max_flows = $1
 rate = 200mbit
 EOC
+	[ "${3:-0}" = 1 ] && cat >>"$dir/fp.conf.new" <<EOC
+[tenant t4]
+uids = bptn2
+listen_ports = 7520
+EOC
 	mv "$dir/fp.conf.new" "$dir/fp.conf"
 }
 write_conf 3
@@ -90,6 +97,7 @@ sock=$BYPASS_SOCKET
 as_u() { local u=$1; shift; ip netns exec "$BP_NS_DP" setpriv --reuid="$u" --regid="$G" --clear-groups "$@"; }
 shim_as() { local u=$1; shift; as_u "$u" env LD_PRELOAD="$SHIM" BYPASS_SOCKET="$sock" timeout 60 "$PY" "$CLIENT" "$@"; }
 tenant_line() { "$CTL" status | awk -v t="$1" '$1 == "tenant" && $2 == t'; }
+stat_of() { "$CTL" stats | awk -v k="$1" '$1 == k {print $2; f=1} END {if (!f) print "none"}'; }
 denied() { "$CTL" stats | awk -v k="tenant.$1.denied_$2" '$1 == k {print $2; f=1} END {if (!f) print 0}'; }
 
 bp_bg bp_peer python3 "$(dirname "$0")/peer_echo.py" 7401
@@ -202,6 +210,10 @@ bp_log "(e) removing a tenant"
 # before they leave t2's count, and this app needs 2 of the 5
 for i in $(seq 100); do tenant_line t2 | grep -q " flows 0/" && break; sleep 0.1; done
 tenant_line t2 | grep -q " flows 0/" || bp_die "(d)'s connections still count: $(tenant_line t2)"
+t2tx=$(stat_of tenant.t2.tx_bytes)
+t2id=$(stat_of tenant.t2.id)
+[ "$t2tx" -gt 0 ] 2>/dev/null || bp_die "t2 sent nothing so far: tx_bytes $t2tx"
+[ "$(stat_of tenant.t2.denied)" -gt 0 ] || bp_die "t2 was refused nothing so far"
 rm -f "$dir/go"
 shim_as "$U2" conns "$BP_PEER_IP" 7401 2 "$dir/go" >"$dir/t2_rm.log" 2>&1 &
 t2r=$!
@@ -221,5 +233,21 @@ out=$(as_u "$U2" "$PY" "$CLIENT" attach "$sock" 1 0)
 [ "$out" = "attach 0 EACCES" ] || bp_die "bptn2, now in no tenant, was not refused: $out"
 echo "ok: (e) a removed tenant's flows reset, its apps go, its users are unknown"
 "$CTL" status | grep '^tenant' | sed 's/^/  /'
+
+# ---------------------------------------------------------------- (f)
+bp_log "(f) a new tenant on a removed one's id counts from zero"
+# t2's id is free once it is no longer listed (no flow, app or half-open)
+write_conf 5 0 1
+"$CTL" config reload >/dev/null || bp_die "bypassctl config reload refused t4"
+[ "$(stat_of tenant.t4.id)" = "$t2id" ] ||
+	bp_die "t4 has id $(stat_of tenant.t4.id), not t2's freed $t2id: nothing reused"
+for k in tx_bytes tx_pkts rx_bytes rx_pkts throttled denied; do
+	v=$(stat_of "tenant.t4.$k")
+	[ "$v" = 0 ] || bp_die "new tenant t4 starts with $k $v (t2 sent $t2tx bytes on id $t2id)"
+done
+m=$("$CTL" metrics) || bp_die "bypassctl metrics failed"
+grep -q '^bypass_tenant_tx_payload_bytes_total{tenant="t4"} 0$' <<<"$m" ||
+	bp_die "t4's metrics do not start from zero: $(grep 'tenant="t4"' <<<"$m" | head -5)"
+echo "ok: (f) t4 on id $t2id starts from zero (t2 had sent $t2tx bytes)"
 bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
 echo "PASS"
