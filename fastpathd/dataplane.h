@@ -578,7 +578,7 @@ enum dp_counter {
 	DPC_SYN_COOKIE_BAD,   /* ACKs with a forged or expired cookie */
 	DPC_SYN_DROPPED,      /* SYNs dropped: bogus source, every backlog full */
 	DPC_FORWARDED,        /* frames received on one core's queue for another's bucket */
-	DPC_RX_FWD_IN,        /* frames another core passed to this one */
+	DPC_RX_FWD_IN,        /* frames another core passed to this one, kept */
 	DPC_RX_KEPT,          /* frames from this core's queue it did not pass on */
 	DPC_PARKED,           /* frames and messages held while their bucket moved in */
 	DPC_PARK_DROP,        /* frames dropped because too many waited */

@@ -48,10 +48,15 @@ void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 	case DPM_RX_REINJECT:
 		fp_rx_frame(fp, msg->ptr, true);
 		break;
-	case DPM_RX_FWD:
-		fp->cnt[DPC_RX_FWD_IN]++;
+	case DPM_RX_FWD: {
+		uint64_t passed_on = fp->cnt[DPC_FORWARDED];
+
 		fp_rx_frame(fp, msg->ptr, msg->arg != 0);
+		/* its bucket moved on meanwhile: it counts where it stays */
+		if (fp->cnt[DPC_FORWARDED] == passed_on)
+			fp->cnt[DPC_RX_FWD_IN]++;
 		break;
+	}
 	case DPM_DOORBELL:
 	case DPM_DOORBELL_SEND:
 		fp_doorbell_fwd(fp, f, msg);

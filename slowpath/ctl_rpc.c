@@ -25,13 +25,19 @@ static int by_key(const void *a, const void *b)
 	return x->method < y->method ? -1 : x->method > y->method;
 }
 
-/* the cores' rows added up per (tenant, method) into @v (SP_RPC_ROWS),
+/* the cores' rows: at most this many, and as many keys */
+static uint32_t rpc_rows(const struct sp *sp)
+{
+	return DP_RPC_STATS * sp->dp->ncores;
+}
+
+/* the cores' rows added up per (tenant, method) into @v (rpc_rows()),
  * sorted, counted from the start.  Return: rows. */
 static uint32_t rpc_sum_raw(struct sp *sp, struct dp_rpc_stat *v)
 {
 	uint32_t n, m = 0;
 
-	n = sp_fp_rpc_stats(sp, v, SP_RPC_ROWS);
+	n = sp_fp_rpc_stats(sp, v, rpc_rows(sp));
 	qsort(v, n, sizeof(*v), by_key);
 	for (uint32_t i = 0; i < n; i++) {
 		if (m && v[m - 1].tenant == v[i].tenant && v[m - 1].method == v[i].method) {
@@ -55,7 +61,7 @@ int sp_rpc_sum(struct sp *sp, struct dp_rpc_stat **out)
 {
 	uint32_t n, m = 0;
 
-	*out = calloc(SP_RPC_ROWS, sizeof(**out));
+	*out = calloc(rpc_rows(sp) ? rpc_rows(sp) : 1, sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
 	n = rpc_sum_raw(sp, *out);

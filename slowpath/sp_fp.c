@@ -478,8 +478,9 @@ void sp_fp_core_set_busy_pct(struct sp *sp, uint32_t k, uint32_t pct)
 
 /**
  * sp_fp_core_stat - what bypassctl shows of core @k: frames processed (its
- * port queue's it did not pass on, plus those passed to it: two counters
- * that only grow), frames sent, flows owned, smoothed busy percentage.
+ * port queue's it did not pass on, plus those passed to it that it kept:
+ * two counters that only grow, and a frame counts on one core), frames
+ * sent, flows owned, smoothed busy percentage.
  */
 struct sp_fp_core_stat sp_fp_core_stat(struct sp *sp, uint32_t k)
 {
