@@ -97,8 +97,9 @@ sock=$BYPASS_SOCKET
 as_u() { local u=$1; shift; ip netns exec "$BP_NS_DP" setpriv --reuid="$u" --regid="$G" --clear-groups "$@"; }
 shim_as() { local u=$1; shift; as_u "$u" env LD_PRELOAD="$SHIM" BYPASS_SOCKET="$sock" timeout 60 "$PY" "$CLIENT" "$@"; }
 tenant_line() { "$CTL" status | awk -v t="$1" '$1 == "tenant" && $2 == t'; }
-stat_of() { "$CTL" stats | awk -v k="$1" '$1 == k {print $2; f=1} END {if (!f) print "none"}'; }
-denied() { "$CTL" stats | awk -v k="tenant.$1.denied_$2" '$1 == k {print $2; f=1} END {if (!f) print 0}'; }
+# stat_of KEY [DEFAULT]: KEY's value in bypassctl stats, DEFAULT (none) if absent
+stat_of() { "$CTL" stats | awk -v k="$1" -v d="${2:-none}" '$1 == k {print $2; f=1} END {if (!f) print d}'; }
+denied() { stat_of "tenant.$1.denied_$2" 0; }
 
 bp_bg bp_peer python3 "$(dirname "$0")/peer_echo.py" 7401
 bp_wait_peer_listen 7401
@@ -239,8 +240,8 @@ bp_log "(f) a new tenant on a removed one's id counts from zero"
 # t2's id is free once it is no longer listed (no flow, app or half-open)
 write_conf 5 0 1
 "$CTL" config reload >/dev/null || bp_die "bypassctl config reload refused t4"
-[ "$(stat_of tenant.t4.id)" = "$t2id" ] ||
-	bp_die "t4 has id $(stat_of tenant.t4.id), not t2's freed $t2id: nothing reused"
+t4id=$(stat_of tenant.t4.id)
+[ "$t4id" = "$t2id" ] || bp_die "t4 has id $t4id, not t2's freed $t2id: nothing reused"
 for k in tx_bytes tx_pkts rx_bytes rx_pkts throttled denied; do
 	v=$(stat_of "tenant.t4.$k")
 	[ "$v" = 0 ] || bp_die "new tenant t4 starts with $k $v (t2 sent $t2tx bytes on id $t2id)"
