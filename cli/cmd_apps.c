@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bypassctl.h"
+#include "log_esc.h"
 
 static const char usage[] =
 	"usage: bypassctl apps [tenant NAME] [pid PID] [--json]\n"
@@ -74,14 +75,17 @@ int cmd_apps(int argc, char **argv)
 		       "uid", "tenant", "flows", "buf", "region", "tx_bytes", "rx_bytes", "name");
 		for (size_t i = 0; i < r->n_apps; i++) {
 			const Bypass__AppInfo *a = r->apps[i];
-			char fl[24];
+			/* an app names itself: no escape sequence reaches the
+			 * operator's terminal */
+			char fl[24], name[LOG_ESC_SIZE(64)];
 			snprintf(fl, sizeof(fl), "%u/%u", a->flows, a->max_flows);
+			log_esc(name, sizeof(name), a->name && *a->name ? a->name : "-");
 			printf("%-5u %-8d %-6u %-12s %-11s %-9s %-9s %-14llu %-14llu %s%s\n",
 			       a->app_id, a->pid, a->uid, a->tenant ? a->tenant : "-", fl,
 			       cli_bytes(b1, sizeof(b1), a->buf_bytes),
 			       cli_bytes(b2, sizeof(b2), a->region_bytes),
 			       (unsigned long long)a->tx_bytes, (unsigned long long)a->rx_bytes,
-			       a->name && *a->name ? a->name : "-", a->dying ? " (detaching)" : "");
+			       name, a->dying ? " (detaching)" : "");
 			if (a->bad_entries)
 				printf("      bad_entries %llu\n", (unsigned long long)a->bad_entries);
 		}

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <pcap/pcap.h>
@@ -32,6 +33,29 @@
 #include "bypassctl.h"
 
 #define CAP_FIRST_REPLY_S 5
+
+/* -w FILE: a regular file of ours, mode 0600, empty; -1 with why printed */
+static int open_output(const char *path)
+{
+	const char *why = NULL;
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+
+	if (fd < 0)
+		why = errno == ELOOP ? "it is a symbolic link (give the file itself)" : strerror(errno);
+	else if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (fchmod(fd, 0600))
+		why = "cannot make it mode 0600 (another user's file?): give a new file";
+	else if (ftruncate(fd, 0) || fcntl(fd, F_SETFL, 0))
+		why = strerror(errno);
+	if (!why)
+		return fd;
+	fprintf(stderr, "bypassctl: capture: cannot write %s: %s\n", path, why);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
 
 static volatile sig_atomic_t stop_asked;
 
@@ -51,13 +75,14 @@ static void usage(FILE *out)
 		"as on the wire) until interrupted (Ctrl-C) or COUNT packets.  FILTER is a\n"
 		"tcpdump expression (pcap-filter(7)), e.g. 'tcp port 80 and greater 100'.\n"
 		"\n"
-		"  -w FILE        write to FILE; '-' (the default when stdout is not a\n"
+		"  -w FILE        write to FILE (made mode 0600 once fastpathd accepts; not\n"
+		"                 through a symlink); '-' (the default when stdout is not a\n"
 		"                 terminal) writes to stdout: bypassctl capture -w - | tcpdump -r -\n"
 		"  -c COUNT       stop after COUNT packets\n"
 		"  -s SNAPLEN     keep at most SNAPLEN bytes of each frame (default 262144)\n"
-		"  --tenant NAME  only the flows of tenant NAME; without it root and\n"
-		"                 fastpathd's user capture everything, anyone else their\n"
-		"                 own tenant (another tenant is refused)\n"
+		"  --tenant NAME  only the flows of tenant NAME; without it root,\n"
+		"                 fastpathd's user and admin_group capture everything,\n"
+		"                 anyone else their own tenant (another tenant is refused)\n"
 		"  --json         print the final counts as one JSON object on stderr\n"
 		"  -S, --socket PATH  fastpathd control socket\n"
 		"\n"
@@ -245,10 +270,15 @@ static int pump(int ctl, int rd, int out, bool json)
 		return 1;
 	}
 	print_counts(done, json);
+	/* the daemon ended it for a reason of its own (tenant removed...) */
+	int rc = done->status || done->error ? 1 : 0;
+	if (rc)
+		fprintf(stderr, "bypassctl: capture ended by fastpathd: %s\n",
+			done->error ? done->error : strerror(-done->status));
 	bypass__ctl_msg__free_unpacked(msg, NULL);
 	if (!out_ok && !stop_asked)
 		fprintf(stderr, "bypassctl: capture: the output went away; stopped\n");
-	return 0;
+	return rc;
 }
 
 /**
@@ -274,17 +304,6 @@ int cmd_capture(int argc, char **argv)
 		return rc ? rc : 1;
 	}
 	int out = STDOUT_FILENO;
-	if (o.file && strcmp(o.file, "-")) {
-		out = open(o.file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (out < 0) {
-			fprintf(stderr, "bypassctl: capture: cannot write %s: %s\n", o.file,
-				strerror(errno));
-			free(expr);
-			free(prog);
-			return 1;
-		}
-	}
-
 	char err[512];
 	const char *path = ctl_socket_path(o.socket);
 	int ctl = ctl_client_connect(path, err, sizeof(err)), pfd[2] = { -1, -1 };
@@ -334,6 +353,20 @@ int cmd_capture(int argc, char **argv)
 		goto out;
 	}
 	bypass__ctl_msg__free_unpacked(reply, NULL);
+	/*
+	 * FILE only now: a refused capture must not truncate it.  0600: it
+	 * holds traffic this user was allowed to see, maybe other tenants'
+	 * (umask may narrow it further), also when the file was there
+	 * before.  No symlink as the last component: root capturing into a
+	 * shared directory must not write where a planted link points; and
+	 * a regular file only (a planted FIFO would block the open).  A
+	 * failure here closes the connection, which ends the capture.
+	 */
+	if (o.file && strcmp(o.file, "-") && (out = open_output(o.file)) < 0) {
+		out = STDOUT_FILENO;
+		rc = 1;
+		goto out;
+	}
 	tv.tv_sec = 0;
 	setsockopt(ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 

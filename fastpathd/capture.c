@@ -7,11 +7,12 @@
  *
  * Nothing here runs unless fp->cap_mask (dp->capture_mask as this round
  * loaded it) is non-zero.  While a capture runs its cost per frame is
- * bounded: the filter (classic BPF, at most BPF_MAXINSNS instructions
- * without backward jumps, so it ends), a copy of at most snaplen bytes
- * into the capture pool and one ring enqueue.  A copy that finds the pool
- * empty or the ring full is dropped and counted: the traffic never waits
- * for a capture.
+ * bounded: the filter (classic BPF, at most BPF_MAXINSNS instructions,
+ * every jump forward within the program and a return last, so it ends:
+ * the slowpath's cap_bpf_check() proves that, libpcap's bpf_validate()
+ * alone does not), a copy of at most snaplen bytes into the capture pool
+ * and one ring enqueue.  A copy that finds the pool empty or the ring
+ * full is dropped and counted: the traffic never waits for a capture.
  */
 /* rte_pcapng is experimental in DPDK 22.11 (Debian 12) */
 #define ALLOW_EXPERIMENTAL_API

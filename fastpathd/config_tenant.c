@@ -374,6 +374,11 @@ int config_tenant_set(struct bp_tenants *ts, const char *section, const char *ke
 				 "200mbit, 200m, 1g, 500kbit; 0 = none)", sec, key, val);
 			return -1;
 		}
+		if (v && v < BP_TENANT_MIN_RATE) {
+			snprintf(err, errlen, "[%s] %s: '%s' is below the least rate, 1kbit (one "
+				 "1500-byte segment would take 12 s or more); 0 = none", sec, key, val);
+			return -1;
+		}
 		*(!strcmp(key, "rate") ? &t->rate_bps : &t->rx_rate_bps) = v;
 		return 1;
 	}
@@ -381,6 +386,12 @@ int config_tenant_set(struct bp_tenants *ts, const char *section, const char *ke
 		if (!parse_bytes(val, &v) || !v) {
 			snprintf(err, errlen, "[%s] burst: '%s' is not a size in bytes (write e.g. "
 				 "256k, 1m, 65536; leave it out for the default)", sec, val);
+			return -1;
+		}
+		if (v < BP_TENANT_MIN_BURST) {
+			snprintf(err, errlen, "[%s] burst: '%s' is less than one full segment (1500 "
+				 "bytes): the tenant could never send one; leave it out for the "
+				 "default", sec, val);
 			return -1;
 		}
 		t->burst_bytes = v;
@@ -408,6 +419,15 @@ int config_tenants_validate(const struct bp_tenants *ts, char *err, size_t errle
 {
 	for (uint32_t i = 0; i < ts->n; i++) {
 		const struct bp_tenant_cfg *a = &ts->t[i];
+		/* a bucket that takes longer than a day to fill is a typo, and
+		 * its depth in cycles (tq_depth()) must not overflow */
+		if (a->rate_bps && a->burst_bytes / BP_TENANT_MAX_BURST_S > a->rate_bps / 8) {
+			snprintf(err, errlen, "[tenant %s] burst: %llu bytes is more than a day of "
+				 "sending at its rate (%llu bit/s): make it smaller or leave it out",
+				 a->name, (unsigned long long)a->burst_bytes,
+				 (unsigned long long)a->rate_bps);
+			return -1;
+		}
 		for (uint32_t j = i + 1; j < ts->n; j++) {
 			const struct bp_tenant_cfg *b = &ts->t[j];
 			for (uint32_t x = 0; x < a->nuids; x++)
@@ -537,8 +557,10 @@ void config_tenant_print_fields(FILE *out)
 		{ "max_apps", "attached apps (EMFILE beyond; 0 = no limit)" },
 		{ "max_flows", "flows, half-open included (ENOBUFS beyond; 0 = no limit)" },
 		{ "max_buf_mb", "flow buffer MiB, RPC heaps included; on huge pages whole app regions (ENOBUFS beyond; 0 = no limit)" },
-		{ "rate", "egress bits/s, k/m/g suffixes, \"bit\" optional: 200mbit, 1g (0 = none)" },
-		{ "burst", "token bucket depth in bytes, k/m suffixes (default max(64k, 2 ms at rate))" },
+		{ "rate", "egress bits/s, k/m/g suffixes, \"bit\" optional: 200mbit, 1g (0 = none; "
+			  "else 1kbit or more)" },
+		{ "burst", "token bucket depth in bytes, k/m suffixes (default max(64k, 2 ms at rate); "
+			   "1500 to a day's worth at rate)" },
 		{ "weight", "1..1000 (default 1): share of the link and the fastpath under contention" },
 		{ "class", "latency, normal or bulk (default normal)" },
 		{ "rx_rate", "ingress bits/s via the receive window (0 = none; always counted)" },

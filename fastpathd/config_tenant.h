@@ -20,6 +20,9 @@
 #define BP_TENANT_CGROUP 256
 #define BP_TENANTS_MAX 1024      /* == DP_MAX_TENANTS, the default included */
 #define BP_TENANT_DEFAULT_NAME "default"
+#define BP_TENANT_MIN_RATE 1000       /* bit/s; 0 = no limit */
+#define BP_TENANT_MIN_BURST 1500      /* bytes: one full segment */
+#define BP_TENANT_MAX_BURST_S 86400   /* a burst fills in a day at most */
 
 struct bp_port_range {
 	uint16_t lo, hi;

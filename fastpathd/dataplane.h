@@ -65,7 +65,8 @@
  * Other shared state: struct dp_app says per field which thread uses it;
  * struct dp_tenant's policy is the slowpath's (sp_fp_tenant_set(), which
  * also bumps dp->tenants_gen), its egress bucket (tx_tat) every core's
- * through atomic compare-and-swap, and core[k] (counters) core k's alone;
+ * through atomic compare-and-swap (the slowpath's too, tq_forgive(), when
+ * it changes the policy or a new tenant takes the id), and core[k] (counters) core k's alone;
  * dp->port_tat, the port's bucket, every core's the same way;
  * each dp_core's counters are written by that core only, sp_counters by
  * the slowpath; dp->steer[b] by the core giving bucket b away; stop is set
@@ -547,7 +548,7 @@ struct dp_capture_core {
 } __rte_cache_aligned;
 
 struct dp_capture {
-	struct dp_bpf_insn *prog;   /* validated (bpf_validate) by the slowpath */
+	struct dp_bpf_insn *prog;   /* validated (cap_bpf_check, bpf_validate) by the slowpath */
 	uint32_t nprog;             /* 0: every frame */
 	uint32_t snaplen;
 	int32_t tenant;             /* DP_CAPTURE_ALL_TENANTS, or only this tenant's flows */

@@ -41,12 +41,20 @@ void fp_qos_fini(struct fp_ctx *fp)
 /**
  * fp_qos_refresh - the slowpath changed a policy (dp->tenants_gen moved):
  * is any tenant outside the normal class now?  Only then does a round
- * order its flows by class.
+ * order its flows by class.  Flows parked for their tenant's tokens try
+ * again at once: a raised rate may have made their wait (worked out at
+ * the old rate, possibly seconds) far too long.  One that also paces
+ * itself may so send a segment early, once per policy change.
  */
 void fp_qos_refresh(struct fp_ctx *fp)
 {
 	struct dataplane *dp = fp->dp;
 	fp->tenants_gen = __atomic_load_n(&dp->tenants_gen, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < fp->npaced; i++) {
+		struct fp_flow *f = &dp->flows[fp->paced[i]];
+		if (f->flags & FPF_TENANT_WAIT)
+			f->pace_next_tsc = fp->now;
+	}
 	bool classes = false;
 	for (uint32_t i = 0; i < DP_MAX_TENANTS && !classes; i++)
 		classes = __atomic_load_n(&dp->tenants[i].in_use, __ATOMIC_RELAXED) &&
@@ -124,7 +132,7 @@ bool fp_qos_admit_slow(struct fp_ctx *fp, struct fp_flow *f, uint64_t len)
 		/* every byte through the port counts against the tenant's
 		 * share, also one sent while nobody waited: a tenant that
 		 * often finds the queue empty must not get those for free */
-		tq_sched_charge(&fp->sched, f->tenant, len,
+		tq_sched_charge(&fp->sched, f->tenant, flow_prio(fp, f), len,
 				__atomic_load_n(&t->policy.weight, __ATOMIC_RELAXED));
 	}
 	return true;
@@ -180,7 +188,8 @@ unsigned fp_qos_run(struct fp_ctx *fp)
 		/* with a port rate, fp_qos_admit_slow() charged every byte */
 		uint32_t w = __atomic_load_n(&dp->tenants[tenant].policy.weight, __ATOMIC_RELAXED);
 		if (!fp->port_rate)
-			tq_sched_charge(&fp->sched, tenant, row->tx_bytes - before, w);
+			tq_sched_charge(&fp->sched, tenant, flow_prio(fp, f), row->tx_bytes - before,
+					w);
 		served++;
 	}
 	return served;

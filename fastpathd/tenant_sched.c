@@ -32,15 +32,14 @@ uint64_t tq_take(uint64_t *tat, uint64_t now, uint64_t cost, uint64_t depth)
 	}
 }
 
-void tq_charge(uint64_t *tat, uint64_t now, uint64_t cost)
+void tq_forgive(uint64_t *tat, uint64_t now, uint64_t owed)
 {
 	uint64_t old = __atomic_load_n(tat, __ATOMIC_RELAXED);
-	for (;;) {
-		uint64_t base = old > now ? old : now;
-		if (__atomic_compare_exchange_n(tat, &old, base + cost, true, __ATOMIC_RELAXED,
-						__ATOMIC_RELAXED))
-			return;
-	}
+	uint64_t cap = now + owed;
+
+	while (old > cap &&
+	       !__atomic_compare_exchange_n(tat, &old, cap, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 }
 
 void tq_refund(uint64_t *tat, uint64_t cost)
@@ -66,8 +65,10 @@ int tq_sched_init(struct tq_sched *s, uint32_t ntenants, uint32_t nflows)
 		tq_sched_fini(s);
 		return -1;
 	}
-	for (uint32_t i = 0; i < ntenants; i++)
+	for (uint32_t i = 0; i < ntenants; i++) {
 		s->t[i].head = s->t[i].tail = s->t[i].apos = TQ_NONE;
+		s->t[i].cls = TQ_CLASSES; /* in no class yet: its first turn starts at the floor */
+	}
 	return 0;
 }
 
@@ -78,6 +79,37 @@ void tq_sched_fini(struct tq_sched *s)
 	for (unsigned c = 0; c < TQ_CLASSES; c++)
 		free(s->active[c]);
 	*s = (struct tq_sched){ 0 };
+}
+
+/* virtual times wrap (2^64 / TQ_VSCALE bytes per weight unit, weeks at
+ * 100 Gbit/s): compared by their difference, as TCP compares sequences */
+static inline bool vt_before(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a - b) < 0;
+}
+
+/*
+ * @t competes in @cls from now on (a flow of it waits, or it sends while
+ * none does): no credit for the time it did not compete beyond
+ * TQ_REJOIN_CREDIT (a flow that is window-limited for a round trip leaves
+ * and comes back all the time, and must keep the share its weight gives
+ * it), and none of a virtual time earned in another class (its policy
+ * changed, or a new tenant took the id in another class): there it
+ * rejoins as a newcomer.  A new tenant on an id in the same class keeps
+ * the last one's place, which is at most a send or two from the clock.
+ */
+static void compete(struct tq_sched *s, struct tq_tenant *t, uint8_t cls)
+{
+	uint64_t floor = s->vclock[cls] - TQ_REJOIN_CREDIT;
+	int64_t ahead = (int64_t)(t->vtime - floor);
+
+	/* a tenant not waiting leads its class by a send or two at most: a
+	 * lead beyond TQ_MAX_LEAD is a clock that ran on while it idled for
+	 * weeks, more than half the wrap away (vt_before() would read it
+	 * backwards) */
+	if (ahead < 0 || ahead > (int64_t)TQ_MAX_LEAD || t->cls != cls)
+		t->vtime = floor;
+	t->cls = cls;
 }
 
 static void deactivate(struct tq_sched *s, uint32_t tenant)
@@ -97,14 +129,7 @@ void tq_sched_push(struct tq_sched *s, uint32_t tenant, uint8_t cls, uint32_t fl
 	if (cls >= TQ_CLASSES)
 		cls = TQ_CLASSES - 1;
 	if (t->apos == TQ_NONE) {
-		/* (re)joining: no credit for the time it did not compete,
-		 * beyond a little: a flow that is window-limited for a round
-		 * trip leaves and comes back all the time, and must keep the
-		 * share its weight gives it */
-		uint64_t floor = s->vclock[cls] > TQ_REJOIN_CREDIT ? s->vclock[cls] - TQ_REJOIN_CREDIT : 0;
-		t->cls = cls;
-		if (t->vtime < floor)
-			t->vtime = floor;
+		compete(s, t, cls);
 		t->apos = s->nactive[cls];
 		s->active[cls][s->nactive[cls]++] = tenant;
 	}
@@ -127,7 +152,7 @@ uint32_t tq_sched_pop(struct tq_sched *s, uint32_t *tenant)
 		uint32_t best = s->active[c][0];
 		for (uint32_t i = 1; i < n; i++) {
 			uint32_t id = s->active[c][i];
-			if (s->t[id].vtime < s->t[best].vtime)
+			if (vt_before(s->t[id].vtime, s->t[best].vtime))
 				best = id;
 		}
 		struct tq_tenant *t = &s->t[best];
@@ -146,9 +171,24 @@ uint32_t tq_sched_pop(struct tq_sched *s, uint32_t *tenant)
 	return TQ_NONE;
 }
 
-void tq_sched_charge(struct tq_sched *s, uint32_t tenant, uint64_t bytes, uint32_t weight)
+void tq_sched_charge(struct tq_sched *s, uint32_t tenant, uint8_t cls, uint64_t bytes,
+		     uint32_t weight)
 {
-	s->t[tenant].vtime += bytes * TQ_VSCALE / (weight ? weight : 1);
+	struct tq_tenant *t = &s->t[tenant];
+
+	if (cls >= TQ_CLASSES)
+		cls = TQ_CLASSES - 1;
+	if (t->apos == TQ_NONE) {
+		/* sent without waiting: it competes all the same, and when
+		 * no tenant of its class waits the class's clock is where
+		 * it is, as if the scheduler had picked it.  Else the clock
+		 * stood still while it sent alone, and the next tenant to
+		 * wait would win every turn until it had sent as much */
+		compete(s, t, cls);
+		if (!s->nactive[cls] && vt_before(s->vclock[cls], t->vtime))
+			s->vclock[cls] = t->vtime;
+	}
+	t->vtime += bytes * TQ_VSCALE / (weight ? weight : 1);
 }
 
 bool tq_sched_remove(struct tq_sched *s, uint32_t tenant, uint32_t flow)

@@ -42,8 +42,14 @@ uint64_t tq_depth(uint64_t burst_bytes, uint64_t rate_bps, uint64_t hz);
  */
 uint64_t tq_take(uint64_t *tat, uint64_t now, uint64_t cost, uint64_t depth);
 
-/** tq_charge - take @cost whether or not tokens are left (a retransmission). */
-void tq_charge(uint64_t *tat, uint64_t now, uint64_t cost);
+
+/**
+ * tq_forgive - the bucket at @tat owes at most @owed cycles from @now on:
+ * a policy change cuts a debt run up at the old rate to a little of the
+ * new one (a raised rate must not wait out minutes of the old), a new
+ * tenant on a reused id owes nothing.  Lock-free, like tq_take().
+ */
+void tq_forgive(uint64_t *tat, uint64_t now, uint64_t owed);
 
 /** tq_refund - give back @cost a tq_take() took for a send that did not happen. */
 void tq_refund(uint64_t *tat, uint64_t cost);
@@ -61,6 +67,7 @@ uint64_t tq_rx_window(uint64_t rate_bps, uint32_t srtt_us, uint32_t mss);
 #define TQ_CLASSES 3        /* enum dp_prio: latency, normal, bulk */
 #define TQ_VSCALE 1024      /* virtual time per byte at weight 1 */
 #define TQ_REJOIN_CREDIT (16384ull * TQ_VSCALE) /* how far behind the class a tenant may rejoin */
+#define TQ_MAX_LEAD (1ull << 40) /* how far ahead (1 GiB at weight 1): beyond, a stale clock */
 
 struct tq_tenant {
 	uint64_t vtime;         /* bytes served / weight (scaled): its fair-share clock */
@@ -77,7 +84,8 @@ struct tq_tenant {
  * served divided by weight) is lowest (start-time fair queuing), its
  * flows in FIFO order.  A tenant that becomes active starts no earlier
  * than the class's clock less TQ_REJOIN_CREDIT (16 KiB at weight 1), so
- * idling earns no more credit than that.
+ * idling earns no more credit than that; one that changed class starts
+ * exactly there.  Virtual times are compared modulo 2^64.
  */
 struct tq_sched {
 	struct tq_tenant *t;    /* [ntenants] */
@@ -101,8 +109,13 @@ void tq_sched_push(struct tq_sched *s, uint32_t tenant, uint8_t cls, uint32_t fl
  */
 uint32_t tq_sched_pop(struct tq_sched *s, uint32_t *tenant);
 
-/** tq_sched_charge - @tenant sent @bytes: advance its clock by bytes / @weight. */
-void tq_sched_charge(struct tq_sched *s, uint32_t tenant, uint64_t bytes, uint32_t weight);
+/**
+ * tq_sched_charge - @tenant, of class @cls, sent @bytes: advance its clock
+ * by bytes / @weight.  A send that did not wait for the scheduler counts
+ * too, and moves the class's clock along when nobody of the class waits.
+ */
+void tq_sched_charge(struct tq_sched *s, uint32_t tenant, uint8_t cls, uint64_t bytes,
+		     uint32_t weight);
 
 /** tq_sched_remove - take @flow (waiting for @tenant) off, wherever it is. */
 bool tq_sched_remove(struct tq_sched *s, uint32_t tenant, uint32_t flow);

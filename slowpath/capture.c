@@ -7,9 +7,12 @@
  *
  * A capture ends when COUNT packets are written, when bypassctl asks
  * (CaptureStop, on SIGINT), when the pipe's reader or the control
- * connection goes away.  Ending stops the cores first, waits until none
- * can still be using the slot (sp_fp_capture_quiet()), writes what is
- * left for at most CAP_END_S, then closes the pipe and sends the counts.
+ * connection goes away, when its tenant is removed (the id may be reused)
+ * or the pipe cannot be written without blocking.  Ending stops the cores
+ * first, waits until none can still be using the slot
+ * (sp_fp_capture_quiet()), writes what is left for at most CAP_END_S,
+ * then closes the pipe, sends the counts and lets the connection go
+ * (sp_ctl_release()): it was held outside the control socket's caps.
  * Fastpath state is reached only through sp_fp.c.
  */
 #include <errno.h>
@@ -21,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <pcap/bpf.h>
 #include <rte_mbuf.h>
 #include <rte_malloc.h>
@@ -37,8 +39,8 @@
 #define CAP_END_S 2.0             /* ending: what is left may wait this long */
 #define CAP_SNAP_DEFAULT 262144u  /* tcpdump's */
 #define CAP_PER_UID 2             /* captures a non-admin uid may run at once */
+#define CAP_NONADMIN (DP_CAPTURE_MAX - 1) /* one slot stays an admin's */
 #define CAP_DRAIN 256
-#define CAP_MAXINSNS 4096         /* the kernel's BPF_MAXINSNS */
 
 enum cap_state { CAP_FREE = 0, CAP_RUNNING, CAP_ENDING };
 
@@ -48,8 +50,12 @@ struct sp_capture {
 	enum cap_state state;
 	struct ctl_conn *cc;      /* NULL once the connection is gone */
 	uint32_t uid;
+	bool admin;               /* sp_ctl_admin() at the start */
+	int32_t tid;              /* DP_CAPTURE_ALL_TENANTS or the one captured */
 	int fd;                   /* the pipe's write end, non-blocking */
-	bool broken;              /* the reader went away */
+	bool broken;              /* the reader went away (or the pipe is unusable) */
+	int status;               /* 0, or -errno: ended for @why, not by the client */
+	char why[160];
 	ev_timer tick_w;
 	ev_tstamp end_by;
 	uint8_t *buf;
@@ -73,21 +79,32 @@ static struct sp_captures *caps_of(struct sp *sp)
 
 /* ---------------------------------------------------- the pipe */
 
-/* write what the pipe takes now; a reader gone marks the capture broken */
+/* the capture ends for a reason of the daemon's: the client is told why */
+static void cap_why(struct sp_capture *c, int status, const char *why)
+{
+	if (c->status)
+		return; /* the first reason stands */
+	c->status = status;
+	snprintf(c->why, sizeof(c->why), "%s", why);
+}
+
+/*
+ * write what the pipe takes now; a reader gone marks the capture broken.
+ * Never a write that could block: the client shares the description and
+ * may clear O_NONBLOCK, so a kernel that cannot do RWF_NOWAIT on a pipe
+ * ends the capture rather than risk the slowpath (cap_pipe_write()).
+ */
 static void cap_flush(struct sp_capture *c)
 {
 	while (!c->broken && c->off < c->len) {
-		struct iovec v = { c->buf + c->off, c->len - c->off };
-		ssize_t r = pwritev2(c->fd, &v, 1, -1, RWF_NOWAIT);
-		if (r < 0 && errno == EOPNOTSUPP) /* a kernel without it for pipes */
-			r = write(c->fd, v.iov_base, v.iov_len);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				c->broken = true;
+		ssize_t r = cap_pipe_write(c->fd, c->buf + c->off, c->len - c->off);
+		if (r == -EOPNOTSUPP)
+			cap_why(c, -EOPNOTSUPP, "this kernel cannot write to a pipe without "
+				"blocking (pwritev2 RWF_NOWAIT), which capture needs");
+		if (r < 0)
+			c->broken = true;
+		if (r <= 0)
 			break;
-		}
 		c->off += (uint32_t)r;
 	}
 	if (c->off == c->len)
@@ -158,7 +175,7 @@ static void cap_reply(struct ctl_conn *cc, int status, const char *error,
 	Bypass__CaptureReply rep = BYPASS__CAPTURE_REPLY__INIT;
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
 	rep.status = status;
-	rep.error = (char *)error;
+	rep.error = error && *error ? (char *)error : NULL;
 	if (c) {
 		rep.has_done = 1;
 		rep.done = c->state == CAP_ENDING;
@@ -183,6 +200,21 @@ static void cap_end(struct sp_capture *c)
 	c->end_by = ev_now(c->sp->loop) + CAP_END_S;
 }
 
+/*
+ * the final counts to the client, then its connection goes: it was held
+ * outside the caps (sp_ctl_hold()) and nothing else would ever close it
+ */
+static void cap_done(struct sp_capture *c, uint64_t matched, uint64_t dropped)
+{
+	struct ctl_conn *cc = c->cc;
+	if (!cc)
+		return;
+	cap_reply(cc, c->status, c->why, c, matched, dropped);
+	cc->capture = NULL;
+	c->cc = NULL;
+	sp_ctl_release(cc);
+}
+
 /* the slot is quiet and written out (or out of time): give it back */
 static void cap_free(struct sp_capture *c)
 {
@@ -191,15 +223,12 @@ static void cap_free(struct sp_capture *c)
 	cap_drain(c, false); /* anything late: discarded */
 	sp_fp_capture_counts(sp, c->slot, &matched, &dropped);
 	close(c->fd);
-	if (c->cc) {
-		cap_reply(c->cc, 0, NULL, c, matched, dropped);
-		c->cc->capture = NULL;
-		sp_ctl_close_when_sent(c->cc);
-	}
-	fprintf(stderr, "fastpathd: capture %u (uid %u) ended: %llu packets written, "
+	cap_done(c, matched, dropped);
+	fprintf(stderr, "fastpathd: capture %u (uid %u) ended%s%s: %llu packets written, "
 		"%llu matched, %llu lost in the rings, %llu to a slow reader\n", c->slot, c->uid,
-		(unsigned long long)c->packets, (unsigned long long)matched,
-		(unsigned long long)dropped, (unsigned long long)c->reader_drops);
+		*c->why ? ": " : "", c->why, (unsigned long long)c->packets,
+		(unsigned long long)matched, (unsigned long long)dropped,
+		(unsigned long long)c->reader_drops);
 	ev_timer_stop(sp->loop, &c->tick_w);
 	free(c->buf);
 	rte_free(c->prog); /* no core uses it: the slot is quiet */
@@ -225,6 +254,14 @@ static void on_cap_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		fprintf(stderr, "fastpathd: capture %u: a fastpath core did not finish its "
 			"round in %.0f s; the slot stays reserved\n", c->slot, 2 * CAP_END_S);
 		ev_timer_stop(loop, &c->tick_w);
+		/* the client and its pipe need not wait with the slot */
+		cap_why(c, -ETIMEDOUT, "a fastpath core stopped making progress; the "
+			"capture ended without its last packets");
+		close(c->fd);
+		c->fd = -1;
+		uint64_t matched, dropped;
+		sp_fp_capture_counts(c->sp, c->slot, &matched, &dropped);
+		cap_done(c, matched, dropped);
 		return;
 	}
 	cap_drain(c, !c->broken);
@@ -252,6 +289,40 @@ void sp_ctl_capture_stop(struct sp *sp, struct ctl_conn *cc)
 {
 	if (cc->capture)
 		cap_end(cc->capture);
+}
+
+/**
+ * sp_capture_tenants_changed - the tenants were reloaded or changed: end,
+ * with what they took so far, the captures of a tenant no longer
+ * configured (its id may go to a later tenant, whose frames the capture
+ * would record) and those of a user that is not an admin whose uid no
+ * longer belongs to the tenant it captures.  Call it once the new
+ * tenants are in, before an id can be given out again; it only stops the
+ * cores and marks the captures, so it is safe within any control request.
+ */
+void sp_capture_tenants_changed(struct sp *sp)
+{
+	struct sp_captures *cs = sp->captures;
+	if (!cs)
+		return;
+	for (uint32_t i = 0; i < DP_CAPTURE_MAX; i++) {
+		struct sp_capture *c = &cs->cap[i];
+		char why[160];
+		if (c->state != CAP_RUNNING || c->tid == DP_CAPTURE_ALL_TENANTS)
+			continue;
+		if (!sp_tenant_get(sp, (uint16_t)c->tid)->in_use) {
+			snprintf(why, sizeof(why), "tenant removed: '%s' is no longer configured",
+				 c->tenant);
+			cap_why(c, -ENOENT, why);
+		} else if (!c->admin && c->cc && sp_tenant_lookup(sp, &c->cc->ident) != c->tid) {
+			snprintf(why, sizeof(why), "uid %u no longer belongs to tenant '%s'",
+				 c->uid, c->tenant);
+			cap_why(c, -EACCES, why);
+		} else {
+			continue;
+		}
+		cap_end(c);
+	}
 }
 
 /* ---------------------------------------------------- starting */
@@ -284,18 +355,19 @@ static int cap_authorize(struct sp *sp, struct ctl_conn *cc, const char *want, c
 	}
 	if (admin)
 		return tid;
-	int own = sp_tenant_identify(sp, &cc->ident);
+	/* a lookup: a refused capture is no refused attach (sp_tenant_identify()) */
+	int own = sp_tenant_lookup(sp, &cc->ident);
 	if (own < 0) {
-		snprintf(err, errlen, "uid %u is in no tenant; only root or fastpathd's own user "
-			 "may capture", cc->uid);
+		snprintf(err, errlen, "uid %u is in no tenant; only root, fastpathd's own user or "
+			 "a member of admin_group may capture", cc->uid);
 		return -EACCES;
 	}
 	if (tid == DP_CAPTURE_ALL_TENANTS)
 		return own;
 	if (tid != own) {
 		snprintf(err, errlen, "uid %u may capture only its own tenant '%s', not '%s'; "
-			 "other tenants need root or fastpathd's own user", cc->uid,
-			 sp_tenant_get(sp, (uint16_t)own)->cfg.name, esc);
+			 "other tenants need root, fastpathd's own user or a member of "
+			 "admin_group", cc->uid, sp_tenant_get(sp, (uint16_t)own)->cfg.name, esc);
 		return -EACCES;
 	}
 	return tid;
@@ -309,9 +381,9 @@ static int cap_program(const ProtobufCBinaryData *b, struct dp_bpf_insn **out, u
 	*n = 0;
 	if (!b->len)
 		return 0;
-	if (b->len % 8 || b->len / 8 > CAP_MAXINSNS) {
+	if (b->len % 8 || b->len / 8 > CAP_BPF_MAXINSNS) {
 		snprintf(err, errlen, "the filter program is not whole instructions or longer "
-			 "than %u; compile it with libpcap (bypassctl does)", CAP_MAXINSNS);
+			 "than %u; compile it with libpcap (bypassctl does)", CAP_BPF_MAXINSNS);
 		return -EINVAL;
 	}
 	uint32_t cnt = (uint32_t)(b->len / 8);
@@ -328,12 +400,20 @@ static int cap_program(const ProtobufCBinaryData *b, struct dp_bpf_insn **out, u
 		p[i].k = (uint32_t)s[4] | (uint32_t)s[5] << 8 | (uint32_t)s[6] << 16 |
 			 (uint32_t)s[7] << 24;
 	}
-	/* never run what a client sent without the kernel's own rules:
-	 * forward jumps in range, known opcodes, ends in a return */
-	if (!bpf_validate((const struct bpf_insn *)p, (int)cnt)) {
+	/* never run what a client sent without the kernel's own rules.
+	 * Termination is ours to prove (cap_bpf_check(): forward jumps in
+	 * range, a return last): bpf_validate() lets a wrapping jump through;
+	 * it still checks opcodes, scratch indices and constant divisors */
+	const struct bpf_insn *bp = (const struct bpf_insn *)p;
+	int rc = cap_bpf_check(bp, cnt, err, errlen);
+	if (!rc && !bpf_validate(bp, (int)cnt)) {
+		snprintf(err, errlen, "the filter program does not validate (bpf_validate: an "
+			 "unknown opcode, scratch index or a division by zero)");
+		rc = -EINVAL;
+	}
+	if (rc) {
 		rte_free(p);
-		snprintf(err, errlen, "the filter program does not validate (bpf_validate)");
-		return -EINVAL;
+		return rc;
 	}
 	*out = p;
 	*n = cnt;
@@ -344,7 +424,8 @@ static int cap_program(const ProtobufCBinaryData *b, struct dp_bpf_insn **out, u
  * the pipe bypassctl passed: a FIFO open for writing, made non-blocking.
  * The client shares that open file description and could clear
  * O_NONBLOCK again, stop reading, and block the slowpath's next write, so
- * cap_flush() asks for a non-blocking write on each call (RWF_NOWAIT).
+ * cap_flush() asks for a non-blocking write on each call (RWF_NOWAIT) and
+ * never makes any other (cap_pipe_write()).
  * (The pipe is the client's: a daemon running as its own user may not
  * open a description of its own, as it does for the wake pipes.)
  */
@@ -368,25 +449,51 @@ static int cap_pipe(const int *fds, int nfds, char *err, size_t errlen)
 	return fd;
 }
 
-static struct sp_capture *cap_slot(struct sp *sp, uint32_t uid, bool admin, int *why)
+/*
+ * a free slot for @uid, or NULL with @err set.  Non-admins together hold
+ * at most CAP_NONADMIN slots (and CAP_PER_UID each), so tenants cannot
+ * take every slot and lock out the admin who would look into it.
+ */
+static struct sp_capture *cap_slot(struct sp *sp, uint32_t uid, bool admin, int *why,
+				   char *err, size_t errlen)
 {
 	struct sp_captures *cs = caps_of(sp);
 	struct sp_capture *free_slot = NULL;
-	uint32_t mine = 0;
+	uint32_t mine = 0, nonadmin = 0, used = 0;
 	if (!cs) {
 		*why = -ENOMEM;
+		snprintf(err, errlen, "out of memory for the capture table");
 		return NULL;
 	}
 	for (uint32_t i = 0; i < DP_CAPTURE_MAX; i++) {
 		struct sp_capture *c = &cs->cap[i];
 		if (c->state != CAP_FREE) {
+			used++;
 			mine += c->uid == uid;
+			nonadmin += !c->admin;
 			continue;
 		}
 		if (!free_slot && sp_fp_capture_quiet(sp, i))
 			free_slot = c, free_slot->slot = i;
 	}
-	*why = !admin && mine >= CAP_PER_UID ? -EUSERS : free_slot ? 0 : -EBUSY;
+	*why = -EBUSY;
+	if (!admin && mine >= CAP_PER_UID) {
+		*why = -EUSERS;
+		snprintf(err, errlen, "uid %u runs %u captures already (the most a user that is "
+			 "not an admin may); stop one first", uid, mine);
+	} else if (!admin && nonadmin >= CAP_NONADMIN) {
+		snprintf(err, errlen, "%u captures of users that are not admins run already; the "
+			 "last of the %u slots is kept for root, fastpathd's own user or a "
+			 "member of admin_group", nonadmin, DP_CAPTURE_MAX);
+	} else if (used >= DP_CAPTURE_MAX) {
+		snprintf(err, errlen, "%u captures run already (the most fastpathd runs at "
+			 "once); stop one first", used);
+	} else if (!free_slot) {
+		snprintf(err, errlen, "the capture slots free are still being released by the "
+			 "fastpath cores; try again in a second");
+	} else {
+		*why = 0;
+	}
 	return *why ? NULL : free_slot;
 }
 
@@ -403,14 +510,10 @@ void sp_ctl_capture(struct sp *sp, struct ctl_conn *cc, const Bypass__CaptureReq
 	int tid = cap_authorize(sp, cc, req->tenant, err, sizeof(err));
 	if ((rc = tid) < -1)
 		goto fail;
-	c = cap_slot(sp, cc->uid, sp_ctl_admin(cc), &rc);
-	if (!c) {
-		snprintf(err, sizeof(err), rc == -EUSERS ?
-			 "uid %u runs %u captures already; stop one first" :
-			 "%u captures run already (the most fastpathd runs at once); stop one "
-			 "first", rc == -EUSERS ? cc->uid : DP_CAPTURE_MAX, CAP_PER_UID);
+	bool admin = sp_ctl_admin(cc);
+	c = cap_slot(sp, cc->uid, admin, &rc, err, sizeof(err));
+	if (!c)
 		goto fail;
-	}
 	/* cheap checks first: the pool is made only for a request that can run */
 	if ((fd = rc = cap_pipe(fds, nfds, err, sizeof(err))) < 0)
 		goto fail;
@@ -429,6 +532,8 @@ void sp_ctl_capture(struct sp *sp, struct ctl_conn *cc, const Bypass__CaptureReq
 	c->slot = slot;
 	c->cc = cc;
 	c->uid = cc->uid;
+	c->admin = admin;
+	c->tid = tid;
 	c->fd = fd;
 	c->buf = buf;
 	c->count = req->has_count ? req->count : 0;
@@ -481,7 +586,8 @@ void sp_capture_fini(struct sp *sp)
 			continue;
 		ev_timer_stop(sp->loop, &c->tick_w);
 		sp_fp_capture_stop(sp, i);
-		close(c->fd);
+		if (c->fd >= 0)
+			close(c->fd);
 		free(c->buf);
 		/* the program stays: a core may be in its last round */
 	}

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * capture_pcapng.c - section and interface headers of a capture's pcapng
- * stream, and the check every packet block passes before it is written.
- * All fields are host order: a pcapng reader learns the byte order from
- * the section header's magic.
+ * stream, the check every packet block passes before it is written, the
+ * check a client's filter program passes before it runs, and the write
+ * into the client's pipe.  All fields are host order: a pcapng reader
+ * learns the byte order from the section header's magic.
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <pcap/bpf.h>
 
 #include "capture_pcapng.h"
 
@@ -125,4 +129,52 @@ int cap_pcapng_epb_fix(uint8_t *blk, size_t len, const struct cap_clock *clk)
 	put32(blk + 12, (uint32_t)(ns >> 32));
 	put32(blk + 16, (uint32_t)ns);
 	return 0;
+}
+
+int cap_bpf_check(const struct bpf_insn *prog, uint32_t n, char *err, size_t errlen)
+{
+	if (!n || n > CAP_BPF_MAXINSNS) {
+		snprintf(err, errlen, "the filter program has %u instructions, not 1..%u", n,
+			 CAP_BPF_MAXINSNS);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct bpf_insn *p = &prog[i];
+		if (BPF_CLASS(p->code) != BPF_JMP)
+			continue;
+		/* 64 bits: no sum of a 32-bit index and offset may wrap */
+		uint64_t from = (uint64_t)i + 1;
+		if (BPF_OP(p->code) == BPF_JA) {
+			if (from + p->k >= n) {
+				snprintf(err, errlen, "the filter program's instruction %u jumps "
+					 "(ja %u) outside the program (%u instructions); only "
+					 "forward jumps within it may run", i, p->k, n);
+				return -EINVAL;
+			}
+		} else if (from + p->jt >= n || from + p->jf >= n) {
+			snprintf(err, errlen, "the filter program's instruction %u jumps (jt %u, "
+				 "jf %u) outside the program (%u instructions)", i, p->jt, p->jf,
+				 n);
+			return -EINVAL;
+		}
+	}
+	if (BPF_CLASS(prog[n - 1].code) != BPF_RET) {
+		snprintf(err, errlen, "the filter program's last instruction (%u) is not a "
+			 "return", n - 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+ssize_t cap_pipe_write(int fd, const void *buf, size_t len)
+{
+	struct iovec v = { (void *)buf, len };
+	for (;;) {
+		ssize_t r = pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
+		if (r >= 0)
+			return r;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? 0 : -errno;
+	}
 }

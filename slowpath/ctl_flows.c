@@ -251,12 +251,21 @@ void sp_ctl_flows(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest
 		flows_reply(cc, &rep);
 		return;
 	}
-	if (tenant == -2 || (tenant >= 0 && scope != SP_CTL_ALL && tenant != scope)) {
-		rep.status = tenant == -2 ? -ENOENT : -EPERM;
-		snprintf(err, sizeof(err), tenant == -2 ?
-			 "no tenant '%s' (bypassctl tenants lists them)" :
-			 "tenant '%s' is not yours: only root, fastpathd's user or [daemon] "
-			 "admin_group may see other tenants' flows", req->tenant);
+	/* a non-admin gets one answer whether or not the tenant exists: no
+	 * other tenant's name can be learnt by trying it */
+	if (tenant != -1 && scope != SP_CTL_ALL && tenant != scope) {
+		rep.status = -EPERM;
+		snprintf(err, sizeof(err), "tenant '%s' is not yours (yours is '%s'): only root, "
+			 "fastpathd's user or [daemon] admin_group may see other tenants' flows",
+			 req->tenant, sp->tenants[scope].cfg.name);
+		rep.error = err;
+		flows_reply(cc, &rep);
+		return;
+	}
+	if (tenant == -2) {
+		rep.status = -ENOENT;
+		snprintf(err, sizeof(err), "no tenant '%s' (bypassctl tenants lists them)",
+			 req->tenant);
 		rep.error = err;
 		flows_reply(cc, &rep);
 		return;

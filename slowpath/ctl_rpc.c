@@ -13,6 +13,7 @@
 #include "sp_internal.h"
 #include "ctl_sock.h"
 #include "sp_fp.h"
+#include "tenant.h"
 
 #define RPC_BUDGET (CTL_MAX_FRAME - 1024)
 
@@ -149,6 +150,9 @@ void sp_ctl_rpc(struct sp *sp, struct ctl_conn *cc)
 		Bypass__RpcMethodStat *o = &st[rep.n_methods];
 
 		if (scope != SP_CTL_ALL && v[i].tenant != scope)
+			continue;
+		/* a removed tenant's rows go with it, as in /metrics */
+		if (v[i].tenant < DP_MAX_TENANTS && !sp_tenant_live(&sp->tenants[v[i].tenant]))
 			continue;
 		bypass__rpc_method_stat__init(o);
 		/* the rows no (tenant, method) entry had room for (dp_rpc_stat) */

@@ -586,6 +586,25 @@ static void pending_add(struct sp_ctl *ctl, struct ctl_conn *cc)
 	ctl->st.pending++;
 }
 
+void sp_ctl_release(struct ctl_conn *cc)
+{
+	struct sp_ctl *ctl = ctl_of(cc);
+
+	cc->closing = true;
+	if (cc->dead || cc->out_len == cc->out_off) {
+		conn_end(cc);
+		return;
+	}
+	/* replies wait for a client that may never read them: back under the
+	 * caps, its idle timeout counted from now */
+	if (!cc->pending && !cc->app) {
+		pending_make_room(ctl, cc->uid);
+		pending_add(ctl, cc);
+	}
+	cc->last_req = ev_now(cc->sp->loop);
+	conn_rearm(cc);
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents);
 
 static void on_accept_retry(struct ev_loop *loop, ev_timer *w, int revents)

@@ -102,8 +102,20 @@ int sp_ctl_send(struct ctl_conn *cc, const Bypass__CtlMsg *m, const int *fds, in
 /** sp_ctl_close_when_sent - end @cc once its queued replies are out. */
 void sp_ctl_close_when_sent(struct ctl_conn *cc);
 
-/** sp_ctl_hold - @cc stays open for a long request (a capture): no idle timeout, no cap. */
+/**
+ * sp_ctl_hold - @cc stays open for a long request (a capture): no idle
+ * timeout, no cap, until sp_ctl_release().
+ */
 void sp_ctl_hold(struct ctl_conn *cc);
+
+/**
+ * sp_ctl_release - @cc's long request ended: close it once its replies are
+ * out, under the pending caps and idle timeout again meanwhile, so a
+ * client that neither reads nor closes cannot keep it.  Frees @cc at once
+ * if nothing waits to be sent: call it only outside @cc's own callbacks
+ * (from a timer, as capture.c does).
+ */
+void sp_ctl_release(struct ctl_conn *cc);
 
 /** sp_ctl_attached - @cc now belongs to @app: no idle timeout, no cap. */
 void sp_ctl_attached(struct ctl_conn *cc, struct dp_app *app);
@@ -182,6 +194,7 @@ void sp_ctl_capture(struct sp *sp, struct ctl_conn *cc, const Bypass__CaptureReq
 		    const int *fds, int nfds);
 void sp_ctl_capture_stop(struct sp *sp, struct ctl_conn *cc);
 void sp_capture_conn_gone(struct ctl_conn *cc);
+void sp_capture_tenants_changed(struct sp *sp);
 void sp_capture_fini(struct sp *sp);
 
 #endif /* SP_CTL_SOCK_H */

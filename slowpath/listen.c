@@ -19,12 +19,25 @@ struct sp_listener *sp_listener_of_port(struct sp *sp, uint16_t port)
 	return i ? &sp->listeners[i - 1] : NULL;
 }
 
+/**
+ * sp_listener_takes_conns - may @l take a new connection?  Not a
+ * reservation, and its tenant still grants its port (a reload may have
+ * taken the port away: the listener stays until its app closes it, its
+ * connections live on, and new ones are refused as if nobody listened).
+ * Root's listeners need no grant, as at listen().
+ */
+bool sp_listener_takes_conns(struct sp *sp, const struct sp_listener *l)
+{
+	return !l->reserve &&
+	       (l->uid == 0 || bp_tenant_port_ok(&sp_tenant_get(sp, l->tenant)->cfg, l->port));
+}
+
 /* does a listener on @port take connections (not only reservations hold it)? */
 bool sp_port_accepting(struct sp *sp, uint16_t port)
 {
 	DP_ASSERT_SP();
 	for (uint16_t i = sp->listener_by_port[port]; i; i = sp->listeners[i - 1].next)
-		if (!sp->listeners[i - 1].reserve)
+		if (sp_listener_takes_conns(sp, &sp->listeners[i - 1]))
 			return true;
 	return false;
 }

@@ -299,7 +299,7 @@ uint32_t sp_metrics_collect(struct sp *sp, struct mt_set *set, int tenant, uint3
 	collect_cores_port(sp, set);
 	for (uint16_t id = 0; id < n; id++) {
 		const struct sp_tenant *t = &sp->tenants[id];
-		if (!t->in_use && !t->apps && !t->flows && !t->half_open)
+		if (!sp_tenant_live(t))
 			continue;
 		if (tenant >= 0 && id != tenant)
 			continue;
@@ -333,7 +333,7 @@ void sp_ctl_metrics(struct sp *sp, struct ctl_conn *cc, const Bypass__MetricsReq
 	int tenant = -1;
 
 	if (!sp_ctl_admin(cc)) {
-		tenant = sp_tenant_identify(sp, &cc->ident);
+		tenant = sp_tenant_lookup(sp, &cc->ident); /* a read, not an attach refused */
 		if (tenant < 0)
 			tenant = DP_MAX_TENANTS; /* none of them */
 	}

@@ -6,7 +6,8 @@
  * The slowpath must never wait on a scraper (fastpathd/NOTES.md), so
  * every socket is non-blocking and everything a client can hold is
  * bounded: at most MH_MAX_CONNS connections (a new one evicts the oldest
- * still sending its request, or is closed if all are being answered),
+ * still sending its request, else the one whose reply has not moved for
+ * longest if that is MH_STALL_S or more, else it is closed),
  * a request of at most MH_MAX_REQ bytes that must be whole within
  * MH_REQ_TIMEOUT_S of the accept (a slowloris is cut off), and the whole
  * exchange within MH_CONN_TIMEOUT_S (a scraper that does not read its
@@ -31,6 +32,8 @@
 #define MH_MAX_REQ 4096
 #define MH_REQ_TIMEOUT_S 5.0
 #define MH_CONN_TIMEOUT_S 15.0
+#define MH_STALL_S 1.0
+#define MH_ACCEPT_RETRY_S 0.1 /* out of descriptors: accept again this much later */
 
 struct mh_conn {
 	struct mh *mh;
@@ -38,6 +41,7 @@ struct mh_conn {
 	ev_io io_w;
 	ev_timer timer_w;
 	ev_tstamp accepted;
+	ev_tstamp moved;              /* the reply last went out (or the accept) */
 	char req[MH_MAX_REQ];
 	uint32_t req_len;
 	bool replying;
@@ -51,6 +55,7 @@ struct mh {
 	int fd;
 	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	ev_io accept_w;
+	ev_timer retry_w;             /* restarts accept_w after a shortage */
 	struct mh_conn *conns;
 	uint32_t nconns;
 	struct sp_metrics_http_stats st;
@@ -80,7 +85,7 @@ static void conn_free(struct mh_conn *c)
 }
 
 /* write what the socket takes; true once everything is out */
-static bool conn_flush(struct mh_conn *c)
+static bool conn_flush(struct mh_conn *c, ev_tstamp now)
 {
 	while (c->out_off < c->out.len) {
 		ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off,
@@ -88,6 +93,7 @@ static bool conn_flush(struct mh_conn *c)
 		if (n < 0)
 			return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 		c->out_off += (size_t)n;
+		c->moved = now;
 	}
 	return true;
 }
@@ -193,7 +199,7 @@ static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
 			c->timer_w.repeat = 0.01;
 		ev_timer_again(loop, &c->timer_w);
 	}
-	if (c->out.oom || conn_flush(c)) {
+	if (c->out.oom || conn_flush(c, ev_now(loop))) {
 		/* done (or failed): a close with unread request bytes resets the
 		 * connection, which is what a 1 MB "request" deserves */
 		shutdown(c->fd, SHUT_WR);
@@ -212,21 +218,35 @@ static void on_conn_timer(struct ev_loop *loop, ev_timer *w, int revents)
 /*
  * Full: the oldest connection still sending its request makes room.  A
  * scraper's request arrives in one segment and is answered at once, so
- * only a client that trickles (a slowloris) is old enough to go; filling
- * the table with them cannot lock a scraper out, as refusing newcomers
+ * only a client that trickles (a slowloris) is old enough to go.  Else a
+ * reply that has not moved for MH_STALL_S goes: a scraper reads its reply
+ * as it comes, a client that asked and stopped reading does not.  Filling
+ * the table with either cannot lock a scraper out, as refusing newcomers
  * would.
  */
-static void evict_oldest(struct mh *mh)
+static void evict_oldest(struct mh *mh, ev_tstamp now)
 {
-	struct mh_conn *c = mh->conns, *oldest = NULL;
+	struct mh_conn *c = mh->conns, *oldest = NULL, *stalled = NULL;
 
-	for (; c; c = c->next)
+	for (; c; c = c->next) {
 		if (!c->replying)
 			oldest = c; /* the list is newest first */
+		else if (now - c->moved >= MH_STALL_S && (!stalled || c->moved < stalled->moved))
+			stalled = c;
+	}
+	if (!oldest)
+		oldest = stalled;
 	if (oldest) {
 		mh->st.evicted++;
 		conn_free(oldest);
 	}
+}
+
+static void on_accept_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mh *mh = w->data;
+
+	ev_io_start(loop, &mh->accept_w);
 }
 
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
@@ -235,10 +255,20 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 	for (int i = 0; i < 16; i++) {
 		int fd = accept4(mh->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			       errno == ENOMEM)) {
+			/* the connection stays queued and the listener readable:
+			 * accepting again at once would spin the slowpath */
+			mh->st.refused++;
+			ev_io_stop(loop, &mh->accept_w);
+			ev_timer_set(&mh->retry_w, MH_ACCEPT_RETRY_S, 0);
+			ev_timer_start(loop, &mh->retry_w);
+			return;
+		}
 		if (fd < 0)
-			return; /* EAGAIN, or a resource shortage the next event retries */
+			return; /* EAGAIN: all taken */
 		if (mh->nconns == MH_MAX_CONNS)
-			evict_oldest(mh);
+			evict_oldest(mh, ev_now(loop));
 		struct mh_conn *c = mh->nconns < MH_MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
 		if (!c) {
 			mh->st.refused++;
@@ -247,7 +277,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		c->mh = mh;
 		c->fd = fd;
-		c->accepted = ev_now(loop);
+		c->accepted = c->moved = ev_now(loop);
 		c->next = mh->conns;
 		if (mh->conns)
 			mh->conns->prev = c;
@@ -394,6 +424,8 @@ int sp_metrics_http_start(struct sp *sp, char *err, size_t errlen)
 	ev_io_init(&mh->accept_w, on_accept, mh->fd, EV_READ);
 	mh->accept_w.data = mh;
 	ev_io_start(sp->loop, &mh->accept_w);
+	ev_init(&mh->retry_w, on_accept_retry);
+	mh->retry_w.data = mh;
 	sp->metrics_http = mh;
 	return 0;
 }
@@ -407,6 +439,7 @@ void sp_metrics_http_stop(struct sp *sp)
 	while (mh->conns)
 		conn_free(mh->conns);
 	ev_io_stop(sp->loop, &mh->accept_w);
+	ev_timer_stop(sp->loop, &mh->retry_w);
 	close(mh->fd);
 	if (mh->unix_path[0])
 		unlink(mh->unix_path);

@@ -19,10 +19,12 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <rte_cycles.h>
 #include <rte_ring.h>
 #include <rte_pcapng.h>
 
 #include "sp_internal.h"
+#include "tenant_sched.h"
 #include "rpc_frame_rx.h"
 
 /*
@@ -563,7 +565,8 @@ void sp_fp_loop_mark(struct sp *sp, bool blocking)
  * sp_fp_tenant_set - publish tenant @id's policy to every fastpath core.
  * The fields are stored relaxed, then policy_gen is bumped with release
  * order: a core that sees the new generation sees the whole new policy.
- * A core may apply the old policy for the rest of its round.
+ * A core may apply the old policy for the rest of its round.  A debt the
+ * egress bucket ran up at the old rate is cut to two buckets of the new.
  */
 void sp_fp_tenant_set(struct sp *sp, uint16_t id, const struct dp_tenant_policy *p)
 {
@@ -576,9 +579,22 @@ void sp_fp_tenant_set(struct sp *sp, uint16_t id, const struct dp_tenant_policy 
 	__atomic_store_n(&t->policy.prio, p->prio, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->policy.rx_rate_bps, p->rx_rate_bps, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->in_use, true, __ATOMIC_RELAXED);
+	if (p->rate_bps) /* what one bucket and a send's overdraw may owe */
+		tq_forgive(&t->tx_tat, rte_rdtsc(),
+			   2 * tq_depth(p->burst_bytes, p->rate_bps, sp->dp->tsc_hz));
 	__atomic_fetch_add(&t->policy_gen, 1, __ATOMIC_RELEASE);
 	/* every core re-reads what it caches of the policies (fp_qos_refresh()) */
 	__atomic_fetch_add(&sp->dp->tenants_gen, 1, __ATOMIC_RELEASE);
+}
+
+/**
+ * sp_fp_tenant_fresh - a new tenant took free id @id: its egress bucket
+ * starts full, not in the debt the id's last tenant may have left.
+ */
+void sp_fp_tenant_fresh(struct sp *sp, uint16_t id)
+{
+	DP_ASSERT_SP();
+	tq_forgive(&sp->dp->tenants[id].tx_tat, rte_rdtsc(), 0);
 }
 
 /**

@@ -121,6 +121,8 @@ void sp_fp_loop_mark(struct sp *sp, bool blocking);
 
 /* tenants: the policy the fastpath enforces (dataplane.h, struct dp_tenant) */
 void sp_fp_tenant_set(struct sp *sp, uint16_t id, const struct dp_tenant_policy *p);
+/* a new tenant took free id @id: its egress bucket starts full */
+void sp_fp_tenant_fresh(struct sp *sp, uint16_t id);
 /* its counters summed over the cores (tx/rx payload bytes, segments, waits) */
 void sp_fp_tenant_stats(struct sp *sp, uint16_t id, struct dp_tenant_core *out);
 

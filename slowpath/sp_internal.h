@@ -397,6 +397,7 @@ int sp_conn_listen_fd(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t p
 		      uint32_t *slot_out);
 struct sp_listener *sp_listener_of_port(struct sp *sp, uint16_t port);
 bool sp_port_accepting(struct sp *sp, uint16_t port);
+bool sp_listener_takes_conns(struct sp *sp, const struct sp_listener *l);
 struct sp_listener *sp_listener_of_conn(struct sp *sp, const struct sp_conn *c);
 void sp_listener_unlink(struct sp *sp, struct sp_listener *l);
 void sp_listener_close(struct sp *sp, struct dp_app *app, struct sp_listener *l);

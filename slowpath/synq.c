@@ -188,7 +188,7 @@ static struct sp_listener *pick_listener(struct sp *sp, uint16_t port)
 	for (uint16_t i = sp->listener_by_port[port]; i; i = sp->listeners[i - 1].next) {
 		struct sp_listener *l = &sp->listeners[i - 1];
 		uint32_t waiting = sp_listener_waiting(sp, l);
-		if (l->reserve || waiting >= l->backlog)
+		if (waiting >= l->backlog || !sp_listener_takes_conns(sp, l))
 			continue;
 		if (waiting + l->half_open < best_load) {
 			best_load = waiting + l->half_open;

@@ -28,7 +28,7 @@ uint32_t sp_tenant_count(struct sp *sp)
 	uint32_t n = 1;
 
 	for (uint32_t i = 1; i < DP_MAX_TENANTS; i++)
-		if (sp->tenants[i].in_use || sp->tenants[i].apps || sp->tenants[i].flows)
+		if (sp_tenant_live(&sp->tenants[i]))
 			n = i + 1;
 	return n;
 }
@@ -218,7 +218,7 @@ void sp_tenant_traffic(struct sp *sp, uint16_t id, struct dp_tenant_core *out)
 	out->throttled -= b->throttled;
 }
 
-void sp_tenant_counters_restart(struct sp *sp, const bool *fresh)
+void sp_tenant_fresh_start(struct sp *sp, const bool *fresh)
 {
 	for (uint16_t id = 0; id < DP_MAX_TENANTS; id++) {
 		struct sp_tenant *t = sp_tenant_get(sp, id);
@@ -231,6 +231,7 @@ void sp_tenant_counters_restart(struct sp *sp, const bool *fresh)
 		t->traffic_base = (struct sp_tenant_traffic){ now.tx_bytes, now.tx_pkts,
 							      now.rx_bytes, now.rx_pkts,
 							      now.throttled };
+		sp_fp_tenant_fresh(sp, id);
 	}
 	sp_rpc_rebase(sp, fresh);
 }

@@ -77,6 +77,22 @@ void sp_tenant_publish(struct sp *sp, uint16_t id);
 /** sp_tenants_set_unknown - apply [tenants] unknown from @ts. */
 void sp_tenants_set_unknown(struct sp *sp, const struct bp_tenants *ts);
 
+/* why an attached app's own connection may not change tenants or reload
+ * (sp_ctl_tenant_change(), sp_ctl_config()) */
+#define SP_CTL_NOT_ON_APP                                                                 \
+	"an app's own control connection may not change tenants or reload the "           \
+	"configuration (a tenant removed would end it mid-request): run bypassctl"
+
+/**
+ * sp_tenant_live - @t is configured, or a removed tenant whose apps, flows
+ * or half-open connections are still going: status, /metrics and
+ * bypassctl rpc show it, and a reload may not give its id to another.
+ */
+static inline bool sp_tenant_live(const struct sp_tenant *t)
+{
+	return t->in_use || t->apps || t->flows || t->half_open;
+}
+
 /** sp_tenant_get - the tenant with id @id (always valid for an app's id). */
 struct sp_tenant *sp_tenant_get(struct sp *sp, uint16_t id);
 
@@ -136,13 +152,13 @@ uint64_t sp_tenant_buf_bytes(struct sp *sp, const struct sp_tenant *t);
 void sp_tenant_traffic(struct sp *sp, uint16_t id, struct dp_tenant_core *out);
 
 /**
- * sp_tenant_counters_restart - new tenants take the free ids marked in
+ * sp_tenant_fresh_start - new tenants take the free ids marked in
  * @fresh[DP_MAX_TENANTS]: every count they show (denials, traffic, RPC
- * calls) starts from zero, not from their ids' last owners'.  Such an id
- * holds no flow or app (id_free()), so nothing counts into its rows while
- * they are read.
+ * calls) starts from zero and their egress buckets full, not from what
+ * their ids' last owners left.  Such an id holds no flow or app
+ * (id_free()), so nothing counts into its rows while they are read.
  */
-void sp_tenant_counters_restart(struct sp *sp, const bool *fresh);
+void sp_tenant_fresh_start(struct sp *sp, const bool *fresh);
 
 /* tenant_reload.c */
 

@@ -119,6 +119,11 @@ void sp_ctl_tenant_change(struct sp *sp, struct ctl_conn *cc,
 		rep.status = -EPERM;
 		snprintf(err, sizeof(err), "changing tenants needs root, fastpathd's own user or "
 			 "a member of [daemon] admin_group");
+	} else if (cc->app) {
+		/* removing the app's own tenant would end this connection
+		 * while it is being served */
+		rep.status = -EPERM;
+		snprintf(err, sizeof(err), "%s", SP_CTL_NOT_ON_APP);
 	} else if (tenants_copy(&sp->tenant_cfg, &ts)) {
 		rep.status = -ENOMEM;
 		snprintf(err, sizeof(err), "fastpathd is out of memory");

@@ -26,7 +26,7 @@
  * tenant may be closing) */
 static bool id_free(const struct sp_tenant *t, const bool *taken)
 {
-	return !t->in_use && !*taken && !t->apps && !t->flows && !t->half_open;
+	return !*taken && !sp_tenant_live(t);
 }
 
 /* reset every flow of tenant @tid and disconnect its apps */
@@ -95,12 +95,12 @@ static int plan_ids(struct sp *sp, const struct bp_tenants *ts, uint16_t *ids, c
 
 static void apply(struct sp *sp, struct bp_tenants *ts, const uint16_t *ids)
 {
-	bool *keep = calloc(DP_MAX_TENANTS, sizeof(bool));
+	bool keep[DP_MAX_TENANTS] = { false };
 
-	for (uint32_t i = 0; keep && i < ts->n; i++)
+	for (uint32_t i = 0; i < ts->n; i++)
 		keep[ids[i]] = true;
 	/* removed tenants first: nothing of theirs may run under new rules */
-	for (uint16_t t = 1; keep && t < DP_MAX_TENANTS; t++) {
+	for (uint16_t t = 1; t < DP_MAX_TENANTS; t++) {
 		if (sp->tenants[t].in_use && !keep[t]) {
 			fprintf(stderr, "fastpathd: reload: tenant %s (id %u) removed: its flows "
 				"are reset, its apps disconnected\n", sp->tenants[t].cfg.name, t);
@@ -108,7 +108,7 @@ static void apply(struct sp *sp, struct bp_tenants *ts, const uint16_t *ids)
 			tenant_evict(sp, t);
 		}
 	}
-	if (keep && !keep[DP_TENANT_DEFAULT]) /* [tenant default] gone: the defaults */
+	if (!keep[DP_TENANT_DEFAULT]) /* [tenant default] gone: the defaults */
 		bp_tenant_defaults(&sp->tenants[DP_TENANT_DEFAULT].cfg, BP_TENANT_DEFAULT_NAME);
 	bool fresh[DP_MAX_TENANTS] = { false };
 	for (uint32_t i = 0; i < ts->n; i++) {
@@ -118,13 +118,21 @@ static void apply(struct sp *sp, struct bp_tenants *ts, const uint16_t *ids)
 		t->cfg = ts->t[i];
 		t->in_use = true;
 	}
-	sp_tenant_counters_restart(sp, fresh);
+	sp_tenant_fresh_start(sp, fresh);
 	for (uint16_t t = 0; t < DP_MAX_TENANTS; t++)
 		if (sp->tenants[t].in_use)
 			sp_tenant_publish(sp, t);
 	config_tenants_move(&sp->tenant_cfg, ts); /* [tenants] unknown too */
 	sp_tenants_set_unknown(sp, &sp->tenant_cfg);
-	free(keep);
+	sp_capture_tenants_changed(sp);
+	for (uint32_t i = 0; i < SP_MAX_LISTENERS; i++) {
+		const struct sp_listener *l = &sp->listeners[i];
+		if (l->in_use && !l->reserve && !sp_listener_takes_conns(sp, l))
+			fprintf(stderr, "fastpathd: reload: tenant %s no longer grants port %u: app "
+				"%u's listener there takes no new connection (its connections "
+				"stay); another tenant may listen there once the app closes it\n",
+				sp->tenants[l->tenant].cfg.name, l->port, l->app_id);
+	}
 }
 
 int sp_tenants_apply(struct sp *sp, struct bp_tenants *ts, char *err, size_t errlen)

@@ -99,7 +99,7 @@ uint32_t sp_tenant_status_fill(struct sp *sp, struct sp_tenant_list *l, int scop
 		Bypass__Counter *c = &cs[(size_t)id * SPT_DENY_MAX];
 		Bypass__Counter **cp = &cps[(size_t)id * SPT_DENY_MAX];
 
-		if (!t->in_use && !t->apps && !t->flows && !t->half_open)
+		if (!sp_tenant_live(t))
 			continue;
 		if ((scope != SP_CTL_ALL && scope != (int)id) || (name && strcmp(name, t->cfg.name)))
 			continue;
@@ -167,16 +167,17 @@ void sp_ctl_tenants(struct sp *sp, struct ctl_conn *cc, const Bypass__TenantsReq
 		}
 		rep.n_tenants = l.n;
 		rep.tenants = l.arr;
-		if (req->name && !l.n && !from) {
-			bool exists = false;
-			for (uint16_t t = 0; t < DP_MAX_TENANTS; t++)
-				exists |= sp->tenants[t].in_use &&
-					  !strcmp(sp->tenants[t].cfg.name, req->name);
-			rep.status = exists ? -EPERM : -ENOENT;
-			snprintf(err, sizeof(err), exists ?
-				 "tenant '%s' is not yours: only root, fastpathd's user or "
-				 "[daemon] admin_group may see other tenants" :
-				 "no tenant '%s' (bypassctl tenants lists them)", req->name);
+		if (req->name && !l.n && !from && scope != SP_CTL_ALL) {
+			/* one answer whether or not it exists (as bypassctl flows) */
+			rep.status = -EPERM;
+			snprintf(err, sizeof(err), "tenant '%s' is not yours (yours is '%s'): only "
+				 "root, fastpathd's user or [daemon] admin_group may see other "
+				 "tenants", req->name, sp->tenants[scope].cfg.name);
+			rep.error = err;
+		} else if (req->name && !l.n && !from) {
+			rep.status = -ENOENT;
+			snprintf(err, sizeof(err), "no tenant '%s' (bypassctl tenants lists them)",
+				 req->name);
 			rep.error = err;
 		}
 	}
@@ -203,6 +204,9 @@ void sp_ctl_config(struct sp *sp, struct ctl_conn *cc, const Bypass__ConfigReque
 		rep.status = -EPERM;
 		rep.error = (char *)"reloading the configuration needs root, fastpathd's own "
 				    "user or a member of [daemon] admin_group";
+	} else if (cc->app) { /* as in sp_ctl_tenant_change() */
+		rep.status = -EPERM;
+		rep.error = (char *)SP_CTL_NOT_ON_APP;
 	} else if (sp_tenants_reload(sp, err, sizeof(err))) {
 		fprintf(stderr, "fastpathd: reload: %s; keeping the previous configuration\n", err);
 		rep.status = -EINVAL;

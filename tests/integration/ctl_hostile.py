@@ -87,6 +87,14 @@ def one_attach(path, name, keep=False):
     return ms, s
 
 
+def cmd_attach_hold(path, name, seconds):
+    """Attach as NAME and stay attached SECONDS (then exit)."""
+    _, s = one_attach(path, name, keep=True)
+    print("attached", flush=True)
+    time.sleep(seconds)
+    s.close()
+
+
 def cmd_drip(path, seconds):
     end = time.monotonic() + seconds
     conns, longest = 0, 0.0
@@ -230,6 +238,8 @@ def main():
     elif cmd == "attach":
         cmd_attach(args[0], int(args[1]), float(args[2]),
                    args[3] if len(args) > 3 else "hostile-test")
+    elif cmd == "attach-hold":
+        cmd_attach_hold(args[0], args[1], float(args[2]))
     elif cmd == "handshake":
         cmd_handshake(args[0], int(args[1]), int(args[2]), float(args[3]))
     elif cmd == "status":

@@ -9,6 +9,9 @@ namespace).  HOST PORT MODE:
                 it must answer within 2 s.
   big           send a 1 MB request without an end of headers; the daemon
                 must answer 431 or reset, not keep reading.
+  stalled N     open N connections with a tiny receive buffer, ask each for
+                /metrics and never read; once their replies have not moved
+                for 1.5 s, /metrics must still be served (within 2 s).
 """
 import socket
 import sys
@@ -65,6 +68,28 @@ def slowloris(host, port, n):
     return 0 if len(closed) == n and max(closed) <= 8 else 1
 
 
+def stalled(host, port, n):
+    conns = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        s.settimeout(2)
+        s.connect((host, port))
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        conns.append(s)
+    time.sleep(1.5)
+    # (that the replies did stall, test_metrics.sh checks: an eviction)
+    try:
+        data, took = fetch(host, port)
+    except OSError as e:
+        data, took = repr(e).encode(), -1
+    ok = data.startswith(b"HTTP/1.1 200") and b"bypass_rx_packets_total" in data
+    print("fetch beside %d stalled readers: %s in %.2f s" % (n, "200" if ok else repr(data[:60]), took))
+    for s in conns:
+        s.close()
+    return 0 if ok and took <= 2 else 1
+
+
 def big(host, port):
     s = socket.create_connection((host, port), timeout=5)
     payload = b"GET /metrics HTTP/1.1\r\nX-a: " + b"a" * (1 << 20)
@@ -90,4 +115,6 @@ if __name__ == "__main__":
     host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if mode == "slowloris":
         sys.exit(slowloris(host, port, int(sys.argv[4])))
+    if mode == "stalled":
+        sys.exit(stalled(host, port, int(sys.argv[4])))
     sys.exit(big(host, port))

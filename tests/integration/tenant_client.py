@@ -11,11 +11,14 @@
                           once file GO exists, open one more and echo on
                           every connection; print "after-go ok K" or why not
   echo HOST PORT          (under the shim) one connection, one echo: "echo ok"
+  app-admin SOCK del T    attach (raw), then on the app's own connection ask
+  app-admin SOCK reload   to delete tenant T or reload the configuration;
+                          print "app-admin STATUS" (0 or the errno name)
 """
 import errno, os, socket, struct, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctl_hostile import attach_frame, recv_exact  # noqa: E402
+from ctl_hostile import attach_frame, field, recv_exact, varint  # noqa: E402
 
 
 def varint_at(b, i):
@@ -61,6 +64,31 @@ def cmd_attach(path, n, seconds):
         print(f"attach {i} {name(st)}", flush=True)
         held.append(s)
     time.sleep(float(seconds))
+
+
+def cmd_app_admin(path, op, tenant=""):
+    st, s = attach_status(path)
+    if st:
+        print(f"app-admin attach {name(st)}", flush=True)
+        return
+    if op == "del":  # CtlMsg.tenant_change_req (31) { op (1), name (2) }
+        msg = field(31, 2, field(1, 2, b"del") + field(2, 2, tenant.encode()))
+    else:  # CtlMsg.config_req (19) { reload (1) = true }
+        msg = field(19, 2, field(1, 0, varint(1)))
+    s.sendall(struct.pack("<I", len(msg)) + msg)
+    hdr, fds = recv_exact(s, 4)
+    body, more = recv_exact(s, struct.unpack("<I", hdr)[0])
+    for f in fds + more:
+        os.close(f)
+    # the reply (tenant_change_reply 32 or config_reply 20) { status (1) }
+    _, i = varint_at(body, 0)
+    _, i = varint_at(body, i)
+    if body[i] != 0x08:
+        raise RuntimeError(f"no status: {body!r}")
+    st, _ = varint_at(body, i + 1)
+    if st >= 1 << 31:
+        st -= 1 << 64
+    print(f"app-admin {name(-st)}", flush=True)
 
 
 def cmd_listen(port, seconds):
@@ -122,5 +150,6 @@ def cmd_echo(host, port):
 
 
 if __name__ == "__main__":
-    cmds = {"attach": cmd_attach, "listen": cmd_listen, "conns": cmd_conns, "echo": cmd_echo}
+    cmds = {"attach": cmd_attach, "listen": cmd_listen, "conns": cmd_conns, "echo": cmd_echo,
+            "app-admin": cmd_app_admin}
     cmds[sys.argv[1]](*sys.argv[2:])

@@ -203,6 +203,15 @@ bp_log "(d) an unprivileged user"
 	bp_die "bpctl2 sees other apps"
 expect_rc 1 "bpctl2: tenants show t1" as_u "$U2" "$CTL" tenants show t1
 expect_rc 1 "bpctl2: flows tenant t1" as_u "$U2" "$CTL" flows tenant t1
+# ... with the same answer as for a tenant that does not exist: trying
+# names teaches bpctl2 none
+for cmd in "tenants show" "flows tenant"; do
+	# shellcheck disable=SC2086 # two words: the command and its filter
+	a=$(as_u "$U2" "$CTL" $cmd t1 2>&1 | sed 's/t1/NAME/g') || true
+	# shellcheck disable=SC2086
+	b=$(as_u "$U2" "$CTL" $cmd nosuch 2>&1 | sed 's/nosuch/NAME/g') || true
+	[ "$a" = "$b" ] || bp_die "bpctl2 can tell t1 exists from '$cmd': '$a' vs '$b'"
+done
 expect_rc 1 "bpctl2: tenant set t2 rate 1g" as_u "$U2" "$CTL" tenant set t2 rate 1g
 echo "$ERR" | grep -q "admin_group" || bp_die "the refusal does not say who may: $ERR"
 expect_rc 1 "bpctl2: tenant del t1" as_u "$U2" "$CTL" tenant del t1

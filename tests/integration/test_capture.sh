@@ -11,7 +11,18 @@
 #  e) a reader that does not keep up loses capture packets (counted), the
 #     transfer loses nothing
 #  d) a non-admin uid (tenant t2) cannot capture tenant t1 (EACCES, a clear
-#     message); its own-tenant capture runs and sees none of t1's frames
+#     message); its own-tenant capture runs and sees none of t1's frames;
+#     a refused capture leaves -w FILE alone, an accepted one makes it 0600,
+#     never through a symlink; a uid in no tenant is refused without
+#     counting a refused attach
+#  f) a filter program with a jump that wraps (ja 0xffffffff, which
+#     libpcap's bpf_validate() passes) is refused with the instruction's
+#     index, and the daemon goes on capturing
+#  g) a client that stops its capture and then neither reads nor closes
+#     sees the daemon close the connection
+#  h) users that are not admins cannot take the last capture slot
+#  i) removing a captured tenant ends its capture
+#  j) so does taking the capturer's uid out of the tenant it captures
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -25,6 +36,8 @@ bp_make_tmp
 dir=$BP_TMP
 chmod 755 "$dir"
 NOBODY_UID=4242 # no passwd entry needed: the config names the number
+NOBODY2_UID=4243 # tenant t2 too
+NOTENANT_UID=4299 # in no tenant: refused
 cat >"$dir/fp.conf" <<EOC
 [daemon]
 socket_mode = 0666
@@ -33,7 +46,9 @@ unknown = refuse
 [tenant t1]
 uids = root
 [tenant t2]
-uids = $NOBODY_UID
+uids = $NOBODY_UID,$NOBODY2_UID
+[tenant t3]
+uids = 4244
 EOC
 bp_topo_up bpcap "${CAPTURE_TOPO_IDX:-130}" # override to run side by side
 BP_FP_ARGS=(--config "$dir/fp.conf")
@@ -96,6 +111,117 @@ transfer() { # PORT: SIZE bytes bypass -> Linux
 	cmp -s "$dir/in" "$dir/out" || bp_die "the transfer was not byte-exact"
 }
 frames() { tshark -r "$1" ${2:+-Y "$2"} 2>/dev/null | wc -l; }
+as_uid() { # UID CMD...: CMD as UID (its own gid, no other groups) in the bypass namespace
+	local u=$1
+	shift
+	ip netns exec "$BP_NS_DP" setpriv --reuid="$u" --regid="$u" --clear-groups "$@"
+}
+stat_of() { "$CTL" stats | awk -v k="$1" '$1 == k {print $2; f=1} END {if (!f) print 0}'; }
+
+# a raw control-protocol client (hand-encoded protobuf, as ctl_hostile.py):
+# what bypassctl would never send, and a client that never lets go
+cat >"$dir/cap_raw.py" <<'EOPY'
+import os, select, socket, struct, sys, time
+
+def varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+def field(num, wire, payload):
+    tag = varint(num << 3 | wire)
+    return tag + (varint(len(payload)) + payload if wire == 2 else payload)
+
+def rvarint(b, i):
+    v = sh = 0
+    while True:
+        v |= (b[i] & 0x7F) << sh
+        sh += 7
+        i += 1
+        if not b[i - 1] & 0x80:
+            return v, i
+
+def parse(b):
+    out, i = {}, 0
+    while i < len(b):
+        key, i = rvarint(b, i)
+        num, wire = key >> 3, key & 7
+        if wire == 0:
+            v, i = rvarint(b, i)
+        elif wire == 2:
+            n, i = rvarint(b, i)
+            v, i = b[i:i + n], i + n
+        elif wire == 1:
+            v, i = b[i:i + 8], i + 8
+        else:
+            v, i = b[i:i + 4], i + 4
+        out.setdefault(num, []).append(v)
+    return out
+
+def frame(msg):
+    return struct.pack("<I", len(msg)) + msg
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        d = s.recv(n - len(buf))
+        if not d:
+            raise ConnectionError("fastpathd closed the connection")
+        buf += d
+    return buf
+
+def reply(s):
+    m = parse(recv_exact(s, struct.unpack("<I", recv_exact(s, 4))[0]))
+    if 42 not in m:
+        raise RuntimeError(f"not a CaptureReply: fields {sorted(m)}")
+    r = parse(m[42][0])
+    st = r.get(1, [0])[0]
+    st = st - (1 << 64) if st >= 1 << 63 else st
+    return st, r.get(2, [b""])[0].decode(), bool(r.get(3, [0])[0])
+
+def start(path, program=b""):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(path)
+    rd, wr = os.pipe()
+    req = (field(1, 2, program) if program else b"") + field(5, 2, b"cap_raw.py")
+    socket.send_fds(s, [frame(field(40, 2, req))], [wr])
+    os.close(wr)
+    return s, rd
+
+mode, path = sys.argv[1], sys.argv[2]
+if mode == "badprog":
+    # ja 0xffffffff; ret #0: "from + k" wraps to the jump itself in 32 bits
+    prog = struct.pack("<HBBI", 0x05, 0, 0, 0xFFFFFFFF) + struct.pack("<HBBI", 0x06, 0, 0, 0)
+    s, rd = start(path, prog)
+    st, err, _ = reply(s)
+    print(f"status {st}: {err}")
+    sys.exit(0 if st == -22 and "instruction 0" in err else 1)
+if mode == "linger":
+    s, rd = start(path)
+    st, err, _ = reply(s)
+    if st:
+        sys.exit(f"capture refused: {st} {err}")
+    s.sendall(frame(field(41, 2, b"")))  # CaptureStop
+    # read nothing, close nothing (the pipe neither): the daemon must hang up
+    t0 = time.monotonic()
+    p = select.poll()
+    p.register(s, select.POLLRDHUP)
+    ev = p.poll(float(sys.argv[3]) * 1000)
+    took = time.monotonic() - t0
+    if not ev or not ev[0][1] & (select.POLLRDHUP | select.POLLHUP):
+        sys.exit(f"the connection is still open {took:.1f} s after CaptureStop")
+    st, err, done = reply(s)
+    left = s.recv(1)
+    print(f"closed {took:.2f} s after CaptureStop; final reply done={done} status {st}; "
+          f"then {'EOF' if not left else 'more'}")
+    sys.exit(0 if done and not st and not left else 1)
+sys.exit(f"unknown mode {mode}")
+EOPY
 
 # ---------------------------------------------------------------- (a)
 bp_log "(a) two captures and the peer's tcpdump during a ${SIZE}-byte transfer"
@@ -189,7 +315,7 @@ start_capture capc -c 7 -w "$dir/capc.pcapng" tcp port $((P + 1))
 transfer $((P + 1))
 for i in $(seq 50); do kill -0 "$CAP_PID" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$CAP_PID" 2>/dev/null && bp_die "-c 7 did not stop by itself"
-wait "$CAP_PID" || bp_die "-c 7 exited non-zero: $(cat "$dir/capc.err")"
+bp_wait_pid "$CAP_PID" || bp_die "-c 7 exited non-zero: $(cat "$dir/capc.err")"
 n=$(frames "$dir/capc.pcapng")
 [ "$n" = 7 ] || bp_die "-c 7 wrote $n frames"
 echo "ok: (b) -c 7 stopped by itself with 7 frames"
@@ -220,7 +346,45 @@ echo "  uid $NOBODY_UID --tenant t1: exit $st: $out"
 grep -q "only its own tenant" <<<"$out" || bp_die "no clear refusal: $out"
 ip netns exec "$BP_NS_DP" "$CTL" capture --tenant nosuch -w - >/dev/null 2>&1 &&
 	bp_die "an unknown tenant was accepted"
-echo "ok: (d) uid $NOBODY_UID (tenant t2) cannot capture tenant t1"
+# -w FILE is opened only once the daemon accepted: a refusal leaves it whole
+echo keep >"$dir/keep"
+chown "$NOBODY_UID" "$dir/keep"
+as_uid "$NOBODY_UID" "$CTL" capture --tenant t1 -w "$dir/keep" >/dev/null 2>&1 &&
+	bp_die "uid $NOBODY_UID captured tenant t1 into a file"
+[ "$(cat "$dir/keep")" = keep ] || bp_die "a refused capture truncated its -w FILE"
+mode=$(stat -c %a "$dir/cap1.pcapng")
+[ "$mode" = 600 ] || bp_die "-w made cap1.pcapng mode $mode, want 600"
+ln -s "$dir/target" "$dir/link"
+st=0
+out=$(ip netns exec "$BP_NS_DP" timeout -s INT 10 "$CTL" capture -w "$dir/link" 2>&1) || st=$?
+[ "$st" = 1 ] && grep -q "symbolic link" <<<"$out" || bp_die "-w through a symlink: exit $st: $out"
+[ ! -e "$dir/target" ] || bp_die "-w wrote through a symlink"
+# a file that was there before is made 0600 too; a FIFO is refused at once
+printf 'old' >"$dir/old.pcapng"
+chmod 644 "$dir/old.pcapng"
+start_capture capold -c 1 -w "$dir/old.pcapng"
+transfer $((P + 5))
+for _ in $(seq 50); do kill -0 "$CAP_PID" 2>/dev/null || break; sleep 0.1; done
+bp_wait_pid "$CAP_PID" || bp_die "-c 1 into an existing file failed: $(cat "$dir/capold.err")"
+mode=$(stat -c %a "$dir/old.pcapng")
+[ "$mode" = 600 ] || bp_die "-w left the existing old.pcapng mode $mode, want 600"
+[ "$(frames "$dir/old.pcapng")" = 1 ] || bp_die "the existing file does not hold the one frame"
+mkfifo "$dir/fifo"
+st=0
+out=$(ip netns exec "$BP_NS_DP" timeout -s INT 10 "$CTL" capture -w "$dir/fifo" 2>&1) || st=$?
+[ "$st" = 1 ] && grep -q "cannot write" <<<"$out" || bp_die "-w into a FIFO: exit $st: $out"
+# a uid in no tenant: refused, naming who may; no attach refusal counted
+before=$(stat_of tenant.default.denied_refused)
+st=0
+out=$(as_uid "$NOTENANT_UID" "$CTL" capture -w - 2>&1 >/dev/null) || st=$?
+want="in no tenant; only root, fastpathd's own user or a member of admin_group"
+[ "$st" = 1 ] && grep -q "$want" <<<"$out" || bp_die "uid $NOTENANT_UID (no tenant): exit $st: $out"
+after=$(stat_of tenant.default.denied_refused)
+[ "$after" = "$before" ] ||
+	bp_die "a refused capture counted as a refused attach ($before -> $after)"
+echo "ok: (d) uid $NOBODY_UID (tenant t2) cannot capture tenant t1; -w FILE only once" \
+	"accepted, 0600 (an old file too), no symlink, no FIFO; no tenant, no capture," \
+	"no attach refusal counted"
 # ---------------------------------------------------------------- (e)
 bp_log "(e) a reader that does not read for 4 s"
 started=$(captures_started)
@@ -234,5 +398,85 @@ cat "$dir/slow.err" | sed 's/^/  /'
 drops=$(sed -n 's/.*"reader_drops": \([0-9]*\).*/\1/p' "$dir/slow.err")
 [ -n "$drops" ] && [ "$drops" -gt 0 ] || bp_die "the slow reader lost nothing, or no counts: $(cat "$dir/slow.err")"
 echo "ok: (e) a slow reader lost $drops capture packets (counted), the transfer was byte-exact"
+
+# ---------------------------------------------------------------- (f)
+bp_log "(f) a filter program that jumps back (ja 0xffffffff)"
+out=$(ip netns exec "$BP_NS_DP" timeout 10 python3 "$dir/cap_raw.py" badprog "$BYPASS_SOCKET") ||
+	bp_die "the wrapping jump was not refused clearly: $out"
+echo "  $out"
+kill -0 "$BP_FP_PID" || bp_die "fastpathd died"
+# and the cores still run filters: a capture of a transfer sees it
+start_capture capf -c 5 -w "$dir/capf.pcapng" tcp port $((P + 4))
+transfer $((P + 4))
+for i in $(seq 50); do kill -0 "$CAP_PID" 2>/dev/null || break; sleep 0.1; done
+bp_wait_pid "$CAP_PID" || bp_die "the capture after the refused program failed: $(cat "$dir/capf.err")"
+[ "$(frames "$dir/capf.pcapng")" = 5 ] || bp_die "the capture after the refused program saw nothing"
+echo "ok: (f) ja 0xffffffff refused, naming instruction 0; captures go on"
+
+# ---------------------------------------------------------------- (g)
+# (its final reply fits the socket buffer, so the daemon closes at once; a
+# reply that does not is put back under the idle timeout, not tested here)
+bp_log "(g) a stopped capture's client that never reads nor closes"
+out=$(ip netns exec "$BP_NS_DP" timeout 30 python3 "$dir/cap_raw.py" linger "$BYPASS_SOCKET" 8) ||
+	bp_die "fastpathd kept the stopped capture's connection: $out"
+echo "  $out"
+echo "ok: (g) the daemon closed the stopped capture's connection"
+
+# ---------------------------------------------------------------- (h)
+bp_log "(h) the last capture slot is an admin's"
+started=$(captures_started)
+pids=()
+for u in "$NOBODY_UID" "$NOBODY_UID" "$NOBODY2_UID"; do
+	bp_bg ip netns exec "$BP_NS_DP" setpriv --reuid="$u" --regid="$u" --clear-groups \
+		"$CTL" capture -w - >/dev/null 2>>"$dir/slots.err"
+	pids+=("$BP_LAST_PID")
+done
+wait_captures $((started + 3))
+st=0
+out=$(as_uid "$NOBODY_UID" timeout -s INT 5 "$CTL" capture -w - 2>&1 >/dev/null) || st=$?
+[ "$st" = 1 ] && grep -q "runs 2 captures already" <<<"$out" ||
+	bp_die "a third capture of uid $NOBODY_UID: exit $st: $out"
+st=0
+out=$(as_uid "$NOBODY2_UID" timeout -s INT 5 "$CTL" capture -w - 2>&1 >/dev/null) || st=$?
+echo "  uid $NOBODY2_UID's second capture, the 4th: exit $st: $out"
+[ "$st" = 1 ] && grep -q "kept for root, fastpathd's own user or a member of admin_group" \
+	<<<"$out" || bp_die "a user that is not an admin took the last slot"
+start_capture slotroot -w "$dir/slotroot.pcapng"
+stop_capture "$CAP_PID" slotroot
+for pid in "${pids[@]}"; do
+	kill -INT "$pid" 2>/dev/null || true # one that failed has exited: bp_wait_pid says
+	bp_wait_pid "$pid" ||
+		bp_die "a capture of a user that is not an admin failed: $(cat "$dir/slots.err")"
+done
+echo "ok: (h) three captures of users that are not admins, the fourth slot root's"
+
+# ---------------------------------------------------------------- (i)
+bp_log "(i) tenant t3 removed while captured"
+start_capture capt3 --tenant t3 -w "$dir/capt3.pcapng"
+"$CTL" tenant del t3 >/dev/null || bp_die "tenant del t3"
+for _ in $(seq 50); do kill -0 "$CAP_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$CAP_PID" 2>/dev/null && bp_die "the capture of the removed tenant t3 runs on"
+st=0
+bp_wait_pid "$CAP_PID" || st=$?
+[ "$st" = 1 ] && grep -q "tenant removed" "$dir/capt3.err" ||
+	bp_die "no clear end for t3's capture: exit $st: $(cat "$dir/capt3.err")"
+echo "ok: (i) removing tenant t3 ended its capture:" "$(grep "tenant removed" "$dir/capt3.err")"
+
+# ---------------------------------------------------------------- (j)
+bp_log "(j) a capturer's uid leaves the tenant it captures"
+started=$(captures_started)
+bp_bg ip netns exec "$BP_NS_DP" setpriv --reuid=$NOBODY2_UID --regid=$NOBODY2_UID --clear-groups \
+	"$CTL" capture -w - >/dev/null 2>"$dir/capj.err"
+jpid=$BP_LAST_PID
+wait_captures $((started + 1))
+"$CTL" tenant set t2 uids $NOBODY_UID >/dev/null || bp_die "tenant set t2 uids $NOBODY_UID failed"
+for _ in $(seq 50); do kill -0 "$jpid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$jpid" 2>/dev/null && bp_die "uid $NOBODY2_UID, no longer in t2, still captures t2"
+st=0
+bp_wait_pid "$jpid" || st=$?
+[ "$st" = 1 ] && grep -q "no longer belongs to tenant 't2'" "$dir/capj.err" ||
+	bp_die "no clear end for the capture of a uid that left t2: exit $st: $(cat "$dir/capj.err")"
+echo "ok: (j) the capture of a uid that left t2 ended:" "$(grep "no longer belongs" "$dir/capj.err")"
 bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
-echo "PASS: bypassctl capture matches tcpdump on the peer; -c; -w - | tcpdump; tenants"
+echo "PASS: bypassctl capture matches tcpdump on the peer; -c; -w - | tcpdump; tenants;" \
+	"filters that jump back; stopped captures' connections; the admin's slot; removed tenants and members"

@@ -3,17 +3,22 @@
 # drips a frame one byte every 0.8 s and another holds 20,000 idle
 # connections, a Linux peer's TCP handshake to a bypass listener, a new
 # attach and `bypassctl status` each complete within 100 ms; the slowpath
-# does not spin; with the daemon out of descriptors (EMFILE on accept) it
-# does not spin either; everything recovers once the hostile clients leave.
-# Also: an app name with a newline cannot forge a daemon log line.
+# does not spin; with the daemon out of descriptors (EMFILE on accept, on
+# the control socket and the metrics listener) it does not spin either; everything recovers once the hostile clients leave.
+# Also: an app name with a newline cannot forge a daemon log line, nor one
+# with escape sequences reach the terminal of an operator listing apps.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
 trap bp_cleanup EXIT
 bp_topo_up bpctlhost 46
-bp_start_fastpathd
+bp_make_tmp
 dir=$BP_TMP
+MPORT=9471 # the metrics listener: out of descriptors, it must not spin either
+printf '[metrics]\nlisten = 127.0.0.1:%s\n' $MPORT >"$dir/fp.conf"
+BP_FP_ARGS=(--config "$dir/fp.conf")
+bp_start_fastpathd
 # The machine running the suite is shared and often loaded many times over
 # (CPU pressure near 100%): the daemon, the echo app and the measuring
 # clients run SCHED_FIFO (the hostile clients do not), so what is measured
@@ -133,6 +138,10 @@ for _ in $(seq 300); do
 	[ -s "$dir/held" ] && break
 	sleep 0.1
 done
+# a scraper knocks too: its connection waits in the metrics listener's queue
+bp_bg ip netns exec "$BP_NS_DP" python3 -c 'import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2); time.sleep(4)' $MPORT
+knock=$BP_LAST_PID
 c0=$(sp_cpu)
 sleep 3
 c1=$(sp_cpu)
@@ -140,6 +149,7 @@ cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
 echo "slowpath CPU over 3 s out of descriptors: ${cpu} s"
 prlimit --pid "$BP_FP_PID" --nofile="$hard":"$hard"
 bp_stop_pid "$hold"
+bp_stop_pid "$knock"
 cat "$dir/hold3.log"
 awk -v c="$cpu" 'BEGIN { exit !(c < 0.3) }' || bp_die "the slowpath spins on EMFILE: ${cpu} s of CPU in 3 s"
 ae=$(counter ctl_accept_errors)
@@ -158,4 +168,14 @@ if grep -q '^\[fastpathd\] forged' "$BP_FP_LOG"; then
 	bp_die "an app name forged a log line: $(grep -n -B1 '^\[fastpathd\] forged' "$BP_FP_LOG")"
 fi
 echo "log: $(grep -F 'x\n[fastpathd] forged' "$BP_FP_LOG" | head -1)"
+
+# ---- nor put escape sequences on the terminal of an operator who lists apps
+bp_bg $PY attach-hold "$BYPASS_SOCKET" $'evil\e]0;owned\a\e[2Jname' 30 >"$dir/evil.log" 2>&1
+evil=$BP_LAST_PID
+for _ in $(seq 50); do grep -q attached "$dir/evil.log" && break; sleep 0.1; done
+out=$("$CTL" apps) || bp_die "bypassctl apps failed"
+grep -qF 'evil\x1b]0;owned\x07\x1b[2Jname' <<<"$out" || bp_die "the app is not listed escaped: $out"
+if grep -q $'\e' <<<"$out"; then bp_die "bypassctl apps printed an app's escape sequence"; fi
+bp_stop_pid "$evil"
+echo "apps: $(grep -F 'evil' <<<"$out")"
 echo "PASS: control socket survives hostile clients"

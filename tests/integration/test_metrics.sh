@@ -137,10 +137,16 @@ tenants=$(grep -o 'tenant="[^"]*"' "$dir/u.txt" | sort -u | xargs)
 grep -q '^bypass_rx_payload_bytes_total ' "$dir/u.txt" || bp_die "nobody lost the global series"
 echo "ok: (d) nobody sees $tenants and the global series"
 
-bp_log "(e) the listener survives a slowloris and a 1 MB request"
+bp_log "(e) the listener survives a slowloris, a 1 MB request and stalled readers"
 ip netns exec "$BP_NS_DP" python3 "$HERE/http_abuse.py" 127.0.0.1 $PORT slowloris 24 ||
 	bp_die "slowloris test failed"
 ip netns exec "$BP_NS_DP" python3 "$HERE/http_abuse.py" 127.0.0.1 $PORT big || bp_die "1 MB request test failed"
+# a reply must outgrow the kernel's buffers to stall: loopback's 64 KiB MSS
+# sizes the daemon's send buffer for megabytes (this namespace's own lo)
+ip netns exec "$BP_NS_DP" ip link set lo mtu 1500
+scrape >"$dir/h1.txt" || bp_die "GET /metrics failed before the stalled readers"
+ip netns exec "$BP_NS_DP" python3 "$HERE/http_abuse.py" 127.0.0.1 $PORT stalled 16 ||
+	bp_die "16 clients that asked and stopped reading locked the scraper out"
 scrape >"$dir/h2.txt" || bp_die "GET /metrics failed after the abuse"
 prom_ok "$dir/h2.txt" || bp_die "output after the abuse does not parse"
 kill -0 "$BP_FP_PID" || bp_die "fastpathd died"
@@ -148,9 +154,14 @@ grep '^bypass_metrics_http' "$dir/h2.txt" | grep -v ' 0$' | sed 's/^/  /'
 [ "$(val "$dir/h2.txt" 'bypass_metrics_http_dropped_total{reason="timeout"}')" -ge 1 ] ||
 	[ "$(val "$dir/h2.txt" 'bypass_metrics_http_dropped_total{reason="evicted"}')" -ge 1 ] ||
 	bp_die "no slowloris connection counted as dropped"
+# the scrape had to evict one: else the replies fitted the buffers and the
+# stalled readers proved nothing
+ev='bypass_metrics_http_dropped_total{reason="evicted"}'
+[ "$(val "$dir/h2.txt" "$ev")" -gt "$(val "$dir/h1.txt" "$ev")" ] ||
+	bp_die "no stalled reader was evicted (their replies fitted the buffers?)"
 [ "$(val "$dir/h2.txt" 'bypass_metrics_http_requests_total{code="431"}')" -ge 1 ] ||
 	bp_die "the 1 MB request was not answered 431"
-echo "ok: (e) slowloris and 1 MB request cut off, /metrics still served"
+echo "ok: (e) slowloris, 1 MB request and stalled readers cut off, /metrics still served"
 
 bp_log "(f) a unix: listen address: served to root, the socket mode 0600"
 bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"

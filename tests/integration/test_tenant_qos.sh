@@ -5,6 +5,9 @@
 #  a) tenant a at rate = 200mbit: a Linux receiver sees 200 Mbit/s +-5%;
 #     the config changed to 50mbit and SIGHUP: every 1 s window from 1 s
 #     after the reload is 50 Mbit/s +-5%, and both connections live on;
+#  a2) tenant a at 100 kbit/s runs through its 512 KiB bucket and then owes
+#     it (42 s at that rate); raised live (bypassctl tenant set), it sends
+#     again at once: 1 MB or more in the next 2 s;
 #  b) tenants b (weight 3) and c (weight 1), both saturating the port
 #     ([fastpath] tx_rate_mbit = 60, the capacity the fastpath shares;
 #     less if this machine cannot carry 3x that now):
@@ -23,6 +26,7 @@ trap bp_cleanup EXIT
 command -v setpriv >/dev/null || bp_die "setpriv (util-linux) is needed to run apps under other uids"
 
 SINK=$(dirname "$0")/tenant_sink.py
+CTL=$BP_BUILD/cli/bypassctl
 FLOWS=$BP_BUILD/tests/bp_flows
 LOAD=$BP_BUILD/bench/bp_load
 ECHO=$BP_BUILD/bench/bp_echo_srv
@@ -183,6 +187,30 @@ if len(conns) != 2 or len(live) != 2:
 sys.exit(0 if ok else 1)
 PY
 
+# ---- a2) a raised rate is not held back by the debt of the old one
+start_sink 7204 13 "$dir/raise.json"
+"$CTL" tenant set a rate 100kbit >/dev/null || bp_die "a2: tenant set a rate 100kbit failed"
+bp_bg as_uid "$UA" "$FLOWS" --socket "$BYPASS_SOCKET" --to "$BP_PEER_IP:7204" --conns 1 \
+	--seconds 12 >"$dir/raise.flows" 2>&1
+flows_pid=$BP_LAST_PID
+a_tx() { "$CTL" stats | awk '$1 == "tenant.a.tx_bytes" { print $2 }'; }
+a0=$(a_tx)
+for _ in $(seq 80); do # the 512 KiB burst goes out, then a owes 42 s
+	[ $(($(a_tx) - a0)) -ge 500000 ] && break
+	sleep 0.1
+done
+[ $(($(a_tx) - a0)) -ge 500000 ] || bp_die "a2: tenant a sent only $(($(a_tx) - a0)) bytes of its burst in 8 s"
+sleep 0.5
+"$CTL" tenant set a rate "${HI}mbit" >/dev/null || bp_die "a2: tenant set a rate ${HI}mbit failed"
+a1=$(a_tx)
+sleep 2
+a2=$(a_tx)
+bp_log "a2: at 100 kbit/s tenant a sent $((a1 - a0)) bytes; raised to $HI Mbit/s, $((a2 - a1)) in 2 s"
+[ $((a2 - a1)) -ge 1000000 ] ||
+	bp_die "a2: raised to $HI Mbit/s, tenant a sent only $((a2 - a1)) bytes in 2 s (waiting out the old rate's debt?)"
+wait "$flows_pid" || { cat "$dir/raise.flows" >&2; bp_die "a2: bp_flows failed"; }
+wait "$SINK_PID" || bp_die "a2: sink failed"
+
 # ---- b) weights 3:1 under the port's capacity ([fastpath] needs a restart)
 bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
 if [ "$cap" -lt $((PORT_MBIT * 3)) ]; then
@@ -254,7 +282,7 @@ bp_log "c: latency tenant p99 alone ${alone} us, under bulk load (${bulk} Mbit/s
 [ "$bulk" -ge $((PORT_MBIT / 4)) ] || bp_die "c: the bulk tenant hardly sent (${bulk} Mbit/s): no load"
 if [ "$(nproc)" -lt 4 ]; then
 	bp_log "c: NOT CHECKED: $(nproc) CPUs; the 2x bound needs 4 or more (see the top)"
-	echo "PASS: tenant rate $HI -> $LO Mbit/s live, weights 3:1; c) measured, not checked on $(nproc) CPUs"
+	echo "PASS: tenant rate $HI -> $LO Mbit/s live, a raised rate at once, weights 3:1; c) measured, not checked on $(nproc) CPUs"
 	exit 0
 fi
 awk -v a="$alone" -v l="$loaded" 'BEGIN { exit !(l <= 2 * a) }' ||

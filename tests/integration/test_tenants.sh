@@ -10,8 +10,12 @@
 #  c) t2 at max_flows gets ENOBUFS, at max_apps EMFILE, while t1 still
 #     attaches and connects to the Linux peer
 #  d) SIGHUP raising t2's max_flows lets it connect, its connections intact;
-#     an invalid file (SIGHUP or bypassctl config reload) changes nothing
-#  e) removing t2 resets its flows and disconnects its apps
+#     an invalid file (SIGHUP or bypassctl config reload) changes nothing;
+#     a reload taking a port from t2 refuses new connections to its
+#     listener there (connections it has stay), and giving it back
+#     restores them; an app's own connection may not change tenants
+#  e) removing t2 resets its flows, disconnects its apps and drops its RPC
+#     call counts from bypassctl rpc
 #  f) a new tenant t4, on t2's freed id, starts every count from zero
 set -euo pipefail
 # shellcheck source=tests/integration/shim_lib.sh source-path=SCRIPTDIR
@@ -58,7 +62,7 @@ dir=$BP_TMP
 chmod 755 "$dir"
 chmod 755 "$HERE" 2>/dev/null || true
 
-# write_conf MAXFLOWS2 [WITH_T2] [WITH_T4]
+# write_conf MAXFLOWS2 [WITH_T2] [WITH_T4] [T2_PORTS]
 write_conf() {
 	cat >"$dir/fp.conf.new" <<EOC
 [daemon]
@@ -74,7 +78,7 @@ EOC
 	[ "${2:-1}" = 1 ] && cat >>"$dir/fp.conf.new" <<EOC
 [tenant t2]
 uids = bptn2
-listen_ports = 7402, 7510-7519
+listen_ports = ${4:-7402, 7510-7519}
 connect = 198.18.0.0/15
 max_apps = 2
 max_flows = $1
@@ -203,7 +207,34 @@ wait "$t2c" || true
 out=$(tail -1 "$dir/t2_conns.log")
 echo "  t2 after the reload: $out"
 [ "$out" = "after-go ok 4" ] || bp_die "after raising max_flows: $out (want a 4th connection, all echoing)"
-echo "ok: (d) a bad file changes nothing; SIGHUP raises the quota, connections intact"
+# a port taken from t2 by a reload: its listener there takes no new
+# connection (refused, as if nobody listened) until the port is granted again
+bp_bg as_u "$U2" env BYPASS_SOCKET="$sock" "$BP_BUILD/rpc/rpc_bench" server --stack bypass-msg \
+	-p 7511 >"$dir/t2_7511.log" 2>&1
+t2l=$BP_LAST_PID
+bp_wait_listening "$dir/t2_7511.log"
+peer_connects() { bp_peer timeout 5 bash -c "exec 3<>/dev/tcp/$BP_IP/$1" 2>/dev/null; }
+peer_connects 7511 || bp_die "the peer cannot connect to t2's listener on 7511"
+write_conf 5 1 0 "7402, 7510"
+"$CTL" config reload >/dev/null || bp_die "bypassctl config reload refused taking 7511 from t2"
+grep -q "tenant t2 no longer grants port 7511" "$BP_FP_LOG" ||
+	bp_die "the reload did not say t2's listener on 7511 lost its grant"
+if peer_connects 7511; then bp_die "t2's listener on 7511 still takes connections after the reload"; fi
+write_conf 5
+"$CTL" config reload >/dev/null || bp_die "bypassctl config reload refused giving 7511 back"
+peer_connects 7511 || bp_die "t2's listener on 7511 takes no connection once the port is granted again"
+bp_stop_pid "$t2l"
+echo "  a reload taking 7511 from t2 refused new connections to its listener there; giving it back restored them"
+# root may change tenants, but not on an attached app's own connection
+# (deleting its own tenant t1 would end that connection mid-request)
+for q in "del t1" reload; do
+	# shellcheck disable=SC2086 # two words: the request and its tenant
+	out=$("$PY" "$CLIENT" app-admin "$sock" $q)
+	[ "$out" = "app-admin EPERM" ] || bp_die "root's app asked to $q on its own connection: $out"
+done
+[ -n "$(tenant_line t1)" ] || bp_die "t1 is gone after its app asked to delete it"
+echo "ok: (d) a bad file changes nothing; SIGHUP raises the quota, connections intact;" \
+	"an app's own connection may not change tenants"
 
 # ---------------------------------------------------------------- (e)
 bp_log "(e) removing a tenant"
@@ -215,6 +246,17 @@ t2tx=$(stat_of tenant.t2.tx_bytes)
 t2id=$(stat_of tenant.t2.id)
 [ "$t2tx" -gt 0 ] 2>/dev/null || bp_die "t2 sent nothing so far: tx_bytes $t2tx"
 [ "$(stat_of tenant.t2.denied)" -gt 0 ] || bp_die "t2 was refused nothing so far"
+# t2 serves RPC sessions framed by fastpathd, so it has calls counted per
+# method; they must go with it
+bp_bg as_u "$U2" env BYPASS_SOCKET="$sock" "$BP_BUILD/rpc/rpc_bench" server --stack bypass-msg \
+	-p 7510 >"$dir/t2_rpc.log" 2>&1
+bp_wait_listening "$dir/t2_rpc.log"
+bp_peer timeout 30 "$BP_BUILD/rpc/rpc_bench" client --stack kernel --server "$BP_IP" -p 7510 \
+	--conns 1 --duration 0.3 --warmup 0 >"$dir/t2_rpcc.log" 2>&1 ||
+	bp_die "rpc_bench against t2's server: $(cat "$dir/t2_rpcc.log")"
+rpc_rows() { "$CTL" rpc --json | python3 -c 'import json,sys
+print(sum(1 for e in json.load(sys.stdin).get("methods", []) if e["tenant"] == sys.argv[1]))' "$1"; }
+[ "$(rpc_rows t2)" -ge 1 ] || bp_die "t2's RPC calls are not in bypassctl rpc: $("$CTL" rpc)"
 rm -f "$dir/go"
 shim_as "$U2" conns "$BP_PEER_IP" 7401 2 "$dir/go" >"$dir/t2_rm.log" 2>&1 &
 t2r=$!
@@ -232,7 +274,8 @@ for i in $(seq 50); do [ -z "$(tenant_line t2)" ] && break; sleep 0.1; done
 [ -z "$(tenant_line t2)" ] || bp_die "t2 still listed: $(tenant_line t2)"
 out=$(as_u "$U2" "$PY" "$CLIENT" attach "$sock" 1 0)
 [ "$out" = "attach 0 EACCES" ] || bp_die "bptn2, now in no tenant, was not refused: $out"
-echo "ok: (e) a removed tenant's flows reset, its apps go, its users are unknown"
+[ "$(rpc_rows t2)" = 0 ] || bp_die "bypassctl rpc still lists removed t2's calls: $("$CTL" rpc)"
+echo "ok: (e) a removed tenant's flows reset, its apps and RPC call counts go, its users are unknown"
 "$CTL" status | grep '^tenant' | sed 's/^/  /'
 
 # ---------------------------------------------------------------- (f)
@@ -246,6 +289,7 @@ for k in tx_bytes tx_pkts rx_bytes rx_pkts throttled denied; do
 	v=$(stat_of "tenant.t4.$k")
 	[ "$v" = 0 ] || bp_die "new tenant t4 starts with $k $v (t2 sent $t2tx bytes on id $t2id)"
 done
+[ "$(rpc_rows t4)" = 0 ] || bp_die "new tenant t4 has t2's RPC calls: $("$CTL" rpc)"
 m=$("$CTL" metrics) || bp_die "bypassctl metrics failed"
 grep -q '^bypass_tenant_tx_payload_bytes_total{tenant="t4"} 0$' <<<"$m" ||
 	bp_die "t4's metrics do not start from zero: $(grep 'tenant="t4"' <<<"$m" | head -5)"

@@ -129,6 +129,15 @@ Test(config_tenant, rate_and_burst_suffixes)
 		cr_assert_not_null(strstr(err, "[tenant t] rate"), "%s", err);
 		cr_assert_not_null(strstr(err, "200mbit"), "says what to write: %s", err);
 	}
+	/* 1 bit/s is a typo (one segment in 3 hours); 16 bytes a bucket no
+	 * segment fits in: the tenant could never send */
+	cr_assert_eq(config_tenant_set(&ts, "tenant t", "rate", "999", err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "[tenant t] rate: '999' is below the least rate"), "%s", err);
+	cr_assert_eq(config_tenant_set(&ts, "tenant t", "rx_rate", "1", err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "[tenant t] rx_rate"), "%s", err);
+	cr_assert_eq(config_tenant_set(&ts, "tenant t", "burst", "16", err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "[tenant t] burst: '16' is less than one full segment"),
+			   "%s", err);
 	cr_assert_eq(config_tenant_set(&ts, "tenant t", "burst", "0", err, sizeof(err)), -1);
 	cr_assert_eq(config_tenant_set(&ts, "tenant t", "burst", "1x", err, sizeof(err)), -1);
 	cr_assert_not_null(strstr(err, "[tenant t] burst"), "%s", err);
@@ -153,6 +162,9 @@ Test(config_tenant, each_bad_field)
 	bad("[tenant a]\nweight = 1001\n", "[tenant a] weight", NULL);
 	bad("[tenant a]\nclass = urgent\n", "[tenant a] class", "latency, normal or bulk");
 	bad("[tenant a]\nrx_rate = lots\n", "[tenant a] rx_rate", NULL);
+	/* a bucket that takes more than a day to fill, either field first */
+	bad("[tenant a]\nrate = 1kbit\nburst = 1g\n", "[tenant a] burst", "more than a day");
+	bad("[tenant a]\nburst = 1g\nrate = 1kbit\n", "[tenant a] burst", "more than a day");
 	bad("[tenant a]\ncolour = red\n", "[tenant a] colour", "unknown field");
 	bad("[tenant a b]\n", "[tenant a b]", "tenant name");
 	bad("[tenant abcdefghijklmnopqrstuvwxyz0123456]\n", "tenant name", NULL);

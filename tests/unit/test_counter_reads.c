@@ -9,7 +9,7 @@
  *
  * A tenant id is reused once its last owner's flows are gone, and the
  * cores' rows for it are never cleared: a new tenant must still start from
- * zero (sp_tenant_counters_restart), traffic and RPC calls alike.
+ * zero (sp_tenant_fresh_start), traffic and RPC calls alike.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -152,7 +152,7 @@ Test(counter_reads, new_tenant_on_a_reused_id_starts_from_zero)
 	cr_assert_eq(now.tx_bytes, 1500);
 	cr_assert_eq(rpc_calls(&sp, 2, 7), 42);
 
-	sp_tenant_counters_restart(&sp, fresh);
+	sp_tenant_fresh_start(&sp, fresh);
 	sp_tenant_traffic(&sp, 2, &now);
 	cr_assert_eq(now.tx_bytes + now.tx_pkts + now.rx_bytes + now.rx_pkts + now.throttled, 0,
 		     "the new tenant shows its id's last owner's traffic (tx_bytes %llu)",
@@ -172,7 +172,7 @@ Test(counter_reads, new_tenant_on_a_reused_id_starts_from_zero)
 
 	/* and a third owner starts from zero again: the second owner's
 	 * baseline replaces the first's, one per (tenant, method) */
-	sp_tenant_counters_restart(&sp, fresh);
+	sp_tenant_fresh_start(&sp, fresh);
 	cr_assert_eq(rpc_calls(&sp, 2, 7), -1);
 	cr_assert_eq(sp.nrpc_base, 2, "baselines kept: %u", sp.nrpc_base);
 	sp_tenants_fini(&sp);
