@@ -45,8 +45,11 @@ static int open_output(const char *path)
 		why = errno == ELOOP ? "it is a symbolic link (give the file itself)" : strerror(errno);
 	else if (fstat(fd, &st) || !S_ISREG(st.st_mode))
 		why = "not a regular file";
+	else if (st.st_uid != geteuid() || st.st_nlink != 1)
+		why = "another user's file, or one with other names (hard links), which "
+		      "may be read elsewhere: give a new file";
 	else if (fchmod(fd, 0600))
-		why = "cannot make it mode 0600 (another user's file?): give a new file";
+		why = "cannot make it mode 0600";
 	else if (ftruncate(fd, 0) || fcntl(fd, F_SETFL, 0))
 		why = strerror(errno);
 	if (!why)

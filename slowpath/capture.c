@@ -349,7 +349,7 @@ static int cap_authorize(struct sp *sp, struct ctl_conn *cc, const char *want, c
 	int tid = want && *want ? find_tenant(sp, want) : DP_CAPTURE_ALL_TENANTS;
 	char esc[64];
 	log_esc(esc, sizeof(esc), want ? want : "");
-	if (want && *want && tid < 0) {
+	if (admin && want && *want && tid < 0) {
 		snprintf(err, errlen, "there is no tenant '%s' (bypassctl status lists them)", esc);
 		return -ENOENT;
 	}
@@ -364,7 +364,7 @@ static int cap_authorize(struct sp *sp, struct ctl_conn *cc, const char *want, c
 	}
 	if (tid == DP_CAPTURE_ALL_TENANTS)
 		return own;
-	if (tid != own) {
+	if (tid != own) { /* a missing tenant too: no other tenant's name can be learnt */
 		snprintf(err, errlen, "uid %u may capture only its own tenant '%s', not '%s'; "
 			 "other tenants need root, fastpathd's own user or a member of "
 			 "admin_group", cc->uid, sp_tenant_get(sp, (uint16_t)own)->cfg.name, esc);

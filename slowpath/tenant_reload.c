@@ -96,7 +96,10 @@ static int plan_ids(struct sp *sp, const struct bp_tenants *ts, uint16_t *ids, c
 static void apply(struct sp *sp, struct bp_tenants *ts, const uint16_t *ids)
 {
 	bool keep[DP_MAX_TENANTS] = { false };
+	bool took[SP_MAX_LISTENERS]; /* which listeners took connections before */
 
+	for (uint32_t i = 0; i < SP_MAX_LISTENERS; i++)
+		took[i] = sp->listeners[i].in_use && sp_listener_takes_conns(sp, &sp->listeners[i]);
 	for (uint32_t i = 0; i < ts->n; i++)
 		keep[ids[i]] = true;
 	/* removed tenants first: nothing of theirs may run under new rules */
@@ -127,7 +130,7 @@ static void apply(struct sp *sp, struct bp_tenants *ts, const uint16_t *ids)
 	sp_capture_tenants_changed(sp);
 	for (uint32_t i = 0; i < SP_MAX_LISTENERS; i++) {
 		const struct sp_listener *l = &sp->listeners[i];
-		if (l->in_use && !l->reserve && !sp_listener_takes_conns(sp, l))
+		if (took[i] && l->in_use && !sp_listener_takes_conns(sp, l))
 			fprintf(stderr, "fastpathd: reload: tenant %s no longer grants port %u: app "
 				"%u's listener there takes no new connection (its connections "
 				"stay); another tenant may listen there once the app closes it\n",

@@ -164,4 +164,5 @@ def main():
           "answers an unknown request")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -30,6 +30,7 @@ bp_need_root
 command -v tshark >/dev/null || bp_die "no tshark (apt-get install tshark; deploy/install-deps.sh)"
 command -v tcpdump >/dev/null || bp_die "no tcpdump (deploy/install-deps.sh)"
 CTL=$BP_BUILD/cli/bypassctl
+HERE=$(cd "$(dirname "$0")" && pwd)
 BPCAT=$BP_BUILD/client-lib/bpcat
 trap bp_cleanup EXIT
 bp_make_tmp
@@ -117,111 +118,15 @@ as_uid() { # UID CMD...: CMD as UID (its own gid, no other groups) in the bypass
 	ip netns exec "$BP_NS_DP" setpriv --reuid="$u" --regid="$u" --clear-groups "$@"
 }
 stat_of() { "$CTL" stats | awk -v k="$1" '$1 == k {print $2; f=1} END {if (!f) print 0}'; }
-
-# a raw control-protocol client (hand-encoded protobuf, as ctl_hostile.py):
-# what bypassctl would never send, and a client that never lets go
-cat >"$dir/cap_raw.py" <<'EOPY'
-import os, select, socket, struct, sys, time
-
-def varint(v):
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        out.append(b | (0x80 if v else 0))
-        if not v:
-            return bytes(out)
-
-def field(num, wire, payload):
-    tag = varint(num << 3 | wire)
-    return tag + (varint(len(payload)) + payload if wire == 2 else payload)
-
-def rvarint(b, i):
-    v = sh = 0
-    while True:
-        v |= (b[i] & 0x7F) << sh
-        sh += 7
-        i += 1
-        if not b[i - 1] & 0x80:
-            return v, i
-
-def parse(b):
-    out, i = {}, 0
-    while i < len(b):
-        key, i = rvarint(b, i)
-        num, wire = key >> 3, key & 7
-        if wire == 0:
-            v, i = rvarint(b, i)
-        elif wire == 2:
-            n, i = rvarint(b, i)
-            v, i = b[i:i + n], i + n
-        elif wire == 1:
-            v, i = b[i:i + 8], i + 8
-        else:
-            v, i = b[i:i + 4], i + 4
-        out.setdefault(num, []).append(v)
-    return out
-
-def frame(msg):
-    return struct.pack("<I", len(msg)) + msg
-
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        d = s.recv(n - len(buf))
-        if not d:
-            raise ConnectionError("fastpathd closed the connection")
-        buf += d
-    return buf
-
-def reply(s):
-    m = parse(recv_exact(s, struct.unpack("<I", recv_exact(s, 4))[0]))
-    if 42 not in m:
-        raise RuntimeError(f"not a CaptureReply: fields {sorted(m)}")
-    r = parse(m[42][0])
-    st = r.get(1, [0])[0]
-    st = st - (1 << 64) if st >= 1 << 63 else st
-    return st, r.get(2, [b""])[0].decode(), bool(r.get(3, [0])[0])
-
-def start(path, program=b""):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(path)
-    rd, wr = os.pipe()
-    req = (field(1, 2, program) if program else b"") + field(5, 2, b"cap_raw.py")
-    socket.send_fds(s, [frame(field(40, 2, req))], [wr])
-    os.close(wr)
-    return s, rd
-
-mode, path = sys.argv[1], sys.argv[2]
-if mode == "badprog":
-    # ja 0xffffffff; ret #0: "from + k" wraps to the jump itself in 32 bits
-    prog = struct.pack("<HBBI", 0x05, 0, 0, 0xFFFFFFFF) + struct.pack("<HBBI", 0x06, 0, 0, 0)
-    s, rd = start(path, prog)
-    st, err, _ = reply(s)
-    print(f"status {st}: {err}")
-    sys.exit(0 if st == -22 and "instruction 0" in err else 1)
-if mode == "linger":
-    s, rd = start(path)
-    st, err, _ = reply(s)
-    if st:
-        sys.exit(f"capture refused: {st} {err}")
-    s.sendall(frame(field(41, 2, b"")))  # CaptureStop
-    # read nothing, close nothing (the pipe neither): the daemon must hang up
-    t0 = time.monotonic()
-    p = select.poll()
-    p.register(s, select.POLLRDHUP)
-    ev = p.poll(float(sys.argv[3]) * 1000)
-    took = time.monotonic() - t0
-    if not ev or not ev[0][1] & (select.POLLRDHUP | select.POLLHUP):
-        sys.exit(f"the connection is still open {took:.1f} s after CaptureStop")
-    st, err, done = reply(s)
-    left = s.recv(1)
-    print(f"closed {took:.2f} s after CaptureStop; final reply done={done} status {st}; "
-          f"then {'EOF' if not left else 'more'}")
-    sys.exit(0 if done and not st and not left else 1)
-sys.exit(f"unknown mode {mode}")
-EOPY
+# ended_by_daemon PID ERRFILE WANT WHAT: the capture PID ends within 5 s,
+# exit 1, saying WANT on its stderr
+ended_by_daemon() {
+	local st=0
+	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$1" 2>/dev/null && bp_die "$4: the capture runs on"
+	bp_wait_pid "$1" || st=$?
+	[ "$st" = 1 ] && grep -q "$3" "$2" || bp_die "$4: no clear end: exit $st: $(cat "$2")"
+}
 
 # ---------------------------------------------------------------- (a)
 bp_log "(a) two captures and the peer's tcpdump during a ${SIZE}-byte transfer"
@@ -344,6 +249,11 @@ out=$(ip netns exec "$BP_NS_DP" setpriv --reuid=$NOBODY_UID --regid=$NOBODY_UID 
 echo "  uid $NOBODY_UID --tenant t1: exit $st: $out"
 [ "$st" = 1 ] || bp_die "capturing another tenant exited $st, want 1"
 grep -q "only its own tenant" <<<"$out" || bp_die "no clear refusal: $out"
+# ... the same answer as for a tenant that does not exist: no name is learnt
+a=$(as_uid "$NOBODY_UID" "$CTL" capture --tenant t1 -w - 2>&1 >/dev/null | sed 's/t1/NAME/g') || true
+b=$(as_uid "$NOBODY_UID" "$CTL" capture --tenant nosuch -w - 2>&1 >/dev/null |
+	sed 's/nosuch/NAME/g') || true
+[ "$a" = "$b" ] || bp_die "uid $NOBODY_UID can tell t1 exists: '$a' vs '$b'"
 ip netns exec "$BP_NS_DP" "$CTL" capture --tenant nosuch -w - >/dev/null 2>&1 &&
 	bp_die "an unknown tenant was accepted"
 # -w FILE is opened only once the daemon accepted: a refusal leaves it whole
@@ -373,6 +283,12 @@ mkfifo "$dir/fifo"
 st=0
 out=$(ip netns exec "$BP_NS_DP" timeout -s INT 10 "$CTL" capture -w "$dir/fifo" 2>&1) || st=$?
 [ "$st" = 1 ] && grep -q "cannot write" <<<"$out" || bp_die "-w into a FIFO: exit $st: $out"
+# nor another user's file (root could chmod it, but its owner reads it still)
+: >"$dir/theirs"
+chown "$NOBODY_UID" "$dir/theirs"
+st=0
+out=$(ip netns exec "$BP_NS_DP" timeout -s INT 10 "$CTL" capture -w "$dir/theirs" 2>&1) || st=$?
+[ "$st" = 1 ] && grep -q "another user's file" <<<"$out" || bp_die "-w into another's file: exit $st: $out"
 # a uid in no tenant: refused, naming who may; no attach refusal counted
 before=$(stat_of tenant.default.denied_refused)
 st=0
@@ -383,7 +299,7 @@ after=$(stat_of tenant.default.denied_refused)
 [ "$after" = "$before" ] ||
 	bp_die "a refused capture counted as a refused attach ($before -> $after)"
 echo "ok: (d) uid $NOBODY_UID (tenant t2) cannot capture tenant t1; -w FILE only once" \
-	"accepted, 0600 (an old file too), no symlink, no FIFO; no tenant, no capture," \
+	"accepted, 0600 (an old file too), no symlink, FIFO or other's file; no tenant, no capture," \
 	"no attach refusal counted"
 # ---------------------------------------------------------------- (e)
 bp_log "(e) a reader that does not read for 4 s"
@@ -401,7 +317,7 @@ echo "ok: (e) a slow reader lost $drops capture packets (counted), the transfer 
 
 # ---------------------------------------------------------------- (f)
 bp_log "(f) a filter program that jumps back (ja 0xffffffff)"
-out=$(ip netns exec "$BP_NS_DP" timeout 10 python3 "$dir/cap_raw.py" badprog "$BYPASS_SOCKET") ||
+out=$(ip netns exec "$BP_NS_DP" timeout 10 python3 "$HERE/cap_raw.py" badprog "$BYPASS_SOCKET") ||
 	bp_die "the wrapping jump was not refused clearly: $out"
 echo "  $out"
 kill -0 "$BP_FP_PID" || bp_die "fastpathd died"
@@ -417,7 +333,7 @@ echo "ok: (f) ja 0xffffffff refused, naming instruction 0; captures go on"
 # (its final reply fits the socket buffer, so the daemon closes at once; a
 # reply that does not is put back under the idle timeout, not tested here)
 bp_log "(g) a stopped capture's client that never reads nor closes"
-out=$(ip netns exec "$BP_NS_DP" timeout 30 python3 "$dir/cap_raw.py" linger "$BYPASS_SOCKET" 8) ||
+out=$(ip netns exec "$BP_NS_DP" timeout 30 python3 "$HERE/cap_raw.py" linger "$BYPASS_SOCKET" 8) ||
 	bp_die "fastpathd kept the stopped capture's connection: $out"
 echo "  $out"
 echo "ok: (g) the daemon closed the stopped capture's connection"
@@ -454,12 +370,7 @@ echo "ok: (h) three captures of users that are not admins, the fourth slot root'
 bp_log "(i) tenant t3 removed while captured"
 start_capture capt3 --tenant t3 -w "$dir/capt3.pcapng"
 "$CTL" tenant del t3 >/dev/null || bp_die "tenant del t3"
-for _ in $(seq 50); do kill -0 "$CAP_PID" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$CAP_PID" 2>/dev/null && bp_die "the capture of the removed tenant t3 runs on"
-st=0
-bp_wait_pid "$CAP_PID" || st=$?
-[ "$st" = 1 ] && grep -q "tenant removed" "$dir/capt3.err" ||
-	bp_die "no clear end for t3's capture: exit $st: $(cat "$dir/capt3.err")"
+ended_by_daemon "$CAP_PID" "$dir/capt3.err" "tenant removed" "removed tenant t3"
 echo "ok: (i) removing tenant t3 ended its capture:" "$(grep "tenant removed" "$dir/capt3.err")"
 
 # ---------------------------------------------------------------- (j)
@@ -470,12 +381,8 @@ bp_bg ip netns exec "$BP_NS_DP" setpriv --reuid=$NOBODY2_UID --regid=$NOBODY2_UI
 jpid=$BP_LAST_PID
 wait_captures $((started + 1))
 "$CTL" tenant set t2 uids $NOBODY_UID >/dev/null || bp_die "tenant set t2 uids $NOBODY_UID failed"
-for _ in $(seq 50); do kill -0 "$jpid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$jpid" 2>/dev/null && bp_die "uid $NOBODY2_UID, no longer in t2, still captures t2"
-st=0
-bp_wait_pid "$jpid" || st=$?
-[ "$st" = 1 ] && grep -q "no longer belongs to tenant 't2'" "$dir/capj.err" ||
-	bp_die "no clear end for the capture of a uid that left t2: exit $st: $(cat "$dir/capj.err")"
+ended_by_daemon "$jpid" "$dir/capj.err" "no longer belongs to tenant 't2'" \
+	"uid $NOBODY2_UID taken out of t2"
 echo "ok: (j) the capture of a uid that left t2 ended:" "$(grep "no longer belongs" "$dir/capj.err")"
 bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
 echo "PASS: bypassctl capture matches tcpdump on the peer; -c; -w - | tcpdump; tenants;" \

@@ -140,8 +140,11 @@ for _ in $(seq 300); do
 done
 # a scraper knocks too: its connection waits in the metrics listener's queue
 bp_bg ip netns exec "$BP_NS_DP" python3 -c 'import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2); time.sleep(4)' $MPORT
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
+print("connected", flush=True); time.sleep(4)' $MPORT >"$dir/knock.log" 2>&1
 knock=$BP_LAST_PID
+for _ in $(seq 100); do grep -q connected "$dir/knock.log" && break; sleep 0.1; done
+grep -q connected "$dir/knock.log" || bp_die "the metrics knock did not connect: $(cat "$dir/knock.log")"
 c0=$(sp_cpu)
 sleep 3
 c1=$(sp_cpu)
@@ -152,6 +155,9 @@ bp_stop_pid "$hold"
 bp_stop_pid "$knock"
 cat "$dir/hold3.log"
 awk -v c="$cpu" 'BEGIN { exit !(c < 0.3) }' || bp_die "the slowpath spins on EMFILE: ${cpu} s of CPU in 3 s"
+refused=$("$CTL" metrics | awk '$1 == "bypass_metrics_http_dropped_total{reason=\"refused\"}" { print $2 }')
+[ "${refused:-0}" -ge 1 ] || bp_die "the metrics listener never hit the descriptor limit (test setup)"
+echo "metrics accepts paused on EMFILE: $refused"
 ae=$(counter ctl_accept_errors)
 echo "accept errors (EMFILE) counted: $ae"
 [ "${ae:-0}" -ge 1 ] || bp_die "the descriptor limit was never hit (test setup)"
@@ -172,7 +178,8 @@ echo "log: $(grep -F 'x\n[fastpathd] forged' "$BP_FP_LOG" | head -1)"
 # ---- nor put escape sequences on the terminal of an operator who lists apps
 bp_bg $PY attach-hold "$BYPASS_SOCKET" $'evil\e]0;owned\a\e[2Jname' 30 >"$dir/evil.log" 2>&1
 evil=$BP_LAST_PID
-for _ in $(seq 50); do grep -q attached "$dir/evil.log" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q attached "$dir/evil.log" && break; sleep 0.1; done
+grep -q attached "$dir/evil.log" || bp_die "the app with escapes in its name never attached: $(cat "$dir/evil.log")"
 out=$("$CTL" apps) || bp_die "bypassctl apps failed"
 grep -qF 'evil\x1b]0;owned\x07\x1b[2Jname' <<<"$out" || bp_die "the app is not listed escaped: $out"
 if grep -q $'\e' <<<"$out"; then bp_die "bypassctl apps printed an app's escape sequence"; fi

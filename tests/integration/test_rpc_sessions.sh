@@ -13,8 +13,8 @@
 # for, and the rest wait in the clients' SYN retries; no session is
 # accepted or heard from until the server runs, and none may be given up
 # for that (a server busy accepting a burst of thousands).  They then sit idle
-# for RPC_SESSIONS_IDLE_S (default 8 s, twice the library's 4 s dead
-# threshold at its default 1 s keepalive): keepalive alone must hold every
+# for RPC_SESSIONS_IDLE_S (default 16 s, twice the 8 s dead threshold at
+# the 2 s keepalive used here, see KA): keepalive alone must hold every
 # one of them.  Then the clients
 # close every session (FIN), the server must see all N close, and once the
 # server exits the daemon must hold no flow at all.
@@ -25,7 +25,7 @@ bp_need_root
 trap bp_cleanup EXIT
 N=${RPC_SESSIONS_N:-10000}
 PROCS=${RPC_SESSIONS_PROCS:-4}
-IDLE_S=${RPC_SESSIONS_IDLE_S:-8}
+IDLE_S=${RPC_SESSIONS_IDLE_S:-16}
 STALL_S=${RPC_SESSIONS_STALL_S:-6}
 PORT=7119
 [[ $N =~ ^[0-9]+$ ]] && [ "$N" -ge 2000 ] && [ "$N" -le 14000 ] ||
@@ -94,10 +94,14 @@ all_answered() {
 	done
 }
 
-# keepalive: the library's 1 s (dead after 4 intervals of silence); the
-# clients PING, the server stays quiet, so the N idle sessions cost N
-# PING/PONG pairs a second
-KA=()
+# keepalive 2 s (dead after 4 intervals of silence: 8 s); the clients
+# PING, the server stays quiet, so the N idle sessions cost N/2 PING/PONG
+# pairs a second.  Not the library's 1 s: on 2 shared CPUs the connect
+# phase lasts up to a minute (SYN retries after the stall), and at 1 s a
+# few of the 10,000 idle sessions were declared dead in about one run of
+# three (at 6d86d70 too): a flow's loss recovery (RTO backoff from 200 ms)
+# can stay silent past 4 s on a machine this loaded
+KA=(--keepalive-ms 2000)
 bp_bg "$R/rpc_bench" server --stack bypass -p "$PORT" "${KA[@]}" >"$dir/srv.log" 2>&1
 SRV=$BP_LAST_PID
 bp_wait_listening "$dir/srv.log"

@@ -194,7 +194,7 @@ bp_bg as_uid "$UA" "$FLOWS" --socket "$BYPASS_SOCKET" --to "$BP_PEER_IP:7204" --
 	--seconds 12 >"$dir/raise.flows" 2>&1
 flows_pid=$BP_LAST_PID
 a_tx() { "$CTL" stats | awk '$1 == "tenant.a.tx_bytes" { print $2 }'; }
-a0=$(a_tx)
+a0=$(a_tx) || bp_die "a2: bypassctl stats failed"
 for _ in $(seq 80); do # the 512 KiB burst goes out, then a owes 42 s
 	[ $(($(a_tx) - a0)) -ge 500000 ] && break
 	sleep 0.1
@@ -202,9 +202,9 @@ done
 [ $(($(a_tx) - a0)) -ge 500000 ] || bp_die "a2: tenant a sent only $(($(a_tx) - a0)) bytes of its burst in 8 s"
 sleep 0.5
 "$CTL" tenant set a rate "${HI}mbit" >/dev/null || bp_die "a2: tenant set a rate ${HI}mbit failed"
-a1=$(a_tx)
+a1=$(a_tx) || bp_die "a2: bypassctl stats failed"
 sleep 2
-a2=$(a_tx)
+a2=$(a_tx) || bp_die "a2: bypassctl stats failed"
 bp_log "a2: at 100 kbit/s tenant a sent $((a1 - a0)) bytes; raised to $HI Mbit/s, $((a2 - a1)) in 2 s"
 [ $((a2 - a1)) -ge 1000000 ] ||
 	bp_die "a2: raised to $HI Mbit/s, tenant a sent only $((a2 - a1)) bytes in 2 s (waiting out the old rate's debt?)"

@@ -212,6 +212,33 @@ static void weighted_run(uint32_t w1, uint32_t w2, uint64_t seg1, uint64_t seg2,
 	}
 }
 
+/* @rounds turns of the backlogged tenants of class @cls, each sending 1460
+ * bytes at weight 1 and back in line; how many of them @who got */
+static int turns_of(uint32_t who, uint8_t cls, int rounds)
+{
+	uint32_t t;
+	int n = 0;
+	for (int i = 0; i < rounds; i++) {
+		uint32_t f = tq_sched_pop(&S, &t);
+		cr_assert_neq(f, TQ_NONE);
+		n += t == who;
+		tq_sched_charge(&S, t, cls, 1460, 1);
+		tq_sched_push(&S, t, cls, f);
+	}
+	return n;
+}
+
+/* @who, of class @cls, waits alone @rounds times and sends @bytes each */
+static void alone(uint32_t who, uint8_t cls, int rounds, uint64_t bytes)
+{
+	uint32_t t;
+	for (int i = 0; i < rounds; i++) {
+		tq_sched_push(&S, who, cls, who);
+		cr_assert_eq(tq_sched_pop(&S, &t), who);
+		tq_sched_charge(&S, who, cls, bytes, 1);
+	}
+}
+
 Test(tenant_sched, weights_share_bytes)
 {
 	uint64_t a, b;
@@ -232,22 +259,11 @@ Test(tenant_sched, weights_hold_with_unequal_services)
 
 Test(tenant_sched, idle_earns_no_credit)
 {
-	uint32_t t;
 	/* tenant 1 alone for a long time, then tenant 2 joins */
-	for (int i = 0; i < 1000; i++) {
-		tq_sched_push(&S, 1, 1, 1);
-		cr_assert_eq(tq_sched_pop(&S, &t), 1);
-		tq_sched_charge(&S, 1, 1, 1460, 1);
-	}
+	alone(1, 1, 1000, 1460);
 	tq_sched_push(&S, 1, 1, 1);
 	tq_sched_push(&S, 2, 1, 2);
-	int n2 = 0;
-	for (int i = 0; i < 100; i++) {
-		uint32_t f = tq_sched_pop(&S, &t);
-		n2 += t == 2;
-		tq_sched_charge(&S, t, 1, 1460, 1);
-		tq_sched_push(&S, t, 1, f);
-	}
+	int n2 = turns_of(2, 1, 100);
 	/* equal weights: the rejoin credit (16 KiB, 11 segments) first, then
 	 * half each (44 of the other 89); not 100 turns for the newcomer */
 	cr_assert(n2 >= 53 && n2 <= 57, "newcomer got %d of 100", n2);
@@ -255,38 +271,22 @@ Test(tenant_sched, idle_earns_no_credit)
 
 Test(tenant_sched, a_class_change_starts_at_the_new_class_clock)
 {
-	uint32_t t;
 	/* tenant 3 sends alone in bulk for a long time: its clock runs far
 	 * ahead of the latency class's, which tenants 1 and 2 share */
-	for (int i = 0; i < 1000; i++) {
-		tq_sched_push(&S, 3, 2, 3);
-		cr_assert_eq(tq_sched_pop(&S, &t), 3);
-		tq_sched_charge(&S, 3, 2, 65536, 1);
-	}
+	alone(3, 2, 1000, 65536);
 	tq_sched_push(&S, 1, 0, 1);
 	tq_sched_push(&S, 2, 0, 2);
-	for (int i = 0; i < 100; i++) {
-		uint32_t f = tq_sched_pop(&S, &t);
-		tq_sched_charge(&S, t, 0, 1460, 1);
-		tq_sched_push(&S, t, 0, f);
-	}
+	turns_of(1, 0, 100);
 	/* its policy moves it to latency (a live change, or a new tenant on
 	 * its freed id): it competes from the latency clock, not its bulk one */
 	tq_sched_push(&S, 3, 0, 3);
-	int n3 = 0;
-	for (int i = 0; i < 300; i++) {
-		uint32_t f = tq_sched_pop(&S, &t);
-		n3 += t == 3;
-		tq_sched_charge(&S, t, 0, 1460, 1);
-		tq_sched_push(&S, t, 0, f);
-	}
+	int n3 = turns_of(3, 0, 300);
 	/* a third of the turns, give or take the rejoin credit */
 	cr_assert(n3 >= 95 && n3 <= 115, "tenant 3 got %d of 300 turns", n3);
 }
 
 Test(tenant_sched, sending_alone_builds_no_lead)
 {
-	uint32_t t;
 	/* tenant 1 sends for a long time without ever waiting (the port had
 	 * room): those bytes count, but nobody else competed for them */
 	for (int i = 0; i < 10000; i++)
@@ -294,13 +294,7 @@ Test(tenant_sched, sending_alone_builds_no_lead)
 	/* now the port is short and tenant 2 waits beside it */
 	tq_sched_push(&S, 1, 1, 1);
 	tq_sched_push(&S, 2, 1, 2);
-	int n1 = 0;
-	for (int i = 0; i < 100; i++) {
-		uint32_t f = tq_sched_pop(&S, &t);
-		n1 += t == 1;
-		tq_sched_charge(&S, t, 1, 1460, 1);
-		tq_sched_push(&S, t, 1, f);
-	}
+	int n1 = turns_of(1, 1, 100);
 	/* half each after the newcomer's rejoin credit (11 segments) and
 	 * tenant 1's last 64 KiB send (45): not a turn in 100 for tenant 1
 	 * until tenant 2 had sent 640 MB */
@@ -309,40 +303,25 @@ Test(tenant_sched, sending_alone_builds_no_lead)
 
 Test(tenant_sched, virtual_time_wraps)
 {
-	uint32_t t;
 	/* the class clock near 2^64: a tenant past the wrap is ahead of one
 	 * just before it, not behind */
 	S.vclock[1] = UINT64_MAX - 4 * 1460 * TQ_VSCALE;
 	tq_sched_push(&S, 1, 1, 1);
 	tq_sched_push(&S, 2, 1, 2);
-	int n1 = 0;
-	for (int i = 0; i < 100; i++) {
-		uint32_t f = tq_sched_pop(&S, &t);
-		n1 += t == 1;
-		tq_sched_charge(&S, t, 1, 1460, 1);
-		tq_sched_push(&S, t, 1, f);
-	}
+	int n1 = turns_of(1, 1, 100);
 	cr_assert(n1 == 50, "tenant 1 got %d of 100 turns across the wrap", n1);
 }
 
 Test(tenant_sched, a_clock_that_ran_on_for_weeks_is_forgotten)
 {
-	uint32_t t;
 	/* tenant 1 served last when the class clock was 0; weeks of traffic
 	 * later the clock is more than half the wrap further on, where its
 	 * old time reads as far ahead */
-	tq_sched_push(&S, 1, 1, 1);
-	cr_assert_eq(tq_sched_pop(&S, &t), 1);
+	alone(1, 1, 1, 1460);
 	S.vclock[1] = (1ull << 63) + (1ull << 40);
 	tq_sched_push(&S, 1, 1, 1);
 	tq_sched_push(&S, 2, 1, 2);
-	int n1 = 0;
-	for (int i = 0; i < 100; i++) {
-		uint32_t f = tq_sched_pop(&S, &t);
-		n1 += t == 1;
-		tq_sched_charge(&S, t, 1, 1460, 1);
-		tq_sched_push(&S, t, 1, f);
-	}
+	int n1 = turns_of(1, 1, 100);
 	cr_assert(n1 >= 45 && n1 <= 55, "tenant 1 got %d of 100 turns", n1);
 }
 
