@@ -56,6 +56,11 @@ int bench_parse_pids(const char *s, int *pids, int max);
 int bench_parse_long(const char *s, long lo, long hi, long *out);
 int bench_parse_double(const char *s, double lo, double hi, double *out);
 
+/* the long name of getopt_long option @val in @opts ("?" if none): for
+ * errors about options that have no short name */
+struct option;
+const char *bench_opt_name(const struct option *opts, int val);
+
 /* raise RLIMIT_NOFILE to its hard limit (for 10k connections) */
 void bench_raise_nofile(void);
 

@@ -756,7 +756,9 @@ static int parse(struct load *l, int argc, char **argv)
 		default: return -1;
 		}
 		if (bad) {
-			fprintf(stderr, "bp_load: bad value for -%c: '%s'\n", c, optarg);
+			/* by its long name: some options have no short one */
+			fprintf(stderr, "bp_load: --%s: bad value '%s'\n", bench_opt_name(opts, c),
+				optarg);
 			return -1;
 		}
 	}

@@ -72,7 +72,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: bypassctl capture [-w FILE|-] [-c COUNT] [-s SNAPLEN] [--tenant NAME]\n"
-		"                         [--json] [FILTER...]\n"
+		"                         [-j|--json] [FILTER...]\n"
 		"\n"
 		"Write pcapng of the traffic fastpathd sends and receives (both directions,\n"
 		"as on the wire) until interrupted (Ctrl-C) or COUNT packets.  FILTER is a\n"
@@ -86,7 +86,8 @@ static void usage(FILE *out)
 		"  --tenant NAME  only the flows of tenant NAME; without it root,\n"
 		"                 fastpathd's user and admin_group capture everything,\n"
 		"                 anyone else their own tenant (another tenant is refused)\n"
-		"  --json         print the final counts as one JSON object on stderr\n"
+		"  -j, --json     print the final counts as one JSON object on stderr\n"
+		"                 (bypassctl -j capture ... works too)\n"
 		"  -S, --socket PATH  fastpathd control socket\n"
 		"\n"
 		"Packets the daemon could not keep up with, or that a slow reader left no\n"
@@ -190,7 +191,7 @@ static int parse(int argc, char **argv, struct cap_opts *o)
 	char *end;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "w:c:s:S:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "w:c:s:S:jh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'w': o->file = optarg; break;
 		case 'T': o->tenant = optarg; break;
@@ -290,7 +291,8 @@ static int pump(int ctl, int rd, int out, bool json)
  */
 int cmd_capture(int argc, char **argv)
 {
-	struct cap_opts o = { .snaplen = 262144 };
+	/* bypassctl -j capture ...: the global option counts as this one's -j */
+	struct cap_opts o = { .snaplen = 262144, .json = cli_json };
 	int rc = parse(argc, argv, &o);
 	if (rc >= 0)
 		return rc;

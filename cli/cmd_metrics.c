@@ -3,8 +3,9 @@
  * cmd_metrics.c - bypassctl metrics: the daemon's counters in Prometheus
  * text exposition format 0.0.4, the same text its [metrics] listen
  * endpoint serves, for node_exporter's textfile collector or a look by
- * hand.  Root and the daemon's user see every tenant; anyone else the
- * global series and its own tenant's.
+ * hand.  Root, the daemon's user and members of [daemon] admin_group see
+ * every tenant; anyone else the global series and its own tenant's (the
+ * daemon decides: sp_ctl_admin() in slowpath/ctl_sock.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,8 +29,9 @@ static void metrics_usage(FILE *out)
 		"\n"
 		"Print every counter of fastpathd in Prometheus text format (0.0.4):\n"
 		"bypass_* series, counters ending in _total, labelled by port, core and\n"
-		"tenant.  Without root (or the daemon's user) only your own tenant's\n"
-		"per-tenant series are shown.  To let Prometheus scrape the daemon\n"
+		"tenant.  Root, fastpathd's own user and members of its [daemon]\n"
+		"admin_group see every tenant's series; anyone else sees only its own\n"
+		"tenant's (and the global ones).  To let Prometheus scrape the daemon\n"
 		"directly, set [metrics] listen in fastpathd.conf.\n"
 		"--json: {metrics: [{name, labels: {LABEL: value}, value}]}, one entry per\n"
 		"sample (value a JSON number, or a string for NaN and +Inf/-Inf).\n"

@@ -60,7 +60,7 @@ static int ask(const char *path, Bypass__FlowsRequest *req, Bypass__CtlMsg **out
 {
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT;
 	struct timeval tv = { .tv_sec = ASK_TIMEOUT_S };
-	char err[256];
+	char err[512];
 	int fd, r;
 
 	fd = ctl_client_connect(path, err, sizeof(err));

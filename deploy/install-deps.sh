@@ -2,6 +2,29 @@
 # Install everything bypass needs to build, test and run its demo, from
 # Debian's packages.  Idempotent; run as root on Debian 12.
 set -euo pipefail
+usage() {
+	cat <<EOF
+usage: $0 [-h|--help]
+
+Install, with apt-get, the Debian 12 packages bypass needs to build, test
+and run its demo (compilers, DPDK, protobuf-c, criterion, the test and
+benchmark tools).  Packages already installed are left alone, and one the
+apt sources do not have is skipped with a warning.  The services some of
+them bring (redis, memcached, nginx, prometheus) are kept from starting,
+or stopped and disabled.  Run as root: sudo $0
+EOF
+}
+if [ $# -gt 0 ]; then
+	case "$1" in
+	-h | --help)
+		[ $# -gt 1 ] || { usage; exit 0; }
+		shift
+		;;
+	esac
+	echo "install-deps: unknown argument '$1' (it takes only -h or --help)" >&2
+	usage >&2
+	exit 2
+fi
 [ "$(id -u)" -eq 0 ] || { echo "install-deps: run as root (sudo $0)" >&2; exit 1; }
 
 PKGS=(

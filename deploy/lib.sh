@@ -328,6 +328,14 @@ bp_flows() {
 		python3 -c 'import json, sys; print(json.load(sys.stdin)["flows"])'
 }
 
+# bp_stat CMD KEY [DEFAULT]: KEY's value in `bypassctl CMD` (status or
+# stats: "KEY VALUE" lines), DEFAULT (empty) if the key is absent; fails
+# as bypassctl does (no daemon, refused)
+bp_stat() {
+	"$BP_BUILD/cli/bypassctl" "$1" 2>/dev/null |
+		awk -v k="$2" -v d="${3-}" '$1 == k {print $2; f=1} END {if (!f) print d}'
+}
+
 # bp_wait_no_flows: wait (30 s at most) until fastpathd holds no flow
 bp_wait_no_flows() {
 	local end=$((SECONDS + 30)) n

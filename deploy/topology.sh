@@ -25,7 +25,8 @@ down)
 	bp_topo_down "$2"
 	;;
 -h | --help)
-	sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+	# the comment block at the top, up to the first line that is not one
+	sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
 	;;
 *)
 	echo "usage: $0 up NAME INDEX | down NAME | --help" >&2

@@ -7,6 +7,7 @@
  * disagree about names.  Files are INI, parsed here (not by rte_cfgfile)
  * so that every syntax error can name its line.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +60,9 @@ static const struct field fields[] = {
 	F("apps", "queue_entries", FT_POW2, queue_entries, 64, 1u << 20, "entries per app queue (power of two)"),
 	F("apps", "max_listeners", FT_U32, max_listeners, 1, 4096, "per uid: listening endpoints (a shared port's every member counts); the daemon holds 4096 in all"),
 	F("apps", "max_orphans", FT_U32, max_orphans, 0, 1u << 22, "per uid: connections whose owner closed or exited while a fork child still holds them; beyond this they close"),
+	F("apps", "orphan_timeout_ms", FT_U32, orphan_timeout_ms, 100, 1u << 31, "an orphaned connection no holder adopts is reset after this"),
 	F("rpc", "heap_max_mb", FT_U32, rpc_heap_max_mb, 0, 1u << 14, "per app: the largest RPC message heap an app may ask for at attach (whole messages of RPC sessions are assembled there; 0: no RPC sessions)"),
 	F("rpc", "message_timeout_ms", FT_U32, rpc_message_timeout_ms, 0, 3600000, "a message of an RPC session must arrive whole within this long of its first frame, or the session is reset: a peer cannot hold the app's heap with a message it never finishes (time the app holds the session up does not count; 0: no limit)"),
-	F("apps", "orphan_timeout_ms", FT_U32, orphan_timeout_ms, 100, 1u << 31, "an orphaned connection no holder adopts is reset after this"),
 	F("metrics", "listen", FT_STR, metrics_listen, 0, 0, "Prometheus endpoint (GET /metrics): 127.0.0.1:9464, [::1]:9464 or unix:/run/bypass-metrics.sock (\"\" = off)"),
 	F("metrics", "allow_remote", FT_BOOL, metrics_allow_remote, 0, 1, "allow a listen address that is not loopback (the metrics are then readable from the network)"),
 	F("tcp", "min_rto_ms", FT_U32, min_rto_ms, 1, 60000, "minimum retransmission timeout"),
@@ -156,6 +157,29 @@ static int parse_ipv4(const char *s, uint32_t *out)
 	return 0;
 }
 
+/*
+ * A number as the docs promise it: decimal, or hexadecimal after 0x.  A
+ * leading zero is still decimal (0100 is 100, not octal 64, as
+ * strtoull(..., 0) would have it); no sign, blanks or suffix.
+ */
+static int parse_number(const char *s, unsigned long long *out)
+{
+	int base = 10;
+	char *end;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+		if (!isxdigit((unsigned char)*s))
+			return -1;
+	} else if (!isdigit((unsigned char)*s)) {
+		return -1;
+	}
+	errno = 0;
+	*out = strtoull(s, &end, base);
+	return errno || *end ? -1 : 0;
+}
+
 static int field_set(struct bp_config *c, const struct field *f, const char *val,
 		     char *err, size_t errlen)
 {
@@ -184,11 +208,10 @@ static int field_set(struct bp_config *c, const struct field *f, const char *val
 		return 0;
 	case FT_U32:
 	case FT_POW2: {
-		errno = 0;
-		unsigned long long v = strtoull(val, &end, 0);
-		if (errno || end == val || *end || val[0] == '-') {
-			snprintf(err, errlen, "[%s] %s: '%s' is not a number (%s)", f->section, f->key,
-				 val, f->help);
+		unsigned long long v;
+		if (parse_number(val, &v)) {
+			snprintf(err, errlen, "[%s] %s: '%s' is not a number: write it in decimal "
+				 "or 0x hexadecimal (%s)", f->section, f->key, val, f->help);
 			return -1;
 		}
 		if (v < f->min || v > f->max) {
@@ -240,15 +263,19 @@ static int field_set(struct bp_config *c, const struct field *f, const char *val
 		char buf[64];
 		snprintf(buf, sizeof(buf), "%s", val);
 		char *slash = strchr(buf, '/');
-		long plen = 24;
-		if (slash) {
-			*slash = 0;
-			plen = strtol(slash + 1, &end, 10);
-			if (end == slash + 1 || *end || plen < 1 || plen > 32) {
-				snprintf(err, errlen, "[%s] %s: '%s' has a bad prefix length (want 1..32)",
-					 f->section, f->key, val);
-				return -1;
-			}
+		long plen;
+		/* no default prefix: a guessed /24 would quietly mis-route */
+		if (!slash) {
+			snprintf(err, errlen, "[%s] %s: '%s' has no prefix length: write "
+				 "address/prefix, e.g. 198.18.0.1/24", f->section, f->key, val);
+			return -1;
+		}
+		*slash = 0;
+		plen = strtol(slash + 1, &end, 10);
+		if (!isdigit((unsigned char)slash[1]) || *end || plen < 1 || plen > 32) {
+			snprintf(err, errlen, "[%s] %s: '%s' has a bad prefix length (want 1..32, "
+				 "e.g. 198.18.0.1/24)", f->section, f->key, val);
+			return -1;
 		}
 		if (parse_ipv4(buf, &c->ip)) {
 			snprintf(err, errlen, "[%s] %s: '%s' is not an IPv4 address (%s)",
@@ -385,7 +412,11 @@ bool config_group_gid(const char *name, uint32_t *gid)
 	return gr != NULL;
 }
 
-int config_validate(const struct bp_config *c, char *err, size_t errlen)
+/*
+ * The checks between fields.  Each error says what to change; the caller
+ * (config_validate) puts the config file's path in front of it.
+ */
+static int config_check(const struct bp_config *c, char *err, size_t errlen)
 {
 	if (!c->port_dev[0]) {
 		snprintf(err, errlen, "[port] device: not set; give --port DEV or set it in the "
@@ -404,18 +435,19 @@ int config_validate(const struct bp_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->app_max_flows > c->max_flows) {
-		snprintf(err, errlen, "[apps] max_flows: %u exceeds [daemon] max_flows %u",
-			 c->app_max_flows, c->max_flows);
+		snprintf(err, errlen, "[apps] max_flows: %u exceeds [daemon] max_flows %u; raise "
+			 "[daemon] max_flows or lower [apps] max_flows", c->app_max_flows,
+			 c->max_flows);
 		return -1;
 	}
 	if (c->min_rto_ms > c->max_rto_ms) {
-		snprintf(err, errlen, "[tcp] min_rto_ms: %u exceeds max_rto_ms %u",
-			 c->min_rto_ms, c->max_rto_ms);
+		snprintf(err, errlen, "[tcp] min_rto_ms: %u exceeds [tcp] max_rto_ms %u; raise "
+			 "max_rto_ms or lower min_rto_ms", c->min_rto_ms, c->max_rto_ms);
 		return -1;
 	}
 	if (c->fp_min_cores > c->fp_cores) {
-		snprintf(err, errlen, "[fastpath] min_cores: %u exceeds cores %u",
-			 c->fp_min_cores, c->fp_cores);
+		snprintf(err, errlen, "[fastpath] min_cores: %u exceeds [fastpath] cores %u; raise "
+			 "cores or lower min_cores", c->fp_min_cores, c->fp_cores);
 		return -1;
 	}
 	if (c->fp_cpus[0]) {
@@ -433,7 +465,7 @@ int config_validate(const struct bp_config *c, char *err, size_t errlen)
 		}
 		if (n < c->fp_cores) {
 			snprintf(err, errlen, "[fastpath] cpus: %u CPU(s) listed for %u cores; "
-				 "list one per core", n, c->fp_cores);
+				 "list one CPU per core or lower [fastpath] cores", n, c->fp_cores);
 			return -1;
 		}
 	}
@@ -451,6 +483,19 @@ int config_validate(const struct bp_config *c, char *err, size_t errlen)
 		return -1;
 	/* [tcp] cc names a slowpath algorithm: sp_config_check() checks it */
 	return 0;
+}
+
+int config_validate(const struct bp_config *c, char *err, size_t errlen)
+{
+	char e2[512];
+
+	if (!c->config_path[0])
+		return config_check(c, err, errlen);
+	/* read from a file: name it first, as config_load_file()'s errors do */
+	if (!config_check(c, e2, sizeof(e2)))
+		return 0;
+	snprintf(err, errlen, "%s: %s", c->config_path, e2);
+	return -1;
 }
 
 /* @f's value in @c as the file would spell it; "" if it has no useful default */

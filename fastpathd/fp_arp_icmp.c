@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * fp_arp_icmp.c - answers that need no connection state: ARP requests for
- * our address and ICMP echo.  ARP replies (and requests, which teach us the
- * sender) also go to the slowpath, which owns the neighbour cache.
+ * our address and ICMP echo.  ARP frames that can teach the neighbour
+ * cache (addressed to us, from the gateway, or gratuitous) also go to the
+ * slowpath, which owns the cache and decides (slowpath/arp.c).
  */
+#include <string.h>
 #include <rte_mbuf.h>
 
 #include "fastpath.h"
@@ -19,7 +21,10 @@ void fp_handle_arp(struct fp_ctx *fp, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	if (a.op == PKT_ARP_REQUEST && a.tpa == dp->ip) {
+	/* answered for any sender address, 0.0.0.0 included (a duplicate
+	 * address probe must hear that ours is taken), but only to a MAC a
+	 * host can own: never a broadcast reply */
+	if (a.op == PKT_ARP_REQUEST && a.tpa == dp->ip && !pkt_mac_martian(a.sha)) {
 		struct rte_mbuf *r = rte_pktmbuf_alloc(dp->pool);
 		uint8_t *buf = r ? (uint8_t *)rte_pktmbuf_append(r, PKT_ARP_FRAME_LEN) : NULL;
 		if (buf) {
@@ -31,7 +36,7 @@ void fp_handle_arp(struct fp_ctx *fp, struct rte_mbuf *m)
 			fp->cnt[DPC_TX_NOMBUF]++;
 		}
 	}
-	if (a.tpa == dp->ip || a.spa == dp->gateway)
+	if (a.tpa == dp->ip || a.spa == dp->gateway || a.spa == a.tpa)
 		fp_to_sp(fp, DPM_RX_PKT, 0, m); /* neighbour learning */
 	else
 		rte_pktmbuf_free(m);
@@ -42,9 +47,20 @@ void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m)
 	struct dataplane *dp = fp->dp;
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	uint16_t len = rte_pktmbuf_data_len(m);
+	uint32_t saddr, daddr;
 
-	/* reply in place: the request buffer becomes the answer */
-	size_t rlen = pkt_icmp_echo_reply(frame, len, frame, len, dp->mac.addr_bytes);
+	/* pkt_classify() saw a whole IPv4 header.  Answer only a host's
+	 * unicast echo to our own address, as Linux does by default
+	 * (icmp_echo_ignore_broadcasts): never one to a broadcast or another
+	 * address (a smurf amplifier, or replies forged from that address),
+	 * never to a group MAC or a source no host can have. */
+	memcpy(&saddr, frame + PKT_ETH_LEN + 12, 4);
+	memcpy(&daddr, frame + PKT_ETH_LEN + 16, 4);
+	size_t rlen = 0;
+	if (daddr == dp->ip && !pkt_mac_martian(frame + 6) &&
+	    !pkt_ipv4_martian(saddr, dp->ip, dp->netmask))
+		/* reply in place: the request buffer becomes the answer */
+		rlen = pkt_icmp_echo_reply(frame, len, frame, len, dp->mac.addr_bytes);
 	if (!rlen) {
 		fp->cnt[DPC_RX_DROP_NOFLOW]++;
 		rte_pktmbuf_free(m);

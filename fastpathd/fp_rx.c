@@ -58,7 +58,9 @@ static bool rx_classify(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp, str
 		     (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
 		     (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
 	enum pkt_verdict v = pkt_parse_tcp(frame, len, !hw_ok, p);
-	if (v != PKT_OK || p->daddr != dp->ip) {
+	/* not ours: another address, or a group MAC (Linux's tcp_v4_rcv drops
+	 * what is not PACKET_HOST) */
+	if (v != PKT_OK || p->daddr != dp->ip || (p->dst_mac[0] & 1)) {
 		fp_capture_rx(fp, m, from_sp);
 		if (v != PKT_OK) {
 			fp->cnt[DPC_RX_DROP_BAD]++;

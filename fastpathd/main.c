@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 	if (eal_argc < 0 || port_eal_init(eal_argc, eal_argv) < 0) {
 		fprintf(stderr, "fastpathd: DPDK EAL init failed for device '%s': %s\n"
 			"  try --no-huge (no hugepages reserved?), run as root, check the device "
-			"string, and give each daemon its own [eal] file_prefix\n",
+			"string, and if [eal] file_prefix is set, give each daemon its own\n",
 			dp.cfg.port_dev, rte_strerror(rte_errno));
 		return 1;
 	}

@@ -188,6 +188,21 @@ struct pkt_arp {
 };
 
 /**
+ * pkt_ipv4_martian - whether no peer can have source address @a: zero,
+ * @our_ip, loopback, multicast, class E, 255.255.255.255, or the broadcast
+ * address of our subnet (@our_ip/@netmask; none on a /31 or /32).  All in
+ * network order.
+ */
+bool pkt_ipv4_martian(uint32_t a, uint32_t our_ip, uint32_t netmask);
+
+/* a MAC no peer can have as its own: zero, or a group (multicast or
+ * broadcast) address */
+static inline bool pkt_mac_martian(const uint8_t *mac)
+{
+	return (mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
+}
+
+/**
  * pkt_arp_parse - validate an Ethernet/IPv4 ARP frame and extract it.
  * Return: false if not ARP for Ethernet/IPv4 or truncated.
  */

@@ -8,6 +8,7 @@
  * without DPDK.
  */
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "pkt.h"
 
@@ -29,6 +30,17 @@ static inline void wr16(uint8_t *p, uint16_t v)
 {
 	p[0] = v >> 8;
 	p[1] = v & 0xff;
+}
+
+bool pkt_ipv4_martian(uint32_t a, uint32_t our_ip, uint32_t netmask)
+{
+	uint32_t h = ntohl(a), mask = ntohl(netmask);
+
+	if (!h || a == our_ip)
+		return true;
+	if (h >= 0xe0000000u || (h >> 24) == 127)
+		return true; /* multicast, class E, 255.255.255.255, loopback */
+	return mask < 0xfffffffeu && (h & ~mask) == ~mask && (h & mask) == (ntohl(our_ip) & mask);
 }
 
 /**

@@ -297,17 +297,23 @@ int ctl_client_connect(const char *path, char *err, size_t errlen)
 		close(fd);
 		if (!err || !errlen)
 			return -e;
+		/* libbypass apps see these too: -S/--socket is bypassctl's */
 		if (e == ENOENT || e == ECONNREFUSED)
 			snprintf(err, errlen,
-				 "cannot reach fastpathd at %s: %s. Start the daemon first: "
-				 "`sudo fastpathd --config /etc/bypass/fastpathd.conf` "
-				 "(or set " BP_SOCKET_ENV " to its socket)",
+				 "cannot reach fastpathd at %s: %s. Start the daemon first, "
+				 "on its port and address: `sudo fastpathd --port "
+				 "net_af_packet0,iface=eth1 --ip 198.18.0.1/24` (or `sudo "
+				 "fastpathd --config FILE`); if it runs with another socket "
+				 "(its --socket), give bypassctl -S/--socket PATH or set "
+				 BP_SOCKET_ENV "=PATH",
 				 path, strerror(e));
 		else if (e == EACCES || e == EPERM)
 			snprintf(err, errlen,
-				 "cannot reach fastpathd at %s: %s. Run as a user allowed "
-				 "to open that socket (see the daemon's socket permissions)",
-				 path, strerror(e));
+				 "cannot reach fastpathd at %s: %s. Run as root or as a user "
+				 "the socket admits: fastpathd's [daemon] socket_group (its "
+				 "members may connect) and socket_mode (e.g. 0660) set who "
+				 "may; `ls -l %s` shows them",
+				 path, strerror(e), path);
 		else
 			snprintf(err, errlen, "cannot reach fastpathd at %s: %s",
 				 path, strerror(e));

@@ -202,6 +202,19 @@ struct rpc_endpoint *rpc_endpoint_create(const struct rpc_endpoint_opts *opts,
 	}
 	if (!ep->o.keepalive_ms)
 		ep->o.keepalive_ms = 1000;
+	if (!ep->o.keepalive_timeout_ms) {
+		uint64_t t = (uint64_t)RPC_KA_DEAD * ep->o.keepalive_ms;
+
+		t = t < RPC_KA_TIMEOUT_MIN_MS ? RPC_KA_TIMEOUT_MIN_MS : t;
+		ep->o.keepalive_timeout_ms = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+	} else if (ep->o.keepalive_timeout_ms <= 2 * (uint64_t)ep->o.keepalive_ms) {
+		/* a server PINGs after 2 intervals of silence: it would
+		 * declare a silent client dead without asking it */
+		free(ep);
+		set_err(err, errlen, "keepalive_timeout_ms must be more than twice keepalive_ms");
+		errno = EINVAL;
+		return NULL;
+	}
 	if (!ep->o.reconnect_min_ms)
 		ep->o.reconnect_min_ms = 50;
 	if (!ep->o.reconnect_max_ms)

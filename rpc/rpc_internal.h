@@ -388,9 +388,14 @@ struct rpc_session {
 	struct rpc_timer rc;		/* reconnect */
 };
 
-#define RPC_KA_DEAD 4			/* keepalive intervals of silence = dead */
+/* default silence that is dead: RPC_KA_DEAD keepalive intervals, at least
+ * RPC_KA_TIMEOUT_MIN_MS (a flow's TCP loss recovery, RTO backoff from
+ * 200 ms, can be silent past 4 s on a loaded host; gRPC's default
+ * keepalive timeout is 20 s) */
+#define RPC_KA_DEAD 4
+#define RPC_KA_TIMEOUT_MIN_MS 10000u
 /* how long either side waits for the first bytes of a connection, at
- * least (RPC_KA_DEAD intervals if longer): the server's kernel or daemon
+ * least (keepalive_timeout_ms if longer): the server's kernel or daemon
  * completes the handshake before the server accepts, a server accepting a
  * burst of connections (in batches, endpoint.c) may take seconds to reach
  * the last, and a client's first bytes dropped meanwhile (accept queue

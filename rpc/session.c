@@ -57,7 +57,7 @@ static void rx_reset(struct rpc_session *s)
  * counts as traffic on the server, so an idle session costs one PING/PONG
  * pair per interval instead of two, while a server still finds a silent
  * client (it PINGs too once the client's PINGs stop) and either side
- * declares the other dead after RPC_KA_DEAD intervals of silence.  A side
+ * declares the other dead after keepalive_timeout_ms of silence.  A side
  * that has not heard its peer on this connection yet waits at least
  * RPC_UNHEARD_DEAD_US, PINGing once: the server may not have accepted it
  * yet, or the client's first bytes, dropped while the connection waited
@@ -79,7 +79,7 @@ static uint64_t ping_after_us(struct rpc_session *s)
 /* the silence after which @s is dead, in µs */
 static uint64_t dead_after_us(const struct rpc_session *s)
 {
-	uint64_t dead = RPC_KA_DEAD * (uint64_t)s->ep->o.keepalive_ms * 1000;
+	uint64_t dead = (uint64_t)s->ep->o.keepalive_timeout_ms * 1000;
 
 	return !s->heard && dead < RPC_UNHEARD_DEAD_US ? RPC_UNHEARD_DEAD_US : dead;
 }

@@ -1,41 +1,152 @@
 // SPDX-License-Identifier: MIT
 /*
- * arp.c - the neighbour cache: learned from ARP traffic addressed to us,
- * filled on demand by requests for active opens.  Small direct-mapped
- * table: a datacenter host talks to few next hops on its own subnet.
+ * arp.c - the neighbour cache, and what may write it.
+ *
+ * A datacenter host talks to few next hops on its own subnet, so the
+ * cache is a small table: SP_ARP_SIZE entries in sets of SP_ARP_WAYS,
+ * indexed by a hash keyed at start (a sender cannot aim at one set); the
+ * gateway's entry is never evicted for another, and an address we are
+ * asking for only for another of our own questions, so forged requests
+ * cannot make us drop the answer.
+ *
+ * What the wire may write, as Linux with its defaults (arp_accept = 0):
+ *  - an ARP request for our address teaches its sender (as the reply we
+ *    send it would make it talk to us anyway);
+ *  - a reply or a request answers an address we are asking for (and only
+ *    while we ask: an unanswered question expires);
+ *  - an entry we know is updated by its owner's frames, but a reply that
+ *    changes its MAC within SP_ARP_LOCK_MS of the last confirmation is
+ *    ignored (Linux's locktime: the first answer wins a race);
+ *  - nothing else creates an entry: no unsolicited reply, no gratuitous
+ *    ARP for an address we do not know;
+ *  - a sender no neighbour can be never gets in: its address off our
+ *    subnet (but for the gateway's) or a martian (pkt_ipv4_martian()),
+ *    its MAC zero, a group address or our own.
+ * An ARP frame costs O(1): the connections waiting for a neighbour are
+ * looked for only when an address we asked for is answered, so the work
+ * follows our own connects, not the wire's frames.  A neighbour is asked
+ * at most once per SP_ARP_ASK_GAP_MS however many connects wait on it.
+ * Entries do not age out: the connections that use one keep their own copy
+ * of the MAC, and the owner of an address that moves sends a gratuitous
+ * ARP or asks for us.  Only replies to SYNs look at an entry's age
+ * (sp_arp_reply_mac()).
  */
 #include <string.h>
+#include <rte_jhash.h>
 #include <rte_mbuf.h>
+#include <rte_random.h>
 
 #include "sp_internal.h"
 
-static struct sp_arp_entry *slot_of(struct sp *sp, uint32_t ip)
+#define SP_ARP_SETS (SP_ARP_SIZE / SP_ARP_WAYS)
+#define SP_ARP_LOCK_MS 1000
+#define SP_ARP_ASK_GAP_MS 100
+#define SP_ARP_REACHABLE_MS 30000
+#define SP_ARP_ASK_LIFE_MS (2 * ARP_RETRY_MS)
+
+_Static_assert((SP_ARP_SETS & (SP_ARP_SETS - 1)) == 0, "ARP sets: a power of two");
+
+/** sp_arp_init - key the cache's hash (at slowpath start). */
+void sp_arp_init(struct sp *sp)
 {
-	uint32_t h = ip * 2654435761u;
-	return &sp->arp[(h >> 24) % SP_ARP_SIZE];
+	sp->arp_key = (uint32_t)rte_rand() | 1;
+}
+
+static struct sp_arp_entry *set_of(struct sp *sp, uint32_t ip)
+{
+	return &sp->arp[rte_jhash_1word(ip, sp->arp_key) % SP_ARP_SETS * SP_ARP_WAYS];
+}
+
+/* an address we asked for lately: an active open asks again every
+ * ARP_RETRY_MS while it waits, so a question lapses soon after the last
+ * connect waiting on it gave up */
+static bool asking(struct sp *sp, const struct sp_arp_entry *e)
+{
+	return e->incomplete && sp->now - e->asked < sp_ms_to_tsc(sp, SP_ARP_ASK_LIFE_MS);
+}
+
+static struct sp_arp_entry *find(struct sp *sp, uint32_t ip)
+{
+	struct sp_arp_entry *set = set_of(sp, ip);
+
+	for (int w = 0; w < SP_ARP_WAYS; w++)
+		if ((set[w].valid || asking(sp, &set[w])) && set[w].ip == ip)
+			return &set[w];
+	return NULL;
+}
+
+/*
+ * A way for @ip (not in the cache), or NULL: a free one (an address we
+ * stopped asking for is free), else a known neighbour's heard from longest
+ * ago, never the gateway's for another address.  Only our own request
+ * (@ours) may take the way of an address we are asking for, the oldest
+ * ask first: what the wire sends cannot make us forget a question before
+ * its answer comes.
+ */
+static struct sp_arp_entry *take(struct sp *sp, uint32_t ip, bool ours)
+{
+	struct sp_arp_entry *set = set_of(sp, ip), *known = NULL, *asked = NULL, *victim;
+
+	for (int w = 0; w < SP_ARP_WAYS; w++) {
+		struct sp_arp_entry *e = &set[w];
+
+		if (!e->valid && !asking(sp, e)) {
+			known = e;
+			asked = NULL;
+			break;
+		}
+		if (e->valid && e->ip == sp->dp->gateway && ip != sp->dp->gateway)
+			continue;
+		if (e->valid && (!known || e->updated < known->updated))
+			known = e;
+		if (!e->valid && (!asked || e->asked < asked->asked))
+			asked = e;
+	}
+	victim = known ? known : ours ? asked : NULL;
+	if (victim) {
+		memset(victim, 0, sizeof(*victim));
+		victim->ip = ip;
+	}
+	return victim;
 }
 
 const struct rte_ether_addr *sp_arp_lookup(struct sp *sp, uint32_t ip)
 {
-	struct sp_arp_entry *e = slot_of(sp, ip);
-	return e->valid && e->ip == ip ? &e->mac : NULL;
+	struct sp_arp_entry *e = find(sp, ip);
+
+	return e && e->valid ? &e->mac : NULL;
 }
 
-void sp_arp_learn(struct sp *sp, uint32_t ip, const uint8_t *mac)
+static void learn(struct sp *sp, struct sp_arp_entry *e, const uint8_t *mac)
 {
-	struct sp_arp_entry *e = slot_of(sp, ip);
-	bool was_known = e->valid && e->ip == ip;
-	e->ip = ip;
+	bool answered = e->incomplete;
+
 	memcpy(e->mac.addr_bytes, mac, 6);
 	e->valid = true;
+	e->incomplete = false;
 	e->updated = sp->now;
-	if (!was_known)
-		sp_conn_arp_resolved(sp, ip);
+	if (answered)
+		sp_conn_arp_resolved(sp, e->ip);
 }
 
+/** sp_arp_request - ask for @ip's MAC (an active open waits for it). */
 void sp_arp_request(struct sp *sp, uint32_t ip)
 {
 	struct dataplane *dp = sp->dp;
+	struct sp_arp_entry *e = find(sp, ip);
+
+	if (e && e->valid)
+		return;
+	if (!e) {
+		e = take(sp, ip, true);
+		if (!e)
+			return;
+		e->incomplete = true;
+	} else if (e->asked && sp->now - e->asked < sp_ms_to_tsc(sp, SP_ARP_ASK_GAP_MS)) {
+		return;	/* asked a moment ago for another connect */
+	}
+	e->asked = sp->now;
+
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pool);
 	uint8_t *buf = m ? (uint8_t *)rte_pktmbuf_append(m, PKT_ARP_FRAME_LEN) : NULL;
 	if (!buf) {
@@ -46,13 +157,66 @@ void sp_arp_request(struct sp *sp, uint32_t ip)
 	sp_tx_mbuf(sp, m);
 }
 
+/* a sender that can be a neighbour of ours: on our subnet, or the gateway
+ * (on a /32, or on the link outside the prefix) */
+static bool sender_ok(const struct dataplane *dp, const struct pkt_arp *a)
+{
+	bool on_link = (a->spa & dp->netmask) == (dp->ip & dp->netmask) ||
+		       (dp->gateway && a->spa == dp->gateway);
+
+	return on_link && !pkt_ipv4_martian(a->spa, dp->ip, dp->netmask) &&
+	       !pkt_mac_martian(a->sha) && memcmp(a->sha, dp->mac.addr_bytes, 6);
+}
+
 void sp_arp_rx(struct sp *sp, struct rte_mbuf *m)
 {
+	struct dataplane *dp = sp->dp;
 	struct pkt_arp a;
-	if (pkt_arp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &a) &&
-	    a.spa != 0 && (a.tpa == sp->dp->ip || a.spa == sp->dp->gateway))
-		sp_arp_learn(sp, a.spa, a.sha);
+	struct sp_arp_entry *e;
+
+	if (!pkt_arp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &a) ||
+	    (a.op != PKT_ARP_REQUEST && a.op != PKT_ARP_REPLY) || !sender_ok(dp, &a))
+		goto out;
+	bool asks_us = a.op == PKT_ARP_REQUEST && a.tpa == dp->ip;
+	e = find(sp, a.spa);
+	if (!e) {
+		if (asks_us && (e = take(sp, a.spa, false)))
+			learn(sp, e, a.sha);
+	} else if (e->incomplete || !memcmp(e->mac.addr_bytes, a.sha, 6)) {
+		learn(sp, e, a.sha);
+	} else if (asks_us || a.spa == a.tpa ||
+		   sp->now - e->updated >= sp_ms_to_tsc(sp, SP_ARP_LOCK_MS)) {
+		/* a new MAC: from a request to us or a gratuitous ARP at
+		 * once (Linux overrides for both), from a reply only once the
+		 * entry's lock time has passed */
+		learn(sp, e, a.sha);
+	}
+out:
 	rte_pktmbuf_free(m);
+}
+
+/**
+ * sp_arp_reply_mac - where a reply to a segment from @saddr goes.
+ * @src_mac: the segment's source MAC.
+ *
+ * To the next hop's MAC when the cache confirmed it within
+ * SP_ARP_REACHABLE_MS: a host that forges a live neighbour's address from
+ * its own MAC does not see our answer (as with Linux, which answers
+ * through its neighbour table and holds an entry reachable about 30 s).
+ * Otherwise to @src_mac: an entry not confirmed lately may be stale (a
+ * neighbour that moved without a gratuitous ARP), and a SYN must never
+ * make us ARP (a flood of spoofed sources would make us ask for each).
+ */
+void sp_arp_reply_mac(struct sp *sp, uint32_t saddr, const uint8_t *src_mac,
+		      struct rte_ether_addr *out)
+{
+	uint32_t hop = sp_next_hop(sp, saddr);
+	struct sp_arp_entry *e = hop ? find(sp, hop) : NULL;
+
+	if (e && e->valid && sp->now - e->updated < sp_ms_to_tsc(sp, SP_ARP_REACHABLE_MS))
+		*out = e->mac;
+	else
+		memcpy(out->addr_bytes, src_mac, 6);
 }
 
 /* the address whose MAC a packet to @dst must carry */

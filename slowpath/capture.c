@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,12 +81,17 @@ static struct sp_captures *caps_of(struct sp *sp)
 /* ---------------------------------------------------- the pipe */
 
 /* the capture ends for a reason of the daemon's: the client is told why */
-static void cap_why(struct sp_capture *c, int status, const char *why)
+static void __attribute__((format(printf, 3, 4)))
+cap_why(struct sp_capture *c, int status, const char *fmt, ...)
 {
+	va_list ap;
+
 	if (c->status)
 		return; /* the first reason stands */
 	c->status = status;
-	snprintf(c->why, sizeof(c->why), "%s", why);
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
 }
 
 /*
@@ -307,17 +313,14 @@ void sp_capture_tenants_changed(struct sp *sp)
 		return;
 	for (uint32_t i = 0; i < DP_CAPTURE_MAX; i++) {
 		struct sp_capture *c = &cs->cap[i];
-		char why[160];
 		if (c->state != CAP_RUNNING || c->tid == DP_CAPTURE_ALL_TENANTS)
 			continue;
 		if (!sp_tenant_get(sp, (uint16_t)c->tid)->in_use) {
-			snprintf(why, sizeof(why), "tenant removed: '%s' is no longer configured",
-				 c->tenant);
-			cap_why(c, -ENOENT, why);
+			cap_why(c, -ENOENT, "tenant removed: '%s' is no longer configured",
+				c->tenant);
 		} else if (!c->admin && c->cc && sp_tenant_lookup(sp, &c->cc->ident) != c->tid) {
-			snprintf(why, sizeof(why), "uid %u no longer belongs to tenant '%s'",
-				 c->uid, c->tenant);
-			cap_why(c, -EACCES, why);
+			cap_why(c, -EACCES, "uid %u no longer belongs to tenant '%s'", c->uid,
+				c->tenant);
 		} else {
 			continue;
 		}

@@ -300,7 +300,9 @@ uint16_t sp_conn_pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport)
 
 /* ------------------------------------------------------------ connect */
 
-static void send_syn_or_arp(struct sp *sp, struct sp_conn *c)
+/** sp_conn_send_syn_or_arp - an active open's next step: its SYN if the
+ * next hop's MAC is known, else (again) an ARP request and a wait. */
+void sp_conn_send_syn_or_arp(struct sp *sp, struct sp_conn *c)
 {
 	const struct rte_ether_addr *mac = sp_arp_lookup(sp, c->next_hop);
 	if (mac) {
@@ -367,7 +369,7 @@ int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t por
 	fs->local_port = lport;
 	fs->remote_port = port;
 	__atomic_store_n(&fs->state, BP_FS_CONNECTING, __ATOMIC_RELEASE);
-	send_syn_or_arp(sp, c);
+	sp_conn_send_syn_or_arp(sp, c);
 	*slot_out = slot;
 	return 0;
 }
@@ -377,7 +379,7 @@ void sp_conn_arp_resolved(struct sp *sp, uint32_t ip)
 	for (uint32_t i = 0; i < sp->nconns; i++) {
 		struct sp_conn *c = &sp->conns[sp->active[i]];
 		if (c->state == SPS_ARP_WAIT && c->next_hop == ip)
-			send_syn_or_arp(sp, c);
+			sp_conn_send_syn_or_arp(sp, c);
 	}
 }
 
@@ -402,7 +404,8 @@ static void syn_sent_input(struct sp *sp, struct sp_conn *c, uint32_t id, const 
 		c->peer_sack = p->opts.sack_ok;
 		/* an ECN-setup SYN-ACK has ECE without CWR */
 		c->ecn = c->ecn_requested && (p->flags & (TCPF_ECE | TCPF_CWR)) == TCPF_ECE;
-		memcpy(c->mac.addr_bytes, p->src_mac, 6);
+		/* c->mac stays the neighbour cache's answer: the SYN-ACK's
+		 * source MAC is whoever sent it */
 		sp_conn_establish(sp, c, id, p->wnd, true);
 		struct dp_app *app = sp_conn_app(sp, c);
 		sp_app_post(sp, app, BP_EV_CONNECTED, 0, c->slot, sp_slot(app, c->slot)->gen, 0, 0);

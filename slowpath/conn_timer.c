@@ -76,12 +76,13 @@ static void handshake_timer(struct sp *sp, struct sp_conn *c, uint32_t id)
 	const struct bp_config *cfg = &sp->dp->cfg;
 	switch (c->state) {
 	case SPS_ARP_WAIT:
-		if (++c->retries >= ARP_TRIES) {
+		/* the neighbour may have become known without answering us
+		 * (by asking for us), which wakes no waiting connection */
+		if (!sp_arp_lookup(sp, c->next_hop) && ++c->retries >= ARP_TRIES) {
 			sp_conn_handshake_fail(sp, c, id, EHOSTUNREACH);
 			return;
 		}
-		sp_arp_request(sp, c->next_hop);
-		sp_conn_set_deadline(sp, c, sp->now + sp_ms_to_tsc(sp, ARP_RETRY_MS));
+		sp_conn_send_syn_or_arp(sp, c);
 		break;
 	case SPS_SYN_SENT:
 	case SPS_SYN_RCVD:

@@ -121,12 +121,17 @@ struct sp_listener {
 
 #define SP_MAX_LISTENERS DP_APPS_LIMIT /* one per app at [apps] max_apps' limit */
 #define SP_ARP_SIZE 256
+#define SP_ARP_WAYS 4
 
+/* a neighbour (arp.c): known (@valid), or asked for and not answered yet
+ * (@incomplete), or a free way (neither) */
 struct sp_arp_entry {
 	uint32_t ip;
 	struct rte_ether_addr mac;
 	bool valid;
-	uint64_t updated;
+	bool incomplete;
+	uint64_t updated;	/* tsc: last learned or confirmed */
+	uint64_t asked;		/* tsc: our last request for it */
 };
 
 /*
@@ -261,6 +266,7 @@ struct sp {
 	struct sp_listener listeners[SP_MAX_LISTENERS];
 	uint16_t listener_by_port[65536]; /* listener index + 1, 0 = none */
 	struct sp_arp_entry arp[SP_ARP_SIZE];
+	uint32_t arp_key;             /* the neighbour cache's hash key (arp.c) */
 	uint16_t next_ephemeral;
 	uint16_t ip_id;
 	const struct cc_ops *cc;
@@ -465,6 +471,7 @@ void sp_listen_ctl(struct sp *sp, struct dp_app *app, const uint8_t *req, size_t
 		   const int *fds, int nfds);
 
 void sp_conn_arp_resolved(struct sp *sp, uint32_t ip);
+void sp_conn_send_syn_or_arp(struct sp *sp, struct sp_conn *c);
 
 /* tcp_ctl.c: segments the slowpath sends itself */
 void sp_send_syn(struct sp *sp, struct sp_conn *c, const struct rte_ether_addr *dst, bool ack);
@@ -474,10 +481,12 @@ void sp_send_ack_hs(struct sp *sp, const struct sp_hs *hs);
 uint8_t sp_rcv_wscale(const struct dataplane *dp);
 
 /* arp.c */
+void sp_arp_init(struct sp *sp);
 void sp_arp_rx(struct sp *sp, struct rte_mbuf *m);
 const struct rte_ether_addr *sp_arp_lookup(struct sp *sp, uint32_t ip);
-void sp_arp_learn(struct sp *sp, uint32_t ip, const uint8_t *mac);
 void sp_arp_request(struct sp *sp, uint32_t ip);
+void sp_arp_reply_mac(struct sp *sp, uint32_t saddr, const uint8_t *src_mac,
+		      struct rte_ether_addr *out);
 uint32_t sp_next_hop(struct sp *sp, uint32_t dst);
 
 #endif

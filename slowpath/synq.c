@@ -13,8 +13,9 @@
  * (syncookie.c) and forgotten; a valid cookie in a final ACK creates the
  * connection as if it had waited in the queue.  SYNs from addresses that
  * cannot be a peer (zero, broadcast, multicast, loopback, our own, a
- * multicast source MAC) get nothing.  Replies go to the SYN's source MAC,
- * so spoofed sources never make us ARP.
+ * multicast source MAC) get nothing.  Replies go to the neighbour cache's
+ * MAC for the source's next hop if it knows one, else to the SYN's source
+ * MAC, so spoofed sources never make us ARP (sp_arp_reply_mac()).
  *
  * In SYN_RCVD, RFC 5961 applies too: an RST resets only at exactly
  * RCV.NXT; in the window it earns a challenge ACK, outside it nothing; a
@@ -166,17 +167,8 @@ void sp_synq_purge_listener(struct sp *sp, const struct sp_listener *l)
 /* a source no peer can have: no state, no answer */
 static bool bogus_source(const struct sp *sp, const struct pkt_tcp *p)
 {
-	uint32_t a = ntohl(p->saddr);
-	uint32_t mask = ntohl(sp->dp->netmask);
-	if (p->src_mac[0] & 1)
-		return true; /* multicast or broadcast MAC */
-	if (!a || p->saddr == sp->dp->ip || !p->sport)
-		return true;
-	if (a >= 0xe0000000u || (a >> 24) == 127)
-		return true; /* multicast, class E, 255.255.255.255, loopback */
-	/* our subnet's broadcast address (no broadcast on /31 and /32) */
-	return mask < 0xfffffffeu && (a & ~mask) == ~mask &&
-	       (a & mask) == (ntohl(sp->dp->ip) & mask);
+	return pkt_mac_martian(p->src_mac) || !p->sport ||
+	       pkt_ipv4_martian(p->saddr, sp->dp->ip, sp->dp->netmask);
 }
 
 /* the listener on @port a new connection goes to: among those whose
@@ -331,7 +323,7 @@ static void syn_input(struct sp *sp, const struct pkt_tcp *p)
 		/* RFC 3168: an ECN-setup SYN has ECE and CWR; we always accept */
 		.ecn = (p->flags & (TCPF_ECE | TCPF_CWR)) == (TCPF_ECE | TCPF_CWR),
 	};
-	memcpy(hs.mac.addr_bytes, p->src_mac, 6);
+	sp_arp_reply_mac(sp, p->saddr, p->src_mac, &hs.mac);
 
 	if (l->half_open >= l->backlog || !q->free_head) {
 		if (!dp->cfg.syncookies) {
@@ -446,7 +438,7 @@ static bool cookie_input(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp
 		.iss = p->ack - 1, .irs = p->seq - 1,
 		.peer_mss = o.mss, .peer_wscale = o.wscale, .peer_sack = o.sack, .ecn = o.ecn,
 	};
-	memcpy(hs.mac.addr_bytes, p->src_mac, 6);
+	sp_arp_reply_mac(sp, p->saddr, p->src_mac, &hs.mac);
 	int rc = establish(sp, l, &hs, m, p);
 	if (rc >= 0)
 		dp->sp_counters[DPC_SYN_COOKIE_OK]++;
@@ -472,7 +464,7 @@ bool sp_synq_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
 	bool passed;
 	if (cookie_input(sp, m, p, &passed))
 		return passed;
-	if (!(p->flags & TCPF_RST))
+	if (!(p->flags & TCPF_RST) && !bogus_source(sp, p))
 		sp_send_rst_reply(sp, p);
 	return false;
 }

@@ -75,10 +75,15 @@ struct rpc_transport_ops;
  * @max_msg: largest message body accepted (default 8 MiB, max 1 GiB).
  * @keepalive_ms: a client PINGs after about this much silence (default
  *                1000), a server after twice it (the client's PINGs keep
- *                both ends alive); a session silent for 4 intervals is
- *                declared dead, except that each side waits at least
- *                20 s for the first bytes of a new connection (a server
- *                may be busy accepting a burst of others).
+ *                both ends alive).
+ * @keepalive_timeout_ms: a session that has heard nothing for this long
+ *                is declared dead (default 4 keepalive intervals, at
+ *                least 10 s: TCP loss recovery backs off from 200 ms and
+ *                can stay silent for seconds; must be more than 2
+ *                intervals, when the server PINGs a silent client), except
+ *                that each side waits at least 20 s for the first bytes of
+ *                a new connection (a server may be busy accepting a burst
+ *                of others).
  * @reconnect_min_ms: first reconnect delay (default 50), doubling up to
  * @reconnect_max_ms: (default 2000).
  * @max_queued_bytes: request and streamed-response bytes a session may
@@ -103,6 +108,7 @@ struct rpc_endpoint_opts {
 	unsigned workers;
 	uint64_t bp_msg_heap;	/* RPC_TRANSPORT_BYPASS_MSG: message heap bytes
 				 * asked at attach (0: 32 MiB) */
+	uint32_t keepalive_timeout_ms;
 };
 
 /**

@@ -390,7 +390,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, 0, 'h' }, { 0 } };
 	struct rpc_endpoint_opts o = { .bp_opts_app_name = "kv_client" };
 	const char *addr = "127.0.0.1:7100";
-	char err[256] = "";
+	char err[512] = "";
 	int c, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "+t:c:d:m:h", lo, NULL)) != -1) {

@@ -413,7 +413,7 @@ int main(int argc, char **argv)
 	struct rpc_endpoint_opts o = { .bp_opts_app_name = "kv_server" };
 	const char *listen = ":7100";
 	struct rpc_endpoint *ep;
-	char err[256] = "";
+	char err[512] = "";
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "t:l:m:w:v:h", lo, NULL)) != -1) {

@@ -67,7 +67,7 @@ struct slot {
 static struct {
 	bool is_server, verify, header;
 	const char *stack, *host, *hold_file;
-	long port, conns, size, depth, count, open_batch, keepalive_ms, heap_mb;
+	long port, conns, size, depth, count, open_batch, keepalive_ms, ka_timeout_ms, heap_mb;
 	double duration, warmup, connect_timeout, fair;
 	struct bench_acct acct;
 } opt = {
@@ -461,6 +461,8 @@ static void usage(FILE *f)
 "      --cpu-srv PIDS       server-side processes to account (comma separated)\n"
 "      --cpu-cli PIDS       client-side processes besides this one\n"
 "      --keepalive-ms MS    the endpoint's keepalive interval (library default 1000)\n"
+"      --keepalive-timeout-ms MS  silence after which a session is dead (library\n"
+"                           default: 4 intervals, at least 10000)\n"
 "      --msg-heap-mb N      bypass-msg: the message heap (and send area) to ask\n"
 "                           fastpathd for (library default 32)\n"
 "      --verify             compare every response with the request, byte for byte\n"
@@ -487,6 +489,7 @@ static int parse(int argc, char **argv)
 		{ "count", required_argument, 0, 'n' }, { "connect-timeout", required_argument, 0, 'T' },
 		{ "open-batch", required_argument, 0, 'B' }, { "cpu-srv", required_argument, 0, 'P' },
 		{ "cpu-cli", required_argument, 0, 'Q' }, { "keepalive-ms", required_argument, 0, 'K' },
+		{ "keepalive-timeout-ms", required_argument, 0, 'k' },
 		{ "verify", no_argument, 0, 'V' }, { "hold-file", required_argument, 0, 'F' },
 		{ "fair", required_argument, 0, 'R' }, { "msg-heap-mb", required_argument, 0, 'M' },
 		{ "header", no_argument, 0, 'H' }, { "header-only", no_argument, 0, 'O' },
@@ -507,6 +510,7 @@ static int parse(int argc, char **argv)
 		case 'T': bad |= bench_parse_double(optarg, 0.1, 3600, &opt.connect_timeout); break;
 		case 'B': bad |= bench_parse_long(optarg, 1, 100000, &opt.open_batch); break;
 		case 'K': bad |= bench_parse_long(optarg, 1, 3600000, &opt.keepalive_ms); break;
+		case 'k': bad |= bench_parse_long(optarg, 2, 1L << 31, &opt.ka_timeout_ms); break;
 		case 'M': bad |= bench_parse_long(optarg, 1, 1 << 14, &opt.heap_mb); break;
 		case 'P':
 			opt.acct.nsrv = bench_parse_pids(optarg, opt.acct.srv_pids, BENCH_MAX_PIDS);
@@ -525,7 +529,9 @@ static int parse(int argc, char **argv)
 		default: return -1;
 		}
 		if (bad) {
-			fprintf(stderr, "rpc_bench: bad value for -%c: '%s'\n", c, optarg);
+			/* by its long name: some options have no short one */
+			fprintf(stderr, "rpc_bench: --%s: bad value '%s'\n", bench_opt_name(lo, c),
+				optarg);
 			return -1;
 		}
 	}
@@ -541,7 +547,7 @@ static int parse(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct rpc_endpoint_opts o = { .bp_opts_app_name = "rpc_bench" };
-	char err[256] = "", addr[ADDR_LEN];
+	char err[512] = "", addr[ADDR_LEN];
 	int rc;
 
 	bench_acct_init(&opt.acct);
@@ -557,6 +563,7 @@ int main(int argc, char **argv)
 	if (rpc_cli_hostport(addr, sizeof(addr), opt.host ? opt.host : "0.0.0.0", opt.port))
 		return usage(stderr), 2;
 	o.keepalive_ms = (uint32_t)opt.keepalive_ms;
+	o.keepalive_timeout_ms = (uint32_t)opt.ka_timeout_ms;
 	o.bp_msg_heap = (uint64_t)opt.heap_mb << 20;
 	signal(SIGTERM, on_stop);
 	signal(SIGINT, on_stop);

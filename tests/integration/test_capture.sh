@@ -117,7 +117,6 @@ as_uid() { # UID CMD...: CMD as UID (its own gid, no other groups) in the bypass
 	shift
 	ip netns exec "$BP_NS_DP" setpriv --reuid="$u" --regid="$u" --clear-groups "$@"
 }
-stat_of() { "$CTL" stats | awk -v k="$1" '$1 == k {print $2; f=1} END {if (!f) print 0}'; }
 # ended_by_daemon PID ERRFILE WANT WHAT: the capture PID ends within 5 s,
 # exit 1, saying WANT on its stderr
 ended_by_daemon() {
@@ -290,12 +289,12 @@ st=0
 out=$(ip netns exec "$BP_NS_DP" timeout -s INT 10 "$CTL" capture -w "$dir/theirs" 2>&1) || st=$?
 [ "$st" = 1 ] && grep -q "another user's file" <<<"$out" || bp_die "-w into another's file: exit $st: $out"
 # a uid in no tenant: refused, naming who may; no attach refusal counted
-before=$(stat_of tenant.default.denied_refused)
+before=$(bp_stat stats tenant.default.denied_refused 0)
 st=0
 out=$(as_uid "$NOTENANT_UID" "$CTL" capture -w - 2>&1 >/dev/null) || st=$?
 want="in no tenant; only root, fastpathd's own user or a member of admin_group"
 [ "$st" = 1 ] && grep -q "$want" <<<"$out" || bp_die "uid $NOTENANT_UID (no tenant): exit $st: $out"
-after=$(stat_of tenant.default.denied_refused)
+after=$(bp_stat stats tenant.default.denied_refused 0)
 [ "$after" = "$before" ] ||
 	bp_die "a refused capture counted as a refused attach ($before -> $after)"
 echo "ok: (d) uid $NOBODY_UID (tenant t2) cannot capture tenant t1; -w FILE only once" \

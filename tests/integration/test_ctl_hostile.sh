@@ -75,7 +75,6 @@ check_ops() {
 	done
 }
 
-counter() { "$CTL" status | awk -v k="$1" '$1 == k { print $2 }'; }
 
 check_ops "quiet daemon"
 
@@ -106,7 +105,7 @@ awk -v c="$cpu" 'BEGIN { exit !(c < 0.3) }' || bp_die "the slowpath spins: ${cpu
 
 check_ops "under attack"
 [ "$held" -ge 20000 ] || bp_die "only $held of 20000 idle connections got through connect()"
-pending=$(counter ctl_pending)
+pending=$(bp_stat status ctl_pending)
 echo "daemon-side connections not attached: $pending (cap 256)"
 [ "${pending:-999}" -le 256 ] || bp_die "the daemon holds $pending unattached connections"
 
@@ -114,17 +113,17 @@ bp_stop_pid "${holds[0]}"
 bp_stop_pid "${holds[1]}"
 bp_stop_pid "$drip"
 cat "$dir/drip.log"
-ft=$(counter ctl_frame_timeouts)
-ev=$(counter ctl_evicted)
+ft=$(bp_stat status ctl_frame_timeouts)
+ev=$(bp_stat status ctl_evicted)
 echo "frame timeouts $ft, evicted $ev"
 [ "${ft:-0}" -ge 1 ] || bp_die "the dripping client was never cut off"
 
 # ---- recovery: idle connections time out, everything answers
 for _ in $(seq 100); do
-	[ "$(counter ctl_pending)" -le 1 ] && break
+	[ "$(bp_stat status ctl_pending)" -le 1 ] && break
 	sleep 0.1
 done
-[ "$(counter ctl_pending)" -le 1 ] || bp_die "$(counter ctl_pending) connections still pending after the attack"
+[ "$(bp_stat status ctl_pending)" -le 1 ] || bp_die "$(bp_stat status ctl_pending) connections still pending after the attack"
 check_ops "after the attack"
 
 # ---- out of descriptors: accept fails with EMFILE, the thread must not spin
@@ -158,7 +157,7 @@ awk -v c="$cpu" 'BEGIN { exit !(c < 0.3) }' || bp_die "the slowpath spins on EMF
 refused=$("$CTL" metrics | awk '$1 == "bypass_metrics_http_dropped_total{reason=\"refused\"}" { print $2 }')
 [ "${refused:-0}" -ge 1 ] || bp_die "the metrics listener never hit the descriptor limit (test setup)"
 echo "metrics accepts paused on EMFILE: $refused"
-ae=$(counter ctl_accept_errors)
+ae=$(bp_stat status ctl_accept_errors)
 echo "accept errors (EMFILE) counted: $ae"
 [ "${ae:-0}" -ge 1 ] || bp_die "the descriptor limit was never hit (test setup)"
 check_ops "after EMFILE"

@@ -7,15 +7,16 @@
 # and completes one echo call checked byte for byte; then, with all of
 # them still open, the server must say it holds N sessions at once and
 # fastpathd must list N established flows on the port.  The server is
-# stopped (SIGSTOP) for the first RPC_SESSIONS_STALL_S seconds (default 6,
-# longer than the 4 s dead threshold) while the clients connect: the
+# stopped (SIGSTOP) for the first RPC_SESSIONS_STALL_S seconds (default 11,
+# longer than the 10 s dead threshold, well short of the 20 s a session
+# waits for its peer's first bytes) while the clients connect: the
 # daemon completes the handshakes its listener's backlog (4096) has room
 # for, and the rest wait in the clients' SYN retries; no session is
 # accepted or heard from until the server runs, and none may be given up
 # for that (a server busy accepting a burst of thousands).  They then sit idle
-# for RPC_SESSIONS_IDLE_S (default 16 s, twice the 8 s dead threshold at
-# the 2 s keepalive used here, see KA): keepalive alone must hold every
-# one of them.  Then the clients
+# for RPC_SESSIONS_IDLE_S (default 20 s, twice the dead threshold at the
+# library's default keepalive): keepalive alone must hold every one of
+# them.  Then the clients
 # close every session (FIN), the server must see all N close, and once the
 # server exits the daemon must hold no flow at all.
 set -euo pipefail
@@ -25,13 +26,13 @@ bp_need_root
 trap bp_cleanup EXIT
 N=${RPC_SESSIONS_N:-10000}
 PROCS=${RPC_SESSIONS_PROCS:-4}
-IDLE_S=${RPC_SESSIONS_IDLE_S:-16}
-STALL_S=${RPC_SESSIONS_STALL_S:-6}
+IDLE_S=${RPC_SESSIONS_IDLE_S:-20}
+STALL_S=${RPC_SESSIONS_STALL_S:-11}
 PORT=7119
 [[ $N =~ ^[0-9]+$ ]] && [ "$N" -ge 2000 ] && [ "$N" -le 14000 ] ||
 	bp_die "RPC_SESSIONS_N=$N: 2000..14000"
 [[ $PROCS =~ ^[1-8]$ ]] || bp_die "RPC_SESSIONS_PROCS=$PROCS: 1..8"
-[[ $STALL_S =~ ^([0-9]|10)$ ]] || bp_die "RPC_SESSIONS_STALL_S=$STALL_S: 0..10"
+[[ $STALL_S =~ ^([0-9]|1[0-9]|20)$ ]] || bp_die "RPC_SESSIONS_STALL_S=$STALL_S: 0..20"
 R=$BP_BUILD/rpc
 CTL=$BP_BUILD/cli/bypassctl
 [ -x "$R/rpc_bench" ] || bp_die "no $R/rpc_bench: build first"
@@ -94,15 +95,14 @@ all_answered() {
 	done
 }
 
-# keepalive 2 s (dead after 4 intervals of silence: 8 s); the clients
-# PING, the server stays quiet, so the N idle sessions cost N/2 PING/PONG
-# pairs a second.  Not the library's 1 s: on 2 shared CPUs the connect
-# phase lasts up to a minute (SYN retries after the stall), and at 1 s a
-# few of the 10,000 idle sessions were declared dead in about one run of
-# three (at 6d86d70 too): a flow's loss recovery (RTO backoff from 200 ms)
-# can stay silent past 4 s on a machine this loaded
-KA=(--keepalive-ms 2000)
-bp_bg "$R/rpc_bench" server --stack bypass -p "$PORT" "${KA[@]}" >"$dir/srv.log" 2>&1
+# keepalive: the library's default (1 s; dead after 10 s of silence); the
+# clients PING, the server stays quiet, so the N idle sessions cost N
+# PING/PONG pairs a second.  On 2 shared CPUs the connect phase lasts up to
+# a minute (SYN retries after the stall), and while the dead threshold was
+# 4 intervals (4 s) a few of the 10,000 idle sessions were declared dead in
+# about one run of three: a flow's loss recovery (RTO backoff from 200 ms)
+# stayed silent that long
+bp_bg "$R/rpc_bench" server --stack bypass -p "$PORT" >"$dir/srv.log" 2>&1
 SRV=$BP_LAST_PID
 bp_wait_listening "$dir/srv.log"
 T0=$SECONDS
@@ -112,7 +112,7 @@ declare -A PER
 for i in $(seq "$PROCS"); do
 	PER[$i]=$((N / PROCS + (i <= N % PROCS ? 1 : 0)))
 	bp_bg bp_peer "$R/rpc_bench" client --server "$BP_IP" -p "$PORT" --conns "${PER[$i]}" \
-		"${KA[@]}" --size 100 --verify --hold-file "$dir/release" --connect-timeout 90 \
+		--size 100 --verify --hold-file "$dir/release" --connect-timeout 90 \
 		>"$dir/cli$i.log" 2>&1
 	CLI+=("$BP_LAST_PID")
 done

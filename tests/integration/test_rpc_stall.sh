@@ -79,7 +79,6 @@ phase() {
 	bp_log "$name: all $count messages arrived byte-exact after the app resumed"
 }
 
-rpc_stalls() { "$BP_BUILD/cli/bypassctl" stats | awk '$1 == "rpc_stalls" { print $2 }'; }
 
 # another app's session on the same core works while one stays stalled:
 # the buffers it gives back are no room for the stalled app's flows, which
@@ -91,11 +90,11 @@ busy_neighbour() {
 	bp_bg "$TOOL" 7224 16777216 2000 "$dir/go.busy" >"$dir/busy.log" 2>&1
 	local app=$BP_LAST_PID
 	bp_wait_listening "$dir/busy.log"
-	s0=$(rpc_stalls)
+	s0=$(bp_stat stats rpc_stalls)
 	peer busy 7224 2000
 	bp_wait_pid "$app" || bp_die "the busy neighbour failed: $(cat "$dir/busy.log")"
 	grep -q "ok 2000" "$dir/busy.log" || bp_die "busy neighbour: $(cat "$dir/busy.log")"
-	s1=$(rpc_stalls)
+	s1=$(bp_stat stats rpc_stalls)
 	bp_log "a neighbour's 2000 messages and returns beside a stalled session: rpc_stalls $s0 -> $s1"
 	# the neighbour may stall a little itself (its queue is 256 entries);
 	# retrying the stalled session for each return adds ~one per message

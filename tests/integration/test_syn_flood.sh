@@ -44,21 +44,20 @@ mac=$(bp_peer ip neigh show "$BP_IP" | awk '{for (i = 1; i < NF; i++) if ($i == 
 mem() { # "rss_kb pss_kb" of the daemon
 	awk '/^Rss:/ {r = $2} /^Pss:/ {p = $2} END {print r, p}' "/proc/$BP_FP_PID/smaps_rollup"
 }
-counter() { "$BP_BUILD/cli/bypassctl" status 2>/dev/null | awk -v k="$1" '$1 == k {print $2}'; }
 
 # 1. a burst, then a real client
 bp_peer "$flood" -i "$BP_PEER_DEV" -m "$mac" -d "$BP_IP" -p 7002 -r 1000000 -n 4000 -t 10 ||
 	bp_die "bp_synflood failed"
 prev=-1
 for _ in $(seq 100); do # until the burst has drained through the port
-	now=$(counter rx_packets) || now=""
+	now=$(bp_stat status rx_packets) || now=""
 	[ "$now" = "$prev" ] && break
 	prev=$now
 	sleep 0.3
 done
 bp_peer timeout 30 /usr/bin/python3 "$client" "$BP_IP" 7002 1 1.0 ||
 	bp_die "after a burst of 4,000 SYNs, no prompt connection"
-bp_log "burst: cookies sent $(counter syn_cookies_sent), valid $(counter syn_cookies_valid)"
+bp_log "burst: cookies sent $(bp_stat status syn_cookies_sent), valid $(bp_stat status syn_cookies_valid)"
 
 # 2. + 3. a sustained flood
 mem0=$(mem)
@@ -76,10 +75,10 @@ cat "$dir/flood.log" >&2
 achieved=$(sed -n 's/.*SYNs in .* s (\([0-9]*\)\/s).*/\1/p' "$dir/flood.log")
 [ "${achieved:-0}" -ge $((RATE * 9 / 10)) ] ||
 	bp_die "the flood reached only ${achieved:-0} SYN/s of $RATE: not a valid run"
-sent_before=$(counter syn_cookies_sent)
+sent_before=$(bp_stat status syn_cookies_sent)
 bp_log "memory (RSS PSS, KiB): before $mem0, flood +3 s $mem1, end $mem2"
-bp_log "daemon rx_packets $(counter rx_packets); counters: syn_cookies_sent $sent_before valid $(counter syn_cookies_valid)" \
-	"invalid $(counter syn_cookies_invalid) syn_dropped $(counter syn_dropped)"
+bp_log "daemon rx_packets $(bp_stat status rx_packets); counters: syn_cookies_sent $sent_before valid $(bp_stat status syn_cookies_valid)" \
+	"invalid $(bp_stat status syn_cookies_invalid) syn_dropped $(bp_stat status syn_dropped)"
 [ "$rounds_rc" -eq 0 ] || bp_die "connect + echo under a $RATE SYN/s flood (see above)"
 read -r _ p1 <<<"$mem1"
 read -r _ p2 <<<"$mem2"

@@ -193,7 +193,7 @@ start_sink 7204 13 "$dir/raise.json"
 bp_bg as_uid "$UA" "$FLOWS" --socket "$BYPASS_SOCKET" --to "$BP_PEER_IP:7204" --conns 1 \
 	--seconds 12 >"$dir/raise.flows" 2>&1
 flows_pid=$BP_LAST_PID
-a_tx() { "$CTL" stats | awk '$1 == "tenant.a.tx_bytes" { print $2 }'; }
+a_tx() { bp_stat stats tenant.a.tx_bytes; }
 a0=$(a_tx) || bp_die "a2: bypassctl stats failed"
 for _ in $(seq 80); do # the 512 KiB burst goes out, then a owes 42 s
 	[ $(($(a_tx) - a0)) -ge 500000 ] && break

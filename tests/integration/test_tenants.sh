@@ -101,9 +101,7 @@ sock=$BYPASS_SOCKET
 as_u() { local u=$1; shift; ip netns exec "$BP_NS_DP" setpriv --reuid="$u" --regid="$G" --clear-groups "$@"; }
 shim_as() { local u=$1; shift; as_u "$u" env LD_PRELOAD="$SHIM" BYPASS_SOCKET="$sock" timeout 60 "$PY" "$CLIENT" "$@"; }
 tenant_line() { "$CTL" status | awk -v t="$1" '$1 == "tenant" && $2 == t'; }
-# stat_of KEY [DEFAULT]: KEY's value in bypassctl stats, DEFAULT (none) if absent
-stat_of() { "$CTL" stats | awk -v k="$1" -v d="${2:-none}" '$1 == k {print $2; f=1} END {if (!f) print d}'; }
-denied() { stat_of "tenant.$1.denied_$2" 0; }
+denied() { bp_stat stats "tenant.$1.denied_$2" 0; }
 
 bp_bg bp_peer python3 "$(dirname "$0")/peer_echo.py" 7401
 bp_wait_peer_listen 7401
@@ -242,10 +240,10 @@ bp_log "(e) removing a tenant"
 # before they leave t2's count, and this app needs 2 of the 5
 for i in $(seq 100); do tenant_line t2 | grep -q " flows 0/" && break; sleep 0.1; done
 tenant_line t2 | grep -q " flows 0/" || bp_die "(d)'s connections still count: $(tenant_line t2)"
-t2tx=$(stat_of tenant.t2.tx_bytes)
-t2id=$(stat_of tenant.t2.id)
+t2tx=$(bp_stat stats tenant.t2.tx_bytes)
+t2id=$(bp_stat stats tenant.t2.id)
 [ "$t2tx" -gt 0 ] 2>/dev/null || bp_die "t2 sent nothing so far: tx_bytes $t2tx"
-[ "$(stat_of tenant.t2.denied)" -gt 0 ] || bp_die "t2 was refused nothing so far"
+[ "$(bp_stat stats tenant.t2.denied)" -gt 0 ] || bp_die "t2 was refused nothing so far"
 # t2 serves RPC sessions framed by fastpathd, so it has calls counted per
 # method; they must go with it
 bp_bg as_u "$U2" env BYPASS_SOCKET="$sock" "$BP_BUILD/rpc/rpc_bench" server --stack bypass-msg \
@@ -283,10 +281,10 @@ bp_log "(f) a new tenant on a removed one's id counts from zero"
 # t2's id is free once it is no longer listed (no flow, app or half-open)
 write_conf 5 0 1
 "$CTL" config reload >/dev/null || bp_die "bypassctl config reload refused t4"
-t4id=$(stat_of tenant.t4.id)
+t4id=$(bp_stat stats tenant.t4.id)
 [ "$t4id" = "$t2id" ] || bp_die "t4 has id $t4id, not t2's freed $t2id: nothing reused"
 for k in tx_bytes tx_pkts rx_bytes rx_pkts throttled denied; do
-	v=$(stat_of "tenant.t4.$k")
+	v=$(bp_stat stats "tenant.t4.$k")
 	[ "$v" = 0 ] || bp_die "new tenant t4 starts with $k $v (t2 sent $t2tx bytes on id $t2id)"
 done
 [ "$(rpc_rows t4)" = 0 ] || bp_die "new tenant t4 has t2's RPC calls: $("$CTL" rpc)"

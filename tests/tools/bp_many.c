@@ -168,7 +168,7 @@ static int run_child(const char *sock, unsigned first, unsigned n, unsigned base
 {
 	struct many_ctx *m = calloc(n, sizeof(*m));
 	struct pollfd *pfd = calloc(n, sizeof(*pfd));
-	char err[256], name[32];
+	char err[512], name[32];
 
 	if (!m || !pfd)
 		return 1;

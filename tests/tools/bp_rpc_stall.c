@@ -77,7 +77,7 @@ static int accept_one(struct bp_ctx *ctx, uint16_t port)
 
 static int adopt_test(const char *self, uint16_t port)
 {
-	char err[256], k[32];
+	char err[512], k[32];
 	struct bp_attach_opts o = { .app_name = "bp_rpc_stall", .msg_heap = 1 << 20 };
 	struct bp_ctx *ctx = bp_attach(&o, err, sizeof(err));
 	uint64_t key = 0;
@@ -104,7 +104,7 @@ static int adopt_test(const char *self, uint16_t port)
 
 static int child_adopt(const char *k)
 {
-	char err[256];
+	char err[512];
 	struct bp_attach_opts o = { .app_name = "bp_rpc_stall-child" };
 	struct bp_ctx *ctx = bp_attach(&o, err, sizeof(err));
 	int h = -EAGAIN;
@@ -130,7 +130,7 @@ static int child_adopt(const char *k)
 
 int main(int argc, char **argv)
 {
-	char err[256];
+	char err[512];
 
 	if (argc == 3 && !strcmp(argv[1], "adopt"))
 		return adopt_test(argv[0], (uint16_t)atoi(argv[2]));

@@ -34,7 +34,7 @@ static uint64_t now_ms(void)
 int main(int argc, char **argv)
 {
 	struct bp_attach_opts o = { .app_name = "rpc_post_exit", .msg_heap = 32u << 20 };
-	char err[256] = "";
+	char err[512] = "";
 	struct in_addr ip;
 	struct bp_ctx *ctx;
 	unsigned long frames, bytes;

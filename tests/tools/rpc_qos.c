@@ -88,7 +88,7 @@ static void on_stop(int sig)
 
 static int server(struct rpc_endpoint_opts *o, const char *listen, bool classes)
 {
-	char err[256] = "";
+	char err[512] = "";
 	struct rpc_endpoint *ep = rpc_endpoint_create(o, err, sizeof(err));
 	int r;
 
@@ -196,7 +196,7 @@ static int cmp_d(const void *a, const void *b)
 
 static int client(struct rpc_endpoint_opts *o, const char *connect, uint32_t big, unsigned max_small)
 {
-	char err[256] = "";
+	char err[512] = "";
 	struct rpc_endpoint *ep = rpc_endpoint_create(o, err, sizeof(err));
 	struct client c = { .big = big, .max_small = max_small };
 	uint8_t req[4] = { (uint8_t)big, (uint8_t)(big >> 8), (uint8_t)(big >> 16), (uint8_t)(big >> 24) };

@@ -136,6 +136,54 @@ Test(config, set_integers_and_bounds)
 	set_bad(&c, "port", "rx_desc", "65536");
 }
 
+/*
+ * Numbers are decimal or 0x hexadecimal, as fastpathd.conf(5) says: a
+ * leading zero must not make one octal (strtoull base 0 read 0100 as 64).
+ */
+Test(config, numbers_decimal_or_hex_never_octal)
+{
+	struct bp_config c;
+
+	minimal(&c);
+	set_ok(&c, "eal", "mem_mb", "0100");
+	cr_assert_eq(c.mem_mb, 100, "mem_mb = 0100 read as %u", c.mem_mb);
+	set_ok(&c, "eal", "mem_mb", "0x100");
+	cr_assert_eq(c.mem_mb, 256);
+	set_ok(&c, "eal", "mem_mb", "0X4a");
+	cr_assert_eq(c.mem_mb, 74);
+	set_ok(&c, "tcp", "time_wait_ms", "00");
+	cr_assert_eq(c.time_wait_ms, 0);
+	set_ok(&c, "tcp", "syn_retries", "08"); /* not even octal: was refused */
+	cr_assert_eq(c.syn_retries, 8);
+	set_ok(&c, "apps", "rx_buf", "0x10000");
+	cr_assert_eq(c.rx_buf_size, 65536);
+	set_ok(&c, "apps", "tx_buf", "065536");
+	cr_assert_eq(c.tx_buf_size, 65536);
+	set_bad(&c, "eal", "mem_mb", "0x");
+	assert_err_names("not a number", "decimal", "0x hexadecimal");
+	set_bad(&c, "eal", "mem_mb", "0x1g");
+	set_bad(&c, "eal", "mem_mb", "0x-40");
+	set_bad(&c, "eal", "mem_mb", "+100");
+	set_bad(&c, "eal", "mem_mb", " 100");
+	set_bad(&c, "eal", "mem_mb", "1e3");
+	set_bad(&c, "eal", "mem_mb", "0o100");
+	set_bad(&c, "eal", "mem_mb", "0x10000000000000000");
+	cr_assert_eq(c.mem_mb, 74, "rejected values must not be stored");
+}
+
+Test(config, file_leading_zero_is_decimal)
+{
+	struct bp_config c;
+	char path[64];
+
+	write_tmp(path, sizeof(path), "[eal]\nmem_mb = 0100\n[tcp]\nmax_rto_ms = 0x2710\n");
+	config_defaults(&c);
+	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), 0, "%s", err);
+	unlink(path);
+	cr_assert_eq(c.mem_mb, 100, "mem_mb = 0100 read as %u", c.mem_mb);
+	cr_assert_eq(c.max_rto_ms, 10000);
+}
+
 Test(config, set_u16_does_not_clobber_neighbours)
 {
 	struct bp_config c;
@@ -260,12 +308,33 @@ Test(config, set_addresses)
 	set_bad(&c, "port", "ip", "192.0.2.7/2x");
 	set_bad(&c, "port", "ip", "192.0.2/24");
 	set_bad(&c, "port", "ip", "host.example/24");
+	set_bad(&c, "port", "ip", "192.0.2.7/+24");
+	set_bad(&c, "port", "ip", "192.0.2.7/ 24");
 	cr_assert_eq(c.ip, htonl(0xc0000208), "a rejected address must not stick");
 	cr_assert_eq(c.prefix_len, 32);
 	set_ok(&c, "port", "gateway", "192.0.2.1");
 	cr_assert_eq(c.gateway, htonl(0xc0000201));
 	set_bad(&c, "port", "gateway", "192.0.2.256");
 	set_bad(&c, "port", "gateway", "192.0.2.1/24");
+}
+
+/* no silent /24: an address without its prefix length is refused */
+Test(config, ip_needs_prefix_length)
+{
+	struct bp_config c;
+	char path[64];
+
+	minimal(&c);
+	set_bad(&c, "port", "ip", "10.0.0.1");
+	assert_err_names("10.0.0.1", "prefix", "198.18.0.1/24");
+	cr_assert_eq(c.ip, htonl(0xc6120001), "a rejected address must not stick");
+	cr_assert_eq(c.prefix_len, 24);
+
+	write_tmp(path, sizeof(path), "[port]\nip = 10.0.0.1\n");
+	config_defaults(&c);
+	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+	unlink(path);
+	assert_err_names(path, "[port] ip", "198.18.0.1/24");
 }
 
 Test(config, set_strings)
@@ -310,14 +379,15 @@ Test(config, validate_cross_field)
 	set_ok(&c, "daemon", "max_flows", "1000");
 	set_ok(&c, "apps", "max_flows", "1001");
 	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
-	assert_err_names("[apps] max_flows", "[daemon] max_flows");
+	assert_err_names("[apps] max_flows", "[daemon] max_flows",
+			 "raise [daemon] max_flows or lower [apps] max_flows");
 	set_ok(&c, "apps", "max_flows", "1000");
 	cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s", err);
 
 	set_ok(&c, "tcp", "min_rto_ms", "500");
 	set_ok(&c, "tcp", "max_rto_ms", "499");
 	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
-	assert_err_names("[tcp] min_rto_ms", "max_rto_ms");
+	assert_err_names("[tcp] min_rto_ms", "max_rto_ms", "raise", "lower");
 	set_ok(&c, "tcp", "max_rto_ms", "500");
 	cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s", err);
 
@@ -333,6 +403,42 @@ Test(config, validate_cross_field)
 	set_ok(&c, "tcp", "cc", "vegas");
 	cr_assert_eq(sp_config_check(&c, err, sizeof(err)), -1);
 	assert_err_names("[tcp] cc", "vegas", "newreno", "cubic", "dctcp", "timely");
+}
+
+Test(config, validate_cores_says_what_to_change)
+{
+	struct bp_config c;
+
+	minimal(&c);
+	set_ok(&c, "fastpath", "cores", "2");
+	set_ok(&c, "fastpath", "min_cores", "3");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	assert_err_names("[fastpath] min_cores", "[fastpath] cores", "raise", "lower");
+	set_ok(&c, "fastpath", "min_cores", "1");
+	set_ok(&c, "fastpath", "cpus", "4");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	assert_err_names("[fastpath] cpus", "one CPU per core", "lower [fastpath] cores");
+}
+
+/* a cross-field error in a file's config starts with the file, as a bad line's does */
+Test(config, validate_names_the_file)
+{
+	struct bp_config c;
+	char path[64];
+
+	write_tmp(path, sizeof(path), "[port]\ndevice = net_tap0\nip = 198.18.0.1/24\n"
+		  "[daemon]\nmax_flows = 16384\n[apps]\nmax_flows = 99999\n");
+	config_defaults(&c);
+	cr_assert_eq(config_load_file(&c, path, err, sizeof(err)), 0, "%s", err);
+	unlink(path);
+	snprintf(c.config_path, sizeof(c.config_path), "%s", path); /* as main.c does */
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	cr_assert_eq(strncmp(err, path, strlen(path)), 0, "error '%s' does not start with %s",
+		     err, path);
+	assert_err_names("[apps] max_flows: 99999 exceeds [daemon] max_flows 16384",
+			 "raise [daemon] max_flows or lower [apps] max_flows");
+	set_ok(&c, "apps", "max_flows", "16384");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s", err);
 }
 
 /* --------------------------------------------------------------- files */

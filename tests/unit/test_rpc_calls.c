@@ -94,11 +94,13 @@ static void on_sess(struct rpc_session *s, enum rpc_session_event ev, int err, v
 	nested_run = rpc_run(cli, 0);
 }
 
+/* @ka_ms: keepalive, with the session dead after 4 intervals of silence
+ * (0: the library's defaults) */
 static struct rpc_endpoint *mk(uint32_t max_msg, uint32_t ka_ms)
 {
 	struct rpc_endpoint_opts o = { .ops = &fake_ops, .max_msg = max_msg,
-				       .keepalive_ms = ka_ms, .reconnect_min_ms = 5,
-				       .reconnect_max_ms = 20 };
+				       .keepalive_ms = ka_ms, .keepalive_timeout_ms = 4 * ka_ms,
+				       .reconnect_min_ms = 5, .reconnect_max_ms = 20 };
 	struct rpc_endpoint *ep = rpc_endpoint_create(&o, NULL, 0);
 
 	cr_assert_not_null(ep);
@@ -576,6 +578,68 @@ Test(rpc, keepalive_detects_a_silent_peer)
 	/* the server host vanishes: no FIN, nothing */
 	fk_blackhole_owner(srv->t, true);
 	server_silence_kills(&r);
+}
+
+/* keepalive_timeout_ms, not a count of intervals, is the silence that
+ * kills: at a 10 ms keepalive a session is alive after 150 ms of silence
+ * with a 300 ms timeout, and dead by 600 ms */
+Test(rpc, the_keepalive_timeout_is_the_silence_that_kills)
+{
+	struct rpc_endpoint_opts o = { .ops = &fake_ops, .keepalive_ms = 10,
+				       .keepalive_timeout_ms = 300 };
+	struct rpc_call_opts co = { .deadline_us = 10000000 };
+	struct res echo = { 0 }, r = { 0 };
+	uint64_t t0, end;
+
+	rpc_endpoint_destroy(cli);
+	cli = rpc_endpoint_create(&o, NULL, 0);
+	cr_assert_not_null(cli);
+	sess = rpc_connect(cli, "10.0.0.1:7000", on_sess, NULL);
+	cr_assert_eq(rpc_call(sess, M_ECHO, NULL, 0, NULL, cont, &echo, NULL), 0);
+	spin_until(&echo.done, 1000);
+	cr_assert_eq(echo.status, RPC_OK);
+	cr_assert_eq(rpc_call(sess, M_HOLD, NULL, 0, &co, cont, &r, NULL), 0);
+	spin_until(&nheld, 1000);
+	fk_blackhole_owner(srv->t, true);
+	srv_frozen = true;
+	t0 = rpc_now_us();
+	end = t0 + 150000;
+	while (rpc_now_us() < end) {
+		spin(1);
+		usleep(200);
+	}
+	cr_assert_eq(r.done, 0, "dead after %lu us of a 300 ms timeout",
+		     (unsigned long)(rpc_now_us() - t0));
+	spin_until(&r.done, 2000);
+	srv_frozen = false;
+	cr_assert_eq(r.status, RPC_UNAVAILABLE);
+	cr_assert_eq(last_err, -ETIMEDOUT);
+	cr_assert_lt(rpc_now_us() - t0, 600000, "dead after %lu us",
+		     (unsigned long)(rpc_now_us() - t0));
+}
+
+/* a server PINGs after 2 intervals of silence: a timeout that short would
+ * kill a silent client without asking it */
+Test(rpc, a_keepalive_timeout_of_two_intervals_or_less_is_refused)
+{
+	struct rpc_endpoint_opts o = { .ops = &fake_ops, .keepalive_ms = 1000,
+				       .keepalive_timeout_ms = 2000 };
+	char err[128] = "";
+	struct rpc_endpoint *ep;
+
+	cr_assert_null(rpc_endpoint_create(&o, err, sizeof(err)));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert(strstr(err, "keepalive_timeout_ms"), "%s", err);
+	o.keepalive_timeout_ms = 2001;
+	ep = rpc_endpoint_create(&o, err, sizeof(err));
+	cr_assert_not_null(ep, "%s", err);
+	rpc_endpoint_destroy(ep);
+	/* a keepalive too long to matter, with the default timeout */
+	o.keepalive_ms = UINT32_MAX;
+	o.keepalive_timeout_ms = 0;
+	ep = rpc_endpoint_create(&o, err, sizeof(err));
+	cr_assert_not_null(ep, "%s", err);
+	rpc_endpoint_destroy(ep);
 }
 
 /* a new connection's handshake completes before its server accepts it:

@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_neigh.c - what the wire may teach the neighbour cache, and who gets
+ * ICMP echo replies and RSTs, probed as an attacker on the segment would
+ * (slowpath/arp.c, fastpathd/fp_arp_icmp.c).  Compared with Linux at its
+ * defaults: arp_accept = 0, a 1 s ARP lock time, no echo for broadcasts.
+ *
+ * Whether the daemon learned an address is read off its next connect to
+ * it: an ARP request first (not learned), or the SYN at once, to the MAC
+ * it learned.
+ */
+#include "harness.h"
+
+TestSuite(neigh, .init = h_start, .fini = h_stop, .timeout = 30);
+
+static const uint8_t OTHER_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x66 };
+static const uint8_t BCAST_MAC[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+#define ARP_SHA_OFF (PKT_ETH_LEN + 8)
+
+/* an ARP frame from @sha (Ethernet source and ARP sender alike) */
+static void inject_arp(uint16_t op, const uint8_t *sha, uint32_t spa, uint32_t tpa)
+{
+	uint8_t f[PKT_ARP_FRAME_LEN];
+
+	pkt_arp_write(f, op, H.peer_mac, spa, op == PKT_ARP_REPLY ? H.our_mac : NULL, tpa);
+	memcpy(f + 6, sha, 6);
+	memcpy(f + ARP_SHA_OFF, sha, 6);
+	h_inject_raw(f, sizeof(f));
+}
+
+/* let the slowpath take what was injected, dropping what the daemon sent */
+static void settle(void)
+{
+	uint8_t f[2048];
+
+	usleep(100 * 1000);
+	while (h_next_frame(f, 20))
+		;
+}
+
+static uint32_t last_ask; /* the address connect_first_frame()'s request asked for */
+
+/* connect to the peer; return the first frame's kind: PKT_ETHTYPE_ARP for
+ * a request (for last_ask), PKT_PROTO_TCP for a SYN (its destination MAC
+ * in @dst_mac) */
+static int connect_first_frame(uint16_t port, uint8_t *dst_mac)
+{
+	uint8_t f[2048];
+	struct pkt_arp a;
+	struct pkt_tcp p;
+	int h = bp_connect(H.app, H.peer_ip, port);
+
+	cr_assert_geq(h, 0, "connect: %d", h);
+	int len, kind;
+	do { /* skip an earlier connect's resent SYN */
+		len = h_next_frame(f, 1000);
+		cr_assert_gt(len, 0, "nothing sent for a connect");
+		kind = pkt_classify(f, (size_t)len);
+	} while (kind == PKT_PROTO_TCP && pkt_parse_tcp(f, (size_t)len, true, &p) == PKT_OK &&
+		 p.dport != port);
+	if (kind == PKT_ETHTYPE_ARP) {
+		cr_assert(pkt_arp_parse(f, (size_t)len, &a));
+		cr_assert_eq(a.op, PKT_ARP_REQUEST);
+		last_ask = a.tpa;
+	} else {
+		cr_assert_eq(kind, PKT_PROTO_TCP);
+		cr_assert_eq(pkt_parse_tcp(f, (size_t)len, true, &p), PKT_OK);
+		cr_assert_eq(p.flags, TCPF_SYN);
+		memcpy(dst_mac, p.dst_mac, 6);
+	}
+	return kind;
+}
+
+static void expect_learned(uint16_t port, const uint8_t *mac, const char *why)
+{
+	uint8_t dst[6];
+
+	cr_assert_eq(connect_first_frame(port, dst), PKT_PROTO_TCP, "%s: not learned", why);
+	cr_assert(!memcmp(dst, mac, 6), "%s: SYN to %02x:..:%02x", why, dst[0], dst[5]);
+}
+
+static void expect_unknown(uint16_t port, const char *why)
+{
+	uint8_t dst[6];
+
+	cr_assert_eq(connect_first_frame(port, dst), PKT_ETHTYPE_ARP, "%s: learned", why);
+	cr_assert_eq(last_ask, H.peer_ip);
+}
+
+Test(neigh, an_unsolicited_reply_teaches_nothing)
+{
+	inject_arp(PKT_ARP_REPLY, H.peer_mac, H.peer_ip, H.our_ip);
+	settle();
+	expect_unknown(80, "an unsolicited ARP reply");
+	/* while we ask, the answer is taken */
+	inject_arp(PKT_ARP_REPLY, H.peer_mac, H.peer_ip, H.our_ip);
+	struct pkt_tcp syn;
+	EXPECT_SEG(syn, 1000);
+	cr_assert_eq(syn.flags, TCPF_SYN);
+	cr_assert(!memcmp(syn.dst_mac, H.peer_mac, 6));
+}
+
+Test(neigh, a_gratuitous_arp_for_an_unknown_address_teaches_nothing)
+{
+	inject_arp(PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, H.peer_ip);
+	settle();
+	expect_unknown(80, "a gratuitous ARP");
+}
+
+Test(neigh, a_request_for_us_teaches_its_sender)
+{
+	inject_arp(PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, H.our_ip);
+	settle();
+	expect_learned(80, H.peer_mac, "a request for us");
+}
+
+Test(neigh, senders_no_neighbour_can_be_are_not_learned)
+{
+	inject_arp(PKT_ARP_REQUEST, BCAST_MAC, H.peer_ip, H.our_ip);
+	inject_arp(PKT_ARP_REQUEST, H.our_mac, H.peer_ip, H.our_ip);
+	inject_arp(PKT_ARP_REQUEST, (const uint8_t[6]){ 0 }, H.peer_ip, H.our_ip);
+	settle();
+	expect_unknown(80, "a broadcast, our own or a zero sender MAC");
+}
+
+Test(neigh, a_broadcast_sender_gets_no_arp_reply)
+{
+	uint8_t f[2048];
+
+	inject_arp(PKT_ARP_REQUEST, BCAST_MAC, H.peer_ip, H.our_ip);
+	cr_assert_eq(h_next_frame(f, 200), 0, "answered a request from a broadcast MAC");
+	inject_arp(PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, H.our_ip);
+	cr_assert_gt(h_next_frame(f, 1000), 0, "no answer to a real request");
+}
+
+/* Linux's locktime: a reply that moves a known entry within 1 s of its
+ * last confirmation loses; after that it wins.  A gratuitous ARP (the
+ * owner announcing its move) wins at once. */
+Test(neigh, a_reply_within_the_lock_time_does_not_move_an_entry)
+{
+	inject_arp(PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, H.our_ip);
+	inject_arp(PKT_ARP_REPLY, OTHER_MAC, H.peer_ip, H.our_ip);
+	settle();
+	expect_learned(80, H.peer_mac, "a reply within the lock time");
+	usleep(1100 * 1000);
+	inject_arp(PKT_ARP_REPLY, OTHER_MAC, H.peer_ip, H.our_ip);
+	settle();
+	expect_learned(81, OTHER_MAC, "a reply after the lock time");
+}
+
+Test(neigh, a_gratuitous_arp_moves_a_known_entry)
+{
+	inject_arp(PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, H.our_ip);
+	inject_arp(PKT_ARP_REQUEST, OTHER_MAC, H.peer_ip, H.peer_ip);
+	settle();
+	expect_learned(80, OTHER_MAC, "a gratuitous ARP");
+}
+
+/* connects waiting on one neighbour share its requests */
+Test(neigh, one_request_for_many_connects)
+{
+	uint8_t f[2048];
+	int arps = 0;
+
+	for (int i = 0; i < 8; i++)
+		cr_assert_geq(bp_connect(H.app, H.peer_ip, (uint16_t)(80 + i)), 0);
+	for (int len; (len = h_next_frame(f, 60)) > 0;)
+		arps += pkt_classify(f, (size_t)len) == PKT_ETHTYPE_ARP;
+	cr_assert_eq(arps, 1, "%d ARP requests for 8 connects at once", arps);
+}
+
+/* a host that forges a known neighbour's address from its own MAC does
+ * not see the SYN-ACK (Linux answers through its neighbour table) */
+/* a listener on 8080 and a SYN for it from the peer's address, in a frame
+ * from @src_mac to @dst_mac */
+static void syn_to_listener(const uint8_t *src_mac, const uint8_t *dst_mac)
+{
+	uint8_t peer[6], ours[6];
+
+	cr_assert_geq(bp_listen(H.app, 0, 8080, 16), 0);
+	H.our_port = 8080;
+	memcpy(peer, H.peer_mac, 6);
+	memcpy(ours, H.our_mac, 6);
+	memcpy(H.peer_mac, src_mac, 6);
+	memcpy(H.our_mac, dst_mac, 6);
+	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = 1000, .wnd = 65535, .mss = 1460,
+				.wscale = -1 });
+	memcpy(H.peer_mac, peer, 6);
+	memcpy(H.our_mac, ours, 6);
+}
+
+Test(neigh, a_syn_ack_goes_to_the_known_neighbour)
+{
+	struct pkt_tcp p;
+
+	inject_arp(PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, H.our_ip);
+	settle();
+	syn_to_listener(OTHER_MAC, H.our_mac);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK);
+	cr_assert(!memcmp(p.dst_mac, H.peer_mac, 6), "the SYN-ACK went to the forger's MAC");
+}
+
+Test(neigh, tcp_to_a_group_mac_is_not_ours)
+{
+	syn_to_listener(H.peer_mac, BCAST_MAC);
+	expect_no_segment(200);
+}
+
+/* no RST for a stray segment whose source no host can have: a broadcast
+ * source MAC would make it a broadcast */
+Test(neigh, a_stray_segment_from_a_martian_gets_no_rst)
+{
+	uint8_t real[6];
+	uint32_t ip = H.peer_ip;
+	struct pkt_tcp p;
+
+	H.our_port = 9;
+	memcpy(real, H.peer_mac, 6);
+	memcpy(H.peer_mac, BCAST_MAC, 6);
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1, .ack = 1, .wnd = 1000 });
+	memcpy(H.peer_mac, real, 6);
+	inet_pton(AF_INET, "127.0.0.1", &H.peer_ip);
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1, .ack = 1, .wnd = 1000 });
+	H.peer_ip = ip;
+	expect_no_segment(200);
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1, .ack = 1, .wnd = 1000 });
+	EXPECT_SEG(p, 1000);
+	cr_assert(p.flags & TCPF_RST, "a real host's stray ACK gets its RST");
+}
+
+/* ------------------------------------------------------------ ICMP echo */
+
+static uint16_t ref_csum(const uint8_t *p, size_t n)
+{
+	uint32_t s = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)p[i] << 8 | p[i + 1];
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* an echo request with 16 bytes of data */
+static void inject_echo(const uint8_t *src_mac, const uint8_t *dst_mac, uint32_t saddr,
+			uint32_t daddr)
+{
+	uint8_t f[PKT_ETH_LEN + 20 + 8 + 16] = { 0 };
+	uint8_t *ip = f + PKT_ETH_LEN, *icmp = ip + 20;
+	uint16_t c;
+
+	memcpy(f, dst_mac, 6);
+	memcpy(f + 6, src_mac, 6);
+	f[12] = 0x08;
+	ip[0] = 0x45;
+	ip[3] = 20 + 8 + 16;
+	ip[8] = 64;
+	ip[9] = PKT_PROTO_ICMP;
+	memcpy(ip + 12, &saddr, 4);
+	memcpy(ip + 16, &daddr, 4);
+	c = ref_csum(ip, 20);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	icmp[0] = 8;
+	icmp[5] = 7;
+	memset(icmp + 8, 'p', 16);
+	c = ref_csum(icmp, 24);
+	icmp[2] = (uint8_t)(c >> 8);
+	icmp[3] = (uint8_t)c;
+	h_inject_raw(f, sizeof(f));
+}
+
+Test(neigh, echo_is_answered_only_for_a_hosts_unicast_to_us)
+{
+	uint8_t f[2048];
+	uint32_t bcast, subnet_bcast, lo;
+
+	inet_pton(AF_INET, "255.255.255.255", &bcast);
+	inet_pton(AF_INET, "198.18.0.255", &subnet_bcast);
+	inet_pton(AF_INET, "127.0.0.1", &lo);
+	inject_echo(H.peer_mac, BCAST_MAC, H.peer_ip, bcast);
+	inject_echo(H.peer_mac, BCAST_MAC, H.peer_ip, subnet_bcast);
+	inject_echo(H.peer_mac, H.our_mac, H.peer_ip, subnet_bcast);
+	inject_echo(BCAST_MAC, H.our_mac, H.peer_ip, H.our_ip);
+	inject_echo(H.peer_mac, H.our_mac, lo, H.our_ip);
+	cr_assert_eq(h_next_frame(f, 200), 0, "answered an echo that is not a host's to us");
+	inject_echo(H.peer_mac, H.our_mac, H.peer_ip, H.our_ip);
+	int len = h_next_frame(f, 1000);
+	cr_assert_gt(len, 0, "no echo reply to a real ping");
+	cr_assert(!memcmp(f, H.peer_mac, 6));
+	cr_assert_eq(f[PKT_ETH_LEN + 20], 0, "not an echo reply");
+}
+
+/* ------------------------------------------------ the table under load */
+
+static uint32_t host(int n)
+{
+	return htonl(0xc6120000u | (uint32_t)n); /* 198.18.0.n */
+}
+
+/* requests for us from 2..2+@n-1 of our /24, each from its own MAC */
+static void many_senders(int first, int n)
+{
+	uint8_t mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x01, 0x00 };
+
+	for (int i = first; i < first + n; i++) {
+		mac[5] = (uint8_t)i;
+		inject_arp(PKT_ARP_REQUEST, mac, host(i), H.our_ip);
+	}
+	settle();
+}
+
+/* a /24's hosts spread over the table: 24 neighbours all stay known (one
+ * set for a whole subnet would keep 4) */
+Test(neigh, a_subnets_neighbours_are_all_kept)
+{
+	uint8_t dst[6];
+
+	many_senders(10, 24);
+	for (int i = 10; i < 34; i++) {
+		H.peer_ip = host(i);
+		cr_assert_eq(connect_first_frame((uint16_t)(1000 + i), dst), PKT_PROTO_TCP,
+			     "198.18.0.%d forgotten", i);
+		cr_assert_eq(dst[5], i);
+	}
+}
+
+/* forged requests for us from every other address of the subnet cannot
+ * evict the question we asked: the real answer still completes it */
+Test(neigh, forged_senders_cannot_drop_our_question)
+{
+	struct pkt_tcp syn;
+	uint8_t dst[6];
+
+	cr_assert_eq(connect_first_frame(80, dst), PKT_ETHTYPE_ARP);
+	many_senders(3, 250);
+	inject_arp(PKT_ARP_REPLY, H.peer_mac, H.peer_ip, H.our_ip);
+	EXPECT_SEG(syn, 1000);
+	cr_assert_eq(syn.flags, TCPF_SYN);
+	cr_assert(!memcmp(syn.dst_mac, H.peer_mac, 6));
+}
+
+/* a question we stopped asking takes no late answer: that would be an
+ * unsolicited reply */
+Test(neigh, an_answer_after_we_gave_up_teaches_nothing)
+{
+	uint8_t dst[6];
+	int h = bp_connect(H.app, H.peer_ip, 80);
+
+	cr_assert_geq(h, 0);
+	WAIT_FOR(bp_connect_status(H.app, h) == -EHOSTUNREACH, 3000);
+	usleep(300 * 1000); /* the last request is 550 ms old: the question lapsed */
+	inject_arp(PKT_ARP_REPLY, H.peer_mac, H.peer_ip, H.our_ip);
+	settle();
+	expect_unknown(81, "an answer after the connect gave up");
+	(void)dst;
+}
+
+/* a gateway outside our prefix (here a /32) is still learned from */
+static void slash32_with_gateway(struct bp_config *c)
+{
+	char err[256];
+
+	cr_assert_eq(config_set(c, "port", "ip", "198.18.0.1/32", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_set(c, "port", "gateway", "198.18.0.254", err, sizeof(err)), 0, "%s",
+		     err);
+}
+
+static void start_slash32(void)
+{
+	h_start_with(slash32_with_gateway);
+}
+
+Test(neigh_gw, a_gateway_outside_the_prefix_is_learned, .init = start_slash32, .fini = h_stop,
+     .timeout = 30)
+{
+	uint8_t dst[6];
+	const uint8_t gw_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0xfe };
+	struct pkt_tcp syn;
+
+	cr_assert_eq(connect_first_frame(80, dst), PKT_ETHTYPE_ARP);
+	cr_assert_eq(last_ask, host(254), "not asking for the gateway");
+	inject_arp(PKT_ARP_REPLY, gw_mac, host(254), H.our_ip);
+	EXPECT_SEG(syn, 1000);
+	cr_assert_eq(syn.flags, TCPF_SYN);
+	cr_assert(!memcmp(syn.dst_mac, gw_mac, 6), "the SYN did not go to the gateway");
+}
