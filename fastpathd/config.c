@@ -170,7 +170,8 @@ static int parse_number(const char *s, unsigned long long *out)
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
 		base = 16;
 		s += 2;
-		if (!isxdigit((unsigned char)*s))
+		/* strtoull would skip a second 0x */
+		if (!isxdigit((unsigned char)*s) || s[1] == 'x' || s[1] == 'X')
 			return -1;
 	} else if (!isdigit((unsigned char)*s)) {
 		return -1;

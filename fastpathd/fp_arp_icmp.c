@@ -36,7 +36,7 @@ void fp_handle_arp(struct fp_ctx *fp, struct rte_mbuf *m)
 			fp->cnt[DPC_TX_NOMBUF]++;
 		}
 	}
-	if (a.tpa == dp->ip || a.spa == dp->gateway || a.spa == a.tpa)
+	if (a.tpa == dp->ip || (dp->gateway && a.spa == dp->gateway) || a.spa == a.tpa)
 		fp_to_sp(fp, DPM_RX_PKT, 0, m); /* neighbour learning */
 	else
 		rte_pktmbuf_free(m);

@@ -207,11 +207,11 @@ struct rpc_endpoint *rpc_endpoint_create(const struct rpc_endpoint_opts *opts,
 
 		t = t < RPC_KA_TIMEOUT_MIN_MS ? RPC_KA_TIMEOUT_MIN_MS : t;
 		ep->o.keepalive_timeout_ms = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
-	} else if (ep->o.keepalive_timeout_ms <= 2 * (uint64_t)ep->o.keepalive_ms) {
-		/* a server PINGs after 2 intervals of silence: it would
-		 * declare a silent client dead without asking it */
+	} else if (ep->o.keepalive_timeout_ms < 3 * (uint64_t)ep->o.keepalive_ms) {
+		/* a server PINGs after 2 intervals of silence: a silent client
+		 * must have an interval to answer before it is declared dead */
 		free(ep);
-		set_err(err, errlen, "keepalive_timeout_ms must be more than twice keepalive_ms");
+		set_err(err, errlen, "keepalive_timeout_ms must be at least 3 x keepalive_ms");
 		errno = EINVAL;
 		return NULL;
 	}

@@ -28,8 +28,9 @@
  * at most once per SP_ARP_ASK_GAP_MS however many connects wait on it.
  * Entries do not age out: the connections that use one keep their own copy
  * of the MAC, and the owner of an address that moves sends a gratuitous
- * ARP or asks for us.  Only replies to SYNs look at an entry's age
- * (sp_arp_reply_mac()).
+ * ARP or asks for us; an entry not confirmed for SP_ARP_REACHABLE_MS is
+ * asked for again when an active open resends its SYN (sp_arp_recheck()),
+ * and a SYN is not answered through it (sp_arp_reply_mac()).
  */
 #include <string.h>
 #include <rte_jhash.h>
@@ -129,10 +130,28 @@ static void learn(struct sp *sp, struct sp_arp_entry *e, const uint8_t *mac)
 		sp_conn_arp_resolved(sp, e->ip);
 }
 
+/* ask for @e's address, unless we did a moment ago for another connect */
+static void ask(struct sp *sp, struct sp_arp_entry *e)
+{
+	struct dataplane *dp = sp->dp;
+
+	if (e->asked && sp->now - e->asked < sp_ms_to_tsc(sp, SP_ARP_ASK_GAP_MS))
+		return;
+	e->asked = sp->now;
+
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pool);
+	uint8_t *buf = m ? (uint8_t *)rte_pktmbuf_append(m, PKT_ARP_FRAME_LEN) : NULL;
+	if (!buf) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	pkt_arp_write(buf, PKT_ARP_REQUEST, dp->mac.addr_bytes, dp->ip, NULL, e->ip);
+	sp_tx_mbuf(sp, m);
+}
+
 /** sp_arp_request - ask for @ip's MAC (an active open waits for it). */
 void sp_arp_request(struct sp *sp, uint32_t ip)
 {
-	struct dataplane *dp = sp->dp;
 	struct sp_arp_entry *e = find(sp, ip);
 
 	if (e && e->valid)
@@ -142,19 +161,26 @@ void sp_arp_request(struct sp *sp, uint32_t ip)
 		if (!e)
 			return;
 		e->incomplete = true;
-	} else if (e->asked && sp->now - e->asked < sp_ms_to_tsc(sp, SP_ARP_ASK_GAP_MS)) {
-		return;	/* asked a moment ago for another connect */
 	}
-	e->asked = sp->now;
+	ask(sp, e);
+}
 
-	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pool);
-	uint8_t *buf = m ? (uint8_t *)rte_pktmbuf_append(m, PKT_ARP_FRAME_LEN) : NULL;
-	if (!buf) {
-		rte_pktmbuf_free(m);
+/**
+ * sp_arp_recheck - an active open resends its SYN to @mac: take the next
+ * hop @ip's MAC as the cache has it now (a gratuitous ARP may have moved
+ * it), and ask again if nothing confirmed it within SP_ARP_REACHABLE_MS:
+ * a neighbour that moved without telling answers, past the lock time, and
+ * the next resend goes to its new MAC.
+ */
+void sp_arp_recheck(struct sp *sp, uint32_t ip, struct rte_ether_addr *mac)
+{
+	struct sp_arp_entry *e = find(sp, ip);
+
+	if (!e || !e->valid)
 		return;
-	}
-	pkt_arp_write(buf, PKT_ARP_REQUEST, dp->mac.addr_bytes, dp->ip, NULL, ip);
-	sp_tx_mbuf(sp, m);
+	*mac = e->mac;
+	if (sp->now - e->updated >= sp_ms_to_tsc(sp, SP_ARP_REACHABLE_MS))
+		ask(sp, e);
 }
 
 /* a sender that can be a neighbour of ours: on our subnet, or the gateway

@@ -90,6 +90,8 @@ static void handshake_timer(struct sp *sp, struct sp_conn *c, uint32_t id)
 			sp_conn_handshake_fail(sp, c, id, ETIMEDOUT);
 			return;
 		}
+		if (c->state == SPS_SYN_SENT)
+			sp_arp_recheck(sp, c->next_hop, &c->mac);
 		sp_send_syn(sp, c, &c->mac, c->state == SPS_SYN_RCVD);
 		sp_conn_set_deadline(sp, c,
 				     sp->now + sp_ms_to_tsc(sp, (uint64_t)SYN_RTO_MS << c->retries));

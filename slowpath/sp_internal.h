@@ -485,6 +485,7 @@ void sp_arp_init(struct sp *sp);
 void sp_arp_rx(struct sp *sp, struct rte_mbuf *m);
 const struct rte_ether_addr *sp_arp_lookup(struct sp *sp, uint32_t ip);
 void sp_arp_request(struct sp *sp, uint32_t ip);
+void sp_arp_recheck(struct sp *sp, uint32_t ip, struct rte_ether_addr *mac);
 void sp_arp_reply_mac(struct sp *sp, uint32_t saddr, const uint8_t *src_mac,
 		      struct rte_ether_addr *out);
 uint32_t sp_next_hop(struct sp *sp, uint32_t dst);

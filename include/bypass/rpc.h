@@ -79,8 +79,8 @@ struct rpc_transport_ops;
  * @keepalive_timeout_ms: a session that has heard nothing for this long
  *                is declared dead (default 4 keepalive intervals, at
  *                least 10 s: TCP loss recovery backs off from 200 ms and
- *                can stay silent for seconds; must be more than 2
- *                intervals, when the server PINGs a silent client), except
+ *                can stay silent for seconds; at least 3 intervals: a
+ *                server PINGs a silent client after 2), except
  *                that each side waits at least 20 s for the first bytes of
  *                a new connection (a server may be busy accepting a burst
  *                of others).

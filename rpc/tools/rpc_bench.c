@@ -462,7 +462,7 @@ static void usage(FILE *f)
 "      --cpu-cli PIDS       client-side processes besides this one\n"
 "      --keepalive-ms MS    the endpoint's keepalive interval (library default 1000)\n"
 "      --keepalive-timeout-ms MS  silence after which a session is dead (library\n"
-"                           default: 4 intervals, at least 10000)\n"
+"                           default: 4 intervals, at least 10000; at least 3 intervals)\n"
 "      --msg-heap-mb N      bypass-msg: the message heap (and send area) to ask\n"
 "                           fastpathd for (library default 32)\n"
 "      --verify             compare every response with the request, byte for byte\n"

@@ -376,7 +376,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    .msg_heap = 1u << 20, .msg_max = 65536 };
 	struct fx_in in = { data, size };
 	struct dp_app *app;
-	char err[256];
+	char err[512];
 
 	ctx = bp_attach(&o, err, sizeof(err));
 	if (!ctx)

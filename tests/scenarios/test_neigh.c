@@ -29,12 +29,34 @@ static void inject_arp(uint16_t op, const uint8_t *sha, uint32_t spa, uint32_t t
 	h_inject_raw(f, sizeof(f));
 }
 
-/* let the slowpath take what was injected, dropping what the daemon sent */
+#define BARRIER_PORT 40999
+
+/*
+ * Let the slowpath take everything injected so far, dropping what the
+ * daemon sent.  A barrier, not a sleep: a stray ACK goes to the slowpath
+ * through the same ordered ring as the ARP frames before it, so its RST
+ * comes after they were all taken.
+ */
 static void settle(void)
 {
+	uint16_t pp = H.peer_port, op = H.our_port;
 	uint8_t f[2048];
+	struct pkt_tcp t;
+	int len;
 
-	usleep(100 * 1000);
+	H.peer_port = BARRIER_PORT;
+	H.our_port = 9;
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1, .ack = 1, .wnd = 1000 });
+	H.peer_port = pp;
+	H.our_port = op;
+	for (;;) {
+		len = h_next_frame(f, 3000);
+		cr_assert_gt(len, 0, "the barrier's RST never came");
+		if (pkt_classify(f, (size_t)len) == PKT_PROTO_TCP &&
+		    pkt_parse_tcp(f, (size_t)len, true, &t) == PKT_OK && t.dport == BARRIER_PORT &&
+		    (t.flags & TCPF_RST))
+			break;
+	}
 	while (h_next_frame(f, 20))
 		;
 }
@@ -53,12 +75,18 @@ static int connect_first_frame(uint16_t port, uint8_t *dst_mac)
 
 	cr_assert_geq(h, 0, "connect: %d", h);
 	int len, kind;
-	do { /* skip an earlier connect's resent SYN */
+	for (;;) { /* skip ARP replies and an earlier connect's resent SYN */
 		len = h_next_frame(f, 1000);
 		cr_assert_gt(len, 0, "nothing sent for a connect");
 		kind = pkt_classify(f, (size_t)len);
-	} while (kind == PKT_PROTO_TCP && pkt_parse_tcp(f, (size_t)len, true, &p) == PKT_OK &&
-		 p.dport != port);
+		if (kind == PKT_ETHTYPE_ARP && pkt_arp_parse(f, (size_t)len, &a) &&
+		    a.op == PKT_ARP_REPLY)
+			continue;
+		if (kind == PKT_PROTO_TCP && pkt_parse_tcp(f, (size_t)len, true, &p) == PKT_OK &&
+		    p.dport != port)
+			continue;
+		break;
+	}
 	if (kind == PKT_ETHTYPE_ARP) {
 		cr_assert(pkt_arp_parse(f, (size_t)len, &a));
 		cr_assert_eq(a.op, PKT_ARP_REQUEST);
@@ -127,11 +155,17 @@ Test(neigh, senders_no_neighbour_can_be_are_not_learned)
 Test(neigh, a_broadcast_sender_gets_no_arp_reply)
 {
 	uint8_t f[2048];
+	struct pkt_arp a;
+	int len;
 
 	inject_arp(PKT_ARP_REQUEST, BCAST_MAC, H.peer_ip, H.our_ip);
-	cr_assert_eq(h_next_frame(f, 200), 0, "answered a request from a broadcast MAC");
 	inject_arp(PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, H.our_ip);
-	cr_assert_gt(h_next_frame(f, 1000), 0, "no answer to a real request");
+	/* in order: the one answer is the real request's */
+	len = h_next_frame(f, 1000);
+	cr_assert(len > 0 && pkt_arp_parse(f, (size_t)len, &a), "no answer to a real request");
+	cr_assert_eq(a.op, PKT_ARP_REPLY);
+	cr_assert(!memcmp(f, H.peer_mac, 6), "answered a request from a broadcast MAC");
+	cr_assert_eq(h_next_frame(f, 200), 0, "two answers");
 }
 
 /* Linux's locktime: a reply that moves a known entry within 1 s of its
@@ -157,17 +191,35 @@ Test(neigh, a_gratuitous_arp_moves_a_known_entry)
 	expect_learned(80, OTHER_MAC, "a gratuitous ARP");
 }
 
-/* connects waiting on one neighbour share its requests */
+/* connects waiting on one neighbour share its requests: one per 100 ms */
 Test(neigh, one_request_for_many_connects)
 {
 	uint8_t f[2048];
 	int arps = 0;
+	uint64_t t0 = rte_rdtsc(), ms;
 
 	for (int i = 0; i < 8; i++)
 		cr_assert_geq(bp_connect(H.app, H.peer_ip, (uint16_t)(80 + i)), 0);
+	ms = (rte_rdtsc() - t0) * 1000 / rte_get_tsc_hz();
 	for (int len; (len = h_next_frame(f, 60)) > 0;)
 		arps += pkt_classify(f, (size_t)len) == PKT_ETHTYPE_ARP;
-	cr_assert_eq(arps, 1, "%d ARP requests for 8 connects at once", arps);
+	cr_assert_leq(arps, 1 + (int)(ms / 100), "%d ARP requests for 8 connects in %d ms", arps,
+		      (int)ms);
+	cr_assert_lt(ms, 700, "connects too slow to tell (%d ms)", (int)ms);
+}
+
+/* an active open's SYN resend goes where the cache says now */
+Test(neigh, a_syn_resend_follows_a_moved_neighbour)
+{
+	struct pkt_tcp syn;
+
+	inject_arp(PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, H.our_ip);
+	settle();
+	expect_learned(80, H.peer_mac, "a request for us");
+	inject_arp(PKT_ARP_REQUEST, OTHER_MAC, H.peer_ip, H.peer_ip); /* gratuitous */
+	EXPECT_SEG(syn, 2000);
+	cr_assert_eq(syn.flags, TCPF_SYN);
+	cr_assert(!memcmp(syn.dst_mac, OTHER_MAC, 6), "the resent SYN went to the old MAC");
 }
 
 /* a host that forges a known neighbour's address from its own MAC does
@@ -204,7 +256,15 @@ Test(neigh, a_syn_ack_goes_to_the_known_neighbour)
 
 Test(neigh, tcp_to_a_group_mac_is_not_ours)
 {
+	struct pkt_tcp p;
+
 	syn_to_listener(H.peer_mac, BCAST_MAC);
+	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = 5000, .wnd = 65535, .mss = 1460,
+				.wscale = -1 });
+	/* in order: the one answer is the unicast SYN's */
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK);
+	cr_assert_eq(p.ack, 5001, "answered the SYN sent to a broadcast MAC");
 	expect_no_segment(200);
 }
 
@@ -228,6 +288,8 @@ Test(neigh, a_stray_segment_from_a_martian_gets_no_rst)
 	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1, .ack = 1, .wnd = 1000 });
 	EXPECT_SEG(p, 1000);
 	cr_assert(p.flags & TCPF_RST, "a real host's stray ACK gets its RST");
+	cr_assert(!memcmp(p.dst_mac, H.peer_mac, 6) && p.daddr == H.peer_ip,
+		  "an RST went to a martian source");
 }
 
 /* ------------------------------------------------------------ ICMP echo */
@@ -285,12 +347,15 @@ Test(neigh, echo_is_answered_only_for_a_hosts_unicast_to_us)
 	inject_echo(H.peer_mac, H.our_mac, H.peer_ip, subnet_bcast);
 	inject_echo(BCAST_MAC, H.our_mac, H.peer_ip, H.our_ip);
 	inject_echo(H.peer_mac, H.our_mac, lo, H.our_ip);
-	cr_assert_eq(h_next_frame(f, 200), 0, "answered an echo that is not a host's to us");
 	inject_echo(H.peer_mac, H.our_mac, H.peer_ip, H.our_ip);
+	/* in order: the one answer is the real ping's */
 	int len = h_next_frame(f, 1000);
 	cr_assert_gt(len, 0, "no echo reply to a real ping");
-	cr_assert(!memcmp(f, H.peer_mac, 6));
 	cr_assert_eq(f[PKT_ETH_LEN + 20], 0, "not an echo reply");
+	cr_assert(!memcmp(f, H.peer_mac, 6) && !memcmp(f + PKT_ETH_LEN + 12, &H.our_ip, 4) &&
+		  !memcmp(f + PKT_ETH_LEN + 16, &H.peer_ip, 4),
+		  "answered an echo that is not a host's to us");
+	cr_assert_eq(h_next_frame(f, 200), 0, "more than one echo answered");
 }
 
 /* ------------------------------------------------ the table under load */
@@ -312,30 +377,53 @@ static void many_senders(int first, int n)
 	settle();
 }
 
-/* a /24's hosts spread over the table: 24 neighbours all stay known (one
- * set for a whole subnet would keep 4) */
-Test(neigh, a_subnets_neighbours_are_all_kept)
+/* a /24's hosts spread over the table: of 24 neighbours nearly all stay
+ * known (one set for a whole subnet kept 4; with a random key, 5 of 24 in
+ * one set of 4 happens about once in 400 starts) */
+Test(neigh, a_subnets_neighbours_are_kept)
 {
 	uint8_t dst[6];
+	int kept = 0;
 
 	many_senders(10, 24);
 	for (int i = 10; i < 34; i++) {
 		H.peer_ip = host(i);
-		cr_assert_eq(connect_first_frame((uint16_t)(1000 + i), dst), PKT_PROTO_TCP,
-			     "198.18.0.%d forgotten", i);
-		cr_assert_eq(dst[5], i);
+		if (connect_first_frame((uint16_t)(1000 + i), dst) == PKT_PROTO_TCP) {
+			cr_assert_eq(dst[5], i);
+			kept++;
+		}
 	}
+	cr_assert_geq(kept, 20, "%d of 24 neighbours kept", kept);
 }
 
-/* forged requests for us from every other address of the subnet cannot
- * evict the question we asked: the real answer still completes it */
-Test(neigh, forged_senders_cannot_drop_our_question)
+/* forged requests for us from 1,000 addresses of a /16 (about 16 per set,
+ * so every set overflows) cannot evict the question we asked: the real
+ * answer, right behind them, still completes it */
+static void slash16(struct bp_config *c)
 {
+	char err[256];
+
+	cr_assert_eq(config_set(c, "port", "ip", "198.18.0.1/16", err, sizeof(err)), 0, "%s", err);
+}
+
+static void start_slash16(void)
+{
+	h_start_with(slash16);
+}
+
+Test(neigh16, forged_senders_cannot_drop_our_question, .init = start_slash16, .fini = h_stop,
+     .timeout = 30)
+{
+	uint8_t mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x00 };
 	struct pkt_tcp syn;
 	uint8_t dst[6];
 
 	cr_assert_eq(connect_first_frame(80, dst), PKT_ETHTYPE_ARP);
-	many_senders(3, 250);
+	for (int i = 0; i < 1000; i++) {
+		mac[4] = (uint8_t)(i >> 8);
+		mac[5] = (uint8_t)i;
+		inject_arp(PKT_ARP_REQUEST, mac, htonl(0xc6120100u + (uint32_t)i), H.our_ip);
+	}
 	inject_arp(PKT_ARP_REPLY, H.peer_mac, H.peer_ip, H.our_ip);
 	EXPECT_SEG(syn, 1000);
 	cr_assert_eq(syn.flags, TCPF_SYN);

@@ -162,6 +162,7 @@ Test(config, numbers_decimal_or_hex_never_octal)
 	set_bad(&c, "eal", "mem_mb", "0x");
 	assert_err_names("not a number", "decimal", "0x hexadecimal");
 	set_bad(&c, "eal", "mem_mb", "0x1g");
+	set_bad(&c, "eal", "mem_mb", "0x0x10"); /* strtoull skips a second 0x */
 	set_bad(&c, "eal", "mem_mb", "0x-40");
 	set_bad(&c, "eal", "mem_mb", "+100");
 	set_bad(&c, "eal", "mem_mb", " 100");
