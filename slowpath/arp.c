@@ -21,7 +21,7 @@
  *    ARP for an address we do not know;
  *  - a sender no neighbour can be never gets in: its address off our
  *    subnet (but for the gateway's) or a martian (pkt_ipv4_martian()),
- *    its MAC zero, a group address or our own.
+ *    its MAC zero or a group address.
  * An ARP frame costs O(1): the connections waiting for a neighbour are
  * looked for only when an address we asked for is answered, so the work
  * follows our own connects, not the wire's frames.  A neighbour is asked
@@ -184,14 +184,15 @@ void sp_arp_recheck(struct sp *sp, uint32_t ip, struct rte_ether_addr *mac)
 }
 
 /* a sender that can be a neighbour of ours: on our subnet, or the gateway
- * (on a /32, or on the link outside the prefix) */
+ * (on a /32, or on the link outside the prefix).  Our own MAC is allowed:
+ * DPDK's net_tap gives the kernel end of its tap device the port's MAC. */
 static bool sender_ok(const struct dataplane *dp, const struct pkt_arp *a)
 {
 	bool on_link = (a->spa & dp->netmask) == (dp->ip & dp->netmask) ||
 		       (dp->gateway && a->spa == dp->gateway);
 
 	return on_link && !pkt_ipv4_martian(a->spa, dp->ip, dp->netmask) &&
-	       !pkt_mac_martian(a->sha) && memcmp(a->sha, dp->mac.addr_bytes, 6);
+	       !pkt_mac_martian(a->sha);
 }
 
 void sp_arp_rx(struct sp *sp, struct rte_mbuf *m)
