@@ -16,7 +16,6 @@ bp_start_fastpathd
 grep -q "fastpathd: ready port=net_af_xdp" "$BP_FP_LOG" || bp_die "fastpathd is not on net_af_xdp: $(cat "$BP_FP_LOG")"
 bp_make_tmp
 dir=$BP_TMP
-ctl() { "$BP_BUILD/cli/bypassctl" status | awk -v k="$1" '$1 == k { print $2 }'; }
 
 # 1. 64 MiB each way, sha256-checked
 head -c 64M /dev/urandom >"$dir/in"
@@ -34,8 +33,8 @@ out=$(bp_peer timeout -k 5 120 "$BP_BUILD/bench/bp_load" --stack linux --server 
 got=$(echo "$out" | cut -d, -f7)
 fails=$(echo "$out" | cut -d, -f16)
 bp_log "cps: $out"
-bp_log "pool: $(ctl mbufs_available) of $(ctl mbufs_total) buffers free; tx_packets $(ctl tx_packets)"
+bp_log "pool: $(bp_stat status mbufs_available) of $(bp_stat status mbufs_total) buffers free; tx_packets $(bp_stat status tx_packets)"
 [ "$got" -ge "$want_conns" ] || bp_die "only $got of $want_conns connections completed within 100 s (transmit stalled?)"
 [ "$fails" = 0 ] || bp_die "$fails connections failed"
-[ "$(ctl port_tx_errors)" = 0 ] || bp_die "the PMD dropped $(ctl port_tx_errors) frames on transmit"
+[ "$(bp_stat status port_tx_errors)" = 0 ] || bp_die "the PMD dropped $(bp_stat status port_tx_errors) frames on transmit"
 echo "PASS: net_af_xdp: bulk both ways byte-exact; $got connections, $(echo "$out" | cut -d, -f8) per s"

@@ -14,7 +14,6 @@ bp_need_root
 trap bp_cleanup EXIT
 bp_topo_up bpiwake 116
 bp_make_tmp
-ctl() { "$BP_BUILD/cli/bypassctl" status | awk -v k="$1" '$1 == k { print $2 }'; }
 GAPS=6
 
 # one connection; GAPS requests of 64 B, each after 1.3 s of silence (the
@@ -59,10 +58,10 @@ for pmd in af_packet af_xdp; do
 		>"$BP_TMP/srv-$pmd.log" 2>&1
 	srv=$BP_LAST_PID
 	bp_wait_listening "$BP_TMP/srv-$pmd.log"
-	before=$(ctl port_wakeups)
+	before=$(bp_stat status port_wakeups)
 	[ -n "$before" ] || bp_die "bypassctl status shows no port_wakeups counter"
 	rtts=$(probe) || bp_die "net_$pmd: the echo after idle gaps failed"
-	after=$(ctl port_wakeups)
+	after=$(bp_stat status port_wakeups)
 	bp_log "net_$pmd: round trips after 1.3 s of silence (us): $rtts; port_wakeups $before -> $after"
 	# each request's frames (and the handshake's) end a sleep; timers and
 	# kicks may end some first, so ask for half
@@ -82,9 +81,9 @@ for pmd in af_packet af_xdp; do
 	bp_log "net_$pmd: idle after the link went down and up: $((t1 - t0)) of $((2 * tck)) ticks"
 	[ $((t1 - t0)) -lt $((tck / 2)) ] ||
 		bp_die "net_$pmd: an idle daemon used $((t1 - t0)) CPU ticks in 2 s after a link flap (spinning?)"
-	w0=$(ctl port_wakeups)
+	w0=$(bp_stat status port_wakeups)
 	rtts=$(GAPS=2 probe) || bp_die "net_$pmd: no echo after the link went down and up"
-	w1=$(ctl port_wakeups)
+	w1=$(bp_stat status port_wakeups)
 	bp_log "net_$pmd: after the flap: $rtts; port_wakeups $w0 -> $w1;" \
 		"$(grep -c "socket reported" "$BP_FP_LOG") socket error(s) in the log"
 	! grep "sleeping on timers from now on" "$BP_FP_LOG" ||

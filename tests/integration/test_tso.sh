@@ -24,7 +24,6 @@ dir=$BP_TMP
 # the port is a tap device instead of the veth: the veth stays, unused
 bp_peer ip addr flush dev "$BP_PEER_DEV"
 tap=${BP_DEV%0}t
-ctl() { "$BP_BUILD/cli/bypassctl" status | awk -v k="$1" '$1 == k { print $2 }'; }
 
 # start fastpathd on a tap device, then hand the device to the peer
 # namespace: its file descriptor keeps working from there
@@ -54,35 +53,35 @@ grep -q "offload=rx-checksum,tx-checksum,tso" "$BP_FP_LOG" ||
 	bp_die "net_tap's checksum and TSO offloads not taken: $(grep ready "$BP_FP_LOG")"
 /usr/bin/python3 -c 'import scapy.all' 2>/dev/null ||
 	bp_die "needs python3-scapy (bash deploy/install-deps.sh)"
-bad0=$(ctl bad_tcp_csum)
+bad0=$(bp_stat status bad_tcp_csum)
 bp_peer /usr/bin/python3 -c "from scapy.all import IP, TCP, send
 send(IP(dst='$BP_IP') / TCP(sport=40000, dport=5001, flags='S', chksum=0xdead), count=3, verbose=0)"
-for _ in $(seq 20); do [ "$(ctl bad_tcp_csum)" -ge $((bad0 + 3)) ] && break; sleep 0.1; done
-[ "$(ctl bad_tcp_csum)" -ge $((bad0 + 3)) ] ||
-	bp_die "segments with a bad TCP checksum not dropped as such ($(ctl bad_tcp_csum) - $bad0)"
+for _ in $(seq 20); do [ "$(bp_stat status bad_tcp_csum)" -ge $((bad0 + 3)) ] && break; sleep 0.1; done
+[ "$(bp_stat status bad_tcp_csum)" -ge $((bad0 + 3)) ] ||
+	bp_die "segments with a bad TCP checksum not dropped as such ($(bp_stat status bad_tcp_csum) - $bad0)"
 bulk 64
-tso=$(ctl tx_tso_frames)
+tso=$(bp_stat status tx_tso_frames)
 [ "$tso" -gt 100 ] || bp_die "only $tso TSO frames for 64 MiB"
-[ "$(ctl tx_prepare_rejected)" = 0 ] || bp_die "the PMD refused $(ctl tx_prepare_rejected) frames"
+[ "$(bp_stat status tx_prepare_rejected)" = 0 ] || bp_die "the PMD refused $(bp_stat status tx_prepare_rejected) frames"
 echo "ok: 64 MiB each way with TSO and checksum offload, $tso TSO frames"
 
 # 3. loss inside TSO frames: Linux drops 1% of what reaches it
 bp_peer iptables -I INPUT -p tcp -s "$BP_IP" -m statistic --mode random --probability 0.01 -j DROP
-retx0=$(ctl tx_retransmits)
-tso0=$(ctl tx_tso_frames)
+retx0=$(bp_stat status tx_retransmits)
+tso0=$(bp_stat status tx_tso_frames)
 bulk 16
 bp_peer iptables -F INPUT
-retx=$(($(ctl tx_retransmits) - retx0))
+retx=$(($(bp_stat status tx_retransmits) - retx0))
 [ "$retx" -gt 0 ] || bp_die "no retransmission with 1% loss"
-[ "$(($(ctl tx_tso_frames) - tso0))" -gt 50 ] || bp_die "no TSO frames under loss"
+[ "$(($(bp_stat status tx_tso_frames) - tso0))" -gt 50 ] || bp_die "no TSO frames under loss"
 echo "ok: 16 MiB each way at 1% loss, $retx segments resent"
 
 # 4. full-size MSS: no TSO frame (net_tap would refuse it), still byte-exact
 bp_peer ip route replace "${BP_IP%.*}.0/24" dev "$tap"
-tso0=$(ctl tx_tso_frames)
+tso0=$(bp_stat status tx_tso_frames)
 bulk 16
-[ "$(ctl tx_tso_frames)" = "$tso0" ] || bp_die "TSO frames with a 1460-byte MSS on net_tap"
-[ "$(ctl port_tx_errors)" = 0 ] || bp_die "net_tap refused $(ctl port_tx_errors) frames"
+[ "$(bp_stat status tx_tso_frames)" = "$tso0" ] || bp_die "TSO frames with a 1460-byte MSS on net_tap"
+[ "$(bp_stat status port_tx_errors)" = 0 ] || bp_die "net_tap refused $(bp_stat status port_tx_errors) frames"
 echo "ok: 1460-byte MSS sends MSS frames on net_tap"
 bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
 
@@ -91,12 +90,12 @@ start_on_tap checksum 1400
 grep -qE "offload=rx-checksum,tx-checksum$" "$BP_FP_LOG" ||
 	bp_die "offload = checksum not honoured: $(grep ready "$BP_FP_LOG")"
 bulk 16
-[ "$(ctl tx_tso_frames)" = 0 ] || bp_die "TSO frames with offload = checksum"
+[ "$(bp_stat status tx_tso_frames)" = 0 ] || bp_die "TSO frames with offload = checksum"
 bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
 
 # 6. offloads off
 start_on_tap off 1400
 grep -q "offload=none" "$BP_FP_LOG" || bp_die "offload = off not honoured: $(grep ready "$BP_FP_LOG")"
 bulk 16
-[ "$(ctl tx_tso_frames)" = 0 ] || bp_die "TSO frames with offload = off"
+[ "$(bp_stat status tx_tso_frames)" = 0 ] || bp_die "TSO frames with offload = off"
 echo "PASS: TSO and checksum offload on net_tap: byte-exact both ways, under loss, at full MSS and with offloads off"
