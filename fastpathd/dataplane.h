@@ -25,7 +25,10 @@
  *   fields                                  | fastpath        | slowpath
  *   ----------------------------------------+-----------------+----------------
  *   identity: local/remote ip+port, mac,    | reads           | writes before
- *     wscales, mss, rx/tx_isn, flow_id      |                 |   FLOW_ADD only
+ *     wscales, rx/tx_isn, flow_id           |                 |   FLOW_ADD only
+ *   mss                                     | lowers it at    | writes before
+ *                                           |   FLOW_PMTU     |   FLOW_ADD; relaxed
+ *                                           |   (relaxed)     |   reads after
  *   app binding: app_id, slot, gen, shm,    | writes (MOVE,   | writes before
  *     rx/tx_base, rx/tx_size                |   DETACH)       |   FLOW_ADD only
  *   receive side: rx_pos .. rx_adv_edge     | writes          | never, but relaxed
@@ -391,6 +394,8 @@ enum dp_msg_type {
 	DPM_FLOW_PROBE,     /* flow_id: send a keepalive probe (an old sequence number) */
 	DPM_FLOW_DETACH,    /* flow_id: TIME_WAIT: stop using the app's slot; answer DETACH_DONE */
 	DPM_BUCKET_OUT,     /* arg: bucket, flow_id: the core to hand it to (core to core too) */
+	DPM_FLOW_PMTU,      /* flow_id, arg: a smaller MSS the path takes: send no larger
+			     * segment from now on, and resend what is in flight */
 	/* fastpath core -> fastpath core */
 	DPM_BUCKET_IN,      /* arg: bucket, ptr: struct dp_bucket_move: its flows, now yours */
 	DPM_RX_FWD,         /* ptr: mbuf received on another core's queue, for a bucket you own */
@@ -601,6 +606,10 @@ enum dp_counter {
 	DPC_SP_OUTBOX,        /* messages the slowpath held back: a core's inbox was full */
 	DPC_SP_TX_DROP,       /* frames the slowpath dropped: core 0's inbox was full */
 	DPC_PORT_WAKEUPS,     /* sleeps the port ended (rx interrupt or the PMD's socket) */
+	DPC_ICMP_TOO_BIG,     /* ICMP "fragmentation needed" about our TCP, to the slowpath */
+	DPC_PMTU_LOWERED,     /* flows whose MSS such a message lowered (slowpath) */
+	DPC_ICMP_TOO_BIG_IGNORED, /* ... that named no segment of ours in flight, or no
+				   * smaller MTU (slowpath; RFC 5927) */
 	DPC_MAX,
 };
 

@@ -3,7 +3,8 @@
  * fp_arp_icmp.c - answers that need no connection state: ARP requests for
  * our address and ICMP echo.  ARP frames that can teach the neighbour
  * cache (addressed to us, from the gateway, or gratuitous) also go to the
- * slowpath, which owns the cache and decides (slowpath/arp.c).
+ * slowpath, which owns the cache and decides (slowpath/arp.c), as do ICMP
+ * "fragmentation needed" messages about our segments (slowpath/pmtu.c).
  */
 #include <string.h>
 #include <rte_mbuf.h>
@@ -57,9 +58,17 @@ void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m)
 	memcpy(&saddr, frame + PKT_ETH_LEN + 12, 4);
 	memcpy(&daddr, frame + PKT_ETH_LEN + 16, 4);
 	size_t rlen = 0;
-	if (daddr == dp->ip && !pkt_mac_martian(frame + 6) &&
-	    !pkt_ipv4_martian(saddr, dp->ip, dp->netmask))
-		/* reply in place: the request buffer becomes the answer */
+	bool from_a_host = daddr == dp->ip && !pkt_mac_martian(frame + 6) &&
+			   !pkt_ipv4_martian(saddr, dp->ip, dp->netmask);
+	struct pkt_icmp_too_big tb;
+	if (from_a_host && pkt_icmp_too_big_parse(frame, len, dp->ip, &tb)) {
+		/* a router's word that a segment of ours was too big: the
+		 * slowpath checks it names one in flight (slowpath/pmtu.c) */
+		fp->cnt[DPC_ICMP_TOO_BIG]++;
+		fp_to_sp(fp, DPM_RX_PKT, 0, m);
+		return;
+	}
+	if (from_a_host) /* reply in place: the request buffer becomes the answer */
 		rlen = pkt_icmp_echo_reply(frame, len, frame, len, dp->mac.addr_bytes);
 	if (!rlen) {
 		fp->cnt[DPC_RX_DROP_NOFLOW]++;

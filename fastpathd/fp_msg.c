@@ -18,7 +18,7 @@ static bool flow_msg(uint16_t type)
 	switch (type) {
 	case DPM_FLOW_ADD: case DPM_FLOW_DEL: case DPM_FLOW_RETX: case DPM_FLOW_SHUTWR:
 	case DPM_FLOW_MOVE: case DPM_FLOW_PROBE: case DPM_FLOW_DETACH: case DPM_DOORBELL:
-	case DPM_DOORBELL_SEND:
+	case DPM_DOORBELL_SEND: case DPM_FLOW_PMTU:
 		return true;
 	default:
 		return false;
@@ -124,6 +124,10 @@ void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 	case DPM_FLOW_PROBE:
 		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_RESET))
 			tcp_send_probe(fp, f);
+		break;
+	case DPM_FLOW_PMTU:
+		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_RESET))
+			tcp_mss_lowered(fp, f, msg->arg);
 		break;
 	case DPM_FLOW_SHUTWR: {
 		/* a FIN that waits for an app's posted frames is decided

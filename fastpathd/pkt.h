@@ -218,6 +218,41 @@ bool pkt_arp_parse(const uint8_t *f, size_t len, struct pkt_arp *out);
 size_t pkt_arp_write(uint8_t *buf, uint16_t op, const uint8_t *src_mac, uint32_t src_ip,
 		     const uint8_t *dst_mac, uint32_t dst_ip);
 
+/* the smallest path MTU the daemon believes (Linux's min_pmtu): an ICMP
+ * saying less, or 0 (a router from before RFC 1191), means this much */
+#define PKT_MIN_PMTU 552
+
+/**
+ * struct pkt_icmp_too_big - an ICMP "fragmentation needed" about one of
+ * our TCP segments.  Addresses network order, ports and numbers host order.
+ * @from: the router that sent it.
+ * @raddr, @rport, @lport: the quoted segment's destination and ports.
+ * @seq: the quoted segment's sequence number.
+ * @mtu: the next hop's MTU the router reports (0 from pre-RFC 1191 routers).
+ * @quoted_len: the quoted datagram's total length field.
+ */
+struct pkt_icmp_too_big {
+	uint32_t from, raddr;
+	uint16_t lport, rport;
+	uint32_t seq;
+	uint16_t mtu, quoted_len;
+};
+
+/**
+ * pkt_icmp_too_big_parse - validate an ICMP type 3 code 4 about a TCP
+ * segment from @our_ip (network order) and extract it.
+ * Return: false if it is not one or is malformed.
+ */
+bool pkt_icmp_too_big_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
+			    struct pkt_icmp_too_big *out);
+
+/**
+ * pkt_icmp_too_big_write - build a router's ICMP type 3 code 4 about frame
+ * @seg (tests and the fuzzer).  Return: frame length, 0 if not IPv4.
+ */
+size_t pkt_icmp_too_big_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
+			      const uint8_t *router_mac, uint32_t router_ip, uint16_t mtu);
+
 /**
  * pkt_icmp_echo_reply - answer an ICMP echo request.
  * @buf: reply frame; may be the same buffer as @req (in-place reply).

@@ -16,8 +16,11 @@
 #define ARP_HDR_LEN 28
 
 #define ICMP_ECHO_REPLY 0
+#define ICMP_DEST_UNREACH 3
+#define ICMP_FRAG_NEEDED 4     /* its code: DF set, the next hop's MTU is smaller */
 #define ICMP_ECHO_REQUEST 8
 #define ICMP_HDR_LEN 8
+#define ICMP_QUOTED_TCP 8      /* RFC 792: the datagram's first 64 bits beyond its header */
 
 static const uint8_t bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
@@ -112,6 +115,120 @@ size_t pkt_arp_write(uint8_t *buf, uint16_t op, const uint8_t *src_mac, uint32_t
 	return PKT_ARP_FRAME_LEN;
 }
 
+/*
+ * The outer IPv4 header of an ICMP message: a whole, unfragmented,
+ * checksummed header with the ICMP message inside @len.  Return: the ICMP
+ * message's length (at @ip + *ihl), or 0.
+ */
+static size_t icmp_outer(const uint8_t *frame, size_t len, size_t *ihl)
+{
+	const uint8_t *ip = frame + PKT_ETH_LEN;
+
+	if (len < PKT_ETH_LEN + PKT_IP_MIN || rd16(frame + 12) != PKT_ETHTYPE_IPV4)
+		return 0;
+	size_t hl = (size_t)(ip[0] & 0x0f) * 4, tot = rd16(ip + 2);
+	if ((ip[0] >> 4) != 4 || hl < PKT_IP_MIN || tot < hl + ICMP_HDR_LEN ||
+	    tot > len - PKT_ETH_LEN)
+		return 0;
+	if (ip[9] != PKT_PROTO_ICMP || (rd16(ip + 6) & 0x3fff))
+		return 0;       /* MF or offset: fragments are not reassembled */
+	if (csum_fold(csum_partial(ip, hl, 0)) != 0)
+		return 0;
+	*ihl = hl;
+	return tot - hl;
+}
+
+/**
+ * pkt_icmp_too_big_parse - validate an ICMP "fragmentation needed and DF
+ * set" (type 3 code 4, RFC 1191) about a TCP segment we sent.
+ * @frame: frame bytes starting at the Ethernet header.
+ * @len: frame length (may include Ethernet padding).
+ * @our_ip: our address, network order: the quoted segment's source.
+ * @out: filled on success.
+ *
+ * Checks the outer header and the ICMP checksum, then that the quoted
+ * datagram is TCP from @our_ip, not a later fragment, with its header and
+ * the first 8 bytes of TCP (ports and sequence number) present.  Whether
+ * the segment is one of ours in flight is the caller's question (RFC 5927).
+ *
+ * Return: false if it is not such a message, or malformed.
+ */
+bool pkt_icmp_too_big_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
+			    struct pkt_icmp_too_big *out)
+{
+	size_t ihl, icmp_len = icmp_outer(frame, len, &ihl);
+	if (!icmp_len)
+		return false;
+	const uint8_t *icmp = frame + PKT_ETH_LEN + ihl;
+	if (icmp[0] != ICMP_DEST_UNREACH || icmp[1] != ICMP_FRAG_NEEDED ||
+	    csum_fold(csum_partial(icmp, icmp_len, 0)) != 0)
+		return false;
+	const uint8_t *q = icmp + ICMP_HDR_LEN;
+	size_t qlen = icmp_len - ICMP_HDR_LEN;
+	if (qlen < PKT_IP_MIN)
+		return false;
+	size_t qihl = (size_t)(q[0] & 0x0f) * 4;
+	if ((q[0] >> 4) != 4 || qihl < PKT_IP_MIN || qlen < qihl + ICMP_QUOTED_TCP ||
+	    q[9] != PKT_PROTO_TCP || (rd16(q + 6) & 0x1fff))
+		return false;
+	uint32_t qsrc;
+	memcpy(&qsrc, q + 12, 4);
+	if (qsrc != our_ip)
+		return false;
+	memcpy(&out->from, frame + PKT_ETH_LEN + 12, 4);
+	memcpy(&out->raddr, q + 16, 4);
+	const uint8_t *t = q + qihl;
+	out->lport = rd16(t);
+	out->rport = rd16(t + 2);
+	out->seq = (uint32_t)rd16(t + 4) << 16 | rd16(t + 6);
+	out->mtu = rd16(icmp + 6);
+	out->quoted_len = rd16(q + 2);
+	return true;
+}
+
+/**
+ * pkt_icmp_too_big_write - build the ICMP a router sends when our segment
+ * @seg (a frame from the Ethernet header) does not fit its next hop's
+ * @mtu.  For tests and the fuzzer: the daemon itself never sends one.
+ * @buf: at least PKT_ETH_LEN + 2 * PKT_IP_MIN + ICMP_HDR_LEN + 8 bytes
+ *       plus @seg's IP options.
+ * @router_mac, @router_ip: the message's sender (network order).
+ * Return: frame length, or 0 if @seg is not an IPv4 frame.
+ */
+size_t pkt_icmp_too_big_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
+			      const uint8_t *router_mac, uint32_t router_ip, uint16_t mtu)
+{
+	if (seg_len < PKT_ETH_LEN + PKT_IP_MIN || rd16(seg + 12) != PKT_ETHTYPE_IPV4)
+		return 0;
+	const uint8_t *sip = seg + PKT_ETH_LEN;
+	size_t qlen = (size_t)(sip[0] & 0x0f) * 4 + ICMP_QUOTED_TCP;
+	if (qlen > seg_len - PKT_ETH_LEN)
+		qlen = seg_len - PKT_ETH_LEN;
+	uint8_t *ip = buf + PKT_ETH_LEN, *icmp = ip + PKT_IP_MIN;
+	size_t tot = PKT_IP_MIN + ICMP_HDR_LEN + qlen;
+
+	memcpy(buf, seg + 6, 6);         /* back to the segment's sender */
+	memcpy(buf + 6, router_mac, 6);
+	wr16(buf + 12, PKT_ETHTYPE_IPV4);
+	memset(ip, 0, PKT_IP_MIN);
+	ip[0] = 0x45;
+	wr16(ip + 2, (uint16_t)tot);
+	ip[8] = 64;
+	ip[9] = PKT_PROTO_ICMP;
+	memcpy(ip + 12, &router_ip, 4);
+	memcpy(ip + 16, sip + 12, 4);    /* the segment's source */
+	uint16_t csum = csum_fold(csum_partial(ip, PKT_IP_MIN, 0));
+	memcpy(ip + 10, &csum, 2);
+	memset(icmp, 0, ICMP_HDR_LEN);
+	icmp[0] = ICMP_DEST_UNREACH;
+	icmp[1] = ICMP_FRAG_NEEDED;
+	wr16(icmp + 6, mtu);
+	memcpy(icmp + ICMP_HDR_LEN, sip, qlen);
+	csum = csum_fold(csum_partial(icmp, ICMP_HDR_LEN + qlen, 0));
+	memcpy(icmp + 2, &csum, 2);
+	return PKT_ETH_LEN + tot;
+}
+
 /**
  * pkt_icmp_echo_reply - answer an ICMP echo request.
  * @buf: reply frame; may be the same buffer as @req (in-place reply).
@@ -136,23 +253,13 @@ size_t pkt_icmp_echo_reply(uint8_t *buf, size_t cap, const uint8_t *req, size_t 
 	uint32_t saddr, daddr;
 	uint8_t tos;
 	uint16_t id, csum;
-	size_t ihl, tot, icmp_len, out_len;
+	size_t ihl, icmp_len, out_len;
 	uint8_t *oip, *oicmp;
 
-	if (req_len < PKT_ETH_LEN + PKT_IP_MIN || rd16(req + 12) != PKT_ETHTYPE_IPV4)
+	icmp_len = icmp_outer(req, req_len, &ihl);
+	if (!icmp_len)
 		return 0;
-	ihl = (size_t)(ip[0] & 0x0f) * 4;
-	tot = rd16(ip + 2);
-	if ((ip[0] >> 4) != 4 || ihl < PKT_IP_MIN || tot < ihl + ICMP_HDR_LEN ||
-	    tot > req_len - PKT_ETH_LEN)
-		return 0;
-	if (ip[9] != PKT_PROTO_ICMP || (rd16(ip + 6) & 0x3fff))
-		return 0;       /* MF or offset: fragments are not reassembled */
-	if (csum_fold(csum_partial(ip, ihl, 0)) != 0)
-		return 0;
-
 	icmp = ip + ihl;
-	icmp_len = tot - ihl;
 	if (icmp[0] != ICMP_ECHO_REQUEST || icmp[1] != 0)
 		return 0;
 	if (csum_fold(csum_partial(icmp, icmp_len, 0)) != 0)

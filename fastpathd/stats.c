@@ -50,6 +50,9 @@ static const char *const names[DPC_MAX] = {
 	[DPC_SP_OUTBOX] = "sp_outboxed",
 	[DPC_SP_TX_DROP] = "sp_tx_dropped",
 	[DPC_PORT_WAKEUPS] = "port_wakeups",
+	[DPC_ICMP_TOO_BIG] = "icmp_too_big",
+	[DPC_PMTU_LOWERED] = "pmtu_lowered",
+	[DPC_ICMP_TOO_BIG_IGNORED] = "icmp_too_big_ignored",
 };
 
 const char *dp_counter_name(enum dp_counter c)

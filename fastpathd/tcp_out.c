@@ -505,16 +505,12 @@ void tcp_retransmit_segment(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos)
 	fp->cnt[DPC_TX_RETX]++;
 }
 
-/**
- * tcp_timeout - the slowpath's retransmission timer fired.  With data or a
- * FIN outstanding, go back to snd_una and resend (the slowpath has already
- * collapsed cwnd); with a closed peer window and data waiting, probe it.
+/*
+ * Go back to snd_una and resend everything outstanding (data, or a FIN).
+ * Return: false if nothing was outstanding.
  */
-void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
+static bool go_back(struct fp_ctx *fp, struct fp_flow *f)
 {
-	DP_ASSERT_FP();
-	if (f->flags & FPF_RESET)
-		return;
 	bool fin_out = (f->flags & FPF_TX_FIN_SENT) && !(f->flags & FPF_TX_FIN_ACKED);
 	if (f->tx_sent > f->tx_acked || fin_out) {
 		f->tx_sent = f->tx_acked;
@@ -538,8 +534,21 @@ void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
 		tcp_output(fp, f);
 		f->peer_wnd = wnd_saved;
 		f->last_progress_tsc = fp->now;
-		return;
+		return true;
 	}
+	return false;
+}
+
+/**
+ * tcp_timeout - the slowpath's retransmission timer fired.  With data or a
+ * FIN outstanding, go back to snd_una and resend (the slowpath has already
+ * collapsed cwnd); with a closed peer window and data waiting, probe it.
+ */
+void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
+{
+	DP_ASSERT_FP();
+	if (f->flags & FPF_RESET || go_back(fp, f))
+		return;
 	uint64_t end = (f->flags & FPF_TX_FIN_REQ) ? f->tx_fin_pos : f->tx_written;
 	if (f->peer_wnd == 0 && end > f->tx_sent) {
 		/* zero-window probe: an old sequence number forces the peer to
@@ -547,4 +556,25 @@ void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
 		tcp_send_probe(fp, f);
 		f->last_progress_tsc = fp->now;
 	}
+}
+
+/**
+ * tcp_mss_lowered - the path to the peer takes segments of at most @mss
+ * payload bytes (an ICMP "fragmentation needed" the slowpath checked,
+ * slowpath/pmtu.c).  Every later segment is cut to it, and what is in
+ * flight is resent now at the new size, as Linux's
+ * tcp_simple_retransmit(): the larger segments were dropped at the
+ * narrow hop, and waiting for the retransmission timer would cost a
+ * timeout per connection.  The congestion window is left alone (the
+ * loss says nothing about congestion).  A larger @mss is ignored: an
+ * MSS only ever shrinks here.
+ */
+void tcp_mss_lowered(struct fp_ctx *fp, struct fp_flow *f, uint16_t mss)
+{
+	DP_ASSERT_FP();
+	if (!mss || mss >= f->mss)
+		return;
+	/* relaxed: bypassctl flows reads it on the slowpath */
+	__atomic_store_n(&f->mss, mss, __ATOMIC_RELAXED);
+	go_back(fp, f);
 }

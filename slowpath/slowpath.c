@@ -36,8 +36,12 @@ static void rx_packet(struct sp *sp, struct rte_mbuf *m)
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint16_t len = rte_pktmbuf_data_len(m);
-	if (pkt_classify(frame, len) == PKT_ETHTYPE_ARP) {
+	switch (pkt_classify(frame, len)) {
+	case PKT_ETHTYPE_ARP:
 		sp_arp_rx(sp, m);
+		return;
+	case PKT_PROTO_ICMP: /* only "fragmentation needed" comes here */
+		sp_pmtu_rx(sp, m);
 		return;
 	}
 	/* the fastpath validated it already (checksums included) */
@@ -221,6 +225,7 @@ static int start_slowpath(struct dataplane *dp, char *err, size_t errlen)
 	dp->sp_priv = sp;
 	sp->now = rte_rdtsc();
 	sp_arp_init(sp);
+	sp_pmtu_init(sp);
 	sp->cc = cc_find(dp->cfg.cc);
 	sp->loop = ev_loop_new(EVFLAG_AUTO);
 	if (!sp->loop || sp_conn_init(sp) || sp_synq_init(sp)) {

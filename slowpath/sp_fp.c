@@ -295,6 +295,16 @@ void sp_fp_flow_retx(struct sp *sp, uint32_t id)
 	send_fp(sp, DPM_FLOW_RETX, id, 0, NULL);
 }
 
+/**
+ * sp_fp_flow_pmtu - the path to flow @id's peer takes at most @mss payload
+ * bytes a segment: the fastpath cuts its segments to that from now on and
+ * resends what is in flight (slowpath/pmtu.c checked the ICMP message).
+ */
+void sp_fp_flow_pmtu(struct sp *sp, uint32_t id, uint16_t mss)
+{
+	send_fp(sp, DPM_FLOW_PMTU, id, mss, NULL);
+}
+
 /** sp_fp_flow_probe - send a keepalive probe. */
 void sp_fp_flow_probe(struct sp *sp, uint32_t id)
 {
@@ -397,7 +407,7 @@ void sp_fp_flow_read_info(struct sp *sp, uint32_t id, struct sp_fp_flow_info *in
 	in->pacing_bps = __atomic_load_n(&f->pacing_bps, __ATOMIC_RELAXED);
 	in->rx_pos = __atomic_load_n(&f->rx_pos, __ATOMIC_RELAXED);
 	in->rx_consumed = __atomic_load_n(&f->rx_consumed, __ATOMIC_RELAXED);
-	in->mss = f->mss; /* identity: read-only after install */
+	in->mss = __atomic_load_n(&f->mss, __ATOMIC_RELAXED); /* DPM_FLOW_PMTU lowers it */
 	in->core = __atomic_load_n(&f->core, __ATOMIC_RELAXED);
 }
 

@@ -134,6 +134,14 @@ struct sp_arp_entry {
 	uint64_t asked;		/* tsc: our last request for it */
 };
 
+/* a destination whose path takes less than our MTU (pmtu.c); @mtu 0: free */
+#define SP_PMTU_SIZE 64
+struct sp_pmtu_entry {
+	uint32_t ip;
+	uint16_t mtu;
+	uint64_t expires;	/* tsc */
+};
+
 /*
  * What the daemon knows of one slot of an app.  The app's view in its
  * region (bp_flow_shm gen and state) is written for the app and never
@@ -267,6 +275,8 @@ struct sp {
 	uint16_t listener_by_port[65536]; /* listener index + 1, 0 = none */
 	struct sp_arp_entry arp[SP_ARP_SIZE];
 	uint32_t arp_key;             /* the neighbour cache's hash key (arp.c) */
+	struct sp_pmtu_entry pmtu[SP_PMTU_SIZE]; /* smaller path MTUs learned (pmtu.c) */
+	uint32_t pmtu_key;
 	uint16_t next_ephemeral;
 	uint16_t ip_id;
 	const struct cc_ops *cc;
@@ -489,5 +499,10 @@ void sp_arp_recheck(struct sp *sp, uint32_t ip, struct rte_ether_addr *mac);
 void sp_arp_reply_mac(struct sp *sp, uint32_t saddr, const uint8_t *src_mac,
 		      struct rte_ether_addr *out);
 uint32_t sp_next_hop(struct sp *sp, uint32_t dst);
+
+/* pmtu.c */
+void sp_pmtu_init(struct sp *sp);
+void sp_pmtu_rx(struct sp *sp, struct rte_mbuf *m);
+uint16_t sp_pmtu_mss(struct sp *sp, uint32_t ip);
 
 #endif

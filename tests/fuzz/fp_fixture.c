@@ -457,7 +457,7 @@ void fx_slowpath(struct fx_in *in)
 	uint8_t op = fx_u8(in);
 	if (!(f->flags & FPF_ACTIVE))
 		return;
-	switch (op % 8) {
+	switch (op % 9) {
 	case 0: /* DPM_FLOW_RETX */
 		tcp_timeout(fp, f);
 		break;
@@ -494,6 +494,9 @@ void fx_slowpath(struct fx_in *in)
 			f->rx_base = f->tx_base = NULL;
 			f->flags |= FPF_DETACHED;
 		}
+		break;
+	case 8: /* DPM_FLOW_PMTU: a router's ICMP lowered the MSS (or tried to raise it) */
+		tcp_mss_lowered(fp, f, (uint16_t)(48 + fx_u16(in) % 1452));
 		break;
 	default:
 		move_flow();

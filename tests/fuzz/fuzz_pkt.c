@@ -125,6 +125,35 @@ static void check_icmp(const uint8_t *data, size_t size)
 	free(copy);
 }
 
+static void check_icmp_too_big(const uint8_t *data, size_t size)
+{
+	struct pkt_icmp_too_big tb, back;
+	uint32_t ours = 0;
+	/* "us" is the quoted source where a header without options puts it,
+	 * so frames about any address reach the rest of the parser */
+	if (size >= PKT_ETH_LEN + PKT_IP_MIN + 8 + 16)
+		memcpy(&ours, data + PKT_ETH_LEN + PKT_IP_MIN + 8 + 12, 4);
+	if (!pkt_icmp_too_big_parse(data, size, ours, &tb))
+		return;
+	CHECK(pkt_classify(data, size) == PKT_PROTO_ICMP);
+	CHECK(!pkt_icmp_too_big_parse(data, size, ours ^ 1, &back)); /* not from us */
+
+	/* a router's message about the segment it quoted parses back the same */
+	size_t ihl = (size_t)(data[PKT_ETH_LEN] & 0x0f) * 4;
+	const uint8_t *q = data + PKT_ETH_LEN + ihl + 8;
+	size_t qlen = size - PKT_ETH_LEN - ihl - 8;
+	static uint8_t seg[PKT_ETH_LEN + 128], out[256];
+	if (qlen > 120)
+		qlen = 120;
+	memcpy(seg, data, PKT_ETH_LEN);
+	memcpy(seg + PKT_ETH_LEN, q, qlen);
+	size_t n = pkt_icmp_too_big_write(out, seg, PKT_ETH_LEN + qlen, my_mac, tb.from, tb.mtu);
+	CHECK(n);
+	CHECK(pkt_icmp_too_big_parse(out, n, ours, &back));
+	CHECK(back.raddr == tb.raddr && back.lport == tb.lport && back.rport == tb.rport);
+	CHECK(back.seq == tb.seq && back.mtu == tb.mtu && back.from == tb.from);
+}
+
 static void check_arp(const uint8_t *data, size_t size)
 {
 	struct pkt_arp a;
@@ -152,6 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_tcp(f, size);
 	check_arp(f, size);
 	check_icmp(f, size);
+	check_icmp_too_big(f, size);
 	check_csum(f, size);
 	if (size > PKT_ETH_LEN + PKT_IP_MIN + PKT_TCP_MIN) {
 		struct tcp_opts o;

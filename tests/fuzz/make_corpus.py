@@ -4,7 +4,8 @@
   /usr/bin/python3 tests/fuzz/make_corpus.py
 
 pkt:       real frames: Linux-style SYN/SYN-ACK/data/SACK/FIN/RST with
-           options, ARP, ICMP echo, IP options, fragments, VLAN, padding.
+           options, ARP, ICMP echo and "fragmentation needed", IP options,
+           fragments, VLAN, padding.
 ctl:       one frame of each control message type, several frames in one
            read, a partial frame, an oversized and an undecodable one.
 rpc_frame: byte 0 (chunk size, direction) + RPC frames (rpc/WIRE.md):
@@ -78,6 +79,11 @@ def pkt_seeds():
         eth / IP(src="198.18.0.2", dst="198.18.0.1") / ICMP(type=8, id=7, seq=1) / Raw(b"ping" * 14),
         eth / IP(src="198.18.0.2", dst="198.18.0.1", options=[IPOption_RR()])
         / ICMP(type=8, id=7, seq=2) / Raw(b"rr"),
+        # a router's "fragmentation needed" about our segment (PMTU):
+        # the quoted header and 8 bytes of TCP, as RFC 792 asks
+        eth / IP(src="198.18.0.254", dst="198.18.0.1") / ICMP(type=3, code=4, nexthopmtu=1280)
+        / Raw(bytes(IP(src="198.18.0.1", dst="198.18.0.2", flags="DF", len=1500)
+                    / TCP(sport=8080, dport=40000, seq=5001, ack=1001, flags="A"))[:28]),
     ]
     for f in frames:
         b = bytes(f)
@@ -184,7 +190,7 @@ def sp(op, arg=b""):
     return bytes([13, op]) + arg
 
 
-RETX, SHUTWR, PROBE, CWND, PACE, TIME, DETACH, MOVE = range(8)
+RETX, SHUTWR, PROBE, CWND, PACE, TIME, DETACH, MOVE, PMTU = range(9)
 
 
 def tcp_scripts():
@@ -213,6 +219,9 @@ def tcp_scripts():
     # timeout and go-back-N, zero window probe
     s.append(reset(tx=1, peer_wnd=0) + write(8000) + sp(RETX) + sp(TIME, b"\x10\x00")
              + seg(ACK, 0, 0, 0, wnd=4000) + sp(RETX) + seg(ACK, 0, 1000))
+    # a router's ICMP lowers the MSS mid-transfer (to 1240): resend smaller, ACKs
+    s.append(reset(tx=1) + write(10000) + seg(ACK, 0, 1460) + sp(PMTU, struct.pack("<H", 1192))
+             + seg(ACK, 0, 2700) + sp(PMTU, struct.pack("<H", 1451)) + seg(ACK, 0, 10000))
     # orderly close both ways, TIME_WAIT detach, resent FIN
     s.append(reset() + write(100) + sp(SHUTWR) + seg(ACK | FIN, 0, 101)
              + seg(ACK, 0, 101) + sp(DETACH) + seg(ACK | FIN, 0, 0, 0, seq_mode=1))

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_pkt_arp_icmp.c - ARP parse/build and ICMP echo replies.
+ * test_pkt_arp_icmp.c - ARP parse/build, ICMP echo replies and the
+ * "fragmentation needed" parser of path MTU discovery.
  *
  * Requests are handcrafted byte by byte with a reference RFC 1071
  * checksum so the code under test never validates its own output.
@@ -294,4 +295,137 @@ Test(icmp, fragments_and_bad_headers)
 	n = mk_echo(req, 8, 0);
 	put16(req + 12, 0x8100); /* VLAN */
 	cr_assert_eq(pkt_icmp_echo_reply(rep, sizeof(rep), req, n, MY_MAC), 0);
+}
+
+/* ------------------------------------------- fragmentation needed (PMTU) */
+
+/*
+ * A router (10.0.0.254) tells us (10.0.0.1) that our 1500-byte segment
+ * from port 40000 to 10.0.5.5:80, seq 0x01020304, needs an MTU of @mtu.
+ * @quote: TCP bytes quoted after the inner IP header (RFC 792: 8).
+ */
+static size_t mk_too_big(uint8_t *f, uint16_t mtu, size_t quote)
+{
+	uint8_t *ip = f + 14, *icmp = ip + 20, *q = icmp + 8, *t = q + 20;
+
+	memset(f, 0, 14 + 20 + 8 + 20 + quote);
+	memcpy(f, MY_MAC, 6);
+	memcpy(f + 6, PEER_MAC, 6);
+	put16(f + 12, 0x0800);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + 8 + 20 + quote));
+	ip[8] = 64;
+	ip[9] = PKT_PROTO_ICMP;
+	ip[12] = 10, ip[15] = 254;
+	ip[16] = 10, ip[19] = 1;
+	put16(ip + 10, ref_csum(ip, 20));
+	icmp[0] = 3;
+	icmp[1] = 4;
+	put16(icmp + 6, mtu);
+	q[0] = 0x45;
+	put16(q + 2, 1500);
+	put16(q + 6, 0x4000); /* DF */
+	q[8] = 63;
+	q[9] = PKT_PROTO_TCP;
+	q[12] = 10, q[15] = 1;
+	q[16] = 10, q[17] = 0, q[18] = 5, q[19] = 5;
+	put16(t, 40000);
+	put16(t + 2, 80);
+	t[4] = 1, t[5] = 2, t[6] = 3, t[7] = 4;
+	put16(icmp + 2, ref_csum(icmp, 8 + 20 + quote));
+	return 14 + 20 + 8 + 20 + quote;
+}
+
+static uint32_t ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+	uint8_t v[4] = { a, b, c, d };
+	uint32_t r;
+	memcpy(&r, v, 4);
+	return r;
+}
+
+Test(icmp_too_big, parses_what_a_router_sends)
+{
+	uint8_t f[128];
+	struct pkt_icmp_too_big tb;
+	size_t n = mk_too_big(f, 1280, 8);
+
+	cr_assert(pkt_icmp_too_big_parse(f, n, ip4(10, 0, 0, 1), &tb));
+	cr_assert_eq(tb.from, ip4(10, 0, 0, 254));
+	cr_assert_eq(tb.raddr, ip4(10, 0, 5, 5));
+	cr_assert_eq(tb.lport, 40000);
+	cr_assert_eq(tb.rport, 80);
+	cr_assert_eq(tb.seq, 0x01020304u);
+	cr_assert_eq(tb.mtu, 1280);
+	cr_assert_eq(tb.quoted_len, 1500);
+	/* Linux routers quote more than 8 bytes; Ethernet pads short frames */
+	n = mk_too_big(f, 1280, 40);
+	cr_assert(pkt_icmp_too_big_parse(f, n + 6, ip4(10, 0, 0, 1), &tb));
+	cr_assert_eq(tb.seq, 0x01020304u);
+}
+
+Test(icmp_too_big, refuses_what_is_not_about_our_tcp)
+{
+	uint8_t f[128], g[128];
+	struct pkt_icmp_too_big tb;
+	size_t n = mk_too_big(f, 1280, 8);
+	uint32_t us = ip4(10, 0, 0, 1);
+	uint8_t *icmp = g + 34, *q = icmp + 8;
+
+	cr_assert_not(pkt_icmp_too_big_parse(f, n, ip4(10, 0, 0, 2), &tb), "not from us");
+	cr_assert_not(pkt_icmp_too_big_parse(f, n - 1, us, &tb), "truncated");
+	memcpy(g, f, n);
+	icmp[1] = 1; /* host unreachable */
+	put16(icmp + 2, 0);
+	put16(icmp + 2, ref_csum(icmp, 36));
+	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "other code");
+	memcpy(g, f, n);
+	icmp[7] ^= 1;
+	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "bad checksum");
+	memcpy(g, f, n);
+	q[9] = 17;
+	put16(icmp + 2, 0);
+	put16(icmp + 2, ref_csum(icmp, 36));
+	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "quotes UDP");
+	memcpy(g, f, n);
+	put16(q + 6, 0x2010); /* a later fragment: no TCP header in it */
+	put16(icmp + 2, 0);
+	put16(icmp + 2, ref_csum(icmp, 36));
+	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "quotes a fragment");
+	memcpy(g, f, n);
+	q[0] = 0x46; /* claims options it does not quote: no room for the ports */
+	put16(icmp + 2, 0);
+	put16(icmp + 2, ref_csum(icmp, 36));
+	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "quoted header too long");
+	n = mk_too_big(g, 1280, 4);
+	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "quotes 4 TCP bytes");
+	n = mk_too_big(g, 1280, 8);
+	put16(g + 14 + 6, 0x2000); /* the ICMP itself fragmented */
+	put16(g + 14 + 10, 0);
+	put16(g + 14 + 10, ref_csum(g + 14, 20));
+	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "fragmented ICMP");
+}
+
+Test(icmp_too_big, write_quotes_the_segment_for_parse)
+{
+	uint8_t seg[128], f[128];
+	struct pkt_icmp_too_big tb;
+	uint8_t frame[64];
+	size_t n;
+
+	/* our segment, as a frame: the quoted header of mk_too_big()'s */
+	mk_too_big(seg, 1280, 8);
+	memcpy(frame, MY_MAC, 6);
+	memcpy(frame + 6, PEER_MAC, 6);
+	put16(frame + 12, 0x0800);
+	memcpy(frame + 14, seg + 14 + 20 + 8, 28);
+	n = pkt_icmp_too_big_write(f, frame, 14 + 28, MY_MAC, ip4(10, 0, 0, 254), 1400);
+	cr_assert_eq(n, 14 + 20 + 8 + 28);
+	cr_assert_eq(ref_csum(f + 14, 20), 0, "IP checksum");
+	cr_assert_eq(ref_csum(f + 34, 36), 0, "ICMP checksum");
+	cr_assert(memcmp(f, PEER_MAC, 6) == 0, "back to the segment's sender");
+	cr_assert(pkt_icmp_too_big_parse(f, n, ip4(10, 0, 0, 1), &tb));
+	cr_assert_eq(tb.mtu, 1400);
+	cr_assert_eq(tb.seq, 0x01020304u);
+	cr_assert_eq(tb.lport, 40000);
 }

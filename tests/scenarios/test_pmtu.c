@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_pmtu.c - path MTU discovery (slowpath/pmtu.c, tcp_mss_lowered()):
+ * a router's ICMP "fragmentation needed" about a segment in flight cuts
+ * the connection's segments at once, and one that names no such segment,
+ * or claims too little, is not believed (RFC 5927, as Linux).
+ *
+ * The retransmission timer is held at 1 s, so every resend seen within
+ * the tests' waits is the ICMP's doing.
+ */
+#include "harness.h"
+
+static void slow_rto(struct bp_config *c)
+{
+	c->min_rto_ms = 1000;
+}
+
+static void start(void)
+{
+	h_start_with(slow_rto);
+}
+
+TestSuite(pmtu, .init = start, .fini = h_stop, .timeout = 30);
+
+static const uint8_t ROUTER_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0xfe };
+#define SEND_BYTES 8192
+#define QUOTE_LEN (PKT_ETH_LEN + PKT_IP_MIN + 20) /* a segment's headers */
+
+static uint32_t router_ip(void)
+{
+	uint32_t ip;
+	inet_pton(AF_INET, "198.18.0.254", &ip);
+	return ip;
+}
+
+static uint64_t sp_count(enum dp_counter c)
+{
+	return __atomic_load_n(&H.dp.sp_counters[c], __ATOMIC_RELAXED);
+}
+
+/* the router's answer to the segment in @seg (headers), MTU @mtu, its
+ * quoted sequence number moved by @seq_delta */
+static void inject_too_big(const uint8_t *seg, uint16_t mtu, uint32_t seq_delta)
+{
+	uint8_t q[QUOTE_LEN], f[128];
+	memcpy(q, seg, sizeof(q));
+	uint32_t seq;
+	memcpy(&seq, q + PKT_ETH_LEN + PKT_IP_MIN + 4, 4);
+	seq = htonl(ntohl(seq) + seq_delta);
+	memcpy(q + PKT_ETH_LEN + PKT_IP_MIN + 4, &seq, 4);
+	size_t n = pkt_icmp_too_big_write(f, q, sizeof(q), ROUTER_MAC, router_ip(), mtu);
+	cr_assert_gt(n, 0);
+	h_inject_raw(f, n < 60 ? 60 : n);
+}
+
+static uint8_t last_seg[QUOTE_LEN]; /* send_burst()'s last segment, a short one */
+
+/*
+ * Open a connection from peer port @pport to our port @port, have the app
+ * send SEND_BYTES and read them: the first segment's headers go to @first.
+ * Return: the handle; *iss our ISN, *mss the first segment's length.
+ */
+static int send_burst(uint16_t port, uint16_t pport, uint8_t *first, uint32_t *iss,
+		      uint32_t *mss)
+{
+	static uint8_t data[SEND_BYTES];
+	struct pkt_tcp p;
+
+	H.peer_port = pport;
+	int h = h_open_passive(port, 1000, 1460, iss);
+	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, *iss + 1, "the first segment");
+	memcpy(first, h_last_frame, QUOTE_LEN);
+	*mss = p.payload_len;
+	uint32_t sent = p.payload_len; /* the rest of the burst: all in the window */
+	while (sent < SEND_BYTES) {
+		EXPECT_SEG(p, 1000);
+		cr_assert_eq(p.seq, *iss + 1 + sent, "the burst out of order");
+		sent += p.payload_len;
+	}
+	memcpy(last_seg, h_last_frame, QUOTE_LEN);
+	return h;
+}
+
+/* read segments until SEND_BYTES from @iss + 1 were seen again (or 2 s
+ * passed); return the largest payload among them */
+static uint32_t resent_burst_max(uint32_t iss)
+{
+	struct pkt_tcp p;
+	uint32_t covered = 0, largest = 0;
+	while (covered < SEND_BYTES && h_next_tcp(&p, 2000)) {
+		if (!p.payload_len)
+			continue;
+		if (p.seq == iss + 1)
+			covered = 0; /* the resend starts */
+		if (p.seq != iss + 1 + covered)
+			continue;
+		covered += p.payload_len;
+		if (p.payload_len > largest)
+			largest = p.payload_len;
+	}
+	cr_assert_eq(covered, SEND_BYTES, "the burst was not resent whole");
+	return largest;
+}
+
+static void ack_all(uint32_t iss)
+{
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1001, .ack = iss + 1 + SEND_BYTES,
+				.wnd = 65535 });
+}
+
+Test(pmtu, a_router_s_mtu_cuts_the_segments_in_flight)
+{
+	uint8_t first[QUOTE_LEN];
+	uint32_t iss, mss;
+	send_burst(7100, 40000, first, &iss, &mss);
+	cr_assert_eq(mss, 1460);
+
+	/* the router answers every segment it dropped: one lowering */
+	inject_too_big(first, 1280, 0);
+	inject_too_big(first, 1280, 1460);
+	cr_assert_leq(resent_burst_max(iss), 1240, "a segment larger than the path takes");
+	WAIT_FOR(sp_count(DPC_ICMP_TOO_BIG_IGNORED) == 1, 2000);
+	cr_assert_eq(sp_count(DPC_PMTU_LOWERED), 1);
+	cr_assert_eq(dp_fp_counter(&H.dp, DPC_ICMP_TOO_BIG), 2);
+	expect_no_segment(200); /* and one resend */
+}
+
+Test(pmtu, the_next_connection_to_that_host_starts_small)
+{
+	uint8_t first[QUOTE_LEN];
+	uint32_t iss, mss;
+	send_burst(7101, 40000, first, &iss, &mss);
+	inject_too_big(first, 1400, 0);
+	cr_assert_leq(resent_burst_max(iss), 1360);
+	ack_all(iss);
+
+	send_burst(7102, 40001, first, &iss, &mss);
+	cr_assert_eq(mss, 1360, "a new connection forgot the path's MTU");
+}
+
+Test(pmtu, a_sequence_number_not_in_flight_is_not_believed)
+{
+	uint8_t first[QUOTE_LEN];
+	uint32_t iss, mss;
+	int h = send_burst(7103, 40000, first, &iss, &mss);
+
+	inject_too_big(first, 1280, SEND_BYTES + 1);    /* beyond snd_nxt */
+	inject_too_big(first, 1280, (uint32_t)-1);      /* below snd_una */
+	inject_too_big(last_seg, 1280, 0);              /* that segment fit */
+	inject_too_big(first, 1460 + 40, 0);            /* no smaller than our MSS */
+	WAIT_FOR(sp_count(DPC_ICMP_TOO_BIG_IGNORED) == 4, 2000);
+	ack_all(iss);
+	inject_too_big(first, 1280, 0);                 /* acked already */
+	WAIT_FOR(sp_count(DPC_ICMP_TOO_BIG_IGNORED) == 5, 2000);
+	cr_assert_eq(sp_count(DPC_PMTU_LOWERED), 0);
+
+	/* nothing was resent, and new data still goes in full-size segments */
+	static uint8_t more[3000];
+	cr_assert_eq(bp_send(H.app, h, more, sizeof(more)), (ssize_t)sizeof(more));
+	struct pkt_tcp p;
+	do
+		EXPECT_SEG(p, 1000);
+	while (!p.payload_len);
+	cr_assert_eq(p.seq, iss + 1 + SEND_BYTES, "a resend after a forged ICMP");
+	cr_assert_eq(p.payload_len, 1460);
+}
+
+Test(pmtu, an_mtu_under_552_counts_as_552)
+{
+	uint8_t first[QUOTE_LEN];
+	uint32_t iss, mss;
+	send_burst(7104, 40000, first, &iss, &mss);
+	inject_too_big(first, 68, 0);
+	cr_assert_eq(resent_burst_max(iss), 512, "Linux's min_pmtu is 552 bytes");
+	ack_all(iss);
+
+	inet_pton(AF_INET, "198.18.0.3", &H.peer_ip); /* a host with no MTU cached */
+	send_burst(7105, 40001, first, &iss, &mss);
+	cr_assert_eq(mss, 1460);
+	inject_too_big(first, 0, 0); /* a router from before RFC 1191 */
+	cr_assert_eq(resent_burst_max(iss), 512);
+}
