@@ -86,24 +86,25 @@ static struct sp_arp_entry *find(struct sp *sp, uint32_t ip)
  */
 static struct sp_arp_entry *take(struct sp *sp, uint32_t ip, bool ours)
 {
-	struct sp_arp_entry *set = set_of(sp, ip), *known = NULL, *asked = NULL, *victim;
+	struct sp_arp_entry *set = set_of(sp, ip), *oldest = NULL, *asked = NULL, *victim = NULL;
 
-	for (int w = 0; w < SP_ARP_WAYS; w++) {
+	/* a free way first; else the least recently confirmed entry (never
+	 * the gateway's for another address); else, for a question of our
+	 * own, the oldest question */
+	for (int w = 0; w < SP_ARP_WAYS && !victim; w++) {
 		struct sp_arp_entry *e = &set[w];
 
-		if (!e->valid && !asking(sp, e)) {
-			known = e;
-			asked = NULL;
-			break;
-		}
-		if (e->valid && e->ip == sp->dp->gateway && ip != sp->dp->gateway)
+		if (!e->valid && !asking(sp, e))
+			victim = e;
+		else if (e->valid && e->ip == sp->dp->gateway && ip != sp->dp->gateway)
 			continue;
-		if (e->valid && (!known || e->updated < known->updated))
-			known = e;
-		if (!e->valid && (!asked || e->asked < asked->asked))
+		else if (e->valid && (!oldest || e->updated < oldest->updated))
+			oldest = e;
+		else if (!e->valid && (!asked || e->asked < asked->asked))
 			asked = e;
 	}
-	victim = known ? known : ours ? asked : NULL;
+	if (!victim)
+		victim = oldest ? oldest : ours ? asked : NULL;
 	if (victim) {
 		memset(victim, 0, sizeof(*victim));
 		victim->ip = ip;

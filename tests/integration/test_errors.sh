@@ -90,7 +90,7 @@ bp_bg bp_peer timeout 20 bash -c "sleep 10 | nc $BP_IP 7300"
 wait "$fuzz" || bp_die "fuzz app: $(cat "$dir/fuzz.log")"
 tail -2 "$dir/fuzz.log"
 bp_peer ping -c 2 -W 2 "$BP_IP" >/dev/null || bp_die "daemon stopped answering after garbage queue entries"
-bad=$("$BP_BUILD/cli/bypassctl" status | awk '/app_bad_queue_entries/ {print $2}')
+bad=$(bp_stat status app_bad_queue_entries 0)
 [ "${bad:-0}" -gt 0 ] || bp_die "garbage entries were not counted (app_bad_queue_entries=$bad)"
 echo "ok: garbage queue entries rejected and counted ($bad)"
 echo "PASS: error paths"

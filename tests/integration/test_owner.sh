@@ -47,7 +47,7 @@ trap finish EXIT
 B_UID=$(id -u bypasstest)
 B_GID=$(id -g bypasstest)
 as_b() { setpriv --reuid="$B_UID" --regid="$B_GID" --clear-groups "$@"; }
-status_flows() { "$BP_BUILD/cli/bypassctl" status | awk '/^ *flows/ {print $2; exit}'; }
+status_flows() { bp_stat status flows; }
 
 cat >"$dir/fp.conf" <<EOF
 [apps]

@@ -27,10 +27,10 @@ bp_start_fastpathd
 
 bp_bg "$BP_BUILD/client-lib/bp_echo" -p 7001 2>"$dir/echo.log"
 bp_wait_listening "$dir/echo.log"
-before=$("$BP_BUILD/cli/bypassctl" status 2>/dev/null | awk '/tcp_challenge_acks/ {print $2}')
+before=$(bp_stat status tcp_challenge_acks 0)
 bp_peer timeout 60 /usr/bin/python3 "$(dirname "$0")/rfc5961_probe.py" "$BP_PEER_DEV" "$BP_IP" 7001 ||
 	{ "$BP_BUILD/cli/bypassctl" status >&2 || true; bp_die "RFC 5961 probes (output above)"; }
-after=$("$BP_BUILD/cli/bypassctl" status 2>/dev/null | awk '/tcp_challenge_acks/ {print $2}')
+after=$(bp_stat status tcp_challenge_acks 0)
 bp_log "daemon counted $((${after:-0} - ${before:-0})) challenge ACKs"
 [ "$((${after:-0} - ${before:-0}))" -ge 4 ] || bp_die "bypassctl status shows fewer than 4 challenge ACKs"
 
