@@ -111,14 +111,17 @@ bp_topo_up() {
 	ip netns exec "$BP_NS_PEER" ip addr add "$BP_PEER_IP/24" dev "$BP_PEER_DEV"
 }
 
-# bp_topo_down NAME: remove NAME's namespaces and veth; idempotent.
+# bp_topo_down NAME: remove NAME's namespaces and veth; idempotent.  A
+# third host a test put behind the peer is named NAME_far (test_icmp_err.sh).
 bp_topo_down() {
 	local name=$1 pids
-	pids=$(ip netns pids "${name}_dp" 2>/dev/null; ip netns pids "${name}_peer" 2>/dev/null || true)
+	pids=$(ip netns pids "${name}_dp" 2>/dev/null; ip netns pids "${name}_peer" 2>/dev/null
+		ip netns pids "${name}_far" 2>/dev/null || true)
 	[ -z "$pids" ] || bp_log "warning: processes still in topology $name ($(echo "$pids" | xargs));" \
 		"its namespaces live on until they exit"
 	ip netns del "${name}_dp" 2>/dev/null || true
 	ip netns del "${name}_peer" 2>/dev/null || true
+	ip netns del "${name}_far" 2>/dev/null || true
 	ip link del "${name}0" 2>/dev/null || true
 }
 

@@ -116,6 +116,8 @@ struct fp_ctx {
 	bool slept;                 /* fp_block() slept: an idle app that rang has kicked */
 	uint64_t app_idle_tsc;      /* no doorbell for this long: the app goes idle */
 	uint64_t now;               /* tsc at the start of this round */
+	uint64_t icmp_err_start;    /* ICMP errors passed up: this window's start (tsc) */
+	uint32_t icmp_err_n;        /* ... and how many so far (fp_arp_icmp.c) */
 	bool sp_kick_pending;
 	/* messages for the slowpath that found its ring full, sent first
 	 * next round, in order (fp_to_sp()) */

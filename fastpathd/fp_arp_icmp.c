@@ -4,7 +4,8 @@
  * our address and ICMP echo.  ARP frames that can teach the neighbour
  * cache (addressed to us, from the gateway, or gratuitous) also go to the
  * slowpath, which owns the cache and decides (slowpath/arp.c), as do ICMP
- * "fragmentation needed" messages about our segments (slowpath/pmtu.c).
+ * "destination unreachable" messages about our segments (path MTU, failed
+ * connects: slowpath/icmp_err.c).
  */
 #include <string.h>
 #include <rte_mbuf.h>
@@ -43,6 +44,26 @@ void fp_handle_arp(struct fp_ctx *fp, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 }
 
+/*
+ * ICMP errors about our segments the slowpath may be asked to check, per
+ * core: ICMP_ERR_PER_WINDOW every ICMP_ERR_WINDOW_MS (10,000 a second).
+ * Forging one needs no secret (only the sequence number it quotes must be
+ * guessed, and that is the slowpath's check), so a flood of them must not
+ * take the slowpath from connects and control requests; a router sends
+ * one per dropped segment, far fewer.
+ */
+#define ICMP_ERR_WINDOW_MS 10
+#define ICMP_ERR_PER_WINDOW 100
+
+static bool icmp_err_admit(struct fp_ctx *fp)
+{
+	if (fp->now - fp->icmp_err_start >= fp->dp->tsc_hz / 1000 * ICMP_ERR_WINDOW_MS) {
+		fp->icmp_err_start = fp->now;
+		fp->icmp_err_n = 0;
+	}
+	return fp->icmp_err_n++ < ICMP_ERR_PER_WINDOW;
+}
+
 void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m)
 {
 	struct dataplane *dp = fp->dp;
@@ -60,11 +81,17 @@ void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m)
 	size_t rlen = 0;
 	bool from_a_host = daddr == dp->ip && !pkt_mac_martian(frame + 6) &&
 			   !pkt_ipv4_martian(saddr, dp->ip, dp->netmask);
-	struct pkt_icmp_too_big tb;
-	if (from_a_host && pkt_icmp_too_big_parse(frame, len, dp->ip, &tb)) {
-		/* a router's word that a segment of ours was too big: the
-		 * slowpath checks it names one in flight (slowpath/pmtu.c) */
-		fp->cnt[DPC_ICMP_TOO_BIG]++;
+	struct pkt_icmp_unreach u;
+	if (from_a_host && pkt_icmp_unreach_parse(frame, len, dp->ip, &u)) {
+		/* a router's or the peer's word that a segment of ours did not
+		 * get through: the slowpath checks it names one in flight
+		 * (slowpath/icmp_err.c) */
+		if (!icmp_err_admit(fp)) {
+			fp->cnt[DPC_ICMP_UNREACH_LIMITED]++;
+			rte_pktmbuf_free(m);
+			return;
+		}
+		fp->cnt[DPC_ICMP_UNREACH]++;
 		fp_to_sp(fp, DPM_RX_PKT, 0, m);
 		return;
 	}

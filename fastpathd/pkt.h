@@ -222,36 +222,45 @@ size_t pkt_arp_write(uint8_t *buf, uint16_t op, const uint8_t *src_mac, uint32_t
  * saying less, or 0 (a router from before RFC 1191), means this much */
 #define PKT_MIN_PMTU 552
 
+#define PKT_ICMP_PORT_UNREACH 3  /* destination unreachable codes (RFC 792, 1812) */
+#define PKT_ICMP_FRAG_NEEDED 4
+#define PKT_ICMP_UNREACH_CODES 16
+
 /**
- * struct pkt_icmp_too_big - an ICMP "fragmentation needed" about one of
+ * struct pkt_icmp_unreach - an ICMP "destination unreachable" about one of
  * our TCP segments.  Addresses network order, ports and numbers host order.
- * @from: the router that sent it.
+ * @from: the host or router that sent it.
  * @raddr, @rport, @lport: the quoted segment's destination and ports.
  * @seq: the quoted segment's sequence number.
- * @mtu: the next hop's MTU the router reports (0 from pre-RFC 1191 routers).
+ * @code: why (PKT_ICMP_PORT_UNREACH, PKT_ICMP_FRAG_NEEDED, ...).
+ * @mtu: for PKT_ICMP_FRAG_NEEDED, the next hop's MTU the router reports
+ *       (0 from routers older than RFC 1191).
  * @quoted_len: the quoted datagram's total length field.
  */
-struct pkt_icmp_too_big {
+struct pkt_icmp_unreach {
 	uint32_t from, raddr;
 	uint16_t lport, rport;
 	uint32_t seq;
+	uint8_t code;
 	uint16_t mtu, quoted_len;
 };
 
 /**
- * pkt_icmp_too_big_parse - validate an ICMP type 3 code 4 about a TCP
- * segment from @our_ip (network order) and extract it.
+ * pkt_icmp_unreach_parse - validate an ICMP type 3 about a TCP segment
+ * from @our_ip (network order) and extract it.
  * Return: false if it is not one or is malformed.
  */
-bool pkt_icmp_too_big_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
-			    struct pkt_icmp_too_big *out);
+bool pkt_icmp_unreach_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
+			    struct pkt_icmp_unreach *out);
 
 /**
- * pkt_icmp_too_big_write - build a router's ICMP type 3 code 4 about frame
- * @seg (tests and the fuzzer).  Return: frame length, 0 if not IPv4.
+ * pkt_icmp_unreach_write - build the ICMP type 3 a router (or the peer)
+ * sends about frame @seg (tests and the fuzzer).  Return: frame length, 0
+ * if not IPv4.
  */
-size_t pkt_icmp_too_big_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
-			      const uint8_t *router_mac, uint32_t router_ip, uint16_t mtu);
+size_t pkt_icmp_unreach_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
+			      const uint8_t *router_mac, uint32_t router_ip, uint8_t code,
+			      uint16_t mtu);
 
 /**
  * pkt_icmp_echo_reply - answer an ICMP echo request.

@@ -17,7 +17,6 @@
 
 #define ICMP_ECHO_REPLY 0
 #define ICMP_DEST_UNREACH 3
-#define ICMP_FRAG_NEEDED 4     /* its code: DF set, the next hop's MTU is smaller */
 #define ICMP_ECHO_REQUEST 8
 #define ICMP_HDR_LEN 8
 #define ICMP_QUOTED_TCP 8      /* RFC 792: the datagram's first 64 bits beyond its header */
@@ -139,8 +138,9 @@ static size_t icmp_outer(const uint8_t *frame, size_t len, size_t *ihl)
 }
 
 /**
- * pkt_icmp_too_big_parse - validate an ICMP "fragmentation needed and DF
- * set" (type 3 code 4, RFC 1191) about a TCP segment we sent.
+ * pkt_icmp_unreach_parse - validate an ICMP "destination unreachable"
+ * (type 3: port unreachable, or "fragmentation needed and DF set" with the
+ * next hop's MTU, RFC 1191, ...) about a TCP segment we sent.
  * @frame: frame bytes starting at the Ethernet header.
  * @len: frame length (may include Ethernet padding).
  * @our_ip: our address, network order: the quoted segment's source.
@@ -153,14 +153,14 @@ static size_t icmp_outer(const uint8_t *frame, size_t len, size_t *ihl)
  *
  * Return: false if it is not such a message, or malformed.
  */
-bool pkt_icmp_too_big_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
-			    struct pkt_icmp_too_big *out)
+bool pkt_icmp_unreach_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
+			    struct pkt_icmp_unreach *out)
 {
 	size_t ihl, icmp_len = icmp_outer(frame, len, &ihl);
 	if (!icmp_len)
 		return false;
 	const uint8_t *icmp = frame + PKT_ETH_LEN + ihl;
-	if (icmp[0] != ICMP_DEST_UNREACH || icmp[1] != ICMP_FRAG_NEEDED ||
+	if (icmp[0] != ICMP_DEST_UNREACH || icmp[1] >= PKT_ICMP_UNREACH_CODES ||
 	    csum_fold(csum_partial(icmp, icmp_len, 0)) != 0)
 		return false;
 	const uint8_t *q = icmp + ICMP_HDR_LEN;
@@ -181,22 +181,25 @@ bool pkt_icmp_too_big_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
 	out->lport = rd16(t);
 	out->rport = rd16(t + 2);
 	out->seq = (uint32_t)rd16(t + 4) << 16 | rd16(t + 6);
-	out->mtu = rd16(icmp + 6);
+	out->code = icmp[1];
+	out->mtu = icmp[1] == PKT_ICMP_FRAG_NEEDED ? rd16(icmp + 6) : 0;
 	out->quoted_len = rd16(q + 2);
 	return true;
 }
 
 /**
- * pkt_icmp_too_big_write - build the ICMP a router sends when our segment
- * @seg (a frame from the Ethernet header) does not fit its next hop's
- * @mtu.  For tests and the fuzzer: the daemon itself never sends one.
+ * pkt_icmp_unreach_write - build the ICMP "destination unreachable" with
+ * @code a router or the peer sends about our segment @seg (a frame from
+ * the Ethernet header); @mtu is the next hop's for PKT_ICMP_FRAG_NEEDED.
+ * For tests and the fuzzer: the daemon itself never sends one.
  * @buf: at least PKT_ETH_LEN + 2 * PKT_IP_MIN + ICMP_HDR_LEN + 8 bytes
  *       plus @seg's IP options.
  * @router_mac, @router_ip: the message's sender (network order).
  * Return: frame length, or 0 if @seg is not an IPv4 frame.
  */
-size_t pkt_icmp_too_big_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
-			      const uint8_t *router_mac, uint32_t router_ip, uint16_t mtu)
+size_t pkt_icmp_unreach_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
+			      const uint8_t *router_mac, uint32_t router_ip, uint8_t code,
+			      uint16_t mtu)
 {
 	if (seg_len < PKT_ETH_LEN + PKT_IP_MIN || rd16(seg + 12) != PKT_ETHTYPE_IPV4)
 		return 0;
@@ -221,8 +224,9 @@ size_t pkt_icmp_too_big_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
 	memcpy(ip + 10, &csum, 2);
 	memset(icmp, 0, ICMP_HDR_LEN);
 	icmp[0] = ICMP_DEST_UNREACH;
-	icmp[1] = ICMP_FRAG_NEEDED;
-	wr16(icmp + 6, mtu);
+	icmp[1] = code;
+	if (code == PKT_ICMP_FRAG_NEEDED)
+		wr16(icmp + 6, mtu);
 	memcpy(icmp + ICMP_HDR_LEN, sip, qlen);
 	csum = csum_fold(csum_partial(icmp, ICMP_HDR_LEN + qlen, 0));
 	memcpy(icmp + 2, &csum, 2);

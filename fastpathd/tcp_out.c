@@ -561,7 +561,7 @@ void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
 /**
  * tcp_mss_lowered - the path to the peer takes segments of at most @mss
  * payload bytes (an ICMP "fragmentation needed" the slowpath checked,
- * slowpath/pmtu.c).  Every later segment is cut to it, and what is in
+ * slowpath/icmp_err.c).  Every later segment is cut to it, and what is in
  * flight is resent now at the new size, as Linux's
  * tcp_simple_retransmit(): the larger segments were dropped at the
  * narrow hop, and waiting for the retransmission timer would cost a

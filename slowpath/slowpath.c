@@ -40,8 +40,8 @@ static void rx_packet(struct sp *sp, struct rte_mbuf *m)
 	case PKT_ETHTYPE_ARP:
 		sp_arp_rx(sp, m);
 		return;
-	case PKT_PROTO_ICMP: /* only "fragmentation needed" comes here */
-		sp_pmtu_rx(sp, m);
+	case PKT_PROTO_ICMP: /* only "destination unreachable" about our TCP comes here */
+		sp_icmp_err_rx(sp, m);
 		return;
 	}
 	/* the fastpath validated it already (checksums included) */

@@ -298,7 +298,7 @@ void sp_fp_flow_retx(struct sp *sp, uint32_t id)
 /**
  * sp_fp_flow_pmtu - the path to flow @id's peer takes at most @mss payload
  * bytes a segment: the fastpath cuts its segments to that from now on and
- * resends what is in flight (slowpath/pmtu.c checked the ICMP message).
+ * resends what is in flight (slowpath/icmp_err.c checked the ICMP message).
  */
 void sp_fp_flow_pmtu(struct sp *sp, uint32_t id, uint16_t mss)
 {

@@ -134,7 +134,7 @@ struct sp_arp_entry {
 	uint64_t asked;		/* tsc: our last request for it */
 };
 
-/* a destination whose path takes less than our MTU (pmtu.c); @mtu 0: free */
+/* a destination whose path takes less than our MTU (icmp_err.c); @mtu 0: free */
 #define SP_PMTU_SIZE 64
 struct sp_pmtu_entry {
 	uint32_t ip;
@@ -275,7 +275,7 @@ struct sp {
 	uint16_t listener_by_port[65536]; /* listener index + 1, 0 = none */
 	struct sp_arp_entry arp[SP_ARP_SIZE];
 	uint32_t arp_key;             /* the neighbour cache's hash key (arp.c) */
-	struct sp_pmtu_entry pmtu[SP_PMTU_SIZE]; /* smaller path MTUs learned (pmtu.c) */
+	struct sp_pmtu_entry pmtu[SP_PMTU_SIZE]; /* smaller path MTUs learned (icmp_err.c) */
 	uint32_t pmtu_key;
 	uint16_t next_ephemeral;
 	uint16_t ip_id;
@@ -500,9 +500,9 @@ void sp_arp_reply_mac(struct sp *sp, uint32_t saddr, const uint8_t *src_mac,
 		      struct rte_ether_addr *out);
 uint32_t sp_next_hop(struct sp *sp, uint32_t dst);
 
-/* pmtu.c */
+/* icmp_err.c */
 void sp_pmtu_init(struct sp *sp);
-void sp_pmtu_rx(struct sp *sp, struct rte_mbuf *m);
+void sp_icmp_err_rx(struct sp *sp, struct rte_mbuf *m);
 uint16_t sp_pmtu_mss(struct sp *sp, uint32_t ip);
 
 #endif

@@ -286,4 +286,33 @@ static __attribute__((unused)) int h_open_passive(uint16_t port, uint32_t peer_i
 	return h;
 }
 
+/*
+ * Connect to the peer at @port (not known to the neighbour cache yet:
+ * answer the ARP request) and read our SYN into @syn; the peer's and our
+ * ports are set for h_inject().  Return: the handle.
+ */
+static __attribute__((unused)) int h_connect_until_syn(uint16_t port, struct pkt_tcp *syn)
+{
+	int h = bp_connect(H.app, H.peer_ip, port);
+	cr_assert_geq(h, 0, "connect: %d", h);
+	cr_assert_eq(bp_connect_status(H.app, h), -EINPROGRESS);
+	uint8_t frame[2048];
+	int len = h_next_frame(frame, 1000);
+	struct pkt_arp a;
+	cr_assert(len > 0 && pkt_arp_parse(frame, (size_t)len, &a), "expected an ARP request");
+	cr_assert_eq(a.op, PKT_ARP_REQUEST);
+	cr_assert_eq(a.tpa, H.peer_ip);
+	uint8_t reply[PKT_ARP_FRAME_LEN];
+	pkt_arp_write(reply, PKT_ARP_REPLY, H.peer_mac, H.peer_ip, H.our_mac, H.our_ip);
+	h_inject_raw(reply, sizeof(reply));
+	EXPECT_SEG(*syn, 1000);
+	cr_assert_eq(syn->flags, TCPF_SYN);
+	cr_assert_eq(syn->dport, port);
+	cr_assert_eq(syn->opts.mss, 1460);
+	cr_assert_geq(syn->opts.wscale, 0);
+	H.peer_port = port;
+	H.our_port = syn->sport;
+	return h;
+}
+
 #endif

@@ -422,34 +422,10 @@ Test(tcp_small_buf, our_zero_window_and_update)
 	cr_assert_gt(p.wnd, 1460, "reading must open the window");
 }
 
-static int connect_until_syn(uint16_t port, struct pkt_tcp *syn)
-{
-	int h = bp_connect(H.app, H.peer_ip, port);
-	cr_assert_geq(h, 0, "connect: %d", h);
-	cr_assert_eq(bp_connect_status(H.app, h), -EINPROGRESS);
-	uint8_t frame[2048];
-	int len = h_next_frame(frame, 1000);
-	struct pkt_arp a;
-	cr_assert(len > 0 && pkt_arp_parse(frame, (size_t)len, &a), "expected an ARP request");
-	cr_assert_eq(a.op, PKT_ARP_REQUEST);
-	cr_assert_eq(a.tpa, H.peer_ip);
-	uint8_t reply[PKT_ARP_FRAME_LEN];
-	pkt_arp_write(reply, PKT_ARP_REPLY, H.peer_mac, H.peer_ip, H.our_mac, H.our_ip);
-	h_inject_raw(reply, sizeof(reply));
-	EXPECT_SEG(*syn, 1000);
-	cr_assert_eq(syn->flags, TCPF_SYN);
-	cr_assert_eq(syn->dport, port);
-	cr_assert_eq(syn->opts.mss, 1460);
-	cr_assert_geq(syn->opts.wscale, 0);
-	H.peer_port = port;
-	H.our_port = syn->sport;
-	return h;
-}
-
 Test(tcp, active_open_via_arp)
 {
 	struct pkt_tcp syn, p;
-	int h = connect_until_syn(80, &syn);
+	int h = h_connect_until_syn(80, &syn);
 	h_inject(&(struct seg){ .flags = TCPF_SYN | TCPF_ACK, .seq = PEER_ISN, .ack = syn.seq + 1,
 				.wnd = 65535, .mss = 1400, .wscale = 2 });
 	EXPECT_SEG(p, 1000);
@@ -466,7 +442,7 @@ Test(tcp, active_open_via_arp)
 Test(tcp, active_open_refused)
 {
 	struct pkt_tcp syn;
-	int h = connect_until_syn(81, &syn);
+	int h = h_connect_until_syn(81, &syn);
 	h_inject(&(struct seg){ .flags = TCPF_RST | TCPF_ACK, .seq = 0, .ack = syn.seq + 1 });
 	WAIT_FOR(bp_connect_status(H.app, h) == -ECONNREFUSED, 1000);
 }
@@ -480,7 +456,7 @@ Test(tcp, active_open_refused)
 Test(tcp, bytes_written_before_the_install_are_sent)
 {
 	struct pkt_tcp syn, p;
-	int h = connect_until_syn(82, &syn);
+	int h = h_connect_until_syn(82, &syn);
 	struct dp_app *app = &H.dp.apps[0];
 	struct bp_flow_shm *fs = &app->flows[h];
 	uint8_t *tx = app->base + dp_app_slot_rx_off(app, (uint32_t)h) + app->rx_buf_size;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * test_pkt_arp_icmp.c - ARP parse/build, ICMP echo replies and the
- * "fragmentation needed" parser of path MTU discovery.
+ * "destination unreachable" parser (path MTU discovery, failed connects).
  *
  * Requests are handcrafted byte by byte with a reference RFC 1071
  * checksum so the code under test never validates its own output.
@@ -297,7 +297,7 @@ Test(icmp, fragments_and_bad_headers)
 	cr_assert_eq(pkt_icmp_echo_reply(rep, sizeof(rep), req, n, MY_MAC), 0);
 }
 
-/* ------------------------------------------- fragmentation needed (PMTU) */
+/* ------------------------ destination unreachable (PMTU, failed connects) */
 
 /*
  * A router (10.0.0.254) tells us (10.0.0.1) that our 1500-byte segment
@@ -344,72 +344,87 @@ static uint32_t ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
 	return r;
 }
 
-Test(icmp_too_big, parses_what_a_router_sends)
+Test(icmp_unreach, parses_what_a_router_sends)
 {
 	uint8_t f[128];
-	struct pkt_icmp_too_big tb;
+	struct pkt_icmp_unreach tb;
 	size_t n = mk_too_big(f, 1280, 8);
 
-	cr_assert(pkt_icmp_too_big_parse(f, n, ip4(10, 0, 0, 1), &tb));
+	cr_assert(pkt_icmp_unreach_parse(f, n, ip4(10, 0, 0, 1), &tb));
 	cr_assert_eq(tb.from, ip4(10, 0, 0, 254));
 	cr_assert_eq(tb.raddr, ip4(10, 0, 5, 5));
 	cr_assert_eq(tb.lport, 40000);
 	cr_assert_eq(tb.rport, 80);
 	cr_assert_eq(tb.seq, 0x01020304u);
+	cr_assert_eq(tb.code, PKT_ICMP_FRAG_NEEDED);
 	cr_assert_eq(tb.mtu, 1280);
 	cr_assert_eq(tb.quoted_len, 1500);
 	/* Linux routers quote more than 8 bytes; Ethernet pads short frames */
 	n = mk_too_big(f, 1280, 40);
-	cr_assert(pkt_icmp_too_big_parse(f, n + 6, ip4(10, 0, 0, 1), &tb));
+	cr_assert(pkt_icmp_unreach_parse(f, n + 6, ip4(10, 0, 0, 1), &tb));
 	cr_assert_eq(tb.seq, 0x01020304u);
+	/* a firewall's port unreachable: its "MTU" bytes are unused, not an MTU */
+	f[14 + 20 + 1] = PKT_ICMP_PORT_UNREACH;
+	put16(f + 14 + 20 + 2, 0);
+	put16(f + 14 + 20 + 2, ref_csum(f + 14 + 20, 8 + 20 + 40));
+	cr_assert(pkt_icmp_unreach_parse(f, n, ip4(10, 0, 0, 1), &tb));
+	cr_assert_eq(tb.code, PKT_ICMP_PORT_UNREACH);
+	cr_assert_eq(tb.mtu, 0);
+	cr_assert_eq(tb.lport, 40000);
 }
 
-Test(icmp_too_big, refuses_what_is_not_about_our_tcp)
+Test(icmp_unreach, refuses_what_is_not_about_our_tcp)
 {
 	uint8_t f[128], g[128];
-	struct pkt_icmp_too_big tb;
+	struct pkt_icmp_unreach tb;
 	size_t n = mk_too_big(f, 1280, 8);
 	uint32_t us = ip4(10, 0, 0, 1);
 	uint8_t *icmp = g + 34, *q = icmp + 8;
 
-	cr_assert_not(pkt_icmp_too_big_parse(f, n, ip4(10, 0, 0, 2), &tb), "not from us");
-	cr_assert_not(pkt_icmp_too_big_parse(f, n - 1, us, &tb), "truncated");
+	cr_assert_not(pkt_icmp_unreach_parse(f, n, ip4(10, 0, 0, 2), &tb), "not from us");
+	cr_assert_not(pkt_icmp_unreach_parse(f, n - 1, us, &tb), "truncated");
 	memcpy(g, f, n);
-	icmp[1] = 1; /* host unreachable */
+	icmp[0] = 11; /* time exceeded */
+	icmp[1] = 0;
 	put16(icmp + 2, 0);
 	put16(icmp + 2, ref_csum(icmp, 36));
-	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "other code");
+	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "other type");
+	memcpy(g, f, n);
+	icmp[1] = 16; /* no such code */
+	put16(icmp + 2, 0);
+	put16(icmp + 2, ref_csum(icmp, 36));
+	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "other code");
 	memcpy(g, f, n);
 	icmp[7] ^= 1;
-	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "bad checksum");
+	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "bad checksum");
 	memcpy(g, f, n);
 	q[9] = 17;
 	put16(icmp + 2, 0);
 	put16(icmp + 2, ref_csum(icmp, 36));
-	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "quotes UDP");
+	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "quotes UDP");
 	memcpy(g, f, n);
 	put16(q + 6, 0x2010); /* a later fragment: no TCP header in it */
 	put16(icmp + 2, 0);
 	put16(icmp + 2, ref_csum(icmp, 36));
-	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "quotes a fragment");
+	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "quotes a fragment");
 	memcpy(g, f, n);
 	q[0] = 0x46; /* claims options it does not quote: no room for the ports */
 	put16(icmp + 2, 0);
 	put16(icmp + 2, ref_csum(icmp, 36));
-	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "quoted header too long");
+	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "quoted header too long");
 	n = mk_too_big(g, 1280, 4);
-	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "quotes 4 TCP bytes");
+	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "quotes 4 TCP bytes");
 	n = mk_too_big(g, 1280, 8);
 	put16(g + 14 + 6, 0x2000); /* the ICMP itself fragmented */
 	put16(g + 14 + 10, 0);
 	put16(g + 14 + 10, ref_csum(g + 14, 20));
-	cr_assert_not(pkt_icmp_too_big_parse(g, n, us, &tb), "fragmented ICMP");
+	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "fragmented ICMP");
 }
 
-Test(icmp_too_big, write_quotes_the_segment_for_parse)
+Test(icmp_unreach, write_quotes_the_segment_for_parse)
 {
 	uint8_t seg[128], f[128];
-	struct pkt_icmp_too_big tb;
+	struct pkt_icmp_unreach tb;
 	uint8_t frame[64];
 	size_t n;
 
@@ -419,12 +434,12 @@ Test(icmp_too_big, write_quotes_the_segment_for_parse)
 	memcpy(frame + 6, PEER_MAC, 6);
 	put16(frame + 12, 0x0800);
 	memcpy(frame + 14, seg + 14 + 20 + 8, 28);
-	n = pkt_icmp_too_big_write(f, frame, 14 + 28, MY_MAC, ip4(10, 0, 0, 254), 1400);
+	n = pkt_icmp_unreach_write(f, frame, 14 + 28, MY_MAC, ip4(10, 0, 0, 254), 4, 1400);
 	cr_assert_eq(n, 14 + 20 + 8 + 28);
 	cr_assert_eq(ref_csum(f + 14, 20), 0, "IP checksum");
 	cr_assert_eq(ref_csum(f + 34, 36), 0, "ICMP checksum");
 	cr_assert(memcmp(f, PEER_MAC, 6) == 0, "back to the segment's sender");
-	cr_assert(pkt_icmp_too_big_parse(f, n, ip4(10, 0, 0, 1), &tb));
+	cr_assert(pkt_icmp_unreach_parse(f, n, ip4(10, 0, 0, 1), &tb));
 	cr_assert_eq(tb.mtu, 1400);
 	cr_assert_eq(tb.seq, 0x01020304u);
 	cr_assert_eq(tb.lport, 40000);

@@ -1,31 +1,28 @@
 #!/usr/bin/env bash
-# Path MTU discovery through a real Linux router: fastpathd -> router (its
-# route to the far host takes 1280-byte packets; every link is 1500) -> a
-# Linux host that advertises an MSS of 1460.  Our first full-size segments
-# are dropped at the router, which answers with ICMP "fragmentation
-# needed"; without PMTU discovery the connection hangs there (every resend
-# is as large).  Checks: 4 MiB byte-exact to the far host, the MSS lowered
-# once (bypassctl stats pmtu_lowered, bypassctl flows mss 1240), and a
-# second connection starts at the cached size (no second lowering).
+# ICMP errors from a real Linux router, as Linux's own TCP would take them.
+# fastpathd -> router (its route to the far subnet takes 1280-byte packets;
+# every link is 1500) -> a Linux host that advertises an MSS of 1460.
+#  a) path MTU discovery: our first full-size segments are dropped at the
+#     router, which answers "fragmentation needed"; without PMTU discovery
+#     the connection hangs there (every resend is as large).  4 MiB reach
+#     the far host byte-exact, the MSS is lowered once (bypassctl stats
+#     pmtu_lowered);
+#  b) a second connection starts at the cached size (bypassctl flows mss
+#     1240) and c) is not lowered again;
+#  d) a connect to a port the far host rejects with ICMP port unreachable
+#     fails at once with "Connection refused", and one to an address the
+#     router cannot reach with "No route to host", as from a Linux client
+#     (Linux fails them at once too; without this, the connect waited out
+#     every SYN retry).
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
+trap bp_cleanup EXIT
 
-FAR_NS=""
-cleanup() {
-	local rc=$?
-	set +e # (exit) below must not end the trap before bp_cleanup
-	[ -z "$FAR_NS" ] || ip netns del "$FAR_NS" 2>/dev/null || true
-	[ -z "$FAR_NS" ] || ip link del "${FAR_NS%_far}r" 2>/dev/null || true
-	(exit "$rc")
-	bp_cleanup
-}
-trap cleanup EXIT
-
-bp_topo_up bppmtu 153
+bp_topo_up bpicmp 153
 base=${BP_NS_DP%_dp}
-FAR_NS=${base}_far
+FAR_NS=${base}_far # bp_topo_down removes it too
 FAR_DEV=${base}r
 FAR_IP=198.18.154.2
 ROUTER_FAR_IP=198.18.154.1
@@ -68,7 +65,7 @@ send_once() { # $1: port; 4 MiB to the far host, byte-exact, within 60 s
 	done
 	timeout 60 "$BP_BUILD/client-lib/bpcat" "$FAR_IP" "$port" <"$dir/in" ||
 		bp_die "bpcat to $FAR_IP:$port failed or hung (pmtu_lowered=$(bp_stat stats pmtu_lowered 0)," \
-			"icmp_too_big=$(bp_stat stats icmp_too_big 0))"
+			"icmp_unreach=$(bp_stat stats icmp_unreach 0))"
 	bp_wait_pid "$sink" 30 || bp_die "socat on the far host failed"
 	got=$(sha256sum <"$dir/out" | cut -d' ' -f1)
 	[ "$got" = "$want" ] || bp_die "sha256 differs: sent $want received $got ($(stat -c %s "$dir/out") bytes)"
@@ -77,8 +74,8 @@ send_once() { # $1: port; 4 MiB to the far host, byte-exact, within 60 s
 # a) the first connection meets the narrow hop and learns it
 send_once 6101
 lowered=$(bp_stat stats pmtu_lowered)
-icmps=$(bp_stat stats icmp_too_big)
-[ "$lowered" = 1 ] || bp_die "pmtu_lowered is $lowered after one connection (want 1; icmp_too_big $icmps)"
+icmps=$(bp_stat stats icmp_unreach)
+[ "$lowered" = 1 ] || bp_die "pmtu_lowered is $lowered after one connection (want 1; icmp_unreach $icmps)"
 bp_log "a) 4 MiB through the 1280-byte hop, byte-exact; the router's ICMP lowered the MSS"
 
 # b) a connection held open shows the cached size in bypassctl flows
@@ -110,5 +107,28 @@ bp_wait_pid "$held_sink" 30 || true
 send_once 6103
 lowered=$(bp_stat stats pmtu_lowered)
 [ "$lowered" = 1 ] || bp_die "pmtu_lowered went to $lowered: a later connection did not start at the cached size"
-echo "PASS: PMTU discovery through a Linux router (1280-byte hop): 2 x 4 MiB byte-exact," \
-	"one MSS lowering ($(bp_stat stats icmp_too_big) ICMP), later connections start at mss 1240"
+bp_log "b, c) a later connection started at mss 1240 and moved 4 MiB without a lowering"
+
+# d) connects that a router's or the host's ICMP error ends, against Linux
+far iptables -A INPUT -p tcp --dport 6200 -j REJECT --reject-with icmp-port-unreachable ||
+	bp_die "iptables in the far host failed (apt-get install iptables)"
+refused() { # $1: address, $2: port, $3: the error both must report
+	local addr=$1 port=$2 want=$3 t0 t1 out
+	out=$(bp_peer timeout 20 socat -u /dev/null "TCP:$addr:$port" 2>&1) &&
+		bp_die "Linux connected to $addr:$port"
+	[[ $out == *"$want"* ]] || bp_die "Linux's connect to $addr:$port: '$out' (want '$want')"
+	t0=$(date +%s.%N)
+	out=$(timeout 20 "$BP_BUILD/client-lib/bpcat" "$addr" "$port" </dev/null 2>&1) &&
+		bp_die "bpcat connected to $addr:$port"
+	t1=$(date +%s.%N)
+	[[ $out == *"$want"* ]] || bp_die "bypass's connect to $addr:$port: '$out' (want '$want', as Linux)"
+	bp_log "d) $addr:$port: '$want' after $(echo "$t1 - $t0" | bc | cut -c1-4) s, as from Linux"
+}
+refused "$FAR_IP" 6200 "Connection refused"
+# no such host: the router's ARP fails (about 3 s), then it answers host unreachable
+refused 198.18.154.9 6201 "No route to host"
+failed=$(bp_stat stats icmp_connects_failed)
+[ "$failed" = 2 ] || bp_die "icmp_connects_failed is $failed (want 2)"
+echo "PASS: ICMP errors through a Linux router: PMTU discovery over a 1280-byte hop" \
+	"(2 x 4 MiB byte-exact, one MSS lowering from $(bp_stat stats icmp_unreach) ICMP," \
+	"later connections start at mss 1240); connects refused and unreachable as on Linux"

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT
+/*
+ * icmp_err.c - what an ICMP "destination unreachable" about one of our
+ * segments may change: a connection's segment size (path MTU discovery,
+ * RFC 1191) and a connect in progress (it fails at once, as on Linux).
+ *
+ * Every segment we send has DF set, so a hop narrower than our MTU (a
+ * tunnel, a VPN, a 1280-byte link) drops it and its router answers with
+ * an ICMP "fragmentation needed" carrying its next hop's MTU.  Without
+ * those answers a connection through such a hop hung once a full-size
+ * segment was due: the classic PMTU black hole.  And a connect to a port
+ * a firewall rejects, or to a host a router cannot reach, waited out every
+ * SYN retry where Linux fails it with ECONNREFUSED or EHOSTUNREACH.
+ *
+ * An ICMP message is easy to forge, and believing one lets a stranger
+ * shrink a connection's segments to nearly nothing or end its connect.
+ * So, as Linux does (tcp_v4_err()):
+ *  - it must name a connection of ours and a sequence number in flight on
+ *    it (snd_una <= seq < snd_nxt; for a connect, our SYN's): an off-path
+ *    sender has to guess it (RFC 5927 section 4.1);
+ *  - an MTU under PKT_MIN_PMTU (Linux's min_pmtu, 552) counts as 552, so
+ *    the worst a forger achieves is 512-byte segments;
+ *  - an MSS only shrinks (the quoted datagram's own length is not looked
+ *    at: a forger writes what he likes there, and a router that merged
+ *    segments (BIG TCP) may quote 0);
+ *  - any other code ends a connection only in SYN_SENT, with Linux's errno
+ *    for it; later it is ignored (Linux keeps it as a soft error, which
+ *    only a socket with IP_RECVERR would see).
+ * A smaller MTU is the connection's at once (DPM_FLOW_PMTU: the fastpath
+ * resends what is in flight at that size) and the destination's for
+ * SP_PMTU_EXPIRES_MS (Linux's mtu_expires, 10 minutes), so the next
+ * connection to it starts small instead of losing its first full segment.
+ * The cache is small and direct-mapped under a key drawn at start: an
+ * entry lost to a collision costs one more ICMP round, nothing else.
+ */
+#include <errno.h>
+#include <string.h>
+#include <rte_jhash.h>
+#include <rte_mbuf.h>
+#include <rte_random.h>
+
+#include "sp_internal.h"
+
+#define SP_PMTU_EXPIRES_MS (10 * 60 * 1000)
+#define IP_TCP_HDRS 40 /* our segments carry no IP or TCP options */
+
+static struct sp_pmtu_entry *slot_of(struct sp *sp, uint32_t ip)
+{
+	return &sp->pmtu[rte_jhash_1word(ip, sp->pmtu_key) % SP_PMTU_SIZE];
+}
+
+/**
+ * sp_pmtu_mss - the largest payload the path to @ip took lately, from an
+ * ICMP message within SP_PMTU_EXPIRES_MS.
+ * Return: that MSS, or UINT16_MAX if nothing smaller than our MTU is known.
+ */
+uint16_t sp_pmtu_mss(struct sp *sp, uint32_t ip)
+{
+	DP_ASSERT_SP();
+	const struct sp_pmtu_entry *e = slot_of(sp, ip);
+	if (!e->mtu || e->ip != ip || (int64_t)(sp->now - e->expires) >= 0)
+		return UINT16_MAX;
+	return (uint16_t)(e->mtu - IP_TCP_HDRS);
+}
+
+/* whether @seq is a sequence number of ours in flight on installed @c */
+static bool in_flight(struct sp *sp, const struct sp_conn *c, uint32_t id, uint32_t seq)
+{
+	struct sp_fp_flow_view v;
+	sp_fp_flow_read(sp, id, &v);
+	/* relaxed loads of two counters: a stale pair may cross, which
+	 * would make every number look in flight */
+	if (v.tx_acked > v.tx_max_sent)
+		return false;
+	uint64_t span = v.tx_max_sent - v.tx_acked + !!(v.flags & FPF_TX_FIN_SENT);
+	uint32_t una = c->iss + 1 + (uint32_t)v.tx_acked;
+	return (uint64_t)(uint32_t)(seq - una) < span;
+}
+
+/* Linux's icmp_err_convert[]: the errno a connect fails with, per code */
+static const int unreach_errno[PKT_ICMP_UNREACH_CODES] = {
+	ENETUNREACH, EHOSTUNREACH, ENOPROTOOPT, ECONNREFUSED, EMSGSIZE, EOPNOTSUPP,
+	ENETUNREACH, EHOSTDOWN, ENONET, ENETUNREACH, EHOSTUNREACH, ENETUNREACH,
+	EHOSTUNREACH, EHOSTUNREACH, EHOSTUNREACH, EHOSTUNREACH,
+};
+
+/* a "fragmentation needed" about installed connection @c: lower its MSS */
+static bool too_big(struct sp *sp, struct sp_conn *c, uint32_t id,
+		    const struct pkt_icmp_unreach *u)
+{
+	uint32_t mtu = u->mtu < PKT_MIN_PMTU ? PKT_MIN_PMTU : u->mtu;
+	if (!in_flight(sp, c, id, u->seq))
+		return false;
+	/* cc.mss is the flow's MSS as this file last set it: a burst of
+	 * ICMPs (one per dropped segment) arrives before the fastpath has
+	 * taken the first DPM_FLOW_PMTU, so its own copy may be stale */
+	uint16_t mss = (uint16_t)(mtu - IP_TCP_HDRS);
+	if (mss >= c->cc.mss)
+		return false;
+	struct sp_pmtu_entry *e = slot_of(sp, u->raddr);
+	if (e->ip != u->raddr || !e->mtu || mtu < e->mtu ||
+	    (int64_t)(sp->now - e->expires) >= 0)
+		*e = (struct sp_pmtu_entry){
+			.ip = u->raddr, .mtu = (uint16_t)mtu,
+			.expires = sp->now + sp_ms_to_tsc(sp, SP_PMTU_EXPIRES_MS),
+		};
+	c->cc.mss = mss;
+	sp->dp->sp_counters[DPC_PMTU_LOWERED]++; /* counted before the resend is seen */
+	sp_fp_flow_pmtu(sp, id, mss);
+	return true;
+}
+
+/**
+ * sp_icmp_err_rx - an ICMP "destination unreachable" the fastpath passed
+ * up (fp_handle_icmp() checked that it is about a TCP segment from us).
+ * Consumes @m.
+ */
+void sp_icmp_err_rx(struct sp *sp, struct rte_mbuf *m)
+{
+	DP_ASSERT_SP();
+	struct dataplane *dp = sp->dp;
+	struct pkt_icmp_unreach u;
+	bool ok = pkt_icmp_unreach_parse(rte_pktmbuf_mtod(m, const uint8_t *),
+					 rte_pktmbuf_data_len(m), dp->ip, &u);
+	rte_pktmbuf_free(m);
+	if (!ok)
+		return;
+
+	uint32_t id;
+	struct sp_conn *c = sp_conn_by_tuple(sp, u.raddr, u.rport, u.lport, &id);
+	bool used = false;
+	if (c && c->state == SPS_ESTABLISHED && u.code == PKT_ICMP_FRAG_NEEDED) {
+		used = too_big(sp, c, id, &u);
+	} else if (c && c->state == SPS_SYN_SENT && u.code != PKT_ICMP_FRAG_NEEDED &&
+		   u.seq == c->iss) {
+		/* our SYN met a closed door (RFC 1122 4.2.3.9; Linux ends
+		 * the connect for every code, soft ones included) */
+		dp->sp_counters[DPC_ICMP_CONNECT_FAILED]++; /* counted before the app hears */
+		sp_conn_handshake_fail(sp, c, id, unreach_errno[u.code]);
+		used = true;
+	}
+	if (!used)
+		dp->sp_counters[DPC_ICMP_UNREACH_IGNORED]++;
+}
+
+/** sp_pmtu_init - an empty cache under a fresh key. */
+void sp_pmtu_init(struct sp *sp)
+{
+	memset(sp->pmtu, 0, sizeof(sp->pmtu));
+	sp->pmtu_key = (uint32_t)rte_rand();
+}

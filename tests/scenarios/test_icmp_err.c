@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_icmp_err.c - ICMP "destination unreachable" about our segments
+ * (slowpath/icmp_err.c, tcp_mss_lowered()): a router's "fragmentation
+ * needed" about a segment in flight cuts the connection's segments at
+ * once (path MTU discovery), an unreachable port or host ends a connect
+ * with Linux's errno, and a message that names no segment of ours in
+ * flight, or claims too little, is not believed (RFC 5927, as Linux).
+ *
+ * The retransmission timer is held at 3 s, so every resend seen within
+ * the tests' waits is the ICMP's doing.
+ */
+#include "harness.h"
+
+static void slow_rto(struct bp_config *c)
+{
+	c->min_rto_ms = 3000;
+}
+
+static void start(void)
+{
+	h_start_with(slow_rto);
+}
+
+TestSuite(pmtu, .init = start, .fini = h_stop, .timeout = 30);
+
+static const uint8_t ROUTER_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0xfe };
+#define SEND_BYTES 8192
+#define QUOTE_LEN (PKT_ETH_LEN + PKT_IP_MIN + 20) /* a segment's headers */
+
+static uint32_t router_ip(void)
+{
+	uint32_t ip;
+	inet_pton(AF_INET, "198.18.0.254", &ip);
+	return ip;
+}
+
+static uint64_t sp_count(enum dp_counter c)
+{
+	return __atomic_load_n(&H.dp.sp_counters[c], __ATOMIC_RELAXED);
+}
+
+/* the router's "destination unreachable" @code about the segment in @seg
+ * (headers), MTU @mtu, its quoted sequence number moved by @seq_delta */
+static void inject_unreach(const uint8_t *seg, uint8_t code, uint16_t mtu, uint32_t seq_delta)
+{
+	uint8_t q[QUOTE_LEN], f[128];
+	memcpy(q, seg, sizeof(q));
+	uint32_t seq;
+	memcpy(&seq, q + PKT_ETH_LEN + PKT_IP_MIN + 4, 4);
+	seq = htonl(ntohl(seq) + seq_delta);
+	memcpy(q + PKT_ETH_LEN + PKT_IP_MIN + 4, &seq, 4);
+	size_t n = pkt_icmp_unreach_write(f, q, sizeof(q), ROUTER_MAC, router_ip(), code, mtu);
+	cr_assert_gt(n, 0);
+	h_inject_raw(f, n < 60 ? 60 : n);
+}
+
+static void inject_too_big(const uint8_t *seg, uint16_t mtu, uint32_t seq_delta)
+{
+	inject_unreach(seg, PKT_ICMP_FRAG_NEEDED, mtu, seq_delta);
+}
+
+
+/*
+ * Open a connection from peer port @pport to our port @port, have the app
+ * send SEND_BYTES and read them: the first segment's headers go to @first.
+ * Return: the handle; *iss our ISN, *mss the first segment's length.
+ */
+static int send_burst(uint16_t port, uint16_t pport, uint8_t *first, uint32_t *iss,
+		      uint32_t *mss)
+{
+	static uint8_t data[SEND_BYTES];
+	struct pkt_tcp p;
+
+	H.peer_port = pport;
+	int h = h_open_passive(port, 1000, 1460, iss);
+	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, *iss + 1, "the first segment");
+	memcpy(first, h_last_frame, QUOTE_LEN);
+	*mss = p.payload_len;
+	uint32_t sent = p.payload_len; /* the rest of the burst: all in the window */
+	while (sent < SEND_BYTES) {
+		EXPECT_SEG(p, 1000);
+		cr_assert_eq(p.seq, *iss + 1 + sent, "the burst out of order");
+		sent += p.payload_len;
+	}
+	return h;
+}
+
+/* read segments until SEND_BYTES from @iss + 1 were seen again (or 2 s
+ * passed); return the largest payload among them */
+static uint32_t resent_burst_max(uint32_t iss)
+{
+	struct pkt_tcp p;
+	uint32_t covered = 0, largest = 0;
+	while (covered < SEND_BYTES && h_next_tcp(&p, 2000)) {
+		if (!p.payload_len)
+			continue;
+		if (p.seq == iss + 1)
+			covered = 0; /* the resend starts */
+		if (p.seq != iss + 1 + covered)
+			continue;
+		covered += p.payload_len;
+		if (p.payload_len > largest)
+			largest = p.payload_len;
+	}
+	cr_assert_eq(covered, SEND_BYTES, "the burst was not resent whole");
+	return largest;
+}
+
+static void ack_all(uint32_t iss)
+{
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1001, .ack = iss + 1 + SEND_BYTES,
+				.wnd = 65535 });
+}
+
+Test(pmtu, a_router_s_mtu_cuts_the_segments_in_flight)
+{
+	uint8_t first[QUOTE_LEN];
+	uint32_t iss, mss;
+	send_burst(7100, 40000, first, &iss, &mss);
+	cr_assert_eq(mss, 1460);
+
+	/* the router answers every segment it dropped: one lowering */
+	inject_too_big(first, 1280, 0);
+	inject_too_big(first, 1280, 1460);
+	cr_assert_leq(resent_burst_max(iss), 1240, "a segment larger than the path takes");
+	WAIT_FOR(sp_count(DPC_ICMP_UNREACH_IGNORED) == 1, 2000);
+	cr_assert_eq(sp_count(DPC_PMTU_LOWERED), 1);
+	cr_assert_eq(dp_fp_counter(&H.dp, DPC_ICMP_UNREACH), 2);
+	expect_no_segment(200); /* and one resend */
+
+	/* a larger MTU later never raises the MSS again */
+	inject_too_big(first, 1400, 0);
+	WAIT_FOR(sp_count(DPC_ICMP_UNREACH_IGNORED) == 2, 2000);
+	expect_no_segment(200);
+	cr_assert_eq(sp_count(DPC_PMTU_LOWERED), 1);
+}
+
+Test(pmtu, the_next_connection_to_that_host_starts_small)
+{
+	uint8_t first[QUOTE_LEN];
+	uint32_t iss, mss;
+	send_burst(7101, 40000, first, &iss, &mss);
+	inject_too_big(first, 1400, 0);
+	cr_assert_leq(resent_burst_max(iss), 1360);
+	ack_all(iss);
+
+	send_burst(7102, 40001, first, &iss, &mss);
+	cr_assert_eq(mss, 1360, "a new connection forgot the path's MTU");
+}
+
+Test(pmtu, a_sequence_number_not_in_flight_is_not_believed)
+{
+	uint8_t first[QUOTE_LEN];
+	uint32_t iss, mss;
+	int h = send_burst(7103, 40000, first, &iss, &mss);
+
+	inject_too_big(first, 1280, SEND_BYTES + 1);    /* beyond snd_nxt */
+	inject_too_big(first, 1280, (uint32_t)-1);      /* below snd_una */
+	inject_too_big(first, 1460 + 40, 0);            /* no smaller than our MSS */
+	inject_too_big(first, 1500 + 40, 0);
+	WAIT_FOR(sp_count(DPC_ICMP_UNREACH_IGNORED) == 4, 2000);
+	ack_all(iss);
+	inject_too_big(first, 1280, 0);                 /* acked already */
+	WAIT_FOR(sp_count(DPC_ICMP_UNREACH_IGNORED) == 5, 2000);
+	cr_assert_eq(sp_count(DPC_PMTU_LOWERED), 0);
+
+	/* nothing was resent, and new data still goes in full-size segments */
+	static uint8_t more[3000];
+	cr_assert_eq(bp_send(H.app, h, more, sizeof(more)), (ssize_t)sizeof(more));
+	struct pkt_tcp p;
+	do
+		EXPECT_SEG(p, 1000);
+	while (!p.payload_len);
+	cr_assert_eq(p.seq, iss + 1 + SEND_BYTES, "a resend after a forged ICMP");
+	cr_assert_eq(p.payload_len, 1460);
+}
+
+Test(pmtu, a_flood_reaches_the_slowpath_at_a_bounded_rate)
+{
+	uint8_t first[QUOTE_LEN];
+	uint32_t iss, mss;
+	send_burst(7106, 40000, first, &iss, &mss);
+	for (uint32_t i = 0; i < 1000; i++) /* forged: no number in flight */
+		inject_too_big(first, 1280, SEND_BYTES + 1 + i);
+	WAIT_FOR(dp_fp_counter(&H.dp, DPC_ICMP_UNREACH) +
+		 dp_fp_counter(&H.dp, DPC_ICMP_UNREACH_LIMITED) == 1000, 5000);
+	cr_assert_gt(dp_fp_counter(&H.dp, DPC_ICMP_UNREACH_LIMITED), 0,
+		     "1,000 in a few ms all reached the slowpath");
+	WAIT_FOR(sp_count(DPC_ICMP_UNREACH_IGNORED) == dp_fp_counter(&H.dp, DPC_ICMP_UNREACH), 5000);
+	cr_assert_eq(sp_count(DPC_PMTU_LOWERED), 0);
+}
+
+Test(pmtu, an_mtu_under_552_counts_as_552)
+{
+	uint8_t first[QUOTE_LEN];
+	uint32_t iss, mss;
+	send_burst(7104, 40000, first, &iss, &mss);
+	inject_too_big(first, 68, 0);
+	cr_assert_eq(resent_burst_max(iss), 512, "Linux's min_pmtu is 552 bytes");
+	ack_all(iss);
+
+	inet_pton(AF_INET, "198.18.0.3", &H.peer_ip); /* a host with no MTU cached */
+	send_burst(7105, 40001, first, &iss, &mss);
+	cr_assert_eq(mss, 1460);
+	inject_too_big(first, 0, 0); /* a router from before RFC 1191 */
+	cr_assert_eq(resent_burst_max(iss), 512);
+}
+
+/* ------------------------------------------------- connects (SYN_SENT) */
+
+TestSuite(icmp_connect, .init = start, .fini = h_stop, .timeout = 30);
+
+/* connect to @port; our SYN's headers go to @syn_hdr, its seq to *iss */
+static int connect_syn(uint16_t port, uint8_t *syn_hdr, uint32_t *iss)
+{
+	struct pkt_tcp syn;
+	int h = h_connect_until_syn(port, &syn);
+	memcpy(syn_hdr, h_last_frame, QUOTE_LEN);
+	*iss = syn.seq;
+	return h;
+}
+
+Test(icmp_connect, a_rejected_port_refuses_the_connect_at_once)
+{
+	uint8_t syn[QUOTE_LEN];
+	uint32_t iss;
+	int h = connect_syn(81, syn, &iss);
+	inject_unreach(syn, PKT_ICMP_PORT_UNREACH, 0, 0);
+	WAIT_FOR(bp_connect_status(H.app, h) == -ECONNREFUSED, 500);
+	cr_assert_eq(sp_count(DPC_ICMP_CONNECT_FAILED), 1);
+	expect_no_segment(300); /* no SYN resent */
+}
+
+Test(icmp_connect, an_unreachable_host_fails_the_connect_as_on_linux)
+{
+	static const struct { uint8_t code; int err; } want[] = {
+		{ 0, ENETUNREACH }, { 1, EHOSTUNREACH }, { 10, EHOSTUNREACH },
+		{ 13, EHOSTUNREACH }, { 7, EHOSTDOWN },
+	};
+	uint8_t syn[QUOTE_LEN];
+	uint32_t iss;
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct pkt_tcp p;
+		int h;
+		if (i == 0) { /* the neighbour is asked for once */
+			h = connect_syn(90, syn, &iss);
+		} else {
+			h = bp_connect(H.app, H.peer_ip, (uint16_t)(90 + i));
+			cr_assert_geq(h, 0);
+			do
+				EXPECT_SEG(p, 1000);
+			while (p.dport != 90 + i);
+			memcpy(syn, h_last_frame, QUOTE_LEN);
+		}
+		inject_unreach(syn, want[i].code, 0, 0);
+		WAIT_FOR(bp_connect_status(H.app, h) == -want[i].err, 500);
+	}
+}
+
+Test(icmp_connect, a_message_not_about_our_syn_is_ignored)
+{
+	uint8_t syn[QUOTE_LEN];
+	uint32_t iss;
+	int h = connect_syn(82, syn, &iss);
+	inject_unreach(syn, PKT_ICMP_PORT_UNREACH, 0, 1);          /* not our SYN's seq */
+	inject_unreach(syn, PKT_ICMP_PORT_UNREACH, 0, (uint32_t)-1);
+	inject_unreach(syn, PKT_ICMP_FRAG_NEEDED, 576, 0);         /* a SYN fits anywhere */
+	WAIT_FOR(sp_count(DPC_ICMP_UNREACH_IGNORED) == 3, 2000);
+	cr_assert_eq(bp_connect_status(H.app, h), -EINPROGRESS);
+
+	/* past the handshake a port unreachable changes nothing (on Linux a
+	 * soft error, which only IP_RECVERR would show) */
+	struct pkt_tcp p;
+	h_inject(&(struct seg){ .flags = TCPF_SYN | TCPF_ACK, .seq = 5000, .ack = iss + 1,
+				.wnd = 65535, .mss = 1460, .wscale = -1 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags, TCPF_ACK);
+	WAIT_FOR(bp_connect_status(H.app, h) == 0, 1000);
+	inject_unreach(syn, PKT_ICMP_PORT_UNREACH, 0, 1);          /* snd_una now */
+	WAIT_FOR(sp_count(DPC_ICMP_UNREACH_IGNORED) == 4, 2000);
+	cr_assert_eq(bp_send(H.app, h, "x", 1), 1);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.payload_len, 1, "the connection was ended");
+	cr_assert_eq(sp_count(DPC_ICMP_CONNECT_FAILED), 0);
+}
