@@ -336,7 +336,7 @@ void fp_flow_move(struct fp_ctx *fp, struct fp_flow *f, struct dp_move *mv);
 
 /* fp_arp_icmp.c */
 void fp_handle_arp(struct fp_ctx *fp, struct rte_mbuf *m);
-void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m);
+void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp);
 
 /* flow_table.c */
 int flow_table_init(struct fp_ctx *fp);

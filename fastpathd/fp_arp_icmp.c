@@ -45,12 +45,13 @@ void fp_handle_arp(struct fp_ctx *fp, struct rte_mbuf *m)
 }
 
 /*
- * ICMP errors about our segments the slowpath may be asked to check, per
- * core: ICMP_ERR_PER_WINDOW every ICMP_ERR_WINDOW_MS (10,000 a second).
- * Forging one needs no secret (only the sequence number it quotes must be
- * guessed, and that is the slowpath's check), so a flood of them must not
- * take the slowpath from connects and control requests; a router sends
- * one per dropped segment, far fewer.
+ * ICMP errors that name no installed flow (a connect in progress has none
+ * yet) reach the slowpath at most ICMP_ERR_PER_WINDOW every
+ * ICMP_ERR_WINDOW_MS per core (10,000 a second): forging one needs no
+ * secret, and a flood must not take the slowpath from connects and
+ * control requests.  Those about an installed flow are checked on its core
+ * instead (icmp_err_checked()), so no flood can crowd out a router's real
+ * "fragmentation needed".
  */
 #define ICMP_ERR_WINDOW_MS 10
 #define ICMP_ERR_PER_WINDOW 100
@@ -64,7 +65,52 @@ static bool icmp_err_admit(struct fp_ctx *fp)
 	return fp->icmp_err_n++ < ICMP_ERR_PER_WINDOW;
 }
 
-void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m)
+/*
+ * On the core that owns the quoted segment's flow @f: is @u worth the
+ * slowpath's time?  Only a "fragmentation needed" about a sequence number
+ * in flight (RFC 5927; the slowpath decides the rest).  Anything else about
+ * an established connection is a soft error Linux does not act on.
+ */
+static bool icmp_err_checked(const struct fp_flow *f, const struct pkt_icmp_unreach *u)
+{
+	if (u->code != PKT_ICMP_FRAG_NEEDED || f->tx_acked > f->tx_max_sent)
+		return false;
+	uint64_t span = f->tx_max_sent - f->tx_acked + !!(f->flags & FPF_TX_FIN_SENT);
+	uint32_t una = f->tx_isn + 1 + (uint32_t)f->tx_acked;
+	return (uint64_t)(uint32_t)(u->seq - una) < span;
+}
+
+/* an ICMP error about a segment from us: to the slowpath, or dropped */
+static void icmp_err(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp,
+		     const struct pkt_icmp_unreach *u)
+{
+	struct dataplane *dp = fp->dp;
+	if (dp->ncores > 1) { /* to the core that owns the quoted flow's bucket */
+		uint32_t h = dp_bucket_hash(dp, u->raddr, dp->ip, u->rport, u->lport);
+		if (fp_route_frame(fp, m, dp_bucket_of(h), from_sp) != FP_MINE)
+			return;
+	}
+	fp_capture_rx(fp, m, from_sp); /* once, where it is decided, as TCP */
+	struct fp_flow *f = flow_table_lookup(fp, u->raddr, dp->ip, u->rport, u->lport);
+	bool pass;
+	if (f && fp_owns(fp, f) && (f->flags & FPF_ACTIVE)) {
+		pass = icmp_err_checked(f, u);
+		if (!pass)
+			fp->cnt[DPC_ICMP_UNREACH_IGNORED]++;
+	} else {
+		pass = icmp_err_admit(fp);
+		if (!pass)
+			fp->cnt[DPC_ICMP_UNREACH_LIMITED]++;
+	}
+	if (!pass) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	fp->cnt[DPC_ICMP_UNREACH]++;
+	fp_to_sp(fp, DPM_RX_PKT, 0, m);
+}
+
+void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 {
 	struct dataplane *dp = fp->dp;
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
@@ -84,17 +130,11 @@ void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m)
 	struct pkt_icmp_unreach u;
 	if (from_a_host && pkt_icmp_unreach_parse(frame, len, dp->ip, &u)) {
 		/* a router's or the peer's word that a segment of ours did not
-		 * get through: the slowpath checks it names one in flight
-		 * (slowpath/icmp_err.c) */
-		if (!icmp_err_admit(fp)) {
-			fp->cnt[DPC_ICMP_UNREACH_LIMITED]++;
-			rte_pktmbuf_free(m);
-			return;
-		}
-		fp->cnt[DPC_ICMP_UNREACH]++;
-		fp_to_sp(fp, DPM_RX_PKT, 0, m);
+		 * get through (slowpath/icmp_err.c) */
+		icmp_err(fp, m, from_sp, &u);
 		return;
 	}
+	fp_capture_rx(fp, m, from_sp);
 	if (from_a_host) /* reply in place: the request buffer becomes the answer */
 		rlen = pkt_icmp_echo_reply(frame, len, frame, len, dp->mac.addr_bytes);
 	if (!rlen) {

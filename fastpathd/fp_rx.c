@@ -37,14 +37,17 @@ static bool rx_classify(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp, str
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint16_t len = rte_pktmbuf_data_len(m);
 	int cls = pkt_classify(frame, len);
-	if (cls != PKT_PROTO_TCP) /* handled on the core that received it */
+	/* ARP and the rest are handled on the core that received them; an
+	 * ICMP error may go to the core of the flow it quotes, and is
+	 * captured there (fp_handle_icmp()) */
+	if (cls != PKT_PROTO_TCP && cls != PKT_PROTO_ICMP)
 		fp_capture_rx(fp, m, from_sp);
 	switch (cls) {
 	case PKT_ETHTYPE_ARP:
 		fp_handle_arp(fp, m);
 		return false;
 	case PKT_PROTO_ICMP:
-		fp_handle_icmp(fp, m);
+		fp_handle_icmp(fp, m, from_sp);
 		return false;
 	case PKT_PROTO_TCP:
 		break;

@@ -112,7 +112,8 @@ static bool too_big(struct sp *sp, struct sp_conn *c, uint32_t id,
 
 /**
  * sp_icmp_err_rx - an ICMP "destination unreachable" the fastpath passed
- * up (fp_handle_icmp() checked that it is about a TCP segment from us).
+ * up (fp_handle_icmp() checked that it is about a TCP segment from us and,
+ * for an installed flow, that it names a sequence number in flight).
  * Consumes @m.
  */
 void sp_icmp_err_rx(struct sp *sp, struct rte_mbuf *m)

@@ -852,10 +852,13 @@ int shim_errno(int neg)
 	return -1;
 }
 
+/* what a connection can end with: the daemon's own and, for a connect,
+ * every errno an ICMP error maps to (slowpath/icmp_err.c, as Linux) */
 static bool is_conn_error(int e)
 {
 	return e == ECONNRESET || e == ETIMEDOUT || e == ECONNREFUSED || e == EHOSTUNREACH ||
-	       e == ENETUNREACH || e == ECONNABORTED;
+	       e == ENETUNREACH || e == ECONNABORTED || e == EHOSTDOWN || e == ENONET ||
+	       e == ENOPROTOOPT || e == EOPNOTSUPP;
 }
 
 /**
