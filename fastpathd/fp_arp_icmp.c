@@ -11,6 +11,7 @@
 #include <rte_mbuf.h>
 
 #include "fastpath.h"
+#include "seq.h"
 
 void fp_handle_arp(struct fp_ctx *fp, struct rte_mbuf *m)
 {
@@ -73,11 +74,9 @@ static bool icmp_err_admit(struct fp_ctx *fp)
  */
 static bool icmp_err_checked(const struct fp_flow *f, const struct pkt_icmp_unreach *u)
 {
-	if (u->code != PKT_ICMP_FRAG_NEEDED || f->tx_acked > f->tx_max_sent)
-		return false;
-	uint64_t span = f->tx_max_sent - f->tx_acked + !!(f->flags & FPF_TX_FIN_SENT);
-	uint32_t una = f->tx_isn + 1 + (uint32_t)f->tx_acked;
-	return (uint64_t)(uint32_t)(u->seq - una) < span;
+	return u->code == PKT_ICMP_FRAG_NEEDED &&
+	       seq_in_flight(u->seq, f->tx_isn, f->tx_acked, f->tx_max_sent,
+			     f->flags & FPF_TX_FIN_SENT);
 }
 
 /* an ICMP error about a segment from us: to the slowpath, or dropped */

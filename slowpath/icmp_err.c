@@ -39,6 +39,7 @@
 #include <rte_mbuf.h>
 #include <rte_random.h>
 
+#include "seq.h"
 #include "sp_internal.h"
 
 #define SP_PMTU_EXPIRES_MS (10 * 60 * 1000)
@@ -63,18 +64,16 @@ uint16_t sp_pmtu_mss(struct sp *sp, uint32_t ip)
 	return (uint16_t)(e->mtu - IP_TCP_HDRS);
 }
 
-/* whether @seq is a sequence number of ours in flight on installed @c */
+/*
+ * Whether @seq is a sequence number of ours in flight on installed @c.
+ * The fastpath checked this already for a flow it had installed; a
+ * message that overtook the flow's FLOW_ADD was not checked there.
+ */
 static bool in_flight(struct sp *sp, const struct sp_conn *c, uint32_t id, uint32_t seq)
 {
 	struct sp_fp_flow_view v;
 	sp_fp_flow_read(sp, id, &v);
-	/* relaxed loads of two counters: a stale pair may cross, which
-	 * would make every number look in flight */
-	if (v.tx_acked > v.tx_max_sent)
-		return false;
-	uint64_t span = v.tx_max_sent - v.tx_acked + !!(v.flags & FPF_TX_FIN_SENT);
-	uint32_t una = c->iss + 1 + (uint32_t)v.tx_acked;
-	return (uint64_t)(uint32_t)(seq - una) < span;
+	return seq_in_flight(seq, c->iss, v.tx_acked, v.tx_max_sent, v.flags & FPF_TX_FIN_SENT);
 }
 
 /* Linux's icmp_err_convert[]: the errno a connect fails with, per code */

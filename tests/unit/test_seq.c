@@ -146,3 +146,19 @@ Test(seq, sweep_consistency)
 		}
 	}
 }
+
+Test(seq, in_flight_is_snd_una_to_snd_max)
+{
+	uint32_t isn = 0xfffffff0u; /* positions 0.. start at isn + 1, across the wrap */
+	cr_assert(!seq_in_flight(isn + 1, isn, 0, 0, false), "nothing sent");
+	cr_assert(seq_in_flight(isn + 1, isn, 0, 100, false));
+	cr_assert(seq_in_flight(isn + 100, isn, 0, 100, false));
+	cr_assert(!seq_in_flight(isn + 101, isn, 0, 100, false), "snd_max itself");
+	cr_assert(seq_in_flight(isn + 101, isn, 0, 100, true), "a FIN sent is in flight");
+	cr_assert(!seq_in_flight(isn + 40, isn, 40, 100, false), "acked");
+	cr_assert(seq_in_flight(isn + 41, isn, 40, 100, false));
+	cr_assert(!seq_in_flight(isn + 41, isn, 100, 40, false), "a crossed pair");
+	/* positions beyond 2^32: only their low 32 bits are on the wire */
+	uint64_t far = 5ull << 32;
+	cr_assert(seq_in_flight(isn + 1 + 10, isn, far, far + 20, false));
+}
