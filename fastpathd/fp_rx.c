@@ -5,6 +5,7 @@
  * a time, and delivered to tcp_input(), ARP, ICMP or the slowpath.
  */
 #include <assert.h>
+#include <string.h>
 
 #include <rte_ethdev.h>
 
@@ -36,6 +37,15 @@ static bool rx_classify(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp, str
 	/* after the linearize: it grows the first segment's length */
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint16_t len = rte_pktmbuf_data_len(m);
+	/* a frame to another host's unicast MAC is not ours, whatever IP it
+	 * names (Linux's ip_rcv() and arp_rcv() drop PACKET_OTHERHOST): a
+	 * promiscuous port or a bridge flooding an unknown MAC shows us those */
+	if (len >= PKT_ETH_LEN && !(frame[0] & 1) && memcmp(frame, dp->mac.addr_bytes, 6)) {
+		fp_capture_rx(fp, m, from_sp);
+		fp->cnt[DPC_RX_DROP_NOFLOW]++;
+		rte_pktmbuf_free(m);
+		return false;
+	}
 	int cls = pkt_classify(frame, len);
 	/* ARP and the rest are handled on the core that received them; an
 	 * ICMP error may go to the core of the flow it quotes, and is

@@ -357,6 +357,41 @@ Test(neigh, echo_is_answered_only_for_a_hosts_unicast_to_us)
 	cr_assert_eq(h_next_frame(f, 200), 0, "more than one echo answered");
 }
 
+/* another host's unicast MAC with our IP, as a promiscuous port or a
+ * flooding bridge shows it: not ours, as Linux drops PACKET_OTHERHOST in
+ * ip_rcv() and arp_rcv().  Nothing is answered or learned. */
+Test(neigh, frames_to_another_hosts_mac_are_not_ours)
+{
+	uint64_t dropped = dp_fp_counter(&H.dp, DPC_RX_DROP_NOFLOW);
+	uint8_t f[2048];
+	struct pkt_tcp p;
+	struct pkt_arp a;
+	int len;
+
+	syn_to_listener(H.peer_mac, OTHER_MAC);
+	inject_echo(H.peer_mac, OTHER_MAC, H.peer_ip, H.our_ip);
+	pkt_arp_write(f, PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, NULL, H.our_ip);
+	memcpy(f, OTHER_MAC, 6);
+	h_inject_raw(f, PKT_ARP_FRAME_LEN);
+	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = 5000, .wnd = 65535, .mss = 1460,
+				.wscale = -1 });
+	/* in order: what comes first answers the SYN to our own MAC */
+	while ((len = h_next_frame(f, 1000)) > 0 && pkt_classify(f, (size_t)len) != PKT_PROTO_TCP) {
+		cr_assert(!pkt_arp_parse(f, (size_t)len, &a) || a.op != PKT_ARP_REPLY,
+			  "answered an ARP request sent to another host's MAC");
+		cr_assert_neq(pkt_classify(f, (size_t)len), PKT_PROTO_ICMP,
+			      "answered a ping sent to another host's MAC");
+	}
+	cr_assert(len > 0 && pkt_parse_tcp(f, (size_t)len, true, &p) == PKT_OK, "no SYN-ACK");
+	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK);
+	cr_assert_eq(p.ack, 5001, "answered the SYN sent to another host's MAC");
+	cr_assert_eq(h_next_frame(f, 200), 0, "more than the one answer");
+	cr_assert_eq(dp_fp_counter(&H.dp, DPC_RX_DROP_NOFLOW) - dropped, 3,
+		     "the three frames for another host are counted as not ours");
+	settle();
+	expect_unknown(81, "a request sent to another host's MAC");
+}
+
 /* ------------------------------------------------ the table under load */
 
 static uint32_t host(int n)
