@@ -606,11 +606,11 @@ enum dp_counter {
 	DPC_SP_OUTBOX,        /* messages the slowpath held back: a core's inbox was full */
 	DPC_SP_TX_DROP,       /* frames the slowpath dropped: core 0's inbox was full */
 	DPC_PORT_WAKEUPS,     /* sleeps the port ended (rx interrupt or the PMD's socket) */
-	DPC_ICMP_UNREACH,     /* ICMP "destination unreachable" about our TCP, to the slowpath */
-	DPC_ICMP_UNREACH_LIMITED, /* ... dropped: over a core's share a window (fp_arp_icmp.c) */
+	DPC_ICMP_ERR,         /* ICMP errors about our TCP, to the slowpath */
+	DPC_ICMP_ERR_LIMITED, /* ... dropped: over a core's share a window (fp_arp_icmp.c) */
 	DPC_PMTU_LOWERED,     /* flows whose MSS a "fragmentation needed" lowered (slowpath) */
 	DPC_ICMP_CONNECT_FAILED, /* connects an ICMP error ended (slowpath) */
-	DPC_ICMP_UNREACH_IGNORED, /* ... that named no segment of ours in flight, no smaller
+	DPC_ICMP_ERR_IGNORED, /* ... that named no segment of ours in flight, no smaller
 				   * MTU, or a connection past its handshake (slowpath) */
 	DPC_MAX,
 };

@@ -4,8 +4,8 @@
  * our address and ICMP echo.  ARP frames that can teach the neighbour
  * cache (addressed to us, from the gateway, or gratuitous) also go to the
  * slowpath, which owns the cache and decides (slowpath/arp.c), as do ICMP
- * "destination unreachable" messages about our segments (path MTU, failed
- * connects: slowpath/icmp_err.c).
+ * errors about our segments (destination unreachable, time exceeded,
+ * parameter problem: path MTU, failed connects; slowpath/icmp_err.c).
  */
 #include <string.h>
 #include <rte_mbuf.h>
@@ -72,16 +72,16 @@ static bool icmp_err_admit(struct fp_ctx *fp)
  * in flight (RFC 5927; the slowpath decides the rest).  Anything else about
  * an established connection is a soft error Linux does not act on.
  */
-static bool icmp_err_checked(const struct fp_flow *f, const struct pkt_icmp_unreach *u)
+static bool icmp_err_checked(const struct fp_flow *f, const struct pkt_icmp_err *u)
 {
-	return u->code == PKT_ICMP_FRAG_NEEDED &&
+	return pkt_icmp_frag_needed(u) &&
 	       seq_in_flight(u->seq, f->tx_isn, f->tx_acked, f->tx_max_sent,
 			     f->flags & FPF_TX_FIN_SENT);
 }
 
 /* an ICMP error about a segment from us: to the slowpath, or dropped */
 static void icmp_err(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp,
-		     const struct pkt_icmp_unreach *u)
+		     const struct pkt_icmp_err *u)
 {
 	struct dataplane *dp = fp->dp;
 	if (dp->ncores > 1) { /* to the core that owns the quoted flow's bucket */
@@ -95,17 +95,17 @@ static void icmp_err(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp,
 	if (f && fp_owns(fp, f) && (f->flags & FPF_ACTIVE)) {
 		pass = icmp_err_checked(f, u);
 		if (!pass)
-			fp->cnt[DPC_ICMP_UNREACH_IGNORED]++;
+			fp->cnt[DPC_ICMP_ERR_IGNORED]++;
 	} else {
 		pass = icmp_err_admit(fp);
 		if (!pass)
-			fp->cnt[DPC_ICMP_UNREACH_LIMITED]++;
+			fp->cnt[DPC_ICMP_ERR_LIMITED]++;
 	}
 	if (!pass) {
 		rte_pktmbuf_free(m);
 		return;
 	}
-	fp->cnt[DPC_ICMP_UNREACH]++;
+	fp->cnt[DPC_ICMP_ERR]++;
 	fp_to_sp(fp, DPM_RX_PKT, 0, m);
 }
 
@@ -126,8 +126,8 @@ void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 	size_t rlen = 0;
 	bool from_a_host = daddr == dp->ip && !pkt_mac_martian(frame + 6) &&
 			   !pkt_ipv4_martian(saddr, dp->ip, dp->netmask);
-	struct pkt_icmp_unreach u;
-	if (from_a_host && pkt_icmp_unreach_parse(frame, len, dp->ip, &u)) {
+	struct pkt_icmp_err u;
+	if (from_a_host && pkt_icmp_err_parse(frame, len, dp->ip, &u)) {
 		/* a router's or the peer's word that a segment of ours did not
 		 * get through (slowpath/icmp_err.c) */
 		icmp_err(fp, m, from_sp, &u);

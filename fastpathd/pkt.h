@@ -222,45 +222,58 @@ size_t pkt_arp_write(uint8_t *buf, uint16_t op, const uint8_t *src_mac, uint32_t
  * saying less, or 0 (a router from before RFC 1191), means this much */
 #define PKT_MIN_PMTU 552
 
+#define PKT_ICMP_DEST_UNREACH 3  /* the error types an ICMP message about our TCP has */
+#define PKT_ICMP_TIME_EXCEEDED 11
+#define PKT_ICMP_PARAM_PROBLEM 12
 #define PKT_ICMP_PORT_UNREACH 3  /* destination unreachable codes (RFC 792, 1812) */
 #define PKT_ICMP_FRAG_NEEDED 4
 #define PKT_ICMP_UNREACH_CODES 16
 
 /**
- * struct pkt_icmp_unreach - an ICMP "destination unreachable" about one of
- * our TCP segments.  Addresses network order, ports and numbers host order.
+ * struct pkt_icmp_err - an ICMP error about one of our TCP segments:
+ * destination unreachable, time exceeded or parameter problem.  Addresses
+ * network order, ports and numbers host order.
  * @from: the host or router that sent it.
  * @raddr, @rport, @lport: the quoted segment's destination and ports.
  * @seq: the quoted segment's sequence number.
- * @code: why (PKT_ICMP_PORT_UNREACH, PKT_ICMP_FRAG_NEEDED, ...).
+ * @type: PKT_ICMP_DEST_UNREACH, PKT_ICMP_TIME_EXCEEDED or
+ *        PKT_ICMP_PARAM_PROBLEM.
+ * @code: why, within @type (for destination unreachable below
+ *        PKT_ICMP_UNREACH_CODES: PKT_ICMP_PORT_UNREACH, PKT_ICMP_FRAG_NEEDED, ...).
  * @mtu: for PKT_ICMP_FRAG_NEEDED, the next hop's MTU the router reports
  *       (0 from routers older than RFC 1191).
  * @quoted_len: the quoted datagram's total length field.
  */
-struct pkt_icmp_unreach {
+struct pkt_icmp_err {
 	uint32_t from, raddr;
 	uint16_t lport, rport;
 	uint32_t seq;
-	uint8_t code;
+	uint8_t type, code;
 	uint16_t mtu, quoted_len;
 };
 
-/**
- * pkt_icmp_unreach_parse - validate an ICMP type 3 about a TCP segment
- * from @our_ip (network order) and extract it.
- * Return: false if it is not one or is malformed.
- */
-bool pkt_icmp_unreach_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
-			    struct pkt_icmp_unreach *out);
+/* whether @e is a router's "fragmentation needed" (path MTU discovery) */
+static inline bool pkt_icmp_frag_needed(const struct pkt_icmp_err *e)
+{
+	return e->type == PKT_ICMP_DEST_UNREACH && e->code == PKT_ICMP_FRAG_NEEDED;
+}
 
 /**
- * pkt_icmp_unreach_write - build the ICMP type 3 a router (or the peer)
- * sends about frame @seg (tests and the fuzzer).  Return: frame length, 0
- * if not IPv4.
+ * pkt_icmp_err_parse - validate an ICMP error (type 3, 11 or 12) about a
+ * TCP segment from @our_ip (network order) and extract it.
+ * Return: false if it is not one or is malformed.
  */
-size_t pkt_icmp_unreach_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
-			      const uint8_t *router_mac, uint32_t router_ip, uint8_t code,
-			      uint16_t mtu);
+bool pkt_icmp_err_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
+			struct pkt_icmp_err *out);
+
+/**
+ * pkt_icmp_err_write - build the ICMP error @type/@code a router (or the
+ * peer) sends about frame @seg (tests and the fuzzer).  Return: frame
+ * length, 0 if not IPv4.
+ */
+size_t pkt_icmp_err_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
+			  const uint8_t *router_mac, uint32_t router_ip, uint8_t type,
+			  uint8_t code, uint16_t mtu);
 
 /**
  * pkt_icmp_echo_reply - answer an ICMP echo request.

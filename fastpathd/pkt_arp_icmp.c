@@ -16,7 +16,6 @@
 #define ARP_HDR_LEN 28
 
 #define ICMP_ECHO_REPLY 0
-#define ICMP_DEST_UNREACH 3
 #define ICMP_ECHO_REQUEST 8
 #define ICMP_HDR_LEN 8
 #define ICMP_QUOTED_TCP 8      /* RFC 792: the datagram's first 64 bits beyond its header */
@@ -138,9 +137,11 @@ static size_t icmp_outer(const uint8_t *frame, size_t len, size_t *ihl)
 }
 
 /**
- * pkt_icmp_unreach_parse - validate an ICMP "destination unreachable"
- * (type 3: port unreachable, or "fragmentation needed and DF set" with the
- * next hop's MTU, RFC 1191, ...) about a TCP segment we sent.
+ * pkt_icmp_err_parse - validate an ICMP error about a TCP segment we
+ * sent: destination unreachable (type 3: port unreachable, or
+ * "fragmentation needed and DF set" with the next hop's MTU, RFC 1191, ...),
+ * time exceeded (11) or parameter problem (12), as Linux's tcp_v4_err()
+ * takes them (any code of the last two; no source quench, no redirect).
  * @frame: frame bytes starting at the Ethernet header.
  * @len: frame length (may include Ethernet padding).
  * @our_ip: our address, network order: the quoted segment's source.
@@ -153,15 +154,16 @@ static size_t icmp_outer(const uint8_t *frame, size_t len, size_t *ihl)
  *
  * Return: false if it is not such a message, or malformed.
  */
-bool pkt_icmp_unreach_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
-			    struct pkt_icmp_unreach *out)
+bool pkt_icmp_err_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
+			struct pkt_icmp_err *out)
 {
 	size_t ihl, icmp_len = icmp_outer(frame, len, &ihl);
 	if (!icmp_len)
 		return false;
 	const uint8_t *icmp = frame + PKT_ETH_LEN + ihl;
-	if (icmp[0] != ICMP_DEST_UNREACH || icmp[1] >= PKT_ICMP_UNREACH_CODES ||
-	    csum_fold(csum_partial(icmp, icmp_len, 0)) != 0)
+	bool known = icmp[0] == PKT_ICMP_DEST_UNREACH ? icmp[1] < PKT_ICMP_UNREACH_CODES :
+		     icmp[0] == PKT_ICMP_TIME_EXCEEDED || icmp[0] == PKT_ICMP_PARAM_PROBLEM;
+	if (!known || csum_fold(csum_partial(icmp, icmp_len, 0)) != 0)
 		return false;
 	const uint8_t *q = icmp + ICMP_HDR_LEN;
 	size_t qlen = icmp_len - ICMP_HDR_LEN;
@@ -181,25 +183,26 @@ bool pkt_icmp_unreach_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
 	out->lport = rd16(t);
 	out->rport = rd16(t + 2);
 	out->seq = (uint32_t)rd16(t + 4) << 16 | rd16(t + 6);
+	out->type = icmp[0];
 	out->code = icmp[1];
-	out->mtu = icmp[1] == PKT_ICMP_FRAG_NEEDED ? rd16(icmp + 6) : 0;
+	out->mtu = pkt_icmp_frag_needed(out) ? rd16(icmp + 6) : 0;
 	out->quoted_len = rd16(q + 2);
 	return true;
 }
 
 /**
- * pkt_icmp_unreach_write - build the ICMP "destination unreachable" with
- * @code a router or the peer sends about our segment @seg (a frame from
- * the Ethernet header); @mtu is the next hop's for PKT_ICMP_FRAG_NEEDED.
+ * pkt_icmp_err_write - build the ICMP error @type/@code a router or the
+ * peer sends about our segment @seg (a frame from the Ethernet header);
+ * @mtu is the next hop's for a destination unreachable PKT_ICMP_FRAG_NEEDED.
  * For tests and the fuzzer: the daemon itself never sends one.
  * @buf: at least PKT_ETH_LEN + 2 * PKT_IP_MIN + ICMP_HDR_LEN + 8 bytes
  *       plus @seg's IP options.
  * @router_mac, @router_ip: the message's sender (network order).
  * Return: frame length, or 0 if @seg is not an IPv4 frame.
  */
-size_t pkt_icmp_unreach_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
-			      const uint8_t *router_mac, uint32_t router_ip, uint8_t code,
-			      uint16_t mtu)
+size_t pkt_icmp_err_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
+			  const uint8_t *router_mac, uint32_t router_ip, uint8_t type,
+			  uint8_t code, uint16_t mtu)
 {
 	if (seg_len < PKT_ETH_LEN + PKT_IP_MIN || rd16(seg + 12) != PKT_ETHTYPE_IPV4)
 		return 0;
@@ -223,9 +226,9 @@ size_t pkt_icmp_unreach_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
 	uint16_t csum = csum_fold(csum_partial(ip, PKT_IP_MIN, 0));
 	memcpy(ip + 10, &csum, 2);
 	memset(icmp, 0, ICMP_HDR_LEN);
-	icmp[0] = ICMP_DEST_UNREACH;
+	icmp[0] = type;
 	icmp[1] = code;
-	if (code == PKT_ICMP_FRAG_NEEDED)
+	if (type == PKT_ICMP_DEST_UNREACH && code == PKT_ICMP_FRAG_NEEDED)
 		wr16(icmp + 6, mtu);
 	memcpy(icmp + ICMP_HDR_LEN, sip, qlen);
 	csum = csum_fold(csum_partial(icmp, ICMP_HDR_LEN + qlen, 0));

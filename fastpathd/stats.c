@@ -50,11 +50,11 @@ static const char *const names[DPC_MAX] = {
 	[DPC_SP_OUTBOX] = "sp_outboxed",
 	[DPC_SP_TX_DROP] = "sp_tx_dropped",
 	[DPC_PORT_WAKEUPS] = "port_wakeups",
-	[DPC_ICMP_UNREACH] = "icmp_unreach",
-	[DPC_ICMP_UNREACH_LIMITED] = "icmp_unreach_limited",
+	[DPC_ICMP_ERR] = "icmp_errors",
+	[DPC_ICMP_ERR_LIMITED] = "icmp_errors_limited",
 	[DPC_PMTU_LOWERED] = "pmtu_lowered",
 	[DPC_ICMP_CONNECT_FAILED] = "icmp_connects_failed",
-	[DPC_ICMP_UNREACH_IGNORED] = "icmp_unreach_ignored",
+	[DPC_ICMP_ERR_IGNORED] = "icmp_errors_ignored",
 };
 
 const char *dp_counter_name(enum dp_counter c)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * icmp_err.c - what an ICMP "destination unreachable" about one of our
- * segments may change: a connection's segment size (path MTU discovery,
- * RFC 1191) and a connect in progress (it fails at once, as on Linux).
+ * icmp_err.c - what an ICMP error about one of our segments (destination
+ * unreachable, time exceeded, parameter problem) may change: a
+ * connection's segment size (path MTU discovery, RFC 1191) and a connect
+ * in progress (it fails at once, as on Linux).
  *
  * Every segment we send has DF set, so a hop narrower than our MTU (a
  * tunnel, a VPN, a 1280-byte link) drops it and its router answers with
@@ -23,8 +24,9 @@
  *  - an MSS only shrinks (the quoted datagram's own length is not looked
  *    at: a forger writes what he likes there, and a router that merged
  *    segments (BIG TCP) may quote 0);
- *  - any other code ends a connection only in SYN_SENT, with Linux's errno
- *    for it; later it is ignored (Linux keeps it as a soft error, which
+ *  - any other message ends a connection only in SYN_SENT, with Linux's
+ *    errno for it (time exceeded: EHOSTUNREACH; parameter problem:
+ *    EPROTO); later it is ignored (Linux keeps it as a soft error, which
  *    only a socket with IP_RECVERR would see).
  * A smaller MTU is the connection's at once (DPM_FLOW_PMTU: the fastpath
  * resends what is in flight at that size) and the destination's for
@@ -83,9 +85,23 @@ static const int unreach_errno[PKT_ICMP_UNREACH_CODES] = {
 	EHOSTUNREACH, EHOSTUNREACH, EHOSTUNREACH, EHOSTUNREACH,
 };
 
+/* the errno Linux's tcp_v4_err() gives a connect for @u (parsed: a known
+ * type, a destination unreachable code in the table) */
+static int connect_errno(const struct pkt_icmp_err *u)
+{
+	switch (u->type) {
+	case PKT_ICMP_TIME_EXCEEDED:
+		return EHOSTUNREACH; /* a routing loop, or a TTL too small */
+	case PKT_ICMP_PARAM_PROBLEM:
+		return EPROTO;
+	default:
+		return unreach_errno[u->code];
+	}
+}
+
 /* a "fragmentation needed" about installed connection @c: lower its MSS */
 static bool too_big(struct sp *sp, struct sp_conn *c, uint32_t id,
-		    const struct pkt_icmp_unreach *u)
+		    const struct pkt_icmp_err *u)
 {
 	uint32_t mtu = u->mtu < PKT_MIN_PMTU ? PKT_MIN_PMTU : u->mtu;
 	if (!in_flight(sp, c, id, u->seq))
@@ -110,7 +126,7 @@ static bool too_big(struct sp *sp, struct sp_conn *c, uint32_t id,
 }
 
 /**
- * sp_icmp_err_rx - an ICMP "destination unreachable" the fastpath passed
+ * sp_icmp_err_rx - an ICMP error about our TCP the fastpath passed
  * up (fp_handle_icmp() checked that it is about a TCP segment from us and,
  * for an installed flow, that it names a sequence number in flight).
  * Consumes @m.
@@ -119,8 +135,8 @@ void sp_icmp_err_rx(struct sp *sp, struct rte_mbuf *m)
 {
 	DP_ASSERT_SP();
 	struct dataplane *dp = sp->dp;
-	struct pkt_icmp_unreach u;
-	bool ok = pkt_icmp_unreach_parse(rte_pktmbuf_mtod(m, const uint8_t *),
+	struct pkt_icmp_err u;
+	bool ok = pkt_icmp_err_parse(rte_pktmbuf_mtod(m, const uint8_t *),
 					 rte_pktmbuf_data_len(m), dp->ip, &u);
 	rte_pktmbuf_free(m);
 	if (!ok)
@@ -129,18 +145,18 @@ void sp_icmp_err_rx(struct sp *sp, struct rte_mbuf *m)
 	uint32_t id;
 	struct sp_conn *c = sp_conn_by_tuple(sp, u.raddr, u.rport, u.lport, &id);
 	bool used = false;
-	if (c && c->state == SPS_ESTABLISHED && u.code == PKT_ICMP_FRAG_NEEDED) {
+	if (c && c->state == SPS_ESTABLISHED && pkt_icmp_frag_needed(&u)) {
 		used = too_big(sp, c, id, &u);
-	} else if (c && c->state == SPS_SYN_SENT && u.code != PKT_ICMP_FRAG_NEEDED &&
+	} else if (c && c->state == SPS_SYN_SENT && !pkt_icmp_frag_needed(&u) &&
 		   u.seq == c->iss) {
 		/* our SYN met a closed door (RFC 1122 4.2.3.9; Linux ends
 		 * the connect for every code, soft ones included) */
 		dp->sp_counters[DPC_ICMP_CONNECT_FAILED]++; /* counted before the app hears */
-		sp_conn_handshake_fail(sp, c, id, unreach_errno[u.code]);
+		sp_conn_handshake_fail(sp, c, id, connect_errno(&u));
 		used = true;
 	}
 	if (!used)
-		dp->sp_counters[DPC_ICMP_UNREACH_IGNORED]++;
+		dp->sp_counters[DPC_ICMP_ERR_IGNORED]++;
 }
 
 /** sp_pmtu_init - an empty cache under a fresh key. */

@@ -63,14 +63,12 @@ static const char *const dpc_help[DPC_MAX] = {
 	[DPC_SP_OUTBOX] = "Messages the slowpath held back while a core's inbox was full.",
 	[DPC_SP_TX_DROP] = "Frames the slowpath dropped while the fastpath's inbox was full.",
 	[DPC_PORT_WAKEUPS] = "Fastpath sleeps ended by the port (rx interrupt or the PMD's socket).",
-	[DPC_ICMP_UNREACH] = "ICMP destination-unreachable messages about our TCP segments received.",
-	[DPC_ICMP_UNREACH_LIMITED] =
-		"ICMP destination-unreachable messages dropped: more than 10,000 a second on a core.",
+	[DPC_ICMP_ERR] = "ICMP errors (unreachable, time exceeded, parameter problem) about our TCP.",
+	[DPC_ICMP_ERR_LIMITED] = "ICMP errors dropped: more than 10,000 a second on a core.",
 	[DPC_PMTU_LOWERED] = "Connections whose segment size a smaller path MTU lowered.",
-	[DPC_ICMP_CONNECT_FAILED] = "Connects that an ICMP destination-unreachable ended.",
-	[DPC_ICMP_UNREACH_IGNORED] =
-		"ICMP destination-unreachable messages ignored: no segment of ours in flight, "
-		"no smaller MTU, or past the handshake.",
+	[DPC_ICMP_CONNECT_FAILED] = "Connects that an ICMP error ended.",
+	[DPC_ICMP_ERR_IGNORED] =
+		"ICMP errors ignored: no segment of ours in flight, no smaller MTU, or past the handshake.",
 };
 static struct mt_family dpc_fam[DPC_MAX];
 static char dpc_name[DPC_MAX][64];

@@ -125,18 +125,18 @@ static void check_icmp(const uint8_t *data, size_t size)
 	free(copy);
 }
 
-static void check_icmp_unreach(const uint8_t *data, size_t size)
+static void check_icmp_err(const uint8_t *data, size_t size)
 {
-	struct pkt_icmp_unreach tb, back;
+	struct pkt_icmp_err tb, back;
 	uint32_t ours = 0;
 	/* "us" is the quoted source where a header without options puts it,
 	 * so frames about any address reach the rest of the parser */
 	if (size >= PKT_ETH_LEN + PKT_IP_MIN + 8 + 16)
 		memcpy(&ours, data + PKT_ETH_LEN + PKT_IP_MIN + 8 + 12, 4);
-	if (!pkt_icmp_unreach_parse(data, size, ours, &tb))
+	if (!pkt_icmp_err_parse(data, size, ours, &tb))
 		return;
 	CHECK(pkt_classify(data, size) == PKT_PROTO_ICMP);
-	CHECK(!pkt_icmp_unreach_parse(data, size, ours ^ 1, &back)); /* not from us */
+	CHECK(!pkt_icmp_err_parse(data, size, ours ^ 1, &back)); /* not from us */
 
 	/* a router's message about the segment it quoted parses back the same */
 	size_t ihl = (size_t)(data[PKT_ETH_LEN] & 0x0f) * 4;
@@ -147,13 +147,16 @@ static void check_icmp_unreach(const uint8_t *data, size_t size)
 		qlen = 120;
 	memcpy(seg, data, PKT_ETH_LEN);
 	memcpy(seg + PKT_ETH_LEN, q, qlen);
-	size_t n = pkt_icmp_unreach_write(out, seg, PKT_ETH_LEN + qlen, my_mac, tb.from, tb.code,
-					  tb.mtu);
+	size_t n = pkt_icmp_err_write(out, seg, PKT_ETH_LEN + qlen, my_mac, tb.from, tb.type,
+				      tb.code, tb.mtu);
 	CHECK(n);
-	CHECK(pkt_icmp_unreach_parse(out, n, ours, &back));
+	CHECK(pkt_icmp_err_parse(out, n, ours, &back));
 	CHECK(back.raddr == tb.raddr && back.lport == tb.lport && back.rport == tb.rport);
 	CHECK(back.seq == tb.seq && back.mtu == tb.mtu && back.from == tb.from);
-	CHECK(back.code == tb.code && (tb.code == PKT_ICMP_FRAG_NEEDED || !tb.mtu));
+	CHECK(back.type == tb.type && back.code == tb.code);
+	CHECK(pkt_icmp_frag_needed(&tb) || !tb.mtu);
+	CHECK(tb.type == PKT_ICMP_DEST_UNREACH || tb.type == PKT_ICMP_TIME_EXCEEDED ||
+	      tb.type == PKT_ICMP_PARAM_PROBLEM);
 }
 
 static void check_arp(const uint8_t *data, size_t size)
@@ -183,7 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_tcp(f, size);
 	check_arp(f, size);
 	check_icmp(f, size);
-	check_icmp_unreach(f, size);
+	check_icmp_err(f, size);
 	check_csum(f, size);
 	if (size > PKT_ETH_LEN + PKT_IP_MIN + PKT_TCP_MIN) {
 		struct tcp_opts o;

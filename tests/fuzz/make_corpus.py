@@ -4,7 +4,8 @@
   /usr/bin/python3 tests/fuzz/make_corpus.py
 
 pkt:       real frames: Linux-style SYN/SYN-ACK/data/SACK/FIN/RST with
-           options, ARP, ICMP echo and "fragmentation needed", IP options,
+           options, ARP, ICMP echo, "fragmentation needed" and "time
+           exceeded", IP options,
            fragments, VLAN, padding.
 ctl:       one frame of each control message type, several frames in one
            read, a partial frame, an oversized and an undecodable one.
@@ -84,6 +85,10 @@ def pkt_seeds():
         eth / IP(src="198.18.0.254", dst="198.18.0.1") / ICMP(type=3, code=4, nexthopmtu=1280)
         / Raw(bytes(IP(src="198.18.0.1", dst="198.18.0.2", flags="DF", len=1500)
                     / TCP(sport=8080, dport=40000, seq=5001, ack=1001, flags="A"))[:28]),
+        # a router's "time exceeded" about our SYN, quoting the whole header
+        eth / IP(src="198.18.0.254", dst="198.18.0.1") / ICMP(type=11, code=0)
+        / Raw(bytes(IP(src="198.18.0.1", dst="198.18.0.2", flags="DF", ttl=1)
+                    / TCP(sport=40001, dport=80, seq=777, flags="S"))[:40]),
     ]
     for f in frames:
         b = bytes(f)

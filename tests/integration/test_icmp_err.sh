@@ -13,7 +13,9 @@
 #     fails at once with "Connection refused", and one to an address the
 #     router cannot reach with "No route to host", as from a Linux client
 #     (Linux fails them at once too; without this, the connect waited out
-#     every SYN retry).
+#     every SYN retry);
+#  e) a connect whose SYN runs out of TTL at the router fails at once with
+#     "No route to host" (ICMP time exceeded), as from a Linux client.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -65,7 +67,7 @@ send_once() { # $1: port; 4 MiB to the far host, byte-exact, within 60 s
 	done
 	timeout 60 "$BP_BUILD/client-lib/bpcat" "$FAR_IP" "$port" <"$dir/in" ||
 		bp_die "bpcat to $FAR_IP:$port failed or hung (pmtu_lowered=$(bp_stat stats pmtu_lowered 0)," \
-			"icmp_unreach=$(bp_stat stats icmp_unreach 0))"
+			"icmp_errors=$(bp_stat stats icmp_errors 0))"
 	bp_wait_pid "$sink" 30 || bp_die "socat on the far host failed"
 	got=$(sha256sum <"$dir/out" | cut -d' ' -f1)
 	[ "$got" = "$want" ] || bp_die "sha256 differs: sent $want received $got ($(stat -c %s "$dir/out") bytes)"
@@ -74,8 +76,8 @@ send_once() { # $1: port; 4 MiB to the far host, byte-exact, within 60 s
 # a) the first connection meets the narrow hop and learns it
 send_once 6101
 lowered=$(bp_stat stats pmtu_lowered)
-icmps=$(bp_stat stats icmp_unreach)
-[ "$lowered" = 1 ] || bp_die "pmtu_lowered is $lowered after one connection (want 1; icmp_unreach $icmps)"
+icmps=$(bp_stat stats icmp_errors)
+[ "$lowered" = 1 ] || bp_die "pmtu_lowered is $lowered after one connection (want 1; icmp_errors $icmps)"
 bp_log "a) 4 MiB through the 1280-byte hop, byte-exact; the router's ICMP lowered the MSS"
 
 # b) a connection held open shows the cached size in bypassctl flows
@@ -127,8 +129,27 @@ refused() { # $1: address, $2: port, $3: the error both must report
 refused "$FAR_IP" 6200 "Connection refused"
 # no such host: the router's ARP fails (about 3 s), then it answers host unreachable
 refused 198.18.154.9 6201 "No route to host"
+# e) a router whose forwarded packets run out of TTL (the router's
+# mangle table sets it to 1, as a routing loop would wear it down) answers
+# "time exceeded", which ends a connect with EHOSTUNREACH as on Linux; the
+# Linux client here is the far host, its SYN crossing the same router
+bp_peer iptables -t mangle -A PREROUTING -d 198.18.154.3 -j TTL --ttl-set 1 &&
+	bp_peer iptables -t mangle -A PREROUTING -d 198.18.153.77 -j TTL --ttl-set 1 ||
+	bp_die "iptables' TTL target failed in the router (kernel module xt_TTL)"
+out=$(far timeout 20 socat -u /dev/null "TCP:198.18.153.77:6202" 2>&1) &&
+	bp_die "Linux connected through a TTL of 1"
+[[ $out == *"No route to host"* ]] ||
+	bp_die "Linux's connect through a TTL of 1: '$out' (want 'No route to host')"
+t0=$(date +%s.%N)
+out=$(timeout 20 "$BP_BUILD/client-lib/bpcat" 198.18.154.3 6202 </dev/null 2>&1) &&
+	bp_die "bpcat connected through a TTL of 1"
+t1=$(date +%s.%N)
+[[ $out == *"No route to host"* ]] ||
+	bp_die "bypass's connect through a TTL of 1: '$out' (want 'No route to host', as Linux)"
+bp_log "e) time exceeded: 'No route to host' after $(echo "$t1 - $t0" | bc | cut -c1-4) s, as from Linux"
 failed=$(bp_stat stats icmp_connects_failed)
-[ "$failed" = 2 ] || bp_die "icmp_connects_failed is $failed (want 2)"
+[ "$failed" = 3 ] || bp_die "icmp_connects_failed is $failed (want 3)"
 echo "PASS: ICMP errors through a Linux router: PMTU discovery over a 1280-byte hop" \
-	"(2 x 4 MiB byte-exact, one MSS lowering from $(bp_stat stats icmp_unreach) ICMP," \
-	"later connections start at mss 1240); connects refused and unreachable as on Linux"
+	"(2 x 4 MiB byte-exact, one MSS lowering from $(bp_stat stats icmp_errors) ICMP," \
+	"later connections start at mss 1240); connects refused, unreachable and out of TTL" \
+	"as on Linux"

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_icmp_err.c - ICMP "destination unreachable" about our segments
- * (slowpath/icmp_err.c, tcp_mss_lowered()): a router's "fragmentation
- * needed" about a segment in flight cuts the connection's segments at
- * once (path MTU discovery), an unreachable port or host ends a connect
- * with Linux's errno, and a message that names no segment of ours in
+ * test_icmp_err.c - ICMP errors about our segments (slowpath/icmp_err.c,
+ * tcp_mss_lowered()): a router's "fragmentation needed" about a segment
+ * in flight cuts the connection's segments at once (path MTU discovery),
+ * an unreachable port or host, a time exceeded or a parameter problem
+ * ends a connect with Linux's errno, and a message that names no segment of ours in
  * flight, or claims too little, is not believed (RFC 5927, as Linux).
  *
  * The retransmission timer is held at 3 s, so every resend seen within
@@ -41,9 +41,10 @@ static uint64_t count(enum dp_counter c)
 	return dp_fp_counter(&H.dp, c) + __atomic_load_n(&H.dp.sp_counters[c], __ATOMIC_RELAXED);
 }
 
-/* the router's "destination unreachable" @code about the segment in @seg
+/* the router's ICMP error @type/@code about the segment in @seg
  * (headers), MTU @mtu, its quoted sequence number moved by @seq_delta */
-static void inject_unreach(const uint8_t *seg, uint8_t code, uint16_t mtu, uint32_t seq_delta)
+static void inject_icmp_err(const uint8_t *seg, uint8_t type, uint8_t code, uint16_t mtu,
+			    uint32_t seq_delta)
 {
 	uint8_t q[QUOTE_LEN], f[128];
 	memcpy(q, seg, sizeof(q));
@@ -51,9 +52,15 @@ static void inject_unreach(const uint8_t *seg, uint8_t code, uint16_t mtu, uint3
 	memcpy(&seq, q + PKT_ETH_LEN + PKT_IP_MIN + 4, 4);
 	seq = htonl(ntohl(seq) + seq_delta);
 	memcpy(q + PKT_ETH_LEN + PKT_IP_MIN + 4, &seq, 4);
-	size_t n = pkt_icmp_unreach_write(f, q, sizeof(q), ROUTER_MAC, router_ip(), code, mtu);
+	size_t n = pkt_icmp_err_write(f, q, sizeof(q), ROUTER_MAC, router_ip(), type, code, mtu);
 	cr_assert_gt(n, 0);
 	h_inject_raw(f, n < 60 ? 60 : n);
+}
+
+/* a "destination unreachable" @code (inject_icmp_err()) */
+static void inject_unreach(const uint8_t *seg, uint8_t code, uint16_t mtu, uint32_t seq_delta)
+{
+	inject_icmp_err(seg, PKT_ICMP_DEST_UNREACH, code, mtu, seq_delta);
 }
 
 static void inject_too_big(const uint8_t *seg, uint16_t mtu, uint32_t seq_delta)
@@ -127,14 +134,14 @@ Test(pmtu, a_router_s_mtu_cuts_the_segments_in_flight)
 	inject_too_big(first, 1280, 0);
 	inject_too_big(first, 1280, 1460);
 	cr_assert_leq(resent_burst_max(iss), 1240, "a segment larger than the path takes");
-	WAIT_FOR(count(DPC_ICMP_UNREACH_IGNORED) == 1, 2000);
+	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 1, 2000);
 	cr_assert_eq(count(DPC_PMTU_LOWERED), 1);
-	cr_assert_eq(count(DPC_ICMP_UNREACH), 2);
+	cr_assert_eq(count(DPC_ICMP_ERR), 2);
 	expect_no_segment(200); /* and one resend */
 
 	/* a larger MTU later never raises the MSS again */
 	inject_too_big(first, 1400, 0);
-	WAIT_FOR(count(DPC_ICMP_UNREACH_IGNORED) == 2, 2000);
+	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 2, 2000);
 	expect_no_segment(200);
 	cr_assert_eq(count(DPC_PMTU_LOWERED), 1);
 }
@@ -162,10 +169,10 @@ Test(pmtu, a_sequence_number_not_in_flight_is_not_believed)
 	inject_too_big(first, 1280, (uint32_t)-1);      /* below snd_una */
 	inject_too_big(first, 1460 + 40, 0);            /* no smaller than our MSS */
 	inject_too_big(first, 1500 + 40, 0);
-	WAIT_FOR(count(DPC_ICMP_UNREACH_IGNORED) == 4, 2000);
+	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 4, 2000);
 	ack_all(iss);
 	inject_too_big(first, 1280, 0);                 /* acked already */
-	WAIT_FOR(count(DPC_ICMP_UNREACH_IGNORED) == 5, 2000);
+	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 5, 2000);
 	cr_assert_eq(count(DPC_PMTU_LOWERED), 0);
 
 	/* nothing was resent, and new data still goes in full-size segments */
@@ -191,8 +198,8 @@ Test(pmtu, a_flood_cannot_crowd_out_the_router)
 	for (uint32_t i = 0; i < 1000; i++)
 		inject_too_big(other, 1280, i);
 	inject_too_big(first, 1280, 0); /* the router's, behind them */
-	WAIT_FOR(count(DPC_ICMP_UNREACH) + count(DPC_ICMP_UNREACH_LIMITED) == 1001, 5000);
-	cr_assert_gt(count(DPC_ICMP_UNREACH_LIMITED), 0, "1,000 in a few ms all reached the slowpath");
+	WAIT_FOR(count(DPC_ICMP_ERR) + count(DPC_ICMP_ERR_LIMITED) == 1001, 5000);
+	cr_assert_gt(count(DPC_ICMP_ERR_LIMITED), 0, "1,000 in a few ms all reached the slowpath");
 	cr_assert_leq(resent_burst_max(iss), 1240, "the flood crowded out the router's message");
 	cr_assert_eq(count(DPC_PMTU_LOWERED), 1);
 }
@@ -241,11 +248,15 @@ Test(icmp_connect, a_rejected_port_refuses_the_connect_at_once)
 	expect_no_segment(800); /* and none after: the SYN timer is 250 ms, doubling */
 }
 
-Test(icmp_connect, an_unreachable_host_fails_the_connect_as_on_linux)
+/* Linux's tcp_v4_err(): a destination unreachable gives its code's errno
+ * (icmp_err_convert[]), a time exceeded (a routing loop) EHOSTUNREACH and a
+ * parameter problem EPROTO, whatever their code */
+Test(icmp_connect, an_icmp_error_fails_the_connect_as_on_linux)
 {
-	static const struct { uint8_t code; int err; } want[] = {
-		{ 0, ENETUNREACH }, { 1, EHOSTUNREACH }, { 10, EHOSTUNREACH },
-		{ 13, EHOSTUNREACH }, { 7, EHOSTDOWN },
+	static const struct { uint8_t type, code; int err; } want[] = {
+		{ 3, 0, ENETUNREACH }, { 3, 1, EHOSTUNREACH }, { 3, 10, EHOSTUNREACH },
+		{ 3, 13, EHOSTUNREACH }, { 3, 7, EHOSTDOWN }, { 11, 0, EHOSTUNREACH },
+		{ 11, 1, EHOSTUNREACH }, { 12, 0, EPROTO }, { 12, 2, EPROTO },
 	};
 	uint8_t syn[QUOTE_LEN];
 	uint32_t iss;
@@ -262,9 +273,10 @@ Test(icmp_connect, an_unreachable_host_fails_the_connect_as_on_linux)
 			while (p.dport != 90 + i);
 			memcpy(syn, h_last_frame, QUOTE_LEN);
 		}
-		inject_unreach(syn, want[i].code, 0, 0);
+		inject_icmp_err(syn, want[i].type, want[i].code, 0, 0);
 		WAIT_FOR(bp_connect_status(H.app, h) == -want[i].err, 2000);
 	}
+	cr_assert_eq(count(DPC_ICMP_CONNECT_FAILED), sizeof(want) / sizeof(want[0]));
 }
 
 Test(icmp_connect, a_message_not_about_our_syn_is_ignored)
@@ -275,7 +287,7 @@ Test(icmp_connect, a_message_not_about_our_syn_is_ignored)
 	inject_unreach(syn, PKT_ICMP_PORT_UNREACH, 0, 1);          /* not our SYN's seq */
 	inject_unreach(syn, PKT_ICMP_PORT_UNREACH, 0, (uint32_t)-1);
 	inject_unreach(syn, PKT_ICMP_FRAG_NEEDED, 576, 0);         /* a SYN fits anywhere */
-	WAIT_FOR(count(DPC_ICMP_UNREACH_IGNORED) == 3, 2000);
+	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 3, 2000);
 	cr_assert_eq(bp_connect_status(H.app, h), -EINPROGRESS);
 
 	/* past the handshake a port unreachable changes nothing (on Linux a
@@ -292,7 +304,9 @@ Test(icmp_connect, a_message_not_about_our_syn_is_ignored)
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.seq, iss + 1);
 	inject_unreach(syn, PKT_ICMP_PORT_UNREACH, 0, 1);          /* "x", in flight */
-	WAIT_FOR(count(DPC_ICMP_UNREACH_IGNORED) == 4, 2000);
+	inject_icmp_err(syn, PKT_ICMP_TIME_EXCEEDED, 0, 0, 1);
+	inject_icmp_err(syn, PKT_ICMP_PARAM_PROBLEM, 0, 0, 1);
+	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 6, 2000);
 	cr_assert_eq(bp_send(H.app, h, "y", 1), 1);
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.seq, iss + 2, "the connection was ended");

@@ -297,7 +297,7 @@ Test(icmp, fragments_and_bad_headers)
 	cr_assert_eq(pkt_icmp_echo_reply(rep, sizeof(rep), req, n, MY_MAC), 0);
 }
 
-/* ------------------------ destination unreachable (PMTU, failed connects) */
+/* -------- destination unreachable, time exceeded, parameter problem */
 
 /*
  * A router (10.0.0.254) tells us (10.0.0.1) that our 1500-byte segment
@@ -344,13 +344,13 @@ static uint32_t ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
 	return r;
 }
 
-Test(icmp_unreach, parses_what_a_router_sends)
+Test(icmp_errors, parses_what_a_router_sends)
 {
 	uint8_t f[128];
-	struct pkt_icmp_unreach tb;
+	struct pkt_icmp_err tb;
 	size_t n = mk_too_big(f, 1280, 8);
 
-	cr_assert(pkt_icmp_unreach_parse(f, n, ip4(10, 0, 0, 1), &tb));
+	cr_assert(pkt_icmp_err_parse(f, n, ip4(10, 0, 0, 1), &tb));
 	cr_assert_eq(tb.from, ip4(10, 0, 0, 254));
 	cr_assert_eq(tb.raddr, ip4(10, 0, 5, 5));
 	cr_assert_eq(tb.lport, 40000);
@@ -361,70 +361,118 @@ Test(icmp_unreach, parses_what_a_router_sends)
 	cr_assert_eq(tb.quoted_len, 1500);
 	/* Linux routers quote more than 8 bytes; Ethernet pads short frames */
 	n = mk_too_big(f, 1280, 40);
-	cr_assert(pkt_icmp_unreach_parse(f, n + 6, ip4(10, 0, 0, 1), &tb));
+	cr_assert(pkt_icmp_err_parse(f, n + 6, ip4(10, 0, 0, 1), &tb));
 	cr_assert_eq(tb.seq, 0x01020304u);
 	/* a firewall's port unreachable: its "MTU" bytes are unused, not an MTU */
 	f[14 + 20 + 1] = PKT_ICMP_PORT_UNREACH;
 	put16(f + 14 + 20 + 2, 0);
 	put16(f + 14 + 20 + 2, ref_csum(f + 14 + 20, 8 + 20 + 40));
-	cr_assert(pkt_icmp_unreach_parse(f, n, ip4(10, 0, 0, 1), &tb));
+	cr_assert(pkt_icmp_err_parse(f, n, ip4(10, 0, 0, 1), &tb));
 	cr_assert_eq(tb.code, PKT_ICMP_PORT_UNREACH);
 	cr_assert_eq(tb.mtu, 0);
 	cr_assert_eq(tb.lport, 40000);
 }
 
-Test(icmp_unreach, refuses_what_is_not_about_our_tcp)
+/* time exceeded and parameter problem, any code, as Linux's tcp_v4_err()
+ * takes them; their header's last 4 bytes are never an MTU */
+static void retype(uint8_t *f, size_t n, uint8_t type, uint8_t code)
+{
+	uint8_t *icmp = f + 14 + 20;
+
+	icmp[0] = type;
+	icmp[1] = code;
+	put16(icmp + 2, 0);
+	put16(icmp + 2, ref_csum(icmp, n - 14 - 20));
+}
+
+Test(icmp_errors, time_exceeded_and_parameter_problem)
+{
+	static const uint8_t types[] = { PKT_ICMP_TIME_EXCEEDED, PKT_ICMP_PARAM_PROBLEM };
+	uint8_t f[128];
+	struct pkt_icmp_err tb;
+
+	for (size_t i = 0; i < 2; i++) {
+		for (unsigned code = 0; code < 256; code += 51) {
+			size_t n = mk_too_big(f, 1280, 8);
+			retype(f, n, types[i], (uint8_t)code);
+			cr_assert(pkt_icmp_err_parse(f, n, ip4(10, 0, 0, 1), &tb),
+				  "type %u code %u", types[i], code);
+			cr_assert_eq(tb.type, types[i]);
+			cr_assert_eq(tb.code, code);
+			cr_assert_eq(tb.mtu, 0, "type %u: an MTU", types[i]);
+			cr_assert_not(pkt_icmp_frag_needed(&tb));
+			cr_assert_eq(tb.seq, 0x01020304u);
+			cr_assert_eq(tb.lport, 40000);
+		}
+	}
+	size_t n = mk_too_big(f, 1280, 8);
+	cr_assert(pkt_icmp_err_parse(f, n, ip4(10, 0, 0, 1), &tb));
+	cr_assert_eq(tb.type, PKT_ICMP_DEST_UNREACH);
+	cr_assert(pkt_icmp_frag_needed(&tb));
+	retype(f, n, PKT_ICMP_TIME_EXCEEDED, PKT_ICMP_FRAG_NEEDED);
+	cr_assert(pkt_icmp_err_parse(f, n, ip4(10, 0, 0, 1), &tb));
+	cr_assert_not(pkt_icmp_frag_needed(&tb), "time exceeded with code 4 is no MTU");
+	cr_assert_eq(tb.mtu, 0);
+}
+
+Test(icmp_errors, refuses_what_is_not_about_our_tcp)
 {
 	uint8_t f[128], g[128];
-	struct pkt_icmp_unreach tb;
+	struct pkt_icmp_err tb;
 	size_t n = mk_too_big(f, 1280, 8);
 	uint32_t us = ip4(10, 0, 0, 1);
 	uint8_t *icmp = g + 34, *q = icmp + 8;
 
-	cr_assert_not(pkt_icmp_unreach_parse(f, n, ip4(10, 0, 0, 2), &tb), "not from us");
-	cr_assert_not(pkt_icmp_unreach_parse(f, n - 1, us, &tb), "truncated");
+	cr_assert_not(pkt_icmp_err_parse(f, n, ip4(10, 0, 0, 2), &tb), "not from us");
+	cr_assert_not(pkt_icmp_err_parse(f, n - 1, us, &tb), "truncated");
 	memcpy(g, f, n);
-	icmp[0] = 11; /* time exceeded */
-	icmp[1] = 0;
-	put16(icmp + 2, 0);
-	put16(icmp + 2, ref_csum(icmp, 36));
-	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "other type");
+	/* source quench, redirect, echo reply, echo request, timestamp: not
+	 * errors TCP takes (Linux ignores quench, handles redirects apart) */
+	static const uint8_t others[] = { 4, 5, 0, 8, 13 };
+	for (size_t i = 0; i < sizeof(others); i++) {
+		memcpy(g, f, n);
+		icmp[0] = others[i];
+		icmp[1] = 0;
+		put16(icmp + 2, 0);
+		put16(icmp + 2, ref_csum(icmp, 36));
+		cr_assert_not(pkt_icmp_err_parse(g, n, us, &tb), "type %u", others[i]);
+	}
 	memcpy(g, f, n);
 	icmp[1] = 16; /* no such code */
 	put16(icmp + 2, 0);
 	put16(icmp + 2, ref_csum(icmp, 36));
-	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "other code");
+	cr_assert_not(pkt_icmp_err_parse(g, n, us, &tb), "other code");
 	memcpy(g, f, n);
 	icmp[7] ^= 1;
-	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "bad checksum");
+	cr_assert_not(pkt_icmp_err_parse(g, n, us, &tb), "bad checksum");
 	memcpy(g, f, n);
 	q[9] = 17;
 	put16(icmp + 2, 0);
 	put16(icmp + 2, ref_csum(icmp, 36));
-	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "quotes UDP");
+	cr_assert_not(pkt_icmp_err_parse(g, n, us, &tb), "quotes UDP");
 	memcpy(g, f, n);
 	put16(q + 6, 0x2010); /* a later fragment: no TCP header in it */
 	put16(icmp + 2, 0);
 	put16(icmp + 2, ref_csum(icmp, 36));
-	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "quotes a fragment");
+	cr_assert_not(pkt_icmp_err_parse(g, n, us, &tb), "quotes a fragment");
 	memcpy(g, f, n);
 	q[0] = 0x46; /* claims options it does not quote: no room for the ports */
 	put16(icmp + 2, 0);
 	put16(icmp + 2, ref_csum(icmp, 36));
-	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "quoted header too long");
+	cr_assert_not(pkt_icmp_err_parse(g, n, us, &tb), "quoted header too long");
 	n = mk_too_big(g, 1280, 4);
-	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "quotes 4 TCP bytes");
+	cr_assert_not(pkt_icmp_err_parse(g, n, us, &tb), "quotes 4 TCP bytes");
 	n = mk_too_big(g, 1280, 8);
 	put16(g + 14 + 6, 0x2000); /* the ICMP itself fragmented */
 	put16(g + 14 + 10, 0);
 	put16(g + 14 + 10, ref_csum(g + 14, 20));
-	cr_assert_not(pkt_icmp_unreach_parse(g, n, us, &tb), "fragmented ICMP");
+	cr_assert_not(pkt_icmp_err_parse(g, n, us, &tb), "fragmented ICMP");
 }
 
-Test(icmp_unreach, write_quotes_the_segment_for_parse)
+Test(icmp_errors, write_quotes_the_segment_for_parse)
 {
 	uint8_t seg[128], f[128];
-	struct pkt_icmp_unreach tb;
+	struct pkt_icmp_err tb;
 	uint8_t frame[64];
 	size_t n;
 
@@ -434,13 +482,22 @@ Test(icmp_unreach, write_quotes_the_segment_for_parse)
 	memcpy(frame + 6, PEER_MAC, 6);
 	put16(frame + 12, 0x0800);
 	memcpy(frame + 14, seg + 14 + 20 + 8, 28);
-	n = pkt_icmp_unreach_write(f, frame, 14 + 28, MY_MAC, ip4(10, 0, 0, 254), 4, 1400);
+	n = pkt_icmp_err_write(f, frame, 14 + 28, MY_MAC, ip4(10, 0, 0, 254),
+			       PKT_ICMP_DEST_UNREACH, PKT_ICMP_FRAG_NEEDED, 1400);
 	cr_assert_eq(n, 14 + 20 + 8 + 28);
 	cr_assert_eq(ref_csum(f + 14, 20), 0, "IP checksum");
 	cr_assert_eq(ref_csum(f + 34, 36), 0, "ICMP checksum");
 	cr_assert(memcmp(f, PEER_MAC, 6) == 0, "back to the segment's sender");
-	cr_assert(pkt_icmp_unreach_parse(f, n, ip4(10, 0, 0, 1), &tb));
+	cr_assert(pkt_icmp_err_parse(f, n, ip4(10, 0, 0, 1), &tb));
 	cr_assert_eq(tb.mtu, 1400);
 	cr_assert_eq(tb.seq, 0x01020304u);
 	cr_assert_eq(tb.lport, 40000);
+	/* a time exceeded carries no MTU, whatever it is asked to write */
+	n = pkt_icmp_err_write(f, frame, 14 + 28, MY_MAC, ip4(10, 0, 0, 254),
+			       PKT_ICMP_TIME_EXCEEDED, 0, 1400);
+	cr_assert_eq(ref_csum(f + 34, 36), 0, "ICMP checksum");
+	cr_assert(pkt_icmp_err_parse(f, n, ip4(10, 0, 0, 1), &tb));
+	cr_assert_eq(tb.type, PKT_ICMP_TIME_EXCEEDED);
+	cr_assert_eq(tb.mtu, 0);
+	cr_assert_eq(be16(f + 34 + 6), 0, "unused bytes are zero");
 }
