@@ -24,8 +24,10 @@
  *
  *   fields                                  | fastpath        | slowpath
  *   ----------------------------------------+-----------------+----------------
- *   identity: local/remote ip+port, mac,    | reads           | writes before
+ *   identity: local/remote ip+port,         | reads           | writes before
  *     wscales, rx/tx_isn, flow_id           |                 |   FLOW_ADD only
+ *   remote_mac                              | writes it at    | writes before
+ *                                           |   FLOW_NEIGH    |   FLOW_ADD only
  *   mss                                     | lowers it at    | writes before
  *                                           |   FLOW_PMTU     |   FLOW_ADD; relaxed
  *                                           |   (relaxed)     |   reads after
@@ -396,6 +398,8 @@ enum dp_msg_type {
 	DPM_BUCKET_OUT,     /* arg: bucket, flow_id: the core to hand it to (core to core too) */
 	DPM_FLOW_PMTU,      /* flow_id, arg: a smaller MSS the path takes: send no larger
 			     * segment from now on, and resend what is in flight */
+	DPM_FLOW_NEIGH,     /* flow_id, ptr: the next hop's new MAC, its 6 bytes in
+			     * memory order in an integer: address frames there */
 	/* fastpath core -> fastpath core */
 	DPM_BUCKET_IN,      /* arg: bucket, ptr: struct dp_bucket_move: its flows, now yours */
 	DPM_RX_FWD,         /* ptr: mbuf received on another core's queue, for a bucket you own */

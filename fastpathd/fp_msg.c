@@ -9,6 +9,7 @@
  * flow's bucket; any other core passes it on or parks it (fp_steer.c).
  */
 #include <errno.h>
+#include <string.h>
 
 #include "fastpath.h"
 
@@ -18,7 +19,7 @@ static bool flow_msg(uint16_t type)
 	switch (type) {
 	case DPM_FLOW_ADD: case DPM_FLOW_DEL: case DPM_FLOW_RETX: case DPM_FLOW_SHUTWR:
 	case DPM_FLOW_MOVE: case DPM_FLOW_PROBE: case DPM_FLOW_DETACH: case DPM_DOORBELL:
-	case DPM_DOORBELL_SEND: case DPM_FLOW_PMTU:
+	case DPM_DOORBELL_SEND: case DPM_FLOW_PMTU: case DPM_FLOW_NEIGH:
 		return true;
 	default:
 		return false;
@@ -129,6 +130,13 @@ void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_RESET))
 			tcp_mss_lowered(fp, f, msg->arg);
 		break;
+	case DPM_FLOW_NEIGH: {
+		uint64_t mac = (uint64_t)(uintptr_t)msg->ptr;
+
+		if (f->flags & FPF_ACTIVE)
+			memcpy(f->remote_mac.addr_bytes, &mac, RTE_ETHER_ADDR_LEN);
+		break;
+	}
 	case DPM_FLOW_SHUTWR: {
 		/* a FIN that waits for an app's posted frames is decided
 		 * again once the app is gone: it posts nothing more */

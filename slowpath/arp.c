@@ -26,11 +26,14 @@
  * looked for only when an address we asked for is answered, so the work
  * follows our own connects, not the wire's frames.  A neighbour is asked
  * at most once per SP_ARP_ASK_GAP_MS however many connects wait on it.
- * Entries do not age out: the connections that use one keep their own copy
- * of the MAC, and the owner of an address that moves sends a gratuitous
- * ARP or asks for us; an entry not confirmed for SP_ARP_REACHABLE_MS is
- * asked for again when an active open resends its SYN (sp_arp_recheck()),
- * and a SYN is not answered through it (sp_arp_reply_mac()).
+ * Entries do not age out: the owner of an address that moves sends a
+ * gratuitous ARP or asks for us; an entry not confirmed for
+ * SP_ARP_REACHABLE_MS is asked for again when an active open resends its
+ * SYN (sp_arp_recheck()), and a SYN is not answered through it
+ * (sp_arp_reply_mac()).  Each connection keeps its own copy of the MAC
+ * (the fastpath's flow has one); when an entry moves, the connections
+ * still on its old MAC follow it (sp_arp_tick()), as Linux's follow their
+ * neighbour entry.
  */
 #include <string.h>
 #include <rte_jhash.h>
@@ -44,6 +47,7 @@
 #define SP_ARP_ASK_GAP_MS 100
 #define SP_ARP_REACHABLE_MS 30000
 #define SP_ARP_ASK_LIFE_MS (2 * ARP_RETRY_MS)
+#define SP_ARP_SWEEP_GAP_MS 50
 
 _Static_assert((SP_ARP_SETS & (SP_ARP_SETS - 1)) == 0, "ARP sets: a power of two");
 
@@ -123,6 +127,11 @@ static void learn(struct sp *sp, struct sp_arp_entry *e, const uint8_t *mac)
 {
 	bool answered = e->incomplete;
 
+	if (e->valid && memcmp(e->mac.addr_bytes, mac, 6)) {
+		e->moved = true; /* the connections on it follow: sp_arp_tick() */
+		sp->arp_moved = true;
+	}
+
 	memcpy(e->mac.addr_bytes, mac, 6);
 	e->valid = true;
 	e->incomplete = false;
@@ -182,6 +191,36 @@ void sp_arp_recheck(struct sp *sp, uint32_t ip, struct rte_ether_addr *mac)
 	*mac = e->mac;
 	if (sp->now - e->updated >= sp_ms_to_tsc(sp, SP_ARP_REACHABLE_MS))
 		ask(sp, e);
+}
+
+/**
+ * sp_arp_tick - the connections whose next hop moved to another MAC
+ * follow it: their frames go to the new MAC from now on (the fastpath's
+ * flow by DPM_FLOW_NEIGH).  One pass over the connections at most every
+ * SP_ARP_SWEEP_GAP_MS, so a flood of moves (gratuitous ARPs need no
+ * secret) costs the slowpath no more than that.
+ */
+void sp_arp_tick(struct sp *sp)
+{
+	DP_ASSERT_SP();
+	if (!sp->arp_moved || sp->now < sp->arp_sweep_next)
+		return;
+	sp->arp_sweep_next = sp->now + sp_ms_to_tsc(sp, SP_ARP_SWEEP_GAP_MS);
+	sp->arp_moved = false;
+	for (uint32_t i = 0; i < sp->nconns; i++) {
+		uint32_t id = sp->active[i];
+		struct sp_conn *c = &sp->conns[id];
+		if (c->state == SPS_ARP_WAIT || c->state == SPS_DELETING)
+			continue;
+		const struct sp_arp_entry *e = c->next_hop ? find(sp, c->next_hop) : NULL;
+		if (!e || !e->moved || !e->valid || rte_is_same_ether_addr(&c->mac, &e->mac))
+			continue;
+		c->mac = e->mac;
+		if (c->state == SPS_ESTABLISHED || c->state == SPS_TIME_WAIT)
+			sp_fp_flow_neigh(sp, id, &c->mac);
+	}
+	for (unsigned i = 0; i < SP_ARP_SIZE; i++)
+		sp->arp[i].moved = false;
 }
 
 /* a sender that can be a neighbour of ours: on our subnet, or the gateway

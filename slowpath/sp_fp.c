@@ -305,6 +305,18 @@ void sp_fp_flow_pmtu(struct sp *sp, uint32_t id, uint16_t mss)
 	send_fp(sp, DPM_FLOW_PMTU, id, mss, NULL);
 }
 
+/**
+ * sp_fp_flow_neigh - flow @id's next hop moved to @mac (arp.c): the
+ * fastpath addresses the flow's frames there from now on.
+ */
+void sp_fp_flow_neigh(struct sp *sp, uint32_t id, const struct rte_ether_addr *mac)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, mac->addr_bytes, RTE_ETHER_ADDR_LEN);
+	send_fp(sp, DPM_FLOW_NEIGH, id, 0, (void *)(uintptr_t)v);
+}
+
 /** sp_fp_flow_probe - send a keepalive probe. */
 void sp_fp_flow_probe(struct sp *sp, uint32_t id)
 {

@@ -82,6 +82,7 @@ uint32_t sp_fp_rpc_stats(struct sp *sp, struct dp_rpc_stat *out, uint32_t max);
 void sp_fp_flow_retx(struct sp *sp, uint32_t id);
 void sp_fp_flow_probe(struct sp *sp, uint32_t id);
 void sp_fp_flow_pmtu(struct sp *sp, uint32_t id, uint16_t mss);
+void sp_fp_flow_neigh(struct sp *sp, uint32_t id, const struct rte_ether_addr *mac);
 void sp_fp_flow_shutwr(struct sp *sp, uint32_t id, unsigned how, uint32_t rpc_posted);
 void sp_fp_flow_detach(struct sp *sp, uint32_t id);
 void sp_fp_flow_move(struct sp *sp, uint32_t id, struct dp_move *mv);

@@ -130,6 +130,7 @@ struct sp_arp_entry {
 	struct rte_ether_addr mac;
 	bool valid;
 	bool incomplete;
+	bool moved;		/* its MAC changed: open connections follow (sp_arp_tick()) */
 	uint64_t updated;	/* tsc: last learned or confirmed */
 	uint64_t asked;		/* tsc: our last request for it */
 };
@@ -275,6 +276,8 @@ struct sp {
 	uint16_t listener_by_port[65536]; /* listener index + 1, 0 = none */
 	struct sp_arp_entry arp[SP_ARP_SIZE];
 	uint32_t arp_key;             /* the neighbour cache's hash key (arp.c) */
+	bool arp_moved;               /* some entry is moved (arp.c) */
+	uint64_t arp_sweep_next;      /* tsc: connections follow moved entries no sooner */
 	struct sp_pmtu_entry pmtu[SP_PMTU_SIZE]; /* smaller path MTUs learned (icmp_err.c) */
 	uint32_t pmtu_key;
 	uint16_t next_ephemeral;
@@ -496,6 +499,7 @@ void sp_arp_rx(struct sp *sp, struct rte_mbuf *m);
 const struct rte_ether_addr *sp_arp_lookup(struct sp *sp, uint32_t ip);
 void sp_arp_request(struct sp *sp, uint32_t ip);
 void sp_arp_recheck(struct sp *sp, uint32_t ip, struct rte_ether_addr *mac);
+void sp_arp_tick(struct sp *sp);
 void sp_arp_reply_mac(struct sp *sp, uint32_t saddr, const uint8_t *src_mac,
 		      struct rte_ether_addr *out);
 uint32_t sp_next_hop(struct sp *sp, uint32_t dst);

@@ -190,6 +190,53 @@ Test(neigh, a_gratuitous_arp_moves_a_known_entry)
 	expect_learned(80, OTHER_MAC, "a gratuitous ARP");
 }
 
+/* an open connection @h sends @c: the segment's destination MAC */
+static void send_byte_to(int h, char c, uint8_t *dst_mac)
+{
+	struct pkt_tcp p;
+
+	cr_assert_eq(bp_send(H.app, h, &c, 1), 1);
+	do
+		EXPECT_SEG(p, 1000);
+	while (!p.payload_len);
+	cr_assert_eq(p.payload[0], (uint8_t)c);
+	memcpy(dst_mac, p.dst_mac, 6);
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 9001, .ack = p.seq + 1, .wnd = 65535 });
+}
+
+/* open connections follow their neighbour to its new MAC, as Linux's
+ * follow their neighbour entry: a gratuitous ARP (a failover's address
+ * moving to another host) or a request for us from the new MAC */
+Test(neigh, open_connections_follow_a_moved_neighbour)
+{
+	static const uint8_t THIRD_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x77 };
+	struct pkt_tcp syn, p;
+	uint8_t dst[6];
+	int h = h_connect_until_syn(83, &syn);
+
+	h_inject(&(struct seg){ .flags = TCPF_SYN | TCPF_ACK, .seq = 9000, .ack = syn.seq + 1,
+				.wnd = 65535, .mss = 1460, .wscale = -1 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags, TCPF_ACK);
+	WAIT_FOR(bp_connect_status(H.app, h) == 0, 1000);
+	send_byte_to(h, 'a', dst);
+	cr_assert(!memcmp(dst, H.peer_mac, 6));
+
+	inject_arp(PKT_ARP_REQUEST, OTHER_MAC, H.peer_ip, H.peer_ip);
+	settle();
+	usleep(200 * 1000); /* connections follow within 50 ms of a move */
+	send_byte_to(h, 'b', dst);
+	cr_assert(!memcmp(dst, OTHER_MAC, 6), "after a gratuitous ARP: data to %02x:..:%02x",
+		  dst[0], dst[5]);
+
+	inject_arp(PKT_ARP_REQUEST, THIRD_MAC, H.peer_ip, H.our_ip);
+	settle();
+	usleep(200 * 1000);
+	send_byte_to(h, 'c', dst);
+	cr_assert(!memcmp(dst, THIRD_MAC, 6), "after a request for us: data to %02x:..:%02x",
+		  dst[0], dst[5]);
+}
+
 /* connects waiting on one neighbour share its requests: one per 100 ms */
 Test(neigh, one_request_for_many_connects)
 {
