@@ -170,7 +170,8 @@ struct fp_range {
  * tx_isn + 1 + pos and rx_isn + 1 + pos.
  */
 struct fp_flow {
-	/* --- identity (set at install, read-only afterwards) --- */
+	/* --- identity (set at install; afterwards only mss and remote_mac
+	 * change, at DPM_FLOW_PMTU and DPM_FLOW_NEIGH: the table above) --- */
 	uint32_t local_ip, remote_ip;       /* network order */
 	uint16_t local_port, remote_port;   /* host order */
 	struct rte_ether_addr remote_mac;
@@ -616,6 +617,8 @@ enum dp_counter {
 	DPC_ICMP_CONNECT_FAILED, /* connects an ICMP error ended (slowpath) */
 	DPC_ICMP_ERR_IGNORED, /* ... that named no segment of ours in flight, no smaller
 				   * MTU, or a connection past its handshake (slowpath) */
+	DPC_RX_DROP_OTHERHOST, /* frames to another host's unicast MAC (fp_rx.c) */
+	DPC_NEIGH_FOLLOWED,   /* connections that followed their next hop to a new MAC (arp.c) */
 	DPC_MAX,
 };
 

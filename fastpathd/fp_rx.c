@@ -42,7 +42,7 @@ static bool rx_classify(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp, str
 	 * promiscuous port or a bridge flooding an unknown MAC shows us those */
 	if (len >= PKT_ETH_LEN && !(frame[0] & 1) && memcmp(frame, dp->mac.addr_bytes, 6)) {
 		fp_capture_rx(fp, m, from_sp);
-		fp->cnt[DPC_RX_DROP_NOFLOW]++;
+		fp->cnt[DPC_RX_DROP_OTHERHOST]++;
 		rte_pktmbuf_free(m);
 		return false;
 	}

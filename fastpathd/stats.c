@@ -55,6 +55,8 @@ static const char *const names[DPC_MAX] = {
 	[DPC_PMTU_LOWERED] = "pmtu_lowered",
 	[DPC_ICMP_CONNECT_FAILED] = "icmp_connects_failed",
 	[DPC_ICMP_ERR_IGNORED] = "icmp_errors_ignored",
+	[DPC_RX_DROP_OTHERHOST] = "rx_dropped_other_host",
+	[DPC_NEIGH_FOLLOWED] = "neigh_moves_followed",
 };
 
 const char *dp_counter_name(enum dp_counter c)

@@ -24,7 +24,9 @@
  *    its MAC zero or a group address.
  * An ARP frame costs O(1): the connections waiting for a neighbour are
  * looked for only when an address we asked for is answered, so the work
- * follows our own connects, not the wire's frames.  A neighbour is asked
+ * follows our own connects, not the wire's frames; those to a neighbour
+ * that moved are looked for by a pass of bounded cost a tick
+ * (sp_arp_tick()).  A neighbour is asked
  * at most once per SP_ARP_ASK_GAP_MS however many connects wait on it.
  * Entries do not age out: the owner of an address that moves sends a
  * gratuitous ARP or asks for us; an entry not confirmed for
@@ -33,7 +35,9 @@
  * (sp_arp_reply_mac()).  Each connection keeps its own copy of the MAC
  * (the fastpath's flow has one); when an entry moves, the connections
  * still on its old MAC follow it (sp_arp_tick()), as Linux's follow their
- * neighbour entry.
+ * neighbour entry, and an established connection that times out asks
+ * again for a neighbour no answer of its own confirmed lately
+ * (sp_arp_revalidate()), so a forged move does not last.
  */
 #include <string.h>
 #include <rte_jhash.h>
@@ -48,6 +52,7 @@
 #define SP_ARP_REACHABLE_MS 30000
 #define SP_ARP_ASK_LIFE_MS (2 * ARP_RETRY_MS)
 #define SP_ARP_SWEEP_GAP_MS 50
+#define SP_ARP_SWEEP_BUDGET 1024  /* connections a tick */
 
 _Static_assert((SP_ARP_SETS & (SP_ARP_SETS - 1)) == 0, "ARP sets: a power of two");
 
@@ -123,15 +128,27 @@ const struct rte_ether_addr *sp_arp_lookup(struct sp *sp, uint32_t ip)
 	return e && e->valid ? &e->mac : NULL;
 }
 
-static void learn(struct sp *sp, struct sp_arp_entry *e, const uint8_t *mac)
+/*
+ * @e takes @mac from a frame of its owner's (or of one who says so);
+ * @reply: the frame is an ARP reply.  Only a reply to a question of ours
+ * confirms the MAC (sp_arp_revalidate()); a gratuitous ARP or a request
+ * that changes it leaves it unconfirmed.
+ */
+static void learn(struct sp *sp, struct sp_arp_entry *e, const uint8_t *mac, bool reply)
 {
 	bool answered = e->incomplete;
+	bool answer = reply && e->asked &&
+		      sp->now - e->asked < sp_ms_to_tsc(sp, SP_ARP_ASK_LIFE_MS);
 
-	if (e->valid && memcmp(e->mac.addr_bytes, mac, 6)) {
-		e->moved = true; /* the connections on it follow: sp_arp_tick() */
+	/* new, or a new MAC: the connections to it follow (sp_arp_tick());
+	 * a new entry too, as it may be one evicted while in use */
+	if (!e->valid || memcmp(e->mac.addr_bytes, mac, 6)) {
+		e->moved = true;
 		sp->arp_moved = true;
+		e->confirmed = 0;
 	}
-
+	if (answer)
+		e->confirmed = sp->now;
 	memcpy(e->mac.addr_bytes, mac, 6);
 	e->valid = true;
 	e->incomplete = false;
@@ -194,33 +211,72 @@ void sp_arp_recheck(struct sp *sp, uint32_t ip, struct rte_ether_addr *mac)
 }
 
 /**
+ * sp_arp_revalidate - an established connection to next hop @ip timed out:
+ * if no answer to a question of ours confirmed its MAC within
+ * SP_ARP_REACHABLE_MS (a forged gratuitous ARP may have moved it, or the
+ * neighbour moved without telling), ask; an answer that differs moves the
+ * entry (past the lock time) and the connections follow it.  Linux's
+ * stale entries are probed the same way when traffic stops confirming them.
+ */
+void sp_arp_revalidate(struct sp *sp, uint32_t ip)
+{
+	struct sp_arp_entry *e = ip ? find(sp, ip) : NULL;
+
+	if (e && e->valid && sp->now - e->confirmed >= sp_ms_to_tsc(sp, SP_ARP_REACHABLE_MS))
+		ask(sp, e);
+}
+
+/* connection @id follows its next hop if that moved to another MAC */
+static void follow(struct sp *sp, uint32_t id)
+{
+	struct sp_conn *c = &sp->conns[id];
+
+	if (c->state == SPS_FREE || c->state == SPS_ARP_WAIT || c->state == SPS_DELETING)
+		return;
+	const struct sp_arp_entry *e = c->next_hop ? find(sp, c->next_hop) : NULL;
+	if (!e || !e->following || rte_is_same_ether_addr(&c->mac, &e->mac))
+		return;
+	c->mac = e->mac;
+	if (c->state == SPS_ESTABLISHED || c->state == SPS_TIME_WAIT)
+		sp_fp_flow_neigh(sp, id, &c->mac);
+	sp->dp->sp_counters[DPC_NEIGH_FOLLOWED]++;
+}
+
+/**
  * sp_arp_tick - the connections whose next hop moved to another MAC
  * follow it: their frames go to the new MAC from now on (the fastpath's
- * flow by DPM_FLOW_NEIGH).  One pass over the connections at most every
- * SP_ARP_SWEEP_GAP_MS, so a flood of moves (gratuitous ARPs need no
- * secret) costs the slowpath no more than that.
+ * flow by DPM_FLOW_NEIGH).  A pass over the connections follows the moves
+ * made before it started, SP_ARP_SWEEP_BUDGET connections a tick, and the
+ * next starts SP_ARP_SWEEP_GAP_MS after it ends: a flood of moves
+ * (gratuitous ARPs need no secret) costs the slowpath that much, no more.
+ * The pass runs down sp->active, so a connection removed meanwhile (the
+ * last one takes its place) never hides one not yet looked at.
  */
 void sp_arp_tick(struct sp *sp)
 {
 	DP_ASSERT_SP();
-	if (!sp->arp_moved || sp->now < sp->arp_sweep_next)
-		return;
-	sp->arp_sweep_next = sp->now + sp_ms_to_tsc(sp, SP_ARP_SWEEP_GAP_MS);
-	sp->arp_moved = false;
-	for (uint32_t i = 0; i < sp->nconns; i++) {
-		uint32_t id = sp->active[i];
-		struct sp_conn *c = &sp->conns[id];
-		if (c->state == SPS_ARP_WAIT || c->state == SPS_DELETING)
-			continue;
-		const struct sp_arp_entry *e = c->next_hop ? find(sp, c->next_hop) : NULL;
-		if (!e || !e->moved || !e->valid || rte_is_same_ether_addr(&c->mac, &e->mac))
-			continue;
-		c->mac = e->mac;
-		if (c->state == SPS_ESTABLISHED || c->state == SPS_TIME_WAIT)
-			sp_fp_flow_neigh(sp, id, &c->mac);
+	if (!sp->arp_sweeping) {
+		if (!sp->arp_moved || sp->now < sp->arp_sweep_next)
+			return;
+		for (unsigned i = 0; i < SP_ARP_SIZE; i++) {
+			sp->arp[i].following = sp->arp[i].moved;
+			sp->arp[i].moved = false;
+		}
+		sp->arp_moved = false;
+		sp->arp_sweeping = true;
+		sp->arp_sweep_pos = sp->nconns;
 	}
+	for (unsigned n = 0; n < SP_ARP_SWEEP_BUDGET && sp->arp_sweep_pos; n++) {
+		uint32_t i = --sp->arp_sweep_pos;
+		if (i < sp->nconns)
+			follow(sp, sp->active[i]);
+	}
+	if (sp->arp_sweep_pos)
+		return;
 	for (unsigned i = 0; i < SP_ARP_SIZE; i++)
-		sp->arp[i].moved = false;
+		sp->arp[i].following = false;
+	sp->arp_sweeping = false;
+	sp->arp_sweep_next = sp->now + sp_ms_to_tsc(sp, SP_ARP_SWEEP_GAP_MS);
 }
 
 /* a sender that can be a neighbour of ours: on our subnet, or the gateway
@@ -245,18 +301,20 @@ void sp_arp_rx(struct sp *sp, struct rte_mbuf *m)
 	    (a.op != PKT_ARP_REQUEST && a.op != PKT_ARP_REPLY) || !sender_ok(dp, &a))
 		goto out;
 	bool asks_us = a.op == PKT_ARP_REQUEST && a.tpa == dp->ip;
+	/* Linux's arp_is_garp(): a gratuitous reply names its sender as target too */
+	bool gratuitous = a.spa == a.tpa && (a.op == PKT_ARP_REQUEST || !memcmp(a.tha, a.sha, 6));
 	e = find(sp, a.spa);
 	if (!e) {
 		if (asks_us && (e = take(sp, a.spa, false)))
-			learn(sp, e, a.sha);
+			learn(sp, e, a.sha, a.op == PKT_ARP_REPLY);
 	} else if (e->incomplete || !memcmp(e->mac.addr_bytes, a.sha, 6)) {
-		learn(sp, e, a.sha);
-	} else if (asks_us || a.spa == a.tpa ||
+		learn(sp, e, a.sha, a.op == PKT_ARP_REPLY);
+	} else if (asks_us || gratuitous ||
 		   sp->now - e->updated >= sp_ms_to_tsc(sp, SP_ARP_LOCK_MS)) {
 		/* a new MAC: from a request to us or a gratuitous ARP at
 		 * once (Linux overrides for both), from a reply only once the
 		 * entry's lock time has passed */
-		learn(sp, e, a.sha);
+		learn(sp, e, a.sha, a.op == PKT_ARP_REPLY);
 	}
 out:
 	rte_pktmbuf_free(m);

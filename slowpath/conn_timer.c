@@ -235,6 +235,7 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 			c->rto_start = sp->now;
 			sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd);
 			sp_fp_flow_retx(sp, id);
+			sp_arp_revalidate(sp, c->next_hop); /* a neighbour that moved? */
 			return sp->now + sp_ms_to_tsc(sp, sp_conn_rto_ms(sp, f, c->retries));
 		}
 		next = start + rto;

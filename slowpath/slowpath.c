@@ -40,7 +40,7 @@ static void rx_packet(struct sp *sp, struct rte_mbuf *m)
 	case PKT_ETHTYPE_ARP:
 		sp_arp_rx(sp, m);
 		return;
-	case PKT_PROTO_ICMP: /* only "destination unreachable" about our TCP comes here */
+	case PKT_PROTO_ICMP: /* only ICMP errors about our TCP come here */
 		sp_icmp_err_rx(sp, m);
 		return;
 	}

@@ -311,6 +311,7 @@ void sp_fp_flow_pmtu(struct sp *sp, uint32_t id, uint16_t mss)
  */
 void sp_fp_flow_neigh(struct sp *sp, uint32_t id, const struct rte_ether_addr *mac)
 {
+	_Static_assert(sizeof(uintptr_t) >= 8, "a MAC fits in a message's ptr");
 	uint64_t v = 0;
 
 	memcpy(&v, mac->addr_bytes, RTE_ETHER_ADDR_LEN);

@@ -131,7 +131,9 @@ struct sp_arp_entry {
 	bool valid;
 	bool incomplete;
 	bool moved;		/* its MAC changed: open connections follow (sp_arp_tick()) */
+	bool following;		/* moved, and the connections' pass under way follows it */
 	uint64_t updated;	/* tsc: last learned or confirmed */
+	uint64_t confirmed;	/* tsc: last answer to a question of ours */
 	uint64_t asked;		/* tsc: our last request for it */
 };
 
@@ -277,7 +279,9 @@ struct sp {
 	struct sp_arp_entry arp[SP_ARP_SIZE];
 	uint32_t arp_key;             /* the neighbour cache's hash key (arp.c) */
 	bool arp_moved;               /* some entry is moved (arp.c) */
-	uint64_t arp_sweep_next;      /* tsc: connections follow moved entries no sooner */
+	uint32_t arp_sweep_pos;       /* next sp->active index of the pass under way */
+	bool arp_sweeping;            /* a pass over the connections is under way */
+	uint64_t arp_sweep_next;      /* tsc: no new pass sooner */
 	struct sp_pmtu_entry pmtu[SP_PMTU_SIZE]; /* smaller path MTUs learned (icmp_err.c) */
 	uint32_t pmtu_key;
 	uint16_t next_ephemeral;
@@ -500,6 +504,7 @@ const struct rte_ether_addr *sp_arp_lookup(struct sp *sp, uint32_t ip);
 void sp_arp_request(struct sp *sp, uint32_t ip);
 void sp_arp_recheck(struct sp *sp, uint32_t ip, struct rte_ether_addr *mac);
 void sp_arp_tick(struct sp *sp);
+void sp_arp_revalidate(struct sp *sp, uint32_t ip);
 void sp_arp_reply_mac(struct sp *sp, uint32_t saddr, const uint8_t *src_mac,
 		      struct rte_ether_addr *out);
 uint32_t sp_next_hop(struct sp *sp, uint32_t dst);

@@ -263,6 +263,7 @@ static int establish(struct sp *sp, struct sp_listener *l, const struct sp_hs *h
 	c->peer_sack = hs->peer_sack;
 	c->ecn = hs->ecn;
 	c->mac = hs->mac;
+	c->next_hop = sp_next_hop(sp, c->remote_ip); /* followed if it moves (arp.c) */
 	sp_conn_hash_add(sp, c, id);
 	/* this ACK's window is scaled already; the flow is the fastpath's
 	 * once FLOW_ADD is queued, so the window goes in before it */

@@ -158,8 +158,9 @@ int bp_connect_cc(struct bp_ctx *ctx, uint32_t ip, uint16_t port, const char *cc
 /**
  * bp_connect_status - 0 once established, -EINPROGRESS while the handshake
  * runs, else the failure: -ECONNREFUSED (a RST, or an ICMP port
- * unreachable), -ETIMEDOUT, -EHOSTUNREACH (no ARP answer, or an ICMP error),
- * or for the other ICMP "destination unreachable" codes Linux's errno
+ * unreachable), -ETIMEDOUT, -EHOSTUNREACH (no ARP answer, an ICMP host
+ * unreachable or time exceeded), -EPROTO (an ICMP parameter problem), or
+ * for the other ICMP "destination unreachable" codes Linux's errno
  * (-ENETUNREACH, -EHOSTDOWN, -ENONET, -ENOPROTOOPT, -EOPNOTSUPP).
  */
 int bp_connect_status(struct bp_ctx *ctx, int h);

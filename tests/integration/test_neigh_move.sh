@@ -25,11 +25,13 @@ want=$(cat "$dir/a" "$dir/b" | sha256sum | cut -d' ' -f1)
 bp_bg bp_peer timeout 60 socat -u TCP-LISTEN:6301,reuseaddr "OPEN:$dir/out,creat,trunc"
 sink=$BP_LAST_PID
 bp_wait_peer_listen 6301
-# the first half, a pause in which the peer's address moves, the second half
-bp_bg sh -c "{ cat '$dir/a'; touch '$dir/half'; sleep 3; cat '$dir/b'; } |
+# the first half, a pause until the peer's address has moved, the second half
+bp_bg sh -c "{ cat '$dir/a'; touch '$dir/half'; i=0
+	while [ ! -e '$dir/moved' ] && [ \$i -lt 300 ]; do sleep 0.1; i=\$((i + 1)); done
+	cat '$dir/b'; } |
 	timeout 60 '$BP_BUILD/client-lib/bpcat' '$BP_PEER_IP' 6301 >'$dir/bpcat.log' 2>&1"
 src=$BP_LAST_PID
-for _ in $(seq 100); do
+for _ in $(seq 400); do
 	[ -e "$dir/half" ] && [ "$(stat -c %s "$dir/out" 2>/dev/null || echo 0)" -ge 4194304 ] && break
 	sleep 0.05
 done
@@ -43,10 +45,13 @@ dev, mac, ip = sys.argv[1:]
 sendp(Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") /
       ARP(op=1, hwsrc=mac, psrc=ip, hwdst="00:00:00:00:00:00", pdst=ip), iface=dev, verbose=False)
 PY
+touch "$dir/moved"
 bp_log "the peer moved from $old_mac to $NEW_MAC and announced it"
 wait "$src" || bp_die "bpcat failed or stalled ($(stat -c %s "$dir/out") of 8388608 bytes" \
 	"arrived): $(cat "$dir/bpcat.log")"
 wait "$sink" || bp_die "socat failed"
 got=$(sha256sum <"$dir/out" | cut -d' ' -f1)
 [ "$got" = "$want" ] || bp_die "sha256 differs after the move: $(stat -c %s "$dir/out") of 8388608 bytes"
+followed=$(bp_stat stats neigh_moves_followed)
+[ "$followed" = 1 ] || bp_die "neigh_moves_followed is '$followed' (want 1: the one connection)"
 echo "PASS: 8 MiB byte-exact across the peer's move from $old_mac to $NEW_MAC (gratuitous ARP)"

@@ -190,8 +190,9 @@ Test(neigh, a_gratuitous_arp_moves_a_known_entry)
 	expect_learned(80, OTHER_MAC, "a gratuitous ARP");
 }
 
-/* an open connection @h sends @c: the segment's destination MAC */
-static void send_byte_to(int h, char c, uint8_t *dst_mac)
+/* an open connection @h sends @c, which the peer (at @peer_seq) acks;
+ * @dst_mac: the segment's destination */
+static void send_byte_to(int h, char c, uint32_t peer_seq, uint8_t *dst_mac)
 {
 	struct pkt_tcp p;
 
@@ -201,7 +202,34 @@ static void send_byte_to(int h, char c, uint8_t *dst_mac)
 	while (!p.payload_len);
 	cr_assert_eq(p.payload[0], (uint8_t)c);
 	memcpy(dst_mac, p.dst_mac, 6);
-	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 9001, .ack = p.seq + 1, .wnd = 65535 });
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = peer_seq, .ack = p.seq + 1,
+				.wnd = 65535 });
+}
+
+static uint64_t followed(void)
+{
+	return __atomic_load_n(&H.dp.sp_counters[DPC_NEIGH_FOLLOWED], __ATOMIC_RELAXED);
+}
+
+/* until @n connections followed a move, and their cores took it */
+static void wait_followed(uint64_t n)
+{
+	WAIT_FOR(followed() == n, 2000);
+	usleep(20 * 1000);
+}
+
+/* an active open to the peer, established: the handle */
+static int open_active(uint16_t port)
+{
+	struct pkt_tcp syn, p;
+	int h = h_connect_until_syn(port, &syn);
+
+	h_inject(&(struct seg){ .flags = TCPF_SYN | TCPF_ACK, .seq = 9000, .ack = syn.seq + 1,
+				.wnd = 65535, .mss = 1460, .wscale = -1 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags, TCPF_ACK);
+	WAIT_FOR(bp_connect_status(H.app, h) == 0, 1000);
+	return h;
 }
 
 /* open connections follow their neighbour to its new MAC, as Linux's
@@ -210,31 +238,80 @@ static void send_byte_to(int h, char c, uint8_t *dst_mac)
 Test(neigh, open_connections_follow_a_moved_neighbour)
 {
 	static const uint8_t THIRD_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x77 };
-	struct pkt_tcp syn, p;
 	uint8_t dst[6];
-	int h = h_connect_until_syn(83, &syn);
+	int h = open_active(83);
+	uint64_t n = followed();
 
-	h_inject(&(struct seg){ .flags = TCPF_SYN | TCPF_ACK, .seq = 9000, .ack = syn.seq + 1,
-				.wnd = 65535, .mss = 1460, .wscale = -1 });
-	EXPECT_SEG(p, 1000);
-	cr_assert_eq(p.flags, TCPF_ACK);
-	WAIT_FOR(bp_connect_status(H.app, h) == 0, 1000);
-	send_byte_to(h, 'a', dst);
+	send_byte_to(h, 'a', 9001, dst);
 	cr_assert(!memcmp(dst, H.peer_mac, 6));
-
 	inject_arp(PKT_ARP_REQUEST, OTHER_MAC, H.peer_ip, H.peer_ip);
-	settle();
-	usleep(200 * 1000); /* connections follow within 50 ms of a move */
-	send_byte_to(h, 'b', dst);
+	wait_followed(n + 1);
+	send_byte_to(h, 'b', 9001, dst);
 	cr_assert(!memcmp(dst, OTHER_MAC, 6), "after a gratuitous ARP: data to %02x:..:%02x",
 		  dst[0], dst[5]);
-
 	inject_arp(PKT_ARP_REQUEST, THIRD_MAC, H.peer_ip, H.our_ip);
-	settle();
-	usleep(200 * 1000);
-	send_byte_to(h, 'c', dst);
+	wait_followed(n + 2);
+	send_byte_to(h, 'c', 9001, dst);
 	cr_assert(!memcmp(dst, THIRD_MAC, 6), "after a request for us: data to %02x:..:%02x",
 		  dst[0], dst[5]);
+}
+
+/* an accepted connection follows too */
+Test(neigh, accepted_connections_follow_a_moved_neighbour)
+{
+	uint8_t dst[6];
+	uint32_t iss;
+
+	inject_arp(PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, H.our_ip);
+	settle();
+	uint64_t n = followed();
+	int h = h_open_passive(8081, 3000, 1460, &iss);
+	send_byte_to(h, 'a', 3001, dst);
+	cr_assert(!memcmp(dst, H.peer_mac, 6));
+	inject_arp(PKT_ARP_REQUEST, OTHER_MAC, H.peer_ip, H.peer_ip);
+	wait_followed(n + 1);
+	send_byte_to(h, 'b', 3001, dst);
+	cr_assert(!memcmp(dst, OTHER_MAC, 6), "accepted: data to %02x:..:%02x", dst[0], dst[5]);
+}
+
+/* a forged gratuitous ARP moves the connection (as on Linux), but not for
+ * good: its retransmission timeouts ask again for the unconfirmed MAC, and
+ * the owner's answer, once the lock time has passed, brings it back */
+Test(neigh, a_forged_move_is_undone_by_asking_after_a_timeout)
+{
+	uint8_t f[2048];
+	struct pkt_arp a;
+	struct pkt_tcp p;
+	int h = open_active(84), len, asked = 0;
+	uint64_t n = followed();
+	char c = 'x';
+
+	inject_arp(PKT_ARP_REQUEST, OTHER_MAC, H.peer_ip, H.peer_ip);
+	wait_followed(n + 1);
+	uint64_t moved_at = rte_rdtsc();
+	cr_assert_eq(bp_send(H.app, h, &c, 1), 1);
+	/* unanswered: resent to the forger's MAC, and the peer asked for */
+	uint64_t lock_end = moved_at + rte_get_tsc_hz() * 11 / 10;
+	while (rte_rdtsc() < lock_end) {
+		len = h_next_frame(f, 50);
+		if (len > 0 && pkt_arp_parse(f, (size_t)len, &a) && a.op == PKT_ARP_REQUEST &&
+		    a.tpa == H.peer_ip)
+			asked++;
+		else if (len > 0 && pkt_classify(f, (size_t)len) == PKT_PROTO_TCP)
+			cr_assert(!memcmp(f, OTHER_MAC, 6), "resent to the peer before it answered");
+	}
+	cr_assert_gt(asked, 0, "a timeout did not ask for the unconfirmed neighbour");
+	inject_arp(PKT_ARP_REPLY, H.peer_mac, H.peer_ip, H.our_ip);
+	wait_followed(n + 2);
+	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() * 5;
+	for (;;) {
+		cr_assert(rte_rdtsc() < end, "no resend reached the peer's own MAC");
+		if (!h_next_tcp(&p, 100) || !p.payload_len)
+			continue;
+		if (!memcmp(p.dst_mac, H.peer_mac, 6))
+			break;
+	}
+	cr_assert_eq(p.payload[0], 'x');
 }
 
 /* connects waiting on one neighbour share its requests: one per 100 ms */
@@ -409,7 +486,7 @@ Test(neigh, echo_is_answered_only_for_a_hosts_unicast_to_us)
  * ip_rcv() and arp_rcv().  Nothing is answered or learned. */
 Test(neigh, frames_to_another_hosts_mac_are_not_ours)
 {
-	uint64_t dropped = dp_fp_counter(&H.dp, DPC_RX_DROP_NOFLOW);
+	uint64_t dropped = dp_fp_counter(&H.dp, DPC_RX_DROP_OTHERHOST);
 	uint8_t f[2048];
 	struct pkt_tcp p;
 	struct pkt_arp a;
@@ -433,8 +510,8 @@ Test(neigh, frames_to_another_hosts_mac_are_not_ours)
 	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK);
 	cr_assert_eq(p.ack, 5001, "answered the SYN sent to another host's MAC");
 	cr_assert_eq(h_next_frame(f, 200), 0, "more than the one answer");
-	cr_assert_eq(dp_fp_counter(&H.dp, DPC_RX_DROP_NOFLOW) - dropped, 3,
-		     "the three frames for another host are counted as not ours");
+	cr_assert_eq(dp_fp_counter(&H.dp, DPC_RX_DROP_OTHERHOST) - dropped, 3,
+		     "the three frames for another host are counted");
 	settle();
 	expect_unknown(81, "a request sent to another host's MAC");
 }

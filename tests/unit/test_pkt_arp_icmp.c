@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_pkt_arp_icmp.c - ARP parse/build, ICMP echo replies and the
- * "destination unreachable" parser (path MTU discovery, failed connects).
+ * test_pkt_arp_icmp.c - ARP parse/build, ICMP echo replies and the ICMP
+ * error parser (path MTU discovery, failed connects).
  *
  * Requests are handcrafted byte by byte with a reference RFC 1071
  * checksum so the code under test never validates its own output.
