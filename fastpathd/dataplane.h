@@ -618,7 +618,7 @@ enum dp_counter {
 	DPC_ICMP_ERR_IGNORED, /* ... that named no segment of ours in flight, no smaller
 				   * MTU, or a connection past its handshake (slowpath) */
 	DPC_RX_DROP_OTHERHOST, /* frames to another host's unicast MAC (fp_rx.c) */
-	DPC_NEIGH_FOLLOWED,   /* connections that followed their next hop to a new MAC (arp.c) */
+	DPC_NEIGH_FOLLOWED,   /* flows that followed their next hop to a new MAC (fp_msg.c) */
 	DPC_MAX,
 };
 

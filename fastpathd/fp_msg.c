@@ -133,8 +133,10 @@ void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 	case DPM_FLOW_NEIGH: {
 		uint64_t mac = (uint64_t)(uintptr_t)msg->ptr;
 
-		if (f->flags & FPF_ACTIVE)
+		if (f->flags & FPF_ACTIVE) {
 			memcpy(f->remote_mac.addr_bytes, &mac, RTE_ETHER_ADDR_LEN);
+			fp->cnt[DPC_NEIGH_FOLLOWED]++;
+		}
 		break;
 	}
 	case DPM_FLOW_SHUTWR: {

@@ -37,7 +37,10 @@
  * still on its old MAC follow it (sp_arp_tick()), as Linux's follow their
  * neighbour entry, and an established connection that times out asks
  * again for a neighbour no answer of its own confirmed lately
- * (sp_arp_revalidate()), so a forged move does not last.
+ * (sp_arp_revalidate()): a forged move lasts only while its forger keeps
+ * sending (as on Linux, where a forger that answers our probes keeps it
+ * too).  A SYN resend and a SYN-ACK still trust an entry by its last
+ * update (any frame), not by such an answer.
  */
 #include <string.h>
 #include <rte_jhash.h>
@@ -222,7 +225,9 @@ void sp_arp_revalidate(struct sp *sp, uint32_t ip)
 {
 	struct sp_arp_entry *e = ip ? find(sp, ip) : NULL;
 
-	if (e && e->valid && sp->now - e->confirmed >= sp_ms_to_tsc(sp, SP_ARP_REACHABLE_MS))
+	if (!e) /* evicted while in use: asked for as a connect would */
+		sp_arp_request(sp, ip);
+	else if (e->valid && sp->now - e->confirmed >= sp_ms_to_tsc(sp, SP_ARP_REACHABLE_MS))
 		ask(sp, e);
 }
 
@@ -234,12 +239,11 @@ static void follow(struct sp *sp, uint32_t id)
 	if (c->state == SPS_FREE || c->state == SPS_ARP_WAIT || c->state == SPS_DELETING)
 		return;
 	const struct sp_arp_entry *e = c->next_hop ? find(sp, c->next_hop) : NULL;
-	if (!e || !e->following || rte_is_same_ether_addr(&c->mac, &e->mac))
+	if (!e || !e->valid || !e->following || rte_is_same_ether_addr(&c->mac, &e->mac))
 		return;
 	c->mac = e->mac;
 	if (c->state == SPS_ESTABLISHED || c->state == SPS_TIME_WAIT)
-		sp_fp_flow_neigh(sp, id, &c->mac);
-	sp->dp->sp_counters[DPC_NEIGH_FOLLOWED]++;
+		sp_fp_flow_neigh(sp, id, &c->mac); /* counted where the core takes it */
 }
 
 /**
@@ -266,6 +270,8 @@ void sp_arp_tick(struct sp *sp)
 		sp->arp_sweeping = true;
 		sp->arp_sweep_pos = sp->nconns;
 	}
+	if (sp->arp_sweep_pos > sp->nconns) /* closed meanwhile: nothing there to look at */
+		sp->arp_sweep_pos = sp->nconns;
 	for (unsigned n = 0; n < SP_ARP_SWEEP_BUDGET && sp->arp_sweep_pos; n++) {
 		uint32_t i = --sp->arp_sweep_pos;
 		if (i < sp->nconns)

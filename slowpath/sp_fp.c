@@ -186,7 +186,8 @@ void sp_fp_reinject(struct sp *sp, struct rte_mbuf *m)
  * @send_ack: the fastpath sends the handshake's final ACK (active open).
  *
  * Nothing may write the flow after this: it is the fastpath's from the
- * moment FLOW_ADD is in the ring (except cwnd and pacing_bps).
+ * moment FLOW_ADD is in the ring (except cwnd and pacing_bps; mss and
+ * remote_mac change only by messages, dataplane.h's table).
  */
 void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
 			const struct sp_fp_flow_init *in, bool send_ack)

@@ -206,16 +206,15 @@ static void send_byte_to(int h, char c, uint32_t peer_seq, uint8_t *dst_mac)
 				.wnd = 65535 });
 }
 
+/* flows whose core took a move (counted after it wrote the flow's MAC) */
 static uint64_t followed(void)
 {
-	return __atomic_load_n(&H.dp.sp_counters[DPC_NEIGH_FOLLOWED], __ATOMIC_RELAXED);
+	return dp_fp_counter(&H.dp, DPC_NEIGH_FOLLOWED);
 }
 
-/* until @n connections followed a move, and their cores took it */
 static void wait_followed(uint64_t n)
 {
 	WAIT_FOR(followed() == n, 2000);
-	usleep(20 * 1000);
 }
 
 /* an active open to the peer, established: the handle */
