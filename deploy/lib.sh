@@ -28,6 +28,12 @@ BP_TMP=""
 bp_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 bp_die() { bp_log "FAIL: $*"; exit 1; }
 
+# bp_need_scapy: tests that craft packets
+bp_need_scapy() {
+	/usr/bin/python3 -c 'import scapy.all' 2>/dev/null ||
+		bp_die "needs python3-scapy (bash deploy/install-deps.sh)"
+}
+
 bp_need_root() {
 	[ "$(id -u)" -eq 0 ] || bp_die "needs root (network namespaces, DPDK): run with sudo"
 }

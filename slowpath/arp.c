@@ -236,7 +236,7 @@ static void follow(struct sp *sp, uint32_t id)
 {
 	struct sp_conn *c = &sp->conns[id];
 
-	if (c->state == SPS_FREE || c->state == SPS_ARP_WAIT || c->state == SPS_DELETING)
+	if (c->state == SPS_ARP_WAIT || c->state == SPS_DELETING)
 		return;
 	const struct sp_arp_entry *e = c->next_hop ? find(sp, c->next_hop) : NULL;
 	if (!e || !e->valid || !e->following || rte_is_same_ether_addr(&c->mac, &e->mac))
@@ -253,13 +253,14 @@ static void follow(struct sp *sp, uint32_t id)
  * made before it started, SP_ARP_SWEEP_BUDGET connections a tick, and the
  * next starts SP_ARP_SWEEP_GAP_MS after it ends: a flood of moves
  * (gratuitous ARPs need no secret) costs the slowpath that much, no more.
- * The pass runs down sp->active, so a connection removed meanwhile (the
- * last one takes its place) never hides one not yet looked at.
+ * The pass runs down sp->active (a pass is under way while arp_sweep_pos
+ * is not 0), so a connection removed meanwhile (the last one takes its
+ * place) never hides one not yet looked at; follow() removes none.
  */
 void sp_arp_tick(struct sp *sp)
 {
 	DP_ASSERT_SP();
-	if (!sp->arp_sweeping) {
+	if (!sp->arp_sweep_pos) {
 		if (!sp->arp_moved || sp->now < sp->arp_sweep_next)
 			return;
 		for (unsigned i = 0; i < SP_ARP_SIZE; i++) {
@@ -267,22 +268,14 @@ void sp_arp_tick(struct sp *sp)
 			sp->arp[i].moved = false;
 		}
 		sp->arp_moved = false;
-		sp->arp_sweeping = true;
 		sp->arp_sweep_pos = sp->nconns;
 	}
 	if (sp->arp_sweep_pos > sp->nconns) /* closed meanwhile: nothing there to look at */
 		sp->arp_sweep_pos = sp->nconns;
-	for (unsigned n = 0; n < SP_ARP_SWEEP_BUDGET && sp->arp_sweep_pos; n++) {
-		uint32_t i = --sp->arp_sweep_pos;
-		if (i < sp->nconns)
-			follow(sp, sp->active[i]);
-	}
-	if (sp->arp_sweep_pos)
-		return;
-	for (unsigned i = 0; i < SP_ARP_SIZE; i++)
-		sp->arp[i].following = false;
-	sp->arp_sweeping = false;
-	sp->arp_sweep_next = sp->now + sp_ms_to_tsc(sp, SP_ARP_SWEEP_GAP_MS);
+	for (unsigned n = 0; n < SP_ARP_SWEEP_BUDGET && sp->arp_sweep_pos; n++)
+		follow(sp, sp->active[--sp->arp_sweep_pos]);
+	if (!sp->arp_sweep_pos) /* the pass is over */
+		sp->arp_sweep_next = sp->now + sp_ms_to_tsc(sp, SP_ARP_SWEEP_GAP_MS);
 }
 
 /* a sender that can be a neighbour of ours: on our subnet, or the gateway

@@ -131,7 +131,7 @@ struct sp_arp_entry {
 	bool valid;
 	bool incomplete;
 	bool moved;		/* its MAC changed: open connections follow (sp_arp_tick()) */
-	bool following;		/* moved, and the connections' pass under way follows it */
+	bool following;		/* moved before the last pass over the connections began */
 	uint64_t updated;	/* tsc: last learned or confirmed */
 	uint64_t confirmed;	/* tsc: last answer to a question of ours */
 	uint64_t asked;		/* tsc: our last request for it */
@@ -279,8 +279,7 @@ struct sp {
 	struct sp_arp_entry arp[SP_ARP_SIZE];
 	uint32_t arp_key;             /* the neighbour cache's hash key (arp.c) */
 	bool arp_moved;               /* some entry is moved (arp.c) */
-	uint32_t arp_sweep_pos;       /* next sp->active index of the pass under way */
-	bool arp_sweeping;            /* a pass over the connections is under way */
+	uint32_t arp_sweep_pos;       /* pass under way: sp->active index past the next */
 	uint64_t arp_sweep_next;      /* tsc: no new pass sooner */
 	struct sp_pmtu_entry pmtu[SP_PMTU_SIZE]; /* smaller path MTUs learned (icmp_err.c) */
 	uint32_t pmtu_key;

@@ -11,8 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
 trap bp_cleanup EXIT
-/usr/bin/python3 -c 'import scapy.all' 2>/dev/null ||
-	bp_die "needs python3-scapy (bash deploy/install-deps.sh)"
+bp_need_scapy
 bp_topo_up bpnmove 155
 bp_start_fastpathd
 bp_make_tmp

@@ -15,8 +15,7 @@ set -euo pipefail
 source "$(dirname "$0")/../../deploy/lib.sh"
 bp_need_root
 trap bp_cleanup EXIT
-/usr/bin/python3 -c 'import scapy.all' 2>/dev/null ||
-	bp_die "needs python3-scapy (bash deploy/install-deps.sh)"
+bp_need_scapy
 bp_topo_up bprfc5961 61
 bp_make_tmp
 dir=$BP_TMP

@@ -51,8 +51,7 @@ bulk() {
 start_on_tap auto 1400
 grep -q "offload=rx-checksum,tx-checksum,tso" "$BP_FP_LOG" ||
 	bp_die "net_tap's checksum and TSO offloads not taken: $(grep ready "$BP_FP_LOG")"
-/usr/bin/python3 -c 'import scapy.all' 2>/dev/null ||
-	bp_die "needs python3-scapy (bash deploy/install-deps.sh)"
+bp_need_scapy
 bad0=$(bp_stat status bad_tcp_csum)
 bp_peer /usr/bin/python3 -c "from scapy.all import IP, TCP, send
 send(IP(dst='$BP_IP') / TCP(sport=40000, dport=5001, flags='S', chksum=0xdead), count=3, verbose=0)"
