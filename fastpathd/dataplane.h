@@ -619,6 +619,8 @@ enum dp_counter {
 				   * MTU, or a connection past its handshake (slowpath) */
 	DPC_RX_DROP_OTHERHOST, /* frames to another host's unicast MAC (fp_rx.c) */
 	DPC_NEIGH_FOLLOWED,   /* flows that followed their next hop to a new MAC (fp_msg.c) */
+	DPC_ICMP_HALF_OPEN_DROPPED, /* half-open connections an ICMP error about
+				     * our SYN-ACK ended (slowpath/synq.c) */
 	DPC_MAX,
 };
 

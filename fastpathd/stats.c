@@ -57,6 +57,7 @@ static const char *const names[DPC_MAX] = {
 	[DPC_ICMP_ERR_IGNORED] = "icmp_errors_ignored",
 	[DPC_RX_DROP_OTHERHOST] = "rx_dropped_other_host",
 	[DPC_NEIGH_FOLLOWED] = "neigh_moves_followed",
+	[DPC_ICMP_HALF_OPEN_DROPPED] = "icmp_half_open_dropped",
 };
 
 const char *dp_counter_name(enum dp_counter c)

@@ -26,7 +26,7 @@
  * looked for only when an address we asked for is answered, so the work
  * follows our own connects, not the wire's frames; those to a neighbour
  * that moved are looked for by a pass of bounded cost a tick
- * (sp_arp_tick()).  A neighbour is asked
+ * (path_pass.c).  A neighbour is asked
  * at most once per SP_ARP_ASK_GAP_MS however many connects wait on it.
  * Entries do not age out: the owner of an address that moves sends a
  * gratuitous ARP or asks for us; an entry not confirmed for
@@ -34,7 +34,7 @@
  * SYN (sp_arp_recheck()), and a SYN is not answered through it
  * (sp_arp_reply_mac()).  Each connection keeps its own copy of the MAC
  * (the fastpath's flow has one); when an entry moves, the connections
- * still on its old MAC follow it (sp_arp_tick()), as Linux's follow their
+ * still on its old MAC follow it (sp_arp_follow()), as Linux's follow their
  * neighbour entry, and an established connection that times out asks
  * again for a neighbour no answer of its own confirmed lately
  * (sp_arp_revalidate()): a forged move lasts only while its forger keeps
@@ -54,8 +54,6 @@
 #define SP_ARP_ASK_GAP_MS 100
 #define SP_ARP_REACHABLE_MS 30000
 #define SP_ARP_ASK_LIFE_MS (2 * ARP_RETRY_MS)
-#define SP_ARP_SWEEP_GAP_MS 50
-#define SP_ARP_SWEEP_BUDGET 1024  /* connections a tick */
 
 _Static_assert((SP_ARP_SETS & (SP_ARP_SETS - 1)) == 0, "ARP sets: a power of two");
 
@@ -143,7 +141,7 @@ static void learn(struct sp *sp, struct sp_arp_entry *e, const uint8_t *mac, boo
 	bool answer = reply && e->asked &&
 		      sp->now - e->asked < sp_ms_to_tsc(sp, SP_ARP_ASK_LIFE_MS);
 
-	/* new, or a new MAC: the connections to it follow (sp_arp_tick());
+	/* new, or a new MAC: the connections to it follow (path_pass.c);
 	 * a new entry too, as it may be one evicted while in use */
 	if (!e->valid || memcmp(e->mac.addr_bytes, mac, 6)) {
 		e->moved = true;
@@ -231,8 +229,31 @@ void sp_arp_revalidate(struct sp *sp, uint32_t ip)
 		ask(sp, e);
 }
 
-/* connection @id follows its next hop if that moved to another MAC */
-static void follow(struct sp *sp, uint32_t id)
+/**
+ * sp_arp_pass_begin - a pass over the connections starts (path_pass.c): it
+ * follows the moves made before now, and the moves made during it wait
+ * for the next.
+ * Return: whether anything moved since the last pass began.
+ */
+bool sp_arp_pass_begin(struct sp *sp)
+{
+	bool moved = sp->arp_moved;
+
+	for (unsigned i = 0; i < SP_ARP_SIZE; i++) {
+		sp->arp[i].following = sp->arp[i].moved;
+		sp->arp[i].moved = false;
+	}
+	sp->arp_moved = false;
+	return moved;
+}
+
+/**
+ * sp_arp_follow - connection @id follows its next hop if that moved to
+ * another MAC in the moves its pass follows (sp_arp_pass_begin()): its
+ * frames go to the new MAC from now on (the fastpath's flow by
+ * DPM_FLOW_NEIGH).  Removes no connection.
+ */
+void sp_arp_follow(struct sp *sp, uint32_t id)
 {
 	struct sp_conn *c = &sp->conns[id];
 
@@ -244,38 +265,6 @@ static void follow(struct sp *sp, uint32_t id)
 	c->mac = e->mac;
 	if (c->state == SPS_ESTABLISHED || c->state == SPS_TIME_WAIT)
 		sp_fp_flow_neigh(sp, id, &c->mac); /* counted where the core takes it */
-}
-
-/**
- * sp_arp_tick - the connections whose next hop moved to another MAC
- * follow it: their frames go to the new MAC from now on (the fastpath's
- * flow by DPM_FLOW_NEIGH).  A pass over the connections follows the moves
- * made before it started, SP_ARP_SWEEP_BUDGET connections a tick, and the
- * next starts SP_ARP_SWEEP_GAP_MS after it ends: a flood of moves
- * (gratuitous ARPs need no secret) costs the slowpath that much, no more.
- * The pass runs down sp->active (a pass is under way while arp_sweep_pos
- * is not 0), so a connection removed meanwhile (the last one takes its
- * place) never hides one not yet looked at; follow() removes none.
- */
-void sp_arp_tick(struct sp *sp)
-{
-	DP_ASSERT_SP();
-	if (!sp->arp_sweep_pos) {
-		if (!sp->arp_moved || sp->now < sp->arp_sweep_next)
-			return;
-		for (unsigned i = 0; i < SP_ARP_SIZE; i++) {
-			sp->arp[i].following = sp->arp[i].moved;
-			sp->arp[i].moved = false;
-		}
-		sp->arp_moved = false;
-		sp->arp_sweep_pos = sp->nconns;
-	}
-	if (sp->arp_sweep_pos > sp->nconns) /* closed meanwhile: nothing there to look at */
-		sp->arp_sweep_pos = sp->nconns;
-	for (unsigned n = 0; n < SP_ARP_SWEEP_BUDGET && sp->arp_sweep_pos; n++)
-		follow(sp, sp->active[--sp->arp_sweep_pos]);
-	if (!sp->arp_sweep_pos) /* the pass is over */
-		sp->arp_sweep_next = sp->now + sp_ms_to_tsc(sp, SP_ARP_SWEEP_GAP_MS);
 }
 
 /* a sender that can be a neighbour of ours: on our subnet, or the gateway

@@ -26,12 +26,14 @@
  *    segments (BIG TCP) may quote 0);
  *  - any other message ends a connection only in SYN_SENT, with Linux's
  *    errno for it (time exceeded: EHOSTUNREACH; parameter problem:
- *    EPROTO); later it is ignored (Linux keeps it as a soft error, which
+ *    EPROTO), or a half-open one in SYN_RCVD if it says the route is gone
+ *    (synq.c); later it is ignored (Linux keeps it as a soft error, which
  *    only a socket with IP_RECVERR would see).
  * A smaller MTU is the connection's at once (DPM_FLOW_PMTU: the fastpath
  * resends what is in flight at that size) and the destination's for
  * SP_PMTU_EXPIRES_MS (Linux's mtu_expires, 10 minutes), so the next
- * connection to it starts small instead of losing its first full segment.
+ * connection to it starts small instead of losing its first full segment,
+ * and those already open to it follow (sp_pmtu_follow()).
  * The cache is small and direct-mapped under a key drawn at start: an
  * entry lost to a collision costs one more ICMP round, nothing else.
  */
@@ -99,6 +101,24 @@ static int connect_errno(const struct pkt_icmp_err *u)
 	}
 }
 
+/* installed connection @c's segments shrink to @mss payload bytes; what it
+ * has in flight is resent at that size (tcp_mss_lowered()) */
+static void lower(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t mss)
+{
+	c->cc.mss = mss;
+	sp->dp->sp_counters[DPC_PMTU_LOWERED]++; /* counted before the resend is seen */
+	sp_fp_flow_pmtu(sp, id, mss);
+}
+
+/* whether @u ends a half-open connection whose SYN-ACK it quotes (Linux's
+ * tcp_v4_err() for a request socket): a route that is gone, not a refusal
+ * or a size, which a retransmitted SYN-ACK might yet get past */
+static bool fatal_for_half_open(const struct pkt_icmp_err *u)
+{
+	return u->type == PKT_ICMP_TIME_EXCEEDED || u->type == PKT_ICMP_PARAM_PROBLEM ||
+	       (u->type == PKT_ICMP_DEST_UNREACH && (u->code == 0 || u->code == 1));
+}
+
 /* a "fragmentation needed" about installed connection @c: lower its MSS */
 static bool too_big(struct sp *sp, struct sp_conn *c, uint32_t id,
 		    const struct pkt_icmp_err *u)
@@ -114,15 +134,33 @@ static bool too_big(struct sp *sp, struct sp_conn *c, uint32_t id,
 		return false;
 	struct sp_pmtu_entry *e = slot_of(sp, u->raddr);
 	if (e->ip != u->raddr || !e->mtu || mtu < e->mtu ||
-	    (int64_t)(sp->now - e->expires) >= 0)
+	    (int64_t)(sp->now - e->expires) >= 0) {
 		*e = (struct sp_pmtu_entry){
 			.ip = u->raddr, .mtu = (uint16_t)mtu,
 			.expires = sp->now + sp_ms_to_tsc(sp, SP_PMTU_EXPIRES_MS),
 		};
-	c->cc.mss = mss;
-	sp->dp->sp_counters[DPC_PMTU_LOWERED]++; /* counted before the resend is seen */
-	sp_fp_flow_pmtu(sp, id, mss);
+		sp->pmtu_narrowed = true; /* the others to it follow (path_pass.c) */
+	}
+	lower(sp, c, id, mss);
 	return true;
+}
+
+/**
+ * sp_pmtu_follow - connection @id, if established, takes up a smaller MTU
+ * cached for its destination since it was installed (another connection
+ * to that host heard of it), as Linux's sockets take up their route's new
+ * MTU at their next send: otherwise its next full-size segment is lost at
+ * the narrow hop and costs it a round trip to learn what we knew.
+ */
+void sp_pmtu_follow(struct sp *sp, uint32_t id)
+{
+	struct sp_conn *c = &sp->conns[id];
+
+	if (c->state != SPS_ESTABLISHED)
+		return;
+	uint16_t mss = sp_pmtu_mss(sp, c->remote_ip);
+	if (mss < c->cc.mss)
+		lower(sp, c, id, mss);
 }
 
 /**
@@ -153,6 +191,9 @@ void sp_icmp_err_rx(struct sp *sp, struct rte_mbuf *m)
 		 * the connect for every code, soft ones included) */
 		dp->sp_counters[DPC_ICMP_CONNECT_FAILED]++; /* counted before the app hears */
 		sp_conn_handshake_fail(sp, c, id, connect_errno(&u));
+		used = true;
+	} else if (!c && sp_synq_icmp_err(sp, &u, fatal_for_half_open(&u))) {
+		dp->sp_counters[DPC_ICMP_HALF_OPEN_DROPPED]++;
 		used = true;
 	}
 	if (!used)

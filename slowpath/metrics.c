@@ -71,6 +71,8 @@ static const char *const dpc_help[DPC_MAX] = {
 		"ICMP errors ignored: no segment of ours in flight, no smaller MTU, or past the handshake.",
 	[DPC_RX_DROP_OTHERHOST] = "Frames to another host's unicast MAC (not ours).",
 	[DPC_NEIGH_FOLLOWED] = "Connections that followed their next hop to a new MAC.",
+	[DPC_ICMP_HALF_OPEN_DROPPED] =
+		"Half-open connections an ICMP error about our SYN-ACK ended.",
 };
 static struct mt_family dpc_fam[DPC_MAX];
 static char dpc_name[DPC_MAX][64];

@@ -102,7 +102,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	sp_conn_tick(sp);
 	sp_synq_tick(sp);
 	sp_handoff_tick(sp);
-	sp_arp_tick(sp);
+	sp_path_pass_tick(sp);
 	sp_cores_tick(sp);
 	sp_slots_cool(sp);
 	sp_region_lost_check(sp);

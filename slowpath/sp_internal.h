@@ -130,7 +130,7 @@ struct sp_arp_entry {
 	struct rte_ether_addr mac;
 	bool valid;
 	bool incomplete;
-	bool moved;		/* its MAC changed: open connections follow (sp_arp_tick()) */
+	bool moved;		/* its MAC changed: open connections follow (path_pass.c) */
 	bool following;		/* moved before the last pass over the connections began */
 	uint64_t updated;	/* tsc: last learned or confirmed */
 	uint64_t confirmed;	/* tsc: last answer to a question of ours */
@@ -279,10 +279,11 @@ struct sp {
 	struct sp_arp_entry arp[SP_ARP_SIZE];
 	uint32_t arp_key;             /* the neighbour cache's hash key (arp.c) */
 	bool arp_moved;               /* some entry is moved (arp.c) */
-	uint32_t arp_sweep_pos;       /* pass under way: sp->active index past the next */
-	uint64_t arp_sweep_next;      /* tsc: no new pass sooner */
 	struct sp_pmtu_entry pmtu[SP_PMTU_SIZE]; /* smaller path MTUs learned (icmp_err.c) */
 	uint32_t pmtu_key;
+	bool pmtu_narrowed;           /* some entry narrowed (icmp_err.c) */
+	uint32_t pass_pos;            /* path pass under way: sp->active index past the next */
+	uint64_t pass_next;           /* tsc: no new path pass sooner (path_pass.c) */
 	uint16_t next_ephemeral;
 	uint16_t ip_id;
 	const struct cc_ops *cc;
@@ -430,6 +431,7 @@ int sp_synq_init(struct sp *sp);
 void sp_synq_fini(struct sp *sp);
 bool sp_synq_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p);
 void sp_synq_tick(struct sp *sp);
+bool sp_synq_icmp_err(struct sp *sp, const struct pkt_icmp_err *u, bool fatal);
 uint32_t sp_synq_count(const struct sp *sp);
 void sp_synq_purge_listener(struct sp *sp, const struct sp_listener *l);
 
@@ -502,7 +504,11 @@ void sp_arp_rx(struct sp *sp, struct rte_mbuf *m);
 const struct rte_ether_addr *sp_arp_lookup(struct sp *sp, uint32_t ip);
 void sp_arp_request(struct sp *sp, uint32_t ip);
 void sp_arp_recheck(struct sp *sp, uint32_t ip, struct rte_ether_addr *mac);
-void sp_arp_tick(struct sp *sp);
+bool sp_arp_pass_begin(struct sp *sp);
+void sp_arp_follow(struct sp *sp, uint32_t id);
+
+/* path_pass.c */
+void sp_path_pass_tick(struct sp *sp);
 void sp_arp_revalidate(struct sp *sp, uint32_t ip);
 void sp_arp_reply_mac(struct sp *sp, uint32_t saddr, const uint8_t *src_mac,
 		      struct rte_ether_addr *out);
@@ -512,5 +518,6 @@ uint32_t sp_next_hop(struct sp *sp, uint32_t dst);
 void sp_pmtu_init(struct sp *sp);
 void sp_icmp_err_rx(struct sp *sp, struct rte_mbuf *m);
 uint16_t sp_pmtu_mss(struct sp *sp, uint32_t ip);
+void sp_pmtu_follow(struct sp *sp, uint32_t id);
 
 #endif

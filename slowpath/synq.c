@@ -118,17 +118,23 @@ static uint32_t *chain_of(struct sp_synq *q, uint32_t raddr, uint32_t laddr, uin
 	return &q->bucket[h & q->mask];
 }
 
-/* the entry for @p's tuple: its index, or -1 */
-static int32_t synq_lookup(struct sp_synq *q, const struct pkt_tcp *p)
+/* the entry for a tuple: its index, or -1 */
+static int32_t synq_find(struct sp_synq *q, uint32_t raddr, uint32_t laddr, uint16_t rport,
+			 uint16_t lport)
 {
-	for (uint32_t i = *chain_of(q, p->saddr, p->daddr, p->sport, p->dport); i;
-	     i = q->e[i - 1].next) {
+	for (uint32_t i = *chain_of(q, raddr, laddr, rport, lport); i; i = q->e[i - 1].next) {
 		const struct sp_hs *hs = &q->e[i - 1].hs;
-		if (hs->remote_ip == p->saddr && hs->local_ip == p->daddr &&
-		    hs->remote_port == p->sport && hs->local_port == p->dport)
+		if (hs->remote_ip == raddr && hs->local_ip == laddr &&
+		    hs->remote_port == rport && hs->local_port == lport)
 			return (int32_t)(i - 1);
 	}
 	return -1;
+}
+
+/* the entry for @p's tuple: its index, or -1 */
+static int32_t synq_lookup(struct sp_synq *q, const struct pkt_tcp *p)
+{
+	return synq_find(q, p->saddr, p->daddr, p->sport, p->dport);
 }
 
 static void synq_remove(struct sp *sp, uint32_t idx)
@@ -468,6 +474,25 @@ bool sp_synq_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
 	if (!(p->flags & TCPF_RST) && !bogus_source(sp, p))
 		sp_send_rst_reply(sp, p);
 	return false;
+}
+
+/**
+ * sp_synq_icmp_err - an ICMP error about our SYN-ACK on a half-open
+ * connection, as Linux's tcp_req_err(): if it quotes exactly our SYN-ACK's
+ * sequence number and @fatal (the caller's verdict on its type and code),
+ * the entry goes, silently (the app never saw it, and accept() has no way
+ * to report a network error).  Without this a peer a router can no longer
+ * reach held its entry through every SYN-ACK resend.
+ * Return: whether it named an entry and was acted on.
+ */
+bool sp_synq_icmp_err(struct sp *sp, const struct pkt_icmp_err *u, bool fatal)
+{
+	DP_ASSERT_SP();
+	int32_t idx = synq_find(sp->synq, u->raddr, sp->dp->ip, u->rport, u->lport);
+	if (idx < 0 || !fatal || u->seq != sp->synq->e[idx].hs.iss)
+		return false;
+	synq_remove(sp, (uint32_t)idx);
+	return true;
 }
 
 /**

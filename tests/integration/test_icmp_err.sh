@@ -6,7 +6,8 @@
 #     router, which answers "fragmentation needed"; without PMTU discovery
 #     the connection hangs there (every resend is as large).  4 MiB reach
 #     the far host byte-exact, the MSS is lowered once (bypassctl stats
-#     pmtu_lowered);
+#     pmtu_lowered), and a connection already open to that host, idle,
+#     follows (its mss in bypassctl flows is 1240 before it sends again);
 #  b) a second connection starts at the cached size (bypassctl flows mss
 #     1240) and c) is not lowered again;
 #  d) a connect to a port the far host rejects with ICMP port unreachable
@@ -15,7 +16,10 @@
 #     (Linux fails them at once too; without this, the connect waited out
 #     every SYN retry);
 #  e) a connect whose SYN runs out of TTL at the router fails at once with
-#     "No route to host" (ICMP time exceeded), as from a Linux client.
+#     "No route to host" (ICMP time exceeded), as from a Linux client;
+#  f) a half-open connection whose SYN-ACK the router answers with "host
+#     unreachable" is dropped at once (Linux's tcp_req_err()), and the
+#     listener serves the next connect.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -73,42 +77,70 @@ send_once() { # $1: port; 4 MiB to the far host, byte-exact, within 60 s
 	[ "$got" = "$want" ] || bp_die "sha256 differs: sent $want received $got ($(stat -c %s "$dir/out") bytes)"
 }
 
-# a) the first connection meets the narrow hop and learns it
+flow_mss() { # $1: the far host's port; that connection's mss in bypassctl flows, or ""
+	# the tuple line, then its details: "... mss:1240 cwnd:..."
+	ctl flows 2>/dev/null | awk -v r="$FAR_IP:$1" '
+		$5 == r { want = 1; next }
+		want { for (i = 1; i <= NF; i++) if ($i ~ /^mss:/) print substr($i, 5); want = 0 }' |
+		head -1
+}
+wait_mss() { # $1: port, $2: the mss it must show within 5 s
+	local mss="" i
+	for i in $(seq 50); do
+		mss=$(flow_mss "$1")
+		[ "$mss" = "$2" ] && return 0
+		sleep 0.1
+	done
+	bp_die "the connection to port $1 shows mss '$mss' (want $2);" "flows: $(ctl flows 2>&1 | head -5)"
+}
+hold() { # $1: port; a connection to the far host that sends 1 KiB and waits for release
+	rm -f "$dir/held.out" "$dir/held.fifo"
+	mkfifo "$dir/held.fifo"
+	bp_bg far timeout 60 socat -u "TCP-LISTEN:$1,reuseaddr" "OPEN:$dir/held.out,creat,trunc"
+	held_sink=$BP_LAST_PID
+	for i in $(seq 100); do
+		far ss -Htln "sport = :$1" | grep -q . && break
+		sleep 0.1
+	done
+	timeout 60 "$BP_BUILD/client-lib/bpcat" "$FAR_IP" "$1" <"$dir/held.fifo" &
+	held=$!
+	BP_PIDS+=("$held")
+	exec 7>"$dir/held.fifo"
+	head -c 1K /dev/zero >&7
+}
+release() { # the held connection sends 64 KiB more, closes, and all 65 KiB arrive
+	head -c 64K /dev/zero >&7
+	exec 7>&-
+	bp_wait_pid "$held" 30 || bp_die "the held connection failed"
+	bp_wait_pid "$held_sink" 30 || bp_die "the far host's sink failed"
+	[ "$(stat -c %s "$dir/held.out")" = $((65 * 1024)) ] ||
+		bp_die "the held connection delivered $(stat -c %s "$dir/held.out") bytes (want 66560)"
+}
+
+# a) the first connection meets the narrow hop and learns it; one already
+# open to the same host, idle, takes the smaller size up with it (as Linux's
+# sockets take up their route's MTU), before it sends a full segment
+hold 6104
+wait_mss 6104 1460
 send_once 6101
 lowered=$(bp_stat stats pmtu_lowered)
 icmps=$(bp_stat stats icmp_errors)
-[ "$lowered" = 1 ] || bp_die "pmtu_lowered is $lowered after one connection (want 1; icmp_errors $icmps)"
-bp_log "a) 4 MiB through the 1280-byte hop, byte-exact; the router's ICMP lowered the MSS"
+[ "$lowered" = 2 ] || bp_die "pmtu_lowered is $lowered after one connection and one idle" \
+	"(want 2: one heard, one followed; icmp_errors $icmps)"
+wait_mss 6104 1240
+release
+bp_log "a) 4 MiB through the 1280-byte hop, byte-exact; the router's ICMP lowered the MSS," \
+	"and an idle connection to the host followed"
 
 # b) a connection held open shows the cached size in bypassctl flows
-bp_bg far timeout 60 socat -u "TCP-LISTEN:6102,reuseaddr" /dev/null
-held_sink=$BP_LAST_PID
-for i in $(seq 100); do
-	far ss -Htln "sport = :6102" | grep -q . && break
-	sleep 0.1
-done
-{ head -c 64K /dev/zero; sleep 5; } | timeout 30 "$BP_BUILD/client-lib/bpcat" "$FAR_IP" 6102 &
-held=$!
-BP_PIDS+=("$held")
-mss=""
-for i in $(seq 50); do
-	# the tuple line, then its details: "... mss:1240 cwnd:..."
-	mss=$(ctl flows 2>/dev/null | awk -v r="$FAR_IP:6102" '
-		$5 == r { want = 1; next }
-		want { for (i = 1; i <= NF; i++) if ($i ~ /^mss:/) print substr($i, 5); want = 0 }' |
-		head -1)
-	[ -n "$mss" ] && break
-	sleep 0.1
-done
-[ "$mss" = 1240 ] || bp_die "the second connection's mss is '$mss' (want 1240: 1280 less 40 header bytes);" \
-	"flows: $(ctl flows 2>&1 | head -5)"
-bp_wait_pid "$held" 30 || bp_die "the held connection failed"
-bp_wait_pid "$held_sink" 30 || true
+hold 6102
+wait_mss 6102 1240
+release
 
 # c) and moves 4 MiB without being lowered again
 send_once 6103
 lowered=$(bp_stat stats pmtu_lowered)
-[ "$lowered" = 1 ] || bp_die "pmtu_lowered went to $lowered: a later connection did not start at the cached size"
+[ "$lowered" = 2 ] || bp_die "pmtu_lowered went to $lowered: a later connection did not start at the cached size"
 bp_log "b, c) a later connection started at mss 1240 and moved 4 MiB without a lowering"
 
 # d) connects that a router's or the host's ICMP error ends, against Linux
@@ -149,7 +181,31 @@ t1=$(date +%s.%N)
 bp_log "e) time exceeded: 'No route to host' after $(echo "$t1 - $t0" | bc | cut -c1-4) s, as from Linux"
 failed=$(bp_stat stats icmp_connects_failed)
 [ "$failed" = 3 ] || bp_die "icmp_connects_failed is $failed (want 3)"
+
+# f) a SYN-ACK the router cannot deliver: it answers "host unreachable" (as
+# when the route back is withdrawn), which drops the half-open connection at
+# once, as Linux's tcp_req_err() does, instead of holding it through every
+# SYN-ACK resend; the far host's SYN resends meet the same fate
+bp_peer iptables -A FORWARD -p tcp --sport 6203 --tcp-flags SYN,ACK SYN,ACK \
+	-j REJECT --reject-with icmp-host-unreachable
+bp_bg "$BP_BUILD/client-lib/bpcat" -l -p 6203 </dev/null >"$dir/f.out" 2>"$dir/f.log"
+f_listener=$BP_LAST_PID
+bp_wait_listening "$dir/f.log"
+far timeout 5 socat -u /dev/null "TCP:$BP_IP:6203,connect-timeout=2" 2>/dev/null &&
+	bp_die "the far host connected through a router that rejects our SYN-ACKs"
+dropped=$(bp_stat stats icmp_half_open_dropped)
+[ "$dropped" -ge 1 ] || bp_die "icmp_half_open_dropped is $dropped after the router's host unreachable"
+half=$(ctl flows 2>&1 | grep -c "half-open") || true
+[ "$half" = 0 ] || bp_die "$half half-open connections held after the router said the host is gone:" \
+	"$(ctl flows 2>&1 | head -4)"
+bp_peer iptables -D FORWARD -p tcp --sport 6203 --tcp-flags SYN,ACK SYN,ACK \
+	-j REJECT --reject-with icmp-host-unreachable
+echo hello | far timeout 10 socat -u - "TCP:$BP_IP:6203" || bp_die "the far host's later connect failed"
+bp_wait_pid "$f_listener" 10 || bp_die "bpcat -l failed: $(cat "$dir/f.log")"
+[ "$(cat "$dir/f.out")" = hello ] || bp_die "the listener read '$(cat "$dir/f.out")' (want hello)"
+bp_log "f) $dropped half-open connection(s) dropped by the router's host unreachable; the listener serves"
+
 echo "PASS: ICMP errors through a Linux router: PMTU discovery over a 1280-byte hop" \
-	"(2 x 4 MiB byte-exact, one MSS lowering from $(bp_stat stats icmp_errors) ICMP," \
+	"(2 x 4 MiB byte-exact, one MSS lowering from $(bp_stat stats icmp_errors) ICMP, followed by an open connection," \
 	"later connections start at mss 1240); connects refused, unreachable and out of TTL" \
-	"as on Linux"
+	"as on Linux; half-open connections dropped when the route back is gone"

@@ -159,6 +159,34 @@ Test(pmtu, the_next_connection_to_that_host_starts_small)
 	cr_assert_eq(mss, 1360, "a new connection forgot the path's MTU");
 }
 
+/* as Linux's sockets take up their route's new MTU: a connection already
+ * open to the host (idle, nothing in flight) cuts its next segments too */
+Test(pmtu, connections_already_open_to_that_host_follow)
+{
+	uint8_t first_a[QUOTE_LEN], first_b[QUOTE_LEN];
+	uint32_t iss_a, iss_b, mss;
+	send_burst(7107, 40002, first_a, &iss_a, &mss);
+	int b = send_burst(7108, 40003, first_b, &iss_b, &mss);
+	ack_all(iss_b);
+	H.peer_port = 40002;
+	H.our_port = 7107;
+	inject_too_big(first_a, 1280, 0);
+	cr_assert_leq(resent_burst_max(iss_a), 1240);
+	ack_all(iss_a);
+	WAIT_FOR(count(DPC_PMTU_LOWERED) == 2, 2000);
+
+	H.peer_port = 40003;
+	H.our_port = 7108;
+	static uint8_t more[3000];
+	cr_assert_eq(bp_send(H.app, b, more, sizeof(more)), (ssize_t)sizeof(more));
+	struct pkt_tcp p;
+	do
+		EXPECT_SEG(p, 1000);
+	while (!p.payload_len || p.dport != 40003);
+	cr_assert_eq(p.seq, iss_b + 1 + SEND_BYTES);
+	cr_assert_eq(p.payload_len, 1240, "an open connection kept the MSS the path no longer takes");
+}
+
 Test(pmtu, a_sequence_number_not_in_flight_is_not_believed)
 {
 	uint8_t first[QUOTE_LEN];
@@ -312,4 +340,72 @@ Test(icmp_connect, a_message_not_about_our_syn_is_ignored)
 	cr_assert_eq(p.seq, iss + 2, "the connection was ended");
 	cr_assert_eq(p.payload_len, 1);
 	cr_assert_eq(count(DPC_ICMP_CONNECT_FAILED), 0);
+}
+
+/* ----------------------------------------- half-open connections (SYN_RCVD) */
+
+TestSuite(icmp_half_open, .init = start, .fini = h_stop, .timeout = 30);
+
+/* a SYN from peer port @pport to our listener on H.our_port; the SYN-ACK's
+ * headers go to @synack.  Return: our ISN. */
+static uint32_t syn_to_listener(uint16_t pport, uint8_t *synack)
+{
+	struct pkt_tcp p;
+	H.peer_port = pport;
+	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = 1000, .wnd = 65535, .mss = 1460,
+				.wscale = -1 });
+	do /* past another entry's SYN-ACK resends */
+		EXPECT_SEG(p, 1000);
+	while (p.dport != pport);
+	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK);
+	memcpy(synack, h_last_frame, QUOTE_LEN);
+	return p.seq;
+}
+
+/* Linux's tcp_req_err(): a net or host unreachable, a time exceeded or a
+ * parameter problem about exactly our SYN-ACK drops the half-open
+ * connection; the peer's late final ACK then finds nothing (a reset) */
+Test(icmp_half_open, a_route_that_is_gone_drops_the_half_open_connection)
+{
+	static const struct { uint8_t type, code; } fatal[] = {
+		{ 3, 0 }, { 3, 1 }, { 11, 0 }, { 12, 0 },
+	};
+	uint8_t synack[QUOTE_LEN];
+	int l = bp_listen(H.app, 0, 7110, 16);
+	cr_assert_geq(l, 0);
+	H.our_port = 7110;
+	for (uint16_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) {
+		uint32_t iss = syn_to_listener((uint16_t)(41000 + i), synack);
+		inject_icmp_err(synack, fatal[i].type, fatal[i].code, 0, 0);
+		WAIT_FOR(count(DPC_ICMP_HALF_OPEN_DROPPED) == i + 1u, 2000);
+		h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1001, .ack = iss + 1,
+					.wnd = 65535 });
+		struct pkt_tcp p;
+		EXPECT_SEG(p, 1000);
+		cr_assert(p.flags & TCPF_RST, "the final ACK of a dropped entry: 0x%x", p.flags);
+	}
+	expect_no_segment(700); /* no SYN-ACK resent (250 ms, doubling) */
+	cr_assert_eq(bp_accept(H.app, l), -EAGAIN);
+	cr_assert_eq(count(DPC_ICMP_ERR_IGNORED), 0);
+}
+
+/* a soft error (a refused port, a size: a SYN-ACK fits anywhere) or one not
+ * quoting our SYN-ACK's sequence number leaves the entry; the handshake
+ * still completes */
+Test(icmp_half_open, a_soft_or_forged_error_leaves_it)
+{
+	uint8_t synack[QUOTE_LEN];
+	int l = bp_listen(H.app, 0, 7111, 16);
+	cr_assert_geq(l, 0);
+	H.our_port = 7111;
+	uint32_t iss = syn_to_listener(41100, synack);
+	inject_unreach(synack, PKT_ICMP_PORT_UNREACH, 0, 0);
+	inject_too_big(synack, 576, 0);
+	inject_unreach(synack, 1, 0, 1);                      /* not our SYN-ACK's seq */
+	inject_icmp_err(synack, PKT_ICMP_TIME_EXCEEDED, 0, 0, (uint32_t)-1);
+	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 4, 2000);
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1001, .ack = iss + 1, .wnd = 65535 });
+	int h = -1;
+	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
+	cr_assert_eq(count(DPC_ICMP_HALF_OPEN_DROPPED), 0);
 }
