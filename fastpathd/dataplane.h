@@ -43,7 +43,9 @@
  *                                           |                 |   tx_written,
  *                                           |                 |   peer_wnd, last_rx_tsc
  *   policy: cwnd, pacing_bps                | relaxed reads   | relaxed writes
- *   flags (FPF_*)                           | writes          | relaxed reads
+ *   flags (FPF_*)                           | writes (FPF_    | relaxed reads;
+ *                                           |   NO_DF at      |   FPF_NO_DF, SACK,
+ *                                           |   FLOW_PMTU)    |   ECN before FLOW_ADD
  *   counters: cnt_*, rtt_us, srtt_us,       | relaxed writes  | relaxed reads
  *     rttvar_us, last_progress_tsc          |                 |
  *   pend, ev_core, ev_pos, rtt_pos,         | private         | never
@@ -96,6 +98,13 @@
 #include "bypass/shm_abi.h"
 #include "config.h"
 #include "rpc_heap.h"
+
+/* DPM_FLOW_PMTU's arg: the MSS, this bit if the path is narrower than
+ * PKT_MIN_PMTU (the flow sends without DF from then on, FPF_NO_DF), and
+ * this one if nothing is to be resent (news another flow heard) */
+#define DP_PMTU_NO_DF 0x8000u
+#define DP_PMTU_QUIET 0x4000u
+_Static_assert(BP_MAX_MTU < DP_PMTU_QUIET, "an MSS leaves DPM_FLOW_PMTU's flag bits clear");
 
 /* [apps] max_apps is at most this; dp->apps holds cfg.max_apps entries */
 #define DP_APPS_LIMIT 4096
@@ -153,6 +162,9 @@ _Static_assert(DP_MAX_TENANTS <= 0xffff, "tenant ids fit below DP_RPC_OTHER_TENA
 #define FPF_RPC_FIN_WAIT  (1u << 20) /* shut down while posted frames wait: FIN
 				      * once the last one is in the ring */
 #define FPF_DELACK        (1u << 21) /* an ACK is owed by delack_due (tcp_delack.c) */
+#define FPF_NO_DF         (1u << 22) /* a hop narrower than PKT_MIN_PMTU: segments go
+				      * without DF, for a router to fragment
+				      * (set at FLOW_ADD or DPM_FLOW_PMTU) */
 
 #define FP_OOO_MAX 16  /* out-of-order intervals a receiver holds */
 #define FP_SACK_MAX 16 /* SACKed intervals a sender remembers */
@@ -170,8 +182,9 @@ struct fp_range {
  * tx_isn + 1 + pos and rx_isn + 1 + pos.
  */
 struct fp_flow {
-	/* --- identity (set at install; afterwards only mss and remote_mac
-	 * change, at DPM_FLOW_PMTU and DPM_FLOW_NEIGH: the table above) --- */
+	/* --- identity (set at install; afterwards only mss (and FPF_NO_DF) and
+	 * remote_mac change, at DPM_FLOW_PMTU and DPM_FLOW_NEIGH: the table
+	 * above) --- */
 	uint32_t local_ip, remote_ip;       /* network order */
 	uint16_t local_port, remote_port;   /* host order */
 	struct rte_ether_addr remote_mac;
@@ -398,7 +411,9 @@ enum dp_msg_type {
 	DPM_FLOW_DETACH,    /* flow_id: TIME_WAIT: stop using the app's slot; answer DETACH_DONE */
 	DPM_BUCKET_OUT,     /* arg: bucket, flow_id: the core to hand it to (core to core too) */
 	DPM_FLOW_PMTU,      /* flow_id, arg: a smaller MSS the path takes: send no larger
-			     * segment from now on, and resend what is in flight */
+			     * segment from now on, and resend what is in flight
+			     * (not with DP_PMTU_QUIET); with DP_PMTU_NO_DF,
+			     * without DF from now on */
 	DPM_FLOW_NEIGH,     /* flow_id, ptr: the next hop's new MAC, its 6 bytes in
 			     * memory order in an integer: address frames there */
 	/* fastpath core -> fastpath core */
@@ -613,7 +628,8 @@ enum dp_counter {
 	DPC_PORT_WAKEUPS,     /* sleeps the port ended (rx interrupt or the PMD's socket) */
 	DPC_ICMP_ERR,         /* ICMP errors about our TCP, to the slowpath */
 	DPC_ICMP_ERR_LIMITED, /* ... dropped: over a core's share a window (fp_arp_icmp.c) */
-	DPC_PMTU_LOWERED,     /* flows whose MSS a "fragmentation needed" lowered (slowpath) */
+	DPC_PMTU_LOWERED,     /* MSS lowerings by a smaller path MTU: a flow's own
+			       * "fragmentation needed", or another's news (slowpath) */
 	DPC_ICMP_CONNECT_FAILED, /* connects an ICMP error ended (slowpath) */
 	DPC_ICMP_ERR_IGNORED, /* ... that named no segment of ours in flight, no smaller
 				   * MTU, or a connection past its handshake (slowpath) */

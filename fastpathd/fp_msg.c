@@ -128,7 +128,8 @@ void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 		break;
 	case DPM_FLOW_PMTU:
 		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_RESET))
-			tcp_mss_lowered(fp, f, msg->arg);
+			tcp_mss_lowered(fp, f, msg->arg & ~(DP_PMTU_NO_DF | DP_PMTU_QUIET),
+					msg->arg & DP_PMTU_NO_DF, !(msg->arg & DP_PMTU_QUIET));
 		break;
 	case DPM_FLOW_NEIGH: {
 		uint64_t mac = (uint64_t)(uintptr_t)msg->ptr;

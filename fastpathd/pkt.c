@@ -488,7 +488,7 @@ void pkt_write_tcp(uint8_t *buf, const struct tcp_hdr_spec *s, uint32_t payload_
 	ip[1] = s->ecn & 0x03;
 	wr16(ip + 2, (uint16_t)(PKT_IP_MIN + thl + payload_len));
 	wr16(ip + 4, s->ip_id);
-	wr16(ip + 6, IP_FLAG_DF);
+	wr16(ip + 6, s->no_df ? 0 : IP_FLAG_DF);
 	ip[8] = 64;
 	ip[9] = PKT_PROTO_TCP;
 	ip[10] = ip[11] = 0;

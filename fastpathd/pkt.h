@@ -124,6 +124,7 @@ struct tcp_hdr_spec {
 	uint8_t flags;
 	uint8_t ecn;
 	uint16_t ip_id;
+	bool no_df;                /* a router may fragment it (a path under 552 bytes) */
 	/* options (SYN / SYN-ACK only); 0/-1/false to omit */
 	uint16_t opt_mss;
 	int8_t opt_wscale;

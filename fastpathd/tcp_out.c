@@ -147,6 +147,7 @@ static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint
 		.seq = seq,
 		.flags = flags,
 		.ip_id = fp->ip_id++,
+		.no_df = f->flags & FPF_NO_DF,
 		.opt_wscale = -1,
 	};
 	uint8_t *buf;
@@ -567,14 +568,23 @@ void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
  * narrow hop, and waiting for the retransmission timer would cost a
  * timeout per connection.  The congestion window is left alone (the
  * loss says nothing about congestion).  A larger @mss is ignored: an
- * MSS only ever shrinks here.
+ * MSS only ever shrinks here.  With @no_df (a hop narrower than
+ * PKT_MIN_PMTU) the flow's segments go without DF from now on, as Linux's
+ * over a route whose MTU it locked, so that hop's router fragments them;
+ * Without @resend only later segments are cut: the news came from another
+ * flow to the same host, and this one's own ICMP, if it lost a segment,
+ * comes with the same MSS and @resend.
  */
-void tcp_mss_lowered(struct fp_ctx *fp, struct fp_flow *f, uint16_t mss)
+void tcp_mss_lowered(struct fp_ctx *fp, struct fp_flow *f, uint16_t mss, bool no_df,
+		     bool resend)
 {
 	DP_ASSERT_FP();
-	if (!mss || mss >= f->mss)
+	if (!mss || mss > f->mss)
 		return;
+	if (no_df)
+		f->flags |= FPF_NO_DF;
 	/* relaxed: bypassctl flows reads it on the slowpath */
 	__atomic_store_n(&f->mss, mss, __ATOMIC_RELAXED);
-	go_back(fp, f);
+	if (resend)
+		go_back(fp, f);
 }

@@ -233,18 +233,14 @@ void sp_arp_revalidate(struct sp *sp, uint32_t ip)
  * sp_arp_pass_begin - a pass over the connections starts (path_pass.c): it
  * follows the moves made before now, and the moves made during it wait
  * for the next.
- * Return: whether anything moved since the last pass began.
  */
-bool sp_arp_pass_begin(struct sp *sp)
+void sp_arp_pass_begin(struct sp *sp)
 {
-	bool moved = sp->arp_moved;
-
 	for (unsigned i = 0; i < SP_ARP_SIZE; i++) {
 		sp->arp[i].following = sp->arp[i].moved;
 		sp->arp[i].moved = false;
 	}
 	sp->arp_moved = false;
-	return moved;
 }
 
 /**

@@ -226,11 +226,14 @@ void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint32_t p
 	 * tcp_min_snd_mss; only a path under IPv4's minimum MTU (68 bytes,
 	 * less a 20-byte IP header) would need less, so no real peer loses */
 	uint32_t peer = c->peer_mss < SP_MIN_SND_MSS ? SP_MIN_SND_MSS : c->peer_mss;
-	uint32_t path = sp_pmtu_mss(sp, c->remote_ip); /* a narrow hop we heard of */
+	bool no_df;
+	uint32_t path = sp_pmtu_mss(sp, c->remote_ip, &no_df); /* a narrow hop we heard of */
 	if (path < mss)
 		mss = path;
+	c->no_df = no_df;
 	struct sp_fp_flow_init in = {
 		.mss = (uint16_t)(peer < mss ? peer : mss),
+		.no_df = no_df,
 		.rcv_wscale = c->peer_wscale >= 0 ? sp_rcv_wscale(dp) : 0,
 		.peer_wnd = peer_wnd,
 	};

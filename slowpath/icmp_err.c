@@ -20,7 +20,9 @@
  *    it (snd_una <= seq < snd_nxt; for a connect, our SYN's): an off-path
  *    sender has to guess it (RFC 5927 section 4.1);
  *  - an MTU under PKT_MIN_PMTU (Linux's min_pmtu, 552) counts as 552, so
- *    the worst a forger achieves is 512-byte segments;
+ *    the worst a forger achieves is 512-byte segments; as on Linux they
+ *    then go without DF, so a hop that narrow fragments them instead of
+ *    swallowing them;
  *  - an MSS only shrinks (the quoted datagram's own length is not looked
  *    at: a forger writes what he likes there, and a router that merged
  *    segments (BIG TCP) may quote 0);
@@ -56,15 +58,18 @@ static struct sp_pmtu_entry *slot_of(struct sp *sp, uint32_t ip)
 
 /**
  * sp_pmtu_mss - the largest payload the path to @ip took lately, from an
- * ICMP message within SP_PMTU_EXPIRES_MS.
+ * ICMP message within SP_PMTU_EXPIRES_MS; *@no_df: whether segments to
+ * it go without DF (a hop narrower than PKT_MIN_PMTU).
  * Return: that MSS, or UINT16_MAX if nothing smaller than our MTU is known.
  */
-uint16_t sp_pmtu_mss(struct sp *sp, uint32_t ip)
+uint16_t sp_pmtu_mss(struct sp *sp, uint32_t ip, bool *no_df)
 {
 	DP_ASSERT_SP();
 	const struct sp_pmtu_entry *e = slot_of(sp, ip);
+	*no_df = false;
 	if (!e->mtu || e->ip != ip || (int64_t)(sp->now - e->expires) >= 0)
 		return UINT16_MAX;
+	*no_df = e->no_df;
 	return (uint16_t)(e->mtu - IP_TCP_HDRS);
 }
 
@@ -101,13 +106,24 @@ static int connect_errno(const struct pkt_icmp_err *u)
 	}
 }
 
-/* installed connection @c's segments shrink to @mss payload bytes; what it
- * has in flight is resent at that size (tcp_mss_lowered()) */
-static void lower(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t mss)
+/* installed connection @c's segments shrink to @mss payload bytes, and go
+ * without DF from now on if @no_df; what it has in flight is resent so if
+ * @resend (tcp_mss_lowered()) */
+static void lower(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t mss, bool no_df,
+		  bool resend)
 {
 	c->cc.mss = mss;
+	c->no_df |= no_df;
+	c->mss_followed = !resend;
 	sp->dp->sp_counters[DPC_PMTU_LOWERED]++; /* counted before the resend is seen */
-	sp_fp_flow_pmtu(sp, id, mss);
+	sp_fp_flow_pmtu(sp, id, mss, c->no_df, resend);
+}
+
+/* whether @mss and @no_df tell installed connection @c something new: a
+ * smaller MSS, or the same one without DF (its DF segments are lost) */
+static bool narrower(const struct sp_conn *c, uint16_t mss, bool no_df)
+{
+	return mss < c->cc.mss || (mss == c->cc.mss && no_df && !c->no_df);
 }
 
 /* whether @u ends a half-open connection whose SYN-ACK it quotes (Linux's
@@ -123,25 +139,32 @@ static bool fatal_for_half_open(const struct pkt_icmp_err *u)
 static bool too_big(struct sp *sp, struct sp_conn *c, uint32_t id,
 		    const struct pkt_icmp_err *u)
 {
-	uint32_t mtu = u->mtu < PKT_MIN_PMTU ? PKT_MIN_PMTU : u->mtu;
+	/* a hop under IPv4's minimum PMTU: 552-byte packets without DF, which
+	 * its router fragments (Linux's __ip_rt_update_pmtu() locks the
+	 * route's MTU at min_pmtu, and a locked MTU clears DF) */
+	bool no_df = u->mtu < PKT_MIN_PMTU;
+	uint32_t mtu = no_df ? PKT_MIN_PMTU : u->mtu;
 	if (!in_flight(sp, c, id, u->seq))
 		return false;
 	/* cc.mss is the flow's MSS as this file last set it: a burst of
 	 * ICMPs (one per dropped segment) arrives before the fastpath has
 	 * taken the first DPM_FLOW_PMTU, so its own copy may be stale */
 	uint16_t mss = (uint16_t)(mtu - IP_TCP_HDRS);
-	if (mss >= c->cc.mss)
+	/* or the news another connection heard, which this one took up
+	 * without a resend (sp_pmtu_follow()): it lost a segment after all */
+	bool lost_after_follow = c->mss_followed && mss == c->cc.mss;
+	if (!narrower(c, mss, no_df) && !lost_after_follow)
 		return false;
 	struct sp_pmtu_entry *e = slot_of(sp, u->raddr);
-	if (e->ip != u->raddr || !e->mtu || mtu < e->mtu ||
+	if (e->ip != u->raddr || !e->mtu || mtu < e->mtu || (no_df && !e->no_df) ||
 	    (int64_t)(sp->now - e->expires) >= 0) {
 		*e = (struct sp_pmtu_entry){
-			.ip = u->raddr, .mtu = (uint16_t)mtu,
+			.ip = u->raddr, .mtu = (uint16_t)mtu, .no_df = no_df,
 			.expires = sp->now + sp_ms_to_tsc(sp, SP_PMTU_EXPIRES_MS),
 		};
 		sp->pmtu_narrowed = true; /* the others to it follow (path_pass.c) */
 	}
-	lower(sp, c, id, mss);
+	lower(sp, c, id, mss, no_df, true);
 	return true;
 }
 
@@ -149,8 +172,10 @@ static bool too_big(struct sp *sp, struct sp_conn *c, uint32_t id,
  * sp_pmtu_follow - connection @id, if established, takes up a smaller MTU
  * cached for its destination since it was installed (another connection
  * to that host heard of it), as Linux's sockets take up their route's new
- * MTU at their next send: otherwise its next full-size segment is lost at
- * the narrow hop and costs it a round trip to learn what we knew.
+ * MTU: its segments from now on are cut to it, so the next full-size one
+ * is not lost at the narrow hop.  Nothing is resent (Linux resends only
+ * for the socket the ICMP named): what it has in flight may well have
+ * passed, and if not, its own ICMP comes (too_big()).
  */
 void sp_pmtu_follow(struct sp *sp, uint32_t id)
 {
@@ -158,9 +183,10 @@ void sp_pmtu_follow(struct sp *sp, uint32_t id)
 
 	if (c->state != SPS_ESTABLISHED)
 		return;
-	uint16_t mss = sp_pmtu_mss(sp, c->remote_ip);
-	if (mss < c->cc.mss)
-		lower(sp, c, id, mss);
+	bool no_df;
+	uint16_t mss = sp_pmtu_mss(sp, c->remote_ip, &no_df);
+	if (narrower(c, mss, no_df))
+		lower(sp, c, id, mss, no_df, false);
 }
 
 /**

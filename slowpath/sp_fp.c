@@ -229,6 +229,8 @@ void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
 		f->flags |= FPF_SACK;
 	if (c->ecn)
 		f->flags |= FPF_ECN;
+	if (in->no_df)
+		f->flags |= FPF_NO_DF;
 	f->rx_adv_edge = dp->cfg.rx_buf_size > 0xffff ? 0xffff : dp->cfg.rx_buf_size;
 	if ((c->flags & SPC_RPC) && (f->rpc = malloc(sizeof(*f->rpc)))) {
 		/* the framer's state: the owning core's until FLOW_DEL_DONE */
@@ -299,11 +301,14 @@ void sp_fp_flow_retx(struct sp *sp, uint32_t id)
 /**
  * sp_fp_flow_pmtu - the path to flow @id's peer takes at most @mss payload
  * bytes a segment: the fastpath cuts its segments to that from now on and
- * resends what is in flight (slowpath/icmp_err.c checked the ICMP message).
+ * resends what is in flight if @resend (slowpath/icmp_err.c checked the
+ * ICMP message); with @no_df, they go without DF from now on.
  */
-void sp_fp_flow_pmtu(struct sp *sp, uint32_t id, uint16_t mss)
+void sp_fp_flow_pmtu(struct sp *sp, uint32_t id, uint16_t mss, bool no_df, bool resend)
 {
-	send_fp(sp, DPM_FLOW_PMTU, id, mss, NULL);
+	uint16_t arg = (uint16_t)(mss | (no_df ? DP_PMTU_NO_DF : 0) | (resend ? 0 : DP_PMTU_QUIET));
+
+	send_fp(sp, DPM_FLOW_PMTU, id, arg, NULL);
 }
 
 /**

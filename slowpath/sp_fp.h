@@ -31,9 +31,11 @@ struct sp_conn;
  *            (a SYN's window never is; the handshake's final ACK's is).
  * @cwnd: initial congestion window, bytes.
  * @pacing_bps: initial rate, 0 = unpaced.
+ * @no_df: send without DF (a path narrower than PKT_MIN_PMTU, icmp_err.c).
  */
 struct sp_fp_flow_init {
 	uint16_t mss;
+	bool no_df;
 	uint8_t rcv_wscale;
 	uint32_t peer_wnd;
 	uint32_t cwnd;
@@ -81,7 +83,7 @@ void sp_fp_flow_forget(struct sp *sp, uint32_t id);
 uint32_t sp_fp_rpc_stats(struct sp *sp, struct dp_rpc_stat *out, uint32_t max);
 void sp_fp_flow_retx(struct sp *sp, uint32_t id);
 void sp_fp_flow_probe(struct sp *sp, uint32_t id);
-void sp_fp_flow_pmtu(struct sp *sp, uint32_t id, uint16_t mss);
+void sp_fp_flow_pmtu(struct sp *sp, uint32_t id, uint16_t mss, bool no_df, bool resend);
 void sp_fp_flow_neigh(struct sp *sp, uint32_t id, const struct rte_ether_addr *mac);
 void sp_fp_flow_shutwr(struct sp *sp, uint32_t id, unsigned how, uint32_t rpc_posted);
 void sp_fp_flow_detach(struct sp *sp, uint32_t id);

@@ -77,6 +77,8 @@ struct sp_conn {
 	const struct cc_ops *cc_ops;  /* this flow's algorithm ([tcp] cc, or per flow) */
 	bool peer_sack;               /* SACK-permitted in the peer's SYN */
 	bool ecn_requested;           /* active open: our SYN asked for ECN */
+	bool no_df;                   /* its path is narrower than PKT_MIN_PMTU (icmp_err.c) */
+	bool mss_followed;            /* its MSS came from another flow's news, not resent */
 	uint64_t ecn_react_after;     /* classic ECN: no second cut before this ack total */
 	uint64_t ka_seen_rx;          /* keepalive: fp last_rx_tsc at the last look */
 	uint64_t ka_next;             /* keepalive: tsc of the next probe */
@@ -142,6 +144,7 @@ struct sp_arp_entry {
 struct sp_pmtu_entry {
 	uint32_t ip;
 	uint16_t mtu;
+	bool no_df;		/* narrower than PKT_MIN_PMTU: segments go without DF */
 	uint64_t expires;	/* tsc */
 };
 
@@ -504,20 +507,20 @@ void sp_arp_rx(struct sp *sp, struct rte_mbuf *m);
 const struct rte_ether_addr *sp_arp_lookup(struct sp *sp, uint32_t ip);
 void sp_arp_request(struct sp *sp, uint32_t ip);
 void sp_arp_recheck(struct sp *sp, uint32_t ip, struct rte_ether_addr *mac);
-bool sp_arp_pass_begin(struct sp *sp);
+void sp_arp_pass_begin(struct sp *sp);
 void sp_arp_follow(struct sp *sp, uint32_t id);
-
-/* path_pass.c */
-void sp_path_pass_tick(struct sp *sp);
 void sp_arp_revalidate(struct sp *sp, uint32_t ip);
 void sp_arp_reply_mac(struct sp *sp, uint32_t saddr, const uint8_t *src_mac,
 		      struct rte_ether_addr *out);
 uint32_t sp_next_hop(struct sp *sp, uint32_t dst);
 
+/* path_pass.c */
+void sp_path_pass_tick(struct sp *sp);
+
 /* icmp_err.c */
 void sp_pmtu_init(struct sp *sp);
 void sp_icmp_err_rx(struct sp *sp, struct rte_mbuf *m);
-uint16_t sp_pmtu_mss(struct sp *sp, uint32_t ip);
+uint16_t sp_pmtu_mss(struct sp *sp, uint32_t ip, bool *no_df);
 void sp_pmtu_follow(struct sp *sp, uint32_t id);
 
 #endif

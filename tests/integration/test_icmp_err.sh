@@ -19,7 +19,10 @@
 #     "No route to host" (ICMP time exceeded), as from a Linux client;
 #  f) a half-open connection whose SYN-ACK the router answers with "host
 #     unreachable" is dropped at once (Linux's tcp_req_err()), and the
-#     listener serves the next connect.
+#     listener serves the next connect;
+#  g) a hop of 500 bytes, under IPv4's minimum PMTU: 4 MiB arrive
+#     byte-exact in 552-byte packets without DF, which the router fragments
+#     (as from Linux; with DF it dropped them all).
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -58,21 +61,25 @@ dir=$BP_TMP
 head -c 4M /dev/urandom >"$dir/in"
 want=$(sha256sum <"$dir/in" | cut -d' ' -f1)
 ctl() { "$BP_BUILD/cli/bypassctl" "$@"; }
+far_listening() { # $1: port; wait until the far host listens on it
+	local i
+	for i in $(seq 100); do
+		far ss -Htln "sport = :$1" | grep -q . && return 0
+		sleep 0.1
+	done
+	bp_die "the far host never listened on port $1"
+}
 
-send_once() { # $1: port; 4 MiB to the far host, byte-exact, within 60 s
-	local port=$1 sink got
+send_once() { # $1: port [$2: address]; 4 MiB to the far host, byte-exact, within 60 s
+	local port=$1 addr=${2:-$FAR_IP} sink got
 	rm -f "$dir/out"
 	bp_bg far timeout 90 socat -u "TCP-LISTEN:$port,reuseaddr" "OPEN:$dir/out,creat,trunc"
 	sink=$BP_LAST_PID
-	local i
-	for i in $(seq 100); do
-		far ss -Htln "sport = :$port" | grep -q . && break
-		sleep 0.1
-	done
-	timeout 60 "$BP_BUILD/client-lib/bpcat" "$FAR_IP" "$port" <"$dir/in" ||
-		bp_die "bpcat to $FAR_IP:$port failed or hung (pmtu_lowered=$(bp_stat stats pmtu_lowered 0)," \
+	far_listening "$port"
+	timeout 60 "$BP_BUILD/client-lib/bpcat" "$addr" "$port" <"$dir/in" ||
+		bp_die "bpcat to $addr:$port failed or hung (pmtu_lowered=$(bp_stat stats pmtu_lowered 0)," \
 			"icmp_errors=$(bp_stat stats icmp_errors 0))"
-	bp_wait_pid "$sink" 30 || bp_die "socat on the far host failed"
+	bp_wait_pid "$sink" || bp_die "socat on the far host failed"
 	got=$(sha256sum <"$dir/out" | cut -d' ' -f1)
 	[ "$got" = "$want" ] || bp_die "sha256 differs: sent $want received $got ($(stat -c %s "$dir/out") bytes)"
 }
@@ -96,23 +103,21 @@ wait_mss() { # $1: port, $2: the mss it must show within 5 s
 hold() { # $1: port; a connection to the far host that sends 1 KiB and waits for release
 	rm -f "$dir/held.out" "$dir/held.fifo"
 	mkfifo "$dir/held.fifo"
-	bp_bg far timeout 60 socat -u "TCP-LISTEN:$1,reuseaddr" "OPEN:$dir/held.out,creat,trunc"
+	# long timeouts: they span send_once's transfer on a slow (sanitizer) build
+	bp_bg far timeout 240 socat -u "TCP-LISTEN:$1,reuseaddr" "OPEN:$dir/held.out,creat,trunc"
 	held_sink=$BP_LAST_PID
-	for i in $(seq 100); do
-		far ss -Htln "sport = :$1" | grep -q . && break
-		sleep 0.1
-	done
-	timeout 60 "$BP_BUILD/client-lib/bpcat" "$FAR_IP" "$1" <"$dir/held.fifo" &
+	far_listening "$1"
+	timeout 240 "$BP_BUILD/client-lib/bpcat" "$FAR_IP" "$1" <"$dir/held.fifo" &
 	held=$!
 	BP_PIDS+=("$held")
 	exec 7>"$dir/held.fifo"
-	head -c 1K /dev/zero >&7
+	head -c 1K /dev/zero >&7 || bp_die "the held connection's bpcat is gone"
 }
 release() { # the held connection sends 64 KiB more, closes, and all 65 KiB arrive
-	head -c 64K /dev/zero >&7
+	head -c 64K /dev/zero >&7 || bp_die "the held connection's bpcat is gone"
 	exec 7>&-
-	bp_wait_pid "$held" 30 || bp_die "the held connection failed"
-	bp_wait_pid "$held_sink" 30 || bp_die "the far host's sink failed"
+	bp_wait_pid "$held" || bp_die "the held connection failed"
+	bp_wait_pid "$held_sink" || bp_die "the far host's sink failed"
 	[ "$(stat -c %s "$dir/held.out")" = $((65 * 1024)) ] ||
 		bp_die "the held connection delivered $(stat -c %s "$dir/held.out") bytes (want 66560)"
 }
@@ -188,24 +193,38 @@ failed=$(bp_stat stats icmp_connects_failed)
 # SYN-ACK resend; the far host's SYN resends meet the same fate
 bp_peer iptables -A FORWARD -p tcp --sport 6203 --tcp-flags SYN,ACK SYN,ACK \
 	-j REJECT --reject-with icmp-host-unreachable
-bp_bg "$BP_BUILD/client-lib/bpcat" -l -p 6203 </dev/null >"$dir/f.out" 2>"$dir/f.log"
+bp_bg timeout 60 "$BP_BUILD/client-lib/bpcat" -l -p 6203 </dev/null >"$dir/f.out" 2>"$dir/f.log"
 f_listener=$BP_LAST_PID
 bp_wait_listening "$dir/f.log"
 far timeout 5 socat -u /dev/null "TCP:$BP_IP:6203,connect-timeout=2" 2>/dev/null &&
 	bp_die "the far host connected through a router that rejects our SYN-ACKs"
 dropped=$(bp_stat stats icmp_half_open_dropped)
 [ "$dropped" -ge 1 ] || bp_die "icmp_half_open_dropped is $dropped after the router's host unreachable"
-half=$(ctl flows 2>&1 | grep -c "half-open") || true
+flows=$(ctl flows 2>&1) || bp_die "bypassctl flows failed: $flows"
+half=$(grep -c "half-open" <<<"$flows") || true
 [ "$half" = 0 ] || bp_die "$half half-open connections held after the router said the host is gone:" \
 	"$(ctl flows 2>&1 | head -4)"
 bp_peer iptables -D FORWARD -p tcp --sport 6203 --tcp-flags SYN,ACK SYN,ACK \
 	-j REJECT --reject-with icmp-host-unreachable
 echo hello | far timeout 10 socat -u - "TCP:$BP_IP:6203" || bp_die "the far host's later connect failed"
-bp_wait_pid "$f_listener" 10 || bp_die "bpcat -l failed: $(cat "$dir/f.log")"
+bp_wait_pid "$f_listener" || bp_die "bpcat -l failed: $(cat "$dir/f.log")"
 [ "$(cat "$dir/f.out")" = hello ] || bp_die "the listener read '$(cat "$dir/f.out")' (want hello)"
 bp_log "f) $dropped half-open connection(s) dropped by the router's host unreachable; the listener serves"
+
+# g) a hop narrower than IPv4's minimum PMTU (500 bytes to a second address
+# of the far host): its "fragmentation needed" counts as 552, and, as from
+# Linux (which locks the route's MTU at min_pmtu), our 552-byte packets go
+# without DF so the router fragments them; with DF they were all dropped
+far ip addr add 198.18.154.5/24 dev "${base}f"
+bp_peer ip route replace 198.18.154.5/32 dev "$FAR_DEV" src "$ROUTER_FAR_IP" mtu lock 500
+reasm0=$(far nstat -az IpReasmOKs | awk '/IpReasmOKs/ { print $2 }')
+send_once 6105 198.18.154.5
+reasm=$(( $(far nstat -az IpReasmOKs | awk '/IpReasmOKs/ { print $2 }') - reasm0 ))
+[ "$reasm" -gt 1000 ] || bp_die "the far host reassembled $reasm datagrams from 4 MiB (want thousands)"
+bp_log "g) 4 MiB byte-exact through a 500-byte hop: 552-byte packets without DF, $reasm reassembled"
 
 echo "PASS: ICMP errors through a Linux router: PMTU discovery over a 1280-byte hop" \
 	"(2 x 4 MiB byte-exact, one MSS lowering from $(bp_stat stats icmp_errors) ICMP, followed by an open connection," \
 	"later connections start at mss 1240); connects refused, unreachable and out of TTL" \
-	"as on Linux; half-open connections dropped when the route back is gone"
+	"as on Linux; half-open connections dropped when the route back is gone; a 500-byte hop" \
+	"served by fragmentable packets"

@@ -117,6 +117,12 @@ static uint32_t resent_burst_max(uint32_t iss)
 	return largest;
 }
 
+/* whether the last segment read had DF set */
+static bool last_df(void)
+{
+	return h_last_frame[PKT_ETH_LEN + 6] & 0x40;
+}
+
 static void ack_all(uint32_t iss)
 {
 	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1001, .ack = iss + 1 + SEND_BYTES,
@@ -153,30 +159,38 @@ Test(pmtu, the_next_connection_to_that_host_starts_small)
 	send_burst(7101, 40000, first, &iss, &mss);
 	inject_too_big(first, 1400, 0);
 	cr_assert_leq(resent_burst_max(iss), 1360);
+	cr_assert(last_df(), "a hop of 1400 bytes takes DF");
 	ack_all(iss);
 
 	send_burst(7102, 40001, first, &iss, &mss);
 	cr_assert_eq(mss, 1360, "a new connection forgot the path's MTU");
+	cr_assert(last_df());
 }
 
 /* as Linux's sockets take up their route's new MTU: a connection already
- * open to the host (idle, nothing in flight) cuts its next segments too */
+ * open to the host cuts its next segments too, without resending what it
+ * has in flight (that may have passed); if a segment of it was lost after
+ * all, its own ICMP, at the same size, resends */
 Test(pmtu, connections_already_open_to_that_host_follow)
 {
 	uint8_t first_a[QUOTE_LEN], first_b[QUOTE_LEN];
 	uint32_t iss_a, iss_b, mss;
 	send_burst(7107, 40002, first_a, &iss_a, &mss);
-	int b = send_burst(7108, 40003, first_b, &iss_b, &mss);
-	ack_all(iss_b);
+	int b = send_burst(7108, 40003, first_b, &iss_b, &mss); /* in flight */
 	H.peer_port = 40002;
 	H.our_port = 7107;
 	inject_too_big(first_a, 1280, 0);
 	cr_assert_leq(resent_burst_max(iss_a), 1240);
 	ack_all(iss_a);
 	WAIT_FOR(count(DPC_PMTU_LOWERED) == 2, 2000);
+	expect_no_segment(300); /* b followed without a resend */
 
 	H.peer_port = 40003;
 	H.our_port = 7108;
+	inject_too_big(first_b, 1280, 0);
+	cr_assert_leq(resent_burst_max(iss_b), 1240, "b's own ICMP did not resend");
+	cr_assert_eq(count(DPC_PMTU_LOWERED), 3);
+	ack_all(iss_b);
 	static uint8_t more[3000];
 	cr_assert_eq(bp_send(H.app, b, more, sizeof(more)), (ssize_t)sizeof(more));
 	struct pkt_tcp p;
@@ -232,13 +246,17 @@ Test(pmtu, a_flood_cannot_crowd_out_the_router)
 	cr_assert_eq(count(DPC_PMTU_LOWERED), 1);
 }
 
-Test(pmtu, an_mtu_under_552_counts_as_552)
+/* as Linux's route to such a hop (its MTU locked at min_pmtu): 552-byte
+ * packets without DF, which that hop's router fragments */
+Test(pmtu, an_mtu_under_552_counts_as_552_without_df)
 {
 	uint8_t first[QUOTE_LEN];
 	uint32_t iss, mss;
 	send_burst(7104, 40000, first, &iss, &mss);
+	cr_assert(last_df());
 	inject_too_big(first, 68, 0);
 	cr_assert_eq(resent_burst_max(iss), 512, "Linux's min_pmtu is 552 bytes");
+	cr_assert_not(last_df(), "a hop under 552 bytes needs segments it may fragment");
 	ack_all(iss);
 
 	inet_pton(AF_INET, "198.18.0.3", &H.peer_ip); /* a host with no MTU cached */
@@ -246,6 +264,37 @@ Test(pmtu, an_mtu_under_552_counts_as_552)
 	cr_assert_eq(mss, 1460);
 	inject_too_big(first, 0, 0); /* a router from before RFC 1191 */
 	cr_assert_eq(resent_burst_max(iss), 512);
+	cr_assert_not(last_df());
+}
+
+/* 552 exactly keeps DF; a hop under it later costs the same MSS, without
+ * DF, resent; the host's next connection starts that way */
+Test(pmtu, a_narrower_hop_at_the_same_mss_clears_df)
+{
+	uint8_t first[QUOTE_LEN];
+	uint32_t iss, mss;
+	inet_pton(AF_INET, "198.18.0.5", &H.peer_ip);
+	send_burst(7109, 40004, first, &iss, &mss);
+	inject_too_big(first, 552, 0);
+	cr_assert_eq(resent_burst_max(iss), 512);
+	cr_assert(last_df(), "a 552-byte hop takes 552-byte packets with DF");
+	inject_too_big(first, 500, 0);
+	cr_assert_eq(resent_burst_max(iss), 512);
+	cr_assert_not(last_df());
+	inject_too_big(first, 300, 0); /* nothing new: no resend */
+	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 1, 2000);
+	expect_no_segment(200);
+	cr_assert_eq(count(DPC_PMTU_LOWERED), 2);
+	ack_all(iss);
+
+	H.peer_port = 40005; /* its initial window holds 10 of these: no send_burst() */
+	int h = h_open_passive(7112, 1000, 1460, &iss);
+	static uint8_t data[2000];
+	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.payload_len, 512);
+	cr_assert_not(last_df(), "the next connection to the host kept DF");
 }
 
 /* ------------------------------------------------- connects (SYN_SENT) */
