@@ -357,7 +357,7 @@ int sp_conn_connect(struct sp *sp, struct dp_app *app, uint32_t ip, uint16_t por
 	c->remote_ip = ip;
 	c->local_port = lport;
 	c->remote_port = port;
-	c->iss = (uint32_t)rte_rand();
+	c->iss = sp_isn(sp, c->local_ip, lport, ip, port);
 	c->next_hop = nh;
 	if (cc)
 		c->cc_ops = cc;

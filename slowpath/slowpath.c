@@ -227,6 +227,7 @@ static int start_slowpath(struct dataplane *dp, char *err, size_t errlen)
 	sp->now = rte_rdtsc();
 	sp_arp_init(sp);
 	sp_pmtu_init(sp);
+	sp_isn_init(sp);
 	sp->cc = cc_find(dp->cfg.cc);
 	sp->loop = ev_loop_new(EVFLAG_AUTO);
 	if (!sp->loop || sp_conn_init(sp) || sp_synq_init(sp)) {

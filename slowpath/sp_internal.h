@@ -19,6 +19,7 @@
 #include "sp_fp.h"
 #include "wheel.h"
 #include "tenant.h"
+#include "isn.h"
 
 enum sp_state {
 	SPS_FREE = 0,
@@ -282,6 +283,7 @@ struct sp {
 	struct sp_arp_entry arp[SP_ARP_SIZE];
 	uint32_t arp_key;             /* the neighbour cache's hash key (arp.c) */
 	bool arp_moved;               /* some entry is moved (arp.c) */
+	struct isn_key isn_key;       /* initial sequence numbers (isn.c) */
 	struct sp_pmtu_entry pmtu[SP_PMTU_SIZE]; /* smaller path MTUs learned (icmp_err.c) */
 	uint32_t pmtu_key;
 	bool pmtu_narrowed;           /* some entry narrowed (icmp_err.c) */
@@ -513,6 +515,11 @@ void sp_arp_revalidate(struct sp *sp, uint32_t ip);
 void sp_arp_reply_mac(struct sp *sp, uint32_t saddr, const uint8_t *src_mac,
 		      struct rte_ether_addr *out);
 uint32_t sp_next_hop(struct sp *sp, uint32_t dst);
+
+/* isn.c */
+void sp_secret(void *buf, size_t len);
+void sp_isn_init(struct sp *sp);
+uint32_t sp_isn(struct sp *sp, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
 
 /* path_pass.c */
 void sp_path_pass_tick(struct sp *sp);

@@ -32,42 +32,13 @@
  * check runs only while cookies were sent recently (synq.c), so a host
  * not under a flood accepts no cookie at all.
  */
+#include "siphash.h"
 #include "syncookie.h"
 
 /* MSS values a cookie can carry: 48 is the smallest we accept
  * (SP_MIN_SND_MSS), 536 the RFC 879 default, then common path MSSes
  * (tunnels, PPPoE, Ethernet) and jumbo frames */
 static const uint16_t mss_table[8] = { 48, 536, 1220, 1300, 1400, 1440, 1460, 8960 };
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND do { \
-		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
-		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2; \
-		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0; \
-		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
-	} while (0)
-
-/* SipHash-2-4 of three 64-bit words (24 bytes of input) */
-static uint64_t siphash_3u64(const struct syncookie_key *key, uint64_t a, uint64_t b, uint64_t c)
-{
-	uint64_t v0 = 0x736f6d6570736575ull ^ key->k[0];
-	uint64_t v1 = 0x646f72616e646f6dull ^ key->k[1];
-	uint64_t v2 = 0x6c7967656e657261ull ^ key->k[0];
-	uint64_t v3 = 0x7465646279746573ull ^ key->k[1];
-	uint64_t m[4] = { a, b, c, (uint64_t)24 << 56 };
-	for (int i = 0; i < 4; i++) {
-		v3 ^= m[i];
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m[i];
-	}
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
 
 /*
  * The second hash also covers the peer's ISN (Linux's does not): there
@@ -79,7 +50,7 @@ static uint32_t cookie_hash(const struct syncookie_key *key, uint32_t saddr, uin
 {
 	uint64_t a = (uint64_t)saddr << 32 | daddr;
 	uint64_t b = (uint64_t)sport << 48 | (uint64_t)dport << 32 | count;
-	return (uint32_t)siphash_3u64(key, a, b, irs);
+	return (uint32_t)siphash24_3u64(key->k, a, b, irs);
 }
 
 uint32_t syncookie_make(const struct syncookie_key *key, uint32_t saddr, uint32_t daddr,

@@ -16,7 +16,7 @@
 #define SYNCOOKIE_PERIOD_S 64
 
 struct syncookie_key {
-	uint64_t k[2];  /* SipHash-2-4 key, from rte_rand() at start */
+	uint64_t k[2];  /* SipHash-2-4 key, from getrandom() at start */
 };
 
 /* what a cookie carries besides the 4-tuple and the peer's ISN */

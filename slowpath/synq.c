@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
-#include <sys/random.h>
 #include <rte_jhash.h>
 #include <rte_random.h>
 
@@ -61,17 +60,6 @@ struct sp_synq {
 	uint32_t chack_count, chack_quota;
 };
 
-static void secret(void *buf, size_t len)
-{
-	/* the kernel's CSPRNG; rte_rand() may be seeded from the TSC alone */
-	if (getrandom(buf, len, GRND_NONBLOCK) == (ssize_t)len)
-		return;
-	for (size_t i = 0; i < len; i += 8) {
-		uint64_t r = rte_rand();
-		memcpy((uint8_t *)buf + i, &r, len - i < 8 ? len - i : 8);
-	}
-}
-
 int sp_synq_init(struct sp *sp)
 {
 	struct sp_synq *q = calloc(1, sizeof(*q));
@@ -90,8 +78,8 @@ int sp_synq_init(struct sp *sp)
 	for (uint32_t i = 0; i < q->size; i++)
 		q->e[i].next = i + 2 <= q->size ? i + 2 : 0;
 	q->free_head = 1;
-	secret(&q->key, sizeof(q->key));
-	secret(&q->seed, sizeof(q->seed));
+	sp_secret(&q->key, sizeof(q->key));
+	sp_secret(&q->seed, sizeof(q->seed));
 	return 0;
 }
 
@@ -349,7 +337,7 @@ static void syn_input(struct sp *sp, const struct pkt_tcp *p)
 	uint32_t i = q->free_head - 1;
 	struct synq_entry *e = &q->e[i];
 	q->free_head = e->next;
-	hs.iss = (uint32_t)rte_rand();
+	hs.iss = sp_isn(sp, p->daddr, p->dport, p->saddr, p->sport);
 	e->hs = hs;
 	e->listener = (uint16_t)(l - sp->listeners) + 1;
 	e->retries = 0;

@@ -225,6 +225,36 @@ Test(rfc5961, syn_rcvd_rst_at_rcv_nxt_resets)
 	cr_assert_lt(bp_accept(H.app, l), 0);
 }
 
+/* RFC 6528 (Linux's secure_tcp_seq()): a tuple's ISN is a keyed hash
+ * plus a 64 ns clock, so a new incarnation of the same tuple starts where
+ * the clock moved it (a random ISN would land anywhere), while other
+ * tuples' ISNs tell an attacker nothing (test_isn) */
+Test(rfc5961, a_tuple_s_isn_moves_with_the_clock)
+{
+	int l = bp_listen(H.app, 0, 9008, 16);
+	cr_assert_geq(l, 0);
+	H.our_port = 9008;
+	uint32_t iss[2];
+	uint64_t tsc[2];
+	for (int i = 0; i < 2; i++) {
+		if (i)
+			usleep(100000);
+		syn_from_peer(PEER_ISN, 1460);
+		struct pkt_tcp p;
+		EXPECT_SEG(p, 1000);
+		tsc[i] = rte_rdtsc();
+		cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK);
+		iss[i] = p.seq;
+		h_inject(&(struct seg){ .flags = TCPF_RST, .seq = PEER_ISN + 1 });
+		usleep(20000); /* the half-open connection is gone */
+	}
+	double ticks = (double)(tsc[1] - tsc[0]) / (double)rte_get_tsc_hz() * 1e9 / 64;
+	double slack = 0.010 * 1e9 / 64; /* 10 ms between making and reading one */
+	double moved = (double)(uint32_t)(iss[1] - iss[0]);
+	cr_assert(moved > ticks - slack && moved < ticks + slack,
+		  "the second ISN moved %.0f ticks of 64 ns in %.0f ticks", moved, ticks);
+}
+
 Test(rfc5961, peer_mss_of_one_is_clamped)
 {
 	uint32_t iss;

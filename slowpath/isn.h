@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * isn.h - initial sequence numbers as RFC 6528 (and Linux's
+ * secure_tcp_seq()) make them: a clock that ticks every 64 ns plus a keyed
+ * hash of the connection's 4-tuple.
+ *
+ * Two properties matter.  An off-path attacker who opens connections of
+ * his own learns nothing about the ISN of anyone else's tuple (the hash
+ * under a key from getrandom()), so he cannot aim an RST, a data segment
+ * or an ICMP error at a connection, or complete a handshake for a spoofed
+ * address, short of guessing 32 bits.  And one tuple's ISNs grow with time
+ * (the clock wraps in 4.6 minutes), so a new incarnation of a tuple starts
+ * above where the old one's segments were (RFC 793's reason for a clock).
+ * Pure, so the unit tests drive it with any key and time.
+ */
+#ifndef SP_ISN_H
+#define SP_ISN_H
+
+#include <stdint.h>
+
+#include "siphash.h"
+
+#define ISN_CLOCK_SHIFT 6 /* nanoseconds >> 6: a 64 ns tick, as Linux */
+
+struct isn_key {
+	uint64_t k[2];
+};
+
+/**
+ * isn_make - our ISN for the connection (@laddr, @lport) <-> (@raddr,
+ * @rport) (addresses in network order, ports in host order) at @ns, a
+ * monotonic clock in nanoseconds.
+ */
+static inline uint32_t isn_make(const struct isn_key *key, uint32_t laddr, uint16_t lport,
+				uint32_t raddr, uint16_t rport, uint64_t ns)
+{
+	uint64_t tuple = (uint64_t)laddr << 32 | raddr;
+	uint64_t ports = (uint64_t)lport << 16 | rport;
+
+	return (uint32_t)siphash24_3u64(key->k, tuple, ports, 0) +
+	       (uint32_t)(ns >> ISN_CLOCK_SHIFT);
+}
+
+#endif
