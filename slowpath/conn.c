@@ -54,7 +54,7 @@ int sp_conn_init(struct sp *sp)
 	for (uint32_t i = 0; i < n; i++)
 		sp->free_ids[i] = n - 1 - i;
 	sp->nfree_ids = n;
-	sp->next_ephemeral = (uint16_t)(EPHEMERAL_LO + rte_rand() % (EPHEMERAL_HI - EPHEMERAL_LO));
+	sp_secret(sp->port_perturb, sizeof(sp->port_perturb));
 	return 0;
 }
 
@@ -275,31 +275,45 @@ void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint32_t p
  * will do.
  */
 #define STEER_TRIES 64
+#define EPHEMERAL_N (EPHEMERAL_HI - EPHEMERAL_LO + 1)
 
+/**
+ * sp_conn_pick_ephemeral - a free local port for a connection to (@raddr,
+ * @rport), or for a listener (@raddr 0).  The search starts where RFC
+ * 6056's double hash puts it (port_hash()): unpredictable across
+ * destinations, in sequence for one; the destination's perturbation moves
+ * past the port taken.
+ * Return: the port, or 0 if none is free.
+ */
 uint16_t sp_conn_pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport)
 {
 	struct dataplane *dp = sp->dp;
 	bool steer = raddr && dp->ncores > 1;
 	uint32_t want = steer ? sp_cores_pick(sp) : 0;
+	uint64_t h = port_hash(&sp->isn_key, dp->ip, raddr, rport);
+	uint16_t *perturb = &sp->port_perturb[(h >> 32) % PORT_PERTURB_SIZE];
+	uint32_t start = (uint32_t)h + *perturb;
 	uint16_t fallback = 0;
-	for (int i = 0; i <= EPHEMERAL_HI - EPHEMERAL_LO; i++) {
-		uint16_t p = sp->next_ephemeral++;
-		if (sp->next_ephemeral > EPHEMERAL_HI)
-			sp->next_ephemeral = EPHEMERAL_LO;
+
+	for (uint32_t i = 0; i < EPHEMERAL_N; i++) {
+		uint16_t p = (uint16_t)(EPHEMERAL_LO + (start + i) % EPHEMERAL_N);
 		uint32_t id;
 		if (sp_listener_of_port(sp, p))
 			continue;
 		if (raddr && conn_lookup(sp, raddr, dp->ip, rport, p, &id))
 			continue;
-		if (!steer)
-			return p;
-		uint16_t b = dp_bucket_of(dp_bucket_hash(dp, raddr, dp->ip, rport, p));
-		if (sp_cores_owner(sp, b) == want)
-			return p;
-		if (!fallback)
-			fallback = p;
-		if (i >= STEER_TRIES)
-			return fallback;
+		if (steer) {
+			uint16_t b = dp_bucket_of(dp_bucket_hash(dp, raddr, dp->ip, rport, p));
+			if (sp_cores_owner(sp, b) != want) {
+				if (!fallback)
+					fallback = p;
+				if (i < STEER_TRIES)
+					continue;
+				p = fallback;
+			}
+		}
+		*perturb = (uint16_t)(*perturb + i + 1);
+		return p;
 	}
 	return fallback;
 }

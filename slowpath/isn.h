@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * isn.h - initial sequence numbers as RFC 6528 (and Linux's
- * secure_tcp_seq()) make them: a clock that ticks every 64 ns plus a keyed
- * hash of the connection's 4-tuple.
+ * isn.h - what an off-path attacker must not predict about our connections:
+ * initial sequence numbers as RFC 6528 (and Linux's secure_tcp_seq()) make
+ * them, a clock that ticks every 64 ns plus a keyed hash of the 4-tuple,
+ * and where an active open's search for a free ephemeral port starts
+ * (RFC 6056's double-hash algorithm, as Linux's __inet_hash_connect()).
  *
  * Two properties matter.  An off-path attacker who opens connections of
  * his own learns nothing about the ISN of anyone else's tuple (the hash
@@ -21,6 +23,7 @@
 #include "siphash.h"
 
 #define ISN_CLOCK_SHIFT 6 /* nanoseconds >> 6: a 64 ns tick, as Linux */
+#define PORT_PERTURB_SIZE 256 /* RFC 6056 algorithm 4's table (Linux: 65536) */
 
 struct isn_key {
 	uint64_t k[2];
@@ -37,8 +40,22 @@ static inline uint32_t isn_make(const struct isn_key *key, uint32_t laddr, uint1
 	uint64_t tuple = (uint64_t)laddr << 32 | raddr;
 	uint64_t ports = (uint64_t)lport << 16 | rport;
 
-	return (uint32_t)siphash24_3u64(key->k, tuple, ports, 0) +
+	return (uint32_t)siphash24_3u64(key->k, tuple, ports, 0) + /* 1: port_hash() */
 	       (uint32_t)(ns >> ISN_CLOCK_SHIFT);
+}
+
+/**
+ * port_hash - for an active open from @laddr to (@raddr, @rport): the low
+ * 32 bits are where its search for a free port starts (before the
+ * destination's perturbation), the high ones pick that perturbation's
+ * entry.  One destination's ports follow each other, so its TIME_WAIT
+ * tuples are reused last; another destination's start anywhere, so a port
+ * an attacker sees to his own server says nothing of the port to yours.
+ */
+static inline uint64_t port_hash(const struct isn_key *key, uint32_t laddr, uint32_t raddr,
+				 uint16_t rport)
+{
+	return siphash24_3u64(key->k, (uint64_t)laddr << 32 | raddr, rport, 1);
 }
 
 #endif

@@ -255,6 +255,36 @@ Test(rfc5961, a_tuple_s_isn_moves_with_the_clock)
 		  "the second ISN moved %.0f ticks of 64 ns in %.0f ticks", moved, ticks);
 }
 
+/* the next SYN of ours to @port (the neighbour is known): its source port */
+static uint16_t syn_sport(uint16_t port)
+{
+	int h = bp_connect(H.app, H.peer_ip, port);
+	cr_assert_geq(h, 0);
+	struct pkt_tcp p;
+	do
+		EXPECT_SEG(p, 1000);
+	while (!(p.flags & TCPF_SYN) || p.dport != port);
+	return p.sport;
+}
+
+/* RFC 6056's double hash (Linux's __inet_hash_connect()): one
+ * destination's ephemeral ports follow each other, another's start
+ * anywhere, so the port an attacker sees to his own server says nothing
+ * about the port to another (a global counter gave the next one) */
+Test(rfc5961, ephemeral_ports_are_not_a_counter)
+{
+	struct pkt_tcp syn;
+	h_connect_until_syn(9100, &syn);
+	uint16_t a = syn.sport, b = syn_sport(9100);
+	unsigned near = 0;
+	for (uint16_t port = 9101; port < 9105; port++) {
+		int d = (int)syn_sport(port) - (int)b;
+		near += d >= -8 && d <= 8;
+	}
+	cr_assert_eq(b - 32768, (a - 32768 + 1) % 28232, "one destination's ports: %u then %u", a, b);
+	cr_assert_leq(near, 1, "%u of 4 other destinations got a port next to %u", near, b);
+}
+
 Test(rfc5961, peer_mss_of_one_is_clamped)
 {
 	uint32_t iss;

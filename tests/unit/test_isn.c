@@ -61,3 +61,18 @@ Test(isn, another_key_another_isn)
 		same += isn_make(&K, LA, 80, RA, p, 0) == isn_make(&k2, LA, 80, RA, p, 0);
 	cr_assert_eq(same, 0);
 }
+
+/* where an active open's port search starts: unrelated across
+ * destinations (address or port), the same for one */
+Test(isn, port_search_starts_unrelated_across_destinations)
+{
+	uint32_t a = (uint32_t)port_hash(&K, LA, RA, 80);
+	cr_assert_eq((uint32_t)port_hash(&K, LA, RA, 80), a);
+	unsigned near = 0;
+	for (uint16_t p = 1; p < 1000; p++) {
+		int32_t d = (int32_t)((uint32_t)port_hash(&K, LA, RA, (uint16_t)(80 + p)) - a);
+		int32_t e = (int32_t)((uint32_t)port_hash(&K, LA, RA + p, 80) - a);
+		near += (d > -65536 && d < 65536) + (e > -65536 && e < 65536);
+	}
+	cr_assert_leq(near, 2, "%u of 2000 destinations started within 2^16 of another", near);
+}
