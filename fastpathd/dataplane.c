@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <rte_cycles.h>
+#include <rte_random.h>
 #include <rte_hash_crc.h>
 #include <rte_ring.h>
 #include <rte_thash.h>
@@ -45,6 +46,9 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 	if (dp->ncores > DP_MAX_CORES)
 		dp->ncores = DP_MAX_CORES;
 	dp->nqueues = 1;
+	dp->ip_ident_key = (uint32_t)rte_rand();
+	for (unsigned i = 0; i < DP_IP_IDENTS; i++)
+		dp->ip_idents[i] = (uint16_t)rte_rand();
 	dp->sp_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	dp->flows = calloc(dp->cfg.max_flows, sizeof(*dp->flows));
 	/* calloc: an entry's pages are touched only when an app attaches there */

@@ -43,9 +43,10 @@
  *                                           |                 |   tx_written,
  *                                           |                 |   peer_wnd, last_rx_tsc
  *   policy: cwnd, pacing_bps                | relaxed reads   | relaxed writes
- *   flags (FPF_*)                           | writes (FPF_    | relaxed reads;
- *                                           |   NO_DF at      |   FPF_NO_DF, SACK,
- *                                           |   FLOW_PMTU)    |   ECN before FLOW_ADD
+ *   flags (FPF_*)                           | writes          | relaxed reads; sets
+ *                                           |   (FPF_NO_DF at |   SACK, ECN, RPC,
+ *                                           |   FLOW_PMTU too)|   NO_DF before
+ *                                           |                 |   FLOW_ADD
  *   counters: cnt_*, rtt_us, srtt_us,       | relaxed writes  | relaxed reads
  *     rttvar_us, last_progress_tsc          |                 |
  *   pend, ev_core, ev_pos, rtt_pos,         | private         | never
@@ -105,6 +106,8 @@
 #define DP_PMTU_NO_DF 0x8000u
 #define DP_PMTU_QUIET 0x4000u
 _Static_assert(BP_MAX_MTU < DP_PMTU_QUIET, "an MSS leaves DPM_FLOW_PMTU's flag bits clear");
+
+#define DP_IP_IDENTS 2048 /* dp->ip_idents: a power of two */
 
 /* [apps] max_apps is at most this; dp->apps holds cfg.max_apps entries */
 #define DP_APPS_LIMIT 4096
@@ -628,8 +631,9 @@ enum dp_counter {
 	DPC_PORT_WAKEUPS,     /* sleeps the port ended (rx interrupt or the PMD's socket) */
 	DPC_ICMP_ERR,         /* ICMP errors about our TCP, to the slowpath */
 	DPC_ICMP_ERR_LIMITED, /* ... dropped: over a core's share a window (fp_arp_icmp.c) */
-	DPC_PMTU_LOWERED,     /* MSS lowerings by a smaller path MTU: a flow's own
-			       * "fragmentation needed", or another's news (slowpath) */
+	DPC_PMTU_LOWERED,     /* path MTU news flows took up (a smaller MSS, DF
+			       * cleared, a resend after following): their own
+			       * "fragmentation needed", or another's (slowpath) */
 	DPC_ICMP_CONNECT_FAILED, /* connects an ICMP error ended (slowpath) */
 	DPC_ICMP_ERR_IGNORED, /* ... that named no segment of ours in flight, no smaller
 				   * MTU, or a connection past its handshake (slowpath) */
@@ -730,6 +734,13 @@ struct dataplane {
 	bool tso;
 	uint32_t tso_max;
 	uint32_t tso_mss_max;               /* flows with a larger MSS send MSS frames */
+	/* IP IDs of segments without DF (FPF_NO_DF), which a router may
+	 * fragment: a counter per hashed destination that every core takes
+	 * from (atomic), from a random start, as Linux's ip_idents, so no two
+	 * datagrams to one host in its reassembly time share an ID (RFC 6864);
+	 * segments with DF take their core's own counter */
+	uint32_t ip_ident_key;
+	uint16_t ip_idents[DP_IP_IDENTS];
 	struct dp_core core[DP_MAX_CORES];
 	uint8_t steer[DP_STEER_BUCKETS];    /* bucket -> core; written by the core giving
 					     * the bucket away, read by every producer */

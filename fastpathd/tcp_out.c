@@ -10,6 +10,7 @@
  */
 #include <rte_ethdev.h>
 #include <rte_cycles.h>
+#include <rte_jhash.h>
 
 #include "fastpath.h"
 #include "ring_copy.h"
@@ -135,6 +136,15 @@ static void add_sack_blocks(const struct fp_flow *f, struct tcp_hdr_spec *s, uin
 	s->sack_n = (uint8_t)k;
 }
 
+/* the IP ID of a segment without DF to @daddr (dp->ip_idents) */
+static uint16_t no_df_ip_id(struct dataplane *dp, uint32_t daddr)
+{
+	uint16_t *ctr = &dp->ip_idents[rte_jhash_1word(daddr, dp->ip_ident_key) &
+				       (DP_IP_IDENTS - 1)];
+
+	return __atomic_fetch_add(ctr, 1, __ATOMIC_RELAXED);
+}
+
 /* build and queue one segment carrying [pos, pos + len) of the tx ring */
 static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint64_t pos,
 			uint32_t len, uint8_t flags)
@@ -146,7 +156,7 @@ static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint
 		.sport = f->local_port, .dport = f->remote_port,
 		.seq = seq,
 		.flags = flags,
-		.ip_id = fp->ip_id++,
+		.ip_id = (f->flags & FPF_NO_DF) ? no_df_ip_id(fp->dp, f->remote_ip) : fp->ip_id++,
 		.no_df = f->flags & FPF_NO_DF,
 		.opt_wscale = -1,
 	};
@@ -331,7 +341,10 @@ static void pace_account(struct fp_ctx *fp, struct fp_flow *f, uint64_t bytes)
 static uint64_t frame_max(struct fp_ctx *fp, const struct fp_flow *f)
 {
 	struct dataplane *dp = fp->dp;
+	/* without DF, each segment needs an ID of its own from the shared
+	 * counter: no frame for the port to cut (Linux refuses TSO there too) */
 	if (!dp->tso || f->mss > dp->tso_mss_max || f->mss < FP_TSO_MSS_MIN ||
+	    (f->flags & FPF_NO_DF) ||
 	    fp->port_rate || (f->flags & FPF_CWR_PENDING) ||
 	    __atomic_load_n(&f->pacing_bps, __ATOMIC_RELAXED) ||
 	    __atomic_load_n(&dp->tenants[f->tenant].policy.rate_bps, __ATOMIC_RELAXED))
@@ -579,10 +592,10 @@ void tcp_mss_lowered(struct fp_ctx *fp, struct fp_flow *f, uint16_t mss, bool no
 		     bool resend)
 {
 	DP_ASSERT_FP();
-	if (!mss || mss > f->mss)
-		return;
 	if (no_df)
 		f->flags |= FPF_NO_DF;
+	if (!mss || mss > f->mss)
+		return;
 	/* relaxed: bypassctl flows reads it on the slowpath */
 	__atomic_store_n(&f->mss, mss, __ATOMIC_RELAXED);
 	if (resend)

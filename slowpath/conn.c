@@ -436,15 +436,26 @@ static void syn_sent_input(struct sp *sp, struct sp_conn *c, uint32_t id, const 
  * RFC 1122 4.2.2.13 (Linux: tcp_timewait_state_process()): a SYN may open
  * a new incarnation of a TIME_WAIT tuple only above the old connection's
  * final RCV.NXT (its data and its FIN), never inside what it carried.
+ * Return: 0 if it may not, else our ISN for the new incarnation, as
+ * Linux's: a window past the old one's SND.NXT, so none of its segments
+ * still in the network can be taken for the new one's (a clock-based ISN,
+ * sp_isn(), is above it only if the old connection sent slower than the
+ * clock ticks).
  */
-static bool syn_after_time_wait(struct sp *sp, const struct sp_conn *c, uint32_t id,
-				uint32_t seq)
+static uint32_t syn_after_time_wait(struct sp *sp, const struct sp_conn *c, uint32_t id,
+				    uint32_t seq)
 {
 	struct sp_fp_flow_info in;
+	struct sp_fp_flow_view v;
 
 	sp_fp_flow_read_info(sp, id, &in);
 	uint32_t rcv_nxt = c->irs + 1 + (uint32_t)in.rx_pos + 1; /* + the FIN */
-	return (int32_t)(seq - rcv_nxt) > 0;
+	if ((int32_t)(seq - rcv_nxt) <= 0)
+		return 0;
+	sp_fp_flow_read(sp, id, &v);
+	uint32_t snd_nxt = c->iss + 1 + (uint32_t)v.tx_max_sent + 1; /* past our FIN */
+	uint32_t isn = snd_nxt + 65535 + 2;
+	return isn ? isn : 1;
 }
 
 void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
@@ -454,8 +465,10 @@ void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
 	struct sp_conn *c = conn_lookup(sp, p->saddr, p->daddr, p->sport, p->dport, &id);
 	bool pure_syn = (p->flags & TCPF_SYN) && !(p->flags & (TCPF_ACK | TCPF_RST));
 	bool passed = false;
+	uint32_t tw_isn = 0;
 
-	if (c && c->state == SPS_TIME_WAIT && pure_syn && syn_after_time_wait(sp, c, id, p->seq)) {
+	if (c && c->state == SPS_TIME_WAIT && pure_syn &&
+	    (tw_isn = syn_after_time_wait(sp, c, id, p->seq))) {
 		/* RFC 1122: a new incarnation may reuse a TIME_WAIT tuple */
 		struct conn_key k;
 		key_of(&k, c);
@@ -464,7 +477,7 @@ void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
 		c = NULL;
 	}
 	if (!c) {
-		passed = sp_synq_rx(sp, m, p); /* SYN, half-open, cookie or stray */
+		passed = sp_synq_rx(sp, m, p, tw_isn); /* SYN, half-open, cookie or stray */
 	} else {
 		switch (c->state) {
 		case SPS_SYN_SENT:

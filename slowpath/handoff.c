@@ -27,9 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/random.h>
 #include <sys/syscall.h>
-#include <rte_random.h>
 
 #include "sp_internal.h"
 
@@ -44,8 +42,7 @@ struct sp_pidwatch {
 void sp_handoff_new_key(struct sp_conn *c, struct bp_flow_shm *fs)
 {
 	uint64_t k = 0;
-	if (getrandom(&k, sizeof(k), GRND_NONBLOCK) != sizeof(k))
-		k = rte_rand(); /* entropy pool not ready: still unguessable enough for a fallback */
+	sp_secret(&k, sizeof(k));
 	c->key = k | 1; /* never 0: 0 means "no key" to the library */
 	fs->handoff_key = c->key;
 }

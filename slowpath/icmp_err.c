@@ -112,6 +112,8 @@ static int connect_errno(const struct pkt_icmp_err *u)
 static void lower(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t mss, bool no_df,
 		  bool resend)
 {
+	if (mss > c->cc.mss) /* news of DF alone: a peer's MSS may be the smaller */
+		mss = (uint16_t)c->cc.mss;
 	c->cc.mss = mss;
 	c->no_df |= no_df;
 	c->mss_followed = !resend;
@@ -120,10 +122,11 @@ static void lower(struct sp *sp, struct sp_conn *c, uint32_t id, uint16_t mss, b
 }
 
 /* whether @mss and @no_df tell installed connection @c something new: a
- * smaller MSS, or the same one without DF (its DF segments are lost) */
+ * smaller MSS, or a hop that needs its segments without DF (whatever its
+ * MSS: a peer's may be smaller than the 512 bytes such a hop leaves) */
 static bool narrower(const struct sp_conn *c, uint16_t mss, bool no_df)
 {
-	return mss < c->cc.mss || (mss == c->cc.mss && no_df && !c->no_df);
+	return mss < c->cc.mss || (no_df && !c->no_df);
 }
 
 /* whether @u ends a half-open connection whose SYN-ACK it quotes (Linux's
@@ -152,7 +155,7 @@ static bool too_big(struct sp *sp, struct sp_conn *c, uint32_t id,
 	uint16_t mss = (uint16_t)(mtu - IP_TCP_HDRS);
 	/* or the news another connection heard, which this one took up
 	 * without a resend (sp_pmtu_follow()): it lost a segment after all */
-	bool lost_after_follow = c->mss_followed && mss == c->cc.mss;
+	bool lost_after_follow = c->mss_followed && mss >= c->cc.mss;
 	if (!narrower(c, mss, no_df) && !lost_after_follow)
 		return false;
 	struct sp_pmtu_entry *e = slot_of(sp, u->raddr);

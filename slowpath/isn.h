@@ -11,8 +11,10 @@
  * under a key from getrandom()), so he cannot aim an RST, a data segment
  * or an ICMP error at a connection, or complete a handshake for a spoofed
  * address, short of guessing 32 bits.  And one tuple's ISNs grow with time
- * (the clock wraps in 4.6 minutes), so a new incarnation of a tuple starts
- * above where the old one's segments were (RFC 793's reason for a clock).
+ * (the clock wraps in 4.6 minutes), RFC 793's reason for a clock; a SYN
+ * that reopens a TIME_WAIT tuple gets an ISN a window past the old
+ * connection's SND.NXT instead (conn.c), as on Linux, since a fast old
+ * connection may have sent past where the clock is.
  * Pure, so the unit tests drive it with any key and time.
  */
 #ifndef SP_ISN_H

@@ -66,7 +66,7 @@ static const char *const dpc_help[DPC_MAX] = {
 	[DPC_ICMP_ERR] = "ICMP errors (unreachable, time exceeded, parameter problem) about our TCP.",
 	[DPC_ICMP_ERR_LIMITED] = "ICMP errors dropped: more than 10,000 a second on a core.",
 	[DPC_PMTU_LOWERED] =
-		"Connection MSS lowerings by a smaller path MTU (heard, or from another connection to the host).",
+		"Path MTU news connections took up: a smaller MSS, DF cleared, or a resend after following.",
 	[DPC_ICMP_CONNECT_FAILED] = "Connects that an ICMP error ended.",
 	[DPC_ICMP_ERR_IGNORED] =
 		"ICMP errors ignored: no segment of ours in flight, no smaller MTU, or past the handshake.",

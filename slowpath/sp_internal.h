@@ -434,7 +434,7 @@ uint32_t sp_listener_waiting(struct sp *sp, const struct sp_listener *l);
 /* synq.c: the passive open (SYN queue, SYN cookies, the final ACK) */
 int sp_synq_init(struct sp *sp);
 void sp_synq_fini(struct sp *sp);
-bool sp_synq_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p);
+bool sp_synq_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p, uint32_t tw_isn);
 void sp_synq_tick(struct sp *sp);
 bool sp_synq_icmp_err(struct sp *sp, const struct pkt_icmp_err *u, bool fatal);
 uint32_t sp_synq_count(const struct sp *sp);

@@ -273,7 +273,9 @@ static int establish(struct sp *sp, struct sp_listener *l, const struct sp_hs *h
 	return 0;
 }
 
-static void syn_input(struct sp *sp, const struct pkt_tcp *p)
+/* a SYN for a listener: @tw_isn, if not 0, is our ISN for a new incarnation
+ * of a TIME_WAIT tuple (conn.c), else sp_isn() makes one */
+static void syn_input(struct sp *sp, const struct pkt_tcp *p, uint32_t tw_isn)
 {
 	struct sp_synq *q = sp->synq;
 	struct dataplane *dp = sp->dp;
@@ -337,7 +339,7 @@ static void syn_input(struct sp *sp, const struct pkt_tcp *p)
 	uint32_t i = q->free_head - 1;
 	struct synq_entry *e = &q->e[i];
 	q->free_head = e->next;
-	hs.iss = sp_isn(sp, p->daddr, p->dport, p->saddr, p->sport);
+	hs.iss = tw_isn ? tw_isn : sp_isn(sp, p->daddr, p->dport, p->saddr, p->sport);
 	e->hs = hs;
 	e->listener = (uint16_t)(l - sp->listeners) + 1;
 	e->retries = 0;
@@ -447,10 +449,10 @@ static bool cookie_input(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp
  * are answered with an RST (RFC 793).
  * Return: true if @m was handed on to the fastpath.
  */
-bool sp_synq_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
+bool sp_synq_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p, uint32_t tw_isn)
 {
 	if ((p->flags & TCPF_SYN) && !(p->flags & (TCPF_ACK | TCPF_RST))) {
-		syn_input(sp, p);
+		syn_input(sp, p, tw_isn);
 		return false;
 	}
 	int32_t idx = synq_lookup(sp->synq, p);

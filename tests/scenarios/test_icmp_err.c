@@ -267,6 +267,32 @@ Test(pmtu, an_mtu_under_552_counts_as_552_without_df)
 	cr_assert_not(last_df());
 }
 
+/* a peer whose MSS (500) is under the 512 bytes a hop under 552 leaves:
+ * the hop's news is DF alone, and its segments are resent without it */
+Test(pmtu, a_small_peer_mss_still_drops_df)
+{
+	uint32_t iss;
+	H.peer_port = 40006;
+	inet_pton(AF_INET, "198.18.0.6", &H.peer_ip);
+	int h = h_open_passive(7113, 1000, 500, &iss);
+	static uint8_t data[1500];
+	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
+	struct pkt_tcp p;
+	uint8_t first[QUOTE_LEN];
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.payload_len, 500);
+	cr_assert(last_df());
+	memcpy(first, h_last_frame, QUOTE_LEN);
+	while (h_next_tcp(&p, 200)) /* the rest of the flight */
+		;
+	inject_too_big(first, 400, 0);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, iss + 1, "not resent from snd_una");
+	cr_assert_eq(p.payload_len, 500);
+	cr_assert_not(last_df(), "a 400-byte hop, a 500-byte peer MSS: DF kept");
+	cr_assert_eq(count(DPC_PMTU_LOWERED), 1);
+}
+
 /* 552 exactly keeps DF; a hop under it later costs the same MSS, without
  * DF, resent; the host's next connection starts that way */
 Test(pmtu, a_narrower_hop_at_the_same_mss_clears_df)

@@ -228,6 +228,9 @@ Test(close_retx, time_wait_reuse_needs_a_syn_above_the_old_data)
 	cr_assert_eq(p.flags & (TCPF_SYN | TCPF_ACK), TCPF_SYN | TCPF_ACK,
 		     "a SYN above it: a new connection");
 	cr_assert_eq(p.ack, PEER_ISN + 5001);
+	/* as Linux's: a window past the old SND.NXT (our FIN), so no segment
+	 * of the old incarnation passes for one of the new */
+	cr_assert_eq(p.seq, iss + 2 + 65537, "the new ISN %u, the old SND.NXT %u", p.seq, iss + 2);
 	bp_close(H.app, h);
 }
 
