@@ -54,6 +54,8 @@
  *     stall_reported, cc_report_tsc         |                 |
  *   bucket, tenant                          | reads           | writes before
  *                                           |                 |   FLOW_ADD only
+ *   ip_id                                   | writes          | writes before
+ *                                           |                 |   FLOW_ADD only
  *   core                                    | the owning core | writes before
  *                                           |   writes it at  |   FLOW_ADD only;
  *                                           |                 |   relaxed reads
@@ -202,6 +204,9 @@ struct fp_flow {
 					     * core that receives the flow (BUCKET_IN) */
 	uint16_t bucket;                    /* steering bucket of the 4-tuple */
 	uint16_t tenant;                    /* its app's tenant: rate, weight, class */
+	uint16_t ip_id;                     /* the next IP ID of its DF segments: the
+					     * fastpath's; the slowpath draws its
+					     * start before FLOW_ADD */
 	struct bp_flow_shm *shm;            /* the slot's shared counters */
 	struct rpc_rx_flow *rpc;            /* FPF_RPC: framer state; the slowpath
 					     * allocates it before FLOW_ADD and frees
@@ -738,7 +743,7 @@ struct dataplane {
 	 * fragment: a counter per hashed destination that every core takes
 	 * from (atomic), from a random start, as Linux's ip_idents, so no two
 	 * datagrams to one host in its reassembly time share an ID (RFC 6864);
-	 * segments with DF take their core's own counter */
+	 * segments with DF take their flow's own counter (fp_flow.ip_id) */
 	uint32_t ip_ident_key;
 	uint16_t ip_idents[DP_IP_IDENTS];
 	struct dp_core core[DP_MAX_CORES];

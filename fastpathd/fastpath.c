@@ -24,7 +24,6 @@
 #include <unistd.h>
 #include <rte_ethdev.h>
 #include <rte_cycles.h>
-#include <rte_random.h>
 #include <rte_malloc.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
@@ -488,7 +487,6 @@ struct fp_ctx *fp_ctx_create(struct dataplane *dp, uint32_t core)
 	fp->txq = fp->self->txq;
 	fp->rx_intr_fd = -1;
 	fp->rx_sock_fd = -1;
-	fp->ip_id = (uint16_t)rte_rand(); /* cores not in step (DF segments' IDs) */
 	fp->paced = rte_zmalloc("fp_paced", sizeof(uint32_t) * dp->cfg.max_flows, 0);
 	fp->rpc_stalled = rte_zmalloc("fp_rpc_stalled", sizeof(uint32_t) * dp->cfg.max_flows, 0);
 	fp->backlog = rte_zmalloc("fp_tx_backlog", sizeof(*fp->backlog) * FP_TX_BACKLOG, 0);

@@ -90,7 +90,6 @@ struct fp_ctx {
 	uint32_t bl_bufs;            /* mbufs its frames hold (chains count whole) */
 	uint8_t bl_segs[FP_TX_BACKLOG]; /* each slot's nb_segs, read after the port took it */
 	struct rte_mbuf **backlog;   /* [FP_TX_BACKLOG] */
-	uint16_t ip_id;
 	uint32_t touched[FP_MAX_TOUCHED];
 	uint32_t ntouched;
 	/* apps (fp_apps.c): every attached one, the active ones whose data

@@ -156,7 +156,10 @@ static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint
 		.sport = f->local_port, .dport = f->remote_port,
 		.seq = seq,
 		.flags = flags,
-		.ip_id = (f->flags & FPF_NO_DF) ? no_df_ip_id(fp->dp, f->remote_ip) : fp->ip_id++,
+		/* a flow's own counter from a random start, as Linux's per
+		 * socket: one shared by all would show any peer how much the
+		 * host (every tenant) sends */
+		.ip_id = (f->flags & FPF_NO_DF) ? no_df_ip_id(fp->dp, f->remote_ip) : f->ip_id++,
 		.no_df = f->flags & FPF_NO_DF,
 		.opt_wscale = -1,
 	};
@@ -199,7 +202,7 @@ static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint
 			m->tso_segsz = f->mss;
 			s.csum = PKT_CSUM_HW_TSO;
 			nsegs = (len + f->mss - 1) / f->mss;
-			fp->ip_id = (uint16_t)(fp->ip_id + nsegs - 1); /* one id per segment */
+			f->ip_id = (uint16_t)(f->ip_id + nsegs - 1); /* one id per segment */
 			fp->cnt[DPC_TX_TSO]++;
 		}
 	}

@@ -22,6 +22,7 @@
 #include <rte_cycles.h>
 #include <rte_ring.h>
 #include <rte_pcapng.h>
+#include <rte_random.h>
 
 #include "sp_internal.h"
 #include "tenant_sched.h"
@@ -231,6 +232,7 @@ void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
 		f->flags |= FPF_ECN;
 	if (in->no_df)
 		f->flags |= FPF_NO_DF;
+	f->ip_id = (uint16_t)rte_rand();
 	f->rx_adv_edge = dp->cfg.rx_buf_size > 0xffff ? 0xffff : dp->cfg.rx_buf_size;
 	if ((c->flags & SPC_RPC) && (f->rpc = malloc(sizeof(*f->rpc)))) {
 		/* the framer's state: the owning core's until FLOW_DEL_DONE */

@@ -290,6 +290,40 @@ Test(rfc5961, ephemeral_ports_are_not_a_counter)
 	cr_assert_leq(near, 1, "%u of 4 other destinations got a port next to %u", near, b);
 }
 
+/* the IP ID of the segment just read */
+static uint16_t last_ip_id(void)
+{
+	return (uint16_t)(h_last_frame[PKT_ETH_LEN + 4] << 8 | h_last_frame[PKT_ETH_LEN + 5]);
+}
+
+/* send one byte on @h (peer port @pport) and read its segment's IP ID */
+static uint16_t one_byte_ip_id(int h, uint16_t pport)
+{
+	struct pkt_tcp p;
+	cr_assert_eq(bp_send(H.app, h, "x", 1), 1);
+	do
+		EXPECT_SEG(p, 1000);
+	while (p.dport != pport || !p.payload_len);
+	return last_ip_id();
+}
+
+/* each connection numbers its IP datagrams from a random start, as Linux's
+ * sockets do: a counter shared by all would show any peer how many
+ * packets the host (every tenant on it) sends between two of his own */
+Test(rfc5961, ip_ids_are_per_connection)
+{
+	uint32_t iss;
+	H.peer_port = 41000;
+	int a = h_open_passive(9110, PEER_ISN, 1460, &iss);
+	H.peer_port = 41001;
+	int b = h_open_passive(9111, PEER_ISN, 1460, &iss);
+	uint16_t a1 = one_byte_ip_id(a, 41000);
+	one_byte_ip_id(b, 41001);
+	one_byte_ip_id(b, 41001);
+	uint16_t a2 = one_byte_ip_id(a, 41000);
+	cr_assert_eq((uint16_t)(a2 - a1), 1, "a's IP IDs went %u, %u around two of b's", a1, a2);
+}
+
 Test(rfc5961, peer_mss_of_one_is_clamped)
 {
 	uint32_t iss;
