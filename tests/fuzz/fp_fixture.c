@@ -495,9 +495,12 @@ void fx_slowpath(struct fx_in *in)
 			f->flags |= FPF_DETACHED;
 		}
 		break;
-	case 8: /* DPM_FLOW_PMTU: a router's ICMP lowered the MSS (or tried to raise it) */
-		tcp_mss_lowered(fp, f, (uint16_t)(48 + fx_u16(in) % 1452));
+	case 8: { /* DPM_FLOW_PMTU: a router's ICMP lowered the MSS (or tried to raise
+		   * it), maybe with DF off from then on, maybe quietly (another flow's) */
+		uint16_t v = fx_u16(in);
+		tcp_mss_lowered(fp, f, (uint16_t)(48 + v % 1452), v & 0x8000, !(v & 0x4000));
 		break;
+	}
 	default:
 		move_flow();
 		break;
