@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <rte_cycles.h>
-#include <rte_random.h>
 #include <rte_hash_crc.h>
 #include <rte_ring.h>
 #include <rte_thash.h>
@@ -46,9 +46,12 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 	if (dp->ncores > DP_MAX_CORES)
 		dp->ncores = DP_MAX_CORES;
 	dp->nqueues = 1;
-	dp->ip_ident_key = (uint32_t)rte_rand();
-	for (unsigned i = 0; i < DP_IP_IDENTS; i++)
-		dp->ip_idents[i] = (uint16_t)rte_rand();
+	/* the kernel's CSPRNG: rte_rand()'s output predicts the rest */
+	if (getrandom(dp->ip_ident_key, sizeof(dp->ip_ident_key), 0) != sizeof(dp->ip_ident_key) ||
+	    getrandom(dp->ip_idents, sizeof(dp->ip_idents), 0) != sizeof(dp->ip_idents)) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -1;
+	}
 	dp->sp_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	dp->flows = calloc(dp->cfg.max_flows, sizeof(*dp->flows));
 	/* calloc: an entry's pages are touched only when an app attaches there */

@@ -188,8 +188,8 @@ struct fp_range {
  */
 struct fp_flow {
 	/* --- identity (set at install; afterwards only mss (and FPF_NO_DF) and
-	 * remote_mac change, at DPM_FLOW_PMTU and DPM_FLOW_NEIGH: the table
-	 * above) --- */
+	 * remote_mac change, at DPM_FLOW_PMTU and DPM_FLOW_NEIGH, and ip_id
+	 * with every segment: the table above) --- */
 	uint32_t local_ip, remote_ip;       /* network order */
 	uint16_t local_port, remote_port;   /* host order */
 	struct rte_ether_addr remote_mac;
@@ -744,8 +744,8 @@ struct dataplane {
 	 * from (atomic), from a random start, as Linux's ip_idents, so no two
 	 * datagrams to one host in its reassembly time share an ID (RFC 6864);
 	 * segments with DF take their flow's own counter (fp_flow.ip_id) */
-	uint32_t ip_ident_key;
-	uint16_t ip_idents[DP_IP_IDENTS];
+	uint64_t ip_ident_key[2];           /* SipHash: which counter, unguessable */
+	uint16_t ip_idents[DP_IP_IDENTS] __rte_cache_aligned; /* off frame_max()'s line */
 	struct dp_core core[DP_MAX_CORES];
 	uint8_t steer[DP_STEER_BUCKETS];    /* bucket -> core; written by the core giving
 					     * the bucket away, read by every producer */

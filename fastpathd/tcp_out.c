@@ -10,11 +10,11 @@
  */
 #include <rte_ethdev.h>
 #include <rte_cycles.h>
-#include <rte_jhash.h>
 
 #include "fastpath.h"
 #include "ring_copy.h"
 #include "seq.h"
+#include "siphash.h"
 
 uint32_t tcp_rcv_nxt(const struct fp_flow *f)
 {
@@ -139,7 +139,7 @@ static void add_sack_blocks(const struct fp_flow *f, struct tcp_hdr_spec *s, uin
 /* the IP ID of a segment without DF to @daddr (dp->ip_idents) */
 static uint16_t no_df_ip_id(struct dataplane *dp, uint32_t daddr)
 {
-	uint16_t *ctr = &dp->ip_idents[rte_jhash_1word(daddr, dp->ip_ident_key) &
+	uint16_t *ctr = &dp->ip_idents[siphash24_3u64(dp->ip_ident_key, daddr, PKT_PROTO_TCP, 0) &
 				       (DP_IP_IDENTS - 1)];
 
 	return __atomic_fetch_add(ctr, 1, __ATOMIC_RELAXED);

@@ -277,12 +277,24 @@ void sp_conn_establish(struct sp *sp, struct sp_conn *c, uint32_t id, uint32_t p
 #define STEER_TRIES 64
 #define EPHEMERAL_N (EPHEMERAL_HI - EPHEMERAL_LO + 1)
 
+/* whether local port @p is some connection's: a listener's port 0 must not
+ * take one an active open holds (Linux's bind conflict), which a search
+ * that starts per destination no longer keeps apart by itself */
+static bool port_held(const struct sp *sp, uint16_t p)
+{
+	for (uint32_t i = 0; i < sp->nconns; i++)
+		if (sp->conns[sp->active[i]].local_port == p)
+			return true;
+	return false;
+}
+
 /**
  * sp_conn_pick_ephemeral - a free local port for a connection to (@raddr,
  * @rport), or for a listener (@raddr 0).  The search starts where RFC
  * 6056's double hash puts it (port_hash()): unpredictable across
  * destinations, in sequence for one; the destination's perturbation moves
- * past the port taken.
+ * past the port taken, now and then one further (Linux's noise against
+ * CVE-2022-32296).
  * Return: the port, or 0 if none is free.
  */
 uint16_t sp_conn_pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport)
@@ -291,8 +303,8 @@ uint16_t sp_conn_pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport)
 	bool steer = raddr && dp->ncores > 1;
 	uint32_t want = steer ? sp_cores_pick(sp) : 0;
 	uint64_t h = port_hash(&sp->isn_key, dp->ip, raddr, rport);
-	uint16_t *perturb = &sp->port_perturb[(h >> 32) % PORT_PERTURB_SIZE];
-	uint32_t start = (uint32_t)h + *perturb;
+	uint32_t *perturb = &sp->port_perturb[(h >> 32) % PORT_PERTURB_SIZE];
+	uint32_t start = ((uint32_t)h % EPHEMERAL_N + *perturb % EPHEMERAL_N) % EPHEMERAL_N;
 	uint16_t fallback = 0;
 
 	for (uint32_t i = 0; i < EPHEMERAL_N; i++) {
@@ -300,7 +312,8 @@ uint16_t sp_conn_pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport)
 		uint32_t id;
 		if (sp_listener_of_port(sp, p))
 			continue;
-		if (raddr && conn_lookup(sp, raddr, dp->ip, rport, p, &id))
+		if (raddr ? conn_lookup(sp, raddr, dp->ip, rport, p, &id) != NULL :
+			    port_held(sp, p))
 			continue;
 		if (steer) {
 			uint16_t b = dp_bucket_of(dp_bucket_hash(dp, raddr, dp->ip, rport, p));
@@ -312,7 +325,10 @@ uint16_t sp_conn_pick_ephemeral(struct sp *sp, uint32_t raddr, uint16_t rport)
 				p = fallback;
 			}
 		}
-		*perturb = (uint16_t)(*perturb + i + 1);
+		uint32_t step = i + 1;
+		if (!i && !(rte_rand() & 0xf))
+			step = 2;
+		*perturb += step;
 		return p;
 	}
 	return fallback;
@@ -467,7 +483,9 @@ void sp_conn_rx(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp *p)
 	bool passed = false;
 	uint32_t tw_isn = 0;
 
-	if (c && c->state == SPS_TIME_WAIT && pure_syn &&
+	/* nothing listening: the TIME_WAIT stays and answers (Linux's
+	 * TCP_TW_SYN without a listener), its ISN floor with it */
+	if (c && c->state == SPS_TIME_WAIT && pure_syn && sp_port_accepting(sp, p->dport) &&
 	    (tw_isn = syn_after_time_wait(sp, c, id, p->seq))) {
 		/* RFC 1122: a new incarnation may reuse a TIME_WAIT tuple */
 		struct conn_key k;

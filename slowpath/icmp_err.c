@@ -156,11 +156,12 @@ static bool too_big(struct sp *sp, struct sp_conn *c, uint32_t id,
 	/* or the news another connection heard, which this one took up
 	 * without a resend (sp_pmtu_follow()): it lost a segment after all */
 	bool lost_after_follow = c->mss_followed && mss >= c->cc.mss;
-	if (!narrower(c, mss, no_df) && !lost_after_follow)
+	bool news = narrower(c, mss, no_df);
+	if (!news && !lost_after_follow)
 		return false;
 	struct sp_pmtu_entry *e = slot_of(sp, u->raddr);
-	if (e->ip != u->raddr || !e->mtu || mtu < e->mtu || (no_df && !e->no_df) ||
-	    (int64_t)(sp->now - e->expires) >= 0) {
+	if (news && (e->ip != u->raddr || !e->mtu || mtu < e->mtu || (no_df && !e->no_df) ||
+		     (int64_t)(sp->now - e->expires) >= 0)) {
 		*e = (struct sp_pmtu_entry){
 			.ip = u->raddr, .mtu = (uint16_t)mtu, .no_df = no_df,
 			.expires = sp->now + sp_ms_to_tsc(sp, SP_PMTU_EXPIRES_MS),

@@ -22,10 +22,13 @@
 
 #include <stdint.h>
 
-#include "siphash.h"
+#include "siphash.h" /* fastpathd/ */
 
 #define ISN_CLOCK_SHIFT 6 /* nanoseconds >> 6: a 64 ns tick, as Linux */
-#define PORT_PERTURB_SIZE 256 /* RFC 6056 algorithm 4's table (Linux: 65536) */
+/* RFC 6056 algorithm 4's table, as large as Linux's since CVE-2022-32296
+ * (a small one let connections to an attacker's own hosts map its
+ * collisions: a fingerprint of the host, and a count of its connections) */
+#define PORT_PERTURB_SIZE 65536
 
 struct isn_key {
 	uint64_t k[2];

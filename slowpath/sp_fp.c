@@ -22,7 +22,6 @@
 #include <rte_cycles.h>
 #include <rte_ring.h>
 #include <rte_pcapng.h>
-#include <rte_random.h>
 
 #include "sp_internal.h"
 #include "tenant_sched.h"
@@ -188,7 +187,8 @@ void sp_fp_reinject(struct sp *sp, struct rte_mbuf *m)
  *
  * Nothing may write the flow after this: it is the fastpath's from the
  * moment FLOW_ADD is in the ring (except cwnd and pacing_bps; mss and
- * remote_mac change only by messages, dataplane.h's table).
+ * remote_mac change only by messages, ip_id with every segment the
+ * fastpath sends: dataplane.h's table).
  */
 void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
 			const struct sp_fp_flow_init *in, bool send_ack)
@@ -232,7 +232,7 @@ void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
 		f->flags |= FPF_ECN;
 	if (in->no_df)
 		f->flags |= FPF_NO_DF;
-	f->ip_id = (uint16_t)rte_rand();
+	sp_secret(&f->ip_id, sizeof(f->ip_id)); /* Linux: get_random_u16() */
 	f->rx_adv_edge = dp->cfg.rx_buf_size > 0xffff ? 0xffff : dp->cfg.rx_buf_size;
 	if ((c->flags & SPC_RPC) && (f->rpc = malloc(sizeof(*f->rpc)))) {
 		/* the framer's state: the owning core's until FLOW_DEL_DONE */

@@ -289,8 +289,7 @@ struct sp {
 	bool pmtu_narrowed;           /* some entry narrowed (icmp_err.c) */
 	uint32_t pass_pos;            /* path pass under way: sp->active index past the next */
 	uint64_t pass_next;           /* tsc: no new path pass sooner (path_pass.c) */
-	uint16_t port_perturb[PORT_PERTURB_SIZE]; /* ephemeral ports (conn.c, isn.h) */
-	uint16_t ip_id;
+	uint32_t port_perturb[PORT_PERTURB_SIZE]; /* ephemeral ports (conn.c, isn.h) */
 	const struct cc_ops *cc;
 	struct sp_pidwatch *pidwatch; /* fork children that hold flows */
 	struct sp_synq *synq;         /* half-open connections and SYN cookies */

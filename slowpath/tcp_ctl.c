@@ -19,7 +19,8 @@ static void send_hdr(struct sp *sp, struct tcp_hdr_spec *s)
 		return;
 	}
 	memset(buf, 0, len < 60 ? 60 : len);
-	s->ip_id = sp->ip_id++;
+	s->ip_id = 0; /* DF, no fragment to tell apart (RFC 6864); a counter would
+		       * show any peer how many of these we send, as Linux's 0 */
 	pkt_write_tcp(buf, s, 0);
 	sp_tx_mbuf(sp, m);
 }

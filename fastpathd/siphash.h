@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * siphash.h - SipHash-2-4 (Aumasson and Bernstein) of three 64-bit words,
- * the keyed hash behind SYN cookies (syncookie.c) and initial sequence
- * numbers (isn.h): what an attacker must not compute or predict without
- * the key.  Pure, so the unit tests check it against the reference vector.
+ * the keyed hash behind what an attacker must not compute or predict
+ * without the key: SYN cookies and initial sequence numbers (slowpath/),
+ * the IP ID counter a destination's fragmentable segments take
+ * (tcp_out.c).  Pure, so the unit tests check it against the reference
+ * vector.
  */
 #ifndef SP_SIPHASH_H
 #define SP_SIPHASH_H
