@@ -586,7 +586,7 @@ void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
  * loss says nothing about congestion).  A larger @mss is ignored: an
  * MSS only ever shrinks here.  With @no_df (a hop narrower than
  * PKT_MIN_PMTU) the flow's segments go without DF from now on, as Linux's
- * over a route whose MTU it locked, so that hop's router fragments them;
+ * over a route whose MTU it locked, so that hop's router fragments them.
  * Without @resend only later segments are cut: the news came from another
  * flow to the same host, and this one's own ICMP, if it lost a segment,
  * comes with the same MSS and @resend.
