@@ -45,7 +45,6 @@
 #include <string.h>
 #include <rte_jhash.h>
 #include <rte_mbuf.h>
-#include <rte_random.h>
 
 #include "sp_internal.h"
 
@@ -57,10 +56,12 @@
 
 _Static_assert((SP_ARP_SETS & (SP_ARP_SETS - 1)) == 0, "ARP sets: a power of two");
 
-/** sp_arp_init - key the cache's hash (at slowpath start). */
+/** sp_arp_init - key the cache's hash (at slowpath start): a key no sender
+ * can predict, or it could aim addresses at one set and evict a neighbour */
 void sp_arp_init(struct sp *sp)
 {
-	sp->arp_key = (uint32_t)rte_rand() | 1;
+	sp_secret(&sp->arp_key, sizeof(sp->arp_key));
+	sp->arp_key |= 1;
 }
 
 static struct sp_arp_entry *set_of(struct sp *sp, uint32_t ip)

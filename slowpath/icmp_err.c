@@ -43,7 +43,6 @@
 #include <string.h>
 #include <rte_jhash.h>
 #include <rte_mbuf.h>
-#include <rte_random.h>
 
 #include "seq.h"
 #include "sp_internal.h"
@@ -234,5 +233,5 @@ void sp_icmp_err_rx(struct sp *sp, struct rte_mbuf *m)
 void sp_pmtu_init(struct sp *sp)
 {
 	memset(sp->pmtu, 0, sizeof(sp->pmtu));
-	sp->pmtu_key = (uint32_t)rte_rand();
+	sp_secret(&sp->pmtu_key, sizeof(sp->pmtu_key)); /* no forger aims at one slot */
 }
