@@ -47,7 +47,7 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 		dp->ncores = DP_MAX_CORES;
 	dp->nqueues = 1;
 	/* the kernel's CSPRNG: rte_rand()'s output predicts the rest */
-	if (getrandom(dp->ip_ident_key, sizeof(dp->ip_ident_key), 0) != sizeof(dp->ip_ident_key) ||
+	if (getrandom(&dp->ip_ident_key, sizeof(dp->ip_ident_key), 0) != sizeof(dp->ip_ident_key) ||
 	    getrandom(dp->ip_idents, sizeof(dp->ip_idents), 0) != sizeof(dp->ip_idents)) {
 		snprintf(err, errlen, "getrandom: %s", strerror(errno));
 		return -1;

@@ -99,6 +99,7 @@
 #include <rte_spinlock.h>
 
 #include "bypass/shm_abi.h"
+#include "siphash.h"
 #include "config.h"
 #include "rpc_heap.h"
 
@@ -744,7 +745,7 @@ struct dataplane {
 	 * from (atomic), from a random start, as Linux's ip_idents, so no two
 	 * datagrams to one host in its reassembly time share an ID (RFC 6864);
 	 * segments with DF take their flow's own counter (fp_flow.ip_id) */
-	uint64_t ip_ident_key[2];           /* SipHash: which counter, unguessable */
+	struct siphash_key ip_ident_key;    /* SipHash: which counter, unguessable */
 	uint16_t ip_idents[DP_IP_IDENTS] __rte_cache_aligned; /* off frame_max()'s line */
 	struct dp_core core[DP_MAX_CORES];
 	uint8_t steer[DP_STEER_BUCKETS];    /* bucket -> core; written by the core giving

@@ -12,6 +12,11 @@
 
 #include <stdint.h>
 
+/* a key: two words from getrandom() at start */
+struct siphash_key {
+	uint64_t k[2];
+};
+
 #define SIPHASH_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 #define SIPHASH_ROUND do { \
 		v0 += v1; v1 = SIPHASH_ROTL(v1, 13); v1 ^= v0; v0 = SIPHASH_ROTL(v0, 32); \

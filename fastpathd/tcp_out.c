@@ -139,7 +139,7 @@ static void add_sack_blocks(const struct fp_flow *f, struct tcp_hdr_spec *s, uin
 /* the IP ID of a segment without DF to @daddr (dp->ip_idents) */
 static uint16_t no_df_ip_id(struct dataplane *dp, uint32_t daddr)
 {
-	uint16_t *ctr = &dp->ip_idents[siphash24_3u64(dp->ip_ident_key, daddr, PKT_PROTO_TCP, 0) &
+	uint16_t *ctr = &dp->ip_idents[siphash24_3u64(dp->ip_ident_key.k, daddr, PKT_PROTO_TCP, 0) &
 				       (DP_IP_IDENTS - 1)];
 
 	return __atomic_fetch_add(ctr, 1, __ATOMIC_RELAXED);
@@ -289,8 +289,10 @@ static uint64_t sacked_within(const struct fp_flow *f, uint64_t from, uint64_t t
  */
 static uint64_t pipe_bytes(const struct fp_flow *f)
 {
-	if (!f->sacked_n || f->tx_sent < f->tx_max_sent)
+	if (!f->sacked_n)
 		return f->tx_sent - f->tx_acked;
+	if (f->tx_sent < f->tx_max_sent) /* going back: tcp_output() skipped what was SACKed */
+		return f->tx_sent - f->tx_acked - sacked_within(f, f->tx_acked, f->tx_sent);
 	uint64_t pipe = f->tx_max_sent - f->tx_acked - f->sacked_bytes;
 	if (f->flags & FPF_IN_RECOVERY) {
 		uint64_t from = f->retx_next > f->tx_acked ? f->retx_next : f->tx_acked;
@@ -524,18 +526,19 @@ void tcp_retransmit_segment(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos)
 
 /*
  * Go back to snd_una and resend everything outstanding (data, or a FIN).
- * Return: false if nothing was outstanding.
+ * With @keep_sacks, what the peer SACKed is skipped (tcp_output()); else
+ * the scoreboard goes first.  Return: false if nothing was outstanding.
  */
-static bool go_back(struct fp_ctx *fp, struct fp_flow *f)
+static bool go_back(struct fp_ctx *fp, struct fp_flow *f, bool keep_sacks)
 {
 	bool fin_out = (f->flags & FPF_TX_FIN_SENT) && !(f->flags & FPF_TX_FIN_ACKED);
 	if (f->tx_sent > f->tx_acked || fin_out) {
 		f->tx_sent = f->tx_acked;
-		/* RFC 6675 section 5.1: after a timeout the scoreboard is not
-		 * trusted (the receiver may have reneged); resend everything */
-		f->sacked_n = 0;
-		f->sacked_bytes = 0;
-		f->sack_high = 0;
+		if (!keep_sacks) {
+			f->sacked_n = 0;
+			f->sacked_bytes = 0;
+			f->sack_high = 0;
+		}
 		/* the FIN stays part of snd_max (FIN_SENT), so an ACK of it
 		 * still counts while the data before it is resent */
 		if (fin_out)
@@ -559,12 +562,14 @@ static bool go_back(struct fp_ctx *fp, struct fp_flow *f)
 /**
  * tcp_timeout - the slowpath's retransmission timer fired.  With data or a
  * FIN outstanding, go back to snd_una and resend (the slowpath has already
- * collapsed cwnd); with a closed peer window and data waiting, probe it.
+ * collapsed cwnd), the SACKed parts too: RFC 6675 section 5.1, after a
+ * timeout the scoreboard is not trusted (the receiver may have reneged).
+ * With a closed peer window and data waiting, probe it.
  */
 void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
 {
 	DP_ASSERT_FP();
-	if (f->flags & FPF_RESET || go_back(fp, f))
+	if (f->flags & FPF_RESET || go_back(fp, f, false))
 		return;
 	uint64_t end = (f->flags & FPF_TX_FIN_REQ) ? f->tx_fin_pos : f->tx_written;
 	if (f->peer_wnd == 0 && end > f->tx_sent) {
@@ -582,8 +587,10 @@ void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
  * flight is resent now at the new size, as Linux's
  * tcp_simple_retransmit(): the larger segments were dropped at the
  * narrow hop, and waiting for the retransmission timer would cost a
- * timeout per connection.  The congestion window is left alone (the
- * loss says nothing about congestion).  A larger @mss is ignored: an
+ * timeout per connection.  What the peer SACKed got through (it was sent
+ * before the path narrowed, or was small enough) and is not sent again:
+ * no timeout passed, so the scoreboard is still trusted.  The congestion
+ * window is left alone (the loss says nothing about congestion).  A larger @mss is ignored: an
  * MSS only ever shrinks here.  With @no_df (a hop narrower than
  * PKT_MIN_PMTU) the flow's segments go without DF from now on, as Linux's
  * over a route whose MTU it locked, so that hop's router fragments them.
@@ -602,5 +609,5 @@ void tcp_mss_lowered(struct fp_ctx *fp, struct fp_flow *f, uint16_t mss, bool no
 	/* relaxed: bypassctl flows reads it on the slowpath */
 	__atomic_store_n(&f->mss, mss, __ATOMIC_RELAXED);
 	if (resend)
-		go_back(fp, f);
+		go_back(fp, f, true);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/random.h>
+#include <rte_common.h>
 #include <rte_random.h>
 
 #include "sp_internal.h"
@@ -24,6 +25,21 @@ void sp_secret(void *buf, size_t len)
 		uint64_t r = rte_rand();
 		memcpy((uint8_t *)buf + i, &r, len - i < 8 ? len - i : 8);
 	}
+}
+
+/**
+ * sp_random_u16 - 16 bits from the kernel's CSPRNG (sp_secret()), for
+ * values drawn once per connection (its IP ID start): one getrandom()
+ * serves 256 of them, so setting up a connection makes no syscall of its
+ * own for it (Linux's get_random_u16() batches likewise).
+ */
+uint16_t sp_random_u16(struct sp *sp)
+{
+	if (!sp->random_left) {
+		sp_secret(sp->random_pool, sizeof(sp->random_pool));
+		sp->random_left = RTE_DIM(sp->random_pool);
+	}
+	return sp->random_pool[--sp->random_left];
 }
 
 /** sp_isn_init - a fresh ISN key (at slowpath start). */

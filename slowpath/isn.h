@@ -30,16 +30,12 @@
  * collisions: a fingerprint of the host, and a count of its connections) */
 #define PORT_PERTURB_SIZE 65536
 
-struct isn_key {
-	uint64_t k[2];
-};
-
 /**
  * isn_make - our ISN for the connection (@laddr, @lport) <-> (@raddr,
  * @rport) (addresses in network order, ports in host order) at @ns, a
  * monotonic clock in nanoseconds.
  */
-static inline uint32_t isn_make(const struct isn_key *key, uint32_t laddr, uint16_t lport,
+static inline uint32_t isn_make(const struct siphash_key *key, uint32_t laddr, uint16_t lport,
 				uint32_t raddr, uint16_t rport, uint64_t ns)
 {
 	uint64_t tuple = (uint64_t)laddr << 32 | raddr;
@@ -57,7 +53,7 @@ static inline uint32_t isn_make(const struct isn_key *key, uint32_t laddr, uint1
  * tuples are reused last; another destination's start anywhere, so a port
  * an attacker sees to his own server says nothing of the port to yours.
  */
-static inline uint64_t port_hash(const struct isn_key *key, uint32_t laddr, uint32_t raddr,
+static inline uint64_t port_hash(const struct siphash_key *key, uint32_t laddr, uint32_t raddr,
 				 uint16_t rport)
 {
 	return siphash24_3u64(key->k, (uint64_t)laddr << 32 | raddr, rport, 1);

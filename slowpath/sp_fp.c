@@ -232,7 +232,7 @@ void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
 		f->flags |= FPF_ECN;
 	if (in->no_df)
 		f->flags |= FPF_NO_DF;
-	sp_secret(&f->ip_id, sizeof(f->ip_id)); /* Linux: get_random_u16() */
+	f->ip_id = sp_random_u16(sp); /* as Linux's sockets: a random start */
 	f->rx_adv_edge = dp->cfg.rx_buf_size > 0xffff ? 0xffff : dp->cfg.rx_buf_size;
 	if ((c->flags & SPC_RPC) && (f->rpc = malloc(sizeof(*f->rpc)))) {
 		/* the framer's state: the owning core's until FLOW_DEL_DONE */

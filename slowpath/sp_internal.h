@@ -283,7 +283,9 @@ struct sp {
 	struct sp_arp_entry arp[SP_ARP_SIZE];
 	uint32_t arp_key;             /* the neighbour cache's hash key (arp.c) */
 	bool arp_moved;               /* some entry is moved (arp.c) */
-	struct isn_key isn_key;       /* initial sequence numbers (isn.c) */
+	struct siphash_key isn_key;       /* initial sequence numbers (isn.c) */
+	uint16_t random_pool[256];    /* sp_random_u16()'s, refilled by one getrandom() */
+	uint16_t random_left;
 	struct sp_pmtu_entry pmtu[SP_PMTU_SIZE]; /* smaller path MTUs learned (icmp_err.c) */
 	uint32_t pmtu_key;
 	bool pmtu_narrowed;           /* some entry narrowed (icmp_err.c) */
@@ -517,6 +519,7 @@ uint32_t sp_next_hop(struct sp *sp, uint32_t dst);
 
 /* isn.c */
 void sp_secret(void *buf, size_t len);
+uint16_t sp_random_u16(struct sp *sp);
 void sp_isn_init(struct sp *sp);
 uint32_t sp_isn(struct sp *sp, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
 

@@ -45,7 +45,7 @@ static const uint16_t mss_table[8] = { 48, 536, 1220, 1300, 1400, 1440, 1460, 89
  * the ISN is only added in, so an ACK whose seq is off by a few would
  * still pass with different options.
  */
-static uint32_t cookie_hash(const struct syncookie_key *key, uint32_t saddr, uint32_t daddr,
+static uint32_t cookie_hash(const struct siphash_key *key, uint32_t saddr, uint32_t daddr,
 			    uint16_t sport, uint16_t dport, uint32_t count, uint32_t irs)
 {
 	uint64_t a = (uint64_t)saddr << 32 | daddr;
@@ -53,7 +53,7 @@ static uint32_t cookie_hash(const struct syncookie_key *key, uint32_t saddr, uin
 	return (uint32_t)siphash24_3u64(key->k, a, b, irs);
 }
 
-uint32_t syncookie_make(const struct syncookie_key *key, uint32_t saddr, uint32_t daddr,
+uint32_t syncookie_make(const struct siphash_key *key, uint32_t saddr, uint32_t daddr,
 			uint16_t sport, uint16_t dport, uint32_t irs, uint32_t now,
 			struct syncookie_opts *o)
 {
@@ -71,7 +71,7 @@ uint32_t syncookie_make(const struct syncookie_key *key, uint32_t saddr, uint32_
 	       ((cookie_hash(key, saddr, daddr, sport, dport, now, irs) + data) & 0xffffff);
 }
 
-enum syncookie_verdict syncookie_check(const struct syncookie_key *key, uint32_t saddr,
+enum syncookie_verdict syncookie_check(const struct siphash_key *key, uint32_t saddr,
 				       uint32_t daddr, uint16_t sport, uint16_t dport,
 				       uint32_t irs, uint32_t cookie, uint32_t now,
 				       struct syncookie_opts *o)

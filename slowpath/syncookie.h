@@ -10,14 +10,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "siphash.h" /* fastpathd/ */
+
 /* a cookie is valid for this many clock periods after the one it was made in */
 #define SYNCOOKIE_MAX_AGE 2
 /* one clock period, seconds (Linux: 60) */
 #define SYNCOOKIE_PERIOD_S 64
-
-struct syncookie_key {
-	uint64_t k[2];  /* SipHash-2-4 key, from getrandom() at start */
-};
 
 /* what a cookie carries besides the 4-tuple and the peer's ISN */
 struct syncookie_opts {
@@ -45,7 +43,7 @@ static inline uint32_t syncookie_clock(uint64_t tsc, uint64_t hz)
  *     rounded down to the table), which is what the SYN-ACK must offer.
  * Addresses and ports as on the wire of the SYN (saddr = the peer).
  */
-uint32_t syncookie_make(const struct syncookie_key *key, uint32_t saddr, uint32_t daddr,
+uint32_t syncookie_make(const struct siphash_key *key, uint32_t saddr, uint32_t daddr,
 			uint16_t sport, uint16_t dport, uint32_t irs, uint32_t now,
 			struct syncookie_opts *o);
 
@@ -54,7 +52,7 @@ uint32_t syncookie_make(const struct syncookie_key *key, uint32_t saddr, uint32_
  * this tuple and peer ISN @irs (the ACK's seq - 1) within the last
  * SYNCOOKIE_MAX_AGE periods?  On SYNCOOKIE_OK, @o gets its options.
  */
-enum syncookie_verdict syncookie_check(const struct syncookie_key *key, uint32_t saddr,
+enum syncookie_verdict syncookie_check(const struct siphash_key *key, uint32_t saddr,
 				       uint32_t daddr, uint16_t sport, uint16_t dport,
 				       uint32_t irs, uint32_t cookie, uint32_t now,
 				       struct syncookie_opts *o);

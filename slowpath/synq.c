@@ -54,7 +54,7 @@ struct sp_synq {
 	uint32_t free_head;           /* index + 1 */
 	uint32_t seed;                /* hash seed: chains an attacker cannot aim at */
 	uint64_t next_scan;
-	struct syncookie_key key;
+	struct siphash_key key;
 	uint64_t cookie_sent_tsc;     /* last cookie SYN-ACK, 0 = never */
 	uint64_t chack_sec_start;     /* challenge ACK budget, as the fastpath's */
 	uint32_t chack_count, chack_quota;

@@ -233,6 +233,18 @@ static bool h_next_tcp(struct pkt_tcp *out, int ms)
 	return false;
 }
 
+/* the IP header fields the tests check, of the frame h_next_tcp() read last */
+struct h_ip_fields {
+	uint16_t id;
+	bool df;
+};
+
+static __attribute__((unused)) struct h_ip_fields h_last_ip(void)
+{
+	const uint8_t *ip = h_last_frame + PKT_ETH_LEN;
+	return (struct h_ip_fields){ .id = (uint16_t)(ip[4] << 8 | ip[5]), .df = ip[6] & 0x40 };
+}
+
 static __attribute__((unused)) void h_inject_raw(const uint8_t *frame, size_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(H.dp.pool);

@@ -11,6 +11,7 @@
  * the tests' waits is the ICMP's doing.
  */
 #include "harness.h"
+#include "seq.h"
 
 static void slow_rto(struct bp_config *c)
 {
@@ -117,12 +118,6 @@ static uint32_t resent_burst_max(uint32_t iss)
 	return largest;
 }
 
-/* whether the last segment read had DF set */
-static bool last_df(void)
-{
-	return h_last_frame[PKT_ETH_LEN + 6] & 0x40;
-}
-
 static void ack_all(uint32_t iss)
 {
 	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1001, .ack = iss + 1 + SEND_BYTES,
@@ -159,12 +154,12 @@ Test(pmtu, the_next_connection_to_that_host_starts_small)
 	send_burst(7101, 40000, first, &iss, &mss);
 	inject_too_big(first, 1400, 0);
 	cr_assert_leq(resent_burst_max(iss), 1360);
-	cr_assert(last_df(), "a hop of 1400 bytes takes DF");
+	cr_assert(h_last_ip().df, "a hop of 1400 bytes takes DF");
 	ack_all(iss);
 
 	send_burst(7102, 40001, first, &iss, &mss);
 	cr_assert_eq(mss, 1360, "a new connection forgot the path's MTU");
-	cr_assert(last_df());
+	cr_assert(h_last_ip().df);
 }
 
 /* as Linux's sockets take up their route's new MTU: a connection already
@@ -199,6 +194,53 @@ Test(pmtu, connections_already_open_to_that_host_follow)
 	while (!p.payload_len || p.dport != 40003);
 	cr_assert_eq(p.seq, iss_b + 1 + SEND_BYTES);
 	cr_assert_eq(p.payload_len, 1240, "an open connection kept the MSS the path no longer takes");
+}
+
+/* what the peer SACKed got through and is not sent again: no timeout
+ * passed, so the scoreboard outlives the resend (Linux's
+ * tcp_simple_retransmit() keeps it too) */
+Test(pmtu, a_resend_skips_what_the_peer_sacked)
+{
+	static uint8_t data[SEND_BYTES];
+	uint8_t first[QUOTE_LEN];
+	struct pkt_tcp p;
+	H.peer_port = 40007;
+	int l = bp_listen(H.app, 0, 7114, 16);
+	cr_assert_geq(l, 0, "listen: %d", l);
+	H.our_port = 7114;
+	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = 1000, .wnd = 65535, .mss = 1460,
+				.wscale = -1, .sack_ok = true });
+	EXPECT_SEG(p, 1000);
+	cr_assert(p.opts.sack_ok, "SACK was not agreed");
+	uint32_t iss = p.seq;
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1001, .ack = iss + 1, .wnd = 65535 });
+	int h = -1;
+	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
+	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
+	for (uint32_t sent = 0; sent < SEND_BYTES; sent += p.payload_len) {
+		EXPECT_SEG(p, 1000);
+		if (!sent)
+			memcpy(first, h_last_frame, QUOTE_LEN);
+	}
+
+	/* the third segment got through, the others met the narrow hop */
+	uint32_t sacked_from = iss + 1 + 2 * 1460, sacked_to = sacked_from + 1460;
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1001, .ack = iss + 1, .wnd = 65535,
+				.sack_n = 1, .sack = { { sacked_from, sacked_to } } });
+	inject_too_big(first, 1280, 0);
+	uint32_t resent = 0;
+	while (resent < SEND_BYTES - 1460 && h_next_tcp(&p, 2000)) {
+		if (!p.payload_len)
+			continue;
+		cr_assert_leq(p.payload_len, 1240);
+		cr_assert(seq_leq(p.seq + p.payload_len, sacked_from) || seq_geq(p.seq, sacked_to),
+			  "resent %u bytes at +%u, which the peer had SACKed", p.payload_len,
+			  p.seq - iss - 1);
+		resent += p.payload_len;
+	}
+	cr_assert_eq(resent, SEND_BYTES - 1460, "the holes were not resent");
+	expect_no_segment(200);
+	ack_all(iss);
 }
 
 Test(pmtu, a_sequence_number_not_in_flight_is_not_believed)
@@ -253,10 +295,10 @@ Test(pmtu, an_mtu_under_552_counts_as_552_without_df)
 	uint8_t first[QUOTE_LEN];
 	uint32_t iss, mss;
 	send_burst(7104, 40000, first, &iss, &mss);
-	cr_assert(last_df());
+	cr_assert(h_last_ip().df);
 	inject_too_big(first, 68, 0);
 	cr_assert_eq(resent_burst_max(iss), 512, "Linux's min_pmtu is 552 bytes");
-	cr_assert_not(last_df(), "a hop under 552 bytes needs segments it may fragment");
+	cr_assert_not(h_last_ip().df, "a hop under 552 bytes needs segments it may fragment");
 	ack_all(iss);
 
 	inet_pton(AF_INET, "198.18.0.3", &H.peer_ip); /* a host with no MTU cached */
@@ -264,7 +306,7 @@ Test(pmtu, an_mtu_under_552_counts_as_552_without_df)
 	cr_assert_eq(mss, 1460);
 	inject_too_big(first, 0, 0); /* a router from before RFC 1191 */
 	cr_assert_eq(resent_burst_max(iss), 512);
-	cr_assert_not(last_df());
+	cr_assert_not(h_last_ip().df);
 }
 
 /* a peer whose MSS (500) is under the 512 bytes a hop under 552 leaves:
@@ -281,7 +323,7 @@ Test(pmtu, a_small_peer_mss_still_drops_df)
 	uint8_t first[QUOTE_LEN];
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.payload_len, 500);
-	cr_assert(last_df());
+	cr_assert(h_last_ip().df);
 	memcpy(first, h_last_frame, QUOTE_LEN);
 	while (h_next_tcp(&p, 200)) /* the rest of the flight */
 		;
@@ -289,7 +331,7 @@ Test(pmtu, a_small_peer_mss_still_drops_df)
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.seq, iss + 1, "not resent from snd_una");
 	cr_assert_eq(p.payload_len, 500);
-	cr_assert_not(last_df(), "a 400-byte hop, a 500-byte peer MSS: DF kept");
+	cr_assert_not(h_last_ip().df, "a 400-byte hop, a 500-byte peer MSS: DF kept");
 	cr_assert_eq(count(DPC_PMTU_LOWERED), 1);
 }
 
@@ -303,10 +345,10 @@ Test(pmtu, a_narrower_hop_at_the_same_mss_clears_df)
 	send_burst(7109, 40004, first, &iss, &mss);
 	inject_too_big(first, 552, 0);
 	cr_assert_eq(resent_burst_max(iss), 512);
-	cr_assert(last_df(), "a 552-byte hop takes 552-byte packets with DF");
+	cr_assert(h_last_ip().df, "a 552-byte hop takes 552-byte packets with DF");
 	inject_too_big(first, 500, 0);
 	cr_assert_eq(resent_burst_max(iss), 512);
-	cr_assert_not(last_df());
+	cr_assert_not(h_last_ip().df);
 	inject_too_big(first, 300, 0); /* nothing new: no resend */
 	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 1, 2000);
 	expect_no_segment(200);
@@ -320,7 +362,7 @@ Test(pmtu, a_narrower_hop_at_the_same_mss_clears_df)
 	struct pkt_tcp p;
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.payload_len, 512);
-	cr_assert_not(last_df(), "the next connection to the host kept DF");
+	cr_assert_not(h_last_ip().df, "the next connection to the host kept DF");
 }
 
 /* ------------------------------------------------- connects (SYN_SENT) */

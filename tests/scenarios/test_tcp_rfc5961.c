@@ -292,12 +292,6 @@ Test(rfc5961, ephemeral_ports_are_not_a_counter)
 	cr_assert_leq(near, 1, "%u of 4 other destinations got a port next to %u", near, b);
 }
 
-/* the IP ID of the segment just read */
-static uint16_t last_ip_id(void)
-{
-	return (uint16_t)(h_last_frame[PKT_ETH_LEN + 4] << 8 | h_last_frame[PKT_ETH_LEN + 5]);
-}
-
 /* send one byte on @h (our port @port, the peer's @pport), read its
  * segment's IP ID and acknowledge it (no resend takes an ID meanwhile) */
 static uint16_t one_byte_ip_id(int h, uint16_t port, uint16_t pport)
@@ -307,7 +301,7 @@ static uint16_t one_byte_ip_id(int h, uint16_t port, uint16_t pport)
 	do
 		EXPECT_SEG(p, 1000);
 	while (p.dport != pport || !p.payload_len);
-	uint16_t id = last_ip_id();
+	uint16_t id = h_last_ip().id;
 	H.our_port = port;
 	H.peer_port = pport;
 	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = p.seq + 1,

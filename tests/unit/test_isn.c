@@ -13,7 +13,7 @@ Test(siphash, reference_vector)
 		     0xb8ad50c6f649af94ull);
 }
 
-static const struct isn_key K = { { 0x0123456789abcdefull, 0xfedcba9876543210ull } };
+static const struct siphash_key K = { { 0x0123456789abcdefull, 0xfedcba9876543210ull } };
 #define LA 0x010012c6u /* 198.18.0.1, network order on a little-endian host */
 #define RA 0x020012c6u
 
@@ -55,7 +55,7 @@ Test(isn, neighbouring_tuples_are_not_neighbouring_isns)
 
 Test(isn, another_key_another_isn)
 {
-	const struct isn_key k2 = { { K.k[0] ^ 1, K.k[1] } };
+	const struct siphash_key k2 = { { K.k[0] ^ 1, K.k[1] } };
 	unsigned same = 0;
 	for (uint16_t p = 1; p < 1000; p++)
 		same += isn_make(&K, LA, 80, RA, p, 0) == isn_make(&k2, LA, 80, RA, p, 0);

@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include "syncookie.h"
 
-static const struct syncookie_key K = { { 0x0123456789abcdefull, 0xfedcba9876543210ull } };
+static const struct siphash_key K = { { 0x0123456789abcdefull, 0xfedcba9876543210ull } };
 #define SA 0x0a000002u
 #define DA 0x0a000001u
 
@@ -52,7 +52,7 @@ Test(syncookie, forgeries_fail)
 	cr_assert_neq(syncookie_check(&K, SA, DA, 40001, 80, 5, c, 1000, &got), SYNCOOKIE_OK);
 	cr_assert_neq(syncookie_check(&K, SA + 1, DA, 40000, 80, 5, c, 1000, &got), SYNCOOKIE_OK);
 	cr_assert_neq(syncookie_check(&K, SA, DA, 40000, 80, 6, c, 1000, &got), SYNCOOKIE_OK);
-	struct syncookie_key k2 = K;
+	struct siphash_key k2 = K;
 	k2.k[1] ^= 1;
 	cr_assert_neq(syncookie_check(&k2, SA, DA, 40000, 80, 5, c, 1000, &got), SYNCOOKIE_OK);
 	/* blind guesses: the accept rate must be near 2^-21, far below 1/10000 */
