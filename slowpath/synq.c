@@ -256,7 +256,9 @@ static int establish(struct sp *sp, struct sp_listener *l, const struct sp_hs *h
 	c->peer_wscale = hs->peer_wscale;
 	c->peer_sack = hs->peer_sack;
 	c->ecn = hs->ecn;
-	c->mac = hs->mac;
+	/* the neighbour may have moved since the SYN, and the pass that moved
+	 * the open connections (path_pass.c) did not see this one */
+	sp_arp_reply_mac(sp, c->remote_ip, p->src_mac, &c->mac);
 	c->next_hop = sp_next_hop(sp, c->remote_ip); /* followed if it moves (arp.c) */
 	sp_conn_hash_add(sp, c, id);
 	/* this ACK's window is scaled already; the flow is the fastpath's
@@ -290,8 +292,10 @@ static void syn_input(struct sp *sp, const struct pkt_tcp *p, uint32_t tw_isn)
 	int32_t idx = synq_lookup(q, p);
 	if (idx >= 0) {
 		struct synq_entry *e = &q->e[idx];
-		if (p->seq == e->hs.irs)
-			sp_send_synack_hs(sp, &e->hs); /* our SYN-ACK was lost */
+		if (p->seq == e->hs.irs) { /* our SYN-ACK was lost */
+			sp_arp_reply_mac(sp, p->saddr, p->src_mac, &e->hs.mac);
+			sp_send_synack_hs(sp, &e->hs);
+		}
 		else
 			challenge_ack(sp, e); /* RFC 5961 4.2 */
 		return;
@@ -515,6 +519,10 @@ void sp_synq_tick(struct sp *sp)
 			synq_remove(sp, i);
 			continue;
 		}
+		/* to where the neighbour cache now says, if it knows */
+		uint8_t last[RTE_ETHER_ADDR_LEN];
+		memcpy(last, e->hs.mac.addr_bytes, sizeof(last));
+		sp_arp_reply_mac(sp, e->hs.remote_ip, last, &e->hs.mac);
 		sp_send_synack_hs(sp, &e->hs);
 		e->deadline = sp->now + sp_ms_to_tsc(sp, (uint64_t)SYN_RTO_MS << e->retries);
 	}

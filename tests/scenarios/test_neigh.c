@@ -376,6 +376,54 @@ Test(neigh, a_syn_ack_goes_to_the_known_neighbour)
 	cr_assert(!memcmp(p.dst_mac, H.peer_mac, 6), "the SYN-ACK went to the forger's MAC");
 }
 
+/* a half-open connection's SYN-ACK resends go where the neighbour now is */
+Test(neigh, a_syn_ack_resend_follows_a_moved_neighbour)
+{
+	struct pkt_tcp p;
+
+	inject_arp(PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, H.our_ip);
+	settle();
+	syn_to_listener(H.peer_mac, H.our_mac);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK);
+	cr_assert(!memcmp(p.dst_mac, H.peer_mac, 6));
+	inject_arp(PKT_ARP_REQUEST, OTHER_MAC, H.peer_ip, H.peer_ip); /* gratuitous */
+	EXPECT_SEG(p, 2000);
+	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK);
+	cr_assert(!memcmp(p.dst_mac, OTHER_MAC, 6), "the resent SYN-ACK went to the old MAC");
+}
+
+/* the neighbour moved between the SYN and the handshake's last ACK: the
+ * pass that moved the open connections did not see this one, which takes
+ * the new MAC when it is accepted */
+Test(neigh, a_connection_accepted_during_a_move_takes_the_new_mac)
+{
+	struct pkt_tcp p;
+	uint8_t dst[6], peer[6];
+
+	inject_arp(PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, H.our_ip);
+	settle();
+	int l = bp_listen(H.app, 0, 8082, 16);
+	cr_assert_geq(l, 0);
+	H.our_port = 8082;
+	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = 5000, .wnd = 65535, .mss = 1460,
+				.wscale = -1 });
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK);
+	inject_arp(PKT_ARP_REQUEST, OTHER_MAC, H.peer_ip, H.peer_ip);
+	settle();
+	usleep(200 * 1000); /* the move's pass (at most 50 ms apart) is over */
+	memcpy(peer, H.peer_mac, 6);
+	memcpy(H.peer_mac, OTHER_MAC, 6);
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 5001, .ack = p.seq + 1, .wnd = 65535 });
+	int h = -1;
+	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
+	send_byte_to(h, 'a', 5001, dst);
+	memcpy(H.peer_mac, peer, 6);
+	cr_assert(!memcmp(dst, OTHER_MAC, 6), "accepted after the move: data to %02x:..:%02x",
+		  dst[0], dst[5]);
+}
+
 Test(neigh, tcp_to_a_group_mac_is_not_ours)
 {
 	struct pkt_tcp p;
