@@ -374,6 +374,13 @@ int config_load_file(struct bp_config *c, const char *path, char *err, size_t er
 			 path, strerror(errno));
 		return -1;
 	}
+	int rc = config_load_stream(c, f, path, err, errlen);
+	fclose(f);
+	return rc;
+}
+
+int config_load_stream(struct bp_config *c, FILE *f, const char *path, char *err, size_t errlen)
+{
 	char line[1024], section[64] = "", e2[512];
 	unsigned lineno = 0;
 	int rc = 0;
@@ -392,7 +399,6 @@ int config_load_file(struct bp_config *c, const char *path, char *err, size_t er
 		snprintf(err, errlen, "%s: read error (%s)", path, strerror(errno));
 		rc = -1;
 	}
-	fclose(f);
 	return rc;
 }
 

@@ -125,6 +125,12 @@ void config_defaults(struct bp_config *c);
 int config_load_file(struct bp_config *c, const char *path, char *err, size_t errlen);
 
 /**
+ * config_load_stream - config_load_file() from the open stream @f, whose
+ * errors name it @path (the fuzzer reads from memory).
+ */
+int config_load_stream(struct bp_config *c, FILE *f, const char *path, char *err, size_t errlen);
+
+/**
  * config_set - set one field by "section.key" name from a string, with the
  * same validation as the file (used for command-line overrides).
  */

@@ -105,11 +105,16 @@ static void sack_input(struct fp_flow *f, const struct pkt_tcp *p)
 	for (unsigned b = 0; b < p->opts.sack_n; b++) {
 		int32_t l = seq_diff(p->opts.sack[b][0], una_seq);
 		int32_t r = seq_diff(p->opts.sack[b][1], una_seq);
-		if (l < 0 || r <= l || f->tx_acked + (uint32_t)r > f->tx_max_sent)
+		if (l < 0 || r <= l)
+			continue;
+		uint64_t start = f->tx_acked + (uint32_t)l, end = f->tx_acked + (uint32_t)r;
+		/* a block that ends past our FIN covers it (Linux's do) */
+		if ((f->flags & FPF_TX_FIN_SENT) && end == f->tx_max_sent + 1)
+			end = f->tx_max_sent;
+		if (end > f->tx_max_sent || end <= start)
 			continue;
 		/* a full scoreboard only costs a needless retransmission */
-		range_insert(f->sacked, &f->sacked_n, FP_SACK_MAX, f->tx_acked + (uint32_t)l,
-			     f->tx_acked + (uint32_t)r);
+		range_insert(f->sacked, &f->sacked_n, FP_SACK_MAX, start, end);
 	}
 	sack_trim(f);
 	sack_totals(f);
@@ -133,6 +138,16 @@ static void enter_recovery(struct fp_ctx *fp, struct fp_flow *f)
 static bool sack_says_lost(const struct fp_flow *f)
 {
 	return (f->flags & FPF_SACK) && f->sacked_bytes >= 3ull * f->mss;
+}
+
+/*
+ * Not in recovery, nor behind a path MTU go-back (go_back(): what it
+ * resends is below recover_pos, and the scoreboard it kept is old news),
+ * as Linux's Loss state holds off fast recovery until high_seq is acked.
+ */
+static bool may_enter_recovery(const struct fp_flow *f)
+{
+	return !(f->flags & FPF_IN_RECOVERY) && f->tx_acked >= f->recover_pos;
 }
 
 /**
@@ -228,12 +243,12 @@ static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 				   (fin_out && !(f->flags & FPF_TX_FIN_ACKED));
 		if (p->opts.sack_n && (f->flags & FPF_SACK) && outstanding) {
 			sack_input(f, p);
-			if (f->flags & FPF_IN_RECOVERY)
+			if ((f->flags & FPF_IN_RECOVERY) || f->tx_sent < f->tx_max_sent)
 				fp_touch(fp, f, FPP_OUTPUT); /* pipe shrank: more may go */
 		}
 		if (p->payload_len == 0 && !(p->flags & (TCPF_SYN | TCPF_FIN)) &&
 		    new_wnd == f->peer_wnd && outstanding) {
-			if ((++f->dupacks == 3 || sack_says_lost(f)) && !(f->flags & FPF_IN_RECOVERY))
+			if ((++f->dupacks == 3 || sack_says_lost(f)) && may_enter_recovery(f))
 				enter_recovery(fp, f);
 		}
 		if (new_wnd != f->peer_wnd) {
@@ -277,7 +292,7 @@ static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 			f->flags &= ~FPF_IN_RECOVERY;
 		else if (!(f->flags & FPF_SACK)) /* NewReno partial ACK: the next hole is lost too */
 			tcp_retransmit_segment(fp, f, f->tx_acked);
-	} else if (sack_says_lost(f)) {
+	} else if (sack_says_lost(f) && may_enter_recovery(f)) {
 		enter_recovery(fp, f);
 	}
 	if (f->flags & FPF_RPC_TX)

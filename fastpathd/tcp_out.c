@@ -378,7 +378,7 @@ static int send_data(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos, uint64_
 /**
  * tcp_output - send what the windows allow: first, in SACK recovery, the
  * holes the peer reported; then buffered app data (skipping SACKed ranges
- * when resending after a timeout); then a FIN if the app shut down and
+ * when going back after a timeout or a path MTU drop); then a FIN if the app shut down and
  * everything before it is out.  Segments go out as soon as they have data
  * (no Nagle): the app controls batching through its writes.  A paced flow
  * stops when its next departure time is in the future and is resumed by
@@ -446,7 +446,7 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 		}
 		uint64_t limit = end < wnd_edge ? end : wnd_edge;
 		if (f->tx_sent < f->tx_max_sent) {
-			/* resending after a timeout: the peer holds the SACKed parts */
+			/* going back (go_back()): the peer holds the SACKed parts */
 			bool skipped = false;
 			for (unsigned i = 0; i < f->sacked_n; i++) {
 				const struct fp_range *r = &f->sacked[i];
@@ -534,10 +534,15 @@ static bool go_back(struct fp_ctx *fp, struct fp_flow *f, bool keep_sacks)
 	bool fin_out = (f->flags & FPF_TX_FIN_SENT) && !(f->flags & FPF_TX_FIN_ACKED);
 	if (f->tx_sent > f->tx_acked || fin_out) {
 		f->tx_sent = f->tx_acked;
-		if (!keep_sacks) {
+		if (keep_sacks) {
+			/* the SACKed bytes that remain are no news of loss:
+			 * no fast recovery for what this resends (tcp_in.c) */
+			f->recover_pos = f->tx_max_sent;
+		} else {
 			f->sacked_n = 0;
 			f->sacked_bytes = 0;
 			f->sack_high = 0;
+			f->recover_pos = f->tx_acked;
 		}
 		/* the FIN stays part of snd_max (FIN_SENT), so an ACK of it
 		 * still counts while the data before it is resent */

@@ -30,7 +30,7 @@ void sp_secret(void *buf, size_t len)
 /**
  * sp_random_u16 - 16 bits from the kernel's CSPRNG (sp_secret()), for
  * values drawn once per connection (its IP ID start): one getrandom()
- * serves 256 of them, so setting up a connection makes no syscall of its
+ * serves 128 of them, so setting up a connection makes no syscall of its
  * own for it (Linux's get_random_u16() batches likewise).
  */
 uint16_t sp_random_u16(struct sp *sp)

@@ -284,7 +284,8 @@ struct sp {
 	uint32_t arp_key;             /* the neighbour cache's hash key (arp.c) */
 	bool arp_moved;               /* some entry is moved (arp.c) */
 	struct siphash_key isn_key;       /* initial sequence numbers (isn.c) */
-	uint16_t random_pool[256];    /* sp_random_u16()'s, refilled by one getrandom() */
+	uint16_t random_pool[128];    /* sp_random_u16()'s: 256 bytes, one getrandom()
+				       * no signal can cut short */
 	uint16_t random_left;
 	struct sp_pmtu_entry pmtu[SP_PMTU_SIZE]; /* smaller path MTUs learned (icmp_err.c) */
 	uint32_t pmtu_key;

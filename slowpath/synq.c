@@ -257,8 +257,11 @@ static int establish(struct sp *sp, struct sp_listener *l, const struct sp_hs *h
 	c->peer_sack = hs->peer_sack;
 	c->ecn = hs->ecn;
 	/* the neighbour may have moved since the SYN, and the pass that moved
-	 * the open connections (path_pass.c) did not see this one */
-	sp_arp_reply_mac(sp, c->remote_ip, p->src_mac, &c->mac);
+	 * the open connections (path_pass.c) did not see this one.  The ACK's
+	 * own MAC only if a host may have it (a cookie's ACK passed
+	 * bogus_source(); a queued one falls back to the SYN's checked MAC) */
+	sp_arp_reply_mac(sp, c->remote_ip,
+			 pkt_mac_martian(p->src_mac) ? hs->mac.addr_bytes : p->src_mac, &c->mac);
 	c->next_hop = sp_next_hop(sp, c->remote_ip); /* followed if it moves (arp.c) */
 	sp_conn_hash_add(sp, c, id);
 	/* this ACK's window is scaled already; the flow is the fastpath's
@@ -438,8 +441,7 @@ static bool cookie_input(struct sp *sp, struct rte_mbuf *m, const struct pkt_tcp
 		.local_port = p->dport, .remote_port = p->sport,
 		.iss = p->ack - 1, .irs = p->seq - 1,
 		.peer_mss = o.mss, .peer_wscale = o.wscale, .peer_sack = o.sack, .ecn = o.ecn,
-	};
-	sp_arp_reply_mac(sp, p->saddr, p->src_mac, &hs.mac);
+	}; /* hs.mac: establish() takes it from the cache or this ACK */
 	int rc = establish(sp, l, &hs, m, p);
 	if (rc >= 0)
 		dp->sp_counters[DPC_SYN_COOKIE_OK]++;

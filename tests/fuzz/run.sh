@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the libFuzzer harnesses of tests/fuzz, one after the other.
 #   tests/fuzz/run.sh [--seconds N] [--runs N] [--build-dir DIR] [NAME...]
-# NAME is pkt, ctl, tcp_input, app_queue, ctrlq, rpc_frame, rpc_framer or
+# NAME is pkt, ctl, tcp_input, app_queue, ctrlq, rpc_frame, rpc_framer, config or
 # rpc_frame_tx (default: all).  Each runs on a
 # scratch copy of its seed corpus (tests/fuzz/corpus/NAME, never modified)
 # with leak detection, for N seconds (default $BYPASS_FUZZ_SECONDS or 30)
@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 	*) NAMES+=("$1"); shift ;;
 	esac
 done
-[ ${#NAMES[@]} -eq 0 ] && NAMES=(pkt ctl tcp_input app_queue ctrlq rpc_frame rpc_framer rpc_frame_tx)
+[ ${#NAMES[@]} -eq 0 ] && NAMES=(pkt ctl tcp_input app_queue ctrlq rpc_frame rpc_framer rpc_frame_tx config)
 [ -z "$RUNS" ] && [ -z "$SECONDS_EACH" ] && SECONDS_EACH=${BYPASS_FUZZ_SECONDS:-30}
 ARTIFACTS=${BYPASS_FUZZ_ARTIFACTS:-$PWD/fuzz-artifacts}
 mkdir -p "$ARTIFACTS"

@@ -196,50 +196,99 @@ Test(pmtu, connections_already_open_to_that_host_follow)
 	cr_assert_eq(p.payload_len, 1240, "an open connection kept the MSS the path no longer takes");
 }
 
-/* what the peer SACKed got through and is not sent again: no timeout
- * passed, so the scoreboard outlives the resend (Linux's
- * tcp_simple_retransmit() keeps it too) */
-Test(pmtu, a_resend_skips_what_the_peer_sacked)
+/* send_burst() on a connection that agreed on SACK */
+static int sack_burst(uint16_t port, uint16_t pport, uint8_t *first, uint32_t *iss)
 {
 	static uint8_t data[SEND_BYTES];
-	uint8_t first[QUOTE_LEN];
 	struct pkt_tcp p;
-	H.peer_port = 40007;
-	int l = bp_listen(H.app, 0, 7114, 16);
+	H.peer_port = pport;
+	int l = bp_listen(H.app, 0, port, 16);
 	cr_assert_geq(l, 0, "listen: %d", l);
-	H.our_port = 7114;
+	H.our_port = port;
 	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = 1000, .wnd = 65535, .mss = 1460,
 				.wscale = -1, .sack_ok = true });
 	EXPECT_SEG(p, 1000);
 	cr_assert(p.opts.sack_ok, "SACK was not agreed");
-	uint32_t iss = p.seq;
-	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1001, .ack = iss + 1, .wnd = 65535 });
+	*iss = p.seq;
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1001, .ack = *iss + 1, .wnd = 65535 });
 	int h = -1;
 	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
 	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
 	for (uint32_t sent = 0; sent < SEND_BYTES; sent += p.payload_len) {
 		EXPECT_SEG(p, 1000);
+		cr_assert_eq(p.payload_len, SEND_BYTES - sent < 1460 ? SEND_BYTES - sent : 1460);
 		if (!sent)
 			memcpy(first, h_last_frame, QUOTE_LEN);
 	}
+	return h;
+}
 
-	/* the third segment got through, the others met the narrow hop */
-	uint32_t sacked_from = iss + 1 + 2 * 1460, sacked_to = sacked_from + 1460;
-	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1001, .ack = iss + 1, .wnd = 65535,
-				.sack_n = 1, .sack = { { sacked_from, sacked_to } } });
-	inject_too_big(first, 1280, 0);
-	uint32_t resent = 0;
-	while (resent < SEND_BYTES - 1460 && h_next_tcp(&p, 2000)) {
+/* the peer's ACK of @ack (relative), SACKing @n blocks (relative) */
+static void ack_sack(uint32_t iss, uint32_t ack, unsigned n, const uint32_t (*rel)[2])
+{
+	struct seg s = { .flags = TCPF_ACK, .seq = 1001, .ack = iss + 1 + ack, .wnd = 65535,
+			 .sack_n = (uint8_t)n };
+	for (unsigned i = 0; i < n; i++) {
+		s.sack[i][0] = iss + 1 + rel[i][0];
+		s.sack[i][1] = iss + 1 + rel[i][1];
+	}
+	h_inject(&s);
+}
+
+/* read the resend of SEND_BYTES less @n_skip SACKed @skip ranges, in
+ * segments the new path takes, none inside a SACKed range */
+static void expect_resend_around(uint32_t iss, unsigned n_skip, const uint32_t (*skip)[2])
+{
+	struct pkt_tcp p;
+	uint32_t want = SEND_BYTES, resent = 0;
+	for (unsigned i = 0; i < n_skip; i++)
+		want -= skip[i][1] - skip[i][0];
+	while (resent < want && h_next_tcp(&p, 2000)) {
 		if (!p.payload_len)
 			continue;
+		uint32_t at = p.seq - iss - 1;
 		cr_assert_leq(p.payload_len, 1240);
-		cr_assert(seq_leq(p.seq + p.payload_len, sacked_from) || seq_geq(p.seq, sacked_to),
-			  "resent %u bytes at +%u, which the peer had SACKed", p.payload_len,
-			  p.seq - iss - 1);
+		for (unsigned i = 0; i < n_skip; i++)
+			cr_assert(at + p.payload_len <= skip[i][0] || at >= skip[i][1],
+				  "resent %u bytes at +%u, which the peer had SACKed", p.payload_len, at);
 		resent += p.payload_len;
 	}
-	cr_assert_eq(resent, SEND_BYTES - 1460, "the holes were not resent");
+	cr_assert_eq(resent, want, "the holes were not resent");
+}
+
+/* what the peer SACKed got through and is not sent again: no timeout
+ * passed, so the scoreboard outlives the resend (Linux's
+ * tcp_simple_retransmit() keeps it too) */
+Test(pmtu, a_resend_skips_what_the_peer_sacked)
+{
+	static const uint32_t third[1][2] = { { 2 * 1460, 3 * 1460 } };
+	uint8_t first[QUOTE_LEN];
+	uint32_t iss;
+	sack_burst(7114, 40007, first, &iss);
+	ack_sack(iss, 0, 1, third); /* got through; the others met the narrow hop */
+	inject_too_big(first, 1280, 0);
+	expect_resend_around(iss, 1, third);
 	expect_no_segment(200);
+	ack_all(iss);
+}
+
+/* the SACKed bytes kept are old news, not a loss: with the smaller MSS
+ * they pass three segments' worth, yet the ACKs of the resend start no
+ * fast recovery (which would cut cwnd and resend the holes again) */
+Test(pmtu, the_kept_scoreboard_starts_no_fast_recovery)
+{
+	/* 3,812 bytes: under 3 x 1460, over 3 x 1240 */
+	static const uint32_t got[2][2] = { { 2 * 1460, 3 * 1460 }, { 4 * 1460, SEND_BYTES } };
+	uint8_t first[QUOTE_LEN];
+	uint32_t iss;
+	sack_burst(7115, 40008, first, &iss);
+	ack_sack(iss, 0, 2, got);
+	inject_too_big(first, 1280, 0);
+	expect_resend_around(iss, 2, got);
+	ack_sack(iss, 1240, 2, got);
+	ack_sack(iss, 2480, 2, got);
+	expect_no_segment(300);
+	cr_assert_eq(count(DPC_FAST_RETX), 0, "a fast recovery started");
 	ack_all(iss);
 }
 

@@ -398,11 +398,14 @@ Test(neigh, a_syn_ack_resend_follows_a_moved_neighbour)
  * the new MAC when it is accepted */
 Test(neigh, a_connection_accepted_during_a_move_takes_the_new_mac)
 {
-	struct pkt_tcp p;
+	struct pkt_tcp p, q;
 	uint8_t dst[6], peer[6];
+	uint32_t iss;
 
 	inject_arp(PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, H.our_ip);
 	settle();
+	uint64_t n = followed();
+	h_open_passive(8083, 3000, 1460, &iss); /* open: the pass's witness */
 	int l = bp_listen(H.app, 0, 8082, 16);
 	cr_assert_geq(l, 0);
 	H.our_port = 8082;
@@ -411,8 +414,13 @@ Test(neigh, a_connection_accepted_during_a_move_takes_the_new_mac)
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK);
 	inject_arp(PKT_ARP_REQUEST, OTHER_MAC, H.peer_ip, H.peer_ip);
-	settle();
-	usleep(200 * 1000); /* the move's pass (at most 50 ms apart) is over */
+	/* the pass is over once it moved the witness: before our SYN-ACK's
+	 * first resend (250 ms), which would take the new MAC by itself */
+	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() * 2;
+	while (followed() < n + 1 && rte_rdtsc() < end)
+		if (h_next_tcp(&q, 5))
+			cr_assert_not(q.flags & TCPF_SYN, "our SYN-ACK was resent first: too slow");
+	cr_assert_eq(followed(), n + 1, "the move's pass never came");
 	memcpy(peer, H.peer_mac, 6);
 	memcpy(H.peer_mac, OTHER_MAC, 6);
 	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 5001, .ack = p.seq + 1, .wnd = 65535 });
