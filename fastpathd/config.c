@@ -492,16 +492,58 @@ static int config_check(const struct bp_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* whether "@sec.@key " is in c->cli_fields (set on the command line) */
+static bool cli_field(const struct bp_config *c, const char *sec, const char *key)
+{
+	char name[132];
+
+	snprintf(name, sizeof(name), "%s.%s ", sec, key);
+	for (const char *p = c->cli_fields; (p = strstr(p, name)); p++)
+		if (p == c->cli_fields || p[-1] == ' ')
+			return true;
+	return false;
+}
+
+/*
+ * Of the fields the check's message @msg names ("[sec] key"), how many the
+ * command line set (c->cli_fields); *named: how many it names.
+ */
+static unsigned cli_fields_named(const struct bp_config *c, const char *msg, unsigned *named)
+{
+	char sec[64], key[64];
+	unsigned n = 0;
+
+	*named = 0;
+	for (const char *p = msg; (p = strchr(p, '[')); p++) {
+		if (sscanf(p, "[%63[^]]] %63[a-z0-9_]", sec, key) != 2)
+			continue;
+		++*named;
+		n += cli_field(c, sec, key);
+	}
+	return n;
+}
+
+void config_name_origin(const struct bp_config *c, const char *msg, char *err, size_t errlen)
+{
+	unsigned named, cli = cli_fields_named(c, msg, &named);
+
+	if (cli && (cli == named || !c->config_path[0]))
+		snprintf(err, errlen, "command line: %s", msg);
+	else if (cli)
+		snprintf(err, errlen, "%s and the command line: %s", c->config_path, msg);
+	else if (c->config_path[0])
+		snprintf(err, errlen, "%s: %s", c->config_path, msg);
+	else
+		snprintf(err, errlen, "%s", msg);
+}
+
 int config_validate(const struct bp_config *c, char *err, size_t errlen)
 {
 	char e2[512];
 
-	if (!c->config_path[0])
-		return config_check(c, err, errlen);
-	/* read from a file: name it first, as config_load_file()'s errors do */
 	if (!config_check(c, e2, sizeof(e2)))
 		return 0;
-	snprintf(err, errlen, "%s: %s", c->config_path, e2);
+	config_name_origin(c, e2, err, errlen);
 	return -1;
 }
 

@@ -60,6 +60,8 @@ struct bp_config {
 	char socket_group[64];      /* group (name or gid) of the control socket, "" = root's */
 	char admin_group[64];       /* its members may change the daemon (bypassctl), "" = none */
 	char config_path[CFG_STR];  /* the file loaded, re-read on SIGHUP ("" = none) */
+	char cli_fields[512];       /* "sec.key " per command-line override (main.c): an
+				     * error about one names the command line, not the file */
 	/* [apps] per-app region geometry */
 	uint32_t max_apps;          /* apps attached at once (dp->apps is allocated for them) */
 	uint32_t app_max_flows;
@@ -136,6 +138,13 @@ int config_load_stream(struct bp_config *c, FILE *f, const char *path, char *err
  */
 int config_set(struct bp_config *c, const char *section, const char *key, const char *val,
 	       char *err, size_t errlen);
+
+/**
+ * config_name_origin - @msg, an error about fields it names as "[sec] key",
+ * prefixed with where their values came from: the config file, the command
+ * line (cli_fields), or both.  Written to @err.
+ */
+void config_name_origin(const struct bp_config *c, const char *msg, char *err, size_t errlen);
 
 /** config_validate - cross-field checks (e.g. ip set, sizes powers of two). */
 int config_validate(const struct bp_config *c, char *err, size_t errlen);

@@ -154,8 +154,17 @@ static int parse_args(int argc, char **argv, struct bp_config *c)
 			fprintf(stderr, "fastpathd: command line: %s\n", err);
 			return -1;
 		}
+		size_t used = strlen(c->cli_fields);
+		snprintf(c->cli_fields + used, sizeof(c->cli_fields) - used, "%s.%s ", ov[i].sec,
+			 ov[i].key);
 	}
-	if (config_validate(c, err, sizeof(err)) || sp_config_check(c, err, sizeof(err))) {
+	if (config_validate(c, err, sizeof(err))) {
+		fprintf(stderr, "fastpathd: %s\n", err);
+		return -1;
+	}
+	char e2[sizeof(err)];
+	if (sp_config_check(c, e2, sizeof(e2))) {
+		config_name_origin(c, e2, err, sizeof(err));
 		fprintf(stderr, "fastpathd: %s\n", err);
 		return -1;
 	}

@@ -590,3 +590,33 @@ Test(config, empty_file_is_fine)
 	unlink(path);
 	cr_assert(memcmp(&c, &d, sizeof(c)) == 0, "an empty file changed the config");
 }
+
+/* a check's error names where the value came from: the command line for a
+ * field it set, else the file */
+Test(config, an_error_names_the_command_line_for_its_overrides)
+{
+	struct bp_config c;
+
+	config_defaults(&c);
+	set_ok(&c, "port", "device", "net_tap0");
+	set_ok(&c, "port", "ip", "10.1.2.3/16");
+	set_ok(&c, "tcp", "max_rto_ms", "400");
+	set_ok(&c, "tcp", "min_rto_ms", "500");
+	snprintf(c.config_path, sizeof(c.config_path), "/etc/fastpathd.ini");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	cr_assert(!strncmp(err, "/etc/fastpathd.ini: [tcp] min_rto_ms:", 37), "%s", err);
+	snprintf(c.cli_fields, sizeof(c.cli_fields), "xtcp.min_rto_ms tcp.min_rto_msx ");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	cr_assert(!strncmp(err, "/etc/fastpathd.ini: ", 20), "%s", err);
+	snprintf(c.cli_fields, sizeof(c.cli_fields), "port.ip tcp.min_rto_ms tcp.max_rto_ms ");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	cr_assert(!strncmp(err, "command line: [tcp] min_rto_ms:", 31), "%s", err);
+	snprintf(c.cli_fields, sizeof(c.cli_fields), "tcp.max_rto_ms ");
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	cr_assert(!strncmp(err, "/etc/fastpathd.ini and the command line: [tcp] min_rto_ms:", 58),
+		  "%s", err);
+	c.config_path[0] = 0;
+	c.cli_fields[0] = 0;
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	cr_assert(!strncmp(err, "[tcp] min_rto_ms:", 17), "%s", err);
+}
