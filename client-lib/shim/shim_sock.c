@@ -196,6 +196,13 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		return -1; /* conversion failed; errno set */
 	if (!l)
 		return flags ? real.accept4(fd, addr, len, flags) : real.accept(fd, addr, len);
+	/* held for the whole call: a close() on another thread wakes its wait
+	 * with EBADF and frees the socket only once the call is out */
+	struct shim_sock *held SHIM_HELD = shim_hold(fd);
+	if (held != l) { /* closed (or its number reused) since */
+		errno = EBADF;
+		return -1;
+	}
 	if (!l->listener || l->listen_shut) {
 		errno = EINVAL; /* not listening (any more) */
 		return -1;
@@ -317,6 +324,8 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	if (s->keepalive)
 		bp_keepalive(c, h, true);
 	s->nonblock = (real.fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+	s->connect_pending = true; /* before another thread can see @s */
+	bool nonblock = s->nonblock;
 	if (shim_install(fd, s, real.fcntl(fd, F_GETFD) & FD_CLOEXEC)) {
 		int e = errno;
 		bp_abort(c, h);
@@ -324,9 +333,14 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		errno = e;
 		return -1;
 	}
-	s->connect_pending = true;
-	if (s->nonblock) {
+	if (nonblock) {
 		errno = EINPROGRESS;
+		return -1;
+	}
+	/* held while it waits, as accept() holds its listener */
+	struct shim_sock *held SHIM_HELD = shim_hold(fd);
+	if (held != s) { /* closed by another thread already */
+		errno = EBADF;
 		return -1;
 	}
 	/* SO_SNDTIMEO bounds a blocking connect: then EINPROGRESS, as on Linux,

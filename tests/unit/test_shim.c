@@ -388,6 +388,40 @@ Test(shim, close_under_a_blocked_recv)
 	close(c2);
 }
 
+static void *accept_blocked(void *arg)
+{
+	struct blocked *b = arg;
+	b->n = accept(b->fd, NULL, NULL);
+	b->err = errno;
+	return NULL;
+}
+
+/*
+ * close() while another thread is blocked in accept() on the listener:
+ * that thread wakes with EBADF (the listener is held until it is out) and
+ * never takes a connection of a listener opened after the close.
+ */
+Test(shim, close_under_a_blocked_accept)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0), s2, c2;
+	struct sockaddr_in a = addr_of(BYPASS_IP, 7044);
+	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(l, 8), 0);
+	start_listening(l);
+	struct blocked b = { .fd = l };
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, accept_blocked, &b), 0);
+	usleep(100 * 1000);
+	cr_assert_eq(close(l), 0);
+	pair(7045, &s2, &c2);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(b.n, -1, "the blocked accept returned %zd", b.n);
+	cr_assert_eq(b.err, EBADF, "got %s", strerror(b.err));
+	pass_through(c2, s2, "after");
+	close(s2);
+	close(c2);
+}
+
 /* dup2() onto a socket in an epoll set closes it as close() does: it leaves the set */
 Test(shim, dup2_onto_a_watched_socket_leaves_the_set)
 {
