@@ -387,8 +387,12 @@ int config_load_stream(struct bp_config *c, FILE *f, const char *path, char *err
 	while (!rc && fgets(line, sizeof(line), f)) {
 		lineno++;
 		if (!strchr(line, '\n') && !feof(f)) {
-			snprintf(err, errlen, "%s:%u: line longer than %zu characters", path, lineno,
-				 sizeof(line) - 2);
+			if (strlen(line) < sizeof(line) - 1) /* fgets() read on past a NUL */
+				snprintf(err, errlen, "%s:%u: a NUL byte: not a text file", path,
+					 lineno);
+			else
+				snprintf(err, errlen, "%s:%u: line longer than %zu characters", path,
+					 lineno, sizeof(line) - 2);
 			rc = -1;
 		} else if (config_line(c, line, section, sizeof(section), e2, sizeof(e2))) {
 			snprintf(err, errlen, "%s:%u: %s", path, lineno, e2);

@@ -257,9 +257,10 @@ static int establish(struct sp *sp, struct sp_listener *l, const struct sp_hs *h
 	c->peer_sack = hs->peer_sack;
 	c->ecn = hs->ecn;
 	/* the neighbour may have moved since the SYN, and the pass that moved
-	 * the open connections (path_pass.c) did not see this one.  The ACK's
-	 * own MAC only if a host may have it (a cookie's ACK passed
-	 * bogus_source(); a queued one falls back to the SYN's checked MAC) */
+	 * the open connections (path_pass.c) did not see this one.  Without a
+	 * fresh cache entry, the final ACK's source MAC, unless no host may
+	 * have it (a cookie's ACK passed bogus_source(); a queued one then
+	 * keeps the SYN's, which did) */
 	sp_arp_reply_mac(sp, c->remote_ip,
 			 pkt_mac_martian(p->src_mac) ? hs->mac.addr_bytes : p->src_mac, &c->mac);
 	c->next_hop = sp_next_hop(sp, c->remote_ip); /* followed if it moves (arp.c) */

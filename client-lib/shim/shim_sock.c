@@ -283,7 +283,7 @@ static int connect_outcome(struct shim_sock *s)
 int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	shim_init();
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *held SHIM_HELD = shim_hold(fd), *s = held;
 	if (s) {
 		/* a second connect() on a non-blocking socket: report progress */
 		int st = connect_outcome(s);
@@ -338,7 +338,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	}
 	/* held while it waits, as accept() holds its listener */
-	struct shim_sock *held SHIM_HELD = shim_hold(fd);
+	held = shim_hold(fd);
 	if (held != s) { /* closed by another thread already */
 		errno = EBADF;
 		return -1;

@@ -4,9 +4,9 @@
  * config_tenant.c): input is the text of a config file, as fastpathd
  * --config reads it at start and again on SIGHUP (the tenants).
  *
- * Checks: no crash, sanitizer report or leak; a file refused names where
- * ("fuzz.ini:LINE: ...", or the field at validation) in a message that
- * fits its buffer; a file that loads and validates loads again to the
+ * Checks: no crash, sanitizer report or leak; a file the parser refuses
+ * is named with the line ("fuzz.ini:LINE: ..."), one refused at
+ * validation gets a message, each within its buffer; a file that loads and validates loads again to the
  * same tenants and the same settings (the parser keeps no state between
  * loads, which a reload relies on).
  */
@@ -26,7 +26,9 @@ static int load(const uint8_t *data, size_t size, struct bp_config *c, char *err
 	config_defaults(c);
 	int rc = config_load_stream(c, f, "fuzz.ini", err, errlen);
 	fclose(f);
-	if (!rc)
+	if (rc)
+		CHECK(!strncmp(err, "fuzz.ini:", 9));
+	else
 		rc = config_validate(c, err, errlen);
 	return rc;
 }

@@ -620,3 +620,17 @@ Test(config, an_error_names_the_command_line_for_its_overrides)
 	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
 	cr_assert(!strncmp(err, "[tcp] min_rto_ms:", 17), "%s", err);
 }
+
+/* a NUL byte is named as such, not as an overlong line */
+Test(config, a_nul_byte_is_named)
+{
+	static const char text[] = "[eal]\nmem_mb = 1\0 00\n";
+	struct bp_config c;
+	FILE *f = fmemopen((void *)text, sizeof(text) - 1, "r");
+
+	cr_assert_not_null(f);
+	config_defaults(&c);
+	cr_assert_eq(config_load_stream(&c, f, "t.ini", err, sizeof(err)), -1);
+	fclose(f);
+	cr_assert_str_eq(err, "t.ini:2: a NUL byte: not a text file");
+}
