@@ -597,9 +597,7 @@ Test(config, an_error_names_the_command_line_for_its_overrides)
 {
 	struct bp_config c;
 
-	config_defaults(&c);
-	set_ok(&c, "port", "device", "net_tap0");
-	set_ok(&c, "port", "ip", "10.1.2.3/16");
+	minimal(&c);
 	set_ok(&c, "tcp", "max_rto_ms", "400");
 	set_ok(&c, "tcp", "min_rto_ms", "500");
 	snprintf(c.config_path, sizeof(c.config_path), "/etc/fastpathd.ini");

@@ -352,6 +352,15 @@ Test(shim, sendfile_gives_back_what_did_not_go)
 
 struct blocked { int fd; ssize_t n; int err; char buf[16]; };
 
+/* start @call on another thread, blocked on @fd by now, then close @fd */
+static void close_under(int fd, void *(*call)(void *), struct blocked *b, pthread_t *t)
+{
+	b->fd = fd;
+	cr_assert_eq(pthread_create(t, NULL, call, b), 0);
+	usleep(100 * 1000);
+	cr_assert_eq(close(fd), 0);
+}
+
 static void *recv_blocked(void *arg)
 {
 	struct blocked *b = arg;
@@ -369,11 +378,9 @@ Test(shim, close_under_a_blocked_recv)
 {
 	int s, c, s2, c2;
 	pair(7016, &s, &c);
-	struct blocked b = { .fd = s };
+	struct blocked b;
 	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, recv_blocked, &b), 0);
-	usleep(100 * 1000);
-	cr_assert_eq(close(s), 0);
+	close_under(s, recv_blocked, &b, &t);
 	pair(7017, &s2, &c2);
 	cr_assert_eq(write(c2, "other", 5), 5);
 	cr_assert_eq(pthread_join(t, NULL), 0);
@@ -410,11 +417,9 @@ Test(shim, close_under_a_blocked_accept)
 	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
 	cr_assert_eq(listen(l, 8), 0);
 	start_listening(l);
-	struct blocked b = { .fd = l };
+	struct blocked b;
 	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, accept_blocked, &b), 0);
-	usleep(100 * 1000);
-	cr_assert_eq(close(l), 0);
+	close_under(l, accept_blocked, &b, &t);
 	pair(7045, &s2, &c2);
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	cr_assert_eq(b.n, -1, "the blocked accept returned %zd", b.n);
