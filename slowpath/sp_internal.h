@@ -283,7 +283,7 @@ struct sp {
 	struct sp_arp_entry arp[SP_ARP_SIZE];
 	uint32_t arp_key;             /* the neighbour cache's hash key (arp.c) */
 	bool arp_moved;               /* some entry is moved (arp.c) */
-	struct siphash_key isn_key;       /* initial sequence numbers (isn.c) */
+	struct siphash_key isn_key;   /* initial sequence numbers (isn.c) */
 	uint16_t random_pool[128];    /* sp_random_u16()'s: 256 bytes, one getrandom()
 				       * no signal can cut short */
 	uint16_t random_left;
