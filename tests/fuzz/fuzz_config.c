@@ -6,9 +6,9 @@
  *
  * Checks: no crash, sanitizer report or leak; a file the parser refuses
  * is named with the line ("fuzz.ini:LINE: ..."), one refused at
- * validation gets a message, each within its buffer; a file that loads and validates loads again to the
- * same tenants and the same settings (the parser keeps no state between
- * loads, which a reload relies on).
+ * validation gets a message, each within its buffer; a file that loads
+ * and validates loads again to the same tenants and the same settings
+ * (the parser keeps no state between loads, which a reload relies on).
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -28,7 +28,8 @@ while [ $# -gt 0 ]; do
 	*) NAMES+=("$1"); shift ;;
 	esac
 done
-[ ${#NAMES[@]} -eq 0 ] && NAMES=(pkt ctl tcp_input app_queue ctrlq rpc_frame rpc_framer rpc_frame_tx config)
+[ ${#NAMES[@]} -eq 0 ] &&
+	NAMES=(pkt ctl tcp_input app_queue ctrlq rpc_frame rpc_framer rpc_frame_tx config)
 [ -z "$RUNS" ] && [ -z "$SECONDS_EACH" ] && SECONDS_EACH=${BYPASS_FUZZ_SECONDS:-30}
 ARTIFACTS=${BYPASS_FUZZ_ARTIFACTS:-$PWD/fuzz-artifacts}
 mkdir -p "$ARTIFACTS"
