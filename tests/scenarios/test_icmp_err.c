@@ -292,6 +292,33 @@ Test(pmtu, the_kept_scoreboard_starts_no_fast_recovery)
 	ack_all(iss);
 }
 
+/* the trade-off of that hold: a resend lost after the drop waits for the
+ * retransmission timer (3 s here), as in Linux's Loss state, and then goes */
+Test(pmtu, a_lost_resend_goes_at_the_timeout)
+{
+	static const uint32_t third[1][2] = { { 2 * 1460, 3 * 1460 } };
+	static const uint32_t rest[1][2] = { { 2480, SEND_BYTES } };
+	uint8_t first[QUOTE_LEN];
+	struct pkt_tcp p;
+	uint32_t iss;
+	sack_burst(7116, 40009, first, &iss);
+	ack_sack(iss, 0, 1, third);
+	inject_too_big(first, 1280, 0);
+	expect_resend_around(iss, 1, third);
+	/* all but the resend at 1240 arrived */
+	for (int i = 0; i < 3; i++)
+		ack_sack(iss, 1240, 1, rest);
+	uint64_t start = rte_rdtsc();
+	do
+		cr_assert(h_next_tcp(&p, 5000), "the lost resend never went again");
+	while (!p.payload_len);
+	uint64_t ms = (rte_rdtsc() - start) * 1000 / rte_get_tsc_hz();
+	cr_assert_eq(p.seq, iss + 1 + 1240, "resent +%u, not the lost one", p.seq - iss - 1);
+	cr_assert_geq(ms, 2500, "resent after %lu ms: not at the timeout", (unsigned long)ms);
+	cr_assert_eq(count(DPC_FAST_RETX), 0);
+	ack_all(iss);
+}
+
 Test(pmtu, a_sequence_number_not_in_flight_is_not_believed)
 {
 	uint8_t first[QUOTE_LEN];
