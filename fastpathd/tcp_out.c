@@ -379,10 +379,10 @@ static int send_data(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos, uint64_
  * tcp_output - send what the windows allow: first, in SACK recovery, the
  * holes the peer reported; then buffered app data (skipping SACKed ranges
  * when going back after a timeout or a path MTU drop); then a FIN if the
- * app shut down and everything before it is out.  Segments go out as soon as they have data
- * (no Nagle): the app controls batching through its writes.  A paced flow
- * stops when its next departure time is in the future and is resumed by
- * the fastpath loop.
+ * app shut down and everything before it is out.  Segments go out as soon
+ * as they have data (no Nagle): the app controls batching through its
+ * writes.  A paced flow stops when its next departure time is in the
+ * future and is resumed by the fastpath loop.
  */
 void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 {

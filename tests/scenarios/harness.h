@@ -279,22 +279,36 @@ static __attribute__((unused)) void expect_no_segment(int ms)
  * MSS @mss, no window scaling, window 65535) and accept.  @iss gets our
  * ISN.  Return: the accepted handle.
  */
-static __attribute__((unused)) int h_open_passive(uint16_t port, uint32_t peer_isn, uint16_t mss,
-						  uint32_t *iss)
+/*
+ * A listener on our @port, the peer's @syn for it (its flags and options),
+ * our SYN-ACK read into *synack (for the caller to check), the peer's ACK
+ * of it, and the accept.  Return: the handle.
+ */
+static int h_open_passive_syn(uint16_t port, const struct seg *syn, struct pkt_tcp *synack)
 {
 	int l = bp_listen(H.app, 0, port, 16);
 	cr_assert_geq(l, 0, "listen: %d", l);
 	H.our_port = port;
-	h_inject(&(struct seg){ .flags = TCPF_SYN, .seq = peer_isn, .wnd = 65535, .mss = mss,
-				.wscale = -1 });
-	struct pkt_tcp p;
-	EXPECT_SEG(p, 1000);
-	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK, "want SYN-ACK, got 0x%x", p.flags);
-	*iss = p.seq;
-	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = peer_isn + 1, .ack = p.seq + 1,
+	h_inject(syn);
+	EXPECT_SEG(*synack, 1000);
+	cr_assert_eq(synack->flags & (TCPF_SYN | TCPF_ACK | TCPF_RST), TCPF_SYN | TCPF_ACK,
+		     "want SYN-ACK, got 0x%x", synack->flags);
+	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = syn->seq + 1, .ack = synack->seq + 1,
 				.wnd = 65535 });
 	int h = -1;
 	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
+	return h;
+}
+
+static __attribute__((unused)) int h_open_passive(uint16_t port, uint32_t peer_isn, uint16_t mss,
+						  uint32_t *iss)
+{
+	struct pkt_tcp p;
+	int h = h_open_passive_syn(port, &(struct seg){ .flags = TCPF_SYN, .seq = peer_isn,
+							.wnd = 65535, .mss = mss, .wscale = -1 },
+				   &p);
+	cr_assert_eq(p.flags, TCPF_SYN | TCPF_ACK, "want SYN-ACK, got 0x%x", p.flags);
+	*iss = p.seq;
 	return h;
 }
 
