@@ -23,14 +23,21 @@ static inline uint8_t fx_u8(struct fx_in *in)
 	return *in->p++;
 }
 
+/* little-endian; the bytes are read in separate statements, since the
+ * order of two calls in one expression is the compiler's to choose (a
+ * corpus must decode alike under every compiler) */
 static inline uint16_t fx_u16(struct fx_in *in)
 {
-	return (uint16_t)(fx_u8(in) | fx_u8(in) << 8);
+	uint16_t lo = fx_u8(in);
+
+	return (uint16_t)(lo | fx_u8(in) << 8);
 }
 
 static inline uint32_t fx_u32(struct fx_in *in)
 {
-	return fx_u16(in) | (uint32_t)fx_u16(in) << 16;
+	uint32_t lo = fx_u16(in);
+
+	return lo | (uint32_t)fx_u16(in) << 16;
 }
 
 #endif /* FUZZ_INPUT_H */
