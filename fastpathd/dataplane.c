@@ -142,6 +142,19 @@ uint32_t dp_bucket_hash(const struct dataplane *dp, uint32_t raddr, uint32_t lad
 	return h ^ (h >> 8) ^ (h >> 16); /* spread the low bits the table uses */
 }
 
+/**
+ * dp_ip_ident - the IP ID of a datagram without DF to @daddr (network
+ * order) of protocol @proto: the next of that destination's counter in
+ * dp->ip_idents, which every core and the slowpath take from.
+ */
+uint16_t dp_ip_ident(struct dataplane *dp, uint32_t daddr, uint8_t proto)
+{
+	uint16_t *ctr = &dp->ip_idents[siphash24_3u64(dp->ip_ident_key.k, daddr, proto, 0) &
+				       (DP_IP_IDENTS - 1)];
+
+	return __atomic_fetch_add(ctr, 1, __ATOMIC_RELAXED);
+}
+
 /*
  * Wake @core if it sleeps.  Pairs with fp_block(): the core publishes
  * `sleeping` and then looks at its inbox; we publish the message and then

@@ -647,6 +647,11 @@ enum dp_counter {
 	DPC_NEIGH_FOLLOWED,   /* flows that followed their next hop to a new MAC (fp_msg.c) */
 	DPC_ICMP_HALF_OPEN_DROPPED, /* half-open connections an ICMP error about
 				     * our SYN-ACK ended (slowpath/synq.c) */
+	DPC_IP_FRAGS,         /* IP fragments for us, to the slowpath (fp_arp_icmp.c) */
+	DPC_IP_FRAGS_LIMITED, /* ... dropped: over a core's share a window */
+	DPC_IP_REASM_OK,      /* datagrams reassembled (slowpath/frag.c) */
+	DPC_IP_REASM_FAILED,  /* ... dropped incomplete: overlap, too long, timeout,
+			       * evicted, or of no use to us */
 	DPC_MAX,
 };
 
@@ -741,10 +746,11 @@ struct dataplane {
 	uint32_t tso_max;
 	uint32_t tso_mss_max;               /* flows with a larger MSS send MSS frames */
 	/* IP IDs of segments without DF (FPF_NO_DF), which a router may
-	 * fragment: a counter per hashed destination that every core takes
-	 * from (atomic), from a random start, as Linux's ip_idents, so no two
-	 * datagrams to one host in its reassembly time share an ID (RFC 6864);
-	 * segments with DF take their flow's own counter (fp_flow.ip_id) */
+	 * fragment, and of the slowpath's echo replies: a counter per hashed
+	 * destination that every core and the slowpath take from (atomic,
+	 * dp_ip_ident()), from a random start, as Linux's ip_idents, so no
+	 * two datagrams to one host in its reassembly time share an ID (RFC
+	 * 6864); segments with DF take their flow's own counter (fp_flow.ip_id) */
 	struct siphash_key ip_ident_key;    /* SipHash: which counter, unguessable */
 	uint16_t ip_idents[DP_IP_IDENTS] __rte_cache_aligned; /* off frame_max()'s line */
 	struct dp_core core[DP_MAX_CORES];
@@ -824,6 +830,7 @@ uint64_t dp_drop_reason(const struct dataplane *dp, unsigned verdict);
  * NIC's RSS hash when the port computes it (then the table is the NIC's
  * RETA), else a cheap software hash.
  */
+uint16_t dp_ip_ident(struct dataplane *dp, uint32_t daddr, uint8_t proto);
 uint32_t dp_bucket_hash(const struct dataplane *dp, uint32_t raddr, uint32_t laddr,
 			uint16_t rport, uint16_t lport);
 static inline uint16_t dp_bucket_of(uint32_t hash)

@@ -117,6 +117,8 @@ struct fp_ctx {
 	uint64_t now;               /* tsc at the start of this round */
 	uint64_t icmp_err_start;    /* ICMP errors passed up: this window's start (tsc) */
 	uint32_t icmp_err_n;        /* ... and how many so far (fp_arp_icmp.c) */
+	uint64_t frag_last;         /* IP fragments passed up: tokens counted to (tsc) */
+	uint32_t frag_tokens;       /* ... and how many may go now (fp_arp_icmp.c) */
 	bool sp_kick_pending;
 	/* messages for the slowpath that found its ring full, sent first
 	 * next round, in order (fp_to_sp()) */
@@ -337,6 +339,7 @@ void fp_flow_move(struct fp_ctx *fp, struct fp_flow *f, struct dp_move *mv);
 /* fp_arp_icmp.c */
 void fp_handle_arp(struct fp_ctx *fp, struct rte_mbuf *m);
 void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp);
+void fp_handle_ip_fragment(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp);
 
 /* flow_table.c */
 int flow_table_init(struct fp_ctx *fp);

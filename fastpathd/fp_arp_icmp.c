@@ -5,7 +5,9 @@
  * cache (addressed to us, from the gateway, or gratuitous) also go to the
  * slowpath, which owns the cache and decides (slowpath/arp.c), as do ICMP
  * errors about our segments (destination unreachable, time exceeded,
- * parameter problem: path MTU, failed connects; slowpath/icmp_err.c).
+ * parameter problem: path MTU, failed connects; slowpath/icmp_err.c), and
+ * IP fragments addressed to us, which the slowpath reassembles
+ * (slowpath/frag.c).
  */
 #include <string.h>
 #include <rte_mbuf.h>
@@ -144,4 +146,71 @@ void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 	rte_pktmbuf_trim(m, (uint16_t)(len - rlen));
 	fp->cnt[DPC_ICMP_ECHO]++;
 	fp_tx_enqueue(fp, m);
+}
+
+/*
+ * IP fragments reach the slowpath through a token bucket on each core
+ * that receives from the port, its share of 64,000 a second with bursts
+ * of 1,024 in all (the slowpath's budget does not grow with the cores):
+ * forging them needs no secret, and their reassembly must not take the
+ * slowpath from connects and control requests.  Real ones are rare (a
+ * peer behind a hop under 552 bytes, whose Linux sends without DF, or a
+ * ping larger than the MTU) but come in bursts: a window of segments cut
+ * in two at the narrow hop arrives back to back.  64,000 a second are
+ * 130 Mbit/s of 552-byte packets.
+ */
+#define FRAG_PER_SEC 64000
+#define FRAG_BURST 1024
+
+static bool frag_admit(struct fp_ctx *fp)
+{
+	uint64_t hz = fp->dp->tsc_hz, since = fp->now - fp->frag_last;
+	/* the cores that receive from the port share it (core 0 alone
+	 * without RSS: it dispatches the others' frames) */
+	uint32_t rate = FRAG_PER_SEC / fp->dp->nqueues, burst = FRAG_BURST / fp->dp->nqueues;
+
+	if (since >= hz) { /* a full bucket (and no overflow below) */
+		fp->frag_last = fp->now;
+		fp->frag_tokens = burst;
+	} else {
+		uint64_t add = since * rate / hz;
+		/* the time those tokens took, not more: no fraction is lost */
+		fp->frag_last += add * hz / rate;
+		fp->frag_tokens = add >= burst - fp->frag_tokens ? burst :
+								   fp->frag_tokens + (uint32_t)add;
+	}
+	if (!fp->frag_tokens)
+		return false;
+	fp->frag_tokens--;
+	return true;
+}
+
+/**
+ * fp_handle_ip_fragment - a TCP or ICMP fragment (pkt_ip_fragment()): to
+ * the slowpath, which puts its datagram together and hands that back as
+ * received, if a host sent it to our address and the core's share of
+ * fragments is not used up; else dropped.
+ */
+void fp_handle_ip_fragment(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
+{
+	struct dataplane *dp = fp->dp;
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t saddr, daddr;
+
+	fp_capture_rx(fp, m, from_sp); /* as it came: the whole one is not on the wire */
+	memcpy(&saddr, frame + PKT_ETH_LEN + 12, 4);
+	memcpy(&daddr, frame + PKT_ETH_LEN + 16, 4);
+	if (from_sp || daddr != dp->ip || (frame[0] & 1) || pkt_mac_martian(frame + 6) ||
+	    pkt_ipv4_martian(saddr, dp->ip, dp->netmask)) {
+		fp->cnt[DPC_RX_DROP_NOFLOW]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (!frag_admit(fp)) {
+		fp->cnt[DPC_IP_FRAGS_LIMITED]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	fp->cnt[DPC_IP_FRAGS]++;
+	fp_to_sp(fp, DPM_RX_PKT, 0, m);
 }

@@ -47,6 +47,10 @@ static bool rx_classify(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp, str
 		return false;
 	}
 	int cls = pkt_classify(frame, len);
+	if ((cls == PKT_PROTO_TCP || cls == PKT_PROTO_ICMP) && pkt_ip_fragment(frame, len)) {
+		fp_handle_ip_fragment(fp, m, from_sp); /* put together on the slowpath */
+		return false;
+	}
 	/* ARP and the rest are handled on the core that received them; an
 	 * ICMP error may go to the core of the flow it quotes, and is
 	 * captured there (fp_handle_icmp()) */

@@ -320,6 +320,16 @@ int pkt_classify(const uint8_t *frame, size_t len)
 }
 
 /**
+ * pkt_ip_fragment - is @frame (an IPv4 frame, pkt_classify() said) a
+ * fragment: MF set or a fragment offset?  The header is not validated.
+ */
+bool pkt_ip_fragment(const uint8_t *frame, size_t len)
+{
+	return len >= PKT_ETH_LEN + PKT_IP_MIN &&
+	       (rd16(frame + PKT_ETH_LEN + 6) & (IP_FLAG_MF | IP_FRAG_OFF_MASK));
+}
+
+/**
  * pkt_parse_tcp - validate an Ethernet/IPv4/TCP frame and extract fields.
  * @frame: frame bytes starting at the Ethernet header.
  * @len: frame length (may include Ethernet padding).

@@ -101,6 +101,7 @@ enum pkt_verdict pkt_parse_tcp(const uint8_t *frame, size_t len, bool verify_csu
  * Return: PKT_ETHTYPE_ARP, PKT_PROTO_TCP, PKT_PROTO_ICMP (for IPv4), or 0.
  */
 int pkt_classify(const uint8_t *frame, size_t len);
+bool pkt_ip_fragment(const uint8_t *frame, size_t len);
 
 /** pkt_parse_tcp_opts - parse a TCP option block; false if malformed. */
 bool pkt_parse_tcp_opts(const uint8_t *opt, size_t len, struct tcp_opts *out);

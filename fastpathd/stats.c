@@ -58,6 +58,10 @@ static const char *const names[DPC_MAX] = {
 	[DPC_RX_DROP_OTHERHOST] = "rx_dropped_other_host",
 	[DPC_NEIGH_FOLLOWED] = "neigh_moves_followed",
 	[DPC_ICMP_HALF_OPEN_DROPPED] = "icmp_half_open_dropped",
+	[DPC_IP_FRAGS] = "ip_fragments",
+	[DPC_IP_FRAGS_LIMITED] = "ip_fragments_limited",
+	[DPC_IP_REASM_OK] = "ip_reassembled",
+	[DPC_IP_REASM_FAILED] = "ip_reassembly_failed",
 };
 
 const char *dp_counter_name(enum dp_counter c)

@@ -136,15 +136,6 @@ static void add_sack_blocks(const struct fp_flow *f, struct tcp_hdr_spec *s, uin
 	s->sack_n = (uint8_t)k;
 }
 
-/* the IP ID of a segment without DF to @daddr (dp->ip_idents) */
-static uint16_t no_df_ip_id(struct dataplane *dp, uint32_t daddr)
-{
-	uint16_t *ctr = &dp->ip_idents[siphash24_3u64(dp->ip_ident_key.k, daddr, PKT_PROTO_TCP, 0) &
-				       (DP_IP_IDENTS - 1)];
-
-	return __atomic_fetch_add(ctr, 1, __ATOMIC_RELAXED);
-}
-
 /* build and queue one segment carrying [pos, pos + len) of the tx ring */
 static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint64_t pos,
 			uint32_t len, uint8_t flags)
@@ -159,7 +150,8 @@ static int send_segment(struct fp_ctx *fp, struct fp_flow *f, uint32_t seq, uint
 		/* a flow's own counter from a random start, as Linux's per
 		 * socket: one shared by all would show any peer how much the
 		 * host (every tenant) sends */
-		.ip_id = (f->flags & FPF_NO_DF) ? no_df_ip_id(fp->dp, f->remote_ip) : f->ip_id++,
+		.ip_id = (f->flags & FPF_NO_DF) ? dp_ip_ident(fp->dp, f->remote_ip, PKT_PROTO_TCP) :
+						  f->ip_id++,
 		.no_df = f->flags & FPF_NO_DF,
 		.opt_wscale = -1,
 	};

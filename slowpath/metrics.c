@@ -74,6 +74,12 @@ static const char *const dpc_help[DPC_MAX] = {
 	[DPC_NEIGH_FOLLOWED] = "Connections that followed their next hop to a new MAC.",
 	[DPC_ICMP_HALF_OPEN_DROPPED] =
 		"Half-open connections an ICMP error about our SYN-ACK ended.",
+	[DPC_IP_FRAGS] = "IP fragments addressed to us, sent to the slowpath to reassemble.",
+	[DPC_IP_FRAGS_LIMITED] =
+		"IP fragments dropped: over the cores' 64,000 a second (bursts of 1,024).",
+	[DPC_IP_REASM_OK] = "IP datagrams reassembled from fragments.",
+	[DPC_IP_REASM_FAILED] =
+		"IP datagrams dropped in reassembly: overlap, too long, timed out, evicted, or not ours.",
 };
 static struct mt_family dpc_fam[DPC_MAX];
 static char dpc_name[DPC_MAX][64];

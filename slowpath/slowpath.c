@@ -36,7 +36,12 @@ static void rx_packet(struct sp *sp, struct rte_mbuf *m)
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint16_t len = rte_pktmbuf_data_len(m);
-	switch (pkt_classify(frame, len)) {
+	int cls = pkt_classify(frame, len);
+	if (cls != PKT_ETHTYPE_ARP && pkt_ip_fragment(frame, len)) {
+		sp_frag_rx(sp, m); /* the fastpath passes up only TCP and ICMP ones */
+		return;
+	}
+	switch (cls) {
 	case PKT_ETHTYPE_ARP:
 		sp_arp_rx(sp, m);
 		return;
@@ -103,6 +108,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	sp_synq_tick(sp);
 	sp_handoff_tick(sp);
 	sp_path_pass_tick(sp);
+	sp_frag_tick(sp);
 	sp_cores_tick(sp);
 	sp_slots_cool(sp);
 	sp_region_lost_check(sp);
@@ -317,6 +323,7 @@ void sp_stop(struct dataplane *dp)
 	sp_attach_fini(sp);
 	sp_region_guard_fini();
 	sp_capture_fini(sp);
+	sp_frag_fini(sp);
 	sp_conn_fini(sp);
 	sp_synq_fini(sp);
 	sp_tenants_fini(sp);

@@ -314,6 +314,9 @@ struct sp {
 	ev_async reload_w;            /* SIGHUP: re-read the tenants */
 	struct sp_captures *captures; /* bypassctl capture (capture.c), NULL until the first */
 	struct mh *metrics_http;      /* [metrics] listen (metrics_http.c), NULL = off */
+	struct ip_reasm *reasm;       /* IP reassembly (frag.c), NULL until the first fragment */
+	uint8_t *frag_frame;          /* ... a whole datagram's frame, and its answer */
+	uint64_t frag_unused;         /* ... datagrams put together that were of no use */
 };
 
 /* cores.c */
@@ -532,5 +535,10 @@ void sp_pmtu_init(struct sp *sp);
 void sp_icmp_err_rx(struct sp *sp, struct rte_mbuf *m);
 uint16_t sp_pmtu_mss(struct sp *sp, uint32_t ip, bool *no_df);
 void sp_pmtu_follow(struct sp *sp, uint32_t id);
+
+/* frag.c */
+void sp_frag_rx(struct sp *sp, struct rte_mbuf *m);
+void sp_frag_tick(struct sp *sp);
+void sp_frag_fini(struct sp *sp);
 
 #endif

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run the libFuzzer harnesses of tests/fuzz, one after the other.
 #   tests/fuzz/run.sh [--seconds N] [--runs N] [--build-dir DIR] [NAME...]
-# NAME is pkt, ctl, tcp_input, app_queue, ctrlq, rpc_frame, rpc_framer, config or
-# rpc_frame_tx (default: all).  Each runs on a
+# NAME is pkt, ctl, tcp_input, app_queue, ctrlq, rpc_frame, rpc_framer, config,
+# rpc_frame_tx or ip_reasm (default: all).  Each runs on a
 # scratch copy of its seed corpus (tests/fuzz/corpus/NAME, never modified)
 # with leak detection, for N seconds (default $BYPASS_FUZZ_SECONDS or 30)
 # or N executions (both: whichever comes first).  Prints executions,
@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ ${#NAMES[@]} -eq 0 ] &&
-	NAMES=(pkt ctl tcp_input app_queue ctrlq rpc_frame rpc_framer rpc_frame_tx config)
+	NAMES=(pkt ctl tcp_input app_queue ctrlq rpc_frame rpc_framer rpc_frame_tx config ip_reasm)
 [ -z "$RUNS" ] && [ -z "$SECONDS_EACH" ] && SECONDS_EACH=${BYPASS_FUZZ_SECONDS:-30}
 ARTIFACTS=${BYPASS_FUZZ_ARTIFACTS:-$PWD/fuzz-artifacts}
 mkdir -p "$ARTIFACTS"

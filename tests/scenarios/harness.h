@@ -156,7 +156,9 @@ struct seg {
 	uint16_t split;   /* > 0: the frame comes as two chained mbufs, the first this long */
 };
 
-static void h_inject(const struct seg *s)
+/* the frame h_inject() sends for @s, built into @buf (room for @cap
+ * bytes); Return: its length (at least 60: padded as on the wire) */
+static size_t h_build(const struct seg *s, uint8_t *buf, size_t cap)
 {
 	struct tcp_hdr_spec h = {
 		.src_mac = H.peer_mac, .dst_mac = H.our_mac,
@@ -169,16 +171,25 @@ static void h_inject(const struct seg *s)
 	memcpy(h.sack, s->sack, sizeof(h.sack));
 	if (!s->mss && !(s->flags & TCPF_SYN))
 		h.opt_wscale = -1;
-	struct rte_mbuf *m = rte_pktmbuf_alloc(H.dp.pool);
-	cr_assert(m);
-	size_t hl = pkt_tcp_hdr_len(&h);
-	uint8_t *buf = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(hl + s->len < 60 ? 60 : hl + s->len));
-	memset(buf, 0, hl + s->len < 60 ? 60 : hl + s->len);
+	size_t hl = pkt_tcp_hdr_len(&h), len = hl + s->len < 60 ? 60 : hl + s->len;
+	cr_assert_leq(len, cap);
+	memset(buf, 0, len);
 	if (s->len)
 		memcpy(buf + hl, s->data, s->len);
 	pkt_write_tcp(buf, &h, s->len);
 	if (s->bad_csum)
 		buf[PKT_ETH_LEN + PKT_IP_MIN + 16] ^= 0x5a;
+	return len;
+}
+
+static void h_inject(const struct seg *s)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(H.dp.pool);
+	cr_assert(m);
+	uint16_t room = rte_pktmbuf_tailroom(m);
+	uint8_t *buf = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)h_build(s, rte_pktmbuf_mtod(m,
+								uint8_t *), room));
+	cr_assert(buf);
 	uint16_t total = rte_pktmbuf_data_len(m);
 	if (s->split && s->split < total) {
 		struct rte_mbuf *tail = rte_pktmbuf_alloc(H.dp.pool);
@@ -191,6 +202,12 @@ static void h_inject(const struct seg *s)
 	uint64_t one = 1;
 	ssize_t r = write(H.dp.core[0].kick_fd, &one, sizeof(one)); /* ring ports have no interrupt */
 	(void)r;
+}
+
+/* counter @c, the fastpath's and the slowpath's share */
+static __attribute__((unused)) uint64_t h_count(enum dp_counter c)
+{
+	return dp_fp_counter(&H.dp, c) + __atomic_load_n(&H.dp.sp_counters[c], __ATOMIC_RELAXED);
 }
 
 /* next frame of any kind within @ms, copied into @buf; 0 if none came */

@@ -36,12 +36,6 @@ static uint32_t router_ip(void)
 	return ip;
 }
 
-/* counter @c, the fastpath's and the slowpath's share (both count ignored) */
-static uint64_t count(enum dp_counter c)
-{
-	return dp_fp_counter(&H.dp, c) + __atomic_load_n(&H.dp.sp_counters[c], __ATOMIC_RELAXED);
-}
-
 /* the router's ICMP error @type/@code about the segment in @seg
  * (headers), MTU @mtu, its quoted sequence number moved by @seq_delta */
 static void inject_icmp_err(const uint8_t *seg, uint8_t type, uint8_t code, uint16_t mtu,
@@ -135,16 +129,16 @@ Test(pmtu, a_router_s_mtu_cuts_the_segments_in_flight)
 	inject_too_big(first, 1280, 0);
 	inject_too_big(first, 1280, 1460);
 	cr_assert_leq(resent_burst_max(iss), 1240, "a segment larger than the path takes");
-	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 1, 2000);
-	cr_assert_eq(count(DPC_PMTU_LOWERED), 1);
-	cr_assert_eq(count(DPC_ICMP_ERR), 2);
+	WAIT_FOR(h_count(DPC_ICMP_ERR_IGNORED) == 1, 2000);
+	cr_assert_eq(h_count(DPC_PMTU_LOWERED), 1);
+	cr_assert_eq(h_count(DPC_ICMP_ERR), 2);
 	expect_no_segment(200); /* and one resend */
 
 	/* a larger MTU later never raises the MSS again */
 	inject_too_big(first, 1400, 0);
-	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 2, 2000);
+	WAIT_FOR(h_count(DPC_ICMP_ERR_IGNORED) == 2, 2000);
 	expect_no_segment(200);
-	cr_assert_eq(count(DPC_PMTU_LOWERED), 1);
+	cr_assert_eq(h_count(DPC_PMTU_LOWERED), 1);
 }
 
 Test(pmtu, the_next_connection_to_that_host_starts_small)
@@ -177,14 +171,14 @@ Test(pmtu, connections_already_open_to_that_host_follow)
 	inject_too_big(first_a, 1280, 0);
 	cr_assert_leq(resent_burst_max(iss_a), 1240);
 	ack_all(iss_a);
-	WAIT_FOR(count(DPC_PMTU_LOWERED) == 2, 2000);
+	WAIT_FOR(h_count(DPC_PMTU_LOWERED) == 2, 2000);
 	expect_no_segment(300); /* b followed without a resend */
 
 	H.peer_port = 40003;
 	H.our_port = 7108;
 	inject_too_big(first_b, 1280, 0);
 	cr_assert_leq(resent_burst_max(iss_b), 1240, "b's own ICMP did not resend");
-	cr_assert_eq(count(DPC_PMTU_LOWERED), 3);
+	cr_assert_eq(h_count(DPC_PMTU_LOWERED), 3);
 	ack_all(iss_b);
 	static uint8_t more[3000];
 	cr_assert_eq(bp_send(H.app, b, more, sizeof(more)), (ssize_t)sizeof(more));
@@ -282,7 +276,7 @@ Test(pmtu, the_kept_scoreboard_starts_no_fast_recovery)
 	ack_sack(iss, 1240, 2, got);
 	ack_sack(iss, 2480, 2, got);
 	expect_no_segment(300);
-	cr_assert_eq(count(DPC_FAST_RETX), 0, "a fast recovery started");
+	cr_assert_eq(h_count(DPC_FAST_RETX), 0, "a fast recovery started");
 	ack_all(iss);
 }
 
@@ -309,7 +303,7 @@ Test(pmtu, a_lost_resend_goes_at_the_timeout)
 	uint64_t ms = (rte_rdtsc() - start) * 1000 / rte_get_tsc_hz();
 	cr_assert_eq(p.seq, iss + 1 + 1240, "resent +%u, not the lost one", p.seq - iss - 1);
 	cr_assert_geq(ms, 2500, "resent after %lu ms: not at the timeout", (unsigned long)ms);
-	cr_assert_eq(count(DPC_FAST_RETX), 0);
+	cr_assert_eq(h_count(DPC_FAST_RETX), 0);
 	ack_all(iss);
 }
 
@@ -323,11 +317,11 @@ Test(pmtu, a_sequence_number_not_in_flight_is_not_believed)
 	inject_too_big(first, 1280, (uint32_t)-1);      /* below snd_una */
 	inject_too_big(first, 1460 + 40, 0);            /* no smaller than our MSS */
 	inject_too_big(first, 1500 + 40, 0);
-	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 4, 2000);
+	WAIT_FOR(h_count(DPC_ICMP_ERR_IGNORED) == 4, 2000);
 	ack_all(iss);
 	inject_too_big(first, 1280, 0);                 /* acked already */
-	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 5, 2000);
-	cr_assert_eq(count(DPC_PMTU_LOWERED), 0);
+	WAIT_FOR(h_count(DPC_ICMP_ERR_IGNORED) == 5, 2000);
+	cr_assert_eq(h_count(DPC_PMTU_LOWERED), 0);
 
 	/* nothing was resent, and new data still goes in full-size segments */
 	static uint8_t more[3000];
@@ -352,10 +346,10 @@ Test(pmtu, a_flood_cannot_crowd_out_the_router)
 	for (uint32_t i = 0; i < 1000; i++)
 		inject_too_big(other, 1280, i);
 	inject_too_big(first, 1280, 0); /* the router's, behind them */
-	WAIT_FOR(count(DPC_ICMP_ERR) + count(DPC_ICMP_ERR_LIMITED) == 1001, 5000);
-	cr_assert_gt(count(DPC_ICMP_ERR_LIMITED), 0, "1,000 in a few ms all reached the slowpath");
+	WAIT_FOR(h_count(DPC_ICMP_ERR) + h_count(DPC_ICMP_ERR_LIMITED) == 1001, 5000);
+	cr_assert_gt(h_count(DPC_ICMP_ERR_LIMITED), 0, "1,000 in a few ms all reached the slowpath");
 	cr_assert_leq(resent_burst_max(iss), 1240, "the flood crowded out the router's message");
-	cr_assert_eq(count(DPC_PMTU_LOWERED), 1);
+	cr_assert_eq(h_count(DPC_PMTU_LOWERED), 1);
 }
 
 /* as Linux's route to such a hop (its MTU locked at min_pmtu): 552-byte
@@ -402,7 +396,7 @@ Test(pmtu, a_small_peer_mss_still_drops_df)
 	cr_assert_eq(p.seq, iss + 1, "not resent from snd_una");
 	cr_assert_eq(p.payload_len, 500);
 	cr_assert_not(h_last_ip().df, "a 400-byte hop, a 500-byte peer MSS: DF kept");
-	cr_assert_eq(count(DPC_PMTU_LOWERED), 1);
+	cr_assert_eq(h_count(DPC_PMTU_LOWERED), 1);
 }
 
 /* 552 exactly keeps DF; a hop under it later costs the same MSS, without
@@ -420,9 +414,9 @@ Test(pmtu, a_narrower_hop_at_the_same_mss_clears_df)
 	cr_assert_eq(resent_burst_max(iss), 512);
 	cr_assert_not(h_last_ip().df);
 	inject_too_big(first, 300, 0); /* nothing new: no resend */
-	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 1, 2000);
+	WAIT_FOR(h_count(DPC_ICMP_ERR_IGNORED) == 1, 2000);
 	expect_no_segment(200);
-	cr_assert_eq(count(DPC_PMTU_LOWERED), 2);
+	cr_assert_eq(h_count(DPC_PMTU_LOWERED), 2);
 	ack_all(iss);
 
 	H.peer_port = 40005; /* its initial window holds 10 of these: no send_burst() */
@@ -456,7 +450,7 @@ Test(icmp_connect, a_rejected_port_refuses_the_connect_at_once)
 	int h = connect_syn(81, syn, &iss);
 	inject_unreach(syn, PKT_ICMP_PORT_UNREACH, 0, 0);
 	WAIT_FOR(bp_connect_status(H.app, h) == -ECONNREFUSED, 2000);
-	cr_assert_eq(count(DPC_ICMP_CONNECT_FAILED), 1);
+	cr_assert_eq(h_count(DPC_ICMP_CONNECT_FAILED), 1);
 	uint8_t f[2048];
 	while (h_next_frame(f, 300)) /* a SYN resent before the ICMP was taken */
 		;
@@ -491,7 +485,7 @@ Test(icmp_connect, an_icmp_error_fails_the_connect_as_on_linux)
 		inject_icmp_err(syn, want[i].type, want[i].code, 0, 0);
 		WAIT_FOR(bp_connect_status(H.app, h) == -want[i].err, 2000);
 	}
-	cr_assert_eq(count(DPC_ICMP_CONNECT_FAILED), sizeof(want) / sizeof(want[0]));
+	cr_assert_eq(h_count(DPC_ICMP_CONNECT_FAILED), sizeof(want) / sizeof(want[0]));
 }
 
 Test(icmp_connect, a_message_not_about_our_syn_is_ignored)
@@ -502,7 +496,7 @@ Test(icmp_connect, a_message_not_about_our_syn_is_ignored)
 	inject_unreach(syn, PKT_ICMP_PORT_UNREACH, 0, 1);          /* not our SYN's seq */
 	inject_unreach(syn, PKT_ICMP_PORT_UNREACH, 0, (uint32_t)-1);
 	inject_unreach(syn, PKT_ICMP_FRAG_NEEDED, 576, 0);         /* a SYN fits anywhere */
-	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 3, 2000);
+	WAIT_FOR(h_count(DPC_ICMP_ERR_IGNORED) == 3, 2000);
 	cr_assert_eq(bp_connect_status(H.app, h), -EINPROGRESS);
 
 	/* past the handshake a port unreachable changes nothing (on Linux a
@@ -521,12 +515,12 @@ Test(icmp_connect, a_message_not_about_our_syn_is_ignored)
 	inject_unreach(syn, PKT_ICMP_PORT_UNREACH, 0, 1);          /* "x", in flight */
 	inject_icmp_err(syn, PKT_ICMP_TIME_EXCEEDED, 0, 0, 1);
 	inject_icmp_err(syn, PKT_ICMP_PARAM_PROBLEM, 0, 0, 1);
-	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 6, 2000);
+	WAIT_FOR(h_count(DPC_ICMP_ERR_IGNORED) == 6, 2000);
 	cr_assert_eq(bp_send(H.app, h, "y", 1), 1);
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.seq, iss + 2, "the connection was ended");
 	cr_assert_eq(p.payload_len, 1);
-	cr_assert_eq(count(DPC_ICMP_CONNECT_FAILED), 0);
+	cr_assert_eq(h_count(DPC_ICMP_CONNECT_FAILED), 0);
 }
 
 /* ----------------------------------------- half-open connections (SYN_RCVD) */
@@ -564,7 +558,7 @@ Test(icmp_half_open, a_route_that_is_gone_drops_the_half_open_connection)
 	for (uint16_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) {
 		uint32_t iss = syn_to_listener((uint16_t)(41000 + i), synack);
 		inject_icmp_err(synack, fatal[i].type, fatal[i].code, 0, 0);
-		WAIT_FOR(count(DPC_ICMP_HALF_OPEN_DROPPED) == i + 1u, 2000);
+		WAIT_FOR(h_count(DPC_ICMP_HALF_OPEN_DROPPED) == i + 1u, 2000);
 		h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1001, .ack = iss + 1,
 					.wnd = 65535 });
 		struct pkt_tcp p;
@@ -573,7 +567,7 @@ Test(icmp_half_open, a_route_that_is_gone_drops_the_half_open_connection)
 	}
 	expect_no_segment(700); /* no SYN-ACK resent (250 ms, doubling) */
 	cr_assert_eq(bp_accept(H.app, l), -EAGAIN);
-	cr_assert_eq(count(DPC_ICMP_ERR_IGNORED), 0);
+	cr_assert_eq(h_count(DPC_ICMP_ERR_IGNORED), 0);
 }
 
 /* a soft error (a refused port, a size: a SYN-ACK fits anywhere) or one not
@@ -590,9 +584,9 @@ Test(icmp_half_open, a_soft_or_forged_error_leaves_it)
 	inject_too_big(synack, 576, 0);
 	inject_unreach(synack, 1, 0, 1);                      /* not our SYN-ACK's seq */
 	inject_icmp_err(synack, PKT_ICMP_TIME_EXCEEDED, 0, 0, (uint32_t)-1);
-	WAIT_FOR(count(DPC_ICMP_ERR_IGNORED) == 4, 2000);
+	WAIT_FOR(h_count(DPC_ICMP_ERR_IGNORED) == 4, 2000);
 	h_inject(&(struct seg){ .flags = TCPF_ACK, .seq = 1001, .ack = iss + 1, .wnd = 65535 });
 	int h = -1;
 	WAIT_FOR((h = bp_accept(H.app, l)) >= 0, 1000);
-	cr_assert_eq(count(DPC_ICMP_HALF_OPEN_DROPPED), 0);
+	cr_assert_eq(h_count(DPC_ICMP_HALF_OPEN_DROPPED), 0);
 }

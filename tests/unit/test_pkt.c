@@ -339,6 +339,22 @@ Test(pkt_parse, fragments_rejected)
 	cr_assert_eq(parse(f, len), PKT_OK);
 }
 
+/* what the fastpath passes up for reassembly: MF or an offset, DF alone not */
+Test(pkt_classify, ip_fragment)
+{
+	uint8_t f[256];
+	size_t len = mk_plain(f, "frag");
+
+	cr_assert_not(pkt_ip_fragment(f, len));
+	put16(IPH(f) + 6, 0x4000); /* DF */
+	cr_assert_not(pkt_ip_fragment(f, len));
+	put16(IPH(f) + 6, 0x2000); /* MF, offset 0: the first */
+	cr_assert(pkt_ip_fragment(f, len));
+	put16(IPH(f) + 6, 0x0001); /* the last, offset 8 */
+	cr_assert(pkt_ip_fragment(f, len));
+	cr_assert_not(pkt_ip_fragment(f, PKT_ETH_LEN + 19)); /* no whole header */
+}
+
 Test(pkt_parse, data_offset_below_minimum)
 {
 	uint8_t f[256];
