@@ -39,6 +39,8 @@ static const struct field fields[] = {
 	F("port", "ip", FT_CIDR, ip, 0, 0, "address/prefix, e.g. 198.18.0.1/24"),
 	F("port", "gateway", FT_IPV4, gateway, 0, 0, "default gateway address"),
 	F("port", "mtu", FT_U32, mtu, 576, BP_MAX_MTU, "IP MTU (up to 9000); packet buffers are sized to hold a whole frame"),
+	F("port", "reassembly_timeout_ms", FT_U32, reasm_timeout_ms, 1000, 120000,
+	  "how long a fragmented datagram to us may take to complete (Linux's ipfrag_time)"),
 	F("port", "offload", FT_STR, offload, 0, 0, "offloads to use where the port has them: auto (checksums both ways and TSO), checksum (checksums only), off (fastpathd computes and verifies every checksum and sends MSS-sized frames)"),
 	F("port", "rx_desc", FT_POW2, rx_desc, 0, 32768, "receive descriptors per queue, a power of two (0: auto, 4096 or as many as [fastpath] mbufs leaves room for); a deep ring holds a burst while the fastpath's CPU runs something else, where a shallow one drops it (af_xdp: the kernel counts them in the interface's rx drops)"),
 	F("eal", "no_huge", FT_BOOL, no_huge, 0, 1, "run without hugepages"),
@@ -123,6 +125,7 @@ void config_defaults(struct bp_config *c)
 	c->syn_retries = 6;
 	c->max_retries = 15;
 	c->time_wait_ms = 2000;
+	c->reasm_timeout_ms = 30000;
 	c->init_cwnd_segs = 10;
 	c->keepalive_idle_ms = 7200000; /* Linux's defaults: 2 h, 75 s, 9 */
 	c->keepalive_intvl_ms = 75000;

@@ -82,6 +82,7 @@ struct bp_config {
 	uint32_t syn_retries;
 	uint32_t max_retries;       /* data retransmissions before ETIMEDOUT */
 	uint32_t time_wait_ms;
+	uint32_t reasm_timeout_ms;  /* [port] reassembly_timeout_ms (slowpath/frag.c) */
 	uint32_t init_cwnd_segs;
 	char cc[32];                /* congestion control: "newreno" */
 	bool ecn;                   /* ask for ECN on every active open */

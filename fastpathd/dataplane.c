@@ -46,6 +46,7 @@ int dp_init(struct dataplane *dp, char *err, size_t errlen)
 	if (dp->ncores > DP_MAX_CORES)
 		dp->ncores = DP_MAX_CORES;
 	dp->nqueues = 1;
+	rte_spinlock_init(&dp->frag_lock);
 	/* the kernel's CSPRNG: rte_rand()'s output predicts the rest */
 	if (getrandom(&dp->ip_ident_key, sizeof(dp->ip_ident_key), 0) != sizeof(dp->ip_ident_key) ||
 	    getrandom(dp->ip_idents, sizeof(dp->ip_idents), 0) != sizeof(dp->ip_idents)) {

@@ -649,7 +649,7 @@ enum dp_counter {
 				     * our SYN-ACK ended (slowpath/synq.c) */
 	DPC_IP_FRAGS,         /* IP fragments for us, to the slowpath (fp_arp_icmp.c) */
 	DPC_IP_FRAGS_LIMITED, /* ... dropped: over a core's share a window */
-	DPC_IP_REASM_OK,      /* datagrams reassembled (slowpath/frag.c) */
+	DPC_IP_REASM_OK,      /* datagrams reassembled and taken (slowpath/frag.c) */
 	DPC_IP_REASM_FAILED,  /* ... dropped incomplete: overlap, too long, timeout,
 			       * evicted, or of no use to us */
 	DPC_MAX,
@@ -764,6 +764,12 @@ struct dataplane {
 	uint32_t sp_outbox_len;
 	uint32_t sp_outbox_moves;
 	rte_spinlock_t reta_lock;           /* one RETA update at a time (port.c) */
+	/* IP fragments to the slowpath: one token bucket every receiving core
+	 * takes from, under its lock (fp_arp_icmp.c; a NIC's RSS sends all
+	 * fragments to one queue, so there is no one to contend with) */
+	rte_spinlock_t frag_lock;
+	uint64_t frag_last;                 /* tokens counted up to (tsc) */
+	uint32_t frag_tokens;               /* how many may go now */
 	bool reta_failed;                   /* a RETA update failed: said once */
 	/* the slowpath routes flow messages by dp->steer too, so moves wait
 	 * for it like for a core: its loop iterations and when it blocks */

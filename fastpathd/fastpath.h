@@ -117,8 +117,6 @@ struct fp_ctx {
 	uint64_t now;               /* tsc at the start of this round */
 	uint64_t icmp_err_start;    /* ICMP errors passed up: this window's start (tsc) */
 	uint32_t icmp_err_n;        /* ... and how many so far (fp_arp_icmp.c) */
-	uint64_t frag_last;         /* IP fragments passed up: tokens counted to (tsc) */
-	uint32_t frag_tokens;       /* ... and how many may go now (fp_arp_icmp.c) */
 	bool sp_kick_pending;
 	/* messages for the slowpath that found its ring full, sent first
 	 * next round, in order (fp_to_sp()) */

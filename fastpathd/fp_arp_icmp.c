@@ -149,40 +149,43 @@ void fp_handle_icmp(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 }
 
 /*
- * IP fragments reach the slowpath through a token bucket on each core
- * that receives from the port, its share of 64,000 a second with bursts
- * of 1,024 in all (the slowpath's budget does not grow with the cores):
- * forging them needs no secret, and their reassembly must not take the
- * slowpath from connects and control requests.  Real ones are rare (a
- * peer behind a hop under 552 bytes, whose Linux sends without DF, or a
- * ping larger than the MTU) but come in bursts: a window of segments cut
- * in two at the narrow hop arrives back to back.  64,000 a second are
- * 130 Mbit/s of 552-byte packets.
+ * IP fragments reach the slowpath through one token bucket the cores share
+ * (64,000 a second, bursts of 1,024): forging them needs no secret, and
+ * their reassembly must not take the slowpath from connects and control
+ * requests.  Real ones are rare (a peer behind a hop under 552 bytes,
+ * whose Linux sends without DF, or a ping larger than the MTU) but come in
+ * bursts: a window of segments cut in two at the narrow hop arrives back
+ * to back.  64,000 a second are 130 Mbit/s of 552-byte packets.  One
+ * bucket, not one a core: a NIC's RSS hashes no fragment (port.c asks
+ * for TCP only), so they all come to one queue, whose core would
+ * otherwise get only its share.
  */
 #define FRAG_PER_SEC 64000
 #define FRAG_BURST 1024
 
 static bool frag_admit(struct fp_ctx *fp)
 {
-	uint64_t hz = fp->dp->tsc_hz, since = fp->now - fp->frag_last;
-	/* the cores that receive from the port share it (core 0 alone
-	 * without RSS: it dispatches the others' frames) */
-	uint32_t rate = FRAG_PER_SEC / fp->dp->nqueues, burst = FRAG_BURST / fp->dp->nqueues;
+	struct dataplane *dp = fp->dp;
+	uint64_t hz = dp->tsc_hz;
+	bool ok;
 
+	rte_spinlock_lock(&dp->frag_lock);
+	uint64_t since = fp->now > dp->frag_last ? fp->now - dp->frag_last : 0;
 	if (since >= hz) { /* a full bucket (and no overflow below) */
-		fp->frag_last = fp->now;
-		fp->frag_tokens = burst;
+		dp->frag_last = fp->now;
+		dp->frag_tokens = FRAG_BURST;
 	} else {
-		uint64_t add = since * rate / hz;
+		uint64_t add = since * FRAG_PER_SEC / hz;
 		/* the time those tokens took, not more: no fraction is lost */
-		fp->frag_last += add * hz / rate;
-		fp->frag_tokens = add >= burst - fp->frag_tokens ? burst :
-								   fp->frag_tokens + (uint32_t)add;
+		dp->frag_last += add * hz / FRAG_PER_SEC;
+		dp->frag_tokens = add >= FRAG_BURST - dp->frag_tokens ? FRAG_BURST :
+									dp->frag_tokens + (uint32_t)add;
 	}
-	if (!fp->frag_tokens)
-		return false;
-	fp->frag_tokens--;
-	return true;
+	ok = dp->frag_tokens > 0;
+	if (ok)
+		dp->frag_tokens--;
+	rte_spinlock_unlock(&dp->frag_lock);
+	return ok;
 }
 
 /**

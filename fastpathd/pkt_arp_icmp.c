@@ -194,7 +194,8 @@ bool pkt_icmp_err_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
  * pkt_icmp_err_write - build the ICMP error @type/@code a router or the
  * peer sends about our segment @seg (a frame from the Ethernet header);
  * @mtu is the next hop's for a destination unreachable PKT_ICMP_FRAG_NEEDED.
- * For tests and the fuzzer: the daemon itself never sends one.
+ * The daemon itself sends one kind: a reassembly time exceeded
+ * (slowpath/frag.c); the tests and the fuzzer the rest.
  * @buf: at least PKT_ETH_LEN + 2 * PKT_IP_MIN + ICMP_HDR_LEN + 8 bytes
  *       plus @seg's IP options.
  * @router_mac, @router_ip: the message's sender (network order).

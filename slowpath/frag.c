@@ -26,7 +26,8 @@ static uint64_t now_ms(const struct sp *sp)
 }
 
 /* datagrams dropped on the way: every kind of ip_reasm's, and those put
- * together that were of no use (sp->frag_unused) */
+ * together that were of no use (sp->frag_unused); the rest count in
+ * DPC_IP_REASM_OK when they are taken */
 static void count_failed(struct sp *sp)
 {
 	const struct ip_reasm_stats *st = ip_reasm_stats(sp->reasm);
@@ -56,6 +57,7 @@ static void tcp_whole(struct sp *sp, const uint8_t *frame, size_t len)
 		sp->frag_unused++;
 		return;
 	}
+	sp->dp->sp_counters[DPC_IP_REASM_OK]++;
 	sp_conn_rx(sp, m, &p);
 }
 
@@ -86,6 +88,7 @@ static void echo_whole(struct sp *sp, uint8_t *frame, size_t len, size_t cap)
 									  PKT_IP_MIN + n)) : NULL;
 		if (!b) {
 			rte_pktmbuf_free(m); /* the peer's reassembly times out */
+			sp->frag_unused++;
 			return;
 		}
 		memcpy(b, frame, PKT_ETH_LEN + PKT_IP_MIN);
@@ -105,6 +108,7 @@ static void echo_whole(struct sp *sp, uint8_t *frame, size_t len, size_t cap)
 		sp_tx_mbuf(sp, m);
 	}
 	dp->sp_counters[DPC_ICMP_ECHO]++;
+	dp->sp_counters[DPC_IP_REASM_OK]++;
 }
 
 /**
@@ -122,7 +126,8 @@ void sp_frag_rx(struct sp *sp, struct rte_mbuf *m)
 	size_t dlen;
 
 	if (!sp->reasm) {
-		sp->reasm = ip_reasm_new(IP_REASM_SLOTS, IP_REASM_MEM_MAX, IP_REASM_TIMEOUT_MS);
+		sp->reasm = ip_reasm_new(IP_REASM_SLOTS, IP_REASM_MEM_MAX,
+					 sp->dp->cfg.reasm_timeout_ms);
 		sp->frag_frame = malloc(cap);
 		if (!sp->reasm || !sp->frag_frame) {
 			ip_reasm_free(sp->reasm);
@@ -142,8 +147,7 @@ void sp_frag_rx(struct sp *sp, struct rte_mbuf *m)
 		memcpy(sp->frag_frame + PKT_ETH_LEN, dgram, dlen);
 	}
 	rte_pktmbuf_free(m);
-	if (v == IPR_DONE) {
-		sp->dp->sp_counters[DPC_IP_REASM_OK]++;
+	if (v == IPR_DONE) { /* counted as reassembled where it is taken */
 		switch (sp->frag_frame[PKT_ETH_LEN + 9]) {
 		case PKT_PROTO_TCP:
 			tcp_whole(sp, sp->frag_frame, PKT_ETH_LEN + dlen);
@@ -159,11 +163,55 @@ void sp_frag_rx(struct sp *sp, struct rte_mbuf *m)
 	count_failed(sp);
 }
 
+/*
+ * An ICMP "fragment reassembly time exceeded" (RFC 792) to the sender of
+ * a datagram that did not complete in time, as Linux's ip_expire() sends
+ * it: only if its first fragment came (@quote: that fragment's header and
+ * 8 bytes), to the MAC the neighbour cache holds for its next hop (none:
+ * not sent; no ARP for it).  The table's bound (256 datagrams a timeout)
+ * bounds how many a forger can have us send.
+ */
+static void time_exceeded(void *arg, const uint8_t *quote, size_t len)
+{
+	struct sp *sp = arg;
+	struct dataplane *dp = sp->dp;
+	uint8_t frame[PKT_ETH_LEN + 60 + 8];
+	uint32_t saddr;
+
+	memcpy(&saddr, quote + 12, 4);
+	const struct rte_ether_addr *mac = sp_arp_lookup(sp, sp_next_hop(sp, saddr));
+	if (!mac || len > sizeof(frame) - PKT_ETH_LEN)
+		return;
+	memcpy(frame, dp->mac.addr_bytes, 6); /* the fragment as it came to us */
+	memcpy(frame + 6, mac->addr_bytes, 6);
+	frame[12] = 0x08;
+	frame[13] = 0x00;
+	memcpy(frame + PKT_ETH_LEN, quote, len);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pool);
+	uint8_t *b = m ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(PKT_ETH_LEN + PKT_IP_MIN +
+									8 + len)) : NULL;
+	size_t n = b ? pkt_icmp_err_write(b, frame, PKT_ETH_LEN + len, dp->mac.addr_bytes, dp->ip,
+					  PKT_ICMP_TIME_EXCEEDED, 1, 0) : 0;
+	if (!n) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - n));
+	uint8_t *ip = b + PKT_ETH_LEN; /* an ID of its own, as Linux's (RFC 6864) */
+	uint16_t id = dp_ip_ident(dp, saddr, PKT_PROTO_ICMP), csum;
+	ip[4] = (uint8_t)(id >> 8);
+	ip[5] = (uint8_t)id;
+	ip[10] = ip[11] = 0;
+	csum = csum_fold(csum_partial(ip, PKT_IP_MIN, 0));
+	memcpy(ip + 10, &csum, 2);
+	sp_tx_mbuf(sp, m);
+}
+
 /** sp_frag_tick - drop the datagrams that did not complete in time. */
 void sp_frag_tick(struct sp *sp)
 {
 	if (sp->reasm && ip_reasm_count(sp->reasm)) {
-		ip_reasm_expire(sp->reasm, now_ms(sp));
+		ip_reasm_expire(sp->reasm, now_ms(sp), time_exceeded, sp);
 		count_failed(sp);
 	}
 }

@@ -112,16 +112,25 @@ void ip_reasm_free(struct ip_reasm *r)
 	free(r);
 }
 
-unsigned int ip_reasm_expire(struct ip_reasm *r, uint64_t now_ms)
+unsigned int ip_reasm_expire(struct ip_reasm *r, uint64_t now_ms,
+			     void (*timed_out)(void *arg, const uint8_t *quote, size_t len),
+			     void *arg)
 {
 	unsigned int n = 0;
 
 	for (uint32_t i = 0; i < r->nslots && r->used; i++) {
 		struct reasm_slot *s = &r->slots[i];
-		if (s->used && now_ms - s->born_ms >= r->timeout_ms) {
-			slot_free(r, s);
-			n++;
+		if (!s->used || now_ms - s->born_ms < r->timeout_ms)
+			continue;
+		/* the first fragment's header and its first 8 bytes (a
+		 * fragment at offset 0 carries at least 8), as RFC 792 quotes */
+		if (timed_out && s->hdr_len) {
+			memcpy(r->out, s->hdr, s->hdr_len);
+			memcpy(r->out + s->hdr_len, s->pages[0]->data, 8);
+			timed_out(arg, r->out, s->hdr_len + 8u);
 		}
+		slot_free(r, s);
+		n++;
 	}
 	r->st.timeouts += n;
 	return n;
@@ -313,7 +322,8 @@ enum ip_reasm_verdict ip_reasm_add(struct ip_reasm *r, const uint8_t *ip, size_t
 		s->end = end;
 	}
 	switch (units_held(s, off / 8, (end - 1) / 8)) {
-	case 1:
+	case 1: /* never completes its datagram, even one whose end it just
+		 * fixed: as Linux's insert error path */
 		r->st.dups++;
 		return IPR_DUP;
 	case 2:

@@ -18,8 +18,9 @@
  *    dropped (Linux's ipfrag_time, 30 s);
  *  - a fragment that overlaps what is held discards its datagram (Linux
  *    since 4.19, CVE-2018-5391), unless every byte of it is held already:
- *    that is a duplicate, dropped alone (Linux's IPFRAG_DUP; its bytes
- *    never replace the first copy's);
+ *    that is a duplicate, dropped alone (Linux's IPFRAG_DUP, which asks
+ *    besides that it lie within one run of fragments that came in order;
+ *    its bytes never replace the first copy's);
  *  - a datagram that would pass 65,535 bytes (the ping of death), or
  *    whose fragments disagree on where it ends, is discarded;
  *  - a fragment but the last must carry a multiple of 8 bytes;
@@ -97,9 +98,14 @@ enum ip_reasm_verdict ip_reasm_add(struct ip_reasm *r, const uint8_t *ip, size_t
 
 /**
  * ip_reasm_expire - drop the datagrams older than the timeout at @now_ms.
+ * @timed_out: if not NULL, called for each one whose first fragment came
+ *      with @quote, its header and first 8 data bytes (@len bytes, valid
+ *      for the call), for an ICMP "reassembly time exceeded" (RFC 792).
  * Return: how many.
  */
-unsigned int ip_reasm_expire(struct ip_reasm *r, uint64_t now_ms);
+unsigned int ip_reasm_expire(struct ip_reasm *r, uint64_t now_ms,
+			     void (*timed_out)(void *arg, const uint8_t *quote, size_t len),
+			     void *arg);
 
 /* datagrams in reassembly, and the bytes their pages count */
 uint32_t ip_reasm_count(const struct ip_reasm *r);

@@ -76,8 +76,8 @@ static const char *const dpc_help[DPC_MAX] = {
 		"Half-open connections an ICMP error about our SYN-ACK ended.",
 	[DPC_IP_FRAGS] = "IP fragments addressed to us, sent to the slowpath to reassemble.",
 	[DPC_IP_FRAGS_LIMITED] =
-		"IP fragments dropped: over the cores' 64,000 a second (bursts of 1,024).",
-	[DPC_IP_REASM_OK] = "IP datagrams reassembled from fragments.",
+		"IP fragments dropped: over the 64,000 a second the cores share (bursts of 1,024).",
+	[DPC_IP_REASM_OK] = "IP datagrams reassembled from fragments and taken.",
 	[DPC_IP_REASM_FAILED] =
 		"IP datagrams dropped in reassembly: overlap, too long, timed out, evicted, or not ours.",
 };

@@ -37,8 +37,8 @@ static void rx_packet(struct sp *sp, struct rte_mbuf *m)
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint16_t len = rte_pktmbuf_data_len(m);
 	int cls = pkt_classify(frame, len);
-	if (cls != PKT_ETHTYPE_ARP && pkt_ip_fragment(frame, len)) {
-		sp_frag_rx(sp, m); /* the fastpath passes up only TCP and ICMP ones */
+	if ((cls == PKT_PROTO_TCP || cls == PKT_PROTO_ICMP) && pkt_ip_fragment(frame, len)) {
+		sp_frag_rx(sp, m); /* as the fastpath sorted it (fp_rx.c) */
 		return;
 	}
 	switch (cls) {

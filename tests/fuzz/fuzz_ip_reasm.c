@@ -337,6 +337,17 @@ static void check_bounds(void)
 	CHECK(m <= MEM_MAX && m >= mem && (sure < all || m == mem));
 }
 
+/* a timed-out datagram's quote: a first fragment's header as it came
+ * (MF, offset 0) and 8 bytes of data */
+static void quote_check(void *arg, const uint8_t *quote, size_t len)
+{
+	(void)arg;
+	CHECK(len >= 28 && quote[0] >> 4 == 4);
+	CHECK(len == (size_t)(quote[0] & 0x0f) * 4 + 8);
+	CHECK((rd16(quote + 6) & (IP_MF | IP_OFF)) == IP_MF);
+	CHECK(csum_fold(csum_partial(quote, len - 8, 0)) == 0);
+}
+
 static void expire(uint64_t now)
 {
 	const struct ip_reasm_stats *st = ip_reasm_stats(R);
@@ -349,7 +360,7 @@ static void expire(uint64_t now)
 		else if (dg[i].live && now - dg[i].born >= TMO)
 			sure++;
 	}
-	unsigned int n = ip_reasm_expire(R, now);
+	unsigned int n = ip_reasm_expire(R, now, quote_check, NULL);
 	CHECK(st->timeouts == t0 + n && st->evicted == e0);
 	CHECK(n >= sure && n <= sure + maybe);
 	for (int i = 0; i < NE; i++) {

@@ -271,3 +271,58 @@ Test(frag, a_flood_is_bounded_by_rate_and_table)
 	inject_pieces(frame, 400, (const unsigned[]){ 0, 1, 2, 3 }, 4);
 	expect_delivered(h);
 }
+
+/* ------------------------------------------- a datagram that times out */
+
+static void short_reassembly(struct bp_config *c)
+{
+	c->reasm_timeout_ms = 1000;
+}
+
+static void start_short(void)
+{
+	h_start_with(short_reassembly);
+}
+
+TestSuite(frag_timeout, .init = start_short, .fini = h_stop, .timeout = 30);
+
+/*
+ * Two datagrams that never complete: the one whose first piece came gets
+ * an ICMP "fragment reassembly time exceeded" quoting that piece, as
+ * Linux's ip_expire() sends it, the other nothing.  The peer is in the
+ * neighbour cache (its ARP request for us taught it), as a sender is.
+ */
+Test(frag_timeout, a_datagram_whose_first_piece_came_is_answered_time_exceeded)
+{
+	uint8_t frame[2048], f[2048], arp[PKT_ARP_FRAME_LEN];
+	struct seg seg = { .flags = TCPF_ACK, .seq = 1, .ack = 1, .wnd = 65535,
+			   .data = payload, .len = DATA_LEN };
+	uint8_t reply[2048];
+
+	pkt_arp_write(arp, PKT_ARP_REQUEST, H.peer_mac, H.peer_ip, NULL, H.our_ip);
+	h_inject_raw(arp, sizeof(arp));
+	cr_assert_gt(h_next_frame(reply, 1000), 0, "no ARP reply");
+	H.our_port = 9300;
+	h_build(&seg, frame, sizeof(frame));
+	size_t first = fragment_of(frame, 400, 0, f);
+	h_inject_raw(f, first);
+	h_build(&seg, frame, sizeof(frame)); /* another ID */
+	inject_pieces(frame, 400, (const unsigned[]){ 1 }, 1);
+
+	int n = h_next_frame(reply, 3000);
+	cr_assert_gt(n, 0, "no ICMP after the reassembly timeout");
+	const uint8_t *ip = reply + PKT_ETH_LEN, *icmp = ip + PKT_IP_MIN;
+	cr_assert_arr_eq(reply, H.peer_mac, 6);
+	cr_assert_eq(ip[9], PKT_PROTO_ICMP);
+	cr_assert_eq(memcmp(ip + 12, &H.our_ip, 4), 0);
+	cr_assert_eq(memcmp(ip + 16, &H.peer_ip, 4), 0);
+	cr_assert_eq(csum_fold(csum_partial(ip, PKT_IP_MIN, 0)), 0);
+	cr_assert_eq(icmp[0], 11, "type %u (want 11, time exceeded)", icmp[0]);
+	cr_assert_eq(icmp[1], 1, "code %u (want 1, fragment reassembly)", icmp[1]);
+	size_t icmp_len = rd16(ip + 2) - PKT_IP_MIN;
+	cr_assert_eq(icmp_len, 8 + PKT_IP_MIN + 8);
+	cr_assert_eq(csum_fold(csum_partial(icmp, icmp_len, 0)), 0);
+	cr_assert_arr_eq(icmp + 8, f + PKT_ETH_LEN, PKT_IP_MIN + 8, "the quote is not the first piece");
+	cr_assert_eq(h_next_frame(reply, 1500), 0, "a datagram without its first piece was answered");
+	cr_assert_eq(h_count(DPC_IP_REASM_FAILED), 2);
+}

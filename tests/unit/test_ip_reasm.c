@@ -181,7 +181,7 @@ static void stats_are(const struct ip_reasm *r, uint64_t ok, uint64_t timeouts,
  * next call: ip_reasm_add()'s @out stays valid until then) */
 static void empty_after(struct ip_reasm *r, uint64_t now)
 {
-	cr_assert_eq(ip_reasm_expire(r, now), 0);
+	cr_assert_eq(ip_reasm_expire(r, now, NULL, NULL), 0);
 	cr_assert_eq(ip_reasm_count(r), 0);
 	cr_assert_eq(ip_reasm_mem(r), 0);
 }
@@ -642,9 +642,9 @@ Test(ip_reasm, timeout)
 
 	cr_assert_eq(add(r, piece(d, 0, 1000, true), T0), IPR_HELD);
 	cr_assert_eq(add(r, piece(d, 1000, 1000, true), T0 + TMO - 1), IPR_HELD);
-	cr_assert_eq(ip_reasm_expire(r, T0 + TMO - 1), 0);
+	cr_assert_eq(ip_reasm_expire(r, T0 + TMO - 1, NULL, NULL), 0);
 	cr_assert_eq(ip_reasm_count(r), 1);
-	cr_assert_eq(ip_reasm_expire(r, T0 + TMO), 1);
+	cr_assert_eq(ip_reasm_expire(r, T0 + TMO, NULL, NULL), 1);
 	cr_assert_eq(ip_reasm_count(r), 0);
 	cr_assert_eq(ip_reasm_mem(r), 0);
 	stats_are(r, 0, 1, 0, 0, 0, 0);
@@ -652,13 +652,49 @@ Test(ip_reasm, timeout)
 	/* late: the first two are gone, so this completes nothing */
 	uint64_t t1 = T0 + TMO + 5;
 	cr_assert_eq(add(r, piece(d, 2000, 10, false), t1), IPR_HELD);
-	cr_assert_eq(ip_reasm_expire(r, t1 + TMO - 1), 0);
+	cr_assert_eq(ip_reasm_expire(r, t1 + TMO - 1, NULL, NULL), 0);
 	cr_assert_eq(add(r, piece(d, 0, 1000, true), t1 + TMO - 1), IPR_HELD);
 	cr_assert_eq(add(r, piece(d, 1000, 1000, true), t1 + TMO - 1), IPR_DONE);
 	struct frag first = piece(d, 0, 1000, true);
 	check_whole(&first, 2010);
 	stats_are(r, 1, 1, 0, 0, 0, 0);
 	empty_after(r, t1 + TMO - 1);
+	ip_reasm_free(r);
+}
+
+/* what ip_reasm_expire() quoted, for the ICMP "reassembly time exceeded" */
+static uint8_t quoted[128];
+static size_t quoted_len;
+static unsigned int quotes;
+
+static void quote_of(void *arg, const uint8_t *quote, size_t len)
+{
+	(void)arg;
+	cr_assert_leq(len, sizeof(quoted));
+	memcpy(quoted, quote, len);
+	quoted_len = len;
+	quotes++;
+}
+
+/* a datagram that times out is quoted (its first fragment's header as it
+ * came, and 8 bytes of data) only if that fragment came, as Linux's
+ * ip_expire() sends its ICMP only then */
+Test(ip_reasm, a_timed_out_datagram_is_quoted_if_its_first_fragment_came)
+{
+	struct ip_reasm *r = table(8, IP_REASM_MEM_MAX);
+	struct frag a = dgram(32), b = dgram(33), first = piece(a, 0, 1000, true);
+	uint8_t want[2048];
+
+	first.opt_words = 2;
+	cr_assert_eq(add(r, first, T0), IPR_HELD);
+	cr_assert_eq(add(r, piece(b, 1000, 1000, true), T0), IPR_HELD);
+	cr_assert_eq(ip_reasm_expire(r, T0 + TMO, quote_of, NULL), 2);
+	cr_assert_eq(quotes, 1);
+	size_t n = build(want, &first);
+	cr_assert_eq(quoted_len, 28 + 8, "quoted %zu bytes", quoted_len);
+	cr_assert_leq(quoted_len, n);
+	cr_assert_arr_eq(quoted, want, quoted_len);
+	stats_are(r, 0, 2, 0, 0, 0, 0);
 	ip_reasm_free(r);
 }
 
