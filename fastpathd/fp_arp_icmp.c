@@ -191,8 +191,8 @@ static bool frag_admit(struct fp_ctx *fp)
 /**
  * fp_handle_ip_fragment - a TCP or ICMP fragment (pkt_ip_fragment()): to
  * the slowpath, which puts its datagram together and hands that back as
- * received, if a host sent it to our address and the core's share of
- * fragments is not used up; else dropped.
+ * received, if a host sent it to our address and the cores' bucket of
+ * fragments (frag_admit()) is not empty; else dropped.
  */
 void fp_handle_ip_fragment(struct fp_ctx *fp, struct rte_mbuf *m, bool from_sp)
 {
