@@ -648,7 +648,7 @@ enum dp_counter {
 	DPC_ICMP_HALF_OPEN_DROPPED, /* half-open connections an ICMP error about
 				     * our SYN-ACK ended (slowpath/synq.c) */
 	DPC_IP_FRAGS,         /* IP fragments for us, to the slowpath (fp_arp_icmp.c) */
-	DPC_IP_FRAGS_LIMITED, /* ... dropped: over a core's share a window */
+	DPC_IP_FRAGS_LIMITED, /* ... dropped: the cores' bucket was empty */
 	DPC_IP_REASM_OK,      /* datagrams reassembled and taken (slowpath/frag.c) */
 	DPC_IP_REASM_FAILED,  /* ... dropped incomplete: overlap, too long, timeout,
 			       * evicted, or of no use to us */
