@@ -14,11 +14,6 @@
 
 #include "pkt.h"
 
-/* IPv4 flags/fragment-offset word */
-#define IP_FLAG_DF 0x4000
-#define IP_FLAG_MF 0x2000
-#define IP_FRAG_OFF_MASK 0x1fff
-
 /* TCP option kinds */
 #define TCPOPT_EOL 0
 #define TCPOPT_NOP 1
@@ -56,20 +51,9 @@ const char *pkt_verdict_name(enum pkt_verdict v)
 	return verdict_names[v];
 }
 
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 static inline uint32_t rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
 }
 
 static inline void wr32(uint8_t *p, uint32_t v)
@@ -185,6 +169,16 @@ uint16_t csum_fold(uint32_t sum)
 	return (uint16_t)~sum;
 }
 
+void pkt_ip_csum_set(uint8_t *ip)
+{
+	size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+	uint16_t csum;
+
+	ip[10] = ip[11] = 0;
+	csum = csum_fold(csum_partial(ip, ihl, 0));
+	memcpy(ip + 10, &csum, 2);
+}
+
 /**
  * tcp_csum - checksum of a TCP segment including the IPv4 pseudo header.
  * @saddr: source address, network order.
@@ -245,7 +239,7 @@ bool pkt_parse_tcp_opts(const uint8_t *opt, size_t len, struct tcp_opts *out)
 		switch (kind) {
 		case TCPOPT_MSS:
 			if (olen == 4)
-				out->mss = rd16(opt + i + 2);
+				out->mss = pkt_rd16(opt + i + 2);
 			break;
 		case TCPOPT_WS:
 			if (olen == 3) {
@@ -302,7 +296,7 @@ int pkt_classify(const uint8_t *frame, size_t len)
 
 	if (len < PKT_ETH_LEN)
 		return 0;
-	et = rd16(frame + 12);
+	et = pkt_rd16(frame + 12);
 	if (et == PKT_ETHTYPE_ARP)
 		return PKT_ETHTYPE_ARP;
 	if (et != PKT_ETHTYPE_IPV4 || len < PKT_ETH_LEN + PKT_IP_MIN)
@@ -326,7 +320,7 @@ int pkt_classify(const uint8_t *frame, size_t len)
 bool pkt_ip_fragment(const uint8_t *frame, size_t len)
 {
 	return len >= PKT_ETH_LEN + PKT_IP_MIN &&
-	       (rd16(frame + PKT_ETH_LEN + 6) & (IP_FLAG_MF | IP_FRAG_OFF_MASK));
+	       (pkt_rd16(frame + PKT_ETH_LEN + 6) & (PKT_IP_MF | PKT_IP_OFF_MASK));
 }
 
 /**
@@ -352,7 +346,7 @@ enum pkt_verdict pkt_parse_tcp(const uint8_t *frame, size_t len, bool verify_csu
 
 	if (len < PKT_ETH_LEN)
 		return PKT_BAD_TRUNCATED;
-	if (rd16(frame + 12) != PKT_ETHTYPE_IPV4)
+	if (pkt_rd16(frame + 12) != PKT_ETHTYPE_IPV4)
 		return PKT_NOT_OURS;
 
 	ip = frame + PKT_ETH_LEN;
@@ -366,7 +360,7 @@ enum pkt_verdict pkt_parse_tcp(const uint8_t *frame, size_t len, bool verify_csu
 		return PKT_BAD_IP_HDR;
 	if (len < ihl)
 		return PKT_BAD_TRUNCATED;
-	tot = rd16(ip + 2);
+	tot = pkt_rd16(ip + 2);
 	if (tot > len)
 		return PKT_BAD_TRUNCATED;
 	if (tot < ihl + PKT_TCP_MIN)
@@ -375,8 +369,8 @@ enum pkt_verdict pkt_parse_tcp(const uint8_t *frame, size_t len, bool verify_csu
 		return PKT_BAD_IP_CSUM;
 	if (ip[9] != PKT_PROTO_TCP)
 		return PKT_NOT_OURS;
-	frag = rd16(ip + 6);
-	if (frag & (IP_FLAG_MF | IP_FRAG_OFF_MASK))
+	frag = pkt_rd16(ip + 6);
+	if (frag & (PKT_IP_MF | PKT_IP_OFF_MASK))
 		return PKT_BAD_IP_FRAG;
 
 	tcp = ip + ihl;
@@ -394,12 +388,12 @@ enum pkt_verdict pkt_parse_tcp(const uint8_t *frame, size_t len, bool verify_csu
 	memcpy(out->dst_mac, frame, 6);
 	memcpy(out->src_mac, frame + 6, 6);
 	out->ecn = ip[1] & 0x03;
-	out->sport = rd16(tcp);
-	out->dport = rd16(tcp + 2);
+	out->sport = pkt_rd16(tcp);
+	out->dport = pkt_rd16(tcp + 2);
 	out->seq = rd32(tcp + 4);
 	out->ack = rd32(tcp + 8);
 	out->flags = tcp[13];
-	out->wnd = rd16(tcp + 14);
+	out->wnd = pkt_rd16(tcp + 14);
 	out->payload = tcp + doff;
 	out->payload_len = (uint32_t)(tcp_len - doff);
 	return PKT_OK;
@@ -441,7 +435,7 @@ static void write_tcp_opts(uint8_t *p, const struct tcp_hdr_spec *s)
 	if (s->opt_mss) {
 		p[0] = TCPOPT_MSS;
 		p[1] = 4;
-		wr16(p + 2, s->opt_mss);
+		pkt_wr16(p + 2, s->opt_mss);
 		p += 4;
 	}
 	if (s->opt_wscale >= 0) {
@@ -492,30 +486,28 @@ void pkt_write_tcp(uint8_t *buf, const struct tcp_hdr_spec *s, uint32_t payload_
 
 	memcpy(buf, s->dst_mac, 6);
 	memcpy(buf + 6, s->src_mac, 6);
-	wr16(buf + 12, PKT_ETHTYPE_IPV4);
+	pkt_wr16(buf + 12, PKT_ETHTYPE_IPV4);
 
 	ip[0] = 0x45;
 	ip[1] = s->ecn & 0x03;
-	wr16(ip + 2, (uint16_t)(PKT_IP_MIN + thl + payload_len));
-	wr16(ip + 4, s->ip_id);
-	wr16(ip + 6, s->no_df ? 0 : IP_FLAG_DF);
+	pkt_wr16(ip + 2, (uint16_t)(PKT_IP_MIN + thl + payload_len));
+	pkt_wr16(ip + 4, s->ip_id);
+	pkt_wr16(ip + 6, s->no_df ? 0 : PKT_IP_DF);
 	ip[8] = 64;
 	ip[9] = PKT_PROTO_TCP;
 	ip[10] = ip[11] = 0;
 	memcpy(ip + 12, &s->saddr, 4);
 	memcpy(ip + 16, &s->daddr, 4);
-	if (s->csum == PKT_CSUM_SW) {
-		csum = csum_fold(csum_partial(ip, PKT_IP_MIN, 0));
-		memcpy(ip + 10, &csum, 2);
-	}
+	if (s->csum == PKT_CSUM_SW)
+		pkt_ip_csum_set(ip);
 
-	wr16(tcp, s->sport);
-	wr16(tcp + 2, s->dport);
+	pkt_wr16(tcp, s->sport);
+	pkt_wr16(tcp + 2, s->dport);
 	wr32(tcp + 4, s->seq);
 	wr32(tcp + 8, s->ack);
 	tcp[12] = (uint8_t)((thl / 4) << 4);
 	tcp[13] = s->flags;
-	wr16(tcp + 14, s->wnd);
+	pkt_wr16(tcp + 14, s->wnd);
 	tcp[16] = tcp[17] = 0;
 	tcp[18] = tcp[19] = 0;
 	write_tcp_opts(tcp + PKT_TCP_MIN, s);

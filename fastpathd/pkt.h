@@ -14,6 +14,27 @@
 
 #define PKT_ETH_LEN 14
 #define PKT_IP_MIN 20
+
+/* the IPv4 flags and fragment offset word */
+#define PKT_IP_DF 0x4000
+#define PKT_IP_MF 0x2000
+#define PKT_IP_OFF_MASK 0x1fff  /* the offset, in 8-byte units */
+
+/* a network-order 16-bit field */
+static inline uint16_t pkt_rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void pkt_wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/** pkt_ip_csum_set - the checksum of the IPv4 header at @ip (its IHL's
+ * bytes), made anew over its other fields. */
+void pkt_ip_csum_set(uint8_t *ip);
 #define PKT_TCP_MIN 20
 #define PKT_ETHTYPE_IPV4 0x0800
 #define PKT_ETHTYPE_ARP 0x0806

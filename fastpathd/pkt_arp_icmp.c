@@ -22,17 +22,6 @@
 
 static const uint8_t bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
 bool pkt_ipv4_martian(uint32_t a, uint32_t our_ip, uint32_t netmask)
 {
 	uint32_t h = ntohl(a), mask = ntohl(netmask);
@@ -61,13 +50,13 @@ bool pkt_arp_parse(const uint8_t *f, size_t len, struct pkt_arp *out)
 
 	if (len < PKT_ETH_LEN + ARP_HDR_LEN)
 		return false;
-	if (rd16(f + 12) != PKT_ETHTYPE_ARP)
+	if (pkt_rd16(f + 12) != PKT_ETHTYPE_ARP)
 		return false;
-	if (rd16(a) != ARP_HTYPE_ETHER || rd16(a + 2) != PKT_ETHTYPE_IPV4 ||
+	if (pkt_rd16(a) != ARP_HTYPE_ETHER || pkt_rd16(a + 2) != PKT_ETHTYPE_IPV4 ||
 	    a[4] != 6 || a[5] != 4)
 		return false;
 
-	out->op = rd16(a + 6);
+	out->op = pkt_rd16(a + 6);
 	memcpy(out->sha, a + 8, 6);
 	memcpy(&out->spa, a + 14, 4);
 	memcpy(out->tha, a + 18, 6);
@@ -99,13 +88,13 @@ size_t pkt_arp_write(uint8_t *buf, uint16_t op, const uint8_t *src_mac, uint32_t
 	memset(buf, 0, PKT_ARP_FRAME_LEN);
 	memcpy(buf, op == PKT_ARP_REQUEST || !dst_mac ? bcast_mac : dst_mac, 6);
 	memcpy(buf + 6, src_mac, 6);
-	wr16(buf + 12, PKT_ETHTYPE_ARP);
+	pkt_wr16(buf + 12, PKT_ETHTYPE_ARP);
 
-	wr16(a, ARP_HTYPE_ETHER);
-	wr16(a + 2, PKT_ETHTYPE_IPV4);
+	pkt_wr16(a, ARP_HTYPE_ETHER);
+	pkt_wr16(a + 2, PKT_ETHTYPE_IPV4);
 	a[4] = 6;
 	a[5] = 4;
-	wr16(a + 6, op);
+	pkt_wr16(a + 6, op);
 	memcpy(a + 8, src_mac, 6);
 	memcpy(a + 14, &src_ip, 4);
 	memcpy(a + 18, tha, 6);
@@ -122,13 +111,13 @@ static size_t icmp_outer(const uint8_t *frame, size_t len, size_t *ihl)
 {
 	const uint8_t *ip = frame + PKT_ETH_LEN;
 
-	if (len < PKT_ETH_LEN + PKT_IP_MIN || rd16(frame + 12) != PKT_ETHTYPE_IPV4)
+	if (len < PKT_ETH_LEN + PKT_IP_MIN || pkt_rd16(frame + 12) != PKT_ETHTYPE_IPV4)
 		return 0;
-	size_t hl = (size_t)(ip[0] & 0x0f) * 4, tot = rd16(ip + 2);
+	size_t hl = (size_t)(ip[0] & 0x0f) * 4, tot = pkt_rd16(ip + 2);
 	if ((ip[0] >> 4) != 4 || hl < PKT_IP_MIN || tot < hl + ICMP_HDR_LEN ||
 	    tot > len - PKT_ETH_LEN)
 		return 0;
-	if (ip[9] != PKT_PROTO_ICMP || (rd16(ip + 6) & 0x3fff))
+	if (ip[9] != PKT_PROTO_ICMP || (pkt_rd16(ip + 6) & 0x3fff))
 		return 0;       /* MF or offset: fragments are not reassembled */
 	if (csum_fold(csum_partial(ip, hl, 0)) != 0)
 		return 0;
@@ -171,7 +160,7 @@ bool pkt_icmp_err_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
 		return false;
 	size_t qihl = (size_t)(q[0] & 0x0f) * 4;
 	if ((q[0] >> 4) != 4 || qihl < PKT_IP_MIN || qlen < qihl + ICMP_QUOTED_TCP ||
-	    q[9] != PKT_PROTO_TCP || (rd16(q + 6) & 0x1fff))
+	    q[9] != PKT_PROTO_TCP || (pkt_rd16(q + 6) & 0x1fff))
 		return false;
 	uint32_t qsrc;
 	memcpy(&qsrc, q + 12, 4);
@@ -180,13 +169,13 @@ bool pkt_icmp_err_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
 	memcpy(&out->from, frame + PKT_ETH_LEN + 12, 4);
 	memcpy(&out->raddr, q + 16, 4);
 	const uint8_t *t = q + qihl;
-	out->lport = rd16(t);
-	out->rport = rd16(t + 2);
-	out->seq = (uint32_t)rd16(t + 4) << 16 | rd16(t + 6);
+	out->lport = pkt_rd16(t);
+	out->rport = pkt_rd16(t + 2);
+	out->seq = (uint32_t)pkt_rd16(t + 4) << 16 | pkt_rd16(t + 6);
 	out->type = icmp[0];
 	out->code = icmp[1];
-	out->mtu = pkt_icmp_frag_needed(out) ? rd16(icmp + 6) : 0;
-	out->quoted_len = rd16(q + 2);
+	out->mtu = pkt_icmp_frag_needed(out) ? pkt_rd16(icmp + 6) : 0;
+	out->quoted_len = pkt_rd16(q + 2);
 	return true;
 }
 
@@ -205,7 +194,7 @@ size_t pkt_icmp_err_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
 			  const uint8_t *router_mac, uint32_t router_ip, uint8_t type,
 			  uint8_t code, uint16_t mtu)
 {
-	if (seg_len < PKT_ETH_LEN + PKT_IP_MIN || rd16(seg + 12) != PKT_ETHTYPE_IPV4)
+	if (seg_len < PKT_ETH_LEN + PKT_IP_MIN || pkt_rd16(seg + 12) != PKT_ETHTYPE_IPV4)
 		return 0;
 	const uint8_t *sip = seg + PKT_ETH_LEN;
 	size_t qlen = (size_t)(sip[0] & 0x0f) * 4 + ICMP_QUOTED_TCP;
@@ -216,23 +205,22 @@ size_t pkt_icmp_err_write(uint8_t *buf, const uint8_t *seg, size_t seg_len,
 
 	memcpy(buf, seg + 6, 6);         /* back to the segment's sender */
 	memcpy(buf + 6, router_mac, 6);
-	wr16(buf + 12, PKT_ETHTYPE_IPV4);
+	pkt_wr16(buf + 12, PKT_ETHTYPE_IPV4);
 	memset(ip, 0, PKT_IP_MIN);
 	ip[0] = 0x45;
-	wr16(ip + 2, (uint16_t)tot);
+	pkt_wr16(ip + 2, (uint16_t)tot);
 	ip[8] = 64;
 	ip[9] = PKT_PROTO_ICMP;
 	memcpy(ip + 12, &router_ip, 4);
 	memcpy(ip + 16, sip + 12, 4);    /* the segment's source */
-	uint16_t csum = csum_fold(csum_partial(ip, PKT_IP_MIN, 0));
-	memcpy(ip + 10, &csum, 2);
+	pkt_ip_csum_set(ip);
 	memset(icmp, 0, ICMP_HDR_LEN);
 	icmp[0] = type;
 	icmp[1] = code;
 	if (type == PKT_ICMP_DEST_UNREACH && code == PKT_ICMP_FRAG_NEEDED)
-		wr16(icmp + 6, mtu);
+		pkt_wr16(icmp + 6, mtu);
 	memcpy(icmp + ICMP_HDR_LEN, sip, qlen);
-	csum = csum_fold(csum_partial(icmp, ICMP_HDR_LEN + qlen, 0));
+	uint16_t csum = csum_fold(csum_partial(icmp, ICMP_HDR_LEN + qlen, 0));
 	memcpy(icmp + 2, &csum, 2);
 	return PKT_ETH_LEN + tot;
 }
@@ -282,7 +270,7 @@ size_t pkt_icmp_echo_reply(uint8_t *buf, size_t cap, const uint8_t *req, size_t 
 	memcpy(&saddr, ip + 12, 4);
 	memcpy(&daddr, ip + 16, 4);
 	tos = ip[1];
-	id = rd16(ip + 4);
+	id = pkt_rd16(ip + 4);
 
 	oip = buf + PKT_ETH_LEN;
 	oicmp = oip + PKT_IP_MIN;
@@ -290,20 +278,18 @@ size_t pkt_icmp_echo_reply(uint8_t *buf, size_t cap, const uint8_t *req, size_t 
 
 	memcpy(buf, peer_mac, 6);
 	memcpy(buf + 6, my_mac, 6);
-	wr16(buf + 12, PKT_ETHTYPE_IPV4);
+	pkt_wr16(buf + 12, PKT_ETHTYPE_IPV4);
 
 	oip[0] = 0x45;
 	oip[1] = tos;
-	wr16(oip + 2, (uint16_t)(PKT_IP_MIN + icmp_len));
-	wr16(oip + 4, id);
-	wr16(oip + 6, 0);
+	pkt_wr16(oip + 2, (uint16_t)(PKT_IP_MIN + icmp_len));
+	pkt_wr16(oip + 4, id);
+	pkt_wr16(oip + 6, 0);
 	oip[8] = 64;
 	oip[9] = PKT_PROTO_ICMP;
-	oip[10] = oip[11] = 0;
 	memcpy(oip + 12, &daddr, 4);
 	memcpy(oip + 16, &saddr, 4);
-	csum = csum_fold(csum_partial(oip, PKT_IP_MIN, 0));
-	memcpy(oip + 10, &csum, 2);
+	pkt_ip_csum_set(oip);
 
 	oicmp[0] = ICMP_ECHO_REPLY;
 	oicmp[1] = 0;

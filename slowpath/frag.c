@@ -18,8 +18,6 @@
 #include "sp_internal.h"
 #include "ip_reasm.h"
 
-#define IP_MF 0x2000
-
 static uint64_t now_ms(const struct sp *sp)
 {
 	return sp->now / (sp->dp->tsc_hz / 1000);
@@ -94,17 +92,10 @@ static void echo_whole(struct sp *sp, uint8_t *frame, size_t len, size_t cap)
 		memcpy(b, frame, PKT_ETH_LEN + PKT_IP_MIN);
 		memcpy(b + PKT_ETH_LEN + PKT_IP_MIN, ip + PKT_IP_MIN + off, n);
 		uint8_t *fip = b + PKT_ETH_LEN;
-		uint16_t tot = (uint16_t)(PKT_IP_MIN + n);
-		uint16_t frag = (uint16_t)(off / 8) | (off + n < data ? IP_MF : 0);
-		fip[2] = (uint8_t)(tot >> 8);
-		fip[3] = (uint8_t)tot;
-		fip[4] = (uint8_t)(id >> 8);
-		fip[5] = (uint8_t)id;
-		fip[6] = (uint8_t)(frag >> 8);
-		fip[7] = (uint8_t)frag;
-		fip[10] = fip[11] = 0;
-		uint16_t csum = csum_fold(csum_partial(fip, PKT_IP_MIN, 0));
-		memcpy(fip + 10, &csum, 2);
+		pkt_wr16(fip + 2, (uint16_t)(PKT_IP_MIN + n));
+		pkt_wr16(fip + 4, id);
+		pkt_wr16(fip + 6, (uint16_t)(off / 8) | (off + n < data ? PKT_IP_MF : 0));
+		pkt_ip_csum_set(fip);
 		sp_tx_mbuf(sp, m);
 	}
 	dp->sp_counters[DPC_ICMP_ECHO]++;
@@ -184,8 +175,7 @@ static void time_exceeded(void *arg, const uint8_t *quote, size_t len)
 		return;
 	memcpy(frame, dp->mac.addr_bytes, 6); /* the fragment as it came to us */
 	memcpy(frame + 6, mac->addr_bytes, 6);
-	frame[12] = 0x08;
-	frame[13] = 0x00;
+	pkt_wr16(frame + 12, PKT_ETHTYPE_IPV4);
 	memcpy(frame + PKT_ETH_LEN, quote, len);
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pool);
 	uint8_t *b = m ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(PKT_ETH_LEN + PKT_IP_MIN +
@@ -197,13 +187,9 @@ static void time_exceeded(void *arg, const uint8_t *quote, size_t len)
 		return;
 	}
 	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - n));
-	uint8_t *ip = b + PKT_ETH_LEN; /* an ID of its own, as Linux's (RFC 6864) */
-	uint16_t id = dp_ip_ident(dp, saddr, PKT_PROTO_ICMP), csum;
-	ip[4] = (uint8_t)(id >> 8);
-	ip[5] = (uint8_t)id;
-	ip[10] = ip[11] = 0;
-	csum = csum_fold(csum_partial(ip, PKT_IP_MIN, 0));
-	memcpy(ip + 10, &csum, 2);
+	/* an ID of its own, as Linux's (RFC 6864) */
+	pkt_wr16(b + PKT_ETH_LEN + 4, dp_ip_ident(dp, saddr, PKT_PROTO_ICMP));
+	pkt_ip_csum_set(b + PKT_ETH_LEN);
 	sp_tx_mbuf(sp, m);
 }
 

@@ -15,10 +15,8 @@
 #include <string.h>
 
 #include "ip_reasm.h"
-#include "pkt.h" /* fastpathd/: csum_partial(), csum_fold() */
+#include "pkt.h" /* fastpathd/: checksums, network-order fields */
 
-#define IP_MF 0x2000
-#define IP_OFF_MASK 0x1fff
 #define IP_HDR_MAX 60
 #define NPAGES ((IP_REASM_MAX_DATAGRAM + IP_REASM_PAGE - 1) / IP_REASM_PAGE)
 #define PAGE_UNITS (IP_REASM_PAGE / 8)
@@ -56,17 +54,6 @@ struct ip_reasm {
 	struct reasm_slot *slots;
 	uint8_t *out;           /* IP_HDR_MAX + IP_REASM_MAX_DATAGRAM: the last whole one */
 };
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 struct ip_reasm *ip_reasm_new(uint32_t slots, size_t mem_max, uint64_t timeout_ms)
 {
@@ -258,11 +245,9 @@ static bool finish(struct ip_reasm *r, const struct reasm_slot *s, const uint8_t
 	memcpy(ip, s->hdr, s->hdr_len);
 	if (s->ecn_seen & ECN_SEEN_CE)
 		ip[1] |= 3;
-	wr16(ip + 2, (uint16_t)(s->hdr_len + s->end));
-	wr16(ip + 6, rd16(ip + 6) & (uint16_t)~(IP_MF | IP_OFF_MASK)); /* DF stays */
-	ip[10] = ip[11] = 0;
-	uint16_t csum = csum_fold(csum_partial(ip, s->hdr_len, 0));
-	memcpy(ip + 10, &csum, 2);
+	pkt_wr16(ip + 2, (uint16_t)(s->hdr_len + s->end));
+	pkt_wr16(ip + 6, pkt_rd16(ip + 6) & (uint16_t)~(PKT_IP_MF | PKT_IP_OFF_MASK)); /* DF stays */
+	pkt_ip_csum_set(ip);
 	for (uint32_t off = 0; off < s->end; off += IP_REASM_PAGE) {
 		uint32_t k = s->end - off < IP_REASM_PAGE ? s->end - off : IP_REASM_PAGE;
 		memcpy(ip + s->hdr_len + off, s->pages[off / IP_REASM_PAGE]->data, k);
@@ -285,14 +270,14 @@ enum ip_reasm_verdict ip_reasm_add(struct ip_reasm *r, const uint8_t *ip, size_t
 {
 	if (len < 20 || (ip[0] >> 4) != 4)
 		goto bad;
-	size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = rd16(ip + 2);
-	uint16_t frag = rd16(ip + 6);
-	if (ihl < 20 || tot < ihl || tot > len || !(frag & (IP_MF | IP_OFF_MASK)))
+	size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = pkt_rd16(ip + 2);
+	uint16_t frag = pkt_rd16(ip + 6);
+	if (ihl < 20 || tot < ihl || tot > len || !(frag & (PKT_IP_MF | PKT_IP_OFF_MASK)))
 		goto bad;
 	if (csum_fold(csum_partial(ip, ihl, 0)) != 0)
 		goto bad;
-	uint32_t off = (uint32_t)(frag & IP_OFF_MASK) * 8, dlen = (uint32_t)(tot - ihl);
-	bool last = !(frag & IP_MF);
+	uint32_t off = (uint32_t)(frag & PKT_IP_OFF_MASK) * 8, dlen = (uint32_t)(tot - ihl);
+	bool last = !(frag & PKT_IP_MF);
 	/* a piece of nothing, or a middle piece that leaves a hole no later
 	 * unit can fill */
 	if (!dlen || (!last && dlen % 8))
@@ -300,7 +285,7 @@ enum ip_reasm_verdict ip_reasm_add(struct ip_reasm *r, const uint8_t *ip, size_t
 	uint32_t saddr, daddr, end = off + dlen;
 	memcpy(&saddr, ip + 12, 4);
 	memcpy(&daddr, ip + 16, 4);
-	struct reasm_slot *s = slot_find(r, saddr, daddr, rd16(ip + 4), ip[9]);
+	struct reasm_slot *s = slot_find(r, saddr, daddr, pkt_rd16(ip + 4), ip[9]);
 
 	/* decided before a new datagram may take (evict) a slot: the ping of
 	 * death (no header fits in front of this much data: the first
@@ -316,7 +301,7 @@ enum ip_reasm_verdict ip_reasm_add(struct ip_reasm *r, const uint8_t *ip, size_t
 		  s->last_in && end > s->end))
 		return discard(r, s);
 	if (!s)
-		s = slot_take(r, saddr, daddr, rd16(ip + 4), ip[9], now_ms);
+		s = slot_take(r, saddr, daddr, pkt_rd16(ip + 4), ip[9], now_ms);
 	if (last) { /* the end is known now, even from a duplicate (as Linux) */
 		s->last_in = true;
 		s->end = end;

@@ -51,9 +51,6 @@
 #define TMO 1000
 #define NE 24            /* datagrams the model follows at once */
 #define MAXD 65536
-#define IP_MF 0x2000
-#define IP_DF 0x4000
-#define IP_OFF 0x1fff
 
 /* what the model knows of one datagram (one key) */
 struct dg {
@@ -93,17 +90,6 @@ static struct dg dg[NE];
 static uint32_t forgotten;
 static struct ip_reasm *R;
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 static void recsum(uint8_t *ip, size_t ihl)
 {
 	ip[10] = ip[11] = 0;
@@ -124,22 +110,22 @@ static bool parse(const uint8_t *ip, size_t len, struct fr *f)
 {
 	if (len < 20 || ip[0] >> 4 != 4)
 		return false;
-	size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = rd16(ip + 2);
+	size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = pkt_rd16(ip + 2);
 	if (ihl < 20 || tot < ihl || tot > len || csum_fold(csum_partial(ip, ihl, 0)))
 		return false;
-	uint16_t fo = rd16(ip + 6);
-	if (!(fo & (IP_MF | IP_OFF)))
+	uint16_t fo = pkt_rd16(ip + 6);
+	if (!(fo & (PKT_IP_MF | PKT_IP_OFF_MASK)))
 		return false; /* a datagram whole already */
 	f->ihl = ihl;
-	f->off = (uint32_t)(fo & IP_OFF) * 8;
+	f->off = (uint32_t)(fo & PKT_IP_OFF_MASK) * 8;
 	f->dlen = (uint32_t)(tot - ihl);
 	f->end = f->off + f->dlen;
-	f->last = !(fo & IP_MF);
+	f->last = !(fo & PKT_IP_MF);
 	if (!f->dlen || (!f->last && f->dlen % 8))
 		return false;
 	memcpy(&f->saddr, ip + 12, 4);
 	memcpy(&f->daddr, ip + 16, 4);
-	f->id = rd16(ip + 4);
+	f->id = pkt_rd16(ip + 4);
 	f->proto = ip[9];
 	f->data = ip + ihl;
 	return true;
@@ -256,8 +242,8 @@ static void check_whole(const struct dg *e, const uint8_t *out, size_t out_len)
 	CHECK(out && out_len >= 20 && out_len <= IP_REASM_MAX_DATAGRAM);
 	size_t ihl = (size_t)(out[0] & 0x0f) * 4;
 	CHECK(out[0] >> 4 == 4 && ihl >= 20 && ihl < out_len);
-	CHECK(rd16(out + 2) == out_len);
-	CHECK(!(rd16(out + 6) & (IP_MF | IP_OFF)));
+	CHECK(pkt_rd16(out + 2) == out_len);
+	CHECK(!(pkt_rd16(out + 6) & (PKT_IP_MF | PKT_IP_OFF_MASK)));
 	CHECK(csum_fold(csum_partial(out, ihl, 0)) == 0);
 	if (e->unsure)
 		return;
@@ -269,7 +255,7 @@ static void check_whole(const struct dg *e, const uint8_t *out, size_t out_len)
 	CHECK(out[0] == e->hdr[0] && !memcmp(out + 4, e->hdr + 4, 2));
 	CHECK(out[1] == (e->hdr[1] | (e->ecn & ECN_CE ? 3 : 0)));
 	CHECK(!memcmp(out + 8, e->hdr + 8, 2) && !memcmp(out + 12, e->hdr + 12, ihl - 12));
-	CHECK((rd16(out + 6) & IP_DF) == (rd16(e->hdr + 6) & IP_DF));
+	CHECK((pkt_rd16(out + 6) & PKT_IP_DF) == (pkt_rd16(e->hdr + 6) & PKT_IP_DF));
 }
 
 static int by_born(const void *a, const void *b)
@@ -344,7 +330,7 @@ static void quote_check(void *arg, const uint8_t *quote, size_t len)
 	(void)arg;
 	CHECK(len >= 28 && quote[0] >> 4 == 4);
 	CHECK(len == (size_t)(quote[0] & 0x0f) * 4 + 8);
-	CHECK((rd16(quote + 6) & (IP_MF | IP_OFF)) == IP_MF);
+	CHECK((pkt_rd16(quote + 6) & (PKT_IP_MF | PKT_IP_OFF_MASK)) == PKT_IP_MF);
 	CHECK(csum_fold(csum_partial(quote, len - 8, 0)) == 0);
 }
 
@@ -402,7 +388,7 @@ static size_t next_frag(struct fx_in *in, uint8_t *buf, bool *expire_first, uint
 	/* the top bits of the offset's word scale the length down: big
 	 * fragments are the slowest to run, and a few make a big datagram */
 	static const uint8_t shift[8] = { 0, 4, 5, 6, 7, 8, 9, 10 };
-	uint32_t off = (uint32_t)(o & IP_OFF) * 8, dlen = (uint32_t)l >> shift[o >> 13];
+	uint32_t off = (uint32_t)(o & PKT_IP_OFF_MASK) * 8, dlen = (uint32_t)l >> shift[o >> 13];
 
 	*expire_first = c & 0x20;
 	*tick = t < 128 ? t : (t - 127u) * 16;
@@ -418,9 +404,9 @@ static size_t next_frag(struct fx_in *in, uint8_t *buf, bool *expire_first, uint
 
 	buf[0] = (uint8_t)(0x40 | ihl / 4);
 	buf[1] = seed;
-	wr16(buf + 2, (uint32_t)tot);
-	wr16(buf + 4, key & 2 ? 0x4243 : 0x4242);
-	wr16(buf + 6, (uint32_t)(o & IP_OFF) | (mf ? IP_MF : 0) | (c & 0x10 ? IP_DF : 0));
+	pkt_wr16(buf + 2, (uint32_t)tot);
+	pkt_wr16(buf + 4, key & 2 ? 0x4243 : 0x4242);
+	pkt_wr16(buf + 6, (uint32_t)(o & PKT_IP_OFF_MASK) | (mf ? PKT_IP_MF : 0) | (c & 0x10 ? PKT_IP_DF : 0));
 	buf[8] = 64;
 	buf[9] = key & 4 ? 6 : 17;
 	memcpy(buf + 12, key & 1 ? "\x0a\x00\x00\x02" : "\x0a\x00\x00\x01", 4);
@@ -444,7 +430,7 @@ static size_t next_frag(struct fx_in *in, uint8_t *buf, bool *expire_first, uint
 		len = tot - 1 - (aux >> 3) % tot;
 		break;
 	case 3: /* a total length shorter than the header, or than the data */
-		wr16(buf + 2, (uint32_t)(aux >> 3) * 4);
+		pkt_wr16(buf + 2, (uint32_t)(aux >> 3) * 4);
 		recsum(buf, ihl);
 		break;
 	case 4:

@@ -14,36 +14,21 @@
 
 TestSuite(frag, .init = h_start, .fini = h_stop, .timeout = 30);
 
-#define IP_MF 0x2000
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* piece @k of the datagram in @frame (Ethernet + a 20-byte IP header +
  * data), @piece data bytes a piece, written to @out; Return: its length */
 static size_t fragment_of(const uint8_t *frame, size_t piece, unsigned k, uint8_t *out)
 {
 	const uint8_t *ip = frame + PKT_ETH_LEN;
-	size_t data = rd16(ip + 2) - PKT_IP_MIN, off = k * piece;
+	size_t data = pkt_rd16(ip + 2) - PKT_IP_MIN, off = k * piece;
 	cr_assert_lt(off, data);
 	size_t n = data - off < piece ? data - off : piece;
 
 	memcpy(out, frame, PKT_ETH_LEN + PKT_IP_MIN);
 	memcpy(out + PKT_ETH_LEN + PKT_IP_MIN, ip + PKT_IP_MIN + off, n);
 	uint8_t *fip = out + PKT_ETH_LEN;
-	wr16(fip + 2, (uint16_t)(PKT_IP_MIN + n));
-	wr16(fip + 6, (uint16_t)(off / 8) | (off + n < data ? IP_MF : 0));
-	fip[10] = fip[11] = 0;
-	uint16_t csum = csum_fold(csum_partial(fip, PKT_IP_MIN, 0));
-	memcpy(fip + 10, &csum, 2);
+	pkt_wr16(fip + 2, (uint16_t)(PKT_IP_MIN + n));
+	pkt_wr16(fip + 6, (uint16_t)(off / 8) | (off + n < data ? PKT_IP_MF : 0));
+	pkt_ip_csum_set(fip);
 	size_t len = PKT_ETH_LEN + PKT_IP_MIN + n;
 	if (len < 60) {
 		memset(out + len, 0, 60 - len);
@@ -129,11 +114,9 @@ Test(frag, an_overlapping_fragment_discards_its_datagram)
 	inject_pieces(frame, 400, (const unsigned[]){ 0, 1 }, 2);
 	/* 200 bytes from offset 704: across the held pieces' end */
 	size_t n = fragment_of(frame, 704, 1, f);
-	wr16(f + PKT_ETH_LEN + 2, PKT_IP_MIN + 200);
-	wr16(f + PKT_ETH_LEN + 6, 704 / 8 | IP_MF);
-	f[PKT_ETH_LEN + 10] = f[PKT_ETH_LEN + 11] = 0;
-	uint16_t csum = csum_fold(csum_partial(f + PKT_ETH_LEN, PKT_IP_MIN, 0));
-	memcpy(f + PKT_ETH_LEN + 10, &csum, 2);
+	pkt_wr16(f + PKT_ETH_LEN + 2, PKT_IP_MIN + 200);
+	pkt_wr16(f + PKT_ETH_LEN + 6, 704 / 8 | PKT_IP_MF);
+	pkt_ip_csum_set(f + PKT_ETH_LEN);
 	h_inject_raw(f, n);
 	inject_pieces(frame, 400, (const unsigned[]){ 2, 3 }, 2);
 	expect_no_segment(200);
@@ -154,17 +137,17 @@ Test(frag, a_large_ping_is_answered_in_fragments)
 
 	memcpy(req, H.our_mac, 6);
 	memcpy(req + 6, H.peer_mac, 6);
-	wr16(req + 12, PKT_ETHTYPE_IPV4);
+	pkt_wr16(req + 12, PKT_ETHTYPE_IPV4);
 	ip[0] = 0x45;
-	wr16(ip + 2, TOT);
-	wr16(ip + 4, 0x4242);
+	pkt_wr16(ip + 2, TOT);
+	pkt_wr16(ip + 4, 0x4242);
 	ip[8] = 64;
 	ip[9] = PKT_PROTO_ICMP;
 	memcpy(ip + 12, &H.peer_ip, 4);
 	memcpy(ip + 16, &H.our_ip, 4);
 	icmp[0] = 8; /* echo request */
-	wr16(icmp + 4, 0x1234);
-	wr16(icmp + 6, 7);
+	pkt_wr16(icmp + 4, 0x1234);
+	pkt_wr16(icmp + 6, 7);
 	for (unsigned i = 0; i < DATA; i++)
 		icmp[8 + i] = (uint8_t)(i * 13);
 	uint16_t csum = csum_fold(csum_partial(icmp, ICMP_LEN, 0));
@@ -181,13 +164,13 @@ Test(frag, a_large_ping_is_answered_in_fragments)
 		cr_assert_arr_eq(f, H.peer_mac, 6);
 		cr_assert_eq(fip[9], PKT_PROTO_ICMP);
 		cr_assert_eq(csum_fold(csum_partial(fip, PKT_IP_MIN, 0)), 0);
-		cr_assert_leq(rd16(fip + 2), 1500, "a piece of %u bytes passes the MTU", rd16(fip + 2));
+		cr_assert_leq(pkt_rd16(fip + 2), 1500, "a piece of %u bytes passes the MTU", pkt_rd16(fip + 2));
 		if (id < 0)
-			id = rd16(fip + 4);
-		cr_assert_eq(rd16(fip + 4), id, "the pieces carry two IDs");
-		size_t off = (size_t)(rd16(fip + 6) & 0x1fff) * 8, dn = rd16(fip + 2) - PKT_IP_MIN;
+			id = pkt_rd16(fip + 4);
+		cr_assert_eq(pkt_rd16(fip + 4), id, "the pieces carry two IDs");
+		size_t off = (size_t)(pkt_rd16(fip + 6) & PKT_IP_OFF_MASK) * 8, dn = pkt_rd16(fip + 2) - PKT_IP_MIN;
 		cr_assert_leq(off + dn, ICMP_LEN);
-		cr_assert_eq(!(rd16(fip + 6) & IP_MF), off + dn == ICMP_LEN, "MF on the wrong piece");
+		cr_assert_eq(!(pkt_rd16(fip + 6) & PKT_IP_MF), off + dn == ICMP_LEN, "MF on the wrong piece");
 		memcpy(got + off, fip + PKT_IP_MIN, dn);
 		have += dn;
 	}
@@ -244,10 +227,8 @@ Test(frag, a_flood_is_bounded_by_rate_and_table)
 
 	for (unsigned i = 0; i < FLOOD; i++) {
 		size_t n = fragment_of(frame, 400, 0, f);
-		wr16(f + PKT_ETH_LEN + 4, (uint16_t)(0x8000 + i)); /* a datagram each */
-		f[PKT_ETH_LEN + 10] = f[PKT_ETH_LEN + 11] = 0;
-		uint16_t csum = csum_fold(csum_partial(f + PKT_ETH_LEN, PKT_IP_MIN, 0));
-		memcpy(f + PKT_ETH_LEN + 10, &csum, 2);
+		pkt_wr16(f + PKT_ETH_LEN + 4, (uint16_t)(0x8000 + i)); /* a datagram each */
+		pkt_ip_csum_set(f + PKT_ETH_LEN);
 		ms[i] = rte_pktmbuf_alloc(H.dp.pool);
 		cr_assert(ms[i]);
 		memcpy(rte_pktmbuf_append(ms[i], (uint16_t)n), f, n);
@@ -319,7 +300,7 @@ Test(frag_timeout, a_datagram_whose_first_piece_came_is_answered_time_exceeded)
 	cr_assert_eq(csum_fold(csum_partial(ip, PKT_IP_MIN, 0)), 0);
 	cr_assert_eq(icmp[0], 11, "type %u (want 11, time exceeded)", icmp[0]);
 	cr_assert_eq(icmp[1], 1, "code %u (want 1, fragment reassembly)", icmp[1]);
-	size_t icmp_len = rd16(ip + 2) - PKT_IP_MIN;
+	size_t icmp_len = pkt_rd16(ip + 2) - PKT_IP_MIN;
 	cr_assert_eq(icmp_len, 8 + PKT_IP_MIN + 8);
 	cr_assert_eq(csum_fold(csum_partial(icmp, icmp_len, 0)), 0);
 	cr_assert_arr_eq(icmp + 8, f + PKT_ETH_LEN, PKT_IP_MIN + 8, "the quote is not the first piece");

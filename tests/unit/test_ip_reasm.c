@@ -58,26 +58,6 @@ static void fill(void)
 	}
 }
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-/* the header checksum made anew, stored as the code stores it */
-static void recsum(uint8_t *ip)
-{
-	size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
-	ip[10] = ip[11] = 0;
-	uint16_t c = csum_fold(csum_partial(ip, ihl, 0));
-	memcpy(ip + 10, &c, 2);
-}
-
 /* a datagram of id @id from SA to DA, UDP, to be sliced with piece() */
 static struct frag dgram(uint16_t id)
 {
@@ -102,9 +82,9 @@ static size_t build(uint8_t *ip, const struct frag *f)
 	memset(ip, 0, ihl);
 	ip[0] = (uint8_t)(0x40 | ihl / 4);
 	ip[1] = f->tos;
-	wr16(ip + 2, (uint32_t)(ihl + f->len));
-	wr16(ip + 4, f->id);
-	wr16(ip + 6, f->off / 8 | (f->mf ? 0x2000u : 0) | (f->df ? 0x4000u : 0));
+	pkt_wr16(ip + 2, (uint16_t)(ihl + f->len));
+	pkt_wr16(ip + 4, f->id);
+	pkt_wr16(ip + 6, (uint16_t)(f->off / 8 | (f->mf ? PKT_IP_MF : 0) | (f->df ? PKT_IP_DF : 0)));
 	ip[8] = 64;
 	ip[9] = f->proto;
 	memcpy(ip + 12, &f->saddr, 4);
@@ -114,7 +94,7 @@ static size_t build(uint8_t *ip, const struct frag *f)
 	for (size_t i = 20; i < ihl; i++)
 		ip[i] = (uint8_t)(i * 3 + f->off / 8 + f->tos);
 	memcpy(ip + ihl, f->data + f->off, f->len);
-	recsum(ip);
+	pkt_ip_csum_set(ip);
 	return ihl + f->len;
 }
 
@@ -153,9 +133,9 @@ static void check_whole(const struct frag *first, uint32_t dlen)
 	cr_assert(out, "no datagram given out");
 	cr_assert_eq(out_len, ihl + dlen);
 	cr_assert_eq(out[0], 0x40 | ihl / 4, "ihl %u", out[0] & 0x0f);
-	cr_assert_eq(rd16(out + 2), out_len, "total length");
-	cr_assert_eq(rd16(out + 6), first->df ? 0x4000 : 0, "fragment fields %#x",
-		     rd16(out + 6));
+	cr_assert_eq(pkt_rd16(out + 2), out_len, "total length");
+	cr_assert_eq(pkt_rd16(out + 6), first->df ? 0x4000 : 0, "fragment fields %#x",
+		     pkt_rd16(out + 6));
 	cr_assert_eq(csum_fold(csum_partial(out, ihl, 0)), 0, "header checksum");
 	/* the rest of the header, options included, is the first fragment's */
 	cr_assert(!memcmp(out, h, 2) && !memcmp(out + 4, h + 4, 2) &&
@@ -566,19 +546,19 @@ Test(ip_reasm, bad_headers)
 	uint8_t b[2000];
 	memcpy(b, ip, n);
 	b[0] = 0x65;
-	recsum(b);
+	pkt_ip_csum_set(b);
 	BAD("IPv6's version", b, n);
 	/* the total length makes the data a multiple of 8 behind 16 bytes */
 	memcpy(b, ip, n);
 	b[0] = 0x44;
-	wr16(b + 2, n - 4);
-	recsum(b);
+	pkt_wr16(b + 2, n - 4);
+	pkt_ip_csum_set(b);
 	BAD("ihl 4", b, n);
 	BAD("shorter than its total length", ip, n - 1);
 	BAD("shorter than a header", ip, 19);
 	memcpy(b, ip, n);
-	wr16(b + 2, 12); /* 12 - 20 is a multiple of 8 when it wraps */
-	recsum(b);
+	pkt_wr16(b + 2, 12); /* 12 - 20 is a multiple of 8 when it wraps */
+	pkt_ip_csum_set(b);
 	BAD("total length 12", b, n);
 	memcpy(b, ip, n);
 	b[10] ^= 1;
