@@ -478,6 +478,7 @@ Test(tcp, bad_checksum_dropped_and_counted)
 	uint64_t before = dp_fp_counter(&H.dp, DPC_RX_DROP_BAD);
 	h_inject(&(struct seg){ .flags = TCPF_ACK | TCPF_PSH, .seq = PEER_ISN + 1, .ack = iss + 1,
 				.wnd = 65535, .data = "evil", .len = 4, .bad_csum = true });
+	WAIT_FOR(dp_fp_counter(&H.dp, DPC_RX_DROP_BAD) == before + 1, 1000);
 	expect_no_segment(100);
 	cr_assert_eq(bp_rx_avail(H.app, h), 0);
 	cr_assert_eq(dp_fp_counter(&H.dp, DPC_RX_DROP_BAD), before + 1);
