@@ -534,6 +534,8 @@ static bool go_back(struct fp_ctx *fp, struct fp_flow *f, bool keep_sacks)
 			f->sacked_n = 0;
 			f->sacked_bytes = 0;
 			f->sack_high = 0;
+			/* fast recovery may start at once, unlike RFC 6582's
+			 * and Linux's Loss state: fastpathd/NOTES.md says why */
 			f->recover_pos = f->tx_acked;
 		}
 		/* the FIN stays part of snd_max (FIN_SENT), so an ACK of it
