@@ -20,6 +20,12 @@
 #define PKT_IP_MF 0x2000
 #define PKT_IP_OFF_MASK 0x1fff  /* the offset, in 8-byte units */
 
+#define PKT_TCP_MIN 20
+#define PKT_ETHTYPE_IPV4 0x0800
+#define PKT_ETHTYPE_ARP 0x0806
+#define PKT_PROTO_ICMP 1
+#define PKT_PROTO_TCP 6
+
 /* a network-order 16-bit field */
 static inline uint16_t pkt_rd16(const uint8_t *p)
 {
@@ -35,11 +41,6 @@ static inline void pkt_wr16(uint8_t *p, uint16_t v)
 /** pkt_ip_csum_set - the checksum of the IPv4 header at @ip (its IHL's
  * bytes), made anew over its other fields. */
 void pkt_ip_csum_set(uint8_t *ip);
-#define PKT_TCP_MIN 20
-#define PKT_ETHTYPE_IPV4 0x0800
-#define PKT_ETHTYPE_ARP 0x0806
-#define PKT_PROTO_ICMP 1
-#define PKT_PROTO_TCP 6
 
 #define TCPF_FIN 0x01
 #define TCPF_SYN 0x02

@@ -117,8 +117,8 @@ static size_t icmp_outer(const uint8_t *frame, size_t len, size_t *ihl)
 	if ((ip[0] >> 4) != 4 || hl < PKT_IP_MIN || tot < hl + ICMP_HDR_LEN ||
 	    tot > len - PKT_ETH_LEN)
 		return 0;
-	if (ip[9] != PKT_PROTO_ICMP || (pkt_rd16(ip + 6) & 0x3fff))
-		return 0;       /* MF or offset: fragments are not reassembled */
+	if (ip[9] != PKT_PROTO_ICMP || (pkt_rd16(ip + 6) & (PKT_IP_MF | PKT_IP_OFF_MASK)))
+		return 0;       /* a fragment: slowpath/frag.c takes it whole */
 	if (csum_fold(csum_partial(ip, hl, 0)) != 0)
 		return 0;
 	*ihl = hl;
@@ -160,7 +160,7 @@ bool pkt_icmp_err_parse(const uint8_t *frame, size_t len, uint32_t our_ip,
 		return false;
 	size_t qihl = (size_t)(q[0] & 0x0f) * 4;
 	if ((q[0] >> 4) != 4 || qihl < PKT_IP_MIN || qlen < qihl + ICMP_QUOTED_TCP ||
-	    q[9] != PKT_PROTO_TCP || (pkt_rd16(q + 6) & 0x1fff))
+	    q[9] != PKT_PROTO_TCP || (pkt_rd16(q + 6) & PKT_IP_OFF_MASK))
 		return false;
 	uint32_t qsrc;
 	memcpy(&qsrc, q + 12, 4);

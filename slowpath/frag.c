@@ -18,11 +18,6 @@
 #include "sp_internal.h"
 #include "ip_reasm.h"
 
-static uint64_t now_ms(const struct sp *sp)
-{
-	return sp->now / (sp->dp->tsc_hz / 1000);
-}
-
 /* datagrams dropped on the way: every kind of ip_reasm's, and those put
  * together that were of no use (sp->frag_unused); the rest count in
  * DPC_IP_REASM_OK when they are taken */
@@ -131,8 +126,8 @@ void sp_frag_rx(struct sp *sp, struct rte_mbuf *m)
 	}
 	enum ip_reasm_verdict v = IPR_BAD;
 	if (len > PKT_ETH_LEN)
-		v = ip_reasm_add(sp->reasm, frame + PKT_ETH_LEN, len - PKT_ETH_LEN, now_ms(sp),
-				 &dgram, &dlen);
+		v = ip_reasm_add(sp->reasm, frame + PKT_ETH_LEN, len - PKT_ETH_LEN,
+				 sp_conn_now_ms(sp), &dgram, &dlen);
 	if (v == IPR_DONE) { /* the Ethernet header of the piece that made it whole */
 		memcpy(sp->frag_frame, frame, PKT_ETH_LEN);
 		memcpy(sp->frag_frame + PKT_ETH_LEN, dgram, dlen);
@@ -197,7 +192,7 @@ static void time_exceeded(void *arg, const uint8_t *quote, size_t len)
 void sp_frag_tick(struct sp *sp)
 {
 	if (sp->reasm && ip_reasm_count(sp->reasm)) {
-		ip_reasm_expire(sp->reasm, now_ms(sp), time_exceeded, sp);
+		ip_reasm_expire(sp->reasm, sp_conn_now_ms(sp), time_exceeded, sp);
 		count_failed(sp);
 	}
 }

@@ -134,7 +134,7 @@ static void check_whole(const struct frag *first, uint32_t dlen)
 	cr_assert_eq(out_len, ihl + dlen);
 	cr_assert_eq(out[0], 0x40 | ihl / 4, "ihl %u", out[0] & 0x0f);
 	cr_assert_eq(pkt_rd16(out + 2), out_len, "total length");
-	cr_assert_eq(pkt_rd16(out + 6), first->df ? 0x4000 : 0, "fragment fields %#x",
+	cr_assert_eq(pkt_rd16(out + 6), first->df ? PKT_IP_DF : 0, "fragment fields %#x",
 		     pkt_rd16(out + 6));
 	cr_assert_eq(csum_fold(csum_partial(out, ihl, 0)), 0, "header checksum");
 	/* the rest of the header, options included, is the first fragment's */
