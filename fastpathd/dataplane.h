@@ -277,6 +277,8 @@ struct fp_flow {
 	 * lines every segment touches stay together (fp_flow_prefetch()) --- */
 	uint64_t rx_fin_held;               /* a FIN that came out of order: its
 					     * position + 1 (0: none) */
+	uint64_t retx_mark;                 /* recovery: tx_max_sent at the last hole
+					     * resent (0: none since the walk began) */
 	struct fp_range ooo[FP_OOO_MAX];    /* held out-of-order data, sorted, disjoint;
 					     * ooo_n of them */
 	struct fp_range sacked[FP_SACK_MAX]; /* peer's SACK scoreboard above tx_acked,
@@ -425,6 +427,8 @@ enum dp_msg_type {
 			     * without DF from now on */
 	DPM_FLOW_NEIGH,     /* flow_id, ptr: the next hop's new MAC, its 6 bytes in
 			     * memory order in an integer: address frames there */
+	DPM_FLOW_CWND,      /* flow_id: its cwnd grew while few segments were in
+			     * flight: send what the window lets go now */
 	/* fastpath core -> fastpath core */
 	DPM_BUCKET_IN,      /* arg: bucket, ptr: struct dp_bucket_move: its flows, now yours */
 	DPM_RX_FWD,         /* ptr: mbuf received on another core's queue, for a bucket you own */
@@ -602,6 +606,8 @@ enum dp_counter {
 	DPC_RX_DUP,           /* fully duplicate segments */
 	DPC_TX_RETX,          /* segments retransmitted */
 	DPC_FAST_RETX,
+	DPC_LOST_RETX,        /* recovery: resends found lost, their holes walked again */
+	DPC_RTO,              /* retransmission timeouts (slowpath/conn_timer.c) */
 	DPC_ARP_REPLIES, DPC_ICMP_ECHO,
 	DPC_APP_BAD_ENTRY,    /* malformed doorbell / ctrl entries */
 	DPC_EVQ_OVERFLOW,

@@ -19,7 +19,7 @@ static bool flow_msg(uint16_t type)
 	switch (type) {
 	case DPM_FLOW_ADD: case DPM_FLOW_DEL: case DPM_FLOW_RETX: case DPM_FLOW_SHUTWR:
 	case DPM_FLOW_MOVE: case DPM_FLOW_PROBE: case DPM_FLOW_DETACH: case DPM_DOORBELL:
-	case DPM_DOORBELL_SEND: case DPM_FLOW_PMTU: case DPM_FLOW_NEIGH:
+	case DPM_DOORBELL_SEND: case DPM_FLOW_PMTU: case DPM_FLOW_NEIGH: case DPM_FLOW_CWND:
 		return true;
 	default:
 		return false;
@@ -125,6 +125,10 @@ void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 	case DPM_FLOW_PROBE:
 		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_RESET))
 			tcp_send_probe(fp, f);
+		break;
+	case DPM_FLOW_CWND:
+		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_RESET))
+			fp_touch(fp, f, FPP_OUTPUT);
 		break;
 	case DPM_FLOW_PMTU:
 		if ((f->flags & FPF_ACTIVE) && !(f->flags & FPF_RESET))

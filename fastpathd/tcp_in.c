@@ -126,6 +126,7 @@ static void enter_recovery(struct fp_ctx *fp, struct fp_flow *f)
 	f->flags |= FPF_IN_RECOVERY;
 	f->recover_pos = f->tx_max_sent;
 	f->retx_next = f->tx_acked;
+	f->retx_mark = 0;
 	__atomic_store_n(&f->cnt_fast_retx, f->cnt_fast_retx + 1, __ATOMIC_RELAXED);
 	fp->cnt[DPC_FAST_RETX]++;
 	fp_cc_watch(fp, f);
@@ -133,6 +134,28 @@ static void enter_recovery(struct fp_ctx *fp, struct fp_flow *f)
 		fp_touch(fp, f, FPP_OUTPUT); /* tcp_output resends the holes */
 	else
 		tcp_retransmit_segment(fp, f, f->tx_acked);
+}
+
+/*
+ * In SACK recovery, a resend lost too.  The peer SACKed bytes we first sent
+ * after our latest resend (above retx_mark), yet the hole at snd_una, which
+ * was resent before them, is still open: the holes below retx_next are
+ * walked again.  Without this such a hole waited for the retransmission
+ * timeout, and the window restarted from one segment.  Linux finds these
+ * by time (RACK, RFC 8985); by position, as here, its older
+ * tcp_mark_lost_retrans() did.  A resend overtaken by reordering is sent
+ * once more, needlessly.  Each walk needs new data sent after it and SACKed
+ * to be judged lost again, so this cannot loop on old SACK blocks.
+ */
+static void lost_resend_check(struct fp_ctx *fp, struct fp_flow *f)
+{
+	if (!(f->flags & FPF_IN_RECOVERY) || !f->retx_mark || f->sack_high <= f->retx_mark ||
+	    f->tx_acked >= f->retx_next)
+		return;
+	f->retx_next = f->tx_acked;
+	f->retx_mark = 0;
+	fp->cnt[DPC_LOST_RETX]++;
+	fp_touch(fp, f, FPP_OUTPUT);
 }
 
 static bool sack_says_lost(const struct fp_flow *f)
@@ -243,6 +266,7 @@ static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 				   (fin_out && !(f->flags & FPF_TX_FIN_ACKED));
 		if (p->opts.sack_n && (f->flags & FPF_SACK) && outstanding) {
 			sack_input(f, p);
+			lost_resend_check(fp, f);
 			if ((f->flags & FPF_IN_RECOVERY) || f->tx_sent < f->tx_max_sent)
 				fp_touch(fp, f, FPP_OUTPUT); /* pipe shrank: more may go */
 		}
@@ -292,6 +316,8 @@ static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 			f->flags &= ~FPF_IN_RECOVERY;
 		else if (!(f->flags & FPF_SACK)) /* NewReno partial ACK: the next hole is lost too */
 			tcp_retransmit_segment(fp, f, f->tx_acked);
+		else
+			lost_resend_check(fp, f);
 	} else if (sack_says_lost(f) && may_enter_recovery(f)) {
 		enter_recovery(fp, f);
 	}

@@ -414,6 +414,7 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 			if (!fp_qos_admit(fp, f, hl) || send_data(fp, f, hs, hl))
 				return;
 			f->retx_next = hs + hl;
+			f->retx_mark = f->tx_max_sent; /* tcp_in.c lost_resend_check() */
 			f->rtt_tsc = 0; /* Karn */
 			fp->cnt[DPC_TX_RETX]++;
 			continue;

@@ -140,6 +140,24 @@ static bool keepalive_tick(struct sp *sp, struct sp_conn *c, uint32_t id,
 }
 
 /*
+ * The fastpath sends when an ACK comes or the app writes, so a window the
+ * slowpath opens is used at the next ACK.  With fewer than four segments
+ * in flight that ACK may be a round trip away, or never come: their loss
+ * cannot draw three duplicate ACKs, so it waits for the retransmission
+ * timeout, and the window starts again from one segment (a loop under
+ * random loss, where most timeouts found one or two segments in flight and
+ * a window twice that).  Such a flow, with data waiting and the peer's
+ * window open, is told to send at once.  Flows with more in flight hear
+ * ACKs often enough, and are not sent a message for each tick.
+ */
+static bool few_in_flight(const struct sp_fp_flow_view *f, const struct cc_state *cc)
+{
+	uint64_t inflight = f->tx_max_sent - f->tx_acked;
+	return f->tx_written > f->tx_sent && inflight < 4ull * cc->mss &&
+	       inflight + cc->mss <= cc->cwnd && f->tx_sent - f->tx_acked < f->peer_wnd;
+}
+
+/*
  * Congestion control and the retransmission timer of one flow.
  * Return: when it wants to be looked at again (tsc), 0 = not until the
  * fastpath reports new work (data or a FIN sent from idle, a zero window).
@@ -232,6 +250,7 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 			if (c->retries < sp->dp->cfg.max_retries)
 				c->retries++;
 			c->timeouts++;
+			sp->dp->sp_counters[DPC_RTO]++;
 			c->rto_start = sp->now;
 			sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd);
 			sp_fp_flow_retx(sp, id);
@@ -255,7 +274,8 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 			return 0;
 		next = c->ka_next;
 	}
-	sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd);
+	if (sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd) < c->cc.cwnd && few_in_flight(f, &c->cc))
+		sp_fp_flow_cwnd_opened(sp, id);
 	sp_fp_flow_set_rate(sp, id, c->cc.rate_bps);
 	return next;
 }

@@ -432,16 +432,30 @@ void sp_fp_flow_read_info(struct sp *sp, uint32_t id, struct sp_fp_flow_info *in
 	in->core = __atomic_load_n(&f->core, __ATOMIC_RELAXED);
 }
 
-/** sp_fp_flow_set_cwnd - congestion control's window for installed flow @id. */
-void sp_fp_flow_set_cwnd(struct sp *sp, uint32_t id, uint32_t cwnd)
+/**
+ * sp_fp_flow_set_cwnd - congestion control's window for installed flow @id.
+ * Return: the window it replaced.
+ */
+uint32_t sp_fp_flow_set_cwnd(struct sp *sp, uint32_t id, uint32_t cwnd)
 {
 	DP_ASSERT_SP();
 	uint32_t *p = &sp->dp->flows[id].cwnd;
+	uint32_t was = __atomic_load_n(p, __ATOMIC_RELAXED);
 
 	/* unchanged: no store, which would take the line from the core
 	 * that reads it for every segment */
-	if (__atomic_load_n(p, __ATOMIC_RELAXED) != cwnd)
+	if (was != cwnd)
 		__atomic_store_n(p, cwnd, __ATOMIC_RELAXED);
+	return was;
+}
+
+/**
+ * sp_fp_flow_cwnd_opened - the window of flow @id grew: have the fastpath
+ * send what it lets go now, not at the next ACK (conn_timer.c says when).
+ */
+void sp_fp_flow_cwnd_opened(struct sp *sp, uint32_t id)
+{
+	send_fp(sp, DPM_FLOW_CWND, id, 0, NULL);
 }
 
 /** sp_fp_flow_set_rate - congestion control's pacing rate, bits/s (0 = unpaced). */

@@ -101,7 +101,8 @@ unsigned int sp_fp_recv(struct sp *sp, struct dp_msg *msgs, unsigned int n);
 /* installed flows: the only fields the slowpath reads or writes */
 void sp_fp_flow_read(struct sp *sp, uint32_t id, struct sp_fp_flow_view *v);
 void sp_fp_flow_read_info(struct sp *sp, uint32_t id, struct sp_fp_flow_info *in);
-void sp_fp_flow_set_cwnd(struct sp *sp, uint32_t id, uint32_t cwnd);
+uint32_t sp_fp_flow_set_cwnd(struct sp *sp, uint32_t id, uint32_t cwnd);
+void sp_fp_flow_cwnd_opened(struct sp *sp, uint32_t id);
 void sp_fp_flow_set_rate(struct sp *sp, uint32_t id, uint64_t pacing_bps);
 
 /* counters, for status */

@@ -149,6 +149,9 @@ Test(close_retx, unanswered_data_backs_off_then_resets)
 	expect_backoff_then_rst(iss + 1, false);
 	char b;
 	WAIT_FOR(bp_recv(H.app, h, &b, 1) == -ETIMEDOUT, 1000);
+	/* three timeouts resent, the fourth gave up */
+	cr_assert_eq(h_count(DPC_RTO), 3, "retransmission_timeouts %lu",
+		     (unsigned long)h_count(DPC_RTO));
 }
 
 /* a peer that keeps answering our zero-window probes keeps the flow, even

@@ -307,3 +307,102 @@ Test(sack_ecn, a_window_that_fills_grows_before_the_timeout)
 	cr_assert_lt((rte_rdtsc() - sent) / (rte_get_tsc_hz() / 1000), 200,
 		     "the window grew only at the retransmission timer's visit");
 }
+
+/*
+ * A resend lost too: the peer SACKs new data sent after our resend of
+ * segment 2, yet still acks only segment 1.  Segment 2 goes again at once,
+ * not after the retransmission timeout (200 ms here), and only once.
+ */
+Test(sack_ecn, a_lost_resend_is_sent_again_before_the_timeout)
+{
+	uint32_t iss;
+	int h = open_passive(9002, false, &iss);
+	enum { MSS = 1460, NSEG = 6 };
+	static char data[MSS * (NSEG + 1)];
+	for (unsigned i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + i % 19);
+	cr_assert_eq(bp_send(H.app, h, data, MSS * NSEG), MSS * NSEG);
+	struct pkt_tcp p;
+	for (int i = 0; i < NSEG; i++)
+		EXPECT_SEG(p, 1000);
+	uint32_t base = iss + 1;
+	uint32_t b1[][2] = { { base + 4 * MSS, base + 6 * MSS }, { base + 2 * MSS, base + 3 * MSS } };
+	for (int i = 0; i < 3; i++)
+		ack_sack(base + MSS, 2, b1);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, base + MSS, "hole 2 resent first, got +%u", p.seq - base);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, base + 3 * MSS, "then hole 4, got +%u", p.seq - base);
+
+	/* 4's resend arrived, 2's did not: nothing sent after the resends
+	 * is SACKed yet, so no news of its loss */
+	uint32_t b2[][2] = { { base + 2 * MSS, base + 6 * MSS } };
+	ack_sack(base + MSS, 1, b2);
+	expect_no_segment(30);
+	cr_assert_eq(h_count(DPC_LOST_RETX), 0);
+
+	/* new data goes; its SACK shows that 2's resend was lost */
+	cr_assert_eq(bp_send(H.app, h, data + NSEG * MSS, MSS), MSS);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, base + NSEG * MSS, "new data, got +%u", p.seq - base);
+	uint32_t b3[][2] = { { base + 2 * MSS, base + 7 * MSS } };
+	ack_sack(base + MSS, 1, b3);
+	EXPECT_SEG(p, 100);
+	cr_assert_eq(p.seq, base + MSS, "segment 2 again, got +%u", p.seq - base);
+	cr_assert_eq(p.payload_len, MSS);
+	cr_assert_arr_eq(p.payload, data + MSS, MSS);
+	cr_assert_eq(h_count(DPC_LOST_RETX), 1);
+
+	/* the same news again is no new loss: no third copy */
+	ack_sack(base + MSS, 1, b3);
+	ack_sack(base + MSS, 1, b3);
+	expect_no_segment(50);
+	cr_assert_eq(h_count(DPC_LOST_RETX), 1);
+
+	ack_sack(base + 7 * MSS, 0, NULL);
+	expect_no_segment(30);
+}
+
+static void one_segment_config(struct bp_config *c)
+{
+	c->min_rto_ms = 200;
+	c->init_cwnd_segs = 1;
+}
+
+static void one_segment_start(void)
+{
+	h_start_with(one_segment_config);
+}
+
+TestSuite(small_window, .init = one_segment_start, .fini = h_stop, .timeout = 30);
+
+/*
+ * The slowpath opens the window of a flow with one segment in flight and
+ * data waiting: the next segment leaves at once, not at the next ACK (here
+ * none comes; the retransmission timer is 200 ms).  It used to wait, and
+ * under random loss such flows met one timeout after another.
+ */
+Test(small_window, an_opened_window_is_used_without_waiting_for_an_ack)
+{
+	enum { MSS = 1460 };
+	uint32_t iss;
+	int h = open_passive(9003, false, &iss);
+	cr_assert_eq(flow_cwnd(h), MSS);
+	static char data[4 * MSS];
+	memset(data, 'w', sizeof(data));
+	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
+	struct pkt_tcp p;
+	uint32_t base = iss + 1;
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, base);
+	expect_no_segment(20); /* one segment's window */
+	ack_sack(base + MSS, 0, NULL);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, base + MSS, "the ACK lets segment 2 go, got +%u", p.seq - base);
+	/* slow start: the acked segment opens the window by one more */
+	EXPECT_SEG(p, 100);
+	cr_assert_eq(p.seq, base + 2 * MSS, "segment 3 as the window opens, got +%u",
+		     p.seq - base);
+	cr_assert_eq(flow_cwnd(h), 2 * MSS);
+	expect_no_segment(30);
+}
