@@ -277,13 +277,19 @@ struct fp_flow {
 	 * lines every segment touches stay together (fp_flow_prefetch()) --- */
 	uint64_t rx_fin_held;               /* a FIN that came out of order: its
 					     * position + 1 (0: none) */
-	uint64_t retx_mark;                 /* recovery: tx_max_sent at the last hole
-					     * resent (0: none since the walk began) */
 	struct fp_range ooo[FP_OOO_MAX];    /* held out-of-order data, sorted, disjoint;
 					     * ooo_n of them */
 	struct fp_range sacked[FP_SACK_MAX]; /* peer's SACK scoreboard above tx_acked,
 					      * sorted; sacked_n of them */
+	uint64_t retx_mark;                 /* recovery: tx_max_sent at the last hole
+					     * resent (0: none since the walk began) */
+	uint8_t fast_retx_due;              /* SACK recovery entered, no hole resent
+					     * yet: counted at the first (tcp_output()) */
 } __rte_cache_aligned;
+
+/* fastpathd/NOTES.md: every segment's fields fit the lines fp_flow_prefetch() fetches */
+_Static_assert(offsetof(struct fp_flow, ooo) <= 6 * RTE_CACHE_LINE_SIZE,
+	       "the fields every segment touches stay in fp_flow's first six lines");
 
 /* fields the two threads share through relaxed atomics must be naturally
  * aligned, or a load could see half of a store (ownership table above) */
@@ -606,8 +612,8 @@ enum dp_counter {
 	DPC_RX_DUP,           /* fully duplicate segments */
 	DPC_TX_RETX,          /* segments retransmitted */
 	DPC_FAST_RETX,
-	DPC_LOST_RETX,        /* recovery: resends found lost, their holes walked again */
-	DPC_RTO,              /* retransmission timeouts (slowpath/conn_timer.c) */
+	DPC_LOST_RETX,        /* recoveries that found their resends lost: holes walked again */
+	DPC_RTO,              /* retransmission timeouts, not zero-window probes (slowpath) */
 	DPC_ARP_REPLIES, DPC_ICMP_ECHO,
 	DPC_APP_BAD_ENTRY,    /* malformed doorbell / ctrl entries */
 	DPC_EVQ_OVERFLOW,

@@ -260,6 +260,7 @@ static inline void fp_capture_rx(struct fp_ctx *fp, struct rte_mbuf *m, bool fro
 void tcp_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp *p);
 void tcp_rx_closed(struct fp_ctx *fp, struct fp_flow *f);
 void tcp_rx_abort(struct fp_ctx *fp, struct fp_flow *f);
+void tcp_fast_retx_count(struct fp_ctx *fp, struct fp_flow *f);
 
 /* fp_rpc.c */
 struct rpc_frame_hdr;

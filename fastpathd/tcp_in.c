@@ -120,6 +120,18 @@ static void sack_input(struct fp_flow *f, const struct pkt_tcp *p)
 	sack_totals(f);
 }
 
+/**
+ * tcp_fast_retx_count - a fast retransmit: counted, and reported to the
+ * slowpath, whose congestion control cuts the window for it.
+ */
+void tcp_fast_retx_count(struct fp_ctx *fp, struct fp_flow *f)
+{
+	f->fast_retx_due = 0;
+	__atomic_store_n(&f->cnt_fast_retx, f->cnt_fast_retx + 1, __ATOMIC_RELAXED);
+	fp->cnt[DPC_FAST_RETX]++;
+	fp_cc_watch(fp, f);
+}
+
 /* loss detected (dup ACKs or SACKed bytes past the threshold) */
 static void enter_recovery(struct fp_ctx *fp, struct fp_flow *f)
 {
@@ -127,13 +139,17 @@ static void enter_recovery(struct fp_ctx *fp, struct fp_flow *f)
 	f->recover_pos = f->tx_max_sent;
 	f->retx_next = f->tx_acked;
 	f->retx_mark = 0;
-	__atomic_store_n(&f->cnt_fast_retx, f->cnt_fast_retx + 1, __ATOMIC_RELAXED);
-	fp->cnt[DPC_FAST_RETX]++;
-	fp_cc_watch(fp, f);
-	if (f->flags & FPF_SACK)
-		fp_touch(fp, f, FPP_OUTPUT); /* tcp_output resends the holes */
-	else
+	if (f->flags & FPF_SACK) {
+		/* tcp_output() resends the holes, at the end of this burst of
+		 * segments.  It counts the fast retransmit at the first: a
+		 * hole that the late segment fills first (reordering: it
+		 * came in the same burst as the SACKs) cuts no window */
+		f->fast_retx_due = 1;
+		fp_touch(fp, f, FPP_OUTPUT);
+	} else {
+		tcp_fast_retx_count(fp, f);
 		tcp_retransmit_segment(fp, f, f->tx_acked);
+	}
 }
 
 /*

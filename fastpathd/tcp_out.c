@@ -413,6 +413,8 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 				hl = room;
 			if (!fp_qos_admit(fp, f, hl) || send_data(fp, f, hs, hl))
 				return;
+			if (f->fast_retx_due)
+				tcp_fast_retx_count(fp, f);
 			f->retx_next = hs + hl;
 			f->retx_mark = f->tx_max_sent; /* tcp_in.c lost_resend_check() */
 			f->rtt_tsc = 0; /* Karn */

@@ -146,15 +146,21 @@ static bool keepalive_tick(struct sp *sp, struct sp_conn *c, uint32_t id,
  * cannot draw three duplicate ACKs, so it waits for the retransmission
  * timeout, and the window starts again from one segment (a loop under
  * random loss, where most timeouts found one or two segments in flight and
- * a window twice that).  Such a flow, with data waiting and the peer's
- * window open, is told to send at once.  Flows with more in flight hear
- * ACKs often enough, and are not sent a message for each tick.
+ * a window twice that).  Such a flow is told to send at once if the old
+ * window @was held it back and the new one lets a segment go, with data
+ * waiting and the peer's window open.  Flows with more in flight hear ACKs
+ * often enough; paced flows wait for their pacer, not the window.
  */
-static bool few_in_flight(const struct sp_fp_flow_view *f, const struct cc_state *cc)
+static bool window_opened_for_few(const struct sp_fp_flow_view *f, const struct cc_state *cc,
+				  uint32_t was)
 {
-	uint64_t inflight = f->tx_max_sent - f->tx_acked;
-	return f->tx_written > f->tx_sent && inflight < 4ull * cc->mss &&
-	       inflight + cc->mss <= cc->cwnd && f->tx_sent - f->tx_acked < f->peer_wnd;
+	/* after a timeout's go-back, what is in flight is what went again */
+	uint64_t sent = f->tx_sent < f->tx_max_sent ? f->tx_sent : f->tx_max_sent;
+	uint64_t inflight = sent > f->tx_acked ? sent - f->tx_acked : 0;
+
+	return !cc->rate_bps && f->tx_written > sent && inflight < 4ull * cc->mss &&
+	       inflight + cc->mss > was && inflight + cc->mss <= cc->cwnd &&
+	       inflight < f->peer_wnd;
 }
 
 /*
@@ -250,7 +256,8 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 			if (c->retries < sp->dp->cfg.max_retries)
 				c->retries++;
 			c->timeouts++;
-			sp->dp->sp_counters[DPC_RTO]++;
+			if (inflight || fin_out) /* not a zero-window probe */
+				sp->dp->sp_counters[DPC_RTO]++;
 			c->rto_start = sp->now;
 			sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd);
 			sp_fp_flow_retx(sp, id);
@@ -274,7 +281,8 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 			return 0;
 		next = c->ka_next;
 	}
-	if (sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd) < c->cc.cwnd && few_in_flight(f, &c->cc))
+	uint32_t was = sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd);
+	if (was < c->cc.cwnd && window_opened_for_few(f, &c->cc, was))
 		sp_fp_flow_cwnd_opened(sp, id);
 	sp_fp_flow_set_rate(sp, id, c->cc.rate_bps);
 	return next;

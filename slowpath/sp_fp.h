@@ -83,6 +83,7 @@ void sp_fp_flow_forget(struct sp *sp, uint32_t id);
 uint32_t sp_fp_rpc_stats(struct sp *sp, struct dp_rpc_stat *out, uint32_t max);
 void sp_fp_flow_retx(struct sp *sp, uint32_t id);
 void sp_fp_flow_probe(struct sp *sp, uint32_t id);
+void sp_fp_flow_cwnd_opened(struct sp *sp, uint32_t id);
 void sp_fp_flow_pmtu(struct sp *sp, uint32_t id, uint16_t mss, bool no_df, bool resend);
 void sp_fp_flow_neigh(struct sp *sp, uint32_t id, const struct rte_ether_addr *mac);
 void sp_fp_flow_shutwr(struct sp *sp, uint32_t id, unsigned how, uint32_t rpc_posted);
@@ -102,7 +103,6 @@ unsigned int sp_fp_recv(struct sp *sp, struct dp_msg *msgs, unsigned int n);
 void sp_fp_flow_read(struct sp *sp, uint32_t id, struct sp_fp_flow_view *v);
 void sp_fp_flow_read_info(struct sp *sp, uint32_t id, struct sp_fp_flow_info *in);
 uint32_t sp_fp_flow_set_cwnd(struct sp *sp, uint32_t id, uint32_t cwnd);
-void sp_fp_flow_cwnd_opened(struct sp *sp, uint32_t id);
 void sp_fp_flow_set_rate(struct sp *sp, uint32_t id, uint64_t pacing_bps);
 
 /* counters, for status */

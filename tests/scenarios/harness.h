@@ -182,7 +182,8 @@ static size_t h_build(const struct seg *s, uint8_t *buf, size_t cap)
 	return len;
 }
 
-static void h_inject(const struct seg *s)
+/* the mbuf h_inject() sends for @s */
+static struct rte_mbuf *h_mbuf(const struct seg *s)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(H.dp.pool);
 	cr_assert(m);
@@ -198,10 +199,31 @@ static void h_inject(const struct seg *s)
 		rte_pktmbuf_trim(m, total - s->split);
 		cr_assert_eq(rte_pktmbuf_chain(m, tail), 0);
 	}
-	cr_assert_eq(rte_ring_enqueue(H.rx, m), 0);
+	return m;
+}
+
+static void h_kick(void)
+{
 	uint64_t one = 1;
 	ssize_t r = write(H.dp.core[0].kick_fd, &one, sizeof(one)); /* ring ports have no interrupt */
 	(void)r;
+}
+
+static void h_inject(const struct seg *s)
+{
+	cr_assert_eq(rte_ring_enqueue(H.rx, h_mbuf(s)), 0);
+	h_kick();
+}
+
+/* segments @s[0..@n) that arrive together: one receive burst of the fastpath */
+static __attribute__((unused)) void h_inject_burst(const struct seg *s, unsigned n)
+{
+	struct rte_mbuf *m[8];
+	cr_assert_leq(n, 8);
+	for (unsigned i = 0; i < n; i++)
+		m[i] = h_mbuf(&s[i]);
+	cr_assert_eq(rte_ring_enqueue_bulk(H.rx, (void **)m, n, NULL), n);
+	h_kick();
 }
 
 /* counter @c, the fastpath's and the slowpath's share */
@@ -268,9 +290,7 @@ static __attribute__((unused)) void h_inject_raw(const uint8_t *frame, size_t le
 	uint8_t *buf = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
 	memcpy(buf, frame, len);
 	cr_assert_eq(rte_ring_enqueue(H.rx, m), 0);
-	uint64_t one = 1;
-	ssize_t r = write(H.dp.core[0].kick_fd, &one, sizeof(one));
-	(void)r;
+	h_kick();
 }
 
 #define EXPECT_SEG(p, ms) cr_assert(h_next_tcp(&(p), (ms)), "expected a segment within %d ms", (ms))

@@ -311,9 +311,22 @@ Test(sack_ecn, a_window_that_fills_grows_before_the_timeout)
 /*
  * A resend lost too: the peer SACKs new data sent after our resend of
  * segment 2, yet still acks only segment 1.  Segment 2 goes again at once,
- * not after the retransmission timeout (200 ms here), and only once.
+ * not after the retransmission timeout (1 s here), and only once.
  */
-Test(sack_ecn, a_lost_resend_is_sent_again_before_the_timeout)
+static void slow_rto_config(struct bp_config *c)
+{
+	c->min_rto_ms = 1000;
+}
+
+static void slow_rto_start(void)
+{
+	h_start_with(slow_rto_config);
+}
+
+/* a timeout far from the script's steps: what goes out is recovery's alone */
+TestSuite(sack_slow_rto, .init = slow_rto_start, .fini = h_stop, .timeout = 30);
+
+Test(sack_slow_rto, a_lost_resend_is_sent_again_before_the_timeout)
 {
 	uint32_t iss;
 	int h = open_passive(9002, false, &iss);
@@ -363,6 +376,50 @@ Test(sack_ecn, a_lost_resend_is_sent_again_before_the_timeout)
 	expect_no_segment(30);
 }
 
+/*
+ * Reordering: the peer's SACKs say segment 2 is lost, but the ACK that
+ * its late arrival draws comes in the same burst.  Nothing is resent and
+ * no window is cut.  A real hole afterwards still is resent, counted as a
+ * fast retransmit, and cuts the window.
+ */
+Test(sack_ecn, a_hole_filled_in_the_same_burst_cuts_no_window)
+{
+	uint32_t iss;
+	int h = open_passive(9004, false, &iss);
+	enum { MSS = 1460, NSEG = 6 };
+	static char data[2 * MSS * NSEG];
+	memset(data, 'r', sizeof(data));
+	uint32_t start = flow_cwnd(h), base = iss + 1;
+	cr_assert_eq(bp_send(H.app, h, data, MSS * NSEG), MSS * NSEG);
+	struct pkt_tcp p;
+	for (int i = 0; i < NSEG; i++)
+		EXPECT_SEG(p, 1000);
+	struct seg late[2] = {
+		{ .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = base + MSS, .wnd = 65535,
+		  .sack_n = 1, .sack = { { base + 2 * MSS, base + 6 * MSS } } },
+		{ .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = base + 6 * MSS, .wnd = 65535 },
+	};
+	h_inject_burst(late, 2);
+	expect_no_segment(50);
+	cr_assert_eq(h_count(DPC_FAST_RETX), 0);
+	cr_assert_eq(h_count(DPC_TX_RETX), 0);
+	cr_assert_geq(flow_cwnd(h), start, "the window was cut from %u to %u", start,
+		      flow_cwnd(h));
+
+	/* the next six, and segment 8 really lost */
+	base += NSEG * MSS;
+	cr_assert_eq(bp_send(H.app, h, data + NSEG * MSS, MSS * NSEG), MSS * NSEG);
+	for (int i = 0; i < NSEG; i++)
+		EXPECT_SEG(p, 1000);
+	uint32_t b[][2] = { { base + 2 * MSS, base + 6 * MSS } };
+	ack_sack(base + MSS, 1, b);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, base + MSS, "the hole resent, got +%u", p.seq - base);
+	cr_assert_eq(h_count(DPC_FAST_RETX), 1);
+	WAIT_FOR(flow_cwnd(h) < start, 1000);
+	ack_sack(base + NSEG * MSS, 0, NULL);
+}
+
 static void one_segment_config(struct bp_config *c)
 {
 	c->min_rto_ms = 200;
@@ -405,4 +462,46 @@ Test(small_window, an_opened_window_is_used_without_waiting_for_an_ack)
 		     p.seq - base);
 	cr_assert_eq(flow_cwnd(h), 2 * MSS);
 	expect_no_segment(30);
+}
+
+static void three_segment_config(struct bp_config *c)
+{
+	c->min_rto_ms = 200;
+	c->init_cwnd_segs = 3;
+}
+
+static void three_segment_start(void)
+{
+	h_start_with(three_segment_config);
+}
+
+TestSuite(small_window_3, .init = three_segment_start, .fini = h_stop, .timeout = 30);
+
+/*
+ * The same after a timeout: its go-back resends from snd_una under a
+ * window of one segment, the rest of the old flight still outstanding.
+ * What counts as in flight is what went again, so the window the first
+ * ACK opens is used at once.
+ */
+Test(small_window_3, a_window_opened_during_a_go_back_is_used_at_once)
+{
+	enum { MSS = 1460 };
+	uint32_t iss;
+	int h = open_passive(9005, false, &iss);
+	static char data[6 * MSS];
+	memset(data, 'g', sizeof(data));
+	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
+	struct pkt_tcp p;
+	uint32_t base = iss + 1;
+	for (int i = 0; i < 3; i++)
+		EXPECT_SEG(p, 1000);
+	EXPECT_SEG(p, 1000); /* the timeout */
+	cr_assert_eq(p.seq, base, "the go-back starts at snd_una, got +%u", p.seq - base);
+	cr_assert_eq(h_count(DPC_RTO), 1);
+	ack_sack(base + MSS, 0, NULL);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.seq, base + MSS, "the ACK lets segment 2 go again, got +%u", p.seq - base);
+	EXPECT_SEG(p, 100);
+	cr_assert_eq(p.seq, base + 2 * MSS, "segment 3 as the window opens, got +%u",
+		     p.seq - base);
 }
