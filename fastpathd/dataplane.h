@@ -256,7 +256,8 @@ struct fp_flow {
 	/* --- counters for the slowpath (fp writes relaxed) --- */
 	uint64_t cnt_acked;                 /* bytes newly acked, total */
 	uint64_t cnt_ecn_acked;             /* bytes acked with ECE set */
-	uint32_t cnt_fast_retx;             /* fast retransmits entered */
+	uint32_t cnt_fast_retx;             /* fast retransmits (SACK: counted when a
+					     * hole is still open at the round's end) */
 	uint32_t rtt_us;                    /* latest RTT sample, 0 = none */
 	uint32_t srtt_us, rttvar_us;        /* RFC 6298 estimator, fp-owned */
 	uint32_t cnt_cwnd_limited;          /* times data waited for cwnd */

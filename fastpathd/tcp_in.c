@@ -139,17 +139,26 @@ static void enter_recovery(struct fp_ctx *fp, struct fp_flow *f)
 	f->recover_pos = f->tx_max_sent;
 	f->retx_next = f->tx_acked;
 	f->retx_mark = 0;
-	if (f->flags & FPF_SACK) {
-		/* tcp_output() resends the holes, at the end of this burst of
-		 * segments.  It counts the fast retransmit at the first: a
-		 * hole that the late segment fills first (reordering: it
-		 * came in the same burst as the SACKs) cuts no window */
+	if ((f->flags & FPF_SACK) && f->sacked_n && f->tx_sent == f->tx_max_sent) {
+		/* tcp_output() resends the holes at the end of this round of
+		 * the core's loop, and counts the fast retransmit if a hole
+		 * is still open then: one that the late segment fills first
+		 * (reordering: it came in the same round as the SACKs) cuts
+		 * no window */
 		f->fast_retx_due = 1;
 		fp_touch(fp, f, FPP_OUTPUT);
-	} else {
-		tcp_fast_retx_count(fp, f);
-		tcp_retransmit_segment(fp, f, f->tx_acked);
+		return;
 	}
+	tcp_fast_retx_count(fp, f);
+	if (f->tx_sent < f->tx_max_sent) {
+		/* during a timeout's go-back, which resends every byte not
+		 * SACKed: the walk of the holes would only resend them twice */
+		f->retx_next = f->tx_max_sent;
+		fp_touch(fp, f, FPP_OUTPUT);
+		return;
+	}
+	/* NewReno, or duplicate ACKs that name no hole: snd_una's segment */
+	tcp_retransmit_segment(fp, f, f->tx_acked);
 }
 
 /*
@@ -328,9 +337,10 @@ static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 			f->retx_next = f->tx_acked;
 	}
 	if (f->flags & FPF_IN_RECOVERY) {
-		if (ack_pos >= f->recover_pos)
+		if (ack_pos >= f->recover_pos) {
 			f->flags &= ~FPF_IN_RECOVERY;
-		else if (!(f->flags & FPF_SACK)) /* NewReno partial ACK: the next hole is lost too */
+			f->fast_retx_due = 0;
+		} else if (!(f->flags & FPF_SACK)) /* NewReno partial ACK: the next hole is lost too */
 			tcp_retransmit_segment(fp, f, f->tx_acked);
 		else
 			lost_resend_check(fp, f);

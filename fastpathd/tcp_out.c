@@ -384,6 +384,14 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 	uint64_t end = (f->flags & FPF_TX_FIN_REQ) ? f->tx_fin_pos : f->tx_written;
 	uint64_t cwnd = __atomic_load_n(&f->cwnd, __ATOMIC_RELAXED);
 	uint64_t wnd_edge = f->tx_acked + f->peer_wnd; /* the peer's receive window */
+	uint64_t hs, hl;
+
+	/* SACK recovery declared this round: a hole still open at its end is
+	 * loss (tcp_in.c enter_recovery()), whether or not the window lets
+	 * its resend go yet */
+	if (f->fast_retx_due && (f->flags & FPF_IN_RECOVERY) &&
+	    next_hole(f, f->retx_next > f->tx_acked ? f->retx_next : f->tx_acked, &hs, &hl))
+		tcp_fast_retx_count(fp, f);
 
 	for (;;) {
 		if (fp_tx_wait(fp, f))
@@ -403,7 +411,7 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 			}
 			break;
 		}
-		uint64_t room = cwnd - pipe, hs, hl;
+		uint64_t room = cwnd - pipe;
 
 		if ((f->flags & FPF_IN_RECOVERY) && f->tx_sent == f->tx_max_sent &&
 		    next_hole(f, f->retx_next > f->tx_acked ? f->retx_next : f->tx_acked, &hs, &hl)) {
@@ -413,8 +421,6 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 				hl = room;
 			if (!fp_qos_admit(fp, f, hl) || send_data(fp, f, hs, hl))
 				return;
-			if (f->fast_retx_due)
-				tcp_fast_retx_count(fp, f);
 			f->retx_next = hs + hl;
 			f->retx_mark = f->tx_max_sent; /* tcp_in.c lost_resend_check() */
 			f->rtt_tsc = 0; /* Karn */
@@ -545,6 +551,11 @@ static bool go_back(struct fp_ctx *fp, struct fp_flow *f, bool keep_sacks)
 		 * still counts while the data before it is resent */
 		if (fin_out)
 			f->flags |= FPF_TX_FIN_RESEND;
+		/* a path MTU go-back resends a loss that recovery had not
+		 * counted yet: count it (a timeout cuts the window itself) */
+		if (keep_sacks && f->fast_retx_due && (f->flags & FPF_IN_RECOVERY))
+			tcp_fast_retx_count(fp, f);
+		f->fast_retx_due = 0;
 		f->flags &= ~FPF_IN_RECOVERY;
 		f->dupacks = 0;
 		f->rtt_tsc = 0;

@@ -145,8 +145,8 @@ static bool keepalive_tick(struct sp *sp, struct sp_conn *c, uint32_t id,
  * in flight that ACK may be a round trip away, or never come: their loss
  * cannot draw three duplicate ACKs, so it waits for the retransmission
  * timeout, and the window starts again from one segment (a loop under
- * random loss, where most timeouts found one or two segments in flight and
- * a window twice that).  Such a flow is told to send at once if the old
+ * random loss, where most timeouts found one segment in flight and a
+ * window of two).  Such a flow is told to send at once if the old
  * window @was held it back and the new one lets a segment go, with data
  * waiting and the peer's window open.  Flows with more in flight hear ACKs
  * often enough; paced flows wait for their pacer, not the window.

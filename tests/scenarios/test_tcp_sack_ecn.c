@@ -382,7 +382,7 @@ Test(sack_slow_rto, a_lost_resend_is_sent_again_before_the_timeout)
  * no window is cut.  A real hole afterwards still is resent, counted as a
  * fast retransmit, and cuts the window.
  */
-Test(sack_ecn, a_hole_filled_in_the_same_burst_cuts_no_window)
+Test(sack_slow_rto, a_hole_filled_in_the_same_burst_cuts_no_window)
 {
 	uint32_t iss;
 	int h = open_passive(9004, false, &iss);
@@ -416,7 +416,34 @@ Test(sack_ecn, a_hole_filled_in_the_same_burst_cuts_no_window)
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.seq, base + MSS, "the hole resent, got +%u", p.seq - base);
 	cr_assert_eq(h_count(DPC_FAST_RETX), 1);
-	WAIT_FOR(flow_cwnd(h) < start, 1000);
+	WAIT_FOR(flow_cwnd(h) < start, 500);
+	cr_assert_eq(h_count(DPC_RTO), 0, "the cut must be recovery's, not a timeout's");
+	ack_sack(base + NSEG * MSS, 0, NULL);
+}
+
+/*
+ * A SACK flow whose three duplicate ACKs name no hole (a peer that sends
+ * no blocks on them): snd_una's segment is resent at once, as NewReno
+ * does, not at the timeout.
+ */
+Test(sack_slow_rto, duplicate_acks_without_blocks_resend_snd_una)
+{
+	uint32_t iss;
+	int h = open_passive(9006, false, &iss);
+	enum { MSS = 1460, NSEG = 6 };
+	static char data[MSS * NSEG];
+	memset(data, 'd', sizeof(data));
+	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
+	struct pkt_tcp p;
+	for (int i = 0; i < NSEG; i++)
+		EXPECT_SEG(p, 1000);
+	uint32_t base = iss + 1;
+	for (int i = 0; i < 4; i++) /* segment 1's ACK, then three duplicates */
+		ack_sack(base + MSS, 0, NULL);
+	EXPECT_SEG(p, 100);
+	cr_assert_eq(p.seq, base + MSS, "snd_una's segment, got +%u", p.seq - base);
+	cr_assert_eq(p.payload_len, MSS);
+	cr_assert_eq(h_count(DPC_FAST_RETX), 1);
 	ack_sack(base + NSEG * MSS, 0, NULL);
 }
 
