@@ -473,9 +473,13 @@ void fx_slowpath(struct fx_in *in)
 		if (!(f->flags & FPF_RESET))
 			tcp_send_probe(fp, f);
 		break;
-	case 3: /* congestion control moved cwnd */
-		__atomic_store_n(&f->cwnd, f->mss * (1u + fx_u8(in) % 64), __ATOMIC_RELAXED);
+	case 3: { /* congestion control moved cwnd, maybe with DPM_FLOW_CWND */
+		uint8_t c = fx_u8(in);
+		__atomic_store_n(&f->cwnd, f->mss * (1u + c % 64), __ATOMIC_RELAXED);
+		if ((c & 0x40) && !(f->flags & FPF_RESET))
+			fp_touch(fp, f, FPP_OUTPUT);
 		break;
+	}
 	case 4: { /* pacing rate changed */
 		uint8_t r = fx_u8(in);
 		__atomic_store_n(&f->pacing_bps, r ? 1000000ull * r : 0, __ATOMIC_RELAXED);
