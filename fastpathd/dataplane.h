@@ -284,8 +284,8 @@ struct fp_flow {
 					      * sorted; sacked_n of them */
 	uint64_t retx_mark;                 /* recovery: tx_max_sent at the last hole
 					     * resent (0: none since the walk began) */
-	uint8_t fast_retx_due;              /* SACK recovery entered, no hole resent
-					     * yet: counted at the first (tcp_output()) */
+	uint8_t fast_retx_due;              /* SACK recovery declared, not counted yet:
+					     * tcp_output() counts it if a hole is open */
 } __rte_cache_aligned;
 
 /* fastpathd/NOTES.md: every segment's fields fit the lines fp_flow_prefetch() fetches */
