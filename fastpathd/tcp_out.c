@@ -273,6 +273,12 @@ static uint64_t sacked_within(const struct fp_flow *f, uint64_t from, uint64_t t
 	return n;
 }
 
+/* recovery: where the walk of the holes goes on (tcp_in.c moves retx_next) */
+static uint64_t retx_from(const struct fp_flow *f)
+{
+	return f->retx_next > f->tx_acked ? f->retx_next : f->tx_acked;
+}
+
 /*
  * Bytes believed to be in the network (RFC 6675's "pipe", simplified):
  * everything sent and not acknowledged, minus what the peer SACKed, and in
@@ -287,7 +293,7 @@ static uint64_t pipe_bytes(const struct fp_flow *f)
 		return f->tx_sent - f->tx_acked - sacked_within(f, f->tx_acked, f->tx_sent);
 	uint64_t pipe = f->tx_max_sent - f->tx_acked - f->sacked_bytes;
 	if (f->flags & FPF_IN_RECOVERY) {
-		uint64_t from = f->retx_next > f->tx_acked ? f->retx_next : f->tx_acked;
+		uint64_t from = retx_from(f);
 		if (from < f->sack_high) {
 			uint64_t lost = f->sack_high - from - sacked_within(f, from, f->sack_high);
 			pipe = pipe > lost ? pipe - lost : 0;
@@ -388,9 +394,9 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 
 	/* SACK recovery declared this round: a hole still open at its end is
 	 * loss (tcp_in.c enter_recovery()), whether or not the window lets
-	 * its resend go yet */
-	if (f->fast_retx_due && (f->flags & FPF_IN_RECOVERY) &&
-	    next_hole(f, f->retx_next > f->tx_acked ? f->retx_next : f->tx_acked, &hs, &hl))
+	 * its resend go yet.  flags first: fast_retx_due sits on a line only
+	 * recovery touches */
+	if ((f->flags & FPF_IN_RECOVERY) && f->fast_retx_due && next_hole(f, retx_from(f), &hs, &hl))
 		tcp_fast_retx_count(fp, f);
 
 	for (;;) {
@@ -414,7 +420,7 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f)
 		uint64_t room = cwnd - pipe;
 
 		if ((f->flags & FPF_IN_RECOVERY) && f->tx_sent == f->tx_max_sent &&
-		    next_hole(f, f->retx_next > f->tx_acked ? f->retx_next : f->tx_acked, &hs, &hl)) {
+		    next_hole(f, retx_from(f), &hs, &hl)) {
 			if (hl > room && room < f->mss)
 				break;
 			if (hl > room)

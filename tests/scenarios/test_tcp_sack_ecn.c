@@ -308,11 +308,6 @@ Test(sack_ecn, a_window_that_fills_grows_before_the_timeout)
 		     "the window grew only at the retransmission timer's visit");
 }
 
-/*
- * A resend lost too: the peer SACKs new data sent after our resend of
- * segment 2, yet still acks only segment 1.  Segment 2 goes again at once,
- * not after the retransmission timeout (1 s here), and only once.
- */
 static void slow_rto_config(struct bp_config *c)
 {
 	c->min_rto_ms = 1000;
@@ -326,6 +321,11 @@ static void slow_rto_start(void)
 /* a timeout far from the script's steps: what goes out is recovery's alone */
 TestSuite(sack_slow_rto, .init = slow_rto_start, .fini = h_stop, .timeout = 30);
 
+/*
+ * A resend lost too: the peer SACKs new data sent after our resend of
+ * segment 2, yet still acks only segment 1.  Segment 2 goes again at once,
+ * not after the retransmission timeout (1 s here), and only once.
+ */
 Test(sack_slow_rto, a_lost_resend_is_sent_again_before_the_timeout)
 {
 	uint32_t iss;
