@@ -286,6 +286,14 @@ struct fp_flow {
 					     * resent (0: none since the walk began) */
 	uint8_t fast_retx_due;              /* SACK recovery declared, not counted yet:
 					     * tcp_output() counts it if a hole is open */
+	uint8_t rto_undo_armed;             /* a timeout's go-back is under way: an ACK
+					     * past what it resent may prove it needless
+					     * (tcp_in.c rto_undo_check()) */
+	uint32_t cnt_rto_spurious;          /* timeouts an ACK showed needless; the
+					     * slowpath undoes their window cut */
+	uint64_t rto_floor;                 /* rto_undo_armed: only an ACK above this
+					     * (SACKed before the timeout, or resent by
+					     * an earlier go-back of the episode) counts */
 } __rte_cache_aligned;
 
 /* fastpathd/NOTES.md: every segment's fields fit the lines fp_flow_prefetch() fetches */
@@ -304,6 +312,7 @@ FP_FLOW_SHARED_ALIGNED(flags);
 FP_FLOW_SHARED_ALIGNED(cnt_acked);
 FP_FLOW_SHARED_ALIGNED(cnt_ecn_acked);
 FP_FLOW_SHARED_ALIGNED(cnt_fast_retx);
+FP_FLOW_SHARED_ALIGNED(cnt_rto_spurious);
 FP_FLOW_SHARED_ALIGNED(cnt_cwnd_limited);
 FP_FLOW_SHARED_ALIGNED(rtt_us);
 FP_FLOW_SHARED_ALIGNED(srtt_us);
@@ -615,6 +624,7 @@ enum dp_counter {
 	DPC_FAST_RETX,
 	DPC_LOST_RETX,        /* recoveries that found their resends lost: holes walked again */
 	DPC_RTO,              /* retransmission timeouts, not zero-window probes (slowpath) */
+	DPC_RTO_SPURIOUS,     /* timeouts an ACK showed needless: window cut undone (F-RTO) */
 	DPC_ARP_REPLIES, DPC_ICMP_ECHO,
 	DPC_APP_BAD_ENTRY,    /* malformed doorbell / ctrl entries */
 	DPC_EVQ_OVERFLOW,

@@ -16,6 +16,7 @@ static const char *const names[DPC_MAX] = {
 	[DPC_FAST_RETX] = "fast_retransmits",
 	[DPC_LOST_RETX] = "lost_retransmits",
 	[DPC_RTO] = "retransmission_timeouts",
+	[DPC_RTO_SPURIOUS] = "spurious_timeouts",
 	[DPC_ARP_REPLIES] = "arp_replies",
 	[DPC_ICMP_ECHO] = "icmp_echo_replies",
 	[DPC_APP_BAD_ENTRY] = "app_bad_queue_entries",

@@ -136,6 +136,7 @@ void tcp_fast_retx_count(struct fp_ctx *fp, struct fp_flow *f)
 static void enter_recovery(struct fp_ctx *fp, struct fp_flow *f)
 {
 	f->flags |= FPF_IN_RECOVERY;
+	f->rto_undo_armed = 0; /* duplicate ACKs or SACKs: loss, not a stall */
 	f->recover_pos = f->tx_max_sent;
 	f->retx_next = f->tx_acked;
 	f->retx_mark = 0;
@@ -181,6 +182,36 @@ static void lost_resend_check(struct fp_ctx *fp, struct fp_flow *f)
 	f->retx_mark = 0;
 	fp->cnt[DPC_LOST_RETX]++;
 	fp_touch(fp, f, FPP_OUTPUT);
+}
+
+/*
+ * F-RTO (RFC 5682; as Linux, which judges by bytes never resent that the
+ * ACK covers): during a timeout's go-back, an ACK past what the go-back
+ * has resent (and past rto_floor, tcp_out.c rto_undo_arm()) acknowledges
+ * bytes that arrived from before the timeout.  The timeout was needless:
+ * an ACK held up (a stall of the peer, of the path, of this host), not a
+ * window lost.  The go-back stops (what it has not resent is taken as in
+ * flight again; a real hole among it shows up in SACKs, as any loss), and
+ * the slowpath restores the window the timeout cut (conn_timer.c).
+ * Without it a stall longer than min_rto_ms resent a window of data the
+ * peer held and restarted the window from one segment.
+ */
+static void rto_undo_check(struct fp_ctx *fp, struct fp_flow *f, uint64_t acked_to)
+{
+	if (f->tx_sent >= f->tx_max_sent) {
+		f->rto_undo_armed = 0; /* everything went again: no proof left */
+		return;
+	}
+	if (acked_to <= f->tx_sent || acked_to <= f->rto_floor)
+		return;
+	f->rto_undo_armed = 0;
+	f->tx_sent = f->tx_max_sent;
+	f->flags &= ~FPF_TX_FIN_RESEND;
+	__atomic_store_n(&f->cnt_rto_spurious, f->cnt_rto_spurious + 1, __ATOMIC_RELAXED);
+	fp->cnt[DPC_RTO_SPURIOUS]++;
+	/* at most once per timeout: past fp_cc_watch()'s rate limit, so the
+	 * window comes back at the next tick */
+	fp_timer_report(fp, f->flow_id | DP_TIMER_CC);
 }
 
 static bool sack_says_lost(const struct fp_flow *f)
@@ -314,6 +345,8 @@ static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 		f->flags |= FPF_TX_FIN_ACKED;
 		fp_to_sp(fp, DPM_FLOW_FIN_ACKED, f->flow_id, NULL);
 	}
+	if (f->rto_undo_armed)
+		rto_undo_check(fp, f, data_acked_to);
 	f->tx_acked = data_acked_to;
 	if (f->tx_sent < f->tx_acked) /* ack beyond a go-back-N rewind */
 		f->tx_sent = f->tx_acked;

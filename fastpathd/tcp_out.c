@@ -532,6 +532,26 @@ void tcp_retransmit_segment(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos)
 }
 
 /*
+ * F-RTO (tcp_in.c rto_undo_check()): a timeout's go-back may yet prove
+ * needless, if an ACK comes for bytes it has not resent.  Bytes the peer
+ * SACKed before the timeout prove nothing (their ACK is no news), nor do
+ * those an earlier go-back of the same episode resent (the ACK may be the
+ * copy's).  A path MTU go-back resends for a known loss: nothing to undo.
+ */
+static void rto_undo_arm(struct fp_flow *f, bool timeout)
+{
+	uint64_t floor = f->sack_high;
+	if (timeout && f->rto_undo_armed) {
+		if (floor < f->rto_floor)
+			floor = f->rto_floor;
+		if (floor < f->tx_sent)
+			floor = f->tx_sent;
+	}
+	f->rto_floor = floor;
+	f->rto_undo_armed = timeout;
+}
+
+/*
  * Go back to snd_una and resend everything outstanding (data, or a FIN).
  * With @keep_sacks, what the peer SACKed is skipped (tcp_output()); else
  * the scoreboard goes first.  Return: false if nothing was outstanding.
@@ -540,6 +560,7 @@ static bool go_back(struct fp_ctx *fp, struct fp_flow *f, bool keep_sacks)
 {
 	bool fin_out = (f->flags & FPF_TX_FIN_SENT) && !(f->flags & FPF_TX_FIN_ACKED);
 	if (f->tx_sent > f->tx_acked || fin_out) {
+		rto_undo_arm(f, !keep_sacks);
 		f->tx_sent = f->tx_acked;
 		if (keep_sacks) {
 			/* the SACKed bytes that remain are no news of loss:

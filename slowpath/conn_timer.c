@@ -164,6 +164,23 @@ static bool window_opened_for_few(const struct sp_fp_flow_view *f, const struct 
 }
 
 /*
+ * The fastpath found the flow's last timeout needless (tcp_in.c
+ * rto_undo_check()): the window and threshold go back to what they were
+ * before the episode's first timeout, as Linux's tcp_try_undo_loss().  What
+ * the snapshot cannot know stays current: the MSS (a path MTU drop since)
+ * and the ECN marks already counted.
+ */
+static void cc_undo_timeout(struct sp_conn *c)
+{
+	uint32_t mss = c->cc.mss;
+	uint64_t ecn_seen = c->cc.ecn_seen;
+	c->cc = c->cc_undo;
+	c->cc.mss = mss;
+	c->cc.ecn_seen = ecn_seen;
+	c->cc_undo_valid = false;
+}
+
+/*
  * Congestion control and the retransmission timer of one flow.
  * Return: when it wants to be looked at again (tsc), 0 = not until the
  * fastpath reports new work (data or a FIN sent from idle, a zero window).
@@ -186,6 +203,13 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 	uint64_t now_us = sp->now / hz * 1000000 + sp->now % hz * 1000000 / hz;
 
 	bool acked_new = acked_total != c->cc_acked_seen;
+	if (f->cnt_rto_spurious != c->rto_spurious_seen) {
+		c->rto_spurious_seen = f->cnt_rto_spurious;
+		if (c->cc_undo_valid) {
+			cc_undo_timeout(c);
+			c->cc_news_tsc = sp->now; /* a window to grow again */
+		}
+	}
 	/* news for congestion control: the window held data back, a fast
 	 * retransmit, ECN echoes (each also reported by fp_cc_watch()) */
 	if (fr != c->cc_fast_retx_seen || f->cnt_cwnd_limited != c->cc_cwnd_limited_seen ||
@@ -193,6 +217,7 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 		c->cc_news_tsc = sp->now;
 	if (fr != c->cc_fast_retx_seen) {
 		c->cc_fast_retx_seen = fr;
+		c->cc_undo_valid = false; /* a loss: no timeout of before it is undone */
 		c->cc_ops->on_fast_retx(&c->cc, inflight, now_us);
 		c->ecn_react_after = acked_total + inflight;
 	}
@@ -251,8 +276,15 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 				sp_conn_reset(sp, c, id, ETIMEDOUT, true);
 				return 0;
 			}
-			if (inflight)
+			if (inflight) {
+				/* the episode's first timeout keeps the window
+				 * an F-RTO undo brings back */
+				if (!c->retries || !c->cc_undo_valid) {
+					c->cc_undo = c->cc;
+					c->cc_undo_valid = true;
+				}
 				c->cc_ops->on_timeout(&c->cc, inflight, now_us);
+			}
 			if (c->retries < sp->dp->cfg.max_retries)
 				c->retries++;
 			c->timeouts++;

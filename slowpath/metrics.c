@@ -39,6 +39,7 @@ static const char *const dpc_help[DPC_MAX] = {
 	[DPC_FAST_RETX] = "Fast retransmissions.",
 	[DPC_LOST_RETX] = "Times a recovery found its resends lost and resent its holes again.",
 	[DPC_RTO] = "Retransmission timeouts (zero-window probes not counted).",
+	[DPC_RTO_SPURIOUS] = "Timeouts an ACK showed needless (F-RTO); their window cut was undone.",
 	[DPC_ARP_REPLIES] = "ARP replies sent.",
 	[DPC_ICMP_ECHO] = "ICMP echo replies sent.",
 	[DPC_APP_BAD_ENTRY] = "Malformed entries in app queues.",

@@ -403,6 +403,7 @@ void sp_fp_flow_read(struct sp *sp, uint32_t id, struct sp_fp_flow_view *v)
 	v->tx_acked = __atomic_load_n(&f->tx_acked, __ATOMIC_RELAXED);
 	v->tx_max_sent = __atomic_load_n(&f->tx_max_sent, __ATOMIC_RELAXED);
 	v->cnt_fast_retx = __atomic_load_n(&f->cnt_fast_retx, __ATOMIC_RELAXED);
+	v->cnt_rto_spurious = __atomic_load_n(&f->cnt_rto_spurious, __ATOMIC_RELAXED);
 	v->cnt_cwnd_limited = __atomic_load_n(&f->cnt_cwnd_limited, __ATOMIC_RELAXED);
 	v->cnt_ecn_acked = __atomic_load_n(&f->cnt_ecn_acked, __ATOMIC_RELAXED);
 	v->rtt_us = __atomic_load_n(&f->rtt_us, __ATOMIC_RELAXED);

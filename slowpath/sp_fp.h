@@ -51,6 +51,7 @@ struct sp_fp_flow_view {
 	uint64_t cnt_acked;         /* bytes newly acked, total */
 	uint64_t cnt_ecn_acked;     /* of which with ECE */
 	uint32_t cnt_fast_retx;
+	uint32_t cnt_rto_spurious;  /* timeouts an ACK showed needless (F-RTO) */
 	uint32_t cnt_cwnd_limited;  /* times data waited for cwnd */
 	uint64_t tx_acked, tx_max_sent, tx_sent, tx_written;
 	uint32_t peer_wnd;

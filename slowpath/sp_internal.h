@@ -89,6 +89,9 @@ struct sp_conn {
 	uint32_t cc_fast_retx_seen;
 	uint32_t cc_cwnd_limited_seen; /* fp_flow.cnt_cwnd_limited at the last on_ack */
 	uint64_t cc_news_tsc;         /* last visit that found congestion news (conn_timer.c) */
+	struct cc_state cc_undo;      /* cc before the episode's first timeout (F-RTO) */
+	bool cc_undo_valid;           /* ... and may still be restored */
+	uint32_t rto_spurious_seen;   /* fp_flow.cnt_rto_spurious at the last visit */
 	uint8_t nholders;
 	int32_t holders[SP_MAX_HOLDERS]; /* pids; the owner app is not listed */
 	uint64_t holder_keys[SP_MAX_HOLDERS]; /* the key each holder was given */
