@@ -171,6 +171,8 @@ _Static_assert(DP_MAX_TENANTS <= 0xffff, "tenant ids fit below DP_RPC_OTHER_TENA
 #define FPF_NO_DF         (1u << 22) /* a hop narrower than PKT_MIN_PMTU: segments go
 				      * without DF, for a router to fragment
 				      * (set at FLOW_ADD or DPM_FLOW_PMTU) */
+#define FPF_RTO_UNDO      (1u << 23) /* a timeout's go-back may yet prove needless
+				      * (tcp_in.c rto_undo_check(), F-RTO) */
 
 #define FP_OOO_MAX 16  /* out-of-order intervals a receiver holds */
 #define FP_SACK_MAX 16 /* SACKed intervals a sender remembers */
@@ -286,14 +288,11 @@ struct fp_flow {
 					     * resent (0: none since the walk began) */
 	uint8_t fast_retx_due;              /* SACK recovery declared, not counted yet:
 					     * tcp_output() counts it if a hole is open */
-	uint8_t rto_undo_armed;             /* a timeout's go-back is under way: an ACK
-					     * past what it resent may prove it needless
-					     * (tcp_in.c rto_undo_check()) */
 	uint32_t cnt_rto_spurious;          /* timeouts an ACK showed needless; the
 					     * slowpath undoes their window cut */
-	uint64_t rto_floor;                 /* rto_undo_armed: only an ACK above this
-					     * (SACKed before the timeout, or resent by
-					     * an earlier go-back of the episode) counts */
+	uint64_t rto_floor;                 /* FPF_RTO_UNDO: only an ACK above this
+					     * (what an earlier go-back of the episode
+					     * resent) counts */
 } __rte_cache_aligned;
 
 /* fastpathd/NOTES.md: every segment's fields fit the lines fp_flow_prefetch() fetches */

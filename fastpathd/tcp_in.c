@@ -136,7 +136,7 @@ void tcp_fast_retx_count(struct fp_ctx *fp, struct fp_flow *f)
 static void enter_recovery(struct fp_ctx *fp, struct fp_flow *f)
 {
 	f->flags |= FPF_IN_RECOVERY;
-	f->rto_undo_armed = 0; /* duplicate ACKs or SACKs: loss, not a stall */
+	f->flags &= ~FPF_RTO_UNDO; /* duplicate ACKs or SACKs: loss, not a stall */
 	f->recover_pos = f->tx_max_sent;
 	f->retx_next = f->tx_acked;
 	f->retx_mark = 0;
@@ -185,28 +185,28 @@ static void lost_resend_check(struct fp_ctx *fp, struct fp_flow *f)
 }
 
 /*
- * F-RTO (RFC 5682; as Linux, which judges by bytes never resent that the
- * ACK covers): during a timeout's go-back, an ACK past what the go-back
- * has resent (and past rto_floor, tcp_out.c rto_undo_arm()) acknowledges
- * bytes that arrived from before the timeout.  The timeout was needless:
- * an ACK held up (a stall of the peer, of the path, of this host), not a
- * window lost.  The go-back stops (what it has not resent is taken as in
- * flight again; a real hole among it shows up in SACKs, as any loss), and
- * the slowpath restores the window the timeout cut (conn_timer.c).
- * Without it a stall longer than min_rto_ms resent a window of data the
- * peer held and restarted the window from one segment.
+ * F-RTO (RFC 5682): during a timeout's go-back, an ACK of everything sent,
+ * bytes the go-back never resent among it (nor an earlier go-back of the
+ * episode: rto_floor, tcp_out.c rto_undo_arm()), shows that the whole
+ * window arrived from before the timeout.  The timeout was needless:
+ * its ACKs were held up (a stall of the peer, the path or this host), and
+ * the slowpath restores the window the timeout cut (conn_timer.c).  An ACK
+ * that stops short proves nothing: the rest of the window may have been
+ * dropped in the same stall (a queue that overflowed), and without RACK
+ * only the go-back resends it before the next timeout, so it goes on.
+ * Linux undoes on any ACK of bytes never resent and then finds such
+ * losses by time (RACK); measured here, undoing on those ACKs cost
+ * throughput under 5% loss and added timeouts (fastpathd/NOTES.md).
  */
 static void rto_undo_check(struct fp_ctx *fp, struct fp_flow *f, uint64_t acked_to)
 {
 	if (f->tx_sent >= f->tx_max_sent) {
-		f->rto_undo_armed = 0; /* everything went again: no proof left */
+		f->flags &= ~FPF_RTO_UNDO; /* everything went again: no proof left */
 		return;
 	}
-	if (acked_to <= f->tx_sent || acked_to <= f->rto_floor)
+	if (acked_to < f->tx_max_sent || acked_to <= f->tx_sent || acked_to <= f->rto_floor)
 		return;
-	f->rto_undo_armed = 0;
-	f->tx_sent = f->tx_max_sent;
-	f->flags &= ~FPF_TX_FIN_RESEND;
+	f->flags &= ~FPF_RTO_UNDO;
 	__atomic_store_n(&f->cnt_rto_spurious, f->cnt_rto_spurious + 1, __ATOMIC_RELAXED);
 	fp->cnt[DPC_RTO_SPURIOUS]++;
 	/* at most once per timeout: past fp_cc_watch()'s rate limit, so the
@@ -345,7 +345,7 @@ static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 		f->flags |= FPF_TX_FIN_ACKED;
 		fp_to_sp(fp, DPM_FLOW_FIN_ACKED, f->flow_id, NULL);
 	}
-	if (f->rto_undo_armed)
+	if (f->flags & FPF_RTO_UNDO)
 		rto_undo_check(fp, f, data_acked_to);
 	f->tx_acked = data_acked_to;
 	if (f->tx_sent < f->tx_acked) /* ack beyond a go-back-N rewind */
@@ -353,7 +353,9 @@ static void ack_input(struct fp_ctx *fp, struct fp_flow *f, const struct pkt_tcp
 	f->dupacks = 0;
 	f->peer_wnd = new_wnd;
 	f->last_progress_tsc = fp->now;
-	__atomic_store_n(&f->cnt_acked, f->cnt_acked + newly, __ATOMIC_RELAXED);
+	/* release: a slowpath that sees these bytes acked sees the undo
+	 * rto_undo_check() counted for them (conn_timer.c) */
+	__atomic_store_n(&f->cnt_acked, f->cnt_acked + newly, __ATOMIC_RELEASE);
 	if ((p->flags & TCPF_ECE) && newly) {
 		__atomic_store_n(&f->cnt_ecn_acked, f->cnt_ecn_acked + newly, __ATOMIC_RELAXED);
 		fp_cc_watch(fp, f);

@@ -533,22 +533,27 @@ void tcp_retransmit_segment(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos)
 
 /*
  * F-RTO (tcp_in.c rto_undo_check()): a timeout's go-back may yet prove
- * needless, if an ACK comes for bytes it has not resent.  Bytes the peer
- * SACKed before the timeout prove nothing (their ACK is no news), nor do
- * those an earlier go-back of the same episode resent (the ACK may be the
- * copy's).  A path MTU go-back resends for a known loss: nothing to undo.
+ * needless.  Only with SACK: without it, a cumulative ACK after the resend
+ * of a lost segment covers the rest of the window as well, and proves
+ * nothing (Linux never undoes on one either).  Not if the peer SACKed
+ * anything before the timeout: it was missing snd_una's segment then, and
+ * the resend repaired a hole.  Not in the middle of a path MTU go-back
+ * (its copies' ACKs prove nothing).  A later timeout of the same episode
+ * keeps the undo, but bytes its predecessor resent prove nothing either
+ * (the ACK may be the copy's): rto_floor.
  */
 static void rto_undo_arm(struct fp_flow *f, bool timeout)
 {
-	uint64_t floor = f->sack_high;
-	if (timeout && f->rto_undo_armed) {
-		if (floor < f->rto_floor)
-			floor = f->rto_floor;
-		if (floor < f->tx_sent)
-			floor = f->tx_sent;
-	}
-	f->rto_floor = floor;
-	f->rto_undo_armed = timeout;
+	bool again = f->flags & FPF_RTO_UNDO;
+	f->flags &= ~FPF_RTO_UNDO;
+	if (!timeout || !(f->flags & FPF_SACK) || f->sack_high ||
+	    (!again && f->tx_sent < f->tx_max_sent))
+		return;
+	if (!again)
+		f->rto_floor = 0;
+	else if (f->rto_floor < f->tx_sent)
+		f->rto_floor = f->tx_sent;
+	f->flags |= FPF_RTO_UNDO;
 }
 
 /*

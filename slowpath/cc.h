@@ -114,6 +114,9 @@ struct cc_state {
  * @on_fast_retx: the fastpath entered fast recovery; @inflight bytes were
  *                outstanding, @now_us as in struct cc_ack_sample.
  * @on_timeout: the retransmission timer fired with @inflight outstanding.
+ * @on_undo: optional; the state from before a timeout was just restored,
+ *           the timeout having proved needless (F-RTO): restart whatever
+ *           runs on the clock, which went on meanwhile.
  *
  * After any call the caller publishes cc_state.cwnd and cc_state.rate_bps
  * to the fastpath.
@@ -125,6 +128,7 @@ struct cc_ops {
 	void (*on_ack)(struct cc_state *s, const struct cc_ack_sample *a);
 	void (*on_fast_retx)(struct cc_state *s, uint64_t inflight, uint64_t now_us);
 	void (*on_timeout)(struct cc_state *s, uint64_t inflight, uint64_t now_us);
+	void (*on_undo)(struct cc_state *s);
 };
 
 /* registry and Reno helpers, in cc_newreno.c (kernel-doc there) */

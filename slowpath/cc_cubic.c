@@ -192,10 +192,18 @@ static void cubic_on_timeout(struct cc_state *s, uint64_t inflight, uint64_t now
 	s->cwnd = s->mss;
 }
 
+/* the curve is a function of time: it starts again from the window put
+ * back, not from where the stall let the clock run to */
+static void cubic_on_undo(struct cc_state *s)
+{
+	s->u.cubic.epoch_start_us = 0;
+}
+
 const struct cc_ops cc_cubic = {
 	.name = "cubic",
 	.init = cubic_init,
 	.on_ack = cubic_on_ack,
 	.on_fast_retx = cubic_on_fast_retx,
 	.on_timeout = cubic_on_timeout,
+	.on_undo = cubic_on_undo,
 };

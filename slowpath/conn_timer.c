@@ -177,6 +177,8 @@ static void cc_undo_timeout(struct sp_conn *c)
 	c->cc = c->cc_undo;
 	c->cc.mss = mss;
 	c->cc.ecn_seen = ecn_seen;
+	if (c->cc_ops->on_undo)
+		c->cc_ops->on_undo(&c->cc);
 	c->cc_undo_valid = false;
 }
 
@@ -210,6 +212,10 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 			c->cc_news_tsc = sp->now; /* a window to grow again */
 		}
 	}
+	/* the timeout's window is acked and no undo came with it: none will
+	 * (the fastpath counts one before it counts the bytes acked) */
+	if (c->cc_undo_valid && acked_total >= c->cc_undo_until)
+		c->cc_undo_valid = false;
 	/* news for congestion control: the window held data back, a fast
 	 * retransmit, ECN echoes (each also reported by fp_cc_watch()) */
 	if (fr != c->cc_fast_retx_seen || f->cnt_cwnd_limited != c->cc_cwnd_limited_seen ||
@@ -282,8 +288,11 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 				if (!c->retries || !c->cc_undo_valid) {
 					c->cc_undo = c->cc;
 					c->cc_undo_valid = true;
+					c->cc_undo_until = acked_total + inflight;
 				}
 				c->cc_ops->on_timeout(&c->cc, inflight, now_us);
+			} else {
+				c->cc_undo_valid = false; /* a probe: a new episode */
 			}
 			if (c->retries < sp->dp->cfg.max_retries)
 				c->retries++;

@@ -399,7 +399,8 @@ void sp_fp_flow_read(struct sp *sp, uint32_t id, struct sp_fp_flow_view *v)
 	const struct fp_flow *f = &sp->dp->flows[id];
 
 	v->flags = __atomic_load_n(&f->flags, __ATOMIC_RELAXED);
-	v->cnt_acked = __atomic_load_n(&f->cnt_acked, __ATOMIC_RELAXED);
+	/* acquire, before cnt_rto_spurious: tcp_in.c rto_undo_check() */
+	v->cnt_acked = __atomic_load_n(&f->cnt_acked, __ATOMIC_ACQUIRE);
 	v->tx_acked = __atomic_load_n(&f->tx_acked, __ATOMIC_RELAXED);
 	v->tx_max_sent = __atomic_load_n(&f->tx_max_sent, __ATOMIC_RELAXED);
 	v->cnt_fast_retx = __atomic_load_n(&f->cnt_fast_retx, __ATOMIC_RELAXED);

@@ -91,6 +91,7 @@ struct sp_conn {
 	uint64_t cc_news_tsc;         /* last visit that found congestion news (conn_timer.c) */
 	struct cc_state cc_undo;      /* cc before the episode's first timeout (F-RTO) */
 	bool cc_undo_valid;           /* ... and may still be restored */
+	uint64_t cc_undo_until;       /* ... until cnt_acked reaches this (its window acked) */
 	uint32_t rto_spurious_seen;   /* fp_flow.cnt_rto_spurious at the last visit */
 	uint8_t nholders;
 	int32_t holders[SP_MAX_HOLDERS]; /* pids; the owner app is not listed */

@@ -554,7 +554,7 @@ static void check_flow(void)
 	CHECK(f->tx_max_sent <= f->tx_written);
 	CHECK(f->tx_written - f->tx_acked <= f->tx_size);
 	/* F-RTO: armed only by a timeout's go-back, its floor within what was sent */
-	CHECK(!f->rto_undo_armed || (f->rto_undo_armed == 1 && f->rto_floor <= f->tx_max_sent));
+	CHECK(!(f->flags & FPF_RTO_UNDO) || ((f->flags & FPF_SACK) && f->rto_floor <= f->tx_max_sent));
 	if (f->flags & FPF_TX_FIN_REQ)
 		CHECK(f->tx_fin_pos <= f->tx_written && f->tx_max_sent <= f->tx_fin_pos);
 	CHECK(f->rx_consumed <= f->rx_pos && f->rx_pos - f->rx_consumed <= f->rx_size);
