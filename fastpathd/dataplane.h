@@ -425,7 +425,8 @@ enum dp_msg_type {
 	DPM_TX_PKT = 1,     /* ptr: mbuf to transmit as is */
 	DPM_FLOW_ADD,       /* flow_id: install dp->flows[flow_id] in the hash */
 	DPM_FLOW_DEL,       /* flow_id: remove; arg 1 = send RST first */
-	DPM_FLOW_RETX,      /* flow_id: RTO fired: go back to snd_una (or probe) */
+	DPM_FLOW_RETX,      /* flow_id: RTO fired: go back to snd_una (or probe);
+			     * ptr: (uintptr_t) the tx_acked the slowpath saw */
 	DPM_FLOW_SHUTWR,    /* flow_id: send FIN after the buffered data; arg:
 			     * DP_SHUTWR_*; ptr: an RPC session's app posted this
 			     * many frames before it asked: the FIN waits for them */
@@ -497,6 +498,7 @@ struct dp_msg {
 	uint32_t flow_id;
 	void *ptr;
 };
+_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "DPM_FLOW_RETX's ptr holds a position");
 
 /* ------------------------------------------------------------ tenants */
 

@@ -283,7 +283,8 @@ void tcp_output(struct fp_ctx *fp, struct fp_flow *f);
 void tcp_send_ack(struct fp_ctx *fp, struct fp_flow *f);
 void tcp_send_rst(struct fp_ctx *fp, struct fp_flow *f);
 void tcp_retransmit_segment(struct fp_ctx *fp, struct fp_flow *f, uint64_t pos);
-void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f);
+void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f, uint64_t acked_seen);
+void tcp_rto_undo_count(struct fp_ctx *fp, struct fp_flow *f);
 void tcp_mss_lowered(struct fp_ctx *fp, struct fp_flow *f, uint16_t mss, bool no_df,
 		     bool resend);
 void tcp_send_probe(struct fp_ctx *fp, struct fp_flow *f);

@@ -103,7 +103,7 @@ void fp_handle_msg(struct fp_ctx *fp, struct dp_msg *msg)
 		break;
 	case DPM_FLOW_RETX:
 		if (f->flags & FPF_ACTIVE)
-			tcp_timeout(fp, f);
+			tcp_timeout(fp, f, (uint64_t)(uintptr_t)msg->ptr);
 		break;
 	case DPM_FLOW_DETACH:
 		if (f->flags & FPF_ACTIVE) {

@@ -118,6 +118,10 @@ static void sack_input(struct fp_flow *f, const struct pkt_tcp *p)
 	}
 	sack_trim(f);
 	sack_totals(f);
+	/* a hole at the peer after a timeout (the go-back cleared the
+	 * scoreboard): the timeout was loss; D-SACKs are not kept */
+	if (f->sacked_n)
+		f->flags &= ~FPF_RTO_UNDO;
 }
 
 /**
@@ -184,19 +188,35 @@ static void lost_resend_check(struct fp_ctx *fp, struct fp_flow *f)
 	fp_touch(fp, f, FPP_OUTPUT);
 }
 
+/**
+ * tcp_rto_undo_count - the flow's last timeout was needless: counted, and the
+ * slowpath told to restore the window it cut (conn_timer.c).
+ */
+void tcp_rto_undo_count(struct fp_ctx *fp, struct fp_flow *f)
+{
+	__atomic_store_n(&f->cnt_rto_spurious, f->cnt_rto_spurious + 1, __ATOMIC_RELAXED);
+	fp->cnt[DPC_RTO_SPURIOUS]++;
+	/* at most once per timeout: past fp_cc_watch()'s rate limit, so the
+	 * window comes back at the next tick */
+	fp_timer_report(fp, f->flow_id | DP_TIMER_CC);
+}
+
 /*
- * F-RTO (RFC 5682): during a timeout's go-back, an ACK of everything sent,
- * bytes the go-back never resent among it (nor an earlier go-back of the
- * episode: rto_floor, tcp_out.c rto_undo_arm()), shows that the whole
- * window arrived from before the timeout.  The timeout was needless:
- * its ACKs were held up (a stall of the peer, the path or this host), and
- * the slowpath restores the window the timeout cut (conn_timer.c).  An ACK
- * that stops short proves nothing: the rest of the window may have been
- * dropped in the same stall (a queue that overflowed), and without RACK
- * only the go-back resends it before the next timeout, so it goes on.
- * Linux undoes on any ACK of bytes never resent and then finds such
- * losses by time (RACK); measured here, undoing on those ACKs cost
- * throughput under 5% loss and added timeouts (fastpathd/NOTES.md).
+ * Spurious timeouts (F-RTO's SACK variant as Linux judges it, by bytes
+ * never resent that an ACK covers, but only on an ACK of the whole
+ * window): during a timeout's go-back, an ACK of everything sent, bytes
+ * the go-back never resent among it (nor an earlier go-back of the
+ * episode: rto_floor, tcp_out.c rto_undo_arm()), with no SACK since the
+ * timeout, shows that the whole window arrived from before the timeout.
+ * The timeout was needless: its ACKs were held up (a stall of the peer,
+ * the path or this host), and the slowpath restores the window the
+ * timeout cut (conn_timer.c).  An ACK that stops short proves nothing:
+ * the rest of the window may have been dropped in the same stall (a queue
+ * that overflowed), and without RACK only the go-back resends it before
+ * the next timeout, so it goes on.  Linux undoes on any ACK of bytes
+ * never resent and then finds such losses by time (RACK); measured here,
+ * undoing on those ACKs cost throughput under 5% loss and added timeouts
+ * (fastpathd/NOTES.md).
  */
 static void rto_undo_check(struct fp_ctx *fp, struct fp_flow *f, uint64_t acked_to)
 {
@@ -207,11 +227,7 @@ static void rto_undo_check(struct fp_ctx *fp, struct fp_flow *f, uint64_t acked_
 	if (acked_to < f->tx_max_sent || acked_to <= f->tx_sent || acked_to <= f->rto_floor)
 		return;
 	f->flags &= ~FPF_RTO_UNDO;
-	__atomic_store_n(&f->cnt_rto_spurious, f->cnt_rto_spurious + 1, __ATOMIC_RELAXED);
-	fp->cnt[DPC_RTO_SPURIOUS]++;
-	/* at most once per timeout: past fp_cc_watch()'s rate limit, so the
-	 * window comes back at the next tick */
-	fp_timer_report(fp, f->flow_id | DP_TIMER_CC);
+	tcp_rto_undo_count(fp, f);
 }
 
 static bool sack_says_lost(const struct fp_flow *f)

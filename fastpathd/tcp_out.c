@@ -609,12 +609,25 @@ static bool go_back(struct fp_ctx *fp, struct fp_flow *f, bool keep_sacks)
  * FIN outstanding, go back to snd_una and resend (the slowpath has already
  * collapsed cwnd), the SACKed parts too: RFC 6675 section 5.1, after a
  * timeout the scoreboard is not trusted (the receiver may have reneged).
- * With a closed peer window and data waiting, probe it.
+ * With a closed peer window and data waiting, probe it.  @acked_seen is
+ * the tx_acked the slowpath judged the timer on: a higher one now means an
+ * ACK overtook the timeout.
  */
-void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f)
+void tcp_timeout(struct fp_ctx *fp, struct fp_flow *f, uint64_t acked_seen)
 {
 	DP_ASSERT_FP();
-	if (f->flags & FPF_RESET || go_back(fp, f, false))
+	if (f->flags & FPF_RESET)
+		return;
+	if (f->tx_acked > acked_seen && f->tx_acked == f->tx_max_sent) {
+		/* an ACK of all the data overtook the timeout: the slowpath
+		 * judged it on an older view (a stall of this host ends with
+		 * both at once).  The window cut is undone, as for any
+		 * needless timeout (tcp_in.c rto_undo_check()); a FIN still
+		 * outstanding goes again below.  An ACK of part of the data
+		 * proves nothing: the go-back goes ahead */
+		tcp_rto_undo_count(fp, f);
+	}
+	if (go_back(fp, f, false))
 		return;
 	uint64_t end = (f->flags & FPF_TX_FIN_REQ) ? f->tx_fin_pos : f->tx_written;
 	if (f->peer_wnd == 0 && end > f->tx_sent) {

@@ -165,8 +165,9 @@ static bool window_opened_for_few(const struct sp_fp_flow_view *f, const struct 
 
 /*
  * The fastpath found the flow's last timeout needless (tcp_in.c
- * rto_undo_check()): the window and threshold go back to what they were
- * before the episode's first timeout, as Linux's tcp_try_undo_loss().  What
+ * rto_undo_check(), tcp_out.c tcp_timeout()): the window and threshold go
+ * back to what they were before the first timeout since data was last
+ * acknowledged, as Linux's tcp_try_undo_loss().  What
  * the snapshot cannot know stays current: the MSS (a path MTU drop since)
  * and the ECN marks already counted.
  */
@@ -207,13 +208,17 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 	bool acked_new = acked_total != c->cc_acked_seen;
 	if (f->cnt_rto_spurious != c->rto_spurious_seen) {
 		c->rto_spurious_seen = f->cnt_rto_spurious;
-		if (c->cc_undo_valid) {
+		/* not past ECN marks the episode saw: congestion, whatever the
+		 * timeout was (DCTCP's alpha took them in) */
+		if (c->cc_undo_valid && c->cc.ecn_seen == c->cc_undo.ecn_seen) {
 			cc_undo_timeout(c);
 			c->cc_news_tsc = sp->now; /* a window to grow again */
 		}
 	}
 	/* the timeout's window is acked and no undo came with it: none will
-	 * (the fastpath counts one before it counts the bytes acked) */
+	 * (the fastpath counts one before it counts the bytes acked; a view
+	 * that pairs older counters with newer positions can only drop an
+	 * undo, never restore a stale window) */
 	if (c->cc_undo_valid && acked_total >= c->cc_undo_until)
 		c->cc_undo_valid = false;
 	/* news for congestion control: the window held data back, a fast
@@ -301,7 +306,7 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 				sp->dp->sp_counters[DPC_RTO]++;
 			c->rto_start = sp->now;
 			sp_fp_flow_set_cwnd(sp, id, c->cc.cwnd);
-			sp_fp_flow_retx(sp, id);
+			sp_fp_flow_retx(sp, id, acked);
 			sp_arp_revalidate(sp, c->next_hop); /* a neighbour that moved? */
 			return sp->now + sp_ms_to_tsc(sp, sp_conn_rto_ms(sp, f, c->retries));
 		}

@@ -294,10 +294,14 @@ void sp_fp_flow_del(struct sp *sp, uint32_t id, bool rst)
 	send_fp(sp, DPM_FLOW_DEL, id, rst ? 1 : 0, NULL);
 }
 
-/** sp_fp_flow_retx - the retransmission timer fired: go back to snd_una. */
-void sp_fp_flow_retx(struct sp *sp, uint32_t id)
+/**
+ * sp_fp_flow_retx - the retransmission timer fired: go back to snd_una.
+ * @acked_seen: the flow's tx_acked in the view the timer was judged on
+ * (the fastpath ignores a timeout that an ACK overtook, tcp_timeout()).
+ */
+void sp_fp_flow_retx(struct sp *sp, uint32_t id, uint64_t acked_seen)
 {
-	send_fp(sp, DPM_FLOW_RETX, id, 0, NULL);
+	send_fp(sp, DPM_FLOW_RETX, id, 0, (void *)(uintptr_t)acked_seen);
 }
 
 /**

@@ -82,7 +82,7 @@ void sp_fp_flow_install(struct sp *sp, const struct sp_conn *c, uint32_t id,
 void sp_fp_flow_del(struct sp *sp, uint32_t id, bool rst);
 void sp_fp_flow_forget(struct sp *sp, uint32_t id);
 uint32_t sp_fp_rpc_stats(struct sp *sp, struct dp_rpc_stat *out, uint32_t max);
-void sp_fp_flow_retx(struct sp *sp, uint32_t id);
+void sp_fp_flow_retx(struct sp *sp, uint32_t id, uint64_t acked_seen);
 void sp_fp_flow_probe(struct sp *sp, uint32_t id);
 void sp_fp_flow_cwnd_opened(struct sp *sp, uint32_t id);
 void sp_fp_flow_pmtu(struct sp *sp, uint32_t id, uint16_t mss, bool no_df, bool resend);

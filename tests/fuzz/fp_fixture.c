@@ -458,8 +458,9 @@ void fx_slowpath(struct fx_in *in)
 	if (!(f->flags & FPF_ACTIVE))
 		return;
 	switch (op % 9) {
-	case 0: /* DPM_FLOW_RETX */
-		tcp_timeout(fp, f);
+	case 0: /* DPM_FLOW_RETX, judged on the flow as it is or on an older view
+		 * (a spare bit of the same byte: the corpora decode as before) */
+		tcp_timeout(fp, f, (op / 9) & 1 ? f->tx_acked / 2 : f->tx_acked);
 		break;
 	case 1: /* DPM_FLOW_SHUTWR */
 		if (!(f->flags & FPF_TX_FIN_REQ)) {
@@ -553,8 +554,9 @@ static void check_flow(void)
 	CHECK(f->tx_acked <= f->tx_sent);
 	CHECK(f->tx_max_sent <= f->tx_written);
 	CHECK(f->tx_written - f->tx_acked <= f->tx_size);
-	/* F-RTO: armed only by a timeout's go-back, its floor within what was sent */
-	CHECK(!(f->flags & FPF_RTO_UNDO) || ((f->flags & FPF_SACK) && f->rto_floor <= f->tx_max_sent));
+	/* F-RTO: armed only with SACK, disarmed by any SACK block or recovery */
+	if (f->flags & FPF_RTO_UNDO)
+		CHECK((f->flags & FPF_SACK) && !f->sacked_n && !(f->flags & FPF_IN_RECOVERY));
 	if (f->flags & FPF_TX_FIN_REQ)
 		CHECK(f->tx_fin_pos <= f->tx_written && f->tx_max_sent <= f->tx_fin_pos);
 	CHECK(f->rx_consumed <= f->rx_pos && f->rx_pos - f->rx_consumed <= f->rx_size);

@@ -168,6 +168,24 @@ Test(frto, bytes_sacked_before_the_timeout_prove_nothing)
 }
 
 /*
+ * A SACK after the timeout (queued behind it in a stall: the peer got
+ * segment 2, not 1) shows a hole: the resend repaired a loss, and the ACK
+ * of the whole window after it undoes nothing.
+ */
+Test(frto, a_sack_after_the_timeout_shows_loss)
+{
+	uint32_t base, before;
+	int h = six_in_flight(9407, &base, &before);
+	expect_timeout_resend(h, base, 1);
+	uint32_t b[][2] = { { base + MSS, base + 2 * MSS } };
+	ack_sack(base, 1, b);
+	ack_sack(base + NSEG * MSS, 0, NULL);
+	expect_no_segment(30);
+	cr_assert_eq(h_count(DPC_RTO_SPURIOUS), 0);
+	cr_assert_lt(flow_cwnd(h), before);
+}
+
+/*
  * Without SACK nothing tells a late window from a lost first segment:
  * either way the ACK after the resend covers all six.  Nothing is undone
  * (as on Linux).
