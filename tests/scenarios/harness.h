@@ -232,6 +232,24 @@ static __attribute__((unused)) uint64_t h_count(enum dp_counter c)
 	return dp_fp_counter(&H.dp, c) + __atomic_load_n(&H.dp.sp_counters[c], __ATOMIC_RELAXED);
 }
 
+/* the congestion window the slowpath set for the app's handle @h */
+static __attribute__((unused)) uint32_t h_flow_cwnd(int h)
+{
+	uint32_t id = H.dp.apps[0].slot_flow[h];
+
+	return __atomic_load_n(&H.dp.flows[id].cwnd, __ATOMIC_RELAXED);
+}
+
+/* the peer's bare ACK at @seq of @ack, with @n SACK blocks (wire values) */
+static __attribute__((unused)) void h_ack_sack(uint32_t seq, uint32_t ack, uint8_t n,
+					       const uint32_t (*blocks)[2])
+{
+	struct seg s = { .flags = TCPF_ACK, .seq = seq, .ack = ack, .wnd = 65535, .sack_n = n };
+	if (n)
+		memcpy(s.sack, blocks, n * sizeof(blocks[0]));
+	h_inject(&s);
+}
+
 /* next frame of any kind within @ms, copied into @buf; 0 if none came */
 static int h_next_frame(uint8_t *buf, int ms)
 {

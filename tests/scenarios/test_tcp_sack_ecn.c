@@ -30,11 +30,7 @@ TestSuite(sack_ecn, .init = sack_ecn_start, .fini = h_stop, .timeout = 30);
 
 static void ack_sack(uint32_t ack, uint8_t n, const uint32_t (*blocks)[2])
 {
-	struct seg s = { .flags = TCPF_ACK, .seq = PEER_ISN + 1, .ack = ack, .wnd = 65535,
-			 .sack_n = n };
-	if (n)
-		memcpy(s.sack, blocks, n * sizeof(blocks[0]));
-	h_inject(&s);
+	h_ack_sack(PEER_ISN + 1, ack, n, blocks);
 }
 
 static void data_seg(uint32_t seq, uint32_t ack, const char *data, uint32_t len, uint8_t flags,
@@ -231,13 +227,6 @@ Test(sack_ecn, no_ecn_without_negotiation)
 	cr_assert_eq(p.flags & TCPF_ECE, 0, "no ECE on a flow that did not negotiate ECN");
 }
 
-static uint32_t flow_cwnd(int h)
-{
-	uint32_t id = H.dp.apps[0].slot_flow[h];
-
-	return __atomic_load_n(&H.dp.flows[id].cwnd, __ATOMIC_RELAXED);
-}
-
 /*
  * RFC 7661, as Linux: request/response rounds that never fill the window
  * leave it where it started (each ack is folded in all the same); writes
@@ -247,7 +236,7 @@ Test(sack_ecn, only_a_filled_window_grows)
 {
 	uint32_t iss;
 	int h = open_passive(8095, false, &iss);
-	uint32_t start = flow_cwnd(h), seq = iss + 1;
+	uint32_t start = h_flow_cwnd(h), seq = iss + 1;
 	struct pkt_tcp p;
 
 	for (int i = 0; i < 40; i++) {
@@ -258,8 +247,8 @@ Test(sack_ecn, only_a_filled_window_grows)
 		ack_sack(seq, 0, NULL);
 		usleep(3000); /* the slowpath takes acks in about once a millisecond */
 	}
-	cr_assert_eq(flow_cwnd(h), start, "an app-limited window grew from %u to %u",
-		     start, flow_cwnd(h));
+	cr_assert_eq(h_flow_cwnd(h), start, "an app-limited window grew from %u to %u",
+		     start, h_flow_cwnd(h));
 
 	static char bulk[48000];
 	memset(bulk, 'b', sizeof(bulk));
@@ -273,7 +262,7 @@ Test(sack_ecn, only_a_filled_window_grows)
 		ack_sack(seq, 0, NULL);
 	}
 	cr_assert_eq(seq, end, "the bulk write was not all sent");
-	WAIT_FOR(flow_cwnd(h) > start, 1000);
+	WAIT_FOR(h_flow_cwnd(h) > start, 1000);
 }
 
 /*
@@ -286,7 +275,7 @@ Test(sack_ecn, a_window_that_fills_grows_before_the_timeout)
 {
 	uint32_t iss;
 	int h = open_passive(8094, false, &iss);
-	uint32_t start = flow_cwnd(h), seq = iss + 1, high = seq;
+	uint32_t start = h_flow_cwnd(h), seq = iss + 1, high = seq;
 	struct pkt_tcp p;
 
 	usleep(150 * 1000); /* the slowpath's tick is 1 ms once a connection exists */
@@ -303,7 +292,7 @@ Test(sack_ecn, a_window_that_fills_grows_before_the_timeout)
 			high = p.seq + p.payload_len;
 	cr_assert_lt(high - seq, 16 + sizeof(bulk), "the window should have held data back");
 	ack_sack(high, 0, NULL);
-	WAIT_FOR(flow_cwnd(h) > start, 100);
+	WAIT_FOR(h_flow_cwnd(h) > start, 100);
 	cr_assert_lt((rte_rdtsc() - sent) / (rte_get_tsc_hz() / 1000), 200,
 		     "the window grew only at the retransmission timer's visit");
 }
@@ -389,7 +378,7 @@ Test(sack_slow_rto, a_hole_filled_in_the_same_burst_cuts_no_window)
 	enum { MSS = 1460, NSEG = 6 };
 	static char data[2 * MSS * NSEG];
 	memset(data, 'r', sizeof(data));
-	uint32_t start = flow_cwnd(h), base = iss + 1;
+	uint32_t start = h_flow_cwnd(h), base = iss + 1;
 	cr_assert_eq(bp_send(H.app, h, data, MSS * NSEG), MSS * NSEG);
 	struct pkt_tcp p;
 	for (int i = 0; i < NSEG; i++)
@@ -403,8 +392,8 @@ Test(sack_slow_rto, a_hole_filled_in_the_same_burst_cuts_no_window)
 	expect_no_segment(50);
 	cr_assert_eq(h_count(DPC_FAST_RETX), 0);
 	cr_assert_eq(h_count(DPC_TX_RETX), 0);
-	cr_assert_geq(flow_cwnd(h), start, "the window was cut from %u to %u", start,
-		      flow_cwnd(h));
+	cr_assert_geq(h_flow_cwnd(h), start, "the window was cut from %u to %u", start,
+		      h_flow_cwnd(h));
 
 	/* the next six, and segment 8 really lost */
 	base += NSEG * MSS;
@@ -416,7 +405,7 @@ Test(sack_slow_rto, a_hole_filled_in_the_same_burst_cuts_no_window)
 	EXPECT_SEG(p, 1000);
 	cr_assert_eq(p.seq, base + MSS, "the hole resent, got +%u", p.seq - base);
 	cr_assert_eq(h_count(DPC_FAST_RETX), 1);
-	WAIT_FOR(flow_cwnd(h) < start, 500);
+	WAIT_FOR(h_flow_cwnd(h) < start, 500);
 	cr_assert_eq(h_count(DPC_RTO), 0, "the cut must be recovery's, not a timeout's");
 	ack_sack(base + NSEG * MSS, 0, NULL);
 }
@@ -471,7 +460,7 @@ Test(small_window, an_opened_window_is_used_without_waiting_for_an_ack)
 	enum { MSS = 1460 };
 	uint32_t iss;
 	int h = open_passive(9003, false, &iss);
-	cr_assert_eq(flow_cwnd(h), MSS);
+	cr_assert_eq(h_flow_cwnd(h), MSS);
 	static char data[4 * MSS];
 	memset(data, 'w', sizeof(data));
 	cr_assert_eq(bp_send(H.app, h, data, sizeof(data)), (ssize_t)sizeof(data));
@@ -487,7 +476,7 @@ Test(small_window, an_opened_window_is_used_without_waiting_for_an_ack)
 	EXPECT_SEG(p, 100);
 	cr_assert_eq(p.seq, base + 2 * MSS, "segment 3 as the window opens, got +%u",
 		     p.seq - base);
-	cr_assert_eq(flow_cwnd(h), 2 * MSS);
+	cr_assert_eq(h_flow_cwnd(h), 2 * MSS);
 	expect_no_segment(30);
 }
 
