@@ -625,7 +625,8 @@ enum dp_counter {
 	DPC_FAST_RETX,
 	DPC_LOST_RETX,        /* recoveries that found their resends lost: holes walked again */
 	DPC_RTO,              /* retransmission timeouts, not zero-window probes (slowpath) */
-	DPC_RTO_SPURIOUS,     /* timeouts an ACK showed needless: window cut undone (F-RTO) */
+	DPC_RTO_SPURIOUS,     /* timeouts an ACK showed needless (F-RTO): the slowpath
+			       * undoes the window cut if it kept the window */
 	DPC_ARP_REPLIES, DPC_ICMP_ECHO,
 	DPC_APP_BAD_ENTRY,    /* malformed doorbell / ctrl entries */
 	DPC_EVQ_OVERFLOW,
