@@ -224,7 +224,8 @@ static void rto_undo_check(struct fp_ctx *fp, struct fp_flow *f, uint64_t acked_
 		f->flags &= ~FPF_RTO_UNDO; /* everything went again: no proof left */
 		return;
 	}
-	if (acked_to < f->tx_max_sent || acked_to <= f->tx_sent || acked_to <= f->rto_floor)
+	/* past tx_max_sent is past the go-back's tx_sent, too */
+	if (acked_to < f->tx_max_sent || acked_to <= f->rto_floor)
 		return;
 	f->flags &= ~FPF_RTO_UNDO;
 	tcp_rto_undo_count(fp, f);

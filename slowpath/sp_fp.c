@@ -297,7 +297,8 @@ void sp_fp_flow_del(struct sp *sp, uint32_t id, bool rst)
 /**
  * sp_fp_flow_retx - the retransmission timer fired: go back to snd_una.
  * @acked_seen: the flow's tx_acked in the view the timer was judged on
- * (the fastpath ignores a timeout that an ACK overtook, tcp_timeout()).
+ * (tcp_timeout() counts one that an ACK of all the data overtook as
+ * needless).
  */
 void sp_fp_flow_retx(struct sp *sp, uint32_t id, uint64_t acked_seen)
 {
