@@ -472,7 +472,8 @@ BP_API int bp_shutdown(struct bp_ctx *ctx, int h)
 	return r;
 }
 
-BP_API int bp_keepalive(struct bp_ctx *ctx, int h, bool on)
+/* a connection's on/off option, kept by the slowpath with the connection */
+static int flow_option(struct bp_ctx *ctx, int h, uint16_t op, bool on)
 {
 	struct bp_slot *s;
 	int r;
@@ -482,13 +483,23 @@ BP_API int bp_keepalive(struct bp_ctx *ctx, int h, bool on)
 	bpi_lock(ctx);
 	r = bpi_lookup_flow(ctx, h, -EOPNOTSUPP, &s);
 	if (!r) {
-		struct bp_ctrl_req req = { .op = BP_CTRL_KEEPALIVE, .slot = (uint32_t)h,
-					   .gen = s->gen, .flags = on };
+		struct bp_ctrl_req req = { .op = op, .slot = (uint32_t)h, .gen = s->gen,
+					   .flags = on };
 
 		r = bpi_ctrl_push(ctx, &req, BP_CTRL_PUSH_TIMEOUT_MS);
 	}
 	bpi_unlock(ctx);
 	return r;
+}
+
+BP_API int bp_keepalive(struct bp_ctx *ctx, int h, bool on)
+{
+	return flow_option(ctx, h, BP_CTRL_KEEPALIVE, on);
+}
+
+BP_API int bp_linger_reset(struct bp_ctx *ctx, int h, bool on)
+{
+	return flow_option(ctx, h, BP_CTRL_LINGER_RESET, on);
 }
 
 /* CLOSE or ABORT: after this the handle is gone on our side. */

@@ -597,6 +597,14 @@ void sp_conn_ctrl(struct sp *sp, struct dp_app *app, uint16_t op, uint32_t slot,
 			c->flags &= ~SPC_KEEPALIVE;
 		}
 		break;
+	case BP_CTRL_LINGER_RESET:
+		/* the connection's, not the slot's: it travels with a flow a
+		 * fork child or an exec'd image adopts, as a socket's option */
+		if (flags)
+			c->flags |= SPC_LINGER_RESET;
+		else
+			c->flags &= ~SPC_LINGER_RESET;
+		break;
 	case BP_CTRL_SHUTDOWN:
 		if (c->state == SPS_ESTABLISHED && !(c->flags & SPC_APP_SHUT)) {
 			c->flags |= SPC_APP_SHUT;
@@ -647,8 +655,11 @@ void sp_conn_gone_grace_over(struct sp *sp, struct sp_conn *c, uint32_t id)
 
 /**
  * sp_conn_close_owned - the last holder let go of the flow: close it as
- * its owner app (FIN after the buffered data, or RST if @abort or unread
- * data is left, like Linux).
+ * its owner app (FIN after the buffered data, or RST if @abort, unread
+ * data is left or SO_LINGER {1, 0} was set, like Linux).  A close that the
+ * app's exit makes comes here too, so a process that exits (or dies)
+ * without closing resets its SO_LINGER {1, 0} connections, as Linux's
+ * exit closes every descriptor.
  */
 void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abort)
 {
@@ -663,7 +674,7 @@ void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abo
 		bool unread = !(c->flags & SPC_RPC) &&
 			      __atomic_load_n(&fs->rx_written, __ATOMIC_ACQUIRE) !=
 			      __atomic_load_n(&fs->rx_consumed, __ATOMIC_ACQUIRE);
-		if (abort || unread) {
+		if (abort || unread || (c->flags & SPC_LINGER_RESET)) {
 			/* like Linux: closing with unread data resets */
 			sp_conn_reset(sp, c, id, ECONNABORTED, true);
 		} else {

@@ -95,6 +95,7 @@ static void ctrl_request(struct sp *sp, struct dp_app *app, const struct bp_ctrl
 			rc = 0;
 		break;
 	case BP_CTRL_KEEPALIVE:
+	case BP_CTRL_LINGER_RESET:
 	case BP_CTRL_SHUTDOWN:
 	case BP_CTRL_CLOSE:
 	case BP_CTRL_ABORT:

@@ -46,6 +46,8 @@ enum sp_state {
 #define SPC_RPC          (1u << 10) /* RPC session (BP_FLOW_RPC): the fastpath frames it */
 #define SPC_APP_GONE     (1u << 11) /* its app died or detached, no fork child holds it */
 #define SPC_GONE_GRACE   (1u << 12) /* RPC: posts of the gone app may still come (conn.c) */
+#define SPC_LINGER_RESET (1u << 13) /* SO_LINGER {1, 0}: closing it resets it, whoever
+				     * closes it last, even by exiting */
 
 /* processes besides the owner that may still use one flow (fork children) */
 #define SP_MAX_HOLDERS 8

@@ -56,6 +56,13 @@ static void inherit_kernel_opts(int fd, struct shim_sock *s)
 	real.getsockopt(fd, SOL_SOCKET, SO_LINGER, &s->linger, &l);
 }
 
+/* SO_LINGER {1, 0}: the daemon resets the flow at its last close, also
+ * the close that this process's exit or death makes (it sees no close()) */
+static bool linger_resets(const struct shim_sock *s)
+{
+	return s->linger.l_onoff && !s->linger.l_linger;
+}
+
 static struct shim_sock *sock_new(int h)
 {
 	struct shim_sock *s = calloc(1, sizeof(*s));
@@ -246,6 +253,8 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	s->linger = l->linger;
 	if (s->keepalive)
 		bp_keepalive(c, h, true);
+	if (linger_resets(s))
+		bp_linger_reset(c, h, true);
 	struct bp_flow_info fi;
 	if (!bp_flow_info(c, h, &fi))
 		fill_addr(addr, len, fi.remote_ip, fi.remote_port);
@@ -323,6 +332,8 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	inherit_kernel_opts(fd, s);
 	if (s->keepalive)
 		bp_keepalive(c, h, true);
+	if (linger_resets(s))
+		bp_linger_reset(c, h, true);
 	s->nonblock = (real.fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
 	s->connect_pending = true; /* before another thread can see @s */
 	bool nonblock = s->nonblock;
@@ -649,6 +660,8 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 			return -1;
 		}
 		memcpy(&s->linger, val, sizeof(s->linger));
+		if (!s->listener && s->h >= 0)
+			bp_linger_reset(shim_ctx(), s->h, linger_resets(s));
 		return 0;
 	}
 	int *slot = opt_slot(s, level, name);

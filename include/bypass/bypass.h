@@ -307,6 +307,16 @@ int bp_flow_key(struct bp_ctx *ctx, int h, uint64_t *key);
  * peer fails the flow with -ETIMEDOUT.
  */
 int bp_keepalive(struct bp_ctx *ctx, int h, bool on);
+
+/**
+ * bp_linger_reset - SO_LINGER {1, 0} for connection @h: with @on, its last
+ * close resets it (RST; data not yet sent or read is dropped) instead of
+ * sending FIN after the data, and so does the close that the process's
+ * exit or death makes.  The setting stays with the connection when a fork
+ * child or an exec'd image adopts it, as a socket option does.
+ * Return: 0, or -errno (-EOPNOTSUPP for a listener).
+ */
+int bp_linger_reset(struct bp_ctx *ctx, int h, bool on);
 int bp_forked(struct bp_ctx *ctx, pid_t child);
 /* bp_spawned: the child holds only the connection known by @key */
 int bp_spawned(struct bp_ctx *ctx, pid_t child, uint64_t key);

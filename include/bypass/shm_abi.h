@@ -81,6 +81,9 @@ enum bp_ctrl_op {
 	BP_CTRL_ADOPT = 7,    /* key: move a flow we hold into this app -> REPLY */
 	BP_CTRL_RELEASE = 8,  /* key: this process no longer holds the flow */
 	BP_CTRL_KEEPALIVE = 9, /* slot, gen, flags 1/0: probe an idle peer (SO_KEEPALIVE) */
+	BP_CTRL_LINGER_RESET = 10, /* slot, gen, flags 1/0: the flow's last close resets
+				    * it, also the one the app's exit makes
+				    * (SO_LINGER {1, 0}) */
 	BP_CTRL_EXEC_HOLD = 16, /* key, flags 1/0: this process is about to exec() and
 				 * keeps the flow in its next image (1), or the exec
 				 * failed (0); see slowpath/exec_hold.c */

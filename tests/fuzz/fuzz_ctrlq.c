@@ -315,9 +315,11 @@ static void run_op(struct dp_app *app, struct fx_in *in)
 		if (r.op == BP_CTRL_LISTEN)
 			ports[b % 8] = r.port;
 		break;
-	case 2: case 3: case 4: case 5: /* SHUTDOWN, CLOSE, ABORT, KEEPALIVE */
+	case 2: case 3: case 4: case 5: /* SHUTDOWN, CLOSE, ABORT, KEEPALIVE or LINGER_RESET */
 		r.op = (const uint16_t[]){ BP_CTRL_SHUTDOWN, BP_CTRL_CLOSE, BP_CTRL_ABORT,
 					  BP_CTRL_KEEPALIVE }[op % 13 - 2];
+		if (r.op == BP_CTRL_KEEPALIVE && (b & 0x20))
+			r.op = BP_CTRL_LINGER_RESET;
 		r.slot = slot;
 		/* the slot's generation as the region shows it, or a forged one */
 		r.gen = slot < app->max_flows && !(b & 0x40) ? app->flows[slot].gen : fx_u32(in);

@@ -39,17 +39,24 @@ cl_file() {
 	echo "$BP_TMP/close-cur"
 }
 
-# cl_check LABEL SIZE: wait (120 s at most) for the sink's verdict on the
-# next connection and compare it with SIZE bytes of the data
-cl_check() {
-	local label=$1 sz=$2 end=$((SECONDS + 120)) line n sha how
+# cl_next LABEL: wait (120 s at most) for the sink's verdict on the next
+# connection: CL_LINE="<bytes> <sha256> eof|reset|timeout"
+cl_next() {
+	local end=$((SECONDS + 120))
 	CL_N=$((CL_N + 1))
 	while [ "$(wc -l <"$CL_OUT")" -lt "$CL_N" ]; do
-		[ "$SECONDS" -lt "$end" ] || bp_die "$label: the Linux receiver saw no end of connection $CL_N within 120 s"
+		[ "$SECONDS" -lt "$end" ] || bp_die "$1: the Linux receiver saw no end of connection $CL_N within 120 s"
 		sleep 0.05
 	done
-	line=$(sed -n "${CL_N}p" "$CL_OUT")
-	read -r n sha how <<<"$line"
+	CL_LINE=$(sed -n "${CL_N}p" "$CL_OUT")
+}
+
+# cl_check LABEL SIZE: the sink's verdict on the next connection, compared
+# with SIZE bytes of the data
+cl_check() {
+	local label=$1 sz=$2 n sha how
+	cl_next "$label"
+	read -r n sha how <<<"$CL_LINE"
 	if [ "$n" != "$sz" ] || [ "$sha" != "${CL_SHA[$sz]}" ] || [ "$how" != eof ]; then
 		bp_die "$label: sent $sz bytes, the Linux receiver got $n ending with $how, not FIN" \
 			"(sha256 $([ "$sha" = "${CL_SHA[$sz]}" ] && echo same || echo different))"

@@ -5,7 +5,8 @@
 # without close()), and a Python sender that exits with os._exit() without
 # closing, after shutdown(), after close(), or through sys.exit().  Sizes
 # from 1 byte to 64 MiB; length, sha256 and a clean FIN checked each time;
-# 57 transfers on a clean wire, then 19 through bp_impair at 1% loss.
+# 57 transfers on a clean wire, then 19 through bp_impair at 1% loss.  Then
+# SO_LINGER {1, 0} and an exit without close(): RST, as with Linux.
 # libbypass senders: test_close_no_loss.sh.
 set -euo pipefail
 source "$(dirname "$0")/impair_lib.sh"
@@ -59,4 +60,27 @@ imp_snapshot
 drops=$(imp_stat a2b dropped_loss)
 [ "${drops:-0}" -gt 0 ] || bp_die "bp_impair dropped nothing: the lossy round tested nothing"
 echo "ok: $((CL_OK - before)) transfers at 1% loss: every byte, then FIN ($drops frames dropped towards the peer)"
+imp_start
+
+# SO_LINGER {1, 0} and an exit without close(): the exit's close resets the
+# connection.  The same probe against the Linux stack first (a sender in the
+# peer's namespace, over loopback), then under the shim
+linger0() {
+	local how
+	cl_next "$1"
+	how=${CL_LINE##* }
+	[ "$how" = reset ] || bp_die "$1: SO_LINGER {1, 0}, then exit: the Linux receiver saw $how, not RST"
+	echo "ok: $1: SO_LINGER {1, 0}, 100 bytes, exit without close(): the receiver saw RST"
+}
+head -c 100 "$CL_DATA" | bp_peer timeout 60 "$CL_PY" "$py" 127.0.0.1 "$CL_PORT" linger0 ||
+	bp_die "the kernel's linger0 sender failed"
+linger0 "Linux sender"
+for r in 1 2 3; do
+	head -c 100 "$CL_DATA" | shimmed timeout 60 "$CL_PY" "$py" "$BP_PEER_IP" "$CL_PORT" linger0 2>>"$BP_TMP/sender.log" ||
+		bp_die "linger0 sender under the shim failed: $(tail -3 "$BP_TMP/sender.log")"
+	linger0 "shim sender, round $r"
+done
+head -c 100 "$CL_DATA" | shimmed timeout 60 "$CL_PY" "$py" "$BP_PEER_IP" "$CL_PORT" linger0fork 2>>"$BP_TMP/sender.log" ||
+	bp_die "linger0fork sender under the shim failed: $(tail -3 "$BP_TMP/sender.log")"
+linger0 "shim sender, its fork child sends and exits"
 echo "PASS: no data lost at close or exit under the shim ($CL_OK transfers)"

@@ -62,3 +62,75 @@ Test(app_exit, an_abort_queued_behind_3000_requests_is_served)
 	bp_detach(H.app);
 	H.app = NULL;
 }
+
+/*
+ * SO_LINGER {1, 0} (bp_linger_reset()): the close that an app's exit makes
+ * resets the connection, as Linux's exit closes each descriptor; without
+ * it (or with it switched off again) the exit sends FIN after the data.
+ * @data: bytes the app wrote (and the peer never acknowledged) first.
+ * Return: the first FIN or RST the daemon sent after the exit.
+ */
+static struct pkt_tcp exit_with_linger(uint16_t port, bool set, bool clear, size_t data)
+{
+	uint32_t iss;
+	int h = h_open_passive(port, PEER_ISN, 1460, &iss);
+	struct pkt_tcp p;
+
+	if (set)
+		cr_assert_eq(bp_linger_reset(H.app, h, true), 0);
+	if (clear)
+		cr_assert_eq(bp_linger_reset(H.app, h, false), 0);
+	if (data) {
+		char buf[512] = "written before the exit";
+		cr_assert_eq(bp_send(H.app, h, buf, data), (ssize_t)data);
+		cr_assert(h_next_tcp(&p, 2000), "the data never went");
+		cr_assert_eq(p.payload_len, data);
+	}
+	cr_assert_eq(shutdown(H.app->sock_fd, SHUT_RDWR), 0); /* the process is gone */
+	/* past a resend of the data, should its timer fire first */
+	do
+		cr_assert(h_next_tcp(&p, 2000), "nothing sent after the exit");
+	while (!(p.flags & (TCPF_RST | TCPF_FIN)));
+	bp_detach(H.app);
+	H.app = NULL;
+	return p;
+}
+
+Test(app_exit, linger_zero_resets_at_exit)
+{
+	struct pkt_tcp p = exit_with_linger(8101, true, false, 100);
+
+	cr_assert(p.flags & TCPF_RST, "SO_LINGER {1, 0}: want RST at exit, got flags 0x%x",
+		  p.flags);
+	cr_assert_eq(p.flags & TCPF_FIN, 0);
+}
+
+Test(app_exit, linger_switched_off_closes_with_fin)
+{
+	struct pkt_tcp p = exit_with_linger(8102, true, true, 0);
+
+	cr_assert(p.flags & TCPF_FIN, "want FIN at exit, got flags 0x%x", p.flags);
+	cr_assert_eq(p.flags & TCPF_RST, 0);
+}
+
+Test(app_exit, without_linger_exit_sends_fin)
+{
+	struct pkt_tcp p = exit_with_linger(8103, false, false, 0);
+
+	cr_assert(p.flags & TCPF_FIN, "want FIN at exit, got flags 0x%x", p.flags);
+	cr_assert_eq(p.flags & TCPF_RST, 0);
+}
+
+/* a close, not an exit: bp_close() of a flow set so resets it too */
+Test(app_exit, linger_zero_close_resets)
+{
+	uint32_t iss;
+	int h = h_open_passive(8104, PEER_ISN, 1460, &iss);
+	struct pkt_tcp p;
+
+	cr_assert_eq(bp_linger_reset(H.app, h, true), 0);
+	cr_assert_eq(bp_close(H.app, h), 0);
+	cr_assert(h_next_tcp(&p, 2000), "nothing sent after the close");
+	cr_assert(p.flags & TCPF_RST, "want RST, got flags 0x%x", p.flags);
+	cr_assert_eq(bp_linger_reset(H.app, h, true), -EBADF, "a closed handle");
+}
