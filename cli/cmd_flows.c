@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * cmd_flows.c - bypassctl flows [FILTER]...: connections like ss -tino.
- * The daemon answers a page at a time (one reply must fit a control
- * frame); this asks for pages until the end or --limit.
+ * cmd_flows.c - bypassctl flows [FILTER]... [kill]: connections like
+ * ss -tino, and like ss -K resets them.  The daemon answers a page at a
+ * time (one reply must fit a control frame); this asks for pages until the
+ * end or --limit.  A kill is one request: the daemon resets every match.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 
 static const char usage[] =
 	"usage: bypassctl flows [state STATE] [sport N] [dport N] [port N]\n"
-	"                       [tenant NAME] [limit N] [page N] [--json]\n"
+	"                       [tenant NAME] [limit N] [page N] [kill] [--json]\n"
 	"  every connection, like ss -tino: state, local and remote address, tenant,\n"
 	"  app pid, and for established flows cwnd, mss, srtt/rttvar, rto,\n"
 	"  retransmissions (fast retransmits + timeouts), bytes acked/received,\n"
@@ -26,12 +27,19 @@ static const char usage[] =
 	"  their tenant, addresses, the listening app and SYN-ACK resends (retrans),\n"
 	"  as ss lists SYN-RECV.  Non-admins see their own tenant's flows only.\n"
 	"  e.g. bypassctl flows state established dport 6379\n"
+	"  kill: reset every connection the filters select, as ss -K: RST to the\n"
+	"  peer, ECONNABORTED to the app (a connect() in progress fails so); lists\n"
+	"  them as they were and says how many.  Needs a filter (state connected\n"
+	"  selects every connection) and root, fastpathd's user or [daemon]\n"
+	"  admin_group; TIME_WAIT and half-open SYN-queue entries are left alone.\n"
+	"  e.g. bypassctl flows dport 6379 state established kill\n"
 	"  --json: {flows: [{id, state, local, remote, tenant, pid, app_id, uid,\n"
 	"  cwnd, mss, srtt_us, rttvar_us, rto_ms, retrans, timeouts, bytes_acked,\n"
 	"  bytes_sent, bytes_received, rx_queue, tx_queue, pacing_bps, cc, core,\n"
-	"  peer_wnd, half_open}], matched, shown}  (fields of flows not established\n"
-	"  are absent when they do not exist yet; half_open: true for syn-recv\n"
-	"  entries of the SYN queue, whose id is only a page cursor)\n";
+	"  peer_wnd, half_open}], matched, shown, killed}  (killed: with kill only;\n"
+	"  fields of flows not established are absent when they do not exist yet;\n"
+	"  half_open: true for syn-recv entries of the SYN queue, whose id is only a\n"
+	"  page cursor)\n";
 
 static void flow_json(const Bypass__FlowInfo *f)
 {
@@ -107,13 +115,18 @@ int cmd_flows(int argc, char **argv)
 {
 	Bypass__FlowsRequest req = BYPASS__FLOWS_REQUEST__INIT;
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT, *reply;
-	uint32_t limit = UINT32_MAX, shown = 0, matched = 0;
+	uint32_t limit = UINT32_MAX, shown = 0, matched = 0, killed = 0;
 	int rc = cli_opts(&argc, argv, usage);
 
 	if (rc >= 0)
 		return rc;
 	for (int i = 1; i < argc; i += 2) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(k, "kill")) {
+			req.has_kill = req.kill = 1;
+			i--; /* a word alone, no value */
+			continue;
+		}
 		if (!v)
 			return cli_usage_error(usage, "flows: '%s' needs a value", k);
 		if (!strcmp(k, "state"))
@@ -149,6 +162,15 @@ int cmd_flows(int argc, char **argv)
 				return cli_done(rc);
 			break;
 		}
+		if (req.kill && !r->has_killed) {
+			/* a daemon before protocol 1.5 skips the unknown field
+			 * and only lists: say so, do not pretend */
+			bypass__ctl_msg__free_unpacked(reply, NULL);
+			fprintf(stderr, "bypassctl: flows kill: this fastpathd cannot reset "
+				"connections (control protocol before 1.5): upgrade fastpathd\n");
+			return cli_done(1);
+		}
+		killed = r->killed;
 		if (first && cli_json) {
 			j_obj(NULL);
 			j_arr("flows");
@@ -173,6 +195,8 @@ int cmd_flows(int argc, char **argv)
 		j_end_arr();
 		j_u64("matched", matched);
 		j_u64("shown", shown);
+		if (req.kill)
+			j_u64("killed", killed);
 		j_end_obj();
 		j_end();
 		/* a later page's failure leaves valid JSON on stdout, the reason on stderr */
@@ -180,5 +204,7 @@ int cmd_flows(int argc, char **argv)
 		printf("(%u more flows match; not shown because of limit %u)\n", matched - shown,
 		       limit);
 	}
+	if (!cli_json && !rc && req.kill)
+		printf("reset %u connection%s\n", killed, killed == 1 ? "" : "s");
 	return cli_done(rc);
 }

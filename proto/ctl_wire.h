@@ -20,12 +20,13 @@
  * it (CtlMsg.proto_major/minor, filled in by ctl_send()).  Minor: fields or
  * messages added (1.1: the version itself, CtlError, tenants paging,
  * half-open flows; 1.2: RPC call counts, the message heap at attach;
- * 1.3: RPC send-class counters; 1.4: FlowsRequest.remote_ip).
+ * 1.3: RPC send-class counters; 1.4: FlowsRequest.remote_ip; 1.5:
+ * FlowsRequest.kill, FlowsReply.killed).
  * Major: an incompatible change; the daemon refuses clients with a newer
  * one.
  */
 #define CTL_PROTO_MAJOR 1
-#define CTL_PROTO_MINOR 4
+#define CTL_PROTO_MINOR 5
 
 /* Frames larger than this are refused: no legitimate message comes close. */
 #define CTL_MAX_FRAME (64u * 1024u)

@@ -15,6 +15,9 @@
  * listed after the flows, as ss lists SYN-RECV request sockets, in the
  * same cursor space: ids from max_flows on are SYN queue entries
  * (max_flows + index), so one cursor pages through both.
+ *
+ * With kill (bypassctl flows ... kill), as ss -K: every connection the
+ * filter selects is reset (flows_kill()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -106,6 +109,8 @@ static bool flow_match(const struct sp_conn *c, const Bypass__FlowsRequest *req,
 		return false;
 	if (req->has_port && c->local_port != req->port && c->remote_port != req->port)
 		return false;
+	if (req->has_remote_ip && c->remote_ip != req->remote_ip)
+		return false;
 	return state_match(req->state, flow_state(c));
 }
 
@@ -122,6 +127,8 @@ static bool synq_match(const struct sp_synq_view *v, const Bypass__FlowsRequest 
 	if (req->has_dport && v->hs->remote_port != req->dport)
 		return false;
 	if (req->has_port && v->hs->local_port != req->port && v->hs->remote_port != req->port)
+		return false;
+	if (req->has_remote_ip && v->hs->remote_ip != req->remote_ip)
 		return false;
 	return state_match(req->state, "syn-recv");
 }
@@ -222,6 +229,84 @@ static void flows_reply(struct ctl_conn *cc, Bypass__FlowsReply *rep)
 	sp_ctl_send(cc, &m, NULL, 0);
 }
 
+/* may the kill end @c?  TIME_WAIT holds no app and guards the tuple, and
+ * a flow being deleted is ending already (ss -K passes both by, too) */
+static bool killable(const struct sp_conn *c)
+{
+	return c->state != SPS_FREE && c->state != SPS_TIME_WAIT && c->state != SPS_DELETING;
+}
+
+static bool has_filter(const Bypass__FlowsRequest *req)
+{
+	return req->state || req->has_sport || req->has_dport || req->has_port || req->tenant ||
+	       req->has_remote_ip;
+}
+
+/*
+ * bypassctl flows FILTER... kill, as ss -K (SOCK_DESTROY): every connection
+ * the filter selects is reset: RST to the peer, and the app's next call on
+ * it fails with ECONNABORTED, as on Linux; one still in its handshake fails
+ * its connect() so.  For admins only, and only with a filter (`state
+ * connected` selects every connection): a slip must not reset the host.
+ * Half-open SYN-queue entries are not connections yet and are left alone.
+ * The reply lists the connections reset (as they were just before, one
+ * frame's worth) and counts them all.
+ */
+static void flows_kill(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest *req,
+		       int tenant, Bypass__FlowInfo *info, Bypass__FlowInfo **arr,
+		       struct flow_strs *strs, uint32_t max)
+{
+	Bypass__FlowsReply rep = BYPASS__FLOWS_REPLY__INIT;
+	size_t budget = FLOWS_BUDGET;
+
+	if (!sp_ctl_admin(cc)) {
+		rep.status = -EPERM;
+		rep.error = (char *)"only root, fastpathd's user or [daemon] admin_group may reset "
+				    "connections";
+		flows_reply(cc, &rep);
+		return;
+	}
+	if (!has_filter(req)) {
+		rep.status = -EINVAL;
+		rep.error = (char *)"kill needs a filter (state, sport, dport, port, tenant); "
+				    "`state connected` selects every connection";
+		flows_reply(cc, &rep);
+		return;
+	}
+	rep.has_matched = rep.has_next_cursor = rep.has_killed = 1;
+	for (uint32_t i = 0; i < sp->nconns;) {
+		uint32_t id = sp->active[i], before = sp->nconns;
+		struct sp_conn *c = &sp->conns[id];
+
+		if (!killable(c) || !flow_match(c, req, SP_CTL_ALL, tenant)) {
+			i++;
+			continue;
+		}
+		if (rep.n_flows < max) {
+			Bypass__FlowInfo *o = &info[rep.n_flows];
+
+			flow_fill(sp, id, o, &strs[rep.n_flows]);
+			size_t need = bypass__flow_info__get_packed_size(o) + 4;
+			if (need <= budget) {
+				budget -= need;
+				arr[rep.n_flows++] = o;
+			} else {
+				max = rep.n_flows; /* the frame is full: count the rest */
+			}
+		}
+		if (c->state == SPS_ESTABLISHED)
+			sp_conn_reset(sp, c, id, ECONNABORTED, true);
+		else
+			sp_conn_handshake_fail(sp, c, id, ECONNABORTED);
+		rep.killed++;
+		if (sp->nconns == before)
+			i++; /* else slot i holds another conn now */
+	}
+	rep.matched = rep.killed;
+	rep.flows = arr;
+	flows_reply(cc, &rep);
+}
+
 /** sp_ctl_flows - one page of bypassctl flows on @cc. */
 void sp_ctl_flows(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest *req)
 {
@@ -268,6 +353,10 @@ void sp_ctl_flows(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest
 			 req->tenant);
 		rep.error = err;
 		flows_reply(cc, &rep);
+		return;
+	}
+	if (req->has_kill && req->kill) {
+		flows_kill(sp, cc, req, tenant, info, arr, strs, max);
 		return;
 	}
 	if (req->has_remote_ip && req->has_sport && req->has_dport) {

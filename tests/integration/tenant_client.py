@@ -11,6 +11,10 @@
                           once file GO exists, open one more and echo on
                           every connection; print "after-go ok K" or why not
   echo HOST PORT          (under the shim) one connection, one echo: "echo ok"
+  killwait HOST PORT N GO (under the shim) open N connections and print
+                          "opened N" and their local ports; once file GO
+                          exists, echo on each and print "after-go" and for
+                          each "ok" or the errno name (bypassctl flows kill)
   app-admin SOCK del T    attach (raw), then on the app's own connection ask
   app-admin SOCK reload   to delete tenant T or reload the configuration;
                           print "app-admin STATUS" (0 or the errno name)
@@ -141,6 +145,22 @@ def cmd_conns(host, port, n, go):
         print(f"after-go {name(e.errno)}", flush=True)
 
 
+def cmd_killwait(host, port, n, go):
+    cs = [socket.create_connection((host, int(port)), timeout=5) for _ in range(int(n))]
+    print(f"opened {len(cs)}", *[c.getsockname()[1] for c in cs], flush=True)
+    for _ in range(600):
+        if os.path.exists(go):
+            break
+        time.sleep(0.1)
+    res = []
+    for c in cs:
+        try:
+            res.append("ok" if echo(c) else "wrong")
+        except OSError as e:
+            res.append(name(e.errno))
+    print("after-go", *res, flush=True)
+
+
 def cmd_echo(host, port):
     try:
         c = socket.create_connection((host, int(port)), timeout=5)
@@ -151,5 +171,5 @@ def cmd_echo(host, port):
 
 if __name__ == "__main__":
     cmds = {"attach": cmd_attach, "listen": cmd_listen, "conns": cmd_conns, "echo": cmd_echo,
-            "app-admin": cmd_app_admin}
+            "app-admin": cmd_app_admin, "killwait": cmd_killwait}
     cmds[sys.argv[1]](*sys.argv[2:])

@@ -19,6 +19,9 @@
 #  g) half-open connections: SYNs from the peer whose SYN-ACKs the peer
 #     drops (iptables) are listed as syn-recv, text and JSON, with the
 #     tuples the peer's ss shows in SYN-SENT
+#  h) flows ... kill (ss -K): refused to bpctl2 and without a filter; an
+#     admin's kill of one connection resets it (the peer's ss loses it,
+#     the app gets ECONNABORTED as after Linux's ss -K) and no other
 # (c) reads every command's JSON fields from bypassctl(8): see bypassctl_json.py.
 # BYPASSCTL_TOPO_IDX: the topology index (default 140), to run side by side.
 set -euo pipefail
@@ -321,6 +324,59 @@ bp_peer iptables -D INPUT -p tcp --sport 7402 --tcp-flags SYN,ACK SYN,ACK -j DRO
 bp_stop_pid "$synpid"
 bp_stop_pid "$lpid"
 echo "ok: (g) $want half-open connections: syn-recv in text and JSON, the peer's SYN-SENT tuples"
+
+# ---------------------------------------------------------------- (h)
+bp_log "(h) flows kill"
+rm -f "$dir/go"
+bp_bg shim_as 0 killwait "$BP_PEER_IP" 7401 2 "$dir/go" >"$dir/kill.log" 2>&1
+killpid=$BP_LAST_PID
+for i in $(seq 100); do grep -q opened "$dir/kill.log" && break; sleep 0.1; done
+read -r word n p1 p2 <"$dir/kill.log"
+[ "$word $n" = "opened 2" ] || bp_die "the killwait client could not connect: $(cat "$dir/kill.log")"
+peer_has() { bp_peer ss -tnH state established "( sport = :7401 and dport = :$1 )" | grep -c .; }
+[ "$(peer_has "$p1")$(peer_has "$p2")" = 11 ] || bp_die "the peer does not see both connections"
+expect_rc 1 "bpctl2: flows sport $p1 kill" as_u "$U2" "$CTL" flows sport "$p1" kill
+echo "$ERR" | grep -q "admin_group" || bp_die "the refusal does not say who may: $ERR"
+expect_rc 1 "flows kill without a filter" "$CTL" flows kill
+echo "$ERR" | grep -q "needs a filter" || bp_die "kill without a filter: $ERR"
+[ "$(peer_has "$p1")$(peer_has "$p2")" = 11 ] || bp_die "a refused kill reset a connection"
+out=$("$CTL" flows sport "$p1" kill) || bp_die "flows sport $p1 kill failed: $out"
+echo "$out" | sed 's/^/  /'
+echo "$out" | grep -q "^reset 1 connection$" || bp_die "kill does not say it reset 1 connection"
+echo "$out" | grep -q ":$p1 " || bp_die "kill does not list the connection it reset"
+for i in $(seq 50); do [ "$(peer_has "$p1")" = 0 ] && break; sleep 0.1; done
+[ "$(peer_has "$p1")$(peer_has "$p2")" = 01 ] ||
+	bp_die "after the kill the peer has $(peer_has "$p1") connection(s) from :$p1 (want 0) and $(peer_has "$p2") from :$p2 (want 1)"
+[ "$(jget flows "d['killed']" flows sport "$p1" kill)" = 0 ] || bp_die "a second kill found the flow again"
+touch "$dir/go"
+wait "$killpid" || true
+out=$(tail -1 "$dir/kill.log")
+echo "  the app after the kill: $out"
+# the same probe on the Linux stack (the peer's namespace, over loopback)
+linux=$(bp_peer timeout 20 "$PY" -c '
+import errno, socket, subprocess
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen()
+c = socket.create_connection(ls.getsockname(), timeout=5)
+s, _ = ls.accept()
+port = c.getsockname()[1]
+subprocess.run(["ss", "-K", "-tnH", "state", "established", "( sport = :%d )" % port],
+               check=True, stdout=subprocess.DEVNULL)
+try:
+    c.sendall(b"ping")
+    print("ok" if c.recv(4) else "eof")
+except OSError as e:
+    print(errno.errorcode[e.errno])') || bp_die "the Linux ss -K probe failed: $linux"
+echo "  Linux, the same probe after ss -K: $linux"
+if [ "$linux" = ok ]; then
+	# a kernel without CONFIG_INET_DIAG_DESTROY: ss -K kills nothing
+	echo "  (this kernel cannot ss -K: comparing with ECONNABORTED, what one that can gives)"
+	linux=ECONNABORTED
+fi
+[ "$out" = "after-go $linux ok" ] ||
+	bp_die "want $linux on the killed connection (as Linux's ss -K) and ok on the other: $out"
+echo "ok: (h) kill refused to bpctl2 and without a filter; resets exactly the flow selected (RST, ECONNABORTED)"
 
 bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
 echo "PASS"
