@@ -369,6 +369,9 @@ BP_API struct bp_ctx *bp_attach(const struct bp_attach_opts *opts, char *err, si
 	if (r)
 		goto fail_sock;
 
+	/* absent: 1.0, the protocol before the version existed */
+	ctx->daemon_proto = reply->has_proto_major && reply->has_proto_minor ?
+			    reply->proto_major << 16 | (reply->proto_minor & 0xffff) : 1u << 16;
 	size = reply->attach_reply->has_region_size ? reply->attach_reply->region_size : 0;
 	if (!size) {
 		struct stat st;

@@ -112,6 +112,7 @@ struct bp_ctx {
 	uint32_t rx_size, tx_size;
 	uint64_t buffers_off;
 	uint32_t local_ip;
+	uint32_t daemon_proto;  /* its control protocol, major << 16 | minor (attach reply) */
 	char cc[16];            /* bp_attach_opts.cc, NUL-padded ("" = daemon default) */
 
 	pthread_mutex_t lock;

@@ -472,7 +472,11 @@ BP_API int bp_shutdown(struct bp_ctx *ctx, int h)
 	return r;
 }
 
-/* a connection's on/off option, kept by the slowpath with the connection */
+/*
+ * A connection's on/off option, kept by the slowpath with the connection.
+ * On a handle a fork relative adopted away (-ESTALE), the daemon would
+ * drop it unseen: the caller takes the connection back and asks again.
+ */
 static int flow_option(struct bp_ctx *ctx, int h, uint16_t op, bool on)
 {
 	struct bp_slot *s;
@@ -482,6 +486,8 @@ static int flow_option(struct bp_ctx *ctx, int h, uint16_t op, bool on)
 		return -EINVAL;
 	bpi_lock(ctx);
 	r = bpi_lookup_flow(ctx, h, -EOPNOTSUPP, &s);
+	if (!r && (__atomic_load_n(&ctx->flows[h].flags, __ATOMIC_ACQUIRE) & BP_FF_MOVED))
+		r = -ESTALE;
 	if (!r) {
 		struct bp_ctrl_req req = { .op = op, .slot = (uint32_t)h, .gen = s->gen,
 					   .flags = on };
@@ -499,6 +505,10 @@ BP_API int bp_keepalive(struct bp_ctx *ctx, int h, bool on)
 
 BP_API int bp_linger_reset(struct bp_ctx *ctx, int h, bool on)
 {
+	/* the op came with control protocol 1.5: an older daemon would only
+	 * count it as a bad entry, and the close would not reset */
+	if (ctx && ctx->daemon_proto < (1u << 16 | 5))
+		return -EOPNOTSUPP;
 	return flow_option(ctx, h, BP_CTRL_LINGER_RESET, on);
 }
 

@@ -750,7 +750,8 @@ void sp_conn_fp_event(struct sp *sp, uint16_t type, uint32_t id)
  * mapped until the child adopts it).  Else the exit closes it, as the
  * kernel closes the sockets of a process that exits: the bytes the app
  * wrote still go out, then the FIN (the region stays mapped until the flow
- * is gone); unread received data resets it instead, as on Linux.
+ * is gone); unread received data or SO_LINGER {1, 0} resets it instead,
+ * as on Linux.
  * Return: true if the conn still lives (it will report FLOW_DEL_DONE or
  * move away), false if it was freed on the spot.
  */

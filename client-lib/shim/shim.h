@@ -61,6 +61,9 @@ struct shim_sock {
 	int nother;
 	int rcvtimeo_ms, sndtimeo_ms; /* SO_RCVTIMEO/SO_SNDTIMEO, 0 = forever */
 	struct linger linger;  /* {1, 0}: the last close() resets (RST) */
+	bool linger_daemon;    /* the daemon keeps @linger's {1, 0} with the connection
+				* and decides at close (bp_linger_reset()); else
+				* (a daemon before it) close() itself aborts */
 };
 
 /* address recorded by bind() on a socket that is still a kernel socket */

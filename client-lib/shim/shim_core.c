@@ -350,8 +350,12 @@ struct sock_leftovers {
 /* under table_lock: take them, so whoever touches @s later sees none */
 static struct sock_leftovers take_leftovers(struct shim_sock *s)
 {
+	/* SO_LINGER {1, 0} is the daemon's to act on if it keeps it: the
+	 * option is the connection's, which a fork relative may have
+	 * changed since */
 	struct sock_leftovers l = { .h = s->h, .ksock = s->ksock, .key = s->key,
-				    .reset = s->linger.l_onoff && !s->linger.l_linger };
+				    .reset = s->linger.l_onoff && !s->linger.l_linger &&
+					     !s->linger_daemon };
 	s->h = -1;
 	s->key = 0;
 	s->ksock = -1;
@@ -361,7 +365,7 @@ static struct sock_leftovers take_leftovers(struct shim_sock *s)
 static void close_leftovers(const struct sock_leftovers *l)
 {
 	if (l->h >= 0 && l->reset)
-		bp_abort(ctx, l->h); /* SO_LINGER {1, 0}: reset, drop buffers */
+		bp_abort(ctx, l->h); /* SO_LINGER {1, 0} the daemon did not take */
 	else if (l->h >= 0)
 		bp_close(ctx, l->h);
 	else if (l->key && ctx)

@@ -63,6 +63,22 @@ static bool linger_resets(const struct shim_sock *s)
 	return s->linger.l_onoff && !s->linger.l_linger;
 }
 
+/* an option the daemon keeps with the connection: asked again on the new
+ * handle if a fork relative had adopted the connection (shim_moved()) */
+static int flow_opt(struct shim_sock *s, int (*set)(struct bp_ctx *, int, bool), bool on)
+{
+	struct bp_ctx *c = shim_ctx();
+	int r = set(c, s->h, on);
+	if (r == -ESTALE && !shim_moved(s))
+		r = set(c, s->h, on);
+	return r;
+}
+
+static void linger_sync(struct shim_sock *s)
+{
+	s->linger_daemon = !flow_opt(s, bp_linger_reset, linger_resets(s));
+}
+
 static struct shim_sock *sock_new(int h)
 {
 	struct shim_sock *s = calloc(1, sizeof(*s));
@@ -254,7 +270,7 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	if (s->keepalive)
 		bp_keepalive(c, h, true);
 	if (linger_resets(s))
-		bp_linger_reset(c, h, true);
+		linger_sync(s);
 	struct bp_flow_info fi;
 	if (!bp_flow_info(c, h, &fi))
 		fill_addr(addr, len, fi.remote_ip, fi.remote_port);
@@ -333,7 +349,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	if (s->keepalive)
 		bp_keepalive(c, h, true);
 	if (linger_resets(s))
-		bp_linger_reset(c, h, true);
+		linger_sync(s);
 	s->nonblock = (real.fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
 	s->connect_pending = true; /* before another thread can see @s */
 	bool nonblock = s->nonblock;
@@ -638,6 +654,11 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	}
 	if (!s)
 		return real.setsockopt(fd, level, name, val, len);
+	/* a listener's options go to its kernel socket too: a fork child or an
+	 * exec'd image that takes the listener over reads them from there
+	 * (inherit_kernel_opts()) for the connections it accepts */
+	if (s->listener && s->ksock >= 0)
+		real.setsockopt(s->ksock, level, name, val, len);
 	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
 		struct timeval tv;
 		if (!val || len < sizeof(tv)) {
@@ -661,7 +682,7 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 		}
 		memcpy(&s->linger, val, sizeof(s->linger));
 		if (!s->listener && s->h >= 0)
-			bp_linger_reset(shim_ctx(), s->h, linger_resets(s));
+			linger_sync(s);
 		return 0;
 	}
 	int *slot = opt_slot(s, level, name);
@@ -670,7 +691,7 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	if (slot && val && len >= sizeof(int))
 		memcpy(slot, val, sizeof(int));
 	if (slot == &s->keepalive && !s->listener && s->h >= 0)
-		bp_keepalive(shim_ctx(), s->h, s->keepalive != 0);
+		flow_opt(s, bp_keepalive, s->keepalive != 0);
 	return 0; /* other options have no bypass meaning: accepted, ignored */
 }
 

@@ -305,6 +305,8 @@ int bp_flow_key(struct bp_ctx *ctx, int h, uint64_t *key);
  * bp_keepalive - SO_KEEPALIVE for connection @h: probe a peer that stays
  * silent ([tcp] keepalive_* in the daemon config set the timing); a dead
  * peer fails the flow with -ETIMEDOUT.
+ * Return: 0, or -errno (-ESTALE: a fork relative adopted the connection;
+ * adopt it back, as for bp_send()).
  */
 int bp_keepalive(struct bp_ctx *ctx, int h, bool on);
 
@@ -314,7 +316,8 @@ int bp_keepalive(struct bp_ctx *ctx, int h, bool on);
  * sending FIN after the data, and so does the close that the process's
  * exit or death makes.  The setting stays with the connection when a fork
  * child or an exec'd image adopts it, as a socket option does.
- * Return: 0, or -errno (-EOPNOTSUPP for a listener).
+ * Return: 0, or -errno: -EOPNOTSUPP for a listener or a fastpathd older
+ * than control protocol 1.5; -ESTALE as for bp_keepalive().
  */
 int bp_linger_reset(struct bp_ctx *ctx, int h, bool on);
 int bp_forked(struct bp_ctx *ctx, pid_t child);

@@ -93,14 +93,15 @@ enum bp_ctrl_op {
  * struct bp_ctrl_req - a control request from the app.
  * @op: enum bp_ctrl_op.
  * @req_id: echoed in the BP_EV_REPLY event so the app can match it.
- * @slot: flow slot the request is about (SHUTDOWN/CLOSE/ABORT).
+ * @slot: flow slot the request is about (SHUTDOWN/CLOSE/ABORT/KEEPALIVE/
+ *        LINGER_RESET).
  * @gen: generation of @slot the app believes it holds; stale ones are
  *       ignored so a late close can never hit a reused slot.
  * @ip: IPv4 address, network byte order (LISTEN: 0 = any).
  * @port: TCP port, host byte order (LISTEN: 0 = pick one).
  * @backlog: LISTEN only.
  * @flags: LISTEN: BP_LISTEN_SHARED, BP_LISTEN_RESERVE; LISTEN and CONNECT:
- *         BP_FLOW_RPC.
+ *         BP_FLOW_RPC; KEEPALIVE, LINGER_RESET, EXEC_HOLD: 1 on, 0 off.
  * @pid: FORKED only: the child's process id.
  * @key: ADOPT/RELEASE/EXEC_HOLD: the flow's handoff key (bp_flow_shm.handoff_key);
  *       FORKED: 0, or the one flow the child inherited.

@@ -23,6 +23,9 @@ while True:
     if not b:
         break
     s.sendall(b)
+if mode == "linger0fork":
+    sys.stderr.write("linger0fork: the child sent its data\n")
+    sys.stderr.flush()
 if mode == "shutdown":
     s.shutdown(socket.SHUT_WR)
 elif mode == "close":

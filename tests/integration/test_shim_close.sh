@@ -83,4 +83,9 @@ done
 head -c 100 "$CL_DATA" | shimmed timeout 60 "$CL_PY" "$py" "$BP_PEER_IP" "$CL_PORT" linger0fork 2>>"$BP_TMP/sender.log" ||
 	bp_die "linger0fork sender under the shim failed: $(tail -3 "$BP_TMP/sender.log")"
 linger0 "shim sender, its fork child sends and exits"
+for i in $(seq 50); do grep -q "the child sent its data" "$BP_TMP/sender.log" && break; sleep 0.1; done
+grep -q "the child sent its data" "$BP_TMP/sender.log" ||
+	bp_die "linger0fork: the fork child never sent (it did not take the connection over): $(tail -3 "$BP_TMP/sender.log")"
+! grep -q "bypass-shim:\|Traceback" "$BP_TMP/sender.log" ||
+	bp_die "the shim reported errors: $(grep -m3 "bypass-shim:\|Traceback" "$BP_TMP/sender.log")"
 echo "PASS: no data lost at close or exit under the shim ($CL_OK transfers)"

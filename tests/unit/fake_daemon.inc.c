@@ -56,6 +56,7 @@ struct fk_flow {
 	bool used;
 	int peer_app, peer_slot;  /* loopback partner, -1 if none */
 	bool shut, closing, fin_sent;
+	bool linger_reset;        /* BP_CTRL_LINGER_RESET: a close resets, as an abort */
 	uint32_t backlog;
 	uint64_t tx_acked, rx_written;
 };
@@ -311,11 +312,17 @@ static void fk_ctrl(struct fk_daemon *d, struct fk_app *a, const struct bp_ctrl_
 		return;
 	s = (int)r->slot;
 	f = &a->flows[s];
-	if (r->op == BP_CTRL_ABORT || f->state == BP_FS_LISTEN ||
-	    (r->op == BP_CTRL_CLOSE && !d->cfg.loopback)) {
+	if (r->op == BP_CTRL_LINGER_RESET) {
+		a->fl[s].linger_reset = r->flags != 0;
+		return;
+	}
+	/* a close of a flow set so resets, as the slowpath's sp_conn_close_owned() */
+	uint16_t op = r->op == BP_CTRL_CLOSE && a->fl[s].linger_reset ? BP_CTRL_ABORT : r->op;
+	if (op == BP_CTRL_ABORT || f->state == BP_FS_LISTEN ||
+	    (op == BP_CTRL_CLOSE && !d->cfg.loopback)) {
 		struct fk_flow *p = &a->fl[s];
 
-		if (r->op == BP_CTRL_ABORT && p->peer_app >= 0)
+		if (op == BP_CTRL_ABORT && p->peer_app >= 0)
 			fk_set_reset(d, &d->apps[p->peer_app], (uint32_t)p->peer_slot, ECONNRESET);
 		fk_free_slot(d, a, (uint32_t)s);
 	} else if (r->op == BP_CTRL_SHUTDOWN || r->op == BP_CTRL_CLOSE) {
