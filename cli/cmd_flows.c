@@ -7,11 +7,12 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "bypassctl.h"
 
 static const char usage[] =
-	"usage: bypassctl flows [state STATE] [sport N] [dport N] [port N]\n"
+	"usage: bypassctl flows [state STATE] [sport N] [dport N] [port N] [dst IP]\n"
 	"                       [tenant NAME] [limit N] [page N] [kill] [--json]\n"
 	"  every connection, like ss -tino: state, local and remote address, tenant,\n"
 	"  app pid, and for established flows cwnd, mss, srtt/rttvar, rto,\n"
@@ -20,16 +21,17 @@ static const char usage[] =
 	"  STATE (ss's names): established, syn-sent, syn-recv, fin-wait-1,\n"
 	"  fin-wait-2, time-wait, close-wait, last-ack, closing, closed,\n"
 	"  connected (all but syn-* and closed), all (the default).\n"
-	"  sport/dport: local/remote port; port: either.  limit N: show at most N,\n"
-	"  then say how many more match.  page N: at most N flows per request\n"
-	"  (default: as many as one reply holds).  Half-open passive connections (SYN\n"
-	"  received, SYN-ACK sent, the SYN queue) are listed in state syn-recv with\n"
-	"  their tenant, addresses, the listening app and SYN-ACK resends (retrans),\n"
-	"  as ss lists SYN-RECV.  Non-admins see their own tenant's flows only.\n"
+	"  sport/dport: local/remote port; port: either; dst: the peer's address.\n"
+	"  limit N: show at most N, then say how many more match.  page N: at most N\n"
+	"  flows per request (default: as many as one reply holds).  Half-open\n"
+	"  passive connections (SYN received, SYN-ACK sent, the SYN queue) are listed\n"
+	"  in state syn-recv with their tenant, addresses, the listening app and\n"
+	"  SYN-ACK resends (retrans), as ss lists SYN-RECV.  Non-admins see their own\n"
+	"  tenant's flows only.\n"
 	"  e.g. bypassctl flows state established dport 6379\n"
 	"  kill: reset every connection the filters select, as ss -K: RST to the\n"
 	"  peer, ECONNABORTED to the app (a connect() in progress fails so); lists\n"
-	"  them as they were and says how many.  Needs a filter (state connected\n"
+	"  them as they were and says how many.  Needs a filter (`state connected`\n"
 	"  selects every connection) and root, fastpathd's user or [daemon]\n"
 	"  admin_group; TIME_WAIT and half-open SYN-queue entries are left alone.\n"
 	"  e.g. bypassctl flows dport 6379 state established kill\n"
@@ -116,6 +118,7 @@ int cmd_flows(int argc, char **argv)
 	Bypass__FlowsRequest req = BYPASS__FLOWS_REQUEST__INIT;
 	Bypass__CtlMsg m = BYPASS__CTL_MSG__INIT, *reply;
 	uint32_t limit = UINT32_MAX, shown = 0, matched = 0, killed = 0;
+	struct in_addr dst;
 	int rc = cli_opts(&argc, argv, usage);
 
 	if (rc >= 0)
@@ -139,6 +142,8 @@ int cmd_flows(int argc, char **argv)
 			req.has_port = 1;
 		else if (!strcmp(k, "tenant"))
 			req.tenant = (char *)v;
+		else if (!strcmp(k, "dst") && inet_pton(AF_INET, v, &dst) == 1)
+			req.has_remote_ip = 1, req.remote_ip = dst.s_addr;
 		else if (!strcmp(k, "limit") && cli_u32(v, 0, UINT32_MAX, &limit))
 			;
 		else if (!strcmp(k, "page") && cli_u32(v, 1, UINT32_MAX, &req.max))
@@ -162,12 +167,16 @@ int cmd_flows(int argc, char **argv)
 				return cli_done(rc);
 			break;
 		}
-		if (req.kill && !r->has_killed) {
+		bool old = !reply->has_proto_major || (reply->proto_major == 1 &&
+							(!reply->has_proto_minor || reply->proto_minor < 5));
+		if ((req.kill && !r->has_killed) || (req.has_remote_ip && !(req.has_sport && req.has_dport) && old)) {
 			/* a daemon before protocol 1.5 skips the unknown field
-			 * and only lists: say so, do not pretend */
+			 * (and filters by dst only with both ports): it would
+			 * only list, or list too much; say so, do not pretend */
 			bypass__ctl_msg__free_unpacked(reply, NULL);
-			fprintf(stderr, "bypassctl: flows kill: this fastpathd cannot reset "
-				"connections (control protocol before 1.5): upgrade fastpathd\n");
+			fprintf(stderr, "bypassctl: flows %s: this fastpathd cannot %s (control "
+				"protocol before 1.5): upgrade fastpathd\n", req.kill ? "kill" : "dst",
+				req.kill ? "reset connections" : "filter by the peer's address");
 			return cli_done(1);
 		}
 		killed = r->killed;

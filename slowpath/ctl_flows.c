@@ -268,7 +268,7 @@ static void flows_kill(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRe
 	}
 	if (!has_filter(req)) {
 		rep.status = -EINVAL;
-		rep.error = (char *)"kill needs a filter (state, sport, dport, port, tenant); "
+		rep.error = (char *)"kill needs a filter (state, sport, dport, port, dst, tenant); "
 				    "`state connected` selects every connection";
 		flows_reply(cc, &rep);
 		return;

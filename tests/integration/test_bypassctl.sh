@@ -5,7 +5,7 @@
 #  a) every command's --help exits 0, an unknown command 2, a bad filter 2,
 #     an absent daemon 3 with how to start it
 #  b) flows lists the same connections as the Linux peer's `ss -tn`
-#     (tuples, states); the filters (state, sport, dport, port, tenant)
+#     (tuples, states); the filters (state, sport, dport, port, dst, tenant)
 #     select what they say
 #  c) every command's --json parses and has its documented fields
 #  d) bpctl2 sees only t2 (flows, apps, tenants, status) and gets exit 1
@@ -153,6 +153,9 @@ one=$(echo "$ours" | head -1 | awk '{print $1}')
 [ "$(jget flows "[f['local'] for f in d['flows']]" flows sport "${one##*:}")" = "[\"$one\"]" ] ||
 	bp_die "flows sport ${one##*:} does not select $one alone"
 [ "$(jget flows "len(d['flows'])" flows port 7401)" = 5 ] || bp_die "flows port 7401 is not 5"
+[ "$(jget flows "len(d['flows'])" flows dst "$BP_PEER_IP")" = 5 ] || bp_die "flows dst $BP_PEER_IP is not 5"
+[ "$(jget flows "len(d['flows'])" flows dst 198.18.1.99)" = 0 ] || bp_die "flows dst 198.18.1.99 is not empty"
+expect_rc 2 "flows with a bad dst" "$CTL" flows dst 300.1.2.3
 [ "$(jget flows "len(d['flows'])" flows limit 2)" = 2 ] || bp_die "flows limit 2 did not show 2"
 # pages of 2 (three requests): the same flows, each once
 [ "$(jget flows "sorted(f['id'] for f in d['flows'])" flows page 2)" = "$(jget flows "sorted(f['id'] for f in d['flows'])" flows)" ] ||
