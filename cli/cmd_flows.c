@@ -31,7 +31,8 @@ static const char usage[] =
 	"  e.g. bypassctl flows state established dport 6379\n"
 	"  kill: reset every connection the filters select, as ss -K: RST to the\n"
 	"  peer, ECONNABORTED to the app (a connect() in progress fails so); lists\n"
-	"  them as they were and says how many.  Needs a filter (`state connected`\n"
+	"  them as they were (one reply's worth; limit and page bound the list, not\n"
+	"  the kill) and says how many.  Needs a filter (`state connected`\n"
 	"  selects every connection) and root, fastpathd's user or [daemon]\n"
 	"  admin_group; TIME_WAIT and half-open SYN-queue entries are left alone.\n"
 	"  e.g. bypassctl flows dport 6379 state established kill\n"
@@ -209,11 +210,14 @@ int cmd_flows(int argc, char **argv)
 		j_end_obj();
 		j_end();
 		/* a later page's failure leaves valid JSON on stdout, the reason on stderr */
+	} else if (!rc && req.kill) {
+		printf("reset %u connection%s", killed, killed == 1 ? "" : "s");
+		if (killed > shown)
+			printf(" (%u not listed: one reply's worth, or limit)", killed - shown);
+		printf("\n");
 	} else if (!rc && matched > shown) {
 		printf("(%u more flows match; not shown because of limit %u)\n", matched - shown,
 		       limit);
 	}
-	if (!cli_json && !rc && req.kill)
-		printf("reset %u connection%s\n", killed, killed == 1 ? "" : "s");
 	return cli_done(rc);
 }

@@ -474,8 +474,8 @@ BP_API int bp_shutdown(struct bp_ctx *ctx, int h)
 
 /*
  * A connection's on/off option, kept by the slowpath with the connection.
- * On a handle a fork relative adopted away (-ESTALE), the daemon would
- * drop it unseen: the caller takes the connection back and asks again.
+ * Not on a handle a fork relative adopted away (-ESTALE): the daemon would
+ * drop it unseen.
  */
 static int flow_option(struct bp_ctx *ctx, int h, uint16_t op, bool on)
 {

@@ -21,7 +21,8 @@
  * messages added (1.1: the version itself, CtlError, tenants paging,
  * half-open flows; 1.2: RPC call counts, the message heap at attach;
  * 1.3: RPC send-class counters; 1.4: FlowsRequest.remote_ip; 1.5:
- * FlowsRequest.kill, FlowsReply.killed).
+ * FlowsRequest.kill, FlowsReply.killed, remote_ip without the ports, and
+ * the app's BP_CTRL_LINGER_RESET, which libbypass sends only to 1.5).
  * Major: an incompatible change; the daemon refuses clients with a newer
  * one.
  */

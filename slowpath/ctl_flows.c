@@ -229,8 +229,9 @@ static void flows_reply(struct ctl_conn *cc, Bypass__FlowsReply *rep)
 	sp_ctl_send(cc, &m, NULL, 0);
 }
 
-/* may the kill end @c?  TIME_WAIT holds no app and guards the tuple, and
- * a flow being deleted is ending already (ss -K passes both by, too) */
+/* may the kill end @c?  TIME_WAIT holds no app and guards the tuple (left
+ * alone here, though Linux's tcp_abort() ends those too), and a flow being
+ * deleted is ending already */
 static bool killable(const struct sp_conn *c)
 {
 	return c->state != SPS_FREE && c->state != SPS_TIME_WAIT && c->state != SPS_DELETING;

@@ -63,20 +63,12 @@ static bool linger_resets(const struct shim_sock *s)
 	return s->linger.l_onoff && !s->linger.l_linger;
 }
 
-/* an option the daemon keeps with the connection: asked again on the new
- * handle if a fork relative had adopted the connection (shim_moved()) */
-static int flow_opt(struct shim_sock *s, int (*set)(struct bp_ctx *, int, bool), bool on)
-{
-	struct bp_ctx *c = shim_ctx();
-	int r = set(c, s->h, on);
-	if (r == -ESTALE && !shim_moved(s))
-		r = set(c, s->h, on);
-	return r;
-}
-
+/* SO_LINGER to the daemon, which keeps it with the connection.  Not on a
+ * connection a fork relative adopted away (-ESTALE): a setsockopt() does
+ * not take it back, as send() does; our close() then acts on our copy */
 static void linger_sync(struct shim_sock *s)
 {
-	s->linger_daemon = !flow_opt(s, bp_linger_reset, linger_resets(s));
+	s->linger_daemon = !bp_linger_reset(shim_ctx(), s->h, linger_resets(s));
 }
 
 static struct shim_sock *sock_new(int h)
@@ -657,8 +649,11 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	/* a listener's options go to its kernel socket too: a fork child or an
 	 * exec'd image that takes the listener over reads them from there
 	 * (inherit_kernel_opts()) for the connections it accepts */
-	if (s->listener && s->ksock >= 0)
-		real.setsockopt(s->ksock, level, name, val, len);
+	if (s->listener && s->ksock >= 0) {
+		int e = errno;
+		real.setsockopt(s->ksock, level, name, val, len); /* may fail: ours decides */
+		errno = e;
+	}
 	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
 		struct timeval tv;
 		if (!val || len < sizeof(tv)) {
@@ -691,7 +686,7 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	if (slot && val && len >= sizeof(int))
 		memcpy(slot, val, sizeof(int));
 	if (slot == &s->keepalive && !s->listener && s->h >= 0)
-		flow_opt(s, bp_keepalive, s->keepalive != 0);
+		bp_keepalive(shim_ctx(), s->h, s->keepalive != 0);
 	return 0; /* other options have no bypass meaning: accepted, ignored */
 }
 

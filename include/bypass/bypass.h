@@ -305,8 +305,8 @@ int bp_flow_key(struct bp_ctx *ctx, int h, uint64_t *key);
  * bp_keepalive - SO_KEEPALIVE for connection @h: probe a peer that stays
  * silent ([tcp] keepalive_* in the daemon config set the timing); a dead
  * peer fails the flow with -ETIMEDOUT.
- * Return: 0, or -errno (-ESTALE: a fork relative adopted the connection;
- * adopt it back, as for bp_send()).
+ * Return: 0, or -errno (-ESTALE: a fork relative adopted the connection,
+ * as for bp_send()).
  */
 int bp_keepalive(struct bp_ctx *ctx, int h, bool on);
 
