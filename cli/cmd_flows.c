@@ -15,9 +15,11 @@ static const char usage[] =
 	"usage: bypassctl flows [state STATE] [sport N] [dport N] [port N] [dst IP]\n"
 	"                       [tenant NAME] [limit N] [page N] [kill] [--json]\n"
 	"  every connection, like ss -tino: state, local and remote address, tenant,\n"
-	"  app pid, and for established flows cwnd, mss, srtt/rttvar, rto,\n"
-	"  retransmissions (fast retransmits + timeouts), bytes acked/received,\n"
-	"  receive and send queues, pacing rate, congestion control, core.\n"
+	"  app pid, the timer it waits on (as ss -o: on, persist, keepalive,\n"
+	"  timewait; when it fires; its backoffs), and for established flows cwnd,\n"
+	"  mss, srtt/rttvar, rto, retransmissions (fast retransmits + timeouts),\n"
+	"  bytes acked/received, receive and send queues, pacing rate, congestion\n"
+	"  control, core.\n"
 	"  STATE (ss's names): established, syn-sent, syn-recv, fin-wait-1,\n"
 	"  fin-wait-2, time-wait, close-wait, last-ack, closing, closed,\n"
 	"  connected (all but syn-* and closed), all (the default).\n"
@@ -39,7 +41,8 @@ static const char usage[] =
 	"  --json: {flows: [{id, state, local, remote, tenant, pid, app_id, uid,\n"
 	"  cwnd, mss, srtt_us, rttvar_us, rto_ms, retrans, timeouts, bytes_acked,\n"
 	"  bytes_sent, bytes_received, rx_queue, tx_queue, pacing_bps, cc, core,\n"
-	"  peer_wnd, half_open}], matched, shown, killed}  (killed: with kill only;\n"
+	"  peer_wnd, timer, timer_ms, timer_retries, half_open}], matched, shown,\n"
+	"  killed}  (killed: with kill only; timer is off if none runs;\n"
 	"  fields of flows not established are absent when they do not exist yet;\n"
 	"  half_open: true for syn-recv entries of the SYN queue, whose id is only a\n"
 	"  page cursor)\n";
@@ -78,6 +81,11 @@ static void flow_json(const Bypass__FlowInfo *f)
 		j_u64("peer_wnd", f->peer_wnd);
 	}
 	j_str("cc", f->cc);
+	if (f->timer) {
+		j_str("timer", f->timer);
+		j_u64("timer_ms", f->timer_ms);
+		j_u64("timer_retries", f->timer_retries);
+	}
 	j_bool("half_open", f->half_open);
 	j_end_obj();
 }
@@ -102,6 +110,9 @@ static void flow_text(const Bypass__FlowInfo *f)
 	if (f->has_cwnd)
 		printf(" mss:%u cwnd:%u rtt:%.3f/%.3f", f->mss, f->cwnd, f->srtt_us / 1000.0,
 		       f->rttvar_us / 1000.0);
+	/* as ss -o: which timer, when it fires, its backoffs (or probes) */
+	if (f->timer && strcmp(f->timer, "off"))
+		printf(" timer:(%s,%ums,%u)", f->timer, f->timer_ms, f->timer_retries);
 	printf(" rto:%u", f->rto_ms);
 	if (f->has_retrans)
 		printf(" retrans:%u timeouts:%u", f->retrans, f->timeouts);

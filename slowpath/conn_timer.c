@@ -23,6 +23,7 @@
  * overflows every connection is visited once.
  */
 #include <errno.h>
+#include <rte_cycles.h>
 
 #include "sp_internal.h"
 
@@ -183,6 +184,74 @@ static void cc_undo_timeout(struct sp_conn *c)
 	c->cc_undo_valid = false;
 }
 
+/* the retransmission timer runs from the later of the last progress (an
+ * ACK of new data, or a (re)send: the fastpath's stamp) and the last timeout */
+static uint64_t retx_timer_start(const struct sp_conn *c, const struct sp_fp_flow_view *f)
+{
+	uint64_t progress = f->last_progress_tsc;
+	return progress > c->rto_start ? progress : c->rto_start;
+}
+
+/* what keeps the retransmission timer running: data or a FIN in flight,
+ * or data held back by a zero window (probed on the same timer) */
+static bool retx_timer_runs(const struct sp_fp_flow_view *f, bool *probe)
+{
+	uint64_t inflight = f->tx_max_sent > f->tx_acked ? f->tx_max_sent - f->tx_acked : 0;
+	bool fin_out = (f->flags & FPF_TX_FIN_SENT) && !(f->flags & FPF_TX_FIN_ACKED);
+	*probe = !inflight && !fin_out;
+	return inflight || fin_out || (f->peer_wnd == 0 && f->tx_written > f->tx_sent);
+}
+
+/**
+ * sp_conn_timer_info - the timer @c waits on, as ss -o names it: "on" (the
+ * retransmission timer, also a FIN's and a handshake's), "persist" (zero
+ * window probes), "keepalive", "timewait" (TIME_WAIT, and the FIN_WAIT_2
+ * timeout after the app closed, as Linux shows it), or "off".
+ * @f: the flow's view if it is established (else NULL).
+ * @ms: set to the milliseconds until it fires (0: due).
+ * @retries: set to its backoffs, or the keepalive probes sent.
+ */
+const char *sp_conn_timer_info(struct sp *sp, const struct sp_conn *c,
+			       const struct sp_fp_flow_view *f, uint32_t *ms, uint32_t *retries)
+{
+	const char *name = "off";
+	uint64_t at = 0, now = rte_rdtsc(); /* sp->now may be a pass old here */
+	bool probe;
+
+	*retries = 0;
+	switch (c->state) {
+	case SPS_ARP_WAIT:
+	case SPS_SYN_SENT:
+	case SPS_SYN_RCVD:
+		name = "on";
+		at = c->deadline;
+		*retries = c->retries;
+		break;
+	case SPS_TIME_WAIT:
+		name = "timewait";
+		at = c->deadline;
+		break;
+	case SPS_ESTABLISHED:
+		if (f && retx_timer_runs(f, &probe)) {
+			name = probe ? "persist" : "on";
+			at = retx_timer_start(c, f) +
+			     sp_ms_to_tsc(sp, sp_conn_rto_ms(sp, f, c->retries));
+			*retries = c->retries;
+		} else if (c->deadline) {
+			name = "timewait";
+			at = c->deadline;
+		} else if ((c->flags & SPC_KEEPALIVE) && c->ka_next) {
+			name = "keepalive";
+			at = c->ka_next;
+			*retries = c->ka_probes;
+		}
+		break;
+	}
+	uint64_t left_ms = at > now ? (at - now) / tsc_per_ms(sp) : 0;
+	*ms = left_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)left_ms;
+	return name;
+}
+
 /*
  * Congestion control and the retransmission timer of one flow.
  * Return: when it wants to be looked at again (tsc), 0 = not until the
@@ -262,14 +331,11 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 	 * resent every min RTO forever */
 	if (acked_new)
 		c->retries = 0;
-	uint64_t progress = f->last_progress_tsc;
 	bool fin_out = (fflags & FPF_TX_FIN_SENT) && !(fflags & FPF_TX_FIN_ACKED);
-	uint64_t written = f->tx_written;
-	uint64_t next;
-	bool window_stall = f->peer_wnd == 0 && written > f->tx_sent;
-	next = 0;
-	if (inflight || fin_out || window_stall) {
-		uint64_t start = progress > c->rto_start ? progress : c->rto_start;
+	bool probe;
+	uint64_t next = 0;
+	if (retx_timer_runs(f, &probe)) {
+		uint64_t start = retx_timer_start(c, f);
 		uint64_t rto = sp_ms_to_tsc(sp, sp_conn_rto_ms(sp, f, c->retries));
 		/* the fastpath stamps progress with its own clock, which runs
 		 * ahead of sp->now while a long slowpath pass (a connect storm

@@ -169,11 +169,15 @@ static void flow_fill(struct sp *sp, uint32_t id, Bypass__FlowInfo *o, struct fl
 	o->rto_ms = c->rto_ms;
 	o->timeouts = c->timeouts;
 	o->cc = c->cc_ops ? (char *)c->cc_ops->name : NULL;
-	if (c->state != SPS_ESTABLISHED) /* not installed: nothing to read */
+	o->has_timer_ms = o->has_timer_retries = 1;
+	if (c->state != SPS_ESTABLISHED) { /* not installed: nothing to read */
+		o->timer = (char *)sp_conn_timer_info(sp, c, NULL, &o->timer_ms, &o->timer_retries);
 		return;
+	}
 	struct sp_fp_flow_view v;
 	struct sp_fp_flow_info in;
 	sp_fp_flow_read(sp, id, &v);
+	o->timer = (char *)sp_conn_timer_info(sp, c, &v, &o->timer_ms, &o->timer_retries);
 	sp_fp_flow_read_info(sp, id, &in);
 	o->has_cwnd = o->has_mss = o->has_srtt_us = o->has_rttvar_us = o->has_retrans = 1;
 	o->has_bytes_acked = o->has_bytes_sent = o->has_bytes_received = 1;

@@ -426,6 +426,8 @@ bool sp_conn_app_gone_one(struct sp *sp, struct sp_conn *c, uint32_t id);
 void sp_conn_close_owned(struct sp *sp, struct sp_conn *c, uint32_t id, bool abort);
 void sp_conn_gone_grace_over(struct sp *sp, struct sp_conn *c, uint32_t id);
 void sp_conn_watch(struct sp *sp, uint32_t id, uint64_t tsc);
+const char *sp_conn_timer_info(struct sp *sp, const struct sp_conn *c,
+			       const struct sp_fp_flow_view *f, uint32_t *ms, uint32_t *retries);
 struct dp_app *sp_conn_app(struct sp *sp, const struct sp_conn *c);
 
 /* listen.c: listeners and the passive open */

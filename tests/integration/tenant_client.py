@@ -15,6 +15,10 @@
                           "opened N" and their local ports; once file GO
                           exists, echo on each and print "after-go" and for
                           each "ok" or the errno name (bypassctl flows kill)
+  timers HOST PORT GO     (under the shim) two connections, the first with
+                          SO_KEEPALIVE; print "opened" and their local ports;
+                          once file GO exists, send on the second; exit once
+                          GO.end exists (bypassctl flows' timers)
   app-admin SOCK del T    attach (raw), then on the app's own connection ask
   app-admin SOCK reload   to delete tenant T or reload the configuration;
                           print "app-admin STATUS" (0 or the errno name)
@@ -161,6 +165,22 @@ def cmd_killwait(host, port, n, go):
     print("after-go", *res, flush=True)
 
 
+def wait_file(path):
+    for _ in range(600):
+        if os.path.exists(path):
+            return
+        time.sleep(0.1)
+
+
+def cmd_timers(host, port, go):
+    cs = [socket.create_connection((host, int(port)), timeout=5) for _ in range(2)]
+    cs[0].setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    print("opened", *[c.getsockname()[1] for c in cs], flush=True)
+    wait_file(go)
+    cs[1].send(b"ping")
+    wait_file(go + ".end")
+
+
 def cmd_echo(host, port):
     try:
         c = socket.create_connection((host, int(port)), timeout=5)
@@ -171,5 +191,5 @@ def cmd_echo(host, port):
 
 if __name__ == "__main__":
     cmds = {"attach": cmd_attach, "listen": cmd_listen, "conns": cmd_conns, "echo": cmd_echo,
-            "app-admin": cmd_app_admin, "killwait": cmd_killwait}
+            "app-admin": cmd_app_admin, "killwait": cmd_killwait, "timers": cmd_timers}
     cmds[sys.argv[1]](*sys.argv[2:])

@@ -22,6 +22,8 @@
 #  h) flows ... kill (ss -K): refused to bpctl2 and without a filter; an
 #     admin's kill of one connection resets it (the peer's ss loses it,
 #     the app gets ECONNABORTED as after Linux's ss -K) and no other
+#  i) timers, as ss -o: an idle connection's is off, one with SO_KEEPALIVE
+#     shows keepalive, one whose data the peer drops shows on with backoffs
 # (c) reads every command's JSON fields from bypassctl(8): see bypassctl_json.py.
 # BYPASSCTL_TOPO_IDX: the topology index (default 140), to run side by side.
 set -euo pipefail
@@ -380,6 +382,31 @@ fi
 [ "$out" = "after-go $linux ok" ] ||
 	bp_die "want $linux on the killed connection (as Linux's ss -K) and ok on the other: $out"
 echo "ok: (h) kill refused to bpctl2 and without a filter; resets exactly the flow selected (RST, ECONNABORTED)"
+
+# ---------------------------------------------------------------- (i)
+bp_log "(i) timers"
+rm -f "$dir/tgo" "$dir/tgo.end"
+bp_bg shim_as 0 timers "$BP_PEER_IP" 7401 "$dir/tgo" >"$dir/timers.log" 2>&1
+tpid=$BP_LAST_PID
+for i in $(seq 100); do grep -q opened "$dir/timers.log" && break; sleep 0.1; done
+read -r word ka busy <"$dir/timers.log"
+[ "$word" = opened ] || bp_die "the timers client could not connect: $(cat "$dir/timers.log")"
+timer_of() { jget flows "[(f['timer'], f['timer_ms'] > 0, f['timer_retries'] > 0) for f in d['flows']]" flows sport "$1"; }
+[ "$(timer_of "$busy")" = '[["off", false, false]]' ] || bp_die "an idle connection's timer: $(timer_of "$busy")"
+for i in $(seq 30); do [ "$(timer_of "$ka")" = '[["keepalive", true, false]]' ] && break; sleep 0.1; done
+[ "$(timer_of "$ka")" = '[["keepalive", true, false]]' ] || bp_die "SO_KEEPALIVE: timer $(timer_of "$ka")"
+# the peer drops what we send on the second: its retransmission timer backs off
+bp_peer iptables -I INPUT -p tcp --sport "$busy" -j DROP || bp_die "iptables in the peer namespace failed"
+touch "$dir/tgo"
+for i in $(seq 50); do [ "$(timer_of "$busy")" = '[["on", true, true]]' ] && break; sleep 0.1; done
+got=$(timer_of "$busy")
+"$CTL" flows sport "$busy" | sed 's/^/  /'
+bp_peer iptables -D INPUT -p tcp --sport "$busy" -j DROP
+[ "$got" = '[["on", true, true]]' ] || bp_die "unacknowledged data: timer $got, want on, due later, backed off"
+"$CTL" flows sport "$busy" | grep -q " timer:(on,[0-9]*ms,[0-9]*) " || bp_die "the text form lacks timer:(on,...)"
+touch "$dir/tgo.end"
+wait "$tpid" || true
+echo "ok: (i) timers: off when idle, keepalive with SO_KEEPALIVE, on with backoffs while the peer drops our data"
 
 bp_stop_fastpathd || bp_die "fastpathd did not stop cleanly"
 echo "PASS"
