@@ -247,15 +247,28 @@ static bool has_filter(const Bypass__FlowsRequest *req)
 	       req->has_remote_ip;
 }
 
+/* the kill's reply lists @o, just filled in, while the frame has room */
+static void kill_list(Bypass__FlowsReply *rep, Bypass__FlowInfo **arr, Bypass__FlowInfo *o,
+		      size_t *budget, uint32_t *max)
+{
+	size_t need = bypass__flow_info__get_packed_size(o) + 4;
+	if (need > *budget) {
+		*max = rep->n_flows; /* full: the rest are counted, not listed */
+		return;
+	}
+	*budget -= need;
+	arr[rep->n_flows++] = o;
+}
+
 /*
  * bypassctl flows FILTER... kill, as ss -K (SOCK_DESTROY): every connection
  * the filter selects is reset: RST to the peer, and the app's next call on
  * it fails with ECONNABORTED, as on Linux; one still in its handshake fails
  * its connect() so.  For admins only, and only with a filter (`state
  * connected` selects every connection): a slip must not reset the host.
- * Half-open SYN-queue entries are not connections yet and are left alone.
- * The reply lists the connections reset (as they were just before, one
- * frame's worth) and counts them all.
+ * Half-open SYN-queue entries it selects are dropped without a word, as
+ * Linux's tcp_abort() drops request sockets.  The reply lists what it
+ * ended (as it was just before, one frame's worth) and counts them all.
  */
 static void flows_kill(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest *req,
 		       int tenant, Bypass__FlowInfo *info, Bypass__FlowInfo **arr,
@@ -291,13 +304,7 @@ static void flows_kill(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRe
 			Bypass__FlowInfo *o = &info[rep.n_flows];
 
 			flow_fill(sp, id, o, &strs[rep.n_flows]);
-			size_t need = bypass__flow_info__get_packed_size(o) + 4;
-			if (need <= budget) {
-				budget -= need;
-				arr[rep.n_flows++] = o;
-			} else {
-				max = rep.n_flows; /* the frame is full: count the rest */
-			}
+			kill_list(&rep, arr, o, &budget, &max);
 		}
 		if (c->state == SPS_ESTABLISHED)
 			sp_conn_reset(sp, c, id, ECONNABORTED, true);
@@ -306,6 +313,20 @@ static void flows_kill(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRe
 		rep.killed++;
 		if (sp->nconns == before)
 			i++; /* else slot i holds another conn now */
+	}
+	struct sp_synq_view v;
+	uint32_t nflows = sp->dp->cfg.max_flows;
+	for (uint32_t i = 0; sp_synq_count(sp) && i < sp_synq_size(sp); i++) {
+		if (!sp_synq_view(sp, i, &v) || !synq_match(&v, req, SP_CTL_ALL, tenant))
+			continue;
+		if (rep.n_flows < max) {
+			Bypass__FlowInfo *o = &info[rep.n_flows];
+
+			synq_fill(sp, nflows + i, &v, o, &strs[rep.n_flows]);
+			kill_list(&rep, arr, o, &budget, &max);
+		}
+		sp_synq_drop(sp, i);
+		rep.killed++;
 	}
 	rep.matched = rep.killed;
 	rep.flows = arr;

@@ -469,6 +469,12 @@ uint32_t sp_synq_size(const struct sp *sp);
  * Return: false if that entry is free.
  */
 bool sp_synq_view(const struct sp *sp, uint32_t idx, struct sp_synq_view *v);
+/**
+ * sp_synq_drop - forget half-open connection @idx (bypassctl flows kill),
+ * as Linux's tcp_abort() drops a request socket: nothing is sent; the
+ * peer's final ACK, if it comes, finds nothing.
+ */
+void sp_synq_drop(struct sp *sp, uint32_t idx);
 
 /* handoff.c: flows shared between processes after fork() */
 void sp_handoff_new_key(struct sp_conn *c, struct bp_flow_shm *fs);

@@ -531,6 +531,12 @@ void sp_synq_tick(struct sp *sp)
 	}
 }
 
+void sp_synq_drop(struct sp *sp, uint32_t idx)
+{
+	if (sp->synq && idx < sp->synq->size && sp->synq->e[idx].listener)
+		synq_remove(sp, idx);
+}
+
 uint32_t sp_synq_size(const struct sp *sp)
 {
 	return sp->synq ? sp->synq->size : 0;

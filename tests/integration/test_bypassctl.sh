@@ -325,6 +325,10 @@ echo "  bypassctl flows syn-recv:        $(echo "$ours" | tr '\n' ';')"
 [ "$(jget tenants "d['tenants'][0]['half_open']" tenants show t1)" = $want ] || bp_die "tenant t1 does not count $want half-open"
 [ "$(as_u "$U2" "$CTL" flows state syn-recv --json | "$PY" "$JSON" flows "len(d['flows'])")" = 0 ] ||
 	bp_die "bpctl2 (t2) sees t1's half-open connections"
+# kill drops a half-open one (the peer's next SYN may bring it back)
+one=$(echo "$ours" | head -1 | awk '{print $2}')
+[ "$(jget flows "[d['killed'], [(f['remote'], f['half_open']) for f in d['flows']]]" flows state syn-recv dport "${one##*:}" kill)" = "[1, [[\"$one\", true]]]" ] ||
+	bp_die "flows state syn-recv dport ${one##*:} kill did not drop the one half-open connection"
 bp_peer iptables -D INPUT -p tcp --sport 7402 --tcp-flags SYN,ACK SYN,ACK -j DROP
 bp_stop_pid "$synpid"
 bp_stop_pid "$lpid"
