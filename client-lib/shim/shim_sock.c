@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * shim_sock.c - socket lifecycle: bind, listen, accept, connect, close,
- * shutdown, names, options, fcntl/ioctl, dup.
+ * shim_sock.c - socket lifecycle: bind, listen, accept, connect,
+ * shutdown, names, options, fcntl/ioctl, dup (close: shim_close.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -379,31 +379,6 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	if (st)
 		s->err_told = true; /* reported here, as Linux's so_error is */
 	return st ? shim_errno(st) : 0;
-}
-
-int close(int fd)
-{
-	shim_init();
-	if (shim_is_epoll(fd))
-		shim_epoll_forget(fd);
-	if (shim_peek(fd)) { /* peek: closing an inherited socket must not adopt it */
-		shim_epoll_fd_closed(fd);
-		shim_put(fd);
-	} else {
-		struct shim_bound *b = shim_bound(fd);
-		if (b) {
-			/* a pending listener too (a fork child closing the one
-			 * it inherited): the number's next owner is not one */
-			shim_bound_drop(fd);
-			b->valid = false;
-			b->listening = false;
-			b->cc[0] = 0;
-			if (b->ksock1) /* an inherited listener never converted here */
-				real.close(b->ksock1 - 1);
-			b->ksock1 = 0;
-		}
-	}
-	return real.close(fd);
 }
 
 int shutdown(int fd, int how)

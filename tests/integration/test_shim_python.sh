@@ -44,6 +44,22 @@ fi
 grep -q "ConnectionRefusedError" "$dir/refused" || bp_die "want ECONNREFUSED, got: $(cat "$dir/refused")"
 echo "ok: python client under the shim -> Linux http.server; closed port refused"
 
+# os.closerange() (close_range() in libc) closes a bypass socket as close()
+# does: a pipe given the same number afterwards is the pipe
+got=$(shim timeout 30 python3 -c "
+import os, socket
+s = socket.create_connection(('$BP_PEER_IP', 8001), timeout=10)
+fd = s.detach()
+os.closerange(fd, fd + 1)
+r, w = os.pipe()
+if r != fd:  # the kernel took a lower free number: give it fd's
+    os.dup2(r, fd)
+    r = fd
+os.write(w, b'pipe')
+print(os.read(r, 4).decode())") || bp_die "os.closerange() under the shim failed: $got"
+[ "$got" = pipe ] || bp_die "after os.closerange() the number still named the socket: $got"
+echo "ok: os.closerange() closes a bypass socket; its number is then the next owner's"
+
 # pre-fork: workers accept on the master's listener
 prefork_calls() { # port: 40 connections at once, each answered by a worker listening there
 	local replies n
