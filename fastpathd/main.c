@@ -16,6 +16,7 @@
 #include <rte_ethdev.h>
 #include <rte_ring.h>
 
+#include "sd_notify.h"
 #include "dataplane.h"
 #include "fastpath.h"
 #include "port.h"
@@ -67,6 +68,7 @@ static void on_signal(int sig)
 	(void)sig;
 	if (sig_dp && !stop_requested) {
 		stop_requested = 1;
+		fp_sd_notify("STOPPING=1");
 		if (sp_stop_request(sig_dp) == 0)
 			return;
 	}
@@ -178,6 +180,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &dp.cfg))
 		return 2;
+	fp_sd_notify_init();
 
 	fp_clean_stale_runtime(); /* a SIGKILLed daemon's DPDK files */
 	char storage[2048];
@@ -219,6 +222,7 @@ int main(int argc, char **argv)
 	       dp.cfg.port_dev, ip, dp.cfg.prefix_len, mac, dp.cfg.socket_path,
 	       offl[0] ? offl + 1 : "none");
 	fflush(stdout);
+	fp_sd_notify("READY=1\nSTATUS=serving apps on its control socket");
 
 	int rc = fp_run(&dp);
 

@@ -7,6 +7,8 @@
 #  - fastpathd starts from fastpathd.conf.example with only its [port]
 #    section set to this test's veth (and no hugepages), exactly as
 #    ExecStart starts it, and bypassctl reaches it on the file's socket;
+#    as Type=notify wants, it sends READY=1 to $NOTIFY_SOCKET once the
+#    control socket exists, and STOPPING=1 when told to stop;
 #  - ExecReload's SIGHUP re-reads the file: a [tenant] added to it appears,
 #    and the daemon keeps serving (a Linux nc's bytes reach bpcat);
 #  - SIGTERM (systemctl stop) ends it with status 0 well within the unit's
@@ -34,6 +36,7 @@ esac
 conf_path=${exec_start##* }
 grep -q "^ConditionPathExists=$conf_path$" "$UNIT" || bp_die "the unit's condition does not name $conf_path"
 grep -q '^ExecReload=/bin/kill -HUP \$MAINPID$' "$UNIT" || bp_die "no ExecReload by SIGHUP"
+grep -q '^Type=notify$' "$UNIT" || bp_die "the unit is not Type=notify"
 stop_s=$(sed -n 's/^TimeoutStopSec=//p' "$UNIT")
 [ -n "$stop_s" ] || bp_die "no TimeoutStopSec in the unit"
 sed -e "s#^ExecStart=.*#ExecStart=$FP --config $dir/fastpathd.conf#" \
@@ -60,7 +63,20 @@ sed -e "s#^device = .*#device = net_af_packet0,iface=$BP_DEV#" \
 diff "$ROOT/deploy/systemd/fastpathd.conf.example" "$dir/fastpathd.conf" | sed 's/^/  /' || true
 export BYPASS_SOCKET=$dir/fastpathd.sock
 log=$dir/fastpathd.log
-ip netns exec "$BP_NS_DP" "$FP" --config "$dir/fastpathd.conf" >"$log" 2>&1 &
+# systemd's end of the notify protocol: each datagram, and whether the
+# control socket existed when it came
+bp_bg "$(command -v python3)" -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("bound", flush=True)
+while True:
+    m = s.recv(4096).decode()
+    print(m.replace("\n", " "), "socket=%s" % os.path.exists(sys.argv[2]), flush=True)
+' "$dir/notify.sock" "$BYPASS_SOCKET" >"$dir/notify.log" 2>&1
+for i in $(seq 50); do grep -q bound "$dir/notify.log" && break; sleep 0.1; done
+ip netns exec "$BP_NS_DP" env NOTIFY_SOCKET="$dir/notify.sock" \
+	"$FP" --config "$dir/fastpathd.conf" >"$log" 2>&1 &
 fp=$!
 BP_PIDS+=("$fp")
 for i in $(seq 300); do
@@ -69,7 +85,10 @@ for i in $(seq 300); do
 	sleep 0.1
 done
 "$CTL" status >/dev/null || bp_die "bypassctl cannot reach fastpathd on the file's socket"
-echo "ok: fastpathd runs from fastpathd.conf.example ([port] set), as ExecStart starts it"
+for i in $(seq 30); do grep -q "^READY=1" "$dir/notify.log" && break; sleep 0.1; done
+grep -q "^READY=1 .* socket=True$" "$dir/notify.log" ||
+	bp_die "no READY=1 after the control socket was there: $(cat "$dir/notify.log")"
+echo "ok: fastpathd runs from fastpathd.conf.example ([port] set), as ExecStart starts it; READY=1 once its socket is up"
 
 # a service on it, before and after the reload: bpcat takes one
 # connection from a Linux nc and writes what came
@@ -99,4 +118,5 @@ bp_stop_pid "$fp"
 took=$((SECONDS - t0))
 [ "$BP_STOP_STATUS" -eq 0 ] || bp_die "fastpathd exited with status $BP_STOP_STATUS on SIGTERM: $(tail -5 "$log")"
 [ "$took" -lt "$stop_s" ] || bp_die "fastpathd took $took s to stop; the unit allows $stop_s"
+grep -q "^STOPPING=1" "$dir/notify.log" || bp_die "no STOPPING=1 on SIGTERM: $(cat "$dir/notify.log")"
 echo "PASS: the systemd unit and example configuration work as shipped (stopped in ${took} s of ${stop_s})"
