@@ -223,7 +223,7 @@ int cmd_flows(int argc, char **argv)
 		j_end();
 		/* a later page's failure leaves valid JSON on stdout, the reason on stderr */
 	} else if (!rc && req.kill) {
-		printf("reset %u connection%s", killed, killed == 1 ? "" : "s");
+		printf("killed %u connection%s", killed, killed == 1 ? "" : "s");
 		if (killed > shown)
 			printf(" (%u not listed: one reply's worth, or limit)", killed - shown);
 		printf("\n");

@@ -232,6 +232,8 @@ const char *sp_conn_timer_info(struct sp *sp, const struct sp_conn *c,
 		at = c->deadline;
 		break;
 	case SPS_ESTABLISHED:
+		if (f && (f->flags & FPF_RESET))
+			break; /* the fastpath reset it: no timer runs (established_tick()) */
 		if (f && retx_timer_runs(f, &probe)) {
 			name = probe ? "persist" : "on";
 			at = retx_timer_start(c, f) +
@@ -334,7 +336,8 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 	bool fin_out = (fflags & FPF_TX_FIN_SENT) && !(fflags & FPF_TX_FIN_ACKED);
 	bool probe;
 	uint64_t next = 0;
-	if (retx_timer_runs(f, &probe)) {
+	bool retx_runs = retx_timer_runs(f, &probe);
+	if (retx_runs) {
 		uint64_t start = retx_timer_start(c, f);
 		uint64_t rto = sp_ms_to_tsc(sp, sp_conn_rto_ms(sp, f, c->retries));
 		/* the fastpath stamps progress with its own clock, which runs
@@ -388,7 +391,10 @@ static uint64_t established_tick(struct sp *sp, struct sp_conn *c, uint32_t id)
 		if (cc_live && cc_at < next)
 			next = cc_at;
 	}
-	if ((c->flags & SPC_KEEPALIVE) && !inflight && !fin_out) {
+	/* idle only: data held back by a zero window is probed on the
+	 * retransmission timer, whose visit keepalive's must not replace (as
+	 * Linux's keepalive timer stands aside while data is queued) */
+	if ((c->flags & SPC_KEEPALIVE) && !retx_runs) {
 		if (keepalive_tick(sp, c, id, f))
 			return 0;
 		next = c->ka_next;

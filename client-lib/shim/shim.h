@@ -122,6 +122,8 @@ struct shim_real {
 	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
 	ssize_t (*sendfile)(int, int, off_t *, size_t);
 	pid_t (*fork)(void);
+	int (*close_range)(unsigned int, unsigned int, int); /* glibc 2.34+, else NULL */
+	void (*closefrom)(int);                              /* likewise */
 };
 
 extern struct shim_real real;

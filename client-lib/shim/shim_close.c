@@ -6,7 +6,6 @@
  * as close() forgets it; else the table would keep it, and the number's
  * next owner (a file, a kernel socket) would be taken for it.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <unistd.h>
 #include <linux/close_range.h>
@@ -25,8 +24,8 @@ static void forget_fd(int fd)
 		return;
 	}
 	struct shim_bound *b = shim_bound(fd);
-	if (!b)
-		return;
+	if (!b || (!b->valid && !b->listening && !b->reserve_h1 && !b->ksock1 && !b->cc[0]))
+		return; /* nothing of it here (most numbers of a range) */
 	/* a pending listener too (a fork child closing the one it
 	 * inherited): the number's next owner is not one */
 	shim_bound_drop(fd);
@@ -54,34 +53,30 @@ int close(int fd)
 
 /*
  * CLOSE_RANGE_CLOEXEC only marks the numbers (the kernel's flag on a
- * socket's placeholder is what the shim reads at exec), and
- * CLOSE_RANGE_UNSHARE closes them in a table of the caller's own, which
- * the process's other threads do not see: both pass straight through.
+ * socket's placeholder is what the shim reads at exec): it passes straight
+ * through.  CLOSE_RANGE_UNSHARE closes them as well, in the caller's own
+ * copy of the table (in a single-threaded process or a fork child before
+ * exec, the only one): forgotten too.  Flags the kernel refuses close
+ * nothing, so nothing is forgotten for them.
  */
 int close_range(unsigned int first, unsigned int last, int flags)
 {
-	static int (*next)(unsigned int, unsigned int, int);
-
 	shim_init();
-	if (!next)
-		next = (int (*)(unsigned int, unsigned int, int))dlsym(RTLD_NEXT, "close_range");
-	if (first <= last && !(flags & (CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)))
+	bool closes = !(flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)) &&
+		      !(flags & CLOSE_RANGE_CLOEXEC);
+	if (first <= last && closes)
 		forget_range(first, last);
-	if (next)
-		return next(first, last, flags);
+	if (real.close_range)
+		return real.close_range(first, last, flags);
 	return (int)syscall(SYS_close_range, first, last, flags);
 }
 
 void closefrom(int lowfd)
 {
-	static void (*next)(int);
-
 	shim_init();
-	if (!next)
-		next = (void (*)(int))dlsym(RTLD_NEXT, "closefrom");
 	forget_range(lowfd < 0 ? 0 : (unsigned int)lowfd, ~0u);
-	if (next) {
-		next(lowfd);
+	if (real.closefrom) {
+		real.closefrom(lowfd);
 		return;
 	}
 	syscall(SYS_close_range, lowfd < 0 ? 0 : (unsigned int)lowfd, ~0u, 0);

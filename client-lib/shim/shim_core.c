@@ -189,6 +189,7 @@ __attribute__((constructor)) void shim_init(void)
 	LOAD(recvfrom); LOAD(sendmsg); LOAD(recvmsg); LOAD(getsockname);
 	LOAD(getpeername); LOAD(getsockopt); LOAD(setsockopt); LOAD(fcntl);
 	LOAD(ioctl); LOAD(dup); LOAD(dup2); LOAD(dup3); LOAD(poll); LOAD(ppoll);
+	LOAD(close_range); LOAD(closefrom);
 	LOAD(select); LOAD(pselect); LOAD(epoll_create); LOAD(epoll_create1);
 	LOAD(epoll_ctl); LOAD(epoll_wait); LOAD(epoll_pwait); LOAD(sendfile);
 	LOAD(fork);

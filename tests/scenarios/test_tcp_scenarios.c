@@ -392,6 +392,24 @@ Test(tcp, peer_zero_window_then_probe_then_open)
 	cr_assert_eq(p.payload_len, 10);
 }
 
+/* SO_KEEPALIVE waits for an idle flow; one held by a zero window is not
+ * idle: its probes keep the retransmission timer's pace (as on Linux,
+ * whose keepalive timer stands aside while data is queued) */
+Test(tcp, zero_window_probes_with_keepalive_on)
+{
+	uint32_t iss;
+	int h = open_passive(8088, 0, 0, &iss);
+	cr_assert_eq(bp_keepalive(H.app, h, true), 0);
+	cr_assert_eq(bp_send(H.app, h, "0123456789", 10), 10);
+	struct pkt_tcp p;
+	EXPECT_SEG(p, 2000); /* not keepalive_idle_ms (2 h) from now */
+	cr_assert_eq(p.payload_len, 0);
+	cr_assert_eq(p.seq, iss, "a window probe");
+	ack_seg(PEER_ISN + 1, iss + 1, 65535);
+	EXPECT_SEG(p, 1000);
+	cr_assert_eq(p.payload_len, 10);
+}
+
 TestSuite(tcp_small_buf, .init = start_tiny_rx, .fini = h_stop, .timeout = 30);
 
 Test(tcp_small_buf, our_zero_window_and_update)
