@@ -182,7 +182,8 @@ int cmd_flows(int argc, char **argv)
 		}
 		bool old = !reply->has_proto_major || (reply->proto_major == 1 &&
 							(!reply->has_proto_minor || reply->proto_minor < 5));
-		if ((req.kill && !r->has_killed) || (req.has_remote_ip && !(req.has_sport && req.has_dport) && old)) {
+		bool dst_alone = req.has_remote_ip && !(req.has_sport && req.has_dport);
+		if ((req.kill && !r->has_killed) || (dst_alone && old)) {
 			/* a daemon before protocol 1.5 skips the unknown field
 			 * (and filters by dst only with both ports): it would
 			 * only list, or list too much; say so, do not pretend */
