@@ -65,12 +65,15 @@ static volatile sig_atomic_t stop_requested;
  */
 static void on_signal(int sig)
 {
+	int saved = errno; /* it may have landed on any thread, amid a call */
 	(void)sig;
 	if (sig_dp && !stop_requested) {
 		stop_requested = 1;
 		fp_sd_notify("STOPPING=1");
-		if (sp_stop_request(sig_dp) == 0)
+		if (sp_stop_request(sig_dp) == 0) {
+			errno = saved;
 			return;
+		}
 	}
 	if (sig_dp) {
 		sig_dp->stop = 1;
@@ -80,13 +83,16 @@ static void on_signal(int sig)
 			(void)r;
 		}
 	}
+	errno = saved;
 }
 
 static void on_hup(int sig)
 {
+	int saved = errno;
 	(void)sig;
 	if (sig_dp)
 		sp_reload_request(sig_dp);
+	errno = saved;
 }
 
 static int parse_args(int argc, char **argv, struct bp_config *c)

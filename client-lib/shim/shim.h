@@ -167,6 +167,7 @@ void shim_kick_waiters(void);
 int shim_errno(int neg);
 int shim_conn_error(struct shim_sock *s, int neg, bool sending);
 int shim_moved(struct shim_sock *s);
+bool shim_let_go_inherited(void);
 
 struct bp_ctx *shim_ctx_attached(void);
 

@@ -99,6 +99,11 @@ static void parse_connect(const char *v)
 	}
 }
 
+/* a fork child that never attached closed a connection it inherited: the
+ * daemon still counts it a holder (by pid), until it exits or its exec
+ * says which it keeps (shim_exec.c: the exec attaches for that) */
+static bool let_go_inherited;
+
 /*
  * fork(): the child must not share the parent's context (its queues are
  * single-producer, and the parent's death must still close the control
@@ -114,6 +119,7 @@ static void parse_connect(const char *v)
 static void after_fork_child(void)
 {
 	shim_wake_after_fork();
+	let_go_inherited = false; /* the parent's: this child holds by its own pid */
 	struct bp_ctx *c = ctx;
 	if (!c)
 		return;
@@ -341,6 +347,12 @@ struct shim_sock *shim_hold(int fd)
 	return adopted(s);
 }
 
+/** shim_let_go_inherited - see let_go_inherited. */
+bool shim_let_go_inherited(void)
+{
+	return let_go_inherited;
+}
+
 /* what a closed socket still holds in the daemon and the kernel */
 struct sock_leftovers {
 	int h, ksock;
@@ -371,7 +383,8 @@ static void close_leftovers(const struct sock_leftovers *l)
 		bp_close(ctx, l->h);
 	else if (l->key && ctx)
 		bp_release(ctx, l->key); /* inherited, never used here */
-	/* not attached at all: the daemon drops our hold when we exit */
+	else if (l->key)
+		let_go_inherited = true; /* not attached: dropped at exec, or exit */
 	if (l->ksock >= 0)
 		real.close(l->ksock);
 }

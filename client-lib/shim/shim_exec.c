@@ -226,9 +226,12 @@ static char **plan_env(struct exec_plan *p, char *const envp[])
 	return e;
 }
 
-/* does this process hold connections it inherited and never used? */
+/* does this process hold connections it inherited and never used (or
+ * closed without telling the daemon: close_range() in a child before exec)? */
 static bool holds_inherited(void)
 {
+	if (shim_let_go_inherited())
+		return true;
 	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
 		struct shim_sock *s = shim_peek(fd);
 		if (s && !s->listener && s->h < 0 && s->key)

@@ -4,15 +4,17 @@
 #  - systemd-analyze verify accepts the unit cmake configured (ExecStart
 #    pointed at this build's fastpathd and a test copy of the file; the
 #    man pages it names are looked for only once installed: --man=no);
-#  - fastpathd starts from fastpathd.conf.example with only its [port]
-#    section set to this test's veth (and no hugepages), exactly as
-#    ExecStart starts it, and bypassctl reaches it on the file's socket;
+#  - fastpathd starts from fastpathd.conf.example with its [port] set to
+#    this test's veth, hugepages off and the socket in the test's directory,
+#    exactly as ExecStart starts it, and bypassctl reaches it there;
 #    as Type=notify wants, it sends READY=1 to $NOTIFY_SOCKET once the
 #    control socket exists, and STOPPING=1 when told to stop;
 #  - ExecReload's SIGHUP re-reads the file: a [tenant] added to it appears,
 #    and the daemon keeps serving (a Linux nc's bytes reach bpcat);
 #  - SIGTERM (systemctl stop) ends it with status 0 well within the unit's
-#    TimeoutStopSec.
+#    TimeoutStopSec, which covers the longest stop_drain_ms.
+# Not covered: systemd itself (no systemd as PID 1 here), so the unit's
+# sandboxing is checked by systemd-analyze only.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../deploy/lib.sh"
@@ -34,13 +36,24 @@ case $exec_start in
 *) bp_die "ExecStart is not 'SBINDIR/fastpathd --config SYSCONFDIR/bypass/fastpathd.conf': $exec_start" ;;
 esac
 conf_path=${exec_start##* }
-grep -q "^ConditionPathExists=$conf_path$" "$UNIT" || bp_die "the unit's condition does not name $conf_path"
+grep -q "^AssertPathExists=$conf_path$" "$UNIT" || bp_die "the unit's assertion does not name $conf_path"
+grep -q "^RestartPreventExitStatus=2$" "$UNIT" || bp_die "a refused configuration (exit 2) would restart in a loop"
 grep -q '^ExecReload=/bin/kill -HUP \$MAINPID$' "$UNIT" || bp_die "no ExecReload by SIGHUP"
 grep -q '^Type=notify$' "$UNIT" || bp_die "the unit is not Type=notify"
 stop_s=$(sed -n 's/^TimeoutStopSec=//p' "$UNIT")
 [ -n "$stop_s" ] || bp_die "no TimeoutStopSec in the unit"
+# the longest [daemon] stop_drain_ms fastpathd takes (fastpathd/config.c),
+# and the resets' 500 ms after it, must fit: a longer one is refused
+drain_max=60000
+printf '[daemon]\nstop_drain_ms = %s\n' $((drain_max + 1)) >"$dir/long-drain.conf"
+rc=0
+"$FP" --config "$dir/long-drain.conf" >"$dir/long-drain.log" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "stop_drain_ms" "$dir/long-drain.log" ||
+	bp_die "stop_drain_ms $((drain_max + 1)) was not refused (exit $rc): the unit's TimeoutStopSec assumes $drain_max at most"
+[ $((stop_s * 1000)) -gt $((drain_max + 500)) ] ||
+	bp_die "TimeoutStopSec=$stop_s is shorter than the longest stop_drain_ms ($drain_max ms) and its resets"
 sed -e "s#^ExecStart=.*#ExecStart=$FP --config $dir/fastpathd.conf#" \
-	-e "s#^ConditionPathExists=.*#ConditionPathExists=$dir/fastpathd.conf#" "$UNIT" >"$dir/fastpathd.service"
+	-e "s#^AssertPathExists=.*#AssertPathExists=$dir/fastpathd.conf#" "$UNIT" >"$dir/fastpathd.service"
 if command -v systemd-analyze >/dev/null; then
 	# it exits 0 on a key it ignores (unknown, or a value it cannot
 	# parse), so anything it says is a failure
@@ -65,7 +78,7 @@ export BYPASS_SOCKET=$dir/fastpathd.sock
 log=$dir/fastpathd.log
 # systemd's end of the notify protocol: each datagram, and whether the
 # control socket existed when it came
-bp_bg "$(command -v python3)" -c '
+bp_bg python3 -c '
 import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
