@@ -180,8 +180,8 @@ int cmd_flows(int argc, char **argv)
 				return cli_done(rc);
 			break;
 		}
-		bool old = !reply->has_proto_major || (reply->proto_major == 1 &&
-							(!reply->has_proto_minor || reply->proto_minor < 5));
+		/* cli_ask() noted the version the daemon's reply stated */
+		bool old = cli_daemon_major == 1 && cli_daemon_minor < 5;
 		bool dst_alone = req.has_remote_ip && !(req.has_sport && req.has_dport);
 		if ((req.kill && !r->has_killed) || (dst_alone && old)) {
 			/* a daemon before protocol 1.5 skips the unknown field

@@ -247,17 +247,17 @@ static bool has_filter(const Bypass__FlowsRequest *req)
 	       req->has_remote_ip;
 }
 
-/* the kill's reply lists @o, just filled in, while the frame has room */
-static void kill_list(Bypass__FlowsReply *rep, Bypass__FlowInfo **arr, Bypass__FlowInfo *o,
-		      size_t *budget, uint32_t *max)
+/* the reply lists @o, just filled in, if the frame has room for its exact
+ * size (with the tag and length that embed it); false: the frame is full */
+static bool reply_add(Bypass__FlowsReply *rep, Bypass__FlowInfo **arr, Bypass__FlowInfo *o,
+		      size_t *budget)
 {
 	size_t need = bypass__flow_info__get_packed_size(o) + 4;
-	if (need > *budget) {
-		*max = rep->n_flows; /* full: the rest are counted, not listed */
-		return;
-	}
+	if (need > *budget)
+		return false;
 	*budget -= need;
 	arr[rep->n_flows++] = o;
+	return true;
 }
 
 /*
@@ -304,7 +304,8 @@ static void flows_kill(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRe
 			Bypass__FlowInfo *o = &info[rep.n_flows];
 
 			flow_fill(sp, id, o, &strs[rep.n_flows]);
-			kill_list(&rep, arr, o, &budget, &max);
+			if (!reply_add(&rep, arr, o, &budget))
+				max = rep.n_flows; /* full: the rest are counted, not listed */
 		}
 		if (c->state == SPS_ESTABLISHED)
 			sp_conn_reset(sp, c, id, ECONNABORTED, true);
@@ -323,7 +324,8 @@ static void flows_kill(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRe
 			Bypass__FlowInfo *o = &info[rep.n_flows];
 
 			synq_fill(sp, nflows + i, &v, o, &strs[rep.n_flows]);
-			kill_list(&rep, arr, o, &budget, &max);
+			if (!reply_add(&rep, arr, o, &budget))
+				max = rep.n_flows;
 		}
 		sp_synq_drop(sp, i);
 		rep.killed++;
@@ -427,15 +429,10 @@ void sp_ctl_flows(struct sp *sp, struct ctl_conn *cc, const Bypass__FlowsRequest
 				continue;
 			synq_fill(sp, id, &v, o, &strs[rep.n_flows]);
 		}
-		/* its exact size, with the tag and length that embed it */
-		size_t need = bypass__flow_info__get_packed_size(o) + 4;
-		if (need > budget) {
+		if (!reply_add(&rep, arr, o, &budget)) {
 			rep.next_cursor = id; /* the frame is full: this one starts the next */
 			break;
 		}
-		budget -= need;
-		arr[rep.n_flows] = o;
-		rep.n_flows++;
 	}
 	rep.flows = arr;
 	flows_reply(cc, &rep);
