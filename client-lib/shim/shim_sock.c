@@ -71,6 +71,16 @@ static void linger_sync(struct shim_sock *s)
 	s->linger_daemon = !bp_linger_reset(shim_ctx(), s->h, linger_resets(s));
 }
 
+/* a new connection's options that the daemon keeps (SO_KEEPALIVE,
+ * SO_LINGER {1, 0}): inherited from the listener or set before connect() */
+static void daemon_opts(struct bp_ctx *c, struct shim_sock *s)
+{
+	if (s->keepalive)
+		bp_keepalive(c, s->h, true);
+	if (linger_resets(s))
+		linger_sync(s);
+}
+
 static struct shim_sock *sock_new(int h)
 {
 	struct shim_sock *s = calloc(1, sizeof(*s));
@@ -259,10 +269,7 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	s->rcvtimeo_ms = l->rcvtimeo_ms;
 	s->sndtimeo_ms = l->sndtimeo_ms;
 	s->linger = l->linger;
-	if (s->keepalive)
-		bp_keepalive(c, h, true);
-	if (linger_resets(s))
-		linger_sync(s);
+	daemon_opts(c, s);
 	struct bp_flow_info fi;
 	if (!bp_flow_info(c, h, &fi))
 		fill_addr(addr, len, fi.remote_ip, fi.remote_port);
@@ -338,10 +345,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	}
 	inherit_kernel_opts(fd, s);
-	if (s->keepalive)
-		bp_keepalive(c, h, true);
-	if (linger_resets(s))
-		linger_sync(s);
+	daemon_opts(c, s);
 	s->nonblock = (real.fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
 	s->connect_pending = true; /* before another thread can see @s */
 	bool nonblock = s->nonblock;
